@@ -1,0 +1,750 @@
+package planner
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// Options tune Compile. The zero value plans for this host.
+type Options struct {
+	// CacheDir is where closure and tar trees are built; "" means
+	// DefaultCacheDir().
+	CacheDir string
+	// Closure resolves rootfs.closure paths into a file list; nil means the
+	// ELF resolver Closure. Golden tests pass a fixed resolver so that their
+	// plans do not depend on this host's libraries.
+	Closure func(paths []string) ([]File, error)
+	// Envs restricts the plan to these environments and those they join by
+	// name; empty means every environment.
+	Envs []string
+}
+
+// DefaultPath is the PATH of an environment whose spec does not set one.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// DefaultStopTimeout is the grace period between SIGTERM and SIGKILL, in ms.
+const DefaultStopTimeout = 10_000
+
+// DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
+// set, /var/cache/nsup for root, else $XDG_CACHE_HOME/nsup (~/.cache/nsup).
+func DefaultCacheDir() string {
+	if d := os.Getenv("NSUP_CACHE_DIR"); d != "" {
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/cache/nsup"
+	}
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return filepath.Join(d, "nsup")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".cache", "nsup")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("nsup-cache-%d", os.Geteuid()))
+}
+
+// Compile turns a validated spec into a plan. It reads the host (ELF files
+// of closures, the rootfs to resolve commands, bind sources) but writes
+// nothing. Every problem it finds is reported at once, as spec errors are.
+func Compile(s *spec.Spec, opts Options) (*Plan, error) {
+	if opts.CacheDir == "" {
+		opts.CacheDir = DefaultCacheDir()
+	}
+	if opts.Closure == nil {
+		opts.Closure = Closure
+	}
+	c := &compiler{s: s, opts: opts}
+	envs, err := c.order()
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest}
+	if abs, err := filepath.Abs(s.File); err == nil {
+		p.SpecPath = abs
+	}
+	for _, e := range envs {
+		p.Environments = append(p.Environments, c.env(e))
+	}
+	if len(c.errs) > 0 {
+		return nil, c.errs.sorted()
+	}
+	return p, nil
+}
+
+type compiler struct {
+	s    *spec.Spec
+	opts Options
+	errs Errors
+}
+
+func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
+	c.errs = append(c.errs, &Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// order selects the environments to plan and sorts them so that every
+// environment comes after those whose namespaces it joins by name (they
+// must exist before it can enter them); ties keep declaration order, so the
+// plan is deterministic. spec.Parse has already refused cycles.
+func (c *compiler) order() ([]*spec.Environment, error) {
+	want := map[string]bool{}
+	if len(c.opts.Envs) == 0 {
+		for _, e := range c.s.Environments {
+			want[e.Name] = true
+		}
+	} else {
+		var missing []string
+		for _, n := range c.opts.Envs {
+			if c.s.Env(n) == nil {
+				missing = append(missing, n)
+			}
+			want[n] = true
+		}
+		if len(missing) > 0 {
+			var names []string
+			for _, e := range c.s.Environments {
+				names = append(names, e.Name)
+			}
+			return nil, fmt.Errorf("%s: no environment named %s (the file has %s)",
+				c.s.File, strings.Join(quoteAll(missing), ", "), strings.Join(names, ", "))
+		}
+		// Add what the wanted environments join by name, transitively.
+		for changed := true; changed; {
+			changed = false
+			for _, e := range c.s.Environments {
+				if !want[e.Name] {
+					continue
+				}
+				for _, j := range e.Join {
+					if !j.IsPath() && !want[j.Ref] {
+						want[j.Ref] = true
+						changed = true
+					}
+				}
+			}
+		}
+	}
+	var out []*spec.Environment
+	done := map[string]bool{}
+	for len(out) < len(want) {
+		progressed := false
+		for _, e := range c.s.Environments {
+			if !want[e.Name] || done[e.Name] {
+				continue
+			}
+			ready := true
+			for _, j := range e.Join {
+				if !j.IsPath() && !done[j.Ref] {
+					ready = false
+				}
+			}
+			if ready {
+				out = append(out, e)
+				done[e.Name] = true
+				progressed = true
+				break // restart: the earliest declared ready environment goes next
+			}
+		}
+		if !progressed {
+			return nil, fmt.Errorf("%s: join cycle among environments", c.s.File)
+		}
+	}
+	return out, nil
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
+// nsFlag maps spec namespace names to clone flags. nsOrder is the order
+// in which namespaces are joined: user first, because entering it grants
+// the capabilities needed to enter the namespaces it owns (setns(2));
+// mnt before the others as runc and crun do.
+var (
+	nsFlag = map[string]CloneFlags{
+		spec.NSUser: 0x10000000, spec.NSMount: 0x00020000, spec.NSPID: 0x20000000,
+		spec.NSNet: 0x40000000, spec.NSIPC: 0x08000000, spec.NSUTS: 0x04000000,
+		spec.NSCgroup: 0x02000000, spec.NSTime: 0x00000080,
+	}
+	nsOrder = []string{spec.NSUser, spec.NSMount, spec.NSPID, spec.NSNet, spec.NSIPC, spec.NSUTS, spec.NSCgroup, spec.NSTime}
+)
+
+// Mount flag values (linux/mount.h), kept here so the planner needs no
+// syscall package to describe a mount.
+const (
+	msRDONLY   = 0x1
+	msNOSUID   = 0x2
+	msNODEV    = 0x4
+	msNOEXEC   = 0x8
+	msREMOUNT  = 0x20
+	msNOATIME  = 0x400
+	msBIND     = 0x1000
+	msREC      = 0x4000
+	msPRIVATE  = 0x40000
+	msRELATIME = 0x200000
+	mntDETACH  = 0x2
+	prSetNoNew = 38
+)
+
+var optionFlag = map[string]MountFlags{
+	"nosuid": msNOSUID, "nodev": msNODEV, "noexec": msNOEXEC,
+	"relatime": msRELATIME, "noatime": msNOATIME,
+}
+
+type envCompiler struct {
+	*compiler
+	e     *spec.Environment
+	field string // "environments.NAME"
+	steps []Step
+	root  string // host path of the root tree
+	// tree is the closure's file list by path, nil for other kinds.
+	tree map[string]File
+}
+
+func (c *compiler) env(e *spec.Environment) Env {
+	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name}
+	ec.rootfs()
+	ec.host()
+	ec.child()
+	ec.init()
+	out := Env{Name: e.Name, Steps: ec.steps}
+	for _, j := range e.Join {
+		if !j.IsPath() && !contains(out.Needs, j.Ref) {
+			out.Needs = append(out.Needs, j.Ref)
+		}
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (ec *envCompiler) add(stage Stage, pos spec.Pos, op Op) {
+	ec.steps = append(ec.steps, Step{Stage: stage, Origin: ec.s.Origin(pos), Op: op})
+}
+
+// rootfs plans the root tree. A closure tree is immutable once in the
+// cache (its digest names it), so every directory the environment needs
+// to exist (mount targets, working directories) is part of the tree:
+// nothing is ever created inside a cache entry at apply time.
+func (ec *envCompiler) rootfs() {
+	r := ec.e.Rootfs
+	field := ec.field + ".rootfs"
+	switch {
+	case r.Dir != "":
+		ec.root = r.Dir
+		st, err := os.Stat(r.Dir)
+		if err != nil {
+			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(err))
+		} else if !st.IsDir() {
+			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
+		}
+		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: r.Dir})
+	case r.Tar != "":
+		digest, err := fileDigest(r.Tar)
+		if err != nil {
+			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
+			digest = "sha256:?"
+		}
+		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
+		ec.add(Host, r.Pos, Rootfs{Kind: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
+	default:
+		var paths []string
+		for _, p := range r.Closure {
+			paths = append(paths, p.Value)
+		}
+		files, err := ec.opts.Closure(paths)
+		if err != nil {
+			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+		}
+		ec.tree = map[string]File{}
+		for _, f := range files {
+			ec.tree[f.Path] = f
+		}
+		for _, d := range ec.neededDirs() {
+			ec.mkdirTree(d)
+		}
+		files = files[:0]
+		for _, f := range ec.tree {
+			files = append(files, f)
+		}
+		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+		digest := TreeDigest(files)
+		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
+		ec.add(Host, r.Pos, Rootfs{Kind: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
+	}
+}
+
+// neededDirs lists the directories an environment needs in its root:
+// mount targets not inside an earlier mount (those are created in that
+// mount at apply time), and working directories.
+func (ec *envCompiler) neededDirs() []string {
+	var dirs, mounted []string
+	for _, m := range ec.e.Mounts {
+		inside := false
+		for _, t := range mounted {
+			if within(m.Target, t) {
+				inside = true
+			}
+		}
+		mounted = append(mounted, m.Target)
+		if inside {
+			continue
+		}
+		if m.Type == spec.MountBind {
+			if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+				dirs = append(dirs, path.Dir(m.Target)) // a file target: its folder
+				continue
+			}
+		}
+		dirs = append(dirs, m.Target)
+	}
+	if ec.e.Cwd != nil {
+		dirs = append(dirs, ec.e.Cwd.Value)
+	}
+	walkProcs(ec.e.Process, func(p *spec.Process, _ string) {
+		if p.Cwd != nil {
+			dirs = append(dirs, p.Cwd.Value)
+		}
+	})
+	return dirs
+}
+
+// within reports whether p is t or below it.
+func within(p, t string) bool {
+	return p == t || t == "/" || strings.HasPrefix(p, t+"/")
+}
+
+// mkdirTree adds d and its missing parents to the closure tree. A path
+// that passes through a symlink already in the tree is left alone: the
+// link's target directory is in the tree or will be created at apply time.
+func (ec *envCompiler) mkdirTree(d string) {
+	var parts []string
+	for p := d; p != "/"; p = path.Dir(p) {
+		parts = append([]string{p}, parts...)
+	}
+	for _, p := range parts {
+		if f, ok := ec.tree[p]; ok {
+			if f.Type != "dir" {
+				return
+			}
+			continue
+		}
+		ec.tree[p] = File{Path: p, Type: "dir", Mode: 0o755}
+	}
+}
+
+func fileDigest(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// host plans the host stage: joins, then the child's creation.
+func (ec *envCompiler) host() {
+	e := ec.e
+	// Join before clone: a child is born in the namespaces of the thread
+	// that creates it, which is how net, ipc, uts, pid, cgroup and time are
+	// entered without touching the rest of nsup (design.md).
+	for _, t := range nsOrder {
+		j := e.Joined(t)
+		if j == nil {
+			continue
+		}
+		op := Setns{NSType: nsFlag[t]}
+		if j.IsPath() {
+			op.Path = j.Ref
+		} else {
+			op.Env = j.Ref
+			op.Path = "/proc/$" + j.Ref + "/ns/" + t
+		}
+		ec.add(Host, j.Pos, op)
+	}
+	var flags CloneFlags
+	var first spec.Pos
+	for i, n := range e.Namespaces {
+		if i == 0 {
+			first = n.Pos
+		}
+		if n.Type == spec.NSTime {
+			continue
+		}
+		flags |= nsFlag[n.Type]
+	}
+	// A time namespace's offsets can only be written before any process is
+	// in it, so it is unshared by the creating thread (which stays outside:
+	// only its future children enter), offsets written, then the child is
+	// created inside it (time_namespaces(7)).
+	if e.HasNamespace(spec.NSTime) {
+		pos := first
+		for _, n := range e.Namespaces {
+			if n.Type == spec.NSTime {
+				pos = n.Pos
+			}
+		}
+		ec.add(Host, pos, Unshare{Flags: nsFlag[spec.NSTime]})
+		if e.Time != nil {
+			ec.add(Host, e.Time.Pos, Write{Path: "/proc/thread-self/timens_offsets",
+				Data: fmt.Sprintf("monotonic %s\nboottime %s\n", offset(e.Time.Monotonic.Nanoseconds()), offset(e.Time.Boottime.Nanoseconds()))})
+		}
+	}
+	ec.add(Host, first, Clone{Flags: flags})
+	// Maps of a new user namespace are written by the parent once the child
+	// exists; "deny" to setgroups first, as user_namespaces(7) requires for
+	// an unprivileged writer, is left to the rootless plan.
+	if e.HasNamespace(spec.NSUser) {
+		uid, gid := ec.idmaps()
+		pos := first
+		if e.IDMap != nil {
+			pos = e.IDMap.Pos
+		}
+		ec.add(Host, pos, Write{Path: "/proc/$CHILD/uid_map", Data: uid})
+		ec.add(Host, pos, Write{Path: "/proc/$CHILD/gid_map", Data: gid})
+	}
+}
+
+// offset renders nanoseconds as timens_offsets wants: "SECONDS NANOSECONDS".
+func offset(ns int64) string {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec--
+		nsec += 1e9
+	}
+	return fmt.Sprintf("%d %d", sec, nsec)
+}
+
+func (ec *envCompiler) idmaps() (string, string) {
+	if ec.e.IDMap == nil {
+		return fmt.Sprintf("0 %d 1\n", os.Geteuid()), fmt.Sprintf("0 %d 1\n", os.Getegid())
+	}
+	line := func(rs []spec.IDRange) string {
+		var b strings.Builder
+		for _, r := range rs {
+			fmt.Fprintf(&b, "%d %d %d\n", r.Inside, r.Outside, r.Count)
+		}
+		return b.String()
+	}
+	return line(ec.e.IDMap.UID), line(ec.e.IDMap.GID)
+}
+
+// child plans the child stage: the mount namespace, the root switch, and
+// what the processes inherit.
+func (ec *envCompiler) child() {
+	e := ec.e
+	pos := e.Pos
+	if len(e.Namespaces) > 0 {
+		pos = e.Namespaces[0].Pos
+	}
+	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}})
+	rpos := e.Rootfs.Pos
+	if e.HasNamespace(spec.NSMount) {
+		// Make / private before anything else is mounted: otherwise the
+		// mounts below propagate to the host, and pivot_root(2) fails on a
+		// shared parent.
+		ec.add(Child, mntPos(e), Mount{Target: "/", Flags: msREC | msPRIVATE})
+	}
+	// The root must be a mount point for pivot_root(2): bind it onto
+	// itself (recursive, so that mounts below it come along), or lay the
+	// overlay on it, which is a mount too.
+	if e.Rootfs.Overlay {
+		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root})
+	} else {
+		ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
+	}
+	for i, m := range e.Mounts {
+		ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+	}
+	if e.Hostname != nil {
+		ec.add(Child, e.Hostname.Pos, Sethostname{Name: e.Hostname.Value})
+	}
+	if e.Domainname != nil {
+		ec.add(Child, e.Domainname.Pos, Setdomainname{Name: e.Domainname.Value})
+	}
+	// pivot_root(".", ".") stacks the old root on top of the new one
+	// (pivot_root(2), NOTES); detaching "." then removes it, and with it
+	// every host mount. No chroot: the classic chroot escape has nowhere
+	// to go. The old root is already private: "/" was made MS_REC|
+	// MS_PRIVATE above, so the detach cannot propagate to the host.
+	ec.add(Child, rpos, Chdir{Path: ec.root})
+	ec.add(Child, rpos, PivotRoot{NewRoot: ".", PutOld: "."})
+	ec.add(Child, rpos, Umount2{Target: ".", Flags: mntDETACH})
+	ec.add(Child, rpos, Chdir{Path: "/"})
+	// Read-only last: the mounts above needed their targets created. An
+	// overlay root is writable by definition (spec-v1 rootfs.overlay).
+	if e.Rootfs.Readonly && !e.Rootfs.Overlay {
+		ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY})
+	}
+	// No process of the environment can gain privileges by execve (setuid
+	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
+	// inherited and cannot be unset.
+	ec.add(Child, pos, Prctl{Option: prSetNoNew, Arg: 1})
+	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
+	// at the next execve.
+	ec.add(Child, pos, CloseRange{First: 3})
+}
+
+func mntPos(e *spec.Environment) spec.Pos {
+	for _, n := range e.Namespaces {
+		if n.Type == spec.NSMount {
+			return n.Pos
+		}
+	}
+	return e.Pos
+}
+
+// mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev
+// and noexec whatever the spec says (as runc's default config does): none
+// of them has a legitimate setuid binary or device node to offer. The
+// spec's options add to that.
+func (ec *envCompiler) mount(field string, m spec.Mount) {
+	var opt MountFlags
+	for _, o := range m.Options {
+		opt |= optionFlag[o]
+	}
+	var ro MountFlags
+	if m.Readonly {
+		ro = msRDONLY
+	}
+	in := func(target, source, fstype string, flags MountFlags, data, create string) {
+		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
+			Data: data, Root: ec.root, InRoot: true, Create: create})
+	}
+	switch m.Type {
+	case spec.MountProc:
+		in(m.Target, "proc", "proc", msNOSUID|msNODEV|msNOEXEC|opt|ro, "", "dir")
+	case spec.MountSysfs:
+		in(m.Target, "sysfs", "sysfs", msNOSUID|msNODEV|msNOEXEC|opt|ro, "", "dir")
+	case spec.MountMqueue:
+		in(m.Target, "mqueue", "mqueue", msNOSUID|msNODEV|msNOEXEC|opt|ro, "", "dir")
+	case spec.MountDevpts:
+		in(m.Target, "devpts", "devpts", msNOSUID|msNOEXEC|opt|ro, "newinstance,ptmxmode=0666,mode=0620", "dir")
+	case spec.MountTmpfs:
+		var data []string
+		if m.Size != "" {
+			data = append(data, "size="+strings.ToLower(m.Size))
+		}
+		if m.Mode != "" {
+			data = append(data, "mode="+m.Mode)
+		}
+		in(m.Target, "tmpfs", "tmpfs", msNOSUID|msNODEV|opt|ro, strings.Join(data, ","), "dir")
+	case spec.MountBind:
+		create := "dir"
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			ec.errorf(m.Pos, field+".source", "%v", unwrapPath(err))
+		} else if !st.IsDir() {
+			create = "file"
+		}
+		flags := MountFlags(msBIND)
+		if m.Recursive {
+			flags |= msREC
+		}
+		in(m.Target, m.Source, "", flags, "", create)
+		// MS_RDONLY and the other flags are ignored by a bind; they take
+		// effect only on a remount of it (mount(2), "Creating a bind mount").
+		if m.Readonly || opt != 0 {
+			in(m.Target, "", "", msREMOUNT|msBIND|ro|opt, "", "")
+		}
+	case spec.MountDev:
+		ec.dev(m, opt)
+	}
+}
+
+// devNodes are the device nodes of the minimal /dev (spec-v1 "Mount"),
+// bound from the host: a bind needs no CAP_MKNOD and works in a user
+// namespace.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// dev plans the minimal /dev of spec-v1: a tmpfs with the safe device
+// nodes, a private devpts, shm and the fd links.
+func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
+	in := func(target, source, fstype string, flags MountFlags, data, create string) {
+		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
+			Data: data, Root: ec.root, InRoot: true, Create: create})
+	}
+	link := func(target, link string) {
+		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root})
+	}
+	t := m.Target
+	in(t, "tmpfs", "tmpfs", msNOSUID|msNOEXEC|opt, "mode=755,size=65536k", "dir")
+	for _, n := range devNodes {
+		in(path.Join(t, n), "/dev/"+n, "", msBIND, "", "file")
+	}
+	// newinstance: a devpts of its own, so the environment sees none of
+	// the host's terminals; ptmx reached through the pts/ptmx link.
+	in(path.Join(t, "pts"), "devpts", "devpts", msNOSUID|msNOEXEC, "newinstance,ptmxmode=0666,mode=0620", "dir")
+	link("pts/ptmx", path.Join(t, "ptmx"))
+	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
+	link("/proc/self/fd", path.Join(t, "fd"))
+	link("/proc/self/fd/0", path.Join(t, "stdin"))
+	link("/proc/self/fd/1", path.Join(t, "stdout"))
+	link("/proc/self/fd/2", path.Join(t, "stderr"))
+	if m.Readonly {
+		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|opt, "", "")
+	}
+}
+
+// init plans the process tree: with init, PID 1 starts every process; without,
+// the child becomes the main process.
+func (ec *envCompiler) init() {
+	e := ec.e
+	if e.Init != nil && !e.Init.Value {
+		if len(e.Process) != 1 || len(e.Process[0].Children) > 0 {
+			ec.errorf(e.Init.Pos, ec.field+".init", "init: false runs exactly one process (it becomes PID 1); the spec declares more, which need nsup's init")
+			return
+		}
+		p := e.Process[0]
+		st := ec.start(p, "", ec.field+".processes[0]")
+		ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
+		ec.add(Init, p.Pos, Setresgid{GID: st.GID})
+		ec.add(Init, p.Pos, Setresuid{UID: st.UID})
+		ec.add(Init, p.Pos, Chdir{Path: st.Cwd})
+		ec.add(Init, p.Pos, Execve{Path: st.Path, Argv: st.Argv, Env: st.Env})
+		return
+	}
+	var walk func(ps []*spec.Process, parent, field string)
+	walk = func(ps []*spec.Process, parent, field string) {
+		for i, p := range ps {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			st := ec.start(p, parent, f)
+			st.Main = parent == "" && i == 0
+			ec.add(Init, p.Pos, st)
+			walk(p.Children, p.Name, f+".children")
+		}
+	}
+	walk(e.Process, "", ec.field+".processes")
+}
+
+func walkProcs(ps []*spec.Process, fn func(p *spec.Process, parent string)) {
+	var walk func(ps []*spec.Process, parent string)
+	walk = func(ps []*spec.Process, parent string) {
+		for _, p := range ps {
+			fn(p, parent)
+			walk(p.Children, p.Name)
+		}
+	}
+	walk(ps, "")
+}
+
+// start resolves one process: its environment (the spec's, then the
+// process's on top; PATH defaults when neither sets it), identity, working
+// directory, and argv[0] looked up in PATH inside the rootfs.
+func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
+	e := ec.e
+	env := mergeEnv(e.Env, p.Env)
+	st := Start{Process: p.Name, Parent: parent, Argv: p.Command, Env: env, Cwd: "/", StopTimeout: DefaultStopTimeout}
+	if e.Cwd != nil {
+		st.Cwd = e.Cwd.Value
+	}
+	if p.Cwd != nil {
+		st.Cwd = p.Cwd.Value
+	}
+	if u := e.User; u != nil {
+		st.UID, st.GID = u.UID, u.GID
+	}
+	if u := p.User; u != nil {
+		st.UID, st.GID = u.UID, u.GID
+	}
+	pathVar := DefaultPath
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "PATH=") {
+			pathVar = kv[len("PATH="):]
+		}
+	}
+	st.Path = ec.lookPath(p.Command[0], pathVar, st.Cwd, p, field)
+	return st
+}
+
+// mergeEnv builds the clean environment: nothing from the host.
+func mergeEnv(base, over []spec.EnvVar) []string {
+	var names []string
+	vals := map[string]string{}
+	for _, vs := range [][]spec.EnvVar{base, over} {
+		for _, v := range vs {
+			if _, ok := vals[v.Name]; !ok {
+				names = append(names, v.Name)
+			}
+			vals[v.Name] = v.Value
+		}
+	}
+	if _, ok := vals["PATH"]; !ok {
+		names = append([]string{"PATH"}, names...)
+		vals["PATH"] = DefaultPath
+	}
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = n + "=" + vals[n]
+	}
+	return out
+}
+
+// lookPath finds argv[0] inside the rootfs as execvp(3) would. It is
+// resolved at plan time when the tree is known (closure, dir), so the plan
+// shows the exact execve; a tar tree is looked up when the process starts.
+func (ec *envCompiler) lookPath(name, pathVar, cwd string, p *spec.Process, field string) string {
+	var t treeView
+	switch {
+	case ec.tree != nil:
+		t = mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "":
+		t = dirTree(ec.e.Rootfs.Dir)
+	default:
+		return ""
+	}
+	var cands []string
+	if strings.Contains(name, "/") {
+		cands = []string{path.Join(cwd, name)}
+		if path.IsAbs(name) {
+			cands = []string{path.Clean(name)}
+		}
+	} else {
+		for _, d := range filepath.SplitList(pathVar) {
+			if d == "" {
+				d = "."
+			}
+			cands = append(cands, path.Join(cwd, d, name))
+			if path.IsAbs(d) {
+				cands[len(cands)-1] = path.Join(d, name)
+			}
+		}
+	}
+	for _, c := range cands {
+		if f, ok := resolveIn(t, c); ok && f.Type == "file" && f.Mode&0o111 != 0 {
+			return c
+		}
+	}
+	ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs (PATH=%s)", name, pathVar)
+	return ""
+}

@@ -1,0 +1,328 @@
+package planner
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nsup/nsup/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fixedClosure stands in for the ELF resolver in golden tests, so that a
+// golden plan does not depend on this host's libraries: each path becomes
+// one executable file whose digest is that of its name. The real resolver
+// is tested against ldd in closure_test.go.
+func fixedClosure(paths []string) ([]File, error) {
+	m := map[string]File{}
+	for _, p := range paths {
+		sum := sha256.Sum256([]byte(p))
+		m[p] = File{Path: p, Type: "file", Mode: 0o755, Source: p, Size: int64(len(p)), Digest: "sha256:" + hex.EncodeToString(sum[:])}
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			m[d] = File{Path: d, Type: "dir", Mode: 0o755}
+		}
+	}
+	var out []File
+	for _, f := range m {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	r, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// compileFile parses name (relative to the repository) and compiles it
+// with the fixed resolver and a fixed cache dir.
+func compileFile(t testing.TB, name string) (*Plan, error) {
+	t.Helper()
+	root := repoRoot(t)
+	full := filepath.Join(root, name)
+	data, err := os.ReadFile(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.ParseBytes(name, filepath.Dir(full), data)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Compile(s, Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure})
+	if p != nil {
+		p.SpecPath = "$REPO/" + name
+	}
+	return p, err
+}
+
+// normalize replaces this checkout's absolute path, so that golden files
+// hold on any clone.
+func normalize(t testing.TB, b []byte) string {
+	return strings.ReplaceAll(string(b), repoRoot(t), "$REPO")
+}
+
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (run go test ./planner -update to create it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s differs (-want +got):\n%s", file, d)
+	}
+}
+
+// goldenCases are every example plus the cases under testdata/plans.
+func goldenCases(t *testing.T) map[string]string {
+	cases := map[string]string{}
+	ex, _ := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*.yaml"))
+	for _, f := range ex {
+		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
+		cases["examples/"+filepath.Base(f)] = filepath.Join("testdata", "examples", base)
+	}
+	td, _ := filepath.Glob(filepath.Join("testdata", "plans", "*", "spec.yaml"))
+	for _, f := range td {
+		cases["planner/"+f] = filepath.Dir(f) + "/plan"
+	}
+	if len(ex) < 3 {
+		t.Fatalf("found %d examples, want at least 3", len(ex))
+	}
+	return cases
+}
+
+func TestGoldenPlans(t *testing.T) {
+	for name, out := range goldenCases(t) {
+		t.Run(name, func(t *testing.T) {
+			p, err := compileFile(t, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txt bytes.Buffer
+			if err := Render(&txt, p); err != nil {
+				t.Fatal(err)
+			}
+			js, err := MarshalIndent(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(filepath.Dir(out), 0o755)
+			golden(t, out+".txt", normalize(t, txt.Bytes()))
+			golden(t, out+".json", normalize(t, js))
+
+			// The JSON round-trips exactly.
+			back, err := Unmarshal(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(p, back); d != "" {
+				t.Errorf("JSON round trip differs (-compiled +decoded):\n%s", d)
+			}
+			js2, _ := MarshalIndent(back)
+			if !bytes.Equal(js, js2) {
+				t.Error("JSON of the decoded plan is not byte-identical")
+			}
+			// Deterministic: a second compile renders byte-identically.
+			p2, _ := compileFile(t, name)
+			var txt2 bytes.Buffer
+			Render(&txt2, p2)
+			if !bytes.Equal(txt.Bytes(), txt2.Bytes()) {
+				t.Error("two compiles of the same spec render differently")
+			}
+		})
+	}
+}
+
+// TestHostClosure plans hello.yaml with the real ELF resolver: the plan
+// holds the interpreter and libc, each with a digest.
+func TestHostClosure(t *testing.T) {
+	s, err := spec.Parse(filepath.Join(repoRoot(t), "examples", "hello.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(s, Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := p.Environments[0].Steps[0].Op.(Rootfs)
+	var libc, interp bool
+	for _, f := range r.Files {
+		if f.Type == "file" && !strings.HasPrefix(f.Digest, "sha256:") {
+			t.Errorf("%s has no digest", f.Path)
+		}
+		libc = libc || strings.Contains(f.Path, "libc.so")
+		interp = interp || strings.Contains(f.Path, "ld-linux")
+	}
+	if !libc || !interp {
+		t.Errorf("closure lacks libc (%v) or the interpreter (%v): %v", libc, interp, r.Files)
+	}
+	for _, want := range []string{"/proc", "/tmp"} {
+		if f, ok := mapTreeOf(r.Files)(want); !ok || f.Type != "dir" {
+			t.Errorf("mount target %s is not a directory of the tree", want)
+		}
+	}
+}
+
+func mapTreeOf(files []File) treeView {
+	m := map[string]File{}
+	for _, f := range files {
+		m[f.Path] = f
+	}
+	return mapTree(m)
+}
+
+func TestEnvSelection(t *testing.T) {
+	root := repoRoot(t)
+	s, err := spec.Parse(filepath.Join(root, "examples", "pod.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(s, Options{Closure: fixedClosure, Envs: []string{"web"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range p.Environments {
+		names = append(names, e.Name)
+	}
+	if d := cmp.Diff([]string{"db", "web"}, names); d != "" {
+		t.Errorf("selecting web plans (-want +got):\n%s", d)
+	}
+	_, err = Compile(s, Options{Closure: fixedClosure, Envs: []string{"nope"}})
+	if err == nil || !strings.Contains(err.Error(), `no environment named "nope"`) {
+		t.Errorf("unknown env: got %v", err)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    mounts:
+      - {type: bind, source: /nonexistent/nsup, target: /x}
+    processes:
+      - {name: main, command: [no-such-command]}
+`
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(s, Options{Closure: fixedClosure})
+	want := `t.yaml:7:9: environments.a.mounts[0].source: /nonexistent/nsup: no such file or directory
+t.yaml:9:9: environments.a.processes[0].command[0]: "no-such-command" not found in the rootfs (PATH=` + DefaultPath + `)`
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if d := cmp.Diff(want, err.Error()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestResolveIn(t *testing.T) {
+	tree := mapTreeOf([]File{
+		{Path: "/bin", Type: "symlink", Link: "usr/bin"},
+		{Path: "/usr", Type: "dir"}, {Path: "/usr/bin", Type: "dir"},
+		{Path: "/usr/bin/dash", Type: "file", Mode: 0o755},
+		{Path: "/usr/bin/sh", Type: "symlink", Link: "dash"},
+		{Path: "/escape", Type: "symlink", Link: "../../../usr/bin/dash"},
+		{Path: "/loop", Type: "symlink", Link: "/loop"},
+	})
+	for p, want := range map[string]string{
+		"/bin/sh": "/usr/bin/dash", "/escape": "/usr/bin/dash", "/usr/../bin/dash": "/usr/bin/dash",
+		"/loop": "", "/nope": "", "/usr/bin/dash/x": "",
+	} {
+		f, ok := resolveIn(tree, p)
+		if got := map[bool]string{true: f.Path}[ok]; got != want {
+			t.Errorf("resolveIn(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+// TestEveryOpRenders: no operation type falls through FormatOp.
+func TestEveryOpRenders(t *testing.T) {
+	for _, op := range AllOps() {
+		if s := FormatOp(op); strings.HasSuffix(s, "?") || !strings.HasPrefix(s, op.Syscall()+"(") {
+			t.Errorf("%T renders as %q", op, s)
+		}
+		b, err := Step{Op: op}.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Step
+		if err := back.UnmarshalJSON(b); err != nil {
+			t.Errorf("%T: %v", op, err)
+		}
+	}
+}
+
+func TestFlags(t *testing.T) {
+	f := MountFlags(msBIND | msREC | msRDONLY | 0x10000000)
+	s := f.String()
+	if s != "MS_BIND|MS_REC|MS_RDONLY|0x10000000" {
+		t.Errorf("got %s", s)
+	}
+	var back MountFlags
+	if err := back.UnmarshalText([]byte(s)); err != nil || back != f {
+		t.Errorf("round trip: %v %v", back, err)
+	}
+	if err := back.UnmarshalText([]byte("MS_NOPE")); err == nil {
+		t.Error("unknown flag accepted")
+	}
+}
+
+// bigSpec generates a spec of n environments, each with a closure, five
+// namespaces, mounts and a process; every tenth joins its predecessor.
+func bigSpec(n int) []byte {
+	var b strings.Builder
+	b.WriteString("version: 1\nenvironments:\n")
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "  env-%d:\n    rootfs: {closure: [/bin/sh]}\n", i)
+		if i%10 == 9 {
+			fmt.Fprintf(&b, "    namespaces: [mnt, pid, uts]\n    join: {net: env-%d, ipc: env-%d}\n", i-1, i-1)
+		} else {
+			b.WriteString("    namespaces: [mnt, pid, uts, ipc, net]\n")
+		}
+		fmt.Fprintf(&b, "    hostname: h%d\n    mounts:\n      - {type: proc, target: /proc}\n      - {type: tmpfs, target: /tmp, size: 16M}\n", i)
+		b.WriteString("    processes:\n      - {name: main, command: [/bin/sh, -c, 'echo hi']}\n")
+	}
+	return []byte(b.String())
+}
+
+// BenchmarkCompile parses and plans a spec of 1,000 environments.
+func BenchmarkCompile(b *testing.B) {
+	data := bigSpec(1000)
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := spec.ParseBytes("big.yaml", "/", data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := Compile(s, Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,23 @@
+// Package planner compiles a spec into a Plan: the ordered list of every
+// operation nsup apply will perform, each named after its syscall, with
+// its stage and the YAML node that caused it. It is the middle of
+// spec → plan → apply: it reads the host (ELF files for closures, the
+// rootfs to resolve commands) but never writes anything.
+//
+// The steps of one environment, in order (see order.go for the reasons):
+//
+//	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree
+//	host  setns(PATH, CLONE_NEWX)                   one per join
+//	host  clone(CLONE_NEW...)                       the child stage, in new namespaces
+//	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups)
+//	child execve("/proc/self/exe", ["nsup", "__child"], [])  nsup re-executed as the child stage
+//	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
+//	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL)     or overlay(ROOT)
+//	child mount(...)/symlink(...)                    the spec's mounts, in order, in the root
+//	child sethostname, setdomainname
+//	child chdir(ROOT); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
+//	child mount(NULL, "/", NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)   readonly root
+//	child prctl(PR_SET_NO_NEW_PRIVS, 1); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
+//	init  start(PROCESS, ...)                        one per process of the tree (init: true)
+//	init  setgroups; setresgid; setresuid; chdir; execve   (init: false)
+package planner

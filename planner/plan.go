@@ -1,0 +1,294 @@
+package planner
+
+// Plan is a self-contained, ordered list of operations: with it alone,
+// executor.Apply can bring the environments up. It is pure data: printing it
+// (nsup plan) and applying it (nsup apply) read the same value.
+type Plan struct {
+	// Format is the version of this JSON layout.
+	Format int `json:"format"`
+	// Spec is the spec file name as given; SpecPath its absolute path.
+	Spec     string `json:"spec"`
+	SpecPath string `json:"specPath"`
+	// SpecDigest is "sha256:HEX" of the spec file's bytes when planned; a
+	// saved plan is refused if the file changed since.
+	SpecDigest   string `json:"specDigest"`
+	Environments []Env  `json:"environments"`
+}
+
+// FormatVersion is the current Plan.Format.
+const FormatVersion = 1
+
+// Env is one environment's steps, in the order apply performs them.
+type Env struct {
+	Name string `json:"name"`
+	// Needs lists the environments whose namespaces this one joins; they are
+	// planned (and started) before it.
+	Needs []string `json:"needs,omitempty"`
+	Steps []Step   `json:"steps"`
+}
+
+// Stage says which process performs a step.
+type Stage int
+
+const (
+	// Host is the nsup process itself, in the host's namespaces.
+	Host Stage = iota
+	// Child is nsup re-executed inside the new namespaces, before and during
+	// the root switch; it reads its steps from a pipe.
+	Child
+	// Init is PID 1 of the environment (or, with init: false, the child
+	// about to become the main process), which starts the process tree.
+	Init
+)
+
+var stageNames = [...]string{"host", "child", "init"}
+
+func (s Stage) String() string {
+	if int(s) < len(stageNames) && s >= 0 {
+		return stageNames[s]
+	}
+	return "stage?"
+}
+
+// Step is one operation of a plan, with the YAML node that caused it.
+type Step struct {
+	Stage  Stage
+	Origin string // "examples/hello.yaml:14:7"
+	Op     Op
+}
+
+// Op is implemented only by the operation types of this package. Each type
+// is named after its syscall; a few (Rootfs, Start) are not single syscalls
+// but still appear as steps, so that everything apply does is in the plan.
+type Op interface {
+	// Syscall is the syscall (or pseudo-operation) name, as printed.
+	Syscall() string
+	isOp()
+}
+
+// File is one entry of a rootfs tree built into the cache.
+type File struct {
+	// Path is absolute inside the environment.
+	Path string `json:"path"`
+	// Type is "file", "dir" or "symlink".
+	Type string `json:"type"`
+	// Mode is the permission bits (setuid and setgid never kept).
+	Mode uint32 `json:"mode"`
+	// Source is the host path a file's bytes come from.
+	Source string `json:"source,omitempty"`
+	// Link is a symlink's target, as stored.
+	Link string `json:"link,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	// Digest is "sha256:HEX" of a file's bytes.
+	Digest string `json:"digest,omitempty"`
+}
+
+// Rootfs resolves the environment's root tree: for "dir" it is the
+// directory itself; for "closure" the tree is built from Files into Path (a
+// cache entry keyed by Digest) unless an entry with that digest exists.
+type Rootfs struct {
+	Kind    string   `json:"kind"`    // "dir", "closure" or "tar"
+	Sources []string `json:"sources"` // what the spec named, absolute
+	// Path is the host directory that becomes the root.
+	Path string `json:"path"`
+	// Digest covers the tree (closure: every File; tar: the archive).
+	Digest string `json:"digest,omitempty"`
+	Files  []File `json:"files,omitempty"`
+}
+
+// Clone creates the child stage with new namespaces:
+// clone(2) with Flags (CLONE_NEW*), the child re-executing nsup.
+type Clone struct {
+	Flags CloneFlags `json:"flags"`
+}
+
+// Unshare is unshare(2) on the host thread that will create the child:
+// used for a new time namespace, whose offsets must be written before any
+// process is inside it (so it cannot be a clone flag; see design.md).
+type Unshare struct {
+	Flags CloneFlags `json:"flags"`
+}
+
+// Setns enters an existing namespace (setns(2)) before the child is created,
+// so that the child is born in it.
+type Setns struct {
+	// Path is a namespace file; for a join by name it is
+	// "/proc/$ENV/ns/TYPE", filled in at apply time.
+	Path string `json:"path"`
+	// Env is the environment joined by name, or "".
+	Env    string     `json:"env,omitempty"`
+	NSType CloneFlags `json:"nstype"`
+}
+
+// Write writes Data to Path (uid_map, gid_map, setgroups, timens_offsets).
+// "$CHILD" in Path stands for the child's pid.
+type Write struct {
+	Path string `json:"path"`
+	Data string `json:"data"`
+}
+
+// StageArgv is how the child stage is started: nsup re-executes itself
+// (/proc/self/exe) with these arguments.
+var StageArgv = []string{"nsup", "__nsup_stage"}
+
+// Execve replaces the process image.
+type Execve struct {
+	Path string   `json:"path"`
+	Argv []string `json:"argv"`
+	Env  []string `json:"env"`
+}
+
+// Mount is mount(2). When InRoot is set, Target is a path inside the
+// environment's root (Root): it is resolved there with
+// openat2(RESOLVE_IN_ROOT), created if missing as Create says ("dir" or
+// "file"), and mounted through the resolved fd, so that no symlink in the
+// rootfs can redirect it outside.
+type Mount struct {
+	Source string     `json:"source"`
+	Target string     `json:"target"`
+	FSType string     `json:"fstype"`
+	Flags  MountFlags `json:"flags"`
+	Data   string     `json:"data"`
+	Root   string     `json:"root,omitempty"`
+	InRoot bool       `json:"inRoot,omitempty"`
+	Create string     `json:"create,omitempty"`
+}
+
+// Overlay mounts overlayfs on Target: a scratch tmpfs is mounted on Target
+// first (holding upper/ and work/), then the overlay with Lower, the tree
+// that was at Target before, held open by fd.
+type Overlay struct {
+	Target string `json:"target"`
+	Lower  string `json:"lower"`
+}
+
+// Symlink is symlinkat(2) inside the root: Link (inside) points to Target.
+type Symlink struct {
+	Target string `json:"target"`
+	Link   string `json:"link"`
+	Root   string `json:"root"`
+}
+
+// Sethostname is sethostname(2).
+type Sethostname struct {
+	Name string `json:"name"`
+}
+
+// Setdomainname is setdomainname(2).
+type Setdomainname struct {
+	Name string `json:"name"`
+}
+
+// PivotRoot is pivot_root(2), always called as pivot_root(".", ".") after
+// chdir to the new root: the old root is stacked under the new one.
+type PivotRoot struct {
+	NewRoot string `json:"newRoot"`
+	PutOld  string `json:"putOld"`
+}
+
+// Chdir is chdir(2).
+type Chdir struct {
+	Path string `json:"path"`
+}
+
+// Umount2 is umount2(2).
+type Umount2 struct {
+	Target string      `json:"target"`
+	Flags  UmountFlags `json:"flags"`
+}
+
+// Prctl is prctl(2) with one argument.
+type Prctl struct {
+	Option PrctlOption `json:"option"`
+	Arg    uint64      `json:"arg"`
+}
+
+// CloseRange is close_range(2): every fd from First on is closed
+// (CLOSE_RANGE_CLOEXEC: they are closed at the next execve).
+type CloseRange struct {
+	First uint32 `json:"first"`
+}
+
+// Setgroups is setgroups(2).
+type Setgroups struct {
+	Groups []uint32 `json:"groups"`
+}
+
+// Setresgid is setresgid(2) with rgid = egid = sgid = GID.
+type Setresgid struct {
+	GID uint32 `json:"gid"`
+}
+
+// Setresuid is setresuid(2) with ruid = euid = suid = UID.
+type Setresuid struct {
+	UID uint32 `json:"uid"`
+}
+
+// Start starts one process of the tree from init: fork, then in the new
+// process setgroups, setresgid, setresuid, chdir and execve. Parent names
+// the process it is a child of ("" for a top-level process); Main marks the
+// environment's main process.
+type Start struct {
+	Process string   `json:"process"`
+	Parent  string   `json:"parent,omitempty"`
+	Main    bool     `json:"main,omitempty"`
+	Path    string   `json:"path"` // argv[0] resolved in the rootfs's PATH
+	Argv    []string `json:"argv"`
+	Env     []string `json:"env"`
+	Cwd     string   `json:"cwd"`
+	UID     uint32   `json:"uid"`
+	GID     uint32   `json:"gid"`
+	// StopTimeout is the grace period in milliseconds between SIGTERM and
+	// SIGKILL when the process is stopped.
+	StopTimeout int64 `json:"stopTimeout"`
+}
+
+func (Rootfs) Syscall() string        { return "rootfs" }
+func (Clone) Syscall() string         { return "clone" }
+func (Unshare) Syscall() string       { return "unshare" }
+func (Setns) Syscall() string         { return "setns" }
+func (Write) Syscall() string         { return "write" }
+func (Execve) Syscall() string        { return "execve" }
+func (Mount) Syscall() string         { return "mount" }
+func (Overlay) Syscall() string       { return "overlay" }
+func (Symlink) Syscall() string       { return "symlink" }
+func (Sethostname) Syscall() string   { return "sethostname" }
+func (Setdomainname) Syscall() string { return "setdomainname" }
+func (PivotRoot) Syscall() string     { return "pivot_root" }
+func (Chdir) Syscall() string         { return "chdir" }
+func (Umount2) Syscall() string       { return "umount2" }
+func (Prctl) Syscall() string         { return "prctl" }
+func (CloseRange) Syscall() string    { return "close_range" }
+func (Setgroups) Syscall() string     { return "setgroups" }
+func (Setresgid) Syscall() string     { return "setresgid" }
+func (Setresuid) Syscall() string     { return "setresuid" }
+func (Start) Syscall() string         { return "start" }
+
+func (Rootfs) isOp()        {}
+func (Clone) isOp()         {}
+func (Unshare) isOp()       {}
+func (Setns) isOp()         {}
+func (Write) isOp()         {}
+func (Execve) isOp()        {}
+func (Mount) isOp()         {}
+func (Overlay) isOp()       {}
+func (Symlink) isOp()       {}
+func (Sethostname) isOp()   {}
+func (Setdomainname) isOp() {}
+func (PivotRoot) isOp()     {}
+func (Chdir) isOp()         {}
+func (Umount2) isOp()       {}
+func (Prctl) isOp()         {}
+func (CloseRange) isOp()    {}
+func (Setgroups) isOp()     {}
+func (Setresgid) isOp()     {}
+func (Setresuid) isOp()     {}
+func (Start) isOp()         {}
+
+// AllOps returns a zero value of every operation type, so that tests can
+// check that every consumer (renderer, JSON, executor) handles each one.
+func AllOps() []Op {
+	return []Op{Rootfs{}, Clone{}, Unshare{}, Setns{}, Write{}, Execve{}, Mount{}, Overlay{},
+		Symlink{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
+		Prctl{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
+}

@@ -1,0 +1,150 @@
+package planner
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// Render writes the plan as text: one strace-like line per step,
+//
+//	hello  child   7  mount("tmpfs", <root>/tmp, "tmpfs", MS_NOSUID|MS_NODEV, "size=16m,mode=1777")  # hello.yaml:9:9
+//
+// and, under a closure's rootfs step, one line per file of the tree.
+// <root> is the environment's root: such targets are resolved inside it
+// (openat2 RESOLVE_IN_ROOT) and mounted through the resolved fd.
+func Render(w io.Writer, p *Plan) error {
+	width := 0
+	for _, e := range p.Environments {
+		width = max(width, len(e.Name))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
+	for _, e := range p.Environments {
+		if len(e.Needs) > 0 {
+			fmt.Fprintf(&b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
+		}
+		for i, st := range e.Steps {
+			call := FormatOp(st.Op)
+			fmt.Fprintf(&b, "%-*s  %-5s %3d  %-60s  # %s\n", width, e.Name, st.Stage, i, call, st.Origin)
+			if r, ok := st.Op.(Rootfs); ok {
+				for _, f := range r.Files {
+					fmt.Fprintf(&b, "%*s  %s\n", width+13, "", formatFile(f))
+				}
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func formatFile(f File) string {
+	switch f.Type {
+	case "symlink":
+		return fmt.Sprintf("%s -> %s", f.Path, f.Link)
+	case "dir":
+		return fmt.Sprintf("%s/  %04o", strings.TrimSuffix(f.Path, "/"), f.Mode)
+	default:
+		return fmt.Sprintf("%s  %04o  %d  %s", f.Path, f.Mode, f.Size, f.Digest)
+	}
+}
+
+func q(s string) string { return strconv.Quote(s) }
+
+// qn quotes s, or prints NULL for an empty string, as strace does for a
+// null pointer argument.
+func qn(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return q(s)
+}
+
+func qlist(ss []string) string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = q(s)
+	}
+	return "[" + strings.Join(out, ", ") + "]"
+}
+
+func inRoot(p string) string {
+	if p == "/" {
+		return "<root>"
+	}
+	return "<root>" + p
+}
+
+// FormatOp renders one operation as the plan prints it: the syscall with
+// its arguments, flags by their kernel names.
+func FormatOp(op Op) string {
+	switch op := op.(type) {
+	case Rootfs:
+		switch op.Kind {
+		case "dir":
+			return fmt.Sprintf("rootfs(dir, %s)", q(op.Path))
+		case "tar":
+			return fmt.Sprintf("rootfs(tar, %s, %s, from %s)", q(op.Path), op.Digest, qlist(op.Sources))
+		}
+		return fmt.Sprintf("rootfs(closure, %s, %s, %d files)", q(op.Path), op.Digest, len(op.Files))
+	case Clone:
+		return fmt.Sprintf("clone(%s|SIGCHLD)", op.Flags)
+	case Unshare:
+		return fmt.Sprintf("unshare(%s)", op.Flags)
+	case Setns:
+		return fmt.Sprintf("setns(%s, %s)", q(op.Path), op.NSType)
+	case Write:
+		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Data))
+	case Execve:
+		return fmt.Sprintf("execve(%s, %s, %s)", qn(op.Path), qlist(op.Argv), qlist(op.Env))
+	case Mount:
+		target := q(op.Target)
+		if op.InRoot {
+			target = inRoot(op.Target)
+		}
+		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", qn(op.Source), target, qn(op.FSType), op.Flags, qn(op.Data))
+	case Overlay:
+		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs)", q(op.Target), q(op.Lower))
+	case Symlink:
+		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
+	case Sethostname:
+		return fmt.Sprintf("sethostname(%s)", q(op.Name))
+	case Setdomainname:
+		return fmt.Sprintf("setdomainname(%s)", q(op.Name))
+	case PivotRoot:
+		return fmt.Sprintf("pivot_root(%s, %s)", q(op.NewRoot), q(op.PutOld))
+	case Chdir:
+		return fmt.Sprintf("chdir(%s)", q(op.Path))
+	case Umount2:
+		return fmt.Sprintf("umount2(%s, %s)", q(op.Target), op.Flags)
+	case Prctl:
+		return fmt.Sprintf("prctl(%s, %d)", op.Option, op.Arg)
+	case CloseRange:
+		return fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", op.First)
+	case Setgroups:
+		g := make([]string, len(op.Groups))
+		for i, x := range op.Groups {
+			g[i] = strconv.FormatUint(uint64(x), 10)
+		}
+		return fmt.Sprintf("setgroups(%d, [%s])", len(op.Groups), strings.Join(g, ", "))
+	case Setresgid:
+		return fmt.Sprintf("setresgid(%d, %d, %d)", op.GID, op.GID, op.GID)
+	case Setresuid:
+		return fmt.Sprintf("setresuid(%d, %d, %d)", op.UID, op.UID, op.UID)
+	case Start:
+		who := q(op.Process)
+		if op.Main {
+			who += " (the main process)"
+		}
+		if op.Parent != "" {
+			who += ", child of " + op.Parent
+		}
+		path := op.Path
+		if path == "" && len(op.Argv) > 0 {
+			path = "$PATH:" + op.Argv[0] // looked up when the process starts
+		}
+		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d in %s)", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, q(op.Cwd))
+	}
+	return fmt.Sprintf("%T?", op)
+}
