@@ -84,6 +84,28 @@ type compiler struct {
 	s    *spec.Spec
 	opts Options
 	errs Errors
+	// closures memoizes resolved closures by their path list: environments
+	// of one file often share a closure, and resolving hashes every file.
+	closures map[string]closureResult
+}
+
+type closureResult struct {
+	files []File
+	err   error
+}
+
+func (c *compiler) closure(paths []string) ([]File, error) {
+	key := strings.Join(paths, "\x00")
+	r, ok := c.closures[key]
+	if !ok {
+		r.files, r.err = c.opts.Closure(paths)
+		if c.closures == nil {
+			c.closures = map[string]closureResult{}
+		}
+		c.closures[key] = r
+	}
+	// A copy: each environment adds its own directories to its tree.
+	return append([]File(nil), r.files...), r.err
 }
 
 func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
@@ -271,7 +293,7 @@ func (ec *envCompiler) rootfs() {
 		for _, p := range r.Closure {
 			paths = append(paths, p.Value)
 		}
-		files, err := ec.opts.Closure(paths)
+		files, err := ec.closure(paths)
 		if err != nil {
 			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
 		}
