@@ -1,0 +1,53 @@
+# nsup: make demo builds nsup and brings up examples/hello.yaml; make test
+# runs every test (root tests included when run as root; CI=true makes a
+# skipped root test a failure).
+GO       ?= go
+BIN      := bin/nsup
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+GOFLAGS  ?=
+PKGS     := ./...
+
+.PHONY: all build test test-short lint demo bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(BIN) ./cmd/nsup
+
+# The whole suite, under 10 minutes on this machine. -p 1: root tests of
+# different packages create namespaces and mounts; one package at a time
+# keeps the host checks of each test exact.
+test: lint build
+	$(GO) test -p 1 -count=1 -timeout 9m $(PKGS)
+
+# Unit tests only: no privilege needed.
+test-short:
+	$(GO) test -short -count=1 ./spec/... ./planner/... ./schema/...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+demo: build
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "nsup apply creates namespaces and mounts: it needs root for now."; \
+	  echo "Run 'sudo make demo'. Meanwhile, here is what it would do:"; echo; \
+	  $(BIN) plan examples/hello.yaml; \
+	else \
+	  echo "\$$ nsup plan examples/hello.yaml"; $(BIN) plan examples/hello.yaml | grep -v '^ '; echo; \
+	  echo "\$$ nsup apply examples/hello.yaml"; $(BIN) apply examples/hello.yaml; \
+	fi
+
+# Start-up time against bubblewrap, unshare+chroot, runc and crun, in one
+# hyperfine run (needs root; installs nothing: .ci/run or apt-get does).
+bench: build
+	./scripts/bench.sh
+
+# Long fuzzing: not part of make test.
+FUZZTIME ?= 2m
+fuzz:
+	$(GO) test ./spec -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+
+clean:
+	rm -rf bin

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"go/build"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestPackageBoundaries enforces design.md's table: spec imports nothing
+// of ours, planner only spec, executor only planner (the plan types), and
+// only cmd/nsup imports all. Test files may use more (executor's tests
+// compile real specs), so only the package's own imports are checked.
+func TestPackageBoundaries(t *testing.T) {
+	const mod = "github.com/nsup/nsup/"
+	allowed := map[string][]string{
+		"spec":     {},
+		"planner":  {"spec"},
+		"executor": {"planner"},
+		"schema":   {},
+	}
+	for pkg, ok := range allowed {
+		p, err := build.ImportDir(filepath.Join("..", "..", pkg), 0)
+		if err != nil {
+			t.Fatalf("%s: %v", pkg, err)
+		}
+		for _, imp := range p.Imports {
+			if !strings.HasPrefix(imp, mod) {
+				continue
+			}
+			name := strings.TrimPrefix(imp, mod)
+			found := false
+			for _, a := range ok {
+				found = found || a == name
+			}
+			if !found {
+				t.Errorf("package %s imports %s: design.md allows only %v", pkg, name, ok)
+			}
+		}
+		// Only cmd/nsup prints or exits.
+		for _, imp := range p.Imports {
+			if imp == "flag" || imp == "github.com/spf13/pflag" {
+				t.Errorf("package %s parses flags; only cmd/nsup may", pkg)
+			}
+		}
+	}
+}

@@ -1,0 +1,284 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// version is set at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+func mainHelp() string {
+	var b strings.Builder
+	b.WriteString(`nsup declares Linux sandboxes in a file and brings them up exactly as declared.
+
+Usage:
+  nsup COMMAND [ARGS...]
+
+Commands:
+`)
+	for _, c := range commands() {
+		fmt.Fprintf(&b, "  %-9s %s\n", c.name, c.short)
+	}
+	b.WriteString(`
+Run 'nsup help COMMAND' or 'nsup COMMAND -h' for a command's flags.
+Exit status: 0 ok, 1 runtime failure, 2 invalid input or usage.
+`)
+	return b.String()
+}
+
+func commandHelp(c command) string {
+	fs := flagsFor(c.name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "Usage: nsup %s %s\n\n%s\n", c.name, c.args, c.long)
+	if fs != nil {
+		if u := fs.FlagUsages(); u != "" {
+			fmt.Fprintf(&b, "\nFlags:\n%s", u)
+		}
+	}
+	return b.String()
+}
+
+const validateHelp = `Checks FILE against spec v1 and reports every error at once, one per line,
+as FILE:LINE:COL: field: message. Needs no privilege and touches nothing.
+Exit status 2 if the spec is invalid.`
+
+const planHelp = `Compiles FILE into the plan apply would perform and prints it: one line
+per step, each syscall with its arguments, its stage (host: nsup itself;
+child: nsup inside the new namespaces; init: PID 1 of the environment), and
+the YAML line that caused it. With ENV names, only those environments (and
+the ones they join). Needs no privilege and touches nothing.`
+
+const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup plan -o) up
+in the foreground and performs exactly the plan's steps. The environment's
+stdin, stdout and stderr are the terminal's; Ctrl-C and SIGTERM reach it;
+nsup exits with the main process's status. A saved plan is refused if the
+spec or any rootfs input changed since it was made. Needs root.`
+
+type planFlags struct {
+	json bool
+	out  string
+}
+
+func flagsFor(name string) *pflag.FlagSet {
+	fs, _ := newFlags(name)
+	return fs
+}
+
+func newFlags(name string) (*pflag.FlagSet, *planFlags) {
+	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{}) // errors are returned, not printed
+	fs.SetInterspersed(true)
+	pf := &planFlags{}
+	fs.BoolP("help", "h", false, "show this help")
+	if name == "plan" {
+		fs.BoolVar(&pf.json, "json", false, "print the plan as JSON (it round-trips: apply reads it back)")
+		fs.StringVarP(&pf.out, "output", "o", "", "save the plan as JSON to `FILE`, for nsup apply FILE")
+	}
+	return fs, pf
+}
+
+// parseFlags parses args for command name; it returns errHelp when -h was
+// given (the help is then already printed).
+func parseFlags(name string, args []string, ios ioSet) ([]string, *planFlags, error) {
+	fs, pf := newFlags(name)
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usageError{fmt.Sprintf("%s: %v", name, err)}
+	}
+	if h, _ := fs.GetBool("help"); h {
+		for _, c := range commands() {
+			if c.name == name {
+				fmt.Fprint(ios.stdout, commandHelp(c))
+			}
+		}
+		return nil, nil, errHelp
+	}
+	return fs.Args(), pf, nil
+}
+
+var errHelp = errors.New("help shown")
+
+func runVersion(_ context.Context, args []string, ios ioSet) error {
+	rest, _, err := parseFlags("version", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) > 0 {
+		return usageError{"version takes no arguments"}
+	}
+	fmt.Fprintf(ios.stdout, "nsup %s (spec v1, plan format %d, %s %s/%s)\n", version, planner.FormatVersion, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return nil
+}
+
+func helpOK(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
+
+func parseSpec(file string) (*spec.Spec, error) {
+	s, err := spec.Parse(file)
+	if err != nil {
+		return nil, invalidError{err}
+	}
+	return s, nil
+}
+
+func runValidate(_ context.Context, args []string, ios ioSet) error {
+	rest, _, err := parseFlags("validate", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) != 1 {
+		return usageError{"validate takes one FILE"}
+	}
+	s, err := parseSpec(rest[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.stdout, "%s: valid (%d environments)\n", rest[0], len(s.Environments))
+	return nil
+}
+
+// compile parses and plans file; both kinds of error are the user's input.
+func compile(file string, envs []string) (*planner.Plan, error) {
+	s, err := parseSpec(file)
+	if err != nil {
+		return nil, err
+	}
+	p, err := planner.Compile(s, planner.Options{Envs: envs})
+	if err != nil {
+		return nil, invalidError{err}
+	}
+	return p, nil
+}
+
+func runPlan(_ context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("plan", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) < 1 {
+		return usageError{"plan takes a FILE and optional ENV names"}
+	}
+	p, err := compile(rest[0], rest[1:])
+	if err != nil {
+		return err
+	}
+	if pf.out != "" {
+		b, err := planner.MarshalIndent(p)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(pf.out, b); err != nil {
+			return err
+		}
+	}
+	if pf.json {
+		b, err := planner.MarshalIndent(p)
+		if err != nil {
+			return err
+		}
+		_, err = ios.stdout.Write(b)
+		return err
+	}
+	if pf.out != "" {
+		fmt.Fprintf(ios.stderr, "nsup: plan saved to %s; apply it with: nsup apply %s\n", pf.out, pf.out)
+		return nil
+	}
+	return planner.Render(ios.stdout, p)
+}
+
+func writeFileAtomic(name string, b []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// loadPlan reads a saved plan and checks that it still describes what
+// the spec and the host say now: it is compiled again from the spec, and
+// any difference (the spec's bytes, a library of a closure, a command's
+// path) refuses the plan rather than applying something stale.
+func loadPlan(file string, b []byte) (*planner.Plan, error) {
+	p, err := planner.Unmarshal(b)
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: %w", file, err)}
+	}
+	var envs []string
+	for _, e := range p.Environments {
+		envs = append(envs, e.Name)
+	}
+	s, err := spec.Parse(p.SpecPath)
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: the plan's spec %s no longer parses:\n%w", file, p.SpecPath, err)}
+	}
+	if s.Digest != p.SpecDigest {
+		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
+	}
+	s.File = p.Spec // origins are printed with the name the plan was made with
+	now, err := planner.Compile(s, planner.Options{Envs: envs})
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
+	}
+	now.SpecPath = p.SpecPath
+	if d := cmp.Diff(p, now); d != "" {
+		return nil, invalidError{fmt.Errorf("%s: refused: a rootfs input or the host changed since the plan was made (- saved, + now):\n%s", file, d)}
+	}
+	return p, nil
+}
+
+func runApply(ctx context.Context, args []string, ios ioSet) error {
+	rest, _, err := parseFlags("apply", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) < 1 {
+		return usageError{"apply takes a FILE and optional ENV names, or a saved PLAN.json"}
+	}
+	b, err := os.ReadFile(rest[0])
+	if err != nil {
+		return invalidError{err}
+	}
+	var p *planner.Plan
+	if len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '{' {
+		if len(rest) > 1 {
+			return usageError{"a saved plan already names its environments: apply PLAN.json takes no ENV"}
+		}
+		p, err = loadPlan(rest[0], b)
+	} else {
+		p, err = compile(rest[0], rest[1:])
+	}
+	if err != nil {
+		return err
+	}
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("apply needs root for now (run it with sudo); rootless mode is planned (issue 4)")
+	}
+	status, err := executor.Apply(ctx, p, executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr})
+	if err != nil {
+		return err
+	}
+	if status != 0 {
+		return exitStatus(status)
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+// Command nsup declares Linux sandboxes in a file and brings them up
+// exactly as declared: nsup validate checks a spec, nsup plan prints every
+// step apply would take, and nsup apply performs exactly those steps.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/nsup/nsup/executor"
+)
+
+func main() {
+	// nsup re-executes itself as the child stage inside new namespaces; that
+	// process runs the stage and nothing else.
+	if executor.IsStage() {
+		os.Exit(executor.RunStage())
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGPIPE)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1 // a runtime failure: apply could not bring an environment up
+	exitInvalid = 2 // invalid input or usage
+)
+
+// usageError is an error in how nsup was called: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// invalidError is an invalid spec or plan: exit status 2.
+type invalidError struct{ err error }
+
+func (e invalidError) Error() string { return e.err.Error() }
+func (e invalidError) Unwrap() error { return e.err }
+
+// exitStatus is returned by a command that ends with a status of its own
+// (apply returns the main process's).
+type exitStatus int
+
+func (e exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// run is nsup without globals: every command writes results to stdout and
+// messages to stderr, and returns; only main exits.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := dispatch(ctx, args, stdin, stdout, stderr)
+	var st exitStatus
+	var ue usageError
+	var ie invalidError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &st):
+		return int(st)
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "nsup: %s\nRun 'nsup help' for usage.\n", ue.msg)
+		return exitInvalid
+	case errors.As(err, &ie):
+		fmt.Fprintln(stderr, ie.err)
+		return exitInvalid
+	default:
+		fmt.Fprintf(stderr, "nsup: %v\n", err)
+		return exitFailure
+	}
+}
+
+type command struct {
+	name, args, short, long string
+	run                     func(ctx context.Context, args []string, io ioSet) error
+}
+
+type ioSet struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"validate", "FILE", "check a spec and report every error in it", validateHelp, runValidate},
+		{"plan", "FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
+		{"apply", "FILE [ENV...] | PLAN.json", "bring environments up, in the foreground, exactly as planned", applyHelp, runApply},
+		{"version", "", "print nsup's version", "", runVersion},
+		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
+	}
+}
+
+func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	ios := ioSet{stdin, stdout, stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, mainHelp())
+		return usageError{"no command given"}
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			for _, c := range commands() {
+				if c.name == args[1] && c.run != nil {
+					fmt.Fprint(stdout, commandHelp(c))
+					return nil
+				}
+			}
+			return usageError{fmt.Sprintf("unknown command %q", args[1])}
+		}
+		fmt.Fprint(stdout, mainHelp())
+		return nil
+	case "--version":
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, args[1:], ios)
+		}
+	}
+	return usageError{fmt.Sprintf("unknown command %q", name)}
+}

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nsup/nsup/executor"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func TestMain(m *testing.M) {
+	// The test binary serves as its own child stage.
+	if executor.IsStage() {
+		os.Exit(executor.RunStage())
+	}
+	os.Exit(m.Run())
+}
+
+// nsup runs the CLI in-process and returns its exit status and output.
+func nsup(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(""), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		os.MkdirAll(filepath.Dir(file), 0o755)
+		os.WriteFile(file, []byte(got), 0o644)
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./cmd/nsup -update creates it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s (-want +got):\n%s", file, d)
+	}
+}
+
+func TestHelp(t *testing.T) {
+	code, out, _ := nsup(t, "help")
+	if code != 0 {
+		t.Fatalf("help: exit %d", code)
+	}
+	golden(t, "testdata/help.txt", out)
+	for _, c := range []string{"validate", "plan", "apply", "version"} {
+		code, out, errs := nsup(t, c, "-h")
+		if code != 0 || errs != "" {
+			t.Errorf("%s -h: exit %d, stderr %q", c, code, errs)
+		}
+		golden(t, "testdata/help-"+c+".txt", out)
+		_, out2, _ := nsup(t, "help", c)
+		if out2 != out {
+			t.Errorf("nsup help %s differs from nsup %s -h", c, c)
+		}
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"plan"}, {"validate"}, {"validate", "a", "b"}, {"plan", "--nope", "x"}, {"version", "x"}, {"help", "nope"}} {
+		code, out, errs := nsup(t, args...)
+		if code != 2 {
+			t.Errorf("nsup %q: exit %d, want 2 (stderr %q)", args, code, errs)
+		}
+		if out != "" {
+			t.Errorf("nsup %q wrote to stdout: %q", args, out)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, out, _ := nsup(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "nsup ") {
+		t.Errorf("version: %d %q", code, out)
+	}
+}
+
+func examples(t *testing.T) []string {
+	ex, _ := filepath.Glob("../../examples/*.yaml")
+	if len(ex) < 3 {
+		t.Fatalf("examples: %v", ex)
+	}
+	return ex
+}
+
+func TestValidateAndPlanExamples(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	for _, f := range examples(t) {
+		if code, _, errs := nsup(t, "validate", f); code != 0 {
+			t.Errorf("validate %s: exit %d: %s", f, code, errs)
+		}
+		code, a, errs := nsup(t, "plan", f)
+		if code != 0 {
+			t.Fatalf("plan %s: exit %d: %s", f, code, errs)
+		}
+		_, b, _ := nsup(t, "plan", f)
+		if a != b {
+			t.Errorf("plan %s is not byte-identical across two runs", f)
+		}
+		// Saved with -o, the plan is what --json prints.
+		saved := filepath.Join(t.TempDir(), "plan.json")
+		if code, _, errs := nsup(t, "plan", f, "-o", saved); code != 0 {
+			t.Fatalf("plan -o: %d %s", code, errs)
+		}
+		_, js, _ := nsup(t, "plan", "--json", f)
+		got, _ := os.ReadFile(saved)
+		if string(got) != js {
+			t.Errorf("plan -o and --json differ for %s", f)
+		}
+	}
+}
+
+// TestInvalidSpecs: every spec of the error corpus exits 2 from validate,
+// plan and apply, prints all of its errors, and touches nothing: no file
+// appears in the cache and the mount table is unchanged.
+func TestInvalidSpecs(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", cache)
+	before, _ := os.ReadFile("/proc/self/mountinfo")
+	files, _ := filepath.Glob("../../spec/testdata/invalid/*.yaml")
+	if len(files) < 40 {
+		t.Fatalf("error corpus has %d specs, want at least 40", len(files))
+	}
+	for _, f := range files {
+		want, err := os.ReadFile(strings.TrimSuffix(f, ".yaml") + ".errors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"validate", "plan", "apply"} {
+			code, out, errs := nsup(t, cmd, f)
+			if code != 2 {
+				t.Errorf("%s %s: exit %d, want 2", cmd, f, code)
+			}
+			if out != "" {
+				t.Errorf("%s %s: stdout %q", cmd, f, out)
+			}
+			// The corpus names files relative to spec/; here they are ../../spec/...
+			w := strings.ReplaceAll(string(want), "testdata/invalid/", "../../spec/testdata/invalid/")
+			if strings.TrimSpace(errs) != strings.TrimSpace(w) {
+				t.Errorf("%s %s: stderr\n%s\nwant\n%s", cmd, f, errs, w)
+			}
+		}
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("invalid specs left %d entries in the cache", len(ents))
+	}
+	after, _ := os.ReadFile("/proc/self/mountinfo")
+	if !bytes.Equal(before, after) {
+		t.Error("the mount table changed")
+	}
+}
+
+// TestSavedPlanRefusedWhenSpecChanges: apply of a saved plan checks the
+// spec's digest before anything else.
+func TestSavedPlanRefusedWhenSpecChanges(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	src, _ := os.ReadFile("../../examples/hello.yaml")
+	specFile := filepath.Join(dir, "hello.yaml")
+	os.WriteFile(specFile, src, 0o644)
+	saved := filepath.Join(dir, "plan.json")
+	if code, _, errs := nsup(t, "plan", specFile, "-o", saved); code != 0 {
+		t.Fatal(errs)
+	}
+	os.WriteFile(specFile, append(src, []byte("\n# edited\n")...), 0o644)
+	code, _, errs := nsup(t, "apply", saved)
+	if code != 2 || !strings.Contains(errs, "changed since the plan was made") {
+		t.Errorf("apply of a stale plan: exit %d, %s", code, errs)
+	}
+	// A plan whose recorded tree no longer matches the host is refused too.
+	os.WriteFile(specFile, src, 0o644)
+	b, _ := os.ReadFile(saved)
+	tampered := bytes.Replace(b, []byte(`"digest": "sha256:`), []byte(`"digest": "sha256:0`), 1)
+	os.WriteFile(saved, tampered, 0o644)
+	code, _, errs = nsup(t, "apply", saved)
+	if code != 2 || !strings.Contains(errs, "changed since the plan was made") {
+		t.Errorf("apply of a tampered plan: exit %d, %s", code, errs)
+	}
+}

@@ -1,0 +1,459 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// The plan is the truth: apply, traced with strace -f, makes exactly the
+// plan's clone/unshare/setns/mount/umount2/pivot_root/sethostname/
+// setdomainname/execve calls, in the plan's order, with its arguments.
+
+// fork and vfork are traced too: nsup must make none beyond its plan, and
+// the environment's own forks must be recognised as the environment's.
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,sethostname,setdomainname,execve"
+
+// event is one traced syscall of interest.
+type event struct {
+	pid  int
+	name string
+	args string // the raw argument text
+	ret  string
+}
+
+func (e event) String() string { return fmt.Sprintf("[%d] %s(%s) = %s", e.pid, e.name, e.args, e.ret) }
+
+var (
+	lineRe     = regexp.MustCompile(`^(\d+)\s+(.*)$`)
+	callRe     = regexp.MustCompile(`^([a-z0-9_]+)\((.*)\)\s+= (.*)$`)
+	unfinished = regexp.MustCompile(`^(.*) <unfinished \.\.\.>$`)
+	resumed    = regexp.MustCompile(`^<\.\.\. ([a-z0-9_]+) resumed>(.*)$`)
+)
+
+// parseTrace reads strace -f output, joining calls split by
+// "<unfinished ...>" and "<... resumed>".
+func parseTrace(t *testing.T, text string) []event {
+	pending := map[int]string{}
+	var out []event
+	for _, line := range strings.Split(text, "\n") {
+		m := lineRe.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(m[1])
+		rest := m[2]
+		if u := unfinished.FindStringSubmatch(rest); u != nil {
+			pending[pid] = u[1]
+			continue
+		}
+		if r := resumed.FindStringSubmatch(rest); r != nil {
+			rest = pending[pid] + r[2]
+			delete(pending, pid)
+		}
+		c := callRe.FindStringSubmatch(rest)
+		if c == nil {
+			continue // signals, exits
+		}
+		out = append(out, event{pid: pid, name: c[1], args: c[2], ret: c[3]})
+	}
+	return out
+}
+
+// nsFlagNames are the CLONE_NEW* names strace prints.
+var nsFlagRe = regexp.MustCompile(`CLONE_NEW[A-Z]+`)
+
+func nsFlags(s string) string {
+	f := nsFlagRe.FindAllString(s, -1)
+	if f == nil {
+		return "0"
+	}
+	return strings.Join(f, "|")
+}
+
+var nsPidRe = regexp.MustCompile(`/\* (\d+) in strace's PID NS \*/`)
+
+// childPid is the host pid a clone/fork returned (strace
+// --pidns-translation prints it beside the namespace's pid).
+func childPid(ret string) int {
+	if m := nsPidRe.FindStringSubmatch(ret); m != nil {
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	n, _ := strconv.Atoi(strings.Fields(ret + " x")[0])
+	return n
+}
+
+func isFork(name string) bool {
+	return name == "clone" || name == "clone3" || name == "fork" || name == "vfork"
+}
+
+// relevant drops what is not nsup's doing: Go runtime threads (clone with
+// CLONE_THREAD); the Go runtime's one-time probe of CLONE_PIDFD
+// (syscall.checkClonePidfd: a vfork with no exit signal whose child exits
+// at once, making no call); and everything the environment's own
+// processes do after their execve (a shell forking its commands).
+func relevant(evs []event, nsupBin string) []event {
+	seen := map[int]bool{}
+	for _, e := range evs {
+		seen[e.pid] = true
+	}
+	foreign := map[int]bool{}
+	var out []event
+	for i, e := range evs {
+		if i == 0 && e.name == "execve" {
+			continue // strace starting nsup
+		}
+		if foreign[e.pid] {
+			if isFork(e.name) && !strings.Contains(e.args, "CLONE_THREAD") {
+				foreign[childPid(e.ret)] = true
+			}
+			continue
+		}
+		if isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") {
+			continue
+		}
+		if e.name == "clone" && strings.Contains(e.args, "CLONE_PIDFD") && !strings.Contains(e.args, "SIGCHLD") &&
+			nsFlags(e.args) == "0" && !seen[childPid(e.ret)] {
+			continue
+		}
+		out = append(out, e)
+		if e.name == "execve" && !strings.Contains(e.args, "/proc/self/exe") && !strings.Contains(e.args, nsupBin) {
+			foreign[e.pid] = true
+		}
+	}
+	return out
+}
+
+// expectation is one traced call a step must produce; match reports
+// whether an event is it.
+type expectation struct {
+	step  string
+	match func(e event) bool
+}
+
+func q(s string) string { return strconv.Quote(s) }
+
+func qn(s string) string {
+	if s == "" {
+		return "NULL"
+	}
+	return q(s)
+}
+
+// straceFlags renders mount flags as strace does (its own order).
+func sameFlags(traced string, want fmt.Stringer) bool {
+	set := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range strings.Split(s, "|") {
+			if f != "0" && f != "" {
+				m[f] = true
+			}
+		}
+		return m
+	}
+	a, b := set(traced), set(want.String())
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+var fdTarget = regexp.MustCompile(`^"/proc/self/fd/\d+"$`)
+
+// splitArgs splits strace's top-level argument list.
+func splitArgs(s string) []string {
+	var out []string
+	depth, inq, start := 0, false, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case inq && c == '\\':
+			i++
+		case c == '"':
+			inq = !inq
+		case inq:
+		case c == '[' || c == '{' || c == '(':
+			depth++
+		case c == ']' || c == '}' || c == ')':
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:]))
+}
+
+func mountMatch(src, target, fstype string, flags planner.MountFlags, data string, inRoot bool) func(event) bool {
+	return func(e event) bool {
+		if e.name != "mount" {
+			return false
+		}
+		a := splitArgs(e.args)
+		if len(a) != 5 {
+			return false
+		}
+		tgt := a[1] == q(target)
+		if inRoot {
+			tgt = fdTarget.MatchString(a[1])
+		}
+		// strace prints the data argument as a string only for filesystems
+		// it knows to take one; compare it when it is printed.
+		d := a[4] == qn(data) || (data != "" && strings.HasPrefix(a[4], "0x")) || (data == "" && a[4] == `""`)
+		return (a[0] == qn(src) || (src == "" && a[0] == `""`)) && tgt &&
+			(a[2] == qn(fstype) || (fstype == "" && a[2] == `""`)) && sameFlags(a[3], flags) && d
+	}
+}
+
+func expectations(p planner.Env) []expectation {
+	var ex []expectation
+	add := func(i int, st planner.Step, m func(event) bool) {
+		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), m})
+	}
+	for i, st := range p.Steps {
+		switch op := st.Op.(type) {
+		case planner.Clone:
+			add(i, st, func(e event) bool {
+				return (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), op.Flags)
+			})
+		case planner.Unshare:
+			add(i, st, func(e event) bool { return e.name == "unshare" && sameFlags(e.args, op.Flags) })
+		case planner.Setns:
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "setns" && len(a) == 2 && sameFlags(a[1], op.NSType)
+			})
+		case planner.Execve:
+			add(i, st, execMatch(op.Path, op.Argv))
+		case planner.Mount:
+			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot))
+		case planner.Overlay:
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "mount" && len(a) == 5 && a[2] == `"tmpfs"` && a[1] == q(op.Target)
+			})
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "mount" && len(a) == 5 && a[2] == `"overlay"` && a[1] == q(op.Target)
+			})
+		case planner.Sethostname:
+			add(i, st, func(e event) bool { return e.name == "sethostname" && strings.HasPrefix(e.args, q(op.Name)) })
+		case planner.Setdomainname:
+			add(i, st, func(e event) bool { return e.name == "setdomainname" && strings.HasPrefix(e.args, q(op.Name)) })
+		case planner.PivotRoot:
+			add(i, st, func(e event) bool { return e.name == "pivot_root" && e.args == q(op.NewRoot)+", "+q(op.PutOld) })
+		case planner.Umount2:
+			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
+		case planner.Start:
+			// fork (a clone without new namespaces), then the execve.
+			add(i, st, func(e event) bool { return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" })
+			add(i, st, execMatch(op.Path, op.Argv))
+		}
+	}
+	return ex
+}
+
+func execMatch(path string, argv []string) func(event) bool {
+	return func(e event) bool {
+		if e.name != "execve" || !strings.HasPrefix(e.ret, "0") {
+			return false
+		}
+		a := splitArgs(e.args)
+		var qa []string
+		for _, s := range argv {
+			qa = append(qa, q(s))
+		}
+		return len(a) >= 2 && a[0] == q(path) && a[1] == "["+strings.Join(qa, ", ")+"]"
+	}
+}
+
+func buildNsup(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "nsup")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func TestRootStraceMatchesPlan(t *testing.T) {
+	requireRoot(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		skipOrFail(t, "strace is not installed (apt-get install strace)")
+	}
+	bin := buildNsup(t)
+	cache := t.TempDir()
+	for _, f := range examples(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			checkHost(t)
+			s, err := spec.Parse(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := planner.Compile(s, planner.Options{CacheDir: cache})
+			if err != nil {
+				t.Fatal(err)
+			}
+			trace := filepath.Join(t.TempDir(), "trace")
+			cmd := exec.Command(strace, "-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace="+tracedCalls, "-o", trace, bin, "apply", f)
+			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("apply under strace: %v\n%s", err, out)
+			}
+			raw, _ := os.ReadFile(trace)
+			evs := relevant(parseTrace(t, string(raw)), bin)
+			unmatched, missing := matchTrace(p, evs)
+			if len(unmatched) > 0 || len(missing) > 0 {
+				t.Errorf("traced calls not in the plan (or out of order):\n  %s\nplan steps not traced:\n  %s\nfull trace:\n%s",
+					strings.Join(unmatched, "\n  "), strings.Join(missing, "\n  "), joinEvents(evs))
+			}
+			// The comparison can fail: a trace with one mount dropped, or two
+			// mounts swapped, does not match.
+			var mounts []int
+			for i, e := range evs {
+				if e.name == "mount" {
+					mounts = append(mounts, i)
+				}
+			}
+			if len(mounts) < 3 {
+				t.Fatalf("only %d mounts traced", len(mounts))
+			}
+			dropped := append(append([]event(nil), evs[:mounts[2]]...), evs[mounts[2]+1:]...)
+			if _, miss := matchTrace(p, dropped); len(miss) == 0 {
+				t.Error("a trace missing a mount still matches the plan")
+			}
+			swapped := append([]event(nil), evs...)
+			swapped[mounts[1]], swapped[mounts[2]] = swapped[mounts[2]], swapped[mounts[1]]
+			if un, miss := matchTrace(p, swapped); len(un)+len(miss) == 0 {
+				t.Error("a trace with two mounts swapped still matches the plan")
+			}
+		})
+	}
+}
+
+// matchTrace checks the traced calls against the plan. Environments run
+// side by side, so each one's expectations must be met in its order, and
+// every traced call must belong to one of them.
+func matchTrace(p *planner.Plan, evs []event) (unmatched, missing []string) {
+	queues := map[string][]expectation{}
+	var order []string
+	for _, e := range p.Environments {
+		queues[e.Name] = expectations(e)
+		order = append(order, e.Name)
+	}
+	for _, e := range evs {
+		ok := false
+		for _, n := range order {
+			if q := queues[n]; len(q) > 0 && q[0].match(e) {
+				queues[n] = q[1:]
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			unmatched = append(unmatched, e.String())
+		}
+	}
+	for _, n := range order {
+		for _, x := range queues[n] {
+			missing = append(missing, x.step)
+		}
+	}
+	return unmatched, missing
+}
+
+func joinEvents(evs []event) string {
+	var b strings.Builder
+	for _, e := range evs {
+		b.WriteString("  " + e.String() + "\n")
+	}
+	return b.String()
+}
+
+// requireRoot skips a root test without root, except under CI=true.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root")
+	}
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: %s", why)
+	}
+	t.Skip(why)
+}
+
+// checkHost snapshots the host's mount table and nsup's state directory
+// and checks, when the test ends, that they are as they were and that no
+// process is left in a namespace other than the host's.
+func checkHost(t *testing.T) {
+	t.Helper()
+	before := hostSnapshot()
+	t.Cleanup(func() {
+		after := hostSnapshot()
+		for i := 0; i < 40 && after != before; i++ {
+			sleepMs(50)
+			after = hostSnapshot()
+		}
+		if after != before {
+			t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", before, after)
+		}
+	})
+}
+
+// hostSnapshot is the mount table (without mount ids), the state
+// directory's listing, and the processes living in foreign mount or pid
+// namespaces (none, outside an apply).
+func hostSnapshot() string {
+	var b strings.Builder
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	sc := bufio.NewScanner(strings.NewReader(string(mi)))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 4 {
+			b.WriteString(strings.Join(f[3:], " ") + "\n")
+		}
+	}
+	ents, _ := os.ReadDir("/run/nsup")
+	for _, e := range ents {
+		b.WriteString("state: " + e.Name() + "\n")
+	}
+	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	hostPid, _ := os.Readlink("/proc/self/ns/pid")
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		mnt, err1 := os.Readlink("/proc/" + p.Name() + "/ns/mnt")
+		pid, err2 := os.Readlink("/proc/" + p.Name() + "/ns/pid")
+		if err1 == nil && err2 == nil && (mnt != hostMnt || pid != hostPid) {
+			comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
+			fmt.Fprintf(&b, "process in a foreign namespace: %s %s", p.Name(), comm)
+		}
+	}
+	return b.String()
+}
+
+func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }

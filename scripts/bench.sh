@@ -1,0 +1,110 @@
+#!/bin/bash
+# bench.sh: start-up time of `nsup apply` against bubblewrap, unshare+chroot,
+# runc and crun doing the same work, in ONE hyperfine run (ratios hold on a
+# noisy machine only within a run), plus the peak RSS of each and of
+# nsup's PID-1 init.
+#
+# The work: busybox /bin/true in a fresh mnt+pid+uts+ipc+net sandbox whose
+# root is a busybox tree, with /proc, a tmpfs /tmp, a minimal /dev, a
+# hostname, and (nsup, bwrap, runc, crun) a PID 1 that is not the command.
+#
+# Env: RUNS (100) WARMUP (10) RSS_RUNS (20) OUT (/tmp/nsup-bench/results)
+# Needs root, hyperfine, bubblewrap, runc, crun, busybox-static, python3
+# (.ci/run installs them). Everything it makes lives under /tmp/nsup-bench.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "bench.sh: run as root (namespaces, runc, crun)" >&2; exit 1; }
+HERE=$(cd "$(dirname "$0")/.." && pwd)
+NSUP=$HERE/bin/nsup
+W=/tmp/nsup-bench
+R=$W/rootfs
+RUNS=${RUNS:-100}
+WARMUP=${WARMUP:-10}
+RSS_RUNS=${RSS_RUNS:-20}
+OUT=${OUT:-$W/results}
+
+if [ "${NSUP_BENCH_INNER:-}" != 1 ]; then
+  for t in hyperfine bwrap runc crun busybox python3; do
+    command -v "$t" >/dev/null || { echo "bench.sh: $t is missing (apt-get install hyperfine bubblewrap runc crun busybox-static)" >&2; exit 1; }
+  done
+  rm -rf "$W"; mkdir -p "$R"/{bin,proc,tmp,dev,sys,etc,root} "$OUT" "$W/runc-state" "$W/crun-state"
+  cp "$(command -v busybox)" "$R/bin/busybox"
+  for a in sh true cat hostname grep; do ln -s busybox "$R/bin/$a"; done
+  chmod 1777 "$R/tmp"
+  cat > "$W/bench.yaml" <<YAML
+version: 1
+environments:
+  bench:
+    rootfs: {dir: $R}
+    namespaces: [mnt, pid, uts, ipc, net]
+    hostname: x
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /tmp}
+      - {type: dev, target: /dev}
+    processes:
+      - {name: main, command: [/bin/true]}
+YAML
+  sed 's|/bin/true]|/bin/sh, -c, "grep VmHWM /proc/1/status"]|' "$W/bench.yaml" > "$W/rss.yaml"
+  # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
+  # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
+  mkdir -p "$W/bundle"; (cd "$W/bundle" && runc spec)
+  python3 - "$W/bundle/config.json" "$R" <<'PY'
+import json, sys
+p, r = sys.argv[1], sys.argv[2]
+c = json.load(open(p))
+c['root'] = {'path': r, 'readonly': True}
+c['process']['terminal'] = False
+c['process']['args'] = ['/bin/true']
+c['hostname'] = 'x'
+json.dump(c, open(p, 'w'), indent=2)
+PY
+  # crun refuses "hybrid" cgroups when the cgroup2 root lists controllers
+  # (../shared/bench/README.md): run everything in a private mount
+  # namespace where unified/ is an empty tmpfs. The host is untouched.
+  NSUP_BENCH_INNER=1 exec unshare --mount --propagation private -- "$0" "$@"
+fi
+
+if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then
+  umount /sys/fs/cgroup/unified
+  mount -t tmpfs -o size=64k,mode=755 nsup-bench-hide /sys/fs/cgroup/unified
+fi
+export NSUP_CACHE_DIR=$W/cache
+
+NAMES=(nsup bwrap unshare+chroot crun runc)
+CMDS=(
+  "$NSUP apply $W/bench.yaml"
+  "bwrap --unshare-pid --unshare-uts --unshare-ipc --unshare-net --ro-bind $R / --proc /proc --tmpfs /tmp --dev /dev --hostname x /bin/true"
+  "unshare --mount --pid --uts --ipc --net --fork --mount-proc=$R/proc chroot $R /bin/sh -c 'hostname x && exec /bin/true'"
+  "crun --root $W/crun-state run --bundle $W/bundle nsup-bench-crun"
+  "runc --root $W/runc-state run --bundle $W/bundle nsup-bench-runc"
+)
+HF=()
+for i in "${!NAMES[@]}"; do
+  eval "${CMDS[$i]}" </dev/null >/dev/null 2>"$W/err" || { echo "bench.sh: ${NAMES[$i]} fails: $(cat "$W/err")" >&2; exit 1; }
+  HF+=(-n "${NAMES[$i]}" "${CMDS[$i]}")
+done
+hyperfine -N --warmup "$WARMUP" -r "$RUNS" --style basic --export-json "$OUT/hyperfine.json" "${HF[@]}" >&2
+
+: > "$OUT/rss.tsv"
+for i in "${!NAMES[@]}"; do
+  vals=()
+  for _ in $(seq "$RSS_RUNS"); do
+    vals+=("$(eval "/usr/bin/time -f %M ${CMDS[$i]}" </dev/null 2>&1 >/dev/null | tail -1)")
+  done
+  printf '%s\t%s\n' "${NAMES[$i]}" "$(printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RSS_RUNS + 1) / 2 ))p")" >> "$OUT/rss.tsv"
+done
+INIT_KB=$("$NSUP" apply "$W/rss.yaml" </dev/null | awk '{print $2}')
+
+python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" <<'PY' | tee "$OUT/table.md"
+import json, sys
+res = json.load(open(sys.argv[1]))['results']
+rss = dict(l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip())
+med = {r['command']: r['median'] * 1000 for r in res}
+print('| tool | median ms | mean ± sd ms | vs bwrap | vs crun | peak RSS MiB |')
+print('|---|---:|---:|---:|---:|---:|')
+for r in res:
+    n = r['command']
+    print(f"| {n} | {med[n]:.2f} | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} | {med[n]/med['bwrap']:.2f}x | {med[n]/med['crun']:.2f}x | {float(rss[n])/1024:.1f} |")
+print()
+print(f"nsup PID-1 init peak RSS (VmHWM of /proc/1 seen from the main process): {int(sys.argv[3])/1024:.1f} MiB")
+PY
