@@ -206,18 +206,19 @@ var (
 // Mount flag values (linux/mount.h), kept here so the planner needs no
 // syscall package to describe a mount.
 const (
-	msRDONLY   = 0x1
-	msNOSUID   = 0x2
-	msNODEV    = 0x4
-	msNOEXEC   = 0x8
-	msREMOUNT  = 0x20
-	msNOATIME  = 0x400
-	msBIND     = 0x1000
-	msREC      = 0x4000
-	msPRIVATE  = 0x40000
-	msRELATIME = 0x200000
-	mntDETACH  = 0x2
-	prSetNoNew = 38
+	msRDONLY       = 0x1
+	msNOSUID       = 0x2
+	msNODEV        = 0x4
+	msNOEXEC       = 0x8
+	msREMOUNT      = 0x20
+	msNOATIME      = 0x400
+	msBIND         = 0x1000
+	msREC          = 0x4000
+	msPRIVATE      = 0x40000
+	msRELATIME     = 0x200000
+	mntDETACH      = 0x2
+	prSetNoNew     = 38
+	prSetPdeathsig = 1
 )
 
 var optionFlag = map[string]MountFlags{
@@ -438,7 +439,7 @@ func (ec *envCompiler) host() {
 		}
 		ec.add(Host, pos, Unshare{Flags: nsFlag[spec.NSTime]})
 		if e.Time != nil {
-			ec.add(Host, e.Time.Pos, Write{Path: "/proc/thread-self/timens_offsets",
+			ec.add(Host, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets",
 				Data: fmt.Sprintf("monotonic %s\nboottime %s\n", offset(e.Time.Monotonic.Nanoseconds()), offset(e.Time.Boottime.Nanoseconds()))})
 		}
 	}
@@ -652,6 +653,10 @@ func (ec *envCompiler) init() {
 		ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
 		ec.add(Init, p.Pos, Setresgid{GID: st.GID})
 		ec.add(Init, p.Pos, Setresuid{UID: st.UID})
+		// A change of credentials clears the parent-death signal
+		// (prctl(2)): set it again, or the main process would outlive a
+		// kill -9 of nsup.
+		ec.add(Init, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
 		ec.add(Init, p.Pos, Chdir{Path: st.Cwd})
 		ec.add(Init, p.Pos, Execve{Path: st.Path, Argv: st.Argv, Env: st.Env})
 		return

@@ -1,0 +1,514 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+func init() {
+	// The main goroutine keeps the main thread to itself (runtime docs:
+	// "calling LockOSThread in an init function makes main run on the main
+	// thread"), so that no goroutine of Apply that joins namespaces with
+	// setns(2) ever runs there: a locked goroutine that exits takes its
+	// thread along, except the main thread, which the runtime keeps, and
+	// a main thread left in another network namespace would change what
+	// nsup reads in /proc/self for the rest of its life.
+	runtime.LockOSThread()
+}
+
+// Options for Apply. The zero value uses os.Stdin, os.Stdout and os.Stderr.
+type Options struct {
+	// Stdin, Stdout and Stderr are the environments' fds 0, 1 and 2.
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+
+	// failAt makes one step fail, for rollback tests (export_test.go). It
+	// cannot be set from outside the package, so nsup's command line
+	// cannot reach it.
+	failAt *failPoint
+	// exited, if set, is told how each environment's child ended (tests
+	// read its resource usage).
+	exited func(env string, ps *os.ProcessState)
+}
+
+// failPoint makes step Step of environment Env fail with Errno instead of
+// being performed.
+type failPoint struct {
+	Env   string
+	Step  int
+	Errno unix.Errno
+}
+
+// Apply performs every environment of p, in plan order, in the
+// foreground: it returns once every environment has ended, with the exit
+// status of the first environment (in plan order) whose main process
+// exited non-zero, else 0. err is non-nil when setup failed, as
+//
+//	ORIGIN: step N: CALL: ERRNO-TEXT
+//
+// (a *StepError wrapping the errno); everything already set up is then
+// undone: the children are killed, which takes their mount namespaces and
+// every mount in them along, and a partial cache entry is removed.
+//
+// SIGINT and SIGTERM received meanwhile are forwarded to each
+// environment's child (its init, or its main process); cancelling ctx
+// kills the children.
+func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
+	if p == nil {
+		return 1, errors.New("apply: no plan")
+	}
+	if opts.Stdin == nil {
+		opts.Stdin = os.Stdin
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	std, err := newStdio(opts.Stdin, opts.Stdout, opts.Stderr)
+	if err != nil {
+		return 1, err
+	}
+	defer std.close()
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// From now on a ^C or a kill reaches the environments, not nsup: nsup
+	// must live to wait for them (and, during setup, to roll back).
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	a := &applier{opts: opts, std: std, pids: map[string]int{}, ended: make(chan *envRun, len(p.Environments))}
+	var runs []*envRun
+	for i := range p.Environments {
+		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1)}
+		runs = append(runs, r)
+		go r.run(ctx)
+		select {
+		case err = <-r.setup:
+		case s := <-sigs:
+			cancel()
+			<-r.setup
+			err = fmt.Errorf("%s: setup interrupted by %v", r.env.Name, s)
+		}
+		if err != nil {
+			// Roll back: every child started dies with ctx (exec.Cmd's
+			// Cancel), and each run waits for its child before ending.
+			std.started()
+			cancel()
+			for range runs {
+				<-a.ended
+			}
+			return 1, err
+		}
+		a.pids[r.env.Name] = r.cmd.Process.Pid
+	}
+	std.started()
+	for left := len(runs); left > 0; {
+		select {
+		case s := <-sigs:
+			for _, r := range runs {
+				r.cmd.Process.Signal(s)
+			}
+		case <-a.ended:
+			left--
+		}
+	}
+	status := 0
+	for _, r := range runs {
+		if r.status != 0 {
+			status = r.status
+			break
+		}
+	}
+	return status, parent.Err()
+}
+
+// applier is one Apply call.
+type applier struct {
+	opts Options
+	std  *stdio
+	// pids are the children of the environments already up, by name, for
+	// joins by name (/proc/PID/ns/TYPE). Written before the next
+	// environment's goroutine starts, read only by later ones.
+	pids  map[string]int
+	ended chan *envRun
+}
+
+// envRun is one environment being applied.
+type envRun struct {
+	a     *applier
+	env   *planner.Env
+	setup chan error // nil or the setup error, once
+	cmd   *exec.Cmd
+	sock  *os.File // the host's end of the setup channel
+	// mapped are the steps already performed by the clone: the user
+	// namespace maps (see userMaps).
+	mapped map[int]bool
+	status int
+	waited bool
+}
+
+// run applies one environment, from a goroutine locked to its OS thread
+// and never unlocked, so that the thread exits with the goroutine:
+//   - setns(2) and unshare(2) of the host steps change this thread only,
+//     and the child must be created by it to be born in those namespaces;
+//     no other goroutine may ever run on such a thread;
+//   - Pdeathsig fires when the thread that created the child exits, not
+//     the process (prctl(2) PR_SET_PDEATHSIG; golang/go#27505): the thread
+//     lives until the child has been waited for.
+func (r *envRun) run(ctx context.Context) {
+	runtime.LockOSThread()
+	defer func() { r.a.ended <- r }()
+	err := r.setupEnv(ctx)
+	if r.sock != nil {
+		r.sock.Close()
+	}
+	if err != nil {
+		if r.cmd != nil {
+			r.cmd.Process.Kill()
+			r.wait()
+		}
+		r.setup <- err
+		return
+	}
+	r.setup <- nil
+	r.status = r.wait()
+}
+
+func (r *envRun) wait() int {
+	ps := r.cmd.ProcessState
+	if !r.waited {
+		r.waited = true
+		r.cmd.Wait()
+		ps = r.cmd.ProcessState
+		if r.a.opts.exited != nil {
+			r.a.opts.exited(r.env.Name, ps)
+		}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
+		return status(unix.WaitStatus(ws))
+	}
+	return ps.ExitCode()
+}
+
+// setupEnv performs the host steps, hands the others to the child stage,
+// and waits until the child reports setup done or failed.
+func (r *envRun) setupEnv(ctx context.Context) error {
+	env := r.env
+	fail := r.a.opts.failAt
+	if fail != nil && fail.Env != env.Name {
+		fail = nil
+	}
+	req := request{Env: env.Name}
+	for i, st := range env.Steps {
+		if st.Stage != planner.Host {
+			req.Steps = append(req.Steps, indexedStep{Index: i, Step: st})
+			if fail != nil && fail.Step == i {
+				req.Fail = &wireFail{Step: i, Errno: int(fail.Errno)}
+			}
+			continue
+		}
+		var err error
+		switch {
+		case len(req.Steps) > 0:
+			err = fmt.Errorf("a host step after the child's steps: %w", unix.EINVAL)
+		case fail != nil && fail.Step == i:
+			err = fail.Errno
+		default:
+			err = r.do(ctx, i, st)
+		}
+		if err != nil {
+			if _, ok := err.(*StepError); ok {
+				return err // a later step's, found by this one (userMaps)
+			}
+			return stepError(env, i, err)
+		}
+	}
+	if r.cmd == nil {
+		return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
+	}
+	if err := send(r.sock, req); err != nil {
+		return r.died(err)
+	}
+	dec := json.NewDecoder(r.sock)
+	execing := false
+	for {
+		var rep reply
+		if err := dec.Decode(&rep); err != nil {
+			if execing && errors.Is(err, io.EOF) {
+				return nil // the main process's execve closed the socket
+			}
+			return r.died(err)
+		}
+		switch rep.Kind {
+		case replyOK:
+			return nil
+		case replyExec:
+			execing = true
+		default:
+			if rep.Step < 0 || rep.Step >= len(env.Steps) {
+				return fmt.Errorf("%s: child stage: %w", env.Name, rep.err())
+			}
+			return stepError(env, rep.Step, rep.err())
+		}
+	}
+}
+
+// died reports a child stage that ended without saying why.
+func (r *envRun) died(err error) error {
+	r.cmd.Process.Kill()
+	st := r.wait()
+	return fmt.Errorf("%s: the child stage ended during setup (status %d): %v", r.env.Name, st, err)
+}
+
+// wrongHostStage is a child operation among the host's steps.
+func wrongHostStage(op planner.Op) error {
+	return fmt.Errorf("%s is a child stage step, the host cannot perform it: %w", op.Syscall(), unix.EINVAL)
+}
+
+// do performs one host step: one case per operation.
+func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
+	switch op := st.Op.(type) {
+	case planner.Rootfs:
+		return rootfs(ctx, op)
+	case planner.Unshare:
+		if r.cmd != nil {
+			return fmt.Errorf("unshare after clone: the child is already born: %w", unix.EINVAL)
+		}
+		// This thread only: its next child is created in the namespace
+		// (for time namespaces: time_for_children, time_namespaces(7)).
+		return unix.Unshare(int(op.Flags))
+	case planner.Setns:
+		return r.setns(op)
+	case planner.Clone:
+		return r.clone(ctx, i, op)
+	case planner.Write:
+		if r.mapped[i] {
+			return nil // written by the clone, before the child's execve
+		}
+		return r.write(op)
+	case planner.Execve:
+		return wrongHostStage(op)
+	case planner.Mount:
+		return wrongHostStage(op)
+	case planner.Overlay:
+		return wrongHostStage(op)
+	case planner.Symlink:
+		return wrongHostStage(op)
+	case planner.Sethostname:
+		return wrongHostStage(op)
+	case planner.Setdomainname:
+		return wrongHostStage(op)
+	case planner.PivotRoot:
+		return wrongHostStage(op)
+	case planner.Chdir:
+		return wrongHostStage(op)
+	case planner.Umount2:
+		return wrongHostStage(op)
+	case planner.Prctl:
+		return wrongHostStage(op)
+	case planner.CloseRange:
+		return wrongHostStage(op)
+	case planner.Setgroups:
+		return wrongHostStage(op)
+	case planner.Setresgid:
+		return wrongHostStage(op)
+	case planner.Setresuid:
+		return wrongHostStage(op)
+	case planner.Start:
+		return wrongHostStage(op)
+	default:
+		return fmt.Errorf("unhandled operation %T", op)
+	}
+}
+
+// nsNames are the /proc/PID/ns/ names of the namespace types.
+var nsNames = map[planner.CloneFlags]string{
+	unix.CLONE_NEWNS: "mnt", unix.CLONE_NEWPID: "pid", unix.CLONE_NEWNET: "net",
+	unix.CLONE_NEWIPC: "ipc", unix.CLONE_NEWUTS: "uts", unix.CLONE_NEWCGROUP: "cgroup",
+	unix.CLONE_NEWUSER: "user", unix.CLONE_NEWTIME: "time",
+}
+
+// setns joins a namespace on this thread, before the clone: the child is
+// born in it.
+func (r *envRun) setns(op planner.Setns) error {
+	if r.cmd != nil {
+		return fmt.Errorf("setns after clone: the child is already born: %w", unix.EINVAL)
+	}
+	if op.NSType&(unix.CLONE_NEWNS|unix.CLONE_NEWUSER) != 0 {
+		// setns(2): "A multithreaded process may not change user namespace
+		// with setns()", and a mount namespace join needs a process whose
+		// filesystem attributes are its own (CLONE_FS): Go's threads share
+		// them. Either needs code that runs before the Go runtime starts.
+		return fmt.Errorf("joining a %s namespace is not supported yet: %w", nsNames[op.NSType], unix.ENOTSUP)
+	}
+	p := op.Path
+	if op.Env != "" {
+		pid, ok := r.a.pids[op.Env]
+		if !ok {
+			return fmt.Errorf("environment %q is not running: %w", op.Env, unix.ESRCH)
+		}
+		if strings.Contains(p, "$"+op.Env) {
+			p = strings.Replace(p, "$"+op.Env, strconv.Itoa(pid), 1)
+		} else {
+			p = fmt.Sprintf("/proc/%d/ns/%s", pid, nsNames[op.NSType])
+		}
+	}
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	return unix.Setns(fd, int(op.NSType))
+}
+
+// clone creates the child stage: nsup re-executed from /proc/self/exe
+// with planner.StageArgv, in new namespaces, with nothing of nsup's
+// environment, its end of the setup channel at fd 3.
+func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
+	if r.cmd != nil {
+		return fmt.Errorf("a second clone: %w", unix.EINVAL)
+	}
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	host, child := os.NewFile(uintptr(fds[0]), "nsup-setup"), os.NewFile(uintptr(fds[1]), "nsup-setup")
+	defer child.Close()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe")
+	cmd.Args = planner.StageArgv
+	cmd.Env = []string{}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.a.std.files[0], r.a.std.files[1], r.a.std.files[2]
+	cmd.ExtraFiles = []*os.File{child}
+	attr := &syscall.SysProcAttr{Cloneflags: uintptr(op.Flags), Pdeathsig: syscall.SIGKILL}
+	if op.Flags&unix.CLONE_NEWUSER != 0 {
+		if err := r.userMaps(i, attr); err != nil {
+			host.Close()
+			return err
+		}
+	}
+	cmd.SysProcAttr = attr
+	if err := cmd.Start(); err != nil {
+		host.Close()
+		return err
+	}
+	r.cmd, r.sock = cmd, host
+	return nil
+}
+
+// userMaps hands the uid_map, gid_map and setgroups writes that follow the
+// clone to exec.Cmd, which writes them between the clone and the child's
+// execve. They cannot wait until after it: an execve by a process whose
+// uid maps to nothing in its user namespace clears its capabilities
+// (capabilities(7), "Capabilities and execution of programs by root";
+// user_namespaces(7)), and the child stage would have none left.
+func (r *envRun) userMaps(clone int, attr *syscall.SysProcAttr) error {
+	attr.GidMappingsEnableSetgroups = true // the kernel's default: allow
+	r.mapped = map[int]bool{}
+	for i := clone + 1; i < len(r.env.Steps); i++ {
+		st := r.env.Steps[i]
+		w, ok := st.Op.(planner.Write)
+		if st.Stage != planner.Host || !ok {
+			break
+		}
+		var err error
+		switch w.Path {
+		case "/proc/$CHILD/uid_map":
+			attr.UidMappings, err = parseMap(w.Data)
+		case "/proc/$CHILD/gid_map":
+			attr.GidMappings, err = parseMap(w.Data)
+		case "/proc/$CHILD/setgroups":
+			attr.GidMappingsEnableSetgroups = strings.TrimSpace(w.Data) != "deny"
+		default:
+			continue
+		}
+		if err != nil {
+			return stepError(r.env, i, err)
+		}
+		r.mapped[i] = true
+	}
+	// The child is then made root of its user namespace before its
+	// execve, as it must be to keep its capabilities there: its own uid
+	// (nsup's) need not be mapped at all, as with a range of subordinate
+	// ids.
+	if mapsZero(attr.UidMappings) && mapsZero(attr.GidMappings) {
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{},
+			NoSetGroups: !attr.GidMappingsEnableSetgroups}
+	}
+	return nil
+}
+
+func mapsZero(m []syscall.SysProcIDMap) bool {
+	for _, r := range m {
+		if r.ContainerID == 0 && r.Size > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// parseMap reads uid_map lines: "INSIDE OUTSIDE COUNT" (user_namespaces(7)).
+func parseMap(data string) ([]syscall.SysProcIDMap, error) {
+	var out []syscall.SysProcIDMap
+	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			return nil, fmt.Errorf("id map line %q: want INSIDE OUTSIDE COUNT: %w", line, unix.EINVAL)
+		}
+		var n [3]int
+		for j, s := range f {
+			v, err := strconv.ParseUint(s, 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("id map line %q: %w", line, unix.EINVAL)
+			}
+			n[j] = int(v)
+		}
+		out = append(out, syscall.SysProcIDMap{ContainerID: n[0], HostID: n[1], Size: n[2]})
+	}
+	return out, nil
+}
+
+// write writes op.Data to op.Path in one write(2), as uid_map and
+// timens_offsets require. "$CHILD" stands for the child's pid, "$TID" for
+// this locked thread's id.
+func (r *envRun) write(op planner.Write) error {
+	p := op.Path
+	if strings.Contains(p, "$CHILD") {
+		if r.cmd == nil {
+			return fmt.Errorf("$CHILD before clone: %w", unix.EINVAL)
+		}
+		p = strings.ReplaceAll(p, "$CHILD", strconv.Itoa(r.cmd.Process.Pid))
+	}
+	// /proc/thread-self/ lacks timens_offsets (it is not among a thread's
+	// entries, fs/proc/base.c tid_base_stuff), but /proc/TID/ of a thread
+	// has it, for that very thread: the one that unshared the time
+	// namespace, whose time_for_children it sets (time_namespaces(7)).
+	// /proc/self/ would be the main thread's.
+	p = strings.ReplaceAll(p, "$TID", strconv.Itoa(unix.Gettid()))
+	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	n, err := unix.Write(fd, []byte(op.Data))
+	if err == nil && n != len(op.Data) {
+		err = fmt.Errorf("short write (%d of %d bytes): %w", n, len(op.Data), unix.EIO)
+	}
+	return err
+}

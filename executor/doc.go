@@ -1,0 +1,45 @@
+// Package executor applies a plan: it is the last part of
+// spec → plan → apply, and it does exactly the plan's steps, in order, and
+// nothing else (see planner/doc.go for the steps of one environment).
+//
+// Three processes share the work of one environment:
+//
+//   - the host stage (Apply, apply.go): in nsup itself, it resolves or
+//     builds the root tree (rootfs.go), joins namespaces and creates the
+//     child from one goroutine locked to its OS thread, writes what must be
+//     written from outside, then hands the remaining steps to the child
+//     over a socketpair (wire.go) and waits for "ok" or the failed step;
+//   - the child stage (RunStage, stage.go): nsup re-executed in the new
+//     namespaces (planner.StageArgv); one switch applies the steps: mounts
+//     resolved inside the root with openat2(2) (resolve.go), the root
+//     switch by pivot_root(2), no_new_privs, close_range(2);
+//   - init (init.go): the same process staying on as PID 1 to start the
+//     process tree, reap, forward signals and stop the tree; with init:
+//     false the child stage instead ends by execve(2) of the main process.
+//
+// The child stage calls the kernel through a seam (sys.go), so that a test
+// runs every operation through its switch; stdio.go shares fds 0, 1 and 2
+// among the environments of a plan.
+//
+// Two steps are performed slightly otherwise than they read, because the
+// kernel requires it: the writes of a new user namespace's uid_map,
+// gid_map and setgroups that follow the clone are done by exec.Cmd between
+// the clone and the child's execve (an execve without a mapping to root
+// clears the capabilities, capabilities(7)), the child then being made
+// root of its namespace; and "$TID" in a write's path (the plan's
+// /proc/$TID/timens_offsets) is the locked thread that unshared the time
+// namespace.
+//
+// A failed step is reported with its origin in the spec, its number and
+// call as the plan prints them, and the errno. Nothing is left behind:
+// all mounts happen in the child's private mount namespace and vanish with
+// it; killing the child (PID 1 of its pid namespace) ends every process of
+// the environment; a partial cache entry is removed.
+//
+// The host's nsup binary is visible inside an environment as /proc/1/exe
+// while init runs (CVE-2019-5736). It cannot be opened for writing then
+// (ETXTBSY, execve(2)), and init outlives every process of its pid
+// namespace; a sealed copy (memfd, as runc does) would close the case of a
+// joined pid namespace, at the price of a plan whose execve is no longer
+// /proc/self/exe. Not done yet.
+package executor

@@ -1,0 +1,297 @@
+package executor_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// The test binary is its own child stage: Apply re-executes /proc/self/exe.
+func TestMain(m *testing.M) {
+	if executor.IsStage() {
+		os.Exit(executor.RunStage())
+	}
+	os.Exit(m.Run())
+}
+
+// requireRoot skips a root test without root, except under CI=true, where
+// a test that cannot run is a failure.
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root")
+	}
+}
+
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: %s", why)
+	}
+	t.Skip(why)
+}
+
+// ---- the host is sacred ----
+
+// checkHost snapshots the host's mount table and nsup's state directory,
+// and checks when the test ends that both are unchanged and that no
+// process the test started is left: none in a mount or pid namespace other
+// than the host's running a test executable, none running the test binary.
+func checkHost(t *testing.T) {
+	t.Helper()
+	before := mountTable(t)
+	state := stateDir()
+	pids := map[int]bool{}
+	for _, p := range allPids() {
+		pids[p] = true
+	}
+	t.Cleanup(func() {
+		var problems []string
+		for try := 0; try < 40; try++ { // up to 2 s for processes to finish dying
+			problems = nil
+			if after := mountTable(t); after != before {
+				problems = append(problems, fmt.Sprintf("mount table changed:\n--- before\n%s--- after\n%s", before, after))
+			}
+			if s := stateDir(); s != state {
+				problems = append(problems, fmt.Sprintf("/run/nsup changed: %q -> %q", state, s))
+			}
+			for _, p := range allPids() {
+				if !pids[p] {
+					if why := leaked(p); why != "" {
+						problems = append(problems, fmt.Sprintf("process %d left behind: %s", p, why))
+					}
+				}
+			}
+			if len(problems) == 0 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Errorf("the host is not as it was:\n%s", strings.Join(problems, "\n"))
+	})
+}
+
+// mountTable is /proc/self/mountinfo without mount ids: root, mount point,
+// options, fstype and source of each mount.
+func mountTable(t *testing.T) string {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) > 4 {
+			out.WriteString(strings.Join(f[3:], " ") + "\n")
+		}
+	}
+	return out.String()
+}
+
+func stateDir() string {
+	ents, err := os.ReadDir("/run/nsup")
+	if err != nil {
+		return "(none)"
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, " ")
+}
+
+func allPids() []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+var (
+	trackedMu sync.Mutex
+	// tracked are the executables tests run inside environments, by
+	// device and inode: a process running one of them in a foreign
+	// namespace is ours, whatever else runs on the machine.
+	tracked = map[[2]uint64]string{}
+)
+
+func track(t *testing.T, path string) {
+	var st syscall.Stat_t
+	if err := syscall.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	trackedMu.Lock()
+	tracked[[2]uint64{st.Dev, st.Ino}] = path
+	trackedMu.Unlock()
+}
+
+// leaked says why process pid is one of ours left behind, or "".
+func leaked(pid int) string {
+	var st syscall.Stat_t
+	if syscall.Stat(fmt.Sprintf("/proc/%d/exe", pid), &st) != nil {
+		return "" // gone, or a kernel thread
+	}
+	var self syscall.Stat_t
+	if syscall.Stat("/proc/self/exe", &self) == nil && self.Dev == st.Dev && self.Ino == st.Ino {
+		return "it runs the test binary (a child stage or init)"
+	}
+	trackedMu.Lock()
+	exe, ok := tracked[[2]uint64{st.Dev, st.Ino}]
+	trackedMu.Unlock()
+	if !ok {
+		return ""
+	}
+	for _, ns := range []string{"mnt", "pid"} {
+		host, _ := os.Readlink("/proc/self/ns/" + ns)
+		its, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err == nil && its != host {
+			return fmt.Sprintf("it runs %s in another %s namespace (%s)", exe, ns, its)
+		}
+	}
+	return ""
+}
+
+// ---- root trees ----
+
+// busyboxRoot makes a root tree in dir/rootfs: /bin/busybox (static) and
+// its applets as symlinks, and an /etc. It returns the tree's path.
+func busyboxRoot(t *testing.T, dir string) string {
+	t.Helper()
+	bb := requireBusybox(t)
+	root := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"bin", "etc"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyFile(t, bb, filepath.Join(root, "bin", "busybox"), 0o755)
+	track(t, filepath.Join(root, "bin", "busybox"))
+	for _, a := range []string{"sh", "cat", "echo", "ls", "id", "env", "stat", "touch", "readlink",
+		"sleep", "grep", "sed", "tr", "basename", "true", "false", "mkdir", "hostname", "head"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "etc", "passwd"), []byte("root:x:0:0:root:/:/bin/sh\n"), 0o644)
+	os.WriteFile(filepath.Join(root, "nsup-marker"), []byte("inside\n"), 0o644)
+	return root
+}
+
+func requireBusybox(t *testing.T) string {
+	t.Helper()
+	const bb = "/bin/busybox"
+	out, err := exec.Command("file", "-L", bb).Output()
+	if err != nil && os.Getenv("CI") != "true" {
+		if _, serr := os.Stat(bb); serr != nil {
+			skipOrFail(t, "needs busybox-static at /bin/busybox (apt-get install busybox-static)")
+		}
+	}
+	if err == nil && !bytes.Contains(out, []byte("statically linked")) {
+		skipOrFail(t, "/bin/busybox is not static (apt-get install busybox-static)")
+	}
+	if _, err := os.Stat(bb); err != nil {
+		skipOrFail(t, "needs busybox-static at /bin/busybox")
+	}
+	return bb
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ---- plans ----
+
+// compile parses yaml as the spec file dir/test.yaml and plans it with the
+// cache in dir/cache: the real spec → plan pipeline, as nsup apply runs it.
+func compile(t *testing.T, dir, yaml string) *planner.Plan {
+	t.Helper()
+	s, err := spec.ParseBytes("test.yaml", dir, []byte(yaml))
+	if err != nil {
+		t.Fatalf("spec:\n%v", err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache")})
+	if err != nil {
+		t.Fatalf("plan:\n%v", err)
+	}
+	return p
+}
+
+// planText renders p for failure messages.
+func planText(p *planner.Plan) string {
+	var b strings.Builder
+	planner.Render(&b, p)
+	return b.String()
+}
+
+// syncBuffer is an io.Writer safe for concurrent writes (Apply copies
+// stdout and stderr separately), readable while the environment runs.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run applies p with empty stdin and returns the status, stdout, stderr.
+func run(t *testing.T, p *planner.Plan, opts executor.Options) (int, string, string, error) {
+	t.Helper()
+	var stdout, stderr syncBuffer
+	opts.Stdin, opts.Stdout, opts.Stderr = strings.NewReader(""), &stdout, &stderr
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := executor.Apply(ctx, p, opts)
+	return st, stdout.String(), stderr.String(), err
+}
+
+// sections splits probe output made of "== NAME" headers into NAME → lines.
+func sections(out string) map[string][]string {
+	m := map[string][]string{}
+	cur := ""
+	for _, line := range strings.Split(out, "\n") {
+		if name, ok := strings.CutPrefix(line, "== "); ok {
+			cur = name
+			m[cur] = []string{}
+			continue
+		}
+		if line != "" {
+			m[cur] = append(m[cur], line)
+		}
+	}
+	return m
+}

@@ -1,0 +1,191 @@
+package executor
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// IsStage reports whether this process is nsup re-executed by Apply as an
+// environment's child stage: its arguments are exactly planner.StageArgv
+// and fd 3 is a socket (Apply's end of the setup channel). Typing the
+// argument by hand does not make a stage: the socket is missing.
+func IsStage() bool {
+	if len(os.Args) != len(planner.StageArgv) || os.Args[1] != planner.StageArgv[1] {
+		return false
+	}
+	var st unix.Stat_t
+	return unix.Fstat(stageFD, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFSOCK
+}
+
+// RunStage runs the child stage: it reads its steps from the host, applies
+// them in order, and then either becomes the main process (init: false,
+// by execve) or runs as the environment's init (PID 1) until the main
+// process exits. It returns the exit status; the caller exits with it.
+func RunStage() int {
+	// Everything here that is per thread must be on one thread: no_new_privs
+	// (prctl(2)), the credentials an execve or a fork carries, and
+	// Pdeathsig of the processes init starts (the thread that forks them
+	// must outlive them). The stage never unlocks.
+	runtime.LockOSThread()
+	// Init lives as long as the environment: one P and a tight GC keep its
+	// footprint small; it allocates almost nothing after setup.
+	runtime.GOMAXPROCS(1)
+	debug.SetGCPercent(20)
+
+	conn := os.NewFile(stageFD, "nsup-stage")
+	// Inherited without close-on-exec (ExtraFiles): set it, so that the
+	// main process's execve closes it and the host reads EOF.
+	unix.CloseOnExec(stageFD)
+	var req request
+	if err := json.NewDecoder(conn).Decode(&req); err != nil {
+		send(conn, reply{Kind: replyError, Step: -1, Detail: "read the steps: " + err.Error()})
+		return 1
+	}
+	c := &stage{sys: linuxKernel{}, conn: conn, env: req.Env}
+	return c.run(req)
+}
+
+// stage is the child stage of one environment.
+type stage struct {
+	sys  kernel
+	conn io.Writer
+	env  string
+	init initState
+}
+
+func (c *stage) run(req request) int {
+	for _, is := range req.Steps {
+		var err error
+		if req.Fail != nil && req.Fail.Step == is.Index {
+			err = unix.Errno(req.Fail.Errno)
+		} else {
+			err = c.do(is.Index, is.Step)
+		}
+		if err != nil {
+			c.init.killAll()
+			send(c.conn, errorReply(is.Index, err))
+			return 1
+		}
+	}
+	if err := send(c.conn, reply{Kind: replyOK}); err != nil {
+		c.init.killAll()
+		return 1
+	}
+	c.conn.(io.Closer).Close()
+	if len(c.init.procs) == 0 {
+		return 0
+	}
+	return c.init.run()
+}
+
+// wrongStage is an operation the host performs, found among the child's
+// steps: a plan the planner would not make.
+func wrongStage(op planner.Op) error {
+	return fmt.Errorf("%s is a host step, the child stage cannot perform it: %w", op.Syscall(), unix.EINVAL)
+}
+
+// do performs one step of the child or init stage: one case per operation.
+func (c *stage) do(index int, st planner.Step) error {
+	switch op := st.Op.(type) {
+	case planner.Rootfs:
+		return wrongStage(op)
+	case planner.Clone:
+		return wrongStage(op)
+	case planner.Unshare:
+		return wrongStage(op)
+	case planner.Setns:
+		return wrongStage(op)
+	case planner.Write:
+		return wrongStage(op)
+	case planner.Execve:
+		if st.Stage == planner.Child {
+			// The re-execution of nsup as this stage: it is how this
+			// process started (Apply's clone and execve), already done.
+			return nil
+		}
+		p := op.Path
+		if p == "" {
+			var err error
+			if p, err = lookPath(op.Argv, op.Env); err != nil {
+				return err
+			}
+		}
+		// Tell the host before the call: if it succeeds, nothing of nsup
+		// is left to say so, and the host reads EOF instead.
+		if err := send(c.conn, reply{Kind: replyExec, Step: index}); err != nil {
+			return err
+		}
+		return c.sys.Exec(p, op.Argv, op.Env)
+	case planner.Mount:
+		if op.InRoot {
+			return c.sys.MountInRoot(op.Root, op.Target, op.Create, op.Source, op.FSType, uintptr(op.Flags), op.Data)
+		}
+		return c.sys.Mount(op.Source, op.Target, op.FSType, uintptr(op.Flags), op.Data)
+	case planner.Overlay:
+		return c.sys.Overlay(op.Target, op.Lower)
+	case planner.Symlink:
+		return c.sys.Symlink(op.Root, op.Target, op.Link)
+	case planner.Sethostname:
+		return c.sys.Sethostname(op.Name)
+	case planner.Setdomainname:
+		return c.sys.Setdomainname(op.Name)
+	case planner.PivotRoot:
+		return c.sys.PivotRoot(op.NewRoot, op.PutOld)
+	case planner.Chdir:
+		return c.sys.Chdir(op.Path)
+	case planner.Umount2:
+		return c.sys.Umount2(op.Target, int(op.Flags))
+	case planner.Prctl:
+		return c.sys.Prctl(int(op.Option), op.Arg)
+	case planner.CloseRange:
+		return c.sys.CloseRange(op.First)
+	case planner.Setgroups:
+		return c.sys.Setgroups(op.Groups)
+	case planner.Setresgid:
+		return c.sys.Setresgid(op.GID)
+	case planner.Setresuid:
+		return c.sys.Setresuid(op.UID)
+	case planner.Start:
+		return c.init.start(c.sys, op)
+	default:
+		return fmt.Errorf("unhandled operation %T", op)
+	}
+}
+
+// lookPath finds argv[0] in the PATH of env, inside the environment's root
+// (the stage has switched to it), as execvp(3) does. The planner resolves
+// commands when it can see the tree; this serves the trees it cannot.
+func lookPath(argv, env []string) (string, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("empty argv: %w", unix.ENOENT)
+	}
+	name := argv[0]
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	pathVar := planner.DefaultPath
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathVar = v
+		}
+	}
+	for _, dir := range strings.Split(pathVar, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		p := dir + "/" + name
+		var st unix.Stat_t
+		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found in PATH=%s: %w", name, pathVar, unix.ENOENT)
+}

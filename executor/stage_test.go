@@ -1,0 +1,133 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"go/build"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// fakeKernel records the calls of the child stage's switch, in order.
+type fakeKernel struct{ calls []string }
+
+func (k *fakeKernel) rec(format string, args ...any) error {
+	k.calls = append(k.calls, fmt.Sprintf(format, args...))
+	return nil
+}
+
+func (k *fakeKernel) Mount(s, t, f string, fl uintptr, d string) error {
+	return k.rec("mount %q %q %q %#x %q", s, t, f, fl, d)
+}
+func (k *fakeKernel) MountInRoot(r, t, c, s, f string, fl uintptr, d string) error {
+	return k.rec("mountinroot %q %q %q %q %q %#x %q", r, t, c, s, f, fl, d)
+}
+func (k *fakeKernel) Overlay(t, l string) error          { return k.rec("overlay %q %q", t, l) }
+func (k *fakeKernel) Symlink(r, t, l string) error       { return k.rec("symlink %q %q %q", r, t, l) }
+func (k *fakeKernel) Sethostname(n string) error         { return k.rec("sethostname %q", n) }
+func (k *fakeKernel) Setdomainname(n string) error       { return k.rec("setdomainname %q", n) }
+func (k *fakeKernel) Chdir(p string) error               { return k.rec("chdir %q", p) }
+func (k *fakeKernel) PivotRoot(n, o string) error        { return k.rec("pivot_root %q %q", n, o) }
+func (k *fakeKernel) Umount2(t string, f int) error      { return k.rec("umount2 %q %d", t, f) }
+func (k *fakeKernel) Prctl(o int, a uint64) error        { return k.rec("prctl %d %d", o, a) }
+func (k *fakeKernel) CloseRange(f uint32) error          { return k.rec("close_range %d", f) }
+func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgroups %v", g) }
+func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
+func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }
+func (k *fakeKernel) Exec(p string, a, e []string) error { return k.rec("execve %q %q %q", p, a, e) }
+func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32) (int, error) {
+	return 0, k.rec("fork+execve %q %q %q %q %d:%d", p, a, e, d, u, g)
+}
+
+// discard is a stage's connection for tests: the "exec" reply goes nowhere.
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestEveryOpHandled runs every operation type through both switches:
+// none may reach the "unhandled operation" default, so a new operation
+// cannot be forgotten by the executor.
+func TestEveryOpHandled(t *testing.T) {
+	for _, op := range planner.AllOps() {
+		c := &stage{sys: &fakeKernel{}, conn: discard{}}
+		if err := c.do(0, planner.Step{Stage: planner.Child, Op: op}); err != nil && strings.Contains(err.Error(), "unhandled") {
+			t.Errorf("child stage: %T: %v", op, err)
+		}
+		// The host side, after a clone, so that nothing is created.
+		r := &envRun{a: &applier{}, env: &planner.Env{}, cmd: &exec.Cmd{}}
+		if err := r.do(context.Background(), 0, planner.Step{Stage: planner.Host, Op: op}); err != nil && strings.Contains(err.Error(), "unhandled") {
+			t.Errorf("host stage: %T: %v", op, err)
+		}
+	}
+}
+
+// TestStageCalls: each operation makes its call, with its arguments, in
+// plan order.
+func TestStageCalls(t *testing.T) {
+	steps := []planner.Step{
+		{Stage: planner.Child, Op: planner.Execve{Path: "/proc/self/exe", Argv: planner.StageArgv}},
+		{Stage: planner.Child, Op: planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}},
+		{Stage: planner.Child, Op: planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}},
+		{Stage: planner.Child, Op: planner.Mount{Source: "tmpfs", Target: "/tmp", FSType: "tmpfs", Data: "size=1m", Root: "/r", InRoot: true, Create: "dir"}},
+		{Stage: planner.Child, Op: planner.Symlink{Target: "pts/ptmx", Link: "/dev/ptmx", Root: "/r"}},
+		{Stage: planner.Child, Op: planner.Sethostname{Name: "h"}},
+		{Stage: planner.Child, Op: planner.Setdomainname{Name: "d"}},
+		{Stage: planner.Child, Op: planner.Chdir{Path: "/r"}},
+		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
+		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
+		{Stage: planner.Child, Op: planner.Prctl{Option: unix.PR_SET_NO_NEW_PRIVS, Arg: 1}},
+		{Stage: planner.Child, Op: planner.CloseRange{First: 3}},
+		{Stage: planner.Init, Op: planner.Setgroups{Groups: []uint32{}}},
+		{Stage: planner.Init, Op: planner.Setresgid{GID: 2}},
+		{Stage: planner.Init, Op: planner.Setresuid{UID: 1}},
+		{Stage: planner.Init, Op: planner.Execve{Path: "/bin/sh", Argv: []string{"sh"}, Env: []string{"A=b"}}},
+		{Stage: planner.Init, Op: planner.Start{Process: "p", Path: "/bin/x", Argv: []string{"x"}, Env: []string{}, Cwd: "/w", UID: 3, GID: 4}},
+	}
+	k := &fakeKernel{}
+	c := &stage{sys: k, conn: discard{}}
+	for i, st := range steps {
+		if err := c.do(i, st); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+	}
+	want := []string{
+		`mount "" "/" "" 0x44000 ""`,
+		`mount "/r" "/r" "" 0x5000 ""`,
+		`mountinroot "/r" "/tmp" "dir" "tmpfs" "tmpfs" 0x0 "size=1m"`,
+		`symlink "/r" "pts/ptmx" "/dev/ptmx"`,
+		`sethostname "h"`,
+		`setdomainname "d"`,
+		`chdir "/r"`,
+		`pivot_root "." "."`,
+		`umount2 "." 2`,
+		`prctl 38 1`,
+		`close_range 3`,
+		`setgroups []`,
+		`setresgid 2`,
+		`setresuid 1`,
+		`execve "/bin/sh" ["sh"] ["A=b"]`,
+		`fork+execve "/bin/x" ["x"] [] "/w" 3:4`,
+	}
+	if !slices.Equal(k.calls, want) {
+		t.Errorf("calls:\n  %s\nwant\n  %s", strings.Join(k.calls, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// TestImports: the executor imports only the plan types of this module
+// (design.md), so that it applies plans and nothing else.
+func TestImports(t *testing.T) {
+	p, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range p.Imports {
+		if strings.HasPrefix(imp, "github.com/nsup/nsup/") && imp != "github.com/nsup/nsup/planner" {
+			t.Errorf("executor imports %s; it may import only github.com/nsup/nsup/planner", imp)
+		}
+	}
+}

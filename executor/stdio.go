@@ -1,0 +1,114 @@
+package executor
+
+import (
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// stdio is the environments' fds 0, 1 and 2, shared by every environment
+// of a plan. A reader or writer that is not a file is bridged once, by
+// one pipe and one copying goroutine for all environments: exec.Cmd would
+// bridge it once per child, and two environments would then race on the
+// same reader or writer.
+type stdio struct {
+	files [3]*os.File
+	// given are the pipe ends handed to the children, closed once every
+	// child is started: a reader sees EOF only when no writer is left.
+	given []*os.File
+	// outs are the read ends being copied to Stdout/Stderr.
+	outs   []*os.File
+	copies sync.WaitGroup
+}
+
+// copyGrace bounds the wait for the last output once every environment
+// has ended: a process that escaped its environment (without a pid
+// namespace) could hold the pipe open forever.
+const copyGrace = 2 * time.Second
+
+func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
+	s := &stdio{}
+	if f, ok := in.(*os.File); ok {
+		s.files[0] = f
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		s.files[0] = r
+		s.given = append(s.given, r)
+		go func() {
+			// Ends at EOF of in, or when every reader is gone (EPIPE).
+			io.Copy(w, in)
+			w.Close()
+		}()
+	}
+	var err error
+	if s.files[1], err = s.output(out); err != nil {
+		s.close()
+		return nil, err
+	}
+	if same(out, errw) {
+		s.files[2] = s.files[1] // one pipe keeps the order of the two
+	} else if s.files[2], err = s.output(errw); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *stdio) output(w io.Writer) (*os.File, error) {
+	if f, ok := w.(*os.File); ok {
+		return f, nil
+	}
+	r, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.given = append(s.given, pw)
+	s.outs = append(s.outs, r)
+	s.copies.Add(1)
+	go func() {
+		defer s.copies.Done()
+		io.Copy(w, r)
+	}()
+	return pw, nil
+}
+
+// same reports whether two writers are one, without panicking on
+// writers of types that cannot be compared.
+func same(a, b io.Writer) (eq bool) {
+	defer func() {
+		if recover() != nil {
+			eq = false
+		}
+	}()
+	return a == b
+}
+
+// started closes nsup's copies of the ends the children hold.
+func (s *stdio) started() {
+	for _, f := range s.given {
+		f.Close()
+	}
+	s.given = nil
+}
+
+// close waits (boundedly) for the output of the ended environments to be
+// copied, then releases the pipes.
+func (s *stdio) close() {
+	s.started()
+	done := make(chan struct{})
+	go func() {
+		s.copies.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(copyGrace):
+	}
+	for _, f := range s.outs {
+		f.Close()
+	}
+}
