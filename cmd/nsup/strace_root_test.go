@@ -108,16 +108,46 @@ func relevant(evs []event, nsupBin string) []event {
 	for _, e := range evs {
 		seen[e.pid] = true
 	}
-	foreign := map[int]bool{}
+	// A process is the environment's from its first execve of a program
+	// that is not nsup; a process forked by one that was the environment's
+	// at that moment is the environment's from birth. With -f, a child's
+	// first call can be printed before its parent's fork returns, so this
+	// is computed over the whole trace, not line by line.
+	type birth struct{ parent, at int }
+	parent := map[int]birth{}
+	execAt := map[int]int{}
+	for i, e := range evs {
+		if isFork(e.name) && !strings.Contains(e.args, "CLONE_THREAD") {
+			parent[childPid(e.ret)] = birth{e.pid, i}
+		}
+		if _, ok := execAt[e.pid]; !ok && e.name == "execve" && strings.HasPrefix(e.ret, "0") &&
+			!strings.Contains(e.args, "/proc/self/exe") && !strings.Contains(e.args, nsupBin) {
+			execAt[e.pid] = i
+		}
+	}
+	const never = 1 << 62
+	memo := map[int]int{}
+	var from func(pid, depth int) int
+	from = func(pid, depth int) int {
+		if v, ok := memo[pid]; ok {
+			return v
+		}
+		v := never
+		if x, ok := execAt[pid]; ok {
+			v = x + 1
+		}
+		if b, ok := parent[pid]; ok && depth < 64 && from(b.parent, depth+1) <= b.at {
+			v = 0
+		}
+		memo[pid] = v
+		return v
+	}
 	var out []event
 	for i, e := range evs {
 		if i == 0 && e.name == "execve" {
 			continue // strace starting nsup
 		}
-		if foreign[e.pid] {
-			if isFork(e.name) && !strings.Contains(e.args, "CLONE_THREAD") {
-				foreign[childPid(e.ret)] = true
-			}
+		if i >= from(e.pid, 0) {
 			continue
 		}
 		if isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") {
@@ -128,9 +158,6 @@ func relevant(evs []event, nsupBin string) []event {
 			continue
 		}
 		out = append(out, e)
-		if e.name == "execve" && !strings.Contains(e.args, "/proc/self/exe") && !strings.Contains(e.args, nsupBin) {
-			foreign[e.pid] = true
-		}
 	}
 	return out
 }
