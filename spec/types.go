@@ -1,0 +1,231 @@
+package spec
+
+import (
+	"fmt"
+	"time"
+)
+
+// Pos is the place of a YAML node in its file (1-based line and column).
+type Pos struct {
+	Line int `json:"line"`
+	Col  int `json:"col"`
+}
+
+// Spec is a parsed and validated nsup file (spec-v1.md).
+type Spec struct {
+	// File is the file name as given to Parse; every origin is printed with it.
+	File string
+	// Dir is the absolute folder of File; relative paths in the spec are
+	// resolved against it, never against the current directory.
+	Dir string
+	// Digest is "sha256:HEX" of the file's bytes.
+	Digest  string
+	Version int
+	// Environments in declaration order.
+	Environments []*Environment
+}
+
+// Origin formats a position of this spec as FILE:LINE:COL.
+func (s *Spec) Origin(p Pos) string { return fmt.Sprintf("%s:%d:%d", s.File, p.Line, p.Col) }
+
+// Env returns the environment named name, or nil.
+func (s *Spec) Env(name string) *Environment {
+	for _, e := range s.Environments {
+		if e.Name == name {
+			return e
+		}
+	}
+	return nil
+}
+
+// Namespace types, by their spec-v1 names.
+const (
+	NSMount  = "mnt"
+	NSPID    = "pid"
+	NSNet    = "net"
+	NSIPC    = "ipc"
+	NSUTS    = "uts"
+	NSCgroup = "cgroup"
+	NSUser   = "user"
+	NSTime   = "time"
+)
+
+// NamespaceTypes lists every namespace type in spec-v1 order.
+var NamespaceTypes = []string{NSMount, NSPID, NSNet, NSIPC, NSUTS, NSCgroup, NSUser, NSTime}
+
+// Environment is one sandbox of the file.
+type Environment struct {
+	Name string
+	Pos  Pos // position of the environment's key
+
+	Rootfs Rootfs
+	// Namespaces created new, in the order written.
+	Namespaces []Namespace
+	// Join lists namespaces entered instead of created, in the order written.
+	Join []Join
+
+	Hostname   *String // nil when unset
+	Domainname *String // nil when unset
+
+	// IDMap is nil when the spec leaves it to the default.
+	IDMap *IDMap
+	// Time is nil when unset.
+	Time *Time
+
+	Mounts []Mount
+	// Env is the environment's variables in the order written; nil means the
+	// spec left it unset (the default PATH applies).
+	Env    []EnvVar
+	EnvPos Pos     // position of the `env` key
+	Cwd    *String // nil: "/"
+	User   *User   // nil: 0:0
+	// Init is nil when unset (default true).
+	Init    *Bool
+	Process []*Process // the top-level processes; Process[0] is the main one
+	// ProcessesPos is the position of the `processes` key.
+	ProcessesPos Pos
+}
+
+// HasNamespace reports whether t is created new for e.
+func (e *Environment) HasNamespace(t string) bool {
+	for _, n := range e.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Joined returns the join of type t, or nil.
+func (e *Environment) Joined(t string) *Join {
+	for i := range e.Join {
+		if e.Join[i].Type == t {
+			return &e.Join[i]
+		}
+	}
+	return nil
+}
+
+// String is a string value with its position.
+type String struct {
+	Value string
+	Pos   Pos
+}
+
+// Bool is a bool value with its position.
+type Bool struct {
+	Value bool
+	Pos   Pos
+}
+
+// Namespace is one entry of `namespaces`.
+type Namespace struct {
+	Type string // one of NamespaceTypes
+	Pos  Pos
+}
+
+// Join is one entry of `join`: Ref is either another environment's name or
+// an absolute path to a namespace file.
+type Join struct {
+	Type string
+	Ref  string
+	Pos  Pos // position of the value
+}
+
+// IsPath reports whether the join refers to a namespace file by path.
+func (j Join) IsPath() bool { return len(j.Ref) > 0 && j.Ref[0] == '/' }
+
+// Rootfs is the root filesystem: exactly one of Dir, Tar, Closure is set.
+type Rootfs struct {
+	Pos Pos // position of the `rootfs` key's value
+	// Dir and Tar are absolute (resolved against Spec.Dir); empty when unset.
+	Dir    string
+	Tar    string
+	DirPos Pos
+	TarPos Pos
+	// Closure holds absolute host paths in the order written; nil when unset.
+	Closure    []String
+	ClosurePos Pos
+	Readonly   bool // default true
+	Overlay    bool // default false
+}
+
+// Mount types.
+const (
+	MountProc   = "proc"
+	MountSysfs  = "sysfs"
+	MountTmpfs  = "tmpfs"
+	MountBind   = "bind"
+	MountDev    = "dev"
+	MountDevpts = "devpts"
+	MountMqueue = "mqueue"
+)
+
+// MountTypes lists every mount type.
+var MountTypes = []string{MountProc, MountSysfs, MountTmpfs, MountBind, MountDev, MountDevpts, MountMqueue}
+
+// MountOptions lists the words allowed in a mount's `options`.
+var MountOptions = []string{"nosuid", "nodev", "noexec", "relatime", "noatime"}
+
+// Mount is one entry of `mounts`, with every default applied.
+type Mount struct {
+	Pos    Pos // position of the list item
+	Type   string
+	Target string // absolute, cleaned, inside the environment
+	// Source is an absolute host path (bind only), resolved against Spec.Dir.
+	Source    string
+	Readonly  bool     // default false, true for sysfs
+	Options   []string // in the order written, without duplicates
+	Size      string   // tmpfs: as written ("16M"); empty when unset
+	SizeBytes int64    // tmpfs: Size in bytes; 0 when unset
+	Mode      string   // tmpfs: octal as written ("1777"); empty when unset
+	Recursive bool     // bind: default true
+}
+
+// IDMap is the `idmap` of an environment.
+type IDMap struct {
+	Pos Pos
+	UID []IDRange
+	GID []IDRange
+}
+
+// IDRange is one line of a uid_map or gid_map.
+type IDRange struct {
+	Inside, Outside, Count uint32
+	Pos                    Pos
+}
+
+// Time holds clock offsets for a new time namespace.
+type Time struct {
+	Pos          Pos
+	Monotonic    time.Duration
+	Boottime     time.Duration
+	MonotonicPos Pos
+	BoottimePos  Pos
+}
+
+// EnvVar is one environment variable.
+type EnvVar struct {
+	Name, Value string
+	Pos         Pos
+}
+
+// User is a numeric identity.
+type User struct {
+	UID, GID uint32
+	Pos      Pos
+}
+
+// Process is one node of the process tree.
+type Process struct {
+	Pos     Pos // position of the list item
+	Name    string
+	NamePos Pos // position of the name's value
+	Command []string
+	// Env, Cwd, User override the environment's; nil when unset. Env entries
+	// are added to (and override) the environment's variables.
+	Env      []EnvVar
+	Cwd      *String
+	User     *User
+	Children []*Process
+}
