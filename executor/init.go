@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 
@@ -23,6 +24,17 @@ import (
 // a terminal, a supervisor or a user sends to stop, reload or resize.
 var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
+
+// caught are the signals init subscribes to: the forwarded ones, and those
+// whose default handling in the Go runtime would end init, and with it the
+// environment, if a process inside sent one to PID 1 (runtime/sigtab:
+// _SigKill and _SigThrow). The kernel delivers to PID 1 only signals it
+// has a handler for, and the Go runtime has one for each; the others
+// (SIGUSR1, SIGPIPE, SIGSEGV sent by kill, ...) it already drops. Caught,
+// not ignored: an ignored disposition would be inherited by the processes
+// init starts.
+var caught = append([]os.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGABRT,
+	syscall.SIGSTKFLT, syscall.SIGSYS}, forwarded...)
 
 func isForwarded(s os.Signal) bool {
 	for _, f := range forwarded {
@@ -131,7 +143,7 @@ func (l *stopLevel) signal(sig unix.Signal) {
 // levels lists the living descendants of top (all processes when top is
 // nil) that are not being stopped yet, deepest first: a child is stopped
 // before its parent, which may want to see it go.
-func (in *initState) levels(top *proc) []stopLevel {
+func (in *initState) levels(top *proc) []*stopLevel {
 	under := func(p *proc) bool {
 		for q := p.parent; q != nil; q = q.parent {
 			if q == top {
@@ -146,9 +158,9 @@ func (in *initState) levels(top *proc) []stopLevel {
 			maxDepth = max(maxDepth, p.depth)
 		}
 	}
-	var out []stopLevel
+	var out []*stopLevel
 	for d := maxDepth; d >= 0; d-- {
-		var l stopLevel
+		l := &stopLevel{}
 		for _, p := range in.procs {
 			if p.depth == d && p.alive && !p.queued && under(p) {
 				p.queued = true
@@ -183,37 +195,68 @@ func status(ws unix.WaitStatus) int {
 
 // run is init's loop, until the main process has exited and the rest of
 // the tree is stopped. It returns the main process's status.
+//
+// The loop blocks in wait4(2) on init's own thread, so a child's exit is
+// seen at once, with no signal delivery through the Go runtime in between
+// (which costs milliseconds with one P and a locked thread). Signals are
+// forwarded by a goroutine of their own, and grace periods end by timers;
+// both take mu, as the loop does.
 func (in *initState) run() int {
-	// Every signal is caught: the kernel delivers to PID 1 only signals it
-	// has a handler for, and the Go runtime has one for each, whose default
-	// would end init (and the environment) on, say, a stray SIGALRM. What
-	// is not forwarded or SIGCHLD is dropped, as a C init would ignore it.
-	// (Caught, not ignored: an ignored disposition would be inherited by
-	// the processes init starts.)
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs)
-	defer signal.Stop(sigs)
+	var mu sync.Mutex
 	main := in.main
+	go func() {
+		// Subscribing costs a round trip to the runtime's signal thread per
+		// signal (about 0.1 ms each here), so it happens off the path from
+		// the main process's exit to init's.
+		sigs := make(chan os.Signal, 8)
+		signal.Notify(sigs, caught...)
+		for s := range sigs {
+			mu.Lock()
+			if isForwarded(s) && main != nil && main.alive {
+				unix.Kill(main.pid, s.(syscall.Signal))
+			}
+			mu.Unlock()
+		}
+	}()
 	mainStatus, mainDone := 0, false
-	var queue []stopLevel
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		// Reap every child that has exited, ours or orphans reparented to
-		// PID 1: a SIGCHLD may stand for several (signals do not queue).
-		for {
-			var ws unix.WaitStatus
-			pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-			if err == unix.EINTR {
+	var queue []*stopLevel
+	// advance starts the stop of the first level still alive (SIGTERM,
+	// then SIGKILL when its grace period ends) and drops finished ones.
+	var advance func()
+	advance = func() {
+		for len(queue) > 0 {
+			l := queue[0]
+			if !l.alive() {
+				queue = queue[1:]
 				continue
 			}
-			if err != nil || pid <= 0 {
-				break
+			if l.deadline.IsZero() {
+				l.signal(unix.SIGTERM)
+				l.deadline = time.Now().Add(l.grace)
+				time.AfterFunc(l.grace, func() {
+					mu.Lock()
+					defer mu.Unlock()
+					if !l.killed && l.alive() {
+						l.signal(unix.SIGKILL)
+						l.killed = true
+					}
+				})
 			}
-			p := in.byPid(pid)
-			if p == nil {
-				continue // an orphan: reaped, nothing else to do
-			}
+			return
+		}
+	}
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			// ECHILD: nothing is left to wait for.
+			return mainStatus
+		}
+		mu.Lock()
+		if p := in.byPid(pid); p != nil { // else an orphan: reaped, nothing else to do
 			p.alive = false
 			if p == main {
 				mainStatus, mainDone = status(ws), true
@@ -221,46 +264,14 @@ func (in *initState) run() int {
 			} else {
 				queue = append(queue, in.levels(p)...)
 			}
+			advance()
 		}
-		// Advance the stop under way, one level at a time.
-		var next time.Time
-		for len(queue) > 0 {
-			l := &queue[0]
-			if !l.alive() {
-				queue = queue[1:]
-				continue
-			}
-			now := time.Now()
-			switch {
-			case l.deadline.IsZero():
-				l.signal(unix.SIGTERM)
-				l.deadline = now.Add(l.grace)
-			case !now.Before(l.deadline) && !l.killed:
-				l.signal(unix.SIGKILL)
-				l.killed = true
-			}
-			if !l.killed {
-				next = l.deadline
-			}
-			break
-		}
-		if mainDone && len(queue) == 0 {
+		done := mainDone && len(queue) == 0
+		mu.Unlock()
+		if done {
 			// Whatever else runs (orphans of the tree) is killed by the
 			// kernel when PID 1 exits.
 			return mainStatus
 		}
-		var tick <-chan time.Time
-		if !next.IsZero() {
-			timer.Reset(time.Until(next))
-			tick = timer.C
-		}
-		select {
-		case s := <-sigs:
-			if isForwarded(s) && !mainDone && main != nil && main.alive {
-				unix.Kill(main.pid, s.(syscall.Signal))
-			}
-		case <-tick:
-		}
-		timer.Stop()
 	}
 }

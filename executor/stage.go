@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/nsup/nsup/planner"
@@ -35,10 +34,6 @@ func RunStage() int {
 	// Pdeathsig of the processes init starts (the thread that forks them
 	// must outlive them). The stage never unlocks.
 	runtime.LockOSThread()
-	// Init lives as long as the environment: one P and a tight GC keep its
-	// footprint small; it allocates almost nothing after setup.
-	runtime.GOMAXPROCS(1)
-	debug.SetGCPercent(20)
 
 	conn := os.NewFile(stageFD, "nsup-stage")
 	// Inherited without close-on-exec (ExtraFiles): set it, so that the

@@ -236,7 +236,7 @@ func decodeNode(dec *yaml.Decoder, n *yaml.Node) (err error) {
 
 // yamlErrLine matches yaml.v3's syntax errors, which give a line (or
 // nothing, for line 1) but no column.
-var yamlErrLine = regexp.MustCompile(`(?s)^yaml: line (\d+): (.*)$`)
+var yamlErrLine = lazyRegexp(`(?s)^yaml: line (\d+): (.*)$`)
 
 // parserMessages are the errors of yaml.v3's parser (parserc.go), as
 // opposed to its scanner. For these yaml.v3 prints the 0-based line of the
@@ -268,7 +268,7 @@ var blockMessages = map[string]bool{
 // and its message.
 func yamlMessage(err error) (int, string) {
 	msg, line := err.Error(), 0
-	if m := yamlErrLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlErrLine().FindStringSubmatch(msg); m != nil {
 		if n, err := strconv.Atoi(m[1]); err == nil && n > 0 {
 			line = n
 		}
@@ -292,7 +292,7 @@ func (d *decoder) syntaxError(data []byte, err error) {
 	if blockMessages[msg] {
 		p.Line = problemLine(data, line, msg)
 	}
-	if m := unknownAnchor.FindStringSubmatch(msg); m != nil {
+	if m := unknownAnchor().FindStringSubmatch(msg); m != nil {
 		p = aliasPos(data, m[1], p)
 	}
 	d.report(p, "", "yaml: "+msg)
@@ -300,7 +300,7 @@ func (d *decoder) syntaxError(data []byte, err error) {
 
 // unknownAnchor matches yaml.v3's error for an alias to no anchor, which
 // it gives without a line.
-var unknownAnchor = regexp.MustCompile(`^unknown anchor '([0-9A-Za-z_-]+)' referenced$`)
+var unknownAnchor = lazyRegexp(`^unknown anchor '([0-9A-Za-z_-]+)' referenced$`)
 
 // aliasPos returns the position of the first alias *name in data (an
 // anchor name is [0-9A-Za-z_-]+, and an alias starts a token), or def.
@@ -576,12 +576,12 @@ func (d *decoder) require(f map[string]pair, anchor *yaml.Node, at string, keys 
 }
 
 // simpleKey matches keys that read well in a dotted path.
-var simpleKey = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+var simpleKey = lazyRegexp(`^[A-Za-z0-9_-]+$`)
 
 // keyPath appends key to the field path at: environments.web, or
 // env["A B"] for a key that would make the path ambiguous or span lines.
 func keyPath(at, key string) string {
-	if !simpleKey.MatchString(key) {
+	if !simpleKey().MatchString(key) {
 		return at + "[" + quote(key) + "]"
 	}
 	if at == "" {
@@ -628,8 +628,8 @@ func (d *decoder) environments(n *yaml.Node, s *Spec) {
 	}
 	for _, p := range ps {
 		ep := keyPath(at, p.name)
-		if !envName.MatchString(p.name) {
-			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envName)
+		if !envName().MatchString(p.name) {
+			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envName())
 		}
 		s.Environments = append(s.Environments, d.environment(p, ep))
 	}
@@ -849,7 +849,7 @@ func (d *decoder) join(n *yaml.Node, at string) ([]Join, bool) {
 		switch {
 		case strings.HasPrefix(ref, "/"):
 			ref = path.Clean(ref)
-		case !envName.MatchString(ref):
+		case !envName().MatchString(ref):
 			d.errorf(p.val, jp, "must be an environment name or an absolute path, got %s", quote(ref))
 			ok = false
 			continue

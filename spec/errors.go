@@ -2,9 +2,11 @@ package spec
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -93,4 +95,11 @@ func quote(s string) string {
 		s = string(r[:maxQuoted]) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// lazyRegexp compiles a pattern on first use: nsup starts twice per
+// environment (the second time as the child stage, which never parses a
+// spec), and compiling every pattern at start-up would cost both.
+func lazyRegexp(pattern string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(pattern) })
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"path"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,7 +15,7 @@ import (
 
 // envName is the pattern of environment names (spec-v1: a DNS label), so
 // that a name is safe in a path, a hostname and a plan line.
-var envName = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var envName = lazyRegexp(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // maxID is the largest uid or gid: (uid_t)-1, 4294967295, is not an id but
 // "no change" to setresuid(2) and chown(2), and the kernel refuses it in
@@ -87,12 +86,12 @@ func envNameMsg(s string) string {
 	return ""
 }
 
-var sizePattern = regexp.MustCompile(`^([0-9]+)([kKmMgGtT]?)$`)
+var sizePattern = lazyRegexp(`^([0-9]+)([kKmMgGtT]?)$`)
 
 // parseSize reads a tmpfs size: a number of bytes with an optional K, M, G
 // or T suffix, any case, in powers of 1024 as tmpfs(5) reads them.
 func parseSize(s string) (int64, string) {
-	m := sizePattern.FindStringSubmatch(s)
+	m := sizePattern().FindStringSubmatch(s)
 	if m == nil {
 		return 0, fmt.Sprintf("invalid size %s: use a number of bytes with an optional K, M, G or T suffix, such as 16M", quote(s))
 	}
@@ -107,23 +106,23 @@ func parseSize(s string) (int64, string) {
 	return n << shift, ""
 }
 
-var modePattern = regexp.MustCompile(`^[0-7]{3,4}$`)
+var modePattern = lazyRegexp(`^[0-7]{3,4}$`)
 
 func modeMsg(s string) string {
-	if !modePattern.MatchString(s) {
+	if !modePattern().MatchString(s) {
 		return fmt.Sprintf("must be 3 or 4 octal digits such as \"755\" or \"1777\", got %s", quote(s))
 	}
 	return ""
 }
 
-var userPattern = regexp.MustCompile(`^([0-9]+)(?::([0-9]+))?$`)
+var userPattern = lazyRegexp(`^([0-9]+)(?::([0-9]+))?$`)
 
 // parseUser reads "UID" or "UID:GID". A lone UID also sets the GID to the
 // same number: numeric ids have no passwd entry to take a primary group
 // from, and a process running as uid 1000 with gid 0 (root's group) would
 // be a surprise. Write "1000:0" to get that.
 func parseUser(s string) (User, string) {
-	m := userPattern.FindStringSubmatch(s)
+	m := userPattern().FindStringSubmatch(s)
 	if m == nil {
 		return User{}, fmt.Sprintf("must be \"UID\" or \"UID:GID\" with numeric ids, got %s", quote(s))
 	}

@@ -9,7 +9,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 
 	"github.com/nsup/nsup/executor"
@@ -240,8 +239,14 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
 	now.SpecPath = p.SpecPath
-	if d := cmp.Diff(p, now); d != "" {
-		return nil, invalidError{fmt.Errorf("%s: refused: a rootfs input or the host changed since the plan was made (- saved, + now):\n%s", file, d)}
+	saved, _ := planner.MarshalIndent(p)
+	fresh, err := planner.MarshalIndent(now)
+	if err != nil {
+		return nil, err
+	}
+	if string(saved) != string(fresh) {
+		return nil, invalidError{fmt.Errorf("%s: refused: a rootfs input or the host changed since the plan was made (- saved, + now):\n%s",
+			file, lineDiff(string(saved), string(fresh), 40))}
 	}
 	return p, nil
 }

@@ -1,3 +1,11 @@
+// nsup starts twice per environment (nsup, then its child stage), so its
+// start-up is on the measured path: GOMAXPROCS is not derived from cgroup
+// limits (that reads /proc/self/cgroup and mountinfo at every start), and
+// nothing here needs it.
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command nsup declares Linux sandboxes in a file and brings them up
 // exactly as declared: nsup validate checks a spec, nsup plan prints every
 // step apply would take, and nsup apply performs exactly those steps.

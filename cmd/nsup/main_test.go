@@ -188,3 +188,14 @@ func TestSavedPlanRefusedWhenSpecChanges(t *testing.T) {
 		t.Errorf("apply of a tampered plan: exit %d, %s", code, errs)
 	}
 }
+
+func TestLineDiff(t *testing.T) {
+	a := "a\nb\nc\nd\ne"
+	b := "a\nB\nc\nd\ne\nf"
+	if got, want := lineDiff(a, b, 40), "- b\n+ B\n+ f"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	if got := lineDiff(a, a, 40); got != "" {
+		t.Errorf("equal inputs: %q", got)
+	}
+}

@@ -312,7 +312,9 @@ func execMatch(path string, argv []string) func(event) bool {
 func buildNsup(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "nsup")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
