@@ -323,6 +323,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return wrongHostStage(op)
 	case planner.Prctl:
 		return wrongHostStage(op)
+	case planner.Capset:
+		return wrongHostStage(op)
 	case planner.CloseRange:
 		return wrongHostStage(op)
 	case planner.Setgroups:

@@ -140,6 +140,8 @@ func (c *stage) do(index int, st planner.Step) error {
 		return c.sys.Umount2(op.Target, int(op.Flags))
 	case planner.Prctl:
 		return c.sys.Prctl(int(op.Option), op.Arg)
+	case planner.Capset:
+		return c.sys.Capset(op.Keep)
 	case planner.CloseRange:
 		return c.sys.CloseRange(op.First)
 	case planner.Setgroups:

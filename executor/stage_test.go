@@ -36,6 +36,7 @@ func (k *fakeKernel) PivotRoot(n, o string) error        { return k.rec("pivot_r
 func (k *fakeKernel) Umount2(t string, f int) error      { return k.rec("umount2 %q %d", t, f) }
 func (k *fakeKernel) Prctl(o int, a uint64) error        { return k.rec("prctl %d %d", o, a) }
 func (k *fakeKernel) CloseRange(f uint32) error          { return k.rec("close_range %d", f) }
+func (k *fakeKernel) Capset(keep []string) error         { return k.rec("capset %v", keep) }
 func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgroups %v", g) }
 func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }

@@ -3,7 +3,10 @@ package executor
 import (
 	"fmt"
 	"math"
+	"os"
 	"path"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -24,6 +27,7 @@ type kernel interface {
 	PivotRoot(newRoot, putOld string) error
 	Umount2(target string, flags int) error
 	Prctl(option int, arg uint64) error
+	Capset(keep []string) error
 	CloseRange(first uint32) error
 	Setgroups(groups []uint32) error
 	Setresgid(gid uint32) error
@@ -163,6 +167,70 @@ func (linuxKernel) Prctl(option int, arg uint64) error {
 // range close-on-exec instead of closing it now, so that the stage keeps
 // what it still needs until its own execve.
 const closeRangeCloexec = 1 << 2
+
+// capNames are the capabilities nsup knows by name (capabilities(7)).
+var capNames = map[string]uint{
+	"CAP_CHOWN": unix.CAP_CHOWN, "CAP_DAC_OVERRIDE": unix.CAP_DAC_OVERRIDE,
+	"CAP_DAC_READ_SEARCH": unix.CAP_DAC_READ_SEARCH, "CAP_FOWNER": unix.CAP_FOWNER,
+	"CAP_FSETID": unix.CAP_FSETID, "CAP_KILL": unix.CAP_KILL, "CAP_SETGID": unix.CAP_SETGID,
+	"CAP_SETUID": unix.CAP_SETUID, "CAP_SETPCAP": unix.CAP_SETPCAP,
+	"CAP_LINUX_IMMUTABLE": unix.CAP_LINUX_IMMUTABLE, "CAP_NET_BIND_SERVICE": unix.CAP_NET_BIND_SERVICE,
+	"CAP_NET_BROADCAST": unix.CAP_NET_BROADCAST, "CAP_NET_ADMIN": unix.CAP_NET_ADMIN,
+	"CAP_NET_RAW": unix.CAP_NET_RAW, "CAP_IPC_LOCK": unix.CAP_IPC_LOCK, "CAP_IPC_OWNER": unix.CAP_IPC_OWNER,
+	"CAP_SYS_MODULE": unix.CAP_SYS_MODULE, "CAP_SYS_RAWIO": unix.CAP_SYS_RAWIO,
+	"CAP_SYS_CHROOT": unix.CAP_SYS_CHROOT, "CAP_SYS_PTRACE": unix.CAP_SYS_PTRACE,
+	"CAP_SYS_PACCT": unix.CAP_SYS_PACCT, "CAP_SYS_ADMIN": unix.CAP_SYS_ADMIN,
+	"CAP_SYS_BOOT": unix.CAP_SYS_BOOT, "CAP_SYS_NICE": unix.CAP_SYS_NICE,
+	"CAP_SYS_RESOURCE": unix.CAP_SYS_RESOURCE, "CAP_SYS_TIME": unix.CAP_SYS_TIME,
+	"CAP_SYS_TTY_CONFIG": unix.CAP_SYS_TTY_CONFIG, "CAP_MKNOD": unix.CAP_MKNOD,
+	"CAP_LEASE": unix.CAP_LEASE, "CAP_AUDIT_WRITE": unix.CAP_AUDIT_WRITE,
+	"CAP_AUDIT_CONTROL": unix.CAP_AUDIT_CONTROL, "CAP_SETFCAP": unix.CAP_SETFCAP,
+	"CAP_MAC_OVERRIDE": unix.CAP_MAC_OVERRIDE, "CAP_MAC_ADMIN": unix.CAP_MAC_ADMIN,
+	"CAP_SYSLOG": unix.CAP_SYSLOG, "CAP_WAKE_ALARM": unix.CAP_WAKE_ALARM,
+	"CAP_BLOCK_SUSPEND": unix.CAP_BLOCK_SUSPEND, "CAP_AUDIT_READ": unix.CAP_AUDIT_READ,
+	"CAP_PERFMON": unix.CAP_PERFMON, "CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
+}
+
+// Capset keeps only the named capabilities. The bounding set goes first
+// (PR_CAPBSET_DROP needs CAP_SETPCAP, which capset may then drop), every
+// capability the kernel has, up to /proc/sys/kernel/cap_last_cap, so one
+// newer than this list is dropped too; then the ambient set, then
+// capset(2) for permitted and effective (inheritable empty).
+func (linuxKernel) Capset(keep []string) error {
+	var mask [2]uint32
+	kept := map[uint]bool{}
+	for _, n := range keep {
+		c, ok := capNames[n]
+		if !ok {
+			return fmt.Errorf("unknown capability %s: %w", n, unix.EINVAL)
+		}
+		kept[c] = true
+		mask[c/32] |= 1 << (c % 32)
+	}
+	last := uint(unix.CAP_LAST_CAP)
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			last = uint(n)
+		}
+	}
+	for c := uint(0); c <= last; c++ {
+		if kept[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", c, err)
+		}
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
+		{Effective: mask[0], Permitted: mask[0]},
+		{Effective: mask[1], Permitted: mask[1]},
+	}
+	return unix.Capset(&hdr, &data[0])
+}
 
 func (linuxKernel) CloseRange(first uint32) error {
 	return unix.CloseRange(uint(first), math.MaxUint32, closeRangeCloexec)

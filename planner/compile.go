@@ -31,6 +31,16 @@ type Options struct {
 // DefaultPath is the PATH of an environment whose spec does not set one.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// DefaultCapabilities are the capabilities a root process keeps inside an
+// environment: Docker's default set without CAP_MKNOD (nsup confines no
+// device by cgroup, so a device node could reach the host's disks) and
+// without CAP_NET_RAW (raw sockets: spoofing on shared networks).
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
+}
+
 // DefaultStopTimeout is the grace period between SIGTERM and SIGKILL, in ms.
 const DefaultStopTimeout = 10_000
 
@@ -529,6 +539,12 @@ func (ec *envCompiler) child() {
 	if e.Rootfs.Readonly && !e.Rootfs.Overlay {
 		ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY})
 	}
+	// A root process inside keeps only what a program may need of root's
+	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
+	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
+	// mount, make a device node of the host's disk, load a module or read
+	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
+	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
 	// No process of the environment can gain privileges by execve (setuid
 	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
 	// inherited and cannot be unset.

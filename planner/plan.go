@@ -203,6 +203,14 @@ type Prctl struct {
 	Arg    uint64      `json:"arg"`
 }
 
+// Capset limits the capabilities of the environment to Keep: every other
+// one is dropped from the bounding set (prctl PR_CAPBSET_DROP, so no
+// execve can bring it back), the ambient set is cleared, and capset(2)
+// makes Keep the permitted and effective sets, with nothing inheritable.
+type Capset struct {
+	Keep []string `json:"keep"`
+}
+
 // CloseRange is close_range(2): every fd from First on is closed
 // (CLOSE_RANGE_CLOEXEC: they are closed at the next execve).
 type CloseRange struct {
@@ -258,6 +266,7 @@ func (PivotRoot) Syscall() string     { return "pivot_root" }
 func (Chdir) Syscall() string         { return "chdir" }
 func (Umount2) Syscall() string       { return "umount2" }
 func (Prctl) Syscall() string         { return "prctl" }
+func (Capset) Syscall() string        { return "capset" }
 func (CloseRange) Syscall() string    { return "close_range" }
 func (Setgroups) Syscall() string     { return "setgroups" }
 func (Setresgid) Syscall() string     { return "setresgid" }
@@ -279,6 +288,7 @@ func (PivotRoot) isOp()     {}
 func (Chdir) isOp()         {}
 func (Umount2) isOp()       {}
 func (Prctl) isOp()         {}
+func (Capset) isOp()        {}
 func (CloseRange) isOp()    {}
 func (Setgroups) isOp()     {}
 func (Setresgid) isOp()     {}
@@ -290,5 +300,5 @@ func (Start) isOp()         {}
 func AllOps() []Op {
 	return []Op{Rootfs{}, Clone{}, Unshare{}, Setns{}, Write{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
-		Prctl{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
+		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
 }

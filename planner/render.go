@@ -120,6 +120,8 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("umount2(%s, %s)", q(op.Target), op.Flags)
 	case Prctl:
 		return fmt.Sprintf("prctl(%s, %d)", op.Option, op.Arg)
+	case Capset:
+		return fmt.Sprintf("capset(%s)", strings.Join(op.Keep, "|"))
 	case CloseRange:
 		return fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", op.First)
 	case Setgroups:

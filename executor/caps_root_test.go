@@ -1,0 +1,86 @@
+package executor_test
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+)
+
+// TestRootCapabilities: a root process inside keeps only the planned
+// capabilities, in its effective, permitted and bounding sets, so it can
+// neither make a device node of the host's disk nor mount anything, and
+// setuid binaries could not give more back (no_new_privs aside).
+func TestRootCapabilities(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, a := range []string{"mknod", "mount"} {
+		os.Symlink("busybox", dir+"/rootfs/bin/"+a)
+	}
+	p := compile(t, dir, `version: 1
+environments:
+  caps:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, uts, ipc, net]
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - name: main
+        command:
+          - /bin/sh
+          - -c
+          - |
+            echo "== status"; grep -E '^Cap(Eff|Prm|Bnd|Amb|Inh):' /proc/self/status
+            echo "== mknod"; mknod /tmp/disk b 254 0 2>&1 && echo "made a device node"
+            echo "== mount"; mount -t tmpfs none /tmp 2>&1 && echo "mounted"
+            true
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
+	}
+	s := sections(out)
+	var want uint64
+	for _, n := range planner.DefaultCapabilities {
+		want |= 1 << capNumber(t, n)
+	}
+	got := map[string]uint64{}
+	for _, l := range s["status"] {
+		f := strings.Fields(l)
+		v, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			t.Fatal(l)
+		}
+		got[strings.TrimSuffix(f[0], ":")] = v
+	}
+	for k, w := range map[string]uint64{"CapEff": want, "CapPrm": want, "CapBnd": want, "CapAmb": 0, "CapInh": 0} {
+		if got[k] != w {
+			t.Errorf("%s = %#x, want %#x", k, got[k], w)
+		}
+	}
+	if m := strings.Join(s["mknod"], " "); strings.Contains(m, "made a device node") || !strings.Contains(m, "not permitted") {
+		t.Errorf("mknod of a block device: %q, want EPERM", m)
+	}
+	// busybox words EPERM from mount(2) as "permission denied (are you root?)".
+	if m := strings.Join(s["mount"], " "); strings.Contains(m, "mounted") || !strings.Contains(m, "permission denied") {
+		t.Errorf("mount: %q, want EPERM", m)
+	}
+}
+
+// capNumber is the bit of a capability name, from capabilities(7).
+func capNumber(t *testing.T, name string) uint {
+	nums := map[string]uint{"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4,
+		"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_BIND_SERVICE": 10,
+		"CAP_SYS_CHROOT": 18, "CAP_AUDIT_WRITE": 29, "CAP_SETFCAP": 31}
+	n, ok := nums[name]
+	if !ok {
+		t.Fatalf("capNumber: add %s", name)
+	}
+	return n
+}
