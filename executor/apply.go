@@ -311,6 +311,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return wrongHostStage(op)
 	case planner.Symlink:
 		return wrongHostStage(op)
+	case planner.LinkUp:
+		return wrongHostStage(op)
 	case planner.Sethostname:
 		return wrongHostStage(op)
 	case planner.Setdomainname:

@@ -84,3 +84,33 @@ func capNumber(t *testing.T, name string) uint {
 	}
 	return n
 }
+
+// TestRootLoopbackUp: a new network namespace has lo, up (IFF_UP|
+// IFF_LOOPBACK = 0x9 in sysfs), and only lo.
+func TestRootLoopbackUp(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  net:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, net]
+    mounts:
+      - {type: sysfs, target: /sys}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'echo "== flags"; cat /sys/class/net/lo/flags; echo "== links"; ls /sys/class/net']}
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
+	}
+	s := sections(out)
+	if got := strings.Join(s["flags"], ""); got != "0x9" {
+		t.Errorf("lo flags %q, want 0x9 (up, loopback)", got)
+	}
+	if got := strings.Join(s["links"], " "); got != "lo" {
+		t.Errorf("interfaces %q, want only lo", got)
+	}
+}

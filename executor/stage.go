@@ -128,6 +128,8 @@ func (c *stage) do(index int, st planner.Step) error {
 		return c.sys.Overlay(op.Target, op.Lower)
 	case planner.Symlink:
 		return c.sys.Symlink(op.Root, op.Target, op.Link)
+	case planner.LinkUp:
+		return c.sys.LinkUp(op.Name)
 	case planner.Sethostname:
 		return c.sys.Sethostname(op.Name)
 	case planner.Setdomainname:

@@ -37,6 +37,7 @@ func (k *fakeKernel) Umount2(t string, f int) error      { return k.rec("umount2
 func (k *fakeKernel) Prctl(o int, a uint64) error        { return k.rec("prctl %d %d", o, a) }
 func (k *fakeKernel) CloseRange(f uint32) error          { return k.rec("close_range %d", f) }
 func (k *fakeKernel) Capset(keep []string) error         { return k.rec("capset %v", keep) }
+func (k *fakeKernel) LinkUp(name string) error           { return k.rec("linkup %s", name) }
 func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgroups %v", g) }
 func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }

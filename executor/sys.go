@@ -28,6 +28,7 @@ type kernel interface {
 	Umount2(target string, flags int) error
 	Prctl(option int, arg uint64) error
 	Capset(keep []string) error
+	LinkUp(name string) error
 	CloseRange(first uint32) error
 	Setgroups(groups []uint32) error
 	Setresgid(gid uint32) error
@@ -167,6 +168,25 @@ func (linuxKernel) Prctl(option int, arg uint64) error {
 // range close-on-exec instead of closing it now, so that the stage keeps
 // what it still needs until its own execve.
 const closeRangeCloexec = 1 << 2
+
+// LinkUp sets IFF_UP on an interface of this network namespace
+// (netdevice(7): SIOCGIFFLAGS, then SIOCSIFFLAGS on any socket).
+func (linuxKernel) LinkUp(name string) error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
 
 // capNames are the capabilities nsup knows by name (capabilities(7)).
 var capNames = map[string]uint{

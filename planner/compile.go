@@ -519,6 +519,15 @@ func (ec *envCompiler) child() {
 	for i, m := range e.Mounts {
 		ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
 	}
+	// A new network namespace has only lo, and down: up, so that the
+	// environment's processes can talk to each other over 127.0.0.1.
+	if e.HasNamespace(spec.NSNet) {
+		for _, n := range e.Namespaces {
+			if n.Type == spec.NSNet {
+				ec.add(Child, n.Pos, LinkUp{Name: "lo"})
+			}
+		}
+	}
 	if e.Hostname != nil {
 		ec.add(Child, e.Hostname.Pos, Sethostname{Name: e.Hostname.Value})
 	}

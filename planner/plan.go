@@ -169,6 +169,12 @@ type Symlink struct {
 	Root   string `json:"root"`
 }
 
+// LinkUp brings a network interface up: ioctl(2) SIOCSIFFLAGS with IFF_UP
+// on a socket of the environment's network namespace (netdevice(7)).
+type LinkUp struct {
+	Name string `json:"name"`
+}
+
 // Sethostname is sethostname(2).
 type Sethostname struct {
 	Name string `json:"name"`
@@ -260,6 +266,7 @@ func (Execve) Syscall() string        { return "execve" }
 func (Mount) Syscall() string         { return "mount" }
 func (Overlay) Syscall() string       { return "overlay" }
 func (Symlink) Syscall() string       { return "symlink" }
+func (LinkUp) Syscall() string        { return "ioctl" }
 func (Sethostname) Syscall() string   { return "sethostname" }
 func (Setdomainname) Syscall() string { return "setdomainname" }
 func (PivotRoot) Syscall() string     { return "pivot_root" }
@@ -282,6 +289,7 @@ func (Execve) isOp()        {}
 func (Mount) isOp()         {}
 func (Overlay) isOp()       {}
 func (Symlink) isOp()       {}
+func (LinkUp) isOp()        {}
 func (Sethostname) isOp()   {}
 func (Setdomainname) isOp() {}
 func (PivotRoot) isOp()     {}
@@ -299,6 +307,6 @@ func (Start) isOp()         {}
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
 	return []Op{Rootfs{}, Clone{}, Unshare{}, Setns{}, Write{}, Execve{}, Mount{}, Overlay{},
-		Symlink{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
+		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
 }

@@ -108,6 +108,8 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs)", q(op.Target), q(op.Lower))
 	case Symlink:
 		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
+	case LinkUp:
+		return fmt.Sprintf("ioctl(SIOCSIFFLAGS, %s, IFF_UP)", q(op.Name))
 	case Sethostname:
 		return fmt.Sprintf("sethostname(%s)", q(op.Name))
 	case Setdomainname:

@@ -451,9 +451,25 @@ func checkHost(t *testing.T) {
 	})
 }
 
+// session is the session id of a process (proc(5), stat field 6), or -1.
+func session(pid string) int {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return -1
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 4 {
+		return -1
+	}
+	n, _ := strconv.Atoi(f[3])
+	return n
+}
+
 // hostSnapshot is the mount table (without mount ids), the state
-// directory's listing, and the processes living in foreign mount or pid
-// namespaces (none, outside an apply).
+// directory's listing, and the processes of this test's session living in
+// foreign mount or pid namespaces (none, outside an apply). Environments
+// inherit nsup's session; other work on the machine is in other sessions.
 func hostSnapshot() string {
 	var b strings.Builder
 	mi, _ := os.ReadFile("/proc/self/mountinfo")
@@ -470,6 +486,7 @@ func hostSnapshot() string {
 	}
 	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
 	hostPid, _ := os.Readlink("/proc/self/ns/pid")
+	mySession := session("self")
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
@@ -477,7 +494,7 @@ func hostSnapshot() string {
 		}
 		mnt, err1 := os.Readlink("/proc/" + p.Name() + "/ns/mnt")
 		pid, err2 := os.Readlink("/proc/" + p.Name() + "/ns/pid")
-		if err1 == nil && err2 == nil && (mnt != hostMnt || pid != hostPid) {
+		if err1 == nil && err2 == nil && (mnt != hostMnt || pid != hostPid) && session(p.Name()) == mySession {
 			comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm")
 			fmt.Fprintf(&b, "process in a foreign namespace: %s %s", p.Name(), comm)
 		}
