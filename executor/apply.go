@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -42,6 +43,9 @@ type Options struct {
 	// exited, if set, is told how each environment's child ended (tests
 	// read its resource usage).
 	exited func(env string, ps *os.ProcessState)
+	// started, if set, is called with each environment's child once it is
+	// set up, while it runs (tests read its /proc/PID/ns).
+	started func(env string, pid int)
 }
 
 // failPoint makes step Step of environment Env fail with Errno instead of
@@ -93,11 +97,32 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	a := &applier{opts: opts, std: std, pids: map[string]int{}, ended: make(chan *envRun, len(p.Environments))}
+	a := &applier{opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
+		pathFDs: map[stepKey]int{}, exe: -1}
+	defer a.close()
+	// Every namespace file named by path is opened and checked before
+	// anything is created: a path that is not a namespace of the type
+	// the step says refuses the whole plan.
+	if err := a.openPaths(p); err != nil {
+		return 1, err
+	}
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if x, ok := st.Op.(planner.Execve); ok && x.ByFD && a.exe < 0 {
+				// nsup itself, for a child stage born in a joined mount
+				// namespace, where /proc/self/exe may not exist.
+				if a.exe, err = unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
+					return 1, fmt.Errorf("open /proc/self/exe: %w", err)
+				}
+			}
+		}
+	}
 	var runs []*envRun
 	for i := range p.Environments {
-		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1)}
+		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{})}
+		r.wanted = a.wanted(p, r.env.Name)
 		runs = append(runs, r)
+		a.runs[r.env.Name] = r
 		go r.run(ctx)
 		select {
 		case err = <-r.setup:
@@ -114,16 +139,18 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			for range runs {
 				<-a.ended
 			}
-			return 1, err
+			return 1, notStarted(p, i, err)
 		}
-		a.pids[r.env.Name] = r.cmd.Process.Pid
+		if opts.started != nil {
+			opts.started(r.env.Name, r.proc.Pid)
+		}
 	}
 	std.started()
 	for left := len(runs); left > 0; {
 		select {
 		case s := <-sigs:
 			for _, r := range runs {
-				r.cmd.Process.Signal(s)
+				r.proc.Signal(s)
 			}
 		case <-a.ended:
 			left--
@@ -139,15 +166,106 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	return status, parent.Err()
 }
 
+// notStarted adds to the failure of environment i the environments that
+// were not started because they join its namespaces (or those of one that
+// does): a dependent never starts without what it joins.
+func notStarted(p *planner.Plan, i int, err error) error {
+	failed := map[string]bool{p.Environments[i].Name: true}
+	var out []string
+	for _, e := range p.Environments[i+1:] {
+		for _, n := range e.Needs {
+			if failed[n] {
+				failed[e.Name] = true
+				out = append(out, fmt.Sprintf("%s (joins %s)", e.Name, n))
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; not started, since %s failed: %s", err, p.Environments[i].Name, strings.Join(out, ", "))
+}
+
 // applier is one Apply call.
 type applier struct {
 	opts Options
 	std  *stdio
-	// pids are the children of the environments already up, by name, for
-	// joins by name (/proc/PID/ns/TYPE). Written before the next
-	// environment's goroutine starts, read only by later ones.
-	pids  map[string]int
+	// runs are the environments by name, for joins by name. Written before
+	// the next environment's goroutine starts, read only by later ones.
+	runs  map[string]*envRun
 	ended chan *envRun
+	// pathFDs are the namespace files joined by path, opened and checked
+	// before anything was created, by step.
+	pathFDs map[stepKey]int
+	// exe is nsup's own executable (O_PATH), or -1.
+	exe int
+}
+
+type stepKey struct {
+	env  string
+	step int
+}
+
+func (a *applier) close() {
+	for _, fd := range a.pathFDs {
+		unix.Close(fd)
+	}
+	if a.exe >= 0 {
+		unix.Close(a.exe)
+	}
+}
+
+// openPaths opens every namespace file the plan joins by path and checks
+// it is a namespace of the step's type (ioctl(2) NS_GET_NSTYPE, which
+// only namespace files answer).
+func (a *applier) openPaths(p *planner.Plan) error {
+	for i := range p.Environments {
+		env := &p.Environments[i]
+		for j, st := range env.Steps {
+			op, ok := st.Op.(planner.Setns)
+			if !ok || op.Env != "" {
+				continue
+			}
+			fd, err := openNS(op.Path, op.NSType)
+			if err != nil {
+				return stepError(env, j, err)
+			}
+			a.pathFDs[stepKey{env.Name, j}] = fd
+		}
+	}
+	return nil
+}
+
+func openNS(p string, t planner.CloneFlags) (int, error) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", p, err)
+	}
+	got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
+	if err != nil {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is not a namespace file (ioctl NS_GET_NSTYPE: %v): %w", p, err, unix.EINVAL)
+	}
+	if planner.CloneFlags(got) != t {
+		unix.Close(fd)
+		return -1, fmt.Errorf("%s is a %s namespace, not a %s one: %w", p, nsNames[planner.CloneFlags(got)], nsNames[t], unix.EINVAL)
+	}
+	return fd, nil
+}
+
+// wanted lists the namespace types of env that later environments join
+// by name.
+func (a *applier) wanted(p *planner.Plan, env string) []planner.CloneFlags {
+	var out []planner.CloneFlags
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if op, ok := st.Op.(planner.Setns); ok && op.Env == env && !slices.Contains(out, op.NSType) {
+				out = append(out, op.NSType)
+			}
+		}
+	}
+	return out
 }
 
 // envRun is one environment being applied.
@@ -155,13 +273,28 @@ type envRun struct {
 	a     *applier
 	env   *planner.Env
 	setup chan error // nil or the setup error, once
-	cmd   *exec.Cmd
-	sock  *os.File // the host's end of the setup channel
+	// proc is the child stage; cmd made it, unless a fork did (fork.go).
+	proc   *os.Process
+	cmd    *exec.Cmd
+	forked *forked
+	sock   *os.File // the host's end of the setup channel
 	// mapped are the steps already performed by the clone: the user
 	// namespace maps (see userMaps).
 	mapped map[int]bool
 	status int
 	waited bool
+	state  *os.ProcessState
+	// wanted are the types of this environment's namespaces that later
+	// ones join by name; nsFDs holds them open from the end of setup on,
+	// while the child is certainly alive and its pid not reused (it is
+	// not waited for yet), or nsErr says why they could not be opened.
+	wanted []planner.CloneFlags
+	nsFDs  map[planner.CloneFlags]int
+	nsErr  error
+	done   chan struct{} // closed once the child is waited for
+	// stopKill ends the watch that kills a forked child when ctx ends
+	// (exec.CommandContext does it for the others).
+	stopKill func() bool
 }
 
 // run applies one environment, from a goroutine locked to its OS thread
@@ -174,32 +307,90 @@ type envRun struct {
 //     lives until the child has been waited for.
 func (r *envRun) run(ctx context.Context) {
 	runtime.LockOSThread()
-	defer func() { r.a.ended <- r }()
+	defer func() {
+		for _, fd := range r.nsFDs {
+			unix.Close(fd)
+		}
+		r.a.ended <- r
+	}()
 	err := r.setupEnv(ctx)
 	if r.sock != nil {
 		r.sock.Close()
 	}
+	if r.forked != nil {
+		r.forked.close()
+	}
 	if err != nil {
-		if r.cmd != nil {
-			r.cmd.Process.Kill()
+		if r.proc != nil {
+			r.proc.Kill()
 			r.wait()
 		}
 		r.setup <- err
 		return
 	}
+	r.openWanted()
 	r.setup <- nil
 	r.status = r.wait()
 }
 
+// openWanted opens the namespaces later environments join by name.
+func (r *envRun) openWanted() {
+	if len(r.wanted) == 0 {
+		return
+	}
+	r.nsFDs = map[planner.CloneFlags]int{}
+	for _, t := range r.wanted {
+		p := fmt.Sprintf("/proc/%d/ns/%s", r.proc.Pid, nsFile(t))
+		fd, err := openNS(p, t)
+		if err != nil {
+			// Its main process has exited already: a zombie has no
+			// namespaces left.
+			r.nsErr = fmt.Errorf("%s ended before its namespaces could be joined (%v): %w", r.env.Name, err, unix.ESRCH)
+			return
+		}
+		r.nsFDs[t] = fd
+	}
+}
+
+// nsFile is the /proc/PID/ns/ entry to join a type by: for time, the
+// namespace the environment's processes are in, which its child stage
+// may only have for its children (a time namespace made in a user
+// namespace, time_namespaces(7)).
+func nsFile(t planner.CloneFlags) string {
+	if t == unix.CLONE_NEWTIME {
+		return "time_for_children"
+	}
+	return nsNames[t]
+}
+
 func (r *envRun) wait() int {
-	ps := r.cmd.ProcessState
+	r.waitOnce()
+	return r.waitStatus()
+}
+
+func (r *envRun) waitOnce() {
 	if !r.waited {
 		r.waited = true
-		r.cmd.Wait()
-		ps = r.cmd.ProcessState
-		if r.a.opts.exited != nil {
-			r.a.opts.exited(r.env.Name, ps)
+		if r.cmd != nil {
+			r.cmd.Wait()
+			r.state = r.cmd.ProcessState
+		} else {
+			r.state, _ = r.proc.Wait()
+			if r.stopKill != nil {
+				r.stopKill()
+			}
 		}
+		close(r.done)
+		if r.a.opts.exited != nil && r.state != nil {
+			r.a.opts.exited(r.env.Name, r.state)
+		}
+	}
+}
+
+func (r *envRun) waitStatus() int {
+	ps := r.state
+	if ps == nil {
+		return 128 + int(unix.SIGKILL)
 	}
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok {
 		return status(unix.WaitStatus(ws))
@@ -216,7 +407,14 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		fail = nil
 	}
 	req := request{Env: env.Name}
+	forkedUpTo := -1 // the steps up to here were made by the forked copy
 	for i, st := range env.Steps {
+		if i <= forkedUpTo {
+			continue
+		}
+		if st.Stage == planner.Forked {
+			return stepError(env, i, fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL))
+		}
 		if st.Stage != planner.Host {
 			req.Steps = append(req.Steps, indexedStep{Index: i, Step: st})
 			if fail != nil && fail.Step == i {
@@ -231,6 +429,15 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		case fail != nil && fail.Step == i:
 			err = fail.Errno
 		default:
+			if _, ok := st.Op.(planner.Fork); ok {
+				for j := i + 1; j < len(env.Steps) && env.Steps[j].Stage == planner.Forked; j++ {
+					if fail != nil && fail.Step == j {
+						return stepError(env, j, fail.Errno)
+					}
+				}
+				forkedUpTo, err = r.forkClone(ctx, i)
+				break
+			}
 			err = r.do(ctx, i, st)
 		}
 		if err != nil {
@@ -240,8 +447,11 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 			return stepError(env, i, err)
 		}
 	}
-	if r.cmd == nil {
+	if r.proc == nil {
 		return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
+	}
+	if err := r.released(); err != nil {
+		return err
 	}
 	if err := send(r.sock, req); err != nil {
 		return r.died(err)
@@ -272,7 +482,7 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 
 // died reports a child stage that ended without saying why.
 func (r *envRun) died(err error) error {
-	r.cmd.Process.Kill()
+	r.proc.Kill()
 	st := r.wait()
 	return fmt.Errorf("%s: the child stage ended during setup (status %d): %v", r.env.Name, st, err)
 }
@@ -287,15 +497,19 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
 		return rootfs(ctx, op)
+	case planner.Fork:
+		return fmt.Errorf("a fork is made by setupEnv: %w", unix.EINVAL)
+	case planner.Newidmap:
+		return r.newidmap(op)
 	case planner.Unshare:
-		if r.cmd != nil {
+		if r.proc != nil {
 			return fmt.Errorf("unshare after clone: the child is already born: %w", unix.EINVAL)
 		}
 		// This thread only: its next child is created in the namespace
 		// (for time namespaces: time_for_children, time_namespaces(7)).
 		return unix.Unshare(int(op.Flags))
 	case planner.Setns:
-		return r.setns(op)
+		return r.setns(i, op)
 	case planner.Clone:
 		return r.clone(ctx, i, op)
 	case planner.Write:
@@ -350,50 +564,66 @@ var nsNames = map[planner.CloneFlags]string{
 }
 
 // setns joins a namespace on this thread, before the clone: the child is
-// born in it.
-func (r *envRun) setns(op planner.Setns) error {
-	if r.cmd != nil {
+// born in it. (A user, mount or time namespace is joined by a forked copy
+// instead: fork.go.)
+func (r *envRun) setns(i int, op planner.Setns) error {
+	if r.proc != nil {
 		return fmt.Errorf("setns after clone: the child is already born: %w", unix.EINVAL)
 	}
-	if op.NSType&(unix.CLONE_NEWNS|unix.CLONE_NEWUSER) != 0 {
-		// setns(2): "A multithreaded process may not change user namespace
-		// with setns()", and a mount namespace join needs a process whose
-		// filesystem attributes are its own (CLONE_FS): Go's threads share
-		// them. Either needs code that runs before the Go runtime starts.
-		return fmt.Errorf("joining a %s namespace is not supported yet: %w", nsNames[op.NSType], unix.ENOTSUP)
-	}
-	p := op.Path
-	if op.Env != "" {
-		pid, ok := r.a.pids[op.Env]
-		if !ok {
-			return fmt.Errorf("environment %q is not running: %w", op.Env, unix.ESRCH)
-		}
-		if strings.Contains(p, "$"+op.Env) {
-			p = strings.Replace(p, "$"+op.Env, strconv.Itoa(pid), 1)
-		} else {
-			p = fmt.Sprintf("/proc/%d/ns/%s", pid, nsNames[op.NSType])
-		}
-	}
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	fd, err := r.nsFD(i, op)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", p, err)
+		return err
 	}
-	defer unix.Close(fd)
 	return unix.Setns(fd, int(op.NSType))
+}
+
+// nsFD is the namespace file step i joins: opened before anything was
+// created (by path), or when the joined environment was set up (by name).
+func (r *envRun) nsFD(i int, op planner.Setns) (int, error) {
+	if op.Env == "" {
+		if fd, ok := r.a.pathFDs[stepKey{r.env.Name, i}]; ok {
+			return fd, nil
+		}
+		return openNS(op.Path, op.NSType) // a step run on its own (tests)
+	}
+	o, ok := r.a.runs[op.Env]
+	switch {
+	case !ok || o.proc == nil:
+		return -1, fmt.Errorf("environment %s is not running: %w", op.Env, unix.ESRCH)
+	case o.nsErr != nil:
+		return -1, o.nsErr
+	}
+	select {
+	case <-o.done:
+		return -1, fmt.Errorf("%s has ended (exit status %d): its namespaces are not to be joined: %w", op.Env, o.exitStatus(), unix.ESRCH)
+	default:
+	}
+	fd, ok := o.nsFDs[op.NSType]
+	if !ok {
+		return -1, fmt.Errorf("%s's %s namespace was not opened for joining: %w", op.Env, nsNames[op.NSType], unix.EINVAL)
+	}
+	return fd, nil
+}
+
+func (r *envRun) exitStatus() int {
+	<-r.done
+	return r.waitStatus()
 }
 
 // clone creates the child stage: nsup re-executed from /proc/self/exe
 // with planner.StageArgv, in new namespaces, with nothing of nsup's
 // environment, its end of the setup channel at fd 3.
 func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
-	if r.cmd != nil {
+	if r.proc != nil {
 		return fmt.Errorf("a second clone: %w", unix.EINVAL)
 	}
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if op.Flags&unix.CLONE_PARENT != 0 {
+		return fmt.Errorf("CLONE_PARENT is the forked copy's: %w", unix.EINVAL)
+	}
+	host, child, err := socketpair()
 	if err != nil {
 		return err
 	}
-	host, child := os.NewFile(uintptr(fds[0]), "nsup-setup"), os.NewFile(uintptr(fds[1]), "nsup-setup")
 	defer child.Close()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = planner.StageArgv
@@ -412,7 +642,44 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 		host.Close()
 		return err
 	}
-	r.cmd, r.sock = cmd, host
+	r.cmd, r.proc, r.sock = cmd, cmd.Process, host
+	return nil
+}
+
+// socketpair is the setup channel: the host's end, and the child's.
+func socketpair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "nsup-setup"), os.NewFile(uintptr(fds[1]), "nsup-setup"), nil
+}
+
+// newidmap runs newuidmap or newgidmap for the child (a forked one: it
+// waits for its maps before its execve, see fork.go), as
+// "PROGRAM PID INSIDE OUTSIDE COUNT ...".
+func (r *envRun) newidmap(op planner.Newidmap) error {
+	if r.proc == nil {
+		return fmt.Errorf("$CHILD before clone: %w", unix.EINVAL)
+	}
+	lines, err := parseMap(op.Map)
+	if err != nil {
+		return err
+	}
+	args := []string{strconv.Itoa(r.proc.Pid)}
+	for _, l := range lines {
+		args = append(args, strconv.Itoa(l.ContainerID), strconv.Itoa(l.HostID), strconv.Itoa(l.Size))
+	}
+	cmd := exec.Command(op.Program, args...)
+	cmd.Env = []string{}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		msg := strings.TrimSpace(string(out))
+		if msg == "" {
+			msg = err.Error()
+		}
+		return fmt.Errorf("%s: %s: %w", op.Program, msg, unix.EPERM)
+	}
 	return nil
 }
 
@@ -494,11 +761,17 @@ func parseMap(data string) ([]syscall.SysProcIDMap, error) {
 func (r *envRun) write(op planner.Write) error {
 	p := op.Path
 	if strings.Contains(p, "$CHILD") {
-		if r.cmd == nil {
+		if r.proc == nil {
 			return fmt.Errorf("$CHILD before clone: %w", unix.EINVAL)
 		}
-		p = strings.ReplaceAll(p, "$CHILD", strconv.Itoa(r.cmd.Process.Pid))
+		p = strings.ReplaceAll(p, "$CHILD", strconv.Itoa(r.proc.Pid))
 	}
+	return writeOnce(p, op.Data)
+}
+
+// writeOnce writes data to p in one write(2), as uid_map and
+// timens_offsets require. "$TID" in p is this thread's id.
+func writeOnce(p, data string) error {
 	// /proc/thread-self/ lacks timens_offsets (it is not among a thread's
 	// entries, fs/proc/base.c tid_base_stuff), but /proc/TID/ of a thread
 	// has it, for that very thread: the one that unshared the time
@@ -510,9 +783,9 @@ func (r *envRun) write(op planner.Write) error {
 		return err
 	}
 	defer unix.Close(fd)
-	n, err := unix.Write(fd, []byte(op.Data))
-	if err == nil && n != len(op.Data) {
-		err = fmt.Errorf("short write (%d of %d bytes): %w", n, len(op.Data), unix.EIO)
+	n, err := unix.Write(fd, []byte(data))
+	if err == nil && n != len(data) {
+		err = fmt.Errorf("short write (%d of %d bytes): %w", n, len(data), unix.EIO)
 	}
 	return err
 }

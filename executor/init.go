@@ -89,7 +89,7 @@ func (in *initState) start(k kernel, op planner.Start) error {
 			return err
 		}
 	}
-	pid, err := k.ForkExec(p, op.Argv, op.Env, op.Cwd, op.UID, op.GID)
+	pid, err := k.ForkExec(p, op.Argv, op.Env, op.Cwd, op.UID, op.GID, op.NoSetgroups)
 	if err != nil {
 		return err
 	}

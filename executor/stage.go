@@ -92,13 +92,23 @@ func (c *stage) do(index int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
 		return wrongStage(op)
+	case planner.Fork:
+		return wrongStage(op)
 	case planner.Clone:
 		return wrongStage(op)
 	case planner.Unshare:
-		return wrongStage(op)
+		// This thread only, which is init's and forks the processes: they
+		// are born in the new namespace (a time namespace, made here so
+		// that the user namespace owns it: time_for_children).
+		return c.sys.Unshare(int(op.Flags))
 	case planner.Setns:
 		return wrongStage(op)
 	case planner.Write:
+		if strings.Contains(op.Path, "$CHILD") {
+			return wrongStage(op)
+		}
+		return c.sys.Write(op.Path, op.Data)
+	case planner.Newidmap:
 		return wrongStage(op)
 	case planner.Execve:
 		if st.Stage == planner.Child {
@@ -125,7 +135,7 @@ func (c *stage) do(index int, st planner.Step) error {
 		}
 		return c.sys.Mount(op.Source, op.Target, op.FSType, uintptr(op.Flags), op.Data)
 	case planner.Overlay:
-		return c.sys.Overlay(op.Target, op.Lower)
+		return c.sys.Overlay(op.Target, op.Lower, op.UserXattr)
 	case planner.Symlink:
 		return c.sys.Symlink(op.Root, op.Target, op.Link)
 	case planner.LinkUp:

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"go/build"
-	"os/exec"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -27,7 +27,9 @@ func (k *fakeKernel) Mount(s, t, f string, fl uintptr, d string) error {
 func (k *fakeKernel) MountInRoot(r, t, c, s, f string, fl uintptr, d string) error {
 	return k.rec("mountinroot %q %q %q %q %q %#x %q", r, t, c, s, f, fl, d)
 }
-func (k *fakeKernel) Overlay(t, l string) error          { return k.rec("overlay %q %q", t, l) }
+func (k *fakeKernel) Overlay(t, l string, x bool) error  { return k.rec("overlay %q %q %v", t, l, x) }
+func (k *fakeKernel) Unshare(f int) error                { return k.rec("unshare %#x", f) }
+func (k *fakeKernel) Write(p, d string) error            { return k.rec("write %q %q", p, d) }
 func (k *fakeKernel) Symlink(r, t, l string) error       { return k.rec("symlink %q %q %q", r, t, l) }
 func (k *fakeKernel) Sethostname(n string) error         { return k.rec("sethostname %q", n) }
 func (k *fakeKernel) Setdomainname(n string) error       { return k.rec("setdomainname %q", n) }
@@ -42,8 +44,8 @@ func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgrou
 func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }
 func (k *fakeKernel) Exec(p string, a, e []string) error { return k.rec("execve %q %q %q", p, a, e) }
-func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32) (int, error) {
-	return 0, k.rec("fork+execve %q %q %q %q %d:%d", p, a, e, d, u, g)
+func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32, noGroups bool) (int, error) {
+	return 0, k.rec("fork+execve %q %q %q %q %d:%d %v", p, a, e, d, u, g, noGroups)
 }
 
 // discard is a stage's connection for tests: the "exec" reply goes nowhere.
@@ -61,7 +63,7 @@ func TestEveryOpHandled(t *testing.T) {
 			t.Errorf("child stage: %T: %v", op, err)
 		}
 		// The host side, after a clone, so that nothing is created.
-		r := &envRun{a: &applier{}, env: &planner.Env{}, cmd: &exec.Cmd{}}
+		r := &envRun{a: &applier{}, env: &planner.Env{}, proc: &os.Process{}}
 		if err := r.do(context.Background(), 0, planner.Step{Stage: planner.Host, Op: op}); err != nil && strings.Contains(err.Error(), "unhandled") {
 			t.Errorf("host stage: %T: %v", op, err)
 		}
@@ -73,9 +75,12 @@ func TestEveryOpHandled(t *testing.T) {
 func TestStageCalls(t *testing.T) {
 	steps := []planner.Step{
 		{Stage: planner.Child, Op: planner.Execve{Path: "/proc/self/exe", Argv: planner.StageArgv}},
+		{Stage: planner.Child, Op: planner.Unshare{Flags: unix.CLONE_NEWTIME}},
+		{Stage: planner.Child, Op: planner.Write{Path: "/proc/$TID/timens_offsets", Data: "monotonic 1 0\n"}},
 		{Stage: planner.Child, Op: planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}},
 		{Stage: planner.Child, Op: planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Mount{Source: "tmpfs", Target: "/tmp", FSType: "tmpfs", Data: "size=1m", Root: "/r", InRoot: true, Create: "dir"}},
+		{Stage: planner.Child, Op: planner.Overlay{Target: "/o", Lower: "/o", UserXattr: true}},
 		{Stage: planner.Child, Op: planner.Symlink{Target: "pts/ptmx", Link: "/dev/ptmx", Root: "/r"}},
 		{Stage: planner.Child, Op: planner.Sethostname{Name: "h"}},
 		{Stage: planner.Child, Op: planner.Setdomainname{Name: "d"}},
@@ -89,6 +94,7 @@ func TestStageCalls(t *testing.T) {
 		{Stage: planner.Init, Op: planner.Setresuid{UID: 1}},
 		{Stage: planner.Init, Op: planner.Execve{Path: "/bin/sh", Argv: []string{"sh"}, Env: []string{"A=b"}}},
 		{Stage: planner.Init, Op: planner.Start{Process: "p", Path: "/bin/x", Argv: []string{"x"}, Env: []string{}, Cwd: "/w", UID: 3, GID: 4}},
+		{Stage: planner.Init, Op: planner.Start{Process: "q", Path: "/bin/y", Argv: []string{"y"}, Env: []string{}, Cwd: "/", NoSetgroups: true}},
 	}
 	k := &fakeKernel{}
 	c := &stage{sys: k, conn: discard{}}
@@ -98,9 +104,12 @@ func TestStageCalls(t *testing.T) {
 		}
 	}
 	want := []string{
+		`unshare 0x80`,
+		`write "/proc/$TID/timens_offsets" "monotonic 1 0\n"`,
 		`mount "" "/" "" 0x44000 ""`,
 		`mount "/r" "/r" "" 0x5000 ""`,
 		`mountinroot "/r" "/tmp" "dir" "tmpfs" "tmpfs" 0x0 "size=1m"`,
+		`overlay "/o" "/o" true`,
 		`symlink "/r" "pts/ptmx" "/dev/ptmx"`,
 		`sethostname "h"`,
 		`setdomainname "d"`,
@@ -113,7 +122,8 @@ func TestStageCalls(t *testing.T) {
 		`setresgid 2`,
 		`setresuid 1`,
 		`execve "/bin/sh" ["sh"] ["A=b"]`,
-		`fork+execve "/bin/x" ["x"] [] "/w" 3:4`,
+		`fork+execve "/bin/x" ["x"] [] "/w" 3:4 false`,
+		`fork+execve "/bin/y" ["y"] [] "/" 0:0 true`,
 	}
 	if !slices.Equal(k.calls, want) {
 		t.Errorf("calls:\n  %s\nwant\n  %s", strings.Join(k.calls, "\n  "), strings.Join(want, "\n  "))

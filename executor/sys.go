@@ -18,8 +18,10 @@ import (
 // every operation can go through the switch without touching the host.
 type kernel interface {
 	Mount(source, target, fstype string, flags uintptr, data string) error
+	Unshare(flags int) error
+	Write(path, data string) error
 	MountInRoot(root, target, create, source, fstype string, flags uintptr, data string) error
-	Overlay(target, lower string) error
+	Overlay(target, lower string, userxattr bool) error
 	Symlink(root, target, link string) error
 	Sethostname(name string) error
 	Setdomainname(name string) error
@@ -34,7 +36,7 @@ type kernel interface {
 	Setresgid(gid uint32) error
 	Setresuid(uid uint32) error
 	Exec(path string, argv, env []string) error
-	ForkExec(path string, argv, env []string, dir string, uid, gid uint32) (int, error)
+	ForkExec(path string, argv, env []string, dir string, uid, gid uint32, noSetgroups bool) (int, error)
 }
 
 type linuxKernel struct{}
@@ -95,7 +97,7 @@ func (linuxKernel) MountInRoot(root, target, create, source, fstype string, flag
 // the lower layer is the tree that was at target, held by an fd opened
 // before the tmpfs hid it. All three are passed as /proc/self/fd paths, so
 // no path needs escaping in the option string.
-func (linuxKernel) Overlay(target, lower string) error {
+func (linuxKernel) Overlay(target, lower string, userxattr bool) error {
 	lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", lower, err)
@@ -134,6 +136,9 @@ func (linuxKernel) Overlay(target, lower string) error {
 		return err
 	}
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(lfd), fdPath(fds[0]), fdPath(fds[1]))
+	if userxattr {
+		data += ",userxattr"
+	}
 	return mount("overlay", target, "overlay", 0, data)
 }
 
@@ -154,6 +159,8 @@ func (linuxKernel) Symlink(root, target, link string) error {
 	return unix.Symlinkat(target, pfd, name)
 }
 
+func (linuxKernel) Unshare(flags int) error         { return unix.Unshare(flags) }
+func (linuxKernel) Write(p, data string) error      { return writeOnce(p, data) }
 func (linuxKernel) Sethostname(name string) error   { return unix.Sethostname([]byte(name)) }
 func (linuxKernel) Setdomainname(name string) error { return unix.Setdomainname([]byte(name)) }
 func (linuxKernel) Chdir(p string) error            { return unix.Chdir(p) }
@@ -282,13 +289,16 @@ func (linuxKernel) Exec(p string, argv, env []string) error { return unix.Exec(p
 // 0, 1 and 2 and nothing of init's environment. Pdeathsig makes it die
 // with init (set after the credential change, which would clear it,
 // prctl(2)); the thread that forks is init's only locked thread.
-func (linuxKernel) ForkExec(p string, argv, env []string, dir string, uid, gid uint32) (int, error) {
+//
+// With noSetgroups, setgroups(2) is not called: it is denied in a
+// rootless user namespace (user_namespaces(7)).
+func (linuxKernel) ForkExec(p string, argv, env []string, dir string, uid, gid uint32, noSetgroups bool) (int, error) {
 	return syscall.ForkExec(p, argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
 		Files: []uintptr{0, 1, 2},
 		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}},
+			Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}, NoSetGroups: noSetgroups},
 			Pdeathsig:  syscall.SIGKILL,
 		},
 	})

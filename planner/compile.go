@@ -26,6 +26,13 @@ type Options struct {
 	// Envs restricts the plan to these environments and those they join by
 	// name; empty means every environment.
 	Envs []string
+	// Caller is who will apply the plan; nil means this process
+	// (CurrentCaller). Without CAP_SYS_ADMIN the plan is rootless.
+	Caller *Caller
+	// LockedFlags returns the flags of the mount holding a host path that
+	// a remount in a user namespace must keep (nil: statfs(2) of the
+	// path); golden tests pass a fixed one.
+	LockedFlags func(path string) MountFlags
 }
 
 // DefaultPath is the PATH of an environment whose spec does not set one.
@@ -72,7 +79,15 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.Closure == nil {
 		opts.Closure = Closure
 	}
-	c := &compiler{s: s, opts: opts}
+	if opts.LockedFlags == nil {
+		opts.LockedFlags = lockedFlags
+	}
+	c := &compiler{s: s, opts: opts, done: map[string]*envCompiler{}}
+	if opts.Caller != nil {
+		c.caller = *opts.Caller
+	} else {
+		c.caller = CurrentCaller()
+	}
 	envs, err := c.order()
 	if err != nil {
 		return nil, err
@@ -91,9 +106,13 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 }
 
 type compiler struct {
-	s    *spec.Spec
-	opts Options
-	errs Errors
+	s      *spec.Spec
+	opts   Options
+	caller Caller
+	errs   Errors
+	// done are the environments compiled so far, by name: those joined
+	// by name come first (order).
+	done map[string]*envCompiler
 	// closures memoizes resolved closures by their path list: environments
 	// of one file often share a closure, and resolving hashes every file.
 	closures map[string]closureResult
@@ -243,19 +262,33 @@ type envCompiler struct {
 	steps []Step
 	root  string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
-	tree map[string]File
+	tree  map[string]File
+	notes []string
+
+	// The namespaces, as namespaces() decided them (see namespaces.go).
+	joins         []joinRef // in nsOrder: user first
+	addedUser     bool      // rootless: a new user namespace the spec did not ask for
+	forked        bool      // the joins and the clone are made by a forked copy
+	timeInChild   bool      // a new time namespace is unshared by the child stage
+	denySetgroups bool      // setgroups(2) is denied in the user namespace
+	uidMap        []spec.IDRange
+	gidMap        []spec.IDRange
+	uidHelper     bool // uid_map through newuidmap
+	gidHelper     bool // gid_map through newgidmap
 }
 
 func (c *compiler) env(e *spec.Environment) Env {
 	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name}
+	ec.namespaces()
 	ec.rootfs()
 	ec.host()
 	ec.child()
 	ec.init()
-	out := Env{Name: e.Name, Steps: ec.steps}
-	for _, j := range e.Join {
-		if !j.IsPath() && !contains(out.Needs, j.Ref) {
-			out.Needs = append(out.Needs, j.Ref)
+	c.done[e.Name] = ec
+	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}
+	for _, j := range ec.joins {
+		if !j.isPath() && !contains(out.Needs, j.ref) {
+			out.Needs = append(out.Needs, j.ref)
 		}
 	}
 	return out
@@ -281,6 +314,10 @@ func (ec *envCompiler) add(stage Stage, pos spec.Pos, op Op) {
 func (ec *envCompiler) rootfs() {
 	r := ec.e.Rootfs
 	field := ec.field + ".rootfs"
+	if ec.joined(spec.NSMount) != nil {
+		ec.joinedRootfs()
+		return
+	}
 	switch {
 	case r.Dir != "":
 		ec.root = r.Dir
@@ -324,6 +361,64 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Kind: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
 	}
+}
+
+// joinedRootfs: an environment that joins a mount namespace sees that
+// namespace's root, and mounts nothing in it (another environment's, or
+// the host's: a mount there would change theirs). Its rootfs only says
+// what tree that is, to resolve commands in: for a join by name it must
+// be the joined environment's own.
+func (ec *envCompiler) joinedRootfs() {
+	e, j := ec.e, ec.joined(spec.NSMount)
+	r := e.Rootfs
+	field := ec.field + ".rootfs"
+	why := fmt.Sprintf("the mount namespace is joined (join.mnt: %s) and used as it is", j.ref)
+	if r.Overlay {
+		ec.errorf(r.Pos, field+".overlay", "%s: nsup mounts nothing in it; remove overlay", why)
+	}
+	if len(e.Mounts) > 0 {
+		ec.errorf(e.Mounts[0].Pos, ec.field+".mounts", "%s: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)", why)
+	}
+	if !j.isPath() {
+		o := ec.done[j.ref]
+		if o == nil {
+			return
+		}
+		if !sameRootfs(o.e.Rootfs, r) {
+			ec.errorf(r.Pos, field, "%s: the environment sees %s's root, so its rootfs must be %s's (the same dir, tar or closure)", why, j.ref, j.ref)
+		}
+		ec.root, ec.tree = o.root, o.tree
+		return
+	}
+	switch {
+	case r.Dir != "":
+		ec.root = r.Dir
+	case len(r.Closure) > 0:
+		var paths []string
+		for _, p := range r.Closure {
+			paths = append(paths, p.Value)
+		}
+		files, err := ec.closure(paths)
+		if err != nil {
+			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+		}
+		ec.tree = map[string]File{}
+		for _, f := range files {
+			ec.tree[f.Path] = f
+		}
+	}
+}
+
+func sameRootfs(a, b spec.Rootfs) bool {
+	if a.Dir != b.Dir || a.Tar != b.Tar || len(a.Closure) != len(b.Closure) {
+		return false
+	}
+	for i := range a.Closure {
+		if a.Closure[i].Value != b.Closure[i].Value {
+			return false
+		}
+	}
+	return true
 }
 
 // neededDirs lists the directories an environment needs in its root:
@@ -405,67 +500,109 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// host plans the host stage: joins, then the child's creation.
+// host plans the host stage: joins, then the child's creation, then the
+// maps of a new user namespace.
+//
+// A child is born in the namespaces of the thread that creates it, which
+// is how net, ipc, uts, pid and cgroup namespaces are joined: setns(2) on
+// nsup's locked thread, then clone. A user, mount or time namespace cannot
+// be entered by a process of several threads (setns(2): EINVAL for user
+// and mnt, EUSERS for time), and a Go program always has several: those
+// joins, and every join of rootless nsup (it may enter a namespace only
+// from the user namespace that owns it), are made by a forked copy of nsup
+// (stage fork), which then creates the child with CLONE_PARENT.
 func (ec *envCompiler) host() {
 	e := ec.e
-	// Join before clone: a child is born in the namespaces of the thread
-	// that creates it, which is how net, ipc, uts, pid, cgroup and time are
-	// entered without touching the rest of nsup (design.md).
-	for _, t := range nsOrder {
-		j := e.Joined(t)
-		if j == nil {
-			continue
-		}
-		op := Setns{NSType: nsFlag[t]}
-		if j.IsPath() {
-			op.Path = j.Ref
-		} else {
-			op.Env = j.Ref
-			op.Path = "/proc/$" + j.Ref + "/ns/" + t
-		}
-		ec.add(Host, j.Pos, op)
+	first := e.Pos
+	if len(e.Namespaces) > 0 {
+		first = e.Namespaces[0].Pos
 	}
 	var flags CloneFlags
-	var first spec.Pos
-	for i, n := range e.Namespaces {
-		if i == 0 {
-			first = n.Pos
+	if ec.addedUser {
+		flags |= nsFlag[spec.NSUser]
+	}
+	for _, n := range e.Namespaces {
+		if n.Type != spec.NSTime {
+			flags |= nsFlag[n.Type]
 		}
-		if n.Type == spec.NSTime {
-			continue
-		}
-		flags |= nsFlag[n.Type]
 	}
 	// A time namespace's offsets can only be written before any process is
 	// in it, so it is unshared by the creating thread (which stays outside:
 	// only its future children enter), offsets written, then the child is
-	// created inside it (time_namespaces(7)).
-	if e.HasNamespace(spec.NSTime) {
-		pos := first
-		for _, n := range e.Namespaces {
-			if n.Type == spec.NSTime {
-				pos = n.Pos
-			}
+	// created inside it (time_namespaces(7)). In a user namespace that is
+	// the child stage's job (see child), so that the user namespace owns it.
+	hostTime := func() {
+		if !ec.isNew(spec.NSTime) || ec.timeInChild {
+			return
 		}
-		ec.add(Host, pos, Unshare{Flags: nsFlag[spec.NSTime]})
+		ec.add(Host, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag[spec.NSTime]})
 		if e.Time != nil {
-			ec.add(Host, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets",
-				Data: fmt.Sprintf("monotonic %s\nboottime %s\n", offset(e.Time.Monotonic.Nanoseconds()), offset(e.Time.Boottime.Nanoseconds()))})
+			ec.add(Host, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
 		}
 	}
-	ec.add(Host, first, Clone{Flags: flags})
-	// Maps of a new user namespace are written by the parent once the child
-	// exists; "deny" to setgroups first, as user_namespaces(7) requires for
-	// an unprivileged writer, is left to the rootless plan.
-	if e.HasNamespace(spec.NSUser) {
-		uid, gid := ec.idmaps()
+	stage := Host
+	if ec.forked {
+		// Before the fork: the copy is then born in the time namespace.
+		hostTime()
 		pos := first
-		if e.IDMap != nil {
-			pos = e.IDMap.Pos
+		if len(ec.joins) > 0 {
+			pos = ec.joins[0].pos
 		}
-		ec.add(Host, pos, Write{Path: "/proc/$CHILD/uid_map", Data: uid})
-		ec.add(Host, pos, Write{Path: "/proc/$CHILD/gid_map", Data: gid})
+		ec.add(Host, pos, Fork{})
+		stage = Forked
 	}
+	for _, j := range ec.joins {
+		op := Setns{NSType: nsFlag[j.t]}
+		if j.isPath() {
+			op.Path = j.ref
+		} else {
+			op.Env = j.ref
+			op.Path = "/proc/$" + j.ref + "/ns/" + j.t
+		}
+		ec.add(stage, j.pos, op)
+	}
+	if !ec.forked {
+		hostTime()
+	}
+	if ec.forked {
+		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
+		flags |= cloneParent
+	}
+	ec.add(stage, first, Clone{Flags: flags})
+	if ec.isNew(spec.NSUser) {
+		ec.userMaps(first)
+	}
+}
+
+// userMaps plans the maps of a new user namespace, written from outside
+// once the child exists and before its execve (user_namespaces(7)):
+// setgroups "deny" first where an unprivileged writer must, then
+// uid_map and gid_map, each written directly or through newuidmap /
+// newgidmap when the map holds more than the caller's own id.
+func (ec *envCompiler) userMaps(first spec.Pos) {
+	pos := first
+	if ec.e.IDMap != nil {
+		pos = ec.e.IDMap.Pos
+	}
+	if ec.denySetgroups {
+		ec.add(Host, pos, Write{Path: "/proc/$CHILD/setgroups", Data: "deny"})
+	}
+	if ec.uidHelper {
+		ec.add(Host, pos, Newidmap{Program: ec.caller.NewUIDMap, Map: mapText(ec.uidMap)})
+	} else {
+		ec.add(Host, pos, Write{Path: "/proc/$CHILD/uid_map", Data: mapText(ec.uidMap)})
+	}
+	if ec.gidHelper {
+		ec.add(Host, pos, Newidmap{Program: ec.caller.NewGIDMap, Map: mapText(ec.gidMap)})
+	} else {
+		ec.add(Host, pos, Write{Path: "/proc/$CHILD/gid_map", Data: mapText(ec.gidMap)})
+	}
+}
+
+// offsets renders the time offsets as timens_offsets wants them.
+func (ec *envCompiler) offsets() string {
+	t := ec.e.Time
+	return fmt.Sprintf("monotonic %s\nboottime %s\n", offset(t.Monotonic.Nanoseconds()), offset(t.Boottime.Nanoseconds()))
 }
 
 // offset renders nanoseconds as timens_offsets wants: "SECONDS NANOSECONDS".
@@ -478,18 +615,12 @@ func offset(ns int64) string {
 	return fmt.Sprintf("%d %d", sec, nsec)
 }
 
-func (ec *envCompiler) idmaps() (string, string) {
-	if ec.e.IDMap == nil {
-		return fmt.Sprintf("0 %d 1\n", os.Geteuid()), fmt.Sprintf("0 %d 1\n", os.Getegid())
+func mapText(rs []spec.IDRange) string {
+	var b strings.Builder
+	for _, r := range rs {
+		fmt.Fprintf(&b, "%d %d %d\n", r.Inside, r.Outside, r.Count)
 	}
-	line := func(rs []spec.IDRange) string {
-		var b strings.Builder
-		for _, r := range rs {
-			fmt.Fprintf(&b, "%d %d %d\n", r.Inside, r.Outside, r.Count)
-		}
-		return b.String()
-	}
-	return line(ec.e.IDMap.UID), line(ec.e.IDMap.GID)
+	return b.String()
 }
 
 // child plans the child stage: the mount namespace, the root switch, and
@@ -500,33 +631,47 @@ func (ec *envCompiler) child() {
 	if len(e.Namespaces) > 0 {
 		pos = e.Namespaces[0].Pos
 	}
-	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}})
+	joinedMnt := ec.joined(spec.NSMount) != nil
+	// In a joined mount namespace /proc/self/exe may not exist: the forked
+	// copy executes nsup through an fd it holds.
+	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}, ByFD: joinedMnt})
+	if ec.timeInChild {
+		// Unshared by the stage's thread, inside the user namespace, which
+		// then owns it; the processes init forks from this thread are born
+		// in it (time_for_children, time_namespaces(7)), and the stage
+		// itself, which stays outside, is not a process of it when the
+		// offsets are written.
+		ec.add(Child, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag[spec.NSTime]})
+		if e.Time != nil {
+			ec.add(Child, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
+		}
+	}
 	rpos := e.Rootfs.Pos
-	if e.HasNamespace(spec.NSMount) {
+	// A joined mount namespace is entered as it is (setns(2) makes its
+	// root the stage's root and working directory): it is another
+	// environment's, or the host's, and a mount or a root switch in it
+	// would change theirs. rootfs() refused the keys that would need one.
+	if !joinedMnt {
 		// Make / private before anything else is mounted: otherwise the
 		// mounts below propagate to the host, and pivot_root(2) fails on a
 		// shared parent.
 		ec.add(Child, mntPos(e), Mount{Target: "/", Flags: msREC | msPRIVATE})
-	}
-	// The root must be a mount point for pivot_root(2): bind it onto
-	// itself (recursive, so that mounts below it come along), or lay the
-	// overlay on it, which is a mount too.
-	if e.Rootfs.Overlay {
-		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root})
-	} else {
-		ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
-	}
-	for i, m := range e.Mounts {
-		ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+		// The root must be a mount point for pivot_root(2): bind it onto
+		// itself (recursive, so that mounts below it come along), or lay the
+		// overlay on it, which is a mount too.
+		if e.Rootfs.Overlay {
+			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS()})
+		} else {
+			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
+		}
+		for i, m := range e.Mounts {
+			ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+		}
 	}
 	// A new network namespace has only lo, and down: up, so that the
 	// environment's processes can talk to each other over 127.0.0.1.
 	if e.HasNamespace(spec.NSNet) {
-		for _, n := range e.Namespaces {
-			if n.Type == spec.NSNet {
-				ec.add(Child, n.Pos, LinkUp{Name: "lo"})
-			}
-		}
+		ec.add(Child, ec.nsPos(spec.NSNet), LinkUp{Name: "lo"})
 	}
 	if e.Hostname != nil {
 		ec.add(Child, e.Hostname.Pos, Sethostname{Name: e.Hostname.Value})
@@ -534,19 +679,21 @@ func (ec *envCompiler) child() {
 	if e.Domainname != nil {
 		ec.add(Child, e.Domainname.Pos, Setdomainname{Name: e.Domainname.Value})
 	}
-	// pivot_root(".", ".") stacks the old root on top of the new one
-	// (pivot_root(2), NOTES); detaching "." then removes it, and with it
-	// every host mount. No chroot: the classic chroot escape has nowhere
-	// to go. The old root is already private: "/" was made MS_REC|
-	// MS_PRIVATE above, so the detach cannot propagate to the host.
-	ec.add(Child, rpos, Chdir{Path: ec.root})
-	ec.add(Child, rpos, PivotRoot{NewRoot: ".", PutOld: "."})
-	ec.add(Child, rpos, Umount2{Target: ".", Flags: mntDETACH})
-	ec.add(Child, rpos, Chdir{Path: "/"})
-	// Read-only last: the mounts above needed their targets created. An
-	// overlay root is writable by definition (spec-v1 rootfs.overlay).
-	if e.Rootfs.Readonly && !e.Rootfs.Overlay {
-		ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY})
+	if !joinedMnt {
+		// pivot_root(".", ".") stacks the old root on top of the new one
+		// (pivot_root(2), NOTES); detaching "." then removes it, and with it
+		// every host mount. No chroot: the classic chroot escape has nowhere
+		// to go. The old root is already private: "/" was made MS_REC|
+		// MS_PRIVATE above, so the detach cannot propagate to the host.
+		ec.add(Child, rpos, Chdir{Path: ec.root})
+		ec.add(Child, rpos, PivotRoot{NewRoot: ".", PutOld: "."})
+		ec.add(Child, rpos, Umount2{Target: ".", Flags: mntDETACH})
+		ec.add(Child, rpos, Chdir{Path: "/"})
+		// Read-only last: the mounts above needed their targets created. An
+		// overlay root is writable by definition (spec-v1 rootfs.overlay).
+		if e.Rootfs.Readonly && !e.Rootfs.Overlay {
+			ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY | ec.keep(ec.root)})
+		}
 	}
 	// A root process inside keeps only what a program may need of root's
 	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
@@ -561,6 +708,31 @@ func (ec *envCompiler) child() {
 	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
 	// at the next execve.
 	ec.add(Child, pos, CloseRange{First: 3})
+}
+
+// keep is what a read-only remount of a bind of the host's path must
+// repeat: in a user namespace, the flags locked on the mount it came from
+// (nosuid, nodev, noexec, the atime flags), or the remount fails with
+// EPERM (mount_namespaces(7)). Outside one, nothing is locked.
+func (ec *envCompiler) keep(hostPath string) MountFlags {
+	if !ec.inUserNS() {
+		return 0
+	}
+	return ec.opts.LockedFlags(hostPath)
+}
+
+// owns reports whether the environment's namespace of type t belongs to
+// its user namespace: new, or joined from an environment in the same one.
+func (ec *envCompiler) owns(t string) bool {
+	if ec.isNew(t) {
+		return true
+	}
+	j, u := ec.joined(t), ec.joined(spec.NSUser)
+	if j == nil || u == nil || j.isPath() || u.isPath() {
+		return false
+	}
+	o := ec.done[j.ref]
+	return o != nil && o.owns(t) && ec.userKey(u.ref) == ec.userKey(j.ref)
 }
 
 func mntPos(e *spec.Environment) spec.Pos {
@@ -588,6 +760,12 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	in := func(target, source, fstype string, flags MountFlags, data, create string) {
 		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
 			Data: data, Root: ec.root, InRoot: true, Create: create})
+	}
+	// In a user namespace, the kernel lets proc, sysfs and mqueue be
+	// mounted only for a pid, net or ipc namespace that user namespace
+	// owns (pid_namespaces(7), mount(2) EPERM): not the host's.
+	if need := map[string]string{spec.MountProc: spec.NSPID, spec.MountSysfs: spec.NSNet, spec.MountMqueue: spec.NSIPC}[m.Type]; need != "" && ec.inUserNS() && !ec.owns(need) {
+		ec.errorf(m.Pos, field, "%s in a user namespace needs a %s namespace of that user namespace: add %s to namespaces (mounting %s for the host's needs privilege)", m.Type, need, need, m.Type)
 	}
 	switch m.Type {
 	case spec.MountProc:
@@ -623,7 +801,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		// MS_RDONLY and the other flags are ignored by a bind; they take
 		// effect only on a remount of it (mount(2), "Creating a bind mount").
 		if m.Readonly || opt != 0 {
-			in(m.Target, "", "", msREMOUNT|msBIND|ro|opt, "", "")
+			in(m.Target, "", "", msREMOUNT|msBIND|ro|opt|ec.keep(m.Source), "", "")
 		}
 	case spec.MountDev:
 		ec.dev(m, opt)
@@ -675,7 +853,9 @@ func (ec *envCompiler) init() {
 		}
 		p := e.Process[0]
 		st := ec.start(p, "", ec.field+".processes[0]")
-		ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
+		if !ec.denySetgroups {
+			ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
+		}
 		ec.add(Init, p.Pos, Setresgid{GID: st.GID})
 		ec.add(Init, p.Pos, Setresuid{UID: st.UID})
 		// A change of credentials clears the parent-death signal
@@ -726,8 +906,24 @@ func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
 	if u := e.User; u != nil {
 		st.UID, st.GID = u.UID, u.GID
 	}
+	upos := e.Pos
+	if u := e.User; u != nil {
+		upos = u.Pos
+	}
 	if u := p.User; u != nil {
 		st.UID, st.GID = u.UID, u.GID
+		upos = u.Pos
+	}
+	st.NoSetgroups = ec.denySetgroups
+	// In a new user namespace only mapped ids exist: setresuid(2) of
+	// another fails with EINVAL.
+	if ec.isNew(spec.NSUser) && (!mapped(ec.uidMap, st.UID) || !mapped(ec.gidMap, st.GID)) {
+		ufield := field + ".user"
+		if p.User == nil {
+			ufield = ec.field + ".user"
+		}
+		ec.errorf(upos, ufield, "%d:%d is not mapped in the new user namespace (uid map %q, gid map %q): add it to idmap",
+			st.UID, st.GID, strings.TrimSpace(mapText(ec.uidMap)), strings.TrimSpace(mapText(ec.gidMap)))
 	}
 	pathVar := DefaultPath
 	for _, kv := range env {

@@ -42,6 +42,18 @@ func fixedClosure(paths []string) ([]File, error) {
 	return out, nil
 }
 
+// The callers golden plans are made for: root, and a user without
+// privilege who has subordinate ids and the helpers.
+var (
+	rootCaller = Caller{Privileged: true}
+	userCaller = Caller{UID: 1000, GID: 1000, Name: "dev",
+		SubUIDs: []IDRange{{100000, 65536}}, SubGIDs: []IDRange{{100000, 65536}},
+		NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap"}
+)
+
+// fixedLocked stands in for statfs(2) of the host's mounts.
+func fixedLocked(string) MountFlags { return msNOSUID | msNODEV | msRELATIME }
+
 func repoRoot(t testing.TB) string {
 	t.Helper()
 	r, err := filepath.Abs("..")
@@ -56,6 +68,11 @@ func repoRoot(t testing.TB) string {
 func compileFile(t testing.TB, name string) (*Plan, error) {
 	t.Helper()
 	root := repoRoot(t)
+	caller := rootCaller
+	if strings.Contains(name, "rootless") {
+		caller = userCaller
+	}
+	name = strings.TrimSuffix(name, "#rootless")
 	full := filepath.Join(root, name)
 	data, err := os.ReadFile(full)
 	if err != nil {
@@ -65,7 +82,7 @@ func compileFile(t testing.TB, name string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Compile(s, Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure})
+	p, err := Compile(s, Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Caller: &caller, LockedFlags: fixedLocked})
 	if p != nil {
 		p.SpecPath = "$REPO/" + name
 	}
@@ -99,13 +116,16 @@ func golden(t *testing.T, file, got string) {
 	}
 }
 
-// goldenCases are every example plus the cases under testdata/plans.
+// goldenCases are every example, as root and rootless, plus the cases
+// under testdata/plans (planned rootless when their name says so).
 func goldenCases(t *testing.T) map[string]string {
 	cases := map[string]string{}
 	ex, _ := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*.yaml"))
 	for _, f := range ex {
 		base := strings.TrimSuffix(filepath.Base(f), ".yaml")
 		cases["examples/"+filepath.Base(f)] = filepath.Join("testdata", "examples", base)
+		// Every example planned for a user without privilege too.
+		cases["examples/"+filepath.Base(f)+"#rootless"] = filepath.Join("testdata", "examples", base+"-rootless")
 	}
 	td, _ := filepath.Glob(filepath.Join("testdata", "plans", "*", "spec.yaml"))
 	for _, f := range td {

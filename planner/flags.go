@@ -70,6 +70,7 @@ var cloneNames = []flagName{
 	{unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
 	{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
 	{unix.CLONE_NEWTIME, "CLONE_NEWTIME"},
+	{unix.CLONE_PARENT, "CLONE_PARENT"},
 }
 
 func (f CloneFlags) String() string { return formatFlags(uint64(f), cloneNames) }

@@ -24,6 +24,9 @@ type Env struct {
 	// Needs lists the environments whose namespaces this one joins; they are
 	// planned (and started) before it.
 	Needs []string `json:"needs,omitempty"`
+	// Notes explain decisions the planner took that the steps alone do not
+	// say (rootless mode adding a user namespace); printed as comments.
+	Notes []string `json:"notes,omitempty"`
 	Steps []Step   `json:"steps"`
 }
 
@@ -39,9 +42,14 @@ const (
 	// Init is PID 1 of the environment (or, with init: false, the child
 	// about to become the main process), which starts the process tree.
 	Init
+	// Fork is a copy of nsup made by fork(2) on the host, single-threaded
+	// and before any execve: setns(2) into a user, mount or time namespace
+	// needs a process of one thread, which the Go runtime never is. It
+	// makes raw system calls only, then creates the child stage.
+	Forked
 )
 
-var stageNames = [...]string{"host", "child", "init"}
+var stageNames = [...]string{"host", "child", "init", "fork"}
 
 func (s Stage) String() string {
 	if int(s) < len(stageNames) && s >= 0 {
@@ -109,11 +117,17 @@ type Unshare struct {
 	Flags CloneFlags `json:"flags"`
 }
 
+// Fork is fork(2) on the host: the steps of stage Fork that follow are
+// performed by the copy, which ends by creating the child stage (a Clone
+// with CLONE_PARENT, so that the child is nsup's) and exits.
+type Fork struct{}
+
 // Setns enters an existing namespace (setns(2)) before the child is created,
 // so that the child is born in it.
 type Setns struct {
 	// Path is a namespace file; for a join by name it is
-	// "/proc/$ENV/ns/TYPE", filled in at apply time.
+	// "/proc/$ENV/ns/TYPE", the environment's child stage while it runs
+	// (apply opens it once that environment is up, before it can end).
 	Path string `json:"path"`
 	// Env is the environment joined by name, or "".
 	Env    string     `json:"env,omitempty"`
@@ -127,15 +141,29 @@ type Write struct {
 	Data string `json:"data"`
 }
 
+// Newidmap writes a uid_map or gid_map through the setuid helper Program
+// (newuidmap or newgidmap, Debian package uidmap), which checks the ranges
+// against /etc/subuid or /etc/subgid: how a user without privilege maps
+// more than its own id (user_namespaces(7)). Map holds the map's lines,
+// "INSIDE OUTSIDE COUNT" each; "$CHILD" is the child's pid.
+type Newidmap struct {
+	Program string `json:"program"`
+	Map     string `json:"map"`
+}
+
 // StageArgv is how the child stage is started: nsup re-executes itself
 // (/proc/self/exe) with these arguments.
 var StageArgv = []string{"nsup", "__nsup_stage"}
 
-// Execve replaces the process image.
+// Execve replaces the process image. With ByFD, Path was opened on the
+// host before the namespaces changed, and the file is executed through
+// that fd (execveat(2), AT_EMPTY_PATH): in a joined mount namespace the
+// path may not exist.
 type Execve struct {
 	Path string   `json:"path"`
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
+	ByFD bool     `json:"byFD,omitempty"`
 }
 
 // Mount is mount(2). When InRoot is set, Target is a path inside the
@@ -157,9 +185,15 @@ type Mount struct {
 // Overlay mounts overlayfs on Target: a scratch tmpfs is mounted on Target
 // first (holding upper/ and work/), then the overlay with Lower, the tree
 // that was at Target before, held open by fd.
+//
+// UserXattr adds the userxattr option, which overlayfs requires in a
+// mount namespace owned by a user namespace other than the host's: it
+// keeps its own metadata in user.overlay.* attributes, which an
+// unprivileged mounter may write (overlayfs(5)).
 type Overlay struct {
-	Target string `json:"target"`
-	Lower  string `json:"lower"`
+	Target    string `json:"target"`
+	Lower     string `json:"lower"`
+	UserXattr bool   `json:"userxattr,omitempty"`
 }
 
 // Symlink is symlinkat(2) inside the root: Link (inside) points to Target.
@@ -255,10 +289,16 @@ type Start struct {
 	// StopTimeout is the grace period in milliseconds between SIGTERM and
 	// SIGKILL when the process is stopped.
 	StopTimeout int64 `json:"stopTimeout"`
+	// NoSetgroups: setgroups(2) is denied in the user namespace (a
+	// rootless one-line gid map, user_namespaces(7)), so the process keeps
+	// the supplementary groups it inherits, which are unmapped inside.
+	NoSetgroups bool `json:"noSetgroups,omitempty"`
 }
 
 func (Rootfs) Syscall() string        { return "rootfs" }
 func (Clone) Syscall() string         { return "clone" }
+func (Fork) Syscall() string          { return "fork" }
+func (Newidmap) Syscall() string      { return "newidmap" }
 func (Unshare) Syscall() string       { return "unshare" }
 func (Setns) Syscall() string         { return "setns" }
 func (Write) Syscall() string         { return "write" }
@@ -282,6 +322,8 @@ func (Start) Syscall() string         { return "start" }
 
 func (Rootfs) isOp()        {}
 func (Clone) isOp()         {}
+func (Fork) isOp()          {}
+func (Newidmap) isOp()      {}
 func (Unshare) isOp()       {}
 func (Setns) isOp()         {}
 func (Write) isOp()         {}
@@ -306,7 +348,7 @@ func (Start) isOp()         {}
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
-	return []Op{Rootfs{}, Clone{}, Unshare{}, Setns{}, Write{}, Execve{}, Mount{}, Overlay{},
+	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, Write{}, Newidmap{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
 }

@@ -25,6 +25,9 @@ func Render(w io.Writer, p *Plan) error {
 		if len(e.Needs) > 0 {
 			fmt.Fprintf(&b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
 		}
+		for _, n := range e.Notes {
+			fmt.Fprintf(&b, "# %s: %s\n", e.Name, n)
+		}
 		for i, st := range e.Steps {
 			call := FormatOp(st.Op)
 			fmt.Fprintf(&b, "%-*s  %-5s %3d  %-60s  # %s\n", width, e.Name, st.Stage, i, call, st.Origin)
@@ -88,8 +91,12 @@ func FormatOp(op Op) string {
 			return fmt.Sprintf("rootfs(tar, %s, %s, from %s)", q(op.Path), op.Digest, qlist(op.Sources))
 		}
 		return fmt.Sprintf("rootfs(closure, %s, %s, %d files)", q(op.Path), op.Digest, len(op.Files))
+	case Fork:
+		return "fork()"
 	case Clone:
 		return fmt.Sprintf("clone(%s|SIGCHLD)", op.Flags)
+	case Newidmap:
+		return fmt.Sprintf("newidmap(%s, $CHILD, %s)", q(op.Program), q(op.Map))
 	case Unshare:
 		return fmt.Sprintf("unshare(%s)", op.Flags)
 	case Setns:
@@ -97,6 +104,9 @@ func FormatOp(op Op) string {
 	case Write:
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Data))
 	case Execve:
+		if op.ByFD {
+			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)", q(op.Path), qlist(op.Argv), qlist(op.Env))
+		}
 		return fmt.Sprintf("execve(%s, %s, %s)", qn(op.Path), qlist(op.Argv), qlist(op.Env))
 	case Mount:
 		target := q(op.Target)
@@ -105,7 +115,11 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", qn(op.Source), target, qn(op.FSType), op.Flags, qn(op.Data))
 	case Overlay:
-		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs)", q(op.Target), q(op.Lower))
+		opt := ""
+		if op.UserXattr {
+			opt = ", userxattr"
+		}
+		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), opt)
 	case Symlink:
 		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
 	case LinkUp:
@@ -148,7 +162,11 @@ func FormatOp(op Op) string {
 		if path == "" && len(op.Argv) > 0 {
 			path = "$PATH:" + op.Argv[0] // looked up when the process starts
 		}
-		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d in %s)", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, q(op.Cwd))
+		groups := ""
+		if op.NoSetgroups {
+			groups = ", groups kept (setgroups denied)"
+		}
+		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s)", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd))
 	}
 	return fmt.Sprintf("%T?", op)
 }

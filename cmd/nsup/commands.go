@@ -64,7 +64,9 @@ const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup
 in the foreground and performs exactly the plan's steps. The environment's
 stdin, stdout and stderr are the terminal's; Ctrl-C and SIGTERM reach it;
 nsup exits with the main process's status. A saved plan is refused if the
-spec or any rootfs input changed since it was made. Needs root.`
+spec or any rootfs input changed since it was made. Run by a user without
+CAP_SYS_ADMIN, it plans rootless: each environment gets a user namespace
+mapping that user to 0, and the plan shows it.`
 
 type planFlags struct {
 	json bool
@@ -274,9 +276,6 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	}
 	if err != nil {
 		return err
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("apply needs root for now (run it with sudo); rootless mode is planned (issue 4)")
 	}
 	status, err := executor.Apply(ctx, p, executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr})
 	if err != nil {

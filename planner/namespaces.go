@@ -1,0 +1,350 @@
+package planner
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// Caller is who applies a plan, as far as planning cares: without
+// CAP_SYS_ADMIN, nsup plans rootless (spec-v1, "Rootless").
+type Caller struct {
+	UID, GID uint32
+	// Name is the login name, as /etc/subuid and /etc/subgid list it.
+	Name string
+	// Privileged: CAP_SYS_ADMIN is in the effective set.
+	Privileged bool
+	// SubUIDs and SubGIDs are the ranges /etc/subuid and /etc/subgid grant
+	// the caller, for newuidmap and newgidmap.
+	SubUIDs, SubGIDs []IDRange
+	// NewUIDMap and NewGIDMap are the paths of the setuid helpers, "" when
+	// they are not installed (Debian package uidmap).
+	NewUIDMap, NewGIDMap string
+}
+
+// IDRange is a range of host ids: First, First+1, ..., First+Count-1.
+type IDRange struct {
+	First, Count uint32
+}
+
+// CurrentCaller describes this process. Only an unprivileged caller
+// reads /etc/subuid, /etc/subgid and looks for the helpers: root needs
+// none of it.
+func CurrentCaller() Caller {
+	c := Caller{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if unix.Capget(&hdr, &data[0]) == nil {
+		c.Privileged = data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
+	}
+	if c.Privileged {
+		return c
+	}
+	c.Name = loginName(c.UID)
+	c.SubUIDs = subIDs("/etc/subuid", c.Name, c.UID)
+	c.SubGIDs = subIDs("/etc/subgid", c.Name, c.UID)
+	c.NewUIDMap, _ = exec.LookPath("newuidmap")
+	c.NewGIDMap, _ = exec.LookPath("newgidmap")
+	return c
+}
+
+// loginName finds uid in /etc/passwd ("" if it is not there).
+func loginName(uid uint32) string {
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.Split(sc.Text(), ":")
+		if len(p) > 2 && p[2] == strconv.FormatUint(uint64(uid), 10) {
+			return p[0]
+		}
+	}
+	return ""
+}
+
+// subIDs reads the ranges file grants the user (subuid(5): lines
+// "NAME_OR_UID:FIRST:COUNT").
+func subIDs(file, name string, uid uint32) []IDRange {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var out []IDRange
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		p := strings.Split(strings.TrimSpace(sc.Text()), ":")
+		if len(p) != 3 || (p[0] != name || name == "") && p[0] != strconv.FormatUint(uint64(uid), 10) {
+			continue
+		}
+		first, err1 := strconv.ParseUint(p[1], 10, 32)
+		count, err2 := strconv.ParseUint(p[2], 10, 32)
+		if err1 == nil && err2 == nil && count > 0 {
+			out = append(out, IDRange{uint32(first), uint32(count)})
+		}
+	}
+	return out
+}
+
+// lockedFlags is statfs(2) of path (or of its nearest existing parent:
+// a cache entry may not be built yet) as mount flags: the ones a remount
+// in a user namespace must repeat, since they are locked on a mount that
+// came from a more privileged namespace (mount_namespaces(7)).
+func lockedFlags(path string) MountFlags {
+	for p := path; ; p = parentDir(p) {
+		var st unix.Statfs_t
+		if err := unix.Statfs(p, &st); err == nil {
+			return statfsFlags(uint64(st.Flags))
+		}
+		if p == "/" {
+			return 0
+		}
+	}
+}
+
+func parentDir(p string) string {
+	i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/')
+	if i <= 0 {
+		return "/"
+	}
+	return p[:i]
+}
+
+func statfsFlags(f uint64) MountFlags {
+	var m MountFlags
+	for _, x := range []struct {
+		st uint64
+		ms MountFlags
+	}{
+		{unix.ST_NOSUID, msNOSUID}, {unix.ST_NODEV, msNODEV}, {unix.ST_NOEXEC, msNOEXEC},
+		{unix.ST_NOATIME, msNOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, msRELATIME},
+	} {
+		if f&x.st != 0 {
+			m |= x.ms
+		}
+	}
+	return m
+}
+
+const cloneParent = unix.CLONE_PARENT
+
+// joinRef is one namespace entered instead of created: from the spec's
+// join, or added by the rootless rule.
+type joinRef struct {
+	t, ref string
+	pos    spec.Pos
+}
+
+func (j joinRef) isPath() bool { return strings.HasPrefix(j.ref, "/") }
+
+// isNew reports whether namespace type t is created for the environment.
+func (ec *envCompiler) isNew(t string) bool {
+	return ec.e.HasNamespace(t) || t == spec.NSUser && ec.addedUser
+}
+
+func (ec *envCompiler) joined(t string) *joinRef {
+	for i := range ec.joins {
+		if ec.joins[i].t == t {
+			return &ec.joins[i]
+		}
+	}
+	return nil
+}
+
+// inUserNS: the environment's namespaces belong to a user namespace other
+// than the host's, so what needs privilege over the host's (proc of its
+// pid namespace, a remount dropping a locked flag) is refused.
+func (ec *envCompiler) inUserNS() bool {
+	return ec.isNew(spec.NSUser) || ec.joined(spec.NSUser) != nil
+}
+
+// nsPos is the position of t in `namespaces` (rootless' user: the first).
+func (ec *envCompiler) nsPos(t string) spec.Pos {
+	for _, n := range ec.e.Namespaces {
+		if n.Type == t {
+			return n.Pos
+		}
+	}
+	if len(ec.e.Namespaces) > 0 {
+		return ec.e.Namespaces[0].Pos
+	}
+	return ec.e.Pos
+}
+
+// userKey names the user namespace environment name is in: two
+// environments with the same key share it.
+func (c *compiler) userKey(name string) string {
+	ec := c.done[name]
+	switch {
+	case ec == nil:
+		return "?" + name
+	case ec.isNew(spec.NSUser):
+		return name
+	case ec.joined(spec.NSUser) != nil:
+		j := ec.joined(spec.NSUser)
+		if j.isPath() {
+			return j.ref
+		}
+		return c.userKey(j.ref)
+	}
+	return "host"
+}
+
+// namespaces decides which namespaces the environment creates and joins,
+// who makes the joins, and the user namespace's maps.
+//
+// Rootless (spec-v1): without CAP_SYS_ADMIN, an environment that has no
+// user namespace of its own gets one: new, mapping the caller to 0, or,
+// when it joins another environment's namespaces by name, that
+// environment's (a namespace can be entered only by a process with
+// privilege over the user namespace that owns it, so a pod shares one).
+func (ec *envCompiler) namespaces() {
+	e := ec.e
+	for _, t := range nsOrder {
+		if j := e.Joined(t); j != nil {
+			ec.joins = append(ec.joins, joinRef{t, j.Ref, j.Pos})
+		}
+	}
+	if !ec.caller.Privileged {
+		ec.rootless()
+	}
+	if ec.isNew(spec.NSUser) {
+		ec.maps()
+	}
+	if j := ec.joined(spec.NSUser); j != nil {
+		if j.isPath() {
+			ec.denySetgroups = !ec.caller.Privileged
+		} else if o := ec.done[j.ref]; o != nil {
+			ec.denySetgroups = o.denySetgroups
+		}
+	}
+	// A time namespace created in a user namespace must be owned by it:
+	// the child stage unshares it (the host thread would make the host's
+	// user namespace its owner, or, rootless, could not at all).
+	ec.timeInChild = ec.isNew(spec.NSTime) && ec.inUserNS()
+	ec.forked = ec.joined(spec.NSUser) != nil || ec.joined(spec.NSMount) != nil || ec.joined(spec.NSTime) != nil ||
+		!ec.caller.Privileged && len(ec.joins) > 0 || ec.uidHelper || ec.gidHelper
+}
+
+func (ec *envCompiler) rootless() {
+	e := ec.e
+	why := "rootless (nsup runs without CAP_SYS_ADMIN)"
+	if e.HasNamespace(spec.NSUser) {
+		for _, j := range ec.joins {
+			if !j.isPath() {
+				ec.errorf(j.pos, keyField(ec.field+".join", j.t), "%s: %s's namespaces belong to its user namespace, which a new one cannot enter: remove user from namespaces (nsup then joins %s's user namespace)", why, j.ref, j.ref)
+			}
+		}
+	}
+	if e.HasNamespace(spec.NSUser) || e.Joined(spec.NSUser) != nil {
+		return
+	}
+	src, key := "", ""
+	var pos spec.Pos
+	for _, j := range ec.joins {
+		if j.isPath() {
+			ec.errorf(j.pos, keyField(ec.field+".join", j.t), "%s: a namespace given by path can be entered only from the user namespace that owns it: join that too (join: {user: /proc/PID/ns/user})", why)
+			continue
+		}
+		k := ec.userKey(j.ref)
+		if src == "" {
+			src, key, pos = j.ref, k, j.pos
+		} else if k != key {
+			ec.errorf(j.pos, keyField(ec.field+".join", j.t), "%s: %s and %s are in different user namespaces, and an environment can be in one only", why, src, j.ref)
+		}
+	}
+	if src != "" {
+		ec.joins = append([]joinRef{{spec.NSUser, src, pos}}, ec.joins...)
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: joins the user namespace of %s, whose namespaces it enters (spec-v1, Rootless)", why, src))
+		return
+	}
+	ec.addedUser = true
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: a new user namespace, uid %d and gid %d mapped to 0 (spec-v1, Rootless)", why, ec.caller.UID, ec.caller.GID))
+}
+
+// maps decides a new user namespace's maps and how they are written. The
+// default maps the caller to 0, one line each. Root writes any map. An
+// unprivileged caller may write one line mapping its own id, and for the
+// gid map only after denying setgroups (user_namespaces(7)); anything
+// more goes through newuidmap/newgidmap, which check /etc/subuid and
+// /etc/subgid.
+func (ec *envCompiler) maps() {
+	c := ec.caller
+	ec.uidMap = []spec.IDRange{{Inside: 0, Outside: c.UID, Count: 1}}
+	ec.gidMap = []spec.IDRange{{Inside: 0, Outside: c.GID, Count: 1}}
+	if m := ec.e.IDMap; m != nil {
+		ec.uidMap, ec.gidMap = m.UID, m.GID
+	}
+	if c.Privileged {
+		return
+	}
+	own := func(rs []spec.IDRange, id uint32) bool {
+		return len(rs) == 1 && rs[0].Outside == id && rs[0].Count == 1
+	}
+	ec.uidHelper = !own(ec.uidMap, c.UID)
+	ec.gidHelper = !own(ec.gidMap, c.GID)
+	ec.denySetgroups = !ec.gidHelper
+	if ec.uidHelper {
+		ec.checkHelper("uid", ec.uidMap, c.UID, c.NewUIDMap, "newuidmap", "/etc/subuid", c.SubUIDs)
+	}
+	if ec.gidHelper {
+		ec.checkHelper("gid", ec.gidMap, c.GID, c.NewGIDMap, "newgidmap", "/etc/subgid", c.SubGIDs)
+	}
+}
+
+func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, helper, name, file string, granted []IDRange) {
+	field := ec.field + ".idmap." + kind
+	who := ec.caller.Name
+	if who == "" {
+		who = fmt.Sprintf("uid %d", ec.caller.UID)
+	}
+	if helper == "" {
+		ec.errorf(ec.e.IDMap.Pos, field, "maps more than your own %s (%d) without privilege: that needs %s (Debian package uidmap), which is not installed", kind, own, name)
+		return
+	}
+	var grants []string
+	for _, g := range granted {
+		grants = append(grants, fmt.Sprintf("%d-%d", g.First, uint64(g.First)+uint64(g.Count)-1))
+	}
+	for i, r := range rs {
+		if r.Outside == own && r.Count == 1 {
+			continue
+		}
+		ok := false
+		for _, g := range granted {
+			if r.Outside >= g.First && uint64(r.Outside)+uint64(r.Count) <= uint64(g.First)+uint64(g.Count) {
+				ok = true
+			}
+		}
+		if !ok {
+			have := "grants it none"
+			if len(grants) > 0 {
+				have = "grants it only " + strings.Join(grants, ", ")
+			}
+			ec.errorf(r.Pos, fmt.Sprintf("%s[%d]", field, i), "host %ss %d-%d are not %s's to map: %s %s (%s checks it)",
+				kind, r.Outside, uint64(r.Outside)+uint64(r.Count)-1, who, file, have, name)
+		}
+	}
+}
+
+// mapped reports whether id is inside one of the map's ranges.
+func mapped(rs []spec.IDRange, id uint32) bool {
+	for _, r := range rs {
+		if id >= r.Inside && uint64(id) < uint64(r.Inside)+uint64(r.Count) {
+			return true
+		}
+	}
+	return false
+}
+
+func keyField(parent, key string) string { return parent + "." + key }
