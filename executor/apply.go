@@ -245,14 +245,23 @@ func openNS(p string, t planner.CloneFlags) (int, error) {
 	got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
 	if err != nil {
 		unix.Close(fd)
-		return -1, fmt.Errorf("%s is not a namespace file (ioctl NS_GET_NSTYPE: %v): %w", p, err, unix.EINVAL)
+		return -1, explained{fmt.Sprintf("%s is not a namespace file", p), unix.EINVAL}
 	}
 	if planner.CloneFlags(got) != t {
 		unix.Close(fd)
-		return -1, fmt.Errorf("%s is a %s namespace, not a %s one: %w", p, nsNames[planner.CloneFlags(got)], nsNames[t], unix.EINVAL)
+		return -1, explained{fmt.Sprintf("%s is a %s namespace, not a %s one", p, nsNames[planner.CloneFlags(got)], nsNames[t]), unix.EINVAL}
 	}
 	return fd, nil
 }
+
+// explained is an errno with a sentence that says more than its text.
+type explained struct {
+	msg   string
+	errno unix.Errno
+}
+
+func (e explained) Error() string { return e.msg }
+func (e explained) Unwrap() error { return e.errno }
 
 // wanted lists the namespace types of env that later environments join
 // by name.
@@ -776,8 +785,16 @@ func writeOnce(p, data string) error {
 	// entries, fs/proc/base.c tid_base_stuff), but /proc/TID/ of a thread
 	// has it, for that very thread: the one that unshared the time
 	// namespace, whose time_for_children it sets (time_namespaces(7)).
-	// /proc/self/ would be the main thread's.
-	p = strings.ReplaceAll(p, "$TID", strconv.Itoa(unix.Gettid()))
+	// /proc/self/ would be the main thread's. TID as /proc counts: in a
+	// new pid namespace, with the host's /proc still mounted, gettid(2)
+	// is not it; /proc/thread-self names it ("PID/task/TID").
+	if strings.Contains(p, "$TID") {
+		ts, err := os.Readlink("/proc/thread-self")
+		if err != nil {
+			return err
+		}
+		p = strings.ReplaceAll(p, "$TID", ts[strings.LastIndexByte(ts, '/')+1:])
+	}
 	fd, err := unix.Open(p, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err

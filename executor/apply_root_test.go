@@ -880,26 +880,3 @@ environments:
 		t.Errorf("uptime inside %.0f s, on the host %.0f s: want 100000 s more inside", inside, host)
 	}
 }
-
-// TestRootJoinUnsupported: joining a mount or user namespace needs a
-// single-threaded process; it fails clearly, naming the step.
-func TestRootJoinUnsupported(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
-	p := compile(t, dir, `version: 1
-environments:
-  joiner:
-    rootfs: {dir: ./rootfs}
-    namespaces: [pid]
-    join: {mnt: /proc/1/ns/mnt}
-    processes:
-      - name: main
-        command: [/bin/true]
-`)
-	_, _, _, err := run(t, p, executor.Options{})
-	if !errors.Is(err, unix.ENOTSUP) || !strings.Contains(err.Error(), `setns("/proc/1/ns/mnt", CLONE_NEWNS): joining a mnt namespace is not supported yet`) {
-		t.Errorf("apply: %v, want a clear ENOTSUP for the setns step", err)
-	}
-}

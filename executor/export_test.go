@@ -18,3 +18,10 @@ func OnExit(opts Options, fn func(env string, ps *os.ProcessState)) Options {
 	opts.exited = fn
 	return opts
 }
+
+// OnStart returns opts calling fn with each environment's child once it
+// is set up, while it runs.
+func OnStart(opts Options, fn func(env string, pid int)) Options {
+	opts.started = fn
+	return opts
+}

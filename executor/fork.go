@@ -164,7 +164,8 @@ func forkChild(a *forkArgs) {
 		forkExit(1)
 	}
 	// The fds: first out of the way (close-on-exec copies above 10), then
-	// into place, so that no source is overwritten before it is copied.
+	// into place, so that no source is overwritten before it is copied
+	// (nor nsup's fd, by its copy).
 	var tmp [4]uintptr
 	for i := range a.fds {
 		fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, a.fds[i], unix.F_DUPFD_CLOEXEC, 10)
@@ -173,6 +174,15 @@ func forkChild(a *forkArgs) {
 			forkExit(1)
 		}
 		tmp[i] = fd
+	}
+	if a.byFD {
+		// nsup's own fd may be one of 0 to 3: out of the way too.
+		fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, a.exe, unix.F_DUPFD_CLOEXEC, 10)
+		if e != 0 {
+			forkReport(a, reportErr, a.execStep, uintptr(e))
+			forkExit(1)
+		}
+		a.exe = fd
 	}
 	for i := range tmp {
 		if _, _, e := syscall.RawSyscall(unix.SYS_DUP3, tmp[i], uintptr(i), 0); e != 0 {

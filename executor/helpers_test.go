@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,7 @@ func checkHost(t *testing.T) {
 	t.Helper()
 	before := mountTable(t)
 	state := stateDir()
+	ns := threadNS()
 	pids := map[int]bool{}
 	for _, p := range allPids() {
 		pids[p] = true
@@ -68,6 +70,9 @@ func checkHost(t *testing.T) {
 			}
 			if s := stateDir(); s != state {
 				problems = append(problems, fmt.Sprintf("/run/nsup changed: %q -> %q", state, s))
+			}
+			if after := threadNS(); after != ns {
+				problems = append(problems, fmt.Sprintf("the test process's namespaces changed:\n--- before\n%s--- after\n%s", ns, after))
 			}
 			for _, p := range allPids() {
 				if !pids[p] {
@@ -101,6 +106,28 @@ func mountTable(t *testing.T) string {
 		}
 	}
 	return out.String()
+}
+
+// threadNS lists the namespaces of the test process's threads, each
+// distinct one once: setns(2) and unshare(2) of Apply change a locked
+// thread, which must end with its goroutine, never live on in another
+// namespace.
+func threadNS() string {
+	seen := map[string]bool{}
+	var out []string
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		ents, _ := os.ReadDir("/proc/self/task/" + task.Name() + "/ns")
+		for _, e := range ents {
+			l, err := os.Readlink("/proc/self/task/" + task.Name() + "/ns/" + e.Name())
+			if err == nil && !seen[e.Name()+" "+l] {
+				seen[e.Name()+" "+l] = true
+				out = append(out, e.Name()+" "+l)
+			}
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n") + "\n"
 }
 
 func stateDir() string {

@@ -504,13 +504,15 @@ func unwrapPath(err error) error {
 // maps of a new user namespace.
 //
 // A child is born in the namespaces of the thread that creates it, which
-// is how net, ipc, uts, pid and cgroup namespaces are joined: setns(2) on
+// is how net, ipc, uts and cgroup namespaces are joined: setns(2) on
 // nsup's locked thread, then clone. A user, mount or time namespace cannot
 // be entered by a process of several threads (setns(2): EINVAL for user
 // and mnt, EUSERS for time), and a Go program always has several: those
-// joins, and every join of rootless nsup (it may enter a namespace only
-// from the user namespace that owns it), are made by a forked copy of nsup
-// (stage fork), which then creates the child with CLONE_PARENT.
+// joins, a pid namespace's (Go's exec kills a child whose parent is
+// outside its pid namespace: its Pdeathsig check reads getppid() 0), and
+// every join of rootless nsup (it may enter a namespace only from the user
+// namespace that owns it) are made by a forked copy of nsup (stage fork),
+// which then creates the child with CLONE_PARENT.
 func (ec *envCompiler) host() {
 	e := ec.e
 	first := e.Pos
@@ -558,6 +560,11 @@ func (ec *envCompiler) host() {
 		} else {
 			op.Env = j.ref
 			op.Path = "/proc/$" + j.ref + "/ns/" + j.t
+			if j.t == spec.NSTime {
+				// Where the environment's processes are: its child stage
+				// may have made the namespace for its children only.
+				op.Path += "_for_children"
+			}
 		}
 		ec.add(stage, j.pos, op)
 	}

@@ -233,7 +233,7 @@ func (ec *envCompiler) namespaces() {
 	// user namespace its owner, or, rootless, could not at all).
 	ec.timeInChild = ec.isNew(spec.NSTime) && ec.inUserNS()
 	ec.forked = ec.joined(spec.NSUser) != nil || ec.joined(spec.NSMount) != nil || ec.joined(spec.NSTime) != nil ||
-		!ec.caller.Privileged && len(ec.joins) > 0 || ec.uidHelper || ec.gidHelper
+		ec.joined(spec.NSPID) != nil || !ec.caller.Privileged && len(ec.joins) > 0 || ec.uidHelper || ec.gidHelper
 }
 
 func (ec *envCompiler) rootless() {

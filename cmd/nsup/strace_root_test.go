@@ -14,6 +14,7 @@ import (
 
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // The plan is the truth: apply, traced with strace -f, makes exactly the
@@ -22,7 +23,7 @@ import (
 
 // fork and vfork are traced too: nsup must make none beyond its plan, and
 // the environment's own forks must be recognised as the environment's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,sethostname,setdomainname,execve"
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat"
 
 // event is one traced syscall of interest.
 type event struct {
@@ -44,8 +45,12 @@ var (
 // parseTrace reads strace -f output, joining calls split by
 // "<unfinished ...>" and "<... resumed>".
 func parseTrace(t *testing.T, text string) []event {
-	pending := map[int]string{}
-	var out []event
+	type start struct {
+		text string
+		at   int // its place in out
+	}
+	pending := map[int]start{}
+	var out []*event
 	for _, line := range strings.Split(text, "\n") {
 		m := lineRe.FindStringSubmatch(line)
 		if m == nil {
@@ -53,21 +58,37 @@ func parseTrace(t *testing.T, text string) []event {
 		}
 		pid, _ := strconv.Atoi(m[1])
 		rest := m[2]
+		at := -1
 		if u := unfinished.FindStringSubmatch(rest); u != nil {
-			pending[pid] = u[1]
+			// Its place is where it started: a fork's child can print
+			// its first calls before the parent's fork returns.
+			pending[pid] = start{u[1], len(out)}
+			out = append(out, nil)
 			continue
 		}
 		if r := resumed.FindStringSubmatch(rest); r != nil {
-			rest = pending[pid] + r[2]
+			p := pending[pid]
+			rest, at = p.text+r[2], p.at
 			delete(pending, pid)
 		}
 		c := callRe.FindStringSubmatch(rest)
 		if c == nil {
 			continue // signals, exits
 		}
-		out = append(out, event{pid: pid, name: c[1], args: c[2], ret: c[3]})
+		e := &event{pid: pid, name: c[1], args: c[2], ret: c[3]}
+		if at >= 0 {
+			out[at] = e
+		} else {
+			out = append(out, e)
+		}
 	}
-	return out
+	var evs []event
+	for _, e := range out {
+		if e != nil {
+			evs = append(evs, *e)
+		}
+	}
+	return evs
 }
 
 // nsFlagNames are the CLONE_NEW* names strace prints.
@@ -247,16 +268,25 @@ func mountMatch(src, target, fstype string, flags planner.MountFlags, data strin
 	}
 }
 
-func expectations(p planner.Env) []expectation {
+func expectations(p planner.Env, host map[int]bool) []expectation {
 	var ex []expectation
 	add := func(i int, st planner.Step, m func(event) bool) {
 		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), m})
 	}
 	for i, st := range p.Steps {
 		switch op := st.Op.(type) {
-		case planner.Clone:
+		case planner.Fork:
+			// A plain fork by nsup itself: a clone without new namespaces
+			// (nor a thread), by one of the host process's threads.
 			add(i, st, func(e event) bool {
-				return (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), op.Flags)
+				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+			})
+		case planner.Clone:
+			parent := op.Flags&unix.CLONE_PARENT != 0
+			ns := op.Flags &^ unix.CLONE_PARENT
+			add(i, st, func(e event) bool {
+				return (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), ns) &&
+					strings.Contains(e.args, "CLONE_PARENT") == parent
 			})
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && sameFlags(e.args, op.Flags) })
@@ -266,6 +296,10 @@ func expectations(p planner.Env) []expectation {
 				return e.name == "setns" && len(a) == 2 && sameFlags(a[1], op.NSType)
 			})
 		case planner.Execve:
+			if op.ByFD {
+				add(i, st, execatMatch(op.Argv))
+				break
+			}
 			add(i, st, execMatch(op.Path, op.Argv))
 		case planner.Mount:
 			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot))
@@ -309,6 +343,21 @@ func execMatch(path string, argv []string) func(event) bool {
 	}
 }
 
+// execatMatch is execveat(FD, "", argv, ..., AT_EMPTY_PATH).
+func execatMatch(argv []string) func(event) bool {
+	return func(e event) bool {
+		if e.name != "execveat" || !strings.HasPrefix(e.ret, "0") {
+			return false
+		}
+		a := splitArgs(e.args)
+		var qa []string
+		for _, s := range argv {
+			qa = append(qa, q(s))
+		}
+		return len(a) == 5 && a[1] == `""` && a[2] == "["+strings.Join(qa, ", ")+"]" && a[4] == "AT_EMPTY_PATH"
+	}
+}
+
 func buildNsup(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "nsup")
@@ -329,7 +378,9 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 	}
 	bin := buildNsup(t)
 	cache := t.TempDir()
-	for _, f := range examples(t) {
+	// Every example, and the joins that take the forked copy's path.
+	cases, _ := filepath.Glob("testdata/strace/*.yaml")
+	for _, f := range append(examples(t), cases...) {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			checkHost(t)
 			s, err := spec.Parse(f)
@@ -348,8 +399,10 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 				t.Fatalf("apply under strace: %v\n%s", err, out)
 			}
 			raw, _ := os.ReadFile(trace)
-			evs := relevant(parseTrace(t, string(raw)), bin)
-			unmatched, missing := matchTrace(p, evs)
+			all := parseTrace(t, string(raw))
+			host := hostThreads(all)
+			evs := relevant(all, bin)
+			unmatched, missing := matchTrace(p, evs, host)
 			if len(unmatched) > 0 || len(missing) > 0 {
 				t.Errorf("traced calls not in the plan (or out of order):\n  %s\nplan steps not traced:\n  %s\nfull trace:\n%s",
 					strings.Join(unmatched, "\n  "), strings.Join(missing, "\n  "), joinEvents(evs))
@@ -366,26 +419,41 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 				t.Fatalf("only %d mounts traced", len(mounts))
 			}
 			dropped := append(append([]event(nil), evs[:mounts[2]]...), evs[mounts[2]+1:]...)
-			if _, miss := matchTrace(p, dropped); len(miss) == 0 {
+			if _, miss := matchTrace(p, dropped, host); len(miss) == 0 {
 				t.Error("a trace missing a mount still matches the plan")
 			}
 			swapped := append([]event(nil), evs...)
 			swapped[mounts[1]], swapped[mounts[2]] = swapped[mounts[2]], swapped[mounts[1]]
-			if un, miss := matchTrace(p, swapped); len(un)+len(miss) == 0 {
+			if un, miss := matchTrace(p, swapped, host); len(un)+len(miss) == 0 {
 				t.Error("a trace with two mounts swapped still matches the plan")
 			}
 		})
 	}
 }
 
+// hostThreads are nsup's own threads: the first traced process and its
+// CLONE_THREAD children.
+func hostThreads(evs []event) map[int]bool {
+	host := map[int]bool{}
+	for _, e := range evs {
+		if len(host) == 0 {
+			host[e.pid] = true
+		}
+		if host[e.pid] && isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") {
+			host[childPid(e.ret)] = true
+		}
+	}
+	return host
+}
+
 // matchTrace checks the traced calls against the plan. Environments run
 // side by side, so each one's expectations must be met in its order, and
 // every traced call must belong to one of them.
-func matchTrace(p *planner.Plan, evs []event) (unmatched, missing []string) {
+func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, missing []string) {
 	queues := map[string][]expectation{}
 	var order []string
 	for _, e := range p.Environments {
-		queues[e.Name] = expectations(e)
+		queues[e.Name] = expectations(e, host)
 		order = append(order, e.Name)
 	}
 	for _, e := range evs {
