@@ -21,7 +21,11 @@ func TestMain(m *testing.M) {
 	if executor.IsStage() {
 		os.Exit(executor.RunStage())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if builtDir != "" {
+		os.RemoveAll(builtDir)
+	}
+	os.Exit(code)
 }
 
 // nsup runs the CLI in-process and returns its exit status and output.

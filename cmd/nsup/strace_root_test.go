@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -358,16 +359,34 @@ func execatMatch(argv []string) func(event) bool {
 	}
 }
 
+var (
+	builtOnce sync.Once
+	builtDir  string
+	builtBin  string
+	builtErr  error
+)
+
+// buildNsup builds nsup as make build does (static), once per test run,
+// into a folder every user may read (rootless tests run it as another
+// user); TestMain removes it.
 func buildNsup(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "nsup")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	builtOnce.Do(func() {
+		if builtDir, builtErr = os.MkdirTemp("", "nsupns-bin-"); builtErr != nil {
+			return
+		}
+		os.Chmod(builtDir, 0o755)
+		builtBin = filepath.Join(builtDir, "nsup")
+		cmd := exec.Command("go", "build", "-o", builtBin, ".")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
+		if out, err := cmd.CombinedOutput(); err != nil {
+			builtErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if builtErr != nil {
+		t.Fatal(builtErr)
 	}
-	return bin
+	return builtBin
 }
 
 func TestRootStraceMatchesPlan(t *testing.T) {

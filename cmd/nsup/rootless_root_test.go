@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Rootless mode, for real: the test (root) creates an unprivileged user,
+// and runs nsup as that user (setpriv), on the examples and on specs that
+// probe what the environment may do on the host.
+
+// testUser is an unprivileged user made for the test and removed after it
+// (with the subordinate ids useradd gave it, when /etc/subuid exists).
+type testUser struct {
+	name     string
+	uid, gid int
+}
+
+func makeUser(t *testing.T) testUser {
+	t.Helper()
+	for _, tool := range []string{"useradd", "userdel", "setpriv"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			skipOrFail(t, "needs "+tool)
+		}
+	}
+	const name = "nsupns-test"
+	exec.Command("userdel", name).Run() // left by a killed run
+	if out, err := exec.Command("useradd", "--no-create-home", "--user-group", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
+		t.Fatalf("useradd: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
+			t.Errorf("userdel: %v\n%s", err, out)
+		}
+	})
+	u := testUser{name: name}
+	for _, f := range []struct {
+		flag string
+		to   *int
+	}{{"-u", &u.uid}, {"-g", &u.gid}} {
+		out, err := exec.Command("id", f.flag, name).Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		*f.to, _ = strconv.Atoi(strings.TrimSpace(string(out)))
+	}
+	return u
+}
+
+// as runs argv as the user, with no capability and a clean environment.
+func (u testUser) as(t *testing.T, env []string, argv ...string) (int, string, string) {
+	t.Helper()
+	args := append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
+		"--inh-caps=-all", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	cmd := exec.Command("setpriv", append(args, argv...)...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("setpriv: %v", err)
+	}
+	return code, out.String(), errb.String()
+}
+
+// rootlessDir is a folder the user can read (t.TempDir is 0700), holding
+// nsup, copies of the examples in repo/examples (devbox binds repo), and
+// the user's own cache home.
+func rootlessDir(t *testing.T, u testUser) (dir, bin, cache string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "nsupns-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	bin = filepath.Join(dir, "nsup")
+	b, err := os.ReadFile(buildNsup(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(bin, b, 0o755)
+	ex := filepath.Join(dir, "repo", "examples")
+	os.MkdirAll(ex, 0o755)
+	for _, f := range examples(t) {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(ex, filepath.Base(f)), b, 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "repo", "README"), []byte("a file for /src\n"), 0o644)
+	cache = filepath.Join(dir, "cache-home")
+	os.Mkdir(cache, 0o700)
+	if err := os.Chown(cache, u.uid, u.gid); err != nil {
+		t.Fatal(err)
+	}
+	return dir, bin, cache
+}
+
+// TestRootRootlessExamples: hello, devbox and pod, applied by a user
+// without privilege; the plan says it is rootless.
+func TestRootRootlessExamples(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	env := []string{"XDG_CACHE_HOME=" + cache}
+	ex := filepath.Join(dir, "repo", "examples")
+
+	code, plan, errs := u.as(t, env, bin, "plan", filepath.Join(ex, "hello.yaml"))
+	want := fmt.Sprintf("# hello: rootless (nsup runs without CAP_SYS_ADMIN): a new user namespace, uid %d and gid %d mapped to 0", u.uid, u.gid)
+	if code != 0 || !strings.Contains(plan, want) || !strings.Contains(plan, fmt.Sprintf(`write("/proc/$CHILD/uid_map", "0 %d 1\n")`, u.uid)) ||
+		!strings.Contains(plan, filepath.Join(cache, "nsup", "closure")) {
+		t.Errorf("plan as %s: exit %d, %s\n%s", u.name, code, errs, plan)
+	}
+
+	for _, tc := range []struct {
+		file string
+		want []string
+	}{
+		{"hello.yaml", []string{"hello from hello, pid ", "PID 1 is "}},
+		{"devbox.yaml", []string{"devbox: 2 entries in /src", "/src is read-only", "the root is writable"}},
+		{"pod.yaml", []string{"db got: hello from web"}},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			code, out, errs := u.as(t, env, bin, "apply", filepath.Join(ex, tc.file))
+			if code != 0 {
+				t.Fatalf("apply as %s: exit %d\n%s%s", u.name, code, out, errs)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
+
+// TestRootRootlessNoPrivilege: inside, the user is root of its own user
+// namespace and nothing more on the host: a file it cannot read on the
+// host stays unreadable, a root-owned folder stays unwritable, host root's
+// files show as the overflow id.
+func TestRootRootlessNoPrivilege(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	data := filepath.Join(dir, "data")
+	os.Mkdir(data, 0o755)
+	os.WriteFile(filepath.Join(data, "secret"), []byte("root only\n"), 0o600)
+	os.WriteFile(filepath.Join(data, "public"), []byte("anyone\n"), 0o644)
+	spec := filepath.Join(dir, "probe.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  probe:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: bind, source: ./data, target: /data}
+    processes:
+      - name: main
+        command:
+          - /bin/busybox
+          - sh
+          - -c
+          - |
+            echo "id $(busybox id -u) $(busybox id -g)"
+            echo "map $(busybox cat /proc/self/uid_map)"
+            busybox cat /data/public
+            busybox cat /data/secret 2>&1 || echo "secret: refused"
+            busybox touch /data/new 2>&1 || echo "write: refused"
+            echo "owner $(busybox stat -c %u /data/secret)"
+            busybox grep CapEff /proc/self/status
+`), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	for _, w := range []string{"id 0 0\n", "anyone\n", "secret: refused", "write: refused", "owner 65534"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "root only") {
+		t.Errorf("the environment read a file its user cannot read on the host:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(data, "new")); err == nil {
+		t.Error("the environment wrote into a root-owned folder of the host")
+	}
+	if f := strings.Fields(out[strings.Index(out, "map "):]); len(f) < 4 || f[1] != "0" || f[2] != strconv.Itoa(u.uid) || f[3] != "1" {
+		t.Errorf("uid_map inside: %q, want 0 %d 1", f, u.uid)
+	}
+}
+
+// TestRootRootlessIDMapHelper: a map of more than the user's own id goes
+// through newuidmap/newgidmap and /etc/subuid, /etc/subgid.
+func TestRootRootlessIDMapHelper(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	requireBusybox(t)
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		skipOrFail(t, "needs newuidmap (apt-get install uidmap)")
+	}
+	u := makeUser(t)
+	sub := subRange(t, "/etc/subuid", u)
+	subg := subRange(t, "/etc/subgid", u)
+	dir, bin, cache := rootlessDir(t, u)
+	spec := filepath.Join(dir, "mapped.yaml")
+	os.WriteFile(spec, []byte(fmt.Sprintf(`version: 1
+environments:
+  mapped:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: %d, count: 1000}]
+      gid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: %d, count: 1000}]
+    user: "7:8"
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        command: [/bin/busybox, sh, -c, 'busybox cat /proc/self/uid_map /proc/self/gid_map; echo "id $(busybox id -u) $(busybox id -g)"']
+`, u.uid, sub, u.gid, subg)), 0o644)
+	env := []string{"XDG_CACHE_HOME=" + cache}
+	code, plan, errs := u.as(t, env, bin, "plan", spec)
+	if code != 0 || !strings.Contains(plan, `newidmap("`) {
+		t.Errorf("plan: exit %d %s\n%s", code, errs, plan)
+	}
+	code, out, errs := u.as(t, env, bin, "apply", spec)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s\n%s", code, out, errs, plan)
+	}
+	got := strings.Join(strings.Fields(out), " ")
+	want := fmt.Sprintf("0 %d 1 1 %d 1000 0 %d 1 1 %d 1000 id 7 8", u.uid, sub, u.gid, subg)
+	if got != want {
+		t.Errorf("inside: %q, want %q", got, want)
+	}
+
+	// Ranges the user was not granted are refused at plan time, naming
+	// the line.
+	os.WriteFile(spec, []byte(fmt.Sprintf(`version: 1
+environments:
+  mapped:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [user, mnt]
+    idmap:
+      uid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: 1, count: 10}]
+      gid: [{inside: 0, outside: %d, count: 1}]
+    processes:
+      - {name: main, command: [/bin/busybox, "true"]}
+`, u.uid, u.gid)), 0o644)
+	code, _, errs = u.as(t, env, bin, "apply", spec)
+	line := fmt.Sprintf("      uid: [{inside: 0, outside: %d, count: 1}, {", u.uid)
+	if code != 2 || !strings.Contains(errs, fmt.Sprintf("%s:7:%d: environments.mapped.idmap.uid[1]: host uids 1-10 are not %s's to map: /etc/subuid grants it only", spec, len(line), u.name)) {
+		t.Errorf("apply of a map beyond the grant: exit %d\n%s", code, errs)
+	}
+}
+
+// subRange is the first id of the user's range in file (useradd grants
+// one where /etc/subuid exists; the test adds one if it did not).
+func subRange(t *testing.T, file string, u testUser) int {
+	t.Helper()
+	b, _ := os.ReadFile(file)
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Split(l, ":")
+		if len(f) == 3 && f[0] == u.name {
+			n, _ := strconv.Atoi(f[1])
+			if c, _ := strconv.Atoi(f[2]); c >= 1000 {
+				return n
+			}
+		}
+	}
+	flag := "--add-subuids"
+	if strings.HasSuffix(file, "subgid") {
+		flag = "--add-subgids"
+	}
+	if out, err := exec.Command("usermod", flag, "3000000-3065535", u.name).CombinedOutput(); err != nil {
+		t.Fatalf("usermod %s: %v\n%s", flag, err, out)
+	}
+	return 3000000
+}
+
+// TestRootRootlessRefused: what needs real privilege is refused at plan
+// time, naming the key.
+func TestRootRootlessRefused(t *testing.T) {
+	requireRoot(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	spec := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  bad:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    join: {net: /proc/1/ns/net}
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - {name: main, command: [/bin/sh, -c, "true"]}
+`), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
+	want := spec + `:6:17: environments.bad.join.net: rootless (nsup runs without CAP_SYS_ADMIN): a namespace given by path can be entered only from the user namespace that owns it: join that too (join: {user: /proc/PID/ns/user})
+` + spec + `:8:9: environments.bad.mounts[0]: proc in a user namespace needs a pid namespace of that user namespace: add pid to namespaces (mounting proc for the host's needs privilege)
+`
+	if code != 2 || out != "" || errs != want {
+		t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant\n%s", code, out, errs, want)
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("a refused plan created %d entries in the cache home", len(ents))
+	}
+}

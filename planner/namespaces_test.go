@@ -1,0 +1,218 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// TestNamespaceErrors: what cannot work is refused at plan time, every
+// problem at once, naming the key: for a user without privilege what
+// needs it, and for anyone what a joined or a user namespace rules out.
+func TestNamespaceErrors(t *testing.T) {
+	noHelpers := userCaller
+	noHelpers.NewUIDMap, noHelpers.NewGIDMap = "", ""
+	for _, tc := range []struct {
+		name   string
+		caller Caller
+		src    string
+		want   []string
+	}{{
+		name: "rootless-kernel-filesystems", caller: userCaller,
+		src: `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: sysfs, target: /sys}
+      - {type: mqueue, target: /mq}
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:7:9: environments.a.mounts[0]: proc in a user namespace needs a pid namespace of that user namespace: add pid to namespaces (mounting proc for the host's needs privilege)",
+			"t.yaml:8:9: environments.a.mounts[1]: sysfs in a user namespace needs a net namespace of that user namespace: add net to namespaces (mounting sysfs for the host's needs privilege)",
+			"t.yaml:9:9: environments.a.mounts[2]: mqueue in a user namespace needs a ipc namespace of that user namespace: add ipc to namespaces (mounting mqueue for the host's needs privilege)",
+		},
+	}, {
+		name: "rootless-idmap-without-helpers", caller: noHelpers,
+		src: `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt]
+    idmap:
+      uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 10}]
+      gid: [{inside: 0, outside: 1000, count: 1}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{"t.yaml:7:7: environments.a.idmap.uid: maps more than your own uid (1000) without privilege: that needs newuidmap (Debian package uidmap), which is not installed"},
+	}, {
+		name: "rootless-idmap-beyond-grant", caller: userCaller,
+		src: `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt]
+    idmap:
+      uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 165000, count: 1000}]
+      gid: [{inside: 0, outside: 0, count: 1}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:7:51: environments.a.idmap.uid[1]: host uids 165000-165999 are not dev's to map: /etc/subuid grants it only 100000-165535 (newuidmap checks it)",
+			"t.yaml:8:13: environments.a.idmap.gid[0]: host gids 0-0 are not dev's to map: /etc/subgid grants it only 100000-165535 (newgidmap checks it)",
+		},
+	}, {
+		name: "rootless-joins", caller: userCaller,
+		src: `version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, net]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  other:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, ipc]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    join: {net: db, ipc: other, uts: /proc/1/ns/uts}
+    processes:
+      - {name: main, command: [/bin/sh]}
+  own:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt]
+    join: {net: db}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:16:26: environments.web.join.ipc: rootless (nsup runs without CAP_SYS_ADMIN): db and other are in different user namespaces, and an environment can be in one only",
+			"t.yaml:16:38: environments.web.join.uts: rootless (nsup runs without CAP_SYS_ADMIN): a namespace given by path can be entered only from the user namespace that owns it: join that too (join: {user: /proc/PID/ns/user})",
+			"t.yaml:22:17: environments.own.join.net: rootless (nsup runs without CAP_SYS_ADMIN): db's namespaces belong to its user namespace, which a new one cannot enter: remove user from namespaces (nsup then joins db's user namespace)",
+		},
+	}, {
+		name: "unmapped-user", caller: rootCaller,
+		src: `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt]
+    user: "1000:1000"
+    processes:
+      - {name: main, command: [/bin/sh]}
+      - {name: side, command: [/bin/sh], user: "0:5"}
+`,
+		want: []string{
+			"t.yaml:6:11: environments.a.user: 1000:1000 is not mapped in the new user namespace (uid map \"0 0 1\", gid map \"0 0 1\"): add it to idmap",
+			"t.yaml:9:48: environments.a.processes[1].user: 0:5 is not mapped in the new user namespace (uid map \"0 0 1\", gid map \"0 0 1\"): add it to idmap",
+		},
+	}, {
+		name: "joined-mnt", caller: rootCaller,
+		src: `version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh, /bin/ls], overlay: true}
+    namespaces: [pid]
+    join: {mnt: db}
+    mounts:
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:9:13: environments.web.rootfs.overlay: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it; remove overlay",
+			"t.yaml:9:13: environments.web.rootfs: the mount namespace is joined (join.mnt: db) and used as it is: the environment sees db's root, so its rootfs must be db's (the same dir, tar or closure)",
+			"t.yaml:13:9: environments.web.mounts: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)",
+		},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(tc.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller := tc.caller
+			_, err = Compile(s, Options{Closure: fixedClosure, Caller: &caller, LockedFlags: fixedLocked})
+			if err == nil {
+				t.Fatal("planned")
+			}
+			if d := cmp.Diff(strings.Join(tc.want, "\n"), err.Error()); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// TestRootlessPlan: a user without privilege gets a user namespace of
+// its own (new, or the one of the environment it joins), maps written as
+// an unprivileged writer must, and processes that keep their groups.
+func TestRootlessPlan(t *testing.T) {
+	s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(`version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, net]
+    init: false
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    join: {net: db}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(s, Options{Closure: fixedClosure, Caller: &userCaller, LockedFlags: fixedLocked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			switch op := st.Op.(type) {
+			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp:
+			case Start:
+				got = append(got, e.Name+" start noSetgroups="+map[bool]string{true: "yes", false: "no"}[op.NoSetgroups])
+			default:
+				got = append(got, e.Name+" "+st.Stage.String()+" "+FormatOp(op))
+			}
+		}
+	}
+	want := []string{
+		"db host clone(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET|SIGCHLD)",
+		`db host write("/proc/$CHILD/setgroups", "deny")`,
+		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
+		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
+		// init: false without setgroups: denied
+		"db init setresgid(0, 0, 0)",
+		"db init setresuid(0, 0, 0)",
+		"web host fork()",
+		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
+		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
+		"web fork clone(CLONE_NEWNS|CLONE_PARENT|SIGCHLD)",
+		"web start noSetgroups=yes",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
