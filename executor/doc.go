@@ -8,7 +8,9 @@
 //     builds the root tree (rootfs.go), joins namespaces and creates the
 //     child from one goroutine locked to its OS thread, writes what must be
 //     written from outside, then hands the remaining steps to the child
-//     over a socketpair (wire.go) and waits for "ok" or the failed step;
+//     over a socketpair (wire.go) and waits for "ok" or the failed step.
+//     User, mount, pid and time namespaces are joined by a forked,
+//     single-threaded copy of nsup instead (fork.go: stage fork);
 //   - the child stage (RunStage, stage.go): nsup re-executed in the new
 //     namespaces (planner.StageArgv); one switch applies the steps: mounts
 //     resolved inside the root with openat2(2) (resolve.go), the root

@@ -6,11 +6,18 @@
 //
 // The steps of one environment, in order (see order.go for the reasons):
 //
-//	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree
-//	host  setns(PATH, CLONE_NEWX)                   one per join
+//	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
+//	host  unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace outside a user namespace
+//	host  setns(PATH, CLONE_NEWX)                   one per join of net, ipc, uts, cgroup
 //	host  clone(CLONE_NEW...)                       the child stage, in new namespaces
-//	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups)
+//	  or, to join user, mnt, pid or time (and for any join, rootless):
+//	host  fork()                                    a single-threaded copy of nsup (executor/fork.go)
+//	fork  setns(PATH, CLONE_NEWX)                   one per join, user first
+//	fork  clone(CLONE_NEW...|CLONE_PARENT)          the child stage, nsup's child
+//	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups "deny"),
+//	host  newidmap(newuidmap, $CHILD, MAP)          or through the setuid helpers (rootless, ranges)
 //	child execve("/proc/self/exe", ["nsup", "__child"], [])  nsup re-executed as the child stage
+//	child unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace in a user namespace
 //	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
 //	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL)     or overlay(ROOT)
 //	child mount(...)/symlink(...)                    the spec's mounts, in order, in the root
