@@ -503,3 +503,45 @@ environments:
 		t.Errorf("the main process on the host: uid and gid %q, want 201000 201500", hostIDs)
 	}
 }
+
+// TestRootForkFailAtEveryStep: each step of an environment made by the
+// forked copy fails in turn; the error names it, and nothing is left.
+func TestRootForkFailAtEveryStep(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  db:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid, time]
+    processes:
+      - {name: main, command: `+waitCmd+`}
+  web:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, uts]
+    join: {user: db, pid: db, time: db}
+    hostname: web
+    processes:
+      - {name: main, command: `+waitCmd+`}
+`)
+	web := p.Environments[1]
+	if _, ok := web.Steps[1].Op.(planner.Fork); !ok {
+		t.Fatalf("web is not made by a fork:\n%s", planText(p))
+	}
+	for i, st := range web.Steps {
+		t.Run(fmt.Sprintf("step%02d-%s", i, st.Op.Syscall()), func(t *testing.T) {
+			checkHost(t)
+			rd, wr, _ := os.Pipe()
+			defer rd.Close()
+			defer wr.Close()
+			opts := executor.FailAt(executor.Options{Stdin: rd, Stdout: &syncBuffer{}, Stderr: &syncBuffer{}}, "web", i, unix.EPERM)
+			_, err := executor.Apply(context.Background(), p, opts)
+			want := fmt.Sprintf("%s: step %d: %s: operation not permitted", st.Origin, i, planner.FormatOp(st.Op))
+			if err == nil || err.Error() != want || !errors.Is(err, unix.EPERM) {
+				t.Errorf("apply: %v\nwant %s", err, want)
+			}
+		})
+	}
+}
