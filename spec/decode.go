@@ -1126,6 +1126,25 @@ func (d *decoder) duration(n *yaml.Node, at string) time.Duration {
 	return v
 }
 
+// stopTimeout is a process's grace period: a duration, not negative. It
+// returns nil when the value is invalid (the error is reported).
+func (d *decoder) stopTimeout(n *yaml.Node, at string) *Duration {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		d.duration(n, at) // reports what the value is instead
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	switch {
+	case err != nil:
+		d.duration(n, at)
+		return nil
+	case v < 0:
+		d.errorf(n, at, "must not be negative, got %s", quote(n.Value))
+		return nil
+	}
+	return &Duration{Value: v, Pos: pos(n)}
+}
+
 // envVars returns the variables in the order written; an empty mapping
 // gives an empty, non-nil slice (a clean environment without even PATH).
 func (d *decoder) envVars(n *yaml.Node, at string) []EnvVar {
@@ -1195,7 +1214,7 @@ func (d *decoder) processes(n *yaml.Node, at string, top bool) []*Process {
 
 func (d *decoder) process(n *yaml.Node, at string) *Process {
 	p := &Process{Pos: pos(n)}
-	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "children")
+	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "stop_timeout", "children")
 	if !ok {
 		return p
 	}
@@ -1230,6 +1249,9 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 	}
 	if v, ok := f["user"]; ok {
 		p.User = d.user(v.val, at+".user")
+	}
+	if v, ok := f["stop_timeout"]; ok {
+		p.StopTimeout = d.stopTimeout(v.val, at+".stop_timeout")
 	}
 	if v, ok := f["children"]; ok {
 		p.Children = d.processes(v.val, at+".children", false)

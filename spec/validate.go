@@ -17,6 +17,10 @@ import (
 // that a name is safe in a path, a hostname and a plan line.
 var envName = lazyRegexp(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
+// ValidName reports whether s is a valid environment name: nsup's other
+// commands take names, which become paths of its state directory.
+func ValidName(s string) bool { return envName().MatchString(s) }
+
 // maxID is the largest uid or gid: (uid_t)-1, 4294967295, is not an id but
 // "no change" to setresuid(2) and chown(2), and the kernel refuses it in
 // an id map.
