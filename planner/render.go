@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Render writes the plan as text: one strace-like line per step,
@@ -52,6 +53,15 @@ func formatFile(f File) string {
 
 func q(s string) string { return strconv.Quote(s) }
 
+// output renders an output label: the prefix of each line the process
+// writes.
+func output(label string) string {
+	if label == "" {
+		return ""
+	}
+	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
+}
+
 // qn quotes s, or prints NULL for an empty string, as strace does for a
 // null pointer argument.
 func qn(s string) string {
@@ -97,7 +107,7 @@ func FormatOp(op Op) string {
 	case Write:
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Data))
 	case Execve:
-		return fmt.Sprintf("execve(%s, %s, %s)", qn(op.Path), qlist(op.Argv), qlist(op.Env))
+		return fmt.Sprintf("execve(%s, %s, %s)%s", qn(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
 	case Mount:
 		target := q(op.Target)
 		if op.InRoot {
@@ -148,7 +158,25 @@ func FormatOp(op Op) string {
 		if path == "" && len(op.Argv) > 0 {
 			path = "$PATH:" + op.Argv[0] // looked up when the process starts
 		}
-		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d in %s)", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, q(op.Cwd))
+		stop := ""
+		if op.StopTimeout != DefaultStopTimeout {
+			stop = fmt.Sprintf(", stop_timeout %v", time.Duration(op.StopTimeout)*time.Millisecond)
+		}
+		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d in %s%s)%s", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, q(op.Cwd), stop, output(op.Output))
+	case Mkdir:
+		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
+	case Flock:
+		return fmt.Sprintf("flock(%s, LOCK_EX|LOCK_NB)", q(op.Path))
+	case Stdio:
+		return fmt.Sprintf("open(0 < %s, 1 2 >> %s)", q(op.Stdin), q(op.Stdout))
+	case Listen:
+		return fmt.Sprintf("listen(AF_UNIX, SOCK_SEQPACKET, %s)", q(op.Path))
+	case Setsid:
+		return "setsid()"
+	case Setpgid:
+		return "setpgid(0, 0)"
+	case SaveState:
+		return fmt.Sprintf("state(%s: init's pid, start time, namespace inodes)", q(op.Path))
 	}
 	return fmt.Sprintf("%T?", op)
 }
