@@ -12,7 +12,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -34,38 +36,55 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the environments' fds 0, 1 and 2.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Color colours the labels of prefixed output lines (the caller knows
+	// whether Stdout is a terminal and NO_COLOR is unset).
+	Color bool
+	// Ended, if set, is told each foreground environment's exit status as
+	// it ends.
+	Ended func(env string, status int)
 
-	// failAt makes one step fail, for rollback tests (export_test.go). It
-	// cannot be set from outside the package, so nsup's command line
-	// cannot reach it.
-	failAt *failPoint
+	// failAt makes one step fail, for rollback tests; pauseAt stops apply
+	// before one step for good, for tests that kill nsup there, and
+	// paused is told when it happens (export_test.go). They cannot be set
+	// from outside the package, so nsup's command line cannot reach them.
+	failAt  *failPoint
+	pauseAt *failPoint
+	paused  func(env string, step int)
 	// exited, if set, is told how each environment's child ended (tests
 	// read its resource usage).
 	exited func(env string, ps *os.ProcessState)
 }
 
 // failPoint makes step Step of environment Env fail with Errno instead of
-// being performed.
+// being performed (or, as pauseAt, wait forever before it).
 type failPoint struct {
 	Env   string
 	Step  int
 	Errno unix.Errno
 }
 
-// Apply performs every environment of p, in plan order, in the
-// foreground: it returns once every environment has ended, with the exit
+// Apply performs every environment of p, in plan order. In the
+// foreground it returns once every environment has ended, with the exit
 // status of the first environment (in plan order) whose main process
-// exited non-zero, else 0. err is non-nil when setup failed, as
+// exited non-zero, else 0. A detached plan (p.Detach) returns 0 once
+// every environment is up, recorded and released: they outlive nsup.
+// err is non-nil when setup failed, as
 //
 //	ORIGIN: step N: CALL: ERRNO-TEXT
 //
 // (a *StepError wrapping the errno); everything already set up is then
 // undone: the children are killed, which takes their mount namespaces and
-// every mount in them along, and a partial cache entry is removed.
+// every mount in them along, a partial cache entry is removed, and so is
+// the state a detached environment had recorded.
 //
-// SIGINT and SIGTERM received meanwhile are forwarded to each
-// environment's child (its init, or its main process); cancelling ctx
-// kills the children.
+// SIGINT and SIGTERM received meanwhile reach the environments: with one
+// environment, they are forwarded to its child (its init, which forwards
+// SIGINT to the main process and stops the tree on SIGTERM); with
+// several, each in a process group of its own (the Setpgid step), the
+// first stops them one after the other in reverse plan order (the
+// reverse of their dependencies): SIGTERM to its init, and the next once
+// it has ended; a second kills them all. Cancelling ctx kills the
+// children.
 func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if p == nil {
 		return 1, errors.New("apply: no plan")
@@ -93,10 +112,35 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	a := &applier{opts: opts, std: std, pids: map[string]int{}, ended: make(chan *envRun, len(p.Environments))}
+	a := &applier{plan: p, opts: opts, std: std, pids: map[string]int{}, ended: make(chan *envRun, len(p.Environments))}
 	var runs []*envRun
+	// rollback undoes every environment started so far: every child dies
+	// with ctx (exec.Cmd's Cancel) or is killed, each run waits for its
+	// child before ending, and a detached one's state goes.
+	rollback := func(err error) (int, error) {
+		std.started()
+		cancel()
+		for _, r := range runs {
+			if r.released {
+				r.cmd.Process.Kill()
+				r.wait()
+			} else {
+				if r.release != nil {
+					close(r.release)
+				}
+				<-r.done
+			}
+			r.removeState()
+		}
+		return 1, err
+	}
+	colors := 0
 	for i := range p.Environments {
-		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1)}
+		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{}), colorBase: colors}
+		colors += r.labels()
+		if p.Detach {
+			r.release = make(chan struct{}, 1)
+		}
 		runs = append(runs, r)
 		go r.run(ctx)
 		select {
@@ -107,26 +151,64 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			err = fmt.Errorf("%s: setup interrupted by %v", r.env.Name, s)
 		}
 		if err != nil {
-			// Roll back: every child started dies with ctx (exec.Cmd's
-			// Cancel), and each run waits for its child before ending.
-			std.started()
-			cancel()
-			for range runs {
-				<-a.ended
-			}
-			return 1, err
+			return rollback(err)
 		}
 		a.pids[r.env.Name] = r.cmd.Process.Pid
 	}
 	std.started()
+	if p.Detach {
+		// Every environment is up and recorded: release them, in order.
+		// Until now each could still be taken back.
+		for _, r := range runs {
+			r.release <- struct{}{}
+			err := <-r.setup
+			r.released = err == nil
+			if err != nil {
+				return rollback(err)
+			}
+		}
+		for _, r := range runs {
+			r.closeFiles()
+		}
+		return 0, nil
+	}
+	stopping, killed := false, false
+	next := len(runs) - 1 // the next environment to stop, in reverse order
+	stopNext := func() {
+		for next >= 0 && runs[next].finished {
+			next--
+		}
+		if next >= 0 && !runs[next].stopped {
+			runs[next].stopped = true
+			runs[next].cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
 	for left := len(runs); left > 0; {
 		select {
 		case s := <-sigs:
-			for _, r := range runs {
-				r.cmd.Process.Signal(s)
+			switch {
+			case len(runs) == 1:
+				runs[0].cmd.Process.Signal(s)
+			case !stopping:
+				stopping = true
+				stopNext()
+			case !killed:
+				killed = true
+				for _, r := range runs {
+					if !r.finished {
+						r.cmd.Process.Kill()
+					}
+				}
 			}
-		case <-a.ended:
+		case r := <-a.ended:
+			r.finished = true
 			left--
+			if opts.Ended != nil {
+				opts.Ended(r.env.Name, r.status)
+			}
+			if stopping {
+				stopNext()
+			}
 		}
 	}
 	status := 0
@@ -141,6 +223,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 
 // applier is one Apply call.
 type applier struct {
+	plan *planner.Plan
 	opts Options
 	std  *stdio
 	// pids are the children of the environments already up, by name, for
@@ -152,17 +235,45 @@ type applier struct {
 
 // envRun is one environment being applied.
 type envRun struct {
-	a     *applier
-	env   *planner.Env
-	setup chan error // nil or the setup error, once
-	cmd   *exec.Cmd
-	sock  *os.File // the host's end of the setup channel
+	a   *applier
+	env *planner.Env
+	// setup receives nil or the setup error once the environment is up
+	// (detached: ready to be released), then, detached, the result of
+	// its release.
+	setup chan error
+	// release, for a detached plan, lets the last steps go (a value) or
+	// takes the environment back (closed).
+	release  chan struct{}
+	released bool
+	letGo    atomic.Bool   // read by the child's cmd.Cancel
+	done     chan struct{} // closed when run ends
+	cmd      *exec.Cmd
+	sock     *os.File // the host's end of the setup channel
+	dec      *json.Decoder
 	// mapped are the steps already performed by the clone: the user
 	// namespace maps (see userMaps).
 	mapped map[int]bool
 	status int
 	waited bool
+	// finished and stopped are Apply's: the environment ended, and was
+	// sent SIGTERM by an ordered stop.
+	finished, stopped bool
+	// colorBase is the colour index of the environment's first output
+	// label.
+	colorBase int
+	// Detached: the files of the Flock, Stdio and Listen steps, handed
+	// to the child; stateDir is set once the lock is ours (so that
+	// rollback may remove it); procs the tree init started.
+	lock, control *os.File
+	stdio         []*os.File
+	stateDir      string
+	madeDir       string // the state directory, if this nsup made it
+	procs         []StateProc
 }
+
+// errTakenBack ends the setup of a detached environment that Apply takes
+// back before its release (a later environment failed).
+var errTakenBack = errors.New("taken back")
 
 // run applies one environment, from a goroutine locked to its OS thread
 // and never unlocked, so that the thread exits with the goroutine:
@@ -171,10 +282,11 @@ type envRun struct {
 //     no other goroutine may ever run on such a thread;
 //   - Pdeathsig fires when the thread that created the child exits, not
 //     the process (prctl(2) PR_SET_PDEATHSIG; golang/go#27505): the thread
-//     lives until the child has been waited for.
+//     lives until the child has been waited for, or, detached, until the
+//     child has cleared its parent-death signal (the last step).
 func (r *envRun) run(ctx context.Context) {
 	runtime.LockOSThread()
-	defer func() { r.a.ended <- r }()
+	defer close(r.done)
 	err := r.setupEnv(ctx)
 	if r.sock != nil {
 		r.sock.Close()
@@ -185,10 +297,17 @@ func (r *envRun) run(ctx context.Context) {
 			r.wait()
 		}
 		r.setup <- err
+		if r.release == nil {
+			r.a.ended <- r
+		}
 		return
 	}
 	r.setup <- nil
+	if r.release != nil {
+		return // released: the environment lives on, nsup does not wait for it
+	}
 	r.status = r.wait()
+	r.a.ended <- r
 }
 
 func (r *envRun) wait() int {
@@ -207,50 +326,144 @@ func (r *envRun) wait() int {
 	return ps.ExitCode()
 }
 
-// setupEnv performs the host steps, hands the others to the child stage,
-// and waits until the child reports setup done or failed.
-func (r *envRun) setupEnv(ctx context.Context) error {
-	env := r.env
-	fail := r.a.opts.failAt
-	if fail != nil && fail.Env != env.Name {
+// labels counts the environment's processes whose output is prefixed.
+func (r *envRun) labels() int {
+	n := 0
+	for _, st := range r.env.Steps {
+		if s, ok := st.Op.(planner.Start); ok && s.Output != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// hooks returns the test hooks that apply to this environment.
+func (r *envRun) hooks() (fail, pause *failPoint) {
+	fail, pause = r.a.opts.failAt, r.a.opts.pauseAt
+	if fail != nil && fail.Env != r.env.Name {
 		fail = nil
 	}
-	req := request{Env: env.Name}
+	if pause != nil && pause.Env != r.env.Name {
+		pause = nil
+	}
+	return fail, pause
+}
+
+// holdForever is the pause hook on the host: tell the test, then wait
+// to be killed.
+func (r *envRun) holdForever(i int) {
+	if r.a.opts.paused != nil {
+		r.a.opts.paused(r.env.Name, i)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// setupEnv performs the host steps and hands the others to the child
+// stage, a run of consecutive child and init steps at a time, waiting
+// for each run to be done or failed. A detached environment stops before
+// its last run (the end of the parent-death signal) until Apply releases
+// it.
+func (r *envRun) setupEnv(ctx context.Context) error {
+	env := r.env
+	fail, pause := r.hooks()
+	type run struct {
+		host  bool
+		steps []int
+	}
+	var runs []run
 	for i, st := range env.Steps {
-		if st.Stage != planner.Host {
-			req.Steps = append(req.Steps, indexedStep{Index: i, Step: st})
-			if fail != nil && fail.Step == i {
-				req.Fail = &wireFail{Step: i, Errno: int(fail.Errno)}
+		host := st.Stage == planner.Host
+		if len(runs) == 0 || runs[len(runs)-1].host != host {
+			runs = append(runs, run{host: host})
+		}
+		runs[len(runs)-1].steps = append(runs[len(runs)-1].steps, i)
+	}
+	last := -1 // the last child run
+	for k, rn := range runs {
+		if !rn.host {
+			last = k
+		}
+	}
+	first := true
+	for k, rn := range runs {
+		if rn.host {
+			for _, i := range rn.steps {
+				if pause != nil && pause.Step == i {
+					r.holdForever(i)
+				}
+				var err error
+				if fail != nil && fail.Step == i {
+					err = fail.Errno
+				} else {
+					err = r.do(ctx, i, env.Steps[i])
+				}
+				if err != nil {
+					if _, ok := err.(*StepError); ok {
+						return err // a later step's, found by this one (userMaps)
+					}
+					return stepError(env, i, err)
+				}
 			}
 			continue
 		}
-		var err error
-		switch {
-		case len(req.Steps) > 0:
-			err = fmt.Errorf("a host step after the child's steps: %w", unix.EINVAL)
-		case fail != nil && fail.Step == i:
-			err = fail.Errno
-		default:
-			err = r.do(ctx, i, st)
+		if r.cmd == nil {
+			return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
 		}
-		if err != nil {
-			if _, ok := err.(*StepError); ok {
-				return err // a later step's, found by this one (userMaps)
+		if r.release != nil && k == last && k > 0 {
+			// Up and recorded: wait for Apply to release it, or take it back.
+			r.setup <- nil
+			if _, ok := <-r.release; !ok {
+				return errTakenBack
 			}
-			return stepError(env, i, err)
+			// From now on the end of Apply's ctx must not kill it.
+			r.letGo.Store(true)
+		}
+		req := request{Env: env.Name, Last: k == last}
+		if first {
+			req.Color, req.ColorBase = r.a.opts.Color, r.colorBase
+			if r.lock != nil {
+				req.LockFD = lockFD
+			}
+			if r.control != nil {
+				req.ControlFD = controlFD
+			}
+		}
+		first = false
+		for _, i := range rn.steps {
+			req.Steps = append(req.Steps, indexedStep{Index: i, Step: env.Steps[i]})
+			if fail != nil && fail.Step == i {
+				req.Fail = &wireFail{Step: i, Errno: int(fail.Errno)}
+			}
+			if pause != nil && pause.Step == i {
+				req.Pause = &wireFail{Step: i}
+			}
+		}
+		if err := r.childRun(req); err != nil {
+			return err
 		}
 	}
 	if r.cmd == nil {
 		return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
 	}
+	return nil
+}
+
+// childRun sends one run of steps to the child stage and waits for its
+// end.
+func (r *envRun) childRun(req request) error {
+	env := r.env
 	if err := send(r.sock, req); err != nil {
 		return r.died(err)
 	}
-	dec := json.NewDecoder(r.sock)
+	if r.dec == nil {
+		r.dec = json.NewDecoder(r.sock)
+	}
 	execing := false
 	for {
 		var rep reply
-		if err := dec.Decode(&rep); err != nil {
+		if err := r.dec.Decode(&rep); err != nil {
 			if execing && errors.Is(err, io.EOF) {
 				return nil // the main process's execve closed the socket
 			}
@@ -258,9 +471,14 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		}
 		switch rep.Kind {
 		case replyOK:
+			r.procs = rep.Procs
 			return nil
 		case replyExec:
 			execing = true
+		case replyPaused:
+			if r.a.opts.paused != nil {
+				r.a.opts.paused(env.Name, rep.Step)
+			}
 		default:
 			if rep.Step < 0 || rep.Step >= len(env.Steps) {
 				return fmt.Errorf("%s: child stage: %w", env.Name, rep.err())
@@ -303,6 +521,16 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 			return nil // written by the clone, before the child's execve
 		}
 		return r.write(op)
+	case planner.Mkdir:
+		return r.mkdir(op)
+	case planner.Flock:
+		return r.flock(op)
+	case planner.Stdio:
+		return r.openStdio(op)
+	case planner.Listen:
+		return r.listen(op)
+	case planner.SaveState:
+		return r.saveState(op)
 	case planner.Execve:
 		return wrongHostStage(op)
 	case planner.Mount:
@@ -336,6 +564,10 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.Setresuid:
 		return wrongHostStage(op)
 	case planner.Start:
+		return wrongHostStage(op)
+	case planner.Setsid:
+		return wrongHostStage(op)
+	case planner.Setpgid:
 		return wrongHostStage(op)
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
@@ -382,12 +614,23 @@ func (r *envRun) setns(op planner.Setns) error {
 	return unix.Setns(fd, int(op.NSType))
 }
 
+// The fds of the child stage beyond stdio: the setup channel, then, for
+// a detached environment, its lock and its control socket.
+const (
+	lockFD    = stageFD + 1
+	controlFD = stageFD + 2
+)
+
 // clone creates the child stage: nsup re-executed from /proc/self/exe
 // with planner.StageArgv, in new namespaces, with nothing of nsup's
-// environment, its end of the setup channel at fd 3.
+// environment, its end of the setup channel at fd 3 (and a detached
+// environment's lock and control socket at 4 and 5).
 func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 	if r.cmd != nil {
 		return fmt.Errorf("a second clone: %w", unix.EINVAL)
+	}
+	if (r.lock == nil) != (r.control == nil) {
+		return fmt.Errorf("a detached environment needs both its lock and its control socket before the clone: %w", unix.EINVAL)
 	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -399,7 +642,24 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 	cmd.Args = planner.StageArgv
 	cmd.Env = []string{}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.a.std.files[0], r.a.std.files[1], r.a.std.files[2]
+	if r.stdio != nil {
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = r.stdio[0], r.stdio[1], r.stdio[1]
+	} else if label := r.mainOutput(); label != "" {
+		// init: false: no init to prefix the main process's lines; nsup
+		// does, as init would.
+		out, errw, err := r.a.std.prefixed(label, r.a.opts.Color, r.colorBase)
+		if err != nil {
+			host.Close()
+			return err
+		}
+		defer out.Close()
+		defer errw.Close()
+		cmd.Stdout, cmd.Stderr = out, errw
+	}
 	cmd.ExtraFiles = []*os.File{child}
+	if r.lock != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, r.lock, r.control)
+	}
 	attr := &syscall.SysProcAttr{Cloneflags: uintptr(op.Flags), Pdeathsig: syscall.SIGKILL}
 	if op.Flags&unix.CLONE_NEWUSER != 0 {
 		if err := r.userMaps(i, attr); err != nil {
@@ -408,12 +668,29 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 		}
 	}
 	cmd.SysProcAttr = attr
+	cmd.Cancel = func() error {
+		if r.letGo.Load() {
+			return nil // released: it outlives nsup
+		}
+		return cmd.Process.Kill()
+	}
 	if err := cmd.Start(); err != nil {
 		host.Close()
 		return err
 	}
 	r.cmd, r.sock = cmd, host
 	return nil
+}
+
+// mainOutput is the output label of an init: false environment's main
+// process, or "".
+func (r *envRun) mainOutput() string {
+	for _, st := range r.env.Steps {
+		if e, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Init {
+			return e.Output
+		}
+	}
+	return ""
 }
 
 // userMaps hands the uid_map, gid_map and setgroups writes that follow the

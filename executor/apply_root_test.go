@@ -227,14 +227,9 @@ environments:
 	}
 	// /bin/env prints exactly the declared variables (and PATH); the
 	// second process may or may not have been stopped before printing,
-	// since the main process's exit stops it.
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	var env []string
-	for _, l := range lines {
-		if !strings.HasPrefix(l, "ids ") {
-			env = append(env, l)
-		}
-	}
+	// since the main process's exit stops it. Two processes write: each
+	// line is prefixed with its label.
+	env := linesOf(out, "who/main")
 	sort.Strings(env)
 	want := []string{"EMPTY=", "FOO=bar", "PATH=" + planner.DefaultPath}
 	if !slices.Equal(env, want) {
@@ -302,6 +297,7 @@ environments:
 		t.Fatalf("apply: %v\n%s", err, errOut)
 	}
 	t.Logf("init (PID 1) as seen by the main process:\n%s", out)
+	out = strings.Join(linesOf(out, "rss/main"), "\n")
 	// wait4's figure includes the vfork parent's high-water mark taken
 	// over at execve (it shares nsup's memory until then): an upper bound.
 	t.Logf("peak RSS of the child (wait4 rusage, an upper bound): %d KiB", maxrss)
@@ -727,10 +723,12 @@ environments:
 		t.Errorf("status %d, want 6 (web's)", st)
 	}
 	var db, web string
-	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+	for _, l := range linesOf(out, "db/main") {
 		if rest, ok := strings.CutPrefix(l, "db "); ok {
 			db = rest
 		}
+	}
+	for _, l := range linesOf(out, "web/main") {
 		if rest, ok := strings.CutPrefix(l, "web "); ok {
 			web = rest
 		}

@@ -18,3 +18,22 @@ func OnExit(opts Options, fn func(env string, ps *os.ProcessState)) Options {
 	opts.exited = fn
 	return opts
 }
+
+// PauseAt returns opts with apply stopping for good before step (plan
+// numbering) of env, calling paused once it is there: a test kills nsup
+// meanwhile.
+func PauseAt(opts Options, env string, step int, paused func(env string, step int)) Options {
+	opts.pauseAt = &failPoint{Env: env, Step: step}
+	opts.paused = paused
+	return opts
+}
+
+// OpenPty opens a pseudo-terminal pair: the master (non-blocking) and
+// the slave.
+func OpenPty() (*os.File, *os.File, error) {
+	m, _, s, err := openPty()
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, os.NewFile(uintptr(s), "pts"), nil
+}

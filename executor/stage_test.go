@@ -42,7 +42,12 @@ func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgrou
 func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }
 func (k *fakeKernel) Exec(p string, a, e []string) error { return k.rec("execve %q %q %q", p, a, e) }
-func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32) (int, error) {
+func (k *fakeKernel) Setsid() error                      { return k.rec("setsid") }
+func (k *fakeKernel) Setpgid() error                     { return k.rec("setpgid 0 0") }
+func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32, stdio [3]int) (int, error) {
+	if stdio != [3]int{0, 1, 2} {
+		return 0, k.rec("fork+execve %q %q %q %q %d:%d stdio %v", p, a, e, d, u, g, stdio)
+	}
 	return 0, k.rec("fork+execve %q %q %q %q %d:%d", p, a, e, d, u, g)
 }
 
