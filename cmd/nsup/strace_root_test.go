@@ -329,23 +329,42 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 	}
 	bin := buildNsup(t)
 	cache := t.TempDir()
+	// Detached too (nsup apply -d): strace follows the environments
+	// after nsup has returned, until they end on their own.
+	var cases []string
 	for _, f := range examples(t) {
-		t.Run(filepath.Base(f), func(t *testing.T) {
+		cases = append(cases, f, f+" -d")
+	}
+	for _, c := range cases {
+		f, detach := strings.CutSuffix(c, " -d")
+		t.Run(filepath.Base(c), func(t *testing.T) {
 			checkHost(t)
+			state := filepath.Join(t.TempDir(), "state")
 			s, err := spec.Parse(f)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := planner.Compile(s, planner.Options{CacheDir: cache})
+			p, err := planner.Compile(s, planner.Options{CacheDir: cache, Detach: detach, StateDir: state})
 			if err != nil {
 				t.Fatal(err)
 			}
 			trace := filepath.Join(t.TempDir(), "trace")
-			cmd := exec.Command(strace, "-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace="+tracedCalls, "-o", trace, bin, "apply", f)
-			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache)
+			args := []string{"-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace=" + tracedCalls, "-o", trace, bin, "apply", f}
+			if detach {
+				args = append(args, "-d")
+			}
+			cmd := exec.Command(strace, args...)
+			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache, "NSUP_STATE_DIR="+state)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("apply under strace: %v\n%s", err, out)
+			}
+			if detach {
+				down := exec.Command(bin, "down", f)
+				down.Env = cmd.Env
+				if out, err := down.CombinedOutput(); err != nil {
+					t.Errorf("down: %v\n%s", err, out)
+				}
 			}
 			raw, _ := os.ReadFile(trace)
 			evs := relevant(parseTrace(t, string(raw)), bin)
