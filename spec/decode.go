@@ -71,7 +71,7 @@ func ParseBytes(name, dir string, data []byte) (*Spec, error) {
 	d := &decoder{file: name, dir: dir}
 	s := d.parse(data)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		return nil, d.errs.Sorted()
 	}
 	return s, nil
 }
