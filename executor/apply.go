@@ -35,6 +35,11 @@ type Options struct {
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 
+	// Index is the cache's digest index the plan was compiled with
+	// (planner.Options.Index): the rootfs steps record in the cache what
+	// it learnt. nil records nothing.
+	Index *planner.Index
+
 	// failAt makes one step fail, for rollback tests (export_test.go). It
 	// cannot be set from outside the package, so nsup's command line
 	// cannot reach it.
@@ -162,6 +167,9 @@ type envRun struct {
 	mapped map[int]bool
 	status int
 	waited bool
+	// held are the cache entries this environment runs on, share-locked
+	// until it ends (no prune removes them meanwhile).
+	held []*os.File
 }
 
 // run applies one environment, from a goroutine locked to its OS thread
@@ -174,7 +182,12 @@ type envRun struct {
 //     lives until the child has been waited for.
 func (r *envRun) run(ctx context.Context) {
 	runtime.LockOSThread()
-	defer func() { r.a.ended <- r }()
+	defer func() {
+		for _, f := range r.held {
+			f.Close()
+		}
+		r.a.ended <- r
+	}()
 	err := r.setupEnv(ctx)
 	if r.sock != nil {
 		r.sock.Close()
@@ -286,7 +299,11 @@ func wrongHostStage(op planner.Op) error {
 func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
-		return rootfs(ctx, op)
+		f, err := rootfs(ctx, op, r.a.opts.Index)
+		if f != nil {
+			r.held = append(r.held, f)
+		}
+		return err
 	case planner.Unshare:
 		if r.cmd != nil {
 			return fmt.Errorf("unshare after clone: the child is already born: %w", unix.EINVAL)

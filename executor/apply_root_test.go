@@ -347,8 +347,8 @@ environments:
 		}
 	}
 	ents, _ := filepath.Glob(filepath.Join(dir, "cache", "closure", "*"))
-	if len(ents) != 1 || strings.Contains(ents[0], ".tmp-") {
-		t.Errorf("cache entries %q, want one complete entry", ents)
+	if want := []string{"", ".build", ".json"}; len(ents) != 3 || ents[1] != ents[0]+".build" || ents[2] != ents[0]+".json" {
+		t.Errorf("cache entries %q, want one complete entry with its %q", ents, want)
 	}
 }
 

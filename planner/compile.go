@@ -1,10 +1,7 @@
 package planner
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -26,6 +23,10 @@ type Options struct {
 	// Envs restricts the plan to these environments and those they join by
 	// name; empty means every environment.
 	Envs []string
+	// Index is the cache's digest index (read, never written, here); nil
+	// means NewIndex(CacheDir). Pass the same one to executor.Apply, which
+	// records in the cache what this compilation hashed.
+	Index *Index
 }
 
 // DefaultPath is the PATH of an environment whose spec does not set one.
@@ -69,8 +70,15 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
+	if opts.Index == nil {
+		opts.Index = NewIndex(opts.CacheDir)
+	}
 	if opts.Closure == nil {
-		opts.Closure = Closure
+		idx := opts.Index
+		opts.Closure = func(paths []string) ([]File, error) {
+			files, _, err := closure(paths, idx, false)
+			return files, err
+		}
 	}
 	c := &compiler{s: s, opts: opts}
 	envs, err := c.order()
@@ -292,7 +300,9 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: r.Dir})
 	case r.Tar != "":
-		digest, err := fileDigest(r.Tar)
+		// Only the archive's digest: its files are listed when it is
+		// unpacked (apply) or locked (nsup lock), not at every plan.
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"
@@ -383,19 +393,6 @@ func (ec *envCompiler) mkdirTree(d string) {
 		}
 		ec.tree[p] = File{Path: p, Type: "dir", Mode: 0o755}
 	}
-}
-
-func fileDigest(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func unwrapPath(err error) error {
@@ -512,7 +509,7 @@ func (ec *envCompiler) child() {
 	// itself (recursive, so that mounts below it come along), or lay the
 	// overlay on it, which is a mount too.
 	if e.Rootfs.Overlay {
-		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root})
+		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS()})
 	} else {
 		ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
 	}
@@ -561,6 +558,24 @@ func (ec *envCompiler) child() {
 	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
 	// at the next execve.
 	ec.add(Child, pos, CloseRange{First: 3})
+}
+
+// inUserNS reports whether the child is born in a user namespace other
+// than the host's (created or joined by the host steps planned so far).
+func (ec *envCompiler) inUserNS() bool {
+	for _, st := range ec.steps {
+		switch op := st.Op.(type) {
+		case Clone:
+			if op.Flags&nsFlag[spec.NSUser] != 0 {
+				return true
+			}
+		case Setns:
+			if op.NSType == nsFlag[spec.NSUser] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func mntPos(e *spec.Environment) spec.Pos {
