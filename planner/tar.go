@@ -197,4 +197,3 @@ func TarFiles(p string) ([]File, string, error) {
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return out, "sha256:" + hex.EncodeToString(ah.Sum(nil)), nil
 }
-
