@@ -247,18 +247,25 @@ func (u *unpacker) clear(pfd int, name string) error {
 // hardlink links pfd/name to an earlier file of the archive.
 func (u *unpacker) hardlink(h *tar.Header, pfd int, name string) error {
 	t, err := planner.TarName(h.Linkname)
-	if err != nil || t == "" {
-		return fmt.Errorf("a hard link to %q: %w", h.Linkname, errTarRefused)
+	if err != nil {
+		return fmt.Errorf("a hard link: %w: %w", errTarRefused, err)
+	}
+	if t == "" {
+		return fmt.Errorf("a hard link to the root: %w", errTarRefused)
 	}
 	dir, tname := path.Split(t)
+	notEarlier := fmt.Errorf("a hard link to %q, which is not an earlier file of the archive: %w", h.Linkname, errTarRefused)
 	tfd, err := u.openDir(dir, false)
+	if err == unix.ENOENT {
+		return notEarlier
+	}
 	if err != nil {
-		return fmt.Errorf("a hard link to %q: %w: %w", h.Linkname, errTarRefused, err)
+		return fmt.Errorf("a hard link to %q: %w", h.Linkname, err)
 	}
 	defer closeUnlessRoot(tfd, u.rootfd)
 	var st unix.Stat_t
 	if err := unix.Fstatat(tfd, tname, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return fmt.Errorf("a hard link to %q, which is not an earlier file of the archive: %w", h.Linkname, errTarRefused)
+		return notEarlier
 	}
 	if err := u.clear(pfd, name); err != nil {
 		return err
