@@ -139,7 +139,6 @@ func snapshot(t *testing.T, root, skip string) string {
 	return b.String()
 }
 
-
 func (c *unpackCase) unpack(t *testing.T) (int, error) {
 	t.Helper()
 	data, _ := os.ReadFile(c.archive)
