@@ -58,17 +58,23 @@ const planHelp = `Compiles FILE into the plan apply would perform and prints it:
 per step, each syscall with its arguments, its stage (host: nsup itself;
 child: nsup inside the new namespaces; init: PID 1 of the environment), and
 the YAML line that caused it. With ENV names, only those environments (and
-the ones they join). Needs no privilege and touches nothing.`
+the ones they join). If FILE.lock exists (nsup lock), a rootfs that differs
+from it is refused, file by file, unless --update-lock accepts it (and
+rewrites FILE.lock). Needs no privilege and touches nothing else.`
 
 const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup plan -o) up
 in the foreground and performs exactly the plan's steps. The environment's
 stdin, stdout and stderr are the terminal's; Ctrl-C and SIGTERM reach it;
 nsup exits with the main process's status. A saved plan is refused if the
-spec or any rootfs input changed since it was made. Needs root.`
+spec or any rootfs input changed since it was made. If FILE.lock exists
+(nsup lock), a rootfs that differs from it is refused, file by file, unless
+--update-lock accepts it. Needs root.`
 
 type planFlags struct {
-	json bool
-	out  string
+	json       bool
+	out        string
+	updateLock bool
+	cache      cacheFlags
 }
 
 func flagsFor(name string) *pflag.FlagSet {
@@ -85,6 +91,12 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	if name == "plan" {
 		fs.BoolVar(&pf.json, "json", false, "print the plan as JSON (it round-trips: apply reads it back)")
 		fs.StringVarP(&pf.out, "output", "o", "", "save the plan as JSON to `FILE`, for nsup apply FILE")
+	}
+	if name == "plan" || name == "apply" {
+		fs.BoolVar(&pf.updateLock, "update-lock", false, "accept the rootfs as it is now: rewrite FILE.lock instead of refusing a difference")
+	}
+	if name == "cache" {
+		cacheFlagSet(fs, &pf.cache)
 	}
 	return fs, pf
 }
@@ -153,12 +165,13 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 }
 
 // compile parses and plans file; both kinds of error are the user's input.
-func compile(file string, envs []string) (*planner.Plan, error) {
+// idx is the cache's digest index, shared with apply.
+func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
 	s, err := parseSpec(file)
 	if err != nil {
 		return nil, err
 	}
-	p, err := planner.Compile(s, planner.Options{Envs: envs})
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -173,8 +186,12 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
-	p, err := compile(rest[0], rest[1:])
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compile(rest[0], rest[1:], idx)
 	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, len(rest) == 1, pf.updateLock, ios); err != nil {
 		return err
 	}
 	if pf.out != "" {
@@ -217,7 +234,7 @@ func writeFileAtomic(name string, b []byte) error {
 // the spec and the host say now: it is compiled again from the spec, and
 // any difference (the spec's bytes, a library of a closure, a command's
 // path) refuses the plan rather than applying something stale.
-func loadPlan(file string, b []byte) (*planner.Plan, error) {
+func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) {
 	p, err := planner.Unmarshal(b)
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: %w", file, err)}
@@ -234,7 +251,7 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
 	}
 	s.File = p.Spec // origins are printed with the name the plan was made with
-	now, err := planner.Compile(s, planner.Options{Envs: envs})
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
@@ -252,7 +269,7 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 }
 
 func runApply(ctx context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("apply", args, ios)
+	rest, pf, err := parseFlags("apply", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -264,21 +281,27 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		return invalidError{err}
 	}
 	var p *planner.Plan
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	all := len(rest) == 1
 	if len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '{' {
 		if len(rest) > 1 {
 			return usageError{"a saved plan already names its environments: apply PLAN.json takes no ENV"}
 		}
-		p, err = loadPlan(rest[0], b)
+		p, err = loadPlan(rest[0], b, idx)
+		all = false
 	} else {
-		p, err = compile(rest[0], rest[1:])
+		p, err = compile(rest[0], rest[1:], idx)
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("apply needs root for now (run it with sudo); rootless mode is planned (issue 4)")
 	}
-	status, err := executor.Apply(ctx, p, executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr})
+	status, err := executor.Apply(ctx, p, executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx})
 	if err != nil {
 		return err
 	}

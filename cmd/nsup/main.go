@@ -97,6 +97,8 @@ func commands() []command {
 		{"validate", "FILE", "check a spec and report every error in it", validateHelp, runValidate},
 		{"plan", "FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
 		{"apply", "FILE [ENV...] | PLAN.json", "bring environments up, in the foreground, exactly as planned", applyHelp, runApply},
+		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
+		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}
