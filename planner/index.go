@@ -145,24 +145,33 @@ func (x *Index) Update(key string, paths []string) ([]byte, bool) {
 		old = readIndexFile(x.File(key))
 		x.loaded[key] = old
 	}
+	changed := false
+	for _, p := range paths {
+		if e, ok := x.fresh[p]; ok && old[p] != e {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return nil, false // the usual warm run: nothing to format
+	}
 	paths = slices.Clone(paths)
 	slices.Sort(paths)
 	paths = slices.Compact(paths)
 	var b bytes.Buffer
 	b.WriteString(indexHeader)
-	changed := false
 	for _, p := range paths {
 		e, ok := x.fresh[p]
-		if ok && old[p] != e {
-			changed = true
-		} else if !ok {
+		if ok {
+			old[p] = e // what the file will hold once the caller writes it
+		} else {
 			if e, ok = old[p]; !ok {
 				continue
 			}
 		}
 		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.digest, e.fp.size, e.fp.mtime, e.fp.ctime, e.fp.dev, e.fp.ino, strconv.Quote(p))
 	}
-	return b.Bytes(), changed
+	return b.Bytes(), true
 }
 
 // readIndexFile reads an index file; a missing or damaged one is empty (it
