@@ -4,7 +4,10 @@ package executor
 // store for closure and tar trees.
 //
 //	CACHE/KIND/HEX        a tree (KIND closure or tar; HEX its digest),
-//	                      complete and never changed once there
+//	                      complete once there (a closure tree holds the
+//	                      folders its environments mount on; in a tar
+//	                      tree, the child stage makes the missing ones,
+//	                      empty, as in a dir rootfs, unless under overlay)
 //	CACHE/KIND/HEX.json   what it was built from; its mtime is its last use
 //	CACHE/KIND/HEX.build  a lock file, held by the one process building it
 //	CACHE/index/KEY       the digest index (planner.Index)
