@@ -67,8 +67,10 @@ nsup exits with the main process's status. A saved plan is refused if the
 spec or any rootfs input changed since it was made. Needs root.`
 
 type planFlags struct {
-	json bool
-	out  string
+	json   bool
+	out    string
+	oci    string // export
+	schema string // import
 }
 
 func flagsFor(name string) *pflag.FlagSet {
@@ -86,6 +88,7 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 		fs.BoolVar(&pf.json, "json", false, "print the plan as JSON (it round-trips: apply reads it back)")
 		fs.StringVarP(&pf.out, "output", "o", "", "save the plan as JSON to `FILE`, for nsup apply FILE")
 	}
+	ociFlags(name, fs, pf)
 	return fs, pf
 }
 

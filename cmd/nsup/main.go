@@ -97,6 +97,8 @@ func commands() []command {
 		{"validate", "FILE", "check a spec and report every error in it", validateHelp, runValidate},
 		{"plan", "FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
 		{"apply", "FILE [ENV...] | PLAN.json", "bring environments up, in the foreground, exactly as planned", applyHelp, runApply},
+		{"export", "--oci DIR FILE [ENV]", "write an environment as an OCI bundle for runc, crun, podman", exportHelp, runExport},
+		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}
