@@ -85,7 +85,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		p.Environments = append(p.Environments, c.env(e))
 	}
 	if len(c.errs) > 0 {
-		return nil, c.errs.sorted()
+		return nil, c.errs.Sorted()
 	}
 	return p, nil
 }
@@ -119,7 +119,7 @@ func (c *compiler) closure(paths []string) ([]File, error) {
 }
 
 func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &spec.Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // order selects the environments to plan and sorts them so that every
