@@ -62,32 +62,62 @@ type Bundle struct {
 	Notes []Note
 }
 
-// ociNS names the OCI namespace types by their spec-v1 names.
-var ociNS = map[string]specs.LinuxNamespaceType{
-	spec.NSMount: specs.MountNamespace, spec.NSPID: specs.PIDNamespace, spec.NSNet: specs.NetworkNamespace,
-	spec.NSIPC: specs.IPCNamespace, spec.NSUTS: specs.UTSNamespace, spec.NSCgroup: specs.CgroupNamespace,
-	spec.NSUser: specs.UserNamespace, spec.NSTime: specs.TimeNamespace,
+// namespaces names each namespace type in spec v1, in OCI and as a clone
+// flag. (Arrays and functions rather than maps: nothing of this package
+// runs at nsup's start-up, which is on apply's measured path.)
+var namespaces = [...]struct {
+	nsup string
+	oci  specs.LinuxNamespaceType
+	flag planner.CloneFlags
+}{
+	{spec.NSMount, specs.MountNamespace, unix.CLONE_NEWNS},
+	{spec.NSPID, specs.PIDNamespace, unix.CLONE_NEWPID},
+	{spec.NSNet, specs.NetworkNamespace, unix.CLONE_NEWNET},
+	{spec.NSIPC, specs.IPCNamespace, unix.CLONE_NEWIPC},
+	{spec.NSUTS, specs.UTSNamespace, unix.CLONE_NEWUTS},
+	{spec.NSCgroup, specs.CgroupNamespace, unix.CLONE_NEWCGROUP},
+	{spec.NSUser, specs.UserNamespace, unix.CLONE_NEWUSER},
+	{spec.NSTime, specs.TimeNamespace, unix.CLONE_NEWTIME},
 }
 
-// cloneNS names the spec-v1 namespace type of each CLONE_NEW* flag.
-var cloneNS = map[planner.CloneFlags]string{
-	unix.CLONE_NEWNS: spec.NSMount, unix.CLONE_NEWPID: spec.NSPID, unix.CLONE_NEWNET: spec.NSNet,
-	unix.CLONE_NEWIPC: spec.NSIPC, unix.CLONE_NEWUTS: spec.NSUTS, unix.CLONE_NEWCGROUP: spec.NSCgroup,
-	unix.CLONE_NEWUSER: spec.NSUser, unix.CLONE_NEWTIME: spec.NSTime,
+// ociNS is the OCI name of a spec-v1 namespace type.
+func ociNS(t string) specs.LinuxNamespaceType {
+	for _, n := range namespaces {
+		if n.nsup == t {
+			return n.oci
+		}
+	}
+	return specs.LinuxNamespaceType(t)
 }
 
-// devLinks are the links of nsup's `type: dev` that every OCI runtime makes
-// in /dev by itself (runtime-spec config-linux.md, "Default Devices", and
-// runc/crun's /dev/fd, stdin, stdout, stderr links).
-var devLinks = map[string]string{
-	"/dev/ptmx": "pts/ptmx", "/dev/fd": "/proc/self/fd",
-	"/dev/stdin": "/proc/self/fd/0", "/dev/stdout": "/proc/self/fd/1", "/dev/stderr": "/proc/self/fd/2",
+// devLink reports whether link -> target is one of the links of nsup's
+// `type: dev` that every OCI runtime makes in /dev by itself (runtime-spec
+// config-linux.md, "Default Devices", and runc/crun's /dev/fd, stdin,
+// stdout, stderr links).
+func devLink(link, target string) bool {
+	switch link {
+	case "/dev/ptmx":
+		return target == "pts/ptmx"
+	case "/dev/fd":
+		return target == "/proc/self/fd"
+	case "/dev/stdin":
+		return target == "/proc/self/fd/0"
+	case "/dev/stdout":
+		return target == "/proc/self/fd/1"
+	case "/dev/stderr":
+		return target == "/proc/self/fd/2"
+	}
+	return false
 }
 
-// defaultDevices are the device nodes every OCI runtime makes in /dev
-// (runtime-spec config-linux.md, "Default Devices"): those nsup's dev binds.
-var defaultDevices = map[string]bool{
-	"/dev/null": true, "/dev/zero": true, "/dev/full": true, "/dev/random": true, "/dev/urandom": true, "/dev/tty": true,
+// defaultDevice reports whether p is one of the device nodes every OCI
+// runtime makes in /dev ("Default Devices"): those nsup's dev binds.
+func defaultDevice(p string) bool {
+	switch p {
+	case "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty":
+		return true
+	}
+	return false
 }
 
 // Export translates environment name of p (compiled from s) into a bundle.
@@ -122,7 +152,7 @@ func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
 	}
 	for _, t := range spec.NamespaceTypes {
 		if p, ok := x.ns[t]; ok {
-			x.cfg.Linux.Namespaces = append(x.cfg.Linux.Namespaces, specs.LinuxNamespace{Type: ociNS[t], Path: p})
+			x.cfg.Linux.Namespaces = append(x.cfg.Linux.Namespaces, specs.LinuxNamespace{Type: ociNS(t), Path: p})
 		}
 	}
 	if x.cfg.Process.Args == nil {
@@ -249,7 +279,7 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Overlay:
 		c.Root.Readonly = false // noted in keys
 	case planner.Symlink:
-		if devLinks[op.Link] != op.Target {
+		if !devLink(op.Link, op.Target) {
 			return fmt.Errorf("a symlink %s -> %s has no OCI equivalent", op.Link, op.Target)
 		}
 		// Made by the runtime in /dev.
@@ -309,11 +339,12 @@ func (x *exporter) processName() {
 }
 
 func nsType(f planner.CloneFlags) (string, error) {
-	t, ok := cloneNS[f]
-	if !ok {
-		return "", fmt.Errorf("unknown namespace flag %s", f)
+	for _, n := range namespaces {
+		if n.flag == f {
+			return n.nsup, nil
+		}
 	}
-	return t, nil
+	return "", fmt.Errorf("unknown namespace flag %s", f)
 }
 
 func (x *exporter) newNS(flags planner.CloneFlags) error {
@@ -453,7 +484,7 @@ func (x *exporter) mount(op planner.Mount) error {
 		}
 		return fmt.Errorf("a remount of %s, which is not mounted", op.Target)
 	}
-	if _, userns := x.ns[spec.NSUser]; userns && op.Flags == unix.MS_BIND && op.Source == op.Target && defaultDevices[op.Target] {
+	if _, userns := x.ns[spec.NSUser]; userns && op.Flags == unix.MS_BIND && op.Source == op.Target && defaultDevice(op.Target) {
 		// In a new user namespace, runtimes bind the default devices from
 		// the host by themselves (they cannot mknod), as nsup's dev does;
 		// a second bind of /dev/tty fails in runc (it opens the node).

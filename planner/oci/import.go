@@ -138,9 +138,9 @@ func isEmpty(v any) bool {
 
 // nsName is the spec-v1 name of an OCI namespace type.
 func nsName(t specs.LinuxNamespaceType) (string, bool) {
-	for k, v := range ociNS {
-		if v == t {
-			return k, true
+	for _, n := range namespaces {
+		if n.oci == t {
+			return n.nsup, true
 		}
 	}
 	return "", false

@@ -15,24 +15,23 @@ import (
 
 // forced are the flags nsup always gives a mount type (planner/compile.go
 // mount and dev: runc's default configuration's flags), and the data it
-// always passes.
-var forced = map[string]struct {
-	flags []string
-	data  string
-}{
-	spec.MountProc:   {[]string{"nosuid", "nodev", "noexec"}, ""},
-	spec.MountSysfs:  {[]string{"nosuid", "nodev", "noexec"}, ""},
-	spec.MountMqueue: {[]string{"nosuid", "nodev", "noexec"}, ""},
-	spec.MountDevpts: {[]string{"nosuid", "noexec"}, "newinstance,ptmxmode=0666,mode=0620"},
-	spec.MountTmpfs:  {[]string{"nosuid", "nodev"}, ""},
-	spec.MountBind:   {nil, ""},
-	// The parts of type dev (planner/compile.go dev).
-	"dev":     {[]string{"nosuid", "noexec"}, "mode=755,size=65536k"},
-	"dev-shm": {[]string{"nosuid", "nodev"}, "mode=1777"},
+// always passes; kind is a spec mount type, or "dev" and "dev-shm" for the
+// tmpfs mounts of type dev.
+func forced(kind string) (flags []string, data string) {
+	switch kind {
+	case spec.MountProc, spec.MountSysfs, spec.MountMqueue:
+		return []string{"nosuid", "nodev", "noexec"}, ""
+	case spec.MountDevpts:
+		return []string{"nosuid", "noexec"}, "newinstance,ptmxmode=0666,mode=0620"
+	case spec.MountTmpfs:
+		return []string{"nosuid", "nodev"}, ""
+	case "dev":
+		return []string{"nosuid", "noexec"}, "mode=755,size=65536k"
+	case "dev-shm":
+		return []string{"nosuid", "nodev"}, "mode=1777"
+	}
+	return nil, "" // bind
 }
-
-// specOptions are the flags a spec's `options` may name.
-var specOptions = map[string]bool{"nosuid": true, "nodev": true, "noexec": true, "relatime": true, "noatime": true}
 
 // options splits OCI mount options into flags (the mount(2) flags nsup
 // knows), bind ("", "bind" or "rbind"), and the rest (filesystem data and
@@ -114,13 +113,13 @@ func (m *importer) mounts() *yaml.Node {
 // its forced flags and data.
 func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string]bool, rest []string) *yaml.Node {
 	n := mapping(true, "type", str(typ), "target", str(mt.Destination))
-	f := forced[kind]
-	m.missing(key, mt, f.flags, flags)
+	fflags, fdata := forced(kind)
+	m.missing(key, mt, fflags, flags)
 	var size, mode string
 	var dropped []string
 	for _, o := range rest {
 		switch {
-		case contains(strings.Split(f.data, ","), o):
+		case contains(strings.Split(fdata, ","), o):
 		case typ == spec.MountTmpfs && sizeOption().MatchString(o):
 			size = sizeOption().FindStringSubmatch(o)[1]
 		case typ == spec.MountTmpfs && modeOption().MatchString(o):
@@ -142,7 +141,7 @@ func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string
 	case typ != spec.MountSysfs && ro:
 		set(n, "readonly", boolean(true))
 	}
-	if o := m.specOptions(flags, f.flags); o != nil {
+	if o := m.specOptions(flags, fflags); o != nil {
 		set(n, "options", o)
 	}
 	if size != "" {
@@ -214,22 +213,22 @@ func (m *importer) devNode(mt specs.Mount, flags map[string]bool, bind string, r
 // devPart is /dev/pts or /dev/shm under a dev mount: part of it, with
 // nsup's flags and data; what the config sets otherwise is noted.
 func (m *importer) devPart(key, kind string, mt specs.Mount, flags map[string]bool, rest []string) {
-	f := forced[kind]
-	m.missing(key, mt, f.flags, flags)
+	fflags, fdata := forced(kind)
+	m.missing(key, mt, fflags, flags)
 	var extra []string
 	for name := range flags {
-		if !contains(f.flags, name) {
+		if !contains(fflags, name) {
 			extra = append(extra, name)
 		}
 	}
 	for _, o := range rest {
-		if !contains(strings.Split(f.data, ","), o) {
+		if !contains(strings.Split(fdata, ","), o) {
 			extra = append(extra, o)
 		}
 	}
 	if len(extra) > 0 {
 		sortOptions(extra)
 		m.note(key, "%s on %s: part of nsup's dev, mounted %s,%s: %s dropped",
-			mt.Type, mt.Destination, strings.Join(f.flags, ","), f.data, strings.Join(extra, ","))
+			mt.Type, mt.Destination, strings.Join(fflags, ","), fdata, strings.Join(extra, ","))
 	}
 }
