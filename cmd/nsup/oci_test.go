@@ -248,3 +248,51 @@ func (refFixLoader) Load(url string) (any, error) {
 	}
 	return jsonschema.UnmarshalJSON(bytes.NewReader(bytes.ReplaceAll(b, []byte(`#definitions/`), []byte(`#/definitions/`))))
 }
+
+// TestCopyTree: a dir rootfs is copied with its modes (setuid included),
+// owners (as root), symlinks (not followed), hard links, fifos and device
+// nodes.
+func TestCopyTree(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(src, "bin"), 0o755))
+	must(os.WriteFile(filepath.Join(src, "bin", "tool"), []byte("#!/bin/sh\n"), 0o755))
+	must(os.Chmod(filepath.Join(src, "bin", "tool"), 0o4755|fs.ModeSetuid))
+	must(os.Link(filepath.Join(src, "bin", "tool"), filepath.Join(src, "bin", "alias")))
+	must(os.Symlink("/etc/passwd", filepath.Join(src, "bin", "out")))
+	must(os.Mkdir(filepath.Join(src, "private"), 0o700))
+	must(os.WriteFile(filepath.Join(src, "private", "key"), []byte("k"), 0o600))
+	must(syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	if os.Geteuid() == 0 {
+		must(os.Mkdir(filepath.Join(src, "dev"), 0o755))
+		must(syscall.Mknod(filepath.Join(src, "dev", "null"), syscall.S_IFCHR|0o666, 1<<8|3))
+		must(os.Lchown(filepath.Join(src, "private", "key"), 1234, 5678))
+	}
+	must(os.Chmod(src, 0o751))
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(treeListing(t, src), treeListing(t, dst)); d != "" {
+		t.Errorf("copy differs (-src +dst):\n%s", d)
+	}
+	a, _ := os.Stat(filepath.Join(dst, "bin", "tool"))
+	b, _ := os.Stat(filepath.Join(dst, "bin", "alias"))
+	if !os.SameFile(a, b) {
+		t.Error("hard link not kept")
+	}
+	if a.Mode()&fs.ModeSetuid == 0 {
+		t.Error("setuid bit lost")
+	}
+	if os.Geteuid() == 0 {
+		var st syscall.Stat_t
+		must(syscall.Lstat(filepath.Join(dst, "dev", "null"), &st))
+		if st.Mode&syscall.S_IFMT != syscall.S_IFCHR || st.Rdev != 1<<8|3 {
+			t.Errorf("dev/null: mode %o rdev %d", st.Mode, st.Rdev)
+		}
+	}
+}
