@@ -75,6 +75,8 @@ type planFlags struct {
 	out        string
 	updateLock bool
 	cache      cacheFlags
+	oci        string // export
+	schema     string // import
 }
 
 func flagsFor(name string) *pflag.FlagSet {
@@ -98,6 +100,7 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	if name == "cache" {
 		cacheFlagSet(fs, &pf.cache)
 	}
+	ociFlags(name, fs, pf)
 	return fs, pf
 }
 

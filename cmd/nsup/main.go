@@ -99,6 +99,8 @@ func commands() []command {
 		{"apply", "FILE [ENV...] | PLAN.json", "bring environments up, in the foreground, exactly as planned", applyHelp, runApply},
 		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
+		{"export", "--oci DIR FILE [ENV]", "write an environment as an OCI bundle for runc, crun, podman", exportHelp, runExport},
+		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}

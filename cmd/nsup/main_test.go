@@ -54,7 +54,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("help: exit %d", code)
 	}
 	golden(t, "testdata/help.txt", out)
-	for _, c := range []string{"validate", "plan", "apply", "lock", "cache", "version"} {
+	for _, c := range []string{"validate", "plan", "apply", "lock", "cache", "export", "import", "version"} {
 		code, out, errs := nsup(t, c, "-h")
 		if code != 0 || errs != "" {
 			t.Errorf("%s -h: exit %d, stderr %q", c, code, errs)
