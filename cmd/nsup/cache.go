@@ -105,14 +105,14 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 			total += e.Bytes
 			fmt.Fprintf(ios.stdout, "%s %s %s (%s, %s)\n", verb, e.Kind, e.Digest, size(e.Bytes), strings.Join(e.Sources, " "))
 		}
-		fmt.Fprintf(ios.stdout, "%s %d trees, %s\n", verb, len(gone), size(total))
+		fmt.Fprintf(ios.stdout, "%s %s, %s\n", verb, plural(len(gone), "tree"), size(total))
 		return err
 	}
 	return usageError{fmt.Sprintf("cache: unknown subcommand %q (ls or prune)", rest[0])}
 }
 
 func printCache(ios ioSet, dir string, ents []executor.CacheEntry) error {
-	fmt.Fprintf(ios.stdout, "# %s: %d trees\n", dir, len(ents))
+	fmt.Fprintf(ios.stdout, "# %s: %s\n", dir, plural(len(ents), "tree"))
 	if len(ents) == 0 {
 		return nil
 	}

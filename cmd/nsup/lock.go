@@ -91,7 +91,7 @@ func runLock(_ context.Context, args []string, ios ioSet) error {
 	for _, e := range envs {
 		n += len(e.files)
 	}
-	fmt.Fprintf(ios.stdout, "%s: %d environments, %d files\n", shown, len(envs), n)
+	fmt.Fprintf(ios.stdout, "%s: %s, %s\n", shown, plural(len(envs), "environment"), plural(n, "file"))
 	return nil
 }
 
@@ -367,4 +367,11 @@ func describeFile(f planner.File) string {
 		return fmt.Sprintf("symlink to %q", f.Link)
 	}
 	return f.Type
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
