@@ -43,6 +43,11 @@ type Options struct {
 	// it ends.
 	Ended func(env string, status int)
 
+	// Index is the cache's digest index the plan was compiled with
+	// (planner.Options.Index): the rootfs steps record in the cache what
+	// it learnt. nil records nothing.
+	Index *planner.Index
+
 	// failAt makes one step fail, for rollback tests; pauseAt stops apply
 	// before one step for good, for tests that kill nsup there, and
 	// paused is told when it happens (export_test.go). They cannot be set
@@ -255,6 +260,11 @@ type envRun struct {
 	mapped map[int]bool
 	status int
 	waited bool
+	// held are the cache entries this environment runs on, share-locked
+	// until it ends, or, detached, until it is released (no prune removes
+	// them meanwhile; then nsup cache prune keeps the trees of running
+	// detached environments, State.Rootfs).
+	held []*os.File
 	// finished and stopped are Apply's: the environment ended, and was
 	// sent SIGTERM by an ordered stop.
 	finished, stopped bool
@@ -296,18 +306,30 @@ func (r *envRun) run(ctx context.Context) {
 			r.cmd.Process.Kill()
 			r.wait()
 		}
+		r.unhold()
 		r.setup <- err
 		if r.release == nil {
 			r.a.ended <- r
 		}
 		return
 	}
-	r.setup <- nil
 	if r.release != nil {
+		r.unhold()
+		r.setup <- nil
 		return // released: the environment lives on, nsup does not wait for it
 	}
+	r.setup <- nil
 	r.status = r.wait()
+	r.unhold()
 	r.a.ended <- r
+}
+
+// unhold lets the cache entries the environment runs on go.
+func (r *envRun) unhold() {
+	for _, f := range r.held {
+		f.Close()
+	}
+	r.held = nil
 }
 
 func (r *envRun) wait() int {
@@ -504,7 +526,11 @@ func wrongHostStage(op planner.Op) error {
 func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
-		return rootfs(ctx, op)
+		f, err := rootfs(ctx, op, r.a.opts.Index)
+		if f != nil {
+			r.held = append(r.held, f)
+		}
+		return err
 	case planner.Unshare:
 		if r.cmd != nil {
 			return fmt.Errorf("unshare after clone: the child is already born: %w", unix.EINVAL)

@@ -151,6 +151,10 @@ func (r *envRun) saveState(op planner.SaveState) error {
 	var levels []int64 // the longest stop_timeout of each depth
 	for _, s := range r.env.Steps {
 		switch op := s.Op.(type) {
+		case planner.Rootfs:
+			if op.Kind != "dir" {
+				st.Rootfs = append(st.Rootfs, op.Path)
+			}
 		case planner.Clone:
 			st.New = append(st.New, cloneTypes(op.Flags)...)
 		case planner.Unshare:

@@ -5,7 +5,9 @@
 // Three processes share the work of one environment:
 //
 //   - the host stage (Apply, apply.go): in nsup itself, it resolves or
-//     builds the root tree (rootfs.go), joins namespaces and creates the
+//     builds the root tree (rootfs.go: a closure copied, a tar archive
+//     unpacked, tar.go, into the cache, cache.go, whose entry it holds
+//     locked while the environment runs), joins namespaces and creates the
 //     child from one goroutine locked to its OS thread, writes what must be
 //     written from outside, then hands the remaining steps to the child
 //     over a socketpair (wire.go) and waits for "ok" or the failed step;

@@ -1,7 +1,10 @@
 package executor
 
 import (
+	"context"
 	"os"
+
+	"github.com/nsup/nsup/planner"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,6 +20,20 @@ func FailAt(opts Options, env string, step int, errno unix.Errno) Options {
 func OnExit(opts Options, fn func(env string, ps *os.ProcessState)) Options {
 	opts.exited = fn
 	return opts
+}
+
+// Rootfs performs one rootfs step, as Apply's host stage does; the entry
+// stays held until release is called.
+func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (release func(), err error) {
+	f, err := rootfs(ctx, op, idx)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if f != nil {
+			f.Close()
+		}
+	}, nil
 }
 
 // PauseAt returns opts with apply stopping for good before step (plan

@@ -161,7 +161,7 @@ func (c *stage) do(index int, st planner.Step) error {
 		}
 		return c.sys.Mount(op.Source, op.Target, op.FSType, uintptr(op.Flags), op.Data)
 	case planner.Overlay:
-		return c.sys.Overlay(op.Target, op.Lower)
+		return c.sys.Overlay(op.Target, op.Lower, op.UserXattr)
 	case planner.Symlink:
 		return c.sys.Symlink(op.Root, op.Target, op.Link)
 	case planner.LinkUp:

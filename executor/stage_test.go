@@ -27,7 +27,7 @@ func (k *fakeKernel) Mount(s, t, f string, fl uintptr, d string) error {
 func (k *fakeKernel) MountInRoot(r, t, c, s, f string, fl uintptr, d string) error {
 	return k.rec("mountinroot %q %q %q %q %q %#x %q", r, t, c, s, f, fl, d)
 }
-func (k *fakeKernel) Overlay(t, l string) error          { return k.rec("overlay %q %q", t, l) }
+func (k *fakeKernel) Overlay(t, l string, x bool) error  { return k.rec("overlay %q %q %v", t, l, x) }
 func (k *fakeKernel) Symlink(r, t, l string) error       { return k.rec("symlink %q %q %q", r, t, l) }
 func (k *fakeKernel) Sethostname(n string) error         { return k.rec("sethostname %q", n) }
 func (k *fakeKernel) Setdomainname(n string) error       { return k.rec("setdomainname %q", n) }

@@ -53,6 +53,9 @@ type State struct {
 	Joined map[string]string `json:"joined,omitempty"`
 	// Processes are the declared processes, with their pids inside.
 	Processes []StateProc `json:"processes"`
+	// Rootfs are the cache entries the environment runs on: nsup cache
+	// prune keeps them while it runs.
+	Rootfs []string `json:"rootfs,omitempty"`
 	// StopTimeoutMs bounds a stop of the tree: the sum over its levels of
 	// their longest stop_timeout. nsup down waits that long (and a little)
 	// before killing init.

@@ -19,7 +19,7 @@ import (
 type kernel interface {
 	Mount(source, target, fstype string, flags uintptr, data string) error
 	MountInRoot(root, target, create, source, fstype string, flags uintptr, data string) error
-	Overlay(target, lower string) error
+	Overlay(target, lower string, userxattr bool) error
 	Symlink(root, target, link string) error
 	Sethostname(name string) error
 	Setdomainname(name string) error
@@ -97,7 +97,7 @@ func (linuxKernel) MountInRoot(root, target, create, source, fstype string, flag
 // the lower layer is the tree that was at target, held by an fd opened
 // before the tmpfs hid it. All three are passed as /proc/self/fd paths, so
 // no path needs escaping in the option string.
-func (linuxKernel) Overlay(target, lower string) error {
+func (linuxKernel) Overlay(target, lower string, userxattr bool) error {
 	lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", lower, err)
@@ -136,6 +136,9 @@ func (linuxKernel) Overlay(target, lower string) error {
 		return err
 	}
 	data := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", fdPath(lfd), fdPath(fds[0]), fdPath(fds[1]))
+	if userxattr {
+		data += ",userxattr"
+	}
 	return mount("overlay", target, "overlay", 0, data)
 }
 

@@ -1,10 +1,7 @@
 package planner
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,6 +24,10 @@ type Options struct {
 	// Envs restricts the plan to these environments and those they join by
 	// name; empty means every environment.
 	Envs []string
+	// Index is the cache's digest index (read, never written, here); nil
+	// means NewIndex(CacheDir). Pass the same one to executor.Apply, which
+	// records in the cache what this compilation hashed.
+	Index *Index
 	// Detach plans for nsup apply -d: the environments are recorded under
 	// StateDir and keep running after nsup returns.
 	Detach bool
@@ -102,8 +103,15 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
+	if opts.Index == nil {
+		opts.Index = NewIndex(opts.CacheDir)
+	}
 	if opts.Closure == nil {
-		opts.Closure = Closure
+		idx := opts.Index
+		opts.Closure = func(paths []string) ([]File, error) {
+			files, _, err := closure(paths, idx, false)
+			return files, err
+		}
 	}
 	if opts.Detach && opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir()
@@ -122,7 +130,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	}
 	c.outputs(p, envs)
 	if len(c.errs) > 0 {
-		return nil, c.errs.sorted()
+		return nil, c.errs.Sorted()
 	}
 	return p, nil
 }
@@ -205,7 +213,7 @@ func (c *compiler) closure(paths []string) ([]File, error) {
 }
 
 func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &spec.Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // order selects the environments to plan and sorts them so that every
@@ -411,7 +419,9 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: r.Dir})
 	case r.Tar != "":
-		digest, err := fileDigest(r.Tar)
+		// Only the archive's digest: its files are listed when it is
+		// unpacked (apply) or locked (nsup lock), not at every plan.
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"
@@ -502,19 +512,6 @@ func (ec *envCompiler) mkdirTree(d string) {
 		}
 		ec.tree[p] = File{Path: p, Type: "dir", Mode: 0o755}
 	}
-}
-
-func fileDigest(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
 func unwrapPath(err error) error {
@@ -640,7 +637,7 @@ func (ec *envCompiler) child() {
 	// itself (recursive, so that mounts below it come along), or lay the
 	// overlay on it, which is a mount too.
 	if e.Rootfs.Overlay {
-		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root})
+		ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS()})
 	} else {
 		ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
 	}
@@ -697,6 +694,24 @@ func (ec *envCompiler) child() {
 	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
 	// at the next execve.
 	ec.add(Child, pos, CloseRange{First: 3})
+}
+
+// inUserNS reports whether the child is born in a user namespace other
+// than the host's (created or joined by the host steps planned so far).
+func (ec *envCompiler) inUserNS() bool {
+	for _, st := range ec.steps {
+		switch op := st.Op.(type) {
+		case Clone:
+			if op.Flags&nsFlag[spec.NSUser] != 0 {
+				return true
+			}
+		case Setns:
+			if op.NSType == nsFlag[spec.NSUser] {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func mntPos(e *spec.Environment) spec.Pos {

@@ -163,10 +163,14 @@ type Mount struct {
 
 // Overlay mounts overlayfs on Target: a scratch tmpfs is mounted on Target
 // first (holding upper/ and work/), then the overlay with Lower, the tree
-// that was at Target before, held open by fd.
+// that was at Target before, held open by fd. UserXattr adds the
+// "userxattr" option, which an overlay mounted in a user namespace needs:
+// its own bookkeeping goes to user.overlay.* extended attributes, since
+// trusted.* ones are out of reach there (overlayfs docs, "User xattr").
 type Overlay struct {
-	Target string `json:"target"`
-	Lower  string `json:"lower"`
+	Target    string `json:"target"`
+	Lower     string `json:"lower"`
+	UserXattr bool   `json:"userxattr,omitempty"`
 }
 
 // Symlink is symlinkat(2) inside the root: Link (inside) points to Target.

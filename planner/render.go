@@ -115,7 +115,11 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", qn(op.Source), target, qn(op.FSType), op.Flags, qn(op.Data))
 	case Overlay:
-		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs)", q(op.Target), q(op.Lower))
+		x := ""
+		if op.UserXattr {
+			x = ", userxattr"
+		}
+		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
 		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
 	case LinkUp:

@@ -71,7 +71,7 @@ func ParseBytes(name, dir string, data []byte) (*Spec, error) {
 	d := &decoder{file: name, dir: dir}
 	s := d.parse(data)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		return nil, d.errs.Sorted()
 	}
 	return s, nil
 }
@@ -575,13 +575,20 @@ func (d *decoder) require(f map[string]pair, anchor *yaml.Node, at string, keys 
 	}
 }
 
-// simpleKey matches keys that read well in a dotted path.
-var simpleKey = lazyRegexp(`^[A-Za-z0-9_-]+$`)
+// simpleKey reports whether a key reads well in a dotted path.
+func simpleKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // keyPath appends key to the field path at: environments.web, or
 // env["A B"] for a key that would make the path ambiguous or span lines.
 func keyPath(at, key string) string {
-	if !simpleKey().MatchString(key) {
+	if !simpleKey(key) {
 		return at + "[" + quote(key) + "]"
 	}
 	if at == "" {
@@ -628,8 +635,8 @@ func (d *decoder) environments(n *yaml.Node, s *Spec) {
 	}
 	for _, p := range ps {
 		ep := keyPath(at, p.name)
-		if !envName().MatchString(p.name) {
-			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envName())
+		if !isEnvName(p.name) {
+			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envNamePattern)
 		}
 		s.Environments = append(s.Environments, d.environment(p, ep))
 	}
@@ -849,7 +856,7 @@ func (d *decoder) join(n *yaml.Node, at string) ([]Join, bool) {
 		switch {
 		case strings.HasPrefix(ref, "/"):
 			ref = path.Clean(ref)
-		case !envName().MatchString(ref):
+		case !isEnvName(ref):
 			d.errorf(p.val, jp, "must be an environment name or an absolute path, got %s", quote(ref))
 			ok = false
 			continue

@@ -62,8 +62,10 @@ child: nsup inside the new namespaces; init: PID 1 of the environment), and
 the YAML line that caused it. With ENV names, only those environments (and
 the ones they join). With -d, the plan of nsup apply -d: the same steps and
 those that record the environments (state directory, lock, log, control
-socket, state file) and release them. Needs no privilege and touches
-nothing.`
+socket, state file) and release them. If FILE.lock exists (nsup lock), a
+rootfs that differs from it is refused, file by file, unless --update-lock
+accepts it (and rewrites FILE.lock). Needs no privilege and touches nothing
+else.`
 
 const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup plan -o) up
 in the foreground and performs exactly the plan's steps. The environment's
@@ -75,12 +77,18 @@ order, and a second Ctrl-C kills them. nsup exits with the main process's
 status (with several environments, the first that failed, each named).
 With -d the environments keep running after nsup returns: see nsup ps,
 exec, logs and down. A saved plan is refused if the spec or any rootfs
-input changed since it was made. Needs root.`
+input changed since it was made. If FILE.lock exists (nsup lock), a rootfs
+that differs from it is refused, file by file, unless --update-lock accepts
+it. Needs root.`
 
 type planFlags struct {
-	json   bool
-	out    string
-	detach bool
+	json       bool
+	out        string
+	updateLock bool
+	cache      cacheFlags
+	oci        string // export
+	schema     string // import
+	detach     bool
 	// ps, exec, logs
 	tree    bool
 	process string
@@ -109,6 +117,13 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	default:
 		lifecycleFlags(name, fs, pf)
 	}
+	if name == "plan" || name == "apply" {
+		fs.BoolVar(&pf.updateLock, "update-lock", false, "accept the rootfs as it is now: rewrite FILE.lock instead of refusing a difference")
+	}
+	if name == "cache" {
+		cacheFlagSet(fs, &pf.cache)
+	}
+	ociFlags(name, fs, pf)
 	return fs, pf
 }
 
@@ -176,12 +191,18 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 }
 
 // compile parses and plans file; both kinds of error are the user's input.
-func compile(file string, envs []string, detach bool) (*planner.Plan, error) {
+// idx is the cache's digest index, shared with apply.
+func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
+	return compileFor(file, envs, idx, false)
+}
+
+// compileFor is compile, for nsup apply -d if detach.
+func compileFor(file string, envs []string, idx *planner.Index, detach bool) (*planner.Plan, error) {
 	s, err := parseSpec(file)
 	if err != nil {
 		return nil, err
 	}
-	p, err := planner.Compile(s, planner.Options{Envs: envs, Detach: detach})
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -196,8 +217,12 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
-	p, err := compile(rest[0], rest[1:], pf.detach)
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach)
 	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, len(rest) == 1, pf.updateLock, ios); err != nil {
 		return err
 	}
 	if pf.out != "" {
@@ -240,7 +265,7 @@ func writeFileAtomic(name string, b []byte) error {
 // the spec and the host say now: it is compiled again from the spec, and
 // any difference (the spec's bytes, a library of a closure, a command's
 // path) refuses the plan rather than applying something stale.
-func loadPlan(file string, b []byte) (*planner.Plan, error) {
+func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) {
 	p, err := planner.Unmarshal(b)
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: %w", file, err)}
@@ -257,7 +282,7 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
 	}
 	s.File = p.Spec // origins are printed with the name the plan was made with
-	now, err := planner.Compile(s, planner.Options{Envs: envs, Detach: p.Detach})
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
@@ -287,25 +312,31 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		return invalidError{err}
 	}
 	var p *planner.Plan
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	all := len(rest) == 1
 	if len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '{' {
 		if len(rest) > 1 {
 			return usageError{"a saved plan already names its environments: apply PLAN.json takes no ENV"}
 		}
-		p, err = loadPlan(rest[0], b)
+		p, err = loadPlan(rest[0], b, idx)
+		all = false
 		if err == nil && pf.detach && !p.Detach {
 			return usageError{fmt.Sprintf("%s was not planned detached: make it with nsup plan -d -o %s", rest[0], rest[0])}
 		}
 	} else {
-		p, err = compile(rest[0], rest[1:], pf.detach)
+		p, err = compileFor(rest[0], rest[1:], idx, pf.detach)
 	}
 	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
 		return err
 	}
 	if os.Geteuid() != 0 {
 		return fmt.Errorf("apply needs root for now (run it with sudo); rootless mode is planned (issue 4)")
 	}
 	var failed []string
-	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Color: colorful(ios.stdout)}
+	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout)}
 	opts.Ended = func(env string, status int) {
 		if status != 0 {
 			failed = append(failed, fmt.Sprintf("nsup: environment %s: main process %s exited with status %d", env, mainProcess(p, env), status))

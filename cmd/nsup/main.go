@@ -101,6 +101,10 @@ func commands() []command {
 		{"exec", "ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
 		{"logs", "ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
 		{"down", "ENV... | FILE", "stop detached environments and remove their state", downHelp, runDown},
+		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
+		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
+		{"export", "--oci DIR FILE [ENV]", "write an environment as an OCI bundle for runc, crun, podman", exportHelp, runExport},
+		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}
