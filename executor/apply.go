@@ -444,7 +444,8 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		}
 		req := request{Env: env.Name, Last: k == last}
 		if first {
-			req.Color, req.ColorBase = r.a.opts.Color, r.colorBase
+			// A detached environment writes to its log: no colours there.
+			req.Color, req.ColorBase = r.a.opts.Color && r.stdio == nil, r.colorBase
 			if r.lock != nil {
 				req.LockFD = lockFD
 			}

@@ -190,3 +190,46 @@ func TestRootPodDetached(t *testing.T) {
 		t.Errorf("the host changed:\nbefore:\n%s\nafter:\n%s", mountsBefore, after)
 	}
 }
+
+// TestRootSeveralFailing: with several environments, each line says whose
+// it is, nsup's status is the failing main process's, and stderr names it.
+func TestRootSeveralFailing(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "two.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  good:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/sh, -c, "echo fine"]}
+  bad:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: server, command: [/bin/sh, -c, "echo failing >&2; exit 3"]}
+`), 0o644)
+	code, out, errs := nsup(t, "apply", f)
+	if code != 3 || out != "good/main | fine\n" ||
+		errs != "bad/server | failing\nnsup: environment bad: main process \"server\" exited with status 3\n" {
+		t.Errorf("apply: %d\nstdout %q\nstderr %q", code, out, errs)
+	}
+}
+
+// TestLifecycleUsage: the lifecycle commands' usage errors touch nothing.
+func TestLifecycleUsage(t *testing.T) {
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(t.TempDir(), "state"))
+	for _, args := range [][]string{{"ps", "x"}, {"exec"}, {"exec", "db"}, {"exec", "db", "x", "--", "y"},
+		{"logs"}, {"logs", "a", "b"}, {"down"}, {"down", "Not_A_Name"}, {"plan", "-d"}, {"apply", "-d"}} {
+		code, out, errs := nsup(t, args...)
+		if code != 2 || out != "" || errs == "" {
+			t.Errorf("nsup %q: exit %d, stdout %q, stderr %q; want a usage error", args, code, out, errs)
+		}
+	}
+	if ents, _ := os.ReadDir(os.Getenv("NSUP_STATE_DIR")); len(ents) != 0 {
+		t.Errorf("usage errors made %v", ents)
+	}
+}
