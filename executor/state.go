@@ -283,7 +283,8 @@ func lockHeld(path string) bool {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		l := sc.Text()
-		if strings.Contains(l, "FLOCK") && strings.Contains(l+" ", id) {
+		// "->" marks a waiter, not a holder.
+		if strings.Contains(l, "FLOCK") && !strings.Contains(l, "->") && strings.Contains(l+" ", id) {
 			return true
 		}
 	}
