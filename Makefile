@@ -33,8 +33,8 @@ lint:
 
 demo: build
 	@if [ "$$(id -u)" != 0 ]; then \
-	  echo "nsup apply creates namespaces and mounts: it needs root for now."; \
-	  echo "Run 'sudo make demo'. Meanwhile, here is what it would do:"; echo; \
+	  echo "Without root, nsup plans rootless (a user namespace maps you to 0): try"; \
+	  echo "'bin/nsup apply examples/hello.yaml', or 'sudo make demo'. Here is the plan:"; echo; \
 	  $(BIN) plan examples/hello.yaml; \
 	else \
 	  echo "\$$ nsup plan examples/hello.yaml"; $(BIN) plan examples/hello.yaml | grep -v '^ '; echo; \

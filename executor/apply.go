@@ -13,7 +13,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -35,11 +37,25 @@ type Options struct {
 	// Stdin, Stdout and Stderr are the environments' fds 0, 1 and 2.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
+	// Color colours the labels of prefixed output lines (the caller knows
+	// whether Stdout is a terminal and NO_COLOR is unset).
+	Color bool
+	// Ended, if set, is told each foreground environment's exit status as
+	// it ends.
+	Ended func(env string, status int)
 
-	// failAt makes one step fail, for rollback tests (export_test.go). It
-	// cannot be set from outside the package, so nsup's command line
-	// cannot reach it.
-	failAt *failPoint
+	// Index is the cache's digest index the plan was compiled with
+	// (planner.Options.Index): the rootfs steps record in the cache what
+	// it learnt. nil records nothing.
+	Index *planner.Index
+
+	// failAt makes one step fail, for rollback tests; pauseAt stops apply
+	// before one step for good, for tests that kill nsup there, and
+	// paused is told when it happens (export_test.go). They cannot be set
+	// from outside the package, so nsup's command line cannot reach them.
+	failAt  *failPoint
+	pauseAt *failPoint
+	paused  func(env string, step int)
 	// exited, if set, is told how each environment's child ended (tests
 	// read its resource usage).
 	exited func(env string, ps *os.ProcessState)
@@ -49,27 +65,35 @@ type Options struct {
 }
 
 // failPoint makes step Step of environment Env fail with Errno instead of
-// being performed.
+// being performed (or, as pauseAt, wait forever before it).
 type failPoint struct {
 	Env   string
 	Step  int
 	Errno unix.Errno
 }
 
-// Apply performs every environment of p, in plan order, in the
-// foreground: it returns once every environment has ended, with the exit
+// Apply performs every environment of p, in plan order. In the
+// foreground it returns once every environment has ended, with the exit
 // status of the first environment (in plan order) whose main process
-// exited non-zero, else 0. err is non-nil when setup failed, as
+// exited non-zero, else 0. A detached plan (p.Detach) returns 0 once
+// every environment is up, recorded and released: they outlive nsup.
+// err is non-nil when setup failed, as
 //
 //	ORIGIN: step N: CALL: ERRNO-TEXT
 //
 // (a *StepError wrapping the errno); everything already set up is then
 // undone: the children are killed, which takes their mount namespaces and
-// every mount in them along, and a partial cache entry is removed.
+// every mount in them along, a partial cache entry is removed, and so is
+// the state a detached environment had recorded.
 //
-// SIGINT and SIGTERM received meanwhile are forwarded to each
-// environment's child (its init, or its main process); cancelling ctx
-// kills the children.
+// SIGINT and SIGTERM received meanwhile reach the environments: with one
+// environment, they are forwarded to its child (its init, which forwards
+// SIGINT to the main process and stops the tree on SIGTERM); with
+// several, each in a process group of its own (the Setpgid step), the
+// first stops them one after the other in reverse plan order (the
+// reverse of their dependencies): SIGTERM to its init, and the next once
+// it has ended; a second kills them all. Cancelling ctx kills the
+// children.
 func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if p == nil {
 		return 1, errors.New("apply: no plan")
@@ -97,7 +121,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	a := &applier{opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
+	a := &applier{plan: p, opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
 		pathFDs: map[stepKey]int{}, exe: -1}
 	defer a.close()
 	// Every namespace file named by path is opened and checked before
@@ -106,23 +130,41 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if err := a.openPaths(p); err != nil {
 		return 1, err
 	}
-	for _, e := range p.Environments {
-		for _, st := range e.Steps {
-			if x, ok := st.Op.(planner.Execve); ok && x.ByFD && a.exe < 0 {
-				// nsup itself, for a child stage born in a joined mount
-				// namespace, where /proc/self/exe may not exist.
-				if a.exe, err = unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0); err != nil {
-					return 1, fmt.Errorf("open /proc/self/exe: %w", err)
-				}
-			}
-		}
+	if err := a.openExe(p); err != nil {
+		return 1, err
 	}
 	var runs []*envRun
+	// rollback undoes every environment started so far: every child dies
+	// with ctx (exec.Cmd's Cancel) or is killed, each run waits for its
+	// child before ending, and a detached one's state goes.
+	rollback := func(err error) (int, error) {
+		std.started()
+		cancel()
+		for _, r := range runs {
+			if r.released {
+				r.proc.Kill()
+				r.wait()
+			} else {
+				if r.release != nil {
+					close(r.release)
+				}
+				<-r.done
+			}
+			r.removeState()
+		}
+		return 1, err
+	}
+	colors := 0
 	for i := range p.Environments {
-		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{})}
+		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{}),
+			reaped: make(chan struct{}), colorBase: colors}
 		r.wanted = a.wanted(p, r.env.Name)
-		runs = append(runs, r)
 		a.runs[r.env.Name] = r
+		colors += r.labels()
+		if p.Detach {
+			r.release = make(chan struct{}, 1)
+		}
+		runs = append(runs, r)
 		go r.run(ctx)
 		select {
 		case err = <-r.setup:
@@ -132,28 +174,66 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			err = fmt.Errorf("%s: setup interrupted by %v", r.env.Name, s)
 		}
 		if err != nil {
-			// Roll back: every child started dies with ctx (exec.Cmd's
-			// Cancel), and each run waits for its child before ending.
-			std.started()
-			cancel()
-			for range runs {
-				<-a.ended
-			}
-			return 1, notStarted(p, i, err)
+			return rollback(notStarted(p, i, err))
 		}
 		if opts.started != nil {
 			opts.started(r.env.Name, r.proc.Pid)
 		}
 	}
 	std.started()
+	if p.Detach {
+		// Every environment is up and recorded: release them, in order.
+		// Until now each could still be taken back.
+		for _, r := range runs {
+			r.release <- struct{}{}
+			err := <-r.setup
+			r.released = err == nil
+			if err != nil {
+				return rollback(err)
+			}
+		}
+		for _, r := range runs {
+			r.closeFiles()
+		}
+		return 0, nil
+	}
+	stopping, killed := false, false
+	next := len(runs) - 1 // the next environment to stop, in reverse order
+	stopNext := func() {
+		for next >= 0 && runs[next].finished {
+			next--
+		}
+		if next >= 0 && !runs[next].stopped {
+			runs[next].stopped = true
+			runs[next].proc.Signal(syscall.SIGTERM)
+		}
+	}
 	for left := len(runs); left > 0; {
 		select {
 		case s := <-sigs:
-			for _, r := range runs {
-				r.proc.Signal(s)
+			switch {
+			case len(runs) == 1:
+				runs[0].proc.Signal(s)
+			case !stopping:
+				stopping = true
+				stopNext()
+			case !killed:
+				killed = true
+				for _, r := range runs {
+					if !r.finished {
+						r.proc.Kill()
+					}
+				}
 			}
-		case <-a.ended:
+		case r := <-a.ended:
+			r.finished = true
 			left--
+			if opts.Ended != nil {
+				opts.Ended(r.env.Name, r.status)
+			}
+			if stopping {
+				stopNext()
+			}
 		}
 	}
 	status := 0
@@ -166,29 +246,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	return status, parent.Err()
 }
 
-// notStarted adds to the failure of environment i the environments that
-// were not started because they join its namespaces (or those of one that
-// does): a dependent never starts without what it joins.
-func notStarted(p *planner.Plan, i int, err error) error {
-	failed := map[string]bool{p.Environments[i].Name: true}
-	var out []string
-	for _, e := range p.Environments[i+1:] {
-		for _, n := range e.Needs {
-			if failed[n] {
-				failed[e.Name] = true
-				out = append(out, fmt.Sprintf("%s (joins %s)", e.Name, n))
-				break
-			}
-		}
-	}
-	if len(out) == 0 {
-		return err
-	}
-	return fmt.Errorf("%w; not started, since %s failed: %s", err, p.Environments[i].Name, strings.Join(out, ", "))
-}
-
 // applier is one Apply call.
 type applier struct {
+	plan *planner.Plan
 	opts Options
 	std  *stdio
 	// runs are the environments by name, for joins by name. Written before
@@ -198,7 +258,9 @@ type applier struct {
 	// pathFDs are the namespace files joined by path, opened and checked
 	// before anything was created, by step.
 	pathFDs map[stepKey]int
-	// exe is nsup's own executable (O_PATH), or -1.
+	// exe is nsup's own executable (O_PATH), or -1: a child stage born in
+	// a joined mount namespace, where /proc/self/exe may not exist, is
+	// executed through it.
 	exe int
 }
 
@@ -214,6 +276,22 @@ func (a *applier) close() {
 	if a.exe >= 0 {
 		unix.Close(a.exe)
 	}
+}
+
+// openExe opens nsup itself if a step executes it by fd.
+func (a *applier) openExe(p *planner.Plan) error {
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if x, ok := st.Op.(planner.Execve); ok && x.ByFD && a.exe < 0 {
+				fd, err := unix.Open("/proc/self/exe", unix.O_PATH|unix.O_CLOEXEC, 0)
+				if err != nil {
+					return fmt.Errorf("open /proc/self/exe: %w", err)
+				}
+				a.exe = fd
+			}
+		}
+	}
+	return nil
 }
 
 // openPaths opens every namespace file the plan joins by path and checks
@@ -277,22 +355,53 @@ func (a *applier) wanted(p *planner.Plan, env string) []planner.CloneFlags {
 	return out
 }
 
+// notStarted adds to the failure of environment i the environments that
+// were not started because they join its namespaces (or those of one that
+// does): a dependent never starts without what it joins.
+func notStarted(p *planner.Plan, i int, err error) error {
+	if errors.Is(err, errTakenBack) || i >= len(p.Environments) {
+		return err
+	}
+	failed := map[string]bool{p.Environments[i].Name: true}
+	var out []string
+	for _, e := range p.Environments[i+1:] {
+		for _, n := range e.Needs {
+			if failed[n] {
+				failed[e.Name] = true
+				out = append(out, fmt.Sprintf("%s (joins %s)", e.Name, n))
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w; not started, since %s failed: %s", err, p.Environments[i].Name, strings.Join(out, ", "))
+}
+
 // envRun is one environment being applied.
 type envRun struct {
-	a     *applier
-	env   *planner.Env
-	setup chan error // nil or the setup error, once
+	a   *applier
+	env *planner.Env
+	// setup receives nil or the setup error once the environment is up
+	// (detached: ready to be released), then, detached, the result of
+	// its release.
+	setup chan error
+	// release, for a detached plan, lets the last steps go (a value) or
+	// takes the environment back (closed).
+	release  chan struct{}
+	released bool
+	letGo    atomic.Bool   // read by the child's cmd.Cancel
+	done     chan struct{} // closed when run ends
 	// proc is the child stage; cmd made it, unless a fork did (fork.go).
 	proc   *os.Process
 	cmd    *exec.Cmd
 	forked *forked
-	sock   *os.File // the host's end of the setup channel
-	// mapped are the steps already performed by the clone: the user
-	// namespace maps (see userMaps).
-	mapped map[int]bool
-	status int
-	waited bool
-	state  *os.ProcessState
+	// stopKill ends the watch that kills a forked child when ctx ends
+	// (exec.CommandContext does it for the others).
+	stopKill func() bool
+	sock     *os.File // the host's end of the setup channel
+	dec      *json.Decoder
 	// wanted are the types of this environment's namespaces that later
 	// ones join by name; nsFDs holds them open from the end of setup on,
 	// while the child is certainly alive and its pid not reused (it is
@@ -300,11 +409,37 @@ type envRun struct {
 	wanted []planner.CloneFlags
 	nsFDs  map[planner.CloneFlags]int
 	nsErr  error
-	done   chan struct{} // closed once the child is waited for
-	// stopKill ends the watch that kills a forked child when ctx ends
-	// (exec.CommandContext does it for the others).
-	stopKill func() bool
+	reaped chan struct{} // closed once the child is waited for
+	state  *os.ProcessState
+	// mapped are the steps already performed by the clone: the user
+	// namespace maps (see userMaps).
+	mapped map[int]bool
+	status int
+	waited bool
+	// held are the cache entries this environment runs on, share-locked
+	// until it ends, or, detached, until it is released (no prune removes
+	// them meanwhile; then nsup cache prune keeps the trees of running
+	// detached environments, State.Rootfs).
+	held []*os.File
+	// finished and stopped are Apply's: the environment ended, and was
+	// sent SIGTERM by an ordered stop.
+	finished, stopped bool
+	// colorBase is the colour index of the environment's first output
+	// label.
+	colorBase int
+	// Detached: the files of the Flock, Stdio and Listen steps, handed
+	// to the child; stateDir is set once the lock is ours (so that
+	// rollback may remove it); procs the tree init started.
+	lock, control *os.File
+	stdio         []*os.File
+	stateDir      string
+	madeDir       string // the state directory, if this nsup made it
+	procs         []StateProc
 }
+
+// errTakenBack ends the setup of a detached environment that Apply takes
+// back before its release (a later environment failed).
+var errTakenBack = errors.New("taken back")
 
 // run applies one environment, from a goroutine locked to its OS thread
 // and never unlocked, so that the thread exits with the goroutine:
@@ -313,14 +448,15 @@ type envRun struct {
 //     no other goroutine may ever run on such a thread;
 //   - Pdeathsig fires when the thread that created the child exits, not
 //     the process (prctl(2) PR_SET_PDEATHSIG; golang/go#27505): the thread
-//     lives until the child has been waited for.
+//     lives until the child has been waited for, or, detached, until the
+//     child has cleared its parent-death signal (the last step).
 func (r *envRun) run(ctx context.Context) {
 	runtime.LockOSThread()
+	defer close(r.done)
 	defer func() {
 		for _, fd := range r.nsFDs {
 			unix.Close(fd)
 		}
-		r.a.ended <- r
 	}()
 	err := r.setupEnv(ctx)
 	if r.sock != nil {
@@ -334,17 +470,28 @@ func (r *envRun) run(ctx context.Context) {
 			r.proc.Kill()
 			r.wait()
 		}
+		r.unhold()
 		r.setup <- err
+		if r.release == nil {
+			r.a.ended <- r
+		}
 		return
+	}
+	if r.release != nil {
+		r.unhold()
+		r.setup <- nil
+		return // released: the environment lives on, nsup does not wait for it
 	}
 	r.openWanted()
 	r.setup <- nil
 	r.status = r.wait()
+	r.unhold()
+	r.a.ended <- r
 }
 
 // openWanted opens the namespaces later environments join by name.
 func (r *envRun) openWanted() {
-	if len(r.wanted) == 0 {
+	if len(r.wanted) == 0 || r.nsFDs != nil {
 		return
 	}
 	r.nsFDs = map[planner.CloneFlags]int{}
@@ -372,12 +519,15 @@ func nsFile(t planner.CloneFlags) string {
 	return nsNames[t]
 }
 
-func (r *envRun) wait() int {
-	r.waitOnce()
-	return r.waitStatus()
+// unhold lets the cache entries the environment runs on go.
+func (r *envRun) unhold() {
+	for _, f := range r.held {
+		f.Close()
+	}
+	r.held = nil
 }
 
-func (r *envRun) waitOnce() {
+func (r *envRun) wait() int {
 	if !r.waited {
 		r.waited = true
 		if r.cmd != nil {
@@ -389,11 +539,12 @@ func (r *envRun) waitOnce() {
 				r.stopKill()
 			}
 		}
-		close(r.done)
+		close(r.reaped)
 		if r.a.opts.exited != nil && r.state != nil {
 			r.a.opts.exited(r.env.Name, r.state)
 		}
 	}
+	return r.waitStatus()
 }
 
 func (r *envRun) waitStatus() int {
@@ -407,69 +558,165 @@ func (r *envRun) waitStatus() int {
 	return ps.ExitCode()
 }
 
-// setupEnv performs the host steps, hands the others to the child stage,
-// and waits until the child reports setup done or failed.
-func (r *envRun) setupEnv(ctx context.Context) error {
-	env := r.env
-	fail := r.a.opts.failAt
-	if fail != nil && fail.Env != env.Name {
+// labels counts the environment's processes whose output is prefixed.
+func (r *envRun) labels() int {
+	n := 0
+	for _, st := range r.env.Steps {
+		if s, ok := st.Op.(planner.Start); ok && s.Output != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// hooks returns the test hooks that apply to this environment.
+func (r *envRun) hooks() (fail, pause *failPoint) {
+	fail, pause = r.a.opts.failAt, r.a.opts.pauseAt
+	if fail != nil && fail.Env != r.env.Name {
 		fail = nil
 	}
-	req := request{Env: env.Name}
-	forkedUpTo := -1 // the steps up to here were made by the forked copy
+	if pause != nil && pause.Env != r.env.Name {
+		pause = nil
+	}
+	return fail, pause
+}
+
+// holdForever is the pause hook on the host: tell the test, then wait
+// to be killed.
+func (r *envRun) holdForever(i int) {
+	if r.a.opts.paused != nil {
+		r.a.opts.paused(r.env.Name, i)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}
+
+// setupEnv performs the host steps and hands the others to the child
+// stage, a run of consecutive child and init steps at a time, waiting
+// for each run to be done or failed. A detached environment stops before
+// its last run (the end of the parent-death signal) until Apply releases
+// it.
+func (r *envRun) setupEnv(ctx context.Context) error {
+	env := r.env
+	fail, pause := r.hooks()
+	type run struct {
+		host  bool
+		steps []int
+	}
+	var runs []run
 	for i, st := range env.Steps {
-		if i <= forkedUpTo {
+		// The steps of the forked copy are the host's to prepare (fork.go).
+		host := st.Stage == planner.Host || st.Stage == planner.Forked
+		if len(runs) == 0 || runs[len(runs)-1].host != host {
+			runs = append(runs, run{host: host})
+		}
+		runs[len(runs)-1].steps = append(runs[len(runs)-1].steps, i)
+	}
+	last := -1 // the last child run
+	for k, rn := range runs {
+		if !rn.host {
+			last = k
+		}
+	}
+	first := true
+	forkedUpTo := -1 // the steps up to here were made by the forked copy
+	for k, rn := range runs {
+		if rn.host {
+			for _, i := range rn.steps {
+				if i <= forkedUpTo {
+					continue
+				}
+				if pause != nil && pause.Step == i {
+					r.holdForever(i)
+				}
+				var err error
+				_, fork := env.Steps[i].Op.(planner.Fork)
+				switch {
+				case fail != nil && fail.Step == i:
+					err = fail.Errno
+				case env.Steps[i].Stage == planner.Forked:
+					err = fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL)
+				case fork:
+					for j := i + 1; j < len(env.Steps) && env.Steps[j].Stage == planner.Forked; j++ {
+						if fail != nil && fail.Step == j {
+							return stepError(env, j, fail.Errno)
+						}
+					}
+					forkedUpTo, err = r.forkClone(ctx, i)
+				default:
+					err = r.do(ctx, i, env.Steps[i])
+				}
+				if err != nil {
+					if _, ok := err.(*StepError); ok {
+						return err // a later step's, found by this one (userMaps)
+					}
+					return stepError(env, i, err)
+				}
+			}
 			continue
 		}
-		if st.Stage == planner.Forked {
-			return stepError(env, i, fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL))
+		if r.proc == nil {
+			return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
 		}
-		if st.Stage != planner.Host {
-			req.Steps = append(req.Steps, indexedStep{Index: i, Step: st})
+		if err := r.releaseForked(); err != nil {
+			return err
+		}
+		if r.release != nil && k == last && k > 0 {
+			// Up and recorded: wait for Apply to release it, or take it back.
+			r.openWanted()
+			r.setup <- nil
+			if _, ok := <-r.release; !ok {
+				return errTakenBack
+			}
+			// From now on the end of Apply's ctx must not kill it.
+			r.letGo.Store(true)
+		}
+		req := request{Env: env.Name, Last: k == last}
+		if first {
+			// A detached environment writes to its log: no colours there.
+			req.Color, req.ColorBase = r.a.opts.Color && r.stdio == nil, r.colorBase
+			if r.lock != nil {
+				req.LockFD = lockFD
+			}
+			if r.control != nil {
+				req.ControlFD = controlFD
+			}
+		}
+		first = false
+		for _, i := range rn.steps {
+			req.Steps = append(req.Steps, indexedStep{Index: i, Step: env.Steps[i]})
 			if fail != nil && fail.Step == i {
 				req.Fail = &wireFail{Step: i, Errno: int(fail.Errno)}
 			}
-			continue
-		}
-		var err error
-		switch {
-		case len(req.Steps) > 0:
-			err = fmt.Errorf("a host step after the child's steps: %w", unix.EINVAL)
-		case fail != nil && fail.Step == i:
-			err = fail.Errno
-		default:
-			if _, ok := st.Op.(planner.Fork); ok {
-				for j := i + 1; j < len(env.Steps) && env.Steps[j].Stage == planner.Forked; j++ {
-					if fail != nil && fail.Step == j {
-						return stepError(env, j, fail.Errno)
-					}
-				}
-				forkedUpTo, err = r.forkClone(ctx, i)
-				break
+			if pause != nil && pause.Step == i {
+				req.Pause = &wireFail{Step: i}
 			}
-			err = r.do(ctx, i, st)
 		}
-		if err != nil {
-			if _, ok := err.(*StepError); ok {
-				return err // a later step's, found by this one (userMaps)
-			}
-			return stepError(env, i, err)
+		if err := r.childRun(req); err != nil {
+			return err
 		}
 	}
 	if r.proc == nil {
 		return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
 	}
-	if err := r.released(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// childRun sends one run of steps to the child stage and waits for its
+// end.
+func (r *envRun) childRun(req request) error {
+	env := r.env
 	if err := send(r.sock, req); err != nil {
 		return r.died(err)
 	}
-	dec := json.NewDecoder(r.sock)
+	if r.dec == nil {
+		r.dec = json.NewDecoder(r.sock)
+	}
 	execing := false
 	for {
 		var rep reply
-		if err := dec.Decode(&rep); err != nil {
+		if err := r.dec.Decode(&rep); err != nil {
 			if execing && errors.Is(err, io.EOF) {
 				return nil // the main process's execve closed the socket
 			}
@@ -477,9 +724,14 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		}
 		switch rep.Kind {
 		case replyOK:
+			r.procs = rep.Procs
 			return nil
 		case replyExec:
 			execing = true
+		case replyPaused:
+			if r.a.opts.paused != nil {
+				r.a.opts.paused(env.Name, rep.Step)
+			}
 		default:
 			if rep.Step < 0 || rep.Step >= len(env.Steps) {
 				return fmt.Errorf("%s: child stage: %w", env.Name, rep.err())
@@ -505,7 +757,11 @@ func wrongHostStage(op planner.Op) error {
 func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
-		return rootfs(ctx, op)
+		f, err := rootfs(ctx, op, r.a.opts.Index)
+		if f != nil {
+			r.held = append(r.held, f)
+		}
+		return err
 	case planner.Fork:
 		return fmt.Errorf("a fork is made by setupEnv: %w", unix.EINVAL)
 	case planner.Newidmap:
@@ -526,6 +782,16 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 			return nil // written by the clone, before the child's execve
 		}
 		return r.write(op)
+	case planner.Mkdir:
+		return r.mkdir(op)
+	case planner.Flock:
+		return r.flock(op)
+	case planner.Stdio:
+		return r.openStdio(op)
+	case planner.Listen:
+		return r.listen(op)
+	case planner.SaveState:
+		return r.saveState(op)
 	case planner.Execve:
 		return wrongHostStage(op)
 	case planner.Mount:
@@ -560,6 +826,10 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return wrongHostStage(op)
 	case planner.Start:
 		return wrongHostStage(op)
+	case planner.Setsid:
+		return wrongHostStage(op)
+	case planner.Setpgid:
+		return wrongHostStage(op)
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
 	}
@@ -573,8 +843,8 @@ var nsNames = map[planner.CloneFlags]string{
 }
 
 // setns joins a namespace on this thread, before the clone: the child is
-// born in it. (A user, mount or time namespace is joined by a forked copy
-// instead: fork.go.)
+// born in it. (A user, mount, pid or time namespace is joined by a forked
+// copy instead: fork.go.)
 func (r *envRun) setns(i int, op planner.Setns) error {
 	if r.proc != nil {
 		return fmt.Errorf("setns after clone: the child is already born: %w", unix.EINVAL)
@@ -603,8 +873,8 @@ func (r *envRun) nsFD(i int, op planner.Setns) (int, error) {
 		return -1, o.nsErr
 	}
 	select {
-	case <-o.done:
-		return -1, fmt.Errorf("%s has ended (exit status %d): its namespaces are not to be joined: %w", op.Env, o.exitStatus(), unix.ESRCH)
+	case <-o.reaped:
+		return -1, fmt.Errorf("%s has ended (exit status %d): its namespaces are not to be joined: %w", op.Env, o.waitStatus(), unix.ESRCH)
 	default:
 	}
 	fd, ok := o.nsFDs[op.NSType]
@@ -614,14 +884,17 @@ func (r *envRun) nsFD(i int, op planner.Setns) (int, error) {
 	return fd, nil
 }
 
-func (r *envRun) exitStatus() int {
-	<-r.done
-	return r.waitStatus()
-}
+// The fds of the child stage beyond stdio: the setup channel, then, for
+// a detached environment, its lock and its control socket.
+const (
+	lockFD    = stageFD + 1
+	controlFD = stageFD + 2
+)
 
 // clone creates the child stage: nsup re-executed from /proc/self/exe
 // with planner.StageArgv, in new namespaces, with nothing of nsup's
-// environment, its end of the setup channel at fd 3.
+// environment, its end of the setup channel at fd 3 (and a detached
+// environment's lock and control socket at 4 and 5).
 func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 	if r.proc != nil {
 		return fmt.Errorf("a second clone: %w", unix.EINVAL)
@@ -629,16 +902,16 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 	if op.Flags&unix.CLONE_PARENT != 0 {
 		return fmt.Errorf("CLONE_PARENT is the forked copy's: %w", unix.EINVAL)
 	}
-	host, child, err := socketpair()
+	host, files, done, err := r.childFiles()
 	if err != nil {
 		return err
 	}
-	defer child.Close()
+	defer done()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe")
 	cmd.Args = planner.StageArgv
 	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = r.a.std.files[0], r.a.std.files[1], r.a.std.files[2]
-	cmd.ExtraFiles = []*os.File{child}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0], files[1], files[2]
+	cmd.ExtraFiles = files[3:]
 	attr := &syscall.SysProcAttr{Cloneflags: uintptr(op.Flags), Pdeathsig: syscall.SIGKILL}
 	if op.Flags&unix.CLONE_NEWUSER != 0 {
 		if err := r.userMaps(i, attr); err != nil {
@@ -647,6 +920,12 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 		}
 	}
 	cmd.SysProcAttr = attr
+	cmd.Cancel = func() error {
+		if r.letGo.Load() {
+			return nil // released: it outlives nsup
+		}
+		return cmd.Process.Kill()
+	}
 	if err := cmd.Start(); err != nil {
 		host.Close()
 		return err
@@ -655,13 +934,44 @@ func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
 	return nil
 }
 
-// socketpair is the setup channel: the host's end, and the child's.
-func socketpair() (*os.File, *os.File, error) {
+// childFiles are the child stage's fds, 0 up: stdin, stdout, stderr, its
+// end of the setup channel, and, detached, its lock and control socket.
+// host is nsup's end of the channel; done closes what nsup holds only
+// for the child, once it is started.
+func (r *envRun) childFiles() (host *os.File, files []*os.File, done func(), err error) {
+	if (r.lock == nil) != (r.control == nil) {
+		return nil, nil, nil, fmt.Errorf("a detached environment needs both its lock and its control socket before the clone: %w", unix.EINVAL)
+	}
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return os.NewFile(uintptr(fds[0]), "nsup-setup"), os.NewFile(uintptr(fds[1]), "nsup-setup"), nil
+	host, child := os.NewFile(uintptr(fds[0]), "nsup-setup"), os.NewFile(uintptr(fds[1]), "nsup-setup")
+	closers := []*os.File{child}
+	done = func() {
+		for _, f := range closers {
+			f.Close()
+		}
+	}
+	files = []*os.File{r.a.std.files[0], r.a.std.files[1], r.a.std.files[2], child}
+	if r.stdio != nil {
+		files[0], files[1], files[2] = r.stdio[0], r.stdio[1], r.stdio[1]
+	} else if label := r.mainOutput(); label != "" {
+		// init: false: no init to prefix the main process's lines; nsup
+		// does, as init would.
+		out, errw, err := r.a.std.prefixed(label, r.a.opts.Color, r.colorBase)
+		if err != nil {
+			host.Close()
+			done()
+			return nil, nil, nil, err
+		}
+		closers = append(closers, out, errw)
+		files[1], files[2] = out, errw
+	}
+	if r.lock != nil {
+		files = append(files, r.lock, r.control)
+	}
+	return host, files, done, nil
 }
 
 // newidmap runs newuidmap or newgidmap for the child (a forked one: it
@@ -690,6 +1000,17 @@ func (r *envRun) newidmap(op planner.Newidmap) error {
 		return fmt.Errorf("%s: %s: %w", op.Program, msg, unix.EPERM)
 	}
 	return nil
+}
+
+// mainOutput is the output label of an init: false environment's main
+// process, or "".
+func (r *envRun) mainOutput() string {
+	for _, st := range r.env.Steps {
+		if e, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Init {
+			return e.Output
+		}
+	}
+	return ""
 }
 
 // userMaps hands the uid_map, gid_map and setgroups writes that follow the

@@ -5,7 +5,9 @@
 // Three processes share the work of one environment:
 //
 //   - the host stage (Apply, apply.go): in nsup itself, it resolves or
-//     builds the root tree (rootfs.go), joins namespaces and creates the
+//     builds the root tree (rootfs.go: a closure copied, a tar archive
+//     unpacked, tar.go, into the cache, cache.go, whose entry it holds
+//     locked while the environment runs), joins namespaces and creates the
 //     child from one goroutine locked to its OS thread, writes what must be
 //     written from outside, then hands the remaining steps to the child
 //     over a socketpair (wire.go) and waits for "ok" or the failed step.
@@ -16,8 +18,18 @@
 //     resolved inside the root with openat2(2) (resolve.go), the root
 //     switch by pivot_root(2), no_new_privs, close_range(2);
 //   - init (init.go): the same process staying on as PID 1 to start the
-//     process tree, reap, forward signals and stop the tree; with init:
-//     false the child stage instead ends by execve(2) of the main process.
+//     process tree, reap, forward signals and stop the tree (output.go
+//     prefixes the lines of several processes); with init: false the
+//     child stage instead ends by execve(2) of the main process.
+//
+// A detached plan (nsup apply -d) adds host steps that make the
+// environment's state directory, lock, log and control socket before the
+// clone (detach.go) and its state file once the tree is started; Apply
+// holds every environment until all are up, then lets the last step of
+// each go, which ends the child's parent-death signal. From then on the
+// environment is on its own: its init serves nsup exec on the control
+// socket (control.go; exec.go is the client side), and state.go reads the
+// state back for nsup ps, logs and down.
 //
 // The child stage calls the kernel through a seam (sys.go), so that a test
 // runs every operation through its switch; stdio.go shares fds 0, 1 and 2
@@ -41,7 +53,8 @@
 // The host's nsup binary is visible inside an environment as /proc/1/exe
 // while init runs (CVE-2019-5736). It cannot be opened for writing then
 // (ETXTBSY, execve(2)), and init outlives every process of its pid
-// namespace; a sealed copy (memfd, as runc does) would close the case of a
-// joined pid namespace, at the price of a plan whose execve is no longer
-// /proc/self/exe. Not done yet.
+// namespace; a detached init is moreover not dumpable, so that no process
+// inside reaches /proc/1/exe or init's fds at all. A sealed copy (memfd,
+// as runc does) would close the case of a joined pid namespace, at the
+// price of a plan whose execve is no longer /proc/self/exe. Not done yet.
 package executor

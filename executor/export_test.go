@@ -1,7 +1,10 @@
 package executor
 
 import (
+	"context"
 	"os"
+
+	"github.com/nsup/nsup/planner"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,4 +27,37 @@ func OnExit(opts Options, fn func(env string, ps *os.ProcessState)) Options {
 func OnStart(opts Options, fn func(env string, pid int)) Options {
 	opts.started = fn
 	return opts
+}
+
+// Rootfs performs one rootfs step, as Apply's host stage does; the entry
+// stays held until release is called.
+func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (release func(), err error) {
+	f, err := rootfs(ctx, op, idx)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if f != nil {
+			f.Close()
+		}
+	}, nil
+}
+
+// PauseAt returns opts with apply stopping for good before step (plan
+// numbering) of env, calling paused once it is there: a test kills nsup
+// meanwhile.
+func PauseAt(opts Options, env string, step int, paused func(env string, step int)) Options {
+	opts.pauseAt = &failPoint{Env: env, Step: step}
+	opts.paused = paused
+	return opts
+}
+
+// OpenPty opens a pseudo-terminal pair: the master (non-blocking) and
+// the slave.
+func OpenPty() (*os.File, *os.File, error) {
+	m, _, s, err := openPty()
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, os.NewFile(uintptr(s), "pts"), nil
 }

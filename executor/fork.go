@@ -62,8 +62,10 @@ type forkArgs struct {
 	// and drop the supplementary groups where setgroups(2) is allowed (in
 	// a joined user namespace an EPERM says it is not: kept then).
 	root, setgroups bool
-	// fds become the child's 0, 1, 2 and 3.
-	fds  [4]uintptr
+	// fds[:nfds] become the child's 0, 1, 2, ...: stdio, the setup
+	// channel, and, detached, the lock and the control socket.
+	fds  [6]uintptr
+	nfds int
 	ppid uintptr // the host's pid: the child's parent (CLONE_PARENT)
 	// The execve: by path, or through exe (execveat AT_EMPTY_PATH).
 	byFD              bool
@@ -166,8 +168,11 @@ func forkChild(a *forkArgs) {
 	// The fds: first out of the way (close-on-exec copies above 10), then
 	// into place, so that no source is overwritten before it is copied
 	// (nor nsup's fd, by its copy).
-	var tmp [4]uintptr
+	var tmp [6]uintptr
 	for i := range a.fds {
+		if i >= a.nfds {
+			break
+		}
 		fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, a.fds[i], unix.F_DUPFD_CLOEXEC, 10)
 		if e != 0 {
 			forkReport(a, reportErr, a.execStep, uintptr(e))
@@ -185,6 +190,9 @@ func forkChild(a *forkArgs) {
 		a.exe = fd
 	}
 	for i := range tmp {
+		if i >= a.nfds {
+			break
+		}
 		if _, _, e := syscall.RawSyscall(unix.SYS_DUP3, tmp[i], uintptr(i), 0); e != 0 {
 			forkReport(a, reportErr, a.execStep, uintptr(e))
 			forkExit(1)
@@ -295,15 +303,21 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 		a.release = relR.Fd()
 	}
 	a.report = repW.Fd()
-	sock, child, err := socketpair()
+	sock, files, done, err := r.childFiles()
 	if err != nil {
 		f.close()
 		return 0, err
 	}
-	defer child.Close()
-	for k, file := range []*os.File{r.a.std.files[0], r.a.std.files[1], r.a.std.files[2], child} {
+	defer done()
+	if len(files) > len(a.fds) {
+		f.close()
+		sock.Close()
+		return 0, fmt.Errorf("%d fds for the child stage: %w", len(files), unix.EINVAL)
+	}
+	for k, file := range files {
 		a.fds[k] = file.Fd()
 	}
+	a.nfds = len(files)
 	a.exe = uintptr(r.a.exe)
 	a.ppid = uintptr(os.Getpid())
 	for _, s := range a.setns[:a.nsetns] {
@@ -373,13 +387,17 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 		return 0, stepError(env, clone, err)
 	}
 	r.proc, r.sock, r.forked = proc, sock, f
-	r.stopKill = context.AfterFunc(ctx, func() { proc.Kill() })
+	r.stopKill = context.AfterFunc(ctx, func() {
+		if !r.letGo.Load() { // released: it outlives nsup
+			proc.Kill()
+		}
+	})
 	return clone, nil
 }
 
-// released lets the forked child go on to its execve (its maps are
+// releaseForked lets the forked child go on to its execve (its maps are
 // written) and returns how that went: nil once the execve succeeded.
-func (r *envRun) released() error {
+func (r *envRun) releaseForked() error {
 	f := r.forked
 	if f == nil {
 		return nil

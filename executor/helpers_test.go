@@ -22,11 +22,47 @@ import (
 )
 
 // The test binary is its own child stage: Apply re-executes /proc/self/exe.
+// It is also nsup apply for tests that need nsup in a process of its own
+// (to kill it, or to run two at once): see helperApply.
 func TestMain(m *testing.M) {
 	if executor.IsStage() {
 		os.Exit(executor.RunStage())
 	}
+	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
+		os.Exit(helperApply())
+	}
 	os.Exit(m.Run())
+}
+
+// helperApply applies the plan in the JSON file $NSUP_TEST_PLAN, as nsup
+// apply does, pausing for good before step $NSUP_TEST_PAUSE ("ENV STEP")
+// if set, and saying so on stderr: "nsup-test: paused ENV STEP".
+func helperApply() int {
+	b, err := os.ReadFile(os.Getenv("NSUP_TEST_PLAN"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsup-test:", err)
+		return 2
+	}
+	p, err := planner.Unmarshal(b)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsup-test:", err)
+		return 2
+	}
+	opts := executor.Options{}
+	if pz := os.Getenv("NSUP_TEST_PAUSE"); pz != "" {
+		var env string
+		var step int
+		fmt.Sscan(pz, &env, &step)
+		opts = executor.PauseAt(opts, env, step, func(env string, step int) {
+			fmt.Fprintf(os.Stderr, "nsup-test: paused %s %d\n", env, step)
+		})
+	}
+	st, err := executor.Apply(context.Background(), p, opts)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nsup-test:", err)
+		return 1
+	}
+	return st
 }
 
 // requireRoot skips a root test without root, except under CI=true, where
@@ -304,6 +340,18 @@ func run(t *testing.T, p *planner.Plan, opts executor.Options) (int, string, str
 	defer cancel()
 	st, err := executor.Apply(ctx, p, opts)
 	return st, stdout.String(), stderr.String(), err
+}
+
+// linesOf returns the lines of out prefixed with "LABEL | " (several
+// processes writing), without the prefix.
+func linesOf(out, label string) []string {
+	var lines []string
+	for _, l := range strings.Split(out, "\n") {
+		if rest, ok := strings.CutPrefix(l, label+" | "); ok {
+			lines = append(lines, rest)
+		}
+	}
+	return lines
 }
 
 // sections splits probe output made of "== NAME" headers into NAME → lines.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -16,24 +18,39 @@ import (
 // true). PID 1 of a pid namespace has duties no ordinary program takes on
 // (pid_namespaces(7)): orphans are reparented to it and must be reaped,
 // the kernel delivers it only the signals it handles, and when it exits
-// the kernel kills every process of the namespace. So init starts the
-// tree, reaps every child, forwards signals to the main process, and when
-// the main process exits stops the rest and exits with its status.
+// the kernel kills every process of the namespace. So init:
+//
+//   - starts the tree: each process after its parent (the plan lists it
+//     later), in declaration order;
+//   - reaps every child at once, orphans included: it blocks in wait4(2);
+//   - forwards SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to
+//     the main process;
+//   - when a process exits, stops its declared descendants, deepest
+//     first: each process of a level gets SIGTERM, then SIGKILL once its
+//     stop_timeout is over, and the next level up is stopped once the
+//     one below is gone;
+//   - stops the whole tree the same way, the main process last, when the
+//     main process exits or init receives SIGTERM (nsup down, or a ^C of a
+//     foreground nsup with several environments), and exits with the main
+//     process's status;
+//   - when a detached environment's init, serves nsup exec on its control
+//     socket (control.go) and writes its exit status into its lock file.
 
 // forwarded are the signals init passes on to the main process: the ones
-// a terminal, a supervisor or a user sends to stop, reload or resize.
-var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+// a terminal, a supervisor or a user sends to interrupt, reload or resize.
+// SIGTERM is not among them: it stops the whole environment.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH}
 
-// caught are the signals init subscribes to: the forwarded ones, and those
-// whose default handling in the Go runtime would end init, and with it the
-// environment, if a process inside sent one to PID 1 (runtime/sigtab:
-// _SigKill and _SigThrow). The kernel delivers to PID 1 only signals it
-// has a handler for, and the Go runtime has one for each; the others
-// (SIGUSR1, SIGPIPE, SIGSEGV sent by kill, ...) it already drops. Caught,
-// not ignored: an ignored disposition would be inherited by the processes
-// init starts.
-var caught = append([]os.Signal{syscall.SIGILL, syscall.SIGTRAP, syscall.SIGABRT,
+// caught are the signals init subscribes to: SIGTERM, the forwarded ones,
+// and those whose default handling in the Go runtime would end init, and
+// with it the environment, if a process inside sent one to PID 1
+// (runtime/sigtab: _SigKill and _SigThrow). The kernel delivers to PID 1
+// only signals it has a handler for, and the Go runtime has one for each;
+// the others (SIGPIPE, SIGSEGV sent by kill, ...) it already drops.
+// Caught, not ignored: an ignored disposition would be inherited by the
+// processes init starts.
+var caught = append([]os.Signal{syscall.SIGTERM, syscall.SIGILL, syscall.SIGTRAP, syscall.SIGABRT,
 	syscall.SIGSTKFLT, syscall.SIGSYS}, forwarded...)
 
 func isForwarded(s os.Signal) bool {
@@ -58,8 +75,24 @@ type proc struct {
 }
 
 type initState struct {
-	procs []*proc
-	main  *proc
+	// mu guards everything below once init runs: its loop, the signal
+	// goroutine, grace-period timers and exec sessions all take it.
+	mu     sync.Mutex
+	procs  []*proc
+	main   *proc
+	starts map[string]planner.Start // by process name, for nsup exec
+	// stops are the stops under way, each a sequence of levels, deepest
+	// first (see advance).
+	stops      [][]*stopLevel
+	mainStatus int
+	mainDone   bool
+	// out copies the output of processes whose lines are prefixed; nil
+	// when no process's is.
+	out       *outputs
+	color     bool
+	colorBase int
+	// execs are the processes nsup exec started, by pid.
+	execs map[int]*execSession
 }
 
 func (in *initState) find(name string) *proc {
@@ -89,17 +122,52 @@ func (in *initState) start(k kernel, op planner.Start) error {
 			return err
 		}
 	}
-	pid, err := k.ForkExec(p, op.Argv, op.Env, op.Cwd, op.UID, op.GID, op.NoSetgroups)
+	stdio := [3]int{0, 1, 2}
+	var ends []*os.File
+	if op.Output != "" {
+		// Lines of several processes would mix in one place: each process
+		// writes to pipes of its own, and init prefixes every line.
+		if in.out == nil {
+			in.out = newOutputs(in.color, in.colorBase, os.Stdout, os.Stderr)
+		}
+		w1, w2, err := in.out.add(op.Output)
+		if err != nil {
+			return err
+		}
+		ends = []*os.File{w1, w2}
+		stdio[1], stdio[2] = int(w1.Fd()), int(w2.Fd())
+	}
+	pid, err := k.ForkExec(p, op.Argv, op.Env, op.Cwd, op.UID, op.GID, stdio, op.NoSetgroups)
+	for _, f := range ends {
+		f.Close() // the process has its own copies: EOF comes when it and its children are done
+	}
 	if err != nil {
 		return err
 	}
 	pr := &proc{name: op.Process, parent: parent, pid: pid, depth: depth, main: op.Main,
 		grace: time.Duration(op.StopTimeout) * time.Millisecond, alive: true}
 	in.procs = append(in.procs, pr)
+	if in.starts == nil {
+		in.starts = map[string]planner.Start{}
+	}
+	in.starts[op.Process] = op
 	if op.Main || (in.main == nil && parent == nil) {
 		in.main = pr
 	}
 	return nil
+}
+
+// started lists the processes started so far, for the host's state file.
+func (in *initState) started() []StateProc {
+	var out []StateProc
+	for _, p := range in.procs {
+		sp := StateProc{Name: p.name, Pid: p.pid}
+		if p.parent != nil {
+			sp.Parent = p.parent.name
+		}
+		out = append(out, sp)
+	}
+	return out
 }
 
 // killAll stops what a failed setup had started.
@@ -114,13 +182,11 @@ func (in *initState) killAll() {
 	}
 }
 
-// stopLevel is processes of one depth being stopped together: SIGTERM,
-// then SIGKILL once the grace period is over.
+// stopLevel is processes of one depth being stopped together (see
+// advance).
 type stopLevel struct {
 	procs    []*proc
-	grace    time.Duration
-	deadline time.Time
-	killed   bool
+	signaled bool
 }
 
 func (l *stopLevel) alive() bool {
@@ -130,14 +196,6 @@ func (l *stopLevel) alive() bool {
 		}
 	}
 	return false
-}
-
-func (l *stopLevel) signal(sig unix.Signal) {
-	for _, p := range l.procs {
-		if p.alive {
-			unix.Kill(p.pid, sig)
-		}
-	}
 }
 
 // levels lists the living descendants of top (all processes when top is
@@ -165,19 +223,79 @@ func (in *initState) levels(top *proc) []*stopLevel {
 			if p.depth == d && p.alive && !p.queued && under(p) {
 				p.queued = true
 				l.procs = append(l.procs, p)
-				l.grace = max(l.grace, p.grace)
 			}
 		}
 		if len(l.procs) > 0 {
 			out = append(out, l)
 		}
 	}
+	// The whole tree (SIGTERM to init) stops the main process last, on
+	// its own: the others of its level before it.
+	if n := len(out); top == nil && n > 0 && len(out[n-1].procs) > 1 {
+		last := out[n-1]
+		if i := slices.Index(last.procs, in.main); i >= 0 {
+			rest := &stopLevel{procs: slices.Delete(slices.Clone(last.procs), i, i+1)}
+			out = append(out[:n-1], rest, &stopLevel{procs: []*proc{in.main}})
+		}
+	}
 	return out
+}
+
+// stop starts stopping the descendants of top (everything when top is
+// nil). Called with mu held.
+func (in *initState) stop(top *proc) {
+	if ls := in.levels(top); len(ls) > 0 {
+		in.stops = append(in.stops, ls)
+	}
+	in.advance()
+}
+
+// advance moves every stop under way on: finished levels are dropped,
+// and the first level still alive of each stop is signalled: SIGTERM to
+// each of its processes, and SIGKILL to each one still there once its own
+// stop_timeout is over (at once for a stop_timeout of 0). The next level
+// up is signalled once the whole level is gone. Called with mu held.
+func (in *initState) advance() {
+	stops := in.stops[:0]
+	for _, seq := range in.stops {
+		for len(seq) > 0 && !seq[0].alive() {
+			seq = seq[1:]
+		}
+		if len(seq) == 0 {
+			continue
+		}
+		stops = append(stops, seq)
+		l := seq[0]
+		if l.signaled {
+			continue
+		}
+		l.signaled = true
+		for _, p := range l.procs {
+			if !p.alive {
+				continue
+			}
+			if p.grace <= 0 {
+				unix.Kill(p.pid, unix.SIGKILL)
+				continue
+			}
+			unix.Kill(p.pid, unix.SIGTERM)
+			time.AfterFunc(p.grace, func() {
+				in.mu.Lock()
+				defer in.mu.Unlock()
+				if p.alive {
+					// Still the same process: init reaps under mu, and
+					// marks it dead before its pid can be reused.
+					unix.Kill(p.pid, unix.SIGKILL)
+				}
+			})
+		}
+	}
+	in.stops = stops
 }
 
 func (in *initState) byPid(pid int) *proc {
 	for _, p := range in.procs {
-		if p.pid == pid {
+		if p.pid == pid && p.alive {
 			return p
 		}
 	}
@@ -193,85 +311,97 @@ func status(ws unix.WaitStatus) int {
 	return ws.ExitStatus()
 }
 
+// reaped handles the end of process pid. Called with mu held.
+func (in *initState) reaped(pid int, ws unix.WaitStatus) {
+	if s, ok := in.execs[pid]; ok {
+		delete(in.execs, pid)
+		s.end(status(ws))
+		return
+	}
+	p := in.byPid(pid)
+	if p == nil {
+		return // an orphan: reaped, nothing else to do
+	}
+	p.alive = false
+	if p == in.main {
+		in.mainStatus, in.mainDone = status(ws), true
+		in.stop(nil)
+	} else {
+		in.stop(p)
+	}
+	in.advance()
+}
+
+// signals handles the signals init receives.
+func (in *initState) signals() {
+	// Subscribing costs a round trip to the runtime's signal thread per
+	// signal (about 0.1 ms each here), so it happens off the path from
+	// the main process's exit to init's.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, caught...)
+	for s := range sigs {
+		in.mu.Lock()
+		switch {
+		case s == syscall.SIGTERM:
+			in.stop(nil)
+		case isForwarded(s) && in.main != nil && in.main.alive:
+			unix.Kill(in.main.pid, s.(syscall.Signal))
+		}
+		in.mu.Unlock()
+	}
+}
+
 // run is init's loop, until the main process has exited and the rest of
 // the tree is stopped. It returns the main process's status.
 //
 // The loop blocks in wait4(2) on init's own thread, so a child's exit is
 // seen at once, with no signal delivery through the Go runtime in between
-// (which costs milliseconds with one P and a locked thread). Signals are
-// forwarded by a goroutine of their own, and grace periods end by timers;
-// both take mu, as the loop does.
+// (which costs milliseconds with one P and a locked thread): an orphan's
+// zombie is reaped as soon as it exists. Signals, grace-period timers and
+// exec sessions run on goroutines of their own; all take mu, as the loop
+// does.
 func (in *initState) run() int {
-	var mu sync.Mutex
-	main := in.main
-	go func() {
-		// Subscribing costs a round trip to the runtime's signal thread per
-		// signal (about 0.1 ms each here), so it happens off the path from
-		// the main process's exit to init's.
-		sigs := make(chan os.Signal, 8)
-		signal.Notify(sigs, caught...)
-		for s := range sigs {
-			mu.Lock()
-			if isForwarded(s) && main != nil && main.alive {
-				unix.Kill(main.pid, s.(syscall.Signal))
-			}
-			mu.Unlock()
-		}
-	}()
-	mainStatus, mainDone := 0, false
-	var queue []*stopLevel
-	// advance starts the stop of the first level still alive (SIGTERM,
-	// then SIGKILL when its grace period ends) and drops finished ones.
-	var advance func()
-	advance = func() {
-		for len(queue) > 0 {
-			l := queue[0]
-			if !l.alive() {
-				queue = queue[1:]
-				continue
-			}
-			if l.deadline.IsZero() {
-				l.signal(unix.SIGTERM)
-				l.deadline = time.Now().Add(l.grace)
-				time.AfterFunc(l.grace, func() {
-					mu.Lock()
-					defer mu.Unlock()
-					if !l.killed && l.alive() {
-						l.signal(unix.SIGKILL)
-						l.killed = true
-					}
-				})
-			}
-			return
-		}
-	}
+	go in.signals()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, 0, nil)
 		if err == unix.EINTR {
 			continue
 		}
+		in.mu.Lock()
 		if err != nil {
 			// ECHILD: nothing is left to wait for.
-			return mainStatus
+			st := in.mainStatus
+			in.mu.Unlock()
+			return st
 		}
-		mu.Lock()
-		if p := in.byPid(pid); p != nil { // else an orphan: reaped, nothing else to do
-			p.alive = false
-			if p == main {
-				mainStatus, mainDone = status(ws), true
-				queue = append(queue, in.levels(nil)...)
-			} else {
-				queue = append(queue, in.levels(p)...)
-			}
-			advance()
-		}
-		done := mainDone && len(queue) == 0
-		mu.Unlock()
+		in.reaped(pid, ws)
+		done := in.mainDone && len(in.stops) == 0
+		st := in.mainStatus
+		in.mu.Unlock()
 		if done {
-			// Whatever else runs (orphans of the tree) is killed by the
-			// kernel when PID 1 exits.
-			return mainStatus
+			// Whatever else runs (orphans of the tree, nsup exec's
+			// processes) is killed by the kernel when PID 1 exits.
+			return st
 		}
 	}
 }
+
+// finish ends init: the last output of prefixed processes is copied
+// (boundedly: an orphan still holding a pipe dies only with init), and a
+// detached environment's exit status is written into its lock file, read
+// by nsup ps and nsup down once the lock is released by init's exit.
+func (in *initState) finish(st int, lockFD int) {
+	if in.out != nil {
+		in.out.drain(outputDrain)
+	}
+	if lockFD > 0 {
+		b := []byte(strconv.Itoa(st) + "\n")
+		unix.Ftruncate(lockFD, 0)
+		unix.Pwrite(lockFD, b, 0)
+	}
+}
+
+// outputDrain bounds the wait for the last lines of prefixed processes
+// once the tree is stopped.
+const outputDrain = 200 * time.Millisecond

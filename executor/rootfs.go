@@ -11,6 +11,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"syscall"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -20,25 +22,44 @@ import (
 // plan recorded: the plan would not be what runs.
 var errRootfsChanged = errors.New("rootfs input changed since plan")
 
-// rootfs makes op.Path the environment's root tree.
-//
-// A closure tree is a cache entry named by its digest: built once, in a
-// temporary sibling, then renamed into place (rename(2) is atomic), so a
-// reader sees either no entry or a complete one, and concurrent nsup runs
-// building the same entry both succeed with one of the two trees.
-func rootfs(ctx context.Context, op planner.Rootfs) error {
+// rootfs makes op.Path the environment's root tree. A closure or tar tree
+// is a cache entry (cache.go): used as it is when there, else built (a
+// closure from op.Files, a tar tree by unpacking the archive) and renamed
+// into place. The entry stays share-locked, so that no prune removes it,
+// until the environment ends (the returned file, nil for a dir). The
+// digest index learns what this run hashed.
+func rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.File, error) {
+	var build func(ctx context.Context, tmp string) (entryMeta, error)
 	switch op.Kind {
 	case "dir":
-		return isDir(op.Path)
+		return nil, isDir(op.Path)
 	case "closure":
-		if _, err := os.Lstat(op.Path); err == nil {
-			return isDir(op.Path) // built before: reuse
+		build = func(ctx context.Context, tmp string) (entryMeta, error) {
+			return buildClosure(ctx, op, tmp, idx)
 		}
-		return buildClosure(ctx, op)
 	case "tar":
-		return fmt.Errorf("rootfs kind tar: not implemented yet: %w", unix.ENOTSUP)
+		if len(op.Sources) != 1 {
+			return nil, fmt.Errorf("a tar rootfs has one archive, the plan names %d: %w", len(op.Sources), unix.EINVAL)
+		}
+		build = func(ctx context.Context, tmp string) (entryMeta, error) {
+			n, size, err := extractTar(ctx, op.Sources[0], op.Digest, tmp, idx)
+			return entryMeta{Kind: op.Kind, Digest: op.Digest, Sources: op.Sources, Files: n, Bytes: size}, err
+		}
+	default:
+		return nil, fmt.Errorf("unknown rootfs kind %q: %w", op.Kind, unix.EINVAL)
 	}
-	return fmt.Errorf("unknown rootfs kind %q: %w", op.Kind, unix.EINVAL)
+	// The entry's name is its digest: a plan that says otherwise (edited
+	// by hand) must not make nsup use or fill another folder.
+	if want := strings.TrimPrefix(op.Digest, "sha256:"); filepath.Base(op.Path) != want || !isDigestName(want) {
+		return nil, fmt.Errorf("rootfs path %s is not named by its digest %s: %w", op.Path, op.Digest, unix.EINVAL)
+	}
+	f, err := useEntry(ctx, op.Path, build)
+	if err != nil {
+		return nil, err
+	}
+	// Only a cache: a failure to record digests costs a later plan a hash.
+	saveIndex(idx, op)
+	return f, nil
 }
 
 func isDir(p string) error {
@@ -52,50 +73,30 @@ func isDir(p string) error {
 	return nil
 }
 
-func buildClosure(ctx context.Context, op planner.Rootfs) (err error) {
+// buildClosure fills tmp with the tree op.Files lists.
+func buildClosure(ctx context.Context, op planner.Rootfs, tmp string, idx *planner.Index) (entryMeta, error) {
 	// The entry's name is the digest of its file list: a list that does
 	// not hash to it (a hand-edited plan) would poison the cache.
 	if d := planner.TreeDigest(op.Files); d != op.Digest {
-		return fmt.Errorf("%w: the file list hashes to %s, the plan names %s", errRootfsChanged, d, op.Digest)
+		return entryMeta{}, fmt.Errorf("%w: the file list hashes to %s, the plan names %s", errRootfsChanged, d, op.Digest)
 	}
-	parent, base := filepath.Dir(op.Path), filepath.Base(op.Path)
-	// The cache is nsup's alone: what it creates is 0700.
-	if err := os.MkdirAll(parent, 0o700); err != nil {
-		return err
+	if err := fillTree(ctx, tmp, op.Files, idx); err != nil {
+		return entryMeta{}, err
 	}
-	tmp, err := os.MkdirTemp(parent, base+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			removeTree(tmp)
+	meta := entryMeta{Kind: op.Kind, Digest: op.Digest, Sources: op.Sources}
+	for _, f := range op.Files {
+		if f.Type == "file" {
+			meta.Files++
+			meta.Bytes += f.Size
 		}
-	}()
-	if err := fillTree(ctx, tmp, op.Files); err != nil {
-		return err
 	}
-	if err := os.Rename(tmp, op.Path); err != nil {
-		// Another nsup renamed the same entry into place first: its tree
-		// has the same digest, so it is as good as ours.
-		if isDir(op.Path) == nil {
-			removeTree(tmp)
-			return nil
-		}
-		return err
-	}
-	// The rename itself, durable (fsync(2) of the directory).
-	if d, err := os.Open(parent); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return meta, nil
 }
 
 // fillTree creates files under the empty directory dir, each path resolved
 // inside dir: a symlink of the tree (say /lib64 -> /usr/lib64) is followed
 // inside the new tree, never to the host's /usr/lib64.
-func fillTree(ctx context.Context, dir string, files []planner.File) error {
+func fillTree(ctx context.Context, dir string, files []planner.File, idx *planner.Index) error {
 	rootfd, err := openRoot(dir)
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func fillTree(ctx context.Context, dir string, files []planner.File) error {
 		if f.Type == "dir" {
 			dirs = append(dirs, f)
 		}
-		if err := addFile(rootfd, f); err != nil {
+		if err := addFile(rootfd, f, idx); err != nil {
 			return fmt.Errorf("%s: %w", f.Path, err)
 		}
 	}
@@ -127,7 +128,7 @@ func fillTree(ctx context.Context, dir string, files []planner.File) error {
 	return unix.Fchmodat(unix.AT_FDCWD, dir, rootMode&0o1777, 0)
 }
 
-func addFile(rootfd int, f planner.File) error {
+func addFile(rootfd int, f planner.File, idx *planner.Index) error {
 	dir, name := path.Split(path.Clean(f.Path))
 	pfd, err := openDirInRoot(rootfd, dir, "dir")
 	if err != nil {
@@ -149,7 +150,7 @@ func addFile(rootfd int, f planner.File) error {
 		}
 		dst := os.NewFile(uintptr(fd), f.Path)
 		defer dst.Close()
-		if err := copyVerified(dst, f); err != nil {
+		if err := copyVerified(dst, f, idx); err != nil {
 			return err
 		}
 		// Durable before the entry is published: a crash must not leave
@@ -166,12 +167,16 @@ func addFile(rootfd int, f planner.File) error {
 
 // copyVerified copies f.Source into dst, hashing what it copies: the tree
 // holds exactly the bytes the plan's digest names, or nothing.
-func copyVerified(dst io.Writer, f planner.File) error {
+func copyVerified(dst io.Writer, f planner.File, idx *planner.Index) error {
 	src, err := os.Open(f.Source)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	var before, after syscall.Stat_t
+	if err := syscall.Fstat(int(src.Fd()), &before); err != nil {
+		return err
+	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(dst, h), src)
 	if err != nil {
@@ -179,6 +184,9 @@ func copyVerified(dst io.Writer, f planner.File) error {
 	}
 	if got := digest(h); got != f.Digest || n != f.Size {
 		return fmt.Errorf("%w: %s is now %d bytes %s, the plan has %d bytes %s", errRootfsChanged, f.Source, n, got, f.Size, f.Digest)
+	}
+	if syscall.Fstat(int(src.Fd()), &after) == nil {
+		idx.Observe(f.Source, &before, &after, f.Digest)
 	}
 	return nil
 }

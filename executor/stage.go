@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -39,13 +40,8 @@ func RunStage() int {
 	// Inherited without close-on-exec (ExtraFiles): set it, so that the
 	// main process's execve closes it and the host reads EOF.
 	unix.CloseOnExec(stageFD)
-	var req request
-	if err := json.NewDecoder(conn).Decode(&req); err != nil {
-		send(conn, reply{Kind: replyError, Step: -1, Detail: "read the steps: " + err.Error()})
-		return 1
-	}
-	c := &stage{sys: linuxKernel{}, conn: conn, env: req.Env}
-	return c.run(req)
+	c := &stage{sys: linuxKernel{}, conn: conn}
+	return c.run(json.NewDecoder(conn))
 }
 
 // stage is the child stage of one environment.
@@ -54,31 +50,71 @@ type stage struct {
 	conn io.Writer
 	env  string
 	init initState
+	// lockFD and controlFD are a detached environment's lock and control
+	// socket, handed over by the host; 0 otherwise.
+	lockFD, controlFD int
 }
 
-func (c *stage) run(req request) int {
-	for _, is := range req.Steps {
-		var err error
-		if req.Fail != nil && req.Fail.Step == is.Index {
-			err = unix.Errno(req.Fail.Errno)
-		} else {
-			err = c.do(is.Index, is.Step)
-		}
-		if err != nil {
+// run applies the runs of steps the host sends, one request each, until
+// the last; then init takes over (if there is a tree to run).
+func (c *stage) run(dec *json.Decoder) int {
+	for first := true; ; first = false {
+		var req request
+		if err := dec.Decode(&req); err != nil {
+			// EOF before the last run: nsup died or gave up. Undo.
 			c.init.killAll()
-			send(c.conn, errorReply(is.Index, err))
+			send(c.conn, reply{Kind: replyError, Step: -1, Detail: "read the steps: " + err.Error()})
 			return 1
 		}
+		if first {
+			c.env, c.lockFD, c.controlFD = req.Env, req.LockFD, req.ControlFD
+			c.init.color, c.init.colorBase = req.Color, req.ColorBase
+		}
+		for _, is := range req.Steps {
+			if req.Pause != nil && req.Pause.Step == is.Index {
+				pause(c.conn, is.Index)
+			}
+			var err error
+			if req.Fail != nil && req.Fail.Step == is.Index {
+				err = unix.Errno(req.Fail.Errno)
+			} else {
+				err = c.do(is.Index, is.Step)
+			}
+			if err != nil {
+				c.init.killAll()
+				send(c.conn, errorReply(is.Index, err))
+				return 1
+			}
+		}
+		if err := send(c.conn, reply{Kind: replyOK, Procs: c.init.started()}); err != nil {
+			c.init.killAll()
+			return 1
+		}
+		if req.Last {
+			break
+		}
 	}
-	if err := send(c.conn, reply{Kind: replyOK}); err != nil {
-		c.init.killAll()
-		return 1
+	if cl, ok := c.conn.(io.Closer); ok {
+		cl.Close()
 	}
-	c.conn.(io.Closer).Close()
 	if len(c.init.procs) == 0 {
 		return 0
 	}
-	return c.init.run()
+	if c.controlFD > 0 {
+		go c.init.serve(c.controlFD)
+	}
+	st := c.init.run()
+	c.init.finish(st, c.lockFD)
+	return st
+}
+
+// pause is the test hook that stops the stage before step i, for good:
+// the host is told, and a test kills nsup meanwhile.
+func pause(conn io.Writer, i int) {
+	send(conn, reply{Kind: replyPaused, Step: i})
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 // wrongStage is an operation the host performs, found among the child's
@@ -164,6 +200,20 @@ func (c *stage) do(index int, st planner.Step) error {
 		return c.sys.Setresuid(op.UID)
 	case planner.Start:
 		return c.init.start(c.sys, op)
+	case planner.Setsid:
+		return c.sys.Setsid()
+	case planner.Setpgid:
+		return c.sys.Setpgid()
+	case planner.Mkdir:
+		return wrongStage(op)
+	case planner.Flock:
+		return wrongStage(op)
+	case planner.Stdio:
+		return wrongStage(op)
+	case planner.Listen:
+		return wrongStage(op)
+	case planner.SaveState:
+		return wrongStage(op)
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
 	}

@@ -44,8 +44,17 @@ func (k *fakeKernel) Setgroups(g []uint32) error         { return k.rec("setgrou
 func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresgid %d", g) }
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }
 func (k *fakeKernel) Exec(p string, a, e []string) error { return k.rec("execve %q %q %q", p, a, e) }
-func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32, noGroups bool) (int, error) {
-	return 0, k.rec("fork+execve %q %q %q %q %d:%d %v", p, a, e, d, u, g, noGroups)
+func (k *fakeKernel) Setsid() error                      { return k.rec("setsid") }
+func (k *fakeKernel) Setpgid() error                     { return k.rec("setpgid 0 0") }
+func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32, stdio [3]int, noGroups bool) (int, error) {
+	groups := ""
+	if noGroups {
+		groups = " groups kept"
+	}
+	if stdio != [3]int{0, 1, 2} {
+		return 0, k.rec("fork+execve %q %q %q %q %d:%d%s stdio %v", p, a, e, d, u, g, groups, stdio)
+	}
+	return 0, k.rec("fork+execve %q %q %q %q %d:%d%s", p, a, e, d, u, g, groups)
 }
 
 // discard is a stage's connection for tests: the "exec" reply goes nowhere.
@@ -122,8 +131,8 @@ func TestStageCalls(t *testing.T) {
 		`setresgid 2`,
 		`setresuid 1`,
 		`execve "/bin/sh" ["sh"] ["A=b"]`,
-		`fork+execve "/bin/x" ["x"] [] "/w" 3:4 false`,
-		`fork+execve "/bin/y" ["y"] [] "/" 0:0 true`,
+		`fork+execve "/bin/x" ["x"] [] "/w" 3:4`,
+		`fork+execve "/bin/y" ["y"] [] "/" 0:0 groups kept`,
 	}
 	if !slices.Equal(k.calls, want) {
 		t.Errorf("calls:\n  %s\nwant\n  %s", strings.Join(k.calls, "\n  "), strings.Join(want, "\n  "))

@@ -76,6 +76,23 @@ func (s *stdio) output(w io.Writer) (*os.File, error) {
 	return pw, nil
 }
 
+// prefixed returns the write ends of pipes whose lines are copied to fds
+// 1 and 2, each prefixed with "LABEL | " (see outputs).
+func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File, error) {
+	o := newOutputs(color, base, s.files[1], s.files[2])
+	w1, w2, err := o.add(label)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.outs = append(s.outs, o.pipes...)
+	s.copies.Add(1)
+	go func() {
+		defer s.copies.Done()
+		o.wg.Wait()
+	}()
+	return w1, w2, nil
+}
+
 // same reports whether two writers are one, without panicking on
 // writers of types that cannot be compared.
 func same(a, b io.Writer) (eq bool) {

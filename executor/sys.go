@@ -35,8 +35,10 @@ type kernel interface {
 	Setgroups(groups []uint32) error
 	Setresgid(gid uint32) error
 	Setresuid(uid uint32) error
+	Setsid() error
+	Setpgid() error
 	Exec(path string, argv, env []string) error
-	ForkExec(path string, argv, env []string, dir string, uid, gid uint32, noSetgroups bool) (int, error)
+	ForkExec(path string, argv, env []string, dir string, uid, gid uint32, stdio [3]int, noSetgroups bool) (int, error)
 }
 
 type linuxKernel struct{}
@@ -284,19 +286,26 @@ func (linuxKernel) Setresuid(uid uint32) error {
 
 func (linuxKernel) Exec(p string, argv, env []string) error { return unix.Exec(p, argv, env) }
 
+func (linuxKernel) Setsid() error {
+	_, err := unix.Setsid()
+	return err
+}
+
+func (linuxKernel) Setpgid() error { return unix.Setpgid(0, 0) }
+
 // ForkExec starts one process of the tree: fork, then (in the new process)
 // setgroups(0, []), setresgid, setresuid, chdir, execve, with only fds
-// 0, 1 and 2 and nothing of init's environment. Pdeathsig makes it die
-// with init (set after the credential change, which would clear it,
-// prctl(2)); the thread that forks is init's only locked thread.
-//
+// 0, 1 and 2 (init's stdio fds given, which are init's own 0, 1, 2 unless
+// the output is prefixed) and nothing of init's environment. Pdeathsig
+// makes it die with init (set after the credential change, which would
+// clear it, prctl(2)); the thread that forks is init's only locked thread.
 // With noSetgroups, setgroups(2) is not called: it is denied in a
 // rootless user namespace (user_namespaces(7)).
-func (linuxKernel) ForkExec(p string, argv, env []string, dir string, uid, gid uint32, noSetgroups bool) (int, error) {
+func (linuxKernel) ForkExec(p string, argv, env []string, dir string, uid, gid uint32, stdio [3]int, noSetgroups bool) (int, error) {
 	return syscall.ForkExec(p, argv, &syscall.ProcAttr{
 		Dir:   dir,
 		Env:   env,
-		Files: []uintptr{0, 1, 2},
+		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
 		Sys: &syscall.SysProcAttr{
 			Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}, NoSetGroups: noSetgroups},
 			Pdeathsig:  syscall.SIGKILL,

@@ -14,13 +14,21 @@ import (
 // at fd 3 (exec.Cmd.ExtraFiles). Both ends are close-on-exec, so no
 // process of the environment inherits it.
 //
-//	host → child  one request: the environment's child and init steps
-//	child → host  replies, one JSON value each, until one ends setup:
-//	              "ok"    setup done (init: the whole tree is started)
-//	              "exec"  the next call is the main process's execve: a
-//	                      following EOF (the close-on-exec fd went away)
-//	                      means it succeeded
-//	              "error" step Step failed with Errno (and Detail)
+//	host → child  a request: a run of consecutive child and init steps;
+//	              Last marks the final one (a plan whose steps alternate
+//	              host, child, host, init sends one per run of them)
+//	child → host  replies, one JSON value each, until one ends the run:
+//	              "ok"     the run is done (with the processes init
+//	                       started, by name and pid inside)
+//	              "exec"   the next call is the main process's execve: a
+//	                       following EOF (the close-on-exec fd went away)
+//	                       means it succeeded
+//	              "error"  step Step failed with Errno (and Detail)
+//	              "paused" step Step is paused (a test hook)
+//
+// The child applies a run and waits for the next request until one is
+// Last; EOF instead means nsup died, and the child undoes what it started.
+// Init takes over once the last run is done.
 //
 // The steps travel with planner.Step's own JSON form, so a step means the
 // same thing in a saved plan and on this pipe.
@@ -32,8 +40,21 @@ const stageFD = 3
 type request struct {
 	Env   string        `json:"env"`
 	Steps []indexedStep `json:"steps"`
-	// Fail is the test-only failure hook (Options.failAt), nil otherwise.
-	Fail *wireFail `json:"fail,omitempty"`
+	// Last is set on the final request: then init takes over.
+	Last bool `json:"last,omitempty"`
+	// Fail and Pause are the test-only hooks (Options.failAt, pauseAt),
+	// nil otherwise.
+	Fail  *wireFail `json:"fail,omitempty"`
+	Pause *wireFail `json:"pause,omitempty"`
+	// Color says whether init colours the labels of prefixed output (a
+	// terminal, no NO_COLOR), ColorBase the colour of this environment's
+	// first label, so that labels of one plan differ.
+	Color     bool `json:"color,omitempty"`
+	ColorBase int  `json:"colorBase,omitempty"`
+	// LockFD and ControlFD are the fds of a detached environment's lock
+	// and control socket (the Flock and Listen steps), 0 when none.
+	LockFD    int `json:"lockFD,omitempty"`
+	ControlFD int `json:"controlFD,omitempty"`
 }
 
 // indexedStep is a step with its index in the environment's step list, so
@@ -50,16 +71,19 @@ type wireFail struct {
 
 // reply is one message of the child stage to the host.
 type reply struct {
-	Kind   string `json:"kind"` // "ok", "exec" or "error"
+	Kind   string `json:"kind"` // "ok", "exec", "error" or "paused"
 	Step   int    `json:"step,omitempty"`
 	Errno  int    `json:"errno,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// Procs are the processes started so far (with "ok").
+	Procs []StateProc `json:"procs,omitempty"`
 }
 
 const (
-	replyOK    = "ok"
-	replyExec  = "exec"
-	replyError = "error"
+	replyOK     = "ok"
+	replyExec   = "exec"
+	replyError  = "error"
+	replyPaused = "paused"
 )
 
 func send(w io.Writer, v any) error {

@@ -80,13 +80,32 @@ import (
 // The result is sorted by Path, one File per path; files carry their size
 // and sha256 digest. Nothing is executed or written.
 func Closure(paths []string) ([]File, error) {
+	files, _, err := closure(paths, nil, false)
+	return files, err
+}
+
+// ClosureFrom is Closure with the digests of unchanged files taken from idx
+// (nil: every file is read) and, for each file of the tree, the paths of
+// paths that need it: the path itself, the program whose loader maps it,
+// or the folder that holds it, in the order of paths.
+func ClosureFrom(paths []string, idx *Index) ([]File, map[string][]string, error) {
+	return closure(paths, idx, true)
+}
+
+func closure(paths []string, idx *Index, track bool) ([]File, map[string][]string, error) {
 	c := &closureBuilder{
 		files: map[string]File{},
 		elfs:  map[string]*elfObjectInfo{},
+		index: idx,
+		key:   IndexKey("closure", paths),
+	}
+	if track {
+		c.from = map[string][]string{}
 	}
 	for _, p := range paths {
+		c.cur = p
 		if err := c.addPath(p); err != nil {
-			return nil, fmt.Errorf("closure %s: %w", p, err)
+			return nil, nil, fmt.Errorf("closure %s: %w", p, err)
 		}
 	}
 	out := make([]File, 0, len(c.files))
@@ -94,7 +113,7 @@ func Closure(paths []string) ([]File, error) {
 		out = append(out, f)
 	}
 	slices.SortFunc(out, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
-	return out, nil
+	return out, c.from, nil
 }
 
 // TreeDigest returns "sha256:HEX" over a canonical form of files: one line
@@ -125,6 +144,24 @@ type closureBuilder struct {
 
 	ldCache       *ldsoCache
 	ldCacheLoaded bool
+
+	// index gives the digests of unchanged files, under key.
+	index *Index
+	key   string
+	// from records, when not nil, which requested path (cur) needs each
+	// listed path.
+	from map[string][]string
+	cur  string
+}
+
+// mark notes that the requested path being added needs p.
+func (c *closureBuilder) mark(p string) {
+	if c.from == nil {
+		return
+	}
+	if l := c.from[p]; len(l) == 0 || l[len(l)-1] != c.cur {
+		c.from[p] = append(l, c.cur)
+	}
 }
 
 // addPath adds one path of the spec: the path, followed; a folder whole;
@@ -181,6 +218,7 @@ func (c *closureBuilder) resolve(p string) (string, fs.FileMode, error) {
 				return "", 0, err
 			}
 			c.files[next] = File{Path: next, Type: "symlink", Mode: closureMode(mode), Link: target}
+			c.mark(next)
 			if filepath.IsAbs(target) {
 				cur = "/"
 			}
@@ -190,6 +228,7 @@ func (c *closureBuilder) resolve(p string) (string, fs.FileMode, error) {
 			if _, ok := c.files[next]; !ok {
 				c.files[next] = File{Path: next, Type: "dir", Mode: closureMode(mode)}
 			}
+			c.mark(next)
 			cur = next
 		case mode.IsRegular():
 			if err := c.addFile(next, fi); err != nil {
@@ -239,29 +278,28 @@ func closureMode(m fs.FileMode) uint32 {
 	return v
 }
 
-// addFile lists the regular file p (a real path), with its digest.
+// addFile lists the regular file p (a real path), with its digest: the
+// index's when fi (its lstat) shows the file unchanged since it was hashed,
+// else read now.
 func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
+	c.mark(p)
 	if _, ok := c.files[p]; ok {
 		return nil
 	}
-	f, err := os.Open(p)
+	f := File{Path: p, Type: "file", Mode: closureMode(fi.Mode()), Source: p, Size: fi.Size()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if d, ok := c.index.lookup(c.key, p, st); ok {
+			f.Digest = d
+			c.files[p] = f
+			return nil
+		}
+	}
+	d, n, err := c.index.hashFile(c.key, p)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return fmt.Errorf("read %s: %w", p, err)
-	}
-	c.files[p] = File{
-		Path:   p,
-		Type:   "file",
-		Mode:   closureMode(fi.Mode()),
-		Source: p,
-		Size:   n,
-		Digest: "sha256:" + hex.EncodeToString(h.Sum(nil)),
-	}
+	f.Digest, f.Size = d, n
+	c.files[p] = f
 	return nil
 }
 
@@ -281,6 +319,7 @@ func (c *closureBuilder) addDir(real string) error {
 		case mode.IsDir():
 			if p != "/" {
 				c.files[p] = File{Path: p, Type: "dir", Mode: closureMode(mode)}
+				c.mark(p)
 			}
 		case mode&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
@@ -288,6 +327,7 @@ func (c *closureBuilder) addDir(real string) error {
 				return err
 			}
 			c.files[p] = File{Path: p, Type: "symlink", Mode: closureMode(mode), Link: target}
+			c.mark(p)
 		case mode.IsRegular():
 			if err := c.addFile(p, fi); err != nil {
 				return err

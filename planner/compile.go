@@ -1,13 +1,11 @@
 package planner
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -33,6 +31,42 @@ type Options struct {
 	// a remount in a user namespace must keep (nil: statfs(2) of the
 	// path); golden tests pass a fixed one.
 	LockedFlags func(path string) MountFlags
+	// Index is the cache's digest index (read, never written, here); nil
+	// means NewIndex(CacheDir). Pass the same one to executor.Apply, which
+	// records in the cache what this compilation hashed.
+	Index *Index
+	// Detach plans for nsup apply -d: the environments are recorded under
+	// StateDir and keep running after nsup returns.
+	Detach bool
+	// StateDir is where detached environments are recorded; "" means
+	// DefaultStateDir().
+	StateDir string
+}
+
+// Files of a detached environment's state directory, StateDir/ENV/.
+const (
+	StateFile   = "state.json"   // the state (SaveState)
+	LockFile    = "lock"         // held by init while it runs; then its exit status (Flock)
+	LogFile     = "output.log"   // fds 1 and 2 of the environment (Stdio)
+	ControlFile = "control.sock" // init's control socket, for nsup exec (Listen)
+)
+
+// DefaultStateDir is where detached environments are recorded:
+// $NSUP_STATE_DIR if set, /run/nsup for root, else $XDG_RUNTIME_DIR/nsup.
+func DefaultStateDir() string {
+	if d := os.Getenv("NSUP_STATE_DIR"); d != "" {
+		if abs, err := filepath.Abs(d); err == nil {
+			return abs
+		}
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/run/nsup"
+	}
+	if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+		return filepath.Join(d, "nsup")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("nsup-run-%d", os.Geteuid()))
 }
 
 // DefaultPath is the PATH of an environment whose spec does not set one.
@@ -76,8 +110,18 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.CacheDir == "" {
 		opts.CacheDir = DefaultCacheDir()
 	}
+	if opts.Index == nil {
+		opts.Index = NewIndex(opts.CacheDir)
+	}
 	if opts.Closure == nil {
-		opts.Closure = Closure
+		idx := opts.Index
+		opts.Closure = func(paths []string) ([]File, error) {
+			files, _, err := closure(paths, idx, false)
+			return files, err
+		}
+	}
+	if opts.Detach && opts.StateDir == "" {
+		opts.StateDir = DefaultStateDir()
 	}
 	if opts.LockedFlags == nil {
 		opts.LockedFlags = lockedFlags
@@ -92,17 +136,67 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest}
+	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest, Detach: opts.Detach}
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
 	}
 	for _, e := range envs {
 		p.Environments = append(p.Environments, c.env(e))
 	}
+	c.outputs(p, envs)
 	if len(c.errs) > 0 {
-		return nil, c.errs.sorted()
+		return nil, c.errs.Sorted()
 	}
 	return p, nil
+}
+
+// outputs decides where the processes write. One process alone writes
+// straight to nsup's stdout and stderr (or a detached environment's log):
+// its fds are passed through, nothing copies them. When more than one
+// process writes to one place (several in the foreground plan, or several
+// in one detached environment's log), each line is prefixed with
+// "ENV/PROCESS | ", by init (or by nsup for an init: false environment).
+// Several environments in the foreground also get process groups of their
+// own, so that ^C reaches nsup alone and it can stop them in order.
+func (c *compiler) outputs(p *Plan, envs []*spec.Environment) {
+	count := func(e *spec.Environment) int {
+		n := 0
+		walkProcs(e.Process, func(*spec.Process, string) { n++ })
+		return n
+	}
+	total := 0
+	for _, e := range envs {
+		total += count(e)
+	}
+	for i := range p.Environments {
+		pe, e := &p.Environments[i], envs[i]
+		label := total > 1
+		if c.opts.Detach {
+			label = count(e) > 1
+		}
+		for j, st := range pe.Steps {
+			switch op := st.Op.(type) {
+			case Start:
+				if label {
+					op.Output = e.Name + "/" + op.Process
+					pe.Steps[j].Op = op
+				}
+			case Execve:
+				if st.Stage == Init && label && len(e.Process) > 0 {
+					op.Output = e.Name + "/" + e.Process[0].Name
+					pe.Steps[j].Op = op
+				}
+			}
+		}
+		if len(envs) > 1 && !c.opts.Detach {
+			for j, st := range pe.Steps {
+				if op, ok := st.Op.(Execve); ok && st.Stage == Child && op.Path == "/proc/self/exe" {
+					pe.Steps = slices.Insert(pe.Steps, j+1, Step{Stage: Child, Origin: st.Origin, Op: Setpgid{}})
+					break
+				}
+			}
+		}
+	}
 }
 
 type compiler struct {
@@ -138,7 +232,7 @@ func (c *compiler) closure(paths []string) ([]File, error) {
 }
 
 func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
-	c.errs = append(c.errs, &Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
+	c.errs = append(c.errs, &spec.Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // order selects the environments to plan and sorts them so that every
@@ -248,6 +342,7 @@ const (
 	mntDETACH      = 0x2
 	prSetNoNew     = 38
 	prSetPdeathsig = 1
+	prSetDumpable  = 4
 )
 
 var optionFlag = map[string]MountFlags{
@@ -275,15 +370,47 @@ type envCompiler struct {
 	gidMap        []spec.IDRange
 	uidHelper     bool // uid_map through newuidmap
 	gidHelper     bool // gid_map through newgidmap
+	// stateDir is the environment's state directory when detached, else "".
+	stateDir string
+}
+
+// lock plans the first steps of a detached environment: its state
+// directory and its lock, before anything else, so that a second nsup
+// apply -d of the same name stops at once, having built nothing.
+func (ec *envCompiler) lock() {
+	ec.add(Host, ec.e.Pos, Mkdir{Path: ec.stateDir, Mode: 0o700})
+	ec.add(Host, ec.e.Pos, Flock{Path: filepath.Join(ec.stateDir, LockFile), State: filepath.Join(ec.stateDir, StateFile)})
+}
+
+// detach plans the last steps of a detached environment, once its tree
+// is started: the state file, then the end of the parent-death signal.
+// In that order: killed in between, nsup takes the environment along (a
+// state without a running init is shown as exited); the other way round,
+// an environment could outlive nsup with no state to find it by.
+func (ec *envCompiler) detach() {
+	if ec.stateDir == "" {
+		return
+	}
+	if ec.e.Init != nil && !ec.e.Init.Value {
+		ec.errorf(ec.e.Init.Pos, ec.field+".init", "init: false cannot be detached (apply -d): nsup's init holds the environment's lock, serves nsup exec and records its exit status")
+		return
+	}
+	ec.add(Host, ec.e.Pos, SaveState{Path: filepath.Join(ec.stateDir, StateFile)})
+	ec.add(Init, ec.e.Pos, Prctl{Option: prSetPdeathsig, Arg: 0})
 }
 
 func (c *compiler) env(e *spec.Environment) Env {
 	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name}
 	ec.namespaces()
+	if c.opts.Detach {
+		ec.stateDir = filepath.Join(c.opts.StateDir, e.Name)
+		ec.lock()
+	}
 	ec.rootfs()
 	ec.host()
 	ec.child()
 	ec.init()
+	ec.detach()
 	c.done[e.Name] = ec
 	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}
 	for _, j := range ec.joins {
@@ -329,7 +456,9 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: r.Dir})
 	case r.Tar != "":
-		digest, err := fileDigest(r.Tar)
+		// Only the archive's digest: its files are listed when it is
+		// unpacked (apply) or locked (nsup lock), not at every plan.
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"
@@ -480,19 +609,6 @@ func (ec *envCompiler) mkdirTree(d string) {
 	}
 }
 
-func fileDigest(p string) (string, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
-}
-
 func unwrapPath(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
@@ -515,6 +631,12 @@ func unwrapPath(err error) error {
 // which then creates the child with CLONE_PARENT.
 func (ec *envCompiler) host() {
 	e := ec.e
+	if ec.stateDir != "" {
+		// A detached environment writes to its log, reads nothing, and
+		// is reached by nsup exec through init's control socket.
+		ec.add(Host, e.Pos, Stdio{Stdin: "/dev/null", Stdout: filepath.Join(ec.stateDir, LogFile)})
+		ec.add(Host, e.Pos, Listen{Path: filepath.Join(ec.stateDir, ControlFile)})
+	}
 	first := e.Pos
 	if len(e.Namespaces) > 0 {
 		first = e.Namespaces[0].Pos
@@ -642,6 +764,9 @@ func (ec *envCompiler) child() {
 	// In a joined mount namespace /proc/self/exe may not exist: the forked
 	// copy executes nsup through an fd it holds.
 	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}, ByFD: joinedMnt})
+	if ec.stateDir != "" {
+		ec.add(Child, e.Pos, Setsid{})
+	}
 	if ec.timeInChild {
 		// Unshared by the stage's thread, inside the user namespace, which
 		// then owns it; the processes init forks from this thread are born
@@ -708,6 +833,14 @@ func (ec *envCompiler) child() {
 	// mount, make a device node of the host's disk, load a module or read
 	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
 	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
+	if ec.stateDir != "" {
+		// A detached init holds the control socket and the lock: not
+		// dumpable, no process of the environment (root inside, without
+		// CAP_SYS_PTRACE) can reach them, nor nsup's binary, through
+		// /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2), "Ptrace
+		// access mode checking").
+		ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
+	}
 	// No process of the environment can gain privileges by execve (setuid
 	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
 	// inherited and cannot be unset.
@@ -904,6 +1037,9 @@ func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
 	e := ec.e
 	env := mergeEnv(e.Env, p.Env)
 	st := Start{Process: p.Name, Parent: parent, Argv: p.Command, Env: env, Cwd: "/", StopTimeout: DefaultStopTimeout}
+	if p.StopTimeout != nil {
+		st.StopTimeout = p.StopTimeout.Value.Milliseconds()
+	}
 	if e.Cwd != nil {
 		st.Cwd = e.Cwd.Value
 	}

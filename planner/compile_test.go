@@ -67,6 +67,12 @@ func repoRoot(t testing.TB) string {
 // with the fixed resolver and a fixed cache dir.
 func compileFile(t testing.TB, name string) (*Plan, error) {
 	t.Helper()
+	return compileFileWith(t, name, Options{})
+}
+
+// compileFileWith is compileFile with options (a fixed state dir).
+func compileFileWith(t testing.TB, name string, opts Options) (*Plan, error) {
+	t.Helper()
 	root := repoRoot(t)
 	caller := rootCaller
 	if strings.Contains(name, "rootless") {
@@ -82,7 +88,12 @@ func compileFile(t testing.TB, name string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Compile(s, Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Caller: &caller, LockedFlags: fixedLocked})
+	opts.CacheDir, opts.Closure = "/var/cache/nsup", fixedClosure
+	opts.Caller, opts.LockedFlags = &caller, fixedLocked
+	if opts.Detach {
+		opts.StateDir = "/run/nsup"
+	}
+	p, err := Compile(s, opts)
 	if p != nil {
 		p.SpecPath = "$REPO/" + name
 	}
@@ -176,6 +187,60 @@ func TestGoldenPlans(t *testing.T) {
 				t.Error("two compiles of the same spec render differently")
 			}
 		})
+	}
+}
+
+// TestGoldenDetachedPlans: every example planned for nsup apply -d: the
+// state directory, the lock, the log and the control socket first, the
+// state file and the end of the parent-death signal last.
+func TestGoldenDetachedPlans(t *testing.T) {
+	ex, _ := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*.yaml"))
+	for _, f := range ex {
+		name := "examples/" + filepath.Base(f)
+		t.Run(name, func(t *testing.T) {
+			p, err := compileFileWith(t, name, Options{Detach: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var txt bytes.Buffer
+			if err := Render(&txt, p); err != nil {
+				t.Fatal(err)
+			}
+			golden(t, filepath.Join("testdata", "examples", strings.TrimSuffix(filepath.Base(f), ".yaml")+".detached.txt"), normalize(t, txt.Bytes()))
+			js, err := MarshalIndent(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			back, err := Unmarshal(js)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(p, back); d != "" {
+				t.Errorf("JSON round trip differs (-compiled +decoded):\n%s", d)
+			}
+			// The order that makes kill -9 safe: the lock before anything
+			// else; the state file before the end of the parent-death
+			// signal, which is the last step.
+			for _, e := range p.Environments {
+				var ops []string
+				for _, st := range e.Steps {
+					ops = append(ops, st.Stage.String()+" "+st.Op.Syscall())
+				}
+				n := len(ops)
+				if n < 4 || ops[0] != "host mkdir" || ops[1] != "host flock" ||
+					ops[n-2] != "host state" || ops[n-1] != "init prctl" {
+					t.Errorf("%s: steps %q", e.Name, ops)
+				}
+			}
+		})
+	}
+}
+
+// TestDetachInitFalse: a detached environment needs nsup's init.
+func TestDetachInitFalse(t *testing.T) {
+	_, err := compileFileWith(t, "planner/testdata/plans/dir-init-false/spec.yaml", Options{Detach: true})
+	if err == nil || !strings.Contains(err.Error(), "init: false cannot be detached") {
+		t.Errorf("got %v", err)
 	}
 }
 

@@ -27,4 +27,15 @@
 //	child prctl(PR_SET_NO_NEW_PRIVS, 1); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
 //	init  start(PROCESS, ...)                        one per process of the tree (init: true)
 //	init  setgroups; setresgid; setresuid; chdir; execve   (init: false)
+//
+// With several environments in the foreground, each child stage also
+// calls setpgid(0, 0) right after its execve. A detached plan (Options.
+// Detach, nsup apply -d) adds, per environment:
+//
+//	host  mkdir(STATE/ENV, 0700); flock(STATE/ENV/lock)   before anything else
+//	host  open(0 < /dev/null, 1 2 >> STATE/ENV/output.log); listen(STATE/ENV/control.sock)
+//	child setsid()                                   right after the execve
+//	child prctl(PR_SET_DUMPABLE, 0)                  with the other prctl
+//	host  state(STATE/ENV/state.json)                after the tree is started
+//	init  prctl(PR_SET_PDEATHSIG, 0)                 last: released
 package planner

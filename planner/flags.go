@@ -146,6 +146,7 @@ type PrctlOption uint64
 var prctlNames = []flagName{
 	{unix.PR_SET_NO_NEW_PRIVS, "PR_SET_NO_NEW_PRIVS"},
 	{unix.PR_SET_PDEATHSIG, "PR_SET_PDEATHSIG"},
+	{unix.PR_SET_DUMPABLE, "PR_SET_DUMPABLE"},
 	{unix.PR_SET_CHILD_SUBREAPER, "PR_SET_CHILD_SUBREAPER"},
 }
 

@@ -190,7 +190,7 @@ environments:
 	for _, e := range p.Environments {
 		for _, st := range e.Steps {
 			switch op := st.Op.(type) {
-			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp:
+			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp, Setpgid:
 			case Start:
 				got = append(got, e.Name+" start noSetgroups="+map[bool]string{true: "yes", false: "no"}[op.NoSetgroups])
 			default:

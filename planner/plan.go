@@ -11,8 +11,11 @@ type Plan struct {
 	SpecPath string `json:"specPath"`
 	// SpecDigest is "sha256:HEX" of the spec file's bytes when planned; a
 	// saved plan is refused if the file changed since.
-	SpecDigest   string `json:"specDigest"`
-	Environments []Env  `json:"environments"`
+	SpecDigest string `json:"specDigest"`
+	// Detach is set for nsup apply -d: the environments keep running after
+	// nsup returns (see Mkdir, Flock, Stdio, Listen, Setsid, SaveState).
+	Detach       bool  `json:"detach,omitempty"`
+	Environments []Env `json:"environments"`
 }
 
 // FormatVersion is the current Plan.Format.
@@ -164,6 +167,10 @@ type Execve struct {
 	Argv []string `json:"argv"`
 	Env  []string `json:"env"`
 	ByFD bool     `json:"byFD,omitempty"`
+	// Output, for the main process of an init: false environment, is the
+	// label of its output: there is no init to prefix its lines, so nsup
+	// does (see Start.Output).
+	Output string `json:"output,omitempty"`
 }
 
 // Mount is mount(2). When InRoot is set, Target is a path inside the
@@ -184,12 +191,10 @@ type Mount struct {
 
 // Overlay mounts overlayfs on Target: a scratch tmpfs is mounted on Target
 // first (holding upper/ and work/), then the overlay with Lower, the tree
-// that was at Target before, held open by fd.
-//
-// UserXattr adds the userxattr option, which overlayfs requires in a
-// mount namespace owned by a user namespace other than the host's: it
-// keeps its own metadata in user.overlay.* attributes, which an
-// unprivileged mounter may write (overlayfs(5)).
+// that was at Target before, held open by fd. UserXattr adds the
+// "userxattr" option, which an overlay mounted in a user namespace needs:
+// its own bookkeeping goes to user.overlay.* extended attributes, since
+// trusted.* ones are out of reach there (overlayfs docs, "User xattr").
 type Overlay struct {
 	Target    string `json:"target"`
 	Lower     string `json:"lower"`
@@ -272,6 +277,58 @@ type Setresuid struct {
 	UID uint32 `json:"uid"`
 }
 
+// Mkdir makes an environment's state directory, and the state root above
+// it, mode 0700 (root-only): an existing one is used if it is a directory
+// of this user, not a symlink.
+type Mkdir struct {
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+}
+
+// Flock opens (creating it) the environment's lock file and takes
+// flock(2) LOCK_EX|LOCK_NB on it: of two nsup apply -d of one name, exactly
+// one gets it. The fd is handed to init, which holds it for the
+// environment's whole life (the lock held means the environment runs) and
+// writes its exit status into the file as it ends. An existing State file
+// is an earlier run that nobody took down: refused.
+type Flock struct {
+	Path  string `json:"path"`
+	State string `json:"state"`
+}
+
+// Stdio opens the environment's fd 0 (Stdin, read-only) and fds 1 and 2
+// (Stdout, O_WRONLY|O_CREAT|O_TRUNC|O_APPEND, mode 0600), for the child
+// stage and every process started from it: a detached environment's
+// output goes to a log file instead of nsup's terminal.
+type Stdio struct {
+	Stdin  string `json:"stdin"`
+	Stdout string `json:"stdout"`
+}
+
+// Listen binds and listens on a unix socket (SOCK_SEQPACKET) at Path,
+// removing a stale one first: the control socket nsup exec connects to.
+// The listening fd is handed to init, which serves it.
+type Listen struct {
+	Path string `json:"path"`
+}
+
+// Setsid is setsid(2): a detached environment leaves nsup's session and
+// process group, so that its terminal's hang-up and ^C do not reach it.
+type Setsid struct{}
+
+// Setpgid is setpgid(0, 0): with several environments in the foreground,
+// each gets a process group of its own, so that a ^C from the terminal
+// reaches nsup alone, which stops them in reverse dependency order.
+type Setpgid struct{}
+
+// SaveState writes the environment's state file at Path atomically
+// (written beside it, then renamed): init's pid, its start time and
+// namespace inodes (so that a reused pid is never taken for it), the
+// processes of the tree. Once it exists, nsup ps lists the environment.
+type SaveState struct {
+	Path string `json:"path"`
+}
+
 // Start starts one process of the tree from init: fork, then in the new
 // process setgroups, setresgid, setresuid, chdir and execve. Parent names
 // the process it is a child of ("" for a top-level process); Main marks the
@@ -293,6 +350,10 @@ type Start struct {
 	// rootless one-line gid map, user_namespaces(7)), so the process keeps
 	// the supplementary groups it inherits, which are unmapped inside.
 	NoSetgroups bool `json:"noSetgroups,omitempty"`
+	// Output, when set, is the label of the process's output: its fds 1
+	// and 2 are pipes to init, which writes each line prefixed with
+	// "LABEL | " (when more than one process writes to one place).
+	Output string `json:"output,omitempty"`
 }
 
 func (Rootfs) Syscall() string        { return "rootfs" }
@@ -319,6 +380,13 @@ func (Setgroups) Syscall() string     { return "setgroups" }
 func (Setresgid) Syscall() string     { return "setresgid" }
 func (Setresuid) Syscall() string     { return "setresuid" }
 func (Start) Syscall() string         { return "start" }
+func (Mkdir) Syscall() string         { return "mkdir" }
+func (Flock) Syscall() string         { return "flock" }
+func (Stdio) Syscall() string         { return "open" }
+func (Listen) Syscall() string        { return "listen" }
+func (Setsid) Syscall() string        { return "setsid" }
+func (Setpgid) Syscall() string       { return "setpgid" }
+func (SaveState) Syscall() string     { return "state" }
 
 func (Rootfs) isOp()        {}
 func (Clone) isOp()         {}
@@ -344,11 +412,19 @@ func (Setgroups) isOp()     {}
 func (Setresgid) isOp()     {}
 func (Setresuid) isOp()     {}
 func (Start) isOp()         {}
+func (Mkdir) isOp()         {}
+func (Flock) isOp()         {}
+func (Stdio) isOp()         {}
+func (Listen) isOp()        {}
+func (Setsid) isOp()        {}
+func (Setpgid) isOp()       {}
+func (SaveState) isOp()     {}
 
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, Write{}, Newidmap{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
-		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{}}
+		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{},
+		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, Setpgid{}, SaveState{}}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Render writes the plan as text: one strace-like line per step,
@@ -54,6 +55,15 @@ func formatFile(f File) string {
 }
 
 func q(s string) string { return strconv.Quote(s) }
+
+// output renders an output label: the prefix of each line the process
+// writes.
+func output(label string) string {
+	if label == "" {
+		return ""
+	}
+	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
+}
 
 // qn quotes s, or prints NULL for an empty string, as strace does for a
 // null pointer argument.
@@ -105,9 +115,9 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Data))
 	case Execve:
 		if op.ByFD {
-			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)", q(op.Path), qlist(op.Argv), qlist(op.Env))
+			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)%s", q(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
 		}
-		return fmt.Sprintf("execve(%s, %s, %s)", qn(op.Path), qlist(op.Argv), qlist(op.Env))
+		return fmt.Sprintf("execve(%s, %s, %s)%s", qn(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
 	case Mount:
 		target := q(op.Target)
 		if op.InRoot {
@@ -115,11 +125,11 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", qn(op.Source), target, qn(op.FSType), op.Flags, qn(op.Data))
 	case Overlay:
-		opt := ""
+		x := ""
 		if op.UserXattr {
-			opt = ", userxattr"
+			x = ", userxattr"
 		}
-		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), opt)
+		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
 		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
 	case LinkUp:
@@ -162,11 +172,29 @@ func FormatOp(op Op) string {
 		if path == "" && len(op.Argv) > 0 {
 			path = "$PATH:" + op.Argv[0] // looked up when the process starts
 		}
+		stop := ""
+		if op.StopTimeout != DefaultStopTimeout {
+			stop = fmt.Sprintf(", stop_timeout %v", time.Duration(op.StopTimeout)*time.Millisecond)
+		}
 		groups := ""
 		if op.NoSetgroups {
 			groups = ", groups kept (setgroups denied)"
 		}
-		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s)", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd))
+		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s%s)%s", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd), stop, output(op.Output))
+	case Mkdir:
+		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
+	case Flock:
+		return fmt.Sprintf("flock(%s, LOCK_EX|LOCK_NB)", q(op.Path))
+	case Stdio:
+		return fmt.Sprintf("open(0 < %s, 1 2 >> %s)", q(op.Stdin), q(op.Stdout))
+	case Listen:
+		return fmt.Sprintf("listen(AF_UNIX, SOCK_SEQPACKET, %s)", q(op.Path))
+	case Setsid:
+		return "setsid()"
+	case Setpgid:
+		return "setpgid(0, 0)"
+	case SaveState:
+		return fmt.Sprintf("state(%s: init's pid, start time, namespace inodes)", q(op.Path))
 	}
 	return fmt.Sprintf("%T?", op)
 }

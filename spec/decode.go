@@ -71,7 +71,7 @@ func ParseBytes(name, dir string, data []byte) (*Spec, error) {
 	d := &decoder{file: name, dir: dir}
 	s := d.parse(data)
 	if len(d.errs) > 0 {
-		return nil, d.errs.sorted()
+		return nil, d.errs.Sorted()
 	}
 	return s, nil
 }
@@ -575,13 +575,20 @@ func (d *decoder) require(f map[string]pair, anchor *yaml.Node, at string, keys 
 	}
 }
 
-// simpleKey matches keys that read well in a dotted path.
-var simpleKey = lazyRegexp(`^[A-Za-z0-9_-]+$`)
+// simpleKey reports whether a key reads well in a dotted path.
+func simpleKey(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || isDigit(c) || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
 
 // keyPath appends key to the field path at: environments.web, or
 // env["A B"] for a key that would make the path ambiguous or span lines.
 func keyPath(at, key string) string {
-	if !simpleKey().MatchString(key) {
+	if !simpleKey(key) {
 		return at + "[" + quote(key) + "]"
 	}
 	if at == "" {
@@ -628,8 +635,8 @@ func (d *decoder) environments(n *yaml.Node, s *Spec) {
 	}
 	for _, p := range ps {
 		ep := keyPath(at, p.name)
-		if !envName().MatchString(p.name) {
-			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envName())
+		if !isEnvName(p.name) {
+			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envNamePattern)
 		}
 		s.Environments = append(s.Environments, d.environment(p, ep))
 	}
@@ -849,7 +856,7 @@ func (d *decoder) join(n *yaml.Node, at string) ([]Join, bool) {
 		switch {
 		case strings.HasPrefix(ref, "/"):
 			ref = path.Clean(ref)
-		case !envName().MatchString(ref):
+		case !isEnvName(ref):
 			d.errorf(p.val, jp, "must be an environment name or an absolute path, got %s", quote(ref))
 			ok = false
 			continue
@@ -1126,6 +1133,25 @@ func (d *decoder) duration(n *yaml.Node, at string) time.Duration {
 	return v
 }
 
+// stopTimeout is a process's grace period: a duration, not negative. It
+// returns nil when the value is invalid (the error is reported).
+func (d *decoder) stopTimeout(n *yaml.Node, at string) *Duration {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		d.duration(n, at) // reports what the value is instead
+		return nil
+	}
+	v, err := time.ParseDuration(n.Value)
+	switch {
+	case err != nil:
+		d.duration(n, at)
+		return nil
+	case v < 0:
+		d.errorf(n, at, "must not be negative, got %s", quote(n.Value))
+		return nil
+	}
+	return &Duration{Value: v, Pos: pos(n)}
+}
+
 // envVars returns the variables in the order written; an empty mapping
 // gives an empty, non-nil slice (a clean environment without even PATH).
 func (d *decoder) envVars(n *yaml.Node, at string) []EnvVar {
@@ -1195,7 +1221,7 @@ func (d *decoder) processes(n *yaml.Node, at string, top bool) []*Process {
 
 func (d *decoder) process(n *yaml.Node, at string) *Process {
 	p := &Process{Pos: pos(n)}
-	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "children")
+	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "stop_timeout", "children")
 	if !ok {
 		return p
 	}
@@ -1230,6 +1256,9 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 	}
 	if v, ok := f["user"]; ok {
 		p.User = d.user(v.val, at+".user")
+	}
+	if v, ok := f["stop_timeout"]; ok {
+		p.StopTimeout = d.stopTimeout(v.val, at+".stop_timeout")
 	}
 	if v, ok := f["children"]; ok {
 		p.Children = d.processes(v.val, at+".children", false)

@@ -59,9 +59,10 @@ func (es Errors) Unwrap() []error {
 	return errs
 }
 
-// sorted orders es by line, column, then text, and drops exact repeats: a
-// rule reached twice through different paths must not print twice.
-func (es Errors) sorted() Errors {
+// Sorted orders es by line, column, then text, and drops exact repeats: a
+// rule reached twice through different paths must not print twice. (The
+// planner reports what it finds on the host through Errors too.)
+func (es Errors) Sorted() Errors {
 	sort.SliceStable(es, func(i, j int) bool {
 		a, b := es[i], es[j]
 		if a.Pos.Line != b.Pos.Line {

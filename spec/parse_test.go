@@ -170,6 +170,7 @@ environments:
           - name: side
             command: [side, ""]
             user: "0"
+            stop_timeout: 1m30s
   b:
     rootfs: {closure: [bin/tool]}
     namespaces: []
@@ -208,9 +209,10 @@ environments:
 			Cwd:     &String{Value: "/work"},
 			User:    &User{UID: 1000, GID: 100},
 			Children: []*Process{{
-				Name:    "side",
-				Command: []string{"side", ""},
-				User:    &User{UID: 0, GID: 0},
+				Name:        "side",
+				Command:     []string{"side", ""},
+				User:        &User{UID: 0, GID: 0},
+				StopTimeout: &Duration{Value: 90 * time.Second},
 			}},
 		}},
 	}

@@ -228,4 +228,14 @@ type Process struct {
 	Cwd      *String
 	User     *User
 	Children []*Process
+	// StopTimeout is the grace period between SIGTERM and SIGKILL when the
+	// process is stopped (`stop_timeout`, an addition to spec v1); nil when
+	// unset (the default, 10s, applies).
+	StopTimeout *Duration
+}
+
+// Duration is a duration value with its position.
+type Duration struct {
+	Value time.Duration
+	Pos   Pos
 }

@@ -15,7 +15,39 @@ import (
 
 // envName is the pattern of environment names (spec-v1: a DNS label), so
 // that a name is safe in a path, a hostname and a plan line.
-var envName = lazyRegexp(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+const envNamePattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+// Plain functions rather than regexps for the patterns every spec meets:
+// compiling the regexps is most of the time a small spec takes to parse,
+// and nsup parses on every apply.
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// isEnvName reports whether s matches envNamePattern.
+func isEnvName(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || isDigit(c) || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidName reports whether s is a valid environment name: nsup's other
+// commands take names, which become paths of its state directory.
+func ValidName(s string) bool { return isEnvName(s) }
+
+// splitDigits returns the leading run of ASCII digits of s and the rest.
+func splitDigits(s string) (string, string) {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i], s[i:]
+}
 
 // maxID is the largest uid or gid: (uid_t)-1, 4294967295, is not an id but
 // "no change" to setresuid(2) and chown(2), and the kernel refuses it in
@@ -86,17 +118,15 @@ func envNameMsg(s string) string {
 	return ""
 }
 
-var sizePattern = lazyRegexp(`^([0-9]+)([kKmMgGtT]?)$`)
-
 // parseSize reads a tmpfs size: a number of bytes with an optional K, M, G
 // or T suffix, any case, in powers of 1024 as tmpfs(5) reads them.
 func parseSize(s string) (int64, string) {
-	m := sizePattern().FindStringSubmatch(s)
-	if m == nil {
+	num, suffix := splitDigits(s)
+	shift, ok := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(suffix)]
+	if num == "" || !ok {
 		return 0, fmt.Sprintf("invalid size %s: use a number of bytes with an optional K, M, G or T suffix, such as 16M", quote(s))
 	}
-	n, err := strconv.ParseInt(m[1], 10, 64)
-	shift := map[string]uint{"": 0, "k": 10, "m": 20, "g": 30, "t": 40}[strings.ToLower(m[2])]
+	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n > math.MaxInt64>>shift {
 		return 0, fmt.Sprintf("size %s is too large", quote(s))
 	}
@@ -106,26 +136,34 @@ func parseSize(s string) (int64, string) {
 	return n << shift, ""
 }
 
-var modePattern = lazyRegexp(`^[0-7]{3,4}$`)
-
 func modeMsg(s string) string {
-	if !modePattern().MatchString(s) {
+	octal := len(s) == 3 || len(s) == 4
+	for i := 0; i < len(s); i++ {
+		octal = octal && s[i] >= '0' && s[i] <= '7'
+	}
+	if !octal {
 		return fmt.Sprintf("must be 3 or 4 octal digits such as \"755\" or \"1777\", got %s", quote(s))
 	}
 	return ""
 }
-
-var userPattern = lazyRegexp(`^([0-9]+)(?::([0-9]+))?$`)
 
 // parseUser reads "UID" or "UID:GID". A lone UID also sets the GID to the
 // same number: numeric ids have no passwd entry to take a primary group
 // from, and a process running as uid 1000 with gid 0 (root's group) would
 // be a surprise. Write "1000:0" to get that.
 func parseUser(s string) (User, string) {
-	m := userPattern().FindStringSubmatch(s)
-	if m == nil {
+	u, rest := splitDigits(s)
+	g := ""
+	if r, ok := strings.CutPrefix(rest, ":"); ok {
+		g, rest = splitDigits(r)
+		if g == "" {
+			rest = ":"
+		}
+	}
+	if u == "" || rest != "" {
 		return User{}, fmt.Sprintf("must be \"UID\" or \"UID:GID\" with numeric ids, got %s", quote(s))
 	}
+	m := [3]string{s, u, g}
 	uid, err := strconv.ParseUint(m[1], 10, 64)
 	if err != nil || uid > maxID {
 		return User{}, fmt.Sprintf("uid must be between 0 and %d, got %s", uint64(maxID), m[1])

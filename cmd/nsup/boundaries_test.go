@@ -8,16 +8,18 @@ import (
 )
 
 // TestPackageBoundaries enforces design.md's table: spec imports nothing
-// of ours, planner only spec, executor only planner (the plan types), and
-// only cmd/nsup imports all. Test files may use more (executor's tests
-// compile real specs), so only the package's own imports are checked.
+// of ours, planner only spec, executor only planner (the plan types),
+// planner/oci (the OCI translation) spec and planner, and only cmd/nsup
+// imports all. Test files may use more (executor's tests compile real
+// specs), so only the package's own imports are checked.
 func TestPackageBoundaries(t *testing.T) {
 	const mod = "github.com/nsup/nsup/"
 	allowed := map[string][]string{
-		"spec":     {},
-		"planner":  {"spec"},
-		"executor": {"planner"},
-		"schema":   {},
+		"spec":        {},
+		"planner":     {"spec"},
+		"planner/oci": {"spec", "planner"},
+		"executor":    {"planner"},
+		"schema":      {},
 	}
 	for pkg, ok := range allowed {
 		p, err := build.ImportDir(filepath.Join("..", "..", pkg), 0)
@@ -42,6 +44,18 @@ func TestPackageBoundaries(t *testing.T) {
 			if imp == "flag" || imp == "github.com/spf13/pflag" {
 				t.Errorf("package %s parses flags; only cmd/nsup may", pkg)
 			}
+		}
+	}
+	// The OCI translation is pure: it neither reads nor writes a file
+	// (cmd/nsup copies the rootfs and writes config.json), nor runs one.
+	p, err := build.ImportDir(filepath.Join("..", "..", "planner", "oci"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range p.Imports {
+		switch imp {
+		case "os", "os/exec", "io/ioutil", "syscall":
+			t.Errorf("planner/oci imports %s: it translates, cmd/nsup does the files", imp)
 		}
 	}
 }

@@ -5,11 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
@@ -58,19 +60,42 @@ const planHelp = `Compiles FILE into the plan apply would perform and prints it:
 per step, each syscall with its arguments, its stage (host: nsup itself;
 child: nsup inside the new namespaces; init: PID 1 of the environment), and
 the YAML line that caused it. With ENV names, only those environments (and
-the ones they join). Needs no privilege and touches nothing.`
+the ones they join). With -d, the plan of nsup apply -d: the same steps and
+those that record the environments (state directory, lock, log, control
+socket, state file) and release them. If FILE.lock exists (nsup lock), a
+rootfs that differs from it is refused, file by file, unless --update-lock
+accepts it (and rewrites FILE.lock). Needs no privilege and touches nothing
+else.`
 
 const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup plan -o) up
 in the foreground and performs exactly the plan's steps. The environment's
-stdin, stdout and stderr are the terminal's; Ctrl-C and SIGTERM reach it;
-nsup exits with the main process's status. A saved plan is refused if the
-spec or any rootfs input changed since it was made. Run by a user without
-CAP_SYS_ADMIN, it plans rootless: each environment gets a user namespace
-mapping that user to 0, and the plan shows it.`
+stdin, stdout and stderr are the terminal's; when more than one process
+writes, each line is prefixed with ENV/PROCESS | (coloured on a terminal,
+unless NO_COLOR is set). Ctrl-C and SIGTERM reach the environment; with
+several, Ctrl-C stops them one after the other in reverse dependency
+order, and a second Ctrl-C kills them. nsup exits with the main process's
+status (with several environments, the first that failed, each named).
+With -d the environments keep running after nsup returns: see nsup ps,
+exec, logs and down. A saved plan is refused if the spec or any rootfs
+input changed since it was made. If FILE.lock exists (nsup lock), a rootfs
+that differs from it is refused, file by file, unless --update-lock accepts
+it. Run by a user without CAP_SYS_ADMIN, it plans rootless: each
+environment gets a user namespace mapping that user to 0, and the plan
+shows it.`
 
 type planFlags struct {
-	json bool
-	out  string
+	json       bool
+	out        string
+	updateLock bool
+	cache      cacheFlags
+	oci        string // export
+	schema     string // import
+	detach     bool
+	// ps, exec, logs
+	tree    bool
+	process string
+	tty     bool
+	follow  bool
 }
 
 func flagsFor(name string) *pflag.FlagSet {
@@ -84,10 +109,23 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	fs.SetInterspersed(true)
 	pf := &planFlags{}
 	fs.BoolP("help", "h", false, "show this help")
-	if name == "plan" {
+	switch name {
+	case "plan":
 		fs.BoolVar(&pf.json, "json", false, "print the plan as JSON (it round-trips: apply reads it back)")
 		fs.StringVarP(&pf.out, "output", "o", "", "save the plan as JSON to `FILE`, for nsup apply FILE")
+		fs.BoolVarP(&pf.detach, "detach", "d", false, "plan for nsup apply -d (the state, lock, log and control socket steps)")
+	case "apply":
+		fs.BoolVarP(&pf.detach, "detach", "d", false, "detach: the environments keep running after nsup returns")
+	default:
+		lifecycleFlags(name, fs, pf)
 	}
+	if name == "plan" || name == "apply" {
+		fs.BoolVar(&pf.updateLock, "update-lock", false, "accept the rootfs as it is now: rewrite FILE.lock instead of refusing a difference")
+	}
+	if name == "cache" {
+		cacheFlagSet(fs, &pf.cache)
+	}
+	ociFlags(name, fs, pf)
 	return fs, pf
 }
 
@@ -155,12 +193,18 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 }
 
 // compile parses and plans file; both kinds of error are the user's input.
-func compile(file string, envs []string) (*planner.Plan, error) {
+// idx is the cache's digest index, shared with apply.
+func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
+	return compileFor(file, envs, idx, false)
+}
+
+// compileFor is compile, for nsup apply -d if detach.
+func compileFor(file string, envs []string, idx *planner.Index, detach bool) (*planner.Plan, error) {
 	s, err := parseSpec(file)
 	if err != nil {
 		return nil, err
 	}
-	p, err := planner.Compile(s, planner.Options{Envs: envs})
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -175,8 +219,12 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
-	p, err := compile(rest[0], rest[1:])
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach)
 	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, len(rest) == 1, pf.updateLock, ios); err != nil {
 		return err
 	}
 	if pf.out != "" {
@@ -219,7 +267,7 @@ func writeFileAtomic(name string, b []byte) error {
 // the spec and the host say now: it is compiled again from the spec, and
 // any difference (the spec's bytes, a library of a closure, a command's
 // path) refuses the plan rather than applying something stale.
-func loadPlan(file string, b []byte) (*planner.Plan, error) {
+func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) {
 	p, err := planner.Unmarshal(b)
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: %w", file, err)}
@@ -236,7 +284,7 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
 	}
 	s.File = p.Spec // origins are printed with the name the plan was made with
-	now, err := planner.Compile(s, planner.Options{Envs: envs})
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
@@ -254,7 +302,7 @@ func loadPlan(file string, b []byte) (*planner.Plan, error) {
 }
 
 func runApply(ctx context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("apply", args, ios)
+	rest, pf, err := parseFlags("apply", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
@@ -266,23 +314,73 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		return invalidError{err}
 	}
 	var p *planner.Plan
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	all := len(rest) == 1
 	if len(bytes.TrimSpace(b)) > 0 && bytes.TrimSpace(b)[0] == '{' {
 		if len(rest) > 1 {
 			return usageError{"a saved plan already names its environments: apply PLAN.json takes no ENV"}
 		}
-		p, err = loadPlan(rest[0], b)
+		p, err = loadPlan(rest[0], b, idx)
+		all = false
+		if err == nil && pf.detach && !p.Detach {
+			return usageError{fmt.Sprintf("%s was not planned detached: make it with nsup plan -d -o %s", rest[0], rest[0])}
+		}
 	} else {
-		p, err = compile(rest[0], rest[1:])
+		p, err = compileFor(rest[0], rest[1:], idx, pf.detach)
 	}
 	if err != nil {
 		return err
 	}
-	status, err := executor.Apply(ctx, p, executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr})
+	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
+		return err
+	}
+	var failed []string
+	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout)}
+	opts.Ended = func(env string, status int) {
+		if status != 0 {
+			failed = append(failed, fmt.Sprintf("nsup: environment %s: main process %s exited with status %d", env, mainProcess(p, env), status))
+		}
+	}
+	status, err := executor.Apply(ctx, p, opts)
 	if err != nil {
 		return err
+	}
+	if p.Detach {
+		return printDetached(ios, p)
+	}
+	if len(p.Environments) > 1 {
+		for _, f := range failed {
+			fmt.Fprintln(ios.stderr, f)
+		}
 	}
 	if status != 0 {
 		return exitStatus(status)
 	}
 	return nil
+}
+
+// mainProcess names an environment's main process, quoted.
+func mainProcess(p *planner.Plan, env string) string {
+	for _, e := range p.Environments {
+		if e.Name != env {
+			continue
+		}
+		for _, st := range e.Steps {
+			if s, ok := st.Op.(planner.Start); ok && s.Main {
+				return fmt.Sprintf("%q", s.Process)
+			}
+		}
+	}
+	return "(init: false)"
+}
+
+// colorful reports whether output labels may be coloured: w is a
+// terminal and NO_COLOR (no-color.org) is unset or empty.
+func colorful(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -95,8 +95,16 @@ type ioSet struct {
 func commands() []command {
 	return []command{
 		{"validate", "FILE", "check a spec and report every error in it", validateHelp, runValidate},
-		{"plan", "FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
-		{"apply", "FILE [ENV...] | PLAN.json", "bring environments up, in the foreground, exactly as planned", applyHelp, runApply},
+		{"plan", "[-d] FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
+		{"apply", "[-d] FILE [ENV...] | PLAN.json", "bring environments up exactly as planned (-d: detached)", applyHelp, runApply},
+		{"ps", "[--json] [--tree]", "list the detached environments", psHelp, runPs},
+		{"exec", "ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
+		{"logs", "ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
+		{"down", "ENV... | FILE", "stop detached environments and remove their state", downHelp, runDown},
+		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
+		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
+		{"export", "--oci DIR FILE [ENV]", "write an environment as an OCI bundle for runc, crun, podman", exportHelp, runExport},
+		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}

@@ -58,7 +58,7 @@ func TestHelp(t *testing.T) {
 		t.Fatalf("help: exit %d", code)
 	}
 	golden(t, "testdata/help.txt", out)
-	for _, c := range []string{"validate", "plan", "apply", "version"} {
+	for _, c := range []string{"validate", "plan", "apply", "ps", "exec", "logs", "down", "lock", "cache", "export", "import", "version"} {
 		code, out, errs := nsup(t, c, "-h")
 		if code != 0 || errs != "" {
 			t.Errorf("%s -h: exit %d, stderr %q", c, code, errs)

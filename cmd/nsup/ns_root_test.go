@@ -66,14 +66,6 @@ func TestRootPodLoopback(t *testing.T) {
 	}
 }
 
-func requireBusybox(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command("file", "-L", "/bin/busybox").Output()
-	if err != nil || !strings.Contains(string(out), "statically linked") {
-		skipOrFail(t, "needs a static /bin/busybox (apt-get install busybox-static)")
-	}
-}
-
 // TestRootJoinBindMounted: namespace files bind-mounted elsewhere (as
 // `ip netns add` makes them under /run/netns) are joined by path. They
 // are made inside a private mount namespace of the test (unshare -m), so

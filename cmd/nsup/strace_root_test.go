@@ -340,7 +340,9 @@ func execMatch(path string, argv []string) func(event) bool {
 		for _, s := range argv {
 			qa = append(qa, q(s))
 		}
-		return len(a) >= 2 && a[0] == q(path) && a[1] == "["+strings.Join(qa, ", ")+"]"
+		// An empty path is looked up in PATH when the process starts.
+		pathOK := a[0] == q(path) || (path == "" && len(argv) > 0 && strings.HasSuffix(a[0], q("/" + argv[0])[1:]))
+		return len(a) >= 2 && pathOK && a[1] == "["+strings.Join(qa, ", ")+"]"
 	}
 }
 
@@ -399,54 +401,91 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 	cache := t.TempDir()
 	// Every example, and the joins that take the forked copy's path.
 	cases, _ := filepath.Glob("testdata/strace/*.yaml")
-	for _, f := range append(examples(t), cases...) {
-		t.Run(filepath.Base(f), func(t *testing.T) {
-			checkHost(t)
-			s, err := spec.Parse(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			p, err := planner.Compile(s, planner.Options{CacheDir: cache})
-			if err != nil {
-				t.Fatal(err)
-			}
-			trace := filepath.Join(t.TempDir(), "trace")
-			cmd := exec.Command(strace, "-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace="+tracedCalls, "-o", trace, bin, "apply", f)
-			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache)
-			out, err := cmd.CombinedOutput()
-			if err != nil {
-				t.Fatalf("apply under strace: %v\n%s", err, out)
-			}
-			raw, _ := os.ReadFile(trace)
-			all := parseTrace(t, string(raw))
-			host := hostThreads(all)
-			evs := relevant(all, bin)
-			unmatched, missing := matchTrace(p, evs, host)
-			if len(unmatched) > 0 || len(missing) > 0 {
-				t.Errorf("traced calls not in the plan (or out of order):\n  %s\nplan steps not traced:\n  %s\nfull trace:\n%s",
-					strings.Join(unmatched, "\n  "), strings.Join(missing, "\n  "), joinEvents(evs))
-			}
-			// The comparison can fail: a trace with one mount dropped, or two
-			// mounts swapped, does not match.
-			var mounts []int
-			for i, e := range evs {
-				if e.name == "mount" {
-					mounts = append(mounts, i)
-				}
-			}
-			if len(mounts) < 3 {
-				t.Fatalf("only %d mounts traced", len(mounts))
-			}
-			dropped := append(append([]event(nil), evs[:mounts[2]]...), evs[mounts[2]+1:]...)
-			if _, miss := matchTrace(p, dropped, host); len(miss) == 0 {
-				t.Error("a trace missing a mount still matches the plan")
-			}
-			swapped := append([]event(nil), evs...)
-			swapped[mounts[1]], swapped[mounts[2]] = swapped[mounts[2]], swapped[mounts[1]]
-			if un, miss := matchTrace(p, swapped, host); len(un)+len(miss) == 0 {
-				t.Error("a trace with two mounts swapped still matches the plan")
-			}
-		})
+	for _, f := range cases {
+		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false) })
+	}
+	for _, f := range examples(t) {
+		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false) })
+		// Detached too (nsup apply -d): strace follows the environments
+		// after nsup has returned, until they end on their own.
+		t.Run(filepath.Base(f)+"-d", func(t *testing.T) { straceApply(t, strace, bin, cache, f, true) })
+	}
+}
+
+// TestRootStraceTar: the same for a tar root under an overlay, whose
+// commands are looked up when they start (the plan has no execve path).
+func TestRootStraceTar(t *testing.T) {
+	requireRoot(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		skipOrFail(t, "strace is not installed (apt-get install strace)")
+	}
+	dir := t.TempDir()
+	alpineTarball(t, dir)
+	f := filepath.Join(dir, "alpine.yaml")
+	os.WriteFile(f, []byte(strings.Replace(alpineSpec, "{tar: ./minirootfs.tar.gz}", "{tar: ./minirootfs.tar.gz, overlay: true}", 1)), 0o644)
+	straceApply(t, strace, buildNsup(t), t.TempDir(), f, false)
+}
+
+// straceApply traces nsup apply (-d if detach) of the spec f and checks
+// the trace against the plan.
+func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
+	checkHost(t)
+	state := filepath.Join(t.TempDir(), "state")
+	s, err := spec.Parse(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: cache, Detach: detach, StateDir: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trace := filepath.Join(t.TempDir(), "trace")
+	args := []string{"-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace=" + tracedCalls, "-o", trace, bin, "apply", f}
+	if detach {
+		args = append(args, "-d")
+	}
+	cmd := exec.Command(strace, args...)
+	cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache, "NSUP_STATE_DIR="+state)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("apply under strace: %v\n%s", err, out)
+	}
+	if detach {
+		down := exec.Command(bin, "down", f)
+		down.Env = cmd.Env
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("down: %v\n%s", err, out)
+		}
+	}
+	raw, _ := os.ReadFile(trace)
+	all := parseTrace(t, string(raw))
+	host := hostThreads(all)
+	evs := relevant(all, bin)
+	unmatched, missing := matchTrace(p, evs, host)
+	if len(unmatched) > 0 || len(missing) > 0 {
+		t.Errorf("traced calls not in the plan (or out of order):\n  %s\nplan steps not traced:\n  %s\nfull trace:\n%s",
+			strings.Join(unmatched, "\n  "), strings.Join(missing, "\n  "), joinEvents(evs))
+	}
+	// The comparison can fail: a trace with one mount dropped, or two
+	// mounts swapped, does not match.
+	var mounts []int
+	for i, e := range evs {
+		if e.name == "mount" {
+			mounts = append(mounts, i)
+		}
+	}
+	if len(mounts) < 3 {
+		t.Fatalf("only %d mounts traced", len(mounts))
+	}
+	dropped := append(append([]event(nil), evs[:mounts[2]]...), evs[mounts[2]+1:]...)
+	if _, miss := matchTrace(p, dropped, host); len(miss) == 0 {
+		t.Error("a trace missing a mount still matches the plan")
+	}
+	swapped := append([]event(nil), evs...)
+	swapped[mounts[1]], swapped[mounts[2]] = swapped[mounts[2]], swapped[mounts[1]]
+	if un, miss := matchTrace(p, swapped, host); len(un)+len(miss) == 0 {
+		t.Error("a trace with two mounts swapped still matches the plan")
 	}
 }
 

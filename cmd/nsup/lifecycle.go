@@ -1,0 +1,448 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// The commands of detached environments (nsup apply -d): ps, exec, logs
+// and down. They read the state directory (planner.DefaultStateDir:
+// $NSUP_STATE_DIR, /run/nsup for root, else $XDG_RUNTIME_DIR/nsup).
+
+const psHelp = `Lists the environments brought up with nsup apply -d: name, status
+(running, or exited with its status until nsup down), init's pid on the
+host, uptime, namespaces (new ones, and joined ones as TYPE=WHAT) and spec
+file. An environment counts as running only while its init holds its lock
+and still has the start time and namespaces recorded, so a reused pid is
+never taken for it. --tree shows each running environment's processes with
+their pids outside and inside.`
+
+const execHelp = `Runs CMD inside the running detached environment ENV: in every one of its
+namespaces (user and mnt included), under its root, with the environment
+variables, working directory and user of its main process (or of process
+P), as a child of its init. Without -t, CMD gets nsup's stdin, stdout and
+stderr as they are; with -t, a terminal of its own (window size, job
+control) relayed to nsup's. nsup exits with CMD's status (126: not
+executable, 127: not found).`
+
+const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout
+and stderr; lines are prefixed with ENV/PROCESS when it has several).
+With -f, follows it until the environment ends.`
+
+const downHelp = `Stops detached environments and removes their state: init gets SIGTERM
+and stops the process tree deepest first (SIGTERM, then SIGKILL after each
+process's stop_timeout); if it is still there once that time is over, it
+is killed. down waits until every process of the environment is gone. An
+environment that ended on its own is only cleaned up; a name that is not
+there is no error. Given a FILE, takes down its environments, those that
+join others first.`
+
+// lifecycleFlags declares the flags of ps, exec and logs.
+func lifecycleFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
+	switch name {
+	case "ps":
+		fs.BoolVar(&pf.json, "json", false, "print the environments as JSON")
+		fs.BoolVar(&pf.tree, "tree", false, "show each running environment's process tree")
+	case "exec":
+		fs.StringVarP(&pf.process, "process", "p", "", "run as process `P` of the tree does (its env, cwd and user; default: the main process)")
+		fs.BoolVarP(&pf.tty, "tty", "t", false, "give CMD a terminal of its own")
+	case "logs":
+		fs.BoolVarP(&pf.follow, "follow", "f", false, "follow the output until the environment ends")
+	}
+}
+
+// psEntry is one environment as nsup ps --json prints it.
+type psEntry struct {
+	Name          string            `json:"name"`
+	Status        string            `json:"status"`
+	Running       bool              `json:"running"`
+	ExitStatus    *int              `json:"exitStatus"`
+	Pid           int               `json:"pid"`
+	StartTime     uint64            `json:"startTime"`
+	Started       time.Time         `json:"started"`
+	UptimeSeconds int64             `json:"uptimeSeconds"`
+	New           []string          `json:"namespaces"`
+	Joined        map[string]string `json:"joined,omitempty"`
+	Inodes        map[string]uint64 `json:"namespaceInodes"`
+	Spec          string            `json:"spec"`
+	Log           string            `json:"log"`
+	Tree          *psProc           `json:"tree,omitempty"`
+}
+
+// psProc is a process of the tree, in JSON.
+type psProc struct {
+	Name      string    `json:"name,omitempty"`
+	Comm      string    `json:"comm"`
+	Pid       int       `json:"pid"`
+	PidInside int       `json:"pidInside"`
+	Children  []*psProc `json:"children,omitempty"`
+}
+
+func toPsProc(p *executor.Proc) *psProc {
+	out := &psProc{Name: p.Name, Comm: p.Comm, Pid: p.Pid, PidInside: p.PidInside}
+	for _, c := range p.Children {
+		out.Children = append(out.Children, toPsProc(c))
+	}
+	return out
+}
+
+func runPs(_ context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("ps", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) > 0 {
+		return usageError{"ps takes no arguments"}
+	}
+	envs, err := executor.List(planner.DefaultStateDir())
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	var entries []psEntry
+	for _, e := range envs {
+		st := e.State
+		pe := psEntry{Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
+			Started: st.Started, New: st.New, Joined: st.Joined, Inodes: st.Namespaces, Spec: st.Spec, Log: e.Log()}
+		if e.Running {
+			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())
+			if pf.tree {
+				if t, err := executor.Tree(st); err == nil {
+					pe.Tree = toPsProc(t)
+				}
+			}
+		} else if e.Exit >= 0 {
+			x := e.Exit
+			pe.ExitStatus = &x
+		}
+		entries = append(entries, pe)
+	}
+	if pf.json {
+		if entries == nil {
+			entries = []psEntry{}
+		}
+		b, err := json.MarshalIndent(entries, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = ios.stdout.Write(append(b, '\n'))
+		return err
+	}
+	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tNAMESPACES\tSPEC")
+	for _, e := range entries {
+		pid, up := "-", "-"
+		if e.Running {
+			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up, namespaces(e.New, e.Joined), e.Spec)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if pf.tree {
+		for _, e := range entries {
+			if e.Tree == nil {
+				continue
+			}
+			fmt.Fprintf(ios.stdout, "\n%s:\n", e.Name)
+			tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "  PID\tINSIDE\tPROCESS")
+			printTree(tw, e.Tree, "", true, true)
+			tw.Flush()
+		}
+	}
+	return nil
+}
+
+// namespaces renders new namespace types, then joined ones as TYPE=WHAT.
+func namespaces(fresh []string, joined map[string]string) string {
+	parts := append([]string(nil), fresh...)
+	var js []string
+	for t, w := range joined {
+		js = append(js, t+"="+w)
+	}
+	sort.Strings(js)
+	parts = append(parts, js...)
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ",")
+}
+
+func printTree(w io.Writer, p *psProc, indent string, root, last bool) {
+	name := p.Comm
+	switch {
+	case root:
+		name = "nsup init"
+	case p.Name != "":
+		name = p.Name + " (" + p.Comm + ")"
+	}
+	branch, next := "", indent
+	if !root {
+		branch = indent + "├─ "
+		next = indent + "│  "
+		if last {
+			branch, next = indent+"└─ ", indent+"   "
+		}
+	}
+	fmt.Fprintf(w, "  %d\t%d\t%s%s\n", p.Pid, p.PidInside, branch, name)
+	for i, c := range p.Children {
+		printTree(w, c, next, false, i == len(p.Children)-1)
+	}
+}
+
+// printDetached reports the environments nsup apply -d brought up.
+func printDetached(ios ioSet, p *planner.Plan) error {
+	dir := planner.DefaultStateDir()
+	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
+	for _, e := range p.Environments {
+		st, err := executor.Inspect(dir, e.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%s\tpid %d\tlog %s\n", e.Name, st.Status(), st.State.Pid, st.Log())
+	}
+	return tw.Flush()
+}
+
+func runExec(ctx context.Context, args []string, ios ioSet) error {
+	fs, pf := newFlags("exec")
+	if err := fs.Parse(args); err != nil {
+		return usageError{fmt.Sprintf("exec: %v", err)}
+	}
+	if h, _ := fs.GetBool("help"); h {
+		fmt.Fprint(ios.stdout, commandHelp(commandNamed("exec")))
+		return nil
+	}
+	rest := fs.Args()
+	var env string
+	var argv []string
+	if dash := fs.ArgsLenAtDash(); dash >= 0 {
+		if dash != 1 {
+			return usageError{"exec takes one ENV before --"}
+		}
+		env, argv = rest[0], rest[1:]
+	} else if len(rest) > 0 {
+		env, argv = rest[0], rest[1:]
+	}
+	if env == "" || len(argv) == 0 {
+		return usageError{"exec takes an ENV and a command: nsup exec ENV [--process P] [-t] -- CMD..."}
+	}
+	files, cleanup, err := stdioFiles(ios)
+	if err != nil {
+		return err
+	}
+	st, err := executor.Exec(ctx, planner.DefaultStateDir(), env, executor.ExecOptions{
+		Argv: argv, Process: pf.process, TTY: pf.tty, Stdin: files[0], Stdout: files[1], Stderr: files[2],
+	})
+	cleanup()
+	var ee *executor.ExecError
+	switch {
+	case errors.As(err, &ee):
+		fmt.Fprintf(ios.stderr, "nsup: exec: %v\n", ee)
+		switch ee.Errno {
+		case unix.ENOENT:
+			return exitStatus(127)
+		case unix.EACCES, unix.ENOEXEC:
+			return exitStatus(126)
+		}
+		return exitStatus(1)
+	case err != nil:
+		return err
+	case st != 0:
+		return exitStatus(st)
+	}
+	return nil
+}
+
+func commandNamed(name string) command {
+	for _, c := range commands() {
+		if c.name == name {
+			return c
+		}
+	}
+	return command{name: name}
+}
+
+// stdioFiles returns nsup's stdio as files, the command's to be: a reader
+// or writer that is not a file (nsup run in-process, by tests) is bridged
+// by a pipe. cleanup waits for the copies.
+func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
+	var files [3]*os.File
+	var done []chan struct{}
+	var closers []*os.File
+	if f, ok := ios.stdin.(*os.File); ok {
+		files[0] = f
+	} else {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return files, nil, err
+		}
+		go func() {
+			io.Copy(w, ios.stdin)
+			w.Close()
+		}()
+		files[0] = r
+		closers = append(closers, r)
+	}
+	for i, w := range []io.Writer{ios.stdout, ios.stderr} {
+		if f, ok := w.(*os.File); ok {
+			files[i+1] = f
+			continue
+		}
+		r, pw, err := os.Pipe()
+		if err != nil {
+			return files, nil, err
+		}
+		ch := make(chan struct{})
+		go func() {
+			io.Copy(w, r)
+			r.Close()
+			close(ch)
+		}()
+		files[i+1] = pw
+		closers = append(closers, pw)
+		done = append(done, ch)
+	}
+	return files, func() {
+		for _, f := range closers {
+			f.Close()
+		}
+		for _, ch := range done {
+			select {
+			case <-ch:
+			case <-time.After(2 * time.Second): // a process left behind holds the pipe
+			}
+		}
+	}, nil
+}
+
+func runLogs(ctx context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("logs", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) != 1 {
+		return usageError{"logs takes one ENV"}
+	}
+	return executor.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
+}
+
+func runDown(ctx context.Context, args []string, ios ioSet) error {
+	rest, _, err := parseFlags("down", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) == 0 {
+		return usageError{"down takes ENV names or a FILE"}
+	}
+	dir := planner.DefaultStateDir()
+	names, err := downOrder(dir, rest)
+	if err != nil {
+		return err
+	}
+	var errs []string
+	for _, n := range names {
+		res, err := executor.Down(ctx, dir, n)
+		switch {
+		case err != nil:
+			errs = append(errs, err.Error())
+		case !res.Found:
+			fmt.Fprintf(ios.stdout, "%s: not there (nothing to do)\n", n)
+		case res.Killed:
+			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", n)
+		case res.Stopped:
+			fmt.Fprintf(ios.stdout, "%s: stopped%s, removed\n", n, exitText(res.Exit))
+		default:
+			fmt.Fprintf(ios.stdout, "%s: had exited%s, removed\n", n, exitText(res.Exit))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\nnsup: "))
+	}
+	return nil
+}
+
+func exitText(st int) string {
+	if st < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (status %d)", st)
+}
+
+// downOrder turns down's arguments into environment names, in the order
+// to stop them: an environment that joins another's namespaces before
+// that one. One argument that is a spec file stands for its environments.
+func downOrder(dir string, args []string) ([]string, error) {
+	joins := map[string][]string{} // name → the environments it joins
+	names := args
+	if len(args) == 1 {
+		if fi, err := os.Stat(args[0]); err == nil && !fi.IsDir() {
+			s, err := parseSpec(args[0])
+			if err != nil {
+				return nil, err
+			}
+			names = nil
+			for _, e := range s.Environments {
+				names = append(names, e.Name)
+				for _, j := range e.Join {
+					if !j.IsPath() {
+						joins[e.Name] = append(joins[e.Name], j.Ref)
+					}
+				}
+			}
+		}
+	}
+	for _, n := range names {
+		if !spec.ValidName(n) {
+			return nil, usageError{fmt.Sprintf("%q is not an environment name nor a spec file", n)}
+		}
+		if _, ok := joins[n]; ok {
+			continue
+		}
+		if st, err := executor.Inspect(dir, n); err == nil {
+			for _, ref := range st.State.Joined {
+				if spec.ValidName(ref) {
+					joins[n] = append(joins[n], ref)
+				}
+			}
+		}
+	}
+	// Repeatedly take the first name no remaining one joins.
+	var out []string
+	left := append([]string(nil), names...)
+	for len(left) > 0 {
+		pick := 0
+		for i, n := range left {
+			joined := false
+			for _, m := range left {
+				for _, ref := range joins[m] {
+					joined = joined || (ref == n && m != n)
+				}
+			}
+			if !joined {
+				pick = i
+				break
+			}
+		}
+		out = append(out, left[pick])
+		left = append(left[:pick], left[pick+1:]...)
+	}
+	return out, nil
+}

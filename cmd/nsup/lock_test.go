@@ -1,0 +1,136 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func sha(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// TestLockFile: nsup lock writes a deterministic, sorted JSON-lines lock;
+// nsup plan checks it and refuses a changed, added or removed file, named
+// with its digests and the closure path that needs it; --update-lock
+// accepts the new state.
+func TestLockFile(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(filepath.Join(data, "sub"), 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("one\n"), 0o644)
+	os.WriteFile(filepath.Join(data, "sub", "b.txt"), []byte("two\n"), 0o600)
+	specFile := filepath.Join(dir, "app.yaml")
+	os.WriteFile(specFile, []byte(`version: 1
+environments:
+  app:
+    rootfs: {closure: [./data, /bin/sh]}
+    namespaces: [mnt]
+    mounts:
+      - {type: tmpfs, target: /scratch}
+    processes:
+      - {name: main, command: [/bin/sh, -c, "true"]}
+  other:
+    rootfs: {dir: ./data}
+    namespaces: [mnt]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`), 0o644)
+	lockName := specFile + ".lock"
+	// The dir environment runs an (empty) sh of its own.
+	os.WriteFile(filepath.Join(data, "sh"), nil, 0o755)
+	os.MkdirAll(filepath.Join(data, "bin"), 0o755)
+	os.Symlink("../sh", filepath.Join(data, "bin", "sh"))
+	if code, out, errs := nsup(t, "lock", specFile); code != 0 || !strings.Contains(out, "app.yaml.lock: 2 environments") {
+		t.Fatalf("lock: %d %s %s", code, out, errs)
+	}
+	first, _ := os.ReadFile(lockName)
+	if code, _, errs := nsup(t, "lock", specFile); code != 0 {
+		t.Fatal(errs)
+	}
+	if again, _ := os.ReadFile(lockName); string(again) != string(first) {
+		t.Errorf("two locks of the same state differ")
+	}
+	// JSON lines, each a lock line, environments sorted, files sorted.
+	lines := strings.Split(strings.TrimSuffix(string(first), "\n"), "\n")
+	if lines[0] != `{"nsupLock":1}` {
+		t.Errorf("first line %q", lines[0])
+	}
+	var keys []string
+	for _, l := range lines[1:] {
+		var ll lockLine
+		if err := json.Unmarshal([]byte(l), &ll); err != nil {
+			t.Fatalf("%q: %v", l, err)
+		}
+		keys = append(keys, ll.Env+"\x00"+ll.Path)
+	}
+	if !slices.IsSorted(keys) {
+		t.Errorf("lock lines not sorted:\n%s", first)
+	}
+	realData, _ := filepath.EvalSymlinks(data)
+	aPath := filepath.Join(realData, "a.txt")
+	for _, want := range []string{
+		`{"env":"app","path":"` + aPath + `","type":"file","mode":"0644","size":4,"digest":"` + sha([]byte("one\n")) + `"}`,
+		`{"env":"app","path":"` + filepath.Join(realData, "sub", "b.txt") + `","type":"file","mode":"0600","size":4,"digest":"` + sha([]byte("two\n")) + `"}`,
+		`{"env":"app","path":"/scratch","type":"dir","mode":"0755"}`,
+		`{"env":"other","rootfs":"dir"}`,
+	} {
+		if !slices.Contains(lines, want) {
+			t.Errorf("the lock lacks %s:\n%s", want, first)
+		}
+	}
+	if code, _, errs := nsup(t, "plan", specFile); code != 0 {
+		t.Fatalf("plan with a matching lock: %d %s", code, errs)
+	}
+
+	// Change one file, add one, remove one.
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("ONE\n"), 0o644)
+	os.WriteFile(filepath.Join(data, "c.txt"), []byte("three\n"), 0o644)
+	os.Remove(filepath.Join(data, "sub", "b.txt"))
+	code, out, errs := nsup(t, "plan", specFile)
+	if code != 2 || out != "" {
+		t.Fatalf("plan with a changed file: exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{
+		"app.yaml.lock: refused: the rootfs differs from the lock",
+		"  app: " + aPath + ": " + sha([]byte("one\n")) + " (locked) -> " + sha([]byte("ONE\n")) + " (now), needed by " + data + "\n",
+		"  app: " + filepath.Join(realData, "c.txt") + ": added (file " + sha([]byte("three\n")) + "), needed by " + data + "\n",
+		"  app: " + filepath.Join(realData, "sub", "b.txt") + ": removed (was file " + sha([]byte("two\n")) + ")\n",
+	} {
+		if !strings.Contains(errs+"\n", want) {
+			t.Errorf("the report lacks %q:\n%s", want, errs)
+		}
+	}
+	if strings.Contains(errs, "other") {
+		t.Errorf("the dir environment is reported: %s", errs)
+	}
+	// apply refuses the same way, before anything is done (no root
+	// needed to be refused).
+	if code, _, errs2 := nsup(t, "apply", specFile); code != 2 || !strings.Contains(errs2, aPath) {
+		t.Errorf("apply: %d %s", code, errs2)
+	}
+	// Only the environments planned are compared.
+	if code, _, errs := nsup(t, "plan", specFile, "other"); code != 0 {
+		t.Errorf("plan other: %d %s", code, errs)
+	}
+	// --update-lock accepts, and says what it accepted.
+	code, _, errs = nsup(t, "plan", "--update-lock", specFile)
+	if code != 0 || !strings.Contains(errs, "app.yaml.lock updated") || !strings.Contains(errs, aPath) {
+		t.Fatalf("plan --update-lock: %d %s", code, errs)
+	}
+	if code, _, errs := nsup(t, "plan", specFile); code != 0 {
+		t.Fatalf("plan after --update-lock: %d %s", code, errs)
+	}
+	// A damaged lock is an error with its line.
+	os.WriteFile(lockName, []byte("{\"nsupLock\":1}\n{\"env\":\"app\",\"bogus\":1}\n"), 0o644)
+	if code, _, errs := nsup(t, "plan", specFile); code != 2 || !strings.Contains(errs, "app.yaml.lock:2: ") {
+		t.Errorf("damaged lock: %d %s", code, errs)
+	}
+}

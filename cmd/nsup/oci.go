@@ -1,0 +1,316 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/oci"
+	"github.com/nsup/nsup/spec"
+)
+
+const exportHelp = `Writes environment ENV of FILE (optional when FILE has one) as an OCI
+runtime bundle, for runc, crun, podman or containerd: DIR/config.json
+(runtime-spec 1.x) and DIR/rootfs, a copy of the environment's resolved
+root tree. DIR must not exist or be empty.
+
+Every key of the environment maps onto config.json, or is translated into
+something close and said so on stderr (overlay: a writable copy of the
+root; init: the main process is PID 1), or is refused with exit status 2:
+a process tree beyond the main process, and join by environment name.
+Then: runc run --bundle DIR ID (as root).`
+
+const importHelp = `Prints the nsup spec (YAML) of an OCI bundle's config.json (or of the
+bundle folder that holds it): the bundle's rootfs becomes a dir rootfs,
+namespaces, mounts, maps, offsets, hostname, env, cwd, user and the
+process map onto nsup's keys. What nsup cannot express (rlimits, cgroups,
+seccomp, masked paths, hooks, ...) is listed on stderr and at the top of
+the YAML. nsup export of the result gives back the same config.json when
+the bundle was made by nsup export.`
+
+// defaultSchema is where an imported spec's modeline points: the schema's
+// own $id (schema/nsup.schema.json).
+const defaultSchema = "https://nsup.dev/schema/nsup.schema.json"
+
+func ociFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
+	switch name {
+	case "export":
+		fs.StringVar(&pf.oci, "oci", "", "write an OCI runtime bundle into `DIR` (the only format so far)")
+	case "import":
+		fs.StringVar(&pf.schema, "schema", defaultSchema, "the JSON Schema the modeline names, a `URL` or a path relative to where the YAML will be")
+	}
+}
+
+func runExport(ctx context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("export", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if pf.oci == "" {
+		return usageError{"export needs --oci DIR"}
+	}
+	if len(rest) < 1 || len(rest) > 2 {
+		return usageError{"export takes a FILE and an ENV name"}
+	}
+	s, err := parseSpec(rest[0])
+	if err != nil {
+		return err
+	}
+	var name string
+	switch {
+	case len(rest) == 2:
+		name = rest[1]
+	case len(s.Environments) == 1:
+		name = s.Environments[0].Name
+	default:
+		var names []string
+		for _, e := range s.Environments {
+			names = append(names, e.Name)
+		}
+		return usageError{fmt.Sprintf("%s has %d environments (%s): name the one to export", rest[0], len(names), strings.Join(names, ", "))}
+	}
+	p, err := planner.Compile(s, planner.Options{Envs: []string{name}})
+	if err != nil {
+		return invalidError{err}
+	}
+	b, err := oci.Export(s, p, name)
+	var refused oci.Refused
+	if errors.As(err, &refused) {
+		return invalidError{fmt.Errorf("%w\nnsup: export: no bundle written: the keys above have no OCI equivalent", refused)}
+	}
+	if err != nil {
+		return err
+	}
+	for _, n := range b.Notes {
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+	}
+	if err := writeBundle(ctx, pf.oci, b); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	fmt.Fprintf(ios.stderr, "nsup: exported %s to %s; run it with: runc run --bundle %s %s\n", name, pf.oci, pf.oci, name)
+	return nil
+}
+
+// writeBundle makes dir an OCI bundle: the rootfs first, config.json last,
+// so that a bundle with a config is complete. On failure it removes what
+// it made.
+func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
+	made := false
+	if ents, err := os.ReadDir(dir); err == nil {
+		if len(ents) > 0 {
+			return fmt.Errorf("%s exists and is not empty: export writes a new bundle", dir)
+		}
+	} else if errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		made = true
+	} else {
+		return err
+	}
+	rootfs := filepath.Join(dir, oci.RootfsDir)
+	defer func() {
+		if err != nil {
+			removeAll(rootfs)
+			if made {
+				os.Remove(dir)
+			}
+		}
+	}()
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		return err
+	}
+	r := b.Rootfs
+	switch r.Kind {
+	case "closure":
+		err = executor.BuildTree(ctx, rootfs, r.Files)
+	case "dir":
+		err = copyTree(r.Path, rootfs)
+	case "tar":
+		// The unpacked tree is what apply would use; nsup makes it as
+		// apply does, then copies it.
+		if err = executor.PrepareRootfs(ctx, r); err == nil {
+			err = copyTree(r.Path, rootfs)
+		}
+		if err != nil {
+			err = fmt.Errorf("rootfs.tar %s: %w (export copies the unpacked tree)", r.Sources[0], err)
+		}
+	default:
+		err = fmt.Errorf("rootfs kind %q: unknown", r.Kind)
+	}
+	if err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(b.Config, "", "\t")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(js, '\n'))
+}
+
+// removeAll removes a partial tree, making directories writable first.
+func removeAll(dir string) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+// copyTree copies the tree at src into the empty directory dst: files,
+// directories, symlinks (never followed), hard links, device nodes and
+// fifos, with their modes, and their owners when run as root. Every path
+// is created through an os.Root of dst, so nothing lands outside it.
+// Extended attributes (file capabilities, SELinux labels) are not copied.
+func copyTree(src, dst string) error {
+	r, err := os.OpenRoot(dst)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	type dirMode struct {
+		rel  string
+		mode fs.FileMode
+	}
+	var dirs []dirMode
+	links := map[[2]uint64]string{}
+	root := os.Geteuid() == 0
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, p)
+		if err != nil {
+			return err
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		mode := st.Mode()
+		switch {
+		case rel == ".":
+			dirs = append(dirs, dirMode{rel, mode})
+		case mode.IsDir():
+			if err := r.Mkdir(rel, 0o700); err != nil {
+				return err
+			}
+			dirs = append(dirs, dirMode{rel, mode})
+		case mode.Type() == fs.ModeSymlink:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			if err := r.Symlink(target, rel); err != nil {
+				return err
+			}
+		case mode.IsRegular() && sys.Nlink > 1 && links[[2]uint64{sys.Dev, sys.Ino}] != "":
+			return r.Link(links[[2]uint64{sys.Dev, sys.Ino}], rel)
+		case mode.IsRegular():
+			if sys.Nlink > 1 {
+				links[[2]uint64{sys.Dev, sys.Ino}] = rel
+			}
+			if err := copyFile(r, p, rel); err != nil {
+				return err
+			}
+		default: // device node, fifo, socket
+			parent, err := r.Open(filepath.Dir(rel))
+			if err != nil {
+				return err
+			}
+			err = unix.Mknodat(int(parent.Fd()), filepath.Base(rel), sys.Mode, int(sys.Rdev))
+			parent.Close()
+			if err != nil {
+				return fmt.Errorf("%s: mknod: %w", p, err)
+			}
+		}
+		if root {
+			if err := r.Lchown(rel, int(sys.Uid), int(sys.Gid)); err != nil {
+				return err
+			}
+		}
+		// After chown, which clears setuid and setgid bits.
+		if !mode.IsDir() && mode.Type() != fs.ModeSymlink {
+			return r.Chmod(rel, mode)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Directory modes last, so that a read-only directory is filled first.
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := r.Chmod(dirs[i].rel, dirs[i].mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func copyFile(r *os.Root, src, rel string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func runImport(_ context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("import", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) != 1 {
+		return usageError{"import takes one config.json (or the bundle folder that holds it)"}
+	}
+	file := rest[0]
+	if st, err := os.Stat(file); err == nil && st.IsDir() {
+		file = filepath.Join(file, "config.json")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return invalidError{err}
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	bundle := filepath.Dir(abs)
+	out, notes, err := oci.Import(data, oci.ImportOptions{File: file, Bundle: bundle, Schema: pf.schema})
+	if err != nil {
+		return invalidError{err}
+	}
+	// What nsup prints, nsup must accept.
+	if _, err := spec.ParseBytes(file+" (imported)", bundle, out); err != nil {
+		return invalidError{fmt.Errorf("%s: the translation is not a valid nsup spec:\n%w\n%s", file, err, out)}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", n)
+	}
+	_, err = ios.stdout.Write(out)
+	return err
+}

@@ -1,0 +1,298 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+)
+
+// TestExportImportRoundTrip, through the command line: each exportable
+// example is exported (its closure built into DIR/rootfs), imported back
+// into YAML, and that YAML exported again (its dir rootfs copied): the two
+// config.json are byte-identical, and so are the two root trees.
+func TestExportImportRoundTrip(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	for _, c := range []struct{ file, env string }{
+		{"../../examples/hello.yaml", "hello"},
+		{"../../examples/devbox.yaml", "devbox"},
+		{"../../examples/pod.yaml", "db"},
+	} {
+		t.Run(c.env, func(t *testing.T) {
+			dir := t.TempDir()
+			b1, b2 := filepath.Join(dir, "b1"), filepath.Join(dir, "b2")
+			code, out, errs := nsup(t, "export", "--oci", b1, c.file, c.env)
+			if code != 0 || out != "" {
+				t.Fatalf("export: exit %d, stdout %q, stderr:\n%s", code, out, errs)
+			}
+			if !strings.Contains(errs, c.env+".init: translated: OCI has no init") {
+				t.Errorf("export does not say what became of init:\n%s", errs)
+			}
+			cfg1 := mustRead(t, filepath.Join(b1, "config.json"))
+			if err := validateOCI(t, cfg1); err != nil {
+				t.Errorf("config.json: %v", err)
+			}
+			code, y, errs := nsup(t, "import", b1)
+			if code != 0 {
+				t.Fatalf("import: exit %d: %s", code, errs)
+			}
+			if errs != "" {
+				t.Errorf("importing an exported bundle lost something:\n%s", errs)
+			}
+			if !strings.HasPrefix(y, "# yaml-language-server: $schema=") || !strings.Contains(y, "dir: "+b1+"/rootfs") {
+				t.Errorf("import:\n%s", y)
+			}
+			spec2 := filepath.Join(dir, "imported.yaml")
+			os.WriteFile(spec2, []byte(y), 0o644)
+			if code, _, errs := nsup(t, "export", "--oci", b2, spec2); code != 0 {
+				t.Fatalf("export of the imported spec: exit %d:\n%s", code, errs)
+			}
+			if d := cmp.Diff(string(cfg1), string(mustRead(t, filepath.Join(b2, "config.json")))); d != "" {
+				t.Errorf("export → import → export changed config.json (-first +second):\n%s", d)
+			}
+			t1, t2 := treeListing(t, filepath.Join(b1, "rootfs")), treeListing(t, filepath.Join(b2, "rootfs"))
+			if len(t1) < 5 {
+				t.Errorf("rootfs holds %d entries", len(t1))
+			}
+			if d := cmp.Diff(t1, t2); d != "" {
+				t.Errorf("the copied rootfs differs from the first (-first +second):\n%s", d)
+			}
+		})
+	}
+}
+
+// treeListing is every entry of a tree: path, mode, owner, link target or
+// content.
+func treeListing(t *testing.T, root string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		st, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		sys := st.Sys().(*syscall.Stat_t)
+		line := fmt.Sprintf("%s %s %d:%d", rel, st.Mode(), sys.Uid, sys.Gid)
+		switch {
+		case st.Mode()&fs.ModeSymlink != 0:
+			l, _ := os.Readlink(p)
+			line += " -> " + l
+		case st.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			line += fmt.Sprintf(" %d bytes %x", len(b), sha256.Sum256(b))
+		}
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestExportRefusesJoinByName: pod.yaml's web joins db by name, which a
+// bundle cannot say: refused with the key and its line, nothing written.
+func TestExportRefusesJoinByName(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := filepath.Join(t.TempDir(), "web")
+	code, out, errs := nsup(t, "export", "--oci", dir, "../../examples/pod.yaml", "web")
+	if code != 2 || out != "" {
+		t.Errorf("exit %d, stdout %q", code, out)
+	}
+	for _, want := range []string{
+		"../../examples/pod.yaml:23:17: environments.web.join.net: refused:",
+		"../../examples/pod.yaml:23:26: environments.web.join.ipc: refused:",
+		"no bundle written",
+	} {
+		if !strings.Contains(errs, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errs)
+		}
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("a refused export made its folder")
+	}
+}
+
+func TestExportUsage(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{"export", "../../examples/hello.yaml"},                                // no --oci
+		{"export", "--oci", dir + "/x", "../../examples/pod.yaml"},             // two environments, none named
+		{"export", "--oci", dir + "/x", "../../examples/hello.yaml", "a", "b"}, // too many
+		{"import"},
+	} {
+		if code, out, _ := nsup(t, args...); code != 2 || out != "" {
+			t.Errorf("nsup %q: exit %d, want 2 (stdout %q)", args, code, out)
+		}
+	}
+	// A non-empty folder is never written into.
+	os.WriteFile(filepath.Join(dir, "keep"), []byte("x"), 0o644)
+	if code, _, errs := nsup(t, "export", "--oci", dir, "../../examples/hello.yaml"); code != 1 || !strings.Contains(errs, "not empty") {
+		t.Errorf("export into a non-empty folder: exit %d: %s", code, errs)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("the folder now holds %d entries", len(ents))
+	}
+}
+
+// TestExportTar: a tar rootfs is exported as the tree apply would unpack;
+// while nsup cannot unpack archives (issue 5), export says so and writes
+// nothing.
+func TestExportTar(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	sh, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755, Size: int64(len(sh))})
+	tw.Write(sh)
+	tw.Close()
+	os.WriteFile(filepath.Join(dir, "root.tar"), b.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, "t.yaml"), []byte(`version: 1
+environments:
+  t:
+    rootfs: {tar: root.tar}
+    namespaces: [mnt]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`), 0o644)
+	bundle := filepath.Join(dir, "bundle")
+	code, _, errs := nsup(t, "export", "--oci", bundle, filepath.Join(dir, "t.yaml"))
+	if code == 0 {
+		if _, err := os.Stat(filepath.Join(bundle, "rootfs", "bin", "sh")); err != nil {
+			t.Errorf("exported a tar rootfs without its files: %v", err)
+		}
+		return
+	}
+	if code != 1 || !strings.Contains(errs, "rootfs.tar") || !strings.Contains(errs, "not supported") {
+		t.Errorf("export of a tar rootfs: exit %d: %s", code, errs)
+	}
+	if _, err := os.Stat(bundle); err == nil {
+		t.Error("a failed export left its folder")
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+var (
+	ociSchemaOnce sync.Once
+	ociSchema     *jsonschema.Schema
+	ociSchemaErr  error
+)
+
+// validateOCI checks a config.json against the JSON Schema runtime-spec
+// ships (planner/oci's tests do the same for every golden bundle).
+func validateOCI(t *testing.T, js []byte) error {
+	t.Helper()
+	ociSchemaOnce.Do(func() {
+		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+		if err != nil {
+			ociSchemaErr = err
+			return
+		}
+		c := jsonschema.NewCompiler()
+		c.DefaultDraft(jsonschema.Draft4)
+		c.UseLoader(refFixLoader{})
+		ociSchema, ociSchemaErr = c.Compile(filepath.Join(strings.TrimSpace(string(out)), "schema", "config-schema.json"))
+	})
+	if ociSchemaErr != nil {
+		t.Fatal(ociSchemaErr)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return err
+	}
+	return ociSchema.Validate(inst)
+}
+
+// refFixLoader reads runtime-spec's schema, whose "#definitions/X" refs
+// are read as the JSON pointer "#/definitions/X" (planner/oci's tests say
+// why).
+type refFixLoader struct{}
+
+func (refFixLoader) Load(url string) (any, error) {
+	f, err := jsonschema.FileLoader{}.ToFile(url)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	return jsonschema.UnmarshalJSON(bytes.NewReader(bytes.ReplaceAll(b, []byte(`#definitions/`), []byte(`#/definitions/`))))
+}
+
+// TestCopyTree: a dir rootfs is copied with its modes (setuid included),
+// owners (as root), symlinks (not followed), hard links, fifos and device
+// nodes.
+func TestCopyTree(t *testing.T) {
+	src, dst := t.TempDir(), t.TempDir()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(filepath.Join(src, "bin"), 0o755))
+	must(os.WriteFile(filepath.Join(src, "bin", "tool"), []byte("#!/bin/sh\n"), 0o755))
+	must(os.Chmod(filepath.Join(src, "bin", "tool"), 0o4755|fs.ModeSetuid))
+	must(os.Link(filepath.Join(src, "bin", "tool"), filepath.Join(src, "bin", "alias")))
+	must(os.Symlink("/etc/passwd", filepath.Join(src, "bin", "out")))
+	must(os.Mkdir(filepath.Join(src, "private"), 0o700))
+	must(os.WriteFile(filepath.Join(src, "private", "key"), []byte("k"), 0o600))
+	must(syscall.Mkfifo(filepath.Join(src, "fifo"), 0o644))
+	if os.Geteuid() == 0 {
+		must(os.Mkdir(filepath.Join(src, "dev"), 0o755))
+		must(syscall.Mknod(filepath.Join(src, "dev", "null"), syscall.S_IFCHR|0o666, 1<<8|3))
+		must(os.Lchown(filepath.Join(src, "private", "key"), 1234, 5678))
+	}
+	must(os.Chmod(src, 0o751))
+	if err := copyTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(treeListing(t, src), treeListing(t, dst)); d != "" {
+		t.Errorf("copy differs (-src +dst):\n%s", d)
+	}
+	a, _ := os.Stat(filepath.Join(dst, "bin", "tool"))
+	b, _ := os.Stat(filepath.Join(dst, "bin", "alias"))
+	if !os.SameFile(a, b) {
+		t.Error("hard link not kept")
+	}
+	if a.Mode()&fs.ModeSetuid == 0 {
+		t.Error("setuid bit lost")
+	}
+	if os.Geteuid() == 0 {
+		var st syscall.Stat_t
+		must(syscall.Lstat(filepath.Join(dst, "dev", "null"), &st))
+		if st.Mode&syscall.S_IFMT != syscall.S_IFCHR || st.Rdev != 1<<8|3 {
+			t.Errorf("dev/null: mode %o rdev %d", st.Mode, st.Rdev)
+		}
+	}
+}

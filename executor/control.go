@@ -1,0 +1,248 @@
+package executor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// nsup exec runs a command inside a detached environment by asking its
+// init to start it: init is already in every namespace of the
+// environment (user and mnt included), under its root, with its
+// capabilities and no_new_privs, so nothing needs setns(2), which the Go
+// runtime cannot do for a mount or user namespace (design.md). The
+// command's process is a child of init, which reaps it like any other.
+//
+// Init listens on STATEDIR/ENV/control.sock (the Listen step; the
+// directory is root-only, and init is not dumpable, so no process of the
+// environment can reach the socket through /proc/1/fd). One connection,
+// SOCK_SEQPACKET, one JSON value per message:
+//
+//	client → init  execRequest, with SCM_RIGHTS: the caller's fds 0, 1, 2
+//	               (or, with a terminal, the one pty slave for all three)
+//	init → client  {"pid": N}: started (N is its pid inside); or {"error"}
+//	client → init  {"signal": N}: forward signal N to its process group
+//	init → client  {"status": N}: it exited, as a shell reports it
+//
+// The only fds the environment ever gets are those: the caller's stdio,
+// or a terminal of its own. The command gets a session of its own
+// (setsid): with a pty, it is its controlling terminal (job control, its
+// window size); without one, the caller's terminal cannot be its
+// controlling terminal, so TIOCSTI cannot type into the caller's shell.
+// If the caller goes away, the command is killed.
+
+// execRequest is the first message of a connection.
+type execRequest struct {
+	Argv []string `json:"argv"`
+	// Process is the declared process whose environment variables, cwd
+	// and user the command gets; "" is the main process.
+	Process string `json:"process,omitempty"`
+	TTY     bool   `json:"tty,omitempty"`
+}
+
+// execMessage is every later message, either way.
+type execMessage struct {
+	Pid    int    `json:"pid,omitempty"`
+	Status *int   `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Errno  int    `json:"errno,omitempty"`
+	Signal int    `json:"signal,omitempty"`
+}
+
+// maxExecMsg bounds one message (a request's argv).
+const maxExecMsg = 256 << 10
+
+// execSession is one command started for nsup exec.
+type execSession struct {
+	pid   int
+	done  chan int // its status, once
+	ended bool     // under initState.mu
+}
+
+// end is called by init's loop, with mu held, when the process is reaped.
+func (s *execSession) end(st int) {
+	s.ended = true
+	s.done <- st
+}
+
+// serve accepts nsup exec's connections on the listening socket fd.
+func (in *initState) serve(fd int) {
+	for {
+		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
+		switch {
+		case err == nil:
+			go in.session(c)
+		case err == unix.EINTR || err == unix.ECONNABORTED:
+		default:
+			return
+		}
+	}
+}
+
+func sendMsg(c int, m execMessage) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return unix.Sendmsg(c, b, nil, nil, 0)
+}
+
+// session serves one connection: start the command, relay signals to it,
+// report its status.
+func (in *initState) session(c int) {
+	defer unix.Close(c)
+	buf := make([]byte, maxExecMsg)
+	oob := make([]byte, unix.CmsgSpace(3*4))
+	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil || n == 0 {
+		return
+	}
+	fds, err := rights(oob[:oobn])
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	var req execRequest
+	if err == nil {
+		err = json.Unmarshal(buf[:n], &req)
+	}
+	var s *execSession
+	if err == nil {
+		s, err = in.spawn(req, fds)
+	}
+	if err != nil {
+		m := execMessage{Error: err.Error()}
+		var errno unix.Errno
+		if errors.As(err, &errno) {
+			m.Errno = int(errno)
+		}
+		sendMsg(c, m)
+		return
+	}
+	for _, fd := range fds {
+		unix.Close(fd) // the command has its copies
+	}
+	fds = nil
+	sendMsg(c, execMessage{Pid: s.pid})
+	go in.relay(c, s)
+	st := <-s.done
+	sendMsg(c, execMessage{Status: &st})
+	unix.Shutdown(c, unix.SHUT_RDWR) // ends relay's recvmsg
+}
+
+// relay forwards the client's signals to the command's process group
+// until the command ends; a client that goes away first takes the
+// command along.
+func (in *initState) relay(c int, s *execSession) {
+	buf := make([]byte, 4096)
+	for {
+		n, _, _, _, err := unix.Recvmsg(c, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		var m execMessage
+		gone := err != nil || n == 0 || json.Unmarshal(buf[:n], &m) != nil
+		in.mu.Lock()
+		if !s.ended {
+			// The process is not reaped yet, so its pid (its process
+			// group's, as a session leader) cannot have been reused.
+			switch {
+			case gone:
+				unix.Kill(-s.pid, unix.SIGKILL)
+			case m.Signal > 0 && m.Signal < 65:
+				unix.Kill(-s.pid, unix.Signal(m.Signal))
+			}
+		}
+		in.mu.Unlock()
+		if gone {
+			return
+		}
+	}
+}
+
+// rights returns the fds of an SCM_RIGHTS message.
+func rights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range msgs {
+		f, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return fds, err
+		}
+		fds = append(fds, f...)
+	}
+	return fds, nil
+}
+
+// spawn starts the command of req as the process named in req would
+// start: its environment variables, cwd, uid and gid, looked up in its
+// PATH; in a session of its own; dying with init. It is registered with
+// init's loop before the loop can reap it (mu is held throughout).
+func (in *initState) spawn(req execRequest, fds []int) (*execSession, error) {
+	if len(req.Argv) == 0 {
+		return nil, fmt.Errorf("no command: %w", unix.EINVAL)
+	}
+	want := 3
+	if req.TTY {
+		want = 1
+	}
+	if len(fds) != want {
+		return nil, fmt.Errorf("%d fds received, want %d: %w", len(fds), want, unix.EINVAL)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.main == nil || !in.main.alive || in.mainDone {
+		return nil, fmt.Errorf("the environment is stopping: %w", unix.ESRCH)
+	}
+	var st planner.Start
+	if req.Process == "" {
+		st = in.starts[in.main.name]
+	} else {
+		var ok bool
+		if st, ok = in.starts[req.Process]; !ok {
+			var names []string
+			for _, p := range in.procs {
+				names = append(names, p.name)
+			}
+			return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
+		}
+	}
+	path, err := lookPath(req.Argv, st.Env)
+	if err != nil {
+		return nil, err
+	}
+	files := []uintptr{uintptr(fds[0]), uintptr(fds[0]), uintptr(fds[0])}
+	if !req.TTY {
+		files = []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
+	}
+	pid, err := syscall.ForkExec(path, req.Argv, &syscall.ProcAttr{
+		Dir:   st.Cwd,
+		Env:   st.Env,
+		Files: files,
+		Sys: &syscall.SysProcAttr{
+			Setsid:     true,
+			Setctty:    req.TTY,
+			Ctty:       0,
+			Credential: &syscall.Credential{Uid: st.UID, Gid: st.GID, Groups: []uint32{}, NoSetGroups: st.NoSetgroups},
+			Pdeathsig:  syscall.SIGKILL,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
+	}
+	s := &execSession{pid: pid, done: make(chan int, 1)}
+	if in.execs == nil {
+		in.execs = map[int]*execSession{}
+	}
+	in.execs[pid] = s
+	return s, nil
+}

@@ -1,0 +1,231 @@
+package executor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// The host steps of a detached environment (planner: Mkdir, Flock, Stdio,
+// Listen, SaveState) and their undoing.
+
+// mkdir makes the state directory, and its parents, 0700. An existing
+// one is used if it is a directory of this user (not a symlink): a name
+// taken down, or left by a killed nsup apply -d.
+func (r *envRun) mkdir(op planner.Mkdir) error {
+	if err := absolute(op.Path); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(op.Path), os.FileMode(op.Mode)); err != nil {
+		return err
+	}
+	err := unix.Mkdir(op.Path, op.Mode)
+	if err != nil && err != unix.EEXIST {
+		return err
+	}
+	if err == nil {
+		r.madeDir = op.Path
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(op.Path, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s is not a directory of uid %d: %w", op.Path, os.Geteuid(), unix.ENOTDIR)
+	}
+	// Root-only, whatever the umask made of it.
+	return unix.Chmod(op.Path, op.Mode)
+}
+
+// flock takes the environment's lock: the first of two nsup apply -d of
+// one name gets it, the second stops here. The file's content is the
+// exit status of an earlier run (init writes it): emptied.
+func (r *envRun) flock(op planner.Flock) error {
+	if err := absolute(op.Path, op.State); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(op.Path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if err == unix.EWOULDBLOCK {
+			return fmt.Errorf("environment %q is already running, or being brought up by another nsup (see nsup ps): %w", r.env.Name, unix.EBUSY)
+		}
+		return err
+	}
+	if _, err := os.Lstat(op.State); err == nil {
+		f.Close()
+		return fmt.Errorf("environment %q has ended but is not taken down; its state and log are kept until nsup down %s: %w", r.env.Name, r.env.Name, unix.EEXIST)
+	}
+	if err := f.Truncate(0); err != nil {
+		f.Close()
+		return err
+	}
+	r.lock, r.stateDir = f, filepath.Dir(op.Path)
+	return nil
+}
+
+// openStdio opens the environment's stdin (read-only) and its log (fds 1
+// and 2, appended to: several processes write to it).
+func (r *envRun) openStdio(op planner.Stdio) error {
+	if err := absolute(op.Stdin, op.Stdout); err != nil {
+		return err
+	}
+	in, err := os.OpenFile(op.Stdin, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	out, err := os.OpenFile(op.Stdout, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		in.Close()
+		return err
+	}
+	r.stdio = []*os.File{in, out}
+	return nil
+}
+
+// listen makes init's control socket. A stale socket of an earlier run
+// is removed first (the lock is held: it is nobody's).
+func (r *envRun) listen(op planner.Listen) error {
+	if err := absolute(op.Path); err != nil {
+		return err
+	}
+	if len(op.Path) >= len(unix.RawSockaddrUnix{}.Path) {
+		return fmt.Errorf("socket path %s is longer than %d bytes (unix(7)): %w", op.Path, len(unix.RawSockaddrUnix{}.Path)-1, unix.ENAMETOOLONG)
+	}
+	if err := os.Remove(op.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: op.Path}); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := unix.Chmod(op.Path, 0o600); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	if err := unix.Listen(fd, 16); err != nil {
+		unix.Close(fd)
+		return err
+	}
+	r.control = os.NewFile(uintptr(fd), "nsup-control")
+	return nil
+}
+
+// saveState records the environment, atomically: from here on nsup ps
+// lists it.
+func (r *envRun) saveState(op planner.SaveState) error {
+	if err := absolute(op.Path); err != nil {
+		return err
+	}
+	if r.proc == nil {
+		return fmt.Errorf("no child to record: %w", unix.EINVAL)
+	}
+	pid := r.proc.Pid
+	start, err := procStartTime(pid)
+	if err != nil {
+		return err
+	}
+	st := &State{
+		Version:    stateVersion,
+		Name:       r.env.Name,
+		Spec:       r.a.plan.SpecPath,
+		Pid:        pid,
+		StartTime:  start,
+		Namespaces: nsInodes(pid),
+		Started:    time.Now().UTC().Truncate(time.Second),
+		Processes:  r.procs,
+	}
+	depth := map[string]int{}
+	var levels []int64 // the longest stop_timeout of each depth
+	for _, s := range r.env.Steps {
+		switch op := s.Op.(type) {
+		case planner.Rootfs:
+			if op.Kind != "dir" {
+				st.Rootfs = append(st.Rootfs, op.Path)
+			}
+		case planner.Clone:
+			st.New = append(st.New, cloneTypes(op.Flags)...)
+		case planner.Unshare:
+			st.New = append(st.New, cloneTypes(op.Flags)...)
+		case planner.Setns:
+			if st.Joined == nil {
+				st.Joined = map[string]string{}
+			}
+			ref := op.Env
+			if ref == "" {
+				ref = op.Path
+			}
+			st.Joined[nsNames[op.NSType]] = ref
+		case planner.Start:
+			d := 0
+			if op.Parent != "" {
+				d = depth[op.Parent] + 1
+			}
+			depth[op.Process] = d
+			for len(levels) <= d {
+				levels = append(levels, 0)
+			}
+			levels[d] = max(levels[d], op.StopTimeout)
+		}
+	}
+	for _, l := range levels {
+		st.StopTimeoutMs += l
+	}
+	return writeState(op.Path, st)
+}
+
+// absolute refuses a path that is not absolute: the plan's are.
+func absolute(paths ...string) error {
+	for _, p := range paths {
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("path %q is not absolute: %w", p, unix.EINVAL)
+		}
+	}
+	return nil
+}
+
+// cloneTypes names the namespace types of clone flags, in nsup's order.
+func cloneTypes(f planner.CloneFlags) []string {
+	var out []string
+	for _, t := range []planner.CloneFlags{unix.CLONE_NEWUSER, unix.CLONE_NEWNS, unix.CLONE_NEWPID, unix.CLONE_NEWNET,
+		unix.CLONE_NEWIPC, unix.CLONE_NEWUTS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
+		if f&t != 0 {
+			out = append(out, nsNames[t])
+		}
+	}
+	return out
+}
+
+// closeFiles closes nsup's copies of what it handed to a released child.
+func (r *envRun) closeFiles() {
+	for _, f := range append([]*os.File{r.lock, r.control}, r.stdio...) {
+		if f != nil {
+			f.Close()
+		}
+	}
+	r.lock, r.control, r.stdio = nil, nil, nil
+}
+
+// removeState undoes the state of a detached environment that is taken
+// back, once its child is gone: only if its lock was ours, so that a
+// concurrent nsup's environment is never touched.
+func (r *envRun) removeState() {
+	if r.stateDir != "" {
+		os.RemoveAll(r.stateDir) // the lock still held: nobody else's yet
+	} else if r.madeDir != "" {
+		os.Remove(r.madeDir) // made by this nsup, not locked: removed if still empty
+	}
+	r.closeFiles()
+}

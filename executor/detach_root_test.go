@@ -1,0 +1,630 @@
+package executor_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
+)
+
+// Detached environments: nsup apply -d, then ps (List, Tree), exec, logs
+// and down, against a state directory of the test's own (never the
+// host's /run/nsup, which other work on this machine looks at).
+
+// testStateDir makes the test's state directory and checks, when the test
+// ends, that everything in it was taken down. Registered after checkHost,
+// its cleanup (which takes down what a failed test left) runs first.
+func testStateDir(t *testing.T) string {
+	t.Helper()
+	d := filepath.Join(t.TempDir(), "state")
+	t.Cleanup(func() {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			t.Errorf("left in the state directory: %s", e.Name())
+			executor.Down(context.Background(), d, e.Name())
+		}
+	})
+	return d
+}
+
+// compileDetached plans yaml (as compile does) for nsup apply -d.
+func compileDetached(t *testing.T, dir, yaml, state string) *planner.Plan {
+	t.Helper()
+	s, err := spec.ParseBytes("test.yaml", dir, []byte(yaml))
+	if err != nil {
+		t.Fatalf("spec:\n%v", err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"), Detach: true, StateDir: state})
+	if err != nil {
+		t.Fatalf("plan:\n%v", err)
+	}
+	return p
+}
+
+// applets adds busybox applets to a busybox root.
+func applets(t *testing.T, root string, names ...string) {
+	for _, n := range names {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", n)); err != nil && !errors.Is(err, os.ErrExist) {
+			t.Fatal(err)
+		}
+	}
+}
+
+const lifeSpec = `version: 1
+environments:
+  life:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, uts, ipc, net]
+    hostname: life-inside
+    env: {FOO: bar}
+    cwd: /tmp
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "echo main up; exec sleep 1000"]
+      - name: worker
+        command: [/bin/sh, -c, "echo worker up; exec sleep 1000"]
+        user: "1000:1000"
+        env: {ROLE: worker}
+        cwd: /
+`
+
+// execOut runs argv in env name, with stdin from in, and returns its
+// status and output (stdout and stderr together).
+func execOut(t *testing.T, state, name, process, in string, argv ...string) (int, string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	stdin := filepath.Join(dir, "in")
+	os.WriteFile(stdin, []byte(in), 0o600)
+	inf, err := os.Open(stdin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	outf, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outf.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := executor.Exec(ctx, state, name, executor.ExecOptions{Argv: argv, Process: process, Stdin: inf, Stdout: outf, Stderr: outf})
+	b, _ := os.ReadFile(outf.Name())
+	return st, string(b), err
+}
+
+// TestRootDetached: an environment brought up detached runs on once
+// Apply has returned; it is listed with its tree; exec enters every one of
+// its namespaces with the main process's (or another process's) variables,
+// cwd and user, and nothing of the host but the stdio given; its log holds
+// its output, prefixed; down stops it and removes its state, and is
+// idempotent.
+func TestRootDetached(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	applets(t, root, "pwd")
+	p := compileDetached(t, dir, lifeSpec, state)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 || out != "" || errOut != "" {
+		t.Fatalf("apply -d: %d %v %q %q\n%s", st, err, out, errOut, planText(p))
+	}
+	envs, err := executor.List(state)
+	if err != nil || len(envs) != 1 {
+		t.Fatalf("List: %v %v", envs, err)
+	}
+	e := envs[0]
+	if !e.Running || e.Status() != "running" || e.State.Name != "life" || e.State.Pid <= 0 {
+		t.Errorf("listed as %+v", e)
+	}
+	if want := []string{"mnt", "pid", "net", "ipc", "uts"}; !slices.Equal(e.State.New, want) {
+		t.Errorf("new namespaces %q, want %q", e.State.New, want)
+	}
+	if fi, err := os.Stat(e.Dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state directory: %v %v, want mode 0700", fi.Mode(), err)
+	}
+	tree, err := executor.Tree(e.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range tree.Children {
+		names = append(names, c.Name)
+		if c.PidInside <= 1 || c.Pid == c.PidInside {
+			t.Errorf("%s: pid %d, inside %d", c.Name, c.Pid, c.PidInside)
+		}
+	}
+	if tree.Pid != e.State.Pid || tree.PidInside != 1 || !slices.Equal(names, []string{"main", "worker"}) {
+		t.Errorf("tree: init %d (inside %d), children %q", tree.Pid, tree.PidInside, names)
+	}
+
+	// exec: the environment's namespaces, all of them, and its mounts.
+	code, got, err := execOut(t, state, "life", "", "",
+		"/bin/sh", "-c", `cat /proc/sys/kernel/hostname; for n in cgroup ipc mnt net pid time user uts; do readlink /proc/self/ns/$n; done; echo $$; cut -d' ' -f5 /proc/self/mountinfo | tr '\n' ' '`)
+	if err != nil || code != 0 {
+		t.Fatalf("exec: %d %v %s", code, err, got)
+	}
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 11 || lines[0] != "life-inside" {
+		t.Fatalf("exec printed %q", lines)
+	}
+	for i, n := range []string{"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"} {
+		want, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", e.State.Pid, n))
+		if lines[1+i] != want {
+			t.Errorf("%s namespace inside exec: %s, init's: %s", n, lines[1+i], want)
+		}
+	}
+	if lines[9] == "1" || lines[9] == "" {
+		t.Errorf("exec's pid inside: %s", lines[9])
+	}
+	if strings.TrimSpace(lines[10]) != "/ /proc /tmp" {
+		t.Errorf("exec's mount points: %q, want the environment's", lines[10])
+	}
+	execFds(t, state, e.State)
+	// The main process's variables, cwd and user; or another's. (The
+	// shell adds PWD and SHLVL.)
+	code, got, _ = execOut(t, state, "life", "", "", "/bin/sh", "-c", "env | sort | tr '\n' ' '; echo; pwd; id -u")
+	if want := "FOO=bar PATH=" + planner.DefaultPath + " PWD=/tmp SHLVL=1 \n/tmp\n0\n"; code != 0 || got != want {
+		t.Errorf("exec as main: %d %q, want %q", code, got, want)
+	}
+	code, got, _ = execOut(t, state, "life", "worker", "", "/bin/sh", "-c", "echo $ROLE; pwd; id -u; id -g")
+	if code != 0 || got != "worker\n/\n1000\n1000\n" {
+		t.Errorf("exec as worker: %d %q", code, got)
+	}
+	// stdin passes through; the exit status comes back.
+	code, got, _ = execOut(t, state, "life", "", "hello\n", "/bin/sh", "-c", "cat; exit 42")
+	if code != 42 || got != "hello\n" {
+		t.Errorf("exec: %d %q, want 42 and hello", code, got)
+	}
+	var ee *executor.ExecError
+	if _, _, err := execOut(t, state, "life", "", "", "no-such-command"); !errors.As(err, &ee) || ee.Errno != unix.ENOENT {
+		t.Errorf("exec of a missing command: %v, want ENOENT", err)
+	}
+	if _, _, err := execOut(t, state, "life", "nope", "", "/bin/true"); err == nil || !strings.Contains(err.Error(), `no process "nope"`) {
+		t.Errorf("exec as a missing process: %v", err)
+	}
+
+	var log strings.Builder
+	if err := executor.Logs(context.Background(), state, "life", false, &log); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"life/main | main up\n", "life/worker | worker up\n"} {
+		if !strings.Contains(log.String(), l) {
+			t.Errorf("log %q lacks %q", log.String(), l)
+		}
+	}
+
+	res, err := executor.Down(context.Background(), state, "life")
+	if err != nil || !res.Found || !res.Stopped || res.Killed || res.Exit != 128+15 {
+		t.Errorf("down: %+v %v; want stopped by SIGTERM (143)", res, err)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Errorf("state left: %v", ents)
+	}
+	res, err = executor.Down(context.Background(), state, "life")
+	if err != nil || res.Found {
+		t.Errorf("down again: %+v %v; want nothing to do", res, err)
+	}
+	if _, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Argv: []string{"true"}}); !errors.Is(err, executor.ErrNotFound) {
+		t.Errorf("exec after down: %v", err)
+	}
+}
+
+// execFds checks, from the host, that a command nsup exec starts has the
+// stdio it was given and no other fd.
+func execFds(t *testing.T, state string, st executor.State) {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	in, _ := os.Open("/dev/null")
+	defer in.Close()
+	done := make(chan int, 1)
+	go func() {
+		code, _ := executor.Exec(context.Background(), state, "life", executor.ExecOptions{
+			Argv: []string{"/bin/sh", "-c", "echo $$; exec sleep 1000"}, Stdin: in, Stdout: out, Stderr: out})
+		done <- code
+	}()
+	pid := 0
+	for i := 0; pid == 0 && i < 400; i++ {
+		time.Sleep(25 * time.Millisecond)
+		b, _ := os.ReadFile(out.Name())
+		var inside int
+		if _, err := fmt.Sscan(string(b), &inside); err != nil {
+			continue
+		}
+		tree, _ := executor.Tree(st)
+		for _, c := range tree.Children {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Pid))
+			if c.PidInside == inside && string(comm) == "sleep\n" {
+				pid = c.Pid
+			}
+		}
+	}
+	if pid == 0 {
+		t.Fatal("the exec'd command never showed up")
+	}
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	var fds []string
+	for _, e := range ents {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()))
+		fds = append(fds, e.Name()+" "+l)
+	}
+	if want := []string{"0 /dev/null", "1 " + out.Name(), "2 " + out.Name()}; !slices.Equal(fds, want) {
+		t.Errorf("the exec'd command's fds %q, want %q and no other", fds, want)
+	}
+	syscall.Kill(pid, syscall.SIGKILL)
+	if code := <-done; code != 128+9 {
+		t.Errorf("killed: status %d, want 137", code)
+	}
+}
+
+// TestRootDetachedCrash: an environment whose main process fails shows as
+// exited with its status until down, which cleans up after it.
+func TestRootDetachedCrash(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, `version: 1
+environments:
+  crash:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "echo bye; sleep 0.2; exit 3"]
+`, state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	var s executor.EnvStatus
+	for i := 0; i < 400; i++ {
+		var err error
+		if s, err = executor.Inspect(state, "crash"); err != nil {
+			t.Fatal(err)
+		}
+		if !s.Running {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if s.Status() != "exited (status 3)" {
+		t.Errorf("status %q, want exited (status 3)", s.Status())
+	}
+	if _, err := executor.Exec(context.Background(), state, "crash", executor.ExecOptions{Argv: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "is not running: exited (status 3)") {
+		t.Errorf("exec into it: %v", err)
+	}
+	// Another apply -d of the name is refused until down.
+	if _, _, _, err := run(t, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "has ended but is not taken down") {
+		t.Errorf("apply -d again: %v", err)
+	}
+	res, err := executor.Down(context.Background(), state, "crash")
+	if err != nil || !res.Found || res.Stopped || res.Exit != 3 {
+		t.Errorf("down: %+v %v", res, err)
+	}
+	// reap: this process was its parent.
+	unix.Wait4(s.State.Pid, nil, unix.WNOHANG, nil)
+}
+
+// TestRootExecTTY: exec -t gives the command a terminal of its own: a
+// session and process group of its own, the pty as controlling terminal
+// (job control), the caller's window size and its changes; the caller's
+// terminal is in raw mode meanwhile and restored after.
+func TestRootExecTTY(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	applets(t, root, "stty")
+	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	defer executor.Down(context.Background(), state, "life")
+
+	// The caller's terminal: a pty of the test's.
+	master, slave, err := executor.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
+	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out syncBuffer
+	go io.Copy(&out, master)
+	type result struct {
+		st  int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
+			Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; echo "stat $(cat /proc/$$/stat)"; stty size; echo ready; ` +
+				`i=0; while [ "$(stty size)" != "40 120" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; stty size; exit 9`}})
+		done <- result{st, err}
+	}()
+	waitFor(t, &out, "ready")
+	// The caller's window changes: the command sees it (SIGWINCH is relayed).
+	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120})
+	syscall.Kill(os.Getpid(), syscall.SIGWINCH)
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("exec -t did not end; output %q", out.String())
+	}
+	if r.err != nil || r.st != 9 {
+		t.Fatalf("exec -t: %d %v\n%q", r.st, r.err, out.String())
+	}
+	text := strings.ReplaceAll(out.String(), "\r", "")
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	if len(lines) < 5 || lines[0] != "tty-yes" || lines[2] != "30 100" || lines[len(lines)-1] != "40 120" {
+		t.Fatalf("output %q", lines)
+	}
+	t.Logf("the command printed %q", lines)
+	// proc(5) stat: pid, comm, state, ppid, pgrp, session, tty_nr, tpgid.
+	f := strings.Fields(strings.TrimPrefix(lines[1], "stat "))
+	if len(f) < 8 || f[4] != f[0] || f[5] != f[0] || f[6] == "0" || f[7] != f[0] {
+		t.Errorf("the command's stat %q: want it to lead its session and process group, with a terminal, in the foreground", f)
+	}
+	after, _ := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if *after != *before {
+		t.Errorf("the caller's terminal was not restored:\n%+v\n%+v", before, after)
+	}
+}
+
+// ---- nsup apply in a process of its own ----
+
+// helper is nsup apply of a plan, as a process of its own (helperApply).
+type helper struct {
+	cmd    *exec.Cmd
+	stderr *syncBuffer
+	done   chan error
+}
+
+func startHelper(t *testing.T, p *planner.Plan, pause string) *helper {
+	t.Helper()
+	b, err := planner.MarshalIndent(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(t.TempDir(), "plan.json")
+	os.WriteFile(f, b, 0o600)
+	h := &helper{cmd: exec.Command("/proc/self/exe"), stderr: &syncBuffer{}, done: make(chan error, 1)}
+	h.cmd.Env = append(os.Environ(), "NSUP_TEST_HELPER=apply", "NSUP_TEST_PLAN="+f, "NSUP_TEST_PAUSE="+pause)
+	h.cmd.Stdout, h.cmd.Stderr = h.stderr, h.stderr
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.done <- h.cmd.Wait() }()
+	return h
+}
+
+func (h *helper) wait(t *testing.T) (int, string) {
+	t.Helper()
+	select {
+	case <-h.done:
+	case <-time.After(60 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+		t.Fatalf("nsup apply did not end: %s", h.stderr.String())
+	}
+	return h.cmd.ProcessState.ExitCode(), h.stderr.String()
+}
+
+// TestRootConcurrentDetach: two nsup apply -d of the same environment at
+// once: exactly one wins, the other says why; the winner's environment
+// outlives its nsup.
+func TestRootConcurrentDetach(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, lifeSpec, state)
+	for round := 0; round < 3; round++ {
+		a, b := startHelper(t, p, ""), startHelper(t, p, "")
+		ca, ea := a.wait(t)
+		cb, eb := b.wait(t)
+		if (ca == 0) == (cb == 0) {
+			t.Fatalf("round %d: exit statuses %d and %d, want exactly one 0\n%s\n%s", round, ca, cb, ea, eb)
+		}
+		loser := eb
+		if cb == 0 {
+			loser = ea
+		}
+		if !strings.Contains(loser, `environment "life" is already running, or being brought up by another nsup`) {
+			t.Errorf("round %d: the other said %q", round, loser)
+		}
+		s, err := executor.Inspect(state, "life")
+		if err != nil || !s.Running {
+			t.Fatalf("round %d: after both ended: %+v %v", round, s, err)
+		}
+		if res, err := executor.Down(context.Background(), state, "life"); err != nil || !res.Stopped {
+			t.Fatalf("round %d: down: %+v %v", round, res, err)
+		}
+	}
+}
+
+// TestRootKillDuringApply: nsup killed with SIGKILL anywhere in apply
+// (stopped before a step of each stage, the tree half started, the state
+// written but the environment not released yet) leaves no mount, no
+// process, and nothing nsup ps shows as running; down cleans up the rest.
+func TestRootKillDuringApply(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	spec := `version: 1
+environments:
+  victim:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, uts]
+    hostname: victim
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - name: main
+        command: [/bin/sleep, "1000"]
+      - name: second
+        command: [/bin/sleep, "1000"]
+`
+	detached := compileDetached(t, dir, spec, state)
+	fg := compile(t, dir, spec)
+	// The last step of a kind (or the first, with first).
+	find := func(p *planner.Plan, stage planner.Stage, op string, first bool) int {
+		at := -1
+		for i, st := range p.Environments[0].Steps {
+			if st.Stage == stage && st.Op.Syscall() == op && (at < 0 || !first) {
+				at = i
+			}
+		}
+		if at < 0 {
+			t.Fatalf("no %s %s step", stage, op)
+		}
+		return at
+	}
+	cases := []struct {
+		name string
+		p    *planner.Plan
+		step int
+	}{
+		{"detached-flock", detached, find(detached, planner.Host, "flock", true)},
+		{"detached-clone", detached, find(detached, planner.Host, "clone", true)},
+		{"detached-mount", detached, find(detached, planner.Child, "mount", false)},
+		{"detached-second-start", detached, find(detached, planner.Init, "start", false)},
+		{"detached-state", detached, find(detached, planner.Host, "state", true)},
+		{"detached-release", detached, find(detached, planner.Init, "prctl", false)},
+		{"foreground-mount", fg, find(fg, planner.Child, "mount", false)},
+		{"foreground-second-start", fg, find(fg, planner.Init, "start", false)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			checkHost(t)
+			h := startHelper(t, tc.p, fmt.Sprintf("victim %d", tc.step))
+			want := fmt.Sprintf("nsup-test: paused victim %d", tc.step)
+			for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
+				if i == 800 {
+					h.cmd.Process.Kill()
+					t.Fatalf("never paused at step %d: %s", tc.step, h.stderr.String())
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			h.cmd.Process.Signal(syscall.SIGKILL)
+			h.wait(t)
+			// Nothing runs any more (checkHost also looks for processes
+			// left, at the end), nothing is shown as running.
+			for i := 0; ; i++ {
+				envs, err := executor.List(state)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(envs) == 0 || !envs[0].Running {
+					if len(envs) > 0 {
+						t.Logf("listed as %s until down", envs[0].Status())
+					}
+					break
+				}
+				if i == 200 {
+					t.Fatalf("still running after nsup was killed: %+v", envs[0])
+				}
+				time.Sleep(25 * time.Millisecond)
+			}
+			if _, err := executor.Down(context.Background(), state, "victim"); err != nil {
+				t.Errorf("down: %v", err)
+			}
+		})
+	}
+}
+
+// TestRootDetachFailAtEveryStep: a detached apply that fails at any step
+// leaves nothing: no process, no mount, no state.
+func TestRootDetachFailAtEveryStep(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, lifeSpec, state)
+	for i, st := range p.Environments[0].Steps {
+		t.Run(fmt.Sprintf("step%02d-%s", i, st.Op.Syscall()), func(t *testing.T) {
+			checkHost(t)
+			_, _, _, err := run(t, p, executor.FailAt(executor.Options{}, "life", i, unix.EPERM))
+			var se *executor.StepError
+			if !errors.As(err, &se) || se.Step != i || !errors.Is(err, unix.EPERM) {
+				t.Fatalf("apply: %v, want step %d to fail with EPERM", err, i)
+			}
+			if ents, _ := os.ReadDir(state); len(ents) != 0 {
+				t.Errorf("state left: %v", ents)
+			}
+		})
+	}
+}
+
+// TestRootDetachedLogsFollow: logs -f copies the output as it comes and
+// ends with the environment.
+func TestRootDetachedLogsFollow(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, `version: 1
+environments:
+  chatty:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "for i in 1 2 3 4 5; do echo line $i; sleep 0.1; done; echo last"]
+`, state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	var out syncBuffer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := executor.Logs(ctx, state, "chatty", true, &out); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Errorf("logs -f did not end with the environment")
+	}
+	if want := "line 1\nline 2\nline 3\nline 4\nline 5\nlast\n"; out.String() != want {
+		t.Errorf("logs -f: %q, want %q", out.String(), want)
+	}
+	s, _ := executor.Inspect(state, "chatty")
+	if res, err := executor.Down(context.Background(), state, "chatty"); err != nil || res.Exit != 0 {
+		t.Errorf("down: %+v %v", res, err)
+	}
+	unix.Wait4(s.State.Pid, nil, unix.WNOHANG, nil)
+}

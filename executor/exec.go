@@ -1,0 +1,231 @@
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// ExecOptions are nsup exec's.
+type ExecOptions struct {
+	// Argv is the command; argv[0] is looked up in the process's PATH
+	// inside the environment.
+	Argv []string
+	// Process names the declared process whose environment variables,
+	// cwd and user the command gets; "" is the main process.
+	Process string
+	// TTY gives the command a terminal of its own (a pty), relayed to
+	// Stdin and Stdout; Stdin, if a terminal, is in raw mode meanwhile.
+	TTY bool
+	// Stdin, Stdout and Stderr are handed to the command as they are
+	// (without TTY): nothing copies them.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// ExecError is a command that could not be started; Errno says why
+// (ENOENT: not found, EACCES: not executable).
+type ExecError struct {
+	Msg   string
+	Errno unix.Errno
+}
+
+func (e *ExecError) Error() string { return e.Msg }
+func (e *ExecError) Unwrap() error { return e.Errno }
+
+// relayed are the signals nsup exec passes on to the command.
+var relayed = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2}
+
+// Exec runs a command inside the running detached environment name of
+// dir, through its init (control.go), and returns the command's exit
+// status (a shell's: 128+N for signal N).
+func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) {
+	st, err := Inspect(dir, name)
+	if err != nil {
+		return 1, err
+	}
+	if !st.Running {
+		return 1, fmt.Errorf("environment %q is not running: %s", name, st.Status())
+	}
+	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 1, err
+	}
+	defer unix.Close(c)
+	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
+		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
+	}
+	req, err := json.Marshal(execRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY})
+	if err != nil {
+		return 1, err
+	}
+	var master *os.File
+	masterFD := -1
+	if opts.TTY {
+		m, mfd, slave, err := openPty()
+		if err != nil {
+			return 1, fmt.Errorf("a terminal for the command: %w", err)
+		}
+		master, masterFD = m, mfd
+		defer master.Close()
+		resize(masterFD, opts.Stdin, opts.Stdout)
+		err = unix.Sendmsg(c, req, unix.UnixRights(slave), nil, 0)
+		unix.Close(slave)
+		if err != nil {
+			return 1, err
+		}
+	} else {
+		fds := unix.UnixRights(int(opts.Stdin.Fd()), int(opts.Stdout.Fd()), int(opts.Stderr.Fd()))
+		if err := unix.Sendmsg(c, req, fds, nil, 0); err != nil {
+			return 1, err
+		}
+	}
+	msgs := make(chan execMessage, 2)
+	go func() {
+		defer close(msgs)
+		buf := make([]byte, 4096)
+		for {
+			n, _, _, _, err := unix.Recvmsg(c, buf, nil, 0)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil || n == 0 {
+				return
+			}
+			var m execMessage
+			if json.Unmarshal(buf[:n], &m) != nil {
+				return
+			}
+			msgs <- m
+		}
+	}()
+	m, ok := <-msgs
+	switch {
+	case !ok:
+		return 1, fmt.Errorf("environment %q: its init closed the connection", name)
+	case m.Error != "":
+		return 1, &ExecError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, relayed...)
+	defer signal.Stop(sigs)
+	var copied chan struct{}
+	if master != nil {
+		if restore, err := rawMode(opts.Stdin); err == nil {
+			defer restore()
+		}
+		winch := make(chan os.Signal, 1)
+		signal.Notify(winch, syscall.SIGWINCH)
+		defer signal.Stop(winch)
+		go func() {
+			for range winch {
+				resize(masterFD, opts.Stdin, opts.Stdout)
+			}
+		}()
+		// The input copy ends only with an error: reading the caller's
+		// stdin cannot be interrupted without making it non-blocking,
+		// which would change it for the caller's shell too.
+		go io.Copy(master, opts.Stdin)
+		copied = make(chan struct{})
+		go func() {
+			defer close(copied)
+			io.Copy(opts.Stdout, master) // until EIO: no slave is open any more
+		}()
+	}
+	for {
+		select {
+		case s := <-sigs:
+			b, _ := json.Marshal(execMessage{Signal: int(s.(syscall.Signal))})
+			unix.Sendmsg(c, b, nil, nil, 0)
+		case <-ctx.Done():
+			return 1, ctx.Err()
+		case m, ok := <-msgs:
+			if !ok {
+				return 1, fmt.Errorf("environment %q ended before the command did", name)
+			}
+			if m.Status == nil {
+				continue
+			}
+			if copied != nil {
+				// The last output, boundedly: a process the command left
+				// behind may hold the terminal open.
+				master.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+				<-copied
+			}
+			return *m.Status, nil
+		}
+	}
+}
+
+// openPty opens a new pseudo-terminal pair (pty(7)): the master, non
+// blocking so that reads can be bounded (its fd number too: File.Fd would
+// make it blocking again), and the slave by TIOCGPTPEER, without looking
+// its name up in /dev/pts.
+func openPty() (*os.File, int, int, error) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, -1, -1, err
+	}
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(m)
+		return nil, -1, -1, fmt.Errorf("unlockpt: %w", err)
+	}
+	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		unix.Close(m)
+		return nil, -1, -1, fmt.Errorf("TIOCGPTPEER: %w", errno)
+	}
+	return os.NewFile(uintptr(m), "ptmx"), m, int(s), nil
+}
+
+// resize gives the pty the window size of the caller's terminal (stdin,
+// else stdout); the kernel tells the command's foreground process group
+// (SIGWINCH).
+func resize(master int, from ...*os.File) {
+	for _, f := range from {
+		if f == nil {
+			continue
+		}
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		if err == nil {
+			unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws)
+			return
+		}
+	}
+}
+
+// rawMode puts a terminal in raw mode, as cfmakeraw(3) does, so that
+// every key (^C, ^Z included) reaches the command's terminal, whose own
+// line discipline interprets them; restore puts it back.
+func rawMode(f *os.File) (restore func(), err error) {
+	if f == nil {
+		return nil, errors.New("no terminal")
+	}
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	t := *old
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, err
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}

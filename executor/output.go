@@ -1,0 +1,111 @@
+package executor
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// outputs prefixes the lines of several processes that write to one
+// place: each process gets a pipe for its fd 1 and one for its fd 2, and a
+// goroutine per pipe writes every line to the same fd of the copier
+// (init's, or nsup's for an init: false environment) as
+//
+//	LABEL | line
+//
+// one write(2) per line, so that lines of different processes never mix
+// (writes up to PIPE_BUF are atomic on a pipe, and every write to an
+// O_APPEND file or a terminal is one piece). On a terminal the "LABEL |"
+// part is coloured, one colour per label.
+type outputs struct {
+	color bool
+	next  int // colour index of the next label
+	dst   [2]*os.File
+	mu    sync.Mutex // serialises the writes of one copier's lines
+	wg    sync.WaitGroup
+	pipes []*os.File // the read ends, for the final drain
+}
+
+// labelColors are ANSI colours for labels, as docker compose picks them.
+var labelColors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+
+// newOutputs copies to stdout and stderr.
+func newOutputs(color bool, base int, stdout, stderr *os.File) *outputs {
+	return &outputs{color: color, next: base, dst: [2]*os.File{stdout, stderr}}
+}
+
+// add makes the pipes of one process and starts copying them; it returns
+// the write ends, for the process's fds 1 and 2.
+func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
+	prefix := label + " | "
+	if o.color {
+		prefix = "\x1b[" + labelColors[o.next%len(labelColors)] + "m" + label + " |\x1b[0m "
+	}
+	o.next++
+	var w [2]*os.File
+	for i := range w {
+		r, pw, err := os.Pipe()
+		if err != nil {
+			if i == 1 {
+				w[0].Close()
+			}
+			return nil, nil, err
+		}
+		w[i] = pw
+		o.pipes = append(o.pipes, r)
+		o.wg.Add(1)
+		go o.copy(r, o.dst[i], []byte(prefix))
+	}
+	return w[0], w[1], nil
+}
+
+// maxLine is the longest line copied in one piece; a longer one is split,
+// each piece prefixed.
+const maxLine = 64 << 10
+
+func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
+	defer o.wg.Done()
+	br := bufio.NewReaderSize(r, maxLine)
+	buf := make([]byte, 0, len(prefix)+maxLine+1)
+	for {
+		line, err := br.ReadSlice('\n')
+		if len(line) > 0 {
+			buf = append(append(buf[:0], prefix...), line...)
+			if buf[len(buf)-1] != '\n' {
+				buf = append(buf, '\n')
+			}
+			o.mu.Lock()
+			dst.Write(buf)
+			o.mu.Unlock()
+		}
+		if err != nil && err != bufio.ErrBufferFull {
+			return
+		}
+	}
+}
+
+// drain waits for the copies to reach the end of their pipes, at most d
+// once there is nothing more to read: a process's children may hold its
+// pipes open after it has exited.
+func (o *outputs) drain(d time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		o.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(d):
+		// A little more time, not none: a read past its deadline fails
+		// without looking, and what is already in a pipe must be read.
+		for _, r := range o.pipes {
+			r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+		}
+		<-done
+	}
+	for _, r := range o.pipes {
+		r.Close()
+	}
+}

@@ -1,0 +1,60 @@
+package executor
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOutputs: every line of every process is written whole, with its
+// label; a last line without a newline gets one; a line longer than
+// maxLine is cut in pieces, each labelled; colours only when asked.
+func TestOutputs(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := newOutputs(color, 1, w, w)
+		a1, a2, err := o.add("env/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b1, b2, err := o.add("env/b")
+		if err != nil {
+			t.Fatal(err)
+		}
+		long := strings.Repeat("x", maxLine+10)
+		done := make(chan string)
+		go func() {
+			b, _ := io.ReadAll(r)
+			done <- string(b)
+		}()
+		a1.WriteString("one\ntwo")
+		a2.WriteString("err\n")
+		b1.WriteString(long + "\n")
+		for _, f := range []*os.File{a1, a2, b1, b2} {
+			f.Close()
+		}
+		o.drain(time.Second)
+		w.Close()
+		got := <-done
+		la, lb := "env/a | ", "env/b | "
+		if color {
+			la, lb = "\x1b[33menv/a |\x1b[0m ", "\x1b[32menv/b |\x1b[0m "
+		}
+		lines := strings.Split(strings.TrimSuffix(got, "\n"), "\n")
+		want := map[string]bool{la + "one": true, la + "two": true, la + "err": true,
+			lb + long[:maxLine]: true, lb + long[maxLine:]: true}
+		if len(lines) != len(want) {
+			t.Fatalf("color %v: %d lines, want %d: %q", color, len(lines), len(want), got)
+		}
+		for _, l := range lines {
+			if !want[l] {
+				t.Errorf("color %v: unexpected line %.60q", color, l)
+			}
+		}
+	}
+}

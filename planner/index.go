@@ -1,0 +1,238 @@
+package planner
+
+// The digest index: which sha256 a host file had, by its fingerprint, so
+// that a warm plan does not read again every byte of a closure's files or
+// of a tar archive (hashing the closure of /bin/bash reads 3.5 MB; looking
+// its files up here costs one lstat(2) each, which resolving them does
+// anyway).
+//
+// The index lives in the cache, CACHE/index/KEY, one small text file per
+// rootfs source (a closure's path list, an archive's path), written by
+// nsup apply (the executor's rootfs step) with what this package observed,
+// never by the planner, which only reads it. A file's entry holds when its
+// device, inode, size, mtime and ctime are all unchanged: any write changes
+// ctime, which user space cannot set back. An entry is recorded only when
+// the file did not change while it was read and its ctime is older than
+// racyWindow, so that a write in the same clock tick as the hashing (file
+// timestamps are only as fine as the kernel's coarse clock) cannot hide
+// behind an identical fingerprint, as git's "racily clean" entries.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// racyWindow: a file changed this recently is hashed every time.
+var racyWindow = 2 * time.Second
+
+// indexHeader starts every index file; another first line means another
+// format, read as empty.
+const indexHeader = "nsup-index-v1\n"
+
+// fingerprint is what tells that a file is unchanged.
+type fingerprint struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64 // nanoseconds since the epoch
+}
+
+func fingerprintOf(st *syscall.Stat_t) fingerprint {
+	return fingerprint{
+		dev: st.Dev, ino: st.Ino, size: st.Size,
+		mtime: st.Mtim.Sec*1e9 + st.Mtim.Nsec,
+		ctime: st.Ctim.Sec*1e9 + st.Ctim.Nsec,
+	}
+}
+
+type indexEntry struct {
+	fp     fingerprint
+	digest string
+}
+
+// Index is the digest index of one cache, as one nsup run sees it: the
+// entries it read and those it observed itself. Its methods are safe for
+// concurrent use. A nil *Index knows nothing and records nothing.
+type Index struct {
+	dir    string
+	mu     sync.Mutex
+	loaded map[string]map[string]indexEntry // by key, then path: as read
+	fresh  map[string]indexEntry            // by path: hashed by this run
+}
+
+// NewIndex returns the index of the cache at cacheDir. It reads nothing
+// until asked.
+func NewIndex(cacheDir string) *Index {
+	return &Index{dir: filepath.Join(cacheDir, "index"), loaded: map[string]map[string]indexEntry{}, fresh: map[string]indexEntry{}}
+}
+
+// IndexKey names the index file of a rootfs source: its kind ("closure",
+// "tar") and the paths the spec named.
+func IndexKey(kind string, sources []string) string {
+	h := sha256.New()
+	io.WriteString(h, kind)
+	for _, s := range sources {
+		h.Write([]byte{0})
+		io.WriteString(h, s)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// File is the index file of key.
+func (x *Index) File(key string) string { return filepath.Join(x.dir, key) }
+
+// lookup returns the digest recorded for p if st (its lstat or fstat now)
+// shows the same file, unchanged.
+func (x *Index) lookup(key, p string, st *syscall.Stat_t) (string, bool) {
+	if x == nil {
+		return "", false
+	}
+	fp := fingerprintOf(st)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if e, ok := x.fresh[p]; ok && e.fp == fp {
+		return e.digest, true
+	}
+	m, ok := x.loaded[key]
+	if !ok {
+		m = readIndexFile(x.File(key))
+		x.loaded[key] = m
+	}
+	if e, ok := m[p]; ok && e.fp == fp {
+		return e.digest, true
+	}
+	return "", false
+}
+
+// Observe records that the file at p has digest, read through an fd whose
+// fstat(2) was before when the reading started and after when it ended.
+// Nothing is recorded if the file changed meanwhile or too recently.
+func (x *Index) Observe(p string, before, after *syscall.Stat_t, digest string) {
+	if x == nil {
+		return
+	}
+	fp := fingerprintOf(before)
+	if fp != fingerprintOf(after) || time.Now().UnixNano()-fp.ctime < racyWindow.Nanoseconds() {
+		return
+	}
+	x.mu.Lock()
+	x.fresh[p] = indexEntry{fp, digest}
+	x.mu.Unlock()
+}
+
+// Update returns the content of key's index file covering paths, from what
+// this run observed and what the file held, and whether it says anything
+// the file does not (false: there is nothing to write).
+func (x *Index) Update(key string, paths []string) ([]byte, bool) {
+	if x == nil {
+		return nil, false
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	old, ok := x.loaded[key]
+	if !ok {
+		old = readIndexFile(x.File(key))
+		x.loaded[key] = old
+	}
+	changed := false
+	for _, p := range paths {
+		if e, ok := x.fresh[p]; ok && old[p] != e {
+			changed = true
+			break
+		}
+	}
+	if !changed {
+		return nil, false // the usual warm run: nothing to format
+	}
+	paths = slices.Clone(paths)
+	slices.Sort(paths)
+	paths = slices.Compact(paths)
+	var b bytes.Buffer
+	b.WriteString(indexHeader)
+	for _, p := range paths {
+		e, ok := x.fresh[p]
+		if ok {
+			old[p] = e // what the file will hold once the caller writes it
+		} else {
+			if e, ok = old[p]; !ok {
+				continue
+			}
+		}
+		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.digest, e.fp.size, e.fp.mtime, e.fp.ctime, e.fp.dev, e.fp.ino, strconv.Quote(p))
+	}
+	return b.Bytes(), true
+}
+
+// readIndexFile reads an index file; a missing or damaged one is empty (it
+// is only a cache: a wrong line costs a hash, never a wrong digest, since
+// an entry holds only for its exact fingerprint).
+func readIndexFile(name string) map[string]indexEntry {
+	m := map[string]indexEntry{}
+	b, err := os.ReadFile(name)
+	if err != nil || !bytes.HasPrefix(b, []byte(indexHeader)) {
+		return m
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b[len(indexHeader):]))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		f := strings.SplitN(sc.Text(), " ", 7)
+		if len(f) != 7 || !strings.HasPrefix(f[0], "sha256:") {
+			continue
+		}
+		var n [5]int64
+		bad := false
+		for i := range n {
+			v, err := strconv.ParseInt(f[i+1], 10, 64)
+			n[i], bad = v, bad || err != nil
+		}
+		p, err := strconv.Unquote(f[6])
+		if bad || err != nil {
+			continue
+		}
+		m[p] = indexEntry{fingerprint{dev: uint64(n[3]), ino: uint64(n[4]), size: n[0], mtime: n[1], ctime: n[2]}, f[0]}
+	}
+	return m
+}
+
+// hashFile returns the sha256 of the file at p (following symlinks), from
+// the index under key when the file is unchanged, else by reading it (and
+// recording what it read in the index).
+func (x *Index) hashFile(key, p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	var before syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &before); err != nil {
+		return "", 0, err
+	}
+	if before.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return "", 0, fmt.Errorf("%s: not a regular file", p)
+	}
+	if d, ok := x.lookup(key, p, &before); ok {
+		return d, before.Size, nil
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("read %s: %w", p, err)
+	}
+	d := "sha256:" + hex.EncodeToString(h.Sum(nil))
+	var after syscall.Stat_t
+	if syscall.Fstat(int(f.Fd()), &after) == nil {
+		x.Observe(p, &before, &after, d)
+	}
+	return d, n, nil
+}

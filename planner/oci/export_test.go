@@ -1,0 +1,269 @@
+package oci
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// fixedClosure resolves a closure to the named files alone, so that the
+// golden bundles do not depend on this host's libraries.
+// Plans made as root, whatever runs the tests; no mount flag of this
+// host's is locked in them.
+var rootCaller = planner.Caller{Privileged: true}
+
+func noLocked(string) planner.MountFlags { return 0 }
+
+func fixedClosure(paths []string) ([]planner.File, error) {
+	m := map[string]planner.File{}
+	for _, p := range paths {
+		sum := sha256.Sum256([]byte(p))
+		m[p] = planner.File{Path: p, Type: "file", Mode: 0o755, Source: p, Size: int64(len(p)), Digest: "sha256:" + hex.EncodeToString(sum[:])}
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			m[d] = planner.File{Path: d, Type: "dir", Mode: 0o755}
+		}
+	}
+	var out []planner.File
+	for _, f := range m {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out, nil
+}
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	r, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// exportCase is one environment of a spec file (relative to the repo).
+type exportCase struct{ name, file, env string }
+
+var exportCases = []exportCase{
+	{"hello", "examples/hello.yaml", "hello"},
+	{"devbox", "examples/devbox.yaml", "devbox"},
+	{"pod-db", "examples/pod.yaml", "db"},
+	{"all", "planner/oci/testdata/specs/all.yaml", "all"},
+	{"userns", "planner/oci/testdata/specs/userns.yaml", "userns"},
+	{"time", "planner/oci/testdata/specs/time.yaml", "clocks"},
+}
+
+// export parses and plans file (relative to the repo) and exports env.
+func export(t testing.TB, file, env string) (*Bundle, error) {
+	t.Helper()
+	root := repoRoot(t)
+	s, err := spec.Parse(filepath.Join(root, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.File = file
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{env}, Caller: &rootCaller, LockedFlags: noLocked})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Export(s, p, env)
+}
+
+func marshal(t testing.TB, c any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(c, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
+func golden(t *testing.T, file, got string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./planner/oci -update writes it)", err)
+	}
+	if d := cmp.Diff(string(want), got); d != "" {
+		t.Errorf("%s (-want +got):\n%s", file, d)
+	}
+}
+
+func notesText(ns []Note) string {
+	var b strings.Builder
+	for _, n := range ns {
+		b.WriteString(n.String() + "\n")
+	}
+	return b.String()
+}
+
+// TestExport compares each bundle's config.json and notes with its golden
+// file, and validates it against runtime-spec's JSON Schema.
+func TestExport(t *testing.T) {
+	root := repoRoot(t)
+	for _, c := range exportCases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := export(t, c.file, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			js := marshal(t, b.Config)
+			golden(t, "testdata/export/"+c.name+".json", strings.ReplaceAll(string(js), root, "$REPO"))
+			golden(t, "testdata/export/"+c.name+".notes", notesText(b.Notes))
+			if err := validate(t, js); err != nil {
+				t.Errorf("config.json is not valid runtime-spec:\n%v", err)
+			}
+			if b.Rootfs.Kind != "closure" || len(b.Rootfs.Files) == 0 {
+				t.Errorf("rootfs to copy: %+v", b.Rootfs)
+			}
+		})
+	}
+}
+
+// TestExportRefused: what has no OCI equivalent is refused, every key at
+// once, with its origin.
+func TestExportRefused(t *testing.T) {
+	_, err := export(t, "planner/oci/testdata/specs/refused.yaml", "web")
+	var r Refused
+	if !errors.As(err, &r) {
+		t.Fatalf("export of web: %v, want Refused", err)
+	}
+	golden(t, "testdata/export/refused.errors", r.Error()+"\n")
+	if len(r) != 6 {
+		t.Errorf("%d refusals, want 6 (2 joins, 2 children, 1 second process, 1 dev)", len(r))
+	}
+	// db alone has none of that.
+	if _, err := export(t, "planner/oci/testdata/specs/refused.yaml", "db"); err != nil {
+		t.Errorf("export of db: %v", err)
+	}
+}
+
+// TestExportEveryOp runs every operation type of the planner through the
+// exporter's switch: a new one cannot be forgotten.
+func TestExportEveryOp(t *testing.T) {
+	for _, op := range planner.AllOps() {
+		x := &exporter{s: &spec.Spec{}, e: &spec.Environment{}, ns: map[string]string{},
+			cfg: &specs.Spec{Root: &specs.Root{}, Process: &specs.Process{}, Linux: &specs.Linux{}, Annotations: map[string]string{}}}
+		err := x.step(planner.Step{Op: op})
+		if err != nil && strings.Contains(err.Error(), "unhandled") {
+			t.Errorf("%T: %v", op, err)
+		}
+	}
+}
+
+// TestOCIVersion: the version is the oldest that defines what is used.
+func TestOCIVersion(t *testing.T) {
+	want := map[string]string{"hello": "1.0.2", "devbox": "1.0.2", "pod-db": "1.0.2", "all": "1.1.0", "userns": "1.0.2", "time": "1.1.0"}
+	for _, c := range exportCases {
+		b, err := export(t, c.file, c.env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b.Config.Version != want[c.name] {
+			t.Errorf("%s: ociVersion %s, want %s", c.name, b.Config.Version, want[c.name])
+		}
+	}
+}
+
+var (
+	schemaOnce sync.Once
+	schema     *jsonschema.Schema
+	schemaErr  error
+)
+
+// validate checks a config against the JSON Schema that runtime-spec ships
+// (schema/config-schema.json of the module whose Go types export uses).
+func validate(t testing.TB, js []byte) error {
+	t.Helper()
+	schemaOnce.Do(func() {
+		schema, schemaErr = runtimeSpecSchema()
+	})
+	if schemaErr != nil {
+		t.Fatal(schemaErr)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		return err
+	}
+	return schema.Validate(inst)
+}
+
+func runtimeSpecSchema() (*jsonschema.Schema, error) {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/opencontainers/runtime-spec").Output()
+	if err != nil {
+		return nil, err
+	}
+	dir := strings.TrimSpace(string(out))
+	c := jsonschema.NewCompiler()
+	// The files without a $schema (config-vm.json) are draft-04 too.
+	c.DefaultDraft(jsonschema.Draft4)
+	c.UseLoader(pointerFixLoader{})
+	return c.Compile(filepath.Join(dir, "schema", "config-schema.json"))
+}
+
+// pointerFixLoader reads runtime-spec's schema files, some of whose $refs
+// end in "#definitions/X": not a JSON pointer (it must start with "/"),
+// which lenient validators (gojsonschema, runtime-tools') read as
+// "#/definitions/X". So does this loader.
+type pointerFixLoader struct{}
+
+func (pointerFixLoader) Load(url string) (any, error) {
+	f, err := jsonschema.FileLoader{}.ToFile(url)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(f)
+	if err != nil {
+		return nil, err
+	}
+	b = bytes.ReplaceAll(b, []byte(`#definitions/`), []byte(`#/definitions/`))
+	return jsonschema.UnmarshalJSON(bytes.NewReader(b))
+}
+
+// TestSchemaRejects: the validator can fail.
+func TestSchemaRejects(t *testing.T) {
+	b, err := export(t, "examples/hello.yaml", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(m map[string]any){
+		"no ociVersion": func(m map[string]any) { delete(m, "ociVersion") },
+		"bad namespace": func(m map[string]any) {
+			m["linux"].(map[string]any)["namespaces"] = []any{map[string]any{"type": "nope"}}
+		},
+		"relative cwd type": func(m map[string]any) { m["process"].(map[string]any)["cwd"] = 7 },
+		"args not a list":   func(m map[string]any) { m["process"].(map[string]any)["args"] = "sh" },
+	} {
+		var m map[string]any
+		json.Unmarshal(marshal(t, b.Config), &m)
+		edit(m)
+		if validate(t, marshal(t, m)) == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

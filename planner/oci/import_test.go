@@ -1,0 +1,144 @@
+package oci
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// TestRoundTrip: export, import, export again gives the same config.json,
+// and importing what export made loses nothing (no note).
+func TestRoundTrip(t *testing.T) {
+	for _, c := range exportCases {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := export(t, c.file, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := marshal(t, b.Config)
+			bundle := t.TempDir()
+			root := filepath.Join(bundle, RootfsDir)
+			for _, f := range b.Rootfs.Files {
+				p := filepath.Join(root, f.Path)
+				if f.Type == "dir" {
+					os.MkdirAll(p, 0o755)
+				} else {
+					os.MkdirAll(filepath.Dir(p), 0o755)
+					os.WriteFile(p, nil, os.FileMode(f.Mode))
+				}
+			}
+			y, notes, err := Import(first, ImportOptions{File: "config.json", Bundle: bundle, Schema: "x.json"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(notes) > 0 {
+				t.Errorf("importing an exported bundle lost:\n%s", notesText(notes))
+			}
+			checkNsupSchema(t, y)
+			s, err := spec.ParseBytes("imported.yaml", bundle, y)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, y)
+			}
+			p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Envs: []string{c.env}, Caller: &rootCaller, LockedFlags: noLocked})
+			if err != nil {
+				t.Fatalf("%v\n%s", err, y)
+			}
+			b2, err := Export(s, p, c.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(string(first), string(marshal(t, b2.Config))); d != "" {
+				t.Errorf("export → import → export changed config.json (-first +second):\n%s\nimported:\n%s", d, y)
+			}
+			if b2.Rootfs.Kind != "dir" || b2.Rootfs.Path != root {
+				t.Errorf("imported rootfs: %+v", b2.Rootfs)
+			}
+		})
+	}
+}
+
+// TestImportRuncSpec imports the config `runc spec` writes (runc 1.1.5):
+// everything nsup does otherwise is noted, and the YAML is a valid spec.
+func TestImportRuncSpec(t *testing.T) {
+	data, err := os.ReadFile("testdata/import/runc-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, notes, err := Import(data, ImportOptions{File: "config.json", Bundle: "/srv/bundles/my-app", Schema: "https://nsup.dev/schema/nsup.schema.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "testdata/import/runc-spec.yaml", string(y))
+	golden(t, "testdata/import/runc-spec.notes", notesText(notes))
+	if _, err := spec.ParseBytes("runc-spec.yaml", "/srv/bundles/my-app", y); err != nil {
+		t.Error(err)
+	}
+	checkNsupSchema(t, y)
+	if !strings.HasPrefix(string(y), "# yaml-language-server: $schema=https://nsup.dev/schema/nsup.schema.json\n") {
+		t.Errorf("no modeline first:\n%s", y)
+	}
+}
+
+// TestImportUnknownAndBroken: keys runtime-spec does not have are noted,
+// not dropped silently; a config without a process or root is refused.
+func TestImportUnknownAndBroken(t *testing.T) {
+	b, err := export(t, "examples/hello.yaml", "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(marshal(t, b.Config), &m)
+	m["futureKey"] = true
+	m["process"].(map[string]any)["newThing"] = "x"
+	m["process"].(map[string]any)["env"] = []any{"PATH=" + planner.DefaultPath, "A=1", "BROKEN", "A=2"}
+	_, notes, err := Import(marshal(t, m), ImportOptions{File: "c.json", Bundle: "/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `c.json: futureKey: not a runtime-spec 1.3.0 field: dropped
+c.json: process.newThing: not a runtime-spec 1.3.0 field: dropped
+c.json: process.env[2]: "BROKEN" is not NAME=VALUE: dropped
+c.json: process.env[3]: A set twice: the last value is kept
+`
+	if d := cmp.Diff(want, notesText(notes)); d != "" {
+		t.Errorf("notes (-want +got):\n%s", d)
+	}
+	for _, c := range []string{`{"ociVersion": "1.0.2", "root": {"path": "rootfs"}}`, `{"process": {"args": ["sh"]}}`, `{`} {
+		if _, _, err := Import([]byte(c), ImportOptions{File: "c.json"}); err == nil {
+			t.Errorf("%s: accepted", c)
+		}
+	}
+}
+
+// checkNsupSchema validates YAML against schema/nsup.schema.json, as an
+// editor would.
+func checkNsupSchema(t *testing.T, y []byte) {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join(repoRoot(t), "schema", "nsup.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := yaml.Unmarshal(y, &v); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(v)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("imported YAML does not match nsup's schema: %v\n%s", err, y)
+	}
+}

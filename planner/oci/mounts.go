@@ -1,0 +1,234 @@
+package oci
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"gopkg.in/yaml.v3"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// forced are the flags nsup always gives a mount type (planner/compile.go
+// mount and dev: runc's default configuration's flags), and the data it
+// always passes; kind is a spec mount type, or "dev" and "dev-shm" for the
+// tmpfs mounts of type dev.
+func forced(kind string) (flags []string, data string) {
+	switch kind {
+	case spec.MountProc, spec.MountSysfs, spec.MountMqueue:
+		return []string{"nosuid", "nodev", "noexec"}, ""
+	case spec.MountDevpts:
+		return []string{"nosuid", "noexec"}, "newinstance,ptmxmode=0666,mode=0620"
+	case spec.MountTmpfs:
+		return []string{"nosuid", "nodev"}, ""
+	case "dev":
+		return []string{"nosuid", "noexec"}, "mode=755,size=65536k"
+	case "dev-shm":
+		return []string{"nosuid", "nodev"}, "mode=1777"
+	}
+	return nil, "" // bind
+}
+
+// options splits OCI mount options into flags (the mount(2) flags nsup
+// knows), bind ("", "bind" or "rbind"), and the rest (filesystem data and
+// flags nsup has no key for), in order.
+func options(opts []string) (flags map[string]bool, bind string, rest []string) {
+	flags = map[string]bool{}
+	for _, o := range opts {
+		switch o {
+		case "bind", "rbind":
+			bind = o
+		case "ro", "nosuid", "nodev", "noexec", "relatime", "noatime":
+			flags[o] = true
+		case "rw", "suid", "dev", "exec":
+			// The kernel's defaults: nothing to set.
+		case "private", "rprivate":
+			// Every mount of an nsup environment is private.
+		default:
+			rest = append(rest, o)
+		}
+	}
+	return flags, bind, rest
+}
+
+// Compiled when first used, as import.go's.
+var (
+	sizeOption = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^size=([0-9]+[kKmMgGtT]?)$`) })
+	modeOption = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^mode=0*([0-7]{3,4})$`) })
+)
+
+// mounts translates config.mounts into spec mounts, in order. A tmpfs on
+// /dev is nsup's `type: dev` (the OCI runtime fills /dev with the default
+// devices, which is what nsup's dev binds), and the mounts that dev makes
+// by itself (the device binds, /dev/pts, /dev/shm) are part of it.
+func (m *importer) mounts() *yaml.Node {
+	out := &yaml.Node{Kind: yaml.SequenceNode}
+	ms := m.c.Mounts
+	inDev := false
+	for i := 0; i < len(ms); i++ {
+		mt := ms[i]
+		key := fmt.Sprintf("mounts[%d]", i)
+		dst := mt.Destination
+		if !path.IsAbs(dst) || path.Clean(dst) != dst {
+			m.note(key, "destination %q is not a clean absolute path: dropped", dst)
+			continue
+		}
+		flags, bind, rest := options(mt.Options)
+		if bind != "" || mt.Type == "bind" {
+			if inDev && m.devNode(mt, flags, bind, rest) {
+				continue
+			}
+			out.Content = append(out.Content, m.bind(key, mt, flags, bind, rest))
+			continue
+		}
+		switch {
+		case mt.Type == "tmpfs" && dst == "/dev":
+			inDev = true
+			out.Content = append(out.Content, m.typed(key, spec.MountDev, "dev", mt, flags, rest))
+			continue
+		case inDev && mt.Type == "devpts" && dst == "/dev/pts":
+			m.devPart(key, spec.MountDevpts, mt, flags, rest)
+			continue
+		case inDev && mt.Type == "tmpfs" && dst == "/dev/shm":
+			m.devPart(key, "dev-shm", mt, flags, rest)
+			continue
+		}
+		switch mt.Type {
+		case spec.MountProc, spec.MountSysfs, spec.MountMqueue, spec.MountDevpts, spec.MountTmpfs:
+			out.Content = append(out.Content, m.typed(key, mt.Type, mt.Type, mt, flags, rest))
+		case "cgroup", "cgroup2":
+			m.note(key, "%s on %s: nsup mounts no cgroup filesystem: dropped", mt.Type, dst)
+		default:
+			m.note(key, "type %q on %s: not a mount type of nsup (%s): dropped", mt.Type, dst, strings.Join(spec.MountTypes, ", "))
+		}
+	}
+	return out
+}
+
+// typed is a proc, sysfs, mqueue, devpts, tmpfs or dev mount; kind names
+// its forced flags and data.
+func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string]bool, rest []string) *yaml.Node {
+	n := mapping(true, "type", str(typ), "target", str(mt.Destination))
+	fflags, fdata := forced(kind)
+	m.missing(key, mt, fflags, flags)
+	var size, mode string
+	var dropped []string
+	for _, o := range rest {
+		switch {
+		case contains(strings.Split(fdata, ","), o):
+		case typ == spec.MountTmpfs && sizeOption().MatchString(o):
+			size = sizeOption().FindStringSubmatch(o)[1]
+		case typ == spec.MountTmpfs && modeOption().MatchString(o):
+			mode = modeOption().FindStringSubmatch(o)[1]
+		default:
+			dropped = append(dropped, o)
+		}
+	}
+	if len(dropped) > 0 {
+		m.note(key, "options %s on %s: nsup has no such key: dropped", strings.Join(dropped, ","), mt.Destination)
+	}
+	if src := mt.Source; src != "" && src != typ && !(kind == "dev" && src == "tmpfs") {
+		m.note(key, "source %q on %s: nsup names the filesystem %q", src, mt.Destination, strings.TrimPrefix(kind, "dev-"))
+	}
+	ro := flags["ro"]
+	switch {
+	case typ == spec.MountSysfs && !ro:
+		set(n, "readonly", boolean(false)) // readonly is sysfs's default
+	case typ != spec.MountSysfs && ro:
+		set(n, "readonly", boolean(true))
+	}
+	if o := m.specOptions(flags, fflags); o != nil {
+		set(n, "options", o)
+	}
+	if size != "" {
+		set(n, "size", str(size))
+	}
+	if mode != "" {
+		set(n, "mode", str(mode))
+	}
+	return n
+}
+
+// specOptions lists the flags that are not forced, in nsup's order.
+func (m *importer) specOptions(flags map[string]bool, forced []string) *yaml.Node {
+	var o []string
+	for _, name := range spec.MountOptions {
+		if flags[name] && !contains(forced, name) {
+			o = append(o, name)
+		}
+	}
+	if o == nil {
+		return nil
+	}
+	return strList(o)
+}
+
+// missing notes the flags nsup forces that the config does not set: the
+// imported environment is stricter than the bundle.
+func (m *importer) missing(key string, mt specs.Mount, forced []string, flags map[string]bool) {
+	var miss []string
+	for _, f := range forced {
+		if !flags[f] {
+			miss = append(miss, f)
+		}
+	}
+	if len(miss) > 0 {
+		m.note(key, "%s on %s: nsup always mounts it %s (the config does not set %s)",
+			mt.Type, mt.Destination, strings.Join(forced, ","), strings.Join(miss, ","))
+	}
+}
+
+func (m *importer) bind(key string, mt specs.Mount, flags map[string]bool, bind string, rest []string) *yaml.Node {
+	n := mapping(true, "type", str(spec.MountBind), "source", str(mt.Source), "target", str(mt.Destination))
+	if len(rest) > 0 {
+		m.note(key, "options %s on %s: nsup has no such key for a bind: dropped", strings.Join(rest, ","), mt.Destination)
+	}
+	if flags["ro"] {
+		set(n, "readonly", boolean(true))
+	}
+	if o := m.specOptions(flags, nil); o != nil {
+		set(n, "options", o)
+	}
+	if bind != "rbind" {
+		set(n, "recursive", boolean(false))
+	}
+	return n
+}
+
+// devNode reports whether mt is one of the device binds of nsup's dev
+// (planner/compile.go devNodes), which the dev mount already makes.
+func (m *importer) devNode(mt specs.Mount, flags map[string]bool, bind string, rest []string) bool {
+	switch mt.Destination {
+	case "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty":
+	default:
+		return false
+	}
+	return mt.Source == mt.Destination && bind == "bind" && len(flags) == 0 && len(rest) == 0
+}
+
+// devPart is /dev/pts or /dev/shm under a dev mount: part of it, with
+// nsup's flags and data; what the config sets otherwise is noted.
+func (m *importer) devPart(key, kind string, mt specs.Mount, flags map[string]bool, rest []string) {
+	fflags, fdata := forced(kind)
+	m.missing(key, mt, fflags, flags)
+	var extra []string
+	for name := range flags {
+		if !contains(fflags, name) {
+			extra = append(extra, name)
+		}
+	}
+	for _, o := range rest {
+		if !contains(strings.Split(fdata, ","), o) {
+			extra = append(extra, o)
+		}
+	}
+	if len(extra) > 0 {
+		sortOptions(extra)
+		m.note(key, "%s on %s: part of nsup's dev, mounted %s,%s: %s dropped",
+			mt.Type, mt.Destination, strings.Join(fflags, ","), fdata, strings.Join(extra, ","))
+	}
+}
