@@ -19,12 +19,16 @@ build:
 # The whole suite, under 10 minutes on this machine. -p 1: root tests of
 # different packages create namespaces and mounts; one package at a time
 # keeps the host checks of each test exact.
+# CGO_ENABLED=0: the test binaries serve as their own child stage, as
+# bin/nsup does, and must be static like it: a stage born in a joined
+# mount namespace is executed there, where no dynamic loader may exist
+# (archive/tar's os/user would link libc otherwise).
 test: lint build
-	$(GO) test -p 1 -count=1 -timeout 9m $(PKGS)
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 9m $(PKGS)
 
 # Unit tests only: no privilege needed.
 test-short:
-	$(GO) test -short -count=1 ./spec/... ./planner/... ./schema/...
+	CGO_ENABLED=0 $(GO) test -short -count=1 ./spec/... ./planner/... ./schema/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

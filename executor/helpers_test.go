@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -369,4 +370,22 @@ func sections(out string) map[string][]string {
 		}
 	}
 	return m
+}
+
+// requireStaticSelf: the test binary is its own child stage, and one born
+// in a joined mount namespace is executed in that namespace's root, where
+// a dynamic loader may not exist. make test builds it static
+// (CGO_ENABLED=0), as make build builds nsup.
+func requireStaticSelf(t *testing.T) {
+	t.Helper()
+	f, err := elf.Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			skipOrFail(t, "the test binary is dynamically linked: run the tests with CGO_ENABLED=0 (make test does)")
+		}
+	}
 }

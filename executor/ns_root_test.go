@@ -120,6 +120,7 @@ environments:
 // exactly db's namespace of that type.
 func TestRootJoinEachByName(t *testing.T) {
 	requireRoot(t)
+	requireStaticSelf(t)
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
@@ -167,6 +168,7 @@ environments:
 // processes run in the first one's root, as its uid 0.
 func TestRootJoinByPath(t *testing.T) {
 	requireRoot(t)
+	requireStaticSelf(t)
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)

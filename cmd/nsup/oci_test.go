@@ -115,8 +115,8 @@ func TestExportRefusesJoinByName(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", code, out)
 	}
 	for _, want := range []string{
-		"../../examples/pod.yaml:23:17: environments.web.join.net: refused:",
-		"../../examples/pod.yaml:23:26: environments.web.join.ipc: refused:",
+		"../../examples/pod.yaml:26:17: environments.web.join.net: refused:",
+		"../../examples/pod.yaml:26:26: environments.web.join.ipc: refused:",
 		"no bundle written",
 	} {
 		if !strings.Contains(errs, want) {
