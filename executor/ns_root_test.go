@@ -478,7 +478,7 @@ environments:
       - {type: proc, target: /proc}
     processes:
       - name: main
-        command: [/bin/sh, -c, "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; sleep 0.3"]
+        command: [/bin/sh, -c, "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; read x; true"]
 `)
 	var hostIDs string
 	st, out, errOut, err := upWhile(t, p, func(pids map[string]int) {

@@ -320,3 +320,64 @@ environments:
 		t.Errorf("a refused plan created %d entries in the cache home", len(ents))
 	}
 }
+
+// TestRootRootlessNamespaces: rootless, every type is new in one
+// environment, and another joins each of them by name (and so its user
+// namespace); seen from inside each process, as the host sees it
+// (/proc/self/ns of a process is /proc/PID/ns from anywhere).
+func TestRootRootlessNamespaces(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	spec := filepath.Join(dir, "all.yaml")
+	// first outlives second, which is in its pid namespace: it waits
+	// (10 s at most) for second to leave a file in the /tmp they share.
+	const show = `[/bin/busybox, sh, -c, 'for f in /proc/self/ns/*; do echo "$1 $(busybox basename $f) $(busybox readlink $f)"; done; busybox touch /tmp/$1; for i in $(busybox seq 200); do [ -e /tmp/second ] && exit 0; busybox sleep 0.05; done; exit 1']`
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  first:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [user, mnt, pid, net, ipc, uts, cgroup, time]
+    time: {boottime: 10s}
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /tmp}
+    processes:
+      - {name: main, command: `+strings.Replace(show, "'for", "'set -- first; for", 1)+`}
+  second:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: []
+    join: {mnt: first, pid: first, net: first, ipc: first, uts: first, cgroup: first, time: first}
+    processes:
+      - {name: main, command: `+strings.Replace(show, "'for", "'set -- second; for", 1)+`}
+`), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	seen := map[string]map[string]string{"first": {}, "second": {}}
+	for _, l := range strings.Split(out, "\n") {
+		f := strings.Fields(l)
+		if i := len(f) - 3; i >= 0 && seen[f[i]] != nil {
+			seen[f[i]][f[i+1]] = f[i+2]
+		}
+	}
+	host := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(hostNS(t)), "\n") {
+		if f := strings.Fields(l); len(f) == 2 {
+			host[f[0]] = f[1]
+		}
+	}
+	for _, typ := range []string{"user", "mnt", "pid", "net", "ipc", "uts", "cgroup", "time"} {
+		a, b := seen["first"][typ], seen["second"][typ]
+		if a == "" || a == host[typ] || b != a {
+			t.Errorf("%s: first %q, second %q, host %q: want one new namespace, shared", typ, a, b, host[typ])
+		}
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", out)
+	}
+}
