@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -258,13 +259,27 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 	exec := -1
 	newUser := a.flags&unix.CLONE_NEWUSER != 0
 	a.setgroups = true
+	var uidMap, gidMap string // of a new user namespace
 	for j := clone + 1; j < len(env.Steps); j++ {
 		st := env.Steps[j]
-		if w, ok := st.Op.(planner.Write); ok && st.Stage == planner.Host && w.Path == "/proc/$CHILD/setgroups" {
-			a.setgroups = false
-		}
-		if _, ok := st.Op.(planner.Newidmap); ok && st.Stage == planner.Host {
-			continue
+		if st.Stage == planner.Host {
+			switch op := st.Op.(type) {
+			case planner.Write:
+				switch op.Path {
+				case "/proc/$CHILD/setgroups":
+					a.setgroups = false
+				case "/proc/$CHILD/uid_map":
+					uidMap = op.Data
+				case "/proc/$CHILD/gid_map":
+					gidMap = op.Data
+				}
+			case planner.Newidmap:
+				if strings.Contains(op.Program, "newgidmap") {
+					gidMap = op.Map
+				} else {
+					uidMap = op.Map
+				}
+			}
 		}
 		if x, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Child {
 			exec = j
@@ -283,7 +298,14 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 	if !joinsUser && !newUser {
 		a.setgroups = false
 	}
-	a.root = newUser || joinsUser
+	// Root of the user namespace, as exec.Cmd's path makes the child
+	// (userMaps): of a joined one, or of a new one whose maps have a 0.
+	a.root = joinsUser
+	if newUser {
+		u, errU := parseMap(uidMap)
+		g, errG := parseMap(gidMap)
+		a.root = errU == nil && errG == nil && mapsZero(u) && mapsZero(g)
+	}
 
 	// Everything the copy touches, allocated now.
 	rep, repW, err := os.Pipe()
