@@ -114,3 +114,45 @@ environments:
 		t.Errorf("interfaces %q, want only lo", got)
 	}
 }
+
+// TestRootInitNotReachable: root inside cannot reach nsup's init through
+// /proc/1: not its binary (the host's nsup, CVE-2019-5736), not its fds.
+func TestRootInitNotReachable(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  init:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: dev, target: /dev}
+    processes:
+      - name: main
+        command:
+          - /bin/sh
+          - -c
+          - |
+            echo "== exe"; cat /proc/1/exe > /dev/null 2>&1 && echo "read nsup's binary" || echo denied
+            echo "== link"; readlink /proc/1/exe >/dev/null 2>&1 && echo "resolved" || echo denied
+            echo "== fds"; readlink /proc/1/fd/0 > /dev/null 2>&1 && echo "resolved init's fd 0" || echo denied
+            echo "== self"; cat /proc/self/exe > /dev/null && echo ok
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
+	}
+	s := sections(out)
+	for _, k := range []string{"exe", "link", "fds"} {
+		if got := strings.Join(s[k], " "); got != "denied" {
+			t.Errorf("%s of PID 1: %q, want denied", k, got)
+		}
+	}
+	// The processes init starts are dumpable again: their own /proc works.
+	if got := strings.Join(s["self"], " "); got != "ok" {
+		t.Errorf("the main process reading its own /proc/self/exe: %q", got)
+	}
+}

@@ -833,12 +833,16 @@ func (ec *envCompiler) child() {
 	// mount, make a device node of the host's disk, load a module or read
 	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
 	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
-	if ec.stateDir != "" {
-		// A detached init holds the control socket and the lock: not
-		// dumpable, no process of the environment (root inside, without
-		// CAP_SYS_PTRACE) can reach them, nor nsup's binary, through
-		// /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2), "Ptrace
-		// access mode checking").
+	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
+		// nsup's own init is PID 1 (and a detached one holds the control
+		// socket and the lock): not dumpable, no process of the
+		// environment (root inside, without CAP_SYS_PTRACE) can reach its
+		// fds or nsup's binary through /proc/1/fd, /proc/1/exe or
+		// pidfd_getfd(2) (ptrace(2), "Ptrace access mode checking"), so
+		// the host's nsup binary cannot be reopened for writing from
+		// inside (CVE-2019-5736). The processes init starts are dumpable
+		// again after their execve. With init: false the main process's
+		// own execve resets it, and no nsup code stays in the environment.
 		ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
 	}
 	// No process of the environment can gain privileges by execve (setuid
