@@ -1,7 +1,7 @@
-// nsup starts twice per environment (nsup, then its child stage), so its
-// start-up is on the measured path: GOMAXPROCS is not derived from cgroup
-// limits (that reads /proc/self/cgroup and mountinfo at every start), and
-// nothing here needs it.
+// nsup starts twice per environment (nsup, then its child stage) and is
+// short-lived: GOMAXPROCS is the CPU count, not derived from cgroup limits,
+// and not revisited in the background. (The runtime still reads the cgroup
+// files once at start, whatever these say.)
 //
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
