@@ -466,22 +466,11 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Kind: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
 	default:
-		var paths []string
-		for _, p := range r.Closure {
-			paths = append(paths, p.Value)
-		}
-		files, err := ec.closure(paths)
-		if err != nil {
-			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
-		}
-		ec.tree = map[string]File{}
-		for _, f := range files {
-			ec.tree[f.Path] = f
-		}
+		paths := ec.closureTree(r, field)
 		for _, d := range ec.neededDirs() {
 			ec.mkdirTree(d)
 		}
-		files = files[:0]
+		files := make([]File, 0, len(ec.tree))
 		for _, f := range ec.tree {
 			files = append(files, f)
 		}
@@ -523,19 +512,26 @@ func (ec *envCompiler) joinedRootfs() {
 	case r.Dir != "":
 		ec.root = r.Dir
 	case len(r.Closure) > 0:
-		var paths []string
-		for _, p := range r.Closure {
-			paths = append(paths, p.Value)
-		}
-		files, err := ec.closure(paths)
-		if err != nil {
-			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
-		}
-		ec.tree = map[string]File{}
-		for _, f := range files {
-			ec.tree[f.Path] = f
-		}
+		ec.closureTree(r, field)
 	}
+}
+
+// closureTree resolves the rootfs's closure into ec.tree (by path) and
+// returns the host paths it was asked for.
+func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
+	var paths []string
+	for _, p := range r.Closure {
+		paths = append(paths, p.Value)
+	}
+	files, err := ec.closure(paths)
+	if err != nil {
+		ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+	}
+	ec.tree = map[string]File{}
+	for _, f := range files {
+		ec.tree[f.Path] = f
+	}
+	return paths
 }
 
 func sameRootfs(a, b spec.Rootfs) bool {
