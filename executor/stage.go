@@ -187,6 +187,9 @@ func (c *stage) do(index int, st planner.Step) error {
 	case planner.Umount2:
 		return c.sys.Umount2(op.Target, int(op.Flags))
 	case planner.Prctl:
+		if op.Option == unix.PR_SET_NAME {
+			return c.sys.SetName(op.Name)
+		}
 		return c.sys.Prctl(int(op.Option), op.Arg)
 	case planner.Capset:
 		return c.sys.Capset(op.Keep)

@@ -37,6 +37,7 @@ func (k *fakeKernel) Chdir(p string) error               { return k.rec("chdir %
 func (k *fakeKernel) PivotRoot(n, o string) error        { return k.rec("pivot_root %q %q", n, o) }
 func (k *fakeKernel) Umount2(t string, f int) error      { return k.rec("umount2 %q %d", t, f) }
 func (k *fakeKernel) Prctl(o int, a uint64) error        { return k.rec("prctl %d %d", o, a) }
+func (k *fakeKernel) SetName(n string) error             { return k.rec("prctl PR_SET_NAME %s", n) }
 func (k *fakeKernel) CloseRange(f uint32) error          { return k.rec("close_range %d", f) }
 func (k *fakeKernel) Capset(keep []string) error         { return k.rec("capset %v", keep) }
 func (k *fakeKernel) LinkUp(name string) error           { return k.rec("linkup %s", name) }

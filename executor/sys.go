@@ -29,6 +29,7 @@ type kernel interface {
 	PivotRoot(newRoot, putOld string) error
 	Umount2(target string, flags int) error
 	Prctl(option int, arg uint64) error
+	SetName(name string) error
 	Capset(keep []string) error
 	LinkUp(name string) error
 	CloseRange(first uint32) error
@@ -168,6 +169,16 @@ func (linuxKernel) Setdomainname(name string) error { return unix.Setdomainname(
 func (linuxKernel) Chdir(p string) error            { return unix.Chdir(p) }
 func (linuxKernel) PivotRoot(n, o string) error     { return unix.PivotRoot(n, o) }
 func (linuxKernel) Umount2(t string, f int) error   { return unix.Unmount(t, f) }
+
+// SetName is prctl(PR_SET_NAME): the thread's comm. The stage's main
+// thread is the process's: ps and /proc/PID/comm show it.
+func (linuxKernel) SetName(name string) error {
+	b, err := unix.BytePtrFromString(name)
+	if err != nil {
+		return err
+	}
+	return unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(b)), 0, 0, 0)
+}
 
 func (linuxKernel) Prctl(option int, arg uint64) error {
 	return unix.Prctl(option, uintptr(arg), 0, 0, 0)

@@ -72,6 +72,9 @@ func DefaultStateDir() string {
 // DefaultPath is the PATH of an environment whose spec does not set one.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// InitName is the name (comm, as ps shows it) of nsup's init.
+const InitName = "nsup-init"
+
 // DefaultCapabilities are the capabilities a root process keeps inside an
 // environment: Docker's default set without CAP_MKNOD (nsup confines no
 // device by cgroup, so a device node could reach the host's disks) and
@@ -343,6 +346,7 @@ const (
 	prSetNoNew     = 38
 	prSetPdeathsig = 1
 	prSetDumpable  = 4
+	prSetName      = 15
 )
 
 var optionFlag = map[string]MountFlags{
@@ -840,6 +844,9 @@ func (ec *envCompiler) child() {
 		// again after their execve. With init: false the main process's
 		// own execve resets it, and no nsup code stays in the environment.
 		ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
+		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
+		// reads as what it is in ps, inside and on the host.
+		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
 	}
 	// No process of the environment can gain privileges by execve (setuid
 	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is

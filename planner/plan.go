@@ -246,6 +246,8 @@ type Umount2 struct {
 type Prctl struct {
 	Option PrctlOption `json:"option"`
 	Arg    uint64      `json:"arg"`
+	// Name is the string argument of PR_SET_NAME (Arg is then unused).
+	Name string `json:"name,omitempty"`
 }
 
 // Capset limits the capabilities of the environment to Keep: every other

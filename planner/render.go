@@ -145,6 +145,9 @@ func FormatOp(op Op) string {
 	case Umount2:
 		return fmt.Sprintf("umount2(%s, %s)", q(op.Target), op.Flags)
 	case Prctl:
+		if op.Name != "" {
+			return fmt.Sprintf("prctl(%s, %s)", op.Option, q(op.Name))
+		}
 		return fmt.Sprintf("prctl(%s, %d)", op.Option, op.Arg)
 	case Capset:
 		return fmt.Sprintf("capset(%s)", strings.Join(op.Keep, "|"))

@@ -318,6 +318,8 @@ func (x *exporter) step(st planner.Step) error {
 			c.Process.NoNewPrivileges = op.Arg == 1
 		case unix.PR_SET_PDEATHSIG:
 			// nsup's own link to the environment; the runtime has its own.
+		case unix.PR_SET_NAME:
+			// the name of nsup's init, which OCI has not.
 		case unix.PR_SET_DUMPABLE:
 			// nsup's detached init, which holds nsup's lock and control
 			// socket; runc's init makes itself non-dumpable too.
