@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"github.com/nsup/nsup/planner"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +120,7 @@ func TestRootAlpineTarball(t *testing.T) {
 	if !strings.Contains(plan, `rootfs(tar, "`+cache+`/tar/`) || !strings.Contains(plan, `start("main" (the main process): execve("$PATH:sh"`) {
 		t.Errorf("plan:\n%s", plan)
 	}
-	want := "nsup test Alpine on alpine, uid 0, pid1 exe\n" +
+	want := "nsup test Alpine on alpine, uid 0, pid1 " + planner.InitName + "\n" +
 		"bin\ndev\netc\nhome\nmnt\nproc\nroot\nrun\nsbin\nsrv\nsys\ntmp\nusr\nvar\n" +
 		"Read-only file system\ntmp\n1777 0\n700 0\n755 0\n/\n"
 	for i := 0; i < 2; i++ { // unpacked, then reused
