@@ -333,9 +333,13 @@ func TestRootRootlessNamespaces(t *testing.T) {
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
 	spec := filepath.Join(dir, "all.yaml")
-	// first outlives second, which is in its pid namespace: it waits
-	// (10 s at most) for second to leave a file in the /tmp they share.
-	const show = `[/bin/busybox, sh, -c, 'for f in /proc/self/ns/*; do echo "$1 $(busybox basename $f) $(busybox readlink $f)"; done; busybox touch /tmp/$1; for i in $(busybox seq 200); do [ -e /tmp/second ] && exit 0; busybox sleep 0.05; done; exit 1']`
+	// first must outlive second, which is in its pid namespace (when
+	// first's init exits, the kernel kills second too): second writes its
+	// pid to the /tmp they share, and first waits (10 s at most) until that
+	// process is gone before it exits.
+	const list = `for f in /proc/self/ns/*; do echo "$1 $(busybox basename $f) $(busybox readlink $f)"; done; `
+	const first = `[/bin/busybox, sh, -c, 'set -- first; ` + list + `for i in $(busybox seq 200); do [ -e /tmp/second ] && break; busybox sleep 0.05; done; p=$(busybox cat /tmp/second) || exit 1; for i in $(busybox seq 200); do [ -e /proc/$p ] || exit 0; busybox sleep 0.05; done; exit 1']`
+	const second = `[/bin/busybox, sh, -c, 'set -- second; ` + list + `echo $$ > /tmp/second.tmp && busybox mv /tmp/second.tmp /tmp/second']`
 	os.WriteFile(spec, []byte(`version: 1
 environments:
   first:
@@ -346,13 +350,13 @@ environments:
       - {type: proc, target: /proc}
       - {type: tmpfs, target: /tmp}
     processes:
-      - {name: main, command: `+strings.Replace(show, "'for", "'set -- first; for", 1)+`}
+      - {name: main, command: `+first+`}
   second:
     rootfs: {closure: [/bin/busybox]}
     namespaces: []
     join: {mnt: first, pid: first, net: first, ipc: first, uts: first, cgroup: first, time: first}
     processes:
-      - {name: main, command: `+strings.Replace(show, "'for", "'set -- second; for", 1)+`}
+      - {name: main, command: `+second+`}
 `), 0o644)
 	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
 	if code != 0 {
