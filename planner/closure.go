@@ -787,9 +787,18 @@ func readELFObject(p string) (*elfObjectInfo, error) {
 	}
 	// DT_STRTAB is an address: find the file offset through PT_LOAD.
 	var strs []byte
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
 	for _, prog := range ef.Progs {
 		if prog.Type == elf.PT_LOAD && strtab >= prog.Vaddr && strtab-prog.Vaddr < prog.Filesz {
 			n := min(strsz, prog.Filesz-(strtab-prog.Vaddr))
+			// The headers' sizes are claims: the buffer is never larger
+			// than what the file holds there.
+			if off := prog.Off + strtab - prog.Vaddr; off < uint64(fi.Size()) {
+				n = min(n, uint64(fi.Size())-off)
+			}
 			if n > 64<<20 {
 				return nil, fmt.Errorf("%s: string table of %d bytes", p, n)
 			}
@@ -800,6 +809,9 @@ func readELFObject(p string) (*elfObjectInfo, error) {
 			break
 		}
 	}
+	// Every entry may name the same long string: what is copied out is
+	// bounded (a real object's names and paths are a few KiB).
+	budget := 1 << 20
 	str := func(off uint64) (string, error) {
 		if off >= uint64(len(strs)) {
 			return "", fmt.Errorf("%s: dynamic string at %d outside the string table", p, off)
@@ -807,6 +819,9 @@ func readELFObject(p string) (*elfObjectInfo, error) {
 		s := strs[off:]
 		if i := bytes.IndexByte(s, 0); i >= 0 {
 			s = s[:i]
+		}
+		if budget -= len(s); budget < 0 {
+			return "", fmt.Errorf("%s: dynamic strings of more than 1 MiB", p)
 		}
 		return string(s), nil
 	}
