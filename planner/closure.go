@@ -964,12 +964,15 @@ func parseLdsoCacheNew(b []byte) (*ldsoCache, error) {
 	return c, nil
 }
 
+// ldsoCacheString returns the string at off. One longer than PATH_MAX
+// (no soname or path the loader opens is) is refused: a crafted cache
+// whose entries all name one long string would be copied per entry.
 func ldsoCacheString(b []byte, off uint32) (string, bool) {
 	if uint64(off) >= uint64(len(b)) {
 		return "", false
 	}
 	s := b[off:]
-	i := bytes.IndexByte(s, 0)
+	i := bytes.IndexByte(s[:min(len(s), 4096)], 0)
 	if i < 0 {
 		return "", false
 	}

@@ -122,3 +122,29 @@ func TestReadELFObjectHostileAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestParseLdsoCacheHostileAllocations: a crafted /etc/ld.so.cache whose
+// entries all name one long string does not make nsup copy it per entry.
+func TestParseLdsoCacheHostileAllocations(t *testing.T) {
+	le := binary.LittleEndian
+	const n, strLen = 500, 256 << 10
+	b := make([]byte, ldsoCacheNewHeader+n*ldsoCacheNewEntry+strLen+1)
+	copy(b, ldsoCacheNewMagic)
+	le.PutUint32(b[20:], n)
+	b[28] = 2
+	strOff := uint32(ldsoCacheNewHeader + n*ldsoCacheNewEntry)
+	for i := 0; i < n; i++ {
+		e := b[ldsoCacheNewHeader+i*ldsoCacheNewEntry:]
+		le.PutUint32(e[0:], 0x0303)
+		le.PutUint32(e[4:], strOff)
+		le.PutUint32(e[8:], strOff)
+	}
+	for i := 0; i < strLen; i++ {
+		b[int(strOff)+i] = 'a'
+	}
+	var err error
+	got := allocated(func() { _, err = parseLdsoCache(b) })
+	if limit := uint64(8*len(b)) + 4<<20; got > limit {
+		t.Errorf("a %d-byte cache allocated %d bytes (err %v), want at most %d", len(b), got, err, limit)
+	}
+}
