@@ -134,3 +134,30 @@ environments:
 		t.Errorf("damaged lock: %d %s", code, errs)
 	}
 }
+
+// TestWriteFileAtomicNoFixedTemp: the temporary file is a new one, never a
+// fixed name another user (in a shared folder such as /tmp) or another
+// nsup can hold: a symlink planted at NAME.tmp is not written through.
+func TestWriteFileAtomicNoFixedTemp(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "spec.yaml.lock")
+	if err := os.Symlink(victim, name+".tmp"); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFileAtomic(name, []byte("lock\n")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the symlink at NAME.tmp was written through: victim holds %q", b)
+	}
+	if b, _ := os.ReadFile(name); string(b) != "lock\n" {
+		t.Errorf("%s holds %q", name, b)
+	}
+	if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("%s: %v, mode %v, want 0644", name, err, fi.Mode())
+	}
+}
