@@ -122,14 +122,11 @@ func buildEntry(ctx context.Context, p string, build func(ctx context.Context, t
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return err
 	}
-	lock, err := os.OpenFile(p+".build", os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := lockBuild(p)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	if err := flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return err
-	}
 	defer func() {
 		if err != nil {
 			// Nothing of a failed build stays (a builder waiting on this
@@ -173,6 +170,41 @@ func buildEntry(ctx context.Context, p string, build func(ctx context.Context, t
 		d.Close()
 	}
 	return nil
+}
+
+// lockBuild opens and locks p.build, a lock that p.build still names once
+// held: a lock file unlinked meanwhile (by the failed build this waited
+// for, or a prune) would be no lock, and a prune would take this build's
+// HEX.tmp-* for a dead one. p.build is only unlinked by its holder.
+func lockBuild(p string) (*os.File, error) {
+	for {
+		lock, err := os.OpenFile(p+".build", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		if err := flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+			lock.Close()
+			return nil, err
+		}
+		var a, b unix.Stat_t
+		if unix.Fstat(int(lock.Fd()), &a) == nil && unix.Lstat(p+".build", &b) == nil && a.Dev == b.Dev && a.Ino == b.Ino {
+			return lock, nil
+		}
+		lock.Close()
+	}
+}
+
+// removeBuildLock removes p.build unless a builder holds it, holding it
+// meanwhile (see lockBuild).
+func removeBuildLock(p string) {
+	lf, err := os.Open(p + ".build")
+	if err != nil {
+		return
+	}
+	defer lf.Close()
+	if unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		os.Remove(p + ".build")
+	}
 }
 
 // writeAtomic writes name through a temporary sibling and a rename.
@@ -371,7 +403,7 @@ func removeEntry(p string) (bool, error) {
 		return false, err
 	}
 	os.Remove(p + ".json")
-	os.Remove(p + ".build")
+	removeBuildLock(p)
 	f.Close()
 	removeTree(trash)
 	return true, nil
@@ -403,14 +435,15 @@ func sweep(dir string, o PruneOptions) error {
 			case strings.HasSuffix(n, ".json"), strings.HasSuffix(n, ".build"):
 				base := strings.TrimSuffix(strings.TrimSuffix(n, ".json"), ".build")
 				if _, err := os.Lstat(filepath.Join(kd, base)); errors.Is(err, fs.ErrNotExist) && isDigestName(base) {
+					// Removed while holding the build lock (lockBuild).
 					if lf, err := os.Open(filepath.Join(kd, base+".build")); err == nil {
-						busy := unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil
+						if unix.Flock(int(lf.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+							os.Remove(p)
+						} // else being built
 						lf.Close()
-						if busy {
-							continue // being built
-						}
+					} else {
+						os.Remove(p)
 					}
-					os.Remove(p)
 				}
 			}
 		}
