@@ -75,9 +75,20 @@ func domainnameMsg(s string) string {
 	return ""
 }
 
+// absPathMsg: an absolute path inside the environment, one the kernel
+// takes (at most PATH_MAX bytes with its NUL, names of at most NAME_MAX):
+// else apply would fail with ENAMETOOLONG on valid-looking input.
 func absPathMsg(s string) string {
 	if !strings.HasPrefix(s, "/") {
 		return fmt.Sprintf("must be an absolute path, got %s", quote(s))
+	}
+	if len(s) > 4095 {
+		return fmt.Sprintf("must be at most 4095 bytes long (PATH_MAX), got %d", len(s))
+	}
+	for _, c := range strings.Split(s, "/") {
+		if len(c) > 255 {
+			return fmt.Sprintf("must have names of at most 255 bytes (NAME_MAX), got one of %d", len(c))
+		}
 	}
 	return ""
 }
