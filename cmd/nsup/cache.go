@@ -78,6 +78,10 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 		if len(specs) == 0 && !cf.all && cf.olderThan == 0 {
 			return usageError{"cache prune needs SPEC files whose trees to keep, --older-than DURATION, or --all"}
 		}
+		if cf.olderThan < 0 {
+			// Every last use is older than a negative age: that would be --all.
+			return usageError{fmt.Sprintf("--older-than must be a positive duration, got %v", cf.olderThan)}
+		}
 		if cf.all && len(specs) > 0 {
 			return usageError{"cache prune --all keeps no SPEC's trees: give one or the other"}
 		}
