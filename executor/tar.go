@@ -128,6 +128,7 @@ type unpacker struct {
 	// dirs get their modes, owners and times once everything is in them
 	// (a read-only folder must be filled first).
 	dirs     []*tar.Header
+	dirAt    map[string]int // name -> index in dirs: a later member replaces
 	rootMode uint32
 	files    int
 	bytes    int64
@@ -154,7 +155,7 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 			u.rootMode = planner.TarMode(h)
 			hc := *h
 			hc.Name = "."
-			u.dirs = append(u.dirs, &hc)
+			u.addDir(&hc)
 		}
 		return nil
 	}
@@ -176,7 +177,7 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 		}
 		hc := *h
 		hc.Name = rel
-		u.dirs = append(u.dirs, &hc)
+		u.addDir(&hc)
 		return nil
 	case h.Typeflag == tar.TypeSymlink:
 		if err := u.clear(pfd, name); err != nil {
@@ -214,6 +215,20 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 		return fmt.Errorf("unsupported type %q: %w", h.Typeflag, errTarRefused)
 	}
 	return u.attrs(pfd, name, h)
+}
+
+// addDir records a folder's header for finish; of a folder listed twice,
+// the later header holds (as in planner.TarFiles), at the first's place.
+func (u *unpacker) addDir(h *tar.Header) {
+	if i, ok := u.dirAt[h.Name]; ok {
+		u.dirs[i] = h
+		return
+	}
+	if u.dirAt == nil {
+		u.dirAt = map[string]int{}
+	}
+	u.dirAt[h.Name] = len(u.dirs)
+	u.dirs = append(u.dirs, h)
 }
 
 // attrs sets the owner (as root) and the modification time of pfd/name,

@@ -469,3 +469,35 @@ func TestTarListingMatches(t *testing.T) {
 		t.Errorf("TarFiles %q, unpacked %q", listed, got)
 	}
 }
+
+// TestTarDuplicateFolder: a folder listed twice gets the later member's
+// mode, as planner.TarFiles (and so the plan and the lock) say.
+func TestTarDuplicateFolder(t *testing.T) {
+	c := newUnpackCase(t, makeTar(t, false,
+		member{name: "./", typ: tar.TypeDir, mode: 0o700},
+		member{name: "d/", typ: tar.TypeDir, mode: 0o700},
+		member{name: "d/x", body: "x"},
+		member{name: "d/", typ: tar.TypeDir, mode: 0o755},
+		member{name: "./", typ: tar.TypeDir, mode: 0o755}))
+	if _, err := c.unpack(t); err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := planner.TarFiles(c.archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Path == "/d" && f.Mode != 0o755 {
+			t.Fatalf("TarFiles: /d mode %04o", f.Mode)
+		}
+	}
+	for _, p := range []string{"d", "."} {
+		fi, err := os.Lstat(filepath.Join(c.tree, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := fi.Mode().Perm(); got != 0o755 {
+			t.Errorf("%s: mode %04o unpacked, the later member says 0755", p, got)
+		}
+	}
+}
