@@ -282,6 +282,9 @@ func (u *unpacker) hardlink(h *tar.Header, pfd int, name string) error {
 	if err := unix.Fstatat(tfd, tname, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return notEarlier
 	}
+	if self, _ := planner.TarName(h.Name); self == t {
+		return nil // a link to itself: the file stays (planner.TarFiles)
+	}
 	if err := u.clear(pfd, name); err != nil {
 		return err
 	}

@@ -501,3 +501,20 @@ func TestTarDuplicateFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestTarHardlinkToItself: a hard link naming itself (planner.TarFiles
+// accepts it: the file stays as it is) does not remove the file.
+func TestTarHardlinkToItself(t *testing.T) {
+	c := newUnpackCase(t, makeTar(t, false,
+		member{name: "f", body: "x"},
+		member{name: "./f", typ: tar.TypeLink, link: "f"}))
+	if _, _, err := planner.TarFiles(c.archive); err != nil {
+		t.Fatalf("TarFiles: %v", err)
+	}
+	if _, err := c.unpack(t); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(c.tree, "f")); err != nil || string(b) != "x" {
+		t.Errorf("f: %q, %v", b, err)
+	}
+}
