@@ -336,8 +336,11 @@ func (u *unpacker) openDir(dir string, create bool) (int, error) {
 		for _, c := range comps {
 			fd, err = unix.Openat2(cur, c, how)
 			if err == unix.ENOENT {
+				// 0755 whatever the umask, as planner.TarFiles lists it.
 				if err = unix.Mkdirat(cur, c, 0o755); err == nil {
-					fd, err = unix.Openat2(cur, c, how)
+					if err = unix.Fchmodat(cur, c, 0o755, 0); err == nil {
+						fd, err = unix.Openat2(cur, c, how)
+					}
 				}
 			}
 			closeUnlessRoot(cur, u.rootfd)

@@ -518,3 +518,31 @@ func TestTarHardlinkToItself(t *testing.T) {
 		t.Errorf("f: %q, %v", b, err)
 	}
 }
+
+// TestTarImplicitFolderUmask: a folder the archive does not list (made for
+// a member below it) is 0755 whatever nsup's umask, as planner.TarFiles
+// says.
+func TestTarImplicitFolderUmask(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	c := newUnpackCase(t, makeTar(t, false, member{name: "a/b/f", body: "x"}))
+	if _, err := c.unpack(t); err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := planner.TarFiles(c.archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if f.Type != "dir" {
+			continue
+		}
+		fi, err := os.Lstat(filepath.Join(c.tree, f.Path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := uint32(fi.Mode().Perm()); got != f.Mode {
+			t.Errorf("%s: mode %04o unpacked, TarFiles says %04o", f.Path, got, f.Mode)
+		}
+	}
+}
