@@ -628,3 +628,84 @@ environments:
 	}
 	unix.Wait4(s.State.Pid, nil, unix.WNOHANG, nil)
 }
+
+// TestRootStateDirNotOurs: a state directory another user owns or can
+// write to (an unprivileged user's default is /tmp/nsup-run-UID when
+// XDG_RUNTIME_DIR is unset: anyone can make it first) is refused by apply
+// -d, and by exec, ps and down, which would otherwise hand the caller's
+// stdio to a socket, or signal a pid, that the other user planted there.
+func TestRootStateDirNotOurs(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, c := range []struct {
+		name string
+		make func(d string) error
+	}{
+		{"other-owner", func(d string) error {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				return err
+			}
+			return os.Chown(d, 65534, 65534)
+		}},
+		{"world-writable", func(d string) error {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(d, 0o777)
+		}},
+		{"symlink", func(d string) error {
+			other := d + "-target"
+			if err := os.Mkdir(other, 0o700); err != nil {
+				return err
+			}
+			if err := os.Chown(other, 65534, 65534); err != nil {
+				return err
+			}
+			return os.Symlink(other, d)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state")
+			if err := c.make(state); err != nil {
+				t.Fatal(err)
+			}
+			p := compileDetached(t, dir, lifeSpec, state)
+			_, _, _, err := run(t, p, executor.Options{})
+			var se *executor.StepError
+			if !errors.As(err, &se) || se.Step != 0 {
+				if err == nil {
+					executor.Down(context.Background(), state, "life")
+				}
+				t.Fatalf("apply -d in %s: %v, want step 0 (mkdir) to fail", c.name, err)
+			}
+			if ents, _ := os.ReadDir(state); len(ents) != 0 {
+				t.Errorf("made in the state directory: %v", ents)
+			}
+			// What the other user may have planted: a directory of the
+			// environment's name, which exec, ps and down must not use.
+			if err := os.Mkdir(filepath.Join(state, "life"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(state, "life", planner.StateFile), []byte(`{"version":1,"name":"life","pid":1}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := executor.Inspect(state, "life"); err == nil {
+				t.Errorf("Inspect used the state directory")
+			}
+			if _, err := executor.List(state); err == nil {
+				t.Errorf("List used the state directory")
+			}
+			if _, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Argv: []string{"true"}}); err == nil {
+				t.Errorf("Exec used the state directory")
+			}
+			if _, err := executor.Down(context.Background(), state, "life"); err == nil {
+				t.Errorf("Down used the state directory")
+			}
+			if _, err := os.Stat(filepath.Join(state, "life")); err != nil {
+				t.Errorf("Down removed the planted directory: %v", err)
+			}
+		})
+	}
+}
