@@ -709,3 +709,74 @@ func TestRootStateDirNotOurs(t *testing.T) {
 		})
 	}
 }
+
+// TestRootExecTerminalNotKept: without -t, a terminal among the caller's
+// stdio is not handed to the environment (it is relayed through pipes):
+// a process the command leaves behind in a session of its own would
+// otherwise keep the caller's terminal after nsup exec has returned, and
+// read what is typed into the host's shell, or write to it.
+func TestRootExecTerminalNotKept(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	applets(t, root, "setsid")
+	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	defer executor.Down(context.Background(), state, "life")
+	master, slave, err := executor.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	var out syncBuffer
+	go io.Copy(&out, master)
+	st, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Stdin: slave, Stdout: slave, Stderr: slave,
+		Argv: []string{"/bin/sh", "-c", `exec 3<&0 4>&1; setsid /bin/sh -c 'exec sleep 1000' 0<&3 1>&4 2>&4 & echo left; exit 3`}})
+	if err != nil || st != 3 {
+		t.Fatalf("exec: %d %v", st, err)
+	}
+	waitFor(t, &out, "left")
+	var tty unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &tty); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the command left behind, once it has started.
+	envs, err := executor.List(state)
+	if err != nil || len(envs) != 1 {
+		t.Fatal(envs, err)
+	}
+	for i := 0; ; i++ {
+		tree, err := executor.Tree(envs[0].State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sleeping []int
+		for _, c := range tree.Children {
+			if c.Comm == "sleep" && c.Name == "" {
+				sleeping = append(sleeping, c.Pid)
+			}
+		}
+		if len(sleeping) == 0 && i < 1000 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if len(sleeping) == 0 {
+			t.Fatal("the command's leftover never started")
+		}
+		for _, pid := range sleeping {
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			for _, fd := range fds {
+				var st unix.Stat_t
+				if unix.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == tty.Rdev {
+					t.Errorf("pid %d inside the environment holds the caller's terminal at fd %s after exec returned", pid, fd.Name())
+				}
+			}
+		}
+		return
+	}
+}
