@@ -827,6 +827,21 @@ func (ec *envCompiler) child() {
 			ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY | ec.keep(ec.root)})
 		}
 	}
+	// Not dumpable from here on, before the capabilities are dropped:
+	// with the kept set, the stage would pass the ptrace access check of
+	// any root process of its user namespace with that set (root inside
+	// an environment that sees it: one without a pid namespace, or one
+	// whose pid namespace this environment joins), which could then open
+	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
+	// fds. nsup's own init stays so: PID 1 (and a detached one holds the
+	// control socket and the lock), no process of the environment (root
+	// inside, without CAP_SYS_PTRACE) can reach its fds or nsup's binary
+	// through /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2),
+	// "Ptrace access mode checking"). The processes init starts are
+	// dumpable again after their execve; with init: false the main
+	// process's own execve resets it, and no nsup code stays in the
+	// environment.
+	ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
 	// A root process inside keeps only what a program may need of root's
 	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
 	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
@@ -834,16 +849,6 @@ func (ec *envCompiler) child() {
 	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
 	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
 	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
-		// nsup's own init is PID 1 (and a detached one holds the control
-		// socket and the lock): not dumpable, no process of the
-		// environment (root inside, without CAP_SYS_PTRACE) can reach its
-		// fds or nsup's binary through /proc/1/fd, /proc/1/exe or
-		// pidfd_getfd(2) (ptrace(2), "Ptrace access mode checking"), so
-		// the host's nsup binary cannot be reopened for writing from
-		// inside (CVE-2019-5736). The processes init starts are dumpable
-		// again after their execve. With init: false the main process's
-		// own execve resets it, and no nsup code stays in the environment.
-		ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
 		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
 		// reads as what it is in ps, inside and on the host.
 		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
