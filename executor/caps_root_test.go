@@ -205,12 +205,12 @@ environments:
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", h.cmd.Process.Pid, h.cmd.Process.Pid))
-	stage := strings.Fields(string(b))
-	if err != nil || len(stage) == 0 {
-		// The stage is the child of one of the helper's threads.
-		out, _ := exec.Command("pgrep", "-P", strconv.Itoa(h.cmd.Process.Pid)).Output()
-		stage = strings.Fields(string(out))
+	// The stage is the child of one of the helper's threads.
+	var stage []string
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", h.cmd.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", h.cmd.Process.Pid, task.Name()))
+		stage = append(stage, strings.Fields(string(b))...)
 	}
 	if len(stage) == 0 {
 		t.Fatal("no child stage")
