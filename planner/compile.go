@@ -347,6 +347,7 @@ const (
 	prSetPdeathsig = 1
 	prSetDumpable  = 4
 	prSetName      = 15
+	prSetSubreaper = 36
 )
 
 var optionFlag = map[string]MountFlags{
@@ -857,6 +858,13 @@ func (ec *envCompiler) child() {
 	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
 	// inherited and cannot be unset.
 	ec.add(Child, pos, Prctl{Option: prSetNoNew, Arg: 1})
+	if (ec.stateDir != "" || e.Init == nil || e.Init.Value) && !ec.isNew(spec.NSPID) {
+		// Init is not PID 1 of a pid namespace of its own, so the kernel
+		// does not kill what is left when it exits: it is the tree's
+		// child subreaper instead (orphans become its children), and kills
+		// what is left before it exits.
+		ec.add(Child, pos, Prctl{Option: prSetSubreaper, Arg: 1})
+	}
 	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
 	// at the next execve.
 	ec.add(Child, pos, CloseRange{First: 3})
