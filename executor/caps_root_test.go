@@ -1,10 +1,13 @@
 package executor_test
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
@@ -154,5 +157,70 @@ environments:
 	// The processes init starts are dumpable again: their own /proc works.
 	if got := strings.Join(s["self"], " "); got != "ok" {
 		t.Errorf("the main process reading its own /proc/self/exe: %q", got)
+	}
+}
+
+// TestRootStageNotDumpableWithDroppedCaps: the child stage is not
+// dumpable by the time its capabilities are down to the kept set: else a
+// root process of the host's user namespace with that set (root inside
+// another environment that can see the stage: one without a pid
+// namespace, or whose pid namespace the environment joins) passes the
+// ptrace access check in between, and can open /proc/PID/exe, the host's
+// nsup binary (CVE-2019-5736), or /proc/PID/fd, the state and the
+// setup channel. Paused between capset and the next step, the stage is
+// looked at by such a process (setpriv with the kept set as its bounding
+// set).
+func TestRootStageNotDumpableWithDroppedCaps(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		skipOrFail(t, "no setpriv(1)")
+	}
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  stage:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/true]}
+`)
+	after := -1
+	for i, st := range p.Environments[0].Steps {
+		if _, ok := st.Op.(planner.Capset); ok {
+			after = i + 1
+		}
+	}
+	h := startHelper(t, p, fmt.Sprintf("stage %d", after))
+	defer func() {
+		h.cmd.Process.Kill()
+		h.wait(t)
+	}()
+	want := fmt.Sprintf("nsup-test: paused stage %d", after)
+	for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
+		if i == 800 {
+			t.Fatalf("never paused at step %d: %s", after, h.stderr.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	// The stage is the child of one of the helper's threads.
+	var stage []string
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", h.cmd.Process.Pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", h.cmd.Process.Pid, task.Name()))
+		stage = append(stage, strings.Fields(string(b))...)
+	}
+	if len(stage) == 0 {
+		t.Fatal("no child stage")
+	}
+	var caps []string
+	for _, c := range planner.DefaultCapabilities {
+		caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	out, err := exec.Command(setpriv, "--bounding-set", "-all,"+strings.Join(caps, ","), "--", "readlink", "/proc/"+stage[0]+"/exe").CombinedOutput()
+	if err == nil {
+		t.Errorf("a root process with the kept capabilities resolved the paused stage's /proc/%s/exe: %s", stage[0], out)
 	}
 }

@@ -29,8 +29,9 @@ import (
 //	client → init  {"signal": N}: forward signal N to its process group
 //	init → client  {"status": N}: it exited, as a shell reports it
 //
-// The only fds the environment ever gets are those: the caller's stdio,
-// or a terminal of its own. The command gets a session of its own
+// The only fds the environment ever gets are those: the caller's stdio
+// (a terminal among them replaced by a pipe nsup exec copies: the
+// environment could keep it after the command), or a terminal of its own. The command gets a session of its own
 // (setsid): with a pty, it is its controlling terminal (job control, its
 // window size); without one, the caller's terminal cannot be its
 // controlling terminal, so TIOCSTI cannot type into the caller's shell.

@@ -24,6 +24,9 @@ func (r *envRun) mkdir(op planner.Mkdir) error {
 	if err := os.MkdirAll(filepath.Dir(op.Path), os.FileMode(op.Mode)); err != nil {
 		return err
 	}
+	if err := ownDir(filepath.Dir(op.Path)); err != nil {
+		return err
+	}
 	err := unix.Mkdir(op.Path, op.Mode)
 	if err != nil && err != unix.EEXIST {
 		return err
@@ -40,6 +43,25 @@ func (r *envRun) mkdir(op planner.Mkdir) error {
 	}
 	// Root-only, whatever the umask made of it.
 	return unix.Chmod(op.Path, op.Mode)
+}
+
+// ownDir checks that the state directory d (all environments') is this
+// user's alone: a directory, not a symlink, of this uid, that no group or
+// other may write to. Another user who made it first (an unprivileged
+// user's default, /tmp/nsup-run-UID, is in a shared directory) could
+// otherwise rename an environment's directory away and plant a control
+// socket that nsup exec hands the caller's stdio to, or a state that
+// nsup down signals a pid of.
+func ownDir(d string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("state directory %s is not a directory of uid %d that only it can write to (mode %#o, uid %d): %w",
+			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
+	}
+	return nil
 }
 
 // flock takes the environment's lock: the first of two nsup apply -d of

@@ -628,3 +628,155 @@ environments:
 	}
 	unix.Wait4(s.State.Pid, nil, unix.WNOHANG, nil)
 }
+
+// TestRootStateDirNotOurs: a state directory another user owns or can
+// write to (an unprivileged user's default is /tmp/nsup-run-UID when
+// XDG_RUNTIME_DIR is unset: anyone can make it first) is refused by apply
+// -d, and by exec, ps and down, which would otherwise hand the caller's
+// stdio to a socket, or signal a pid, that the other user planted there.
+func TestRootStateDirNotOurs(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, c := range []struct {
+		name string
+		make func(d string) error
+	}{
+		{"other-owner", func(d string) error {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				return err
+			}
+			return os.Chown(d, 65534, 65534)
+		}},
+		{"world-writable", func(d string) error {
+			if err := os.Mkdir(d, 0o700); err != nil {
+				return err
+			}
+			return os.Chmod(d, 0o777)
+		}},
+		{"symlink", func(d string) error {
+			other := d + "-target"
+			if err := os.Mkdir(other, 0o700); err != nil {
+				return err
+			}
+			if err := os.Chown(other, 65534, 65534); err != nil {
+				return err
+			}
+			return os.Symlink(other, d)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "state")
+			if err := c.make(state); err != nil {
+				t.Fatal(err)
+			}
+			p := compileDetached(t, dir, lifeSpec, state)
+			_, _, _, err := run(t, p, executor.Options{})
+			var se *executor.StepError
+			if !errors.As(err, &se) || se.Step != 0 {
+				if err == nil {
+					executor.Down(context.Background(), state, "life")
+				}
+				t.Fatalf("apply -d in %s: %v, want step 0 (mkdir) to fail", c.name, err)
+			}
+			if ents, _ := os.ReadDir(state); len(ents) != 0 {
+				t.Errorf("made in the state directory: %v", ents)
+			}
+			// What the other user may have planted: a directory of the
+			// environment's name, which exec, ps and down must not use.
+			if err := os.Mkdir(filepath.Join(state, "life"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(state, "life", planner.StateFile), []byte(`{"version":1,"name":"life","pid":1}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := executor.Inspect(state, "life"); err == nil {
+				t.Errorf("Inspect used the state directory")
+			}
+			if _, err := executor.List(state); err == nil {
+				t.Errorf("List used the state directory")
+			}
+			if _, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Argv: []string{"true"}}); err == nil {
+				t.Errorf("Exec used the state directory")
+			}
+			if _, err := executor.Down(context.Background(), state, "life"); err == nil {
+				t.Errorf("Down used the state directory")
+			}
+			if _, err := os.Stat(filepath.Join(state, "life")); err != nil {
+				t.Errorf("Down removed the planted directory: %v", err)
+			}
+		})
+	}
+}
+
+// TestRootExecTerminalNotKept: without -t, a terminal among the caller's
+// stdio is not handed to the environment (it is relayed through pipes):
+// a process the command leaves behind in a session of its own would
+// otherwise keep the caller's terminal after nsup exec has returned, and
+// read what is typed into the host's shell, or write to it.
+func TestRootExecTerminalNotKept(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	applets(t, root, "setsid")
+	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	defer executor.Down(context.Background(), state, "life")
+	master, slave, err := executor.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer slave.Close()
+	var out syncBuffer
+	go io.Copy(&out, master)
+	st, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Stdin: slave, Stdout: slave, Stderr: slave,
+		Argv: []string{"/bin/sh", "-c", `exec 3<&0 4>&1; setsid /bin/sh -c 'exec sleep 1000' 0<&3 1>&4 2>&4 & echo left; exit 3`}})
+	if err != nil || st != 3 {
+		t.Fatalf("exec: %d %v", st, err)
+	}
+	waitFor(t, &out, "left")
+	var tty unix.Stat_t
+	if err := unix.Fstat(int(slave.Fd()), &tty); err != nil {
+		t.Fatal(err)
+	}
+	// Whatever the command left behind, once it has started.
+	envs, err := executor.List(state)
+	if err != nil || len(envs) != 1 {
+		t.Fatal(envs, err)
+	}
+	for i := 0; ; i++ {
+		tree, err := executor.Tree(envs[0].State)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sleeping []int
+		for _, c := range tree.Children {
+			if c.Comm == "sleep" && c.Name == "" {
+				sleeping = append(sleeping, c.Pid)
+			}
+		}
+		if len(sleeping) == 0 && i < 1000 {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if len(sleeping) == 0 {
+			t.Fatal("the command's leftover never started")
+		}
+		for _, pid := range sleeping {
+			fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+			for _, fd := range fds {
+				var st unix.Stat_t
+				if unix.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == tty.Rdev {
+					t.Errorf("pid %d inside the environment holds the caller's terminal at fd %s after exec returned", pid, fd.Name())
+				}
+			}
+		}
+		return
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -28,7 +29,8 @@ type ExecOptions struct {
 	// Stdin and Stdout; Stdin, if a terminal, is in raw mode meanwhile.
 	TTY bool
 	// Stdin, Stdout and Stderr are handed to the command as they are
-	// (without TTY): nothing copies them.
+	// (without TTY): nothing copies them, except a terminal, which is
+	// relayed through a pipe (notTerminals).
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -71,6 +73,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	}
 	var master *os.File
 	masterFD := -1
+	var lastOutput func(time.Duration)
 	if opts.TTY {
 		m, mfd, slave, err := openPty()
 		if err != nil {
@@ -85,10 +88,22 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			return 1, err
 		}
 	} else {
-		fds := unix.UnixRights(int(opts.Stdin.Fd()), int(opts.Stdout.Fd()), int(opts.Stderr.Fd()))
-		if err := unix.Sendmsg(c, req, fds, nil, 0); err != nil {
+		files, drain, err := notTerminals(opts.Stdin, opts.Stdout, opts.Stderr)
+		if err != nil {
 			return 1, err
 		}
+		defer drain(0)
+		fds := unix.UnixRights(int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd()))
+		err = unix.Sendmsg(c, req, fds, nil, 0)
+		for i, f := range files {
+			if f != [...]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}[i] {
+				f.Close() // the environment's end of a relay: init has its copy
+			}
+		}
+		if err != nil {
+			return 1, err
+		}
+		lastOutput = drain
 	}
 	msgs := make(chan execMessage, 2)
 	go func() {
@@ -157,6 +172,9 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			if m.Status == nil {
 				continue
 			}
+			if lastOutput != nil {
+				lastOutput(200 * time.Millisecond)
+			}
 			if copied != nil {
 				// The last output, boundedly: a process the command left
 				// behind may hold the terminal open.
@@ -166,6 +184,69 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			return *m.Status, nil
 		}
 	}
+}
+
+// notTerminals returns the fds to hand to the command without -t: each
+// of stdin, stdout and stderr as it is, but a terminal through a pipe that
+// nsup copies. Handed over, the caller's terminal would stay in the
+// environment after nsup exec returns, held by any process the command
+// leaves behind in a session of its own, which could then read what is
+// typed into the caller's shell, or write to it. drain(d) ends the relays:
+// the output copied until its end, or for at most d, the input no more.
+func notTerminals(files ...*os.File) ([]*os.File, func(d time.Duration), error) {
+	out := append([]*os.File(nil), files...)
+	var keep []*os.File // nsup's ends
+	var copies []chan struct{}
+	drain := func(d time.Duration) {
+		for _, f := range keep {
+			if d > 0 {
+				f.SetReadDeadline(time.Now().Add(d))
+			} else {
+				f.Close()
+			}
+		}
+		if d > 0 {
+			for _, c := range copies {
+				<-c
+			}
+		}
+	}
+	for i, f := range files {
+		if f == nil {
+			continue
+		}
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+			continue
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			drain(0)
+			for _, g := range out[:i] {
+				if !slices.Contains(files, g) {
+					g.Close()
+				}
+			}
+			return nil, nil, err
+		}
+		if i == 0 {
+			out[0] = r
+			keep = append(keep, w)
+			go func() {
+				io.Copy(w, f)
+				w.Close() // the command reads the end of its input
+			}()
+			continue
+		}
+		out[i] = w
+		keep = append(keep, r)
+		done := make(chan struct{})
+		copies = append(copies, done)
+		go func() {
+			defer close(done)
+			io.Copy(f, r)
+		}()
+	}
+	return out, drain, nil
 }
 
 // openPty opens a new pseudo-terminal pair (pty(7)): the master, non

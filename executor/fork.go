@@ -298,6 +298,15 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 	if !joinsUser && !newUser {
 		a.setgroups = false
 	}
+	if newUser && !joinsUser {
+		for _, s := range a.setns[:a.nsetns] {
+			if s.nstype == unix.CLONE_NEWPID {
+				if err := pidNSSafe(int(s.fd)); err != nil {
+					return 0, stepError(env, int(s.step), err)
+				}
+			}
+		}
+	}
 	// Root of the user namespace, as exec.Cmd's path makes the child
 	// (userMaps): of a joined one, or of a new one whose maps have a 0.
 	a.root = joinsUser
@@ -415,6 +424,33 @@ func (r *envRun) forkClone(ctx context.Context, i int) (int, error) {
 		}
 	})
 	return clone, nil
+}
+
+// pidNSSafe refuses a pid namespace for a child stage that makes a user
+// namespace of its own, when the pid namespace is owned by nsup's user
+// namespace: its processes may be of nsup's uid there, and such a process
+// has every capability in a user namespace nsup makes (its owner's uid,
+// user_namespaces(7)), whatever capabilities it kept, so ptrace access to
+// the child stage, whose /proc/PID/root is the host's root until its
+// pivot_root: root inside an environment without a user namespace could
+// read and write any host file through it.
+func pidNSSafe(fd int) error {
+	owner, err := unix.IoctlRetInt(fd, unix.NS_GET_USERNS)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(owner)
+	var o, self unix.Stat_t
+	if err := unix.Fstat(owner, &o); err != nil {
+		return err
+	}
+	if err := unix.Stat("/proc/self/ns/user", &self); err != nil {
+		return err
+	}
+	if o.Dev == self.Dev && o.Ino == self.Ino {
+		return explained{"this pid namespace is owned by nsup's own user namespace: its processes (root there, whatever capabilities they kept) would have every capability in the new user namespace, and could reach the host's root through the child stage's /proc/PID/root; join its user namespace too, or make none", unix.EPERM}
+	}
+	return nil
 }
 
 // releaseForked lets the forked child go on to its execve (its maps are

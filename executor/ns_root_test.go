@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -545,5 +546,50 @@ environments:
 				t.Errorf("apply: %v\nwant %s", err, want)
 			}
 		})
+	}
+}
+
+// TestRootJoinPidNewUserRefused: a new user namespace made by root is
+// owned by uid 0, so every process of uid 0 in the host's user namespace,
+// whatever capabilities it has left, has all of them in it
+// (user_namespaces(7)), CAP_SYS_PTRACE included. An environment that
+// joins a pid namespace whose processes may be such (one owned by the
+// host's user namespace: an environment without a user namespace) would
+// show them its child stage, whose /proc/PID/root is the host's root
+// until pivot_root: root inside the joined environment could read and
+// write any host file through it (shown by hand: a loop over
+// /proc/*/root/HOSTFILE in the holder wrote a host file). Refused.
+func TestRootJoinPidNewUserRefused(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	holder := exec.Command("sleep", "1000")
+	holder.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWPID}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	p := compile(t, dir, fmt.Sprintf(`version: 1
+environments:
+  joiner:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt]
+    join: {pid: /proc/%d/ns/pid}
+    processes:
+      - {name: main, command: [/bin/true]}
+`, holder.Process.Pid))
+	started := false
+	_, _, _, err := run(t, p, executor.OnStart(executor.Options{}, func(string, int) { started = true }))
+	var se *executor.StepError
+	if !errors.As(err, &se) || !errors.Is(err, unix.EPERM) || !strings.Contains(p.Environments[0].Steps[se.Step].Op.Syscall(), "setns") {
+		t.Errorf("apply: %v, want the setns step refused with EPERM\n%s", err, planText(p))
+	}
+	if started {
+		t.Error("the joiner was started")
 	}
 }

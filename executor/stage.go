@@ -104,6 +104,9 @@ func (c *stage) run(dec *json.Decoder) int {
 		go c.init.serve(c.controlFD)
 	}
 	st := c.init.run()
+	if os.Getpid() != 1 {
+		killLeft() // no kernel does it: init is not PID 1 (the subreaper step)
+	}
 	c.init.finish(st, c.lockFD)
 	return st
 }

@@ -104,6 +104,11 @@ func (s EnvStatus) Log() string { return filepath.Join(s.Dir, planner.LogFile) }
 
 // List returns the detached environments recorded in dir, by name.
 func List(dir string) ([]EnvStatus, error) {
+	if err := ownDir(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -131,6 +136,9 @@ func List(dir string) ([]EnvStatus, error) {
 
 // Inspect returns one detached environment, or ErrNotFound.
 func Inspect(dir, name string) (EnvStatus, error) {
+	if err := ownDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return EnvStatus{}, err
+	}
 	d := filepath.Join(dir, name)
 	st, err := readState(d)
 	if err != nil {
@@ -403,6 +411,11 @@ const downMargin = 5 * time.Second
 // state is no error (Found is false).
 func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	res := DownResult{Exit: -1}
+	if err := ownDir(dir); errors.Is(err, os.ErrNotExist) {
+		return res, nil
+	} else if err != nil {
+		return res, err
+	}
 	d := filepath.Join(dir, name)
 	fi, err := os.Lstat(d)
 	if errors.Is(err, os.ErrNotExist) {
@@ -540,6 +553,9 @@ func lockWithin(ctx context.Context, f *os.File, d time.Duration) error {
 // copying what is written until the environment has ended (or ctx is
 // done).
 func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error {
+	if err := ownDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
 	d := filepath.Join(dir, name)
 	f, err := os.Open(filepath.Join(d, planner.LogFile))
 	if errors.Is(err, os.ErrNotExist) {

@@ -312,3 +312,45 @@ environments:
 		t.Errorf("ends reported: %v in the order %q", ended, order)
 	}
 }
+
+// TestRootNoPidNamespaceLeavesNothing: without a pid namespace of its
+// own, init is not PID 1, so the kernel does not kill what is left when it
+// exits: a process the tree started in a session of its own (a daemon)
+// would outlive the environment, and with it its mount namespace and
+// whatever host paths are bound there. Init is the tree's child
+// subreaper then, and kills what is left before it exits (it finds its
+// children in the environment's /proc, mounted here).
+func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	for _, a := range []string{"setsid", "sleep"} {
+		os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	p := compile(t, dir, `version: 1
+environments:
+  nopid:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    mounts:
+      - {type: dev, target: /dev}
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "setsid /bin/sleep 4243 & echo $!"]
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v %s", st, err, errOut)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(out))
+	if err != nil {
+		t.Fatalf("output %q", out)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err == nil && !strings.Contains(string(b), ") Z ") && strings.Contains(string(b), "(sleep)") {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Errorf("the daemon the tree started (pid %d) outlived the environment", pid)
+	}
+}

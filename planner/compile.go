@@ -347,6 +347,7 @@ const (
 	prSetPdeathsig = 1
 	prSetDumpable  = 4
 	prSetName      = 15
+	prSetSubreaper = 36
 )
 
 var optionFlag = map[string]MountFlags{
@@ -827,6 +828,21 @@ func (ec *envCompiler) child() {
 			ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY | ec.keep(ec.root)})
 		}
 	}
+	// Not dumpable from here on, before the capabilities are dropped:
+	// with the kept set, the stage would pass the ptrace access check of
+	// any root process of its user namespace with that set (root inside
+	// an environment that sees it: one without a pid namespace, or one
+	// whose pid namespace this environment joins), which could then open
+	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
+	// fds. nsup's own init stays so: PID 1 (and a detached one holds the
+	// control socket and the lock), no process of the environment (root
+	// inside, without CAP_SYS_PTRACE) can reach its fds or nsup's binary
+	// through /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2),
+	// "Ptrace access mode checking"). The processes init starts are
+	// dumpable again after their execve; with init: false the main
+	// process's own execve resets it, and no nsup code stays in the
+	// environment.
+	ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
 	// A root process inside keeps only what a program may need of root's
 	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
 	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
@@ -834,16 +850,6 @@ func (ec *envCompiler) child() {
 	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
 	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
 	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
-		// nsup's own init is PID 1 (and a detached one holds the control
-		// socket and the lock): not dumpable, no process of the
-		// environment (root inside, without CAP_SYS_PTRACE) can reach its
-		// fds or nsup's binary through /proc/1/fd, /proc/1/exe or
-		// pidfd_getfd(2) (ptrace(2), "Ptrace access mode checking"), so
-		// the host's nsup binary cannot be reopened for writing from
-		// inside (CVE-2019-5736). The processes init starts are dumpable
-		// again after their execve. With init: false the main process's
-		// own execve resets it, and no nsup code stays in the environment.
-		ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
 		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
 		// reads as what it is in ps, inside and on the host.
 		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
@@ -852,6 +858,13 @@ func (ec *envCompiler) child() {
 	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
 	// inherited and cannot be unset.
 	ec.add(Child, pos, Prctl{Option: prSetNoNew, Arg: 1})
+	if (ec.stateDir != "" || e.Init == nil || e.Init.Value) && !ec.isNew(spec.NSPID) {
+		// Init is not PID 1 of a pid namespace of its own, so the kernel
+		// does not kill what is left when it exits: it is the tree's
+		// child subreaper instead (orphans become its children), and kills
+		// what is left before it exits.
+		ec.add(Child, pos, Prctl{Option: prSetSubreaper, Arg: 1})
+	}
 	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
 	// at the next execve.
 	ec.add(Child, pos, CloseRange{First: 3})

@@ -244,6 +244,9 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	if env == "" || len(argv) == 0 {
 		return usageError{"exec takes an ENV and a command: nsup exec ENV [--process P] [-t] -- CMD..."}
 	}
+	if !spec.ValidName(env) {
+		return usageError{fmt.Sprintf("%q is not an environment name", env)}
+	}
 	files, cleanup, err := stdioFiles(ios)
 	if err != nil {
 		return err
@@ -340,6 +343,9 @@ func runLogs(ctx context.Context, args []string, ios ioSet) error {
 	}
 	if len(rest) != 1 {
 		return usageError{"logs takes one ENV"}
+	}
+	if !spec.ValidName(rest[0]) {
+		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
 	}
 	return executor.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
 }

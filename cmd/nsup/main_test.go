@@ -203,3 +203,21 @@ func TestLineDiff(t *testing.T) {
 		t.Errorf("equal inputs: %q", got)
 	}
 }
+
+// TestEnvNamesChecked: exec and logs take an environment's name, as down
+// does, not a path: "../x" would lead them out of the state directory (to
+// a log, or a control socket, someone else made).
+func TestEnvNamesChecked(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	os.Mkdir(state, 0o700)
+	os.Mkdir(filepath.Join(dir, "elsewhere"), 0o700)
+	os.WriteFile(filepath.Join(dir, "elsewhere", "output.log"), []byte("not a log of nsup's\n"), 0o600)
+	t.Setenv("NSUP_STATE_DIR", state)
+	for _, args := range [][]string{{"logs", "../elsewhere"}, {"exec", "../elsewhere", "--", "true"}, {"down", "../elsewhere"}} {
+		code, out, errs := nsup(t, args...)
+		if code != 2 || out != "" {
+			t.Errorf("nsup %q: exit %d, stdout %q, stderr %q; want exit 2", args, code, out, errs)
+		}
+	}
+}

@@ -323,6 +323,9 @@ func (x *exporter) step(st planner.Step) error {
 		case unix.PR_SET_DUMPABLE:
 			// nsup's detached init, which holds nsup's lock and control
 			// socket; runc's init makes itself non-dumpable too.
+		case unix.PR_SET_CHILD_SUBREAPER:
+			// nsup's init without a pid namespace of its own, which kills
+			// what the tree leaves; the runtime's container has its own.
 		default:
 			return fmt.Errorf("prctl %s has no OCI equivalent", op.Option)
 		}
