@@ -180,7 +180,7 @@ func readLock(name, shown string) (map[string]lockedEnv, error) {
 	}
 	out := map[string]lockedEnv{}
 	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
+	sc.Buffer(nil, len(b)+1) // a line is as long as nsup wrote it
 	for n := 1; sc.Scan(); n++ {
 		bad := func(msg string) error {
 			return invalidError{fmt.Errorf("%s:%d: %s (rewrite it with nsup lock)", shown, n, msg)}

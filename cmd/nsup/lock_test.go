@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/planner"
 )
 
 func sha(b []byte) string {
@@ -159,5 +161,24 @@ func TestWriteFileAtomicNoFixedTemp(t *testing.T) {
 	}
 	if fi, err := os.Stat(name); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Errorf("%s: %v, mode %v, want 0644", name, err, fi.Mode())
+	}
+}
+
+// TestLockLongLineReadBack: a lock nsup writes reads back, whatever the
+// length of a line (a tar symlink's target may be up to 1 MiB, and JSON
+// writes a control byte as 6).
+func TestLockLongLineReadBack(t *testing.T) {
+	link := strings.Repeat("\x01", 300<<10)
+	envs := map[string]lockedEnv{"e": {kind: "tar", digest: "sha256:00", files: []planner.File{{Path: "/l", Type: "symlink", Link: link}}}}
+	name := filepath.Join(t.TempDir(), "s.yaml.lock")
+	if err := os.WriteFile(name, encodeLock(envs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := readLock(name, "s.yaml.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := got["e"].files; len(f) != 1 || f[0].Link != link {
+		t.Errorf("read back %d files", len(f))
 	}
 }
