@@ -399,6 +399,15 @@ func (c *closureBuilder) addObject(real string, strict bool) error {
 	if info.soname != "" {
 		loaded[info.soname] = main
 	}
+	if info.interp != "" && !closureFits(filepath.Join("/", info.interp), info) {
+		// The kernel runs only an ELF interpreter of the binary's own
+		// class and machine: anything else (a crafted PT_INTERP naming
+		// /etc/shadow) must not be copied into the tree.
+		if !strict {
+			return nil
+		}
+		return fmt.Errorf("program interpreter %s of %s: not an ELF file of its class and machine", info.interp, real)
+	}
 	if info.interp != "" {
 		// The interpreter is mapped first, by the kernel; a later
 		// DT_NEEDED of its soname (libc needs ld-linux-x86-64.so.2) is it.

@@ -148,3 +148,46 @@ func TestParseLdsoCacheHostileAllocations(t *testing.T) {
 		t.Errorf("a %d-byte cache allocated %d bytes (err %v), want at most %d", len(b), got, err, limit)
 	}
 }
+
+// TestClosureInterpNotELF: a binary whose PT_INTERP names a file that is
+// not ELF (the kernel would refuse to run it) does not bring that file,
+// say /etc/shadow, into the tree.
+func TestClosureInterpNotELF(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("root:$6$hash:::\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	le := binary.LittleEndian
+	const ehdr, phdr = 64, 56
+	b := make([]byte, ehdr+phdr+len(secret)+1)
+	copy(b, elf.ELFMAG)
+	b[4], b[5], b[6] = byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)
+	le.PutUint16(b[16:], uint16(elf.ET_EXEC))
+	le.PutUint16(b[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(b[20:], uint32(elf.EV_CURRENT))
+	le.PutUint64(b[32:], ehdr)
+	le.PutUint16(b[52:], ehdr)
+	le.PutUint16(b[54:], phdr)
+	le.PutUint16(b[56:], 1)
+	p := b[ehdr:]
+	le.PutUint32(p[0:], uint32(elf.PT_INTERP))
+	le.PutUint64(p[8:], ehdr+phdr)
+	le.PutUint64(p[16:], ehdr+phdr)
+	le.PutUint64(p[32:], uint64(len(secret)+1))
+	le.PutUint64(p[40:], uint64(len(secret)+1))
+	copy(b[ehdr+phdr:], secret)
+	bin := filepath.Join(dir, "bin")
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Closure([]string{bin})
+	for _, f := range files {
+		if f.Path == secret {
+			t.Fatalf("the closure holds %s, the PT_INTERP of %s, which is not ELF (err %v)", secret, bin, err)
+		}
+	}
+	if err == nil {
+		t.Errorf("no error for a program interpreter that is not ELF")
+	}
+}
