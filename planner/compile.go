@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // Options tune Compile. The zero value plans for this host.
@@ -322,32 +323,32 @@ func quoteAll(ss []string) []string {
 // mnt before the others as runc and crun do.
 var (
 	nsFlag = map[string]CloneFlags{
-		spec.NSUser: 0x10000000, spec.NSMount: 0x00020000, spec.NSPID: 0x20000000,
-		spec.NSNet: 0x40000000, spec.NSIPC: 0x08000000, spec.NSUTS: 0x04000000,
-		spec.NSCgroup: 0x02000000, spec.NSTime: 0x00000080,
+		spec.NSUser: unix.CLONE_NEWUSER, spec.NSMount: unix.CLONE_NEWNS, spec.NSPID: unix.CLONE_NEWPID,
+		spec.NSNet: unix.CLONE_NEWNET, spec.NSIPC: unix.CLONE_NEWIPC, spec.NSUTS: unix.CLONE_NEWUTS,
+		spec.NSCgroup: unix.CLONE_NEWCGROUP, spec.NSTime: unix.CLONE_NEWTIME,
 	}
 	nsOrder = []string{spec.NSUser, spec.NSMount, spec.NSPID, spec.NSNet, spec.NSIPC, spec.NSUTS, spec.NSCgroup, spec.NSTime}
 )
 
-// Mount flag values (linux/mount.h), kept here so the planner needs no
-// syscall package to describe a mount.
+// Short names for the kernel's constants the planner writes into steps
+// (the same values flags.go prints by name).
 const (
-	msRDONLY       = 0x1
-	msNOSUID       = 0x2
-	msNODEV        = 0x4
-	msNOEXEC       = 0x8
-	msREMOUNT      = 0x20
-	msNOATIME      = 0x400
-	msBIND         = 0x1000
-	msREC          = 0x4000
-	msPRIVATE      = 0x40000
-	msRELATIME     = 0x200000
-	mntDETACH      = 0x2
-	prSetNoNew     = 38
-	prSetPdeathsig = 1
-	prSetDumpable  = 4
-	prSetName      = 15
-	prSetSubreaper = 36
+	msRDONLY       = unix.MS_RDONLY
+	msNOSUID       = unix.MS_NOSUID
+	msNODEV        = unix.MS_NODEV
+	msNOEXEC       = unix.MS_NOEXEC
+	msREMOUNT      = unix.MS_REMOUNT
+	msNOATIME      = unix.MS_NOATIME
+	msBIND         = unix.MS_BIND
+	msREC          = unix.MS_REC
+	msPRIVATE      = unix.MS_PRIVATE
+	msRELATIME     = unix.MS_RELATIME
+	mntDETACH      = unix.MNT_DETACH
+	prSetNoNew     = unix.PR_SET_NO_NEW_PRIVS
+	prSetPdeathsig = unix.PR_SET_PDEATHSIG
+	prSetDumpable  = unix.PR_SET_DUMPABLE
+	prSetName      = unix.PR_SET_NAME
+	prSetSubreaper = unix.PR_SET_CHILD_SUBREAPER
 )
 
 var optionFlag = map[string]MountFlags{
