@@ -205,6 +205,10 @@ func compileFor(file string, envs []string, idx *planner.Index, detach bool) (*p
 	if err != nil {
 		return nil, err
 	}
+	return compileSpec(s, envs, idx, detach)
+}
+
+func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach bool) (*planner.Plan, error) {
 	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach})
 	if err != nil {
 		return nil, invalidError{err}
@@ -324,7 +328,11 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 {
 		return usageError{"apply takes a FILE and optional ENV names, or a saved PLAN.json"}
 	}
-	b, err := os.ReadFile(rest[0])
+	// Read once, bounded: the same bytes are sniffed (a saved plan is
+	// JSON) and parsed. A saved plan lists every file of its trees, so it
+	// may be far larger than a spec (spec.ParseBytes refuses those over
+	// spec.MaxSize itself).
+	b, err := readBounded(rest[0], maxPlanSize)
 	if err != nil {
 		return invalidError{err}
 	}
@@ -341,7 +349,15 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 			return usageError{fmt.Sprintf("%s was not planned detached: make it with nsup plan -d -o %s", rest[0], rest[0])}
 		}
 	} else {
-		p, err = compileFor(rest[0], rest[1:], idx, pf.detach)
+		var abs string
+		if abs, err = filepath.Abs(rest[0]); err != nil {
+			return err
+		}
+		var s *spec.Spec
+		if s, err = spec.ParseBytes(rest[0], filepath.Dir(abs), b); err != nil {
+			return invalidError{err}
+		}
+		p, err = compileSpec(s, rest[1:], idx, pf.detach)
 	}
 	if err != nil {
 		return err
@@ -398,4 +414,25 @@ func colorful(w io.Writer) bool {
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// maxPlanSize bounds what apply reads of its argument (a spec or a saved
+// plan).
+const maxPlanSize = 256 << 20
+
+// readBounded reads a file, refusing one larger than max bytes.
+func readBounded(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes: neither a spec nor a plan", name, max)
+	}
+	return b, nil
 }
