@@ -24,6 +24,9 @@ func waitLockWaiter(t *testing.T, p string) {
 	for {
 		b, err := os.ReadFile("/proc/locks")
 		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(err)
+			}
 			t.Skip(err)
 		}
 		for _, l := range strings.Split(string(b), "\n") {
