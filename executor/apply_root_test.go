@@ -570,10 +570,7 @@ environments:
       - name: main
         command: [/bin/sh, -c, "echo hi > /written && cat /written && rm /nsup-marker && stat -c %a /"]
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s\n%s", st, err, errOut, planText(p))
-	}
+	out := runOK(t, p)
 	var rootSt os.FileInfo
 	rootSt, _ = os.Stat(root)
 	if want := fmt.Sprintf("hi\n%o\n", rootSt.Mode().Perm()); out != want {
@@ -795,10 +792,7 @@ environments:
       - name: main
         command: [/bin/sh, -c, "hostname; cat /proc/self/uid_map; id -u; stat -c %u /bin/busybox"]
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s\n%s", st, err, errOut, planText(p))
-	}
+	out := runOK(t, p)
 	got := strings.Fields(out)
 	want := []string{"mapped", "0", "100000", "65536", "0", "65534"}
 	if !slices.Equal(got, want) {
@@ -891,10 +885,7 @@ environments:
       - name: main
         command: [/bin/sh, -c, "cat /proc/uptime"]
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s\n%s", st, err, errOut, planText(p))
-	}
+	out := runOK(t, p)
 	var inside, host float64
 	fmt.Sscan(out, &inside)
 	b, _ := os.ReadFile("/proc/uptime")

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
 )
 
@@ -44,10 +43,7 @@ environments:
             echo "== mount"; mount -t tmpfs none /tmp 2>&1 && echo "mounted"
             true
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
-	}
+	out := runOK(t, p)
 	s := sections(out)
 	var want uint64
 	for _, n := range planner.DefaultCapabilities {
@@ -105,10 +101,7 @@ environments:
     processes:
       - {name: main, command: [/bin/sh, -c, 'echo "== flags"; cat /sys/class/net/lo/flags; echo "== links"; ls /sys/class/net']}
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
-	}
+	out := runOK(t, p)
 	s := sections(out)
 	if got := strings.Join(s["flags"], ""); got != "0x9" {
 		t.Errorf("lo flags %q, want 0x9 (up, loopback)", got)
@@ -144,10 +137,7 @@ environments:
             echo "== fds"; readlink /proc/1/fd/0 > /dev/null 2>&1 && echo "resolved init's fd 0" || echo denied
             echo "== self"; cat /proc/self/exe > /dev/null && echo ok
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
-	}
+	out := runOK(t, p)
 	s := sections(out)
 	for _, k := range []string{"exe", "link", "fds"} {
 		if got := strings.Join(s[k], " "); got != "denied" {

@@ -355,6 +355,17 @@ func linesOf(out, label string) []string {
 	return lines
 }
 
+// runOK applies p and fails the test unless setup succeeds and the main
+// process exits 0; it returns the environment's stdout.
+func runOK(t *testing.T, p *planner.Plan) string {
+	t.Helper()
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s\n%s", st, err, errOut, planText(p))
+	}
+	return out
+}
+
 // sections splits probe output made of "== NAME" headers into NAME → lines.
 func sections(out string) map[string][]string {
 	m := map[string][]string{}

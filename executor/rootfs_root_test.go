@@ -355,10 +355,7 @@ environments:
 		t.Fatalf("no overlay step with userxattr:\n%s", planText(p))
 	}
 	before := treeHash(t, root)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s\n%s", st, err, errOut, planText(p))
-	}
+	out := runOK(t, p)
 	if out != "hi\nuserxattr\n" {
 		t.Errorf("output %q", out)
 	}
@@ -392,10 +389,7 @@ environments:
       - name: main
         command: [/bin/sh, -c, "`+prog+` && cat `+app+`/share/doc/README && stat -c '%a %n' `+app+`/bin/suid `+app+`/share/doc/README `+app+`/bin"]
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
-	}
+	out := runOK(t, p)
 	want := fmt.Sprintf("app docs\n755 %s/bin/suid\n640 %s/share/doc/README\n750 %s/bin\n", app, app, app)
 	if out != want {
 		t.Errorf("output %q, want %q", out, want)

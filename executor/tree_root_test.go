@@ -231,10 +231,7 @@ environments:
             if [ -e /proc/$o ]; then echo "left: $(grep State /proc/$o/status)"; else echo reaped; fi
             echo "zombies: $(grep -l 'State:.*Z' /proc/[0-9]*/status 2>/dev/null | tr '\n' ' ')"
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
-	}
+	out := runOK(t, p)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || !strings.HasSuffix(lines[0], "parent PPid:1") || lines[1] != "reaped" || lines[2] != "zombies:" {
 		t.Errorf("got %q; want the orphan reparented to init (PPid 1), reaped, and no zombie", lines)
