@@ -131,10 +131,17 @@ func (in *initState) session(c int) {
 	}
 	fds = nil
 	sendMsg(c, execMessage{Pid: s.pid})
-	go in.relay(c, s)
+	relayed := make(chan struct{})
+	go func() {
+		in.relay(c, s)
+		close(relayed)
+	}()
 	st := <-s.done
 	sendMsg(c, execMessage{Status: &st})
 	unix.Shutdown(c, unix.SHUT_RDWR) // ends relay's recvmsg
+	// Only then close c: a relay still to call recvmsg on a closed c
+	// would read the next connection given that fd number.
+	<-relayed
 }
 
 // relay forwards the client's signals to the command's process group

@@ -63,7 +63,19 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	if err != nil {
 		return 1, err
 	}
-	defer unix.Close(c)
+	// The reader below may be about to call recvmsg on c when Exec
+	// returns: closing c then would let it read whatever socket next gets
+	// that fd number (another Exec's, in the same process). So c is shut
+	// down first, which ends the reader, and closed once it has.
+	readerDone := make(chan struct{})
+	started := false
+	defer func() {
+		unix.Shutdown(c, unix.SHUT_RDWR)
+		if started {
+			<-readerDone
+		}
+		unix.Close(c)
+	}()
 	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
@@ -106,7 +118,11 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		lastOutput = drain
 	}
 	msgs := make(chan execMessage, 2)
+	quit := make(chan struct{})
+	defer close(quit) // runs before the shutdown above: no send blocks the reader
+	started = true
 	go func() {
+		defer close(readerDone)
 		defer close(msgs)
 		buf := make([]byte, 4096)
 		for {
@@ -121,7 +137,11 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			if json.Unmarshal(buf[:n], &m) != nil {
 				return
 			}
-			msgs <- m
+			select {
+			case msgs <- m:
+			case <-quit:
+				return
+			}
 		}
 	}()
 	m, ok := <-msgs
