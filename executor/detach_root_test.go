@@ -104,6 +104,9 @@ func execOut(t *testing.T, state, name, process, in string, argv ...string) (int
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	st, err := executor.Exec(ctx, state, name, executor.ExecOptions{Argv: argv, Process: process, Stdin: inf, Stdout: outf, Stderr: outf})
+	if err != nil {
+		t.Logf("exec %q: status %d, error: %v", argv, st, err)
+	}
 	b, _ := os.ReadFile(outf.Name())
 	return st, string(b), err
 }
@@ -180,13 +183,13 @@ func TestRootDetached(t *testing.T) {
 	execFds(t, state, e.State)
 	// The main process's variables, cwd and user; or another's. (The
 	// shell adds PWD and SHLVL.)
-	code, got, _ = execOut(t, state, "life", "", "", "/bin/sh", "-c", "env | sort | tr '\n' ' '; echo; pwd; id -u")
+	code, got, err = execOut(t, state, "life", "", "", "/bin/sh", "-c", "env | sort | tr '\n' ' '; echo; pwd; id -u")
 	if want := "FOO=bar PATH=" + planner.DefaultPath + " PWD=/tmp SHLVL=1 \n/tmp\n0\n"; code != 0 || got != want {
-		t.Errorf("exec as main: %d %q, want %q", code, got, want)
+		t.Errorf("exec as main: %d %q (%v), want %q", code, got, err, want)
 	}
-	code, got, _ = execOut(t, state, "life", "worker", "", "/bin/sh", "-c", "echo $ROLE; pwd; id -u; id -g")
+	code, got, err = execOut(t, state, "life", "worker", "", "/bin/sh", "-c", "echo $ROLE; pwd; id -u; id -g")
 	if code != 0 || got != "worker\n/\n1000\n1000\n" {
-		t.Errorf("exec as worker: %d %q", code, got)
+		t.Errorf("exec as worker: %d %q (%v)", code, got, err)
 	}
 	// stdin passes through; the exit status comes back.
 	code, got, _ = execOut(t, state, "life", "", "hello\n", "/bin/sh", "-c", "cat; exit 42")
@@ -383,6 +386,9 @@ func TestRootExecTTY(t *testing.T) {
 	if r.err != nil || r.st != 9 {
 		t.Fatalf("exec -t: %d %v\n%q", r.st, r.err, out.String())
 	}
+	// Exec has written everything to our side of the terminal; the test's
+	// own copy from the master may still be on its way.
+	waitFor(t, &out, "40 120")
 	text := strings.ReplaceAll(out.String(), "\r", "")
 	lines := strings.Split(strings.TrimSpace(text), "\n")
 	if len(lines) < 5 || lines[0] != "tty-yes" || lines[2] != "30 100" || lines[len(lines)-1] != "40 120" {
