@@ -643,7 +643,7 @@ func (d *decoder) environments(n *yaml.Node, s *Spec) {
 }
 
 var environmentKeys = []string{"rootfs", "namespaces", "join", "hostname", "domainname", "idmap",
-	"mounts", "time", "env", "cwd", "user", "init", "processes"}
+	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "processes"}
 
 func (d *decoder) environment(p pair, at string) *Environment {
 	e := &Environment{Name: p.name, Pos: pos(p.key)}
@@ -692,6 +692,12 @@ func (d *decoder) environment(p pair, at string) *Environment {
 		if b, ok := d.boolean(v.val, at+".init"); ok {
 			e.Init = &Bool{Value: b, Pos: pos(v.val)}
 		}
+	}
+	if v, ok := f["security"]; ok {
+		e.Security = d.security(v.val, at+".security")
+	}
+	if v, ok := f["rlimits"]; ok {
+		e.Rlimits = d.rlimits(v.val, at+".rlimits")
 	}
 	if v, ok := f["processes"]; ok {
 		e.ProcessesPos = pos(v.key)
@@ -742,7 +748,7 @@ func (d *decoder) hostPath(n *yaml.Node, at string) (string, bool) {
 }
 
 func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
-	f, ok := d.fields(n, at, "dir", "tar", "closure", "readonly", "overlay")
+	f, ok := d.fields(n, at, "dir", "tar", "closure", "readonly", "overlay", "dev")
 	if !ok {
 		return
 	}
@@ -789,6 +795,9 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 		}
 	}
 	r.Readonly = true
+	if p, ok := f["dev"]; ok {
+		r.Dev, _ = d.boolean(p.val, at+".dev")
+	}
 	if p, ok := f["overlay"]; ok {
 		r.Overlay, _ = d.boolean(p.val, at+".overlay")
 	}
@@ -1021,6 +1030,11 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	}
 	if p, ok := f["options"]; ok {
 		m.Options = d.mountOptions(p.val, at+".options")
+		if i := slices.Index(m.Options, "dev"); i >= 0 && m.Type != "" && m.Type != MountBind && m.Type != MountTmpfs {
+			// proc, sysfs, mqueue and devpts hold no device node to allow,
+			// and dev's /dev is a tmpfs of its own making.
+			d.errorf(p.val, at+".options", "dev is only for bind and tmpfs mounts, not %s", m.Type)
+		}
 	}
 	if p, ok := f["size"]; ok {
 		m.Size, m.SizeBytes = d.size(p.val, at+".size")
@@ -1055,6 +1069,8 @@ func (d *decoder) mountOptions(n *yaml.Node, at string) []string {
 			// Both are MS_ flags the kernel takes, but they select two
 			// different atime policies: mount(2) would keep one silently.
 			d.errorf(item, ip, "relatime and noatime are exclusive")
+		case (s == "dev" && slices.Contains(out, "nodev")) || (s == "nodev" && slices.Contains(out, "dev")):
+			d.errorf(item, ip, "dev and nodev are exclusive")
 		default:
 			out = append(out, s)
 		}
@@ -1221,7 +1237,7 @@ func (d *decoder) processes(n *yaml.Node, at string, top bool) []*Process {
 
 func (d *decoder) process(n *yaml.Node, at string) *Process {
 	p := &Process{Pos: pos(n)}
-	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "stop_timeout", "children")
+	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "stop_timeout", "rlimits", "children")
 	if !ok {
 		return p
 	}
@@ -1259,6 +1275,9 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 	}
 	if v, ok := f["stop_timeout"]; ok {
 		p.StopTimeout = d.stopTimeout(v.val, at+".stop_timeout")
+	}
+	if v, ok := f["rlimits"]; ok {
+		p.Rlimits = d.rlimits(v.val, at+".rlimits")
 	}
 	if v, ok := f["children"]; ok {
 		p.Children = d.processes(v.val, at+".children", false)

@@ -80,7 +80,12 @@ type Environment struct {
 	Cwd    *String // nil: "/"
 	User   *User   // nil: 0:0
 	// Init is nil when unset (default true).
-	Init    *Bool
+	Init *Bool
+	// Security is nil when the spec leaves every default.
+	Security *Security
+	// Rlimits are the environment's resource limits, in the order
+	// written; every process has them unless its own say otherwise.
+	Rlimits []Rlimit
 	Process []*Process // the top-level processes; Process[0] is the main one
 	// ProcessesPos is the position of the `processes` key.
 	ProcessesPos Pos
@@ -148,6 +153,9 @@ type Rootfs struct {
 	ClosurePos Pos
 	Readonly   bool // default true
 	Overlay    bool // default false
+	// Dev lets device nodes of the tree work (`dev: true`, an addition to
+	// spec v1); by default the root is mounted nodev.
+	Dev bool
 }
 
 // Mount types.
@@ -165,7 +173,9 @@ const (
 var MountTypes = []string{MountProc, MountSysfs, MountTmpfs, MountBind, MountDev, MountDevpts, MountMqueue}
 
 // MountOptions lists the words allowed in a mount's `options`.
-var MountOptions = []string{"nosuid", "nodev", "noexec", "relatime", "noatime"}
+// "dev" (an addition to spec v1) lets the device nodes of a bind or a
+// tmpfs work: both are nodev otherwise.
+var MountOptions = []string{"nosuid", "nodev", "dev", "noexec", "relatime", "noatime"}
 
 // Mount is one entry of `mounts`, with every default applied.
 type Mount struct {
@@ -232,10 +242,81 @@ type Process struct {
 	// process is stopped (`stop_timeout`, an addition to spec v1); nil when
 	// unset (the default, 10s, applies).
 	StopTimeout *Duration
+	// Rlimits override the environment's, by name.
+	Rlimits []Rlimit
 }
 
 // Duration is a duration value with its position.
 type Duration struct {
 	Value time.Duration
 	Pos   Pos
+}
+
+// Security is an environment's `security` block (an addition to spec
+// v1): what confines root inside beyond the namespaces. Every field has a
+// default that confines as Docker's defaults do; nil or empty means that
+// default.
+type Security struct {
+	Pos Pos
+	// CapAdd and CapDrop change the default capability set: names as in
+	// capabilities(7), normalised to upper case with the CAP_ prefix
+	// ("CAP_NET_ADMIN"); "ALL" stands for every capability.
+	CapAdd, CapDrop []String
+	// Seccomp is nil (the default profile), or "default", "unconfined",
+	// or an absolute host path of a profile in Docker's or OCI's JSON
+	// format (resolved against the spec's folder when written relative).
+	Seccomp *String
+	// MaskedPaths and ReadonlyPaths are nil for the defaults, else the
+	// lists that replace them (empty: none).
+	MaskedPaths, ReadonlyPaths *Paths
+	// NoNewPrivileges is nil for the default, true.
+	NoNewPrivileges *Bool
+}
+
+// Seccomp profiles a spec may name instead of a path.
+const (
+	SeccompDefault    = "default"
+	SeccompUnconfined = "unconfined"
+)
+
+// Paths is a list of absolute paths inside the environment.
+type Paths struct {
+	Pos   Pos
+	Paths []String
+}
+
+// Rlimit is one entry of `rlimits` (an addition to spec v1): a resource
+// limit, setrlimit(2), soft and hard.
+type Rlimit struct {
+	// Name is the resource as written, lower case: "nofile" for
+	// RLIMIT_NOFILE (RlimitNames).
+	Name       string
+	Soft, Hard uint64 // RlimitInfinity for "unlimited"
+	Pos        Pos
+}
+
+// RlimitInfinity is RLIM_INFINITY: no limit.
+const RlimitInfinity = ^uint64(0)
+
+// RlimitNames lists the resources `rlimits` takes, as Docker's --ulimit
+// names them (setrlimit(2) RLIMIT_ without the prefix, lower case).
+var RlimitNames = []string{"as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
+	"nice", "nofile", "nproc", "rss", "rtprio", "rttime", "sigpending", "stack"}
+
+// rlimitBytes are the resources counted in bytes: they take a size with a
+// suffix (16M, 1G) as well as a number.
+var rlimitBytes = []string{"as", "core", "data", "fsize", "memlock", "msgqueue", "rss", "stack"}
+
+// Capabilities lists every capability name nsup knows, in the kernel's
+// order (capabilities(7); CAP_CHECKPOINT_RESTORE is 40).
+var Capabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW",
+	"CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE",
+	"CAP_SYS_RESOURCE", "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE",
+	"CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE",
+	"CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
 }
