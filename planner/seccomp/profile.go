@@ -1,0 +1,63 @@
+package seccomp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime"
+
+	moby "github.com/moby/profiles/seccomp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Default returns Docker's default profile (moby/profiles) for a process whose bounding
+// capability set is caps (names like "CAP_CHOWN"), for this GOARCH and the running kernel.
+func Default(caps []string) (*specs.LinuxSeccomp, error) {
+	// moby resolves includes/excludes (caps, arches, minKernel) and the
+	// archMap; DefaultProfile returns a fresh value, which setupSeccomp
+	// mutates.
+	s, err := moby.GetDefaultProfile(capSpec(caps))
+	if err != nil {
+		return nil, fmt.Errorf("default seccomp profile: %w", err)
+	}
+	return s, nil
+}
+
+// Load reads a profile in Docker's JSON format (with "archMap"/"includes"/"excludes"),
+// or a plain OCI LinuxSeccomp JSON object (as in an OCI config.json's linux.seccomp),
+// and resolves it for caps, this GOARCH and the running kernel as Default does.
+//
+// Docker's format is a superset of the OCI object, so both go through
+// moby's LoadProfile. Unknown fields are an error (moby ignores them): a
+// misspelt "syscalls" would otherwise silently leave only the default
+// action. The resolved profile is checked as Compile checks it, so that a
+// profile nsup cannot apply (SCMP_ACT_NOTIFY, an unknown operator) fails
+// here, at load time.
+func Load(data []byte, caps []string) (*specs.LinuxSeccomp, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var strict moby.Seccomp
+	if err := dec.Decode(&strict); err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	s, err := moby.LoadProfile(string(data), capSpec(caps))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp profile: %w", err)
+	}
+	if s == nil {
+		// moby's reading of a profile with neither: seccomp disabled.
+		return nil, errors.New("seccomp profile: no defaultAction and no syscalls")
+	}
+	if _, _, err := check(s, runtime.GOARCH); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// capSpec is the part of an OCI spec moby reads: the bounding set.
+func capSpec(caps []string) *specs.Spec {
+	return &specs.Spec{Process: &specs.Process{
+		Capabilities: &specs.LinuxCapabilities{Bounding: append([]string(nil), caps...)},
+	}}
+}
