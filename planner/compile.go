@@ -2,6 +2,8 @@ package planner
 
 import (
 	"fmt"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"os"
 	"path"
 	"path/filepath"
@@ -28,10 +30,19 @@ type Options struct {
 	// Caller is who will apply the plan; nil means this process
 	// (CurrentCaller). Without CAP_SYS_ADMIN the plan is rootless.
 	Caller *Caller
-	// LockedFlags returns the flags of the mount holding a host path that
-	// a remount in a user namespace must keep (nil: statfs(2) of the
-	// path); golden tests pass a fixed one.
-	LockedFlags func(path string) MountFlags
+	// Seccomp resolves a seccomp profile ("default" or a file's path)
+	// for a capability set; nil means Docker's default profile and the
+	// file's rules, resolved for this kernel (package seccomp). Golden
+	// tests pass a fixed one, so that their plans do not depend on the
+	// kernel's version.
+	Seccomp func(profile string, caps []string) (*specs.LinuxSeccomp, error)
+	// HostPath tells whether a host path exists and is a folder (nil:
+	// lstat(2)): the masked paths a kernel does not have are skipped.
+	HostPath func(path string) (isDir, ok bool)
+	// Terminal: nsup's stdin is a terminal. A single environment in the
+	// foreground then gets a pty of its own (Openpty), relayed to it,
+	// instead of the caller's terminal.
+	Terminal bool
 	// Index is the cache's digest index (read, never written, here); nil
 	// means NewIndex(CacheDir). Pass the same one to executor.Apply, which
 	// records in the cache what this compilation hashed.
@@ -127,8 +138,8 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.Detach && opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir()
 	}
-	if opts.LockedFlags == nil {
-		opts.LockedFlags = lockedFlags
+	if opts.HostPath == nil {
+		opts.HostPath = hostPath
 	}
 	c := &compiler{s: s, opts: opts, done: map[string]*envCompiler{}}
 	if opts.Caller != nil {
@@ -140,6 +151,10 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One terminal, one environment: with several, none can have the
+	// caller's input to itself (their processes still write to nsup's
+	// stdout and stderr, prefixed).
+	c.terminal = opts.Terminal && !opts.Detach && len(envs) == 1
 	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest, Detach: opts.Detach}
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
@@ -160,8 +175,6 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 // process writes to one place (several in the foreground plan, or several
 // in one detached environment's log), each line is prefixed with
 // "ENV/PROCESS | ", by init (or by nsup for an init: false environment).
-// Several environments in the foreground also get process groups of their
-// own, so that ^C reaches nsup alone and it can stop them in order.
 func (c *compiler) outputs(p *Plan, envs []*spec.Environment) {
 	count := func(e *spec.Environment) int {
 		n := 0
@@ -192,14 +205,6 @@ func (c *compiler) outputs(p *Plan, envs []*spec.Environment) {
 				}
 			}
 		}
-		if len(envs) > 1 && !c.opts.Detach {
-			for j, st := range pe.Steps {
-				if op, ok := st.Op.(Execve); ok && st.Stage == Child && op.Path == "/proc/self/exe" {
-					pe.Steps = slices.Insert(pe.Steps, j+1, Step{Stage: Child, Origin: st.Origin, Op: Setpgid{}})
-					break
-				}
-			}
-		}
 	}
 }
 
@@ -214,6 +219,11 @@ type compiler struct {
 	// closures memoizes resolved closures by their path list: environments
 	// of one file often share a closure, and resolving hashes every file.
 	closures map[string]closureResult
+	// filters memoizes compiled seccomp filters by profile and capability
+	// set.
+	filters map[string]filterResult
+	// terminal: the plan's one environment gets a pty (Options.Terminal).
+	terminal bool
 }
 
 type closureResult struct {
@@ -378,6 +388,8 @@ type envCompiler struct {
 	gidHelper     bool // gid_map through newgidmap
 	// stateDir is the environment's state directory when detached, else "".
 	stateDir string
+	// skipped are the masked or read-only paths this host does not have.
+	skipped []string
 }
 
 // lock plans the first steps of a detached environment: its state
@@ -408,6 +420,7 @@ func (ec *envCompiler) detach() {
 func (c *compiler) env(e *spec.Environment) Env {
 	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name}
 	ec.namespaces()
+	ec.checkRlimits()
 	if c.opts.Detach {
 		ec.stateDir = filepath.Join(c.opts.StateDir, e.Name)
 		ec.lock()
@@ -425,6 +438,22 @@ func (c *compiler) env(e *spec.Environment) Env {
 		}
 	}
 	return out
+}
+
+// resolved is a host path with every symlink in it resolved, as the plan
+// uses it: apply opens it with openat2(2) RESOLVE_NO_SYMLINKS, so a
+// symlink put in its way after planning (by an environment that can
+// write there, say) is refused instead of followed (to the host's /). A
+// path that does not resolve is left as it is: its error is the caller's.
+func (ec *envCompiler) resolved(p, field string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return p
+	}
+	if r != p {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is %s (symlinks resolved now; apply refuses a symlink in that path)", field, p, r))
+	}
+	return r
 }
 
 func contains(ss []string, s string) bool {
@@ -453,14 +482,14 @@ func (ec *envCompiler) rootfs() {
 	}
 	switch {
 	case r.Dir != "":
-		ec.root = r.Dir
+		ec.root = ec.resolved(r.Dir, field+".dir")
 		st, err := os.Stat(r.Dir)
 		if err != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(err))
 		} else if !st.IsDir() {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
 		}
-		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: r.Dir})
+		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: ec.root})
 	case r.Tar != "":
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
@@ -639,6 +668,9 @@ func (ec *envCompiler) host() {
 		ec.add(Host, e.Pos, Stdio{Stdin: "/dev/null", Stdout: filepath.Join(ec.stateDir, LogFile)})
 		ec.add(Host, e.Pos, Listen{Path: filepath.Join(ec.stateDir, ControlFile)})
 	}
+	if ec.terminal {
+		ec.add(Host, e.Pos, Openpty{})
+	}
 	first := e.Pos
 	if len(e.Namespaces) > 0 {
 		first = e.Namespaces[0].Pos
@@ -763,12 +795,17 @@ func (ec *envCompiler) child() {
 		pos = e.Namespaces[0].Pos
 	}
 	joinedMnt := ec.joined(spec.NSMount) != nil
-	// In a joined mount namespace /proc/self/exe may not exist: the forked
-	// copy executes nsup through an fd it holds.
+	ec.launch(pos)
+	// In a joined mount namespace /proc/self/exe may not exist: the
+	// launcher executes nsup through an fd it holds.
 	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}, ByFD: joinedMnt})
-	if ec.stateDir != "" {
-		ec.add(Child, e.Pos, Setsid{})
-	}
+	// A session of its own, always: nothing inside may have nsup's
+	// controlling terminal (through it, TIOCSTI types into the caller's
+	// shell, CVE-2017-5226), and a ^C or hang-up of that terminal reaches
+	// nsup alone, which forwards it (one environment) or stops them in
+	// order (several). The caller's terminal itself is replaced by a pty
+	// of the environment's own when it is nsup's stdin (Openpty).
+	ec.add(Child, e.Pos, Setsid{})
 	if ec.timeInChild {
 		// Unshared by the stage's thread, inside the user namespace, which
 		// then owns it; the processes init forks from this thread are born
@@ -793,13 +830,27 @@ func (ec *envCompiler) child() {
 		// The root must be a mount point for pivot_root(2): bind it onto
 		// itself (recursive, so that mounts below it come along), or lay the
 		// overlay on it, which is a mount too.
+		// Device nodes of the tree do not work (nodev), whatever the tree
+		// holds, unless the spec says rootfs.dev: only type: dev's nodes
+		// do. For a bound root, on every mount below it too.
 		if e.Rootfs.Overlay {
-			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS()})
+			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS(), NoDev: !e.Rootfs.Dev})
 		} else {
 			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
+			if !e.Rootfs.Dev {
+				ec.add(Child, rpos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
+			}
 		}
+		confined := ec.confinedPaths()
 		for i, m := range e.Mounts {
 			ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+			// Right after the mount that holds them: a later mount may
+			// hide them, not the other way round.
+			ec.confinePaths(confined[i])
+		}
+		ec.confinePaths(confined[len(e.Mounts)])
+		if len(ec.skipped) > 0 {
+			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}
 	}
 	// A new network namespace has only lo, and down: up, so that the
@@ -826,60 +877,10 @@ func (ec *envCompiler) child() {
 		// Read-only last: the mounts above needed their targets created. An
 		// overlay root is writable by definition (spec-v1 rootfs.overlay).
 		if e.Rootfs.Readonly && !e.Rootfs.Overlay {
-			ec.add(Child, rpos, Mount{Target: "/", Flags: msREMOUNT | msBIND | msRDONLY | ec.keep(ec.root)})
+			ec.add(Child, rpos, MountSetattr{Path: "/", Set: unix.MOUNT_ATTR_RDONLY})
 		}
 	}
-	// Not dumpable from here on, before the capabilities are dropped:
-	// with the kept set, the stage would pass the ptrace access check of
-	// any root process of its user namespace with that set (root inside
-	// an environment that sees it: one without a pid namespace, or one
-	// whose pid namespace this environment joins), which could then open
-	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
-	// fds. nsup's own init stays so: PID 1 (and a detached one holds the
-	// control socket and the lock), no process of the environment (root
-	// inside, without CAP_SYS_PTRACE) can reach its fds or nsup's binary
-	// through /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2),
-	// "Ptrace access mode checking"). The processes init starts are
-	// dumpable again after their execve; with init: false the main
-	// process's own execve resets it, and no nsup code stays in the
-	// environment.
-	ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
-	// A root process inside keeps only what a program may need of root's
-	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
-	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
-	// mount, make a device node of the host's disk, load a module or read
-	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN.
-	ec.add(Child, pos, Capset{Keep: DefaultCapabilities})
-	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
-		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
-		// reads as what it is in ps, inside and on the host.
-		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
-	}
-	// No process of the environment can gain privileges by execve (setuid
-	// binaries, file capabilities): prctl(2) PR_SET_NO_NEW_PRIVS is
-	// inherited and cannot be unset.
-	ec.add(Child, pos, Prctl{Option: prSetNoNew, Arg: 1})
-	if (ec.stateDir != "" || e.Init == nil || e.Init.Value) && !ec.isNew(spec.NSPID) {
-		// Init is not PID 1 of a pid namespace of its own, so the kernel
-		// does not kill what is left when it exits: it is the tree's
-		// child subreaper instead (orphans become its children), and kills
-		// what is left before it exits.
-		ec.add(Child, pos, Prctl{Option: prSetSubreaper, Arg: 1})
-	}
-	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
-	// at the next execve.
-	ec.add(Child, pos, CloseRange{First: 3})
-}
-
-// keep is what a read-only remount of a bind of the host's path must
-// repeat: in a user namespace, the flags locked on the mount it came from
-// (nosuid, nodev, noexec, the atime flags), or the remount fails with
-// EPERM (mount_namespaces(7)). Outside one, nothing is locked.
-func (ec *envCompiler) keep(hostPath string) MountFlags {
-	if !ec.inUserNS() {
-		return 0
-	}
-	return ec.opts.LockedFlags(hostPath)
+	ec.confine(pos)
 }
 
 // owns reports whether the environment's namespace of type t belongs to
@@ -914,6 +915,12 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	for _, o := range m.Options {
 		opt |= optionFlag[o]
 	}
+	// nodev unless the spec says dev (a bind, a tmpfs): a device node in
+	// a folder the environment can reach must not open the host's disk.
+	nodev := MountFlags(msNODEV)
+	if slices.Contains(m.Options, "dev") {
+		nodev = 0
+	}
 	var ro MountFlags
 	if m.Readonly {
 		ro = msRDONLY
@@ -945,7 +952,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		if m.Mode != "" {
 			data = append(data, "mode="+m.Mode)
 		}
-		in(m.Target, "tmpfs", "tmpfs", msNOSUID|msNODEV|opt|ro, strings.Join(data, ","), "dir")
+		in(m.Target, "tmpfs", "tmpfs", msNOSUID|nodev|opt|ro, strings.Join(data, ","), "dir")
 	case spec.MountBind:
 		create := "dir"
 		st, err := os.Stat(m.Source)
@@ -958,15 +965,39 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		if m.Recursive {
 			flags |= msREC
 		}
-		in(m.Target, m.Source, "", flags, "", create)
-		// MS_RDONLY and the other flags are ignored by a bind; they take
-		// effect only on a remount of it (mount(2), "Creating a bind mount").
-		if m.Readonly || opt != 0 {
-			in(m.Target, "", "", msREMOUNT|msBIND|ro|opt|ec.keep(m.Source), "", "")
+		in(m.Target, ec.resolved(m.Source, field+".source"), "", flags, "", create)
+		// MS_RDONLY and the other flags are ignored by a bind (mount(2),
+		// "Creating a bind mount"): mount_setattr(2) sets them after, on
+		// every mount the bind brought along when it is recursive, and
+		// clears nothing, so that in a user namespace the flags locked on
+		// the host's mount need not be repeated.
+		if set, clear := mountAttrs(opt|ro|nodev, m.Options); set != 0 || clear != 0 {
+			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear})
 		}
 	case spec.MountDev:
 		ec.dev(m, opt)
 	}
+}
+
+// mountAttrs translates mount flags to mount_setattr(2) attributes: the
+// atime policy is a field of its own, cleared before one is set.
+func mountAttrs(f MountFlags, options []string) (set, clear MountAttr) {
+	for _, x := range []struct {
+		flag MountFlags
+		attr MountAttr
+	}{{msRDONLY, unix.MOUNT_ATTR_RDONLY}, {msNOSUID, unix.MOUNT_ATTR_NOSUID}, {msNODEV, unix.MOUNT_ATTR_NODEV}, {msNOEXEC, unix.MOUNT_ATTR_NOEXEC}} {
+		if f&x.flag != 0 {
+			set |= x.attr
+		}
+	}
+	switch {
+	case slices.Contains(options, "noatime"):
+		set |= unix.MOUNT_ATTR_NOATIME
+		clear |= unix.MOUNT_ATTR__ATIME
+	case slices.Contains(options, "relatime"):
+		clear |= unix.MOUNT_ATTR__ATIME // MOUNT_ATTR_RELATIME is 0
+	}
+	return set, clear
 }
 
 // devNodes are the device nodes of the minimal /dev (spec-v1 "Mount"),
@@ -1014,6 +1045,11 @@ func (ec *envCompiler) init() {
 		}
 		p := e.Process[0]
 		st := ec.start(p, "", ec.field+".processes[0]")
+		// Its limits first, while it is still root of the stage: a
+		// capability to raise one is gone after setresuid.
+		for _, r := range st.Rlimits {
+			ec.add(Init, ec.limitPos(p, r.Resource), r)
+		}
 		if !ec.denySetgroups {
 			ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
 		}
@@ -1023,6 +1059,11 @@ func (ec *envCompiler) init() {
 		// (prctl(2)): set it again, or the main process would outlive a
 		// kill -9 of nsup.
 		ec.add(Init, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
+		if ec.terminal {
+			// The stage leads a session of its own (Setsid): the pty
+			// becomes its controlling terminal, and the main process's.
+			ec.add(Init, p.Pos, Setctty{})
+		}
 		ec.add(Init, p.Pos, Chdir{Path: st.Cwd})
 		ec.add(Init, p.Pos, Execve{Path: st.Path, Argv: st.Argv, Env: st.Env})
 		return
@@ -1033,6 +1074,7 @@ func (ec *envCompiler) init() {
 			f := fmt.Sprintf("%s[%d]", field, i)
 			st := ec.start(p, parent, f)
 			st.Main = parent == "" && i == 0
+			st.Terminal = st.Main && ec.terminal
 			ec.add(Init, p.Pos, st)
 			walk(p.Children, p.Name, f+".children")
 		}
@@ -1079,6 +1121,7 @@ func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
 		upos = u.Pos
 	}
 	st.NoSetgroups = ec.denySetgroups
+	st.Rlimits = ec.processLimits(p, field)
 	// In a new user namespace only mapped ids exist: setresuid(2) of
 	// another fails with EINVAL.
 	if ec.isNew(spec.NSUser) && (!mapped(ec.uidMap, st.UID) || !mapped(ec.gidMap, st.GID)) {

@@ -10,11 +10,13 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -45,14 +47,46 @@ func fixedClosure(paths []string) ([]File, error) {
 // The callers golden plans are made for: root, and a user without
 // privilege who has subordinate ids and the helpers.
 var (
-	rootCaller = Caller{Privileged: true}
+	rootCaller = Caller{Privileged: true, HardLimits: fixedLimits}
 	userCaller = Caller{UID: 1000, GID: 1000, Name: "dev",
 		SubUIDs: []IDRange{{100000, 65536}}, SubGIDs: []IDRange{{100000, 65536}},
-		NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap"}
+		NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap", HardLimits: fixedLimits}
+	fixedLimits = map[string]uint64{"nofile": 524288, "nproc": 95000}
 )
 
-// fixedLocked stands in for statfs(2) of the host's mounts.
-func fixedLocked(string) MountFlags { return msNOSUID | msNODEV | msRELATIME }
+// fixedSeccomp stands in for Docker's default profile, whose rules
+// depend on the kernel's version, and for profile files: a golden plan is
+// the same on every host.
+func fixedSeccomp(profile string, caps []string) (*specs.LinuxSeccomp, error) {
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+		{Names: []string{"read", "write", "exit_group"}, Action: specs.ActAllow},
+	}}, nil
+}
+
+// fixedHostPath stands in for the host's /proc and /sys: a kernel
+// without /proc/timer_stats (gone since Linux 4.11) nor
+// /sys/devices/virtual/powercap.
+func fixedHostPath(p string) (isDir, ok bool) {
+	switch p {
+	case "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+		"/proc/sched_debug", "/proc/sysrq-trigger":
+		return false, true
+	case "/proc/timer_stats", "/sys/devices/virtual/powercap":
+		return false, false
+	}
+	if slices.Contains(DefaultMaskedPaths, p) || slices.Contains(DefaultReadonlyPaths, p) {
+		return true, true
+	}
+	// A bind source of a test spec.
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir(), err == nil
+}
+
+// fixedOptions sets the seams above.
+func fixedOptions(o Options) Options {
+	o.Closure, o.Seccomp, o.HostPath = fixedClosure, fixedSeccomp, fixedHostPath
+	return o
+}
 
 func repoRoot(t testing.TB) string {
 	t.Helper()
@@ -88,8 +122,8 @@ func compileFileWith(t testing.TB, name string, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts.CacheDir, opts.Closure = "/var/cache/nsup", fixedClosure
-	opts.Caller, opts.LockedFlags = &caller, fixedLocked
+	opts = fixedOptions(opts)
+	opts.CacheDir, opts.Caller = "/var/cache/nsup", &caller
 	if opts.Detach {
 		opts.StateDir = "/run/nsup"
 	}

@@ -178,3 +178,95 @@ func (o *PrctlOption) UnmarshalText(b []byte) error {
 	*o = PrctlOption(v)
 	return nil
 }
+
+// MountAttr are mount_setattr(2) MOUNT_ATTR_ flags.
+type MountAttr uint64
+
+var mountAttrNames = []flagName{
+	{unix.MOUNT_ATTR_RDONLY, "MOUNT_ATTR_RDONLY"},
+	{unix.MOUNT_ATTR_NOSUID, "MOUNT_ATTR_NOSUID"},
+	{unix.MOUNT_ATTR_NODEV, "MOUNT_ATTR_NODEV"},
+	{unix.MOUNT_ATTR_NOEXEC, "MOUNT_ATTR_NOEXEC"},
+	{unix.MOUNT_ATTR__ATIME, "MOUNT_ATTR__ATIME"},
+	{unix.MOUNT_ATTR_NOATIME, "MOUNT_ATTR_NOATIME"},
+	{unix.MOUNT_ATTR_STRICTATIME, "MOUNT_ATTR_STRICTATIME"},
+	{unix.MOUNT_ATTR_NODIRATIME, "MOUNT_ATTR_NODIRATIME"},
+}
+
+func (f MountAttr) String() string { return formatFlags(uint64(f), mountAttrNames) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (f MountAttr) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (f *MountAttr) UnmarshalText(b []byte) error {
+	v, err := parseFlags(string(b), mountAttrNames)
+	*f = MountAttr(v)
+	return err
+}
+
+// SeccompFlags are seccomp(2) SECCOMP_FILTER_FLAG_ flags.
+type SeccompFlags uint64
+
+var seccompFlagNames = []flagName{
+	{unix.SECCOMP_FILTER_FLAG_TSYNC, "SECCOMP_FILTER_FLAG_TSYNC"},
+	{unix.SECCOMP_FILTER_FLAG_LOG, "SECCOMP_FILTER_FLAG_LOG"},
+	{unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW, "SECCOMP_FILTER_FLAG_SPEC_ALLOW"},
+	{unix.SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"},
+}
+
+func (f SeccompFlags) String() string { return formatFlags(uint64(f), seccompFlagNames) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (f SeccompFlags) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (f *SeccompFlags) UnmarshalText(b []byte) error {
+	v, err := parseFlags(string(b), seccompFlagNames)
+	*f = SeccompFlags(v)
+	return err
+}
+
+// Resource is a setrlimit(2) resource, RLIMIT_NOFILE and the like.
+type Resource int
+
+// resourceNames are the resources by their spec names (spec.RlimitNames).
+var resourceNames = map[string]Resource{
+	"as": unix.RLIMIT_AS, "core": unix.RLIMIT_CORE, "cpu": unix.RLIMIT_CPU, "data": unix.RLIMIT_DATA,
+	"fsize": unix.RLIMIT_FSIZE, "locks": unix.RLIMIT_LOCKS, "memlock": unix.RLIMIT_MEMLOCK,
+	"msgqueue": unix.RLIMIT_MSGQUEUE, "nice": unix.RLIMIT_NICE, "nofile": unix.RLIMIT_NOFILE,
+	"nproc": unix.RLIMIT_NPROC, "rss": unix.RLIMIT_RSS, "rtprio": unix.RLIMIT_RTPRIO,
+	"rttime": unix.RLIMIT_RTTIME, "sigpending": unix.RLIMIT_SIGPENDING, "stack": unix.RLIMIT_STACK,
+}
+
+// ResourceByName returns the resource of a spec name ("nofile").
+func ResourceByName(name string) (Resource, bool) {
+	r, ok := resourceNames[name]
+	return r, ok
+}
+
+// Name is the spec's name of the resource ("nofile").
+func (r Resource) Name() string {
+	for n, v := range resourceNames {
+		if v == r {
+			return n
+		}
+	}
+	return strconv.Itoa(int(r))
+}
+
+// String is the kernel's name, RLIMIT_NOFILE.
+func (r Resource) String() string { return "RLIMIT_" + strings.ToUpper(r.Name()) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (r Resource) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (r *Resource) UnmarshalText(b []byte) error {
+	v, ok := resourceNames[strings.ToLower(strings.TrimPrefix(string(b), "RLIMIT_"))]
+	if !ok {
+		return fmt.Errorf("unknown resource %q", b)
+	}
+	*r = v
+	return nil
+}

@@ -28,14 +28,28 @@ type wireStep struct {
 	Args   json.RawMessage `json:"args"`
 }
 
-// opTypes maps each operation's name to its type, for decoding.
+// opTypes maps each operation's JSON name to its type, for decoding. Two
+// operations of one name would decode as one: refused at start.
 var opTypes = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for _, op := range AllOps() {
-		m[op.Syscall()] = reflect.TypeOf(op)
+		k := opKind(op)
+		if t, dup := m[k]; dup {
+			panic(fmt.Sprintf("planner: %v and %T are both %q in JSON", t, op, k))
+		}
+		m[k] = reflect.TypeOf(op)
 	}
 	return m
 }()
+
+// opKind is an operation's name in JSON: its syscall's, unless two
+// operations print as one syscall (ioctl), and one says otherwise.
+func opKind(op Op) string {
+	if k, ok := op.(interface{ Kind() string }); ok {
+		return k.Kind()
+	}
+	return op.Syscall()
+}
 
 // MarshalJSON writes a step as {"stage", "origin", "op", "args"}.
 func (s Step) MarshalJSON() ([]byte, error) {
@@ -43,7 +57,7 @@ func (s Step) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(wireStep{Stage: s.Stage, Origin: s.Origin, Op: s.Op.Syscall(), Args: args})
+	return json.Marshal(wireStep{Stage: s.Stage, Origin: s.Origin, Op: opKind(s.Op), Args: args})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote; unknown operations and

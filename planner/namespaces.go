@@ -27,6 +27,12 @@ type Caller struct {
 	// NewUIDMap and NewGIDMap are the paths of the setuid helpers, "" when
 	// they are not installed (Debian package uidmap).
 	NewUIDMap, NewGIDMap string
+	// HardLimits are the caller's hard resource limits by spec name
+	// ("nofile"); a resource missing is taken as unlimited.
+	HardLimits map[string]uint64
+	// RaiseLimits: CAP_SYS_RESOURCE is in the effective set, so a hard
+	// limit may be raised (setrlimit(2)).
+	RaiseLimits bool
 }
 
 // IDRange is a range of host ids: First, First+1, ..., First+Count-1.
@@ -43,6 +49,14 @@ func CurrentCaller() Caller {
 	var data [2]unix.CapUserData
 	if unix.Capget(&hdr, &data[0]) == nil {
 		c.Privileged = data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
+		c.RaiseLimits = data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
+	}
+	c.HardLimits = map[string]uint64{}
+	for name, r := range resourceNames {
+		var l unix.Rlimit
+		if unix.Getrlimit(int(r), &l) == nil {
+			c.HardLimits[name] = l.Max
+		}
 	}
 	if c.Privileged {
 		return c
@@ -94,46 +108,6 @@ func subIDs(file, name string, uid uint32) []IDRange {
 		}
 	}
 	return out
-}
-
-// lockedFlags is statfs(2) of path (or of its nearest existing parent:
-// a cache entry may not be built yet) as mount flags: the ones a remount
-// in a user namespace must repeat, since they are locked on a mount that
-// came from a more privileged namespace (mount_namespaces(7)).
-func lockedFlags(path string) MountFlags {
-	for p := path; ; p = parentDir(p) {
-		var st unix.Statfs_t
-		if err := unix.Statfs(p, &st); err == nil {
-			return statfsFlags(uint64(st.Flags))
-		}
-		if p == "/" {
-			return 0
-		}
-	}
-}
-
-func parentDir(p string) string {
-	i := strings.LastIndexByte(strings.TrimSuffix(p, "/"), '/')
-	if i <= 0 {
-		return "/"
-	}
-	return p[:i]
-}
-
-func statfsFlags(f uint64) MountFlags {
-	var m MountFlags
-	for _, x := range []struct {
-		st uint64
-		ms MountFlags
-	}{
-		{unix.ST_NOSUID, msNOSUID}, {unix.ST_NODEV, msNODEV}, {unix.ST_NOEXEC, msNOEXEC},
-		{unix.ST_NOATIME, msNOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, msRELATIME},
-	} {
-		if f&x.st != 0 {
-			m |= x.ms
-		}
-	}
-	return m
 }
 
 const cloneParent = unix.CLONE_PARENT

@@ -149,7 +149,7 @@ environments:
 				t.Fatal(err)
 			}
 			caller := tc.caller
-			_, err = Compile(s, Options{Closure: fixedClosure, Caller: &caller, LockedFlags: fixedLocked})
+			_, err = Compile(s, fixedOptions(Options{Caller: &caller}))
 			if err == nil {
 				t.Fatal("planned")
 			}
@@ -182,7 +182,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Compile(s, Options{Closure: fixedClosure, Caller: &userCaller, LockedFlags: fixedLocked})
+	p, err := Compile(s, fixedOptions(Options{Caller: &userCaller}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ environments:
 	for _, e := range p.Environments {
 		for _, st := range e.Steps {
 			switch op := st.Op.(type) {
-			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp, Setpgid:
+			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp, Setsid, MountSetattr, Keyctl, Prlimit, Seccomp, InheritCaps, CapbsetDrop:
 			case Start:
 				got = append(got, e.Name+" start noSetgroups="+map[bool]string{true: "yes", false: "no"}[op.NoSetgroups])
 			default:

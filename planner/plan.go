@@ -1,5 +1,7 @@
 package planner
 
+import specs "github.com/opencontainers/runtime-spec/specs-go"
+
 // Plan is a self-contained, ordered list of operations: with it alone,
 // executor.Apply can bring the environments up. It is pure data: printing it
 // (nsup plan) and applying it (nsup apply) read the same value.
@@ -187,7 +189,20 @@ type Mount struct {
 	Root   string     `json:"root,omitempty"`
 	InRoot bool       `json:"inRoot,omitempty"`
 	Create string     `json:"create,omitempty"`
+	// SourceInRoot: Source too is a path inside Root (a bind of a path
+	// of the environment onto itself, to make it read-only).
+	SourceInRoot bool `json:"sourceInRoot,omitempty"`
+	// Confine says what a mount of nsup's confinement is for:
+	// ConfineMasked (a masked path) or ConfineReadonly (a read-only
+	// path), "" for the spec's own mounts and the root's.
+	Confine string `json:"confine,omitempty"`
 }
+
+// Values of Mount.Confine and MountSetattr.Confine.
+const (
+	ConfineMasked   = "masked"
+	ConfineReadonly = "readonly"
+)
 
 // Overlay mounts overlayfs on Target: a scratch tmpfs is mounted on Target
 // first (holding upper/ and work/), then the overlay with Lower, the tree
@@ -199,6 +214,9 @@ type Overlay struct {
 	Target    string `json:"target"`
 	Lower     string `json:"lower"`
 	UserXattr bool   `json:"userxattr,omitempty"`
+	// NoDev mounts the overlay MS_NODEV: device nodes of the tree do not
+	// work (rootfs.dev: true leaves it out).
+	NoDev bool `json:"nodev,omitempty"`
 }
 
 // Symlink is symlinkat(2) inside the root: Link (inside) points to Target.
@@ -250,10 +268,11 @@ type Prctl struct {
 	Name string `json:"name,omitempty"`
 }
 
-// Capset limits the capabilities of the environment to Keep: every other
-// one is dropped from the bounding set (prctl PR_CAPBSET_DROP, so no
-// execve can bring it back), the ambient set is cleared, and capset(2)
-// makes Keep the permitted and effective sets, with nothing inheritable.
+// Capset makes Keep the permitted and effective sets, with nothing
+// inheritable, with capset(2) on every thread of the stage (capabilities
+// are a thread's; syscall.AllThreadsSyscall). The bounding set was
+// reduced before the stage's execve (CapbsetDrop), and that execve, by
+// root, left the ambient set empty.
 type Capset struct {
 	Keep []string `json:"keep"`
 }
@@ -314,14 +333,24 @@ type Listen struct {
 	Path string `json:"path"`
 }
 
-// Setsid is setsid(2): a detached environment leaves nsup's session and
-// process group, so that its terminal's hang-up and ^C do not reach it.
+// Setsid is setsid(2): the child stage leaves nsup's session and process
+// group, so that no process of the environment has nsup's controlling
+// terminal (TIOCSTI could type into the caller's shell through it), and
+// its hang-up and ^C reach nsup alone (which forwards or stops in order).
 type Setsid struct{}
 
-// Setpgid is setpgid(0, 0): with several environments in the foreground,
-// each gets a process group of its own, so that a ^C from the terminal
-// reaches nsup alone, which stops them in reverse dependency order.
-type Setpgid struct{}
+// Setctty is ioctl(0, TIOCSCTTY, 0): the pty of an Openpty step becomes
+// the controlling terminal of the session the caller leads.
+type Setctty struct{}
+
+// Openpty opens a new pseudo-terminal (/dev/ptmx; its peer with
+// TIOCGPTPEER) on the host, when nsup's stdin is a terminal: the
+// environment's fds 0, 1 and 2 are its peer, the main process's
+// controlling terminal, and nsup relays it to its own terminal (in raw
+// mode meanwhile, the window size followed). The caller's terminal never
+// reaches the environment, so TIOCSTI from inside types into the
+// environment's own terminal only (CVE-2017-5226).
+type Openpty struct{}
 
 // SaveState writes the environment's state file at Path atomically
 // (written beside it, then renamed): init's pid, its start time and
@@ -356,6 +385,79 @@ type Start struct {
 	// and 2 are pipes to init, which writes each line prefixed with
 	// "LABEL | " (when more than one process writes to one place).
 	Output string `json:"output,omitempty"`
+	// Rlimits are the process's resource limits, set by prlimit64(2) on
+	// itself before its credentials change: the environment's, its own
+	// over them, and the default RLIMIT_NOFILE.
+	Rlimits []Prlimit `json:"rlimits,omitempty"`
+	// Terminal: the process leads a session of its own whose controlling
+	// terminal is its fd 0, the pty of an Openpty step (setsid(2), then
+	// ioctl(TIOCSCTTY)).
+	Terminal bool `json:"terminal,omitempty"`
+}
+
+// MountSetattr is mount_setattr(2): Set and Clear are MOUNT_ATTR_ flags
+// of the mount at Path (inside Root when InRoot, resolved as Mount's
+// target is), and of every mount below it when Recursive (AT_RECURSIVE).
+// Unlike a remount it never clears a flag it is not asked to, so in a
+// user namespace it needs no copy of the flags locked on the host's
+// mount (mount_namespaces(7)).
+type MountSetattr struct {
+	Path      string    `json:"path"`
+	Root      string    `json:"root,omitempty"`
+	InRoot    bool      `json:"inRoot,omitempty"`
+	Recursive bool      `json:"recursive,omitempty"`
+	Set       MountAttr `json:"set"`
+	Clear     MountAttr `json:"clear,omitempty"`
+	// Confine is ConfineReadonly for a read-only path of nsup's
+	// confinement, else "".
+	Confine string `json:"confine,omitempty"`
+}
+
+// Prlimit is prlimit64(0, Resource, {Soft, Hard}, NULL): a resource limit
+// of the process itself, inherited by every process it starts.
+type Prlimit struct {
+	Resource Resource `json:"resource"`
+	Soft     uint64   `json:"soft"`
+	Hard     uint64   `json:"hard"`
+}
+
+// RlimInfinity is RLIM_INFINITY.
+const RlimInfinity = ^uint64(0)
+
+// Keyctl is keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): the environment
+// gets a new, anonymous session keyring, so that no process inside
+// reaches the keys of the caller's session (keyrings are not namespaced;
+// keyrings(7)). Done by the launcher in the new child, before its
+// execve: every thread and process to come inherits it.
+type Keyctl struct{}
+
+// InheritCaps is capset(2) with the inheritable set raised to the
+// permitted one: an execve by root keeps them (capabilities(7):
+// P'(permitted) includes P(inheritable)) once the bounding set no longer
+// holds them (CapbsetDrop). The stage needs them for its setup; Capset
+// clears the inheritable set after it.
+type InheritCaps struct{}
+
+// CapbsetDrop is prctl(PR_CAPBSET_DROP) of every capability the kernel
+// has but Keep, up to /proc/sys/kernel/cap_last_cap: no execve can ever
+// bring one back. Done by the launcher in the new child, one thread,
+// before its execve: every thread and process to come inherits it.
+type CapbsetDrop struct {
+	Keep []string `json:"keep"`
+}
+
+// Seccomp installs a syscall filter on every thread (seccomp(2)
+// SECCOMP_SET_MODE_FILTER with SECCOMP_FILTER_FLAG_TSYNC): Program, the
+// classic BPF compiled from Rules (an OCI profile, resolved for the
+// capabilities the environment keeps), whose sha256 is Digest. Profile
+// says where the rules came from: "default" (Docker's default profile)
+// or a file's path.
+type Seccomp struct {
+	Profile string              `json:"profile"`
+	Flags   SeccompFlags        `json:"flags"`
+	Program []byte              `json:"program"`
+	Digest  string              `json:"digest"`
+	Rules   *specs.LinuxSeccomp `json:"rules"`
 }
 
 func (Rootfs) Syscall() string        { return "rootfs" }
@@ -387,8 +489,21 @@ func (Flock) Syscall() string         { return "flock" }
 func (Stdio) Syscall() string         { return "open" }
 func (Listen) Syscall() string        { return "listen" }
 func (Setsid) Syscall() string        { return "setsid" }
-func (Setpgid) Syscall() string       { return "setpgid" }
 func (SaveState) Syscall() string     { return "state" }
+func (MountSetattr) Syscall() string  { return "mount_setattr" }
+func (Prlimit) Syscall() string       { return "prlimit64" }
+func (Keyctl) Syscall() string        { return "keyctl" }
+func (InheritCaps) Syscall() string   { return "capset" }
+func (CapbsetDrop) Syscall() string   { return "prctl" }
+func (Seccomp) Syscall() string       { return "seccomp" }
+func (Openpty) Syscall() string       { return "openpty" }
+func (Setctty) Syscall() string       { return "ioctl" }
+
+// Kind is an operation's name in JSON where another prints as the same
+// syscall.
+func (Setctty) Kind() string     { return "ioctl_tiocsctty" }
+func (InheritCaps) Kind() string { return "capset_inheritable" }
+func (CapbsetDrop) Kind() string { return "prctl_capbset_drop" }
 
 func (Rootfs) isOp()        {}
 func (Clone) isOp()         {}
@@ -419,8 +534,15 @@ func (Flock) isOp()         {}
 func (Stdio) isOp()         {}
 func (Listen) isOp()        {}
 func (Setsid) isOp()        {}
-func (Setpgid) isOp()       {}
 func (SaveState) isOp()     {}
+func (MountSetattr) isOp()  {}
+func (Prlimit) isOp()       {}
+func (Keyctl) isOp()        {}
+func (InheritCaps) isOp()   {}
+func (CapbsetDrop) isOp()   {}
+func (Seccomp) isOp()       {}
+func (Openpty) isOp()       {}
+func (Setctty) isOp()       {}
 
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
@@ -428,5 +550,6 @@ func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, Write{}, Newidmap{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{},
-		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, Setpgid{}, SaveState{}}
+		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
+		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

@@ -89,6 +89,36 @@ func inRoot(p string) string {
 	return "<root>" + p
 }
 
+// limit renders a resource limit as strace does.
+func limit(v uint64) string {
+	if v == RlimInfinity {
+		return "RLIM_INFINITY"
+	}
+	return strconv.FormatUint(v, 10)
+}
+
+// seccompSource says where a filter's rules came from.
+func seccompSource(op Seccomp) string {
+	n := 0
+	if op.Rules != nil {
+		for _, r := range op.Rules.Syscalls {
+			n += len(r.Names)
+		}
+	}
+	src := q(op.Profile)
+	if op.Profile == "default" {
+		src = "Docker's default profile"
+	}
+	return fmt.Sprintf("%s (%d syscall rules, default action %s)", src, n, defaultAction(op))
+}
+
+func defaultAction(op Seccomp) string {
+	if op.Rules == nil {
+		return "?"
+	}
+	return string(op.Rules.DefaultAction)
+}
+
 // FormatOp renders one operation as the plan prints it: the syscall with
 // its arguments, flags by their kernel names.
 func FormatOp(op Op) string {
@@ -119,15 +149,21 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("execve(%s, %s, %s)%s", qn(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
 	case Mount:
-		target := q(op.Target)
+		target, source := q(op.Target), qn(op.Source)
 		if op.InRoot {
 			target = inRoot(op.Target)
 		}
-		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", qn(op.Source), target, qn(op.FSType), op.Flags, qn(op.Data))
+		if op.SourceInRoot {
+			source = inRoot(op.Source)
+		}
+		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", source, target, qn(op.FSType), op.Flags, qn(op.Data))
 	case Overlay:
 		x := ""
 		if op.UserXattr {
 			x = ", userxattr"
+		}
+		if op.NoDev {
+			x += ", MS_NODEV"
 		}
 		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
@@ -183,7 +219,17 @@ func FormatOp(op Op) string {
 		if op.NoSetgroups {
 			groups = ", groups kept (setgroups denied)"
 		}
-		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s%s)%s", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd), stop, output(op.Output))
+		extra := ""
+		for i, r := range op.Rlimits {
+			if i == 0 {
+				extra += ", limits"
+			}
+			extra += fmt.Sprintf(" %s {%s, %s}", r.Resource, limit(r.Soft), limit(r.Hard))
+		}
+		if op.Terminal {
+			extra += ", its terminal fd 0 (setsid, TIOCSCTTY)"
+		}
+		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s%s%s)%s", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd), stop, extra, output(op.Output))
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
 	case Flock:
@@ -194,8 +240,37 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("listen(AF_UNIX, SOCK_SEQPACKET, %s)", q(op.Path))
 	case Setsid:
 		return "setsid()"
-	case Setpgid:
-		return "setpgid(0, 0)"
+	case Setctty:
+		return "ioctl(0, TIOCSCTTY, 0)"
+	case Openpty:
+		return `openpty("/dev/ptmx"): fds 0, 1, 2 of the environment, relayed to nsup's terminal`
+	case MountSetattr:
+		p := q(op.Path)
+		if op.InRoot {
+			p = inRoot(op.Path)
+		}
+		flags := "0"
+		if op.Recursive {
+			flags = "AT_RECURSIVE"
+		}
+		clr := ""
+		if op.Clear != 0 {
+			clr = ", clear " + op.Clear.String()
+		}
+		return fmt.Sprintf("mount_setattr(%s, %s, %s%s)", p, flags, op.Set, clr)
+	case Prlimit:
+		return fmt.Sprintf("prlimit64(0, %s, {%s, %s})", op.Resource, limit(op.Soft), limit(op.Hard))
+	case Keyctl:
+		return "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)"
+	case InheritCaps:
+		return "capset(inheritable = permitted)"
+	case CapbsetDrop:
+		if len(op.Keep) == 0 {
+			return "prctl(PR_CAPBSET_DROP, every capability)"
+		}
+		return fmt.Sprintf("prctl(PR_CAPBSET_DROP, every capability but %s)", strings.Join(op.Keep, "|"))
+	case Seccomp:
+		return fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %s, <%d instructions, %s>) of %s", op.Flags, len(op.Program)/8, op.Digest, seccompSource(op))
 	case SaveState:
 		return fmt.Sprintf("state(%s: init's pid, start time, namespace inodes)", q(op.Path))
 	}

@@ -347,7 +347,7 @@ func (x *exporter) step(st planner.Step) error {
 		c.Process.Args, c.Process.Env, c.Process.Cwd = op.Argv, op.Env, op.Cwd
 		c.Process.User = specs.User{UID: op.UID, GID: op.GID}
 		x.processName()
-	case planner.Setsid, planner.Setpgid:
+	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
 	case planner.Mkdir, planner.Flock, planner.Stdio, planner.Listen, planner.SaveState:

@@ -32,7 +32,23 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // host's is locked in them.
 var rootCaller = planner.Caller{Privileged: true}
 
-func noLocked(string) planner.MountFlags { return 0 }
+// fixedSeccomp and fixedHostPath make the golden bundles the same on
+// every host: Docker's profile depends on the kernel's version, the
+// masked paths on what /proc and /sys hold.
+func fixedSeccomp(profile string, caps []string) (*specs.LinuxSeccomp, error) {
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64},
+		Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write", "exit_group"}, Action: specs.ActAllow}}}, nil
+}
+
+func fixedHostPath(p string) (isDir, ok bool) {
+	switch p {
+	case "/proc/timer_stats", "/sys/devices/virtual/powercap":
+		return false, false
+	case "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/sched_debug", "/proc/sysrq-trigger":
+		return false, true
+	}
+	return true, true
+}
 
 func fixedClosure(paths []string) ([]planner.File, error) {
 	m := map[string]planner.File{}
@@ -81,7 +97,7 @@ func export(t testing.TB, file, env string) (*Bundle, error) {
 		t.Fatal(err)
 	}
 	s.File = file
-	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{env}, Caller: &rootCaller, LockedFlags: noLocked})
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}
-			p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Envs: []string{c.env}, Caller: &rootCaller, LockedFlags: noLocked})
+			p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Envs: []string{c.env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}

@@ -1,0 +1,501 @@
+package planner
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"runtime"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/planner/seccomp"
+	"github.com/nsup/nsup/spec"
+)
+
+// What confines root inside an environment beyond its namespaces, by
+// default as Docker confines a container (the `security` block changes
+// it): a reduced capability set, no_new_privs, Docker's default seccomp
+// profile, masked and read-only paths under every proc and sysfs mount, a
+// session keyring of its own, nodev binds, and resource limits.
+
+// DefaultMaskedPaths are hidden under every proc and sysfs mount (an
+// empty read-only tmpfs over a folder, /dev/null over a file), as runc
+// and Docker hide them: kernel memory (kcore), the keys of every user
+// (keys), timers and interrupts that leak host activity, firmware
+// tables and power limits.
+var DefaultMaskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+// DefaultReadonlyPaths are made read-only under every proc mount, as runc
+// and Docker do: /proc/sys holds host-wide knobs no namespace covers
+// (kernel.core_pattern runs a program as host root), /proc/sysrq-trigger
+// reboots the host.
+var DefaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"}
+
+// DefaultNofile is the soft RLIMIT_NOFILE of an environment whose spec
+// sets none (the hard limit is nsup's own): the limit programs written
+// for select(2) expect, and the one most systems give a login. nsup's
+// own is raised by the Go runtime, which children must not inherit.
+const DefaultNofile = 1024
+
+// capabilities is the set root inside keeps: the default set, without
+// what `drop` names (everything for ALL), with what `add` names, in the
+// kernel's order.
+func (ec *envCompiler) capabilities() []string {
+	keep := slices.Clone(DefaultCapabilities)
+	if s := ec.e.Security; s != nil {
+		for _, d := range s.CapDrop {
+			if d.Value == "ALL" {
+				keep = nil
+				break
+			}
+			keep = slices.DeleteFunc(keep, func(c string) bool { return c == d.Value })
+		}
+		for _, a := range s.CapAdd {
+			if a.Value == "ALL" {
+				keep = slices.Clone(spec.Capabilities)
+				break
+			}
+			if !slices.Contains(keep, a.Value) {
+				keep = append(keep, a.Value)
+			}
+		}
+	}
+	slices.SortFunc(keep, func(a, b string) int {
+		return slices.Index(spec.Capabilities, a) - slices.Index(spec.Capabilities, b)
+	})
+	return keep
+}
+
+// capPos is the origin of the capset step.
+func (ec *envCompiler) capPos(def spec.Pos) spec.Pos {
+	if s := ec.e.Security; s != nil && (len(s.CapAdd) > 0 || len(s.CapDrop) > 0) {
+		return s.Pos
+	}
+	return def
+}
+
+// noNewPrivs says whether prctl(PR_SET_NO_NEW_PRIVS) is planned, and
+// where it comes from.
+func (ec *envCompiler) noNewPrivs(def spec.Pos) (bool, spec.Pos) {
+	if s := ec.e.Security; s != nil && s.NoNewPrivileges != nil {
+		return s.NoNewPrivileges.Value, s.NoNewPrivileges.Pos
+	}
+	return true, def
+}
+
+// launch plans what the launcher does in the new child before it
+// executes nsup's child stage: what every thread of the stage, of init,
+// and every process they start inherit from it, set while the child is
+// one thread (the Go runtime that the execve starts is several at once,
+// and a thread's credentials are its own).
+func (ec *envCompiler) launch(pos spec.Pos) {
+	// Keyrings are not namespaced: without a session keyring of its own,
+	// root inside would find the caller's keys (and, root of the host's
+	// user namespace, root's) through request_key(2) (keyrings(7)).
+	ec.add(Child, pos, Keyctl{})
+	// The bounding set limits what an execve of root may gain
+	// (capabilities(7)): reduced here to what the environment keeps, it
+	// is the bounding set of every thread and process to come. The
+	// inheritable set, raised to the permitted one first, carries the
+	// capabilities the stage still needs for its setup (mounts) over its
+	// execve; Capset empties it once the setup is done.
+	ec.add(Child, pos, InheritCaps{})
+	ec.add(Child, ec.capPos(pos), CapbsetDrop{Keep: ec.capabilities()})
+	if nnp, nnpPos := ec.noNewPrivs(pos); nnp {
+		// No process of the environment can gain privileges by execve
+		// (setuid binaries, file capabilities): prctl(2)
+		// PR_SET_NO_NEW_PRIVS is inherited and cannot be unset.
+		ec.add(Child, nnpPos, Prctl{Option: prSetNoNew, Arg: 1})
+	}
+}
+
+// confine plans the end of the child stage: the capabilities every thread
+// keeps, the filter, and the fds that reach the environment.
+func (ec *envCompiler) confine(pos spec.Pos) {
+	e := ec.e
+	// Not dumpable from here on, before the capabilities are dropped:
+	// with the kept set, the stage would pass the ptrace access check of
+	// any root process of its user namespace with that set (root inside
+	// an environment that sees it: one without a pid namespace, or one
+	// whose pid namespace this environment joins), which could then open
+	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
+	// fds. nsup's own init stays so: PID 1 (and a detached one holds the
+	// control socket and the lock), no process of the environment (root
+	// inside, without CAP_SYS_PTRACE) can reach its fds or nsup's binary
+	// through /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2),
+	// "Ptrace access mode checking"). The processes init starts are
+	// dumpable again after their execve; with init: false the main
+	// process's own execve resets it, and no nsup code stays in the
+	// environment.
+	ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
+	nnp, _ := ec.noNewPrivs(pos)
+	filter := ec.seccomp()
+	if filter != nil && !nnp {
+		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN
+		// (seccomp(2)), which capset is about to drop; the steps after it
+		// are allowed by every profile that lets a process run at all.
+		ec.add(Child, filter.pos, filter.op)
+	}
+	// A root process inside keeps only what a program may need of root's
+	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
+	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
+	// mount, make a device node of the host's disk, load a module or read
+	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN. On
+	// every thread of the stage (capabilities are a thread's), so that
+	// whatever thread init starts a process from, nsup exec's command
+	// included, it has these and no more.
+	ec.add(Child, ec.capPos(pos), Capset{Keep: ec.capabilities()})
+	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
+		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
+		// reads as what it is in ps, inside and on the host.
+		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
+	}
+	if (ec.stateDir != "" || e.Init == nil || e.Init.Value) && !ec.isNew(spec.NSPID) {
+		// Init is not PID 1 of a pid namespace of its own, so the kernel
+		// does not kill what is left when it exits: it is the tree's
+		// child subreaper instead (orphans become its children), and kills
+		// what is left before it exits.
+		ec.add(Child, pos, Prctl{Option: prSetSubreaper, Arg: 1})
+	}
+	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
+	// at the next execve.
+	ec.add(Child, pos, CloseRange{First: 3})
+	if filter != nil && nnp {
+		// The filter last, so that it confines the environment's processes
+		// and nothing of nsup's setup; on every thread (TSYNC), so that
+		// init's threads and what they start are all under it.
+		ec.add(Child, filter.pos, filter.op)
+	}
+}
+
+type plannedStep struct {
+	pos spec.Pos
+	op  Op
+}
+
+// seccomp plans the environment's syscall filter, or nil for
+// `seccomp: unconfined`.
+func (ec *envCompiler) seccomp() *plannedStep {
+	profile, pos := spec.SeccompDefault, ec.e.Pos
+	if s := ec.e.Security; s != nil && s.Seccomp != nil {
+		profile, pos = s.Seccomp.Value, s.Seccomp.Pos
+	}
+	if profile == spec.SeccompUnconfined {
+		ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
+		return nil
+	}
+	caps := ec.capabilities()
+	op, err := ec.compiler.filter(profile, caps)
+	if err != nil {
+		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
+		return nil
+	}
+	return &plannedStep{pos: pos, op: op}
+}
+
+type filterResult struct {
+	op  Seccomp
+	err error
+}
+
+// filter resolves and compiles a profile for a capability set, once per
+// spec: environments mostly share both.
+func (c *compiler) filter(profile string, caps []string) (Seccomp, error) {
+	key := profile + "\x00" + strings.Join(caps, ",")
+	if r, ok := c.filters[key]; ok {
+		return r.op, r.err
+	}
+	op, err := c.compileFilter(profile, caps)
+	if c.filters == nil {
+		c.filters = map[string]filterResult{}
+	}
+	c.filters[key] = filterResult{op, err}
+	return op, err
+}
+
+// maxProfile bounds a seccomp profile file (Docker's default is 20 KiB).
+const maxProfile = 4 << 20
+
+func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error) {
+	var rules *specs.LinuxSeccomp
+	var err error
+	switch {
+	case c.opts.Seccomp != nil:
+		rules, err = c.opts.Seccomp(profile, caps)
+	case profile == spec.SeccompDefault:
+		rules, err = seccomp.Default(caps)
+	default:
+		var data []byte
+		data, err = readBounded(profile, maxProfile)
+		if err == nil {
+			rules, err = seccomp.Load(data, caps)
+		}
+	}
+	if err != nil {
+		return Seccomp{}, err
+	}
+	if rules == nil {
+		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
+	}
+	prog, err := seccomp.Compile(rules, runtime.GOARCH)
+	if err != nil {
+		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
+	}
+	flags, err := seccomp.Flags(rules)
+	if err != nil {
+		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
+	}
+	return Seccomp{
+		Profile: profile,
+		Flags:   SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
+		Program: seccomp.Bytes(prog),
+		Digest:  seccomp.Digest(prog),
+		Rules:   rules,
+	}, nil
+}
+
+// readBounded reads a file of at most max bytes.
+func readBounded(p string, max int64) ([]byte, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, unwrapPath(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", p)
+	}
+	if st.Size() > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
+	}
+	b := make([]byte, st.Size())
+	_, err = f.ReadAt(b, 0)
+	return b, err
+}
+
+// processLimits are the resource limits a process is started with (set
+// by init in the new process, before its credentials change, so that
+// init itself is not held to them): the environment's, with the
+// process's own in their place, and a soft RLIMIT_NOFILE of
+// DefaultNofile under nsup's own hard limit where neither sets one. A
+// hard limit above nsup's own is refused: raising one needs
+// CAP_SYS_RESOURCE in the host's user namespace (setrlimit(2)), which a
+// user namespace does not give.
+func (ec *envCompiler) processLimits(p *spec.Process, field string) []Prlimit {
+	var out []Prlimit
+	if !slices.ContainsFunc(spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits), func(r spec.Rlimit) bool { return r.Name == "nofile" }) {
+		hard := ec.caller.hardLimit("nofile")
+		out = append(out, Prlimit{Resource: unix.RLIMIT_NOFILE, Soft: min(DefaultNofile, hard), Hard: hard})
+	}
+	for _, r := range spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits) {
+		res, _ := ResourceByName(r.Name)
+		out = append(out, Prlimit{Resource: res, Soft: r.Soft, Hard: r.Hard})
+	}
+	return out
+}
+
+// checkRlimits refuses the hard limits nsup cannot set, where the spec
+// sets them.
+func (ec *envCompiler) checkRlimits() {
+	check := func(rs []spec.Rlimit, field string) {
+		for _, r := range rs {
+			if own := ec.caller.hardLimit(r.Name); r.Hard > own && !ec.caller.RaiseLimits {
+				ec.errorf(r.Pos, field+".rlimits."+r.Name, "hard limit %s is above nsup's own (%s): raising a hard limit needs CAP_SYS_RESOURCE, which nsup does not have",
+					limit(r.Hard), limit(own))
+			}
+		}
+	}
+	check(ec.e.Rlimits, ec.field)
+	var walk func(ps []*spec.Process, field string)
+	walk = func(ps []*spec.Process, field string) {
+		for i, p := range ps {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			check(p.Rlimits, f)
+			walk(p.Children, f+".children")
+		}
+	}
+	walk(ec.e.Process, ec.field+".processes")
+}
+
+// limitPos is where a process's limit of resource r comes from: its own
+// rlimits, the environment's, or (the default) the process.
+func (ec *envCompiler) limitPos(p *spec.Process, r Resource) spec.Pos {
+	for _, rs := range [][]spec.Rlimit{p.Rlimits, ec.e.Rlimits} {
+		for _, x := range rs {
+			if x.Name == r.Name() {
+				return x.Pos
+			}
+		}
+	}
+	return p.Pos
+}
+
+// hardLimit is the caller's hard limit of a resource (RLIM_INFINITY when
+// unknown).
+func (c Caller) hardLimit(name string) uint64 {
+	if v, ok := c.HardLimits[name]; ok {
+		return v
+	}
+	return RlimInfinity
+}
+
+// confinedPath is one masked or read-only path, planned after the mount
+// that holds it.
+type confinedPath struct {
+	path     string // inside the environment
+	host     string // where its existence is checked on the host, or ""
+	pos      spec.Pos
+	field    string
+	readonly bool
+}
+
+// confinedPaths assigns the masked and read-only paths to the mounts
+// that hold them: by index into e.Mounts, len(e.Mounts) for those in the
+// rootfs itself (planned after every mount). The defaults are Docker's,
+// under every proc and sysfs mount (a /proc/X default under a proc
+// mounted on /host-proc is /host-proc/X); a list in the spec replaces
+// them and names paths inside the environment.
+func (ec *envCompiler) confinedPaths() map[int][]confinedPath {
+	e := ec.e
+	out := map[int][]confinedPath{}
+	// holder is the last mount whose target holds p, or -1.
+	holder := func(p string) int {
+		for i := len(e.Mounts) - 1; i >= 0; i-- {
+			if within(p, e.Mounts[i].Target) {
+				return i
+			}
+		}
+		return -1
+	}
+	hostOf := func(i int, p string) string {
+		if i < 0 {
+			return ""
+		}
+		m := e.Mounts[i]
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, m.Target), "/")
+		switch m.Type {
+		case spec.MountProc:
+			return path.Join("/proc", rel)
+		case spec.MountSysfs:
+			return path.Join("/sys", rel)
+		case spec.MountBind:
+			return path.Join(m.Source, rel)
+		}
+		return ""
+	}
+	add := func(custom *spec.Paths, defaults []string, readonly bool, key string) {
+		if custom != nil {
+			for j, p := range custom.Paths {
+				i := holder(p.Value)
+				at := i
+				if i < 0 {
+					at = len(e.Mounts)
+				}
+				out[at] = append(out[at], confinedPath{path: p.Value, host: hostOf(i, p.Value), pos: p.Pos,
+					field: fmt.Sprintf("%s.security.%s[%d]", ec.field, key, j), readonly: readonly})
+			}
+			return
+		}
+		for i, m := range e.Mounts {
+			var under string
+			switch m.Type {
+			case spec.MountProc:
+				under = "/proc"
+			case spec.MountSysfs:
+				under = "/sys"
+			default:
+				continue
+			}
+			for _, d := range defaults {
+				rel, ok := strings.CutPrefix(d, under+"/")
+				if !ok {
+					continue
+				}
+				out[i] = append(out[i], confinedPath{path: path.Join(m.Target, rel), host: d, pos: m.Pos, readonly: readonly})
+			}
+		}
+	}
+	var masked, ro *spec.Paths
+	if s := e.Security; s != nil {
+		masked, ro = s.MaskedPaths, s.ReadonlyPaths
+	}
+	add(ro, DefaultReadonlyPaths, true, "readonly_paths")
+	add(masked, DefaultMaskedPaths, false, "masked_paths")
+	return out
+}
+
+// confinePaths plans the masked and read-only paths held by mount i (or
+// by the rootfs, i = len(mounts)). A path this kernel does not have (a
+// default such as /proc/timer_stats, gone since Linux 4.11) is skipped,
+// and the plan says so.
+func (ec *envCompiler) confinePaths(paths []confinedPath) {
+	var skipped []string
+	for _, c := range paths {
+		isDir, ok := ec.pathKind(c)
+		if !ok {
+			skipped = append(skipped, c.path)
+			continue
+		}
+		in := func(target, source, fstype string, flags MountFlags, create string) {
+			ec.add(Child, c.pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
+				Root: ec.root, InRoot: true, Create: create, Confine: ConfineMasked})
+		}
+		switch {
+		case c.readonly:
+			// A bind of the path onto itself, then read-only (and nosuid,
+			// nodev, noexec), with whatever is mounted below it.
+			ec.add(Child, c.pos, Mount{Source: c.path, SourceInRoot: true, Target: c.path, Flags: msBIND | msREC,
+				Root: ec.root, InRoot: true, Confine: ConfineReadonly})
+			ec.add(Child, c.pos, MountSetattr{Path: c.path, Root: ec.root, InRoot: true, Recursive: true,
+				Set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, Confine: ConfineReadonly})
+		case isDir:
+			in(c.path, "tmpfs", "tmpfs", msRDONLY|msNOSUID|msNODEV|msNOEXEC, "")
+		default:
+			in(c.path, "/dev/null", "", msBIND, "")
+		}
+	}
+	ec.skipped = append(ec.skipped, skipped...)
+}
+
+// pathKind says whether a confined path is a folder, and whether it
+// exists: on the host for what a proc, sysfs or bind mount shows, in the
+// tree for the rootfs's own paths (a tar root is not known at plan time:
+// its paths are taken as folders, and must exist at apply).
+func (ec *envCompiler) pathKind(c confinedPath) (isDir, ok bool) {
+	if c.host != "" {
+		return ec.opts.HostPath(c.host)
+	}
+	var t treeView
+	switch {
+	case ec.tree != nil:
+		t = mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "":
+		t = dirTree(ec.root)
+	default:
+		return true, true
+	}
+	f, found := resolveIn(t, c.path)
+	if !found {
+		return false, false
+	}
+	return f.Type == "dir", true
+}
+
+// hostPath is the default Options.HostPath: lstat(2) on the host.
+func hostPath(p string) (isDir, ok bool) {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return false, false
+	}
+	return st.IsDir(), true
+}

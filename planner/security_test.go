@@ -1,0 +1,223 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/spec"
+)
+
+func compileText(t *testing.T, yaml string, opts Options) (*Plan, error) {
+	t.Helper()
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "rootfs", "bin", "sh"), []byte("#!"), 0o755)
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.Caller == nil {
+		opts.Caller = &rootCaller
+	}
+	return Compile(s, fixedOptions(opts))
+}
+
+func ops(p *Plan, env string) []Step {
+	for _, e := range p.Environments {
+		if e.Name == env {
+			return e.Steps
+		}
+	}
+	return nil
+}
+
+// With nsup's stdin a terminal, a single foreground environment gets a
+// pty (and its main process the pty as its controlling terminal); with
+// several, or detached, none does.
+func TestTerminalPlan(t *testing.T) {
+	const one = `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    processes: [{name: main, command: [/bin/sh]}, {name: side, command: [/bin/sh]}]
+`
+	const noInit = `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    init: false
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const two = one + `  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	count := func(p *Plan, env string) (pty, ctty, terminal int) {
+		for _, st := range ops(p, env) {
+			switch op := st.Op.(type) {
+			case Openpty:
+				pty++
+			case Setctty:
+				ctty++
+			case Start:
+				if op.Terminal {
+					terminal++
+					if !op.Main {
+						t.Errorf("%s: the terminal is given to %s, not the main process", env, op.Process)
+					}
+				}
+			}
+		}
+		return
+	}
+	for _, c := range []struct {
+		name, yaml       string
+		opts             Options
+		pty, ctty, start int
+	}{
+		{"one", one, Options{Terminal: true}, 1, 0, 1},
+		{"one, no terminal", one, Options{}, 0, 0, 0},
+		{"init false", noInit, Options{Terminal: true}, 1, 1, 0},
+		{"two", two, Options{Terminal: true}, 0, 0, 0},
+		{"detached", one, Options{Terminal: true, Detach: true, StateDir: "/run/x"}, 0, 0, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := compileText(t, c.yaml, c.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pty, ctty, start := count(p, "a")
+			if pty != c.pty || ctty != c.ctty || start != c.start {
+				t.Errorf("openpty %d, TIOCSCTTY %d, terminal starts %d; want %d, %d, %d", pty, ctty, start, c.pty, c.ctty, c.start)
+			}
+			// Every child stage leaves nsup's session, terminal or not.
+			setsid := 0
+			for _, st := range ops(p, "a") {
+				if _, ok := st.Op.(Setsid); ok && st.Stage == Child {
+					setsid++
+				}
+			}
+			if setsid != 1 {
+				t.Errorf("%d setsid steps in the child stage, want 1", setsid)
+			}
+		})
+	}
+}
+
+// A hard limit above nsup's own cannot be set without CAP_SYS_RESOURCE:
+// refused at plan time, naming the key, the environment's or a
+// process's. A process may have a limit above its environment's: init
+// sets each process's own.
+func TestRlimitAboveOwn(t *testing.T) {
+	_, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    rlimits: {nofile: "1024:4194304", nproc: 10}
+    processes:
+      - name: main
+        command: [/bin/sh]
+        rlimits: {nproc: 20, nofile: "2048:8388608"}
+`, Options{})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		"t.yaml:7:23: environments.a.rlimits.nofile: hard limit 4194304 is above nsup's own (524288)",
+		"t.yaml:11:38: environments.a.processes[0].rlimits.nofile: hard limit 8388608 is above nsup's own (524288)",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "nproc") {
+		t.Errorf("a process's limit above its environment's is refused:\n%v", err)
+	}
+	raise := rootCaller
+	raise.RaiseLimits = true
+	if _, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    rlimits: {nofile: "1024:4194304"}
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{Caller: &raise}); err != nil {
+		t.Errorf("with CAP_SYS_RESOURCE: %v", err)
+	}
+}
+
+// A bind source or a rootfs dir is planned with its symlinks resolved,
+// and the plan says so: apply then refuses a symlink in that path.
+func TestResolvedSources(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "real", "data"), 0o755)
+	os.Symlink("real", filepath.Join(dir, "link"))
+	p, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    mounts: [{type: bind, source: `+filepath.Join(dir, "link", "data")+`, target: /data}]
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, st := range ops(p, "a") {
+		if m, ok := st.Op.(Mount); ok && m.Target == "/data" {
+			found = true
+			if m.Source != filepath.Join(dir, "real", "data") {
+				t.Errorf("bind source %q, want the resolved %q", m.Source, filepath.Join(dir, "real", "data"))
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no bind step")
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "mounts[0].source") || !strings.Contains(notes, "apply refuses a symlink") {
+		t.Errorf("the plan does not say the source was resolved: %q", notes)
+	}
+}
+
+// The capability set: drop ALL then add; add ALL is every capability;
+// the kernel's order whatever the spec's.
+func TestCapabilities(t *testing.T) {
+	for yaml, want := range map[string]string{
+		`{drop: [ALL], add: [SYS_ADMIN, CHOWN]}`: "CAP_CHOWN|CAP_SYS_ADMIN",
+		`{drop: [CHOWN, CAP_KILL]}`:              "CAP_DAC_OVERRIDE|CAP_FOWNER|CAP_FSETID|CAP_SETGID|CAP_SETUID|CAP_SETPCAP|CAP_NET_BIND_SERVICE|CAP_SYS_CHROOT|CAP_AUDIT_WRITE|CAP_SETFCAP",
+		`{add: [ALL]}`:                           strings.Join(spec.Capabilities, "|"),
+	} {
+		p, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    security: {capabilities: `+yaml+`}
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ops(p, "a") {
+			if c, ok := st.Op.(Capset); ok {
+				if got := strings.Join(c.Keep, "|"); got != want {
+					t.Errorf("%s: capset(%s), want %s", yaml, got, want)
+				}
+			}
+		}
+	}
+}
