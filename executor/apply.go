@@ -393,12 +393,14 @@ type envRun struct {
 	released bool
 	letGo    atomic.Bool   // read by the child's cmd.Cancel
 	done     chan struct{} // closed when run ends
-	// proc is the child stage; cmd made it, unless a fork did (fork.go).
-	proc   *os.Process
-	cmd    *exec.Cmd
-	forked *forked
-	// stopKill ends the watch that kills a forked child when ctx ends
-	// (exec.CommandContext does it for the others).
+	// proc is the child stage, made by the launcher (launch.go);
+	// launched is the launcher's side until the child's execve.
+	proc     *os.Process
+	launched *launched
+	// launchEnd is the child stage's execve: the child steps up to it
+	// are done by the launcher.
+	launchEnd int
+	// stopKill ends the watch that kills the child when ctx ends.
 	stopKill func() bool
 	sock     *os.File // the host's end of the setup channel
 	dec      *json.Decoder
@@ -411,9 +413,6 @@ type envRun struct {
 	nsErr  error
 	reaped chan struct{} // closed once the child is waited for
 	state  *os.ProcessState
-	// mapped are the steps already performed by the clone: the user
-	// namespace maps (see userMaps).
-	mapped map[int]bool
 	status int
 	waited bool
 	// held are the cache entries this environment runs on, share-locked
@@ -432,9 +431,11 @@ type envRun struct {
 	// rollback may remove it); procs the tree init started.
 	lock, control *os.File
 	stdio         []*os.File
-	stateDir      string
-	madeDir       string // the state directory, if this nsup made it
-	procs         []StateProc
+	// pty is the environment's terminal (Openpty), relayed to nsup's.
+	pty      *ptyRelay
+	stateDir string
+	madeDir  string // the state directory, if this nsup made it
+	procs    []StateProc
 }
 
 // errTakenBack ends the setup of a detached environment that Apply takes
@@ -459,11 +460,16 @@ func (r *envRun) run(ctx context.Context) {
 		}
 	}()
 	err := r.setupEnv(ctx)
+	if r.pty != nil {
+		// The child has its copies: the relay's output ends (EIO) when
+		// the last process holding the terminal has ended.
+		r.pty.slave.Close()
+	}
 	if r.sock != nil {
 		r.sock.Close()
 	}
-	if r.forked != nil {
-		r.forked.close()
+	if r.launched != nil {
+		r.launched.close()
 	}
 	if err != nil {
 		if r.proc != nil {
@@ -471,6 +477,7 @@ func (r *envRun) run(ctx context.Context) {
 			r.wait()
 		}
 		r.unhold()
+		r.finishPty()
 		r.setup <- err
 		if r.release == nil {
 			r.a.ended <- r
@@ -486,7 +493,16 @@ func (r *envRun) run(ctx context.Context) {
 	r.setup <- nil
 	r.status = r.wait()
 	r.unhold()
+	// Before Apply hears of the end: nsup's terminal is back as it was
+	// when Apply returns.
+	r.finishPty()
 	r.a.ended <- r
+}
+
+func (r *envRun) finishPty() {
+	if r.pty != nil {
+		r.pty.finish()
+	}
 }
 
 // openWanted opens the namespaces later environments join by name.
@@ -530,14 +546,9 @@ func (r *envRun) unhold() {
 func (r *envRun) wait() int {
 	if !r.waited {
 		r.waited = true
-		if r.cmd != nil {
-			r.cmd.Wait()
-			r.state = r.cmd.ProcessState
-		} else {
-			r.state, _ = r.proc.Wait()
-			if r.stopKill != nil {
-				r.stopKill()
-			}
+		r.state, _ = r.proc.Wait()
+		if r.stopKill != nil {
+			r.stopKill()
 		}
 		close(r.reaped)
 		if r.a.opts.exited != nil && r.state != nil {
@@ -620,36 +631,59 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		}
 	}
 	first := true
-	forkedUpTo := -1 // the steps up to here were made by the forked copy
+	launchedUpTo := -1 // the steps up to here were the forked copy's (its setns and clone)
+	r.launchEnd = -1
 	for k, rn := range runs {
 		if rn.host {
 			for _, i := range rn.steps {
-				if i <= forkedUpTo {
+				if i <= launchedUpTo {
 					continue
 				}
 				if pause != nil && pause.Step == i {
 					r.holdForever(i)
 				}
 				var err error
-				_, fork := env.Steps[i].Op.(planner.Fork)
-				switch {
-				case fail != nil && fail.Step == i:
-					err = fail.Errno
-				case env.Steps[i].Stage == planner.Forked:
-					err = fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL)
-				case fork:
-					for j := i + 1; j < len(env.Steps) && env.Steps[j].Stage == planner.Forked; j++ {
-						if fail != nil && fail.Step == j {
-							return stepError(env, j, fail.Errno)
-						}
+				switch env.Steps[i].Op.(type) {
+				case planner.Fork, planner.Clone:
+					if fail != nil && fail.Step == i {
+						err = fail.Errno
+						break
 					}
-					forkedUpTo, err = r.forkClone(ctx, i)
+					fork, clone := -1, i
+					if _, ok := env.Steps[i].Op.(planner.Fork); ok {
+						fork, clone = i, i+1
+						for clone < len(env.Steps) && env.Steps[clone].Stage == planner.Forked {
+							if _, ok := env.Steps[clone].Op.(planner.Clone); ok {
+								break
+							}
+							clone++
+						}
+						if clone == len(env.Steps) {
+							err = fmt.Errorf("a fork without a clone: %w", unix.EINVAL)
+							break
+						}
+					} else if env.Steps[i].Stage == planner.Forked {
+						err = fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL)
+						break
+					}
+					if r.proc != nil {
+						err = fmt.Errorf("a second clone: %w", unix.EINVAL)
+						break
+					}
+					r.launchEnd, err = r.launch(ctx, fork, clone)
+					launchedUpTo = clone
 				default:
-					err = r.do(ctx, i, env.Steps[i])
+					if fail != nil && fail.Step == i {
+						err = fail.Errno
+					} else if env.Steps[i].Stage == planner.Forked {
+						err = fmt.Errorf("a step of stage fork without a fork step before it: %w", unix.EINVAL)
+					} else {
+						err = r.do(ctx, i, env.Steps[i])
+					}
 				}
 				if err != nil {
 					if _, ok := err.(*StepError); ok {
-						return err // a later step's, found by this one (userMaps)
+						return err // a later step's, found by this one (launch)
 					}
 					return stepError(env, i, err)
 				}
@@ -659,8 +693,15 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		if r.proc == nil {
 			return fmt.Errorf("%s: the plan has no clone step: %w", env.Name, unix.EINVAL)
 		}
-		if err := r.releaseForked(); err != nil {
+		if err := r.releaseLaunched(); err != nil {
 			return err
+		}
+		// The launcher's steps are done (its execve is the child stage).
+		for len(rn.steps) > 0 && rn.steps[0] <= r.launchEnd {
+			rn.steps = rn.steps[1:]
+		}
+		if len(rn.steps) == 0 {
+			continue
 		}
 		if r.release != nil && k == last && k > 0 {
 			// Up and recorded: wait for Apply to release it, or take it back.
@@ -776,11 +817,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.Setns:
 		return r.setns(i, op)
 	case planner.Clone:
-		return r.clone(ctx, i, op)
+		return fmt.Errorf("a clone is made by setupEnv: %w", unix.EINVAL)
 	case planner.Write:
-		if r.mapped[i] {
-			return nil // written by the clone, before the child's execve
-		}
 		return r.write(op)
 	case planner.Mkdir:
 		return r.mkdir(op)
@@ -828,7 +866,21 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return wrongHostStage(op)
 	case planner.Setsid:
 		return wrongHostStage(op)
-	case planner.Setpgid:
+	case planner.Openpty:
+		return r.openpty()
+	case planner.MountSetattr:
+		return wrongHostStage(op)
+	case planner.Prlimit:
+		return wrongHostStage(op)
+	case planner.Keyctl:
+		return wrongHostStage(op)
+	case planner.InheritCaps:
+		return wrongHostStage(op)
+	case planner.CapbsetDrop:
+		return wrongHostStage(op)
+	case planner.Seccomp:
+		return wrongHostStage(op)
+	case planner.Setctty:
 		return wrongHostStage(op)
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
@@ -891,49 +943,6 @@ const (
 	controlFD = stageFD + 2
 )
 
-// clone creates the child stage: nsup re-executed from /proc/self/exe
-// with planner.StageArgv, in new namespaces, with nothing of nsup's
-// environment, its end of the setup channel at fd 3 (and a detached
-// environment's lock and control socket at 4 and 5).
-func (r *envRun) clone(ctx context.Context, i int, op planner.Clone) error {
-	if r.proc != nil {
-		return fmt.Errorf("a second clone: %w", unix.EINVAL)
-	}
-	if op.Flags&unix.CLONE_PARENT != 0 {
-		return fmt.Errorf("CLONE_PARENT is the forked copy's: %w", unix.EINVAL)
-	}
-	host, files, done, err := r.childFiles()
-	if err != nil {
-		return err
-	}
-	defer done()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe")
-	cmd.Args = planner.StageArgv
-	cmd.Env = []string{}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = files[0], files[1], files[2]
-	cmd.ExtraFiles = files[3:]
-	attr := &syscall.SysProcAttr{Cloneflags: uintptr(op.Flags), Pdeathsig: syscall.SIGKILL}
-	if op.Flags&unix.CLONE_NEWUSER != 0 {
-		if err := r.userMaps(i, attr); err != nil {
-			host.Close()
-			return err
-		}
-	}
-	cmd.SysProcAttr = attr
-	cmd.Cancel = func() error {
-		if r.letGo.Load() {
-			return nil // released: it outlives nsup
-		}
-		return cmd.Process.Kill()
-	}
-	if err := cmd.Start(); err != nil {
-		host.Close()
-		return err
-	}
-	r.cmd, r.proc, r.sock = cmd, cmd.Process, host
-	return nil
-}
-
 // childFiles are the child stage's fds, 0 up: stdin, stdout, stderr, its
 // end of the setup channel, and, detached, its lock and control socket.
 // host is nsup's end of the channel; done closes what nsup holds only
@@ -956,6 +965,8 @@ func (r *envRun) childFiles() (host *os.File, files []*os.File, done func(), err
 	files = []*os.File{r.a.std.files[0], r.a.std.files[1], r.a.std.files[2], child}
 	if r.stdio != nil {
 		files[0], files[1], files[2] = r.stdio[0], r.stdio[1], r.stdio[1]
+	} else if r.pty != nil {
+		files[0], files[1], files[2] = r.pty.slave, r.pty.slave, r.pty.slave
 	} else if label := r.mainOutput(); label != "" {
 		// init: false: no init to prefix the main process's lines; nsup
 		// does, as init would.
@@ -1011,48 +1022,6 @@ func (r *envRun) mainOutput() string {
 		}
 	}
 	return ""
-}
-
-// userMaps hands the uid_map, gid_map and setgroups writes that follow the
-// clone to exec.Cmd, which writes them between the clone and the child's
-// execve. They cannot wait until after it: an execve by a process whose
-// uid maps to nothing in its user namespace clears its capabilities
-// (capabilities(7), "Capabilities and execution of programs by root";
-// user_namespaces(7)), and the child stage would have none left.
-func (r *envRun) userMaps(clone int, attr *syscall.SysProcAttr) error {
-	attr.GidMappingsEnableSetgroups = true // the kernel's default: allow
-	r.mapped = map[int]bool{}
-	for i := clone + 1; i < len(r.env.Steps); i++ {
-		st := r.env.Steps[i]
-		w, ok := st.Op.(planner.Write)
-		if st.Stage != planner.Host || !ok {
-			break
-		}
-		var err error
-		switch w.Path {
-		case "/proc/$CHILD/uid_map":
-			attr.UidMappings, err = parseMap(w.Data)
-		case "/proc/$CHILD/gid_map":
-			attr.GidMappings, err = parseMap(w.Data)
-		case "/proc/$CHILD/setgroups":
-			attr.GidMappingsEnableSetgroups = strings.TrimSpace(w.Data) != "deny"
-		default:
-			continue
-		}
-		if err != nil {
-			return stepError(r.env, i, err)
-		}
-		r.mapped[i] = true
-	}
-	// The child is then made root of its user namespace before its
-	// execve, as it must be to keep its capabilities there: its own uid
-	// (nsup's) need not be mapped at all, as with a range of subordinate
-	// ids.
-	if mapsZero(attr.UidMappings) && mapsZero(attr.GidMappings) {
-		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{},
-			NoSetGroups: !attr.GidMappingsEnableSetgroups}
-	}
-	return nil
 }
 
 func mapsZero(m []syscall.SysProcIDMap) bool {

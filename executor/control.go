@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"syscall"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -228,22 +227,17 @@ func (in *initState) spawn(req execRequest, fds []int) (*execSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := []uintptr{uintptr(fds[0]), uintptr(fds[0]), uintptr(fds[0])}
+	stdio := [3]int{fds[0], fds[0], fds[0]}
 	if !req.TTY {
-		files = []uintptr{uintptr(fds[0]), uintptr(fds[1]), uintptr(fds[2])}
+		stdio = [3]int{fds[0], fds[1], fds[2]}
 	}
-	pid, err := syscall.ForkExec(path, req.Argv, &syscall.ProcAttr{
-		Dir:   st.Cwd,
-		Env:   st.Env,
-		Files: files,
-		Sys: &syscall.SysProcAttr{
-			Setsid:     true,
-			Setctty:    req.TTY,
-			Ctty:       0,
-			Credential: &syscall.Credential{Uid: st.UID, Gid: st.GID, Groups: []uint32{}, NoSetGroups: st.NoSetgroups},
-			Pdeathsig:  syscall.SIGKILL,
-		},
-	})
+	// As the named process starts (its limits, credentials, cwd), in a
+	// session of its own; from this thread, which has the environment's
+	// capabilities, no_new_privs, filter and keyring, as every thread of
+	// init has.
+	attr := startAttr(st, path, stdio)
+	attr.argv, attr.setsid, attr.ctty = req.Argv, true, req.TTY
+	pid, err := in.sys.Spawn(attr)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}

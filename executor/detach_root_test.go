@@ -177,8 +177,8 @@ func TestRootDetached(t *testing.T) {
 	if lines[9] == "1" || lines[9] == "" {
 		t.Errorf("exec's pid inside: %s", lines[9])
 	}
-	if strings.TrimSpace(lines[10]) != "/ /proc /tmp" {
-		t.Errorf("exec's mount points: %q, want the environment's", lines[10])
+	if want := strings.Join(planMountPoints(p, "life"), " "); strings.TrimSpace(lines[10]) != want {
+		t.Errorf("exec's mount points: %q, want the environment's, %q", lines[10], want)
 	}
 	execFds(t, state, e.State)
 	// The main process's variables, cwd and user; or another's. (The

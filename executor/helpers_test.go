@@ -400,3 +400,22 @@ func requireStaticSelf(t *testing.T) {
 		}
 	}
 }
+
+// planMountPoints are the mount points an environment's plan makes, in
+// order, as /proc/self/mountinfo inside lists them: its root, then every
+// mount inside it (the spec's, and the masked and read-only paths that
+// this host has).
+func planMountPoints(p *planner.Plan, env string) []string {
+	pts := []string{"/"}
+	for _, e := range p.Environments {
+		if e.Name != env {
+			continue
+		}
+		for _, st := range e.Steps {
+			if m, ok := st.Op.(planner.Mount); ok && m.InRoot && m.Flags&syscall.MS_REMOUNT == 0 {
+				pts = append(pts, m.Target)
+			}
+		}
+	}
+	return pts
+}

@@ -76,6 +76,9 @@ type proc struct {
 }
 
 type initState struct {
+	// sys starts nsup exec's commands (Spawn), as the stage's switch
+	// starts the tree's processes.
+	sys kernel
 	// mu guards everything below once init runs: its loop, the signal
 	// goroutine, grace-period timers and exec sessions all take it.
 	mu     sync.Mutex
@@ -138,7 +141,7 @@ func (in *initState) start(k kernel, op planner.Start) error {
 		ends = []*os.File{w1, w2}
 		stdio[1], stdio[2] = int(w1.Fd()), int(w2.Fd())
 	}
-	pid, err := k.ForkExec(p, op.Argv, op.Env, op.Cwd, op.UID, op.GID, stdio, op.NoSetgroups)
+	pid, err := k.Spawn(startAttr(op, p, stdio))
 	for _, f := range ends {
 		f.Close() // the process has its own copies: EOF comes when it and its children are done
 	}
@@ -156,6 +159,19 @@ func (in *initState) start(k kernel, op planner.Start) error {
 		in.main = pr
 	}
 	return nil
+}
+
+// startAttr is how init starts the process of a Start step: fork, then
+// in the new process its limits, setgroups, setresgid, setresuid, chdir
+// and execve, with only fds 0, 1 and 2 (init's stdio fds given, which are
+// init's own 0, 1, 2 unless the output is prefixed) and nothing of init's
+// environment. Pdeathsig makes it die with init (set after the credential
+// change, which would clear it, prctl(2)); the thread that starts the
+// tree is init's locked thread, which outlives it. The main process with
+// a terminal of its own leads a session whose controlling terminal it is.
+func startAttr(op planner.Start, path string, stdio [3]int) *spawnAttr {
+	return &spawnAttr{path: path, argv: op.Argv, env: op.Env, dir: op.Cwd, uid: op.UID, gid: op.GID,
+		setgroups: !op.NoSetgroups, stdio: stdio, rlimits: op.Rlimits, setsid: op.Terminal, ctty: op.Terminal, pdeathsig: true}
 }
 
 // started lists the processes started so far, for the host's state file.

@@ -41,6 +41,7 @@ func RunStage() int {
 	// main process's execve closes it and the host reads EOF.
 	unix.CloseOnExec(stageFD)
 	c := &stage{sys: linuxKernel{}, conn: conn}
+	c.init.sys = c.sys
 	return c.run(json.NewDecoder(conn))
 }
 
@@ -169,12 +170,11 @@ func (c *stage) do(index int, st planner.Step) error {
 		}
 		return c.sys.Exec(p, op.Argv, op.Env)
 	case planner.Mount:
-		if op.InRoot {
-			return c.sys.MountInRoot(op.Root, op.Target, op.Create, op.Source, op.FSType, uintptr(op.Flags), op.Data)
-		}
-		return c.sys.Mount(op.Source, op.Target, op.FSType, uintptr(op.Flags), op.Data)
+		return c.sys.Mount(op)
+	case planner.MountSetattr:
+		return c.sys.MountSetattr(op)
 	case planner.Overlay:
-		return c.sys.Overlay(op.Target, op.Lower, op.UserXattr)
+		return c.sys.Overlay(op.Target, op.Lower, op.UserXattr, op.NoDev)
 	case planner.Symlink:
 		return c.sys.Symlink(op.Root, op.Target, op.Link)
 	case planner.LinkUp:
@@ -193,9 +193,24 @@ func (c *stage) do(index int, st planner.Step) error {
 		if op.Option == unix.PR_SET_NAME {
 			return c.sys.SetName(op.Name)
 		}
+		if op.Option == unix.PR_SET_NO_NEW_PRIVS {
+			// A thread's, like the capabilities: on every thread.
+			return c.sys.AllThreadsPrctl(int(op.Option), op.Arg)
+		}
 		return c.sys.Prctl(int(op.Option), op.Arg)
 	case planner.Capset:
 		return c.sys.Capset(op.Keep)
+	case planner.Seccomp:
+		return c.sys.Seccomp(uint(op.Flags), op.Program)
+	case planner.Prlimit:
+		return c.sys.Prlimit(int(op.Resource), op.Soft, op.Hard)
+	case planner.Setctty:
+		return c.sys.Setctty()
+	case planner.Keyctl, planner.InheritCaps, planner.CapbsetDrop:
+		// The launcher's, before the execve that started this stage.
+		return fmt.Errorf("%s is a launch step, done before the child stage's execve: %w", planner.FormatOp(op), unix.EINVAL)
+	case planner.Openpty:
+		return wrongStage(op)
 	case planner.CloseRange:
 		return c.sys.CloseRange(op.First)
 	case planner.Setgroups:
@@ -208,8 +223,6 @@ func (c *stage) do(index int, st planner.Step) error {
 		return c.init.start(c.sys, op)
 	case planner.Setsid:
 		return c.sys.Setsid()
-	case planner.Setpgid:
-		return c.sys.Setpgid()
 	case planner.Mkdir:
 		return wrongStage(op)
 	case planner.Flock:

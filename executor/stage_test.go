@@ -21,13 +21,19 @@ func (k *fakeKernel) rec(format string, args ...any) error {
 	return nil
 }
 
-func (k *fakeKernel) Mount(s, t, f string, fl uintptr, d string) error {
-	return k.rec("mount %q %q %q %#x %q", s, t, f, fl, d)
+func (k *fakeKernel) Mount(op planner.Mount) error { return k.rec("%s", planner.FormatOp(op)) }
+func (k *fakeKernel) MountSetattr(op planner.MountSetattr) error {
+	return k.rec("%s", planner.FormatOp(op))
 }
-func (k *fakeKernel) MountInRoot(r, t, c, s, f string, fl uintptr, d string) error {
-	return k.rec("mountinroot %q %q %q %q %q %#x %q", r, t, c, s, f, fl, d)
+func (k *fakeKernel) Overlay(t, l string, x, d bool) error {
+	return k.rec("overlay %q %q %v %v", t, l, x, d)
 }
-func (k *fakeKernel) Overlay(t, l string, x bool) error  { return k.rec("overlay %q %q %v", t, l, x) }
+func (k *fakeKernel) AllThreadsPrctl(o int, a uint64) error {
+	return k.rec("prctl on every thread %d %d", o, a)
+}
+func (k *fakeKernel) Seccomp(f uint, p []byte) error     { return k.rec("seccomp %#x %d", f, len(p)/8) }
+func (k *fakeKernel) Prlimit(r int, s, h uint64) error   { return k.rec("prlimit %d %d %d", r, s, h) }
+func (k *fakeKernel) Setctty() error                     { return k.rec("ioctl TIOCSCTTY") }
 func (k *fakeKernel) Unshare(f int) error                { return k.rec("unshare %#x", f) }
 func (k *fakeKernel) Write(p, d string) error            { return k.rec("write %q %q", p, d) }
 func (k *fakeKernel) Symlink(r, t, l string) error       { return k.rec("symlink %q %q %q", r, t, l) }
@@ -46,16 +52,15 @@ func (k *fakeKernel) Setresgid(g uint32) error           { return k.rec("setresg
 func (k *fakeKernel) Setresuid(u uint32) error           { return k.rec("setresuid %d", u) }
 func (k *fakeKernel) Exec(p string, a, e []string) error { return k.rec("execve %q %q %q", p, a, e) }
 func (k *fakeKernel) Setsid() error                      { return k.rec("setsid") }
-func (k *fakeKernel) Setpgid() error                     { return k.rec("setpgid 0 0") }
-func (k *fakeKernel) ForkExec(p string, a, e []string, d string, u, g uint32, stdio [3]int, noGroups bool) (int, error) {
+func (k *fakeKernel) Spawn(a *spawnAttr) (int, error) {
 	groups := ""
-	if noGroups {
+	if !a.setgroups {
 		groups = " groups kept"
 	}
-	if stdio != [3]int{0, 1, 2} {
-		return 0, k.rec("fork+execve %q %q %q %q %d:%d%s stdio %v", p, a, e, d, u, g, groups, stdio)
+	if a.stdio != [3]int{0, 1, 2} {
+		return 0, k.rec("fork+execve %q %q %q %q %d:%d%s stdio %v", a.path, a.argv, a.env, a.dir, a.uid, a.gid, groups, a.stdio)
 	}
-	return 0, k.rec("fork+execve %q %q %q %q %d:%d%s", p, a, e, d, u, g, groups)
+	return 0, k.rec("fork+execve %q %q %q %q %d:%d%s", a.path, a.argv, a.env, a.dir, a.uid, a.gid, groups)
 }
 
 // discard is a stage's connection for tests: the "exec" reply goes nowhere.
@@ -98,7 +103,12 @@ func TestStageCalls(t *testing.T) {
 		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
 		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
 		{Stage: planner.Child, Op: planner.Prctl{Option: unix.PR_SET_NO_NEW_PRIVS, Arg: 1}},
+		{Stage: planner.Child, Op: planner.MountSetattr{Path: "/data", Root: "/r", InRoot: true, Recursive: true, Set: unix.MOUNT_ATTR_RDONLY}},
+		{Stage: planner.Child, Op: planner.Capset{Keep: []string{"CAP_KILL"}}},
 		{Stage: planner.Child, Op: planner.CloseRange{First: 3}},
+		{Stage: planner.Child, Op: planner.Seccomp{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC, Program: make([]byte, 16)}},
+		{Stage: planner.Init, Op: planner.Prlimit{Resource: unix.RLIMIT_NOFILE, Soft: 1, Hard: 2}},
+		{Stage: planner.Init, Op: planner.Setctty{}},
 		{Stage: planner.Init, Op: planner.Setgroups{Groups: []uint32{}}},
 		{Stage: planner.Init, Op: planner.Setresgid{GID: 2}},
 		{Stage: planner.Init, Op: planner.Setresuid{UID: 1}},
@@ -116,18 +126,23 @@ func TestStageCalls(t *testing.T) {
 	want := []string{
 		`unshare 0x80`,
 		`write "/proc/$TID/timens_offsets" "monotonic 1 0\n"`,
-		`mount "" "/" "" 0x44000 ""`,
-		`mount "/r" "/r" "" 0x5000 ""`,
-		`mountinroot "/r" "/tmp" "dir" "tmpfs" "tmpfs" 0x0 "size=1m"`,
-		`overlay "/o" "/o" true`,
+		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`,
+		`mount("/r", "/r", NULL, MS_BIND|MS_REC, NULL)`,
+		`mount("tmpfs", <root>/tmp, "tmpfs", 0, "size=1m")`,
+		`overlay "/o" "/o" true false`,
 		`symlink "/r" "pts/ptmx" "/dev/ptmx"`,
 		`sethostname "h"`,
 		`setdomainname "d"`,
 		`chdir "/r"`,
 		`pivot_root "." "."`,
 		`umount2 "." 2`,
-		`prctl 38 1`,
+		`prctl on every thread 38 1`,
+		`mount_setattr(<root>/data, AT_RECURSIVE, MOUNT_ATTR_RDONLY)`,
+		`capset [CAP_KILL]`,
 		`close_range 3`,
+		`seccomp 0x1 2`,
+		`prlimit 7 1 2`,
+		`ioctl TIOCSCTTY`,
 		`setgroups []`,
 		`setresgid 2`,
 		`setresuid 1`,

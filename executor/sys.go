@@ -1,15 +1,15 @@
 package executor
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"path"
-	"strconv"
-	"strings"
+	"runtime"
 	"syscall"
 	"unsafe"
 
+	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -17,11 +17,11 @@ import (
 // stage's switch makes. linuxKernel makes them; tests record them, so that
 // every operation can go through the switch without touching the host.
 type kernel interface {
-	Mount(source, target, fstype string, flags uintptr, data string) error
+	Mount(op planner.Mount) error
+	MountSetattr(op planner.MountSetattr) error
 	Unshare(flags int) error
 	Write(path, data string) error
-	MountInRoot(root, target, create, source, fstype string, flags uintptr, data string) error
-	Overlay(target, lower string, userxattr bool) error
+	Overlay(target, lower string, userxattr, nodev bool) error
 	Symlink(root, target, link string) error
 	Sethostname(name string) error
 	Setdomainname(name string) error
@@ -31,15 +31,18 @@ type kernel interface {
 	Prctl(option int, arg uint64) error
 	SetName(name string) error
 	Capset(keep []string) error
+	AllThreadsPrctl(option int, arg uint64) error
+	Seccomp(flags uint, program []byte) error
+	Prlimit(resource int, soft, hard uint64) error
+	Setctty() error
 	LinkUp(name string) error
 	CloseRange(first uint32) error
 	Setgroups(groups []uint32) error
 	Setresgid(gid uint32) error
 	Setresuid(uid uint32) error
 	Setsid() error
-	Setpgid() error
 	Exec(path string, argv, env []string) error
-	ForkExec(path string, argv, env []string, dir string, uid, gid uint32, stdio [3]int, noSetgroups bool) (int, error)
+	Spawn(attr *spawnAttr) (int, error)
 }
 
 type linuxKernel struct{}
@@ -66,33 +69,103 @@ func mount(source, target, fstype string, flags uintptr, data string) error {
 	return nil
 }
 
-func (linuxKernel) Mount(source, target, fstype string, flags uintptr, data string) error {
-	return mount(source, target, fstype, flags, data)
+// Mount is mount(2) of a step. A target inside the root (InRoot) is
+// resolved there (see openInRoot) and mounted through its fd; root is
+// opened now, after the root's own bind or overlay: the handle is the top
+// of its mount stack, the tree the environment will see. A bind's source
+// is opened first, and mounted through its fd too: inside the root when
+// SourceInRoot, else on the host without following any symlink, since
+// the planner resolved them all (a symlink there now was put in its way
+// since, by whoever can write to a folder of that path, and would lead
+// the bind anywhere, the host's / included).
+func (linuxKernel) Mount(op planner.Mount) error {
+	source, target := op.Source, op.Target
+	var rootfd = -1
+	if op.InRoot || op.SourceInRoot {
+		fd, err := openRoot(op.Root)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		rootfd = fd
+	}
+	bind := op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && source != ""
+	switch {
+	case bind && op.SourceInRoot:
+		fd, err := openInRoot(rootfd, source, "")
+		if err != nil {
+			return fmt.Errorf("resolve %s inside the root: %w", source, err)
+		}
+		defer unix.Close(fd)
+		source = fdPath(fd)
+	case bind:
+		fd, err := openNoSymlinks(source)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		if source == target && !op.InRoot {
+			target = fdPath(fd) // the root bound onto itself
+		}
+		source = fdPath(fd)
+	}
+	if op.InRoot {
+		fd, err := openInRoot(rootfd, op.Target, op.Create)
+		if err != nil {
+			return fmt.Errorf("resolve %s inside the root: %w", op.Target, err)
+		}
+		defer unix.Close(fd)
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return err
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			// The mount would cover the link itself, a trap for the reader.
+			return fmt.Errorf("%s is a symlink inside the root: %w", op.Target, unix.ELOOP)
+		}
+		target = fdPath(fd)
+	}
+	return mount(source, target, op.FSType, uintptr(op.Flags), op.Data)
 }
 
-// MountInRoot mounts on target resolved inside root (see openInRoot). root
-// is opened now, after the root's own bind or overlay: the handle is the
-// top of its mount stack, the tree the environment will see.
-func (linuxKernel) MountInRoot(root, target, create, source, fstype string, flags uintptr, data string) error {
-	rootfd, err := openRoot(root)
+// openNoSymlinks opens a host path the planner resolved (O_PATH),
+// refusing any symlink on the way (openat2(2) RESOLVE_NO_SYMLINKS).
+func openNoSymlinks(p string) (int, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err == unix.ELOOP {
+		return -1, explained{fmt.Sprintf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere", p), unix.ELOOP}
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", p, err)
+	}
+	return fd, nil
+}
+
+// MountSetattr is mount_setattr(2) of the mount at a step's path: inside
+// the root, through the resolved fd, or a host path.
+func (linuxKernel) MountSetattr(op planner.MountSetattr) error {
+	flags := uint(0)
+	if op.Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	attr := &unix.MountAttr{Attr_set: uint64(op.Set), Attr_clr: uint64(op.Clear)}
+	if !op.InRoot {
+		return unix.MountSetattr(unix.AT_FDCWD, op.Path, flags, attr)
+	}
+	rootfd, err := openRoot(op.Root)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(rootfd)
-	fd, err := openInRoot(rootfd, target, create)
+	fd, err := openInRoot(rootfd, op.Path, "")
 	if err != nil {
-		return fmt.Errorf("resolve %s inside the root: %w", target, err)
+		return fmt.Errorf("resolve %s inside the root: %w", op.Path, err)
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
-		// The mount would cover the link itself, a trap for the reader.
-		return fmt.Errorf("%s is a symlink inside the root: %w", target, unix.ELOOP)
-	}
-	return mount(source, fdPath(fd), fstype, flags, data)
+	return unix.MountSetattr(fd, "", flags|unix.AT_EMPTY_PATH, attr)
 }
 
 // Overlay lays a writable overlay on target: a tmpfs on target holds the
@@ -100,7 +173,11 @@ func (linuxKernel) MountInRoot(root, target, create, source, fstype string, flag
 // the lower layer is the tree that was at target, held by an fd opened
 // before the tmpfs hid it. All three are passed as /proc/self/fd paths, so
 // no path needs escaping in the option string.
-func (linuxKernel) Overlay(target, lower string, userxattr bool) error {
+func (linuxKernel) Overlay(target, lower string, userxattr, nodev bool) error {
+	var flags uintptr
+	if nodev {
+		flags = unix.MS_NODEV
+	}
 	lfd, err := unix.Open(lower, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %q: %w", lower, err)
@@ -110,7 +187,7 @@ func (linuxKernel) Overlay(target, lower string, userxattr bool) error {
 	if err := unix.Fstat(lfd, &st); err != nil {
 		return err
 	}
-	if err := mount("tmpfs", target, "tmpfs", 0, "mode=0700"); err != nil {
+	if err := mount("tmpfs", target, "tmpfs", flags, "mode=0700"); err != nil {
 		return err
 	}
 	tfd, err := unix.Open(target, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -142,7 +219,7 @@ func (linuxKernel) Overlay(target, lower string, userxattr bool) error {
 	if userxattr {
 		data += ",userxattr"
 	}
-	return mount("overlay", target, "overlay", 0, data)
+	return mount("overlay", target, "overlay", flags, data)
 }
 
 // Symlink makes link (a path inside root) point to target. The link's
@@ -231,45 +308,77 @@ var capNames = map[string]uint{
 	"CAP_PERFMON": unix.CAP_PERFMON, "CAP_BPF": unix.CAP_BPF, "CAP_CHECKPOINT_RESTORE": unix.CAP_CHECKPOINT_RESTORE,
 }
 
-// Capset keeps only the named capabilities. The bounding set goes first
-// (PR_CAPBSET_DROP needs CAP_SETPCAP, which capset may then drop), every
-// capability the kernel has, up to /proc/sys/kernel/cap_last_cap, so one
-// newer than this list is dropped too; then the ambient set, then
-// capset(2) for permitted and effective (inheritable empty).
+// Capset makes keep the permitted and effective capabilities of every
+// thread, with nothing inheritable: capabilities are a thread's, and the
+// stage (init, after it) starts processes from any of its threads, nsup
+// exec's commands among them. The bounding set was reduced by the
+// launcher, before the execve every thread inherits it from.
 func (linuxKernel) Capset(keep []string) error {
 	var mask [2]uint32
-	kept := map[uint]bool{}
 	for _, n := range keep {
 		c, ok := capNames[n]
 		if !ok {
 			return fmt.Errorf("unknown capability %s: %w", n, unix.EINVAL)
 		}
-		kept[c] = true
 		mask[c/32] |= 1 << (c % 32)
 	}
-	last := uint(unix.CAP_LAST_CAP)
-	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-			last = uint(n)
-		}
-	}
-	for c := uint(0); c <= last; c++ {
-		if kept[c] {
-			continue
-		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("prctl(PR_CAPBSET_DROP, %d): %w", c, err)
-		}
-	}
-	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
-		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{
+	hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := &[2]unix.CapUserData{
 		{Effective: mask[0], Permitted: mask[0]},
 		{Effective: mask[1], Permitted: mask[1]},
 	}
-	return unix.Capset(&hdr, &data[0])
+	_, _, e := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)), 0)
+	runtime.KeepAlive(hdr)
+	runtime.KeepAlive(data)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// AllThreadsPrctl is prctl(2) on every thread, for a thread's attribute
+// (no_new_privs).
+func (linuxKernel) AllThreadsPrctl(option int, arg uint64) error {
+	if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, uintptr(option), uintptr(arg), 0); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Seccomp installs the program on every thread (the flags have
+// SECCOMP_FILTER_FLAG_TSYNC): seccomp(2) SECCOMP_SET_MODE_FILTER. With
+// TSYNC, a thread that cannot take the filter makes it return that
+// thread's id.
+func (linuxKernel) Seccomp(flags uint, program []byte) error {
+	if len(program) == 0 || len(program)%8 != 0 || len(program)/8 > 4096 {
+		return fmt.Errorf("a seccomp program of %d bytes: %w", len(program), unix.EINVAL)
+	}
+	filter := make([]unix.SockFilter, len(program)/8)
+	for i := range filter {
+		b := program[i*8:]
+		filter[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:])}
+	}
+	prog := &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	r, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(flags), uintptr(unsafe.Pointer(prog)))
+	runtime.KeepAlive(filter)
+	switch {
+	case e != 0:
+		return e
+	case r != 0:
+		return fmt.Errorf("thread %d could not take the filter: %w", r, unix.ESRCH)
+	}
+	return nil
+}
+
+// Prlimit is prlimit64(0, resource, {soft, hard}, NULL).
+func (linuxKernel) Prlimit(resource int, soft, hard uint64) error {
+	return unix.Prlimit(0, resource, &unix.Rlimit{Cur: soft, Max: hard}, nil)
+}
+
+// Setctty is ioctl(0, TIOCSCTTY, 0): fd 0 becomes the controlling
+// terminal of the session this process leads.
+func (linuxKernel) Setctty() error {
+	return unix.IoctlSetInt(0, unix.TIOCSCTTY, 0)
 }
 
 func (linuxKernel) CloseRange(first uint32) error {
@@ -302,24 +411,5 @@ func (linuxKernel) Setsid() error {
 	return err
 }
 
-func (linuxKernel) Setpgid() error { return unix.Setpgid(0, 0) }
-
-// ForkExec starts one process of the tree: fork, then (in the new process)
-// setgroups(0, []), setresgid, setresuid, chdir, execve, with only fds
-// 0, 1 and 2 (init's stdio fds given, which are init's own 0, 1, 2 unless
-// the output is prefixed) and nothing of init's environment. Pdeathsig
-// makes it die with init (set after the credential change, which would
-// clear it, prctl(2)); the thread that forks is init's only locked thread.
-// With noSetgroups, setgroups(2) is not called: it is denied in a
-// rootless user namespace (user_namespaces(7)).
-func (linuxKernel) ForkExec(p string, argv, env []string, dir string, uid, gid uint32, stdio [3]int, noSetgroups bool) (int, error) {
-	return syscall.ForkExec(p, argv, &syscall.ProcAttr{
-		Dir:   dir,
-		Env:   env,
-		Files: []uintptr{uintptr(stdio[0]), uintptr(stdio[1]), uintptr(stdio[2])},
-		Sys: &syscall.SysProcAttr{
-			Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}, NoSetGroups: noSetgroups},
-			Pdeathsig:  syscall.SIGKILL,
-		},
-	})
-}
+// Spawn starts one process inside the environment (spawn.go).
+func (linuxKernel) Spawn(attr *spawnAttr) (int, error) { return spawn(attr) }

@@ -196,20 +196,22 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 // compile parses and plans file; both kinds of error are the user's input.
 // idx is the cache's digest index, shared with apply.
 func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
-	return compileFor(file, envs, idx, false)
+	return compileFor(file, envs, idx, false, false)
 }
 
-// compileFor is compile, for nsup apply -d if detach.
-func compileFor(file string, envs []string, idx *planner.Index, detach bool) (*planner.Plan, error) {
+// compileFor is compile, for nsup apply -d if detach, and for a caller
+// whose stdin is a terminal if terminal (a foreground environment then
+// gets a terminal of its own, relayed to it).
+func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool) (*planner.Plan, error) {
 	s, err := parseSpec(file)
 	if err != nil {
 		return nil, err
 	}
-	return compileSpec(s, envs, idx, detach)
+	return compileSpec(s, envs, idx, detach, terminal)
 }
 
-func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach bool) (*planner.Plan, error) {
-	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach})
+func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach, terminal bool) (*planner.Plan, error) {
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -225,7 +227,7 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
-	p, err := compileFor(rest[0], rest[1:], idx, pf.detach)
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin))
 	if err != nil {
 		return err
 	}
@@ -303,7 +305,17 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
 	}
 	s.File = p.Spec // origins are printed with the name the plan was made with
-	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach})
+	// Planned for a terminal or not, as it was saved: apply relays a
+	// planned terminal whatever its stdin is now.
+	terminal := false
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if _, ok := st.Op.(planner.Openpty); ok {
+				terminal = true
+			}
+		}
+	}
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
@@ -357,7 +369,7 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		if s, err = spec.ParseBytes(rest[0], filepath.Dir(abs), b); err != nil {
 			return invalidError{err}
 		}
-		p, err = compileSpec(s, rest[1:], idx, pf.detach)
+		p, err = compileSpec(s, rest[1:], idx, pf.detach, isTerminal(ios.stdin))
 	}
 	if err != nil {
 		return err
@@ -408,8 +420,13 @@ func mainProcess(p *planner.Plan, env string) string {
 // colorful reports whether output labels may be coloured: w is a
 // terminal and NO_COLOR (no-color.org) is unset or empty.
 func colorful(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
+	return os.Getenv("NO_COLOR") == "" && isTerminal(w)
+}
+
+// isTerminal reports whether v is a file that is a terminal.
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	if !ok {
 		return false
 	}
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)

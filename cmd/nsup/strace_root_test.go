@@ -24,7 +24,7 @@ import (
 
 // fork and vfork are traced too: nsup must make none beyond its plan, and
 // the environment's own forks must be recognised as the environment's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat"
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp"
 
 // event is one traced syscall of interest.
 type event struct {
@@ -248,7 +248,7 @@ func splitArgs(s string) []string {
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
-func mountMatch(src, target, fstype string, flags planner.MountFlags, data string, inRoot bool) func(event) bool {
+func mountMatch(src, target, fstype string, flags planner.MountFlags, data string, inRoot, srcFD bool) func(event) bool {
 	return func(e event) bool {
 		if e.name != "mount" {
 			return false
@@ -264,7 +264,13 @@ func mountMatch(src, target, fstype string, flags planner.MountFlags, data strin
 		// strace prints the data argument as a string only for filesystems
 		// it knows to take one; compare it when it is printed.
 		d := a[4] == qn(data) || (data != "" && strings.HasPrefix(a[4], "0x")) || (data == "" && a[4] == `""`)
-		return (a[0] == qn(src) || (src == "" && a[0] == `""`)) && tgt &&
+		// A bind's source is mounted through an fd: resolved inside the
+		// root, or opened on the host without following a symlink.
+		source := a[0] == qn(src) || (src == "" && a[0] == `""`) || (srcFD && fdTarget.MatchString(a[0]))
+		if srcFD && !inRoot && src == target {
+			tgt = fdTarget.MatchString(a[1]) // the root bound onto itself, through its fd
+		}
+		return source && tgt &&
 			(a[2] == qn(fstype) || (fstype == "" && a[2] == `""`)) && sameFlags(a[3], flags) && d
 	}
 }
@@ -303,7 +309,24 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 			}
 			add(i, st, execMatch(op.Path, op.Argv))
 		case planner.Mount:
-			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot))
+			srcFD := op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && op.Source != ""
+			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot, srcFD))
+		case planner.MountSetattr:
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				if e.name != "mount_setattr" || len(a) != 5 || strings.Contains(a[2], "AT_RECURSIVE") != op.Recursive {
+					return false
+				}
+				// {attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NODEV, attr_clr=..., ...}
+				set, _, _ := strings.Cut(strings.TrimPrefix(a[3], "{attr_set="), ",")
+				return sameFlags(set, op.Set) && (op.InRoot == (a[1] == `""`))
+			})
+		case planner.Keyctl:
+			add(i, st, func(e event) bool { return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL") })
+		case planner.Seccomp:
+			add(i, st, func(e event) bool {
+				return e.name == "seccomp" && strings.HasPrefix(e.args, "SECCOMP_SET_MODE_FILTER, "+op.Flags.String()+", {len="+strconv.Itoa(len(op.Program)/8))
+			})
 		case planner.Overlay:
 			add(i, st, func(e event) bool {
 				a := splitArgs(e.args)

@@ -1,0 +1,84 @@
+package executor
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// ptyRelay is the terminal of an environment whose plan has an Openpty
+// step (nsup's stdin is a terminal): a new pseudo-terminal, whose slave is
+// the environment's fds 0, 1 and 2 and its main process's controlling
+// terminal, and whose master nsup relays to its own stdin and stdout.
+// nsup's terminal is in raw mode meanwhile, so that every key, ^C and ^Z
+// included, reaches the environment's terminal, whose own line discipline
+// interprets them; its window size follows nsup's (SIGWINCH). The
+// caller's terminal itself never reaches the environment: a TIOCSTI
+// inside types into the environment's terminal only.
+type ptyRelay struct {
+	master   *os.File
+	masterFD int
+	slave    *os.File
+	restore  func()
+	winch    chan os.Signal
+	copied   chan struct{}
+	once     sync.Once
+}
+
+// openpty performs the Openpty step: the relay runs until the
+// environment ends (finish).
+func (r *envRun) openpty() error {
+	if r.proc != nil {
+		return fmt.Errorf("openpty after the clone: the child has its fds already: %w", unix.EINVAL)
+	}
+	m, mfd, s, err := openPty()
+	if err != nil {
+		return err
+	}
+	in, out := r.a.std.files[0], r.a.std.files[1]
+	p := &ptyRelay{master: m, masterFD: mfd, slave: os.NewFile(uintptr(s), "pts"), copied: make(chan struct{})}
+	resize(mfd, in, out)
+	if restore, err := rawMode(in); err == nil {
+		p.restore = restore
+	}
+	p.winch = make(chan os.Signal, 1)
+	signal.Notify(p.winch, syscall.SIGWINCH)
+	go func() {
+		for range p.winch {
+			resize(mfd, in, out)
+		}
+	}()
+	// The input copy ends only with an error (the master closed, or the
+	// end of nsup's stdin): a read of a terminal cannot be interrupted
+	// without making it non-blocking, for the caller's shell too.
+	go io.Copy(m, in)
+	go func() {
+		defer close(p.copied)
+		io.Copy(out, m) // until EIO: no slave is open any more
+	}()
+	r.pty = p
+	return nil
+}
+
+// finish ends the relay once the environment has ended: its last output
+// is copied (boundedly: a process that escaped it could hold the slave),
+// and nsup's terminal is put back as it was.
+func (p *ptyRelay) finish() {
+	p.once.Do(func() {
+		p.slave.Close()
+		p.master.SetReadDeadline(time.Now().Add(outputDrain))
+		<-p.copied
+		signal.Stop(p.winch)
+		close(p.winch)
+		if p.restore != nil {
+			p.restore()
+		}
+		p.master.Close()
+	})
+}
