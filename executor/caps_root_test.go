@@ -76,7 +76,7 @@ environments:
 func capNumber(t *testing.T, name string) uint {
 	nums := map[string]uint{"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_FOWNER": 3, "CAP_FSETID": 4,
 		"CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_NET_BIND_SERVICE": 10,
-		"CAP_SYS_CHROOT": 18, "CAP_AUDIT_WRITE": 29, "CAP_SETFCAP": 31}
+		"CAP_SYS_CHROOT": 18, "CAP_SYS_ADMIN": 21, "CAP_AUDIT_WRITE": 29, "CAP_SETFCAP": 31}
 	n, ok := nums[name]
 	if !ok {
 		t.Fatalf("capNumber: add %s", name)

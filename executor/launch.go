@@ -314,6 +314,10 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			return 0, stepError(env, j, fail.Errno)
 		}
 	}
+	joinsUser := false
+	for _, s := range a.setns[:a.nsetns] {
+		joinsUser = joinsUser || s.nstype == unix.CLONE_NEWUSER
+	}
 	op := env.Steps[clone].Op.(planner.Clone)
 	if (op.Flags&unix.CLONE_PARENT != 0) != a.forked {
 		return 0, stepError(env, clone, fmt.Errorf("CLONE_PARENT is for a clone by a forked copy, and only: %w", unix.EINVAL))
@@ -369,15 +373,18 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		return 0, stepError(env, clone, fmt.Errorf("no child stage execve after the clone: %w", unix.EINVAL))
 	}
 	a.execStep = uintptr(exec)
+	for i := range a.ops[:a.nops] {
+		if o := &a.ops[i]; o.kind == rawCall && o.nr == unix.SYS_SETGROUPS && joinsUser {
+			// Denied in a joined user namespace whose gid map was written
+			// without privilege (user_namespaces(7)): the groups are kept.
+			o.ignore = unix.EPERM
+		}
+	}
 	if fail != nil && fail.Step == exec {
 		if err := a.addOp(exec, planner.Keyctl{}); err != nil {
 			return 0, stepError(env, exec, err)
 		}
 		a.ops[a.nops-1] = rawOp{kind: rawFail, step: uintptr(exec), a1: uintptr(fail.Errno)}
-	}
-	joinsUser := false
-	for _, s := range a.setns[:a.nsetns] {
-		joinsUser = joinsUser || s.nstype == unix.CLONE_NEWUSER
 	}
 	if !joinsUser && !newUser {
 		a.setgroups = false
@@ -541,6 +548,11 @@ func (a *launchArgs) addOp(step int, op planner.Op) error {
 		o = rawOp{kind: rawCall, step: o.step, nr: unix.SYS_KEYCTL, a1: unix.KEYCTL_JOIN_SESSION_KEYRING, ignore: unix.ENOSYS}
 	case planner.InheritCaps:
 		o.kind = rawInherit
+	case planner.Setgroups:
+		if len(op.Groups) != 0 {
+			return fmt.Errorf("the launcher drops the supplementary groups, and sets none: %w", unix.EINVAL)
+		}
+		o = rawOp{kind: rawCall, step: o.step, nr: unix.SYS_SETGROUPS}
 	case planner.CapbsetDrop:
 		o = rawOp{kind: rawRepeat, step: o.step, nr: unix.SYS_PRCTL, a1: unix.PR_CAPBSET_DROP, from: 0, repeat: uintptr(lastCap() + 1)}
 		for _, n := range op.Keep {

@@ -98,8 +98,13 @@ func spawnChild(a *spawnAttr) {
 		}
 	}
 	if a.setgroups {
-		if _, _, e := syscall.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
-			spawnFail(a, e)
+		// Only if there are groups to drop: setgroups(2) needs
+		// CAP_SETGID, which the environment may not keep (the launcher
+		// dropped nsup's groups for the stage already).
+		if n, _, _ := syscall.RawSyscall(unix.SYS_GETGROUPS, 0, 0, 0); n != 0 {
+			if _, _, e := syscall.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 {
+				spawnFail(a, e)
+			}
 		}
 	}
 	if _, _, e := syscall.RawSyscall(unix.SYS_SETRESGID, uintptr(a.gid), uintptr(a.gid), uintptr(a.gid)); e != 0 {

@@ -100,6 +100,12 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 	// root inside would find the caller's keys (and, root of the host's
 	// user namespace, root's) through request_key(2) (keyrings(7)).
 	ec.add(Child, pos, Keyctl{})
+	if !ec.denySetgroups {
+		// nsup's supplementary groups are not the environment's: gone
+		// before anything runs inside (and the processes need no
+		// CAP_SETGID to start without them).
+		ec.add(Child, pos, Setgroups{Groups: []uint32{}})
+	}
 	// The bounding set limits what an execve of root may gain
 	// (capabilities(7)): reduced here to what the environment keeps, it
 	// is the bounding set of every thread and process to come. The

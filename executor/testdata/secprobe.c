@@ -1,0 +1,145 @@
+/* secprobe: what root inside an environment can do, one check per
+ * argument, each printed as "NAME: OK" or "NAME: ERRNO-NAME" (and a value
+ * where there is one). Built static by the security tests (gcc -static)
+ * and run inside environments; single-threaded, so that unshare(2) of a
+ * user namespace is possible where the filter allows it. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static const char *ename(int e) {
+	switch (e) {
+	case 0: return "OK";
+	case EPERM: return "EPERM";
+	case EACCES: return "EACCES";
+	case EROFS: return "EROFS";
+	case ENOENT: return "ENOENT";
+	case EINVAL: return "EINVAL";
+	case ENOKEY: return "ENOKEY";
+	case ENOSYS: return "ENOSYS";
+	case EBADF: return "EBADF";
+	case ENOTTY: return "ENOTTY";
+	case EISDIR: return "EISDIR";
+	case EIO: return "EIO";
+	}
+	static char buf[32];
+	snprintf(buf, sizeof buf, "errno%d", e);
+	return buf;
+}
+
+static void result(const char *name, long r) { printf("%s: %s\n", name, ename(r < 0 ? errno : 0)); }
+
+#define KEYCTL_GET_KEYRING_ID 0
+#define KEYCTL_READ 11
+#define KEY_SPEC_SESSION_KEYRING -3
+
+int main(int argc, char **argv) {
+	for (int i = 1; i < argc; i++) {
+		char *a = argv[i];
+		errno = 0;
+		if (!strcmp(a, "keyctl")) {
+			result(a, syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_SESSION_KEYRING, 0));
+		} else if (!strcmp(a, "add_key")) {
+			result(a, syscall(SYS_add_key, "user", "nsup-probe", "x", 1, KEY_SPEC_SESSION_KEYRING));
+		} else if (!strncmp(a, "request_key=", 12)) {
+			/* request_key(2) then KEYCTL_READ: the key's payload, if found */
+			long id = syscall(SYS_request_key, "user", a + 12, NULL, 0);
+			if (id < 0) { result("request_key", id); continue; }
+			char buf[256] = {0};
+			long n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof buf - 1);
+			if (n < 0) { result("request_key", n); continue; }
+			printf("request_key: FOUND %s\n", buf);
+		} else if (!strcmp(a, "unshare_user")) {
+			result(a, unshare(CLONE_NEWUSER));
+		} else if (!strcmp(a, "unshare_user_mount")) {
+			/* the host-cgroup escape's first steps: a user namespace, then
+			 * a mount and a cgroup namespace, then a mount */
+			long r = unshare(CLONE_NEWUSER);
+			if (r == 0) r = unshare(CLONE_NEWNS | CLONE_NEWCGROUP);
+			if (r == 0) r = mount("none", "/tmp", "tmpfs", 0, NULL);
+			result(a, r);
+		} else if (!strcmp(a, "perf_event_open")) {
+			struct perf_event_attr pe;
+			memset(&pe, 0, sizeof pe);
+			pe.type = PERF_TYPE_SOFTWARE;
+			pe.size = sizeof pe;
+			pe.config = PERF_COUNT_SW_CPU_CLOCK;
+			pe.exclude_kernel = 1;
+			result(a, syscall(SYS_perf_event_open, &pe, 0, -1, -1, 0));
+		} else if (!strcmp(a, "userfaultfd")) {
+			result(a, syscall(SYS_userfaultfd, 0));
+		} else if (!strcmp(a, "open_by_handle_at")) {
+			/* name_to_handle_at on a file, then open_by_handle_at: the
+			 * call that let Shocker read the host's files (CAP_DAC_READ_SEARCH) */
+			struct { struct file_handle h; unsigned char f[128]; } fh;
+			int mnt;
+			fh.h.handle_bytes = 128;
+			if (name_to_handle_at(AT_FDCWD, "/", &fh.h, &mnt, 0) < 0) { result("name_to_handle_at", -1); continue; }
+			result(a, open_by_handle_at(AT_FDCWD, &fh.h, O_RDONLY));
+		} else if (!strncmp(a, "rewrite=", 8)) {
+			/* write a file's own content back: a knob's write is refused
+			 * or accepted, and nothing changes either way */
+			char buf[4096];
+			int fd = open(a + 8, O_RDONLY);
+			if (fd < 0) { printf("%s: %s\n", a, ename(errno)); continue; }
+			ssize_t n = read(fd, buf, sizeof buf);
+			close(fd);
+			if (n < 0) { printf("%s: %s\n", a, ename(errno)); continue; }
+			fd = open(a + 8, O_WRONLY);
+			if (fd < 0) { printf("%s: %s\n", a, ename(errno)); continue; }
+			long r = write(fd, buf, n);
+			printf("%s: %s\n", a, ename(r < 0 ? errno : 0));
+			close(fd);
+		} else if (!strncmp(a, "read=", 5)) {
+			/* how many bytes a file holds (or entries a folder) */
+			struct stat st;
+			if (stat(a + 5, &st) < 0) { printf("%s: %s\n", a, ename(errno)); continue; }
+			if (S_ISDIR(st.st_mode)) {
+				char cmd[512];
+				snprintf(cmd, sizeof cmd, "ls -A %s | wc -l | tr -d ' '", a + 5);
+				FILE *p = popen(cmd, "r");
+				int n = -1;
+				if (p) { if (fscanf(p, "%d", &n) != 1) n = -1; pclose(p); }
+				printf("%s: %d entries\n", a, n);
+				continue;
+			}
+			int fd = open(a + 5, O_RDONLY);
+			if (fd < 0) { printf("%s: %s\n", a, ename(errno)); continue; }
+			char buf[65536];
+			long total = 0, n;
+			while ((n = read(fd, buf, sizeof buf)) > 0) total += n;
+			close(fd);
+			if (n < 0) printf("%s: %s\n", a, ename(errno));
+			else printf("%s: %ld bytes\n", a, total);
+		} else if (!strncmp(a, "open=", 5)) {
+			result(a, open(a + 5, O_RDONLY));
+		} else if (!strncmp(a, "tiocsti=", 8)) {
+			/* push each character of the text after "FD:" into the
+			 * terminal FD as if typed */
+			int fd = atoi(a + 8);
+			char *s = strchr(a, ':');
+			long r = 0;
+			for (s = s ? s + 1 : ""; *s && r == 0; s++) r = ioctl(fd, TIOCSTI, s);
+			if (r == 0) r = ioctl(fd, TIOCSTI, "\n");
+			result("tiocsti", r);
+		} else if (!strcmp(a, "euid")) {
+			printf("euid: %d\n", (int)geteuid());
+		} else if (!strcmp(a, "ulimit")) {
+			system("ulimit -n; ulimit -u");
+		} else {
+			printf("%s: unknown check\n", a);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
