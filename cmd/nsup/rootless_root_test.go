@@ -385,3 +385,60 @@ environments:
 		t.Logf("output:\n%s", out)
 	}
 }
+
+// TestRootRootlessConfined: rootless, an environment is confined as it
+// is as root: the default capability set in every set, no_new_privs,
+// Docker's filter, a session keyring of its own, read-only /proc/sys and
+// the masked paths (secprobe of the executor's security tests).
+func TestRootRootlessConfined(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	requireBusybox(t)
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		skipOrFail(t, "needs gcc")
+	}
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	probe := filepath.Join(dir, "probe")
+	if out, err := exec.Command(gcc, "-static", "-O1", "-o", probe, "../../executor/testdata/secprobe.c").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("gcc -static: %v\n%s", err, out))
+	}
+	os.Chmod(probe, 0o755)
+	spec := filepath.Join(dir, "confined.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  confined:
+    rootfs: {closure: [/bin/busybox, ./probe]}
+    namespaces: [mnt, pid, net, ipc, uts]
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        command:
+          - /bin/busybox
+          - sh
+          - -c
+          - |
+            busybox grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status | busybox tr '\t' ' '
+            `+probe+` keyctl unshare_user read=/proc/interrupts
+            busybox grep ' /proc/sys ' /proc/self/mountinfo | busybox grep -q ' ro,' && echo "/proc/sys: read-only"
+`), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	var mask uint64
+	for _, c := range []uint{0, 1, 3, 4, 5, 6, 7, 8, 10, 18, 29, 31} { // planner.DefaultCapabilities
+		mask |= 1 << c
+	}
+	caps := fmt.Sprintf("%016x", mask)
+	for _, w := range []string{"CapBnd: " + caps, "CapEff: " + caps, "NoNewPrivs: 1", "Seccomp: 2",
+		"keyctl: EPERM", "unshare_user: EPERM", "read=/proc/interrupts: 0 bytes",
+		"/proc/sys: read-only"} {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("rootless, inside: output lacks %q:\n%s", w, out)
+		}
+	}
+}

@@ -322,7 +322,9 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 				return sameFlags(set, op.Set) && (op.InRoot == (a[1] == `""`))
 			})
 		case planner.Keyctl:
-			add(i, st, func(e event) bool { return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL") })
+			add(i, st, func(e event) bool {
+				return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL")
+			})
 		case planner.Seccomp:
 			add(i, st, func(e event) bool {
 				return e.name == "seccomp" && strings.HasPrefix(e.args, "SECCOMP_SET_MODE_FILTER, "+op.Flags.String()+", {len="+strconv.Itoa(len(op.Program)/8))
