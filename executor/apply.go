@@ -726,7 +726,14 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 		}
 		first = false
 		for _, i := range rn.steps {
-			req.Steps = append(req.Steps, indexedStep{Index: i, Step: env.Steps[i]})
+			st := env.Steps[i]
+			if f, ok := st.Op.(planner.Seccomp); ok {
+				// The stage loads the program; the rules it was compiled
+				// from are the plan's reader's (tens of KiB of JSON).
+				f.Rules = nil
+				st.Op = f
+			}
+			req.Steps = append(req.Steps, indexedStep{Index: i, Step: st})
 			if fail != nil && fail.Step == i {
 				req.Fail = &wireFail{Step: i, Errno: int(fail.Errno)}
 			}

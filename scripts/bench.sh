@@ -45,6 +45,10 @@ environments:
       - {name: main, command: [/bin/true]}
 YAML
   sed 's|/bin/true]|/bin/sh, -c, "grep VmHWM /proc/1/status"]|' "$W/bench.yaml" > "$W/rss.yaml"
+  # The same without the syscall filter, and without the masked and
+  # read-only paths of /proc: what each default costs at start-up.
+  sed 's|^    processes:|    security: {seccomp: unconfined}\n    processes:|' "$W/bench.yaml" > "$W/nofilter.yaml"
+  sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
   # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
   mkdir -p "$W/bundle"; (cd "$W/bundle" && runc spec)
@@ -70,9 +74,11 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -fc %T /sys/fs/cgrou
 fi
 export NSUP_CACHE_DIR=$W/cache
 
-NAMES=(nsup bwrap unshare+chroot crun runc)
+NAMES=(nsup "nsup, no filter" "nsup, no masks" bwrap unshare+chroot crun runc)
 CMDS=(
   "$NSUP apply $W/bench.yaml"
+  "$NSUP apply $W/nofilter.yaml"
+  "$NSUP apply $W/nomasks.yaml"
   "bwrap --unshare-pid --unshare-uts --unshare-ipc --unshare-net --ro-bind $R / --proc /proc --tmpfs /tmp --dev /dev --hostname x /bin/true"
   "unshare --mount --pid --uts --ipc --net --fork --mount-proc=$R/proc chroot $R /bin/sh -c 'hostname x && exec /bin/true'"
   "crun --root $W/crun-state run --bundle $W/bundle nsup-bench-crun"
