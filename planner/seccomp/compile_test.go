@@ -102,8 +102,11 @@ func defaultFilter(t testing.TB, caps []string) *filter {
 }
 
 func TestDefaultProfile(t *testing.T) {
-	native := abis[runtime.GOARCH][0]
-	audit := uint32(native.info.ID)
+	native, err := arch.GetInfo(runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audit := uint32(native.ID)
 	f := defaultFilter(t, defaultCaps)
 	t.Logf("%s: %d instructions, %s", runtime.GOARCH, len(f.prog), Digest(f.prog))
 	for _, c := range []struct {
@@ -134,7 +137,7 @@ func TestDefaultProfile(t *testing.T) {
 		{"personality", []uint64{1 << 32}, eperm}, // the whole 64 bits
 		{"clone3", nil, enosys},                   // errnoRet 38 without CAP_SYS_ADMIN
 	} {
-		if got := f.run(audit, nr(native.info, c.name), c.args...); got != c.want {
+		if got := f.run(audit, nr(native, c.name), c.args...); got != c.want {
 			t.Errorf("%s(%#x) = %#x, want %#x", c.name, c.args, got, c.want)
 		}
 	}
@@ -184,11 +187,11 @@ func TestDefaultProfile(t *testing.T) {
 		name string
 		arg  uint64
 	}{{"unshare", unix.CLONE_NEWUSER}, {"mount", 0}, {"clone", unix.CLONE_NEWUSER}, {"clone3", 0}} {
-		if got := admin.run(audit, nr(native.info, c.name), c.arg); got != allow {
+		if got := admin.run(audit, nr(native, c.name), c.arg); got != allow {
 			t.Errorf("with CAP_SYS_ADMIN: %s(%#x) = %#x, want ALLOW", c.name, c.arg, got)
 		}
 	}
-	if got := admin.run(audit, nr(native.info, "keyctl")); got != eperm {
+	if got := admin.run(audit, nr(native, "keyctl")); got != eperm {
 		t.Errorf("with CAP_SYS_ADMIN: keyctl = %#x, want EPERM", got)
 	}
 }
@@ -539,16 +542,4 @@ func ExampleCompile() {
 	// ret #327681
 	// ret #2147418112
 	// ret #327718
-}
-
-func BenchmarkDefaultCompile(b *testing.B) {
-	for b.Loop() {
-		s, err := Default(defaultCaps)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := Compile(s, runtime.GOARCH); err != nil {
-			b.Fatal(err)
-		}
-	}
 }

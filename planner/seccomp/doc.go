@@ -10,7 +10,10 @@
 //
 // Profiles are resolved by moby's own code (github.com/moby/profiles/seccomp),
 // so Docker's default is Docker's, rule for rule. Syscall numbers come from
-// the tables of github.com/elastic/go-seccomp-bpf/arch.
+// the tables of github.com/elastic/go-seccomp-bpf/arch, generated into
+// zsyscalls.go (go generate) rather than linked: that package builds maps
+// at init, a cost every nsup process would pay, the child stage and init
+// that never plan included.
 //
 // The lowering is ours because neither alternative fits: libseccomp, which
 // runc uses, needs cgo, and nsup is built without it; go-seccomp-bpf's own

@@ -25,8 +25,10 @@ func Default(caps []string) (*specs.LinuxSeccomp, error) {
 }
 
 // Load reads a profile in Docker's JSON format (with "archMap"/"includes"/"excludes"),
-// or a plain OCI LinuxSeccomp JSON object (as in an OCI config.json's linux.seccomp),
-// and resolves it for caps, this GOARCH and the running kernel as Default does.
+// a plain OCI LinuxSeccomp JSON object (as in an OCI config.json's linux.seccomp),
+// or a whole OCI config.json (an object with "ociVersion", which no profile
+// has), whose linux.seccomp is the profile; and resolves it for caps, this
+// GOARCH and the running kernel as Default does.
 //
 // Docker's format is a superset of the OCI object, so both go through
 // moby's LoadProfile. Unknown fields are an error (moby ignores them): a
@@ -35,6 +37,10 @@ func Default(caps []string) (*specs.LinuxSeccomp, error) {
 // profile nsup cannot apply (SCMP_ACT_NOTIFY, an unknown operator) fails
 // here, at load time.
 func Load(data []byte, caps []string) (*specs.LinuxSeccomp, error) {
+	data, err := fromConfig(data)
+	if err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var strict moby.Seccomp
@@ -53,6 +59,31 @@ func Load(data []byte, caps []string) (*specs.LinuxSeccomp, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// fromConfig returns the linux.seccomp of an OCI config.json (an object
+// with "ociVersion"), or data itself when it is not one. The config's
+// other keys are runtime-spec's business, not checked here.
+func fromConfig(data []byte) ([]byte, error) {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(data, &top) != nil {
+		return data, nil // not an object: Load says why
+	}
+	if _, ok := top["ociVersion"]; !ok {
+		return data, nil
+	}
+	var cfg struct {
+		Linux *struct {
+			Seccomp json.RawMessage `json:"seccomp"`
+		} `json:"linux"`
+	}
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("seccomp profile: an OCI config: %w", err)
+	}
+	if cfg.Linux == nil || len(cfg.Linux.Seccomp) == 0 || string(cfg.Linux.Seccomp) == "null" {
+		return nil, errors.New("seccomp profile: an OCI config without linux.seccomp")
+	}
+	return cfg.Linux.Seccomp, nil
 }
 
 // capSpec is the part of an OCI spec moby reads: the bounding set.
