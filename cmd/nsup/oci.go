@@ -26,19 +26,24 @@ runtime bundle, for runc, crun, podman or containerd: DIR/config.json
 (runtime-spec 1.x) and DIR/rootfs, a copy of the environment's resolved
 root tree. DIR must not exist or be empty.
 
-Every key of the environment maps onto config.json, or is translated into
-something close and said so on stderr (overlay: a writable copy of the
-root; init: the main process is PID 1), or is refused with exit status 2:
-a process tree beyond the main process, and join by environment name.
-Then: runc run --bundle DIR ID (as root).`
+Every key of the environment maps onto config.json (capabilities,
+seccomp profile, masked and read-only paths, no_new_privileges and
+rlimits included), or is translated into something close and said so on
+stderr (overlay: a writable copy of the root; init: the main process is
+PID 1; the root's nodev, which runtimes do not set), or is refused with
+exit status 2: a process tree beyond the main process, and join by
+environment name. Then: runc run --bundle DIR ID (as root).`
 
 const importHelp = `Prints the nsup spec (YAML) of an OCI bundle's config.json (or of the
 bundle folder that holds it): the bundle's rootfs becomes a dir rootfs,
 namespaces, mounts, maps, offsets, hostname, env, cwd, user and the
-process map onto nsup's keys. What nsup cannot express (rlimits, cgroups,
-seccomp, masked paths, hooks, ...) is listed on stderr and at the top of
-the YAML. nsup export of the result gives back the same config.json when
-the bundle was made by nsup export.`
+process map onto nsup's keys; capabilities, no_new_privileges, seccomp
+(unconfined, nsup's default, or the config itself as the profile),
+masked and read-only paths onto security, rlimits onto rlimits, each
+left out where it equals nsup's default here. What nsup cannot express
+(cgroups, hooks, devices, options nsup has no key for, ...) is listed on
+stderr and at the top of the YAML. nsup export of the result gives back
+the same config.json when the bundle was made by nsup export.`
 
 // defaultSchema is where an imported spec's modeline points: the schema's
 // own $id (schema/nsup.schema.json).
@@ -81,6 +86,10 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 		}
 		return usageError{fmt.Sprintf("%s has %d environments (%s): name the one to export", rest[0], len(names), strings.Join(names, ", "))}
 	}
+	// Planned without a terminal (Options.Terminal), whatever nsup's
+	// stdin is: the bundle is the same from a terminal or a script, and
+	// process.terminal stays false (a runtime with a terminal needs a
+	// console socket, or runs in the foreground of one).
 	p, err := planner.Compile(s, planner.Options{Envs: []string{name}})
 	if err != nil {
 		return invalidError{err}
@@ -300,7 +309,11 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	bundle := filepath.Dir(abs)
-	out, notes, err := oci.Import(data, oci.ImportOptions{File: file, Bundle: bundle, Schema: pf.schema})
+	// nsup's defaults as apply would plan them here: what equals them is
+	// left out of the YAML.
+	caller := planner.CurrentCaller()
+	out, notes, err := oci.Import(data, oci.ImportOptions{File: file, Bundle: bundle, Path: abs, Schema: pf.schema,
+		HostPath: hostPath, Caller: &caller})
 	if err != nil {
 		return invalidError{err}
 	}
@@ -313,4 +326,14 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 	}
 	_, err = ios.stdout.Write(out)
 	return err
+}
+
+// hostPath tells whether a host path exists and is a folder, without
+// following a last symlink, as the planner's default does.
+func hostPath(p string) (isDir, ok bool) {
+	st, err := os.Lstat(p)
+	if err != nil {
+		return false, false
+	}
+	return st.IsDir(), true
 }

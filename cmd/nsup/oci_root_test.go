@@ -41,25 +41,40 @@ var ociCases = []ociCase{
 	{name: "all", file: "../../planner/oci/testdata/specs/all.yaml", env: "all"},
 	{name: "userns", file: "testdata/oci/userns.yaml", env: "userns"},
 	{name: "time", file: "../../planner/oci/testdata/specs/time.yaml", env: "clocks"},
+	// Every key of security changed, and rlimits: capabilities, a
+	// profile of its own, masked and read-only paths, no_new_privs off;
+	// then no filter, device nodes allowed, init: false.
+	{name: "security-locked", file: "testdata/oci/security.yaml", env: "locked"},
+	{name: "security-open", file: "testdata/oci/security.yaml", env: "open"},
 }
 
 // probeReport is what testdata/ociprobe prints.
 type probeReport struct {
-	Hostname   string            `json:"hostname"`
-	Domainname string            `json:"domainname"`
-	PID        int               `json:"pid"`
-	Status     map[string]string `json:"status"`
-	Cwd        string            `json:"cwd"`
-	Env        []string          `json:"env"`
-	NS         map[string]string `json:"ns"`
-	Mounts     []string          `json:"mounts"`
-	Dev        []string          `json:"dev"`
-	LoUp       bool              `json:"loUp"`
-	TimeNS     string            `json:"timensOffsets"`
-	Cgroup     string            `json:"cgroup"`
-	Limits     string            `json:"limits"`
-	OOMScore   string            `json:"oomScoreAdj"`
-	Errors     []string          `json:"errors,omitempty"`
+	Hostname    string            `json:"hostname"`
+	Domainname  string            `json:"domainname"`
+	PID         int               `json:"pid"`
+	Status      map[string]string `json:"status"`
+	Cwd         string            `json:"cwd"`
+	Env         []string          `json:"env"`
+	NS          map[string]string `json:"ns"`
+	Mounts      []string          `json:"mounts"`
+	Dev         []string          `json:"dev"`
+	LoUp        bool              `json:"loUp"`
+	TimeNS      string            `json:"timensOffsets"`
+	Cgroup      string            `json:"cgroup"`
+	Limits      string            `json:"limits"`
+	StartLimits string            `json:"startLimits"`
+	OOMScore    string            `json:"oomScoreAdj"`
+	Syscalls    map[string]string `json:"syscalls"`
+	Confined    map[string]string `json:"confined"`
+	Errors      []string          `json:"errors,omitempty"`
+}
+
+// confinement is what config.json masks and makes read-only (what nsup
+// apply does too: export writes the plan's paths).
+type confinement struct {
+	MaskedPaths   []string `json:"maskedPaths"`
+	ReadonlyPaths []string `json:"readonlyPaths"`
 }
 
 // ociRuntime runs a bundle; cmd returns the command for one container.
@@ -112,6 +127,14 @@ func TestRootOCISameEnvironment(t *testing.T) {
 			if err := validateOCI(t, cfg); err != nil {
 				t.Errorf("config.json is not valid runtime-spec: %v", err)
 			}
+			var cfgConf struct {
+				Linux confinement `json:"linux"`
+			}
+			if err := json.Unmarshal(cfg, &cfgConf); err != nil {
+				t.Fatal(err)
+			}
+			conf := cfgConf.Linux
+			checkConfined(t, c, want, conf)
 			// The offsets nsup applies are those config.json gives the
 			// runtimes (which cannot run a time namespace here: see
 			// ociRuntimes).
@@ -146,19 +169,29 @@ func TestRootOCISameEnvironment(t *testing.T) {
 					defer cleanupContainer(t, rt, state, id)
 					out := runCmd(t, rt.cmd(state, bundle, id))
 					got := parseReport(t, rt.name, out)
-					w, g := comparable(t, c, rt, host, want), comparable(t, c, rt, host, got)
+					w, g := comparable(t, c, rt, host, conf, want), comparable(t, c, rt, host, conf, got)
 					if d := cmp.Diff(w, g); d != "" {
 						t.Errorf("%s differs from nsup apply (-nsup +%s):\n%s", rt.name, rt.name, d)
 					}
 				})
 			}
-			// The comparison can fail: a bundle without its last mount
-			// and with another hostname does not pass for the same.
+			// The comparison can fail: a bundle without its last mount,
+			// with another hostname, without its filter, its masked paths,
+			// its limits and no_new_privs does not pass for the same.
 			if c.name == "hello" {
 				var m map[string]any
-				json.Unmarshal(cfg, &m)
+				dec := json.NewDecoder(bytes.NewReader(cfg))
+				dec.UseNumber() // RLIM_INFINITY is no float64
+				if err := dec.Decode(&m); err != nil {
+					t.Fatal(err)
+				}
 				ms := m["mounts"].([]any)
 				m["mounts"], m["hostname"] = ms[:len(ms)-1], "tampered"
+				linux, process := m["linux"].(map[string]any), m["process"].(map[string]any)
+				delete(linux, "seccomp")
+				delete(linux, "maskedPaths")
+				delete(process, "rlimits")
+				delete(process, "noNewPrivileges")
 				b, _ := json.Marshal(m)
 				os.WriteFile(filepath.Join(bundle, "config.json"), b, 0o644)
 				rt := runtimes[0]
@@ -167,9 +200,19 @@ func TestRootOCISameEnvironment(t *testing.T) {
 				func() {
 					defer cleanupContainer(t, rt, state, id)
 					got := parseReport(t, rt.name, runCmd(t, rt.cmd(state, bundle, id)))
-					w, g := comparable(t, c, rt, host, want), comparable(t, c, rt, host, got)
+					w, g := comparable(t, c, rt, host, conf, want), comparable(t, c, rt, host, conf, got)
 					if w.Hostname == g.Hostname || len(w.Mounts) == len(g.Mounts) {
 						t.Errorf("a tampered bundle compares the same: %s\n%v", g.Hostname, g.Mounts)
+					}
+					for what, same := range map[string]bool{
+						"seccomp":      cmp.Equal(w.Syscalls, g.Syscalls) || w.Status["Seccomp"] == g.Status["Seccomp"],
+						"masked paths": cmp.Equal(w.Confined, g.Confined) || cmp.Equal(w.ConfineMounts, g.ConfineMounts),
+						"rlimits":      w.StartLimits == g.StartLimits,
+						"no_new_privs": w.Status["NoNewPrivs"] == g.Status["NoNewPrivs"],
+					} {
+						if same {
+							t.Errorf("a bundle without its %s compares the same", what)
+						}
 					}
 				}()
 			}
@@ -376,6 +419,9 @@ func variant(t *testing.T, c ociCase, dir, probe string, replace map[string]stri
 			abs(get(m, "source"))
 		}
 	}
+	if sc := get(get(e, "security"), "seccomp"); sc != nil && sc.Value != "default" && sc.Value != "unconfined" {
+		abs(sc)
+	}
 	ps := get(e, "processes")
 	main := ps.Content[0]
 	ps.Content = ps.Content[:1]
@@ -459,21 +505,29 @@ type ociView struct {
 	Cwd                  string
 	Env                  []string
 	// NS says, for each type, "host", "new" or what was joined.
-	NS       map[string]string
-	Mounts   []string
-	Dev      []string
-	LoUp     bool
-	TimeNS   string
-	Limits   string
-	OOMScore string
+	NS     map[string]string
+	Mounts []string
+	Dev    []string
+	LoUp   bool
+	TimeNS string
+	// Limits are the probe's own, after the Go runtime raised its soft
+	// RLIMIT_NOFILE; StartLimits those it was started with.
+	Limits, StartLimits string
+	OOMScore            string
+	// Syscalls and Confined: what the seccomp filter returns, what the
+	// masked paths read and whether the read-only paths may be written.
+	Syscalls map[string]string
+	Confined map[string]string
+	// ConfineMounts are the mounts of the masked and read-only paths.
+	ConfineMounts []string
 }
 
 // comparable is r with the documented differences taken out: each rule
 // below names what differs between nsup and OCI runtimes, and why.
-func comparable(t *testing.T, c ociCase, rt ociRuntime, host map[string]string, r probeReport) ociView {
+func comparable(t *testing.T, c ociCase, rt ociRuntime, host map[string]string, conf confinement, r probeReport) ociView {
 	v := ociView{Hostname: r.Hostname, Domainname: r.Domainname, PID1: r.PID == 1, Status: r.Status, Cwd: r.Cwd,
 		Env: r.Env, NS: map[string]string{}, Mounts: append([]string(nil), r.Mounts...), Dev: r.Dev, LoUp: r.LoUp, TimeNS: r.TimeNS,
-		Limits: r.Limits, OOMScore: r.OOMScore}
+		Limits: r.Limits, StartLimits: r.StartLimits, OOMScore: r.OOMScore, Syscalls: r.Syscalls, Confined: r.Confined}
 	for ty, l := range r.NS {
 		if h, ok := host[l]; ok {
 			v.NS[ty] = h
@@ -536,6 +590,18 @@ func comparable(t *testing.T, c ociCase, rt ociRuntime, host map[string]string, 
 			v.Mounts[i] = strings.Join(f, " ")
 		}
 	}
+	// For the same reason, access(W_OK) on what sysfs shows fails with
+	// EROFS where the superblock is read-only (the kernel checks it
+	// first), and with EACCES (a process that may not write it anyway)
+	// or EROFS (the mount's flag, checked last) where only the mount
+	// is: both refuse the write, which is what is compared.
+	v.Confined = map[string]string{}
+	for p, s := range r.Confined {
+		if strings.HasPrefix(p, "/sys/") {
+			s = strings.NewReplacer(" write=EROFS", " write=refused", " write=EACCES", " write=refused").Replace(s)
+		}
+		v.Confined[p] = s
+	}
 	// 8. In a new user namespace the runtime binds the default devices
 	// itself (it cannot mknod them), after the config's mounts; export
 	// leaves them out (runc fails on a second bind of /dev/tty), crun
@@ -557,7 +623,118 @@ func comparable(t *testing.T, c ociCase, rt ociRuntime, host map[string]string, 
 		sort.Strings(devs)
 		v.Mounts = append(rest, devs...)
 	}
+	// 9. The root is nodev under nsup (unless rootfs.dev), and OCI has no
+	// option for the root's flags: runtimes mount it without (export
+	// says so, as not honoured).
+	if !e.Rootfs.Dev && !e.Rootfs.Overlay {
+		for i, m := range v.Mounts {
+			if f := strings.Fields(m); len(f) > 3 && f[0] == "/" {
+				f[3] = strings.Join(without(strings.Split(f[3], ","), func(o string) bool { return o == "nodev" }), ",")
+				v.Mounts[i] = strings.Join(f, " ")
+			}
+		}
+	}
+	// 10. The mounts of the masked and read-only paths are compared as a
+	// set, by what they do (what the paths read and whether they can be
+	// written is compared as it is, in Confined):
+	//   - the order differs: nsup confines a path right after the mount
+	//     that holds it (so that no later mount of the spec is hidden
+	//     by it), runc after every mount (read-only paths, then masked),
+	//     crun after every mount (masked, then read-only);
+	//   - a masked folder is an empty read-only tmpfs, nosuid, nodev and
+	//     noexec under nsup, with none of those three under runc and crun
+	//     (crun's with size=0k); a masked file is /dev/null bound over it,
+	//     the host's under nsup, the container's under runc (a node it
+	//     made in /dev, or in the rootfs's /dev when there is no /dev
+	//     mount), and crun remounts it read-only: its filesystem, source
+	//     and flags differ, and are left out (reading gives nothing either
+	//     way);
+	//   - crun makes a read-only path read-only by a remount with
+	//     MS_RDONLY alone, which clears the nosuid, nodev and noexec the
+	//     bind had from /proc (there is nothing in /proc/sys to execute,
+	//     nor a device node); nsup and runc keep them. Only "ro" is
+	//     compared.
+	// Each is the last mount at its path (it covers whatever was there:
+	// the bind of /etc/profile.json that security.yaml masks).
+	last := map[string]int{}
+	for i, m := range v.Mounts {
+		last[strings.Fields(m)[0]] = i
+	}
+	drop := map[int]bool{}
+	for _, p := range conf.MaskedPaths {
+		if i, ok := last[p]; ok {
+			drop[i] = true
+			v.ConfineMounts = append(v.ConfineMounts, p+" masked")
+		}
+	}
+	for _, p := range conf.ReadonlyPaths {
+		if i, ok := last[p]; ok {
+			f := strings.Fields(v.Mounts[i])
+			ro := "rw"
+			if strings.HasPrefix(f[3], "ro,") || f[3] == "ro" {
+				ro = "ro"
+			}
+			drop[i] = true
+			v.ConfineMounts = append(v.ConfineMounts, strings.Join([]string{p, f[1], f[2], ro, "read-only path"}, " "))
+		}
+	}
+	var rest []string
+	for i, m := range v.Mounts {
+		if !drop[i] {
+			rest = append(rest, m)
+		}
+	}
+	v.Mounts = rest
+	sort.Strings(v.ConfineMounts)
 	return v
+}
+
+// checkConfined checks what nsup apply's probe saw of the masked and
+// read-only paths of config.json (the runtimes' probes are compared with
+// nsup's): every masked path reads empty, and every read-only path
+// refuses a write with EROFS, or EACCES for a process of another uid
+// than 0, which may not write there anyway (/proc/sys is looked at
+// through a file of it: procfs refuses a write to its folders first).
+// Under nsup's default filter, keyctl and a new user namespace are
+// refused (EPERM).
+func checkConfined(t *testing.T, c ociCase, r probeReport, conf confinement) {
+	t.Helper()
+	look := func(p string) string {
+		if p == "/proc/sys" {
+			p = "/proc/sys/kernel/domainname"
+		}
+		got, ok := r.Confined[p]
+		if !ok {
+			t.Errorf("the probe does not look at %s: add it to its confinedPaths", p)
+		}
+		return got
+	}
+	for _, p := range conf.MaskedPaths {
+		if got := look(p); !strings.HasPrefix(got, "read=empty ") {
+			t.Errorf("masked %s under nsup: %s", p, got)
+		}
+	}
+	for _, p := range conf.ReadonlyPaths {
+		got := look(p)
+		if !strings.HasSuffix(got, " write=EROFS") && !(r.Status["Uid"] != "0 0 0 0" && strings.HasSuffix(got, " write=EACCES")) {
+			t.Errorf("read-only %s under nsup: %s", p, got)
+		}
+	}
+	// keyctl, unshare(CLONE_NEWUSER), Seccomp and NoNewPrivs of
+	// /proc/self/status.
+	want, ok := map[string][4]string{
+		// Docker's default profile denies both.
+		"hello": {"EPERM", "EPERM", "2", "1"},
+		// Its own profile: keyctl ENOSYS, unshare EPERM; no_new_privs off.
+		"security-locked": {"ENOSYS", "EPERM", "2", "0"},
+		// No filter: the kernel refuses a new user namespace to a process
+		// of several threads (a Go one), and nothing else.
+		"security-open": {"ok", "EINVAL", "0", "1"},
+	}[c.name]
+	got := [4]string{r.Syscalls["keyctl(KEYCTL_GET_KEYRING_ID)"], r.Syscalls["unshare(CLONE_NEWUSER)"], r.Status["Seccomp"], r.Status["NoNewPrivs"]}
+	if ok && got != want {
+		t.Errorf("keyctl, unshare(CLONE_NEWUSER), Seccomp, NoNewPrivs under nsup: %q, want %q", got, want)
+	}
 }
 
 func without(ss []string, drop func(string) bool) []string {

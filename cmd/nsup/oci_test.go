@@ -24,10 +24,17 @@ import (
 // config.json are byte-identical, and so are the two root trees.
 func TestExportImportRoundTrip(t *testing.T) {
 	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
-	for _, c := range []struct{ file, env string }{
-		{"../../examples/hello.yaml", "hello"},
-		{"../../examples/devbox.yaml", "devbox"},
-		{"../../examples/pod.yaml", "db"},
+	for _, c := range []struct {
+		file, env string
+		init      bool // the environment has nsup's init, which export notes
+	}{
+		{"../../examples/hello.yaml", "hello", true},
+		{"../../examples/devbox.yaml", "devbox", true},
+		{"../../examples/pod.yaml", "db", true},
+		// Every key of security changed, and rlimits: locked's seccomp
+		// profile is imported as the config itself.
+		{"testdata/oci/security.yaml", "locked", true},
+		{"testdata/oci/security.yaml", "open", false},
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			dir := t.TempDir()
@@ -36,7 +43,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 			if code != 0 || out != "" {
 				t.Fatalf("export: exit %d, stdout %q, stderr:\n%s", code, out, errs)
 			}
-			if !strings.Contains(errs, c.env+".init: translated: OCI has no init") {
+			if c.init != strings.Contains(errs, c.env+".init: translated: OCI has no init") {
 				t.Errorf("export does not say what became of init:\n%s", errs)
 			}
 			cfg1 := mustRead(t, filepath.Join(b1, "config.json"))
@@ -52,6 +59,20 @@ func TestExportImportRoundTrip(t *testing.T) {
 			}
 			if !strings.HasPrefix(y, "# yaml-language-server: $schema=") || !strings.Contains(y, "dir: "+b1+"/rootfs") {
 				t.Errorf("import:\n%s", y)
+			}
+			// What differs from nsup's defaults comes back as such.
+			for _, want := range map[string][]string{
+				"locked": {"seccomp: " + b1 + "/config.json", "masked_paths: [/proc/keys, /proc/uptime, /sys/kernel, /etc/profile.json]",
+					"capabilities: {drop: [CAP_FSETID, CAP_SETPCAP, CAP_NET_BIND_SERVICE, CAP_SYS_CHROOT, CAP_AUDIT_WRITE, CAP_SETFCAP], add: [CAP_NET_ADMIN]}",
+					"readonly_paths: [/proc/sys, /scratch]", "no_new_privileges: false", "rlimits: {core: 0, cpu: unlimited, nofile: 128, nproc: 512, stack: 8388608}"},
+				"open": {"seccomp: unconfined", "masked_paths: []", "rlimits: {msgqueue: '409600:819200', nofile: 4096}", "options: [dev]", "options: [nosuid, dev]"},
+			}[c.env] {
+				if !strings.Contains(y, want) {
+					t.Errorf("import lacks %q:\n%s", want, y)
+				}
+			}
+			if strings.Contains(y, "security:") != (c.env == "locked" || c.env == "open") {
+				t.Errorf("security: where nsup's defaults are the bundle's:\n%s", y)
 			}
 			spec2 := filepath.Join(dir, "imported.yaml")
 			os.WriteFile(spec2, []byte(y), 0o644)

@@ -12,5 +12,10 @@
 //
 // Both are pure: they read and write no file. cmd/nsup copies the rootfs
 // into the bundle and writes config.json; it parses the YAML that Import
-// returns before printing it.
+// returns before printing it. To leave out of the YAML what equals nsup's
+// defaults (the seccomp profile, the masked and read-only paths, the
+// RLIMIT_NOFILE), Import is given what the planner would use on the host
+// the YAML is for (ImportOptions: which default paths the host has, nsup's
+// own hard limits); only Docker's default profile is resolved here
+// (planner/seccomp, which reads the kernel's version).
 package oci

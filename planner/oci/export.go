@@ -1,8 +1,10 @@
 package oci
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -158,25 +160,69 @@ func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
 	if x.cfg.Process.Args == nil {
 		return nil, fmt.Errorf("%s: environment %s: the plan starts no main process", s.File, name)
 	}
+	x.finish()
 	x.cfg.Version = ociVersion(x.cfg)
 	return &Bundle{Config: x.cfg, Rootfs: x.rootfs, Notes: x.notes}, nil
 }
 
 // ociVersion is the oldest runtime-spec release that defines every field
-// the config uses: runtimes refuse versions newer than they know (crun 1.8,
-// Debian 12's, refuses anything above 1.1), and a config is valid under
-// every later 1.x release.
+// (and value) the config uses: runtimes refuse versions newer than they
+// know (crun 1.8, Debian 12's, refuses anything above 1.1), and a config
+// is valid under every later 1.x release. New in 1.1.0 and used here:
+// domainname, a time namespace and its offsets, the recursive mount
+// options (rro, rnosuid...: config.md lists them since 1.1.0), and in
+// seccomp defaultErrnoRet, errnoRet, SCMP_ACT_KILL_PROCESS and
+// SCMP_ACT_KILL_THREAD, SCMP_ACT_NOTIFY and its listener, the flag
+// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Docker's default profile has
+// defaultErrnoRet and errnoRet).
 func ociVersion(c *specs.Spec) string {
-	v := "1.0.2"
+	const v11 = "1.1.0"
 	for _, n := range c.Linux.Namespaces {
 		if n.Type == specs.TimeNamespace {
-			v = "1.1.0"
+			return v11
 		}
 	}
 	if c.Domainname != "" || len(c.Linux.TimeOffsets) > 0 {
-		v = "1.1.0" // domainname and timeOffsets are new in 1.1.0
+		return v11 // domainname and timeOffsets are new in 1.1.0
 	}
-	return v
+	for _, m := range c.Mounts {
+		for _, o := range m.Options {
+			if recursiveOption(o) {
+				return v11
+			}
+		}
+	}
+	if s := c.Linux.Seccomp; s != nil {
+		if s.DefaultErrnoRet != nil || s.ListenerPath != "" || s.ListenerMetadata != "" || seccomp11Action(s.DefaultAction) {
+			return v11
+		}
+		for _, f := range s.Flags {
+			if f == specs.LinuxSeccompFlagWaitKillableRecv {
+				return v11
+			}
+		}
+		for _, a := range s.Architectures {
+			if a == specs.ArchRISCV64 {
+				return v11
+			}
+		}
+		for _, r := range s.Syscalls {
+			if r.ErrnoRet != nil || seccomp11Action(r.Action) {
+				return v11
+			}
+		}
+	}
+	return "1.0.2"
+}
+
+// seccomp11Action reports whether a seccomp action is new in runtime-spec
+// 1.1.0.
+func seccomp11Action(a specs.LinuxSeccompAction) bool {
+	switch a {
+	case specs.ActKillProcess, specs.ActKillThread, specs.ActNotify:
+		return true
+	}
+	return false
 }
 
 type exporter struct {
@@ -291,6 +337,9 @@ func (x *exporter) step(st planner.Step) error {
 		return x.mount(op)
 	case planner.Overlay:
 		c.Root.Readonly = false // noted in keys
+		if op.NoDev {
+			x.rootNodev()
+		}
 	case planner.Symlink:
 		if !devLink(op.Link, op.Target) {
 			return fmt.Errorf("a symlink %s -> %s has no OCI equivalent", op.Link, op.Target)
@@ -329,9 +378,46 @@ func (x *exporter) step(st planner.Step) error {
 		default:
 			return fmt.Errorf("prctl %s has no OCI equivalent", op.Option)
 		}
+	case planner.Keyctl:
+		// A new session keyring of its own: runc and crun join a new
+		// session keyring for every container by themselves.
+	case planner.InheritCaps:
+		// How nsup's stage carries its capabilities over its execve; the
+		// runtime sets the container's sets from process.capabilities.
+	case planner.CapbsetDrop:
+		x.caps().Bounding = slices.Clone(op.Keep)
 	case planner.Capset:
-		keep := append([]string(nil), op.Keep...)
-		c.Process.Capabilities = &specs.LinuxCapabilities{Bounding: keep, Effective: keep, Permitted: keep}
+		// The permitted and effective sets of a root process; finish
+		// empties them for another uid, as its setresuid does.
+		cp := x.caps()
+		cp.Effective, cp.Permitted = slices.Clone(op.Keep), slices.Clone(op.Keep)
+	case planner.Seccomp:
+		// The resolved profile the program was compiled from: the
+		// runtime compiles it again (libseccomp for runc and crun).
+		if op.Rules == nil {
+			return fmt.Errorf("a seccomp filter without its rules has no OCI equivalent")
+		}
+		b, err := json.Marshal(op.Rules)
+		if err != nil {
+			return err
+		}
+		c.Linux.Seccomp = &specs.LinuxSeccomp{}
+		if err := json.Unmarshal(b, c.Linux.Seccomp); err != nil {
+			return err
+		}
+	case planner.MountSetattr:
+		return x.setattr(op)
+	case planner.Prlimit:
+		if st.Stage != planner.Init {
+			return fmt.Errorf("prlimit64 outside the main process has no OCI equivalent")
+		}
+		// init: false: the main process's own limits.
+		x.rlimits(op)
+	case planner.Openpty, planner.Setctty:
+		// nsup's stdin was a terminal when planned: the process gets a
+		// terminal of its own (the runtime's pty, relayed by it, or
+		// handed to the engine's console socket).
+		c.Process.Terminal = true
 	case planner.Setgroups:
 		if len(op.Groups) > 0 {
 			c.Process.User.AdditionalGids = append([]uint32(nil), op.Groups...)
@@ -346,6 +432,10 @@ func (x *exporter) step(st planner.Step) error {
 		}
 		c.Process.Args, c.Process.Env, c.Process.Cwd = op.Argv, op.Env, op.Cwd
 		c.Process.User = specs.User{UID: op.UID, GID: op.GID}
+		x.rlimits(op.Rlimits...)
+		if op.Terminal {
+			c.Process.Terminal = true
+		}
 		x.processName()
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
@@ -356,6 +446,66 @@ func (x *exporter) step(st planner.Step) error {
 		return fmt.Errorf("unhandled operation %T", op)
 	}
 	return nil
+}
+
+// caps is the process's capabilities, made when first needed.
+func (x *exporter) caps() *specs.LinuxCapabilities {
+	if x.cfg.Process.Capabilities == nil {
+		x.cfg.Process.Capabilities = &specs.LinuxCapabilities{}
+	}
+	return x.cfg.Process.Capabilities
+}
+
+// rlimits adds resource limits of the main process to process.rlimits.
+func (x *exporter) rlimits(rs ...planner.Prlimit) {
+	for _, r := range rs {
+		x.cfg.Process.Rlimits = append(x.cfg.Process.Rlimits, specs.POSIXRlimit{Type: r.Resource.String(), Hard: r.Hard, Soft: r.Soft})
+	}
+}
+
+// finish completes what the steps give in pieces.
+func (x *exporter) finish() {
+	c := x.cfg
+	// A process of another uid than 0 starts with no permitted or
+	// effective capability under nsup: its setresuid from root clears
+	// them (capabilities(7)), and its execve gives none back. A runtime
+	// sets process.capabilities after it changes uid: they must say so.
+	if cp := c.Process.Capabilities; cp != nil && c.Process.User.UID != 0 {
+		cp.Effective, cp.Permitted = nil, nil
+	}
+	// In one order whatever the plan's (runtimes set them all before the
+	// process starts): by name.
+	sort.SliceStable(c.Process.Rlimits, func(i, j int) bool { return c.Process.Rlimits[i].Type < c.Process.Rlimits[j].Type })
+	x.skippedPaths()
+}
+
+// skippedPaths notes the paths of the spec's own masked_paths and
+// readonly_paths that the plan does not confine: they were not there when
+// planned (the plan skips them, as runtimes skip a missing path).
+func (x *exporter) skippedPaths() {
+	s := x.e.Security
+	if s == nil {
+		return
+	}
+	for _, l := range []struct {
+		paths *spec.Paths
+		key   string
+		got   []string
+		oci   string
+	}{
+		{s.MaskedPaths, "masked_paths", x.cfg.Linux.MaskedPaths, "linux.maskedPaths"},
+		{s.ReadonlyPaths, "readonly_paths", x.cfg.Linux.ReadonlyPaths, "linux.readonlyPaths"},
+	} {
+		if l.paths == nil {
+			continue
+		}
+		for i, p := range l.paths.Paths {
+			if !slices.Contains(l.got, p.Value) {
+				x.note(p.Pos, fmt.Sprintf("%s.security.%s[%d]", x.key, l.key, i),
+					"not there when planned, so neither confined by nsup nor listed in %s", l.oci)
+			}
+		}
+	}
 }
 
 func (x *exporter) processName() {
@@ -472,11 +622,22 @@ func flagNames(f planner.MountFlags) ([]string, planner.MountFlags) {
 // inside the root; the others are the root's own setup.
 func (x *exporter) mount(op planner.Mount) error {
 	c := x.cfg
-	const (
-		bindRec   = unix.MS_BIND | unix.MS_REC
-		remountRO = unix.MS_REMOUNT | unix.MS_BIND | unix.MS_RDONLY
-		locked    = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC | unix.MS_NOATIME | unix.MS_NODIRATIME | unix.MS_RELATIME | unix.MS_STRICTATIME
-	)
+	const bindRec = unix.MS_BIND | unix.MS_REC
+	switch op.Confine {
+	case planner.ConfineMasked:
+		// An empty read-only tmpfs over a folder, /dev/null over a file:
+		// what runtimes do for a masked path.
+		c.Linux.MaskedPaths = append(c.Linux.MaskedPaths, op.Target)
+		return nil
+	case planner.ConfineReadonly:
+		// The path bound onto itself, then made read-only (setattr): what
+		// runtimes do for a read-only path.
+		c.Linux.ReadonlyPaths = append(c.Linux.ReadonlyPaths, op.Target)
+		return nil
+	case "":
+	default:
+		return fmt.Errorf("a mount confining %q has no OCI equivalent", op.Confine)
+	}
 	if !op.InRoot {
 		switch {
 		case op.Target == "/" && op.Flags == unix.MS_REC|unix.MS_PRIVATE:
@@ -484,10 +645,6 @@ func (x *exporter) mount(op planner.Mount) error {
 			c.Linux.RootfsPropagation = "private"
 		case op.Source != "" && op.Source == op.Target && op.Flags == bindRec:
 			// The root bound onto itself for pivot_root: the runtime's own.
-		case op.Target == "/" && op.Flags&remountRO == remountRO && op.Flags&^(remountRO|locked) == 0:
-			// Read-only, repeating (in a user namespace) the flags locked
-			// on the host's mount, as runtimes do by themselves.
-			c.Root.Readonly = true
 		default:
 			return fmt.Errorf("a mount outside the root's setup has no OCI equivalent")
 		}
@@ -495,23 +652,17 @@ func (x *exporter) mount(op planner.Mount) error {
 	}
 	if op.Flags&unix.MS_REMOUNT != 0 {
 		// A remount applies flags to the mount just made at Target (a
-		// bind's read-only, or a readonly dev): in OCI, its options.
-		for i := len(c.Mounts) - 1; i >= 0; i-- {
-			if c.Mounts[i].Destination == op.Target {
-				names, rest := flagNames(op.Flags &^ (unix.MS_REMOUNT | unix.MS_BIND))
-				if rest != 0 {
-					return fmt.Errorf("remount flags %s have no OCI option", rest)
-				}
-				for _, n := range names {
-					if !contains(c.Mounts[i].Options, n) {
-						c.Mounts[i].Options = append(c.Mounts[i].Options, n)
-					}
-				}
-				sortOptions(c.Mounts[i].Options)
-				return nil
-			}
+		// readonly dev): in OCI, its options.
+		m := x.mountAt(op.Target)
+		if m == nil {
+			return fmt.Errorf("a remount of %s, which is not mounted", op.Target)
 		}
-		return fmt.Errorf("a remount of %s, which is not mounted", op.Target)
+		names, rest := flagNames(op.Flags &^ (unix.MS_REMOUNT | unix.MS_BIND))
+		if rest != 0 {
+			return fmt.Errorf("remount flags %s have no OCI option", rest)
+		}
+		addOptions(m, names...)
+		return nil
 	}
 	if _, userns := x.ns[spec.NSUser]; userns && op.Flags == unix.MS_BIND && op.Source == op.Target && defaultDevice(op.Target) {
 		// In a new user namespace, runtimes bind the default devices from
@@ -524,7 +675,11 @@ func (x *exporter) mount(op planner.Mount) error {
 	if flags&unix.MS_BIND != 0 {
 		m.Type = "bind"
 		m.Options = []string{"bind"}
-		if flags&unix.MS_REC != 0 {
+		// A file has no mount below it: its bind, recursive or not, is
+		// one mount, written bind, whose options need no recursive
+		// form (and crun 1.8 refuses one on a file: "open mount target:
+		// Not a directory").
+		if flags&unix.MS_REC != 0 && op.Create != "file" {
 			m.Options = []string{"rbind"}
 		}
 		flags &^= bindRec
@@ -542,8 +697,143 @@ func (x *exporter) mount(op planner.Mount) error {
 	return nil
 }
 
+// mountAt is the last mount of the config at target, or nil.
+func (x *exporter) mountAt(target string) *specs.Mount {
+	for i := len(x.cfg.Mounts) - 1; i >= 0; i-- {
+		if x.cfg.Mounts[i].Destination == target {
+			return &x.cfg.Mounts[i]
+		}
+	}
+	return nil
+}
+
+// addOptions adds options a mount does not have yet, in order.
+func addOptions(m *specs.Mount, names ...string) {
+	for _, n := range names {
+		if !contains(m.Options, n) {
+			m.Options = append(m.Options, n)
+		}
+	}
+	sortOptions(m.Options)
+}
+
+// attrOptions are the mount_setattr(2) attributes that OCI mount options
+// name (the atime policy, a field of its own, is read apart).
+var attrOptions = []struct {
+	attr planner.MountAttr
+	name string
+}{
+	{unix.MOUNT_ATTR_RDONLY, "ro"}, {unix.MOUNT_ATTR_NOSUID, "nosuid"}, {unix.MOUNT_ATTR_NODEV, "nodev"},
+	{unix.MOUNT_ATTR_NOEXEC, "noexec"}, {unix.MOUNT_ATTR_NODIRATIME, "nodiratime"},
+}
+
+// setattrOptions names the attributes a mount_setattr step sets (and the
+// atime policy it chooses) as OCI mount options.
+func setattrOptions(op planner.MountSetattr) ([]string, error) {
+	set := op.Set
+	var names []string
+	for _, a := range attrOptions {
+		if set&a.attr != 0 {
+			names = append(names, a.name)
+			set &^= a.attr
+		}
+	}
+	if op.Clear&^unix.MOUNT_ATTR__ATIME != 0 {
+		return nil, fmt.Errorf("clearing %s has no OCI option", op.Clear&^unix.MOUNT_ATTR__ATIME)
+	}
+	if op.Clear&unix.MOUNT_ATTR__ATIME != 0 {
+		switch set & unix.MOUNT_ATTR__ATIME {
+		case unix.MOUNT_ATTR_RELATIME: // 0
+			names = append(names, "relatime")
+		case unix.MOUNT_ATTR_NOATIME:
+			names = append(names, "noatime")
+		case unix.MOUNT_ATTR_STRICTATIME:
+			names = append(names, "strictatime")
+		}
+		set &^= unix.MOUNT_ATTR__ATIME
+	}
+	if set != 0 {
+		return nil, fmt.Errorf("%s has no OCI option", set)
+	}
+	return names, nil
+}
+
+// setattr translates a mount_setattr step: the flags of a bind of the
+// spec (its options), the root's read-only (root.readonly) or nodev (a
+// Note), or part of a read-only path (linux.readonlyPaths).
+func (x *exporter) setattr(op planner.MountSetattr) error {
+	switch {
+	case op.Confine == planner.ConfineReadonly:
+		// Read-only, nosuid, nodev and noexec, with every mount below:
+		// runtimes make each path of linux.readonlyPaths read-only
+		// (recorded by mount), runc keeping the nosuid, nodev and noexec
+		// of the mount it binds, crun not (the mount is proc's, with
+		// nothing to run nor a device node).
+		return nil
+	case op.Confine != "":
+		return fmt.Errorf("mount_setattr confining %q has no OCI equivalent", op.Confine)
+	case !op.InRoot && op.Path == "/" && !op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY && op.Clear == 0:
+		// After pivot_root: the root read-only, as runtimes make it.
+		x.cfg.Root.Readonly = true
+		return nil
+	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && op.Recursive && op.Set == unix.MOUNT_ATTR_NODEV && op.Clear == 0:
+		x.rootNodev()
+		return nil
+	case !op.InRoot:
+		return fmt.Errorf("mount_setattr outside the root has no OCI equivalent")
+	}
+	m := x.mountAt(op.Path)
+	if m == nil || m.Type != "bind" {
+		return fmt.Errorf("mount_setattr of %s, which is not a bind", op.Path)
+	}
+	names, err := setattrOptions(op)
+	if err != nil {
+		return err
+	}
+	if op.Recursive && contains(m.Options, "rbind") {
+		// A recursive bind (rbind) gets its flags on every mount it
+		// brought along, as mount_setattr(AT_RECURSIVE) sets them. OCI
+		// says so with the recursive options of runtime-spec 1.1 (rro,
+		// rnosuid, rnodev, rnoexec, rrelatime, rnoatime...: mount_setattr
+		// with AT_RECURSIVE), which runc 1.1 (`runc features` lists them)
+		// and crun 1.8 (its option table has them) honour, as
+		// TestRootOCISameEnvironment checks; a plain "ro" on an rbind
+		// makes only its top mount read-only (a remount is never
+		// recursive). Each flag is written in both forms: the plain one
+		// keeps the top mount read-only under a runtime that predates
+		// the recursive options (it would pass an unknown option to
+		// mount(2) as data, which a bind ignores), and import, reading
+		// both, knows the bind is read-only throughout. Both validate
+		// against runtime-spec's JSON Schema (options are strings), and
+		// the config's ociVersion becomes 1.1.0.
+		for _, n := range slices.Clone(names) {
+			names = append(names, "r"+n)
+		}
+	}
+	addOptions(m, names...)
+	return nil
+}
+
+// recursiveOption reports whether o is one of runtime-spec 1.1's
+// recursive mount options that export writes.
+func recursiveOption(o string) bool {
+	for _, f := range flagOptions {
+		if o == "r"+f.name {
+			return true
+		}
+	}
+	return false
+}
+
+// rootNodev notes what has no OCI equivalent: the root mounted nodev.
+func (x *exporter) rootNodev() {
+	x.note(x.e.Rootfs.Pos, x.key+".rootfs.dev",
+		"not honoured (default false here): nsup mounts the root nodev, so that no device node of the tree opens a device; OCI has no option for the root's mount flags, and runtimes mount the root without nodev: under them a device node in %s/ works (one copied from a dir rootfs, or made inside with CAP_MKNOD)", RootfsDir)
+}
+
 // sortOptions puts flag options in flagOptions order after bind/rbind,
-// keeping data options (size=, mode=) last in their order: the same set
+// then their recursive forms (rro...) in the same order, keeping data
+// options (size=, mode=) last in their order: the same set
 // always reads the same, whichever step it came from.
 func sortOptions(o []string) {
 	rank := func(s string) int {
@@ -551,11 +841,14 @@ func sortOptions(o []string) {
 			return 0
 		}
 		for i, f := range flagOptions {
-			if f.name == s {
+			switch s {
+			case f.name:
 				return 1 + i
+			case "r" + f.name:
+				return 1 + len(flagOptions) + i
 			}
 		}
-		return 1 + len(flagOptions)
+		return 1 + 2*len(flagOptions)
 	}
 	sort.SliceStable(o, func(i, j int) bool { return rank(o[i]) < rank(o[j]) })
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/seccomp"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -35,7 +36,15 @@ var rootCaller = planner.Caller{Privileged: true}
 // fixedSeccomp and fixedHostPath make the golden bundles the same on
 // every host: Docker's profile depends on the kernel's version, the
 // masked paths on what /proc and /sys hold.
+// A profile file is read as apply would read it.
 func fixedSeccomp(profile string, caps []string) (*specs.LinuxSeccomp, error) {
+	if profile != spec.SeccompDefault {
+		data, err := os.ReadFile(profile)
+		if err != nil {
+			return nil, err
+		}
+		return seccomp.Load(data, caps)
+	}
 	return &specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Architectures: []specs.Arch{specs.ArchX86_64},
 		Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write", "exit_group"}, Action: specs.ActAllow}}}, nil
 }
@@ -86,6 +95,10 @@ var exportCases = []exportCase{
 	{"all", "planner/oci/testdata/specs/all.yaml", "all"},
 	{"userns", "planner/oci/testdata/specs/userns.yaml", "userns"},
 	{"time", "planner/oci/testdata/specs/time.yaml", "clocks"},
+	// Every key of security changed, rlimits (and, in open, no filter,
+	// dev: true and init: false): shared with cmd/nsup's tests.
+	{"security-locked", "cmd/nsup/testdata/oci/security.yaml", "locked"},
+	{"security-open", "cmd/nsup/testdata/oci/security.yaml", "open"},
 }
 
 // export parses and plans file (relative to the repo) and exports env.
@@ -194,7 +207,11 @@ func TestExportEveryOp(t *testing.T) {
 
 // TestOCIVersion: the version is the oldest that defines what is used.
 func TestOCIVersion(t *testing.T) {
-	want := map[string]string{"hello": "1.0.2", "devbox": "1.0.2", "pod-db": "1.0.2", "all": "1.1.0", "userns": "1.0.2", "time": "1.1.0"}
+	// devbox: its recursive read-only bind is rro; security-*: recursive
+	// bind flags, and locked's profile sets errnoRet. Docker's default
+	// profile (not the golden tests' fixed one) sets defaultErrnoRet.
+	want := map[string]string{"hello": "1.0.2", "devbox": "1.1.0", "pod-db": "1.0.2", "all": "1.1.0", "userns": "1.0.2", "time": "1.1.0",
+		"security-locked": "1.1.0", "security-open": "1.1.0"}
 	for _, c := range exportCases {
 		b, err := export(t, c.file, c.env)
 		if err != nil {
@@ -276,10 +293,85 @@ func TestSchemaRejects(t *testing.T) {
 		"args not a list":   func(m map[string]any) { m["process"].(map[string]any)["args"] = "sh" },
 	} {
 		var m map[string]any
-		json.Unmarshal(marshal(t, b.Config), &m)
+		dec := json.NewDecoder(bytes.NewReader(marshal(t, b.Config)))
+		dec.UseNumber() // RLIM_INFINITY is no float64
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if validate(t, marshal(t, m)) != nil {
+			t.Fatal("the config, decoded and encoded again, is not valid")
+		}
 		edit(m)
 		if validate(t, marshal(t, m)) == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestExportTerminal: a plan made with a terminal (nsup's stdin one)
+// gives the process a terminal; import says nsup decides that itself.
+func TestExportTerminal(t *testing.T) {
+	root := repoRoot(t)
+	s, err := spec.Parse(filepath.Join(root, "examples/hello.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{"hello"}, Caller: &rootCaller,
+		Seccomp: fixedSeccomp, HostPath: fixedHostPath, Terminal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Export(s, p, "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Config.Process.Terminal {
+		t.Error("process.terminal is false")
+	}
+	js := marshal(t, b.Config)
+	if err := validate(t, js); err != nil {
+		t.Error(err)
+	}
+	_, notes, err := Import(js, importOptions("config.json", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := notesText(notes); !strings.Contains(got, "process.terminal: ") || strings.Count(got, "\n") != 1 {
+		t.Errorf("notes:\n%s", got)
+	}
+}
+
+// TestExportSkippedPaths: a path of the spec's masked_paths or
+// readonly_paths that the plan skips (not there) is said, not dropped
+// without a word.
+func TestExportSkippedPaths(t *testing.T) {
+	s, err := spec.ParseBytes("skipped.yaml", t.TempDir(), []byte(`version: 1
+environments:
+  e:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    security: {masked_paths: [/bin/sh, /etc/nothing], readonly_paths: [/nowhere]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Export(s, p, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Config.Linux.MaskedPaths; !cmp.Equal(got, []string{"/bin/sh"}) || len(b.Config.Linux.ReadonlyPaths) != 0 {
+		t.Errorf("maskedPaths %q, readonlyPaths %q", got, b.Config.Linux.ReadonlyPaths)
+	}
+	want := `skipped.yaml:6:40: environments.e.security.masked_paths[1]: not there when planned, so neither confined by nsup nor listed in linux.maskedPaths
+skipped.yaml:6:72: environments.e.security.readonly_paths[0]: not there when planned, so neither confined by nsup nor listed in linux.readonlyPaths
+`
+	if got := notesText(b.Notes); !strings.Contains(got, want) {
+		t.Errorf("notes:\n%s\nwant them to hold:\n%s", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -18,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/seccomp"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -30,6 +32,28 @@ type ImportOptions struct {
 	Bundle string
 	// Schema is what the modeline points editors to.
 	Schema string
+	// Path is the config's absolute path: a seccomp profile other than
+	// nsup's default is imported as `seccomp: PATH`, read from the config
+	// itself (planner/seccomp's Load takes a config.json). "" means
+	// Bundle/config.json.
+	Path string
+
+	// What nsup's planner gives the imported environment on the host the
+	// YAML is for (as planner.Options and planner.Caller say), so that
+	// what equals nsup's defaults is left out, and export gives back the
+	// same config.json. Import reads no file: cmd/nsup passes this host's.
+	//
+	// Seccomp resolves a profile ("default") for a capability set; nil
+	// means planner/seccomp's Default, Docker's profile for this kernel.
+	Seccomp func(profile string, caps []string) (*specs.LinuxSeccomp, error)
+	// HostPath tells whether a host path exists and is a folder: the
+	// default masked and read-only paths the host lacks are not planned.
+	// Nil means every path exists.
+	HostPath func(path string) (isDir, ok bool)
+	// Caller's HardLimits give nsup's default RLIMIT_NOFILE (soft
+	// planner.DefaultNofile, hard nsup's own); nil means none known
+	// (unlimited), as for planner.Caller.
+	Caller *planner.Caller
 }
 
 // Import translates a runtime config (config.json's bytes) into an nsup
@@ -41,7 +65,7 @@ func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", opts.File, err)
 	}
-	m := &importer{c: &c, opts: opts}
+	m := &importer{c: &c, data: data, opts: opts}
 	m.unknownKeys(data)
 	if c.Root == nil || c.Root.Path == "" {
 		m.fail("root.path", "a bundle needs a root filesystem")
@@ -64,9 +88,13 @@ func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
 
 type importer struct {
 	c     *specs.Spec
+	data  []byte
 	opts  ImportOptions
 	notes []Note
 	errs  Refused
+	// kernelMounts are the proc and sysfs mounts imported, in order,
+	// under which nsup masks and makes read-only its default paths.
+	kernelMounts []spec.Mount
 }
 
 func (m *importer) note(key, format string, args ...any) {
@@ -244,6 +272,10 @@ func (m *importer) document() *yaml.Node {
 	if !path.IsAbs(root) {
 		root = filepath.Join(m.opts.Bundle, root)
 	}
+	// rootfs.dev stays false: nsup mounts the root nodev, which OCI
+	// cannot say (runtimes never do), so that the environment is as
+	// strict as nsup's default; a bundle with device nodes in its rootfs
+	// needs dev: true added by hand.
 	rootfs := mapping(false, "dir", str(root))
 	if !c.Root.Readonly {
 		set(rootfs, "readonly", boolean(false))
@@ -330,6 +362,12 @@ func (m *importer) document() *yaml.Node {
 	initNode := boolean(false)
 	initNode.LineComment = "OCI has no init: the process is PID 1"
 	set(env, "init", initNode)
+	if sec := m.security(linux); sec != nil {
+		set(env, "security", sec)
+	}
+	if rl := m.rlimits(); rl != nil {
+		set(env, "rlimits", rl)
+	}
 	procName := c.Annotations[AnnotationProcess]
 	if procName == "" {
 		procName = "main"
@@ -414,7 +452,7 @@ func (m *importer) env(vars []string) *yaml.Node {
 func (m *importer) process() {
 	p := m.c.Process
 	if p.Terminal {
-		m.note("process.terminal", "nsup gives the environment nsup's own stdin, stdout and stderr (a terminal if nsup has one)")
+		m.note("process.terminal", "not from the config under nsup: the environment gets a terminal of its own when nsup's stdin is one, else nsup's stdin, stdout and stderr")
 	}
 	if p.ConsoleSize != nil {
 		m.note("process.consoleSize", "no console of its own under nsup: dropped")
@@ -430,22 +468,6 @@ func (m *importer) process() {
 	}
 	if p.CommandLine != "" {
 		m.note("process.commandLine", "Windows only: dropped")
-	}
-	keep := planner.DefaultCapabilities
-	if cp := p.Capabilities; cp == nil || !sameSet(cp.Bounding, keep) || !sameSet(cp.Effective, keep) ||
-		!sameSet(cp.Permitted, keep) || len(cp.Inheritable) > 0 || len(cp.Ambient) > 0 {
-		var bounding []string
-		if cp != nil {
-			bounding = cp.Bounding
-		}
-		m.note("process.capabilities", "nsup keeps its own set for a root process inside (%s), not the config's (bounding: %s)",
-			strings.Join(keep, " "), strings.Join(append([]string{}, bounding...), " "))
-	}
-	if !p.NoNewPrivileges {
-		m.note("process.noNewPrivileges", "false: nsup always sets no_new_privs")
-	}
-	if len(p.Rlimits) > 0 {
-		m.note("process.rlimits", "nsup sets no rlimits (the environment inherits nsup's): dropped")
 	}
 	for _, f := range []struct {
 		key string
@@ -468,7 +490,8 @@ func (m *importer) linux(l *specs.Linux) {
 	}
 	v := reflect.ValueOf(*l)
 	t := v.Type()
-	handled := map[string]bool{"Namespaces": true, "UIDMappings": true, "GIDMappings": true, "TimeOffsets": true, "RootfsPropagation": true}
+	handled := map[string]bool{"Namespaces": true, "UIDMappings": true, "GIDMappings": true, "TimeOffsets": true, "RootfsPropagation": true,
+		"Seccomp": true, "MaskedPaths": true, "ReadonlyPaths": true}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if handled[f.Name] || v.Field(i).IsZero() {
@@ -479,12 +502,8 @@ func (m *importer) linux(l *specs.Linux) {
 		switch key {
 		case "resources", "cgroupsPath":
 			msg = "nsup creates no cgroup: dropped"
-		case "maskedPaths", "readonlyPaths":
-			msg = "nsup masks no path (mount only what the environment needs instead): dropped"
 		case "devices":
 			msg = "nsup makes no device node; a type: dev mount binds the safe ones from the host: dropped"
-		case "seccomp":
-			msg = "nsup installs no seccomp filter: dropped"
 		}
 		m.note("linux."+key, "%s", msg)
 	}
@@ -504,4 +523,264 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// security is the environment's `security` block: what of the config's
+// capabilities, no_new_privs, seccomp profile, masked and read-only
+// paths differs from nsup's defaults; nil when nothing does.
+func (m *importer) security(l *specs.Linux) *yaml.Node {
+	p := m.c.Process
+	sec := &yaml.Node{Kind: yaml.MappingNode}
+	keep := m.capabilities()
+	if caps := capChanges(keep); caps != nil {
+		set(sec, "capabilities", caps)
+	}
+	if n := m.seccomp(l.Seccomp, keep); n != nil {
+		set(sec, "seccomp", n)
+	}
+	for _, x := range []struct {
+		key, oci string
+		paths    []string
+		defaults []string
+	}{
+		{"masked_paths", "linux.maskedPaths", l.MaskedPaths, planner.DefaultMaskedPaths},
+		{"readonly_paths", "linux.readonlyPaths", l.ReadonlyPaths, planner.DefaultReadonlyPaths},
+	} {
+		if n := m.confinedPaths(x.oci, x.paths, x.defaults); n != nil {
+			set(sec, x.key, n)
+		}
+	}
+	if !p.NoNewPrivileges {
+		set(sec, "no_new_privileges", boolean(false))
+	}
+	if len(sec.Content) == 0 {
+		return nil
+	}
+	return sec
+}
+
+// capabilities is the set the process keeps, from process.capabilities's
+// bounding set (nsup's bounding, permitted and effective sets are one
+// set), in the kernel's order. What nsup cannot give as the config says
+// is noted.
+func (m *importer) capabilities() []string {
+	cp := m.c.Process.Capabilities
+	if cp == nil {
+		cp = &specs.LinuxCapabilities{}
+	}
+	var keep []string
+	for i, c := range cp.Bounding {
+		switch n := spec.CapabilityName(c); {
+		case n == "" || n == "ALL":
+			m.note(fmt.Sprintf("process.capabilities.bounding[%d]", i), "%q is not a capability nsup knows: dropped", c)
+		case !contains(keep, n):
+			keep = append(keep, n)
+		}
+	}
+	sort.SliceStable(keep, func(i, j int) bool { return capIndex(keep[i]) < capIndex(keep[j]) })
+	// Root keeps its bounding set as permitted and effective; another uid
+	// starts with none (its setresuid from root clears them).
+	var want []string
+	if m.c.Process.User.UID == 0 {
+		want = keep
+	}
+	if !sameSet(cp.Effective, want) || !sameSet(cp.Permitted, want) {
+		m.note("process.capabilities", "nsup gives a process of uid %d %s as permitted and effective sets, not the config's (effective: %s; permitted: %s)",
+			m.c.Process.User.UID, capWords(want, "its bounding set", "none"), capWords(cp.Effective, "", "none"), capWords(cp.Permitted, "", "none"))
+	}
+	if len(cp.Inheritable) > 0 || len(cp.Ambient) > 0 {
+		m.note("process.capabilities", "nsup gives no inheritable or ambient capability (inheritable: %s; ambient: %s): dropped",
+			capWords(cp.Inheritable, "", "none"), capWords(cp.Ambient, "", "none"))
+	}
+	return keep
+}
+
+func capWords(cs []string, all, none string) string {
+	switch {
+	case len(cs) == 0:
+		return none
+	case all != "":
+		return all
+	}
+	return strings.Join(cs, " ")
+}
+
+func capIndex(c string) int {
+	for i, n := range spec.Capabilities {
+		if n == c {
+			return i
+		}
+	}
+	return len(spec.Capabilities)
+}
+
+// capChanges writes the set keep as `capabilities: {add, drop}` relative
+// to nsup's default set, or nil for the default set itself. When the
+// change is longer than the set itself (a set far from the default),
+// it is written `drop: [ALL]` and `add:` the set: the same set, shorter,
+// and read without knowing the default.
+func capChanges(keep []string) *yaml.Node {
+	var add, drop []string
+	for _, c := range keep {
+		if !contains(planner.DefaultCapabilities, c) {
+			add = append(add, c)
+		}
+	}
+	for _, c := range planner.DefaultCapabilities {
+		if !contains(keep, c) {
+			drop = append(drop, c)
+		}
+	}
+	if len(add)+len(drop) == 0 {
+		return nil
+	}
+	if len(add)+len(drop) > 1+len(keep) {
+		add, drop = keep, []string{"ALL"}
+	}
+	n := mapping(true)
+	if len(drop) > 0 {
+		set(n, "drop", strList(drop))
+	}
+	if len(add) > 0 {
+		set(n, "add", strList(add))
+	}
+	return n
+}
+
+// seccomp is the `seccomp` key: unconfined without a profile, none (the
+// default) for the profile nsup's default resolves to for the set the
+// process keeps, else the path of the config, whose linux.seccomp nsup
+// reads as a profile.
+func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
+	if s == nil {
+		return str(spec.SeccompUnconfined)
+	}
+	resolve := m.opts.Seccomp
+	if resolve == nil {
+		resolve = func(_ string, caps []string) (*specs.LinuxSeccomp, error) { return seccomp.Default(caps) }
+	}
+	if def, err := resolve(spec.SeccompDefault, keep); err == nil && sameJSON(def, s) {
+		return nil
+	}
+	if _, err := seccomp.Load(m.data, keep); err != nil {
+		m.note("linux.seccomp", "nsup cannot apply this profile (%v): nsup's default profile applies instead", err)
+		return nil
+	}
+	p := m.opts.Path
+	if p == "" {
+		p = filepath.Join(m.opts.Bundle, "config.json")
+	}
+	return str(p)
+}
+
+func sameJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(x, y)
+}
+
+// confinedPaths is the `masked_paths` or `readonly_paths` list, or nil
+// when the config's paths are nsup's defaults for the proc and sysfs
+// mounts imported: those this host has (what export of nsup's defaults
+// writes), or all of them (as other tools write them; the runtime skips
+// those missing, as nsup does). The order does not matter: each path is
+// confined, whatever the others.
+func (m *importer) confinedPaths(key string, paths, defaults []string) *yaml.Node {
+	var here, all []string
+	for _, km := range m.kernelMounts {
+		under := "/proc"
+		if km.Type == spec.MountSysfs {
+			under = "/sys"
+		}
+		for _, d := range defaults {
+			rel, ok := strings.CutPrefix(d, under+"/")
+			if !ok {
+				continue
+			}
+			p := path.Join(km.Target, rel)
+			all = append(all, p)
+			if m.opts.HostPath == nil {
+				here = append(here, p)
+			} else if _, ok := m.opts.HostPath(d); ok {
+				here = append(here, p)
+			}
+		}
+	}
+	if sameSet(paths, here) || sameSet(paths, all) {
+		return nil
+	}
+	var out []string
+	for i, p := range paths {
+		switch {
+		case !path.IsAbs(p) || path.Clean(p) != p:
+			m.note(fmt.Sprintf("%s[%d]", key, i), "%q is not a clean absolute path: dropped", p)
+		case contains(out, p):
+		default:
+			out = append(out, p)
+		}
+	}
+	if out == nil {
+		out = []string{}
+	}
+	return strList(out)
+}
+
+// rlimits is the environment's `rlimits`, by resource name; nil when the
+// config sets none but nsup's default RLIMIT_NOFILE (soft
+// planner.DefaultNofile, hard nsup's own).
+func (m *importer) rlimits() *yaml.Node {
+	hard := planner.RlimInfinity
+	if c := m.opts.Caller; c != nil {
+		if h, ok := c.HardLimits["nofile"]; ok {
+			hard = h
+		}
+	}
+	byName := map[string]specs.POSIXRlimit{}
+	for i, r := range m.c.Process.Rlimits {
+		key := fmt.Sprintf("process.rlimits[%d]", i)
+		name := strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))
+		if _, ok := planner.ResourceByName(name); !ok || !strings.HasPrefix(r.Type, "RLIMIT_") || !contains(spec.RlimitNames, name) {
+			m.note(key, "%q is not a resource nsup knows (%s): dropped", r.Type, strings.Join(spec.RlimitNames, ", "))
+			continue
+		}
+		if r.Soft > r.Hard {
+			m.note(key, "%s: soft limit %d above the hard limit %d: dropped", r.Type, r.Soft, r.Hard)
+			continue
+		}
+		if _, dup := byName[name]; dup {
+			m.note(key, "%s set twice: the last is kept", r.Type)
+		}
+		byName[name] = r
+	}
+	if r, ok := byName["nofile"]; ok && r.Hard == hard && r.Soft == min(planner.DefaultNofile, hard) {
+		delete(byName, "nofile") // nsup's default
+	}
+	if len(byName) == 0 {
+		return nil
+	}
+	n := mapping(true)
+	for _, name := range spec.RlimitNames {
+		if r, ok := byName[name]; ok {
+			set(n, name, limitValue(r.Soft, r.Hard))
+		}
+	}
+	return n
+}
+
+// limitValue writes a limit as `rlimits` takes it: one number for both,
+// or "SOFT:HARD"; unlimited for RLIM_INFINITY.
+func limitValue(soft, hard uint64) *yaml.Node {
+	word := func(v uint64) string {
+		if v == planner.RlimInfinity {
+			return "unlimited"
+		}
+		return strconv.FormatUint(v, 10)
+	}
+	switch {
+	case soft == hard && soft <= math.MaxInt64:
+		return integer(soft)
+	case soft == hard:
+		return str(word(soft))
+	}
+	return str(word(soft) + ":" + word(hard))
 }

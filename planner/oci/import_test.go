@@ -37,7 +37,12 @@ func TestRoundTrip(t *testing.T) {
 					os.WriteFile(p, nil, os.FileMode(f.Mode))
 				}
 			}
-			y, notes, err := Import(first, ImportOptions{File: "config.json", Bundle: bundle, Schema: "x.json"})
+			// The config is where a seccomp profile other than the
+			// default is read from.
+			if err := os.WriteFile(filepath.Join(bundle, "config.json"), first, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			y, notes, err := Import(first, importOptions("config.json", bundle))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +79,9 @@ func TestImportRuncSpec(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, notes, err := Import(data, ImportOptions{File: "config.json", Bundle: "/srv/bundles/my-app", Schema: "https://nsup.dev/schema/nsup.schema.json"})
+	opts := importOptions("config.json", "/srv/bundles/my-app")
+	opts.Schema = "https://nsup.dev/schema/nsup.schema.json"
+	y, notes, err := Import(data, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,11 +104,15 @@ func TestImportUnknownAndBroken(t *testing.T) {
 		t.Fatal(err)
 	}
 	var m map[string]any
-	json.Unmarshal(marshal(t, b.Config), &m)
+	dec := json.NewDecoder(bytes.NewReader(marshal(t, b.Config)))
+	dec.UseNumber() // RLIM_INFINITY is no float64
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
 	m["futureKey"] = true
 	m["process"].(map[string]any)["newThing"] = "x"
 	m["process"].(map[string]any)["env"] = []any{"PATH=" + planner.DefaultPath, "A=1", "BROKEN", "A=2"}
-	_, notes, err := Import(marshal(t, m), ImportOptions{File: "c.json", Bundle: "/b"})
+	_, notes, err := Import(marshal(t, m), importOptions("c.json", "/b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,6 +129,12 @@ c.json: process.env[3]: A set twice: the last value is kept
 			t.Errorf("%s: accepted", c)
 		}
 	}
+}
+
+// importOptions are the planner's options of the golden tests: nsup's
+// defaults the same on every host.
+func importOptions(file, bundle string) ImportOptions {
+	return ImportOptions{File: file, Bundle: bundle, Schema: "x.json", Seccomp: fixedSeccomp, HostPath: fixedHostPath, Caller: &rootCaller}
 }
 
 // checkNsupSchema validates YAML against schema/nsup.schema.json, as an

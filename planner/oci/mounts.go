@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -34,17 +35,20 @@ func forced(kind string) (flags []string, data string) {
 }
 
 // options splits OCI mount options into flags (the mount(2) flags nsup
-// knows), bind ("", "bind" or "rbind"), and the rest (filesystem data and
-// flags nsup has no key for), in order.
-func options(opts []string) (flags map[string]bool, bind string, rest []string) {
-	flags = map[string]bool{}
+// knows), rec (those of them given in runtime-spec 1.1's recursive form:
+// rro, rnosuid...), bind ("", "bind" or "rbind"), and the rest
+// (filesystem data and flags nsup has no key for), in order.
+func options(opts []string) (flags, rec map[string]bool, bind string, rest []string) {
+	flags, rec = map[string]bool{}, map[string]bool{}
 	for _, o := range opts {
 		switch o {
 		case "bind", "rbind":
 			bind = o
 		case "ro", "nosuid", "nodev", "noexec", "relatime", "noatime":
 			flags[o] = true
-		case "rw", "suid", "dev", "exec":
+		case "rro", "rnosuid", "rnodev", "rnoexec", "rrelatime", "rnoatime":
+			rec[o[1:]] = true
+		case "rw", "suid", "dev", "exec", "rrw", "rsuid", "rdev", "rexec":
 			// The kernel's defaults: nothing to set.
 		case "private", "rprivate":
 			// Every mount of an nsup environment is private.
@@ -52,7 +56,7 @@ func options(opts []string) (flags map[string]bool, bind string, rest []string) 
 			rest = append(rest, o)
 		}
 	}
-	return flags, bind, rest
+	return flags, rec, bind, rest
 }
 
 // Compiled when first used, as import.go's.
@@ -77,13 +81,19 @@ func (m *importer) mounts() *yaml.Node {
 			m.note(key, "destination %q is not a clean absolute path: dropped", dst)
 			continue
 		}
-		flags, bind, rest := options(mt.Options)
+		flags, rec, bind, rest := options(mt.Options)
 		if bind != "" || mt.Type == "bind" {
-			if inDev && m.devNode(mt, flags, bind, rest) {
+			if inDev && len(rec) == 0 && m.devNode(mt, flags, bind, rest) {
 				continue
 			}
-			out.Content = append(out.Content, m.bind(key, mt, flags, bind, rest))
+			out.Content = append(out.Content, m.bind(key, mt, flags, rec, bind, rest))
 			continue
+		}
+		// A recursive option on a mount that is not a bind is set as the
+		// mount is made (mount_setattr(AT_RECURSIVE) after mount(2)), with
+		// nothing below it yet: the plain flag.
+		for f := range rec {
+			flags[f] = true
 		}
 		switch {
 		case mt.Type == "tmpfs" && dst == "/dev":
@@ -98,7 +108,10 @@ func (m *importer) mounts() *yaml.Node {
 			continue
 		}
 		switch mt.Type {
-		case spec.MountProc, spec.MountSysfs, spec.MountMqueue, spec.MountDevpts, spec.MountTmpfs:
+		case spec.MountProc, spec.MountSysfs:
+			m.kernelMounts = append(m.kernelMounts, spec.Mount{Type: mt.Type, Target: dst})
+			out.Content = append(out.Content, m.typed(key, mt.Type, mt.Type, mt, flags, rest))
+		case spec.MountMqueue, spec.MountDevpts, spec.MountTmpfs:
 			out.Content = append(out.Content, m.typed(key, mt.Type, mt.Type, mt, flags, rest))
 		case "cgroup", "cgroup2":
 			m.note(key, "%s on %s: nsup mounts no cgroup filesystem: dropped", mt.Type, dst)
@@ -114,6 +127,11 @@ func (m *importer) mounts() *yaml.Node {
 func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string]bool, rest []string) *yaml.Node {
 	n := mapping(true, "type", str(typ), "target", str(mt.Destination))
 	fflags, fdata := forced(kind)
+	if typ == spec.MountTmpfs && !flags["nodev"] {
+		// A tmpfs without nodev is the spec's option dev.
+		flags["dev"] = true
+		fflags = slices.DeleteFunc(slices.Clone(fflags), func(f string) bool { return f == "nodev" })
+	}
 	m.missing(key, mt, fflags, flags)
 	var size, mode string
 	var dropped []string
@@ -182,21 +200,51 @@ func (m *importer) missing(key string, mt specs.Mount, forced []string, flags ma
 	}
 }
 
-func (m *importer) bind(key string, mt specs.Mount, flags map[string]bool, bind string, rest []string) *yaml.Node {
+func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, bind string, rest []string) *yaml.Node {
 	n := mapping(true, "type", str(spec.MountBind), "source", str(mt.Source), "target", str(mt.Destination))
 	if len(rest) > 0 {
 		m.note(key, "options %s on %s: nsup has no such key for a bind: dropped", strings.Join(rest, ","), mt.Destination)
 	}
+	// nsup sets a bind's flags on every mount it brings along when it is
+	// recursive (rbind), as the recursive options do; a plain flag on an
+	// rbind is the top mount's only under a runtime.
+	var below []string
+	for _, f := range sortedFlags(flags) {
+		if bind == "rbind" && !rec[f] {
+			below = append(below, f)
+		}
+	}
+	if len(below) > 0 {
+		m.note(key, "%s on the rbind %s: nsup sets them on every mount below it too (as r%s would)", strings.Join(below, ","), mt.Destination, strings.Join(below, ",r"))
+	}
+	for f := range rec {
+		flags[f] = true
+	}
 	if flags["ro"] {
 		set(n, "readonly", boolean(true))
 	}
-	if o := m.specOptions(flags, nil); o != nil {
+	// A bind is nodev unless the spec says dev.
+	if !flags["nodev"] {
+		flags["dev"] = true
+	}
+	if o := m.specOptions(flags, []string{"nodev"}); o != nil {
 		set(n, "options", o)
 	}
 	if bind != "rbind" {
 		set(n, "recursive", boolean(false))
 	}
 	return n
+}
+
+// sortedFlags are the names of a flag set, in flagOptions order.
+func sortedFlags(set map[string]bool) []string {
+	var out []string
+	for _, f := range flagOptions {
+		if set[f.name] {
+			out = append(out, f.name)
+		}
+	}
+	return out
 }
 
 // devNode reports whether mt is one of the device binds of nsup's dev
