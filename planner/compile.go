@@ -220,8 +220,9 @@ type compiler struct {
 	// of one file often share a closure, and resolving hashes every file.
 	closures map[string]closureResult
 	// filters memoizes compiled seccomp filters by profile and capability
-	// set.
-	filters map[string]filterResult
+	// set; hostPaths, what HostPath says of a path.
+	filters   map[string]filterResult
+	hostPaths map[string][2]bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 }

@@ -479,7 +479,16 @@ func (ec *envCompiler) confinePaths(paths []confinedPath) {
 // its paths are taken as folders, and must exist at apply).
 func (ec *envCompiler) pathKind(c confinedPath) (isDir, ok bool) {
 	if c.host != "" {
-		return ec.opts.HostPath(c.host)
+		// Asked once per plan: environments share their /proc paths.
+		if r, ok := ec.hostPaths[c.host]; ok {
+			return r[0], r[1]
+		}
+		isDir, ok := ec.opts.HostPath(c.host)
+		if ec.hostPaths == nil {
+			ec.hostPaths = map[string][2]bool{}
+		}
+		ec.hostPaths[c.host] = [2]bool{isDir, ok}
+		return isDir, ok
 	}
 	var t treeView
 	switch {
