@@ -509,16 +509,39 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				break
 			}
 		}
-		what, st, value, err := readReport(rep)
-		if err != nil || what != reportPid {
+		// The copy's record, its child's pid, is in the pipe: it wrote it
+		// before it exited. The child may have written first, though: a
+		// launch step that failed at once, in a child that waits for no
+		// map. That error is the child's to report, once nsup knows the
+		// child's pid to reap it by (a child left unreaped in a joined pid
+		// namespace would keep that namespace's init from ever ending).
+		var childErr error
+		for pid = 0; pid == 0; {
+			what, st, value, err := readReport(rep)
+			switch {
+			case err != nil:
+				l.close()
+				sock.Close()
+				return 0, stepError(env, fork, fmt.Errorf("the forked copy ended without a word (%v): %w", err, unix.EIO))
+			case what == reportErr && st <= uint64(clone):
+				// The copy's own failure (a setns, the clone): no child.
+				l.close()
+				sock.Close()
+				return 0, stepError(env, int(st), unix.Errno(value))
+			case what == reportErr:
+				childErr = stepError(env, int(st), unix.Errno(value))
+			case what == reportPid:
+				pid = uintptr(value)
+			}
+		}
+		if childErr != nil {
+			if proc, err := os.FindProcess(int(pid)); err == nil {
+				r.proc = proc // reaped by run, as any child that failed
+			}
 			l.close()
 			sock.Close()
-			if err == nil && what == reportErr {
-				return 0, stepError(env, int(st), unix.Errno(value))
-			}
-			return 0, stepError(env, fork, fmt.Errorf("the forked copy ended without a word (%v): %w", err, unix.EIO))
+			return 0, childErr
 		}
-		pid = uintptr(value)
 	}
 	proc, err := os.FindProcess(int(pid))
 	if err != nil {
