@@ -135,7 +135,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	}
 	var runs []*envRun
 	// rollback undoes every environment started so far: every child dies
-	// with ctx (exec.Cmd's Cancel) or is killed, each run waits for its
+	// with ctx (the launcher's watch, stopKill) or is killed, each run waits for its
 	// child before ending, and a detached one's state goes.
 	rollback := func(err error) (int, error) {
 		std.started()
@@ -617,7 +617,7 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 	}
 	var runs []run
 	for i, st := range env.Steps {
-		// The steps of the forked copy are the host's to prepare (fork.go).
+		// The steps of the forked copy are the host's to prepare (launch.go).
 		host := st.Stage == planner.Host || st.Stage == planner.Forked
 		if len(runs) == 0 || runs[len(runs)-1].host != host {
 			runs = append(runs, run{host: host})
@@ -903,7 +903,7 @@ var nsNames = map[planner.CloneFlags]string{
 
 // setns joins a namespace on this thread, before the clone: the child is
 // born in it. (A user, mount, pid or time namespace is joined by a forked
-// copy instead: fork.go.)
+// copy instead: launch.go.)
 func (r *envRun) setns(i int, op planner.Setns) error {
 	if r.proc != nil {
 		return fmt.Errorf("setns after clone: the child is already born: %w", unix.EINVAL)
@@ -993,7 +993,7 @@ func (r *envRun) childFiles() (host *os.File, files []*os.File, done func(), err
 }
 
 // newidmap runs newuidmap or newgidmap for the child (a forked one: it
-// waits for its maps before its execve, see fork.go), as
+// waits for its maps before its execve, see launch.go), as
 // "PROGRAM PID INSIDE OUTSIDE COUNT ...".
 func (r *envRun) newidmap(op planner.Newidmap) error {
 	if r.proc == nil {

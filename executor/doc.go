@@ -7,20 +7,27 @@
 //   - the host stage (Apply, apply.go): in nsup itself, it resolves or
 //     builds the root tree (rootfs.go: a closure copied, a tar archive
 //     unpacked, tar.go, into the cache, cache.go, whose entry it holds
-//     locked while the environment runs), joins namespaces and creates the
-//     child from one goroutine locked to its OS thread, writes what must be
-//     written from outside, then hands the remaining steps to the child
-//     over a socketpair (wire.go) and waits for "ok" or the failed step.
-//     User, mount, pid and time namespaces are joined by a forked,
-//     single-threaded copy of nsup instead (fork.go: stage fork);
+//     locked while the environment runs), joins namespaces, and creates
+//     the child with the launcher (launch.go) from one goroutine locked
+//     to its OS thread: a raw clone, whose child does the launch steps
+//     (keyring, bounding and inheritable sets, no_new_privs) while it is
+//     one thread, then executes the child stage. User, mount, pid and
+//     time namespaces are joined by a forked, single-threaded copy of
+//     nsup first (stage fork). The host writes what must be written from
+//     outside (the id maps), then hands the remaining steps to the child
+//     over a socketpair (wire.go) and waits for "ok" or the failed step;
 //   - the child stage (RunStage, stage.go): nsup re-executed in the new
 //     namespaces (planner.StageArgv); one switch applies the steps: mounts
-//     resolved inside the root with openat2(2) (resolve.go), the root
-//     switch by pivot_root(2), no_new_privs, close_range(2);
+//     resolved inside the root with openat2(2) (resolve.go), bind sources
+//     opened without following a symlink, the root switch by
+//     pivot_root(2), capabilities on every thread, the seccomp filter
+//     (TSYNC), close_range(2);
 //   - init (init.go): the same process staying on as PID 1 to start the
-//     process tree, reap, forward signals and stop the tree (output.go
-//     prefixes the lines of several processes); with init: false the
-//     child stage instead ends by execve(2) of the main process.
+//     process tree (spawn.go: every process inside, nsup exec's too, is
+//     started by one raw clone that sets its limits and credentials),
+//     reap, forward signals and stop the tree (output.go prefixes the
+//     lines of several processes); with init: false the child stage
+//     instead ends by execve(2) of the main process.
 //
 // A detached plan (nsup apply -d) adds host steps that make the
 // environment's state directory, lock, log and control socket before the
@@ -35,14 +42,11 @@
 // runs every operation through its switch; stdio.go shares fds 0, 1 and 2
 // among the environments of a plan.
 //
-// Two steps are performed slightly otherwise than they read, because the
-// kernel requires it: the writes of a new user namespace's uid_map,
-// gid_map and setgroups that follow the clone are done by exec.Cmd between
-// the clone and the child's execve (an execve without a mapping to root
-// clears the capabilities, capabilities(7)), the child then being made
-// root of its namespace; and "$TID" in a write's path (the plan's
-// /proc/$TID/timens_offsets) is the locked thread that unshared the time
-// namespace.
+// "$TID" in a write's path (the plan's /proc/$TID/timens_offsets) is the
+// locked thread that unshared the time namespace; "$CHILD" the child's
+// pid. The launcher's child becomes root of its user namespace (a new one
+// whose maps have a 0, or a joined one) before its execve, which would
+// otherwise leave it without capabilities (capabilities(7)).
 //
 // A failed step is reported with its origin in the spec, its number and
 // call as the plan prints them, and the errno. Nothing is left behind:

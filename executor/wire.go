@@ -11,7 +11,7 @@ import (
 )
 
 // The host and the child stage talk over one socketpair, the child's end
-// at fd 3 (exec.Cmd.ExtraFiles). Both ends are close-on-exec, so no
+// at fd 3 (put there by the launcher). Both ends are close-on-exec, so no
 // process of the environment inherits it.
 //
 //	host → child  a request: a run of consecutive child and init steps;

@@ -4,37 +4,43 @@
 // spec → plan → apply: it reads the host (ELF files for closures, the
 // rootfs to resolve commands) but never writes anything.
 //
-// The steps of one environment, in order (see order.go for the reasons):
+// The steps of one environment, in order (the reasons are beside the code
+// that plans each: compile.go, namespaces.go, security.go):
 //
 //	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
+//	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
 //	host  unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace outside a user namespace
 //	host  setns(PATH, CLONE_NEWX)                   one per join of net, ipc, uts, cgroup
-//	host  clone(CLONE_NEW...)                       the child stage, in new namespaces
-//	  or, to join user, mnt, pid or time (and for any join, rootless):
-//	host  fork()                                    a single-threaded copy of nsup (executor/fork.go)
+//	host  clone(CLONE_NEW...)                       the launcher's child, in new namespaces
+//	  or, to join user, mount, pid or time (and for any join, rootless):
+//	host  fork()                                    a single-threaded copy of nsup
 //	fork  setns(PATH, CLONE_NEWX)                   one per join, user first
-//	fork  clone(CLONE_NEW...|CLONE_PARENT)          the child stage, nsup's child
+//	fork  clone(CLONE_NEW...|CLONE_PARENT)          the child, nsup's
 //	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups "deny"),
 //	host  newidmap(newuidmap, $CHILD, MAP)          or through the setuid helpers (rootless, ranges)
+//	child keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) the launcher's steps, one thread, before the execve:
+//	child setgroups(0, []); capset(inheritable = permitted)   what every thread and process inherits
+//	child prctl(PR_CAPBSET_DROP, ...); prctl(PR_SET_NO_NEW_PRIVS, 1)
 //	child execve("/proc/self/exe", ["nsup", "__child"], [])  nsup re-executed as the child stage
+//	child setsid()
 //	child unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace in a user namespace
 //	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
-//	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL)     or overlay(ROOT)
-//	child mount(...)/symlink(...)                    the spec's mounts, in order, in the root
+//	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL); mount_setattr(ROOT, NODEV)   or overlay(ROOT)
+//	child mount(...)/symlink(...)/mount_setattr(...)  the spec's mounts, in order, in the root, each
+//	                                                followed by the masked and read-only paths it holds
 //	child sethostname, setdomainname
 //	child chdir(ROOT); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
-//	child mount(NULL, "/", NULL, MS_REMOUNT|MS_BIND|MS_RDONLY, NULL)   readonly root
-//	child prctl(PR_SET_NO_NEW_PRIVS, 1); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
+//	child mount_setattr("/", 0, MOUNT_ATTR_RDONLY)  readonly root
+//	child prctl(PR_SET_DUMPABLE, 0); capset(KEEP)  on every thread
+//	child prctl(PR_SET_NAME); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
+//	child seccomp(SECCOMP_SET_MODE_FILTER, TSYNC, PROGRAM)   last (before capset without no_new_privs)
 //	init  start(PROCESS, ...)                        one per process of the tree (init: true)
-//	init  setgroups; setresgid; setresuid; chdir; execve   (init: false)
+//	init  prlimit64; setgroups; setresgid; setresuid; chdir; execve   (init: false)
 //
-// With several environments in the foreground, each child stage also
-// calls setpgid(0, 0) right after its execve. A detached plan (Options.
-// Detach, nsup apply -d) adds, per environment:
+// A detached plan (Options.Detach, nsup apply -d) adds, per environment:
 //
 //	host  mkdir(STATE/ENV, 0700); flock(STATE/ENV/lock)   before anything else
 //	host  open(0 < /dev/null, 1 2 >> STATE/ENV/output.log); listen(STATE/ENV/control.sock)
-//	child setsid()                                   right after the execve
 //	child prctl(PR_SET_DUMPABLE, 0)                  with the other prctl
 //	host  state(STATE/ENV/state.json)                after the tree is started
 //	init  prctl(PR_SET_PDEATHSIG, 0)                 last: released
