@@ -21,7 +21,7 @@
 //	child keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) the launcher's steps, one thread, before the execve:
 //	child setgroups(0, []); capset(inheritable = permitted)   what every thread and process inherits
 //	child prctl(PR_CAPBSET_DROP, ...); prctl(PR_SET_NO_NEW_PRIVS, 1)
-//	child execve("/proc/self/exe", ["nsup", "__child"], [])  nsup re-executed as the child stage
+//	child execve("/proc/self/exe", ["nsup", "__nsup_stage"], [])  nsup re-executed as the child stage
 //	child setsid()
 //	child unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace in a user namespace
 //	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
