@@ -219,12 +219,22 @@ func (st *State) verify() error {
 		return fmt.Errorf("pid %d started at %d, not %d: another process: %w", st.Pid, t, st.StartTime, unix.ESRCH)
 	}
 	for typ, ino := range st.Namespaces {
-		if got := nsInode(st.Pid, typ); got != ino {
+		got := nsInode(st.Pid, typ)
+		if got == 0 {
+			// The process of that start time is exiting: its namespaces
+			// are gone (exit_task_namespaces) before its files are
+			// closed, which lets its lock go, and before it is a zombie.
+			return errExiting
+		}
+		if got != ino {
 			return fmt.Errorf("pid %d is in %s namespace %d, not %d: another process: %w", st.Pid, typ, got, ino, unix.ESRCH)
 		}
 	}
 	return nil
 }
+
+// errExiting is verify's answer for the recorded init while it exits.
+var errExiting = fmt.Errorf("init is exiting: %w", unix.ESRCH)
 
 // procStat reads /proc/PID/stat: the fields after the command name (the
 // first is field 3, the state), and the name.
@@ -474,7 +484,16 @@ func stop(ctx context.Context, st *State, res *DownResult) error {
 	defer unix.Close(pidfd)
 	// Checked after pidfd_open: the pidfd now names that process, whatever
 	// happens to the pid.
-	if err := st.verify(); err != nil {
+	if err := st.verify(); errors.Is(err, errExiting) {
+		// Ending on its own (its main process exited, or it was killed):
+		// wait for it, as for one that was told to stop.
+		gone, err := waitPidfd(ctx, pidfd, downMargin)
+		if err == nil && !gone {
+			err = fmt.Errorf("environment %q: init (pid %d) does not finish exiting: %w", st.Name, st.Pid, unix.ETIMEDOUT)
+		}
+		reap(st.Pid)
+		return err
+	} else if err != nil {
 		return fmt.Errorf("environment %q: its lock is held, but %w", st.Name, err)
 	}
 	res.Stopped = true

@@ -1,0 +1,64 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDownWhileInitExits: between the end of init's namespaces and the
+// release of its lock (its files are closed after, fput runs last), nsup
+// down used to find the lock held and the recorded init in namespace 0,
+// and refused it as "another process" (TestRootKillDuringApply, 1 run in
+// 4). A zombie is such a process seen from outside: its start time is
+// there, its namespaces are not. verify says it is exiting, and stop
+// waits for it instead of failing.
+func TestDownWhileInitExits(t *testing.T) {
+	cmd := exec.Command("/bin/sh", "-c", "exit 0")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer cmd.Wait()
+	for i := 0; ; i++ { // until it is a zombie, unreaped
+		f, _, err := procStat(pid)
+		if err == nil && len(f) > 0 && f[0] == "Z" {
+			break
+		}
+		if i == 500 {
+			t.Fatalf("pid %d never became a zombie", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start, err := procStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uts, err := os.Readlink("/proc/self/ns/uts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &State{Name: "dying", Pid: pid, StartTime: start, Namespaces: map[string]uint64{"uts": nsInode(os.Getpid(), "uts")}}
+	if err := st.verify(); !errors.Is(err, errExiting) {
+		t.Fatalf("verify of an exiting init (%s): %v, want errExiting", uts, err)
+	}
+	// A start time that is not the recorded one is another process.
+	st.StartTime++
+	if err := st.verify(); err == nil || !strings.Contains(err.Error(), "another process") {
+		t.Errorf("verify with another start time: %v", err)
+	}
+	st.StartTime--
+	var res DownResult
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := stop(ctx, st, &res); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	if res.Stopped || res.Killed {
+		t.Errorf("an exiting init was signalled: %+v", res)
+	}
+}
