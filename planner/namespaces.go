@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -184,7 +185,7 @@ func (c *compiler) userKey(name string) string {
 // privilege over the user namespace that owns it, so a pod shares one).
 func (ec *envCompiler) namespaces() {
 	e := ec.e
-	for _, t := range nsOrder {
+	for _, t := range spec.JoinOrder {
 		if j := e.Joined(t); j != nil {
 			ec.joins = append(ec.joins, joinRef{t, j.Ref, j.Pos})
 		}
@@ -322,3 +323,119 @@ func mapped(rs []spec.IDRange, id uint32) bool {
 }
 
 func keyField(parent, key string) string { return parent + "." + key }
+
+// nsFlag is the clone flag of a namespace type (spec.Namespaces).
+func nsFlag(t string) CloneFlags { return CloneFlags(spec.NamespaceFlag(t)) }
+
+// host plans the host stage: joins, then the child's creation, then the
+// maps of a new user namespace.
+//
+// A child is born in the namespaces of the thread that creates it, which
+// is how net, ipc, uts and cgroup namespaces are joined: setns(2) on
+// nsup's locked thread, then clone. A user, mount or time namespace cannot
+// be entered by a process of several threads (setns(2): EINVAL for user
+// and mnt, EUSERS for time), and a Go program always has several: those
+// joins, a pid namespace's (Go's exec kills a child whose parent is
+// outside its pid namespace: its Pdeathsig check reads getppid() 0), and
+// every join of rootless nsup (it may enter a namespace only from the user
+// namespace that owns it) are made by a forked copy of nsup (stage fork),
+// which then creates the child with CLONE_PARENT.
+func (ec *envCompiler) host() {
+	e := ec.e
+	if ec.stateDir != "" {
+		// A detached environment writes to its log, reads nothing, and
+		// is reached by nsup exec through init's control socket.
+		ec.add(Host, e.Pos, Stdio{Stdin: "/dev/null", Stdout: filepath.Join(ec.stateDir, LogFile)})
+		ec.add(Host, e.Pos, Listen{Path: filepath.Join(ec.stateDir, ControlFile)})
+	}
+	if ec.terminal {
+		ec.add(Host, e.Pos, Openpty{})
+	}
+	first := e.Pos
+	if len(e.Namespaces) > 0 {
+		first = e.Namespaces[0].Pos
+	}
+	var flags CloneFlags
+	if ec.addedUser {
+		flags |= nsFlag(spec.NSUser)
+	}
+	for _, n := range e.Namespaces {
+		if n.Type != spec.NSTime {
+			flags |= nsFlag(n.Type)
+		}
+	}
+	// A time namespace's offsets can only be written before any process is
+	// in it, so it is unshared by the creating thread (which stays outside:
+	// only its future children enter), offsets written, then the child is
+	// created inside it (time_namespaces(7)). In a user namespace that is
+	// the child stage's job (see child), so that the user namespace owns it.
+	hostTime := func() {
+		if !ec.isNew(spec.NSTime) || ec.timeInChild {
+			return
+		}
+		ec.add(Host, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
+		if e.Time != nil {
+			ec.add(Host, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
+		}
+	}
+	stage := Host
+	if ec.forked {
+		// Before the fork: the copy is then born in the time namespace.
+		hostTime()
+		pos := first
+		if len(ec.joins) > 0 {
+			pos = ec.joins[0].pos
+		}
+		ec.add(Host, pos, Fork{})
+		stage = Forked
+	}
+	for _, j := range ec.joins {
+		op := Setns{NSType: nsFlag(j.t)}
+		if j.isPath() {
+			op.Path = j.ref
+		} else {
+			op.Env = j.ref
+			op.Path = "/proc/$" + j.ref + "/ns/" + j.t
+			if j.t == spec.NSTime {
+				// Where the environment's processes are: its child stage
+				// may have made the namespace for its children only.
+				op.Path += "_for_children"
+			}
+		}
+		ec.add(stage, j.pos, op)
+	}
+	if !ec.forked {
+		hostTime()
+	}
+	if ec.forked {
+		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
+		flags |= cloneParent
+	}
+	ec.add(stage, first, Clone{Flags: flags})
+	if ec.isNew(spec.NSUser) {
+		ec.userMaps(first)
+	}
+}
+
+// owns reports whether the environment's namespace of type t belongs to
+// its user namespace: new, or joined from an environment in the same one.
+func (ec *envCompiler) owns(t string) bool {
+	if ec.isNew(t) {
+		return true
+	}
+	j, u := ec.joined(t), ec.joined(spec.NSUser)
+	if j == nil || u == nil || j.isPath() || u.isPath() {
+		return false
+	}
+	o := ec.done[j.ref]
+	return o != nil && o.owns(t) && ec.userKey(u.ref) == ec.userKey(j.ref)
+}
+
+func mntPos(e *spec.Environment) spec.Pos {
+	for _, n := range e.Namespaces {
+		if n.Type == spec.NSMount {
+			return n.Pos
+		}
+	}
+	return e.Pos
+}

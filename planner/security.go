@@ -158,12 +158,12 @@ func (ec *envCompiler) confine(pos spec.Pos) {
 	// whatever thread init starts a process from, nsup exec's command
 	// included, it has these and no more.
 	ec.add(Child, ec.capPos(pos), Capset{Keep: ec.capabilities()})
-	if ec.stateDir != "" || e.Init == nil || e.Init.Value {
+	if ec.stateDir != "" || e.InitEnabled() {
 		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
 		// reads as what it is in ps, inside and on the host.
 		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
 	}
-	if (ec.stateDir != "" || e.Init == nil || e.Init.Value) && !ec.isNew(spec.NSPID) {
+	if (ec.stateDir != "" || e.InitEnabled()) && !ec.isNew(spec.NSPID) {
 		// Init is not PID 1 of a pid namespace of its own, so the kernel
 		// does not kill what is left when it exits: it is the tree's
 		// child subreaper instead (orphans become its children), and kills
@@ -513,4 +513,14 @@ func hostPath(p string) (isDir, ok bool) {
 		return false, false
 	}
 	return st.IsDir(), true
+}
+
+// DefaultCapabilities are the capabilities a root process keeps inside an
+// environment: Docker's default set without CAP_MKNOD (nsup confines no
+// device by cgroup, so a device node could reach the host's disks) and
+// without CAP_NET_RAW (raw sockets: spoofing on shared networks).
+var DefaultCapabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }

@@ -1001,14 +1001,19 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 
 	// Keys that only some types take. With an unknown or missing type
 	// nothing is said about them: the type is the error.
-	only := map[string]string{"source": MountBind, "recursive": MountBind, "size": MountTmpfs, "mode": MountTmpfs}
+	kind, known := MountKindOf(m.Type)
 	for _, k := range mountKeys {
 		p, present := f[k]
-		want, limited := only[k]
-		if !present || !limited || m.Type == "" || m.Type == want {
+		if !present || !known || kind.Takes(k) || k == "type" || k == "target" || k == "readonly" || k == "options" {
 			continue
 		}
-		d.errorf(p.key, at+"."+k, "only allowed for type %s, not %s", want, m.Type)
+		var takers []string
+		for _, o := range MountKinds {
+			if o.Takes(k) {
+				takers = append(takers, o.Name)
+			}
+		}
+		d.errorf(p.key, at+"."+k, "only allowed for type %s, not %s", strings.Join(takers, " and "), m.Type)
 		delete(f, k)
 	}
 	if m.Type == MountBind {
@@ -1020,9 +1025,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	if p, ok := f["source"]; ok {
 		m.Source, _ = d.hostPath(p.val, at+".source")
 	}
-	// sysfs is read-only by default: a writable /sys lets root inside
-	// reach host-wide knobs that no namespace covers.
-	m.Readonly = m.Type == MountSysfs
+	m.Readonly = kind.Readonly
 	if p, ok := f["readonly"]; ok {
 		if b, ok := d.boolean(p.val, at+".readonly"); ok {
 			m.Readonly = b
@@ -1030,7 +1033,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	}
 	if p, ok := f["options"]; ok {
 		m.Options = d.mountOptions(p.val, at+".options")
-		if i := slices.Index(m.Options, "dev"); i >= 0 && m.Type != "" && m.Type != MountBind && m.Type != MountTmpfs {
+		if i := slices.Index(m.Options, "dev"); i >= 0 && known && !kind.Dev {
 			// proc, sysfs, mqueue and devpts hold no device node to allow,
 			// and dev's /dev is a tmpfs of its own making.
 			d.errorf(p.val, at+".options", "dev is only for bind and tmpfs mounts, not %s", m.Type)
@@ -1042,7 +1045,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	if p, ok := f["mode"]; ok {
 		m.Mode = d.mode(p.val, at+".mode")
 	}
-	m.Recursive = m.Type == MountBind
+	m.Recursive = kind.Takes("recursive") // default true where it applies
 	if p, ok := f["recursive"]; ok {
 		if b, ok := d.boolean(p.val, at+".recursive"); ok {
 			m.Recursive = b

@@ -50,8 +50,15 @@ const (
 	NSTime   = "time"
 )
 
-// NamespaceTypes lists every namespace type in spec-v1 order.
-var NamespaceTypes = []string{NSMount, NSPID, NSNet, NSIPC, NSUTS, NSCgroup, NSUser, NSTime}
+// NamespaceTypes lists every namespace type in spec-v1 order (the names
+// of Namespaces).
+var NamespaceTypes = func() []string {
+	out := make([]string, len(Namespaces))
+	for i, n := range Namespaces {
+		out[i] = n.Name
+	}
+	return out
+}()
 
 // Environment is one sandbox of the file.
 type Environment struct {
@@ -169,8 +176,14 @@ const (
 	MountMqueue = "mqueue"
 )
 
-// MountTypes lists every mount type.
-var MountTypes = []string{MountProc, MountSysfs, MountTmpfs, MountBind, MountDev, MountDevpts, MountMqueue}
+// MountTypes lists every mount type (the names of MountKinds).
+var MountTypes = func() []string {
+	out := make([]string, len(MountKinds))
+	for i, k := range MountKinds {
+		out[i] = k.Name
+	}
+	return out
+}()
 
 // MountOptions lists the words allowed in a mount's `options`.
 // "dev" (an addition to spec v1) lets the device nodes of a bind or a

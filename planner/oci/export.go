@@ -64,30 +64,10 @@ type Bundle struct {
 	Notes []Note
 }
 
-// namespaces names each namespace type in spec v1, in OCI and as a clone
-// flag. (Arrays and functions rather than maps: nothing of this package
-// runs at nsup's start-up, which is on apply's measured path.)
-var namespaces = [...]struct {
-	nsup string
-	oci  specs.LinuxNamespaceType
-	flag planner.CloneFlags
-}{
-	{spec.NSMount, specs.MountNamespace, unix.CLONE_NEWNS},
-	{spec.NSPID, specs.PIDNamespace, unix.CLONE_NEWPID},
-	{spec.NSNet, specs.NetworkNamespace, unix.CLONE_NEWNET},
-	{spec.NSIPC, specs.IPCNamespace, unix.CLONE_NEWIPC},
-	{spec.NSUTS, specs.UTSNamespace, unix.CLONE_NEWUTS},
-	{spec.NSCgroup, specs.CgroupNamespace, unix.CLONE_NEWCGROUP},
-	{spec.NSUser, specs.UserNamespace, unix.CLONE_NEWUSER},
-	{spec.NSTime, specs.TimeNamespace, unix.CLONE_NEWTIME},
-}
-
-// ociNS is the OCI name of a spec-v1 namespace type.
+// ociNS is the OCI name of a spec-v1 namespace type (spec.Namespaces).
 func ociNS(t string) specs.LinuxNamespaceType {
-	for _, n := range namespaces {
-		if n.nsup == t {
-			return n.oci
-		}
+	if n, ok := spec.NamespaceOf(t); ok {
+		return specs.LinuxNamespaceType(n.OCI)
 	}
 	return specs.LinuxNamespaceType(t)
 }
@@ -281,7 +261,7 @@ func (x *exporter) keys() {
 		x.note(e.Rootfs.Pos, x.key+".rootfs.overlay",
 			"translated: a writable root (root.readonly: false) on the bundle's own copy of the tree; the spec's source is never written, but changes persist in %s/ from one run to the next (podman and Kubernetes run an image, whose fresh writable layer vanishes with the container, as the overlay does)", RootfsDir)
 	}
-	if e.Init == nil || e.Init.Value {
+	if e.InitEnabled() {
 		pos, how := e.ProcessesPos, "default true"
 		if e.Init != nil {
 			pos, how = e.Init.Pos, "true"
@@ -515,10 +495,8 @@ func (x *exporter) processName() {
 }
 
 func nsType(f planner.CloneFlags) (string, error) {
-	for _, n := range namespaces {
-		if n.flag == f {
-			return n.nsup, nil
-		}
+	if n, ok := spec.NamespaceOfFlag(uint64(f)); ok {
+		return n.Name, nil
 	}
 	return "", fmt.Errorf("unknown namespace flag %s", f)
 }

@@ -166,9 +166,9 @@ func isEmpty(v any) bool {
 
 // nsName is the spec-v1 name of an OCI namespace type.
 func nsName(t specs.LinuxNamespaceType) (string, bool) {
-	for _, n := range namespaces {
-		if n.oci == t {
-			return n.nsup, true
+	for _, n := range spec.Namespaces {
+		if n.OCI == string(t) {
+			return n.Name, true
 		}
 	}
 	return "", false

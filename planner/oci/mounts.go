@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -20,18 +21,17 @@ import (
 // tmpfs mounts of type dev.
 func forced(kind string) (flags []string, data string) {
 	switch kind {
-	case spec.MountProc, spec.MountSysfs, spec.MountMqueue:
-		return []string{"nosuid", "nodev", "noexec"}, ""
-	case spec.MountDevpts:
-		return []string{"nosuid", "noexec"}, "newinstance,ptmxmode=0666,mode=0620"
-	case spec.MountTmpfs:
-		return []string{"nosuid", "nodev"}, ""
 	case "dev":
 		return []string{"nosuid", "noexec"}, "mode=755,size=65536k"
 	case "dev-shm":
 		return []string{"nosuid", "nodev"}, "mode=1777"
 	}
-	return nil, "" // bind
+	k, ok := spec.MountKindOf(kind)
+	if !ok || k.FSType == "" {
+		return nil, "" // bind
+	}
+	names, _ := flagNames(planner.MountFlags(k.Flags))
+	return names, k.Data
 }
 
 // options splits OCI mount options into flags (the mount(2) flags nsup

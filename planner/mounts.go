@@ -1,0 +1,244 @@
+package planner
+
+// The child stage's mount namespace: the root bound (or overlaid) on itself, the spec's mounts in order inside it, the root switch.
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
+)
+
+var optionFlag = map[string]MountFlags{
+	"nosuid": msNOSUID, "nodev": msNODEV, "noexec": msNOEXEC,
+	"relatime": msRELATIME, "noatime": msNOATIME,
+}
+
+// child plans the child stage: the mount namespace, the root switch, and
+// what the processes inherit.
+func (ec *envCompiler) child() {
+	e := ec.e
+	pos := e.Pos
+	if len(e.Namespaces) > 0 {
+		pos = e.Namespaces[0].Pos
+	}
+	joinedMnt := ec.joined(spec.NSMount) != nil
+	ec.launch(pos)
+	// In a joined mount namespace /proc/self/exe may not exist: the
+	// launcher executes nsup through an fd it holds.
+	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}, ByFD: joinedMnt})
+	// A session of its own, always: nothing inside may have nsup's
+	// controlling terminal (through it, TIOCSTI types into the caller's
+	// shell, CVE-2017-5226), and a ^C or hang-up of that terminal reaches
+	// nsup alone, which forwards it (one environment) or stops them in
+	// order (several). The caller's terminal itself is replaced by a pty
+	// of the environment's own when it is nsup's stdin (Openpty).
+	ec.add(Child, e.Pos, Setsid{})
+	if ec.timeInChild {
+		// Unshared by the stage's thread, inside the user namespace, which
+		// then owns it; the processes init forks from this thread are born
+		// in it (time_for_children, time_namespaces(7)), and the stage
+		// itself, which stays outside, is not a process of it when the
+		// offsets are written.
+		ec.add(Child, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
+		if e.Time != nil {
+			ec.add(Child, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
+		}
+	}
+	rpos := e.Rootfs.Pos
+	// A joined mount namespace is entered as it is (setns(2) makes its
+	// root the stage's root and working directory): it is another
+	// environment's, or the host's, and a mount or a root switch in it
+	// would change theirs. rootfs() refused the keys that would need one.
+	if !joinedMnt {
+		// Make / private before anything else is mounted: otherwise the
+		// mounts below propagate to the host, and pivot_root(2) fails on a
+		// shared parent.
+		ec.add(Child, mntPos(e), Mount{Target: "/", Flags: msREC | msPRIVATE})
+		// The root must be a mount point for pivot_root(2): bind it onto
+		// itself (recursive, so that mounts below it come along), or lay the
+		// overlay on it, which is a mount too.
+		// Device nodes of the tree do not work (nodev), whatever the tree
+		// holds, unless the spec says rootfs.dev: only type: dev's nodes
+		// do. For a bound root, on every mount below it too.
+		if e.Rootfs.Overlay {
+			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS(), NoDev: !e.Rootfs.Dev})
+		} else {
+			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
+			if !e.Rootfs.Dev {
+				ec.add(Child, rpos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
+			}
+		}
+		confined := ec.confinedPaths()
+		for i, m := range e.Mounts {
+			ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+			// Right after the mount that holds them: a later mount may
+			// hide them, not the other way round.
+			ec.confinePaths(confined[i])
+		}
+		ec.confinePaths(confined[len(e.Mounts)])
+		if len(ec.skipped) > 0 {
+			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
+		}
+	}
+	// A new network namespace has only lo, and down: up, so that the
+	// environment's processes can talk to each other over 127.0.0.1.
+	if e.HasNamespace(spec.NSNet) {
+		ec.add(Child, ec.nsPos(spec.NSNet), LinkUp{Name: "lo"})
+	}
+	if e.Hostname != nil {
+		ec.add(Child, e.Hostname.Pos, Sethostname{Name: e.Hostname.Value})
+	}
+	if e.Domainname != nil {
+		ec.add(Child, e.Domainname.Pos, Setdomainname{Name: e.Domainname.Value})
+	}
+	if !joinedMnt {
+		// pivot_root(".", ".") stacks the old root on top of the new one
+		// (pivot_root(2), NOTES); detaching "." then removes it, and with it
+		// every host mount. No chroot: the classic chroot escape has nowhere
+		// to go. The old root is already private: "/" was made MS_REC|
+		// MS_PRIVATE above, so the detach cannot propagate to the host.
+		ec.add(Child, rpos, Chdir{Path: ec.root})
+		ec.add(Child, rpos, PivotRoot{NewRoot: ".", PutOld: "."})
+		ec.add(Child, rpos, Umount2{Target: ".", Flags: mntDETACH})
+		ec.add(Child, rpos, Chdir{Path: "/"})
+		// Read-only last: the mounts above needed their targets created. An
+		// overlay root is writable by definition (spec-v1 rootfs.overlay).
+		if e.Rootfs.Readonly && !e.Rootfs.Overlay {
+			ec.add(Child, rpos, MountSetattr{Path: "/", Set: unix.MOUNT_ATTR_RDONLY})
+		}
+	}
+	ec.confine(pos)
+}
+
+// mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev
+// and noexec whatever the spec says (as runc's default config does): none
+// of them has a legitimate setuid binary or device node to offer. The
+// spec's options add to that.
+func (ec *envCompiler) mount(field string, m spec.Mount) {
+	var opt MountFlags
+	for _, o := range m.Options {
+		opt |= optionFlag[o]
+	}
+	var ro MountFlags
+	if m.Readonly {
+		ro = msRDONLY
+	}
+	in := func(target, source, fstype string, flags MountFlags, data, create string) {
+		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
+			Data: data, Root: ec.root, InRoot: true, Create: create})
+	}
+	kind, _ := spec.MountKindOf(m.Type)
+	// The kind's flags, the spec's on top; nodev unless the spec says dev
+	// (a bind, a tmpfs): a device node in a folder the environment can
+	// reach must not open the host's disk.
+	flags := MountFlags(kind.Flags) | opt | ro
+	if slices.Contains(m.Options, "dev") {
+		flags &^= msNODEV
+	}
+	// In a user namespace, the kernel lets proc, sysfs and mqueue be
+	// mounted only for a pid, net or ipc namespace that user namespace
+	// owns (pid_namespaces(7), mount(2) EPERM): not the host's.
+	if need := kind.Namespace; need != "" && ec.inUserNS() && !ec.owns(need) {
+		ec.errorf(m.Pos, field, "%s in a user namespace needs a %s namespace of that user namespace: add %s to namespaces (mounting %s for the host's needs privilege)", m.Type, need, need, m.Type)
+	}
+	// A kernel filesystem: its kind's flags and data, the spec's on top.
+	if kind.FSType != "" {
+		data := []string{}
+		if kind.Data != "" {
+			data = append(data, kind.Data)
+		}
+		if m.Size != "" {
+			data = append(data, "size="+strings.ToLower(m.Size))
+		}
+		if m.Mode != "" {
+			data = append(data, "mode="+m.Mode)
+		}
+		in(m.Target, kind.FSType, kind.FSType, flags, strings.Join(data, ","), "dir")
+		return
+	}
+	switch m.Type {
+	case spec.MountBind:
+		create := "dir"
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			ec.errorf(m.Pos, field+".source", "%v", unwrapPath(err))
+		} else if !st.IsDir() {
+			create = "file"
+		}
+		bind := MountFlags(msBIND)
+		if m.Recursive {
+			bind |= msREC
+		}
+		in(m.Target, ec.resolved(m.Source, field+".source"), "", bind, "", create)
+		// MS_RDONLY and the other flags are ignored by a bind (mount(2),
+		// "Creating a bind mount"): mount_setattr(2) sets them after, on
+		// every mount the bind brought along when it is recursive, and
+		// clears nothing, so that in a user namespace the flags locked on
+		// the host's mount need not be repeated.
+		if set, clear := mountAttrs(flags, m.Options); set != 0 || clear != 0 {
+			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear})
+		}
+	case spec.MountDev:
+		ec.dev(m, opt)
+	}
+}
+
+// mountAttrs translates mount flags to mount_setattr(2) attributes: the
+// atime policy is a field of its own, cleared before one is set.
+func mountAttrs(f MountFlags, options []string) (set, clear MountAttr) {
+	for _, x := range []struct {
+		flag MountFlags
+		attr MountAttr
+	}{{msRDONLY, unix.MOUNT_ATTR_RDONLY}, {msNOSUID, unix.MOUNT_ATTR_NOSUID}, {msNODEV, unix.MOUNT_ATTR_NODEV}, {msNOEXEC, unix.MOUNT_ATTR_NOEXEC}} {
+		if f&x.flag != 0 {
+			set |= x.attr
+		}
+	}
+	switch {
+	case slices.Contains(options, "noatime"):
+		set |= unix.MOUNT_ATTR_NOATIME
+		clear |= unix.MOUNT_ATTR__ATIME
+	case slices.Contains(options, "relatime"):
+		clear |= unix.MOUNT_ATTR__ATIME // MOUNT_ATTR_RELATIME is 0
+	}
+	return set, clear
+}
+
+// devNodes are the device nodes of the minimal /dev (spec-v1 "Mount"),
+// bound from the host: a bind needs no CAP_MKNOD and works in a user
+// namespace.
+var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
+
+// dev plans the minimal /dev of spec-v1: a tmpfs with the safe device
+// nodes, a private devpts, shm and the fd links.
+func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
+	in := func(target, source, fstype string, flags MountFlags, data, create string) {
+		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
+			Data: data, Root: ec.root, InRoot: true, Create: create})
+	}
+	link := func(target, link string) {
+		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root})
+	}
+	t := m.Target
+	in(t, "tmpfs", "tmpfs", msNOSUID|msNOEXEC|opt, "mode=755,size=65536k", "dir")
+	for _, n := range devNodes {
+		in(path.Join(t, n), "/dev/"+n, "", msBIND, "", "file")
+	}
+	// newinstance: a devpts of its own, so the environment sees none of
+	// the host's terminals; ptmx reached through the pts/ptmx link.
+	in(path.Join(t, "pts"), "devpts", "devpts", msNOSUID|msNOEXEC, "newinstance,ptmxmode=0666,mode=0620", "dir")
+	link("pts/ptmx", path.Join(t, "ptmx"))
+	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
+	link("/proc/self/fd", path.Join(t, "fd"))
+	link("/proc/self/fd/0", path.Join(t, "stdin"))
+	link("/proc/self/fd/1", path.Join(t, "stdout"))
+	link("/proc/self/fd/2", path.Join(t, "stderr"))
+	if m.Readonly {
+		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|opt, "", "")
+	}
+}

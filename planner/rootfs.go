@@ -1,0 +1,227 @@
+package planner
+
+// The root tree of an environment: a dir, a tar unpacked into the cache, or a closure of host files built into it; and the paths apply opens without following symlinks.
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+type closureResult struct {
+	files []File
+	err   error
+}
+
+func (c *compiler) closure(paths []string) ([]File, error) {
+	key := strings.Join(paths, "\x00")
+	r, ok := c.closures[key]
+	if !ok {
+		r.files, r.err = c.opts.Closure(paths)
+		if c.closures == nil {
+			c.closures = map[string]closureResult{}
+		}
+		c.closures[key] = r
+	}
+	// A copy: each environment adds its own directories to its tree.
+	return append([]File(nil), r.files...), r.err
+}
+
+// resolved is a host path with every symlink in it resolved, as the plan
+// uses it: apply opens it with openat2(2) RESOLVE_NO_SYMLINKS, so a
+// symlink put in its way after planning (by an environment that can
+// write there, say) is refused instead of followed (to the host's /). A
+// path that does not resolve is left as it is: its error is the caller's.
+func (ec *envCompiler) resolved(p, field string) string {
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return p
+	}
+	if r != p {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is %s (symlinks resolved now; apply refuses a symlink in that path)", field, p, r))
+	}
+	return r
+}
+
+// rootfs plans the root tree. A closure tree is immutable once in the
+// cache (its digest names it), so every directory the environment needs
+// to exist (mount targets, working directories) is part of the tree:
+// nothing is ever created inside a cache entry at apply time.
+func (ec *envCompiler) rootfs() {
+	r := ec.e.Rootfs
+	field := ec.field + ".rootfs"
+	if ec.joined(spec.NSMount) != nil {
+		ec.joinedRootfs()
+		return
+	}
+	switch {
+	case r.Dir != "":
+		ec.root = ec.resolved(r.Dir, field+".dir")
+		st, err := os.Stat(r.Dir)
+		if err != nil {
+			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(err))
+		} else if !st.IsDir() {
+			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
+		}
+		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: ec.root})
+	case r.Tar != "":
+		// Only the archive's digest: its files are listed when it is
+		// unpacked (apply) or locked (nsup lock), not at every plan.
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
+		if err != nil {
+			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
+			digest = "sha256:?"
+		}
+		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
+		ec.add(Host, r.Pos, Rootfs{Kind: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
+	default:
+		paths := ec.closureTree(r, field)
+		for _, d := range ec.neededDirs() {
+			ec.mkdirTree(d)
+		}
+		files := make([]File, 0, len(ec.tree))
+		for _, f := range ec.tree {
+			files = append(files, f)
+		}
+		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
+		digest := TreeDigest(files)
+		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
+		ec.add(Host, r.Pos, Rootfs{Kind: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
+	}
+}
+
+// joinedRootfs: an environment that joins a mount namespace sees that
+// namespace's root, and mounts nothing in it (another environment's, or
+// the host's: a mount there would change theirs). Its rootfs only says
+// what tree that is, to resolve commands in: for a join by name it must
+// be the joined environment's own.
+func (ec *envCompiler) joinedRootfs() {
+	e, j := ec.e, ec.joined(spec.NSMount)
+	r := e.Rootfs
+	field := ec.field + ".rootfs"
+	why := fmt.Sprintf("the mount namespace is joined (join.mnt: %s) and used as it is", j.ref)
+	if r.Overlay {
+		ec.errorf(r.Pos, field+".overlay", "%s: nsup mounts nothing in it; remove overlay", why)
+	}
+	if len(e.Mounts) > 0 {
+		ec.errorf(e.Mounts[0].Pos, ec.field+".mounts", "%s: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)", why)
+	}
+	if !j.isPath() {
+		o := ec.done[j.ref]
+		if o == nil {
+			return
+		}
+		if !sameRootfs(o.e.Rootfs, r) {
+			ec.errorf(r.Pos, field, "%s: the environment sees %s's root, so its rootfs must be %s's (the same dir, tar or closure)", why, j.ref, j.ref)
+		}
+		ec.root, ec.tree = o.root, o.tree
+		return
+	}
+	switch {
+	case r.Dir != "":
+		ec.root = r.Dir
+	case len(r.Closure) > 0:
+		ec.closureTree(r, field)
+	}
+}
+
+// closureTree resolves the rootfs's closure into ec.tree (by path) and
+// returns the host paths it was asked for.
+func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
+	var paths []string
+	for _, p := range r.Closure {
+		paths = append(paths, p.Value)
+	}
+	files, err := ec.closure(paths)
+	if err != nil {
+		ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+	}
+	ec.tree = map[string]File{}
+	for _, f := range files {
+		ec.tree[f.Path] = f
+	}
+	return paths
+}
+
+func sameRootfs(a, b spec.Rootfs) bool {
+	if a.Dir != b.Dir || a.Tar != b.Tar || len(a.Closure) != len(b.Closure) {
+		return false
+	}
+	for i := range a.Closure {
+		if a.Closure[i].Value != b.Closure[i].Value {
+			return false
+		}
+	}
+	return true
+}
+
+// neededDirs lists the directories an environment needs in its root:
+// mount targets not inside an earlier mount (those are created in that
+// mount at apply time), and working directories.
+func (ec *envCompiler) neededDirs() []string {
+	var dirs, mounted []string
+	for _, m := range ec.e.Mounts {
+		inside := false
+		for _, t := range mounted {
+			if within(m.Target, t) {
+				inside = true
+			}
+		}
+		mounted = append(mounted, m.Target)
+		if inside {
+			continue
+		}
+		if m.Type == spec.MountBind {
+			if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+				dirs = append(dirs, path.Dir(m.Target)) // a file target: its folder
+				continue
+			}
+		}
+		dirs = append(dirs, m.Target)
+	}
+	if ec.e.Cwd != nil {
+		dirs = append(dirs, ec.e.Cwd.Value)
+	}
+	walkProcs(ec.e.Process, func(p *spec.Process, _ string) {
+		if p.Cwd != nil {
+			dirs = append(dirs, p.Cwd.Value)
+		}
+	})
+	return dirs
+}
+
+// within reports whether p is t or below it.
+func within(p, t string) bool {
+	return p == t || t == "/" || strings.HasPrefix(p, t+"/")
+}
+
+// mkdirTree adds d and its missing parents to the closure tree. A path
+// that passes through a symlink already in the tree is left alone: the
+// link's target directory is in the tree or will be created at apply time.
+func (ec *envCompiler) mkdirTree(d string) {
+	var parts []string
+	for p := d; p != "/"; p = path.Dir(p) {
+		parts = append([]string{p}, parts...)
+	}
+	for _, p := range parts {
+		if f, ok := ec.tree[p]; ok {
+			if f.Type != "dir" {
+				return
+			}
+			continue
+		}
+		ec.tree[p] = File{Path: p, Type: "dir", Mode: 0o755}
+	}
+}
+
+func unwrapPath(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
+	}
+	return err
+}
