@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -435,7 +437,7 @@ type envRun struct {
 	pty      *ptyRelay
 	stateDir string
 	madeDir  string // the state directory, if this nsup made it
-	procs    []StateProc
+	procs    []lifecycle.StateProc
 }
 
 // errTakenBack ends the setup of a detached environment that Apply takes
@@ -805,7 +807,7 @@ func wrongHostStage(op planner.Op) error {
 func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	switch op := st.Op.(type) {
 	case planner.Rootfs:
-		f, err := rootfs(ctx, op, r.a.opts.Index)
+		f, err := store.Rootfs(ctx, op, r.a.opts.Index)
 		if f != nil {
 			r.held = append(r.held, f)
 		}

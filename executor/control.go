@@ -6,56 +6,16 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
-// nsup exec runs a command inside a detached environment by asking its
-// init to start it: init is already in every namespace of the
-// environment (user and mnt included), under its root, with its
-// capabilities and no_new_privs, so nothing needs setns(2), which the Go
-// runtime cannot do for a mount or user namespace (design.md). The
-// command's process is a child of init, which reaps it like any other.
-//
-// Init listens on STATEDIR/ENV/control.sock (the Listen step; the
-// directory is root-only, and init is not dumpable, so no process of the
-// environment can reach the socket through /proc/1/fd). One connection,
-// SOCK_SEQPACKET, one JSON value per message:
-//
-//	client → init  execRequest, with SCM_RIGHTS: the caller's fds 0, 1, 2
-//	               (or, with a terminal, the one pty slave for all three)
-//	init → client  {"pid": N}: started (N is its pid inside); or {"error"}
-//	client → init  {"signal": N}: forward signal N to its process group
-//	init → client  {"status": N}: it exited, as a shell reports it
-//
-// The only fds the environment ever gets are those: the caller's stdio
-// (a terminal among them replaced by a pipe nsup exec copies: the
-// environment could keep it after the command), or a terminal of its own. The command gets a session of its own
-// (setsid): with a pty, it is its controlling terminal (job control, its
-// window size); without one, the caller's terminal cannot be its
-// controlling terminal, so TIOCSTI cannot type into the caller's shell.
-// If the caller goes away, the command is killed.
-
-// execRequest is the first message of a connection.
-type execRequest struct {
-	Argv []string `json:"argv"`
-	// Process is the declared process whose environment variables, cwd
-	// and user the command gets; "" is the main process.
-	Process string `json:"process,omitempty"`
-	TTY     bool   `json:"tty,omitempty"`
-}
-
-// execMessage is every later message, either way.
-type execMessage struct {
-	Pid    int    `json:"pid,omitempty"`
-	Status *int   `json:"status,omitempty"`
-	Error  string `json:"error,omitempty"`
-	Errno  int    `json:"errno,omitempty"`
-	Signal int    `json:"signal,omitempty"`
-}
-
-// maxExecMsg bounds one message (a request's argv).
-const maxExecMsg = 256 << 10
+// Init's side of the control protocol (lifecycle/control.go has the
+// protocol and its messages; lifecycle.Exec is the client, nsup exec): a
+// detached environment's init serves nsup exec on STATEDIR/ENV/control.sock,
+// starting each command as a child of its own, which it reaps like any
+// other.
 
 // execSession is one command started for nsup exec.
 type execSession struct {
@@ -84,7 +44,7 @@ func (in *initState) serve(fd int) {
 	}
 }
 
-func sendMsg(c int, m execMessage) error {
+func sendMsg(c int, m lifecycle.ExecMessage) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
@@ -96,7 +56,7 @@ func sendMsg(c int, m execMessage) error {
 // report its status.
 func (in *initState) session(c int) {
 	defer unix.Close(c)
-	buf := make([]byte, maxExecMsg)
+	buf := make([]byte, lifecycle.MaxExecMsg)
 	oob := make([]byte, unix.CmsgSpace(3*4))
 	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 	if err != nil || n == 0 {
@@ -108,7 +68,7 @@ func (in *initState) session(c int) {
 			unix.Close(fd)
 		}
 	}()
-	var req execRequest
+	var req lifecycle.ExecRequest
 	if err == nil {
 		err = json.Unmarshal(buf[:n], &req)
 	}
@@ -117,7 +77,7 @@ func (in *initState) session(c int) {
 		s, err = in.spawn(req, fds)
 	}
 	if err != nil {
-		m := execMessage{Error: err.Error()}
+		m := lifecycle.ExecMessage{Error: err.Error()}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			m.Errno = int(errno)
@@ -129,14 +89,14 @@ func (in *initState) session(c int) {
 		unix.Close(fd) // the command has its copies
 	}
 	fds = nil
-	sendMsg(c, execMessage{Pid: s.pid})
+	sendMsg(c, lifecycle.ExecMessage{Pid: s.pid})
 	relayed := make(chan struct{})
 	go func() {
 		in.relay(c, s)
 		close(relayed)
 	}()
 	st := <-s.done
-	sendMsg(c, execMessage{Status: &st})
+	sendMsg(c, lifecycle.ExecMessage{Status: &st})
 	unix.Shutdown(c, unix.SHUT_RDWR) // ends relay's recvmsg
 	// Only then close c: a relay still to call recvmsg on a closed c
 	// would read the next connection given that fd number.
@@ -153,7 +113,7 @@ func (in *initState) relay(c int, s *execSession) {
 		if err == unix.EINTR {
 			continue
 		}
-		var m execMessage
+		var m lifecycle.ExecMessage
 		gone := err != nil || n == 0 || json.Unmarshal(buf[:n], &m) != nil
 		in.mu.Lock()
 		if !s.ended {
@@ -194,7 +154,7 @@ func rights(oob []byte) ([]int, error) {
 // start: its environment variables, cwd, uid and gid, looked up in its
 // PATH; in a session of its own; dying with init. It is registered with
 // init's loop before the loop can reap it (mu is held throughout).
-func (in *initState) spawn(req execRequest, fds []int) (*execSession, error) {
+func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, error) {
 	if len(req.Argv) == 0 {
 		return nil, fmt.Errorf("no command: %w", unix.EINVAL)
 	}
@@ -223,7 +183,7 @@ func (in *initState) spawn(req execRequest, fds []int) (*execSession, error) {
 			return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
 		}
 	}
-	path, err := lookPath(req.Argv, st.Env)
+	path, err := lookPath(req.Argv, st.Env, st.Cwd)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +25,7 @@ func (r *envRun) mkdir(op planner.Mkdir) error {
 	if err := os.MkdirAll(filepath.Dir(op.Path), os.FileMode(op.Mode)); err != nil {
 		return err
 	}
-	if err := ownDir(filepath.Dir(op.Path)); err != nil {
+	if err := lifecycle.CheckStateDir(filepath.Dir(op.Path)); err != nil {
 		return err
 	}
 	err := unix.Mkdir(op.Path, op.Mode)
@@ -43,25 +44,6 @@ func (r *envRun) mkdir(op planner.Mkdir) error {
 	}
 	// Root-only, whatever the umask made of it.
 	return unix.Chmod(op.Path, op.Mode)
-}
-
-// ownDir checks that the state directory d (all environments') is this
-// user's alone: a directory, not a symlink, of this uid, that no group or
-// other may write to. Another user who made it first (an unprivileged
-// user's default, /tmp/nsup-run-UID, is in a shared directory) could
-// otherwise rename an environment's directory away and plant a control
-// socket that nsup exec hands the caller's stdio to, or a state that
-// nsup down signals a pid of.
-func ownDir(d string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(d, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return fmt.Errorf("state directory %s is not a directory of uid %d that only it can write to (mode %#o, uid %d): %w",
-			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
-	}
-	return nil
 }
 
 // flock takes the environment's lock: the first of two nsup apply -d of
@@ -145,8 +127,9 @@ func (r *envRun) listen(op planner.Listen) error {
 	return nil
 }
 
-// saveState records the environment, atomically: from here on nsup ps
-// lists it.
+// saveState records the environment, atomically, in the format
+// lifecycle reads (lifecycle.State, lifecycle.WriteState): from here on
+// nsup ps lists it.
 func (r *envRun) saveState(op planner.SaveState) error {
 	if err := absolute(op.Path); err != nil {
 		return err
@@ -155,17 +138,16 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		return fmt.Errorf("no child to record: %w", unix.EINVAL)
 	}
 	pid := r.proc.Pid
-	start, err := procStartTime(pid)
+	start, ns, err := lifecycle.Identify(pid)
 	if err != nil {
 		return err
 	}
-	st := &State{
-		Version:    stateVersion,
+	st := &lifecycle.State{
 		Name:       r.env.Name,
 		Spec:       r.a.plan.SpecPath,
 		Pid:        pid,
 		StartTime:  start,
-		Namespaces: nsInodes(pid),
+		Namespaces: ns,
 		Started:    time.Now().UTC().Truncate(time.Second),
 		Processes:  r.procs,
 	}
@@ -205,7 +187,7 @@ func (r *envRun) saveState(op planner.SaveState) error {
 	for _, l := range levels {
 		st.StopTimeoutMs += l
 	}
-	return writeState(op.Path, st)
+	return lifecycle.WriteState(op.Path, st)
 }
 
 // absolute refuses a path that is not absolute: the plan's are.

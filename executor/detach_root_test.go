@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
@@ -34,7 +35,7 @@ func testStateDir(t *testing.T) string {
 		ents, _ := os.ReadDir(d)
 		for _, e := range ents {
 			t.Errorf("left in the state directory: %s", e.Name())
-			executor.Down(context.Background(), d, e.Name())
+			lifecycle.Down(context.Background(), d, e.Name())
 		}
 	})
 	return d
@@ -103,7 +104,7 @@ func execOut(t *testing.T, state, name, process, in string, argv ...string) (int
 	defer outf.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := executor.Exec(ctx, state, name, executor.ExecOptions{Argv: argv, Process: process, Stdin: inf, Stdout: outf, Stderr: outf})
+	st, err := lifecycle.Exec(ctx, state, name, lifecycle.ExecOptions{Argv: argv, Process: process, Stdin: inf, Stdout: outf, Stderr: outf})
 	if err != nil {
 		t.Logf("exec %q: status %d, error: %v", argv, st, err)
 	}
@@ -129,7 +130,7 @@ func TestRootDetached(t *testing.T) {
 	if err != nil || st != 0 || out != "" || errOut != "" {
 		t.Fatalf("apply -d: %d %v %q %q\n%s", st, err, out, errOut, planText(p))
 	}
-	envs, err := executor.List(state)
+	envs, err := lifecycle.List(state)
 	if err != nil || len(envs) != 1 {
 		t.Fatalf("List: %v %v", envs, err)
 	}
@@ -143,7 +144,7 @@ func TestRootDetached(t *testing.T) {
 	if fi, err := os.Stat(e.Dir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("state directory: %v %v, want mode 0700", fi.Mode(), err)
 	}
-	tree, err := executor.Tree(e.State)
+	tree, err := lifecycle.Tree(e.State)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestRootDetached(t *testing.T) {
 	if code != 42 || got != "hello\n" {
 		t.Errorf("exec: %d %q, want 42 and hello", code, got)
 	}
-	var ee *executor.ExecError
+	var ee *lifecycle.ExecError
 	if _, _, err := execOut(t, state, "life", "", "", "no-such-command"); !errors.As(err, &ee) || ee.Errno != unix.ENOENT {
 		t.Errorf("exec of a missing command: %v, want ENOENT", err)
 	}
@@ -205,7 +206,7 @@ func TestRootDetached(t *testing.T) {
 	}
 
 	var log strings.Builder
-	if err := executor.Logs(context.Background(), state, "life", false, &log); err != nil {
+	if err := lifecycle.Logs(context.Background(), state, "life", false, &log); err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range []string{"life/main | main up\n", "life/worker | worker up\n"} {
@@ -214,25 +215,25 @@ func TestRootDetached(t *testing.T) {
 		}
 	}
 
-	res, err := executor.Down(context.Background(), state, "life")
+	res, err := lifecycle.Down(context.Background(), state, "life")
 	if err != nil || !res.Found || !res.Stopped || res.Killed || res.Exit != 128+15 {
 		t.Errorf("down: %+v %v; want stopped by SIGTERM (143)", res, err)
 	}
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {
 		t.Errorf("state left: %v", ents)
 	}
-	res, err = executor.Down(context.Background(), state, "life")
+	res, err = lifecycle.Down(context.Background(), state, "life")
 	if err != nil || res.Found {
 		t.Errorf("down again: %+v %v; want nothing to do", res, err)
 	}
-	if _, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Argv: []string{"true"}}); !errors.Is(err, executor.ErrNotFound) {
+	if _, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{Argv: []string{"true"}}); !errors.Is(err, lifecycle.ErrNotFound) {
 		t.Errorf("exec after down: %v", err)
 	}
 }
 
 // execFds checks, from the host, that a command nsup exec starts has the
 // stdio it was given and no other fd.
-func execFds(t *testing.T, state string, st executor.State) {
+func execFds(t *testing.T, state string, st lifecycle.State) {
 	t.Helper()
 	dir := t.TempDir()
 	out, err := os.Create(filepath.Join(dir, "out"))
@@ -244,7 +245,7 @@ func execFds(t *testing.T, state string, st executor.State) {
 	defer in.Close()
 	done := make(chan int, 1)
 	go func() {
-		code, _ := executor.Exec(context.Background(), state, "life", executor.ExecOptions{
+		code, _ := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{
 			Argv: []string{"/bin/sh", "-c", "echo $$; exec sleep 1000"}, Stdin: in, Stdout: out, Stderr: out})
 		done <- code
 	}()
@@ -256,7 +257,7 @@ func execFds(t *testing.T, state string, st executor.State) {
 		if _, err := fmt.Sscan(string(b), &inside); err != nil {
 			continue
 		}
-		tree, _ := executor.Tree(st)
+		tree, _ := lifecycle.Tree(st)
 		for _, c := range tree.Children {
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", c.Pid))
 			if c.PidInside == inside && string(comm) == "sleep\n" {
@@ -302,10 +303,10 @@ environments:
 	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
 		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
 	}
-	var s executor.EnvStatus
+	var s lifecycle.EnvStatus
 	for i := 0; i < 400; i++ {
 		var err error
-		if s, err = executor.Inspect(state, "crash"); err != nil {
+		if s, err = lifecycle.Inspect(state, "crash"); err != nil {
 			t.Fatal(err)
 		}
 		if !s.Running {
@@ -316,14 +317,14 @@ environments:
 	if s.Status() != "exited (status 3)" {
 		t.Errorf("status %q, want exited (status 3)", s.Status())
 	}
-	if _, err := executor.Exec(context.Background(), state, "crash", executor.ExecOptions{Argv: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "is not running: exited (status 3)") {
+	if _, err := lifecycle.Exec(context.Background(), state, "crash", lifecycle.ExecOptions{Argv: []string{"true"}}); err == nil || !strings.Contains(err.Error(), "is not running: exited (status 3)") {
 		t.Errorf("exec into it: %v", err)
 	}
 	// Another apply -d of the name is refused until down.
 	if _, _, _, err := run(t, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "has ended but is not taken down") {
 		t.Errorf("apply -d again: %v", err)
 	}
-	res, err := executor.Down(context.Background(), state, "crash")
+	res, err := lifecycle.Down(context.Background(), state, "crash")
 	if err != nil || !res.Found || res.Stopped || res.Exit != 3 {
 		t.Errorf("down: %+v %v", res, err)
 	}
@@ -346,7 +347,7 @@ func TestRootExecTTY(t *testing.T) {
 	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
 		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
 	}
-	defer executor.Down(context.Background(), state, "life")
+	defer lifecycle.Down(context.Background(), state, "life")
 
 	// The caller's terminal: a pty of the test's.
 	master, slave, err := executor.OpenPty()
@@ -368,7 +369,7 @@ func TestRootExecTTY(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
+		st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
 			Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; echo "stat $(cat /proc/$$/stat)"; stty size; echo ready; ` +
 				`i=0; while [ "$(stty size)" != "40 120" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; stty size; exit 9`}})
 		done <- result{st, err}
@@ -469,11 +470,11 @@ func TestRootConcurrentDetach(t *testing.T) {
 		if !strings.Contains(loser, `environment "life" is already running, or being brought up by another nsup`) {
 			t.Errorf("round %d: the other said %q", round, loser)
 		}
-		s, err := executor.Inspect(state, "life")
+		s, err := lifecycle.Inspect(state, "life")
 		if err != nil || !s.Running {
 			t.Fatalf("round %d: after both ended: %+v %v", round, s, err)
 		}
-		if res, err := executor.Down(context.Background(), state, "life"); err != nil || !res.Stopped {
+		if res, err := lifecycle.Down(context.Background(), state, "life"); err != nil || !res.Stopped {
 			t.Fatalf("round %d: down: %+v %v", round, res, err)
 		}
 	}
@@ -550,7 +551,7 @@ environments:
 			// Nothing runs any more (checkHost also looks for processes
 			// left, at the end), nothing is shown as running.
 			for i := 0; ; i++ {
-				envs, err := executor.List(state)
+				envs, err := lifecycle.List(state)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -565,7 +566,7 @@ environments:
 				}
 				time.Sleep(25 * time.Millisecond)
 			}
-			if _, err := executor.Down(context.Background(), state, "victim"); err != nil {
+			if _, err := lifecycle.Down(context.Background(), state, "victim"); err != nil {
 				t.Errorf("down: %v", err)
 			}
 		})
@@ -619,7 +620,7 @@ environments:
 	var out syncBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := executor.Logs(ctx, state, "chatty", true, &out); err != nil {
+	if err := lifecycle.Logs(ctx, state, "chatty", true, &out); err != nil {
 		t.Fatal(err)
 	}
 	if ctx.Err() != nil {
@@ -628,8 +629,8 @@ environments:
 	if want := "line 1\nline 2\nline 3\nline 4\nline 5\nlast\n"; out.String() != want {
 		t.Errorf("logs -f: %q, want %q", out.String(), want)
 	}
-	s, _ := executor.Inspect(state, "chatty")
-	if res, err := executor.Down(context.Background(), state, "chatty"); err != nil || res.Exit != 0 {
+	s, _ := lifecycle.Inspect(state, "chatty")
+	if res, err := lifecycle.Down(context.Background(), state, "chatty"); err != nil || res.Exit != 0 {
 		t.Errorf("down: %+v %v", res, err)
 	}
 	unix.Wait4(s.State.Pid, nil, unix.WNOHANG, nil)
@@ -682,7 +683,7 @@ func TestRootStateDirNotOurs(t *testing.T) {
 			var se *executor.StepError
 			if !errors.As(err, &se) || se.Step != 0 {
 				if err == nil {
-					executor.Down(context.Background(), state, "life")
+					lifecycle.Down(context.Background(), state, "life")
 				}
 				t.Fatalf("apply -d in %s: %v, want step 0 (mkdir) to fail", c.name, err)
 			}
@@ -697,16 +698,16 @@ func TestRootStateDirNotOurs(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(state, "life", planner.StateFile), []byte(`{"version":1,"name":"life","pid":1}`), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := executor.Inspect(state, "life"); err == nil {
+			if _, err := lifecycle.Inspect(state, "life"); err == nil {
 				t.Errorf("Inspect used the state directory")
 			}
-			if _, err := executor.List(state); err == nil {
+			if _, err := lifecycle.List(state); err == nil {
 				t.Errorf("List used the state directory")
 			}
-			if _, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Argv: []string{"true"}}); err == nil {
+			if _, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{Argv: []string{"true"}}); err == nil {
 				t.Errorf("Exec used the state directory")
 			}
-			if _, err := executor.Down(context.Background(), state, "life"); err == nil {
+			if _, err := lifecycle.Down(context.Background(), state, "life"); err == nil {
 				t.Errorf("Down used the state directory")
 			}
 			if _, err := os.Stat(filepath.Join(state, "life")); err != nil {
@@ -732,7 +733,7 @@ func TestRootExecTerminalNotKept(t *testing.T) {
 	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
 		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
 	}
-	defer executor.Down(context.Background(), state, "life")
+	defer lifecycle.Down(context.Background(), state, "life")
 	master, slave, err := executor.OpenPty()
 	if err != nil {
 		t.Fatal(err)
@@ -741,7 +742,7 @@ func TestRootExecTerminalNotKept(t *testing.T) {
 	defer slave.Close()
 	var out syncBuffer
 	go io.Copy(&out, master)
-	st, err := executor.Exec(context.Background(), state, "life", executor.ExecOptions{Stdin: slave, Stdout: slave, Stderr: slave,
+	st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{Stdin: slave, Stdout: slave, Stderr: slave,
 		Argv: []string{"/bin/sh", "-c", `exec 3<&0 4>&1; setsid /bin/sh -c 'exec sleep 1000' 0<&3 1>&4 2>&4 & echo left; exit 3`}})
 	if err != nil || st != 3 {
 		t.Fatalf("exec: %d %v", st, err)
@@ -752,12 +753,12 @@ func TestRootExecTerminalNotKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Whatever the command left behind, once it has started.
-	envs, err := executor.List(state)
+	envs, err := lifecycle.List(state)
 	if err != nil || len(envs) != 1 {
 		t.Fatal(envs, err)
 	}
 	for i := 0; ; i++ {
-		tree, err := executor.Tree(envs[0].State)
+		tree, err := lifecycle.Tree(envs[0].State)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,9 +5,9 @@
 // Three processes share the work of one environment:
 //
 //   - the host stage (Apply, apply.go): in nsup itself, it resolves or
-//     builds the root tree (rootfs.go: a closure copied, a tar archive
-//     unpacked, tar.go, into the cache, cache.go, whose entry it holds
-//     locked while the environment runs), joins namespaces, and creates
+//     builds the root tree (package executor/store: a closure copied, a
+//     tar archive unpacked, into the cache, whose entry it holds locked
+//     while the environment runs), joins namespaces, and creates
 //     the child with the launcher (launch.go) from one goroutine locked
 //     to its OS thread: a raw clone, whose child does the launch steps
 //     (keyring, bounding and inheritable sets, no_new_privs) while it is
@@ -31,12 +31,23 @@
 //
 // A detached plan (nsup apply -d) adds host steps that make the
 // environment's state directory, lock, log and control socket before the
-// clone (detach.go) and its state file once the tree is started; Apply
-// holds every environment until all are up, then lets the last step of
-// each go, which ends the child's parent-death signal. From then on the
-// environment is on its own: its init serves nsup exec on the control
-// socket (control.go; exec.go is the client side), and state.go reads the
-// state back for nsup ps, logs and down.
+// clone (detach.go) and its state file once the tree is started, in
+// package executor/lifecycle's format (lifecycle.State, WriteState);
+// Apply holds every environment until all are up, then lets the last step
+// of each go, which ends the child's parent-death signal. From then on
+// the environment is on its own: its init serves nsup exec on the control
+// socket (control.go is init's side; the protocol's messages and the
+// client, lifecycle.Exec, are lifecycle's), and lifecycle reads the state
+// back for nsup ps, logs and down.
+//
+// What lives where: this package applies a plan (apply.go, detach.go),
+// launches (launch.go, spawn.go) and runs the stages (stage.go, sys.go,
+// wire.go, stdio.go, pty.go, resolve.go) and init with the processes it
+// starts (init.go, control.go, output.go). The store of root trees (the
+// cache, closure copies, the tar unpacker, paths resolved inside a tree)
+// is executor/store; detached environments seen from outside (the state
+// file, ps, exec's client, logs, down) are executor/lifecycle. Both import
+// only planner; this package imports them.
 //
 // The child stage calls the kernel through a seam (sys.go), so that a test
 // runs every operation through its switch; stdio.go shares fds 0, 1 and 2

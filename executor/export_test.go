@@ -4,6 +4,8 @@ import (
 	"context"
 	"os"
 
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +34,7 @@ func OnStart(opts Options, fn func(env string, pid int)) Options {
 // Rootfs performs one rootfs step, as Apply's host stage does; the entry
 // stays held until release is called.
 func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (release func(), err error) {
-	f, err := rootfs(ctx, op, idx)
+	f, err := store.Rootfs(ctx, op, idx)
 	if err != nil {
 		return nil, err
 	}
@@ -55,9 +57,13 @@ func PauseAt(opts Options, env string, step int, paused func(env string, step in
 // OpenPty opens a pseudo-terminal pair: the master (non-blocking) and
 // the slave.
 func OpenPty() (*os.File, *os.File, error) {
-	m, _, s, err := openPty()
+	m, _, s, err := lifecycle.OpenPty()
 	if err != nil {
 		return nil, nil, err
 	}
 	return m, os.NewFile(uintptr(s), "pts"), nil
 }
+
+// Down is lifecycle.Down, for the tests of this package that take a
+// detached environment down (security_root_test.go).
+var Down = lifecycle.Down

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -122,7 +123,7 @@ func (in *initState) start(k kernel, op planner.Start) error {
 	p := op.Path
 	if p == "" {
 		var err error
-		if p, err = lookPath(op.Argv, op.Env); err != nil {
+		if p, err = lookPath(op.Argv, op.Env, op.Cwd); err != nil {
 			return err
 		}
 	}
@@ -175,10 +176,10 @@ func startAttr(op planner.Start, path string, stdio [3]int) *spawnAttr {
 }
 
 // started lists the processes started so far, for the host's state file.
-func (in *initState) started() []StateProc {
-	var out []StateProc
+func (in *initState) started() []lifecycle.StateProc {
+	var out []lifecycle.StateProc
 	for _, p := range in.procs {
-		sp := StateProc{Name: p.name, Pid: p.pid}
+		sp := lifecycle.StateProc{Name: p.name, Pid: p.pid}
 		if p.parent != nil {
 			sp.Parent = p.parent.name
 		}

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,21 +38,21 @@ func (r *envRun) openpty() error {
 	if r.proc != nil {
 		return fmt.Errorf("openpty after the clone: the child has its fds already: %w", unix.EINVAL)
 	}
-	m, mfd, s, err := openPty()
+	m, mfd, s, err := lifecycle.OpenPty()
 	if err != nil {
 		return err
 	}
 	in, out := r.a.std.files[0], r.a.std.files[1]
 	p := &ptyRelay{master: m, masterFD: mfd, slave: os.NewFile(uintptr(s), "pts"), copied: make(chan struct{})}
-	resize(mfd, in, out)
-	if restore, err := rawMode(in); err == nil {
+	lifecycle.Resize(mfd, in, out)
+	if restore, err := lifecycle.RawMode(in); err == nil {
 		p.restore = restore
 	}
 	p.winch = make(chan os.Signal, 1)
 	signal.Notify(p.winch, syscall.SIGWINCH)
 	go func() {
 		for range p.winch {
-			resize(mfd, in, out)
+			lifecycle.Resize(mfd, in, out)
 		}
 	}()
 	// The input copy ends only with an error (the master closed, or the

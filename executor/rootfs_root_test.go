@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 )
 
@@ -170,12 +171,12 @@ environments:
 			st, _, _, err = runTo(t, p, &out)
 		}()
 		waitFor(t, &out, "ready")
-		ents, lerr := executor.ListCache(cache)
+		ents, lerr := store.ListCache(cache)
 		if lerr != nil || len(ents) != 1 || !ents[0].InUse || ents[0].Kind != "tar" || ents[0].Path != op.Path {
 			t.Errorf("cache while running: %+v %v", ents, lerr)
 		}
 		// Held: even "remove everything unused" leaves it.
-		if gone, err := executor.PruneCache(cache, executor.PruneOptions{}); err != nil || len(gone) != 0 {
+		if gone, err := store.PruneCache(cache, store.PruneOptions{}); err != nil || len(gone) != 0 {
 			t.Errorf("prune while in use removed %v (%v)", gone, err)
 		}
 		os.WriteFile(filepath.Join(dir, "data", "stop"), nil, 0o644)
@@ -187,11 +188,11 @@ environments:
 			t.Errorf("output %q", got)
 		}
 	}
-	ents, _ := executor.ListCache(cache)
+	ents, _ := store.ListCache(cache)
 	if len(ents) != 1 || ents[0].InUse || ents[0].Files < 3 || len(ents[0].Sources) != 1 {
 		t.Fatalf("cache after: %+v", ents)
 	}
-	gone, err := executor.PruneCache(cache, executor.PruneOptions{})
+	gone, err := store.PruneCache(cache, store.PruneOptions{})
 	if err != nil || len(gone) != 1 {
 		t.Fatalf("prune removed %v (%v)", gone, err)
 	}

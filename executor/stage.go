@@ -159,7 +159,7 @@ func (c *stage) do(index int, st planner.Step) error {
 		p := op.Path
 		if p == "" {
 			var err error
-			if p, err = lookPath(op.Argv, op.Env); err != nil {
+			if p, err = lookPath(op.Argv, op.Env, "."); err != nil {
 				return err
 			}
 		}
@@ -239,31 +239,18 @@ func (c *stage) do(index int, st planner.Step) error {
 }
 
 // lookPath finds argv[0] in the PATH of env, inside the environment's root
-// (the stage has switched to it), as execvp(3) does. The planner resolves
-// commands when it can see the tree; this serves the trees it cannot.
-func lookPath(argv, env []string) (string, error) {
+// (the stage has switched to it), as the planner does in a tree it knows
+// (planner.LookPath): this serves the trees it cannot know (tar).
+func lookPath(argv, env []string, cwd string) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty argv: %w", unix.ENOENT)
 	}
-	name := argv[0]
-	if strings.Contains(name, "/") {
-		return name, nil
-	}
-	pathVar := planner.DefaultPath
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			pathVar = v
-		}
-	}
-	for _, dir := range strings.Split(pathVar, ":") {
-		if dir == "" {
-			dir = "."
-		}
-		p := dir + "/" + name
+	p, ok := planner.LookPath(argv[0], env, cwd, func(p string) bool {
 		var st unix.Stat_t
-		if unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0 {
-			return p, nil
-		}
+		return unix.Stat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && st.Mode&0o111 != 0
+	})
+	if !ok {
+		return "", fmt.Errorf("%s not found in PATH=%s: %w", argv[0], planner.EnvPath(env), unix.ENOENT)
 	}
-	return "", fmt.Errorf("%s not found in PATH=%s: %w", name, pathVar, unix.ENOENT)
+	return p, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"go/build"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -156,15 +157,24 @@ func TestStageCalls(t *testing.T) {
 }
 
 // TestImports: the executor imports only the plan types of this module
-// (design.md), so that it applies plans and nothing else.
+// (design.md) and its own store and lifecycle packages, which import only
+// the plan types too, so that it applies plans and nothing else.
 func TestImports(t *testing.T) {
-	p, err := build.ImportDir(".", 0)
-	if err != nil {
-		t.Fatal(err)
+	allowed := map[string][]string{
+		".":         {"planner", "executor/store", "executor/lifecycle"},
+		"store":     {"planner"},
+		"lifecycle": {"planner"},
 	}
-	for _, imp := range p.Imports {
-		if strings.HasPrefix(imp, "github.com/nsup/nsup/") && imp != "github.com/nsup/nsup/planner" {
-			t.Errorf("executor imports %s; it may import only github.com/nsup/nsup/planner", imp)
+	for dir, ok := range allowed {
+		p, err := build.ImportDir(dir, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, imp := range p.Imports {
+			name, ours := strings.CutPrefix(imp, "github.com/nsup/nsup/")
+			if ours && !slices.Contains(ok, name) {
+				t.Errorf("%s imports %s; it may import only %v of this module", path.Join("executor", dir), imp, ok)
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -76,7 +77,7 @@ type reply struct {
 	Errno  int    `json:"errno,omitempty"`
 	Detail string `json:"detail,omitempty"`
 	// Procs are the processes started so far (with "ok").
-	Procs []StateProc `json:"procs,omitempty"`
+	Procs []lifecycle.StateProc `json:"procs,omitempty"`
 }
 
 const (

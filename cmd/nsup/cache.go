@@ -10,7 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 )
 
@@ -57,13 +58,13 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 		if len(rest) > 1 || cf.all || cf.dryRun || cf.olderThan != 0 {
 			return usageError{"cache ls takes no arguments and only --json"}
 		}
-		ents, err := executor.ListCache(dir)
+		ents, err := store.ListCache(dir)
 		if err != nil {
 			return err
 		}
 		if cf.json {
 			if ents == nil {
-				ents = []executor.CacheEntry{}
+				ents = []store.CacheEntry{}
 			}
 			b, _ := json.MarshalIndent(ents, "", "  ")
 			_, err := ios.stdout.Write(append(b, '\n'))
@@ -101,7 +102,7 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 		}
 		// A detached environment runs on its trees after its nsup has
 		// gone (which held them while it ran): kept while it runs.
-		detached, err := executor.List(planner.DefaultStateDir())
+		detached, err := lifecycle.List(planner.DefaultStateDir())
 		if err != nil {
 			return err
 		}
@@ -112,7 +113,7 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 				}
 			}
 		}
-		gone, err := executor.PruneCache(dir, executor.PruneOptions{Keep: keep, OlderThan: cf.olderThan, DryRun: cf.dryRun})
+		gone, err := store.PruneCache(dir, store.PruneOptions{Keep: keep, OlderThan: cf.olderThan, DryRun: cf.dryRun})
 		verb := "removed"
 		if cf.dryRun {
 			verb = "would remove"
@@ -128,7 +129,7 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 	return usageError{fmt.Sprintf("cache: unknown subcommand %q (ls or prune)", rest[0])}
 }
 
-func printCache(ios ioSet, dir string, ents []executor.CacheEntry) error {
+func printCache(ios ioSet, dir string, ents []store.CacheEntry) error {
 	fmt.Fprintf(ios.stdout, "# %s: %s\n", dir, plural(len(ents), "tree"))
 	if len(ents) == 0 {
 		return nil

@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
@@ -93,7 +93,7 @@ type psProc struct {
 	Children  []*psProc `json:"children,omitempty"`
 }
 
-func toPsProc(p *executor.Proc) *psProc {
+func toPsProc(p *lifecycle.Proc) *psProc {
 	out := &psProc{Name: p.Name, Comm: p.Comm, Pid: p.Pid, PidInside: p.PidInside}
 	for _, c := range p.Children {
 		out.Children = append(out.Children, toPsProc(c))
@@ -109,7 +109,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) > 0 {
 		return usageError{"ps takes no arguments"}
 	}
-	envs, err := executor.List(planner.DefaultStateDir())
+	envs, err := lifecycle.List(planner.DefaultStateDir())
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		if e.Running {
 			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())
 			if pf.tree {
-				if t, err := executor.Tree(st); err == nil {
+				if t, err := lifecycle.Tree(st); err == nil {
 					pe.Tree = toPsProc(t)
 				}
 			}
@@ -212,7 +212,7 @@ func printDetached(ios ioSet, p *planner.Plan) error {
 	dir := planner.DefaultStateDir()
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
 	for _, e := range p.Environments {
-		st, err := executor.Inspect(dir, e.Name)
+		st, err := lifecycle.Inspect(dir, e.Name)
 		if err != nil {
 			return err
 		}
@@ -251,11 +251,11 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return err
 	}
-	st, err := executor.Exec(ctx, planner.DefaultStateDir(), env, executor.ExecOptions{
+	st, err := lifecycle.Exec(ctx, planner.DefaultStateDir(), env, lifecycle.ExecOptions{
 		Argv: argv, Process: pf.process, TTY: pf.tty, Stdin: files[0], Stdout: files[1], Stderr: files[2],
 	})
 	cleanup()
-	var ee *executor.ExecError
+	var ee *lifecycle.ExecError
 	switch {
 	case errors.As(err, &ee):
 		fmt.Fprintf(ios.stderr, "nsup: exec: %v\n", ee)
@@ -347,7 +347,7 @@ func runLogs(ctx context.Context, args []string, ios ioSet) error {
 	if !spec.ValidName(rest[0]) {
 		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
 	}
-	return executor.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
+	return lifecycle.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
 }
 
 func runDown(ctx context.Context, args []string, ios ioSet) error {
@@ -365,7 +365,7 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	}
 	var errs []string
 	for _, n := range names {
-		res, err := executor.Down(ctx, dir, n)
+		res, err := lifecycle.Down(ctx, dir, n)
 		switch {
 		case err != nil:
 			errs = append(errs, err.Error())
@@ -422,7 +422,7 @@ func downOrder(dir string, args []string) ([]string, error) {
 		if _, ok := joins[n]; ok {
 			continue
 		}
-		if st, err := executor.Inspect(dir, n); err == nil {
+		if st, err := lifecycle.Inspect(dir, n); err == nil {
 			for _, ref := range st.State.Joined {
 				if spec.ValidName(ref) {
 					joins[n] = append(joins[n], ref)

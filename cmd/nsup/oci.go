@@ -15,7 +15,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
-	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/planner/oci"
 	"github.com/nsup/nsup/spec"
@@ -144,13 +144,13 @@ func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 	r := b.Rootfs
 	switch r.Kind {
 	case "closure":
-		err = executor.BuildTree(ctx, rootfs, r.Files)
+		err = store.BuildTree(ctx, rootfs, r.Files)
 	case "dir":
 		err = copyTree(r.Path, rootfs)
 	case "tar":
 		// The unpacked tree is what apply would use; nsup makes it as
 		// apply does, then copies it.
-		if err = executor.PrepareRootfs(ctx, r); err == nil {
+		if err = store.PrepareRootfs(ctx, r); err == nil {
 			err = copyTree(r.Path, rootfs)
 		}
 		if err != nil {

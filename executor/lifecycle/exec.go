@@ -1,9 +1,8 @@
-package executor
+package lifecycle
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,8 +48,9 @@ var relayed = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sysca
 	syscall.SIGUSR1, syscall.SIGUSR2}
 
 // Exec runs a command inside the running detached environment name of
-// dir, through its init (control.go), and returns the command's exit
-// status (a shell's: 128+N for signal N).
+// dir, through its init (control.go is the protocol; executor/control.go
+// serves it), and returns the command's exit status (a shell's: 128+N for
+// signal N).
 func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) {
 	st, err := Inspect(dir, name)
 	if err != nil {
@@ -79,7 +79,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
-	req, err := json.Marshal(execRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY})
+	req, err := json.Marshal(ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY})
 	if err != nil {
 		return 1, err
 	}
@@ -87,13 +87,13 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	masterFD := -1
 	var lastOutput func(time.Duration)
 	if opts.TTY {
-		m, mfd, slave, err := openPty()
+		m, mfd, slave, err := OpenPty()
 		if err != nil {
 			return 1, fmt.Errorf("a terminal for the command: %w", err)
 		}
 		master, masterFD = m, mfd
 		defer master.Close()
-		resize(masterFD, opts.Stdin, opts.Stdout)
+		Resize(masterFD, opts.Stdin, opts.Stdout)
 		err = unix.Sendmsg(c, req, unix.UnixRights(slave), nil, 0)
 		unix.Close(slave)
 		if err != nil {
@@ -117,7 +117,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		lastOutput = drain
 	}
-	msgs := make(chan execMessage, 2)
+	msgs := make(chan ExecMessage, 2)
 	quit := make(chan struct{})
 	defer close(quit) // runs before the shutdown above: no send blocks the reader
 	started = true
@@ -133,7 +133,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			if err != nil || n == 0 {
 				return
 			}
-			var m execMessage
+			var m ExecMessage
 			if json.Unmarshal(buf[:n], &m) != nil {
 				return
 			}
@@ -157,7 +157,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	defer signal.Stop(sigs)
 	var copied chan struct{}
 	if master != nil {
-		if restore, err := rawMode(opts.Stdin); err == nil {
+		if restore, err := RawMode(opts.Stdin); err == nil {
 			defer restore()
 		}
 		winch := make(chan os.Signal, 1)
@@ -165,7 +165,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		defer signal.Stop(winch)
 		go func() {
 			for range winch {
-				resize(masterFD, opts.Stdin, opts.Stdout)
+				Resize(masterFD, opts.Stdin, opts.Stdout)
 			}
 		}()
 		// The input copy ends only with an error: reading the caller's
@@ -181,7 +181,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	for {
 		select {
 		case s := <-sigs:
-			b, _ := json.Marshal(execMessage{Signal: int(s.(syscall.Signal))})
+			b, _ := json.Marshal(ExecMessage{Signal: int(s.(syscall.Signal))})
 			unix.Sendmsg(c, b, nil, nil, 0)
 		case <-ctx.Done():
 			return 1, ctx.Err()
@@ -267,66 +267,4 @@ func notTerminals(files ...*os.File) ([]*os.File, func(d time.Duration), error) 
 		}()
 	}
 	return out, drain, nil
-}
-
-// openPty opens a new pseudo-terminal pair (pty(7)): the master, non
-// blocking so that reads can be bounded (its fd number too: File.Fd would
-// make it blocking again), and the slave by TIOCGPTPEER, without looking
-// its name up in /dev/pts.
-func openPty() (*os.File, int, int, error) {
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, -1, -1, err
-	}
-	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
-		unix.Close(m)
-		return nil, -1, -1, fmt.Errorf("unlockpt: %w", err)
-	}
-	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
-	if errno != 0 {
-		unix.Close(m)
-		return nil, -1, -1, fmt.Errorf("TIOCGPTPEER: %w", errno)
-	}
-	return os.NewFile(uintptr(m), "ptmx"), m, int(s), nil
-}
-
-// resize gives the pty the window size of the caller's terminal (stdin,
-// else stdout); the kernel tells the command's foreground process group
-// (SIGWINCH).
-func resize(master int, from ...*os.File) {
-	for _, f := range from {
-		if f == nil {
-			continue
-		}
-		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
-		if err == nil {
-			unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws)
-			return
-		}
-	}
-}
-
-// rawMode puts a terminal in raw mode, as cfmakeraw(3) does, so that
-// every key (^C, ^Z included) reaches the command's terminal, whose own
-// line discipline interprets them; restore puts it back.
-func rawMode(f *os.File) (restore func(), err error) {
-	if f == nil {
-		return nil, errors.New("no terminal")
-	}
-	fd := int(f.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
-		return nil, err
-	}
-	t := *old
-	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
-	t.Oflag &^= unix.OPOST
-	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
-	t.Cflag &^= unix.CSIZE | unix.PARENB
-	t.Cflag |= unix.CS8
-	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
-		return nil, err
-	}
-	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }

@@ -1,4 +1,4 @@
-package executor
+package store
 
 // The cache of root trees (design.md, "Host state"): one content-addressed
 // store for closure and tar trees.

@@ -1,4 +1,4 @@
-package executor
+package lifecycle
 
 import (
 	"context"

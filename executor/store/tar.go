@@ -1,11 +1,8 @@
-package executor
+package store
 
 import (
-	"archive/tar"
-	"bufio"
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,8 +21,10 @@ var tarLimits = struct {
 	entries     int
 }{planner.TarMaxFileSize, planner.TarMaxTotalSize, planner.TarMaxEntries}
 
-// errTarRefused is an archive nsup will not unpack.
-var errTarRefused = errors.New("archive refused")
+// errTarRefused is an archive nsup will not unpack: planner.WalkTar's
+// refusals, and what the unpacker itself refuses should the walk ever let
+// it through.
+var errTarRefused = planner.ErrTarRefused
 
 // beneath resolves a path inside the tree being unpacked and nowhere else:
 // no symlink is followed at all (the tree's own symlinks point where they
@@ -36,22 +35,19 @@ const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_N
 // extractTar unpacks the archive at archive into the empty folder dir,
 // refusing it unless its sha256 is want (it is read once, hashed as it is
 // unpacked: an archive replaced since the plan cannot slip into the cache
-// under the old digest). Every name is created relative to a folder fd
-// resolved with beneath, so no member can write outside dir, whatever it
-// holds:
+// under the old digest).
 //
-//   - absolute names are taken relative to the tree's root; a ".." in a
-//     name or a hard link's target refuses the archive;
-//   - a member whose path passes through a symlink (say evil -> /etc, then
-//     evil/passwd) refuses the archive: nothing is ever followed;
-//   - a hard link must point to an earlier file of the archive;
-//   - device nodes and FIFOs are skipped; setuid and setgid bits dropped;
-//     extended attributes (file capabilities among them) are not restored;
-//   - a member larger than tarLimits.file, a total beyond tarLimits.total
-//     or more than tarLimits.entries members refuse the archive.
+// What the tree holds is what planner.WalkTar hands over, the very members
+// planner.TarFiles lists for nsup lock: the walker applies every rule
+// (names, modes, skipped types, bounds, hard links, duplicates, a member
+// replacing a folder) and every refusal; the unpacker only creates what it
+// is handed, and creates it safely: every name relative to a folder fd
+// resolved with beneath, so that no member can write outside dir whatever
+// the archive holds, and a folder is never removed. Extended attributes
+// (file capabilities among them) are not restored. Owners are restored
+// when nsup runs as root (the cache is root's alone).
 //
-// Owners are restored when nsup runs as root (the cache is root's alone).
-// It returns the number of members written and their bytes.
+// It returns the number of files written and their bytes.
 func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Index) (int, int64, error) {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -63,39 +59,26 @@ func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Ind
 		return 0, 0, err
 	}
 	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<16)
-	s, err := planner.TarStream(br)
-	if err != nil {
-		return 0, 0, fmt.Errorf("%s: %w: %w", archive, errTarRefused, err)
-	}
+	r := io.TeeReader(f, h)
 	rootfd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return 0, 0, err
 	}
 	u := &unpacker{rootfd: rootfd, lastFd: -1, chown: os.Geteuid() == 0, rootMode: 0o755}
 	defer u.close()
-	tr := tar.NewReader(s)
-	for n := 0; ; n++ {
+	lim := planner.TarLimits{File: tarLimits.file, Total: tarLimits.total, Entries: tarLimits.entries}
+	err = lim.Walk(r, func(m planner.TarMember, content io.Reader) error {
 		if err := ctx.Err(); err != nil {
-			return 0, 0, err
+			return err
 		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, 0, fmt.Errorf("%s: %w", archive, err)
-		}
-		if n >= tarLimits.entries {
-			return 0, 0, fmt.Errorf("%s: more than %d members: %w", archive, tarLimits.entries, errTarRefused)
-		}
-		if err := u.member(hdr, tr); err != nil {
-			return 0, 0, fmt.Errorf("%s: member %q: %w", archive, hdr.Name, err)
-		}
+		return u.member(m, content)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", archive, err)
 	}
 	// Every byte of the file counts in its digest, past the tar stream's
 	// end too; the rest is read raw (not decompressed: it cannot be a bomb).
-	if _, err := io.Copy(io.Discard, br); err != nil {
+	if _, err := io.Copy(io.Discard, r); err != nil {
 		return 0, 0, err
 	}
 	got := digest(h)
@@ -127,12 +110,11 @@ type unpacker struct {
 	chown   bool
 	// dirs get their modes, owners and times once everything is in them
 	// (a read-only folder must be filled first).
-	dirs     []*tar.Header
+	dirs     []planner.TarMember
 	dirAt    map[string]int // name -> index in dirs: a later member replaces
 	rootMode uint32
 	files    int
 	bytes    int64
-	total    int64
 }
 
 func (u *unpacker) close() {
@@ -142,30 +124,23 @@ func (u *unpacker) close() {
 	unix.Close(u.rootfd)
 }
 
-func (u *unpacker) member(h *tar.Header, r io.Reader) error {
-	if planner.TarSkipped(h.Typeflag) {
-		return nil
-	}
-	rel, err := planner.TarName(h.Name)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errTarRefused, err)
-	}
-	if rel == "" { // the root folder itself
-		if h.Typeflag == tar.TypeDir {
-			u.rootMode = planner.TarMode(h)
-			hc := *h
-			hc.Name = "."
-			u.addDir(&hc)
+// member creates one member the walker handed over.
+func (u *unpacker) member(m planner.TarMember, r io.Reader) error {
+	if m.Name == "" { // the root folder itself
+		if m.Type == planner.TarDir {
+			u.rootMode = m.Mode
+			m.Name = "."
+			u.addDir(m)
 		}
 		return nil
 	}
-	pfd, name, err := u.parent(rel)
+	pfd, name, err := u.parent(m.Name)
 	if err != nil {
 		return err
 	}
-	switch {
-	case h.Typeflag == tar.TypeDir:
-		// Unless seen before, or made for a member below it.
+	switch m.Type {
+	case planner.TarDir:
+		// Unless there already (listed before, or implicit).
 		var st unix.Stat_t
 		if err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			if err := u.clear(pfd, name); err != nil {
@@ -174,25 +149,25 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 			if err := unix.Mkdirat(pfd, name, 0o700); err != nil {
 				return err
 			}
+			if m.Implicit {
+				// 0755 whatever the umask, as the walker says.
+				return unix.Fchmodat(pfd, name, m.Mode, 0)
+			}
 		}
-		hc := *h
-		hc.Name = rel
-		u.addDir(&hc)
+		if !m.Implicit {
+			u.addDir(m)
+		}
 		return nil
-	case h.Typeflag == tar.TypeSymlink:
+	case planner.TarSymlink:
 		if err := u.clear(pfd, name); err != nil {
 			return err
 		}
-		if err := unix.Symlinkat(h.Linkname, pfd, name); err != nil {
+		if err := unix.Symlinkat(m.Link, pfd, name); err != nil {
 			return err
 		}
-	case h.Typeflag == tar.TypeLink:
-		return u.hardlink(h, pfd, name)
-	case planner.TarRegular(h.Typeflag):
-		if h.Size > tarLimits.file || u.total+h.Size > tarLimits.total {
-			return fmt.Errorf("%d bytes, more than nsup unpacks (%d per member, %d in all): %w", h.Size, tarLimits.file, tarLimits.total, errTarRefused)
-		}
-		u.total += h.Size
+	case planner.TarHardlink:
+		return u.hardlink(m, pfd, name)
+	case planner.TarFile:
 		if err := u.clear(pfd, name); err != nil {
 			return err
 		}
@@ -202,8 +177,11 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 		}
 		f := os.NewFile(uintptr(fd), name)
 		n, err := io.Copy(f, r)
+		if err == nil && n != m.Size {
+			err = fmt.Errorf("%d bytes read, the header says %d: %w", n, m.Size, io.ErrUnexpectedEOF)
+		}
 		if err == nil {
-			err = unix.Fchmod(fd, planner.TarMode(h))
+			err = unix.Fchmod(fd, m.Mode)
 		}
 		f.Close()
 		if err != nil {
@@ -212,39 +190,40 @@ func (u *unpacker) member(h *tar.Header, r io.Reader) error {
 		u.files++
 		u.bytes += n
 	default:
-		return fmt.Errorf("unsupported type %q: %w", h.Typeflag, errTarRefused)
+		return fmt.Errorf("type %q: %w", m.Type, errTarRefused)
 	}
-	return u.attrs(pfd, name, h)
+	return u.attrs(pfd, name, m)
 }
 
-// addDir records a folder's header for finish; of a folder listed twice,
-// the later header holds (as in planner.TarFiles), at the first's place.
-func (u *unpacker) addDir(h *tar.Header) {
-	if i, ok := u.dirAt[h.Name]; ok {
-		u.dirs[i] = h
+// addDir records a folder for finish; of a folder listed twice, the later
+// member holds (as in planner.TarFiles), at the first's place.
+func (u *unpacker) addDir(m planner.TarMember) {
+	if i, ok := u.dirAt[m.Name]; ok {
+		u.dirs[i] = m
 		return
 	}
 	if u.dirAt == nil {
 		u.dirAt = map[string]int{}
 	}
-	u.dirAt[h.Name] = len(u.dirs)
-	u.dirs = append(u.dirs, h)
+	u.dirAt[m.Name] = len(u.dirs)
+	u.dirs = append(u.dirs, m)
 }
 
 // attrs sets the owner (as root) and the modification time of pfd/name,
 // never following a symlink.
-func (u *unpacker) attrs(pfd int, name string, h *tar.Header) error {
+func (u *unpacker) attrs(pfd int, name string, m planner.TarMember) error {
 	if u.chown {
-		if err := unix.Fchownat(pfd, name, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(pfd, name, m.Uid, m.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
 	}
-	ts := unix.NsecToTimespec(h.ModTime.UnixNano())
+	ts := unix.NsecToTimespec(m.ModTime.UnixNano())
 	return unix.UtimesNanoAt(pfd, name, []unix.Timespec{ts, ts}, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // clear makes room for a member: an earlier member of the same name is
-// removed, unless it is a folder (its contents would go with it).
+// removed, unless it is a folder (the walker refuses that already; its
+// contents would go with it).
 func (u *unpacker) clear(pfd int, name string) error {
 	var st unix.Stat_t
 	err := unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
@@ -259,31 +238,24 @@ func (u *unpacker) clear(pfd int, name string) error {
 	return unix.Unlinkat(pfd, name, 0)
 }
 
-// hardlink links pfd/name to an earlier file of the archive.
-func (u *unpacker) hardlink(h *tar.Header, pfd int, name string) error {
-	t, err := planner.TarName(h.Linkname)
-	if err != nil {
-		return fmt.Errorf("a hard link: %w: %w", errTarRefused, err)
+// hardlink links pfd/name to the earlier file of the archive m.Link names.
+func (u *unpacker) hardlink(m planner.TarMember, pfd int, name string) error {
+	if m.Link == "" || m.Link == m.Name {
+		return fmt.Errorf("a hard link to %q: %w", m.Link, errTarRefused)
 	}
-	if t == "" {
-		return fmt.Errorf("a hard link to the root: %w", errTarRefused)
-	}
-	dir, tname := path.Split(t)
-	notEarlier := fmt.Errorf("a hard link to %q, which is not an earlier file of the archive: %w", h.Linkname, errTarRefused)
-	tfd, err := u.openDir(dir, false)
+	dir, tname := path.Split(m.Link)
+	notEarlier := fmt.Errorf("a hard link to %q, which is not an earlier file of the archive: %w", m.Link, errTarRefused)
+	tfd, err := u.openDir(dir)
 	if err == unix.ENOENT {
 		return notEarlier
 	}
 	if err != nil {
-		return fmt.Errorf("a hard link to %q: %w", h.Linkname, err)
+		return fmt.Errorf("a hard link to %q: %w", m.Link, err)
 	}
 	defer closeUnlessRoot(tfd, u.rootfd)
 	var st unix.Stat_t
 	if err := unix.Fstatat(tfd, tname, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return notEarlier
-	}
-	if self, _ := planner.TarName(h.Name); self == t {
-		return nil // a link to itself: the file stays (planner.TarFiles)
 	}
 	if err := u.clear(pfd, name); err != nil {
 		return err
@@ -294,14 +266,14 @@ func (u *unpacker) hardlink(h *tar.Header, pfd int, name string) error {
 	return unix.Linkat(tfd, tname, pfd, name, 0)
 }
 
-// parent returns an fd of the folder holding rel (made if missing) and
-// rel's last name.
+// parent returns an fd of the folder holding rel (the walker has handed
+// it over already) and rel's last name.
 func (u *unpacker) parent(rel string) (int, string, error) {
 	dir, name := path.Split(rel)
 	if u.lastFd >= 0 && dir == u.lastDir {
 		return u.lastFd, name, nil
 	}
-	fd, err := u.openDir(dir, true)
+	fd, err := u.openDir(dir)
 	if err != nil {
 		return -1, "", err
 	}
@@ -318,38 +290,18 @@ func closeUnlessRoot(fd, root int) {
 	}
 }
 
-// openDir resolves the folder dir ("" or "a/b/") beneath the root, making
-// the missing ones (0755) when create is set, one name at a time relative
-// to the fd of the folder above it.
-func (u *unpacker) openDir(dir string, create bool) (int, error) {
+// openDir resolves the folder dir ("" or "a/b/") beneath the root. It
+// creates nothing: the walker hands every folder over before what it
+// holds.
+func openDir(rootfd int, dir string) (int, error) {
 	comps, err := components("/" + dir)
 	if err != nil {
 		return -1, err
 	}
 	if len(comps) == 0 {
-		return u.rootfd, nil
+		return rootfd, nil
 	}
-	how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: beneath}
-	fd, err := unix.Openat2(u.rootfd, dir, how)
-	if err == unix.ENOENT && create {
-		cur := u.rootfd
-		for _, c := range comps {
-			fd, err = unix.Openat2(cur, c, how)
-			if err == unix.ENOENT {
-				// 0755 whatever the umask, as planner.TarFiles lists it.
-				if err = unix.Mkdirat(cur, c, 0o755); err == nil {
-					if err = unix.Fchmodat(cur, c, 0o755, 0); err == nil {
-						fd, err = unix.Openat2(cur, c, how)
-					}
-				}
-			}
-			closeUnlessRoot(cur, u.rootfd)
-			if err != nil {
-				break
-			}
-			cur = fd
-		}
-	}
+	fd, err := unix.Openat2(rootfd, dir, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: beneath})
 	switch err {
 	case nil:
 		return fd, nil
@@ -363,6 +315,8 @@ func (u *unpacker) openDir(dir string, create bool) (int, error) {
 	return -1, err
 }
 
+func (u *unpacker) openDir(dir string) (int, error) { return openDir(u.rootfd, dir) }
+
 // finish gives the folders their modes, owners and times, deepest (last
 // seen) first, and the root its mode.
 func (u *unpacker) finish() error {
@@ -371,35 +325,35 @@ func (u *unpacker) finish() error {
 		u.lastFd = -1
 	}
 	for i := len(u.dirs) - 1; i >= 0; i-- {
-		h := u.dirs[i]
+		m := u.dirs[i]
 		fd := u.rootfd
-		if h.Name != "." {
+		if m.Name != "." {
 			var err error
-			fd, err = unix.Openat2(u.rootfd, h.Name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: beneath})
+			fd, err = unix.Openat2(u.rootfd, m.Name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: beneath})
 			if err != nil {
-				return fmt.Errorf("/%s: %w", h.Name, err)
+				return fmt.Errorf("/%s: %w", m.Name, err)
 			}
 		}
-		err := u.dirAttrs(fd, h)
+		err := u.dirAttrs(fd, m)
 		closeUnlessRoot(fd, u.rootfd)
 		if err != nil {
-			return fmt.Errorf("/%s: %w", h.Name, err)
+			return fmt.Errorf("/%s: %w", m.Name, err)
 		}
 	}
 	return unix.Fchmod(u.rootfd, u.rootMode)
 }
 
-func (u *unpacker) dirAttrs(fd int, h *tar.Header) error {
+func (u *unpacker) dirAttrs(fd int, m planner.TarMember) error {
 	if u.chown {
-		if err := unix.Fchown(fd, h.Uid, h.Gid); err != nil {
+		if err := unix.Fchown(fd, m.Uid, m.Gid); err != nil {
 			return err
 		}
 	}
-	if err := unix.Fchmod(fd, planner.TarMode(h)); err != nil {
+	if err := unix.Fchmod(fd, m.Mode); err != nil {
 		return err
 	}
 	// futimens(3): utimensat(2) with a NULL path sets the times of fd.
-	ts := [2]unix.Timespec{unix.NsecToTimespec(h.ModTime.UnixNano())}
+	ts := [2]unix.Timespec{unix.NsecToTimespec(m.ModTime.UnixNano())}
 	ts[1] = ts[0]
 	if _, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0); e != 0 {
 		return e

@@ -1,4 +1,4 @@
-package executor
+package store
 
 import (
 	"context"
@@ -22,13 +22,15 @@ import (
 // plan recorded: the plan would not be what runs.
 var errRootfsChanged = errors.New("rootfs input changed since plan")
 
-// rootfs makes op.Path the environment's root tree. A closure or tar tree
-// is a cache entry (cache.go): used as it is when there, else built (a
-// closure from op.Files, a tar tree by unpacking the archive) and renamed
+// Rootfs performs the plan's rootfs step (executor.Apply calls it): it
+// makes op.Path the environment's root tree. A closure or tar tree is a
+// cache entry (cache.go): used as it is when there, else built (a closure
+// from op.Files, a tar tree by unpacking the archive, tar.go) and renamed
 // into place. The entry stays share-locked, so that no prune removes it,
-// until the environment ends (the returned file, nil for a dir). The
-// digest index learns what this run hashed.
-func rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.File, error) {
+// for as long as the caller keeps the returned file open (nil for a dir):
+// until the environment ends. The digest index learns what this run
+// hashed.
+func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.File, error) {
 	var build func(ctx context.Context, tmp string) (entryMeta, error)
 	switch op.Kind {
 	case "dir":
@@ -97,7 +99,7 @@ func buildClosure(ctx context.Context, op planner.Rootfs, tmp string, idx *plann
 // inside dir: a symlink of the tree (say /lib64 -> /usr/lib64) is followed
 // inside the new tree, never to the host's /usr/lib64.
 func fillTree(ctx context.Context, dir string, files []planner.File, idx *planner.Index) error {
-	rootfd, err := openRoot(dir)
+	rootfd, err := OpenRoot(dir)
 	if err != nil {
 		return err
 	}
@@ -130,7 +132,7 @@ func fillTree(ctx context.Context, dir string, files []planner.File, idx *planne
 
 func addFile(rootfd int, f planner.File, idx *planner.Index) error {
 	dir, name := path.Split(path.Clean(f.Path))
-	pfd, err := openDirInRoot(rootfd, dir, "dir")
+	pfd, err := OpenDirInRoot(rootfd, dir, "dir")
 	if err != nil {
 		return err
 	}
@@ -194,14 +196,14 @@ func copyVerified(dst io.Writer, f planner.File, idx *planner.Index) error {
 func digest(h hash.Hash) string { return "sha256:" + hex.EncodeToString(h.Sum(nil)) }
 
 func chmodIn(rootfd int, p string, mode uint32) error {
-	fd, err := openInRoot(rootfd, p, "")
+	fd, err := OpenInRoot(rootfd, p, "")
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
 	// fchmod(2) refuses an O_PATH fd; its /proc/self/fd name is accepted
 	// and cannot be redirected.
-	return unix.Fchmodat(unix.AT_FDCWD, fdPath(fd), mode&0o1777, 0)
+	return unix.Fchmodat(unix.AT_FDCWD, FdPath(fd), mode&0o1777, 0)
 }
 
 // removeTree removes a partial tree, making directories writable first so
@@ -214,4 +216,24 @@ func removeTree(dir string) {
 		return nil
 	})
 	os.RemoveAll(dir)
+}
+
+// BuildTree fills the empty directory dir with files, exactly as a
+// closure's cache entry is built: every path resolved inside dir, every
+// byte checked against the plan's digest, setuid and setgid bits dropped.
+// nsup export uses it to put a closure's tree into an OCI bundle.
+func BuildTree(ctx context.Context, dir string, files []planner.File) error {
+	return fillTree(ctx, dir, files, nil)
+}
+
+// PrepareRootfs makes op.Path the environment's root tree, as apply's
+// rootfs step does: a closure or tar tree is built into the cache unless
+// it is there. The entry is not held afterwards: a concurrent nsup cache
+// prune may remove it.
+func PrepareRootfs(ctx context.Context, op planner.Rootfs) error {
+	f, err := Rootfs(ctx, op, nil)
+	if f != nil {
+		f.Close()
+	}
+	return err
 }

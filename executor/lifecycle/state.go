@@ -1,4 +1,4 @@
-package executor
+package lifecycle
 
 import (
 	"bufio"
@@ -69,8 +69,8 @@ type StateProc struct {
 	Pid    int    `json:"pid"`
 }
 
-// stateVersion is State.Version.
-const stateVersion = 1
+// StateVersion is State.Version: the format this nsup writes and reads.
+const StateVersion = 1
 
 // ErrNotFound is returned for an environment that has no state.
 var ErrNotFound = errors.New("no such environment")
@@ -104,7 +104,7 @@ func (s EnvStatus) Log() string { return filepath.Join(s.Dir, planner.LogFile) }
 
 // List returns the detached environments recorded in dir, by name.
 func List(dir string) ([]EnvStatus, error) {
-	if err := ownDir(dir); errors.Is(err, os.ErrNotExist) {
+	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
@@ -136,7 +136,7 @@ func List(dir string) ([]EnvStatus, error) {
 
 // Inspect returns one detached environment, or ErrNotFound.
 func Inspect(dir, name string) (EnvStatus, error) {
-	if err := ownDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := CheckStateDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return EnvStatus{}, err
 	}
 	d := filepath.Join(dir, name)
@@ -164,14 +164,17 @@ func readState(d string) (*State, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(d, planner.StateFile), err)
 	}
-	if st.Version != stateVersion {
-		return nil, fmt.Errorf("%s: state version %d, this nsup reads %d", filepath.Join(d, planner.StateFile), st.Version, stateVersion)
+	if st.Version != StateVersion {
+		return nil, fmt.Errorf("%s: state version %d, this nsup reads %d", filepath.Join(d, planner.StateFile), st.Version, StateVersion)
 	}
 	return &st, nil
 }
 
-// writeState writes st to path atomically: beside it, then renamed.
-func writeState(path string, st *State) error {
+// WriteState writes st to path (STATEDIR/ENV/state.json) atomically:
+// beside it, then renamed. It is the writer of what Inspect reads: the
+// version is this nsup's (StateVersion).
+func WriteState(path string, st *State) error {
+	st.Version = StateVersion
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -272,6 +275,18 @@ func nsInode(pid int, typ string) uint64 {
 		return 0
 	}
 	return st.Ino
+}
+
+// Identify returns what tells the process pid apart from any later one
+// of that pid: its start time and the inodes of its namespaces, by type.
+// The writer of a state (executor's state step) records them for init;
+// verify compares them.
+func Identify(pid int) (startTime uint64, namespaces map[string]uint64, err error) {
+	startTime, err = procStartTime(pid)
+	if err != nil {
+		return 0, nil, err
+	}
+	return startTime, nsInodes(pid), nil
 }
 
 func nsInodes(pid int) map[string]uint64 {
@@ -421,7 +436,7 @@ const downMargin = 5 * time.Second
 // state is no error (Found is false).
 func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	res := DownResult{Exit: -1}
-	if err := ownDir(dir); errors.Is(err, os.ErrNotExist) {
+	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
 		return res, nil
 	} else if err != nil {
 		return res, err
@@ -572,7 +587,7 @@ func lockWithin(ctx context.Context, f *os.File, d time.Duration) error {
 // copying what is written until the environment has ended (or ctx is
 // done).
 func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error {
-	if err := ownDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := CheckStateDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	d := filepath.Join(dir, name)
@@ -600,4 +615,24 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// CheckStateDir checks that the state directory d (all environments') is
+// this user's alone: a directory, not a symlink, of this uid, that no
+// group or other may write to. Another user who made it first (an
+// unprivileged user's default, /tmp/nsup-run-UID, is in a shared
+// directory) could otherwise rename an environment's directory away and
+// plant a control socket that nsup exec hands the caller's stdio to, or a
+// state that nsup down signals a pid of. nsup apply -d checks it too
+// before it makes an environment's directory in it.
+func CheckStateDir(d string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("state directory %s is not a directory of uid %d that only it can write to (mode %#o, uid %d): %w",
+			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
+	}
+	return nil
 }

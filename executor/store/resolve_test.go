@@ -1,4 +1,4 @@
-package executor
+package store
 
 import (
 	"os"
@@ -24,20 +24,20 @@ func TestOpenInRoot(t *testing.T) {
 	os.Symlink("/proc/self/root", root+"/magic")           // to the host's /
 	os.Symlink("/nowhere", root+"/dangling")               // to nothing
 
-	rootfd, err := openRoot(root)
+	rootfd, err := OpenRoot(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Close(rootfd)
 	for _, p := range []string{"/abs/a/b", "/dots/c", "/etclink/d"} {
-		fd, err := openInRoot(rootfd, p, "dir")
+		fd, err := OpenInRoot(rootfd, p, "dir")
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
 		}
 		unix.Close(fd)
 	}
-	fd, err := openInRoot(rootfd, "/etclink/file", "file")
+	fd, err := OpenInRoot(rootfd, "/etclink/file", "file")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestOpenInRoot(t *testing.T) {
 		}
 	}
 	// A dangling link is not followed to the host, nor its target made.
-	if fd, err := openInRoot(rootfd, "/dangling/x", "dir"); err == nil {
+	if fd, err := OpenInRoot(rootfd, "/dangling/x", "dir"); err == nil {
 		unix.Close(fd)
 		t.Errorf("/dangling/x: resolved")
 	}
@@ -59,7 +59,7 @@ func TestOpenInRoot(t *testing.T) {
 		t.Errorf("/dangling's target created")
 	}
 	// A last component that is a symlink is not followed.
-	fd, err = openInRoot(rootfd, "/etclink", "")
+	fd, err = OpenInRoot(rootfd, "/etclink", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,13 +70,13 @@ func TestOpenInRoot(t *testing.T) {
 		t.Errorf("/etclink resolved through the link")
 	}
 	// Magic links are refused.
-	if fd, err := openInRoot(rootfd, "/magic/etc", ""); err == nil {
+	if fd, err := OpenInRoot(rootfd, "/magic/etc", ""); err == nil {
 		unix.Close(fd)
 		t.Errorf("/magic/etc resolved through /proc/self/root")
 	}
 	// Not plain absolute paths are refused.
 	for _, p := range []string{"rel", "/a/../b"} {
-		if _, err := openInRoot(rootfd, p, ""); err == nil {
+		if _, err := OpenInRoot(rootfd, p, ""); err == nil {
 			t.Errorf("%q accepted", p)
 		}
 	}

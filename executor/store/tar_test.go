@@ -1,4 +1,4 @@
-package executor
+package store
 
 import (
 	"archive/tar"

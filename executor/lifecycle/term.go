@@ -1,0 +1,75 @@
+package lifecycle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// The terminal helpers of nsup exec -t, which the foreground relay of an
+// environment's own terminal (executor/pty.go, the Openpty step) uses
+// too.
+
+// OpenPty opens a new pseudo-terminal pair (pty(7)): the master, non
+// blocking so that reads can be bounded (its fd number too: File.Fd would
+// make it blocking again), and the slave by TIOCGPTPEER, without looking
+// its name up in /dev/pts.
+func OpenPty() (*os.File, int, int, error) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, -1, -1, err
+	}
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		unix.Close(m)
+		return nil, -1, -1, fmt.Errorf("unlockpt: %w", err)
+	}
+	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		unix.Close(m)
+		return nil, -1, -1, fmt.Errorf("TIOCGPTPEER: %w", errno)
+	}
+	return os.NewFile(uintptr(m), "ptmx"), m, int(s), nil
+}
+
+// Resize gives the pty the window size of the caller's terminal (stdin,
+// else stdout); the kernel tells the command's foreground process group
+// (SIGWINCH).
+func Resize(master int, from ...*os.File) {
+	for _, f := range from {
+		if f == nil {
+			continue
+		}
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		if err == nil {
+			unix.IoctlSetWinsize(master, unix.TIOCSWINSZ, ws)
+			return
+		}
+	}
+}
+
+// RawMode puts a terminal in raw mode, as cfmakeraw(3) does, so that
+// every key (^C, ^Z included) reaches the command's terminal, whose own
+// line discipline interprets them; restore puts it back.
+func RawMode(f *os.File) (restore func(), err error) {
+	if f == nil {
+		return nil, errors.New("no terminal")
+	}
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, err
+	}
+	t := *old
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, err
+	}
+	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
+}
