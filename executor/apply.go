@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -814,8 +812,14 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return err
 	case planner.Fork:
 		return fmt.Errorf("a fork is made by setupEnv: %w", unix.EINVAL)
-	case planner.Newidmap:
-		return r.newidmap(op)
+	case planner.UIDMap:
+		return r.idMap("uid_map", op.Helper, op.Lines)
+	case planner.GIDMap:
+		return r.idMap("gid_map", op.Helper, op.Lines)
+	case planner.DenySetgroups:
+		return r.childWrite("setgroups", "deny")
+	case planner.TimeOffsets:
+		return writeOnce("/proc/$TID/timens_offsets", op.Text())
 	case planner.Unshare:
 		if r.proc != nil {
 			return fmt.Errorf("unshare after clone: the child is already born: %w", unix.EINVAL)
@@ -827,8 +831,6 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return r.setns(i, op)
 	case planner.Clone:
 		return fmt.Errorf("a clone is made by setupEnv: %w", unix.EINVAL)
-	case planner.Write:
-		return r.write(op)
 	case planner.Mkdir:
 		return r.mkdir(op)
 	case planner.Flock:
@@ -994,34 +996,6 @@ func (r *envRun) childFiles() (host *os.File, files []*os.File, done func(), err
 	return host, files, done, nil
 }
 
-// newidmap runs newuidmap or newgidmap for the child (a forked one: it
-// waits for its maps before its execve, see launch.go), as
-// "PROGRAM PID INSIDE OUTSIDE COUNT ...".
-func (r *envRun) newidmap(op planner.Newidmap) error {
-	if r.proc == nil {
-		return fmt.Errorf("$CHILD before clone: %w", unix.EINVAL)
-	}
-	lines, err := parseMap(op.Map)
-	if err != nil {
-		return err
-	}
-	args := []string{strconv.Itoa(r.proc.Pid)}
-	for _, l := range lines {
-		args = append(args, strconv.Itoa(l.ContainerID), strconv.Itoa(l.HostID), strconv.Itoa(l.Size))
-	}
-	cmd := exec.Command(op.Program, args...)
-	cmd.Env = []string{}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		msg := strings.TrimSpace(string(out))
-		if msg == "" {
-			msg = err.Error()
-		}
-		return fmt.Errorf("%s: %s: %w", op.Program, msg, unix.EPERM)
-	}
-	return nil
-}
-
 // mainOutput is the output label of an init: false environment's main
 // process, or "".
 func (r *envRun) mainOutput() string {
@@ -1031,50 +1005,6 @@ func (r *envRun) mainOutput() string {
 		}
 	}
 	return ""
-}
-
-func mapsZero(m []syscall.SysProcIDMap) bool {
-	for _, r := range m {
-		if r.ContainerID == 0 && r.Size > 0 {
-			return true
-		}
-	}
-	return false
-}
-
-// parseMap reads uid_map lines: "INSIDE OUTSIDE COUNT" (user_namespaces(7)).
-func parseMap(data string) ([]syscall.SysProcIDMap, error) {
-	var out []syscall.SysProcIDMap
-	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("id map line %q: want INSIDE OUTSIDE COUNT: %w", line, unix.EINVAL)
-		}
-		var n [3]int
-		for j, s := range f {
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("id map line %q: %w", line, unix.EINVAL)
-			}
-			n[j] = int(v)
-		}
-		out = append(out, syscall.SysProcIDMap{ContainerID: n[0], HostID: n[1], Size: n[2]})
-	}
-	return out, nil
-}
-
-// write writes op.Data to op.Path in one write(2), as uid_map and
-// timens_offsets require. "$CHILD" stands for the child's pid, "$TID" for
-// this locked thread's id.
-func (r *envRun) write(op planner.Write) error {
-	p := op.Path
-	if strings.Contains(p, "$CHILD") {
-		if r.proc == nil {
-			return fmt.Errorf("$CHILD before clone: %w", unix.EINVAL)
-		}
-		p = strings.ReplaceAll(p, "$CHILD", strconv.Itoa(r.proc.Pid))
-	}
-	return writeOnce(p, op.Data)
 }
 
 // writeOnce writes data to p in one write(2), as uid_map and

@@ -156,7 +156,7 @@ func (r *envRun) saveState(op planner.SaveState) error {
 	for _, s := range r.env.Steps {
 		switch op := s.Op.(type) {
 		case planner.Rootfs:
-			if op.Kind != "dir" {
+			if op.Type != "dir" {
 				st.Rootfs = append(st.Rootfs, op.Path)
 			}
 		case planner.Clone:

@@ -330,27 +330,18 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	// child's, up to the execve of the child stage, the launcher's.
 	newUser := a.flags&unix.CLONE_NEWUSER != 0
 	a.setgroups = true
-	var uidMap, gidMap string // of a new user namespace
+	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
 	exec := -1
 	for j := clone + 1; j < len(env.Steps) && exec < 0; j++ {
 		st := env.Steps[j]
 		if st.Stage == planner.Host {
 			switch op := st.Op.(type) {
-			case planner.Write:
-				switch op.Path {
-				case "/proc/$CHILD/setgroups":
-					a.setgroups = false
-				case "/proc/$CHILD/uid_map":
-					uidMap = op.Data
-				case "/proc/$CHILD/gid_map":
-					gidMap = op.Data
-				}
-			case planner.Newidmap:
-				if strings.Contains(op.Program, "newgidmap") {
-					gidMap = op.Map
-				} else {
-					uidMap = op.Map
-				}
+			case planner.DenySetgroups:
+				a.setgroups = false
+			case planner.UIDMap:
+				uidMap = op.Lines
+			case planner.GIDMap:
+				gidMap = op.Lines
 			}
 			continue
 		}
@@ -403,9 +394,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	// with a range of subordinate ids).
 	a.root = joinsUser
 	if newUser {
-		u, errU := parseMap(uidMap)
-		g, errG := parseMap(gidMap)
-		a.root = errU == nil && errG == nil && mapsZero(u) && mapsZero(g)
+		a.root = mapsZero(uidMap) && mapsZero(gidMap)
 	}
 
 	// Everything the copy and the child touch, allocated now.

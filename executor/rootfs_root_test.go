@@ -151,7 +151,7 @@ environments:
         command: [sh, -c, "cat /nsup-marker; ls /srv; echo ready; while [ ! -e /data/stop ]; do sleep 0.02; done; exit 4"]
 `)
 	op := rootfsOp(t, p)
-	if op.Kind != "tar" || len(op.Files) != 0 {
+	if op.Type != "tar" || len(op.Files) != 0 {
 		t.Fatalf("rootfs step %+v", op)
 	}
 	for _, st := range p.Environments[0].Steps {

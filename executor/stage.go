@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/nsup/nsup/planner"
@@ -143,12 +142,13 @@ func (c *stage) do(index int, st planner.Step) error {
 		return c.sys.Unshare(int(op.Flags))
 	case planner.Setns:
 		return wrongStage(op)
-	case planner.Write:
-		if strings.Contains(op.Path, "$CHILD") {
-			return wrongStage(op)
-		}
-		return c.sys.Write(op.Path, op.Data)
-	case planner.Newidmap:
+	case planner.TimeOffsets:
+		return c.sys.Write("/proc/$TID/timens_offsets", op.Text())
+	case planner.UIDMap:
+		return wrongStage(op)
+	case planner.GIDMap:
+		return wrongStage(op)
+	case planner.DenySetgroups:
 		return wrongStage(op)
 	case planner.Execve:
 		if st.Stage == planner.Child {

@@ -92,7 +92,7 @@ func TestStageCalls(t *testing.T) {
 	steps := []planner.Step{
 		{Stage: planner.Child, Op: planner.Execve{Path: "/proc/self/exe", Argv: planner.StageArgv}},
 		{Stage: planner.Child, Op: planner.Unshare{Flags: unix.CLONE_NEWTIME}},
-		{Stage: planner.Child, Op: planner.Write{Path: "/proc/$TID/timens_offsets", Data: "monotonic 1 0\n"}},
+		{Stage: planner.Child, Op: planner.TimeOffsets{Monotonic: 1e9}},
 		{Stage: planner.Child, Op: planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}},
 		{Stage: planner.Child, Op: planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Mount{Source: "tmpfs", Target: "/tmp", FSType: "tmpfs", Data: "size=1m", Root: "/r", InRoot: true, Create: "dir"}},
@@ -126,7 +126,7 @@ func TestStageCalls(t *testing.T) {
 	}
 	want := []string{
 		`unshare 0x80`,
-		`write "/proc/$TID/timens_offsets" "monotonic 1 0\n"`,
+		`write "/proc/$TID/timens_offsets" "monotonic 1 0\nboottime 0 0\n"`,
 		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`,
 		`mount("/r", "/r", NULL, MS_BIND|MS_REC, NULL)`,
 		`mount("tmpfs", <root>/tmp, "tmpfs", 0, "size=1m")`,

@@ -33,7 +33,7 @@ type wireStep struct {
 var opTypes = func() map[string]reflect.Type {
 	m := map[string]reflect.Type{}
 	for _, op := range AllOps() {
-		k := opKind(op)
+		k := op.Kind()
 		if t, dup := m[k]; dup {
 			panic(fmt.Sprintf("planner: %v and %T are both %q in JSON", t, op, k))
 		}
@@ -42,22 +42,13 @@ var opTypes = func() map[string]reflect.Type {
 	return m
 }()
 
-// opKind is an operation's name in JSON: its syscall's, unless two
-// operations print as one syscall (ioctl), and one says otherwise.
-func opKind(op Op) string {
-	if k, ok := op.(interface{ Kind() string }); ok {
-		return k.Kind()
-	}
-	return op.Syscall()
-}
-
 // MarshalJSON writes a step as {"stage", "origin", "op", "args"}.
 func (s Step) MarshalJSON() ([]byte, error) {
 	args, err := json.Marshal(s.Op)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(wireStep{Stage: s.Stage, Origin: s.Origin, Op: opKind(s.Op), Args: args})
+	return json.Marshal(wireStep{Stage: s.Stage, Origin: s.Origin, Op: s.Op.Kind(), Args: args})
 }
 
 // UnmarshalJSON reads what MarshalJSON wrote; unknown operations and

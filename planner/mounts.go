@@ -46,7 +46,7 @@ func (ec *envCompiler) child() {
 		// offsets are written.
 		ec.add(Child, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
 		if e.Time != nil {
-			ec.add(Child, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
+			ec.add(Child, e.Time.Pos, ec.timeOffsets())
 		}
 	}
 	rpos := e.Rootfs.Pos

@@ -375,7 +375,7 @@ func (ec *envCompiler) host() {
 		}
 		ec.add(Host, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
 		if e.Time != nil {
-			ec.add(Host, e.Time.Pos, Write{Path: "/proc/$TID/timens_offsets", Data: ec.offsets()})
+			ec.add(Host, e.Time.Pos, ec.timeOffsets())
 		}
 	}
 	stage := Host

@@ -1,6 +1,11 @@
 package planner
 
-import specs "github.com/opencontainers/runtime-spec/specs-go"
+import (
+	"fmt"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
 
 // Plan is a self-contained, ordered list of operations: with it alone,
 // executor.Apply can bring the environments up. It is pure data: printing it
@@ -21,7 +26,7 @@ type Plan struct {
 }
 
 // FormatVersion is the current Plan.Format.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Env is one environment's steps, in the order apply performs them.
 type Env struct {
@@ -76,6 +81,10 @@ type Step struct {
 type Op interface {
 	// Syscall is the syscall (or pseudo-operation) name, as printed.
 	Syscall() string
+	// Kind is the operation's name in JSON, its own: two operations may
+	// print as one syscall (ioctl, prctl, capset, write), never share a
+	// kind (AllOps is checked for that when the package starts).
+	Kind() string
 	isOp()
 }
 
@@ -100,7 +109,7 @@ type File struct {
 // directory itself; for "closure" the tree is built from Files into Path (a
 // cache entry keyed by Digest) unless an entry with that digest exists.
 type Rootfs struct {
-	Kind    string   `json:"kind"`    // "dir", "closure" or "tar"
+	Type    string   `json:"kind"`    // "dir", "closure" or "tar"
 	Sources []string `json:"sources"` // what the spec named, absolute
 	// Path is the host directory that becomes the root.
 	Path string `json:"path"`
@@ -139,21 +148,72 @@ type Setns struct {
 	NSType CloneFlags `json:"nstype"`
 }
 
-// Write writes Data to Path (uid_map, gid_map, setgroups, timens_offsets).
-// "$CHILD" in Path stands for the child's pid.
-type Write struct {
-	Path string `json:"path"`
-	Data string `json:"data"`
+// IDMapLine is one line of a uid_map or gid_map (user_namespaces(7)).
+type IDMapLine struct {
+	Inside  uint32 `json:"inside"`
+	Outside uint32 `json:"outside"`
+	Count   uint32 `json:"count"`
 }
 
-// Newidmap writes a uid_map or gid_map through the setuid helper Program
-// (newuidmap or newgidmap, Debian package uidmap), which checks the ranges
-// against /etc/subuid or /etc/subgid: how a user without privilege maps
-// more than its own id (user_namespaces(7)). Map holds the map's lines,
-// "INSIDE OUTSIDE COUNT" each; "$CHILD" is the child's pid.
-type Newidmap struct {
-	Program string `json:"program"`
-	Map     string `json:"map"`
+// UIDMap writes the child's uid_map, written from outside once the child
+// exists and before its execve: directly, or through Helper (newuidmap,
+// Debian package uidmap), which checks the ranges against /etc/subuid:
+// how a user without privilege maps more than its own id.
+type UIDMap struct {
+	Lines  []IDMapLine `json:"lines"`
+	Helper string      `json:"helper,omitempty"`
+}
+
+// GIDMap is UIDMap's gid_map (newgidmap, /etc/subgid).
+type GIDMap struct {
+	Lines  []IDMapLine `json:"lines"`
+	Helper string      `json:"helper,omitempty"`
+}
+
+// DenySetgroups writes "deny" to the child's setgroups file, before its
+// gid_map: what a writer of gid_map without CAP_SETGID in the parent user
+// namespace must do (user_namespaces(7)). setgroups(2) then fails inside.
+type DenySetgroups struct{}
+
+// TimeOffsets writes the offsets of a new time namespace to
+// /proc/TID/timens_offsets of the thread that unshared it, before any
+// process is in it (time_namespaces(7)); nanoseconds.
+type TimeOffsets struct {
+	Monotonic int64 `json:"monotonic"`
+	Boottime  int64 `json:"boottime"`
+}
+
+// MapText renders id map lines as uid_map takes them: "INSIDE OUTSIDE
+// COUNT\n" each.
+func MapText(lines []IDMapLine) string {
+	var b strings.Builder
+	for _, l := range lines {
+		fmt.Fprintf(&b, "%d %d %d\n", l.Inside, l.Outside, l.Count)
+	}
+	return b.String()
+}
+
+// Text renders the offsets as timens_offsets takes them.
+func (t TimeOffsets) Text() string {
+	return fmt.Sprintf("monotonic %s\nboottime %s\n", offset(t.Monotonic), offset(t.Boottime))
+}
+
+// mapSyscall is what an id map write prints as.
+func mapSyscall(helper string) string {
+	if helper != "" {
+		return "newidmap"
+	}
+	return "write"
+}
+
+// offset renders nanoseconds as timens_offsets wants: "SECONDS NANOSECONDS".
+func offset(ns int64) string {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec--
+		nsec += 1e9
+	}
+	return fmt.Sprintf("%d %d", sec, nsec)
 }
 
 // StageArgv is how the child stage is started: nsup re-executes itself
@@ -463,10 +523,12 @@ type Seccomp struct {
 func (Rootfs) Syscall() string        { return "rootfs" }
 func (Clone) Syscall() string         { return "clone" }
 func (Fork) Syscall() string          { return "fork" }
-func (Newidmap) Syscall() string      { return "newidmap" }
 func (Unshare) Syscall() string       { return "unshare" }
 func (Setns) Syscall() string         { return "setns" }
-func (Write) Syscall() string         { return "write" }
+func (o UIDMap) Syscall() string      { return mapSyscall(o.Helper) }
+func (o GIDMap) Syscall() string      { return mapSyscall(o.Helper) }
+func (DenySetgroups) Syscall() string { return "write" }
+func (TimeOffsets) Syscall() string   { return "write" }
 func (Execve) Syscall() string        { return "execve" }
 func (Mount) Syscall() string         { return "mount" }
 func (Overlay) Syscall() string       { return "overlay" }
@@ -499,19 +561,56 @@ func (Seccomp) Syscall() string       { return "seccomp" }
 func (Openpty) Syscall() string       { return "openpty" }
 func (Setctty) Syscall() string       { return "ioctl" }
 
-// Kind is an operation's name in JSON where another prints as the same
-// syscall.
-func (Setctty) Kind() string     { return "ioctl_tiocsctty" }
-func (InheritCaps) Kind() string { return "capset_inheritable" }
-func (CapbsetDrop) Kind() string { return "prctl_capbset_drop" }
+func (Rootfs) Kind() string        { return "rootfs" }
+func (Clone) Kind() string         { return "clone" }
+func (Fork) Kind() string          { return "fork" }
+func (Unshare) Kind() string       { return "unshare" }
+func (Setns) Kind() string         { return "setns" }
+func (UIDMap) Kind() string        { return "uid_map" }
+func (GIDMap) Kind() string        { return "gid_map" }
+func (DenySetgroups) Kind() string { return "setgroups_deny" }
+func (TimeOffsets) Kind() string   { return "timens_offsets" }
+func (Execve) Kind() string        { return "execve" }
+func (Mount) Kind() string         { return "mount" }
+func (Overlay) Kind() string       { return "overlay" }
+func (Symlink) Kind() string       { return "symlink" }
+func (LinkUp) Kind() string        { return "link_up" }
+func (Sethostname) Kind() string   { return "sethostname" }
+func (Setdomainname) Kind() string { return "setdomainname" }
+func (PivotRoot) Kind() string     { return "pivot_root" }
+func (Chdir) Kind() string         { return "chdir" }
+func (Umount2) Kind() string       { return "umount2" }
+func (Prctl) Kind() string         { return "prctl" }
+func (Capset) Kind() string        { return "capset" }
+func (CloseRange) Kind() string    { return "close_range" }
+func (Setgroups) Kind() string     { return "setgroups" }
+func (Setresgid) Kind() string     { return "setresgid" }
+func (Setresuid) Kind() string     { return "setresuid" }
+func (Start) Kind() string         { return "start" }
+func (Mkdir) Kind() string         { return "mkdir" }
+func (Flock) Kind() string         { return "flock" }
+func (Stdio) Kind() string         { return "stdio" }
+func (Listen) Kind() string        { return "listen" }
+func (Setsid) Kind() string        { return "setsid" }
+func (SaveState) Kind() string     { return "state" }
+func (MountSetattr) Kind() string  { return "mount_setattr" }
+func (Prlimit) Kind() string       { return "prlimit64" }
+func (Keyctl) Kind() string        { return "keyctl" }
+func (InheritCaps) Kind() string   { return "capset_inheritable" }
+func (CapbsetDrop) Kind() string   { return "capbset_drop" }
+func (Seccomp) Kind() string       { return "seccomp" }
+func (Openpty) Kind() string       { return "openpty" }
+func (Setctty) Kind() string       { return "tiocsctty" }
 
 func (Rootfs) isOp()        {}
 func (Clone) isOp()         {}
 func (Fork) isOp()          {}
-func (Newidmap) isOp()      {}
 func (Unshare) isOp()       {}
 func (Setns) isOp()         {}
-func (Write) isOp()         {}
+func (UIDMap) isOp()        {}
+func (GIDMap) isOp()        {}
+func (DenySetgroups) isOp() {}
+func (TimeOffsets) isOp()   {}
 func (Execve) isOp()        {}
 func (Mount) isOp()         {}
 func (Overlay) isOp()       {}
@@ -547,7 +646,7 @@ func (Setctty) isOp()       {}
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
-	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, Write{}, Newidmap{}, Execve{}, Mount{}, Overlay{},
+	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{},
 		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},

@@ -117,7 +117,7 @@ func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
 			ufield = ec.field + ".user"
 		}
 		ec.errorf(upos, ufield, "%d:%d is not mapped in the new user namespace (uid map %q, gid map %q): add it to idmap",
-			st.UID, st.GID, strings.TrimSpace(mapText(ec.uidMap)), strings.TrimSpace(mapText(ec.gidMap)))
+			st.UID, st.GID, strings.TrimSpace(MapText(mapLines(ec.uidMap))), strings.TrimSpace(MapText(mapLines(ec.gidMap))))
 	}
 	st.Path = ec.lookPath(p.Command[0], env, st.Cwd, p, field)
 	return st

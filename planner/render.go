@@ -119,12 +119,20 @@ func defaultAction(op Seccomp) string {
 	return string(op.Rules.DefaultAction)
 }
 
+// idMap renders a uid_map or gid_map write: direct, or through its helper.
+func idMap(file, helper string, lines []IDMapLine) string {
+	if helper != "" {
+		return fmt.Sprintf("newidmap(%s, $CHILD, %s)", q(helper), q(MapText(lines)))
+	}
+	return fmt.Sprintf("write(%s, %s)", q("/proc/$CHILD/"+file), q(MapText(lines)))
+}
+
 // FormatOp renders one operation as the plan prints it: the syscall with
 // its arguments, flags by their kernel names.
 func FormatOp(op Op) string {
 	switch op := op.(type) {
 	case Rootfs:
-		switch op.Kind {
+		switch op.Type {
 		case "dir":
 			return fmt.Sprintf("rootfs(dir, %s)", q(op.Path))
 		case "tar":
@@ -135,14 +143,18 @@ func FormatOp(op Op) string {
 		return "fork()"
 	case Clone:
 		return fmt.Sprintf("clone(%s|SIGCHLD)", op.Flags)
-	case Newidmap:
-		return fmt.Sprintf("newidmap(%s, $CHILD, %s)", q(op.Program), q(op.Map))
+	case UIDMap:
+		return idMap("uid_map", op.Helper, op.Lines)
+	case GIDMap:
+		return idMap("gid_map", op.Helper, op.Lines)
+	case DenySetgroups:
+		return `write("/proc/$CHILD/setgroups", "deny")`
+	case TimeOffsets:
+		return fmt.Sprintf("write(\"/proc/$TID/timens_offsets\", %s)", q(op.Text()))
 	case Unshare:
 		return fmt.Sprintf("unshare(%s)", op.Flags)
 	case Setns:
 		return fmt.Sprintf("setns(%s, %s)", q(op.Path), op.NSType)
-	case Write:
-		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Data))
 	case Execve:
 		if op.ByFD {
 			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)%s", q(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))

@@ -68,7 +68,7 @@ func (ec *envCompiler) rootfs() {
 		} else if !st.IsDir() {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
 		}
-		ec.add(Host, r.Pos, Rootfs{Kind: "dir", Sources: []string{r.Dir}, Path: ec.root})
+		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})
 	case r.Tar != "":
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
@@ -78,7 +78,7 @@ func (ec *envCompiler) rootfs() {
 			digest = "sha256:?"
 		}
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
-		ec.add(Host, r.Pos, Rootfs{Kind: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
+		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
 	default:
 		paths := ec.closureTree(r, field)
 		for _, d := range ec.neededDirs() {
@@ -91,7 +91,7 @@ func (ec *envCompiler) rootfs() {
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 		digest := TreeDigest(files)
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
-		ec.add(Host, r.Pos, Rootfs{Kind: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
+		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
 	}
 }
 

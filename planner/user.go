@@ -1,13 +1,9 @@
 package planner
 
-// What is written from outside into a new user or time namespace: the id maps (user_namespaces(7)) and the clock offsets (time_namespaces(7)).
+// What is written from outside into a new user namespace: the id maps
+// (user_namespaces(7)).
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/nsup/nsup/spec"
-)
+import "github.com/nsup/nsup/spec"
 
 // userMaps plans the maps of a new user namespace, written from outside
 // once the child exists and before its execve (user_namespaces(7)):
@@ -20,40 +16,31 @@ func (ec *envCompiler) userMaps(first spec.Pos) {
 		pos = ec.e.IDMap.Pos
 	}
 	if ec.denySetgroups {
-		ec.add(Host, pos, Write{Path: "/proc/$CHILD/setgroups", Data: "deny"})
+		ec.add(Host, pos, DenySetgroups{})
 	}
+	uid := UIDMap{Lines: mapLines(ec.uidMap)}
 	if ec.uidHelper {
-		ec.add(Host, pos, Newidmap{Program: ec.caller.NewUIDMap, Map: mapText(ec.uidMap)})
-	} else {
-		ec.add(Host, pos, Write{Path: "/proc/$CHILD/uid_map", Data: mapText(ec.uidMap)})
+		uid.Helper = ec.caller.NewUIDMap
 	}
+	ec.add(Host, pos, uid)
+	gid := GIDMap{Lines: mapLines(ec.gidMap)}
 	if ec.gidHelper {
-		ec.add(Host, pos, Newidmap{Program: ec.caller.NewGIDMap, Map: mapText(ec.gidMap)})
-	} else {
-		ec.add(Host, pos, Write{Path: "/proc/$CHILD/gid_map", Data: mapText(ec.gidMap)})
+		gid.Helper = ec.caller.NewGIDMap
 	}
+	ec.add(Host, pos, gid)
 }
 
-// offsets renders the time offsets as timens_offsets wants them.
-func (ec *envCompiler) offsets() string {
+// timeOffsets is the new time namespace's offsets, as planned.
+func (ec *envCompiler) timeOffsets() TimeOffsets {
 	t := ec.e.Time
-	return fmt.Sprintf("monotonic %s\nboottime %s\n", offset(t.Monotonic.Nanoseconds()), offset(t.Boottime.Nanoseconds()))
+	return TimeOffsets{Monotonic: t.Monotonic.Nanoseconds(), Boottime: t.Boottime.Nanoseconds()}
 }
 
-// offset renders nanoseconds as timens_offsets wants: "SECONDS NANOSECONDS".
-func offset(ns int64) string {
-	sec, nsec := ns/1e9, ns%1e9
-	if nsec < 0 {
-		sec--
-		nsec += 1e9
+// mapLines converts the spec's id ranges into map lines.
+func mapLines(rs []spec.IDRange) []IDMapLine {
+	out := make([]IDMapLine, len(rs))
+	for i, r := range rs {
+		out[i] = IDMapLine{Inside: r.Inside, Outside: r.Outside, Count: r.Count}
 	}
-	return fmt.Sprintf("%d %d", sec, nsec)
-}
-
-func mapText(rs []spec.IDRange) string {
-	var b strings.Builder
-	for _, r := range rs {
-		fmt.Fprintf(&b, "%d %d %d\n", r.Inside, r.Outside, r.Count)
-	}
-	return b.String()
+	return out
 }

@@ -94,9 +94,9 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 				return err
 			}
 			for _, e := range p.Environments {
-				if r, ok := rootfsOf(e); ok && r.Kind != "dir" {
+				if r, ok := rootfsOf(e); ok && r.Type != "dir" {
 					keep[r.Path] = true
-					keep[idx.File(planner.IndexKey(r.Kind, r.Sources))] = true
+					keep[idx.File(planner.IndexKey(r.Type, r.Sources))] = true
 				}
 			}
 		}

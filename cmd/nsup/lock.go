@@ -104,8 +104,8 @@ func lockState(p *planner.Plan) (map[string]lockedEnv, error) {
 		if !ok {
 			continue
 		}
-		le := lockedEnv{kind: r.Kind, digest: r.Digest}
-		switch r.Kind {
+		le := lockedEnv{kind: r.Type, digest: r.Digest}
+		switch r.Type {
 		case "closure":
 			le.files = r.Files
 		case "tar":
@@ -243,9 +243,9 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 		switch {
 		case !ok:
 			report = append(report, fmt.Sprintf("  %s: not in the lock", e.Name))
-		case l.kind != r.Kind:
-			report = append(report, fmt.Sprintf("  %s: rootfs %s (locked) -> %s (now)", e.Name, l.kind, r.Kind))
-		case r.Kind == "dir" || l.digest == r.Digest:
+		case l.kind != r.Type:
+			report = append(report, fmt.Sprintf("  %s: rootfs %s (locked) -> %s (now)", e.Name, l.kind, r.Type))
+		case r.Type == "dir" || l.digest == r.Digest:
 			continue
 		default:
 			// The digests differ: now the files are worth listing.
@@ -254,7 +254,7 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 				return err
 			}
 			now[e.Name] = state[e.Name]
-			report = append(report, fmt.Sprintf("  %s: rootfs %s %s (locked) -> %s (now)", e.Name, r.Kind, l.digest, r.Digest))
+			report = append(report, fmt.Sprintf("  %s: rootfs %s %s (locked) -> %s (now)", e.Name, r.Type, l.digest, r.Digest))
 			report = append(report, diffFiles(e.Name, r, l.files, state[e.Name].files, idx)...)
 		}
 	}
@@ -301,14 +301,14 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 // needs each file that is new or changed.
 func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *planner.Index) []string {
 	var from map[string][]string
-	if r.Kind == "closure" {
+	if r.Type == "closure" {
 		// Only when something differs: it resolves the closure again,
 		// noting which requested path needs what.
 		_, from, _ = planner.ClosureFrom(r.Sources, idx)
 	}
 	neededBy := func(p string) string {
 		switch {
-		case r.Kind != "closure":
+		case r.Type != "closure":
 			return ""
 		case len(from[p]) > 0:
 			return ", needed by " + strings.Join(from[p], ", ")

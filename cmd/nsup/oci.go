@@ -142,7 +142,7 @@ func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 		return err
 	}
 	r := b.Rootfs
-	switch r.Kind {
+	switch r.Type {
 	case "closure":
 		err = store.BuildTree(ctx, rootfs, r.Files)
 	case "dir":
@@ -157,7 +157,7 @@ func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 			err = fmt.Errorf("rootfs.tar %s: %w (export copies the unpacked tree)", r.Sources[0], err)
 		}
 	default:
-		err = fmt.Errorf("rootfs kind %q: unknown", r.Kind)
+		err = fmt.Errorf("rootfs kind %q: unknown", r.Type)
 	}
 	if err != nil {
 		return err

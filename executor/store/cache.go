@@ -231,11 +231,11 @@ func writeAtomic(name string, b []byte) error {
 // saveIndex writes the digest index of a rootfs source when this run
 // learnt something about its files (a warm run writes nothing).
 func saveIndex(idx *planner.Index, op planner.Rootfs) error {
-	if idx == nil || (op.Kind != "closure" && op.Kind != "tar") {
+	if idx == nil || (op.Type != "closure" && op.Type != "tar") {
 		return nil
 	}
 	var paths []string
-	if op.Kind == "tar" {
+	if op.Type == "tar" {
 		paths = op.Sources
 	} else {
 		for _, f := range op.Files {
@@ -244,7 +244,7 @@ func saveIndex(idx *planner.Index, op planner.Rootfs) error {
 			}
 		}
 	}
-	key := planner.IndexKey(op.Kind, op.Sources)
+	key := planner.IndexKey(op.Type, op.Sources)
 	b, changed := idx.Update(key, paths)
 	if !changed {
 		return nil

@@ -32,7 +32,7 @@ var errRootfsChanged = errors.New("rootfs input changed since plan")
 // hashed.
 func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.File, error) {
 	var build func(ctx context.Context, tmp string) (entryMeta, error)
-	switch op.Kind {
+	switch op.Type {
 	case "dir":
 		return nil, isDir(op.Path)
 	case "closure":
@@ -45,10 +45,10 @@ func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.Fil
 		}
 		build = func(ctx context.Context, tmp string) (entryMeta, error) {
 			n, size, err := extractTar(ctx, op.Sources[0], op.Digest, tmp, idx)
-			return entryMeta{Kind: op.Kind, Digest: op.Digest, Sources: op.Sources, Files: n, Bytes: size}, err
+			return entryMeta{Kind: op.Type, Digest: op.Digest, Sources: op.Sources, Files: n, Bytes: size}, err
 		}
 	default:
-		return nil, fmt.Errorf("unknown rootfs kind %q: %w", op.Kind, unix.EINVAL)
+		return nil, fmt.Errorf("unknown rootfs kind %q: %w", op.Type, unix.EINVAL)
 	}
 	// The entry's name is its digest: a plan that says otherwise (edited
 	// by hand) must not make nsup use or fill another folder.
@@ -85,7 +85,7 @@ func buildClosure(ctx context.Context, op planner.Rootfs, tmp string, idx *plann
 	if err := fillTree(ctx, tmp, op.Files, idx); err != nil {
 		return entryMeta{}, err
 	}
-	meta := entryMeta{Kind: op.Kind, Digest: op.Digest, Sources: op.Sources}
+	meta := entryMeta{Kind: op.Type, Digest: op.Digest, Sources: op.Sources}
 	for _, f := range op.Files {
 		if f.Type == "file" {
 			meta.Files++

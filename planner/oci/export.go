@@ -3,10 +3,8 @@ package oci
 import (
 	"encoding/json"
 	"fmt"
-	"path"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -295,18 +293,18 @@ func (x *exporter) step(st planner.Step) error {
 		return x.newNS(op.Flags &^ unix.CLONE_PARENT)
 	case planner.Unshare:
 		return x.newNS(op.Flags)
-	case planner.Write:
-		return x.write(op)
-	case planner.Newidmap:
-		// The map newuidmap/newgidmap write for rootless nsup: the same
-		// linux.uidMappings / gidMappings (the engine maps its own way).
-		var err error
-		if strings.Contains(op.Program, "newgidmap") {
-			x.cfg.Linux.GIDMappings, err = idMappings(op.Map)
-		} else {
-			x.cfg.Linux.UIDMappings, err = idMappings(op.Map)
-		}
-		return err
+	case planner.UIDMap:
+		// Written directly or by newuidmap for rootless nsup: the same
+		// linux.uidMappings (the engine maps its own way).
+		x.cfg.Linux.UIDMappings = idMappings(op.Lines)
+	case planner.GIDMap:
+		x.cfg.Linux.GIDMappings = idMappings(op.Lines)
+	case planner.DenySetgroups:
+		// Written "deny" for an unprivileged writer of gid_map: the
+		// runtime does the same when it must.
+	case planner.TimeOffsets:
+		x.cfg.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
+			"monotonic": timeOffset(op.Monotonic), "boottime": timeOffset(op.Boottime)}
 	case planner.Execve:
 		if st.Stage == planner.Init { // init: false: the main process itself
 			c.Process.Args, c.Process.Env = op.Argv, op.Env
@@ -515,63 +513,24 @@ func (x *exporter) newNS(flags planner.CloneFlags) error {
 	return nil
 }
 
-// write reads back the maps and offsets that the plan writes.
-func (x *exporter) write(op planner.Write) error {
-	var err error
-	switch path.Base(op.Path) {
-	case "uid_map":
-		x.cfg.Linux.UIDMappings, err = idMappings(op.Data)
-	case "gid_map":
-		x.cfg.Linux.GIDMappings, err = idMappings(op.Data)
-	case "setgroups":
-		// Written "deny" for an unprivileged writer of gid_map: the
-		// runtime does the same when it must.
-	case "timens_offsets":
-		x.cfg.Linux.TimeOffsets, err = timeOffsets(op.Data)
-	default:
-		err = fmt.Errorf("a write to %s has no OCI equivalent", op.Path)
+// idMappings converts map lines to OCI's form.
+func idMappings(lines []planner.IDMapLine) []specs.LinuxIDMapping {
+	out := make([]specs.LinuxIDMapping, len(lines))
+	for i, l := range lines {
+		out[i] = specs.LinuxIDMapping{ContainerID: l.Inside, HostID: l.Outside, Size: l.Count}
 	}
-	return err
+	return out
 }
 
-// idMappings parses uid_map lines: "INSIDE OUTSIDE COUNT".
-func idMappings(data string) ([]specs.LinuxIDMapping, error) {
-	var out []specs.LinuxIDMapping
-	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			return nil, fmt.Errorf("bad map line %q", line)
-		}
-		var n [3]uint32
-		for i, s := range f {
-			v, err := strconv.ParseUint(s, 10, 32)
-			if err != nil {
-				return nil, fmt.Errorf("bad map line %q", line)
-			}
-			n[i] = uint32(v)
-		}
-		out = append(out, specs.LinuxIDMapping{ContainerID: n[0], HostID: n[1], Size: n[2]})
+// timeOffset splits nanoseconds as OCI's linux.timeOffsets (and
+// timens_offsets) hold them: seconds, and 0 <= nanoseconds < 1e9.
+func timeOffset(ns int64) specs.LinuxTimeOffset {
+	sec, nsec := ns/1e9, ns%1e9
+	if nsec < 0 {
+		sec--
+		nsec += 1e9
 	}
-	return out, nil
-}
-
-// timeOffsets parses timens_offsets lines: "CLOCK SECONDS NANOSECONDS",
-// the form OCI's linux.timeOffsets has too (time_namespaces(7)).
-func timeOffsets(data string) (map[string]specs.LinuxTimeOffset, error) {
-	out := map[string]specs.LinuxTimeOffset{}
-	for _, line := range strings.Split(strings.TrimSpace(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 || (f[0] != "monotonic" && f[0] != "boottime") {
-			return nil, fmt.Errorf("bad offset line %q", line)
-		}
-		s, err1 := strconv.ParseInt(f[1], 10, 64)
-		ns, err2 := strconv.ParseUint(f[2], 10, 32)
-		if err1 != nil || err2 != nil || ns >= 1e9 {
-			return nil, fmt.Errorf("bad offset line %q", line)
-		}
-		out[f[0]] = specs.LinuxTimeOffset{Secs: s, Nanosecs: uint32(ns)}
-	}
-	return out, nil
+	return specs.LinuxTimeOffset{Secs: sec, Nanosecs: uint32(nsec)}
 }
 
 // flagOptions are the mount(2) flags that OCI mount options name, in the

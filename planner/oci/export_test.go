@@ -167,7 +167,7 @@ func TestExport(t *testing.T) {
 			if err := validate(t, js); err != nil {
 				t.Errorf("config.json is not valid runtime-spec:\n%v", err)
 			}
-			if b.Rootfs.Kind != "closure" || len(b.Rootfs.Files) == 0 {
+			if b.Rootfs.Type != "closure" || len(b.Rootfs.Files) == 0 {
 				t.Errorf("rootfs to copy: %+v", b.Rootfs)
 			}
 		})

@@ -65,7 +65,7 @@ func TestRoundTrip(t *testing.T) {
 			if d := cmp.Diff(string(first), string(marshal(t, b2.Config))); d != "" {
 				t.Errorf("export → import → export changed config.json (-first +second):\n%s\nimported:\n%s", d, y)
 			}
-			if b2.Rootfs.Kind != "dir" || b2.Rootfs.Path != root {
+			if b2.Rootfs.Type != "dir" || b2.Rootfs.Path != root {
 				t.Errorf("imported rootfs: %+v", b2.Rootfs)
 			}
 		})
