@@ -129,7 +129,7 @@ func TestStageCalls(t *testing.T) {
 		`write "/proc/$TID/timens_offsets" "monotonic 1 0\nboottime 0 0\n"`,
 		`mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)`,
 		`mount("/r", "/r", NULL, MS_BIND|MS_REC, NULL)`,
-		`mount("tmpfs", <root>/tmp, "tmpfs", 0, "size=1m")`,
+		`mount("tmpfs", <root>/tmp, "tmpfs", 0, "size=1m"), mkdir target if missing`,
 		`overlay "/o" "/o" true false`,
 		`symlink "/r" "pts/ptmx" "/dev/ptmx"`,
 		`sethostname "h"`,

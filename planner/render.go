@@ -65,6 +65,18 @@ func output(label string) string {
 	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
 }
 
+// create renders Mount.Create: the mount point made, in the root, when
+// it is missing (a write to the root's tree, which may be the host's).
+func create(kind string) string {
+	switch kind {
+	case "":
+		return ""
+	case "dir":
+		return ", mkdir target if missing"
+	}
+	return ", create target " + kind + " if missing"
+}
+
 // qn quotes s, or prints NULL for an empty string, as strace does for a
 // null pointer argument.
 func qn(s string) string {
@@ -168,7 +180,7 @@ func FormatOp(op Op) string {
 		if op.SourceInRoot {
 			source = inRoot(op.Source)
 		}
-		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)", source, target, qn(op.FSType), op.Flags, qn(op.Data))
+		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)%s", source, target, qn(op.FSType), op.Flags, qn(op.Data), create(op.Create))
 	case Overlay:
 		x := ""
 		if op.UserXattr {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Rootless mode, for real: the test (root) creates an unprivileged user,
@@ -35,6 +36,12 @@ func makeUser(t *testing.T) testUser {
 		t.Fatalf("useradd: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
+		// The user's last environment may still be exiting (its pid
+		// namespace torn down after nsup returned): wait for it, boundedly,
+		// as userdel refuses a user with processes.
+		if pids := waitNoProcesses(name, 5*time.Second); len(pids) > 0 {
+			t.Errorf("processes of %s left: %v", name, pids)
+		}
 		if out, err := exec.Command("userdel", name).CombinedOutput(); err != nil {
 			t.Errorf("userdel: %v\n%s", err, out)
 		}
@@ -440,5 +447,19 @@ environments:
 		if !strings.Contains(out, w+"\n") {
 			t.Errorf("rootless, inside: output lacks %q:\n%s", w, out)
 		}
+	}
+}
+
+// waitNoProcesses waits until no process runs as user (pgrep -u), for at
+// most d, and returns those left.
+func waitNoProcesses(user string, d time.Duration) []string {
+	deadline := time.Now().Add(d)
+	for {
+		out, _ := exec.Command("pgrep", "-u", user).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 || time.Now().After(deadline) {
+			return pids
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
