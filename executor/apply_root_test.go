@@ -26,7 +26,7 @@ echo "== hostname"; cat /proc/sys/kernel/hostname
 echo "== domainname"; cat /proc/sys/kernel/domainname
 echo "== ns"; for f in /proc/self/ns/*; do echo "$(basename $f) $(readlink $f)"; done
 echo "== pid"; echo $$
-echo "== pid1"; tr '\0' ' ' < /proc/1/cmdline; echo
+echo "== pid1"; cat /proc/1/comm
 echo "== id"; id -u; id -g
 echo "== status"; grep -E '^(Groups|NoNewPrivs|CapEff)' /proc/self/status
 echo "== tmpmode"; stat -c %a /tmp
@@ -165,8 +165,8 @@ func TestRootProbe(t *testing.T) {
 			if got := strings.Join(s["roroot"], " "); !strings.Contains(got, "Read-only file system") {
 				t.Errorf("writing to the read-only root: %q, want EROFS", got)
 			}
-			if tc.mainPid != "1" && !strings.Contains(strings.Join(s["pid1"], ""), planner.StageArgv[1]) {
-				t.Errorf("PID 1 is %q, want nsup's init", s["pid1"])
+			if tc.mainPid != "1" && !slices.Equal(s["pid1"], []string{planner.InitName}) {
+				t.Errorf("PID 1 is %q, want nsup's (its minimal PID 1)", s["pid1"])
 			}
 			if !slices.Contains(s["status"], "NoNewPrivs:\t1") {
 				t.Errorf("status: %q, want NoNewPrivs 1", s["status"])
@@ -290,10 +290,8 @@ environments:
         command: [/bin/sleep, "10"]
 `)
 	var maxrss int64
-	opts := executor.OnExit(executor.Options{}, func(env string, ps *os.ProcessState) {
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			maxrss = ru.Maxrss
-		}
+	opts := executor.OnExit(executor.Options{}, func(env string, ru *unix.Rusage) {
+		maxrss = ru.Maxrss
 	})
 	_, out, errOut, err := run(t, p, opts)
 	if err != nil {
@@ -690,7 +688,7 @@ environments:
         command: [/bin/sleep, "100"]
 `)
 	for i, st := range p.Environments[0].Steps {
-		if s, ok := st.Op.(planner.Start); ok {
+		if s, ok := st.Op.(planner.Spawn); ok {
 			s.StopTimeout = 300
 			p.Environments[0].Steps[i].Op = s
 		}

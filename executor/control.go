@@ -170,20 +170,19 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	if in.main == nil || !in.main.alive || in.mainDone {
 		return nil, fmt.Errorf("the environment is stopping: %w", unix.ESRCH)
 	}
-	var st planner.Start
-	if req.Process == "" {
-		st = in.starts[in.main.name]
-	} else {
-		var ok bool
-		if st, ok = in.starts[req.Process]; !ok {
-			var names []string
-			for _, p := range in.procs {
-				names = append(names, p.name)
-			}
-			return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
-		}
+	name := req.Process
+	if name == "" {
+		name = in.main.name
 	}
-	path, err := lookPath(req.Argv, st.Env, st.Cwd)
+	procs, ok := in.spawns[name]
+	if !ok {
+		var names []string
+		for _, p := range in.procs {
+			names = append(names, p.name)
+		}
+		return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
+	}
+	steps, err := execSteps(procs, req.Argv, req.TTY)
 	if err != nil {
 		return nil, err
 	}
@@ -195,9 +194,11 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	// session of its own; from this thread, which has the environment's
 	// capabilities, no_new_privs, filter and keyring, as every thread of
 	// init has.
-	attr := startAttr(st, path, stdio)
-	attr.argv, attr.setsid, attr.ctty = req.Argv, true, req.TTY
-	pid, err := in.sys.Spawn(attr)
+	prog, err := procProg(steps, stdio, nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
+	}
+	pid, err := in.sys.Spawn(prog)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}
@@ -207,4 +208,39 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	}
 	in.execs[pid] = s
 	return s, nil
+}
+
+// execSteps are the proc steps of nsup exec's command: the named
+// process's own (its limits, ids, parent-death signal, working
+// directory), in a session of its own (with the received terminal as its
+// controlling terminal for tty), ending in the execve of argv, looked up
+// in the process's PATH from its working directory.
+func execSteps(procs []indexedStep, argv []string, tty bool) ([]indexedStep, error) {
+	var out []indexedStep
+	cwd := "/"
+	for _, is := range procs {
+		if c, ok := is.Step.Op.(planner.Chdir); ok {
+			cwd = c.Path
+		}
+	}
+	for _, is := range procs {
+		switch op := is.Step.Op.(type) {
+		case planner.Setsid, planner.Setctty:
+			continue // added below, as the command needs them
+		case planner.Setresgid:
+			out = append(out, indexedStep{Index: is.Index, Step: planner.Step{Stage: planner.Proc, Op: planner.Setsid{}}})
+			if tty {
+				out = append(out, indexedStep{Index: is.Index, Step: planner.Step{Stage: planner.Proc, Op: planner.Setctty{}}})
+			}
+		case planner.Execve:
+			p, err := lookPath(argv, op.Env, cwd)
+			if err != nil {
+				return nil, err
+			}
+			op.Path, op.Argv, op.Output = p, argv, ""
+			is.Step.Op = op
+		}
+		out = append(out, is)
+	}
+	return out, nil
 }

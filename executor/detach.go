@@ -134,10 +134,10 @@ func (r *envRun) saveState(op planner.SaveState) error {
 	if err := absolute(op.Path); err != nil {
 		return err
 	}
-	if r.proc == nil {
+	if r.child == 0 {
 		return fmt.Errorf("no child to record: %w", unix.EINVAL)
 	}
-	pid := r.proc.Pid
+	pid := r.child
 	start, ns, err := lifecycle.Identify(pid)
 	if err != nil {
 		return err
@@ -172,7 +172,7 @@ func (r *envRun) saveState(op planner.SaveState) error {
 				ref = op.Path
 			}
 			st.Joined[nsNames[op.NSType]] = ref
-		case planner.Start:
+		case planner.Spawn:
 			d := 0
 			if op.Parent != "" {
 				d = depth[op.Parent] + 1

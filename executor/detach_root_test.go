@@ -528,11 +528,12 @@ environments:
 		{"detached-flock", detached, find(detached, planner.Host, "flock", true)},
 		{"detached-clone", detached, find(detached, planner.Host, "clone", true)},
 		{"detached-mount", detached, find(detached, planner.Child, "mount", false)},
-		{"detached-second-start", detached, find(detached, planner.Init, "start", false)},
+		{"detached-second-start", detached, find(detached, planner.Init, "clone", false)},
 		{"detached-state", detached, find(detached, planner.Host, "state", true)},
 		{"detached-release", detached, find(detached, planner.Init, "prctl", false)},
 		{"foreground-mount", fg, find(fg, planner.Child, "mount", false)},
-		{"foreground-second-start", fg, find(fg, planner.Init, "start", false)},
+		{"foreground-second-start", fg, find(fg, planner.Init, "clone", false)},
+		{"foreground-second-execve", fg, find(fg, planner.Proc, "execve", false)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,8 +18,9 @@ func FailAt(opts Options, env string, step int, errno unix.Errno) Options {
 	return opts
 }
 
-// OnExit returns opts calling fn with each environment's child's end.
-func OnExit(opts Options, fn func(env string, ps *os.ProcessState)) Options {
+// OnExit returns opts calling fn with each environment's child's
+// resource usage once it is reaped.
+func OnExit(opts Options, fn func(env string, ru *unix.Rusage)) Options {
 	opts.exited = fn
 	return opts
 }

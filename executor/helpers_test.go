@@ -26,8 +26,8 @@ import (
 // It is also nsup apply for tests that need nsup in a process of its own
 // (to kill it, or to run two at once): see helperApply.
 func TestMain(m *testing.M) {
-	if executor.IsStage() {
-		os.Exit(executor.RunStage())
+	if executor.IsInit() {
+		os.Exit(executor.RunInit())
 	}
 	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
 		os.Exit(helperApply())

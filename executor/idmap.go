@@ -21,10 +21,10 @@ func (r *envRun) idMap(file, helper string, lines []planner.IDMapLine) error {
 	if helper == "" {
 		return r.childWrite(file, planner.MapText(lines))
 	}
-	if r.proc == nil {
+	if r.child == 0 {
 		return fmt.Errorf("%s before clone: %w", file, unix.EINVAL)
 	}
-	args := []string{strconv.Itoa(r.proc.Pid)}
+	args := []string{strconv.Itoa(r.child)}
 	for _, l := range lines {
 		args = append(args, strconv.FormatUint(uint64(l.Inside), 10), strconv.FormatUint(uint64(l.Outside), 10), strconv.FormatUint(uint64(l.Count), 10))
 	}
@@ -44,10 +44,10 @@ func (r *envRun) idMap(file, helper string, lines []planner.IDMapLine) error {
 // childWrite writes data to the child's /proc/PID/FILE in one write(2),
 // as uid_map requires.
 func (r *envRun) childWrite(file, data string) error {
-	if r.proc == nil {
+	if r.child == 0 {
 		return fmt.Errorf("%s before clone: %w", file, unix.EINVAL)
 	}
-	return writeOnce("/proc/"+strconv.Itoa(r.proc.Pid)+"/"+file, data)
+	return writeOnce("/proc/"+strconv.Itoa(r.child)+"/"+file, data)
 }
 
 // mapsZero says whether a map gives the namespace a uid (or gid) 0.

@@ -82,10 +82,12 @@ type initState struct {
 	sys kernel
 	// mu guards everything below once init runs: its loop, the signal
 	// goroutine, grace-period timers and exec sessions all take it.
-	mu     sync.Mutex
-	procs  []*proc
-	main   *proc
-	starts map[string]planner.Start // by process name, for nsup exec
+	mu    sync.Mutex
+	procs []*proc
+	main  *proc
+	// spawns are each process's Spawn and proc steps, by name: nsup exec
+	// starts its command as the named process starts.
+	spawns map[string][]indexedStep
 	// stops are the stops under way, each a sequence of levels, deepest
 	// first (see advance).
 	stops      [][]*stopLevel
@@ -109,9 +111,10 @@ func (in *initState) find(name string) *proc {
 	return nil
 }
 
-// start is the Start step: the process is forked and executed now, so a
-// child process always starts after its parent (the plan lists it later).
-func (in *initState) start(k kernel, op planner.Start) error {
+// start is a Spawn step: the process is forked and its proc steps run
+// now, so a child process always starts after its parent (the plan lists
+// it later). fail and pause are the test hooks of its steps.
+func (in *initState) start(op planner.Spawn, procs []indexedStep, fail, pause *failPoint) error {
 	var parent *proc
 	depth := 0
 	if op.Parent != "" {
@@ -119,13 +122,6 @@ func (in *initState) start(k kernel, op planner.Start) error {
 			return fmt.Errorf("parent process %q is not started: %w", op.Parent, unix.ESRCH)
 		}
 		depth = parent.depth + 1
-	}
-	p := op.Path
-	if p == "" {
-		var err error
-		if p, err = lookPath(op.Argv, op.Env, op.Cwd); err != nil {
-			return err
-		}
 	}
 	stdio := [3]int{0, 1, 2}
 	var ends []*os.File
@@ -142,7 +138,11 @@ func (in *initState) start(k kernel, op planner.Start) error {
 		ends = []*os.File{w1, w2}
 		stdio[1], stdio[2] = int(w1.Fd()), int(w2.Fd())
 	}
-	pid, err := k.Spawn(startAttr(op, p, stdio))
+	prog, err := procProg(procs, stdio, fail, pause)
+	if err != nil {
+		return err
+	}
+	pid, err := in.sys.Spawn(prog)
 	for _, f := range ends {
 		f.Close() // the process has its own copies: EOF comes when it and its children are done
 	}
@@ -152,27 +152,42 @@ func (in *initState) start(k kernel, op planner.Start) error {
 	pr := &proc{name: op.Process, parent: parent, pid: pid, depth: depth, main: op.Main,
 		grace: time.Duration(op.StopTimeout) * time.Millisecond, alive: true}
 	in.procs = append(in.procs, pr)
-	if in.starts == nil {
-		in.starts = map[string]planner.Start{}
+	if in.spawns == nil {
+		in.spawns = map[string][]indexedStep{}
 	}
-	in.starts[op.Process] = op
+	in.spawns[op.Process] = procs
 	if op.Main || (in.main == nil && parent == nil) {
 		in.main = pr
 	}
 	return nil
 }
 
-// startAttr is how init starts the process of a Start step: fork, then
-// in the new process its limits, setgroups, setresgid, setresuid, chdir
-// and execve, with only fds 0, 1 and 2 (init's stdio fds given, which are
-// init's own 0, 1, 2 unless the output is prefixed) and nothing of init's
-// environment. Pdeathsig makes it die with init (set after the credential
-// change, which would clear it, prctl(2)); the thread that starts the
-// tree is init's locked thread, which outlives it. The main process with
-// a terminal of its own leads a session whose controlling terminal it is.
-func startAttr(op planner.Start, path string, stdio [3]int) *spawnAttr {
-	return &spawnAttr{path: path, argv: op.Argv, env: op.Env, dir: op.Cwd, uid: op.UID, gid: op.GID,
-		setgroups: !op.NoSetgroups, stdio: stdio, rlimits: op.Rlimits, setsid: op.Terminal, ctty: op.Terminal, pdeathsig: true}
+// procProg prepares a process's proc steps, with init's fds stdio as its
+// 0, 1 and 2. A command without a path (a tar root) is looked up in its
+// PATH, inside the root init runs in, from its working directory.
+func procProg(procs []indexedStep, stdio [3]int, fail, pause *failPoint) (*rawProg, error) {
+	cwd := "/"
+	for _, is := range procs {
+		if c, ok := is.Step.Op.(planner.Chdir); ok {
+			cwd = c.Path
+		}
+	}
+	b := &rawBuilder{prog: newRawProg(), fail: fail, pause: pause, lookPath: func(argv, env []string) (string, error) {
+		return lookPath(argv, env, cwd)
+	}}
+	for _, is := range procs {
+		if is.Step.Stage != planner.Proc {
+			return nil, fmt.Errorf("step %d of stage %s among a process's steps: %w", is.Index, is.Step.Stage, unix.EINVAL)
+		}
+		if err := b.add(is.Index, is.Step); err != nil {
+			return nil, &rawFailure{step: is.Index, err: err}
+		}
+	}
+	for i, fd := range stdio {
+		b.prog.fds[i] = uintptr(fd)
+	}
+	b.prog.nfds = len(stdio)
+	return b.prog, nil
 }
 
 // started lists the processes started so far, for the host's state file.

@@ -35,7 +35,7 @@ type ptyRelay struct {
 // openpty performs the Openpty step: the relay runs until the
 // environment ends (finish).
 func (r *envRun) openpty() error {
-	if r.proc != nil {
+	if r.child > 0 {
 		return fmt.Errorf("openpty after the clone: the child has its fds already: %w", unix.EINVAL)
 	}
 	m, mfd, s, err := lifecycle.OpenPty()

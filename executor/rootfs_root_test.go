@@ -155,8 +155,8 @@ environments:
 		t.Fatalf("rootfs step %+v", op)
 	}
 	for _, st := range p.Environments[0].Steps {
-		if s, ok := st.Op.(planner.Start); ok && s.Path != "" {
-			t.Errorf("start of %s: path %q at plan time, want it looked up at start", s.Process, s.Path)
+		if s, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Proc && s.Path != "" {
+			t.Errorf("execve of %q: path %q at plan time, want it looked up at start", s.Argv, s.Path)
 		}
 	}
 	cache := filepath.Join(dir, "cache")

@@ -11,33 +11,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The host and the child stage talk over one socketpair, the child's end
-// at fd 3 (put there by the launcher). Both ends are close-on-exec, so no
-// process of the environment inherits it.
+// The host and nsup's init talk over one socketpair, init's end at fd 3
+// (put there by the launcher's child before it executed init). Both ends
+// are close-on-exec, so no process of the environment inherits it.
 //
-//	host → child  a request: a run of consecutive child and init steps;
-//	              Last marks the final one (a plan whose steps alternate
-//	              host, child, host, init sends one per run of them)
-//	child → host  replies, one JSON value each, until one ends the run:
+//	host → init   a request: a run of consecutive init and proc steps;
+//	              Last marks the final one (a detached plan's steps
+//	              alternate host, init, host, init: one request per run)
+//	init → host   replies, one JSON value each, until one ends the run:
 //	              "ok"     the run is done (with the processes init
 //	                       started, by name and pid inside)
-//	              "exec"   the next call is the main process's execve: a
-//	                       following EOF (the close-on-exec fd went away)
-//	                       means it succeeded
 //	              "error"  step Step failed with Errno (and Detail)
 //	              "paused" step Step is paused (a test hook)
 //
-// The child applies a run and waits for the next request until one is
-// Last; EOF instead means nsup died, and the child undoes what it started.
-// Init takes over once the last run is done.
+// Init applies a run and waits for the next request until one is Last;
+// EOF instead means nsup died, and init undoes what it started. Then it
+// runs the tree.
 //
 // The steps travel with planner.Step's own JSON form, so a step means the
-// same thing in a saved plan and on this pipe.
+// same thing in a saved plan and on this pipe. The raw stages' steps
+// (child, and proc with no init) never travel: the launcher's child runs
+// them from a program prepared before the clone (launch.go).
 
-// stageFD is where the child stage finds its end of the socketpair.
+// stageFD is where init finds its end of the socketpair.
 const stageFD = 3
 
-// request is what the host sends the child stage.
+// request is what the host sends init.
 type request struct {
 	Env   string        `json:"env"`
 	Steps []indexedStep `json:"steps"`
@@ -82,7 +81,6 @@ type reply struct {
 
 const (
 	replyOK     = "ok"
-	replyExec   = "exec"
 	replyError  = "error"
 	replyPaused = "paused"
 )

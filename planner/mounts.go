@@ -28,9 +28,6 @@ func (ec *envCompiler) child() {
 	}
 	joinedMnt := ec.joined(spec.NSMount) != nil
 	ec.launch(pos)
-	// In a joined mount namespace /proc/self/exe may not exist: the
-	// launcher executes nsup through an fd it holds.
-	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: StageArgv, Env: []string{}, ByFD: joinedMnt})
 	// A session of its own, always: nothing inside may have nsup's
 	// controlling terminal (through it, TIOCSTI types into the caller's
 	// shell, CVE-2017-5226), and a ^C or hang-up of that terminal reaches
@@ -112,7 +109,15 @@ func (ec *envCompiler) child() {
 			ec.add(Child, rpos, MountSetattr{Path: "/", Set: unix.MOUNT_ATTR_RDONLY})
 		}
 	}
-	ec.confine(pos)
+	if !ec.goInit() {
+		ec.confine(Child, pos)
+		return
+	}
+	// nsup's init, from the fd of nsup's binary the host holds (the
+	// root switched, its path may not exist here), with its capabilities
+	// (see launch); it confines itself.
+	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: InitArgv, Env: []string{}, ByFD: true})
+	ec.confine(Init, pos)
 }
 
 // mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev

@@ -191,8 +191,8 @@ environments:
 		for _, st := range e.Steps {
 			switch op := st.Op.(type) {
 			case Rootfs, Execve, Mount, Chdir, PivotRoot, Umount2, Capset, Prctl, CloseRange, LinkUp, Setsid, MountSetattr, Keyctl, Prlimit, Seccomp, InheritCaps, CapbsetDrop:
-			case Start:
-				got = append(got, e.Name+" start noSetgroups="+map[bool]string{true: "yes", false: "no"}[op.NoSetgroups])
+			case Spawn:
+				got = append(got, e.Name+" spawn "+op.Process)
 			default:
 				got = append(got, e.Name+" "+st.Stage.String()+" "+FormatOp(op))
 			}
@@ -204,13 +204,16 @@ environments:
 		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
 		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
 		// init: false without setgroups: denied
-		"db init setresgid(0, 0, 0)",
-		"db init setresuid(0, 0, 0)",
+		"db proc setresgid(0, 0, 0)",
+		"db proc setresuid(0, 0, 0)",
 		"web host fork()",
 		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
 		"web fork clone(CLONE_NEWNS|CLONE_PARENT|SIGCHLD)",
-		"web start noSetgroups=yes",
+		// nsup's init (no pid namespace of its own): no setgroups either
+		"web spawn main",
+		"web proc setresgid(0, 0, 0)",
+		"web proc setresuid(0, 0, 0)",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)

@@ -46,20 +46,31 @@ type Stage int
 const (
 	// Host is the nsup process itself, in the host's namespaces.
 	Host Stage = iota
-	// Child is nsup re-executed inside the new namespaces, before and during
-	// the root switch; it reads its steps from a pipe.
+	// Child is the launcher's child: a copy of nsup's host thread made by
+	// a raw clone(2) in the new namespaces, which makes raw system calls
+	// only, prepared before the clone, with no Go runtime of its own: the
+	// mounts, the root switch, the confinement. It ends by executing the
+	// main process (init: false), nsup's init (Execve of InitArgv), or by
+	// forking the main process and staying as its PID 1 (Monitor).
 	Child
-	// Init is PID 1 of the environment (or, with init: false, the child
-	// about to become the main process), which starts the process tree.
+	// Init is nsup's init, PID 1 of the environment: nsup executed by the
+	// child stage, for a process tree, prefixed output, a detached
+	// environment or a joined pid namespace. It starts the processes
+	// (Spawn) and serves nsup exec.
 	Init
 	// Fork is a copy of nsup made by fork(2) on the host, single-threaded
 	// and before any execve: setns(2) into a user, mount or time namespace
 	// needs a process of one thread, which the Go runtime never is. It
 	// makes raw system calls only, then creates the child stage.
 	Forked
+	// Proc is a new process between its fork and its execve (after a
+	// Spawn or a Monitor, or the child stage itself with init: false):
+	// raw system calls only, its limits, identity, session, working
+	// directory, then the execve of its program.
+	Proc
 )
 
-var stageNames = [...]string{"host", "child", "init", "fork"}
+var stageNames = [...]string{"host", "child", "init", "fork", "proc"}
 
 func (s Stage) String() string {
 	if int(s) < len(stageNames) && s >= 0 {
@@ -76,7 +87,7 @@ type Step struct {
 }
 
 // Op is implemented only by the operation types of this package. Each type
-// is named after its syscall; a few (Rootfs, Start) are not single syscalls
+// is named after its syscall; a few (Rootfs, Overlay) are not single syscalls
 // but still appear as steps, so that everything apply does is in the plan.
 type Op interface {
 	// Syscall is the syscall (or pseudo-operation) name, as printed.
@@ -216,14 +227,17 @@ func offset(ns int64) string {
 	return fmt.Sprintf("%d %d", sec, nsec)
 }
 
-// StageArgv is how the child stage is started: nsup re-executes itself
-// (/proc/self/exe) with these arguments.
-var StageArgv = []string{"nsup", "__nsup_stage"}
+// InitArgv is how the child stage executes nsup's init: nsup's own
+// binary (/proc/self/exe, opened by the host, executed through that fd)
+// with these arguments.
+var InitArgv = []string{"nsup", "__nsup_init"}
 
 // Execve replaces the process image. With ByFD, Path was opened on the
 // host before the namespaces changed, and the file is executed through
-// that fd (execveat(2), AT_EMPTY_PATH): in a joined mount namespace the
-// path may not exist.
+// that fd (execveat(2), AT_EMPTY_PATH): nsup's init, whose binary is
+// not in the environment's root. An empty Path (a tar root, unknown when
+// planned) is argv[0] looked up in the PATH of Env inside the root when
+// the process starts (LookPath).
 type Execve struct {
 	Path string   `json:"path"`
 	Argv []string `json:"argv"`
@@ -231,7 +245,7 @@ type Execve struct {
 	ByFD bool     `json:"byFD,omitempty"`
 	// Output, for the main process of an init: false environment, is the
 	// label of its output: there is no init to prefix its lines, so nsup
-	// does (see Start.Output).
+	// does (see Spawn.Output).
 	Output string `json:"output,omitempty"`
 }
 
@@ -420,39 +434,34 @@ type SaveState struct {
 	Path string `json:"path"`
 }
 
-// Start starts one process of the tree from init: fork, then in the new
-// process setgroups, setresgid, setresuid, chdir and execve. Parent names
-// the process it is a child of ("" for a top-level process); Main marks the
-// environment's main process.
-type Start struct {
-	Process string   `json:"process"`
-	Parent  string   `json:"parent,omitempty"`
-	Main    bool     `json:"main,omitempty"`
-	Path    string   `json:"path"` // argv[0] resolved in the rootfs's PATH
-	Argv    []string `json:"argv"`
-	Env     []string `json:"env"`
-	Cwd     string   `json:"cwd"`
-	UID     uint32   `json:"uid"`
-	GID     uint32   `json:"gid"`
+// Spawn starts one process of the tree from nsup's init: a raw clone(2)
+// of init's thread whose child makes the Proc steps that follow, up to
+// its execve. Parent names the process it is a child of ("" for a
+// top-level process); Main marks the environment's main process.
+type Spawn struct {
+	Process string `json:"process"`
+	Parent  string `json:"parent,omitempty"`
+	Main    bool   `json:"main,omitempty"`
 	// StopTimeout is the grace period in milliseconds between SIGTERM and
 	// SIGKILL when the process is stopped.
 	StopTimeout int64 `json:"stopTimeout"`
-	// NoSetgroups: setgroups(2) is denied in the user namespace (a
-	// rootless one-line gid map, user_namespaces(7)), so the process keeps
-	// the supplementary groups it inherits, which are unmapped inside.
-	NoSetgroups bool `json:"noSetgroups,omitempty"`
 	// Output, when set, is the label of the process's output: its fds 1
 	// and 2 are pipes to init, which writes each line prefixed with
 	// "LABEL | " (when more than one process writes to one place).
 	Output string `json:"output,omitempty"`
-	// Rlimits are the process's resource limits, set by prlimit64(2) on
-	// itself before its credentials change: the environment's, its own
-	// over them, and the default RLIMIT_NOFILE.
-	Rlimits []Prlimit `json:"rlimits,omitempty"`
-	// Terminal: the process leads a session of its own whose controlling
-	// terminal is its fd 0, the pty of an Openpty step (setsid(2), then
-	// ioctl(TIOCSCTTY)).
-	Terminal bool `json:"terminal,omitempty"`
+}
+
+// Monitor forks the main process, whose Proc steps follow, and keeps the
+// child stage as PID 1 of the environment, a minimal one with no Go
+// runtime (as bubblewrap's): it reaps every child, forwards SIGINT,
+// SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the main process,
+// stops it on SIGTERM (SIGKILL after StopTimeout ms), and exits with its
+// status once it has ended, which ends every other process of the pid
+// namespace. Planned for one process in the foreground, in a pid
+// namespace of its own.
+type Monitor struct {
+	Process     string `json:"process"`
+	StopTimeout int64  `json:"stopTimeout"`
 }
 
 // MountSetattr is mount_setattr(2): Set and Clear are MOUNT_ATTR_ flags
@@ -545,7 +554,8 @@ func (CloseRange) Syscall() string    { return "close_range" }
 func (Setgroups) Syscall() string     { return "setgroups" }
 func (Setresgid) Syscall() string     { return "setresgid" }
 func (Setresuid) Syscall() string     { return "setresuid" }
-func (Start) Syscall() string         { return "start" }
+func (Spawn) Syscall() string         { return "clone" }
+func (Monitor) Syscall() string       { return "clone" }
 func (Mkdir) Syscall() string         { return "mkdir" }
 func (Flock) Syscall() string         { return "flock" }
 func (Stdio) Syscall() string         { return "open" }
@@ -586,7 +596,8 @@ func (CloseRange) Kind() string    { return "close_range" }
 func (Setgroups) Kind() string     { return "setgroups" }
 func (Setresgid) Kind() string     { return "setresgid" }
 func (Setresuid) Kind() string     { return "setresuid" }
-func (Start) Kind() string         { return "start" }
+func (Spawn) Kind() string         { return "spawn" }
+func (Monitor) Kind() string       { return "monitor" }
 func (Mkdir) Kind() string         { return "mkdir" }
 func (Flock) Kind() string         { return "flock" }
 func (Stdio) Kind() string         { return "stdio" }
@@ -627,7 +638,8 @@ func (CloseRange) isOp()    {}
 func (Setgroups) isOp()     {}
 func (Setresgid) isOp()     {}
 func (Setresuid) isOp()     {}
-func (Start) isOp()         {}
+func (Spawn) isOp()         {}
+func (Monitor) isOp()       {}
 func (Mkdir) isOp()         {}
 func (Flock) isOp()         {}
 func (Stdio) isOp()         {}
@@ -648,7 +660,7 @@ func (Setctty) isOp()       {}
 func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
-		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Start{},
+		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
 		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

@@ -1,6 +1,8 @@
 package planner
 
-// The process tree: what init starts (or, with init: false, what the child stage becomes), each process's environment, identity, limits and resolved command.
+// The process tree: what init starts (or the child stage forks, or, with
+// init: false, becomes), each process's environment, identity, limits and
+// resolved command.
 
 import (
 	"fmt"
@@ -20,8 +22,11 @@ const InitName = "nsup-init"
 // DefaultStopTimeout is the grace period between SIGTERM and SIGKILL, in ms.
 const DefaultStopTimeout = 10_000
 
-// init plans the process tree: with init, PID 1 starts every process; without,
-// the child becomes the main process.
+// init plans the process tree. With init: false the child stage becomes
+// the main process; for one process in the foreground, in a pid namespace
+// of its own, the child stage forks it and stays as its PID 1 (Monitor);
+// otherwise nsup's init, which the child stage executed, starts every
+// process (Spawn), each after its parent.
 func (ec *envCompiler) init() {
 	e := ec.e
 	if !e.InitEnabled() {
@@ -30,42 +35,76 @@ func (ec *envCompiler) init() {
 			return
 		}
 		p := e.Process[0]
-		st := ec.start(p, "", ec.field+".processes[0]")
-		// Its limits first, while it is still root of the stage: a
-		// capability to raise one is gone after setresuid.
-		for _, r := range st.Rlimits {
-			ec.add(Init, ec.limitPos(p, r.Resource), r)
-		}
-		if !ec.denySetgroups {
-			ec.add(Init, p.Pos, Setgroups{Groups: []uint32{}})
-		}
-		ec.add(Init, p.Pos, Setresgid{GID: st.GID})
-		ec.add(Init, p.Pos, Setresuid{UID: st.UID})
-		// A change of credentials clears the parent-death signal
-		// (prctl(2)): set it again, or the main process would outlive a
-		// kill -9 of nsup.
-		ec.add(Init, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
-		if ec.terminal {
-			// The stage leads a session of its own (Setsid): the pty
-			// becomes its controlling terminal, and the main process's.
-			ec.add(Init, p.Pos, Setctty{})
-		}
-		ec.add(Init, p.Pos, Chdir{Path: st.Cwd})
-		ec.add(Init, p.Pos, Execve{Path: st.Path, Argv: st.Argv, Env: st.Env, Output: ec.label(p.Name)})
+		// The child stage leads a session of its own already (Setsid):
+		// the pty becomes its controlling terminal, and so the main
+		// process's.
+		ec.proc(p, ec.resolve(p, ec.field+".processes[0]"), false, ec.terminal, ec.label(p.Name))
+		return
+	}
+	if !ec.goInit() {
+		p := e.Process[0]
+		pp := ec.resolve(p, ec.field+".processes[0]")
+		ec.add(Child, p.Pos, Monitor{Process: p.Name, StopTimeout: pp.stopTimeout})
+		ec.proc(p, pp, ec.terminal, ec.terminal, "")
 		return
 	}
 	var walk func(ps []*spec.Process, parent, field string)
 	walk = func(ps []*spec.Process, parent, field string) {
 		for i, p := range ps {
 			f := fmt.Sprintf("%s[%d]", field, i)
-			st := ec.start(p, parent, f)
-			st.Main = parent == "" && i == 0
-			st.Terminal = st.Main && ec.terminal
-			ec.add(Init, p.Pos, st)
+			pp := ec.resolve(p, f)
+			main := parent == "" && i == 0
+			ec.add(Init, p.Pos, Spawn{Process: p.Name, Parent: parent, Main: main, StopTimeout: pp.stopTimeout, Output: ec.label(p.Name)})
+			// The main process with a terminal of its own leads a session
+			// whose controlling terminal it is.
+			ec.proc(p, pp, main && ec.terminal, main && ec.terminal, "")
 			walk(p.Children, p.Name, f+".children")
 		}
 	}
 	walk(e.Process, "", ec.field+".processes")
+}
+
+// goInit says whether nsup's init runs as PID 1 of the environment: for a
+// process tree, prefixed output, a detached environment (whose init
+// serves nsup exec and records the exit status) or outside a pid
+// namespace of its own (where init is the tree's child subreaper). Not
+// with init: false, nor for one process in the foreground, whose PID 1
+// is the child stage itself (Monitor): that saves a second start of a Go
+// runtime and its memory (docs: "Performance").
+func (ec *envCompiler) goInit() bool {
+	e := ec.e
+	if !e.InitEnabled() {
+		return false
+	}
+	if ec.stateDir != "" || !ec.isNew(spec.NSPID) || len(e.Process) != 1 || len(e.Process[0].Children) > 0 {
+		return true
+	}
+	return ec.label(e.Process[0].Name) != ""
+}
+
+// proc plans the steps of a new process between its fork and its execve,
+// in this order: its limits while it is still root of the stage (raising
+// one needs a capability that setresuid may drop); with a terminal, a
+// session of its own (setsid) whose controlling terminal is fd 0; its
+// ids (its supplementary groups are none: the child stage dropped nsup's,
+// where setgroups(2) is allowed); its parent-death signal, which a change of credentials
+// clears (prctl(2)), so that it never outlives its parent (nsup for
+// init: false, init otherwise); its working directory; the execve.
+func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, output string) {
+	for _, r := range pp.rlimits {
+		ec.add(Proc, ec.limitPos(p, r.Resource), r)
+	}
+	if setsid {
+		ec.add(Proc, p.Pos, Setsid{})
+	}
+	if ctty {
+		ec.add(Proc, p.Pos, Setctty{})
+	}
+	ec.add(Proc, p.Pos, Setresgid{GID: pp.gid})
+	ec.add(Proc, p.Pos, Setresuid{UID: pp.uid})
+	ec.add(Proc, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
+	ec.add(Proc, p.Pos, Chdir{Path: pp.cwd})
+	ec.add(Proc, p.Pos, Execve{Path: pp.path, Argv: p.Command, Env: pp.env, Output: output})
 }
 
 func walkProcs(ps []*spec.Process, fn func(p *spec.Process, parent string)) {
@@ -79,48 +118,54 @@ func walkProcs(ps []*spec.Process, fn func(p *spec.Process, parent string)) {
 	walk(ps, "")
 }
 
-// start resolves one process: its environment (the spec's, then the
+// procPlan is one process, resolved.
+type procPlan struct {
+	env         []string
+	cwd, path   string
+	uid, gid    uint32
+	stopTimeout int64
+	rlimits     []Prlimit
+}
+
+// resolve resolves one process: its environment (the spec's, then the
 // process's on top; PATH defaults when neither sets it), identity, working
-// directory, and argv[0] looked up in PATH inside the rootfs.
-func (ec *envCompiler) start(p *spec.Process, parent, field string) Start {
+// directory, limits, and argv[0] looked up in PATH inside the rootfs.
+func (ec *envCompiler) resolve(p *spec.Process, field string) procPlan {
 	e := ec.e
-	env := mergeEnv(e.Env, p.Env)
-	st := Start{Process: p.Name, Parent: parent, Argv: p.Command, Env: env, Cwd: "/", StopTimeout: DefaultStopTimeout,
-		Output: ec.label(p.Name)}
+	pp := procPlan{env: mergeEnv(e.Env, p.Env), cwd: "/", stopTimeout: DefaultStopTimeout}
 	if p.StopTimeout != nil {
-		st.StopTimeout = p.StopTimeout.Value.Milliseconds()
+		pp.stopTimeout = p.StopTimeout.Value.Milliseconds()
 	}
 	if e.Cwd != nil {
-		st.Cwd = e.Cwd.Value
+		pp.cwd = e.Cwd.Value
 	}
 	if p.Cwd != nil {
-		st.Cwd = p.Cwd.Value
+		pp.cwd = p.Cwd.Value
 	}
 	if u := e.User; u != nil {
-		st.UID, st.GID = u.UID, u.GID
+		pp.uid, pp.gid = u.UID, u.GID
 	}
 	upos := e.Pos
 	if u := e.User; u != nil {
 		upos = u.Pos
 	}
 	if u := p.User; u != nil {
-		st.UID, st.GID = u.UID, u.GID
+		pp.uid, pp.gid = u.UID, u.GID
 		upos = u.Pos
 	}
-	st.NoSetgroups = ec.denySetgroups
-	st.Rlimits = ec.processLimits(p, field)
+	pp.rlimits = ec.processLimits(p, field)
 	// In a new user namespace only mapped ids exist: setresuid(2) of
 	// another fails with EINVAL.
-	if ec.isNew(spec.NSUser) && (!mapped(ec.uidMap, st.UID) || !mapped(ec.gidMap, st.GID)) {
+	if ec.isNew(spec.NSUser) && (!mapped(ec.uidMap, pp.uid) || !mapped(ec.gidMap, pp.gid)) {
 		ufield := field + ".user"
 		if p.User == nil {
 			ufield = ec.field + ".user"
 		}
 		ec.errorf(upos, ufield, "%d:%d is not mapped in the new user namespace (uid map %q, gid map %q): add it to idmap",
-			st.UID, st.GID, strings.TrimSpace(MapText(mapLines(ec.uidMap))), strings.TrimSpace(MapText(mapLines(ec.gidMap))))
+			pp.uid, pp.gid, strings.TrimSpace(MapText(mapLines(ec.uidMap))), strings.TrimSpace(MapText(mapLines(ec.gidMap))))
 	}
-	st.Path = ec.lookPath(p.Command[0], env, st.Cwd, p, field)
-	return st
+	pp.path = ec.lookPath(p.Command[0], pp.env, pp.cwd, p, field)
+	return pp
 }
 
 // mergeEnv builds the clean environment: nothing from the host.

@@ -65,6 +65,14 @@ func output(label string) string {
 	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
 }
 
+// stopTimeout renders a process's stop_timeout when it is not the default.
+func stopTimeout(ms int64) string {
+	if ms == DefaultStopTimeout {
+		return ""
+	}
+	return fmt.Sprintf(", stop_timeout %v", time.Duration(ms)*time.Millisecond)
+}
+
 // create renders Mount.Create: the mount point made, in the root, when
 // it is missing (a write to the root's tree, which may be the host's).
 func create(kind string) string {
@@ -171,7 +179,11 @@ func FormatOp(op Op) string {
 		if op.ByFD {
 			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)%s", q(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
 		}
-		return fmt.Sprintf("execve(%s, %s, %s)%s", qn(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
+		path := qn(op.Path)
+		if op.Path == "" && len(op.Argv) > 0 {
+			path = q("$PATH:" + op.Argv[0]) // looked up when the process starts
+		}
+		return fmt.Sprintf("execve(%s, %s, %s)%s", path, qlist(op.Argv), qlist(op.Env), output(op.Output))
 	case Mount:
 		target, source := q(op.Target), qn(op.Source)
 		if op.InRoot {
@@ -223,37 +235,18 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("setresgid(%d, %d, %d)", op.GID, op.GID, op.GID)
 	case Setresuid:
 		return fmt.Sprintf("setresuid(%d, %d, %d)", op.UID, op.UID, op.UID)
-	case Start:
+	case Spawn:
 		who := q(op.Process)
 		if op.Main {
 			who += " (the main process)"
 		}
 		if op.Parent != "" {
-			who += ", child of " + op.Parent
+			who += ", child of " + q(op.Parent)
 		}
-		path := op.Path
-		if path == "" && len(op.Argv) > 0 {
-			path = "$PATH:" + op.Argv[0] // looked up when the process starts
-		}
-		stop := ""
-		if op.StopTimeout != DefaultStopTimeout {
-			stop = fmt.Sprintf(", stop_timeout %v", time.Duration(op.StopTimeout)*time.Millisecond)
-		}
-		groups := ""
-		if op.NoSetgroups {
-			groups = ", groups kept (setgroups denied)"
-		}
-		extra := ""
-		for i, r := range op.Rlimits {
-			if i == 0 {
-				extra += ", limits"
-			}
-			extra += fmt.Sprintf(" %s {%s, %s}", r.Resource, limit(r.Soft), limit(r.Hard))
-		}
-		if op.Terminal {
-			extra += ", its terminal fd 0 (setsid, TIOCSCTTY)"
-		}
-		return fmt.Sprintf("start(%s: execve(%s, %s, %s) as %d:%d%s in %s%s%s)%s", who, q(path), qlist(op.Argv), qlist(op.Env), op.UID, op.GID, groups, q(op.Cwd), stop, extra, output(op.Output))
+		return fmt.Sprintf("clone(SIGCHLD): %s%s%s", who, stopTimeout(op.StopTimeout), output(op.Output))
+	case Monitor:
+		return fmt.Sprintf("clone(SIGCHLD): %s; this process stays as PID 1: reaps, forwards signals, stops it on SIGTERM (SIGKILL after %v), exits with its status",
+			q(op.Process), time.Duration(op.StopTimeout)*time.Millisecond)
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
 	case Flock:

@@ -90,11 +90,8 @@ func (ec *envCompiler) noNewPrivs(def spec.Pos) (bool, spec.Pos) {
 	return true, def
 }
 
-// launch plans what the launcher does in the new child before it
-// executes nsup's child stage: what every thread of the stage, of init,
-// and every process they start inherit from it, set while the child is
-// one thread (the Go runtime that the execve starts is several at once,
-// and a thread's credentials are its own).
+// launch plans the first steps of the child stage: what every process
+// to come inherits from it, set while it is one thread.
 func (ec *envCompiler) launch(pos spec.Pos) {
 	// Keyrings are not namespaced: without a session keyring of its own,
 	// root inside would find the caller's keys (and, root of the host's
@@ -106,13 +103,21 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 		// CAP_SETGID to start without them).
 		ec.add(Child, pos, Setgroups{Groups: []uint32{}})
 	}
+	if ec.goInit() {
+		// nsup's init is executed by the child stage: an execve by root
+		// gains no more than the bounding set (capabilities(7)), about to
+		// be reduced to what the environment keeps; the inheritable set,
+		// raised to the permitted one while the bounding set still allows
+		// it, carries the rest over that execve, so that init runs with
+		// more than any process of the environment has (none of them
+		// passes the ptrace access check on it) until it is no longer
+		// dumpable and drops them (confine).
+		ec.add(Child, pos, InheritCaps{})
+	}
 	// The bounding set limits what an execve of root may gain
 	// (capabilities(7)): reduced here to what the environment keeps, it
-	// is the bounding set of every thread and process to come. The
-	// inheritable set, raised to the permitted one first, carries the
-	// capabilities the stage still needs for its setup (mounts) over its
-	// execve; Capset empties it once the setup is done.
-	ec.add(Child, pos, InheritCaps{})
+	// is the bounding set of every process to come. The stage itself
+	// keeps its permitted set for the setup (mounts) until Capset.
 	ec.add(Child, ec.capPos(pos), CapbsetDrop{Keep: ec.capabilities()})
 	if nnp, nnpPos := ec.noNewPrivs(pos); nnp {
 		// No process of the environment can gain privileges by execve
@@ -122,9 +127,10 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 	}
 }
 
-// confine plans the end of the child stage: the capabilities every thread
-// keeps, the filter, and the fds that reach the environment.
-func (ec *envCompiler) confine(pos spec.Pos) {
+// confine plans the end of the setup, by the child stage itself or by
+// nsup's init (stage): the capabilities kept, the filter, and the fds
+// that reach the environment.
+func (ec *envCompiler) confine(stage Stage, pos spec.Pos) {
 	e := ec.e
 	// Not dumpable from here on, before the capabilities are dropped:
 	// with the kept set, the stage would pass the ptrace access check of
@@ -132,52 +138,62 @@ func (ec *envCompiler) confine(pos spec.Pos) {
 	// an environment that sees it: one without a pid namespace, or one
 	// whose pid namespace this environment joins), which could then open
 	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
-	// fds. nsup's own init stays so: PID 1 (and a detached one holds the
-	// control socket and the lock), no process of the environment (root
-	// inside, without CAP_SYS_PTRACE) can reach its fds or nsup's binary
-	// through /proc/1/fd, /proc/1/exe or pidfd_getfd(2) (ptrace(2),
-	// "Ptrace access mode checking"). The processes init starts are
-	// dumpable again after their execve; with init: false the main
-	// process's own execve resets it, and no nsup code stays in the
-	// environment.
-	ec.add(Child, pos, Prctl{Option: prSetDumpable, Arg: 0})
+	// fds. PID 1 stays so (nsup's init, or the child stage as the main
+	// process's monitor; a detached init holds the control socket and the
+	// lock): no process of the environment (root inside, without
+	// CAP_SYS_PTRACE) reaches its fds or nsup's binary through /proc/1/fd,
+	// /proc/1/exe or pidfd_getfd(2) (ptrace(2), "Ptrace access mode
+	// checking"). The processes it starts are dumpable again after their
+	// execve; with init: false the main process's own execve resets it,
+	// and no nsup code stays in the environment.
+	ec.add(stage, pos, Prctl{Option: prSetDumpable, Arg: 0})
 	nnp, _ := ec.noNewPrivs(pos)
 	filter := ec.seccomp()
+	if filter != nil {
+		// nsup's init has threads: the filter goes on every one of them
+		// (TSYNC). The child stage is one thread.
+		f := filter.op.(Seccomp)
+		if stage == Init {
+			f.Flags = unix.SECCOMP_FILTER_FLAG_TSYNC
+		} else {
+			f.Flags = 0
+		}
+		filter.op = f
+	}
 	if filter != nil && !nnp {
 		// Without no_new_privs, loading a filter needs CAP_SYS_ADMIN
 		// (seccomp(2)), which capset is about to drop; the steps after it
 		// are allowed by every profile that lets a process run at all.
-		ec.add(Child, filter.pos, filter.op)
+		ec.add(stage, filter.pos, filter.op)
 	}
 	// A root process inside keeps only what a program may need of root's
 	// powers in its own sandbox; without CAP_SYS_ADMIN, CAP_MKNOD,
 	// CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_PTRACE and the like it cannot
 	// mount, make a device node of the host's disk, load a module or read
-	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN. On
-	// every thread of the stage (capabilities are a thread's), so that
+	// the host's memory. After the mounts, which needed CAP_SYS_ADMIN. In
+	// nsup's init on every thread (capabilities are a thread's), so that
 	// whatever thread init starts a process from, nsup exec's command
-	// included, it has these and no more.
-	ec.add(Child, ec.capPos(pos), Capset{Keep: ec.capabilities()})
+	// included, it has these and no more; the inheritable set is emptied.
+	ec.add(stage, ec.capPos(pos), Capset{Keep: ec.capabilities()})
 	if ec.stateDir != "" || e.InitEnabled() {
-		// Seen as "exe" otherwise (it runs /proc/self/exe): named, init
-		// reads as what it is in ps, inside and on the host.
-		ec.add(Child, pos, Prctl{Option: prSetName, Name: InitName})
+		// Named, PID 1 reads as what it is in ps, inside and on the host
+		// (executed through an fd, init would be named after its number).
+		ec.add(stage, pos, Prctl{Option: prSetName, Name: InitName})
 	}
-	if (ec.stateDir != "" || e.InitEnabled()) && !ec.isNew(spec.NSPID) {
+	if stage == Init && !ec.isNew(spec.NSPID) {
 		// Init is not PID 1 of a pid namespace of its own, so the kernel
 		// does not kill what is left when it exits: it is the tree's
 		// child subreaper instead (orphans become its children), and kills
 		// what is left before it exits.
-		ec.add(Child, pos, Prctl{Option: prSetSubreaper, Arg: 1})
+		ec.add(stage, pos, Prctl{Option: prSetSubreaper, Arg: 1})
 	}
-	// Only 0, 1 and 2 reach the environment; nsup's own pipes are closed
-	// at the next execve.
-	ec.add(Child, pos, CloseRange{First: 3})
+	// Only 0, 1 and 2 reach the environment; nsup's own fds are closed at
+	// the next execve.
+	ec.add(stage, pos, CloseRange{First: 3})
 	if filter != nil && nnp {
 		// The filter last, so that it confines the environment's processes
-		// and nothing of nsup's setup; on every thread (TSYNC), so that
-		// init's threads and what they start are all under it.
-		ec.add(Child, filter.pos, filter.op)
+		// and nothing of nsup's setup.
+		ec.add(stage, filter.pos, filter.op)
 	}
 }
 

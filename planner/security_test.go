@@ -59,19 +59,23 @@ environments:
     namespaces: [mnt]
     processes: [{name: main, command: [/bin/sh]}]
 `
-	count := func(p *Plan, env string) (pty, ctty, terminal int) {
+	count := func(p *Plan, env string) (pty, ctty, main int) {
+		isMain := true // init: false: the child stage is the main process
 		for _, st := range ops(p, env) {
 			switch op := st.Op.(type) {
 			case Openpty:
 				pty++
+			case Spawn:
+				isMain = op.Main
 			case Setctty:
 				ctty++
-			case Start:
-				if op.Terminal {
-					terminal++
-					if !op.Main {
-						t.Errorf("%s: the terminal is given to %s, not the main process", env, op.Process)
-					}
+				if st.Stage != Proc {
+					t.Errorf("%s: TIOCSCTTY in stage %s", env, st.Stage)
+				}
+				if isMain {
+					main++
+				} else {
+					t.Errorf("%s: the terminal is given to a process that is not the main one", env)
 				}
 			}
 		}
@@ -82,9 +86,9 @@ environments:
 		opts             Options
 		pty, ctty, start int
 	}{
-		{"one", one, Options{Terminal: true}, 1, 0, 1},
+		{"one", one, Options{Terminal: true}, 1, 1, 1},
 		{"one, no terminal", one, Options{}, 0, 0, 0},
-		{"init false", noInit, Options{Terminal: true}, 1, 1, 0},
+		{"init false", noInit, Options{Terminal: true}, 1, 1, 1},
 		{"two", two, Options{Terminal: true}, 0, 0, 0},
 		{"detached", one, Options{Terminal: true, Detach: true, StateDir: "/run/x"}, 0, 0, 0},
 	} {
@@ -95,7 +99,7 @@ environments:
 			}
 			pty, ctty, start := count(p, "a")
 			if pty != c.pty || ctty != c.ctty || start != c.start {
-				t.Errorf("openpty %d, TIOCSCTTY %d, terminal starts %d; want %d, %d, %d", pty, ctty, start, c.pty, c.ctty, c.start)
+				t.Errorf("openpty %d, TIOCSCTTY %d, of the main process %d; want %d, %d, %d", pty, ctty, start, c.pty, c.ctty, c.start)
 			}
 			// Every child stage leaves nsup's session, terminal or not.
 			setsid := 0

@@ -409,7 +409,12 @@ func mainProcess(p *planner.Plan, env string) string {
 			continue
 		}
 		for _, st := range e.Steps {
-			if s, ok := st.Op.(planner.Start); ok && s.Main {
+			switch s := st.Op.(type) {
+			case planner.Spawn:
+				if s.Main {
+					return fmt.Sprintf("%q", s.Process)
+				}
+			case planner.Monitor:
 				return fmt.Sprintf("%q", s.Process)
 			}
 		}

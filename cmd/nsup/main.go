@@ -22,10 +22,10 @@ import (
 )
 
 func main() {
-	// nsup re-executes itself as the child stage inside new namespaces; that
-	// process runs the stage and nothing else.
-	if executor.IsStage() {
-		os.Exit(executor.RunStage())
+	// A child stage executes nsup as an environment's init; that process
+	// runs init and nothing else.
+	if executor.IsInit() {
+		os.Exit(executor.RunInit())
 	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

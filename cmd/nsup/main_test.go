@@ -18,8 +18,8 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestMain(m *testing.M) {
 	// The test binary serves as its own child stage.
-	if executor.IsStage() {
-		os.Exit(executor.RunStage())
+	if executor.IsInit() {
+		os.Exit(executor.RunInit())
 	}
 	code := m.Run()
 	if builtDir != "" {

@@ -117,7 +117,7 @@ func TestRootAlpineTarball(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("plan: %d %s", code, errs)
 	}
-	if !strings.Contains(plan, `rootfs(tar, "`+cache+`/tar/`) || !strings.Contains(plan, `start("main" (the main process): execve("$PATH:sh"`) {
+	if !strings.Contains(plan, `rootfs(tar, "`+cache+`/tar/`) || !strings.Contains(plan, `proc   56  execve("$PATH:sh"`) {
 		t.Errorf("plan:\n%s", plan)
 	}
 	want := "nsup test Alpine on alpine, uid 0, pid1 " + planner.InitName + "\n" +

@@ -353,10 +353,12 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 			add(i, st, func(e event) bool { return e.name == "pivot_root" && e.args == q(op.NewRoot)+", "+q(op.PutOld) })
 		case planner.Umount2:
 			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
-		case planner.Start:
-			// fork (a clone without new namespaces), then the execve.
-			add(i, st, func(e event) bool { return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" })
-			add(i, st, execMatch(op.Path, op.Argv))
+		case planner.Spawn, planner.Monitor:
+			// A fork (a clone without new namespaces); its execve is a
+			// proc step of its own.
+			add(i, st, func(e event) bool {
+				return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+			})
 		}
 	}
 	return ex

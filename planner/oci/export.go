@@ -306,11 +306,11 @@ func (x *exporter) step(st planner.Step) error {
 		x.cfg.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{
 			"monotonic": timeOffset(op.Monotonic), "boottime": timeOffset(op.Boottime)}
 	case planner.Execve:
-		if st.Stage == planner.Init { // init: false: the main process itself
+		if st.Stage == planner.Proc { // the main process (the only one: keys)
 			c.Process.Args, c.Process.Env = op.Argv, op.Env
 			x.processName()
 		}
-		// The child stage's re-execution of nsup: the runtime is its own.
+		// The child stage's execution of nsup's init: the runtime is its own.
 	case planner.Mount:
 		return x.mount(op)
 	case planner.Overlay:
@@ -336,7 +336,7 @@ func (x *exporter) step(st planner.Step) error {
 		// The runtime's own root switch (pivot_root, old root detached)
 		// and its own closing of every fd but stdio.
 	case planner.Chdir:
-		if st.Stage == planner.Init {
+		if st.Stage == planner.Proc {
 			c.Process.Cwd = op.Path
 		}
 	case planner.Prctl:
@@ -360,7 +360,8 @@ func (x *exporter) step(st planner.Step) error {
 		// A new session keyring of its own: runc and crun join a new
 		// session keyring for every container by themselves.
 	case planner.InheritCaps:
-		// How nsup's stage carries its capabilities over its execve; the
+		// How nsup's child stage carries its capabilities over the execve
+		// of nsup's init; the
 		// runtime sets the container's sets from process.capabilities.
 	case planner.CapbsetDrop:
 		x.caps().Bounding = slices.Clone(op.Keep)
@@ -386,10 +387,10 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.MountSetattr:
 		return x.setattr(op)
 	case planner.Prlimit:
-		if st.Stage != planner.Init {
+		if st.Stage != planner.Proc {
 			return fmt.Errorf("prlimit64 outside the main process has no OCI equivalent")
 		}
-		// init: false: the main process's own limits.
+		// The main process's own limits.
 		x.rlimits(op)
 	case planner.Openpty, planner.Setctty:
 		// nsup's stdin was a terminal when planned: the process gets a
@@ -404,17 +405,10 @@ func (x *exporter) step(st planner.Step) error {
 		c.Process.User.GID = op.GID
 	case planner.Setresuid:
 		c.Process.User.UID = op.UID
-	case planner.Start:
-		if !op.Main {
-			return nil // refused in keys
-		}
-		c.Process.Args, c.Process.Env, c.Process.Cwd = op.Argv, op.Env, op.Cwd
-		c.Process.User = specs.User{UID: op.UID, GID: op.GID}
-		x.rlimits(op.Rlimits...)
-		if op.Terminal {
-			c.Process.Terminal = true
-		}
-		x.processName()
+	case planner.Spawn, planner.Monitor:
+		// How nsup starts the main process (the only one: keys), from its
+		// init or its minimal PID 1; the runtime starts process.args
+		// itself, as PID 1.
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.

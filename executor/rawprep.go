@@ -1,0 +1,427 @@
+package executor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// rawBuilder turns the steps of the raw stages (child, proc) into a
+// rawProg before the fork: every path, string and structure a system
+// call takes is made here, so that the copy only makes the calls. The
+// switch in add is the raw stages' one place per operation.
+type rawBuilder struct {
+	prog *rawProg
+	// joinsUser: the child stage joins a user namespace, where
+	// setgroups(2) may be denied (a map written without privilege,
+	// user_namespaces(7)): the groups are kept then.
+	joinsUser bool
+	// lookPath resolves an Execve without a path (a tar root: argv[0]
+	// in PATH inside the root), or is nil where none is expected.
+	lookPath func(argv, env []string) (string, error)
+	// fail and pause are the test hooks of this program's steps.
+	fail, pause *failPoint
+}
+
+// newRawProg is a program with no step yet and its fixed parts ready.
+func newRawProg() *rawProg {
+	p := &rawProg{exe: ^uintptr(0)}
+	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveScoped}
+	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveScoped}
+	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
+	p.how[rawHowHost] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	return p
+}
+
+// resolveScoped is how a path inside the root is resolved: every
+// absolute symlink and ".." on the way stays inside it, and
+// /proc/PID/fd-style links, which would jump anywhere, are refused.
+const resolveScoped = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+
+// cstr is s as a C string, refused if it holds a NUL (a hand-edited plan).
+func cstr(s string) (*byte, error) {
+	b, err := unix.BytePtrFromString(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q: %w", s, unix.EINVAL)
+	}
+	return b, nil
+}
+
+// cstrs is a NULL-terminated array of C strings.
+func cstrs(ss []string) (**byte, error) {
+	out := make([]*byte, len(ss)+1)
+	for i, s := range ss {
+		b, err := cstr(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return &out[0], nil
+}
+
+// inRootPath splits p, an absolute path inside the root, for rawResolve.
+func inRootPath(p, create string, followLast bool) (rawPath, error) {
+	if !path.IsAbs(p) {
+		return rawPath{}, fmt.Errorf("%q: not an absolute path: %w", p, unix.EINVAL)
+	}
+	var comps []string
+	for _, c := range strings.Split(p, "/") {
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			return rawPath{}, fmt.Errorf("%q: \"..\" in a path inside the root: %w", p, unix.EINVAL)
+		}
+		comps = append(comps, c)
+	}
+	rp := rawPath{followLast: followLast}
+	switch create {
+	case "":
+	case "dir":
+		rp.create = rawCreateDir
+	case "file":
+		rp.create = rawCreateFile
+	default:
+		return rawPath{}, fmt.Errorf("create %q: %w", create, unix.EINVAL)
+	}
+	full := "."
+	if len(comps) > 0 {
+		full = strings.Join(comps, "/")
+	}
+	var err error
+	if rp.full, err = cstr(full); err != nil {
+		return rawPath{}, err
+	}
+	for i, c := range comps {
+		pre, err := cstr(strings.Join(comps[:i+1], "/"))
+		if err != nil {
+			return rawPath{}, err
+		}
+		name, _ := cstr(c)
+		rp.prefix = append(rp.prefix, pre)
+		rp.name = append(rp.name, name)
+	}
+	return rp, nil
+}
+
+// sys is a step that is one system call.
+func sys(nr uintptr, args ...uintptr) rawOp {
+	o := rawOp{kind: rawSys, nr: nr}
+	copy(o.a[:], args)
+	return o
+}
+
+// pin is v as a system call argument, kept alive with the program: a
+// uintptr alone would not keep it from the garbage collector until the
+// clone copies it.
+func (b *rawBuilder) pin(v unsafe.Pointer) uintptr {
+	b.prog.pins = append(b.prog.pins, v)
+	return uintptr(v)
+}
+
+// add prepares one step of stage child or proc: one case per operation
+// those stages perform.
+func (b *rawBuilder) add(step int, st planner.Step) error {
+	var o rawOp
+	var err error
+	switch op := st.Op.(type) {
+	case planner.Keyctl:
+		// A kernel without keyrings (CONFIG_KEYS=n) has no keys to hide.
+		o = sys(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING)
+		o.ignore = unix.ENOSYS
+	case planner.Setgroups:
+		var groups uintptr
+		if len(op.Groups) > 0 {
+			g := append([]uint32(nil), op.Groups...)
+			groups = b.pin(unsafe.Pointer(&g[0]))
+		}
+		o = sys(unix.SYS_SETGROUPS, uintptr(len(op.Groups)), groups)
+		if b.joinsUser {
+			// Denied in a joined user namespace whose gid map was written
+			// without privilege (user_namespaces(7)): the groups are kept.
+			o.ignore = unix.EPERM
+		}
+	case planner.InheritCaps:
+		o.kind = rawInherit
+	case planner.CapbsetDrop:
+		o = rawOp{kind: rawBounding}
+		o.a[0] = uintptr(lastCap() + 1)
+		for _, n := range op.Keep {
+			c, ok := capNames[n]
+			if !ok {
+				return fmt.Errorf("unknown capability %s: %w", n, unix.EINVAL)
+			}
+			o.skip[c/64] |= 1 << (c % 64)
+		}
+	case planner.Capset:
+		hdr := &unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+		data, err := capData(op.Keep)
+		if err != nil {
+			return err
+		}
+		o = sys(unix.SYS_CAPSET, b.pin(unsafe.Pointer(hdr)), b.pin(unsafe.Pointer(data)))
+	case planner.Prctl:
+		switch op.Option {
+		case unix.PR_SET_PDEATHSIG:
+			o = rawOp{kind: rawPdeath}
+			o.a[0] = uintptr(op.Arg)
+		case unix.PR_SET_NAME:
+			var name *byte
+			if name, err = cstr(op.Name); err != nil {
+				return err
+			}
+			o = sys(unix.SYS_PRCTL, unix.PR_SET_NAME, uintptr(unsafe.Pointer(name)))
+			o.s[0] = name
+		default:
+			o = sys(unix.SYS_PRCTL, uintptr(op.Option), uintptr(op.Arg))
+		}
+	case planner.Setsid:
+		o = sys(unix.SYS_SETSID)
+	case planner.Unshare:
+		o = sys(unix.SYS_UNSHARE, uintptr(op.Flags))
+	case planner.TimeOffsets:
+		// The copy is one thread: /proc/self/ is this very thread's (the
+		// one that unshared), in the host's /proc, still mounted.
+		data := op.Text()
+		o = rawOp{kind: rawWrite}
+		o.a[0] = uintptr(len(data))
+		if o.s[0], err = cstr("/proc/self/timens_offsets"); err == nil {
+			o.s[1], err = cstr(data)
+		}
+	case planner.Mount:
+		o, err = rawMountOp(op)
+	case planner.MountSetattr:
+		o = rawOp{kind: rawSetattr}
+		if op.Recursive {
+			o.a[0] = unix.AT_RECURSIVE
+		}
+		o.a[1] = b.pin(unsafe.Pointer(&unix.MountAttr{Attr_set: uint64(op.Set), Attr_clr: uint64(op.Clear)}))
+		if op.InRoot {
+			if o.s[0], err = cstr(op.Root); err == nil {
+				o.p[0], err = inRootPath(op.Path, "", false)
+			}
+		} else {
+			o.s[1], err = cstr(op.Path)
+		}
+	case planner.Overlay:
+		if op.Target != op.Lower {
+			return fmt.Errorf("an overlay whose lower layer %s is not its target %s: %w", op.Lower, op.Target, unix.EINVAL)
+		}
+		o = rawOp{kind: rawOverlay}
+		if op.NoDev {
+			o.a[0] = unix.MS_NODEV
+		}
+		if op.UserXattr {
+			o.flag = 1
+		}
+		o.s[1], err = cstr(op.Target)
+	case planner.Symlink:
+		dir, name := path.Split(path.Clean(op.Link))
+		o = rawOp{kind: rawSymlink}
+		if o.s[0], err = cstr(op.Root); err == nil {
+			if o.p[0], err = inRootPath(dir, "", true); err == nil {
+				if o.s[1], err = cstr(op.Target); err == nil {
+					o.s[2], err = cstr(name)
+				}
+			}
+		}
+	case planner.LinkUp:
+		if len(op.Name) >= unix.IFNAMSIZ {
+			return fmt.Errorf("interface name %q: %w", op.Name, unix.EINVAL)
+		}
+		o = rawOp{kind: rawLinkUp}
+		o.s[0], err = cstr(op.Name)
+	case planner.Sethostname:
+		o, err = nameCall(unix.SYS_SETHOSTNAME, op.Name)
+	case planner.Setdomainname:
+		o, err = nameCall(unix.SYS_SETDOMAINNAME, op.Name)
+	case planner.Chdir:
+		o, err = pathCall(unix.SYS_CHDIR, op.Path)
+	case planner.PivotRoot:
+		var n, old *byte
+		if n, err = cstr(op.NewRoot); err == nil {
+			if old, err = cstr(op.PutOld); err == nil {
+				o = sys(unix.SYS_PIVOT_ROOT, uintptr(unsafe.Pointer(n)), uintptr(unsafe.Pointer(old)))
+				o.s[0], o.s[1] = n, old
+			}
+		}
+	case planner.Umount2:
+		o, err = pathCall(unix.SYS_UMOUNT2, op.Target)
+		o.a[1] = uintptr(op.Flags)
+	case planner.CloseRange:
+		o = sys(unix.SYS_CLOSE_RANGE, uintptr(op.First), ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
+	case planner.Seccomp:
+		prog, err := sockFprog(op.Program)
+		if err != nil {
+			return err
+		}
+		o = sys(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, uintptr(op.Flags), b.pin(unsafe.Pointer(prog)))
+	case planner.Prlimit:
+		lim := &unix.Rlimit{Cur: op.Soft, Max: op.Hard}
+		o = sys(unix.SYS_PRLIMIT64, 0, uintptr(op.Resource), b.pin(unsafe.Pointer(lim)), 0)
+	case planner.Setctty:
+		// fd 0, a terminal, becomes the controlling terminal of the
+		// session this process leads.
+		o = sys(unix.SYS_IOCTL, 0, unix.TIOCSCTTY, 0)
+	case planner.Setresgid:
+		o = sys(unix.SYS_SETRESGID, uintptr(op.GID), uintptr(op.GID), uintptr(op.GID))
+	case planner.Setresuid:
+		o = sys(unix.SYS_SETRESUID, uintptr(op.UID), uintptr(op.UID), uintptr(op.UID))
+	case planner.Execve:
+		o, err = b.execOp(op)
+	case planner.Monitor:
+		o = rawOp{kind: rawMonitor}
+		o.a[0] = uintptr(op.StopTimeout) * 1e6
+	default:
+		return fmt.Errorf("%s is not a step of the child or proc stage: %w", planner.FormatOp(st.Op), unix.EINVAL)
+	}
+	if err != nil {
+		return err
+	}
+	o.step = uintptr(step)
+	if b.pause != nil && b.pause.Step == step {
+		b.prog.ops = append(b.prog.ops, rawOp{kind: rawPause, step: uintptr(step)})
+	}
+	if b.fail != nil && b.fail.Step == step {
+		o = rawOp{kind: rawFail, step: uintptr(step)}
+		o.a[0] = uintptr(b.fail.Errno)
+	}
+	b.prog.ops = append(b.prog.ops, o)
+	return nil
+}
+
+// nameCall is sethostname(2) or setdomainname(2).
+func nameCall(nr uintptr, name string) (rawOp, error) {
+	b := []byte(name + "\x00")
+	o := sys(nr, uintptr(unsafe.Pointer(&b[0])), uintptr(len(name)))
+	o.s[0] = &b[0]
+	return o, nil
+}
+
+// pathCall is a call whose first argument is a path.
+func pathCall(nr uintptr, p string) (rawOp, error) {
+	b, err := cstr(p)
+	if err != nil {
+		return rawOp{}, err
+	}
+	o := sys(nr, uintptr(unsafe.Pointer(b)))
+	o.s[0] = b
+	return o, nil
+}
+
+// rawMountOp prepares a Mount: see rawDoMount for the fields.
+func rawMountOp(op planner.Mount) (rawOp, error) {
+	o := rawOp{kind: rawMount}
+	o.a[0] = uintptr(op.Flags)
+	var err error
+	cs := func(i int, s string) {
+		if err == nil && s != "" {
+			o.s[i], err = cstr(s)
+		}
+	}
+	if op.InRoot || op.SourceInRoot {
+		cs(0, op.Root)
+	}
+	cs(1, op.Source)
+	cs(2, op.FSType)
+	cs(3, op.Data)
+	if op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && op.Source != "" {
+		o.flag |= rawMountBind
+		if op.SourceInRoot {
+			o.flag |= rawMountSourceInRoot
+			if err == nil {
+				o.p[0], err = inRootPath(op.Source, "", false)
+			}
+		} else if op.Source == op.Target && !op.InRoot {
+			o.flag |= rawMountSelf
+		}
+	}
+	if op.InRoot {
+		o.flag |= rawMountInRoot
+		if err == nil {
+			o.p[1], err = inRootPath(op.Target, op.Create, false)
+		}
+	} else {
+		cs(4, op.Target)
+	}
+	return o, err
+}
+
+// execOp prepares the execve that ends a program.
+func (b *rawBuilder) execOp(op planner.Execve) (rawOp, error) {
+	o := rawOp{kind: rawExec}
+	var err error
+	if o.argv, err = cstrs(op.Argv); err != nil {
+		return o, err
+	}
+	if o.envv, err = cstrs(op.Env); err != nil {
+		return o, err
+	}
+	if op.ByFD {
+		if b.prog.exe == ^uintptr(0) {
+			return o, fmt.Errorf("execveat of %s: no fd of it is held: %w", op.Path, unix.EBADF)
+		}
+		o.flag = 1
+		return o, nil
+	}
+	p := op.Path
+	if p == "" {
+		if b.lookPath == nil {
+			return o, fmt.Errorf("execve without a path: %w", unix.EINVAL)
+		}
+		if p, err = b.lookPath(op.Argv, op.Env); err != nil {
+			return o, err
+		}
+	}
+	o.s[0], err = cstr(p)
+	return o, err
+}
+
+// capData is the permitted and effective sets keep, nothing inheritable.
+func capData(keep []string) (*[2]unix.CapUserData, error) {
+	var mask [2]uint32
+	for _, n := range keep {
+		c, ok := capNames[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown capability %s: %w", n, unix.EINVAL)
+		}
+		mask[c/32] |= 1 << (c % 32)
+	}
+	return &[2]unix.CapUserData{
+		{Effective: mask[0], Permitted: mask[0]},
+		{Effective: mask[1], Permitted: mask[1]},
+	}, nil
+}
+
+// sockFprog is a classic BPF program as seccomp(2) takes it.
+func sockFprog(program []byte) (*unix.SockFprog, error) {
+	if len(program) == 0 || len(program)%8 != 0 || len(program)/8 > 4096 {
+		return nil, fmt.Errorf("a seccomp program of %d bytes: %w", len(program), unix.EINVAL)
+	}
+	filter := make([]unix.SockFilter, len(program)/8)
+	for i := range filter {
+		b := program[i*8:]
+		filter[i] = unix.SockFilter{Code: binary.NativeEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.NativeEndian.Uint32(b[4:])}
+	}
+	return &unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}, nil
+}
+
+// lastCap is the highest capability the kernel has
+// (/proc/sys/kernel/cap_last_cap): one newer than nsup's list is dropped
+// from the bounding set too.
+func lastCap() int {
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < 128 {
+			return n
+		}
+	}
+	return unix.CAP_LAST_CAP
+}
