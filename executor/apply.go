@@ -93,6 +93,11 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if p == nil {
 		return 1, errors.New("apply: no plan")
 	}
+	// Each step in a stage that performs it (planner's stage table), or
+	// nothing is done.
+	if err := p.Check(); err != nil {
+		return 1, err
+	}
 	if opts.Stdin == nil {
 		opts.Stdin = os.Stdin
 	}

@@ -130,6 +130,10 @@ func compileFileWith(t testing.TB, name string, opts Options) (*Plan, error) {
 	p, err := Compile(s, opts)
 	if p != nil {
 		p.SpecPath = "$REPO/" + name
+		// Every golden plan keeps to the stage table.
+		if cerr := p.Check(); cerr != nil {
+			return nil, cerr
+		}
 	}
 	return p, err
 }
