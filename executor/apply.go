@@ -39,6 +39,15 @@ type Options struct {
 	// it ends.
 	Ended func(env string, status int)
 
+	// Signals, if set, is a channel the caller has subscribed to SIGINT
+	// and SIGTERM (Subscribe), or is subscribing while it plans: that
+	// costs a round trip to the runtime's signal thread per signal, done
+	// meanwhile rather than on the way to the first clone. Apply waits
+	// for Subscribed before it creates anything. Otherwise Apply
+	// subscribes itself.
+	Signals    chan os.Signal
+	Subscribed <-chan struct{}
+
 	// Index is the cache's digest index the plan was compiled with
 	// (planner.Options.Index): the rootfs steps record in the cache what
 	// it learnt. nil records nothing.
@@ -117,8 +126,11 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	defer cancel()
 	// From now on a ^C or a kill reaches the environments, not nsup: nsup
 	// must live to wait for them (and, during setup, to roll back).
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	sigs, subscribed := opts.Signals, opts.Subscribed
+	if sigs == nil {
+		sigs, subscribed = Subscribe()
+	}
+	<-subscribed
 	defer signal.Stop(sigs)
 
 	a := &applier{plan: p, opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
@@ -244,6 +256,19 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		}
 	}
 	return status, parent.Err()
+}
+
+// Subscribe subscribes a new channel to SIGINT and SIGTERM, for
+// Options.Signals, on a goroutine of its own: subscribed is closed once
+// it is done.
+func Subscribe() (sigs chan os.Signal, subscribed <-chan struct{}) {
+	sigs = make(chan os.Signal, 4)
+	done := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+		close(done)
+	}()
+	return sigs, done
 }
 
 // applier is one Apply call.

@@ -38,6 +38,11 @@ type envRun struct {
 	mu       sync.Mutex
 	gone     bool
 	launched *launched
+	// prog and stacks are the child's program and stacks, in nsup's
+	// memory, which the child shares until its execve (or, as the main
+	// process's PID 1, until it ends): kept until it is reaped.
+	prog   *rawProg
+	stacks []byte
 	// launchEnd is the last raw step: the steps up to it are done by the
 	// launcher's child.
 	launchEnd int
@@ -205,6 +210,10 @@ func (r *envRun) wait() int {
 		}
 		r.gone, r.wsOK = true, err == nil
 		r.mu.Unlock()
+		if r.stacks != nil {
+			unix.Munmap(r.stacks)
+			r.stacks, r.prog = nil, nil
+		}
 		if r.stopKill != nil {
 			r.stopKill()
 		}

@@ -45,6 +45,10 @@ import (
 // blocked on the cloning thread meanwhile (the child resets the handlers
 // and restores the mask just before its execve).
 
+// rawStackSize is the size of the stack of a child that shares nsup's
+// memory: its nosplit functions take less than a KiB.
+const rawStackSize = 64 << 10
+
 // launchArgs is what the copy and the child need besides the program,
 // prepared before the clone.
 type launchArgs struct {
@@ -297,6 +301,18 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.ppid = a.ppid
 	a.blockall = ^uint64(0)
 	a.prog = prog
+	// The stacks of the child and of the main process it may fork, which
+	// share nsup's memory (rawCloneOnStack): a mapping of their own, kept
+	// until the child is reaped.
+	stacks, err := unix.Mmap(-1, 0, 2*rawStackSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	if err != nil {
+		l.close()
+		closeSock()
+		return 0, err
+	}
+	base := uintptr(unsafe.Pointer(&stacks[0]))
+	prog.mainStack = base + 2*rawStackSize
+	prog.launch = rawEntry{kind: entryLaunch, a: a}
 
 	// The clone, with every signal blocked on this thread, and no fd being
 	// made meanwhile without close-on-exec (syscall.ForkLock's contract).
@@ -320,12 +336,11 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			rawFailed(prog, a.cloneStep, partCall, syscall.EINVAL) // a program without an execve
 		}
 	} else {
-		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, a.flags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
-		if pid == 0 && e == 0 {
-			launchChild(a)
-			rawRun(prog)
-			rawFailed(prog, a.cloneStep, partCall, syscall.EINVAL) // a program without an execve
-		}
+		// The child shares nsup's memory, on a stack of its own: nothing
+		// is copied, and nsup goes on at once.
+		var errno uintptr
+		pid, errno = rawCloneOnStack(a.flags|unix.CLONE_VM|uintptr(unix.SIGCHLD), base+rawStackSize, &prog.launch)
+		e = syscall.Errno(errno)
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.oldmask)), 0, 8, 0, 0)
 	syscall.ForkLock.Unlock()
@@ -336,8 +351,11 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	if e != 0 {
 		l.close()
 		closeSock()
+		unix.Munmap(stacks)
 		return 0, stepError(env, step, e)
 	}
+	// What the child reads and writes, while it runs in nsup's memory.
+	r.prog, r.stacks = prog, stacks
 	repW.Close() // only the copy and its child hold it now
 	if a.forked {
 		var ws unix.WaitStatus

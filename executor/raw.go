@@ -35,6 +35,13 @@ type rawProg struct {
 	ppid uintptr
 	// mask is the signal mask restored before the execve.
 	mask uint64
+	// mainStack is the top of the stack of the process a Monitor step
+	// forks (which shares this memory until its execve); main is its
+	// entry.
+	mainStack uintptr
+	main      rawEntry
+	// launch is the launcher's child's entry.
+	launch rawEntry
 
 	// Scratch, one step at a time.
 	how      [4]unix.OpenHow // see rawHow*
@@ -133,14 +140,14 @@ const (
 //go:nosplit
 func rawReport(p *rawProg, what, step, value uintptr) {
 	p.rec[0], p.rec[1], p.rec[2] = uint64(what), uint64(step), uint64(value)
-	syscall.RawSyscall(unix.SYS_WRITE, p.report, uintptr(unsafe.Pointer(&p.rec[0])), unsafe.Sizeof(p.rec))
+	syscall.RawSyscall6(unix.SYS_WRITE, p.report, uintptr(unsafe.Pointer(&p.rec[0])), unsafe.Sizeof(p.rec), 0, 0, 0)
 }
 
 //go:norace
 //go:nosplit
 func rawExit(code uintptr) {
 	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, code, 0, 0)
+		syscall.RawSyscall6(unix.SYS_EXIT_GROUP, code, 0, 0, 0, 0, 0)
 	}
 }
 
@@ -148,9 +155,9 @@ func rawExit(code uintptr) {
 //go:nosplit
 func rawFailed(p *rawProg, step, part uintptr, e syscall.Errno) {
 	p.rec[0], p.rec[1], p.rec[2] = uint64(reportErr|part<<8), uint64(step), uint64(e)
-	syscall.RawSyscall(unix.SYS_WRITE, p.report, uintptr(unsafe.Pointer(&p.rec[0])), unsafe.Sizeof(p.rec))
+	syscall.RawSyscall6(unix.SYS_WRITE, p.report, uintptr(unsafe.Pointer(&p.rec[0])), unsafe.Sizeof(p.rec), 0, 0, 0)
 	for {
-		syscall.RawSyscall(unix.SYS_EXIT_GROUP, 127, 0, 0)
+		syscall.RawSyscall6(unix.SYS_EXIT_GROUP, 127, 0, 0, 0, 0, 0)
 	}
 }
 
@@ -161,30 +168,61 @@ func rawFailed(p *rawProg, step, part uintptr, e syscall.Errno) {
 //go:norace
 //go:nosplit
 func rawPlace(p *rawProg, step uintptr) {
-	fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, p.report, unix.F_DUPFD_CLOEXEC, 10)
+	fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.report, unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
 	if e != 0 {
 		rawExit(127)
 	}
 	p.report = fd
 	if p.exe != ^uintptr(0) {
-		fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, p.exe, unix.F_DUPFD_CLOEXEC, 10)
+		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.exe, unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
 		if e != 0 {
 			rawFailed(p, step, partCall, e)
 		}
 		p.exe = fd
 	}
 	for i := 0; i < p.nfds; i++ {
-		fd, _, e := syscall.RawSyscall(unix.SYS_FCNTL, p.fds[i], unix.F_DUPFD_CLOEXEC, 10)
+		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.fds[i], unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
 		if e != 0 {
 			rawFailed(p, step, partCall, e)
 		}
 		p.fds[i] = fd
 	}
 	for i := 0; i < p.nfds; i++ {
-		if _, _, e := syscall.RawSyscall(unix.SYS_DUP3, p.fds[i], uintptr(i), 0); e != 0 {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_DUP3, p.fds[i], uintptr(i), 0, 0, 0, 0); e != 0 {
 			rawFailed(p, step, partCall, e)
 		}
 	}
+}
+
+// rawEntry is what a child made by rawCloneOnStack runs.
+type rawEntry struct {
+	kind uintptr // entryLaunch or entryMain
+	a    *launchArgs
+	p    *rawProg
+	next int // entryMain: the first step to run
+}
+
+const (
+	entryLaunch = iota // the launcher's child: its prologue, then the program
+	entryMain          // the main process a Monitor forked: the steps after it
+)
+
+// rawChildEntry is where a child made by rawCloneOnStack starts, on its
+// own stack.
+//
+//go:norace
+//go:nosplit
+func rawChildEntry(e *rawEntry) {
+	switch e.kind {
+	case entryLaunch:
+		launchChild(e.a)
+		rawRunFrom(e.a.prog, 0)
+		rawFailed(e.a.prog, e.a.cloneStep, partCall, syscall.EINVAL) // a program without an execve
+	case entryMain:
+		rawRunFrom(e.p, e.next)
+		rawFailed(e.p, e.p.ops[e.next-1].step, partCall, syscall.EINVAL)
+	}
+	rawExit(127)
 }
 
 // rawRun performs the program's steps in order. It returns only if the
@@ -192,99 +230,139 @@ func rawPlace(p *rawProg, step uintptr) {
 //
 //go:norace
 //go:nosplit
-func rawRun(p *rawProg) {
-	for i := 0; i < len(p.ops); i++ {
-		rawStep(p, &p.ops[i])
-	}
-}
+func rawRun(p *rawProg) { rawRunFrom(p, 0) }
 
-// rawStep performs one step: one case per kind.
+// rawRunFrom performs the program's steps from the ith: one case per
+// kind of step. (One function, not a loop calling another: the chain of
+// nosplit calls the linker allows is short.)
 //
 //go:norace
 //go:nosplit
-func rawStep(p *rawProg, op *rawOp) {
-	switch op.kind {
-	case rawSys:
-		if _, _, e := syscall.RawSyscall6(op.nr, op.a[0], op.a[1], op.a[2], op.a[3], op.a[4], op.a[5]); e != 0 && e != op.ignore {
-			rawFailed(p, op.step, partCall, e)
-		}
-	case rawBounding:
-		for c := uintptr(0); c < op.a[0]; c++ {
-			if c < 128 && op.skip[c/64]&(1<<(c%64)) != 0 {
-				continue
+func rawRunFrom(p *rawProg, i int) {
+	for ; i < len(p.ops); i++ {
+		op := &p.ops[i]
+		switch op.kind {
+		case rawSys:
+			rawDoSys(p, op)
+		case rawBounding:
+			rawDoBounding(p, op)
+		case rawInherit:
+			rawDoInherit(p, op)
+		case rawPdeath:
+			rawDoPdeath(p, op)
+		case rawMount:
+			rawDoMount(p, op)
+		case rawSetattr:
+			rawDoSetattr(p, op)
+		case rawOverlay:
+			rawDoOverlay(p, op)
+		case rawSymlink:
+			rawDoSymlink(p, op)
+		case rawLinkUp:
+			rawDoLinkUp(p, op)
+		case rawWrite:
+			rawDoWrite(p, op)
+		case rawExec:
+			rawDoExec(p, op)
+		case rawMonitor:
+			rawDoMonitor(p, i)
+		case rawFail:
+			rawFailed(p, op.step, partCall, syscall.Errno(op.a[0]))
+		case rawPause:
+			rawReport(p, reportPaused, op.step, 0)
+			for {
+				syscall.RawSyscall6(unix.SYS_PPOLL, 0, 0, 0, 0, 8, 0) // no fd, no timeout: until killed
 			}
-			if _, _, e := syscall.RawSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0); e != 0 {
-				rawFailed(p, op.step, partCall, e)
-			}
-		}
-	case rawInherit:
-		hdr, data := uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&p.capData[0]))
-		p.capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-		if _, _, e := syscall.RawSyscall(unix.SYS_CAPGET, hdr, data, 0); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-		p.capData[0].Inheritable = p.capData[0].Permitted
-		p.capData[1].Inheritable = p.capData[1].Permitted
-		if _, _, e := syscall.RawSyscall(unix.SYS_CAPSET, hdr, data, 0); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-	case rawPdeath:
-		if _, _, e := syscall.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, op.a[0], 0); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-		if op.a[0] != 0 {
-			if ppid, _, _ := syscall.RawSyscall(unix.SYS_GETPPID, 0, 0, 0); ppid != p.ppid {
-				rawExit(1) // the parent is gone already
-			}
-		}
-	case rawMount:
-		rawDoMount(p, op)
-	case rawSetattr:
-		rawDoSetattr(p, op)
-	case rawOverlay:
-		rawDoOverlay(p, op)
-	case rawSymlink:
-		root := rawOpenRoot(p, op)
-		dir := rawResolve(p, op, root, &op.p[0], partTarget)
-		if _, _, e := syscall.RawSyscall(unix.SYS_SYMLINKAT, uintptr(unsafe.Pointer(op.s[1])), dir, uintptr(unsafe.Pointer(op.s[2]))); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-		rawClose(dir)
-		rawClose(root)
-	case rawLinkUp:
-		rawDoLinkUp(p, op)
-	case rawWrite:
-		fd, _, e := syscall.RawSyscall(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_WRONLY|unix.O_CLOEXEC)
-		if e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-		n, _, e := syscall.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(op.s[1])), op.a[0])
-		if e == 0 && n != op.a[0] {
-			e = syscall.EIO
-		}
-		if e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-		rawClose(fd)
-	case rawExec:
-		rawDoExec(p, op)
-	case rawMonitor:
-		rawDoMonitor(p, op)
-	case rawFail:
-		rawFailed(p, op.step, partCall, syscall.Errno(op.a[0]))
-	case rawPause:
-		rawReport(p, reportPaused, op.step, 0)
-		for {
-			syscall.RawSyscall(unix.SYS_PAUSE, 0, 0, 0)
 		}
 	}
+}
+
+//go:norace
+//go:nosplit
+func rawDoSys(p *rawProg, op *rawOp) {
+	if _, _, e := syscall.RawSyscall6(op.nr, op.a[0], op.a[1], op.a[2], op.a[3], op.a[4], op.a[5]); e != 0 && e != op.ignore {
+		rawFailed(p, op.step, partCall, e)
+	}
+}
+
+//go:norace
+//go:nosplit
+func rawDoBounding(p *rawProg, op *rawOp) {
+	for c := uintptr(0); c < op.a[0]; c++ {
+		if c < 128 && op.skip[c/64]&(1<<(c%64)) != 0 {
+			continue
+		}
+		if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0, 0, 0, 0); e != 0 {
+			rawFailed(p, op.step, partCall, e)
+		}
+	}
+}
+
+//go:norace
+//go:nosplit
+func rawDoInherit(p *rawProg, op *rawOp) {
+	hdr, data := uintptr(unsafe.Pointer(&p.capHdr)), uintptr(unsafe.Pointer(&p.capData[0]))
+	p.capHdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+	if _, _, e := syscall.RawSyscall6(unix.SYS_CAPGET, hdr, data, 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	p.capData[0].Inheritable = p.capData[0].Permitted
+	p.capData[1].Inheritable = p.capData[1].Permitted
+	if _, _, e := syscall.RawSyscall6(unix.SYS_CAPSET, hdr, data, 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+}
+
+//go:norace
+//go:nosplit
+func rawDoPdeath(p *rawProg, op *rawOp) {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, op.a[0], 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if op.a[0] != 0 {
+		if ppid, _, _ := syscall.RawSyscall6(unix.SYS_GETPPID, 0, 0, 0, 0, 0, 0); ppid != p.ppid {
+			rawExit(1) // the parent is gone already
+		}
+	}
+}
+
+//go:norace
+//go:nosplit
+func rawDoSymlink(p *rawProg, op *rawOp) {
+	root := rawOpenRoot(p, op)
+	dir, e := rawResolve(p, root, &op.p[0])
+	if e != 0 {
+		rawFailed(p, op.step, partTarget, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_SYMLINKAT, uintptr(unsafe.Pointer(op.s[1])), dir, uintptr(unsafe.Pointer(op.s[2])), 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(dir)
+	rawClose(root)
+}
+
+//go:norace
+//go:nosplit
+func rawDoWrite(p *rawProg, op *rawOp) {
+	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_WRONLY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	n, _, e := syscall.RawSyscall6(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(op.s[1])), op.a[0], 0, 0, 0)
+	if e == 0 && n != op.a[0] {
+		e = syscall.EIO
+	}
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(fd)
 }
 
 //go:norace
 //go:nosplit
 func rawClose(fd uintptr) {
 	if fd != ^uintptr(0) {
-		syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0)
+		syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	}
 }
 
@@ -299,7 +377,7 @@ func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
 	if op.s[0] == nil {
 		return ^uintptr(0)
 	}
-	fd, _, e := syscall.RawSyscall(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partRoot, e)
 	}
@@ -321,60 +399,73 @@ func rawOpenat2(dirfd uintptr, path *byte, how *unix.OpenHow) (uintptr, syscall.
 //
 //go:norace
 //go:nosplit
-func rawResolve(p *rawProg, op *rawOp, root uintptr, rp *rawPath, part uintptr) uintptr {
+func rawResolve(p *rawProg, root uintptr, rp *rawPath) (uintptr, syscall.Errno) {
 	last := &p.how[rawHowNoFollow]
 	if rp.followLast {
 		last = &p.how[rawHowFollow]
 	}
 	fd, e := rawOpenat2(root, rp.full, last)
-	if e == 0 {
-		return fd
-	}
 	if e != syscall.ENOENT || rp.create == rawCreateNone {
-		rawFailed(p, op.step, part, e)
+		return fd, e
 	}
 	// Something is missing: walk from the root, one component at a time.
 	parent, e := rawOpenat2(root, &dot[0], &p.how[rawHowFollow])
 	if e != 0 {
-		rawFailed(p, op.step, part, e)
+		return 0, e
 	}
-	for i := 0; i < len(rp.name); i++ {
-		isLast := i == len(rp.name)-1
+	n := len(rp.name)
+	for i := 0; i < n; i++ {
 		how := &p.how[rawHowFollow]
-		if isLast {
+		if i == n-1 {
 			how = last
 		}
-		fd, e = rawOpenat2(root, rp.prefix[i], how)
+		name := rawAt(rp.name, i)
+		fd, e = rawOpenat2(root, rawAt(rp.prefix, i), how)
 		if e == syscall.ENOENT {
-			name := uintptr(unsafe.Pointer(rp.name[i]))
-			if isLast && rp.create == rawCreateFile {
-				var f uintptr
-				f, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644, 0, 0)
+			// Made by name in its parent's fd: an empty 0644 file, or a
+			// 0755 folder.
+			if i == n-1 && rp.create == rawCreateFile {
+				fd, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, parent, uintptr(unsafe.Pointer(name)), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644, 0, 0)
 				if e == 0 {
-					rawClose(f)
+					rawClose(fd)
 				}
 			} else {
-				_, _, e = syscall.RawSyscall(unix.SYS_MKDIRAT, parent, name, 0o755)
+				_, _, e = syscall.RawSyscall6(unix.SYS_MKDIRAT, parent, uintptr(unsafe.Pointer(name)), 0o755, 0, 0, 0)
 			}
 			if e != 0 && e != syscall.EEXIST {
-				rawFailed(p, op.step, part, e)
+				rawClose(parent)
+				return 0, e
 			}
 			// The entry just made, through its parent's fd: one name, no
 			// symlink, nothing to resolve.
-			fd, e = rawOpenat2(parent, rp.name[i], &p.how[rawHowBeneath])
-			if e == 0 && (!isLast || rp.followLast) && rawIsLink(p, fd) {
-				// EEXIST above, and a symlink: it points (inside the
-				// root) to nothing. Like mkdir -p, do not make its target.
-				e = syscall.ENOENT
+			fd, e = rawOpenat2(parent, name, &p.how[rawHowBeneath])
+			if e == 0 && (i < n-1 || rp.followLast) {
+				_, _, se := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, fd, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0)
+				if se == 0 && p.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					// EEXIST above, and a symlink: it points (inside the
+					// root) to nothing. Like mkdir -p, do not make its
+					// target.
+					rawClose(fd)
+					e = syscall.ENOENT
+				}
 			}
 		}
 		rawClose(parent)
 		if e != 0 {
-			rawFailed(p, op.step, part, e)
+			return 0, e
 		}
 		parent = fd
 	}
-	return parent
+	return parent, 0
+}
+
+// rawAt is s[i], which the caller knows is there (no bounds check: the
+// panic it would call is no nosplit code).
+//
+//go:norace
+//go:nosplit
+func rawAt(s []*byte, i int) *byte {
+	return *(**byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), uintptr(i)*unsafe.Sizeof(s[0])))
 }
 
 var dot = [2]byte{'.', 0}
@@ -461,8 +552,11 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	if op.flag&rawMountBind != 0 {
 		var e syscall.Errno
 		if op.flag&rawMountSourceInRoot != 0 {
-			src = rawResolve(p, op, root, &op.p[0], partSource)
-		} else if src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost]); e != 0 {
+			src, e = rawResolve(p, root, &op.p[0])
+		} else {
+			src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
+		}
+		if e != 0 {
 			rawFailed(p, op.step, partSource, e)
 		}
 		source = rawFdPath(&p.fdpath[0], src)
@@ -471,7 +565,10 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		}
 	}
 	if op.flag&rawMountInRoot != 0 {
-		tgt = rawResolve(p, op, root, &op.p[1], partTarget)
+		var e syscall.Errno
+		if tgt, e = rawResolve(p, root, &op.p[1]); e != 0 {
+			rawFailed(p, op.step, partTarget, e)
+		}
 		if rawIsLink(p, tgt) {
 			// The mount would cover the link itself, a trap for the reader.
 			rawFailed(p, op.step, partLink, syscall.ELOOP)
@@ -506,7 +603,10 @@ func rawDoSetattr(p *rawProg, op *rawOp) {
 		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), op.a[0], op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
 	} else {
 		root := rawOpenRoot(p, op)
-		fd := rawResolve(p, op, root, &op.p[0], partTarget)
+		fd, re := rawResolve(p, root, &op.p[0])
+		if re != 0 {
+			rawFailed(p, op.step, partTarget, re)
+		}
 		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, fd, uintptr(unsafe.Pointer(&empty[0])), op.a[0]|unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
 		rawClose(fd)
 		rawClose(root)
@@ -527,7 +627,7 @@ func rawDoSetattr(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawDoOverlay(p *rawProg, op *rawOp) {
-	lower, _, e := syscall.RawSyscall(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	lower, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partLower, e)
 	}
@@ -539,7 +639,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 		uintptr(unsafe.Pointer(&tmpfs[0])), op.a[0], uintptr(unsafe.Pointer(&mode0700[0])), 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	top, _, e := syscall.RawSyscall(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC)
+	top, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
@@ -548,7 +648,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	if _, _, e := syscall.RawSyscall(unix.SYS_FCHMODAT, atFDCWD, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], upper))), mode); e != 0 {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHMODAT, atFDCWD, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], upper))), mode, 0, 0, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	b := p.data[:]
@@ -583,7 +683,7 @@ var (
 //go:norace
 //go:nosplit
 func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
-	if _, _, e := syscall.RawSyscall(unix.SYS_MKDIRAT, top, uintptr(unsafe.Pointer(name)), 0o700); e != 0 {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MKDIRAT, top, uintptr(unsafe.Pointer(name)), 0o700, 0, 0, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, top, uintptr(unsafe.Pointer(name)), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0, 0, 0)
@@ -599,7 +699,7 @@ func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
 //go:norace
 //go:nosplit
 func rawDoLinkUp(p *rawProg, op *rawOp) {
-	s, _, e := syscall.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	s, _, e := syscall.RawSyscall6(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
@@ -607,11 +707,11 @@ func rawDoLinkUp(p *rawProg, op *rawOp) {
 		p.ifr[i] = 0
 	}
 	rawPutCString(p.ifr[:unix.IFNAMSIZ], 0, op.s[0])
-	if _, _, e := syscall.RawSyscall(unix.SYS_IOCTL, s, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0]))); e != 0 {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, s, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0])), 0, 0, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	*(*uint16)(unsafe.Pointer(&p.ifr[unix.IFNAMSIZ])) |= unix.IFF_UP
-	if _, _, e := syscall.RawSyscall(unix.SYS_IOCTL, s, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0]))); e != 0 {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, s, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0])), 0, 0, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	rawClose(s)
@@ -646,8 +746,8 @@ func rawDoExec(p *rawProg, op *rawOp) {
 		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVEAT, p.exe, uintptr(unsafe.Pointer(&empty[0])),
 			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)), unix.AT_EMPTY_PATH, 0)
 	} else {
-		_, _, e = syscall.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(op.s[0])),
-			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)))
+		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(op.s[0])),
+			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)), 0, 0, 0)
 	}
 	// Blocked again: the failure is reported, and this copy exits.
 	p.sigset = ^uint64(0)
@@ -655,9 +755,9 @@ func rawDoExec(p *rawProg, op *rawOp) {
 	rawFailed(p, op.step, partCall, e)
 }
 
-// rawDoMonitor forks the main process, which goes on with the steps that
-// follow (its proc steps), and makes this process, PID 1 of the
-// environment's pid namespace, its minimal monitor, as bubblewrap's:
+// rawDoMonitor forks the main process, which runs the steps after the
+// ith (its proc steps) to its execve, and makes this process, PID 1 of
+// the environment's pid namespace, its minimal monitor, as bubblewrap's:
 // every signal stays blocked and is taken by rt_sigtimedwait(2), so no
 // handler of nsup's runtime ever runs here. It reaps every child
 // (orphans are reparented to it), forwards SIGINT, SIGHUP, SIGQUIT,
@@ -665,22 +765,24 @@ func rawDoExec(p *rawProg, op *rawOp) {
 // SIGTERM to it and SIGKILL once a[0] ns have passed (at once for 0),
 // and exits with the main process's status (128 + its signal) when it
 // ends: the kernel then kills whatever else is left in the namespace.
+// The fork shares this memory until the main process's execve, which it
+// waits for (CLONE_VM|CLONE_VFORK, on a stack of its own): no page is
+// copied.
 //
 //go:norace
 //go:nosplit
-func rawDoMonitor(p *rawProg, op *rawOp) {
-	self, _, _ := syscall.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
-	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+func rawDoMonitor(p *rawProg, i int) {
+	op := &p.ops[i]
+	self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
+	p.ppid = self
+	p.main.kind, p.main.p, p.main.next = entryMain, p, i+1
+	pid, e := rawCloneOnStack(unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), p.mainStack, &p.main)
 	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if pid == 0 {
-		p.ppid = self
-		return
+		rawFailed(p, op.step, partCall, syscall.Errno(e))
 	}
 	// Nothing of the environment's stays open here: its stdio, nsup's
 	// report pipe (the main process holds its own copy until its execve).
-	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 0, ^uintptr(0), 0)
+	syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, 0, ^uintptr(0), 0, 0, 0, 0)
 	p.sigset = ^uint64(0)
 	stopping := false
 	for {
@@ -689,7 +791,7 @@ func rawDoMonitor(p *rawProg, op *rawOp) {
 			now := rawNow(p)
 			left := p.deadline - now
 			if left <= 0 {
-				syscall.RawSyscall(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0)
+				syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0, 0, 0, 0)
 				p.deadline = -1
 				continue
 			}
@@ -721,14 +823,14 @@ func rawDoMonitor(p *rawProg, op *rawOp) {
 			}
 			stopping = true
 			if op.a[0] == 0 {
-				syscall.RawSyscall(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0)
+				syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0, 0, 0, 0)
 				p.deadline = -1
 				continue
 			}
-			syscall.RawSyscall(unix.SYS_KILL, pid, uintptr(unix.SIGTERM), 0)
+			syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGTERM), 0, 0, 0, 0)
 			p.deadline = rawNow(p) + int64(op.a[0])
 		case unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH:
-			syscall.RawSyscall(unix.SYS_KILL, pid, sig, 0)
+			syscall.RawSyscall6(unix.SYS_KILL, pid, sig, 0, 0, 0, 0)
 		}
 	}
 }
@@ -738,6 +840,6 @@ func rawDoMonitor(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawNow(p *rawProg) int64 {
-	syscall.RawSyscall(unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&p.ts)), 0)
+	syscall.RawSyscall6(unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&p.ts)), 0, 0, 0, 0)
 	return p.ts.Sec*1e9 + p.ts.Nsec
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -333,6 +334,10 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 }
 
 func runApply(ctx context.Context, args []string, ios ioSet) error {
+	// Subscribed to ^C and SIGTERM while the plan is made, on the other
+	// CPU if there is one; Apply waits for it before anything is made.
+	sigs, subscribed := executor.Subscribe()
+	defer func() { <-subscribed; signal.Stop(sigs) }()
 	rest, pf, err := parseFlags("apply", args, ios)
 	if err != nil {
 		return helpOK(err)
@@ -378,7 +383,8 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	var failed []string
-	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout)}
+	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout),
+		Signals: sigs, Subscribed: subscribed}
 	opts.Ended = func(env string, status int) {
 		if status != 0 {
 			failed = append(failed, fmt.Sprintf("nsup: environment %s: main process %s exited with status %d", env, mainProcess(p, env), status))
