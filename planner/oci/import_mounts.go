@@ -1,5 +1,7 @@
 package oci
 
+// Import's mounts: OCI mounts and their options as the spec's mounts.
+
 import (
 	"fmt"
 	"path"
