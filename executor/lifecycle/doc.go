@@ -4,12 +4,14 @@
 // executor that wrote them.
 //
 //   - state.go: the state directory (STATEDIR/ENV: lock, state.json,
-//     output.log, control.sock) and the state file's format, State, which
-//     executor's state step writes with WriteState and everything here
-//     reads; List, Inspect and Tree (nsup ps), Down, Logs. Whether an
-//     environment runs is read without taking anything: its lock held
-//     (/proc/locks) and its init still the recorded process (Identify:
-//     start time and namespaces).
+//     output.log, control.sock; CheckStateDir) and the state file's
+//     format, State, which executor's state step writes with WriteState
+//     and everything here reads.
+//   - ps.go: List, Inspect and Tree (nsup ps).
+//   - identify.go: whether an environment runs, read without taking
+//     anything: its lock held (/proc/locks) and its init still the
+//     recorded process (Identify: start time and namespaces).
+//   - down.go: Down (nsup down); logs.go: Logs (nsup logs).
 //   - control.go: the control protocol's messages, shared by nsup exec's
 //     client side (exec.go: Exec) and init's server side
 //     (executor/control.go).

@@ -1,0 +1,180 @@
+package lifecycle
+
+// Listing: a state directory's environments, their status and trees (nsup ps).
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// EnvStatus is a detached environment as nsup ps shows it.
+type EnvStatus struct {
+	State State
+	// Dir is its state directory.
+	Dir string
+	// Running is true while its init runs (the lock is held, and the
+	// process with State.Pid has State.StartTime and State.Namespaces).
+	Running bool
+	// Exit is the environment's exit status once it has ended, -1 if init
+	// ended without recording one (killed).
+	Exit int
+}
+
+// Status is "running", "exited (status N)" or "exited (killed)".
+func (s EnvStatus) Status() string {
+	switch {
+	case s.Running:
+		return "running"
+	case s.Exit < 0:
+		return "exited (killed)"
+	}
+	return fmt.Sprintf("exited (status %d)", s.Exit)
+}
+
+// Log is the environment's log file.
+func (s EnvStatus) Log() string { return filepath.Join(s.Dir, planner.LogFile) }
+
+// List returns the detached environments recorded in dir, by name.
+func List(dir string) ([]EnvStatus, error) {
+	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []EnvStatus
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		s, err := Inspect(dir, e.Name())
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].State.Name < out[j].State.Name })
+	return out, nil
+}
+
+// Inspect returns one detached environment, or ErrNotFound.
+func Inspect(dir, name string) (EnvStatus, error) {
+	if err := CheckStateDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return EnvStatus{}, err
+	}
+	d := filepath.Join(dir, name)
+	st, err := readState(d)
+	if err != nil {
+		return EnvStatus{}, err
+	}
+	s := EnvStatus{State: *st, Dir: d, Exit: -1}
+	s.Running = lockHeld(filepath.Join(d, planner.LockFile)) && st.verify() == nil
+	if !s.Running {
+		s.Exit = exitRecorded(d)
+	}
+	return s, nil
+}
+
+// Proc is one process of a running environment's tree (nsup ps --tree).
+type Proc struct {
+	// Pid is the pid on the host, PidInside inside the environment.
+	Pid, PidInside int
+	// Name is the declared process's name, or "" for another process
+	// (one the tree forked, or nsup exec's).
+	Name string
+	// Comm is the kernel's name of the program (proc(5) comm).
+	Comm     string
+	Children []*Proc
+}
+
+// Tree returns the process tree of a running environment, rooted at its
+// init, read from /proc.
+func Tree(st State) (*Proc, error) {
+	if err := st.verify(); err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	byPid := map[int]*Proc{}
+	parent := map[int]int{}
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, comm, err := procStat(pid)
+		if err != nil || len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		byPid[pid] = &Proc{Pid: pid, Comm: comm}
+		parent[pid] = ppid
+	}
+	root, ok := byPid[st.Pid]
+	if !ok {
+		return nil, fmt.Errorf("init (pid %d) is gone: %w", st.Pid, unix.ESRCH)
+	}
+	pids := make([]int, 0, len(byPid))
+	for pid := range byPid {
+		pids = append(pids, pid)
+	}
+	sort.Ints(pids)
+	for _, pid := range pids {
+		if p, ok := byPid[parent[pid]]; ok && pid != st.Pid {
+			p.Children = append(p.Children, byPid[pid])
+		}
+	}
+	names := map[int]string{}
+	for _, p := range st.Processes {
+		names[p.Pid] = p.Name
+	}
+	var fill func(p *Proc)
+	fill = func(p *Proc) {
+		p.PidInside = pidInside(p.Pid)
+		if p != root {
+			p.Name = names[p.PidInside]
+		}
+		for _, c := range p.Children {
+			fill(c)
+		}
+	}
+	fill(root)
+	return root, nil
+}
+
+// pidInside is the innermost pid of a process (NSpid, proc(5)).
+func pidInside(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "NSpid:"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				n, _ := strconv.Atoi(f[len(f)-1])
+				return n
+			}
+		}
+	}
+	return pid
+}
