@@ -130,61 +130,123 @@ func (e *Environment) InitEnabled() bool { return e.Init == nil || e.Init.Value 
 // SortByJoins orders names so that each comes after those it joins
 // (joins(name) lists them, by name): every environment must exist before
 // another can enter its namespaces, and must be stopped after. Ties keep
-// the given order, so that the order is deterministic; a name joined but
-// not among names does not count. A cycle (which Parse refuses) leaves
-// the names it holds in their given order, last.
+// the given order, so that the order is deterministic: the earliest name
+// whose joins are all placed goes next. A name joined but not among names
+// does not count. A cycle (which Parse refuses) leaves the names it holds,
+// and those that join them, in their given order, last. joins is asked
+// once per name; the cost is linear in the names and joins (a heap keeps
+// the ready names), not quadratic.
 func SortByJoins(names []string, joins func(name string) []string) []string {
-	in := map[string]bool{}
-	for _, n := range names {
-		in[n] = true
+	at := make(map[string]int, len(names))
+	for i, n := range names {
+		if _, dup := at[n]; !dup {
+			at[n] = i
+		}
 	}
-	done := map[string]bool{}
-	out := make([]string, 0, len(names))
-	for len(out) < len(names) {
-		progressed := false
-		for _, n := range names {
-			if done[n] {
+	// waiting[i] counts the names i joins that are not placed yet;
+	// joinedBy[j] lists the names that join j.
+	waiting := make([]int, len(names))
+	joinedBy := make([][]int, len(names))
+	var ready indexHeap
+	for i, n := range names {
+		if at[n] != i {
+			continue // a repeated name: placed once, at its first index
+		}
+		for _, j := range joins(n) {
+			k, ok := at[j]
+			if !ok || k == i {
 				continue
 			}
-			ready := true
-			for _, j := range joins(n) {
-				if in[j] && !done[j] && j != n {
-					ready = false
-				}
+			if by := joinedBy[k]; len(by) > 0 && by[len(by)-1] == i {
+				continue // joined twice
 			}
-			if ready {
-				out = append(out, n)
-				done[n] = true
-				progressed = true
-				break // restart: the earliest ready name goes next
+			waiting[i]++
+			joinedBy[k] = append(joinedBy[k], i)
+		}
+		if waiting[i] == 0 {
+			ready.push(i)
+		}
+	}
+	out := make([]string, 0, len(at))
+	placed := make([]bool, len(names))
+	for len(ready) > 0 {
+		i := ready.pop()
+		out = append(out, names[i])
+		placed[i] = true
+		for _, k := range joinedBy[i] {
+			if waiting[k]--; waiting[k] == 0 {
+				ready.push(k)
 			}
 		}
-		if !progressed {
-			for _, n := range names {
-				if !done[n] {
-					out = append(out, n)
-					done[n] = true
-				}
-			}
+	}
+	for i, n := range names {
+		if !placed[i] && at[n] == i {
+			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// indexHeap is a min-heap of indices.
+type indexHeap []int
+
+func (h *indexHeap) push(i int) {
+	*h = append(*h, i)
+	s := *h
+	for c := len(s) - 1; c > 0; {
+		p := (c - 1) / 2
+		if s[p] <= s[c] {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		c = p
+	}
+}
+
+func (h *indexHeap) pop() int {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	s = s[:last]
+	for p := 0; ; {
+		c := 2*p + 1
+		if c >= len(s) {
+			break
+		}
+		if c+1 < len(s) && s[c+1] < s[c] {
+			c++
+		}
+		if s[p] <= s[c] {
+			break
+		}
+		s[p], s[c] = s[c], s[p]
+		p = c
+	}
+	*h = s
+	return top
 }
 
 // JoinOrder returns the environments named (every one when none is), with
 // those they join by name, transitively, each after those it joins
 // (SortByJoins), and the names that are no environment of the file.
 func (s *Spec) JoinOrder(names ...string) (envs []*Environment, unknown []string) {
+	byName := make(map[string]*Environment, len(s.Environments))
+	for _, e := range s.Environments {
+		if _, dup := byName[e.Name]; !dup {
+			byName[e.Name] = e
+		}
+	}
 	want := map[string]bool{}
 	for _, n := range names {
-		if s.Env(n) == nil {
+		if byName[n] == nil {
 			unknown = append(unknown, n)
 		}
 		want[n] = true
 	}
 	joinsOf := func(n string) []string {
 		var out []string
-		if e := s.Env(n); e != nil {
+		if e := byName[n]; e != nil {
 			for _, j := range e.Join {
 				if !j.IsPath() {
 					out = append(out, j.Ref)
@@ -198,7 +260,7 @@ func (s *Spec) JoinOrder(names ...string) (envs []*Environment, unknown []string
 		changed = false
 		for n := range want {
 			for _, j := range joinsOf(n) {
-				if !want[j] && s.Env(j) != nil {
+				if !want[j] && byName[j] != nil {
 					want[j] = true
 					changed = true
 				}
@@ -212,7 +274,7 @@ func (s *Spec) JoinOrder(names ...string) (envs []*Environment, unknown []string
 		}
 	}
 	for _, n := range SortByJoins(all, joinsOf) {
-		envs = append(envs, s.Env(n))
+		envs = append(envs, byName[n])
 	}
 	return envs, unknown
 }

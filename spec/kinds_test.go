@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 )
@@ -79,6 +81,72 @@ func TestKinds(t *testing.T) {
 	for _, k := range MountKinds {
 		if k.Namespace != "" && NamespaceFlag(k.Namespace) == 0 {
 			t.Errorf("mount kind %s needs namespace %q, which is none", k.Name, k.Namespace)
+		}
+	}
+}
+
+// sortByJoinsQuadratic is SortByJoins as it was first written: scan the
+// names from the start for the first whose joins are all placed, again
+// after each pick. The reference TestSortByJoinsSame compares with.
+func sortByJoinsQuadratic(names []string, joins func(name string) []string) []string {
+	in := map[string]bool{}
+	for _, n := range names {
+		in[n] = true
+	}
+	done := map[string]bool{}
+	out := make([]string, 0, len(names))
+	for len(out) < len(names) {
+		progressed := false
+		for _, n := range names {
+			if done[n] {
+				continue
+			}
+			ready := true
+			for _, j := range joins(n) {
+				if in[j] && !done[j] && j != n {
+					ready = false
+				}
+			}
+			if ready {
+				out = append(out, n)
+				done[n] = true
+				progressed = true
+				break
+			}
+		}
+		if !progressed {
+			for _, n := range names {
+				if !done[n] {
+					out = append(out, n)
+					done[n] = true
+				}
+			}
+		}
+	}
+	return out
+}
+
+// TestSortByJoinsSame: the heap gives the order of the quadratic scan,
+// for random graphs with and without cycles, self-joins, repeated joins
+// and joins of names not in the list.
+func TestSortByJoinsSame(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 2000 {
+		n := rng.IntN(12)
+		names := make([]string, n)
+		for i := range names {
+			names[i] = fmt.Sprintf("e%d", i)
+		}
+		rng.Shuffle(n, func(i, j int) { names[i], names[j] = names[j], names[i] })
+		joins := map[string][]string{}
+		for _, name := range names {
+			for range rng.IntN(4) {
+				joins[name] = append(joins[name], fmt.Sprintf("e%d", rng.IntN(n+2)))
+			}
+		}
+		of := func(name string) []string { return joins[name] }
+		if got, want := SortByJoins(names, of), sortByJoinsQuadratic(names, of); !slices.Equal(got, want) {
+			t.Fatalf("round %d: names %q joins %q: SortByJoins = %q, want %q", round, names, joins, got, want)
 		}
 	}
 }
