@@ -136,6 +136,9 @@ type compiler struct {
 	// set; hostPaths, what HostPath says of a path.
 	filters   map[string]filterResult
 	hostPaths map[string][2]bool
+	// dirs memoizes what resolved and rootfs ask of a host directory
+	// (environments of one file often share a rootfs).
+	dirs map[string]hostDir
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed
@@ -192,10 +195,13 @@ type envCompiler struct {
 	stateDir string
 	// skipped are the masked or read-only paths this host does not have.
 	skipped []string
+	// origins are the origins of the steps so far (origin).
+	origins []posText
 }
 
 func (c *compiler) env(e *spec.Environment) Env {
-	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name}
+	// Room for the steps of a usual environment (about 45).
+	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name, steps: make([]Step, 0, 48)}
 	ec.namespaces()
 	ec.checkRlimits()
 	if c.opts.Detach {
@@ -218,5 +224,23 @@ func (c *compiler) env(e *spec.Environment) Env {
 }
 
 func (ec *envCompiler) add(stage Stage, pos spec.Pos, op Op) {
-	ec.steps = append(ec.steps, Step{Stage: stage, Origin: ec.s.Origin(pos), Op: op})
+	ec.steps = append(ec.steps, Step{Stage: stage, Origin: ec.origin(pos), Op: op})
+}
+
+// origin is spec.Origin, made once per position of the environment: its
+// steps come from a few nodes (about six), each the origin of several.
+func (ec *envCompiler) origin(pos spec.Pos) string {
+	for _, o := range ec.origins {
+		if o.pos == pos {
+			return o.text
+		}
+	}
+	o := ec.s.Origin(pos)
+	ec.origins = append(ec.origins, posText{pos, o})
+	return o
+}
+
+type posText struct {
+	pos  spec.Pos
+	text string
 }

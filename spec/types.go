@@ -1,7 +1,7 @@
 package spec
 
 import (
-	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -26,7 +26,9 @@ type Spec struct {
 }
 
 // Origin formats a position of this spec as FILE:LINE:COL.
-func (s *Spec) Origin(p Pos) string { return fmt.Sprintf("%s:%d:%d", s.File, p.Line, p.Col) }
+func (s *Spec) Origin(p Pos) string {
+	return s.File + ":" + strconv.Itoa(p.Line) + ":" + strconv.Itoa(p.Col)
+}
 
 // Env returns the environment named name, or nil.
 func (s *Spec) Env(name string) *Environment {
