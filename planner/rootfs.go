@@ -38,14 +38,43 @@ func (c *compiler) closure(paths []string) ([]File, error) {
 // write there, say) is refused instead of followed (to the host's /). A
 // path that does not resolve is left as it is: its error is the caller's.
 func (ec *envCompiler) resolved(p, field string) string {
-	r, err := filepath.EvalSymlinks(p)
-	if err != nil {
+	h := ec.hostDir(p)
+	if h.resolveErr != nil {
 		return p
 	}
-	if r != p {
+	if r := h.resolved; r != p {
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is %s (symlinks resolved now; apply refuses a symlink in that path)", field, p, r))
 	}
-	return r
+	return h.resolved
+}
+
+// hostDir is what the plan asks of a host path named as a rootfs or a
+// bind source: EvalSymlinks and stat(2).
+type hostDir struct {
+	resolved   string
+	resolveErr error
+	isDir      bool
+	statErr    error
+}
+
+// hostDir asks the host about p once per plan: the environments of one
+// file often share a rootfs.
+func (c *compiler) hostDir(p string) hostDir {
+	if h, ok := c.dirs[p]; ok {
+		return h
+	}
+	var h hostDir
+	h.resolved, h.resolveErr = filepath.EvalSymlinks(p)
+	st, err := os.Stat(p)
+	h.statErr = err
+	if err == nil {
+		h.isDir = st.IsDir()
+	}
+	if c.dirs == nil {
+		c.dirs = map[string]hostDir{}
+	}
+	c.dirs[p] = h
+	return h
 }
 
 // rootfs plans the root tree. A closure tree is immutable once in the
@@ -62,10 +91,9 @@ func (ec *envCompiler) rootfs() {
 	switch {
 	case r.Dir != "":
 		ec.root = ec.resolved(r.Dir, field+".dir")
-		st, err := os.Stat(r.Dir)
-		if err != nil {
-			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(err))
-		} else if !st.IsDir() {
+		if h := ec.hostDir(r.Dir); h.statErr != nil {
+			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
+		} else if !h.isDir {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
 		}
 		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})

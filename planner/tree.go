@@ -4,6 +4,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+
+	"golang.org/x/sys/unix"
 )
 
 // treeView looks up one path of a root tree without following its last
@@ -14,28 +16,55 @@ func mapTree(m map[string]File) treeView {
 	return func(p string) (File, bool) { f, ok := m[p]; return f, ok }
 }
 
-// dirTree views a host directory as a root tree. It only reads.
+// dirTree views a host directory as a root tree. It only reads, and asks
+// the host once per path: resolving a link such as /bin/sh -> busybox
+// looks its folder up again.
 func dirTree(root string) treeView {
+	var seen []dirEntry
 	return func(p string) (File, bool) {
-		full := filepath.Join(root, p)
-		st, err := os.Lstat(full)
-		if err != nil {
+		for _, e := range seen {
+			if e.path == p {
+				return e.f, e.ok
+			}
+		}
+		f, ok := lstatIn(root, p)
+		seen = append(seen, dirEntry{p, f, ok})
+		return f, ok
+	}
+}
+
+type dirEntry struct {
+	path string
+	f    File
+	ok   bool
+}
+
+// lstatIn is lstat(2) of p below root, as a File.
+func lstatIn(root, p string) (File, bool) {
+	full := filepath.Join(root, p)
+	var st unix.Stat_t
+	for {
+		err := unix.Lstat(full, &st)
+		if err == nil {
+			break
+		}
+		if err != unix.EINTR {
 			return File{}, false
 		}
-		f := File{Path: p, Mode: uint32(st.Mode().Perm())}
-		switch {
-		case st.Mode()&os.ModeSymlink != 0:
-			f.Type = "symlink"
-			f.Link, _ = os.Readlink(full)
-		case st.IsDir():
-			f.Type = "dir"
-		case st.Mode().IsRegular():
-			f.Type = "file"
-		default:
-			f.Type = "other"
-		}
-		return f, true
 	}
+	f := File{Path: p, Mode: st.Mode & 0o777}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		f.Type = "symlink"
+		f.Link, _ = os.Readlink(full)
+	case unix.S_IFDIR:
+		f.Type = "dir"
+	case unix.S_IFREG:
+		f.Type = "file"
+	default:
+		f.Type = "other"
+	}
+	return f, true
 }
 
 // resolveIn resolves p inside the tree as the kernel would with the tree
