@@ -43,6 +43,12 @@ type rawProg struct {
 	// launch is the launcher's child's entry.
 	launch rawEntry
 
+	// rootFD is the root's handle, opened for the path at rootOf
+	// (rawOpenRoot). (An address, not a pointer: the raw stages write no
+	// pointer, whose write barrier would call into the runtime.)
+	rootFD uintptr
+	rootOf uintptr
+
 	// Scratch, one step at a time.
 	how      [4]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
@@ -280,6 +286,9 @@ func rawRunFrom(p *rawProg, i int) {
 //go:norace
 //go:nosplit
 func rawDoSys(p *rawProg, op *rawOp) {
+	if op.flag != 0 {
+		rawDropRoot(p) // the root switch
+	}
 	if _, _, e := syscall.RawSyscall6(op.nr, op.a[0], op.a[1], op.a[2], op.a[3], op.a[4], op.a[5]); e != 0 && e != op.ignore {
 		rawFailed(p, op.step, partCall, e)
 	}
@@ -338,7 +347,6 @@ func rawDoSymlink(p *rawProg, op *rawOp) {
 		rawFailed(p, op.step, partCall, e)
 	}
 	rawClose(dir)
-	rawClose(root)
 }
 
 //go:norace
@@ -367,9 +375,10 @@ func rawClose(fd uintptr) {
 }
 
 // rawOpenRoot opens the root s[0] (O_PATH) when the step resolves a path
-// inside it, else returns ^0. Opened now, after the root's own bind or
-// overlay: the handle is the top of its mount stack, the tree the
-// environment will see.
+// inside it, else returns ^0. Opened when first needed after the root's
+// own bind or overlay (which drop it: rawDropRoot), the handle is the top
+// of its mount stack, the tree the environment will see; the mounts
+// inside it that follow do not change that, so the steps after share it.
 //
 //go:norace
 //go:nosplit
@@ -377,11 +386,26 @@ func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
 	if op.s[0] == nil {
 		return ^uintptr(0)
 	}
+	if p.rootFD != ^uintptr(0) && p.rootOf == uintptr(unsafe.Pointer(op.s[0])) {
+		return p.rootFD
+	}
+	rawDropRoot(p)
 	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partRoot, e)
 	}
+	p.rootFD, p.rootOf = fd, uintptr(unsafe.Pointer(op.s[0]))
 	return fd
+}
+
+// rawDropRoot closes the root's handle: a step is about to change what
+// the root's path leads to (its bind, its overlay, the root switch).
+//
+//go:norace
+//go:nosplit
+func rawDropRoot(p *rawProg) {
+	rawClose(p.rootFD)
+	p.rootFD, p.rootOf = ^uintptr(0), 0
 }
 
 //go:norace
@@ -546,6 +570,9 @@ func rawPutUint(b []byte, n int, v uintptr) int {
 //go:norace
 //go:nosplit
 func rawDoMount(p *rawProg, op *rawOp) {
+	if op.flag&rawMountInRoot == 0 {
+		rawDropRoot(p)
+	}
 	root := rawOpenRoot(p, op)
 	source, target := op.s[1], op.s[4]
 	src, tgt := ^uintptr(0), ^uintptr(0)
@@ -581,7 +608,6 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	}
 	rawClose(src)
 	rawClose(tgt)
-	rawClose(root)
 }
 
 // Flag bits of rawMount.
@@ -609,7 +635,6 @@ func rawDoSetattr(p *rawProg, op *rawOp) {
 		}
 		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, fd, uintptr(unsafe.Pointer(&empty[0])), op.a[0]|unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
 		rawClose(fd)
-		rawClose(root)
 	}
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
@@ -627,6 +652,7 @@ func rawDoSetattr(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawDoOverlay(p *rawProg, op *rawOp) {
+	rawDropRoot(p)
 	lower, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partLower, e)
@@ -775,7 +801,7 @@ func rawDoMonitor(p *rawProg, i int) {
 	op := &p.ops[i]
 	self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	p.ppid = self
-	p.main.kind, p.main.p, p.main.next = entryMain, p, i+1
+	p.main.next = i + 1 // main's kind and program are set before the clone
 	pid, e := rawCloneOnStack(unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), p.mainStack, &p.main)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, syscall.Errno(e))

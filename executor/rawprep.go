@@ -28,11 +28,13 @@ type rawBuilder struct {
 	lookPath func(argv, env []string) (string, error)
 	// fail and pause are the test hooks of this program's steps.
 	fail, pause *failPoint
+	roots       map[string]*byte
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0)}
+	p.main.kind, p.main.p = entryMain, p
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveScoped}
 	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
@@ -197,7 +199,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			o.s[1], err = cstr(data)
 		}
 	case planner.Mount:
-		o, err = rawMountOp(op)
+		o, err = b.mountOp(op)
 	case planner.MountSetattr:
 		o = rawOp{kind: rawSetattr}
 		if op.Recursive {
@@ -205,7 +207,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		}
 		o.a[1] = b.pin(unsafe.Pointer(&unix.MountAttr{Attr_set: uint64(op.Set), Attr_clr: uint64(op.Clear)}))
 		if op.InRoot {
-			if o.s[0], err = cstr(op.Root); err == nil {
+			if o.s[0], err = b.root(op.Root); err == nil {
 				o.p[0], err = inRootPath(op.Path, "", false)
 			}
 		} else {
@@ -226,7 +228,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	case planner.Symlink:
 		dir, name := path.Split(path.Clean(op.Link))
 		o = rawOp{kind: rawSymlink}
-		if o.s[0], err = cstr(op.Root); err == nil {
+		if o.s[0], err = b.root(op.Root); err == nil {
 			if o.p[0], err = inRootPath(dir, "", true); err == nil {
 				if o.s[1], err = cstr(op.Target); err == nil {
 					o.s[2], err = cstr(name)
@@ -251,6 +253,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			if old, err = cstr(op.PutOld); err == nil {
 				o = sys(unix.SYS_PIVOT_ROOT, uintptr(unsafe.Pointer(n)), uintptr(unsafe.Pointer(old)))
 				o.s[0], o.s[1] = n, old
+				o.flag = 1 // the root's handle goes (rawDropRoot)
 			}
 		}
 	case planner.Umount2:
@@ -298,6 +301,23 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	return nil
 }
 
+// root is the root path p as a C string, one per path in a program, so
+// that the steps inside one root share its handle (rawOpenRoot).
+func (b *rawBuilder) root(p string) (*byte, error) {
+	if c, ok := b.roots[p]; ok {
+		return c, nil
+	}
+	c, err := cstr(p)
+	if err != nil {
+		return nil, err
+	}
+	if b.roots == nil {
+		b.roots = map[string]*byte{}
+	}
+	b.roots[p] = c
+	return c, nil
+}
+
 // nameCall is sethostname(2) or setdomainname(2).
 func nameCall(nr uintptr, name string) (rawOp, error) {
 	b := []byte(name + "\x00")
@@ -317,8 +337,8 @@ func pathCall(nr uintptr, p string) (rawOp, error) {
 	return o, nil
 }
 
-// rawMountOp prepares a Mount: see rawDoMount for the fields.
-func rawMountOp(op planner.Mount) (rawOp, error) {
+// mountOp prepares a Mount: see rawDoMount for the fields.
+func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 	o := rawOp{kind: rawMount}
 	o.a[0] = uintptr(op.Flags)
 	var err error
@@ -328,7 +348,9 @@ func rawMountOp(op planner.Mount) (rawOp, error) {
 		}
 	}
 	if op.InRoot || op.SourceInRoot {
-		cs(0, op.Root)
+		if o.s[0], err = b.root(op.Root); err != nil {
+			return o, err
+		}
 	}
 	cs(1, op.Source)
 	cs(2, op.FSType)
