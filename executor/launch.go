@@ -201,7 +201,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog := newRawProg()
 	prog.exe = uintptr(r.a.exe)
 	b := &rawBuilder{prog: prog, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
-	end, initExec := -1, false
+	end, initExec, monitor := -1, false, false
 	for j := clone + 1; j < len(env.Steps) && end < 0; j++ {
 		st := env.Steps[j]
 		if st.Stage == planner.Host {
@@ -221,8 +221,11 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		if err := b.add(j, st); err != nil {
 			return 0, stepError(env, j, err)
 		}
-		if _, ok := st.Op.(planner.Execve); ok {
+		switch st.Op.(type) {
+		case planner.Execve:
 			end, initExec = j, st.Stage == planner.Child
+		case planner.Monitor:
+			monitor = true
 		}
 	}
 	if end < 0 {
@@ -336,10 +339,17 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			rawFailed(prog, a.cloneStep, partCall, syscall.EINVAL) // a program without an execve
 		}
 	} else {
-		// The child shares nsup's memory, on a stack of its own: nothing
-		// is copied, and nsup goes on at once.
+		// A child that executes a program soon shares nsup's memory until
+		// then, on a stack of its own: nothing is copied, and nsup goes on
+		// at once. One that stays as the main process's PID 1 (Monitor) is
+		// a copy, which holds no more of nsup's memory than it touches:
+		// shared, it would count all of nsup's for as long as it runs.
+		vm := uintptr(unix.CLONE_VM)
+		if monitor {
+			vm = 0
+		}
 		var errno uintptr
-		pid, errno = rawCloneOnStack(a.flags|unix.CLONE_VM|uintptr(unix.SIGCHLD), base+rawStackSize, &prog.launch)
+		pid, errno = rawCloneOnStack(a.flags|vm|uintptr(unix.SIGCHLD), base+rawStackSize, &prog.launch)
 		e = syscall.Errno(errno)
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.oldmask)), 0, 8, 0, 0)
