@@ -102,3 +102,19 @@ func BenchmarkParse1000(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCompile1000 is the compilation alone, of a spec parsed once.
+func BenchmarkCompile1000(b *testing.B) {
+	file := writeBigSpec(b, b.TempDir(), 1000)
+	s, err := spec.Parse(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cache := b.TempDir()
+	idx := NewIndex(cache)
+	for b.Loop() {
+		if _, err := Compile(s, Options{Index: idx, CacheDir: cache}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -526,8 +526,13 @@ func (d *decoder) pairs(n *yaml.Node, at string) ([]pair, bool) {
 	if !d.isMap(n, at) {
 		return nil, false
 	}
-	seen := map[string]*yaml.Node{}
-	var out []pair
+	out := make([]pair, 0, len(n.Content)/2)
+	// A map of the keys seen only for a large mapping (environments):
+	// a usual one has a few keys, which a scan checks faster.
+	var seen map[string]*yaml.Node
+	if len(n.Content) > 2*smallMapping {
+		seen = make(map[string]*yaml.Node, len(n.Content)/2)
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		switch {
@@ -537,15 +542,31 @@ func (d *decoder) pairs(n *yaml.Node, at string) ([]pair, bool) {
 			d.errorf(k, at, "keys must be strings, got %s", describe(k))
 			continue
 		}
-		if first, dup := seen[k.Value]; dup {
+		var first *yaml.Node
+		if seen != nil {
+			first = seen[k.Value]
+		} else {
+			for _, p := range out {
+				if p.name == k.Value {
+					first = p.key
+					break
+				}
+			}
+		}
+		if first != nil {
 			d.errorf(k, keyPath(at, k.Value), "duplicate key %s (first at line %d)", quote(k.Value), first.Line)
 			continue
 		}
-		seen[k.Value] = k
+		if seen != nil {
+			seen[k.Value] = k
+		}
 		out = append(out, pair{name: k.Value, key: k, val: v})
 	}
 	return out, true
 }
+
+// smallMapping is the most keys pairs checks for duplicates by a scan.
+const smallMapping = 16
 
 // fields returns the entries of mapping n by key, reporting every key not
 // in allowed with the nearest allowed one.
