@@ -1,63 +1,72 @@
 // Package executor applies a plan: it is the last part of
 // spec → plan → apply, and it does exactly the plan's steps, in order, and
-// nothing else (see planner/doc.go for the steps of one environment).
+// nothing else (see planner/doc.go for the steps of one environment). The
+// planner's stage table says which stage performs which operation; Apply
+// checks the plan against it first, and each stage has one switch:
 //
-// Three processes share the work of one environment:
+//   - host (host.go, do): nsup itself resolves or builds the root tree
+//     (package executor/store: a closure copied, a tar archive unpacked,
+//     into the cache, whose entry it holds locked while the environment
+//     runs), joins net, ipc, uts and cgroup namespaces on a thread locked
+//     for the environment (envrun.go), writes the id maps of a new user
+//     namespace (idmap.go) and, detached, makes the state directory,
+//     lock, log and control socket (detach.go);
+//   - fork and child (launch.go): one launcher creates every
+//     environment's child by a raw clone(2) from that thread (a forked,
+//     single-threaded copy of nsup first when it joins a user, mount, pid
+//     or time namespace). The child is the child stage, and makes raw
+//     system calls only: its steps, and the proc steps of a process it
+//     becomes or forks, are a rawProg prepared before the clone
+//     (rawprep.go, the raw stages' one switch), run by nosplit code
+//     (raw.go) with every signal blocked, no allocation and no write of a
+//     pointer, as the child half of Go's syscall.forkAndExecInChild. A
+//     failed step is reported as (step, part, errno) over a pipe its
+//     execve closes; the raw code ends its own process (exit_group) then,
+//     and nothing else of this package exits. A child that will execute a
+//     program shares nsup's memory until then, on a stack of its own
+//     (clone_amd64.s; a copy on other architectures): nothing is copied.
+//     The child stage mounts inside the root through openat2(2)
+//     RESOLVE_IN_ROOT fds (the resolver store's closure builder uses too),
+//     switches the root by pivot_root(2), confines itself (bounding set,
+//     no_new_privs, capabilities, seccomp, close_range(2)) and ends in one
+//     of three ways: init: false, the execve of the main process; one
+//     process in the foreground in a pid namespace of its own, a fork of
+//     it (CLONE_VM|CLONE_VFORK, its proc steps) and, as its PID 1, a
+//     minimal monitor that reaps, forwards signals and exits with its
+//     status (raw.go, rawDoMonitor); otherwise the execveat(2) of nsup's
+//     own binary as the environment's init;
+//   - init (initstage.go, init.go): nsup's init, PID 1, for a process
+//     tree, prefixed output (output.go), a detached environment or a
+//     joined pid namespace. The host sends it its steps over a socketpair
+//     (wire.go); it confines itself (kernel seam: sys.go) and starts each
+//     process (a Spawn step and its proc steps, spawn.go: the same raw
+//     stage), reaps, forwards signals and stops the tree; detached, it
+//     serves nsup exec on its control socket (control.go: a command
+//     starts as the named process's proc steps say).
 //
-//   - the host stage (Apply, apply.go): in nsup itself, it resolves or
-//     builds the root tree (package executor/store: a closure copied, a
-//     tar archive unpacked, into the cache, whose entry it holds locked
-//     while the environment runs), joins namespaces, and creates
-//     the child with the launcher (launch.go) from one goroutine locked
-//     to its OS thread: a raw clone, whose child does the launch steps
-//     (keyring, bounding and inheritable sets, no_new_privs) while it is
-//     one thread, then executes the child stage. User, mount, pid and
-//     time namespaces are joined by a forked, single-threaded copy of
-//     nsup first (stage fork). The host writes what must be written from
-//     outside (the id maps), then hands the remaining steps to the child
-//     over a socketpair (wire.go) and waits for "ok" or the failed step;
-//   - the child stage (RunStage, stage.go): nsup re-executed in the new
-//     namespaces (planner.StageArgv); one switch applies the steps: mounts
-//     resolved inside the root with openat2(2) (resolve.go), bind sources
-//     opened without following a symlink, the root switch by
-//     pivot_root(2), capabilities on every thread, the seccomp filter
-//     (TSYNC), close_range(2);
-//   - init (init.go): the same process staying on as PID 1 to start the
-//     process tree (spawn.go: every process inside, nsup exec's too, is
-//     started by one raw clone that sets its limits and credentials),
-//     reap, forward signals and stop the tree (output.go prefixes the
-//     lines of several processes); with init: false the child stage
-//     instead ends by execve(2) of the main process.
+// A detached plan (nsup apply -d) records the environment's state once
+// the tree is started, in package executor/lifecycle's format
+// (lifecycle.State, WriteState); Apply holds every environment until all
+// are up, then lets the last step of each go, which ends the child's
+// parent-death signal. From then on the environment is on its own, and
+// lifecycle reads the state back for nsup ps, logs, exec and down.
 //
-// A detached plan (nsup apply -d) adds host steps that make the
-// environment's state directory, lock, log and control socket before the
-// clone (detach.go) and its state file once the tree is started, in
-// package executor/lifecycle's format (lifecycle.State, WriteState);
-// Apply holds every environment until all are up, then lets the last step
-// of each go, which ends the child's parent-death signal. From then on
-// the environment is on its own: its init serves nsup exec on the control
-// socket (control.go is init's side; the protocol's messages and the
-// client, lifecycle.Exec, are lifecycle's), and lifecycle reads the state
-// back for nsup ps, logs and down.
+// What lives where: this package applies a plan (apply.go, envrun.go,
+// host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
+// clone_*.go, raw.go, rawprep.go) and runs init (initstage.go, init.go,
+// spawn.go, control.go, output.go, sys.go, wire.go). The store of root
+// trees (the cache, closure copies, the tar unpacker, paths resolved
+// inside a tree) is executor/store; detached environments seen from
+// outside (the state file, ps, exec's client, logs, down) are
+// executor/lifecycle. Both import only planner; this package imports
+// them. Only cmd/nsup prints or exits, but for what this package hands
+// the environments: os.Stdout and os.Stderr as their default fds 1 and 2,
+// init's prefixed copies of them, and a raw program's exit_group.
 //
-// What lives where: this package applies a plan (apply.go, detach.go),
-// launches (launch.go, spawn.go) and runs the stages (stage.go, sys.go,
-// wire.go, stdio.go, pty.go, resolve.go) and init with the processes it
-// starts (init.go, control.go, output.go). The store of root trees (the
-// cache, closure copies, the tar unpacker, paths resolved inside a tree)
-// is executor/store; detached environments seen from outside (the state
-// file, ps, exec's client, logs, down) are executor/lifecycle. Both import
-// only planner; this package imports them.
-//
-// The child stage calls the kernel through a seam (sys.go), so that a test
-// runs every operation through its switch; stdio.go shares fds 0, 1 and 2
-// among the environments of a plan.
-//
-// "$TID" in a write's path (the plan's /proc/$TID/timens_offsets) is the
-// locked thread that unshared the time namespace; "$CHILD" the child's
-// pid. The launcher's child becomes root of its user namespace (a new one
-// whose maps have a 0, or a joined one) before its execve, which would
-// otherwise leave it without capabilities (capabilities(7)).
+// "$TID" in a host write's path (the plan's /proc/$TID/timens_offsets) is
+// the locked thread that unshared the time namespace; "$CHILD" the
+// child's pid. The launcher's child becomes root of its user namespace (a
+// new one whose maps have a 0, or a joined one) before its first step.
 //
 // A failed step is reported with its origin in the spec, its number and
 // call as the plan prints them, and the errno. Nothing is left behind:
@@ -66,10 +75,9 @@
 // the environment; a partial cache entry is removed.
 //
 // The host's nsup binary is visible inside an environment as /proc/1/exe
-// while init runs (CVE-2019-5736). It cannot be opened for writing then
-// (ETXTBSY, execve(2)), and init outlives every process of its pid
-// namespace; a detached init is moreover not dumpable, so that no process
-// inside reaches /proc/1/exe or init's fds at all. A sealed copy (memfd,
-// as runc does) would close the case of a joined pid namespace, at the
-// price of a plan whose execve is no longer /proc/self/exe. Not done yet.
+// while nsup's PID 1 runs (CVE-2019-5736). It cannot be opened for
+// writing then (ETXTBSY, execve(2)), and PID 1 outlives every process of
+// its pid namespace and is not dumpable, so that no process inside
+// reaches /proc/1/exe or its fds at all. A sealed copy (memfd, as runc
+// does) would close the case of a joined pid namespace. Not done yet.
 package executor

@@ -5,7 +5,9 @@
 // rootfs to resolve commands) but never writes anything.
 //
 // The steps of one environment, in order (the reasons are beside the code
-// that plans each: compile.go, namespaces.go, security.go):
+// that plans each: rootfs.go, namespaces.go, user.go, mounts.go,
+// security.go, process.go; which stage performs which operation is
+// stages.go's table):
 //
 //	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
 //	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
@@ -18,30 +20,47 @@
 //	fork  clone(CLONE_NEW...|CLONE_PARENT)          the child, nsup's
 //	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups "deny"),
 //	host  newidmap(newuidmap, $CHILD, MAP)          or through the setuid helpers (rootless, ranges)
-//	child keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) the launcher's steps, one thread, before the execve:
-//	child setgroups(0, []); capset(inheritable = permitted)   what every thread and process inherits
+//	child keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) the child stage: raw system calls, one thread,
+//	child setgroups(0, [])                          prepared before the clone
+//	child capset(inheritable = permitted)           only when nsup's init follows (see below)
 //	child prctl(PR_CAPBSET_DROP, ...); prctl(PR_SET_NO_NEW_PRIVS, 1)
-//	child execve("/proc/self/exe", ["nsup", "__nsup_stage"], [])  nsup re-executed as the child stage
 //	child setsid()
 //	child unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace in a user namespace
 //	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
 //	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL); mount_setattr(ROOT, NODEV)   or overlay(ROOT)
 //	child mount(...)/symlink(...)/mount_setattr(...)  the spec's mounts, in order, in the root, each
 //	                                                followed by the masked and read-only paths it holds
-//	child sethostname, setdomainname
+//	child ioctl(SIOCSIFFLAGS, "lo", IFF_UP); sethostname; setdomainname
 //	child chdir(ROOT); pivot_root(".", "."); umount2(".", MNT_DETACH); chdir("/")
 //	child mount_setattr("/", 0, MOUNT_ATTR_RDONLY)  readonly root
-//	child prctl(PR_SET_DUMPABLE, 0); capset(KEEP)  on every thread
-//	child prctl(PR_SET_NAME); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
-//	child seccomp(SECCOMP_SET_MODE_FILTER, TSYNC, PROGRAM)   last (before capset without no_new_privs)
-//	init  start(PROCESS, ...)                        one per process of the tree (init: true)
-//	init  prlimit64; setgroups; setresgid; setresuid; chdir; execve   (init: false)
+//
+// then one of three endings. With init: false, the child stage confines
+// itself and becomes the main process:
+//
+//	child prctl(PR_SET_DUMPABLE, 0); capset(KEEP); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
+//	child seccomp(SECCOMP_SET_MODE_FILTER, 0, PROGRAM)   last (before capset without no_new_privs)
+//	proc  prlimit64; [ioctl(TIOCSCTTY)]; setresgid; setresuid; prctl(PR_SET_PDEATHSIG, 9); chdir
+//	proc  execve(PATH, ARGV, ENV)
+//
+// One process in the foreground, in a pid namespace of its own: the same
+// confinement (and prctl(PR_SET_NAME, "nsup-init")), then
+//
+//	child clone(SIGCHLD): MAIN; this process stays as PID 1   Monitor: reaps, forwards, exits with its status
+//	proc  prlimit64; ...; execve(PATH, ARGV, ENV)   the main process's steps, as above
+//
+// Otherwise (a tree, prefixed output, detached, a joined pid namespace)
+// nsup's init, which confines itself:
+//
+//	child execveat(fd of "/proc/self/exe", "", ["nsup", "__nsup_init"], [], AT_EMPTY_PATH)
+//	init  prctl(PR_SET_DUMPABLE, 0); capset(KEEP) on every thread; prctl(PR_SET_NAME)
+//	init  [prctl(PR_SET_CHILD_SUBREAPER, 1)]; close_range(3, ...); seccomp(..., TSYNC, PROGRAM)
+//	init  clone(SIGCHLD): PROCESS ...               Spawn: one per process of the tree,
+//	proc  prlimit64; [setsid; ioctl(TIOCSCTTY)]; setresgid; setresuid; prctl(PR_SET_PDEATHSIG, 9); chdir; execve
 //
 // A detached plan (Options.Detach, nsup apply -d) adds, per environment:
 //
 //	host  mkdir(STATE/ENV, 0700); flock(STATE/ENV/lock)   before anything else
 //	host  open(0 < /dev/null, 1 2 >> STATE/ENV/output.log); listen(STATE/ENV/control.sock)
-//	child prctl(PR_SET_DUMPABLE, 0)                  with the other prctl
 //	host  state(STATE/ENV/state.json)                after the tree is started
 //	init  prctl(PR_SET_PDEATHSIG, 0)                 last: released
 package planner

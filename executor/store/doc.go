@@ -19,8 +19,8 @@
 //     fd resolved with openat2(2) RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, so
 //     that nothing is followed and nothing is written outside the tree.
 //   - resolve.go: paths resolved inside a tree with openat2(2)
-//     RESOLVE_IN_ROOT, for closure trees here and for the child stage's
-//     mounts in package executor.
+//     RESOLVE_IN_ROOT, for closure trees here (the child stage's raw
+//     resolver in package executor walks a root the same way).
 //
 // The planner decides what a tree holds and never writes; this package
 // writes it and decides nothing. It imports planner (the plan's types,

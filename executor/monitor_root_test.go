@@ -1,0 +1,137 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// monitorSpec is one process in the foreground in a pid namespace of its
+// own: its PID 1 is the child stage itself (a Monitor step), not nsup's
+// init. The main process leaves an orphan behind (reparented to PID 1),
+// says which signals it gets, and ignores SIGTERM when told to.
+func monitorSpec(ignoreTerm bool, stop string) string {
+	trap := ""
+	if ignoreTerm {
+		trap = "trap '' TERM; "
+	}
+	return `version: 1
+environments:
+  mon:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        stop_timeout: ` + stop + `
+        command: [/bin/sh, -c, "` + trap + `trap 'echo got-usr1' USR1; trap 'echo got-int' INT; (sleep 0.05 &); sleep 0.2; z=0; for f in /proc/[0-9]*/status; do grep -q '^State:.*Z' $f && z=$((z+1)); done; echo zombies=$z pid1=$(cat /proc/1/comm); echo ready; while :; do sleep 0.02; done"]
+`
+}
+
+// TestRootMonitor: PID 1 of a one-process environment is the child stage
+// (the plan's Monitor step, comm nsup-init), which reaps the orphan the
+// main process leaves, forwards SIGUSR1 and SIGINT to it, stops it on
+// SIGTERM (SIGKILL once its stop_timeout is over, if it ignores SIGTERM),
+// and exits with its status: 128 + the signal that ended it.
+func TestRootMonitor(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	for _, tc := range []struct {
+		name       string
+		ignoreTerm bool
+		want       int
+	}{
+		{"term", false, 128 + int(unix.SIGTERM)},
+		{"kill-after-stop-timeout", true, 128 + int(unix.SIGKILL)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkHost(t)
+			dir := t.TempDir()
+			busyboxRoot(t, dir)
+			p := compile(t, dir, monitorSpec(tc.ignoreTerm, "300ms"))
+			monitors := 0
+			for _, st := range p.Environments[0].Steps {
+				if _, ok := st.Op.(planner.Monitor); ok && st.Stage == planner.Child {
+					monitors++
+				}
+				if st.Stage == planner.Init {
+					t.Fatalf("nsup's init planned: %s", planner.FormatOp(st.Op))
+				}
+			}
+			if monitors != 1 {
+				t.Fatalf("%d Monitor steps", monitors)
+			}
+			var out syncBuffer
+			pid := make(chan int, 1)
+			opts := executor.OnStart(executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out},
+				func(env string, p int) { pid <- p })
+			done := make(chan struct{})
+			var st int
+			var err error
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			go func() {
+				defer close(done)
+				st, err = executor.Apply(ctx, p, opts)
+			}()
+			pid1 := <-pid
+			waitFor(t, &out, "ready")
+			if !strings.Contains(out.String(), "zombies=0 pid1="+planner.InitName) {
+				t.Errorf("output %q: want no zombie (the orphan reaped by PID 1) and PID 1 named %s", out.String(), planner.InitName)
+			}
+			for _, s := range []struct {
+				sig  unix.Signal
+				echo string
+			}{{unix.SIGUSR1, "got-usr1"}, {unix.SIGINT, "got-int"}} {
+				if err := unix.Kill(pid1, s.sig); err != nil {
+					t.Fatal(err)
+				}
+				waitFor(t, &out, s.echo)
+			}
+			start := time.Now()
+			if err := unix.Kill(pid1, unix.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			<-done
+			if err != nil || st != tc.want {
+				t.Fatalf("apply: status %d, %v; want %d\n%s", st, err, tc.want, out.String())
+			}
+			// A lower bound only: the grace period before SIGKILL.
+			if d := time.Since(start); tc.ignoreTerm && d < 250*time.Millisecond {
+				t.Errorf("killed after %v, before its 300ms stop_timeout", d)
+			}
+		})
+	}
+}
+
+// TestRootMonitorMainFails: a main process whose execve fails (its
+// program is gone by then) is reported as its step, and PID 1 is gone.
+func TestRootMonitorMainFails(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, monitorSpec(false, "1s"))
+	if err := os.Remove(dir + "/rootfs/bin/sh"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := run(t, p, executor.Options{})
+	var exec int
+	for i, st := range p.Environments[0].Steps {
+		if _, ok := st.Op.(planner.Execve); ok {
+			exec = i
+		}
+	}
+	want := fmt.Sprintf("step %d: execve(\"/bin/sh\"", exec)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "no such file or directory") {
+		t.Fatalf("apply: %v; want %s ...: ENOENT", err, want)
+	}
+}
