@@ -211,6 +211,7 @@ type rawEntry struct {
 const (
 	entryLaunch = iota // the launcher's child: its prologue, then the program
 	entryMain          // the main process a Monitor forked: the steps after it
+	entrySpawn         // a process init starts: its fds, then its steps
 )
 
 // rawChildEntry is where a child made by rawCloneOnStack starts, on its
@@ -227,6 +228,10 @@ func rawChildEntry(e *rawEntry) {
 	case entryMain:
 		rawRunFrom(e.p, e.next)
 		rawFailed(e.p, e.p.ops[e.next-1].step, partCall, syscall.EINVAL)
+	case entrySpawn:
+		rawPlace(e.p, e.p.ops[0].step)
+		rawRunFrom(e.p, 0)
+		rawFailed(e.p, e.p.ops[0].step, partCall, syscall.EINVAL)
 	}
 	rawExit(127)
 }

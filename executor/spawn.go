@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"syscall"
 	"unsafe"
 
@@ -13,9 +14,9 @@ import (
 
 // Every process nsup's init starts, the tree's (a Spawn step and its proc
 // steps) and nsup exec's, is started here: a raw clone(2) of init's
-// calling thread, whose child puts its fds in place and runs the proc
-// steps as a rawProg (raw.go), the same raw stage as the launcher's, to
-// its execve. Go's ForkExec is not used: it has no place between the
+// calling thread (sharing its memory until the execve, on a stack of its
+// own), whose child puts its fds in place and runs the proc steps as a
+// rawProg (raw.go), the same raw stage as the launcher's, to its execve. Go's ForkExec is not used: it has no place between the
 // fork and the execve for the process's own steps (its limits, first),
 // and it would give the program the RLIMIT_NOFILE nsup started with. The
 // new process inherits from that thread the environment's confinement
@@ -49,23 +50,35 @@ func spawn(p *rawProg) (int, error) {
 	p.report = repW.Fd()
 	block := ^uint64(0)
 	var old uint64
+	// The new process shares init's memory until its execve, which this
+	// thread waits for (CLONE_VM|CLONE_VFORK, as Go's own ForkExec), on a
+	// stack of its own: nothing is copied.
+	stack, err := unix.Mmap(-1, 0, rawStackSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK)
+	if err != nil {
+		repW.Close()
+		return 0, err
+	}
+	defer unix.Munmap(stack)
+	p.main.kind = entrySpawn
 
 	// As Go's own ForkExec: no fd is made without close-on-exec while the
 	// process is copied, and no signal handler runs in the copy.
 	syscall.ForkLock.Lock()
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&block)), uintptr(unsafe.Pointer(&old)), 8, 0, 0)
 	p.mask = old
-	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
-	if pid == 0 && e == 0 {
-		rawPlace(p, p.ops[0].step)
-		rawRun(p)
-		rawFailed(p, p.ops[0].step, partCall, syscall.EINVAL) // a program without an execve
+	share := uintptr(unix.CLONE_VM | unix.CLONE_VFORK)
+	for _, op := range p.ops {
+		if op.kind == rawPause {
+			share = 0 // a copy: this thread must go on to tell the host
+		}
 	}
+	pid, e := rawCloneOnStack(share|uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&stack[0]))+rawStackSize, &p.main)
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	syscall.ForkLock.Unlock()
 	repW.Close()
+	runtime.KeepAlive(p)
 	if e != 0 {
-		return 0, e
+		return 0, syscall.Errno(e)
 	}
 	var b [24]byte
 	if _, err := io.ReadFull(rep, b[:]); err != nil {
