@@ -1,0 +1,176 @@
+package spec
+
+// An environment's mounts: type, target, source, options, a tmpfs's size and mode.
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// mountKeys lists every key of a mount; which ones a type allows is
+// checked after, so that a misplaced `size` says "only for tmpfs" rather
+// than "unknown key".
+var mountKeys = []string{"type", "target", "source", "readonly", "options", "size", "mode", "recursive"}
+
+func (d *decoder) mounts(n *yaml.Node, at string) []Mount {
+	if !d.isList(n, at) {
+		return nil
+	}
+	out := []Mount{}
+	for i, item := range n.Content {
+		if m, ok := d.mount(item, index(at, i)); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
+	m := Mount{Pos: pos(n)}
+	f, ok := d.fields(n, at, mountKeys...)
+	if !ok {
+		return m, false
+	}
+	d.require(f, n, at, "type", "target")
+	if p, ok := f["type"]; ok {
+		if s, ok := d.str(p.val, at+".type"); ok {
+			if slices.Contains(MountTypes, s) {
+				m.Type = s
+			} else {
+				d.report(pos(p.val), at+".type", unknownMsg("mount type", s, MountTypes))
+			}
+		}
+	}
+	if p, ok := f["target"]; ok {
+		if t := d.absPath(p.val, at+".target", targetMsg); t != nil {
+			m.Target = t.Value
+		}
+	}
+
+	// Keys that only some types take. With an unknown or missing type
+	// nothing is said about them: the type is the error.
+	kind, known := MountKindOf(m.Type)
+	for _, k := range mountKeys {
+		p, present := f[k]
+		if !present || !known || kind.Takes(k) || k == "type" || k == "target" || k == "readonly" || k == "options" {
+			continue
+		}
+		var takers []string
+		for _, o := range MountKinds {
+			if o.Takes(k) {
+				takers = append(takers, o.Name)
+			}
+		}
+		d.errorf(p.key, at+"."+k, "only allowed for type %s, not %s", strings.Join(takers, " and "), m.Type)
+		delete(f, k)
+	}
+	if m.Type == MountBind {
+		if _, ok := f["source"]; !ok {
+			d.errorf(n, at, "missing required key \"source\": a bind mount needs a host path")
+		}
+	}
+
+	if p, ok := f["source"]; ok {
+		m.Source, _ = d.hostPath(p.val, at+".source")
+	}
+	m.Readonly = kind.Readonly
+	if p, ok := f["readonly"]; ok {
+		if b, ok := d.boolean(p.val, at+".readonly"); ok {
+			m.Readonly = b
+		}
+	}
+	if p, ok := f["options"]; ok {
+		m.Options = d.mountOptions(p.val, at+".options")
+		if i := slices.Index(m.Options, "dev"); i >= 0 && known && !kind.Dev {
+			// proc, sysfs, mqueue and devpts hold no device node to allow,
+			// and dev's /dev is a tmpfs of its own making.
+			d.errorf(p.val, at+".options", "dev is only for bind and tmpfs mounts, not %s", m.Type)
+		}
+	}
+	if p, ok := f["size"]; ok {
+		m.Size, m.SizeBytes = d.size(p.val, at+".size")
+	}
+	if p, ok := f["mode"]; ok {
+		m.Mode = d.mode(p.val, at+".mode")
+	}
+	m.Recursive = kind.Takes("recursive") // default true where it applies
+	if p, ok := f["recursive"]; ok {
+		if b, ok := d.boolean(p.val, at+".recursive"); ok {
+			m.Recursive = b
+		}
+	}
+	return m, true
+}
+
+func (d *decoder) mountOptions(n *yaml.Node, at string) []string {
+	if !d.isList(n, at) {
+		return nil
+	}
+	out := []string{}
+	for i, item := range n.Content {
+		ip := index(at, i)
+		s, ok := d.str(item, ip)
+		switch {
+		case !ok:
+		case !slices.Contains(MountOptions, s):
+			d.report(pos(item), ip, unknownMsg("mount option", s, MountOptions))
+		case slices.Contains(out, s):
+			d.errorf(item, ip, "duplicate option %s", s)
+		case (s == "relatime" && slices.Contains(out, "noatime")) || (s == "noatime" && slices.Contains(out, "relatime")):
+			// Both are MS_ flags the kernel takes, but they select two
+			// different atime policies: mount(2) would keep one silently.
+			d.errorf(item, ip, "relatime and noatime are exclusive")
+		case (s == "dev" && slices.Contains(out, "nodev")) || (s == "nodev" && slices.Contains(out, "dev")):
+			d.errorf(item, ip, "dev and nodev are exclusive")
+		default:
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// size accepts a string such as "16M" or a plain integer of bytes.
+func (d *decoder) size(n *yaml.Node, at string) (string, int64) {
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+		v, ok := d.integer(n, at)
+		if !ok {
+			return "", 0
+		}
+		if v <= 0 {
+			d.errorf(n, at, "must be greater than 0, got %d", v)
+			return "", 0
+		}
+		return strconv.FormatInt(v, 10), v
+	}
+	s, ok := d.str(n, at)
+	if !ok {
+		return "", 0
+	}
+	v, msg := parseSize(s)
+	if msg != "" {
+		d.report(pos(n), at, msg)
+		return "", 0
+	}
+	return s, v
+}
+
+// mode accepts only a string: unquoted, 1777 is the decimal integer 1777
+// and 0755 is 493, so no integer can be trusted to mean what was meant.
+func (d *decoder) mode(n *yaml.Node, at string) string {
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") {
+		d.errorf(n, at, "mode must be a quoted octal string such as \"1777\"")
+		return ""
+	}
+	s, ok := d.str(n, at)
+	if !ok {
+		return ""
+	}
+	if msg := modeMsg(s); msg != "" {
+		d.report(pos(n), at, msg)
+		return ""
+	}
+	return s
+}
