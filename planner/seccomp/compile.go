@@ -347,6 +347,11 @@ func (c *compiler) rules(b block) {
 	}
 }
 
+// intervalOps are the operators whose condition holds for an interval of
+// values, or two (all but SCMP_CMP_MASKED_EQ).
+var intervalOps = []specs.LinuxSeccompOperator{specs.OpEqualTo, specs.OpNotEqual,
+	specs.OpLessThan, specs.OpLessEqual, specs.OpGreaterThan, specs.OpGreaterEqual}
+
 // An argInterval is the values of an argument from lo up to the next
 // interval's lo, which all get ret.
 type argInterval struct {
@@ -373,7 +378,7 @@ func (c *compiler) argIntervals(chain []uint64, wide bool) (idx uint, ivs []argI
 		for i := range c.p.rules[useRule(u)].args {
 			a := &c.p.rules[useRule(u)].args[i]
 			switch {
-			case a.Op == specs.OpMaskedEqual:
+			case !slices.Contains(intervalOps, a.Op):
 				return 0, nil, false
 			case first:
 				idx, first = a.Index, false
@@ -408,7 +413,7 @@ func (c *compiler) argIntervals(chain []uint64, wide bool) (idx uint, ivs []argI
 		case specs.OpGreaterEqual:
 			return x >= v
 		}
-		panic("seccomp: argIntervals: " + string(a.Op))
+		return false // not one of intervalOps, refused above
 	}
 	// Each point's ret holds up to the next point: no condition changes
 	// between them.
