@@ -1,5 +1,6 @@
-// The generated spec of many environments, and the benchmarks that parse and plan it.
 package planner
+
+// The generated spec of many environments, and the benchmarks that parse and plan it.
 
 import (
 	"fmt"

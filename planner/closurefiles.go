@@ -1,0 +1,178 @@
+package planner
+
+// A closure's host files: a path looked up through its symlinks, a folder copied whole, a file listed with its digest.
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// maxSymlinks is the kernel's limit on symlinks followed in one lookup
+// (path_resolution(7)); more is ELOOP.
+const maxSymlinks = 40
+
+// resolve looks p up one component at a time, as the kernel does, listing
+// every folder and symlink it passes and the file it ends at. It returns
+// the real path (no symlink in it) and the type of what it names.
+func (c *closureBuilder) resolve(p string) (string, fs.FileMode, error) {
+	rest := closurePathParts(p)
+	cur := "/"
+	mode := fs.ModeDir
+	links := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == ".." {
+			// cur has no symlink in it, so its lexical parent is the
+			// physical one.
+			cur = filepath.Dir(cur)
+			mode = fs.ModeDir
+			continue
+		}
+		if !mode.IsDir() {
+			return "", 0, &fs.PathError{Op: "lookup", Path: cur, Err: syscall.ENOTDIR}
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", 0, err
+		}
+		mode = fi.Mode()
+		switch {
+		case mode&fs.ModeSymlink != 0:
+			links++
+			if links > maxSymlinks {
+				return "", 0, &fs.PathError{Op: "lookup", Path: p, Err: syscall.ELOOP}
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return "", 0, err
+			}
+			c.files[next] = File{Path: next, Type: "symlink", Mode: closureMode(mode), Link: target}
+			c.mark(next)
+			if filepath.IsAbs(target) {
+				cur = "/"
+			}
+			rest = append(closurePathParts(target), rest...)
+			mode = fs.ModeDir // cur is a folder again
+		case mode.IsDir():
+			if _, ok := c.files[next]; !ok {
+				c.files[next] = File{Path: next, Type: "dir", Mode: closureMode(mode)}
+			}
+			c.mark(next)
+			cur = next
+		case mode.IsRegular():
+			if err := c.addFile(next, fi); err != nil {
+				return "", 0, err
+			}
+			cur = next
+		default:
+			return "", 0, closureSpecialError(next, mode)
+		}
+	}
+	return cur, mode, nil
+}
+
+// closurePathParts splits p into its components, without "" and ".".
+func closurePathParts(p string) []string {
+	var parts []string
+	for _, s := range strings.Split(p, "/") {
+		if s != "" && s != "." {
+			parts = append(parts, s)
+		}
+	}
+	return parts
+}
+
+func closureSpecialError(p string, mode fs.FileMode) error {
+	kind := "special file"
+	switch {
+	case mode&fs.ModeCharDevice != 0:
+		kind = "character device"
+	case mode&fs.ModeDevice != 0:
+		kind = "block device"
+	case mode&fs.ModeSocket != 0:
+		kind = "socket"
+	case mode&fs.ModeNamedPipe != 0:
+		kind = "fifo"
+	}
+	return fmt.Errorf("%s: is a %s, not a regular file, directory or symlink", p, kind)
+}
+
+// closureMode keeps the permission bits and the sticky bit; setuid and
+// setgid are dropped: a tree never grants privileges.
+func closureMode(m fs.FileMode) uint32 {
+	v := uint32(m.Perm())
+	if m&fs.ModeSticky != 0 {
+		v |= 0o1000
+	}
+	return v
+}
+
+// addFile lists the regular file p (a real path), with its digest: the
+// index's when fi (its lstat) shows the file unchanged since it was hashed,
+// else read now.
+func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
+	c.mark(p)
+	if _, ok := c.files[p]; ok {
+		return nil
+	}
+	f := File{Path: p, Type: "file", Mode: closureMode(fi.Mode()), Source: p, Size: fi.Size()}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		if d, ok := c.index.lookup(c.key, p, st); ok {
+			f.Digest = d
+			c.files[p] = f
+			return nil
+		}
+	}
+	d, n, err := c.index.hashFile(c.key, p)
+	if err != nil {
+		return err
+	}
+	f.Digest, f.Size = d, n
+	c.files[p] = f
+	return nil
+}
+
+// addDir copies the folder real (a real path) whole. Symlinks inside are
+// kept as they are, not followed: they point where they point on the host.
+func (c *closureBuilder) addDir(real string) error {
+	return filepath.WalkDir(real, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := fi.Mode()
+		switch {
+		case mode.IsDir():
+			if p != "/" {
+				c.files[p] = File{Path: p, Type: "dir", Mode: closureMode(mode)}
+				c.mark(p)
+			}
+		case mode&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			c.files[p] = File{Path: p, Type: "symlink", Mode: closureMode(mode), Link: target}
+			c.mark(p)
+		case mode.IsRegular():
+			if err := c.addFile(p, fi); err != nil {
+				return err
+			}
+			// A damaged ELF file inside a copied folder is data to copy,
+			// not an error.
+			return c.addObject(p, false)
+		default:
+			return closureSpecialError(p, mode)
+		}
+		return nil
+	})
+}
