@@ -2,6 +2,9 @@ package planner
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"os"
 	"path/filepath"
@@ -93,7 +96,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.HostPath == nil {
 		opts.HostPath = hostPath
 	}
-	c := &compiler{s: s, opts: opts, done: map[string]*envCompiler{}}
+	c := &compiler{s: s, opts: opts}
 	if opts.Caller != nil {
 		c.caller = *opts.Caller
 	} else {
@@ -112,23 +115,91 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		p.SpecPath = abs
 	}
 	c.prefixes(envs)
-	for _, e := range envs {
-		p.Environments = append(p.Environments, c.env(e))
+	p.Environments = c.envs(envs)
+	var errs Errors
+	for _, sl := range c.slots {
+		errs = append(errs, sl.ec.errs...)
 	}
-	if len(c.errs) > 0 {
-		return nil, c.errs.Sorted()
+	if len(errs) > 0 {
+		return nil, errs.Sorted()
 	}
 	return p, nil
+}
+
+// compileWorkers is how many environments are compiled at once: one per
+// CPU Go runs on (tests set it).
+var compileWorkers = func() int { return runtime.GOMAXPROCS(0) }
+
+// envs compiles the environments, in order (order), several at once: an
+// environment that joins another's namespaces by name waits for that
+// one (doneEnv), which comes before it; the others are independent. The
+// plan is the same as one compiled one by one, whatever the schedule.
+func (c *compiler) envs(envs []*spec.Environment) []Env {
+	c.slots = make([]envSlot, len(envs))
+	c.byName = make(map[string]int, len(envs))
+	for i, e := range envs {
+		c.slots[i].ready = make(chan struct{})
+		c.byName[e.Name] = i // one environment a name (Parse refuses repeats)
+	}
+	out := make([]Env, len(envs))
+	workers := min(compileWorkers(), len(envs))
+	if workers <= 1 {
+		for i, e := range envs {
+			out[i] = c.env(i, e)
+		}
+		return out
+	}
+	// Each worker takes the next environment: those before it are
+	// compiled or being compiled, so that the first not done can always
+	// go on.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(envs) {
+					return
+				}
+				out[i] = c.env(i, envs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// An envSlot is one environment of the plan: ready is closed once ec is
+// compiled.
+type envSlot struct {
+	ec    *envCompiler
+	ready chan struct{}
+}
+
+// doneEnv is the environment named name when it comes before ec in the
+// plan, once compiled (it may be in the works: it is waited for), else
+// nil: what an environment compiled one by one sees of the others.
+func (ec *envCompiler) doneEnv(name string) *envCompiler {
+	i, ok := ec.byName[name]
+	if !ok || i >= ec.at {
+		return nil
+	}
+	<-ec.slots[i].ready
+	return ec.slots[i].ec
 }
 
 type compiler struct {
 	s      *spec.Spec
 	opts   Options
 	caller Caller
-	errs   Errors
-	// done are the environments compiled so far, by name: those joined
-	// by name come first (order).
-	done map[string]*envCompiler
+	// slots are the plan's environments, in order; byName their index
+	// (envs, doneEnv).
+	slots  []envSlot
+	byName map[string]int
+	// mu guards the memos below, which environments compiled at once
+	// share; the functions of opts they call are called under it, one
+	// at a time.
+	mu sync.Mutex
 	// closures memoizes resolved closures by their path list: environments
 	// of one file often share a closure, and resolving hashes every file.
 	closures map[string]closureResult
@@ -146,8 +217,8 @@ type compiler struct {
 	prefixed map[string]bool
 }
 
-func (c *compiler) errorf(pos spec.Pos, field, format string, args ...any) {
-	c.errs = append(c.errs, &spec.Error{File: c.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
+func (ec *envCompiler) errorf(pos spec.Pos, field, format string, args ...any) {
+	ec.errs = append(ec.errs, &spec.Error{File: ec.s.File, Pos: pos, Path: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // Short names for the kernel's constants the planner writes into steps
@@ -174,7 +245,9 @@ const (
 type envCompiler struct {
 	*compiler
 	e     *spec.Environment
+	at    int    // its index in the plan
 	field string // "environments.NAME"
+	errs  Errors
 	steps []Step
 	root  string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
@@ -199,9 +272,9 @@ type envCompiler struct {
 	origins []posText
 }
 
-func (c *compiler) env(e *spec.Environment) Env {
+func (c *compiler) env(at int, e *spec.Environment) Env {
 	// Room for the steps of a usual environment (about 45).
-	ec := &envCompiler{compiler: c, e: e, field: "environments." + e.Name, steps: make([]Step, 0, 48)}
+	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 48)}
 	ec.namespaces()
 	ec.checkRlimits()
 	if c.opts.Detach {
@@ -213,7 +286,8 @@ func (c *compiler) env(e *spec.Environment) Env {
 	ec.child()
 	ec.init()
 	ec.detach()
-	c.done[e.Name] = ec
+	c.slots[at].ec = ec
+	close(c.slots[at].ready)
 	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}
 	for _, j := range ec.joins {
 		if !j.isPath() && !contains(out.Needs, j.ref) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -452,6 +453,88 @@ func BenchmarkCompile(b *testing.B) {
 		}
 		if _, err := Compile(s, Options{CacheDir: "/var/cache/nsup"}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// withWorkers compiles with n environments at once.
+func withWorkers(t testing.TB, n int, f func()) {
+	t.Helper()
+	old := compileWorkers
+	compileWorkers = func() int { return n }
+	defer func() { compileWorkers = old }()
+	f()
+}
+
+// TestCompileParallel: environments compiled at once give the plan (or
+// the errors) of environments compiled one by one: every golden case,
+// and a spec of pods whose members join a leader's namespaces by name
+// (waiting for it), rootless (each asking which user namespace the
+// others are in), some of them refused.
+func TestCompileParallel(t *testing.T) {
+	type result struct {
+		p   *Plan
+		err string
+	}
+	compileBoth := func(t *testing.T, compile func() (*Plan, error)) {
+		t.Helper()
+		var one, many result
+		run := func(r *result) {
+			p, err := compile()
+			r.p = p
+			if err != nil {
+				r.err = err.Error()
+			}
+		}
+		withWorkers(t, 1, func() { run(&one) })
+		for range 5 {
+			withWorkers(t, 4, func() { run(&many) })
+			if !reflect.DeepEqual(one.p, many.p) || one.err != many.err {
+				t.Fatalf("at once differs from one by one (-one +at once):\n%s\nerrors:\n%s\n%s", cmp.Diff(one.p, many.p), one.err, many.err)
+			}
+		}
+	}
+	for name := range goldenCases(t) {
+		t.Run(name, func(t *testing.T) {
+			compileBoth(t, func() (*Plan, error) { return compileFile(t, name) })
+		})
+	}
+	for _, refused := range []bool{false, true} {
+		for _, caller := range []Caller{rootCaller, userCaller} {
+			var b strings.Builder
+			b.WriteString("version: 1\nenvironments:\n")
+			for i := range 120 {
+				fmt.Fprintf(&b, "  e%d:\n    rootfs: {closure: [/bin/sh]}\n", i)
+				switch i % 4 {
+				case 0, 3: // a pod's leader
+					b.WriteString("    namespaces: [mnt, pid, net, ipc, uts]\n    mounts: [{type: proc, target: /proc}]\n")
+				case 1:
+					fmt.Fprintf(&b, "    namespaces: [mnt, pid]\n    join: {net: e%d, ipc: e%d}\n", i-1, i-1)
+				case 2:
+					// The leader's mounts, its root, and the user namespace
+					// of the one before (rootless).
+					fmt.Fprintf(&b, "    namespaces: [uts]\n    join: {mnt: e%d, net: e%d}\n", i-2, i-1)
+				}
+				if refused && i%8 == 3 {
+					// init: false runs one process.
+					b.WriteString("    init: false\n")
+					b.WriteString("    processes: [{name: main, command: [/bin/sh]}, {name: b, command: [/bin/sh]}]\n")
+					continue
+				}
+				b.WriteString("    processes: [{name: main, command: [/bin/sh]}]\n")
+			}
+			s, err := spec.ParseBytes("pods.yaml", t.TempDir(), []byte(b.String()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Run(fmt.Sprintf("pods-uid%d-refused-%v", caller.UID, refused), func(t *testing.T) {
+				if _, err := Compile(s, fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})); (err != nil) != refused {
+					t.Fatalf("err = %v", err)
+				}
+				compileBoth(t, func() (*Plan, error) {
+					return Compile(s, fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller}))
+				})
+			})
 		}
 	}
 }

@@ -156,21 +156,22 @@ func (ec *envCompiler) nsPos(t string) spec.Pos {
 	return ec.e.Pos
 }
 
-// userKey names the user namespace environment name is in: two
-// environments with the same key share it.
-func (c *compiler) userKey(name string) string {
-	ec := c.done[name]
+// userKey names the user namespace environment name is in, as ec sees
+// the environments before it: two environments with the same key share
+// it.
+func (ec *envCompiler) userKey(name string) string {
+	o := ec.doneEnv(name)
 	switch {
-	case ec == nil:
+	case o == nil:
 		return "?" + name
-	case ec.isNew(spec.NSUser):
+	case o.isNew(spec.NSUser):
 		return name
-	case ec.joined(spec.NSUser) != nil:
-		j := ec.joined(spec.NSUser)
+	case o.joined(spec.NSUser) != nil:
+		j := o.joined(spec.NSUser)
 		if j.isPath() {
 			return j.ref
 		}
-		return c.userKey(j.ref)
+		return ec.userKey(j.ref)
 	}
 	return "host"
 }
@@ -199,7 +200,7 @@ func (ec *envCompiler) namespaces() {
 	if j := ec.joined(spec.NSUser); j != nil {
 		if j.isPath() {
 			ec.denySetgroups = !ec.caller.Privileged
-		} else if o := ec.done[j.ref]; o != nil {
+		} else if o := ec.doneEnv(j.ref); o != nil {
 			ec.denySetgroups = o.denySetgroups
 		}
 	}
@@ -419,7 +420,10 @@ func (ec *envCompiler) host() {
 
 // owns reports whether the environment's namespace of type t belongs to
 // its user namespace: new, or joined from an environment in the same one.
-func (ec *envCompiler) owns(t string) bool {
+func (ec *envCompiler) owns(t string) bool { return ec.ownsAs(ec, t) }
+
+// ownsAs is owns, the environments looked up as asker sees them.
+func (ec *envCompiler) ownsAs(asker *envCompiler, t string) bool {
 	if ec.isNew(t) {
 		return true
 	}
@@ -427,8 +431,8 @@ func (ec *envCompiler) owns(t string) bool {
 	if j == nil || u == nil || j.isPath() || u.isPath() {
 		return false
 	}
-	o := ec.done[j.ref]
-	return o != nil && o.owns(t) && ec.userKey(u.ref) == ec.userKey(j.ref)
+	o := asker.doneEnv(j.ref)
+	return o != nil && o.ownsAs(asker, t) && asker.userKey(u.ref) == asker.userKey(j.ref)
 }
 
 func mntPos(e *spec.Environment) spec.Pos {

@@ -20,6 +20,8 @@ type closureResult struct {
 
 func (c *compiler) closure(paths []string) ([]File, error) {
 	key := strings.Join(paths, "\x00")
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	r, ok := c.closures[key]
 	if !ok {
 		r.files, r.err = c.opts.Closure(paths)
@@ -60,6 +62,8 @@ type hostDir struct {
 // hostDir asks the host about p once per plan: the environments of one
 // file often share a rootfs.
 func (c *compiler) hostDir(p string) hostDir {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if h, ok := c.dirs[p]; ok {
 		return h
 	}
@@ -140,7 +144,7 @@ func (ec *envCompiler) joinedRootfs() {
 		ec.errorf(e.Mounts[0].Pos, ec.field+".mounts", "%s: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)", why)
 	}
 	if !j.isPath() {
-		o := ec.done[j.ref]
+		o := ec.doneEnv(j.ref)
 		if o == nil {
 			return
 		}

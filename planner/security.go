@@ -231,6 +231,8 @@ type filterResult struct {
 // spec: environments mostly share both.
 func (c *compiler) filter(profile string, caps []string) (Seccomp, error) {
 	key := profile + "\x00" + strings.Join(caps, ",")
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if r, ok := c.filters[key]; ok {
 		return r.op, r.err
 	}
@@ -496,6 +498,8 @@ func (ec *envCompiler) confinePaths(paths []confinedPath) {
 func (ec *envCompiler) pathKind(c confinedPath) (isDir, ok bool) {
 	if c.host != "" {
 		// Asked once per plan: environments share their /proc paths.
+		ec.mu.Lock()
+		defer ec.mu.Unlock()
 		if r, ok := ec.hostPaths[c.host]; ok {
 			return r[0], r[1]
 		}
