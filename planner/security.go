@@ -385,13 +385,13 @@ type confinedPath struct {
 
 // confinedPaths assigns the masked and read-only paths to the mounts
 // that hold them: by index into e.Mounts, len(e.Mounts) for those in the
-// rootfs itself (planned after every mount). The defaults are Docker's,
+// rootfs itself (planned after every mount); nil for a mount without. The defaults are Docker's,
 // under every proc and sysfs mount (a /proc/X default under a proc
 // mounted on /host-proc is /host-proc/X); a list in the spec replaces
 // them and names paths inside the environment.
-func (ec *envCompiler) confinedPaths() map[int][]confinedPath {
+func (ec *envCompiler) confinedPaths() [][]confinedPath {
 	e := ec.e
-	out := map[int][]confinedPath{}
+	out := make([][]confinedPath, len(e.Mounts)+1)
 	// holder is the last mount whose target holds p, or -1.
 	holder := func(p string) int {
 		for i := len(e.Mounts) - 1; i >= 0; i-- {
@@ -445,7 +445,14 @@ func (ec *envCompiler) confinedPaths() map[int][]confinedPath {
 				if !ok {
 					continue
 				}
-				out[i] = append(out[i], confinedPath{path: path.Join(m.Target, rel), host: d, pos: m.Pos, readonly: readonly})
+				p := d // mounted where the host has it: the same path
+				if m.Target != under {
+					p = path.Join(m.Target, rel)
+				}
+				if out[i] == nil {
+					out[i] = make([]confinedPath, 0, len(DefaultReadonlyPaths)+len(DefaultMaskedPaths))
+				}
+				out[i] = append(out[i], confinedPath{path: p, host: d, pos: m.Pos, readonly: readonly})
 			}
 		}
 	}
