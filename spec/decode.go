@@ -95,7 +95,7 @@ type envState struct {
 	nsOK, joinOK bool
 	// keys holds the keys present, so that a rule about a key can point
 	// at it rather than at its value (which may be lines below).
-	keys map[string]pair
+	keys fieldSet
 }
 
 func pos(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
@@ -265,7 +265,7 @@ func (d *decoder) top(n *yaml.Node, s *Spec) {
 	}
 	f, _ := d.fields(n, "", "version", "environments")
 	d.require(f, n, "", "version", "environments")
-	if p, ok := f["version"]; ok {
+	if p, ok := f.get("version"); ok {
 		if v, ok := d.integer(p.val, "version"); ok {
 			if v == 1 {
 				s.Version = 1
@@ -274,7 +274,7 @@ func (d *decoder) top(n *yaml.Node, s *Spec) {
 			}
 		}
 	}
-	if p, ok := f["environments"]; ok {
+	if p, ok := f.get("environments"); ok {
 		d.environments(p.val, s)
 	}
 }

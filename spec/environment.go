@@ -23,51 +23,51 @@ func (d *decoder) environment(p pair, at string) *Environment {
 	}
 	st.keys = f
 	d.require(f, p.key, at, "rootfs", "namespaces", "processes")
-	if v, ok := f["rootfs"]; ok {
+	if v, ok := f.get("rootfs"); ok {
 		d.rootfs(v.val, at+".rootfs", &e.Rootfs)
 	}
-	if v, ok := f["namespaces"]; ok {
+	if v, ok := f.get("namespaces"); ok {
 		e.Namespaces, st.nsOK = d.namespaces(v.val, at+".namespaces")
 	}
-	if v, ok := f["join"]; ok {
+	if v, ok := f.get("join"); ok {
 		e.Join, st.joinOK = d.join(v.val, at+".join")
 	}
-	if v, ok := f["hostname"]; ok {
+	if v, ok := f.get("hostname"); ok {
 		e.Hostname = d.checked(v.val, at+".hostname", hostnameMsg)
 	}
-	if v, ok := f["domainname"]; ok {
+	if v, ok := f.get("domainname"); ok {
 		e.Domainname = d.checked(v.val, at+".domainname", domainnameMsg)
 	}
-	if v, ok := f["idmap"]; ok {
+	if v, ok := f.get("idmap"); ok {
 		e.IDMap = d.idmap(v.val, at+".idmap")
 	}
-	if v, ok := f["mounts"]; ok {
+	if v, ok := f.get("mounts"); ok {
 		e.Mounts = d.mounts(v.val, at+".mounts")
 	}
-	if v, ok := f["time"]; ok {
+	if v, ok := f.get("time"); ok {
 		e.Time = d.time(v.val, at+".time")
 	}
-	if v, ok := f["env"]; ok {
+	if v, ok := f.get("env"); ok {
 		e.Env, e.EnvPos = d.envVars(v.val, at+".env"), pos(v.key)
 	}
-	if v, ok := f["cwd"]; ok {
+	if v, ok := f.get("cwd"); ok {
 		e.Cwd = d.absPath(v.val, at+".cwd", absPathMsg)
 	}
-	if v, ok := f["user"]; ok {
+	if v, ok := f.get("user"); ok {
 		e.User = d.user(v.val, at+".user")
 	}
-	if v, ok := f["init"]; ok {
+	if v, ok := f.get("init"); ok {
 		if b, ok := d.boolean(v.val, at+".init"); ok {
 			e.Init = &Bool{Value: b, Pos: pos(v.val)}
 		}
 	}
-	if v, ok := f["security"]; ok {
+	if v, ok := f.get("security"); ok {
 		e.Security = d.security(v.val, at+".security")
 	}
-	if v, ok := f["rlimits"]; ok {
+	if v, ok := f.get("rlimits"); ok {
 		e.Rlimits = d.rlimits(v.val, at+".rlimits")
 	}
-	if v, ok := f["processes"]; ok {
+	if v, ok := f.get("processes"); ok {
 		e.ProcessesPos = pos(v.key)
 		e.Process = d.processes(v.val, at+".processes", true)
 	}
@@ -82,7 +82,7 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 	r.Pos = pos(n)
 	var sources []string
 	for _, k := range []string{"dir", "tar", "closure"} {
-		if _, ok := f[k]; ok {
+		if _, ok := f.get(k); ok {
 			sources = append(sources, k)
 		}
 	}
@@ -93,12 +93,12 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 	default:
 		d.errorf(n, at, "%s are exclusive: set exactly one of dir, tar or closure", strings.Join(sources, " and "))
 	}
-	if p, ok := f["dir"]; ok {
+	if p, ok := f.get("dir"); ok {
 		if s, ok := d.hostPath(p.val, at+".dir"); ok {
 			r.Dir, r.DirPos = s, pos(p.val)
 		}
 	}
-	if p, ok := f["tar"]; ok {
+	if p, ok := f.get("tar"); ok {
 		if s, ok := d.hostPath(p.val, at+".tar"); ok {
 			// The suffix is checked on the value as written, which the
 			// message quotes, not on the resolved path.
@@ -109,7 +109,7 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 			}
 		}
 	}
-	if p, ok := f["closure"]; ok && d.isList(p.val, at+".closure") {
+	if p, ok := f.get("closure"); ok && d.isList(p.val, at+".closure") {
 		r.ClosurePos = pos(p.val)
 		if len(p.val.Content) == 0 {
 			d.errorf(p.val, at+".closure", "must have at least one entry")
@@ -122,10 +122,10 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 		}
 	}
 	r.Readonly = true
-	if p, ok := f["dev"]; ok {
+	if p, ok := f.get("dev"); ok {
 		r.Dev, _ = d.boolean(p.val, at+".dev")
 	}
-	if p, ok := f["overlay"]; ok {
+	if p, ok := f.get("overlay"); ok {
 		r.Overlay, _ = d.boolean(p.val, at+".overlay")
 	}
 	// An overlay exists to make the root writable, so it changes the
@@ -134,7 +134,7 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 	if r.Overlay {
 		r.Readonly = false
 	}
-	if p, ok := f["readonly"]; ok {
+	if p, ok := f.get("readonly"); ok {
 		if b, ok := d.boolean(p.val, at+".readonly"); ok {
 			if b && r.Overlay {
 				d.errorf(p.val, at+".readonly", "cannot be true with overlay: true (the overlay makes the root writable)")
@@ -208,10 +208,10 @@ func (d *decoder) idmap(n *yaml.Node, at string) *IDMap {
 		return nil
 	}
 	m := &IDMap{Pos: pos(n)}
-	if p, ok := f["uid"]; ok {
+	if p, ok := f.get("uid"); ok {
 		m.UID = d.idRanges(p.val, at+".uid")
 	}
-	if p, ok := f["gid"]; ok {
+	if p, ok := f.get("gid"); ok {
 		m.GID = d.idRanges(p.val, at+".gid")
 	}
 	return m
@@ -254,7 +254,7 @@ func (d *decoder) idRange(n *yaml.Node, at string) (IDRange, bool) {
 	d.require(f, n, at, "inside", "outside", "count")
 	var v [3]uint32
 	for i, k := range []string{"inside", "outside", "count"} {
-		p, found := f[k]
+		p, found := f.get(k)
 		if !found {
 			ok = false
 			continue
@@ -292,10 +292,10 @@ func (d *decoder) time(n *yaml.Node, at string) *Time {
 		return nil
 	}
 	t := &Time{Pos: pos(n)}
-	if p, ok := f["monotonic"]; ok {
+	if p, ok := f.get("monotonic"); ok {
 		t.Monotonic, t.MonotonicPos = d.duration(p.val, at+".monotonic"), pos(p.val)
 	}
-	if p, ok := f["boottime"]; ok {
+	if p, ok := f.get("boottime"); ok {
 		t.Boottime, t.BoottimePos = d.duration(p.val, at+".boottime"), pos(p.val)
 	}
 	return t

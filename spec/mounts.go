@@ -35,7 +35,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 		return m, false
 	}
 	d.require(f, n, at, "type", "target")
-	if p, ok := f["type"]; ok {
+	if p, ok := f.get("type"); ok {
 		if s, ok := d.str(p.val, at+".type"); ok {
 			if slices.Contains(MountTypes, s) {
 				m.Type = s
@@ -44,7 +44,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 			}
 		}
 	}
-	if p, ok := f["target"]; ok {
+	if p, ok := f.get("target"); ok {
 		if t := d.absPath(p.val, at+".target", targetMsg); t != nil {
 			m.Target = t.Value
 		}
@@ -54,7 +54,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	// nothing is said about them: the type is the error.
 	kind, known := MountKindOf(m.Type)
 	for _, k := range mountKeys {
-		p, present := f[k]
+		p, present := f.get(k)
 		if !present || !known || kind.Takes(k) || k == "type" || k == "target" || k == "readonly" || k == "options" {
 			continue
 		}
@@ -65,24 +65,24 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 			}
 		}
 		d.errorf(p.key, at+"."+k, "only allowed for type %s, not %s", strings.Join(takers, " and "), m.Type)
-		delete(f, k)
+		f.del(k)
 	}
 	if m.Type == MountBind {
-		if _, ok := f["source"]; !ok {
+		if _, ok := f.get("source"); !ok {
 			d.errorf(n, at, "missing required key \"source\": a bind mount needs a host path")
 		}
 	}
 
-	if p, ok := f["source"]; ok {
+	if p, ok := f.get("source"); ok {
 		m.Source, _ = d.hostPath(p.val, at+".source")
 	}
 	m.Readonly = kind.Readonly
-	if p, ok := f["readonly"]; ok {
+	if p, ok := f.get("readonly"); ok {
 		if b, ok := d.boolean(p.val, at+".readonly"); ok {
 			m.Readonly = b
 		}
 	}
-	if p, ok := f["options"]; ok {
+	if p, ok := f.get("options"); ok {
 		m.Options = d.mountOptions(p.val, at+".options")
 		if i := slices.Index(m.Options, "dev"); i >= 0 && known && !kind.Dev {
 			// proc, sysfs, mqueue and devpts hold no device node to allow,
@@ -90,14 +90,14 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 			d.errorf(p.val, at+".options", "dev is only for bind and tmpfs mounts, not %s", m.Type)
 		}
 	}
-	if p, ok := f["size"]; ok {
+	if p, ok := f.get("size"); ok {
 		m.Size, m.SizeBytes = d.size(p.val, at+".size")
 	}
-	if p, ok := f["mode"]; ok {
+	if p, ok := f.get("mode"); ok {
 		m.Mode = d.mode(p.val, at+".mode")
 	}
 	m.Recursive = kind.Takes("recursive") // default true where it applies
-	if p, ok := f["recursive"]; ok {
+	if p, ok := f.get("recursive"); ok {
 		if b, ok := d.boolean(p.val, at+".recursive"); ok {
 			m.Recursive = b
 		}

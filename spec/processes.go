@@ -51,7 +51,7 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 		return p
 	}
 	d.require(f, n, at, "name", "command")
-	if v, ok := f["name"]; ok {
+	if v, ok := f.get("name"); ok {
 		if s, ok := d.str(v.val, at+".name"); ok {
 			if s == "" {
 				d.errorf(v.val, at+".name", "must not be empty")
@@ -60,7 +60,7 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 			}
 		}
 	}
-	if v, ok := f["command"]; ok && d.isList(v.val, at+".command") {
+	if v, ok := f.get("command"); ok && d.isList(v.val, at+".command") {
 		if len(v.val.Content) == 0 {
 			d.errorf(v.val, at+".command", "must not be empty: give at least the program to run")
 		}
@@ -73,22 +73,22 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 			p.Command = append(p.Command, s)
 		}
 	}
-	if v, ok := f["env"]; ok {
+	if v, ok := f.get("env"); ok {
 		p.Env = d.envVars(v.val, at+".env")
 	}
-	if v, ok := f["cwd"]; ok {
+	if v, ok := f.get("cwd"); ok {
 		p.Cwd = d.absPath(v.val, at+".cwd", absPathMsg)
 	}
-	if v, ok := f["user"]; ok {
+	if v, ok := f.get("user"); ok {
 		p.User = d.user(v.val, at+".user")
 	}
-	if v, ok := f["stop_timeout"]; ok {
+	if v, ok := f.get("stop_timeout"); ok {
 		p.StopTimeout = d.stopTimeout(v.val, at+".stop_timeout")
 	}
-	if v, ok := f["rlimits"]; ok {
+	if v, ok := f.get("rlimits"); ok {
 		p.Rlimits = d.rlimits(v.val, at+".rlimits")
 	}
-	if v, ok := f["children"]; ok {
+	if v, ok := f.get("children"); ok {
 		p.Children = d.processes(v.val, at+".children", false)
 	}
 	return p

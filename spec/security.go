@@ -17,10 +17,10 @@ func (d *decoder) security(n *yaml.Node, at string) *Security {
 		return nil
 	}
 	s := &Security{Pos: pos(n)}
-	if p, ok := f["capabilities"]; ok {
+	if p, ok := f.get("capabilities"); ok {
 		d.capabilities(p.val, at+".capabilities", s)
 	}
-	if p, ok := f["seccomp"]; ok {
+	if p, ok := f.get("seccomp"); ok {
 		if v, ok := d.str(p.val, at+".seccomp"); ok {
 			switch {
 			case v == SeccompDefault || v == SeccompUnconfined:
@@ -36,13 +36,13 @@ func (d *decoder) security(n *yaml.Node, at string) *Security {
 			}
 		}
 	}
-	if p, ok := f["masked_paths"]; ok {
+	if p, ok := f.get("masked_paths"); ok {
 		s.MaskedPaths = d.pathList(p.val, at+".masked_paths")
 	}
-	if p, ok := f["readonly_paths"]; ok {
+	if p, ok := f.get("readonly_paths"); ok {
 		s.ReadonlyPaths = d.pathList(p.val, at+".readonly_paths")
 	}
-	if p, ok := f["no_new_privileges"]; ok {
+	if p, ok := f.get("no_new_privileges"); ok {
 		if b, ok := d.boolean(p.val, at+".no_new_privileges"); ok {
 			s.NoNewPrivileges = &Bool{Value: b, Pos: pos(p.val)}
 		}
@@ -56,10 +56,10 @@ func (d *decoder) capabilities(n *yaml.Node, at string, s *Security) {
 	if !ok {
 		return
 	}
-	if p, ok := f["add"]; ok {
+	if p, ok := f.get("add"); ok {
 		s.CapAdd = d.capList(p.val, at+".add")
 	}
-	if p, ok := f["drop"]; ok {
+	if p, ok := f.get("drop"); ok {
 		s.CapDrop = d.capList(p.val, at+".drop")
 	}
 	// A name in both lists says two things at once: which one was meant

@@ -274,7 +274,7 @@ func (d *decoder) needsNamespaces(st *envState) {
 	e := st.env
 	// Without a mount namespace a rootfs could only be a chroot, and a
 	// chroot is not isolation (spec-v1.md, the chroot escape).
-	if k, ok := st.keys["rootfs"]; ok && st.joinOK && !e.HasNamespace(NSMount) && e.Joined(NSMount) == nil {
+	if k, ok := st.keys.get("rootfs"); ok && st.joinOK && !e.HasNamespace(NSMount) && e.Joined(NSMount) == nil {
 		d.report(pos(k.key), st.path+".rootfs", "a rootfs needs a mount namespace: add mnt to namespaces, or join one")
 	}
 	// A joined namespace is not good enough here: setting the hostname of
@@ -291,7 +291,7 @@ func (d *decoder) needsNamespaces(st *envState) {
 		{"idmap", NSUser, e.IDMap != nil},
 		{"time", NSTime, e.Time != nil},
 	} {
-		if k, ok := st.keys[r.key]; ok && r.set && !e.HasNamespace(r.ns) {
+		if k, ok := st.keys.get(r.key); ok && r.set && !e.HasNamespace(r.ns) {
 			d.report(pos(k.key), st.path+"."+r.key, fmt.Sprintf("needs a new %s namespace: add %s to namespaces", r.ns, r.ns))
 		}
 	}

@@ -189,27 +189,46 @@ const smallMapping = 16
 
 // fields returns the entries of mapping n by key, reporting every key not
 // in allowed with the nearest allowed one.
-func (d *decoder) fields(n *yaml.Node, at string, allowed ...string) (map[string]pair, bool) {
+func (d *decoder) fields(n *yaml.Node, at string, allowed ...string) (fieldSet, bool) {
 	ps, ok := d.pairs(n, at)
 	if !ok {
 		return nil, false
 	}
-	f := make(map[string]pair, len(ps))
+	f := ps[:0]
 	for _, p := range ps {
 		if !slices.Contains(allowed, p.name) {
 			d.report(pos(p.key), keyPath(at, p.name), unknownMsg("key", p.name, allowed))
 			continue
 		}
-		f[p.name] = p
+		f = append(f, p)
 	}
 	return f, true
 }
 
+// A fieldSet is a mapping's entries of allowed keys, each once (fields):
+// a few, looked up by a scan, which costs less than a map's making.
+type fieldSet []pair
+
+// get returns the entry of key.
+func (f fieldSet) get(key string) (pair, bool) {
+	for _, p := range f {
+		if p.name == key {
+			return p, true
+		}
+	}
+	return pair{}, false
+}
+
+// del removes the entry of key.
+func (f *fieldSet) del(key string) {
+	*f = slices.DeleteFunc(*f, func(p pair) bool { return p.name == key })
+}
+
 // require reports each of keys missing from f, at anchor: the mapping's
 // own key when it has one (environments.web), else the mapping.
-func (d *decoder) require(f map[string]pair, anchor *yaml.Node, at string, keys ...string) {
+func (d *decoder) require(f fieldSet, anchor *yaml.Node, at string, keys ...string) {
 	for _, k := range keys {
-		if _, ok := f[k]; !ok {
+		if _, ok := f.get(k); !ok {
 			d.errorf(anchor, at, "missing required key %q", k)
 		}
 	}
