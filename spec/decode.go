@@ -43,17 +43,24 @@ func Parse(path string) (*Spec, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return parseReader(path, filepath.Dir(abs), f)
+	// A regular file's size is a hint (it may change): the bytes are
+	// read into one buffer, not one grown as they come.
+	var size int64
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = min(st.Size(), MaxSize+1)
+	}
+	return parseReader(path, filepath.Dir(abs), f, size)
 }
 
-// parseReader reads at most MaxSize+1 bytes of r: one more than allowed is
-// enough to know that the input is too large.
-func parseReader(name, dir string, r io.Reader) (*Spec, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
+// parseReader reads at most MaxSize+1 bytes of r (about size, if known):
+// one more than allowed is enough to know that the input is too large.
+func parseReader(name, dir string, r io.Reader, size int64) (*Spec, error) {
+	var b bytes.Buffer
+	b.Grow(int(size) + bytes.MinRead)
+	if _, err := b.ReadFrom(io.LimitReader(r, MaxSize+1)); err != nil {
 		return nil, err
 	}
-	return ParseBytes(name, dir, data)
+	return ParseBytes(name, dir, b.Bytes())
 }
 
 // ParseBytes validates the spec data. name is the file name used in errors

@@ -148,8 +148,7 @@ func (d *decoder) namespaces(n *yaml.Node, at string) ([]Namespace, bool) {
 	if !d.isList(n, at) {
 		return nil, false
 	}
-	out, ok := []Namespace{}, true
-	seen := map[string]bool{}
+	out, ok := make([]Namespace, 0, len(n.Content)), true
 	for i, item := range n.Content {
 		ip := index(at, i)
 		s, good := d.str(item, ip)
@@ -159,10 +158,9 @@ func (d *decoder) namespaces(n *yaml.Node, at string) ([]Namespace, bool) {
 		case !slices.Contains(NamespaceTypes, s):
 			d.report(pos(item), ip, unknownMsg("namespace type", s, NamespaceTypes))
 			ok = false
-		case seen[s]:
+		case slices.ContainsFunc(out, func(x Namespace) bool { return x.Type == s }):
 			d.errorf(item, ip, "duplicate namespace %s", s)
 		default:
-			seen[s] = true
 			out = append(out, Namespace{Type: s, Pos: pos(item)})
 		}
 	}

@@ -19,7 +19,7 @@ func (d *decoder) mounts(n *yaml.Node, at string) []Mount {
 	if !d.isList(n, at) {
 		return nil
 	}
-	out := []Mount{}
+	out := make([]Mount, 0, len(n.Content))
 	for i, item := range n.Content {
 		if m, ok := d.mount(item, index(at, i)); ok {
 			out = append(out, m)
