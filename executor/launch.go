@@ -52,16 +52,17 @@ const rawStackSize = 64 << 10
 // launchArgs is what the copy and the child need besides the program,
 // prepared before the clone.
 type launchArgs struct {
-	// forked: a copy joins setns[:nsetns] first, then clones.
-	forked bool
+	// forked: a copy joins setns[:nsetns] first, then clones; noDump:
+	// it makes itself not dumpable before (the plan's first fork step).
+	forked, noDump bool
 	setns  [8]forkSetns
 	nsetns int
 	// The child's clone flags (CLONE_NEW*, and CLONE_PARENT from a copy)
 	// and step.
 	flags, cloneStep uintptr
 	// release is the read end of the pipe the child waits on for its maps,
-	// or ^0.
-	release uintptr
+	// or ^0; releaseW its write end, which the child closes.
+	release, releaseW uintptr
 	// root: become uid and gid 0 of the user namespace first, and drop
 	// the supplementary groups where setgroups(2) is allowed (in a joined
 	// user namespace an EPERM says it is not: kept then).
@@ -81,6 +82,9 @@ type forkSetns struct{ fd, nstype, step uintptr }
 //go:nosplit
 func launchCopy(a *launchArgs) {
 	p := a.prog
+	if a.noDump {
+		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0, 0, 0, 0)
+	}
 	for i := 0; i < a.nsetns; i++ {
 		s := &a.setns[i]
 		if _, _, e := syscall.RawSyscall(unix.SYS_SETNS, s.fd, s.nstype, 0); e != 0 {
@@ -106,10 +110,15 @@ func launchCopy(a *launchArgs) {
 //go:nosplit
 func launchChild(a *launchArgs) {
 	p := a.prog
+	// Die with the host's thread (see envRun.run), and not be born an
+	// orphan: if the host is gone already, so is the reason to run.
+	launchLifeline(a)
 	if a.release != ^uintptr(0) {
 		// The host writes one byte once the maps are in place, or closes
-		// the pipe if it gives up.
-		n, _, e := syscall.RawSyscall(unix.SYS_READ, a.release, uintptr(unsafe.Pointer(&p.byte1[0])), 1)
+		// the pipe if it gives up (or dies: this copy of its write end
+		// goes first, so that the read then ends).
+		rawClose(a.releaseW)
+		n, _, e := syscall.RawSyscall6(unix.SYS_READ, a.release, uintptr(unsafe.Pointer(&p.byte1[0])), 1, 0, 0, 0)
 		if e != 0 || n != 1 {
 			rawExit(1)
 		}
@@ -120,24 +129,36 @@ func launchChild(a *launchArgs) {
 		// through a change of ids only if uid 0 is among them
 		// (capabilities(7)).
 		if a.setgroups {
-			if _, _, e := syscall.RawSyscall(unix.SYS_SETGROUPS, 0, 0, 0); e != 0 && e != syscall.EPERM {
+			if _, _, e := syscall.RawSyscall6(unix.SYS_SETGROUPS, 0, 0, 0, 0, 0, 0); e != 0 && e != syscall.EPERM {
 				rawFailed(p, a.cloneStep, partCall, e)
 			}
 		}
-		if _, _, e := syscall.RawSyscall(unix.SYS_SETRESGID, 0, 0, 0); e != 0 {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESGID, 0, 0, 0, 0, 0, 0); e != 0 {
 			rawFailed(p, a.cloneStep, partCall, e)
 		}
-		if _, _, e := syscall.RawSyscall(unix.SYS_SETRESUID, 0, 0, 0); e != 0 {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_SETRESUID, 0, 0, 0, 0, 0, 0); e != 0 {
 			rawFailed(p, a.cloneStep, partCall, e)
 		}
-	}
-	// Die with the host's thread (see envRun.run), and not be born an
-	// orphan: if the host is gone already, so is the reason to run.
-	syscall.RawSyscall(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0)
-	if ppid, _, _ := syscall.RawSyscall(unix.SYS_GETPPID, 0, 0, 0); ppid != a.ppid {
-		rawExit(1)
+		// A change of ids clears the parent-death signal (prctl(2)).
+		launchLifeline(a)
 	}
 	rawPlace(p, a.cloneStep)
+}
+
+// launchLifeline sets the parent-death signal and exits if nsup is gone
+// already: its pid (getppid(2) says 0 for a parent outside one's pid
+// namespace, alive or not), and a pidfd of nsup, which poll(2) finds
+// readable once nsup has exited.
+//
+//go:norace
+//go:nosplit
+func launchLifeline(a *launchArgs) {
+	p := a.prog
+	syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0, 0)
+	if ppid, _, _ := syscall.RawSyscall6(unix.SYS_GETPPID, 0, 0, 0, 0, 0, 0); ppid != a.ppid {
+		rawExit(1)
+	}
+	rawLifeline(p)
 }
 
 // launched is the host's side of one launch: the pipes to release the
@@ -150,6 +171,12 @@ type launched struct {
 	// they name).
 	prog *rawProg
 	args *launchArgs
+	// lifeline is nsup's pidfd, which the child polls; dumpable, when
+	// the child shares nsup's memory, is what prctl(PR_GET_DUMPABLE) said
+	// of it before the child made it not dumpable: given back once the
+	// child has left it (its execve), or -1.
+	lifeline *os.File
+	dumpable int
 }
 
 // launch creates the child of the environment: from the Clone step at
@@ -164,6 +191,13 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	a := &launchArgs{release: ^uintptr(0), forked: fork >= 0}
 	for j := fork + 1; fork >= 0 && j < clone; j++ {
 		st := env.Steps[j]
+		if pr, ok := st.Op.(planner.Prctl); ok && st.Stage == planner.Forked && pr.Option == unix.PR_SET_DUMPABLE && pr.Arg == 0 {
+			if fail != nil && fail.Step == j {
+				return 0, stepError(env, j, fail.Errno)
+			}
+			a.noDump = true
+			continue
+		}
 		op, ok := st.Op.(planner.Setns)
 		if st.Stage != planner.Forked || !ok {
 			return 0, stepError(env, j, fmt.Errorf("%s cannot be made by the forked copy: %w", st.Op.Syscall(), unix.EINVAL))
@@ -257,7 +291,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		return 0, err
 	}
 	defer repW.Close()
-	l := &launched{report: rep, prog: prog, args: a}
+	l := &launched{report: rep, prog: prog, args: a, dumpable: -1}
 	var relR *os.File
 	if newUser {
 		relR, l.release, err = os.Pipe()
@@ -266,9 +300,15 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			return 0, err
 		}
 		defer relR.Close()
-		a.release = relR.Fd()
+		a.release, a.releaseW = relR.Fd(), l.release.Fd()
 	}
 	prog.report = repW.Fd()
+	// nsup's lifeline for the child: a parent-death signal set once nsup
+	// is gone would never come (launchLifeline).
+	if pidfd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
+		l.lifeline = os.NewFile(uintptr(pidfd), "nsup-pidfd")
+		prog.lifeline = uintptr(pidfd)
+	}
 	sock, files, done, err := r.childFiles(initExec)
 	if err != nil {
 		l.close()
@@ -347,6 +387,8 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		vm := uintptr(unix.CLONE_VM)
 		if monitor {
 			vm = 0
+		} else if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err == nil {
+			l.dumpable = d
 		}
 		var errno uintptr
 		pid, errno = rawCloneOnStack(a.flags|vm|uintptr(unix.SIGCHLD), base+rawStackSize, &prog.launch)
@@ -518,6 +560,15 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 }
 
 func (l *launched) close() {
+	if l.dumpable >= 0 {
+		// The child shared this memory, and made it not dumpable: it has
+		// left it (execve) or ended; nsup is dumpable as it was.
+		unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(l.dumpable), 0, 0, 0)
+		l.dumpable = -1
+	}
+	if l.lifeline != nil {
+		l.lifeline.Close()
+	}
 	l.report.Close()
 	if l.release != nil {
 		l.release.Close()

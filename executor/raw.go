@@ -43,6 +43,11 @@ type rawProg struct {
 	// launch is the launcher's child's entry.
 	launch rawEntry
 
+	// lifeline is a pidfd of nsup (^0 without one): readable once nsup
+	// has exited (rawLifeline).
+	lifeline uintptr
+	pollfd   [2]int32
+
 	// rootFD is the root's handle, opened for the path at rootOf
 	// (rawOpenRoot). (An address, not a pointer: the raw stages write no
 	// pointer, whose write barrier would call into the runtime.)
@@ -185,6 +190,13 @@ func rawPlace(p *rawProg, step uintptr) {
 			rawFailed(p, step, partCall, e)
 		}
 		p.exe = fd
+	}
+	if p.lifeline != ^uintptr(0) {
+		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.lifeline, unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
+		if e != 0 {
+			rawFailed(p, step, partCall, e)
+		}
+		p.lifeline = fd
 	}
 	for i := 0; i < p.nfds; i++ {
 		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.fds[i], unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
@@ -337,6 +349,23 @@ func rawDoPdeath(p *rawProg, op *rawOp) {
 		if ppid, _, _ := syscall.RawSyscall6(unix.SYS_GETPPID, 0, 0, 0, 0, 0, 0); ppid != p.ppid {
 			rawExit(1) // the parent is gone already
 		}
+		rawLifeline(p)
+	}
+}
+
+// rawLifeline exits if nsup has exited: its pidfd is readable then. A
+// parent-death signal set after that would never come.
+//
+//go:norace
+//go:nosplit
+func rawLifeline(p *rawProg) {
+	if p.lifeline == ^uintptr(0) {
+		return
+	}
+	p.pollfd[0], p.pollfd[1] = int32(p.lifeline), unix.POLLIN
+	p.ts.Sec, p.ts.Nsec = 0, 0
+	if n, _, e := syscall.RawSyscall6(unix.SYS_PPOLL, uintptr(unsafe.Pointer(&p.pollfd[0])), 1, uintptr(unsafe.Pointer(&p.ts)), 0, 8, 0); e == 0 && n > 0 {
+		rawExit(1)
 	}
 }
 

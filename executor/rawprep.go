@@ -33,7 +33,7 @@ type rawBuilder struct {
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveScoped}

@@ -28,6 +28,7 @@ func (ec *envCompiler) child() {
 	}
 	joinedMnt := ec.joined(spec.NSMount) != nil
 	ec.launch(pos)
+	launchPos := pos
 	// A session of its own, always: nothing inside may have nsup's
 	// controlling terminal (through it, TIOCSTI types into the caller's
 	// shell, CVE-2017-5226), and a ^C or hang-up of that terminal reaches
@@ -46,6 +47,23 @@ func (ec *envCompiler) child() {
 			ec.add(Child, e.Time.Pos, ec.timeOffsets())
 		}
 	}
+	// Not dumpable before any mount (the maps of a new user namespace
+	// are written before, and the offsets of its time namespace, which a
+	// process writes to its own /proc/self only while dumpable): until
+	// its root switch, its
+	// /proc/PID/root is the host's root, and a process that sees it (in a
+	// pid namespace it joins, or without one) with capabilities that
+	// cover its own (SYS_PTRACE, or all of them) would pass the ptrace
+	// access check on it; not dumpable, it takes CAP_SYS_PTRACE in the
+	// host's user namespace (its memory's). PID 1 stays so (the child
+	// stage as the main process's monitor, or nsup's init, which makes
+	// itself so again after its execve): no process of the environment
+	// reaches its fds or nsup's binary through /proc/1/fd, /proc/1/exe or
+	// pidfd_getfd(2) (CVE-2019-5736; ptrace(2), "Ptrace access mode
+	// checking"). The processes it starts are dumpable again after their
+	// execve; with init: false the main process's own execve resets it,
+	// and no nsup code stays in the environment.
+	ec.add(Child, launchPos, Prctl{Option: prSetDumpable, Arg: 0})
 	rpos := e.Rootfs.Pos
 	// A joined mount namespace is entered as it is (setns(2) makes its
 	// root the stage's root and working directory): it is another
@@ -115,7 +133,14 @@ func (ec *envCompiler) child() {
 	}
 	// nsup's init, from the fd of nsup's binary the host holds (the
 	// root switched, its path may not exist here), with its capabilities
-	// (see launch); it confines itself.
+	// (see launch); it confines itself. It keeps its fds 0 to 2, the
+	// setup channel and, detached, the lock and the control socket: no
+	// other fd crosses the execve.
+	keep := uint32(4)
+	if ec.stateDir != "" {
+		keep = 6
+	}
+	ec.add(Child, pos, CloseRange{First: keep})
 	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: InitArgv, Env: []string{}, ByFD: true})
 	ec.confine(Init, pos)
 }

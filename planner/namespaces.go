@@ -389,6 +389,19 @@ func (ec *envCompiler) host() {
 		}
 		ec.add(Host, pos, Fork{})
 		stage = Forked
+		if !ec.isNew(spec.NSUser) {
+			// Not dumpable before it joins anything: the copy's child is
+			// born in the joined namespaces, visible there (a joined pid
+			// namespace), with the host's root as /proc/PID/root until its
+			// root switch; a process of the joined environment whose
+			// capabilities cover the copy's (SYS_PTRACE in a joined user
+			// namespace, or all of them) would otherwise pass the ptrace
+			// access check on it (runc's nsexec does the same,
+			// CVE-2016-9962). The child inherits it. (A child that makes a
+			// user namespace of its own must stay dumpable until nsup has
+			// written its maps: see the child stage's first step.)
+			ec.add(Forked, pos, Prctl{Option: prSetDumpable, Arg: 0})
+		}
 	}
 	for _, j := range ec.joins {
 		op := Setns{NSType: nsFlag(j.t)}

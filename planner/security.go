@@ -132,21 +132,12 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 // that reach the environment.
 func (ec *envCompiler) confine(stage Stage, pos spec.Pos) {
 	e := ec.e
-	// Not dumpable from here on, before the capabilities are dropped:
-	// with the kept set, the stage would pass the ptrace access check of
-	// any root process of its user namespace with that set (root inside
-	// an environment that sees it: one without a pid namespace, or one
-	// whose pid namespace this environment joins), which could then open
-	// its /proc/PID/exe, the host's nsup binary (CVE-2019-5736), or its
-	// fds. PID 1 stays so (nsup's init, or the child stage as the main
-	// process's monitor; a detached init holds the control socket and the
-	// lock): no process of the environment (root inside, without
-	// CAP_SYS_PTRACE) reaches its fds or nsup's binary through /proc/1/fd,
-	// /proc/1/exe or pidfd_getfd(2) (ptrace(2), "Ptrace access mode
-	// checking"). The processes it starts are dumpable again after their
-	// execve; with init: false the main process's own execve resets it,
-	// and no nsup code stays in the environment.
-	ec.add(stage, pos, Prctl{Option: prSetDumpable, Arg: 0})
+	if stage == Init {
+		// nsup's init is dumpable again after its execve (and its memory
+		// the environment's user namespace's): not dumpable before
+		// anything else (see launch).
+		ec.add(stage, pos, Prctl{Option: prSetDumpable, Arg: 0})
+	}
 	nnp, _ := ec.noNewPrivs(pos)
 	filter := ec.seccomp()
 	if filter != nil {

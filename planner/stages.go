@@ -12,7 +12,7 @@ import (
 var stageOps = map[Stage][]Op{
 	Host: {Rootfs{}, Openpty{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, UIDMap{}, GIDMap{},
 		DenySetgroups{}, Mkdir{}, Flock{}, Stdio{}, Listen{}, SaveState{}},
-	Forked: {Setns{}, Clone{}},
+	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
 		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
 		PivotRoot{}, Umount2{}, Capset{}, CloseRange{}, Seccomp{}, Execve{}, Monitor{}},
