@@ -55,8 +55,8 @@ type launchArgs struct {
 	// forked: a copy joins setns[:nsetns] first, then clones; noDump:
 	// it makes itself not dumpable before (the plan's first fork step).
 	forked, noDump bool
-	setns  [8]forkSetns
-	nsetns int
+	setns          [8]forkSetns
+	nsetns         int
 	// The child's clone flags (CLONE_NEW*, and CLONE_PARENT from a copy)
 	// and step.
 	flags, cloneStep uintptr
