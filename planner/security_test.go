@@ -225,3 +225,44 @@ environments:
 		}
 	}
 }
+
+// TestNotDumpableBeforeMounts: the child stage is not dumpable before its
+// first mount (until its root switch its /proc/PID/root is the host's),
+// and a forked copy that makes no user namespace is not dumpable before
+// its first setns (its child is born in the joined namespaces).
+func TestNotDumpableBeforeMounts(t *testing.T) {
+	p, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range []string{"a", "b"} {
+		dumpable, forkedFirst := -1, ""
+		for i, st := range ops(p, env) {
+			if pr, ok := st.Op.(Prctl); ok && pr.Option == prSetDumpable && st.Stage == Child && dumpable < 0 {
+				dumpable = i
+			}
+			if st.Stage == Forked && forkedFirst == "" {
+				forkedFirst = FormatOp(st.Op)
+			}
+			if _, ok := st.Op.(Mount); ok && (dumpable < 0 || dumpable > i) {
+				t.Errorf("%s: step %d mounts before the child stage is not dumpable", env, i)
+				break
+			}
+		}
+		if env == "b" && forkedFirst != "prctl(PR_SET_DUMPABLE, 0)" {
+			t.Errorf("b: the forked copy's first step is %q", forkedFirst)
+		}
+	}
+}

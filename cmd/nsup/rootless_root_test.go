@@ -463,3 +463,44 @@ func waitNoProcesses(user string, d time.Duration) []string {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestRootRootlessTwoShareNothing: rootless, two environments each of
+// whose child stage executes its main process (init: false) and shares
+// nsup's memory until then, making it not dumpable meanwhile: the second
+// is set up as the first was (nsup, dumpable again, may write the second's
+// maps), and nsup's own /proc stays the user's.
+func TestRootRootlessTwoShareNothing(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	spec := filepath.Join(dir, "two.yaml")
+	const main = `[/bin/busybox, sh, -c, 'echo up $0; busybox sleep 0.3']`
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  one:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    init: false
+    processes:
+      - {name: main, command: `+main+`}
+  two:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    init: false
+    processes:
+      - {name: main, command: `+main+`}
+`), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, "/bin/sh", "-c",
+		bin+` apply "$0" & sleep 0.15; stat -c %u /proc/$!/fd; wait $!`, spec)
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	if strings.Count(out, "up ") != 2 {
+		t.Errorf("output %q: want both environments up", out)
+	}
+	if !strings.Contains(out, strconv.Itoa(u.uid)+"\n") {
+		t.Errorf("output %q: nsup's /proc/PID/fd is not the user's (%d): left not dumpable", out, u.uid)
+	}
+}
