@@ -210,6 +210,9 @@ type compiler struct {
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir
+	// lookups memoizes a command looked up in a dir rootfs: by root,
+	// name, PATH and working directory.
+	lookups map[string]lookup
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed

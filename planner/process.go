@@ -197,10 +197,23 @@ func mergeEnv(base, over []spec.EnvVar) []string {
 // LookPath.
 func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.Process, field string) string {
 	var t treeView
+	key := ""
 	switch {
 	case ec.tree != nil:
 		t = mapTree(ec.tree)
 	case ec.e.Rootfs.Dir != "":
+		// Environments of one file often share a root and a command:
+		// looked up once.
+		key = ec.root + "\x00" + name + "\x00" + EnvPath(env) + "\x00" + cwd
+		ec.mu.Lock()
+		l, seen := ec.lookups[key]
+		ec.mu.Unlock()
+		if seen {
+			if !l.ok {
+				ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs (PATH=%s)", name, EnvPath(env))
+			}
+			return l.path
+		}
 		t = dirTree(ec.root)
 	default:
 		return ""
@@ -209,10 +222,24 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 		f, ok := resolveIn(t, c)
 		return ok && f.Type == "file" && f.Mode&0o111 != 0
 	})
+	if key != "" {
+		ec.mu.Lock()
+		if ec.lookups == nil {
+			ec.lookups = map[string]lookup{}
+		}
+		ec.lookups[key] = lookup{found, ok}
+		ec.mu.Unlock()
+	}
 	if !ok {
 		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs (PATH=%s)", name, EnvPath(env))
 	}
 	return found
+}
+
+// lookup is a command looked up in a tree.
+type lookup struct {
+	path string
+	ok   bool
 }
 
 // EnvPath is the PATH of a process's environment (env as planned:

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,27 +21,28 @@ func Render(w io.Writer, p *Plan) error {
 	for _, e := range p.Environments {
 		width = max(width, len(e.Name))
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
+	// Written as it goes, through one buffer: a plan of a thousand
+	// environments is megabytes of text, not worth holding whole.
+	b := bufio.NewWriterSize(w, 64<<10)
+	fmt.Fprintf(b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
 	for _, e := range p.Environments {
 		if len(e.Needs) > 0 {
-			fmt.Fprintf(&b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
+			fmt.Fprintf(b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
 		}
 		for _, n := range e.Notes {
-			fmt.Fprintf(&b, "# %s: %s\n", e.Name, n)
+			fmt.Fprintf(b, "# %s: %s\n", e.Name, n)
 		}
 		for i, st := range e.Steps {
 			call := FormatOp(st.Op)
-			fmt.Fprintf(&b, "%-*s  %-5s %3d  %-60s  # %s\n", width, e.Name, st.Stage, i, call, st.Origin)
+			fmt.Fprintf(b, "%-*s  %-5s %3d  %-60s  # %s\n", width, e.Name, st.Stage, i, call, st.Origin)
 			if r, ok := st.Op.(Rootfs); ok {
 				for _, f := range r.Files {
-					fmt.Fprintf(&b, "%*s  %s\n", width+13, "", formatFile(f))
+					fmt.Fprintf(b, "%*s  %s\n", width+13, "", formatFile(f))
 				}
 			}
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return b.Flush()
 }
 
 func formatFile(f File) string {
