@@ -48,6 +48,11 @@ YAML
   # The same without the syscall filter, and without the masked and
   # read-only paths of /proc: what each default costs at start-up.
   sed 's|^    processes:|    security: {seccomp: unconfined}\n    processes:|' "$W/bench.yaml" > "$W/nofilter.yaml"
+  # Without a PID 1 of nsup's: the child stage becomes /bin/true.
+  sed 's|^    processes:|    init: false\n    processes:|' "$W/bench.yaml" > "$W/noinit.yaml"
+  # A static hello-world Go program, for nsup's own start (nsup version).
+  printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' > "$W/hello.go"
+  (cd "$W" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hello" hello.go)
   sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
   # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
@@ -74,9 +79,10 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -fc %T /sys/fs/cgrou
 fi
 export NSUP_CACHE_DIR=$W/cache
 
-NAMES=(nsup "nsup, no filter" "nsup, no masks" bwrap unshare+chroot crun runc)
+NAMES=(nsup "nsup, init: false" "nsup, no filter" "nsup, no masks" bwrap unshare+chroot crun runc)
 CMDS=(
   "$NSUP apply $W/bench.yaml"
+  "$NSUP apply $W/noinit.yaml"
   "$NSUP apply $W/nofilter.yaml"
   "$NSUP apply $W/nomasks.yaml"
   "bwrap --unshare-pid --unshare-uts --unshare-ipc --unshare-net --ro-bind $R / --proc /proc --tmpfs /tmp --dev /dev --hostname x /bin/true"
@@ -100,8 +106,11 @@ for i in "${!NAMES[@]}"; do
   printf '%s\t%s\n' "${NAMES[$i]}" "$(printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RSS_RUNS + 1) / 2 ))p")" >> "$OUT/rss.tsv"
 done
 INIT_KB=$("$NSUP" apply "$W/rss.yaml" </dev/null | awk '{print $2}')
+# nsup's own start against a static hello-world Go program, in one run.
+hyperfine -N --warmup "$WARMUP" -r "$((RUNS * 3))" --style basic --export-json "$OUT/start.json" \
+  -n "hello (static Go)" "$W/hello" -n "nsup version" "$NSUP version" >&2
 
-python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" <<'PY' | tee "$OUT/table.md"
+python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" <<'PY' | tee "$OUT/table.md"
 import json, sys
 res = json.load(open(sys.argv[1]))['results']
 rss = dict(l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip())
@@ -113,4 +122,6 @@ for r in res:
     print(f"| {n} | {med[n]:.2f} | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} | {med[n]/med['bwrap']:.2f}x | {med[n]/med['crun']:.2f}x | {float(rss[n])/1024:.1f} |")
 print()
 print(f"nsup PID-1 init peak RSS (VmHWM of /proc/1 seen from the main process): {int(sys.argv[3])/1024:.1f} MiB")
+st = {r['command']: r['median'] * 1000 for r in json.load(open(sys.argv[4]))['results']}
+print(f"nsup version {st['nsup version']:.2f} ms, a static hello-world Go program {st['hello (static Go)']:.2f} ms: {st['nsup version']/st['hello (static Go)']:.2f}x")
 PY
