@@ -1,0 +1,394 @@
+package executor
+
+import (
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// The raw steps of the filesystem: paths resolved inside the root, mounts,
+// overlays, symlinks; and the loopback link.
+
+//go:norace
+//go:nosplit
+func rawDoSymlink(p *rawProg, op *rawOp) {
+	root := rawOpenRoot(p, op)
+	dir, e := rawResolve(p, root, &op.p[0])
+	if e != 0 {
+		rawFailed(p, op.step, partTarget, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_SYMLINKAT, uintptr(unsafe.Pointer(op.s[1])), dir, uintptr(unsafe.Pointer(op.s[2])), 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(dir)
+}
+
+// rawOpenRoot opens the root s[0] (O_PATH) when the step resolves a path
+// inside it, else returns ^0. Opened when first needed after the root's
+// own bind or overlay (which drop it: rawDropRoot), the handle is the top
+// of its mount stack, the tree the environment will see; the mounts
+// inside it that follow do not change that, so the steps after share it.
+//
+//go:norace
+//go:nosplit
+func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
+	if op.s[0] == nil {
+		return ^uintptr(0)
+	}
+	if p.rootFD != ^uintptr(0) && p.rootOf == uintptr(unsafe.Pointer(op.s[0])) {
+		return p.rootFD
+	}
+	rawDropRoot(p)
+	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partRoot, e)
+	}
+	p.rootFD, p.rootOf = fd, uintptr(unsafe.Pointer(op.s[0]))
+	return fd
+}
+
+// rawDropRoot closes the root's handle: a step is about to change what
+// the root's path leads to (its bind, its overlay, the root switch).
+//
+//go:norace
+//go:nosplit
+func rawDropRoot(p *rawProg) {
+	rawClose(p.rootFD)
+	p.rootFD, p.rootOf = ^uintptr(0), 0
+}
+
+//go:norace
+//go:nosplit
+func rawOpenat2(dirfd uintptr, path *byte, how *unix.OpenHow) (uintptr, syscall.Errno) {
+	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT2, dirfd, uintptr(unsafe.Pointer(path)), uintptr(unsafe.Pointer(how)), unsafe.Sizeof(*how), 0, 0)
+	return fd, e
+}
+
+// rawResolve resolves rp inside the root (openat2(2) RESOLVE_IN_ROOT:
+// every symlink and ".." stays inside it) to an O_PATH fd, making what
+// is missing when rp.create says so: folders 0755, the last one an empty
+// 0644 file for rawCreateFile, each by name in its parent's resolved fd.
+// The same walk as store.OpenInRoot's, which the closure builder uses.
+//
+//go:norace
+//go:nosplit
+func rawResolve(p *rawProg, root uintptr, rp *rawPath) (uintptr, syscall.Errno) {
+	last := &p.how[rawHowNoFollow]
+	if rp.followLast {
+		last = &p.how[rawHowFollow]
+	}
+	fd, e := rawOpenat2(root, rp.full, last)
+	if e != syscall.ENOENT || rp.create == rawCreateNone {
+		return fd, e
+	}
+	// Something is missing: walk from the root, one component at a time.
+	parent, e := rawOpenat2(root, &dot[0], &p.how[rawHowFollow])
+	if e != 0 {
+		return 0, e
+	}
+	n := len(rp.name)
+	for i := 0; i < n; i++ {
+		how := &p.how[rawHowFollow]
+		if i == n-1 {
+			how = last
+		}
+		name := rawAt(rp.name, i)
+		fd, e = rawOpenat2(root, rawAt(rp.prefix, i), how)
+		if e == syscall.ENOENT {
+			// Made by name in its parent's fd: an empty 0644 file, or a
+			// 0755 folder.
+			if i == n-1 && rp.create == rawCreateFile {
+				fd, _, e = syscall.RawSyscall6(unix.SYS_OPENAT, parent, uintptr(unsafe.Pointer(name)), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644, 0, 0)
+				if e == 0 {
+					rawClose(fd)
+				}
+			} else {
+				_, _, e = syscall.RawSyscall6(unix.SYS_MKDIRAT, parent, uintptr(unsafe.Pointer(name)), 0o755, 0, 0, 0)
+			}
+			if e != 0 && e != syscall.EEXIST {
+				rawClose(parent)
+				return 0, e
+			}
+			// The entry just made, through its parent's fd: one name, no
+			// symlink, nothing to resolve.
+			fd, e = rawOpenat2(parent, name, &p.how[rawHowBeneath])
+			if e == 0 && (i < n-1 || rp.followLast) {
+				_, _, se := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, fd, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0)
+				if se == 0 && p.st.Mode&unix.S_IFMT == unix.S_IFLNK {
+					// EEXIST above, and a symlink: it points (inside the
+					// root) to nothing. Like mkdir -p, do not make its
+					// target.
+					rawClose(fd)
+					e = syscall.ENOENT
+				}
+			}
+		}
+		rawClose(parent)
+		if e != 0 {
+			return 0, e
+		}
+		parent = fd
+	}
+	return parent, 0
+}
+
+// rawAt is s[i], which the caller knows is there (no bounds check: the
+// panic it would call is no nosplit code).
+//
+//go:norace
+//go:nosplit
+func rawAt(s []*byte, i int) *byte {
+	return *(**byte)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(s)), uintptr(i)*unsafe.Sizeof(s[0])))
+}
+
+var dot = [2]byte{'.', 0}
+
+// atFDCWD is AT_FDCWD (-100) as a system call argument.
+const atFDCWD = ^uintptr(99)
+
+//go:norace
+//go:nosplit
+func rawIsLink(p *rawProg, fd uintptr) bool {
+	_, _, e := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, fd, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0)
+	return e == 0 && p.st.Mode&unix.S_IFMT == unix.S_IFLNK
+}
+
+var empty = [1]byte{0}
+
+// rawFdPath writes "/proc/self/fd/FD" into b: how an fd is named to a
+// call that takes no dirfd (mount(2)); the kernel follows it to the very
+// file the fd holds, with no lookup by name.
+//
+//go:norace
+//go:nosplit
+func rawFdPath(b *[32]byte, fd uintptr) *byte {
+	n := rawPut(b[:], 0, "/proc/self/fd/")
+	n = rawPutUint(b[:], n, fd)
+	b[n] = 0
+	return &b[0]
+}
+
+//go:norace
+//go:nosplit
+func rawPut(b []byte, n int, s string) int {
+	for i := 0; i < len(s) && n < len(b)-1; i++ {
+		b[n] = s[i]
+		n++
+	}
+	return n
+}
+
+//go:norace
+//go:nosplit
+func rawPutCString(b []byte, n int, s *byte) int {
+	for q := s; *q != 0 && n < len(b)-1; q = (*byte)(unsafe.Add(unsafe.Pointer(q), 1)) {
+		b[n] = *q
+		n++
+	}
+	return n
+}
+
+//go:norace
+//go:nosplit
+func rawPutUint(b []byte, n int, v uintptr) int {
+	var d [20]byte
+	k := len(d)
+	for {
+		k--
+		d[k] = byte('0' + v%10)
+		v /= 10
+		if v == 0 {
+			break
+		}
+	}
+	for ; k < len(d) && n < len(b)-1; k++ {
+		b[n] = d[k]
+		n++
+	}
+	return n
+}
+
+// rawDoMount is mount(2) of a step: s[0] the root when a path is inside
+// it, s[1] the source, s[2] the fstype, s[3] the data, a[0] the flags;
+// flag bits rawMount*. A bind's source is opened first and mounted
+// through its fd: inside the root (p[0]), or a host path opened without
+// following any symlink, since the planner resolved them all. A target
+// inside the root (p[1]) is resolved there, made if missing, refused if
+// it is a symlink, and mounted through its fd; else it is s[4].
+//
+//go:norace
+//go:nosplit
+func rawDoMount(p *rawProg, op *rawOp) {
+	if op.flag&rawMountInRoot == 0 {
+		rawDropRoot(p)
+	}
+	root := rawOpenRoot(p, op)
+	source, target := op.s[1], op.s[4]
+	src, tgt := ^uintptr(0), ^uintptr(0)
+	if op.flag&rawMountBind != 0 {
+		var e syscall.Errno
+		if op.flag&rawMountSourceInRoot != 0 {
+			src, e = rawResolve(p, root, &op.p[0])
+		} else {
+			src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
+		}
+		if e != 0 {
+			rawFailed(p, op.step, partSource, e)
+		}
+		source = rawFdPath(&p.fdpath[0], src)
+		if op.flag&rawMountSelf != 0 {
+			target = rawFdPath(&p.fdpath[1], src) // the root bound onto itself
+		}
+	}
+	if op.flag&rawMountInRoot != 0 {
+		var e syscall.Errno
+		if tgt, e = rawResolve(p, root, &op.p[1]); e != 0 {
+			rawFailed(p, op.step, partTarget, e)
+		}
+		if rawIsLink(p, tgt) {
+			// The mount would cover the link itself, a trap for the reader.
+			rawFailed(p, op.step, partLink, syscall.ELOOP)
+		}
+		target = rawFdPath(&p.fdpath[1], tgt)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(source)), uintptr(unsafe.Pointer(target)),
+		uintptr(unsafe.Pointer(op.s[2])), op.a[0], uintptr(unsafe.Pointer(op.s[3])), 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(src)
+	rawClose(tgt)
+}
+
+// Flag bits of rawMount.
+const (
+	rawMountBind         = 1 << iota // a bind: the source is opened and mounted through its fd
+	rawMountSourceInRoot             // the source is p[0], inside the root
+	rawMountInRoot                   // the target is p[1], inside the root
+	rawMountSelf                     // the target is the source (the root bound onto itself)
+)
+
+// rawDoSetattr is mount_setattr(2) of a step: of p[0] inside the root
+// s[0], through its fd, or of the host path s[1].
+//
+//go:norace
+//go:nosplit
+func rawDoSetattr(p *rawProg, op *rawOp) {
+	var e syscall.Errno
+	if op.s[0] == nil {
+		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), op.a[0], op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
+	} else {
+		root := rawOpenRoot(p, op)
+		fd, re := rawResolve(p, root, &op.p[0])
+		if re != 0 {
+			rawFailed(p, op.step, partTarget, re)
+		}
+		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, fd, uintptr(unsafe.Pointer(&empty[0])), op.a[0]|unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
+		rawClose(fd)
+	}
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+}
+
+// rawDoOverlay lays a writable overlay on s[1]: a tmpfs there holds the
+// upper and work folders (overlayfs wants both on one filesystem), and
+// the lower layer is the tree that was at s[1], held by an fd opened
+// before the tmpfs hid it; the upper folder takes the lower root's owner
+// and mode, which the merged root shows. All three layers are passed as
+// /proc/self/fd paths, so no path needs escaping in the options. a[0] is
+// MS_NODEV or 0; flag says userxattr.
+//
+//go:norace
+//go:nosplit
+func rawDoOverlay(p *rawProg, op *rawOp) {
+	rawDropRoot(p)
+	lower, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partLower, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_NEWFSTATAT, lower, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0); e != 0 {
+		rawFailed(p, op.step, partLower, e)
+	}
+	uid, gid, mode := uintptr(p.st.Uid), uintptr(p.st.Gid), uintptr(p.st.Mode&0o7777)
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(&tmpfs[0])), uintptr(unsafe.Pointer(op.s[1])),
+		uintptr(unsafe.Pointer(&tmpfs[0])), op.a[0], uintptr(unsafe.Pointer(&mode0700[0])), 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	top, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	upper := rawOverlayDir(p, op, top, &upperName[0])
+	work := rawOverlayDir(p, op, top, &workName[0])
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHMODAT, atFDCWD, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], upper))), mode, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	b := p.data[:]
+	n := rawPut(b, 0, "lowerdir=")
+	n = rawPutCString(b, n, rawFdPath(&p.fdpath[0], lower))
+	n = rawPut(b, n, ",upperdir=")
+	n = rawPutCString(b, n, rawFdPath(&p.fdpath[0], upper))
+	n = rawPut(b, n, ",workdir=")
+	n = rawPutCString(b, n, rawFdPath(&p.fdpath[0], work))
+	if op.flag != 0 {
+		n = rawPut(b, n, ",userxattr")
+	}
+	b[n] = 0
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(&overlayName[0])), uintptr(unsafe.Pointer(op.s[1])),
+		uintptr(unsafe.Pointer(&overlayName[0])), op.a[0], uintptr(unsafe.Pointer(&b[0])), 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(work)
+	rawClose(upper)
+	rawClose(top)
+	rawClose(lower)
+}
+
+var (
+	tmpfs       = [6]byte{'t', 'm', 'p', 'f', 's', 0}
+	overlayName = [8]byte{'o', 'v', 'e', 'r', 'l', 'a', 'y', 0}
+	mode0700    = [10]byte{'m', 'o', 'd', 'e', '=', '0', '7', '0', '0', 0}
+	upperName   = [6]byte{'u', 'p', 'p', 'e', 'r', 0}
+	workName    = [5]byte{'w', 'o', 'r', 'k', 0}
+)
+
+//go:norace
+//go:nosplit
+func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MKDIRAT, top, uintptr(unsafe.Pointer(name)), 0o700, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, top, uintptr(unsafe.Pointer(name)), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	return fd
+}
+
+// rawDoLinkUp sets IFF_UP on an interface of this network namespace
+// (netdevice(7)): its flags read and written back through any socket.
+//
+//go:norace
+//go:nosplit
+func rawDoLinkUp(p *rawProg, op *rawOp) {
+	s, _, e := syscall.RawSyscall6(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	for i := range p.ifr {
+		p.ifr[i] = 0
+	}
+	rawPutCString(p.ifr[:unix.IFNAMSIZ], 0, op.s[0])
+	if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, s, unix.SIOCGIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0])), 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	*(*uint16)(unsafe.Pointer(&p.ifr[unix.IFNAMSIZ])) |= unix.IFF_UP
+	if _, _, e := syscall.RawSyscall6(unix.SYS_IOCTL, s, unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&p.ifr[0])), 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(s)
+}

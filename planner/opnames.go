@@ -1,0 +1,140 @@
+package planner
+
+// Each operation's printed syscall (Syscall), JSON name (Kind) and the
+// list of them all (AllOps).
+
+func (Rootfs) Syscall() string        { return "rootfs" }
+func (Clone) Syscall() string         { return "clone" }
+func (Fork) Syscall() string          { return "fork" }
+func (Unshare) Syscall() string       { return "unshare" }
+func (Setns) Syscall() string         { return "setns" }
+func (o UIDMap) Syscall() string      { return mapSyscall(o.Helper) }
+func (o GIDMap) Syscall() string      { return mapSyscall(o.Helper) }
+func (DenySetgroups) Syscall() string { return "write" }
+func (TimeOffsets) Syscall() string   { return "write" }
+func (Execve) Syscall() string        { return "execve" }
+func (Mount) Syscall() string         { return "mount" }
+func (Overlay) Syscall() string       { return "overlay" }
+func (Symlink) Syscall() string       { return "symlink" }
+func (LinkUp) Syscall() string        { return "ioctl" }
+func (Sethostname) Syscall() string   { return "sethostname" }
+func (Setdomainname) Syscall() string { return "setdomainname" }
+func (PivotRoot) Syscall() string     { return "pivot_root" }
+func (Chdir) Syscall() string         { return "chdir" }
+func (Umount2) Syscall() string       { return "umount2" }
+func (Prctl) Syscall() string         { return "prctl" }
+func (Capset) Syscall() string        { return "capset" }
+func (CloseRange) Syscall() string    { return "close_range" }
+func (Setgroups) Syscall() string     { return "setgroups" }
+func (Setresgid) Syscall() string     { return "setresgid" }
+func (Setresuid) Syscall() string     { return "setresuid" }
+func (Spawn) Syscall() string         { return "clone" }
+func (Monitor) Syscall() string       { return "clone" }
+func (Mkdir) Syscall() string         { return "mkdir" }
+func (Flock) Syscall() string         { return "flock" }
+func (Stdio) Syscall() string         { return "open" }
+func (Listen) Syscall() string        { return "listen" }
+func (Setsid) Syscall() string        { return "setsid" }
+func (SaveState) Syscall() string     { return "state" }
+func (MountSetattr) Syscall() string  { return "mount_setattr" }
+func (Prlimit) Syscall() string       { return "prlimit64" }
+func (Keyctl) Syscall() string        { return "keyctl" }
+func (InheritCaps) Syscall() string   { return "capset" }
+func (CapbsetDrop) Syscall() string   { return "prctl" }
+func (Seccomp) Syscall() string       { return "seccomp" }
+func (Openpty) Syscall() string       { return "openpty" }
+func (Setctty) Syscall() string       { return "ioctl" }
+
+func (Rootfs) Kind() string        { return "rootfs" }
+func (Clone) Kind() string         { return "clone" }
+func (Fork) Kind() string          { return "fork" }
+func (Unshare) Kind() string       { return "unshare" }
+func (Setns) Kind() string         { return "setns" }
+func (UIDMap) Kind() string        { return "uid_map" }
+func (GIDMap) Kind() string        { return "gid_map" }
+func (DenySetgroups) Kind() string { return "setgroups_deny" }
+func (TimeOffsets) Kind() string   { return "timens_offsets" }
+func (Execve) Kind() string        { return "execve" }
+func (Mount) Kind() string         { return "mount" }
+func (Overlay) Kind() string       { return "overlay" }
+func (Symlink) Kind() string       { return "symlink" }
+func (LinkUp) Kind() string        { return "link_up" }
+func (Sethostname) Kind() string   { return "sethostname" }
+func (Setdomainname) Kind() string { return "setdomainname" }
+func (PivotRoot) Kind() string     { return "pivot_root" }
+func (Chdir) Kind() string         { return "chdir" }
+func (Umount2) Kind() string       { return "umount2" }
+func (Prctl) Kind() string         { return "prctl" }
+func (Capset) Kind() string        { return "capset" }
+func (CloseRange) Kind() string    { return "close_range" }
+func (Setgroups) Kind() string     { return "setgroups" }
+func (Setresgid) Kind() string     { return "setresgid" }
+func (Setresuid) Kind() string     { return "setresuid" }
+func (Spawn) Kind() string         { return "spawn" }
+func (Monitor) Kind() string       { return "monitor" }
+func (Mkdir) Kind() string         { return "mkdir" }
+func (Flock) Kind() string         { return "flock" }
+func (Stdio) Kind() string         { return "stdio" }
+func (Listen) Kind() string        { return "listen" }
+func (Setsid) Kind() string        { return "setsid" }
+func (SaveState) Kind() string     { return "state" }
+func (MountSetattr) Kind() string  { return "mount_setattr" }
+func (Prlimit) Kind() string       { return "prlimit64" }
+func (Keyctl) Kind() string        { return "keyctl" }
+func (InheritCaps) Kind() string   { return "capset_inheritable" }
+func (CapbsetDrop) Kind() string   { return "capbset_drop" }
+func (Seccomp) Kind() string       { return "seccomp" }
+func (Openpty) Kind() string       { return "openpty" }
+func (Setctty) Kind() string       { return "tiocsctty" }
+
+func (Rootfs) isOp()        {}
+func (Clone) isOp()         {}
+func (Fork) isOp()          {}
+func (Unshare) isOp()       {}
+func (Setns) isOp()         {}
+func (UIDMap) isOp()        {}
+func (GIDMap) isOp()        {}
+func (DenySetgroups) isOp() {}
+func (TimeOffsets) isOp()   {}
+func (Execve) isOp()        {}
+func (Mount) isOp()         {}
+func (Overlay) isOp()       {}
+func (Symlink) isOp()       {}
+func (LinkUp) isOp()        {}
+func (Sethostname) isOp()   {}
+func (Setdomainname) isOp() {}
+func (PivotRoot) isOp()     {}
+func (Chdir) isOp()         {}
+func (Umount2) isOp()       {}
+func (Prctl) isOp()         {}
+func (Capset) isOp()        {}
+func (CloseRange) isOp()    {}
+func (Setgroups) isOp()     {}
+func (Setresgid) isOp()     {}
+func (Setresuid) isOp()     {}
+func (Spawn) isOp()         {}
+func (Monitor) isOp()       {}
+func (Mkdir) isOp()         {}
+func (Flock) isOp()         {}
+func (Stdio) isOp()         {}
+func (Listen) isOp()        {}
+func (Setsid) isOp()        {}
+func (SaveState) isOp()     {}
+func (MountSetattr) isOp()  {}
+func (Prlimit) isOp()       {}
+func (Keyctl) isOp()        {}
+func (InheritCaps) isOp()   {}
+func (CapbsetDrop) isOp()   {}
+func (Seccomp) isOp()       {}
+func (Openpty) isOp()       {}
+func (Setctty) isOp()       {}
+
+// AllOps returns a zero value of every operation type, so that tests can
+// check that every consumer (renderer, JSON, executor) handles each one.
+func AllOps() []Op {
+	return []Op{Rootfs{}, Fork{}, Clone{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
+		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
+		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
+		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
+		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
+}
