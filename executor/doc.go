@@ -33,7 +33,7 @@
 //     process in the foreground in a pid namespace of its own, a fork of
 //     it (CLONE_VM|CLONE_VFORK, its proc steps) and, as its PID 1, a
 //     minimal monitor that reaps, forwards signals and exits with its
-//     status (raw.go, rawDoMonitor); otherwise the execveat(2) of nsup's
+//     status (rawproc.go, rawDoMonitor); otherwise the execveat(2) of nsup's
 //     own binary as the environment's init;
 //   - init (initstage.go, init.go): nsup's init, PID 1, for a process
 //     tree, prefixed output (output.go), a detached environment or a
@@ -53,7 +53,7 @@
 //
 // What lives where: this package applies a plan (apply.go, envrun.go,
 // host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
-// clone_*.go, raw.go, rawprep.go) and runs init (initstage.go, init.go,
+// clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init (initstage.go, init.go,
 // spawn.go, control.go, output.go, sys.go, wire.go). The store of root
 // trees (the cache, closure copies, the tar unpacker, paths resolved
 // inside a tree) is executor/store; detached environments seen from
