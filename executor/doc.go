@@ -53,8 +53,9 @@
 //
 // What lives where: this package applies a plan (apply.go, envrun.go,
 // host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
-// clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init (initstage.go, init.go,
-// spawn.go, control.go, output.go, sys.go, wire.go). The store of root
+// clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init
+// (initstage.go, init.go, spawn.go, control.go, output.go, sys.go,
+// wire.go). The store of root
 // trees (the cache, closure copies, the tar unpacker, paths resolved
 // inside a tree) is executor/store; detached environments seen from
 // outside (the state file, ps, exec's client, logs, down) are
