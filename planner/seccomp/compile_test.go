@@ -404,35 +404,10 @@ func TestLongJumps(t *testing.T) {
 // Random profiles against ref.
 func TestRandom(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
-	names := make([]string, 0, len(arch.X86_64.SyscallNames))
-	for n := range arch.X86_64.SyscallNames {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := []uint64{0, 1, 2, 0xff, 0xffffffff, 1 << 32, 1<<32 + 1, ^uint64(0), 0x8000_0000_0000_0000}
-	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActTrap, specs.ActLog, specs.ActKillProcess}
+	gen := profileGen{rng: rng, names: sortedNames()}
 	jas := 0
 	for iter := range 300 {
-		s := &specs.LinuxSeccomp{DefaultAction: actions[rng.Intn(3)]}
-		pool := make([]string, 1+rng.Intn(40))
-		for i := range pool {
-			pool[i] = names[rng.Intn(len(names))]
-		}
-		for range rng.Intn(80) {
-			r := specs.LinuxSyscall{Action: actions[rng.Intn(len(actions))]}
-			for range 1 + rng.Intn(3) {
-				r.Names = append(r.Names, pool[rng.Intn(len(pool))])
-			}
-			if rng.Intn(2) == 0 {
-				e := uint(rng.Intn(4096))
-				r.ErrnoRet = &e
-			}
-			for range rng.Intn(4) {
-				r.Args = append(r.Args, specs.LinuxSeccompArg{Index: uint(rng.Intn(3)),
-					Value: values[rng.Intn(len(values))], ValueTwo: values[rng.Intn(len(values))], Op: ops[rng.Intn(len(ops))]})
-			}
-			s.Syscalls = append(s.Syscalls, r)
-		}
+		s, pool := gen.profile()
 		f := compile(t, s, "amd64")
 		jas += len(slices.DeleteFunc(slices.Clone(f.prog), func(in Instruction) bool { return in.Code != 0x05 }))
 		for range 200 {
@@ -440,7 +415,7 @@ func TestRandom(t *testing.T) {
 			n += uint32(rng.Intn(5)) - 2
 			var args [6]uint64
 			for i := range 3 {
-				args[i] = values[rng.Intn(len(values))] + uint64(rng.Intn(3)) - 1
+				args[i] = testValues[rng.Intn(len(testValues))] + uint64(rng.Intn(3)) - 1
 			}
 			if got, want := f.run(auditX86_64, n, args[:]...), ref(s, arch.X86_64, n, args); got != want {
 				t.Fatalf("profile %d: nr %d args %#x = %#x, want %#x", iter, n, args[:3], got, want)

@@ -7,10 +7,8 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
-	"slices"
 	"testing"
 
-	"github.com/elastic/go-seccomp-bpf/arch"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -59,41 +57,10 @@ func TestGolden(t *testing.T) {
 func TestGoldenRandom(t *testing.T) {
 	const want = "sha256:64309b5285b46ab8b5da412ef84b07c8e97e509ef88c90f1753fd8c53af2c6df"
 	rng := rand.New(rand.NewSource(1))
-	names := make([]string, 0, len(arch.X86_64.SyscallNames))
-	for n := range arch.X86_64.SyscallNames {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	values := []uint64{0, 1, 2, 0xff, 0xffffffff, 1 << 32, 1<<32 + 1, ^uint64(0), 0x8000_0000_0000_0000}
-	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActTrap, specs.ActLog, specs.ActKillProcess}
-	arches := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM}
+	gen := profileGen{rng: rng, names: sortedNames(), arches: true}
 	h := sha256.New()
 	for range 300 {
-		s := &specs.LinuxSeccomp{DefaultAction: actions[rng.Intn(3)]}
-		for _, a := range arches {
-			if rng.Intn(2) == 0 {
-				s.Architectures = append(s.Architectures, a)
-			}
-		}
-		pool := make([]string, 1+rng.Intn(40))
-		for i := range pool {
-			pool[i] = names[rng.Intn(len(names))]
-		}
-		for range rng.Intn(80) {
-			r := specs.LinuxSyscall{Action: actions[rng.Intn(len(actions))]}
-			for range 1 + rng.Intn(3) {
-				r.Names = append(r.Names, pool[rng.Intn(len(pool))])
-			}
-			if rng.Intn(2) == 0 {
-				e := uint(rng.Intn(4096))
-				r.ErrnoRet = &e
-			}
-			for range rng.Intn(4) {
-				r.Args = append(r.Args, specs.LinuxSeccompArg{Index: uint(rng.Intn(3)),
-					Value: values[rng.Intn(len(values))], ValueTwo: values[rng.Intn(len(values))], Op: ops[rng.Intn(len(ops))]})
-			}
-			s.Syscalls = append(s.Syscalls, r)
-		}
+		s, _ := gen.profile()
 		for _, goarch := range []string{"amd64", "arm64"} {
 			prog, err := Compile(s, goarch)
 			if err != nil {

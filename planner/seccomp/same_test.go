@@ -163,46 +163,10 @@ func TestSameAsBeforeRandom(t *testing.T) {
 	for _, c := range tableX86_64.calls {
 		names = append(names, c.name)
 	}
-	values := []uint64{0, 1, 2, 0xff, 0xffffffff, 1 << 32, 1<<32 + 1, ^uint64(0), 0x8000_0000_0000_0000}
-	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActTrap, specs.ActLog, specs.ActKillProcess}
-	arches := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM}
+	gen := profileGen{rng: rng, names: names, arches: true, nudge: true, oneArg: true}
 	before, after := 0, 0
 	for range 200 {
-		s := &specs.LinuxSeccomp{DefaultAction: actions[rng.Intn(3)]}
-		for _, a := range arches {
-			if rng.Intn(2) == 0 {
-				s.Architectures = append(s.Architectures, a)
-			}
-		}
-		pool := make([]string, 1+rng.Intn(40))
-		for i := range pool {
-			pool[i] = names[rng.Intn(len(names))]
-		}
-		for range rng.Intn(80) {
-			r := specs.LinuxSyscall{Action: actions[rng.Intn(len(actions))]}
-			for range 1 + rng.Intn(3) {
-				r.Names = append(r.Names, pool[rng.Intn(len(pool))])
-			}
-			if rng.Intn(2) == 0 {
-				e := uint(rng.Intn(4096))
-				r.ErrnoRet = &e
-			}
-			// Half the rules test one argument (a search over its
-			// values), the others up to three.
-			one := rng.Intn(2) == 0
-			for range rng.Intn(4) {
-				a := specs.LinuxSeccompArg{Index: uint(rng.Intn(3)), Value: values[rng.Intn(len(values))] + uint64(rng.Intn(3)) - 1,
-					ValueTwo: values[rng.Intn(len(values))], Op: ops[rng.Intn(len(ops))]}
-				if one {
-					a.Index = 1
-					if a.Op == specs.OpMaskedEqual {
-						a.Op = specs.OpEqualTo
-					}
-				}
-				r.Args = append(r.Args, a)
-			}
-			s.Syscalls = append(s.Syscalls, r)
-		}
+		s, _ := gen.profile()
 		vectors := argVectors(s, rng, 30)
 		for _, goarch := range []string{"amd64", "arm64"} {
 			b, err := compileBefore(s, goarch)
