@@ -3,9 +3,10 @@ package executor
 import (
 	"context"
 	"fmt"
-	"github.com/nsup/nsup/planner"
 	"os"
 	"strings"
+
+	"github.com/nsup/nsup/planner"
 
 	"github.com/nsup/nsup/executor/store"
 	"golang.org/x/sys/unix"
@@ -228,7 +229,7 @@ func (r *envRun) lookPathInRoot(argv, env []string) (string, error) {
 	}
 	defer unix.Close(rootfd)
 	p, ok := planner.LookPath(argv[0], env, "/", func(p string) bool {
-		fd, err := unix.Openat2(rootfd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveScoped})
+		fd, err := unix.Openat2(rootfd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped})
 		if err != nil {
 			return false
 		}

@@ -166,11 +166,6 @@ func launchLifeline(a *launchArgs) {
 type launched struct {
 	report  *os.File // read end
 	release *os.File // write end, nil if the child does not wait
-	// prog and args are held until the child's execve: the copy reads
-	// them (its memory is a copy, but the host must not reuse the fds
-	// they name).
-	prog *rawProg
-	args *launchArgs
 	// lifeline is nsup's pidfd, which the child polls; dumpable, when
 	// the child shares nsup's memory, is what prctl(PR_GET_DUMPABLE) said
 	// of it before the child made it not dumpable: given back once the
@@ -291,7 +286,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		return 0, err
 	}
 	defer repW.Close()
-	l := &launched{report: rep, prog: prog, args: a, dumpable: -1}
+	l := &launched{report: rep, dumpable: -1}
 	var relR *os.File
 	if newUser {
 		relR, l.release, err = os.Pipe()

@@ -7,8 +7,10 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 
+	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -35,17 +37,12 @@ type rawBuilder struct {
 func newRawProg() *rawProg {
 	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
-	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolveScoped}
-	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: resolveScoped}
+	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
+	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
 	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
 	p.how[rawHowHost] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 	return p
 }
-
-// resolveScoped is how a path inside the root is resolved: every
-// absolute symlink and ".." on the way stays inside it, and
-// /proc/PID/fd-style links, which would jump anywhere, are refused.
-const resolveScoped = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
 // cstr is s as a C string, refused if it holds a NUL (a hand-edited plan).
 func cstr(s string) (*byte, error) {
@@ -71,18 +68,9 @@ func cstrs(ss []string) (**byte, error) {
 
 // inRootPath splits p, an absolute path inside the root, for rawResolve.
 func inRootPath(p, create string, followLast bool) (rawPath, error) {
-	if !path.IsAbs(p) {
-		return rawPath{}, fmt.Errorf("%q: not an absolute path: %w", p, unix.EINVAL)
-	}
-	var comps []string
-	for _, c := range strings.Split(p, "/") {
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			return rawPath{}, fmt.Errorf("%q: \"..\" in a path inside the root: %w", p, unix.EINVAL)
-		}
-		comps = append(comps, c)
+	comps, err := store.Components(p)
+	if err != nil {
+		return rawPath{}, err
 	}
 	rp := rawPath{followLast: followLast}
 	switch create {
@@ -98,7 +86,6 @@ func inRootPath(p, create string, followLast bool) (rawPath, error) {
 	if len(comps) > 0 {
 		full = strings.Join(comps, "/")
 	}
-	var err error
 	if rp.full, err = cstr(full); err != nil {
 		return rawPath{}, err
 	}
@@ -438,12 +425,12 @@ func sockFprog(program []byte) (*unix.SockFprog, error) {
 
 // lastCap is the highest capability the kernel has
 // (/proc/sys/kernel/cap_last_cap): one newer than nsup's list is dropped
-// from the bounding set too.
-func lastCap() int {
+// from the bounding set too. Read once.
+var lastCap = sync.OnceValue(func() int {
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n < 128 {
 			return n
 		}
 	}
 	return unix.CAP_LAST_CAP
-}
+})

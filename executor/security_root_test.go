@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -390,25 +391,11 @@ environments:
 				t.Fatalf("apply after the swap: status %d, output %q %q; want a refusal", st, out, errOut)
 			}
 			if !strings.Contains(err.Error(), "a symlink is in this path now") || !strings.Contains(err.Error(), swapped) ||
-				!errorsIs(err, unix.ELOOP) {
+				!errors.Is(err, unix.ELOOP) {
 				t.Errorf("apply: %v, want the symlink in %s refused (ELOOP)", err, swapped)
 			}
 		})
 	}
-}
-
-func errorsIs(err error, target error) bool {
-	for err != nil {
-		if err == target {
-			return true
-		}
-		u, ok := err.(interface{ Unwrap() error })
-		if !ok {
-			return false
-		}
-		err = u.Unwrap()
-	}
-	return false
 }
 
 // TestRootRlimits (the rlimit part of finding 9): 2,000 processes were

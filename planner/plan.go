@@ -219,12 +219,19 @@ func mapSyscall(helper string) string {
 
 // offset renders nanoseconds as timens_offsets wants: "SECONDS NANOSECONDS".
 func offset(ns int64) string {
-	sec, nsec := ns/1e9, ns%1e9
-	if nsec < 0 {
-		sec--
-		nsec += 1e9
-	}
+	sec, nsec := SplitOffset(ns)
 	return fmt.Sprintf("%d %d", sec, nsec)
+}
+
+// SplitOffset splits an offset in nanoseconds as timens_offsets (and
+// OCI's linux.timeOffsets) hold it: seconds, and 0 <= nanoseconds < 1e9.
+func SplitOffset(ns int64) (sec int64, nsec uint32) {
+	s, n := ns/1e9, ns%1e9
+	if n < 0 {
+		s--
+		n += 1e9
+	}
+	return s, uint32(n)
 }
 
 // InitArgv is how the child stage executes nsup's init: nsup's own

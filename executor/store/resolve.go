@@ -18,7 +18,9 @@ import (
 // RESOLVE_NO_MAGICLINKS refuses /proc/PID/fd-style links, which would
 // jump anywhere.
 
-const resolveScoped = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+// ResolveScoped is how a path inside a tree is resolved (openat2(2)
+// resolve flags), here and by executor's raw resolver.
+const ResolveScoped = unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
 
 // OpenRoot opens dir as an O_PATH handle to scope resolutions to.
 func OpenRoot(dir string) (int, error) {
@@ -51,7 +53,7 @@ func OpenDirInRoot(rootfd int, p, create string) (int, error) {
 }
 
 func resolveIn(rootfd int, p, create string, followLast bool) (int, error) {
-	comps, err := components(p)
+	comps, err := Components(p)
 	if err != nil {
 		return -1, err
 	}
@@ -60,7 +62,7 @@ func resolveIn(rootfd int, p, create string, followLast bool) (int, error) {
 		if last && !followLast {
 			flags |= unix.O_NOFOLLOW
 		}
-		return &unix.OpenHow{Flags: flags, Resolve: resolveScoped}
+		return &unix.OpenHow{Flags: flags, Resolve: ResolveScoped}
 	}
 	if len(comps) == 0 {
 		return unix.Openat2(rootfd, ".", how(false))
@@ -118,10 +120,10 @@ func isSymlink(fd int) bool {
 	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK
 }
 
-// components splits an absolute path into its names, refusing what is not
+// Components splits an absolute path into its names, refusing what is not
 // a plain absolute path (the plan's paths are clean: this is a guard
 // against a hand-edited plan).
-func components(p string) ([]string, error) {
+func Components(p string) ([]string, error) {
 	if !path.IsAbs(p) {
 		return nil, fmt.Errorf("%q: not an absolute path: %w", p, unix.EINVAL)
 	}

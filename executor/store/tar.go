@@ -294,7 +294,7 @@ func closeUnlessRoot(fd, root int) {
 // creates nothing: the walker hands every folder over before what it
 // holds.
 func openDir(rootfd int, dir string) (int, error) {
-	comps, err := components("/" + dir)
+	comps, err := Components("/" + dir)
 	if err != nil {
 		return -1, err
 	}

@@ -52,10 +52,6 @@ func idMappings(lines []planner.IDMapLine) []specs.LinuxIDMapping {
 // timeOffset splits nanoseconds as OCI's linux.timeOffsets (and
 // timens_offsets) hold them: seconds, and 0 <= nanoseconds < 1e9.
 func timeOffset(ns int64) specs.LinuxTimeOffset {
-	sec, nsec := ns/1e9, ns%1e9
-	if nsec < 0 {
-		sec--
-		nsec += 1e9
-	}
-	return specs.LinuxTimeOffset{Secs: sec, Nanosecs: uint32(nsec)}
+	sec, nsec := planner.SplitOffset(ns)
+	return specs.LinuxTimeOffset{Secs: sec, Nanosecs: nsec}
 }
