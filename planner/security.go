@@ -259,21 +259,29 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 	if rules == nil {
 		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
 	}
-	prog, err := seccomp.Compile(rules, runtime.GOARCH)
-	if err != nil {
-		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
-	}
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
 	}
-	return Seccomp{
+	op := Seccomp{
 		Profile: profile,
 		Flags:   SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
-		Program: seccomp.Bytes(prog),
-		Digest:  seccomp.Digest(prog),
 		Rules:   rules,
-	}, nil
+	}
+	// Docker's profile for nsup's default capabilities was compiled when
+	// nsup was built.
+	if profile == spec.SeccompDefault && c.opts.Seccomp == nil {
+		var ok bool
+		if op.Program, op.Digest, ok = seccomp.DefaultProgram(caps, runtime.GOARCH); ok {
+			return op, nil
+		}
+	}
+	prog, err := seccomp.Compile(rules, runtime.GOARCH)
+	if err != nil {
+		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
+	}
+	op.Program, op.Digest = seccomp.Bytes(prog), seccomp.Digest(prog)
+	return op, nil
 }
 
 // readBounded reads a file of at most max bytes.
