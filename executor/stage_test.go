@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"go/build"
+	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -140,5 +142,21 @@ func TestImports(t *testing.T) {
 				t.Errorf("%s imports %s; it may import only %v of this module", path.Join("executor", dir), imp, ok)
 			}
 		}
+	}
+}
+
+// lastCap, found by prctl(2), is what the kernel says in
+// /proc/sys/kernel/cap_last_cap.
+func TestLastCap(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lastCap(); got != n {
+		t.Fatalf("lastCap() = %d, cap_last_cap says %d", got, n)
 	}
 }
