@@ -43,8 +43,9 @@ type Options struct {
 	// and SIGTERM (Subscribe), or is subscribing while it plans: that
 	// costs a round trip to the runtime's signal thread per signal, done
 	// meanwhile rather than on the way to the first clone. Apply waits
-	// for Subscribed before it creates anything. Otherwise Apply
-	// subscribes itself.
+	// for Subscribed before it creates anything, and leaves the
+	// subscription to the caller to end. Otherwise Apply subscribes
+	// itself, and ends that before it returns.
 	Signals    chan os.Signal
 	Subscribed <-chan struct{}
 
@@ -129,9 +130,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	sigs, subscribed := opts.Signals, opts.Subscribed
 	if sigs == nil {
 		sigs, subscribed = Subscribe()
+		defer signal.Stop(sigs)
 	}
 	<-subscribed
-	defer signal.Stop(sigs)
 
 	a := &applier{plan: p, opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
 		pathFDs: map[stepKey]int{}, exe: -1}

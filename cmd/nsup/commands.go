@@ -337,7 +337,12 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	// Subscribed to ^C and SIGTERM while the plan is made, on the other
 	// CPU if there is one; Apply waits for it before anything is made.
 	sigs, subscribed := executor.Subscribe()
-	defer func() { <-subscribed; signal.Stop(sigs) }()
+	defer func() {
+		<-subscribed
+		if !exiting {
+			signal.Stop(sigs)
+		}
+	}()
 	rest, pf, err := parseFlags("apply", args, ios)
 	if err != nil {
 		return helpOK(err)

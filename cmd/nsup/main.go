@@ -27,8 +27,15 @@ func main() {
 	if executor.IsInit() {
 		os.Exit(executor.RunInit())
 	}
+	exiting = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
+
+// exiting says that the process ends when run returns: what only an
+// in-process caller (a test) needs undone is left to the exit. Ending a
+// signal subscription costs a round trip to the runtime's signal thread,
+// about 0.1 ms of an apply of 5 ms.
+var exiting bool
 
 // Exit statuses.
 const (
