@@ -38,6 +38,9 @@ var boundaries = map[string][]string{
 	"planner/seccomp": {},
 	// go generate's command for zsyscalls.go (planner/seccomp/doc.go).
 	"planner/seccomp/internal/gen": {},
+	// go generate's command for zdefault.go, which compiles Docker's
+	// profile for planner's default capabilities (planner/seccomp/doc.go).
+	"planner/seccomp/internal/gendefault": {"planner", "planner/seccomp"},
 	// The spec's keys, the plan's values, and Docker's default profile
 	// (planner/oci/doc.go).
 	"planner/oci": {"spec", "planner", "planner/seccomp"},
@@ -56,7 +59,8 @@ var boundaries = map[string][]string{
 // from it (never linked into it: a main package cannot be imported), and
 // may print, exit and parse flags as commands do.
 var tools = map[string]string{
-	"planner/seccomp/internal/gen": "go generate's command, which writes zsyscalls.go (planner/seccomp/doc.go)",
+	"planner/seccomp/internal/gen":        "go generate's command, which writes zsyscalls.go (planner/seccomp/doc.go)",
+	"planner/seccomp/internal/gendefault": "go generate's command, which writes zdefault.go (planner/seccomp/doc.go)",
 }
 
 // srcPkg is one package of the module, read from its source.

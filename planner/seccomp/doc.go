@@ -13,7 +13,11 @@
 // the tables of github.com/elastic/go-seccomp-bpf/arch, generated into
 // zsyscalls.go (go generate) rather than linked: that package builds maps
 // at init, a cost every nsup process would pay, the child stage and init
-// that never plan included.
+// that never plan included. Docker's default profile for the capability
+// set nsup gives by default is compiled when nsup is built, into
+// zdefault.go, by go generate's second command (internal/gendefault, which
+// imports planner for that set): DefaultProgram returns it, so that a plan
+// need not compile it again.
 //
 // The lowering is ours because neither alternative fits: libseccomp, which
 // runc uses, needs cgo, and nsup is built without it; go-seccomp-bpf's own
