@@ -53,6 +53,8 @@ YAML
   # A static hello-world Go program, for nsup's own start (nsup version).
   printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' > "$W/hello.go"
   (cd "$W" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hello" hello.go)
+  # The same with yaml.v3 and pflag linked: the floor they set.
+  (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps" ./scripts/hellodeps)
   sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
   # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
@@ -108,7 +110,7 @@ done
 INIT_KB=$("$NSUP" apply "$W/rss.yaml" </dev/null | awk '{print $2}')
 # nsup's own start against a static hello-world Go program, in one run.
 hyperfine -N --warmup "$WARMUP" -r "$((RUNS * 3))" --style basic --export-json "$OUT/start.json" \
-  -n "hello (static Go)" "$W/hello" -n "nsup version" "$NSUP version" >&2
+  -n "hello (static Go)" "$W/hello" -n "hello + yaml.v3 + pflag" "$W/hellodeps" -n "nsup version" "$NSUP version" >&2
 
 python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" <<'PY' | tee "$OUT/table.md"
 import json, sys
@@ -124,4 +126,5 @@ print()
 print(f"nsup PID-1 init peak RSS (VmHWM of /proc/1 seen from the main process): {int(sys.argv[3])/1024:.1f} MiB")
 st = {r['command']: r['median'] * 1000 for r in json.load(open(sys.argv[4]))['results']}
 print(f"nsup version {st['nsup version']:.2f} ms, a static hello-world Go program {st['hello (static Go)']:.2f} ms: {st['nsup version']/st['hello (static Go)']:.2f}x")
+print(f"the same hello-world with yaml.v3 and pflag linked {st['hello + yaml.v3 + pflag']:.2f} ms: {st['hello + yaml.v3 + pflag']/st['hello (static Go)']:.2f}x")
 PY

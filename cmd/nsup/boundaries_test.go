@@ -50,6 +50,8 @@ var boundaries = map[string][]string{
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
 	"executor/lifecycle": {"planner"},
+	// A hello-world for scripts/bench.sh: nothing of nsup's.
+	"scripts/hellodeps": {},
 	// The JSON Schema, tested (only its tests import spec).
 	"schema":   {},
 	"cmd/nsup": nil,
@@ -61,6 +63,7 @@ var boundaries = map[string][]string{
 var tools = map[string]string{
 	"planner/seccomp/internal/gen":        "go generate's command, which writes zsyscalls.go (planner/seccomp/doc.go)",
 	"planner/seccomp/internal/gendefault": "go generate's command, which writes zdefault.go (planner/seccomp/doc.go)",
+	"scripts/hellodeps":                   "a hello-world with nsup's fixed dependencies, which scripts/bench.sh times",
 }
 
 // srcPkg is one package of the module, read from its source.
