@@ -427,6 +427,9 @@ func startHelper(t *testing.T, p *planner.Plan, pause string) *helper {
 	h := &helper{cmd: exec.Command("/proc/self/exe"), stderr: &syncBuffer{}, done: make(chan error, 1)}
 	h.cmd.Env = append(os.Environ(), "NSUP_TEST_HELPER=apply", "NSUP_TEST_PLAN="+f, "NSUP_TEST_PAUSE="+pause)
 	h.cmd.Stdout, h.cmd.Stderr = h.stderr, h.stderr
+	// A process it leaves behind may hold its output open: Wait returns
+	// all the same, and the test says what was left (checkHost).
+	h.cmd.WaitDelay = 5 * time.Second
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +485,8 @@ func TestRootConcurrentDetach(t *testing.T) {
 
 // TestRootKillDuringApply: nsup killed with SIGKILL anywhere in apply
 // (stopped before a step of each stage, the tree half started, the state
-// written but the environment not released yet) leaves no mount, no
+// written but the environment not released yet, the child waiting for its
+// user namespace's id maps) leaves no mount, no
 // process, and nothing nsup ps shows as running; down cleans up the rest.
 func TestRootKillDuringApply(t *testing.T) {
 	requireRoot(t)
@@ -507,6 +511,22 @@ environments:
 `
 	detached := compileDetached(t, dir, spec, state)
 	fg := compile(t, dir, spec)
+	// In a user namespace of its own, the child waits for its id maps,
+	// which the host writes after the clone: killed then, nsup leaves a
+	// child blocked on the release pipe, which must end too.
+	fgUser := compile(t, dir, strings.Replace(spec, "namespaces: [mnt, pid, uts]", `namespaces: [user, mnt, pid, uts]
+    idmap:
+      uid: [{inside: 0, outside: 0, count: 1}]
+      gid: [{inside: 0, outside: 0, count: 1}]`, 1))
+	uidMap := -1
+	for i, st := range fgUser.Environments[0].Steps {
+		if _, ok := st.Op.(planner.UIDMap); ok && uidMap < 0 {
+			uidMap = i
+		}
+	}
+	if uidMap < 0 {
+		t.Fatalf("no uid map step:\n%s", planText(fgUser))
+	}
 	// The last step of a kind (or the first, with first).
 	find := func(p *planner.Plan, stage planner.Stage, op string, first bool) int {
 		at := -1
@@ -534,6 +554,7 @@ environments:
 		{"foreground-mount", fg, find(fg, planner.Child, "mount", false)},
 		{"foreground-second-start", fg, find(fg, planner.Init, "clone", false)},
 		{"foreground-second-execve", fg, find(fg, planner.Proc, "execve", false)},
+		{"foreground-user-maps", fgUser, uidMap},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
