@@ -1,12 +1,22 @@
 package executor
 
-// rawCloneOnStack is clone(2) whose child runs rawChildEntry(e) on a
-// stack of its own (clone_amd64.s), so that it may share nsup's memory
-// (CLONE_VM): nothing of nsup's address space is copied, and no page of
-// it is copied on a write afterwards.
+// rawClone3OnStack is clone3(2) with e.args, whose child runs
+// rawChildEntry(e) on a stack of its own (clone_amd64.s), so that it may
+// share nsup's memory (CLONE_VM): nothing of nsup's address space is
+// copied, and no page of it is copied on a write afterwards. The
+// launcher's clone: before any syscall filter, and the call that can
+// place the child in a cgroup (CLONE_INTO_CGROUP).
 //
 //go:noescape
-func rawCloneOnStack(flags, stack uintptr, e *rawEntry) (pid, errno uintptr)
+func rawClone3OnStack(e *rawEntry) (pid, errno uintptr)
+
+// rawCloneOnStack is the same with clone(2) (flags|exitSignal, the top of
+// the stack): for the processes made after the syscall filter is loaded
+// (a Monitor's main process, init's), which Docker's profile refuses
+// clone3 (ENOSYS: a filter cannot read its flags, which are in memory).
+//
+//go:noescape
+func rawCloneOnStack(e *rawEntry) (pid, errno uintptr)
 
 // cloneVM says rawCloneOnStack honours CLONE_VM.
 const cloneVM = true

@@ -546,7 +546,7 @@ environments:
 		step int
 	}{
 		{"detached-flock", detached, find(detached, planner.Host, "flock", true)},
-		{"detached-clone", detached, find(detached, planner.Host, "clone", true)},
+		{"detached-clone", detached, find(detached, planner.Host, "clone3", true)},
 		{"detached-mount", detached, find(detached, planner.Child, "mount", false)},
 		{"detached-second-start", detached, find(detached, planner.Init, "clone", false)},
 		{"detached-state", detached, find(detached, planner.Host, "state", true)},

@@ -12,7 +12,7 @@
 //     namespace (idmap.go) and, detached, makes the state directory,
 //     lock, log and control socket (detach.go);
 //   - fork and child (launch.go): one launcher creates every
-//     environment's child by a raw clone(2) from that thread (a forked,
+//     environment's child by a raw clone3(2) from that thread (a forked,
 //     single-threaded copy of nsup first when it joins a user, mount, pid
 //     or time namespace). The child is the child stage, and makes raw
 //     system calls only: its steps, and the proc steps of a process it

@@ -15,7 +15,7 @@ import (
 )
 
 // The launcher: one way to create every environment's child. From the
-// host's locked thread, a raw clone(2) makes a copy of nsup with that one
+// host's locked thread, a raw clone3(2) makes a copy of nsup with that one
 // thread, in the new namespaces, which makes raw system calls only (as
 // the child half of Go's own syscall.forkAndExecInChild): it waits for
 // its id maps (written by the host), becomes root of its user namespace,
@@ -71,6 +71,9 @@ type launchArgs struct {
 	prog            *rawProg
 	oldmask         uint64
 	blockall        uint64
+	// The clone3 arguments of the host's fork of the copy and of the
+	// copy's clone of the child.
+	fork, child cloneArgs
 }
 
 type forkSetns struct{ fd, nstype, step uintptr }
@@ -91,7 +94,7 @@ func launchCopy(a *launchArgs) {
 			rawFailed(p, s.step, partCall, e)
 		}
 	}
-	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE, a.flags|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.child)), cloneArgsSize, 0, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, a.cloneStep, partCall, e)
 	}
@@ -349,7 +352,8 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		return 0, err
 	}
 	base := uintptr(unsafe.Pointer(&stacks[0]))
-	prog.mainStack = base + 2*rawStackSize
+	prog.main.args = cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK, exitSignal: uint64(unix.SIGCHLD),
+		stack: uint64(base + rawStackSize), stackSize: rawStackSize}
 	prog.launch = rawEntry{kind: entryLaunch, a: a}
 
 	// The clone, with every signal blocked on this thread, and no fd being
@@ -366,7 +370,9 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.mask = a.oldmask
 	var pid uintptr
 	if a.forked {
-		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		a.fork = cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
+		a.child = cloneArgs{flags: uint64(a.flags)} // CLONE_PARENT: no exit signal of its own
+		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.fork)), cloneArgsSize, 0, 0, 0, 0)
 		if pid == 0 && e == 0 {
 			launchCopy(a) // returns in its child only
 			launchChild(a)
@@ -386,7 +392,9 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			l.dumpable = d
 		}
 		var errno uintptr
-		pid, errno = rawCloneOnStack(a.flags|vm|uintptr(unix.SIGCHLD), base+rawStackSize, &prog.launch)
+		prog.launch.args = cloneArgs{flags: uint64(a.flags | vm), exitSignal: uint64(unix.SIGCHLD),
+			stack: uint64(base), stackSize: rawStackSize}
+		pid, errno = rawClone3OnStack(&prog.launch)
 		e = syscall.Errno(errno)
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.oldmask)), 0, 8, 0, 0)

@@ -35,11 +35,9 @@ type rawProg struct {
 	ppid uintptr
 	// mask is the signal mask restored before the execve.
 	mask uint64
-	// mainStack is the top of the stack of the process a Monitor step
-	// forks (which shares this memory until its execve); main is its
-	// entry.
-	mainStack uintptr
-	main      rawEntry
+	// main is the entry of the process a Monitor step forks, on a stack
+	// of its own (it shares this memory until its execve).
+	main rawEntry
 	// launch is the launcher's child's entry.
 	launch rawEntry
 
@@ -212,13 +210,37 @@ func rawPlace(p *rawProg, step uintptr) {
 	}
 }
 
-// rawEntry is what a child made by rawCloneOnStack runs.
+// rawEntry is what a child made by rawCloneOnStack runs, and how it is
+// made: args first, so that the entry's address is the arguments' too
+// (clone_amd64.s).
 type rawEntry struct {
+	args cloneArgs
 	kind uintptr // entryLaunch or entryMain
 	a    *launchArgs
 	p    *rawProg
 	next int // entryMain: the first step to run
 }
+
+// cloneArgs is struct clone_args of clone3(2) (linux/sched.h) up to
+// cgroup (CLONE_ARGS_SIZE_VER2): every process nsup creates for an
+// environment is made by clone3, which can also place it in a cgroup
+// (CLONE_INTO_CGROUP) or return a pidfd, where clone(2) cannot.
+type cloneArgs struct {
+	flags      uint64 // CLONE_*, without the exit signal
+	pidfd      uint64
+	childTID   uint64
+	parentTID  uint64
+	exitSignal uint64 // 0 with CLONE_PARENT (the parent's parent is told as its parent would be)
+	stack      uint64 // the lowest address of the child's stack, or 0: the caller's, copied
+	stackSize  uint64
+	tls        uint64
+	setTID     uint64
+	setTIDSize uint64
+	cgroup     uint64
+}
+
+// cloneArgsSize is clone3's second argument.
+const cloneArgsSize = unsafe.Sizeof(cloneArgs{})
 
 const (
 	entryLaunch = iota // the launcher's child: its prologue, then the program

@@ -98,8 +98,8 @@ func rawDoMonitor(p *rawProg, i int) {
 	op := &p.ops[i]
 	self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	p.ppid = self
-	p.main.next = i + 1 // main's kind and program are set before the clone
-	pid, e := rawCloneOnStack(unix.CLONE_VM|unix.CLONE_VFORK|uintptr(unix.SIGCHLD), p.mainStack, &p.main)
+	p.main.next = i + 1 // main's kind, program and clone3 arguments are set before the clone
+	pid, e := rawCloneOnStack(&p.main)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, syscall.Errno(e))
 	}

@@ -13,7 +13,7 @@ import (
 )
 
 // Every process nsup's init starts, the tree's (a Spawn step and its proc
-// steps) and nsup exec's, is started here: a raw clone(2) of init's
+// steps) and nsup exec's, is started here: a raw clone3(2) of init's
 // calling thread (sharing its memory until the execve, on a stack of its
 // own), whose child puts its fds in place and runs the proc steps as a
 // rawProg (raw.go), the same raw stage as the launcher's, to its execve. Go's ForkExec is not used: it has no place between the
@@ -72,7 +72,9 @@ func spawn(p *rawProg) (int, error) {
 			share = 0 // a copy: this thread must go on to tell the host
 		}
 	}
-	pid, e := rawCloneOnStack(share|uintptr(unix.SIGCHLD), uintptr(unsafe.Pointer(&stack[0]))+rawStackSize, &p.main)
+	p.main.args = cloneArgs{flags: uint64(share), exitSignal: uint64(unix.SIGCHLD),
+		stack: uint64(uintptr(unsafe.Pointer(&stack[0]))), stackSize: rawStackSize}
+	pid, e := rawCloneOnStack(&p.main)
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&old)), 0, 8, 0, 0)
 	syscall.ForkLock.Unlock()
 	repW.Close()

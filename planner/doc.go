@@ -13,11 +13,11 @@
 //	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
 //	host  unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace outside a user namespace
 //	host  setns(PATH, CLONE_NEWX)                   one per join of net, ipc, uts, cgroup
-//	host  clone(CLONE_NEW...)                       the launcher's child, in new namespaces
+//	host  clone3({flags=CLONE_NEW...})              the launcher's child, in new namespaces
 //	  or, to join user, mount, pid or time (and for any join, rootless):
 //	host  fork()                                    a single-threaded copy of nsup
 //	fork  setns(PATH, CLONE_NEWX)                   one per join, user first
-//	fork  clone(CLONE_NEW...|CLONE_PARENT)          the child, nsup's
+//	fork  clone3({flags=CLONE_NEW...|CLONE_PARENT}) the child, nsup's
 //	host  write("/proc/$CHILD/uid_map", ...)        user namespace maps (and gid_map, setgroups "deny"),
 //	host  newidmap(newuidmap, $CHILD, MAP)          or through the setuid helpers (rootless, ranges)
 //	child keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL) the child stage: raw system calls, one thread,

@@ -199,7 +199,7 @@ environments:
 		}
 	}
 	want := []string{
-		"db host clone(CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET|SIGCHLD)",
+		"db host clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET, exit_signal=SIGCHLD})",
 		`db host write("/proc/$CHILD/setgroups", "deny")`,
 		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
 		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
@@ -209,7 +209,7 @@ environments:
 		"web host fork()",
 		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
-		"web fork clone(CLONE_NEWNS|CLONE_PARENT|SIGCHLD)",
+		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
 		// nsup's init (no pid namespace of its own): no setgroups either
 		"web spawn main",
 		"web proc setresgid(0, 0, 0)",

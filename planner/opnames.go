@@ -4,7 +4,7 @@ package planner
 // list of them all (AllOps).
 
 func (Rootfs) Syscall() string        { return "rootfs" }
-func (Clone) Syscall() string         { return "clone" }
+func (Clone) Syscall() string         { return "clone3" }
 func (Fork) Syscall() string          { return "fork" }
 func (Unshare) Syscall() string       { return "unshare" }
 func (Setns) Syscall() string         { return "setns" }

@@ -47,7 +47,7 @@ const (
 	// Host is the nsup process itself, in the host's namespaces.
 	Host Stage = iota
 	// Child is the launcher's child: a copy of nsup's host thread made by
-	// a raw clone(2) in the new namespaces, which makes raw system calls
+	// a raw clone3(2) in the new namespaces, which makes raw system calls
 	// only, prepared before the clone, with no Go runtime of its own: the
 	// mounts, the root switch, the confinement. It ends by executing the
 	// main process (init: false), nsup's init (Execve of InitArgv), or by
@@ -129,8 +129,8 @@ type Rootfs struct {
 	Files  []File `json:"files,omitempty"`
 }
 
-// Clone creates the child stage with new namespaces:
-// clone(2) with Flags (CLONE_NEW*), the child re-executing nsup.
+// Clone creates the child stage with new namespaces: clone3(2) with Flags
+// (CLONE_NEW*, and CLONE_PARENT from a forked copy; executor/launch.go).
 type Clone struct {
 	Flags CloneFlags `json:"flags"`
 }
@@ -441,7 +441,7 @@ type SaveState struct {
 	Path string `json:"path"`
 }
 
-// Spawn starts one process of the tree from nsup's init: a raw clone(2)
+// Spawn starts one process of the tree from nsup's init: a raw clone3(2)
 // of init's thread whose child makes the Proc steps that follow, up to
 // its execve. Parent names the process it is a child of ("" for a
 // top-level process); Main marks the environment's main process.

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Render writes the plan as text: one strace-like line per step,
@@ -164,7 +166,12 @@ func FormatOp(op Op) string {
 	case Fork:
 		return "fork()"
 	case Clone:
-		return fmt.Sprintf("clone(%s|SIGCHLD)", op.Flags)
+		// From a forked copy (CLONE_PARENT) the child is nsup's, and so is
+		// its exit signal: clone3 takes none then.
+		if op.Flags&unix.CLONE_PARENT != 0 {
+			return fmt.Sprintf("clone3({flags=%s, exit_signal=0})", op.Flags)
+		}
+		return fmt.Sprintf("clone3({flags=%s, exit_signal=SIGCHLD})", op.Flags)
 	case UIDMap:
 		return idMap("uid_map", op.Helper, op.Lines)
 	case GIDMap:
