@@ -1,12 +1,15 @@
 package executor
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -388,6 +391,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		vm := uintptr(unix.CLONE_VM)
 		if monitor {
 			vm = 0
+			prog.blank = ownArgs()
 		} else if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err == nil {
 			l.dumpable = d
 		}
@@ -584,4 +588,35 @@ func readReport(rd io.Reader) (what, step, value uint64, err error) {
 		return 0, 0, 0, err
 	}
 	return binary.NativeEndian.Uint64(b[0:]), binary.NativeEndian.Uint64(b[8:]), binary.NativeEndian.Uint64(b[16:]), nil
+}
+
+// ownArgs are where nsup's command line and environment are in its
+// memory, from /proc/self/stat (arg_start, arg_end, env_start, env_end,
+// fields 48 to 51, proc(5)), for a Monitor to blank in its copy; none if
+// that cannot be read.
+func ownArgs() (r [2]memArea) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return r
+	}
+	// Past the command's name, which may have spaces: field 3 on.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 49 {
+		return r
+	}
+	var v [4]uintptr
+	for i := range v {
+		n, err := strconv.ParseUint(f[45+i], 10, 64)
+		if err != nil || n == 0 {
+			return r
+		}
+		v[i] = uintptr(n)
+	}
+	for k := range r {
+		if v[2*k+1] > v[2*k] {
+			// An address outside Go's heap, which the collector ignores.
+			r[k].at, r[k].len = unsafe.Add(unsafe.Pointer(nil), v[2*k]), v[2*k+1]-v[2*k]
+		}
+	}
+	return r
 }

@@ -135,3 +135,53 @@ func TestRootMonitorMainFails(t *testing.T) {
 		t.Fatalf("apply: %v; want %s ...: ENOENT", err, want)
 	}
 }
+
+// TestRootMonitorHidesHostArgs: the Monitor is a copy of nsup, and so
+// would show nsup's command line (the host's paths, any argument) in
+// /proc/1/cmdline, which every process inside may read, and nsup's
+// environment in /proc/1/environ to one that may ptrace it (here: root
+// with CAP_SYS_PTRACE added). Both are blanked: only the name it was
+// given (comm) is left.
+func TestRootMonitorHidesHostArgs(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	// What this process was started with (the test binary's argv and
+	// environment), which the copy would show.
+	self, err := os.ReadFile("/proc/self/cmdline")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := os.ReadFile("/proc/self/environ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  mon:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    security:
+      capabilities: {add: [CAP_SYS_PTRACE]}
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "echo comm=$(cat /proc/1/comm); echo cmdline=[$(tr -d '\\000' < /proc/1/cmdline)]; echo environ=[$(tr -d '\\000' < /proc/1/environ)]"]
+`)
+	out := runOK(t, p)
+	if !strings.Contains(out, "comm="+planner.InitName+"\n") {
+		t.Errorf("PID 1 is not the Monitor (comm %s):\n%s", planner.InitName, out)
+	}
+	if !strings.Contains(out, "cmdline=[]\n") || !strings.Contains(out, "environ=[]\n") {
+		t.Errorf("PID 1 shows the host's command line or environment:\n%s", out)
+	}
+	// Nothing of either, whatever the shell made of it.
+	for _, part := range append(strings.Split(string(self), "\x00"), strings.Split(string(env), "\x00")...) {
+		if len(part) > 3 && strings.Contains(out, part) {
+			t.Errorf("PID 1 shows %q, of nsup's own command line or environment:\n%s", part, out)
+			break
+		}
+	}
+}

@@ -52,6 +52,12 @@ type rawProg struct {
 	rootFD uintptr
 	rootOf uintptr
 
+	// blank are nsup's command line and environment in this process's
+	// memory (from /proc/self/stat), which a Monitor, a copy of nsup that
+	// stays, blanks: /proc/1/cmdline is for every process inside to read.
+	// Unset (nil) in a process that shares nsup's memory.
+	blank [2]memArea
+
 	// Scratch, one step at a time.
 	how      [4]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
@@ -68,6 +74,12 @@ type rawProg struct {
 	byte1    [1]byte
 	status   int32
 	deadline int64
+}
+
+// memArea is len bytes at at.
+type memArea struct {
+	at  unsafe.Pointer
+	len uintptr
 }
 
 // Open modes of the resolver (rawProg.how).

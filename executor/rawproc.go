@@ -106,6 +106,12 @@ func rawDoMonitor(p *rawProg, i int) {
 	// Nothing of the environment's stays open here: its stdio, nsup's
 	// report pipe (the main process holds its own copy until its execve).
 	syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, 0, ^uintptr(0), 0, 0, 0, 0)
+	// Nor nsup's command line and environment, which this copy has.
+	for k := range p.blank {
+		for j := uintptr(0); j < p.blank[k].len; j++ {
+			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
+		}
+	}
 	p.sigset = ^uint64(0)
 	stopping := false
 	for {

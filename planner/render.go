@@ -254,7 +254,7 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("clone(SIGCHLD): %s%s%s", who, stopTimeout(op.StopTimeout), output(op.Output))
 	case Monitor:
-		return fmt.Sprintf("clone(SIGCHLD): %s; this process stays as PID 1: reaps, forwards signals, stops it on SIGTERM (SIGKILL after %v), exits with its status",
+		return fmt.Sprintf("clone(SIGCHLD): %s; this process stays as PID 1, nsup's command line and environment blanked: reaps, forwards signals, stops it on SIGTERM (SIGKILL after %v), exits with its status",
 			q(op.Process), time.Duration(op.StopTimeout)*time.Millisecond)
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
