@@ -16,10 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // The test binary is its own child stage: Apply re-executes /proc/self/exe.
@@ -50,6 +52,13 @@ func helperApply() int {
 		return 2
 	}
 	opts := executor.Options{}
+	if os.Getenv("NSUP_TEST_NOCLONE3") != "" {
+		// As a host whose filter refuses clone3 (Docker's profile, gVisor).
+		if err := refuseClone3(); err != nil {
+			fmt.Fprintln(os.Stderr, "nsup-test:", err)
+			return 2
+		}
+	}
 	if pz := os.Getenv("NSUP_TEST_PAUSE"); pz != "" {
 		var env string
 		var step int
@@ -418,4 +427,20 @@ func planMountPoints(p *planner.Plan, env string) []string {
 		}
 	}
 	return pts
+}
+
+// refuseClone3 loads, on every thread, a syscall filter that answers
+// clone3 with ENOSYS and allows everything else.
+func refuseClone3() error {
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // the syscall number
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: unix.SYS_CLONE3},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		return fmt.Errorf("seccomp: %w", e)
+	}
+	return nil
 }

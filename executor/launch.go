@@ -10,6 +10,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -75,8 +76,10 @@ type launchArgs struct {
 	oldmask         uint64
 	blockall        uint64
 	// The clone3 arguments of the host's fork of the copy and of the
-	// copy's clone of the child.
+	// copy's clone of the child; noClone3: the host's clone3 was refused
+	// (ENOSYS), the copy uses clone(2) too.
 	fork, child cloneArgs
+	noClone3    bool
 }
 
 type forkSetns struct{ fd, nstype, step uintptr }
@@ -97,7 +100,13 @@ func launchCopy(a *launchArgs) {
 			rawFailed(p, s.step, partCall, e)
 		}
 	}
-	pid, _, e := syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.child)), cloneArgsSize, 0, 0, 0, 0)
+	var pid uintptr
+	var e syscall.Errno
+	if a.noClone3 {
+		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(a.child.flags)|uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+	} else {
+		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.child)), cloneArgsSize, 0, 0, 0, 0)
+	}
 	if e != 0 {
 		rawFailed(p, a.cloneStep, partCall, e)
 	}
@@ -358,6 +367,11 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.main.args = cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK, exitSignal: uint64(unix.SIGCHLD),
 		stack: uint64(base + rawStackSize), stackSize: rawStackSize}
 	prog.launch = rawEntry{kind: entryLaunch, a: a}
+	if monitor {
+		// A Monitor is a copy of nsup's memory either way (forked, or
+		// cloned without CLONE_VM below): it blanks nsup's arguments.
+		prog.blank = ownArgs()
+	}
 
 	// The clone, with every signal blocked on this thread, and no fd being
 	// made meanwhile without close-on-exec (syscall.ForkLock's contract).
@@ -376,6 +390,12 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		a.fork = cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
 		a.child = cloneArgs{flags: uint64(a.flags)} // CLONE_PARENT: no exit signal of its own
 		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.fork)), cloneArgsSize, 0, 0, 0, 0)
+		if e == unix.ENOSYS {
+			// A filter of the host's that refuses clone3 as Docker's
+			// profile does (it cannot read its flags): clone(2).
+			a.noClone3 = true
+			pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		}
 		if pid == 0 && e == 0 {
 			launchCopy(a) // returns in its child only
 			launchChild(a)
@@ -391,7 +411,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		vm := uintptr(unix.CLONE_VM)
 		if monitor {
 			vm = 0
-			prog.blank = ownArgs()
 		} else if d, err := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); err == nil {
 			l.dumpable = d
 		}
@@ -399,6 +418,10 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		prog.launch.args = cloneArgs{flags: uint64(a.flags | vm), exitSignal: uint64(unix.SIGCHLD),
 			stack: uint64(base), stackSize: rawStackSize}
 		pid, errno = rawClone3OnStack(&prog.launch)
+		if errno == uintptr(unix.ENOSYS) {
+			// As above: the same with clone(2).
+			pid, errno = rawCloneOnStack(&prog.launch)
+		}
 		e = syscall.Errno(errno)
 	}
 	syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&a.oldmask)), 0, 8, 0, 0)
@@ -594,7 +617,9 @@ func readReport(rd io.Reader) (what, step, value uint64, err error) {
 // memory, from /proc/self/stat (arg_start, arg_end, env_start, env_end,
 // fields 48 to 51, proc(5)), for a Monitor to blank in its copy; none if
 // that cannot be read.
-func ownArgs() (r [2]memArea) {
+var ownArgs = sync.OnceValue(readOwnArgs)
+
+func readOwnArgs() (r [2]memArea) {
 	b, err := os.ReadFile("/proc/self/stat")
 	if err != nil {
 		return r

@@ -157,11 +157,15 @@ func TestRootMonitorHidesHostArgs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
-	p := compile(t, dir, `version: 1
+	// The child made by nsup's thread, and by a forked copy (a join by
+	// path): a copy of nsup's memory both.
+	for _, join := range []string{"", fmt.Sprintf("join: {time: /proc/%d/ns/time}", os.Getpid())} {
+		p := compile(t, dir, `version: 1
 environments:
   mon:
     rootfs: {dir: ./rootfs}
     namespaces: [mnt, pid]
+    `+join+`
     security:
       capabilities: {add: [CAP_SYS_PTRACE]}
     mounts:
@@ -170,18 +174,19 @@ environments:
       - name: main
         command: [/bin/sh, -c, "echo comm=$(cat /proc/1/comm); echo cmdline=[$(tr -d '\\000' < /proc/1/cmdline)]; echo environ=[$(tr -d '\\000' < /proc/1/environ)]"]
 `)
-	out := runOK(t, p)
-	if !strings.Contains(out, "comm="+planner.InitName+"\n") {
-		t.Errorf("PID 1 is not the Monitor (comm %s):\n%s", planner.InitName, out)
-	}
-	if !strings.Contains(out, "cmdline=[]\n") || !strings.Contains(out, "environ=[]\n") {
-		t.Errorf("PID 1 shows the host's command line or environment:\n%s", out)
-	}
-	// Nothing of either, whatever the shell made of it.
-	for _, part := range append(strings.Split(string(self), "\x00"), strings.Split(string(env), "\x00")...) {
-		if len(part) > 3 && strings.Contains(out, part) {
-			t.Errorf("PID 1 shows %q, of nsup's own command line or environment:\n%s", part, out)
-			break
+		out := runOK(t, p)
+		if !strings.Contains(out, "comm="+planner.InitName+"\n") {
+			t.Errorf("%q: PID 1 is not the Monitor (comm %s):\n%s", join, planner.InitName, out)
+		}
+		if !strings.Contains(out, "cmdline=[]\n") || !strings.Contains(out, "environ=[]\n") {
+			t.Errorf("%q: PID 1 shows the host's command line or environment:\n%s", join, out)
+		}
+		// Nothing of either, whatever the shell made of it.
+		for _, part := range append(strings.Split(string(self), "\x00"), strings.Split(string(env), "\x00")...) {
+			if len(part) > 3 && strings.Contains(out, part) {
+				t.Errorf("%q: PID 1 shows %q, of nsup's own command line or environment:\n%s", join, part, out)
+				break
+			}
 		}
 	}
 }

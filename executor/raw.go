@@ -234,9 +234,11 @@ type rawEntry struct {
 }
 
 // cloneArgs is struct clone_args of clone3(2) (linux/sched.h) up to
-// cgroup (CLONE_ARGS_SIZE_VER2): every process nsup creates for an
-// environment is made by clone3, which can also place it in a cgroup
-// (CLONE_INTO_CGROUP) or return a pidfd, where clone(2) cannot.
+// cgroup (CLONE_ARGS_SIZE_VER2): the launcher's child is made by clone3,
+// which can also place it in a cgroup (CLONE_INTO_CGROUP) or return a
+// pidfd, where clone(2) cannot (clone(2) with the same arguments where a
+// filter refuses clone3, and for the processes made after the
+// environment's filter is loaded: rawCloneOnStack).
 type cloneArgs struct {
 	flags      uint64 // CLONE_*, without the exit signal
 	pidfd      uint64

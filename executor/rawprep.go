@@ -425,7 +425,7 @@ func sockFprog(program []byte) (*unix.SockFprog, error) {
 // /proc/sys/kernel/cap_last_cap says): one newer than nsup's list is
 // dropped from the bounding set too. Found once, by prctl(2)
 // PR_CAPBSET_READ, which refuses a capability the kernel lacks (EINVAL):
-// a binary search of six calls costs less than reading the file.
+// a binary search of eight calls costs less than reading the file.
 var lastCap = sync.OnceValue(func() int {
 	lo, hi := 0, 127 // lo is known, hi+1 is not
 	if _, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, 0, 0, 0, 0); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // Every process nsup's init starts, the tree's (a Spawn step and its proc
-// steps) and nsup exec's, is started here: a raw clone3(2) of init's
+// steps) and nsup exec's, is started here: a raw clone(2) of init's
 // calling thread (sharing its memory until the execve, on a stack of its
 // own), whose child puts its fds in place and runs the proc steps as a
 // rawProg (raw.go), the same raw stage as the launcher's, to its execve. Go's ForkExec is not used: it has no place between the

@@ -441,7 +441,7 @@ type SaveState struct {
 	Path string `json:"path"`
 }
 
-// Spawn starts one process of the tree from nsup's init: a raw clone3(2)
+// Spawn starts one process of the tree from nsup's init: a raw clone(2)
 // of init's thread whose child makes the Proc steps that follow, up to
 // its execve. Parent names the process it is a child of ("" for a
 // top-level process); Main marks the environment's main process.
