@@ -1,0 +1,205 @@
+package cgroup
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Layout is the host's cgroup hierarchies, as nsup sees them.
+type Layout struct {
+	// Unified is the cgroup2 hierarchy, nil if none is mounted.
+	Unified *Hierarchy
+	// V1 are the v1 hierarchies by controller ("memory", "pids", "cpu",
+	// "blkio", ...; a hierarchy with several controllers is listed under
+	// each).
+	V1 map[string]*Hierarchy
+}
+
+// Hierarchy is one mounted hierarchy.
+type Hierarchy struct {
+	// Mount is where it is mounted ("/sys/fs/cgroup/memory").
+	Mount string
+	// Group is nsup's own group in it, from /proc/self/cgroup ("/" for
+	// the root, "/user.slice/user-1000.slice/session-2.scope").
+	Group string
+	// Controllers: v1, those of the hierarchy (from its mount options);
+	// v2, those nsup's group may hand to a child (its cgroup.controllers).
+	Controllers []string
+	// Delegated (v2 only) are the controllers already enabled for the
+	// children of nsup's group (its cgroup.subtree_control).
+	Delegated []string
+}
+
+// Dir is the directory of group g (absolute, as /proc/self/cgroup says
+// it) in the hierarchy.
+func (h *Hierarchy) Dir(g string) string { return path.Join(h.Mount, g) }
+
+// Discover reads the layout from fsys, the host's root ("/" as
+// os.DirFS("/") gives it; paths in fsys have no leading slash).
+func Discover(fsys fs.FS) (*Layout, error) {
+	mi, err := fs.ReadFile(fsys, "proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	cg, err := fs.ReadFile(fsys, "proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	groups, unifiedGroup, err := parseSelfCgroup(cg)
+	if err != nil {
+		return nil, err
+	}
+	l := &Layout{V1: map[string]*Hierarchy{}}
+	sc := bufio.NewScanner(bytes.NewReader(mi))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for sc.Scan() {
+		m, ok := parseMountinfo(sc.Text())
+		if !ok {
+			continue
+		}
+		switch m.fstype {
+		case "cgroup2":
+			if l.Unified != nil || unifiedGroup == "" {
+				continue // the first one, and only if nsup is in it
+			}
+			// A mount of a subtree (root != "/") shows groups below it.
+			g, ok := below(unifiedGroup, m.root)
+			if !ok {
+				continue
+			}
+			h := &Hierarchy{Mount: m.point, Group: unifiedGroup}
+			dir := strings.TrimPrefix(path.Join(m.point, g), "/")
+			h.Controllers = fields(fsys, path.Join(dir, "cgroup.controllers"))
+			h.Delegated = fields(fsys, path.Join(dir, "cgroup.subtree_control"))
+			l.Unified = h
+		case "cgroup":
+			var ctrls []string
+			for _, o := range strings.Split(m.super, ",") {
+				if isController(o) {
+					ctrls = append(ctrls, o)
+				}
+			}
+			for _, c := range ctrls {
+				if _, dup := l.V1[c]; dup {
+					continue
+				}
+				g, ok := groups[c]
+				if !ok {
+					continue
+				}
+				if _, ok := below(g, m.root); !ok {
+					continue
+				}
+				l.V1[c] = &Hierarchy{Mount: m.point, Group: g, Controllers: ctrls}
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// below is g relative to a mount of root (both absolute), if g is in it.
+func below(g, root string) (string, bool) {
+	if root == "/" {
+		return g, true
+	}
+	if g == root {
+		return "/", true
+	}
+	if strings.HasPrefix(g, root+"/") {
+		return strings.TrimPrefix(g, root), true
+	}
+	return "", false
+}
+
+// fields is a file of space-separated words, nil if it cannot be read.
+func fields(fsys fs.FS, name string) []string {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
+// parseSelfCgroup reads /proc/self/cgroup (cgroups(7)): "ID:CONTROLLERS:PATH"
+// lines; "0::PATH" is the unified hierarchy's.
+func parseSelfCgroup(b []byte) (map[string]string, string, error) {
+	groups := map[string]string{}
+	unified := ""
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			return nil, "", fmt.Errorf("/proc/self/cgroup: %q: not ID:CONTROLLERS:PATH", line)
+		}
+		if _, err := strconv.Atoi(parts[0]); err != nil {
+			return nil, "", fmt.Errorf("/proc/self/cgroup: %q: not ID:CONTROLLERS:PATH", line)
+		}
+		if parts[0] == "0" && parts[1] == "" {
+			unified = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if c != "" {
+				groups[c] = parts[2]
+			}
+		}
+	}
+	return groups, unified, nil
+}
+
+type mountinfo struct {
+	root, point, fstype, super string
+}
+
+// parseMountinfo reads one line of /proc/self/mountinfo (proc(5)): the
+// fields after " - " are the type, the source and the superblock's
+// options; before it, the root of the mount and its point (octal escapes
+// undone).
+func parseMountinfo(line string) (mountinfo, bool) {
+	pre, post, ok := strings.Cut(line, " - ")
+	if !ok {
+		return mountinfo{}, false
+	}
+	f, g := strings.Fields(pre), strings.Fields(post)
+	if len(f) < 5 || len(g) < 3 {
+		return mountinfo{}, false
+	}
+	return mountinfo{root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
+}
+
+// unescape undoes mountinfo's octal escapes (\040 for a space).
+func unescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// v1Controllers are the v1 controllers nsup knows (a mount's other
+// options, rw, relatime, name=systemd, are not).
+var v1Controllers = []string{"blkio", "cpu", "cpuacct", "cpuset", "devices", "freezer",
+	"hugetlb", "memory", "misc", "net_cls", "net_prio", "perf_event", "pids", "rdma"}
+
+func isController(o string) bool { return slices.Contains(v1Controllers, o) }

@@ -1,0 +1,103 @@
+package cgroup
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// every is a limit of each kind.
+var every = Limits{Memory: 512 << 20, MemorySwap: 1 << 30, Pids: 256, CPU: 1.5, CPUWeight: 200, IOWeight: 300}
+
+// TestLayouts: each testdata folder is a host (its /proc/self files and
+// its unified hierarchy's cgroup.controllers and subtree_control); want.txt
+// is what Discover reads there and where Place puts an environment "web"
+// with a limit of each kind, and with the default pids limit alone.
+func TestLayouts(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no layouts: %v", err)
+	}
+	for _, dir := range dirs {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			l, err := Discover(os.DirFS(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			if l.Unified != nil {
+				fmt.Fprintf(&b, "unified %s group %s controllers %v delegated %v\n", l.Unified.Mount, l.Unified.Group, l.Unified.Controllers, l.Unified.Delegated)
+			}
+			for _, c := range l.v1Names() {
+				h := l.V1[c]
+				fmt.Fprintf(&b, "v1 %s: %s group %s\n", c, h.Mount, h.Group)
+			}
+			for _, lim := range []struct {
+				name string
+				l    Limits
+			}{{"every limit", every}, {"pids 2048", Limits{Pids: 2048}}, {"unlimited", Limits{Memory: 1 << 30, MemorySwap: Unlimited, Pids: Unlimited}}} {
+				fmt.Fprintf(&b, "\n%s:\n", lim.name)
+				groups, writes, err := l.Place("web", lim.l)
+				if err != nil {
+					fmt.Fprintf(&b, "error: %v\n", err)
+					continue
+				}
+				for _, g := range groups {
+					fmt.Fprintf(&b, "group %s unified=%v %v\n", g.Dir, g.Unified, g.Controllers)
+				}
+				for _, w := range writes {
+					fmt.Fprintf(&b, "write %s %q\n", w.Path, w.Value)
+				}
+			}
+			want := filepath.Join(dir, "want.txt")
+			if *update {
+				os.WriteFile(want, []byte(b.String()), 0o644)
+			}
+			w, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.String() != string(w) {
+				t.Errorf("got:\n%s\nwant:\n%s", b.String(), w)
+			}
+		})
+	}
+}
+
+func TestNoControllerError(t *testing.T) {
+	l, err := Discover(os.DirFS("testdata/v2-scope"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = l.Place("web", Limits{Memory: 1 << 20})
+	var nc *NoController
+	if !errors.As(err, &nc) || nc.Controller != Memory || !strings.Contains(err.Error(), "Delegate=") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestConversions(t *testing.T) {
+	for _, c := range []struct{ weight, shares, blkio uint64 }{
+		{1, 2, 10}, {100, 2597, 20}, {10000, 262144, 1000},
+	} {
+		if got := Shares(c.weight); got != c.shares {
+			t.Errorf("Shares(%d) = %d, want %d", c.weight, got, c.shares)
+		}
+		if got := BlkioWeight(c.weight); got != c.blkio {
+			t.Errorf("BlkioWeight(%d) = %d, want %d", c.weight, got, c.blkio)
+		}
+	}
+}
+
+func TestMountinfoEscapes(t *testing.T) {
+	m, ok := parseMountinfo(`40 31 0:37 / /sys/fs/cgroup/a\040b rw - cgroup cgroup rw,pids`)
+	if !ok || m.point != "/sys/fs/cgroup/a b" || m.super != "rw,pids" {
+		t.Fatalf("%+v %v", m, ok)
+	}
+}

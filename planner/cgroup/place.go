@@ -1,0 +1,230 @@
+package cgroup
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+)
+
+// Limits are an environment's limits, in the kernel's units. A zero field
+// is not set; Unlimited says "no limit" where a default would apply.
+type Limits struct {
+	Memory     int64   // bytes
+	MemorySwap int64   // bytes of memory and swap together, or Unlimited
+	Pids       int64   // or Unlimited
+	CPU        float64 // cores
+	CPUWeight  uint64  // 1..10000
+	IOWeight   uint64  // 1..10000
+}
+
+// Unlimited is a limit of "no limit".
+const Unlimited = -1
+
+// Period is the CPU period nsup sets (cpu.max, cpu.cfs_period_us): 100 ms,
+// the kernel's default.
+const Period = 100000
+
+// Controller names, as cgroup v2 has them (v1's io is blkio).
+const (
+	Memory = "memory"
+	Pids   = "pids"
+	CPU    = "cpu"
+	IO     = "io"
+)
+
+// Needs is the controllers l needs, in a fixed order.
+func (l Limits) Needs() []string {
+	var n []string
+	if l.Memory != 0 || l.MemorySwap != 0 {
+		n = append(n, Memory)
+	}
+	if l.Pids != 0 {
+		n = append(n, Pids)
+	}
+	if l.CPU != 0 || l.CPUWeight != 0 {
+		n = append(n, CPU)
+	}
+	if l.IOWeight != 0 {
+		n = append(n, IO)
+	}
+	return n
+}
+
+// Group is one group nsup makes for an environment.
+type Group struct {
+	Dir     string // "/sys/fs/cgroup/memory/nsup/web"
+	Unified bool   // cgroup v2
+	// Controllers are those whose files are written there (v2 names).
+	Controllers []string
+}
+
+// Write is one file nsup writes.
+type Write struct {
+	Controller string // v2 name; "" for cgroup.subtree_control
+	Path       string
+	Value      string
+}
+
+// NoController is the error for a controller the host does not give
+// nsup, with what to do.
+type NoController struct {
+	Controller string
+	Why        string
+}
+
+func (e *NoController) Error() string {
+	return fmt.Sprintf("no %s controller nsup may use here: %s", e.Controller, e.Why)
+}
+
+// Place returns the groups of environment env (GROUP/nsup/ENV in each
+// hierarchy it uses, GROUP being nsup's own) and the files that set
+// lim, in order: the unified group first (every environment has one
+// where a cgroup2 hierarchy is mounted), then each v1 group. A
+// controller goes to the unified hierarchy when nsup's group already
+// hands it to its children (cgroup.subtree_control), else to the v1
+// hierarchy that has it: nsup changes no group it did not make, so it
+// enables no controller above its own nsup/ group.
+func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
+	var groups []Group
+	if l.Unified != nil {
+		groups = append(groups, Group{Dir: path.Join(l.Unified.Dir(l.Unified.Group), "nsup", env), Unified: true})
+	}
+	at := map[string]int{} // controller → its group
+	for _, c := range lim.Needs() {
+		if l.Unified != nil && slices.Contains(l.Unified.Delegated, c) {
+			at[c] = 0
+			groups[0].Controllers = append(groups[0].Controllers, c)
+			continue
+		}
+		h := l.V1[v1Name(c)]
+		if h == nil {
+			return nil, nil, &NoController{Controller: c, Why: l.why(c)}
+		}
+		dir := path.Join(h.Dir(h.Group), "nsup", env)
+		i := slices.IndexFunc(groups, func(g Group) bool { return g.Dir == dir })
+		if i < 0 {
+			i = len(groups)
+			groups = append(groups, Group{Dir: dir})
+		}
+		at[c] = i
+		groups[i].Controllers = append(groups[i].Controllers, c)
+	}
+	var writes []Write
+	if len(groups) > 0 && groups[0].Unified {
+		// nsup/ hands them on to the environment's group.
+		for _, c := range groups[0].Controllers {
+			writes = append(writes, Write{Path: path.Join(path.Dir(groups[0].Dir), "cgroup.subtree_control"), Value: "+" + c})
+		}
+	}
+	for _, c := range lim.Needs() {
+		g := groups[at[c]]
+		writes = append(writes, files(c, g.Dir, g.Unified, lim)...)
+	}
+	return groups, writes, nil
+}
+
+// why says why controller c has no place, and what would give it one.
+func (l *Layout) why(c string) string {
+	v := v1Name(c)
+	switch {
+	case l.Unified != nil && slices.Contains(l.Unified.Controllers, c):
+		return fmt.Sprintf("the unified hierarchy has it, but nsup's group %s does not hand it to its children (%s has no %s), and nsup enables no controller in a group it did not make: run nsup in a group that delegates it (systemd-run --scope -p Delegate=%s ...), or write +%s there yourself",
+			l.Unified.Group, path.Join(l.Unified.Dir(l.Unified.Group), "cgroup.subtree_control"), c, c, c)
+	case l.Unified != nil:
+		return fmt.Sprintf("neither the unified hierarchy (%s, controllers: %v) nor a v1 hierarchy has it (mounted v1 controllers: %v)", l.Unified.Mount, l.Unified.Controllers, l.v1Names())
+	default:
+		return fmt.Sprintf("no v1 hierarchy has %s (mounted: %v) and no cgroup2 hierarchy is mounted", v, l.v1Names())
+	}
+}
+
+func (l *Layout) v1Names() []string {
+	var n []string
+	for c := range l.V1 {
+		n = append(n, c)
+	}
+	slices.Sort(n)
+	return n
+}
+
+// v1Name is a controller's v1 name.
+func v1Name(c string) string {
+	if c == IO {
+		return "blkio"
+	}
+	return c
+}
+
+// files are the writes that set lim's values for controller c in dir.
+func files(c, dir string, unified bool, lim Limits) []Write {
+	w := func(file, value string) Write { return Write{Controller: c, Path: path.Join(dir, file), Value: value} }
+	var out []Write
+	switch c {
+	case Memory:
+		if unified {
+			if lim.Memory > 0 {
+				out = append(out, w("memory.max", strconv.FormatInt(lim.Memory, 10)))
+			}
+			switch {
+			case lim.MemorySwap == Unlimited:
+				out = append(out, w("memory.swap.max", "max"))
+			case lim.MemorySwap > 0:
+				// v2 limits swap alone; the spec gives memory and swap together.
+				out = append(out, w("memory.swap.max", strconv.FormatInt(lim.MemorySwap-lim.Memory, 10)))
+			}
+		} else {
+			if lim.Memory > 0 {
+				out = append(out, w("memory.limit_in_bytes", strconv.FormatInt(lim.Memory, 10)))
+			}
+			switch {
+			case lim.MemorySwap == Unlimited:
+				out = append(out, w("memory.memsw.limit_in_bytes", "-1"))
+			case lim.MemorySwap > 0:
+				out = append(out, w("memory.memsw.limit_in_bytes", strconv.FormatInt(lim.MemorySwap, 10)))
+			}
+		}
+	case Pids:
+		v := strconv.FormatInt(lim.Pids, 10)
+		if lim.Pids == Unlimited {
+			v = "max"
+		}
+		out = append(out, w("pids.max", v))
+	case CPU:
+		quota := int64(lim.CPU*Period + 0.5)
+		if unified {
+			if lim.CPU > 0 {
+				out = append(out, w("cpu.max", fmt.Sprintf("%d %d", quota, Period)))
+			}
+			if lim.CPUWeight > 0 {
+				out = append(out, w("cpu.weight", strconv.FormatUint(lim.CPUWeight, 10)))
+			}
+		} else {
+			if lim.CPU > 0 {
+				out = append(out, w("cpu.cfs_period_us", strconv.Itoa(Period)), w("cpu.cfs_quota_us", strconv.FormatInt(quota, 10)))
+			}
+			if lim.CPUWeight > 0 {
+				out = append(out, w("cpu.shares", strconv.FormatUint(Shares(lim.CPUWeight), 10)))
+			}
+		}
+	case IO:
+		if unified {
+			out = append(out, w("io.weight", "default "+strconv.FormatUint(lim.IOWeight, 10)))
+		} else {
+			out = append(out, w("blkio.weight", strconv.FormatUint(BlkioWeight(lim.IOWeight), 10)))
+		}
+	}
+	return out
+}
+
+// Shares is cpu.weight (1..10000, 100 the default) as v1's cpu.shares
+// (2..262144, 1024 the default): the inverse of runc's conversion
+// (weight = 1 + (shares-2)*9999/262142), rounded.
+func Shares(weight uint64) uint64 {
+	return 2 + ((weight-1)*262142+9999/2)/9999
+}
+
+// BlkioWeight is io.weight (1..10000) as v1's blkio.weight (10..1000):
+// the inverse of runc's conversion (weight = 1 + (blkio-10)*9999/990).
+func BlkioWeight(weight uint64) uint64 {
+	return 10 + ((weight-1)*990+9999/2)/9999
+}
