@@ -11,7 +11,7 @@ import (
 )
 
 var environmentKeys = []string{"rootfs", "namespaces", "join", "hostname", "domainname", "idmap",
-	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "processes"}
+	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "limits", "processes"}
 
 func (d *decoder) environment(p pair, at string) *Environment {
 	e := &Environment{Name: p.name, Pos: pos(p.key)}
@@ -66,6 +66,9 @@ func (d *decoder) environment(p pair, at string) *Environment {
 	}
 	if v, ok := f.get("rlimits"); ok {
 		e.Rlimits = d.rlimits(v.val, at+".rlimits")
+	}
+	if v, ok := f.get("limits"); ok {
+		e.Limits = d.limits(v.val, v.key, at+".limits")
 	}
 	if v, ok := f.get("processes"); ok {
 		e.ProcessesPos = pos(v.key)

@@ -95,6 +95,9 @@ type Environment struct {
 	// Rlimits are the environment's resource limits, in the order
 	// written; every process has them unless its own say otherwise.
 	Rlimits []Rlimit
+	// Limits are the environment's cgroup limits; nil when not written
+	// (the default pids limit applies).
+	Limits  *Limits
 	Process []*Process // the top-level processes; Process[0] is the main one
 	// ProcessesPos is the position of the `processes` key.
 	ProcessesPos Pos
