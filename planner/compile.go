@@ -11,6 +11,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	// HostPath tells whether a host path exists and is a folder (nil:
 	// lstat(2)): the masked paths a kernel does not have are skipped.
 	HostPath func(path string) (isDir, ok bool)
+	// Cgroups reads the host's cgroup layout (nil: cgroup.Discover of
+	// the host's /), where each environment's groups go.
+	Cgroups func() (*cgroup.Layout, error)
 	// Terminal: nsup's stdin is a terminal. A single environment in the
 	// foreground then gets a pty of its own (Openpty), relayed to it,
 	// instead of the caller's terminal.
@@ -213,6 +217,10 @@ type compiler struct {
 	// lookups memoizes a command looked up in a dir rootfs: by root,
 	// name, PATH and working directory.
 	lookups map[string]lookup
+	// layout is the host's cgroup layout (hostLayout), read once.
+	layout     *cgroup.Layout
+	layoutErr  error
+	layoutRead bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed

@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -85,8 +86,14 @@ func fixedHostPath(p string) (isDir, ok bool) {
 
 // fixedOptions sets the seams above.
 func fixedOptions(o Options) Options {
-	o.Closure, o.Seccomp, o.HostPath = fixedClosure, fixedSeccomp, fixedHostPath
+	o.Closure, o.Seccomp, o.HostPath, o.Cgroups = fixedClosure, fixedSeccomp, fixedHostPath, fixedCgroups
 	return o
+}
+
+// fixedCgroups is a host with cgroup v2 only, whose nsup group delegates
+// memory, pids, cpu and io (planner/cgroup/testdata/v2-delegated).
+func fixedCgroups() (*cgroup.Layout, error) {
+	return cgroup.Discover(os.DirFS("cgroup/testdata/v2-delegated"))
 }
 
 func repoRoot(t testing.TB) string {

@@ -356,6 +356,7 @@ func (ec *envCompiler) host() {
 	if len(e.Namespaces) > 0 {
 		first = e.Namespaces[0].Pos
 	}
+	unified, v1 := ec.cgroups()
 	var flags CloneFlags
 	if ec.addedUser {
 		flags |= nsFlag(spec.NSUser)
@@ -425,7 +426,10 @@ func (ec *envCompiler) host() {
 		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
 		flags |= cloneParent
 	}
-	ec.add(stage, first, Clone{Flags: flags})
+	ec.add(stage, first, Clone{Flags: flags, Cgroup: unified})
+	for _, g := range v1 {
+		ec.add(Host, first, CgroupJoin{Path: g})
+	}
 	if ec.isNew(spec.NSUser) {
 		ec.userMaps(first)
 	}

@@ -133,6 +133,30 @@ type Rootfs struct {
 // (CLONE_NEW*, and CLONE_PARENT from a forked copy; executor/launch.go).
 type Clone struct {
 	Flags CloneFlags `json:"flags"`
+	// Cgroup is the environment's group in the unified hierarchy, which
+	// the child is born in (CLONE_INTO_CGROUP), or "".
+	Cgroup string `json:"cgroup,omitempty"`
+}
+
+// CgroupMkdir makes one of the environment's groups (GROUP/nsup/ENV of a
+// hierarchy, its nsup/ folder too if missing). It is removed when the
+// environment ends, its processes killed first.
+type CgroupMkdir struct {
+	Path string `json:"path"`
+}
+
+// CgroupWrite writes one file of a group nsup made: a limit, or a
+// controller handed on to the environment's group (cgroup.subtree_control
+// of nsup/). Limit names the spec key it comes from ("" for none).
+type CgroupWrite struct {
+	Path  string `json:"path"`
+	Value string `json:"value"`
+}
+
+// CgroupJoin puts the child in a v1 group: its pid written to the
+// group's cgroup.procs while it waits, before it runs any step.
+type CgroupJoin struct {
+	Path string `json:"path"`
 }
 
 // Unshare is unshare(2) on the host thread that will create the child:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -168,10 +169,22 @@ func FormatOp(op Op) string {
 	case Clone:
 		// From a forked copy (CLONE_PARENT) the child is nsup's, and so is
 		// its exit signal: clone3 takes none then.
+		sig, cg := "SIGCHLD", ""
 		if op.Flags&unix.CLONE_PARENT != 0 {
-			return fmt.Sprintf("clone3({flags=%s, exit_signal=0})", op.Flags)
+			sig = "0"
 		}
-		return fmt.Sprintf("clone3({flags=%s, exit_signal=SIGCHLD})", op.Flags)
+		flags := op.Flags.String()
+		if op.Cgroup != "" {
+			flags += "|CLONE_INTO_CGROUP"
+			cg = fmt.Sprintf(", cgroup=%s", q(op.Cgroup))
+		}
+		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s})", flags, sig, cg)
+	case CgroupMkdir:
+		return fmt.Sprintf("mkdir(%s, 0755)", q(op.Path))
+	case CgroupWrite:
+		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Value))
+	case CgroupJoin:
+		return fmt.Sprintf("write(%s, \"$CHILD\")", q(path.Join(op.Path, "cgroup.procs")))
 	case UIDMap:
 		return idMap("uid_map", op.Helper, op.Lines)
 	case GIDMap:

@@ -10,7 +10,7 @@ import (
 // loaded (Check), so that a step in a stage that cannot perform it (a
 // hand-edited plan) is refused before anything is done.
 var stageOps = map[Stage][]Op{
-	Host: {Rootfs{}, Openpty{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, UIDMap{}, GIDMap{},
+	Host: {Rootfs{}, Openpty{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{},
 		DenySetgroups{}, Mkdir{}, Flock{}, Stdio{}, Listen{}, SaveState{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},

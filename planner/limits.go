@@ -1,0 +1,135 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/nsup/nsup/planner/cgroup"
+	"github.com/nsup/nsup/spec"
+)
+
+// hostLayout is the host's cgroup layout, read once per process.
+func (c *compiler) hostLayout() (*cgroup.Layout, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.layoutRead {
+		c.layoutRead = true
+		if c.opts.Cgroups != nil {
+			c.layout, c.layoutErr = c.opts.Cgroups()
+		} else {
+			c.layout, c.layoutErr = cgroup.Discover(os.DirFS("/"))
+		}
+	}
+	return c.layout, c.layoutErr
+}
+
+// cgroups plans the environment's groups (planner/cgroup decides where):
+// each made and its limits written before the clone; the child born in
+// the unified one (the Clone's Cgroup), and put in each v1 one while it
+// waits (CgroupJoin, after the clone). It returns those two. Root only:
+// a rootless spec with limits is refused, one without gets no group (and
+// so no pids limit), which the plan notes.
+func (ec *envCompiler) cgroups() (unified string, v1 []string) {
+	e := ec.e
+	field := ec.field + ".limits"
+	if !ec.caller.Privileged {
+		if e.Limits != nil {
+			ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): limits need a cgroup nsup may write, and nsup writes cgroups only as root for now: run nsup as root, or remove limits")
+		} else {
+			ec.notes = append(ec.notes, "rootless: no cgroup of its own, so no pids limit (limits need root)")
+		}
+		return "", nil
+	}
+	layout, err := ec.compiler.hostLayout()
+	if err != nil {
+		if e.Limits != nil {
+			ec.errorf(e.Limits.Pos, field, "this host's cgroups cannot be read: %v", err)
+		} else {
+			ec.notes = append(ec.notes, fmt.Sprintf("no cgroup of its own, so no pids limit: this host's cgroups cannot be read: %v", err))
+		}
+		return "", nil
+	}
+	lim, pos, defaultPids := ec.limits()
+	groups, writes, err := layout.Place(e.Name, lim)
+	var nc *cgroup.NoController
+	if errors.As(err, &nc) && nc.Controller == cgroup.Pids && defaultPids {
+		// The default limit where it cannot be: noted, not refused.
+		ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %v", spec.DefaultPids, err))
+		lim.Pids = 0
+		groups, writes, err = layout.Place(e.Name, lim)
+	}
+	if errors.As(err, &nc) {
+		key := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}[nc.Controller]
+		ec.errorf(pos[nc.Controller], field+"."+key, "%v", err)
+		return "", nil
+	}
+	if err != nil {
+		ec.errorf(e.Pos, field, "%v", err)
+		return "", nil
+	}
+	for _, g := range groups {
+		ec.add(Host, e.Pos, CgroupMkdir{Path: g.Dir})
+		if g.Unified {
+			unified = g.Dir
+		} else {
+			v1 = append(v1, g.Dir)
+		}
+	}
+	for _, w := range writes {
+		p, ok := pos[w.Controller]
+		if !ok {
+			p = e.Pos
+		}
+		ec.add(Host, p, CgroupWrite{Path: w.Path, Value: w.Value})
+	}
+	return unified, v1
+}
+
+// limits are the environment's limits in the kernel's units, where each
+// controller's come from in the spec, and whether the pids limit is the
+// default.
+func (ec *envCompiler) limits() (cgroup.Limits, map[string]spec.Pos, bool) {
+	e := ec.e
+	lim := cgroup.Limits{Pids: spec.DefaultPids}
+	pos := map[string]spec.Pos{cgroup.Pids: e.Pos}
+	l := e.Limits
+	if l == nil {
+		return lim, pos, true
+	}
+	at := func(c string, v *spec.Limit) {
+		if _, ok := pos[c]; !ok || c == cgroup.Pids {
+			pos[c] = v.Pos
+		}
+	}
+	if v := l.Memory; v != nil {
+		lim.Memory = v.N
+		at(cgroup.Memory, v)
+	}
+	if v := l.MemorySwap; v != nil {
+		lim.MemorySwap = v.N
+		at(cgroup.Memory, v)
+	}
+	defaultPids := l.Pids == nil
+	if v := l.Pids; v != nil {
+		lim.Pids = v.N
+		at(cgroup.Pids, v)
+	}
+	if v := l.CPU; v != nil {
+		lim.CPU = v.Cores
+		at(cgroup.CPU, v)
+		if n := runtime.NumCPU(); v.Cores > float64(n) {
+			ec.errorf(v.Pos, ec.field+".limits.cpu", "%s CPUs, but this host has %d", v.Text, n)
+		}
+	}
+	if v := l.CPUWeight; v != nil {
+		lim.CPUWeight = uint64(v.N)
+		at(cgroup.CPU, v)
+	}
+	if v := l.IOWeight; v != nil {
+		lim.IOWeight = uint64(v.N)
+		at(cgroup.IO, v)
+	}
+	return lim, pos, defaultPids
+}
