@@ -36,8 +36,9 @@ type Options struct {
 	// whether Stdout is a terminal and NO_COLOR is unset).
 	Color bool
 	// Ended, if set, is told each foreground environment's exit status as
-	// it ends.
-	Ended func(env string, status int)
+	// it ends, and why, when nsup knows more than the status says (the
+	// kernel killed it for want of memory under its limit), or "".
+	Ended func(env string, status int, why string)
 
 	// Signals, if set, is a channel the caller has subscribed to SIGINT
 	// and SIGTERM (Subscribe), or is subscribing while it plans: that
@@ -242,7 +243,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			r.finished = true
 			left--
 			if opts.Ended != nil {
-				opts.Ended(r.env.Name, r.status)
+				opts.Ended(r.env.Name, r.status, r.why)
 			}
 			if stopping {
 				stopNext()

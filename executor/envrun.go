@@ -20,6 +20,11 @@ import (
 type envRun struct {
 	a   *applier
 	env *planner.Env
+	// cgroups are the groups made for the environment (cgroups.go), in
+	// order: removed once it has ended.
+	cgroups []string
+	// why is what nsup knows of the end beyond its status (Options.Ended).
+	why string
 	// setup receives nil or the setup error once the environment is up
 	// (detached: ready to be released), then, detached, the result of
 	// its release.
@@ -125,6 +130,7 @@ func (r *envRun) run(ctx context.Context) {
 			r.signal(unix.SIGKILL)
 			r.wait()
 		}
+		r.cgroupsDone()
 		r.unhold()
 		r.finishPty()
 		r.setup <- err
@@ -141,6 +147,12 @@ func (r *envRun) run(ctx context.Context) {
 	r.openWanted()
 	r.setup <- nil
 	r.status = r.wait()
+	if r.status == 128+int(unix.SIGKILL) && r.oomKilled() {
+		r.why = r.oomWhy()
+	}
+	if err := r.cgroupsDone(); err != nil && r.why == "" {
+		r.why = err.Error()
+	}
 	r.unhold()
 	// Before Apply hears of the end: nsup's terminal is back as it was
 	// when Apply returns.

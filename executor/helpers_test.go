@@ -6,6 +6,7 @@ import (
 	"context"
 	"debug/elf"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,6 +103,7 @@ func checkHost(t *testing.T) {
 	t.Helper()
 	before := mountTable(t)
 	state := stateDir()
+	groups := nsupCgroups()
 	ns := threadNS()
 	pids := map[int]bool{}
 	for _, p := range allPids() {
@@ -116,6 +118,9 @@ func checkHost(t *testing.T) {
 			}
 			if s := stateDir(); s != state {
 				problems = append(problems, fmt.Sprintf("/run/nsup changed: %q -> %q", state, s))
+			}
+			if g := nsupCgroups(); g != groups {
+				problems = append(problems, fmt.Sprintf("nsup's cgroups changed: %q -> %q", groups, g))
 			}
 			if after := threadNS(); after != ns {
 				problems = append(problems, fmt.Sprintf("the test process's namespaces changed:\n--- before\n%s--- after\n%s", ns, after))
@@ -443,4 +448,31 @@ func refuseClone3() error {
 		return fmt.Errorf("seccomp: %w", e)
 	}
 	return nil
+}
+
+// nsupCgroups lists every nsup/ cgroup folder of the host's hierarchies
+// and what is in it, to compare before and after a test.
+func nsupCgroups() string {
+	var out []string
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.Count(strings.TrimPrefix(p, "/sys/fs/cgroup"), "/") > 5 {
+			return fs.SkipDir
+		}
+		if d.Name() == "nsup" {
+			ents, _ := os.ReadDir(p)
+			names := []string{}
+			for _, e := range ents {
+				if e.IsDir() {
+					names = append(names, e.Name())
+				}
+			}
+			out = append(out, p+"="+strings.Join(names, ","))
+			return fs.SkipDir
+		}
+		return nil
+	})
+	return strings.Join(out, " ")
 }

@@ -242,6 +242,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	newUser := a.flags&unix.CLONE_NEWUSER != 0
 	a.setgroups = true
 	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
+	waits := newUser                       // for host steps after the clone
 	prog := newRawProg()
 	prog.exe = uintptr(r.a.exe)
 	b := &rawBuilder{prog: prog, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
@@ -256,6 +257,8 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				uidMap = op.Lines
 			case planner.GIDMap:
 				gidMap = op.Lines
+			case planner.CgroupJoin:
+				waits = true // for its v1 groups
 			}
 			continue
 		}
@@ -303,7 +306,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	defer repW.Close()
 	l := &launched{report: rep, dumpable: -1}
 	var relR *os.File
-	if newUser {
+	if waits {
 		relR, l.release, err = os.Pipe()
 		if err != nil {
 			rep.Close()
@@ -313,6 +316,17 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		a.release, a.releaseW = relR.Fd(), l.release.Fd()
 	}
 	prog.report = repW.Fd()
+	// The unified group the child is born in (CLONE_INTO_CGROUP).
+	var into uint64
+	if op.Cgroup != "" {
+		fd, err := unix.Open(op.Cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			l.close()
+			return 0, stepError(env, clone, fmt.Errorf("open %s: %w", op.Cgroup, err))
+		}
+		defer unix.Close(fd)
+		into = uint64(fd)
+	}
 	// nsup's lifeline for the child: a parent-death signal set once nsup
 	// is gone would never come (launchLifeline).
 	if pidfd, err := unix.PidfdOpen(os.Getpid(), 0); err == nil {
@@ -389,6 +403,10 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	if a.forked {
 		a.fork = cloneArgs{exitSignal: uint64(unix.SIGCHLD)}
 		a.child = cloneArgs{flags: uint64(a.flags)} // CLONE_PARENT: no exit signal of its own
+		if op.Cgroup != "" {
+			a.child.flags |= unix.CLONE_INTO_CGROUP
+			a.child.cgroup = into
+		}
 		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.fork)), cloneArgsSize, 0, 0, 0, 0)
 		if e == unix.ENOSYS {
 			// A filter of the host's that refuses clone3 as Docker's
@@ -417,6 +435,10 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		var errno uintptr
 		prog.launch.args = cloneArgs{flags: uint64(a.flags | vm), exitSignal: uint64(unix.SIGCHLD),
 			stack: uint64(base), stackSize: rawStackSize}
+		if op.Cgroup != "" {
+			prog.launch.args.flags |= unix.CLONE_INTO_CGROUP
+			prog.launch.args.cgroup = into
+		}
 		pid, errno = rawClone3OnStack(&prog.launch)
 		if errno == uintptr(unix.ENOSYS) {
 			// As above: the same with clone(2).

@@ -270,7 +270,7 @@ environments:
 	ended := map[string]int{}
 	var order []string
 	opts := executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
-		Ended: func(env string, st int) { ended[env] = st; order = append(order, env) }}
+		Ended: func(env string, st int, _ string) { ended[env] = st; order = append(order, env) }}
 	done := make(chan struct{})
 	var st int
 	var err error

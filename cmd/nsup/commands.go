@@ -387,12 +387,15 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
 		return err
 	}
-	var failed []string
+	var failed, whys []string
 	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout),
 		Signals: sigs, Subscribed: subscribed}
-	opts.Ended = func(env string, status int) {
+	opts.Ended = func(env string, status int, why string) {
 		if status != 0 {
 			failed = append(failed, fmt.Sprintf("nsup: environment %s: main process %s exited with status %d", env, mainProcess(p, env), status))
+		}
+		if why != "" {
+			whys = append(whys, fmt.Sprintf("nsup: %s: %s", env, why))
 		}
 	}
 	status, err := executor.Apply(ctx, p, opts)
@@ -406,6 +409,9 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		for _, f := range failed {
 			fmt.Fprintln(ios.stderr, f)
 		}
+	}
+	for _, w := range whys {
+		fmt.Fprintln(ios.stderr, w)
 	}
 	if status != 0 {
 		return exitStatus(status)

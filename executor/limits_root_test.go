@@ -1,0 +1,171 @@
+package executor_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+)
+
+// limitsSpec is one process under limits, with /proc and /dev.
+func limitsSpec(limits, script string) string {
+	return `version: 1
+environments:
+  lim:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    limits: ` + limits + `
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: dev, target: /dev}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "` + script + `"]
+`
+}
+
+// cgroupWrites are the plan's cgroup files and values, by file name.
+func cgroupWrites(p *planner.Plan) map[string]string {
+	w := map[string]string{}
+	for _, st := range p.Environments[0].Steps {
+		if op, ok := st.Op.(planner.CgroupWrite); ok {
+			w[op.Path] = op.Value
+		}
+	}
+	return w
+}
+
+// TestRootLimitsMemory: a process that allocates past `memory` is killed
+// by the kernel, and nsup says so, with the limit and its line; the
+// environment's groups are gone after (checkHost).
+func TestRootLimitsMemory(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, limitsSpec("{memory: 16M, memory_swap: 16M}",
+		`x=$(head -c 200000000 /dev/zero | tr '\\000' a); echo survived ${#x}`))
+	var why string
+	opts := executor.Options{Ended: func(env string, st int, w string) { why = w }}
+	st, out, errOut, err := run(t, p, opts)
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, errOut)
+	}
+	if st != 137 || strings.Contains(out, "survived") {
+		t.Fatalf("status %d, out %q: want 137, killed", st, out)
+	}
+	if !strings.Contains(why, "killed by the kernel: out of memory") || !strings.Contains(why, "16777216") || !strings.Contains(why, "test.yaml:6:") {
+		t.Errorf("why = %q: want the OOM kill, the limit and its line", why)
+	}
+}
+
+// TestRootLimitsPids: a fork loop stops at `pids` inside; the host's
+// other processes are not affected (nothing outside is counted).
+func TestRootLimitsPids(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, limitsSpec("{pids: 16}",
+		`n=0; i=0; while [ $i -lt 40 ]; do sleep 30 & if [ $? -eq 0 ]; then n=$((n+1)); fi; i=$((i+1)); done; set -- /proc/[0-9]*; echo started=$#`))
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil {
+		t.Fatalf("apply: %v\n%s", err, errOut)
+	}
+	if !strings.Contains(errOut, "fork") {
+		t.Errorf("no fork failure inside: status %d\nstdout %q\nstderr %q", st, out, errOut)
+	}
+	f := strings.Fields(strings.TrimPrefix(strings.TrimSpace(out), "started="))
+	if len(f) != 1 {
+		t.Fatalf("out %q", out)
+	}
+	if n, _ := strconv.Atoi(f[0]); n == 0 || n > 16 {
+		t.Errorf("%d processes inside, want at most 16", n)
+	}
+}
+
+// TestRootLimitsCPU: a busy loop under `cpu: 0.5` gets at most about half
+// a CPU: its CPU time over 2 s of wall time, read inside from its own
+// /proc/PID/stat (utime + stime, in clock ticks of 1/100 s).
+func TestRootLimitsCPU(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, limitsSpec("{cpu: 0.5, cpu_weight: 50}",
+		`(while :; do :; done) & pid=$!; sleep 2; set -- $(cat /proc/$pid/stat); echo ticks=$((${14}+${15})); kill $pid`))
+	w := cgroupWrites(p)
+	found := false
+	for path, v := range w {
+		if strings.HasSuffix(path, "/cpu.cfs_quota_us") && v == "50000" || strings.HasSuffix(path, "/cpu.max") && v == "50000 100000" {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no CPU quota of 50 ms per 100 ms in the plan: %v", w)
+	}
+	out := runOK(t, p)
+	ticks, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "ticks=")))
+	if err != nil {
+		t.Fatalf("out %q", out)
+	}
+	// 2 s at half a CPU is 100 ticks; some slack for the period's edges.
+	if ticks > 125 {
+		t.Errorf("the busy loop had %d ticks (%.2f CPU) in 2 s: more than half a CPU", ticks, float64(ticks)/200)
+	}
+	t.Logf("%d ticks in 2 s: %.2f CPU", ticks, float64(ticks)/200)
+}
+
+// TestRootLimitsGroups: the environment runs in a group of its own in
+// each hierarchy its limits use and in the unified one (its
+// /proc/self/cgroup says nsup/lim there), with the plan's values in
+// their files, and the groups are gone when it has ended.
+func TestRootLimitsGroups(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, limitsSpec("{memory: 64M, pids: 100, cpu: 1, io_weight: 500}", `cat /proc/self/cgroup; read x`))
+	var dirs []string
+	for _, st := range p.Environments[0].Steps {
+		if op, ok := st.Op.(planner.CgroupMkdir); ok {
+			dirs = append(dirs, op.Path)
+		}
+	}
+	if len(dirs) == 0 {
+		t.Fatalf("no cgroup in the plan:\n%s", planText(p))
+	}
+	st, out, errOut, err := upWhile(t, p, func(pids map[string]int) {
+		for path, want := range cgroupWrites(p) {
+			if strings.HasSuffix(path, "cgroup.subtree_control") {
+				continue
+			}
+			b, err := os.ReadFile(path)
+			got := strings.TrimSpace(string(b))
+			if err != nil || !strings.HasPrefix(want, "default ") && got != want && !(want == "max" && got == "max") {
+				t.Errorf("%s: %q (%v), want %q", path, got, err, want)
+			}
+		}
+		for _, d := range dirs {
+			b, _ := os.ReadFile(d + "/cgroup.procs")
+			if !strings.Contains(" "+strings.Join(strings.Fields(string(b)), " ")+" ", fmt.Sprintf(" %d ", pids["lim"])) {
+				t.Errorf("%s/cgroup.procs has %q, not the child %d", d, b, pids["lim"])
+			}
+		}
+	})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
+	}
+	if !strings.Contains(out, "/nsup/lim") {
+		t.Errorf("/proc/self/cgroup inside: %q", out)
+	}
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s is still there: %v", d, err)
+		}
+	}
+}
