@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -316,8 +317,20 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		a.release, a.releaseW = relR.Fd(), l.release.Fd()
 	}
 	prog.report = repW.Fd()
-	// The unified group the child is born in (CLONE_INTO_CGROUP).
+	// The unified group the child is born in (CLONE_INTO_CGROUP), or, where
+	// a filter of the host's refuses clone3, put in by the launcher while
+	// it waits (as a v1 group is).
 	var into uint64
+	a.noClone3 = !canClone3()
+	if op.Cgroup != "" && a.noClone3 && a.release == ^uintptr(0) {
+		relR, l.release, err = os.Pipe()
+		if err != nil {
+			l.close()
+			return 0, err
+		}
+		defer relR.Close()
+		a.release, a.releaseW = relR.Fd(), l.release.Fd()
+	}
 	if op.Cgroup != "" {
 		fd, err := unix.Open(op.Cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -407,12 +420,13 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			a.child.flags |= unix.CLONE_INTO_CGROUP
 			a.child.cgroup = into
 		}
-		pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.fork)), cloneArgsSize, 0, 0, 0, 0)
-		if e == unix.ENOSYS {
+		if a.noClone3 {
 			// A filter of the host's that refuses clone3 as Docker's
 			// profile does (it cannot read its flags): clone(2).
-			a.noClone3 = true
+			a.child.flags &^= unix.CLONE_INTO_CGROUP
 			pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0, 0, 0, 0)
+		} else {
+			pid, _, e = syscall.RawSyscall6(unix.SYS_CLONE3, uintptr(unsafe.Pointer(&a.fork)), cloneArgsSize, 0, 0, 0, 0)
 		}
 		if pid == 0 && e == 0 {
 			launchCopy(a) // returns in its child only
@@ -439,10 +453,12 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			prog.launch.args.flags |= unix.CLONE_INTO_CGROUP
 			prog.launch.args.cgroup = into
 		}
-		pid, errno = rawClone3OnStack(&prog.launch)
-		if errno == uintptr(unix.ENOSYS) {
-			// As above: the same with clone(2).
+		if a.noClone3 {
+			// As above: the same with clone(2), which has no cgroup.
+			prog.launch.args.flags &^= unix.CLONE_INTO_CGROUP
 			pid, errno = rawCloneOnStack(&prog.launch)
+		} else {
+			pid, errno = rawClone3OnStack(&prog.launch)
 		}
 		e = syscall.Errno(errno)
 	}
@@ -502,6 +518,14 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		}
 	}
 	r.child, r.sock, r.launched = int(pid), sock, l
+	if op.Cgroup != "" && a.noClone3 {
+		// Born outside its unified group (clone(2)): put in while it
+		// waits for release.
+		if err := cgroupWrite(filepath.Join(op.Cgroup, "cgroup.procs"), strconv.Itoa(int(pid))); err != nil {
+			r.signal(unix.SIGKILL)
+			return 0, stepError(env, clone, err)
+		}
+	}
 	r.stopKill = context.AfterFunc(ctx, func() {
 		if !r.letGo.Load() { // released: it outlives nsup
 			r.signal(unix.SIGKILL)
@@ -667,3 +691,11 @@ func readOwnArgs() (r [2]memArea) {
 	}
 	return r
 }
+
+// canClone3 says whether clone3(2) may be called here: a filter of the
+// host's (Docker's default profile, gVisor) may answer it with ENOSYS,
+// where clone3(NULL, 0) is otherwise EINVAL (no arguments). Asked once.
+var canClone3 = sync.OnceValue(func() bool {
+	_, _, e := syscall.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
+	return e != unix.ENOSYS && e != unix.EPERM
+})

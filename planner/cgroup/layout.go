@@ -13,6 +13,7 @@ import (
 
 // Layout is the host's cgroup hierarchies, as nsup sees them.
 type Layout struct {
+	fsys fs.FS // where it was read (Place checks files there)
 	// Unified is the cgroup2 hierarchy, nil if none is mounted.
 	Unified *Hierarchy
 	// V1 are the v1 hierarchies by controller ("memory", "pids", "cpu",
@@ -55,7 +56,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Layout{V1: map[string]*Hierarchy{}}
+	l := &Layout{fsys: fsys, V1: map[string]*Hierarchy{}}
 	sc := bufio.NewScanner(bytes.NewReader(mi))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {

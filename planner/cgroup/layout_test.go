@@ -41,7 +41,7 @@ func TestLayouts(t *testing.T) {
 			for _, lim := range []struct {
 				name string
 				l    Limits
-			}{{"every limit", every}, {"pids 2048", Limits{Pids: 2048}}, {"unlimited", Limits{Memory: 1 << 30, MemorySwap: Unlimited, Pids: Unlimited}}} {
+			}{{"every limit", every}, {"every limit but io_weight", Limits{Memory: 512 << 20, MemorySwap: 1 << 30, Pids: 256, CPU: 1.5, CPUWeight: 200}}, {"pids 2048", Limits{Pids: 2048}}, {"unlimited", Limits{Memory: 1 << 30, MemorySwap: Unlimited, Pids: Unlimited}}} {
 				fmt.Fprintf(&b, "\n%s:\n", lim.name)
 				groups, writes, err := l.Place("web", lim.l)
 				if err != nil {

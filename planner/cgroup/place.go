@@ -2,9 +2,11 @@ package cgroup
 
 import (
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Limits are an environment's limits, in the kernel's units. A zero field
@@ -119,7 +121,25 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 	}
 	for _, c := range lim.Needs() {
 		g := groups[at[c]]
-		writes = append(writes, files(c, g.Dir, g.Unified, lim)...)
+		ws := files(c, g.Dir, g.Unified, lim)
+		if !g.Unified {
+			// Some v1 files depend on the kernel's options or the I/O
+			// scheduler: such a file must be in nsup's own group there
+			// (a root group has it too, where the kernel has it).
+			h := l.V1[v1Name(c)]
+			for i, w := range ws {
+				name := path.Base(w.Path)
+				if _, optional := v1Missing[name]; !optional || l.has(h, name) {
+					continue
+				}
+				if alt, ok := v1Alternatives[name]; ok && l.has(h, alt) {
+					ws[i].Path = path.Join(path.Dir(w.Path), alt)
+					continue
+				}
+				return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the %s hierarchy has no %s in %s (%s)", v1Name(c), name, h.Dir(h.Group), v1Missing[name])}
+			}
+		}
+		writes = append(writes, ws...)
 	}
 	return groups, writes, nil
 }
@@ -227,4 +247,23 @@ func Shares(weight uint64) uint64 {
 // the inverse of runc's conversion (weight = 1 + (blkio-10)*9999/990).
 func BlkioWeight(weight uint64) uint64 {
 	return 10 + ((weight-1)*990+9999/2)/9999
+}
+
+// has reports whether nsup's group in h has file name.
+func (l *Layout) has(h *Hierarchy, name string) bool {
+	if l.fsys == nil {
+		return true
+	}
+	_, err := fs.Stat(l.fsys, strings.TrimPrefix(path.Join(h.Dir(h.Group), name), "/"))
+	return err == nil
+}
+
+// v1Alternatives are files that do a missing one's work: BFQ's weight
+// where the block layer's own is gone (kernels without CFQ).
+var v1Alternatives = map[string]string{"blkio.weight": "blkio.bfq.weight"}
+
+// v1Missing says why a v1 file may be missing.
+var v1Missing = map[string]string{
+	"blkio.weight":                "no I/O scheduler with weights: BFQ gives blkio.bfq.weight",
+	"memory.memsw.limit_in_bytes": "swap accounting is off: boot with swapaccount=1, or leave out memory_swap",
 }
