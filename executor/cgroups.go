@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -20,16 +20,23 @@ import (
 // (CgroupJoin); removed once the environment has ended, whatever is left
 // in them killed first (cgroupsDone).
 
+// nsupPath is a plan's cgroup path with $NSUP, the pid of the nsup that
+// applies it, put in.
+func nsupPath(p string) string {
+	return strings.ReplaceAll(p, planner.NsupPid, strconv.Itoa(os.Getpid()))
+}
+
 // cgroupMkdir makes a group, and its nsup/ folder if missing (cgroup
 // folders take no mode but their own). A group there already is an
 // earlier environment's of the same name: reused if nothing is in it.
 func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
+	op.Path = nsupPath(op.Path)
 	if err := os.Mkdir(filepath.Dir(op.Path), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return err
 	}
 	err := os.Mkdir(op.Path, 0o755)
 	if errors.Is(err, os.ErrExist) {
-		if pids, perr := groupPids(op.Path); perr != nil || len(pids) > 0 {
+		if len(lifecycle.GroupPids(op.Path)) > 0 {
 			return fmt.Errorf("%s has processes already (is %s running?): %w", op.Path, r.env.Name, unix.EBUSY)
 		}
 		err = nil
@@ -53,49 +60,15 @@ func cgroupWrite(path, value string) error {
 	return err
 }
 
-// groupPids are the pids in a group (cgroup.procs).
-func groupPids(dir string) ([]int, error) {
-	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
-	if err != nil {
-		return nil, err
-	}
-	var pids []int
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			pids = append(pids, pid)
-		}
-	}
-	return pids, nil
-}
-
-// cgroupsDone removes the environment's groups once it has ended: what
+// cgroupsDone removes the environment's groups once it has ended, what
 // is left in them (a process that left the environment's pid namespace,
-// or one of an environment without one) is killed, then each group and
-// its nsup/ folder, if empty, removed. A group still busy after a second
-// is left (the next apply reuses it when empty) and said.
+// or one of an environment without one) killed first.
 func (r *envRun) cgroupsDone() error {
 	var errs []error
 	for i := len(r.cgroups) - 1; i >= 0; i-- {
-		dir := r.cgroups[i]
-		deadline := time.Now().Add(time.Second)
-		for {
-			err := unix.Rmdir(dir)
-			if err == nil || err == unix.ENOENT {
-				break
-			}
-			if err != unix.EBUSY || time.Now().After(deadline) {
-				errs = append(errs, fmt.Errorf("remove %s: %w", dir, err))
-				break
-			}
-			if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
-				pids, _ := groupPids(dir)
-				for _, pid := range pids {
-					unix.Kill(pid, unix.SIGKILL)
-				}
-			}
-			time.Sleep(2 * time.Millisecond)
+		if err := lifecycle.RemoveGroup(r.cgroups[i]); err != nil {
+			errs = append(errs, err)
 		}
-		unix.Rmdir(filepath.Dir(dir)) // nsup/, unless another environment's group is in it
 	}
 	r.cgroups = nil
 	return errors.Join(errs...)
@@ -128,6 +101,7 @@ func (r *envRun) oomWhy() string {
 		if w, ok := st.Op.(planner.CgroupWrite); ok {
 			switch filepath.Base(w.Path) {
 			case "memory.max", "memory.limit_in_bytes":
+				w.Path = nsupPath(w.Path)
 				return fmt.Sprintf("killed by the kernel: out of memory (%s %s, %s)", filepath.Base(w.Path), w.Value, st.Origin)
 			}
 		}

@@ -446,6 +446,11 @@ func (h *helper) wait(t *testing.T) (int, string) {
 		<-h.done
 		t.Fatalf("nsup apply did not end: %s", h.stderr.String())
 	}
+	// A helper killed leaves its foreground environments' groups
+	// (ENV.PID), which the next nsup command removes: this one.
+	if _, err := lifecycle.CleanCgroups(""); err != nil {
+		t.Errorf("clean: %v", err)
+	}
 	return h.cmd.ProcessState.ExitCode(), h.stderr.String()
 }
 
@@ -591,6 +596,7 @@ environments:
 			if _, err := lifecycle.Down(context.Background(), state, "victim"); err != nil {
 				t.Errorf("down: %v", err)
 			}
+
 		})
 	}
 }

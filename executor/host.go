@@ -50,12 +50,12 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.CgroupMkdir:
 		return r.cgroupMkdir(op)
 	case planner.CgroupWrite:
-		return cgroupWrite(op.Path, op.Value)
+		return cgroupWrite(nsupPath(op.Path), op.Value)
 	case planner.CgroupJoin:
 		if r.child <= 0 {
 			return fmt.Errorf("a cgroup join before the clone: %w", unix.EINVAL)
 		}
-		return cgroupWrite(filepath.Join(op.Path, "cgroup.procs"), strconv.Itoa(r.child))
+		return cgroupWrite(filepath.Join(nsupPath(op.Path), "cgroup.procs"), strconv.Itoa(r.child))
 	case planner.Fork, planner.Clone:
 		return fmt.Errorf("%s is the launcher's: %w", op.Syscall(), unix.EINVAL)
 	case planner.Mkdir:

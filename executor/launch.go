@@ -332,7 +332,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		a.release, a.releaseW = relR.Fd(), l.release.Fd()
 	}
 	if op.Cgroup != "" {
-		fd, err := unix.Open(op.Cgroup, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := unix.Open(nsupPath(op.Cgroup), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			l.close()
 			return 0, stepError(env, clone, fmt.Errorf("open %s: %w", op.Cgroup, err))
@@ -521,7 +521,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	if op.Cgroup != "" && a.noClone3 {
 		// Born outside its unified group (clone(2)): put in while it
 		// waits for release.
-		if err := cgroupWrite(filepath.Join(op.Cgroup, "cgroup.procs"), strconv.Itoa(int(pid))); err != nil {
+		if err := cgroupWrite(filepath.Join(nsupPath(op.Cgroup), "cgroup.procs"), strconv.Itoa(int(pid))); err != nil {
 			r.signal(unix.SIGKILL)
 			return 0, stepError(env, clone, err)
 		}

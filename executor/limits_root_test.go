@@ -28,15 +28,21 @@ environments:
 `
 }
 
-// cgroupWrites are the plan's cgroup files and values, by file name.
+// cgroupWrites are the plan's cgroup files and values, by path ($NSUP:
+// this process's pid, which applies it).
 func cgroupWrites(p *planner.Plan) map[string]string {
 	w := map[string]string{}
 	for _, st := range p.Environments[0].Steps {
 		if op, ok := st.Op.(planner.CgroupWrite); ok {
-			w[op.Path] = op.Value
+			w[ownPid(op.Path)] = op.Value
 		}
 	}
 	return w
+}
+
+// ownPid is a plan's path with $NSUP put in, for an Apply of this process.
+func ownPid(p string) string {
+	return strings.ReplaceAll(p, planner.NsupPid, strconv.Itoa(os.Getpid()))
 }
 
 // TestRootLimitsMemory: a process that allocates past `memory` is killed
@@ -135,7 +141,7 @@ func TestRootLimitsGroups(t *testing.T) {
 	var dirs []string
 	for _, st := range p.Environments[0].Steps {
 		if op, ok := st.Op.(planner.CgroupMkdir); ok {
-			dirs = append(dirs, op.Path)
+			dirs = append(dirs, ownPid(op.Path))
 		}
 	}
 	if len(dirs) == 0 {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -276,7 +277,13 @@ environments:
 `)
 			started := false
 			_, _, _, err := run(t, p, executor.OnStart(executor.Options{}, func(string, int) { started = true }))
-			want := fmt.Sprintf(`test.yaml:11:17: step 1: setns(%q, CLONE_NEWNET): %s`, tc.path, tc.want)
+			at := -1
+			for i, st := range p.Environments[1].Steps {
+				if _, ok := st.Op.(planner.Setns); ok && at < 0 {
+					at = i
+				}
+			}
+			want := fmt.Sprintf(`test.yaml:11:17: step %d: setns(%q, CLONE_NEWNET): %s`, at, tc.path, tc.want)
 			if err == nil || err.Error() != want {
 				t.Errorf("apply: %v\nwant %s", err, want)
 			}
@@ -530,7 +537,7 @@ environments:
       - {name: main, command: `+waitCmd+`}
 `)
 	web := p.Environments[1]
-	if _, ok := web.Steps[1].Op.(planner.Fork); !ok {
+	if !slices.ContainsFunc(web.Steps, func(st planner.Step) bool { _, ok := st.Op.(planner.Fork); return ok }) {
 		t.Fatalf("web is not made by a fork:\n%s", planText(p))
 	}
 	for i, st := range web.Steps {

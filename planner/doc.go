@@ -2,7 +2,8 @@
 // operation nsup apply will perform, each named after its syscall, with
 // its stage and the YAML node that caused it. It is the middle of
 // spec → plan → apply: it reads the host (ELF files for closures, the
-// rootfs to resolve commands) but never writes anything.
+// rootfs to resolve commands, the cgroup layout through planner/cgroup)
+// but never writes anything.
 //
 // The steps of one environment, in order (the reasons are beside the code
 // that plans each: rootfs.go, namespaces.go, user.go, mounts.go,
@@ -11,9 +12,10 @@
 //
 //	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
 //	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
+//	host  mkdir(GROUP/nsup/ENV); write(FILE, LIMIT)  its cgroups and limits (limits.go, planner/cgroup), root only
 //	host  unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace outside a user namespace
 //	host  setns(PATH, CLONE_NEWX)                   one per join of net, ipc, uts, cgroup
-//	host  clone3({flags=CLONE_NEW...})              the launcher's child, in new namespaces
+//	host  clone3({flags=CLONE_NEW...})              the launcher's child, in new namespaces (and its unified group)
 //	  or, to join user, mount, pid or time (and for any join, rootless):
 //	host  fork()                                    a single-threaded copy of nsup
 //	fork  setns(PATH, CLONE_NEWX)                   one per join, user first

@@ -52,13 +52,21 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 		return "", nil
 	}
 	lim, pos, defaultPids := ec.limits()
-	groups, writes, err := layout.Place(e.Name, lim)
+	// A detached environment's name is its own (nsup keeps one of a
+	// name); one in the foreground may run in several nsup at once, each
+	// with a group of its own: ENV.PID, nsup's pid ($NSUP) when it applies
+	// (a dot: no environment name has one).
+	name := e.Name
+	if ec.stateDir == "" {
+		name += "." + NsupPid
+	}
+	groups, writes, err := layout.Place(name, lim)
 	var nc *cgroup.NoController
 	if errors.As(err, &nc) && nc.Controller == cgroup.Pids && defaultPids {
 		// The default limit where it cannot be: noted, not refused.
 		ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %v", spec.DefaultPids, err))
 		lim.Pids = 0
-		groups, writes, err = layout.Place(e.Name, lim)
+		groups, writes, err = layout.Place(name, lim)
 	}
 	if errors.As(err, &nc) {
 		key := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}[nc.Controller]
@@ -133,3 +141,7 @@ func (ec *envCompiler) limits() (cgroup.Limits, map[string]spec.Pos, bool) {
 	}
 	return lim, pos, defaultPids
 }
+
+// NsupPid stands for the pid of the nsup that applies the plan, in the
+// paths of a foreground environment's groups.
+const NsupPid = "$NSUP"

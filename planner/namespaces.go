@@ -426,6 +426,11 @@ func (ec *envCompiler) host() {
 		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
 		flags |= cloneParent
 	}
+	if len(v1) > 0 && flags&nsFlag(spec.NSCgroup) != 0 {
+		// Made by the child once in its v1 groups (child).
+		flags &^= nsFlag(spec.NSCgroup)
+		ec.cgroupInChild = true
+	}
 	ec.add(stage, first, Clone{Flags: flags, Cgroup: unified})
 	for _, g := range v1 {
 		ec.add(Host, first, CgroupJoin{Path: g})

@@ -34,7 +34,9 @@ var boundaries = map[string][]string{
 	"spec": {},
 	// Compiles a spec into a plan (planner/doc.go), resolving the seccomp
 	// profile (planning too: planner/seccomp/doc.go).
-	"planner":         {"spec", "planner/seccomp"},
+	"planner": {"spec", "planner/seccomp", "planner/cgroup"},
+	// Where the limits go on this host (planner/cgroup/doc.go).
+	"planner/cgroup":  {},
 	"planner/seccomp": {},
 	// go generate's command for zsyscalls.go (planner/seccomp/doc.go).
 	"planner/seccomp/internal/gen": {},
@@ -43,13 +45,13 @@ var boundaries = map[string][]string{
 	"planner/seccomp/internal/gendefault": {"planner", "planner/seccomp"},
 	// The spec's keys, the plan's values, and Docker's default profile
 	// (planner/oci/doc.go).
-	"planner/oci": {"spec", "planner", "planner/seccomp"},
+	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup"},
 	// executor/doc.go: "Both import only planner; this package imports
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
-	"executor/lifecycle": {"planner"},
+	"executor/lifecycle": {"planner", "planner/cgroup"},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.
 	"scripts/hellodeps": {},
 	// The JSON Schema, tested (only its tests import spec).

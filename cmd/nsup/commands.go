@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
@@ -386,6 +387,11 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	}
 	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
 		return err
+	}
+	// What ended environments left in the cgroups (a killed nsup, an init
+	// that died): a group of the same name would be in the way.
+	if _, err := lifecycle.CleanCgroups(planner.DefaultStateDir()); err != nil {
+		fmt.Fprintf(ios.stderr, "nsup: %v\n", err)
 	}
 	var failed, whys []string
 	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout),

@@ -109,6 +109,9 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) > 0 {
 		return usageError{"ps takes no arguments"}
 	}
+	// What ended environments left in the cgroups, first (as apply and
+	// down do): not worth failing ps for.
+	lifecycle.CleanCgroups(planner.DefaultStateDir())
 	envs, err := lifecycle.List(planner.DefaultStateDir())
 	if err != nil {
 		return err
@@ -363,6 +366,7 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return err
 	}
+	defer lifecycle.CleanCgroups(dir)
 	var errs []string
 	for _, n := range names {
 		res, err := lifecycle.Down(ctx, dir, n)

@@ -121,7 +121,7 @@ func isFork(name string) bool {
 }
 
 // relevant drops what is not nsup's doing: Go runtime threads (clone with
-// CLONE_THREAD); the Go runtime's one-time probe of CLONE_PIDFD
+// CLONE_THREAD); the launcher's probe of clone3; the Go runtime's one-time probe of CLONE_PIDFD
 // (syscall.checkClonePidfd: a vfork with no exit signal whose child exits
 // at once, making no call); and everything the environment's own
 // processes do after their execve (a shell forking its commands).
@@ -180,6 +180,11 @@ func relevant(evs []event, nsupBin string) []event {
 			// task killed at its very first stop (an environment's
 			// process at its end, under load), whose number strace read
 			// from a register that held something else.
+			continue
+		}
+		if e.name == "clone3" && strings.HasPrefix(e.args, "NULL, 0") {
+			// The launcher's probe of clone3 (canClone3): EINVAL, or
+			// ENOSYS under a filter that refuses it; it makes nothing.
 			continue
 		}
 		if e.name == "clone" && strings.Contains(e.args, "CLONE_PIDFD") && !strings.Contains(e.args, "SIGCHLD") &&

@@ -17,7 +17,11 @@
 //     (executor/control.go).
 //   - term.go: the pseudo-terminal helpers of nsup exec -t, which the
 //     foreground relay of executor's Openpty step uses too.
+//   - cgroups.go: the groups nsup made for environments: RemoveGroup
+//     (executor's end of an environment, down), CleanCgroups (what ended
+//     environments left, at apply, down and ps).
 //
-// It imports planner (the state directory's file names) and nothing else
-// of nsup's; it never prints, and never exits: cmd/nsup does.
+// It imports planner (the state directory's file names) and
+// planner/cgroup (where the groups are) and nothing else of nsup's; it
+// never prints, and never exits: cmd/nsup does.
 package lifecycle

@@ -76,6 +76,9 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 		}
 		if errors.Is(err, ErrNotFound) {
 			// The lock is ours now: leftovers of a killed nsup apply -d.
+			if err := removeGroups(name); err != nil {
+				return res, err
+			}
 			return res, os.RemoveAll(d)
 		}
 		if err != nil {
@@ -89,6 +92,10 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 		}
 	}
 	res.Exit = exitRecorded(d)
+	// Its groups, with whatever is left in them.
+	if err := removeGroups(name); err != nil {
+		return res, err
+	}
 	// The lock is ours: nobody is using the directory.
 	return res, os.RemoveAll(d)
 }

@@ -267,3 +267,17 @@ var v1Missing = map[string]string{
 	"blkio.weight":                "no I/O scheduler with weights: BFQ gives blkio.bfq.weight",
 	"memory.memsw.limit_in_bytes": "swap accounting is off: boot with swapaccount=1, or leave out memory_swap",
 }
+
+// WeightOfShares is runc's conversion of cpu.shares to cpu.weight:
+// 1 + (shares-2)*9999/262142, within 1..10000.
+func WeightOfShares(shares uint64) uint64 {
+	shares = min(max(shares, 2), 262144)
+	return 1 + (shares-2)*9999/262142
+}
+
+// WeightOfBlkio is runc's conversion of blkio.weight to io.weight:
+// 1 + (weight-10)*9999/990, within 1..10000.
+func WeightOfBlkio(w uint64) uint64 {
+	w = min(max(w, 10), 1000)
+	return 1 + (w-10)*9999/990
+}

@@ -17,5 +17,6 @@
 // RLIMIT_NOFILE), Import is given what the planner would use on the host
 // the YAML is for (ImportOptions: which default paths the host has, nsup's
 // own hard limits); only Docker's default profile is resolved here
-// (planner/seccomp, which reads the kernel's version).
+// (planner/seccomp, which reads the kernel's version). The spec's limits
+// are linux.resources, converted as planner/cgroup converts them.
 package oci

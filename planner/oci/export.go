@@ -92,6 +92,7 @@ func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
 			return nil, fmt.Errorf("%s: step %d: %s: %w", st.Origin, i, planner.FormatOp(st.Op), err)
 		}
 	}
+	x.resources()
 	for _, t := range spec.NamespaceTypes {
 		if p, ok := x.ns[t]; ok {
 			x.cfg.Linux.Namespaces = append(x.cfg.Linux.Namespaces, specs.LinuxNamespace{Type: ociNS(t), Path: p})
@@ -374,6 +375,9 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
+	case planner.CgroupMkdir, planner.CgroupWrite, planner.CgroupJoin:
+		// The environment's groups, from the spec's limits: the runtime
+		// makes its own, from linux.resources (resources).
 	case planner.Mkdir, planner.Flock, planner.Stdio, planner.Listen, planner.SaveState:
 		// nsup apply -d's state (/run/nsup/ENV); a runtime keeps its own.
 	default:

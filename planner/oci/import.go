@@ -302,6 +302,11 @@ func (m *importer) document() *yaml.Node {
 	if rl := m.rlimits(); rl != nil {
 		set(env, "rlimits", rl)
 	}
+	if linux != nil {
+		if lim := m.limits(linux.Resources); lim != nil {
+			set(env, "limits", lim)
+		}
+	}
 	procName := c.Annotations[AnnotationProcess]
 	if procName == "" {
 		procName = "main"
@@ -358,7 +363,10 @@ func (m *importer) linux(l *specs.Linux) {
 	v := reflect.ValueOf(*l)
 	t := v.Type()
 	handled := map[string]bool{"Namespaces": true, "UIDMappings": true, "GIDMappings": true, "TimeOffsets": true, "RootfsPropagation": true,
-		"Seccomp": true, "MaskedPaths": true, "ReadonlyPaths": true}
+		"Seccomp": true, "MaskedPaths": true, "ReadonlyPaths": true, "Resources": true}
+	if r := l.Resources; r != nil {
+		m.resourcesDropped(r)
+	}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if handled[f.Name] || v.Field(i).IsZero() {
@@ -367,8 +375,8 @@ func (m *importer) linux(l *specs.Linux) {
 		key := strings.Split(f.Tag.Get("json"), ",")[0]
 		msg := "not supported by nsup: dropped"
 		switch key {
-		case "resources", "cgroupsPath":
-			msg = "nsup creates no cgroup: dropped"
+		case "cgroupsPath":
+			msg = "nsup makes its own groups, nsup/ENV under its own: dropped"
 		case "devices":
 			msg = "nsup makes no device node; a type: dev mount binds the safe ones from the host: dropped"
 		}

@@ -1,0 +1,139 @@
+package lifecycle
+
+// The groups nsup made for environments (planner/cgroup): a detached
+// environment's removed by down, and what ended environments left (nsup
+// killed, an init that died) removed by the next apply, down or ps.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/cgroup"
+	"golang.org/x/sys/unix"
+)
+
+// nsupDirs are the nsup/ folders of the host's hierarchies (each under
+// nsup's own group there), those that exist.
+func nsupDirs() []string {
+	l, err := cgroup.Discover(os.DirFS("/"))
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(h *cgroup.Hierarchy) {
+		d := filepath.Join(h.Dir(h.Group), "nsup")
+		if !seen[d] {
+			seen[d] = true
+			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+				out = append(out, d)
+			}
+		}
+	}
+	if l.Unified != nil {
+		add(l.Unified)
+	}
+	for _, h := range l.V1 {
+		add(h)
+	}
+	return out
+}
+
+// RemoveGroup empties a group nsup made (SIGKILL to what is in it, by
+// cgroup.kill where the unified hierarchy has it) and removes it, and
+// its nsup/ folder if that is empty now. A group still busy after a
+// second is an error.
+func RemoveGroup(dir string) error {
+	deadline := time.Now().Add(time.Second)
+	for {
+		err := unix.Rmdir(dir)
+		if err == nil || err == unix.ENOENT {
+			break
+		}
+		if err != unix.EBUSY || time.Now().After(deadline) {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+		if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
+			for _, pid := range GroupPids(dir) {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	unix.Rmdir(filepath.Dir(dir)) // nsup/, unless another environment's group is in it
+	return nil
+}
+
+// GroupPids are the pids in a group (cgroup.procs).
+func GroupPids(dir string) []int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// removeGroups removes the groups of detached environment name (down,
+// once its init is gone).
+func removeGroups(name string) error {
+	var errs []error
+	for _, d := range nsupDirs() {
+		if err := RemoveGroup(filepath.Join(d, name)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CleanCgroups removes the groups of environments that have ended, what
+// is left in them killed: a foreground environment's (ENV.PID) once the
+// nsup with that pid is gone; a detached one's (ENV) once nobody holds
+// its lock in stateDir (its init has ended, and no nsup apply -d is
+// bringing it up) or its state is gone; with stateDir "", only the
+// former. It returns what it removed.
+func CleanCgroups(stateDir string) ([]string, error) {
+	var removed []string
+	var errs []error
+	for _, d := range nsupDirs() {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			name := e.Name()
+			if env, pid, ok := strings.Cut(name, "."); ok {
+				n, err := strconv.Atoi(pid)
+				if err != nil || env == "" {
+					continue // not nsup's naming: not touched
+				}
+				if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); err == nil {
+					continue // that nsup may still run it
+				}
+			} else if stateDir == "" || lockHeld(filepath.Join(stateDir, name, planner.LockFile)) {
+				continue // running, or being brought up
+			}
+			g := filepath.Join(d, name)
+			if err := RemoveGroup(g); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			removed = append(removed, g)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
