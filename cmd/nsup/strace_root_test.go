@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -649,6 +650,23 @@ func hostSnapshot() string {
 	for _, e := range ents {
 		b.WriteString("state: " + e.Name() + "\n")
 	}
+	// nsup's cgroups: the nsup/ folders of the hierarchies and their groups.
+	filepath.WalkDir("/sys/fs/cgroup", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.Count(strings.TrimPrefix(p, "/sys/fs/cgroup"), "/") > 5 {
+			return fs.SkipDir
+		}
+		if d.Name() == "nsup" {
+			groups, _ := os.ReadDir(p)
+			for _, g := range groups {
+				b.WriteString("cgroup: " + filepath.Join(p, g.Name()) + "\n")
+			}
+			return fs.SkipDir
+		}
+		return nil
+	})
 	hostMnt, _ := os.Readlink("/proc/self/ns/mnt")
 	hostPid, _ := os.Readlink("/proc/self/ns/pid")
 	mySession := session("self")
