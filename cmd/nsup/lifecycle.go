@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -81,7 +82,13 @@ type psEntry struct {
 	Inodes        map[string]uint64 `json:"namespaceInodes"`
 	Spec          string            `json:"spec"`
 	Log           string            `json:"log"`
-	Tree          *psProc           `json:"tree,omitempty"`
+	// What its cgroups say it uses, against its limits (-1: unknown, or
+	// no limit).
+	MemoryBytes int64   `json:"memoryBytes"`
+	MemoryLimit int64   `json:"memoryLimitBytes"`
+	Pids        int64   `json:"pids"`
+	PidsLimit   int64   `json:"pidsLimit"`
+	Tree        *psProc `json:"tree,omitempty"`
 }
 
 // psProc is a process of the tree, in JSON.
@@ -122,6 +129,8 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		st := e.State
 		pe := psEntry{Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
 			Started: st.Started, New: st.New, Joined: st.Joined, Inodes: st.Namespaces, Spec: st.Spec, Log: e.Log()}
+		u := lifecycle.GroupUsage(st.Name)
+		pe.MemoryBytes, pe.MemoryLimit, pe.Pids, pe.PidsLimit = u.MemoryBytes, u.MemoryLimit, u.Pids, u.PidsLimit
 		if e.Running {
 			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())
 			if pf.tree {
@@ -147,13 +156,14 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tNAMESPACES\tSPEC")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tSPEC")
 	for _, e := range entries {
 		pid, up := "-", "-"
 		if e.Running {
 			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up, namespaces(e.New, e.Joined), e.Spec)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up,
+			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), e.Spec)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -455,4 +465,30 @@ func downOrder(dir string, args []string) ([]string, error) {
 		left = append(left[:pick], left[pick+1:]...)
 	}
 	return out, nil
+}
+
+// used is "USE/LIMIT" ("-" where unknown, LIMIT "-" for none), each
+// number as unit writes it.
+func used(use, limit int64, unit func(int64) string) string {
+	if use < 0 {
+		return "-"
+	}
+	l := "-"
+	if limit >= 0 {
+		l = unit(limit)
+	}
+	return unit(use) + "/" + l
+}
+
+// bytesText is a size as ps shows it: 12.3M.
+func bytesText(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fG", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fM", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
+	}
+	return strconv.FormatInt(n, 10)
 }

@@ -137,3 +137,53 @@ func CleanCgroups(stateDir string) ([]string, error) {
 	}
 	return removed, errors.Join(errs...)
 }
+
+// Usage is what an environment's groups say it uses, against its limits:
+// -1 where a number is unknown, or a limit is none.
+type Usage struct {
+	MemoryBytes, MemoryLimit int64
+	Pids, PidsLimit          int64
+}
+
+// GroupUsage reads the memory and pids in use by the environment whose
+// groups are named group (a detached environment's name), and their
+// limits, from whichever hierarchy has each.
+func GroupUsage(group string) Usage {
+	u := Usage{-1, -1, -1, -1}
+	for _, d := range nsupDirs() {
+		g := filepath.Join(d, group)
+		if v, ok := readInt(g, "memory.current", "memory.usage_in_bytes"); ok {
+			u.MemoryBytes = v
+			u.MemoryLimit, _ = readInt(g, "memory.max", "memory.limit_in_bytes")
+		}
+		if v, ok := readInt(g, "pids.current"); ok {
+			u.Pids = v
+			u.PidsLimit, _ = readInt(g, "pids.max")
+		}
+	}
+	return u
+}
+
+// readInt is the first of the files in dir that holds a number: -1 for
+// "max" or a v1 "no limit" (above 2^62).
+func readInt(dir string, files ...string) (int64, bool) {
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			continue
+		}
+		s := strings.TrimSpace(string(b))
+		if s == "max" {
+			return -1, true
+		}
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			continue
+		}
+		if n >= 1<<62 {
+			n = -1
+		}
+		return n, true
+	}
+	return -1, false
+}
