@@ -64,6 +64,12 @@ func cgroupWrite(path, value string) error {
 // is left in them (a process that left the environment's pid namespace,
 // or one of an environment without one) killed first.
 func (r *envRun) cgroupsDone() error {
+	// This thread back in nsup's own groups first, if a failure came
+	// between its join (CgroupJoin) and its return: HOME/nsup/NAME's HOME
+	// (a v1 file; the unified hierarchy's has no tasks, and nothing to do).
+	for _, g := range r.cgroups {
+		cgroupWrite(filepath.Join(filepath.Dir(filepath.Dir(g)), "tasks"), "0")
+	}
 	var errs []error
 	for i := len(r.cgroups) - 1; i >= 0; i-- {
 		if err := lifecycle.RemoveGroup(r.cgroups[i]); err != nil {

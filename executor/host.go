@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/planner"
@@ -52,10 +51,9 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.CgroupWrite:
 		return cgroupWrite(nsupPath(op.Path), op.Value)
 	case planner.CgroupJoin:
-		if r.child <= 0 {
-			return fmt.Errorf("a cgroup join before the clone: %w", unix.EINVAL)
-		}
-		return cgroupWrite(filepath.Join(nsupPath(op.Path), "cgroup.procs"), strconv.Itoa(r.child))
+		// This thread (0): a thread moves without the kernel's lock of
+		// every process's moves, which a process's needs.
+		return cgroupWrite(filepath.Join(nsupPath(op.Path), "tasks"), "0")
 	case planner.Fork, planner.Clone:
 		return fmt.Errorf("%s is the launcher's: %w", op.Syscall(), unix.EINVAL)
 	case planner.Mkdir:

@@ -258,8 +258,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				uidMap = op.Lines
 			case planner.GIDMap:
 				gidMap = op.Lines
-			case planner.CgroupJoin:
-				waits = true // for its v1 groups
 			}
 			continue
 		}

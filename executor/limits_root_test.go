@@ -177,3 +177,28 @@ func TestRootLimitsGroups(t *testing.T) {
 		}
 	}
 }
+
+// TestRootLimitsLeftKilled: an environment without a pid namespace whose
+// main process leaves one behind: when the main process ends, what is
+// left in its groups is killed (cgroup.kill in the unified hierarchy)
+// and the groups removed; checkHost finds no process left.
+func TestRootLimitsLeftKilled(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  left:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    init: false
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "sleep 300 </dev/null >/dev/null 2>&1 & echo started"]
+`)
+	out := runOK(t, p)
+	if !strings.Contains(out, "started") {
+		t.Fatalf("out %q", out)
+	}
+}

@@ -270,7 +270,6 @@ type envCompiler struct {
 	addedUser     bool      // rootless: a new user namespace the spec did not ask for
 	forked        bool      // the joins and the clone are made by a forked copy
 	timeInChild   bool      // a new time namespace is unshared by the child stage
-	cgroupInChild bool      // a new cgroup namespace too, once the child is in its v1 groups
 	denySetgroups bool      // setgroups(2) is denied in the user namespace
 	uidMap        []spec.IDRange
 	gidMap        []spec.IDRange

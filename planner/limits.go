@@ -27,11 +27,12 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 
 // cgroups plans the environment's groups (planner/cgroup decides where):
 // each made and its limits written before the clone; the child born in
-// the unified one (the Clone's Cgroup), and put in each v1 one while it
-// waits (CgroupJoin, after the clone). It returns those two. Root only:
+// the unified one (the Clone's Cgroup) and in each v1 one (the creating
+// thread joins them first: CgroupJoin). It returns those, and nsup's own
+// groups in those v1 hierarchies (where the thread goes back). Root only:
 // a rootless spec with limits is refused, one without gets no group (and
 // so no pids limit), which the plan notes.
-func (ec *envCompiler) cgroups() (unified string, v1 []string) {
+func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 	e := ec.e
 	field := ec.field + ".limits"
 	if !ec.caller.Privileged {
@@ -40,7 +41,7 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 		} else {
 			ec.notes = append(ec.notes, "rootless: no cgroup of its own, so no pids limit (limits need root)")
 		}
-		return "", nil
+		return "", nil, nil
 	}
 	layout, err := ec.compiler.hostLayout()
 	if err != nil {
@@ -49,7 +50,7 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 		} else {
 			ec.notes = append(ec.notes, fmt.Sprintf("no cgroup of its own, so no pids limit: this host's cgroups cannot be read: %v", err))
 		}
-		return "", nil
+		return "", nil, nil
 	}
 	lim, pos, defaultPids := ec.limits()
 	// A detached environment's name is its own (nsup keeps one of a
@@ -71,11 +72,11 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 	if errors.As(err, &nc) {
 		key := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}[nc.Controller]
 		ec.errorf(pos[nc.Controller], field+"."+key, "%v", err)
-		return "", nil
+		return "", nil, nil
 	}
 	if err != nil {
 		ec.errorf(e.Pos, field, "%v", err)
-		return "", nil
+		return "", nil, nil
 	}
 	for _, g := range groups {
 		ec.add(Host, e.Pos, CgroupMkdir{Path: g.Dir})
@@ -83,6 +84,7 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 			unified = g.Dir
 		} else {
 			v1 = append(v1, g.Dir)
+			back = append(back, g.Home)
 		}
 	}
 	for _, w := range writes {
@@ -92,7 +94,7 @@ func (ec *envCompiler) cgroups() (unified string, v1 []string) {
 		}
 		ec.add(Host, p, CgroupWrite{Path: w.Path, Value: w.Value})
 	}
-	return unified, v1
+	return unified, v1, back
 }
 
 // limits are the environment's limits in the kernel's units, where each

@@ -67,31 +67,41 @@ func TestLimitsDefaultPidsWhereNone(t *testing.T) {
 	}
 }
 
-// With v1 groups, the cgroup namespace is made by the child once it is
-// in them (an unshare step), not by the clone; with the unified one alone,
-// by the clone.
-func TestLimitsCgroupNamespace(t *testing.T) {
-	for _, tc := range []struct {
-		layout  string
-		inChild bool
-	}{{"hybrid", true}, {"v2-delegated", false}} {
-		p, err := compileLimits(t, strings.Replace(limitsText, "LIMITS", "limits: {memory: 64M}", 1), rootCaller, tc.layout)
+// The child is born in every group: the creating thread joins each v1
+// group before the clone and goes back to nsup's after it, and the clone
+// makes the cgroup namespace (rooted in those groups).
+func TestLimitsBornInGroups(t *testing.T) {
+	for _, layout := range []string{"hybrid", "v1", "v2-delegated"} {
+		p, err := compileLimits(t, strings.Replace(limitsText, "LIMITS", "limits: {memory: 64M}", 1), rootCaller, layout)
 		if err != nil {
 			t.Fatal(err)
 		}
-		unshared, cloned := false, false
-		for _, st := range p.Environments[0].Steps {
+		clone, joins, backs := -1, 0, 0
+		for i, st := range p.Environments[0].Steps {
 			switch op := st.Op.(type) {
 			case Unshare:
-				unshared = unshared || st.Stage == Child && op.Flags == nsFlag(spec.NSCgroup)
+				if op.Flags == nsFlag(spec.NSCgroup) {
+					t.Errorf("%s: an unshare of the cgroup namespace", layout)
+				}
 			case Clone:
-				cloned = op.Flags&nsFlag(spec.NSCgroup) != 0
+				clone = i
+				if op.Flags&nsFlag(spec.NSCgroup) == 0 {
+					t.Errorf("%s: the clone makes no cgroup namespace", layout)
+				}
+			case CgroupJoin:
+				if clone < 0 && strings.Contains(op.Path, "/nsup/web.") {
+					joins++
+				} else if clone >= 0 && !strings.Contains(op.Path, "/nsup/") {
+					backs++
+				} else {
+					t.Errorf("%s: step %d: %s", layout, i, FormatOp(op))
+				}
 			}
 		}
-		if unshared != tc.inChild || cloned == tc.inChild {
+		if joins != backs || (layout != "v2-delegated") != (joins > 0) {
 			var b strings.Builder
 			Render(&b, p)
-			t.Errorf("%s: unshared by the child %v, by the clone %v:\n%s", tc.layout, unshared, cloned, b.String())
+			t.Errorf("%s: %d joins before the clone, %d back after:\n%s", layout, joins, backs, b.String())
 		}
 	}
 }

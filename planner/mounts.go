@@ -36,12 +36,6 @@ func (ec *envCompiler) child() {
 	// order (several). The caller's terminal itself is replaced by a pty
 	// of the environment's own when it is nsup's stdin (Openpty).
 	ec.add(Child, e.Pos, Setsid{})
-	if ec.cgroupInChild {
-		// Once in its v1 groups (written by nsup after the clone, while
-		// it waited), so that the namespace is rooted there in every
-		// hierarchy: /proc/self/cgroup inside says / (cgroup_namespaces(7)).
-		ec.add(Child, ec.nsPos(spec.NSCgroup), Unshare{Flags: nsFlag(spec.NSCgroup)})
-	}
 	if ec.timeInChild {
 		// Unshared by the stage's thread, inside the user namespace, which
 		// then owns it; the processes init forks from this thread are born

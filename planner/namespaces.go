@@ -356,7 +356,12 @@ func (ec *envCompiler) host() {
 	if len(e.Namespaces) > 0 {
 		first = e.Namespaces[0].Pos
 	}
-	unified, v1 := ec.cgroups()
+	unified, v1, back := ec.cgroups()
+	// This thread into the v1 groups (before any fork: a forked copy and
+	// its child are born in them too), and back after the clone.
+	for _, g := range v1 {
+		ec.add(Host, e.Pos, CgroupJoin{Path: g})
+	}
 	var flags CloneFlags
 	if ec.addedUser {
 		flags |= nsFlag(spec.NSUser)
@@ -426,14 +431,9 @@ func (ec *envCompiler) host() {
 		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
 		flags |= cloneParent
 	}
-	if len(v1) > 0 && flags&nsFlag(spec.NSCgroup) != 0 {
-		// Made by the child once in its v1 groups (child).
-		flags &^= nsFlag(spec.NSCgroup)
-		ec.cgroupInChild = true
-	}
 	ec.add(stage, first, Clone{Flags: flags, Cgroup: unified})
-	for _, g := range v1 {
-		ec.add(Host, first, CgroupJoin{Path: g})
+	for _, g := range back {
+		ec.add(Host, e.Pos, CgroupJoin{Path: g})
 	}
 	if ec.isNew(spec.NSUser) {
 		ec.userMaps(first)

@@ -153,8 +153,11 @@ type CgroupWrite struct {
 	Value string `json:"value"`
 }
 
-// CgroupJoin puts the child in a v1 group: its pid written to the
-// group's cgroup.procs while it waits, before it runs any step.
+// CgroupJoin moves the host's thread that creates the child into a v1
+// group (0, this thread, written to its tasks file), so that the child is
+// born in it; after the clone the thread moves back to nsup's own group.
+// (A thread, not the process: the kernel then moves it without the lock
+// that a process's move takes, whose RCU grace period cost up to 30 ms.)
 type CgroupJoin struct {
 	Path string `json:"path"`
 }

@@ -184,7 +184,7 @@ func FormatOp(op Op) string {
 	case CgroupWrite:
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Value))
 	case CgroupJoin:
-		return fmt.Sprintf("write(%s, \"$CHILD\")", q(path.Join(op.Path, "cgroup.procs")))
+		return fmt.Sprintf("write(%s, \"0\")", q(path.Join(op.Path, "tasks")))
 	case UIDMap:
 		return idMap("uid_map", op.Helper, op.Lines)
 	case GIDMap:

@@ -56,6 +56,9 @@ YAML
   # The same with yaml.v3 and pflag linked: the floor they set.
   (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps" ./scripts/hellodeps)
   sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
+  # With limits (memory and CPU, over the default pids limit every
+  # environment has): the cost of more groups and files.
+  sed 's|^    processes:|    limits: {memory: 512M, cpu: 1}\n    processes:|' "$W/bench.yaml" > "$W/limits.yaml"
   # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
   # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
   mkdir -p "$W/bundle"; (cd "$W/bundle" && runc spec)
@@ -81,12 +84,13 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -fc %T /sys/fs/cgrou
 fi
 export NSUP_CACHE_DIR=$W/cache
 
-NAMES=(nsup "nsup, init: false" "nsup, no filter" "nsup, no masks" bwrap unshare+chroot crun runc)
+NAMES=(nsup "nsup, init: false" "nsup, no filter" "nsup, no masks" "nsup, limits" bwrap unshare+chroot crun runc)
 CMDS=(
   "$NSUP apply $W/bench.yaml"
   "$NSUP apply $W/noinit.yaml"
   "$NSUP apply $W/nofilter.yaml"
   "$NSUP apply $W/nomasks.yaml"
+  "$NSUP apply $W/limits.yaml"
   "bwrap --unshare-pid --unshare-uts --unshare-ipc --unshare-net --ro-bind $R / --proc /proc --tmpfs /tmp --dev /dev --hostname x /bin/true"
   "unshare --mount --pid --uts --ipc --net --fork --mount-proc=$R/proc chroot $R /bin/sh -c 'hostname x && exec /bin/true'"
   "crun --root $W/crun-state run --bundle $W/bundle nsup-bench-crun"

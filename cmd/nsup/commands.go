@@ -389,10 +389,19 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	// What ended environments left in the cgroups (a killed nsup, an init
-	// that died): a group of the same name would be in the way.
-	if _, err := lifecycle.CleanCgroups(planner.DefaultStateDir()); err != nil {
-		fmt.Fprintf(ios.stderr, "nsup: %v\n", err)
-	}
+	// that died), removed meanwhile (on the other CPU if there is one): no
+	// group of this apply's depends on it (a detached environment's group
+	// left empty is used again).
+	cleaned := make(chan error, 1)
+	go func() {
+		_, err := lifecycle.CleanCgroups(planner.DefaultStateDir())
+		cleaned <- err
+	}()
+	defer func() {
+		if err := <-cleaned; err != nil {
+			fmt.Fprintf(ios.stderr, "nsup: %v\n", err)
+		}
+	}()
 	var failed, whys []string
 	opts := executor.Options{Stdin: ios.stdin, Stdout: ios.stdout, Stderr: ios.stderr, Index: idx, Color: colorful(ios.stdout),
 		Signals: sigs, Subscribed: subscribed}

@@ -61,7 +61,9 @@ func RemoveGroup(dir string) error {
 		}
 		if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
 			for _, pid := range GroupPids(dir) {
-				unix.Kill(pid, unix.SIGKILL)
+				if pid != os.Getpid() { // never nsup itself
+					unix.Kill(pid, unix.SIGKILL)
+				}
 			}
 		}
 		time.Sleep(2 * time.Millisecond)

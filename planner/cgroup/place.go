@@ -56,6 +56,7 @@ func (l Limits) Needs() []string {
 // Group is one group nsup makes for an environment.
 type Group struct {
 	Dir     string // "/sys/fs/cgroup/memory/nsup/web"
+	Home    string // nsup's own group there: "/sys/fs/cgroup/memory"
 	Unified bool   // cgroup v2
 	// Controllers are those whose files are written there (v2 names).
 	Controllers []string
@@ -90,7 +91,7 @@ func (e *NoController) Error() string {
 func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 	var groups []Group
 	if l.Unified != nil {
-		groups = append(groups, Group{Dir: path.Join(l.Unified.Dir(l.Unified.Group), "nsup", env), Unified: true})
+		groups = append(groups, Group{Dir: path.Join(l.Unified.Dir(l.Unified.Group), "nsup", env), Home: l.Unified.Dir(l.Unified.Group), Unified: true})
 	}
 	at := map[string]int{} // controller → its group
 	for _, c := range lim.Needs() {
@@ -107,7 +108,7 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 		i := slices.IndexFunc(groups, func(g Group) bool { return g.Dir == dir })
 		if i < 0 {
 			i = len(groups)
-			groups = append(groups, Group{Dir: dir})
+			groups = append(groups, Group{Dir: dir, Home: h.Dir(h.Group)})
 		}
 		at[c] = i
 		groups[i].Controllers = append(groups[i].Controllers, c)
