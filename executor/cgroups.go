@@ -31,10 +31,17 @@ func nsupPath(p string) string {
 // earlier environment's of the same name: reused if nothing is in it.
 func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
 	op.Path = nsupPath(op.Path)
-	if err := os.Mkdir(filepath.Dir(op.Path), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
+	var err error
+	for try := 0; ; try++ {
+		if err = os.Mkdir(filepath.Dir(op.Path), 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		// Another nsup that removed its last group may remove nsup/
+		// between the two: made again.
+		if err = os.Mkdir(op.Path, 0o755); !errors.Is(err, os.ErrNotExist) || try == 10 {
+			break
+		}
 	}
-	err := os.Mkdir(op.Path, 0o755)
 	if errors.Is(err, os.ErrExist) {
 		if len(lifecycle.GroupPids(op.Path)) > 0 {
 			return fmt.Errorf("%s has processes already (is %s running?): %w", op.Path, r.env.Name, unix.EBUSY)
