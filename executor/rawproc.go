@@ -99,6 +99,14 @@ func rawDoMonitor(p *rawProg, i int) {
 	self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	p.ppid = self
 	p.main.next = i + 1 // main's kind, program and clone3 arguments are set before the clone
+	// nsup's command line and environment, which this copy has, blanked
+	// before the main process exists (it could read /proc/1/cmdline at
+	// once); it needs neither (its arguments are the program's).
+	for k := range p.blank {
+		for j := uintptr(0); j < p.blank[k].len; j++ {
+			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
+		}
+	}
 	pid, e := rawCloneOnStack(&p.main)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, syscall.Errno(e))
@@ -106,12 +114,6 @@ func rawDoMonitor(p *rawProg, i int) {
 	// Nothing of the environment's stays open here: its stdio, nsup's
 	// report pipe (the main process holds its own copy until its execve).
 	syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, 0, ^uintptr(0), 0, 0, 0, 0)
-	// Nor nsup's command line and environment, which this copy has.
-	for k := range p.blank {
-		for j := uintptr(0); j < p.blank[k].len; j++ {
-			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
-		}
-	}
 	p.sigset = ^uint64(0)
 	stopping := false
 	for {
