@@ -114,8 +114,11 @@ func (r *envRun) oomWhy() string {
 		if w, ok := st.Op.(planner.CgroupWrite); ok {
 			switch filepath.Base(w.Path) {
 			case "memory.max", "memory.limit_in_bytes":
-				w.Path = nsupPath(w.Path)
-				return fmt.Sprintf("killed by the kernel: out of memory (%s %s, %s)", filepath.Base(w.Path), w.Value, st.Origin)
+				limit := w.Limit
+				if limit == "" {
+					limit = filepath.Base(w.Path) + " " + w.Value
+				}
+				return fmt.Sprintf("killed by the kernel: out of memory (%s, %s)", limit, st.Origin)
 			}
 		}
 	}

@@ -64,7 +64,7 @@ func TestRootLimitsMemory(t *testing.T) {
 	if st != 137 || strings.Contains(out, "survived") {
 		t.Fatalf("status %d, out %q: want 137, killed", st, out)
 	}
-	if !strings.Contains(why, "killed by the kernel: out of memory") || !strings.Contains(why, "16777216") || !strings.Contains(why, "test.yaml:6:") {
+	if !strings.Contains(why, "killed by the kernel: out of memory (limits.memory 16M, ") || !strings.Contains(why, "test.yaml:6:") {
 		t.Errorf("why = %q: want the OOM kill, the limit and its line", why)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"runtime"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -92,7 +93,11 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		if !ok {
 			p = e.Pos
 		}
-		ec.add(Host, p, CgroupWrite{Path: w.Path, Value: w.Value})
+		op := CgroupWrite{Path: w.Path, Value: w.Value}
+		if l := e.Limits; l != nil && l.Memory != nil && (path.Base(w.Path) == "memory.max" || path.Base(w.Path) == "memory.limit_in_bytes") {
+			op.Limit = "limits.memory " + l.Memory.Text
+		}
+		ec.add(Host, p, op)
 	}
 	return unified, v1, back
 }

@@ -147,10 +147,13 @@ type CgroupMkdir struct {
 
 // CgroupWrite writes one file of a group nsup made: a limit, or a
 // controller handed on to the environment's group (cgroup.subtree_control
-// of nsup/). Limit names the spec key it comes from ("" for none).
+// of nsup/).
 type CgroupWrite struct {
 	Path  string `json:"path"`
 	Value string `json:"value"`
+	// Limit is the spec's key and value it comes from, as written
+	// ("limits.memory 512M"), for messages; "" for none.
+	Limit string `json:"limit,omitempty"`
 }
 
 // CgroupJoin moves the host's thread that creates the child into a v1

@@ -410,7 +410,7 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 			failed = append(failed, fmt.Sprintf("nsup: environment %s: main process %s exited with status %d", env, mainProcess(p, env), status))
 		}
 		if why != "" {
-			whys = append(whys, fmt.Sprintf("nsup: %s: %s", env, why))
+			whys = append(whys, fmt.Sprintf("nsup: %s/%s: %s", env, strings.Trim(mainProcess(p, env), `"`), why))
 		}
 	}
 	status, err := executor.Apply(ctx, p, opts)
