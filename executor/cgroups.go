@@ -43,10 +43,14 @@ func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
 		}
 	}
 	if errors.Is(err, os.ErrExist) {
+		// An ended environment's of the same name that nothing removed
+		// yet (its limits may be other ones): made anew, if empty.
 		if len(lifecycle.GroupPids(op.Path)) > 0 {
 			return fmt.Errorf("%s has processes already (is %s running?): %w", op.Path, r.env.Name, unix.EBUSY)
 		}
-		err = nil
+		if err = unix.Rmdir(op.Path); err == nil {
+			err = os.Mkdir(op.Path, 0o755)
+		}
 	}
 	if err == nil {
 		r.cgroups = append(r.cgroups, op.Path)

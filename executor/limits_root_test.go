@@ -76,8 +76,8 @@ func TestRootLimitsPids(t *testing.T) {
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
-	p := compile(t, dir, limitsSpec("{pids: 16}",
-		`(i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done); set -- /proc/[0-9]*; echo started=$#`))
+	p := compile(t, dir, limitsSpec("{pids: 32}",
+		`(i=0; while [ $i -lt 60 ]; do sleep 30 & i=$((i+1)); done); set -- /proc/[0-9]*; echo started=$#`))
 	st, out, errOut, err := run(t, p, executor.Options{})
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, errOut)
@@ -91,8 +91,8 @@ func TestRootLimitsPids(t *testing.T) {
 	}
 	// Every process of the environment counts: its PID 1, the shell, the
 	// sleeps the loop could start.
-	if n, _ := strconv.Atoi(f[0]); n < 10 || n > 16 {
-		t.Errorf("%d processes inside, want about 16, at most 16", n)
+	if n, _ := strconv.Atoi(f[0]); n < 20 || n > 32 {
+		t.Errorf("%d processes inside, want about 32, at most 32", n)
 	}
 }
 
@@ -156,6 +156,15 @@ func TestRootLimitsGroups(t *testing.T) {
 			got := strings.TrimSpace(string(b))
 			if err != nil || !strings.HasPrefix(want, "default ") && got != want && !(want == "max" && got == "max") {
 				t.Errorf("%s: %q (%v), want %q", path, got, err, want)
+			}
+		}
+		// No thread of nsup (this process) stays in them: the one that
+		// created the child went back to nsup's own groups.
+		tasks, _ := os.ReadDir("/proc/self/task")
+		for _, task := range tasks {
+			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
+			if strings.Contains(string(b), "/nsup/") {
+				t.Errorf("thread %s of nsup is in the environment's groups:\n%s", task.Name(), b)
 			}
 		}
 		for _, d := range dirs {

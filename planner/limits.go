@@ -1,10 +1,13 @@
 package planner
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -54,14 +57,15 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		return "", nil, nil
 	}
 	lim, pos, defaultPids := ec.limits()
-	// A detached environment's name is its own (nsup keeps one of a
-	// name); one in the foreground may run in several nsup at once, each
-	// with a group of its own: ENV.PID, nsup's pid ($NSUP) when it applies
-	// (a dot: no environment name has one).
-	name := e.Name
-	if ec.stateDir == "" {
-		name += "." + NsupPid
+	// One in the foreground may run in several nsup at once, each with a
+	// group of its own: ENV.PID, nsup's pid ($NSUP) when it applies; a
+	// detached one is its state directory's (one of a name there):
+	// ENV.sHASH (a dot: no environment name has one).
+	stateDir := ""
+	if ec.stateDir != "" {
+		stateDir = ec.compiler.opts.StateDir // the state directory's, not the environment's folder in it
 	}
+	name := GroupName(e.Name, stateDir)
 	groups, writes, err := layout.Place(name, lim)
 	var nc *cgroup.NoController
 	if errors.As(err, &nc) && nc.Controller == cgroup.Pids && defaultPids {
@@ -152,3 +156,21 @@ func (ec *envCompiler) limits() (cgroup.Limits, map[string]spec.Pos, bool) {
 // NsupPid stands for the pid of the nsup that applies the plan, in the
 // paths of a foreground environment's groups.
 const NsupPid = "$NSUP"
+
+// GroupName is the name of an environment's groups: ENV.$NSUP in the
+// foreground (stateDir ""), ENV.sHASH when detached, HASH naming the state
+// directory, so that environments of one name in two state directories
+// (two users' NSUP_STATE_DIR, two test runs) never share a group.
+func GroupName(env, stateDir string) string {
+	if stateDir == "" {
+		return env + "." + NsupPid
+	}
+	return env + "." + StateTag(stateDir)
+}
+
+// StateTag is "s" and the first 8 hex digits of the SHA-256 of a state
+// directory's path.
+func StateTag(stateDir string) string {
+	sum := sha256.Sum256([]byte(filepath.Clean(stateDir)))
+	return "s" + hex.EncodeToString(sum[:4])
+}

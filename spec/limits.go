@@ -41,6 +41,10 @@ const Unlimited = -1
 // off.
 const DefaultPids = 2048
 
+// MinPids is the least pids limit: every task of the environment counts,
+// nsup's init's threads (a Go program's, about ten) among them.
+const MinPids = 32
+
 // MinMemory is the least memory limit (Docker's): below it a process
 // can hardly start.
 const MinMemory = 6 << 20
@@ -77,6 +81,10 @@ func (d *decoder) limits(n *yaml.Node, key *yaml.Node, at string) *Limits {
 	}
 	if v, ok := f.get("pids"); ok {
 		l.Pids = d.limitCount(v.val, at+".pids", 1, math.MaxInt32, true)
+		if l.Pids != nil && l.Pids.N != Unlimited && l.Pids.N < MinPids {
+			d.errorf(v.val, at+".pids", "must be at least %d, got %d: nsup's init and its threads count too, and so does the thread that creates the environment while it does", MinPids, l.Pids.N)
+			l.Pids = nil
+		}
 	}
 	if v, ok := f.get("cpu"); ok {
 		l.CPU = d.limitCores(v.val, at+".cpu")

@@ -129,7 +129,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		st := e.State
 		pe := psEntry{Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
 			Started: st.Started, New: st.New, Joined: st.Joined, Inodes: st.Namespaces, Spec: st.Spec, Log: e.Log()}
-		u := lifecycle.GroupUsage(st.Name)
+		u := lifecycle.GroupUsage(planner.DefaultStateDir(), st.Name)
 		pe.MemoryBytes, pe.MemoryLimit, pe.Pids, pe.PidsLimit = u.MemoryBytes, u.MemoryLimit, u.Pids, u.PidsLimit
 		if e.Running {
 			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())

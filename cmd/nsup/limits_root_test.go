@@ -90,3 +90,48 @@ environments:
 		t.Errorf("%s is still there after nsup ps: %v", group, err)
 	}
 }
+
+// TestRootLimitsTwoStateDirs: a detached environment's groups are its
+// state directory's: nsup ps (which removes ended environments' groups)
+// with another state directory leaves a running one of the same name
+// alone, and down removes only its own.
+func TestRootLimitsTwoStateDirs(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "web.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  web:
+    rootfs: {closure: [/bin/sh, /bin/sleep]}
+    namespaces: [mnt, pid]
+    limits: {pids: 64}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`), 0o644)
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, st := range []string{a, b} {
+		t.Setenv("NSUP_STATE_DIR", st)
+		if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+			t.Fatalf("apply -d in %s: %d %s", st, code, errs)
+		}
+	}
+	defer func() {
+		for _, st := range []string{a, b} {
+			t.Setenv("NSUP_STATE_DIR", st)
+			nsup(t, "down", "web")
+		}
+	}()
+	// b's web taken down: a's, running, must not notice.
+	if code, _, errs := nsup(t, "down", "web"); code != 0 {
+		t.Fatalf("down in b: %d %s", code, errs)
+	}
+	t.Setenv("NSUP_STATE_DIR", b)
+	nsup(t, "ps")
+	t.Setenv("NSUP_STATE_DIR", a)
+	code, out, errs := nsup(t, "ps")
+	if code != 0 || !strings.Contains(out, "running") || !strings.Contains(out, "/64") {
+		t.Fatalf("ps in a after b's down and ps: %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -87,12 +87,12 @@ func GroupPids(dir string) []int {
 	return pids
 }
 
-// removeGroups removes the groups of detached environment name (down,
-// once its init is gone).
-func removeGroups(name string) error {
+// removeGroups removes the groups of detached environment name of state
+// directory dir (down, once its init is gone and its lock is held).
+func removeGroups(dir, name string) error {
 	var errs []error
 	for _, d := range nsupDirs() {
-		if err := RemoveGroup(filepath.Join(d, name)); err != nil {
+		if err := RemoveGroup(filepath.Join(d, name+"."+planner.StateTag(dir))); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -101,13 +101,19 @@ func removeGroups(name string) error {
 
 // CleanCgroups removes the groups of environments that have ended, what
 // is left in them killed: a foreground environment's (ENV.PID) once the
-// nsup with that pid is gone; a detached one's (ENV) once nobody holds
-// its lock in stateDir (its init has ended, and no nsup apply -d is
-// bringing it up) or its state is gone; with stateDir "", only the
-// former. It returns what it removed.
+// nsup with that pid is gone; a detached one's of state directory
+// stateDir (ENV.sHASH, HASH naming stateDir) once its lock can be taken
+// (its init has ended and no nsup apply -d is bringing it up), held
+// while the group goes. Another state directory's groups are not
+// touched; with stateDir "", only foreground ones. It returns what it
+// removed.
 func CleanCgroups(stateDir string) ([]string, error) {
 	var removed []string
 	var errs []error
+	tag := ""
+	if stateDir != "" {
+		tag = planner.StateTag(stateDir)
+	}
 	for _, d := range nsupDirs() {
 		ents, err := os.ReadDir(d)
 		if err != nil {
@@ -117,19 +123,42 @@ func CleanCgroups(stateDir string) ([]string, error) {
 			if !e.IsDir() {
 				continue
 			}
-			name := e.Name()
-			if env, pid, ok := strings.Cut(name, "."); ok {
-				n, err := strconv.Atoi(pid)
-				if err != nil || env == "" {
-					continue // not nsup's naming: not touched
-				}
+			env, suffix, ok := strings.Cut(e.Name(), ".")
+			if !ok || env == "" {
+				continue // not nsup's naming: not touched
+			}
+			g := filepath.Join(d, e.Name())
+			if n, err := strconv.Atoi(suffix); err == nil {
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); err == nil {
 					continue // that nsup may still run it
 				}
-			} else if stateDir == "" || lockHeld(filepath.Join(stateDir, name, planner.LockFile)) {
-				continue // running, or being brought up
+			} else if tag == "" || suffix != tag {
+				// Another state directory's: removed only if empty and
+				// untouched for a minute (its nsup apply -d would have
+				// put its child in by then), killing nothing; a state
+				// directory removed without down leaves such groups.
+				if fi, err := os.Stat(g); err != nil || time.Since(fi.ModTime()) < time.Minute || len(GroupPids(g)) > 0 {
+					continue
+				}
+				if unix.Rmdir(g) == nil {
+					removed = append(removed, g)
+					unix.Rmdir(d) // nsup/, if that was the last
+				}
+				continue
+			} else {
+				unlock, ok := takeLock(filepath.Join(stateDir, env, planner.LockFile))
+				if !ok {
+					continue // running, or being brought up
+				}
+				err := RemoveGroup(g)
+				unlock()
+				if err != nil {
+					errs = append(errs, err)
+				} else {
+					removed = append(removed, g)
+				}
+				continue
 			}
-			g := filepath.Join(d, name)
 			if err := RemoveGroup(g); err != nil {
 				errs = append(errs, err)
 				continue
@@ -140,6 +169,28 @@ func CleanCgroups(stateDir string) ([]string, error) {
 	return removed, errors.Join(errs...)
 }
 
+// takeLock takes an environment's lock without waiting, unless someone
+// holds it (read from /proc/locks first: taking a lock even for a moment
+// could make a concurrent nsup apply -d fail); a missing lock file is a
+// lock nobody holds.
+func takeLock(path string) (unlock func(), ok bool) {
+	if lockHeld(path) {
+		return nil, false
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return func() {}, true
+	}
+	if err != nil {
+		return nil, false
+	}
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		f.Close()
+		return nil, false
+	}
+	return func() { f.Close() }, true
+}
+
 // Usage is what an environment's groups say it uses, against its limits:
 // -1 where a number is unknown, or a limit is none.
 type Usage struct {
@@ -147,11 +198,12 @@ type Usage struct {
 	Pids, PidsLimit          int64
 }
 
-// GroupUsage reads the memory and pids in use by the environment whose
-// groups are named group (a detached environment's name), and their
-// limits, from whichever hierarchy has each.
-func GroupUsage(group string) Usage {
+// GroupUsage reads the memory and pids in use by detached environment
+// name of state directory dir, and their limits, from whichever
+// hierarchy has each.
+func GroupUsage(dir, name string) Usage {
 	u := Usage{-1, -1, -1, -1}
+	group := planner.GroupName(name, dir)
 	for _, d := range nsupDirs() {
 		g := filepath.Join(d, group)
 		if v, ok := readInt(g, "memory.current", "memory.usage_in_bytes"); ok {

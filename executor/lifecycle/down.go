@@ -76,7 +76,7 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 		}
 		if errors.Is(err, ErrNotFound) {
 			// The lock is ours now: leftovers of a killed nsup apply -d.
-			if err := removeGroups(name); err != nil {
+			if err := removeGroups(dir, name); err != nil {
 				return res, err
 			}
 			return res, os.RemoveAll(d)
@@ -93,7 +93,7 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	}
 	res.Exit = exitRecorded(d)
 	// Its groups, with whatever is left in them.
-	if err := removeGroups(name); err != nil {
+	if err := removeGroups(dir, name); err != nil {
 		return res, err
 	}
 	// The lock is ours: nobody is using the directory.
