@@ -603,11 +603,14 @@ environments:
 		done := make(chan struct{})
 		var st int
 		var err error
+		up := make(chan struct{}, 1)
+		opts := executor.OnStart(executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}, func(string, int) { up <- struct{}{} })
 		go func() {
 			defer close(done)
-			st, err = executor.Apply(context.Background(), p, executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+			st, err = executor.Apply(context.Background(), p, opts)
 		}()
 		waitFor(t, &out, "ready")
+		<-up // set up, as Apply sees it: a signal before is a setup interrupted
 		// Apply forwards what nsup receives: send it to ourselves.
 		syscall.Kill(os.Getpid(), syscall.SIGTERM)
 		<-done

@@ -168,13 +168,16 @@ func TestRootTreeSIGTERM(t *testing.T) {
 	done := make(chan struct{})
 	var st int
 	var err error
+	up := make(chan struct{}, 1)
+	opts := executor.OnStart(executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out}, func(string, int) { up <- struct{}{} })
 	go func() {
 		defer close(done)
-		st, err = executor.Apply(context.Background(), p, executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+		st, err = executor.Apply(context.Background(), p, opts)
 	}()
 	for _, n := range []string{"main", "mid", "leaf", "side"} {
 		waitFor(t, &out, n+" up")
 	}
+	<-up // set up, as Apply sees it: a signal before is a setup interrupted
 	for _, f := range []string{"up-stubborn"} {
 		waitFile(t, filepath.Join(dir, "out", f))
 	}
@@ -271,6 +274,10 @@ environments:
 	var order []string
 	opts := executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
 		Ended: func(env string, st int, _ string) { ended[env] = st; order = append(order, env) }}
+	// Up, as Apply sees it (the output alone can come first: a host step
+	// may follow the processes' start).
+	up := make(chan string, 2)
+	opts = executor.OnStart(opts, func(env string, _ int) { up <- env })
 	done := make(chan struct{})
 	var st int
 	var err error
@@ -280,6 +287,8 @@ environments:
 	}()
 	waitFor(t, &out, "db/main | db up")
 	waitFor(t, &out, "web/server | web up")
+	<-up
+	<-up
 	// Each environment's init leads a process group of its own (the
 	// Setpgid step), which a terminal's ^C does not reach: only nsup's.
 	inits := 0
