@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +29,7 @@ func nsupPath(p string) string {
 
 // cgroupMkdir makes a group, and its nsup/ folder if missing (cgroup
 // folders take no mode but their own). A group there already is an
-// earlier environment's of the same name: reused if nothing is in it.
+// ended environment's of the same name: made anew if nothing is in it.
 func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
 	op.Path = nsupPath(op.Path)
 	var err error
@@ -58,6 +59,21 @@ func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
 	return err
 }
 
+// cgroupJoin moves this thread (0: a thread moves without the kernel's
+// lock of every process's moves) into group dir: one of the environment's
+// (remembered until it goes back: HOME of HOME/nsup/NAME), or nsup's own.
+func (r *envRun) cgroupJoin(dir string) error {
+	if err := cgroupWrite(filepath.Join(dir, "tasks"), "0"); err != nil {
+		return err
+	}
+	if slices.Contains(r.cgroups, dir) {
+		r.away = append(r.away, filepath.Dir(filepath.Dir(dir)))
+	} else {
+		r.away = slices.DeleteFunc(r.away, func(h string) bool { return h == dir })
+	}
+	return nil
+}
+
 // cgroupWrite writes one file of a group nsup made.
 func cgroupWrite(path, value string) error {
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
@@ -76,11 +92,11 @@ func cgroupWrite(path, value string) error {
 // or one of an environment without one) killed first.
 func (r *envRun) cgroupsDone() error {
 	// This thread back in nsup's own groups first, if a failure came
-	// between its join (CgroupJoin) and its return: HOME/nsup/NAME's HOME
-	// (a v1 file; the unified hierarchy's has no tasks, and nothing to do).
-	for _, g := range r.cgroups {
-		cgroupWrite(filepath.Join(filepath.Dir(filepath.Dir(g)), "tasks"), "0")
+	// between its join and its return.
+	for _, home := range r.away {
+		cgroupWrite(filepath.Join(home, "tasks"), "0")
 	}
+	r.away = nil
 	var errs []error
 	for i := len(r.cgroups) - 1; i >= 0; i-- {
 		if err := lifecycle.RemoveGroup(r.cgroups[i]); err != nil {

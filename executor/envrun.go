@@ -23,6 +23,9 @@ type envRun struct {
 	// cgroups are the groups made for the environment (cgroups.go), in
 	// order: removed once it has ended.
 	cgroups []string
+	// away are nsup's own v1 groups this thread left for the
+	// environment's (CgroupJoin) and has not gone back to yet.
+	away []string
 	// why is what nsup knows of the end beyond its status (Options.Ended).
 	why string
 	// setup receives nil or the setup error once the environment is up

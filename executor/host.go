@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/nsup/nsup/planner"
@@ -51,9 +50,7 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.CgroupWrite:
 		return cgroupWrite(nsupPath(op.Path), op.Value)
 	case planner.CgroupJoin:
-		// This thread (0): a thread moves without the kernel's lock of
-		// every process's moves, which a process's needs.
-		return cgroupWrite(filepath.Join(nsupPath(op.Path), "tasks"), "0")
+		return r.cgroupJoin(nsupPath(op.Path))
 	case planner.Fork, planner.Clone:
 		return fmt.Errorf("%s is the launcher's: %w", op.Syscall(), unix.EINVAL)
 	case planner.Mkdir:

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nsup/nsup/planner"
@@ -18,10 +19,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// hostLayout is the host's cgroup layout, read once per process (ps
+// asks for each environment's usage).
+var hostLayout = sync.OnceValues(func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("/")) })
+
 // nsupDirs are the nsup/ folders of the host's hierarchies (each under
 // nsup's own group there), those that exist.
 func nsupDirs() []string {
-	l, err := cgroup.Discover(os.DirFS("/"))
+	l, err := hostLayout()
 	if err != nil {
 		return nil
 	}
