@@ -24,17 +24,24 @@ func TestRootNoClone3(t *testing.T) {
 	timeNS := fmt.Sprintf("/proc/%d/ns/time", os.Getpid())
 	for _, tc := range []struct{ name, extra, procs string }{
 		{"monitor", "", `[{name: main, command: [/bin/echo, hello]}]`},
+		// Its cgroup namespace rooted at its groups, the unified one too,
+		// which it enters after the clone here.
+		{"cgroupns", "namespaces: [mnt, pid, cgroup]\n    mounts: [{type: proc, target: /proc}]", `[{name: main, command: [/bin/sh, -c, "cat /proc/self/cgroup; echo hello"]}]`},
 		{"forked", "join: {time: " + timeNS + "}", `[{name: main, command: [/bin/echo, hello]}]`},
 		{"init-false", "init: false", `[{name: main, command: [/bin/echo, hello]}]`},
 		{"tree", "", `[{name: main, command: [/bin/sh, -c, "sleep 0.1; echo hello"]}, {name: side, command: [/bin/true]}]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkHost(t)
+			ns := "namespaces: [mnt, pid]"
+			if strings.HasPrefix(tc.extra, "namespaces:") {
+				ns, tc.extra = tc.extra, ""
+			}
 			p := compile(t, dir, `version: 1
 environments:
   c:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt, pid]
+    `+ns+`
     `+tc.extra+`
     processes: `+tc.procs+`
 `)
@@ -50,6 +57,13 @@ environments:
 			out, err := cmd.CombinedOutput()
 			if err != nil || !strings.Contains(string(out), "hello") {
 				t.Fatalf("apply under a filter refusing clone3: %v\n%s\n%s", err, out, planText(p))
+			}
+			if tc.name == "cgroupns" {
+				for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+					if line != "hello" && !strings.HasSuffix(line, ":/") {
+						t.Errorf("inside, /proc/self/cgroup shows a group other than its own: %q\n%s", line, out)
+					}
+				}
 			}
 		})
 	}

@@ -81,6 +81,10 @@ type launchArgs struct {
 	// (ENOSYS), the copy uses clone(2) too.
 	fork, child cloneArgs
 	noClone3    bool
+	// cgroupNS: the child makes its cgroup namespace once released, not
+	// at its clone: without clone3 it enters its unified group only while
+	// it waits, and a namespace made before would be rooted at nsup's.
+	cgroupNS bool
 }
 
 type forkSetns struct{ fd, nstype, step uintptr }
@@ -139,6 +143,11 @@ func launchChild(a *launchArgs) {
 			rawExit(1)
 		}
 		rawClose(a.release)
+	}
+	if a.cgroupNS {
+		if _, _, e := syscall.RawSyscall(unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP, 0, 0); e != 0 {
+			rawFailed(p, a.cloneStep, partCall, e)
+		}
 	}
 	if a.root {
 		// Root of the user namespace: its capabilities there are kept
@@ -328,6 +337,10 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		}
 		defer relR.Close()
 		a.release, a.releaseW = relR.Fd(), l.release.Fd()
+	}
+	if op.Cgroup != "" && a.noClone3 && a.flags&unix.CLONE_NEWCGROUP != 0 {
+		a.flags &^= unix.CLONE_NEWCGROUP
+		a.cgroupNS = true
 	}
 	if op.Cgroup != "" {
 		fd, err := unix.Open(nsupPath(op.Cgroup), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
