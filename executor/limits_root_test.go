@@ -3,12 +3,20 @@ package executor_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/cgroup"
+	"golang.org/x/sys/unix"
 )
 
 // limitsSpec is one process under limits, with /proc and /dev.
@@ -209,5 +217,68 @@ environments:
 	out := runOK(t, p)
 	if !strings.Contains(out, "started") {
 		t.Fatalf("out %q", out)
+	}
+}
+
+// TestRootGroupEmptied: a unified group's end is seen in its
+// cgroup.events (WaitEmpty waits while a process is in it, and returns
+// once it has gone), and RemoveGroup empties one by cgroup.kill.
+func TestRootGroupEmptied(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	l, err := cgroup.Discover(os.DirFS("/"))
+	if err != nil || l.Unified == nil {
+		t.Fatalf("no unified hierarchy here (%v): the v2 path is untested", err)
+	}
+	home := filepath.Join(l.Unified.Dir(l.Unified.Group), "nsup")
+	g := filepath.Join(home, fmt.Sprintf("emptied.%d", os.Getpid()))
+	if err := os.MkdirAll(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lifecycle.RemoveGroup(g) })
+	start := func() *exec.Cmd {
+		fd, err := unix.Open(g, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		cmd := exec.Command("/bin/sleep", "1000")
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: unix.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if pids := lifecycle.GroupPids(g); !slices.Contains(pids, cmd.Process.Pid) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("sleep (%d) is not in %s: %v", cmd.Process.Pid, g, pids)
+		}
+		return cmd
+	}
+
+	cmd := start()
+	done := make(chan error, 1)
+	go func() { done <- lifecycle.WaitEmpty(g, time.Minute) }()
+	select {
+	case err := <-done:
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("WaitEmpty returned (%v) while sleep was in the group", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	cmd.Process.Kill() // not reaped yet: a zombie is not in a group
+	if err := <-done; err != nil {
+		t.Errorf("WaitEmpty after the kill: %v", err)
+	}
+	cmd.Wait()
+
+	cmd = start()
+	if err := lifecycle.RemoveGroup(g); err != nil {
+		t.Fatalf("RemoveGroup: %v", err)
+	}
+	if err := cmd.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("sleep in the removed group: %v, want killed", err)
+	}
+	if _, err := os.Stat(g); !os.IsNotExist(err) {
+		t.Errorf("%s after RemoveGroup: %v", g, err)
 	}
 }

@@ -5,6 +5,7 @@ package lifecycle
 // killed, an init that died) removed by the next apply, down or ps.
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -56,6 +57,7 @@ func nsupDirs() []string {
 // second is an error.
 func RemoveGroup(dir string) error {
 	deadline := time.Now().Add(time.Second)
+	waited := false
 	for {
 		err := unix.Rmdir(dir)
 		if err == nil || err == unix.ENOENT {
@@ -70,11 +72,62 @@ func RemoveGroup(dir string) error {
 					unix.Kill(pid, unix.SIGKILL)
 				}
 			}
+			time.Sleep(2 * time.Millisecond)
+			continue
 		}
-		time.Sleep(2 * time.Millisecond)
+		if waited {
+			// Empty, and yet busy (a process on its way out of it): the
+			// kernel is given a moment.
+			time.Sleep(time.Millisecond)
+		}
+		if err := WaitEmpty(dir, time.Until(deadline)); err != nil {
+			return fmt.Errorf("remove %s: %w", dir, err)
+		}
+		waited = true
 	}
 	unix.Rmdir(filepath.Dir(dir)) // nsup/, unless another environment's group is in it
 	return nil
+}
+
+// WaitEmpty waits until a unified group and its children have no
+// process left ("populated 0" in its cgroup.events, which the kernel
+// announces as a change of the file), for at most d.
+func WaitEmpty(dir string, d time.Duration) error {
+	events := filepath.Join(dir, "cgroup.events")
+	in, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(in)
+	if _, err := unix.InotifyAddWatch(in, events, unix.IN_MODIFY); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(d)
+	buf := make([]byte, 4096)
+	for {
+		// Read after the watch is set: a change between the two is not
+		// missed.
+		b, err := os.ReadFile(events)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte("populated 0\n")) {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("%s still has processes after %v: %w", dir, d, unix.EBUSY)
+		}
+		fds := []unix.PollFd{{Fd: int32(in), Events: unix.POLLIN}}
+		if _, err := unix.Poll(fds, int(left/time.Millisecond)+1); err != nil && err != unix.EINTR {
+			return err
+		}
+		for {
+			if _, err := unix.Read(in, buf); err != nil {
+				break // drained (EAGAIN)
+			}
+		}
+	}
 }
 
 // GroupPids are the pids in a group (cgroup.procs).
