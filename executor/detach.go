@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -150,6 +151,7 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		Namespaces: ns,
 		Started:    time.Now().UTC().Truncate(time.Second),
 		Processes:  r.procs,
+		Cgroups:    slices.Clone(r.cgroups),
 	}
 	depth := map[string]int{}
 	var levels []int64 // the longest stop_timeout of each depth

@@ -220,6 +220,7 @@ type compiler struct {
 	// layout is the host's cgroup layout (hostLayout), read once.
 	layout     *cgroup.Layout
 	layoutErr  error
+	parentErr  error // NSUP_CGROUP_PARENT, as given, is wrong
 	layoutRead bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool

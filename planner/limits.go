@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
@@ -24,6 +25,9 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 			c.layout, c.layoutErr = c.opts.Cgroups()
 		} else {
 			c.layout, c.layoutErr = cgroup.Discover(os.DirFS("/"))
+			if c.layoutErr == nil {
+				c.parentErr = c.layout.SetParent(os.Getenv(cgroup.ParentEnv))
+			}
 		}
 	}
 	return c.layout, c.layoutErr
@@ -33,21 +37,20 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 // each made and its limits written before the clone; the child born in
 // the unified one (the Clone's Cgroup) and in each v1 one (the creating
 // thread joins them first: CgroupJoin). It returns those, and nsup's own
-// groups in those v1 hierarchies (where the thread goes back). Root only:
-// a rootless spec with limits is refused, one without gets no group (and
-// so no pids limit), which the plan notes.
+// groups in those v1 hierarchies (where the thread goes back). Rootless,
+// only where the caller may write every file that takes (a group
+// delegated to the user, as NSUP_CGROUP_PARENT): else a spec with limits
+// is refused, one without gets no group (and so no pids limit), which
+// the plan notes.
 func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 	e := ec.e
 	field := ec.field + ".limits"
-	if !ec.caller.Privileged {
-		if e.Limits != nil {
-			ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): limits need a cgroup nsup may write, and nsup writes cgroups only as root for now: run nsup as root, or remove limits")
-		} else {
-			ec.notes = append(ec.notes, "rootless: no cgroup of its own, so no pids limit (limits need root)")
-		}
+	layout, err := ec.compiler.hostLayout()
+	if ec.compiler.parentErr != nil {
+		// Asked for, and wrong: never left out quietly.
+		ec.errorf(e.Pos, ec.field, "%v", ec.compiler.parentErr)
 		return "", nil, nil
 	}
-	layout, err := ec.compiler.hostLayout()
 	if err != nil {
 		if e.Limits != nil {
 			ec.errorf(e.Limits.Pos, field, "this host's cgroups cannot be read: %v", err)
@@ -74,14 +77,33 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		lim.Pids = 0
 		groups, writes, err = layout.Place(name, lim)
 	}
+	keys := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}
 	if errors.As(err, &nc) {
-		key := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}[nc.Controller]
-		ec.errorf(pos[nc.Controller], field+"."+key, "%v", err)
+		ec.errorf(pos[nc.Controller], field+"."+keys[nc.Controller], "%v", err)
+		return "", nil, nil
+	}
+	var np *cgroup.NoParent
+	if errors.As(err, &np) {
+		if p, ok := pos[np.Controller]; ok && np.Controller != "" && e.Limits != nil {
+			ec.errorf(p, field+"."+keys[np.Controller], "%v", err)
+		} else {
+			ec.errorf(e.Pos, ec.field, "%v", err)
+		}
 		return "", nil, nil
 	}
 	if err != nil {
 		ec.errorf(e.Pos, field, "%v", err)
 		return "", nil, nil
+	}
+	if !ec.caller.Privileged {
+		if why := ec.rootlessCgroups(layout, groups); why != "" {
+			if e.Limits != nil {
+				ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): %s: set %s to a group of yours that has the controllers (under systemd, one in the user's delegated user@UID.service), run nsup as root, or remove limits", why, cgroup.ParentEnv)
+			} else {
+				ec.notes = append(ec.notes, fmt.Sprintf("rootless: no cgroup of its own, so no pids limit (%s; %s chooses one)", why, cgroup.ParentEnv))
+			}
+			return "", nil, nil
+		}
 	}
 	for _, g := range groups {
 		ec.add(Host, e.Pos, CgroupMkdir{Path: g.Dir})
@@ -104,6 +126,44 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		ec.add(Host, p, op)
 	}
 	return unified, v1, back
+}
+
+// rootlessCgroups says what an unprivileged caller may not write of what
+// groups take, "" if nothing: each group's folder; in a v1 hierarchy,
+// the tasks files the creating thread moves through; in the unified
+// one, the cgroup.procs of the group that holds both nsup and the new
+// group (the kernel's rule for a move between groups of a delegated
+// subtree, which CLONE_INTO_CGROUP is).
+func (ec *envCompiler) rootlessCgroups(l *cgroup.Layout, groups []cgroup.Group) string {
+	w := ec.caller.CgroupWritable
+	if w == nil {
+		w = func(string) bool { return false }
+	}
+	for _, g := range groups {
+		if !w(path.Dir(g.Dir)) {
+			return "it may not make groups in " + path.Dir(g.Dir)
+		}
+		if g.Unified {
+			u := l.Unified
+			common := u.Dir(commonGroup(u.Group, path.Join(u.Base, "nsup")))
+			if f := path.Join(common, "cgroup.procs"); !w(f) {
+				return "it may not move a process from its group to " + path.Dir(g.Dir) + " (" + f + " is not its)"
+			}
+			continue
+		}
+		if f := path.Join(g.Home, "tasks"); !w(f) {
+			return "it may not move its thread through the v1 groups (" + f + " is not its)"
+		}
+	}
+	return ""
+}
+
+// commonGroup is the nearest group that holds both a and b.
+func commonGroup(a, b string) string {
+	for !(b == a || strings.HasPrefix(b, strings.TrimSuffix(a, "/")+"/")) {
+		a = path.Dir(a)
+	}
+	return a
 }
 
 // limits are the environment's limits in the kernel's units, where each

@@ -16,7 +16,17 @@ func compileLimits(t *testing.T, text string, caller Caller, layout string) (*Pl
 		t.Fatal(err)
 	}
 	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})
-	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("cgroup/testdata/" + layout)) }
+	o.Cgroups = func() (*cgroup.Layout, error) {
+		l, err := cgroup.Discover(os.DirFS("cgroup/testdata/" + layout))
+		if err != nil {
+			return nil, err
+		}
+		// The layout's NSUP_CGROUP_PARENT, if it has one.
+		if p, err := os.ReadFile("cgroup/testdata/" + layout + "/parent"); err == nil {
+			err = l.SetParent(strings.TrimSpace(string(p)))
+		}
+		return l, err
+	}
 	return Compile(s, o)
 }
 
@@ -48,6 +58,54 @@ func TestLimitsRootless(t *testing.T) {
 		if _, ok := st.Op.(CgroupMkdir); ok {
 			t.Errorf("a rootless plan makes a group: %s", FormatOp(st.Op))
 		}
+	}
+}
+
+// Rootless, limits are planned where the user may write every file they
+// take: a parent group in the user's delegated subtree (systemd's
+// user@UID.service), which also holds nsup's own group; a parent outside
+// it is refused, saying why.
+func TestLimitsRootlessDelegated(t *testing.T) {
+	user := userCaller
+	user.CgroupWritable = func(p string) bool {
+		return strings.HasPrefix(p, "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/")
+	}
+	text := strings.Replace(limitsText, "LIMITS", "limits: {memory: 64M, cpu: 0.5}", 1)
+	p, err := compileLimits(t, text, user, "v2-user")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range p.Environments[0].Steps {
+		switch op := st.Op.(type) {
+		case CgroupMkdir, CgroupWrite:
+			got = append(got, FormatOp(op))
+		case Clone:
+			got = append(got, "clone into "+op.Cgroup)
+		}
+	}
+	base := "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/nsup.slice"
+	want := []string{
+		`mkdir("` + base + `/nsup/web.$NSUP", 0755)`,
+		`write("` + base + `/cgroup.subtree_control", "+cpu")`,
+		`write("` + base + `/nsup/cgroup.subtree_control", "+memory")`,
+		`write("` + base + `/nsup/cgroup.subtree_control", "+pids")`,
+		`write("` + base + `/nsup/cgroup.subtree_control", "+cpu")`,
+		`write("` + base + `/nsup/web.$NSUP/memory.max", "67108864")`,
+		`write("` + base + `/nsup/web.$NSUP/pids.max", "2048")`,
+		`write("` + base + `/nsup/web.$NSUP/cpu.max", "50000 100000")`,
+		"clone into " + base + "/nsup/web.$NSUP",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	// The same user, with a parent outside its subtree: the move from
+	// its group to the parent's needs the root's cgroup.procs.
+	user.CgroupWritable = func(p string) bool { return strings.HasPrefix(p, "/sys/fs/cgroup/nsup.slice/") }
+	_, err = compileLimits(t, text, user, "v2-parent")
+	if err == nil || !strings.Contains(err.Error(), "environments.web.limits: rootless (nsup runs without CAP_SYS_ADMIN): it may not move a process from its group to /sys/fs/cgroup/nsup.slice/nsup (/sys/fs/cgroup/cgroup.procs is not its)") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -34,6 +34,10 @@ type Caller struct {
 	// RaiseLimits: CAP_SYS_RESOURCE is in the effective set, so a hard
 	// limit may be raised (setrlimit(2)).
 	RaiseLimits bool
+	// CgroupWritable says whether an unprivileged caller may write a
+	// cgroup file, or make a group in a folder (its nearest existing
+	// folder); nil: nothing.
+	CgroupWritable func(path string) bool
 }
 
 // IDRange is a range of host ids: First, First+1, ..., First+Count-1.
@@ -67,7 +71,21 @@ func CurrentCaller() Caller {
 	c.SubGIDs = subIDs("/etc/subgid", c.Name, c.UID)
 	c.NewUIDMap, _ = exec.LookPath("newuidmap")
 	c.NewGIDMap, _ = exec.LookPath("newgidmap")
+	c.CgroupWritable = writable
 	return c
+}
+
+// writable is access(2)'s W_OK for path, or for its nearest existing
+// folder.
+func writable(path string) bool {
+	for p := filepath.Clean(path); ; p = filepath.Dir(p) {
+		if _, err := os.Lstat(p); err == nil {
+			return unix.Access(p, unix.W_OK) == nil
+		}
+		if p == "/" || p == "." {
+			return false
+		}
+	}
 }
 
 // loginName finds uid in /etc/passwd ("" if it is not there).

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +11,15 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"golang.org/x/sys/unix"
 )
+
+func statErr(p string) error {
+	_, err := os.Stat(p)
+	return err
+}
 
 // TestRootLimitsRefused: a limit this host cannot honour is refused at
 // plan time, exit 2, naming its key: more CPUs than the host has.
@@ -133,5 +143,94 @@ environments:
 	code, out, errs := nsup(t, "ps")
 	if code != 0 || !strings.Contains(out, "running") || !strings.Contains(out, "/64") {
 		t.Fatalf("ps in a after b's down and ps: %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// TestRootCgroupParent: with NSUP_CGROUP_PARENT the environment's groups
+// go under that group in every hierarchy (made by the test here, as an
+// administrator would), with its limits; the process is in them from the
+// start; down finds them from the state even without the variable, and
+// they are gone after, nsup/ too, the parent left as it was.
+func TestRootCgroupParent(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	parent := fmt.Sprintf("/nsuptest.%d", os.Getpid())
+	hier := []string{"unified", "memory", "pids", "cpu"}
+	for _, h := range hier {
+		d := filepath.Join("/sys/fs/cgroup", h) + parent
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			// What a failure left first, so that the host is as it was.
+			left, _ := filepath.Glob(d + "/nsup/*")
+			for _, g := range left {
+				if fi, err := os.Stat(g); err == nil && fi.IsDir() {
+					t.Errorf("%s left", g)
+					lifecycle.RemoveGroup(g)
+				}
+			}
+			unix.Rmdir(d + "/nsup")
+			if err := unix.Rmdir(d); err != nil {
+				t.Errorf("the parent %s: %v (not left as it was)", d, err)
+			}
+		})
+	}
+	t.Setenv("NSUP_CGROUP_PARENT", parent)
+	f := filepath.Join(dir, "web.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  web:
+    rootfs: {closure: [/bin/sh, /bin/cat, /bin/sleep]}
+    namespaces: [mnt, pid]
+    limits: {memory: 64M, pids: 100, cpu: 0.5}
+    mounts: [{type: proc, target: /proc}]
+    processes:
+      - {name: main, command: [/bin/sh, -c, "cat /proc/self/cgroup; exec sleep ${NAP:-0}"]}
+`), 0o644)
+	// In the foreground: inside, every group it uses is under the parent.
+	code, out, errs := nsup(t, "apply", f)
+	if code != 0 {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errs)
+	}
+	for _, h := range []string{"memory", "pids", "cpu", ""} {
+		want := fmt.Sprintf(":%s:%s/nsup/web.%d\n", h, parent, os.Getpid())
+		if !strings.Contains(out, want) {
+			t.Errorf("inside, /proc/self/cgroup has no %q:\n%s", want, out)
+		}
+	}
+
+	// Detached.
+	os.WriteFile(f, []byte(strings.Replace(string(mustRead(t, f)), "${NAP:-0}", "1000", 1)), 0o644)
+	if code, out, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d\n%s\n%s", code, out, errs)
+	}
+	groups, _ := filepath.Glob("/sys/fs/cgroup/*" + parent + "/nsup/web.s*")
+	if len(groups) != len(hier) {
+		nsup(t, "down", "web")
+		t.Fatalf("groups under the parent: %v, want one in each of %v", groups, hier)
+	}
+	for file, want := range map[string]string{"memory/%s/memory.limit_in_bytes": "67108864", "pids/%s/pids.max": "100", "cpu/%s/cpu.cfs_quota_us": "50000"} {
+		p := filepath.Join("/sys/fs/cgroup", fmt.Sprintf(file, strings.TrimPrefix(parent, "/")+"/nsup/"+filepath.Base(groups[0])))
+		if got := strings.TrimSpace(string(mustRead(t, p))); got != want {
+			t.Errorf("%s = %q, want %q", p, got, want)
+		}
+	}
+	code, out, errs = nsup(t, "ps")
+	if code != 0 || !strings.Contains(out, "/100") || !strings.Contains(out, "64") {
+		t.Errorf("ps shows no use against the limits: %d\n%s\n%s", code, out, errs)
+	}
+	// down, without the variable: the state says where the groups are.
+	t.Setenv("NSUP_CGROUP_PARENT", "")
+	if code, out, errs := nsup(t, "down", "web"); code != 0 {
+		t.Fatalf("down: %d\n%s\n%s", code, out, errs)
+	}
+	for _, h := range hier {
+		if d := filepath.Join("/sys/fs/cgroup", h) + parent + "/nsup"; !errors.Is(statErr(d), os.ErrNotExist) {
+			t.Errorf("%s after down", d)
+		}
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,21 +26,31 @@ import (
 // asks for each environment's usage).
 var hostLayout = sync.OnceValues(func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("/")) })
 
-// nsupDirs are the nsup/ folders of the host's hierarchies (each under
-// nsup's own group there), those that exist.
+// nsupDirs are the nsup/ folders of the host's hierarchies, those that
+// exist: each under nsup's own group there, and under the configured
+// parent (NSUP_CGROUP_PARENT).
 func nsupDirs() []string {
 	l, err := hostLayout()
 	if err != nil {
 		return nil
 	}
+	parent := os.Getenv(cgroup.ParentEnv)
+	if !path.IsAbs(parent) || path.Clean(parent) != parent {
+		parent = ""
+	}
 	seen := map[string]bool{}
 	var out []string
 	add := func(h *cgroup.Hierarchy) {
-		d := filepath.Join(h.Dir(h.Group), "nsup")
-		if !seen[d] {
-			seen[d] = true
-			if fi, err := os.Stat(d); err == nil && fi.IsDir() {
-				out = append(out, d)
+		for _, g := range []string{h.Group, parent} {
+			if g == "" {
+				continue
+			}
+			d := filepath.Join(h.Dir(g), "nsup")
+			if !seen[d] {
+				seen[d] = true
+				if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+					out = append(out, d)
+				}
 			}
 		}
 	}
@@ -130,6 +142,15 @@ func WaitEmpty(dir string, d time.Duration) error {
 	}
 }
 
+// isCgroupFS says whether dir is on a cgroup file system (v1 or v2).
+func isCgroupFS(dir string) bool {
+	var fs unix.Statfs_t
+	if unix.Statfs(dir, &fs) != nil {
+		return false
+	}
+	return fs.Type == unix.CGROUP2_SUPER_MAGIC || fs.Type == unix.CGROUP_SUPER_MAGIC
+}
+
 // GroupPids are the pids in a group (cgroup.procs).
 func GroupPids(dir string) []int {
 	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
@@ -149,12 +170,35 @@ func GroupPids(dir string) []int {
 // directory dir (down, once its init is gone and its lock is held).
 func removeGroups(dir, name string) error {
 	var errs []error
-	for _, d := range nsupDirs() {
-		if err := RemoveGroup(filepath.Join(d, name+"."+planner.StateTag(dir))); err != nil {
+	for _, g := range groupsOf(dir, name) {
+		if err := RemoveGroup(g); err != nil {
 			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// groupsOf are the groups detached environment name of state directory
+// dir may have: those its state records, and those of its name in each
+// nsup/ folder nsupDirs knows (an nsup apply -d killed before it saved
+// the state leaves groups).
+func groupsOf(dir, name string) []string {
+	var out []string
+	if st, err := readState(filepath.Join(dir, name)); err == nil {
+		group := planner.GroupName(name, dir)
+		for _, g := range st.Cgroups {
+			// Only what nsup makes: a state file names no other folder.
+			if filepath.Base(g) == group && filepath.Base(filepath.Dir(g)) == "nsup" && isCgroupFS(filepath.Dir(g)) {
+				out = append(out, g)
+			}
+		}
+	}
+	for _, d := range nsupDirs() {
+		if g := filepath.Join(d, planner.GroupName(name, dir)); !slices.Contains(out, g) {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // CleanCgroups removes the groups of environments that have ended, what
@@ -261,9 +305,7 @@ type Usage struct {
 // hierarchy has each.
 func GroupUsage(dir, name string) Usage {
 	u := Usage{-1, -1, -1, -1}
-	group := planner.GroupName(name, dir)
-	for _, d := range nsupDirs() {
-		g := filepath.Join(d, group)
+	for _, g := range groupsOf(dir, name) {
 		if v, ok := readInt(g, "memory.current", "memory.usage_in_bytes"); ok {
 			u.MemoryBytes = v
 			u.MemoryLimit, _ = readInt(g, "memory.max", "memory.limit_in_bytes")

@@ -56,6 +56,10 @@ type State struct {
 	// their longest stop_timeout. nsup down waits that long (and a little)
 	// before killing init.
 	StopTimeoutMs int64 `json:"stopTimeoutMs"`
+	// Cgroups are the environment's groups (down removes them, ps reads
+	// its use there): under nsup's own groups, or under the parent group
+	// NSUP_CGROUP_PARENT named when it was applied.
+	Cgroups []string `json:"cgroups,omitempty"`
 }
 
 // StateProc is one declared process: its pid inside the environment.

@@ -14,6 +14,9 @@ import (
 // Layout is the host's cgroup hierarchies, as nsup sees them.
 type Layout struct {
 	fsys fs.FS // where it was read (Place checks files there)
+	// Parent is the configured parent group (SetParent), "" for none:
+	// environments' groups go under nsup's own group in each hierarchy.
+	Parent string
 	// Unified is the cgroup2 hierarchy, nil if none is mounted.
 	Unified *Hierarchy
 	// V1 are the v1 hierarchies by controller ("memory", "pids", "cpu",
@@ -29,17 +32,36 @@ type Hierarchy struct {
 	// Group is nsup's own group in it, from /proc/self/cgroup ("/" for
 	// the root, "/user.slice/user-1000.slice/session-2.scope").
 	Group string
+	// Base is the group the environments' groups go under (in its nsup/
+	// folder): nsup's own, or the configured parent.
+	Base string
 	// Controllers: v1, those of the hierarchy (from its mount options);
-	// v2, those nsup's group may hand to a child (its cgroup.controllers).
+	// v2, those the base group may hand to a child (its
+	// cgroup.controllers).
 	Controllers []string
 	// Delegated (v2 only) are the controllers already enabled for the
-	// children of nsup's group (its cgroup.subtree_control).
+	// children of the base group (its cgroup.subtree_control).
 	Delegated []string
+	// Busy (v2 only): the base group has processes of its own (its
+	// cgroup.procs), so that no controller can be enabled for its
+	// children (the "no internal processes" rule of cgroup v2), unless it
+	// is the root.
+	Busy bool
+	root string // the root of the mount, "/" but for a mount of a subtree
 }
+
+// ParentEnv is the environment variable that configures the parent group
+// (SetParent).
+const ParentEnv = "NSUP_CGROUP_PARENT"
 
 // Dir is the directory of group g (absolute, as /proc/self/cgroup says
 // it) in the hierarchy.
-func (h *Hierarchy) Dir(g string) string { return path.Join(h.Mount, g) }
+func (h *Hierarchy) Dir(g string) string {
+	if r, ok := below(g, h.root); ok {
+		g = r
+	}
+	return path.Join(h.Mount, g)
+}
 
 // Discover reads the layout from fsys, the host's root ("/" as
 // os.DirFS("/") gives it; paths in fsys have no leading slash).
@@ -70,14 +92,11 @@ func Discover(fsys fs.FS) (*Layout, error) {
 				continue // the first one, and only if nsup is in it
 			}
 			// A mount of a subtree (root != "/") shows groups below it.
-			g, ok := below(unifiedGroup, m.root)
-			if !ok {
+			if _, ok := below(unifiedGroup, m.root); !ok {
 				continue
 			}
-			h := &Hierarchy{Mount: m.point, Group: unifiedGroup}
-			dir := strings.TrimPrefix(path.Join(m.point, g), "/")
-			h.Controllers = fields(fsys, path.Join(dir, "cgroup.controllers"))
-			h.Delegated = fields(fsys, path.Join(dir, "cgroup.subtree_control"))
+			h := &Hierarchy{Mount: m.point, Group: unifiedGroup, Base: unifiedGroup, root: m.root}
+			h.readBase(fsys)
 			l.Unified = h
 		case "cgroup":
 			var ctrls []string
@@ -97,7 +116,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 				if _, ok := below(g, m.root); !ok {
 					continue
 				}
-				l.V1[c] = &Hierarchy{Mount: m.point, Group: g, Controllers: ctrls}
+				l.V1[c] = &Hierarchy{Mount: m.point, Group: g, Base: g, Controllers: ctrls, root: m.root}
 			}
 		}
 	}
@@ -105,6 +124,44 @@ func Discover(fsys fs.FS) (*Layout, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// SetParent makes parent (a group's path from the root of each
+// hierarchy, as /proc/self/cgroup gives one: "/nsup.slice") the group
+// the environments' groups go under, in every hierarchy, instead of
+// nsup's own. It must exist in each hierarchy used (Place says so). In
+// the unified hierarchy, nsup enables the controllers it needs in the
+// parent's cgroup.subtree_control where the parent has them and no
+// process of its own: configured for nsup, it is nsup's to use.
+func (l *Layout) SetParent(parent string) error {
+	if parent == "" {
+		return nil
+	}
+	if !path.IsAbs(parent) || path.Clean(parent) != parent {
+		return fmt.Errorf("%s=%q: not a clean absolute group path (as /proc/self/cgroup shows one: /nsup.slice)", ParentEnv, parent)
+	}
+	l.Parent = parent
+	if h := l.Unified; h != nil {
+		h.Base = parent
+		h.readBase(l.fsys)
+	}
+	for _, h := range l.V1 {
+		h.Base = parent
+	}
+	return nil
+}
+
+// readBase reads what the unified base group hands to its children.
+func (h *Hierarchy) readBase(fsys fs.FS) {
+	g, ok := below(h.Base, h.root)
+	if !ok {
+		h.Controllers, h.Delegated, h.Busy = nil, nil, false
+		return
+	}
+	dir := strings.TrimPrefix(path.Join(h.Mount, g), "/")
+	h.Controllers = fields(fsys, path.Join(dir, "cgroup.controllers"))
+	h.Delegated = fields(fsys, path.Join(dir, "cgroup.subtree_control"))
+	h.Busy = g != "/" && len(fields(fsys, path.Join(dir, "cgroup.procs"))) > 0
 }
 
 // below is g relative to a mount of root (both absolute), if g is in it.

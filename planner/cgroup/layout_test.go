@@ -30,9 +30,18 @@ func TestLayouts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// A file "parent" is the host's NSUP_CGROUP_PARENT.
+			if p, err := os.ReadFile(filepath.Join(dir, "parent")); err == nil {
+				if err := l.SetParent(strings.TrimSpace(string(p))); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var b strings.Builder
-			if l.Unified != nil {
-				fmt.Fprintf(&b, "unified %s group %s controllers %v delegated %v\n", l.Unified.Mount, l.Unified.Group, l.Unified.Controllers, l.Unified.Delegated)
+			if l.Parent != "" {
+				fmt.Fprintf(&b, "parent %s\n", l.Parent)
+			}
+			if u := l.Unified; u != nil {
+				fmt.Fprintf(&b, "unified %s group %s controllers %v delegated %v busy %v\n", u.Mount, u.Group, u.Controllers, u.Delegated, u.Busy)
 			}
 			for _, c := range l.v1Names() {
 				h := l.V1[c]
@@ -77,7 +86,7 @@ func TestNoControllerError(t *testing.T) {
 	}
 	_, _, err = l.Place("web", Limits{Memory: 1 << 20})
 	var nc *NoController
-	if !errors.As(err, &nc) || nc.Controller != Memory || !strings.Contains(err.Error(), "Delegate=") {
+	if !errors.As(err, &nc) || nc.Controller != Memory || !strings.Contains(err.Error(), ParentEnv) {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -80,22 +80,41 @@ func (e *NoController) Error() string {
 	return fmt.Sprintf("no %s controller nsup may use here: %s", e.Controller, e.Why)
 }
 
-// Place returns the groups of environment env (GROUP/nsup/ENV in each
-// hierarchy it uses, GROUP being nsup's own) and the files that set
-// lim, in order: the unified group first (every environment has one
-// where a cgroup2 hierarchy is mounted), then each v1 group. A
-// controller goes to the unified hierarchy when nsup's group already
-// hands it to its children (cgroup.subtree_control), else to the v1
-// hierarchy that has it: nsup changes no group it did not make, so it
-// enables no controller above its own nsup/ group.
+// NoParent is the error for a configured parent group missing from a
+// hierarchy nsup uses.
+type NoParent struct {
+	Parent, Dir string
+	Controller  string // the controller that needs it, "" for the unified hierarchy
+}
+
+func (e *NoParent) Error() string {
+	return fmt.Sprintf("%s=%s, but %s does not exist: make it (mkdir %s), or set %s to a group that exists in every hierarchy nsup uses", ParentEnv, e.Parent, e.Dir, e.Dir, ParentEnv)
+}
+
+// Place returns the groups of environment env (BASE/nsup/ENV in each
+// hierarchy it uses, BASE being nsup's own group or the configured
+// parent) and the files that set lim, in order: the unified group first
+// (every environment has one where a cgroup2 hierarchy is mounted), then
+// each v1 group. A controller goes to the unified hierarchy when the base
+// group there already hands it to its children (cgroup.subtree_control),
+// or, for a configured parent without processes of its own, can
+// (cgroup.controllers: nsup enables it there); else to the v1 hierarchy
+// that has it. Without a parent nsup changes no group it did not make.
 func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 	var groups []Group
-	if l.Unified != nil {
-		groups = append(groups, Group{Dir: path.Join(l.Unified.Dir(l.Unified.Group), "nsup", env), Home: l.Unified.Dir(l.Unified.Group), Unified: true})
+	var writes []Write
+	if u := l.Unified; u != nil {
+		if err := l.parentThere(u); err != nil {
+			return nil, nil, err
+		}
+		groups = append(groups, Group{Dir: path.Join(u.Dir(u.Base), "nsup", env), Home: u.Dir(u.Group), Unified: true})
 	}
 	at := map[string]int{} // controller → its group
 	for _, c := range lim.Needs() {
-		if l.Unified != nil && slices.Contains(l.Unified.Delegated, c) {
+		if u := l.Unified; u != nil && (slices.Contains(u.Delegated, c) || l.mayEnable(c)) {
+			if !slices.Contains(u.Delegated, c) {
+				writes = append(writes, Write{Path: path.Join(u.Dir(u.Base), "cgroup.subtree_control"), Value: "+" + c})
+			}
 			at[c] = 0
 			groups[0].Controllers = append(groups[0].Controllers, c)
 			continue
@@ -104,7 +123,11 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 		if h == nil {
 			return nil, nil, &NoController{Controller: c, Why: l.why(c)}
 		}
-		dir := path.Join(h.Dir(h.Group), "nsup", env)
+		if err := l.parentThere(h); err != nil {
+			err.Controller = c
+			return nil, nil, err
+		}
+		dir := path.Join(h.Dir(h.Base), "nsup", env)
 		i := slices.IndexFunc(groups, func(g Group) bool { return g.Dir == dir })
 		if i < 0 {
 			i = len(groups)
@@ -113,7 +136,6 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 		at[c] = i
 		groups[i].Controllers = append(groups[i].Controllers, c)
 	}
-	var writes []Write
 	if len(groups) > 0 && groups[0].Unified {
 		// nsup/ hands them on to the environment's group.
 		for _, c := range groups[0].Controllers {
@@ -125,8 +147,8 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 		ws := files(c, g.Dir, g.Unified, lim)
 		if !g.Unified {
 			// Some v1 files depend on the kernel's options or the I/O
-			// scheduler: such a file must be in nsup's own group there
-			// (a root group has it too, where the kernel has it).
+			// scheduler: such a file must be in the base group there (a
+			// root group has it too, where the kernel has it).
 			h := l.V1[v1Name(c)]
 			for i, w := range ws {
 				name := path.Base(w.Path)
@@ -137,7 +159,7 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 					ws[i].Path = path.Join(path.Dir(w.Path), alt)
 					continue
 				}
-				return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the %s hierarchy has no %s in %s (%s)", v1Name(c), name, h.Dir(h.Group), v1Missing[name])}
+				return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the %s hierarchy has no %s in %s (%s)", v1Name(c), name, h.Dir(h.Base), v1Missing[name])}
 			}
 		}
 		writes = append(writes, ws...)
@@ -145,15 +167,44 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 	return groups, writes, nil
 }
 
+// mayEnable says whether nsup may enable controller c for the children
+// of the unified base group: a configured parent's, which has it and no
+// process of its own.
+func (l *Layout) mayEnable(c string) bool {
+	u := l.Unified
+	return l.Parent != "" && !u.Busy && slices.Contains(u.Controllers, c)
+}
+
+// parentThere checks that the configured parent exists in h.
+func (l *Layout) parentThere(h *Hierarchy) *NoParent {
+	if l.Parent == "" || l.fsys == nil {
+		return nil
+	}
+	dir := h.Dir(h.Base)
+	if _, err := fs.Stat(l.fsys, strings.TrimPrefix(dir, "/")); err != nil {
+		return &NoParent{Parent: l.Parent, Dir: dir}
+	}
+	return nil
+}
+
 // why says why controller c has no place, and what would give it one.
 func (l *Layout) why(c string) string {
 	v := v1Name(c)
+	u := l.Unified
 	switch {
-	case l.Unified != nil && slices.Contains(l.Unified.Controllers, c):
-		return fmt.Sprintf("the unified hierarchy has it, but nsup's group %s does not hand it to its children (%s has no %s), and nsup enables no controller in a group it did not make: run nsup in a group that delegates it (systemd-run --scope -p Delegate=%s ...), or write +%s there yourself",
-			l.Unified.Group, path.Join(l.Unified.Dir(l.Unified.Group), "cgroup.subtree_control"), c, c, c)
-	case l.Unified != nil:
-		return fmt.Sprintf("neither the unified hierarchy (%s, controllers: %v) nor a v1 hierarchy has it (mounted v1 controllers: %v)", l.Unified.Mount, l.Unified.Controllers, l.v1Names())
+	case u != nil && l.Parent != "" && u.Busy && slices.Contains(u.Controllers, c):
+		return fmt.Sprintf("the unified hierarchy has it, but the parent group %s=%s has processes of its own, and cgroup v2 enables a controller only for the children of a group without any: choose a group without processes", ParentEnv, l.Parent)
+	case u != nil && l.Parent != "":
+		return fmt.Sprintf("the parent group %s=%s is not given it (its cgroup.controllers: %v): its own parent must enable it (+%s in %s)",
+			ParentEnv, l.Parent, u.Controllers, c, path.Join(path.Dir(u.Dir(u.Base)), "cgroup.subtree_control"))
+	case u != nil && slices.Contains(u.Controllers, c) && u.Busy:
+		return fmt.Sprintf("the unified hierarchy has it, but nsup's group %s has processes (nsup among them), and cgroup v2 enables a controller only for the children of a group without any: set %s to a group without processes that has it (as root: mkdir %s; %s=/nsup.slice)",
+			u.Group, ParentEnv, path.Join(u.Mount, "nsup.slice"), ParentEnv)
+	case u != nil && slices.Contains(u.Controllers, c):
+		return fmt.Sprintf("the unified hierarchy has it, but nsup's group %s does not hand it to its children (%s has no %s), and nsup enables no controller in a group it did not make: write +%s there, or set %s to a group that nsup may use",
+			u.Group, path.Join(u.Dir(u.Group), "cgroup.subtree_control"), c, c, ParentEnv)
+	case u != nil:
+		return fmt.Sprintf("neither the unified hierarchy (%s, controllers: %v) nor a v1 hierarchy has it (mounted v1 controllers: %v)", u.Mount, u.Controllers, l.v1Names())
 	default:
 		return fmt.Sprintf("no v1 hierarchy has %s (mounted: %v) and no cgroup2 hierarchy is mounted", v, l.v1Names())
 	}
@@ -250,12 +301,12 @@ func BlkioWeight(weight uint64) uint64 {
 	return 10 + ((weight-1)*990+9999/2)/9999
 }
 
-// has reports whether nsup's group in h has file name.
+// has reports whether the base group in h has file name.
 func (l *Layout) has(h *Hierarchy, name string) bool {
 	if l.fsys == nil {
 		return true
 	}
-	_, err := fs.Stat(l.fsys, strings.TrimPrefix(path.Join(h.Dir(h.Group), name), "/"))
+	_, err := fs.Stat(l.fsys, strings.TrimPrefix(path.Join(h.Dir(h.Base), name), "/"))
 	return err == nil
 }
 
