@@ -71,18 +71,33 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 	name := GroupName(e.Name, stateDir)
 	groups, writes, err := layout.Place(name, lim)
 	var nc *cgroup.NoController
-	if errors.As(err, &nc) && nc.Controller == cgroup.Pids && defaultPids {
+	var np *cgroup.NoParent
+	if defaultPids && lim.Pids != 0 {
 		// The default limit where it cannot be: noted, not refused.
-		ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %v", spec.DefaultPids, err))
-		lim.Pids = 0
-		groups, writes, err = layout.Place(name, lim)
+		why := ""
+		switch {
+		case errors.As(err, &nc) && nc.Controller == cgroup.Pids, errors.As(err, &np) && np.Controller == cgroup.Pids:
+			why = err.Error()
+		case err == nil && !ec.caller.Privileged && ec.rootlessCgroups(layout, groups) != "":
+			// Rootless, a pids group the user may not write (a v1 one)
+			// is left out if that is what stands in the way.
+			nopids := lim
+			nopids.Pids = 0
+			if g, _, err := layout.Place(name, nopids); err == nil && ec.rootlessCgroups(layout, g) == "" {
+				why = "rootless: " + ec.rootlessCgroups(layout, groups)
+			}
+		}
+		if why != "" {
+			ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %s", spec.DefaultPids, why))
+			lim.Pids = 0
+			groups, writes, err = layout.Place(name, lim)
+		}
 	}
 	keys := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}
 	if errors.As(err, &nc) {
 		ec.errorf(pos[nc.Controller], field+"."+keys[nc.Controller], "%v", err)
 		return "", nil, nil
 	}
-	var np *cgroup.NoParent
 	if errors.As(err, &np) {
 		if p, ok := pos[np.Controller]; ok && np.Controller != "" && e.Limits != nil {
 			ec.errorf(p, field+"."+keys[np.Controller], "%v", err)

@@ -3,9 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -232,5 +234,81 @@ environments:
 		if d := filepath.Join("/sys/fs/cgroup", h) + parent + "/nsup"; !errors.Is(statErr(d), os.ErrNotExist) {
 			t.Errorf("%s after down", d)
 		}
+	}
+}
+
+// TestRootRootlessCgroupParent: rootless, in a cgroup v2 subtree
+// delegated to the user as systemd delegates user@UID.service (the
+// folder and its cgroup.procs, cgroup.subtree_control and cgroup.threads
+// the user's), nsup runs in one group of it and NSUP_CGROUP_PARENT names
+// another: the environment's group is made there, and the child is born
+// in it (clone3 with CLONE_INTO_CGROUP, which needs the subtree's
+// cgroup.procs). This host delegates no memory or pids in v2, so the
+// default pids limit is left out, and said.
+func TestRootRootlessCgroupParent(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	sub := fmt.Sprintf("/nsupdeleg.%d", os.Getpid())
+	top := "/sys/fs/cgroup/unified" + sub
+	for _, d := range []string{top, top + "/self", top + "/parent"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, d := range []string{top + "/parent/nsup", top + "/parent", top + "/self/nsup", top + "/self", top} {
+			if strings.HasSuffix(d, "/nsup") && statErr(d) == nil {
+				t.Errorf("%s left by nsup", d)
+			}
+			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+				t.Errorf("rmdir %s: %v", d, err)
+			}
+		}
+	})
+	for _, f := range []string{top, top + "/cgroup.procs", top + "/cgroup.subtree_control", top + "/cgroup.threads"} {
+		if err := os.Chown(f, u.uid, u.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{top + "/self", top + "/parent"} {
+		filepath.WalkDir(d, func(p string, _ fs.DirEntry, _ error) error { return os.Lchown(p, u.uid, u.gid) })
+	}
+	spec := filepath.Join(dir, "c.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  c:
+    rootfs: {closure: [/bin/cat]}
+    namespaces: [mnt, pid]
+    mounts: [{type: proc, target: /proc}]
+    processes:
+      - {name: main, command: [/bin/cat, /proc/self/cgroup]}
+`), 0o644)
+	fd, err := unix.Open(top+"/self", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	env := []string{"XDG_CACHE_HOME=" + cache, "NSUP_CGROUP_PARENT=" + sub + "/parent"}
+	code, plan, errs := u.asIn(t, fd, env, bin, "plan", spec)
+	if code != 0 || !strings.Contains(plan, `mkdir("`+top+`/parent/nsup/c.$NSUP", 0755)`) ||
+		!strings.Contains(plan, "# c: no pids limit (the default is 2048): NSUP_CGROUP_PARENT=") {
+		t.Fatalf("plan: exit %d %s\n%s", code, errs, plan)
+	}
+	code, out, errs := u.asIn(t, fd, env, bin, "apply", spec)
+	if code != 0 || !regexp.MustCompile(`(?m)^0::`+regexp.QuoteMeta(sub)+`/parent/nsup/c\.[0-9]+$`).MatchString(out) {
+		t.Fatalf("apply: exit %d %s\n%s", code, errs, out)
+	}
+	// Without the parent: in its own group (the user's), under it; in
+	// the root group, which is not its, none.
+	code, out, errs = u.asIn(t, fd, env[:1], bin, "apply", spec)
+	if code != 0 || !regexp.MustCompile(`(?m)^0::`+regexp.QuoteMeta(sub)+`/self/nsup/c\.[0-9]+$`).MatchString(out) {
+		t.Errorf("apply in its own group: exit %d %s\n%s", code, errs, out)
+	}
+	code, plan, errs = u.as(t, env[:1], bin, "plan", spec)
+	if code != 0 || strings.Contains(plan, "mkdir(\"/sys/fs/cgroup") || !strings.Contains(plan, "rootless: no cgroup of its own") {
+		t.Errorf("plan in the root group: exit %d %s\n%s", code, errs, plan)
 	}
 }

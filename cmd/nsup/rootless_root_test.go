@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -63,9 +64,18 @@ func makeUser(t *testing.T) testUser {
 // as runs argv as the user, with no capability and a clean environment.
 func (u testUser) as(t *testing.T, env []string, argv ...string) (int, string, string) {
 	t.Helper()
+	return u.asIn(t, -1, env, argv...)
+}
+
+// asIn is as, started in the cgroup (v2) of fd cgroup, unless it is -1.
+func (u testUser) asIn(t *testing.T, cgroup int, env []string, argv ...string) (int, string, string) {
+	t.Helper()
 	args := append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
 		"--inh-caps=-all", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
 	cmd := exec.Command("setpriv", append(args, argv...)...)
+	if cgroup >= 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cgroup}
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
