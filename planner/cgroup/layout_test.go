@@ -91,9 +91,12 @@ func TestNoControllerError(t *testing.T) {
 	}
 }
 
+// The weights' conversions keep the defaults together (100: 1024
+// shares, 500 blkio.weight), reach both ends, and come back: every
+// weight is the weight of its shares, as runc and crun convert them.
 func TestConversions(t *testing.T) {
 	for _, c := range []struct{ weight, shares, blkio uint64 }{
-		{1, 2, 10}, {100, 2597, 20}, {10000, 262144, 1000},
+		{1, 2, 10}, {100, 1024, 500}, {10000, 262144, 1000},
 	} {
 		if got := Shares(c.weight); got != c.shares {
 			t.Errorf("Shares(%d) = %d, want %d", c.weight, got, c.shares)
@@ -101,6 +104,23 @@ func TestConversions(t *testing.T) {
 		if got := BlkioWeight(c.weight); got != c.blkio {
 			t.Errorf("BlkioWeight(%d) = %d, want %d", c.weight, got, c.blkio)
 		}
+		if got := WeightOfShares(c.shares); got != c.weight {
+			t.Errorf("WeightOfShares(%d) = %d, want %d", c.shares, got, c.weight)
+		}
+	}
+	// runc's own test values (opencontainers/cgroups, since 1.3.2).
+	for shares, weight := range map[uint64]uint64{2: 1, 3: 2, 4: 2, 1024: 100, 22000: 1204, 262143: 10000, 262144: 10000} {
+		if got := WeightOfShares(shares); got != weight {
+			t.Errorf("WeightOfShares(%d) = %d, want %d", shares, got, weight)
+		}
+	}
+	for w := uint64(1); w <= 10000; w++ {
+		if got := WeightOfShares(Shares(w)); got != w {
+			t.Fatalf("WeightOfShares(Shares(%d) = %d) = %d", w, Shares(w), got)
+		}
+	}
+	if got := WeightOfBlkio(500); got != 100 {
+		t.Errorf("WeightOfBlkio(500) = %d, want 100", got)
 	}
 }
 

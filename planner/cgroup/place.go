@@ -3,6 +3,7 @@ package cgroup
 import (
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -289,16 +290,33 @@ func files(c, dir string, unified bool, lim Limits) []Write {
 }
 
 // Shares is cpu.weight (1..10000, 100 the default) as v1's cpu.shares
-// (2..262144, 1024 the default): the inverse of runc's conversion
-// (weight = 1 + (shares-2)*9999/262142), rounded.
+// (2..262144, 1024 the default): the inverse of the conversion of runc
+// 1.3.2 and crun 1.23 (WeightOfShares), so that the defaults meet (100 is
+// 1024) and an OCI bundle nsup exports gives the same weight under those
+// runtimes: the shares nearest the exact inverse that convert back to
+// weight.
 func Shares(weight uint64) uint64 {
-	return 2 + ((weight-1)*262142+9999/2)/9999
+	weight = min(max(weight, 1), 10000)
+	e := math.Log10(float64(weight)) + 7.0/34
+	l := (-125 + math.Sqrt(125*125+4*612*e)) / 2
+	s := min(max(uint64(math.Round(math.Exp2(l))), 2), 262144)
+	for d := uint64(0); d < 262144; d++ {
+		if s+d <= 262144 && WeightOfShares(s+d) == weight {
+			return s + d
+		}
+		if s > d+1 && WeightOfShares(s-d) == weight {
+			return s - d
+		}
+	}
+	return s
 }
 
-// BlkioWeight is io.weight (1..10000) as v1's blkio.weight (10..1000):
-// the inverse of runc's conversion (weight = 1 + (blkio-10)*9999/990).
+// BlkioWeight is io.weight (1..10000, 100 the default) as v1's
+// blkio.weight (10..1000, 500 the default): systemd's scaling, which
+// keeps the defaults together (runc's 1 + (blkio-10)*9999/990 makes v1's
+// default 5000).
 func BlkioWeight(weight uint64) uint64 {
-	return 10 + ((weight-1)*990+9999/2)/9999
+	return min(max(weight*500/100, 10), 1000)
 }
 
 // has reports whether the base group in h has file name.
@@ -320,16 +338,23 @@ var v1Missing = map[string]string{
 	"memory.memsw.limit_in_bytes": "swap accounting is off: boot with swapaccount=1, or leave out memory_swap",
 }
 
-// WeightOfShares is runc's conversion of cpu.shares to cpu.weight:
-// 1 + (shares-2)*9999/262142, within 1..10000.
+// WeightOfShares is cpu.shares as cpu.weight, as runc (since 1.3.2) and
+// crun (since 1.23) convert it: a quadratic in log2(shares) through
+// (2, 1), (1024, 100) and (262144, 10000), rounded up.
 func WeightOfShares(shares uint64) uint64 {
-	shares = min(max(shares, 2), 262144)
-	return 1 + (shares-2)*9999/262142
+	if shares <= 2 {
+		return 1
+	}
+	if shares >= 262144 {
+		return 10000
+	}
+	l := math.Log2(float64(shares))
+	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
-// WeightOfBlkio is runc's conversion of blkio.weight to io.weight:
-// 1 + (weight-10)*9999/990, within 1..10000.
+// WeightOfBlkio is blkio.weight as io.weight, systemd's scaling (500 is
+// 100), within 1..10000.
 func WeightOfBlkio(w uint64) uint64 {
 	w = min(max(w, 10), 1000)
-	return 1 + (w-10)*9999/990
+	return max(w*100/500, 1)
 }
