@@ -281,4 +281,48 @@ func TestRootGroupEmptied(t *testing.T) {
 	if _, err := os.Stat(g); !os.IsNotExist(err) {
 		t.Errorf("%s after RemoveGroup: %v", g, err)
 	}
+
+	// A group made inside it (by a process of the environment where its
+	// cgroups are writable to it), a process in each: on v2 and on v1
+	// (the pids hierarchy), all killed and removed.
+	homes := []string{home}
+	if h := l.V1["pids"]; h != nil {
+		homes = append(homes, filepath.Join(h.Dir(h.Group), "nsup"))
+	}
+	for _, home := range homes {
+		g := filepath.Join(home, fmt.Sprintf("nested.%d", os.Getpid()))
+		sub := filepath.Join(g, "inner")
+		if err := os.MkdirAll(sub, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var cmds []*exec.Cmd
+		for _, d := range []string{g, sub} {
+			c := exec.Command("/bin/sleep", "1000")
+			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			cmds = append(cmds, c)
+			if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(c.Process.Pid)), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := lifecycle.RemoveGroup(g); err != nil {
+			t.Errorf("RemoveGroup of %s and %s: %v", g, sub, err)
+			for _, c := range cmds {
+				c.Process.Kill() // what it left, so that the test ends
+			}
+		}
+		for _, c := range cmds {
+			if err := c.Wait(); err == nil || !strings.Contains(err.Error(), "killed") {
+				t.Errorf("sleep in %s: %v, want killed", home, err)
+			}
+		}
+		if _, err := os.Stat(g); !os.IsNotExist(err) {
+			t.Errorf("%s after RemoveGroup: %v", g, err)
+			unix.Rmdir(sub)
+			unix.Rmdir(g)
+			unix.Rmdir(home)
+		}
+	}
 }

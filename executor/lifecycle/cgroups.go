@@ -64,26 +64,41 @@ func nsupDirs() []string {
 }
 
 // RemoveGroup empties a group nsup made (SIGKILL to what is in it, by
-// cgroup.kill where the unified hierarchy has it) and removes it, and
-// its nsup/ folder if that is empty now. A group still busy after a
-// second is an error.
+// cgroup.kill where the unified hierarchy has it), removes it with any
+// group made inside it, and its nsup/ folder if that is empty now. A
+// group still busy after a second is an error.
 func RemoveGroup(dir string) error {
-	deadline := time.Now().Add(time.Second)
+	if err := removeTree(dir, time.Now().Add(time.Second)); err != nil {
+		return err
+	}
+	unix.Rmdir(filepath.Dir(dir)) // nsup/, unless another environment's group is in it
+	return nil
+}
+
+// removeTree removes group dir, the groups inside it first (a process of
+// the environment may have made some, where its cgroups are writable to
+// it), killing what is in each.
+func removeTree(dir string, deadline time.Time) error {
 	waited := false
 	for {
 		err := unix.Rmdir(dir)
 		if err == nil || err == unix.ENOENT {
-			break
+			return nil
 		}
 		if err != unix.EBUSY || time.Now().After(deadline) {
 			return fmt.Errorf("remove %s: %w", dir, err)
 		}
-		if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
-			for _, pid := range GroupPids(dir) {
-				if pid != os.Getpid() { // never nsup itself
-					unix.Kill(pid, unix.SIGKILL)
+		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
+			for _, e := range ents {
+				if e.IsDir() {
+					if err := removeTree(filepath.Join(dir, e.Name()), deadline); err != nil {
+						return err
+					}
 				}
 			}
+		}
+		if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
+			killGroup(dir)
 			time.Sleep(2 * time.Millisecond)
 			continue
 		}
@@ -97,8 +112,28 @@ func RemoveGroup(dir string) error {
 		}
 		waited = true
 	}
-	unix.Rmdir(filepath.Dir(dir)) // nsup/, unless another environment's group is in it
-	return nil
+}
+
+// killGroup sends SIGKILL to each process in a v1 group, never nsup
+// itself: through a pidfd, taken before the group is read again, so that
+// a pid that ended and was reused by a process outside the group is
+// never signalled.
+func killGroup(dir string) {
+	for _, pid := range GroupPids(dir) {
+		if pid == os.Getpid() {
+			continue
+		}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		if slices.Contains(GroupPids(dir), pid) {
+			// The process the pidfd holds has that pid now, and the
+			// group has it.
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+		}
+		unix.Close(fd)
+	}
 }
 
 // WaitEmpty waits until a unified group and its children have no
