@@ -104,16 +104,17 @@ func TestRootLimitsPids(t *testing.T) {
 	}
 }
 
-// TestRootLimitsCPU: a busy loop under `cpu: 0.5` gets at most about half
-// a CPU: its CPU time over 2 s of wall time, read inside from its own
-// /proc/PID/stat (utime + stime, in clock ticks of 1/100 s).
+// TestRootLimitsCPU: a busy loop under cpu: 0.5 gets at most about 0.6
+// CPU-seconds per wall second, measured over 3 s from its group's own
+// usage (usage_usec of cpu.stat in its unified group, which counts every
+// process in it, whichever hierarchy has the cpu controller).
 func TestRootLimitsCPU(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
 	p := compile(t, dir, limitsSpec("{cpu: 0.5, cpu_weight: 50}",
-		`(while :; do :; done) & pid=$!; sleep 2; set -- $(cat /proc/$pid/stat); echo ticks=$((${14}+${15})); kill $pid`))
+		`(while :; do :; done) & sleep 5; kill $!`))
 	w := cgroupWrites(p)
 	found := false
 	for path, v := range w {
@@ -124,16 +125,67 @@ func TestRootLimitsCPU(t *testing.T) {
 	if !found {
 		t.Fatalf("no CPU quota of 50 ms per 100 ms in the plan: %v", w)
 	}
-	out := runOK(t, p)
-	ticks, err := strconv.Atoi(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(out), "ticks=")))
-	if err != nil {
-		t.Fatalf("out %q", out)
+	var unified string
+	for _, st := range p.Environments[0].Steps {
+		if c, ok := st.Op.(planner.Clone); ok {
+			unified = ownPid(c.Cgroup)
+		}
 	}
-	// 2 s at half a CPU is 100 ticks; some slack for the period's edges.
-	if ticks > 125 {
-		t.Errorf("the busy loop had %d ticks (%.2f CPU) in 2 s: more than half a CPU", ticks, float64(ticks)/200)
+	if unified == "" {
+		t.Fatal("the plan has no unified group: this host's usage is not measured")
 	}
-	t.Logf("%d ticks in 2 s: %.2f CPU", ticks, float64(ticks)/200)
+	usage := func() (int64, bool) {
+		b, err := os.ReadFile(filepath.Join(unified, "cpu.stat"))
+		if err != nil {
+			return 0, false
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "usage_usec "); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				return n, err == nil
+			}
+		}
+		return 0, false
+	}
+	type sample struct {
+		usec int64
+		at   time.Time
+	}
+	measured := make(chan []sample, 1)
+	opts := executor.OnStart(executor.Options{}, func(string, int) {
+		go func() {
+			// From the busy loop's start (the main process forks it
+			// first), 3 s of its group's usage.
+			time.Sleep(200 * time.Millisecond)
+			var ss []sample
+			for _, d := range []time.Duration{0, 3 * time.Second} {
+				time.Sleep(d)
+				u, ok := usage()
+				if !ok {
+					break
+				}
+				ss = append(ss, sample{u, time.Now()})
+			}
+			measured <- ss
+		}()
+	})
+	st, out, errOut, err := run(t, p, opts)
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s\n%s", st, err, out, errOut)
+	}
+	ss := <-measured
+	if len(ss) != 2 {
+		t.Fatalf("%s/cpu.stat could not be read for 3 s: %v", unified, ss)
+	}
+	wall := ss[1].at.Sub(ss[0].at).Seconds()
+	cpu := float64(ss[1].usec-ss[0].usec) / 1e6
+	if cpu/wall > 0.6 {
+		t.Errorf("the busy loop's group used %.2f CPU-seconds in %.2f s: %.2f CPU, more than cpu: 0.5 allows", cpu, wall, cpu/wall)
+	}
+	if cpu == 0 {
+		t.Errorf("the group used no CPU in %.2f s: nothing was measured", wall)
+	}
+	t.Logf("%.2f CPU-seconds in %.2f s: %.2f CPU", cpu, wall, cpu/wall)
 }
 
 // TestRootLimitsGroups: the environment runs in a group of its own in
