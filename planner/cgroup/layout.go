@@ -81,11 +81,16 @@ func Discover(fsys fs.FS) (*Layout, error) {
 	l := &Layout{fsys: fsys, V1: map[string]*Hierarchy{}}
 	sc := bufio.NewScanner(bytes.NewReader(mi))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	var mounts []mountinfo
 	for sc.Scan() {
-		m, ok := parseMountinfo(sc.Text())
-		if !ok {
-			continue
+		if m, ok := parseMountinfo(sc.Text()); ok {
+			mounts = append(mounts, m)
 		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	for _, m := range visible(mounts) {
 		switch m.fstype {
 		case "cgroup2":
 			if l.Unified != nil || unifiedGroup == "" {
@@ -120,10 +125,44 @@ func Discover(fsys fs.FS) (*Layout, error) {
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
 	return l, nil
+}
+
+// visible are the mounts not hidden by another mounted on top of them
+// (on the same point, or on a folder above theirs), in their order: an
+// empty tmpfs over a hierarchy hides it, as it does from every program.
+func visible(mounts []mountinfo) []mountinfo {
+	byID := map[int]mountinfo{}
+	covered := map[int]bool{} // a mount with another stacked on its point
+	for _, m := range mounts {
+		byID[m.id] = m
+	}
+	for _, m := range mounts {
+		if p, ok := byID[m.parent]; ok && p.point == m.point && p.id != m.id {
+			covered[p.id] = true
+		}
+	}
+	var out []mountinfo
+	for _, m := range mounts {
+		ok := true
+		seen := map[int]bool{}
+		for c := m; ; {
+			if covered[c.id] {
+				ok = false
+				break
+			}
+			p, found := byID[c.parent]
+			if !found || seen[c.id] {
+				break
+			}
+			seen[c.id] = true
+			c = p
+		}
+		if ok {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // SetParent makes parent (a group's path from the root of each
@@ -217,6 +256,7 @@ func parseSelfCgroup(b []byte) (map[string]string, string, error) {
 }
 
 type mountinfo struct {
+	id, parent                 int
 	root, point, fstype, super string
 }
 
@@ -233,7 +273,12 @@ func parseMountinfo(line string) (mountinfo, bool) {
 	if len(f) < 5 || len(g) < 3 {
 		return mountinfo{}, false
 	}
-	return mountinfo{root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
+	id, err1 := strconv.Atoi(f[0])
+	parent, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil {
+		return mountinfo{}, false
+	}
+	return mountinfo{id: id, parent: parent, root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
 }
 
 // unescape undoes mountinfo's octal escapes (\040 for a space).
