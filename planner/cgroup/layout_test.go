@@ -119,8 +119,21 @@ func TestConversions(t *testing.T) {
 			t.Fatalf("WeightOfShares(Shares(%d) = %d) = %d", w, Shares(w), got)
 		}
 	}
-	if got := WeightOfBlkio(500); got != 100 {
-		t.Errorf("WeightOfBlkio(500) = %d, want 100", got)
+	// An OCI bundle's blockIO.weight: runc's and crun's io.weight of it
+	// is the weight nsup exported (within a step of their rounding).
+	for w := uint64(1); w <= 10000; w++ {
+		b := OCIBlkioWeight(w)
+		if got := WeightOfOCIBlkio(b); got > w+11 || got+11 < w {
+			t.Fatalf("WeightOfOCIBlkio(OCIBlkioWeight(%d) = %d) = %d", w, b, got)
+		}
+	}
+	if got := WeightOfOCIBlkio(OCIBlkioWeight(100)); got != 92 && got != 102 {
+		t.Errorf("io_weight 100 exported comes back as %d", got)
+	}
+	for w, bfq := range map[uint64]uint64{1: 1, 100: 100, 10000: 1000} {
+		if got := BFQWeight(w); got != bfq {
+			t.Errorf("BFQWeight(%d) = %d, want %d", w, got, bfq)
+		}
 	}
 }
 

@@ -158,6 +158,9 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 				}
 				if alt, ok := v1Alternatives[name]; ok && l.has(h, alt) {
 					ws[i].Path = path.Join(path.Dir(w.Path), alt)
+					if alt == "blkio.bfq.weight" {
+						ws[i].Value = strconv.FormatUint(BFQWeight(lim.IOWeight), 10)
+					}
 					continue
 				}
 				return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the %s hierarchy has no %s in %s (%s)", v1Name(c), name, h.Dir(h.Base), v1Missing[name])}
@@ -312,11 +315,34 @@ func Shares(weight uint64) uint64 {
 }
 
 // BlkioWeight is io.weight (1..10000, 100 the default) as v1's
-// blkio.weight (10..1000, 500 the default): systemd's scaling, which
-// keeps the defaults together (runc's 1 + (blkio-10)*9999/990 makes v1's
-// default 5000).
+// blkio.weight (10..1000, 500 the default), which nsup writes itself:
+// systemd's scaling, which keeps the defaults together.
 func BlkioWeight(weight uint64) uint64 {
 	return min(max(weight*500/100, 10), 1000)
+}
+
+// BFQWeight is io.weight as BFQ's blkio.bfq.weight (1..1000, 100 the
+// default): systemd's mapping, 1..100 as it is, 100..10000 onto
+// 100..1000.
+func BFQWeight(weight uint64) uint64 {
+	weight = min(max(weight, 1), 10000)
+	if weight <= 100 {
+		return weight
+	}
+	return 100 + (weight-100)*900/9900
+}
+
+// OCIBlkioWeight is io.weight as an OCI bundle's blockIO.weight
+// (10..1000): the inverse of runc's and crun's conversion of it to
+// io.weight on cgroup v2 (WeightOfOCIBlkio), so that an exported bundle
+// gives the same io.weight there.
+func OCIBlkioWeight(weight uint64) uint64 {
+	weight = min(max(weight, 1), 10000)
+	b := 10 + ((weight-1)*990+9999/2)/9999
+	for b < 1000 && WeightOfOCIBlkio(b) < weight && WeightOfOCIBlkio(b+1) <= weight {
+		b++
+	}
+	return b
 }
 
 // has reports whether the base group in h has file name.
@@ -352,9 +378,9 @@ func WeightOfShares(shares uint64) uint64 {
 	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
-// WeightOfBlkio is blkio.weight as io.weight, systemd's scaling (500 is
-// 100), within 1..10000.
-func WeightOfBlkio(w uint64) uint64 {
+// WeightOfOCIBlkio is an OCI bundle's blockIO.weight as io.weight, as
+// runc and crun convert it on cgroup v2: 1 + (weight-10)*9999/990.
+func WeightOfOCIBlkio(w uint64) uint64 {
 	w = min(max(w, 10), 1000)
-	return max(w*100/500, 1)
+	return 1 + (w-10)*9999/990
 }

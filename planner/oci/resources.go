@@ -44,7 +44,7 @@ func (x *exporter) resources() {
 			r.CPU.Shares = &shares
 		}
 		if v := l.IOWeight; v != nil {
-			w := uint16(cgroup.BlkioWeight(uint64(v.N)))
+			w := uint16(cgroup.OCIBlkioWeight(uint64(v.N)))
 			r.BlockIO = &specs.LinuxBlockIO{Weight: &w}
 		}
 	}
@@ -89,7 +89,7 @@ func (m *importer) limits(r *specs.LinuxResources) *yaml.Node {
 		}
 	}
 	if b := r.BlockIO; b != nil && b.Weight != nil && *b.Weight > 0 {
-		set(n, "io_weight", integer(cgroup.WeightOfBlkio(uint64(*b.Weight))))
+		set(n, "io_weight", integer(cgroup.WeightOfOCIBlkio(uint64(*b.Weight))))
 	}
 	if len(n.Content) == 0 {
 		return nil
