@@ -200,7 +200,11 @@ func (h *Hierarchy) readBase(fsys fs.FS) {
 	dir := strings.TrimPrefix(path.Join(h.Mount, g), "/")
 	h.Controllers = fields(fsys, path.Join(dir, "cgroup.controllers"))
 	h.Delegated = fields(fsys, path.Join(dir, "cgroup.subtree_control"))
-	h.Busy = g != "/" && len(fields(fsys, path.Join(dir, "cgroup.procs"))) > 0
+	// The real root is exempt from the rule, and has no cgroup.type; the
+	// root of a cgroup namespace (nsup in a container) shows as "/" but
+	// is not.
+	_, err := fs.Stat(fsys, path.Join(dir, "cgroup.type"))
+	h.Busy = err == nil && len(fields(fsys, path.Join(dir, "cgroup.procs"))) > 0
 }
 
 // below is g relative to a mount of root (both absolute), if g is in it.

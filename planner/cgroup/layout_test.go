@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -141,5 +142,30 @@ func TestMountinfoEscapes(t *testing.T) {
 	m, ok := parseMountinfo(`40 31 0:37 / /sys/fs/cgroup/a\040b rw - cgroup cgroup rw,pids`)
 	if !ok || m.point != "/sys/fs/cgroup/a b" || m.super != "rw,pids" {
 		t.Fatalf("%+v %v", m, ok)
+	}
+}
+
+// A parent outside the subtree a hierarchy's mount shows (nsup in a
+// container whose cgroup2 is a mount of its own group) is not there,
+// rather than taken as a group below the mount.
+func TestParentOutsideMount(t *testing.T) {
+	fsys := fstest.MapFS{
+		"proc/self/mountinfo":                             {Data: []byte("30 22 0:27 /docker/abc /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")},
+		"proc/self/cgroup":                                {Data: []byte("0::/docker/abc\n")},
+		"sys/fs/cgroup/cgroup.controllers":                {Data: []byte("memory pids\n")},
+		"sys/fs/cgroup/nsup.slice/cgroup.controllers":     {Data: []byte("memory pids\n")},
+		"sys/fs/cgroup/nsup.slice/cgroup.subtree_control": {Data: []byte("pids\n")},
+	}
+	l, err := Discover(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetParent("/nsup.slice"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = l.Place("web", Limits{Pids: 64})
+	var np *NoParent
+	if !errors.As(err, &np) || !strings.Contains(err.Error(), "a mount of /docker/abc only") {
+		t.Fatalf("err = %v", err)
 	}
 }

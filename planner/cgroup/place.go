@@ -185,6 +185,11 @@ func (l *Layout) parentThere(h *Hierarchy) *NoParent {
 		return nil
 	}
 	dir := h.Dir(h.Base)
+	if _, ok := below(h.Base, h.root); !ok {
+		// A mount of a subtree that does not hold it (nsup in a
+		// container): not to be reached there.
+		return &NoParent{Parent: l.Parent, Dir: h.Mount + " (a mount of " + h.root + " only)"}
+	}
 	if _, err := fs.Stat(l.fsys, strings.TrimPrefix(dir, "/")); err != nil {
 		return &NoParent{Parent: l.Parent, Dir: dir}
 	}
