@@ -78,13 +78,13 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		switch {
 		case errors.As(err, &nc) && nc.Controller == cgroup.Pids, errors.As(err, &np) && np.Controller == cgroup.Pids:
 			why = err.Error()
-		case err == nil && !ec.caller.Privileged && ec.rootlessCgroups(layout, groups) != "":
+		case err == nil && !ec.caller.Privileged && ec.rootlessCgroups(layout, groups, writes) != "":
 			// Rootless, a pids group the user may not write (a v1 one)
 			// is left out if that is what stands in the way.
 			nopids := lim
 			nopids.Pids = 0
-			if g, _, err := layout.Place(name, nopids); err == nil && ec.rootlessCgroups(layout, g) == "" {
-				why = "rootless: " + ec.rootlessCgroups(layout, groups)
+			if g, ws, err := layout.Place(name, nopids); err == nil && ec.rootlessCgroups(layout, g, ws) == "" {
+				why = "rootless: " + ec.rootlessCgroups(layout, groups, writes)
 			}
 		}
 		if why != "" {
@@ -111,11 +111,11 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		return "", nil, nil
 	}
 	if !ec.caller.Privileged {
-		if why := ec.rootlessCgroups(layout, groups); why != "" {
+		if why := ec.rootlessCgroups(layout, groups, writes); why != "" {
 			if e.Limits != nil {
-				ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): %s: set %s to a group of yours that has the controllers (under systemd, one in the user's delegated user@UID.service), run nsup as root, or remove limits", why, cgroup.ParentEnv)
+				ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): %s; or run nsup as root, or remove limits", why)
 			} else {
-				ec.notes = append(ec.notes, fmt.Sprintf("rootless: no cgroup of its own, so no pids limit (%s; %s chooses one)", why, cgroup.ParentEnv))
+				ec.notes = append(ec.notes, fmt.Sprintf("rootless: no cgroup of its own, so no pids limit (%s)", why))
 			}
 			return "", nil, nil
 		}
@@ -144,30 +144,42 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 }
 
 // rootlessCgroups says what an unprivileged caller may not write of what
-// groups take, "" if nothing: each group's folder; in a v1 hierarchy,
-// the tasks files the creating thread moves through; in the unified
-// one, the cgroup.procs of the group that holds both nsup and the new
-// group (the kernel's rule for a move between groups of a delegated
-// subtree, which CLONE_INTO_CGROUP is).
-func (ec *envCompiler) rootlessCgroups(l *cgroup.Layout, groups []cgroup.Group) string {
+// groups take, and what to do about it, "" if nothing: each group's
+// folder; the files written outside the groups (a parent's
+// cgroup.subtree_control); in a v1 hierarchy, the tasks files the
+// creating thread moves through; in the unified one, the cgroup.procs
+// of the group that holds both nsup's and the new group (the kernel's
+// rule for a move between groups of a delegated subtree, which
+// CLONE_INTO_CGROUP is).
+func (ec *envCompiler) rootlessCgroups(l *cgroup.Layout, groups []cgroup.Group, writes []cgroup.Write) string {
 	w := ec.caller.CgroupWritable
 	if w == nil {
 		w = func(string) bool { return false }
 	}
+	parent := "set " + cgroup.ParentEnv + " to a group of yours (under systemd, one in your user@UID.service)"
 	for _, g := range groups {
 		if !w(path.Dir(g.Dir)) {
-			return "it may not make groups in " + path.Dir(g.Dir)
+			return "it may not make groups in " + path.Dir(g.Dir) + ": " + parent
 		}
 		if g.Unified {
 			u := l.Unified
 			common := u.Dir(commonGroup(u.Group, path.Join(u.Base, "nsup")))
 			if f := path.Join(common, "cgroup.procs"); !w(f) {
-				return "it may not move a process from its group to " + path.Dir(g.Dir) + " (" + f + " is not its)"
+				return "it may not move a process from its own group (" + u.Group + ") to " + path.Dir(g.Dir) + ", as " + f + " is not its: run nsup itself in the subtree delegated to you (under systemd: systemd-run --user --scope nsup ...)"
 			}
 			continue
 		}
 		if f := path.Join(g.Home, "tasks"); !w(f) {
-			return "it may not move its thread through the v1 groups (" + f + " is not its)"
+			return "it may not move its thread through the v1 groups (" + f + " is not its): " + parent + " on cgroup v2"
+		}
+	}
+	for _, wr := range writes {
+		inside := false
+		for _, g := range groups {
+			inside = inside || strings.HasPrefix(wr.Path, path.Dir(g.Dir)+"/")
+		}
+		if !inside && !w(wr.Path) {
+			return "it may not write " + wr.Path + " (" + wr.Value + "): have it written, or choose a parent that hands the controller down already"
 		}
 	}
 	return ""

@@ -104,7 +104,17 @@ func TestLimitsRootlessDelegated(t *testing.T) {
 	// its group to the parent's needs the root's cgroup.procs.
 	user.CgroupWritable = func(p string) bool { return strings.HasPrefix(p, "/sys/fs/cgroup/nsup.slice/") }
 	_, err = compileLimits(t, text, user, "v2-parent")
-	if err == nil || !strings.Contains(err.Error(), "environments.web.limits: rootless (nsup runs without CAP_SYS_ADMIN): it may not move a process from its group to /sys/fs/cgroup/nsup.slice/nsup (/sys/fs/cgroup/cgroup.procs is not its)") {
+	if err == nil || !strings.Contains(err.Error(), "environments.web.limits: rootless (nsup runs without CAP_SYS_ADMIN): it may not move a process from its own group (/user.slice/user-0.slice/session-4.scope) to /sys/fs/cgroup/nsup.slice/nsup, as /sys/fs/cgroup/cgroup.procs is not its: run nsup itself in the subtree delegated to you") {
+		t.Fatalf("err = %v", err)
+	}
+
+	// The parent's cgroup.subtree_control not the user's: cpu cannot be
+	// handed down, and the plan says so rather than the run.
+	user.CgroupWritable = func(p string) bool {
+		return strings.HasPrefix(p, "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/") && p != base+"/cgroup.subtree_control"
+	}
+	_, err = compileLimits(t, text, user, "v2-user")
+	if err == nil || !strings.Contains(err.Error(), "it may not write "+base+"/cgroup.subtree_control (+cpu)") {
 		t.Fatalf("err = %v", err)
 	}
 }
