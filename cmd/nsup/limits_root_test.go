@@ -312,3 +312,48 @@ environments:
 		t.Errorf("plan in the root group: exit %d %s\n%s", code, errs, plan)
 	}
 }
+
+// TestRootCleanCgroupsOtherPidNamespace: a group in nsup/ whose process
+// this nsup cannot see (an nsup in another pid namespace sharing the
+// folder: its pid says nothing here) is not cleaned up by ps, nor its
+// process killed.
+func TestRootCleanCgroupsOtherPidNamespace(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	home := "/sys/fs/cgroup/unified/nsup"
+	madeHome := statErr(home) != nil
+	g := filepath.Join(home, "foreign.999999999")
+	if err := os.MkdirAll(g, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		lifecycle.RemoveGroup(g)
+		if madeHome {
+			unix.Rmdir(home)
+		}
+	})
+	fd, err := unix.Open(g, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	sleep := exec.Command("/bin/sleep", "1000")
+	sleep.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Pdeathsig: unix.SIGKILL}
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", buildNsup(t), "ps")
+	cmd.Env = append(os.Environ(), "NSUP_STATE_DIR="+filepath.Join(dir, "state"))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ps in a pid namespace of its own: %v\n%s", err, out)
+	}
+	// Not reaped, a killed process stays as a zombie: its state says.
+	if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", sleep.Process.Pid)); err != nil || strings.Contains(string(st), ") Z ") {
+		t.Errorf("the other pid namespace's process was killed: %s %v", st, err)
+	}
+	if statErr(g) != nil {
+		t.Errorf("%s was removed", g)
+	}
+}

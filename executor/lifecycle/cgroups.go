@@ -177,13 +177,24 @@ func WaitEmpty(dir string, d time.Duration) error {
 	}
 }
 
-// isCgroupFS says whether dir is on a cgroup file system (v1 or v2).
-func isCgroupFS(dir string) bool {
-	var fs unix.Statfs_t
-	if unix.Statfs(dir, &fs) != nil {
+// inHierarchy says whether path g is below the mount point of one of the
+// host's cgroup hierarchies (as nsup finds them: visible mounts only; a
+// cgroup file system has no symlinks to lead elsewhere).
+func inHierarchy(g string) bool {
+	l, err := hostLayout()
+	if err != nil {
 		return false
 	}
-	return fs.Type == unix.CGROUP2_SUPER_MAGIC || fs.Type == unix.CGROUP_SUPER_MAGIC
+	hs := []*cgroup.Hierarchy{l.Unified}
+	for _, h := range l.V1 {
+		hs = append(hs, h)
+	}
+	for _, h := range hs {
+		if h != nil && strings.HasPrefix(g, h.Mount+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // GroupPids are the pids in a group (cgroup.procs).
@@ -222,8 +233,9 @@ func groupsOf(dir, name string) []string {
 	if st, err := readState(filepath.Join(dir, name)); err == nil {
 		group := planner.GroupName(name, dir)
 		for _, g := range st.Cgroups {
-			// Only what nsup makes: a state file names no other folder.
-			if filepath.Base(g) == group && filepath.Base(filepath.Dir(g)) == "nsup" && isCgroupFS(filepath.Dir(g)) {
+			// Only what nsup makes, in a hierarchy of this host's: a
+			// state file names no other folder.
+			if filepath.Clean(g) == g && filepath.Base(g) == group && filepath.Base(filepath.Dir(g)) == "nsup" && inHierarchy(g) {
 				out = append(out, g)
 			}
 		}
@@ -251,13 +263,27 @@ func CleanCgroups(stateDir string) ([]string, error) {
 	if stateDir != "" {
 		tag = planner.StateTag(stateDir)
 	}
-	for _, d := range nsupDirs() {
+	dirs := nsupDirs()
+	// A group with a process this nsup cannot see (cgroup v2 lists it as
+	// pid 0) is of an nsup in another pid namespace sharing the folder:
+	// neither its pid nor its lock says anything here. Its groups, by
+	// name, are left alone in every hierarchy.
+	foreign := map[string]bool{}
+	for _, d := range dirs {
+		ents, _ := os.ReadDir(d)
+		for _, e := range ents {
+			if e.IsDir() && slices.Contains(GroupPids(filepath.Join(d, e.Name())), 0) {
+				foreign[e.Name()] = true
+			}
+		}
+	}
+	for _, d := range dirs {
 		ents, err := os.ReadDir(d)
 		if err != nil {
 			continue
 		}
 		for _, e := range ents {
-			if !e.IsDir() {
+			if !e.IsDir() || foreign[e.Name()] {
 				continue
 			}
 			env, suffix, ok := strings.Cut(e.Name(), ".")
