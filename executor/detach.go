@@ -174,6 +174,14 @@ func (r *envRun) saveState(op planner.SaveState) error {
 				ref = op.Path
 			}
 			st.Joined[nsNames[op.NSType]] = ref
+		case planner.Pasta:
+			st.Ports = op.Ports
+			if r.pasta != nil {
+				pid := r.pasta.Process.Pid
+				if t, _, err := lifecycle.Identify(pid); err == nil {
+					st.Helpers = append(st.Helpers, lifecycle.StateHelper{Name: "pasta", Pid: pid, StartTime: t})
+				}
+			}
 		case planner.Spawn:
 			d := 0
 			if op.Parent != "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -20,6 +21,8 @@ import (
 type envRun struct {
 	a   *applier
 	env *planner.Env
+	// pasta is the environment's user-mode network stack (pasta.go).
+	pasta *exec.Cmd
 	// cgroups are the groups made for the environment (cgroups.go), in
 	// order: removed once it has ended.
 	cgroups []string
@@ -133,6 +136,7 @@ func (r *envRun) run(ctx context.Context) {
 			r.signal(unix.SIGKILL)
 			r.wait()
 		}
+		r.stopPasta()
 		r.cgroupsDone()
 		r.unhold()
 		r.finishPty()
@@ -150,6 +154,7 @@ func (r *envRun) run(ctx context.Context) {
 	r.openWanted()
 	r.setup <- nil
 	r.status = r.wait()
+	r.stopPasta()
 	if r.status == 128+int(unix.SIGKILL) && r.oomKilled() {
 		r.why = r.oomWhy()
 	}

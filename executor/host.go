@@ -63,6 +63,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return r.listen(op)
 	case planner.SaveState:
 		return r.saveState(op)
+	case planner.Pasta:
+		return r.startPasta(op)
 	default:
 		return fmt.Errorf("%s is not a host step: %w", planner.FormatOp(op), unix.EINVAL)
 	}

@@ -267,6 +267,8 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				uidMap = op.Lines
 			case planner.GIDMap:
 				gidMap = op.Lines
+			case planner.Pasta:
+				waits = true // for its network
 			}
 			continue
 		}

@@ -456,6 +456,7 @@ func (ec *envCompiler) host() {
 	if ec.isNew(spec.NSUser) {
 		ec.userMaps(first)
 	}
+	ec.network()
 }
 
 // owns reports whether the environment's namespace of type t belongs to

@@ -565,3 +565,21 @@ type Seccomp struct {
 	Digest  string              `json:"digest"`
 	Rules   *specs.LinuxSeccomp `json:"rules"`
 }
+
+// Pasta starts pasta (Debian's passt package, podman's user-mode network
+// stack) for the environment's new network namespace, once the child is
+// there and before it goes on: the child waits until pasta has set up
+// the namespace's interface, address and routes (pasta writes its pid to
+// its --pid file, a pipe, once it has) and its ports are published. The
+// namespace is given as an fd (/proc/self/fd/3: pasta, as root, drops
+// what would let it open /proc/PID/ns/net), and rootless the child's user
+// namespace too (/proc/self/fd/4); the pid pipe is the next fd. It is the
+// environment's: born in its unified group, ended with it (down too).
+type Pasta struct {
+	Program string   `json:"program"`
+	Args    []string `json:"args"`
+	UserNS  bool     `json:"userns,omitempty"`
+	// Ports are the published ports as compose writes them, host address
+	// included (127.0.0.1:8080:80/tcp), for ps and nsup port.
+	Ports []string `json:"ports,omitempty"`
+}

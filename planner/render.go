@@ -181,6 +181,12 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s})", flags, sig, cg)
 	case CgroupMkdir:
 		return fmt.Sprintf("mkdir(%s, 0755)", q(op.Path))
+	case Pasta:
+		args := make([]string, len(op.Args))
+		for i, a := range op.Args {
+			args[i] = q(a)
+		}
+		return fmt.Sprintf("spawn(%s, [%s]) in the environment's group, until it ends; the child waits until it is up", q(op.Program), strings.Join(args, ", "))
 	case CgroupWrite:
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Value))
 	case CgroupJoin:

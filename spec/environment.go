@@ -11,7 +11,7 @@ import (
 )
 
 var environmentKeys = []string{"rootfs", "namespaces", "join", "hostname", "domainname", "idmap",
-	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "limits", "processes"}
+	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "limits", "net", "processes"}
 
 func (d *decoder) environment(p pair, at string) *Environment {
 	e := &Environment{Name: p.name, Pos: pos(p.key)}
@@ -69,6 +69,9 @@ func (d *decoder) environment(p pair, at string) *Environment {
 	}
 	if v, ok := f.get("limits"); ok {
 		e.Limits = d.limits(v.val, v.key, at+".limits")
+	}
+	if v, ok := f.get("net"); ok {
+		e.Net = d.net(v.val, v.key, at+".net")
 	}
 	if v, ok := f.get("processes"); ok {
 		e.ProcessesPos = pos(v.key)

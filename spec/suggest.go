@@ -70,7 +70,7 @@ func distance(a, b string) int {
 // to thousands of environments must not cost millions of distances.
 const (
 	maxSuggestCandidates = 100
-	maxListed            = 16
+	maxListed            = 20
 )
 
 // unknownMsg is the message for a word that is not among valid: with the

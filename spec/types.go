@@ -97,7 +97,11 @@ type Environment struct {
 	Rlimits []Rlimit
 	// Limits are the environment's cgroup limits; nil when not written
 	// (the default pids limit applies).
-	Limits  *Limits
+	Limits *Limits
+	// Net is the environment's network beyond loopback, ports and name
+	// resolution; nil when not written (loopback only, files of the
+	// rootfs).
+	Net     *Net
 	Process []*Process // the top-level processes; Process[0] is the main one
 	// ProcessesPos is the position of the `processes` key.
 	ProcessesPos Pos

@@ -295,6 +295,31 @@ func (d *decoder) needsNamespaces(st *envState) {
 			d.report(pos(k.key), st.path+"."+r.key, fmt.Sprintf("needs a new %s namespace: add %s to namespaces", r.ns, r.ns))
 		}
 	}
+	d.netNamespace(st)
+}
+
+// netNamespace checks `net` against the environment's network namespace:
+// a user-mode network, ports and the host's loopback belong to one made
+// for it (an environment that joins another's by name shares that one's,
+// ports included); generated resolv.conf and hosts need one of its own or
+// joined (on the host's network the host's files hold).
+func (d *decoder) netNamespace(st *envState) {
+	e, n := st.env, st.env.Net
+	if n == nil || !st.joinOK {
+		return
+	}
+	k, _ := st.keys.get("net")
+	j := e.Joined(NSNet)
+	switch {
+	case !e.HasNamespace(NSNet) && j == nil:
+		d.report(pos(k.key), st.path+".net", "needs a network namespace: add net to namespaces (without one, the environment is on the host's network)")
+	case j != nil && (n.Network != NetworkNone || n.HostLoopback != nil):
+		owner := "the one it joins"
+		if !j.IsPath() {
+			owner = j.Ref + "'s, whose ports it shares"
+		}
+		d.report(n.NetworkPos, st.path+".net.network", "the network is "+owner+": set network, ports and host_loopback there")
+	}
 }
 
 // uniqueProcesses checks that process names are unique in the whole tree

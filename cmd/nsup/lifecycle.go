@@ -89,6 +89,9 @@ type psEntry struct {
 	Pids        int64   `json:"pids"`
 	PidsLimit   int64   `json:"pidsLimit"`
 	Tree        *psProc `json:"tree,omitempty"`
+	// Ports are its published ports (127.0.0.1:8080:80/tcp), its own or
+	// those of the environment whose network it joins.
+	Ports []string `json:"ports"`
 }
 
 // psProc is a process of the tree, in JSON.
@@ -124,11 +127,16 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	now := time.Now()
+	ports := map[string][]string{}
+	for _, e := range envs {
+		ports[e.State.Name] = e.State.Ports
+	}
 	var entries []psEntry
 	for _, e := range envs {
 		st := e.State
 		pe := psEntry{Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
 			Started: st.Started, New: st.New, Joined: st.Joined, Inodes: st.Namespaces, Spec: st.Spec, Log: e.Log()}
+		pe.Ports = envPorts(&st, ports)
 		u := lifecycle.GroupUsage(planner.DefaultStateDir(), st.Name)
 		pe.MemoryBytes, pe.MemoryLimit, pe.Pids, pe.PidsLimit = u.MemoryBytes, u.MemoryLimit, u.Pids, u.PidsLimit
 		if e.Running {
@@ -156,14 +164,18 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tSPEC")
+	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
 	for _, e := range entries {
 		pid, up := "-", "-"
 		if e.Running {
 			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up,
-			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), e.Spec)
+		ports := "-"
+		if len(e.Ports) > 0 {
+			ports = strings.Join(portArrows(e.Ports), ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up,
+			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), ports, e.Spec)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -491,4 +503,77 @@ func bytesText(n int64) string {
 		return fmt.Sprintf("%.1fK", float64(n)/(1<<10))
 	}
 	return strconv.FormatInt(n, 10)
+}
+
+// envPorts are an environment's published ports: its own, or those of
+// the environment whose network it joins by name (its state's).
+func envPorts(st *lifecycle.State, byName map[string][]string) []string {
+	if owner, ok := st.Joined["net"]; ok && !strings.HasPrefix(owner, "/") {
+		return append([]string{}, byName[owner]...)
+	}
+	return append([]string{}, st.Ports...)
+}
+
+// portArrows writes ports as docker ps does: 127.0.0.1:8080->80/tcp.
+func portArrows(ports []string) []string {
+	var out []string
+	for _, p := range ports {
+		proto := ""
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			p, proto = p[:i], p[i:]
+		}
+		i := strings.LastIndexByte(p, ':')
+		if i < 0 {
+			out = append(out, p+proto)
+			continue
+		}
+		out = append(out, p[:i]+"->"+p[i+1:]+proto)
+	}
+	return out
+}
+
+const portHelp = `Lists the ports published by the detached environment ENV (net.ports),
+or by the one whose network it joins, as docker port does: each port
+inside, then the host address and port it is reached at.`
+
+func runPort(ctx context.Context, args []string, ios ioSet) error {
+	rest, _, err := parseFlags("port", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) != 1 {
+		return usageError{"port takes one ENV"}
+	}
+	if !spec.ValidName(rest[0]) {
+		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
+	}
+	envs, err := lifecycle.List(planner.DefaultStateDir())
+	if err != nil {
+		return err
+	}
+	byName := map[string][]string{}
+	var st *lifecycle.State
+	for _, e := range envs {
+		byName[e.State.Name] = e.State.Ports
+		if e.State.Name == rest[0] {
+			st = &e.State
+		}
+	}
+	if st == nil {
+		return fmt.Errorf("%s: no such detached environment (nsup ps lists them)", rest[0])
+	}
+	for _, p := range envPorts(st, byName) {
+		pt, err := spec.ParsePort(p)
+		if err != nil {
+			continue
+		}
+		host := pt.HostIP.String()
+		if pt.HostIP.Is6() {
+			host = "[" + host + "]"
+		}
+		for i := 0; i <= int(pt.To-pt.From); i++ {
+			fmt.Fprintf(ios.stdout, "%d/%s -> %s:%d\n", int(pt.From)+i, pt.Proto, host, int(pt.HostFrom)+i)
+		}
+	}
+	return nil
 }

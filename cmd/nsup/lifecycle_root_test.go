@@ -174,7 +174,7 @@ func TestRootPodDetached(t *testing.T) {
 		t.Errorf("down again: %d %q", code, out)
 	}
 	code, out, _ = nsupBin("ps")
-	if code != 0 || strings.TrimSpace(out) != "NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  SPEC" {
+	if code != 0 || strings.TrimSpace(out) != "NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
 		t.Errorf("ps after down: %q", out)
 	}
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {

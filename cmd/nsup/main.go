@@ -103,6 +103,7 @@ func commands() []command {
 		{"ps", "[--json] [--tree]", "list the detached environments", psHelp, runPs},
 		{"exec", "ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
 		{"logs", "ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
+		{"port", "ENV", "list a detached environment's published ports", portHelp, runPort},
 		{"down", "ENV... | FILE", "stop detached environments and remove their state", downHelp, runDown},
 		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},

@@ -671,6 +671,26 @@ func hostSnapshot() string {
 	hostPid, _ := os.Readlink("/proc/self/ns/pid")
 	mySession := session("self")
 	procs, _ := os.ReadDir("/proc")
+	// Network namespaces held by a process (a pasta or an environment
+	// left behind holds one), and pasta processes, of any session.
+	netns := map[string]bool{}
+	for _, p := range procs {
+		if _, err := strconv.Atoi(p.Name()); err != nil {
+			continue
+		}
+		if n, err := os.Readlink("/proc/" + p.Name() + "/ns/net"); err == nil {
+			netns[n] = true
+		}
+		if comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm"); strings.HasPrefix(string(comm), "pasta") {
+			fmt.Fprintf(&b, "pasta process: %s\n", p.Name())
+		}
+	}
+	fmt.Fprintf(&b, "network namespaces held by processes: %d\n", len(netns))
+	if ents, err := os.ReadDir("/run/netns"); err == nil {
+		for _, e := range ents {
+			b.WriteString("netns: " + e.Name() + "\n")
+		}
+	}
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue

@@ -92,6 +92,10 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 		}
 	}
 	res.Exit = exitRecorded(d)
+	// Its helpers (pasta), which no group may hold (no unified hierarchy).
+	if st, err := readState(d); err == nil {
+		endHelpers(st)
+	}
 	// Its groups, with whatever is left in them.
 	if err := removeGroups(dir, name); err != nil {
 		return res, err
@@ -190,5 +194,23 @@ func lockWithin(ctx context.Context, f *os.File, d time.Duration) error {
 			return ctx.Err()
 		case <-time.After(10 * time.Millisecond):
 		}
+	}
+}
+
+// endHelpers kills an environment's host helpers, each through a pidfd
+// taken while its start time still says it is that process.
+func endHelpers(st *State) {
+	for _, h := range st.Helpers {
+		fd, err := unix.PidfdOpen(h.Pid, 0)
+		if err != nil {
+			continue // gone
+		}
+		if t, err := procStartTime(h.Pid); err == nil && t == h.StartTime {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			// Not nsup's child (it was apply -d's): waited for by its
+			// pidfd becoming readable.
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 1000)
+		}
+		unix.Close(fd)
 	}
 }

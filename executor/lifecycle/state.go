@@ -60,6 +60,20 @@ type State struct {
 	// its use there): under nsup's own groups, or under the parent group
 	// NSUP_CGROUP_PARENT named when it was applied.
 	Cgroups []string `json:"cgroups,omitempty"`
+	// Helpers are host processes that serve the environment (pasta, its
+	// user-mode network), by pid and start time: down ends them.
+	Helpers []StateHelper `json:"helpers,omitempty"`
+	// Ports are its published ports, as compose writes them with the
+	// host address (127.0.0.1:8080:80/tcp); an environment that joins
+	// another's network lists none of its own.
+	Ports []string `json:"ports,omitempty"`
+}
+
+// StateHelper is one host process of an environment's.
+type StateHelper struct {
+	Name      string `json:"name"`
+	Pid       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
 }
 
 // StateProc is one declared process: its pid inside the environment.

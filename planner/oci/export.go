@@ -222,6 +222,13 @@ func (x *exporter) keys() {
 		x.note(e.Rootfs.Pos, x.key+".rootfs.overlay",
 			"translated: a writable root (root.readonly: false) on the bundle's own copy of the tree; the spec's source is never written, but changes persist in %s/ from one run to the next (podman and Kubernetes run an image, whose fresh writable layer vanishes with the container, as the overlay does)", RootfsDir)
 	}
+	if n := e.Net; n != nil && (n.Network == spec.NetworkUser || len(n.Ports) > 0) {
+		var ports []string
+		for _, p := range n.Ports {
+			ports = append(ports, "-p "+p.String())
+		}
+		x.note(n.NetworkPos, x.key+".net", "not carried: OCI has no network beyond the namespace (the bundle's has loopback only) and no ports; the engine above the runtime makes them: podman run --network pasta %s, or Kubernetes containerPort", strings.Join(ports, " "))
+	}
 	if e.InitEnabled() {
 		pos, how := e.ProcessesPos, "default true"
 		if e.Init != nil {
@@ -375,6 +382,8 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
+	case planner.Pasta:
+		// The user-mode network: not in a bundle (keys says so).
 	case planner.CgroupMkdir, planner.CgroupWrite, planner.CgroupJoin:
 		// The environment's groups, from the spec's limits: the runtime
 		// makes its own, from linux.resources (resources).

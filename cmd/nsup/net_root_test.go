@@ -1,0 +1,319 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Networking for real: pasta against the environment's network namespace.
+// No traffic leaves this machine: servers run on the host's 127.0.0.1 or
+// in a network namespace the test makes (routed through a veth pair).
+
+// ncGet is a shell command that fetches http://IP:PORT/ with busybox nc
+// (its wget, static, crashes resolving in a closure root).
+func ncGet(ip, port string) string {
+	return `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox timeout 5 /bin/busybox nc ` + ip + " " + port + ` | /bin/busybox head -c 4096`
+}
+
+func requirePasta(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("pasta"); err != nil {
+		skipOrFail(t, "needs pasta (apt-get install passt)")
+	}
+	requireBusybox(t)
+}
+
+// netSpec writes a spec of busybox environments: web serving /www on
+// 8080, with net (a YAML mapping's body) and processes.
+func netSpec(t *testing.T, dir, body string) string {
+	t.Helper()
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello from web\n"), 0o644)
+	f := filepath.Join(dir, "net.yaml")
+	if err := os.WriteFile(f, []byte(strings.ReplaceAll("version: 1\nenvironments:\n"+body, "WWW", www)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// httpGet fetches url from the host, retrying while the server inside starts.
+func httpGet(url string) (string, error) {
+	c := http.Client{Timeout: 3 * time.Second}
+	var last error
+	for i := 0; i < 50; i++ {
+		r, err := c.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(r.Body)
+			r.Body.Close()
+			return string(b), nil
+		}
+		last = err
+		time.Sleep(50 * time.Millisecond)
+	}
+	return "", last
+}
+
+// TestRootNetPorts: a server inside, published on 127.0.0.1:18080,
+// answers from the host; a second environment that joins its network by
+// name reaches it on its loopback and shares its published port (ps and
+// nsup port show it for both); after down no pasta, no network namespace
+// is left (checkHost).
+func TestRootNetPorts(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	f := netSpec(t, dir, `  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18080:8080"]}
+    mounts: [{type: bind, source: WWW, target: /www, readonly: true}]
+    processes:
+      - {name: main, command: [/bin/busybox, httpd, -f, -p, "8080", -h, /www]}
+  client:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    join: {net: web}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "for i in 1 2 3 4 5 6 7 8 9 10; do `+ncGet("127.0.0.1", "8080")+` | /bin/busybox grep 'hello from web' && exec /bin/busybox sleep 1000; /bin/busybox sleep 0.2; done"]}
+`)
+	if code, out, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d\n%s\n%s", code, out, errs)
+	}
+	defer nsup(t, "down", f)
+	body, err := httpGet("http://127.0.0.1:18080/")
+	if err != nil || body != "hello from web\n" {
+		t.Errorf("the published port from the host: %q %v", body, err)
+	}
+	for _, env := range []string{"web", "client"} {
+		code, out, errs := nsup(t, "port", env)
+		if code != 0 || out != "8080/tcp -> 127.0.0.1:18080\n" {
+			t.Errorf("port %s: %d %q %s", env, code, out, errs)
+		}
+	}
+	code, out, _ := nsup(t, "ps")
+	if code != 0 || strings.Count(out, "127.0.0.1:18080->8080/tcp") != 2 {
+		t.Errorf("ps shows the published port for both:\n%s", out)
+	}
+	for i := 0; ; i++ {
+		code, out, _ := nsup(t, "logs", "client")
+		if code == 0 && strings.Contains(out, "hello from web") {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("the joined environment did not reach web on its loopback:\n%s", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if code, out, errs := nsup(t, "down", f); code != 0 {
+		t.Fatalf("down: %d\n%s\n%s", code, out, errs)
+	}
+	if _, err := httpGet("http://127.0.0.1:18080/"); err == nil {
+		t.Errorf("the port still answers after down")
+	}
+}
+
+// TestRootNetForeground: in the foreground, the port is published while
+// the environment runs and its pasta goes when it ends, and when nsup is
+// killed (SIGKILL: pasta's parent-death signal).
+func TestRootNetForeground(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := netSpec(t, dir, `  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["18081:8080"]}
+    mounts: [{type: bind, source: WWW, target: /www, readonly: true}]
+    processes:
+      - {name: main, command: [/bin/busybox, httpd, -f, -p, "8080", -h, /www]}
+`)
+	for _, end := range []string{"SIGTERM", "SIGKILL"} {
+		cmd := exec.Command(buildNsup(t), "apply", f)
+		cmd.Env = os.Environ()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		body, err := httpGet("http://127.0.0.1:18081/")
+		if err != nil || body != "hello from web\n" {
+			t.Errorf("%s: the published port: %q %v", end, body, err)
+		}
+		if end == "SIGTERM" {
+			cmd.Process.Signal(os.Interrupt)
+		} else {
+			cmd.Process.Kill()
+		}
+		cmd.Wait()
+		if end == "SIGKILL" {
+			// The environment dies with nsup (its parent-death signal);
+			// pasta, which clears its own when it isolates itself, is in
+			// the environment's group, which the next command removes
+			// with what is left in it, as it does the groups.
+			nsup(t, "ps")
+		}
+	}
+	waitNoPasta(t)
+}
+
+// waitNoPasta waits, boundedly, until no pasta process is left.
+func waitNoPasta(t *testing.T) {
+	t.Helper()
+	for i := 0; ; i++ {
+		left := pastas()
+		if len(left) == 0 {
+			return
+		}
+		if i == 200 {
+			t.Fatalf("pasta processes left: %v", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func pastas() []string {
+	var out []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.HasPrefix(string(comm), "pasta") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestRootNetHostLoopback: a server on the host's 127.0.0.1 is out of
+// reach from inside unless host_loopback: true, which maps the gateway
+// address to it. The "host" here is a network namespace the test makes
+// (a veth pair to this one, its default route through it), where nsup
+// runs: without the mapping, the gateway is this namespace's end of the
+// pair, where nothing listens, and no packet leaves the machine.
+func TestRootNetHostLoopback(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	pid := testNetns(t, "10.231.8")
+	in := []string{"nsenter", "-t", pid, "-n"}
+	dir := t.TempDir()
+	www := filepath.Join(dir, "hostlo")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("host loopback\n"), 0o644)
+	srv := exec.Command(in[0], append(in[1:], "/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:18090", "-h", www)...)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	for _, tc := range []struct {
+		loopback string
+		want     string
+	}{{"false", "REFUSED"}, {"true", "host loopback"}} {
+		t.Run("host_loopback="+tc.loopback, func(t *testing.T) {
+			sub := t.TempDir()
+			f := netSpec(t, sub, `  probe:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, host_loopback: `+tc.loopback+`}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18090")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED"]}
+`)
+			cmd := exec.Command(in[0], append(in[1:], buildNsup(t), "apply", f)...)
+			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+filepath.Join(sub, "cache"))
+			out, err := cmd.CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "gateway 10.231.8.1") || !strings.Contains(string(out), tc.want) ||
+				tc.want == "REFUSED" && strings.Contains(string(out), "\nhost loopback") {
+				t.Errorf("%v, want %q:\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
+
+// testNetns makes a network namespace held by a process of the test (no
+// /run/netns mount), joined to this one by a veth pair: PREFIX.1 here,
+// PREFIX.2 there, its default route through PREFIX.1. It returns the
+// holder's pid; all of it goes when the test ends.
+func testNetns(t *testing.T, prefix string) string {
+	t.Helper()
+	holder := exec.Command("unshare", "--net", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	pid := fmt.Sprint(holder.Process.Pid)
+	for i := 0; ; i++ {
+		a, _ := os.Readlink("/proc/" + pid + "/ns/net")
+		b, _ := os.Readlink("/proc/self/ns/net")
+		if a != "" && a != b {
+			break
+		}
+		if i == 200 {
+			t.Fatal("unshare --net did not make its namespace")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	veth := fmt.Sprintf("nt%d%s", os.Getpid()%100000, strings.ReplaceAll(prefix, ".", "")[len(prefix)-5:])
+	run := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, out)
+		}
+	}
+	in := []string{"nsenter", "-t", pid, "-n"}
+	run("ip", "link", "add", veth+"h", "type", "veth", "peer", "name", veth+"n")
+	t.Cleanup(func() { exec.Command("ip", "link", "del", veth+"h").Run() })
+	run("ip", "link", "set", veth+"n", "netns", pid)
+	run("ip", "addr", "add", prefix+".1/24", "dev", veth+"h")
+	run("ip", "link", "set", veth+"h", "up")
+	run(append(in, "ip", "addr", "add", prefix+".2/24", "dev", veth+"n")...)
+	run(append(in, "ip", "link", "set", veth+"n", "up")...)
+	run(append(in, "ip", "link", "set", "lo", "up")...)
+	run(append(in, "ip", "route", "add", "default", "via", prefix+".1")...)
+	return pid
+}
+
+// TestRootNetOutbound: from inside, a server in another network
+// namespace (made by the test, routed from the host through a veth pair)
+// is reached through the host's routing: the outbound path. Nothing
+// leaves the machine.
+func TestRootNetOutbound(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	pid := testNetns(t, "10.231.7")
+	dir := t.TempDir()
+	www := filepath.Join(dir, "remote")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello from elsewhere\n"), 0o644)
+	srv := exec.Command("nsenter", "-t", pid, "-n", "/bin/busybox", "httpd", "-f", "-p", "10.231.7.2:8081", "-h", www)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := netSpec(t, dir, `  out:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "for i in 1 2 3 4 5; do `+ncGet("10.231.7.2", "8081")+` | /bin/busybox grep 'hello from elsewhere' && exit 0; /bin/busybox sleep 0.2; done; exit 1"]}
+`)
+	code, out, errs := nsup(t, "apply", f)
+	if code != 0 || !strings.Contains(out, "hello from elsewhere") {
+		t.Errorf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	// Without network: user, the same is out of reach.
+	os.WriteFile(f, []byte(strings.Replace(string(mustRead(t, f)), "net: {network: user}", "net: {network: none}", 1)), 0o644)
+	if code, out, _ := nsup(t, "apply", f); code == 0 || strings.Contains(out, "hello from elsewhere") {
+		t.Errorf("network: none reached it: exit %d\n%s", code, out)
+	}
+}

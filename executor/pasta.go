@@ -1,0 +1,130 @@
+package executor
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// pastaReady bounds the wait for pasta to set the namespace up.
+const pastaReady = 10 * time.Second
+
+// startPasta starts the environment's user-mode network stack
+// (planner.Pasta) against the child's network namespace, given as fds,
+// and waits until it has set the namespace up: it writes its pid to its
+// --pid file, a pipe, once it has. Foreground, it dies with this thread
+// (the parent-death signal) and is stopped when the environment ends;
+// detached, it lives on, recorded in the state, until down. Either way it
+// is born in the environment's unified group, whose end kills it too.
+func (r *envRun) startPasta(op planner.Pasta) error {
+	if r.child == 0 {
+		return fmt.Errorf("pasta before the clone: %w", unix.EINVAL)
+	}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	kinds := []string{"net"}
+	if op.UserNS {
+		kinds = append(kinds, "user")
+	}
+	for _, k := range kinds {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", r.child, k))
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	files = append(files, pw)
+	// Its messages, kept for an error: a file of its own in memory, not a
+	// pipe (it outlives nsup when detached, and a pipe nobody reads would
+	// end it).
+	efd, err := unix.MemfdCreate("nsup-pasta-stderr", unix.MFD_CLOEXEC)
+	if err != nil {
+		return err
+	}
+	stderr := os.NewFile(uintptr(efd), "pasta-stderr")
+	defer stderr.Close()
+	cmd := &exec.Cmd{Path: op.Program, Args: append([]string{op.Program}, op.Args...), Stderr: stderr, ExtraFiles: files}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if r.release == nil {
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
+	}
+	if g := r.unifiedGroup(); g != "" {
+		fd, err := unix.Open(g, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	pw.Close()
+	files = files[:len(files)-1]
+	pr.SetReadDeadline(time.Now().Add(pastaReady))
+	// Its pid and a newline; pasta may keep the file open (no EOF).
+	var b []byte
+	buf := make([]byte, 32)
+	for !bytes.Contains(b, []byte("\n")) && len(b) < 32 {
+		n, rerr := pr.Read(buf)
+		b = append(b, buf[:n]...)
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr != nil || pid <= 0 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		msg, _ := io.ReadAll(io.NewSectionReader(stderr, 0, 4096))
+		why := strings.TrimSpace(string(bytes.ReplaceAll(msg, []byte("\n"), []byte("; "))))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			why = fmt.Sprintf("not up after %v; %s", pastaReady, why)
+		}
+		return fmt.Errorf("pasta did not set the network up (%s): %w", why, unix.EIO)
+	}
+	r.pasta = cmd
+	return nil
+}
+
+// unifiedGroup is the environment's group in the unified hierarchy, if
+// it has one.
+func (r *envRun) unifiedGroup() string {
+	for _, g := range r.cgroups {
+		if _, err := os.Stat(filepath.Join(g, "cgroup.events")); err == nil {
+			return g
+		}
+	}
+	return ""
+}
+
+// stopPasta ends the environment's pasta (foreground: once the
+// environment has ended, or its setup failed).
+func (r *envRun) stopPasta() {
+	if r.pasta == nil {
+		return
+	}
+	r.pasta.Process.Kill()
+	r.pasta.Wait()
+	r.pasta = nil
+}
