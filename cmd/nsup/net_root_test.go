@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -316,4 +317,80 @@ func TestRootNetOutbound(t *testing.T) {
 	if code, out, _ := nsup(t, "apply", f); code == 0 || strings.Contains(out, "hello from elsewhere") {
 		t.Errorf("network: none reached it: exit %d\n%s", code, out)
 	}
+}
+
+// TestRootRootlessNet: rootless, the same: a published port answers from
+// the host, the outbound path reaches a server in another namespace, and
+// pasta (the user's, in the environment's user namespace) goes with the
+// environment.
+func TestRootRootlessNet(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	sameHostNS(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	if out, err := exec.Command("setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("rootless pasta opens /dev/net/tun, mode 0600 here: chmod 0666 /dev/net/tun as distributions ship it (.ci/run does) (%v %s)", err, out))
+	}
+	pid := testNetns(t, "10.231.9")
+	www := filepath.Join(dir, "www")
+	os.MkdirAll(www, 0o755)
+	os.WriteFile(filepath.Join(www, "index.html"), []byte("hello from elsewhere\n"), 0o644)
+	srv := exec.Command("nsenter", "-t", pid, "-n", "/bin/busybox", "httpd", "-f", "-p", "10.231.9.2:8081", "-h", www)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	f := filepath.Join(dir, "net.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18095:8081"]}
+    mounts: [{type: bind, source: `+www+`, target: /www, readonly: true}]
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "/bin/busybox httpd -p 8081 -h /www; `+ncGet("10.231.9.2", "8081")+` | /bin/busybox grep -q 'hello from elsewhere' && echo outbound ok; exec /bin/busybox sleep 1000"]}
+`), 0o644)
+	os.Chmod(www, 0o755)
+	args := []string{"--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "--inh-caps=-all",
+		"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache, bin, "apply", f}
+	cmd := exec.Command("setpriv", args...)
+	var out lockedBuf
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	body, err := httpGet("http://127.0.0.1:18095/")
+	if err != nil || body != "hello from elsewhere\n" {
+		t.Errorf("the published port, rootless: %q %v", body, err)
+	}
+	for i := 0; i < 200 && !strings.Contains(out.String(), "outbound ok"); i++ {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	if !strings.Contains(out.String(), "outbound ok") {
+		t.Errorf("rootless outbound path:\n%s", out.String())
+	}
+	waitNoPasta(t)
+}
+
+// lockedBuf is a buffer written by a command while the test reads it.
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
