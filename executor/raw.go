@@ -132,6 +132,7 @@ const (
 	rawSetattr         // mount_setattr of p[0] inside the root s[0], attr at a[1], flags a[0]
 	rawOverlay         // see rawDoOverlay
 	rawSymlink         // symlinkat(s[1], folder p[0] inside the root s[0], name s[2])
+	rawEtcFile         // see rawDoEtcFile
 	rawLinkUp          // SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS of the interface in ifr (s[0])
 	rawWrite           // open(s[0], O_WRONLY), one write(2) of a[0] bytes at s[1]
 	rawExec            // execve(s[0], argv, envv), or execveat(exe, "") when flag
@@ -317,6 +318,8 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoOverlay(p, op)
 		case rawSymlink:
 			rawDoSymlink(p, op)
+		case rawEtcFile:
+			rawDoEtcFile(p, op)
 		case rawLinkUp:
 			rawDoLinkUp(p, op)
 		case rawWrite:

@@ -392,3 +392,56 @@ func rawDoLinkUp(p *rawProg, op *rawOp) {
 	}
 	rawClose(s)
 }
+
+// rawDoEtcFile puts a file of nsup's read-only at p[0] inside the root
+// s[0] (planner.EtcFile): a detached tmpfs (fsopen, fsmount), the file s[2]
+// written in it (a[0] bytes at s[1]), a clone of that file alone
+// (open_tree) made read-only (mount attributes at a[1]) and moved onto
+// the target. Nothing is mounted anywhere but there.
+//
+//go:norace
+//go:nosplit
+func rawDoEtcFile(p *rawProg, op *rawOp) {
+	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(op.s[3])), unix.FSOPEN_CLOEXEC, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if _, _, e = syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	mnt, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(fs)
+	f, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, mnt, uintptr(unsafe.Pointer(op.s[2])), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if n, _, e := syscall.RawSyscall(unix.SYS_WRITE, f, uintptr(unsafe.Pointer(op.s[1])), op.a[0]); e != 0 || n != op.a[0] {
+		if e == 0 {
+			e = syscall.EIO
+		}
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(f)
+	tree, _, e := syscall.RawSyscall(unix.SYS_OPEN_TREE, mnt, uintptr(unsafe.Pointer(op.s[2])), unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(mnt)
+	if _, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, tree, uintptr(unsafe.Pointer(&empty[0])), unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	root := rawOpenRoot(p, op)
+	dst, e := rawResolve(p, root, &op.p[0])
+	if e != 0 {
+		rawFailed(p, op.step, partTarget, e)
+	}
+	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), dst, uintptr(unsafe.Pointer(&empty[0])),
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(dst)
+	rawClose(tree)
+}

@@ -220,6 +220,19 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 				}
 			}
 		}
+	case planner.EtcFile:
+		o = rawOp{kind: rawEtcFile}
+		o.a[0] = uintptr(len(op.Content))
+		o.a[1] = b.pin(unsafe.Pointer(&unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}))
+		if o.s[0], err = b.root(op.Root); err == nil {
+			if o.p[0], err = inRootPath(op.Target, "", true); err == nil {
+				if o.s[1], err = cstr(op.Content); err == nil {
+					if o.s[2], err = cstr(path.Base(op.Target)); err == nil {
+						o.s[3], err = cstr("tmpfs")
+					}
+				}
+			}
+		}
 	case planner.LinkUp:
 		if len(op.Name) >= unix.IFNAMSIZ {
 			return fmt.Errorf("interface name %q: %w", op.Name, unix.EINVAL)

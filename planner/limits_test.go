@@ -173,3 +173,69 @@ func TestLimitsBornInGroups(t *testing.T) {
 		}
 	}
 }
+
+// The generated hosts of two environments on one network (one joins the
+// other's by name) name each other on the loopback; resolv.conf has the
+// forwarder of network: user; a rootfs without the file gets a note, not
+// a write.
+func TestEtcFiles(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/etc", 0o755)
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		os.WriteFile(root+f, nil, 0o644)
+	}
+	bare := t.TempDir()
+	os.MkdirAll(bare+"/bin", 0o755)
+	os.WriteFile(bare+"/bin/sh", []byte("#!"), 0o755)
+	text := `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, net]
+    net: {network: user}
+    processes: [{name: main, command: [/bin/sh]}]
+  client:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt]
+    join: {net: web}
+    processes: [{name: main, command: [/bin/sh]}]
+  bare:
+    rootfs: {dir: ` + bare + `}
+    namespaces: [mnt, net]
+    net: {network: none}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	old := lookPasta
+	defer func() { lookPasta = old }()
+	lookPasta = func() (string, error) { return "/usr/bin/pasta", nil }
+	p, err := compileLimits(t, text, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if f, ok := st.Op.(EtcFile); ok {
+				files[e.Name+":"+f.Target] = f.Content
+			}
+		}
+		if e.Name == "bare" && !strings.Contains(strings.Join(e.Notes, "\n"), "/etc/hosts not generated") {
+			t.Errorf("bare's notes: %q", e.Notes)
+		}
+	}
+	for k, want := range map[string]string{
+		"web:/etc/hosts":          "127.0.0.1\tclient\n",
+		"client:/etc/hosts":       "127.0.0.1\tweb\n",
+		"web:/etc/resolv.conf":    "nameserver 169.254.1.1\n",
+		"client:/etc/resolv.conf": "nameserver 169.254.1.1\n",
+	} {
+		if !strings.Contains(files[k], want) {
+			t.Errorf("%s = %q, want it to hold %q", k, files[k], want)
+		}
+	}
+	if _, ok := files["bare:/etc/hosts"]; ok {
+		t.Errorf("bare's rootfs has no /etc/hosts, yet one is put there")
+	}
+}

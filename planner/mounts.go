@@ -100,6 +100,7 @@ func (ec *envCompiler) child() {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}
 	}
+	ec.etcFiles()
 	// A new network namespace has only lo, and down: up, so that the
 	// environment's processes can talk to each other over 127.0.0.1.
 	if e.HasNamespace(spec.NSNet) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"strings"
 
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
@@ -106,4 +107,98 @@ func portRange(a, b uint16) string {
 		return fmt.Sprint(a)
 	}
 	return fmt.Sprintf("%d-%d", a, b)
+}
+
+// etcFiles plans the environment's /etc/resolv.conf and /etc/hosts, for
+// one whose spec says `net`, or that joins the network of one that does
+// by name: generated, and put read-only over the rootfs's own (EtcFile),
+// which must exist (the rootfs is not written); a spec's own mount there
+// wins.
+func (ec *envCompiler) etcFiles() {
+	e := ec.e
+	n := e.Net
+	if n == nil {
+		if j := e.Joined(spec.NSNet); j != nil && !j.IsPath() {
+			if o := ec.s.Env(j.Ref); o != nil {
+				n = o.Net
+			}
+		}
+	}
+	if n == nil {
+		return
+	}
+	names := []string{e.Name}
+	if e.Hostname != nil {
+		names = append([]string{e.Hostname.Value}, names...)
+	}
+	var hosts strings.Builder
+	hosts.WriteString("# nsup: generated for " + e.Name + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
+	fmt.Fprintf(&hosts, "127.0.1.1\t%s\n", strings.Join(names, " "))
+	// The environments on the same network (the one whose it is, and
+	// every one that joins it by name): on this loopback.
+	owner := e.Name
+	if j := e.Joined(spec.NSNet); j != nil && !j.IsPath() {
+		owner = j.Ref
+	}
+	var peers []string
+	for _, o := range ec.s.Environments {
+		if o.Name == e.Name {
+			continue
+		}
+		if j := o.Joined(spec.NSNet); o.Name == owner || j != nil && !j.IsPath() && j.Ref == owner {
+			peers = append(peers, o.Name)
+		}
+	}
+	if len(peers) > 0 {
+		fmt.Fprintf(&hosts, "127.0.0.1\t%s\n", strings.Join(peers, " "))
+	}
+	for _, h := range n.Hosts {
+		fmt.Fprintf(&hosts, "%s\t%s\n", h.Addr, h.Name)
+	}
+	var resolv strings.Builder
+	resolv.WriteString("# nsup: generated for " + e.Name + "\n")
+	servers := n.DNS
+	if servers == nil && n.Network == spec.NetworkUser {
+		servers = []netip.Addr{DNSForward}
+	}
+	for _, s := range servers {
+		fmt.Fprintf(&resolv, "nameserver %s\n", s)
+	}
+	for _, f := range []struct{ path, content string }{{"/etc/resolv.conf", resolv.String()}, {"/etc/hosts", hosts.String()}} {
+		if ec.mountedAt(f.path) {
+			continue
+		}
+		if !ec.rootHasFile(f.path) {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s not generated: the rootfs has no file there to put it over (nsup does not write the rootfs): make an empty one", f.path))
+			continue
+		}
+		ec.add(Child, n.Pos, EtcFile{Target: f.path, Root: ec.root, Content: f.content})
+	}
+}
+
+// mountedAt says whether the spec mounts something at p or above it.
+func (ec *envCompiler) mountedAt(p string) bool {
+	for _, m := range ec.e.Mounts {
+		if m.Target == p || strings.HasPrefix(p, strings.TrimSuffix(m.Target, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// rootHasFile says whether the rootfs has a regular file at p (symlinks
+// followed inside it), where the tree is known; a tar root is unpacked
+// at start, and looked up then (the move fails, naming the step).
+func (ec *envCompiler) rootHasFile(p string) bool {
+	var t treeView
+	switch {
+	case ec.tree != nil:
+		t = mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "":
+		t = dirTree(ec.root)
+	default:
+		return true
+	}
+	f, ok := resolveIn(t, p)
+	return ok && f.Type == "file"
 }

@@ -7,6 +7,7 @@ func (Rootfs) Syscall() string        { return "rootfs" }
 func (Clone) Syscall() string         { return "clone3" }
 func (CgroupMkdir) Syscall() string   { return "mkdir" }
 func (Pasta) Syscall() string         { return "spawn" }
+func (EtcFile) Syscall() string       { return "move_mount" }
 func (CgroupWrite) Syscall() string   { return "write" }
 func (CgroupJoin) Syscall() string    { return "write" }
 func (Fork) Syscall() string          { return "fork" }
@@ -53,6 +54,7 @@ func (Rootfs) Kind() string        { return "rootfs" }
 func (Clone) Kind() string         { return "clone" }
 func (CgroupMkdir) Kind() string   { return "cgroup_mkdir" }
 func (Pasta) Kind() string         { return "pasta" }
+func (EtcFile) Kind() string       { return "etc_file" }
 func (CgroupWrite) Kind() string   { return "cgroup_write" }
 func (CgroupJoin) Kind() string    { return "cgroup_join" }
 func (Fork) Kind() string          { return "fork" }
@@ -99,6 +101,7 @@ func (Rootfs) isOp()        {}
 func (Clone) isOp()         {}
 func (CgroupMkdir) isOp()   {}
 func (Pasta) isOp()         {}
+func (EtcFile) isOp()       {}
 func (CgroupWrite) isOp()   {}
 func (CgroupJoin) isOp()    {}
 func (Fork) isOp()          {}
@@ -144,7 +147,7 @@ func (Setctty) isOp()       {}
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
-	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
+	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},

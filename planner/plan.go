@@ -583,3 +583,14 @@ type Pasta struct {
 	// included (127.0.0.1:8080:80/tcp), for ps and nsup port.
 	Ports []string `json:"ports,omitempty"`
 }
+
+// EtcFile puts a file nsup writes (Content) read-only at Target inside
+// the root, an existing file there, without writing the rootfs: a tmpfs
+// of its own made detached (fsopen, fsmount), the file written in it, a
+// clone of just that file (open_tree) made read-only and moved onto the
+// target (move_mount). The environment's resolv.conf and hosts.
+type EtcFile struct {
+	Target  string `json:"target"`
+	Root    string `json:"root"`
+	Content string `json:"content"`
+}

@@ -181,6 +181,8 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s})", flags, sig, cg)
 	case CgroupMkdir:
 		return fmt.Sprintf("mkdir(%s, 0755)", q(op.Path))
+	case EtcFile:
+		return fmt.Sprintf("move_mount(<a tmpfs's file, read-only>, <root>%s) of %s", op.Target, q(op.Content))
 	case Pasta:
 		args := make([]string, len(op.Args))
 		for i, a := range op.Args {

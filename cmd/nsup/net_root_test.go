@@ -3,14 +3,18 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Networking for real: pasta against the environment's network namespace.
@@ -393,4 +397,122 @@ func (l *lockedBuf) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestRootNetDNS: name resolution inside uses the generated resolv.conf:
+// dns names a resolver the test runs (in a network namespace of its own,
+// reached through pasta and the host's routing, not the internet); the
+// generated hosts has the hostname, the environment's name and the spec's
+// entries; both are read-only and the rootfs's own files are unchanged.
+func TestRootNetDNS(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	pid := testNetns(t, "10.231.10")
+	serveDNS(t, pid, "10.231.10.2:53", "svc.test.", [4]byte{10, 231, 10, 77})
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	for _, d := range []string{"bin", "etc", "proc"} {
+		os.MkdirAll(filepath.Join(root, d), 0o755)
+	}
+	bb, _ := os.ReadFile(requireBusybox(t))
+	os.WriteFile(filepath.Join(root, "bin", "busybox"), bb, 0o755)
+	for _, f := range []string{"resolv.conf", "hosts"} {
+		os.WriteFile(filepath.Join(root, "etc", f), []byte("the rootfs's own\n"), 0o644)
+	}
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "dns.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  named:
+    rootfs: {dir: `+root+`}
+    namespaces: [mnt, pid, net, uts]
+    hostname: box
+    net: {network: user, dns: [10.231.10.2], hosts: {db.internal: 10.0.0.5}}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "/bin/busybox cat /etc/resolv.conf /etc/hosts; /bin/busybox nslookup svc.test; echo x > /etc/hosts || echo hosts read-only"]}
+`), 0o644)
+	code, out, errs := nsup(t, "apply", f)
+	for _, want := range []string{"nameserver 10.231.10.2", "127.0.1.1\tbox named", "10.0.0.5\tdb.internal", "Address: 10.231.10.77", "hosts read-only"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q inside (exit %d):\n%s\n%s", want, code, out, errs)
+		}
+	}
+	for _, name := range []string{"resolv.conf", "hosts"} {
+		if b, _ := os.ReadFile(filepath.Join(root, "etc", name)); string(b) != "the rootfs's own\n" {
+			t.Errorf("the rootfs's %s changed: %q", name, b)
+		}
+	}
+}
+
+// serveDNS answers A queries for name with ip, from addr in the network
+// namespace of process pid, until the test ends: a socket made there by a
+// thread that joined it (and is never used for anything else).
+func serveDNS(t *testing.T, pid, addr, name string, ip [4]byte) {
+	t.Helper()
+	ready := make(chan error, 1)
+	var conn net.PacketConn
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
+		fd, err := unix.Open("/proc/"+pid+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err == nil {
+			err = unix.Setns(fd, unix.CLONE_NEWNET)
+			unix.Close(fd)
+		}
+		if err == nil {
+			conn, err = net.ListenPacket("udp4", addr)
+		}
+		ready <- err
+		if err != nil {
+			return
+		}
+		buf := make([]byte, 512)
+		for {
+			n, from, err := conn.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if reply := dnsAnswer(buf[:n], name, ip); reply != nil {
+				conn.WriteTo(reply, from)
+			}
+		}
+	}()
+	if err := <-ready; err != nil {
+		t.Fatalf("the test's resolver: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+}
+
+// dnsAnswer is the reply to query q: one A record for name, none for
+// anything else (NXDOMAIN for another name).
+func dnsAnswer(q []byte, name string, ip [4]byte) []byte {
+	if len(q) < 12 {
+		return nil
+	}
+	i, labels := 12, []string{}
+	for i < len(q) && q[i] != 0 {
+		l := int(q[i])
+		if i+1+l > len(q) {
+			return nil
+		}
+		labels = append(labels, string(q[i+1:i+1+l]))
+		i += 1 + l
+	}
+	if i+5 > len(q) {
+		return nil
+	}
+	qtype := int(q[i+1])<<8 | int(q[i+2])
+	qend := i + 5
+	r := append([]byte{}, q[:qend]...)
+	r[2], r[3] = 0x81, 0x80 // a response, recursion available, no error
+	r[6], r[7], r[8], r[9], r[10], r[11] = 0, 0, 0, 0, 0, 0
+	if !strings.EqualFold(strings.Join(labels, ".")+".", name) {
+		r[3] = 0x83 // NXDOMAIN
+		return r
+	}
+	if qtype == 1 {
+		r[7] = 1
+		r = append(r, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, ip[0], ip[1], ip[2], ip[3])
+	}
+	return r
 }

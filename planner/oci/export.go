@@ -382,8 +382,9 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
-	case planner.Pasta:
-		// The user-mode network: not in a bundle (keys says so).
+	case planner.Pasta, planner.EtcFile:
+		// The user-mode network and its resolv.conf and hosts: not in a
+		// bundle (keys says so).
 	case planner.CgroupMkdir, planner.CgroupWrite, planner.CgroupJoin:
 		// The environment's groups, from the spec's limits: the runtime
 		// makes its own, from linux.resources (resources).
