@@ -146,6 +146,7 @@ func TestRootRootlessExamples(t *testing.T) {
 		{"hello.yaml", []string{"hello from hello, pid ", "PID 1 is "}},
 		{"devbox.yaml", []string{"devbox: 2 entries in /src", "/src is read-only", "the root is writable"}},
 		{"pod.yaml", []string{"db got: hello from web"}},
+		{"compose.yaml", []string{"client got: hello from web"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			code, out, errs := u.as(t, env, bin, "apply", filepath.Join(ex, tc.file))

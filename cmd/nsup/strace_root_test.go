@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -25,7 +26,7 @@ import (
 
 // fork and vfork are traced too: nsup must make none beyond its plan, and
 // the environment's own forks must be recognised as the environment's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp"
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp"
 
 // event is one traced syscall of interest.
 type event struct {
@@ -359,6 +360,24 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 			add(i, st, func(e event) bool { return e.name == "pivot_root" && e.args == q(op.NewRoot)+", "+q(op.PutOld) })
 		case planner.Umount2:
 			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
+		case planner.Pasta:
+			// A fork by nsup's host thread, then pasta's execve with the
+			// plan's command line (what pasta does after is its own).
+			add(i, st, func(e event) bool {
+				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+			})
+			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
+		case planner.EtcFile:
+			// The file's clone made read-only (by fd: "", AT_EMPTY_PATH),
+			// and moved onto the target (fd to fd).
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "mount_setattr" && len(a) == 5 && a[1] == `""` && strings.Contains(a[2], "AT_EMPTY_PATH") &&
+					strings.Contains(a[3], "MOUNT_ATTR_RDONLY")
+			})
+			add(i, st, func(e event) bool {
+				return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
+			})
 		case planner.Spawn, planner.Monitor:
 			// A fork (a clone without new namespaces); its execve is a
 			// proc step of its own.
@@ -487,7 +506,22 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 	}
 	cmd := exec.Command(strace, args...)
 	cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache, "NSUP_STATE_DIR="+state)
-	out, err := cmd.CombinedOutput()
+	var outb lockedBuf
+	cmd.Stdout, cmd.Stderr = &outb, &outb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if detach && hasPasta(p) {
+		// A detached environment's pasta lives until down, which strace
+		// (following every child of nsup's) waits for: taken down once
+		// every environment has ended on its own.
+		err = downWhenEnded(t, bin, cmd.Env, done)
+	} else {
+		err = <-done
+	}
+	out := outb.String()
 	if err != nil {
 		t.Fatalf("apply under strace: %v\n%s", err, out)
 	}
@@ -706,3 +740,52 @@ func hostSnapshot() string {
 }
 
 func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
+
+// hasPasta says whether a plan starts pasta.
+func hasPasta(p *planner.Plan) bool {
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if _, ok := st.Op.(planner.Pasta); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// downWhenEnded waits for strace (done), and takes the detached
+// environments down once none runs any more, so that their pasta ends
+// and strace with it.
+func downWhenEnded(t *testing.T, bin string, env []string, done chan error) error {
+	t.Helper()
+	for i := 0; ; i++ {
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+		ps := exec.Command(bin, "ps", "--json")
+		ps.Env = env
+		b, err := ps.Output()
+		var entries []struct {
+			Name    string
+			Running bool
+		}
+		if err != nil || json.Unmarshal(b, &entries) != nil || len(entries) == 0 {
+			continue
+		}
+		running := false
+		for _, e := range entries {
+			running = running || e.Running
+		}
+		if !running || i > 600 {
+			down := exec.Command(bin, "down")
+			for _, e := range entries {
+				down.Args = append(down.Args, e.Name)
+			}
+			down.Env = env
+			down.Run()
+			return <-done
+		}
+	}
+}
