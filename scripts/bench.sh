@@ -23,8 +23,8 @@ RSS_RUNS=${RSS_RUNS:-20}
 OUT=${OUT:-$W/results}
 
 if [ "${NSUP_BENCH_INNER:-}" != 1 ]; then
-  for t in hyperfine bwrap runc crun busybox python3; do
-    command -v "$t" >/dev/null || { echo "bench.sh: $t is missing (apt-get install hyperfine bubblewrap runc crun busybox-static)" >&2; exit 1; }
+  for t in hyperfine bwrap runc crun busybox python3 pasta; do
+    command -v "$t" >/dev/null || { echo "bench.sh: $t is missing (apt-get install hyperfine bubblewrap runc crun busybox-static passt)" >&2; exit 1; }
   done
   rm -rf "$W"; mkdir -p "$R"/{bin,proc,tmp,dev,sys,etc,root} "$OUT" "$W/runc-state" "$W/crun-state"
   cp "$(command -v busybox)" "$R/bin/busybox"
@@ -59,6 +59,12 @@ YAML
   # With limits (memory and CPU, over the default pids limit every
   # environment has): the cost of more groups and files.
   sed 's|^    processes:|    limits: {memory: 512M, cpu: 1}\n    processes:|' "$W/bench.yaml" > "$W/limits.yaml"
+  # With a user-mode network (pasta): the cost of starting it and waiting
+  # until it has set the namespace up. And one that receives, for the
+  # throughput of a published port.
+  sed 's|^    processes:|    net: {network: user}\n    processes:|' "$W/bench.yaml" > "$W/netuser.yaml"
+  sed 's|^    processes:|    net: {network: user, ports: ["127.0.0.1:18099:9000"]}\n    processes:|; s|/bin/true]|/bin/sh, -c, "nc -l -p 9000 > /dev/null"]|' "$W/bench.yaml" > "$W/netsink.yaml"
+  ln -sf busybox "$R/bin/nc"
   # OCI bundle from runc's defaults: the same five namespaces, proc, dev,
   # devpts, shm, mqueue, sysfs; args /bin/true, hostname x.
   mkdir -p "$W/bundle"; (cd "$W/bundle" && runc spec)
@@ -84,7 +90,9 @@ if [ "$(stat -fc %T /sys/fs/cgroup)" = tmpfs ] && [ "$(stat -fc %T /sys/fs/cgrou
 fi
 export NSUP_CACHE_DIR=$W/cache
 
-NAMES=(nsup "nsup, init: false" "nsup, no filter" "nsup, no masks" "nsup, limits" bwrap unshare+chroot crun runc)
+# network: user last: the network namespaces pasta held are torn down by
+# the kernel after the runs, which would slow the commands after it.
+NAMES=(nsup "nsup, init: false" "nsup, no filter" "nsup, no masks" "nsup, limits" bwrap unshare+chroot crun runc "nsup, network: user")
 CMDS=(
   "$NSUP apply $W/bench.yaml"
   "$NSUP apply $W/noinit.yaml"
@@ -95,6 +103,7 @@ CMDS=(
   "unshare --mount --pid --uts --ipc --net --fork --mount-proc=$R/proc chroot $R /bin/sh -c 'hostname x && exec /bin/true'"
   "crun --root $W/crun-state run --bundle $W/bundle nsup-bench-crun"
   "runc --root $W/runc-state run --bundle $W/bundle nsup-bench-runc"
+  "$NSUP apply $W/netuser.yaml"
 )
 HF=()
 for i in "${!NAMES[@]}"; do
@@ -116,7 +125,33 @@ INIT_KB=$("$NSUP" apply "$W/rss.yaml" </dev/null | awk '{print $2}')
 hyperfine -N --warmup "$WARMUP" -r "$((RUNS * 3))" --style basic --export-json "$OUT/start.json" \
   -n "hello (static Go)" "$W/hello" -n "hello + yaml.v3 + pflag" "$W/hellodeps" -n "nsup version" "$NSUP version" >&2
 
-python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" <<'PY' | tee "$OUT/table.md"
+# Throughput of a published port (host -> pasta -> the environment's
+# nc), against the host's own loopback (python on both ends there), 1 GiB.
+python3 - <<'PY' > "$OUT/loopback.txt"
+import socket, threading, time
+srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(1)
+def sink():
+    c, _ = srv.accept()
+    while c.recv(1 << 20): pass
+threading.Thread(target=sink, daemon=True).start()
+s = socket.create_connection(srv.getsockname()); buf = b"\0" * (1 << 20); t = time.time()
+for _ in range(1024): s.sendall(buf)
+s.close(); print(f"{1024 / (time.time() - t):.0f}")
+PY
+NSUP_STATE_DIR=$W/state "$NSUP" apply -d "$W/netsink.yaml" >/dev/null
+python3 - <<'PY' > "$OUT/pasta.txt"
+import socket, time
+for i in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", 18099)); break
+    except OSError: time.sleep(0.05)
+buf = b"\0" * (1 << 20); t = time.time()
+for _ in range(1024): s.sendall(buf)
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close(); print(f"{1024 / (time.time() - t):.0f}")
+PY
+NSUP_STATE_DIR=$W/state "$NSUP" down bench >/dev/null
+
+python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" "$(cat "$OUT/pasta.txt")" "$(cat "$OUT/loopback.txt")" <<'PY' | tee "$OUT/table.md"
 import json, sys
 res = json.load(open(sys.argv[1]))['results']
 rss = dict(l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip())
@@ -131,4 +166,6 @@ print(f"nsup PID-1 init peak RSS (VmHWM of /proc/1 seen from the main process): 
 st = {r['command']: r['median'] * 1000 for r in json.load(open(sys.argv[4]))['results']}
 print(f"nsup version {st['nsup version']:.2f} ms, a static hello-world Go program {st['hello (static Go)']:.2f} ms: {st['nsup version']/st['hello (static Go)']:.2f}x")
 print(f"the same hello-world with yaml.v3 and pflag linked {st['hello + yaml.v3 + pflag']:.2f} ms: {st['hello + yaml.v3 + pflag']/st['hello (static Go)']:.2f}x")
+print(f"network: user costs {med['nsup, network: user'] - med['nsup']:.2f} ms at start-up over loopback only")
+print(f"a published port (host -> pasta -> nc inside), 1 GiB: {sys.argv[5]} MiB/s; the host's own loopback: {sys.argv[6]} MiB/s")
 PY
