@@ -90,6 +90,13 @@ func fixedOptions(o Options) Options {
 	return o
 }
 
+// The golden plans' host has pasta at /usr/bin/pasta and a /dev/net/tun
+// a user may open (as distributions ship it), whatever this one has.
+func init() {
+	lookPasta = func() (string, error) { return "/usr/bin/pasta", nil }
+	tunUsable = func() bool { return true }
+}
+
 // fixedCgroups is a host with cgroup v2 only, whose nsup group delegates
 // memory, pids, cpu and io (planner/cgroup/testdata/v2-delegated).
 func fixedCgroups() (*cgroup.Layout, error) {

@@ -207,9 +207,6 @@ environments:
     net: {network: none}
     processes: [{name: main, command: [/bin/sh]}]
 `
-	old := lookPasta
-	defer func() { lookPasta = old }()
-	lookPasta = func() (string, error) { return "/usr/bin/pasta", nil }
 	p, err := compileLimits(t, text, rootCaller, "hybrid")
 	if err != nil {
 		t.Fatal(err)
@@ -237,5 +234,24 @@ environments:
 	}
 	if _, ok := files["bare:/etc/hosts"]; ok {
 		t.Errorf("bare's rootfs has no /etc/hosts, yet one is put there")
+	}
+}
+
+// network: user without pasta, and rootless with a /dev/net/tun the user
+// may not open, are plan errors naming the key and the fix.
+func TestNetworkRefused(t *testing.T) {
+	text := strings.Replace(strings.Replace(limitsText, "LIMITS", "net: {network: user}", 1), "[mnt, pid, cgroup]", "[mnt, pid, cgroup, net]", 1)
+	old, oldTun := lookPasta, tunUsable
+	defer func() { lookPasta, tunUsable = old, oldTun }()
+	lookPasta = func() (string, error) { return "", os.ErrNotExist }
+	_, err := compileLimits(t, text, rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "environments.web.net.network: network: user needs pasta, which is not installed (apt-get install passt)") {
+		t.Errorf("without pasta: %v", err)
+	}
+	lookPasta = old
+	tunUsable = func() bool { return false }
+	_, err = compileLimits(t, text, userCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "chmod 0666 /dev/net/tun") {
+		t.Errorf("rootless without /dev/net/tun: %v", err)
 	}
 }
