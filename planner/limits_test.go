@@ -2,6 +2,7 @@ package planner
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,5 +254,71 @@ func TestNetworkRefused(t *testing.T) {
 	_, err = compileLimits(t, text, userCaller, "hybrid")
 	if err == nil || !strings.Contains(err.Error(), "chmod 0666 /dev/net/tun") {
 		t.Errorf("rootless without /dev/net/tun: %v", err)
+	}
+}
+
+// The attacker's review: generated files never cover a joined mount
+// namespace's (the host's, with join mnt /proc/1/ns/mnt); a hostname that
+// would break /etc/hosts's lines is left out of it; with CAP_NET_RAW or
+// CAP_NET_ADMIN and no host_loopback, network: user is refused (raw
+// packets for 127.0.0.1 reach the host's loopback through pasta); an
+// address such as 0.0.0.0 goes to pasta as written.
+func TestNetworkReview(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/etc", 0o755)
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	for _, f := range []string{"/etc/hosts", "/etc/resolv.conf"} {
+		os.WriteFile(root+f, nil, 0o644)
+	}
+	env := func(extra string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+` + extra + `
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	etc := func(p *Plan) int {
+		n := 0
+		for _, st := range p.Environments[0].Steps {
+			if _, ok := st.Op.(EtcFile); ok {
+				n++
+			}
+		}
+		return n
+	}
+	p, err := compileLimits(t, env("    namespaces: [net]\n    join: {mnt: /proc/1/ns/mnt}\n    net: {network: user}"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if etc(p) != 0 {
+		t.Errorf("files generated over a joined mount namespace's")
+	}
+	p, err = compileLimits(t, env("    namespaces: [mnt, net, uts]\n    hostname: \"web\\n6.6.6.6\\tgithub.com\"\n    net: {network: none}"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Environments[0].Steps {
+		if f, ok := st.Op.(EtcFile); ok && strings.Contains(f.Content, "github.com") {
+			t.Errorf("a hostname broke /etc/hosts: %q", f.Content)
+		}
+	}
+	_, err = compileLimits(t, env("    namespaces: [mnt, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user}"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "with CAP_NET_ADMIN kept, a process inside can reach the host's loopback") {
+		t.Errorf("NET_ADMIN without host_loopback: %v", err)
+	}
+	if _, err = compileLimits(t, env("    namespaces: [mnt, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user, host_loopback: true}"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("NET_ADMIN with host_loopback: %v", err)
+	}
+	p, err = compileLimits(t, env("    namespaces: [mnt, net]\n    net: {network: user, ports: [\"0.0.0.0:8080:80\"]}"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range p.Environments[0].Steps {
+		if op, ok := st.Op.(Pasta); ok && !slices.Contains(op.Args, "0.0.0.0/8080:80") {
+			t.Errorf("pasta's -t: %q", op.Args)
+		}
 	}
 }

@@ -3,7 +3,9 @@ package planner
 import (
 	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -64,8 +66,18 @@ func (ec *envCompiler) network() {
 	op.Args = append(op.Args, "--pid", fmt.Sprintf("/proc/self/fd/%d", fd))
 	if n.HostLoopback == nil || !n.HostLoopback.Value {
 		// The gateway address is the host's loopback unless this is
-		// said: a sandbox does not reach the host's local services.
+		// said. (The host's other addresses are reached as any host's
+		// are: pasta connects from the host.)
 		op.Args = append(op.Args, "--no-map-gw")
+		// A process that may write raw frames (CAP_NET_RAW) or route
+		// 127.0.0.0/8 out of the tap (CAP_NET_ADMIN) sends pasta packets
+		// for 127.0.0.1, which it connects to on the host.
+		for _, c := range ec.capabilities() {
+			if c == "CAP_NET_RAW" || c == "CAP_NET_ADMIN" {
+				ec.errorf(n.NetworkPos, ec.field+".net.network", "with %s kept, a process inside can reach the host's loopback through pasta whatever host_loopback says: drop it (security.capabilities.drop), or say host_loopback: true", c)
+				break
+			}
+		}
 	}
 	if n.DNS == nil {
 		op.Args = append(op.Args, "--dns-forward", DNSForward.String())
@@ -74,18 +86,17 @@ func (ec *envCompiler) network() {
 	// forwards every port bound in the namespace, or on the host).
 	var tcp, udp []string
 	for _, p := range n.Ports {
-		spec := portRange(p.HostFrom, p.HostTo) + ":" + portRange(p.From, p.To)
-		if !p.HostIP.IsUnspecified() {
-			spec = p.HostIP.String() + "/" + spec
-		}
+		// Always the address: pasta takes none (nor 0.0.0.0 or ::) as
+		// both families'.
+		spec := p.HostIP.String() + "/" + portRange(p.HostFrom, p.HostTo) + ":" + portRange(p.From, p.To)
 		if p.Proto == "udp" {
 			udp = append(udp, spec)
 		} else {
 			tcp = append(tcp, spec)
 		}
 		op.Ports = append(op.Ports, p.String())
-		if rootless && p.HostFrom < 1024 {
-			ec.errorf(p.Pos, ec.field+".net.ports", "rootless, host port %d is below 1024, which only root may bind (or lower net.ipv4.ip_unprivileged_port_start)", p.HostFrom)
+		if start := unprivilegedPortStart(); rootless && int(p.HostFrom) < start {
+			ec.errorf(p.Pos, ec.field+".net.ports", "rootless, host port %d is below %d (net.ipv4.ip_unprivileged_port_start), which only root may bind: choose a port from %d, or lower that setting", p.HostFrom, start, start)
 		}
 	}
 	for _, d := range []struct {
@@ -127,9 +138,19 @@ func (ec *envCompiler) etcFiles() {
 	if n == nil {
 		return
 	}
+	if !ec.isNew(spec.NSMount) {
+		// A joined mount namespace is another's (or the host's): its
+		// files are not this environment's to cover.
+		ec.notes = append(ec.notes, "/etc/resolv.conf and /etc/hosts not generated: the mount namespace is joined, and its files are not this environment's to cover")
+		return
+	}
 	names := []string{e.Name}
 	if e.Hostname != nil {
-		names = append([]string{e.Hostname.Value}, names...)
+		if spec.HostsName(e.Hostname.Value) {
+			names = append([]string{e.Hostname.Value}, names...)
+		} else {
+			ec.notes = append(ec.notes, fmt.Sprintf("hostname %q is not a name /etc/hosts may hold (letters, digits, '-', '_' and '.'): left out of it", e.Hostname.Value))
+		}
 	}
 	var hosts strings.Builder
 	hosts.WriteString("# nsup: generated for " + e.Name + "\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
@@ -201,4 +222,18 @@ func (ec *envCompiler) rootHasFile(p string) bool {
 	}
 	f, ok := resolveIn(t, p)
 	return ok && f.Type == "file"
+}
+
+// unprivilegedPortStart is the least port an unprivileged process may
+// bind (net.ipv4.ip_unprivileged_port_start; 1024 if it cannot be read).
+var unprivilegedPortStart = func() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return 1024
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 1024
+	}
+	return n
 }

@@ -160,7 +160,7 @@ func (d *decoder) net(n *yaml.Node, key *yaml.Node, at string) *Net {
 		if ps, ok := d.pairs(v.val, at+".hosts"); ok {
 			for _, p := range ps {
 				pat := keyPath(at+".hosts", p.name)
-				if !hostsName(p.name) {
+				if !HostsName(p.name) {
 					d.errorf(p.key, pat, "%s is not a host name (letters, digits, '-', '_' and '.', at most 253)", quote(p.name))
 					continue
 				}
@@ -255,9 +255,9 @@ func portNumber(s string) (uint16, error) {
 	return uint16(n), nil
 }
 
-// hostsName says whether s may be a name in /etc/hosts: a DNS name's
-// letters, no space or '#' to break the line.
-func hostsName(s string) bool {
+// HostsName says whether s may be a name in /etc/hosts: a DNS name's
+// letters, no space, newline or '#' to break the line.
+func HostsName(s string) bool {
 	if s == "" || len(s) > 253 || s[0] == '-' || s[0] == '.' {
 		return false
 	}
