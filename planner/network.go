@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path"
 	"strconv"
 	"strings"
 
@@ -127,14 +128,7 @@ func portRange(a, b uint16) string {
 // wins.
 func (ec *envCompiler) etcFiles() {
 	e := ec.e
-	n := e.Net
-	if n == nil {
-		if j := e.Joined(spec.NSNet); j != nil && !j.IsPath() {
-			if o := ec.s.Env(j.Ref); o != nil {
-				n = o.Net
-			}
-		}
-	}
+	n := ec.netSpec()
 	if n == nil {
 		return
 	}
@@ -146,7 +140,9 @@ func (ec *envCompiler) etcFiles() {
 	}
 	names := []string{e.Name}
 	if e.Hostname != nil {
-		if spec.HostsName(e.Hostname.Value) {
+		if e.Hostname.Value == e.Name {
+			// Named once.
+		} else if spec.HostsName(e.Hostname.Value) {
 			names = append([]string{e.Hostname.Value}, names...)
 		} else {
 			ec.notes = append(ec.notes, fmt.Sprintf("hostname %q is not a name /etc/hosts may hold (letters, digits, '-', '_' and '.'): left out of it", e.Hostname.Value))
@@ -236,4 +232,46 @@ var unprivilegedPortStart = func() int {
 		return 1024
 	}
 	return n
+}
+
+// netSpec is the `net` the environment's generated files follow: its
+// own, or that of the environment whose network it joins by name; nil
+// for none.
+func (ec *envCompiler) netSpec() *spec.Net {
+	if n := ec.e.Net; n != nil {
+		return n
+	}
+	if j := ec.e.Joined(spec.NSNet); j != nil && !j.IsPath() {
+		if o := ec.s.Env(j.Ref); o != nil {
+			return o.Net
+		}
+	}
+	return nil
+}
+
+// EmptyDigest is the sha256 of no bytes.
+const EmptyDigest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// etcPlaceholders adds empty /etc/resolv.conf and /etc/hosts to a
+// closure tree (nsup's own, built for the environment) that lacks them,
+// when the environment gets generated ones: they are put over these.
+func (ec *envCompiler) etcPlaceholders() {
+	if ec.netSpec() == nil || !ec.isNew(spec.NSMount) || ec.tree == nil {
+		return
+	}
+	for _, p := range []string{"/etc/resolv.conf", "/etc/hosts"} {
+		if ec.mountedAt(p) {
+			continue
+		}
+		if _, ok := resolveIn(mapTree(ec.tree), p); ok {
+			continue
+		}
+		if _, ok := ec.tree[p]; ok {
+			continue // a link to nowhere: left as it is
+		}
+		ec.mkdirTree(path.Dir(p))
+		if d, ok := ec.tree[path.Dir(p)]; ok && d.Type == "dir" {
+			ec.tree[p] = File{Path: p, Type: "file", Mode: 0o644, Digest: EmptyDigest}
+		}
+	}
 }

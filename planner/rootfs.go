@@ -116,6 +116,7 @@ func (ec *envCompiler) rootfs() {
 		for _, d := range ec.neededDirs() {
 			ec.mkdirTree(d)
 		}
+		ec.etcPlaceholders()
 		files := make([]File, 0, len(ec.tree))
 		for _, f := range ec.tree {
 			files = append(files, f)

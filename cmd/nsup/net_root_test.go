@@ -516,3 +516,34 @@ func dnsAnswer(q []byte, name string, ip [4]byte) []byte {
 	}
 	return r
 }
+
+// TestRootNetClosureEtc: a closure root (nsup's own tree) gets empty
+// /etc/resolv.conf and /etc/hosts to put the generated ones over, so
+// that name resolution is configured there too; nsup lock takes them.
+func TestRootNetClosureEtc(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "c.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  c:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: none, dns: [192.0.2.53], hosts: {db.internal: 10.0.0.5}}
+    processes:
+      - {name: main, command: [/bin/busybox, cat, /etc/resolv.conf, /etc/hosts]}
+`), 0o644)
+	code, out, errs := nsup(t, "apply", f)
+	if code != 0 || !strings.Contains(out, "nameserver 192.0.2.53") || !strings.Contains(out, "10.0.0.5\tdb.internal") {
+		t.Errorf("exit %d:\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "lock", f); code != 0 {
+		t.Errorf("lock: %d\n%s\n%s", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "apply", f); code != 0 {
+		t.Errorf("apply with the lock: %d\n%s\n%s", code, out, errs)
+	}
+}

@@ -152,7 +152,13 @@ func addFile(rootfd int, f planner.File, idx *planner.Index) error {
 		}
 		dst := os.NewFile(uintptr(fd), f.Path)
 		defer dst.Close()
-		if err := copyVerified(dst, f, idx); err != nil {
+		if f.Source == "" {
+			// A file of nsup's own, empty (a placeholder a generated
+			// file is put over): nothing to copy.
+			if f.Size != 0 || f.Digest != planner.EmptyDigest {
+				return fmt.Errorf("a file without a source must be empty, the plan has %d bytes %s: %w", f.Size, f.Digest, unix.EINVAL)
+			}
+		} else if err := copyVerified(dst, f, idx); err != nil {
 			return err
 		}
 		// Durable before the entry is published: a crash must not leave
