@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,12 +106,12 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 	return nil
 }
 
-// unifiedGroup is the environment's group in the unified hierarchy, if
-// it has one.
+// unifiedGroup is the environment's group in the unified hierarchy (its
+// Clone step's), "" if it has none.
 func (r *envRun) unifiedGroup() string {
-	for _, g := range r.cgroups {
-		if _, err := os.Stat(filepath.Join(g, "cgroup.events")); err == nil {
-			return g
+	for _, st := range r.env.Steps {
+		if c, ok := st.Op.(planner.Clone); ok && c.Cgroup != "" {
+			return nsupPath(c.Cgroup)
 		}
 	}
 	return ""

@@ -70,27 +70,37 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 	}
 	name := GroupName(e.Name, stateDir)
 	groups, writes, err := layout.Place(name, lim)
+	// What a rootless caller may not write of a placement, "" if nothing
+	// (or root).
+	denied := func(g []cgroup.Group, w []cgroup.Write, err error) string {
+		if ec.caller.Privileged || err != nil {
+			return ""
+		}
+		return ec.rootlessCgroups(layout, g, w)
+	}
+	why := denied(groups, writes, err)
 	var nc *cgroup.NoController
 	var np *cgroup.NoParent
 	if defaultPids && lim.Pids != 0 {
 		// The default limit where it cannot be: noted, not refused.
-		why := ""
+		nopids := lim
+		nopids.Pids = 0
+		note := ""
 		switch {
 		case errors.As(err, &nc) && nc.Controller == cgroup.Pids, errors.As(err, &np) && np.Controller == cgroup.Pids:
-			why = err.Error()
-		case err == nil && !ec.caller.Privileged && ec.rootlessCgroups(layout, groups, writes) != "":
+			note = err.Error()
+		case why != "":
 			// Rootless, a pids group the user may not write (a v1 one)
 			// is left out if that is what stands in the way.
-			nopids := lim
-			nopids.Pids = 0
-			if g, ws, err := layout.Place(name, nopids); err == nil && ec.rootlessCgroups(layout, g, ws) == "" {
-				why = "rootless: " + ec.rootlessCgroups(layout, groups, writes)
+			if g, w, err := layout.Place(name, nopids); err == nil && denied(g, w, nil) == "" {
+				note = "rootless: " + why
 			}
 		}
-		if why != "" {
-			ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %s", spec.DefaultPids, why))
-			lim.Pids = 0
+		if note != "" {
+			ec.notes = append(ec.notes, fmt.Sprintf("no pids limit (the default is %d): %s", spec.DefaultPids, note))
+			lim = nopids
 			groups, writes, err = layout.Place(name, lim)
+			why = denied(groups, writes, err)
 		}
 	}
 	keys := map[string]string{cgroup.Memory: "memory", cgroup.Pids: "pids", cgroup.CPU: "cpu", cgroup.IO: "io_weight"}
@@ -110,15 +120,13 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		ec.errorf(e.Pos, field, "%v", err)
 		return "", nil, nil
 	}
-	if !ec.caller.Privileged {
-		if why := ec.rootlessCgroups(layout, groups, writes); why != "" {
-			if e.Limits != nil {
-				ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): %s; or run nsup as root, or remove limits", why)
-			} else {
-				ec.notes = append(ec.notes, fmt.Sprintf("rootless: no cgroup of its own, so no pids limit (%s)", why))
-			}
-			return "", nil, nil
+	if why != "" {
+		if e.Limits != nil {
+			ec.errorf(e.Limits.Pos, field, "rootless (nsup runs without CAP_SYS_ADMIN): %s; or run nsup as root, or remove limits", why)
+		} else {
+			ec.notes = append(ec.notes, fmt.Sprintf("rootless: no cgroup of its own, so no pids limit (%s)", why))
 		}
+		return "", nil, nil
 	}
 	for _, g := range groups {
 		ec.add(Host, e.Pos, CgroupMkdir{Path: g.Dir})

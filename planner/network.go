@@ -89,7 +89,7 @@ func (ec *envCompiler) network() {
 	for _, p := range n.Ports {
 		// Always the address: pasta takes none (nor 0.0.0.0 or ::) as
 		// both families'.
-		spec := p.HostIP.String() + "/" + portRange(p.HostFrom, p.HostTo) + ":" + portRange(p.From, p.To)
+		spec := p.HostIP.String() + "/" + p.HostPorts() + ":" + p.Ports()
 		if p.Proto == "udp" {
 			udp = append(udp, spec)
 		} else {
@@ -112,13 +112,6 @@ func (ec *envCompiler) network() {
 		}
 	}
 	ec.add(Host, n.NetworkPos, op)
-}
-
-func portRange(a, b uint16) string {
-	if a == b {
-		return fmt.Sprint(a)
-	}
-	return fmt.Sprintf("%d-%d", a, b)
 }
 
 // etcFiles plans the environment's /etc/resolv.conf and /etc/hosts, for

@@ -52,17 +52,27 @@ type Port struct {
 
 // String is the port as compose writes it, the host address included.
 func (p Port) String() string {
-	r := func(a, b uint16) string {
-		if a == b {
-			return strconv.Itoa(int(a))
-		}
-		return fmt.Sprintf("%d-%d", a, b)
-	}
-	ip := p.HostIP.String()
+	return fmt.Sprintf("%s:%s:%s/%s", p.Host(), p.HostPorts(), p.Ports(), p.Proto)
+}
+
+// Host is the host address, IPv6 in brackets.
+func (p Port) Host() string {
 	if p.HostIP.Is6() {
-		ip = "[" + ip + "]"
+		return "[" + p.HostIP.String() + "]"
 	}
-	return fmt.Sprintf("%s:%s:%s/%s", ip, r(p.HostFrom, p.HostTo), r(p.From, p.To), p.Proto)
+	return p.HostIP.String()
+}
+
+// HostPorts and Ports are the host's and the inside's port or range
+// ("8080", "8000-8010").
+func (p Port) HostPorts() string { return portRangeText(p.HostFrom, p.HostTo) }
+func (p Port) Ports() string     { return portRangeText(p.From, p.To) }
+
+func portRangeText(a, b uint16) string {
+	if a == b {
+		return strconv.Itoa(int(a))
+	}
+	return fmt.Sprintf("%d-%d", a, b)
 }
 
 // HostEntry is one extra line of /etc/hosts.

@@ -517,17 +517,10 @@ func envPorts(st *lifecycle.State, byName map[string][]string) []string {
 // portArrows writes ports as docker ps does: 127.0.0.1:8080->80/tcp.
 func portArrows(ports []string) []string {
 	var out []string
-	for _, p := range ports {
-		proto := ""
-		if i := strings.LastIndexByte(p, '/'); i >= 0 {
-			p, proto = p[:i], p[i:]
+	for _, s := range ports {
+		if p, err := spec.ParsePort(s); err == nil {
+			out = append(out, p.Host()+":"+p.HostPorts()+"->"+p.Ports()+"/"+p.Proto)
 		}
-		i := strings.LastIndexByte(p, ':')
-		if i < 0 {
-			out = append(out, p+proto)
-			continue
-		}
-		out = append(out, p[:i]+"->"+p[i+1:]+proto)
 	}
 	return out
 }
@@ -567,12 +560,8 @@ func runPort(ctx context.Context, args []string, ios ioSet) error {
 		if err != nil {
 			continue
 		}
-		host := pt.HostIP.String()
-		if pt.HostIP.Is6() {
-			host = "[" + host + "]"
-		}
 		for i := 0; i <= int(pt.To-pt.From); i++ {
-			fmt.Fprintf(ios.stdout, "%d/%s -> %s:%d\n", int(pt.From)+i, pt.Proto, host, int(pt.HostFrom)+i)
+			fmt.Fprintf(ios.stdout, "%d/%s -> %s:%d\n", int(pt.From)+i, pt.Proto, pt.Host(), int(pt.HostFrom)+i)
 		}
 	}
 	return nil

@@ -219,6 +219,17 @@ func TestRootNetHostLoopback(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	// The control: a server on the gateway's own address (this namespace's
+	// end of the pair), which an unmapped gateway reaches, so that
+	// "refused" says the mapping is off, not that nothing is reached.
+	outside := filepath.Join(dir, "outside")
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "index.html"), []byte("the gateway itself\n"), 0o644)
+	ctl := exec.Command("/bin/busybox", "httpd", "-f", "-p", "10.231.8.1:18091", "-h", outside)
+	if err := ctl.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ctl.Process.Kill(); ctl.Wait() })
 	for _, tc := range []struct {
 		loopback string
 		want     string
@@ -230,12 +241,12 @@ func TestRootNetHostLoopback(t *testing.T) {
     namespaces: [mnt, pid, net]
     net: {network: user, host_loopback: `+tc.loopback+`}
     processes:
-      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18090")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED"]}
+      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18091")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$gw", "18090")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED"]}
 `)
 			cmd := exec.Command(in[0], append(in[1:], buildNsup(t), "apply", f)...)
 			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+filepath.Join(sub, "cache"))
 			out, err := cmd.CombinedOutput()
-			if err != nil || !strings.Contains(string(out), "gateway 10.231.8.1") || !strings.Contains(string(out), tc.want) ||
+			if err != nil || !strings.Contains(string(out), "gateway 10.231.8.1") || tc.want == "REFUSED" && !strings.Contains(string(out), "control reached") || !strings.Contains(string(out), tc.want) ||
 				tc.want == "REFUSED" && strings.Contains(string(out), "\nhost loopback") {
 				t.Errorf("%v, want %q:\n%s", err, tc.want, out)
 			}
@@ -358,9 +369,7 @@ environments:
       - {name: main, command: [/bin/busybox, sh, -c, "/bin/busybox httpd -p 8081 -h /www; `+ncGet("10.231.9.2", "8081")+` | /bin/busybox grep -q 'hello from elsewhere' && echo outbound ok; exec /bin/busybox sleep 1000"]}
 `), 0o644)
 	os.Chmod(www, 0o755)
-	args := []string{"--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "--inh-caps=-all",
-		"env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache, bin, "apply", f}
-	cmd := exec.Command("setpriv", args...)
+	cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
 	var out lockedBuf
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {

@@ -70,9 +70,7 @@ func (u testUser) as(t *testing.T, env []string, argv ...string) (int, string, s
 // asIn is as, started in the cgroup (v2) of fd cgroup, unless it is -1.
 func (u testUser) asIn(t *testing.T, cgroup int, env []string, argv ...string) (int, string, string) {
 	t.Helper()
-	args := append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
-		"--inh-caps=-all", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
-	cmd := exec.Command("setpriv", append(args, argv...)...)
+	cmd := u.command(env, argv...)
 	if cgroup >= 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cgroup}
 	}
@@ -86,6 +84,14 @@ func (u testUser) asIn(t *testing.T, cgroup int, env []string, argv ...string) (
 		t.Fatalf("setpriv: %v", err)
 	}
 	return code, out.String(), errb.String()
+}
+
+// command is argv run as the user, with no capability and a clean
+// environment but env, not started.
+func (u testUser) command(env []string, argv ...string) *exec.Cmd {
+	args := append([]string{"--reuid", strconv.Itoa(u.uid), "--regid", strconv.Itoa(u.gid), "--clear-groups",
+		"--inh-caps=-all", "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}, env...)
+	return exec.Command("setpriv", append(args, argv...)...)
 }
 
 // rootlessDir is a folder the user can read (t.TempDir is 0700), holding

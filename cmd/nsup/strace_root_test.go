@@ -715,9 +715,9 @@ func hostSnapshot() string {
 		if n, err := os.Readlink("/proc/" + p.Name() + "/ns/net"); err == nil {
 			netns[n] = true
 		}
-		if comm, _ := os.ReadFile("/proc/" + p.Name() + "/comm"); strings.HasPrefix(string(comm), "pasta") {
-			fmt.Fprintf(&b, "pasta process: %s\n", p.Name())
-		}
+	}
+	for _, pid := range pastas() {
+		fmt.Fprintf(&b, "pasta process: %s\n", pid)
 	}
 	fmt.Fprintf(&b, "network namespaces held by processes: %d\n", len(netns))
 	if ents, err := os.ReadDir("/run/netns"); err == nil {

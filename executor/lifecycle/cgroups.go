@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -35,7 +34,7 @@ func nsupDirs() []string {
 		return nil
 	}
 	parent := os.Getenv(cgroup.ParentEnv)
-	if !path.IsAbs(parent) || path.Clean(parent) != parent {
+	if cgroup.CheckParent(parent) != nil {
 		parent = ""
 	}
 	seen := map[string]bool{}

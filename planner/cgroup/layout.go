@@ -42,12 +42,7 @@ type Hierarchy struct {
 	// Delegated (v2 only) are the controllers already enabled for the
 	// children of the base group (its cgroup.subtree_control).
 	Delegated []string
-	// Busy (v2 only): the base group has processes of its own (its
-	// cgroup.procs), so that no controller can be enabled for its
-	// children (the "no internal processes" rule of cgroup v2), unless it
-	// is the root.
-	Busy bool
-	root string // the root of the mount, "/" but for a mount of a subtree
+	root      string // the root of the mount, "/" but for a mount of a subtree
 }
 
 // ParentEnv is the environment variable that configures the parent group
@@ -173,11 +168,8 @@ func visible(mounts []mountinfo) []mountinfo {
 // parent's cgroup.subtree_control where the parent has them and no
 // process of its own: configured for nsup, it is nsup's to use.
 func (l *Layout) SetParent(parent string) error {
-	if parent == "" {
-		return nil
-	}
-	if !path.IsAbs(parent) || path.Clean(parent) != parent {
-		return fmt.Errorf("%s=%q: not a clean absolute group path (as /proc/self/cgroup shows one: /nsup.slice)", ParentEnv, parent)
+	if err := CheckParent(parent); err != nil || parent == "" {
+		return err
 	}
 	l.Parent = parent
 	if h := l.Unified; h != nil {
@@ -190,21 +182,47 @@ func (l *Layout) SetParent(parent string) error {
 	return nil
 }
 
+// CheckParent refuses a configured parent that is not a clean absolute
+// group path ("" is none, and fine).
+func CheckParent(parent string) error {
+	if parent != "" && (!path.IsAbs(parent) || path.Clean(parent) != parent) {
+		return fmt.Errorf("%s=%q: not a clean absolute group path (as /proc/self/cgroup shows one: /nsup.slice)", ParentEnv, parent)
+	}
+	return nil
+}
+
 // readBase reads what the unified base group hands to its children.
 func (h *Hierarchy) readBase(fsys fs.FS) {
 	g, ok := below(h.Base, h.root)
 	if !ok {
-		h.Controllers, h.Delegated, h.Busy = nil, nil, false
+		h.Controllers, h.Delegated = nil, nil
 		return
 	}
 	dir := strings.TrimPrefix(path.Join(h.Mount, g), "/")
 	h.Controllers = fields(fsys, path.Join(dir, "cgroup.controllers"))
 	h.Delegated = fields(fsys, path.Join(dir, "cgroup.subtree_control"))
-	// The real root is exempt from the rule, and has no cgroup.type; the
-	// root of a cgroup namespace (nsup in a container) shows as "/" but
-	// is not.
-	_, err := fs.Stat(fsys, path.Join(dir, "cgroup.type"))
-	h.Busy = err == nil && len(fields(fsys, path.Join(dir, "cgroup.procs"))) > 0
+}
+
+// Busy (v2) says whether the unified base group has processes of its own
+// (its cgroup.procs), so that no controller can be enabled for its
+// children (the "no internal processes" rule of cgroup v2). The real root
+// is exempt, and has no cgroup.type; the root of a cgroup namespace (nsup
+// in a container) shows as "/" but is not. Read when asked (a parent to
+// enable controllers in, an error to explain), not at every plan.
+func (l *Layout) Busy() bool {
+	h := l.Unified
+	if h == nil || l.fsys == nil {
+		return false
+	}
+	g, ok := below(h.Base, h.root)
+	if !ok {
+		return false
+	}
+	dir := strings.TrimPrefix(path.Join(h.Mount, g), "/")
+	if _, err := fs.Stat(l.fsys, path.Join(dir, "cgroup.type")); err != nil {
+		return false
+	}
+	return len(fields(l.fsys, path.Join(dir, "cgroup.procs"))) > 0
 }
 
 // below is g relative to a mount of root (both absolute), if g is in it.

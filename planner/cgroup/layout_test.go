@@ -42,7 +42,7 @@ func TestLayouts(t *testing.T) {
 				fmt.Fprintf(&b, "parent %s\n", l.Parent)
 			}
 			if u := l.Unified; u != nil {
-				fmt.Fprintf(&b, "unified %s group %s controllers %v delegated %v busy %v\n", u.Mount, u.Group, u.Controllers, u.Delegated, u.Busy)
+				fmt.Fprintf(&b, "unified %s group %s controllers %v delegated %v busy %v\n", u.Mount, u.Group, u.Controllers, u.Delegated, l.Busy())
 			}
 			for _, c := range l.v1Names() {
 				h := l.V1[c]

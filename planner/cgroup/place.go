@@ -176,7 +176,7 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 // process of its own.
 func (l *Layout) mayEnable(c string) bool {
 	u := l.Unified
-	return l.Parent != "" && !u.Busy && slices.Contains(u.Controllers, c)
+	return l.Parent != "" && slices.Contains(u.Controllers, c) && !l.Busy()
 }
 
 // parentThere checks that the configured parent exists in h.
@@ -201,12 +201,12 @@ func (l *Layout) why(c string) string {
 	v := v1Name(c)
 	u := l.Unified
 	switch {
-	case u != nil && l.Parent != "" && u.Busy && slices.Contains(u.Controllers, c):
+	case u != nil && l.Parent != "" && slices.Contains(u.Controllers, c) && l.Busy():
 		return fmt.Sprintf("the unified hierarchy has it, but the parent group %s=%s has processes of its own, and cgroup v2 enables a controller only for the children of a group without any: choose a group without processes", ParentEnv, l.Parent)
 	case u != nil && l.Parent != "":
 		return fmt.Sprintf("the parent group %s=%s is not given it (its cgroup.controllers: %v): its own parent must enable it (+%s in %s)",
 			ParentEnv, l.Parent, u.Controllers, c, path.Join(path.Dir(u.Dir(u.Base)), "cgroup.subtree_control"))
-	case u != nil && slices.Contains(u.Controllers, c) && u.Busy:
+	case u != nil && slices.Contains(u.Controllers, c) && l.Busy():
 		return fmt.Sprintf("the unified hierarchy has it, but nsup's group %s has processes (nsup among them), and cgroup v2 enables a controller only for the children of a group without any: set %s to a group without processes that has it (as root: mkdir %s; %s=/nsup.slice)",
 			u.Group, ParentEnv, path.Join(u.Mount, "nsup.slice"), ParentEnv)
 	case u != nil && slices.Contains(u.Controllers, c):
