@@ -177,9 +177,13 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		case planner.Pasta:
 			st.Ports = op.Ports
 			if r.pasta != nil {
-				pid := r.pasta.Process.Pid
-				if t, _, err := lifecycle.Identify(pid); err == nil {
-					st.Helpers = append(st.Helpers, lifecycle.StateHelper{Name: "pasta", Pid: pid, StartTime: t})
+				for _, h := range []struct {
+					name string
+					pid  int
+				}{{"nsup-keeper", r.pasta.Process.Pid}, {"pasta", r.pastaPid}} {
+					if t, _, err := lifecycle.Identify(h.pid); err == nil {
+						st.Helpers = append(st.Helpers, lifecycle.StateHelper{Name: h.name, Pid: h.pid, StartTime: t})
+					}
 				}
 			}
 		case planner.Spawn:

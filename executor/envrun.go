@@ -21,8 +21,10 @@ import (
 type envRun struct {
 	a   *applier
 	env *planner.Env
-	// pasta is the environment's user-mode network stack (pasta.go).
-	pasta *exec.Cmd
+	// pasta is the keeper of the environment's user-mode network stack
+	// (pasta.go), pastaPid pasta's pid.
+	pasta    *exec.Cmd
+	pastaPid int
 	// cgroups are the groups made for the environment (cgroups.go), in
 	// order: removed once it has ended.
 	cgroups []string

@@ -32,6 +32,9 @@ func TestMain(m *testing.M) {
 	if executor.IsInit() {
 		os.Exit(executor.RunInit())
 	}
+	if executor.IsKeeper() {
+		os.Exit(executor.RunKeeper())
+	}
 	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
 		os.Exit(helperApply())
 	}

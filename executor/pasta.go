@@ -22,10 +22,13 @@ const pastaReady = 10 * time.Second
 // startPasta starts the environment's user-mode network stack
 // (planner.Pasta) against the child's network namespace, given as fds,
 // and waits until it has set the namespace up: it writes its pid to its
-// --pid file, a pipe, once it has. Foreground, it dies with this thread
-// (the parent-death signal) and is stopped when the environment ends;
-// detached, it lives on, recorded in the state, until down. Either way it
-// is born in the environment's unified group, whose end kills it too.
+// --pid file, a pipe, once it has. pasta is started by its keeper
+// (RunKeeper: nsup's own binary), which holds a pidfd of the child and
+// ends pasta once the child has ended, however it ends: foreground or
+// detached, by down, on its own, or with nsup killed (the child's
+// parent-death signal). Foreground, the keeper dies with this thread too
+// (its parent-death signal, and pasta's with it). Both are born in the
+// environment's unified group.
 func (r *envRun) startPasta(op planner.Pasta) error {
 	if r.child == 0 {
 		return fmt.Errorf("pasta before the clone: %w", unix.EINVAL)
@@ -36,6 +39,11 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 			f.Close()
 		}
 	}()
+	pidfd, err := unix.PidfdOpen(r.child, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open(%d): %w", r.child, err)
+	}
+	files = append(files, os.NewFile(uintptr(pidfd), "child"))
 	kinds := []string{"net"}
 	if op.UserNS {
 		kinds = append(kinds, "user")
@@ -62,7 +70,8 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 	}
 	stderr := os.NewFile(uintptr(efd), "pasta-stderr")
 	defer stderr.Close()
-	cmd := &exec.Cmd{Path: op.Program, Args: append([]string{op.Program}, op.Args...), Stderr: stderr, ExtraFiles: files}
+	argv := op.Keeper()
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: argv, Dir: "/", Stderr: stderr, ExtraFiles: files}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if r.release == nil {
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
@@ -92,9 +101,10 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 			break
 		}
 	}
-	if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr != nil || pid <= 0 {
-		cmd.Process.Kill()
-		cmd.Wait()
+	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if perr != nil || pid <= 0 {
+		r.pasta = cmd
+		r.stopPasta()
 		msg, _ := io.ReadAll(io.NewSectionReader(stderr, 0, 4096))
 		why := strings.TrimSpace(string(bytes.ReplaceAll(msg, []byte("\n"), []byte("; "))))
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -102,7 +112,7 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		}
 		return fmt.Errorf("pasta did not set the network up (%s): %w", why, unix.EIO)
 	}
-	r.pasta = cmd
+	r.pasta, r.pastaPid = cmd, pid
 	return nil
 }
 
@@ -118,12 +128,13 @@ func (r *envRun) unifiedGroup() string {
 }
 
 // stopPasta ends the environment's pasta (foreground: once the
-// environment has ended, or its setup failed).
+// environment has ended, or its setup failed): its keeper, told to stop,
+// ends it and waits until it is gone, then exits.
 func (r *envRun) stopPasta() {
 	if r.pasta == nil {
 		return
 	}
-	r.pasta.Process.Kill()
+	r.pasta.Process.Signal(unix.SIGTERM)
 	r.pasta.Wait()
 	r.pasta = nil
 }

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -268,6 +269,21 @@ func SplitOffset(ns int64) (sec int64, nsec uint32) {
 // binary (/proc/self/exe, opened by the host, executed through that fd)
 // with these arguments.
 var InitArgv = []string{"nsup", "__nsup_init"}
+
+// KeeperArgv is how the host starts pasta's keeper (Pasta): nsup's own
+// binary (/proc/self/exe) with these arguments, then the number of fds
+// it hands pasta, pasta's path and its arguments. Its fd 3 is a pidfd of
+// the environment's child; the fds from 4 on are pasta's from 3 on.
+var KeeperArgv = []string{"nsup", "__nsup_keep"}
+
+// Keeper is the keeper's argv for this pasta.
+func (op Pasta) Keeper() []string {
+	fds := 2 // the network namespace, the pid pipe
+	if op.UserNS {
+		fds++
+	}
+	return append(append(append([]string(nil), KeeperArgv...), strconv.Itoa(fds), op.Program), op.Args...)
+}
 
 // Execve replaces the process image. With ByFD, Path was opened on the
 // host before the namespaces changed, and the file is executed through
@@ -573,8 +589,14 @@ type Seccomp struct {
 // its --pid file, a pipe, once it has) and its ports are published. The
 // namespace is given as an fd (/proc/self/fd/3: pasta, as root, drops
 // what would let it open /proc/PID/ns/net), and rootless the child's user
-// namespace too (/proc/self/fd/4); the pid pipe is the next fd. It is the
-// environment's: born in its unified group, ended with it (down too).
+// namespace too (/proc/self/fd/4); the pid pipe is the next fd.
+//
+// It is the environment's, and ends with it whatever ends that: pasta is
+// started by its keeper (KeeperArgv: nsup's own binary, /proc/self/exe),
+// born in the environment's unified group, which holds a pidfd of the
+// child and ends pasta (pasta's parent-death signal, and a kill it waits
+// for) once the child has ended: in the foreground or detached, by down,
+// on its own, or killed with nsup (the child's parent-death signal).
 type Pasta struct {
 	Program string   `json:"program"`
 	Args    []string `json:"args"`

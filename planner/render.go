@@ -188,7 +188,7 @@ func FormatOp(op Op) string {
 		for i, a := range op.Args {
 			args[i] = q(a)
 		}
-		return fmt.Sprintf("spawn(%s, [%s]) in the environment's group, until it ends; the child waits until it is up", q(op.Program), strings.Join(args, ", "))
+		return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up", q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "))
 	case CgroupWrite:
 		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Value))
 	case CgroupJoin:

@@ -27,6 +27,11 @@ func main() {
 	if executor.IsInit() {
 		os.Exit(executor.RunInit())
 	}
+	// The host starts nsup as pasta's keeper: that process keeps pasta
+	// and nothing else.
+	if executor.IsKeeper() {
+		os.Exit(executor.RunKeeper())
+	}
 	exiting = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -17,9 +17,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files")
 
 func TestMain(m *testing.M) {
-	// The test binary serves as its own child stage.
+	// The test binary serves as its own child stage and pasta's keeper.
 	if executor.IsInit() {
 		os.Exit(executor.RunInit())
+	}
+	if executor.IsKeeper() {
+		os.Exit(executor.RunKeeper())
 	}
 	code := m.Run()
 	if builtDir != "" {

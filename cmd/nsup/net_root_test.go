@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -130,7 +131,7 @@ func TestRootNetPorts(t *testing.T) {
 
 // TestRootNetForeground: in the foreground, the port is published while
 // the environment runs and its pasta goes when it ends, and when nsup is
-// killed (SIGKILL: pasta's parent-death signal).
+// killed (SIGKILL): no nsup command is needed for that.
 func TestRootNetForeground(t *testing.T) {
 	requireRoot(t)
 	requirePasta(t)
@@ -155,21 +156,70 @@ func TestRootNetForeground(t *testing.T) {
 		if err != nil || body != "hello from web\n" {
 			t.Errorf("%s: the published port: %q %v", end, body, err)
 		}
+		// What waitNoPasta waits to see gone: pasta and its keeper.
+		if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
+			t.Errorf("%s: pasta or its keeper not found while it runs: %q", end, left)
+		}
 		if end == "SIGTERM" {
 			cmd.Process.Signal(os.Interrupt)
 		} else {
 			cmd.Process.Kill()
 		}
 		cmd.Wait()
-		if end == "SIGKILL" {
-			// The environment dies with nsup (its parent-death signal);
-			// pasta, which clears its own when it isolates itself, is in
-			// the environment's group, which the next command removes
-			// with what is left in it, as it does the groups.
-			nsup(t, "ps")
-		}
+		// The environment dies with nsup (its parent-death signal),
+		// pasta with it (its keeper's pidfd of the child), with no nsup
+		// command after. (Its groups are removed by the next command, as
+		// any killed nsup's.)
+		waitNoPasta(t)
+		nsup(t, "ps")
+	}
+}
+
+// TestRootNetDetachedEnds: a detached environment that ends on its own
+// takes its pasta with it (its keeper), with no nsup command after: the
+// port is closed and no pasta is left before down.
+func TestRootNetDetachedEnds(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	stop := filepath.Join(dir, "stop")
+	if err := os.Mkdir(stop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := netSpec(t, dir, `  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18083:8080"]}
+    mounts:
+      - {type: bind, source: WWW, target: /www, readonly: true}
+      - {type: bind, source: `+stop+`, target: /stop, readonly: true}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "/bin/busybox httpd -p 8080 -h /www; until [ -e /stop/now ]; do /bin/busybox sleep 0.05; done"]}
+`)
+	if code, out, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d\n%s\n%s", code, out, errs)
+	}
+	defer nsup(t, "down", f)
+	if body, err := httpGet("http://127.0.0.1:18083/"); err != nil || body != "hello from web\n" {
+		t.Errorf("the published port: %q %v", body, err)
+	}
+	if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
+		t.Errorf("pasta or its keeper not found while it runs: %q", left)
+	}
+	// The main process ends; init, the environment, with it.
+	if err := os.WriteFile(filepath.Join(stop, "now"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	waitNoPasta(t)
+	if _, err := httpGet("http://127.0.0.1:18083/"); err == nil {
+		t.Errorf("the port still answers once the environment has ended")
+	}
+	if code, out, errs := nsup(t, "down", f); code != 0 {
+		t.Fatalf("down: %d\n%s\n%s", code, out, errs)
+	}
 }
 
 // waitNoPasta waits, boundedly, until no pasta process is left.
@@ -187,15 +237,38 @@ func waitNoPasta(t *testing.T) {
 	}
 }
 
+// pastas are the live pasta processes and nsup's keepers of them, of
+// any session, known by their comm: pasta executes itself again as
+// passt.avx2 where the CPU has AVX2. A zombie is dead (it holds no
+// namespace, no port): a detached environment's keeper is reaped by
+// PID 1, which on some machines takes its time.
 func pastas() []string {
 	var out []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
-		if comm, err := os.ReadFile("/proc/" + e.Name() + "/comm"); err == nil && strings.HasPrefix(string(comm), "pasta") {
-			out = append(out, e.Name())
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ...: comm may hold spaces and parentheses.
+		open, end := bytes.IndexByte(stat, '('), bytes.LastIndexByte(stat, ')')
+		if open < 0 || end < open || len(stat) < end+3 {
+			continue
+		}
+		comm, state := string(stat[open+1:end]), stat[end+2]
+		if isPasta(comm) && state != 'Z' && state != 'X' {
+			out = append(out, e.Name()+" "+comm)
 		}
 	}
 	return out
+}
+
+func isPasta(comm string) bool {
+	switch comm {
+	case "pasta", "pasta.avx2", "passt", "passt.avx2", "nsup-keeper":
+		return true
+	}
+	return false
 }
 
 // TestRootNetHostLoopback: a server on the host's 127.0.0.1 is out of

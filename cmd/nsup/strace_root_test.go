@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -361,10 +360,15 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 		case planner.Umount2:
 			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
 		case planner.Pasta:
-			// A fork by nsup's host thread, then pasta's execve with the
-			// plan's command line (what pasta does after is its own).
+			// A fork by nsup's host thread, the keeper's execve (nsup's
+			// own binary), its fork, and pasta's execve with the plan's
+			// command line (what pasta does after is its own).
 			add(i, st, func(e event) bool {
 				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+			})
+			add(i, st, execMatch("/proc/self/exe", op.Keeper()))
+			add(i, st, func(e event) bool {
+				return !host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
 			})
 			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
 		case planner.EtcFile:
@@ -513,14 +517,9 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	if detach && hasPasta(p) {
-		// A detached environment's pasta lives until down, which strace
-		// (following every child of nsup's) waits for: taken down once
-		// every environment has ended on its own.
-		err = downWhenEnded(t, bin, cmd.Env, done)
-	} else {
-		err = <-done
-	}
+	// A detached environment's pasta, which strace follows, ends with
+	// the environment (its keeper): strace does.
+	err = <-done
 	out := outb.String()
 	if err != nil {
 		t.Fatalf("apply under strace: %v\n%s", err, out)
@@ -740,52 +739,3 @@ func hostSnapshot() string {
 }
 
 func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
-
-// hasPasta says whether a plan starts pasta.
-func hasPasta(p *planner.Plan) bool {
-	for _, e := range p.Environments {
-		for _, st := range e.Steps {
-			if _, ok := st.Op.(planner.Pasta); ok {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// downWhenEnded waits for strace (done), and takes the detached
-// environments down once none runs any more, so that their pasta ends
-// and strace with it.
-func downWhenEnded(t *testing.T, bin string, env []string, done chan error) error {
-	t.Helper()
-	for i := 0; ; i++ {
-		select {
-		case err := <-done:
-			return err
-		case <-time.After(100 * time.Millisecond):
-		}
-		ps := exec.Command(bin, "ps", "--json")
-		ps.Env = env
-		b, err := ps.Output()
-		var entries []struct {
-			Name    string
-			Running bool
-		}
-		if err != nil || json.Unmarshal(b, &entries) != nil || len(entries) == 0 {
-			continue
-		}
-		running := false
-		for _, e := range entries {
-			running = running || e.Running
-		}
-		if !running || i > 600 {
-			down := exec.Command(bin, "down")
-			for _, e := range entries {
-				down.Args = append(down.Args, e.Name)
-			}
-			down.Env = env
-			down.Run()
-			return <-done
-		}
-	}
-}
