@@ -23,9 +23,12 @@ import (
 // in a network namespace the test makes (routed through a veth pair).
 
 // ncGet is a shell command that fetches http://IP:PORT/ with busybox nc
-// (its wget, static, crashes resolving in a closure root).
+// (its wget, static, crashes resolving in a closure root). nc half-closes
+// the connection at the end of its input, and through Debian 12's pasta
+// (outbound) the server's close does not reach it then: the timeout ends
+// it, the answer long read.
 func ncGet(ip, port string) string {
-	return `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox timeout 5 /bin/busybox nc ` + ip + " " + port + ` | /bin/busybox head -c 4096`
+	return `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox timeout 3 /bin/busybox nc ` + ip + " " + port + ` | /bin/busybox head -c 4096`
 }
 
 func requirePasta(t *testing.T) {
@@ -327,6 +330,12 @@ func TestRootNetHostLoopback(t *testing.T) {
 	}
 }
 
+// testVeth is the name of testNetns's veth pair for prefix (its host
+// end is this with "h", its namespace's with "n").
+func testVeth(prefix string) string {
+	return fmt.Sprintf("nt%d%s", os.Getpid()%100000, strings.ReplaceAll(prefix, ".", "")[len(prefix)-5:])
+}
+
 // testNetns makes a network namespace held by a process of the test (no
 // /run/netns mount), joined to this one by a veth pair: PREFIX.1 here,
 // PREFIX.2 there, its default route through PREFIX.1. It returns the
@@ -350,7 +359,7 @@ func testNetns(t *testing.T, prefix string) string {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	veth := fmt.Sprintf("nt%d%s", os.Getpid()%100000, strings.ReplaceAll(prefix, ".", "")[len(prefix)-5:])
+	veth := testVeth(prefix)
 	run := func(args ...string) {
 		t.Helper()
 		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
@@ -461,6 +470,111 @@ environments:
 		t.Errorf("rootless outbound path:\n%s", out.String())
 	}
 	waitNoPasta(t)
+}
+
+// TestRootRootlessNetHost: rootless, what TestRootNetHostLoopback and
+// TestRootNetDNS check as root, with nsup run as a test user inside a
+// network namespace of the test's (its "host"): a server on its
+// 127.0.0.1 is reached only with host_loopback: true (a server on the
+// gateway's own address is the control), and names resolve through the
+// generated resolv.conf, by a resolver the test runs there. Then a
+// foreground apply killed with SIGKILL leaves no pasta (nor keeper).
+func TestRootRootlessNetHost(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	sameHostNS(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	if out, err := exec.Command("setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("rootless pasta opens /dev/net/tun, mode 0600 here: chmod 0666 /dev/net/tun as distributions ship it (.ci/run does) (%v %s)", err, out))
+	}
+	pid := testNetns(t, "10.231.11")
+	// The resolver is on this namespace's end of the pair, at an address
+	// of its own: the namespace's own (10.231.11.2) is the environment's
+	// too (pasta copies it), and the gateway's is the host's loopback
+	// with host_loopback: true.
+	if out, err := exec.Command("ip", "addr", "add", "10.231.11.3/32", "dev", testVeth("10.231.11")+"h").CombinedOutput(); err != nil {
+		t.Fatalf("ip addr add: %v\n%s", err, out)
+	}
+	serveDNS(t, fmt.Sprint(os.Getpid()), "10.231.11.3:53", "svc.test.", [4]byte{10, 231, 11, 77})
+	for _, srv := range []struct{ ns, addr, body string }{
+		{pid, "127.0.0.1:18096", "host loopback"},
+		{"", "10.231.11.1:18097", "the gateway itself"},
+	} {
+		www := filepath.Join(dir, strings.NewReplacer(".", "", ":", "").Replace(srv.addr))
+		os.MkdirAll(www, 0o755)
+		os.WriteFile(filepath.Join(www, "index.html"), []byte(srv.body+"\n"), 0o644)
+		argv := []string{"/bin/busybox", "httpd", "-f", "-p", srv.addr, "-h", www}
+		if srv.ns != "" {
+			argv = append([]string{"nsenter", "-t", srv.ns, "-n"}, argv...)
+		}
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	for _, tc := range []struct {
+		loopback string
+		want     string
+	}{{"false", "REFUSED"}, {"true", "host loopback"}} {
+		t.Run("host_loopback="+tc.loopback, func(t *testing.T) {
+			f := filepath.Join(dir, "probe-"+tc.loopback+".yaml")
+			os.WriteFile(f, []byte(`version: 1
+environments:
+  probe:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, host_loopback: `+tc.loopback+`, dns: [10.231.11.3]}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18097")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$gw", "18096")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED; /bin/busybox cat /etc/resolv.conf; /bin/busybox nslookup svc.test"]}
+`), 0o644)
+			cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
+			cmd.Args = append([]string{"nsenter", "-t", pid, "-n"}, cmd.Args...)
+			cmd.Path = "/usr/bin/nsenter"
+			out, err := cmd.CombinedOutput()
+			o := string(out)
+			if err != nil || !strings.Contains(o, "gateway 10.231.11.1") || tc.want == "REFUSED" && !strings.Contains(o, "control reached") || !strings.Contains(o, tc.want) ||
+				tc.want == "REFUSED" && strings.Contains(o, "\nhost loopback") {
+				t.Errorf("%v, want %q:\n%s", err, tc.want, o)
+			}
+			for _, want := range []string{"nameserver 10.231.11.3", "Address: 10.231.11.77"} {
+				if !strings.Contains(o, want) {
+					t.Errorf("no %q inside:\n%s", want, o)
+				}
+			}
+		})
+	}
+	t.Run("SIGKILL", func(t *testing.T) {
+		f := filepath.Join(dir, "sleeper.yaml")
+		os.WriteFile(f, []byte(`version: 1
+environments:
+  sleeper:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18098:8080"]}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, "echo up; exec /bin/busybox nc -l -p 8080"]}
+`), 0o644)
+		cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
+		var out lockedBuf
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 200 && !strings.Contains(out.String(), "up"); i++ {
+			time.Sleep(25 * time.Millisecond)
+		}
+		if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
+			t.Errorf("pasta or its keeper not found while it runs: %q\n%s", left, out.String())
+		}
+		cmd.Process.Kill() // setpriv and env executed nsup: this is nsup
+		cmd.Wait()
+		waitNoPasta(t)
+		// The killed nsup's groups, removed by the user's next command.
+		u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "ps").Run()
+	})
 }
 
 // lockedBuf is a buffer written by a command while the test reads it.
