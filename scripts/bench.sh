@@ -150,8 +150,43 @@ for _ in range(1024): s.sendall(buf)
 s.shutdown(socket.SHUT_WR); s.recv(1); s.close(); print(f"{1024 / (time.time() - t):.0f}")
 PY
 NSUP_STATE_DIR=$W/state "$NSUP" down bench >/dev/null
+# The same through podman's user-mode network, if podman is installed:
+# pasta from podman 4.4 on, slirp4netns and its rootlessport before (4.3,
+# Debian 12's, has no pasta). Its storage, run state and configuration
+# live under $W (cgroupfs and runc, ulimits at the host's: see README).
+echo "podman not installed" > "$OUT/podman.txt"
+if command -v podman >/dev/null; then
+  PM=$W/podman; mkdir -p "$PM"
+  # podman keeps a blob cache in /var/lib/containers whatever its root:
+  # removed after if this made it.
+  [ -e /var/lib/containers ] && HAD_VLC=1 || HAD_VLC=0
+  printf '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\ncgroup_manager = "cgroupfs"\nruntime = "runc"\nevents_logger = "file"\n' > "$PM/containers.conf"
+  podman_() { CONTAINERS_CONF=$PM/containers.conf podman --root "$PM/root" --runroot "$PM/run" --storage-driver vfs "$@"; }
+  PV=$(podman_ version --format '{{.Client.Version}}')
+  MODE=slirp4netns
+  if [ "$(printf '%s\n4.4.0\n' "$PV" | sort -V | head -1)" = 4.4.0 ]; then MODE=pasta; fi
+  tar -C "$R" -c . | podman_ import - nsup-bench >/dev/null
+  sink() { podman_ run -d --rm --network "$MODE" -p 127.0.0.1:18100:9000 nsup-bench /bin/sh -c 'nc -l -p 9000 > /dev/null' >/dev/null; }
+  # podman 4.4 refuses pasta as root ("only supported for rootless").
+  sink || { MODE=slirp4netns; sink; }
+  python3 - "$PV" "$MODE" <<'PY' > "$OUT/podman.txt"
+import socket, sys, time
+for i in range(100):
+    try:
+        s = socket.create_connection(("127.0.0.1", 18100)); break
+    except OSError: time.sleep(0.05)
+buf = b"\0" * (1 << 20); t = time.time()
+for _ in range(1024): s.sendall(buf)
+s.shutdown(socket.SHUT_WR); s.recv(1); s.close()
+print(f"podman {sys.argv[1]}, --network {sys.argv[2]}: {1024 / (time.time() - t):.0f} MiB/s")
+PY
+  podman_ rm -f -a >/dev/null 2>&1 || true
+  podman_ system reset -f >/dev/null 2>&1 || true
+  rm -rf "$PM"
+  [ "$HAD_VLC" = 1 ] || rm -rf /var/lib/containers
+fi
 
-python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" "$(cat "$OUT/pasta.txt")" "$(cat "$OUT/loopback.txt")" <<'PY' | tee "$OUT/table.md"
+python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" "$(cat "$OUT/pasta.txt")" "$(cat "$OUT/loopback.txt")" "$(cat "$OUT/podman.txt")" <<'PY' | tee "$OUT/table.md"
 import json, sys
 res = json.load(open(sys.argv[1]))['results']
 rss = dict(l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip())
@@ -168,4 +203,5 @@ print(f"nsup version {st['nsup version']:.2f} ms, a static hello-world Go progra
 print(f"the same hello-world with yaml.v3 and pflag linked {st['hello + yaml.v3 + pflag']:.2f} ms: {st['hello + yaml.v3 + pflag']/st['hello (static Go)']:.2f}x")
 print(f"network: user costs {med['nsup, network: user'] - med['nsup']:.2f} ms at start-up over loopback only")
 print(f"a published port (host -> pasta -> nc inside), 1 GiB: {sys.argv[5]} MiB/s; the host's own loopback: {sys.argv[6]} MiB/s")
+print(f"the same through podman's user-mode network: {sys.argv[7]}")
 PY
