@@ -33,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(executor.RunInit())
 	}
 	if executor.IsKeeper() {
-		os.Exit(executor.RunKeeper())
+		os.Exit(executor.RunKeeper(os.Stderr))
 	}
 	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
 		os.Exit(helperApply())

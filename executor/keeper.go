@@ -35,8 +35,9 @@ func IsKeeper() bool {
 // or it is told to (SIGTERM: the host's stop), waiting until it is gone.
 // pasta's parent-death signal (SIGKILL) ends it too if this process is
 // killed. It returns the exit status: pasta's if pasta ended first
-// (the host then reports pasta's messages), 0 if it was ended.
-func RunKeeper() int {
+// (the host then reports pasta's messages), 0 if it was ended. Its own
+// messages and pasta's go to stderr (the host's file for them).
+func RunKeeper(stderr *os.File) int {
 	// pasta's parent-death signal fires when the thread that started it
 	// exits: this one, locked for good, which exits with the process.
 	runtime.LockOSThread()
@@ -50,14 +51,14 @@ func RunKeeper() int {
 	args := os.Args[len(planner.KeeperArgv):]
 	n, err := strconv.Atoi(args[0])
 	if err != nil || n < 0 || n > 8 {
-		fmt.Fprintf(os.Stderr, "nsup keeper: %q is no number of fds\n", args[0])
+		fmt.Fprintf(stderr, "nsup keeper: %q is no number of fds\n", args[0])
 		return 127
 	}
 	files := make([]*os.File, n)
 	for i := range files {
 		files[i] = os.NewFile(uintptr(keeperFD+1+i), "pasta")
 	}
-	cmd := &exec.Cmd{Path: args[1], Args: args[1:], Dir: "/", Stderr: os.Stderr, ExtraFiles: files}
+	cmd := &exec.Cmd{Path: args[1], Args: args[1:], Dir: "/", Stderr: stderr, ExtraFiles: files}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
 	err = cmd.Start()
 	// pasta has its copies: the pid pipe's writer is pasta's alone, so
@@ -66,7 +67,7 @@ func RunKeeper() int {
 		f.Close()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "nsup keeper: %v\n", err)
+		fmt.Fprintf(stderr, "nsup keeper: %v\n", err)
 		return 127
 	}
 	exited := make(chan int, 1)

@@ -30,7 +30,7 @@ func main() {
 	// The host starts nsup as pasta's keeper: that process keeps pasta
 	// and nothing else.
 	if executor.IsKeeper() {
-		os.Exit(executor.RunKeeper())
+		os.Exit(executor.RunKeeper(os.Stderr))
 	}
 	exiting = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

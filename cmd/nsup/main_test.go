@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 		os.Exit(executor.RunInit())
 	}
 	if executor.IsKeeper() {
-		os.Exit(executor.RunKeeper())
+		os.Exit(executor.RunKeeper(os.Stderr))
 	}
 	code := m.Run()
 	if builtDir != "" {
