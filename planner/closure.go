@@ -7,11 +7,13 @@ package planner
 // closureloader.go.
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -124,5 +126,128 @@ func (c *closureBuilder) addPath(p string) error {
 	if mode.IsDir() {
 		return c.addDir(real)
 	}
-	return c.addObject(real, true)
+	return c.addProgram(real, 0)
+}
+
+// maxScriptDepth bounds the #! interpreters followed from one program:
+// the kernel's own limit on interpreters of interpreters (binfmt_script,
+// 4 nested execs, then ELOOP).
+const maxScriptDepth = 4
+
+// addProgram adds what the file real (already listed) needs to run as a
+// program: an ELF file's interpreter and libraries, or a script's #!
+// interpreter, followed as the kernel runs it (and /usr/bin/env's program,
+// found through the environment's default PATH on the host, as env would
+// find it in the tree), with what that interpreter needs in turn.
+func (c *closureBuilder) addProgram(real string, depth int) error {
+	info, err := c.elfInfo(real)
+	if err != nil || info != nil {
+		return c.addObject(real, true)
+	}
+	interp, arg, ok, err := readShebang(real)
+	if err != nil || !ok {
+		return err
+	}
+	if depth == maxScriptDepth {
+		return fmt.Errorf("script %s: more than %d #! interpreters in a row", real, maxScriptDepth)
+	}
+	if !filepath.IsAbs(interp) {
+		// The kernel looks a relative interpreter up from the caller's
+		// working folder: nothing a tree can hold for sure.
+		return fmt.Errorf("script %s: #! interpreter %q is not an absolute path", real, interp)
+	}
+	ireal, mode, err := c.resolve(interp)
+	if err != nil {
+		return fmt.Errorf("#! interpreter %s of %s: %w", interp, real, err)
+	}
+	if !mode.IsRegular() {
+		return fmt.Errorf("#! interpreter %s of %s: not a file", interp, real)
+	}
+	if err := c.addProgram(ireal, depth+1); err != nil {
+		return err
+	}
+	if filepath.Base(interp) != "env" {
+		return nil
+	}
+	name := envProgram(arg)
+	if name == "" {
+		return nil // env alone prints the environment
+	}
+	if strings.HasPrefix(name, "-") {
+		return fmt.Errorf("script %s: #! %s %s: which program env runs after %s is not known here: write the interpreter's path after #!, or name it in closure too", real, interp, arg, name)
+	}
+	if strings.Contains(name, "/") {
+		return fmt.Errorf("script %s: env's program %q: give it by name (env looks it up in PATH) or write its path after #!", real, name)
+	}
+	for _, dir := range filepath.SplitList(DefaultPath) {
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		preal, _, err := c.resolve(p)
+		if err != nil {
+			return fmt.Errorf("#! /usr/bin/env %s of %s: %w", name, real, err)
+		}
+		return c.addProgram(preal, depth+1)
+	}
+	return fmt.Errorf("script %s: #! %s %s: %q is in no folder of the default PATH (%s) on this host", real, interp, arg, name, DefaultPath)
+}
+
+// readShebang reads the #! line of the file at p as the kernel does
+// (binfmt_script): at most the first 256 bytes, the interpreter up to the
+// first blank, the rest of the line, trimmed, as its one argument.
+func readShebang(p string) (interp, arg string, ok bool, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", "", false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF && err != io.EOF {
+		return "", "", false, err
+	}
+	buf = buf[:n]
+	if !bytes.HasPrefix(buf, []byte("#!")) {
+		return "", "", false, nil
+	}
+	line := buf[2:]
+	if i := bytes.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	line = bytes.Trim(line, " \t")
+	if len(line) == 0 {
+		return "", "", false, fmt.Errorf("script %s: #! names no interpreter", p)
+	}
+	i := bytes.IndexAny(line, " \t")
+	if i < 0 {
+		return string(line), "", true, nil
+	}
+	return string(line[:i]), string(bytes.Trim(line[i:], " \t")), true, nil
+}
+
+// envProgram is the program /usr/bin/env runs given arg, the one argument
+// of a #! line: its first word that is not an option nor an assignment
+// (env -S splits the rest into words; "-S python3 -u" runs python3), or
+// the first option it does not know.
+func envProgram(arg string) string {
+	for _, w := range strings.Fields(arg) {
+		switch {
+		case w == "-S" || w == "--split-string" || w == "-i" || w == "--ignore-environment" || w == "-" || w == "-0" || w == "--null":
+			continue
+		case strings.HasPrefix(w, "-S"):
+			// -Spython3: the word glued to the option.
+			if rest := strings.TrimPrefix(w, "-S"); rest != "" && !strings.HasPrefix(rest, "-") {
+				return rest
+			}
+			continue
+		case strings.HasPrefix(w, "-"):
+			return w // an option nsup does not know (-u NAME, -C DIR): refused
+		case strings.Contains(w, "=") && !strings.HasPrefix(w, "="):
+			continue // NAME=VALUE
+		}
+		return w
+	}
+	return ""
 }

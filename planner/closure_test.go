@@ -741,3 +741,99 @@ func BenchmarkClosureBash(b *testing.B) {
 		}
 	}
 }
+
+// TestClosureScripts: a script brings its #! interpreter as an ELF
+// program does its loader, /usr/bin/env the program it runs (found
+// through the default PATH), an interpreter that is a script its own;
+// what cannot be followed is an error that says why.
+func TestClosureScripts(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	real := func(p string) string {
+		r, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			t.Skipf("%s: %v", p, err)
+		}
+		return r
+	}
+	sh, env := real("/bin/sh"), real("/usr/bin/env")
+	lister := write("lister", "#!/bin/sh -e\nls\n")
+	inner := write("inner", "#!"+lister+"\n")
+	for _, tc := range []struct {
+		name string
+		path string
+		want []string
+	}{
+		{"absolute", lister, []string{lister, sh}},
+		{"env", write("viaenv", "#!/usr/bin/env sh\necho\n"), []string{env, sh}},
+		{"env -S", write("split", "#!/usr/bin/env -S LC_ALL=C sh -e\necho\n"), []string{env, sh}},
+		{"a script's script", inner, []string{inner, lister, sh}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Closure([]string{tc.path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			have := map[string]bool{}
+			for _, f := range files {
+				have[f.Path] = true
+			}
+			for _, w := range tc.want {
+				if !have[w] {
+					t.Errorf("%s not in the closure", w)
+				}
+			}
+			// And the interpreter's own loader, as for an ELF program.
+			if info, err := readELFObject(sh); err == nil && info != nil && info.interp != "" && !have[real(info.interp)] {
+				t.Errorf("the interpreter's loader %s is not in the closure", info.interp)
+			}
+		})
+	}
+	loop := filepath.Join(dir, "loop")
+	write("loop", "#!"+loop+"\n")
+	for _, tc := range []struct{ name, text, want string }{
+		{"relative", "#!sh\n", "not an absolute path"},
+		{"missing", "#!/nonexistent/interp\n", "no such file"},
+		{"env unknown", "#!/usr/bin/env nsup-no-such-program\n", "in no folder of the default PATH"},
+		{"env option", "#!/usr/bin/env -u HOME sh\n", "which program env runs after -u"},
+		{"env path", "#!/usr/bin/env ./sh\n", "give it by name"},
+		{"empty", "#!  \n", "names no interpreter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Closure([]string{write(strings.ReplaceAll(tc.name, " ", "-"), tc.text)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := Closure([]string{loop}); err == nil || !strings.Contains(err.Error(), "more than 4 #! interpreters") {
+		t.Errorf("a script that is its own interpreter: %v", err)
+	}
+	// A file that is neither ELF nor a script is data, as before.
+	if _, err := Closure([]string{write("data", "hello\n")}); err != nil {
+		t.Errorf("plain data: %v", err)
+	}
+}
+
+func TestEnvProgram(t *testing.T) {
+	for arg, want := range map[string]string{
+		"":                   "",
+		"python3":            "python3",
+		"-S python3 -u":      "python3",
+		"-Spython3 -u":       "python3",
+		"A=1 B=2 bash -e":    "bash",
+		"-i PATH=/bin sh":    "sh",
+		"--split-string=x y": "--split-string=x",
+		"-u HOME sh":         "-u",
+	} {
+		if got := envProgram(arg); got != want {
+			t.Errorf("envProgram(%q) = %q, want %q", arg, got, want)
+		}
+	}
+}
