@@ -282,11 +282,15 @@ type envCompiler struct {
 	skipped []string
 	// origins are the origins of the steps so far (origin).
 	origins []posText
+	// hostBinds are the binds of a rootfs of host folders (rootfs.host),
+	// the first entries of e.Mounts, by their index in rootfs.host.
+	hostBinds []int
 }
 
 func (c *compiler) env(at int, e *spec.Environment) Env {
 	// Room for the steps of a usual environment (about 45).
 	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 48)}
+	ec.hostRootBinds()
 	ec.namespaces()
 	ec.checkRlimits()
 	if c.opts.Detach {

@@ -3,7 +3,6 @@ package planner
 // The child stage's mount namespace: the root bound (or overlaid) on itself, the spec's mounts in order inside it, the root switch.
 
 import (
-	"fmt"
 	"os"
 	"path"
 	"slices"
@@ -90,7 +89,7 @@ func (ec *envCompiler) child() {
 		}
 		confined := ec.confinedPaths()
 		for i, m := range e.Mounts {
-			ec.mount(fmt.Sprintf("%s.mounts[%d]", ec.field, i), m)
+			ec.mount(ec.mountField(i), m)
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round.
 			ec.confinePaths(confined[i])

@@ -128,6 +128,10 @@ type Rootfs struct {
 	// Digest covers the tree (closure: every File; tar: the archive).
 	Digest string `json:"digest,omitempty"`
 	Files  []File `json:"files,omitempty"`
+	// Host are the host folders a closure tree is made for (rootfs.host:
+	// the tree holds their mount points and links, and no file of the
+	// host's); they are bound by the child stage's steps.
+	Host []string `json:"host,omitempty"`
 }
 
 // Clone creates the child stage with new namespaces: clone3(2) with Flags

@@ -198,9 +198,12 @@ func mergeEnv(base, over []spec.EnvVar) []string {
 func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.Process, field string) string {
 	var t treeView
 	key := ""
+	mounts := ec.viewMounts()
 	switch {
 	case ec.tree != nil:
 		t = mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "" && len(mounts) > 0:
+		t = dirTree(ec.root)
 	case ec.e.Rootfs.Dir != "":
 		// Environments of one file often share a root and a command:
 		// looked up once.
@@ -218,10 +221,21 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 	default:
 		return ""
 	}
+	// The tree as the process will see it: the root and its mounts, in
+	// their order (a command in a bound folder is found).
+	t, origin := mountedView(t, mounts)
+	var from string
 	found, ok := LookPath(name, env, cwd, func(c string) bool {
 		f, ok := resolveIn(t, c)
-		return ok && f.Type == "file" && f.Mode&0o111 != 0
+		if ok && f.Type == "file" && f.Mode&0o111 != 0 {
+			from = origin(resolvedPath(t, c))
+			return true
+		}
+		return false
 	})
+	if ok && from != "" {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s.command[0]: %s is in %s's bound folder, the host's, as it is when the process starts", field, found, from))
+	}
 	if key != "" {
 		ec.mu.Lock()
 		if ec.lookups == nil {
@@ -231,7 +245,7 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 		ec.mu.Unlock()
 	}
 	if !ok {
-		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs (PATH=%s)", name, EnvPath(env))
+		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
 	}
 	return found
 }

@@ -163,6 +163,9 @@ func FormatOp(op Op) string {
 		case "tar":
 			return fmt.Sprintf("rootfs(tar, %s, %s, from %s)", q(op.Path), op.Digest, qlist(op.Sources))
 		}
+		if len(op.Host) > 0 {
+			return fmt.Sprintf("rootfs(closure, %s, %s, %d files: the mount points and links of the host's %s)", q(op.Path), op.Digest, len(op.Files), qlist(op.Host))
+		}
 		return fmt.Sprintf("rootfs(closure, %s, %s, %d files)", q(op.Path), op.Digest, len(op.Files))
 	case Fork:
 		return "fork()"

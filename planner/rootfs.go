@@ -95,6 +95,13 @@ func (ec *envCompiler) rootfs() {
 	switch {
 	case r.Dir != "":
 		ec.root = ec.resolved(r.Dir, field+".dir")
+		if ec.root == "/" {
+			what := "dir: /"
+			if r.Overlay {
+				what = "an overlay of /"
+			}
+			ec.errorf(r.DirPos, field+".dir", "%s is the host's own root, which the environment cannot be given (pivot_root needs a tree of its own, and / holds the host's /proc, /dev, /sys and every mount): for the host's programs write rootfs: {host: [/usr, /etc/ssl, ...]}, the folders bound read-only in a root of their own", what)
+		}
 		if h := ec.hostDir(r.Dir); h.statErr != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
 		} else if !h.isDir {
@@ -112,7 +119,12 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
 	default:
-		paths := ec.closureTree(r, field)
+		var paths, host []string
+		if len(r.Host) > 0 {
+			host = ec.hostRootTree(r, field)
+		} else {
+			paths = ec.closureTree(r, field)
+		}
 		for _, d := range ec.neededDirs() {
 			ec.mkdirTree(d)
 		}
@@ -124,7 +136,7 @@ func (ec *envCompiler) rootfs() {
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 		digest := TreeDigest(files)
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
-		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files})
+		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files, Host: host})
 	}
 }
 

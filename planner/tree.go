@@ -130,3 +130,100 @@ func filepathSplit(p string) []string {
 	}
 	return out
 }
+
+// viewMount is one mount of the environment as the plan sees the tree
+// through it: a bind shows its host source (a folder, or one file at the
+// target), any other kind an empty folder (what it will hold is made at
+// apply time).
+type viewMount struct {
+	target string
+	source string // a bind's resolved host path; "" for a kernel filesystem
+	isDir  bool
+	field  string // the spec key that asks for it, for the plan's notes
+}
+
+// mountedView is base seen through mounts, in their order: a path below
+// a mount's target is the mount's, the last such mount's (a later mount
+// covers an earlier one), else base's. origin says which mount a path
+// comes from ("" for base).
+func mountedView(base treeView, mounts []viewMount) (view treeView, origin func(p string) string) {
+	which := func(p string) *viewMount {
+		for i := len(mounts) - 1; i >= 0; i-- {
+			if within(p, mounts[i].target) {
+				return &mounts[i]
+			}
+		}
+		return nil
+	}
+	var seen []dirEntry
+	view = func(p string) (File, bool) {
+		m := which(p)
+		if m == nil {
+			return base(p)
+		}
+		if m.source == "" {
+			if p == m.target {
+				return File{Path: p, Type: "dir", Mode: 0o755}, true
+			}
+			return File{}, false
+		}
+		for _, e := range seen {
+			if e.path == p {
+				return e.f, e.ok
+			}
+		}
+		var f File
+		var ok bool
+		switch {
+		case m.isDir:
+			f, ok = lstatIn(m.source, path.Join("/", p[len(m.target):]))
+		case p == m.target:
+			f, ok = lstatIn(m.source, "/")
+		}
+		f.Path = p
+		seen = append(seen, dirEntry{p, f, ok})
+		return f, ok
+	}
+	origin = func(p string) string {
+		if m := which(p); m != nil {
+			return m.field
+		}
+		return ""
+	}
+	return view, origin
+}
+
+// resolvedPath is p with its symlinks resolved in t (p itself if it does
+// not resolve): where the file a lookup found really is.
+func resolvedPath(t treeView, p string) string {
+	links := 0
+	cur := "/"
+	rest := splitPath(p)
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == ".." {
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, name)
+		f, ok := t(next)
+		if !ok {
+			return p
+		}
+		if f.Type == "symlink" {
+			if links++; links > 40 {
+				return p
+			}
+			target := f.Link
+			if !path.IsAbs(target) {
+				target = path.Join(cur, target)
+			}
+			rest = append(splitPath(target), rest...)
+			cur = "/"
+			continue
+		}
+		cur = next
+	}
+	return cur
+}

@@ -81,23 +81,23 @@ func (d *decoder) environment(p pair, at string) *Environment {
 }
 
 func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
-	f, ok := d.fields(n, at, "dir", "tar", "closure", "readonly", "overlay", "dev")
+	f, ok := d.fields(n, at, "dir", "tar", "closure", "host", "readonly", "overlay", "dev")
 	if !ok {
 		return
 	}
 	r.Pos = pos(n)
 	var sources []string
-	for _, k := range []string{"dir", "tar", "closure"} {
+	for _, k := range []string{"dir", "tar", "closure", "host"} {
 		if _, ok := f.get(k); ok {
 			sources = append(sources, k)
 		}
 	}
 	switch len(sources) {
 	case 0:
-		d.errorf(n, at, "must set one of dir, tar or closure")
+		d.errorf(n, at, "must set one of dir, tar, closure or host")
 	case 1:
 	default:
-		d.errorf(n, at, "%s are exclusive: set exactly one of dir, tar or closure", strings.Join(sources, " and "))
+		d.errorf(n, at, "%s are exclusive: set exactly one of dir, tar, closure or host", strings.Join(sources, " and "))
 	}
 	if p, ok := f.get("dir"); ok {
 		if s, ok := d.hostPath(p.val, at+".dir"); ok {
@@ -124,6 +124,27 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 		for i, item := range p.val.Content {
 			if s, ok := d.hostPath(item, index(at+".closure", i)); ok {
 				r.Closure = append(r.Closure, String{Value: s, Pos: pos(item)})
+			}
+		}
+	}
+	if p, ok := f.get("host"); ok && d.isList(p.val, at+".host") {
+		r.HostPos = pos(p.val)
+		if len(p.val.Content) == 0 {
+			d.errorf(p.val, at+".host", "must have at least one entry")
+		}
+		r.Host = []String{}
+		seen := map[string]bool{}
+		for i, item := range p.val.Content {
+			s, ok := d.hostPath(item, index(at+".host", i))
+			switch {
+			case !ok:
+			case s == "/":
+				d.errorf(item, index(at+".host", i), "/ is the host's whole tree, /proc and /dev included: name the folders the processes need (/usr, /etc/ssl, ...)")
+			case seen[s]:
+				d.errorf(item, index(at+".host", i), "%s is listed twice", s)
+			default:
+				seen[s] = true
+				r.Host = append(r.Host, String{Value: s, Pos: pos(item)})
 			}
 		}
 	}

@@ -156,7 +156,8 @@ type Join struct {
 // IsPath reports whether the join refers to a namespace file by path.
 func (j Join) IsPath() bool { return len(j.Ref) > 0 && j.Ref[0] == '/' }
 
-// Rootfs is the root filesystem: exactly one of Dir, Tar, Closure is set.
+// Rootfs is the root filesystem: exactly one of Dir, Tar, Closure, Host is
+// set.
 type Rootfs struct {
 	Pos Pos // position of the `rootfs` key's value
 	// Dir and Tar are absolute (resolved against Spec.Dir); empty when unset.
@@ -167,8 +168,13 @@ type Rootfs struct {
 	// Closure holds absolute host paths in the order written; nil when unset.
 	Closure    []String
 	ClosurePos Pos
-	Readonly   bool // default true
-	Overlay    bool // default false
+	// Host holds absolute host paths (folders or files) bound read-only at
+	// the same paths in an otherwise empty root, in the order written; nil
+	// when unset.
+	Host     []String
+	HostPos  Pos
+	Readonly bool // default true
+	Overlay  bool // default false
 	// Dev lets device nodes of the tree work (`dev: true`, an addition to
 	// spec v1); by default the root is mounted nodev.
 	Dev bool

@@ -117,6 +117,10 @@ func rootlessDir(t *testing.T, u testUser) (dir, bin, cache string) {
 		b, _ := os.ReadFile(f)
 		os.WriteFile(filepath.Join(ex, filepath.Base(f)), b, 0o644)
 	}
+	// And the folders they bind (godev's module).
+	if out, err := exec.Command("cp", "-r", "../../examples/godev", ex).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
 	os.WriteFile(filepath.Join(dir, "repo", "README"), []byte("a file for /src\n"), 0o644)
 	cache = filepath.Join(dir, "cache-home")
 	os.Mkdir(cache, 0o700)
@@ -153,6 +157,7 @@ func TestRootRootlessExamples(t *testing.T) {
 		{"devbox.yaml", []string{"devbox: 2 entries in /src", "/src is read-only", "the root is writable"}},
 		{"pod.yaml", []string{"db got: hello from web"}},
 		{"compose.yaml", []string{"client got: hello from web"}},
+		{"godev.yaml", []string{"ok  \texample.com/godev"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			code, out, errs := u.as(t, env, bin, "apply", filepath.Join(ex, tc.file))

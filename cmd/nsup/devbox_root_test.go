@@ -1,0 +1,83 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRootGoDevBox: examples/godev.yaml runs `go test ./...` of its module
+// with the host's Go toolchain, bound read-only in a root of host folders
+// (rootfs.host); `go` is found in the bound /usr at plan time.
+func TestRootGoDevBox(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	if _, err := os.Stat("/usr/local/go/bin/go"); err != nil {
+		if _, err := exec.LookPath("go"); err != nil {
+			skipOrFail(t, "needs Go on the host")
+		}
+	}
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	code, plan, errs := nsup(t, "plan", "../../examples/godev.yaml")
+	if code != 0 || !strings.Contains(plan, "bound folder") || !strings.Contains(plan, "not copied, not locked") {
+		t.Errorf("plan: %d %s\n%s", code, errs, plan)
+	}
+	code, out, errs := nsup(t, "apply", "../../examples/godev.yaml")
+	if code != 0 || !strings.Contains(out, "ok  \texample.com/godev") {
+		t.Errorf("apply: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestRootHostRootC: a C program compiled by the host's gcc in a root of
+// host folders, and run there; the root holds none of the host's files
+// itself (its /etc has only what is bound).
+func TestRootHostRootC(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	if _, err := exec.LookPath("gcc"); err != nil {
+		skipOrFail(t, "needs gcc (apt-get install gcc libc6-dev)")
+	}
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "c.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  cdev:
+    rootfs: {host: [/usr]}
+    namespaces: [mnt, pid, net]
+    mounts: [{type: tmpfs, target: /tmp}]
+    processes:
+      - name: main
+        command: [sh, -c, 'printf "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); return 0; }\n" > /tmp/hello.c && gcc -o /tmp/hello /tmp/hello.c && /tmp/hello && ls /etc | wc -l']
+`), 0o644)
+	code, out, errs := nsup(t, "apply", f)
+	if code != 0 || !strings.Contains(out, "hello from C\n0\n") {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestRootScriptCommand: a script named as the command, in a closure,
+// runs: its #! interpreter (through /usr/bin/env) came with it.
+func TestRootScriptCommand(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	script := filepath.Join(dir, "greet")
+	os.WriteFile(script, []byte("#!/usr/bin/env sh\necho \"hello from a script, run by $0\"\n"), 0o755)
+	f := filepath.Join(dir, "s.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  shim:
+    rootfs: {closure: [`+script+`]}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [`+script+`]}
+`), 0o644)
+	code, out, errs := nsup(t, "apply", f)
+	if code != 0 || !strings.Contains(out, "hello from a script, run by "+script) {
+		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}

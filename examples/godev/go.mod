@@ -1,0 +1,3 @@
+module example.com/godev
+
+go 1.21

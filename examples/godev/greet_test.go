@@ -1,0 +1,9 @@
+package godev
+
+import "testing"
+
+func TestGreet(t *testing.T) {
+	if got := Greet("sandbox"); got != "hello, sandbox" {
+		t.Errorf("Greet: %q", got)
+	}
+}

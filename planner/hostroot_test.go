@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestHostRoot: rootfs.host binds each folder read-only (nosuid, nodev)
+// at its own path, a folder before what is below it, in a tree of nsup's
+// that holds their mount points, a listed link as that link, and an
+// empty file for a bound file; a command is found in a bound folder, and
+// the plan says which.
+func TestHostRoot(t *testing.T) {
+	h := t.TempDir()
+	for _, d := range []string{"tools/bin", "tools/lib", "conf"} {
+		os.MkdirAll(filepath.Join(h, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(h, "tools/bin/hello"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(h, "conf/app.conf"), []byte("x\n"), 0o644)
+	os.Symlink("tools/bin", filepath.Join(h, "bin"))
+	text := `version: 1
+environments:
+  dev:
+    rootfs: {host: [` + h + `/tools/lib, ` + h + `/tools, ` + h + `/bin, ` + h + `/conf/app.conf]}
+    namespaces: [mnt, pid]
+    env: {PATH: ` + h + `/bin}
+    processes: [{name: main, command: [hello]}]
+`
+	p, err := compileLimits(t, text, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := p.Environments[0]
+	var root Rootfs
+	var binds []string
+	var exec Execve
+	for _, st := range e.Steps {
+		switch op := st.Op.(type) {
+		case Rootfs:
+			root = op
+		case Mount:
+			if op.Flags&msBIND != 0 && op.InRoot {
+				binds = append(binds, op.Source+" "+op.Target)
+			}
+		case MountSetattr:
+			if strings.HasPrefix(op.Path, h) && op.Set&(1|2|4) != 1|2|4 { // RDONLY|NOSUID|NODEV
+				t.Errorf("%s: set %v, want read-only, nosuid and nodev", op.Path, op.Set)
+			}
+		case Execve:
+			if !op.ByFD {
+				exec = op
+			}
+		}
+	}
+	want := []string{h + "/conf/app.conf " + h + "/conf/app.conf", h + "/tools " + h + "/tools", h + "/tools/lib " + h + "/tools/lib"}
+	if strings.Join(binds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("binds:\n%s\nwant\n%s", strings.Join(binds, "\n"), strings.Join(want, "\n"))
+	}
+	files := map[string]File{}
+	for _, f := range root.Files {
+		files[f.Path] = f
+		if f.Type == "file" && f.Digest != EmptyDigest {
+			t.Errorf("%s: a host file copied into the tree", f.Path)
+		}
+	}
+	if f := files[h+"/bin"]; f.Type != "symlink" || f.Link != "tools/bin" {
+		t.Errorf("the listed link: %+v", f)
+	}
+	if f := files[h+"/conf/app.conf"]; f.Type != "file" {
+		t.Errorf("the bound file's mount point: %+v", f)
+	}
+	if root.Type != "closure" || len(root.Sources) != 0 || len(root.Host) != 4 {
+		t.Errorf("rootfs step: %+v", root)
+	}
+	if exec.Path != h+"/bin/hello" {
+		t.Errorf("command: %q", exec.Path)
+	}
+	notes := strings.Join(e.Notes, "\n")
+	for _, w := range []string{"not copied, not locked", "is in environments.dev.rootfs.host[1]'s bound folder"} {
+		if !strings.Contains(notes, w) {
+			t.Errorf("no %q in the notes:\n%s", w, notes)
+		}
+	}
+
+	// A listed link whose target is not bound; a command in no mount.
+	bad := `version: 1
+environments:
+  dev:
+    rootfs: {host: [` + h + `/bin, ` + h + `/conf]}
+    namespaces: [mnt]
+    processes: [{name: main, command: [hello]}]
+`
+	_, err = compileLimits(t, bad, rootCaller, "hybrid")
+	for _, w := range []string{"rootfs.host[0]: " + h + "/bin is a link to tools/bin on this host", "add it (or the folder that holds it) to rootfs.host",
+		`"hello" not found in the rootfs nor in its mounts`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v, want %q", err, w)
+		}
+	}
+}
+
+// TestHostRootMergedUsr: with the host's /usr bound, the merged-/usr links
+// this host has (/bin -> usr/bin, ...) are made, and sh is found through
+// them.
+func TestHostRootMergedUsr(t *testing.T) {
+	target, err := os.Readlink("/bin")
+	if err != nil {
+		t.Skip("/bin is not a link on this host (no merged /usr)")
+	}
+	p, err := compileLimits(t, `version: 1
+environments:
+  dev:
+    rootfs: {host: [/usr]}
+    namespaces: [mnt]
+    processes: [{name: main, command: [sh, -c, "true"]}]
+`, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var made bool
+	for _, st := range p.Environments[0].Steps {
+		if r, ok := st.Op.(Rootfs); ok {
+			for _, f := range r.Files {
+				made = made || (f.Path == "/bin" && f.Type == "symlink" && f.Link == target)
+			}
+		}
+		if x, ok := st.Op.(Execve); ok && !x.ByFD && !strings.HasSuffix(x.Path, "/sh") {
+			t.Errorf("sh: %q", x.Path)
+		}
+	}
+	if !made {
+		t.Errorf("no /bin -> %s in the tree", target)
+	}
+}
