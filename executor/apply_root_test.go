@@ -234,7 +234,9 @@ environments:
 	// line is prefixed with its label.
 	env := linesOf(out, "who/main")
 	sort.Strings(env)
-	want := []string{"EMPTY=", "FOO=bar", "PATH=" + planner.DefaultPath}
+	// HOME: the user's home in the environment's /etc/passwd (nsup's
+	// lines: the closure has none), "/" for a uid other than root.
+	want := []string{"EMPTY=", "FOO=bar", "HOME=/", "PATH=" + planner.DefaultPath}
 	if !slices.Equal(env, want) {
 		t.Errorf("environment: %q, want %q", env, want)
 	}
@@ -336,10 +338,11 @@ environments:
 		if st != 3 {
 			t.Errorf("status %d, want 3", st)
 		}
-		// /bin, or a /bin link to usr/bin on a merged-/usr host, and the
-		// mount target /tmp: the closure and nothing else.
-		if got := strings.Fields(out); !slices.Equal(got, []string{"bin", "tmp"}) && !slices.Equal(got, []string{"bin", "tmp", "usr"}) {
-			t.Errorf("ls / inside: %q, want [bin tmp (usr)]", got)
+		// /bin, or a /bin link to usr/bin on a merged-/usr host, the
+		// mount target /tmp, and /etc for nsup's passwd and group: the
+		// closure and nothing else.
+		if got := strings.Fields(out); !slices.Equal(got, []string{"bin", "etc", "tmp"}) && !slices.Equal(got, []string{"bin", "etc", "tmp", "usr"}) {
+			t.Errorf("ls / inside: %q, want [bin etc tmp (usr)]", got)
 		}
 	}
 	ents, _ := filepath.Glob(filepath.Join(dir, "cache", "closure", "*"))

@@ -185,7 +185,8 @@ func TestRootDetached(t *testing.T) {
 	// The main process's variables, cwd and user; or another's. (The
 	// shell adds PWD and SHLVL.)
 	code, got, err = execOut(t, state, "life", "", "", "/bin/sh", "-c", "env | sort | tr '\n' ' '; echo; pwd; id -u")
-	if want := "FOO=bar PATH=" + planner.DefaultPath + " PWD=/tmp SHLVL=1 \n/tmp\n0\n"; code != 0 || got != want {
+	// HOME: root's home in the rootfs's own /etc/passwd (testRootfs: /).
+	if want := "FOO=bar HOME=/ PATH=" + planner.DefaultPath + " PWD=/tmp SHLVL=1 \n/tmp\n0\n"; code != 0 || got != want {
 		t.Errorf("exec as main: %d %q (%v), want %q", code, got, err, want)
 	}
 	code, got, err = execOut(t, state, "life", "worker", "", "/bin/sh", "-c", "echo $ROLE; pwd; id -u; id -g")

@@ -429,7 +429,13 @@ func planMountPoints(p *planner.Plan, env string) []string {
 			continue
 		}
 		for _, st := range e.Steps {
-			if m, ok := st.Op.(planner.Mount); ok && m.InRoot && m.Flags&syscall.MS_REMOUNT == 0 {
+			switch m := st.Op.(type) {
+			case planner.Mount:
+				if m.InRoot && m.Flags&syscall.MS_REMOUNT == 0 {
+					pts = append(pts, m.Target)
+				}
+			case planner.EtcFile:
+				// nsup's generated file, moved onto the rootfs's.
 				pts = append(pts, m.Target)
 			}
 		}

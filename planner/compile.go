@@ -47,6 +47,9 @@ type Options struct {
 	// foreground then gets a pty of its own (Openpty), relayed to it,
 	// instead of the caller's terminal.
 	Terminal bool
+	// Term is the caller's TERM: the environment's processes get it with
+	// the terminal (Terminal), unless the spec sets one.
+	Term string
 	// Index is the cache's digest index (read, never written, here); nil
 	// means NewIndex(CacheDir). Pass the same one to executor.Apply, which
 	// records in the cache what this compilation hashed.
@@ -285,6 +288,8 @@ type envCompiler struct {
 	// hostBinds are the binds of a rootfs of host folders (rootfs.host),
 	// the first entries of e.Mounts, by their index in rootfs.host.
 	hostBinds []int
+	// ident is the processes' identity files (identityOf), once known.
+	ident *identity
 }
 
 func (c *compiler) env(at int, e *spec.Environment) Env {

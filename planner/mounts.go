@@ -100,6 +100,7 @@ func (ec *envCompiler) child() {
 		}
 	}
 	ec.etcFiles()
+	ec.identitySteps()
 	// A new network namespace has only lo, and down: up, so that the
 	// environment's processes can talk to each other over 127.0.0.1.
 	if e.HasNamespace(spec.NSNet) {

@@ -153,6 +153,20 @@ func (ec *envCompiler) resolve(p *spec.Process, field string) procPlan {
 		pp.uid, pp.gid = u.UID, u.GID
 		upos = u.Pos
 	}
+	// HOME, when the spec sets none: the user's, as the environment's
+	// /etc/passwd gives it (its own, or nsup's lines added to it).
+	if !hasEnv(pp.env, "HOME") {
+		if id := ec.identityOf(); id != nil {
+			if h, ok := id.home[pp.uid]; ok && h != "" {
+				pp.env = append(pp.env, "HOME="+h)
+			}
+		}
+	}
+	// TERM, when the environment gets a terminal and the spec sets none:
+	// the caller's, whose terminal nsup relays.
+	if ec.terminal && ec.opts.Term != "" && !hasEnv(pp.env, "TERM") {
+		pp.env = append(pp.env, "TERM="+ec.opts.Term)
+	}
 	pp.rlimits = ec.processLimits(p, field)
 	// In a new user namespace only mapped ids exist: setresuid(2) of
 	// another fails with EINVAL.
@@ -300,4 +314,14 @@ func LookPath(name string, env []string, cwd string, isExec func(path string) bo
 		}
 	}
 	return "", false
+}
+
+// hasEnv says whether env sets name.
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
 }

@@ -129,6 +129,7 @@ func (ec *envCompiler) rootfs() {
 			ec.mkdirTree(d)
 		}
 		ec.etcPlaceholders()
+		ec.identityPlaceholders()
 		files := make([]File, 0, len(ec.tree))
 		for _, f := range ec.tree {
 			files = append(files, f)

@@ -213,7 +213,11 @@ func compileFor(file string, envs []string, idx *planner.Index, detach, terminal
 }
 
 func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach, terminal bool) (*planner.Plan, error) {
-	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal})
+	term := ""
+	if terminal {
+		term = os.Getenv("TERM")
+	}
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal, Term: term})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -309,15 +313,23 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 	s.File = p.Spec // origins are printed with the name the plan was made with
 	// Planned for a terminal or not, as it was saved: apply relays a
 	// planned terminal whatever its stdin is now.
-	terminal := false
+	terminal, term := false, ""
 	for _, e := range p.Environments {
 		for _, st := range e.Steps {
-			if _, ok := st.Op.(planner.Openpty); ok {
+			switch op := st.Op.(type) {
+			case planner.Openpty:
 				terminal = true
+			case planner.Execve:
+				// The caller's TERM when the plan was made.
+				for _, kv := range op.Env {
+					if v, ok := strings.CutPrefix(kv, "TERM="); ok && term == "" {
+						term = v
+					}
+				}
 			}
 		}
 	}
-	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal})
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal, Term: term})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}

@@ -32,7 +32,7 @@ func TestRootGoDevBox(t *testing.T) {
 
 // TestRootHostRootC: a C program compiled by the host's gcc in a root of
 // host folders, and run there; the root holds none of the host's files
-// itself (its /etc has only what is bound).
+// itself (its /etc has only nsup's passwd and group).
 func TestRootHostRootC(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -50,10 +50,12 @@ environments:
     mounts: [{type: tmpfs, target: /tmp}]
     processes:
       - name: main
-        command: [sh, -c, 'printf "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); return 0; }\n" > /tmp/hello.c && gcc -o /tmp/hello /tmp/hello.c && /tmp/hello && ls /etc | wc -l']
+        command: [sh, -c, 'printf "#include <stdio.h>\nint main(void) { puts(\"hello from C\"); return 0; }\n" > /tmp/hello.c && gcc -o /tmp/hello /tmp/hello.c && /tmp/hello && ls /etc && id']
 `), 0o644)
+	// /etc holds only nsup's passwd and group (the host's /etc is not
+	// bound), which name root.
 	code, out, errs := nsup(t, "apply", f)
-	if code != 0 || !strings.Contains(out, "hello from C\n0\n") {
+	if code != 0 || !strings.Contains(out, "hello from C\ngroup\npasswd\nuid=0(root) gid=0(root) groups=0(root)\n") {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
 	}
 }

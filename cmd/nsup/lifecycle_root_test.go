@@ -146,9 +146,9 @@ func TestRootPodDetached(t *testing.T) {
 		t.Errorf("exec db: %q; db's pid and mnt namespaces: %s %s", lines[:3], ns(pids["db"], "pid"), ns(pids["db"], "mnt"))
 	}
 	// db's: its root and /proc, with the read-only and masked paths of
-	// /proc that this host has.
+	// /proc that this host has, and nsup's /etc/passwd and /etc/group.
 	if pts := lines[3:]; len(pts) < 3 || !slices.Equal(pts[:2], []string{"/", "/proc"}) || !slices.Contains(pts, "/proc/sys") ||
-		slices.ContainsFunc(pts[2:], func(p string) bool { return !strings.HasPrefix(p, "/proc/") }) {
+		slices.ContainsFunc(pts[2:], func(p string) bool { return !strings.HasPrefix(p, "/proc/") && p != "/etc/passwd" && p != "/etc/group" }) {
 		t.Errorf("exec db: mount points %q, want db's", pts)
 	}
 	code, out, _ = nsupBin("exec", "web", "--", "/bin/sh", "-c", "read h < /proc/sys/kernel/hostname; echo $h $(readlink /proc/self/ns/net); exit 5")

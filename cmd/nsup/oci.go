@@ -162,6 +162,9 @@ func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := writeFiles(rootfs, b.Files); err != nil {
+		return err
+	}
 	js, err := json.MarshalIndent(b.Config, "", "\t")
 	if err != nil {
 		return err
@@ -336,4 +339,35 @@ func hostPath(p string) (isDir, ok bool) {
 		return false, false
 	}
 	return st.IsDir(), true
+}
+
+// writeFiles writes nsup's generated files into the bundle's rootfs, over
+// what is there, through an os.Root of it: nothing lands outside it (a
+// link in the tree is followed only inside).
+func writeFiles(rootfs string, files []oci.File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	r, err := os.OpenRoot(rootfs)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.Path, "/")
+		r.MkdirAll(filepath.Dir(rel), 0o755)
+		r.Remove(rel)
+		w, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+		_, err = w.WriteString(f.Content)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", f.Path, err)
+		}
+	}
+	return nil
 }

@@ -58,8 +58,18 @@ type Bundle struct {
 	Config *specs.Spec
 	// Rootfs is the plan's rootfs step: the tree to copy into RootfsDir.
 	Rootfs planner.Rootfs
+	// Files are files nsup generates for the environment (its /etc/passwd
+	// and /etc/group), written into the bundle's rootfs over what is
+	// there.
+	Files []File
 	// Notes says what was translated into something other than itself.
 	Notes []Note
+}
+
+// File is one generated file of a bundle's rootfs.
+type File struct {
+	Path    string // absolute, inside the rootfs
+	Content string
 }
 
 // Export translates environment name of p (compiled from s) into a bundle.
@@ -103,7 +113,7 @@ func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
 	}
 	x.finish()
 	x.cfg.Version = ociVersion(x.cfg)
-	return &Bundle{Config: x.cfg, Rootfs: x.rootfs, Notes: x.notes}, nil
+	return &Bundle{Config: x.cfg, Rootfs: x.rootfs, Files: x.files, Notes: x.notes}, nil
 }
 
 // ociVersion is the oldest runtime-spec release that defines every field
@@ -175,6 +185,7 @@ type exporter struct {
 	ns      map[string]string // spec-v1 type -> "" (new) or the joined path
 	notes   []Note
 	refused Refused
+	files   []File
 }
 
 func (x *exporter) note(pos spec.Pos, key, format string, args ...any) {
@@ -382,9 +393,16 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
-	case planner.Pasta, planner.EtcFile:
-		// The user-mode network and its resolv.conf and hosts: not in a
-		// bundle (keys says so).
+	case planner.EtcFile:
+		// The generated /etc/passwd and /etc/group: written into the
+		// bundle's rootfs, where the rootfs's own (or the tree's empty
+		// placeholder) is; resolv.conf and hosts go with the user-mode
+		// network, which is not in a bundle (keys says so).
+		if op.Target == "/etc/passwd" || op.Target == "/etc/group" {
+			x.files = append(x.files, File{Path: op.Target, Content: op.Content})
+		}
+	case planner.Pasta:
+		// The user-mode network: not in a bundle (keys says so).
 	case planner.CgroupMkdir, planner.CgroupWrite, planner.CgroupJoin:
 		// The environment's groups, from the spec's limits: the runtime
 		// makes its own, from linux.resources (resources).

@@ -48,6 +48,9 @@ type report struct {
 	// makes read-only, what reading it gives and whether it may be
 	// written: "read=empty write=EROFS".
 	Confined map[string]string `json:"confined"`
+	// Identity are /etc/passwd and /etc/group as the probe reads them
+	// ("" when missing).
+	Identity map[string]string `json:"identity"`
 	Errors   []string          `json:"errors,omitempty"`
 }
 
@@ -92,6 +95,11 @@ func main() {
 		fail("getwd", err)
 	}
 	r.Env = os.Environ()
+	r.Identity = map[string]string{}
+	for _, f := range []string{"/etc/passwd", "/etc/group"} {
+		b, _ := os.ReadFile(f)
+		r.Identity[f] = string(b)
+	}
 	for _, t := range []string{"mnt", "pid", "net", "ipc", "uts", "cgroup", "user", "time"} {
 		if l, err := os.Readlink("/proc/self/ns/" + t); err != nil {
 			fail("ns", err)

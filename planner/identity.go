@@ -1,0 +1,287 @@
+package planner
+
+// The environment's /etc/passwd and /etc/group when its rootfs lacks them,
+// or lacks a process's user: generated (root, each process's user, and
+// nobody), put read-only over the rootfs's files (EtcFile) as resolv.conf
+// and hosts are, the rootfs untouched. And each process's HOME, when the
+// spec sets none, from that file.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// identityFiles are the files identity generates.
+var identityFiles = []string{"/etc/passwd", "/etc/group"}
+
+// nobody is the overflow id's entry of every generated file.
+const nobody = 65534
+
+// identity is what the environment's processes are, by their ids: names
+// and homes as the rootfs's own files give them (through its mounts), and
+// the lines nsup adds to those files for ids they lack.
+type identity struct {
+	// have is the rootfs's own file by path ("" when it has none);
+	// exists says whether it is there at all.
+	have   map[string]string
+	exists map[string]bool
+	// add are the lines added, by path.
+	add map[string][]string
+	// home is each uid's home.
+	home map[uint32]string
+}
+
+// processIDs are the uids and gids of the environment's processes, in
+// order, without repeats.
+func (ec *envCompiler) processIDs() (uids, gids []uint32) {
+	add := func(u, g uint32) {
+		if !slices.Contains(uids, u) {
+			uids = append(uids, u)
+		}
+		if !slices.Contains(gids, g) {
+			gids = append(gids, g)
+		}
+	}
+	var eu, eg uint32
+	if u := ec.e.User; u != nil {
+		eu, eg = u.UID, u.GID
+	}
+	walkProcs(ec.e.Process, func(p *spec.Process, _ string) {
+		if u := p.User; u != nil {
+			add(u.UID, u.GID)
+		} else {
+			add(eu, eg)
+		}
+	})
+	return uids, gids
+}
+
+// identityOf works out the environment's identity once: nil when its
+// tree is not known at plan time (a tar root, a joined mount namespace).
+func (ec *envCompiler) identityOf() *identity {
+	if ec.ident != nil || !ec.isNew(spec.NSMount) {
+		return ec.ident
+	}
+	var base treeView
+	switch {
+	case ec.tree != nil:
+		base = mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "":
+		base = dirTree(ec.root)
+	default:
+		return nil
+	}
+	t, _ := mountedView(base, ec.viewMounts())
+	id := &identity{have: map[string]string{}, exists: map[string]bool{}, add: map[string][]string{}, home: map[uint32]string{}}
+	for _, p := range identityFiles {
+		real := resolvedPath(t, p)
+		if f, ok := resolveIn(t, p); ok && f.Type == "file" {
+			id.exists[p] = true
+			id.have[p] = ec.readInTree(real)
+		}
+	}
+	uids, gids := ec.processIDs()
+	pw := parseIDFile(id.have["/etc/passwd"])
+	gr := parseIDFile(id.have["/etc/group"])
+	shell := "/bin/sh"
+	if f, ok := resolveIn(t, shell); !ok || f.Type != "file" {
+		shell = "/nonexistent"
+	}
+	for _, u := range append(slices.Clone(uids), 0, nobody) {
+		if e, ok := pw[u]; ok {
+			id.home[u] = e.home
+			continue
+		}
+		name, home, sh := idName(u, "/etc/passwd"), "/", shell
+		gid := u
+		switch u {
+		case 0:
+			home = "/root"
+		case nobody:
+			home, sh = "/nonexistent", "/nonexistent"
+		}
+		if i := slices.Index(uids, u); i >= 0 && u != 0 && u != nobody {
+			_, gs := ec.processIDs()
+			gid = gs[min(i, len(gs)-1)]
+		}
+		id.home[u] = home
+		id.add["/etc/passwd"] = append(id.add["/etc/passwd"], fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", name, u, gid, name, home, sh))
+		pw[u] = idEntry{name: name, home: home}
+	}
+	for _, g := range append(slices.Clone(gids), 0, nobody) {
+		if _, ok := gr[g]; ok {
+			continue
+		}
+		name := idName(g, "/etc/group")
+		if g == nobody {
+			name = "nogroup"
+		}
+		id.add["/etc/group"] = append(id.add["/etc/group"], fmt.Sprintf("%s:x:%d:", name, g))
+		gr[g] = idEntry{name: name}
+	}
+	ec.ident = id
+	return id
+}
+
+// readInTree reads a file of the tree the plan knows: a dir root's or a
+// bound folder's on the host (a closure's placeholder is empty; its
+// files are the host's, named by the same path).
+func (ec *envCompiler) readInTree(p string) string {
+	var host string
+	switch {
+	case ec.tree != nil:
+		if f, ok := ec.tree[p]; ok && f.Source == "" && f.Digest == EmptyDigest {
+			return ""
+		}
+		host = p
+	default:
+		host = path.Join(ec.root, p)
+	}
+	for _, m := range ec.viewMounts() {
+		if m.source != "" && within(p, m.target) {
+			if m.isDir {
+				host = path.Join(m.source, strings.TrimPrefix(p, m.target))
+			} else {
+				host = m.source
+			}
+		}
+	}
+	if f, ok := ec.tree[p]; ok && f.Source != "" {
+		host = f.Source
+	}
+	b, err := os.ReadFile(host)
+	if err != nil || len(b) > 1<<20 {
+		return ""
+	}
+	return string(b)
+}
+
+type idEntry struct{ name, home string }
+
+// parseIDFile reads passwd or group lines: name:x:ID:... by ID (the
+// first of an ID wins, as getpwuid(3) finds it).
+func parseIDFile(s string) map[uint32]idEntry {
+	out := map[uint32]idEntry{}
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		f := strings.Split(sc.Text(), ":")
+		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		id, err := strconv.ParseUint(f[2], 10, 32)
+		if err != nil {
+			continue
+		}
+		if _, ok := out[uint32(id)]; ok {
+			continue
+		}
+		e := idEntry{name: f[0]}
+		if len(f) >= 6 {
+			e.home = f[5]
+		}
+		out[uint32(id)] = e
+	}
+	return out
+}
+
+// idName names an id nsup adds: root for 0, nobody for the overflow id,
+// the host's name for it when the host's file has one, else "user" (or
+// "group") and the id.
+var idName = func(id uint32, file string) string {
+	switch id {
+	case 0:
+		return "root"
+	case nobody:
+		return "nobody"
+	}
+	b, _ := os.ReadFile(file)
+	if e, ok := parseIDFile(string(b))[id]; ok && validIDName(e.name) {
+		return e.name
+	}
+	if file == "/etc/group" {
+		return fmt.Sprintf("group%d", id)
+	}
+	return fmt.Sprintf("user%d", id)
+}
+
+func validIDName(s string) bool {
+	if s == "" || len(s) > 32 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// identityPlaceholders adds empty /etc/passwd and /etc/group to a closure
+// tree (nsup's own) that lacks them, when lines are to be added: they are
+// put over these.
+func (ec *envCompiler) identityPlaceholders() {
+	if ec.tree == nil || !ec.isNew(spec.NSMount) {
+		return
+	}
+	id := ec.identityOf()
+	if id == nil {
+		return
+	}
+	for _, p := range identityFiles {
+		if id.exists[p] || len(id.add[p]) == 0 || ec.mountedAt(p) {
+			continue
+		}
+		if _, ok := ec.tree[p]; ok {
+			continue // a link to nowhere: left as it is
+		}
+		ec.mkdirTree(path.Dir(p))
+		if d, ok := ec.tree[path.Dir(p)]; ok && d.Type == "dir" {
+			ec.tree[p] = File{Path: p, Type: "file", Mode: 0o644, Digest: EmptyDigest}
+			id.exists[p] = true
+		}
+	}
+}
+
+// identitySteps puts the generated files over the rootfs's (EtcFile): its
+// own content and the lines added, read-only.
+func (ec *envCompiler) identitySteps() {
+	id := ec.identityOf()
+	if id == nil {
+		return
+	}
+	for _, p := range identityFiles {
+		if len(id.add[p]) == 0 || ec.mountedAt(p) {
+			continue
+		}
+		if !id.exists[p] {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s not generated: the rootfs has no file there to put it over (nsup does not write the rootfs): make an empty one", p))
+			continue
+		}
+		var b bytes.Buffer
+		b.WriteString(id.have[p])
+		if b.Len() > 0 && !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
+			b.WriteByte('\n')
+		}
+		for _, l := range id.add[p] {
+			b.WriteString(l + "\n")
+		}
+		ec.add(Child, ec.e.Pos, EtcFile{Target: p, Root: ec.root, Content: b.String()})
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s added (the rootfs's own lacks them)", p, strings.Join(firstFields(id.add[p]), ", ")))
+	}
+}
+
+func firstFields(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i], _, _ = strings.Cut(l, ":")
+	}
+	return out
+}
