@@ -54,6 +54,12 @@ func RunKeeper(stderr *os.File) int {
 		fmt.Fprintf(stderr, "nsup keeper: %q is no number of fds\n", args[0])
 		return 127
 	}
+	// Only pasta's fds reach pasta, once each: every fd from 3 on is
+	// close-on-exec (the pidfd, pasta's originals, which exec dups down
+	// to 3.., anything nsup's caller left open), and what is above
+	// pasta's is closed.
+	unix.CloseRange(uint(keeperFD+1+n), ^uint(0), 0)
+	unix.CloseRange(keeperFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	files := make([]*os.File, n)
 	for i := range files {
 		files[i] = os.NewFile(uintptr(keeperFD+1+i), "pasta")

@@ -102,6 +102,11 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		}
 	}
 	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+	if perr == nil && pid > 0 && parentOf(pid) != cmd.Process.Pid {
+		// Not the keeper's child (pasta died, its pid reused): not
+		// recorded, never signalled.
+		perr = fmt.Errorf("pid %d is not the keeper's child", pid)
+	}
 	if perr != nil || pid <= 0 {
 		r.pasta = cmd
 		r.stopPasta()
@@ -129,12 +134,57 @@ func (r *envRun) unifiedGroup() string {
 
 // stopPasta ends the environment's pasta (foreground: once the
 // environment has ended, or its setup failed): its keeper, told to stop,
-// ends it and waits until it is gone, then exits.
+// ends it and waits until it is gone, then exits. A keeper that does not
+// (stopped: SIGSTOP by a process of the user's) is killed after
+// keeperGrace, and pasta with it (its parent-death signal), which is
+// waited for through a pidfd.
 func (r *envRun) stopPasta() {
 	if r.pasta == nil {
 		return
 	}
+	var pfd int = -1
+	if r.pastaPid > 0 {
+		if fd, err := unix.PidfdOpen(r.pastaPid, 0); err == nil {
+			pfd = fd
+			defer unix.Close(fd)
+		}
+	}
 	r.pasta.Process.Signal(unix.SIGTERM)
-	r.pasta.Wait()
+	done := make(chan struct{})
+	go func() { r.pasta.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(keeperGrace):
+		r.pasta.Process.Kill()
+		<-done
+		if pfd >= 0 {
+			unix.Poll([]unix.PollFd{{Fd: int32(pfd), Events: unix.POLLIN}}, int(keeperGrace/time.Millisecond))
+		}
+	}
 	r.pasta = nil
+}
+
+// keeperGrace bounds the wait for pasta's keeper to end pasta.
+const keeperGrace = 2 * time.Second
+
+// parentOf is the parent pid of pid (-1 if it cannot be read).
+func parentOf(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 {
+		return -1
+	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return -1
+	}
+	return ppid
 }

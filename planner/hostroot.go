@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // mergedUsr are the top folders a merged-/usr host makes links into /usr
@@ -39,8 +40,11 @@ func (ec *envCompiler) hostRootBinds() {
 	e.Mounts = nil
 	for _, i := range order {
 		h := r.Host[i]
-		if fi, err := os.Lstat(h.Value); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-			continue // made as that link in the tree (hostRootTree)
+		if fi, err := os.Lstat(h.Value); err != nil || fi.Mode()&os.ModeSymlink != 0 || hostRootRefused(h.Value) != "" {
+			continue // made as that link in the tree, or refused (hostRootTree)
+		}
+		if real, err := filepath.EvalSymlinks(path.Dir(h.Value)); err != nil || real != path.Dir(h.Value) {
+			continue // refused (hostRootTree)
 		}
 		e.Mounts = append(e.Mounts, spec.Mount{Pos: h.Pos, Type: spec.MountBind, Target: h.Value, Source: h.Value,
 			Readonly: true, Recursive: true, Options: []string{"nosuid", "nodev"}})
@@ -83,7 +87,9 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 		}
 		real, err := filepath.EvalSymlinks(p)
 		if err != nil || !bound(real) {
-			if strict {
+			if strict && real == "/" {
+				ec.errorf(pos, f, "%s is a link to / on this host: list the folders it would show instead", p)
+			} else if strict {
 				ec.errorf(pos, f, "%s is a link to %s on this host: the root gets that link, but %s is not among the folders bound; add it (or the folder that holds it) to rootfs.host", p, target, real)
 			}
 			return
@@ -95,6 +101,19 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 		f := fmt.Sprintf("%s.host[%d]", field, i)
 		paths = append(paths, h.Value)
 		fi, err := os.Lstat(h.Value)
+		if why := hostRootRefused(h.Value); why != "" {
+			ec.errorf(h.Pos, f, "%s", why)
+			continue
+		}
+		// Its folder must be itself on the host: a path through a link
+		// would be bound where the link leads in the tree (before or
+		// after the folder there), not where it is written.
+		if dir := path.Dir(h.Value); err == nil {
+			if real, rerr := filepath.EvalSymlinks(dir); rerr == nil && real != dir {
+				ec.errorf(h.Pos, f, "%s passes through a link on this host (%s is %s): list %s instead (and the folder that holds it, for nsup to make the link)", h.Value, dir, real, filepath.Join(real, path.Base(h.Value)))
+				continue
+			}
+		}
 		switch {
 		case err != nil:
 			ec.errorf(h.Pos, f, "%v", unwrapPath(err))
@@ -129,6 +148,13 @@ func (ec *envCompiler) viewMounts() []viewMount {
 	var out []viewMount
 	for i, m := range ec.e.Mounts {
 		vm := viewMount{target: m.Target, field: ec.mountField(i)}
+		// Where the mount lands: its target resolved in the tree as the
+		// mounts before it make it (a bind at /bin/true lands on
+		// /usr/bin/true under /bin -> usr/bin).
+		if base := ec.baseView(); base != nil {
+			t, _ := mountedView(base, out)
+			vm.target = resolvedPath(t, m.Target)
+		}
 		if m.Type == spec.MountBind {
 			h := ec.hostDir(m.Source)
 			if h.resolveErr != nil || h.statErr != nil {
@@ -139,4 +165,53 @@ func (ec *envCompiler) viewMounts() []viewMount {
 		out = append(out, vm)
 	}
 	return out
+}
+
+// kernelFS are the filesystems a root of host folders may not bind from
+// the host: the host's processes, devices, kernel knobs and groups. An
+// environment gets its own of each by a mount (type: proc, dev, sysfs).
+var kernelFS = map[int64]string{
+	0x9fa0: "proc", 0x62656572: "sysfs", 0x1cd1: "devpts", 0x27e0eb: "cgroup", 0x63677270: "cgroup2",
+	0x19800202: "mqueue", 0x64626720: "debugfs", 0x74726163: "tracefs", 0x73636673: "securityfs", 0xcafe4a11: "bpf",
+}
+
+// hostRootRefused says why p may not be a folder of a root of host
+// folders ("" if it may): the host's /proc, /sys, /dev and /run, or what
+// is below them, or any kernel filesystem wherever it is mounted. A
+// read-only bind stops writes to files, not connections to a socket in
+// it (/run holds the init system's, D-Bus's, docker's), nor the host's
+// processes /proc shows.
+func hostRootRefused(p string) string {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return ""
+	}
+	for _, top := range []string{"/proc", "/sys", "/dev", "/run"} {
+		if within(real, top) {
+			why := "the host's " + top
+			if real != p {
+				why += " (" + p + " is " + real + ")"
+			}
+			return fmt.Sprintf("%s: its processes, devices, kernel settings or sockets would be the environment's (read-only stops writes to files, not a connection to a socket); give the environment its own with a mount (type: proc, dev, sysfs, or a tmpfs at %s)", why, top)
+		}
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(real, &st) == nil {
+		if fs, ok := kernelFS[int64(st.Type)]; ok {
+			return fmt.Sprintf("%s is on a %s filesystem, the host's kernel's: give the environment its own with a mount", p, fs)
+		}
+	}
+	return ""
+}
+
+// baseView is the root tree as the plan knows it, before its mounts: nil
+// when it is not known (a tar root).
+func (ec *envCompiler) baseView() treeView {
+	switch {
+	case ec.tree != nil:
+		return mapTree(ec.tree)
+	case ec.e.Rootfs.Dir != "":
+		return dirTree(ec.root)
+	}
+	return nil
 }

@@ -134,3 +134,42 @@ environments:
 		t.Errorf("no /bin -> %s in the tree", target)
 	}
 }
+
+// TestHostRootRefused: the host's /proc, /sys, /dev and /run (and what is
+// below them, or a link to them), and a path through a link, are refused
+// with what to write instead.
+func TestHostRootRefused(t *testing.T) {
+	h := t.TempDir()
+	os.Symlink("/proc", filepath.Join(h, "p"))
+	os.MkdirAll(filepath.Join(h, "real", "sub"), 0o755)
+	os.Symlink("real", filepath.Join(h, "via"))
+	for _, tc := range []struct{ path, want string }{
+		{"/proc", "the host's /proc"},
+		{"/run", "the host's /run"},
+		{"/dev/shm", "the host's /dev"},
+		{"/sys/fs/cgroup", "the host's /sys"},
+		{h + "/p", "the host's /proc (" + h + "/p is /proc)"},
+		{h + "/via/sub", "passes through a link on this host (" + h + "/via is " + h + "/real): list " + h + "/real/sub instead"},
+	} {
+		_, err := compileLimits(t, `version: 1
+environments:
+  dev:
+    rootfs: {host: [/usr, `+tc.path+`]}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/usr/bin/true]}]
+`, rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), "rootfs.host[1]: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("host: [%s]: %v, want %q", tc.path, err, tc.want)
+		}
+	}
+	_, err := compileLimits(t, `version: 1
+environments:
+  dev:
+    rootfs: {host: [/usr], readonly: false}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/usr/bin/true]}]
+`, rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "readonly: false with a host root") || !strings.Contains(err.Error(), "overlay: true") {
+		t.Errorf("readonly: false: %v", err)
+	}
+}

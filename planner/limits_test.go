@@ -194,7 +194,7 @@ func TestEtcFiles(t *testing.T) {
 environments:
   web:
     rootfs: {dir: ` + root + `}
-    namespaces: [mnt, net]
+    namespaces: [mnt, pid, net]
     net: {network: user}
     processes: [{name: main, command: [/bin/sh]}]
   client:
@@ -289,7 +289,7 @@ environments:
 		}
 		return n
 	}
-	p, err := compileLimits(t, env("    namespaces: [net]\n    join: {mnt: /proc/1/ns/mnt}\n    net: {network: user}"), rootCaller, "hybrid")
+	p, err := compileLimits(t, env("    namespaces: [net, pid]\n    join: {mnt: /proc/1/ns/mnt}\n    net: {network: user}"), rootCaller, "hybrid")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,14 +305,22 @@ environments:
 			t.Errorf("a hostname broke /etc/hosts: %q", f.Content)
 		}
 	}
-	_, err = compileLimits(t, env("    namespaces: [mnt, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user}"), rootCaller, "hybrid")
+	_, err = compileLimits(t, env("    namespaces: [mnt, pid, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user}"), rootCaller, "hybrid")
 	if err == nil || !strings.Contains(err.Error(), "with CAP_NET_ADMIN kept, a process inside can reach the host's loopback") {
 		t.Errorf("NET_ADMIN without host_loopback: %v", err)
 	}
-	if _, err = compileLimits(t, env("    namespaces: [mnt, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user, host_loopback: true}"), rootCaller, "hybrid"); err != nil {
+	if _, err = compileLimits(t, env("    namespaces: [mnt, pid, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user, host_loopback: true}"), rootCaller, "hybrid"); err != nil {
 		t.Errorf("NET_ADMIN with host_loopback: %v", err)
 	}
-	p, err = compileLimits(t, env("    namespaces: [mnt, net]\n    net: {network: user, ports: [\"0.0.0.0:8080:80\"]}"), rootCaller, "hybrid")
+	// Without a pid namespace of its own, a process inside could signal
+	// pasta and its keeper (as root, or rootless: the same user).
+	for _, c := range []Caller{rootCaller, userCaller} {
+		_, err = compileLimits(t, env("    namespaces: [mnt, net, user]\n    net: {network: user}"), c, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), "network: user needs a pid namespace of the environment's") {
+			t.Errorf("network: user without a pid namespace: %v", err)
+		}
+	}
+	p, err = compileLimits(t, env("    namespaces: [mnt, pid, net]\n    net: {network: user, ports: [\"0.0.0.0:8080:80\"]}"), rootCaller, "hybrid")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,9 @@ func (ec *envCompiler) network() {
 		return
 	}
 	field := ec.field + ".net.network"
+	if !ec.isNew(spec.NSPID) && ec.joined(spec.NSPID) == nil {
+		ec.errorf(n.NetworkPos, field, "network: user needs a pid namespace of the environment's (add pid to namespaces): pasta and nsup's keeper of it run as you on the host, and must be out of reach of the environment's processes (a signal would stop them)")
+	}
 	prog, err := lookPasta()
 	if err != nil {
 		ec.errorf(n.NetworkPos, field, "network: user needs pasta, which is not installed (apt-get install passt): %v", err)

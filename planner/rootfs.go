@@ -96,11 +96,11 @@ func (ec *envCompiler) rootfs() {
 	case r.Dir != "":
 		ec.root = ec.resolved(r.Dir, field+".dir")
 		if ec.root == "/" {
-			what := "dir: /"
+			what := ""
 			if r.Overlay {
-				what = "an overlay of /"
+				what = " (under an overlay too)"
 			}
-			ec.errorf(r.DirPos, field+".dir", "%s is the host's own root, which the environment cannot be given (pivot_root needs a tree of its own, and / holds the host's /proc, /dev, /sys and every mount): for the host's programs write rootfs: {host: [/usr, /etc/ssl, ...]}, the folders bound read-only in a root of their own", what)
+			ec.errorf(r.DirPos, field+".dir", "%s is the host's own root /%s, which the environment cannot be given (pivot_root needs a tree of its own, and / holds the host's /proc, /dev, /sys and every mount): for the host's programs write rootfs: {host: [/usr, /etc/ssl, ...]}, the folders bound read-only in a root of their own", r.Dir, what)
 		}
 		if h := ec.hostDir(r.Dir); h.statErr != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
@@ -109,6 +109,9 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})
 	case r.Tar != "":
+		if !r.Readonly && !r.Overlay {
+			ec.errorf(r.Pos, field+".readonly", "readonly: false with a tar root: the unpacked tree is nsup's cache entry, shared by every environment made of the same archive, and is never written; for a writable root say overlay: true (its changes go when the environment ends)")
+		}
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
 		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
@@ -119,6 +122,16 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
 	default:
+		if !r.Readonly && !r.Overlay {
+			// A cache entry is shared by every environment made of the
+			// same files, and reused without a check of its contents: a
+			// write in one would be in every later one.
+			kind := "closure"
+			if len(r.Host) > 0 {
+				kind = "host"
+			}
+			ec.errorf(r.Pos, field+".readonly", "readonly: false with a %s root: the tree is nsup's cache entry, shared by every environment made of the same files, and is never written; for a writable root say overlay: true (its changes go when the environment ends)", kind)
+		}
 		var paths, host []string
 		if len(r.Host) > 0 {
 			host = ec.hostRootTree(r, field)

@@ -19,6 +19,7 @@ import (
 	"os"
 
 	"github.com/nsup/nsup/executor"
+	"golang.org/x/sys/unix"
 )
 
 func main() {
@@ -32,6 +33,10 @@ func main() {
 	if executor.IsKeeper() {
 		os.Exit(executor.RunKeeper(os.Stderr))
 	}
+	// What nsup's caller left open (fds from 3 on) stays out of every
+	// process nsup starts: the environments (whose child stage closes
+	// them anyway), pasta's keeper and pasta, which outlive nsup.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	exiting = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -152,18 +153,50 @@ func TestRootNetForeground(t *testing.T) {
 	for _, end := range []string{"SIGTERM", "SIGKILL"} {
 		cmd := exec.Command(buildNsup(t), "apply", f)
 		cmd.Env = os.Environ()
+		// An fd nsup's caller left open (a make jobserver's pipe, say):
+		// it must reach neither the keeper nor pasta, which outlive nsup.
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// (At fd 9: above the fds nsup hands its helpers, whose dups
+		// would close a lower one by chance.)
+		cmd.ExtraFiles = []*os.File{nil, nil, nil, nil, nil, nil, pw}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		pw.Close()
 		body, err := httpGet("http://127.0.0.1:18081/")
 		if err != nil || body != "hello from web\n" {
 			t.Errorf("%s: the published port: %q %v", end, body, err)
 		}
 		// What waitNoPasta waits to see gone: pasta and its keeper.
-		if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
+		left := pastas()
+		if l := strings.Join(left, ","); !strings.Contains(l, "nsup-keeper") || !strings.Contains(l, "pass") {
 			t.Errorf("%s: pasta or its keeper not found while it runs: %q", end, left)
 		}
+		var st unix.Stat_t
+		unix.Fstat(int(pr.Fd()), &st)
+		leak := fmt.Sprintf("pipe:[%d]", st.Ino)
+		for _, h := range left {
+			pid, _, _ := strings.Cut(h, " ")
+			fds, _ := os.ReadDir("/proc/" + pid + "/fd")
+			for _, fd := range fds {
+				if l, _ := os.Readlink("/proc/" + pid + "/fd/" + fd.Name()); l == leak {
+					t.Errorf("%s: %s holds the caller's pipe as its fd %s", end, h, fd.Name())
+				}
+			}
+		}
+		pr.Close()
 		if end == "SIGTERM" {
+			// A keeper stopped (SIGSTOP) does not keep nsup from ending,
+			// nor pasta from going: nsup kills it after its grace.
+			for _, h := range left {
+				if pid, name, _ := strings.Cut(h, " "); name == "nsup-keeper" {
+					n, _ := strconv.Atoi(pid)
+					unix.Kill(n, unix.SIGSTOP)
+				}
+			}
 			cmd.Process.Signal(os.Interrupt)
 		} else {
 			cmd.Process.Kill()
