@@ -241,6 +241,20 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			target = rawFdPath(&p.fdpath[1], src) // the root bound onto itself
 		}
 	}
+	if op.flag&rawMountSourceLink != 0 {
+		// s[1] is a link (/proc/self/fd/0): its target, a path of this
+		// mount namespace's, is the source: /dev/pts/N, nothing else.
+		b := &p.fdpath[0]
+		n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)-1), 0, 0)
+		if e != 0 {
+			rawFailed(p, op.step, partSource, e)
+		}
+		b[n] = 0
+		if n < 10 || b[0] != '/' || b[1] != 'd' || b[2] != 'e' || b[3] != 'v' || b[4] != '/' || b[5] != 'p' || b[6] != 't' || b[7] != 's' || b[8] != '/' {
+			rawFailed(p, op.step, partSource, syscall.ENOTTY)
+		}
+		source = &b[0]
+	}
 	if op.flag&rawMountInRoot != 0 {
 		var e syscall.Errno
 		if tgt, e = rawResolve(p, root, &op.p[1]); e != 0 {
@@ -266,6 +280,7 @@ const (
 	rawMountSourceInRoot             // the source is p[0], inside the root
 	rawMountInRoot                   // the target is p[1], inside the root
 	rawMountSelf                     // the target is the source (the root bound onto itself)
+	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
 )
 
 // rawDoSetattr is mount_setattr(2) of a step: of p[0] inside the root

@@ -220,6 +220,19 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 				}
 			}
 		}
+	case planner.Console:
+		// The terminal's name in this mount namespace, a copy of the
+		// host's (readlink of /proc/self/fd/0: /dev/pts/N), as the bind's
+		// source: a bind of the fd itself would be of a mount of the
+		// host's namespace (EINVAL). The target is made in the dev
+		// mount's tmpfs.
+		o = rawOp{kind: rawMount, flag: rawMountInRoot | rawMountSourceLink}
+		o.a[0] = unix.MS_BIND
+		if o.s[0], err = b.root(op.Root); err == nil {
+			if o.s[1], err = cstr("/proc/self/fd/0"); err == nil {
+				o.p[1], err = inRootPath(op.Target, "file", false)
+			}
+		}
 	case planner.EtcFile:
 		o = rawOp{kind: rawEtcFile}
 		o.a[0] = uintptr(len(op.Content))

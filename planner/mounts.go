@@ -265,6 +265,9 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 	in(path.Join(t, "pts"), "devpts", "devpts", msNOSUID|msNOEXEC, "newinstance,ptmxmode=0666,mode=0620", "dir")
 	link("pts/ptmx", path.Join(t, "ptmx"))
 	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
+	if ec.terminal {
+		ec.add(Child, m.Pos, Console{Target: path.Join(t, "console"), Root: ec.root})
+	}
 	link("/proc/self/fd", path.Join(t, "fd"))
 	link("/proc/self/fd/0", path.Join(t, "stdin"))
 	link("/proc/self/fd/1", path.Join(t, "stdout"))

@@ -8,6 +8,7 @@ func (Clone) Syscall() string         { return "clone3" }
 func (CgroupMkdir) Syscall() string   { return "mkdir" }
 func (Pasta) Syscall() string         { return "spawn" }
 func (EtcFile) Syscall() string       { return "move_mount" }
+func (Console) Syscall() string       { return "mount" }
 func (CgroupWrite) Syscall() string   { return "write" }
 func (CgroupJoin) Syscall() string    { return "write" }
 func (Fork) Syscall() string          { return "fork" }
@@ -55,6 +56,7 @@ func (Clone) Kind() string         { return "clone" }
 func (CgroupMkdir) Kind() string   { return "cgroup_mkdir" }
 func (Pasta) Kind() string         { return "pasta" }
 func (EtcFile) Kind() string       { return "etc_file" }
+func (Console) Kind() string       { return "console" }
 func (CgroupWrite) Kind() string   { return "cgroup_write" }
 func (CgroupJoin) Kind() string    { return "cgroup_join" }
 func (Fork) Kind() string          { return "fork" }
@@ -102,6 +104,7 @@ func (Clone) isOp()         {}
 func (CgroupMkdir) isOp()   {}
 func (Pasta) isOp()         {}
 func (EtcFile) isOp()       {}
+func (Console) isOp()       {}
 func (CgroupWrite) isOp()   {}
 func (CgroupJoin) isOp()    {}
 func (Fork) isOp()          {}
@@ -147,7 +150,7 @@ func (Setctty) isOp()       {}
 // AllOps returns a zero value of every operation type, so that tests can
 // check that every consumer (renderer, JSON, executor) handles each one.
 func AllOps() []Op {
-	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
+	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, Console{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},

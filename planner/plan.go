@@ -610,6 +610,16 @@ type Pasta struct {
 	Ports []string `json:"ports,omitempty"`
 }
 
+// Console binds the environment's terminal, its fd 0 (the slave of the
+// Openpty step), onto Target inside the root (/dev/console of its dev
+// mount), as runc and crun make /dev/console: the environment's devpts is
+// an instance of its own, where the terminal's /dev/pts/N is not, and
+// tty(1), ttyname(3) and ps find it there.
+type Console struct {
+	Target string `json:"target"`
+	Root   string `json:"root"`
+}
+
 // EtcFile puts a file nsup writes (Content) read-only at Target inside
 // the root, an existing file there, without writing the rootfs: a tmpfs
 // of its own made detached (fsopen, fsmount), the file written in it, a

@@ -186,6 +186,8 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("mkdir(%s, 0755)", q(op.Path))
 	case EtcFile:
 		return fmt.Sprintf("move_mount(<a tmpfs's file, read-only>, <root>%s) of %s", op.Target, q(op.Content))
+	case Console:
+		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing", inRoot(op.Target))
 	case Pasta:
 		args := make([]string, len(op.Args))
 		for i, a := range op.Args {

@@ -14,7 +14,7 @@ var stageOps = map[Stage][]Op{
 		DenySetgroups{}, Pasta{}, Mkdir{}, Flock{}, Stdio{}, Listen{}, SaveState{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
-		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, EtcFile{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
+		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, EtcFile{}, Console{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
 		PivotRoot{}, Umount2{}, Capset{}, CloseRange{}, Seccomp{}, Execve{}, Monitor{}},
 	Init: {Prctl{}, Capset{}, CloseRange{}, Seccomp{}, Spawn{}},
 	Proc: {Prlimit{}, Setsid{}, Setctty{}, Setresgid{}, Setresuid{}, Prctl{}, Chdir{}, Execve{}},

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"golang.org/x/sys/unix"
 )
 
 // TestRootGoDevBox: examples/godev.yaml runs `go test ./...` of its module
@@ -81,5 +87,71 @@ environments:
 	code, out, errs := nsup(t, "apply", f)
 	if code != 0 || !strings.Contains(out, "hello from a script, run by "+script) {
 		t.Errorf("exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestRootTerminal: a shell given nsup's terminal (a pty the test makes,
+// nsup's controlling terminal) has it as its own: tty names it
+// (/dev/console, bound from it), TERM is the caller's, and id, whoami and
+// HOME name root from nsup's /etc/passwd (the closure has none); root and
+// rootless.
+func TestRootTerminal(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	f := filepath.Join(dir, "tty.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  box:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts: [{type: dev, target: /dev}, {type: proc, target: /proc}]
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, 'echo "TERM=$TERM"; /bin/busybox tty; /bin/busybox id; /bin/busybox whoami; echo "HOME=$HOME"; /bin/busybox ps -o tty,comm | /bin/busybox grep -c console']}
+`), 0o644)
+	for _, who := range []string{"root", "rootless"} {
+		t.Run(who, func(t *testing.T) {
+			m, _, s, err := lifecycle.OpenPty()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer m.Close()
+			slave := os.NewFile(uintptr(s), "pts")
+			var cmd *exec.Cmd
+			if who == "root" {
+				cmd = exec.Command(bin, "apply", f)
+				cmd.Env = []string{"PATH=/usr/bin:/bin", "TERM=xterm-nsuptest", "NSUP_CACHE_DIR=" + filepath.Join(dir, "root-cache")}
+			} else {
+				unix.Fchown(s, u.uid, u.gid)
+				cmd = u.command([]string{"XDG_CACHE_HOME=" + cache, "TERM=xterm-nsuptest"}, bin, "apply", f)
+			}
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			slave.Close()
+			unix.SetNonblock(int(m.Fd()), false)
+			done := make(chan []byte)
+			go func() {
+				b, _ := io.ReadAll(m) // EIO once the last holder of the slave is gone
+				done <- b
+			}()
+			cmd.Wait()
+			var out string
+			select {
+			case b := <-done:
+				out = strings.ReplaceAll(string(b), "\r\n", "\n")
+			case <-time.After(10 * time.Second):
+				t.Fatal("the terminal's output did not end")
+			}
+			for _, w := range []string{"TERM=xterm-nsuptest\n", "/dev/console\n", "uid=0(root) gid=0(root)", "\nroot\n", "HOME=/root\n"} {
+				if !strings.Contains(out, w) {
+					t.Errorf("no %q in:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

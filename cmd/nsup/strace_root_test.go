@@ -374,6 +374,12 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 				return !host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
 			})
 			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
+		case planner.Console:
+			// The terminal, by its /dev/pts name, onto the target's fd.
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "mount" && len(a) == 5 && strings.HasPrefix(a[0], `"/dev/pts/`) && fdTarget.MatchString(a[1]) && a[3] == "MS_BIND"
+			})
 		case planner.EtcFile:
 			// The file's clone made read-only (by fd: "", AT_EMPTY_PATH),
 			// and moved onto the target (fd to fd).
