@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -182,7 +183,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		}
 		return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
 	}
-	steps, err := execSteps(procs, req.Argv, req.TTY)
+	steps, err := execSteps(procs, req.Argv, req.TTY, req.Term)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +216,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 // directory), in a session of its own (with the received terminal as its
 // controlling terminal for tty), ending in the execve of argv, looked up
 // in the process's PATH from its working directory.
-func execSteps(procs []indexedStep, argv []string, tty bool) ([]indexedStep, error) {
+func execSteps(procs []indexedStep, argv []string, tty bool, term string) ([]indexedStep, error) {
 	var out []indexedStep
 	cwd := "/"
 	for _, is := range procs {
@@ -238,6 +239,11 @@ func execSteps(procs []indexedStep, argv []string, tty bool) ([]indexedStep, err
 				return nil, err
 			}
 			op.Path, op.Argv, op.Output = p, argv, ""
+			// The caller's TERM with its terminal, unless the process
+			// sets one.
+			if tty && term != "" && !slices.ContainsFunc(op.Env, func(kv string) bool { return strings.HasPrefix(kv, "TERM=") }) {
+				op.Env = append(slices.Clone(op.Env), "TERM="+term)
+			}
 			is.Step.Op = op
 		}
 		out = append(out, is)

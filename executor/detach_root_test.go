@@ -370,8 +370,8 @@ func TestRootExecTTY(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
-			Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; echo "stat $(cat /proc/$$/stat)"; stty size; echo ready; ` +
+		st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Term: "xterm-exectest", Stdin: slave, Stdout: slave, Stderr: slave,
+			Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; echo "stat $(cat /proc/$$/stat)"; stty size; echo "TERM=$TERM"; echo ready; ` +
 				`i=0; while [ "$(stty size)" != "40 120" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done; stty size; exit 9`}})
 		done <- result{st, err}
 	}()
@@ -393,7 +393,7 @@ func TestRootExecTTY(t *testing.T) {
 	waitFor(t, &out, "40 120")
 	text := strings.ReplaceAll(out.String(), "\r", "")
 	lines := strings.Split(strings.TrimSpace(text), "\n")
-	if len(lines) < 5 || lines[0] != "tty-yes" || lines[2] != "30 100" || lines[len(lines)-1] != "40 120" {
+	if len(lines) < 6 || lines[0] != "tty-yes" || lines[2] != "30 100" || lines[3] != "TERM=xterm-exectest" || lines[len(lines)-1] != "40 120" {
 		t.Fatalf("output %q", lines)
 	}
 	t.Logf("the command printed %q", lines)

@@ -277,7 +277,7 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	st, err := lifecycle.Exec(ctx, planner.DefaultStateDir(), env, lifecycle.ExecOptions{
-		Argv: argv, Process: pf.process, TTY: pf.tty, Stdin: files[0], Stdout: files[1], Stderr: files[2],
+		Argv: argv, Process: pf.process, TTY: pf.tty, Term: termOf(pf.tty), Stdin: files[0], Stdout: files[1], Stderr: files[2],
 	})
 	cleanup()
 	var ee *lifecycle.ExecError
@@ -565,4 +565,12 @@ func runPort(ctx context.Context, args []string, ios ioSet) error {
 		}
 	}
 	return nil
+}
+
+// termOf is the caller's TERM for a command given a terminal, "" without.
+func termOf(tty bool) string {
+	if !tty {
+		return ""
+	}
+	return os.Getenv("TERM")
 }

@@ -35,6 +35,8 @@ type ExecRequest struct {
 	// and user the command gets; "" is the main process.
 	Process string `json:"process,omitempty"`
 	TTY     bool   `json:"tty,omitempty"`
+	// Term is the caller's TERM, for a command with a terminal.
+	Term string `json:"term,omitempty"`
 }
 
 // ExecMessage is every later message, either way.

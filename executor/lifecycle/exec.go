@@ -27,6 +27,9 @@ type ExecOptions struct {
 	// TTY gives the command a terminal of its own (a pty), relayed to
 	// Stdin and Stdout; Stdin, if a terminal, is in raw mode meanwhile.
 	TTY bool
+	// Term is the caller's TERM, which the command gets with its
+	// terminal (TTY) unless its process's environment sets one.
+	Term string
 	// Stdin, Stdout and Stderr are handed to the command as they are
 	// (without TTY): nothing copies them, except a terminal, which is
 	// relayed through a pipe (notTerminals).
@@ -79,7 +82,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
-	req, err := json.Marshal(ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY})
+	req, err := json.Marshal(ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term})
 	if err != nil {
 		return 1, err
 	}
