@@ -397,7 +397,13 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return err
 	}
-	if err := checkLock(p, idx, all, pf.updateLock, ios); err != nil {
+	return applyPlan(ctx, p, idx, all, pf.updateLock, ios, sigs, subscribed)
+}
+
+// applyPlan applies p (its lock checked: all says whether it holds every
+// environment of its spec) and reports as apply does.
+func applyPlan(ctx context.Context, p *planner.Plan, idx *planner.Index, all, updateLock bool, ios ioSet, sigs chan os.Signal, subscribed <-chan struct{}) error {
+	if err := checkLock(p, idx, all, updateLock, ios); err != nil {
 		return err
 	}
 	// What ended environments left in the cgroups (a killed nsup, an init

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"os"
 	"os/exec"
@@ -153,5 +154,59 @@ environments:
 				}
 			}
 		})
+	}
+}
+
+// TestRootRunAndShell: nsup run replaces the environment's processes by
+// one command and removes it after, with the command's status; its spec
+// is found as nsup.yaml in a folder above; nsup shell opens a shell (the
+// first of $SHELL, bash, sh the tree has) in a fresh environment, or in a
+// running detached one.
+func TestRootRunAndShell(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	t.Setenv("SHELL", "/bin/no-such-shell")
+	os.WriteFile(filepath.Join(dir, "nsup.yaml"), []byte(`version: 1
+environments:
+  box:
+    rootfs: {closure: [/bin/sh, /bin/sleep]}
+    namespaces: [mnt, pid]
+    env: {WHO: box}
+    processes:
+      - {name: main, command: [/bin/sh, -c, "echo the declared process; sleep 100"]}
+`), 0o644)
+	sub := filepath.Join(dir, "src", "deep")
+	os.MkdirAll(sub, 0o755)
+	t.Chdir(sub)
+	code, out, errs := nsup(t, "run", "box", "--", "sh", "-c", `echo "ran in $WHO, pid $$"; exit 3`)
+	if code != 3 || out != "ran in box, pid 2\n" {
+		t.Errorf("run: %d %q %s", code, out, errs)
+	}
+	code, out, errs = nsup(t, "run", filepath.Join(dir, "nsup.yaml"), "nobox", "--", "true")
+	if code != 2 || !strings.Contains(errs, `has no environment "nobox" (it has box)`) {
+		t.Errorf("run of an unknown environment: %d %q", code, errs)
+	}
+	// A fresh shell: $SHELL is not in the tree, bash neither: sh.
+	var o, e strings.Builder
+	code = run(context.Background(), []string{"shell"}, strings.NewReader("echo in the shell $WHO; exit 4\n"), &o, &e)
+	if code != 4 || o.String() != "in the shell box\n" {
+		t.Errorf("shell: %d %q %s", code, o.String(), e.String())
+	}
+	// In the running environment.
+	if code, out, errs := nsup(t, "apply", "-d", filepath.Join(dir, "nsup.yaml")); code != 0 {
+		t.Fatalf("apply -d: %d %s %s", code, out, errs)
+	}
+	defer nsup(t, "down", "box")
+	o.Reset()
+	e.Reset()
+	code = run(context.Background(), []string{"shell", "box"}, strings.NewReader("echo in the running $WHO, not pid $$; exit 5\n"), &o, &e)
+	if code != 5 || !strings.HasPrefix(o.String(), "in the running box, not pid ") || o.String() == "in the running box, not pid 2\n" {
+		t.Errorf("shell in the running environment: %d %q %s", code, o.String(), e.String())
+	}
+	if code, out, errs := nsup(t, "down", "box"); code != 0 {
+		t.Errorf("down: %d %s %s", code, out, errs)
 	}
 }

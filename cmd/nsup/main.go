@@ -112,6 +112,8 @@ func commands() []command {
 		{"apply", "[-d] FILE [ENV...] | PLAN.json", "bring environments up exactly as planned (-d: detached)", applyHelp, runApply},
 		{"ps", "[--json] [--tree]", "list the detached environments", psHelp, runPs},
 		{"exec", "ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
+		{"run", "[FILE] ENV -- CMD...", "run one command in a fresh environment of a spec, removed after", runHelp, runRun},
+		{"shell", "[FILE] [ENV]", "an interactive shell in a fresh environment, or in a running one", shellHelp, runShell},
 		{"logs", "ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
 		{"port", "ENV", "list a detached environment's published ports", portHelp, runPort},
 		{"down", "ENV... | FILE", "stop detached environments and remove their state", downHelp, runDown},

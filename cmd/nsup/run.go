@@ -1,0 +1,233 @@
+package main
+
+// nsup run and nsup shell: the one-liners, over apply and exec.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
+)
+
+const runHelp = `Runs CMD in a fresh environment ENV of the spec, in the foreground, and
+removes it when CMD ends (as docker run --rm): ENV's namespaces, root,
+mounts and limits, with CMD in place of its processes (the main process's
+variables, working folder and user). FILE defaults to nsup.yaml in this
+folder or the nearest folder above that has one, as compose finds its
+file. The exit status is CMD's.
+
+  nsup run godev -- go test ./...
+  nsup run examples/hello.yaml hello -- /bin/sh -c 'echo $$'
+`
+
+const shellHelp = `Opens an interactive shell: in the running detached environment ENV (as
+nsup exec -t), or else in a fresh one of the spec, removed when the shell
+ends. The shell is $SHELL when the tree has it, else bash, else sh. ENV may
+be left out when the spec has one environment; FILE defaults to nsup.yaml
+in this folder or the nearest folder above that has one.
+`
+
+// specFile is nsup.yaml in dir or the nearest folder above it that has
+// one.
+func specFile(dir string) (string, error) {
+	for d := dir; ; d = filepath.Dir(d) {
+		for _, n := range []string{"nsup.yaml", "nsup.yml"} {
+			if st, err := os.Stat(filepath.Join(d, n)); err == nil && st.Mode().IsRegular() {
+				return filepath.Join(d, n), nil
+			}
+		}
+		if d == filepath.Dir(d) {
+			return "", usageError{fmt.Sprintf("no nsup.yaml in %s or any folder above it: name the spec file", dir)}
+		}
+	}
+}
+
+// isSpecArg says whether a is a spec file rather than an environment name.
+func isSpecArg(a string) bool {
+	if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") || strings.Contains(a, "/") {
+		return true
+	}
+	st, err := os.Stat(a)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// specAndEnv reads the spec of args ([FILE] [ENV]) and finds ENV in it
+// ("" and a spec of one environment: that one).
+func specAndEnv(args []string, cmd string) (*spec.Spec, *spec.Environment, error) {
+	var file, env string
+	switch {
+	case len(args) > 2:
+		return nil, nil, usageError{cmd + " takes [FILE] and an ENV"}
+	case len(args) == 2:
+		file, env = args[0], args[1]
+	case len(args) == 1 && isSpecArg(args[0]):
+		file = args[0]
+	case len(args) == 1:
+		env = args[0]
+	}
+	if file == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return nil, nil, err
+		}
+		if file, err = specFile(wd); err != nil {
+			return nil, nil, err
+		}
+	}
+	s, err := parseSpec(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	var names []string
+	for _, e := range s.Environments {
+		names = append(names, e.Name)
+	}
+	if env == "" {
+		if len(s.Environments) != 1 {
+			return nil, nil, usageError{fmt.Sprintf("%s has %d environments (%s): name one", file, len(names), strings.Join(names, ", "))}
+		}
+		return s, s.Environments[0], nil
+	}
+	e := s.Env(env)
+	if e == nil {
+		return nil, nil, usageError{fmt.Sprintf("%s has no environment %q (it has %s)", file, env, strings.Join(names, ", "))}
+	}
+	return s, e, nil
+}
+
+// withCommand is s with e's processes replaced by one main process that
+// runs argv with the main process's variables, working folder and user.
+func withCommand(s *spec.Spec, e *spec.Environment, argv []string) *spec.Spec {
+	main := e.Process[0]
+	p := &spec.Process{Pos: main.Pos, Name: main.Name, NamePos: main.NamePos, Command: argv,
+		Env: main.Env, Cwd: main.Cwd, User: main.User, StopTimeout: main.StopTimeout}
+	ne := *e
+	ne.Process = []*spec.Process{p}
+	ns := *s
+	ns.Environments = nil
+	for _, o := range s.Environments {
+		if o.Name == e.Name {
+			ns.Environments = append(ns.Environments, &ne)
+		} else {
+			ns.Environments = append(ns.Environments, o)
+		}
+	}
+	return &ns
+}
+
+func runRun(ctx context.Context, args []string, ios ioSet) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(ios.stdout, commandHelp(commandNamed("run")))
+		return nil
+	}
+	dash := -1
+	for i, a := range args {
+		if a == "--" {
+			dash = i
+			break
+		}
+	}
+	if dash < 1 || dash == len(args)-1 {
+		return usageError{"run takes [FILE] ENV -- CMD...: nsup run godev -- go test ./..."}
+	}
+	s, e, err := specAndEnv(args[:dash], "run")
+	if err != nil {
+		return err
+	}
+	return applyFresh(ctx, withCommand(s, e, args[dash+1:]), e.Name, ios)
+}
+
+// applyFresh applies environment env of s in the foreground (it leaves
+// nothing behind), as nsup apply FILE ENV does.
+func applyFresh(ctx context.Context, s *spec.Spec, env string, ios ioSet) error {
+	sigs, subscribed := executor.Subscribe()
+	defer func() {
+		<-subscribed
+		if !exiting {
+			signal.Stop(sigs)
+		}
+	}()
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compileSpec(s, []string{env}, idx, false, isTerminal(ios.stdin))
+	if err != nil {
+		return err
+	}
+	return applyPlan(ctx, p, idx, false, false, ios, sigs, subscribed)
+}
+
+// shells are the shells tried, in order: $SHELL, bash, sh.
+func shells() []string {
+	var out []string
+	if sh := os.Getenv("SHELL"); sh != "" {
+		out = append(out, sh)
+	}
+	return append(out, "bash", "sh")
+}
+
+func runShell(ctx context.Context, args []string, ios ioSet) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(ios.stdout, commandHelp(commandNamed("shell")))
+		return nil
+	}
+	// A running detached environment of that name: a shell in it.
+	if len(args) > 0 && !isSpecArg(args[len(args)-1]) {
+		name := args[len(args)-1]
+		if envs, err := lifecycle.List(planner.DefaultStateDir()); err == nil {
+			for _, e := range envs {
+				if e.State.Name == name && e.Running {
+					return shellIn(ctx, name, ios)
+				}
+			}
+		}
+	}
+	s, e, err := specAndEnv(args, "shell")
+	if err != nil {
+		return err
+	}
+	var first error
+	for _, sh := range shells() {
+		ns := withCommand(s, e, []string{sh})
+		if _, err := compileSpec(ns, []string{e.Name}, nil, false, isTerminal(ios.stdin)); err != nil {
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		return applyFresh(ctx, ns, e.Name, ios)
+	}
+	return fmt.Errorf("no shell in environment %s's tree (tried %s): %w", e.Name, strings.Join(shells(), ", "), first)
+}
+
+// shellIn runs a shell in the running environment name, with a terminal.
+func shellIn(ctx context.Context, name string, ios ioSet) error {
+	files, cleanup, err := stdioFiles(ios)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	for _, sh := range shells() {
+		st, err := lifecycle.Exec(ctx, planner.DefaultStateDir(), name, lifecycle.ExecOptions{
+			Argv: []string{sh}, TTY: isTerminal(ios.stdin), Term: os.Getenv("TERM"), Stdin: files[0], Stdout: files[1], Stderr: files[2]})
+		var ee *lifecycle.ExecError
+		if errors.As(err, &ee) && ee.Errno == unix.ENOENT {
+			continue // not in its tree: the next one
+		}
+		if err != nil {
+			return err
+		}
+		if st != 0 {
+			return exitStatus(st)
+		}
+		return nil
+	}
+	return fmt.Errorf("no shell in environment %s (tried %s)", name, strings.Join(shells(), ", "))
+}
