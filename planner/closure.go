@@ -33,7 +33,7 @@ import (
 // The result is sorted by Path, one File per path; files carry their size
 // and sha256 digest. Nothing is executed or written.
 func Closure(paths []string) ([]File, error) {
-	files, _, err := closure(paths, nil, false)
+	files, _, err := closure(paths, nil, nil, false)
 	return files, err
 }
 
@@ -42,10 +42,17 @@ func Closure(paths []string) ([]File, error) {
 // paths that need it: the path itself, the program whose loader maps it,
 // or the folder that holds it, in the order of paths.
 func ClosureFrom(paths []string, idx *Index) ([]File, map[string][]string, error) {
-	return closure(paths, idx, true)
+	return closure(paths, nil, idx, true)
 }
 
-func closure(paths []string, idx *Index, track bool) ([]File, map[string][]string, error) {
+// ClosureData is ClosureFrom with data: files added as a folder's are
+// (a package's files: an ELF file brings its libraries if it can, a
+// script is data), after paths.
+func ClosureData(paths, data []string, idx *Index) ([]File, map[string][]string, error) {
+	return closure(paths, data, idx, true)
+}
+
+func closure(paths, data []string, idx *Index, track bool) ([]File, map[string][]string, error) {
 	c := &closureBuilder{
 		files: map[string]File{},
 		elfs:  map[string]*elfObjectInfo{},
@@ -59,6 +66,18 @@ func closure(paths []string, idx *Index, track bool) ([]File, map[string][]strin
 		c.cur = p
 		if err := c.addPath(p); err != nil {
 			return nil, nil, fmt.Errorf("closure %s: %w", p, err)
+		}
+	}
+	for _, p := range data {
+		c.cur = p
+		real, mode, err := c.resolve(p)
+		if err != nil {
+			return nil, nil, fmt.Errorf("closure %s: %w", p, err)
+		}
+		if mode.IsRegular() {
+			if err := c.addObject(real, false); err != nil {
+				return nil, nil, fmt.Errorf("closure %s: %w", p, err)
+			}
 		}
 	}
 	out := make([]File, 0, len(c.files))

@@ -93,7 +93,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.Closure == nil {
 		idx := opts.Index
 		opts.Closure = func(paths []string) ([]File, error) {
-			files, _, err := closure(paths, idx, false)
+			files, _, err := closure(paths, nil, idx, false)
 			return files, err
 		}
 	}
@@ -290,6 +290,8 @@ type envCompiler struct {
 	hostBinds []int
 	// ident is the processes' identity files (identityOf), once known.
 	ident *identity
+	// pkgFiles are the files of closure.packages.
+	pkgFiles []string
 }
 
 func (c *compiler) env(at int, e *spec.Environment) Env {

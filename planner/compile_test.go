@@ -249,17 +249,18 @@ func TestGoldenPlans(t *testing.T) {
 // TestGoldenDetachedPlans: every example planned for nsup apply -d: the
 // state directory, the lock, the log and the control socket first, the
 // state file and the end of the parent-death signal last.
-// hostRooted says whether the spec at f has a root of host folders: its
-// plan is this host's (its merged-/usr links, where its tools are), so it
-// has no golden file; TestHostRoot checks such plans, and the root tests
-// run the examples.
+// hostRooted says whether the spec at f has a root of host folders or a
+// closure of packages: its plan is this host's (its merged-/usr links,
+// where its tools are, what its dpkg database lists), so it has no golden
+// file; TestHostRoot and TestPackages check such plans, and the root
+// tests run the examples.
 func hostRooted(t *testing.T, f string) bool {
 	s, err := spec.Parse(f)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range s.Environments {
-		if len(e.Rootfs.Host) > 0 {
+		if len(e.Rootfs.Host) > 0 || len(e.Rootfs.Packages) > 0 {
 			return true
 		}
 	}

@@ -41,7 +41,7 @@ func TestIndexSkipsHashing(t *testing.T) {
 	real := evalSymlinks(t, f)
 
 	idx := NewIndex(cache)
-	files, _, err := closure(paths, idx, false)
+	files, _, err := closure(paths, nil, idx, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestIndexSkipsHashing(t *testing.T) {
 	os.WriteFile(idx.File(key), bytes.Replace(b, []byte(want), []byte(forged), 1), 0o600)
 	lookup := func() string {
 		t.Helper()
-		files, _, err := closure(paths, NewIndex(cache), false)
+		files, _, err := closure(paths, nil, NewIndex(cache), false)
 		if err != nil {
 			t.Fatal(err)
 		}

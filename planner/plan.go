@@ -128,6 +128,9 @@ type Rootfs struct {
 	// Digest covers the tree (closure: every File; tar: the archive).
 	Digest string `json:"digest,omitempty"`
 	Files  []File `json:"files,omitempty"`
+	// Data are the files of closure.packages (from the host's dpkg
+	// database), added to the closure as a folder's files are.
+	Data []string `json:"data,omitempty"`
 	// Host are the host folders a closure tree is made for (rootfs.host:
 	// the tree holds their mount points and links, and no file of the
 	// host's); they are bound by the child stage's steps.

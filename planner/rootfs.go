@@ -150,7 +150,7 @@ func (ec *envCompiler) rootfs() {
 		sort.Slice(files, func(i, j int) bool { return files[i].Path < files[j].Path })
 		digest := TreeDigest(files)
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
-		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Path: ec.root, Digest: digest, Files: files, Host: host})
+		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Data: ec.pkgFiles, Path: ec.root, Digest: digest, Files: files, Host: host})
 	}
 }
 
@@ -195,6 +195,22 @@ func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
 	var paths []string
 	for _, p := range r.Closure {
 		paths = append(paths, p.Value)
+	}
+	if len(r.Packages) > 0 {
+		var names []string
+		for _, p := range r.Packages {
+			names = append(names, p.Value)
+		}
+		ec.pkgFiles = ec.packageFiles(names, field+".closure.packages")
+		files, _, err := ClosureData(paths, ec.pkgFiles, ec.opts.Index)
+		if err != nil {
+			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+		}
+		ec.tree = map[string]File{}
+		for _, f := range files {
+			ec.tree[f.Path] = f
+		}
+		return paths
 	}
 	files, err := ec.closure(paths)
 	if err != nil {

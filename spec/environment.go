@@ -115,16 +115,47 @@ func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
 			}
 		}
 	}
-	if p, ok := f.get("closure"); ok && d.isList(p.val, at+".closure") {
+	if p, ok := f.get("closure"); ok {
 		r.ClosurePos = pos(p.val)
-		if len(p.val.Content) == 0 {
-			d.errorf(p.val, at+".closure", "must have at least one entry")
-		}
 		r.Closure = []String{}
-		for i, item := range p.val.Content {
-			if s, ok := d.hostPath(item, index(at+".closure", i)); ok {
-				r.Closure = append(r.Closure, String{Value: s, Pos: pos(item)})
+		list := func(n *yaml.Node, at string) {
+			for i, item := range n.Content {
+				if s, ok := d.hostPath(item, index(at, i)); ok {
+					r.Closure = append(r.Closure, String{Value: s, Pos: pos(item)})
+				}
 			}
+		}
+		if p.val.Kind == yaml.MappingNode {
+			// closure: {files: [...], packages: [...]}
+			cf, ok := d.fields(p.val, at+".closure", "files", "packages")
+			if ok {
+				if fp, ok := cf.get("files"); ok && d.isList(fp.val, at+".closure.files") {
+					list(fp.val, at+".closure.files")
+				}
+				if pp, ok := cf.get("packages"); ok && d.isList(pp.val, at+".closure.packages") {
+					r.PackagesPos = pos(pp.val)
+					r.Packages = []String{}
+					for i, item := range pp.val.Content {
+						if s, ok := d.str(item, index(at+".closure.packages", i)); ok {
+							if !debianPackageName(s) {
+								d.errorf(item, index(at+".closure.packages", i), "%s is not a Debian package name (lower-case letters, digits, + - and ., at least two, then an optional :ARCH)", quote(s))
+								continue
+							}
+							r.Packages = append(r.Packages, String{Value: s, Pos: pos(item)})
+						}
+					}
+				}
+				fp, hasF := cf.get("files")
+				pp, hasP := cf.get("packages")
+				if (!hasF || len(fp.val.Content) == 0) && (!hasP || len(pp.val.Content) == 0) {
+					d.errorf(p.val, at+".closure", "must name at least one file or package")
+				}
+			}
+		} else if d.isList(p.val, at+".closure") {
+			if len(p.val.Content) == 0 {
+				d.errorf(p.val, at+".closure", "must have at least one entry")
+			}
+			list(p.val, at+".closure")
 		}
 	}
 	if p, ok := f.get("host"); ok && d.isList(p.val, at+".host") {
@@ -374,4 +405,29 @@ func (d *decoder) user(n *yaml.Node, at string) *User {
 	}
 	u.Pos = pos(n)
 	return &u
+}
+
+// debianPackageName says whether s is a Debian package name (policy
+// 5.6.1), with an optional :ARCH.
+func debianPackageName(s string) bool {
+	name, arch, hasArch := strings.Cut(s, ":")
+	if len(name) < 2 || !(name[0] >= 'a' && name[0] <= 'z' || name[0] >= '0' && name[0] <= '9') {
+		return false
+	}
+	for _, c := range []byte(name) {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	if hasArch {
+		if arch == "" {
+			return false
+		}
+		for _, c := range []byte(arch) {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -165,9 +165,15 @@ type Rootfs struct {
 	Tar    string
 	DirPos Pos
 	TarPos Pos
-	// Closure holds absolute host paths in the order written; nil when unset.
+	// Closure holds absolute host paths in the order written (closure, or
+	// closure.files); nil when unset.
 	Closure    []String
 	ClosurePos Pos
+	// Packages are the Debian packages of closure.packages, whose files
+	// (from the host's dpkg database, dependencies followed) join the
+	// closure; nil when unset.
+	Packages    []String
+	PackagesPos Pos
 	// Host holds absolute host paths (folders or files) bound read-only at
 	// the same paths in an otherwise empty root, in the order written; nil
 	// when unset.

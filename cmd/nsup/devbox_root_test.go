@@ -2,7 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
 	"io"
+	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -208,5 +217,101 @@ environments:
 	}
 	if code, out, errs := nsup(t, "down", "box"); code != 0 {
 		t.Errorf("down: %d %s %s", code, out, errs)
+	}
+}
+
+// TestRootPythonBox: a closure by package (python3, ca-certificates) and
+// the CA bundle: json, sqlite3 and ssl import, and a TLS connection over
+// the environment's loopback verifies a certificate chain the test makes
+// (its own CA, offline); root and rootless.
+func TestRootPythonBox(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	if out, err := exec.Command("dpkg", "-s", "python3", "ca-certificates").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("needs Debian's python3 and ca-certificates (apt-get install python3 ca-certificates): %v %s", err, out))
+	}
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	certs := filepath.Join(dir, "certs")
+	os.Mkdir(certs, 0o755)
+	writeChain(t, certs)
+	os.WriteFile(filepath.Join(certs, "check.py"), []byte(`import json, socket, sqlite3, ssl, threading
+db = sqlite3.connect(":memory:")
+db.execute("create table t (k text)")
+db.execute("insert into t values ('sqlite ok')")
+srv = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+srv.load_cert_chain("/certs/leaf.pem", "/certs/leaf.key")
+ls = socket.create_server(("127.0.0.1", 0))
+port = ls.getsockname()[1]
+def serve():
+    c, _ = ls.accept()
+    with srv.wrap_socket(c, server_side=True) as s:
+        s.sendall(b"hello over tls")
+threading.Thread(target=serve, daemon=True).start()
+cli = ssl.create_default_context(cafile="/certs/ca.pem")
+with cli.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost") as s:
+    got = s.recv(100).decode()
+print(json.dumps({"db": db.execute("select k from t").fetchone()[0], "tls": got, "verified": cli.verify_mode == ssl.CERT_REQUIRED, "bundled_cas": len(ssl.create_default_context().get_ca_certs())}))
+`), 0o644)
+	f := filepath.Join(dir, "py.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  py:
+    rootfs:
+      closure: {packages: [python3, ca-certificates], files: [/etc/ssl/certs/ca-certificates.crt]}
+    namespaces: [mnt, pid, net]
+    mounts: [{type: bind, source: `+certs+`, target: /certs, readonly: true}]
+    processes:
+      - {name: main, command: [python3, /certs/check.py]}
+`), 0o644)
+	for _, who := range []string{"root", "rootless"} {
+		t.Run(who, func(t *testing.T) {
+			var code int
+			var out, errs string
+			if who == "root" {
+				t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "root-cache"))
+				code, out, errs = nsup(t, "apply", f)
+			} else {
+				code, out, errs = u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
+			}
+			var r struct {
+				DB, TLS    string
+				Verified   bool
+				BundledCAs int `json:"bundled_cas"`
+			}
+			if code != 0 || json.Unmarshal([]byte(out), &r) != nil || r.DB != "sqlite ok" || r.TLS != "hello over tls" || !r.Verified || r.BundledCAs == 0 {
+				t.Errorf("exit %d: %+v\n%s%s", code, r, out, errs)
+			}
+		})
+	}
+}
+
+// writeChain writes a CA (ca.pem) and a leaf for localhost it signed
+// (leaf.pem, leaf.key) into dir.
+func writeChain(t *testing.T, dir string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "nsup test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &leafKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalECPrivateKey(leafKey)
+	for name, b := range map[string]*pem.Block{"ca.pem": {Type: "CERTIFICATE", Bytes: caDER}, "leaf.pem": {Type: "CERTIFICATE", Bytes: leafDER},
+		"leaf.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(b), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -304,7 +304,7 @@ func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *plann
 	if r.Type == "closure" {
 		// Only when something differs: it resolves the closure again,
 		// noting which requested path needs what.
-		_, from, _ = planner.ClosureFrom(r.Sources, idx)
+		_, from, _ = planner.ClosureData(r.Sources, r.Data, idx)
 	}
 	neededBy := func(p string) string {
 		switch {

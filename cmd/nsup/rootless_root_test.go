@@ -158,6 +158,7 @@ func TestRootRootlessExamples(t *testing.T) {
 		{"pod.yaml", []string{"db got: hello from web"}},
 		{"compose.yaml", []string{"client got: hello from web"}},
 		{"godev.yaml", []string{"ok  \texample.com/godev"}},
+		{"pybox.yaml", []string{`"row": ["python", "ok"]`}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			code, out, errs := u.as(t, env, bin, "apply", filepath.Join(ex, tc.file))
