@@ -48,15 +48,15 @@ func TestRootGoDevBox(t *testing.T) {
 
 // TestRootHostRootC: a C program compiled by the host's gcc in a root of
 // host folders, and run there; the root holds none of the host's files
-// itself (its /etc has only nsup's passwd and group).
+// itself (its /etc has only nsup's passwd and group); root and rootless.
 func TestRootHostRootC(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	if _, err := exec.LookPath("gcc"); err != nil {
 		skipOrFail(t, "needs gcc (apt-get install gcc libc6-dev)")
 	}
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
 	f := filepath.Join(dir, "c.yaml")
 	os.WriteFile(f, []byte(`version: 1
 environments:
@@ -70,19 +70,34 @@ environments:
 `), 0o644)
 	// /etc holds only nsup's passwd and group (the host's /etc is not
 	// bound), which name root.
-	code, out, errs := nsup(t, "apply", f)
-	if code != 0 || !strings.Contains(out, "hello from C\ngroup\npasswd\nuid=0(root) gid=0(root) groups=0(root)\n") {
-		t.Errorf("exit %d\n%s%s", code, out, errs)
+	for _, who := range []string{"root", "rootless"} {
+		t.Run(who, func(t *testing.T) {
+			code, out, errs := runAs(t, who, u, dir, bin, cache, "apply", f)
+			if code != 0 || !strings.Contains(out, "hello from C\ngroup\npasswd\nuid=0(root) gid=0(root) groups=0(root)\n") {
+				t.Errorf("exit %d\n%s%s", code, out, errs)
+			}
+		})
 	}
 }
 
+// runAs runs nsup as root (in this process) or as the test user.
+func runAs(t *testing.T, who string, u testUser, dir, bin, cache string, args ...string) (int, string, string) {
+	t.Helper()
+	if who == "root" {
+		t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "root-cache"))
+		return nsup(t, args...)
+	}
+	return u.as(t, []string{"XDG_CACHE_HOME=" + cache}, append([]string{bin}, args...)...)
+}
+
 // TestRootScriptCommand: a script named as the command, in a closure,
-// runs: its #! interpreter (through /usr/bin/env) came with it.
+// runs: its #! interpreter (through /usr/bin/env) came with it; root and
+// rootless.
 func TestRootScriptCommand(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
 	script := filepath.Join(dir, "greet")
 	os.WriteFile(script, []byte("#!/usr/bin/env sh\necho \"hello from a script, run by $0\"\n"), 0o755)
 	f := filepath.Join(dir, "s.yaml")
@@ -94,9 +109,13 @@ environments:
     processes:
       - {name: main, command: [`+script+`]}
 `), 0o644)
-	code, out, errs := nsup(t, "apply", f)
-	if code != 0 || !strings.Contains(out, "hello from a script, run by "+script) {
-		t.Errorf("exit %d\n%s%s", code, out, errs)
+	for _, who := range []string{"root", "rootless"} {
+		t.Run(who, func(t *testing.T) {
+			code, out, errs := runAs(t, who, u, dir, bin, cache, "apply", f)
+			if code != 0 || !strings.Contains(out, "hello from a script, run by "+script) {
+				t.Errorf("exit %d\n%s%s", code, out, errs)
+			}
+		})
 	}
 }
 
