@@ -46,7 +46,8 @@ func readDpkg(dir string) (*dpkgDB, error) {
 	var last string
 	flush := func() {
 		defer func() { fields = map[string]string{} }()
-		if fields["Package"] == "" || !strings.HasSuffix(fields["Status"], " installed") {
+		st := strings.Fields(fields["Status"])
+		if fields["Package"] == "" || len(st) != 3 || (st[2] != "installed" && st[2] != "triggers-pending" && st[2] != "triggers-awaited") {
 			return
 		}
 		p := &dpkgPkg{name: fields["Package"], arch: fields["Architecture"], multiArch: fields["Multi-Arch"]}
@@ -187,7 +188,7 @@ func (ec *envCompiler) packageFiles(pkgs []string, field string) []string {
 			}
 		}
 	}
-	var files []string
+	var files, private []string
 	added := map[string]bool{}
 	for _, p := range order {
 		b, err := os.ReadFile(db.listFile(dpkgDir, p))
@@ -211,6 +212,13 @@ func (ec *envCompiler) packageFiles(pkgs []string, field string) []string {
 				continue // excluded at install (path-exclude), removed, or a folder
 			}
 			added[f] = true
+			if fi.Mode().Perm()&0o004 == 0 {
+				// Not everyone's to read (a conffile an admin put a
+				// secret in: /etc/ppp/chap-secrets): not copied unless
+				// closure.files names it.
+				private = append(private, f)
+				continue
+			}
 			files = append(files, f)
 		}
 	}
@@ -220,6 +228,9 @@ func (ec *envCompiler) packageFiles(pkgs []string, field string) []string {
 		names = append(names, p.name)
 	}
 	ec.notes = append(ec.notes, fmt.Sprintf("%s: %d packages from this host's dpkg database, Depends and Pre-Depends followed (versions are what is installed): %s", field, len(order), strings.Join(names, ", ")))
+	if len(private) > 0 {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: not copied, as not everyone may read them on the host (name them in closure.files if the environment needs them): %s", field, strings.Join(private, ", ")))
+	}
 	if len(chosen) > 0 {
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: alternatives, the first installed taken: %s", field, strings.Join(chosen, "; ")))
 	}

@@ -60,7 +60,9 @@ Architecture: amd64
 	list("app", "", "app", "app/bin", "app/bin/app", "doc/gone.txt")
 	list("liba:amd64", "lib", "lib/liba.txt")
 	list("libb", "lib/libb.txt", "lib/orig.txt")
-	list("provider", "lib/libv.txt")
+	list("provider", "lib/libv.txt", "etc/secrets")
+	os.MkdirAll(filepath.Join(files, "etc"), 0o755)
+	os.WriteFile(filepath.Join(files, "etc", "secrets"), []byte("password\n"), 0o600)
 	os.WriteFile(filepath.Join(db, "diversions"), []byte(filepath.Join(files, "lib/orig.txt")+"\n"+filepath.Join(files, "lib/orig.txt.distrib")+"\nsomeone-else\n"), 0o644)
 	defer func(d string) { dpkgDir = d }(dpkgDir)
 	dpkgDir = db
@@ -99,7 +101,7 @@ environments:
 		t.Errorf("the tree: %v", r.Files)
 	}
 	notes := strings.Join(p.Environments[0].Notes, "\n")
-	for _, w := range []string{"4 packages from this host's dpkg database", "app, libb, liba, provider", `app: "missing-one | liba (>= 1.0)", liba (installed)`} {
+	for _, w := range []string{"4 packages from this host's dpkg database", "not copied, as not everyone may read them on the host (name them in closure.files if the environment needs them): " + files + "/etc/secrets", "app, libb, liba, provider", `app: "missing-one | liba (>= 1.0)", liba (installed)`} {
 		if !strings.Contains(notes, w) {
 			t.Errorf("no %q in the notes:\n%s", w, notes)
 		}

@@ -10,11 +10,13 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -37,14 +39,19 @@ type identity struct {
 	add map[string][]string
 	// home is each uid's home.
 	home map[uint32]string
+	// unreadable are the rootfs's files nsup could not read whole: not
+	// covered.
+	unreadable []string
 }
 
 // processIDs are the uids and gids of the environment's processes, in
-// order, without repeats.
-func (ec *envCompiler) processIDs() (uids, gids []uint32) {
+// order, without repeats, and each uid's first gid.
+func (ec *envCompiler) processIDs() (uids, gids []uint32, primary map[uint32]uint32) {
+	primary = map[uint32]uint32{}
 	add := func(u, g uint32) {
 		if !slices.Contains(uids, u) {
 			uids = append(uids, u)
+			primary[u] = g
 		}
 		if !slices.Contains(gids, g) {
 			gids = append(gids, g)
@@ -61,7 +68,7 @@ func (ec *envCompiler) processIDs() (uids, gids []uint32) {
 			add(eu, eg)
 		}
 	})
-	return uids, gids
+	return uids, gids, primary
 }
 
 // identityOf works out the environment's identity once: nil when its
@@ -84,11 +91,19 @@ func (ec *envCompiler) identityOf() *identity {
 	for _, p := range identityFiles {
 		real := resolvedPath(t, p)
 		if f, ok := resolveIn(t, p); ok && f.Type == "file" {
+			content, err := ec.readInTree(real)
+			if err != nil {
+				// Left as it is: nsup puts nothing over a file it could
+				// not read whole.
+				ec.notes = append(ec.notes, fmt.Sprintf("%s not generated: the rootfs's own could not be read (%v)", p, err))
+				id.unreadable = append(id.unreadable, p)
+				continue
+			}
 			id.exists[p] = true
-			id.have[p] = ec.readInTree(real)
+			id.have[p] = content
 		}
 	}
-	uids, gids := ec.processIDs()
+	uids, gids, primary := ec.processIDs()
 	pw := parseIDFile(id.have["/etc/passwd"])
 	gr := parseIDFile(id.have["/etc/group"])
 	shell := "/bin/sh"
@@ -108,9 +123,8 @@ func (ec *envCompiler) identityOf() *identity {
 		case nobody:
 			home, sh = "/nonexistent", "/nonexistent"
 		}
-		if i := slices.Index(uids, u); i >= 0 && u != 0 && u != nobody {
-			_, gs := ec.processIDs()
-			gid = gs[min(i, len(gs)-1)]
+		if g, ok := primary[u]; ok && u != 0 && u != nobody {
+			gid = g
 		}
 		id.home[u] = home
 		id.add["/etc/passwd"] = append(id.add["/etc/passwd"], fmt.Sprintf("%s:x:%d:%d:%s:%s:%s", name, u, gid, name, home, sh))
@@ -131,37 +145,70 @@ func (ec *envCompiler) identityOf() *identity {
 	return id
 }
 
-// readInTree reads a file of the tree the plan knows: a dir root's or a
-// bound folder's on the host (a closure's placeholder is empty; its
-// files are the host's, named by the same path).
-func (ec *envCompiler) readInTree(p string) string {
-	var host string
+// maxIDFile bounds what is read of a rootfs's passwd or group.
+const maxIDFile = 1 << 20
+
+// readInTree reads a file of the tree the plan knows, at p (its links
+// resolved in the tree): below the dir root, or a bound folder, opened
+// through that folder (os.Root: nothing out of it, whatever is swapped in
+// meanwhile), and read through the same fd if it is a regular file of at
+// most maxIDFile bytes. A closure's file is
+// the host's own, named by the spec (its empty placeholder is "").
+func (ec *envCompiler) readInTree(p string) (string, error) {
+	dir, rel := "/", p
 	switch {
 	case ec.tree != nil:
 		if f, ok := ec.tree[p]; ok && f.Source == "" && f.Digest == EmptyDigest {
-			return ""
+			return "", nil
 		}
-		host = p
+		if f, ok := ec.tree[p]; ok && f.Source != "" {
+			rel = f.Source
+		}
 	default:
-		host = path.Join(ec.root, p)
+		dir = ec.root
 	}
 	for _, m := range ec.viewMounts() {
 		if m.source != "" && within(p, m.target) {
 			if m.isDir {
-				host = path.Join(m.source, strings.TrimPrefix(p, m.target))
+				dir, rel = m.source, strings.TrimPrefix(p, m.target)
 			} else {
-				host = m.source
+				dir, rel = path.Dir(m.source), path.Base(m.source)
 			}
 		}
 	}
-	if f, ok := ec.tree[p]; ok && f.Source != "" {
-		host = f.Source
+	return readBelow(dir, rel)
+}
+
+// readBelow reads rel below dir, never out of it (os.Root: a link that
+// leads out is refused, whenever it was put there), a regular file of at
+// most maxIDFile bytes (opened non-blocking: a FIFO swapped in does not
+// hang the plan).
+func readBelow(dir, rel string) (string, error) {
+	r, err := os.OpenRoot(dir)
+	if err != nil {
+		return "", err
 	}
-	b, err := os.ReadFile(host)
-	if err != nil || len(b) > 1<<20 {
-		return ""
+	defer r.Close()
+	f, err := r.OpenFile(strings.TrimPrefix(rel, "/"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return "", err
 	}
-	return string(b)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !st.Mode().IsRegular() {
+		return "", fmt.Errorf("%s is not a regular file", rel)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxIDFile+1))
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxIDFile {
+		return "", fmt.Errorf("%s is larger than %d bytes", rel, maxIDFile)
+	}
+	return string(b), nil
 }
 
 type idEntry struct{ name, home string }
@@ -236,7 +283,7 @@ func (ec *envCompiler) identityPlaceholders() {
 		return
 	}
 	for _, p := range identityFiles {
-		if id.exists[p] || len(id.add[p]) == 0 || ec.mountedAt(p) {
+		if id.exists[p] || len(id.add[p]) == 0 || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
 			continue
 		}
 		if _, ok := ec.tree[p]; ok {
@@ -258,7 +305,7 @@ func (ec *envCompiler) identitySteps() {
 		return
 	}
 	for _, p := range identityFiles {
-		if len(id.add[p]) == 0 || ec.mountedAt(p) {
+		if len(id.add[p]) == 0 || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
 			continue
 		}
 		if !id.exists[p] {

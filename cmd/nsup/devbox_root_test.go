@@ -334,3 +334,46 @@ func writeChain(t *testing.T, dir string) {
 		}
 	}
 }
+
+// TestRootSpecFileTrust: a spec found by walking up (nsup run, nsup shell)
+// is used only if it is its caller's (or root's), not writable by others,
+// not a link, in a folder only its owner may replace it in; another is
+// refused with its path, before anything is planned.
+func TestRootSpecFileTrust(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	sub := filepath.Join(dir, "work")
+	os.Mkdir(sub, 0o755)
+	spec := filepath.Join(dir, "nsup.yaml")
+	text := []byte("version: 1\nenvironments:\n  box:\n    rootfs: {closure: [/bin/true]}\n    namespaces: [mnt]\n    processes: [{name: main, command: [/bin/true]}]\n")
+	for _, tc := range []struct {
+		name  string
+		setup func()
+		want  string
+	}{
+		{"another user's", func() { os.WriteFile(spec, text, 0o644); os.Chown(spec, 4242, 4242) }, "belongs to uid 4242"},
+		{"writable by others", func() { os.WriteFile(spec, text, 0o644); os.Chown(spec, 0, 0); os.Chmod(spec, 0o666) }, "others may write it"},
+		{"a link", func() {
+			os.WriteFile(filepath.Join(dir, "real.yaml"), text, 0o644)
+			os.Symlink(filepath.Join(dir, "real.yaml"), spec)
+		}, "not a regular file"},
+		{"in a folder anyone may write", func() { os.WriteFile(spec, text, 0o644); os.Chmod(dir, 0o777) }, "anyone may replace it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(spec)
+			os.Chmod(dir, 0o755)
+			tc.setup()
+			_, err := specFile(sub)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), spec+" found, but not used") {
+				t.Errorf("%v, want %q", err, tc.want)
+			}
+		})
+	}
+	os.Remove(spec)
+	os.Chmod(dir, os.ModeSticky|0o777) // sticky, as /tmp: only its owner may replace it
+	os.WriteFile(spec, text, 0o644)
+	if got, err := specFile(sub); err != nil || got != spec {
+		t.Errorf("root's own spec in a sticky folder: %q %v", got, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -37,13 +38,25 @@ in this folder or the nearest folder above that has one.
 `
 
 // specFile is nsup.yaml in dir or the nearest folder above it that has
-// one.
+// one, found as git finds a repository it may trust: a spec found so is
+// applied as its caller, root perhaps, so it must be the caller's (or
+// root's: SUDO_UID names the caller under sudo), a file and not a link,
+// writable by its owner only, in a folder only its owner may replace it
+// in (not writable by others, or sticky as /tmp is). Another is refused
+// with its path, not skipped: a spec nearer than the one meant is a
+// surprise to say.
 func specFile(dir string) (string, error) {
 	for d := dir; ; d = filepath.Dir(d) {
 		for _, n := range []string{"nsup.yaml", "nsup.yml"} {
-			if st, err := os.Stat(filepath.Join(d, n)); err == nil && st.Mode().IsRegular() {
-				return filepath.Join(d, n), nil
+			p := filepath.Join(d, n)
+			st, err := os.Lstat(p)
+			if err != nil {
+				continue
 			}
+			if why := untrustedSpec(p, st, d); why != "" {
+				return "", usageError{fmt.Sprintf("%s found, but not used: %s; name the spec file if it is meant", p, why)}
+			}
+			return p, nil
 		}
 		if d == filepath.Dir(d) {
 			return "", usageError{fmt.Sprintf("no nsup.yaml in %s or any folder above it: name the spec file", dir)}
@@ -51,18 +64,41 @@ func specFile(dir string) (string, error) {
 	}
 }
 
-// isSpecArg says whether a is a spec file rather than an environment name.
-func isSpecArg(a string) bool {
-	if strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") || strings.Contains(a, "/") {
-		return true
+// untrustedSpec says why a spec file found by walking up may not be
+// used ("" if it may).
+func untrustedSpec(p string, st os.FileInfo, dir string) string {
+	if !st.Mode().IsRegular() {
+		return "it is not a regular file (a link is not followed)"
 	}
-	st, err := os.Stat(a)
-	return err == nil && st.Mode().IsRegular()
+	caller := uint32(os.Getuid())
+	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
+		var n uint32
+		if _, err := fmt.Sscan(u, &n); err == nil {
+			caller = n
+		}
+	}
+	sys := st.Sys().(*syscall.Stat_t)
+	if sys.Uid != caller && sys.Uid != 0 {
+		return fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", sys.Uid, caller)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Sprintf("others may write it (mode %04o)", st.Mode().Perm())
+	}
+	if dst, err := os.Stat(dir); err == nil && dst.Mode().Perm()&0o002 != 0 && dst.Mode()&os.ModeSticky == 0 {
+		return fmt.Sprintf("anyone may replace it in %s (mode %04o, not sticky)", dir, dst.Mode().Perm())
+	}
+	return ""
+}
+
+// isSpecArg says whether a is a spec file rather than an environment
+// name (which has no slash nor dot).
+func isSpecArg(a string) bool {
+	return strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") || strings.Contains(a, "/")
 }
 
 // specAndEnv reads the spec of args ([FILE] [ENV]) and finds ENV in it
 // ("" and a spec of one environment: that one).
-func specAndEnv(args []string, cmd string) (*spec.Spec, *spec.Environment, error) {
+func specAndEnv(args []string, cmd string, ios ioSet) (*spec.Spec, *spec.Environment, error) {
 	var file, env string
 	switch {
 	case len(args) > 2:
@@ -82,6 +118,7 @@ func specAndEnv(args []string, cmd string) (*spec.Spec, *spec.Environment, error
 		if file, err = specFile(wd); err != nil {
 			return nil, nil, err
 		}
+		fmt.Fprintf(ios.stderr, "nsup: %s\n", file)
 	}
 	s, err := parseSpec(file)
 	if err != nil {
@@ -107,9 +144,11 @@ func specAndEnv(args []string, cmd string) (*spec.Spec, *spec.Environment, error
 // withCommand is s with e's processes replaced by one main process that
 // runs argv with the main process's variables, working folder and user.
 func withCommand(s *spec.Spec, e *spec.Environment, argv []string) *spec.Spec {
-	main := e.Process[0]
-	p := &spec.Process{Pos: main.Pos, Name: main.Name, NamePos: main.NamePos, Command: argv,
-		Env: main.Env, Cwd: main.Cwd, User: main.User, StopTimeout: main.StopTimeout}
+	// Everything of the main process's (variables, folder, user, limits,
+	// stop timeout) but its command and children.
+	p := new(spec.Process)
+	*p = *e.Process[0]
+	p.Command, p.Children = argv, nil
 	ne := *e
 	ne.Process = []*spec.Process{p}
 	ns := *s
@@ -139,7 +178,7 @@ func runRun(ctx context.Context, args []string, ios ioSet) error {
 	if dash < 1 || dash == len(args)-1 {
 		return usageError{"run takes [FILE] ENV -- CMD...: nsup run godev -- go test ./..."}
 	}
-	s, e, err := specAndEnv(args[:dash], "run")
+	s, e, err := specAndEnv(args[:dash], "run", ios)
 	if err != nil {
 		return err
 	}
@@ -189,7 +228,7 @@ func runShell(ctx context.Context, args []string, ios ioSet) error {
 			}
 		}
 	}
-	s, e, err := specAndEnv(args, "shell")
+	s, e, err := specAndEnv(args, "shell", ios)
 	if err != nil {
 		return err
 	}
