@@ -3,6 +3,7 @@ package planner
 // The child stage's mount namespace: the root bound (or overlaid) on itself, the spec's mounts in order inside it, the root switch.
 
 import (
+	"fmt"
 	"os"
 	"path"
 	"slices"
@@ -88,6 +89,16 @@ func (ec *envCompiler) child() {
 			}
 		}
 		confined := ec.confinedPaths()
+		var live []string
+		for i, m := range e.Mounts {
+			if m.Type == spec.MountBind && i >= len(ec.hostBinds) {
+				live = append(live, m.Source)
+			}
+		}
+		if len(live) > 0 {
+			// rootfs.host's say so in their own note.
+			ec.notes = append(ec.notes, fmt.Sprintf("%s.mounts: %s bound from the host as they are when the environment starts: not locked", ec.field, strings.Join(live, ", ")))
+		}
 		for i, m := range e.Mounts {
 			ec.mount(ec.mountField(i), m)
 			// Right after the mount that holds them: a later mount may

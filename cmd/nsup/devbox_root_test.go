@@ -26,7 +26,8 @@ import (
 
 // TestRootGoDevBox: examples/godev.yaml runs `go test ./...` of its module
 // with the host's Go toolchain, bound read-only in a root of host folders
-// (rootfs.host); `go` is found in the bound /usr at plan time.
+// (rootfs.host); `go` is found in the bound /usr at plan time. And
+// examples/pybox.yaml, as root.
 func TestRootGoDevBox(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -43,6 +44,11 @@ func TestRootGoDevBox(t *testing.T) {
 	code, out, errs := nsup(t, "apply", "../../examples/godev.yaml")
 	if code != 0 || !strings.Contains(out, "ok  \texample.com/godev") {
 		t.Errorf("apply: exit %d\n%s%s", code, out, errs)
+	}
+	// And the Python box, as root (rootless: TestRootRootlessExamples).
+	code, out, errs = nsup(t, "apply", "../../examples/pybox.yaml")
+	if code != 0 || !strings.Contains(out, `"row": ["python", "ok"]`) || strings.Contains(out, `"cas": 0`) {
+		t.Errorf("apply pybox: exit %d\n%s%s", code, out, errs)
 	}
 }
 
