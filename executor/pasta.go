@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -102,7 +103,7 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		}
 	}
 	pid, perr := strconv.Atoi(strings.TrimSpace(string(b)))
-	if perr == nil && pid > 0 && parentOf(pid) != cmd.Process.Pid {
+	if ppid, err := lifecycle.Parent(pid); perr == nil && pid > 0 && (err != nil || ppid != cmd.Process.Pid) {
 		// Not the keeper's child (pasta died, its pid reused): not
 		// recorded, never signalled.
 		perr = fmt.Errorf("pid %d is not the keeper's child", pid)
@@ -166,25 +167,3 @@ func (r *envRun) stopPasta() {
 
 // keeperGrace bounds the wait for pasta's keeper to end pasta.
 const keeperGrace = 2 * time.Second
-
-// parentOf is the parent pid of pid (-1 if it cannot be read).
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return -1
-	}
-	ppid, err := strconv.Atoi(f[1])
-	if err != nil {
-		return -1
-	}
-	return ppid
-}

@@ -288,6 +288,10 @@ type envCompiler struct {
 	// hostBinds are the binds of a rootfs of host folders (rootfs.host),
 	// the first entries of e.Mounts, by their index in rootfs.host.
 	hostBinds []int
+	// hostEntries are rootfs.host's entries as this host has them.
+	hostEntries []hostEntry
+	// views are the mounts as mountedView takes them (viewMounts).
+	views []viewMount
 	// ident is the processes' identity files (identityOf), once known.
 	ident *identity
 	// pkgFiles are the files of closure.packages.

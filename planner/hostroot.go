@@ -22,14 +22,54 @@ import (
 // target is in a bound folder.
 var mergedUsr = []string{"/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
 
-// hostRootBinds puts the binds of rootfs.host before the spec's mounts
-// (on a copy of the environment: the spec is shared), a folder before
-// what is below it; a link of the host's is not bound but made. Each is read-only, nosuid and nodev, recursive as a
-// bind is by default (bubblewrap's --ro-bind).
+// hostEntry is one entry of rootfs.host as this host has it, looked at
+// once (classifyHost) for its bind and its tree.
+type hostEntry struct {
+	link    bool   // a link of the host's: made as that link, not bound
+	file    bool   // a file: bound onto an empty file of the tree
+	refused string // why it is not bound ("" if it is)
+}
+
+// bound says whether the entry is bound from the host.
+func (h hostEntry) bound() bool { return !h.link && h.refused == "" }
+
+// classifyHost looks at p, an entry of rootfs.host.
+func classifyHost(p string) hostEntry {
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return hostEntry{refused: unwrapPath(err).Error()}
+	}
+	if why := hostRootRefused(p); why != "" {
+		return hostEntry{refused: why}
+	}
+	// Its folder must be itself on the host: a path through a link would
+	// be bound where the link leads in the tree (before or after the
+	// folder there), not where it is written.
+	dir := path.Dir(p)
+	if real, err := filepath.EvalSymlinks(dir); err == nil && real != dir {
+		return hostEntry{refused: fmt.Sprintf("%s passes through a link on this host (%s is %s): list %s instead (and the folder that holds it, for nsup to make the link)", p, dir, real, filepath.Join(real, path.Base(p)))}
+	}
+	switch {
+	case fi.Mode()&os.ModeSymlink != 0:
+		return hostEntry{link: true}
+	case !fi.IsDir() && !fi.Mode().IsRegular():
+		return hostEntry{refused: fmt.Sprintf("%s is neither a folder nor a file", p)}
+	}
+	return hostEntry{file: !fi.IsDir()}
+}
+
+// hostRootBinds looks at each entry of rootfs.host (hostEntries) and puts
+// the binds before the spec's mounts (on a copy of the environment: the
+// spec is shared), a folder before what is below it; a link of the
+// host's is not bound but made. Each is read-only, nosuid and nodev,
+// recursive as a bind is by default (bubblewrap's --ro-bind).
 func (ec *envCompiler) hostRootBinds() {
 	r := ec.e.Rootfs
 	if len(r.Host) == 0 || ec.joined(spec.NSMount) != nil {
 		return
+	}
+	for _, h := range r.Host {
+		ec.hostEntries = append(ec.hostEntries, classifyHost(h.Value))
 	}
 	order := make([]int, len(r.Host))
 	for i := range order {
@@ -40,11 +80,8 @@ func (ec *envCompiler) hostRootBinds() {
 	e.Mounts = nil
 	for _, i := range order {
 		h := r.Host[i]
-		if fi, err := os.Lstat(h.Value); err != nil || fi.Mode()&os.ModeSymlink != 0 || hostRootRefused(h.Value) != "" {
+		if !ec.hostEntries[i].bound() {
 			continue // made as that link in the tree, or refused (hostRootTree)
-		}
-		if real, err := filepath.EvalSymlinks(path.Dir(h.Value)); err != nil || real != path.Dir(h.Value) {
-			continue // refused (hostRootTree)
 		}
 		e.Mounts = append(e.Mounts, spec.Mount{Pos: h.Pos, Type: spec.MountBind, Target: h.Value, Source: h.Value,
 			Readonly: true, Recursive: true, Options: []string{"nosuid", "nodev"}})
@@ -70,11 +107,9 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 	ec.tree = map[string]File{}
 	var paths []string
 	bound := func(p string) bool {
-		for _, h := range r.Host {
-			if within(p, h.Value) {
-				if fi, err := os.Lstat(h.Value); err == nil && fi.Mode()&os.ModeSymlink == 0 {
-					return true
-				}
+		for i, h := range r.Host {
+			if within(p, h.Value) && ec.hostEntries[i].bound() {
+				return true
 			}
 		}
 		return false
@@ -100,28 +135,12 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 	for i, h := range r.Host {
 		f := fmt.Sprintf("%s.host[%d]", field, i)
 		paths = append(paths, h.Value)
-		fi, err := os.Lstat(h.Value)
-		if why := hostRootRefused(h.Value); why != "" {
-			ec.errorf(h.Pos, f, "%s", why)
-			continue
-		}
-		// Its folder must be itself on the host: a path through a link
-		// would be bound where the link leads in the tree (before or
-		// after the folder there), not where it is written.
-		if dir := path.Dir(h.Value); err == nil {
-			if real, rerr := filepath.EvalSymlinks(dir); rerr == nil && real != dir {
-				ec.errorf(h.Pos, f, "%s passes through a link on this host (%s is %s): list %s instead (and the folder that holds it, for nsup to make the link)", h.Value, dir, real, filepath.Join(real, path.Base(h.Value)))
-				continue
-			}
-		}
-		switch {
-		case err != nil:
-			ec.errorf(h.Pos, f, "%v", unwrapPath(err))
-		case fi.Mode()&os.ModeSymlink != 0:
+		switch he := ec.hostEntries[i]; {
+		case he.refused != "":
+			ec.errorf(h.Pos, f, "%s", he.refused)
+		case he.link:
 			link(h.Value, h.Pos, f, true)
-		case !fi.IsDir() && !fi.Mode().IsRegular():
-			ec.errorf(h.Pos, f, "%s is neither a folder nor a file", h.Value)
-		case !fi.IsDir():
+		case he.file:
 			// Its mount point: an empty file of the tree.
 			ec.mkdirTree(path.Dir(h.Value))
 			ec.tree[h.Value] = File{Path: h.Value, Type: "file", Mode: 0o644, Digest: EmptyDigest}
@@ -140,12 +159,12 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 }
 
 // viewMounts are the environment's mounts as mountedView takes them (none
-// when it joins a mount namespace: it mounts nothing).
+// when it joins a mount namespace: it mounts nothing), worked out once.
 func (ec *envCompiler) viewMounts() []viewMount {
-	if ec.joined(spec.NSMount) != nil {
-		return nil
+	if ec.views != nil || ec.joined(spec.NSMount) != nil {
+		return ec.views
 	}
-	var out []viewMount
+	out := []viewMount{}
 	for i, m := range ec.e.Mounts {
 		vm := viewMount{target: m.Target, field: ec.mountField(i)}
 		// Where the mount lands: its target resolved in the tree as the
@@ -164,6 +183,10 @@ func (ec *envCompiler) viewMounts() []viewMount {
 		}
 		out = append(out, vm)
 	}
+	// Once: asked for each command, and for the identity files. (The
+	// tree is whole by then: its mount points made, which is all a
+	// target's resolution needs.)
+	ec.views = out
 	return out
 }
 

@@ -77,13 +77,8 @@ func (ec *envCompiler) identityOf() *identity {
 	if ec.ident != nil || !ec.isNew(spec.NSMount) {
 		return ec.ident
 	}
-	var base treeView
-	switch {
-	case ec.tree != nil:
-		base = mapTree(ec.tree)
-	case ec.e.Rootfs.Dir != "":
-		base = dirTree(ec.root)
-	default:
+	base := ec.baseView()
+	if base == nil {
 		return nil
 	}
 	t, _ := mountedView(base, ec.viewMounts())

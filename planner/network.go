@@ -203,13 +203,8 @@ func (ec *envCompiler) mountedAt(p string) bool {
 // followed inside it), where the tree is known; a tar root is unpacked
 // at start, and looked up then (the move fails, naming the step).
 func (ec *envCompiler) rootHasFile(p string) bool {
-	var t treeView
-	switch {
-	case ec.tree != nil:
-		t = mapTree(ec.tree)
-	case ec.e.Rootfs.Dir != "":
-		t = dirTree(ec.root)
-	default:
+	t := ec.baseView()
+	if t == nil {
 		return true
 	}
 	f, ok := resolveIn(t, p)

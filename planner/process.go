@@ -210,34 +210,32 @@ func mergeEnv(base, over []spec.EnvVar) []string {
 // execve; a tar tree is looked up when the process starts, by the same
 // LookPath.
 func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.Process, field string) string {
-	var t treeView
-	key := ""
+	base := ec.baseView()
+	if base == nil {
+		return ""
+	}
+	notFound := func() {
+		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
+	}
 	mounts := ec.viewMounts()
-	switch {
-	case ec.tree != nil:
-		t = mapTree(ec.tree)
-	case ec.e.Rootfs.Dir != "" && len(mounts) > 0:
-		t = dirTree(ec.root)
-	case ec.e.Rootfs.Dir != "":
-		// Environments of one file often share a root and a command:
-		// looked up once.
+	key := ""
+	if ec.tree == nil && len(mounts) == 0 {
+		// A dir root without mounts: environments of one file often
+		// share a root and a command, looked up once.
 		key = ec.root + "\x00" + name + "\x00" + EnvPath(env) + "\x00" + cwd
 		ec.mu.Lock()
 		l, seen := ec.lookups[key]
 		ec.mu.Unlock()
 		if seen {
 			if !l.ok {
-				ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs (PATH=%s)", name, EnvPath(env))
+				notFound()
 			}
 			return l.path
 		}
-		t = dirTree(ec.root)
-	default:
-		return ""
 	}
 	// The tree as the process will see it: the root and its mounts, in
 	// their order (a command in a bound folder is found).
-	t, origin := mountedView(t, mounts)
+	t, origin := mountedView(base, mounts)
 	var from string
 	found, ok := LookPath(name, env, cwd, func(c string) bool {
 		f, ok := resolveIn(t, c)
@@ -259,7 +257,7 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 		ec.mu.Unlock()
 	}
 	if !ok {
-		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
+		notFound()
 	}
 	return found
 }

@@ -516,13 +516,8 @@ func (ec *envCompiler) pathKind(c confinedPath) (isDir, ok bool) {
 		ec.hostPaths[c.host] = [2]bool{isDir, ok}
 		return isDir, ok
 	}
-	var t treeView
-	switch {
-	case ec.tree != nil:
-		t = mapTree(ec.tree)
-	case ec.e.Rootfs.Dir != "":
-		t = dirTree(ec.root)
-	default:
+	t := ec.baseView()
+	if t == nil {
 		return true, true
 	}
 	f, found := resolveIn(t, c.path)

@@ -71,6 +71,28 @@ func lstatIn(root, p string) (File, bool) {
 // as its root: symlinks are followed, absolute ones from the tree's root,
 // and ".." never climbs above it. It returns the final entry.
 func resolveIn(t treeView, p string) (File, bool) {
+	cur, ok := walkIn(t, p)
+	switch {
+	case !ok:
+		return File{}, false
+	case cur == "/":
+		return File{Path: "/", Type: "dir", Mode: 0o755}, true
+	}
+	return t(cur)
+}
+
+// resolvedPath is p with its symlinks resolved in t (p itself if it does
+// not resolve): where the file a lookup found really is.
+func resolvedPath(t treeView, p string) string {
+	if cur, ok := walkIn(t, p); ok {
+		return cur
+	}
+	return p
+}
+
+// walkIn is the path of p in the tree once every symlink on the way
+// (the last component's too) is followed: resolveIn's walk.
+func walkIn(t treeView, p string) (string, bool) {
 	links := 0
 	cur := "/"
 	rest := splitPath(p)
@@ -84,11 +106,11 @@ func resolveIn(t treeView, p string) (File, bool) {
 		next := path.Join(cur, name)
 		f, ok := t(next)
 		if !ok {
-			return File{}, false
+			return "", false
 		}
 		if f.Type == "symlink" {
 			if links++; links > 40 {
-				return File{}, false // ELOOP
+				return "", false // ELOOP
 			}
 			target := f.Link
 			if !path.IsAbs(target) {
@@ -99,14 +121,11 @@ func resolveIn(t treeView, p string) (File, bool) {
 			continue
 		}
 		if len(rest) > 0 && f.Type != "dir" {
-			return File{}, false
+			return "", false
 		}
 		cur = next
 	}
-	if cur == "/" {
-		return File{Path: "/", Type: "dir", Mode: 0o755}, true
-	}
-	return t(cur)
+	return cur, true
 }
 
 func splitPath(p string) []string {
@@ -191,39 +210,4 @@ func mountedView(base treeView, mounts []viewMount) (view treeView, origin func(
 		return ""
 	}
 	return view, origin
-}
-
-// resolvedPath is p with its symlinks resolved in t (p itself if it does
-// not resolve): where the file a lookup found really is.
-func resolvedPath(t treeView, p string) string {
-	links := 0
-	cur := "/"
-	rest := splitPath(p)
-	for len(rest) > 0 {
-		name := rest[0]
-		rest = rest[1:]
-		if name == ".." {
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, name)
-		f, ok := t(next)
-		if !ok {
-			return p
-		}
-		if f.Type == "symlink" {
-			if links++; links > 40 {
-				return p
-			}
-			target := f.Link
-			if !path.IsAbs(target) {
-				target = path.Join(cur, target)
-			}
-			rest = append(splitPath(target), rest...)
-			cur = "/"
-			continue
-		}
-		cur = next
-	}
-	return cur
 }

@@ -291,14 +291,7 @@ environments:
 `), 0o644)
 	for _, who := range []string{"root", "rootless"} {
 		t.Run(who, func(t *testing.T) {
-			var code int
-			var out, errs string
-			if who == "root" {
-				t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "root-cache"))
-				code, out, errs = nsup(t, "apply", f)
-			} else {
-				code, out, errs = u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
-			}
+			code, out, errs := runAs(t, who, u, dir, bin, cache, "apply", f)
 			var r struct {
 				DB, TLS    string
 				Verified   bool

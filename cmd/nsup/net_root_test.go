@@ -170,11 +170,7 @@ func TestRootNetForeground(t *testing.T) {
 		if err != nil || body != "hello from web\n" {
 			t.Errorf("%s: the published port: %q %v", end, body, err)
 		}
-		// What waitNoPasta waits to see gone: pasta and its keeper.
-		left := pastas()
-		if l := strings.Join(left, ","); !strings.Contains(l, "nsup-keeper") || !strings.Contains(l, "pass") {
-			t.Errorf("%s: pasta or its keeper not found while it runs: %q", end, left)
-		}
+		left := pastasRunning(t, end)
 		var st unix.Stat_t
 		unix.Fstat(int(pr.Fd()), &st)
 		leak := fmt.Sprintf("pipe:[%d]", st.Ino)
@@ -242,9 +238,7 @@ func TestRootNetDetachedEnds(t *testing.T) {
 	if body, err := httpGet("http://127.0.0.1:18083/"); err != nil || body != "hello from web\n" {
 		t.Errorf("the published port: %q %v", body, err)
 	}
-	if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
-		t.Errorf("pasta or its keeper not found while it runs: %q", left)
-	}
+	pastasRunning(t, "detached")
 	// The main process ends; init, the environment, with it.
 	if err := os.WriteFile(filepath.Join(stop, "now"), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -255,6 +249,25 @@ func TestRootNetDetachedEnds(t *testing.T) {
 	}
 	if code, out, errs := nsup(t, "down", f); code != 0 {
 		t.Fatalf("down: %d\n%s\n%s", code, out, errs)
+	}
+}
+
+// pastasRunning are pasta and its keeper, which must be running (what
+// waitNoPasta waits to see gone): a check that can fail while they run.
+func pastasRunning(t *testing.T, what string) []string {
+	t.Helper()
+	left := pastas()
+	if l := strings.Join(left, ","); !strings.Contains(l, "nsup-keeper") || !strings.Contains(l, "pass") {
+		t.Errorf("%s: pasta or its keeper not found while it runs: %q", what, left)
+	}
+	return left
+}
+
+// requireTun: rootless pasta opens /dev/net/tun as the user.
+func requireTun(t *testing.T, u testUser) {
+	t.Helper()
+	if out, err := exec.Command("setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun").CombinedOutput(); err != nil {
+		skipOrFail(t, fmt.Sprintf("rootless pasta opens /dev/net/tun, mode 0600 here: chmod 0666 /dev/net/tun as distributions ship it (.ci/run does) (%v %s)", err, out))
 	}
 }
 
@@ -460,9 +473,7 @@ func TestRootRootlessNet(t *testing.T) {
 	sameHostNS(t)
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
-	if out, err := exec.Command("setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun").CombinedOutput(); err != nil {
-		skipOrFail(t, fmt.Sprintf("rootless pasta opens /dev/net/tun, mode 0600 here: chmod 0666 /dev/net/tun as distributions ship it (.ci/run does) (%v %s)", err, out))
-	}
+	requireTun(t, u)
 	pid := testNetns(t, "10.231.9")
 	www := filepath.Join(dir, "www")
 	os.MkdirAll(www, 0o755)
@@ -519,9 +530,7 @@ func TestRootRootlessNetHost(t *testing.T) {
 	sameHostNS(t)
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
-	if out, err := exec.Command("setpriv", "--reuid", fmt.Sprint(u.uid), "--regid", fmt.Sprint(u.gid), "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun").CombinedOutput(); err != nil {
-		skipOrFail(t, fmt.Sprintf("rootless pasta opens /dev/net/tun, mode 0600 here: chmod 0666 /dev/net/tun as distributions ship it (.ci/run does) (%v %s)", err, out))
-	}
+	requireTun(t, u)
 	pid := testNetns(t, "10.231.11")
 	// The resolver is on this namespace's end of the pair, at an address
 	// of its own: the namespace's own (10.231.11.2) is the environment's
@@ -599,9 +608,7 @@ environments:
 		for i := 0; i < 200 && !strings.Contains(out.String(), "up"); i++ {
 			time.Sleep(25 * time.Millisecond)
 		}
-		if left := strings.Join(pastas(), ","); !strings.Contains(left, "nsup-keeper") || !strings.Contains(left, "pass") {
-			t.Errorf("pasta or its keeper not found while it runs: %q\n%s", left, out.String())
-		}
+		pastasRunning(t, out.String())
 		cmd.Process.Kill() // setpriv and env executed nsup: this is nsup
 		cmd.Wait()
 		waitNoPasta(t)

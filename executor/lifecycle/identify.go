@@ -68,6 +68,18 @@ func procStartTime(pid int) (uint64, error) {
 	return strconv.ParseUint(f[19], 10, 64)
 }
 
+// Parent is field 4 of /proc/PID/stat, the parent's pid.
+func Parent(pid int) (int, error) {
+	f, _, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	if len(f) < 2 {
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
+	}
+	return strconv.Atoi(f[1])
+}
+
 // nsTypes are the namespace types as /proc/PID/ns names them.
 var nsTypes = []string{"cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"}
 
