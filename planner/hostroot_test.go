@@ -61,7 +61,7 @@ environments:
 	files := map[string]File{}
 	for _, f := range root.Files {
 		files[f.Path] = f
-		if f.Type == "file" && f.Digest != EmptyDigest {
+		if f.Source != "" {
 			t.Errorf("%s: a host file copied into the tree", f.Path)
 		}
 	}

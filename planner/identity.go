@@ -8,7 +8,8 @@ package planner
 
 import (
 	"bufio"
-	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,8 @@ type identity struct {
 	// unreadable are the rootfs's files nsup could not read whole: not
 	// covered.
 	unreadable []string
+	// inTree are the files put into nsup's own tree (identityInTree).
+	inTree map[string]bool
 }
 
 // processIDs are the uids and gids of the environment's processes, in
@@ -82,7 +85,7 @@ func (ec *envCompiler) identityOf() *identity {
 		return nil
 	}
 	t, _ := mountedView(base, ec.viewMounts())
-	id := &identity{have: map[string]string{}, exists: map[string]bool{}, add: map[string][]string{}, home: map[uint32]string{}}
+	id := &identity{have: map[string]string{}, exists: map[string]bool{}, add: map[string][]string{}, home: map[uint32]string{}, inTree: map[string]bool{}}
 	for _, p := range identityFiles {
 		real := resolvedPath(t, p)
 		if f, ok := resolveIn(t, p); ok && f.Type == "file" {
@@ -266,10 +269,11 @@ func validIDName(s string) bool {
 	return true
 }
 
-// identityPlaceholders adds empty /etc/passwd and /etc/group to a closure
-// tree (nsup's own) that lacks them, when lines are to be added: they are
-// put over these.
-func (ec *envCompiler) identityPlaceholders() {
+// identityInTree puts the generated files into a tree of nsup's own
+// (closure, host): files of the tree, with their content, where the tree
+// has none or a file of the host's, so that apply has nothing to mount
+// for them. A link there is left to identitySteps.
+func (ec *envCompiler) identityInTree() {
 	if ec.tree == nil || !ec.isNew(spec.NSMount) {
 		return
 	}
@@ -278,44 +282,53 @@ func (ec *envCompiler) identityPlaceholders() {
 		return
 	}
 	for _, p := range identityFiles {
-		if id.exists[p] || len(id.add[p]) == 0 || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
+		if len(id.add[p]) == 0 || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
 			continue
 		}
-		if _, ok := ec.tree[p]; ok {
-			continue // a link to nowhere: left as it is
+		if f, ok := ec.tree[p]; ok && f.Type != "file" {
+			continue // a link: what it leads to is covered (identitySteps)
 		}
 		ec.mkdirTree(path.Dir(p))
 		if d, ok := ec.tree[path.Dir(p)]; ok && d.Type == "dir" {
-			ec.tree[p] = File{Path: p, Type: "file", Mode: 0o644, Digest: EmptyDigest}
-			id.exists[p] = true
+			content := id.content(p)
+			sum := sha256.Sum256([]byte(content))
+			ec.tree[p] = File{Path: p, Type: "file", Mode: 0o644, Content: content, Size: int64(len(content)), Digest: "sha256:" + hex.EncodeToString(sum[:])}
+			id.inTree[p] = true
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: %s added (the rootfs's own lacks them), in nsup's tree", p, strings.Join(firstFields(id.add[p]), ", ")))
 		}
 	}
 }
 
-// identitySteps puts the generated files over the rootfs's (EtcFile): its
-// own content and the lines added, read-only.
+// content is the file p as generated: the rootfs's own, then the lines
+// added.
+func (id *identity) content(p string) string {
+	var b strings.Builder
+	b.WriteString(id.have[p])
+	if b.Len() > 0 && !strings.HasSuffix(id.have[p], "\n") {
+		b.WriteByte('\n')
+	}
+	for _, l := range id.add[p] {
+		b.WriteString(l + "\n")
+	}
+	return b.String()
+}
+
+// identitySteps puts the generated files over the rootfs's (EtcFile),
+// read-only, where they are not in nsup's tree: a dir root's own.
 func (ec *envCompiler) identitySteps() {
 	id := ec.identityOf()
 	if id == nil {
 		return
 	}
 	for _, p := range identityFiles {
-		if len(id.add[p]) == 0 || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
+		if len(id.add[p]) == 0 || id.inTree[p] || ec.mountedAt(p) || slices.Contains(id.unreadable, p) {
 			continue
 		}
 		if !id.exists[p] {
 			ec.notes = append(ec.notes, fmt.Sprintf("%s not generated: the rootfs has no file there to put it over (nsup does not write the rootfs): make an empty one", p))
 			continue
 		}
-		var b bytes.Buffer
-		b.WriteString(id.have[p])
-		if b.Len() > 0 && !bytes.HasSuffix(b.Bytes(), []byte("\n")) {
-			b.WriteByte('\n')
-		}
-		for _, l := range id.add[p] {
-			b.WriteString(l + "\n")
-		}
-		ec.add(Child, ec.e.Pos, EtcFile{Target: p, Root: ec.root, Content: b.String()})
+		ec.add(Child, ec.e.Pos, EtcFile{Target: p, Root: ec.root, Content: id.content(p)})
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s added (the rootfs's own lacks them)", p, strings.Join(firstFields(id.add[p]), ", ")))
 	}
 }

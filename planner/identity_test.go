@@ -58,10 +58,18 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A closure: the file is nsup's tree's, with its content.
 	var passwd string
 	for _, st := range p.Environments[0].Steps {
-		if f, ok := st.Op.(EtcFile); ok && f.Target == "/etc/passwd" {
-			passwd = f.Content
+		if r, ok := st.Op.(Rootfs); ok {
+			for _, f := range r.Files {
+				if f.Path == "/etc/passwd" {
+					passwd = f.Content
+				}
+			}
+		}
+		if _, ok := st.Op.(EtcFile); ok {
+			t.Errorf("a file mounted over a tree of nsup's own: %s", FormatOp(st.Op))
 		}
 	}
 	for _, w := range []string{":2000:5:", ":2001:7:", "root:x:0:0:", "nobody:x:65534:65534:"} {

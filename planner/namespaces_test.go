@@ -203,9 +203,6 @@ environments:
 		`db host write("/proc/$CHILD/setgroups", "deny")`,
 		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
 		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
-		// The closure has no /etc/passwd nor /etc/group: nsup's.
-		`db child move_mount(<a tmpfs's file, read-only>, <root>/etc/passwd) of "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n"`,
-		`db child move_mount(<a tmpfs's file, read-only>, <root>/etc/group) of "root:x:0:\nnogroup:x:65534:\n"`,
 		// init: false without setgroups: denied
 		"db proc setresgid(0, 0, 0)",
 		"db proc setresuid(0, 0, 0)",
@@ -213,8 +210,6 @@ environments:
 		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
 		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
-		`web child move_mount(<a tmpfs's file, read-only>, <root>/etc/passwd) of "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/nonexistent\n"`,
-		`web child move_mount(<a tmpfs's file, read-only>, <root>/etc/group) of "root:x:0:\nnogroup:x:65534:\n"`,
 		// nsup's init (no pid namespace of its own): no setgroups either
 		"web spawn main",
 		"web proc setresgid(0, 0, 0)",

@@ -115,6 +115,9 @@ type File struct {
 	Size int64  `json:"size,omitempty"`
 	// Digest is "sha256:HEX" of a file's bytes.
 	Digest string `json:"digest,omitempty"`
+	// Content are the bytes of a file nsup generates (no Source): its
+	// /etc/passwd and /etc/group; none for an empty placeholder.
+	Content string `json:"content,omitempty"`
 }
 
 // Rootfs resolves the environment's root tree: for "dir" it is the

@@ -54,9 +54,12 @@ func formatFile(f File) string {
 		return fmt.Sprintf("%s -> %s", f.Path, f.Link)
 	case "dir":
 		return fmt.Sprintf("%s/  %04o", strings.TrimSuffix(f.Path, "/"), f.Mode)
-	default:
-		return fmt.Sprintf("%s  %04o  %d  %s", f.Path, f.Mode, f.Size, f.Digest)
+	case "file":
+		if f.Content != "" {
+			return fmt.Sprintf("%s  %04o  %d  %s  nsup's: %s", f.Path, f.Mode, f.Size, f.Digest, q(f.Content))
+		}
 	}
+	return fmt.Sprintf("%s  %04o  %d  %s", f.Path, f.Mode, f.Size, f.Digest)
 }
 
 func q(s string) string { return strconv.Quote(s) }

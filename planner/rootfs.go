@@ -142,7 +142,7 @@ func (ec *envCompiler) rootfs() {
 			ec.mkdirTree(d)
 		}
 		ec.etcPlaceholders()
-		ec.identityPlaceholders()
+		ec.identityInTree()
 		files := make([]File, 0, len(ec.tree))
 		for _, f := range ec.tree {
 			files = append(files, f)

@@ -153,10 +153,15 @@ func addFile(rootfd int, f planner.File, idx *planner.Index) error {
 		dst := os.NewFile(uintptr(fd), f.Path)
 		defer dst.Close()
 		if f.Source == "" {
-			// A file of nsup's own, empty (a placeholder a generated
-			// file is put over): nothing to copy.
-			if f.Size != 0 || f.Digest != planner.EmptyDigest {
-				return fmt.Errorf("a file without a source must be empty, the plan has %d bytes %s: %w", f.Size, f.Digest, unix.EINVAL)
+			// A file of nsup's own: its content in the plan (its
+			// /etc/passwd), or none (a placeholder a generated file is
+			// put over), checked against the plan's digest.
+			h := sha256.Sum256([]byte(f.Content))
+			if got := "sha256:" + hex.EncodeToString(h[:]); got != f.Digest || int64(len(f.Content)) != f.Size {
+				return fmt.Errorf("a file of nsup's own: %d bytes %s, the plan has %d bytes %s: %w", len(f.Content), got, f.Size, f.Digest, unix.EINVAL)
+			}
+			if _, err := io.WriteString(dst, f.Content); err != nil {
+				return err
 			}
 		} else if err := copyVerified(dst, f, idx); err != nil {
 			return err
