@@ -53,6 +53,7 @@
 //
 // What lives where: this package applies a plan (apply.go, envrun.go,
 // host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
+// launched.go,
 // clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init
 // (initstage.go, init.go, spawn.go, control.go, output.go, sys.go,
 // wire.go). The store of root

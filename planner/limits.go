@@ -24,9 +24,12 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 		if c.opts.Cgroups != nil {
 			c.layout, c.layoutErr = c.opts.Cgroups()
 		} else {
-			c.layout, c.layoutErr = cgroup.Discover(os.DirFS("/"))
+			c.layout, c.layoutErr = cgroup.Host()
 			if c.layoutErr == nil {
-				c.parentErr = c.layout.SetParent(os.Getenv(cgroup.ParentEnv))
+				if parent := os.Getenv(cgroup.ParentEnv); parent != "" {
+					c.layout = c.layout.Clone()
+					c.parentErr = c.layout.SetParent(parent)
+				}
 			}
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nsup/nsup/planner"
@@ -22,8 +21,10 @@ import (
 )
 
 // hostLayout is the host's cgroup layout, read once per process (ps
-// asks for each environment's usage).
-var hostLayout = sync.OnceValues(func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("/")) })
+// asks for each environment's usage), the one the planner read: only its
+// mounts and nsup's own groups are used here, which SetParent does not
+// change.
+var hostLayout = cgroup.Host
 
 // nsupDirs are the nsup/ folders of the host's hierarchies, those that
 // exist: each under nsup's own group there, and under the configured

@@ -5,11 +5,46 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
+
+// Host is the host's layout (Discover of its root), read once per
+// process and shared: the planner's and the clean-up of ended
+// environments' groups are one read of mountinfo and of the unified base
+// group, not two. Shared, it is not changed: SetParent applies to a
+// Clone.
+var Host = sync.OnceValues(func() (*Layout, error) { return Discover(os.DirFS("/")) })
+
+// Clone is a copy of l that SetParent may change (its hierarchies copied,
+// one copy each where several controllers share one).
+func (l *Layout) Clone() *Layout {
+	c := *l
+	copies := map[*Hierarchy]*Hierarchy{}
+	dup := func(h *Hierarchy) *Hierarchy {
+		if h == nil {
+			return nil
+		}
+		if d, ok := copies[h]; ok {
+			return d
+		}
+		d := *h
+		d.Controllers = slices.Clone(h.Controllers)
+		d.Delegated = slices.Clone(h.Delegated)
+		copies[h] = &d
+		return &d
+	}
+	c.Unified = dup(l.Unified)
+	c.V1 = make(map[string]*Hierarchy, len(l.V1))
+	for k, h := range l.V1 {
+		c.V1[k] = dup(h)
+	}
+	return &c
+}
 
 // Layout is the host's cgroup hierarchies, as nsup sees them.
 type Layout struct {

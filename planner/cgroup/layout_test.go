@@ -169,3 +169,37 @@ func TestParentOutsideMount(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// The shared host layout is not changed by a parent set on a Clone, and a
+// clone keeps one hierarchy for the controllers that share one.
+func TestCloneSetParent(t *testing.T) {
+	l, err := Discover(os.DirFS("testdata/hybrid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := fmt.Sprint(l.Parent, *l.Unified, len(l.V1))
+	bases := map[string]string{}
+	for c, h := range l.V1 {
+		bases[c] = h.Base
+	}
+	c := l.Clone()
+	if err := c.SetParent("/nsup.slice"); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(l.Parent, *l.Unified, len(l.V1)); got != before {
+		t.Errorf("original changed: %s, was %s", got, before)
+	}
+	for name, h := range l.V1 {
+		if h.Base != bases[name] {
+			t.Errorf("original %s: base %q, was %q", name, h.Base, bases[name])
+		}
+		if c.V1[name].Base != "/nsup.slice" {
+			t.Errorf("clone %s: base %q", name, c.V1[name].Base)
+		}
+		for other, o := range l.V1 {
+			if (o == h) != (c.V1[other] == c.V1[name]) {
+				t.Errorf("clone: %s and %s share a hierarchy in one and not the other", name, other)
+			}
+		}
+	}
+}

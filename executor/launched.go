@@ -1,0 +1,188 @@
+package executor
+
+// The host's side of a launch once the child exists: releasing it,
+// reading how its raw steps went, and what the child needs read from
+// the host before it.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"unsafe"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// pidNSSafe refuses a pid namespace for a child stage that makes a user
+// namespace of its own, when the pid namespace is owned by nsup's user
+// namespace: its processes may be of nsup's uid there, and such a process
+// has every capability in a user namespace nsup makes (its owner's uid,
+// user_namespaces(7)), whatever capabilities it kept, so ptrace access to
+// the child stage, whose /proc/PID/root is the host's root until its
+// pivot_root: root inside an environment without a user namespace could
+// read and write any host file through it.
+func pidNSSafe(fd int) error {
+	owner, err := unix.IoctlRetInt(fd, unix.NS_GET_USERNS)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(owner)
+	var o, self unix.Stat_t
+	if err := unix.Fstat(owner, &o); err != nil {
+		return err
+	}
+	if err := unix.Stat("/proc/self/ns/user", &self); err != nil {
+		return err
+	}
+	if o.Dev == self.Dev && o.Ino == self.Ino {
+		return explained{"this pid namespace is owned by nsup's own user namespace: its processes (root there, whatever capabilities they kept) would have every capability in the new user namespace, and could reach the host's root through the child stage's /proc/PID/root; join its user namespace too, or make none", unix.EPERM}
+	}
+	return nil
+}
+
+// releaseLaunched lets the child go on (its maps are written) and
+// returns how its raw steps went: nil once its execve succeeded (for a
+// Monitor, the main process's).
+func (r *envRun) releaseLaunched() error {
+	l := r.launched
+	if l == nil {
+		return nil
+	}
+	r.launched = nil
+	defer l.close()
+	if l.release != nil {
+		if _, err := l.release.Write([]byte{1}); err != nil {
+			return err
+		}
+	}
+	for {
+		what, step, value, err := readReport(l.report)
+		switch {
+		case err == io.EOF:
+			return nil // closed by the execve
+		case err != nil:
+			return fmt.Errorf("%s: the child stage ended before its execve: %w", r.env.Name, unix.EIO)
+		case what == reportPaused:
+			if r.a.opts.paused != nil {
+				r.a.opts.paused(r.env.Name, int(step))
+			}
+		case what&0xff == reportErr:
+			return r.rawError(int(step), what>>8, unix.Errno(value))
+		default:
+			return fmt.Errorf("%s: the child stage said %d: %w", r.env.Name, what, unix.EIO)
+		}
+	}
+}
+
+// rawError is the error of a raw step, the part of it that failed said
+// as the Go code of the same step would.
+func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
+	err := error(e)
+	if step >= 0 && step < len(r.env.Steps) {
+		switch op := r.env.Steps[step].Op.(type) {
+		case planner.Mount:
+			switch part {
+			case partSource:
+				if op.SourceInRoot {
+					err = fmt.Errorf("resolve %s inside the root: %w", op.Source, e)
+				} else if e == unix.ELOOP {
+					err = explained{fmt.Sprintf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere", op.Source), unix.ELOOP}
+				} else {
+					err = fmt.Errorf("open %s: %w", op.Source, e)
+				}
+			case partTarget:
+				err = fmt.Errorf("resolve %s inside the root: %w", op.Target, e)
+			case partLink:
+				err = fmt.Errorf("%s is a symlink inside the root: %w", op.Target, e)
+			case partRoot:
+				err = fmt.Errorf("open %q: %w", op.Root, e)
+			}
+		case planner.MountSetattr:
+			if part == partTarget {
+				err = fmt.Errorf("resolve %s inside the root: %w", op.Path, e)
+			}
+		case planner.Symlink:
+			if part == partTarget {
+				err = fmt.Errorf("resolve %s inside the root: %w", path.Dir(op.Link), e)
+			}
+		case planner.Overlay:
+			if part == partLower {
+				err = fmt.Errorf("open %q: %w", op.Lower, e)
+			}
+		}
+	}
+	return stepError(r.env, step, err)
+}
+
+func (l *launched) close() {
+	if l.dumpable >= 0 {
+		// The child shared this memory, and made it not dumpable: it has
+		// left it (execve) or ended; nsup is dumpable as it was.
+		unix.Prctl(unix.PR_SET_DUMPABLE, uintptr(l.dumpable), 0, 0, 0)
+		l.dumpable = -1
+	}
+	if l.lifeline != nil {
+		l.lifeline.Close()
+	}
+	l.report.Close()
+	if l.release != nil {
+		l.release.Close()
+	}
+}
+
+func readReport(rd io.Reader) (what, step, value uint64, err error) {
+	var b [24]byte
+	if _, err := io.ReadFull(rd, b[:]); err != nil {
+		return 0, 0, 0, err
+	}
+	return binary.NativeEndian.Uint64(b[0:]), binary.NativeEndian.Uint64(b[8:]), binary.NativeEndian.Uint64(b[16:]), nil
+}
+
+// ownArgs are where nsup's command line and environment are in its
+// memory, from /proc/self/stat (arg_start, arg_end, env_start, env_end,
+// fields 48 to 51, proc(5)), for a Monitor to blank in its copy; none if
+// that cannot be read.
+var ownArgs = sync.OnceValue(readOwnArgs)
+
+func readOwnArgs() (r [2]memArea) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return r
+	}
+	// Past the command's name, which may have spaces: field 3 on.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 49 {
+		return r
+	}
+	var v [4]uintptr
+	for i := range v {
+		n, err := strconv.ParseUint(f[45+i], 10, 64)
+		if err != nil || n == 0 {
+			return r
+		}
+		v[i] = uintptr(n)
+	}
+	for k := range r {
+		if v[2*k+1] > v[2*k] {
+			// An address outside Go's heap, which the collector ignores.
+			r[k].at, r[k].len = unsafe.Add(unsafe.Pointer(nil), v[2*k]), v[2*k+1]-v[2*k]
+		}
+	}
+	return r
+}
+
+// canClone3 says whether clone3(2) may be called here: a filter of the
+// host's (Docker's default profile, gVisor) may answer it with ENOSYS,
+// where clone3(NULL, 0) is otherwise EINVAL (no arguments). Asked once.
+var canClone3 = sync.OnceValue(func() bool {
+	_, _, e := syscall.RawSyscall(unix.SYS_CLONE3, 0, 0, 0)
+	return e != unix.ENOSYS && e != unix.EPERM
+})

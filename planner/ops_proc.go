@@ -1,0 +1,249 @@
+package planner
+
+// The ops of the process's side: its confinement (prctl, capabilities,
+// rlimits, keyrings, the syscall filter), credentials, stdio and
+// session, state, the processes init spawns, and pasta.
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Prctl is prctl(2) with one argument.
+type Prctl struct {
+	Option PrctlOption `json:"option"`
+	Arg    uint64      `json:"arg"`
+	// Name is the string argument of PR_SET_NAME (Arg is then unused).
+	Name string `json:"name,omitempty"`
+}
+
+// Capset makes Keep the permitted and effective sets, with nothing
+// inheritable, with capset(2) on every thread of the stage (capabilities
+// are a thread's; syscall.AllThreadsSyscall). The bounding set was
+// reduced before the stage's execve (CapbsetDrop), and that execve, by
+// root, left the ambient set empty.
+type Capset struct {
+	Keep []string `json:"keep"`
+}
+
+// CloseRange is close_range(2): every fd from First on is closed
+// (CLOSE_RANGE_CLOEXEC: they are closed at the next execve).
+type CloseRange struct {
+	First uint32 `json:"first"`
+}
+
+// Setgroups is setgroups(2).
+type Setgroups struct {
+	Groups []uint32 `json:"groups"`
+}
+
+// Setresgid is setresgid(2) with rgid = egid = sgid = GID.
+type Setresgid struct {
+	GID uint32 `json:"gid"`
+}
+
+// Setresuid is setresuid(2) with ruid = euid = suid = UID.
+type Setresuid struct {
+	UID uint32 `json:"uid"`
+}
+
+// Mkdir makes an environment's state directory, and the state root above
+// it, mode 0700 (root-only): an existing one is used if it is a directory
+// of this user, not a symlink.
+type Mkdir struct {
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+}
+
+// Flock opens (creating it) the environment's lock file and takes
+// flock(2) LOCK_EX|LOCK_NB on it: of two nsup apply -d of one name, exactly
+// one gets it. The fd is handed to init, which holds it for the
+// environment's whole life (the lock held means the environment runs) and
+// writes its exit status into the file as it ends. An existing State file
+// is an earlier run that nobody took down: refused.
+type Flock struct {
+	Path  string `json:"path"`
+	State string `json:"state"`
+}
+
+// Stdio opens the environment's fd 0 (Stdin, read-only) and fds 1 and 2
+// (Stdout, O_WRONLY|O_CREAT|O_TRUNC|O_APPEND, mode 0600), for the child
+// stage and every process started from it: a detached environment's
+// output goes to a log file instead of nsup's terminal.
+type Stdio struct {
+	Stdin  string `json:"stdin"`
+	Stdout string `json:"stdout"`
+}
+
+// Listen binds and listens on a unix socket (SOCK_SEQPACKET) at Path,
+// removing a stale one first: the control socket nsup exec connects to.
+// The listening fd is handed to init, which serves it.
+type Listen struct {
+	Path string `json:"path"`
+}
+
+// Setsid is setsid(2): the child stage leaves nsup's session and process
+// group, so that no process of the environment has nsup's controlling
+// terminal (TIOCSTI could type into the caller's shell through it), and
+// its hang-up and ^C reach nsup alone (which forwards or stops in order).
+type Setsid struct{}
+
+// Setctty is ioctl(0, TIOCSCTTY, 0): the pty of an Openpty step becomes
+// the controlling terminal of the session the caller leads.
+type Setctty struct{}
+
+// Openpty opens a new pseudo-terminal (/dev/ptmx; its peer with
+// TIOCGPTPEER) on the host, when nsup's stdin is a terminal: the
+// environment's fds 0, 1 and 2 are its peer, the main process's
+// controlling terminal, and nsup relays it to its own terminal (in raw
+// mode meanwhile, the window size followed). The caller's terminal never
+// reaches the environment, so TIOCSTI from inside types into the
+// environment's own terminal only (CVE-2017-5226).
+type Openpty struct{}
+
+// SaveState writes the environment's state file at Path atomically
+// (written beside it, then renamed): init's pid, its start time and
+// namespace inodes (so that a reused pid is never taken for it), the
+// processes of the tree. Once it exists, nsup ps lists the environment.
+type SaveState struct {
+	Path string `json:"path"`
+}
+
+// Spawn starts one process of the tree from nsup's init: a raw clone(2)
+// of init's thread whose child makes the Proc steps that follow, up to
+// its execve. Parent names the process it is a child of ("" for a
+// top-level process); Main marks the environment's main process.
+type Spawn struct {
+	Process string `json:"process"`
+	Parent  string `json:"parent,omitempty"`
+	Main    bool   `json:"main,omitempty"`
+	// StopTimeout is the grace period in milliseconds between SIGTERM and
+	// SIGKILL when the process is stopped.
+	StopTimeout int64 `json:"stopTimeout"`
+	// Output, when set, is the label of the process's output: its fds 1
+	// and 2 are pipes to init, which writes each line prefixed with
+	// "LABEL | " (when more than one process writes to one place).
+	Output string `json:"output,omitempty"`
+}
+
+// Monitor forks the main process, whose Proc steps follow, and keeps the
+// child stage as PID 1 of the environment, a minimal one with no Go
+// runtime (as bubblewrap's): it reaps every child, forwards SIGINT,
+// SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGWINCH to the main process,
+// stops it on SIGTERM (SIGKILL after StopTimeout ms), and exits with its
+// status once it has ended, which ends every other process of the pid
+// namespace. Planned for one process in the foreground, in a pid
+// namespace of its own.
+type Monitor struct {
+	Process     string `json:"process"`
+	StopTimeout int64  `json:"stopTimeout"`
+}
+
+// MountSetattr is mount_setattr(2): Set and Clear are MOUNT_ATTR_ flags
+// of the mount at Path (inside Root when InRoot, resolved as Mount's
+// target is), and of every mount below it when Recursive (AT_RECURSIVE).
+// Unlike a remount it never clears a flag it is not asked to, so in a
+// user namespace it needs no copy of the flags locked on the host's
+// mount (mount_namespaces(7)).
+type MountSetattr struct {
+	Path      string    `json:"path"`
+	Root      string    `json:"root,omitempty"`
+	InRoot    bool      `json:"inRoot,omitempty"`
+	Recursive bool      `json:"recursive,omitempty"`
+	Set       MountAttr `json:"set"`
+	Clear     MountAttr `json:"clear,omitempty"`
+	// Confine is ConfineReadonly for a read-only path of nsup's
+	// confinement, else "".
+	Confine string `json:"confine,omitempty"`
+}
+
+// Prlimit is prlimit64(0, Resource, {Soft, Hard}, NULL): a resource limit
+// of the process itself, inherited by every process it starts.
+type Prlimit struct {
+	Resource Resource `json:"resource"`
+	Soft     uint64   `json:"soft"`
+	Hard     uint64   `json:"hard"`
+}
+
+// RlimInfinity is RLIM_INFINITY.
+const RlimInfinity = ^uint64(0)
+
+// Keyctl is keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): the environment
+// gets a new, anonymous session keyring, so that no process inside
+// reaches the keys of the caller's session (keyrings are not namespaced;
+// keyrings(7)). Done by the launcher in the new child, before its
+// execve: every thread and process to come inherits it.
+type Keyctl struct{}
+
+// InheritCaps is capset(2) with the inheritable set raised to the
+// permitted one: an execve by root keeps them (capabilities(7):
+// P'(permitted) includes P(inheritable)) once the bounding set no longer
+// holds them (CapbsetDrop). The stage needs them for its setup; Capset
+// clears the inheritable set after it.
+type InheritCaps struct{}
+
+// CapbsetDrop is prctl(PR_CAPBSET_DROP) of every capability the kernel
+// has but Keep, up to /proc/sys/kernel/cap_last_cap: no execve can ever
+// bring one back. Done by the launcher in the new child, one thread,
+// before its execve: every thread and process to come inherits it.
+type CapbsetDrop struct {
+	Keep []string `json:"keep"`
+}
+
+// Seccomp installs a syscall filter on every thread (seccomp(2)
+// SECCOMP_SET_MODE_FILTER with SECCOMP_FILTER_FLAG_TSYNC): Program, the
+// classic BPF compiled from Rules (an OCI profile, resolved for the
+// capabilities the environment keeps), whose sha256 is Digest. Profile
+// says where the rules came from: "default" (Docker's default profile)
+// or a file's path.
+type Seccomp struct {
+	Profile string              `json:"profile"`
+	Flags   SeccompFlags        `json:"flags"`
+	Program []byte              `json:"program"`
+	Digest  string              `json:"digest"`
+	Rules   *specs.LinuxSeccomp `json:"rules"`
+}
+
+// Pasta starts pasta (Debian's passt package, podman's user-mode network
+// stack) for the environment's new network namespace, once the child is
+// there and before it goes on: the child waits until pasta has set up
+// the namespace's interface, address and routes (pasta writes its pid to
+// its --pid file, a pipe, once it has) and its ports are published. The
+// namespace is given as an fd (/proc/self/fd/3: pasta, as root, drops
+// what would let it open /proc/PID/ns/net), and rootless the child's user
+// namespace too (/proc/self/fd/4); the pid pipe is the next fd.
+//
+// It is the environment's, and ends with it whatever ends that: pasta is
+// started by its keeper (KeeperArgv: nsup's own binary, /proc/self/exe),
+// born in the environment's unified group, which holds a pidfd of the
+// child and ends pasta (pasta's parent-death signal, and a kill it waits
+// for) once the child has ended: in the foreground or detached, by down,
+// on its own, or killed with nsup (the child's parent-death signal).
+type Pasta struct {
+	Program string   `json:"program"`
+	Args    []string `json:"args"`
+	UserNS  bool     `json:"userns,omitempty"`
+	// Ports are the published ports as compose writes them, host address
+	// included (127.0.0.1:8080:80/tcp), for ps and nsup port.
+	Ports []string `json:"ports,omitempty"`
+}
+
+// Console binds the environment's terminal, its fd 0 (the slave of the
+// Openpty step), onto Target inside the root (/dev/console of its dev
+// mount), as runc and crun make /dev/console: the environment's devpts is
+// an instance of its own, where the terminal's /dev/pts/N is not, and
+// tty(1), ttyname(3) and ps find it there.
+type Console struct {
+	Target string `json:"target"`
+	Root   string `json:"root"`
+}
+
+// EtcFile puts a file nsup writes (Content) read-only at Target inside
+// the root, an existing file there, without writing the rootfs: a tmpfs
+// of its own made detached (fsopen, fsmount), the file written in it, a
+// clone of just that file (open_tree) made read-only and moved onto the
+// target (move_mount). The environment's resolv.conf and hosts.
+type EtcFile struct {
+	Target  string `json:"target"`
+	Root    string `json:"root"`
+	Content string `json:"content"`
+}
