@@ -44,7 +44,7 @@ func testStateDir(t *testing.T) string {
 // compileDetached plans yaml (as compile does) for nsup apply -d.
 func compileDetached(t *testing.T, dir, yaml, state string) *planner.Plan {
 	t.Helper()
-	s, err := spec.ParseBytes("test.yaml", dir, []byte(yaml))
+	s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 	if err != nil {
 		t.Fatalf("spec:\n%v", err)
 	}

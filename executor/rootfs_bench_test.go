@@ -26,7 +26,7 @@ import (
 // cache and a fresh view of its index; it returns the rootfs step.
 func benchPlan(b *testing.B, dir, cache, yaml string) (planner.Rootfs, *planner.Index) {
 	b.Helper()
-	s, err := spec.ParseBytes("bench.yaml", dir, []byte(yaml))
+	s, err := spec.ParseBytesVars("bench.yaml", dir, []byte(yaml), asWritten)
 	if err != nil {
 		b.Fatal(err)
 	}

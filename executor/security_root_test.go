@@ -546,7 +546,7 @@ func TestRootTIOCSTI(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			checkHost(t)
 			dir, yaml := secEnv(t, "", "tiocsti="+c.fd+":echo INJECTED")
-			s, err := spec.ParseBytes("test.yaml", dir, []byte(yaml))
+			s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -121,6 +121,10 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
 	}
+	p.EnvFile = s.EnvFile
+	for _, v := range s.Vars {
+		p.Vars = append(p.Vars, Var{At: s.Origin(v.Pos), Text: v.Text, Value: v.Value, From: v.From})
+	}
 	c.prefixes(envs)
 	p.Environments = c.envs(envs)
 	var errs Errors

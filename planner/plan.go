@@ -20,8 +20,23 @@ type Plan struct {
 	SpecDigest string `json:"specDigest"`
 	// Detach is set for nsup apply -d: the environments keep running after
 	// nsup returns (see Mkdir, Flock, Stdio, Listen, Setsid, SaveState).
-	Detach       bool  `json:"detach,omitempty"`
-	Environments []Env `json:"environments"`
+	Detach bool `json:"detach,omitempty"`
+	// Vars are the spec's variable references as they were resolved (the
+	// values are in the steps already; these say where each came from),
+	// and EnvFile the .env file read ("" for none).
+	Vars         []Var  `json:"vars,omitempty"`
+	EnvFile      string `json:"envFile,omitempty"`
+	Environments []Env  `json:"environments"`
+}
+
+// Var is one variable reference of the spec: at FILE:LINE:COL, the text
+// ${TAG:-dev} gave Value, from From ("environment", the .env file's
+// FILE:LINE, "default" or "unset").
+type Var struct {
+	At    string `json:"at"`
+	Text  string `json:"text"`
+	Value string `json:"value"`
+	From  string `json:"from"`
 }
 
 // FormatVersion is the current Plan.Format.

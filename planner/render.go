@@ -28,6 +28,7 @@ func Render(w io.Writer, p *Plan) error {
 	// environments is megabytes of text, not worth holding whole.
 	b := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
+	RenderVars(b, p.Vars, p.EnvFile, "# ")
 	for _, e := range p.Environments {
 		if len(e.Needs) > 0 {
 			fmt.Fprintf(b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
@@ -330,4 +331,33 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("state(%s: init's pid, start time, namespace inodes)", q(op.Path))
 	}
 	return fmt.Sprintf("%T?", op)
+}
+
+// RenderVars writes where each variable reference's value came from, one
+// line each after prefix: FILE:LINE:COL  ${TAG:-dev} = "dev"  (default).
+func RenderVars(w io.Writer, vars []Var, envFile, prefix string) {
+	if len(vars) == 0 {
+		return
+	}
+	from := "nsup's environment"
+	if envFile != "" {
+		from += ", else " + envFile
+	}
+	fmt.Fprintf(w, "%svariables (from %s):\n", prefix, from)
+	width := 0
+	for _, v := range vars {
+		width = max(width, len(v.At))
+	}
+	for _, v := range vars {
+		from := v.From
+		switch from {
+		case "environment":
+			from = "nsup's environment"
+		case "default":
+			from = "the reference's default"
+		case "unset":
+			from = "unset"
+		}
+		fmt.Fprintf(w, "%s  %-*s  %s = %s  (%s)\n", prefix, width, v.At, v.Text, q(v.Value), from)
+	}
 }

@@ -34,6 +34,12 @@ const maxDepth = 64
 // An invalid spec gives a nil *Spec and an Errors listing every problem; a
 // file that cannot be opened or read gives the error of package os.
 func Parse(path string) (*Spec, error) {
+	return ParseVars(path, CallerVars())
+}
+
+// ParseVars is Parse with the variables of vars (Parse: the caller's
+// environment and the .env beside the spec).
+func ParseVars(path string, vars Vars) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -49,18 +55,19 @@ func Parse(path string) (*Spec, error) {
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = min(st.Size(), MaxSize+1)
 	}
-	return parseReader(path, filepath.Dir(abs), f, size)
+	return parseReader(path, filepath.Dir(abs), f, size, vars)
 }
 
 // parseReader reads at most MaxSize+1 bytes of r (about size, if known):
 // one more than allowed is enough to know that the input is too large.
-func parseReader(name, dir string, r io.Reader, size int64) (*Spec, error) {
+func parseReader(name, dir string, r io.Reader, size int64, vars Vars) (*Spec, error) {
 	var b bytes.Buffer
 	b.Grow(int(size) + bytes.MinRead)
 	if _, err := b.ReadFrom(io.LimitReader(r, MaxSize+1)); err != nil {
 		return nil, err
 	}
-	return ParseBytes(name, dir, b.Bytes())
+	d := &decoder{file: name, dir: dir, vars: vars}
+	return d.result(b.Bytes())
 }
 
 // ParseBytes validates the spec data. name is the file name used in errors
@@ -71,7 +78,17 @@ func parseReader(name, dir string, r io.Reader, size int64) (*Spec, error) {
 // An invalid spec gives a nil *Spec and an Errors listing every problem,
 // sorted by position.
 func ParseBytes(name, dir string, data []byte) (*Spec, error) {
-	d := &decoder{file: name, dir: dir}
+	return ParseBytesVars(name, dir, data, Vars{Lookup: os.LookupEnv})
+}
+
+// ParseBytesVars is ParseBytes with the variables of vars (ParseBytes: the
+// caller's environment; no .env file).
+func ParseBytesVars(name, dir string, data []byte, vars Vars) (*Spec, error) {
+	d := &decoder{file: name, dir: dir, vars: vars}
+	return d.result(data)
+}
+
+func (d *decoder) result(data []byte) (*Spec, error) {
 	s := d.parse(data)
 	if len(d.errs) > 0 {
 		return nil, d.errs.Sorted()
@@ -86,6 +103,13 @@ type decoder struct {
 	file string
 	dir  string
 	errs Errors
+	// vars are where variables come from.
+	vars Vars
+	// uses are the variable references resolved, in file order; subst
+	// the scalars they changed; envFile the .env file read, if any.
+	uses    []VarUse
+	subst   map[*yaml.Node]bool
+	envFile string
 	// envs records what validate needs beyond the Spec itself.
 	envs []*envState
 }
@@ -142,6 +166,9 @@ func (d *decoder) parse(data []byte) *Spec {
 		}
 		d.errorf(aliases[0], "", "aliases are not allowed (*%s%s): write each value out in full", aliases[0].Value, more)
 	}
+	if !d.interpolate(doc, data) {
+		return nil
+	}
 	sum := sha256.Sum256(data)
 	s := &Spec{File: d.file, Dir: d.dir, Digest: "sha256:" + hex.EncodeToString(sum[:])}
 	top := doc.Content[0]
@@ -151,6 +178,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	}
 	d.top(top, s)
 	d.validate()
+	s.Vars, s.EnvFile = d.uses, d.envFile
 	return s
 }
 

@@ -24,7 +24,7 @@ func (e *endless) Read(p []byte) (int, error) {
 // work on an endless input.
 func TestTooLarge(t *testing.T) {
 	r := &endless{}
-	_, err := parseReader("big.yaml", "/", r, 0)
+	_, err := parseReader("big.yaml", "/", r, 0, Vars{})
 	want := "big.yaml:1:1: the file is larger than 1048576 bytes (1 MiB)"
 	if err == nil || err.Error() != want {
 		t.Fatalf("parseReader(endless) = %v, want %s", err, want)
@@ -120,7 +120,7 @@ func TestManyErrors(t *testing.T) {
 // TestReadError checks that a failing reader gives its own error.
 func TestReadError(t *testing.T) {
 	boom := errors.New("boom")
-	_, err := parseReader("x.yaml", "/", io.MultiReader(strings.NewReader("version: 1\n"), errReader{boom}), 0)
+	_, err := parseReader("x.yaml", "/", io.MultiReader(strings.NewReader("version: 1\n"), errReader{boom}), 0, Vars{})
 	if !errors.Is(err, boom) {
 		t.Errorf("parseReader = %v, want %v", err, boom)
 	}

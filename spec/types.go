@@ -21,6 +21,10 @@ type Spec struct {
 	// Digest is "sha256:HEX" of the file's bytes.
 	Digest  string
 	Version int
+	// Vars are the variable references of its values, resolved, in file
+	// order; EnvFile is the .env file read ("" for none).
+	Vars    []VarUse
+	EnvFile string
 	// Environments in declaration order.
 	Environments []*Environment
 }

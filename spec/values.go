@@ -83,7 +83,9 @@ func (d *decoder) str(n *yaml.Node, at string) (string, bool) {
 	switch {
 	case n.Kind == yaml.AliasNode:
 		return "", false
-	case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+	case n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!str" || d.subst[n]):
+		// A value from a variable is a string where a string is wanted,
+		// whatever it looks like (PORT=8080, or PORT= for "").
 		if strings.ContainsRune(n.Value, 0) {
 			d.errorf(n, at, "must not contain a NUL byte")
 			return "", false
@@ -291,6 +293,9 @@ func (d *decoder) hostPath(n *yaml.Node, at string) (string, bool) {
 	}
 	if s == "" {
 		d.errorf(n, at, "must not be empty")
+		return "", false
+	}
+	if s, ok = d.home(n, at, s); !ok {
 		return "", false
 	}
 	if filepath.IsAbs(s) {

@@ -57,7 +57,13 @@ func commandHelp(c command) string {
 
 const validateHelp = `Checks FILE against spec v1 and reports every error at once, one per line,
 as FILE:LINE:COL: field: message. Needs no privilege and touches nothing.
-Exit status 2 if the spec is invalid.`
+Exit status 2 if the spec is invalid.
+
+Values may use variables, as compose does: ${VAR}, ${VAR:-default},
+${VAR:?message}, $VAR, and $$ for a literal $; a host path may start with
+~ (HOME). They come from nsup's environment, else from the .env beside FILE
+(or --env-file FILE). validate lists each reference with its value and where
+it came from; --no-interpolate checks the file as written.`
 
 const planHelp = `Compiles FILE into the plan apply would perform and prints it: one line
 per step, each syscall with its arguments, its stage (host: nsup itself;
@@ -67,8 +73,9 @@ the ones they join). With -d, the plan of nsup apply -d: the same steps and
 those that record the environments (state directory, lock, log, control
 socket, state file) and release them. If FILE.lock exists (nsup lock), a
 rootfs that differs from it is refused, file by file, unless --update-lock
-accepts it (and rewrites FILE.lock). Needs no privilege and touches nothing
-else.`
+accepts it (and rewrites FILE.lock). The plan opens with the spec's
+variables: each reference, its value, and where that came from. Needs no
+privilege and touches nothing else.`
 
 const applyHelp = `Brings the environments of FILE (or of a plan saved with nsup plan -o) up
 in the foreground and performs exactly the plan's steps. The environment's
@@ -99,6 +106,17 @@ type planFlags struct {
 	process string
 	tty     bool
 	follow  bool
+	// validate, plan, apply, export: the spec's variables
+	envFile  string
+	noInterp bool
+}
+
+// vars are where the spec's variables come from: nsup's environment, and
+// --env-file or the .env beside the spec; none with --no-interpolate.
+func (pf *planFlags) vars() spec.Vars {
+	v := spec.CallerVars()
+	v.EnvFile, v.Off = pf.envFile, pf.noInterp
+	return v
 }
 
 func flagsFor(name string) *pflag.FlagSet {
@@ -121,6 +139,13 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 		fs.BoolVarP(&pf.detach, "detach", "d", false, "detach: the environments keep running after nsup returns")
 	default:
 		lifecycleFlags(name, fs, pf)
+	}
+	switch name {
+	case "validate", "plan", "apply", "export":
+		fs.StringVar(&pf.envFile, "env-file", "", "read the spec's variables from `FILE` (default: the .env beside the spec, if there is one); nsup's environment comes first")
+	}
+	if name == "validate" {
+		fs.BoolVar(&pf.noInterp, "no-interpolate", false, "check the file as written: no variable is read, and $ and a leading ~ are plain characters")
 	}
 	if name == "plan" || name == "apply" {
 		fs.BoolVar(&pf.updateLock, "update-lock", false, "accept the rootfs as it is now: rewrite FILE.lock instead of refusing a difference")
@@ -172,7 +197,11 @@ func helpOK(err error) error {
 }
 
 func parseSpec(file string) (*spec.Spec, error) {
-	s, err := spec.Parse(file)
+	return parseSpecVars(file, spec.CallerVars())
+}
+
+func parseSpecVars(file string, vars spec.Vars) (*spec.Spec, error) {
+	s, err := spec.ParseVars(file, vars)
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -180,32 +209,46 @@ func parseSpec(file string) (*spec.Spec, error) {
 }
 
 func runValidate(_ context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("validate", args, ios)
+	rest, pf, err := parseFlags("validate", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
 	if len(rest) != 1 {
 		return usageError{"validate takes one FILE"}
 	}
-	s, err := parseSpec(rest[0])
+	s, err := parseSpecVars(rest[0], pf.vars())
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.stdout, "%s: valid (%d environments)\n", rest[0], len(s.Environments))
+	how := ""
+	if pf.noInterp {
+		how = "; values as written, no variable read"
+	}
+	fmt.Fprintf(ios.stdout, "%s: valid (%d environments%s)\n", rest[0], len(s.Environments), how)
+	planner.RenderVars(ios.stdout, planVars(s), s.EnvFile, "")
 	return nil
+}
+
+// planVars are the spec's variable references as a plan shows them.
+func planVars(s *spec.Spec) []planner.Var {
+	var out []planner.Var
+	for _, v := range s.Vars {
+		out = append(out, planner.Var{At: s.Origin(v.Pos), Text: v.Text, Value: v.Value, From: v.From})
+	}
+	return out
 }
 
 // compile parses and plans file; both kinds of error are the user's input.
 // idx is the cache's digest index, shared with apply.
 func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
-	return compileFor(file, envs, idx, false, false)
+	return compileFor(file, envs, idx, false, false, spec.CallerVars())
 }
 
 // compileFor is compile, for nsup apply -d if detach, and for a caller
 // whose stdin is a terminal if terminal (a foreground environment then
 // gets a terminal of its own, relayed to it).
-func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool) (*planner.Plan, error) {
-	s, err := parseSpec(file)
+func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool, vars spec.Vars) (*planner.Plan, error) {
+	s, err := parseSpecVars(file, vars)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +276,7 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
-	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin))
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.vars())
 	if err != nil {
 		return err
 	}
@@ -303,7 +346,13 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 	for _, e := range p.Environments {
 		envs = append(envs, e.Name)
 	}
-	s, err := spec.Parse(p.SpecPath)
+	// Its variables from where they came then: a value changed since
+	// refuses the plan below, as a changed file does.
+	vars := spec.CallerVars()
+	if p.EnvFile != filepath.Join(filepath.Dir(p.Spec), ".env") {
+		vars.EnvFile = p.EnvFile // --env-file's (the .env beside the spec is read anyway)
+	}
+	s, err := spec.ParseVars(p.SpecPath, vars)
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: the plan's spec %s no longer parses:\n%w", file, p.SpecPath, err)}
 	}
@@ -389,7 +438,7 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 			return err
 		}
 		var s *spec.Spec
-		if s, err = spec.ParseBytes(rest[0], filepath.Dir(abs), b); err != nil {
+		if s, err = spec.ParseBytesVars(rest[0], filepath.Dir(abs), b, pf.vars()); err != nil {
 			return invalidError{err}
 		}
 		p, err = compileSpec(s, rest[1:], idx, pf.detach, isTerminal(ios.stdin))

@@ -144,7 +144,7 @@ environments:
     namespaces: [mnt, pid]
     mounts: [{type: dev, target: /dev}, {type: proc, target: /proc}]
     processes:
-      - {name: main, command: [/bin/busybox, sh, -c, 'echo "TERM=$TERM"; /bin/busybox tty; /bin/busybox id; /bin/busybox whoami; echo "HOME=$HOME"; /bin/busybox ps -o tty,comm | /bin/busybox grep -c console']}
+      - {name: main, command: [/bin/busybox, sh, -c, 'echo "TERM=$$TERM"; /bin/busybox tty; /bin/busybox id; /bin/busybox whoami; echo "HOME=$$HOME"; /bin/busybox ps -o tty,comm | /bin/busybox grep -c console']}
 `), 0o644)
 	for _, who := range []string{"root", "rootless"} {
 		t.Run(who, func(t *testing.T) {

@@ -363,7 +363,7 @@ func TestRootNetHostLoopback(t *testing.T) {
     namespaces: [mnt, pid, net]
     net: {network: user, host_loopback: `+tc.loopback+`}
     processes:
-      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18091")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$gw", "18090")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED"]}
+      - {name: main, command: [/bin/busybox, sh, -c, "gw=$$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $$3}'); echo gateway $$gw; (`+ncGet("$$gw", "18091")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$$gw", "18090")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED"]}
 `)
 			cmd := exec.Command(in[0], append(in[1:], buildNsup(t), "apply", f)...)
 			cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+filepath.Join(sub, "cache"))
@@ -570,7 +570,7 @@ environments:
     namespaces: [mnt, pid, net]
     net: {network: user, host_loopback: `+tc.loopback+`, dns: [10.231.11.3]}
     processes:
-      - {name: main, command: [/bin/busybox, sh, -c, "gw=$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $3}'); echo gateway $gw; (`+ncGet("$gw", "18097")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$gw", "18096")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED; /bin/busybox cat /etc/resolv.conf; /bin/busybox nslookup svc.test"]}
+      - {name: main, command: [/bin/busybox, sh, -c, "gw=$$(/bin/busybox ip route | /bin/busybox awk '/^default/ {print $$3}'); echo gateway $$gw; (`+ncGet("$$gw", "18097")+`) | /bin/busybox grep -q 'the gateway itself' && echo 'control reached'; (`+ncGet("$$gw", "18096")+`) | /bin/busybox grep -q 'host loopback' && echo 'host loopback' || echo REFUSED; /bin/busybox cat /etc/resolv.conf; /bin/busybox nslookup svc.test"]}
 `), 0o644)
 			cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
 			cmd.Args = append([]string{"nsenter", "-t", pid, "-n"}, cmd.Args...)

@@ -91,7 +91,7 @@ environments:
       - {type: proc, target: /proc}
     processes:
       - name: main
-        command: [/bin/busybox, sh, -c, 'echo inside $(busybox stat -L -c %i /proc/self/ns/net) $(busybox stat -L -c %i /proc/self/ns/uts) $(busybox hostname)']
+        command: [/bin/busybox, sh, -c, 'echo inside $$(busybox stat -L -c %i /proc/self/ns/net) $$(busybox stat -L -c %i /proc/self/ns/uts) $$(busybox hostname)']
 `), 0o644)
 	script := `set -e
 touch netns utsns

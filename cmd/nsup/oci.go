@@ -69,7 +69,7 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 || len(rest) > 2 {
 		return usageError{"export takes a FILE and an ENV name"}
 	}
-	s, err := parseSpec(rest[0])
+	s, err := parseSpecVars(rest[0], pf.vars())
 	if err != nil {
 		return err
 	}

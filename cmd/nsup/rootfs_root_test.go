@@ -98,7 +98,7 @@ environments:
       - {type: dev, target: /dev}
     processes:
       - name: main
-        command: [sh, -c, '. /etc/os-release; echo "$NAME on $(hostname), uid $(id -u), pid1 $(cat /proc/1/comm)"; ls /; touch /x 2>&1 | grep -o "Read-only file system"; echo tmp > /tmp/t && cat /tmp/t; stat -c "%a %u" /tmp /root /bin/busybox; cat /etc/mtab | head -1 | cut -d" " -f2']
+        command: [sh, -c, '. /etc/os-release; echo "$$NAME on $$(hostname), uid $$(id -u), pid1 $$(cat /proc/1/comm)"; ls /; touch /x 2>&1 | grep -o "Read-only file system"; echo tmp > /tmp/t && cat /tmp/t; stat -c "%a %u" /tmp /root /bin/busybox; cat /etc/mtab | head -1 | cut -d" " -f2']
 `
 
 // TestRootAlpineTarball: an Alpine-style minimal root filesystem, made in

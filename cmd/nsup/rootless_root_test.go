@@ -205,12 +205,12 @@ environments:
           - sh
           - -c
           - |
-            echo "id $(busybox id -u) $(busybox id -g)"
-            echo "map $(busybox cat /proc/self/uid_map)"
+            echo "id $$(busybox id -u) $$(busybox id -g)"
+            echo "map $$(busybox cat /proc/self/uid_map)"
             busybox cat /data/public
             busybox cat /data/secret 2>&1 || echo "secret: refused"
             busybox touch /data/new 2>&1 || echo "write: refused"
-            echo "owner $(busybox stat -c %u /data/secret)"
+            echo "owner $$(busybox stat -c %u /data/secret)"
             busybox grep CapEff /proc/self/status
 `), 0o644)
 	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
@@ -260,7 +260,7 @@ environments:
       - {type: proc, target: /proc}
     processes:
       - name: main
-        command: [/bin/busybox, sh, -c, 'busybox cat /proc/self/uid_map /proc/self/gid_map; echo "id $(busybox id -u) $(busybox id -g)"']
+        command: [/bin/busybox, sh, -c, 'busybox cat /proc/self/uid_map /proc/self/gid_map; echo "id $$(busybox id -u) $$(busybox id -g)"']
 `, u.uid, sub, u.gid, subg)), 0o644)
 	env := []string{"XDG_CACHE_HOME=" + cache}
 	code, plan, errs := u.as(t, env, bin, "plan", spec)
@@ -367,9 +367,9 @@ func TestRootRootlessNamespaces(t *testing.T) {
 	// first's init exits, the kernel kills second too): second writes its
 	// pid to the /tmp they share, and first waits (10 s at most) until that
 	// process is gone before it exits.
-	const list = `for f in /proc/self/ns/*; do echo "$1 $(busybox basename $f) $(busybox readlink $f)"; done; `
-	const first = `[/bin/busybox, sh, -c, 'set -- first; ` + list + `for i in $(busybox seq 200); do [ -e /tmp/second ] && break; busybox sleep 0.05; done; p=$(busybox cat /tmp/second) || exit 1; for i in $(busybox seq 200); do [ -e /proc/$p ] || exit 0; busybox sleep 0.05; done; exit 1']`
-	const second = `[/bin/busybox, sh, -c, 'set -- second; ` + list + `echo $$ > /tmp/second.tmp && busybox mv /tmp/second.tmp /tmp/second']`
+	const list = `for f in /proc/self/ns/*; do echo "$$1 $$(busybox basename $$f) $$(busybox readlink $$f)"; done; `
+	const first = `[/bin/busybox, sh, -c, 'set -- first; ` + list + `for i in $$(busybox seq 200); do [ -e /tmp/second ] && break; busybox sleep 0.05; done; p=$$(busybox cat /tmp/second) || exit 1; for i in $$(busybox seq 200); do [ -e /proc/$$p ] || exit 0; busybox sleep 0.05; done; exit 1']`
+	const second = `[/bin/busybox, sh, -c, 'set -- second; ` + list + `echo $$$$ > /tmp/second.tmp && busybox mv /tmp/second.tmp /tmp/second']`
 	os.WriteFile(spec, []byte(`version: 1
 environments:
   first:
@@ -499,7 +499,7 @@ func TestRootRootlessTwoShareNothing(t *testing.T) {
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
 	spec := filepath.Join(dir, "two.yaml")
-	const main = `[/bin/busybox, sh, -c, 'echo up $0; busybox sleep 0.3']`
+	const main = `[/bin/busybox, sh, -c, 'echo up $$0; busybox sleep 0.3']`
 	os.WriteFile(spec, []byte(`version: 1
 environments:
   one:

@@ -1,0 +1,520 @@
+package spec
+
+// Variables in a spec's values, with compose's rules: ${VAR}, its forms
+// with a default, an error or an alternative, $VAR, and $$ for a literal
+// $; values from the caller's environment and from a .env file beside the
+// spec. They are replaced in the YAML tree's scalar values (never keys)
+// after the file is parsed and before anything reads a value, so that
+// every later error still points at the original text.
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Vars says where a spec's variables come from.
+type Vars struct {
+	// Lookup gives a variable of the caller's environment (os.LookupEnv);
+	// nil: the caller's environment gives none.
+	Lookup func(string) (string, bool)
+	// EnvFile is the .env file to read (nsup --env-file): it must exist.
+	EnvFile string
+	// DotEnv, with no EnvFile, reads the .env beside the spec if there is
+	// one.
+	DotEnv bool
+	// Off leaves every value as written (nsup validate --no-interpolate):
+	// no variable is read, $ and ~ are plain characters.
+	Off bool
+}
+
+// CallerVars are the variables of nsup's caller: its environment, and the
+// .env beside the spec.
+func CallerVars() Vars { return Vars{Lookup: os.LookupEnv, DotEnv: true} }
+
+// VarUse is one variable reference of the spec, resolved: what the plan
+// prints, so that a value that came from somewhere else says where.
+type VarUse struct {
+	Pos   Pos    // where the reference is written
+	Text  string // as written: ${TAG:-dev}, $HOME, ~
+	Name  string // the variable: TAG
+	Value string // what the reference gave
+	// From says where Value came from: "environment", the .env file as
+	// FILE:LINE, "default" (the reference's own), or "unset" (empty, as
+	// ${VAR:+alt} or ${VAR-} allow).
+	From string
+}
+
+// Origin of a VarUse's value, for messages: "the environment", "FILE:LINE".
+const (
+	FromEnvironment = "environment"
+	FromDefault     = "default"
+	FromUnset       = "unset"
+)
+
+// dotEnv is one variable of a .env file.
+type dotEnv struct {
+	value string
+	at    string // FILE:LINE
+}
+
+// maxVarDepth bounds the nesting of references in defaults
+// (${A:-${B:-...}}): each level scans the rest of the value again.
+const maxVarDepth = 8
+
+// interp is the state of one spec's interpolation.
+type interp struct {
+	depth  int // of the default being expanded
+	d      *decoder
+	data   []byte
+	lookup func(string) (string, bool)
+	file   map[string]dotEnv
+	uses   []VarUse
+	// subst are the scalars whose value changed: read as strings where a
+	// string is wanted, whatever their new value looks like.
+	subst map[*yaml.Node]bool
+}
+
+// readEnvFile reads a .env file, compose's format: NAME=VALUE lines,
+// "export " allowed before NAME, # comments and blank lines; VALUE
+// unquoted (trimmed, a " #" starts a comment), 'single-quoted' (as is) or
+// "double-quoted" (\n, \t, \\, \" and \$ escapes). Values are not
+// interpolated. Its errors are reported with its own name.
+func (d *decoder) readEnvFile(name string, data []byte) map[string]dotEnv {
+	out := map[string]dotEnv{}
+	for i, line := range strings.Split(string(data), "\n") {
+		ln := i + 1
+		line = strings.TrimSuffix(line, "\r")
+		trimmed := strings.TrimLeft(line, " \t")
+		if trimmed == "" || strings.HasPrefix(trimmed, "#") {
+			continue
+		}
+		col := len(line) - len(trimmed) + 1
+		bad := func(c int, format string, args ...any) {
+			d.errs = append(d.errs, &Error{File: name, Pos: Pos{ln, c}, Msg: fmt.Sprintf(format, args...)})
+		}
+		if rest, ok := strings.CutPrefix(trimmed, "export "); ok {
+			col += len(trimmed) - len(rest)
+			trimmed = strings.TrimLeft(rest, " \t")
+		}
+		key, val, ok := strings.Cut(trimmed, "=")
+		key = strings.TrimRight(key, " \t")
+		if !ok {
+			bad(col, "%s: expected NAME=VALUE", quote(trimmed))
+			continue
+		}
+		if !isVarName(key) {
+			bad(col, "%s: not a variable name (letters, digits and _, not starting with a digit)", quote(key))
+			continue
+		}
+		vcol := col + strings.Index(trimmed, "=") + 1
+		val = strings.TrimLeft(val, " \t")
+		switch {
+		case strings.HasPrefix(val, "'"):
+			end := strings.IndexByte(val[1:], '\'')
+			if end < 0 {
+				bad(vcol, "unterminated single quote: close it with ' on the same line")
+				continue
+			}
+			val = val[1 : end+1]
+		case strings.HasPrefix(val, `"`):
+			v, ok := unquoteDouble(val[1:])
+			if !ok {
+				bad(vcol, `unterminated double quote: close it with " on the same line`)
+				continue
+			}
+			val = v
+		default:
+			if j := strings.Index(val, " #"); j >= 0 {
+				val = val[:j]
+			}
+			val = strings.TrimRight(val, " \t")
+		}
+		out[key] = dotEnv{value: val, at: fmt.Sprintf("%s:%d", name, ln)}
+	}
+	return out
+}
+
+// unquoteDouble reads a double-quoted .env value after its opening quote.
+func unquoteDouble(s string) (string, bool) {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '"':
+			return b.String(), true
+		case '\\':
+			if i+1 < len(s) {
+				i++
+				switch s[i] {
+				case 'n':
+					b.WriteByte('\n')
+				case 't':
+					b.WriteByte('\t')
+				default: // \\ \" \$ and the rest: the character itself
+					b.WriteByte(s[i])
+				}
+				continue
+			}
+			b.WriteByte(c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return "", false
+}
+
+func isVarName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// get is a variable: the caller's environment first, then the .env file
+// (compose's order).
+func (in *interp) get(name string) (value, from string, ok bool) {
+	if in.lookup != nil {
+		if v, ok := in.lookup(name); ok {
+			return v, FromEnvironment, true
+		}
+	}
+	if e, ok := in.file[name]; ok {
+		return e.value, e.at, true
+	}
+	return "", "", false
+}
+
+// walk interpolates every scalar value below n (mapping keys are left as
+// written).
+func (in *interp) walk(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			in.walk(c)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			in.walk(n.Content[i])
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "$") {
+			return
+		}
+		v, ok := in.expand(n, n.Value, 0)
+		if !ok || v == n.Value {
+			return
+		}
+		n.Value = v
+		in.subst[n] = true
+		// Typed by its new text, quoted or not ("${PIDS:-64}" is a number
+		// where one is wanted, as compose casts by its schema), unless
+		// given a tag; a string where a string is wanted (decoder.str).
+		if n.Style&yaml.TaggedStyle == 0 {
+			n.Tag = ""
+			n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+		}
+	}
+}
+
+// expand replaces the references of s, the text of n from byte offset
+// base of its value. It reports each error at the reference and returns
+// false after any.
+func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
+	var b strings.Builder
+	ok := true
+	for i := 0; i < len(s); {
+		j := strings.IndexByte(s[i:], '$')
+		if j < 0 {
+			b.WriteString(s[i:])
+			break
+		}
+		b.WriteString(s[i : i+j])
+		i += j
+		at := in.pos(n, base+i)
+		rest := s[i+1:]
+		switch {
+		case strings.HasPrefix(rest, "$"):
+			b.WriteByte('$')
+			i += 2
+		case strings.HasPrefix(rest, "{"):
+			end := closingBrace(rest)
+			if end < 0 {
+				in.d.report(at, "", fmt.Sprintf("%s: unclosed ${: end the reference with }, or write $$ for a literal $", quote(clip(s[i:]))))
+				return "", false
+			}
+			text := s[i : i+2+end] // ${...}
+			v, good := in.braced(n, text, base+i, at)
+			if !good {
+				ok = false
+			}
+			b.WriteString(v)
+			i += len(text)
+		default:
+			k := 0
+			for k < len(rest) && (rest[k] == '_' || rest[k] >= 'a' && rest[k] <= 'z' || rest[k] >= 'A' && rest[k] <= 'Z' || k > 0 && rest[k] >= '0' && rest[k] <= '9') {
+				k++
+			}
+			if k == 0 {
+				in.d.report(at, "", fmt.Sprintf("%s: a $ that starts no variable: write $$ for a literal $ (a shell's $(cmd) or $1 is $$(cmd) or $$1 in a spec)", quote(clip(s[i:]))))
+				return "", false
+			}
+			name := rest[:k]
+			v, from, set := in.get(name)
+			if !set {
+				in.d.report(at, "", unsetMsg(name, "$"+name))
+				ok = false
+			}
+			in.uses = append(in.uses, VarUse{Pos: at, Text: "$" + name, Name: name, Value: v, From: from})
+			b.WriteString(v)
+			i += 1 + k
+		}
+	}
+	return b.String(), ok
+}
+
+// closingBrace is the index in s (which starts with "{") of the brace that
+// closes it, counting nested ${...}; -1 if none.
+func closingBrace(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '{':
+			depth++
+		case '}':
+			depth--
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// braced resolves one ${...} reference, text, at offset off of n's value.
+func (in *interp) braced(n *yaml.Node, text string, off int, at Pos) (string, bool) {
+	body := text[2 : len(text)-1]
+	k := 0
+	for k < len(body) && (body[k] == '_' || body[k] >= 'a' && body[k] <= 'z' || body[k] >= 'A' && body[k] <= 'Z' || k > 0 && body[k] >= '0' && body[k] <= '9') {
+		k++
+	}
+	name, op := body[:k], body[k:]
+	if name == "" {
+		in.d.report(at, "", fmt.Sprintf("%s: not a variable reference: ${NAME}, ${NAME:-default} or ${NAME:?message}, NAME of letters, digits and _ (write $$ for a literal $)", quote(text)))
+		return "", false
+	}
+	v, from, set := in.get(name)
+	use := VarUse{Pos: at, Text: text, Name: name}
+	// The operator's word, itself interpolated (compose allows
+	// ${A:-${B}}), from its offset in the value.
+	word := func(w int) (string, bool) {
+		if in.depth >= maxVarDepth {
+			in.d.report(at, "", fmt.Sprintf("%s: references nested deeper than %d", quote(clip(text)), maxVarDepth))
+			return "", false
+		}
+		in.depth++
+		defer func() { in.depth-- }()
+		return in.expand(n, op[w:], off+2+k+w)
+	}
+	result, ok := v, true
+	switch {
+	case op == "":
+		if !set {
+			in.d.report(at, "", unsetMsg(name, text))
+			ok = false
+		}
+	case strings.HasPrefix(op, ":-"), strings.HasPrefix(op, "-"):
+		w := 1
+		if op[0] == ':' {
+			w = 2
+		}
+		if !set || (w == 2 && v == "") {
+			result, ok = word(w)
+			from = FromDefault
+		}
+	case strings.HasPrefix(op, ":?"), strings.HasPrefix(op, "?"):
+		w := 1
+		if op[0] == ':' {
+			w = 2
+		}
+		if !set || (w == 2 && v == "") {
+			msg, _ := word(w)
+			if msg == "" {
+				msg = "required"
+			}
+			what := "is not set"
+			if set {
+				what = "is empty"
+			}
+			in.d.report(at, "", fmt.Sprintf("%s %s: %s", name, what, msg))
+			ok = false
+		}
+	case strings.HasPrefix(op, ":+"), strings.HasPrefix(op, "+"):
+		w := 1
+		if op[0] == ':' {
+			w = 2
+		}
+		if set && (w == 1 || v != "") {
+			result, ok = word(w)
+			from = FromDefault
+		} else {
+			result, from = "", FromUnset
+		}
+	default:
+		in.d.report(at, "", fmt.Sprintf("%s: unknown form after %s: use ${%s}, ${%s:-default}, ${%s-default}, ${%s:?message}, ${%s?message}, ${%s:+alternative} or ${%s+alternative}", quote(text), name, name, name, name, name, name, name, name))
+		return "", false
+	}
+	if from == "" {
+		from = FromUnset
+	}
+	use.Value, use.From = result, from
+	in.uses = append(in.uses, use)
+	return result, ok
+}
+
+func unsetMsg(name, text string) string {
+	return fmt.Sprintf("%s is not set: set it in nsup's environment or in a .env file beside the spec, or give a default: ${%s:-VALUE}", name, name)
+}
+
+// clip shortens a piece of text for a message.
+func clip(s string) string {
+	if i := strings.IndexAny(s, " \t\n"); i > 0 {
+		s = s[:i]
+	}
+	if utf8.RuneCountInString(s) > 24 {
+		r := []rune(s)
+		s = string(r[:24]) + "…"
+	}
+	return s
+}
+
+// pos is the position in the file of byte off of n's value: exact for
+// a plain or quoted scalar on one line (a quoted one's escapes aside) and
+// for a block scalar (| or >) line by line; the scalar's own position
+// otherwise.
+func (in *interp) pos(n *yaml.Node, off int) Pos {
+	v := n.Value
+	if off > len(v) {
+		off = len(v)
+	}
+	before := v[:off]
+	nl := strings.Count(before, "\n")
+	lineStart := strings.LastIndexByte(before, '\n') + 1
+	cols := utf8.RuneCountInString(before[lineStart:])
+	switch {
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
+		// The text starts on the line after the indicator, at the
+		// block's indentation.
+		line := n.Line + 1 + nl
+		if n.Style&yaml.FoldedStyle != 0 {
+			return Pos{n.Line, n.Column}
+		}
+		return Pos{line, in.indent(n.Line+1) + 1 + cols}
+	case nl > 0:
+		return Pos{n.Line, n.Column}
+	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
+		return Pos{n.Line, n.Column + 1 + cols}
+	}
+	return Pos{n.Line, n.Column + cols}
+}
+
+// indent is the number of leading spaces of line (1-based) of the file: a
+// block scalar's indentation, read on its first line.
+func (in *interp) indent(line int) int {
+	data := in.data
+	for l := 1; l < line; l++ {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			return 0
+		}
+		data = data[i+1:]
+	}
+	return len(data) - len(bytes.TrimLeft(data, " "))
+}
+
+// interpolate replaces the variable references of the document's values
+// (Vars.Off: none), reading the .env file first. It records every
+// reference for the plan, and returns false if any could not be resolved
+// (each is reported).
+func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
+	if d.vars.Off {
+		return true
+	}
+	in := &interp{d: d, data: data, lookup: d.vars.Lookup, subst: map[*yaml.Node]bool{}}
+	switch {
+	case d.vars.EnvFile != "":
+		b, err := os.ReadFile(d.vars.EnvFile)
+		if err != nil {
+			d.report(Pos{1, 1}, "", fmt.Sprintf("--env-file: %v", err))
+			return false
+		}
+		d.envFile = d.vars.EnvFile
+		in.file = d.readEnvFile(d.vars.EnvFile, b)
+	case d.vars.DotEnv && d.dir != "":
+		name := filepath.Join(d.dir, ".env")
+		if b, err := os.ReadFile(name); err == nil {
+			// Named as the spec is: beside it.
+			shown := filepath.Join(filepath.Dir(d.file), ".env")
+			d.envFile = shown
+			in.file = d.readEnvFile(shown, b)
+		}
+	}
+	before := len(d.errs)
+	in.walk(doc)
+	// A default's own references were recorded before theirs.
+	slices.SortStableFunc(in.uses, func(a, b VarUse) int {
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	d.uses = in.uses
+	d.subst = in.subst
+	return len(d.errs) == before
+}
+
+// home expands a host path's leading ~ (alone or before /) to the caller's
+// HOME, as a shell does; ~user is refused. Vars.Off leaves it.
+func (d *decoder) home(n *yaml.Node, at, s string) (string, bool) {
+	if d.vars.Off || !strings.HasPrefix(s, "~") {
+		return s, true
+	}
+	rest := s[1:]
+	if rest != "" && rest[0] != '/' {
+		user, _, _ := strings.Cut(rest, "/")
+		d.errorf(n, at, "~%s: only ~ (nsup's caller's HOME) is expanded: write the folder's path", user)
+		return "", false
+	}
+	var home, from string
+	var ok bool
+	if d.vars.Lookup != nil {
+		home, ok = d.vars.Lookup("HOME")
+		from = FromEnvironment
+	}
+	if !ok || home == "" {
+		d.errorf(n, at, "~: HOME is not set in nsup's environment: write the folder's path")
+		return "", false
+	}
+	p := pos(n)
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		p.Col++
+	}
+	d.uses = append(d.uses, VarUse{Pos: p, Text: "~", Name: "HOME", Value: home, From: from})
+	slices.SortStableFunc(d.uses, func(a, b VarUse) int {
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	return home + rest, true
+}
