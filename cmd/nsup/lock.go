@@ -349,7 +349,9 @@ func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *plann
 			what = fmt.Sprintf("%s (locked) -> %s (now)%s", a.Digest, b.Digest, neededBy(p))
 		case a.Link != b.Link:
 			what = fmt.Sprintf("symlink to %q (locked) -> to %q (now)", a.Link, b.Link)
-		case a.Mode != b.Mode:
+		case a.Type != "symlink" && a.Mode != b.Mode:
+			// A symlink has no mode of its own (lchmod(2) does not
+			// exist; the lock records none, a tree's are 0777).
 			what = fmt.Sprintf("mode %04o (locked) -> %04o (now)", a.Mode, b.Mode)
 		default:
 			continue

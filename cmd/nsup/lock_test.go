@@ -182,3 +182,48 @@ func TestLockLongLineReadBack(t *testing.T) {
 		t.Errorf("read back %d files", len(f))
 	}
 }
+
+// TestLockSymlinkMode: a symlink has no mode of its own (the lock records
+// none, the tree's are 0777): when the rootfs differs, the report names the
+// changed file, never a symlink's "mode 0000 (locked) -> 0777 (now)".
+func TestLockSymlinkMode(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	os.MkdirAll(data, 0o755)
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("one\n"), 0o644)
+	os.Symlink("a.txt", filepath.Join(data, "link"))
+	specFile := filepath.Join(dir, "app.yaml")
+	os.WriteFile(specFile, []byte(`version: 1
+environments:
+  app:
+    rootfs: {closure: [./data, /bin/sh]}
+    namespaces: [mnt]
+    processes:
+      - {name: main, command: [/bin/sh, -c, "true"]}
+`), 0o644)
+	if code, out, errs := nsup(t, "lock", specFile); code != 0 {
+		t.Fatalf("lock: %d %s %s", code, out, errs)
+	}
+	lock, _ := os.ReadFile(specFile + ".lock")
+	if !strings.Contains(string(lock), `"type":"symlink","link":"a.txt"}`) {
+		t.Fatalf("the lock lacks the symlink (without a mode):\n%s", lock)
+	}
+	os.WriteFile(filepath.Join(data, "a.txt"), []byte("ONE\n"), 0o644)
+	code, _, errs := nsup(t, "plan", specFile)
+	if code != 2 || !strings.Contains(errs, "a.txt: "+sha([]byte("one\n"))) {
+		t.Fatalf("plan with a changed file: exit %d:\n%s", code, errs)
+	}
+	if strings.Contains(errs, "mode") {
+		t.Errorf("a symlink's mode is reported:\n%s", errs)
+	}
+
+	// diffFiles alone: a mode is never compared for a symlink, whatever
+	// the two sides hold.
+	old := []planner.File{{Path: "/l", Type: "symlink", Link: "x"}, {Path: "/f", Type: "file", Mode: 0o644, Digest: "sha256:00"}}
+	cur := []planner.File{{Path: "/l", Type: "symlink", Mode: 0o777, Link: "x"}, {Path: "/f", Type: "file", Mode: 0o600, Digest: "sha256:00"}}
+	got := diffFiles("e", planner.Rootfs{Type: "tar"}, old, cur, nil)
+	if want := []string{"  e: /f: mode 0644 (locked) -> 0600 (now)"}; !slices.Equal(got, want) {
+		t.Errorf("diffFiles: %q, want %q", got, want)
+	}
+}
