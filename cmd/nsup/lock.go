@@ -1,9 +1,11 @@
 package main
 
-// nsup lock and the lock check of plan and apply: FILE.lock, next to the
-// spec and meant to be committed with it, records what each environment's
-// rootfs holds, file by file, so that a sandbox comes up the same on every
-// machine or says exactly what differs.
+// nsup lock, nsup lock --check and the lock check of plan and apply:
+// FILE.lock, next to the spec and meant to be committed with it, records
+// what each environment's rootfs holds, file by file, so that a sandbox
+// comes up the same on every machine or says exactly what differs. --check
+// writes nothing and exits 0 (the lock matches), 1 (it differs, or there
+// is none) or 2 (it cannot be checked): a CI step can gate on it.
 //
 // The format is JSON lines, one object per line, sorted, so that a diff
 // of two locks shows one line per changed file:
@@ -67,7 +69,18 @@ archive's members as nsup unpacks them). Commit it with the spec: nsup plan
 and nsup apply then refuse a rootfs that differs from it, and say which
 file changed, from which digest to which, and which path of the closure
 needs it; --update-lock accepts the new state. The file is JSON lines,
-sorted, one line per file. Needs no privilege; writes only FILE.lock.`
+sorted, one line per file; a file of the spec's folder is listed by its
+path relative to it (./tools/mytool), so that every clone of a repository
+has the same lock. FILE defaults to nsup.yaml in this folder or the
+nearest folder above that has one. Needs no privilege; writes only
+FILE.lock.
+
+With --check, writes nothing: compares the rootfs with FILE.lock as plan
+does, and exits 0 when they match, 1 when they differ (or there is no
+FILE.lock), printing what differs, and 2 on a usage error, an invalid spec
+or lock, or a file it cannot read. A CI step that runs
+nsup lock --check nsup.yaml fails when a commit changes what the lock
+covers without nsup lock.`
 
 // lockVersion is the format of the lock file; format 1 is still read.
 const lockVersion = 2
@@ -95,17 +108,32 @@ type lockedEnv struct {
 func lockFile(p *planner.Plan) (name, shown string) { return p.SpecPath + ".lock", p.Spec + ".lock" }
 
 func runLock(_ context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("lock", args, ios)
+	rest, pf, err := parseFlags("lock", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) != 1 {
+	var file string
+	switch len(rest) {
+	case 0:
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if file, err = specFile(wd); err != nil {
+			return err
+		}
+	case 1:
+		file = rest[0]
+	default:
 		return usageError{"lock takes one FILE"}
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
-	p, err := compile(rest[0], nil, idx)
+	p, err := compile(file, nil, idx)
 	if err != nil {
 		return err
+	}
+	if pf.check {
+		return lockCheck(p, idx, ios)
 	}
 	envs, err := lockState(p)
 	if err != nil {
@@ -120,6 +148,43 @@ func runLock(_ context.Context, args []string, ios ioSet) error {
 		n += len(e.files)
 	}
 	fmt.Fprintf(ios.stdout, "%s: %s, %s\n", shown, plural(len(envs), "environment"), plural(n, "file"))
+	return nil
+}
+
+// lockCheck is nsup lock --check: exit status 0 when p matches its lock,
+// 1 when it differs (or has none), with the report plan would print; 2
+// when the lock cannot be read or compared (a damaged lock, an archive
+// that cannot be read). It writes nothing.
+func lockCheck(p *planner.Plan, idx *planner.Index, ios ioSet) error {
+	trouble := func(err error) error {
+		var ie invalidError
+		var ue usageError
+		if errors.As(err, &ie) || errors.As(err, &ue) {
+			return err
+		}
+		return invalidError{fmt.Errorf("nsup: %w", err)}
+	}
+	_, shown := lockFile(p)
+	locked, version, err := loadLock(p)
+	if err != nil {
+		return trouble(err)
+	}
+	if locked == nil {
+		fmt.Fprintf(ios.stderr, "%s: no lock: nsup lock %s writes it\n", shown, p.Spec)
+		return exitStatus(exitFailure)
+	}
+	report, err := compareLock(p, locked, idx, true)
+	if err != nil {
+		return trouble(err)
+	}
+	if len(report) > 0 {
+		fmt.Fprintf(ios.stderr, "%s: the rootfs differs from the lock (nsup lock accepts it):\n%s\n", shown, shortReport(report))
+		return exitStatus(exitFailure)
+	}
+	if version != lockVersion {
+		fmt.Fprintf(ios.stderr, "nsup: %s is of format %d: nsup lock rewrites it in format %d\n", shown, version, lockVersion)
+	}
+	fmt.Fprintf(ios.stdout, "%s: up to date (%s)\n", shown, plural(len(locked), "environment"))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -334,5 +335,74 @@ func TestLockFormat1(t *testing.T) {
 	os.WriteFile(specFile+".lock", []byte("{\"nsupLock\":3}\n"), 0o644)
 	if code, _, errs := nsup(t, "plan", specFile); code != 2 || !strings.Contains(errs, "nsup.yaml.lock:1: not an nsup lock of format 2 (nor 1) (rewrite it with nsup lock)") {
 		t.Errorf("plan with a lock of format 3: %d %s", code, errs)
+	}
+}
+
+// TestLockCheck: nsup lock --check writes nothing and says in its exit
+// status whether the lock matches (0), differs (1, with plan's report)
+// or cannot be checked (2); a lock made in one clone checks clean in
+// another at another path, and a file changed there is named by its path
+// in the repository.
+func TestLockCheck(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	base := t.TempDir()
+	a := filepath.Join(base, "godev", "proj")
+	b := filepath.Join(base, "ci", "builds", "x", "proj")
+	specA, specB := portableSpec(t, a, "/mnt"), portableSpec(t, b, "/mnt")
+	listing := func() string {
+		var l []string
+		filepath.WalkDir(base, func(p string, d os.DirEntry, _ error) error {
+			fi, _ := d.Info()
+			l = append(l, fmt.Sprintf("%s %v %d %v", p, fi.Mode(), fi.Size(), fi.ModTime()))
+			return nil
+		})
+		return strings.Join(l, "\n")
+	}
+
+	before := listing()
+	if code, out, errs := nsup(t, "lock", "--check", specA); code != 1 || out != "" || !strings.Contains(errs, "nsup.yaml.lock: no lock: nsup lock "+specA+" writes it") {
+		t.Errorf("--check without a lock: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if after := listing(); after != before {
+		t.Errorf("--check without a lock wrote:\n%s\nthen\n%s", before, after)
+	}
+	if code, out, errs := nsup(t, "lock", specA); code != 0 {
+		t.Fatalf("lock: %d %s %s", code, out, errs)
+	}
+	lock, _ := os.ReadFile(specA + ".lock")
+	os.WriteFile(specB+".lock", lock, 0o644)
+	before = listing()
+	if code, out, errs := nsup(t, "lock", "--check", specB); code != 0 || errs != "" || !strings.Contains(out, "nsup.yaml.lock: up to date (1 environment)") {
+		t.Errorf("--check in another clone: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// FILE found as run finds it.
+	t.Chdir(filepath.Join(b, "tools"))
+	if code, out, errs := nsup(t, "lock", "--check"); code != 0 || !strings.Contains(out, "up to date") {
+		t.Errorf("--check without FILE: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+
+	os.WriteFile(filepath.Join(b, "tools", "mytool"), []byte("#!/bin/sh\necho changed\n"), 0o755)
+	before = listing()
+	code, out, errs := nsup(t, "lock", "--check", specB)
+	if code != 1 || out != "" || !strings.Contains(errs, "nsup.yaml.lock: the rootfs differs from the lock (nsup lock accepts it):\n") ||
+		!strings.Contains(errs, "\n  box: ./tools/mytool: "+sha([]byte("#!/bin/sh\necho mytool\n"))+" (locked) -> "+sha([]byte("#!/bin/sh\necho changed\n"))+" (now), needed by ") {
+		t.Errorf("--check with a changed file: exit %d, stdout %q, stderr:\n%s", code, out, errs)
+	}
+	if after := listing(); after != before {
+		t.Errorf("--check wrote:\n%s\nthen\n%s", before, after)
+	}
+	// The clone it was made in still matches.
+	if code, _, errs := nsup(t, "lock", "--check", specA); code != 0 {
+		t.Errorf("--check in the first clone: %d %s", code, errs)
+	}
+
+	// 2: usage, an invalid spec, a damaged lock.
+	bad := filepath.Join(base, "bad.yaml")
+	os.WriteFile(bad, []byte("version: 1\nenvironments: {x: {nope: 1}}\n"), 0o644)
+	os.WriteFile(specA+".lock", []byte("{\"nsupLock\":2}\n{\"env\":\"box\",\"bogus\":1}\n"), 0o644)
+	for _, args := range [][]string{{"--check", specA, specB}, {"--check", "--nope", specA}, {"--check", bad}, {"--check", specA}} {
+		if code, out, errs := nsup(t, append([]string{"lock"}, args...)...); code != 2 || out != "" {
+			t.Errorf("lock %q: exit %d, stdout %q, stderr %q", args, code, out, errs)
+		}
 	}
 }
