@@ -101,6 +101,7 @@ type planFlags struct {
 	oci        string // export
 	schema     string // import
 	detach     bool
+	check      bool // lock
 	// ps, exec, logs
 	tree    bool
 	process string
@@ -137,6 +138,8 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 		fs.BoolVarP(&pf.detach, "detach", "d", false, "plan for nsup apply -d (the state, lock, log and control socket steps)")
 	case "apply":
 		fs.BoolVarP(&pf.detach, "detach", "d", false, "detach: the environments keep running after nsup returns")
+	case "lock":
+		fs.BoolVar(&pf.check, "check", false, "write nothing: exit 0 if FILE.lock matches, 1 if it differs (printing how), 2 on an error")
 	default:
 		lifecycleFlags(name, fs, pf)
 	}

@@ -1,22 +1,50 @@
 package main
 
-// nsup lock and the lock check of plan and apply: FILE.lock, next to the
-// spec and meant to be committed with it, records what each environment's
-// rootfs holds, file by file, so that a sandbox comes up the same on every
-// machine or says exactly what differs.
+// nsup lock, nsup lock --check and the lock check of plan and apply:
+// FILE.lock, next to the spec and meant to be committed with it, records
+// what each environment's rootfs holds, file by file, so that a sandbox
+// comes up the same on every machine or says exactly what differs. --check
+// writes nothing and exits 0 (the lock matches), 1 (it differs, or there
+// is none) or 2 (it cannot be checked): a CI step can gate on it.
 //
 // The format is JSON lines, one object per line, sorted, so that a diff
 // of two locks shows one line per changed file:
 //
-//	{"nsupLock":1}
+//	{"nsupLock":2}
 //	{"env":"hello","rootfs":"closure","digest":"sha256:…"}
+//	{"env":"hello","path":"./tools/mytool","type":"file","mode":"0755","size":210,"digest":"sha256:…"}
 //	{"env":"hello","path":"/bin","type":"symlink","link":"usr/bin"}
 //	{"env":"hello","path":"/usr/bin/sh","type":"file","mode":"0755","size":125688,"digest":"sha256:…"}
 //
-// The rootfs digest is the tree's (closure) or the archive's (tar); the
-// files are the tree's (closure) or the archive's members as nsup unpacks
-// them (tar). A dir rootfs is a folder that changes as it likes: only its
-// kind is locked.
+// The files are the tree's (closure) or the archive's members as nsup
+// unpacks them (tar). A dir rootfs is a folder that changes as it likes:
+// only its kind is locked.
+//
+// A lock is committed with the spec and checked in other clones of the
+// repository, at other paths. A closure places a host file at its host
+// path, inside the environment too: a file of the spec's folder, named
+// in the closure as ./tools/mytool, is at /home/godev/proj/tools/mytool
+// in godev's clone's tree and at /home/teammate/proj/tools/mytool in the
+// teammate's. The lock keys such an entry by its path relative to the
+// spec's folder ("./tools/mytool"; the folder itself is "."), so that the
+// same files in another clone are the same lock: what the repository
+// gives, wherever it is. (The environment still sees the file at this
+// clone's absolute path: a program that records its own path sees it
+// differ between clones, as it would outside nsup.) The folders and
+// symlinks on the way to the spec's folder (/home, /home/godev) are where
+// the clone is, not what it holds: they are not locked, unless the
+// environment needs them for something else too (a mount target, a
+// working folder, another file of the tree). A path outside the spec's
+// folder is absolute, as the environment sees it.
+//
+// The rootfs digest is the archive's (tar) or, for a closure, the tree
+// digest (planner.TreeDigest) of the files as the lock records them: the
+// tree's own digest, the cache key, when the tree holds nothing of the
+// spec's folder.
+//
+// Format 1 recorded every path absolute (and a closure's digest was its
+// tree's). It is still read: its paths in this spec's folder are taken
+// as this clone's; nsup lock rewrites it in format 2.
 
 import (
 	"bufio"
@@ -28,6 +56,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/planner"
@@ -39,10 +68,21 @@ archive's members as nsup unpacks them). Commit it with the spec: nsup plan
 and nsup apply then refuse a rootfs that differs from it, and say which
 file changed, from which digest to which, and which path of the closure
 needs it; --update-lock accepts the new state. The file is JSON lines,
-sorted, one line per file. Needs no privilege; writes only FILE.lock.`
+sorted, one line per file; a file of the spec's folder is listed by its
+path relative to it (./tools/mytool), so that every clone of a repository
+has the same lock. FILE defaults to nsup.yaml in this folder or the
+nearest folder above that has one. Needs no privilege; writes only
+FILE.lock.
 
-// lockVersion is the format of the lock file.
-const lockVersion = 1
+With --check, writes nothing: compares the rootfs with FILE.lock as plan
+does, and exits 0 when they match, 1 when they differ (or there is no
+FILE.lock), printing what differs, and 2 on a usage error, an invalid spec
+or lock, or a file it cannot read. A CI step that runs
+nsup lock --check nsup.yaml fails when a commit changes what the lock
+covers without nsup lock.`
+
+// lockVersion is the format of the lock file; format 1 is still read.
+const lockVersion = 2
 
 // lockLine is one line of a lock file: the header, an environment's rootfs,
 // or one file of it.
@@ -61,23 +101,38 @@ type lockLine struct {
 // lockedEnv is one environment of a lock.
 type lockedEnv struct {
 	kind, digest string
-	files        []planner.File // sorted by path, without Source
+	files        []planner.File // keyed as the lock records them, without Source
 }
 
 func lockFile(p *planner.Plan) (name, shown string) { return p.SpecPath + ".lock", p.Spec + ".lock" }
 
 func runLock(_ context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("lock", args, ios)
+	rest, pf, err := parseFlags("lock", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) != 1 {
+	var file string
+	switch len(rest) {
+	case 0:
+		wd, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		if file, err = specFile(wd); err != nil {
+			return err
+		}
+	case 1:
+		file = rest[0]
+	default:
 		return usageError{"lock takes one FILE"}
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
-	p, err := compile(rest[0], nil, idx)
+	p, err := compile(file, nil, idx)
 	if err != nil {
 		return err
+	}
+	if pf.check {
+		return lockCheck(p, idx, ios)
 	}
 	envs, err := lockState(p)
 	if err != nil {
@@ -95,40 +150,99 @@ func runLock(_ context.Context, args []string, ios ioSet) error {
 	return nil
 }
 
+// lockCheck is nsup lock --check: exit status 0 when p matches its lock,
+// 1 when it differs (or has none), with the report plan would print; 2
+// when the lock cannot be read or compared (a damaged lock, an archive
+// that cannot be read). It writes nothing.
+func lockCheck(p *planner.Plan, idx *planner.Index, ios ioSet) error {
+	trouble := func(err error) error {
+		var ie invalidError
+		var ue usageError
+		if errors.As(err, &ie) || errors.As(err, &ue) {
+			return err
+		}
+		return invalidError{fmt.Errorf("nsup: %w", err)}
+	}
+	_, shown := lockFile(p)
+	locked, version, err := loadLock(p)
+	if err != nil {
+		return trouble(err)
+	}
+	if locked == nil {
+		fmt.Fprintf(ios.stderr, "%s: no lock: nsup lock %s writes it\n", shown, p.Spec)
+		return exitStatus(exitFailure)
+	}
+	report, err := compareLock(p, locked, idx, true)
+	if err != nil {
+		return trouble(err)
+	}
+	if len(report) > 0 {
+		fmt.Fprintf(ios.stderr, "%s: the rootfs differs from the lock (nsup lock accepts it):\n%s\n", shown, shortReport(report))
+		return exitStatus(exitFailure)
+	}
+	if version != lockVersion {
+		fmt.Fprintf(ios.stderr, "nsup: %s is of format %d: nsup lock rewrites it in format %d\n", shown, version, lockVersion)
+	}
+	fmt.Fprintf(ios.stdout, "%s: up to date (%s)\n", shown, plural(len(locked), "environment"))
+	return nil
+}
+
 // lockState is what the lock says of p's environments now.
 func lockState(p *planner.Plan) (map[string]lockedEnv, error) {
 	out := map[string]lockedEnv{}
+	sp := placeOf(p)
 	tars := map[string][]planner.File{}
 	for _, e := range p.Environments {
-		r, ok := rootfsOf(e)
-		if !ok {
-			continue
+		if le, ok, err := envState(e, sp, tars); err != nil {
+			return nil, err
+		} else if ok {
+			out[e.Name] = le
 		}
-		le := lockedEnv{kind: r.Type, digest: r.Digest}
-		switch r.Type {
-		case "closure":
-			le.files = r.Files
-		case "tar":
-			files, ok := tars[r.Sources[0]]
-			if !ok {
-				var d string
-				var err error
-				files, d, err = planner.TarFiles(r.Sources[0])
-				if err != nil {
-					return nil, invalidError{fmt.Errorf("%s: rootfs.tar: %w", e.Name, err)}
-				}
-				if d != r.Digest {
-					return nil, fmt.Errorf("%s: %s changed while nsup read it (%s, then %s)", e.Name, r.Sources[0], r.Digest, d)
-				}
-				tars[r.Sources[0]] = files
-			}
-			le.files = files
-		default:
-			le.digest = ""
-		}
-		out[e.Name] = le
 	}
 	return out, nil
+}
+
+// envState is what the lock says of e now (false: e has no rootfs of its
+// own). A tar archive's members are read (once per archive, kept in
+// tars); a closure's files are the plan's.
+func envState(e planner.Env, sp specPlace, tars map[string][]planner.File) (lockedEnv, bool, error) {
+	r, ok := rootfsOf(e)
+	if !ok {
+		return lockedEnv{}, false, nil
+	}
+	le := lockedEnv{kind: r.Type, digest: r.Digest}
+	switch r.Type {
+	case "closure":
+		le.files, le.digest = sp.closure(r, e)
+	case "tar":
+		files, ok := tars[r.Sources[0]]
+		if !ok {
+			var d string
+			var err error
+			files, d, err = planner.TarFiles(r.Sources[0])
+			if err != nil {
+				return le, false, invalidError{fmt.Errorf("%s: rootfs.tar: %w", e.Name, err)}
+			}
+			if d != r.Digest {
+				return le, false, fmt.Errorf("%s: %s changed while nsup read it (%s, then %s)", e.Name, r.Sources[0], r.Digest, d)
+			}
+			tars[r.Sources[0]] = files
+		}
+		le.files = files
+	default:
+		le.digest = ""
+	}
+	return le, true, nil
+}
+
+// lockDigest is the digest the lock records of e's rootfs now: for a
+// closure, of its files as the lock records them (no file is read).
+func lockDigest(e planner.Env, r planner.Rootfs, sp specPlace) string {
+	if r.Type == "closure" {
+		_, d := sp.closure(r, e)
+		return d
+	}
+	return r.Digest
 }
 
 func rootfsOf(e planner.Env) (planner.Rootfs, bool) {
@@ -169,16 +283,18 @@ func encodeLock(envs map[string]lockedEnv) []byte {
 	return b.Bytes()
 }
 
-// readLock reads a lock file; (nil, nil) when there is none.
-func readLock(name, shown string) (map[string]lockedEnv, error) {
+// readLock reads a lock file, and its format; (nil, 0, nil) when there
+// is none. A symlink's mode is 0777, as the lock has none.
+func readLock(name, shown string) (map[string]lockedEnv, int, error) {
 	b, err := os.ReadFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := map[string]lockedEnv{}
+	version := 0
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, len(b)+1) // a line is as long as nsup wrote it
 	for n := 1; sc.Scan(); n++ {
@@ -192,71 +308,104 @@ func readLock(name, shown string) (map[string]lockedEnv, error) {
 		d := json.NewDecoder(strings.NewReader(sc.Text()))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&l); err != nil {
-			return nil, bad(err.Error())
+			return nil, 0, bad(err.Error())
 		}
 		switch {
 		case n == 1:
-			if l.NsupLock != lockVersion {
-				return nil, bad(fmt.Sprintf("not an nsup lock of format %d", lockVersion))
+			if l.NsupLock != 1 && l.NsupLock != lockVersion {
+				return nil, 0, bad(fmt.Sprintf("not an nsup lock of format %d (nor 1)", lockVersion))
 			}
+			version = l.NsupLock
 		case l.Env == "":
-			return nil, bad("a line without env")
+			return nil, 0, bad("a line without env")
 		case l.Path == "":
 			if _, dup := out[l.Env]; dup || l.Rootfs == "" {
-				return nil, bad("a second rootfs line, or one without rootfs")
+				return nil, 0, bad("a second rootfs line, or one without rootfs")
 			}
 			out[l.Env] = lockedEnv{kind: l.Rootfs, digest: l.Digest}
 		default:
 			e, ok := out[l.Env]
 			if !ok {
-				return nil, bad("a file before its environment's rootfs line")
+				return nil, 0, bad("a file before its environment's rootfs line")
+			}
+			if !strings.HasPrefix(l.Path, "/") && (version == 1 || (l.Path != "." && !strings.HasPrefix(l.Path, "./"))) {
+				return nil, 0, bad("path " + strconv.Quote(l.Path) + ": neither absolute nor relative to the spec's folder (./…)")
 			}
 			f := planner.File{Path: l.Path, Type: l.Type, Size: l.Size, Digest: l.Digest, Link: l.Link}
 			if l.Mode != "" {
 				if _, err := fmt.Sscanf(l.Mode, "%o", &f.Mode); err != nil {
-					return nil, bad("mode " + l.Mode)
+					return nil, 0, bad("mode " + l.Mode)
 				}
+			}
+			if f.Type == "symlink" {
+				f.Mode = 0o777
 			}
 			e.files = append(e.files, f)
 			out[l.Env] = e
 		}
 	}
-	return out, sc.Err()
+	return out, version, sc.Err()
 }
 
-// checkLock compares p with its spec's lock file, if there is one. A
-// difference is refused (exit status 2) with a report, file by file,
-// unless update is set: the lock is then rewritten with the state of now.
-// all says p holds every environment of the spec (else environments of
-// the lock that p lacks are not compared, and are kept on update).
-func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet) error {
+// loadLock reads p's lock (nil when there is none), format 1 taken as
+// format 2: its closures' paths in the spec's folder are taken as this
+// clone's (relative), the folders on the way to it left out, as p's
+// environments need them (an environment p lacks: as if it needed
+// none).
+func loadLock(p *planner.Plan) (locked map[string]lockedEnv, version int, err error) {
 	name, shown := lockFile(p)
-	locked, err := readLock(name, shown)
-	if err != nil || (locked == nil && !update) {
-		return err
+	locked, version, err = readLock(name, shown)
+	if err != nil || version != 1 {
+		return locked, version, err
 	}
+	sp := placeOf(p)
+	for n, l := range locked {
+		if l.kind != "closure" {
+			continue
+		}
+		var needed []string
+		if i := slices.IndexFunc(p.Environments, func(e planner.Env) bool { return e.Name == n }); i >= 0 {
+			needed = inTreePaths(p.Environments[i])
+		}
+		if files, changed := sp.portable(l.files, needed); changed {
+			l.files, l.digest = files, planner.TreeDigest(files)
+			locked[n] = l
+		}
+	}
+	return locked, version, nil
+}
+
+// compareLock reports, one line each, how p's environments differ from
+// the lock: all says p holds every environment of the spec (else
+// environments of the lock that p lacks are not compared).
+func compareLock(p *planner.Plan, locked map[string]lockedEnv, idx *planner.Index, all bool) ([]string, error) {
 	var report []string
-	now := map[string]lockedEnv{}
+	sp := placeOf(p)
+	tars := map[string][]planner.File{}
 	for _, e := range p.Environments {
 		r, _ := rootfsOf(e)
 		l, ok := locked[e.Name]
 		switch {
 		case !ok:
 			report = append(report, fmt.Sprintf("  %s: not in the lock", e.Name))
+			continue
 		case l.kind != r.Type:
 			report = append(report, fmt.Sprintf("  %s: rootfs %s (locked) -> %s (now)", e.Name, l.kind, r.Type))
-		case r.Type == "dir" || l.digest == r.Digest:
 			continue
-		default:
-			// The digests differ: now the files are worth listing.
-			state, err := lockState(&planner.Plan{Environments: []planner.Env{e}})
-			if err != nil {
-				return err
-			}
-			now[e.Name] = state[e.Name]
-			report = append(report, fmt.Sprintf("  %s: rootfs %s %s (locked) -> %s (now)", e.Name, r.Type, l.digest, r.Digest))
-			report = append(report, diffFiles(e.Name, r, l.files, state[e.Name].files, idx)...)
+		case r.Type == "dir":
+			continue
 		}
+		d := lockDigest(e, r, sp)
+		if l.digest == d {
+			continue
+		}
+		// The digests differ: now the files are worth listing.
+		state, _, err := envState(e, sp, tars)
+		if err != nil {
+			return nil, err
+		}
+		report = append(report, fmt.Sprintf("  %s: rootfs %s %s (locked) -> %s (now)", e.Name, r.Type, l.digest, d))
+		report = append(report, diffFiles(e.Name, r, l.files, state.files, idx, sp)...)
 	}
 	if all {
 		var gone []string
@@ -268,15 +417,38 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 		slices.Sort(gone)
 		report = append(report, gone...)
 	}
+	return report, nil
+}
+
+// shortReport is report cut to its first 60 lines.
+func shortReport(report []string) string {
+	const max = 60
+	if len(report) > max {
+		report = append(report[:max:max], fmt.Sprintf("  … and %d more", len(report)-max))
+	}
+	return strings.Join(report, "\n")
+}
+
+// checkLock compares p with its spec's lock file, if there is one. A
+// difference is refused (exit status 2) with a report, file by file,
+// unless update is set: the lock is then rewritten with the state of now.
+// all says p holds every environment of the spec (else environments of
+// the lock that p lacks are not compared, and are kept on update).
+func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet) error {
+	name, shown := lockFile(p)
+	locked, _, err := loadLock(p)
+	if err != nil || (locked == nil && !update) {
+		return err
+	}
+	report, err := compareLock(p, locked, idx, all)
+	if err != nil {
+		return err
+	}
 	if len(report) == 0 && locked != nil {
 		return nil
 	}
 	if !update {
-		const max = 60
-		if len(report) > max {
-			report = append(report[:max], fmt.Sprintf("  … and %d more", len(report)-max))
-		}
-		return invalidError{fmt.Errorf("%s: refused: the rootfs differs from the lock (nsup plan --update-lock or nsup lock accepts it):\n%s", shown, strings.Join(report, "\n"))}
+		return invalidError{fmt.Errorf("%s: refused: the rootfs differs from the lock (nsup plan --update-lock or nsup lock accepts it):\n%s", shown, shortReport(report))}
 	}
 	state, err := lockState(p)
 	if err != nil {
@@ -297,14 +469,19 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 }
 
 // diffFiles reports, one line per path, how the files of an environment's
-// rootfs differ from the locked ones, and for a closure which of its paths
-// needs each file that is new or changed.
-func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *planner.Index) []string {
-	var from map[string][]string
+// rootfs differ from the locked ones (both keyed as the lock keys them:
+// sp), and for a closure which of its paths needs each file that is new
+// or changed.
+func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *planner.Index, sp specPlace) []string {
+	from := map[string][]string{}
 	if r.Type == "closure" {
 		// Only when something differs: it resolves the closure again,
-		// noting which requested path needs what.
-		_, from, _ = planner.ClosureData(r.Sources, r.Data, idx)
+		// noting which requested path needs what (keyed here as the
+		// lock keys the files).
+		_, byTree, _ := planner.ClosureData(r.Sources, r.Data, idx)
+		for p, l := range byTree {
+			from[sp.key(p)] = l
+		}
 	}
 	neededBy := func(p string) string {
 		switch {
@@ -349,7 +526,9 @@ func diffFiles(env string, r planner.Rootfs, old, cur []planner.File, idx *plann
 			what = fmt.Sprintf("%s (locked) -> %s (now)%s", a.Digest, b.Digest, neededBy(p))
 		case a.Link != b.Link:
 			what = fmt.Sprintf("symlink to %q (locked) -> to %q (now)", a.Link, b.Link)
-		case a.Mode != b.Mode:
+		case a.Type != "symlink" && a.Mode != b.Mode:
+			// A symlink has no mode of its own (lchmod(2) does not
+			// exist; the lock records none, a tree's are 0777).
 			what = fmt.Sprintf("mode %04o (locked) -> %04o (now)", a.Mode, b.Mode)
 		default:
 			continue

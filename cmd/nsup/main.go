@@ -117,7 +117,7 @@ func commands() []command {
 		{"logs", "ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
 		{"port", "ENV", "list a detached environment's published ports", portHelp, runPort},
 		{"down", "ENV... | FILE", "stop detached environments and remove their state", downHelp, runDown},
-		{"lock", "FILE", "write FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
+		{"lock", "[--check] [FILE]", "write or check FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
 		{"export", "--oci DIR FILE [ENV]", "write an environment as an OCI bundle for runc, crun, podman", exportHelp, runExport},
 		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},

@@ -291,7 +291,9 @@ environments:
 	}
 	lib := filepath.Join(libDir, "libnsupdata.so.1")
 	old, _ := os.ReadFile(lib)
-	if lock, _ := os.ReadFile(specFile + ".lock"); !strings.Contains(string(lock), `"path":"`+lib+`"`) {
+	// In the spec's folder: locked relative to it.
+	const locked = "./app/lib/libnsupdata.so.1"
+	if lock, _ := os.ReadFile(specFile + ".lock"); !strings.Contains(string(lock), `"path":"`+locked+`"`) {
 		t.Fatalf("the library is not in the lock:\n%s", lock)
 	}
 	if code, out, errs := nsup(t, "apply", specFile); code != 0 {
@@ -304,7 +306,7 @@ environments:
 
 	buildLib(t, gcc, libDir, 2)
 	now, _ := os.ReadFile(lib)
-	want := fmt.Sprintf("  prog: %s: %s (locked) -> %s (now), needed by %s\n", lib, sha(old), sha(now), prog)
+	want := fmt.Sprintf("  prog: %s: %s (locked) -> %s (now), needed by %s\n", locked, sha(old), sha(now), prog)
 	for _, cmd := range []string{"plan", "apply"} {
 		code, out, errs := nsup(t, cmd, specFile)
 		if code != 2 || out != "" || !strings.Contains(errs, "prog.yaml.lock: refused") || !strings.Contains(errs, want) {
