@@ -16,20 +16,39 @@ import (
 // The host steps of a detached environment (planner: Mkdir, Flock, Stdio,
 // Listen, SaveState) and their undoing.
 
-// mkdir makes the state directory, and its parents, 0700. An existing
-// one is used if it is a directory of this user (not a symlink): a name
-// taken down, or left by a killed nsup apply -d.
+// mkdir makes the environment's state directory, STATEDIR/PROJECT/ENV,
+// and its parents, 0700. An existing one is used if it is a directory of
+// this user (not a symlink): a name taken down, or left by a killed nsup
+// apply -d. The state directory and the project's folder must be this
+// user's alone (lifecycle.CheckStateDir): whoever may rename either could
+// put their own environment in its place.
 func (r *envRun) mkdir(op planner.Mkdir) error {
 	if err := absolute(op.Path); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(op.Path), os.FileMode(op.Mode)); err != nil {
-		return err
+	project := filepath.Dir(op.Path)
+	top := filepath.Dir(project)
+	var err error
+	// Each checked before anything is made in it. An nsup down that takes
+	// the project's last environment down removes the project's folder:
+	// made again then.
+	for try := 0; try < 3; try++ {
+		if err = os.MkdirAll(top, os.FileMode(op.Mode)); err != nil {
+			return err
+		}
+		if err = lifecycle.CheckStateDir(top); err != nil {
+			return err
+		}
+		if err = unix.Mkdir(project, op.Mode); err != nil && err != unix.EEXIST {
+			return err
+		}
+		if err = lifecycle.CheckStateDir(project); err != nil {
+			return err
+		}
+		if err = unix.Mkdir(op.Path, op.Mode); err != unix.ENOENT {
+			break
+		}
 	}
-	if err := lifecycle.CheckStateDir(filepath.Dir(op.Path)); err != nil {
-		return err
-	}
-	err := unix.Mkdir(op.Path, op.Mode)
 	if err != nil && err != unix.EEXIST {
 		return err
 	}
@@ -241,9 +260,11 @@ func (r *envRun) closeFiles() {
 // concurrent nsup's environment is never touched.
 func (r *envRun) removeState() {
 	if r.stateDir != "" {
-		os.RemoveAll(r.stateDir) // the lock still held: nobody else's yet
+		os.RemoveAll(r.stateDir)             // the lock still held: nobody else's yet
+		unix.Rmdir(filepath.Dir(r.stateDir)) // the project's folder, if that was its last
 	} else if r.madeDir != "" {
 		os.Remove(r.madeDir) // made by this nsup, not locked: removed if still empty
+		unix.Rmdir(filepath.Dir(r.madeDir))
 	}
 	r.closeFiles()
 }

@@ -30,7 +30,9 @@ import (
 // its cleanup (which takes down what a failed test left) runs first.
 func testStateDir(t *testing.T) string {
 	t.Helper()
-	d := filepath.Join(t.TempDir(), "state")
+	// The project's folder (state/proj): what the lifecycle functions
+	// take; compileDetached plans for it.
+	d := filepath.Join(t.TempDir(), "state", "proj")
 	t.Cleanup(func() {
 		ents, _ := os.ReadDir(d)
 		for _, e := range ents {
@@ -41,14 +43,15 @@ func testStateDir(t *testing.T) string {
 	return d
 }
 
-// compileDetached plans yaml (as compile does) for nsup apply -d.
+// compileDetached plans yaml (as compile does) for nsup apply -d, in the
+// project whose folder is state (STATEDIR/PROJECT).
 func compileDetached(t *testing.T, dir, yaml, state string) *planner.Plan {
 	t.Helper()
 	s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 	if err != nil {
 		t.Fatalf("spec:\n%v", err)
 	}
-	p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"), Detach: true, StateDir: state})
+	p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"), Detach: true, StateDir: filepath.Dir(state), Project: filepath.Base(state)})
 	if err != nil {
 		t.Fatalf("plan:\n%v", err)
 	}

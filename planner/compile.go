@@ -60,6 +60,11 @@ type Options struct {
 	// StateDir is where detached environments are recorded; "" means
 	// DefaultStateDir().
 	StateDir string
+	// Project is the project of a detached plan (nsup -p NAME); ""
+	// means the spec's own (spec.Spec.Project). Its environments are
+	// recorded under StateDir/PROJECT/, so that two projects' names never
+	// clash.
+	Project string
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
@@ -104,6 +109,14 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		opts.HostPath = hostPath
 	}
 	c := &compiler{s: s, opts: opts}
+	if opts.Detach {
+		project, err := projectOf(s, opts.Project)
+		if err != nil {
+			return nil, err
+		}
+		c.projectDir = filepath.Join(opts.StateDir, project)
+		c.project = project
+	}
 	if opts.Caller != nil {
 		c.caller = *opts.Caller
 	} else {
@@ -117,7 +130,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	// caller's input to itself (their processes still write to nsup's
 	// stdout and stderr, prefixed).
 	c.terminal = opts.Terminal && !opts.Detach && len(envs) == 1
-	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest, Detach: opts.Detach}
+	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest, Detach: opts.Detach, Project: c.project}
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
 	}
@@ -225,10 +238,13 @@ type compiler struct {
 	// name, PATH and working directory.
 	lookups map[string]lookup
 	// layout is the host's cgroup layout (hostLayout), read once.
-	layout     *cgroup.Layout
-	layoutErr  error
-	parentErr  error // NSUP_CGROUP_PARENT, as given, is wrong
-	layoutRead bool
+	// project and projectDir are a detached plan's project and its
+	// folder of the state directory, where its environments are recorded.
+	project, projectDir string
+	layout              *cgroup.Layout
+	layoutErr           error
+	parentErr           error // NSUP_CGROUP_PARENT, as given, is wrong
+	layoutRead          bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed
@@ -309,7 +325,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.namespaces()
 	ec.checkRlimits()
 	if c.opts.Detach {
-		ec.stateDir = filepath.Join(c.opts.StateDir, e.Name)
+		ec.stateDir = filepath.Join(c.projectDir, e.Name)
 		ec.lock()
 	}
 	ec.rootfs()
@@ -348,4 +364,21 @@ func (ec *envCompiler) origin(pos spec.Pos) string {
 type posText struct {
 	pos  spec.Pos
 	text string
+}
+
+// projectOf is a detached plan's project: given (-p), else the spec's.
+func projectOf(s *spec.Spec, given string) (string, error) {
+	fail := func(p spec.Pos, format string, args ...any) error {
+		return Errors{&spec.Error{File: s.File, Pos: p, Msg: fmt.Sprintf(format, args...)}}
+	}
+	switch {
+	case given != "":
+		if !spec.ValidName(given) {
+			return "", fail(spec.Pos{Line: 1, Col: 1}, "-p %q: invalid project name: 1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit", given)
+		}
+		return given, nil
+	case s.Project() == "":
+		return "", fail(spec.Pos{Line: 1, Col: 1}, "no project name: the folder %s gives none (its name has no letter or digit): add name: PROJECT to the spec, or give -p PROJECT", s.Dir)
+	}
+	return s.Project(), nil
 }

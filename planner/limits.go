@@ -69,7 +69,7 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 	// ENV.sHASH (a dot: no environment name has one).
 	stateDir := ""
 	if ec.stateDir != "" {
-		stateDir = ec.compiler.opts.StateDir // the state directory's, not the environment's folder in it
+		stateDir = ec.compiler.projectDir // the project's folder, not the environment's in it
 	}
 	name := GroupName(e.Name, stateDir)
 	groups, writes, err := layout.Place(name, lim)

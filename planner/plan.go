@@ -21,6 +21,9 @@ type Plan struct {
 	// Detach is set for nsup apply -d: the environments keep running after
 	// nsup returns (see Mkdir, Flock, Stdio, Listen, Setsid, SaveState).
 	Detach bool `json:"detach,omitempty"`
+	// Project is a detached plan's project: its environments are recorded
+	// in the state directory's folder of that name.
+	Project string `json:"project,omitempty"`
 	// Vars are the spec's variable references as they were resolved (the
 	// values are in the steps already; these say where each came from),
 	// and EnvFile the .env file read ("" for none).

@@ -28,6 +28,9 @@ func Render(w io.Writer, p *Plan) error {
 	// environments is megabytes of text, not worth holding whole.
 	b := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
+	if p.Project != "" {
+		fmt.Fprintf(b, "# project %s\n", p.Project)
+	}
 	RenderVars(b, p.Vars, p.EnvFile, "# ")
 	for _, e := range p.Environments {
 		if len(e.Needs) > 0 {

@@ -298,8 +298,17 @@ func (d *decoder) top(n *yaml.Node, s *Spec) {
 		}
 		return
 	}
-	f, _ := d.fields(n, "", "version", "environments")
+	f, _ := d.fields(n, "", "version", "name", "environments")
 	d.require(f, n, "", "version", "environments")
+	if p, ok := f.get("name"); ok {
+		if v, ok := d.str(p.val, "name"); ok {
+			if ValidName(v) {
+				s.Name, s.NamePos = v, pos(p.val)
+			} else {
+				d.errorf(p.val, "name", "invalid project name %s: 1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit", quote(v))
+			}
+		}
+	}
 	if p, ok := f.get("version"); ok {
 		if v, ok := d.integer(p.val, "version"); ok {
 			if v == 1 {

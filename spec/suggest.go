@@ -87,3 +87,8 @@ func unknownMsg(what, word string, valid []string) string {
 	}
 	return fmt.Sprintf("unknown %s %s; valid: %s", what, quote(word), strings.Join(valid, ", "))
 }
+
+// Suggest is the candidate nearest to word, "" if none is near enough to
+// be a likely typo (the rule of the spec's own messages): nsup's commands
+// use it for the names they are given.
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }

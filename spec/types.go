@@ -2,6 +2,7 @@ package spec
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -21,12 +22,54 @@ type Spec struct {
 	// Digest is "sha256:HEX" of the file's bytes.
 	Digest  string
 	Version int
+	// Name is the project's name (the top-level name key), "" if not
+	// written: Project then derives it from Dir.
+	Name    string
+	NamePos Pos
 	// Vars are the variable references of its values, resolved, in file
 	// order; EnvFile is the .env file read ("" for none).
 	Vars    []VarUse
 	EnvFile string
 	// Environments in declaration order.
 	Environments []*Environment
+}
+
+// Project is the spec's project: the name key, else the name of its
+// folder made a valid name (compose's rule: lowercase, and what a name
+// cannot hold dropped); "" if that leaves nothing.
+func (s *Spec) Project() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return ProjectFromDir(s.Dir)
+}
+
+// ProjectFromDir is the project name a folder gives: its base name in
+// lowercase, each run of characters other than a-z and 0-9 made one -,
+// no - at either end, at most 63 characters; "" if nothing is left.
+func ProjectFromDir(dir string) string {
+	base := dir
+	if i := strings.LastIndexByte(strings.TrimRight(dir, "/"), '/'); i >= 0 {
+		base = strings.TrimRight(dir, "/")[i+1:]
+	}
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(base) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		} else {
+			dash = true
+		}
+	}
+	out := b.String()
+	if len(out) > 63 {
+		out = strings.TrimRight(out[:63], "-")
+	}
+	return out
 }
 
 // Origin formats a position of this spec as FILE:LINE:COL.

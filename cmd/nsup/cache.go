@@ -102,7 +102,7 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 		}
 		// A detached environment runs on its trees after its nsup has
 		// gone (which held them while it ran): kept while it runs.
-		detached, err := lifecycle.List(planner.DefaultStateDir())
+		detached, err := lifecycle.ListAll(planner.DefaultStateDir())
 		if err != nil {
 			return err
 		}

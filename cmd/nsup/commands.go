@@ -110,6 +110,9 @@ type planFlags struct {
 	// validate, plan, apply, export: the spec's variables
 	envFile  string
 	noInterp bool
+	// plan, apply, ps, exec, logs, port, down: the project (-p)
+	project string
+	all     bool // ps --all
 }
 
 // vars are where the spec's variables come from: nsup's environment, and
@@ -147,6 +150,12 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	case "validate", "plan", "apply", "export":
 		fs.StringVar(&pf.envFile, "env-file", "", "read the spec's variables from `FILE` (default: the .env beside the spec, if there is one); nsup's environment comes first")
 	}
+	switch name {
+	case "plan", "apply", "ps", "logs", "port", "down":
+		fs.StringVarP(&pf.project, "project", "p", "", "the project `NAME` (default: the spec's name key, else its folder's name)")
+	case "exec":
+		fs.StringVar(&pf.project, "project", "", "the project `NAME` (default: that of the nsup.yaml of this folder, if any, else the one project that has ENV)")
+	}
 	if name == "validate" {
 		fs.BoolVar(&pf.noInterp, "no-interpolate", false, "check the file as written: no variable is read, and $ and a leading ~ are plain characters")
 	}
@@ -166,6 +175,9 @@ func parseFlags(name string, args []string, ios ioSet) ([]string, *planFlags, er
 	fs, pf := newFlags(name)
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, usageError{fmt.Sprintf("%s: %v", name, err)}
+	}
+	if err := checkProject(pf.project); err != nil {
+		return nil, nil, err
 	}
 	if h, _ := fs.GetBool("help"); h {
 		for _, c := range commands() {
@@ -244,26 +256,31 @@ func planVars(s *spec.Spec) []planner.Var {
 // compile parses and plans file; both kinds of error are the user's input.
 // idx is the cache's digest index, shared with apply.
 func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, error) {
-	return compileFor(file, envs, idx, false, false, spec.CallerVars())
+	return compileFor(file, envs, idx, false, false, spec.CallerVars(), "")
 }
 
 // compileFor is compile, for nsup apply -d if detach, and for a caller
 // whose stdin is a terminal if terminal (a foreground environment then
 // gets a terminal of its own, relayed to it).
-func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool, vars spec.Vars) (*planner.Plan, error) {
+func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool, vars spec.Vars, project string) (*planner.Plan, error) {
 	s, err := parseSpecVars(file, vars)
 	if err != nil {
 		return nil, err
 	}
-	return compileSpec(s, envs, idx, detach, terminal)
+	return compileProject(s, envs, idx, detach, terminal, project)
 }
 
 func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach, terminal bool) (*planner.Plan, error) {
+	return compileProject(s, envs, idx, detach, terminal, "")
+}
+
+// compileProject is compileSpec for project (-p; "" for the spec's own).
+func compileProject(s *spec.Spec, envs []string, idx *planner.Index, detach, terminal bool, project string) (*planner.Plan, error) {
 	term := ""
 	if terminal {
 		term = os.Getenv("TERM")
 	}
-	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal, Term: term})
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal, Term: term, Project: project})
 	if err != nil {
 		return nil, invalidError{err}
 	}
@@ -279,7 +296,7 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		return usageError{"plan takes a FILE and optional ENV names"}
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
-	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.vars())
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.vars(), pf.project)
 	if err != nil {
 		return err
 	}
@@ -381,7 +398,7 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 			}
 		}
 	}
-	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal, Term: term})
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal, Term: term, Project: p.Project})
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
 	}
@@ -444,7 +461,7 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 		if s, err = spec.ParseBytesVars(rest[0], filepath.Dir(abs), b, pf.vars()); err != nil {
 			return invalidError{err}
 		}
-		p, err = compileSpec(s, rest[1:], idx, pf.detach, isTerminal(ios.stdin))
+		p, err = compileProject(s, rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.project)
 	}
 	if err != nil {
 		return err

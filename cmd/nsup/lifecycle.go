@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,15 +25,18 @@ import (
 
 // The commands of detached environments (nsup apply -d): ps, exec, logs
 // and down. They read the state directory (planner.DefaultStateDir:
-// $NSUP_STATE_DIR, /run/nsup for root, else $XDG_RUNTIME_DIR/nsup).
+// $NSUP_STATE_DIR, /run/nsup for root, else $XDG_RUNTIME_DIR/nsup), a
+// folder per project (project.go).
 
-const psHelp = `Lists the environments brought up with nsup apply -d: name, status
+const psHelp = `Lists the environments brought up with nsup apply -d: project, name, status
 (running, or exited with its status until nsup down), init's pid on the
 host, uptime, namespaces (new ones, and joined ones as TYPE=WHAT) and spec
 file. An environment counts as running only while its init holds its lock
 and still has the start time and namespaces recorded, so a reused pid is
 never taken for it. --tree shows each running environment's processes with
-their pids outside and inside.`
+their pids outside and inside. Shows the project of the nsup.yaml of this
+folder (or of a folder above it), or of -p PROJECT; every project's
+with --all, or when there is none here.`
 
 const execHelp = `Runs CMD inside the running detached environment ENV: in every one of its
 namespaces (user and mnt included), under its root, with the environment
@@ -49,14 +54,18 @@ const downHelp = `Stops detached environments and removes their state: init gets
 and stops the process tree deepest first (SIGTERM, then SIGKILL after each
 process's stop_timeout); if it is still there once that time is over, it
 is killed. down waits until every process of the environment is gone. An
-environment that ended on its own is only cleaned up; a name that is not
-there is no error. Given a FILE, takes down its environments, those that
-join others first.`
+environment that ended on its own is only cleaned up. Given a FILE, takes
+down its environments (in its project), those that join others first; one
+that is not running is no error. With no argument, takes down the project
+of the nsup.yaml of this folder (or of -p PROJECT). ENV may be written
+PROJECT/ENV; an ENV that no project has is an error (exit status 1) that
+names the nearest one.`
 
 // lifecycleFlags declares the flags of ps, exec and logs.
 func lifecycleFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 	switch name {
 	case "ps":
+		fs.BoolVarP(&pf.all, "all", "a", false, "every project's environments (default: this folder's project, if its nsup.yaml names one)")
 		fs.BoolVar(&pf.json, "json", false, "print the environments as JSON")
 		fs.BoolVar(&pf.tree, "tree", false, "show each running environment's process tree")
 	case "exec":
@@ -69,6 +78,7 @@ func lifecycleFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 
 // psEntry is one environment as nsup ps --json prints it.
 type psEntry struct {
+	Project       string            `json:"project"`
 	Name          string            `json:"name"`
 	Status        string            `json:"status"`
 	Running       bool              `json:"running"`
@@ -122,22 +132,29 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 	// What ended environments left in the cgroups, first (as apply and
 	// down do): not worth failing ps for.
 	lifecycle.CleanCgroups(planner.DefaultStateDir())
-	envs, err := lifecycle.List(planner.DefaultStateDir())
+	// This folder's project (or -p's), unless --all; every project's if
+	// there is none here.
+	var envs []lifecycle.EnvStatus
+	if project, _ := scope(pf.project); project != "" && !pf.all {
+		envs, err = lifecycle.List(filepath.Join(planner.DefaultStateDir(), project))
+	} else {
+		envs, err = lifecycle.ListAll(planner.DefaultStateDir())
+	}
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	ports := map[string][]string{}
+	ports := map[envRef][]string{}
 	for _, e := range envs {
-		ports[e.State.Name] = e.State.Ports
+		ports[envRef{e.Project, e.State.Name}] = e.State.Ports
 	}
 	var entries []psEntry
 	for _, e := range envs {
 		st := e.State
-		pe := psEntry{Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
+		pe := psEntry{Project: e.Project, Name: st.Name, Status: e.Status(), Running: e.Running, Pid: st.Pid, StartTime: st.StartTime,
 			Started: st.Started, New: st.New, Joined: st.Joined, Inodes: st.Namespaces, Spec: st.Spec, Log: e.Log()}
-		pe.Ports = envPorts(&st, ports)
-		u := lifecycle.GroupUsage(planner.DefaultStateDir(), st.Name)
+		pe.Ports = envPorts(e.Project, &st, ports)
+		u := lifecycle.GroupUsage(filepath.Dir(e.Dir), st.Name)
 		pe.MemoryBytes, pe.MemoryLimit, pe.Pids, pe.PidsLimit = u.MemoryBytes, u.MemoryLimit, u.Pids, u.PidsLimit
 		if e.Running {
 			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())
@@ -164,7 +181,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
+	fmt.Fprintln(tw, "PROJECT\tNAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
 	for _, e := range entries {
 		pid, up := "-", "-"
 		if e.Running {
@@ -174,7 +191,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		if len(e.Ports) > 0 {
 			ports = strings.Join(portArrows(e.Ports), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Status, pid, up,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Project, e.Name, e.Status, pid, up,
 			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), ports, e.Spec)
 	}
 	if err := tw.Flush(); err != nil {
@@ -185,7 +202,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 			if e.Tree == nil {
 				continue
 			}
-			fmt.Fprintf(ios.stdout, "\n%s:\n", e.Name)
+			fmt.Fprintf(ios.stdout, "\n%s/%s:\n", e.Project, e.Name)
 			tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "  PID\tINSIDE\tPROCESS")
 			printTree(tw, e.Tree, "", true, true)
@@ -234,7 +251,7 @@ func printTree(w io.Writer, p *psProc, indent string, root, last bool) {
 
 // printDetached reports the environments nsup apply -d brought up.
 func printDetached(ios ioSet, p *planner.Plan) error {
-	dir := planner.DefaultStateDir()
+	dir := filepath.Join(planner.DefaultStateDir(), p.Project)
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
 	for _, e := range p.Environments {
 		st, err := lifecycle.Inspect(dir, e.Name)
@@ -269,14 +286,18 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	if env == "" || len(argv) == 0 {
 		return usageError{"exec takes an ENV and a command: nsup exec ENV [--process P] [-t] -- CMD..."}
 	}
-	if !spec.ValidName(env) {
-		return usageError{fmt.Sprintf("%q is not an environment name", env)}
+	if err := checkProject(pf.project); err != nil {
+		return err
+	}
+	ref, err := resolve("exec", env, pf.project)
+	if err != nil {
+		return err
 	}
 	files, cleanup, err := stdioFiles(ios)
 	if err != nil {
 		return err
 	}
-	st, err := lifecycle.Exec(ctx, planner.DefaultStateDir(), env, lifecycle.ExecOptions{
+	st, err := lifecycle.Exec(ctx, ref.dir(), ref.name, lifecycle.ExecOptions{
 		Argv: argv, Process: pf.process, TTY: pf.tty, Term: termOf(pf.tty), Stdin: files[0], Stdout: files[1], Stderr: files[2],
 	})
 	cleanup()
@@ -369,40 +390,37 @@ func runLogs(ctx context.Context, args []string, ios ioSet) error {
 	if len(rest) != 1 {
 		return usageError{"logs takes one ENV"}
 	}
-	if !spec.ValidName(rest[0]) {
-		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
-	}
-	return lifecycle.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
-}
-
-func runDown(ctx context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("down", args, ios)
-	if err != nil {
-		return helpOK(err)
-	}
-	if len(rest) == 0 {
-		return usageError{"down takes ENV names or a FILE"}
-	}
-	dir := planner.DefaultStateDir()
-	names, err := downOrder(dir, rest)
+	ref, err := resolve("logs", rest[0], pf.project)
 	if err != nil {
 		return err
 	}
-	defer lifecycle.CleanCgroups(dir)
+	return lifecycle.Logs(ctx, ref.dir(), ref.name, pf.follow, ios.stdout)
+}
+
+func runDown(ctx context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("down", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	refs, err := downTargets(rest, pf.project)
+	if err != nil {
+		return err
+	}
+	defer lifecycle.CleanCgroups(planner.DefaultStateDir())
 	var errs []string
-	for _, n := range names {
-		res, err := lifecycle.Down(ctx, dir, n)
+	for _, r := range refs {
+		res, err := lifecycle.Down(ctx, r.dir(), r.name)
 		switch {
 		case err != nil:
 			errs = append(errs, err.Error())
 		case !res.Found:
-			fmt.Fprintf(ios.stdout, "%s: not there (nothing to do)\n", n)
+			fmt.Fprintf(ios.stdout, "%s: not running (nothing to do)\n", r)
 		case res.Killed:
-			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", n)
+			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", r)
 		case res.Stopped:
-			fmt.Fprintf(ios.stdout, "%s: stopped%s, removed\n", n, exitText(res.Exit))
+			fmt.Fprintf(ios.stdout, "%s: stopped%s, removed\n", r, exitText(res.Exit))
 		default:
-			fmt.Fprintf(ios.stdout, "%s: had exited%s, removed\n", n, exitText(res.Exit))
+			fmt.Fprintf(ios.stdout, "%s: had exited%s, removed\n", r, exitText(res.Exit))
 		}
 	}
 	if len(errs) > 0 {
@@ -418,55 +436,86 @@ func exitText(st int) string {
 	return fmt.Sprintf(" (status %d)", st)
 }
 
-// downOrder turns down's arguments into environment names, in the order
-// to stop them: an environment that joins another's namespaces before
-// that one. One argument that is a spec file stands for its environments.
-func downOrder(dir string, args []string) ([]string, error) {
-	joins := map[string][]string{} // name → the environments it joins
-	names := args
-	if len(args) == 1 {
-		if fi, err := os.Stat(args[0]); err == nil && !fi.IsDir() {
-			s, err := parseSpec(args[0])
-			if err != nil {
-				return nil, err
-			}
-			names = nil
-			for _, e := range s.Environments {
-				names = append(names, e.Name)
-				for _, j := range e.Join {
-					if !j.IsPath() {
-						joins[e.Name] = append(joins[e.Name], j.Ref)
-					}
+// downTargets turns down's arguments into environments, in the order to
+// stop them: one that joins another's namespaces before that one. No
+// argument: every environment of this folder's project (or -p's). One
+// that is a spec file: its environments, in its project. Else names, ENV
+// or PROJECT/ENV, each of a recorded environment: an unknown one is an
+// error, and nothing is taken down.
+func downTargets(args []string, flag string) ([]envRef, error) {
+	joins := map[envRef][]envRef{} // an environment → those it joins
+	var refs []envRef
+	switch {
+	case len(args) == 0:
+		project, _ := scope(flag)
+		if project == "" {
+			return nil, usageError{"down takes ENV names or a FILE; with none, it takes down the project of the nsup.yaml of this folder (or of -p PROJECT), and there is none here"}
+		}
+		envs, err := lifecycle.List(filepath.Join(planner.DefaultStateDir(), project))
+		if err != nil {
+			return nil, err
+		}
+		for _, e := range envs {
+			refs = append(refs, envRef{project, e.State.Name})
+		}
+	case len(args) == 1 && isFile(args[0]):
+		s, err := parseSpec(args[0])
+		if err != nil {
+			return nil, err
+		}
+		project := flag
+		if project == "" {
+			project = s.Project()
+		}
+		for _, e := range s.Environments {
+			r := envRef{project, e.Name}
+			refs = append(refs, r)
+			for _, j := range e.Join {
+				if !j.IsPath() {
+					joins[r] = append(joins[r], envRef{project, j.Ref})
 				}
 			}
 		}
-	}
-	for _, n := range names {
-		if !spec.ValidName(n) {
-			return nil, usageError{fmt.Sprintf("%q is not an environment name nor a spec file", n)}
+	default:
+		var errs []string
+		for _, a := range args {
+			r, err := resolve("down", a, flag)
+			if err != nil {
+				if _, ok := err.(usageError); ok {
+					return nil, err
+				}
+				errs = append(errs, err.Error())
+				continue
+			}
+			if !slices.Contains(refs, r) {
+				refs = append(refs, r)
+			}
 		}
-		if _, ok := joins[n]; ok {
+		if len(errs) > 0 {
+			return nil, errors.New(strings.Join(errs, "\nnsup: "))
+		}
+	}
+	for _, r := range refs {
+		if _, ok := joins[r]; ok {
 			continue
 		}
-		if st, err := lifecycle.Inspect(dir, n); err == nil {
+		if st, err := lifecycle.Inspect(r.dir(), r.name); err == nil {
 			for _, ref := range st.State.Joined {
 				if spec.ValidName(ref) {
-					joins[n] = append(joins[n], ref)
+					joins[r] = append(joins[r], envRef{r.project, ref})
 				}
 			}
 		}
 	}
-	// Repeatedly take the first name no remaining one joins.
-	var out []string
-	left := append([]string(nil), names...)
+	// Repeatedly take the first one no remaining one joins.
+	var out []envRef
+	left := append([]envRef(nil), refs...)
 	for len(left) > 0 {
 		pick := 0
 		for i, n := range left {
 			joined := false
 			for _, m := range left {
-				for _, ref := range joins[m] {
-					joined = joined || (ref == n && m != n)
-				}
+				joined = joined || (m != n && slices.Contains(joins[m], n))
 			}
 			if !joined {
 				pick = i
@@ -477,6 +526,12 @@ func downOrder(dir string, args []string) ([]string, error) {
 		left = append(left[:pick], left[pick+1:]...)
 	}
 	return out, nil
+}
+
+// isFile says whether a is a file (not a folder) that exists.
+func isFile(a string) bool {
+	fi, err := os.Stat(a)
+	return err == nil && !fi.IsDir()
 }
 
 // used is "USE/LIMIT" ("-" where unknown, LIMIT "-" for none), each
@@ -507,9 +562,9 @@ func bytesText(n int64) string {
 
 // envPorts are an environment's published ports: its own, or those of
 // the environment whose network it joins by name (its state's).
-func envPorts(st *lifecycle.State, byName map[string][]string) []string {
+func envPorts(project string, st *lifecycle.State, byName map[envRef][]string) []string {
 	if owner, ok := st.Joined["net"]; ok && !strings.HasPrefix(owner, "/") {
-		return append([]string{}, byName[owner]...)
+		return append([]string{}, byName[envRef{project, owner}]...)
 	}
 	return append([]string{}, st.Ports...)
 }
@@ -530,32 +585,33 @@ or by the one whose network it joins, as docker port does: each port
 inside, then the host address and port it is reached at.`
 
 func runPort(ctx context.Context, args []string, ios ioSet) error {
-	rest, _, err := parseFlags("port", args, ios)
+	rest, pf, err := parseFlags("port", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
 	if len(rest) != 1 {
 		return usageError{"port takes one ENV"}
 	}
-	if !spec.ValidName(rest[0]) {
-		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
-	}
-	envs, err := lifecycle.List(planner.DefaultStateDir())
+	ref, err := resolve("port", rest[0], pf.project)
 	if err != nil {
 		return err
 	}
-	byName := map[string][]string{}
+	envs, err := lifecycle.List(ref.dir())
+	if err != nil {
+		return err
+	}
+	byName := map[envRef][]string{}
 	var st *lifecycle.State
 	for _, e := range envs {
-		byName[e.State.Name] = e.State.Ports
-		if e.State.Name == rest[0] {
+		byName[envRef{e.Project, e.State.Name}] = e.State.Ports
+		if e.State.Name == ref.name {
 			st = &e.State
 		}
 	}
 	if st == nil {
-		return fmt.Errorf("%s: no such detached environment (nsup ps lists them)", rest[0])
+		return fmt.Errorf("port: %s has no state (nsup ps lists the environments)", ref)
 	}
-	for _, p := range envPorts(st, byName) {
+	for _, p := range envPorts(ref.project, st, byName) {
 		pt, err := spec.ParsePort(p)
 		if err != nil {
 			continue

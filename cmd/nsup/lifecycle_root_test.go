@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsup/nsup/spec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -165,16 +166,24 @@ func TestRootPodDetached(t *testing.T) {
 		t.Errorf("logs db: %d %q", code, out)
 	}
 
+	// The spec's project: its folder's name.
+	project := spec.ProjectFromDir(dir)
 	code, out, errs = nsupBin("down", pod)
-	if code != 0 || out != "web: stopped (status 143), removed\ndb: stopped (status 143), removed\n" {
-		t.Errorf("down: %d %q %s", code, out, errs)
+	if want := project + "/web: stopped (status 143), removed\n" + project + "/db: stopped (status 143), removed\n"; code != 0 || out != want {
+		t.Errorf("down: %d %q %s, want %q", code, out, errs, want)
 	}
-	code, out, _ = nsupBin("down", "db", "web")
-	if code != 0 || out != "db: not there (nothing to do)\nweb: not there (nothing to do)\n" {
+	// Its environments, down already: nothing to do. A name that is not
+	// there: an error.
+	code, out, _ = nsupBin("down", pod)
+	if want := project + "/web: not running (nothing to do)\n" + project + "/db: not running (nothing to do)\n"; code != 0 || out != want {
 		t.Errorf("down again: %d %q", code, out)
 	}
+	code, out, errs = nsupBin("down", "db")
+	if code != 1 || out != "" || !strings.Contains(errs, `no detached environment "db"`) {
+		t.Errorf("down of a name not there: %d %q %s", code, out, errs)
+	}
 	code, out, _ = nsupBin("ps")
-	if code != 0 || strings.TrimSpace(out) != "NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
+	if code != 0 || strings.TrimSpace(out) != "PROJECT  NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
 		t.Errorf("ps after down: %q", out)
 	}
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {

@@ -219,12 +219,9 @@ func runShell(ctx context.Context, args []string, ios ioSet) error {
 	}
 	// A running detached environment of that name: a shell in it.
 	if len(args) > 0 && !isSpecArg(args[len(args)-1]) {
-		name := args[len(args)-1]
-		if envs, err := lifecycle.List(planner.DefaultStateDir()); err == nil {
-			for _, e := range envs {
-				if e.State.Name == name && e.Running {
-					return shellIn(ctx, name, ios)
-				}
+		if ref, err := resolve("shell", args[len(args)-1], ""); err == nil {
+			if st, err := lifecycle.Inspect(ref.dir(), ref.name); err == nil && st.Running {
+				return shellIn(ctx, ref, ios)
 			}
 		}
 	}
@@ -246,15 +243,15 @@ func runShell(ctx context.Context, args []string, ios ioSet) error {
 	return fmt.Errorf("no shell in environment %s's tree (tried %s): %w", e.Name, strings.Join(shells(), ", "), first)
 }
 
-// shellIn runs a shell in the running environment name, with a terminal.
-func shellIn(ctx context.Context, name string, ios ioSet) error {
+// shellIn runs a shell in the running environment ref, with a terminal.
+func shellIn(ctx context.Context, ref envRef, ios ioSet) error {
 	files, cleanup, err := stdioFiles(ios)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	for _, sh := range shells() {
-		st, err := lifecycle.Exec(ctx, planner.DefaultStateDir(), name, lifecycle.ExecOptions{
+		st, err := lifecycle.Exec(ctx, ref.dir(), ref.name, lifecycle.ExecOptions{
 			Argv: []string{sh}, TTY: isTerminal(ios.stdin), Term: os.Getenv("TERM"), Stdin: files[0], Stdout: files[1], Stderr: files[2]})
 		var ee *lifecycle.ExecError
 		if errors.As(err, &ee) && ee.Errno == unix.ENOENT {
@@ -268,5 +265,5 @@ func shellIn(ctx context.Context, name string, ios ioSet) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("no shell in environment %s (tried %s)", name, strings.Join(shells(), ", "))
+	return fmt.Errorf("no shell in environment %s (tried %s)", ref, strings.Join(shells(), ", "))
 }

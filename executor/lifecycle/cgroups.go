@@ -259,11 +259,20 @@ func groupsOf(dir, name string) []string {
 func CleanCgroups(stateDir string) ([]string, error) {
 	var removed []string
 	var errs []error
-	tag := ""
-	if stateDir != "" {
-		tag = planner.StateTag(stateDir)
-	}
 	dirs := nsupDirs()
+	if len(dirs) == 0 {
+		return nil, nil // no group of nsup's anywhere: the usual case
+	}
+	// A detached environment's group is ENV.TAG, TAG its project folder's
+	// (planner.GroupName).
+	projects := map[string]string{} // tag → project folder
+	if stateDir != "" {
+		names, _ := Projects(stateDir)
+		for _, p := range names {
+			d := filepath.Join(stateDir, p)
+			projects[planner.StateTag(d)] = d
+		}
+	}
 	// A group with a process this nsup cannot see (cgroup v2 lists it as
 	// pid 0) is of an nsup in another pid namespace sharing the folder:
 	// neither its pid nor its lock says anything here. Its groups, by
@@ -295,7 +304,7 @@ func CleanCgroups(stateDir string) ([]string, error) {
 				if _, err := os.Stat(fmt.Sprintf("/proc/%d", n)); err == nil {
 					continue // that nsup may still run it
 				}
-			} else if tag == "" || suffix != tag {
+			} else if projects[suffix] == "" {
 				// Another state directory's: removed only if empty and
 				// untouched for a minute (its nsup apply -d would have
 				// put its child in by then), killing nothing; a state
@@ -309,7 +318,7 @@ func CleanCgroups(stateDir string) ([]string, error) {
 				}
 				continue
 			} else {
-				unlock, ok := takeLock(filepath.Join(stateDir, env, planner.LockFile))
+				unlock, ok := takeLock(filepath.Join(projects[suffix], env, planner.LockFile))
 				if !ok {
 					continue // running, or being brought up
 				}

@@ -79,7 +79,9 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 			if err := removeGroups(dir, name); err != nil {
 				return res, err
 			}
-			return res, os.RemoveAll(d)
+			err := os.RemoveAll(d)
+			unix.Rmdir(dir) // the project's folder, if that was its last
+			return res, err
 		}
 		if err != nil {
 			return res, err
@@ -101,7 +103,9 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 		return res, err
 	}
 	// The lock is ours: nobody is using the directory.
-	return res, os.RemoveAll(d)
+	err = os.RemoveAll(d)
+	unix.Rmdir(dir) // the project's folder, if that was its last
+	return res, err
 }
 
 // stop signals a running init and waits until it is gone.

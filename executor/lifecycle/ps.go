@@ -18,8 +18,10 @@ import (
 // EnvStatus is a detached environment as nsup ps shows it.
 type EnvStatus struct {
 	State State
-	// Dir is its state directory.
-	Dir string
+	// Dir is its state directory; Project the project it belongs to (the
+	// folder of the state directory Dir is in).
+	Dir     string
+	Project string
 	// Running is true while its init runs (the lock is held, and the
 	// process with State.Pid has State.StartTime and State.Namespaces).
 	Running bool
@@ -42,7 +44,51 @@ func (s EnvStatus) Status() string {
 // Log is the environment's log file.
 func (s EnvStatus) Log() string { return filepath.Join(s.Dir, planner.LogFile) }
 
-// List returns the detached environments recorded in dir, by name.
+// Projects are the projects with a folder in the state directory
+// stateDir (STATEDIR/PROJECT/ENV/), sorted.
+func Projects(stateDir string) ([]string, error) {
+	if err := CheckStateDir(stateDir); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	ents, err := os.ReadDir(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		// A folder with a lock of its own is an environment of an nsup
+		// from before projects, not a project.
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			if _, err := os.Lstat(filepath.Join(stateDir, e.Name(), planner.LockFile)); err != nil {
+				out = append(out, e.Name())
+			}
+		}
+	}
+	return out, nil
+}
+
+// ListAll returns the detached environments of every project of the
+// state directory stateDir, by project, then name.
+func ListAll(stateDir string) ([]EnvStatus, error) {
+	projects, err := Projects(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	var out []EnvStatus
+	for _, p := range projects {
+		envs, err := List(filepath.Join(stateDir, p))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, envs...)
+	}
+	return out, nil
+}
+
+// List returns the detached environments recorded in dir (a project's
+// folder of the state directory), by name.
 func List(dir string) ([]EnvStatus, error) {
 	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -84,7 +130,7 @@ func Inspect(dir, name string) (EnvStatus, error) {
 	if err != nil {
 		return EnvStatus{}, err
 	}
-	s := EnvStatus{State: *st, Dir: d, Exit: -1}
+	s := EnvStatus{State: *st, Dir: d, Project: filepath.Base(dir), Exit: -1}
 	s.Running = lockHeld(filepath.Join(d, planner.LockFile)) && st.verify() == nil
 	if !s.Running {
 		s.Exit = exitRecorded(d)

@@ -1,0 +1,144 @@
+package main
+
+// Projects: every detached environment belongs to one (the spec's name
+// key, else its folder's name, or -p NAME), recorded in the state
+// directory's folder of that name, so that two checkouts never clash. The
+// commands of detached environments take ENV, or PROJECT/ENV, and find
+// which project is meant here.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+// scope is the project a command is about: -p NAME, else the project of
+// the spec found from the current folder (nsup.yaml, as nsup run finds
+// it); "" if neither (then every project's environments). how says where
+// it came from, for messages.
+func scope(flag string) (project, how string) {
+	if flag != "" {
+		return flag, "-p " + flag
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", ""
+	}
+	file, err := specFile(wd)
+	if err != nil {
+		return "", ""
+	}
+	return projectOfFile(file), file + "'s"
+}
+
+// projectOfFile is the project of the spec file: its name key, else its
+// folder's name (also when the file does not parse: its name key then
+// cannot be read, and the folder is the best guess).
+func projectOfFile(file string) string {
+	if s, err := spec.ParseVars(file, spec.Vars{Off: true}); err == nil {
+		return s.Project()
+	}
+	abs, _ := filepath.Abs(file)
+	return spec.ProjectFromDir(filepath.Dir(abs))
+}
+
+// checkProject refuses a -p that is no valid project name.
+func checkProject(p string) error {
+	if p != "" && !spec.ValidName(p) {
+		return usageError{fmt.Sprintf("-p %q: not a project name (1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit)", p)}
+	}
+	return nil
+}
+
+// envRef is an environment of a project, as the state directory has it.
+type envRef struct{ project, name string }
+
+// dir is its project's folder of the state directory.
+func (r envRef) dir() string { return filepath.Join(planner.DefaultStateDir(), r.project) }
+
+func (r envRef) String() string { return r.project + "/" + r.name }
+
+// known are the recorded environments of every project.
+func known() []envRef {
+	envs, _ := lifecycle.ListAll(planner.DefaultStateDir())
+	var out []envRef
+	for _, e := range envs {
+		out = append(out, envRef{e.Project, e.State.Name})
+	}
+	return out
+}
+
+// resolve finds the recorded environment arg (ENV or PROJECT/ENV) means
+// for command cmd, with project flag (-p): in the project of PROJECT/,
+// -p or the current folder's spec; else in the one project that has it.
+// An unknown name is an error (nsup exits 1) that names the nearest
+// known name, and the other projects that have it.
+func resolve(cmd, arg, flag string) (envRef, error) {
+	project, name, hasProject := strings.Cut(arg, "/")
+	if !hasProject {
+		project, name = "", arg
+	}
+	if !spec.ValidName(name) || hasProject && !spec.ValidName(project) {
+		return envRef{}, usageError{fmt.Sprintf("%q is not an environment name (ENV, or PROJECT/ENV)", arg)}
+	}
+	how := ""
+	if !hasProject {
+		project, how = scope(flag)
+	}
+	all := known()
+	var here, elsewhere []envRef
+	for _, r := range all {
+		switch {
+		case r.name != name:
+		case project == "" || r.project == project:
+			here = append(here, r)
+		default:
+			elsewhere = append(elsewhere, r)
+		}
+	}
+	switch {
+	case len(here) == 1:
+		return here[0], nil
+	case len(here) > 1:
+		var names []string
+		for _, r := range here {
+			names = append(names, r.String())
+		}
+		return envRef{}, fmt.Errorf("%s: %q is in %d projects (%s): say which, as nsup %s %s, or with -p PROJECT", cmd, name, len(here), strings.Join(names, ", "), cmd, names[0])
+	}
+	// Unknown: the nearest name of the project (or of all), and where
+	// else that name is.
+	var cands []string
+	for _, r := range all {
+		if project == "" || r.project == project {
+			if !slices.Contains(cands, r.name) {
+				cands = append(cands, r.name)
+			}
+		}
+	}
+	where := ""
+	if project != "" {
+		where = fmt.Sprintf(" in project %s", project)
+		if how != "" {
+			where += " (" + how + ")"
+		}
+	}
+	msg := fmt.Sprintf("%s: no detached environment %q%s", cmd, name, where)
+	if near := spec.Suggest(name, cands); near != "" {
+		msg += fmt.Sprintf(": did you mean %s?", near)
+	} else if len(cands) > 0 && len(cands) <= 10 {
+		msg += fmt.Sprintf(" (there: %s)", strings.Join(cands, ", "))
+	} else if len(cands) == 0 {
+		msg += " (none is running: nsup ps lists them)"
+	}
+	for _, r := range elsewhere {
+		msg += fmt.Sprintf("; project %s has one: nsup %s %s", r.project, cmd, r)
+	}
+	return envRef{}, fmt.Errorf("%s", msg)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const projectSpec = `version: 1
+environments:
+  app:
+    rootfs: {closure: [/bin/sh, /bin/sleep, /bin/cat]}
+    namespaces: [mnt, pid, uts]
+    hostname: app
+    mounts: [{type: proc, target: /proc}]
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`
+
+// Two clones of one project, in folders of different names, run app side
+// by side: each is its folder's project, with a state, a lock, a log and
+// groups of its own; the lifecycle commands find which one is meant.
+func TestRootProjects(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	state := filepath.Join(dir, "state")
+	t.Setenv("NSUP_STATE_DIR", state)
+	one, two := filepath.Join(dir, "Clone_One"), filepath.Join(dir, "clone-two")
+	for _, d := range []string{one, two} {
+		os.MkdirAll(d, 0o755)
+		os.WriteFile(filepath.Join(d, "nsup.yaml"), []byte(projectSpec), 0o644)
+	}
+	t.Cleanup(func() {
+		t.Chdir(dir)
+		nsup(t, "down", "clone-one/app", "clone-two/app")
+		nsup(t, "down", "-p", "third", "app")
+	})
+	t.Chdir(dir)
+	for _, d := range []string{one, two} {
+		if code, out, errs := nsup(t, "apply", "-d", filepath.Join(d, "nsup.yaml")); code != 0 {
+			t.Fatalf("apply -d %s: %d %s %s", d, code, out, errs)
+		}
+	}
+	// The same spec a third time, as another project by -p.
+	if code, _, errs := nsup(t, "apply", "-d", "-p", "third", filepath.Join(one, "nsup.yaml")); code != 0 {
+		t.Fatalf("apply -d -p third: %d %s", code, errs)
+	}
+	// A second apply -d of one project's app is refused, as before.
+	if code, _, errs := nsup(t, "apply", "-d", filepath.Join(two, "nsup.yaml")); code == 0 || !strings.Contains(errs, `"app" is already running`) {
+		t.Errorf("a second apply -d in one project: %d %s", code, errs)
+	}
+	ents, _ := os.ReadDir(state)
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "clone-one clone-two third" {
+		t.Errorf("state directory: %v, want a folder per project", names)
+	}
+
+	// No nsup.yaml here: ps shows every project.
+	code, out, _ := nsup(t, "ps", "--json")
+	var entries []psEntry
+	json.Unmarshal([]byte(out), &entries)
+	pids := map[string]int{}
+	for _, e := range entries {
+		if e.Name == "app" && e.Running {
+			pids[e.Project] = e.Pid
+		}
+	}
+	if code != 0 || len(pids) != 3 || pids["clone-one"] == pids["clone-two"] {
+		t.Fatalf("ps: %d %v\n%s", code, pids, out)
+	}
+	// Which app, with three: an error that lists them (exit 1).
+	code, _, errs := nsup(t, "exec", "app", "--", "/bin/cat", "/proc/sys/kernel/hostname")
+	if code != 1 || !strings.Contains(errs, `"app" is in 3 projects (clone-one/app, clone-two/app, third/app)`) {
+		t.Errorf("exec app with three: %d %s", code, errs)
+	}
+	// A typo: an error naming the nearest, exit 1; nothing taken down.
+	code, _, errs = nsup(t, "down", "ap")
+	if code != 1 || !strings.Contains(errs, `no detached environment "ap": did you mean app?`) {
+		t.Errorf("down ap: %d %s", code, errs)
+	}
+	// In a clone's folder (or below it), its project is meant.
+	sub := filepath.Join(one, "src")
+	os.MkdirAll(sub, 0o755)
+	t.Chdir(sub)
+	code, out, _ = nsup(t, "ps")
+	if code != 0 || !strings.Contains(out, "clone-one") || strings.Contains(out, "clone-two") {
+		t.Errorf("ps in clone one: %d\n%s", code, out)
+	}
+	if code, out, _ = nsup(t, "ps", "--all"); !strings.Contains(out, "clone-two") || !strings.Contains(out, "third") {
+		t.Errorf("ps --all: %d\n%s", code, out)
+	}
+	code, out, errs = nsup(t, "exec", "app", "--", "/bin/cat", "/proc/sys/kernel/hostname")
+	if code != 0 || !strings.HasSuffix(out, "app\n") {
+		t.Errorf("exec in clone one: %d %q %s", code, out, errs)
+	}
+	code, _, errs = nsup(t, "logs", "apq")
+	if code != 1 || !strings.Contains(errs, `in project clone-one (`+filepath.Join(one, "nsup.yaml")+`'s): did you mean app?`) {
+		t.Errorf("logs apq: %d %s", code, errs)
+	}
+	// down with no argument: this folder's project, and only it.
+	code, out, errs = nsup(t, "down")
+	if code != 0 || !strings.Contains(out, "clone-one/app: stopped") {
+		t.Errorf("down in clone one: %d %s %s", code, out, errs)
+	}
+	if _, err := os.Stat(filepath.Join(state, "clone-one")); !os.IsNotExist(err) {
+		t.Errorf("clone-one's folder is left after its last environment went down: %v", err)
+	}
+	t.Chdir(dir)
+	code, _, errs = nsup(t, "exec", "clone-one/app", "--", "/bin/true")
+	if code != 1 || !strings.Contains(errs, `no detached environment "app" in project clone-one`) ||
+		!strings.Contains(errs, "project clone-two has one: nsup exec clone-two/app") {
+		t.Errorf("exec clone-one/app once down: %d %s", code, errs)
+	}
+	// The others still run; PROJECT/ENV and -p name them.
+	if code, out, errs := nsup(t, "exec", "--project", "third", "app", "--", "/bin/cat", "/proc/sys/kernel/hostname"); code != 0 || out != "app\n" {
+		t.Errorf("exec --project third: %d %q %s", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "down", "clone-two/app", "-p", "third"); code != 0 || !strings.Contains(out, "clone-two/app: stopped") {
+		t.Errorf("down clone-two/app: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "down", "-p", "third"); code != 0 || !strings.Contains(out, "third/app: stopped") {
+		t.Errorf("down -p third: %d %s %s", code, out, errs)
+	}
+	if ents, _ := os.ReadDir(state); len(ents) != 0 {
+		t.Errorf("state directory not empty: %v", ents)
+	}
+}
