@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,9 +50,12 @@ const downHelp = `Stops detached environments and removes their state: init gets
 and stops the process tree deepest first (SIGTERM, then SIGKILL after each
 process's stop_timeout); if it is still there once that time is over, it
 is killed. down waits until every process of the environment is gone. An
-environment that ended on its own is only cleaned up; a name that is not
-there is no error. Given a FILE, takes down its environments, those that
-join others first.`
+environment that ended on its own is only cleaned up. An ENV that no
+detached environment has (nsup ps lists them) is an error, with the
+nearest name if one is close, and then nothing is taken down: a typo is
+not taken for an environment already down. Given a FILE, takes down its
+environments, those that join others first; those not running are no
+error (nothing to do), so down FILE may be run again.`
 
 // lifecycleFlags declares the flags of ps, exec and logs.
 func lifecycleFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
@@ -282,6 +286,8 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	cleanup()
 	var ee *lifecycle.ExecError
 	switch {
+	case errors.Is(err, lifecycle.ErrNotFound):
+		return unknownEnv(planner.DefaultStateDir(), env)
 	case errors.As(err, &ee):
 		fmt.Fprintf(ios.stderr, "nsup: exec: %v\n", ee)
 		switch ee.Errno {
@@ -372,7 +378,41 @@ func runLogs(ctx context.Context, args []string, ios ioSet) error {
 	if !spec.ValidName(rest[0]) {
 		return usageError{fmt.Sprintf("%q is not an environment name", rest[0])}
 	}
-	return lifecycle.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
+	err = lifecycle.Logs(ctx, planner.DefaultStateDir(), rest[0], pf.follow, ios.stdout)
+	if errors.Is(err, lifecycle.ErrNotFound) {
+		return unknownEnv(planner.DefaultStateDir(), rest[0])
+	}
+	return err
+}
+
+// recorded are the names of the environments state directory dir holds:
+// running, ended, or what a killed nsup apply -d left.
+func recorded(dir string) []string {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && spec.ValidName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// unknownEnv is the error (exit status 1) for name, which no detached
+// environment of state directory dir has: with the nearest name recorded
+// when one is close, as a spec's unknown keys get.
+func unknownEnv(dir, name string) error {
+	names := slices.DeleteFunc(recorded(dir), func(n string) bool { return n == name })
+	switch s := spec.Suggest(name, names); {
+	case s != "":
+		return fmt.Errorf("%s: no such detached environment (did you mean %s?)", name, s)
+	case len(names) == 0:
+		return fmt.Errorf("%s: no such detached environment (there is none: nsup apply -d brings them up)", name)
+	}
+	return fmt.Errorf("%s: no such detached environment (nsup ps lists them)", name)
 }
 
 func runDown(ctx context.Context, args []string, ios ioSet) error {
@@ -384,9 +424,23 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 		return usageError{"down takes ENV names or a FILE"}
 	}
 	dir := planner.DefaultStateDir()
-	names, err := downOrder(dir, rest)
+	names, fromFile, err := downOrder(dir, rest)
 	if err != nil {
 		return err
+	}
+	if !fromFile {
+		// A name given that no environment has is a mistake (a typo),
+		// not one already down: said before anything is taken down.
+		known := recorded(dir)
+		var errs []string
+		for _, n := range names {
+			if !slices.Contains(known, n) {
+				errs = append(errs, unknownEnv(dir, n).Error())
+			}
+		}
+		if len(errs) > 0 {
+			return errors.New(strings.Join(errs, "\nnsup: "))
+		}
 	}
 	defer lifecycle.CleanCgroups(dir)
 	var errs []string
@@ -396,7 +450,9 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 		case err != nil:
 			errs = append(errs, err.Error())
 		case !res.Found:
-			fmt.Fprintf(ios.stdout, "%s: not there (nothing to do)\n", n)
+			// An environment of the FILE given that is not running (a
+			// name given was checked above).
+			fmt.Fprintf(ios.stdout, "%s: not running (nothing to do)\n", n)
 		case res.Killed:
 			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", n)
 		case res.Stopped:
@@ -420,17 +476,18 @@ func exitText(st int) string {
 
 // downOrder turns down's arguments into environment names, in the order
 // to stop them: an environment that joins another's namespaces before
-// that one. One argument that is a spec file stands for its environments.
-func downOrder(dir string, args []string) ([]string, error) {
+// that one. One argument that is a spec file stands for its environments
+// (fromFile).
+func downOrder(dir string, args []string) (_ []string, fromFile bool, _ error) {
 	joins := map[string][]string{} // name → the environments it joins
 	names := args
 	if len(args) == 1 {
 		if fi, err := os.Stat(args[0]); err == nil && !fi.IsDir() {
 			s, err := parseSpec(args[0])
 			if err != nil {
-				return nil, err
+				return nil, false, err
 			}
-			names = nil
+			names, fromFile = nil, true
 			for _, e := range s.Environments {
 				names = append(names, e.Name)
 				for _, j := range e.Join {
@@ -443,7 +500,7 @@ func downOrder(dir string, args []string) ([]string, error) {
 	}
 	for _, n := range names {
 		if !spec.ValidName(n) {
-			return nil, usageError{fmt.Sprintf("%q is not an environment name nor a spec file", n)}
+			return nil, false, usageError{fmt.Sprintf("%q is not an environment name nor a spec file", n)}
 		}
 		if _, ok := joins[n]; ok {
 			continue
@@ -476,7 +533,7 @@ func downOrder(dir string, args []string) ([]string, error) {
 		out = append(out, left[pick])
 		left = append(left[:pick], left[pick+1:]...)
 	}
-	return out, nil
+	return out, fromFile, nil
 }
 
 // used is "USE/LIMIT" ("-" where unknown, LIMIT "-" for none), each

@@ -169,9 +169,15 @@ func TestRootPodDetached(t *testing.T) {
 	if code != 0 || out != "web: stopped (status 143), removed\ndb: stopped (status 143), removed\n" {
 		t.Errorf("down: %d %q %s", code, out, errs)
 	}
-	code, out, _ = nsupBin("down", "db", "web")
-	if code != 0 || out != "db: not there (nothing to do)\nweb: not there (nothing to do)\n" {
-		t.Errorf("down again: %d %q", code, out)
+	// Again: the FILE's environments are not running, which is no error;
+	// named, they are no detached environment's, which is one.
+	code, out, errs = nsupBin("down", pod)
+	if code != 0 || out != "web: not running (nothing to do)\ndb: not running (nothing to do)\n" {
+		t.Errorf("down again: %d %q %s", code, out, errs)
+	}
+	code, out, errs = nsupBin("down", "db", "web")
+	if none := ": no such detached environment (there is none: nsup apply -d brings them up)\n"; code != 1 || out != "" || errs != "nsup: db"+none+"nsup: web"+none {
+		t.Errorf("down db web once down: %d %q %q", code, out, errs)
 	}
 	code, out, _ = nsupBin("ps")
 	if code != 0 || strings.TrimSpace(out) != "NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
