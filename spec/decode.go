@@ -298,7 +298,8 @@ func (d *decoder) top(n *yaml.Node, s *Spec) {
 		}
 		return
 	}
-	f, _ := d.fields(n, "", "version", "name", "environments")
+	h := envHint(mappingValue(n, "environments"))
+	f, _ := d.fieldsOr(n, "", func(name string, near bool) string { return elsewhere(levelTop, name, near, h) }, topKeys...)
 	d.require(f, n, "", "version", "environments")
 	if p, ok := f.get("name"); ok {
 		if v, ok := d.str(p.val, "name"); ok {
@@ -332,8 +333,12 @@ func (d *decoder) environments(n *yaml.Node, s *Spec) {
 	if len(n.Content) == 0 {
 		d.errorf(n, at, "must have at least one environment")
 	}
+	h := envHint(n)
 	for _, p := range ps {
 		ep := keyPath(at, p.name)
+		if d.misplacedEnv(p, ep, h) {
+			continue
+		}
 		if !isEnvName(p.name) {
 			d.errorf(p.key, ep, "invalid environment name %s: must match %s", quote(p.name), envNamePattern)
 		}

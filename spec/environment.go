@@ -17,7 +17,9 @@ func (d *decoder) environment(p pair, at string) *Environment {
 	e := &Environment{Name: p.name, Pos: pos(p.key)}
 	st := &envState{env: e, path: at, joinOK: true}
 	d.envs = append(d.envs, st)
-	f, ok := d.fields(p.val, at, environmentKeys...)
+	var h hints
+	h.proc, h.procLine = procHint(mappingValue(p.val, "processes"))
+	f, ok := d.fieldsOr(p.val, at, func(name string, near bool) string { return elsewhere(levelEnvironment, name, near, h) }, environmentKeys...)
 	if !ok {
 		return e
 	}
@@ -81,7 +83,7 @@ func (d *decoder) environment(p pair, at string) *Environment {
 }
 
 func (d *decoder) rootfs(n *yaml.Node, at string, r *Rootfs) {
-	f, ok := d.fields(n, at, "dir", "tar", "closure", "host", "readonly", "overlay", "dev")
+	f, ok := d.fields(n, at, rootfsKeys...)
 	if !ok {
 		return
 	}

@@ -157,6 +157,15 @@ func TestLargeInputs(t *testing.T) {
 		"bad indent at the end": append(fill(envs, func(i int) string {
 			return "  e" + strconv.Itoa(i) + ": {}\n"
 		}), " x: 1\n"...),
+		// The hints' reading of the lines above a bad indent (yamlhints.go).
+		"deep lists, then a bad indent": append(fill("", func(int) string {
+			return strings.Repeat("- ", 4000) + "x\n"
+		})[:MaxSize-400], "\n  a: b\n c: d\n"...),
+		"a staircase of keys, then a bad indent": append(fill("", func(i int) string {
+			return strings.Repeat(" ", i%1400) + "k" + strconv.Itoa(i) + ":\n"
+		}), "\n   a: b\n  c: d\n"...),
+		"a quote never closed":  fill("a: \"", func(int) string { return "x\n" }),
+		"brackets never closed": fill("a: ", func(int) string { return "[" }),
 	} {
 		if _, err := ParseBytes("big.yaml", "/", data); err == nil {
 			t.Errorf("%s: no error", name)

@@ -46,7 +46,13 @@ func (d *decoder) processes(n *yaml.Node, at string, top bool) []*Process {
 
 func (d *decoder) process(n *yaml.Node, at string) *Process {
 	p := &Process{Pos: pos(n)}
-	f, ok := d.fields(n, at, "name", "command", "env", "cwd", "user", "stop_timeout", "rlimits", "children")
+	var h hints
+	if len(d.envs) > 0 {
+		// Decoded inside its environment's: the last one begun.
+		e := d.envs[len(d.envs)-1].env
+		h = hints{env: e.Name, envLine: e.Pos.Line}
+	}
+	f, ok := d.fieldsOr(n, at, func(name string, near bool) string { return elsewhere(levelProcess, name, near, h) }, processKeys...)
 	if !ok {
 		return p
 	}

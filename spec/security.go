@@ -12,7 +12,7 @@ import (
 
 // security decodes an environment's `security` block.
 func (d *decoder) security(n *yaml.Node, at string) *Security {
-	f, ok := d.fields(n, at, "capabilities", "seccomp", "masked_paths", "readonly_paths", "no_new_privileges")
+	f, ok := d.fields(n, at, securityKeys...)
 	if !ok {
 		return nil
 	}

@@ -35,6 +35,11 @@ func suggest(word string, candidates []string) string {
 	return best
 }
 
+// Suggest returns the candidate nearest to word, or "" when none is near
+// enough to be a likely typo, as the spec's "did you mean" messages choose
+// it: for the command line's (an environment name given to nsup down).
+func Suggest(word string, candidates []string) string { return suggest(word, candidates) }
+
 // distance is the optimal string alignment distance between a and b: the
 // Levenshtein distance (insertions, deletions, substitutions) where swapping
 // two adjacent letters also counts as one edit, the commonest typo
@@ -88,7 +93,3 @@ func unknownMsg(what, word string, valid []string) string {
 	return fmt.Sprintf("unknown %s %s; valid: %s", what, quote(word), strings.Join(valid, ", "))
 }
 
-// Suggest is the candidate nearest to word, "" if none is near enough to
-// be a likely typo (the rule of the spec's own messages): nsup's commands
-// use it for the names they are given.
-func Suggest(word string, candidates []string) string { return suggest(word, candidates) }

@@ -192,6 +192,15 @@ const smallMapping = 16
 // fields returns the entries of mapping n by key, reporting every key not
 // in allowed with the nearest allowed one.
 func (d *decoder) fields(n *yaml.Node, at string, allowed ...string) (fieldSet, bool) {
+	return d.fieldsOr(n, at, nil, allowed...)
+}
+
+// fieldsOr is fields for a mapping whose unknown keys may belong to
+// another level: other(name, near) is the message for such a key ("" for
+// none), near allowing a likely typo of one. A key of another level
+// spelt exactly is said so first (a process's `name` under an environment
+// is not a typo of `time`); a typo of a key of this mapping comes next.
+func (d *decoder) fieldsOr(n *yaml.Node, at string, other func(name string, near bool) string, allowed ...string) (fieldSet, bool) {
 	ps, ok := d.pairs(n, at)
 	if !ok {
 		return nil, false
@@ -199,7 +208,16 @@ func (d *decoder) fields(n *yaml.Node, at string, allowed ...string) (fieldSet, 
 	f := ps[:0]
 	for _, p := range ps {
 		if !slices.Contains(allowed, p.name) {
-			d.report(pos(p.key), keyPath(at, p.name), unknownMsg("key", p.name, allowed))
+			msg := ""
+			if other != nil {
+				if msg = other(p.name, false); msg == "" && suggest(p.name, allowed) == "" {
+					msg = other(p.name, true)
+				}
+			}
+			if msg == "" {
+				msg = unknownMsg("key", p.name, allowed)
+			}
+			d.report(pos(p.key), keyPath(at, p.name), msg)
 			continue
 		}
 		f = append(f, p)

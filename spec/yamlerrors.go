@@ -1,6 +1,6 @@
 package spec
 
-// yaml.v3's syntax errors as a spec's errors: the line (and, for an alias, the column) they lack.
+// yaml.v3's syntax errors as a spec's errors: the line (and, for an alias, the column) they lack; yamlhints.go explains the common ones.
 
 import (
 	"bytes"
@@ -68,9 +68,23 @@ func (d *decoder) syntaxError(data []byte, err error) {
 	case line == 0:
 		line = 1
 	}
-	p := Pos{line, 1}
+	problem := line
 	if blockMessages[msg] {
-		p.Line = problemLine(data, line, msg)
+		problem = problemLine(data, line, msg)
+	}
+	// A hint says where the structure went wrong and what was expected;
+	// without one, yaml.v3's words are given at the first token of the
+	// offending line.
+	if p, hint, ok := explain(data, line, problem, msg); ok {
+		d.report(p, "", hint)
+		return
+	}
+	p := Pos{problem, 1}
+	if blockMessages[msg] || msg == msgMappingVal {
+		if lines := splitLines(data); problem <= len(lines) {
+			l := lines[problem-1]
+			p.Col = l.col(len(l.text) - len(strings.TrimLeft(l.text, " \t")))
+		}
 	}
 	if m := unknownAnchor().FindStringSubmatch(msg); m != nil {
 		p = aliasPos(data, m[1], p)

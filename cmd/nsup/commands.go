@@ -56,14 +56,20 @@ func commandHelp(c command) string {
 }
 
 const validateHelp = `Checks FILE against spec v1 and reports every error at once, one per line,
-as FILE:LINE:COL: field: message. Needs no privilege and touches nothing.
-Exit status 2 if the spec is invalid.
+as FILE:LINE:COL: field: message; then checks it on this host as nsup plan
+does, without printing the plan: the rootfs, the bind sources, the
+commands and the other host files it names exist, and the rootfs matches
+FILE.lock if there is one. A spec validate accepts is one nsup plan
+accepts. With --file-only, only the file is checked (the host is not
+looked at: for a spec meant for another host). Needs no privilege and
+touches nothing. Exit status 2 if the spec is invalid.
 
 Values may use variables, as compose does: ${VAR}, ${VAR:-default},
 ${VAR:?message}, $VAR, and $$ for a literal $; a host path may start with
 ~ (HOME). They come from nsup's environment, else from the .env beside FILE
 (or --env-file FILE). validate lists each reference with its value and where
-it came from; --no-interpolate checks the file as written.`
+it came from; --no-interpolate checks the file as written (and only the
+file).`
 
 const planHelp = `Compiles FILE into the plan apply would perform and prints it: one line
 per step, each syscall with its arguments, its stage (host: nsup itself;
@@ -95,6 +101,7 @@ shows it.`
 
 type planFlags struct {
 	json       bool
+	fileOnly   bool // validate
 	out        string
 	updateLock bool
 	cache      cacheFlags
@@ -135,6 +142,8 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 	pf := &planFlags{}
 	fs.BoolP("help", "h", false, "show this help")
 	switch name {
+	case "validate":
+		fs.BoolVar(&pf.fileOnly, "file-only", false, "check the file alone, not what it names on this host")
 	case "plan":
 		fs.BoolVar(&pf.json, "json", false, "print the plan as JSON (it round-trips: apply reads it back)")
 		fs.StringVarP(&pf.out, "output", "o", "", "save the plan as JSON to `FILE`, for nsup apply FILE")
@@ -239,7 +248,23 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 	if pf.noInterp {
 		how = "; values as written, no variable read"
 	}
-	fmt.Fprintf(ios.stdout, "%s: valid (%d environments%s)\n", rest[0], len(s.Environments), how)
+	if pf.fileOnly || pf.noInterp {
+		// Without its variables, a spec's paths are not this host's.
+		fmt.Fprintf(ios.stdout, "%s: valid as a file (%d environments%s); this host was not checked\n", rest[0], len(s.Environments), how)
+		return nil
+	}
+	// What plan checks, and the plan thrown away: a spec that validates
+	// is one that plans (and the difference between the two commands is
+	// the printing).
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compileSpec(s, nil, idx, false, false)
+	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, true, false, ios); err != nil {
+		return err
+	}
+	fmt.Fprintf(ios.stdout, "%s: valid (%d environments), and it plans on this host\n", rest[0], len(s.Environments))
 	planner.RenderVars(ios.stdout, planVars(s), s.EnvFile, "")
 	return nil
 }

@@ -224,3 +224,46 @@ func TestEnvNamesChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateChecksHost: validate checks what a spec names on this host
+// as plan does, so a missing bind source is the same error, exit 2, from
+// both; --file-only checks the file alone.
+func TestValidateChecksHost(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	f := filepath.Join(dir, "spec.yaml")
+	src := `version: 1
+environments:
+  app:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./data, target: /srv}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "true"]
+`
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := nsup(t, "validate", f)
+	_, _, planErrs := nsup(t, "plan", f)
+	want := f + ":7:9: environments.app.mounts[0].source: " + filepath.Join(dir, "data") + ": no such file or directory\n"
+	if code != 2 || out != "" || errs != want {
+		t.Errorf("validate with a missing bind source: exit %d, stdout %q, stderr %q; want exit 2, stderr %q", code, out, errs, want)
+	}
+	if planErrs != errs {
+		t.Errorf("validate and plan differ: %q, %q", errs, planErrs)
+	}
+	code, out, errs = nsup(t, "validate", "--file-only", f)
+	if code != 0 || out != f+": valid as a file (1 environments); this host was not checked\n" || errs != "" {
+		t.Errorf("validate --file-only: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = nsup(t, "validate", f)
+	if code != 0 || out != f+": valid (1 environments), and it plans on this host\n" || errs != "" {
+		t.Errorf("validate with the bind source there: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}

@@ -134,7 +134,7 @@ func resolve(cmd, arg, flag string) (envRef, error) {
 		msg += fmt.Sprintf(": did you mean %s?", near)
 	} else if len(cands) > 0 && len(cands) <= 10 {
 		msg += fmt.Sprintf(" (there: %s)", strings.Join(cands, ", "))
-	} else if len(cands) == 0 {
+	} else if len(cands) == 0 && len(elsewhere) == 0 {
 		msg += " (none is running: nsup ps lists them)"
 	}
 	for _, r := range elsewhere {

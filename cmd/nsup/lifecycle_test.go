@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+)
+
+// TestUnknownEnvironment: an ENV that no detached environment has is an
+// error (exit status 1) for down, exec and logs, with the nearest name
+// the state directory holds; down then takes nothing down. Nothing here
+// reaches an environment's processes or the host's cgroups: each command
+// stops before them (TestRootLifecycle covers down FILE of environments
+// that are not running).
+func TestUnknownEnvironment(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("NSUP_STATE_DIR", state)
+	// app and web: environments that ran and ended (each lock free,
+	// holding the exit status).
+	for _, name := range []string{"app", "web"} {
+		d := filepath.Join(state, "proj", name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := lifecycle.WriteState(filepath.Join(d, planner.StateFile), &lifecycle.State{Name: name, Pid: 1}); err != nil {
+			t.Fatal(err)
+		}
+		for file, content := range map[string]string{planner.LogFile: "hello from " + name + "\n", planner.LockFile: "0\n"} {
+			if err := os.WriteFile(filepath.Join(d, file), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, args := range [][]string{{"down", "ap"}, {"exec", "ap", "--", "true"}, {"logs", "ap"}, {"logs", "-f", "ap"}, {"down", "web", "ap"}, {"port", "ap"}} {
+		typo := "nsup: " + args[0] + ": no detached environment \"ap\": did you mean app?\n"
+		if code, out, errs := nsup(t, args...); code != 1 || out != "" || errs != typo {
+			t.Errorf("nsup %q: exit %d, stdout %q, stderr %q; want exit 1, stderr %q", args, code, out, errs, typo)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(state, "proj", "web", planner.StateFile)); err != nil {
+		t.Errorf("down web ap took web down: %v", err)
+	}
+	if code, _, errs := nsup(t, "down", "database"); code != 1 || errs != "nsup: down: no detached environment \"database\" (there: app, web)\n" {
+		t.Errorf("down database: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := nsup(t, "down", "other/app"); code != 1 || errs != "nsup: down: no detached environment \"app\" in project other; project proj has one: nsup down proj/app\n" {
+		t.Errorf("down other/app: exit %d, stderr %q", code, errs)
+	}
+	if code, out, errs := nsup(t, "logs", "web"); code != 0 || out != "hello from web\n" {
+		t.Errorf("logs web: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "logs", "proj/web"); code != 0 || out != "hello from web\n" {
+		t.Errorf("logs proj/web: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	// No state directory: no environment at all.
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(t.TempDir(), "none"))
+	for _, args := range [][]string{{"down", "web"}, {"exec", "web", "--", "true"}, {"logs", "web"}} {
+		want := "nsup: " + args[0] + ": no detached environment \"web\" (none is running: nsup ps lists them)\n"
+		if code, out, errs := nsup(t, args...); code != 1 || out != "" || errs != want {
+			t.Errorf("nsup %q without a state directory: exit %d, stdout %q, stderr %q; want exit 1, stderr %q", args, code, out, errs, want)
+		}
+	}
+}
