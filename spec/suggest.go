@@ -92,4 +92,3 @@ func unknownMsg(what, word string, valid []string) string {
 	}
 	return fmt.Sprintf("unknown %s %s; valid: %s", what, quote(word), strings.Join(valid, ", "))
 }
-
