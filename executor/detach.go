@@ -176,6 +176,8 @@ func (r *envRun) saveState(op planner.SaveState) error {
 	var levels []int64 // the longest stop_timeout of each depth
 	for _, s := range r.env.Steps {
 		switch op := s.Op.(type) {
+		case planner.Volume:
+			st.Volumes = append(st.Volumes, op.Path)
 		case planner.Rootfs:
 			if op.Type != "dir" {
 				st.Rootfs = append(st.Rootfs, op.Path)
@@ -255,10 +257,13 @@ func (r *envRun) closeFiles() {
 	r.lock, r.control, r.stdio = nil, nil, nil
 }
 
-// removeState undoes the state of a detached environment that is taken
-// back, once its child is gone: only if its lock was ours, so that a
-// concurrent nsup's environment is never touched.
+// removeState undoes what an environment that is taken back made: the
+// folders of its volumes and binds made by this apply (if still empty),
+// and the state of a detached environment, once its child is gone: only
+// if its lock was ours, so that a concurrent nsup's environment is never
+// touched.
 func (r *envRun) removeState() {
+	r.removeMadeDirs()
 	if r.stateDir != "" {
 		os.RemoveAll(r.stateDir)             // the lock still held: nobody else's yet
 		unix.Rmdir(filepath.Dir(r.stateDir)) // the project's folder, if that was its last

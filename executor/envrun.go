@@ -97,6 +97,9 @@ type envRun struct {
 	pty      *ptyRelay
 	stateDir string
 	madeDir  string // the state directory, if this nsup made it
+	// madeDirs are the folders of volumes and of binds with create: true
+	// that this apply made: removed, if still empty, if it fails.
+	madeDirs []string
 	procs    []lifecycle.StateProc
 }
 

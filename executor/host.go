@@ -55,6 +55,10 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return fmt.Errorf("%s is the launcher's: %w", op.Syscall(), unix.EINVAL)
 	case planner.Mkdir:
 		return r.mkdir(op)
+	case planner.Volume:
+		return r.volume(op)
+	case planner.MkdirAll:
+		return r.mkdirAll(op)
 	case planner.Flock:
 		return r.flock(op)
 	case planner.Stdio:

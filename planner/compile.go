@@ -65,6 +65,9 @@ type Options struct {
 	// recorded under StateDir/PROJECT/, so that two projects' names never
 	// clash.
 	Project string
+	// VolumeDir is where named volumes are (VOLUMEDIR/PROJECT/NAME); ""
+	// means DefaultVolumeDir().
+	VolumeDir string
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
@@ -109,13 +112,19 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		opts.HostPath = hostPath
 	}
 	c := &compiler{s: s, opts: opts}
-	if opts.Detach {
+	if opts.Detach || usesVolumes(s) {
 		project, err := projectOf(s, opts.Project)
 		if err != nil {
 			return nil, err
 		}
-		c.projectDir = filepath.Join(opts.StateDir, project)
 		c.project = project
+		if opts.Detach {
+			c.projectDir = filepath.Join(opts.StateDir, project)
+		}
+		if opts.VolumeDir == "" {
+			opts.VolumeDir = DefaultVolumeDir()
+		}
+		c.volumeDir = opts.VolumeDir
 	}
 	if opts.Caller != nil {
 		c.caller = *opts.Caller
@@ -238,13 +247,14 @@ type compiler struct {
 	// name, PATH and working directory.
 	lookups map[string]lookup
 	// layout is the host's cgroup layout (hostLayout), read once.
-	// project and projectDir are a detached plan's project and its
-	// folder of the state directory, where its environments are recorded.
-	project, projectDir string
-	layout              *cgroup.Layout
-	layoutErr           error
-	parentErr           error // NSUP_CGROUP_PARENT, as given, is wrong
-	layoutRead          bool
+	// project is the plan's project (detached, or with volumes);
+	// projectDir its folder of the state directory (detached), where its
+	// environments are recorded; volumeDir where volumes are.
+	project, projectDir, volumeDir string
+	layout                         *cgroup.Layout
+	layoutErr                      error
+	parentErr                      error // NSUP_CGROUP_PARENT, as given, is wrong
+	layoutRead                     bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed
@@ -295,10 +305,13 @@ type envCompiler struct {
 	forked        bool      // the joins and the clone are made by a forked copy
 	timeInChild   bool      // a new time namespace is unshared by the child stage
 	denySetgroups bool      // setgroups(2) is denied in the user namespace
-	uidMap        []spec.IDRange
-	gidMap        []spec.IDRange
-	uidHelper     bool // uid_map through newuidmap
-	gidHelper     bool // gid_map through newgidmap
+	// made are the folders apply makes before they are bound (volumes,
+	// create: true), by path: "volume" or "create".
+	made      map[string]string
+	uidMap    []spec.IDRange
+	gidMap    []spec.IDRange
+	uidHelper bool // uid_map through newuidmap
+	gidHelper bool // gid_map through newgidmap
 	// stateDir is the environment's state directory when detached, else "".
 	stateDir string
 	// skipped are the masked or read-only paths this host does not have.
@@ -328,6 +341,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 		ec.stateDir = filepath.Join(c.projectDir, e.Name)
 		ec.lock()
 	}
+	ec.volumes()
 	ec.rootfs()
 	ec.host()
 	ec.child()

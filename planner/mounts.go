@@ -3,6 +3,7 @@ package planner
 // The child stage's mount namespace: the root bound (or overlaid) on itself, the spec's mounts in order inside it, the root switch.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -91,7 +92,7 @@ func (ec *envCompiler) child() {
 		confined := ec.confinedPaths()
 		var live []string
 		for i, m := range e.Mounts {
-			if m.Type == spec.MountBind && i >= len(ec.hostBinds) {
+			if m.Type == spec.MountBind && i >= len(ec.hostBinds) && ec.made[m.Source] != "volume" {
 				live = append(live, m.Source)
 			}
 		}
@@ -207,9 +208,12 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	case spec.MountBind:
 		create := "dir"
 		st, err := os.Stat(m.Source)
-		if err != nil {
+		switch {
+		case err != nil && ec.made[m.Source] != "" && errors.Is(err, os.ErrNotExist):
+			// A folder apply makes first (a volume, create: true).
+		case err != nil:
 			ec.errorf(m.Pos, field+".source", "%v", unwrapPath(err))
-		} else if !st.IsDir() {
+		case !st.IsDir():
 			create = "file"
 		}
 		bind := MountFlags(msBIND)

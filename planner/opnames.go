@@ -37,6 +37,8 @@ func (Setresuid) Syscall() string     { return "setresuid" }
 func (Spawn) Syscall() string         { return "clone" }
 func (Monitor) Syscall() string       { return "clone" }
 func (Mkdir) Syscall() string         { return "mkdir" }
+func (Volume) Syscall() string        { return "mkdir" }
+func (MkdirAll) Syscall() string      { return "mkdir" }
 func (Flock) Syscall() string         { return "flock" }
 func (Stdio) Syscall() string         { return "open" }
 func (Listen) Syscall() string        { return "listen" }
@@ -85,6 +87,8 @@ func (Setresuid) Kind() string     { return "setresuid" }
 func (Spawn) Kind() string         { return "spawn" }
 func (Monitor) Kind() string       { return "monitor" }
 func (Mkdir) Kind() string         { return "mkdir" }
+func (Volume) Kind() string        { return "volume" }
+func (MkdirAll) Kind() string      { return "mkdirAll" }
 func (Flock) Kind() string         { return "flock" }
 func (Stdio) Kind() string         { return "stdio" }
 func (Listen) Kind() string        { return "listen" }
@@ -133,6 +137,8 @@ func (Setresuid) isOp()     {}
 func (Spawn) isOp()         {}
 func (Monitor) isOp()       {}
 func (Mkdir) isOp()         {}
+func (Volume) isOp()        {}
+func (MkdirAll) isOp()      {}
 func (Flock) isOp()         {}
 func (Stdio) isOp()         {}
 func (Listen) isOp()        {}
@@ -153,6 +159,6 @@ func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, Console{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
-		Mkdir{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
+		Mkdir{}, Volume{}, MkdirAll{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
 		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

@@ -54,6 +54,27 @@ type Mkdir struct {
 	Mode uint32 `json:"mode"`
 }
 
+// Volume makes a named volume's folder if it is missing: mkdir(Path,
+// Mode), then chown(UID, GID) (-1: the caller's), its parents (nsup's
+// volume folder, the project's) made 0700. An existing one is used as it
+// is: its content, mode and owner are the volume's. Never a symlink. A
+// volume made by an apply that then fails is removed if still empty.
+type Volume struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+}
+
+// MkdirAll makes a bind's source folder if it is missing (create: true),
+// and its missing parents, with Mode (the umask applies, as mkdir -p's);
+// an apply that then fails removes those it made, if still empty.
+type MkdirAll struct {
+	Path string `json:"path"`
+	Mode uint32 `json:"mode"`
+}
+
 // Flock opens (creating it) the environment's lock file and takes
 // flock(2) LOCK_EX|LOCK_NB on it: of two nsup apply -d of one name, exactly
 // one gets it. The fd is handed to init, which holds it for the

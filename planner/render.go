@@ -291,6 +291,14 @@ func FormatOp(op Op) string {
 			q(op.Process), time.Duration(op.StopTimeout)*time.Millisecond)
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
+	case Volume:
+		owner := ""
+		if op.UID >= 0 || op.GID >= 0 {
+			owner = fmt.Sprintf(", chown(%d, %d)", op.UID, op.GID)
+		}
+		return fmt.Sprintf("mkdir(%s, %04o)%s if missing: volume %s", q(op.Path), op.Mode, owner, q(op.Name))
+	case MkdirAll:
+		return fmt.Sprintf("mkdir(%s, %04o) if missing, and its parents", q(op.Path), op.Mode)
 	case Flock:
 		return fmt.Sprintf("flock(%s, LOCK_EX|LOCK_NB)", q(op.Path))
 	case Stdio:

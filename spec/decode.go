@@ -110,6 +110,9 @@ type decoder struct {
 	uses    []VarUse
 	subst   map[*yaml.Node]bool
 	envFile string
+	// volumeRefs are the volume mounts' sources, checked once the
+	// top-level volumes are read.
+	volumeRefs []volumeRef
 	// envs records what validate needs beyond the Spec itself.
 	envs []*envState
 }
@@ -177,6 +180,7 @@ func (d *decoder) parse(data []byte) *Spec {
 		return nil
 	}
 	d.top(top, s)
+	d.checkVolumeRefs(s)
 	d.validate()
 	s.Vars, s.EnvFile = d.uses, d.envFile
 	return s
@@ -301,6 +305,9 @@ func (d *decoder) top(n *yaml.Node, s *Spec) {
 	h := envHint(mappingValue(n, "environments"))
 	f, _ := d.fieldsOr(n, "", func(name string, near bool) string { return elsewhere(levelTop, name, near, h) }, topKeys...)
 	d.require(f, n, "", "version", "environments")
+	if p, ok := f.get("volumes"); ok {
+		d.volumes(p.val, s)
+	}
 	if p, ok := f.get("name"); ok {
 		if v, ok := d.str(p.val, "name"); ok {
 			if ValidName(v) {

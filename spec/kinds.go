@@ -94,12 +94,15 @@ var MountKinds = []MountKind{
 	// reach host-wide knobs that no namespace covers.
 	{Name: MountSysfs, FSType: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Readonly: true, Namespace: NSNet},
 	{Name: MountTmpfs, Keys: []string{"size", "mode"}, FSType: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Dev: true},
-	{Name: MountBind, Keys: []string{"source", "recursive"}, Flags: unix.MS_NODEV, Dev: true},
+	{Name: MountBind, Keys: []string{"source", "recursive", "create"}, Flags: unix.MS_NODEV, Dev: true},
 	{Name: MountDev},
 	// newinstance: a devpts of its own, so the environment sees none of
 	// the host's terminals.
 	{Name: MountDevpts, FSType: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
 	{Name: MountMqueue, FSType: "mqueue", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Namespace: NSIPC},
+	// A named volume of the project (the top-level volumes key): a bind
+	// of its folder, made on first use (an addition to spec v1).
+	{Name: MountVolume, Keys: []string{"source"}, Flags: unix.MS_NODEV, Dev: true},
 }
 
 // MountKindOf returns the kind named name.

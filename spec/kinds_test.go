@@ -75,7 +75,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("%s is not in JoinOrder", n.Name)
 		}
 	}
-	if !slices.Equal(MountTypes, []string{MountProc, MountSysfs, MountTmpfs, MountBind, MountDev, MountDevpts, MountMqueue}) {
+	if !slices.Equal(MountTypes, []string{MountProc, MountSysfs, MountTmpfs, MountBind, MountDev, MountDevpts, MountMqueue, MountVolume}) {
 		t.Errorf("MountTypes = %q", MountTypes)
 	}
 	for _, k := range MountKinds {

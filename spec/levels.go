@@ -9,7 +9,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var topKeys = []string{"version", "name", "environments"}
+var topKeys = []string{"version", "name", "volumes", "environments"}
 
 var processKeys = []string{"name", "command", "env", "cwd", "user", "stop_timeout", "rlimits", "children"}
 

@@ -13,7 +13,7 @@ import (
 // mountKeys lists every key of a mount; which ones a type allows is
 // checked after, so that a misplaced `size` says "only for tmpfs" rather
 // than "unknown key".
-var mountKeys = []string{"type", "target", "source", "readonly", "options", "size", "mode", "recursive"}
+var mountKeys = []string{"type", "target", "source", "readonly", "options", "size", "mode", "recursive", "create"}
 
 func (d *decoder) mounts(n *yaml.Node, at string) []Mount {
 	if !d.isList(n, at) {
@@ -67,14 +67,36 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 		d.errorf(p.key, at+"."+k, "only allowed for type %s, not %s", strings.Join(takers, " and "), m.Type)
 		f.del(k)
 	}
-	if m.Type == MountBind {
+	switch m.Type {
+	case MountBind:
 		if _, ok := f.get("source"); !ok {
 			d.errorf(n, at, "missing required key \"source\": a bind mount needs a host path")
+		}
+	case MountVolume:
+		if _, ok := f.get("source"); !ok {
+			d.errorf(n, at, "missing required key \"source\": a volume mount names a volume of the top-level volumes")
 		}
 	}
 
 	if p, ok := f.get("source"); ok {
-		m.Source, _ = d.hostPath(p.val, at+".source")
+		if m.Type == MountVolume {
+			// A name, checked against the top-level volumes (validate).
+			if s, ok := d.str(p.val, at+".source"); ok {
+				if ValidName(s) {
+					m.Source = s
+					d.volumeRefs = append(d.volumeRefs, volumeRef{name: s, n: p.val, at: at + ".source"})
+				} else {
+					d.errorf(p.val, at+".source", "invalid volume name %s: 1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit", quote(s))
+				}
+			}
+		} else {
+			m.Source, _ = d.hostPath(p.val, at+".source")
+		}
+	}
+	if p, ok := f.get("create"); ok {
+		if b, ok := d.boolean(p.val, at+".create"); ok {
+			m.Create = b
+		}
 	}
 	m.Readonly = kind.Readonly
 	if p, ok := f.get("readonly"); ok {
@@ -173,4 +195,62 @@ func (d *decoder) mode(n *yaml.Node, at string) string {
 		return ""
 	}
 	return s
+}
+
+// volumeRef is a volume mount's source, checked once the top-level
+// volumes are read.
+type volumeRef struct {
+	name string
+	n    *yaml.Node
+	at   string
+}
+
+// volumes decodes the top-level volumes: name → nothing, or {mode,
+// owner}.
+func (d *decoder) volumes(n *yaml.Node, s *Spec) {
+	ps, ok := d.pairs(n, "volumes")
+	if !ok {
+		return
+	}
+	for _, p := range ps {
+		at := keyPath("volumes", p.name)
+		if !ValidName(p.name) {
+			d.errorf(p.key, at, "invalid volume name %s: 1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit", quote(p.name))
+			continue
+		}
+		v := &Volume{Name: p.name, Pos: pos(p.key), Mode: "0755"}
+		s.Volumes = append(s.Volumes, v)
+		if p.val.Kind == yaml.ScalarNode && p.val.ShortTag() == "!!null" {
+			continue // data: (nothing): the defaults
+		}
+		f, ok := d.fields(p.val, at, "mode", "owner")
+		if !ok {
+			continue
+		}
+		if q, ok := f.get("mode"); ok {
+			if m := d.mode(q.val, at+".mode"); m != "" {
+				v.Mode = m
+			}
+		}
+		if q, ok := f.get("owner"); ok {
+			v.Owner = d.user(q.val, at+".owner")
+		}
+	}
+}
+
+// checkVolumeRefs says which volume mounts name no volume of the spec.
+func (d *decoder) checkVolumeRefs(s *Spec) {
+	var names []string
+	for _, v := range s.Volumes {
+		names = append(names, v.Name)
+	}
+	for _, r := range d.volumeRefs {
+		if s.Volume(r.name) == nil {
+			if len(names) == 0 {
+				d.errorf(r.n, r.at, "no volume %s: declare it in the top-level volumes (volumes: {%s: {}})", quote(r.name), r.name)
+			} else {
+				d.report(pos(r.n), r.at, unknownMsg("volume", r.name, names))
+			}
+		}
+	}
 }

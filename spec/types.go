@@ -26,6 +26,8 @@ type Spec struct {
 	// written: Project then derives it from Dir.
 	Name    string
 	NamePos Pos
+	// Volumes are the named volumes (the top-level volumes key), by name.
+	Volumes []*Volume
 	// Vars are the variable references of its values, resolved, in file
 	// order; EnvFile is the .env file read ("" for none).
 	Vars    []VarUse
@@ -242,6 +244,7 @@ const (
 	MountDev    = "dev"
 	MountDevpts = "devpts"
 	MountMqueue = "mqueue"
+	MountVolume = "volume"
 )
 
 // MountTypes lists every mount type (the names of MountKinds).
@@ -263,14 +266,39 @@ type Mount struct {
 	Pos    Pos // position of the list item
 	Type   string
 	Target string // absolute, cleaned, inside the environment
-	// Source is an absolute host path (bind only), resolved against Spec.Dir.
-	Source    string
+	// Source is an absolute host path (bind), resolved against Spec.Dir;
+	// for a volume, the volume's name (Spec.Volumes).
+	Source string
+	// Create (bind): a missing source folder is made by apply (0755).
+	Create    bool
 	Readonly  bool     // default false, true for sysfs
 	Options   []string // in the order written, without duplicates
 	Size      string   // tmpfs: as written ("16M"); empty when unset
 	SizeBytes int64    // tmpfs: Size in bytes; 0 when unset
 	Mode      string   // tmpfs: octal as written ("1777"); empty when unset
 	Recursive bool     // bind: default true
+}
+
+// Volume is a named volume: a folder of the project's, kept across down,
+// made on first use (nsup volume ls, nsup volume rm).
+type Volume struct {
+	Name string
+	Pos  Pos
+	// Mode is its mode when made, octal as written ("0755" when not).
+	Mode string
+	// Owner is its owner when made, as ids inside the environment (nil:
+	// root, which a rootless nsup's user is).
+	Owner *User
+}
+
+// Volume returns the volume named name, or nil.
+func (s *Spec) Volume(name string) *Volume {
+	for _, v := range s.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
 }
 
 // IDMap is the `idmap` of an environment.

@@ -119,7 +119,8 @@ type planFlags struct {
 	noInterp bool
 	// plan, apply, ps, exec, logs, port, down: the project (-p)
 	project string
-	all     bool // ps --all
+	all     bool // ps --all, volume ls --all
+	volumes bool // down --volumes
 }
 
 // vars are where the spec's variables come from: nsup's environment, and
@@ -160,10 +161,16 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 		fs.StringVar(&pf.envFile, "env-file", "", "read the spec's variables from `FILE` (default: the .env beside the spec, if there is one); nsup's environment comes first")
 	}
 	switch name {
-	case "plan", "apply", "ps", "logs", "port", "down":
+	case "plan", "apply", "ps", "logs", "port", "down", "volume":
 		fs.StringVarP(&pf.project, "project", "p", "", "the project `NAME` (default: the spec's name key, else its folder's name)")
 	case "exec":
 		fs.StringVar(&pf.project, "project", "", "the project `NAME` (default: that of the nsup.yaml of this folder, if any, else the one project that has ENV)")
+	}
+	switch name {
+	case "volume":
+		fs.BoolVarP(&pf.all, "all", "a", false, "ls: every project's volumes")
+	case "down":
+		fs.BoolVar(&pf.volumes, "volumes", false, "remove the project's named volumes too (not with ENV names: a whole project)")
 	}
 	if name == "validate" {
 		fs.BoolVar(&pf.noInterp, "no-interpolate", false, "check the file as written: no variable is read, and $ and a leading ~ are plain characters")

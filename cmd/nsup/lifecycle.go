@@ -402,9 +402,12 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	refs, err := downTargets(rest, pf.project)
+	refs, project, err := downTargets(rest, pf.project)
 	if err != nil {
 		return err
+	}
+	if pf.volumes && project == "" {
+		return usageError{"down --volumes takes a whole project down: give no ENV (this folder's project, or -p PROJECT) or its FILE"}
 	}
 	defer lifecycle.CleanCgroups(planner.DefaultStateDir())
 	var errs []string
@@ -426,6 +429,9 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	if len(errs) > 0 {
 		return errors.New(strings.Join(errs, "\nnsup: "))
 	}
+	if pf.volumes {
+		return removeVolumes(ios, project, nil)
+	}
 	return nil
 }
 
@@ -442,18 +448,17 @@ func exitText(st int) string {
 // that is a spec file: its environments, in its project. Else names, ENV
 // or PROJECT/ENV, each of a recorded environment: an unknown one is an
 // error, and nothing is taken down.
-func downTargets(args []string, flag string) ([]envRef, error) {
+func downTargets(args []string, flag string) (refs []envRef, project string, err error) {
 	joins := map[envRef][]envRef{} // an environment → those it joins
-	var refs []envRef
 	switch {
 	case len(args) == 0:
-		project, _ := scope(flag)
+		project, _ = scope(flag)
 		if project == "" {
-			return nil, usageError{"down takes ENV names or a FILE; with none, it takes down the project of the nsup.yaml of this folder (or of -p PROJECT), and there is none here"}
+			return nil, "", usageError{"down takes ENV names or a FILE; with none, it takes down the project of the nsup.yaml of this folder (or of -p PROJECT), and there is none here"}
 		}
 		envs, err := lifecycle.List(filepath.Join(planner.DefaultStateDir(), project))
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		for _, e := range envs {
 			refs = append(refs, envRef{project, e.State.Name})
@@ -461,9 +466,9 @@ func downTargets(args []string, flag string) ([]envRef, error) {
 	case len(args) == 1 && isFile(args[0]):
 		s, err := parseSpec(args[0])
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		project := flag
+		project = flag
 		if project == "" {
 			project = s.Project()
 		}
@@ -482,7 +487,7 @@ func downTargets(args []string, flag string) ([]envRef, error) {
 			r, err := resolve("down", a, flag)
 			if err != nil {
 				if _, ok := err.(usageError); ok {
-					return nil, err
+					return nil, "", err
 				}
 				errs = append(errs, err.Error())
 				continue
@@ -492,7 +497,7 @@ func downTargets(args []string, flag string) ([]envRef, error) {
 			}
 		}
 		if len(errs) > 0 {
-			return nil, errors.New(strings.Join(errs, "\nnsup: "))
+			return nil, "", errors.New(strings.Join(errs, "\nnsup: "))
 		}
 	}
 	for _, r := range refs {
@@ -525,7 +530,7 @@ func downTargets(args []string, flag string) ([]envRef, error) {
 		out = append(out, left[pick])
 		left = append(left[:pick], left[pick+1:]...)
 	}
-	return out, nil
+	return out, project, nil
 }
 
 // isFile says whether a is a file (not a folder) that exists.

@@ -24,10 +24,19 @@ func TestMain(m *testing.M) {
 	if executor.IsKeeper() {
 		os.Exit(executor.RunKeeper(os.Stderr))
 	}
+	// Named volumes outlive an environment: every test's go to a folder
+	// of the run's (a test that checks them sets its own), never to the
+	// host's /var/lib/nsup/volumes.
+	vols, err := os.MkdirTemp("", "nsup-test-volumes-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("NSUP_VOLUME_DIR", vols)
 	code := m.Run()
 	if builtDir != "" {
 		os.RemoveAll(builtDir)
 	}
+	os.RemoveAll(vols)
 	os.Exit(code)
 }
 

@@ -132,3 +132,81 @@ func TestRootProjects(t *testing.T) {
 		t.Errorf("state directory not empty: %v", ents)
 	}
 }
+
+const volumeProjectSpec = `version: 1
+name: vols
+volumes:
+  data:
+environments:
+  app:
+    rootfs: {closure: [/bin/sh, /bin/sleep, /bin/cat]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: volume, source: data, target: /data}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'cat /data/x || echo none; echo kept > /data/x; exec sleep 1000']}
+`
+
+// A volume keeps a file across down and apply -d, is listed with who
+// uses it, is not removed while in use, and goes with down --volumes.
+func TestRootVolumeLifecycle(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	vols := filepath.Join(dir, "volumes")
+	t.Setenv("NSUP_VOLUME_DIR", vols)
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte(volumeProjectSpec), 0o644)
+	t.Chdir(dir)
+	t.Cleanup(func() { nsup(t, "down", "--volumes") })
+	// The log once it ends with want (5 s at most).
+	logs := func(want string) string {
+		out := ""
+		for i := 0; i < 250 && !strings.HasSuffix(out, want); i++ {
+			sleepMs(20)
+			_, out, _ = nsup(t, "logs", "app")
+		}
+		return out
+	}
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	if out := logs("none\n"); !strings.HasSuffix(out, "none\n") {
+		t.Errorf("first run's log: %q", out)
+	}
+	code, out, _ := nsup(t, "volume", "ls")
+	vol := filepath.Join(vols, "vols", "data")
+	if code != 0 || !strings.Contains(squeeze(out), "vols data 5 vols/app "+vol) {
+		t.Errorf("volume ls: %d\n%s", code, out)
+	}
+	if code, _, errs := nsup(t, "volume", "rm", "data"); code != 1 || !strings.Contains(errs, "volume vols/data: in use by vols/app: kept") {
+		t.Errorf("volume rm in use: %d %s", code, errs)
+	}
+	if code, _, errs := nsup(t, "volume", "rm", "dta"); code != 1 || !strings.Contains(errs, `project vols has no volume "dta": did you mean data?`) {
+		t.Errorf("volume rm dta: %d %s", code, errs)
+	}
+	if code, _, errs := nsup(t, "down"); code != 0 {
+		t.Fatalf("down: %d %s", code, errs)
+	}
+	if b, err := os.ReadFile(filepath.Join(vol, "x")); err != nil || string(b) != "kept\n" {
+		t.Errorf("after down, the volume holds %q %v", b, err)
+	}
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d again: %d %s", code, errs)
+	}
+	if out := logs("kept\n"); out != "kept\n" {
+		t.Errorf("second run's log: %q", out)
+	}
+	if code, _, errs := nsup(t, "down", "app", "--volumes"); code != 2 || !strings.Contains(errs, "--volumes takes a whole project down") {
+		t.Errorf("down app --volumes: %d %s", code, errs)
+	}
+	code, out, errs := nsup(t, "down", "--volumes")
+	if code != 0 || !strings.Contains(out, "vols/app: stopped") || !strings.Contains(out, "volume vols/data: removed") {
+		t.Errorf("down --volumes: %d %s %s", code, out, errs)
+	}
+	if _, err := os.Lstat(filepath.Join(vols, "vols")); !os.IsNotExist(err) {
+		t.Errorf("the project's volume folder is left: %v", err)
+	}
+}

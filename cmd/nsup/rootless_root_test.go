@@ -139,7 +139,9 @@ func TestRootRootlessExamples(t *testing.T) {
 	requireBusybox(t)
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
-	env := []string{"XDG_CACHE_HOME=" + cache}
+	// godev's volume: the user's own data folder (XDG_DATA_HOME), made
+	// by nsup.
+	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_DATA_HOME=" + filepath.Join(cache, "data")}
 	ex := filepath.Join(dir, "repo", "examples")
 
 	code, plan, errs := u.as(t, env, bin, "plan", filepath.Join(ex, "hello.yaml"))
@@ -171,6 +173,12 @@ func TestRootRootlessExamples(t *testing.T) {
 				}
 			}
 		})
+	}
+	// godev's volume: made by nsup, the user's, in the user's folder.
+	vol := filepath.Join(cache, "data", "nsup", "volumes", "examples", "gocache")
+	var st syscall.Stat_t
+	if err := syscall.Lstat(vol, &st); err != nil || int(st.Uid) != u.uid || int(st.Gid) != u.gid {
+		t.Errorf("godev's volume %s: %v, uid %d gid %d, want the user's", vol, err, st.Uid, st.Gid)
 	}
 }
 

@@ -63,6 +63,9 @@ type State struct {
 	// Helpers are host processes that serve the environment (pasta, its
 	// user-mode network), by pid and start time: down ends them.
 	Helpers []StateHelper `json:"helpers,omitempty"`
+	// Volumes are the folders of the named volumes it binds: nsup volume
+	// rm leaves them while it runs.
+	Volumes []string `json:"volumes,omitempty"`
 	// Ports are its published ports, as compose writes them with the
 	// host address (127.0.0.1:8080:80/tcp); an environment that joins
 	// another's network lists none of its own.

@@ -411,6 +411,11 @@ func (x *exporter) step(st planner.Step) error {
 		// makes its own, from linux.resources (resources).
 	case planner.Mkdir, planner.Flock, planner.Stdio, planner.Listen, planner.SaveState:
 		// nsup apply -d's state (/run/nsup/ENV); a runtime keeps its own.
+	case planner.Volume, planner.MkdirAll:
+		// The folder of a named volume or of a bind with create: true,
+		// made by nsup apply: the bundle binds it by its path (the mount
+		// step's), and a runtime does not make a bind's source. The
+		// volume is there once an nsup apply has used it.
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
 	}

@@ -1,0 +1,187 @@
+package main
+
+// nsup volume ls and rm, and down --volumes: the named volumes of
+// projects, VOLUMEDIR/PROJECT/NAME (planner.DefaultVolumeDir).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+const volumeHelp = `Manages the named volumes of projects (a spec's top-level volumes, bound
+by mounts of type volume): a folder each, VOLUMEDIR/PROJECT/NAME
+($NSUP_VOLUME_DIR, else /var/lib/nsup/volumes for root, else
+$XDG_DATA_HOME/nsup/volumes), made when an environment first uses it and
+kept across nsup down.
+
+  nsup volume ls         the volumes of this folder's project (the
+                         nsup.yaml here or above, or -p PROJECT), or of
+                         every project with --all or when there is none
+                         here: project, name, size, the running
+                         environments that use it, path
+  nsup volume rm NAME... remove volumes of the project, with their content
+
+nsup down --volumes takes a project down and removes its volumes. A volume
+that a running detached environment uses is never removed (one used by an
+environment in the foreground is not recorded anywhere: take care).`
+
+// volumeInfo is one volume as nsup volume ls shows it.
+type volumeInfo struct {
+	project, name, path string
+	bytes               int64
+	users               []string // the running environments that use it
+}
+
+// volumes lists the volumes of project ("" for every project's).
+func volumes(project string) ([]volumeInfo, error) {
+	dir := planner.DefaultVolumeDir()
+	projects := []string{project}
+	if project == "" {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		projects = nil
+		for _, e := range ents {
+			if e.IsDir() {
+				projects = append(projects, e.Name())
+			}
+		}
+	}
+	running, _ := lifecycle.ListAll(planner.DefaultStateDir())
+	var out []volumeInfo
+	for _, p := range projects {
+		ents, err := os.ReadDir(filepath.Join(dir, p))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range ents {
+			if !e.IsDir() {
+				continue
+			}
+			v := volumeInfo{project: p, name: e.Name(), path: filepath.Join(dir, p, e.Name())}
+			v.bytes = du(v.path)
+			for _, r := range running {
+				if r.Running && slices.Contains(r.State.Volumes, v.path) {
+					v.users = append(v.users, r.Project+"/"+r.State.Name)
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// du is the size of the files below p, in bytes (what can be read).
+func du(p string) int64 {
+	var n int64
+	filepath.WalkDir(p, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+func runVolume(_ context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("volume", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) == 0 {
+		return usageError{"volume takes ls or rm"}
+	}
+	project, _ := scope(pf.project)
+	switch rest[0] {
+	case "ls":
+		if len(rest) > 1 {
+			return usageError{"volume ls takes no arguments"}
+		}
+		if pf.all {
+			project = ""
+		}
+		vs, err := volumes(project)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "PROJECT\tNAME\tSIZE\tUSED BY\tPATH")
+		for _, v := range vs {
+			users := "-"
+			if len(v.users) > 0 {
+				users = strings.Join(v.users, ",")
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", v.project, v.name, bytesText(v.bytes), users, v.path)
+		}
+		return tw.Flush()
+	case "rm":
+		if len(rest) < 2 {
+			return usageError{"volume rm takes volume NAMEs"}
+		}
+		if project == "" {
+			return usageError{"volume rm: which project's? there is no nsup.yaml here: give -p PROJECT"}
+		}
+		return removeVolumes(ios, project, rest[1:])
+	}
+	return usageError{fmt.Sprintf("volume takes ls or rm, not %q", rest[0])}
+}
+
+// removeVolumes removes volumes names of project (all of them if names is
+// nil), refusing any a running environment uses; an unknown name is an
+// error, with the nearest name.
+func removeVolumes(ios ioSet, project string, names []string) error {
+	vs, err := volumes(project)
+	if err != nil {
+		return err
+	}
+	var known []string
+	for _, v := range vs {
+		known = append(known, v.name)
+	}
+	var errs []string
+	for _, n := range names {
+		if !slices.Contains(known, n) {
+			msg := fmt.Sprintf("volume rm: project %s has no volume %q", project, n)
+			if near := spec.Suggest(n, known); near != "" {
+				msg += ": did you mean " + near + "?"
+			}
+			errs = append(errs, msg)
+		}
+	}
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\nnsup: "))
+	}
+	for _, v := range vs {
+		if names != nil && !slices.Contains(names, v.name) {
+			continue
+		}
+		if len(v.users) > 0 {
+			errs = append(errs, fmt.Sprintf("volume %s/%s: in use by %s: kept", v.project, v.name, strings.Join(v.users, ", ")))
+			continue
+		}
+		if err := os.RemoveAll(v.path); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		fmt.Fprintf(ios.stdout, "volume %s/%s: removed\n", v.project, v.name)
+	}
+	os.Remove(filepath.Join(planner.DefaultVolumeDir(), project)) // the project's folder, if that was its last
+	if len(errs) > 0 {
+		return errors.New(strings.Join(errs, "\nnsup: "))
+	}
+	return nil
+}

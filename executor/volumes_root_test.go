@@ -1,0 +1,91 @@
+package executor_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+const volumeSpec = `version: 1
+name: proj
+volumes:
+  data: {mode: "0700", owner: "1000:1001"}
+environments:
+  vol:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: volume, source: data, target: /data}
+      - {type: bind, source: ./made/deep, target: /made, create: true}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "cat /data/x || echo none; echo kept > /data/x; ls -ld /made | cut -c1-10"]
+`
+
+// A volume is made on first use with its mode and owner, keeps what the
+// environment wrote across applies, and a bind with create: true makes
+// its folder; an apply that fails at any step removes what it made (both
+// still empty).
+func TestRootVolumes(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	applets(t, filepath.Join(dir, "rootfs"), "sh", "cat", "ls", "cut")
+	vols := filepath.Join(dir, "volumes")
+	t.Setenv("NSUP_VOLUME_DIR", vols)
+	p := compile(t, dir, volumeSpec)
+	vol := filepath.Join(vols, "proj", "data")
+	made := filepath.Join(dir, "made")
+	text := planText(p)
+	for _, want := range []string{
+		fmt.Sprintf(`mkdir(%q, 0700), chown(1000, 1001) if missing: volume "data"`, vol),
+		fmt.Sprintf(`mkdir(%q, 0755) if missing, and its parents`, filepath.Join(made, "deep")),
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("plan lacks %s:\n%s", want, text)
+		}
+	}
+	env := p.Environments[0]
+	for i, st := range env.Steps {
+		if st.Stage != planner.Host && st.Stage != planner.Child {
+			continue
+		}
+		opts := executor.FailAt(executor.Options{}, env.Name, i, unix.EPERM)
+		if _, _, _, err := run(t, p, opts); err == nil || !errors.Is(err, unix.EPERM) {
+			t.Fatalf("step %d: %v, want it to fail", i, err)
+		}
+		for _, d := range []string{vol, made} {
+			if _, err := os.Lstat(d); err == nil {
+				t.Errorf("failed at step %d (%s): %s is left", i, planner.FormatOp(st.Op), d)
+				os.RemoveAll(d)
+			}
+		}
+	}
+	if st, out, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 || out != "none\ndrwxr-xr-x\n" {
+		t.Errorf("first apply: %d %v %q %q", st, err, out, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(vol, "x"))
+	t.Logf("x: %q %v", b, err)
+	var st unix.Stat_t
+	if err := unix.Lstat(vol, &st); err != nil || st.Mode&0o7777 != 0o700 || st.Uid != 1000 || st.Gid != 1001 {
+		t.Errorf("volume: %v mode %o owner %d:%d, want 0700 1000:1001", err, st.Mode&0o7777, st.Uid, st.Gid)
+	}
+	// The second apply finds what the first wrote; the folders are kept.
+	if out := runOK(t, p); out != "kept\ndrwxr-xr-x\n" {
+		t.Errorf("second apply: %q", out)
+	}
+	// A symlink where the volume is: refused, never followed.
+	os.RemoveAll(vol)
+	os.Symlink(dir, vol)
+	if _, _, _, err := run(t, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "is not a folder (a symlink is refused)") {
+		t.Errorf("a symlink as the volume: %v", err)
+	}
+}

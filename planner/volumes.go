@@ -1,0 +1,154 @@
+package planner
+
+// Named volumes (mounts of type volume: a folder of the project's, made on
+// first use, kept across down) and binds that make their source (create:
+// true): both are binds once their folder is planned.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// DefaultVolumeDir is where named volumes live, a folder per project:
+// $NSUP_VOLUME_DIR if set, /var/lib/nsup/volumes for root, else
+// $XDG_DATA_HOME/nsup/volumes (~/.local/share/nsup/volumes). Unlike the
+// state directory (/run), it outlives a reboot.
+func DefaultVolumeDir() string {
+	if d := os.Getenv("NSUP_VOLUME_DIR"); d != "" {
+		if abs, err := filepath.Abs(d); err == nil {
+			return abs
+		}
+		return d
+	}
+	if os.Geteuid() == 0 {
+		return "/var/lib/nsup/volumes"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "nsup", "volumes")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "nsup", "volumes")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("nsup-volumes-%d", os.Geteuid()))
+}
+
+// VolumePath is the folder of volume name of project, under dir
+// (DefaultVolumeDir).
+func VolumePath(dir, project, name string) string { return filepath.Join(dir, project, name) }
+
+// usesVolumes says whether an environment of s mounts a named volume: its
+// plan then needs the project, foreground or not.
+func usesVolumes(s *spec.Spec) bool {
+	for _, e := range s.Environments {
+		for _, m := range e.Mounts {
+			if m.Type == spec.MountVolume {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// volumes plans the folders of the environment's volumes and of its binds
+// with create: true (host steps, before anything is mounted), and makes
+// each such mount a bind of its folder for the rest of the plan.
+func (ec *envCompiler) volumes() {
+	e := ec.e
+	if !slices.ContainsFunc(e.Mounts, func(m spec.Mount) bool { return m.Type == spec.MountVolume || m.Create }) {
+		return
+	}
+	c := ec.compiler
+	ne := *e
+	ne.Mounts = slices.Clone(e.Mounts)
+	planned := map[string]bool{}
+	for i, m := range ne.Mounts {
+		field := ec.mountField(i)
+		switch {
+		case m.Type == spec.MountVolume:
+			v := c.s.Volume(m.Source)
+			if v == nil {
+				continue // the spec said so
+			}
+			p := VolumePath(c.volumeDir, c.project, v.Name)
+			if !planned[p] {
+				planned[p] = true
+				uid, gid, ok := ec.volumeOwner(v, field)
+				if !ok {
+					continue
+				}
+				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Mode: parseMode(v.Mode), UID: uid, GID: gid})
+				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
+			}
+			ec.markMade(p, "volume")
+			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
+		case m.Type == spec.MountBind && m.Create:
+			if !planned[m.Source] {
+				planned[m.Source] = true
+				ec.add(Host, m.Pos, MkdirAll{Path: m.Source, Mode: 0o755})
+			}
+			ec.markMade(m.Source, "create")
+		}
+	}
+	ec.e = &ne
+}
+
+// volumeOwner is the owner a volume is made with, on the host: the
+// volume's owner (ids inside the environment) through the environment's
+// id maps, or -1 (the caller: root, or a rootless nsup's user, who is
+// root inside).
+func (ec *envCompiler) volumeOwner(v *spec.Volume, field string) (uid, gid int, ok bool) {
+	if v.Owner == nil {
+		return -1, -1, true
+	}
+	at := "volumes." + v.Name + ".owner"
+	u, g := int64(v.Owner.UID), int64(v.Owner.GID)
+	switch {
+	case ec.isNew(spec.NSUser):
+		u, g = outside(ec.uidMap, v.Owner.UID), outside(ec.gidMap, v.Owner.GID)
+		if u < 0 || g < 0 {
+			ec.errorf(v.Owner.Pos, at, "%d:%d is not mapped in environment %s's user namespace (uid_map %s, gid_map %s)", v.Owner.UID, v.Owner.GID, ec.e.Name,
+				strings.TrimSpace(MapText(mapLines(ec.uidMap))), strings.TrimSpace(MapText(mapLines(ec.gidMap))))
+			return 0, 0, false
+		}
+	case ec.joined(spec.NSUser) != nil:
+		ec.errorf(v.Owner.Pos, at, "environment %s joins a user namespace, whose ids nsup does not know at plan time: give no owner (the volume is then the caller's)", ec.e.Name)
+		return 0, 0, false
+	}
+	if !ec.caller.Privileged && (u != int64(ec.caller.UID) || g != int64(ec.caller.GID)) {
+		ec.errorf(v.Owner.Pos, at, "rootless, a volume is yours (uid %d, root inside): an owner %d:%d on the host needs root (%s)", ec.caller.UID, u, g, field)
+		return 0, 0, false
+	}
+	return int(u), int(g), true
+}
+
+// outside is the host id of id inside, through a user namespace's map;
+// -1 if id is not mapped.
+func outside(m []spec.IDRange, id uint32) int64 {
+	for _, r := range m {
+		if id >= r.Inside && id-r.Inside < r.Count {
+			return int64(r.Outside) + int64(id-r.Inside)
+		}
+	}
+	return -1
+}
+
+// parseMode reads an octal mode the spec checked.
+func parseMode(s string) uint32 {
+	var m uint32
+	fmt.Sscanf(s, "%o", &m)
+	return m
+}
+
+// markMade records a folder that apply makes before it is bound (a
+// volume's, a bind's with create: true): the plan may not find it.
+func (ec *envCompiler) markMade(p, why string) {
+	if ec.made == nil {
+		ec.made = map[string]string{}
+	}
+	ec.made[p] = why
+}
