@@ -136,7 +136,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	<-subscribed
 
 	a := &applier{plan: p, opts: opts, std: std, runs: map[string]*envRun{}, ended: make(chan *envRun, len(p.Environments)),
-		pathFDs: map[stepKey]int{}, exe: -1}
+		pathFDs: map[stepKey]int{}, exe: -1, pods: map[string]podFDs{}}
 	defer a.close()
 	// Every namespace file named by path is opened and checked before
 	// anything is created: a path that is not a namespace of the type
@@ -166,6 +166,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			}
 			r.removeState()
 		}
+		a.releaseStartedPods()
 		return 1, err
 	}
 	colors := 0
@@ -289,6 +290,11 @@ type applier struct {
 	// a joined mount namespace, where /proc/self/exe may not exist, is
 	// executed through it.
 	exe int
+	// pods are the namespaces of the pods' holders (Hold), by pod, for
+	// their Setns steps; startedPods the records of the holders this
+	// apply started (ended if it is taken back and nothing uses them).
+	pods        map[string]podFDs
+	startedPods []string
 }
 
 type stepKey struct {
@@ -299,6 +305,11 @@ type stepKey struct {
 func (a *applier) close() {
 	for _, fd := range a.pathFDs {
 		unix.Close(fd)
+	}
+	for _, fds := range a.pods {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
 	}
 	if a.exe >= 0 {
 		unix.Close(a.exe)
@@ -329,7 +340,7 @@ func (a *applier) openPaths(p *planner.Plan) error {
 		env := &p.Environments[i]
 		for j, st := range env.Steps {
 			op, ok := st.Op.(planner.Setns)
-			if !ok || op.Env != "" {
+			if !ok || op.Env != "" || op.Pod != "" {
 				continue
 			}
 			fd, err := openNS(op.Path, op.NSType)

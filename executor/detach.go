@@ -178,6 +178,8 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		switch op := s.Op.(type) {
 		case planner.Volume:
 			st.Volumes = append(st.Volumes, op.Path)
+		case planner.Hold:
+			st.Pods = append(st.Pods, op.Record)
 		case planner.Rootfs:
 			if op.Type != "dir" {
 				st.Rootfs = append(st.Rootfs, op.Path)
@@ -191,7 +193,10 @@ func (r *envRun) saveState(op planner.SaveState) error {
 				st.Joined = map[string]string{}
 			}
 			ref := op.Env
-			if ref == "" {
+			switch {
+			case op.Pod != "":
+				ref = "pod:" + op.Pod
+			case ref == "":
 				ref = op.Path
 			}
 			st.Joined[nsNames[op.NSType]] = ref

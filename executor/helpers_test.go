@@ -35,6 +35,11 @@ func TestMain(m *testing.M) {
 	if executor.IsKeeper() {
 		os.Exit(executor.RunKeeper(os.Stderr))
 	}
+	// And as a pod's holder: that process holds namespaces, and nothing
+	// else.
+	if executor.IsHolder() {
+		os.Exit(executor.RunHolder())
+	}
 	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
 		os.Exit(helperApply())
 	}

@@ -57,6 +57,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return r.mkdir(op)
 	case planner.Volume:
 		return r.volume(op)
+	case planner.Hold:
+		return r.hold(op)
 	case planner.MkdirAll:
 		return r.mkdirAll(op)
 	case planner.Flock:
@@ -98,6 +100,13 @@ func (r *envRun) setns(i int, op planner.Setns) error {
 // nsFD is the namespace file step i joins: opened before anything was
 // created (by path), or when the joined environment was set up (by name).
 func (r *envRun) nsFD(i int, op planner.Setns) (int, error) {
+	if op.Pod != "" {
+		fd, ok := r.a.pods[op.Pod][op.NSType]
+		if !ok {
+			return -1, fmt.Errorf("pod %s's %s namespace was not opened (no hold step before): %w", op.Pod, nsNames[op.NSType], unix.EINVAL)
+		}
+		return fd, nil
+	}
 	if op.Env == "" {
 		if fd, ok := r.a.pathFDs[stepKey{r.env.Name, i}]; ok {
 			return fd, nil

@@ -85,7 +85,19 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		defer unix.Close(fd)
 		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, fd
 	}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if r.release != nil {
+		// Detached: no parent-death signal ties the keeper to this
+		// thread, which may be in a pod's network namespace (its
+		// holder's, joined for the clone): started from another thread,
+		// in the host's, where pasta finds the host's interfaces.
+		start = func() error {
+			errc := make(chan error, 1)
+			go func() { errc <- cmd.Start() }()
+			return <-errc
+		}
+	}
+	if err := start(); err != nil {
 		return err
 	}
 	pw.Close()

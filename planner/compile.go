@@ -135,6 +135,9 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if opts.Detach && c.caller.Privileged {
+		c.pods = pods(s)
+	}
 	// One terminal, one environment: with several, none can have the
 	// caller's input to itself (their processes still write to nsup's
 	// stdout and stderr, prefixed).
@@ -251,10 +254,13 @@ type compiler struct {
 	// projectDir its folder of the state directory (detached), where its
 	// environments are recorded; volumeDir where volumes are.
 	project, projectDir, volumeDir string
-	layout                         *cgroup.Layout
-	layoutErr                      error
-	parentErr                      error // NSUP_CGROUP_PARENT, as given, is wrong
-	layoutRead                     bool
+	// pods are the namespaces of each environment that others join by
+	// name and a holder holds (detached, as root): see pods.
+	pods       map[string]CloneFlags
+	layout     *cgroup.Layout
+	layoutErr  error
+	parentErr  error // NSUP_CGROUP_PARENT, as given, is wrong
+	layoutRead bool
 	// terminal: the plan's one environment gets a pty (Options.Terminal).
 	terminal bool
 	// prefixed: the lines of the environment's processes are prefixed
@@ -351,7 +357,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	close(c.slots[at].ready)
 	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}
 	for _, j := range ec.joins {
-		if !j.isPath() && !contains(out.Needs, j.ref) {
+		if !j.isPath() && !ec.inPod(j) && !contains(out.Needs, j.ref) {
 			out.Needs = append(out.Needs, j.ref)
 		}
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -427,8 +429,38 @@ func (ec *envCompiler) host() {
 			ec.add(Forked, pos, Prctl{Option: prSetDumpable, Arg: 0})
 		}
 	}
+	// A pod's namespaces: its holder found or started (on the host,
+	// before a fork: the copy inherits the fds), then entered.
+	own := ec.compiler.pods[e.Name]
+	flags &^= own
+	holds := map[string]bool{}
+	hold := func(pod string, pos spec.Pos) {
+		if !holds[pod] {
+			holds[pod] = true
+			// Before the thread joins the environment's v1 groups: the
+			// holder outlives the environment, whose groups down empties.
+			ec.addBefore(Host, pos, Hold{Pod: pod, Types: ec.compiler.pods[pod], Record: filepath.Join(ec.compiler.projectDir, PodsDir, pod+".json")},
+				CgroupJoin{}, Fork{}, Clone{})
+		}
+	}
+	if own != 0 {
+		hold(e.Name, first)
+		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its namespaces %s, joined by name by %s, are held by a process of their own (the pod's holder): each of them may be restarted and find the others' still there",
+			e.Name, strings.Join(cloneTypeNames(own), ", "), strings.Join(ec.compiler.podUsers(e.Name), ", ")))
+	}
+	for _, j := range ec.joins {
+		if ec.inPod(j) {
+			hold(j.ref, j.pos)
+		}
+	}
 	for _, j := range ec.joins {
 		op := Setns{NSType: nsFlag(j.t)}
+		if ec.inPod(j) {
+			op.Pod = j.ref
+			op.Path = "/proc/$pod:" + j.ref + "/ns/" + j.t
+			ec.add(stage, j.pos, op)
+			continue
+		}
 		if j.isPath() {
 			op.Path = j.ref
 		} else {
@@ -441,6 +473,11 @@ func (ec *envCompiler) host() {
 			}
 		}
 		ec.add(stage, j.pos, op)
+	}
+	for _, t := range spec.JoinOrder {
+		if f := nsFlag(t); own&f != 0 {
+			ec.add(stage, ec.nsPos(t), Setns{Pod: e.Name, Path: "/proc/$pod:" + e.Name + "/ns/" + t, NSType: f})
+		}
 	}
 	if !ec.forked {
 		hostTime()
@@ -483,4 +520,78 @@ func mntPos(e *spec.Environment) spec.Pos {
 		}
 	}
 	return e.Pos
+}
+
+// PodsDir is the folder of a project's state directory where its pods'
+// holders are recorded (Hold.Record).
+const PodsDir = ".pods"
+
+// podTypes are the namespace types a pod's holder may hold: those a
+// Kubernetes pod's containers share (net, ipc, uts). A pid namespace
+// needs its PID 1, a mount namespace its root: those are joined from the
+// environment as before.
+var podTypes = []string{spec.NSNet, spec.NSIPC, spec.NSUTS}
+
+// pods are, for each environment of s, the namespaces of podTypes it
+// creates that another environment joins by name: a holder holds them
+// (Hold), and the environment and those that join it enter the holder's.
+// Decided on the whole spec, not on the environments applied, so that
+// applying one of them alone (a restart) finds the same pod.
+func pods(s *spec.Spec) map[string]CloneFlags {
+	out := map[string]CloneFlags{}
+	for _, e := range s.Environments {
+		for _, t := range podTypes {
+			j := e.Joined(t)
+			if j == nil || j.IsPath() {
+				continue
+			}
+			if o := s.Env(j.Ref); o != nil && o.HasNamespace(t) {
+				out[j.Ref] |= nsFlag(t)
+			}
+		}
+	}
+	return out
+}
+
+// inPod says whether join j enters a pod's holder.
+func (ec *envCompiler) inPod(j joinRef) bool {
+	return !j.isPath() && ec.compiler.pods[j.ref]&nsFlag(j.t) != 0
+}
+
+// podUsers are the environments that join pod's namespaces by name.
+func (c *compiler) podUsers(pod string) []string {
+	var out []string
+	for _, e := range c.s.Environments {
+		for _, t := range podTypes {
+			if j := e.Joined(t); j != nil && j.Ref == pod && !slices.Contains(out, e.Name) {
+				out = append(out, e.Name)
+			}
+		}
+	}
+	return out
+}
+
+// cloneTypeNames are the namespace types of flags, in spec order.
+func cloneTypeNames(flags CloneFlags) []string {
+	var out []string
+	for _, n := range spec.Namespaces {
+		if uint64(flags)&n.Flag != 0 {
+			out = append(out, n.Name)
+		}
+	}
+	return out
+}
+
+// addBefore adds a step before the environment's first step of one of
+// the types of before, if there is one, else at the end.
+func (ec *envCompiler) addBefore(stage Stage, pos spec.Pos, op Op, before ...Op) {
+	for i, st := range ec.steps {
+		for _, b := range before {
+			if reflect.TypeOf(st.Op) == reflect.TypeOf(b) {
+				ec.steps = slices.Insert(ec.steps, i, Step{Stage: stage, Origin: ec.origin(pos), Op: op})
+				return
+			}
+		}
+	}
+	ec.add(stage, pos, op)
 }

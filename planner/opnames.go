@@ -38,6 +38,7 @@ func (Spawn) Syscall() string         { return "clone" }
 func (Monitor) Syscall() string       { return "clone" }
 func (Mkdir) Syscall() string         { return "mkdir" }
 func (Volume) Syscall() string        { return "mkdir" }
+func (Hold) Syscall() string          { return "clone" }
 func (MkdirAll) Syscall() string      { return "mkdir" }
 func (Flock) Syscall() string         { return "flock" }
 func (Stdio) Syscall() string         { return "open" }
@@ -88,6 +89,7 @@ func (Spawn) Kind() string         { return "spawn" }
 func (Monitor) Kind() string       { return "monitor" }
 func (Mkdir) Kind() string         { return "mkdir" }
 func (Volume) Kind() string        { return "volume" }
+func (Hold) Kind() string          { return "hold" }
 func (MkdirAll) Kind() string      { return "mkdirAll" }
 func (Flock) Kind() string         { return "flock" }
 func (Stdio) Kind() string         { return "stdio" }
@@ -138,6 +140,7 @@ func (Spawn) isOp()         {}
 func (Monitor) isOp()       {}
 func (Mkdir) isOp()         {}
 func (Volume) isOp()        {}
+func (Hold) isOp()          {}
 func (MkdirAll) isOp()      {}
 func (Flock) isOp()         {}
 func (Stdio) isOp()         {}
@@ -159,6 +162,6 @@ func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, Console{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
-		Mkdir{}, Volume{}, MkdirAll{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
+		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
 		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

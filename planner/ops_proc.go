@@ -54,6 +54,25 @@ type Mkdir struct {
 	Mode uint32 `json:"mode"`
 }
 
+// Hold finds, or starts, the holder of pod Pod: a small process of its own
+// (nsup's, as podman's infra container and Kubernetes' pause container)
+// that holds the namespaces of Types which environment Pod creates and
+// others join by name, so that either can be restarted (down, apply -d)
+// and find the others' still there. Its pid and start time are in Record,
+// written under a lock (Record.lock) when it is started; the
+// environments then join its namespaces (Setns with Pod). It ends by
+// itself once no process but itself has been in its namespaces for 2 s
+// (10 s after its start), and nsup down of the pod's last environment
+// ends it at once.
+type Hold struct {
+	Pod    string     `json:"pod"`
+	Types  CloneFlags `json:"types"`
+	Record string     `json:"record"`
+}
+
+// HoldArgv is the command line of a pod's holder (nsup's binary).
+var HoldArgv = []string{"nsup", "__nsup_hold"}
+
 // Volume makes a named volume's folder if it is missing: mkdir(Path,
 // Mode), then chown(UID, GID) (-1: the caller's), its parents (nsup's
 // volume folder, the project's) made 0700. An existing one is used as it

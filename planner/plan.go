@@ -212,7 +212,9 @@ type Setns struct {
 	// (apply opens it once that environment is up, before it can end).
 	Path string `json:"path"`
 	// Env is the environment joined by name, or "".
-	Env    string     `json:"env,omitempty"`
+	Env string `json:"env,omitempty"`
+	// Pod is the pod whose holder's namespace is joined (Hold), or "".
+	Pod    string     `json:"pod,omitempty"`
 	NSType CloneFlags `json:"nstype"`
 }
 

@@ -291,6 +291,8 @@ func FormatOp(op Op) string {
 			q(op.Process), time.Duration(op.StopTimeout)*time.Millisecond)
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
+	case Hold:
+		return fmt.Sprintf("clone(%s) of nsup's holder of pod %s, unless %s names one that runs", op.Types, q(op.Pod), q(op.Record))
 	case Volume:
 		owner := ""
 		if op.UID >= 0 || op.GID >= 0 {

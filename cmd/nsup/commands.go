@@ -161,7 +161,7 @@ func newFlags(name string) (*pflag.FlagSet, *planFlags) {
 		fs.StringVar(&pf.envFile, "env-file", "", "read the spec's variables from `FILE` (default: the .env beside the spec, if there is one); nsup's environment comes first")
 	}
 	switch name {
-	case "plan", "apply", "ps", "logs", "port", "down", "volume":
+	case "plan", "apply", "ps", "logs", "port", "down", "volume", "restart":
 		fs.StringVarP(&pf.project, "project", "p", "", "the project `NAME` (default: the spec's name key, else its folder's name)")
 	case "exec":
 		fs.StringVar(&pf.project, "project", "", "the project `NAME` (default: that of the nsup.yaml of this folder, if any, else the one project that has ENV)")

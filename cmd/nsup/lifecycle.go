@@ -569,7 +569,7 @@ func bytesText(n int64) string {
 // the environment whose network it joins by name (its state's).
 func envPorts(project string, st *lifecycle.State, byName map[envRef][]string) []string {
 	if owner, ok := st.Joined["net"]; ok && !strings.HasPrefix(owner, "/") {
-		return append([]string{}, byName[envRef{project, owner}]...)
+		return append([]string{}, byName[envRef{project, strings.TrimPrefix(owner, "pod:")}]...)
 	}
 	return append([]string{}, st.Ports...)
 }
@@ -634,4 +634,42 @@ func termOf(tty bool) string {
 		return ""
 	}
 	return os.Getenv("TERM")
+}
+
+const restartHelp = `Takes the detached environment ENV down and brings it up again from its
+spec (the file it was applied from, read again now: its variables are
+this call's), in its project. The namespaces it shares by name with
+others of its pod (net, ipc, uts: those another environment joins, or it
+joins) are held by the pod's holder, so the others keep reaching it as
+before, and it them. An environment that joins another's mnt, pid, user,
+cgroup or time namespace by name cannot be restarted alone: take down and
+apply the pair.`
+
+func runRestart(ctx context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("restart", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) != 1 {
+		return usageError{"restart takes one [PROJECT/]ENV"}
+	}
+	ref, err := resolve("restart", rest[0], pf.project)
+	if err != nil {
+		return err
+	}
+	st, err := lifecycle.Inspect(ref.dir(), ref.name)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(st.State.Spec); err != nil {
+		return fmt.Errorf("restart: %s's spec: %w", ref, err)
+	}
+	res, err := lifecycle.Down(ctx, ref.dir(), ref.name)
+	if err != nil {
+		return err
+	}
+	if res.Found {
+		fmt.Fprintf(ios.stdout, "%s: stopped%s\n", ref, exitText(res.Exit))
+	}
+	return runApply(ctx, []string{"-d", "-p", ref.project, st.State.Spec, ref.name}, ios)
 }

@@ -33,6 +33,11 @@ func main() {
 	if executor.IsKeeper() {
 		os.Exit(executor.RunKeeper(os.Stderr))
 	}
+	// And as a pod's holder: that process holds namespaces, and nothing
+	// else.
+	if executor.IsHolder() {
+		os.Exit(executor.RunHolder())
+	}
 	// What nsup's caller left open (fds from 3 on) stays out of every
 	// process nsup starts: the environments (whose child stage closes
 	// them anyway), pasta's keeper and pasta, which outlive nsup.
@@ -116,6 +121,7 @@ func commands() []command {
 		{"shell", "[FILE] [ENV]", "an interactive shell in a fresh environment, or in a running one", shellHelp, runShell},
 		{"logs", "[PROJECT/]ENV [-f]", "print a detached environment's output", logsHelp, runLogs},
 		{"port", "[PROJECT/]ENV", "list a detached environment's published ports", portHelp, runPort},
+		{"restart", "[PROJECT/]ENV [-p PROJECT]", "take a detached environment down and up again; its pod keeps its network", restartHelp, runRestart},
 		{"down", "[ENV... | FILE] [-p PROJECT] [--volumes]", "stop detached environments and remove their state", downHelp, runDown},
 		{"lock", "[--check] [FILE]", "write or check FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},

@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 	if executor.IsKeeper() {
 		os.Exit(executor.RunKeeper(os.Stderr))
 	}
+	// And as a pod's holder: that process holds namespaces, and nothing
+	// else.
+	if executor.IsHolder() {
+		os.Exit(executor.RunHolder())
+	}
 	// Named volumes outlive an environment: every test's go to a folder
 	// of the run's (a test that checks them sets its own), never to the
 	// host's /var/lib/nsup/volumes.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -209,4 +210,126 @@ func TestRootVolumeLifecycle(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(vols, "vols")); !os.IsNotExist(err) {
 		t.Errorf("the project's volume folder is left: %v", err)
 	}
+}
+
+const podSpec = `version: 1
+name: podtest
+environments:
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net, uts]
+    hostname: web
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: tmpfs, target: /www}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, 'cat /proc/sys/kernel/random/uuid > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www']}
+  client:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    join: {net: web}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`
+
+// A pod's namespaces are its holder's: after nsup restart web, client
+// (which joins web's network) reaches the new web as it did the old one,
+// in the same network namespace; down of both ends the holder.
+func TestRootPodRestart(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	f := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(f, []byte(podSpec), 0o644)
+	t.Chdir(dir)
+	t.Cleanup(func() { nsup(t, "down", f) })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	// What client gets from web's httpd, once it answers (5 s at most).
+	fetch := func() string {
+		for i := 0; i < 100; i++ {
+			_, out, _ := nsup(t, "exec", "client", "--", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/")
+			if len(strings.TrimSpace(out)) == 36 {
+				return strings.TrimSpace(out)
+			}
+			sleepMs(50)
+		}
+		return ""
+	}
+	pidsOf := func() map[string]int {
+		_, out, _ := nsup(t, "ps", "--json")
+		var entries []psEntry
+		json.Unmarshal([]byte(out), &entries)
+		m := map[string]int{}
+		for _, e := range entries {
+			if e.Running {
+				m[e.Name] = e.Pid
+			}
+			if e.Name == "client" && e.Joined["net"] != "pod:web" {
+				t.Errorf("ps: client joined %v, want net=pod:web", e.Joined)
+			}
+		}
+		return m
+	}
+	netOf := func(pid int) string {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
+		return l
+	}
+	first := fetch()
+	before := pidsOf()
+	if first == "" || len(before) != 2 || netOf(before["web"]) != netOf(before["client"]) {
+		t.Fatalf("before the restart: %q %v", first, before)
+	}
+	code, out, errs := nsup(t, "restart", "web")
+	if code != 0 || !strings.Contains(out, "podtest/web: stopped") || !strings.Contains(out, "web") {
+		t.Fatalf("restart web: %d %s %s", code, out, errs)
+	}
+	after := pidsOf()
+	second := fetch()
+	if second == "" || second == first {
+		t.Errorf("after the restart, client got %q (before: %q): want the new web's", second, first)
+	}
+	if after["web"] == before["web"] || after["client"] != before["client"] || netOf(after["web"]) != netOf(before["client"]) {
+		t.Errorf("after the restart: pids %v (before %v), web's net %s, client's %s", after, before, netOf(after["web"]), netOf(after["client"]))
+	}
+	// One holder, the same all along: the first is still there, and in
+	// both environments' network namespace.
+	rec := filepath.Join(dir, "state", "podtest", ".pods", "web.json")
+	var h struct{ Pid int }
+	b, _ := os.ReadFile(rec)
+	json.Unmarshal(b, &h)
+	if h.Pid == 0 || netOf(h.Pid) != netOf(after["client"]) || comm(h.Pid) != "nsup-pod" {
+		t.Errorf("holder %s: pid %d (%s), net %s; client's %s", b, h.Pid, comm(h.Pid), netOf(h.Pid), netOf(after["client"]))
+	}
+	if code, out, errs := nsup(t, "down", f); code != 0 {
+		t.Fatalf("down: %d %s %s", code, out, errs)
+	}
+	// Gone with the pod's last environment (reaped: nsup's child here).
+	for i := 0; i < 40 && comm(h.Pid) != ""; i++ {
+		sleepMs(50)
+	}
+	if c := comm(h.Pid); c != "" {
+		t.Errorf("the holder (pid %d) is left after down: %s", h.Pid, c)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "state")); len(ents) != 0 {
+		t.Errorf("state left: %v", ents)
+	}
+}
+
+// comm is a process's name, "" if there is none (or it is a zombie).
+func comm(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil || pid <= 0 {
+		return ""
+	}
+	s := string(b)
+	open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+	if open < 0 || end < open || strings.HasPrefix(s[end+1:], " Z") {
+		return ""
+	}
+	return s[open+1 : end]
 }

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -291,7 +292,7 @@ func mountMatch(src, target, fstype string, flags planner.MountFlags, data strin
 	}
 }
 
-func expectations(p planner.Env, host map[int]bool) []expectation {
+func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expectation {
 	var ex []expectation
 	add := func(i int, st planner.Step, m func(event) bool) {
 		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), m})
@@ -362,6 +363,25 @@ func expectations(p planner.Env, host map[int]bool) []expectation {
 			add(i, st, func(e event) bool { return e.name == "pivot_root" && e.args == q(op.NewRoot)+", "+q(op.PutOld) })
 		case planner.Umount2:
 			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
+		case planner.Hold:
+			// The first of a pod's in a fresh state directory starts its
+			// holder: a fork by nsup into the pod's new namespaces, then
+			// the holder's execve of nsup's own binary (which then makes
+			// no traced call but its threads); the others find it.
+			if held[op.Pod] {
+				continue
+			}
+			held[op.Pod] = true
+			want := strings.Split(op.Types.String(), "|")
+			slices.Sort(want)
+			add(i, st, func(e event) bool {
+				got := strings.Split(nsFlags(e.args), "|")
+				slices.Sort(got)
+				return host[e.pid] && isFork(e.name) && slices.Equal(got, want)
+			})
+			add(i, st, func(e event) bool {
+				return e.name == "execve" && strings.HasPrefix(e.ret, "0") && strings.Contains(e.args, q(planner.HoldArgv[1])) && strings.Contains(e.args, q(op.Pod))
+			})
 		case planner.Pasta:
 			// A fork by nsup's host thread, the keeper's execve (nsup's
 			// own binary), its fork, and pasta's execve with the plan's
@@ -606,9 +626,10 @@ func hostThreads(evs []event) map[int]bool {
 // every traced call must belong to one of them.
 func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, missing []string) {
 	queues := map[string][]expectation{}
+	held := map[string]bool{} // the pods whose holder an earlier step starts
 	var order []string
 	for _, e := range p.Environments {
-		queues[e.Name] = expectations(e, host)
+		queues[e.Name] = expectations(e, host, held)
 		order = append(order, e.Name)
 	}
 	for _, e := range evs {

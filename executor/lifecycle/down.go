@@ -102,9 +102,20 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	if err := removeGroups(dir, name); err != nil {
 		return res, err
 	}
+	var pods []string
+	if st, err := readState(d); err == nil {
+		pods = st.Pods
+	}
 	// The lock is ours: nobody is using the directory.
 	err = os.RemoveAll(d)
-	unix.Rmdir(dir) // the project's folder, if that was its last
+	// Its pods' holders, if it was the last in them; then the project's
+	// folder, if that was its last.
+	for _, rec := range pods {
+		if filepath.Dir(filepath.Dir(rec)) == dir {
+			ReleaseHolder(rec)
+		}
+	}
+	unix.Rmdir(dir)
 	return res, err
 }
 

@@ -63,6 +63,10 @@ type State struct {
 	// Helpers are host processes that serve the environment (pasta, its
 	// user-mode network), by pid and start time: down ends them.
 	Helpers []StateHelper `json:"helpers,omitempty"`
+	// Pods are the records of the pods' holders whose namespaces it is in
+	// (Joined says "pod:POD" for those): down ends a holder with the last
+	// environment in it.
+	Pods []string `json:"pods,omitempty"`
 	// Volumes are the folders of the named volumes it binds: nsup volume
 	// rm leaves them while it runs.
 	Volumes []string `json:"volumes,omitempty"`

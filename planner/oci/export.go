@@ -411,6 +411,10 @@ func (x *exporter) step(st planner.Step) error {
 		// makes its own, from linux.resources (resources).
 	case planner.Mkdir, planner.Flock, planner.Stdio, planner.Listen, planner.SaveState:
 		// nsup apply -d's state (/run/nsup/ENV); a runtime keeps its own.
+	case planner.Hold:
+		// Planned for nsup apply -d only; a bundle is exported from the
+		// foreground plan, whose joins by name are an engine's to make.
+		return fmt.Errorf("a pod's holder (nsup apply -d) has no OCI equivalent: export the foreground plan")
 	case planner.Volume, planner.MkdirAll:
 		// The folder of a named volume or of a bind with create: true,
 		// made by nsup apply: the bundle binds it by its path (the mount

@@ -1,0 +1,131 @@
+package lifecycle
+
+// Pods' holders (planner.Hold): their records, in a project's folder of
+// the state directory (.pods/POD.json), and their end.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Holder is a pod's holder's record.
+type Holder struct {
+	Pod       string `json:"pod"`
+	Pid       int    `json:"pid"`
+	StartTime uint64 `json:"startTime"`
+	// Types are the namespace types it holds: "net", "ipc", "uts".
+	Types []string `json:"types"`
+}
+
+// PodLock is the lock file of a holder's record: held while one is looked
+// for or started.
+func PodLock(record string) string { return strings.TrimSuffix(record, ".json") + ".lock" }
+
+// WriteHolder writes a holder's record, atomically.
+func WriteHolder(record string, h Holder) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	tmp := record + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, record)
+}
+
+// readHolder reads a record; nil if there is none, or it is damaged.
+func readHolder(record string) *Holder {
+	b, err := os.ReadFile(record)
+	if err != nil {
+		return nil
+	}
+	var h Holder
+	if json.Unmarshal(b, &h) != nil || h.Pid <= 0 {
+		return nil
+	}
+	return &h
+}
+
+// RunningHolder is the pid of the holder record names, if that process
+// still runs (its start time is the record's: a reused pid is not it);
+// else 0.
+func RunningHolder(record string) int {
+	h := readHolder(record)
+	if h == nil {
+		return 0
+	}
+	if st, err := procStartTime(h.Pid); err != nil || st != h.StartTime {
+		return 0
+	}
+	return h.Pid
+}
+
+// InNamespaces says whether a process other than self is in one of the
+// namespaces whose /proc/PID/ns links are mine (by type): a pod's
+// environments, in its holder's.
+func InNamespaces(mine map[string]string, self int) bool {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return true // cannot tell: kept
+	}
+	for _, e := range ents {
+		pid := 0
+		if _, err := fmt.Sscan(e.Name(), &pid); err != nil || pid == self || pid <= 0 {
+			continue
+		}
+		for t, l := range mine {
+			if x, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t)); err == nil && x == l {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ReleaseHolder ends the holder record names once no other process is in
+// its namespaces (the pod's last environment has gone), and removes its
+// record (and the pods folder, and the project's, if that leaves them
+// empty). A holder still in use is left.
+func ReleaseHolder(record string) {
+	lock, err := os.OpenFile(PodLock(record), os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
+		return
+	}
+	if pid := RunningHolder(record); pid > 0 {
+		mine := map[string]string{}
+		for _, t := range readHolder(record).Types {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t))
+			if err != nil {
+				return // cannot tell: left to end by itself
+			}
+			mine[t] = l
+		}
+		if len(mine) == 0 || InNamespaces(mine, pid) {
+			return
+		}
+		// Through a pidfd: the process checked is the one signalled.
+		if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+			if st, err := procStartTime(pid); err == nil && st == readHolder(record).StartTime {
+				unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+				var pfd = []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+				unix.Poll(pfd, 2000)
+			}
+			unix.Close(fd)
+		}
+	}
+	os.Remove(record)
+	os.Remove(PodLock(record))
+	pods := filepath.Dir(record)
+	unix.Rmdir(pods)
+	unix.Rmdir(filepath.Dir(pods))
+}

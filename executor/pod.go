@@ -1,0 +1,182 @@
+package executor
+
+// A pod's holder (planner.Hold): a small process of nsup's own that holds
+// the namespaces environments share by name, so that one of them can be
+// restarted and find the others' still there (podman's infra container,
+// Kubernetes' pause container).
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// podFDs are a pod's namespaces, opened from its holder, by type.
+type podFDs map[planner.CloneFlags]int
+
+// hold finds the holder Record names, if it runs, or starts one, and opens
+// its namespaces for the Setns steps of the pod (once per apply).
+func (r *envRun) hold(op planner.Hold) error {
+	a := r.a
+	if a.pods == nil {
+		a.pods = map[string]podFDs{}
+	}
+	if _, ok := a.pods[op.Pod]; ok {
+		return nil
+	}
+	if err := absolute(op.Record); err != nil {
+		return err
+	}
+	dir := filepath.Dir(op.Record)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := lifecycle.CheckStateDir(dir); err != nil {
+		return err
+	}
+	// One holder per pod, however many nsup start at once.
+	lock, err := os.OpenFile(lifecycle.PodLock(op.Record), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
+		return err
+	}
+	pid := lifecycle.RunningHolder(op.Record)
+	if pid == 0 {
+		if pid, err = startHolder(op); err != nil {
+			return err
+		}
+		a.startedPods = append(a.startedPods, op.Record)
+	}
+	fds := podFDs{}
+	for _, n := range nsTypes(op.Types) {
+		fd, err := openNS(fmt.Sprintf("/proc/%d/ns/%s", pid, nsNames[n]), n)
+		if err != nil {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			return fmt.Errorf("pod %s's holder (pid %d): %w", op.Pod, pid, err)
+		}
+		fds[n] = fd
+	}
+	a.pods[op.Pod] = fds
+	return nil
+}
+
+// nsTypes are the single namespace flags of flags.
+func nsTypes(flags planner.CloneFlags) []planner.CloneFlags {
+	var out []planner.CloneFlags
+	for f := range nsNames {
+		if flags&f != 0 {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// startHolder starts a pod's holder in new namespaces of op.Types and
+// records it. It runs nsup's binary in a session of its own, with no
+// parent-death signal (it outlives nsup), and nothing open but /dev/null.
+func startHolder(op planner.Hold) (int, error) {
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, heldNames(op.Types)), Dir: "/"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: uintptr(op.Types)}
+	if err := cmd.Start(); err != nil {
+		return 0, fmt.Errorf("pod %s's holder: %w", op.Pod, err)
+	}
+	pid := cmd.Process.Pid
+	go cmd.Wait() // reaped if it ends while nsup runs; else by init
+	start, _, err := lifecycle.Identify(pid)
+	if err == nil {
+		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(heldNames(op.Types), ",")})
+	}
+	if err != nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 0, err
+	}
+	return pid, nil
+}
+
+// IsHolder reports whether this process is nsup started as a pod's holder.
+func IsHolder() bool {
+	return len(os.Args) == len(planner.HoldArgv)+2 && os.Args[1] == planner.HoldArgv[1]
+}
+
+// heldNames are the namespace types of flags, as /proc/PID/ns names them:
+// "net,ipc".
+func heldNames(flags planner.CloneFlags) string {
+	var out []string
+	for _, t := range []planner.CloneFlags{unix.CLONE_NEWNET, unix.CLONE_NEWIPC, unix.CLONE_NEWUTS} {
+		if flags&t != 0 {
+			out = append(out, nsNames[t])
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+// Holder timing: how long a holder waits for its first environment, how
+// long it stays once none is left (an environment being restarted comes
+// back within it), and how often it looks.
+const (
+	holderStartGrace = 10 * time.Second
+	holderIdle       = 2 * time.Second
+	holderTick       = 250 * time.Millisecond
+)
+
+// RunHolder is a pod's holder: it holds its namespaces by being in them,
+// and ends on SIGTERM, or once no other process has been in them for
+// holderIdle (holderStartGrace after it started). It returns the exit
+// status.
+func RunHolder() int {
+	linuxKernel{}.SetName("nsup-pod")
+	// Not dumpable: a process of the pod that could ptrace it would be
+	// outside its own pid namespace, with nsup's binary.
+	unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0)
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM)
+	signal.Ignore(unix.SIGINT, unix.SIGHUP, unix.SIGPIPE)
+	self := os.Getpid()
+	mine := map[string]string{} // the links of the namespaces it holds, by type
+	for _, t := range strings.Split(os.Args[len(planner.HoldArgv)+1], ",") {
+		if l, err := os.Readlink("/proc/self/ns/" + t); err == nil {
+			mine[t] = l
+		}
+	}
+	if len(mine) == 0 {
+		return 2
+	}
+	deadline := time.Now().Add(holderStartGrace)
+	tick := time.NewTicker(holderTick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return 0
+		case <-tick.C:
+		}
+		if lifecycle.InNamespaces(mine, self) {
+			deadline = time.Now().Add(holderIdle)
+		} else if time.Now().After(deadline) {
+			return 0
+		}
+	}
+}
+
+// releaseStartedPods ends the holders this apply started that no process
+// is in, when it is taken back.
+func (a *applier) releaseStartedPods() {
+	for _, rec := range a.startedPods {
+		lifecycle.ReleaseHolder(rec)
+	}
+	a.startedPods = nil
+}
