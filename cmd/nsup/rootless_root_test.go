@@ -535,3 +535,61 @@ environments:
 		t.Errorf("output %q: nsup's /proc/PID/fd is not the user's (%d): left not dumpable", out, u.uid)
 	}
 }
+
+// TestRootRootlessProjectVolume: a user without privilege brings up a
+// detached environment of a project with a volume (in the user's own
+// runtime and data folders), finds it with ps and exec, takes it down
+// keeping the volume, and removes it with down --volumes.
+func TestRootRootlessProjectVolume(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	run := filepath.Join(cache, "run")
+	os.Mkdir(run, 0o700)
+	os.Chown(run, u.uid, u.gid)
+	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_DATA_HOME=" + filepath.Join(cache, "data"), "XDG_RUNTIME_DIR=" + run}
+	proj := filepath.Join(dir, "repo", "team-app")
+	os.MkdirAll(proj, 0o755)
+	spec := filepath.Join(proj, "nsup.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+volumes:
+  data:
+environments:
+  app:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: volume, source: data, target: /data}
+    processes:
+      - {name: main, command: [/bin/busybox, sh, -c, 'echo "$${GREETING:-hi}" >> /data/log; exec /bin/busybox sleep 1000']}
+`), 0o644)
+	t.Cleanup(func() { u.as(t, env, bin, "down", "-p", "team-app", "--volumes") })
+	if code, out, errs := u.as(t, env, bin, "apply", "-d", spec); code != 0 {
+		t.Fatalf("apply -d as %s: %d %s%s", u.name, code, out, errs)
+	}
+	code, out, errs := u.as(t, env, bin, "ps", "--all")
+	if code != 0 || !strings.Contains(out, "team-app") || !strings.Contains(out, "running") {
+		t.Errorf("ps: %d %s%s", code, out, errs)
+	}
+	code, out, errs = u.as(t, env, bin, "exec", "team-app/app", "--", "/bin/busybox", "cat", "/data/log")
+	if code != 0 || out != "hi\n" {
+		t.Errorf("exec: %d %q %s", code, out, errs)
+	}
+	if code, out, errs := u.as(t, env, bin, "down", "team-app/app"); code != 0 {
+		t.Fatalf("down: %d %s%s", code, out, errs)
+	}
+	vol := filepath.Join(cache, "data", "nsup", "volumes", "team-app", "data")
+	var st syscall.Stat_t
+	if b, err := os.ReadFile(filepath.Join(vol, "log")); err != nil || string(b) != "hi\n" || syscall.Lstat(vol, &st) != nil || int(st.Uid) != u.uid {
+		t.Errorf("after down, the volume: %q %v, owner %d", b, err, st.Uid)
+	}
+	code, out, errs = u.as(t, env, bin, "down", "-p", "team-app", "--volumes")
+	if code != 0 || !strings.Contains(out, "volume team-app/data: removed") {
+		t.Errorf("down --volumes: %d %s%s", code, out, errs)
+	}
+	if _, err := os.Lstat(vol); !os.IsNotExist(err) {
+		t.Errorf("the volume is left: %v", err)
+	}
+}
