@@ -211,6 +211,8 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		switch {
 		case err != nil && ec.made[m.Source] != "" && errors.Is(err, os.ErrNotExist):
 			// A folder apply makes first (a volume, create: true).
+		case errors.Is(err, os.ErrNotExist):
+			ec.errorf(m.Pos, field+".source", "%v: make it, or say create: true (apply then makes the folder)", unwrapPath(err))
 		case err != nil:
 			ec.errorf(m.Pos, field+".source", "%v", unwrapPath(err))
 		case !st.IsDir():
