@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -462,9 +463,13 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 		in.file = d.readEnvFile(d.vars.EnvFile, b)
 	case d.vars.DotEnv && d.dir != "":
 		name := filepath.Join(d.dir, ".env")
+		// Named as the spec is: beside it.
+		shown := filepath.Join(filepath.Dir(d.file), ".env")
+		if why := untrustedEnvFile(name); why != "" {
+			d.errs = append(d.errs, &Error{File: shown, Pos: Pos{1, 1}, Msg: "not used: " + why + ": fix it, or name the file to use with --env-file"})
+			return false
+		}
 		if b, err := os.ReadFile(name); err == nil {
-			// Named as the spec is: beside it.
-			shown := filepath.Join(filepath.Dir(d.file), ".env")
 			d.envFile = shown
 			in.file = d.readEnvFile(shown, b)
 		}
@@ -517,4 +522,37 @@ func (d *decoder) home(n *yaml.Node, at, s string) (string, bool) {
 		return a.Pos.Col - b.Pos.Col
 	})
 	return home + rest, true
+}
+
+// untrustedEnvFile says why the .env found beside a spec may not be read
+// ("" if it may, or if there is none): its values become the spec's, so
+// it must be what the spec's owner put there: a regular file (a link is
+// not followed), of nsup's user (or of the user who ran sudo nsup) or
+// root, that no one else may write.
+func untrustedEnvFile(name string) string {
+	fi, err := os.Lstat(name)
+	if err != nil {
+		return ""
+	}
+	if !fi.Mode().IsRegular() {
+		return "it is not a regular file (a link is not followed)"
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Sprintf("others may write it (mode %04o)", fi.Mode().Perm())
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	caller := uint32(os.Geteuid())
+	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
+		var n uint32
+		if _, err := fmt.Sscan(u, &n); err == nil {
+			caller = n
+		}
+	}
+	if st.Uid != caller && st.Uid != 0 {
+		return fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
+	}
+	return ""
 }

@@ -230,3 +230,29 @@ environments:
 		t.Errorf("Vars = %+v, want ${TAG} at 15:20", s.Vars)
 	}
 }
+
+// A .env beside the spec that others may write, or a link, is not read:
+// its values would be the spec's.
+func TestDotEnvTrust(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(spec, []byte(varSpec(`"${A}"`, "/x")), 0o644)
+	env := filepath.Join(dir, ".env")
+	os.WriteFile(env, []byte("A=1\n"), 0o666)
+	os.Chmod(env, 0o666)
+	_, err := ParseVars(spec, Vars{DotEnv: true})
+	if err == nil || !strings.Contains(err.Error(), env+":1:1: not used: others may write it (mode 0666)") {
+		t.Errorf("a world-writable .env: %v", err)
+	}
+	os.Remove(env)
+	other := filepath.Join(t.TempDir(), "elsewhere.env")
+	os.WriteFile(other, []byte("A=1\n"), 0o644)
+	os.Symlink(other, env)
+	if _, err := ParseVars(spec, Vars{DotEnv: true}); err == nil || !strings.Contains(err.Error(), "not used: it is not a regular file") {
+		t.Errorf("a .env link: %v", err)
+	}
+	// Named with --env-file, it is the caller's choice.
+	if s, err := ParseVars(spec, Vars{DotEnv: true, EnvFile: env}); err != nil || s.Environments[0].Env[0].Value != "1" {
+		t.Errorf("--env-file of a link: %v", err)
+	}
+}
