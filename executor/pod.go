@@ -40,19 +40,27 @@ func (r *envRun) hold(op planner.Hold) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if err := lifecycle.CheckProjectDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
 	if err := lifecycle.CheckStateDir(dir); err != nil {
 		return err
 	}
-	// One holder per pod, however many nsup start at once.
-	lock, err := os.OpenFile(lifecycle.PodLock(op.Record), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	// One holder per pod, however many nsup start (or holders end) at
+	// once.
+	lock, err := lifecycle.LockPod(op.Record, false)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return err
+	pid, held := lifecycle.RunningHolder(op.Record)
+	if pid != 0 && heldNames(op.Types) != strings.Join(held, ",") {
+		// Started for another set of joins (the spec changed, or another
+		// spec of the project has an environment of that name): its other
+		// namespaces are the host's, never to be entered for new ones.
+		return fmt.Errorf("pod %s's holder (pid %d) holds %s, and this plan wants %s: take the pod's environments down first (nsup down), then apply: %w",
+			op.Pod, pid, strings.Join(held, ","), heldNames(op.Types), unix.EEXIST)
 	}
-	pid := lifecycle.RunningHolder(op.Record)
 	if pid == 0 {
 		if pid, err = startHolder(op); err != nil {
 			return err
@@ -60,15 +68,25 @@ func (r *envRun) hold(op planner.Hold) error {
 		a.startedPods = append(a.startedPods, op.Record)
 	}
 	fds := podFDs{}
+	fail := func(err error) error {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		return fmt.Errorf("pod %s's holder (pid %d): %w", op.Pod, pid, err)
+	}
 	for _, n := range nsTypes(op.Types) {
-		fd, err := openNS(fmt.Sprintf("/proc/%d/ns/%s", pid, nsNames[n]), n)
+		p := fmt.Sprintf("/proc/%d/ns/%s", pid, nsNames[n])
+		fd, err := openNS(p, n)
 		if err != nil {
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			return fmt.Errorf("pod %s's holder (pid %d): %w", op.Pod, pid, err)
+			return fail(err)
 		}
 		fds[n] = fd
+		// Never the host's: what it holds is new (this thread, before any
+		// join, is in the host's).
+		var mine, host unix.Stat_t
+		if unix.Fstat(fd, &mine) != nil || unix.Stat("/proc/thread-self/ns/"+nsNames[n], &host) != nil || mine.Ino == host.Ino && mine.Dev == host.Dev {
+			return fail(fmt.Errorf("its %s namespace is the host's: %w", nsNames[n], unix.EPERM))
+		}
 	}
 	a.pods[op.Pod] = fds
 	return nil
@@ -89,7 +107,7 @@ func nsTypes(flags planner.CloneFlags) []planner.CloneFlags {
 // records it. It runs nsup's binary in a session of its own, with no
 // parent-death signal (it outlives nsup), and nothing open but /dev/null.
 func startHolder(op planner.Hold) (int, error) {
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, heldNames(op.Types)), Dir: "/"}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, heldNames(op.Types), op.Record), Dir: "/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: uintptr(op.Types)}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("pod %s's holder: %w", op.Pod, err)
@@ -109,7 +127,7 @@ func startHolder(op planner.Hold) (int, error) {
 
 // IsHolder reports whether this process is nsup started as a pod's holder.
 func IsHolder() bool {
-	return len(os.Args) == len(planner.HoldArgv)+2 && os.Args[1] == planner.HoldArgv[1]
+	return len(os.Args) == len(planner.HoldArgv)+3 && os.Args[1] == planner.HoldArgv[1]
 }
 
 // heldNames are the namespace types of flags, as /proc/PID/ns names them:
@@ -155,6 +173,8 @@ func RunHolder() int {
 	if len(mine) == 0 {
 		return 2
 	}
+	record := os.Args[len(planner.HoldArgv)+2]
+	dropPrivileges()
 	deadline := time.Now().Add(holderStartGrace)
 	tick := time.NewTicker(holderTick)
 	defer tick.Stop()
@@ -166,10 +186,47 @@ func RunHolder() int {
 		}
 		if lifecycle.InNamespaces(mine, self) {
 			deadline = time.Now().Add(holderIdle)
-		} else if time.Now().After(deadline) {
-			return 0
+			continue
+		}
+		if time.Now().Before(deadline) {
+			continue
+		}
+		// Idle: under the pod's lock (an nsup may be about to enter it),
+		// looked at once more, then gone with its record.
+		lock, err := lifecycle.LockPod(record, true)
+		if err != nil {
+			continue
+		}
+		if lifecycle.InNamespaces(mine, self) {
+			if lock != nil {
+				lock.Close()
+			}
+			deadline = time.Now().Add(holderIdle)
+			continue
+		}
+		if pid, _ := lifecycle.RunningHolder(record); pid == self {
+			lifecycle.RemovePod(record)
+		}
+		return 0 // the lock goes with the process
+	}
+}
+
+// dropPrivileges leaves a holder only what it uses, and no way to gain
+// more: it sleeps in its namespaces and reads which processes are in them
+// (/proc/PID/ns links: CAP_SYS_PTRACE for the inits nsup made, which are
+// not dumpable). Without it, the holder sees none of them and ends early;
+// with it and nothing else, a holder taken over could read, not write.
+func dropPrivileges() {
+	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	keep := uint32(1) << unix.CAP_SYS_PTRACE
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if c != unix.CAP_SYS_PTRACE {
+			unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
 		}
 	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{{Effective: keep, Permitted: keep}}
+	unix.Capset(&hdr, &data[0])
 }
 
 // releaseStartedPods ends the holders this apply started that no process

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -25,6 +26,11 @@ func (r *envRun) volume(op planner.Volume) error {
 	}
 	if err := os.MkdirAll(filepath.Dir(op.Path), 0o700); err != nil {
 		return err
+	}
+	// nsup's volume folder and the project's are this user's alone:
+	// whoever else could write either could swap a volume for theirs.
+	if err := lifecycle.CheckProjectDir(filepath.Dir(op.Path)); err != nil {
+		return fmt.Errorf("volume %s: %w", op.Name, err)
 	}
 	err := unix.Mkdir(op.Path, op.Mode)
 	if err != nil && err != unix.EEXIST {

@@ -10,6 +10,7 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,6 +66,10 @@ type dotEnv struct {
 	at    string // FILE:LINE
 }
 
+// maxExpanded bounds what interpolated values may hold in all (a .env
+// value copied by thousands of references costs that much memory).
+const maxExpanded = 4 * MaxSize
+
 // maxVarDepth bounds the nesting of references in defaults
 // (${A:-${B:-...}}): each level scans the rest of the value again.
 const maxVarDepth = 8
@@ -80,6 +85,10 @@ type interp struct {
 	// subst are the scalars whose value changed: read as strings where a
 	// string is wanted, whatever their new value looks like.
 	subst map[*yaml.Node]bool
+	cur   cursor // pos's
+	// size is what the values interpolated so far hold, bounded by
+	// maxExpanded.
+	size int
 }
 
 // readEnvFile reads a .env file, compose's format: NAME=VALUE lines,
@@ -216,6 +225,12 @@ func (in *interp) walk(n *yaml.Node) {
 		if !ok || v == n.Value {
 			return
 		}
+		if in.size += len(v); in.size > maxExpanded {
+			if in.size-len(v) <= maxExpanded {
+				in.d.errorf(n, "", "the variables' values make the spec's values larger than %d MiB", maxExpanded>>20)
+			}
+			return
+		}
 		n.Value = v
 		in.subst[n] = true
 		// Typed by its new text, quoted or not ("${PIDS:-64}" is a number
@@ -242,12 +257,14 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 		}
 		b.WriteString(s[i : i+j])
 		i += j
-		at := in.pos(n, base+i)
 		rest := s[i+1:]
-		switch {
-		case strings.HasPrefix(rest, "$"):
+		if strings.HasPrefix(rest, "$") {
 			b.WriteByte('$')
 			i += 2
+			continue
+		}
+		at := in.pos(n, base+i)
+		switch {
 		case strings.HasPrefix(rest, "{"):
 			end := closingBrace(rest)
 			if end < 0 {
@@ -261,6 +278,10 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 			}
 			b.WriteString(v)
 			i += len(text)
+			if in.size+b.Len() > maxExpanded {
+				in.d.report(at, "", fmt.Sprintf("the variables' values make the spec's values larger than %d MiB", maxExpanded>>20))
+				return "", false
+			}
 		default:
 			k := 0
 			for k < len(rest) && (rest[k] == '_' || rest[k] >= 'a' && rest[k] <= 'z' || rest[k] >= 'A' && rest[k] <= 'Z' || k > 0 && rest[k] >= '0' && rest[k] <= '9') {
@@ -279,6 +300,10 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 			in.uses = append(in.uses, VarUse{Pos: at, Text: "$" + name, Name: name, Value: v, From: from})
 			b.WriteString(v)
 			i += 1 + k
+			if in.size+b.Len() > maxExpanded {
+				in.d.report(at, "", fmt.Sprintf("the variables' values make the spec's values larger than %d MiB", maxExpanded>>20))
+				return "", false
+			}
 		}
 	}
 	return b.String(), ok
@@ -408,10 +433,22 @@ func (in *interp) pos(n *yaml.Node, off int) Pos {
 	if off > len(v) {
 		off = len(v)
 	}
-	before := v[:off]
-	nl := strings.Count(before, "\n")
-	lineStart := strings.LastIndexByte(before, '\n') + 1
-	cols := utf8.RuneCountInString(before[lineStart:])
+	// From where the last position of this scalar was (references come
+	// in order), not from its start: linear in the scalar, whatever the
+	// number of references.
+	c := &in.cur
+	if c.n != n || off < c.off {
+		*c = cursor{n: n, indent: -1}
+	}
+	for _, r := range v[c.off:off] {
+		if r == '\n' {
+			c.nl, c.cols = c.nl+1, 0
+		} else {
+			c.cols++
+		}
+	}
+	c.off = off
+	nl, cols := c.nl, c.cols
 	switch {
 	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 		// The text starts on the line after the indicator, at the
@@ -420,13 +457,25 @@ func (in *interp) pos(n *yaml.Node, off int) Pos {
 		if n.Style&yaml.FoldedStyle != 0 {
 			return Pos{n.Line, n.Column}
 		}
-		return Pos{line, in.indent(n.Line+1) + 1 + cols}
+		if c.indent < 0 {
+			c.indent = in.indent(n.Line + 1)
+		}
+		return Pos{line, c.indent + 1 + cols}
 	case nl > 0:
 		return Pos{n.Line, n.Column}
 	case n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0:
 		return Pos{n.Line, n.Column + 1 + cols}
 	}
 	return Pos{n.Line, n.Column + cols}
+}
+
+// cursor is where pos last was in a scalar: its byte offset, the
+// newlines before it and the characters since the last; indent is the
+// block's indentation, -1 until read.
+type cursor struct {
+	n             *yaml.Node
+	off, nl, cols int
+	indent        int
 }
 
 // indent is the number of leading spaces of line (1-based) of the file: a
@@ -454,7 +503,15 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 	in := &interp{d: d, data: data, lookup: d.vars.Lookup, subst: map[*yaml.Node]bool{}}
 	switch {
 	case d.vars.EnvFile != "":
-		b, err := os.ReadFile(d.vars.EnvFile)
+		f, err := os.Open(d.vars.EnvFile)
+		var b []byte
+		if err == nil {
+			b, err = io.ReadAll(io.LimitReader(f, MaxSize+1))
+			f.Close()
+			if err == nil && len(b) > MaxSize {
+				err = fmt.Errorf("%s is larger than %d bytes", d.vars.EnvFile, MaxSize)
+			}
+		}
 		if err != nil {
 			d.report(Pos{1, 1}, "", fmt.Sprintf("--env-file: %v", err))
 			return false
@@ -465,11 +522,12 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 		name := filepath.Join(d.dir, ".env")
 		// Named as the spec is: beside it.
 		shown := filepath.Join(filepath.Dir(d.file), ".env")
-		if why := untrustedEnvFile(name); why != "" {
+		b, why := readTrusted(name)
+		if why != "" {
 			d.errs = append(d.errs, &Error{File: shown, Pos: Pos{1, 1}, Msg: "not used: " + why + ": fix it, or name the file to use with --env-file"})
 			return false
 		}
-		if b, err := os.ReadFile(name); err == nil {
+		if b != nil {
 			d.envFile = shown
 			in.file = d.readEnvFile(shown, b)
 		}
@@ -524,35 +582,53 @@ func (d *decoder) home(n *yaml.Node, at, s string) (string, bool) {
 	return home + rest, true
 }
 
-// untrustedEnvFile says why the .env found beside a spec may not be read
-// ("" if it may, or if there is none): its values become the spec's, so
-// it must be what the spec's owner put there: a regular file (a link is
-// not followed), of nsup's user (or of the user who ran sudo nsup) or
-// root, that no one else may write.
-func untrustedEnvFile(name string) string {
-	fi, err := os.Lstat(name)
+// readTrusted reads the .env found beside a spec, nil if there is none,
+// or says why it may not be read: its values become the spec's, so it
+// must be what the spec's owner put there: a regular file (a link is not
+// followed), of nsup's user (or of the user who ran sudo nsup) or root,
+// that no one else may write, and not larger than a spec. It is checked
+// through the fd it is read from.
+func readTrusted(name string) ([]byte, string) {
+	fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if err == syscall.ENOENT {
+		return nil, ""
+	}
+	if err == syscall.ELOOP {
+		return nil, "it is not a regular file (a link is not followed)"
+	}
 	if err != nil {
-		return ""
+		return nil, err.Error()
+	}
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err.Error()
 	}
 	if !fi.Mode().IsRegular() {
-		return "it is not a regular file (a link is not followed)"
+		return nil, "it is not a regular file (a link is not followed)"
 	}
 	if fi.Mode().Perm()&0o022 != 0 {
-		return fmt.Sprintf("others may write it (mode %04o)", fi.Mode().Perm())
+		return nil, fmt.Sprintf("others may write it (mode %04o)", fi.Mode().Perm())
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return ""
-	}
-	caller := uint32(os.Geteuid())
-	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
-		var n uint32
-		if _, err := fmt.Sscan(u, &n); err == nil {
-			caller = n
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		caller := uint32(os.Geteuid())
+		if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
+			var n uint32
+			if _, err := fmt.Sscan(u, &n); err == nil {
+				caller = n
+			}
+		}
+		if st.Uid != caller && st.Uid != 0 {
+			return nil, fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
 		}
 	}
-	if st.Uid != caller && st.Uid != 0 {
-		return fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
+	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
+	if err != nil {
+		return nil, err.Error()
 	}
-	return ""
+	if len(b) > MaxSize {
+		return nil, fmt.Sprintf("it is larger than %d bytes", MaxSize)
+	}
+	return b, ""
 }

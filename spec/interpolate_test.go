@@ -256,3 +256,24 @@ func TestDotEnvTrust(t *testing.T) {
 		t.Errorf("--env-file of a link: %v", err)
 	}
 }
+
+// Hostile sizes cost little: many references to a large value are
+// refused once the values would exceed maxExpanded, and long lines of $$
+// or of references are read in linear time (quadratic, these would take
+// minutes: go test's timeout).
+func TestInterpolateBounds(t *testing.T) {
+	big := strings.Repeat("x", 512<<10)
+	y := varSpec(`"`+strings.Repeat("${B}", 20)+`"`, "/x")
+	_, err := ParseBytesVars("s.yaml", "/spec", []byte(y), Vars{Lookup: lookupIn(map[string]string{"B": big})})
+	if err == nil || !strings.Contains(err.Error(), "larger than 4 MiB") {
+		t.Errorf("20 copies of 512 KiB: %v", err)
+	}
+	y = varSpec(`"`+strings.Repeat("$$", 400<<10)+`"`, "/x")
+	if _, err := ParseBytesVars("s.yaml", "/spec", []byte(y), Vars{}); err != nil {
+		t.Fatal(err)
+	}
+	y = varSpec(`"`+strings.Repeat("${E}", 100<<10)+`"`, "/x")
+	if _, err := ParseBytesVars("s.yaml", "/spec", []byte(y), Vars{Lookup: lookupIn(map[string]string{"E": ""})}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -135,7 +135,13 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 	// This folder's project (or -p's), unless --all; every project's if
 	// there is none here.
 	var envs []lifecycle.EnvStatus
-	if project, _ := scope(pf.project); project != "" && !pf.all {
+	project := ""
+	if !pf.all {
+		if project, _, err = scope(pf.project); err != nil {
+			return err
+		}
+	}
+	if project != "" {
 		envs, err = lifecycle.List(filepath.Join(planner.DefaultStateDir(), project))
 	} else {
 		envs, err = lifecycle.ListAll(planner.DefaultStateDir())
@@ -452,7 +458,9 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 	joins := map[envRef][]envRef{} // an environment → those it joins
 	switch {
 	case len(args) == 0:
-		project, _ = scope(flag)
+		if project, _, err = scope(flag); err != nil {
+			return nil, "", err
+		}
 		if project == "" {
 			return nil, "", usageError{"down takes ENV names or a FILE; with none, it takes down the project of the nsup.yaml of this folder (or of -p PROJECT), and there is none here"}
 		}
@@ -661,8 +669,9 @@ func runRestart(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(st.State.Spec); err != nil {
-		return fmt.Errorf("restart: %s's spec: %w", ref, err)
+	// Planned first: a spec that no longer plans leaves it running.
+	if _, err := compileFor(st.State.Spec, []string{ref.name}, planner.NewIndex(planner.DefaultCacheDir()), true, false, spec.CallerVars(), ref.project); err != nil {
+		return fmt.Errorf("restart: %s's spec %s: %w (%s left as it is)", ref, st.State.Spec, err, ref)
 	}
 	res, err := lifecycle.Down(ctx, ref.dir(), ref.name)
 	if err != nil {

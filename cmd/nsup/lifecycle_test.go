@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -62,5 +63,33 @@ func TestUnknownEnvironment(t *testing.T) {
 		if code, out, errs := nsup(t, args...); code != 1 || out != "" || errs != want {
 			t.Errorf("nsup %q without a state directory: exit %d, stdout %q, stderr %q; want exit 1, stderr %q", args, code, out, errs, want)
 		}
+	}
+}
+
+// A folder's project is its spec's name key with its variables resolved,
+// not the folder's name: else down, volume rm and the others would act on
+// another checkout's project of the folder's name.
+func TestScopeNameVariable(t *testing.T) {
+	root := t.TempDir()
+	state := filepath.Join(root, "state")
+	t.Setenv("NSUP_STATE_DIR", state)
+	for _, p := range []string{"myproj", "app"} {
+		d := filepath.Join(state, p, "web")
+		os.MkdirAll(d, 0o700)
+		lifecycle.WriteState(filepath.Join(d, planner.StateFile), &lifecycle.State{Name: "web", Pid: 1})
+		os.WriteFile(filepath.Join(d, planner.LogFile), []byte("log of "+p+"\n"), 0o600)
+		os.WriteFile(filepath.Join(d, planner.LockFile), []byte("0\n"), 0o600)
+	}
+	dir := filepath.Join(root, "app")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "nsup.yaml"), []byte("version: 1\nname: ${NSUP_TEST_PROJECT:-myproj}\nenvironments:\n  web:\n    rootfs: {dir: /srv}\n    namespaces: [mnt]\n    processes: [{name: main, command: [/bin/true]}]\n"), 0o644)
+	t.Chdir(dir)
+	if code, out, errs := nsup(t, "logs", "web"); code != 0 || out != "log of myproj\n" {
+		t.Errorf("logs web: %d %q %s", code, out, errs)
+	}
+	// Its name unresolvable: an error, not a guess.
+	os.WriteFile(filepath.Join(dir, "nsup.yaml"), []byte("version: 1\nname: ${NSUP_TEST_UNSET_PROJECT}\nenvironments:\n  web:\n    rootfs: {dir: /srv}\n    namespaces: [mnt]\n    processes: [{name: main, command: [/bin/true]}]\n"), 0o644)
+	if code, out, errs := nsup(t, "logs", "web"); code != 2 || out != "" || !strings.Contains(errs, "its project cannot be told") {
+		t.Errorf("logs web with an unset name: %d %q %s", code, out, errs)
 	}
 }

@@ -21,31 +21,28 @@ import (
 // scope is the project a command is about: -p NAME, else the project of
 // the spec found from the current folder (nsup.yaml, as nsup run finds
 // it); "" if neither (then every project's environments). how says where
-// it came from, for messages.
-func scope(flag string) (project, how string) {
+// it came from, for messages. A spec found that does not parse (an unset
+// variable in its name key, say) is an error: its project is not guessed.
+func scope(flag string) (project, how string, err error) {
 	if flag != "" {
-		return flag, "-p " + flag
+		return flag, "-p " + flag, nil
 	}
 	wd, err := os.Getwd()
 	if err != nil {
-		return "", ""
+		return "", "", nil
 	}
 	file, err := specFile(wd)
 	if err != nil {
-		return "", ""
+		return "", "", nil
 	}
-	return projectOfFile(file), file + "'s"
-}
-
-// projectOfFile is the project of the spec file: its name key, else its
-// folder's name (also when the file does not parse: its name key then
-// cannot be read, and the folder is the best guess).
-func projectOfFile(file string) string {
-	if s, err := spec.ParseVars(file, spec.Vars{Off: true}); err == nil {
-		return s.Project()
+	s, err := spec.ParseVars(file, spec.CallerVars())
+	if err != nil {
+		return "", "", usageError{fmt.Sprintf("%s is this folder's spec, and its project cannot be told: it does not parse (give -p PROJECT):\n%v", file, err)}
 	}
-	abs, _ := filepath.Abs(file)
-	return spec.ProjectFromDir(filepath.Dir(abs))
+	if s.Project() == "" {
+		return "", "", usageError{fmt.Sprintf("%s is this folder's spec, and its folder gives no project name: add name: to it, or give -p PROJECT", file)}
+	}
+	return s.Project(), file + "'s", nil
 }
 
 // checkProject refuses a -p that is no valid project name.
@@ -89,7 +86,10 @@ func resolve(cmd, arg, flag string) (envRef, error) {
 	}
 	how := ""
 	if !hasProject {
-		project, how = scope(flag)
+		var err error
+		if project, how, err = scope(flag); err != nil {
+			return envRef{}, err
+		}
 	}
 	all := known()
 	var here, elsewhere []envRef

@@ -333,3 +333,56 @@ func comm(pid int) string {
 	}
 	return s[open+1 : end]
 }
+
+// A pod's holder started for some namespaces is never entered for others:
+// the ones it does not hold are the host's. After the spec changes so that
+// the pod has more, bringing db back is refused (it would otherwise run in
+// the host's network).
+func TestRootPodHolderTypes(t *testing.T) {
+	requireRoot(t)
+	requireBusybox(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	f := filepath.Join(dir, "pod.yaml")
+	const spec = `version: 1
+name: holdtypes
+environments:
+  db:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net, ipc]
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    join: {ipc: db}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`
+	os.WriteFile(f, []byte(spec), 0o644)
+	t.Cleanup(func() { nsup(t, "down", f) })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	// The pod now shares net too: its holder holds ipc only.
+	os.WriteFile(f, []byte(strings.Replace(spec, "join: {ipc: db}", "join: {ipc: db, net: db}", 1)), 0o644)
+	code, _, errs := nsup(t, "restart", "db")
+	if code == 0 || !strings.Contains(errs, "pod db's holder") || !strings.Contains(errs, "holds ipc, and this plan wants net,ipc") {
+		t.Errorf("restart db with a pod of more namespaces: %d %s", code, errs)
+	}
+	_, out, _ := nsup(t, "ps", "--json", "-p", "holdtypes")
+	if strings.Contains(out, `"name": "db"`) && strings.Contains(out, `"running": true`) {
+		var entries []psEntry
+		json.Unmarshal([]byte(out), &entries)
+		for _, e := range entries {
+			if e.Name == "db" && e.Running {
+				host, _ := os.Readlink("/proc/self/ns/net")
+				if netOf := func(pid int) string { l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); return l }; netOf(e.Pid) == host {
+					t.Errorf("db runs in the host's network namespace")
+				}
+			}
+		}
+	}
+}

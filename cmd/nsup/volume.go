@@ -105,14 +105,16 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 	if len(rest) == 0 {
 		return usageError{"volume takes ls or rm"}
 	}
-	project, _ := scope(pf.project)
+	project := ""
+	if !(rest[0] == "ls" && pf.all) {
+		if project, _, err = scope(pf.project); err != nil {
+			return err
+		}
+	}
 	switch rest[0] {
 	case "ls":
 		if len(rest) > 1 {
 			return usageError{"volume ls takes no arguments"}
-		}
-		if pf.all {
-			project = ""
 		}
 		vs, err := volumes(project)
 		if err != nil {

@@ -39,7 +39,7 @@ const downMargin = 5 * time.Second
 // state is no error (Found is false).
 func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	res := DownResult{Exit: -1}
-	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
+	if err := CheckProjectDir(dir); errors.Is(err, os.ErrNotExist) {
 		return res, nil
 	} else if err != nil {
 		return res, err

@@ -18,7 +18,7 @@ import (
 // copying what is written until the environment has ended (or ctx is
 // done).
 func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error {
-	if err := CheckStateDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := CheckProjectDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	d := filepath.Join(dir, name)

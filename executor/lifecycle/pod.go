@@ -23,8 +23,49 @@ type Holder struct {
 }
 
 // PodLock is the lock file of a holder's record: held while one is looked
-// for or started.
+// for, started or ended.
 func PodLock(record string) string { return strings.TrimSuffix(record, ".json") + ".lock" }
+
+// LockPod takes the lock of a holder's record (made if missing unless
+// existing), waiting for it. A lock file removed by whoever held it before
+// (ReleaseHolder removes it with the record) is not the lock any more:
+// taken again, from the file now there. It returns nil and no error if
+// existing and there is no lock file.
+func LockPod(record string, existing bool) (*os.File, error) {
+	flags := os.O_RDWR | unix.O_NOFOLLOW | unix.O_CLOEXEC
+	if !existing {
+		flags |= os.O_CREATE
+	}
+	for {
+		f, err := os.OpenFile(PodLock(record), flags, 0o600)
+		if existing && os.IsNotExist(err) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) == nil && unix.Lstat(PodLock(record), &now) == nil && held.Ino == now.Ino && held.Dev == now.Dev {
+			return f, nil
+		}
+		f.Close()
+	}
+}
+
+// RemovePod removes a holder's record and its lock file (held by the
+// caller), and the pods folder and the project's folder if that leaves
+// them empty.
+func RemovePod(record string) {
+	os.Remove(record)
+	os.Remove(PodLock(record))
+	pods := filepath.Dir(record)
+	unix.Rmdir(pods)
+	unix.Rmdir(filepath.Dir(pods))
+}
 
 // WriteHolder writes a holder's record, atomically.
 func WriteHolder(record string, h Holder) error {
@@ -55,15 +96,15 @@ func readHolder(record string) *Holder {
 // RunningHolder is the pid of the holder record names, if that process
 // still runs (its start time is the record's: a reused pid is not it);
 // else 0.
-func RunningHolder(record string) int {
+func RunningHolder(record string) (pid int, types []string) {
 	h := readHolder(record)
 	if h == nil {
-		return 0
+		return 0, nil
 	}
 	if st, err := procStartTime(h.Pid); err != nil || st != h.StartTime {
-		return 0
+		return 0, nil
 	}
-	return h.Pid
+	return h.Pid, h.Types
 }
 
 // InNamespaces says whether a process other than self is in one of the
@@ -93,15 +134,12 @@ func InNamespaces(mine map[string]string, self int) bool {
 // record (and the pods folder, and the project's, if that leaves them
 // empty). A holder still in use is left.
 func ReleaseHolder(record string) {
-	lock, err := os.OpenFile(PodLock(record), os.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
+	lock, err := LockPod(record, true)
+	if err != nil || lock == nil {
 		return
 	}
 	defer lock.Close()
-	if unix.Flock(int(lock.Fd()), unix.LOCK_EX) != nil {
-		return
-	}
-	if pid := RunningHolder(record); pid > 0 {
+	if pid, _ := RunningHolder(record); pid > 0 {
 		mine := map[string]string{}
 		for _, t := range readHolder(record).Types {
 			l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t))
@@ -123,9 +161,5 @@ func ReleaseHolder(record string) {
 			unix.Close(fd)
 		}
 	}
-	os.Remove(record)
-	os.Remove(PodLock(record))
-	pods := filepath.Dir(record)
-	unix.Rmdir(pods)
-	unix.Rmdir(filepath.Dir(pods))
+	RemovePod(record)
 }

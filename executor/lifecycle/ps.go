@@ -90,7 +90,7 @@ func ListAll(stateDir string) ([]EnvStatus, error) {
 // List returns the detached environments recorded in dir (a project's
 // folder of the state directory), by name.
 func List(dir string) ([]EnvStatus, error) {
-	if err := CheckStateDir(dir); errors.Is(err, os.ErrNotExist) {
+	if err := CheckProjectDir(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	} else if err != nil {
 		return nil, err
@@ -122,7 +122,7 @@ func List(dir string) ([]EnvStatus, error) {
 
 // Inspect returns one detached environment, or ErrNotFound.
 func Inspect(dir, name string) (EnvStatus, error) {
-	if err := CheckStateDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := CheckProjectDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return EnvStatus{}, err
 	}
 	d := filepath.Join(dir, name)

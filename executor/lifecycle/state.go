@@ -173,3 +173,13 @@ func CheckStateDir(d string) error {
 	}
 	return nil
 }
+
+// CheckProjectDir checks a project's folder of the state directory and
+// the state directory above it (CheckStateDir, each): whoever may rename
+// either could put another folder in the project's place.
+func CheckProjectDir(d string) error {
+	if err := CheckStateDir(filepath.Dir(d)); err != nil {
+		return err
+	}
+	return CheckStateDir(d)
+}

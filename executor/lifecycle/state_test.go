@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +61,34 @@ func TestDownWhileInitExits(t *testing.T) {
 	}
 	if res.Stopped || res.Killed {
 		t.Errorf("an exiting init was signalled: %+v", res)
+	}
+}
+
+// A project's folder is only as safe as the state directory above it:
+// ps, down and logs refuse one whose state directory another may write
+// (rename the project away, put a folder of theirs in its place), or that
+// is a link.
+func TestProjectDirAbove(t *testing.T) {
+	top := filepath.Join(t.TempDir(), "state")
+	proj := filepath.Join(top, "proj")
+	if err := os.MkdirAll(proj, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(top, 0o700)
+	if _, err := List(proj); err != nil {
+		t.Fatalf("a state directory of this user's: %v", err)
+	}
+	os.Chmod(top, 0o777)
+	if _, err := List(proj); err == nil || !strings.Contains(err.Error(), "that only it can write to") {
+		t.Errorf("List under a world-writable state directory: %v", err)
+	}
+	if _, err := Down(context.Background(), proj, "web"); err == nil {
+		t.Error("Down under a world-writable state directory: no error")
+	}
+	os.Chmod(top, 0o700)
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(top, link)
+	if _, err := List(filepath.Join(link, "proj")); err == nil {
+		t.Error("List under a state directory that is a link: no error")
 	}
 }
