@@ -262,14 +262,16 @@ func TestRootDependsOnHealthy(t *testing.T) {
 // TestRootDependsOnUnhealthy: db's healthcheck fails: detached, web is
 // never started (nothing of it runs: no file, no process), apply -d says
 // why and exits 1, and web is recorded as not started, with why, for
-// nsup ps, while db runs on, unhealthy; down removes both. In the
-// foreground the failure takes everything back.
+// nsup ps, while db runs on, unhealthy. db taken down, the next apply -d
+// (db healthy this time) takes web's record over and starts it; down
+// says a record was not started. In the foreground the failure takes
+// everything back.
 func TestRootDependsOnUnhealthy(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	state := testStateDir(t)
 	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	applets(t, busyboxRoot(t, dir), "test")
 	os.Mkdir(filepath.Join(dir, "shared"), 0o755)
 	spec := strings.Replace(healthSpec(`[/bin/sh, -c, "echo not ready; exit 3"]`), "start_period: 10s", "start_period: 0s", 1)
 	p := compileDetached(t, dir, spec, state)
@@ -305,6 +307,29 @@ func TestRootDependsOnUnhealthy(t *testing.T) {
 	if !strings.Contains(log.String(), "nsup: db/main is unhealthy: its healthcheck failed 2 times in a row, the last: exit status 3: not ready\n") {
 		t.Errorf("db's log: %q", log.String())
 	}
+	// db taken down alone, the next apply -d takes web's record over.
+	if res, err := lifecycle.Down(context.Background(), state, "db"); err != nil || !res.Stopped {
+		t.Errorf("down db: %+v %v", res, err)
+	}
+	os.Remove(filepath.Join(dir, "shared", "ready"))
+	healthy := compileDetached(t, dir, healthSpec("[test, -e, /shared/ready]"), state)
+	if st, _, errOut, err := run(t, healthy, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d again: %d %v %s", st, err, errOut)
+	}
+	if e, err := lifecycle.Inspect(state, "web"); err != nil || !e.Running || e.State.NotStarted != "" {
+		t.Errorf("web after apply -d again: %q %v", e.Status(), err)
+	}
+	if res, err := lifecycle.Down(context.Background(), state, "web"); err != nil || !res.Stopped {
+		t.Errorf("down web: %+v %v", res, err)
+	}
+	if res, err := lifecycle.Down(context.Background(), state, "db"); err != nil || !res.Stopped {
+		t.Errorf("down db: %+v %v", res, err)
+	}
+
+	// A not-started record taken down: said so.
+	if _, _, _, err := run(t, p, executor.Options{}); !errors.As(err, &ns) {
+		t.Fatalf("apply -d: %v", err)
+	}
 	res, err := lifecycle.Down(context.Background(), state, "web")
 	if err != nil || !res.Found || !res.NotStarted || res.Stopped {
 		t.Errorf("down web: %+v %v", res, err)
@@ -315,6 +340,7 @@ func TestRootDependsOnUnhealthy(t *testing.T) {
 
 	// The foreground: a failure of apply, everything taken back.
 	os.Remove(filepath.Join(dir, "shared", "ready"))
+	os.Remove(filepath.Join(dir, "shared", "web"))
 	p = compile(t, dir, spec)
 	st, _, errOut, err = run(t, p, executor.Options{})
 	var se *executor.StepError
