@@ -63,7 +63,7 @@ environments:
 		errs != "nsup: not started: web: "+why+"\n" {
 		t.Fatalf("apply -d: %d\n%s%s", code, out, errs)
 	}
-	// crash: 3 restarts, after 700ms of back-off.
+	// crash: 3 restarts, after 700ms of back-off, then down.
 	var ps []struct {
 		Name, Status, Health string
 		Running              bool
@@ -82,7 +82,8 @@ environments:
 		if err := json.Unmarshal([]byte(out), &ps); err != nil || code != 0 || len(ps) != 2 {
 			t.Fatalf("ps --json: %d %v %s%s", code, err, out, errs)
 		}
-		if ps[0].Restarts == 3 || time.Now().After(deadline) {
+		// Down for good: 3 restarts, and the last run over.
+		if ps[0].Restarts == 3 && len(ps[0].Processes) == 2 && !ps[0].Processes[1].Running || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
