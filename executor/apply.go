@@ -166,13 +166,35 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			}
 			r.removeState()
 		}
+		for _, r := range a.notUp {
+			r.removeState()
+		}
 		a.releaseStartedPods()
 		return 1, err
 	}
 	colors := 0
+	watched := map[string]bool{} // the environments others wait to be healthy
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if w, ok := st.Op.(planner.WaitHealthy); ok {
+				watched[w.Env] = true
+			}
+		}
+	}
+	// Detached, an environment not started because one it waits for was
+	// not healthy is recorded as such, with those that need it; the others
+	// are started (notUp: why each was not).
+	notUp := map[string]string{}
+	var notUpOrder []string
 	for i := range p.Environments {
+		if why := a.needsNotUp(&p.Environments[i], notUp); p.Detach && why != "" {
+			a.recordNotStarted(ctx, &p.Environments[i], why)
+			notUp[p.Environments[i].Name] = why
+			notUpOrder = append(notUpOrder, p.Environments[i].Name)
+			continue
+		}
 		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{}),
-			reaped: make(chan struct{}), colorBase: colors}
+			reaped: make(chan struct{}), colorBase: colors, watched: watched[p.Environments[i].Name]}
 		r.wanted = a.wanted(p, r.env.Name)
 		a.runs[r.env.Name] = r
 		colors += r.labels()
@@ -188,6 +210,18 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			<-r.setup
 			err = fmt.Errorf("%s: setup interrupted by %v", r.env.Name, s)
 		}
+		var nh *NotHealthyError
+		if err != nil && p.Detach && errors.As(err, &nh) {
+			// Not started: recorded (its lock is still held), the others
+			// go on.
+			<-r.done
+			runs = runs[:len(runs)-1]
+			delete(a.runs, r.env.Name)
+			r.writeNotStarted(nh.Msg)
+			notUp[r.env.Name] = nh.Msg
+			notUpOrder = append(notUpOrder, r.env.Name)
+			continue
+		}
 		if err != nil {
 			return rollback(notStarted(p, i, err))
 		}
@@ -197,9 +231,13 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	}
 	std.started()
 	if p.Detach {
-		// Every environment is up and recorded: release them, in order.
-		// Until now each could still be taken back.
+		// Every environment is up and recorded: release them, in order
+		// (those others waited to be healthy are already). Until now each
+		// could still be taken back.
 		for _, r := range runs {
+			if r.released {
+				continue
+			}
 			r.release <- struct{}{}
 			err := <-r.setup
 			r.released = err == nil
@@ -209,6 +247,17 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		}
 		for _, r := range runs {
 			r.closeFiles()
+			r.closeSock() // init's health reports: nobody waits for them any more
+		}
+		for _, r := range a.notUp {
+			r.closeFiles()
+		}
+		if len(notUpOrder) > 0 {
+			var whys []string
+			for _, n := range notUpOrder {
+				whys = append(whys, n+": "+notUp[n])
+			}
+			return 1, &NotStartedError{Envs: notUpOrder, Msg: "not started: " + strings.Join(whys, "; ")}
 		}
 		return 0, nil
 	}
@@ -295,6 +344,9 @@ type applier struct {
 	// apply started (ended if it is taken back and nothing uses them).
 	pods        map[string]podFDs
 	startedPods []string
+	// notUp are the environments recorded as not started (apply -d),
+	// their locks held until Apply ends: a rollback removes them too.
+	notUp []*envRun
 }
 
 type stepKey struct {
@@ -394,8 +446,8 @@ func (a *applier) wanted(p *planner.Plan, env string) []planner.CloneFlags {
 }
 
 // notStarted adds to the failure of environment i the environments that
-// were not started because they join its namespaces (or those of one that
-// does): a dependent never starts without what it joins.
+// were not started because they join its namespaces or depend on it (or
+// on one that does): a dependent never starts without what it needs.
 func notStarted(p *planner.Plan, i int, err error) error {
 	if errors.Is(err, errTakenBack) || i >= len(p.Environments) {
 		return err
@@ -403,12 +455,9 @@ func notStarted(p *planner.Plan, i int, err error) error {
 	failed := map[string]bool{p.Environments[i].Name: true}
 	var out []string
 	for _, e := range p.Environments[i+1:] {
-		for _, n := range e.Needs {
-			if failed[n] {
-				failed[e.Name] = true
-				out = append(out, fmt.Sprintf("%s (joins %s)", e.Name, n))
-				break
-			}
+		if n, how := needs(&e, failed); n != "" {
+			failed[e.Name] = true
+			out = append(out, fmt.Sprintf("%s (%s %s)", e.Name, how, n))
 		}
 	}
 	if len(out) == 0 {
@@ -416,3 +465,43 @@ func notStarted(p *planner.Plan, i int, err error) error {
 	}
 	return fmt.Errorf("%w; not started, since %s failed: %s", err, p.Environments[i].Name, strings.Join(out, ", "))
 }
+
+// needs is the first environment of set that e joins or depends on, and
+// how ("joins", "depends on"); "" if none.
+func needs(e *planner.Env, set map[string]bool) (string, string) {
+	for _, n := range e.Needs {
+		if set[n] {
+			return n, "joins"
+		}
+	}
+	for _, d := range e.DependsOn {
+		if set[d.Env] {
+			return d.Env, "depends on"
+		}
+	}
+	return "", ""
+}
+
+// needsNotUp says why e cannot be started, detached, when it needs an
+// environment that was not (notUp: why each was not); "" if it can.
+func (a *applier) needsNotUp(e *planner.Env, notUp map[string]string) string {
+	set := map[string]bool{}
+	for n := range notUp {
+		set[n] = true
+	}
+	if n, how := needs(e, set); n != "" {
+		return fmt.Sprintf("it %s %s, which was not started", how, n)
+	}
+	return ""
+}
+
+// NotStartedError is what apply -d returns when it started every
+// environment it could, but not Envs: an environment they depend on was
+// not healthy (or they need one that was not started). They are
+// recorded as not started (nsup ps shows why); the others run.
+type NotStartedError struct {
+	Envs []string
+	Msg  string
+}
+
+func (e *NotStartedError) Error() string { return e.Msg }

@@ -73,6 +73,15 @@ func (in *initState) session(c int) {
 	if err == nil {
 		err = json.Unmarshal(buf[:n], &req)
 	}
+	if err == nil && req.Status {
+		in.mu.Lock()
+		st := in.status()
+		in.mu.Unlock()
+		if b, err := json.Marshal(st); err == nil {
+			unix.Sendmsg(c, b, nil, nil, 0)
+		}
+		return
+	}
 	var s *execSession
 	if err == nil {
 		s, err = in.spawn(req, fds)
@@ -168,7 +177,9 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.main == nil || !in.main.alive || in.mainDone {
+	// The main process may be between two runs (restart): the command
+	// starts as it would.
+	if in.main == nil || in.mainDone || in.stopping {
 		return nil, fmt.Errorf("the environment is stopping: %w", unix.ESRCH)
 	}
 	name := req.Process
@@ -183,7 +194,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		}
 		return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
 	}
-	steps, err := execSteps(procs, req.Argv, req.TTY, req.Term)
+	steps, err := execSteps(procs, req.Argv, "", req.TTY, req.Term)
 	if err != nil {
 		return nil, err
 	}
@@ -208,15 +219,17 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		in.execs = map[int]*execSession{}
 	}
 	in.execs[pid] = s
+	in.woken() // init's loop may be waiting for a restart, with no child
 	return s, nil
 }
 
-// execSteps are the proc steps of nsup exec's command: the named
-// process's own (its limits, ids, parent-death signal, working
-// directory), in a session of its own (with the received terminal as its
-// controlling terminal for tty), ending in the execve of argv, looked up
-// in the process's PATH from its working directory.
-func execSteps(procs []indexedStep, argv []string, tty bool, term string) ([]indexedStep, error) {
+// execSteps are the proc steps of nsup exec's command (or of a
+// healthcheck): the named process's own (its limits, ids, parent-death
+// signal, working directory), in a session of its own (with the received
+// terminal as its controlling terminal for tty), ending in the execve of
+// argv: path if the plan found it, else looked up in the process's PATH
+// from its working directory.
+func execSteps(procs []indexedStep, argv []string, path string, tty bool, term string) ([]indexedStep, error) {
 	var out []indexedStep
 	cwd := "/"
 	for _, is := range procs {
@@ -234,9 +247,12 @@ func execSteps(procs []indexedStep, argv []string, tty bool, term string) ([]ind
 				out = append(out, indexedStep{Index: is.Index, Step: planner.Step{Stage: planner.Proc, Op: planner.Setctty{}}})
 			}
 		case planner.Execve:
-			p, err := lookPath(argv, op.Env, cwd)
-			if err != nil {
-				return nil, err
+			p := path
+			if p == "" {
+				var err error
+				if p, err = lookPath(argv, op.Env, cwd); err != nil {
+					return nil, err
+				}
 			}
 			op.Path, op.Argv, op.Output = p, argv, ""
 			// The caller's TERM with its terminal, unless the process

@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -85,8 +86,12 @@ func (r *envRun) flock(op planner.Flock) error {
 		return err
 	}
 	if _, err := os.Lstat(op.State); err == nil {
-		f.Close()
-		return fmt.Errorf("environment %q has ended but is not taken down; its state and log are kept until nsup down %s: %w", r.env.Name, r.env.Name, unix.EEXIST)
+		// The record of an environment an earlier apply -d did not start
+		// is taken over; an ended environment's is kept for its owner.
+		if st, err := lifecycle.ReadState(filepath.Dir(op.Path)); err != nil || st.NotStarted == "" || os.Remove(op.State) != nil {
+			f.Close()
+			return fmt.Errorf("environment %q has ended but is not taken down; its state and log are kept until nsup down %s: %w", r.env.Name, r.env.Name, unix.EEXIST)
+		}
 	}
 	if err := f.Truncate(0); err != nil {
 		f.Close()
@@ -172,6 +177,9 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		Processes:  r.procs,
 		Cgroups:    slices.Clone(r.cgroups),
 	}
+	for _, d := range r.env.DependsOn {
+		st.DependsOn = append(st.DependsOn, d.Env)
+	}
 	depth := map[string]int{}
 	var levels []int64 // the longest stop_timeout of each depth
 	for _, s := range r.env.Steps {
@@ -250,6 +258,46 @@ func cloneTypes(f planner.CloneFlags) []string {
 		}
 	}
 	return out
+}
+
+// writeNotStarted records the environment, whose lock this nsup holds,
+// as not started, saying why (nsup ps shows it). The lock is let go when
+// Apply ends (closeFiles), or the record removed with the rest if Apply
+// takes everything back (removeState).
+func (r *envRun) writeNotStarted(why string) {
+	if r.stateDir == "" {
+		return
+	}
+	st := &lifecycle.State{Name: r.env.Name, Spec: r.a.plan.SpecPath, Started: time.Now().UTC().Truncate(time.Second), NotStarted: why}
+	if err := lifecycle.WriteState(filepath.Join(r.stateDir, planner.StateFile), st); err != nil {
+		r.removeState()
+		return
+	}
+	r.a.notUp = append(r.a.notUp, r)
+}
+
+// recordNotStarted records e, which is not started since it needs an
+// environment that was not, as not started: its state directory and
+// lock (its plan's first steps), then its record. One that is running
+// (its lock is held) is left alone.
+func (a *applier) recordNotStarted(ctx context.Context, e *planner.Env, why string) {
+	r := &envRun{a: a, env: e}
+	for i, st := range e.Steps {
+		switch st.Op.(type) {
+		case planner.Mkdir:
+		case planner.Flock:
+		default:
+			continue
+		}
+		if err := r.do(ctx, i, st); err != nil {
+			r.removeState()
+			return
+		}
+		if r.lock != nil {
+			r.writeNotStarted(why)
+			return
+		}
+	}
 }
 
 // closeFiles closes nsup's copies of what it handed to a released child.

@@ -40,9 +40,12 @@
 //     joined pid namespace. The host sends it its steps over a socketpair
 //     (wire.go); it confines itself (kernel seam: sys.go) and starts each
 //     process (a Spawn step and its proc steps, spawn.go: the same raw
-//     stage), reaps, forwards signals and stops the tree; detached, it
-//     serves nsup exec on its control socket (control.go: a command
-//     starts as the named process's proc steps say).
+//     stage), reaps, forwards signals and stops the tree, restarts what
+//     a restart policy says to and runs healthchecks (supervise.go);
+//     detached, it serves nsup exec and nsup ps's status on its control
+//     socket (control.go: a command starts as the named process's proc
+//     steps say). It reports its main process's health on the setup
+//     channel when the host waits for it (health.go: WaitHealthy).
 //
 // A detached plan (nsup apply -d) records the environment's state once
 // the tree is started, in package executor/lifecycle's format
@@ -55,8 +58,8 @@
 // host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
 // launched.go,
 // clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init
-// (initstage.go, init.go, spawn.go, control.go, output.go, sys.go,
-// wire.go). The store of root
+// (initstage.go, init.go, supervise.go, spawn.go, control.go, output.go,
+// sys.go, wire.go). The store of root
 // trees (the cache, closure copies, the tar unpacker, paths resolved
 // inside a tree) is executor/store; detached environments seen from
 // outside (the state file, ps, exec's client, logs, down) are

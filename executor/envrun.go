@@ -101,6 +101,17 @@ type envRun struct {
 	// that this apply made: removed, if still empty, if it fails.
 	madeDirs []string
 	procs    []lifecycle.StateProc
+	// watched: a later environment waits for this one's health
+	// (WaitHealthy); init then reports it on the setup channel once set
+	// up, which readHealth reads into health (hmu guards it, healthCh is
+	// closed at each change).
+	watched     bool
+	hmu         sync.Mutex
+	health      string
+	healthWhy   string
+	healthEnded bool // the channel has ended: init has exited
+	healthCh    chan struct{}
+	sockClosed  bool
 }
 
 // errTakenBack ends the setup of a detached environment that Apply takes
@@ -131,7 +142,11 @@ func (r *envRun) run(ctx context.Context) {
 		r.pty.slave.Close()
 	}
 	if r.sock != nil {
-		r.sock.Close()
+		if err == nil && r.watched && r.dec != nil {
+			go r.readHealth()
+		} else {
+			r.closeSock()
+		}
 	}
 	if r.launched != nil {
 		r.launched.close()
@@ -410,7 +425,7 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 			// From now on the end of Apply's ctx must not kill it.
 			r.letGo.Store(true)
 		}
-		req := request{Env: env.Name, Last: k == last}
+		req := request{Env: env.Name, Last: k == last, Health: k == last && r.watched}
 		if first {
 			// A detached environment writes to its log: no colours there.
 			req.Color, req.ColorBase = r.a.opts.Color && r.stdio == nil, r.colorBase
@@ -477,6 +492,61 @@ func (r *envRun) childRun(req request) error {
 			}
 			return stepError(env, rep.Step, rep.err())
 		}
+	}
+}
+
+// readHealth reads the health init reports on the setup channel, until
+// it ends (init has exited, or closeSock).
+func (r *envRun) readHealth() {
+	defer r.closeSock()
+	for {
+		var rep reply
+		if err := r.dec.Decode(&rep); err != nil {
+			r.setHealth("", "", true)
+			return
+		}
+		if rep.Kind == replyHealth {
+			r.setHealth(rep.Health, rep.Detail, false)
+		}
+	}
+}
+
+func (r *envRun) setHealth(h, why string, ended bool) {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if ended {
+		r.healthEnded = true
+	} else {
+		r.health, r.healthWhy = h, why
+	}
+	if r.healthCh != nil {
+		close(r.healthCh)
+	}
+	r.healthCh = make(chan struct{})
+}
+
+// healthNow is the health last reported, and a channel closed at the
+// next change.
+func (r *envRun) healthNow() (h, why string, ended bool, changed <-chan struct{}) {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if r.healthCh == nil {
+		r.healthCh = make(chan struct{})
+	}
+	return r.health, r.healthWhy, r.healthEnded, r.healthCh
+}
+
+// closeSock closes nsup's end of the setup channel; a reader of it
+// (readHealth) returns.
+func (r *envRun) closeSock() {
+	r.hmu.Lock()
+	defer r.hmu.Unlock()
+	if r.sock != nil && !r.sockClosed {
+		r.sockClosed = true
+		// Shut down first: a blocked read returns, and the file is
+		// closed once it has.
+		unix.Shutdown(int(r.sock.Fd()), unix.SHUT_RDWR)
+		r.sock.Close()
 	}
 }
 

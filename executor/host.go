@@ -71,6 +71,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return r.saveState(op)
 	case planner.Pasta:
 		return r.startPasta(op)
+	case planner.WaitHealthy:
+		return r.waitHealthy(ctx, op)
 	default:
 		return fmt.Errorf("%s is not a host step: %w", planner.FormatOp(op), unix.EINVAL)
 	}

@@ -74,6 +74,25 @@ type proc struct {
 	grace  time.Duration // between SIGTERM and SIGKILL
 	alive  bool
 	queued bool // a stop of it is under way
+	// op and steps are its Spawn and proc steps: a restart runs them
+	// again.
+	op    planner.Spawn
+	steps []indexedStep
+	// run counts its starts, so that a timer of an earlier run (a grace
+	// period, a healthcheck) never acts on a later one; started is when
+	// the current run began.
+	run     int
+	started time.Time
+	// lastExit is the status of its last end (ended: it has ended once).
+	lastExit int
+	ended    bool
+	// restarts counts its restarts; streak the quick ones in a row, for
+	// the back-off; pending is set while a restart waits for its
+	// back-off, token tells that wait's timer from an older one.
+	restarts, streak int
+	pending          bool
+	token            int
+	health           *health // nil without a healthcheck
 }
 
 type initState struct {
@@ -100,6 +119,27 @@ type initState struct {
 	colorBase int
 	// execs are the processes nsup exec started, by pid.
 	execs map[int]*execSession
+	// env is the environment's name, for init's own messages.
+	env string
+	// running is set once init's loop runs: healthchecks and restarts
+	// start then (before, during setup, nothing would reap them).
+	running bool
+	// stopping: the whole tree is being stopped (SIGTERM), nothing is
+	// restarted any more.
+	stopping bool
+	// pending counts the restarts waiting for their back-off; wake (one
+	// slot) tells the loop, waiting with no child to wait for, that a
+	// process was started or a restart given up.
+	pending int
+	wake    chan struct{}
+	// checks are the healthchecks running, by pid: told their status
+	// when reaped.
+	checks map[int]chan int
+	// notify, when set, is told the main process's health as it changes
+	// (the host waits for it: depends_on healthy); notified is the last
+	// told.
+	notify   func(health, why string)
+	notified string
 }
 
 func (in *initState) find(name string) *proc {
@@ -123,34 +163,14 @@ func (in *initState) start(op planner.Spawn, procs []indexedStep, fail, pause *f
 		}
 		depth = parent.depth + 1
 	}
-	stdio := [3]int{0, 1, 2}
-	var ends []*os.File
-	if op.Output != "" {
-		// Lines of several processes would mix in one place: each process
-		// writes to pipes of its own, and init prefixes every line.
-		if in.out == nil {
-			in.out = newOutputs(in.color, in.colorBase, os.Stdout, os.Stderr)
-		}
-		w1, w2, err := in.out.add(op.Output)
-		if err != nil {
-			return err
-		}
-		ends = []*os.File{w1, w2}
-		stdio[1], stdio[2] = int(w1.Fd()), int(w2.Fd())
+	pr := &proc{name: op.Process, parent: parent, depth: depth, main: op.Main,
+		grace: time.Duration(op.StopTimeout) * time.Millisecond, op: op, steps: procs}
+	if op.Healthcheck != nil {
+		pr.health = &health{}
 	}
-	prog, err := procProg(procs, stdio, fail, pause)
-	if err != nil {
+	if err := in.launch(pr, fail, pause); err != nil {
 		return err
 	}
-	pid, err := in.sys.Spawn(prog)
-	for _, f := range ends {
-		f.Close() // the process has its own copies: EOF comes when it and its children are done
-	}
-	if err != nil {
-		return err
-	}
-	pr := &proc{name: op.Process, parent: parent, pid: pid, depth: depth, main: op.Main,
-		grace: time.Duration(op.StopTimeout) * time.Millisecond, alive: true}
 	in.procs = append(in.procs, pr)
 	if in.spawns == nil {
 		in.spawns = map[string][]indexedStep{}
@@ -159,6 +179,44 @@ func (in *initState) start(op planner.Spawn, procs []indexedStep, fail, pause *f
 	if op.Main || (in.main == nil && parent == nil) {
 		in.main = pr
 	}
+	return nil
+}
+
+// launch forks pr and runs its proc steps: its first start, or a
+// restart.
+func (in *initState) launch(pr *proc, fail, pause *failPoint) error {
+	stdio := [3]int{0, 1, 2}
+	var ends []*os.File
+	defer func() {
+		for _, f := range ends {
+			f.Close() // the process has its own copies: EOF comes when it and its children are done
+		}
+	}()
+	if pr.op.Output != "" {
+		// Lines of several processes would mix in one place: each process
+		// writes to pipes of its own, and init prefixes every line.
+		if in.out == nil {
+			in.out = newOutputs(in.color, in.colorBase, os.Stdout, os.Stderr)
+		}
+		w1, w2, err := in.out.add(pr.op.Output)
+		if err != nil {
+			return err
+		}
+		ends = []*os.File{w1, w2}
+		stdio[1], stdio[2] = int(w1.Fd()), int(w2.Fd())
+	}
+	prog, err := procProg(pr.steps, stdio, fail, pause)
+	if err != nil {
+		return err
+	}
+	pid, err := in.sys.Spawn(prog)
+	if err != nil {
+		return err
+	}
+	pr.pid, pr.alive, pr.queued = pid, true, false
+	pr.run++
+	pr.started = time.Now()
+	in.healthStart(pr)
 	return nil
 }
 
@@ -312,12 +370,14 @@ func (in *initState) advance() {
 				continue
 			}
 			unix.Kill(p.pid, unix.SIGTERM)
+			run := p.run
 			time.AfterFunc(p.grace, func() {
 				in.mu.Lock()
 				defer in.mu.Unlock()
-				if p.alive {
+				if p.alive && p.run == run {
 					// Still the same process: init reaps under mu, and
-					// marks it dead before its pid can be reused.
+					// marks it dead before its pid can be reused (and a
+					// restart is another run).
 					unix.Kill(p.pid, unix.SIGKILL)
 				}
 			})
@@ -351,15 +411,38 @@ func (in *initState) reaped(pid int, ws unix.WaitStatus) {
 		s.end(status(ws))
 		return
 	}
+	if c, ok := in.checks[pid]; ok {
+		delete(in.checks, pid)
+		c <- status(ws)
+		return
+	}
 	p := in.byPid(pid)
 	if p == nil {
 		return // an orphan: reaped, nothing else to do
 	}
 	p.alive = false
+	p.lastExit, p.ended = status(ws), true
+	in.exited(p)
+}
+
+// exited handles the end of a declared process: a restart if its policy
+// says so (its descendants stopped meanwhile), else the stop of its
+// descendants, or of the whole tree for the main process. Called with mu
+// held.
+func (in *initState) exited(p *proc) {
+	in.healthEnd(p)
+	if in.restartable(p) {
+		in.stop(p)
+		in.scheduleRestart(p)
+		in.advance()
+		return
+	}
 	if p == in.main {
-		in.mainStatus, in.mainDone = status(ws), true
+		in.mainStatus, in.mainDone = p.lastExit, true
+		in.cancelRestarts(nil)
 		in.stop(nil)
 	} else {
+		in.cancelRestarts(p)
 		in.stop(p)
 	}
 	in.advance()
@@ -376,7 +459,7 @@ func (in *initState) signals() {
 		in.mu.Lock()
 		switch {
 		case s == syscall.SIGTERM:
-			in.stop(nil)
+			in.stopAll()
 		case isForwarded(s) && in.main != nil && in.main.alive:
 			unix.Kill(in.main.pid, s.(syscall.Signal))
 		}
@@ -394,6 +477,17 @@ func (in *initState) signals() {
 // exec sessions run on goroutines of their own; all take mu, as the loop
 // does.
 func (in *initState) run() int {
+	in.mu.Lock()
+	in.running = true
+	if in.wake == nil {
+		in.wake = make(chan struct{}, 1)
+	}
+	for _, p := range in.procs {
+		if p.alive {
+			in.healthStart(p)
+		}
+	}
+	in.mu.Unlock()
 	go in.signals()
 	for {
 		var ws unix.WaitStatus
@@ -403,7 +497,19 @@ func (in *initState) run() int {
 		}
 		in.mu.Lock()
 		if err != nil {
-			// ECHILD: nothing is left to wait for.
+			// ECHILD: nothing to wait for now. A restart waiting for its
+			// back-off, or a child started since wait4 returned, means
+			// the tree goes on.
+			if in.pending > 0 && !in.mainDone {
+				wake := in.wake
+				in.mu.Unlock()
+				<-wake
+				continue
+			}
+			if in.children() {
+				in.mu.Unlock()
+				continue
+			}
 			st := in.mainStatus
 			in.mu.Unlock()
 			return st

@@ -6,8 +6,10 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"sync"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -57,8 +59,9 @@ type stage struct {
 // run applies the runs of steps the host sends, one request each, until
 // the last; then init takes over (if there is a tree to run).
 func (c *stage) run(dec *json.Decoder) int {
+	var req request
 	for first := true; ; first = false {
-		var req request
+		req = request{}
 		if err := dec.Decode(&req); err != nil {
 			// EOF before the last run: nsup died or gave up. Undo.
 			c.init.killAll()
@@ -67,6 +70,7 @@ func (c *stage) run(dec *json.Decoder) int {
 		}
 		if first {
 			c.env, c.lockFD, c.controlFD = req.Env, req.LockFD, req.ControlFD
+			c.init.env = req.Env
 			c.init.color, c.init.colorBase = req.Color, req.ColorBase
 		}
 		if i, err := c.steps(req); err != nil {
@@ -82,7 +86,9 @@ func (c *stage) run(dec *json.Decoder) int {
 			break
 		}
 	}
-	if cl, ok := c.conn.(io.Closer); ok {
+	if req.Health && len(c.init.procs) > 0 {
+		c.reportHealth()
+	} else if cl, ok := c.conn.(io.Closer); ok {
 		cl.Close()
 	}
 	if len(c.init.procs) == 0 {
@@ -97,6 +103,40 @@ func (c *stage) run(dec *json.Decoder) int {
 	}
 	c.init.finish(st, c.lockFD)
 	return st
+}
+
+// reportHealth sends the main process's health to the host as it
+// changes, from a goroutine of its own: init never waits for the host.
+// The latest state is sent (one in between may be skipped); once a write
+// fails (nsup has gone: apply -d has returned), the channel is closed.
+func (c *stage) reportHealth() {
+	var mu sync.Mutex
+	var cur reply
+	ch := make(chan struct{}, 1)
+	c.init.notify = func(health, why string) {
+		mu.Lock()
+		cur = reply{Kind: replyHealth, Health: health, Detail: why}
+		mu.Unlock()
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}
+	c.init.notify(lifecycle.HealthStarting, "")
+	c.init.notified = lifecycle.HealthStarting
+	go func() {
+		for range ch {
+			mu.Lock()
+			r := cur
+			mu.Unlock()
+			if err := send(c.conn, r); err != nil {
+				if cl, ok := c.conn.(io.Closer); ok {
+					cl.Close()
+				}
+				return
+			}
+		}
+	}()
 }
 
 // steps performs the steps of one request in order: init's own, and each

@@ -26,6 +26,9 @@ type outputs struct {
 	mu    sync.Mutex // serialises the writes of one copier's lines
 	wg    sync.WaitGroup
 	pipes []*os.File // the read ends, for the final drain
+	// colors are the colour indices given, by label: a restarted
+	// process keeps its colour.
+	colors map[string]int
 }
 
 // labelColors are ANSI colours for labels, as docker compose picks them.
@@ -40,10 +43,18 @@ func newOutputs(color bool, base int, stdout, stderr *os.File) *outputs {
 // the write ends, for the process's fds 1 and 2.
 func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 	prefix := label + " | "
-	if o.color {
-		prefix = "\x1b[" + labelColors[o.next%len(labelColors)] + "m" + label + " |\x1b[0m "
+	if o.colors == nil {
+		o.colors = map[string]int{}
 	}
-	o.next++
+	c, ok := o.colors[label]
+	if !ok {
+		c = o.next
+		o.colors[label] = c
+		o.next++
+	}
+	if o.color {
+		prefix = "\x1b[" + labelColors[c%len(labelColors)] + "m" + label + " |\x1b[0m "
+	}
 	var w [2]*os.File
 	for i := range w {
 		r, pw, err := os.Pipe()

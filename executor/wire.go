@@ -26,7 +26,9 @@ import (
 //
 // Init applies a run and waits for the next request until one is Last;
 // EOF instead means nsup died, and init undoes what it started. Then it
-// runs the tree.
+// runs the tree. If the last request asks for it (Health), init keeps
+// the channel and sends "health" replies as its main process's health
+// changes, until a write fails (nsup has gone).
 //
 // The steps travel with planner.Step's own JSON form, so a step means the
 // same thing in a saved plan and on this pipe. The raw stages' steps
@@ -55,6 +57,10 @@ type request struct {
 	// and control socket (the Flock and Listen steps), 0 when none.
 	LockFD    int `json:"lockFD,omitempty"`
 	ControlFD int `json:"controlFD,omitempty"`
+	// Health, on the last request, asks init to keep the channel open
+	// and report the main process's health on it as it changes (a later
+	// environment waits for it to be healthy: WaitHealthy).
+	Health bool `json:"health,omitempty"`
 }
 
 // indexedStep is a step with its index in the environment's step list, so
@@ -77,12 +83,16 @@ type reply struct {
 	Detail string `json:"detail,omitempty"`
 	// Procs are the processes started so far (with "ok").
 	Procs []lifecycle.StateProc `json:"procs,omitempty"`
+	// Health is the main process's health (with "health"; Detail says
+	// why it is unhealthy).
+	Health string `json:"health,omitempty"`
 }
 
 const (
 	replyOK     = "ok"
 	replyError  = "error"
 	replyPaused = "paused"
+	replyHealth = "health"
 )
 
 func send(w io.Writer, v any) error {

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"os"
 	"path/filepath"
@@ -348,6 +349,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 		ec.lock()
 	}
 	ec.volumes()
+	ec.waitHealthy()
 	ec.rootfs()
 	ec.host()
 	ec.child()
@@ -361,7 +363,41 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 			out.Needs = append(out.Needs, j.ref)
 		}
 	}
+	for _, d := range e.DependsOn {
+		out.DependsOn = append(out.DependsOn, Dependency{Env: d.Env, Condition: d.Condition})
+	}
 	return out
+}
+
+// healthWaitMargin is what a wait for an environment's health allows
+// beyond the time its healthcheck needs to say healthy or unhealthy.
+const healthWaitMargin = 10 * time.Second
+
+// waitHealthy plans, for each depends_on: {ENV: healthy}, the host's wait
+// for ENV's main process to pass its healthcheck, before anything of this
+// environment is made. It is bounded by the time the healthcheck needs to
+// decide: its start period, then retries+1 checks of an interval and a
+// timeout each (a failure after a success counts from there), and a
+// margin.
+func (ec *envCompiler) waitHealthy() {
+	for _, d := range ec.e.DependsOn {
+		if d.Condition != spec.DependsHealthy {
+			continue
+		}
+		field := ec.field + ".depends_on." + d.Env
+		other := ec.s.Env(d.Env)
+		if other == nil || len(other.Process) == 0 {
+			continue // refused by spec.Parse
+		}
+		main := other.Process[0]
+		h := main.Healthcheck
+		if h == nil {
+			ec.errorf(d.Pos, field, "%s's main process %q has no healthcheck: give it one, or depend on %s with started", d.Env, main.Name, d.Env)
+			continue
+		}
+		bound := h.StartPeriod + time.Duration(h.Retries+1)*(h.Interval+h.Timeout) + healthWaitMargin
+		ec.add(Host, d.Pos, WaitHealthy{Env: d.Env, Process: main.Name, TimeoutMs: bound.Milliseconds(), Release: ec.stateDir != ""})
+	}
 }
 
 func (ec *envCompiler) add(stage Stage, pos spec.Pos, op Op) {

@@ -57,7 +57,13 @@
 //	init  prctl(PR_SET_DUMPABLE, 0); capset(KEEP) on every thread; prctl(PR_SET_NAME)
 //	init  [prctl(PR_SET_CHILD_SUBREAPER, 1)]; close_range(3, ...); seccomp(..., TSYNC, PROGRAM)
 //	init  clone(SIGCHLD): PROCESS ...               Spawn: one per process of the tree,
+//	                                                with its restart policy and healthcheck
 //	proc  prlimit64; [setsid; ioctl(TIOCSCTTY)]; setresgid; setresuid; prctl(PR_SET_PDEATHSIG, 9); chdir; execve
+//
+// An environment with depends_on: {ENV: healthy} begins (after its lock,
+// detached) with
+//
+//	host  wait(ENV healthy)                         WaitHealthy: until ENV's init reports it healthy
 //
 // A detached plan (Options.Detach, nsup apply -d) adds, per environment:
 //

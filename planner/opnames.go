@@ -45,6 +45,7 @@ func (Stdio) Syscall() string         { return "open" }
 func (Listen) Syscall() string        { return "listen" }
 func (Setsid) Syscall() string        { return "setsid" }
 func (SaveState) Syscall() string     { return "state" }
+func (WaitHealthy) Syscall() string   { return "wait" }
 func (MountSetattr) Syscall() string  { return "mount_setattr" }
 func (Prlimit) Syscall() string       { return "prlimit64" }
 func (Keyctl) Syscall() string        { return "keyctl" }
@@ -96,6 +97,7 @@ func (Stdio) Kind() string         { return "stdio" }
 func (Listen) Kind() string        { return "listen" }
 func (Setsid) Kind() string        { return "setsid" }
 func (SaveState) Kind() string     { return "state" }
+func (WaitHealthy) Kind() string   { return "waitHealthy" }
 func (MountSetattr) Kind() string  { return "mount_setattr" }
 func (Prlimit) Kind() string       { return "prlimit64" }
 func (Keyctl) Kind() string        { return "keyctl" }
@@ -147,6 +149,7 @@ func (Stdio) isOp()         {}
 func (Listen) isOp()        {}
 func (Setsid) isOp()        {}
 func (SaveState) isOp()     {}
+func (WaitHealthy) isOp()   {}
 func (MountSetattr) isOp()  {}
 func (Prlimit) isOp()       {}
 func (Keyctl) isOp()        {}
@@ -162,6 +165,6 @@ func AllOps() []Op {
 	return []Op{Rootfs{}, Fork{}, Clone{}, CgroupMkdir{}, Pasta{}, EtcFile{}, Console{}, CgroupWrite{}, CgroupJoin{}, Unshare{}, Setns{}, UIDMap{}, GIDMap{}, DenySetgroups{}, TimeOffsets{}, Execve{}, Mount{}, Overlay{},
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
-		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{},
+		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{}, WaitHealthy{},
 		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

@@ -5,6 +5,8 @@ package planner
 // session, state, the processes init spawns, and pasta.
 
 import (
+	"time"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -163,6 +165,60 @@ type Spawn struct {
 	// and 2 are pipes to init, which writes each line prefixed with
 	// "LABEL | " (when more than one process writes to one place).
 	Output string `json:"output,omitempty"`
+	// Restart is the process's restart policy, nil for none: init starts
+	// it again (its Proc steps, then its children's Spawns) when it exits
+	// and the policy says so, after a back-off (RestartBackoff).
+	Restart *RestartPolicy `json:"restart,omitempty"`
+	// Healthcheck is run by init while the process runs; nil for none.
+	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+}
+
+// RestartPolicy is a process's restart policy: "on-failure" (restarted
+// when it exits with a status other than 0) or "always"; Max is the most
+// restarts, 0 for no limit.
+type RestartPolicy struct {
+	Policy string `json:"policy"`
+	Max    int    `json:"max,omitempty"`
+}
+
+// The back-off of restarts (docker's): RestartBackoffMin before the first
+// restart, doubled at each one up to RestartBackoffMax, and back to the
+// first once the process has run RestartBackoffReset before it exited.
+const (
+	RestartBackoffMin   = 100 * time.Millisecond
+	RestartBackoffMax   = 10 * time.Second
+	RestartBackoffReset = 10 * time.Second
+)
+
+// Healthcheck is a process's healthcheck: init runs Argv (Path is
+// argv[0] as found in the process's PATH, "" when only the root init
+// runs in can tell: a tar root) as the process's own steps would run a
+// command (nsup exec --process), every IntervalMs (the first IntervalMs
+// after the process starts), killed after TimeoutMs; the process is
+// unhealthy after Retries failures in a row, those within StartPeriodMs
+// of its start not counted until a first success.
+type Healthcheck struct {
+	Argv          []string `json:"argv"`
+	Path          string   `json:"path,omitempty"`
+	IntervalMs    int64    `json:"intervalMs"`
+	TimeoutMs     int64    `json:"timeoutMs"`
+	Retries       int      `json:"retries"`
+	StartPeriodMs int64    `json:"startPeriodMs,omitempty"`
+}
+
+// WaitHealthy waits, on the host, until environment Env (planned before
+// this one) is healthy: its main process Process has passed its
+// healthcheck. It fails if Env turns unhealthy, ends, or is still
+// starting after TimeoutMs. The steps of this environment that follow
+// are done only then (depends_on: {ENV: healthy}). With Release (a
+// detached plan), Env is released first (its last steps are done, which
+// apply -d otherwise holds back until every environment is up): its init
+// then runs the healthcheck meanwhile.
+type WaitHealthy struct {
+	Env       string `json:"env"`
+	Process   string `json:"process"`
+	TimeoutMs int64  `json:"timeoutMs"`
+	Release   bool   `json:"release,omitempty"`
 }
 
 // Monitor forks the main process, whose Proc steps follow, and keeps the

@@ -51,10 +51,20 @@ type Env struct {
 	// Needs lists the environments whose namespaces this one joins; they are
 	// planned (and started) before it.
 	Needs []string `json:"needs,omitempty"`
+	// DependsOn are the environments this one starts after
+	// (depends_on), each with its condition ("started" or "healthy");
+	// they are planned (and started) before it.
+	DependsOn []Dependency `json:"dependsOn,omitempty"`
 	// Notes explain decisions the planner took that the steps alone do not
 	// say (rootless mode adding a user namespace); printed as comments.
 	Notes []string `json:"notes,omitempty"`
 	Steps []Step   `json:"steps"`
+}
+
+// Dependency is one entry of an environment's depends_on.
+type Dependency struct {
+	Env       string `json:"env"`
+	Condition string `json:"condition"`
 }
 
 // Stage says which process performs a step.

@@ -35,6 +35,12 @@ func (ec *envCompiler) init() {
 			return
 		}
 		p := e.Process[0]
+		if p.Restart != nil {
+			ec.errorf(p.Restart.Pos, ec.field+".processes[0].restart", "a restart policy needs nsup's init, which restarts the process: remove init: false")
+		}
+		if p.Healthcheck != nil {
+			ec.errorf(p.Healthcheck.Pos, ec.field+".processes[0].healthcheck", "a healthcheck needs nsup's init, which runs it: remove init: false")
+		}
 		// The child stage leads a session of its own already (Setsid):
 		// the pty becomes its controlling terminal, and so the main
 		// process's.
@@ -54,7 +60,18 @@ func (ec *envCompiler) init() {
 			f := fmt.Sprintf("%s[%d]", field, i)
 			pp := ec.resolve(p, f)
 			main := parent == "" && i == 0
-			ec.add(Init, p.Pos, Spawn{Process: p.Name, Parent: parent, Main: main, StopTimeout: pp.stopTimeout, Output: ec.label(p.Name)})
+			sp := Spawn{Process: p.Name, Parent: parent, Main: main, StopTimeout: pp.stopTimeout, Output: ec.label(p.Name)}
+			if r := p.Restart; r != nil {
+				sp.Restart = &RestartPolicy{Policy: r.Policy, Max: r.Max}
+			}
+			if h := p.Healthcheck; h != nil {
+				sp.Healthcheck = &Healthcheck{Argv: h.Command, IntervalMs: h.Interval.Milliseconds(), TimeoutMs: h.Timeout.Milliseconds(),
+					Retries: h.Retries, StartPeriodMs: h.StartPeriod.Milliseconds()}
+				// Looked up as the process's own command is, in its PATH
+				// from its working directory.
+				sp.Healthcheck.Path = ec.lookPath(h.Command[0], pp.env, pp.cwd, p, f+".healthcheck")
+			}
+			ec.add(Init, p.Pos, sp)
 			// The main process with a terminal of its own leads a session
 			// whose controlling terminal it is.
 			ec.proc(p, pp, main && ec.terminal, main && ec.terminal, "")
@@ -77,6 +94,10 @@ func (ec *envCompiler) goInit() bool {
 		return false
 	}
 	if ec.stateDir != "" || !ec.isNew(spec.NSPID) || len(e.Process) != 1 || len(e.Process[0].Children) > 0 {
+		return true
+	}
+	// A restart policy or a healthcheck is init's to carry out.
+	if p := e.Process[0]; p.Restart != nil || p.Healthcheck != nil {
 		return true
 	}
 	return ec.label(e.Process[0].Name) != ""

@@ -36,6 +36,13 @@ func Render(w io.Writer, p *Plan) error {
 		if len(e.Needs) > 0 {
 			fmt.Fprintf(b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
 		}
+		if len(e.DependsOn) > 0 {
+			var ds []string
+			for _, d := range e.DependsOn {
+				ds = append(ds, d.Env+" ("+d.Condition+")")
+			}
+			fmt.Fprintf(b, "# %s depends on %s: planned after it\n", e.Name, strings.Join(ds, ", "))
+		}
 		for _, n := range e.Notes {
 			fmt.Fprintf(b, "# %s: %s\n", e.Name, n)
 		}
@@ -83,6 +90,51 @@ func stopTimeout(ms int64) string {
 		return ""
 	}
 	return fmt.Sprintf(", stop_timeout %v", time.Duration(ms)*time.Millisecond)
+}
+
+// restart renders a process's restart policy: when init restarts it,
+// after what back-off, and, for the main process, when the environment
+// ends.
+func restart(r *RestartPolicy, main bool) string {
+	if r == nil {
+		return ""
+	}
+	when := "restarted whatever its exit status"
+	policy := r.Policy
+	if r.Policy == "on-failure" {
+		when = "restarted if it exits non-zero"
+		if r.Max > 0 {
+			policy = fmt.Sprintf("on-failure:%d", r.Max)
+			when += fmt.Sprintf(", %d times at most", r.Max)
+		}
+	}
+	end := ""
+	if main {
+		end = "; the environment ends when it exits and is not restarted"
+		if r.Policy == "always" {
+			end = "; the environment ends only when stopped"
+		}
+	}
+	return fmt.Sprintf(", restart %s: %s, after %v doubling up to %v (back to %v once it has run %v)%s",
+		policy, when, RestartBackoffMin, RestartBackoffMax, RestartBackoffMin, RestartBackoffReset, end)
+}
+
+// healthcheck renders a process's healthcheck.
+func healthcheck(h *Healthcheck) string {
+	if h == nil {
+		return ""
+	}
+	argv := h.Argv
+	if h.Path != "" && len(argv) > 0 && h.Path != argv[0] {
+		argv = append([]string{h.Path}, argv[1:]...)
+	}
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	start := ""
+	if h.StartPeriodMs > 0 {
+		start = fmt.Sprintf(", failures in its first %v not counted until a success", ms(h.StartPeriodMs))
+	}
+	return fmt.Sprintf(", healthcheck %s as this process, every %v, killed after %v, unhealthy after %d failures in a row%s",
+		qlist(argv), ms(h.IntervalMs), ms(h.TimeoutMs), h.Retries, start)
 }
 
 // create renders Mount.Create: the mount point made, in the root, when
@@ -285,7 +337,14 @@ func FormatOp(op Op) string {
 		if op.Parent != "" {
 			who += ", child of " + q(op.Parent)
 		}
-		return fmt.Sprintf("clone(SIGCHLD): %s%s%s", who, stopTimeout(op.StopTimeout), output(op.Output))
+		return fmt.Sprintf("clone(SIGCHLD): %s%s%s%s%s", who, stopTimeout(op.StopTimeout), output(op.Output), restart(op.Restart, op.Main), healthcheck(op.Healthcheck))
+	case WaitHealthy:
+		release := ""
+		if op.Release {
+			release = fmt.Sprintf("%s released first (its last steps done now), ", op.Env)
+		}
+		return fmt.Sprintf("wait(%s healthy): %suntil %s's main process %s passes its healthcheck; fails if it is unhealthy, has ended, or is still starting after %v",
+			op.Env, release, op.Env, q(op.Process), time.Duration(op.TimeoutMs)*time.Millisecond)
 	case Monitor:
 		return fmt.Sprintf("clone(SIGCHLD): %s; this process stays as PID 1, nsup's command line and environment blanked: reaps, forwards signals, stops it on SIGTERM (SIGKILL after %v), exits with its status",
 			q(op.Process), time.Duration(op.StopTimeout)*time.Millisecond)

@@ -11,7 +11,7 @@ import (
 // hand-edited plan) is refused before anything is done.
 var stageOps = map[Stage][]Op{
 	Host: {Rootfs{}, Openpty{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{},
-		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}},
+		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}, WaitHealthy{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
 		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, EtcFile{}, Console{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},

@@ -11,7 +11,7 @@ import (
 )
 
 var environmentKeys = []string{"rootfs", "namespaces", "join", "hostname", "domainname", "idmap",
-	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "limits", "net", "processes"}
+	"mounts", "time", "env", "cwd", "user", "init", "security", "rlimits", "limits", "net", "depends_on", "processes"}
 
 func (d *decoder) environment(p pair, at string) *Environment {
 	e := &Environment{Name: p.name, Pos: pos(p.key)}
@@ -74,6 +74,9 @@ func (d *decoder) environment(p pair, at string) *Environment {
 	}
 	if v, ok := f.get("net"); ok {
 		e.Net = d.net(v.val, v.key, at+".net")
+	}
+	if v, ok := f.get("depends_on"); ok {
+		e.DependsOn = d.dependsOn(v.val, at+".depends_on")
 	}
 	if v, ok := f.get("processes"); ok {
 		e.ProcessesPos = pos(v.key)
@@ -258,6 +261,55 @@ func (d *decoder) join(n *yaml.Node, at string) ([]Join, bool) {
 		out = append(out, Join{Type: p.name, Ref: ref, Pos: pos(p.val)})
 	}
 	return out, ok
+}
+
+// dependsOn decodes depends_on: a mapping of environment names to a
+// condition (started or healthy), or compose's short form, a list of
+// names (each started). Whether each names an environment of the file is
+// checked by validate.
+func (d *decoder) dependsOn(n *yaml.Node, at string) []Dependency {
+	out := []Dependency{}
+	seen := map[string]bool{}
+	add := func(name string, key *yaml.Node, cond string, ip string) {
+		switch {
+		case !isEnvName(name):
+			d.errorf(key, ip, "must be an environment name, got %s", quote(name))
+		case seen[name]:
+			d.errorf(key, ip, "%s is listed twice", quote(name))
+		default:
+			seen[name] = true
+			out = append(out, Dependency{Env: name, Condition: cond, Pos: pos(key)})
+		}
+	}
+	if n.Kind == yaml.SequenceNode {
+		for i, item := range n.Content {
+			if s, ok := d.str(item, index(at, i)); ok {
+				add(s, item, DependsStarted, index(at, i))
+			}
+		}
+		return out
+	}
+	ps, ok := d.pairs(n, at)
+	if !ok {
+		return nil
+	}
+	for _, p := range ps {
+		jp := keyPath(at, p.name)
+		c, ok := d.str(p.val, jp)
+		if !ok {
+			continue
+		}
+		if c != DependsStarted && c != DependsHealthy {
+			if short, ok := strings.CutPrefix(c, "service_"); ok && (short == DependsStarted || short == DependsHealthy) {
+				d.errorf(p.val, jp, "unknown condition %s: compose's %s is written %s here", quote(c), c, short)
+			} else {
+				d.report(pos(p.val), jp, unknownMsg("condition", c, []string{DependsStarted, DependsHealthy}))
+			}
+			continue
+		}
+		add(p.name, p.key, c, jp)
+	}
+	return out
 }
 
 func (d *decoder) idmap(n *yaml.Node, at string) *IDMap {

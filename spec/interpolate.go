@@ -586,22 +586,13 @@ func (d *decoder) home(n *yaml.Node, at, s string) (string, bool) {
 // or says why it may not be read: its values become the spec's, so it
 // must be what the spec's owner put there: a regular file (a link is not
 // followed), of nsup's user (or of the user who ran sudo nsup) or root,
-// that no one else may write, and not larger than a spec. It is checked
-// through the fd it is read from.
+// that no one else may write, and not larger than a spec; the file read
+// is the file checked.
 func readTrusted(name string) ([]byte, string) {
-	fd, err := syscall.Open(name, syscall.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-	if err == syscall.ENOENT {
+	fi, err := os.Lstat(name)
+	if os.IsNotExist(err) {
 		return nil, ""
 	}
-	if err == syscall.ELOOP {
-		return nil, "it is not a regular file (a link is not followed)"
-	}
-	if err != nil {
-		return nil, err.Error()
-	}
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	fi, err := f.Stat()
 	if err != nil {
 		return nil, err.Error()
 	}
@@ -622,6 +613,16 @@ func readTrusted(name string) ([]byte, string) {
 		if st.Uid != caller && st.Uid != 0 {
 			return nil, fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
 		}
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer f.Close()
+	// The file checked is the file read: not another put in its place
+	// meanwhile (a link would be followed by open).
+	if now, err := f.Stat(); err != nil || !os.SameFile(fi, now) {
+		return nil, "it was replaced while it was read"
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {

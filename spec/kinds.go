@@ -230,9 +230,25 @@ func (h *indexHeap) pop() int {
 	return top
 }
 
+// After lists the environments e must start after, by name: those whose
+// namespaces it joins by name, then those of its depends_on.
+func (e *Environment) After() []string {
+	var out []string
+	for _, j := range e.Join {
+		if !j.IsPath() {
+			out = append(out, j.Ref)
+		}
+	}
+	for _, dep := range e.DependsOn {
+		out = append(out, dep.Env)
+	}
+	return out
+}
+
 // JoinOrder returns the environments named (every one when none is), with
-// those they join by name, transitively, each after those it joins
-// (SortByJoins), and the names that are no environment of the file.
+// those they join by name or depend on (depends_on), transitively, each
+// after those (SortByJoins), and the names that are no environment of the
+// file.
 func (s *Spec) JoinOrder(names ...string) (envs []*Environment, unknown []string) {
 	byName := make(map[string]*Environment, len(s.Environments))
 	for _, e := range s.Environments {
@@ -248,15 +264,10 @@ func (s *Spec) JoinOrder(names ...string) (envs []*Environment, unknown []string
 		want[n] = true
 	}
 	joinsOf := func(n string) []string {
-		var out []string
 		if e := byName[n]; e != nil {
-			for _, j := range e.Join {
-				if !j.IsPath() {
-					out = append(out, j.Ref)
-				}
-			}
+			return e.After()
 		}
-		return out
+		return nil
 	}
 	// What the wanted environments join, transitively.
 	for changed := true; changed && len(names) > 0; {

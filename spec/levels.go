@@ -11,7 +11,7 @@ import (
 
 var topKeys = []string{"version", "name", "volumes", "environments"}
 
-var processKeys = []string{"name", "command", "env", "cwd", "user", "stop_timeout", "rlimits", "children"}
+var processKeys = []string{"name", "command", "env", "cwd", "user", "stop_timeout", "rlimits", "restart", "healthcheck", "children"}
 
 var rootfsKeys = []string{"dir", "tar", "closure", "host", "readonly", "overlay", "dev"}
 
@@ -48,6 +48,10 @@ func keysAt(path []string) []string {
 		}
 	case len(rest) == 2 && rest[0] == "mounts" && rest[1] == "[]":
 		return mountKeys
+	case len(rest) >= 3 && rest[0] == "processes" && rest[len(rest)-1] == "healthcheck":
+		if keysAt(path[:len(path)-1]) != nil {
+			return healthKeys
+		}
 	case rest[0] == "processes" && len(rest)%2 == 0:
 		// processes[], children[], children[]…: a process.
 		for i := 0; i < len(rest); i += 2 {

@@ -150,8 +150,11 @@ type Environment struct {
 	// Net is the environment's network beyond loopback, ports and name
 	// resolution; nil when not written (loopback only, files of the
 	// rootfs).
-	Net     *Net
-	Process []*Process // the top-level processes; Process[0] is the main one
+	Net *Net
+	// DependsOn lists the environments this one starts after (an
+	// addition to spec v1, compose's depends_on), in the order written.
+	DependsOn []Dependency
+	Process   []*Process // the top-level processes; Process[0] is the main one
 	// ProcessesPos is the position of the `processes` key.
 	ProcessesPos Pos
 }
@@ -353,6 +356,65 @@ type Process struct {
 	StopTimeout *Duration
 	// Rlimits override the environment's, by name.
 	Rlimits []Rlimit
+	// Restart is the process's restart policy (`restart`, an addition to
+	// spec v1, compose's); nil when unset ("no").
+	Restart *Restart
+	// Healthcheck is the command that says whether the process is
+	// healthy (`healthcheck`, an addition, compose's); nil when unset.
+	Healthcheck *Healthcheck
+}
+
+// Restart policies (compose's `restart`, docker's --restart).
+const (
+	RestartNo        = "no"
+	RestartOnFailure = "on-failure"
+	RestartAlways    = "always"
+)
+
+// Restart is a process's restart policy: Policy is RestartNo,
+// RestartOnFailure or RestartAlways; Max, for on-failure, is the most
+// restarts (on-failure:N), 0 for no limit.
+type Restart struct {
+	Policy string
+	Max    int
+	Pos    Pos
+}
+
+// Healthcheck is a process's healthcheck, every default applied: Command
+// runs inside the environment as nsup exec --process runs a command,
+// every Interval (first Interval after the process starts), killed after
+// Timeout; the process is unhealthy after Retries failures in a row,
+// failures within StartPeriod of its start not counted until a first
+// success.
+type Healthcheck struct {
+	Pos         Pos
+	Command     []string
+	Interval    time.Duration // default DefaultHealthInterval
+	Timeout     time.Duration // default DefaultHealthTimeout
+	Retries     int           // default DefaultHealthRetries
+	StartPeriod time.Duration // default 0
+}
+
+// The defaults of a healthcheck (compose's).
+const (
+	DefaultHealthInterval = 30 * time.Second
+	DefaultHealthTimeout  = 30 * time.Second
+	DefaultHealthRetries  = 3
+)
+
+// Conditions of depends_on (compose's service_started, service_healthy).
+const (
+	DependsStarted = "started"
+	DependsHealthy = "healthy"
+)
+
+// Dependency is one entry of an environment's depends_on: it starts after
+// environment Env, and with DependsHealthy only once Env's main process
+// has passed its healthcheck.
+type Dependency struct {
+	Env       string
+	Condition string
+	Pos       Pos // position of the entry's key (or list item)
 }
 
 // Duration is a duration value with its position.

@@ -261,6 +261,19 @@ func (d *decoder) validate() {
 				d.report(j.Pos, jp, unknownMsg("environment", j.Ref, others))
 			}
 		}
+		for _, dep := range e.DependsOn {
+			dp := keyPath(st.path+".depends_on", dep.Env)
+			switch {
+			case dep.Env == e.Name:
+				d.report(dep.Pos, dp, "an environment cannot depend on itself")
+			case !known(byName, dep.Env):
+				var others []string
+				if len(names) <= maxSuggestCandidates+1 {
+					others = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == e.Name })
+				}
+				d.report(dep.Pos, dp, unknownMsg("environment", dep.Env, others))
+			}
+		}
 		if st.nsOK {
 			d.needsNamespaces(st)
 		}
@@ -361,12 +374,19 @@ func (d *decoder) joinCycles(byName map[string]int) {
 	// edges[u] lists, in join order, the environments u joins, with the
 	// index of the join; a path, an unknown name or u itself (reported
 	// above) is not an edge.
+	// A depends_on entry is an edge too: its join is len(Join) + its
+	// index in DependsOn.
 	type edge struct{ to, join int }
 	edges := make([][]edge, n)
 	for u, st := range d.envs {
 		for ji, j := range st.env.Join {
 			if v, ok := byName[j.Ref]; ok && !j.IsPath() && v != u {
 				edges[u] = append(edges[u], edge{v, ji})
+			}
+		}
+		for di, dep := range st.env.DependsOn {
+			if v, ok := byName[dep.Env]; ok && v != u {
+				edges[u] = append(edges[u], edge{v, len(st.env.Join) + di})
 			}
 		}
 	}
@@ -458,8 +478,30 @@ func (d *decoder) joinCycles(byName map[string]int) {
 		cycle = append(cycle, u)
 		slices.Reverse(cycle)
 		st := d.envs[u]
+		// Each step of the cycle is a join if one joins the next, else a
+		// depends_on.
+		joins, deps := 0, 0
+		for i := 0; i+1 < len(cycle); i++ {
+			if slices.ContainsFunc(edges[cycle[i]], func(e edge) bool { return e.to == cycle[i+1] && e.join < len(d.envs[cycle[i]].env.Join) }) {
+				joins++
+			} else {
+				deps++
+			}
+		}
+		what := "join cycle: "
+		switch {
+		case joins == 0:
+			what = "depends_on cycle: "
+		case deps > 0:
+			what = "cycle of joins and depends_on: "
+		}
+		if first.join >= len(st.env.Join) {
+			dep := st.env.DependsOn[first.join-len(st.env.Join)]
+			d.report(dep.Pos, keyPath(st.path+".depends_on", dep.Env), what+d.cycleNames(cycle))
+			continue
+		}
 		j := st.env.Join[first.join]
-		d.report(j.Pos, keyPath(st.path+".join", j.Type), "join cycle: "+d.cycleNames(cycle))
+		d.report(j.Pos, keyPath(st.path+".join", j.Type), what+d.cycleNames(cycle))
 	}
 }
 

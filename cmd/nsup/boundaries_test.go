@@ -385,8 +385,9 @@ type exception struct {
 var exceptions = []exception{
 	{"executor", "Apply", "os.Stdout", stdioWhy},
 	{"executor", "Apply", "os.Stderr", stdioWhy},
-	{"executor", "initState.start", "os.Stdout", outputWhy},
-	{"executor", "initState.start", "os.Stderr", outputWhy},
+	{"executor", "initState.launch", "os.Stdout", outputWhy},
+	{"executor", "initState.launch", "os.Stderr", outputWhy},
+	{"executor", "initState.logf", "os.Stderr", initLogWhy},
 	{"executor", "//go:nosplit", "unix.SYS_EXIT_GROUP", rawWhy},
 }
 
@@ -397,6 +398,9 @@ const (
 	// executor/doc.go: init ... "(output.go prefixes the lines of several
 	// processes)".
 	outputWhy = "init's fds 1 and 2 are its environment's: it relays the lines of its processes there, prefixed"
+	// executor/supervise.go: init's own messages (a restart, a process
+	// turned unhealthy) go where its processes' output goes.
+	initLogWhy = "init's fd 2 is its environment's: its own messages (a restart, a process turned unhealthy) go there, with its processes' output"
 	// executor/doc.go: the launcher's "raw clone, whose child does the
 	// launch steps", and spawn.go's "one raw clone" per process.
 	rawWhy = "a raw program runs in a clone of nsup before its execve, with no Go runtime to return to: that process (the environment's, never nsup) ends itself when a step fails"

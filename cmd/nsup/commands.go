@@ -529,6 +529,14 @@ func applyPlan(ctx context.Context, p *planner.Plan, idx *planner.Index, all, up
 		}
 	}
 	status, err := executor.Apply(ctx, p, opts)
+	var ns *executor.NotStartedError
+	if p.Detach && errors.As(err, &ns) {
+		// Up but for those: each listed, with why (nsup ps says it too).
+		if perr := printDetached(ios, p); perr != nil {
+			return perr
+		}
+		return err
+	}
 	if err != nil {
 		return err
 	}

@@ -29,9 +29,12 @@ import (
 // folder per project (project.go).
 
 const psHelp = `Lists the environments brought up with nsup apply -d: project, name, status
-(running, or exited with its status until nsup down), init's pid on the
+(running, exited with its status until nsup down, or not started and why),
+health (its main process's healthcheck: starting, healthy, unhealthy),
+restarts (of its processes, by their restart policies), init's pid on the
 host, uptime, namespaces (new ones, and joined ones as TYPE=WHAT) and spec
-file. An environment counts as running only while its init holds its lock
+file; --json adds each process's pid, restarts, last exit status, health
+and what its last healthcheck said. An environment counts as running only while its init holds its lock
 and still has the start time and namespaces recorded, so a reused pid is
 never taken for it. --tree shows each running environment's processes with
 their pids outside and inside. Shows the project of the nsup.yaml of this
@@ -102,6 +105,13 @@ type psEntry struct {
 	// Ports are its published ports (127.0.0.1:8080:80/tcp), its own or
 	// those of the environment whose network it joins.
 	Ports []string `json:"ports"`
+	// Health is its main process's health ("" without a healthcheck, or
+	// when not running), Restarts the restarts of its processes, and
+	// Processes each declared process as its init sees it (running
+	// only).
+	Health    string                 `json:"health,omitempty"`
+	Restarts  int                    `json:"restarts"`
+	Processes []lifecycle.ProcStatus `json:"processes,omitempty"`
 }
 
 // psProc is a process of the tree, in JSON.
@@ -164,6 +174,21 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		pe.MemoryBytes, pe.MemoryLimit, pe.Pids, pe.PidsLimit = u.MemoryBytes, u.MemoryLimit, u.Pids, u.PidsLimit
 		if e.Running {
 			pe.UptimeSeconds = int64(now.Sub(st.Started).Seconds())
+			// Its init says what changed since the state was written:
+			// restarts (and their pids), health.
+			if sr, err := lifecycle.Status(e); err == nil {
+				pe.Processes = sr.Processes
+				st.Processes = nil
+				for i, p := range sr.Processes {
+					pe.Restarts += p.Restarts
+					if i == 0 {
+						pe.Health = p.Health
+					}
+					st.Processes = append(st.Processes, lifecycle.StateProc{Name: p.Name, Parent: p.Parent, Pid: p.Pid})
+				}
+			} else {
+				fmt.Fprintf(ios.stderr, "nsup: ps: %v\n", err)
+			}
 			if pf.tree {
 				if t, err := lifecycle.Tree(st); err == nil {
 					pe.Tree = toPsProc(t)
@@ -187,17 +212,21 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tNAME\tSTATUS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
+	fmt.Fprintln(tw, "PROJECT\tNAME\tSTATUS\tHEALTH\tRESTARTS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
 	for _, e := range entries {
-		pid, up := "-", "-"
+		pid, up, health, restarts := "-", "-", "-", "-"
 		if e.Running {
 			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
+			restarts = strconv.Itoa(e.Restarts)
+		}
+		if e.Health != "" {
+			health = e.Health
 		}
 		ports := "-"
 		if len(e.Ports) > 0 {
 			ports = strings.Join(portArrows(e.Ports), ",")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Project, e.Name, e.Status, pid, up,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Project, e.Name, e.Status, health, restarts, pid, up,
 			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), ports, e.Spec)
 	}
 	if err := tw.Flush(); err != nil {
@@ -263,6 +292,10 @@ func printDetached(ios ioSet, p *planner.Plan) error {
 		st, err := lifecycle.Inspect(dir, e.Name)
 		if err != nil {
 			return err
+		}
+		if st.State.NotStarted != "" {
+			fmt.Fprintf(tw, "%s\t%s\n", e.Name, st.Status())
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\tpid %d\tlog %s\n", e.Name, st.Status(), st.State.Pid, st.Log())
 	}
@@ -424,6 +457,8 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 			errs = append(errs, err.Error())
 		case !res.Found:
 			fmt.Fprintf(ios.stdout, "%s: not running (nothing to do)\n", r)
+		case res.NotStarted:
+			fmt.Fprintf(ios.stdout, "%s: was not started, removed\n", r)
 		case res.Killed:
 			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", r)
 		case res.Stopped:
@@ -483,10 +518,8 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 		for _, e := range s.Environments {
 			r := envRef{project, e.Name}
 			refs = append(refs, r)
-			for _, j := range e.Join {
-				if !j.IsPath() {
-					joins[r] = append(joins[r], envRef{project, j.Ref})
-				}
+			for _, n := range e.After() {
+				joins[r] = append(joins[r], envRef{project, n})
 			}
 		}
 	default:
@@ -517,6 +550,9 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 				if spec.ValidName(ref) {
 					joins[r] = append(joins[r], envRef{r.project, ref})
 				}
+			}
+			for _, n := range st.State.DependsOn {
+				joins[r] = append(joins[r], envRef{r.project, n})
 			}
 		}
 	}

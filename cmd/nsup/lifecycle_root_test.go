@@ -183,7 +183,7 @@ func TestRootPodDetached(t *testing.T) {
 		t.Errorf("down of a name not there: %d %q %s", code, out, errs)
 	}
 	code, out, _ = nsupBin("ps")
-	if code != 0 || strings.TrimSpace(out) != "PROJECT  NAME  STATUS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
+	if code != 0 || strings.TrimSpace(out) != "PROJECT  NAME  STATUS  HEALTH  RESTARTS  PID  UPTIME  MEMORY  PIDS  NAMESPACES  PORTS  SPEC" {
 		t.Errorf("ps after down: %q", out)
 	}
 	if ents, _ := os.ReadDir(state); len(ents) != 0 {

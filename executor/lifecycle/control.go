@@ -1,5 +1,14 @@
 package lifecycle
 
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
 // The control protocol of a detached environment: nsup exec (Exec, the
 // client) asks the environment's init (executor/control.go, the server)
 // to start a command. Init is already in every namespace of the
@@ -28,9 +37,18 @@ package lifecycle
 // cannot type into the caller's shell. If the caller goes away, the
 // command is killed.
 
+// A first message {"status": true} asks instead for the state of the
+// tree (nsup ps): init answers one StatusReply and closes the connection.
+//
+//	client → init  {"status": true}, no fds
+//	init → client  StatusReply
+//
 // ExecRequest is the first message of a connection.
 type ExecRequest struct {
-	Argv []string `json:"argv"`
+	// Status asks for the tree's state (StatusReply) instead of running
+	// a command.
+	Status bool     `json:"status,omitempty"`
+	Argv   []string `json:"argv"`
 	// Process is the declared process whose environment variables, cwd
 	// and user the command gets; "" is the main process.
 	Process string `json:"process,omitempty"`
@@ -50,3 +68,81 @@ type ExecMessage struct {
 
 // MaxExecMsg bounds one message (a request's argv).
 const MaxExecMsg = 256 << 10
+
+// Health states of a process with a healthcheck (docker's).
+const (
+	HealthStarting  = "starting"
+	HealthHealthy   = "healthy"
+	HealthUnhealthy = "unhealthy"
+)
+
+// StatusReply is init's answer to {"status": true}: the declared
+// processes, in declaration order.
+type StatusReply struct {
+	Processes []ProcStatus `json:"processes"`
+}
+
+// ProcStatus is one declared process as init sees it now.
+type ProcStatus struct {
+	Name   string `json:"name"`
+	Parent string `json:"parent,omitempty"`
+	// Pid is its pid inside while it runs, 0 between a restart's exit and
+	// its start.
+	Pid     int  `json:"pid"`
+	Running bool `json:"running"`
+	// Restarts counts its restarts (restart policy); LastExit is the
+	// status of its last end, if it has ended.
+	Restarts int  `json:"restarts"`
+	LastExit *int `json:"lastExit,omitempty"`
+	// Health is "" without a healthcheck, else HealthStarting,
+	// HealthHealthy or HealthUnhealthy; Failing counts the failed checks
+	// in a row, and HealthLog says what the last check said (its status
+	// and the first KiB of its output, or that it timed out).
+	Health    string `json:"health,omitempty"`
+	Failing   int    `json:"failingStreak,omitempty"`
+	HealthLog string `json:"healthLog,omitempty"`
+}
+
+// Status asks the init of the running environment s for its tree's state.
+func Status(s EnvStatus) (*StatusReply, error) {
+	if !s.Running {
+		return nil, fmt.Errorf("environment %q is not running: %s", s.State.Name, s.Status())
+	}
+	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(c)
+	// Init answers at once; a wedged one must not hang nsup ps.
+	tv := unix.Timeval{Sec: 2}
+	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(s.Dir, planner.ControlFile)}); err != nil {
+		return nil, fmt.Errorf("environment %q: connect to its init: %w", s.State.Name, err)
+	}
+	req, err := json.Marshal(ExecRequest{Status: true})
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Sendmsg(c, req, nil, nil, 0); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, MaxExecMsg)
+	for {
+		n, _, _, _, err := unix.Recvmsg(c, buf, nil, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("environment %q: status from its init: %w", s.State.Name, err)
+		}
+		var r StatusReply
+		if n == 0 {
+			return nil, fmt.Errorf("environment %q: its init closed the connection without a status", s.State.Name)
+		}
+		if err := json.Unmarshal(buf[:n], &r); err != nil {
+			return nil, fmt.Errorf("environment %q: status from its init: %w", s.State.Name, err)
+		}
+		return &r, nil
+	}
+}

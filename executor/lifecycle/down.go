@@ -24,6 +24,9 @@ type DownResult struct {
 	Stopped, Killed bool
 	// Exit is the environment's exit status, -1 if unknown.
 	Exit int
+	// NotStarted is true for the record of an environment nsup apply -d
+	// did not start (State.NotStarted).
+	NotStarted bool
 }
 
 // downMargin is what nsup down waits beyond the tree's own stop time
@@ -97,6 +100,7 @@ func Down(ctx context.Context, dir, name string) (DownResult, error) {
 	// Its helpers (pasta), which no group may hold (no unified hierarchy).
 	if st, err := readState(d); err == nil {
 		endHelpers(st)
+		res.NotStarted = st.NotStarted != ""
 	}
 	// Its groups, with whatever is left in them.
 	if err := removeGroups(dir, name); err != nil {

@@ -30,11 +30,14 @@ type EnvStatus struct {
 	Exit int
 }
 
-// Status is "running", "exited (status N)" or "exited (killed)".
+// Status is "running", "exited (status N)", "exited (killed)" or "not
+// started: WHY".
 func (s EnvStatus) Status() string {
 	switch {
 	case s.Running:
 		return "running"
+	case s.State.NotStarted != "":
+		return "not started: " + s.State.NotStarted
 	case s.Exit < 0:
 		return "exited (killed)"
 	}
@@ -131,7 +134,7 @@ func Inspect(dir, name string) (EnvStatus, error) {
 		return EnvStatus{}, err
 	}
 	s := EnvStatus{State: *st, Dir: d, Project: filepath.Base(dir), Exit: -1}
-	s.Running = lockHeld(filepath.Join(d, planner.LockFile)) && st.verify() == nil
+	s.Running = st.NotStarted == "" && lockHeld(filepath.Join(d, planner.LockFile)) && st.verify() == nil
 	if !s.Running {
 		s.Exit = exitRecorded(d)
 	}

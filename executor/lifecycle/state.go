@@ -23,7 +23,8 @@ import (
 //	             init was killed
 //	state.json   State, written atomically once the tree is started
 //	output.log   fds 1 and 2 of the environment's processes
-//	control.sock init's control socket, for nsup exec
+//	control.sock init's control socket, for nsup exec and nsup ps (the
+//	             tree's restarts and health)
 //
 // A directory with no state.json and a free lock is what a nsup killed
 // during apply -d left: not an environment, and taken over or removed by
@@ -74,7 +75,19 @@ type State struct {
 	// host address (127.0.0.1:8080:80/tcp); an environment that joins
 	// another's network lists none of its own.
 	Ports []string `json:"ports,omitempty"`
+	// NotStarted, when set, says why nsup apply -d did not start the
+	// environment (an environment it depends on was not healthy): the
+	// record has no init (Pid 0) and is kept for nsup ps until nsup down,
+	// or the next nsup apply -d of it, removes it.
+	NotStarted string `json:"notStarted,omitempty"`
+	// DependsOn names the environments of its project it depends on
+	// (depends_on): nsup down stops it before them.
+	DependsOn []string `json:"dependsOn,omitempty"`
 }
+
+// ReadState reads the state of the environment whose directory is d
+// (STATEDIR/PROJECT/ENV); ErrNotFound if it has none.
+func ReadState(d string) (*State, error) { return readState(d) }
 
 // StateHelper is one host process of an environment's.
 type StateHelper struct {

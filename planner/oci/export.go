@@ -240,6 +240,23 @@ func (x *exporter) keys() {
 		}
 		x.note(n.NetworkPos, x.key+".net", "not carried: OCI has no network beyond the namespace (the bundle's has loopback only) and no ports; the engine above the runtime makes them: podman run --network pasta %s, or Kubernetes containerPort", strings.Join(ports, " "))
 	}
+	if len(e.Process) > 0 {
+		p := e.Process[0]
+		key := x.key + ".processes[0]"
+		if r := p.Restart; r != nil {
+			policy := r.Policy
+			if r.Max > 0 {
+				policy = fmt.Sprintf("%s:%d", r.Policy, r.Max)
+			}
+			x.note(r.Pos, key+".restart", "not carried: OCI has no restart policy (a runtime runs the process once); the engine above it restarts: podman run --restart %s, or Kubernetes restartPolicy", policy)
+		}
+		if h := p.Healthcheck; h != nil {
+			x.note(h.Pos, key+".healthcheck", "not carried: OCI has no healthcheck; the engine above the runtime runs one: podman run --health-cmd, or a Kubernetes readinessProbe")
+		}
+	}
+	for _, d := range e.DependsOn {
+		x.note(d.Pos, x.key+".depends_on."+d.Env, "not carried: a bundle is one container, started when its runtime is told; the engine orders containers (compose's depends_on, a Kubernetes init container or readinessProbe)")
+	}
 	if e.InitEnabled() {
 		pos, how := e.ProcessesPos, "default true"
 		if e.Init != nil {
@@ -420,6 +437,9 @@ func (x *exporter) step(st planner.Step) error {
 		// made by nsup apply: the bundle binds it by its path (the mount
 		// step's), and a runtime does not make a bind's source. The
 		// volume is there once an nsup apply has used it.
+	case planner.WaitHealthy:
+		// nsup's wait for another environment (depends_on): keys notes
+		// it is not carried.
 	default:
 		return fmt.Errorf("unhandled operation %T", op)
 	}

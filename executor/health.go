@@ -1,0 +1,75 @@
+package executor
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// The host's side of depends_on: {ENV: healthy}: the WaitHealthy step.
+
+// NotHealthyError is the failure of a WaitHealthy step: the environment
+// waited for is unhealthy, has ended, or is still starting at the
+// step's bound. Apply -d records the waiting environment as not started
+// (and those after it that need it) and starts the others.
+type NotHealthyError struct {
+	Env string // the environment waited for
+	Msg string
+}
+
+func (e *NotHealthyError) Error() string { return e.Msg }
+
+// Unwrap is EAGAIN: what was waited for did not happen.
+func (e *NotHealthyError) Unwrap() error { return unix.EAGAIN }
+
+// waitHealthy waits until environment op.Env's init reports its main
+// process healthy (releasing it first, detached: op.Release).
+func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error {
+	o, ok := r.a.runs[op.Env]
+	switch {
+	case !ok || o.child == 0:
+		return fmt.Errorf("environment %s is not running: %w", op.Env, unix.ESRCH)
+	case !o.watched:
+		return fmt.Errorf("environment %s does not report its health: %w", op.Env, unix.EINVAL)
+	}
+	if op.Release && o.release != nil && !o.released {
+		// Its last steps (the end of its parent-death signal, which apply
+		// -d holds back until every environment is up): its init's loop,
+		// which runs the healthcheck, starts then.
+		o.release <- struct{}{}
+		if err := <-o.setup; err != nil {
+			return fmt.Errorf("%s: %w", op.Env, err)
+		}
+		o.released = true
+	}
+	bound := time.Duration(op.TimeoutMs) * time.Millisecond
+	deadline := time.NewTimer(bound)
+	defer deadline.Stop()
+	for {
+		h, why, ended, changed := o.healthNow()
+		switch {
+		case h == lifecycle.HealthHealthy:
+			return nil
+		case h == lifecycle.HealthUnhealthy:
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, why)}
+		case ended:
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s has ended before it was healthy", op.Env)}
+		}
+		select {
+		case <-changed:
+		case <-o.reaped:
+			// Foreground: its child has ended; the channel's end follows.
+			if h, _, _, _ := o.healthNow(); h != lifecycle.HealthHealthy {
+				return &NotHealthyError{op.Env, fmt.Sprintf("%s has ended (exit status %d) before it was healthy", op.Env, o.waitStatus())}
+			}
+		case <-deadline.C:
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s is still starting after %v", op.Env, bound)}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
