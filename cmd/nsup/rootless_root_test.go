@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -161,6 +162,7 @@ func TestRootRootlessExamples(t *testing.T) {
 		{"compose.yaml", []string{"client got: hello from web"}},
 		{"godev.yaml", []string{"ok  \texample.com/godev"}},
 		{"pybox.yaml", []string{`"row": ["python", "ok"]`}},
+		{"health.yaml", []string{"db/main | db: ready", "web/main | web: db is healthy, serving"}},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			code, out, errs := u.as(t, env, bin, "apply", filepath.Join(ex, tc.file))
@@ -591,5 +593,56 @@ environments:
 	}
 	if _, err := os.Lstat(vol); !os.IsNotExist(err) {
 		t.Errorf("the volume is left: %v", err)
+	}
+}
+
+// TestRootRootlessRestart: rootless, a detached environment's process is
+// restarted as its policy says, and ps shows the restarts.
+func TestRootRootlessRestart(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	run := filepath.Join(cache, "run")
+	os.Mkdir(run, 0o700)
+	os.Chown(run, u.uid, u.gid)
+	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
+	spec := filepath.Join(dir, "repo", "crash.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+name: crashy
+environments:
+  crash:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/busybox, sh, -c, 'echo run; [ -e /tmp/third ] && exec /bin/busybox sleep 1000; [ -e /tmp/second ] && /bin/busybox touch /tmp/third; /bin/busybox touch /tmp/second; exit 1']
+        restart: on-failure:3
+    mounts:
+      - {type: tmpfs, target: /tmp}
+`), 0o644)
+	t.Cleanup(func() { u.as(t, env, bin, "down", "-p", "crashy", "--volumes") })
+	if code, out, errs := u.as(t, env, bin, "apply", "-d", spec); code != 0 {
+		t.Fatalf("apply -d as %s: %d %s%s", u.name, code, out, errs)
+	}
+	var restarts float64
+	for i := 0; i < 100 && restarts < 2; i++ {
+		sleepMs(50)
+		_, out, _ := u.as(t, env, bin, "ps", "--json", "-p", "crashy")
+		var entries []map[string]any
+		json.Unmarshal([]byte(out), &entries)
+		for _, e := range entries {
+			if r, ok := e["restarts"].(float64); ok {
+				restarts = r
+			}
+		}
+	}
+	if restarts != 2 {
+		t.Errorf("restarts seen by ps: %v, want 2", restarts)
+	}
+	code, out, errs := u.as(t, env, bin, "logs", "crashy/crash")
+	if code != 0 || strings.Count(out, "run\n") != 3 {
+		t.Errorf("logs: %d %q %s", code, out, errs)
 	}
 }
