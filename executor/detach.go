@@ -193,9 +193,9 @@ func (r *envRun) saveState(op planner.SaveState) error {
 				st.Rootfs = append(st.Rootfs, op.Path)
 			}
 		case planner.Clone:
-			st.New = append(st.New, cloneTypes(op.Flags)...)
+			st.New = append(st.New, op.Flags.Types()...)
 		case planner.Unshare:
-			st.New = append(st.New, cloneTypes(op.Flags)...)
+			st.New = append(st.New, op.Flags.Types()...)
 		case planner.Setns:
 			if st.Joined == nil {
 				st.Joined = map[string]string{}
@@ -246,18 +246,6 @@ func absolute(paths ...string) error {
 		}
 	}
 	return nil
-}
-
-// cloneTypes names the namespace types of clone flags, in nsup's order.
-func cloneTypes(f planner.CloneFlags) []string {
-	var out []string
-	for _, t := range []planner.CloneFlags{unix.CLONE_NEWUSER, unix.CLONE_NEWNS, unix.CLONE_NEWPID, unix.CLONE_NEWNET,
-		unix.CLONE_NEWIPC, unix.CLONE_NEWUTS, unix.CLONE_NEWCGROUP, unix.CLONE_NEWTIME} {
-		if f&t != 0 {
-			out = append(out, nsNames[t])
-		}
-	}
-	return out
 }
 
 // writeNotStarted records the environment, whose lock this nsup holds,

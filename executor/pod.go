@@ -54,12 +54,12 @@ func (r *envRun) hold(op planner.Hold) error {
 	}
 	defer lock.Close()
 	pid, held := lifecycle.RunningHolder(op.Record)
-	if pid != 0 && heldNames(op.Types) != strings.Join(held, ",") {
+	if pid != 0 && strings.Join(op.Types.Types(), ",") != strings.Join(held, ",") {
 		// Started for another set of joins (the spec changed, or another
 		// spec of the project has an environment of that name): its other
 		// namespaces are the host's, never to be entered for new ones.
 		return fmt.Errorf("pod %s's holder (pid %d) holds %s, and this plan wants %s: take the pod's environments down first (nsup down), then apply: %w",
-			op.Pod, pid, strings.Join(held, ","), heldNames(op.Types), unix.EEXIST)
+			op.Pod, pid, strings.Join(held, ","), strings.Join(op.Types.Types(), ","), unix.EEXIST)
 	}
 	if pid == 0 {
 		if pid, err = startHolder(op); err != nil {
@@ -107,7 +107,7 @@ func nsTypes(flags planner.CloneFlags) []planner.CloneFlags {
 // records it. It runs nsup's binary in a session of its own, with no
 // parent-death signal (it outlives nsup), and nothing open but /dev/null.
 func startHolder(op planner.Hold) (int, error) {
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, heldNames(op.Types), op.Record), Dir: "/"}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, strings.Join(op.Types.Types(), ","), op.Record), Dir: "/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: uintptr(op.Types)}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("pod %s's holder: %w", op.Pod, err)
@@ -116,7 +116,7 @@ func startHolder(op planner.Hold) (int, error) {
 	go cmd.Wait() // reaped if it ends while nsup runs; else by init
 	start, _, err := lifecycle.Identify(pid)
 	if err == nil {
-		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(heldNames(op.Types), ",")})
+		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ",")})
 	}
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -128,18 +128,6 @@ func startHolder(op planner.Hold) (int, error) {
 // IsHolder reports whether this process is nsup started as a pod's holder.
 func IsHolder() bool {
 	return len(os.Args) == len(planner.HoldArgv)+3 && os.Args[1] == planner.HoldArgv[1]
-}
-
-// heldNames are the namespace types of flags, as /proc/PID/ns names them:
-// "net,ipc".
-func heldNames(flags planner.CloneFlags) string {
-	var out []string
-	for _, t := range []planner.CloneFlags{unix.CLONE_NEWNET, unix.CLONE_NEWIPC, unix.CLONE_NEWUTS} {
-		if flags&t != 0 {
-			out = append(out, nsNames[t])
-		}
-	}
-	return strings.Join(out, ",")
 }
 
 // Holder timing: how long a holder waits for its first environment, how

@@ -148,9 +148,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		p.SpecPath = abs
 	}
 	p.EnvFile = s.EnvFile
-	for _, v := range s.Vars {
-		p.Vars = append(p.Vars, Var{At: s.Origin(v.Pos), Text: v.Text, Value: v.Value, From: v.From})
-	}
+	p.Vars = VarsOf(s)
 	c.prefixes(envs)
 	p.Environments = c.envs(envs)
 	var errs Errors

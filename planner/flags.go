@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
 
@@ -269,4 +270,16 @@ func (r *Resource) UnmarshalText(b []byte) error {
 	}
 	*r = v
 	return nil
+}
+
+// Types are the namespace types of f, as /proc/PID/ns names them, in the
+// order they are joined (spec.JoinOrder).
+func (f CloneFlags) Types() []string {
+	var out []string
+	for _, t := range spec.JoinOrder {
+		if uint64(f)&spec.NamespaceFlag(t) != 0 {
+			out = append(out, t)
+		}
+	}
+	return out
 }

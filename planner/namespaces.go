@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,6 +375,9 @@ func (ec *envCompiler) host() {
 	if len(e.Namespaces) > 0 {
 		first = e.Namespaces[0].Pos
 	}
+	// Before the thread joins the environment's v1 groups: a pod's
+	// holder outlives the environment, whose groups down empties.
+	own := ec.holds(first)
 	unified, v1, back := ec.cgroups()
 	// This thread into the v1 groups (before any fork: a forked copy and
 	// its child are born in them too), and back after the clone.
@@ -429,30 +431,7 @@ func (ec *envCompiler) host() {
 			ec.add(Forked, pos, Prctl{Option: prSetDumpable, Arg: 0})
 		}
 	}
-	// A pod's namespaces: its holder found or started (on the host,
-	// before a fork: the copy inherits the fds), then entered.
-	own := ec.compiler.pods[e.Name]
 	flags &^= own
-	holds := map[string]bool{}
-	hold := func(pod string, pos spec.Pos) {
-		if !holds[pod] {
-			holds[pod] = true
-			// Before the thread joins the environment's v1 groups: the
-			// holder outlives the environment, whose groups down empties.
-			ec.addBefore(Host, pos, Hold{Pod: pod, Types: ec.compiler.pods[pod], Record: filepath.Join(ec.compiler.projectDir, PodsDir, pod+".json")},
-				CgroupJoin{}, Fork{}, Clone{})
-		}
-	}
-	if own != 0 {
-		hold(e.Name, first)
-		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its namespaces %s, joined by name by %s, are held by a process of their own (the pod's holder): each of them may be restarted and find the others' still there",
-			e.Name, strings.Join(cloneTypeNames(own), ", "), strings.Join(ec.compiler.podUsers(e.Name), ", ")))
-	}
-	for _, j := range ec.joins {
-		if ec.inPod(j) {
-			hold(j.ref, j.pos)
-		}
-	}
 	for _, j := range ec.joins {
 		op := Setns{NSType: nsFlag(j.t)}
 		if ec.inPod(j) {
@@ -571,27 +550,26 @@ func (c *compiler) podUsers(pod string) []string {
 	return out
 }
 
-// cloneTypeNames are the namespace types of flags, in spec order.
-func cloneTypeNames(flags CloneFlags) []string {
-	var out []string
-	for _, n := range spec.Namespaces {
-		if uint64(flags)&n.Flag != 0 {
-			out = append(out, n.Name)
+// holds plans the Hold steps of the pods the environment enters (its
+// own, and those of the environments whose pod namespaces it joins), on
+// the host before any fork (the copy inherits the fds), and returns the
+// namespaces of its own pod, which it enters instead of creating.
+func (ec *envCompiler) holds(pos spec.Pos) CloneFlags {
+	e, c := ec.e, ec.compiler
+	own := c.pods[e.Name]
+	var pods []string
+	if own != 0 {
+		pods = append(pods, e.Name)
+		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its namespaces %s, joined by name by %s, are held by a process of their own (the pod's holder): each of them may be restarted and find the others' still there",
+			e.Name, strings.Join(own.Types(), ", "), strings.Join(c.podUsers(e.Name), ", ")))
+	}
+	for _, j := range ec.joins {
+		if ec.inPod(j) && !slices.Contains(pods, j.ref) {
+			pods = append(pods, j.ref)
 		}
 	}
-	return out
-}
-
-// addBefore adds a step before the environment's first step of one of
-// the types of before, if there is one, else at the end.
-func (ec *envCompiler) addBefore(stage Stage, pos spec.Pos, op Op, before ...Op) {
-	for i, st := range ec.steps {
-		for _, b := range before {
-			if reflect.TypeOf(st.Op) == reflect.TypeOf(b) {
-				ec.steps = slices.Insert(ec.steps, i, Step{Stage: stage, Origin: ec.origin(pos), Op: op})
-				return
-			}
-		}
+	for _, pod := range pods {
+		ec.add(Host, pos, Hold{Pod: pod, Types: c.pods[pod], Record: filepath.Join(c.projectDir, PodsDir, pod+".json")})
 	}
-	ec.add(stage, pos, op)
+	return own
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // Plan is a self-contained, ordered list of operations: with it alone,
@@ -30,6 +32,15 @@ type Plan struct {
 	Vars         []Var  `json:"vars,omitempty"`
 	EnvFile      string `json:"envFile,omitempty"`
 	Environments []Env  `json:"environments"`
+}
+
+// VarsOf are the spec's variable references as a plan shows them.
+func VarsOf(s *spec.Spec) []Var {
+	var out []Var
+	for _, v := range s.Vars {
+		out = append(out, Var{At: s.Origin(v.Pos), Text: v.Text, Value: v.Value, From: v.From})
+	}
+	return out
 }
 
 // Var is one variable reference of the spec: at FILE:LINE:COL, the text

@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -294,7 +293,7 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 			name := rest[:k]
 			v, from, set := in.get(name)
 			if !set {
-				in.d.report(at, "", unsetMsg(name, "$"+name))
+				in.d.report(at, "", unsetMsg(name))
 				ok = false
 			}
 			in.uses = append(in.uses, VarUse{Pos: at, Text: "$" + name, Name: name, Value: v, From: from})
@@ -356,7 +355,7 @@ func (in *interp) braced(n *yaml.Node, text string, off int, at Pos) (string, bo
 	switch {
 	case op == "":
 		if !set {
-			in.d.report(at, "", unsetMsg(name, text))
+			in.d.report(at, "", unsetMsg(name))
 			ok = false
 		}
 	case strings.HasPrefix(op, ":-"), strings.HasPrefix(op, "-"):
@@ -408,7 +407,7 @@ func (in *interp) braced(n *yaml.Node, text string, off int, at Pos) (string, bo
 	return result, ok
 }
 
-func unsetMsg(name, text string) string {
+func unsetMsg(name string) string {
 	return fmt.Sprintf("%s is not set: set it in nsup's environment or in a .env file beside the spec, or give a default: ${%s:-VALUE}", name, name)
 }
 
@@ -497,7 +496,9 @@ func (in *interp) indent(line int) int {
 // reference for the plan, and returns false if any could not be resolved
 // (each is reported).
 func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
-	if d.vars.Off {
+	// A file without a $ has no reference: nothing to read or walk (only
+	// a leading ~ of a host path, which home expands, needs no .env).
+	if d.vars.Off || d.vars.EnvFile == "" && bytes.IndexByte(data, '$') < 0 {
 		return true
 	}
 	in := &interp{d: d, data: data, lookup: d.vars.Lookup, subst: map[*yaml.Node]bool{}}
@@ -586,8 +587,8 @@ func (d *decoder) home(n *yaml.Node, at, s string) (string, bool) {
 // or says why it may not be read: its values become the spec's, so it
 // must be what the spec's owner put there: a regular file (a link is not
 // followed), of nsup's user (or of the user who ran sudo nsup) or root,
-// that no one else may write, and not larger than a spec; the file read
-// is the file checked.
+// that no one else may write or replace (Untrusted), and not larger than
+// a spec; the file read is the file checked.
 func readTrusted(name string) ([]byte, string) {
 	fi, err := os.Lstat(name)
 	if os.IsNotExist(err) {
@@ -596,23 +597,8 @@ func readTrusted(name string) ([]byte, string) {
 	if err != nil {
 		return nil, err.Error()
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, "it is not a regular file (a link is not followed)"
-	}
-	if fi.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Sprintf("others may write it (mode %04o)", fi.Mode().Perm())
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		caller := uint32(os.Geteuid())
-		if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
-			var n uint32
-			if _, err := fmt.Sscan(u, &n); err == nil {
-				caller = n
-			}
-		}
-		if st.Uid != caller && st.Uid != 0 {
-			return nil, fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
-		}
+	if why := Untrusted(fi, filepath.Dir(name)); why != "" {
+		return nil, why
 	}
 	f, err := os.Open(name)
 	if err != nil {

@@ -257,10 +257,9 @@ func TestDotEnvTrust(t *testing.T) {
 	}
 }
 
-// Hostile sizes cost little: many references to a large value are
-// refused once the values would exceed maxExpanded, and long lines of $$
-// or of references are read in linear time (quadratic, these would take
-// minutes: go test's timeout).
+// Hostile sizes: many references to a large value are refused once the
+// values would exceed maxExpanded; long lines of $$ and of references
+// parse (their cost is BenchmarkInterpolateLongLine's).
 func TestInterpolateBounds(t *testing.T) {
 	big := strings.Repeat("x", 512<<10)
 	y := varSpec(`"`+strings.Repeat("${B}", 20)+`"`, "/x")
@@ -275,5 +274,17 @@ func TestInterpolateBounds(t *testing.T) {
 	y = varSpec(`"`+strings.Repeat("${E}", 100<<10)+`"`, "/x")
 	if _, err := ParseBytesVars("s.yaml", "/spec", []byte(y), Vars{Lookup: lookupIn(map[string]string{"E": ""})}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkInterpolateLongLine: a line of 100,000 references, whose
+// positions are found in one pass (it was quadratic).
+func BenchmarkInterpolateLongLine(b *testing.B) {
+	y := []byte(varSpec(`"`+strings.Repeat("${E}", 100<<10)+`"`, "/x"))
+	vars := Vars{Lookup: lookupIn(map[string]string{"E": ""})}
+	for b.Loop() {
+		if _, err := ParseBytesVars("s.yaml", "/spec", y, vars); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

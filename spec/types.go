@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -50,10 +51,7 @@ func (s *Spec) Project() string {
 // lowercase, each run of characters other than a-z and 0-9 made one -,
 // no - at either end, at most 63 characters; "" if nothing is left.
 func ProjectFromDir(dir string) string {
-	base := dir
-	if i := strings.LastIndexByte(strings.TrimRight(dir, "/"), '/'); i >= 0 {
-		base = strings.TrimRight(dir, "/")[i+1:]
-	}
+	base := filepath.Base(dir)
 	var b strings.Builder
 	dash := false
 	for _, r := range strings.ToLower(base) {

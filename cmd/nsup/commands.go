@@ -272,17 +272,8 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	fmt.Fprintf(ios.stdout, "%s: valid (%d environments), and it plans on this host\n", rest[0], len(s.Environments))
-	planner.RenderVars(ios.stdout, planVars(s), s.EnvFile, "")
+	planner.RenderVars(ios.stdout, planner.VarsOf(s), s.EnvFile, "")
 	return nil
-}
-
-// planVars are the spec's variable references as a plan shows them.
-func planVars(s *spec.Spec) []planner.Var {
-	var out []planner.Var
-	for _, v := range s.Vars {
-		out = append(out, planner.Var{At: s.Origin(v.Pos), Text: v.Text, Value: v.Value, From: v.From})
-	}
-	return out
 }
 
 // compile parses and plans file; both kinds of error are the user's input.

@@ -9,6 +9,18 @@ import (
 	"testing"
 )
 
+// rootTestDirs is a root test's folder, with nsup's cache and state
+// directory in it (cache/, state/), and the host checked when it ends.
+func rootTestDirs(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	return dir
+}
+
 const projectSpec = `version: 1
 environments:
   app:
@@ -24,12 +36,8 @@ environments:
 // by side: each is its folder's project, with a state, a lock, a log and
 // groups of its own; the lifecycle commands find which one is meant.
 func TestRootProjects(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	dir := rootTestDirs(t)
 	state := filepath.Join(dir, "state")
-	t.Setenv("NSUP_STATE_DIR", state)
 	one, two := filepath.Join(dir, "Clone_One"), filepath.Join(dir, "clone-two")
 	for _, d := range []string{one, two} {
 		os.MkdirAll(d, 0o755)
@@ -151,11 +159,7 @@ environments:
 // A volume keeps a file across down and apply -d, is listed with who
 // uses it, is not removed while in use, and goes with down --volumes.
 func TestRootVolumeLifecycle(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := rootTestDirs(t)
 	vols := filepath.Join(dir, "volumes")
 	t.Setenv("NSUP_VOLUME_DIR", vols)
 	f := filepath.Join(dir, "nsup.yaml")
@@ -236,12 +240,8 @@ environments:
 // (which joins web's network) reaches the new web as it did the old one,
 // in the same network namespace; down of both ends the holder.
 func TestRootPodRestart(t *testing.T) {
-	requireRoot(t)
 	requireBusybox(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := rootTestDirs(t)
 	f := filepath.Join(dir, "pod.yaml")
 	os.WriteFile(f, []byte(podSpec), 0o644)
 	t.Chdir(dir)
@@ -339,12 +339,8 @@ func comm(pid int) string {
 // the pod has more, bringing db back is refused (it would otherwise run in
 // the host's network).
 func TestRootPodHolderTypes(t *testing.T) {
-	requireRoot(t)
 	requireBusybox(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := rootTestDirs(t)
 	f := filepath.Join(dir, "pod.yaml")
 	const spec = `version: 1
 name: holdtypes

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -53,7 +52,7 @@ func specFile(dir string) (string, error) {
 			if err != nil {
 				continue
 			}
-			if why := untrustedSpec(p, st, d); why != "" {
+			if why := spec.Untrusted(st, d); why != "" {
 				return "", usageError{fmt.Sprintf("%s found, but not used: %s; name the spec file if it is meant", p, why)}
 			}
 			return p, nil
@@ -62,32 +61,6 @@ func specFile(dir string) (string, error) {
 			return "", usageError{fmt.Sprintf("no nsup.yaml in %s or any folder above it: name the spec file", dir)}
 		}
 	}
-}
-
-// untrustedSpec says why a spec file found by walking up may not be
-// used ("" if it may).
-func untrustedSpec(p string, st os.FileInfo, dir string) string {
-	if !st.Mode().IsRegular() {
-		return "it is not a regular file (a link is not followed)"
-	}
-	caller := uint32(os.Getuid())
-	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
-		var n uint32
-		if _, err := fmt.Sscan(u, &n); err == nil {
-			caller = n
-		}
-	}
-	sys := st.Sys().(*syscall.Stat_t)
-	if sys.Uid != caller && sys.Uid != 0 {
-		return fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", sys.Uid, caller)
-	}
-	if st.Mode().Perm()&0o022 != 0 {
-		return fmt.Sprintf("others may write it (mode %04o)", st.Mode().Perm())
-	}
-	if dst, err := os.Stat(dir); err == nil && dst.Mode().Perm()&0o002 != 0 && dst.Mode()&os.ModeSticky == 0 {
-		return fmt.Sprintf("anyone may replace it in %s (mode %04o, not sticky)", dir, dst.Mode().Perm())
-	}
-	return ""
 }
 
 // isSpecArg says whether a is a spec file rather than an environment
