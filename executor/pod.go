@@ -109,6 +109,22 @@ func nsTypes(flags planner.CloneFlags) []planner.CloneFlags {
 func startHolder(op planner.Hold) (int, error) {
 	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, strings.Join(op.Types.Types(), ","), op.Record), Dir: "/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: uintptr(op.Types)}
+	if op.Types&unix.CLONE_NEWUSER != 0 {
+		// Written by Go's exec before the holder's execve, which then
+		// runs as root in it (rootless: the caller's ids, setgroups
+		// denied, as user_namespaces(7) requires of an unprivileged
+		// writer of gid_map; root writes any map).
+		for _, l := range op.UIDMap {
+			cmd.SysProcAttr.UidMappings = append(cmd.SysProcAttr.UidMappings, syscall.SysProcIDMap{ContainerID: int(l.Inside), HostID: int(l.Outside), Size: int(l.Count)})
+		}
+		for _, l := range op.GIDMap {
+			cmd.SysProcAttr.GidMappings = append(cmd.SysProcAttr.GidMappings, syscall.SysProcIDMap{ContainerID: int(l.Inside), HostID: int(l.Outside), Size: int(l.Count)})
+		}
+		if len(op.UIDMap) == 0 || len(op.GIDMap) == 0 {
+			return 0, fmt.Errorf("pod %s's holder: a user namespace without maps: %w", op.Pod, unix.EINVAL)
+		}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = !op.DenySetgroups
+	}
 	if err := cmd.Start(); err != nil {
 		return 0, fmt.Errorf("pod %s's holder: %w", op.Pod, err)
 	}

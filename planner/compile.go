@@ -136,8 +136,8 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opts.Detach && c.caller.Privileged {
-		c.pods = pods(s)
+	if opts.Detach {
+		c.pods = pods(s, c.caller.Privileged)
 	}
 	// One terminal, one environment: with several, none can have the
 	// caller's input to itself (their processes still write to nsup's
@@ -310,6 +310,7 @@ type envCompiler struct {
 	forked        bool      // the joins and the clone are made by a forked copy
 	timeInChild   bool      // a new time namespace is unshared by the child stage
 	denySetgroups bool      // setgroups(2) is denied in the user namespace
+	podUser       string    // the pod whose holder's user namespace the environment is in
 	// made are the folders apply makes before they are bound (volumes,
 	// create: true), by path: "volume" or "create".
 	made      map[string]string

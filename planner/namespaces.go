@@ -143,7 +143,16 @@ func (j joinRef) isPath() bool { return strings.HasPrefix(j.ref, "/") }
 
 // isNew reports whether namespace type t is created for the environment.
 func (ec *envCompiler) isNew(t string) bool {
+	if t == spec.NSUser && ec.podUser != "" {
+		return false // its pod's holder's
+	}
 	return ec.e.HasNamespace(t) || t == spec.NSUser && ec.addedUser
+}
+
+// mapsKnown: the environment's user namespace is new, or its pod's, whose
+// maps the plan gives (uidMap, gidMap).
+func (ec *envCompiler) mapsKnown() bool {
+	return ec.isNew(spec.NSUser) || ec.podUser != ""
 }
 
 func (ec *envCompiler) joined(t string) *joinRef {
@@ -183,6 +192,8 @@ func (ec *envCompiler) userKey(name string) string {
 	switch {
 	case o == nil:
 		return "?" + name
+	case o.podUser != "":
+		return "pod:" + o.podUser
 	case o.isNew(spec.NSUser):
 		return name
 	case o.joined(spec.NSUser) != nil:
@@ -210,14 +221,26 @@ func (ec *envCompiler) namespaces() {
 			ec.joins = append(ec.joins, joinRef{t, j.Ref, j.Pos})
 		}
 	}
-	if !ec.caller.Privileged {
+	if ec.compiler.pods[e.Name]&nsFlag(spec.NSUser) != 0 {
+		// Its user namespace is its pod's, held with the others by the
+		// holder: the environment joins it, as those that join the pod do.
+		ec.joins = append([]joinRef{{spec.NSUser, e.Name, ec.nsPos(spec.NSUser)}}, ec.joins...)
+		ec.podUser = e.Name
+		u, g, _ := ec.compiler.podMaps(e)
+		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its user namespace (uid_map %q, gid_map %q) is held by the pod's holder, with the namespaces the pod shares (which belong to it): the environment joins it", e.Name,
+			strings.TrimSpace(MapText(mapLines(u))), strings.TrimSpace(MapText(mapLines(g)))))
+	} else if !ec.caller.Privileged {
 		ec.rootless()
 	}
 	if ec.isNew(spec.NSUser) {
 		ec.maps()
 	}
 	if j := ec.joined(spec.NSUser); j != nil {
-		if j.isPath() {
+		if ec.inPod(*j) {
+			// The pod's holder's (Hold's maps).
+			ec.podUser = j.ref
+			ec.uidMap, ec.gidMap, ec.denySetgroups = ec.compiler.podMaps(ec.compiler.s.Env(j.ref))
+		} else if j.isPath() {
 			ec.denySetgroups = !ec.caller.Privileged
 		} else if o := ec.doneEnv(j.ref); o != nil {
 			ec.denySetgroups = o.denySetgroups
@@ -275,8 +298,7 @@ func (ec *envCompiler) rootless() {
 // /etc/subgid.
 func (ec *envCompiler) maps() {
 	c := ec.caller
-	ec.uidMap = []spec.IDRange{{Inside: 0, Outside: c.UID, Count: 1}}
-	ec.gidMap = []spec.IDRange{{Inside: 0, Outside: c.GID, Count: 1}}
+	ec.uidMap, ec.gidMap = ec.defaultMaps()
 	if m := ec.e.IDMap; m != nil {
 		ec.uidMap, ec.gidMap = m.UID, m.GID
 	}
@@ -295,6 +317,12 @@ func (ec *envCompiler) maps() {
 	if ec.gidHelper {
 		ec.checkHelper("gid", ec.gidMap, c.GID, c.NewGIDMap, "newgidmap", "/etc/subgid", c.SubGIDs)
 	}
+}
+
+// defaultMaps map the caller to 0, one line each.
+func (ec *envCompiler) defaultMaps() (uid, gid []spec.IDRange) {
+	c := ec.caller
+	return []spec.IDRange{{Inside: 0, Outside: c.UID, Count: 1}}, []spec.IDRange{{Inside: 0, Outside: c.GID, Count: 1}}
 }
 
 func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, helper, name, file string, granted []IDRange) {
@@ -454,7 +482,8 @@ func (ec *envCompiler) host() {
 		ec.add(stage, j.pos, op)
 	}
 	for _, t := range spec.JoinOrder {
-		if f := nsFlag(t); own&f != 0 {
+		// (Its pod's user namespace is among the joins.)
+		if f := nsFlag(t); own&f != 0 && t != spec.NSUser {
 			ec.add(stage, ec.nsPos(t), Setns{Pod: e.Name, Path: "/proc/$pod:" + e.Name + "/ns/" + t, NSType: f})
 		}
 	}
@@ -516,7 +545,17 @@ var podTypes = []string{spec.NSNet, spec.NSIPC, spec.NSUTS}
 // (Hold), and the environment and those that join it enter the holder's.
 // Decided on the whole spec, not on the environments applied, so that
 // applying one of them alone (a restart) finds the same pod.
-func pods(s *spec.Spec) map[string]CloneFlags {
+//
+// A namespace belongs to the user namespace it was made in, and only a
+// process with privilege there may configure it (or, rootless, make or
+// enter it): so when the environment has a user namespace of its own
+// (rootless, always), the holder holds that too, mapped as the
+// environment's would be (podMaps), and the environment joins it. Rootless,
+// an environment owns a pod only if its user namespace would be one nsup
+// can map without a helper (no idmap) and of its own (no joins); any other
+// keeps the rule before pods: those that join it enter its own namespaces,
+// from its processes (a note says so).
+func pods(s *spec.Spec, privileged bool) map[string]CloneFlags {
 	out := map[string]CloneFlags{}
 	for _, e := range s.Environments {
 		for _, t := range podTypes {
@@ -524,12 +563,43 @@ func pods(s *spec.Spec) map[string]CloneFlags {
 			if j == nil || j.IsPath() {
 				continue
 			}
-			if o := s.Env(j.Ref); o != nil && o.HasNamespace(t) {
-				out[j.Ref] |= nsFlag(t)
+			o := s.Env(j.Ref)
+			if o == nil || !o.HasNamespace(t) || !privileged && !rootlessPod(o) {
+				continue
+			}
+			out[j.Ref] |= nsFlag(t)
+			if !privileged || o.HasNamespace(spec.NSUser) {
+				out[j.Ref] |= nsFlag(spec.NSUser)
 			}
 		}
 	}
 	return out
+}
+
+// rootlessPod: rootless, e would be in a new user namespace of its own,
+// mapped without a helper.
+func rootlessPod(e *spec.Environment) bool {
+	if e.IDMap != nil {
+		return false
+	}
+	for _, t := range spec.JoinOrder {
+		if e.Joined(t) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// podMaps are the maps of the user namespace of pod owner's holder: the
+// spec's idmap, or the caller mapped to 0; deny: setgroups is denied in it
+// (rootless, as an unprivileged writer of gid_map must).
+func (c *compiler) podMaps(owner *spec.Environment) (uid, gid []spec.IDRange, deny bool) {
+	uid = []spec.IDRange{{Inside: 0, Outside: c.caller.UID, Count: 1}}
+	gid = []spec.IDRange{{Inside: 0, Outside: c.caller.GID, Count: 1}}
+	if owner != nil && owner.IDMap != nil {
+		uid, gid = owner.IDMap.UID, owner.IDMap.GID
+	}
+	return uid, gid, !c.caller.Privileged
 }
 
 // inPod says whether join j enters a pod's holder.
@@ -542,7 +612,7 @@ func (c *compiler) podUsers(pod string) []string {
 	var out []string
 	for _, e := range c.s.Environments {
 		for _, t := range podTypes {
-			if j := e.Joined(t); j != nil && j.Ref == pod && !slices.Contains(out, e.Name) {
+			if j := e.Joined(t); j != nil && j.Ref == pod && !slices.Contains(out, e.Name) && c.s.Env(pod) != nil && c.s.Env(pod).HasNamespace(t) {
 				out = append(out, e.Name)
 			}
 		}
@@ -563,13 +633,24 @@ func (ec *envCompiler) holds(pos spec.Pos) CloneFlags {
 		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its namespaces %s, joined by name by %s, are held by a process of their own (the pod's holder): each of them may be restarted and find the others' still there",
 			e.Name, strings.Join(own.Types(), ", "), strings.Join(c.podUsers(e.Name), ", ")))
 	}
+	if own == 0 && c.opts.Detach && !ec.caller.Privileged {
+		if users := c.podUsers(e.Name); len(users) > 0 {
+			ec.notes = append(ec.notes, fmt.Sprintf("rootless: %s has id maps or joins namespaces, so no holder holds what %s join (a holder makes a user namespace nsup maps without a helper, of its own): they enter its own, and a restart of %s leaves them in the old ones (down and apply them too)",
+				e.Name, strings.Join(users, ", "), e.Name))
+		}
+	}
 	for _, j := range ec.joins {
 		if ec.inPod(j) && !slices.Contains(pods, j.ref) {
 			pods = append(pods, j.ref)
 		}
 	}
 	for _, pod := range pods {
-		ec.add(Host, pos, Hold{Pod: pod, Types: c.pods[pod], Record: filepath.Join(c.projectDir, PodsDir, pod+".json")})
+		h := Hold{Pod: pod, Types: c.pods[pod], Record: filepath.Join(c.projectDir, PodsDir, pod+".json")}
+		if h.Types&nsFlag(spec.NSUser) != 0 {
+			u, g, deny := c.podMaps(c.s.Env(pod))
+			h.UIDMap, h.GIDMap, h.DenySetgroups = mapLines(u), mapLines(g), deny
+		}
+		ec.add(Host, pos, h)
 	}
 	return own
 }

@@ -219,3 +219,92 @@ environments:
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }
+
+// TestRootlessPodPlan: detached and rootless, a pod's holder holds a user
+// namespace with the pod's network (a user may make a network namespace
+// only in a user namespace of its own), mapped as a rootless
+// environment's is: the pod's owner and its members join both from the
+// holder, and nothing writes maps for them. An environment that could
+// not own such a pod (id maps that need a helper here) keeps the rule before
+// pods, and a note says what a restart of it does.
+func TestRootlessPodPlan(t *testing.T) {
+	s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(`version: 1
+name: p
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, net, uts]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    join: {net: db, uts: db}
+    processes:
+      - {name: main, command: [/bin/sh]}
+  solo:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt, ipc]
+    idmap:
+      uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 10}]
+      gid: [{inside: 0, outside: 1000, count: 1}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  peer:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt]
+    join: {ipc: solo}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(s, fixedOptions(Options{Caller: &userCaller, Detach: true, StateDir: "/run/user/1000/nsup"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			switch op := st.Op.(type) {
+			case Hold, Setns, Clone, UIDMap, GIDMap, DenySetgroups, Fork:
+				got = append(got, e.Name+" "+st.Stage.String()+" "+FormatOp(op))
+			}
+		}
+	}
+	want := []string{
+		`db host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs`,
+		"db host fork()",
+		`db fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
+		`db fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,
+		`db fork setns("/proc/$pod:db/ns/uts", CLONE_NEWUTS)`,
+		"db fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		`web host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs`,
+		"web host fork()",
+		`web fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
+		`web fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,
+		`web fork setns("/proc/$pod:db/ns/uts", CLONE_NEWUTS)`,
+		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"solo host fork()",
+		"solo fork clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWIPC|CLONE_PARENT, exit_signal=0})",
+		`solo host write("/proc/$CHILD/setgroups", "deny")`,
+		`solo host newidmap("/usr/bin/newuidmap", $CHILD, "0 1000 1\n1 100000 10\n")`,
+		`solo host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
+		"peer host fork()",
+		`peer fork setns("/proc/$solo/ns/user", CLONE_NEWUSER)`,
+		`peer fork setns("/proc/$solo/ns/ipc", CLONE_NEWIPC)`,
+		"peer fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+	notes := map[string]string{}
+	for _, e := range p.Environments {
+		notes[e.Name] = strings.Join(e.Notes, "\n")
+	}
+	if !strings.Contains(notes["solo"], "no holder holds what peer join") || strings.Contains(notes["db"], "no holder") ||
+		!strings.Contains(notes["db"], "its user namespace (uid_map \"0 1000 1\", gid_map \"0 1000 1\") is held by the pod's holder") {
+		t.Errorf("notes: %q", notes)
+	}
+}

@@ -66,10 +66,18 @@ type Mkdir struct {
 // itself once no process but itself has been in its namespaces for 2 s
 // (10 s after its start), and nsup down of the pod's last environment
 // ends it at once.
+//
+// With a user namespace among Types (the pod's owner has one), the
+// holder's is mapped by UIDMap and GIDMap (setgroups denied first if
+// DenySetgroups), written by nsup before the holder's execve: it is
+// root in it, as the pod's owner would be in its own.
 type Hold struct {
-	Pod    string     `json:"pod"`
-	Types  CloneFlags `json:"types"`
-	Record string     `json:"record"`
+	Pod           string      `json:"pod"`
+	Types         CloneFlags  `json:"types"`
+	Record        string      `json:"record"`
+	UIDMap        []IDMapLine `json:"uid_map,omitempty"`
+	GIDMap        []IDMapLine `json:"gid_map,omitempty"`
+	DenySetgroups bool        `json:"deny_setgroups,omitempty"`
 }
 
 // HoldArgv is the command line of a pod's holder (nsup's binary).

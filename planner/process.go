@@ -191,7 +191,7 @@ func (ec *envCompiler) resolve(p *spec.Process, field string) procPlan {
 	pp.rlimits = ec.processLimits(p, field)
 	// In a new user namespace only mapped ids exist: setresuid(2) of
 	// another fails with EINVAL.
-	if ec.isNew(spec.NSUser) && (!mapped(ec.uidMap, pp.uid) || !mapped(ec.gidMap, pp.gid)) {
+	if ec.mapsKnown() && (!mapped(ec.uidMap, pp.uid) || !mapped(ec.gidMap, pp.gid)) {
 		ufield := field + ".user"
 		if p.User == nil {
 			ufield = ec.field + ".user"

@@ -351,7 +351,15 @@ func FormatOp(op Op) string {
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
 	case Hold:
-		return fmt.Sprintf("clone(%s) of nsup's holder of pod %s, unless %s names one that runs", op.Types, q(op.Pod), q(op.Record))
+		maps := ""
+		if op.UIDMap != nil || op.GIDMap != nil {
+			deny := ""
+			if op.DenySetgroups {
+				deny = ", setgroups deny"
+			}
+			maps = fmt.Sprintf(", uid_map %s%s, gid_map %s", q(strings.TrimSpace(MapText(op.UIDMap))), deny, q(strings.TrimSpace(MapText(op.GIDMap))))
+		}
+		return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs", op.Types, maps, q(op.Pod), q(op.Record))
 	case Volume:
 		owner := ""
 		if op.UID >= 0 || op.GID >= 0 {

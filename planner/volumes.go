@@ -108,7 +108,7 @@ func (ec *envCompiler) volumeOwner(v *spec.Volume, field string) (uid, gid int, 
 	at := "volumes." + v.Name + ".owner"
 	u, g := int64(v.Owner.UID), int64(v.Owner.GID)
 	switch {
-	case ec.isNew(spec.NSUser):
+	case ec.mapsKnown():
 		u, g = outside(ec.uidMap, v.Owner.UID), outside(ec.gidMap, v.Owner.GID)
 		if u < 0 || g < 0 {
 			ec.errorf(v.Owner.Pos, at, "%d:%d is not mapped in environment %s's user namespace (uid_map %s, gid_map %s)", v.Owner.UID, v.Owner.GID, ec.e.Name,

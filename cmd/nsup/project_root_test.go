@@ -236,14 +236,26 @@ environments:
       - {name: main, command: [/bin/busybox, sleep, "1000"]}
 `
 
+// podUserSpec is podSpec with a user namespace of web's own, whose root
+// mounts sysfs: only the network namespace's owner
+// may, so the pod's holder must make web's network in web's user
+// namespace.
+var podUserSpec = strings.Replace(strings.Replace(podSpec, "namespaces: [mnt, pid, net, uts]", `namespaces: [user, mnt, pid, net, uts]`, 1),
+	"- {type: tmpfs, target: /www}", "- {type: tmpfs, target: /www}\n      - {type: sysfs, target: /sys}", 1)
+
 // A pod's namespaces are its holder's: after nsup restart web, client
 // (which joins web's network) reaches the new web as it did the old one,
 // in the same network namespace; down of both ends the holder.
 func TestRootPodRestart(t *testing.T) {
+	t.Run("net", func(t *testing.T) { testPodRestart(t, podSpec) })
+	t.Run("user", func(t *testing.T) { testPodRestart(t, podUserSpec) })
+}
+
+func testPodRestart(t *testing.T, text string) {
 	requireBusybox(t)
 	dir := rootTestDirs(t)
 	f := filepath.Join(dir, "pod.yaml")
-	os.WriteFile(f, []byte(podSpec), 0o644)
+	os.WriteFile(f, []byte(text), 0o644)
 	t.Chdir(dir)
 	t.Cleanup(func() { nsup(t, "down", f) })
 	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
@@ -305,11 +317,25 @@ func TestRootPodRestart(t *testing.T) {
 	if h.Pid == 0 || netOf(h.Pid) != netOf(after["client"]) || comm(h.Pid) != "nsup-pod" {
 		t.Errorf("holder %s: pid %d (%s), net %s; client's %s", b, h.Pid, comm(h.Pid), netOf(h.Pid), netOf(after["client"]))
 	}
+	// With web's user namespace, as web is, mapped as web's is.
+	userOf := func(pid int) string {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+		return l
+	}
+	if text == podUserSpec {
+		m, _ := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", h.Pid))
+		if userOf(h.Pid) != userOf(after["web"]) || userOf(h.Pid) == userOf(os.Getpid()) || strings.Join(strings.Fields(string(m)), " ") != "0 0 1" {
+			t.Errorf("holder's user namespace %s (uid_map %q), web's %s", userOf(h.Pid), m, userOf(after["web"]))
+		}
+	} else if userOf(h.Pid) != userOf(os.Getpid()) {
+		t.Errorf("holder's user namespace %s: not the host's", userOf(h.Pid))
+	}
 	if code, out, errs := nsup(t, "down", f); code != 0 {
 		t.Fatalf("down: %d %s %s", code, out, errs)
 	}
-	// Gone with the pod's last environment (reaped: nsup's child here).
-	for i := 0; i < 40 && comm(h.Pid) != ""; i++ {
+	// Gone with the pod's last environment, by down (reaped: nsup's child
+	// here), well before it would end by itself (holderIdle).
+	for i := 0; i < 5 && comm(h.Pid) != ""; i++ {
 		sleepMs(50)
 	}
 	if c := comm(h.Pid); c != "" {

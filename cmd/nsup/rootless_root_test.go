@@ -649,3 +649,103 @@ environments:
 		t.Errorf("logs: %d %q %s", code, out, errs)
 	}
 }
+
+// TestRootRootlessPodRestart is TestRootPodRestart run by a user: the
+// pod's holder holds a user namespace of its own with web's network, so
+// that nsup restart web, rootless, leaves client in the same network as
+// the new web; down of both ends the holder.
+func TestRootRootlessPodRestart(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	requireBusybox(t)
+	u := makeUser(t)
+	dir, bin, cache := rootlessDir(t, u)
+	run := filepath.Join(cache, "run")
+	os.Mkdir(run, 0o700)
+	os.Chown(run, u.uid, u.gid)
+	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
+	f := filepath.Join(dir, "repo", "pod.yaml")
+	os.WriteFile(f, []byte(podSpec), 0o644)
+	t.Cleanup(func() { u.as(t, env, bin, "down", "-p", "podtest") })
+	if code, out, errs := u.as(t, env, bin, "plan", "-d", f); code != 0 || !strings.Contains(out, "holder of pod \"web\"") || !strings.Contains(out, "clone(CLONE_NEWUSER|CLONE_NEWNET)") {
+		t.Fatalf("plan -d: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := u.as(t, env, bin, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s %s", code, out, errs)
+	}
+	fetch := func() string {
+		for i := 0; i < 100; i++ {
+			_, out, _ := u.as(t, env, bin, "exec", "podtest/client", "--", "/bin/busybox", "wget", "-q", "-O-", "http://127.0.0.1:8080/")
+			if len(strings.TrimSpace(out)) == 36 {
+				return strings.TrimSpace(out)
+			}
+			sleepMs(50)
+		}
+		return ""
+	}
+	pidsOf := func() map[string]int {
+		_, out, _ := u.as(t, env, bin, "ps", "--json", "-p", "podtest")
+		var entries []psEntry
+		json.Unmarshal([]byte(out), &entries)
+		m := map[string]int{}
+		for _, e := range entries {
+			if e.Running {
+				m[e.Name] = e.Pid
+			}
+			if e.Name == "client" && (e.Joined["net"] != "pod:web" || e.Joined["user"] != "pod:web") {
+				t.Errorf("ps: client joined %v, want net and user from pod:web", e.Joined)
+			}
+		}
+		return m
+	}
+	nsOf := func(pid int, t string) string {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t))
+		return l
+	}
+	first := fetch()
+	before := pidsOf()
+	if first == "" || len(before) != 2 || nsOf(before["web"], "net") != nsOf(before["client"], "net") {
+		t.Fatalf("before the restart: %q %v", first, before)
+	}
+	if code, out, errs := u.as(t, env, bin, "restart", "podtest/web"); code != 0 {
+		t.Fatalf("restart web: %d %s %s", code, out, errs)
+	}
+	after := pidsOf()
+	second := fetch()
+	if second == "" || second == first {
+		t.Errorf("after the restart, client got %q (before: %q): want the new web's", second, first)
+	}
+	if after["web"] == before["web"] || after["client"] != before["client"] || nsOf(after["web"], "net") != nsOf(before["client"], "net") {
+		t.Errorf("after the restart: pids %v (before %v), web's net %s, client's %s", after, before, nsOf(after["web"], "net"), nsOf(after["client"], "net"))
+	}
+	// The holder: the user's, in a user namespace of its own (not the
+	// host's) that both environments are in, with their network.
+	var h struct{ Pid int }
+	rec := filepath.Join(run, "nsup", "podtest", ".pods", "web.json")
+	b, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatalf("the holder's record: %v", err)
+	}
+	json.Unmarshal(b, &h)
+	if h.Pid == 0 || comm(h.Pid) != "nsup-pod" || nsOf(h.Pid, "net") != nsOf(after["client"], "net") ||
+		nsOf(h.Pid, "user") != nsOf(after["client"], "user") || nsOf(h.Pid, "user") != nsOf(after["web"], "user") || nsOf(h.Pid, "user") == nsOf(os.Getpid(), "user") {
+		t.Errorf("holder %s: pid %d (%s), net %s user %s; client's %s %s", b, h.Pid, comm(h.Pid), nsOf(h.Pid, "net"), nsOf(h.Pid, "user"), nsOf(after["client"], "net"), nsOf(after["client"], "user"))
+	}
+	if st, err := os.Stat(fmt.Sprintf("/proc/%d", h.Pid)); err != nil || st.Sys().(*syscall.Stat_t).Uid != uint32(u.uid) {
+		t.Errorf("the holder is not the user's: %v", err)
+	}
+	if code, out, errs := u.as(t, env, bin, "down", "-p", "podtest"); code != 0 {
+		t.Fatalf("down: %d %s %s", code, out, errs)
+	}
+	// By down, well before it would end by itself (holderIdle).
+	for i := 0; i < 5 && comm(h.Pid) != ""; i++ {
+		sleepMs(50)
+	}
+	if c := comm(h.Pid); c != "" {
+		t.Errorf("the holder (pid %d) is left after down: %s", h.Pid, c)
+	}
+	if _, err := os.Stat(rec); err == nil {
+		t.Errorf("the holder's record is left after down")
+	}
+}

@@ -121,12 +121,21 @@ func InNamespaces(mine map[string]string, self int) bool {
 			continue
 		}
 		for t, l := range mine {
-			if x, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t)); err == nil && x == l {
+			if x, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, t)); err == nil && x == l && !zombie(pid) {
 				return true
 			}
 		}
 	}
 	return false
+}
+
+// zombie: pid has ended and is not yet reaped. It still has its
+// credentials, so its user namespace link reads, though it is in no
+// namespace any longer (and a parent that never reaps, as some PID 1s
+// do not, would keep a pod's holder forever).
+func zombie(pid int) bool {
+	f, _, err := procStat(pid)
+	return err == nil && len(f) > 0 && f[0] == "Z"
 }
 
 // ReleaseHolder ends the holder record names once no other process is in
