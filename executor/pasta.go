@@ -50,7 +50,7 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		kinds = append(kinds, "user")
 	}
 	for _, k := range kinds {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/%s", r.child, k))
+		f, err := r.childNS(k)
 		if err != nil {
 			return err
 		}
@@ -132,6 +132,26 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 	}
 	r.pasta, r.pastaPid = cmd, pid
 	return nil
+}
+
+// childNS opens the child's namespace of type t: its pod's, opened from
+// the holder by the Hold step, when it joined that (rootless, the child
+// is not dumpable: its /proc/PID/ns files are root's), else the child's.
+func (r *envRun) childNS(t string) (*os.File, error) {
+	for _, st := range r.env.Steps {
+		if op, ok := st.Op.(planner.Setns); ok && op.Pod != "" && nsNames[op.NSType] == t {
+			fd, ok := r.a.pods[op.Pod][op.NSType]
+			if !ok {
+				break
+			}
+			dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+			if err != nil {
+				return nil, err
+			}
+			return os.NewFile(uintptr(dup), "pod:"+op.Pod+"/ns/"+t), nil
+		}
+	}
+	return os.Open(fmt.Sprintf("/proc/%d/ns/%s", r.child, t))
 }
 
 // unifiedGroup is the environment's group in the unified hierarchy (its
