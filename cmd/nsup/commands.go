@@ -106,6 +106,10 @@ type planFlags struct {
 	updateLock bool
 	cache      cacheFlags
 	oci        string // export
+	image      string // export --image DIR
+	imageTar   string // export --image-archive FILE
+	tag        string // export --tag REF
+	kube       bool   // export --kube, import --kube
 	schema     string // import
 	detach     bool
 	check      bool // lock

@@ -32,7 +32,18 @@ rlimits included), or is translated into something close and said so on
 stderr (overlay: a writable copy of the root; init: the main process is
 PID 1; the root's nodev, which runtimes do not set), or is refused with
 exit status 2: a process tree beyond the main process, and join by
-environment name. Then: runc run --bundle DIR ID (as root).`
+environment name. Then: runc run --bundle DIR ID (as root).
+
+With --image DIR (an OCI image layout) or --image-archive FILE (the same
+as one tar), writes the environment as an OCI image instead: its resolved
+root tree as one layer, and its main process as the image config
+(entrypoint, env, working dir, user, exposed ports, labels naming the
+spec, its project and its digest). The same spec and lock give the same
+bytes (SOURCE_DATE_EPOCH, or 1970, for every time). What an image cannot
+carry (hostname, mounts, namespaces, security, limits) is listed on
+stderr. The image is named --tag REF, by default
+localhost/nsup/PROJECT/ENV:latest. Then: podman load -i FILE, or
+skopeo copy oci:DIR containers-storage:REF.`
 
 const importHelp = `Prints the nsup spec (YAML) of an OCI bundle's config.json (or of the
 bundle folder that holds it): the bundle's rootfs becomes a dir rootfs,
@@ -52,7 +63,10 @@ const defaultSchema = "https://nsup.dev/schema/nsup.schema.json"
 func ociFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 	switch name {
 	case "export":
-		fs.StringVar(&pf.oci, "oci", "", "write an OCI runtime bundle into `DIR` (the only format so far)")
+		fs.StringVar(&pf.oci, "oci", "", "write an OCI runtime bundle into `DIR`")
+		fs.StringVar(&pf.image, "image", "", "write an OCI image layout into `DIR` (podman load, skopeo copy oci:DIR)")
+		fs.StringVar(&pf.imageTar, "image-archive", "", "write an OCI image as one tar, `FILE` (podman load -i FILE)")
+		fs.StringVar(&pf.tag, "tag", "", "the image's `REF` (default localhost/nsup/PROJECT/ENV:latest)")
 	case "import":
 		fs.StringVar(&pf.schema, "schema", defaultSchema, "the JSON Schema the modeline names, a `URL` or a path relative to where the YAML will be")
 	}
@@ -63,8 +77,17 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	if pf.oci == "" {
-		return usageError{"export needs --oci DIR"}
+	formats := 0
+	for _, f := range []string{pf.oci, pf.image, pf.imageTar} {
+		if f != "" {
+			formats++
+		}
+	}
+	if formats != 1 {
+		return usageError{"export needs one of --oci DIR, --image DIR, --image-archive FILE"}
+	}
+	if pf.tag != "" && pf.image == "" && pf.imageTar == "" {
+		return usageError{"--tag names an image: give --image DIR or --image-archive FILE"}
 	}
 	if len(rest) < 1 || len(rest) > 2 {
 		return usageError{"export takes a FILE and an ENV name"}
@@ -93,6 +116,9 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	p, err := planner.Compile(s, planner.Options{Envs: []string{name}})
 	if err != nil {
 		return invalidError{err}
+	}
+	if pf.oci == "" {
+		return exportImage(ctx, s, p, name, pf, ios)
 	}
 	b, err := oci.Export(s, p, name)
 	var refused oci.Refused

@@ -76,6 +76,17 @@ type File struct {
 // Every key of the environment maps onto the config, is translated with a
 // Note, or is refused: the error is then Refused, listing each such key.
 func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
+	return exportEnv(s, p, name, false)
+}
+
+// ExportImage is Export for an image (nsup export --image), which keeps
+// of the bundle its root tree and main process: what Export refuses (a
+// join by name, processes beyond the main one) is left out with a Note.
+func ExportImage(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
+	return exportEnv(s, p, name, true)
+}
+
+func exportEnv(s *spec.Spec, p *planner.Plan, name string, image bool) (*Bundle, error) {
 	e := s.Env(name)
 	var pe *planner.Env
 	for i := range p.Environments {
@@ -86,7 +97,7 @@ func Export(s *spec.Spec, p *planner.Plan, name string) (*Bundle, error) {
 	if e == nil || pe == nil {
 		return nil, fmt.Errorf("%s: no environment named %q", s.File, name)
 	}
-	x := &exporter{s: s, e: e, key: "environments." + name, ns: map[string]string{}}
+	x := &exporter{s: s, e: e, key: "environments." + name, ns: map[string]string{}, image: image}
 	x.keys()
 	if len(x.refused) > 0 {
 		return nil, x.refused
@@ -186,6 +197,7 @@ type exporter struct {
 	notes   []Note
 	refused Refused
 	files   []File
+	image   bool // ExportImage: refusals are notes
 }
 
 func (x *exporter) note(pos spec.Pos, key, format string, args ...any) {
@@ -193,7 +205,13 @@ func (x *exporter) note(pos spec.Pos, key, format string, args ...any) {
 }
 
 func (x *exporter) refuse(pos spec.Pos, key, format string, args ...any) {
-	x.refused = append(x.refused, Note{Origin: x.s.Origin(pos), Key: key, Msg: fmt.Sprintf(format, args...)})
+	n := Note{Origin: x.s.Origin(pos), Key: key, Msg: fmt.Sprintf(format, args...)}
+	if x.image {
+		n.Msg = "not in the image: " + strings.TrimPrefix(n.Msg, "refused: ")
+		x.notes = append(x.notes, n)
+		return
+	}
+	x.refused = append(x.refused, n)
 }
 
 // keys goes over the spec's keys that have no exact OCI equivalent. The

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/nsup/nsup/image"
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/oci"
+	"github.com/nsup/nsup/spec"
+)
+
+// Labels nsup export --image writes into the image config.
+const (
+	labelEnvironment = "dev.nsup.environment"
+	labelProject     = "dev.nsup.project"
+	labelSpec        = "dev.nsup.spec"
+	labelSpecDigest  = "dev.nsup.spec-digest"
+)
+
+// imageRef is the default reference of environment env's image.
+func imageRef(project, env string) string {
+	return "localhost/nsup/" + project + "/" + env + ":latest"
+}
+
+// exportImage writes environment name as an OCI image: its root tree,
+// built as for a bundle in a folder of its own, as one layer, and its
+// main process as the image config.
+func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string, pf *planFlags, ios ioSet) error {
+	b, err := oci.ExportImage(s, p, name)
+	if err != nil {
+		return err
+	}
+	e := s.Env(name)
+	notes := b.Notes
+	note := func(pos spec.Pos, key, msg string) {
+		notes = append(notes, oci.Note{Origin: s.Origin(pos), Key: key, Msg: msg})
+	}
+	key := "environments." + name
+	if e.Hostname != nil {
+		note(e.Hostname.Pos, key+".hostname", fmt.Sprintf("not in the image (an image has no hostname): give it to the runtime, podman run --hostname %s (nsup export --kube writes it into the Pod)", e.Hostname.Value))
+	}
+	for i, m := range e.Mounts {
+		note(m.Pos, fmt.Sprintf("%s.mounts[%d]", key, i), fmt.Sprintf("not in the image: its target %s is a folder of the layer; mount it with the runtime (podman run --mount, or nsup export --kube)", m.Target))
+	}
+	if len(e.Namespaces) > 0 || e.Security != nil || e.Limits != nil || len(e.Rlimits) > 0 {
+		note(e.Pos, key, "namespaces, security, limits and rlimits are not in an image: the runtime sets its own (nsup export --oci keeps them in a bundle's config.json, --kube in a Pod)")
+	}
+	for _, n := range notes {
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+	}
+	project := pf.project
+	if project == "" {
+		project = s.Project()
+	}
+	ref := pf.tag
+	if ref == "" {
+		ref = imageRef(project, name)
+	}
+	created, err := image.Created()
+	if err != nil {
+		return err
+	}
+	c := b.Config
+	cfg := v1.ImageConfig{
+		User:       fmt.Sprintf("%d:%d", c.Process.User.UID, c.Process.User.GID),
+		Env:        c.Process.Env,
+		Entrypoint: c.Process.Args,
+		WorkingDir: c.Process.Cwd,
+		Labels: map[string]string{
+			v1.AnnotationTitle: name,
+			labelEnvironment:   name,
+			labelProject:       project,
+			labelSpec:          filepath.Base(s.File),
+			labelSpecDigest:    s.Digest,
+		},
+	}
+	if e.Net != nil {
+		var ports []string
+		for _, pt := range e.Net.Ports {
+			for n := pt.From; n >= pt.From && n <= pt.To; n++ {
+				ports = append(ports, fmt.Sprintf("%d/%s", n, pt.Proto))
+				if n == 65535 {
+					break
+				}
+			}
+		}
+		cfg.ExposedPorts = image.ExposedPorts(ports)
+	}
+	// The tree, as for a bundle, in a folder of its own beside the output.
+	out := pf.image
+	if out == "" {
+		out = pf.imageTar
+	}
+	work, err := os.MkdirTemp(filepath.Dir(absOr(out)), ".nsup-image-")
+	if err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	defer removeAll(work)
+	bundle := filepath.Join(work, "bundle")
+	if err := writeBundle(ctx, bundle, b); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	tree := filepath.Join(bundle, oci.RootfsDir)
+	// Mount targets the tree lacks: a runtime mounts on folders the
+	// image has (podman makes them too, Kubernetes' volumeMounts may not).
+	if r, err := os.OpenRoot(tree); err == nil {
+		for _, m := range e.Mounts {
+			rel := strings.TrimPrefix(filepath.Clean(m.Target), "/")
+			if _, err := r.Lstat(rel); err == nil || rel == "" {
+				continue
+			}
+			if st, err := os.Stat(m.Source); m.Type == spec.MountBind && err == nil && !st.IsDir() {
+				// A file bound on a file.
+				r.MkdirAll(filepath.Dir(rel), 0o755)
+				if f, err := r.OpenFile(rel, os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+					f.Close()
+				}
+				continue
+			}
+			r.MkdirAll(rel, 0o755)
+		}
+		r.Close()
+	}
+	owners := func(uid, gid int) (int, int) { return uid, gid }
+	switch {
+	case b.Rootfs.Type == "closure":
+		owners = image.Squash // the host's files, root's inside
+	case os.Geteuid() != 0:
+		// Rootless: the copy is the user's, who is root inside.
+		me, mg := os.Geteuid(), os.Getegid()
+		owners = func(uid, gid int) (int, int) {
+			if uid == me {
+				uid = 0
+			}
+			if gid == mg {
+				gid = 0
+			}
+			return uid, gid
+		}
+	}
+	img := image.Image{Ref: ref, Tree: tree, Owners: owners, Config: cfg, Created: created, Architecture: runtime.GOARCH}
+	layout := pf.image
+	if pf.imageTar != "" {
+		layout = filepath.Join(work, "layout")
+	} else if err := emptyDir(layout); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	desc, err := image.Write(layout, img)
+	if err == nil {
+		err = image.Check(layout)
+	}
+	if err != nil {
+		if pf.image != "" {
+			removeAll(layout)
+		}
+		return fmt.Errorf("export: %w", err)
+	}
+	if pf.imageTar != "" {
+		f, err := os.CreateTemp(filepath.Dir(absOr(pf.imageTar)), ".nsup-archive-")
+		if err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+		err = image.Archive(f, layout, created)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(f.Name(), pf.imageTar)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			return fmt.Errorf("export: %w", err)
+		}
+		fmt.Fprintf(ios.stderr, "nsup: exported %s to %s (manifest %s); load it with: podman load -i %s\n", name, pf.imageTar, desc.Digest, pf.imageTar)
+		return nil
+	}
+	fmt.Fprintf(ios.stderr, "nsup: exported %s to %s (manifest %s); load it with: skopeo copy oci:%s containers-storage:%s\n", name, pf.image, desc.Digest, pf.image, ref)
+	return nil
+}
+
+// emptyDir makes dir if it is missing; an existing one must be empty.
+func emptyDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return os.Mkdir(dir, 0o755)
+	case err != nil:
+		return err
+	case len(ents) > 0:
+		return fmt.Errorf("%s exists and is not empty: export writes a new image layout", dir)
+	}
+	return nil
+}
+
+func absOr(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}

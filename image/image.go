@@ -1,0 +1,333 @@
+// Package image writes an environment as an OCI image (image-spec 1.x):
+// its resolved root tree as one layer, and its main process as the image
+// config (entrypoint, env, working dir, user, exposed ports, labels). An
+// image layout folder (Write), or that folder as one tar (Archive), which
+// podman load and skopeo copy oci-archive: read.
+//
+// Reproducible: the same tree and config give the same bytes, so the same
+// digest. Entries are sorted, every time is Created (SOURCE_DATE_EPOCH, or
+// 1970), no user or group names are written, owners are as the
+// environment sees them (Owners), and the layer is an uncompressed tar (a
+// gzip stream's bytes depend on the compressor's version; registries and
+// podman take uncompressed layers as they are).
+//
+// The types are image-spec's own (github.com/opencontainers/image-spec
+// specs-go/v1) and the digests go-digest's; the tar is written with
+// archive/tar from a tree nsup built, since no library makes a layer from a
+// folder with these rules (go-containerregistry's tarball layers start from
+// a tar, and its config types are its own, not image-spec's).
+package image
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Image is what Write makes an image of.
+type Image struct {
+	// Ref is the image's full reference (localhost/nsup/PROJECT/ENV:latest),
+	// index.json's org.opencontainers.image.ref.name: podman load names the
+	// image by it.
+	Ref string
+	// Tree is the folder whose content is the image's one layer.
+	Tree string
+	// Owners maps an entry's owner on this host to the layer's.
+	Owners func(uid, gid int) (int, int)
+	// Config is the image config's config (process, env, labels, ports).
+	Config v1.ImageConfig
+	// Created is every timestamp written.
+	Created time.Time
+	// Architecture is the platform's (GOARCH).
+	Architecture string
+}
+
+// Squash owns every entry by root: a tree nsup made of the host's files
+// (a closure), whose owners inside are root.
+func Squash(int, int) (int, int) { return 0, 0 }
+
+// Created is the images' time: $SOURCE_DATE_EPOCH (reproducible-builds.org)
+// if set, else the Unix epoch.
+func Created() (time.Time, error) {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("SOURCE_DATE_EPOCH=%q: not a number of seconds since 1970", s)
+		}
+		return time.Unix(n, 0).UTC(), nil
+	}
+	return time.Unix(0, 0).UTC(), nil
+}
+
+// Layout is the oci-layout file's content.
+const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
+
+// Write makes dir, which must be empty, an image layout holding img, and
+// returns the manifest's descriptor.
+func Write(dir string, img Image) (v1.Descriptor, error) {
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	if err := os.MkdirAll(blobs, 0o755); err != nil {
+		return v1.Descriptor{}, err
+	}
+	layer, err := writeLayer(blobs, img)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	created := img.Created
+	cfg := v1.Image{
+		Created:  &created,
+		Platform: v1.Platform{Architecture: img.Architecture, OS: "linux"},
+		Config:   img.Config,
+		RootFS:   v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{layer.Digest}},
+		History:  []v1.History{{Created: &created, CreatedBy: "nsup export --image", Comment: "the environment's root tree"}},
+	}
+	cfgDesc, err := writeJSON(blobs, v1.MediaTypeImageConfig, cfg)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	m := v1.Manifest{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: v1.MediaTypeImageManifest,
+		Config:    cfgDesc,
+		Layers:    []v1.Descriptor{layer},
+	}
+	mDesc, err := writeJSON(blobs, v1.MediaTypeImageManifest, m)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	mDesc.Annotations = map[string]string{v1.AnnotationRefName: img.Ref}
+	mDesc.Platform = &cfg.Platform
+	idx := v1.Index{
+		Versioned: specs.Versioned{SchemaVersion: 2},
+		MediaType: v1.MediaTypeImageIndex,
+		Manifests: []v1.Descriptor{mDesc},
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, v1.ImageIndexFile), b, 0o644); err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, v1.ImageLayoutFile), []byte(layoutFile), 0o644); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return mDesc, nil
+}
+
+// writeJSON writes v as a blob.
+func writeJSON(blobs, mediaType string, v any) (v1.Descriptor, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	d := digest.FromBytes(b)
+	if err := os.WriteFile(filepath.Join(blobs, d.Encoded()), b, 0o644); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(b))}, nil
+}
+
+// writeLayer writes img.Tree as an uncompressed tar blob, its digest
+// computed as it is written (the diff ID too: it is not compressed).
+func writeLayer(blobs string, img Image) (v1.Descriptor, error) {
+	f, err := os.CreateTemp(blobs, ".layer-")
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	defer os.Remove(f.Name()) // after the rename, nothing
+	dg := digest.Canonical.Digester()
+	cw := &countWriter{w: io.MultiWriter(f, dg.Hash())}
+	err = writeTree(cw, img.Tree, img.Owners, img.Created)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return v1.Descriptor{}, err
+	}
+	d := dg.Digest()
+	if err := os.Chmod(f.Name(), 0o644); err != nil {
+		return v1.Descriptor{}, err
+	}
+	if err := os.Rename(f.Name(), filepath.Join(blobs, d.Encoded())); err != nil {
+		return v1.Descriptor{}, err
+	}
+	return v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: d, Size: cw.n}, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// writeTree writes the tree at root as a tar, root itself left out: in
+// lexical order, every time t, owners through owners (nil: as they are),
+// no names, hard links as links to their first path. Sockets are left out
+// (a tar has no such entry).
+func writeTree(w io.Writer, root string, owners func(int, int) (int, int), t time.Time) error {
+	tw := tar.NewWriter(w)
+	links := map[[2]uint64]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Type() == fs.ModeSocket {
+			return nil
+		}
+		target := ""
+		if fi.Mode().Type() == fs.ModeSymlink {
+			if target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, target)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		h.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uname, h.Gname = "", ""
+		h.Uid, h.Gid = int(st.Uid), int(st.Gid)
+		if owners != nil {
+			h.Uid, h.Gid = owners(h.Uid, h.Gid)
+		}
+		h.ModTime, h.AccessTime, h.ChangeTime = t, time.Time{}, time.Time{}
+		h.Format = tar.FormatPAX
+		h.PAXRecords = nil
+		if fi.Mode().IsRegular() && st.Nlink > 1 {
+			key := [2]uint64{st.Dev, st.Ino}
+			if first, ok := links[key]; ok {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeLink, first, 0
+			} else {
+				links[key] = h.Name
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.CopyN(tw, f, h.Size)
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("%s: %w", p, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// Archive writes the image layout at dir as one tar (an oci-archive),
+// reproducibly: sorted, owned by root, every time t.
+func Archive(w io.Writer, dir string, t time.Time) error {
+	return writeTree(w, dir, Squash, t)
+}
+
+// Check reads the layout at dir back: index, manifest, config and layer
+// blobs present, of their recorded sizes and digests. What export checks
+// before it reports success.
+func Check(dir string) error {
+	var idx v1.Index
+	if err := readJSON(filepath.Join(dir, v1.ImageIndexFile), &idx); err != nil {
+		return err
+	}
+	if len(idx.Manifests) == 0 {
+		return errors.New("index.json lists no manifest")
+	}
+	for _, md := range idx.Manifests {
+		var m v1.Manifest
+		if err := verify(dir, md); err != nil {
+			return err
+		}
+		if err := readJSON(blob(dir, md.Digest), &m); err != nil {
+			return err
+		}
+		descs := append([]v1.Descriptor{m.Config}, m.Layers...)
+		for _, d := range descs {
+			if err := verify(dir, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func blob(dir string, d digest.Digest) string {
+	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+}
+
+func verify(dir string, d v1.Descriptor) error {
+	if err := d.Digest.Validate(); err != nil {
+		return err
+	}
+	f, err := os.Open(blob(dir, d.Digest))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	v := d.Digest.Verifier()
+	n, err := io.Copy(v, f)
+	if err != nil {
+		return err
+	}
+	if n != d.Size || !v.Verified() {
+		return fmt.Errorf("blob %s: %d bytes, or another digest (the descriptor says %d)", d.Digest, n, d.Size)
+	}
+	return nil
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// ExposedPorts is the image config's set of "PORT/PROTO" keys.
+func ExposedPorts(ports []string) map[string]struct{} {
+	if len(ports) == 0 {
+		return nil
+	}
+	out := map[string]struct{}{}
+	for _, p := range ports {
+		out[p] = struct{}{}
+	}
+	return out
+}
