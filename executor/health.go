@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -29,6 +30,9 @@ func (e *NotHealthyError) Unwrap() error { return unix.EAGAIN }
 // waitHealthy waits until environment op.Env's init reports its main
 // process healthy (releasing it first, detached: op.Release).
 func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error {
+	if op.StateDir != "" {
+		return waitRunningHealthy(ctx, op)
+	}
 	o, ok := r.a.runs[op.Env]
 	switch {
 	case !ok || o.child == 0:
@@ -72,4 +76,53 @@ func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error 
 			return ctx.Err()
 		}
 	}
+}
+
+// healthPoll is how often a running environment's init is asked.
+const healthPoll = 100 * time.Millisecond
+
+// waitRunningHealthy is waitHealthy for an environment that runs already,
+// detached, recorded in op.StateDir: its init says how its main process
+// is, asked until it is healthy, unhealthy or gone, or op's bound.
+func waitRunningHealthy(ctx context.Context, op planner.WaitHealthy) error {
+	bound := time.Duration(op.TimeoutMs) * time.Millisecond
+	deadline := time.Now().Add(bound)
+	for {
+		es, err := lifecycle.Inspect(filepath.Dir(op.StateDir), op.Env)
+		if err != nil || !es.Running {
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s, planned as running, is not (%s)", op.Env, statusText(es, err))}
+		}
+		sr, err := lifecycle.Status(es)
+		if err != nil {
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s: %v", op.Env, err)}
+		}
+		for _, p := range sr.Processes {
+			if p.Name != op.Process {
+				continue
+			}
+			switch p.Health {
+			case lifecycle.HealthHealthy:
+				return nil
+			case lifecycle.HealthUnhealthy:
+				return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, p.HealthLog)}
+			case "":
+				return &NotHealthyError{op.Env, fmt.Sprintf("%s's process %s reports no health (it runs with another spec?)", op.Env, op.Process)}
+			}
+		}
+		if time.Now().After(deadline) {
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s is still starting after %v", op.Env, bound)}
+		}
+		select {
+		case <-time.After(healthPoll):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func statusText(es lifecycle.EnvStatus, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return es.Status()
 }

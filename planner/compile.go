@@ -69,6 +69,12 @@ type Options struct {
 	// VolumeDir is where named volumes are (VOLUMEDIR/PROJECT/NAME); ""
 	// means DefaultVolumeDir().
 	VolumeDir string
+	// Running says whether the detached environment recorded in state
+	// folder dir (PROJECTDIR/ENV) runs. With it, an environment that Envs
+	// do not name, needed by those they name only through depends_on (or
+	// a pod's namespaces, which its holder holds), is kept as it runs
+	// instead of planned anew (compose's up of one service): nil, none.
+	Running func(dir string) bool
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
@@ -132,12 +138,12 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	} else {
 		c.caller = CurrentCaller()
 	}
+	if opts.Detach {
+		c.pods = pods(s, c.caller.Privileged)
+	}
 	envs, err := c.order()
 	if err != nil {
 		return nil, err
-	}
-	if opts.Detach {
-		c.pods = pods(s, c.caller.Privileged)
 	}
 	// One terminal, one environment: with several, none can have the
 	// caller's input to itself (their processes still write to nsup's
@@ -253,6 +259,9 @@ type compiler struct {
 	// projectDir its folder of the state directory (detached), where its
 	// environments are recorded; volumeDir where volumes are.
 	project, projectDir, volumeDir string
+	// kept are the environments left out of the plan because they run
+	// (Options.Running), by name.
+	kept map[string]bool
 	// pods are the namespaces of each environment that others join by
 	// name and a holder holds (detached, as root): see pods.
 	pods       map[string]CloneFlags
@@ -395,7 +404,12 @@ func (ec *envCompiler) waitHealthy() {
 			continue
 		}
 		bound := h.StartPeriod + time.Duration(h.Retries+1)*(h.Interval+h.Timeout) + healthWaitMargin
-		ec.add(Host, d.Pos, WaitHealthy{Env: d.Env, Process: main.Name, TimeoutMs: bound.Milliseconds(), Release: ec.stateDir != ""})
+		w := WaitHealthy{Env: d.Env, Process: main.Name, TimeoutMs: bound.Milliseconds(), Release: ec.stateDir != ""}
+		if ec.compiler.kept[d.Env] {
+			// Not in the plan: it runs, and its init says how it is.
+			w.Release, w.StateDir = false, filepath.Join(ec.compiler.projectDir, d.Env)
+		}
+		ec.add(Host, d.Pos, w)
 	}
 }
 

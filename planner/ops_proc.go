@@ -221,12 +221,15 @@ type Healthcheck struct {
 // are done only then (depends_on: {ENV: healthy}). With Release (a
 // detached plan), Env is released first (its last steps are done, which
 // apply -d otherwise holds back until every environment is up): its init
-// then runs the healthcheck meanwhile.
+// then runs the healthcheck meanwhile. With StateDir, Env is not in the
+// plan: it runs already (detached, recorded there), and its init is asked
+// (nsup ps's status request) until it says.
 type WaitHealthy struct {
 	Env       string `json:"env"`
 	Process   string `json:"process"`
 	TimeoutMs int64  `json:"timeoutMs"`
 	Release   bool   `json:"release,omitempty"`
+	StateDir  string `json:"stateDir,omitempty"`
 }
 
 // Monitor forks the main process, whose Proc steps follow, and keeps the

@@ -343,6 +343,9 @@ func FormatOp(op Op) string {
 		if op.Release {
 			release = fmt.Sprintf("%s released first (its last steps done now), ", op.Env)
 		}
+		if op.StateDir != "" {
+			release = fmt.Sprintf("%s runs already (%s), asking its init ", op.Env, q(op.StateDir))
+		}
 		return fmt.Sprintf("wait(%s healthy): %suntil %s's main process %s passes its healthcheck; fails if it is unhealthy, has ended, or is still starting after %v",
 			op.Env, release, op.Env, q(op.Process), time.Duration(op.TimeoutMs)*time.Millisecond)
 	case Monitor:

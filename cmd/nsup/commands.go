@@ -301,13 +301,19 @@ func compileSpec(s *spec.Spec, envs []string, idx *planner.Index, detach, termin
 	return compileProject(s, envs, idx, detach, terminal, "")
 }
 
+// running says whether the detached environment recorded in dir runs.
+func running(dir string) bool {
+	es, err := lifecycle.Inspect(filepath.Dir(dir), filepath.Base(dir))
+	return err == nil && es.Running
+}
+
 // compileProject is compileSpec for project (-p; "" for the spec's own).
 func compileProject(s *spec.Spec, envs []string, idx *planner.Index, detach, terminal bool, project string) (*planner.Plan, error) {
 	term := ""
 	if terminal {
 		term = os.Getenv("TERM")
 	}
-	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal, Term: term, Project: project})
+	p, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: detach, Terminal: terminal, Term: term, Project: project, Running: running})
 	if err != nil {
 		return nil, invalidError{err}
 	}

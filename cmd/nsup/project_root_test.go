@@ -330,6 +330,15 @@ func testPodRestart(t *testing.T, text string) {
 	} else if userOf(h.Pid) != userOf(os.Getpid()) {
 		t.Errorf("holder's user namespace %s: not the host's", userOf(h.Pid))
 	}
+	// And client's restart keeps web (it needs of web only the network,
+	// which the holder holds): the same web, reached from the new client.
+	if code, out, errs := nsup(t, "restart", "client"); code != 0 || strings.Contains(out, "web") {
+		t.Fatalf("restart client: %d %s %s", code, out, errs)
+	}
+	third := pidsOf()
+	if third["web"] != after["web"] || third["client"] == after["client"] || netOf(third["client"]) != netOf(after["web"]) || fetch() != second {
+		t.Errorf("after restart client: pids %v (before %v)", third, after)
+	}
 	if code, out, errs := nsup(t, "down", f); code != 0 {
 		t.Fatalf("down: %d %s %s", code, out, errs)
 	}
@@ -406,5 +415,114 @@ environments:
 				}
 			}
 		}
+	}
+}
+
+// A restart whose spec no longer plans (a bind source removed) stops
+// nothing: the environment runs on, the same process, and the error says
+// so.
+func TestRootRestartPlanFails(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	src := filepath.Join(dir, "data")
+	os.Mkdir(src, 0o755)
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte(`version: 1
+name: rfail
+environments:
+  app:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: `+src+`, target: /data}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`), 0o644)
+	t.Cleanup(func() { nsup(t, "down", "-p", "rfail") })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	pid := func() int {
+		_, out, _ := nsup(t, "ps", "--json", "-p", "rfail")
+		var entries []psEntry
+		json.Unmarshal([]byte(out), &entries)
+		for _, e := range entries {
+			if e.Name == "app" && e.Running {
+				return e.Pid
+			}
+		}
+		return 0
+	}
+	before := pid()
+	os.Remove(src)
+	code, out, errs := nsup(t, "restart", "rfail/app")
+	if code == 0 || !strings.Contains(errs, "rfail/app left as it is") || !strings.Contains(errs, src) || strings.Contains(out, "stopped") {
+		t.Errorf("restart with a spec that does not plan: %d %q %s", code, out, errs)
+	}
+	if after := pid(); before == 0 || after != before {
+		t.Errorf("app's pid %d before the restart, %d after: want it left running", before, after)
+	}
+}
+
+// depends_on a healthy environment that is already running (applied
+// before, alone): apply -d web keeps it (compose's up of one service),
+// asks its init for its health, and starts web; a second db is never
+// started. So does a restart of web.
+func TestRootDependsOnRunning(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	b, err := os.ReadFile("../../examples/health.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// db stays (sleep 1000 once ready), web sleeps.
+	text := strings.Replace(string(b), "exec /bin/busybox sleep 5", "exec /bin/busybox sleep 1000", 1)
+	text = strings.Replace(text, "serving\"; /bin/busybox sleep 1'", "serving\"; exec /bin/busybox sleep 1000'", 1)
+	f := filepath.Join(dir, "health.yaml")
+	os.WriteFile(f, []byte("name: dep\n"+text), 0o644)
+	t.Cleanup(func() { nsup(t, "down", "-p", "dep") })
+	if code, _, errs := nsup(t, "apply", "-d", f, "db"); code != 0 {
+		t.Fatalf("apply -d db: %d %s", code, errs)
+	}
+	ps := func() map[string]int {
+		_, out, _ := nsup(t, "ps", "--json", "-p", "dep")
+		var entries []struct {
+			Name, Health string
+			Pid          int
+			Running      bool
+		}
+		json.Unmarshal([]byte(out), &entries)
+		m := map[string]int{}
+		for _, e := range entries {
+			if e.Running && (e.Name != "db" || e.Health == "healthy") {
+				m[e.Name] = e.Pid
+			}
+		}
+		return m
+	}
+	// Before db is healthy (its check passes after 1 s): web waits.
+	code, out, errs := nsup(t, "plan", "-d", f, "web")
+	if code != 0 || !strings.Contains(out, "wait(db healthy): db runs already") || strings.Contains(out, "db   host") {
+		t.Errorf("plan -d web: %d %s %s", code, out, errs)
+	}
+	if code, out, errs := nsup(t, "apply", "-d", f, "web"); code != 0 || strings.Contains(out, "db ") {
+		t.Fatalf("apply -d web while db runs: %d %q %s", code, out, errs)
+	}
+	first := ps()
+	if first["db"] == 0 || first["web"] == 0 {
+		t.Fatalf("ps after apply -d web: %v", first)
+	}
+	if _, out, _ := nsup(t, "logs", "dep/web"); !strings.Contains(out, "web: db is healthy, serving") {
+		t.Errorf("web's log: %q", out)
+	}
+	if code, out, errs := nsup(t, "restart", "dep/web"); code != 0 {
+		t.Fatalf("restart web: %d %s %s", code, out, errs)
+	}
+	second := ps()
+	if second["db"] != first["db"] || second["web"] == 0 || second["web"] == first["web"] {
+		t.Errorf("after restart web: %v (before %v): want the same db, a new web", second, first)
+	}
+	if _, out, _ := nsup(t, "logs", "dep/db"); strings.Count(out, "db: starting") != 1 {
+		t.Errorf("db's log: %q (one start wanted)", out)
 	}
 }
