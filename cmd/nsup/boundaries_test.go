@@ -52,6 +52,8 @@ var boundaries = map[string][]string{
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
 	"executor/lifecycle": {"planner", "planner/cgroup"},
+	// Writes an OCI image of a tree and a config (image/doc.go).
+	"image": {},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.
 	"scripts/hellodeps": {},
 	// The JSON Schema, tested (only its tests import spec).
