@@ -27,18 +27,17 @@ import (
 )
 
 // splitDocs decodes every YAML document of y as plain values.
-func splitDocs(t *testing.T, y []byte) []any {
-	t.Helper()
+func splitDocs(y []byte) ([]any, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(y))
 	var docs []any
 	for {
 		var v any
 		err := dec.Decode(&v)
 		if errors.Is(err, io.EOF) {
-			return docs
+			return docs, nil
 		}
 		if err != nil {
-			t.Fatalf("not YAML: %v", err)
+			return nil, err
 		}
 		docs = append(docs, v)
 	}
@@ -62,40 +61,54 @@ func strict(v any, out any) error {
 	return nil
 }
 
-// validateManifest decodes and checks every document of y; it returns
-// the Pods and claims.
+// validateManifest decodes and checks every document of y, failing t
+// for each problem; it returns the Pods and claims.
 func validateManifest(t *testing.T, y []byte) ([]*corev1.Pod, []*corev1.PersistentVolumeClaim) {
 	t.Helper()
+	pods, claims, errs := manifestErrors(y)
+	for _, e := range errs {
+		t.Error(e)
+	}
+	return pods, claims
+}
+
+// manifestErrors decodes and checks every document of y.
+func manifestErrors(y []byte) ([]*corev1.Pod, []*corev1.PersistentVolumeClaim, []string) {
 	var pods []*corev1.Pod
 	var claims []*corev1.PersistentVolumeClaim
-	for i, d := range splitDocs(t, y) {
+	var errs []string
+	docs, err := splitDocs(y)
+	if err != nil {
+		return nil, nil, []string{"not YAML: " + err.Error()}
+	}
+	for i, d := range docs {
 		m, _ := d.(map[string]any)
 		switch m["kind"] {
 		case "Pod":
 			var p corev1.Pod
 			if err := strict(d, &p); err != nil {
-				t.Errorf("document %d: not a core/v1 Pod: %v", i+1, err)
+				errs = append(errs, fmt.Sprintf("document %d: not a core/v1 Pod: %v", i+1, err))
 				continue
 			}
 			for _, e := range validatePod(&p) {
-				t.Errorf("document %d: Pod %s: %s", i+1, p.Name, e)
+				errs = append(errs, fmt.Sprintf("document %d: Pod %s: %s", i+1, p.Name, e))
 			}
 			pods = append(pods, &p)
 		case "PersistentVolumeClaim":
 			var c corev1.PersistentVolumeClaim
 			if err := strict(d, &c); err != nil {
-				t.Errorf("document %d: not a core/v1 PersistentVolumeClaim: %v", i+1, err)
+				errs = append(errs, fmt.Sprintf("document %d: not a core/v1 PersistentVolumeClaim: %v", i+1, err))
 				continue
 			}
 			for _, e := range validateClaim(&c) {
-				t.Errorf("document %d: claim %s: %s", i+1, c.Name, e)
+				errs = append(errs, fmt.Sprintf("document %d: claim %s: %s", i+1, c.Name, e))
 			}
 			claims = append(claims, &c)
 		default:
-			t.Errorf("document %d: kind %v", i+1, m["kind"])
+			errs = append(errs, fmt.Sprintf("document %d: kind %v", i+1, m["kind"]))
 		}
 	}
-	return pods, claims
+	return pods, claims, errs
 }
 
 func validateMeta(m metaLike) []string {
@@ -349,3 +362,38 @@ func validatePod(p *corev1.Pod) []string {
 
 // quantity parses s as apimachinery does, for the quantity tests.
 func quantity(s string) (resource.Quantity, error) { return resource.ParseQuantity(s) }
+
+// TestValidatorRefuses: the checks above catch what they are for (each
+// manifest here is pod.yaml's export with one mistake).
+func TestValidatorRefuses(t *testing.T) {
+	good, _, err := Export(parse(t, "examples/pod.yaml"), nil, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, errs := manifestErrors(good); len(errs) > 0 {
+		t.Fatalf("pod.yaml's export: %v", errs)
+	}
+	for _, c := range []struct{ old, new, want string }{
+		{"imagePullPolicy:", "imagePulPolicy:", "unknown field"},
+		{"readOnlyRootFilesystem: true", "readOnlyRootFilesystem: \"yes\"", "cannot unmarshal"},
+		{"sizeLimit: 1Mi", "sizeLimit: 1MB", "quantities must match"},
+		{"- name: web\n", "- name: db\n", "not unique"},
+		{"- name: web\n", "- name: Web\n", "RFC 1123"},
+		{"- name: web-tmpfs-1\n          mountPath", "- name: elsewhere\n          mountPath", "no volume elsewhere"},
+		{"image: localhost/nsup/examples/web:latest", "image: \"\"", "image: required"},
+		{"allowPrivilegeEscalation: false", "allowPrivilegeEscalation: false\n        privileged: true", "allowPrivilegeEscalation false with privileged"},
+		{"restartPolicy: Never", "restartPolicy: Sometimes", "restartPolicy"},
+		{"hostname: db", "hostname: db.example", "spec.hostname"},
+		{"            - SETFCAP", "            - SETFCAP\n            - NOT_A_CAP", "no capability"},
+		{"  containers:\n", "  shareProcessNamespace: true\n  hostPID: true\n  containers:\n", "shareProcessNamespace and hostPID"},
+	} {
+		bad := strings.Replace(string(good), c.old, c.new, 1)
+		if bad == string(good) {
+			t.Fatalf("%q is not in pod.yaml's export", c.old)
+		}
+		_, _, errs := manifestErrors([]byte(bad))
+		if !strings.Contains(strings.Join(errs, "\n"), c.want) {
+			t.Errorf("%q -> %q: errors %q, want one with %q", c.old, c.new, errs, c.want)
+		}
+	}
+}
