@@ -145,7 +145,10 @@ func checkNotePositions(t *testing.T, file string, notes []Note) {
 		if words[len(words)-1] == "init" {
 			words = append(words, "processes")
 		}
-		found := strings.HasSuffix(n.Key, "]") && strings.HasPrefix(strings.TrimSpace(line), "- ")
+		// A note on a list item, or on a key the item lacks, is at the item.
+		parent := n.Key[:max(0, strings.LastIndexByte(n.Key, '.'))]
+		item := strings.HasSuffix(n.Key, "]") || strings.HasSuffix(parent, "]")
+		found := item && strings.HasPrefix(strings.TrimSpace(line), "- ")
 		for _, w := range words[max(0, len(words)-3):] {
 			found = found || strings.Contains(line, w) || strings.Contains(above, w+":")
 		}
