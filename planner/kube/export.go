@@ -386,7 +386,11 @@ func (x *exporter) namespaces(p *pod, g []*spec.Environment) {
 				continue // the same; a join by path is noted above
 			}
 			pos, key := nsPos(e, t)
-			msg := fmt.Sprintf("translated: the container gets %s %s namespace, not %s", describeNS(want, e), t, describeNS(have, e))
+			gets := describeNS(want, e)
+			if strings.HasPrefix(want, "path:") {
+				gets = "the Pod's own" // a Pod joins no namespace by path
+			}
+			msg := fmt.Sprintf("translated: the container gets %s %s namespace, not %s", gets, t, describeNS(have, e))
 			switch t {
 			case spec.NSUTS:
 				if e.Hostname != nil {

@@ -56,6 +56,16 @@ func mergeEnv(base, over []spec.EnvVar) []spec.EnvVar {
 	return out
 }
 
+// kubeEnvName: a variable name Kubernetes takes (printable ASCII, no =).
+func kubeEnvName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < ' ' || s[i] > '~' || s[i] == '=' {
+			return false
+		}
+	}
+	return s != ""
+}
+
 // capabilitySet is the set root inside keeps, as the planner makes it
 // (planner/security.go): the default set, without what drop names, with
 // what add names, in the kernel's order.
@@ -122,6 +132,10 @@ func (x *exporter) container(p *pod, e *spec.Environment) (container, []volume) 
 	mkey := key + ".processes[0]"
 	c.Command = escapeAll(main.Command)
 	for _, v := range mergeEnv(e.Env, main.Env) {
+		if !kubeEnvName(v.Name) {
+			x.note(v.Pos, key+".env."+v.Name, "not carried: Kubernetes takes variable names of printable ASCII only")
+			continue
+		}
 		val := escape(v.Value)
 		if val != v.Value {
 			x.note(v.Pos, key+".env."+v.Name, "translated: written %q, as Kubernetes expands $(VAR) and $$ in a variable's value; podman kube play does not, and gives the value with its $ doubled", val)
@@ -413,6 +427,10 @@ func (x *exporter) network(p *pod, g []*spec.Environment) {
 			continue
 		}
 		key := envKey(e) + ".net"
+		if p.Spec.HostNetwork {
+			x.note(n.Pos, key, "not carried: the Pod is on the host's network (its first environment has no network namespace of its own): no ports, name servers or hosts of its own")
+			continue
+		}
 		for _, pt := range n.Ports {
 			for k := 0; k <= int(pt.To-pt.From); k++ {
 				cp := containerPort{ContainerPort: int32(pt.From) + int32(k), HostPort: int32(pt.HostFrom) + int32(k), Protocol: strings.ToUpper(pt.Proto)}

@@ -353,6 +353,38 @@ func exportInline(t *testing.T, text string) ([]byte, []Note) {
 	return y, notes
 }
 
+// TestExportHostNetwork: a Pod on the host's network has no ports, name
+// servers or hosts of its own, even where a container had its own
+// network namespace.
+func TestExportHostNetwork(t *testing.T) {
+	y, notes := exportInline(t, `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, net]
+    join: {pid: a}
+    net: {network: user, ports: ["8080:80"], dns: [192.0.2.1], hosts: {x: 10.0.0.1}}
+    env: {"CAF\u00c9": "1"}
+    processes: [{name: main, command: [/bin/sh]}]
+`)
+	pods, _ := validateManifest(t, y)
+	if len(pods) != 1 || !pods[0].Spec.HostNetwork || pods[0].Spec.DNSConfig != nil || len(pods[0].Spec.HostAliases) > 0 || len(pods[0].Spec.Containers[1].Ports) > 0 {
+		t.Errorf("manifest:\n%s", y)
+	}
+	text := notesText(notes)
+	for _, want := range []string{"inline.yaml:11:5: environments.b.net: not carried: the Pod is on the host's network",
+		"inline.yaml:9:23: environments.b.namespaces: translated: the container gets the host's net namespace, not its own",
+		"inline.yaml:12:11: environments.b.env.CAF\u00c9: not carried: Kubernetes takes variable names of printable ASCII only"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no note %q in:\n%s", want, text)
+		}
+	}
+}
+
 // TestExportRefusedCombinations: what Kubernetes would refuse is not
 // written: hostUsers: false beside a host namespace, ids above
 // 2147483647, allowPrivilegeEscalation: false with CAP_SYS_ADMIN, a

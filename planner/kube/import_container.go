@@ -169,6 +169,11 @@ func (m *importer) container(co *obj, p *podInfo, first bool) {
 		m.note(nonRootN, at+".securityContext.runAsNonRoot", "not carried: nsup checks no user: the environment's is root")
 	}
 	e.security = m.security(sc, pod, co, at)
+	if first && !p.hostNetwork && sc.caps != nil {
+		if keep := keptCaps(sc.capAdd, sc.capDrop); contains(keep, "CAP_NET_RAW") || contains(keep, "CAP_NET_ADMIN") {
+			m.note(sc.caps.n, at+".securityContext.capabilities", "refused by nsup's planner as written: with NET_RAW or NET_ADMIN kept, network: user needs host_loopback: true (a raw packet reaches the host's loopback through pasta anyway), which lets the environment reach the host's local services: drop them, or say host_loopback: true in net")
+		}
+	}
 
 	// Mounts: the container's /proc and /dev, its runtime's, then its
 	// volumes.
@@ -319,6 +324,23 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		return nil
 	}
 	return sec
+}
+
+// keptCaps is the set nsup keeps for a container's add and drop (on its
+// default set, as the planner makes it).
+func keptCaps(add, drop []string) []string {
+	e := &spec.Environment{Security: &spec.Security{}}
+	for _, l := range []struct {
+		in  []string
+		out *[]spec.String
+	}{{add, &e.Security.CapAdd}, {drop, &e.Security.CapDrop}} {
+		for _, c := range l.in {
+			if n := spec.CapabilityName(strings.ToUpper(c)); n != "" {
+				*l.out = append(*l.out, spec.String{Value: n})
+			}
+		}
+	}
+	return capabilitySet(e)
 }
 
 func sameSet(a, b []string) bool {
