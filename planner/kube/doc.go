@@ -33,7 +33,8 @@
 // the Pod's network, IPC and UTS namespaces are its (or the host's:
 // hostNetwork, hostIPC, when it has none of its own); its PID namespace is
 // shared (shareProcessNamespace) when another joins it, or the host's
-// (hostPID); its user namespace makes hostUsers: false. Every container
+// (hostPID); its user namespace makes hostUsers: false (not beside a host
+// namespace, which Kubernetes refuses: a note). Every container
 // whose namespaces differ from what it gets in the Pod is noted, with the
 // hostname it loses. A join by path, and a join of a mount, cgroup or time
 // namespace by name, are notes. A Pod has one restart policy, its first
@@ -51,7 +52,8 @@
 // processes and the children are notes. env is the main process's
 // environment as the planner makes it (PATH first when the spec sets
 // none); cwd is workingDir; user is runAsUser and runAsGroup, always
-// written (nsup's default is root, an image's may not be). Capabilities
+// written (nsup's default is root, an image's may not be; an id above
+// 2147483647, which Kubernetes refuses, is a note). Capabilities
 // are drop: [ALL] and add: the exact set nsup keeps, since nsup's default
 // set is not the runtimes' (containerd's is Docker's, with MKNOD and
 // NET_RAW). no_new_privileges is allowPrivilegeEscalation: false (not
@@ -80,7 +82,8 @@
 // net.dns is dnsPolicy None with dnsConfig.nameservers; net.hosts are
 // hostAliases, with the Pod's environments on 127.0.0.1 as nsup's
 // /etc/hosts has them. A network namespace without network: user is
-// noted: a Pod's network is the cluster's, with outbound traffic.
+// noted: a Pod's network is the cluster's, with outbound traffic. A Pod
+// on the host's network has none of these (a note for each net key).
 //
 // Healthchecks. A healthcheck is a readinessProbe (exec), whose
 // semantics are nsup's and compose's: not ready until a check passes, not
@@ -139,11 +142,14 @@
 // readonly_paths. resources.limits memory and cpu are limits (cpu rounded
 // up to hundredths), podman's pids-limit annotation limits.pids. An
 // emptyDir is a tmpfs (on disk unless medium: Memory: noted), a claim a
-// named volume (its owner from podman's annotations), a hostPath a bind.
+// named volume (its owner from podman's annotations), a hostPath a bind
+// (of its subPath, if any: a subPath of another volume is a note).
 // restartPolicy is every main process's restart (Always: always,
 // OnFailure: on-failure, Never: no), terminationGracePeriodSeconds its
 // stop_timeout. An exec readinessProbe (else an exec livenessProbe,
-// noted: nsup restarts nothing for it) is the healthcheck. Every other
+// noted: nsup restarts nothing for it) is the healthcheck. A first
+// container that keeps NET_RAW or NET_ADMIN is noted: nsup's planner
+// refuses network: user with them, unless host_loopback. Every other
 // key with a value is a note at its place; a manifest that is no YAML,
 // has no Pod, or a Pod of a shape Kubernetes refuses, is an error.
 package kube

@@ -402,3 +402,33 @@ func envText(e *spec.Environment, p *spec.Process) []string {
 	}
 	return out
 }
+
+// TestEveryExample: every spec of examples/ exports to manifests
+// Kubernetes takes, which import back into a valid spec with the same
+// environments.
+func TestEveryExample(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*.yaml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("examples: %v %v", files, err)
+	}
+	for _, f := range files {
+		name := "examples/" + filepath.Base(f)
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			s := parse(t, name)
+			y, notes, err := Export(s, nil, nil, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			validateManifest(t, y)
+			checkNotePositions(t, f, notes)
+			back, _, err := Import(name+".kube.yaml", y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s2 := parseImported(t, name, back)
+			if len(s2.Environments) != len(s.Environments) {
+				t.Errorf("%d environments, imported %d", len(s.Environments), len(s2.Environments))
+			}
+		})
+	}
+}
