@@ -443,6 +443,13 @@ func (m *importer) command(co *obj, lookup func(string) (string, bool), image st
 			argv = append(argv, out)
 		}
 	}
+	if len(argv) > 0 && argv[0] == "" {
+		at, key := cmdN, co.at+".command[0]"
+		if len(cmd) == 0 {
+			at, key = argsN, co.at+".args[0]"
+		}
+		m.fail(at, key, "the program to run must not be empty")
+	}
 	switch {
 	case len(cmd) == 0 && len(args) > 0:
 		m.note(argsN, co.at+".args", "translated: args without command are the arguments of the image's ENTRYPOINT, which the manifest does not say: taken as the whole command; put the ENTRYPOINT before them")
@@ -613,6 +620,10 @@ func (m *importer) volumeMounts(co *obj, p *podInfo, mounts *yaml.Node) {
 			m.fail(vn, at+".mountPath", "must be an absolute path")
 			continue
 		}
+		if path.Clean(target) == "/" {
+			m.note(tn, at+".mountPath", "not carried: nsup mounts nothing over the root (the rootfs)")
+			continue
+		}
 		v := p.volumes[name]
 		if v == nil {
 			m.fail(vn, at+".name", "no volume %q in the Pod's volumes", name)
@@ -694,8 +705,8 @@ func (m *importer) probe(n *yaml.Node, at string, static map[string]string) *yam
 	}
 	argv, _ := ex.strings("command")
 	ex.rest(nil, notCarried)
-	if len(argv) == 0 {
-		m.fail(ex.n, at+".exec.command", "an exec probe needs a command")
+	if len(argv) == 0 || argv[0] == "" {
+		m.fail(ex.n, at+".exec.command", "an exec probe needs a command, its program not empty")
 		return nil
 	}
 	lookup := func(k string) (string, bool) { v, ok := static[k]; return v, ok }

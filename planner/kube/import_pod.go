@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // podInfo is what a Pod gives all its containers.
@@ -97,12 +99,16 @@ func (m *importer) pod(o *obj) {
 		p.grace = g
 	}
 	if h, n := sp.str("hostname"); n != nil {
+		if !isDNSLabel(h) {
+			m.fail(n, "spec.hostname", "%q is not a hostname Kubernetes takes: 1 to 63 of a-z, 0-9 and -, beginning and ending with a letter or digit", h)
+		}
 		p.hostname = h
 		if p.hostNetwork {
 			m.note(n, "spec.hostname", "not carried: with the host's network, the host's UTS namespace and hostname")
 		}
 	} else if nameN != nil {
-		p.hostname = name // Kubernetes' default: the Pod's name
+		// The kubelet's default: the Pod's name, cut at 63 bytes.
+		p.hostname = strings.TrimRight(name[:min(len(name), 63)], "-.")
 	}
 	p.sc = m.secContext(m.object(sp.get("securityContext"), "spec.securityContext"), true)
 	m.podVolumes(sp, p)
@@ -360,6 +366,10 @@ func (m *importer) podNetwork(sp *obj, p *podInfo) {
 		for _, h := range names {
 			if addr == netip.AddrFrom4([4]byte{127, 0, 0, 1}) && p.names[h] {
 				continue // nsup names the environments of a network on 127.0.0.1 itself
+			}
+			if !spec.HostsName(h) {
+				m.note(ao.keyNode("hostnames"), at+".hostnames", "not carried: %q is not a name /etc/hosts holds", h)
+				continue
 			}
 			if v := mappingValue(hosts, h); v != nil {
 				m.note(ao.keyNode("hostnames"), at+".hostnames", "translated: %s is listed twice: the last address is kept", h)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -431,4 +432,98 @@ func TestEveryExample(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestImportMutations: each seed manifest with one line deleted, or one
+// scalar replaced by an odd value: Import does not panic, and a spec it
+// returns is valid (FuzzImport explores further with go test -fuzz).
+func TestImportMutations(t *testing.T) {
+	odd := []string{"", "-1", "0", "70000", "x y", "$(", "$$", "/", "..", "true", "null", "[]", "{}", "A_B", strings.Repeat("a", 70), "1Ei", "-5Mi", "::1", "Always", "a=b", "-", ".", "1e400", "99999999999999999999", "0.001", "/a/../..", "Localhost", "Unmasked", "Memory", "Never", "UDP"}
+	if testing.Short() {
+		odd = odd[:8]
+	}
+	tried, specs := 0, 0
+	try := func(data []byte) {
+		tried++
+		if checkImport(t, data) {
+			specs++
+		}
+	}
+	defer func() {
+		t.Logf("%d manifests, %d specs", tried, specs)
+		if specs < tried/4 {
+			t.Errorf("only %d of %d manifests imported: the mutations test little", specs, tried)
+		}
+	}()
+	for _, seed := range importSeeds(t) {
+		lines := strings.Split(string(seed), "\n")
+		for i := range lines {
+			m := slices.Concat(lines[:i], lines[i+1:])
+			try([]byte(strings.Join(m, "\n")))
+		}
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), "#") {
+				continue
+			}
+			// Each value of the line (after "key: " or "- ", up to the
+			// next , ] or } of a flow collection, or the end).
+			for _, loc := range scalarValue.FindAllStringSubmatchIndex(l, -1) {
+				for _, v := range odd {
+					m := slices.Clone(lines)
+					m[i] = l[:loc[2]] + strconvQuote(v) + l[loc[3]:]
+					try([]byte(strings.Join(m, "\n")))
+				}
+			}
+		}
+	}
+}
+
+var scalarValue = regexp.MustCompile(`(?:: |- |\[|, )([^,{}\[\]]+)`)
+
+func strconvQuote(v string) string {
+	if v == "[]" || v == "{}" || v == "null" || v == "true" {
+		return v
+	}
+	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
+}
+
+func importSeeds(t testing.TB) [][]byte {
+	var out [][]byte
+	files, _ := filepath.Glob("testdata/import/*.yaml")
+	files = append(files, "testdata/export/pod.kube.yaml", "testdata/export/all.kube.yaml")
+	for _, file := range files {
+		if strings.HasSuffix(file, ".nsup.yaml") {
+			continue
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, data)
+	}
+	return out
+}
+
+// checkImport imports data; a spec it returns must be valid. It says
+// whether there was one.
+func checkImport(t testing.TB, data []byte) bool {
+	t.Helper()
+	y, _, err := Import("m.yaml", data)
+	if err != nil {
+		return false
+	}
+	if _, err := spec.ParseBytesVars("m.nsup.yaml", "/nonexistent", y, noVars); err != nil {
+		t.Fatalf("an invalid spec:\n%v\n--- from:\n%s", err, data)
+	}
+	return true
+}
+
+// FuzzImport: whatever the manifest, Import does not panic, and a spec it
+// returns is valid.
+func FuzzImport(f *testing.F) {
+	for _, s := range importSeeds(f) {
+		f.Add(s)
+	}
+	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, command: [x]}]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) { checkImport(t, data) })
 }
