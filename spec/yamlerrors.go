@@ -60,6 +60,16 @@ func yamlMessage(err error) (int, string) {
 	return line, strings.Join(strings.Fields(msg), " ")
 }
 
+// SyntaxError is err, yaml.v3's error decoding data, as Parse reports a
+// spec's: at the line and column it lacks (explained where the lines
+// tell), in file. For the other YAML files nsup reads (a Kubernetes
+// manifest, planner/kube).
+func SyntaxError(file string, data []byte, err error) *Error {
+	d := &decoder{file: file}
+	d.syntaxError(data, err)
+	return d.errs[0]
+}
+
 func (d *decoder) syntaxError(data []byte, err error) {
 	line, msg := yamlMessage(err)
 	switch {

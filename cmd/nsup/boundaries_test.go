@@ -52,6 +52,8 @@ var boundaries = map[string][]string{
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
 	"executor/lifecycle": {"planner", "planner/cgroup"},
+	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
+	"planner/kube": {"spec", "planner"},
 	// Writes an OCI image of a tree and a config (image/doc.go).
 	"image": {},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.

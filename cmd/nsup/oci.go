@@ -67,8 +67,11 @@ func ociFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 		fs.StringVar(&pf.image, "image", "", "write an OCI image layout into `DIR` (podman load, skopeo copy oci:DIR)")
 		fs.StringVar(&pf.imageTar, "image-archive", "", "write an OCI image as one tar, `FILE` (podman load -i FILE)")
 		fs.StringVar(&pf.tag, "tag", "", "the image's `REF` (default localhost/nsup/PROJECT/ENV:latest)")
+		fs.BoolVar(&pf.kube, "kube", false, "print Kubernetes manifests (Pods, volume claims) of the environments named, or all")
+		fs.StringVarP(&pf.project, "project", "p", "", "the project whose images the manifests or the image name (default: the spec's)")
 	case "import":
 		fs.StringVar(&pf.schema, "schema", defaultSchema, "the JSON Schema the modeline names, a `URL` or a path relative to where the YAML will be")
+		fs.BoolVar(&pf.kube, "kube", false, "read a Kubernetes manifest (a Pod, its claims) instead of an OCI config")
 	}
 }
 
@@ -76,6 +79,19 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	rest, pf, err := parseFlags("export", args, ios)
 	if err != nil {
 		return helpOK(err)
+	}
+	if pf.kube {
+		if pf.oci != "" || pf.image != "" || pf.imageTar != "" || pf.tag != "" {
+			return usageError{"--kube prints manifests: give it alone"}
+		}
+		if len(rest) < 1 {
+			return usageError{"export --kube takes a FILE and optional ENV names"}
+		}
+		s, err := parseSpecVars(rest[0], pf.vars())
+		if err != nil {
+			return err
+		}
+		return exportKube(s, rest[1:], pf, ios)
 	}
 	formats := 0
 	for _, f := range []string{pf.oci, pf.image, pf.imageTar} {
@@ -321,6 +337,12 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 	rest, pf, err := parseFlags("import", args, ios)
 	if err != nil {
 		return helpOK(err)
+	}
+	if pf.kube {
+		if len(rest) != 1 {
+			return usageError{"import --kube takes one manifest FILE"}
+		}
+		return importKube(rest[0], ios)
 	}
 	if len(rest) != 1 {
 		return usageError{"import takes one config.json (or the bundle folder that holds it)"}

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/kube"
+	"github.com/nsup/nsup/spec"
+)
+
+// exportKube prints the Kubernetes manifests of environments envs of s
+// (all when none), and on stderr each key that has no equivalent.
+func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
+	p, err := planner.Compile(s, planner.Options{Envs: envs})
+	if err != nil {
+		return invalidError{err}
+	}
+	project := pf.project
+	if project == "" {
+		project = s.Project()
+	}
+	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(project, env) }})
+	if err != nil {
+		return invalidError{err}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+	}
+	_, err = ios.stdout.Write(out)
+	return err
+}
+
+// importKube prints the nsup spec of a Kubernetes Pod manifest, and on
+// stderr each key that has no equivalent.
+func importKube(file string, ios ioSet) error {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return invalidError{err}
+	}
+	out, notes, err := kube.Import(file, data)
+	if err != nil {
+		return invalidError{err}
+	}
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	// What nsup prints, nsup must accept.
+	if _, err := spec.ParseBytes(file+" (imported)", filepath.Dir(abs), out); err != nil {
+		return invalidError{fmt.Errorf("%s: the translation is not a valid nsup spec:\n%w\n%s", file, err, out)}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", n)
+	}
+	_, err = ios.stdout.Write(out)
+	return err
+}
