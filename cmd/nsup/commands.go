@@ -109,6 +109,7 @@ type planFlags struct {
 	image      string // export --image DIR
 	imageTar   string // export --image-archive FILE
 	tag        string // export --tag REF
+	registry   string // export --registry PREFIX
 	kube       bool   // export --kube, import --kube
 	schema     string // import
 	detach     bool

@@ -25,9 +25,17 @@ const (
 	labelSpecDigest  = "dev.nsup.spec-digest"
 )
 
-// imageRef is the default reference of environment env's image.
-func imageRef(project, env string) string {
-	return "localhost/nsup/" + project + "/" + env + ":latest"
+// defaultRegistry is where export's images are named by default: podman's
+// local store (localhost/ is never pulled).
+const defaultRegistry = "localhost/nsup"
+
+// imageRef is the default reference of environment env's image, under
+// registry (--registry; "" is defaultRegistry).
+func imageRef(registry, project, env string) string {
+	if registry == "" {
+		registry = defaultRegistry
+	}
+	return strings.TrimSuffix(registry, "/") + "/" + project + "/" + env + ":latest"
 }
 
 // exportImage writes environment name as an OCI image: its root tree,
@@ -62,7 +70,7 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 	}
 	ref := pf.tag
 	if ref == "" {
-		ref = imageRef(project, name)
+		ref = imageRef(pf.registry, project, name)
 	}
 	created, err := image.Created()
 	if err != nil {

@@ -21,7 +21,7 @@ func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
 	if project == "" {
 		project = s.Project()
 	}
-	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(project, env) }})
+	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(pf.registry, project, env) }})
 	if err != nil {
 		return invalidError{err}
 	}

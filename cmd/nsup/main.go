@@ -126,8 +126,8 @@ func commands() []command {
 		{"lock", "[--check] [FILE]", "write or check FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
 		{"volume", "ls | rm NAME... [-p PROJECT]", "list or remove the named volumes of projects", volumeHelp, runVolume},
-		{"export", "--oci DIR | --image DIR | --image-archive FILE  FILE [ENV]", "write an environment as an OCI bundle or an OCI image", exportHelp, runExport},
-		{"import", "CONFIG.json|BUNDLE", "print the nsup spec of an OCI bundle", importHelp, runImport},
+		{"export", "--oci DIR | --image DIR | --image-archive FILE | --kube  FILE [ENV...]", "write an environment as an OCI bundle or image, or a spec as Kubernetes Pods", exportHelp, runExport},
+		{"import", "CONFIG.json|BUNDLE | --kube MANIFEST", "print the nsup spec of an OCI bundle or a Kubernetes Pod", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},
 		{"help", "[COMMAND]", "show help for nsup or one command", "", nil},
 	}

@@ -42,8 +42,16 @@ spec, its project and its digest). The same spec and lock give the same
 bytes (SOURCE_DATE_EPOCH, or 1970, for every time). What an image cannot
 carry (hostname, mounts, namespaces, security, limits) is listed on
 stderr. The image is named --tag REF, by default
-localhost/nsup/PROJECT/ENV:latest. Then: podman load -i FILE, or
-skopeo copy oci:DIR containers-storage:REF.`
+REGISTRY/PROJECT/ENV:latest (--registry, localhost/nsup). Then: podman
+load -i FILE, or skopeo copy oci:DIR containers-storage:REF.
+
+With --kube, prints Kubernetes manifests of the environments named (all
+when none, with what they join or depend on): those that share
+namespaces by name are the containers of one Pod, each other environment
+a Pod of its own, each named volume a PersistentVolumeClaim; each
+container's image is REGISTRY/PROJECT/ENV:latest, as --image names it.
+Every key with no Kubernetes equivalent is listed on stderr. Then:
+podman kube play FILE, or kubectl apply -f FILE.`
 
 const importHelp = `Prints the nsup spec (YAML) of an OCI bundle's config.json (or of the
 bundle folder that holds it): the bundle's rootfs becomes a dir rootfs,
@@ -54,7 +62,13 @@ masked and read-only paths onto security, rlimits onto rlimits, each
 left out where it equals nsup's default here. What nsup cannot express
 (cgroups, hooks, devices, options nsup has no key for, ...) is listed on
 stderr and at the top of the YAML. nsup export of the result gives back
-the same config.json when the bundle was made by nsup export.`
+the same config.json when the bundle was made by nsup export.
+
+With --kube, reads a Kubernetes manifest instead (a Pod, and the
+PersistentVolumeClaims beside it): each container becomes an
+environment, the first owning the Pod's namespaces and the others
+joining them; its image becomes a tar rootfs (the note says how to make
+it). What has no nsup equivalent is listed on stderr.`
 
 // defaultSchema is where an imported spec's modeline points: the schema's
 // own $id (schema/nsup.schema.json).
@@ -66,7 +80,8 @@ func ociFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 		fs.StringVar(&pf.oci, "oci", "", "write an OCI runtime bundle into `DIR`")
 		fs.StringVar(&pf.image, "image", "", "write an OCI image layout into `DIR` (podman load, skopeo copy oci:DIR)")
 		fs.StringVar(&pf.imageTar, "image-archive", "", "write an OCI image as one tar, `FILE` (podman load -i FILE)")
-		fs.StringVar(&pf.tag, "tag", "", "the image's `REF` (default localhost/nsup/PROJECT/ENV:latest)")
+		fs.StringVar(&pf.tag, "tag", "", "the image's `REF` (default REGISTRY/PROJECT/ENV:latest)")
+		fs.StringVar(&pf.registry, "registry", defaultRegistry, "where the images of --image and --kube are named, a `PREFIX` (registry.example/team); localhost/ images are never pulled")
 		fs.BoolVar(&pf.kube, "kube", false, "print Kubernetes manifests (Pods, volume claims) of the environments named, or all")
 		fs.StringVarP(&pf.project, "project", "p", "", "the project whose images the manifests or the image name (default: the spec's)")
 	case "import":
