@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -11,12 +12,19 @@ import (
 )
 
 // Labels and annotations Export writes (and Import reads back).
+// maxPodmanValue is the longest annotation value podman kube play 4.3
+// takes.
+const maxPodmanValue = 63
+
 const (
 	LabelName      = "app.kubernetes.io/name"
 	LabelManagedBy = "app.kubernetes.io/managed-by"
 	LabelProject   = "nsup.dev/project"
-	// AnnotationSpec and AnnotationDigest are the spec file and the
-	// digest of its bytes (spec.Spec.Digest) the Pod was exported from.
+	// AnnotationSpec and AnnotationDigest are the spec file's name and
+	// the digest of its bytes (spec.Spec.Digest) the Pod was exported
+	// from; the digest is cut to 63 characters ("sha256:" and 56 of its
+	// 64 hex digits), as podman kube play 4.3 refuses a longer annotation
+	// value (Kubernetes does not: 63 is its limit for a label's).
 	AnnotationSpec   = "nsup.dev/spec"
 	AnnotationDigest = "nsup.dev/spec-digest"
 	// AnnotationProcesses names each container's main process, as
@@ -265,12 +273,12 @@ func (x *exporter) pod(g []*spec.Environment) *pod {
 	p := &pod{typeMeta: typeMeta{APIVersion: "v1", Kind: "Pod"}}
 	p.Metadata = objectMeta{Name: owner.Name,
 		Labels:      map[string]string{LabelName: owner.Name, LabelManagedBy: "nsup"},
-		Annotations: map[string]string{AnnotationSpec: x.s.File}}
+		Annotations: map[string]string{AnnotationSpec: filepath.Base(x.s.File)}}
 	if x.project != "" {
 		p.Metadata.Labels[LabelProject] = x.project
 	}
-	if x.s.Digest != "" {
-		p.Metadata.Annotations[AnnotationDigest] = x.s.Digest
+	if d := x.s.Digest; d != "" {
+		p.Metadata.Annotations[AnnotationDigest] = d[:min(len(d), maxPodmanValue)]
 	}
 	x.namer, x.claimVols = &volumeNamer{}, map[string]string{}
 	x.namespaces(p, g)
@@ -288,6 +296,9 @@ func (x *exporter) pod(g []*spec.Environment) *pod {
 		}
 	}
 	p.Metadata.Annotations[AnnotationProcesses] = strings.Join(procs, ",")
+	if v := p.Metadata.Annotations[AnnotationProcesses]; len(v) > maxPodmanValue {
+		x.note(owner.Pos, "environments."+owner.Name, "the annotation %s is %d characters long: podman kube play 4.3 refuses a value over %d (Kubernetes takes it); shorter names of environments or main processes avoid it", AnnotationProcesses, len(v), maxPodmanValue)
+	}
 	x.lifecycle(p, g)
 	x.network(p, g)
 	return p
