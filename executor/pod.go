@@ -53,13 +53,22 @@ func (r *envRun) hold(op planner.Hold) error {
 		return err
 	}
 	defer lock.Close()
-	pid, held := lifecycle.RunningHolder(op.Record)
-	if pid != 0 && strings.Join(op.Types.Types(), ",") != strings.Join(held, ",") {
-		// Started for another set of joins (the spec changed, or another
-		// spec of the project has an environment of that name): its other
-		// namespaces are the host's, never to be entered for new ones.
-		return fmt.Errorf("pod %s's holder (pid %d) holds %s, and this plan wants %s: take the pod's environments down first (nsup down), then apply: %w",
-			op.Pod, pid, strings.Join(held, ","), strings.Join(op.Types.Types(), ","), unix.EEXIST)
+	pid := 0
+	if h := lifecycle.Running(op.Record); h != nil {
+		pid = h.Pid
+		switch {
+		case strings.Join(op.Types.Types(), ",") != strings.Join(h.Types, ","):
+			// Started for another set of joins (the spec changed, or
+			// another spec of the project has an environment of that
+			// name): its other namespaces are the host's, never to be
+			// entered for new ones.
+			return fmt.Errorf("pod %s's holder (pid %d) holds %s, and this plan wants %s: take the pod's environments down first (nsup down), then apply: %w",
+				op.Pod, pid, strings.Join(h.Types, ","), strings.Join(op.Types.Types(), ","), unix.EEXIST)
+		case h.Maps != holdMaps(op):
+			// Its user namespace is mapped otherwise than planned.
+			return fmt.Errorf("pod %s's holder (pid %d) has a user namespace mapped %q, and this plan maps %q: take the pod's environments down first (nsup down), then apply: %w",
+				op.Pod, pid, h.Maps, holdMaps(op), unix.EEXIST)
+		}
 	}
 	if pid == 0 {
 		if pid, err = startHolder(op); err != nil {
@@ -90,6 +99,19 @@ func (r *envRun) hold(op planner.Hold) error {
 	}
 	a.pods[op.Pod] = fds
 	return nil
+}
+
+// holdMaps are a Hold's maps as a holder's record keeps them ("" without
+// a user namespace).
+func holdMaps(op planner.Hold) string {
+	if op.UIDMap == nil && op.GIDMap == nil {
+		return ""
+	}
+	deny := ""
+	if op.DenySetgroups {
+		deny = "setgroups deny\n"
+	}
+	return "uid_map\n" + planner.MapText(op.UIDMap) + deny + "gid_map\n" + planner.MapText(op.GIDMap)
 }
 
 // nsTypes are the single namespace flags of flags.
@@ -132,7 +154,7 @@ func startHolder(op planner.Hold) (int, error) {
 	go cmd.Wait() // reaped if it ends while nsup runs; else by init
 	start, _, err := lifecycle.Identify(pid)
 	if err == nil {
-		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ",")})
+		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ","), Maps: holdMaps(op)})
 	}
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)
@@ -178,7 +200,9 @@ func RunHolder() int {
 		return 2
 	}
 	record := os.Args[len(planner.HoldArgv)+2]
-	dropPrivileges()
+	if err := dropPrivileges(); err != nil {
+		return 2
+	}
 	deadline := time.Now().Add(holderStartGrace)
 	tick := time.NewTicker(holderTick)
 	defer tick.Stop()
@@ -218,19 +242,23 @@ func RunHolder() int {
 // dropPrivileges leaves a holder only what it uses, and no way to gain
 // more: it sleeps in its namespaces and reads which processes are in them
 // (/proc/PID/ns links: CAP_SYS_PTRACE for the inits nsup made, which are
-// not dumpable). Without it, the holder sees none of them and ends early;
-// with it and nothing else, a holder taken over could read, not write.
-func dropPrivileges() {
-	unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-	keep := uint32(1) << unix.CAP_SYS_PTRACE
+// not dumpable). Without it, the holder sees none of them and ends early.
+// On every thread: capabilities, the bounding set and no_new_privs are a
+// thread's, and a Go program runs its goroutines on several.
+func dropPrivileges() error {
+	k := linuxKernel{}
+	if err := k.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+		return err
+	}
 	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
-		if c != unix.CAP_SYS_PTRACE {
-			unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0)
+		if c == unix.CAP_SYS_PTRACE {
+			continue
+		}
+		if _, _, e := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c), 0); e != 0 && e != unix.EINVAL {
+			return e
 		}
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	data := [2]unix.CapUserData{{Effective: keep, Permitted: keep}}
-	unix.Capset(&hdr, &data[0])
+	return k.Capset([]string{"CAP_SYS_PTRACE"})
 }
 
 // releaseStartedPods ends the holders this apply started that no process

@@ -57,13 +57,20 @@ func Created() (time.Time, error) {
 const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
 // Write makes dir, which must be empty, an image layout holding img, and
-// returns the manifest's descriptor.
+// returns the manifest's descriptor. Everything is written through an
+// os.Root of dir, with O_EXCL: a symlink planted in dir (by whoever may
+// write there) is never followed out of it, nor written over.
 func Write(dir string, img Image) (v1.Descriptor, error) {
-	blobs := filepath.Join(dir, "blobs", "sha256")
-	if err := os.MkdirAll(blobs, 0o755); err != nil {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	layer, err := writeLayer(blobs, img)
+	defer root.Close()
+	const blobs = "blobs/sha256"
+	if err := root.MkdirAll(blobs, 0o755); err != nil {
+		return v1.Descriptor{}, err
+	}
+	layer, err := writeLayer(root, blobs, img)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -75,7 +82,7 @@ func Write(dir string, img Image) (v1.Descriptor, error) {
 		RootFS:   v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{layer.Digest}},
 		History:  []v1.History{{Created: &created, CreatedBy: "nsup export --image", Comment: "the environment's root tree"}},
 	}
-	cfgDesc, err := writeJSON(blobs, v1.MediaTypeImageConfig, cfg)
+	cfgDesc, err := writeJSON(root, blobs, v1.MediaTypeImageConfig, cfg)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -85,7 +92,7 @@ func Write(dir string, img Image) (v1.Descriptor, error) {
 		Config:    cfgDesc,
 		Layers:    []v1.Descriptor{layer},
 	}
-	mDesc, err := writeJSON(blobs, v1.MediaTypeImageManifest, m)
+	mDesc, err := writeJSON(root, blobs, v1.MediaTypeImageManifest, m)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
@@ -100,23 +107,36 @@ func Write(dir string, img Image) (v1.Descriptor, error) {
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, v1.ImageIndexFile), b, 0o644); err != nil {
+	if err := writeNew(root, v1.ImageIndexFile, b); err != nil {
 		return v1.Descriptor{}, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, v1.ImageLayoutFile), []byte(layoutFile), 0o644); err != nil {
+	if err := writeNew(root, v1.ImageLayoutFile, []byte(layoutFile)); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return mDesc, nil
 }
 
+// writeNew writes a new file of root (O_EXCL: never over a link put there).
+func writeNew(root *os.Root, name string, b []byte) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // writeJSON writes v as a blob.
-func writeJSON(blobs, mediaType string, v any) (v1.Descriptor, error) {
+func writeJSON(root *os.Root, blobs, mediaType string, v any) (v1.Descriptor, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
 	d := digest.FromBytes(b)
-	if err := os.WriteFile(filepath.Join(blobs, d.Encoded()), b, 0o644); err != nil {
+	if err := writeNew(root, blobs+"/"+d.Encoded(), b); err != nil && !errors.Is(err, os.ErrExist) {
 		return v1.Descriptor{}, err
 	}
 	return v1.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(b))}, nil
@@ -124,12 +144,13 @@ func writeJSON(blobs, mediaType string, v any) (v1.Descriptor, error) {
 
 // writeLayer writes img.Tree as an uncompressed tar blob, its digest
 // computed as it is written (the diff ID too: it is not compressed).
-func writeLayer(blobs string, img Image) (v1.Descriptor, error) {
-	f, err := os.CreateTemp(blobs, ".layer-")
+func writeLayer(root *os.Root, blobs string, img Image) (v1.Descriptor, error) {
+	tmp := blobs + "/.layer"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return v1.Descriptor{}, err
 	}
-	defer os.Remove(f.Name()) // after the rename, nothing
+	defer root.Remove(tmp) // after the rename, nothing
 	dg := digest.Canonical.Digester()
 	cw := &countWriter{w: io.MultiWriter(f, dg.Hash())}
 	err = writeTree(cw, img.Tree, img.Owners, img.Created)
@@ -140,10 +161,7 @@ func writeLayer(blobs string, img Image) (v1.Descriptor, error) {
 		return v1.Descriptor{}, err
 	}
 	d := dg.Digest()
-	if err := os.Chmod(f.Name(), 0o644); err != nil {
-		return v1.Descriptor{}, err
-	}
-	if err := os.Rename(f.Name(), filepath.Join(blobs, d.Encoded())); err != nil {
+	if err := root.Rename(tmp, blobs+"/"+d.Encoded()); err != nil {
 		return v1.Descriptor{}, err
 	}
 	return v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: d, Size: cw.n}, nil

@@ -548,13 +548,17 @@ var podTypes = []string{spec.NSNet, spec.NSIPC, spec.NSUTS}
 //
 // A namespace belongs to the user namespace it was made in, and only a
 // process with privilege there may configure it (or, rootless, make or
-// enter it): so when the environment has a user namespace of its own
-// (rootless, always), the holder holds that too, mapped as the
-// environment's would be (podMaps), and the environment joins it. Rootless,
+// enter it): rootless, the holder holds a user namespace too, mapped as
+// the environment's would be (podMaps), and the environment joins it; so
 // an environment owns a pod only if its user namespace would be one nsup
-// can map without a helper (no idmap) and of its own (no joins); any other
-// keeps the rule before pods: those that join it enter its own namespaces,
-// from its processes (a note says so).
+// can map without a helper (no idmap) and of its own (no joins). As root,
+// an environment with a user namespace of its own makes no pod: the
+// holder would be in a user namespace that root made, in which every
+// process of uid 0 on the host, however confined, has every capability
+// (user_namespaces(7): the owner's), so one without a pid namespace of its
+// own could ptrace the holder, whose root is the host's. Any environment
+// that makes no pod keeps the rule before pods: those that join it enter
+// its own namespaces, from its processes (a note says so).
 func pods(s *spec.Spec, privileged bool) map[string]CloneFlags {
 	out := map[string]CloneFlags{}
 	for _, e := range s.Environments {
@@ -564,11 +568,11 @@ func pods(s *spec.Spec, privileged bool) map[string]CloneFlags {
 				continue
 			}
 			o := s.Env(j.Ref)
-			if o == nil || !o.HasNamespace(t) || !privileged && !rootlessPod(o) {
+			if o == nil || !o.HasNamespace(t) || privileged && o.HasNamespace(spec.NSUser) || !privileged && !rootlessPod(o) {
 				continue
 			}
 			out[j.Ref] |= nsFlag(t)
-			if !privileged || o.HasNamespace(spec.NSUser) {
+			if !privileged {
 				out[j.Ref] |= nsFlag(spec.NSUser)
 			}
 		}
@@ -633,10 +637,13 @@ func (ec *envCompiler) holds(pos spec.Pos) CloneFlags {
 		ec.notes = append(ec.notes, fmt.Sprintf("pod %s: its namespaces %s, joined by name by %s, are held by a process of their own (the pod's holder): each of them may be restarted and find the others' still there",
 			e.Name, strings.Join(own.Types(), ", "), strings.Join(c.podUsers(e.Name), ", ")))
 	}
-	if own == 0 && c.opts.Detach && !ec.caller.Privileged {
+	if own == 0 && c.opts.Detach {
 		if users := c.podUsers(e.Name); len(users) > 0 {
-			ec.notes = append(ec.notes, fmt.Sprintf("rootless: %s has id maps or joins namespaces, so no holder holds what %s join (a holder makes a user namespace nsup maps without a helper, of its own): they enter its own, and a restart of %s leaves them in the old ones (down and apply them too)",
-				e.Name, strings.Join(users, ", "), e.Name))
+			why := fmt.Sprintf("rootless: %s has id maps or joins namespaces, so no holder holds what %s join (a holder makes a user namespace nsup maps without a helper, of its own)", e.Name, strings.Join(users, ", "))
+			if ec.caller.Privileged {
+				why = fmt.Sprintf("%s has a user namespace of its own, so no holder holds what %s join (a holder in a user namespace root made would be open to every process of uid 0 on the host, the owner's rule of user_namespaces(7))", e.Name, strings.Join(users, ", "))
+			}
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: they enter its own, and a restart of %s leaves them in the old ones (down and apply them too)", why, e.Name))
 		}
 	}
 	for _, j := range ec.joins {

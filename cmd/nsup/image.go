@@ -158,6 +158,9 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 	layout := pf.image
 	if pf.imageTar != "" {
 		layout = filepath.Join(work, "layout")
+		if err := os.Mkdir(layout, 0o700); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
 	} else if err := emptyDir(layout); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}

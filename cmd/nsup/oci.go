@@ -251,6 +251,14 @@ func copyTree(src, dst string) error {
 		return err
 	}
 	defer r.Close()
+	// Read through an os.Root of src too: a folder of the tree swapped
+	// for a symlink while the walk goes on (by whoever may write in the
+	// tree) cannot make it read outside the tree.
+	sr, err := os.OpenRoot(src)
+	if err != nil {
+		return err
+	}
+	defer sr.Close()
 	type dirMode struct {
 		rel  string
 		mode fs.FileMode
@@ -266,7 +274,7 @@ func copyTree(src, dst string) error {
 		if err != nil {
 			return err
 		}
-		st, err := os.Lstat(p)
+		st, err := sr.Lstat(rel)
 		if err != nil {
 			return err
 		}
@@ -281,7 +289,7 @@ func copyTree(src, dst string) error {
 			}
 			dirs = append(dirs, dirMode{rel, mode})
 		case mode.Type() == fs.ModeSymlink:
-			target, err := os.Readlink(p)
+			target, err := sr.Readlink(rel)
 			if err != nil {
 				return err
 			}
@@ -294,7 +302,7 @@ func copyTree(src, dst string) error {
 			if sys.Nlink > 1 {
 				links[[2]uint64{sys.Dev, sys.Ino}] = rel
 			}
-			if err := copyFile(r, p, rel); err != nil {
+			if err := copyFile(r, sr, rel); err != nil {
 				return err
 			}
 		default: // device node, fifo, socket
@@ -331,12 +339,17 @@ func copyTree(src, dst string) error {
 	return nil
 }
 
-func copyFile(r *os.Root, src, rel string) error {
-	in, err := os.Open(src)
+func copyFile(r, src *os.Root, rel string) error {
+	// Not blocking on a FIFO put there since the walk saw a file; the
+	// file opened must be a regular one.
+	in, err := src.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if st, err := in.Stat(); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: no longer a regular file", rel)
+	}
 	out, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -20,6 +20,9 @@ type Holder struct {
 	StartTime uint64 `json:"startTime"`
 	// Types are the namespace types it holds: "net", "ipc", "uts".
 	Types []string `json:"types"`
+	// Maps are the uid_map and gid_map of its user namespace, as
+	// planner.MapText writes them, if it holds one.
+	Maps string `json:"maps,omitempty"`
 }
 
 // PodLock is the lock file of a holder's record: held while one is looked
@@ -97,14 +100,24 @@ func readHolder(record string) *Holder {
 // still runs (its start time is the record's: a reused pid is not it);
 // else 0.
 func RunningHolder(record string) (pid int, types []string) {
-	h := readHolder(record)
+	h := Running(record)
 	if h == nil {
 		return 0, nil
 	}
-	if st, err := procStartTime(h.Pid); err != nil || st != h.StartTime {
-		return 0, nil
-	}
 	return h.Pid, h.Types
+}
+
+// Running is the record of the holder record names, if that process
+// still runs; else nil.
+func Running(record string) *Holder {
+	h := readHolder(record)
+	if h == nil {
+		return nil
+	}
+	if st, err := procStartTime(h.Pid); err != nil || st != h.StartTime {
+		return nil
+	}
+	return h
 }
 
 // InNamespaces says whether a process other than self is in one of the

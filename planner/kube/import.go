@@ -17,10 +17,12 @@ import (
 // SchemaURL is the schema an imported spec's modeline names.
 const SchemaURL = "https://nsup.dev/schema/nsup.schema.json"
 
-// maxManifest bounds the manifest Import reads, and maxDepth its nesting:
-// a Pod is a few kilobytes, ten levels deep.
+// MaxManifest bounds the manifest Import reads, and maxDepth its nesting:
+// a Pod is a few kilobytes, ten levels deep. 256 KiB keeps what YAML
+// makes of the worst such file (a list of one-letter items: a node each)
+// under 200 MiB.
 const (
-	maxManifest = 4 << 20
+	MaxManifest = 256 << 10
 	maxDepth    = 64
 )
 
@@ -150,8 +152,8 @@ func (m *importer) fail(n *yaml.Node, key, format string, args ...any) {
 // parse reads every document of data as nodes (positions kept, aliases
 // refused, depth bounded).
 func (m *importer) parse(data []byte) ([]*yaml.Node, error) {
-	if len(data) > maxManifest {
-		return nil, spec.Errors{{File: m.file, Pos: spec.Pos{Line: 1, Col: 1}, Msg: fmt.Sprintf("the manifest is larger than %d bytes", maxManifest)}}
+	if len(data) > MaxManifest {
+		return nil, spec.Errors{{File: m.file, Pos: spec.Pos{Line: 1, Col: 1}, Msg: fmt.Sprintf("the manifest is larger than %d bytes", MaxManifest)}}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var docs []*yaml.Node

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"net/netip"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -287,6 +288,15 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		if len(caps.Content) > 0 {
 			set(sec, "capabilities", caps)
 		}
+		var more []string
+		for _, a := range kept {
+			if !contains(trimCaps(planner.DefaultCapabilities), a) {
+				more = append(more, a)
+			}
+		}
+		if len(more) > 0 {
+			m.note(sc.caps.n, at+".securityContext.capabilities", "less confined: %s beyond nsup's default set", strings.Join(more, ", "))
+		}
 	}
 	kind, localhost, n := sc.seccomp, sc.localhost, sc.seccompN
 	if n == nil {
@@ -298,7 +308,12 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 	case "RuntimeDefault":
 	case "Unconfined":
 		set(sec, "seccomp", str("unconfined"))
+		m.note(n, at+".securityContext.seccompProfile", "less confined: no seccomp filter (seccomp: unconfined): every system call is allowed")
 	case "Localhost":
+		if localhost == "" || strings.HasPrefix(localhost, "/") || slices.Contains(strings.Split(localhost, "/"), "..") {
+			m.fail(n, at+".securityContext.seccompProfile.localhostProfile", "must be a path relative to the kubelet's seccomp folder, without .., got %q", localhost)
+			break
+		}
 		path := "/var/lib/kubelet/seccomp/" + localhost
 		set(sec, "seccomp", str(path))
 		m.note(n, at+".securityContext.seccompProfile", "translated: the node's file %s (nsup reads Docker's JSON format, or OCI's)", path)
@@ -309,6 +324,7 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		if sc.procMount.Value == "Unmasked" {
 			set(sec, "masked_paths", &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle})
 			set(sec, "readonly_paths", &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle})
+			m.note(sc.procMount, at+".securityContext.procMount", "less confined: nothing of /proc and /sys masked or read-only (masked_paths: [], readonly_paths: [])")
 		} else {
 			m.fail(sc.procMount, at+".securityContext.procMount", "must be Default or Unmasked, got %q", sc.procMount.Value)
 		}
@@ -316,6 +332,15 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 	if sc.allowEscalation == nil || *sc.allowEscalation {
 		// Kubernetes' default: escalation allowed (no_new_privs unset).
 		set(sec, "no_new_privileges", boolean(false))
+		why := "unset, Kubernetes' default allows it"
+		if sc.allowEscalation != nil {
+			why = "true"
+		}
+		node, key := co.n, at+".securityContext"
+		if co.get("securityContext") != nil {
+			node, key = co.keyNode("securityContext"), key+".allowPrivilegeEscalation"
+		}
+		m.note(node, key, "less confined: no_new_privileges: false (allowPrivilegeEscalation %s): setuid programs and file capabilities gain privilege inside; allowPrivilegeEscalation: false keeps nsup's default", why)
 	}
 	if sc.privileged {
 		m.note(sc.privilegedN, at+".securityContext.privileged", "not carried: nsup has no privileged mode; the nearest is capabilities {add: [ALL]}, seccomp: unconfined, masked_paths: [] and readonly_paths: [] (the host's devices are not given)")

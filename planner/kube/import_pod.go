@@ -76,6 +76,19 @@ func (m *importer) pod(o *obj) {
 	p.hostNetwork, _ = sp.boolean("hostNetwork")
 	p.hostPID, _ = sp.boolean("hostPID")
 	p.hostIPC, _ = sp.boolean("hostIPC")
+	// What takes confinement away is said, whoever wrote the manifest:
+	// the spec printed must not look more harmless than it is.
+	for _, h := range []struct {
+		key  string
+		on   bool
+		what string
+	}{{"hostNetwork", p.hostNetwork, "network (its interfaces, its loopback's services, ports bound on the host)"},
+		{"hostPID", p.hostPID, "pid namespace (every process of the host is seen, and signalled where permissions allow)"},
+		{"hostIPC", p.hostIPC, "IPC namespace (its shared memory and semaphores)"}} {
+		if h.on {
+			m.note(sp.keyNode(h.key), "spec."+h.key, "less confined: the environments are in the host's %s", h.what)
+		}
+	}
 	p.share, _ = sp.boolean("shareProcessNamespace")
 	if v, n := sp.boolean("hostUsers"); n != nil && !v {
 		p.userns = true
@@ -261,6 +274,7 @@ func (m *importer) podVolumes(sp *obj, p *podInfo) {
 				continue
 			}
 			v.kind, v.source = "bind", path
+			m.note(hp.n, at+".hostPath", "less confined: the host's %s is bound into the environment (writable unless the volumeMount says readOnly)", path)
 			if t, tn := hp.str("type"); tn != nil {
 				switch t {
 				case "", "Directory":

@@ -1,0 +1,279 @@
+package main
+
+// A pod's holder (nsup-pod) as an attacker sees it: root in another
+// environment, or in one of the pod's. Written by an attacker review of
+// a3d19ca (where, as root, a holder was executed in a user namespace root
+// made, open to every uid-0 process by the owner's rule, with the host's
+// / as its root); each test failed on that code.
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// reviewPodSpec: web makes a user namespace of its own and shares its
+// network with client: as root, no holder is made for it (its user
+// namespace would be root's, open to every uid-0 process).
+const reviewPodSpec = `version: 1
+name: reviewpod
+environments:
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [user, mnt, pid, net]
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+  client:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    join: {net: web}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`
+
+// reviewNetPodSpec: the same without web's user namespace: the holder,
+// root's, in the host's user namespace, holds web's network.
+var reviewNetPodSpec = strings.Replace(reviewPodSpec, "namespaces: [user, mnt, pid, net]", "namespaces: [mnt, pid, net]", 1)
+
+// reviewIntruderSpec: another project's environment, with nsup's default
+// confinement (12 capabilities, Docker's seccomp profile,
+// no_new_privileges, its own mount namespace and root), but no pid
+// namespace of its own.
+const reviewIntruderSpec = `version: 1
+name: reviewintruder
+environments:
+  intruder:
+    rootfs: {closure: [/bin/busybox, PROBE]}
+    namespaces: [mnt]
+    mounts: [{type: proc, target: /proc}]
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`
+
+var (
+	holderProbeOnce sync.Once
+	holderProbeBin  string
+	holderProbeErr  error
+)
+
+// holderProbe builds testdata/holderprobe.c (gcc -static) into a folder
+// others may read.
+func holderProbe(t *testing.T) string {
+	t.Helper()
+	holderProbeOnce.Do(func() {
+		src, _ := filepath.Abs("testdata/holderprobe.c")
+		dir, err := os.MkdirTemp("", "nsup-holderprobe-")
+		if err != nil {
+			holderProbeErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		holderProbeBin = filepath.Join(dir, "holderprobe")
+		if out, err := exec.Command("gcc", "-static", "-O1", "-o", holderProbeBin, src).CombinedOutput(); err != nil {
+			holderProbeErr = fmt.Errorf("gcc: %v: %s", err, out)
+		}
+	})
+	if holderProbeErr != nil {
+		skipOrFail(t, "needs gcc and a static libc: "+holderProbeErr.Error())
+	}
+	return holderProbeBin
+}
+
+// upReviewPod applies the pod and the intruder detached and returns the
+// holder's pid, a host folder only root may enter, and a file in it
+// only root may read.
+func upReviewPod(t *testing.T, podSpec string) (holder int, secretDir, secretFile string) {
+	requireBusybox(t)
+	probe := holderProbe(t)
+	dir := rootTestDirs(t)
+	pod := filepath.Join(dir, "pod.yaml")
+	intruder := filepath.Join(dir, "intruder.yaml")
+	os.WriteFile(pod, []byte(podSpec), 0o644)
+	os.WriteFile(intruder, []byte(strings.Replace(reviewIntruderSpec, "PROBE", probe, 1)), 0o644)
+	t.Chdir(dir)
+	t.Cleanup(func() { nsup(t, "down", intruder); nsup(t, "down", pod) })
+	if code, _, errs := nsup(t, "apply", "-d", pod); code != 0 {
+		t.Fatalf("apply -d pod: %d %s", code, errs)
+	}
+	if code, _, errs := nsup(t, "apply", "-d", intruder); code != 0 {
+		t.Fatalf("apply -d intruder: %d %s", code, errs)
+	}
+	var h struct{ Pid int }
+	b, _ := os.ReadFile(filepath.Join(dir, "state", "reviewpod", ".pods", "web.json"))
+	if json.Unmarshal(b, &h) != nil || h.Pid == 0 || comm(h.Pid) != "nsup-pod" {
+		t.Fatalf("no holder: %s", b)
+	}
+	secretDir = filepath.Join(dir, "rootonly")
+	os.Mkdir(secretDir, 0o700)
+	secretFile = filepath.Join(secretDir, "key")
+	os.WriteFile(secretFile, []byte("host secret\n"), 0o600)
+	return h.Pid, secretDir, secretFile
+}
+
+// An environment never reaches the host's files through a pod's holder.
+//
+// The holder is executed inside the pod's user namespace, so its memory
+// belongs to that namespace (mm->user_ns): not being dumpable protects it
+// only from processes without CAP_SYS_PTRACE there. That namespace is
+// made by nsup as root, so every uid-0 process of the host's user
+// namespace has every capability in it (user_namespaces(7), the owner
+// rule): an environment without a pid namespace of its own, run by root
+// with nsup's default confinement and in no pod, passes the ptrace access
+// check on the holder, whose root and working directory are the host's.
+// Reviewed code: the intruder reads a root-only file of the host through
+// /proc/HOLDER/root and writes into a root-only folder; and, without
+// /proc, does the same through ptrace(2) alone (holderprobe).
+func TestRootPodHolderHostRoot(t *testing.T) {
+	t.Run("user", func(t *testing.T) {
+		requireBusybox(t)
+		dir := rootTestDirs(t)
+		f := filepath.Join(dir, "pod.yaml")
+		os.WriteFile(f, []byte(reviewPodSpec), 0o644)
+		t.Cleanup(func() { nsup(t, "down", f) })
+		code, plan, _ := nsup(t, "plan", "-d", f)
+		if code != 0 || strings.Contains(plan, "holder of pod") || !strings.Contains(plan, "web has a user namespace of its own, so no holder holds what client join") {
+			t.Errorf("plan -d: %d\n%s", code, plan)
+		}
+		if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+			t.Fatalf("apply -d: %d %s", code, errs)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "state", "reviewpod", ".pods", "web.json")); err == nil {
+			t.Errorf("a holder was started for web, whose user namespace is root's")
+		}
+	})
+	t.Run("proc", func(t *testing.T) {
+		holder, secretDir, secretFile := upReviewPod(t, reviewNetPodSpec)
+		code, out, errs := nsup(t, "exec", "intruder", "--", "/bin/busybox", "cat", fmt.Sprintf("/proc/%d/root%s", holder, secretFile))
+		if code == 0 || strings.Contains(out, "host secret") {
+			t.Errorf("intruder read the host's %s through /proc/%d/root (the pod's holder): %q", secretFile, holder, out)
+		}
+		proof := filepath.Join(secretDir, "proof")
+		nsup(t, "exec", "intruder", "--", "/bin/busybox", "sh", "-c", fmt.Sprintf("echo intruder > /proc/%d/root%s", holder, proof))
+		if b, err := os.ReadFile(proof); err == nil {
+			t.Errorf("intruder wrote the host's %s through the holder: %q", proof, b)
+		}
+		_ = errs
+	})
+	t.Run("ptrace", func(t *testing.T) {
+		holder, secretDir, _ := upReviewPod(t, reviewNetPodSpec)
+		proof := filepath.Join(secretDir, "proof")
+		code, out, errs := nsup(t, "exec", "intruder", "--", holderProbe(t), fmt.Sprint(holder), proof)
+		if b, err := os.ReadFile(proof); err == nil || strings.Contains(out, "escaped") {
+			t.Errorf("intruder made the holder write the host's %s (ptrace only): %d %q %q; file: %q", proof, code, out, errs, b)
+		}
+	})
+}
+
+// A member of the pod, in web's user namespace, with SYS_PTRACE added and
+// no pid namespace of its own: its capability in the user namespace the
+// holder's memory would belong to would pass the access check on the
+// holder. As root no holder is made for a pod whose environment has a
+// user namespace; rootless, the holder's user namespace is the user's,
+// and an environment without a pid namespace of its own reaches the
+// user's other processes anyway (same uid, dumpable): docs/guides/rootless.md.
+func TestRootPodHolderMemberPtrace(t *testing.T) {
+	requireBusybox(t)
+	probe := holderProbe(t)
+	dir := rootTestDirs(t)
+	spec := strings.Replace(strings.Replace(reviewPodSpec,
+		"    rootfs: {closure: [/bin/busybox]}\n    namespaces: [user, mnt, pid, net]\n",
+		"    rootfs: {closure: [/bin/busybox, "+probe+"]}\n    namespaces: [user, mnt, net]\n    security: {capabilities: {add: [SYS_PTRACE]}}\n", 1), "name: reviewpod", "name: reviewmember", 1)
+	f := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(f, []byte(spec), 0o644)
+	t.Chdir(dir)
+	t.Cleanup(func() { nsup(t, "down", f) })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s\n%s", code, errs, spec)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "state", "reviewmember", ".pods", "web.json")); err == nil {
+		t.Errorf("a holder was started in web's user namespace, which web (SYS_PTRACE, no pid namespace) could take over: %s", b)
+	}
+}
+
+// The holder keeps only CAP_SYS_PTRACE, with no_new_privs, as design.md
+// says, on every thread. dropPrivileges calls capset(2) and
+// prctl(PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS), which act on the calling
+// thread only: the holder's other threads (a Go program has several, and
+// runs its goroutines on any) keep every capability of the pod's user
+// namespace and no no_new_privs. (nsup's init does it on every thread,
+// with syscall.AllThreadsSyscall.)
+func TestRootPodHolderThreads(t *testing.T) {
+	holder, _, _ := upReviewPod(t, reviewNetPodSpec)
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", holder))
+	if len(tasks) < 2 {
+		t.Fatalf("holder %d: threads %v", holder, tasks)
+	}
+	for _, st := range tasks {
+		b, _ := os.ReadFile(st)
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) != 2 {
+				continue
+			}
+			switch f[0] {
+			case "CapPrm:", "CapEff:", "CapBnd:":
+				if f[1] != "0000000000080000" {
+					t.Errorf("%s: %s %s, want CAP_SYS_PTRACE only (0000000000080000)", st, f[0], f[1])
+				}
+			case "NoNewPrivs:":
+				if f[1] != "1" {
+					t.Errorf("%s: NoNewPrivs %s", st, f[1])
+				}
+			}
+		}
+	}
+}
+
+// A pod's holder is entered only if its user namespace is mapped as the
+// plan says. hold() compares the namespace types of the holder's record
+// with the plan's, not the maps: after the spec gives web an idmap
+// (0 100000 65536), nsup restart web prints and plans that map, and runs
+// web in the holder's old namespace, where root is the host's root
+// (0 0 1).
+func TestRootPodHolderMaps(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	// A root tree the mapped ids may read (nsup's cache is root's only).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(d, 0o755)
+	}
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	bb, _ := os.ReadFile("/bin/busybox")
+	os.WriteFile(filepath.Join(tree, "bin", "busybox"), bb, 0o755)
+	spec := strings.ReplaceAll(reviewPodSpec, "rootfs: {closure: [/bin/busybox]}", "rootfs: {dir: "+tree+"}")
+	f := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(f, []byte(spec), 0o644)
+	t.Chdir(dir)
+	t.Cleanup(func() { nsup(t, "down", f) })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
+	os.WriteFile(f, []byte(strings.Replace(spec, "namespaces: [user, mnt, pid, net]\n", "namespaces: [user, mnt, pid, net]\n"+idmap, 1)), 0o644)
+	_, plan, _ := nsup(t, "plan", "-d", f, "web")
+	if !strings.Contains(plan, "0 100000 65536") {
+		t.Fatalf("the plan does not map 0 100000 65536:\n%s", plan)
+	}
+	code, _, errs := nsup(t, "restart", "web")
+	if code != 0 {
+		return // refused: what this test wants (it should name the maps)
+	}
+	_, out, _ := nsup(t, "ps", "--json")
+	var entries []psEntry
+	json.Unmarshal([]byte(out), &entries)
+	for _, e := range entries {
+		if e.Name == "web" && e.Running {
+			m, _ := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", e.Pid))
+			if got := strings.Join(strings.Fields(string(m)), " "); got != "0 100000 65536" {
+				t.Errorf("web runs with uid_map %q; its plan says 0 100000 65536 (restart: %s)", got, errs)
+			}
+		}
+	}
+}

@@ -1,0 +1,133 @@
+package kube
+
+// Review of nsup import --kube (f431aca, 13aaeb1): each test states what
+// should hold for an untrusted manifest, and fails on the code reviewed.
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reviewHostManifest asks for everything that takes confinement away, each
+// of which the import translates.
+const reviewHostManifest = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  hostNetwork: true
+  hostPID: true
+  hostIPC: true
+  volumes:
+  - name: root
+    hostPath: {path: /}
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, "1"]
+    securityContext:
+      seccompProfile: {type: Unconfined}
+      procMount: Unmasked
+      capabilities: {drop: [ALL], add: [SYS_ADMIN, SYS_PTRACE, SYS_MODULE]}
+    volumeMounts:
+    - {name: root, mountPath: /host}
+`
+
+// Every translation that gives an environment less confinement than
+// nsup's default, or a host path, is said on stderr (a note), so that a
+// spec printed from someone else's manifest cannot look harmless: the
+// host's / bound writable, the host's network, pid and ipc namespaces,
+// seccomp off, /proc unmasked, SYS_ADMIN and SYS_MODULE added,
+// no_new_privileges off. The reviewed code notes none of them.
+func TestImportConfinementNotes(t *testing.T) {
+	out, notes, err := Import("host.yaml", []byte(reviewHostManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"source: /", "seccomp: unconfined", "SYS_ADMIN", "masked_paths: []", "no_new_privileges: false", "namespaces: [mnt]"} {
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("the spec lacks %q:\n%s", want, out)
+		}
+	}
+	for _, key := range []string{
+		"spec.volumes[0].hostPath",
+		"spec.hostNetwork",
+		"spec.hostPID",
+		"spec.hostIPC",
+		"spec.containers[0].securityContext.seccompProfile",
+		"spec.containers[0].securityContext.procMount",
+		"spec.containers[0].securityContext.capabilities",
+		"spec.containers[0].securityContext.allowPrivilegeEscalation",
+	} {
+		found := false
+		for _, n := range notes {
+			if strings.HasPrefix(n.Key, key) {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("no note on stderr for %s, which the spec translates into less confinement", key)
+		}
+	}
+}
+
+// reviewPod is a Pod with extra lines after "  containers:" (and more
+// after its container, at TAIL).
+func reviewPod(specLines, containerLines string) []byte {
+	return []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n" + specLines +
+		"  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '1']\n" + containerLines)
+}
+
+// Import of a manifest within its own bound (MaxManifest) takes at most a
+// few seconds and a few hundred MiB. Reviewed with a 4 MiB bound:
+// hostAliases' names and env's variables are looked up in a list each
+// (quadratic: 100,000 names took about 14 s); a quantity of 4 million
+// digits was parsed by math/big (quadratic, 17 s); and 1.9 million
+// one-letter args became 2.4 GB of yaml.Nodes. The bound is now 256 KiB:
+// the worst of each that fits it.
+func TestImportBounded(t *testing.T) {
+	many := func(n int, f func(i int) string, sep string) string {
+		var b strings.Builder
+		for i := 0; i < n; i++ {
+			if i > 0 {
+				b.WriteString(sep)
+			}
+			b.WriteString(f(i))
+		}
+		return b.String()
+	}
+	cases := []struct {
+		name     string
+		manifest []byte
+	}{
+		{"hostAliases", reviewPod("  hostAliases:\n  - ip: 10.0.0.1\n    hostnames: ["+many(28000, func(i int) string { return fmt.Sprintf("h%d", i) }, ",")+"]\n", "")},
+		{"env", reviewPod("", "    env:\n"+many(8000, func(i int) string { return fmt.Sprintf("    - {name: V%d, value: x}", i) }, "\n")+"\n")},
+		{"quantity", reviewPod("", "    resources: {limits: {memory: '"+strings.Repeat("9", 250000)+"'}}\n")},
+		{"nodes", reviewPod("", "    args: ["+strings.Repeat("a,", 125000)+"a]\n")},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if len(c.manifest) > MaxManifest {
+				t.Fatalf("the manifest is %d bytes, over the bound", len(c.manifest))
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			done := make(chan struct{})
+			start := time.Now()
+			go func() { Import("big.yaml", c.manifest); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Errorf("Import of a %d-byte manifest takes more than 5 s", len(c.manifest))
+				<-done
+			}
+			runtime.ReadMemStats(&after)
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<20 {
+				t.Errorf("Import of a %d-byte manifest allocated %d MiB (%v)", len(c.manifest), alloc>>20, time.Since(start))
+			}
+		})
+	}
+}
