@@ -75,6 +75,10 @@ type Options struct {
 	// a pod's namespaces, which its holder holds), is kept as it runs
 	// instead of planned anew (compose's up of one service): nil, none.
 	Running func(dir string) bool
+	// PortableIDs: the ids nsup adds to a generated /etc/passwd and
+	// /etc/group are named user1000, group1000, never by the host's files
+	// (nsup export --image: an image is the same on every host).
+	PortableIDs bool
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if

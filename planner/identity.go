@@ -113,7 +113,7 @@ func (ec *envCompiler) identityOf() *identity {
 			id.home[u] = e.home
 			continue
 		}
-		name, home, sh := idName(u, "/etc/passwd"), "/", shell
+		name, home, sh := ec.idName(u, "/etc/passwd"), "/", shell
 		gid := u
 		switch u {
 		case 0:
@@ -132,7 +132,7 @@ func (ec *envCompiler) identityOf() *identity {
 		if _, ok := gr[g]; ok {
 			continue
 		}
-		name := idName(g, "/etc/group")
+		name := ec.idName(g, "/etc/group")
 		if g == nobody {
 			name = "nogroup"
 		}
@@ -255,6 +255,18 @@ var idName = func(id uint32, file string) string {
 		return fmt.Sprintf("group%d", id)
 	}
 	return fmt.Sprintf("user%d", id)
+}
+
+// idName is the package's idName, or with Options.PortableIDs only the
+// names that read no host file (an image's: the same on every host).
+func (ec *envCompiler) idName(id uint32, file string) string {
+	if ec.opts.PortableIDs && id != 0 && id != nobody {
+		if file == "/etc/group" {
+			return fmt.Sprintf("group%d", id)
+		}
+		return fmt.Sprintf("user%d", id)
+	}
+	return idName(id, file)
 }
 
 func validIDName(s string) bool {

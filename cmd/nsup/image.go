@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -137,6 +138,9 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		}
 		r.Close()
 	}
+	if n := riskyFiles(tree); n != "" {
+		fmt.Fprintf(ios.stderr, "nsup: export: %s: %s.rootfs: the layer holds %s: nsup runs the root nodev and with no_new_privileges, an image carries neither (a runtime honours them as it is told: podman run --security-opt no-new-privileges; device nodes of a layer open the host's devices where the runtime allows them)\n", s.Origin(e.Rootfs.Pos), key, n)
+	}
 	owners := func(uid, gid int) (int, int) { return uid, gid }
 	switch {
 	case b.Rootfs.Type == "closure":
@@ -216,4 +220,45 @@ func absOr(p string) string {
 		return a
 	}
 	return p
+}
+
+// riskyFiles names the setuid or setgid files and the device nodes of a
+// tree (the first three of each kind, and how many), "" if it has none.
+func riskyFiles(tree string) string {
+	var setid, devs []string
+	filepath.WalkDir(tree, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel := "/" + strings.TrimPrefix(strings.TrimPrefix(p, tree), "/")
+		switch m := info.Mode(); {
+		case m&fs.ModeDevice != 0:
+			devs = append(devs, rel)
+		case m.IsRegular() && m&(fs.ModeSetuid|fs.ModeSetgid) != 0:
+			setid = append(setid, rel)
+		}
+		return nil
+	})
+	list := func(what string, ps []string) string {
+		if len(ps) == 0 {
+			return ""
+		}
+		more := ""
+		if len(ps) > 3 {
+			more = fmt.Sprintf(" and %d more", len(ps)-3)
+			ps = ps[:3]
+		}
+		return fmt.Sprintf("%s %s%s", what, strings.Join(ps, ", "), more)
+	}
+	var parts []string
+	for _, x := range []string{list("setuid or setgid files", setid), list("device nodes", devs)} {
+		if x != "" {
+			parts = append(parts, x)
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -117,6 +118,43 @@ func layerFile(t *testing.T, dir, path string) (string, bool) {
 	}
 }
 
+// An image is the same bytes on every host for the same spec and lock,
+// and carries nothing of the host's accounts: the generated /etc/passwd
+// and /etc/group name the ids nsup adds user1, group1, not by the host's
+// files (uid 1 is "daemon" on Debian), which apply does.
+func TestImageHostNames(t *testing.T) {
+	requireBusybox(t)
+	u, err := user.LookupId("1")
+	if err != nil || u.Username == "user1" {
+		t.Fatalf("this test needs a host account of uid 1 (Debian's daemon): %v", err)
+	}
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte(reviewImageSpec), 0o644)
+	out := filepath.Join(dir, "img")
+	if code, _, errs := nsup(t, "export", "--image", out, f); code != 0 {
+		t.Fatalf("export --image: %d %s", code, errs)
+	}
+	want := map[string]string{"etc/passwd": "user1:x:1:1:", "etc/group": "group1:x:1:"}
+	for _, p := range []string{"etc/passwd", "etc/group"} {
+		c, _ := layerFile(t, out, p)
+		if !strings.Contains(c, want[p]) {
+			t.Errorf("the layer's %s lacks %q: %q", p, want[p], c)
+		}
+		for _, l := range strings.Split(c, "\n") {
+			if strings.HasPrefix(l, u.Username+":") {
+				t.Errorf("the layer's %s holds this host's account name for id 1: %q", p, l)
+			}
+		}
+	}
+	// The plan apply makes keeps the host's names (a dev box's user is
+	// the host's).
+	if _, plan, _ := nsup(t, "plan", f); !strings.Contains(plan, u.Username+":x:1:") {
+		t.Errorf("apply's plan lost the host's name for uid 1:\n%s", plan)
+	}
+}
+
 // export --image DIR writes inside DIR only. emptyDir checks DIR is
 // empty, then image.Write makes DIR/blobs/sha256 and writes
 // DIR/index.json and DIR/oci-layout with os.MkdirAll and os.WriteFile,
@@ -149,5 +187,29 @@ func TestImageOutputSymlink(t *testing.T) {
 	}
 	if b, err := os.ReadFile(victim); err == nil {
 		t.Errorf("export --image %s wrote %s, outside it, through a symlink planted in it (export: %d): %.80s", out, victim, code, b)
+	}
+}
+
+// A dir root's setuid files and device nodes go into the layer as they
+// are (an image is the tree), and export says so: nsup's nodev and
+// no_new_privileges do not go with an image.
+func TestRootImageRiskyFiles(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "dev"), 0o755)
+	bb, _ := os.ReadFile("/bin/busybox")
+	os.WriteFile(filepath.Join(tree, "bin", "busybox"), bb, 0o755)
+	os.WriteFile(filepath.Join(tree, "bin", "su"), []byte("#!"), 0o755)
+	os.Chmod(filepath.Join(tree, "bin", "su"), 0o755|os.ModeSetuid)
+	if err := unix.Mknod(filepath.Join(tree, "dev", "disk"), unix.S_IFBLK|0o600, int(unix.Mkdev(8, 0))); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte("version: 1\nname: risky\nenvironments:\n  app:\n    rootfs: {dir: "+tree+"}\n    namespaces: [mnt, pid]\n    processes:\n      - {name: main, command: [/bin/busybox, \"true\"]}\n"), 0o644)
+	code, _, errs := nsup(t, "export", "--image", filepath.Join(dir, "img"), f)
+	if code != 0 || !strings.Contains(errs, "the layer holds setuid or setgid files /bin/su; device nodes /dev/disk") {
+		t.Errorf("export --image of a root with a setuid file and a device node: %d %s", code, errs)
 	}
 }
