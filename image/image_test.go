@@ -98,3 +98,32 @@ func TestCheckCorrupt(t *testing.T) {
 		t.Error("a changed layer passed Check")
 	}
 }
+
+// TestWriteNoFollow: Write writes inside dir only, never through a
+// symlink planted there (by whoever may write to dir, between export's
+// emptiness check and the writes): the write fails, the target stays
+// untouched. (The same symlinks planted at that moment, which a test
+// of the command could only race for.)
+func TestWriteNoFollow(t *testing.T) {
+	tree := t.TempDir()
+	os.WriteFile(filepath.Join(tree, "f"), []byte("content"), 0o644)
+	for _, planted := range []string{"index.json", "oci-layout", "blobs"} {
+		t.Run(planted, func(t *testing.T) {
+			outside := t.TempDir()
+			victim := filepath.Join(outside, "victim")
+			l := t.TempDir()
+			target := victim
+			if planted == "blobs" {
+				target = outside
+			}
+			os.Symlink(target, filepath.Join(l, planted))
+			_, err := Write(l, Image{Ref: "x", Tree: tree, Created: time.Unix(0, 0)})
+			if err == nil {
+				t.Errorf("Write with %s planted as a symlink out of the layout succeeded", planted)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Errorf("Write wrote outside the layout, through %s: %v", planted, ents)
+			}
+		})
+	}
+}

@@ -44,12 +44,15 @@ var DefaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc
 // own is raised by the Go runtime, which children must not inherit.
 const DefaultNofile = 1024
 
-// capabilities is the set root inside keeps: the default set, without
-// what `drop` names (everything for ALL), with what `add` names, in the
-// kernel's order.
-func (ec *envCompiler) capabilities() []string {
+// capabilities is the set root inside keeps (Capabilities).
+func (ec *envCompiler) capabilities() []string { return Capabilities(ec.e) }
+
+// Capabilities is the set root inside environment e keeps: the default
+// set, without what `drop` names (everything for ALL), with what `add`
+// names, in the kernel's order.
+func Capabilities(e *spec.Environment) []string {
 	keep := slices.Clone(DefaultCapabilities)
-	if s := ec.e.Security; s != nil {
+	if s := e.Security; s != nil {
 		for _, d := range s.CapDrop {
 			if d.Value == "ALL" {
 				keep = nil

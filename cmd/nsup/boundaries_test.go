@@ -45,7 +45,9 @@ var boundaries = map[string][]string{
 	"planner/seccomp/internal/gendefault": {"planner", "planner/seccomp"},
 	// The spec's keys, the plan's values, and Docker's default profile
 	// (planner/oci/doc.go).
-	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup"},
+	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup", "planner/yamlnode"},
+	// YAML nodes of the specs and manifests nsup writes (its doc).
+	"planner/yamlnode": {},
 	// executor/doc.go: "Both import only planner; this package imports
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
@@ -53,7 +55,7 @@ var boundaries = map[string][]string{
 	"executor/store":     {"planner"},
 	"executor/lifecycle": {"planner", "planner/cgroup"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
-	"planner/kube": {"spec", "planner"},
+	"planner/kube": {"spec", "planner", "planner/yamlnode"},
 	// Writes an OCI image of a tree and a config (image/doc.go).
 	"image": {},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.

@@ -165,7 +165,7 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		if err := os.Mkdir(layout, 0o700); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-	} else if err := emptyDir(layout); err != nil {
+	} else if _, err := emptyDir(layout, "image layout"); err != nil {
 		return fmt.Errorf("export: %w", err)
 	}
 	desc, err := image.Write(layout, img)
@@ -201,18 +201,19 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 	return nil
 }
 
-// emptyDir makes dir if it is missing; an existing one must be empty.
-func emptyDir(dir string) error {
+// emptyDir makes dir if it is missing (made), or checks that it is
+// empty: export writes a new WHAT there.
+func emptyDir(dir, what string) (made bool, err error) {
 	ents, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return os.Mkdir(dir, 0o755)
+		return true, os.Mkdir(dir, 0o755)
 	case err != nil:
-		return err
+		return false, err
 	case len(ents) > 0:
-		return fmt.Errorf("%s exists and is not empty: export writes a new image layout", dir)
+		return false, fmt.Errorf("%s exists and is not empty: export writes a new %s", dir, what)
 	}
-	return nil
+	return false, nil
 }
 
 func absOr(p string) string {

@@ -173,17 +173,8 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 // so that a bundle with a config is complete. On failure it removes what
 // it made.
 func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
-	made := false
-	if ents, err := os.ReadDir(dir); err == nil {
-		if len(ents) > 0 {
-			return fmt.Errorf("%s exists and is not empty: export writes a new bundle", dir)
-		}
-	} else if errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return err
-		}
-		made = true
-	} else {
+	made, err := emptyDir(dir, "bundle")
+	if err != nil {
 		return err
 	}
 	rootfs := filepath.Join(dir, oci.RootfsDir)

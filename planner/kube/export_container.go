@@ -78,35 +78,6 @@ func kubeEnvName(s string) bool {
 	return s != ""
 }
 
-// capabilitySet is the set root inside keeps, as the planner makes it
-// (planner/security.go): the default set, without what drop names, with
-// what add names, in the kernel's order.
-func capabilitySet(e *spec.Environment) []string {
-	keep := slices.Clone(planner.DefaultCapabilities)
-	if s := e.Security; s != nil {
-		for _, d := range s.CapDrop {
-			if d.Value == "ALL" {
-				keep = nil
-				break
-			}
-			keep = slices.DeleteFunc(keep, func(c string) bool { return c == d.Value })
-		}
-		for _, a := range s.CapAdd {
-			if a.Value == "ALL" {
-				keep = slices.Clone(spec.Capabilities)
-				break
-			}
-			if !slices.Contains(keep, a.Value) {
-				keep = append(keep, a.Value)
-			}
-		}
-	}
-	slices.SortFunc(keep, func(a, b string) int {
-		return slices.Index(spec.Capabilities, a) - slices.Index(spec.Capabilities, b)
-	})
-	return keep
-}
-
 // volumeNamer gives a Pod's volumes unique names (DNS labels).
 type volumeNamer struct{ used map[string]bool }
 
@@ -217,7 +188,7 @@ func (x *exporter) rootfs(sc *securityContext, e *spec.Environment) {
 // the seccomp profile, the masked and read-only paths.
 func (x *exporter) security(sc *securityContext, e *spec.Environment) {
 	key := envKey(e) + ".security"
-	keep := capabilitySet(e)
+	keep := planner.Capabilities(e)
 	caps := &capabilities{Drop: []string{"ALL"}}
 	for _, k := range keep {
 		caps.Add = append(caps.Add, strings.TrimPrefix(k, "CAP_"))

@@ -365,7 +365,7 @@ func keptCaps(add, drop []string) []string {
 			}
 		}
 	}
-	return capabilitySet(e)
+	return planner.Capabilities(e)
 }
 
 func sameSet(a, b []string) bool {

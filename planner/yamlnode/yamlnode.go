@@ -1,0 +1,84 @@
+// Package yamlnode builds the YAML nodes of the specs nsup writes
+// (planner/oci's and planner/kube's imports, their manifests): scalars,
+// mappings, lists, and commands laid out to be read. It imports nothing
+// of nsup's.
+package yamlnode
+
+import (
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Str is a string scalar.
+func Str(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }
+
+// Bool is a boolean scalar.
+func Bool(b bool) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!bool", Value: strconv.FormatBool(b)}
+}
+
+// Int is an integer scalar, written as text (strconv.FormatInt or
+// FormatUint).
+func Int(text string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: text} }
+
+// Mapping is a mapping of the keys and values kv (string, *yaml.Node, ...),
+// in flow style if flow.
+func Mapping(flow bool, kv ...any) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode}
+	if flow {
+		n.Style = yaml.FlowStyle
+	}
+	for i := 0; i < len(kv); i += 2 {
+		n.Content = append(n.Content, Str(kv[i].(string)), kv[i+1].(*yaml.Node))
+	}
+	return n
+}
+
+// Set adds key k with value v to mapping n.
+func Set(n *yaml.Node, k string, v *yaml.Node) {
+	n.Content = append(n.Content, Str(k), v)
+}
+
+// StrList is a flow list of strings.
+func StrList(ss []string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
+	for _, s := range ss {
+		n.Content = append(n.Content, Str(s))
+	}
+	return n
+}
+
+// Command is a flow list when short and on one line each, else a block
+// list with multi-line arguments as literal blocks.
+func Command(args []string) *yaml.Node {
+	n := StrList(args)
+	total := 0
+	for _, a := range args {
+		total += len(a)
+		if strings.Contains(a, "\n") {
+			n.Style = 0
+		}
+	}
+	if total > 60 {
+		n.Style = 0
+	}
+	if n.Style == 0 {
+		for _, c := range n.Content {
+			if strings.Contains(c.Value, "\n") && !strings.ContainsAny(c.Value, "\t") && !hasTrailingSpace(c.Value) {
+				c.Style = yaml.LiteralStyle
+			}
+		}
+	}
+	return n
+}
+
+func hasTrailingSpace(s string) bool {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasSuffix(l, " ") {
+			return true
+		}
+	}
+	return false
+}
