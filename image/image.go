@@ -2,6 +2,8 @@ package image
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,10 +14,6 @@ import (
 	"strconv"
 	"syscall"
 	"time"
-
-	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Image is what Write makes an image of.
@@ -29,7 +27,7 @@ type Image struct {
 	// Owners maps an entry's owner on this host to the layer's.
 	Owners func(uid, gid int) (int, int)
 	// Config is the image config's config (process, env, labels, ports).
-	Config v1.ImageConfig
+	Config ImageConfig
 	// Created is every timestamp written.
 	Created time.Time
 	// Architecture is the platform's (GOARCH).
@@ -60,58 +58,58 @@ const layoutFile = `{"imageLayoutVersion":"1.0.0"}`
 // returns the manifest's descriptor. Everything is written through an
 // os.Root of dir, with O_EXCL: a symlink planted in dir (by whoever may
 // write there) is never followed out of it, nor written over.
-func Write(dir string, img Image) (v1.Descriptor, error) {
+func Write(dir string, img Image) (Descriptor, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
 	defer root.Close()
 	const blobs = "blobs/sha256"
 	if err := root.MkdirAll(blobs, 0o755); err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
 	layer, err := writeLayer(root, blobs, img)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
 	created := img.Created
-	cfg := v1.Image{
+	cfg := Config{
 		Created:  &created,
-		Platform: v1.Platform{Architecture: img.Architecture, OS: "linux"},
+		Platform: Platform{Architecture: img.Architecture, OS: "linux"},
 		Config:   img.Config,
-		RootFS:   v1.RootFS{Type: "layers", DiffIDs: []digest.Digest{layer.Digest}},
-		History:  []v1.History{{Created: &created, CreatedBy: "nsup export --image", Comment: "the environment's root tree"}},
+		RootFS:   RootFS{Type: "layers", DiffIDs: []Digest{layer.Digest}},
+		History:  []History{{Created: &created, CreatedBy: "nsup export --image", Comment: "the environment's root tree"}},
 	}
-	cfgDesc, err := writeJSON(root, blobs, v1.MediaTypeImageConfig, cfg)
+	cfgDesc, err := writeJSON(root, blobs, MediaTypeImageConfig, cfg)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	m := v1.Manifest{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: v1.MediaTypeImageManifest,
-		Config:    cfgDesc,
-		Layers:    []v1.Descriptor{layer},
+	m := Manifest{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeImageManifest,
+		Config:        cfgDesc,
+		Layers:        []Descriptor{layer},
 	}
-	mDesc, err := writeJSON(root, blobs, v1.MediaTypeImageManifest, m)
+	mDesc, err := writeJSON(root, blobs, MediaTypeImageManifest, m)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	mDesc.Annotations = map[string]string{v1.AnnotationRefName: img.Ref}
+	mDesc.Annotations = map[string]string{AnnotationRefName: img.Ref}
 	mDesc.Platform = &cfg.Platform
-	idx := v1.Index{
-		Versioned: specs.Versioned{SchemaVersion: 2},
-		MediaType: v1.MediaTypeImageIndex,
-		Manifests: []v1.Descriptor{mDesc},
+	idx := Index{
+		SchemaVersion: 2,
+		MediaType:     MediaTypeImageIndex,
+		Manifests:     []Descriptor{mDesc},
 	}
 	b, err := json.Marshal(idx)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	if err := writeNew(root, v1.ImageIndexFile, b); err != nil {
-		return v1.Descriptor{}, err
+	if err := writeNew(root, ImageIndexFile, b); err != nil {
+		return Descriptor{}, err
 	}
-	if err := writeNew(root, v1.ImageLayoutFile, []byte(layoutFile)); err != nil {
-		return v1.Descriptor{}, err
+	if err := writeNew(root, ImageLayoutFile, []byte(layoutFile)); err != nil {
+		return Descriptor{}, err
 	}
 	return mDesc, nil
 }
@@ -130,41 +128,41 @@ func writeNew(root *os.Root, name string, b []byte) error {
 }
 
 // writeJSON writes v as a blob.
-func writeJSON(root *os.Root, blobs, mediaType string, v any) (v1.Descriptor, error) {
+func writeJSON(root *os.Root, blobs, mediaType string, v any) (Descriptor, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	d := digest.FromBytes(b)
+	d := FromBytes(b)
 	if err := writeNew(root, blobs+"/"+d.Encoded(), b); err != nil && !errors.Is(err, os.ErrExist) {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	return v1.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(b))}, nil
+	return Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(b))}, nil
 }
 
 // writeLayer writes img.Tree as an uncompressed tar blob, its digest
 // computed as it is written (the diff ID too: it is not compressed).
-func writeLayer(root *os.Root, blobs string, img Image) (v1.Descriptor, error) {
+func writeLayer(root *os.Root, blobs string, img Image) (Descriptor, error) {
 	tmp := blobs + "/.layer"
 	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
 	defer root.Remove(tmp) // after the rename, nothing
-	dg := digest.Canonical.Digester()
-	cw := &countWriter{w: io.MultiWriter(f, dg.Hash())}
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
 	err = writeTree(cw, img.Tree, img.Owners, img.Created)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	d := dg.Digest()
+	d := Digest("sha256:" + hex.EncodeToString(h.Sum(nil)))
 	if err := root.Rename(tmp, blobs+"/"+d.Encoded()); err != nil {
-		return v1.Descriptor{}, err
+		return Descriptor{}, err
 	}
-	return v1.Descriptor{MediaType: v1.MediaTypeImageLayer, Digest: d, Size: cw.n}, nil
+	return Descriptor{MediaType: MediaTypeImageLayer, Digest: d, Size: cw.n}, nil
 }
 
 type countWriter struct {
@@ -263,22 +261,22 @@ func Archive(w io.Writer, dir string, t time.Time) error {
 // blobs present, of their recorded sizes and digests. What export checks
 // before it reports success.
 func Check(dir string) error {
-	var idx v1.Index
-	if err := readJSON(filepath.Join(dir, v1.ImageIndexFile), &idx); err != nil {
+	var idx Index
+	if err := readJSON(filepath.Join(dir, ImageIndexFile), &idx); err != nil {
 		return err
 	}
 	if len(idx.Manifests) == 0 {
 		return errors.New("index.json lists no manifest")
 	}
 	for _, md := range idx.Manifests {
-		var m v1.Manifest
+		var m Manifest
 		if err := verify(dir, md); err != nil {
 			return err
 		}
 		if err := readJSON(blob(dir, md.Digest), &m); err != nil {
 			return err
 		}
-		descs := append([]v1.Descriptor{m.Config}, m.Layers...)
+		descs := append([]Descriptor{m.Config}, m.Layers...)
 		for _, d := range descs {
 			if err := verify(dir, d); err != nil {
 				return err
@@ -288,11 +286,11 @@ func Check(dir string) error {
 	return nil
 }
 
-func blob(dir string, d digest.Digest) string {
-	return filepath.Join(dir, "blobs", d.Algorithm().String(), d.Encoded())
+func blob(dir string, d Digest) string {
+	return filepath.Join(dir, "blobs", "sha256", d.Encoded())
 }
 
-func verify(dir string, d v1.Descriptor) error {
+func verify(dir string, d Descriptor) error {
 	if err := d.Digest.Validate(); err != nil {
 		return err
 	}
@@ -301,12 +299,12 @@ func verify(dir string, d v1.Descriptor) error {
 		return err
 	}
 	defer f.Close()
-	v := d.Digest.Verifier()
-	n, err := io.Copy(v, f)
+	h := sha256.New()
+	n, err := io.Copy(h, f)
 	if err != nil {
 		return err
 	}
-	if n != d.Size || !v.Verified() {
+	if n != d.Size || Digest("sha256:"+hex.EncodeToString(h.Sum(nil))) != d.Digest {
 		return fmt.Errorf("blob %s: %d bytes, or another digest (the descriptor says %d)", d.Digest, n, d.Size)
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestWriteReproducible: the same tree, made twice at different times,
@@ -29,7 +28,7 @@ func TestWriteReproducible(t *testing.T) {
 		os.Chtimes(filepath.Join(tree, "a"), when, when)
 		layouts[i] = t.TempDir()
 		img := Image{Ref: "localhost/x:latest", Tree: tree, Owners: func(int, int) (int, int) { return 7, 8 },
-			Config: v1.ImageConfig{Entrypoint: []string{"/bin/tool"}}, Created: time.Unix(1700000000, 0).UTC(), Architecture: "amd64"}
+			Config: ImageConfig{Entrypoint: []string{"/bin/tool"}}, Created: time.Unix(1700000000, 0).UTC(), Architecture: "amd64"}
 		if _, err := Write(layouts[i], img); err != nil {
 			t.Fatal(err)
 		}

@@ -10,8 +10,6 @@ import (
 	"runtime"
 	"strings"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
-
 	"github.com/nsup/nsup/image"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/planner/oci"
@@ -78,17 +76,17 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		return err
 	}
 	c := b.Config
-	cfg := v1.ImageConfig{
+	cfg := image.ImageConfig{
 		User:       fmt.Sprintf("%d:%d", c.Process.User.UID, c.Process.User.GID),
 		Env:        c.Process.Env,
 		Entrypoint: c.Process.Args,
 		WorkingDir: c.Process.Cwd,
 		Labels: map[string]string{
-			v1.AnnotationTitle: name,
-			labelEnvironment:   name,
-			labelProject:       project,
-			labelSpec:          filepath.Base(s.File),
-			labelSpecDigest:    s.Digest,
+			image.AnnotationTitle: name,
+			labelEnvironment:      name,
+			labelProject:          project,
+			labelSpec:             filepath.Base(s.File),
+			labelSpecDigest:       s.Digest,
 		},
 	}
 	if e.Net != nil {

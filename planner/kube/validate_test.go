@@ -5,7 +5,7 @@ package kube
 // fails), then checked for what a schema cannot say, with apimachinery's
 // validators where it has them (the API server's checks, in
 // k8s.io/kubernetes, are not a module one can import). Tests only: the
-// package itself must not import k8s.io (TestNoKubernetesInNsup).
+// package itself must not import k8s.io (cmd/nsup TestStartDeps).
 
 import (
 	"bytes"
