@@ -190,3 +190,85 @@ environments:
 		}
 	}
 }
+
+// TestRootMonitorDropsHeap: the Monitor, a copy of nsup's memory, unmaps
+// nsup's heap arena (where its program was built) once the main process
+// runs: PID 1 holds no copy of nsup's heap for as long as the environment
+// runs, and nsup's own writes to it are no longer copies on write. It
+// goes on with its own stack only: it still forwards signals, stops the
+// main process on SIGTERM and exits with its status. By nsup's thread;
+// a forked copy's (a join by path) keeps it, and works as before.
+func TestRootMonitorDropsHeap(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	overlaps := func(pid int, area [2]uintptr) (string, error) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+		if err != nil {
+			return "", err
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			var lo, hi uintptr
+			if _, err := fmt.Sscanf(l, "%x-%x", &lo, &hi); err == nil && lo < area[0]+area[1] && hi > area[0] {
+				return l, nil
+			}
+		}
+		return "", nil
+	}
+	for _, join := range []string{"", fmt.Sprintf("join: {time: /proc/%d/ns/time}", os.Getpid())} {
+		p := compile(t, dir, strings.Replace(monitorSpec(false, "1s"), "    mounts:", "    "+join+"\n    mounts:", 1))
+		var out syncBuffer
+		pid := make(chan int, 1)
+		drops := make(chan [2]uintptr, 1)
+		opts := executor.OnStart(executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out},
+			func(env string, p int) { pid <- p })
+		opts = executor.OnDrop(opts, func(env string, area [2]uintptr) { drops <- area })
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		done := make(chan struct{})
+		var st int
+		var err error
+		go func() {
+			defer close(done)
+			st, err = executor.Apply(ctx, p, opts)
+		}()
+		pid1 := <-pid
+		var area [2]uintptr
+		select {
+		case area = <-drops:
+		default:
+		}
+		// A forked copy's child goes on on the stack of nsup's goroutine,
+		// in the heap: that Monitor keeps the heap (and must still work).
+		if (area[1] != 0) != (join == "") {
+			t.Errorf("%q: heap arena to drop %#x+%#x; want one only without a forked copy", join, area[0], area[1])
+		}
+		waitFor(t, &out, "ready")
+		if area[1] != 0 {
+			if l, err := overlaps(os.Getpid(), area); err != nil || l == "" {
+				t.Errorf("%q: %#x+%#x is not a mapping of nsup's (%v)", join, area[0], area[1], err)
+			}
+			var l string
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if l, err = overlaps(pid1, area); err != nil || l == "" || time.Now().After(deadline) {
+					break
+				}
+			}
+			if err != nil || l != "" {
+				t.Errorf("%q: PID 1 (%d) still maps nsup's heap arena %#x+%#x: %s (%v)", join, pid1, area[0], area[1], l, err)
+			}
+		}
+		if err := unix.Kill(pid1, unix.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, &out, "got-usr1")
+		if err := unix.Kill(pid1, unix.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+		cancel()
+		if err != nil || st != 128+int(unix.SIGTERM) {
+			t.Fatalf("%q: apply: status %d, %v; want %d\n%s", join, st, err, 128+int(unix.SIGTERM), out.String())
+		}
+	}
+}
