@@ -116,6 +116,11 @@ func (s *stdio) started() {
 // copied, then releases the pipes.
 func (s *stdio) close() {
 	s.started()
+	if len(s.outs) == 0 {
+		// Nothing copied (nsup's own stdout and stderr given as they
+		// are, the usual case): no goroutine and no timer to wait by.
+		return
+	}
 	done := make(chan struct{})
 	go func() {
 		s.copies.Wait()
