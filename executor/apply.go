@@ -68,9 +68,6 @@ type Options struct {
 	// started, if set, is called with each environment's child once it is
 	// set up, while it runs (tests read its /proc/PID/ns).
 	started func(env string, pid int)
-	// dropped, if set, is told the heap arena a Monitor will unmap
-	// ([address, length]), once its child is cloned.
-	dropped func(env string, area [2]uintptr)
 }
 
 // failPoint makes step Step of environment Env fail with Errno instead of

@@ -32,13 +32,6 @@ func OnStart(opts Options, fn func(env string, pid int)) Options {
 	return opts
 }
 
-// OnDrop returns opts calling fn with the heap arena each Monitor will
-// unmap, once its child is cloned.
-func OnDrop(opts Options, fn func(env string, area [2]uintptr)) Options {
-	opts.dropped = fn
-	return opts
-}
-
 // Rootfs performs one rootfs step, as Apply's host stage does; the entry
 // stays held until release is called.
 func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (release func(), err error) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -406,7 +405,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		// A Monitor is a copy of nsup's memory either way (forked, or
 		// cloned without CLONE_VM below): it blanks nsup's arguments.
 		prog.blank = ownArgs()
-		prog.drop = dropArena(prog, stacks, a.forked)
 	}
 
 	// The clone, with every signal blocked on this thread, and no fd being
@@ -485,9 +483,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	}
 	// What the child reads and writes, while it runs in nsup's memory.
 	r.prog, r.stacks = prog, stacks
-	if prog.drop[1] != 0 && r.a.opts.dropped != nil {
-		r.a.opts.dropped(env.Name, prog.drop)
-	}
 	repW.Close() // only the copy and its child hold it now
 	if a.forked {
 		var ws unix.WaitStatus
@@ -544,42 +539,4 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		}
 	})
 	return end, nil
-}
-
-// heapArenaBytes is the Go runtime's heap arena size and alignment on
-// 64-bit Linux (runtime/malloc.go): the heap is made of such windows,
-// reserved whole.
-const heapArenaBytes = 64 << 20
-
-// dropProbe is one of nsup's static variables, for dropArena.
-var dropProbe byte
-
-// dropArena is the heap arena that holds prog, [address, length], for a
-// Monitor to unmap once the main process runs (rawDoMonitor): the
-// program, its strings and the steps' arguments are there, and the
-// monitor needs none of them by then. Zero if the window holds anything
-// the monitor still uses: the stack of a forked copy's child (this
-// goroutine's, in the heap: such a Monitor keeps it all), the stacks of
-// one cloned here, nsup's code and static data, nsup's arguments (which
-// it blanks before); never the case with the runtime's layout but the
-// first, checked all the same.
-func dropArena(prog *rawProg, stacks []byte, forked bool) [2]uintptr {
-	if unsafe.Sizeof(uintptr(0)) != 8 {
-		return [2]uintptr{}
-	}
-	at := uintptr(unsafe.Pointer(prog)) &^ (heapArenaBytes - 1)
-	in := func(lo, n uintptr) bool { return lo != 0 && lo < at+heapArenaBytes && lo+max(n, 1) > at }
-	// The child of a forked copy goes on on this goroutine's stack, which
-	// the heap holds.
-	var here byte
-	if forked && in(uintptr(unsafe.Pointer(&here)), 1) {
-		return [2]uintptr{}
-	}
-	if in(uintptr(unsafe.Pointer(&stacks[0])), uintptr(len(stacks))) ||
-		in(uintptr(unsafe.Pointer(&dropProbe)), 1) ||
-		in(reflect.ValueOf(rawDoMonitor).Pointer(), 1) ||
-		in(uintptr(prog.blank[0].at), prog.blank[0].len) || in(uintptr(prog.blank[1].at), prog.blank[1].len) {
-		return [2]uintptr{}
-	}
-	return [2]uintptr{at, heapArenaBytes}
 }

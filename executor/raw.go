@@ -57,24 +57,23 @@ type rawProg struct {
 	// stays, blanks: /proc/1/cmdline is for every process inside to read.
 	// Unset (nil) in a process that shares nsup's memory.
 	blank [2]memArea
-	// drop is the Go heap arena the program was built in, [address,
-	// length], which a Monitor unmaps once the main process runs
-	// (dropArena), or zero.
-	drop [2]uintptr
 
 	// Scratch, one step at a time.
-	how     [4]unix.OpenHow // see rawHow*
-	st      unix.Stat_t
-	fdpath  [3][32]byte
-	data    [320]byte
-	capHdr  unix.CapUserHeader
-	capData [2]unix.CapUserData
-	ifr     [unix.IFNAMSIZ + 24]byte
-	sigset  uint64
-	ts      unix.Timespec
-	dfl     [4]uint64 // a struct sigaction: SIG_DFL, no flags, no mask
-	rec     [3]uint64
-	byte1   [1]byte
+	how      [4]unix.OpenHow // see rawHow*
+	st       unix.Stat_t
+	fdpath   [3][32]byte
+	data     [320]byte
+	capHdr   unix.CapUserHeader
+	capData  [2]unix.CapUserData
+	ifr      [unix.IFNAMSIZ + 24]byte
+	sigset   uint64
+	siginfo  [128]byte
+	ts       unix.Timespec
+	dfl      [4]uint64 // a struct sigaction: SIG_DFL, no flags, no mask
+	rec      [3]uint64
+	byte1    [1]byte
+	status   int32
+	deadline int64
 }
 
 // memArea is len bytes at at.

@@ -96,7 +96,6 @@ func rawDoExec(p *rawProg, op *rawOp) {
 //go:nosplit
 func rawDoMonitor(p *rawProg, i int) {
 	op := &p.ops[i]
-	grace := op.a[0]
 	self, _, _ := syscall.RawSyscall6(unix.SYS_GETPID, 0, 0, 0, 0, 0, 0)
 	p.ppid = self
 	p.main.next = i + 1 // main's kind, program and clone3 arguments are set before the clone
@@ -115,44 +114,34 @@ func rawDoMonitor(p *rawProg, i int) {
 	// Nothing of the environment's stays open here: its stdio, nsup's
 	// report pipe (the main process holds its own copy until its execve).
 	syscall.RawSyscall6(unix.SYS_CLOSE_RANGE, 0, ^uintptr(0), 0, 0, 0, 0)
-	// From here on, only this stack: nsup's heap, where the program
-	// and everything the steps used live, is unmapped (p.drop). This
-	// PID 1 then holds no copy of it, and nsup's own writes to its heap
-	// while the environment runs are no longer copies on write of pages
-	// shared with it (each a page copied and a TLB shoot-down on the
-	// other CPU).
-	var m rawMonitorState
-	if p.drop[1] != 0 {
-		syscall.RawSyscall6(unix.SYS_MUNMAP, p.drop[0], p.drop[1], 0, 0, 0, 0)
-	}
-	m.sigset = ^uint64(0)
+	p.sigset = ^uint64(0)
 	stopping := false
 	for {
 		var timeout uintptr
-		if stopping && m.deadline >= 0 {
-			now := rawNowTs(&m.ts)
-			left := m.deadline - now
+		if stopping && p.deadline >= 0 {
+			now := rawNow(p)
+			left := p.deadline - now
 			if left <= 0 {
 				syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0, 0, 0, 0)
-				m.deadline = -1
+				p.deadline = -1
 				continue
 			}
-			m.ts.Sec, m.ts.Nsec = left/1e9, left%1e9
-			timeout = uintptr(unsafe.Pointer(&m.ts))
+			p.ts.Sec, p.ts.Nsec = left/1e9, left%1e9
+			timeout = uintptr(unsafe.Pointer(&p.ts))
 		}
-		sig, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&m.sigset)), uintptr(unsafe.Pointer(&m.siginfo[0])), timeout, 8, 0, 0)
+		sig, _, e := syscall.RawSyscall6(unix.SYS_RT_SIGTIMEDWAIT, uintptr(unsafe.Pointer(&p.sigset)), uintptr(unsafe.Pointer(&p.siginfo[0])), timeout, 8, 0, 0)
 		if e != 0 {
 			continue // EAGAIN: the grace period is over (checked above); EINTR
 		}
 		switch syscall.Signal(sig) {
 		case unix.SIGCHLD:
 			for {
-				r, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&m.status)), unix.WNOHANG, 0, 0, 0)
+				r, _, e := syscall.RawSyscall6(unix.SYS_WAIT4, ^uintptr(0), uintptr(unsafe.Pointer(&p.status)), unix.WNOHANG, 0, 0, 0)
 				if e != 0 || r == 0 {
 					break
 				}
 				if r == pid {
-					ws := syscall.WaitStatus(m.status)
+					ws := syscall.WaitStatus(p.status)
 					if ws.Signaled() {
 						rawExit(128 + uintptr(ws.Signal()))
 					}
@@ -164,33 +153,24 @@ func rawDoMonitor(p *rawProg, i int) {
 				continue
 			}
 			stopping = true
-			if grace == 0 {
+			if op.a[0] == 0 {
 				syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGKILL), 0, 0, 0, 0)
-				m.deadline = -1
+				p.deadline = -1
 				continue
 			}
 			syscall.RawSyscall6(unix.SYS_KILL, pid, uintptr(unix.SIGTERM), 0, 0, 0, 0)
-			m.deadline = rawNowTs(&m.ts) + int64(grace)
+			p.deadline = rawNow(p) + int64(op.a[0])
 		case unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGWINCH:
 			syscall.RawSyscall6(unix.SYS_KILL, pid, sig, 0, 0, 0, 0)
 		}
 	}
 }
 
-// rawMonitorState is what the monitor's loop uses, on its own stack.
-type rawMonitorState struct {
-	sigset   uint64
-	siginfo  [128]byte
-	ts       unix.Timespec
-	status   int32
-	deadline int64
-}
-
-// rawNowTs is CLOCK_MONOTONIC in ns, read into ts.
+// rawNow is CLOCK_MONOTONIC in ns.
 //
 //go:norace
 //go:nosplit
-func rawNowTs(ts *unix.Timespec) int64 {
-	syscall.RawSyscall6(unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(ts)), 0, 0, 0, 0)
-	return ts.Sec*1e9 + ts.Nsec
+func rawNow(p *rawProg) int64 {
+	syscall.RawSyscall6(unix.SYS_CLOCK_GETTIME, unix.CLOCK_MONOTONIC, uintptr(unsafe.Pointer(&p.ts)), 0, 0, 0, 0)
+	return p.ts.Sec*1e9 + p.ts.Nsec
 }
