@@ -1,7 +1,6 @@
 package cgroup
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io/fs"
@@ -109,16 +108,13 @@ func Discover(fsys fs.FS) (*Layout, error) {
 		return nil, err
 	}
 	l := &Layout{fsys: fsys, V1: map[string]*Hierarchy{}}
-	sc := bufio.NewScanner(bytes.NewReader(mi))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	// Line by line over what was read: no scanner and its 64 KiB buffer
+	// (the largest allocation of a plan, at every apply).
 	var mounts []mountinfo
-	for sc.Scan() {
-		if m, ok := parseMountinfo(sc.Text()); ok {
+	for line := range bytes.Lines(mi) {
+		if m, ok := parseMountinfo(string(bytes.TrimSuffix(line, []byte("\n")))); ok {
 			mounts = append(mounts, m)
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
 	}
 	for _, m := range visible(mounts) {
 		switch m.fstype {
