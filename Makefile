@@ -13,8 +13,16 @@ all: build
 
 # Static (no cgo): nsup starts twice per environment (itself, then its child
 # stage), and the dynamic loader and libc's start-up would cost both.
+# Linked to a temporary file, then copied: the linker writes its output
+# through a shared mapping, and the same bytes written with write(2), as
+# cp, install or a package manager write a binary, start 0.25 ms faster
+# while they are in the page cache (each run of `nsup version` or `nsup
+# apply`, measured with the two files' runs interleaved): likely the page
+# cache's large folios, which a write(2) gets and the mapping's faults do
+# not.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN) ./cmd/nsup
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o $(BIN).link ./cmd/nsup
+	cp $(BIN).link $(BIN).new && mv -f $(BIN).new $(BIN) && rm -f $(BIN).link
 
 # The whole suite, under 10 minutes on this machine. -p 1: root tests of
 # different packages create namespaces and mounts; one package at a time

@@ -52,9 +52,11 @@ YAML
   sed 's|^    processes:|    init: false\n    processes:|' "$W/bench.yaml" > "$W/noinit.yaml"
   # A static hello-world Go program, for nsup's own start (nsup version).
   printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Println("hello, world") }\n' > "$W/hello.go"
-  (cd "$W" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hello" hello.go)
+  # Each linked to a temporary file and copied, as make build does with
+  # nsup (see the Makefile): the same state in the page cache for all.
+  (cd "$W" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hello.link" hello.go && cp hello.link hello)
   # The same with yaml.v3 and pflag linked: the floor they set.
-  (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps" ./scripts/hellodeps)
+  (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps.link" ./scripts/hellodeps && cp "$W/hellodeps.link" "$W/hellodeps")
   sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # With limits (memory and CPU, over the default pids limit every
   # environment has): the cost of more groups and files.
