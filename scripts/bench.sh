@@ -57,6 +57,8 @@ YAML
   (cd "$W" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hello.link" hello.go && cp hello.link hello)
   # The same with yaml.v3 and pflag linked: the floor they set.
   (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps.link" ./scripts/hellodeps && cp "$W/hellodeps.link" "$W/hellodeps")
+  # The interleaved timer (see below).
+  (cd "$HERE" && CGO_ENABLED=0 go build -o "$W/interleave" ./scripts/interleave)
   sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # With limits (memory and CPU, over the default pids limit every
   # environment has): the cost of more groups and files.
@@ -112,7 +114,17 @@ for i in "${!NAMES[@]}"; do
   eval "${CMDS[$i]}" </dev/null >/dev/null 2>"$W/err" || { echo "bench.sh: ${NAMES[$i]} fails: $(cat "$W/err")" >&2; exit 1; }
   HF+=(-n "${NAMES[$i]}" "${CMDS[$i]}")
 done
-hyperfine -N --warmup "$WARMUP" -r "$RUNS" --style basic --export-json "$OUT/hyperfine.json" "${HF[@]}" >&2
+# The check above ran network: user too: the kernel tears the network
+# namespaces it held down after a while, on a worker thread, which took
+# up to 0.5 ms off the first command timed (nsup, then slower than "no
+# filter", which does less). Let it settle first.
+sleep 2
+# And a first command that is not reported: in a run of nsup, "no
+# filter", nsup, "no filter", the first nsup took 0.14 ms more than the
+# second (whatever the machine does after the pause); every command
+# timed now has one before it.
+hyperfine -N --warmup "$WARMUP" -r "$RUNS" --style basic --export-json "$OUT/hyperfine.json" \
+  -n "(settle, not reported)" "${CMDS[5]}" "${HF[@]}" >&2
 
 : > "$OUT/rss.tsv"
 for i in "${!NAMES[@]}"; do
@@ -123,6 +135,19 @@ for i in "${!NAMES[@]}"; do
   printf '%s\t%s\n' "${NAMES[$i]}" "$(printf '%s\n' "${vals[@]}" | sort -n | sed -n "$(( (RSS_RUNS + 1) / 2 ))p")" >> "$OUT/rss.tsv"
 done
 INIT_KB=$("$NSUP" apply "$W/rss.yaml" </dev/null | awk '{print $2}')
+# The same ratios from runs interleaved (one run of each command per
+# round, scripts/interleave): hyperfine times every run of a command
+# before the next command's, and this VM's speed drifts between them by
+# more than some of the differences measured (bwrap's median moved from
+# 3.0 to 3.3 ms between two runs of this script). The commands are split
+# on spaces (these have no quotes), no shell in between. Not crun:
+# interleaved, each command starts while the kernel still tears down the
+# namespaces of the one before, and crun then took 11 ms instead of 6
+# (nsup and bwrap make the same namespaces and mounts, nearly, and pay
+# alike).
+"$W/interleave" -n "$((RUNS * 2))" -w "$WARMUP" \
+  bwrap -- ${CMDS[5]} --- nsup -- ${CMDS[0]} --- "nsup, init: false" -- ${CMDS[1]} \
+  > "$OUT/interleaved.tsv"
 # nsup's own start against a static hello-world Go program, in one run.
 hyperfine -N --warmup "$WARMUP" -r "$((RUNS * 3))" --style basic --export-json "$OUT/start.json" \
   -n "hello (static Go)" "$W/hello" -n "hello + yaml.v3 + pflag" "$W/hellodeps" -n "nsup version" "$NSUP version" >&2
@@ -188,7 +213,7 @@ PY
   [ "$HAD_VLC" = 1 ] || rm -rf /var/lib/containers
 fi
 
-python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" "$(cat "$OUT/pasta.txt")" "$(cat "$OUT/loopback.txt")" "$(cat "$OUT/podman.txt")" <<'PY' | tee "$OUT/table.md"
+python3 - "$OUT/hyperfine.json" "$OUT/rss.tsv" "$INIT_KB" "$OUT/start.json" "$(cat "$OUT/pasta.txt")" "$(cat "$OUT/loopback.txt")" "$(cat "$OUT/podman.txt")" "$OUT/interleaved.tsv" <<'PY' | tee "$OUT/table.md"
 import json, sys
 res = json.load(open(sys.argv[1]))['results']
 rss = dict(l.rstrip('\n').split('\t') for l in open(sys.argv[2]) if l.strip())
@@ -197,12 +222,16 @@ print('| tool | median ms | mean ± sd ms | vs bwrap | vs crun | peak RSS MiB |'
 print('|---|---:|---:|---:|---:|---:|')
 for r in res:
     n = r['command']
+    if n.startswith('(settle'):
+        continue
     print(f"| {n} | {med[n]:.2f} | {r['mean']*1000:.2f} ± {r['stddev']*1000:.2f} | {med[n]/med['bwrap']:.2f}x | {med[n]/med['crun']:.2f}x | {float(rss[n])/1024:.1f} |")
 print()
 print(f"nsup PID-1 init peak RSS (VmHWM of /proc/1 seen from the main process): {int(sys.argv[3])/1024:.1f} MiB")
 st = {r['command']: r['median'] * 1000 for r in json.load(open(sys.argv[4]))['results']}
 print(f"nsup version {st['nsup version']:.2f} ms, a static hello-world Go program {st['hello (static Go)']:.2f} ms: {st['nsup version']/st['hello (static Go)']:.2f}x")
 print(f"the same hello-world with yaml.v3 and pflag linked {st['hello + yaml.v3 + pflag']:.2f} ms: {st['hello + yaml.v3 + pflag']/st['hello (static Go)']:.2f}x")
+il = {l.split('\t')[0]: float(l.split('\t')[1]) for l in open(sys.argv[8]) if l.strip()}
+print(f"interleaved with bwrap (one run of each per round): " + ", ".join(f"{n} {il[n]:.2f} ms, {il[n]/il['bwrap']:.2f}x" for n in il if n != 'bwrap') + f"; bwrap {il['bwrap']:.2f} ms")
 print(f"network: user costs {med['nsup, network: user'] - med['nsup']:.2f} ms at start-up over loopback only")
 print(f"a published port (host -> pasta -> nc inside), 1 GiB: {sys.argv[5]} MiB/s; the host's own loopback: {sys.argv[6]} MiB/s")
 print(f"the same through podman's user-mode network: {sys.argv[7]}")
