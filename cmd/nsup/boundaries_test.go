@@ -60,6 +60,8 @@ var boundaries = map[string][]string{
 	"image": {},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.
 	"scripts/hellodeps": {},
+	// The interleaved timer of scripts/bench.sh: nothing of nsup's.
+	"scripts/interleave": {},
 	// The JSON Schema, tested (only its tests import spec).
 	"schema":   {},
 	"cmd/nsup": nil,
@@ -72,6 +74,7 @@ var tools = map[string]string{
 	"planner/seccomp/internal/gen":        "go generate's command, which writes zsyscalls.go (planner/seccomp/doc.go)",
 	"planner/seccomp/internal/gendefault": "go generate's command, which writes zdefault.go (planner/seccomp/doc.go)",
 	"scripts/hellodeps":                   "a hello-world with nsup's fixed dependencies, which scripts/bench.sh times",
+	"scripts/interleave":                  "the timer of scripts/bench.sh that runs commands in turn",
 }
 
 // srcPkg is one package of the module, read from its source.
