@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
 	"path"
 	"path/filepath"
@@ -165,19 +166,7 @@ func normalize(t testing.TB, b []byte) string {
 
 func golden(t *testing.T, file, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./planner -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s differs (-want +got):\n%s", file, d)
-	}
+	goldenfile.Check(t, file, got, *update)
 }
 
 // goldenCases are every example, as root and rootless, plus the cases

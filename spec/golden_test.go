@@ -3,12 +3,11 @@ package spec
 import (
 	"errors"
 	"flag"
+	"github.com/nsup/nsup/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/invalid")
@@ -46,20 +45,7 @@ func TestInvalidCorpus(t *testing.T) {
 				t.Fatalf("Parse(%s) error is %T, want Errors: %v", file, err, err)
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".errors"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test ./spec -update to create it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("errors of %s (-want +got):\n%s", file, diff)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".yaml")+".errors", got, *update)
 		})
 	}
 	if marked < 15 {

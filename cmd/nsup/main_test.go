@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/nsup/nsup/executor"
 )
@@ -55,18 +54,7 @@ func nsup(t *testing.T, args ...string) (int, string, string) {
 
 func golden(t *testing.T, file, got string) {
 	t.Helper()
-	if *update {
-		os.MkdirAll(filepath.Dir(file), 0o755)
-		os.WriteFile(file, []byte(got), 0o644)
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test ./cmd/nsup -update creates it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", file, d)
-	}
+	goldenfile.Check(t, file, got, *update)
 }
 
 func TestHelp(t *testing.T) {

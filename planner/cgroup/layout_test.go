@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/nsup/nsup/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,17 +66,7 @@ func TestLayouts(t *testing.T) {
 					fmt.Fprintf(&b, "write %s %q\n", w.Path, w.Value)
 				}
 			}
-			want := filepath.Join(dir, "want.txt")
-			if *update {
-				os.WriteFile(want, []byte(b.String()), 0o644)
-			}
-			w, err := os.ReadFile(want)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b.String() != string(w) {
-				t.Errorf("got:\n%s\nwant:\n%s", b.String(), w)
-			}
+			golden.Check(t, filepath.Join(dir, "want.txt"), b.String(), *update)
 		})
 	}
 }

@@ -3,6 +3,7 @@ package kube
 import (
 	"bytes"
 	"flag"
+	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,19 +44,7 @@ func parse(t testing.TB, file string) *spec.Spec {
 
 func golden(t *testing.T, file, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test ./planner/kube -update writes it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", file, d)
-	}
+	goldenfile.Check(t, file, got, *update)
 }
 
 func notesText(ns []Note) string {

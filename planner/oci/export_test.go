@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
 	"os/exec"
 	"path"
@@ -128,19 +129,7 @@ func marshal(t testing.TB, c any) []byte {
 
 func golden(t *testing.T, file, got string) {
 	t.Helper()
-	if *update {
-		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test ./planner/oci -update writes it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", file, d)
-	}
+	goldenfile.Check(t, file, got, *update)
 }
 
 func notesText(ns []Note) string {
