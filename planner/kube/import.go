@@ -11,6 +11,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/nsup/nsup/planner/yamlnode"
+
 	"github.com/nsup/nsup/spec"
 )
 
@@ -484,7 +486,7 @@ func (m *importer) document() ([]byte, error) {
 		set(envs, e.name, n)
 	}
 	set(top, "environments", envs)
-	escapeDollars(top)
+	yamlnode.EscapeDollars(top)
 	head := []string{"# yaml-language-server: $schema=" + SchemaURL, "#", "# Imported by nsup import --kube from " + m.file + "."}
 	if len(m.notes) > 0 {
 		head = append(head, "# Not translated (nsup has no equivalent, or does it its own way):")
@@ -503,22 +505,4 @@ func (m *importer) document() ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
-}
-
-// escapeDollars writes each $ of the values as $$: a spec's values are
-// interpolated ($VAR, ${VAR}), a manifest's (once the kubelet's $(VAR)
-// are expanded) are not.
-func escapeDollars(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		for _, c := range n.Content {
-			escapeDollars(c)
-		}
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			escapeDollars(n.Content[i])
-		}
-	case yaml.ScalarNode:
-		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
-	}
 }

@@ -16,6 +16,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"gopkg.in/yaml.v3"
 
+	"github.com/nsup/nsup/planner/yamlnode"
+
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
@@ -74,7 +76,7 @@ func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
 		return nil, nil, m.errs
 	}
 	doc := m.document()
-	escapeDollars(doc)
+	yamlnode.EscapeDollars(doc)
 	var b bytes.Buffer
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
@@ -82,24 +84,6 @@ func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
 		return nil, nil, err
 	}
 	return b.Bytes(), m.notes, nil
-}
-
-// escapeDollars writes each $ of the values as $$: a spec's values are
-// interpolated ($VAR, ${VAR}), a bundle's are not. Keys are not
-// interpolated, and stay as they are.
-func escapeDollars(n *yaml.Node) {
-	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
-		for _, c := range n.Content {
-			escapeDollars(c)
-		}
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			escapeDollars(n.Content[i])
-		}
-	case yaml.ScalarNode:
-		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
-	}
 }
 
 type importer struct {

@@ -82,3 +82,21 @@ func hasTrailingSpace(s string) bool {
 	}
 	return false
 }
+
+// EscapeDollars writes each $ of n's values as $$: a spec's values are
+// interpolated ($VAR, ${VAR}), an imported document's (a bundle's, a
+// manifest's) are not. Keys are not interpolated, and stay as they are.
+func EscapeDollars(n *yaml.Node) {
+	switch n.Kind {
+	case yaml.DocumentNode, yaml.SequenceNode:
+		for _, c := range n.Content {
+			EscapeDollars(c)
+		}
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			EscapeDollars(n.Content[i])
+		}
+	case yaml.ScalarNode:
+		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
+	}
+}
