@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -371,7 +372,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	close(c.slots[at].ready)
 	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}
 	for _, j := range ec.joins {
-		if !j.isPath() && !ec.inPod(j) && !contains(out.Needs, j.ref) {
+		if !j.isPath() && !ec.inPod(j) && !slices.Contains(out.Needs, j.ref) {
 			out.Needs = append(out.Needs, j.ref)
 		}
 	}

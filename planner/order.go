@@ -5,6 +5,7 @@ package planner
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -38,7 +39,7 @@ func (c *compiler) keep(envs []*spec.Environment) []*spec.Environment {
 	}
 	var out []*spec.Environment
 	for _, e := range envs {
-		if contains(o.Envs, e.Name) || !o.Running(filepath.Join(c.projectDir, e.Name)) || c.joinedOwn(envs, e.Name) {
+		if slices.Contains(o.Envs, e.Name) || !o.Running(filepath.Join(c.projectDir, e.Name)) || c.joinedOwn(envs, e.Name) {
 			out = append(out, e)
 			continue
 		}
@@ -69,13 +70,4 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -3,6 +3,7 @@ package kube
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -159,7 +160,7 @@ func groups(envs []*spec.Environment) [][]*spec.Environment {
 	}
 	for i, e := range envs {
 		for _, j := range e.Join {
-			if j.IsPath() || !contains(podTypes, j.Type) {
+			if j.IsPath() || !slices.Contains(podTypes, j.Type) {
 				continue
 			}
 			if k, ok := idx[j.Ref]; ok {
@@ -185,15 +186,6 @@ func groups(envs []*spec.Environment) [][]*spec.Environment {
 		out[k] = append(out[k], e)
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 type exporter struct {

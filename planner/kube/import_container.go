@@ -171,7 +171,7 @@ func (m *importer) container(co *obj, p *podInfo, first bool) {
 	}
 	e.security = m.security(sc, pod, co, at)
 	if first && !p.hostNetwork && sc.caps != nil {
-		if keep := keptCaps(sc.capAdd, sc.capDrop); contains(keep, "CAP_NET_RAW") || contains(keep, "CAP_NET_ADMIN") {
+		if keep := keptCaps(sc.capAdd, sc.capDrop); slices.Contains(keep, "CAP_NET_RAW") || slices.Contains(keep, "CAP_NET_ADMIN") {
 			m.note(sc.caps.n, at+".securityContext.capabilities", "refused by nsup's planner as written: with NET_RAW or NET_ADMIN kept, network: user needs host_loopback: true (a raw packet reaches the host's loopback through pasta anyway), which lets the environment reach the host's local services: drop them, or say host_loopback: true in net")
 		}
 	}
@@ -257,7 +257,7 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 					continue
 				}
 				name = strings.TrimPrefix(name, "CAP_")
-				if !contains(out, name) {
+				if !slices.Contains(out, name) {
 					out = append(out, name)
 				}
 			}
@@ -267,7 +267,7 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		add := norm(sc.capAdd, sc.capAddN, at+".securityContext.capabilities.add")
 		var kept []string
 		for _, a := range add {
-			if contains(drop, a) {
+			if slices.Contains(drop, a) {
 				m.note(sc.capAddN, at+".securityContext.capabilities.add", "translated: %s is dropped and added: nsup takes it dropped", a)
 				continue
 			}
@@ -282,7 +282,7 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		if len(drop) == 1 && drop[0] == "ALL" && sameSet(kept, trimCaps(planner.DefaultCapabilities)) {
 			caps.Content = nil // nsup's default set, exactly
 		}
-		if !contains(drop, "ALL") && len(caps.Content) > 0 {
+		if !slices.Contains(drop, "ALL") && len(caps.Content) > 0 {
 			m.note(sc.caps.n, at+".securityContext.capabilities", "translated: added to and dropped from nsup's default set (%s), not the runtime's (containerd's: Docker's 14, with MKNOD and NET_RAW; CRI-O's and podman's: 11): drop ALL and add the set to be exact", strings.Join(trimCaps(planner.DefaultCapabilities), " "))
 		}
 		if len(caps.Content) > 0 {
@@ -290,7 +290,7 @@ func (m *importer) security(sc, pod *secContext, co *obj, at string) *yaml.Node 
 		}
 		var more []string
 		for _, a := range kept {
-			if !contains(trimCaps(planner.DefaultCapabilities), a) {
+			if !slices.Contains(trimCaps(planner.DefaultCapabilities), a) {
 				more = append(more, a)
 			}
 		}
@@ -373,7 +373,7 @@ func sameSet(a, b []string) bool {
 		return false
 	}
 	for _, x := range a {
-		if !contains(b, x) {
+		if !slices.Contains(b, x) {
 			return false
 		}
 	}

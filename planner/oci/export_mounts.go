@@ -159,7 +159,7 @@ func (x *exporter) mountAt(target string) *specs.Mount {
 // addOptions adds options a mount does not have yet, in order.
 func addOptions(m *specs.Mount, names ...string) {
 	for _, n := range names {
-		if !contains(m.Options, n) {
+		if !slices.Contains(m.Options, n) {
 			m.Options = append(m.Options, n)
 		}
 	}
@@ -239,7 +239,7 @@ func (x *exporter) setattr(op planner.MountSetattr) error {
 	if err != nil {
 		return err
 	}
-	if op.Recursive && contains(m.Options, "rbind") {
+	if op.Recursive && slices.Contains(m.Options, "rbind") {
 		// A recursive bind (rbind) gets its flags on every mount it
 		// brought along, as mount_setattr(AT_RECURSIVE) sets them. OCI
 		// says so with the recursive options of runtime-spec 1.1 (rro,
@@ -300,13 +300,4 @@ func sortOptions(o []string) {
 		return 1 + 2*len(flagOptions)
 	}
 	sort.SliceStable(o, func(i, j int) bool { return rank(o[i]) < rank(o[j]) })
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -139,7 +139,7 @@ func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string
 	var dropped []string
 	for _, o := range rest {
 		switch {
-		case contains(strings.Split(fdata, ","), o):
+		case slices.Contains(strings.Split(fdata, ","), o):
 		case typ == spec.MountTmpfs && sizeOption().MatchString(o):
 			size = sizeOption().FindStringSubmatch(o)[1]
 		case typ == spec.MountTmpfs && modeOption().MatchString(o):
@@ -177,7 +177,7 @@ func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string
 func (m *importer) specOptions(flags map[string]bool, forced []string) *yaml.Node {
 	var o []string
 	for _, name := range spec.MountOptions {
-		if flags[name] && !contains(forced, name) {
+		if flags[name] && !slices.Contains(forced, name) {
 			o = append(o, name)
 		}
 	}
@@ -267,12 +267,12 @@ func (m *importer) devPart(key, kind string, mt specs.Mount, flags map[string]bo
 	m.missing(key, mt, fflags, flags)
 	var extra []string
 	for name := range flags {
-		if !contains(fflags, name) {
+		if !slices.Contains(fflags, name) {
 			extra = append(extra, name)
 		}
 	}
 	for _, o := range rest {
-		if !contains(strings.Split(fdata, ","), o) {
+		if !slices.Contains(strings.Split(fdata, ","), o) {
 			extra = append(extra, o)
 		}
 	}

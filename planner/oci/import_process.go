@@ -5,6 +5,7 @@ package oci
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,7 +97,7 @@ func (m *importer) rlimits() *yaml.Node {
 	for i, r := range m.c.Process.Rlimits {
 		key := fmt.Sprintf("process.rlimits[%d]", i)
 		name := strings.ToLower(strings.TrimPrefix(r.Type, "RLIMIT_"))
-		if _, ok := planner.ResourceByName(name); !ok || !strings.HasPrefix(r.Type, "RLIMIT_") || !contains(spec.RlimitNames, name) {
+		if _, ok := planner.ResourceByName(name); !ok || !strings.HasPrefix(r.Type, "RLIMIT_") || !slices.Contains(spec.RlimitNames, name) {
 			m.note(key, "%q is not a resource nsup knows (%s): dropped", r.Type, strings.Join(spec.RlimitNames, ", "))
 			continue
 		}

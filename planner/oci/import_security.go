@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -83,7 +84,7 @@ func (m *importer) capabilities() []string {
 		switch n := spec.CapabilityName(c); {
 		case n == "" || n == "ALL":
 			m.note(fmt.Sprintf("process.capabilities.bounding[%d]", i), "%q is not a capability nsup knows: dropped", c)
-		case !contains(keep, n):
+		case !slices.Contains(keep, n):
 			keep = append(keep, n)
 		}
 	}
@@ -132,12 +133,12 @@ func capIndex(c string) int {
 func capChanges(keep []string) *yaml.Node {
 	var add, drop []string
 	for _, c := range keep {
-		if !contains(planner.DefaultCapabilities, c) {
+		if !slices.Contains(planner.DefaultCapabilities, c) {
 			add = append(add, c)
 		}
 	}
 	for _, c := range planner.DefaultCapabilities {
-		if !contains(keep, c) {
+		if !slices.Contains(keep, c) {
 			drop = append(drop, c)
 		}
 	}
@@ -224,7 +225,7 @@ func (m *importer) confinedPaths(key string, paths, defaults []string) *yaml.Nod
 		switch {
 		case !path.IsAbs(p) || path.Clean(p) != p:
 			m.note(fmt.Sprintf("%s[%d]", key, i), "%q is not a clean absolute path: dropped", p)
-		case contains(out, p):
+		case slices.Contains(out, p):
 		default:
 			out = append(out, p)
 		}
