@@ -98,6 +98,16 @@ func (u testUser) command(env []string, argv ...string) *exec.Cmd {
 // rootlessDir is a folder the user can read (t.TempDir is 0700), holding
 // nsup, copies of the examples in repo/examples (devbox binds repo), and
 // the user's own cache home.
+// detachedEnv is u's environment for detached environments: its cache
+// and a runtime folder of its own (XDG_RUNTIME_DIR, where nsup keeps
+// their state rootless).
+func detachedEnv(u testUser, cache string) []string {
+	run := filepath.Join(cache, "run")
+	os.Mkdir(run, 0o700)
+	os.Chown(run, u.uid, u.gid)
+	return []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
+}
+
 func rootlessDir(t *testing.T, u testUser) (dir, bin, cache string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nsupns-rootless-")
@@ -607,10 +617,7 @@ func TestRootRootlessRestart(t *testing.T) {
 	sameHostNS(t)
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
-	run := filepath.Join(cache, "run")
-	os.Mkdir(run, 0o700)
-	os.Chown(run, u.uid, u.gid)
-	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
+	env := detachedEnv(u, cache)
 	spec := filepath.Join(dir, "repo", "crash.yaml")
 	os.WriteFile(spec, []byte(`version: 1
 name: crashy
@@ -661,10 +668,7 @@ func TestRootRootlessPodRestart(t *testing.T) {
 	requireBusybox(t)
 	u := makeUser(t)
 	dir, bin, cache := rootlessDir(t, u)
-	run := filepath.Join(cache, "run")
-	os.Mkdir(run, 0o700)
-	os.Chown(run, u.uid, u.gid)
-	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
+	env := detachedEnv(u, cache)
 	f := filepath.Join(dir, "repo", "pod.yaml")
 	os.WriteFile(f, []byte(podSpec), 0o644)
 	t.Cleanup(func() { u.as(t, env, bin, "down", "-p", "podtest") })
@@ -722,7 +726,7 @@ func TestRootRootlessPodRestart(t *testing.T) {
 	// The holder: the user's, in a user namespace of its own (not the
 	// host's) that both environments are in, with their network.
 	var h struct{ Pid int }
-	rec := filepath.Join(run, "nsup", "podtest", ".pods", "web.json")
+	rec := filepath.Join(cache, "run", "nsup", "podtest", ".pods", "web.json")
 	b, err := os.ReadFile(rec)
 	if err != nil {
 		t.Fatalf("the holder's record: %v", err)
