@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -61,16 +60,7 @@ func (p podmanEnv) run(t *testing.T, args ...string) (int, string, string) {
 		"--storage-driver", "vfs", "--tmpdir", filepath.Join(p.dir, "tmp")}
 	cmd := exec.Command("podman", append(global, args...)...)
 	cmd.Env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("podman: %v", err)
-	}
-	return code, out.String(), errb.String()
+	return runCaptured(t, cmd)
 }
 
 const imageSpec = `version: 1

@@ -6,6 +6,7 @@ import (
 	"flag"
 	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -268,4 +269,20 @@ environments:
 	if code != 0 || out != f+": valid (1 environments), and it plans on this host\n" || errs != "" {
 		t.Errorf("validate with the bind source there: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
+}
+
+// runCaptured runs cmd and returns its exit status, stdout and stderr; a
+// command that cannot be run at all fails t.
+func runCaptured(t testing.TB, cmd *exec.Cmd) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%s: %v", cmd.Path, err)
+	}
+	return code, out.String(), errb.String()
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -75,16 +74,7 @@ func (u testUser) asIn(t *testing.T, cgroup int, env []string, argv ...string) (
 	if cgroup >= 0 {
 		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: cgroup}
 	}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("setpriv: %v", err)
-	}
-	return code, out.String(), errb.String()
+	return runCaptured(t, cmd)
 }
 
 // command is argv run as the user, with no capability and a clean
