@@ -3,7 +3,6 @@ package image
 import (
 	"archive/tar"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -158,7 +157,7 @@ func writeLayer(root *os.Root, blobs string, img Image) (Descriptor, error) {
 	if err != nil {
 		return Descriptor{}, err
 	}
-	d := Digest("sha256:" + hex.EncodeToString(h.Sum(nil)))
+	d := digestOf(h)
 	if err := root.Rename(tmp, blobs+"/"+d.Encoded()); err != nil {
 		return Descriptor{}, err
 	}
@@ -304,7 +303,7 @@ func verify(dir string, d Descriptor) error {
 	if err != nil {
 		return err
 	}
-	if n != d.Size || Digest("sha256:"+hex.EncodeToString(h.Sum(nil))) != d.Digest {
+	if n != d.Size || digestOf(h) != d.Digest {
 		return fmt.Errorf("blob %s: %d bytes, or another digest (the descriptor says %d)", d.Digest, n, d.Size)
 	}
 	return nil

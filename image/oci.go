@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"time"
 )
 
@@ -36,6 +37,9 @@ func FromBytes(b []byte) Digest {
 	s := sha256.Sum256(b)
 	return Digest("sha256:" + hex.EncodeToString(s[:]))
 }
+
+// digestOf is the digest of what was written to h, a sha256 hash.
+func digestOf(h hash.Hash) Digest { return Digest("sha256:" + hex.EncodeToString(h.Sum(nil))) }
 
 // Encoded is the hex part, a blob's file name under blobs/sha256.
 func (d Digest) Encoded() string { return string(d[len("sha256:"):]) }
