@@ -28,6 +28,14 @@ import (
 // The test binary is its own child stage: Apply re-executes /proc/self/exe.
 // It is also nsup apply for tests that need nsup in a process of its own
 // (to kill it, or to run two at once): see helperApply.
+// Apply needs the main thread kept, as nsup's main package keeps it
+// (but in the helper of TestApplyNeedsKeptMainThread).
+func init() {
+	if os.Getenv("NSUP_TEST_UNKEPT") == "" {
+		executor.KeepMainThread()
+	}
+}
+
 func TestMain(m *testing.M) {
 	if executor.IsInit() {
 		os.Exit(executor.RunInit())

@@ -22,6 +22,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// The main thread is kept for Apply (executor.KeepMainThread) by every
+// command but those that start no environment, and by nsup's other roles
+// (an environment's init, pasta's keeper, a pod's holder) and its test
+// binary, whose arguments are none of these.
+func init() {
+	if !startsNoEnvironment(os.Args[1:]) {
+		executor.KeepMainThread()
+	}
+}
+
+// startsNoEnvironment says whether nsup called with args certainly
+// starts no environment and joins no namespace: it prints, checks or
+// plans. Keeping the main thread starts a thread of the runtime's, 0.05
+// ms of the 1.3 ms nsup version takes.
+func startsNoEnvironment(args []string) bool {
+	if len(args) == 0 {
+		return true
+	}
+	switch args[0] {
+	case "version", "--version", "help", "-h", "--help", "validate", "plan":
+		return true
+	}
+	return false
+}
+
 func main() {
 	// A child stage executes nsup as an environment's init; that process
 	// runs init and nothing else.

@@ -1,0 +1,25 @@
+package main
+
+import "testing"
+
+// Only the commands that print, check or plan go without the main thread
+// kept for Apply; every other command, nsup's other roles and the test
+// binary keep it.
+func TestStartsNoEnvironment(t *testing.T) {
+	none := map[string]bool{"version": true, "help": true, "validate": true, "plan": true}
+	for _, c := range commands() {
+		if got := startsNoEnvironment([]string{c.name, "x"}); got != none[c.name] {
+			t.Errorf("startsNoEnvironment(%s) = %v, want %v", c.name, got, none[c.name])
+		}
+	}
+	for _, args := range [][]string{{}, {"--version"}, {"-h"}, {"--help"}} {
+		if !startsNoEnvironment(args) {
+			t.Errorf("startsNoEnvironment(%q) = false", args)
+		}
+	}
+	for _, args := range [][]string{{"__nsup_init"}, {"__nsup_keep"}, {"__nsup_hold"}, {"-test.v"}, {"nonsense"}} {
+		if startsNoEnvironment(args) {
+			t.Errorf("startsNoEnvironment(%q) = true", args)
+		}
+	}
+}
