@@ -38,8 +38,16 @@ func (st *State) verify() error {
 	return nil
 }
 
-// errExiting is verify's answer for the recorded init while it exits.
-var errExiting = fmt.Errorf("init is exiting: %w", unix.ESRCH)
+// errExiting is verify's answer for the recorded init while it exits: an
+// ESRCH, as for an init that is gone. A type of its own, not a
+// fmt.Errorf: that would run fmt at every start of nsup, for an error
+// that down alone may need.
+var errExiting error = exitingError{}
+
+type exitingError struct{}
+
+func (exitingError) Error() string { return "init is exiting: " + unix.ESRCH.Error() }
+func (exitingError) Unwrap() error { return unix.ESRCH }
 
 // procStat reads /proc/PID/stat: the fields after the command name (the
 // first is field 3, the state), and the name.
