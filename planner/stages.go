@@ -3,6 +3,7 @@ package planner
 import (
 	"fmt"
 	"reflect"
+	"sync"
 )
 
 // Which stage performs which operation: the one table the executor's
@@ -27,7 +28,9 @@ func StageOps(stage Stage) []Op { return stageOps[stage] }
 // Stages returns every stage.
 func Stages() []Stage { return []Stage{Host, Child, Init, Forked, Proc} }
 
-var stageTable = func() map[Stage]map[reflect.Type]bool {
+// stageTable is built on first use (Check, once per apply), not at every
+// start of nsup.
+var stageTable = sync.OnceValue(func() map[Stage]map[reflect.Type]bool {
 	m := map[Stage]map[reflect.Type]bool{}
 	for st, ops := range stageOps {
 		m[st] = map[reflect.Type]bool{}
@@ -36,10 +39,10 @@ var stageTable = func() map[Stage]map[reflect.Type]bool {
 		}
 	}
 	return m
-}()
+})
 
 // Performs says whether stage performs op.
-func (s Stage) Performs(op Op) bool { return stageTable[s][reflect.TypeOf(op)] }
+func (s Stage) Performs(op Op) bool { return stageTable()[s][reflect.TypeOf(op)] }
 
 // Check refuses a plan with a step in a stage that does not perform its
 // operation, or in no stage at all.
