@@ -634,6 +634,36 @@ func waitFor(t *testing.T, b *syncBuffer, s string) {
 	t.Fatalf("%q never printed; output %q", s, b.String())
 }
 
+// A signal that comes while a lone foreground environment is set up (on
+// Apply's own goroutine: inline) interrupts the setup: Apply says so,
+// and rolls back, the child killed and reaped whether it was up yet or
+// not, its groups removed (checkHost).
+func TestRootSignalDuringSetup(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  early:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sleep, "100"]
+`)
+	sigs := make(chan os.Signal, 1)
+	sigs <- syscall.SIGINT
+	subscribed := make(chan struct{})
+	close(subscribed)
+	var out syncBuffer
+	st, err := executor.Apply(context.Background(), p, executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
+		Signals: sigs, Subscribed: subscribed})
+	if st != 1 || err == nil || !strings.Contains(err.Error(), "early: setup interrupted by interrupt") {
+		t.Errorf("apply with a SIGINT during its setup: status %d, err %v; want 1 and the setup interrupted", st, err)
+	}
+}
+
 func TestRootContextCancel(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)

@@ -94,7 +94,9 @@ func (r *envRun) cgroupsDone() error {
 	// This thread back in nsup's own groups first, if a failure came
 	// between its join and its return.
 	for _, home := range r.away {
-		cgroupWrite(filepath.Join(home, "tasks"), "0")
+		if cgroupWrite(filepath.Join(home, "tasks"), "0") != nil {
+			r.strayThread = true
+		}
 	}
 	r.away = nil
 	var errs []error

@@ -31,8 +31,14 @@ type envRun struct {
 	// away are nsup's own v1 groups this thread left for the
 	// environment's (CgroupJoin) and has not gone back to yet.
 	away []string
+	// strayThread: this thread could not go back to one of nsup's own
+	// groups; it must end with its goroutine (Apply, inline).
+	strayThread bool
 	// why is what nsup knows of the end beyond its status (Options.Ended).
 	why string
+	// inlineUp: set up on Apply's own goroutine (inline), and not yet
+	// finished there.
+	inlineUp bool
 	// setup receives nil or the setup error once the environment is up
 	// (detached: ready to be released), then, detached, the result of
 	// its release.
@@ -127,14 +133,21 @@ var errTakenBack = errors.New("taken back")
 //     the process (prctl(2) PR_SET_PDEATHSIG; golang/go#27505): the thread
 //     lives until the child has been waited for, or, detached, until the
 //     child has cleared its parent-death signal (the last step).
+//
+// Apply runs a lone foreground environment whose host steps change no
+// namespace of the thread's on its own goroutine instead, which is locked
+// to the main thread for the life of the process: setUp, then finish.
 func (r *envRun) run(ctx context.Context) {
 	runtime.LockOSThread()
-	defer close(r.done)
-	defer func() {
-		for _, fd := range r.nsFDs {
-			unix.Close(fd)
-		}
-	}()
+	if r.setUp(ctx) {
+		r.finish()
+	}
+}
+
+// setUp performs the environment's setup and reports it on r.setup. It
+// returns true when the environment is up in the foreground, for finish
+// to wait for; otherwise the run is over (done is closed).
+func (r *envRun) setUp(ctx context.Context) bool {
 	err := r.setupEnv(ctx)
 	if r.pty != nil {
 		// The child has its copies: the relay's output ends (EIO) when
@@ -164,15 +177,23 @@ func (r *envRun) run(ctx context.Context) {
 		if r.release == nil {
 			r.a.ended <- r
 		}
-		return
+		r.end()
+		return false
 	}
 	if r.release != nil {
 		r.unhold()
 		r.setup <- nil
-		return // released: the environment lives on, nsup does not wait for it
+		r.end()
+		return false // released: the environment lives on, nsup does not wait for it
 	}
 	r.openWanted()
 	r.setup <- nil
+	return true
+}
+
+// finish waits for the end of an environment that is up in the
+// foreground, tells Apply (ended) and ends the run.
+func (r *envRun) finish() {
 	r.status = r.wait()
 	r.stopPasta()
 	if r.status == 128+int(unix.SIGKILL) && r.oomKilled() {
@@ -186,6 +207,16 @@ func (r *envRun) run(ctx context.Context) {
 	// when Apply returns.
 	r.finishPty()
 	r.a.ended <- r
+	r.end()
+}
+
+// end ends the run: the namespaces later environments joined by name
+// are let go, and done is closed.
+func (r *envRun) end() {
+	for _, fd := range r.nsFDs {
+		unix.Close(fd)
+	}
+	close(r.done)
 }
 
 func (r *envRun) finishPty() {
