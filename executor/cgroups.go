@@ -61,17 +61,52 @@ func (r *envRun) cgroupMkdir(op planner.CgroupMkdir) error {
 
 // cgroupJoin moves this thread (0: a thread moves without the kernel's
 // lock of every process's moves) into group dir: one of the environment's
-// (remembered until it goes back: HOME of HOME/nsup/NAME), or nsup's own.
+// (remembered until it goes back: homeOf), or nsup's own.
 func (r *envRun) cgroupJoin(dir string) error {
 	if err := cgroupWrite(filepath.Join(dir, "tasks"), "0"); err != nil {
 		return err
 	}
+	r.noteJoin(dir)
+	return nil
+}
+
+// noteJoin records the thread's move into dir: away from nsup's own group
+// of that hierarchy, or back to it.
+func (r *envRun) noteJoin(dir string) {
 	if slices.Contains(r.cgroups, dir) {
-		r.away = append(r.away, filepath.Dir(filepath.Dir(dir)))
+		home := r.homeOf(dir)
+		if home == "" {
+			// A plan that does not say (written by hand): HOME of
+			// HOME/nsup/NAME, and the thread is not to be used again.
+			home, r.strayThread = filepath.Dir(filepath.Dir(dir)), true
+		}
+		r.away = append(r.away, home)
 	} else {
 		r.away = slices.DeleteFunc(r.away, func(h string) bool { return h == dir })
 	}
-	return nil
+}
+
+// homeOf returns the group of nsup's the thread goes back to from dir,
+// one of the environment's v1 groups: the planner pairs them, the k-th
+// join into one of its groups with the k-th join back (nsup's own group
+// in that hierarchy, which is not the parent of nsup/ under
+// NSUP_CGROUP_PARENT, nor where nsup's is not the hierarchy's root).
+func (r *envRun) homeOf(dir string) string {
+	var joins, backs []string
+	for _, st := range r.env.Steps {
+		if j, ok := st.Op.(planner.CgroupJoin); ok && st.Stage == planner.Host {
+			p := nsupPath(j.Path)
+			if slices.Contains(r.cgroups, p) {
+				joins = append(joins, p)
+			} else {
+				backs = append(backs, p)
+			}
+		}
+	}
+	if k := slices.Index(joins, dir); k >= 0 && k < len(backs) {
+		return backs[k]
+	}
+	return ""
 }
 
 // cgroupWrite writes one file of a group nsup made.

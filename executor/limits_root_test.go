@@ -245,6 +245,16 @@ func TestRootLimitsGroups(t *testing.T) {
 			t.Errorf("%s is still there: %v", d, err)
 		}
 	}
+	// Every thread of nsup (this process) is back where the process is,
+	// the one that created the child too (the caller's, for a lone
+	// environment), in every hierarchy, not in a parent of the groups.
+	own, _ := os.ReadFile("/proc/self/cgroup")
+	tasks, _ := os.ReadDir("/proc/self/task")
+	for _, task := range tasks {
+		if b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup"); string(b) != string(own) {
+			t.Errorf("thread %s of nsup is in\n%s\nnot in the process's\n%s", task.Name(), b, own)
+		}
+	}
 }
 
 // TestRootLimitsLeftKilled: an environment without a pid namespace whose
