@@ -148,6 +148,7 @@ func (r *envRun) run(ctx context.Context) {
 // returns true when the environment is up in the foreground, for finish
 // to wait for; otherwise the run is over (done is closed).
 func (r *envRun) setUp(ctx context.Context) bool {
+	ownSlack() // the processes this thread creates get nsup's own (sysmon.go)
 	err := r.setupEnv(ctx)
 	if r.pty != nil {
 		// The child has its copies: the relay's output ends (EIO) when

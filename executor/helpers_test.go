@@ -34,6 +34,10 @@ func init() {
 	if os.Getenv("NSUP_TEST_UNKEPT") == "" {
 		executor.KeepMainThread()
 	}
+	// And its monitor thread calmed, as nsup apply does: every test's
+	// processes then come from threads that must give them nsup's own
+	// timer slack (TestRootTimerSlack).
+	executor.CalmSysmon()
 }
 
 func TestMain(m *testing.M) {

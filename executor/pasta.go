@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,7 +94,12 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		// in the host's, where pasta finds the host's interfaces.
 		start = func() error {
 			errc := make(chan error, 1)
-			go func() { errc <- cmd.Start() }()
+			go func() {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+				ownSlack() // pasta gets nsup's own (sysmon.go)
+				errc <- cmd.Start()
+			}()
 			return <-errc
 		}
 	}

@@ -47,6 +47,20 @@ func startsNoEnvironment(args []string) bool {
 	return false
 }
 
+// appliesPlan says whether nsup called with args brings environments up
+// (executor.CalmSysmon: the runtime's monitor thread wakes less often
+// while it does).
+func appliesPlan(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	switch args[0] {
+	case "apply", "run", "shell", "restart", "exec":
+		return true
+	}
+	return false
+}
+
 func main() {
 	// A child stage executes nsup as an environment's init; that process
 	// runs init and nothing else.
@@ -67,6 +81,9 @@ func main() {
 	// process nsup starts: the environments (whose child stage closes
 	// them anyway), pasta's keeper and pasta, which outlive nsup.
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if appliesPlan(os.Args[1:]) {
+		executor.CalmSysmon()
+	}
 	exiting = true
 	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
