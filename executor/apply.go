@@ -588,13 +588,14 @@ func inlineable(env *planner.Env) bool {
 // loop forwards them to a lone environment's.
 type sigWatch struct {
 	mu   sync.Mutex
+	sigs <-chan os.Signal
 	run  *envRun // set once the environment is up
 	got  os.Signal
 	done chan struct{}
 }
 
 func watchSignals(sigs <-chan os.Signal, cancel func()) *sigWatch {
-	w := &sigWatch{done: make(chan struct{})}
+	w := &sigWatch{sigs: sigs, done: make(chan struct{})}
 	go func() {
 		for {
 			select {
@@ -616,12 +617,19 @@ func watchSignals(sigs <-chan os.Signal, cancel func()) *sigWatch {
 }
 
 // setUp ends the setup: it returns the signal that interrupted it, if
-// one did; if none did, the signals from now on go to r.
+// one did (one still in the channel too: the watching goroutine may not
+// have run yet, its thread busy); if none did, the signals from now on go
+// to r.
 func (w *sigWatch) setUp(r *envRun) os.Signal {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.got == nil {
-		w.run = r
+		select {
+		case s := <-w.sigs:
+			w.got = s
+		default:
+			w.run = r
+		}
 	}
 	return w.got
 }
