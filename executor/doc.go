@@ -8,7 +8,10 @@
 //     (package executor/store: a closure copied, a tar archive unpacked,
 //     into the cache, whose entry it holds locked while the environment
 //     runs), joins net, ipc, uts and cgroup namespaces on a thread locked
-//     for the environment (envrun.go), writes the id maps of a new user
+//     for the environment (envrun.go; a lone foreground environment that
+//     joins and makes no namespace for the thread is applied on Apply's
+//     own, locked for the while: nsup's main thread, which the process
+//     keeps, KeepMainThread), writes the id maps of a new user
 //     namespace (idmap.go) and, detached, makes the state directory,
 //     lock, log and control socket (detach.go);
 //   - fork and child (launch.go): one launcher creates every
