@@ -195,7 +195,6 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	// (0.2 ms of an apply of 5). The main thread outlives the child, as
 	// its parent-death signal needs. Signals go through watch then.
 	inline := len(p.Environments) == 1 && !p.Detach && inlineable(&p.Environments[0])
-	var watch *sigWatch
 	if inline {
 		// Apply's caller may be another goroutine than the main one (a
 		// test's): the host steps that move the thread between groups
@@ -241,7 +240,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		}
 		runs = append(runs, r)
 		if inline {
-			watch = watchSignals(sigs, cancel)
+			watch := watchSignals(sigs, cancel)
 			defer watch.stop()
 			r.inlineUp = r.setUp(ctx)
 			err = <-r.setup
@@ -310,15 +309,10 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		return 0, nil
 	}
 	if inline {
-		r := runs[0]
-		r.inlineUp = false
-		r.finish()
-		<-a.ended
-		r.finished = true
-		if opts.Ended != nil {
-			opts.Ended(r.env.Name, r.status, r.why)
-		}
-		return r.status, parent.Err()
+		// Waited for here; the loop below then hears of its end (and
+		// the watch, not the loop, forwards any signal meanwhile).
+		runs[0].inlineUp = false
+		runs[0].finish()
 	}
 	stopping, killed := false, false
 	next := len(runs) - 1 // the next environment to stop, in reverse order

@@ -659,9 +659,7 @@ environments:
 	sigs <- syscall.SIGINT
 	subscribed := make(chan struct{})
 	close(subscribed)
-	var out syncBuffer
-	st, err := executor.Apply(context.Background(), p, executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out,
-		Signals: sigs, Subscribed: subscribed})
+	st, _, _, err := run(t, p, executor.Options{Signals: sigs, Subscribed: subscribed})
 	interrupted := st == 1 && err != nil && strings.Contains(err.Error(), "early: setup interrupted by interrupt")
 	if !interrupted && (st != 130 || err != nil) {
 		t.Errorf("apply with a SIGINT during its setup: status %d, err %v; want 1 and the setup interrupted", st, err)

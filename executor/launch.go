@@ -183,11 +183,12 @@ func launchLifeline(a *launchArgs) {
 // launched is the host's side of one launch: the pipes to release the
 // child and to learn how its raw steps went.
 type launched struct {
-	// report is the read end of the child's report pipe, blocking: the
-	// thread that reads it sleeps in read(2) until the child writes or
-	// ends, and the kernel wakes it, rather than the runtime's poller
-	// waking a locked goroutine that must then get its thread back.
-	report  int
+	// report is the read end of the child's report pipe, blocking (not
+	// the runtime's poller's, as os.Pipe's are): the thread that reads
+	// it sleeps in read(2) until the child writes or ends, and the kernel
+	// wakes it, rather than the poller waking a locked goroutine that
+	// must then get its thread back.
+	report  *os.File
 	release *os.File // write end, nil if the child does not wait
 	// lifeline is nsup's pidfd, which the child polls; dumpable, when
 	// the child shares nsup's memory, is what prctl(PR_GET_DUMPABLE) said
@@ -311,25 +312,21 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	if err := unix.Pipe2(pfd[:], unix.O_CLOEXEC); err != nil {
 		return 0, os.NewSyscallError("pipe2", err)
 	}
-	rep, repW := pfd[0], pfd[1]
-	var err error
-	defer func() {
-		if repW >= 0 {
-			unix.Close(repW)
-		}
-	}()
+	rep, repW := os.NewFile(uintptr(pfd[0]), "report"), os.NewFile(uintptr(pfd[1]), "report")
+	defer repW.Close()
 	l := &launched{report: rep, dumpable: -1}
 	var relR *os.File
+	var err error
 	if waits {
 		relR, l.release, err = os.Pipe()
 		if err != nil {
-			unix.Close(rep)
+			rep.Close()
 			return 0, err
 		}
 		defer relR.Close()
 		a.release, a.releaseW = relR.Fd(), l.release.Fd()
 	}
-	prog.report = uintptr(repW)
+	prog.report = repW.Fd()
 	// The unified group the child is born in (CLONE_INTO_CGROUP), or, where
 	// a filter of the host's refuses clone3, put in by the launcher while
 	// it waits (as a v1 group is).
@@ -493,8 +490,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	}
 	// What the child reads and writes, while it runs in nsup's memory.
 	r.prog, r.stacks = prog, stacks
-	unix.Close(repW) // only the copy and its child hold it now
-	repW = -1
+	repW.Close() // only the copy and its child hold it now
 	if a.forked {
 		var ws unix.WaitStatus
 		for {

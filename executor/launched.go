@@ -132,27 +132,16 @@ func (l *launched) close() {
 	if l.lifeline != nil {
 		l.lifeline.Close()
 	}
-	unix.Close(l.report)
+	l.report.Close()
 	if l.release != nil {
 		l.release.Close()
 	}
 }
 
-func readReport(fd int) (what, step, value uint64, err error) {
+func readReport(rd io.Reader) (what, step, value uint64, err error) {
 	var b [24]byte
-	for n := 0; n < len(b); {
-		m, err := unix.Read(fd, b[n:])
-		switch {
-		case err == unix.EINTR:
-			continue
-		case err != nil:
-			return 0, 0, 0, err
-		case m == 0 && n == 0:
-			return 0, 0, 0, io.EOF
-		case m == 0:
-			return 0, 0, 0, io.ErrUnexpectedEOF
-		}
-		n += m
+	if _, err := io.ReadFull(rd, b[:]); err != nil {
+		return 0, 0, 0, err
 	}
 	return binary.NativeEndian.Uint64(b[0:]), binary.NativeEndian.Uint64(b[8:]), binary.NativeEndian.Uint64(b[16:]), nil
 }

@@ -1,14 +1,12 @@
 package executor_test
 
 import (
-	"context"
 	"os"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/executor"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,12 +60,7 @@ environments:
 	}
 	unix.Prctl(unix.PR_SET_TIMERSLACK, 10_000_000, 0, 0, 0)
 	defer unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(mine), 0, 0, 0)
-	var out syncBuffer
-	st, err := executor.Apply(context.Background(), p, executor.Options{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v %s", st, err, out.String())
-	}
-	if got := strings.TrimSpace(out.String()); got != strconv.Itoa(own) {
+	if got := strings.TrimSpace(runOK(t, p)); got != strconv.Itoa(own) {
 		t.Errorf("the environment's process has a timer slack of %s ns, want nsup's own %d", got, own)
 	}
 }
