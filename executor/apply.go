@@ -10,7 +10,6 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/nsup/nsup/planner"
@@ -363,19 +362,6 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	return status, parent.Err()
 }
 
-// Subscribe subscribes a new channel to SIGINT and SIGTERM, for
-// Options.Signals, on a goroutine of its own: subscribed is closed once
-// it is done.
-func Subscribe() (sigs chan os.Signal, subscribed <-chan struct{}) {
-	sigs = make(chan os.Signal, 4)
-	done := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-		close(done)
-	}()
-	return sigs, done
-}
-
 // applier is one Apply call.
 type applier struct {
 	plan *planner.Plan
@@ -558,74 +544,3 @@ type NotStartedError struct {
 }
 
 func (e *NotStartedError) Error() string { return e.Msg }
-
-// inlineable says whether env can be applied on the main thread: none of
-// its host steps joins or makes a namespace for the thread (Setns,
-// Unshare, TimeOffsets), which would leave the main thread in it.
-func inlineable(env *planner.Env) bool {
-	for _, st := range env.Steps {
-		if st.Stage != planner.Host {
-			continue
-		}
-		switch st.Op.(type) {
-		case planner.Setns, planner.Unshare, planner.TimeOffsets:
-			return false
-		}
-	}
-	return true
-}
-
-// sigWatch takes the signals Apply subscribed to while a lone
-// environment is applied on Apply's own goroutine (inline): during its
-// setup, the first cancels it and is kept, as the setup is then
-// interrupted; once it is up, each is forwarded to its child, as Apply's
-// loop forwards them to a lone environment's.
-type sigWatch struct {
-	mu   sync.Mutex
-	sigs <-chan os.Signal
-	run  *envRun // set once the environment is up
-	got  os.Signal
-	done chan struct{}
-}
-
-func watchSignals(sigs <-chan os.Signal, cancel func()) *sigWatch {
-	w := &sigWatch{sigs: sigs, done: make(chan struct{})}
-	go func() {
-		for {
-			select {
-			case s := <-sigs:
-				w.mu.Lock()
-				if w.run != nil {
-					w.run.signal(s.(syscall.Signal))
-				} else if w.got == nil {
-					w.got = s
-					cancel()
-				}
-				w.mu.Unlock()
-			case <-w.done:
-				return
-			}
-		}
-	}()
-	return w
-}
-
-// setUp ends the setup: it returns the signal that interrupted it, if
-// one did (one still in the channel too: the watching goroutine may not
-// have run yet, its thread busy); if none did, the signals from now on go
-// to r.
-func (w *sigWatch) setUp(r *envRun) os.Signal {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.got == nil {
-		select {
-		case s := <-w.sigs:
-			w.got = s
-		default:
-			w.run = r
-		}
-	}
-	return w.got
-}
-
-func (w *sigWatch) stop() { close(w.done) }

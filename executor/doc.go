@@ -57,12 +57,11 @@
 // parent-death signal. From then on the environment is on its own, and
 // lifecycle reads the state back for nsup ps, logs, exec and down.
 //
-// What lives where: this package applies a plan (apply.go, envrun.go,
-// host.go, detach.go, idmap.go, pty.go, stdio.go), launches (launch.go,
-// launched.go,
-// clone_*.go, raw.go, rawfs.go, rawproc.go, rawprep.go) and runs init
-// (initstage.go, init.go, supervise.go, spawn.go, control.go, output.go,
-// sys.go, wire.go). The store of root
+// What lives where: this package applies a plan (apply.go, signals.go,
+// envrun.go, host.go, detach.go, idmap.go, pty.go, stdio.go), launches
+// (launch.go, launched.go, clone_*.go, raw.go, rawfs.go, rawproc.go,
+// rawprep.go) and runs init (initstage.go, init.go, supervise.go,
+// spawn.go, control.go, output.go, sys.go, wire.go). The store of root
 // trees (the cache, closure copies, the tar unpacker, paths resolved
 // inside a tree) is executor/store; detached environments seen from
 // outside (the state file, ps, exec's client, logs, down) are

@@ -6,7 +6,7 @@
 // but never writes anything.
 //
 // The steps of one environment, in order (the reasons are beside the code
-// that plans each: rootfs.go, namespaces.go, user.go, mounts.go,
+// that plans each: rootfs.go, namespaces.go and pods.go, user.go, mounts.go,
 // security.go, process.go; which stage performs which operation is
 // stages.go's table):
 //

@@ -533,3 +533,25 @@ func TestBoundariesPlanningWritesNothing(t *testing.T) {
 		}
 	}
 }
+
+// maxFileLines is how long a non-test file of the module may grow: past
+// it, a file holds more than one concern, and is split by concern (as
+// planner/kube's import_*.go are). Generated files (zsyscalls.go, a
+// table) are exempt.
+const maxFileLines = 600
+
+func TestBoundariesFileLength(t *testing.T) {
+	pkgs := loadModule(t)
+	for _, p := range sortedPaths(pkgs) {
+		pkg := pkgs[p]
+		for _, f := range pkg.files {
+			if ast.IsGenerated(f) {
+				continue
+			}
+			tf := pkg.fset.File(f.Pos())
+			if n := tf.LineCount(); n > maxFileLines {
+				t.Errorf("%s: %d lines, more than %d: split it by concern", tf.Name(), n, maxFileLines)
+			}
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package main
+
+// nsup plan, and the plans it saves (-o) that apply loads back.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/spec"
+)
+
+const planHelp = `Compiles FILE into the plan apply would perform and prints it: one line
+per step, each syscall with its arguments, its stage (host: nsup itself;
+child: nsup inside the new namespaces; init: PID 1 of the environment), and
+the YAML line that caused it. With ENV names, only those environments (and
+the ones they join). With -d, the plan of nsup apply -d: the same steps and
+those that record the environments (state directory, lock, log, control
+socket, state file) and release them. If FILE.lock exists (nsup lock), a
+rootfs that differs from it is refused, file by file, unless --update-lock
+accepts it (and rewrites FILE.lock). The plan opens with the spec's
+variables: each reference, its value, and where that came from. Needs no
+privilege and touches nothing else.`
+
+func runPlan(_ context.Context, args []string, ios ioSet) error {
+	rest, pf, err := parseFlags("plan", args, ios)
+	if err != nil {
+		return helpOK(err)
+	}
+	if len(rest) < 1 {
+		return usageError{"plan takes a FILE and optional ENV names"}
+	}
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.vars(), pf.project)
+	if err != nil {
+		return err
+	}
+	if err := checkLock(p, idx, len(rest) == 1, pf.updateLock, ios); err != nil {
+		return err
+	}
+	if pf.out != "" {
+		b, err := planner.MarshalIndent(p)
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(pf.out, b); err != nil {
+			return err
+		}
+	}
+	if pf.json {
+		b, err := planner.MarshalIndent(p)
+		if err != nil {
+			return err
+		}
+		_, err = ios.stdout.Write(b)
+		return err
+	}
+	if pf.out != "" {
+		fmt.Fprintf(ios.stderr, "nsup: plan saved to %s; apply it with: nsup apply %s\n", pf.out, pf.out)
+		return nil
+	}
+	return planner.Render(ios.stdout, p)
+}
+
+// writeFileAtomic writes name (0644) through a new temporary sibling (O_EXCL,
+// random name: never a file or symlink someone else put there) and a rename.
+func writeFileAtomic(name string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Chmod(0o644)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// loadPlan reads a saved plan and checks that it still describes what
+// the spec and the host say now: it is compiled again from the spec, and
+// any difference (the spec's bytes, a library of a closure, a command's
+// path) refuses the plan rather than applying something stale.
+func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) {
+	p, err := planner.Unmarshal(b)
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: %w", file, err)}
+	}
+	var envs []string
+	for _, e := range p.Environments {
+		envs = append(envs, e.Name)
+	}
+	// Its variables from where they came then: a value changed since
+	// refuses the plan below, as a changed file does.
+	vars := spec.CallerVars()
+	if p.EnvFile != filepath.Join(filepath.Dir(p.Spec), ".env") {
+		vars.EnvFile = p.EnvFile // --env-file's (the .env beside the spec is read anyway)
+	}
+	s, err := spec.ParseVars(p.SpecPath, vars)
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: the plan's spec %s no longer parses:\n%w", file, p.SpecPath, err)}
+	}
+	if s.Digest != p.SpecDigest {
+		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
+	}
+	s.File = p.Spec // origins are printed with the name the plan was made with
+	// Planned for a terminal or not, as it was saved: apply relays a
+	// planned terminal whatever its stdin is now.
+	terminal, term := false, ""
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			switch op := st.Op.(type) {
+			case planner.Openpty:
+				terminal = true
+			case planner.Execve:
+				// The caller's TERM when the plan was made.
+				for _, kv := range op.Env {
+					if v, ok := strings.CutPrefix(kv, "TERM="); ok && term == "" {
+						term = v
+					}
+				}
+			}
+		}
+	}
+	now, err := planner.Compile(s, planner.Options{Envs: envs, Index: idx, Detach: p.Detach, Terminal: terminal, Term: term, Project: p.Project})
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: refused: the spec no longer plans on this host:\n%w", file, err)}
+	}
+	now.SpecPath = p.SpecPath
+	saved, _ := planner.MarshalIndent(p)
+	fresh, err := planner.MarshalIndent(now)
+	if err != nil {
+		return nil, err
+	}
+	if string(saved) != string(fresh) {
+		return nil, invalidError{fmt.Errorf("%s: refused: a rootfs input or the host changed since the plan was made (- saved, + now):\n%s",
+			file, lineDiff(string(saved), string(fresh), 40))}
+	}
+	return p, nil
+}
