@@ -152,30 +152,40 @@ var ownArgs = sync.OnceValue(readOwnArgs)
 // readOwnArgs reads the line with read(2) into this frame: no os.File (a
 // finalizer, the poller), no allocation; at every apply of a Monitor,
 // where os.ReadFile and strings.Fields took 0.04 ms.
-func readOwnArgs() [2]memArea {
+func readOwnArgs() (r [2]memArea) {
 	fd, err := unix.Open("/proc/self/stat", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return [2]memArea{}
+		return r
 	}
 	var b [2048]byte // 52 fields of at most 20 digits, and a name of 64
 	n, err := unix.Read(fd, b[:])
 	unix.Close(fd)
 	if err != nil || n <= 0 || n == len(b) {
-		return [2]memArea{}
+		return r
 	}
-	return parseOwnArgs(b[:n])
+	v, ok := parseOwnArgs(b[:n])
+	if !ok {
+		return r
+	}
+	for k := range r {
+		if v[2*k+1] > v[2*k] {
+			// An address outside Go's heap, which the collector ignores.
+			r[k].at, r[k].len = unsafe.Add(unsafe.Pointer(nil), v[2*k]), v[2*k+1]-v[2*k]
+		}
+	}
+	return r
 }
 
-// parseOwnArgs finds fields 48 to 51 of a /proc/PID/stat line.
-func parseOwnArgs(b []byte) (r [2]memArea) {
+// parseOwnArgs returns fields 48 to 51 of a /proc/PID/stat line, none of
+// them 0.
+func parseOwnArgs(b []byte) (v [4]uintptr, ok bool) {
 	// Past the command's name, which may have spaces and parentheses:
 	// field 3 on.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return r
+		return v, false
 	}
 	b = b[i+1:]
-	var v [4]uintptr
 	for field := 3; field <= 51; field++ {
 		for len(b) > 0 && b[0] == ' ' {
 			b = b[1:]
@@ -185,30 +195,24 @@ func parseOwnArgs(b []byte) (r [2]memArea) {
 			end++
 		}
 		if end == 0 {
-			return r
+			return v, false
 		}
 		if field >= 48 {
 			var n uintptr
 			for _, c := range b[:end] {
 				if c < '0' || c > '9' || n > (^uintptr(0)-9)/10 {
-					return r
+					return v, false
 				}
 				n = n*10 + uintptr(c-'0')
 			}
 			if n == 0 {
-				return r
+				return v, false
 			}
 			v[field-48] = n
 		}
 		b = b[end:]
 	}
-	for k := range r {
-		if v[2*k+1] > v[2*k] {
-			// An address outside Go's heap, which the collector ignores.
-			r[k].at, r[k].len = unsafe.Add(unsafe.Pointer(nil), v[2*k]), v[2*k+1]-v[2*k]
-		}
-	}
-	return r
+	return v, true
 }
 
 // canClone3 says whether clone3(2) may be called here: a filter of the

@@ -41,26 +41,27 @@ func TestParseOwnArgs(t *testing.T) {
 	// Fields 3 to 47 as a line has them; 48 to 51 the areas; 52 the exit
 	// code.
 	mid := "S 1 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 5 1000 100 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 4096 8192 12288"
+	areas := [4]uintptr{100, 200, 200, 300}
 	for _, c := range []struct {
 		line string
-		want [2]memArea
+		want [4]uintptr
+		ok   bool
 	}{
-		{"7 (nsup) " + mid + " 100 200 200 300 0\n", [2]memArea{area(100, 100), area(200, 100)}},
+		{"7 (nsup) " + mid + " 100 200 200 300 0\n", areas, true},
 		// A name with spaces and parentheses: only the last ')' ends it.
-		{"7 (a) b (c) d) " + mid + " 100 200 200 300 0\n", [2]memArea{area(100, 100), area(200, 100)}},
-		// An empty environment: no area for it.
-		{"7 (nsup) " + mid + " 100 200 200 200 0\n", [2]memArea{area(100, 100), {}}},
-		// Too short, not a number, a zero: nothing.
-		{"7 (nsup) " + mid + " 100 200\n", [2]memArea{}},
-		{"7 (nsup) " + mid + " 100 2x0 200 300 0\n", [2]memArea{}},
-		{"7 (nsup) " + mid + " 0 200 200 300 0\n", [2]memArea{}},
-		{"7 (nsup) " + mid + " 100 200 200 99999999999999999999999 0\n", [2]memArea{}},
-		{"7 nsup " + mid + " 100 200 200 300 0\n", [2]memArea{}},
+		{"7 (a) b (c) d) " + mid + " 100 200 200 300 0\n", areas, true},
+		// The last field may end the line.
+		{"7 (nsup) " + mid + " 100 200 200 300", areas, true},
+		// Too short, not a number, a zero, too large, no name: nothing.
+		{"7 (nsup) " + mid + " 100 200\n", [4]uintptr{}, false},
+		{"7 (nsup) " + mid + " 100 2x0 200 300 0\n", [4]uintptr{}, false},
+		{"7 (nsup) " + mid + " 0 200 200 300 0\n", [4]uintptr{}, false},
+		{"7 (nsup) " + mid + " 100 200 200 99999999999999999999999 0\n", [4]uintptr{}, false},
+		{"7 nsup " + mid + " 100 200 200 300 0\n", [4]uintptr{}, false},
 	} {
-		if got := parseOwnArgs([]byte(c.line)); got != c.want {
-			t.Errorf("%q: %v, want %v", c.line, got, c.want)
+		v, ok := parseOwnArgs([]byte(c.line))
+		if ok != c.ok || (ok && v != c.want) {
+			t.Errorf("%q: %v, %v, want %v, %v", c.line, v, ok, c.want, c.ok)
 		}
 	}
 }
-
-func area(at, n uintptr) memArea { return memArea{unsafe.Add(unsafe.Pointer(nil), at), n} }
