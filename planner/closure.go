@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // Closure resolves the host paths into the full file list of a rootfs tree.
@@ -175,14 +176,29 @@ func (c *closureBuilder) addProgram(real string, depth int) error {
 		// working folder: nothing a tree can hold for sure.
 		return fmt.Errorf("script %s: #! interpreter %q is not an absolute path", real, interp)
 	}
-	ireal, mode, err := c.resolve(interp)
+	// Checked before anything of its path is listed: the interpreter is
+	// named by the script, whoever wrote it, and a file listed is a file
+	// nsup copies into the tree. Only what the kernel would run is
+	// taken (an executable ELF file or script): #!/etc/shadow would
+	// otherwise copy a file only root may read for the environment.
+	ireal, mode, err := c.lookup(interp)
 	if err != nil {
 		return fmt.Errorf("#! interpreter %s of %s: %w", interp, real, err)
 	}
 	if !mode.IsRegular() {
 		return fmt.Errorf("#! interpreter %s of %s: not a file", interp, real)
 	}
-	if err := c.addProgram(ireal, depth+1); err != nil {
+	if err := runnable(ireal); err != nil {
+		return fmt.Errorf("#! interpreter %s of %s: %w", interp, real, err)
+	}
+	again, _, err := c.resolve(interp)
+	if err != nil {
+		return fmt.Errorf("#! interpreter %s of %s: %w", interp, real, err)
+	}
+	if again != ireal {
+		return fmt.Errorf("#! interpreter %s of %s: it led to %s, then to %s: changed while the closure was made", interp, real, ireal, again)
+	}
+	if err := c.addProgram(again, depth+1); err != nil {
 		return err
 	}
 	if filepath.Base(interp) != "env" {
@@ -211,6 +227,32 @@ func (c *closureBuilder) addProgram(real string, depth int) error {
 		return c.addProgram(preal, depth+1)
 	}
 	return fmt.Errorf("script %s: #! %s %s: %q is in no folder of the default PATH (%s) on this host", real, interp, arg, name, DefaultPath)
+}
+
+// runnable says why the kernel would not run the file p (a real path) as
+// a program: not a regular file, no execute bit, neither ELF nor #!.
+func runnable(p string) error {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", p)
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return fmt.Errorf("%s is not executable (mode %04o)", p, st.Mode().Perm())
+	}
+	var head [4]byte
+	n, _ := io.ReadFull(f, head[:])
+	if !bytes.HasPrefix(head[:n], []byte("\x7fELF")) && !bytes.HasPrefix(head[:n], []byte("#!")) {
+		return fmt.Errorf("%s is neither an ELF program nor a #! script", p)
+	}
+	return nil
 }
 
 // readShebang reads the #! line of the file at p as the kernel does

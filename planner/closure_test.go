@@ -817,6 +817,32 @@ func TestClosureScripts(t *testing.T) {
 			}
 		})
 	}
+	// The interpreter is the script's word, whoever wrote the script:
+	// only what the kernel would run is taken, and nothing of a refused
+	// one is listed (#!/etc/shadow would copy a file only root may read
+	// into the tree, for the environment to read).
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("only root\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plain := write("plain", "no magic\n")
+	for _, tc := range []struct{ name, interp, want string }{
+		{"not executable", secret, "is not executable"},
+		{"no magic", plain, "neither an ELF program nor a #! script"},
+		{"a folder", dir, "not a file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Closure([]string{write(strings.ReplaceAll(tc.name, " ", "-")+".sh", "#!"+tc.interp+"\n")})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want %q", err, tc.want)
+			}
+			for _, f := range files {
+				if f.Path == tc.interp {
+					t.Errorf("%s is in the closure", tc.interp)
+				}
+			}
+		})
+	}
 	if _, err := Closure([]string{loop}); err == nil || !strings.Contains(err.Error(), "more than 4 #! interpreters") {
 		t.Errorf("a script that is its own interpreter: %v", err)
 	}

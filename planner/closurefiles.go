@@ -19,6 +19,15 @@ const maxSymlinks = 40
 // every folder and symlink it passes and the file it ends at. It returns
 // the real path (no symlink in it) and the type of what it names.
 func (c *closureBuilder) resolve(p string) (string, fs.FileMode, error) {
+	return c.walk(p, true)
+}
+
+// lookup is resolve listing nothing: where p leads, to check it first.
+func (c *closureBuilder) lookup(p string) (string, fs.FileMode, error) {
+	return c.walk(p, false)
+}
+
+func (c *closureBuilder) walk(p string, list bool) (string, fs.FileMode, error) {
 	rest := closurePathParts(p)
 	cur := "/"
 	mode := fs.ModeDir
@@ -52,22 +61,28 @@ func (c *closureBuilder) resolve(p string) (string, fs.FileMode, error) {
 			if err != nil {
 				return "", 0, err
 			}
-			c.files[next] = File{Path: next, Type: "symlink", Mode: closureMode(mode), Link: target}
-			c.mark(next)
+			if list {
+				c.files[next] = File{Path: next, Type: "symlink", Mode: closureMode(mode), Link: target}
+				c.mark(next)
+			}
 			if filepath.IsAbs(target) {
 				cur = "/"
 			}
 			rest = append(closurePathParts(target), rest...)
 			mode = fs.ModeDir // cur is a folder again
 		case mode.IsDir():
-			if _, ok := c.files[next]; !ok {
+			if _, ok := c.files[next]; !ok && list {
 				c.files[next] = File{Path: next, Type: "dir", Mode: closureMode(mode)}
 			}
-			c.mark(next)
+			if list {
+				c.mark(next)
+			}
 			cur = next
 		case mode.IsRegular():
-			if err := c.addFile(next, fi); err != nil {
-				return "", 0, err
+			if list {
+				if err := c.addFile(next, fi); err != nil {
+					return "", 0, err
+				}
 			}
 			cur = next
 		default:
