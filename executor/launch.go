@@ -79,6 +79,11 @@ type launchArgs struct {
 	// at its clone: without clone3 it enters its unified group only while
 	// it waits, and a namespace made before would be rooted at nsup's.
 	cgroupNS bool
+	// cgroupFD is the unified group's folder (CLONE_INTO_CGROUP), or ^0:
+	// the child closes it first. A folder of the host's, it would
+	// otherwise be open until the main process's execve, and a working
+	// folder of /proc/self/fd/N led there, out of the tree, for good.
+	cgroupFD uintptr
 }
 
 type forkSetns struct{ fd, nstype, step uintptr }
@@ -124,6 +129,9 @@ func launchCopy(a *launchArgs) {
 //go:nosplit
 func launchChild(a *launchArgs) {
 	p := a.prog
+	if a.cgroupFD != ^uintptr(0) {
+		rawClose(a.cgroupFD)
+	}
 	// Die with the host's thread (see envRun.run), and not be born an
 	// orphan: if the host is gone already, so is the reason to run.
 	launchLifeline(a)
@@ -207,7 +215,7 @@ type launched struct {
 func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	env := r.env
 	fail, pause := r.hooks()
-	a := &launchArgs{release: ^uintptr(0), forked: fork >= 0}
+	a := &launchArgs{release: ^uintptr(0), forked: fork >= 0, cgroupFD: ^uintptr(0)}
 	for j := fork + 1; fork >= 0 && j < clone; j++ {
 		st := env.Steps[j]
 		if pr, ok := st.Op.(planner.Prctl); ok && st.Stage == planner.Forked && pr.Option == unix.PR_SET_DUMPABLE && pr.Arg == 0 {
@@ -352,7 +360,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			return 0, stepError(env, clone, fmt.Errorf("open %s: %w", op.Cgroup, err))
 		}
 		defer unix.Close(fd)
-		into = uint64(fd)
+		into, a.cgroupFD = uint64(fd), uintptr(fd)
 	}
 	// nsup's lifeline for the child: a parent-death signal set once nsup
 	// is gone would never come (launchLifeline).

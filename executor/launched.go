@@ -91,7 +91,7 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 				if op.SourceInRoot {
 					err = fmt.Errorf("resolve %s inside the root: %w", op.Source, e)
 				} else if e == unix.ELOOP {
-					err = explained{fmt.Sprintf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere", op.Source), unix.ELOOP}
+					err = symlinkNow(op.Source)
 				} else {
 					err = fmt.Errorf("open %s: %w", op.Source, e)
 				}
@@ -101,6 +101,9 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 				err = fmt.Errorf("%s is a symlink inside the root: %w", op.Target, e)
 			case partRoot:
 				err = fmt.Errorf("open %q: %w", op.Root, e)
+				if e == unix.ELOOP {
+					err = symlinkNow(op.Root)
+				}
 			}
 		case planner.MountSetattr:
 			if part == partTarget {
@@ -113,10 +116,19 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 		case planner.Overlay:
 			if part == partLower {
 				err = fmt.Errorf("open %q: %w", op.Lower, e)
+				if e == unix.ELOOP {
+					err = symlinkNow(op.Lower)
+				}
 			}
 		}
 	}
 	return stepError(r.env, step, err)
+}
+
+// symlinkNow is the error of a host path the plan resolved, opened
+// without following a symlink, and found with one.
+func symlinkNow(p string) error {
+	return explained{fmt.Sprintf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere", p), unix.ELOOP}
 }
 
 func (l *launched) close() {

@@ -59,7 +59,7 @@ type rawProg struct {
 	blank [2]memArea
 
 	// Scratch, one step at a time.
-	how      [4]unix.OpenHow // see rawHow*
+	how      [5]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
 	fdpath   [3][32]byte
 	data     [320]byte
@@ -88,6 +88,7 @@ const (
 	rawHowNoFollow        // the same, the last component not followed
 	rawHowBeneath         // one name in a folder just made: no symlink
 	rawHowHost            // a host path: no symlink at all
+	rawHowCwd             // a working folder: no magic link (rawDoChdir)
 )
 
 // rawPath is a path inside the environment's root, split for the
@@ -139,6 +140,7 @@ const (
 	rawMonitor         // fork; the child goes on; this process is PID 1 (rawDoMonitor)
 	rawFail            // fail with errno a[0] (test hook)
 	rawPause           // report paused, then wait to be killed (test hook)
+	rawChdir           // see rawDoChdir
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -330,6 +332,8 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoMonitor(p, i)
 		case rawFail:
 			rawFailed(p, op.step, partCall, syscall.Errno(op.a[0]))
+		case rawChdir:
+			rawDoChdir(p, op)
 		case rawPause:
 			rawReport(p, reportPaused, op.step, 0)
 			for {

@@ -40,12 +40,35 @@ func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
 		return p.rootFD
 	}
 	rawDropRoot(p)
-	fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	// Without following a symlink, as the root's bind opens it: one put
+	// in the root's path after planning would lead elsewhere.
+	fd, e := rawOpenat2(atFDCWD, op.s[0], &p.how[rawHowHost])
 	if e != 0 {
 		rawFailed(p, op.step, partRoot, e)
 	}
 	p.rootFD, p.rootOf = fd, uintptr(unsafe.Pointer(op.s[0]))
 	return fd
+}
+
+// rawDoChdir is chdir(2) of a step, made as fchdir(2) of the folder
+// opened with openat2(2) (how a[0]): the root's path before the root
+// switch without any symlink, as the root's bind opens it; a working
+// folder without a magic link (/proc/self/fd/N, /proc/PID/cwd), which
+// could lead out of the tree, to a folder an fd still open here holds
+// (the CVE-2024-21626 class: the working folder stays through execve).
+//
+//go:norace
+//go:nosplit
+func rawDoChdir(p *rawProg, op *rawOp) {
+	fd, e := rawOpenat2(atFDCWD, op.s[0], &p.how[op.a[0]])
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	_, _, e = syscall.RawSyscall(unix.SYS_FCHDIR, fd, 0, 0)
+	rawClose(fd)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
 }
 
 // rawDropRoot closes the root's handle: a step is about to change what
@@ -306,19 +329,24 @@ func rawDoSetattr(p *rawProg, op *rawOp) {
 	}
 }
 
-// rawDoOverlay lays a writable overlay on s[1]: a tmpfs there holds the
-// upper and work folders (overlayfs wants both on one filesystem), and
-// the lower layer is the tree that was at s[1], held by an fd opened
-// before the tmpfs hid it; the upper folder takes the lower root's owner
-// and mode, which the merged root shows. All three layers are passed as
-// /proc/self/fd paths, so no path needs escaping in the options. a[0] is
-// MS_NODEV or 0; flag says userxattr.
+// rawDoOverlay lays a writable overlay on s[1]: a tmpfs holds the upper
+// and work folders (overlayfs wants both on one filesystem), and the
+// lower layer is the tree at s[1]. Everything goes through fds: the lower
+// folder is opened without following a symlink (as the root's bind
+// opens it), the tmpfs is made detached (fsopen, fsmount), its folders
+// are made in it, and it is moved onto the lower folder (move_mount), the
+// overlay mounted on the tmpfs's root through its fd. A symlink swapped
+// into the root's path cannot send a step elsewhere (a folder of the
+// host's, where the upper folder would then be made). The upper folder
+// takes the lower root's owner and mode, which the merged root shows.
+// All three layers are passed as /proc/self/fd paths, so no path needs
+// escaping in the options. a[0] is MS_NODEV or 0; flag says userxattr.
 //
 //go:norace
 //go:nosplit
 func rawDoOverlay(p *rawProg, op *rawOp) {
 	rawDropRoot(p)
-	lower, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	lower, e := rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
 	if e != 0 {
 		rawFailed(p, op.step, partLower, e)
 	}
@@ -326,20 +354,37 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 		rawFailed(p, op.step, partLower, e)
 	}
 	uid, gid, mode := uintptr(p.st.Uid), uintptr(p.st.Gid), uintptr(p.st.Mode&0o7777)
-	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(&tmpfs[0])), uintptr(unsafe.Pointer(op.s[1])),
-		uintptr(unsafe.Pointer(&tmpfs[0])), op.a[0], uintptr(unsafe.Pointer(&mode0700[0])), 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	top, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0, 0, 0)
+	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(&tmpfs[0])), unix.FSOPEN_CLOEXEC, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&modeKey[0])), uintptr(unsafe.Pointer(&mode0700[0])), 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	var attr uintptr
+	if op.a[0]&unix.MS_NODEV != 0 {
+		attr = unix.MOUNT_ATTR_NODEV
+	}
+	top, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, attr)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(fs)
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHMODAT, atFDCWD, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], upper))), mode, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	// The tmpfs onto the lower folder: overlayfs takes an upper folder of
+	// a mount of this mount namespace, not of a detached one.
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, top, uintptr(unsafe.Pointer(&empty[0])), lower, uintptr(unsafe.Pointer(&empty[0])),
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
 	b := p.data[:]
@@ -353,7 +398,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 		n = rawPut(b, n, ",userxattr")
 	}
 	b[n] = 0
-	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(&overlayName[0])), uintptr(unsafe.Pointer(op.s[1])),
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(&overlayName[0])), uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[1], top))),
 		uintptr(unsafe.Pointer(&overlayName[0])), op.a[0], uintptr(unsafe.Pointer(&b[0])), 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
@@ -366,7 +411,8 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 var (
 	tmpfs       = [6]byte{'t', 'm', 'p', 'f', 's', 0}
 	overlayName = [8]byte{'o', 'v', 'e', 'r', 'l', 'a', 'y', 0}
-	mode0700    = [10]byte{'m', 'o', 'd', 'e', '=', '0', '7', '0', '0', 0}
+	mode0700    = [5]byte{'0', '7', '0', '0', 0}
+	modeKey     = [5]byte{'m', 'o', 'd', 'e', 0}
 	upperName   = [6]byte{'u', 'p', 'p', 'e', 'r', 0}
 	workName    = [5]byte{'w', 'o', 'r', 'k', 0}
 )

@@ -39,6 +39,7 @@ func newRawProg() *rawProg {
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
 	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
 	p.how[rawHowHost] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
+	p.how[rawHowCwd] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY, Resolve: unix.RESOLVE_NO_MAGICLINKS}
 	return p
 }
 
@@ -258,6 +259,12 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		o, err = nameCall(unix.SYS_SETDOMAINNAME, op.Name)
 	case planner.Chdir:
 		o, err = pathCall(unix.SYS_CHDIR, op.Path)
+		o.kind, o.a[0] = rawChdir, rawHowCwd
+		if st.Stage == planner.Child && op.Path != "/" {
+			// The root's path, before the root switch: a host path,
+			// every symlink in it resolved by the planner.
+			o.a[0] = rawHowHost
+		}
 	case planner.PivotRoot:
 		var n, old *byte
 		if n, err = cstr(op.NewRoot); err == nil {

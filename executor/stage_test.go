@@ -110,7 +110,7 @@ func TestInitCalls(t *testing.T) {
 		`prctl PR_SET_NAME nsup-init`,
 		`close_range 3`,
 		`seccomp 0x1 2`,
-		fmt.Sprintf("spawn fds [0 1 2] steps 6:%d 7:%d 8:%d 9:%d 10:%d", rawSys, rawSys, rawSys, rawSys, rawExec),
+		fmt.Sprintf("spawn fds [0 1 2] steps 6:%d 7:%d 8:%d 9:%d 10:%d", rawSys, rawSys, rawSys, rawChdir, rawExec),
 		fmt.Sprintf("spawn fds [0 1 2] steps 12:%d", rawExec),
 		`prctl on every thread 38 1`,
 	}
