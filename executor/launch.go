@@ -292,6 +292,11 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			monitor = true
 		}
 	}
+	if initExec {
+		if interp := ownInterp(); interp != "" {
+			return 0, stepError(env, end, fmt.Errorf("nsup is linked dynamically (program interpreter %s): its init, started inside the environment after the root switch, would be loaded by the environment's %s, with every capability: build nsup static (CGO_ENABLED=0, as make build does)", interp, interp))
+		}
+	}
 	if end < 0 {
 		return 0, stepError(env, clone, fmt.Errorf("no execve after the clone: %w", unix.EINVAL))
 	}

@@ -6,10 +6,13 @@ package executor
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -225,6 +228,42 @@ func parseOwnArgs(b []byte) (v [4]uintptr, ok bool) {
 		b = b[end:]
 	}
 	return v, true
+}
+
+// ownInterp is the program interpreter (PT_INTERP) of nsup's binary, ""
+// for a static one. nsup's init is started inside the environment, after
+// the root switch, by an execveat of that binary: linked dynamically, it
+// would be loaded by the environment's ld.so and libc, which whoever made
+// the tree wrote, while it still holds every capability.
+var ownInterp = sync.OnceValue(func() string { return elfInterp("/proc/self/exe") })
+
+// elfInterp reads the PT_INTERP of the ELF file at p from its program
+// headers alone; "" where it has none or is not a 64-bit ELF file.
+func elfInterp(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	var h elf.Header64
+	if err := binary.Read(io.NewSectionReader(f, 0, int64(binary.Size(h))), binary.NativeEndian, &h); err != nil ||
+		string(h.Ident[:4]) != elf.ELFMAG || elf.Class(h.Ident[elf.EI_CLASS]) != elf.ELFCLASS64 || h.Phentsize != uint16(binary.Size(elf.Prog64{})) {
+		return ""
+	}
+	for i := range int64(h.Phnum) {
+		var ph elf.Prog64
+		if err := binary.Read(io.NewSectionReader(f, int64(h.Phoff)+i*int64(h.Phentsize), int64(h.Phentsize)), binary.NativeEndian, &ph); err != nil {
+			return ""
+		}
+		if elf.ProgType(ph.Type) == elf.PT_INTERP && ph.Filesz > 0 && ph.Filesz < 4096 {
+			b := make([]byte, ph.Filesz)
+			if _, err := f.ReadAt(b, int64(ph.Off)); err != nil {
+				return ""
+			}
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	return ""
 }
 
 // canClone3 says whether clone3(2) may be called here: a filter of the

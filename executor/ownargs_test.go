@@ -2,6 +2,8 @@ package executor
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -63,5 +65,27 @@ func TestParseOwnArgs(t *testing.T) {
 		if ok != c.ok || (ok && v != c.want) {
 			t.Errorf("%q: %v, %v, want %v, %v", c.line, v, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestElfInterp: the program interpreter of a dynamically linked program
+// (a host's /bin/ls, as distributions build it), none for a static one
+// (busybox-static's, and this test binary, built as nsup is, cgo-free).
+// Apply refuses to start nsup's init from a binary that has one.
+func TestElfInterp(t *testing.T) {
+	if got := elfInterp("/proc/self/exe"); got != "" {
+		t.Errorf("this static test binary: %q", got)
+	}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		if got := elfInterp(bb); got != "" {
+			t.Errorf("%s: %q", bb, got)
+		}
+	}
+	ls, err := filepath.EvalSymlinks("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := elfInterp(ls); !strings.HasPrefix(got, "/") || !strings.Contains(got, "ld") {
+		t.Errorf("%s: %q, want its loader", ls, got)
 	}
 }
