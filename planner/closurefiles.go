@@ -144,7 +144,7 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 			return nil
 		}
 	}
-	d, n, err := c.index.hashFile(c.key, p)
+	d, n, err := c.index.hashFile(c.key, p, true)
 	if err != nil {
 		return err
 	}

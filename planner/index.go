@@ -32,6 +32,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // racyWindow: a file changed this recently is hashed every time.
@@ -208,8 +210,14 @@ func readIndexFile(name string) map[string]indexEntry {
 // hashFile returns the sha256 of the file at p (following symlinks), from
 // the index under key when the file is unchanged, else by reading it (and
 // recording what it read in the index).
-func (x *Index) hashFile(key, p string) (string, int64, error) {
-	f, err := os.Open(p)
+func (x *Index) hashFile(key, p string, real bool) (string, int64, error) {
+	var f *os.File
+	var err error
+	if real {
+		f, err = OpenReal(p)
+	} else {
+		f, err = os.Open(p)
+	}
 	if err != nil {
 		return "", 0, err
 	}
@@ -235,4 +243,24 @@ func (x *Index) hashFile(key, p string) (string, int64, error) {
 		x.Observe(p, &before, &after, d)
 	}
 	return d, n, nil
+}
+
+// OpenReal opens p for reading, p a real path (a closure lists its files
+// so: every symlink on the way resolved), refusing a symlink anywhere in
+// it (RESOLVE_NO_SYMLINKS): one put there since, a folder of the path
+// swapped for a link, would lead to a file the plan did not name, one
+// only root may read, say (a closure's folder that someone else may
+// write). Non-blocking, so that a fifo put there does not hang the open.
+func OpenReal(p string) (*os.File, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		if err == unix.ELOOP {
+			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", p, err)
+		}
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(fd), p), nil
 }

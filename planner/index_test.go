@@ -90,7 +90,7 @@ func TestIndexRacy(t *testing.T) {
 	f := filepath.Join(dir, "fresh")
 	os.WriteFile(f, []byte("x"), 0o644)
 	idx := NewIndex(cache)
-	if _, _, err := idx.hashFile("k", f); err != nil {
+	if _, _, err := idx.hashFile("k", f, true); err != nil {
 		t.Fatal(err)
 	}
 	if _, changed := idx.Update("k", []string{f}); changed {
@@ -109,7 +109,7 @@ func TestIndexDamaged(t *testing.T) {
 	idx := NewIndex(cache)
 	os.MkdirAll(filepath.Dir(idx.File("k")), 0o700)
 	os.WriteFile(idx.File("k"), []byte(indexHeader+"sha256:zz 1 2 3 4 5 \"unterminated\nnot a line\n"), 0o600)
-	d, _, err := idx.hashFile("k", f)
+	d, _, err := idx.hashFile("k", f, true)
 	if err != nil || d != "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" {
 		t.Errorf("digest %s %v", d, err)
 	}
@@ -191,5 +191,31 @@ func TestTarFilesRefuses(t *testing.T) {
 		if _, _, err := TarFiles(p); err == nil || !strings.Contains(err.Error(), tc.why) {
 			t.Errorf("%s: error %v", tc.why, err)
 		}
+	}
+}
+
+// TestHashFileReal: a closure's file is read by its real path, refusing
+// a symlink in it (a folder swapped for a link since it was listed);
+// a tar archive's path, the spec's word, may have one.
+func TestHashFileReal(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "real"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("real", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	idx := NewIndex(t.TempDir())
+	if _, _, err := idx.hashFile("k", filepath.Join(dir, "real", "f"), true); err != nil {
+		t.Errorf("the real path: %v", err)
+	}
+	if _, _, err := idx.hashFile("k", filepath.Join(dir, "link", "f"), true); err == nil || !strings.Contains(err.Error(), "a symlink is in this path now") {
+		t.Errorf("through a link, real: %v", err)
+	}
+	if _, _, err := idx.hashFile("k", filepath.Join(dir, "link", "f"), false); err != nil {
+		t.Errorf("through a link, a tar's path: %v", err)
 	}
 }

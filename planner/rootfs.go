@@ -114,7 +114,7 @@ func (ec *envCompiler) rootfs() {
 		}
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
-		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar)
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar, false)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"

@@ -34,3 +34,36 @@ func TestBuildTreeContent(t *testing.T) {
 		t.Errorf("a content that is not the plan's digest: %v", err)
 	}
 }
+
+// TestBuildTreeSourceSwapped: a file of a closure is copied from its
+// source path, real as the plan lists it, refusing a symlink in it now:
+// a folder of a closure that someone else may write, swapped for a link
+// to a folder only root may read, would copy a file the plan did not
+// name, whose bytes an attacker timed to match (found by this stop's
+// attacker review; the digest alone did not refuse it).
+func TestBuildTreeSourceSwapped(t *testing.T) {
+	content := "only root\n"
+	sum := sha256.Sum256([]byte(content))
+	host := t.TempDir()
+	secret := filepath.Join(host, "secret")
+	if err := os.MkdirAll(secret, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(secret, "f"), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The plan listed <host>/tools/f; tools is a link to secret now.
+	if err := os.Symlink("secret", filepath.Join(host, "tools")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(host, "tools", "f")
+	f := planner.File{Path: "/f", Type: "file", Mode: 0o644, Source: src, Size: int64(len(content)), Digest: "sha256:" + hex.EncodeToString(sum[:])}
+	dir := t.TempDir()
+	err := BuildTree(context.Background(), dir, []planner.File{f})
+	if err == nil || !strings.Contains(err.Error(), "a symlink is in this path now") {
+		t.Errorf("a source through a symlink: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "f")); string(b) == content {
+		t.Error("the file was copied")
+	}
+}

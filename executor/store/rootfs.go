@@ -181,7 +181,9 @@ func addFile(rootfd int, f planner.File, idx *planner.Index) error {
 // copyVerified copies f.Source into dst, hashing what it copies: the tree
 // holds exactly the bytes the plan's digest names, or nothing.
 func copyVerified(dst io.Writer, f planner.File, idx *planner.Index) error {
-	src, err := os.Open(f.Source)
+	// The source's path is real (planner.OpenReal): a symlink in it now is
+	// refused, whatever the bytes it would lead to.
+	src, err := planner.OpenReal(f.Source)
 	if err != nil {
 		return err
 	}
