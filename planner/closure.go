@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Closure resolves the host paths into the full file list of a rootfs tree.
@@ -232,7 +231,7 @@ func (c *closureBuilder) addProgram(real string, depth int) error {
 // runnable says why the kernel would not run the file p (a real path) as
 // a program: not a regular file, no execute bit, neither ELF nor #!.
 func runnable(p string) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	f, err := OpenReal(p)
 	if err != nil {
 		return err
 	}
