@@ -261,7 +261,26 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
 	waits := newUser                       // for host steps after the clone
 	prog := newRawProg()
-	prog.exe = uintptr(r.a.exe)
+	// nsup's binary, for the execveat of its init (the first execve after
+	// the clone ends the program): only to a child that makes one; any
+	// other closes it before its execve (rawDoExec).
+	for j := clone + 1; j < len(env.Steps); j++ {
+		ex, ok := env.Steps[j].Op.(planner.Execve)
+		if !ok {
+			continue
+		}
+		if ex.ByFD {
+			interp, err := ownInterp()
+			if err != nil {
+				return 0, stepError(env, j, fmt.Errorf("whether nsup's binary is static, its init's to start: %w", err))
+			}
+			if interp != "" {
+				return 0, stepError(env, j, fmt.Errorf("nsup is linked dynamically (program interpreter %s): its init, started inside the environment after the root switch, would be loaded by the environment's %s, with every capability: build nsup static (CGO_ENABLED=0, as make build does)", interp, interp))
+			}
+			prog.exe = uintptr(r.a.exe)
+		}
+		break
+	}
 	b := &rawBuilder{prog: prog, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
 	end, initExec, monitor := -1, false, false
 	for j := clone + 1; j < len(env.Steps) && end < 0; j++ {
@@ -290,11 +309,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			end, initExec = j, st.Stage == planner.Child
 		case planner.Monitor:
 			monitor = true
-		}
-	}
-	if initExec {
-		if interp := ownInterp(); interp != "" {
-			return 0, stepError(env, end, fmt.Errorf("nsup is linked dynamically (program interpreter %s): its init, started inside the environment after the root switch, would be loaded by the environment's %s, with every capability: build nsup static (CGO_ENABLED=0, as make build does)", interp, interp))
 		}
 	}
 	if end < 0 {

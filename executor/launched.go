@@ -10,7 +10,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -235,35 +234,28 @@ func parseOwnArgs(b []byte) (v [4]uintptr, ok bool) {
 // the root switch, by an execveat of that binary: linked dynamically, it
 // would be loaded by the environment's ld.so and libc, which whoever made
 // the tree wrote, while it still holds every capability.
-var ownInterp = sync.OnceValue(func() string { return elfInterp("/proc/self/exe") })
+var ownInterp = sync.OnceValues(func() (string, error) { return elfInterp("/proc/self/exe") })
 
-// elfInterp reads the PT_INTERP of the ELF file at p from its program
-// headers alone; "" where it has none or is not a 64-bit ELF file.
-func elfInterp(p string) string {
-	f, err := os.Open(p)
+// elfInterp reads the PT_INTERP of the ELF file at p, "" where it has
+// none; an error where that cannot be told (not ELF, unreadable): the
+// caller refuses then, rather than take it for static.
+func elfInterp(p string) (string, error) {
+	f, err := elf.Open(p)
 	if err != nil {
-		return ""
+		return "", err
 	}
 	defer f.Close()
-	var h elf.Header64
-	if err := binary.Read(io.NewSectionReader(f, 0, int64(binary.Size(h))), binary.NativeEndian, &h); err != nil ||
-		string(h.Ident[:4]) != elf.ELFMAG || elf.Class(h.Ident[elf.EI_CLASS]) != elf.ELFCLASS64 || h.Phentsize != uint16(binary.Size(elf.Prog64{})) {
-		return ""
-	}
-	for i := range int64(h.Phnum) {
-		var ph elf.Prog64
-		if err := binary.Read(io.NewSectionReader(f, int64(h.Phoff)+i*int64(h.Phentsize), int64(h.Phentsize)), binary.NativeEndian, &ph); err != nil {
-			return ""
+	for _, prog := range f.Progs {
+		if prog.Type != elf.PT_INTERP {
+			continue
 		}
-		if elf.ProgType(ph.Type) == elf.PT_INTERP && ph.Filesz > 0 && ph.Filesz < 4096 {
-			b := make([]byte, ph.Filesz)
-			if _, err := f.ReadAt(b, int64(ph.Off)); err != nil {
-				return ""
-			}
-			return strings.TrimRight(string(b), "\x00")
+		b, err := io.ReadAll(io.LimitReader(prog.Open(), 4096))
+		if err != nil {
+			return "", fmt.Errorf("%s: PT_INTERP: %w", p, err)
 		}
+		return strings.TrimRight(string(b), "\x00"), nil
 	}
-	return ""
+	return "", nil
 }
 
 // canClone3 says whether clone3(2) may be called here: a filter of the

@@ -73,19 +73,25 @@ func TestParseOwnArgs(t *testing.T) {
 // (busybox-static's, and this test binary, built as nsup is, cgo-free).
 // Apply refuses to start nsup's init from a binary that has one.
 func TestElfInterp(t *testing.T) {
-	if got := elfInterp("/proc/self/exe"); got != "" {
-		t.Errorf("this static test binary: %q", got)
+	if got, err := elfInterp("/proc/self/exe"); got != "" || err != nil {
+		t.Errorf("this static test binary: %q, %v", got, err)
 	}
 	if bb, err := exec.LookPath("busybox"); err == nil {
-		if got := elfInterp(bb); got != "" {
-			t.Errorf("%s: %q", bb, got)
+		if got, err := elfInterp(bb); got != "" || err != nil {
+			t.Errorf("%s: %q, %v", bb, got, err)
 		}
 	}
 	ls, err := filepath.EvalSymlinks("/bin/ls")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := elfInterp(ls); !strings.HasPrefix(got, "/") || !strings.Contains(got, "ld") {
-		t.Errorf("%s: %q, want its loader", ls, got)
+	if got, err := elfInterp(ls); err != nil || !strings.HasPrefix(got, "/") || !strings.Contains(got, "ld") {
+		t.Errorf("%s: %q, %v, want its loader", ls, got, err)
+	}
+	// Not ELF, or not there: an error, not "static".
+	for _, p := range []string{"/etc/hostname", "/nonexistent"} {
+		if got, err := elfInterp(p); err == nil {
+			t.Errorf("%s: %q, no error", p, got)
+		}
 	}
 }

@@ -69,6 +69,17 @@ func rawDoExec(p *rawProg, op *rawOp) {
 		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVEAT, p.exe, uintptr(unsafe.Pointer(&empty[0])),
 			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)), unix.AT_EMPTY_PATH, 0)
 	} else {
+		// Every fd but the process's own (0 to nfds-1) and the report
+		// pipe closed now, not only marked close-on-exec: the kernel
+		// resolves the path, and a script's interpreter, with this fd
+		// table, and /proc/self/fd/N of an fd of nsup's (its binary, a
+		// folder) would lead out of the tree (runc closes its own fds
+		// before its execve for this, CVE-2024-21626).
+		first := uintptr(max(p.nfds, 3))
+		if p.report > first {
+			syscall.RawSyscall(unix.SYS_CLOSE_RANGE, first, p.report-1, 0)
+		}
+		syscall.RawSyscall(unix.SYS_CLOSE_RANGE, max(p.report+1, first), ^uintptr(0), 0)
 		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(op.s[0])),
 			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)), 0, 0, 0)
 	}

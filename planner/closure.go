@@ -246,6 +246,11 @@ func runnable(p string) error {
 	if st.Mode().Perm()&0o111 == 0 {
 		return fmt.Errorf("%s is not executable (mode %04o)", p, st.Mode().Perm())
 	}
+	if os.Geteuid() == 0 && st.Mode().Perm()&0o004 == 0 {
+		// nsup, as root, reads what the script's author may not: a
+		// program only some may read is not copied on a script's word.
+		return fmt.Errorf("%s is not readable by all (mode %04o): name it in closure itself to copy it", p, st.Mode().Perm())
+	}
 	var head [4]byte
 	n, _ := io.ReadFull(f, head[:])
 	if !bytes.HasPrefix(head[:n], []byte("\x7fELF")) && !bytes.HasPrefix(head[:n], []byte("#!")) {

@@ -826,11 +826,20 @@ func TestClosureScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	plain := write("plain", "no magic\n")
-	for _, tc := range []struct{ name, interp, want string }{
+	cases := []struct{ name, interp, want string }{
 		{"not executable", secret, "is not executable"},
 		{"no magic", plain, "neither an ELF program nor a #! script"},
 		{"a folder", dir, "not a file"},
-	} {
+	}
+	if os.Geteuid() == 0 {
+		// A program only root may read, named by a script: not copied.
+		private := write("private", "#!/bin/sh\n")
+		if err := os.Chmod(private, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cases = append(cases, struct{ name, interp, want string }{"root's own", private, "is not readable by all"})
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			files, err := Closure([]string{write(strings.ReplaceAll(tc.name, " ", "-")+".sh", "#!"+tc.interp+"\n")})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
