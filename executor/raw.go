@@ -74,6 +74,7 @@ type rawProg struct {
 	byte1    [1]byte
 	status   int32
 	deadline int64
+	rlim     [2]uint64 // struct rlimit, rawCloseFrom's fallback
 }
 
 // memArea is len bytes at at.
@@ -141,6 +142,7 @@ const (
 	rawFail            // fail with errno a[0] (test hook)
 	rawPause           // report paused, then wait to be killed (test hook)
 	rawChdir           // see rawDoChdir
+	rawCloseFds        // close_range(a[0], ~0, CLOSE_RANGE_CLOEXEC), then every fd from max(a[0], nfds) closed but the program's own (rawCloseFrom)
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -334,6 +336,13 @@ func rawRunFrom(p *rawProg, i int) {
 			rawFailed(p, op.step, partCall, syscall.Errno(op.a[0]))
 		case rawChdir:
 			rawDoChdir(p, op)
+		case rawCloseFds:
+			if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, op.a[0], ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
+				rawFailed(p, op.step, partCall, e)
+			}
+			if e := rawCloseFrom(p, max(op.a[0], uintptr(p.nfds)), true); e != 0 {
+				rawFailed(p, op.step, partCall, e)
+			}
 		case rawPause:
 			rawReport(p, reportPaused, op.step, 0)
 			for {
@@ -405,4 +414,67 @@ func rawClose(fd uintptr) {
 	if fd != ^uintptr(0) {
 		syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
 	}
+}
+
+// rawCloseFrom closes every fd from first up but the report pipe and, own
+// set, the program's other fds (nsup's pidfd, its binary), with
+// close_range(2); where that is refused (a filter of the environment's
+// without it, loaded before a process's execve), with close(2), one fd at
+// a time up to the fd limit. An fd of nsup's left open at an execve is a
+// way out (/proc/self/fd/N as the path or the #! interpreter), so the
+// caller fails the step on an error.
+//
+//go:norace
+//go:nosplit
+func rawCloseFrom(p *rawProg, first uintptr, own bool) syscall.Errno {
+	keep := [3]uintptr{p.report, ^uintptr(0), ^uintptr(0)}
+	if own {
+		keep[1], keep[2] = p.lifeline, p.exe
+	}
+	for i := 0; i < 3; i++ { // sorted, ^0 (none) last
+		for j := i + 1; j < 3; j++ {
+			if keep[j] < keep[i] {
+				keep[i], keep[j] = keep[j], keep[i]
+			}
+		}
+	}
+	lo := first
+	for i := 0; i < 3; i++ {
+		k := keep[i]
+		if k == ^uintptr(0) || k < lo {
+			continue
+		}
+		if k > lo {
+			if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, lo, k-1, 0); e != 0 {
+				return rawCloseEach(p, first, &keep)
+			}
+		}
+		lo = k + 1
+	}
+	if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, lo, ^uintptr(0), 0); e != 0 {
+		return rawCloseEach(p, first, &keep)
+	}
+	return 0
+}
+
+// rawCloseEach is rawCloseFrom with close(2), up to the soft limit on fds
+// (no fd is numbered past the limit it was made under, and nsup's is the
+// highest this process had).
+//
+//go:norace
+//go:nosplit
+func rawCloseEach(p *rawProg, first uintptr, keep *[3]uintptr) syscall.Errno {
+	limit := uintptr(1 << 20)
+	if _, _, e := syscall.RawSyscall6(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0, uintptr(unsafe.Pointer(&p.rlim[0])), 0, 0); e == 0 && p.rlim[0] < uint64(limit) {
+		limit = uintptr(p.rlim[0])
+	}
+	for fd := first; fd < limit; fd++ {
+		if fd == keep[0] || fd == keep[1] || fd == keep[2] {
+			continue
+		}
+		if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE, fd, 0, 0); e != 0 && e != syscall.EBADF {
+			return e
+		}
+	}
+	return 0
 }

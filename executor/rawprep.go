@@ -278,7 +278,12 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		o, err = pathCall(unix.SYS_UMOUNT2, op.Target)
 		o.a[1] = uintptr(op.Flags)
 	case planner.CloseRange:
-		o = sys(unix.SYS_CLOSE_RANGE, uintptr(op.First), ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
+		// As planned, close-on-exec; and, before the environment's filter
+		// can refuse it, every fd of nsup's the process does not use
+		// closed now (rawCloseFrom): the kernel resolves an execve's path
+		// with the fds open then.
+		o = rawOp{kind: rawCloseFds}
+		o.a[0] = uintptr(op.First)
 	case planner.Seccomp:
 		prog, err := sockFprog(op.Program)
 		if err != nil {

@@ -75,11 +75,13 @@ func rawDoExec(p *rawProg, op *rawOp) {
 		// table, and /proc/self/fd/N of an fd of nsup's (its binary, a
 		// folder) would lead out of the tree (runc closes its own fds
 		// before its execve for this, CVE-2024-21626).
-		first := uintptr(max(p.nfds, 3))
-		if p.report > first {
-			syscall.RawSyscall(unix.SYS_CLOSE_RANGE, first, p.report-1, 0)
+		// The child stage closed nsup's own before its filter
+		// (rawCloseFds); a process init starts has init's.
+		if e := rawCloseFrom(p, uintptr(max(p.nfds, 3)), false); e != 0 {
+			p.sigset = ^uint64(0)
+			syscall.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&p.sigset)), 0, 8, 0, 0)
+			rawFailed(p, op.step, partCall, e)
 		}
-		syscall.RawSyscall(unix.SYS_CLOSE_RANGE, max(p.report+1, first), ^uintptr(0), 0)
 		_, _, e = syscall.RawSyscall6(unix.SYS_EXECVE, uintptr(unsafe.Pointer(op.s[0])),
 			uintptr(unsafe.Pointer(op.argv)), uintptr(unsafe.Pointer(op.envv)), 0, 0, 0)
 	}
