@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -166,5 +167,58 @@ environments:
 	st, _, errOut, err := run(t, p, executor.Options{})
 	if err == nil || !errors.Is(err, unix.ELOOP) || !strings.Contains(err.Error(), "a symlink is in this path now") {
 		t.Errorf("status %d, error %v, want the symlink in %s refused (ELOOP)\n%s", st, err, root, errOut)
+	}
+}
+
+// TestRootStdioFileBridged: a regular file given as nsup's stdin or
+// stdout reaches the environment through a pipe, not as it is: root
+// inside could open it again through /proc/self/fd/N, for writing too,
+// and rewrite a host file nsup's caller gave it to read (found by this
+// stop's last review).
+func TestRootStdioFileBridged(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	in := filepath.Join(dir, "input.txt")
+	if err := os.WriteFile(in, []byte("the caller's\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	outFile := filepath.Join(dir, "output.txt")
+	p := compile(t, dir, `version: 1
+environments:
+  stdio:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'read line; echo "read: $line"; test -f /proc/self/fd/0 && echo "fd 0 is a file"; test -f /proc/self/fd/1 && echo "fd 1 is a file"; echo rewritten > /proc/self/fd/0; true']}
+`)
+	f, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o, err := os.Create(outFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	st, err := executor.Apply(ctx, p, executor.Options{Stdin: f, Stdout: o, Stderr: o})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v", st, err)
+	}
+	out, _ := os.ReadFile(outFile)
+	if !strings.Contains(string(out), "read: the caller's") {
+		t.Errorf("the environment did not read its stdin: %q", out)
+	}
+	if strings.Contains(string(out), "is a file") {
+		t.Errorf("a file passed as it is: %q", out)
+	}
+	if b, _ := os.ReadFile(in); string(b) != "the caller's\n" {
+		t.Errorf("the caller's file was rewritten from inside: %q", b)
 	}
 }

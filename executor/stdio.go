@@ -5,11 +5,15 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
 )
 
 // stdio is the environments' fds 0, 1 and 2, shared by every environment
-// of a plan. A reader or writer that is not a file is bridged once, by
-// one pipe and one copying goroutine for all environments: exec.Cmd would
+// of a plan. A reader or writer that is not a file, or a file that is not
+// to be passed as it is (lifecycle.PassAsIs: a regular file, a folder),
+// is bridged once, by one pipe and one copying goroutine for all
+// environments: exec.Cmd would
 // bridge it once per child, and two environments would then race on the
 // same reader or writer.
 type stdio struct {
@@ -29,7 +33,7 @@ const copyGrace = 2 * time.Second
 
 func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
 	s := &stdio{}
-	if f, ok := in.(*os.File); ok {
+	if f, ok := in.(*os.File); ok && lifecycle.PassAsIs(f) {
 		s.files[0] = f
 	} else {
 		r, w, err := os.Pipe()
@@ -59,7 +63,7 @@ func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
 }
 
 func (s *stdio) output(w io.Writer) (*os.File, error) {
-	if f, ok := w.(*os.File); ok {
+	if f, ok := w.(*os.File); ok && lifecycle.PassAsIs(f) {
 		return f, nil
 	}
 	r, pw, err := os.Pipe()

@@ -154,7 +154,7 @@ func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
 	var files [3]*os.File
 	var done []chan struct{}
 	var closers []*os.File
-	if f, ok := ios.stdin.(*os.File); ok {
+	if f, ok := ios.stdin.(*os.File); ok && lifecycle.PassAsIs(f) {
 		files[0] = f
 	} else {
 		r, w, err := os.Pipe()
@@ -169,7 +169,7 @@ func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
 		closers = append(closers, r)
 	}
 	for i, w := range []io.Writer{ios.stdout, ios.stderr} {
-		if f, ok := w.(*os.File); ok {
+		if f, ok := w.(*os.File); ok && lifecycle.PassAsIs(f) {
 			files[i+1] = f
 			continue
 		}

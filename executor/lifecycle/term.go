@@ -73,3 +73,21 @@ func RawMode(f *os.File) (restore func(), err error) {
 	}
 	return func() { unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
+
+// PassAsIs says whether f may be handed to an environment as it is, as
+// its fd 0, 1 or 2: a pipe, a socket, a terminal or another character
+// device. A regular file or a folder is not: root inside could open it
+// again through /proc/self/fd/N, for writing too (a file nsup's caller
+// gave it to read), or walk a folder out of the tree; it is bridged
+// through a pipe instead, as a reader that is not a file is.
+func PassAsIs(f *os.File) bool {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+		return true
+	}
+	return false
+}
