@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
 )
@@ -188,20 +187,9 @@ environments:
 		h.cmd.Process.Kill()
 		h.wait(t)
 	}()
-	want := fmt.Sprintf("nsup-test: paused stage %d", after)
-	for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
-		if i == 800 {
-			t.Fatalf("never paused at step %d: %s", after, h.stderr.String())
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	h.waitPaused(t, "stage", after)
 	// The stage is the child of one of the helper's threads.
-	var stage []string
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", h.cmd.Process.Pid))
-	for _, task := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", h.cmd.Process.Pid, task.Name()))
-		stage = append(stage, strings.Fields(string(b))...)
-	}
+	stage := children(h.cmd.Process.Pid)
 	if len(stage) == 0 {
 		t.Fatal("no child stage")
 	}
@@ -209,8 +197,8 @@ environments:
 	for _, c := range planner.DefaultCapabilities {
 		caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
 	}
-	out, err := exec.Command(setpriv, "--bounding-set", "-all,"+strings.Join(caps, ","), "--", "readlink", "/proc/"+stage[0]+"/exe").CombinedOutput()
+	out, err := exec.Command(setpriv, "--bounding-set", "-all,"+strings.Join(caps, ","), "--", "readlink", fmt.Sprintf("/proc/%d/exe", stage[0])).CombinedOutput()
 	if err == nil {
-		t.Errorf("a root process with the kept capabilities resolved the paused stage's /proc/%s/exe: %s", stage[0], out)
+		t.Errorf("a root process with the kept capabilities resolved the paused stage's /proc/%d/exe: %s", stage[0], out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -441,6 +442,35 @@ func startHelper(t *testing.T, p *planner.Plan, pause string) *helper {
 	return h
 }
 
+// waitPaused waits until the helper says it paused before step of env
+// (NSUP_TEST_PAUSE); it kills the helper and fails the test after 20 s.
+func (h *helper) waitPaused(t *testing.T, env string, step int) {
+	t.Helper()
+	want := fmt.Sprintf("nsup-test: paused %s %d", env, step)
+	for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
+		if i == 800 {
+			h.cmd.Process.Kill()
+			t.Fatalf("never paused at step %d: %s", step, h.stderr.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// children are the pids of pid's children, of all its threads.
+func children(pid int) []int {
+	var out []int
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
 func (h *helper) wait(t *testing.T) (int, string) {
 	t.Helper()
 	select {
@@ -569,14 +599,7 @@ environments:
 		t.Run(tc.name, func(t *testing.T) {
 			checkHost(t)
 			h := startHelper(t, tc.p, fmt.Sprintf("victim %d", tc.step))
-			want := fmt.Sprintf("nsup-test: paused victim %d", tc.step)
-			for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
-				if i == 800 {
-					h.cmd.Process.Kill()
-					t.Fatalf("never paused at step %d: %s", tc.step, h.stderr.String())
-				}
-				time.Sleep(25 * time.Millisecond)
-			}
+			h.waitPaused(t, "victim", tc.step)
 			h.cmd.Process.Signal(syscall.SIGKILL)
 			h.wait(t)
 			// Nothing runs any more (checkHost also looks for processes

@@ -230,7 +230,7 @@ func procProg(procs []indexedStep, stdio [3]int, fail, pause *failPoint) (*rawPr
 			cwd = c.Path
 		}
 	}
-	b := &rawBuilder{prog: newRawProg(), fail: fail, pause: pause, lookPath: func(argv, env []string) (string, error) {
+	b := &rawBuilder{prog: newRawProg(), exe: -1, fail: fail, pause: pause, lookPath: func(argv, env []string) (string, error) {
 		return lookPath(argv, env, cwd)
 	}}
 	for _, is := range procs {

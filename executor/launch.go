@@ -79,11 +79,6 @@ type launchArgs struct {
 	// at its clone: without clone3 it enters its unified group only while
 	// it waits, and a namespace made before would be rooted at nsup's.
 	cgroupNS bool
-	// cgroupFD is the unified group's folder (CLONE_INTO_CGROUP), or ^0:
-	// the child closes it first. A folder of the host's, it would
-	// otherwise be open until the main process's execve, and a working
-	// folder of /proc/self/fd/N led there, out of the tree, for good.
-	cgroupFD uintptr
 }
 
 type forkSetns struct{ fd, nstype, step uintptr }
@@ -129,9 +124,6 @@ func launchCopy(a *launchArgs) {
 //go:nosplit
 func launchChild(a *launchArgs) {
 	p := a.prog
-	if a.cgroupFD != ^uintptr(0) {
-		rawClose(a.cgroupFD)
-	}
 	// Die with the host's thread (see envRun.run), and not be born an
 	// orphan: if the host is gone already, so is the reason to run.
 	launchLifeline(a)
@@ -215,7 +207,7 @@ type launched struct {
 func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	env := r.env
 	fail, pause := r.hooks()
-	a := &launchArgs{release: ^uintptr(0), forked: fork >= 0, cgroupFD: ^uintptr(0)}
+	a := &launchArgs{release: ^uintptr(0), forked: fork >= 0}
 	for j := fork + 1; fork >= 0 && j < clone; j++ {
 		st := env.Steps[j]
 		if pr, ok := st.Op.(planner.Prctl); ok && st.Stage == planner.Forked && pr.Option == unix.PR_SET_DUMPABLE && pr.Arg == 0 {
@@ -261,27 +253,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
 	waits := newUser                       // for host steps after the clone
 	prog := newRawProg()
-	// nsup's binary, for the execveat of its init (the first execve after
-	// the clone ends the program): only to a child that makes one; any
-	// other closes it before its execve (rawDoExec).
-	for j := clone + 1; j < len(env.Steps); j++ {
-		ex, ok := env.Steps[j].Op.(planner.Execve)
-		if !ok {
-			continue
-		}
-		if ex.ByFD {
-			interp, err := ownInterp()
-			if err != nil {
-				return 0, stepError(env, j, fmt.Errorf("whether nsup's binary is static, its init's to start: %w", err))
-			}
-			if interp != "" {
-				return 0, stepError(env, j, fmt.Errorf("nsup is linked dynamically (program interpreter %s): its init, started inside the environment after the root switch, would be loaded by the environment's %s, with every capability: build nsup static (CGO_ENABLED=0, as make build does)", interp, interp))
-			}
-			prog.exe = uintptr(r.a.exe)
-		}
-		break
-	}
-	b := &rawBuilder{prog: prog, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
+	b := &rawBuilder{prog: prog, exe: r.a.exe, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
 	end, initExec, monitor := -1, false, false
 	for j := clone + 1; j < len(env.Steps) && end < 0; j++ {
 		st := env.Steps[j]
@@ -379,7 +351,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			return 0, stepError(env, clone, fmt.Errorf("open %s: %w", op.Cgroup, err))
 		}
 		defer unix.Close(fd)
-		into, a.cgroupFD = uint64(fd), uintptr(fd)
+		into = uint64(fd)
 	}
 	// nsup's lifeline for the child: a parent-death signal set once nsup
 	// is gone would never come (launchLifeline).

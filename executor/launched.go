@@ -6,12 +6,10 @@ package executor
 
 import (
 	"bytes"
-	"debug/elf"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"path"
-	"strings"
 	"sync"
 	"syscall"
 	"unsafe"
@@ -229,34 +227,22 @@ func parseOwnArgs(b []byte) (v [4]uintptr, ok bool) {
 	return v, true
 }
 
-// ownInterp is the program interpreter (PT_INTERP) of nsup's binary, ""
-// for a static one. nsup's init is started inside the environment, after
-// the root switch, by an execveat of that binary: linked dynamically, it
-// would be loaded by the environment's ld.so and libc, which whoever made
-// the tree wrote, while it still holds every capability.
-var ownInterp = sync.OnceValues(func() (string, error) { return elfInterp("/proc/self/exe") })
-
-// elfInterp reads the PT_INTERP of the ELF file at p, "" where it has
-// none; an error where that cannot be told (not ELF, unreadable): the
-// caller refuses then, rather than take it for static.
-func elfInterp(p string) (string, error) {
-	f, err := elf.Open(p)
+// staticSelf says why nsup's binary may not start its init, nil if it
+// may. The init is started inside the environment, after the root
+// switch, by an execveat of that binary: linked dynamically (with cgo),
+// it would be loaded by the environment's ld.so and libc, which whoever
+// made the tree wrote, while it still holds every capability. A binary
+// whose program headers cannot be read is refused too. Asked once.
+var staticSelf = sync.OnceValue(func() error {
+	interp, err := planner.ELFInterp("/proc/self/exe")
 	if err != nil {
-		return "", err
+		return fmt.Errorf("whether nsup's binary is static, its init's to start: %w", err)
 	}
-	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type != elf.PT_INTERP {
-			continue
-		}
-		b, err := io.ReadAll(io.LimitReader(prog.Open(), 4096))
-		if err != nil {
-			return "", fmt.Errorf("%s: PT_INTERP: %w", p, err)
-		}
-		return strings.TrimRight(string(b), "\x00"), nil
+	if interp != "" {
+		return fmt.Errorf("nsup is linked dynamically (program interpreter %s): its init, started inside the environment after the root switch, would be loaded by the environment's %s, with every capability: build nsup static (CGO_ENABLED=0, as make build does)", interp, interp)
 	}
-	return "", nil
-}
+	return nil
+})
 
 // canClone3 says whether clone3(2) may be called here: a filter of the
 // host's (Docker's default profile, gVisor) may answer it with ENOSYS,

@@ -50,13 +50,7 @@ environments:
 				h.cmd.Process.Kill()
 				h.wait(t)
 			}()
-			want := fmt.Sprintf("nsup-test: paused leak %d", exec)
-			for i := 0; !strings.Contains(h.stderr.String(), want); i++ {
-				if i == 800 {
-					t.Fatalf("never paused at step %d: %s", exec, h.stderr.String())
-				}
-				time.Sleep(25 * time.Millisecond)
-			}
+			h.waitPaused(t, "leak", exec)
 			// The paused process: the helper's descendant farthest down.
 			pid := h.cmd.Process.Pid
 			for {
@@ -85,21 +79,6 @@ environments:
 			}
 		})
 	}
-}
-
-// children are the pids of pid's children, of all its threads.
-func children(pid int) []int {
-	var out []int
-	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	for _, task := range tasks {
-		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				out = append(out, n)
-			}
-		}
-	}
-	return out
 }
 
 // TestRootCwdNoMagicLink: a working folder is not reached through a

@@ -2,8 +2,6 @@ package executor
 
 import (
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -64,34 +62,6 @@ func TestParseOwnArgs(t *testing.T) {
 		v, ok := parseOwnArgs([]byte(c.line))
 		if ok != c.ok || (ok && v != c.want) {
 			t.Errorf("%q: %v, %v, want %v, %v", c.line, v, ok, c.want, c.ok)
-		}
-	}
-}
-
-// TestElfInterp: the program interpreter of a dynamically linked program
-// (a host's /bin/ls, as distributions build it), none for a static one
-// (busybox-static's, and this test binary, built as nsup is, cgo-free).
-// Apply refuses to start nsup's init from a binary that has one.
-func TestElfInterp(t *testing.T) {
-	if got, err := elfInterp("/proc/self/exe"); got != "" || err != nil {
-		t.Errorf("this static test binary: %q, %v", got, err)
-	}
-	if bb, err := exec.LookPath("busybox"); err == nil {
-		if got, err := elfInterp(bb); got != "" || err != nil {
-			t.Errorf("%s: %q, %v", bb, got, err)
-		}
-	}
-	ls, err := filepath.EvalSymlinks("/bin/ls")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := elfInterp(ls); err != nil || !strings.HasPrefix(got, "/") || !strings.Contains(got, "ld") {
-		t.Errorf("%s: %q, %v, want its loader", ls, got, err)
-	}
-	// Not ELF, or not there: an error, not "static".
-	for _, p := range []string{"/etc/hostname", "/nonexistent"} {
-		if got, err := elfInterp(p); err == nil {
-			t.Errorf("%s: %q, no error", p, got)
 		}
 	}
 }

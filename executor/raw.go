@@ -142,7 +142,7 @@ const (
 	rawFail            // fail with errno a[0] (test hook)
 	rawPause           // report paused, then wait to be killed (test hook)
 	rawChdir           // see rawDoChdir
-	rawCloseFds        // close_range(a[0], ~0, CLOSE_RANGE_CLOEXEC), then every fd from max(a[0], nfds) closed but the program's own (rawCloseFrom)
+	rawCloseFds        // see rawDoCloseFds
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -337,12 +337,7 @@ func rawRunFrom(p *rawProg, i int) {
 		case rawChdir:
 			rawDoChdir(p, op)
 		case rawCloseFds:
-			if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, op.a[0], ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
-				rawFailed(p, op.step, partCall, e)
-			}
-			if e := rawCloseFrom(p, max(op.a[0], uintptr(p.nfds)), true); e != 0 {
-				rawFailed(p, op.step, partCall, e)
-			}
+			rawDoCloseFds(p, op)
 		case rawPause:
 			rawReport(p, reportPaused, op.step, 0)
 			for {
@@ -413,6 +408,24 @@ func rawDoWrite(p *rawProg, op *rawOp) {
 func rawClose(fd uintptr) {
 	if fd != ^uintptr(0) {
 		syscall.RawSyscall6(unix.SYS_CLOSE, fd, 0, 0, 0, 0, 0)
+	}
+}
+
+// rawDoCloseFds is the child stage's close_range step: close-on-exec
+// from a[0], as planned; and every fd of nsup's the process does not use
+// closed now, before the environment's filter can refuse it (the cgroup
+// folder of CLONE_INTO_CGROUP, nsup's binary where no init is started, a
+// cache entry's lock): the kernel resolves an execve's path, and a
+// script's interpreter, with the fds open then (/proc/self/fd/N).
+//
+//go:norace
+//go:nosplit
+func rawDoCloseFds(p *rawProg, op *rawOp) {
+	if _, _, e := syscall.RawSyscall(unix.SYS_CLOSE_RANGE, op.a[0], ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if e := rawCloseFrom(p, max(op.a[0], uintptr(p.nfds)), true); e != 0 {
+		rawFailed(p, op.step, partCall, e)
 	}
 }
 

@@ -354,25 +354,11 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 		rawFailed(p, op.step, partLower, e)
 	}
 	uid, gid, mode := uintptr(p.st.Uid), uintptr(p.st.Gid), uintptr(p.st.Mode&0o7777)
-	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(&tmpfs[0])), unix.FSOPEN_CLOEXEC, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&modeKey[0])), uintptr(unsafe.Pointer(&mode0700[0])), 0, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
 	var attr uintptr
 	if op.a[0]&unix.MS_NODEV != 0 {
 		attr = unix.MOUNT_ATTR_NODEV
 	}
-	top, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, attr)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(fs)
+	top := rawFsmount(p, op, &tmpfs[0], &mode0700[0], attr)
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
@@ -430,6 +416,34 @@ func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
 	return fd
 }
 
+// rawFsmount makes a detached filesystem of type fstype (fsopen,
+// fsmount), of mode mode where not nil, with the mount attributes attr,
+// and returns its mount's fd: filled through that fd and moved where it
+// goes (move_mount), it is mounted nowhere by a path.
+//
+//go:norace
+//go:nosplit
+func rawFsmount(p *rawProg, op *rawOp, fstype, mode *byte, attr uintptr) uintptr {
+	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(fstype)), unix.FSOPEN_CLOEXEC, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if mode != nil {
+		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&modeKey[0])), uintptr(unsafe.Pointer(mode)), 0, 0); e != 0 {
+			rawFailed(p, op.step, partCall, e)
+		}
+	}
+	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	mnt, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, attr)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(fs)
+	return mnt
+}
+
 // rawDoLinkUp sets IFF_UP on an interface of this network namespace
 // (netdevice(7)): its flags read and written back through any socket.
 //
@@ -463,18 +477,7 @@ func rawDoLinkUp(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawDoEtcFile(p *rawProg, op *rawOp) {
-	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(op.s[3])), unix.FSOPEN_CLOEXEC, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if _, _, e = syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	mnt, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(fs)
+	mnt := rawFsmount(p, op, op.s[3], nil, 0)
 	f, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, mnt, uintptr(unsafe.Pointer(op.s[2])), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)

@@ -19,6 +19,10 @@ import (
 // switch in add is the raw stages' one place per operation.
 type rawBuilder struct {
 	prog *rawProg
+	// exe is nsup's binary (O_PATH), or -1: given to the program only by
+	// the execveat of nsup's init (Execve ByFD), so that no other child
+	// holds it (any other closes nsup's fds before its execve).
+	exe int
 	// joinsUser: the child stage joins a user namespace, where
 	// setgroups(2) may be denied (a map written without privilege,
 	// user_namespaces(7)): the groups are kept then.
@@ -258,8 +262,9 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	case planner.Setdomainname:
 		o, err = nameCall(unix.SYS_SETDOMAINNAME, op.Name)
 	case planner.Chdir:
-		o, err = pathCall(unix.SYS_CHDIR, op.Path)
-		o.kind, o.a[0] = rawChdir, rawHowCwd
+		o = rawOp{kind: rawChdir}
+		o.s[0], err = cstr(op.Path)
+		o.a[0] = rawHowCwd
 		if st.Stage == planner.Child && op.Path != "/" {
 			// The root's path, before the root switch: a host path,
 			// every symlink in it resolved by the planner.
@@ -278,10 +283,6 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		o, err = pathCall(unix.SYS_UMOUNT2, op.Target)
 		o.a[1] = uintptr(op.Flags)
 	case planner.CloseRange:
-		// As planned, close-on-exec; and, before the environment's filter
-		// can refuse it, every fd of nsup's the process does not use
-		// closed now (rawCloseFrom): the kernel resolves an execve's path
-		// with the fds open then.
 		o = rawOp{kind: rawCloseFds}
 		o.a[0] = uintptr(op.First)
 	case planner.Seccomp:
@@ -411,9 +412,13 @@ func (b *rawBuilder) execOp(op planner.Execve) (rawOp, error) {
 		return o, err
 	}
 	if op.ByFD {
-		if b.prog.exe == ^uintptr(0) {
+		if b.exe < 0 {
 			return o, fmt.Errorf("execveat of %s: no fd of it is held: %w", op.Path, unix.EBADF)
 		}
+		if err := staticSelf(); err != nil {
+			return o, err
+		}
+		b.prog.exe = uintptr(b.exe)
 		o.flag = 1
 		return o, nil
 	}

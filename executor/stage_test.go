@@ -60,8 +60,7 @@ func TestEveryOpHandled(t *testing.T) {
 			case planner.Forked:
 				continue // a fork's setns and clone are the launcher's
 			case planner.Child, planner.Proc:
-				b := &rawBuilder{prog: newRawProg(), lookPath: func([]string, []string) (string, error) { return "/x", nil }}
-				b.prog.exe = 0
+				b := &rawBuilder{prog: newRawProg(), exe: 0, lookPath: func([]string, []string) (string, error) { return "/x", nil }}
 				err = b.add(0, st)
 			case planner.Init:
 				c := &stage{sys: &fakeKernel{}, conn: discard{}}

@@ -877,3 +877,32 @@ func TestEnvProgram(t *testing.T) {
 		}
 	}
 }
+
+// TestELFInterp: the program interpreter of a dynamically linked program
+// (a host's /bin/ls, as distributions build it), none for a static one
+// (busybox-static's, and this test binary, built cgo-free as nsup is);
+// an error, not "static", for what is not ELF. The executor refuses to
+// start nsup's init from a binary with one, or that it cannot read.
+func TestELFInterp(t *testing.T) {
+	bb, err := exec.LookPath("busybox")
+	if err != nil {
+		skipOrFail(t, "needs busybox-static")
+	}
+	for _, p := range []string{"/proc/self/exe", bb} {
+		if got, err := ELFInterp(p); got != "" || err != nil {
+			t.Errorf("%s, static: %q, %v", p, got, err)
+		}
+	}
+	ls, err := filepath.EvalSymlinks("/bin/ls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ELFInterp(ls); err != nil || !strings.HasPrefix(got, "/") || !strings.Contains(got, "ld") {
+		t.Errorf("%s: %q, %v, want its loader", ls, got, err)
+	}
+	for _, p := range []string{"/etc/passwd", "/nonexistent"} {
+		if got, err := ELFInterp(p); err == nil {
+			t.Errorf("%s: %q, no error", p, got)
+		}
+	}
+}

@@ -276,3 +276,16 @@ func closureReadProg(prog *elf.Prog, limit uint64) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// ELFInterp is the program interpreter (PT_INTERP) of the ELF program at
+// p, "" for a static one; an error where p is not ELF or cannot be read.
+func ELFInterp(p string) (string, error) {
+	info, err := readELFObject(p)
+	if err != nil {
+		return "", err
+	}
+	if info == nil {
+		return "", fmt.Errorf("%s: not an ELF file", p)
+	}
+	return info.interp, nil
+}

@@ -18,11 +18,9 @@ import (
 // found by this stop's review of its own fixes. Every fd number that
 // could be nsup's is tried; each execve must fail.
 func TestRootExecNoHostFD(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
+	dir := rootTestDirs(t)
 	bin := buildNsup(t)
 	bb := requireBusybox(t)
-	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
 	for _, d := range []string{"bin", "proc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
@@ -91,9 +89,7 @@ environments:
 				if err := os.WriteFile(filepath.Join(dir, "nsup.yaml"), []byte(spec(tc.root, tc.security)), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				cmd := exec.Command(bin, "apply", filepath.Join(dir, "nsup.yaml"))
-				cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+filepath.Join(dir, "cache"))
-				out, _ := cmd.CombinedOutput()
+				out, _ := exec.Command(bin, "apply", filepath.Join(dir, "nsup.yaml")).CombinedOutput()
 				switch {
 				case strings.Contains(string(out), "unknown command") || strings.Contains(string(out), "Run 'nsup help'"):
 					t.Errorf("fd %d: nsup's own binary ran inside the environment:\n%s", n, out)
