@@ -129,7 +129,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if opts.Stderr == nil {
 		opts.Stderr = os.Stderr
 	}
-	std, err := newStdio(opts.Stdin, opts.Stdout, opts.Stderr)
+	std, err := newStdio(p, opts.Stdin, opts.Stdout, opts.Stderr)
 	if err != nil {
 		return 1, err
 	}

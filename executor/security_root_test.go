@@ -70,7 +70,10 @@ func probeResults(out string) map[string]string {
 	m := map[string]string{}
 	for _, l := range strings.Split(out, "\n") {
 		if k, v, ok := strings.Cut(l, ": "); ok {
-			m[strings.TrimPrefix(k, "main | ")] = v
+			if i := strings.LastIndex(k, " | "); i >= 0 {
+				k = k[i+3:] // a line prefixed by its process's label
+			}
+			m[k] = v
 		}
 	}
 	return m
@@ -529,23 +532,38 @@ func TestRootExecConfined(t *testing.T) {
 // TestRootTIOCSTI (finding 4): a foreground nsup apply handed its
 // terminal to the environment, and ioctl(TIOCSTI) inside pushed a command
 // line into the caller's shell (CVE-2017-5226 class). With nsup's stdin a
-// terminal, the environment gets a pty of its own, relayed; without one,
-// its processes are in a session of their own, without a controlling
-// terminal, and TIOCSTI on an inherited terminal fd fails.
+// terminal, the environment gets a pty of its own, relayed. The caller's
+// terminal itself never reaches the environment (the eighth stop: with
+// stdin not a terminal, a terminal on stdout or stderr was passed as it
+// is, and with several environments, the terminal on stdin too; root
+// inside could read what was typed there): it is relayed through a pipe,
+// and TIOCSTI on the fd inside finds no terminal.
 func TestRootTIOCSTI(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
+	two := `  other:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    processes:
+      - {name: idle, command: [/bin/true]}
+`
 	for _, c := range []struct {
 		name     string
 		terminal bool   // nsup's stdin is the terminal
 		fd       string // the fd inside that TIOCSTI pushes into
+		more     string // more environments
+		want     string // TIOCSTI's result inside
 	}{
-		{"stdin-terminal", true, "0"},
-		{"stdout-terminal", false, "1"},
+		{"stdin-terminal", true, "0", "", "OK"}, // into the environment's own terminal
+		{"stdout-terminal", false, "1", "", "ENOTTY"},
+		{"stderr-terminal", false, "2", "", "ENOTTY"},
+		{"stdin-terminal-two-environments", true, "0", two, "ENOTTY"},
+		{"stdout-terminal-two-environments", true, "1", two, "ENOTTY"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			checkHost(t)
 			dir, yaml := secEnv(t, "", "tiocsti="+c.fd+":echo INJECTED")
+			yaml += c.more
 			s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 			if err != nil {
 				t.Fatal(err)
@@ -616,12 +634,8 @@ func TestRootTIOCSTI(t *testing.T) {
 				t.Errorf("%d bytes were pushed into the caller's terminal from inside; output: %q", queued, out.String())
 			}
 			res := probeResults(strings.ReplaceAll(out.String(), "\r", ""))["tiocsti"]
-			want := "OK" // into the environment's own terminal
-			if !c.terminal {
-				want = "EPERM" // the caller's terminal is no process's controlling terminal inside
-			}
-			if res != want {
-				t.Errorf("TIOCSTI inside: %q, want %s; output %q", res, want, out.String())
+			if res != c.want {
+				t.Errorf("TIOCSTI inside: %q, want %s; output %q", res, c.want, out.String())
 			}
 		})
 	}

@@ -7,15 +7,19 @@ import (
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
 )
 
 // stdio is the environments' fds 0, 1 and 2, shared by every environment
 // of a plan. A reader or writer that is not a file, or a file that is not
-// to be passed as it is (lifecycle.PassAsIs: a regular file, a folder),
-// is bridged once, by one pipe and one copying goroutine for all
-// environments: exec.Cmd would
-// bridge it once per child, and two environments would then race on the
-// same reader or writer.
+// to be passed as it is (lifecycle.PassAsIs: a regular file, a folder, a
+// terminal, a device), is bridged once, by one pipe and one copying
+// goroutine for all environments: exec.Cmd would bridge it once per
+// child, and two environments would then race on the same reader or
+// writer. When no environment of the plan takes nsup's stdio (each is
+// detached, with its Stdio step, or has a pty of its own, Openpty), the
+// files stay nsup's own, as they are: a pty's relay reads and writes
+// them, and no copy reads the caller's terminal for nobody.
 type stdio struct {
 	files [3]*os.File
 	// given are the pipe ends handed to the children, closed once every
@@ -31,8 +35,14 @@ type stdio struct {
 // namespace) could hold the pipe open forever.
 const copyGrace = 2 * time.Second
 
-func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
+func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error) {
 	s := &stdio{}
+	if !takesStdio(p) {
+		if files, ok := asFiles(in, out, errw); ok {
+			s.files = files
+			return s, nil
+		}
+	}
 	if f, ok := in.(*os.File); ok && lifecycle.PassAsIs(f) {
 		s.files[0] = f
 	} else {
@@ -53,7 +63,7 @@ func newStdio(in io.Reader, out, errw io.Writer) (*stdio, error) {
 		s.close()
 		return nil, err
 	}
-	if same(out, errw) {
+	if same(out, errw) || sameTerminal(out, errw) {
 		s.files[2] = s.files[1] // one pipe keeps the order of the two
 	} else if s.files[2], err = s.output(errw); err != nil {
 		s.close()
@@ -95,6 +105,44 @@ func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File
 		o.wg.Wait()
 	}()
 	return w1, w2, nil
+}
+
+// takesStdio says whether an environment of p is given nsup's stdio:
+// one that is neither detached (Stdio) nor given a pty of its own
+// (Openpty).
+func takesStdio(p *planner.Plan) bool {
+	for _, e := range p.Environments {
+		own := false
+		for _, st := range e.Steps {
+			switch st.Op.(type) {
+			case planner.Stdio, planner.Openpty:
+				own = true
+			}
+		}
+		if !own {
+			return true
+		}
+	}
+	return false
+}
+
+// asFiles returns the three as files, when each is one.
+func asFiles(in io.Reader, out, errw io.Writer) (files [3]*os.File, ok bool) {
+	if files[0], ok = in.(*os.File); !ok {
+		return files, false
+	}
+	if files[1], ok = out.(*os.File); !ok {
+		return files, false
+	}
+	files[2], ok = errw.(*os.File)
+	return files, ok
+}
+
+// sameTerminal reports whether out and errw are files of one terminal.
+func sameTerminal(out, errw io.Writer) bool {
+	a, ok := out.(*os.File)
+	b, ok2 := errw.(*os.File)
+	return ok && ok2 && lifecycle.SameTerminal(a, b)
 }
 
 // same reports whether two writers are one, without panicking on

@@ -149,12 +149,14 @@ func commandNamed(name string) command {
 
 // stdioFiles returns nsup's stdio as files, the command's to be: a reader
 // or writer that is not a file (nsup run in-process, by tests) is bridged
-// by a pipe. cleanup waits for the copies.
+// by a pipe. A file stays as it is: lifecycle.Exec bridges what may not
+// reach the environment as it is (PassAsIs), and relays a terminal it is
+// given with -t. cleanup waits for the copies.
 func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
 	var files [3]*os.File
 	var done []chan struct{}
 	var closers []*os.File
-	if f, ok := ios.stdin.(*os.File); ok && lifecycle.PassAsIs(f) {
+	if f, ok := ios.stdin.(*os.File); ok {
 		files[0] = f
 	} else {
 		r, w, err := os.Pipe()
@@ -169,7 +171,7 @@ func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
 		closers = append(closers, r)
 	}
 	for i, w := range []io.Writer{ios.stdout, ios.stderr} {
-		if f, ok := w.(*os.File); ok && lifecycle.PassAsIs(f) {
+		if f, ok := w.(*os.File); ok {
 			files[i+1] = f
 			continue
 		}

@@ -30,9 +30,9 @@ type ExecOptions struct {
 	// Term is the caller's TERM, which the command gets with its
 	// terminal (TTY) unless its process's environment sets one.
 	Term string
-	// Stdin, Stdout and Stderr are handed to the command as they are
-	// (without TTY): nothing copies them, except a terminal, which is
-	// relayed through a pipe (notTerminals).
+	// Stdin, Stdout and Stderr are handed to the command (without TTY):
+	// as they are where PassAsIs says so (a pipe, a socket, /dev/null),
+	// else through a pipe that nsup copies (bridged).
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -103,7 +103,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			return 1, err
 		}
 	} else {
-		files, drain, err := notTerminals(opts.Stdin, opts.Stdout, opts.Stderr)
+		files, drain, err := bridged(opts.Stdin, opts.Stdout, opts.Stderr)
 		if err != nil {
 			return 1, err
 		}
@@ -209,14 +209,16 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	}
 }
 
-// notTerminals returns the fds to hand to the command without -t: each
-// of stdin, stdout and stderr as it is, but a terminal through a pipe that
-// nsup copies. Handed over, the caller's terminal would stay in the
-// environment after nsup exec returns, held by any process the command
-// leaves behind in a session of its own, which could then read what is
-// typed into the caller's shell, or write to it. drain(d) ends the relays:
-// the output copied until its end, or for at most d, the input no more.
-func notTerminals(files ...*os.File) ([]*os.File, func(d time.Duration), error) {
+// bridged returns the fds to hand to the command without -t: each of
+// stdin, stdout and stderr as it is where PassAsIs says so, else through
+// a pipe that nsup copies (a stdout and stderr that are one file, or
+// one terminal, through one). Handed over, the caller's terminal would stay in the environment
+// after nsup exec returns, held by any process the command leaves behind
+// in a session of its own, which could then read what is typed into the
+// caller's shell, or write to it; a file could be opened again for
+// writing. drain(d) ends the relays: the output copied until its end, or
+// for at most d, the input no more.
+func bridged(files ...*os.File) ([]*os.File, func(d time.Duration), error) {
 	out := append([]*os.File(nil), files...)
 	var keep []*os.File // nsup's ends
 	var copies []chan struct{}
@@ -238,7 +240,11 @@ func notTerminals(files ...*os.File) ([]*os.File, func(d time.Duration), error) 
 		if f == nil {
 			continue
 		}
-		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err != nil {
+		if PassAsIs(f) {
+			continue
+		}
+		if i == 2 && out[1] != files[1] && (f == files[1] || SameTerminal(files[1], f)) {
+			out[2] = out[1]
 			continue
 		}
 		r, w, err := os.Pipe()

@@ -75,19 +75,45 @@ func RawMode(f *os.File) (restore func(), err error) {
 }
 
 // PassAsIs says whether f may be handed to an environment as it is, as
-// its fd 0, 1 or 2: a pipe, a socket, a terminal or another character
-// device. A regular file or a folder is not: root inside could open it
-// again through /proc/self/fd/N, for writing too (a file nsup's caller
-// gave it to read), or walk a folder out of the tree; it is bridged
-// through a pipe instead, as a reader that is not a file is.
+// its fd 0, 1 or 2: a pipe, a socket or the null device. Anything else
+// is bridged through a pipe instead, as a reader that is not a file is:
+//   - a regular file or a folder: root inside could open it again through
+//     /proc/self/fd/N, for writing too (a file nsup's caller gave it to
+//     read), or walk a folder out of the tree;
+//   - a terminal: root inside could read what the caller types there and
+//     send it ioctls (its settings, its window size), even with no
+//     controlling terminal inside; an environment gets a terminal only
+//     as a pty of its own (the Openpty step, nsup exec -t);
+//   - any other device: opened again, it could be read or written the
+//     other way (a log device given to write, read back).
 func PassAsIs(f *os.File) bool {
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) != nil {
 		return false
 	}
 	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO, unix.S_IFSOCK, unix.S_IFCHR:
+	case unix.S_IFIFO, unix.S_IFSOCK:
 		return true
+	case unix.S_IFCHR:
+		return unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3 // /dev/null
 	}
 	return false
+}
+
+// SameTerminal reports whether a and b are one terminal (nsup's stdout
+// and stderr, usually): one pipe then bridges both, which keeps the order
+// of the two streams' lines as the terminal would have shown it.
+func SameTerminal(a, b *os.File) bool {
+	if a == nil || b == nil {
+		return false
+	}
+	var sa, sb unix.Stat_t
+	if unix.Fstat(int(a.Fd()), &sa) != nil || unix.Fstat(int(b.Fd()), &sb) != nil {
+		return false
+	}
+	if sa.Mode&unix.S_IFMT != unix.S_IFCHR || sa.Rdev != sb.Rdev || sb.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(a.Fd()), unix.TCGETS)
+	return err == nil
 }
