@@ -107,8 +107,19 @@ func (r *envRun) openStdio(op planner.Stdio) error {
 	if err := absolute(op.Stdin, op.Stdout); err != nil {
 		return err
 	}
-	in, err := os.OpenFile(op.Stdin, os.O_RDONLY|unix.O_CLOEXEC, 0)
+	in, err := os.OpenFile(op.Stdin, os.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return err
+	}
+	if !lifecycle.PassAsIs(in) {
+		// No relay outlives nsup: handed over as it is, a file could be
+		// opened again for writing through /proc/self/fd/0 (PassAsIs).
+		in.Close()
+		return fmt.Errorf("%s: a detached environment's stdin is /dev/null, a pipe or a socket, not this: %w", op.Stdin, unix.EINVAL)
+	}
+	// Opened without waiting for a FIFO's writer; read blocking.
+	if err := unix.SetNonblock(int(in.Fd()), false); err != nil {
+		in.Close()
 		return err
 	}
 	out, err := os.OpenFile(op.Stdout, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)

@@ -32,6 +32,14 @@ func OnStart(opts Options, fn func(env string, pid int)) Options {
 	return opts
 }
 
+// OpenStdio performs a Stdio step, as Apply's host stage does, and
+// returns the files the child would get.
+func OpenStdio(op planner.Stdio) ([]*os.File, error) {
+	r := &envRun{}
+	err := r.openStdio(op)
+	return r.stdio, err
+}
+
 // Rootfs performs one rootfs step, as Apply's host stage does; the entry
 // stays held until release is called.
 func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (release func(), err error) {
