@@ -122,12 +122,17 @@ func (r *envRun) openStdio(op planner.Stdio) error {
 		in.Close()
 		return err
 	}
-	out, err := os.OpenFile(op.Stdout, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	mode := os.O_WRONLY
+	if op.Max > 0 {
+		mode = os.O_RDWR // init moves the newest half back to the start (cappedLog)
+	}
+	out, err := os.OpenFile(op.Stdout, mode|os.O_CREATE|os.O_TRUNC|os.O_APPEND|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		in.Close()
 		return err
 	}
 	r.stdio = []*os.File{in, out}
+	r.logMax = op.Max
 	return nil
 }
 

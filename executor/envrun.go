@@ -99,6 +99,8 @@ type envRun struct {
 	// rollback may remove it); procs the tree init started.
 	lock, control *os.File
 	stdio         []*os.File
+	// logMax bounds the log (the Stdio step's Max), told to init.
+	logMax int64
 	// pty is the environment's terminal (Openpty), relayed to nsup's.
 	pty      *ptyRelay
 	stateDir string
@@ -467,6 +469,7 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 			if r.control != nil {
 				req.ControlFD = controlFD
 			}
+			req.LogMax = r.logMax
 		}
 		first = false
 		for _, i := range rn.steps {

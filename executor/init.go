@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -117,6 +118,10 @@ type initState struct {
 	out       *outputs
 	color     bool
 	colorBase int
+	// logMax bounds a detached environment's log (Stdio.Max), which
+	// every process's output then reaches through init (cappedLog); 0
+	// otherwise.
+	logMax int64
 	// execs are the processes nsup exec started, by pid.
 	execs map[int]*execSession
 	// env is the environment's name, for init's own messages.
@@ -192,11 +197,21 @@ func (in *initState) launch(pr *proc, fail, pause *failPoint) error {
 			f.Close() // the process has its own copies: EOF comes when it and its children are done
 		}
 	}()
-	if pr.op.Output != "" {
+	if pr.op.Output != "" || in.logMax > 0 {
 		// Lines of several processes would mix in one place: each process
-		// writes to pipes of its own, and init prefixes every line.
+		// writes to pipes of its own, and init prefixes every line. A
+		// bounded log (Stdio.Max, on init's fds 1 and 2) is written by
+		// init alone, prefixed or not.
 		if in.out == nil {
-			in.out = newOutputs(in.color, in.colorBase, os.Stdout, os.Stderr)
+			var out, errw io.Writer = os.Stdout, os.Stderr
+			if in.logMax > 0 {
+				l, err := newCappedLog(os.Stdout, in.logMax)
+				if err != nil {
+					return fmt.Errorf("the log: %w", err)
+				}
+				out, errw = l, l
+			}
+			in.out = newOutputs(in.color, in.colorBase, out, errw)
 		}
 		w1, w2, err := in.out.add(pr.op.Output)
 		if err != nil {

@@ -72,6 +72,7 @@ func (c *stage) run(dec *json.Decoder) int {
 			c.env, c.lockFD, c.controlFD = req.Env, req.LockFD, req.ControlFD
 			c.init.env = req.Env
 			c.init.color, c.init.colorBase = req.Color, req.ColorBase
+			c.init.logMax = req.LogMax
 		}
 		if i, err := c.steps(req); err != nil {
 			c.init.killAll()

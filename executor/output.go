@@ -22,7 +22,7 @@ import (
 type outputs struct {
 	color bool
 	next  int // colour index of the next label
-	dst   [2]*os.File
+	dst   [2]io.Writer
 	mu    sync.Mutex // serialises the writes of one copier's lines
 	wg    sync.WaitGroup
 	pipes []*os.File // the read ends, for the final drain
@@ -35,14 +35,17 @@ type outputs struct {
 var labelColors = []string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
 
 // newOutputs copies to stdout and stderr.
-func newOutputs(color bool, base int, stdout, stderr *os.File) *outputs {
-	return &outputs{color: color, next: base, dst: [2]*os.File{stdout, stderr}}
+func newOutputs(color bool, base int, stdout, stderr io.Writer) *outputs {
+	return &outputs{color: color, next: base, dst: [2]io.Writer{stdout, stderr}}
 }
 
 // add makes the pipes of one process and starts copying them; it returns
 // the write ends, for the process's fds 1 and 2.
 func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 	prefix := label + " | "
+	if label == "" {
+		prefix = "" // a bounded log's only process (init.log)
+	}
 	if o.colors == nil {
 		o.colors = map[string]int{}
 	}
@@ -52,7 +55,7 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 		o.colors[label] = c
 		o.next++
 	}
-	if o.color {
+	if o.color && label != "" {
 		prefix = "\x1b[" + labelColors[c%len(labelColors)] + "m" + label + " |\x1b[0m "
 	}
 	var w [2]*os.File

@@ -57,6 +57,9 @@ type request struct {
 	// and control socket (the Flock and Listen steps), 0 when none.
 	LockFD    int `json:"lockFD,omitempty"`
 	ControlFD int `json:"controlFD,omitempty"`
+	// LogMax bounds the detached environment's log, fds 1 and 2 (the
+	// Stdio step's Max): init writes it alone (cappedLog).
+	LogMax int64 `json:"logMax,omitempty"`
 	// Health, on the last request, asks init to keep the channel open
 	// and report the main process's health on it as it changes (a later
 	// environment waits for it to be healthy: WaitHealthy).

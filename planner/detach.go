@@ -16,6 +16,11 @@ const (
 	ControlFile = "control.sock" // init's control socket, for nsup exec (Listen)
 )
 
+// LogMax is the most a detached environment's log holds (Stdio.Max):
+// root inside could otherwise fill the state directory's tmpfs, and a
+// chatty service would, given the time. Past it, the oldest half is cut.
+const LogMax = 10 << 20
+
 // DefaultStateDir is where detached environments are recorded:
 // $NSUP_STATE_DIR if set, /run/nsup for root, else $XDG_RUNTIME_DIR/nsup.
 func DefaultStateDir() string {

@@ -392,7 +392,7 @@ func (ec *envCompiler) host() {
 	if ec.stateDir != "" {
 		// A detached environment writes to its log, reads nothing, and
 		// is reached by nsup exec through init's control socket.
-		ec.add(Host, e.Pos, Stdio{Stdin: "/dev/null", Stdout: filepath.Join(ec.stateDir, LogFile)})
+		ec.add(Host, e.Pos, Stdio{Stdin: "/dev/null", Stdout: filepath.Join(ec.stateDir, LogFile), Max: LogMax})
 		ec.add(Host, e.Pos, Listen{Path: filepath.Join(ec.stateDir, ControlFile)})
 	}
 	if ec.terminal {

@@ -117,11 +117,15 @@ type Flock struct {
 
 // Stdio opens the environment's fd 0 (Stdin, read-only) and fds 1 and 2
 // (Stdout, O_WRONLY|O_CREAT|O_TRUNC|O_APPEND, mode 0600), for the child
-// stage and every process started from it: a detached environment's
-// output goes to a log file instead of nsup's terminal.
+// stage and init: a detached environment's output goes to a log file
+// instead of nsup's terminal. With Max, init alone writes the log: every
+// process writes to pipes of its own, which init copies there, and once
+// the log would grow past Max bytes, init cuts its oldest half (LogMax;
+// the log is then opened O_RDWR, for init to move what it keeps).
 type Stdio struct {
 	Stdin  string `json:"stdin"`
 	Stdout string `json:"stdout"`
+	Max    int64  `json:"max,omitempty"`
 }
 
 // Listen binds and listens on a unix socket (SOCK_SEQPACKET) at Path,

@@ -5,9 +5,9 @@ package planner
 import "github.com/nsup/nsup/spec"
 
 // prefixes decides where the processes write, before any is planned. One
-// process alone writes straight to nsup's stdout and stderr (or a
-// detached environment's log): its fds are passed through, nothing copies
-// them. When more than one process writes to one place (several in the
+// process alone writes straight to nsup's stdout and stderr: its fds are
+// passed through, nothing copies them (a detached environment's log is
+// written by init alone, the Stdio step's Max, prefixed or not). When more than one process writes to one place (several in the
 // foreground plan, or several in one detached environment's log), each
 // line is prefixed with "ENV/PROCESS | ", by init (or by nsup for an
 // init: false environment): prefixed says which environments do that.

@@ -374,7 +374,11 @@ func FormatOp(op Op) string {
 	case Flock:
 		return fmt.Sprintf("flock(%s, LOCK_EX|LOCK_NB)", q(op.Path))
 	case Stdio:
-		return fmt.Sprintf("open(0 < %s, 1 2 >> %s)", q(op.Stdin), q(op.Stdout))
+		s := fmt.Sprintf("open(0 < %s, 1 2 >> %s)", q(op.Stdin), q(op.Stdout))
+		if op.Max > 0 {
+			s += fmt.Sprintf(": written by init alone, at most %s (then its oldest half is cut)", sizeText(op.Max))
+		}
+		return s
 	case Listen:
 		return fmt.Sprintf("listen(AF_UNIX, SOCK_SEQPACKET, %s)", q(op.Path))
 	case Setsid:
@@ -443,4 +447,16 @@ func RenderVars(w io.Writer, vars []Var, envFile, prefix string) {
 		}
 		fmt.Fprintf(w, "%s  %-*s  %s = %s  (%s)\n", prefix, width, v.At, v.Text, q(v.Value), from)
 	}
+}
+
+// sizeText is a size in bytes as the plan shows it: whole MiB or KiB when
+// it is one, else bytes.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

@@ -3,6 +3,7 @@ package lifecycle
 // Logs: a detached environment's log, copied or followed (nsup logs).
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,11 +13,19 @@ import (
 	"time"
 
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // Logs copies a detached environment's log to w; with follow, it goes on
 // copying what is written until the environment has ended (or ctx is
-// done).
+// done). When init cuts the log's oldest half meanwhile (planner.LogMax),
+// copying goes on where it was in what is kept: the log's first line
+// counts the bytes cut (LogCutLine), and init cuts only under an
+// exclusive flock of the log, which each look here holds shared, so a
+// look sees the log whole, before a cut or after it. Output written and
+// cut between two looks is missed; the cut line, copied again, says so.
+// A look reads at most logChunk bytes under the lock, and writes them to
+// w after: a slow w never holds init up.
 func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error {
 	if err := CheckProjectDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -30,12 +39,45 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 		return err
 	}
 	defer f.Close()
+	fd := int(f.Fd())
+	buf := make([]byte, logChunk)
+	// pos is where the next look reads; cut and header are the log's
+	// cut line as pos counts them.
+	var pos, cut, header int64
+	look := func() (int, error) {
+		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+			return 0, err
+		}
+		defer unix.Flock(fd, unix.LOCK_UN)
+		if c, h, ok := LogCut(f); ok && c != cut {
+			read := cut + pos - header
+			cut, header = c, h
+			if pos = read - cut + header; pos < header {
+				pos = 0 // more was cut than was read: from the cut line on
+			}
+		}
+		n, err := f.ReadAt(buf, pos)
+		pos += int64(n)
+		if err == io.EOF {
+			err = nil
+		}
+		return n, err
+	}
 	for {
 		// Whether it still runs is read before the copy, so that what it
 		// wrote last is copied before following stops.
 		running := follow && lockHeld(filepath.Join(d, planner.LockFile))
-		if _, err := io.Copy(w, f); err != nil {
-			return err
+		for {
+			n, err := look()
+			if err != nil {
+				return err
+			}
+			if _, err := w.Write(buf[:n]); err != nil {
+				return err
+			}
+			if n < len(buf) {
+				break
+			}
 		}
 		if !running {
 			return nil
@@ -46,4 +88,36 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// logChunk is the most Logs reads under the log's lock at a time.
+const logChunk = 256 << 10
+
+// logCutFormat is the first line of a log whose oldest output init cut.
+const logCutFormat = "nsup: %d bytes of older output cut here\n"
+
+// LogCutLine is the first line of a log once init has cut cut bytes of
+// its oldest output in all.
+func LogCutLine(cut int64) string { return fmt.Sprintf(logCutFormat, cut) }
+
+// LogCut reads the cut line at the start of a log: the bytes of output
+// cut so far and the length of that line; 0, 0 when nothing was cut. ok
+// is false when the first line could not be read whole.
+func LogCut(f *os.File) (cut, header int64, ok bool) {
+	var b [64]byte
+	n, err := f.ReadAt(b[:], 0)
+	if err != nil && err != io.EOF {
+		return 0, 0, false
+	}
+	if !bytes.HasPrefix(b[:n], []byte("nsup: ")) {
+		return 0, 0, true
+	}
+	line, _, found := bytes.Cut(b[:n], []byte("\n"))
+	if !found {
+		return 0, 0, true // a process's own line
+	}
+	if _, err := fmt.Sscanf(string(line)+"\n", logCutFormat, &cut); err != nil {
+		return 0, 0, true
+	}
+	return cut, int64(len(line)) + 1, true
 }
