@@ -84,6 +84,10 @@ type failPoint struct {
 	Env   string
 	Step  int
 	Errno unix.Errno
+	// Resume, for a pause of a raw stage's step: a FIFO whose first byte
+	// ends the pause (a test plays another environment meanwhile); ""
+	// pauses until killed.
+	Resume string
 }
 
 // Apply performs every environment of p, in plan order. In the

@@ -430,7 +430,7 @@ type helper struct {
 	done   chan error
 }
 
-func startHelper(t *testing.T, p *planner.Plan, pause string) *helper {
+func startHelper(t *testing.T, p *planner.Plan, pause string, env ...string) *helper {
 	t.Helper()
 	b, err := planner.MarshalIndent(p)
 	if err != nil {
@@ -439,7 +439,7 @@ func startHelper(t *testing.T, p *planner.Plan, pause string) *helper {
 	f := filepath.Join(t.TempDir(), "plan.json")
 	os.WriteFile(f, b, 0o600)
 	h := &helper{cmd: exec.Command("/proc/self/exe"), stderr: &syncBuffer{}, done: make(chan error, 1)}
-	h.cmd.Env = append(os.Environ(), "NSUP_TEST_HELPER=apply", "NSUP_TEST_PLAN="+f, "NSUP_TEST_PAUSE="+pause)
+	h.cmd.Env = append(append(os.Environ(), "NSUP_TEST_HELPER=apply", "NSUP_TEST_PLAN="+f, "NSUP_TEST_PAUSE="+pause), env...)
 	h.cmd.Stdout, h.cmd.Stderr = h.stderr, h.stderr
 	// A process it leaves behind may hold its output open: Wait returns
 	// all the same, and the test says what was left (checkHost).

@@ -63,6 +63,15 @@ func PauseAt(opts Options, env string, step int, paused func(env string, step in
 	return opts
 }
 
+// ResumeFrom makes a pause of a raw stage's step (PauseAt) end at the
+// first byte written to the FIFO fifo.
+func ResumeFrom(opts Options, fifo string) Options {
+	if opts.pauseAt != nil {
+		opts.pauseAt.Resume = fifo
+	}
+	return opts
+}
+
 // OpenPty opens a pseudo-terminal pair: the master (non-blocking) and
 // the slave.
 func OpenPty() (*os.File, *os.File, error) {

@@ -87,6 +87,9 @@ func helperApply() int {
 		opts = executor.PauseAt(opts, env, step, func(env string, step int) {
 			fmt.Fprintf(os.Stderr, "nsup-test: paused %s %d\n", env, step)
 		})
+		if fifo := os.Getenv("NSUP_TEST_RESUME"); fifo != "" {
+			opts = executor.ResumeFrom(opts, fifo)
+		}
 	}
 	st, err := executor.Apply(context.Background(), p, opts)
 	if err != nil {

@@ -51,6 +51,9 @@ type rawProg struct {
 	// pointer, whose write barrier would call into the runtime.)
 	rootFD uintptr
 	rootOf uintptr
+	// kept is the fd of the mount a Detached bind made, for the
+	// MountSetattr (ByFD) that follows it; ^0 when none.
+	kept uintptr
 
 	// blank are nsup's command line and environment in this process's
 	// memory (from /proc/self/stat), which a Monitor, a copy of nsup that
@@ -340,6 +343,21 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoCloseFds(p, op)
 		case rawPause:
 			rawReport(p, reportPaused, op.step, 0)
+			if op.s[0] != nil {
+				// Until a byte comes through the FIFO s[0].
+				fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
+				if e != 0 {
+					rawFailed(p, op.step, partCall, e)
+				}
+				for {
+					n, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p.byte1[0])), 1)
+					if e != syscall.EINTR && (e != 0 || n == 1 || n == 0) {
+						break
+					}
+				}
+				rawClose(fd)
+				break
+			}
 			for {
 				syscall.RawSyscall6(unix.SYS_PPOLL, 0, 0, 0, 0, 8, 0) // no fd, no timeout: until killed
 			}

@@ -289,6 +289,10 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		}
 		target = rawFdPath(&p.fdpath[1], tgt)
 	}
+	if op.flag&rawMountDetached != 0 {
+		rawDoDetachedBind(p, op, src, tgt)
+		return
+	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(source)), uintptr(unsafe.Pointer(target)),
 		uintptr(unsafe.Pointer(op.s[2])), op.a[0], uintptr(unsafe.Pointer(op.s[3])), 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
@@ -304,16 +308,52 @@ const (
 	rawMountInRoot                   // the target is p[1], inside the root
 	rawMountSelf                     // the target is the source (the root bound onto itself)
 	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
+	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
 )
 
+// rawDoDetachedBind binds src onto tgt (both fds) as a detached clone
+// of src (open_tree, recursive with MS_REC in a[0]) moved onto tgt, and
+// keeps the clone's fd, which refers to the mount made, for the
+// MountSetattr step that follows (p.kept).
+//
+//go:norace
+//go:nosplit
+func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
+	flags := uintptr(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if op.a[0]&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, _, e := syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(p.kept)
+	p.kept = tree
+	rawClose(src)
+	rawClose(tgt)
+}
+
 // rawDoSetattr is mount_setattr(2) of a step: of p[0] inside the root
-// s[0], through its fd, or of the host path s[1].
+// s[0], through its fd, or of the host path s[1]; with flag 1, of the
+// mount the previous step made, through the fd it kept (p.kept).
 //
 //go:norace
 //go:nosplit
 func rawDoSetattr(p *rawProg, op *rawOp) {
 	var e syscall.Errno
-	if op.s[0] == nil {
+	if op.flag == 1 {
+		fd := p.kept
+		if fd == ^uintptr(0) {
+			rawFailed(p, op.step, partCall, syscall.EBADF)
+		}
+		p.kept = ^uintptr(0)
+		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, fd, uintptr(unsafe.Pointer(&empty[0])), op.a[0]|unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
+		rawClose(fd)
+	} else if op.s[0] == nil {
 		_, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), op.a[0], op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0)
 	} else {
 		root := rawOpenRoot(p, op)

@@ -33,11 +33,14 @@ type rawBuilder struct {
 	// fail and pause are the test hooks of this program's steps.
 	fail, pause *failPoint
 	roots       map[string]*byte
+	// detached: the last step added is a Detached bind, whose fd a
+	// MountSetattr ByFD takes.
+	detached bool
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
@@ -124,6 +127,12 @@ func (b *rawBuilder) pin(v unsafe.Pointer) uintptr {
 func (b *rawBuilder) add(step int, st planner.Step) error {
 	var o rawOp
 	var err error
+	after, ok := st.Op.(planner.MountSetattr)
+	if b.detached != (ok && after.ByFD) {
+		return fmt.Errorf("%s: a detached bind's fd is for the mount_setattr just after it, and only there: %w", planner.FormatOp(st.Op), unix.EINVAL)
+	}
+	m, ok := st.Op.(planner.Mount)
+	b.detached = ok && m.Detached
 	switch op := st.Op.(type) {
 	case planner.Keyctl:
 		// A kernel without keyrings (CONFIG_KEYS=n) has no keys to hide.
@@ -196,7 +205,9 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			o.a[0] = unix.AT_RECURSIVE
 		}
 		o.a[1] = b.pin(unsafe.Pointer(&unix.MountAttr{Attr_set: uint64(op.Set), Attr_clr: uint64(op.Clear)}))
-		if op.InRoot {
+		if op.ByFD {
+			o.flag = 1 // the fd the previous step, a Detached bind, kept
+		} else if op.InRoot {
 			if o.s[0], err = b.root(op.Root); err == nil {
 				o.p[0], err = inRootPath(op.Path, "", false)
 			}
@@ -315,7 +326,13 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	}
 	o.step = uintptr(step)
 	if b.pause != nil && b.pause.Step == step {
-		b.prog.ops = append(b.prog.ops, rawOp{kind: rawPause, step: uintptr(step)})
+		pz := rawOp{kind: rawPause, step: uintptr(step)}
+		if b.pause.Resume != "" {
+			if pz.s[0], err = cstr(b.pause.Resume); err != nil {
+				return err
+			}
+		}
+		b.prog.ops = append(b.prog.ops, pz)
 	}
 	if b.fail != nil && b.fail.Step == step {
 		o = rawOp{kind: rawFail, step: uintptr(step)}
@@ -397,6 +414,12 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		}
 	} else {
 		cs(4, op.Target)
+	}
+	if op.Detached {
+		if o.flag&rawMountBind == 0 || o.flag&rawMountInRoot == 0 || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
+			return o, fmt.Errorf("%s: only a bind inside the root, with no flag but MS_REC, is made detached: %w", planner.FormatOp(op), unix.EINVAL)
+		}
+		o.flag |= rawMountDetached
 	}
 	return o, err
 }

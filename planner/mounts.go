@@ -229,7 +229,10 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		// clears nothing, so that in a user namespace the flags locked on
 		// the host's mount need not be repeated.
 		if set, clear := mountAttrs(flags, m.Options); set != 0 || clear != 0 {
-			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear})
+			// Through the bind's own fd: its target resolved again could
+			// be another mount by then (Mount.Detached).
+			ec.detachLast()
+			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}
 	case spec.MountDev:
 		ec.dev(m, opt)
@@ -291,5 +294,15 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 	link("/proc/self/fd/2", path.Join(t, "stderr"))
 	if m.Readonly {
 		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|opt, "", "")
+	}
+}
+
+// detachLast makes the last step, a bind, a detached clone whose fd the
+// next step (a MountSetattr with ByFD) uses (Mount.Detached).
+func (ec *envCompiler) detachLast() {
+	last := &ec.steps[len(ec.steps)-1]
+	if m, ok := last.Op.(Mount); ok {
+		m.Detached = true
+		last.Op = m
 	}
 }

@@ -265,6 +265,9 @@ type MountSetattr struct {
 	// Confine is ConfineReadonly for a read-only path of nsup's
 	// confinement, else "".
 	Confine string `json:"confine,omitempty"`
+	// ByFD: the attributes are set through the fd of the mount the
+	// previous step made (Mount.Detached), not on Path resolved again.
+	ByFD bool `json:"byFD,omitempty"`
 }
 
 // Prlimit is prlimit64(0, Resource, {Soft, Hard}, NULL): a resource limit

@@ -372,6 +372,13 @@ type Mount struct {
 	// ConfineMasked (a masked path) or ConfineReadonly (a read-only
 	// path), "" for the spec's own mounts and the root's.
 	Confine string `json:"confine,omitempty"`
+	// Detached (a bind whose attributes the next step sets, ByFD): the
+	// bind is made as a detached clone of the source (open_tree(2),
+	// OPEN_TREE_CLONE) moved onto the target (move_mount(2)), and the
+	// clone's fd is kept for that step, which then needs no path: a
+	// folder renamed in a tree another environment shares cannot send it
+	// to another mount.
+	Detached bool `json:"detached,omitempty"`
 }
 
 // Values of Mount.Confine and MountSetattr.Confine.

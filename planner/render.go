@@ -286,6 +286,13 @@ func FormatOp(op Op) string {
 		if op.SourceInRoot {
 			source = inRoot(op.Source)
 		}
+		if op.Detached {
+			rec := ""
+			if op.Flags&msREC != 0 {
+				rec = "|AT_RECURSIVE"
+			}
+			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s)%s", source, rec, target, create(op.Create))
+		}
 		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)%s", source, target, qn(op.FSType), op.Flags, qn(op.Data), create(op.Create))
 	case Overlay:
 		x := ""
@@ -395,6 +402,13 @@ func FormatOp(op Op) string {
 		flags := "0"
 		if op.Recursive {
 			flags = "AT_RECURSIVE"
+		}
+		if op.ByFD {
+			// The previous step's clone, now mounted on p.
+			p = "its fd"
+			if flags = "AT_EMPTY_PATH"; op.Recursive {
+				flags += "|AT_RECURSIVE"
+			}
 		}
 		clr := ""
 		if op.Clear != 0 {

@@ -488,9 +488,9 @@ func (ec *envCompiler) confinePaths(paths []confinedPath) {
 			// A bind of the path onto itself, then read-only (and nosuid,
 			// nodev, noexec), with whatever is mounted below it.
 			ec.add(Child, c.pos, Mount{Source: c.path, SourceInRoot: true, Target: c.path, Flags: msBIND | msREC,
-				Root: ec.root, InRoot: true, Confine: ConfineReadonly})
+				Root: ec.root, InRoot: true, Confine: ConfineReadonly, Detached: true})
 			ec.add(Child, c.pos, MountSetattr{Path: c.path, Root: ec.root, InRoot: true, Recursive: true,
-				Set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, Confine: ConfineReadonly})
+				Set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, Confine: ConfineReadonly, ByFD: true})
 		case isDir:
 			in(c.path, "tmpfs", "tmpfs", msRDONLY|msNOSUID|msNODEV|msNOEXEC, "")
 		default:

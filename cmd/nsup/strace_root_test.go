@@ -391,6 +391,14 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 			}
 			add(i, st, execMatch(op.Path, op.Argv))
 		case planner.Mount:
+			if op.Detached {
+				// A detached clone of the source (open_tree) moved onto
+				// the target's fd: its fd serves the next step.
+				add(i, st, func(e event) bool {
+					return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
+				})
+				break
+			}
 			srcFD := op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && op.Source != ""
 			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot, srcFD))
 		case planner.MountSetattr:
