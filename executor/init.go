@@ -119,9 +119,11 @@ type initState struct {
 	color     bool
 	colorBase int
 	// logMax bounds a detached environment's log (Stdio.Max), which
-	// every process's output then reaches through init (cappedLog); 0
+	// every process's output then reaches through init, and log writes
+	// it once the first process is started (cappedLog); 0 and nil
 	// otherwise.
 	logMax int64
+	log    *cappedLog
 	// execs are the processes nsup exec started, by pid.
 	execs map[int]*execSession
 	// env is the environment's name, for init's own messages.
@@ -209,7 +211,7 @@ func (in *initState) launch(pr *proc, fail, pause *failPoint) error {
 				if err != nil {
 					return fmt.Errorf("the log: %w", err)
 				}
-				out, errw = l, l
+				out, errw, in.log = l, l, l
 			}
 			in.out = newOutputs(in.color, in.colorBase, out, errw)
 		}

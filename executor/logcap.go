@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -12,25 +13,35 @@ import (
 
 // cappedLog is a detached environment's log as init writes it, when the
 // plan bounds it (Stdio.Max): init alone writes to it (every process
-// writes to pipes of its own, copied here), and once a write would take
-// it past max bytes, the oldest half is cut: the newest max/2 bytes or
-// less, from a line's start, move to the file's start, after a line that
-// counts the bytes cut so far (lifecycle.LogCutLine), and the file is
-// truncated after them, under an exclusive flock of the log (nsup logs
-// looks under a shared one). Moving needs writes at an offset, so the file's
-// O_APPEND is cleared: nothing else writes to it but init (its own
-// messages, at the file's offset as these writes are), since nsup's host
-// side closed its copy.
+// writes to pipes of its own, copied here; init's own messages come here
+// too). Its first line is init's, always: a line that counts the bytes of
+// output cut so far (lifecycle.LogCutLine, 0 at first, which nsup logs
+// leaves out), so that no process can put a line there that nsup logs
+// would take for it. Once a write would take the log past max bytes, the
+// oldest half is cut: the newest max/2 bytes or less, from a line's
+// start, move to just after an updated first line, and the file is
+// truncated after them. Moving needs writes at an offset, so the file's
+// O_APPEND is cleared: nothing else writes to it, since nsup's host side
+// closed its copy.
+//
+// A cut takes an exclusive flock of the log, which nsup logs holds
+// shared while it reads a chunk; it never waits for it: with the lock
+// held (a reader stopped, ^Z), the log grows on past max, up to half as
+// much again, and what comes after that is dropped, and said so once
+// the next cut is made.
 type cappedLog struct {
 	mu  sync.Mutex
-	f   *os.File
 	fd  int
 	max int64
-	// size is the file's size as last written; cut the bytes of output
-	// cut so far, header the length of the cut line at the start.
-	size, cut, header int64
+	// size is the file's size; cut the bytes of output cut so far,
+	// header the length of the first line; dropped the bytes dropped
+	// while the log was locked.
+	size, cut, header, dropped int64
 }
 
+// newCappedLog takes over f, the log (fds 1 and 2 of init), and writes
+// its first line, before anything else is written to it. What is in it
+// already (a message of the child stage) stays, after that line.
 func newCappedLog(f *os.File, max int64) (*cappedLog, error) {
 	fd := int(f.Fd())
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
@@ -40,12 +51,28 @@ func newCappedLog(f *os.File, max int64) (*cappedLog, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_APPEND); err != nil {
 		return nil, err
 	}
-	end, err := unix.Seek(fd, 0, io.SeekEnd)
-	if err != nil {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	l := &cappedLog{f: f, fd: fd, max: max, size: end}
-	l.cut, l.header, _ = lifecycle.LogCut(f)
+	before := make([]byte, min(st.Size, max/2))
+	if n, err := unix.Pread(fd, before, st.Size-int64(len(before))); err != nil {
+		return nil, err
+	} else {
+		before = before[:n]
+	}
+	line := lifecycle.LogCutLine(0)
+	l := &cappedLog{fd: fd, max: max, header: int64(len(line))}
+	if _, err := unix.Pwrite(fd, append([]byte(line), before...), 0); err != nil {
+		return nil, err
+	}
+	l.size = l.header + int64(len(before))
+	if err := unix.Ftruncate(fd, l.size); err != nil {
+		return nil, err
+	}
+	if _, err := unix.Seek(fd, l.size, io.SeekStart); err != nil {
+		return nil, err
+	}
 	return l, nil
 }
 
@@ -55,20 +82,16 @@ func (l *cappedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.size+int64(len(p)) > l.max {
-		// What init wrote to its fds 1 and 2 itself counts too.
-		var st unix.Stat_t
-		if err := unix.Fstat(l.fd, &st); err != nil {
+		cut, err := l.cutHalf()
+		if err != nil {
 			return 0, err
 		}
-		l.size = st.Size
-		if l.size+int64(len(p)) > l.max {
-			if err := l.cutHalf(); err != nil {
-				return 0, err
-			}
+		if !cut && l.size+int64(len(p)) > l.max+l.max/2 {
+			l.dropped += int64(len(p))
+			return len(p), nil
 		}
 	}
-	// At the file's offset, which init's own writes to fds 1 and 2 (one
-	// open file) share.
+	// At the file's offset (the end), as every write of init's to it.
 	n, err := unix.Write(l.fd, p)
 	if n > 0 {
 		l.size += int64(n)
@@ -77,18 +100,18 @@ func (l *cappedLog) Write(p []byte) (int, error) {
 }
 
 // cutHalf keeps the newest max/2 bytes (or less, from the first line
-// that starts in them) after an updated cut line.
-func (l *cappedLog) cutHalf() error {
+// that starts in them) after an updated first line, unless the log is
+// locked (cut false then).
+func (l *cappedLog) cutHalf() (cut bool, err error) {
 	// nsup logs reads under a shared lock: it sees the log before the
 	// cut or after it, never in between.
-	if err := unix.Flock(l.fd, unix.LOCK_EX); err != nil {
-		return err
+	if err := unix.Flock(l.fd, unix.LOCK_EX|unix.LOCK_NB); err == unix.EWOULDBLOCK {
+		return false, nil
+	} else if err != nil {
+		return false, err
 	}
 	defer unix.Flock(l.fd, unix.LOCK_UN)
-	from := l.size - l.max/2
-	if from < l.header {
-		from = l.header
-	}
+	from := max(l.size-l.max/2, l.header)
 	buf := make([]byte, 64<<10)
 	// From the start of a line, if one starts in the first 64 KiB.
 	if n, _ := unix.Pread(l.fd, buf, from); n > 0 {
@@ -96,8 +119,8 @@ func (l *cappedLog) cutHalf() error {
 			from += int64(i) + 1
 		}
 	}
-	cut := l.cut + from - l.header
-	line := lifecycle.LogCutLine(cut)
+	total := l.cut + from - l.header
+	line := lifecycle.LogCutLine(total)
 	to := int64(len(line))
 	if to > from {
 		// Nothing to move over (a max smaller than a cut line): start
@@ -112,23 +135,30 @@ func (l *cappedLog) cutHalf() error {
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return err
+			return false, err
 		}
 		if _, err := unix.Pwrite(l.fd, buf[:n], to); err != nil {
-			return err
+			return false, err
 		}
 		src += int64(n)
 		to += int64(n)
 	}
 	if _, err := unix.Pwrite(l.fd, []byte(line), 0); err != nil {
-		return err
+		return false, err
 	}
 	if err := unix.Ftruncate(l.fd, to); err != nil {
-		return err
+		return false, err
 	}
 	if _, err := unix.Seek(l.fd, to, io.SeekStart); err != nil {
-		return err
+		return false, err
 	}
-	l.size, l.cut, l.header = to, cut, int64(len(line))
-	return nil
+	l.size, l.cut, l.header = to, total, int64(len(line))
+	if l.dropped > 0 {
+		note := fmt.Sprintf("nsup: %d bytes of output dropped while the log was locked\n", l.dropped)
+		if n, err := unix.Write(l.fd, []byte(note)); n > 0 && err == nil {
+			l.size += int64(n)
+			l.dropped = 0
+		}
+	}
+	return true, nil
 }

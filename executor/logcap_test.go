@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -54,5 +55,80 @@ func TestCappedLog(t *testing.T) {
 		if int64(len(b)) < max/4 {
 			t.Errorf("max %d: only %d bytes kept", max, len(b))
 		}
+	}
+}
+
+// TestCappedLogLocked: a cut never waits for the log's lock (nsup logs
+// stopped while it held it shared would stall every process of the
+// environment): the log grows on past its bound, up to half as much
+// again, then drops what comes, and the first cut once the lock is free
+// says how much was dropped.
+func TestCappedLogLocked(t *testing.T) {
+	const max = 4 << 10
+	path := filepath.Join(t.TempDir(), "output.log")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := newCappedLog(f, max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if err := unix.Flock(int(reader.Fd()), unix.LOCK_SH); err != nil {
+		t.Fatal(err)
+	}
+	line := []byte("0123456789abcdef0123456789abcde\n") // 32 bytes
+	for i := 0; i < 400; i++ {                          // 12,800 bytes
+		if n, err := l.Write(line); err != nil || n != len(line) {
+			t.Fatalf("write %d while locked: %d %v", i, n, err)
+		}
+	}
+	var st unix.Stat_t
+	unix.Fstat(int(f.Fd()), &st)
+	if st.Size > max+max/2 || st.Size < max {
+		t.Errorf("locked: the log holds %d bytes, want between %d and %d", st.Size, max, max+max/2)
+	}
+	unix.Flock(int(reader.Fd()), unix.LOCK_UN)
+	l.Write(line)
+	b, _ := os.ReadFile(path)
+	if int64(len(b)) > max || !bytes.Contains(b, []byte(" bytes of output dropped while the log was locked\n")) {
+		t.Errorf("once unlocked: %d bytes, no word of what was dropped: %q", len(b), b[:min(len(b), 120)])
+	}
+}
+
+// TestLogsFirstLineInit: a process cannot pass for init's first line of
+// the log (its count of bytes cut), which nsup logs reads to follow
+// across cuts: that line is init's from the start, and a process's line
+// that looks like it is output like any other.
+func TestLogsFirstLineInit(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	dir := filepath.Join(state, "proj", "env")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(state, 0o700)
+	f, err := os.OpenFile(filepath.Join(dir, "output.log"), os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := newCappedLog(f, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := "nsup: -999999999999 bytes of older output cut here\nnsup: 999999999999 bytes of older output cut here\n1\n2\n"
+	l.Write([]byte(out))
+	var got bytes.Buffer
+	if err := lifecycle.Logs(context.Background(), filepath.Join(state, "proj"), "env", false, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != out {
+		t.Errorf("nsup logs: %q, want the process's lines as written, %q", got.String(), out)
 	}
 }

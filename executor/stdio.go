@@ -45,6 +45,17 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 	}
 	if f, ok := in.(*os.File); ok && lifecycle.PassAsIs(f) {
 		s.files[0] = f
+	} else if ok && lifecycle.IsTerminal(f) {
+		// No environment has a pty of its own (several run): as compose
+		// up, none reads the caller's terminal. A copy would read it for
+		// them all, stop nsup in the background (SIGTTIN), and take the
+		// keys typed ahead for the caller's shell.
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			return nil, err
+		}
+		s.files[0] = null
+		s.given = append(s.given, null)
 	} else {
 		r, w, err := os.Pipe()
 		if err != nil {
@@ -63,7 +74,7 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 		s.close()
 		return nil, err
 	}
-	if same(out, errw) || sameTerminal(out, errw) {
+	if same(out, errw) || sameFile(out, errw) {
 		s.files[2] = s.files[1] // one pipe keeps the order of the two
 	} else if s.files[2], err = s.output(errw); err != nil {
 		s.close()
@@ -138,11 +149,11 @@ func asFiles(in io.Reader, out, errw io.Writer) (files [3]*os.File, ok bool) {
 	return files, ok
 }
 
-// sameTerminal reports whether out and errw are files of one terminal.
-func sameTerminal(out, errw io.Writer) bool {
+// sameFile reports whether out and errw are one file.
+func sameFile(out, errw io.Writer) bool {
 	a, ok := out.(*os.File)
 	b, ok2 := errw.(*os.File)
-	return ok && ok2 && lifecycle.SameTerminal(a, b)
+	return ok && ok2 && lifecycle.SameFile(a, b)
 }
 
 // same reports whether two writers are one, without panicking on

@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +15,8 @@ import (
 
 // TestPassAsIs: only what cannot be opened again the other way reaches
 // an environment as it is: a pipe, a socket, /dev/null. A regular file, a
-// folder, a terminal and another device go through a pipe.
+// folder, a terminal and another device go through a pipe; a stdout and
+// stderr that are one file through one (SameFile).
 func TestPassAsIs(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "f")
@@ -63,11 +65,24 @@ func TestPassAsIs(t *testing.T) {
 			t.Errorf("PassAsIs(%s) = %v, want %v", c.name, got, c.want)
 		}
 	}
-	if !lifecycle.SameTerminal(slave, slave) {
-		t.Error("SameTerminal: one terminal twice is not the same")
+	other := filepath.Join(dir, "g")
+	os.WriteFile(other, nil, 0o600)
+	for _, c := range []struct {
+		name string
+		a, b *os.File
+		want bool
+	}{
+		{"one terminal", slave, open(fmt.Sprintf("/proc/self/fd/%d", slave.Fd())), true},
+		{"one file opened twice (2>&1 or >f 2>f)", open(file), open(file), true},
+		{"two files", open(file), open(other), false},
+		{"a terminal and /dev/null", slave, open(os.DevNull), false},
+	} {
+		if got := lifecycle.SameFile(c.a, c.b); got != c.want {
+			t.Errorf("SameFile, %s: %v, want %v", c.name, got, c.want)
+		}
 	}
-	if lifecycle.SameTerminal(slave, open(os.DevNull)) || lifecycle.SameTerminal(open(os.DevNull), open(os.DevNull)) {
-		t.Error("SameTerminal: /dev/null is a terminal")
+	if !lifecycle.IsTerminal(slave) || lifecycle.IsTerminal(open(os.DevNull)) {
+		t.Error("IsTerminal: wrong")
 	}
 }
 

@@ -24,7 +24,12 @@ import (
 // unhealthy) to its stderr: the environment's, where its processes'
 // output goes (its log, detached; nsup's stderr otherwise).
 func (in *initState) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "nsup: "+format+"\n", args...)
+	msg := fmt.Sprintf("nsup: "+format+"\n", args...)
+	if in.log != nil {
+		in.log.Write([]byte(msg)) // bounded, as the processes' output
+		return
+	}
+	os.Stderr.WriteString(msg)
 }
 
 // restartable says whether p, which has just exited, is to be restarted:

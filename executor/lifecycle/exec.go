@@ -211,8 +211,8 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 
 // bridged returns the fds to hand to the command without -t: each of
 // stdin, stdout and stderr as it is where PassAsIs says so, else through
-// a pipe that nsup copies (a stdout and stderr that are one file, or
-// one terminal, through one). Handed over, the caller's terminal would stay in the environment
+// a pipe that nsup copies (a stdout and stderr that are one file through
+// one). Handed over, the caller's terminal would stay in the environment
 // after nsup exec returns, held by any process the command leaves behind
 // in a session of its own, which could then read what is typed into the
 // caller's shell, or write to it; a file could be opened again for
@@ -243,7 +243,7 @@ func bridged(files ...*os.File) ([]*os.File, func(d time.Duration), error) {
 		if PassAsIs(f) {
 			continue
 		}
-		if i == 2 && out[1] != files[1] && (f == files[1] || SameTerminal(files[1], f)) {
+		if i == 2 && out[1] != files[1] && SameFile(files[1], f) {
 			out[2] = out[1]
 			continue
 		}

@@ -18,14 +18,15 @@ import (
 
 // Logs copies a detached environment's log to w; with follow, it goes on
 // copying what is written until the environment has ended (or ctx is
-// done). When init cuts the log's oldest half meanwhile (planner.LogMax),
-// copying goes on where it was in what is kept: the log's first line
-// counts the bytes cut (LogCutLine), and init cuts only under an
-// exclusive flock of the log, which each look here holds shared, so a
-// look sees the log whole, before a cut or after it. Output written and
-// cut between two looks is missed; the cut line, copied again, says so.
-// A look reads at most logChunk bytes under the lock, and writes them to
-// w after: a slow w never holds init up.
+// done). A bounded log (planner.LogMax) starts with init's line counting
+// the bytes of output cut so far (LogCutLine): left out while it says 0,
+// copied once something was cut. When init cuts the log's oldest half
+// meanwhile, copying goes on where it was in what is kept: init cuts only
+// under an exclusive flock of the log, which each look here holds shared,
+// so a look sees the log whole, before a cut or after it. Output written
+// and cut between two looks is missed; the cut line, copied again, says
+// so. A look reads at most logChunk bytes under the lock, and writes them
+// to w after: a slow w never holds the lock.
 func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error {
 	if err := CheckProjectDir(dir); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -42,14 +43,26 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 	fd := int(f.Fd())
 	buf := make([]byte, logChunk)
 	// pos is where the next look reads; cut and header are the log's
-	// cut line as pos counts them.
-	var pos, cut, header int64
+	// first line as pos counts them (-1: not read yet).
+	var pos int64
+	cut, header := int64(-1), int64(0)
 	look := func() (int, error) {
 		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
 			return 0, err
 		}
 		defer unix.Flock(fd, unix.LOCK_UN)
-		if c, h, ok := LogCut(f); ok && c != cut {
+		c, h, ok := LogCut(f)
+		switch {
+		case !ok:
+		case cut < 0:
+			// The first look: init's line, unless nothing was cut yet;
+			// a log with no such line (init not started yet, or not
+			// bounded) from its start.
+			cut, header = c, h
+			if h > 0 && c == 0 {
+				pos = h
+			}
+		case c > cut:
 			read := cut + pos - header
 			cut, header = c, h
 			if pos = read - cut + header; pos < header {
@@ -100,23 +113,21 @@ const logCutFormat = "nsup: %d bytes of older output cut here\n"
 // its oldest output in all.
 func LogCutLine(cut int64) string { return fmt.Sprintf(logCutFormat, cut) }
 
-// LogCut reads the cut line at the start of a log: the bytes of output
-// cut so far and the length of that line; 0, 0 when nothing was cut. ok
-// is false when the first line could not be read whole.
+// LogCut reads init's first line of a bounded log: the bytes of output
+// cut so far and the length of that line; 0, 0 for a log without one
+// (init has not started, or the log is not bounded). ok is false when
+// the log cannot be read.
 func LogCut(f *os.File) (cut, header int64, ok bool) {
 	var b [64]byte
 	n, err := f.ReadAt(b[:], 0)
 	if err != nil && err != io.EOF {
 		return 0, 0, false
 	}
-	if !bytes.HasPrefix(b[:n], []byte("nsup: ")) {
+	line, _, found := bytes.Cut(b[:n], []byte("\n"))
+	if !found || !bytes.HasPrefix(line, []byte("nsup: ")) {
 		return 0, 0, true
 	}
-	line, _, found := bytes.Cut(b[:n], []byte("\n"))
-	if !found {
-		return 0, 0, true // a process's own line
-	}
-	if _, err := fmt.Sscanf(string(line)+"\n", logCutFormat, &cut); err != nil {
+	if _, err := fmt.Sscanf(string(line)+"\n", logCutFormat, &cut); err != nil || cut < 0 {
 		return 0, 0, true
 	}
 	return cut, int64(len(line)) + 1, true

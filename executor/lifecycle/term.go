@@ -100,20 +100,26 @@ func PassAsIs(f *os.File) bool {
 	return false
 }
 
-// SameTerminal reports whether a and b are one terminal (nsup's stdout
-// and stderr, usually): one pipe then bridges both, which keeps the order
-// of the two streams' lines as the terminal would have shown it.
-func SameTerminal(a, b *os.File) bool {
+// SameFile reports whether a and b are one file (nsup's stdout and
+// stderr, usually: one terminal, or a file given as 2>&1): one pipe then
+// bridges both, which keeps the order of the two streams' lines as the
+// file would have had it.
+func SameFile(a, b *os.File) bool {
 	if a == nil || b == nil {
 		return false
+	}
+	if a == b {
+		return true
 	}
 	var sa, sb unix.Stat_t
 	if unix.Fstat(int(a.Fd()), &sa) != nil || unix.Fstat(int(b.Fd()), &sb) != nil {
 		return false
 	}
-	if sa.Mode&unix.S_IFMT != unix.S_IFCHR || sa.Rdev != sb.Rdev || sb.Mode&unix.S_IFMT != unix.S_IFCHR {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(a.Fd()), unix.TCGETS)
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino && sa.Rdev == sb.Rdev
+}
+
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }

@@ -1,0 +1,51 @@
+package executor
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// TestStdioTerminalStdin: environments with no pty of their own (several
+// in the foreground) get /dev/null for a terminal on nsup's stdin, not a
+// copy of it, which would read the caller's keys for them all and stop
+// nsup in the background (SIGTTIN, found by the eighth stop's review);
+// a stdout and stderr that are one file (2>&1) go through one pipe, which
+// keeps the order of their lines.
+func TestStdioTerminalStdin(t *testing.T) {
+	m, _, s, err := lifecycle.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slave := os.NewFile(uintptr(s), "pts")
+	defer slave.Close()
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	errw, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(out.Fd())), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errw.Close()
+	p := &planner.Plan{Environments: []planner.Env{{Name: "a"}, {Name: "b"}}}
+	std, err := newStdio(p, slave, out, errw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer std.close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(std.files[0].Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(uint64(st.Rdev)) != 1 || unix.Minor(uint64(st.Rdev)) != 3 {
+		t.Errorf("a terminal on stdin, no pty: the environments' fd 0 is not /dev/null (%v, mode %o, rdev %x)", err, st.Mode, st.Rdev)
+	}
+	if std.files[1] != std.files[2] || std.files[1] == out {
+		t.Errorf("stdout and stderr one file: not one pipe (%v, %v)", std.files[1].Name(), std.files[2].Name())
+	}
+}
