@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // rootTestDirs is a root test's folder, with nsup's cache and state
@@ -496,8 +497,17 @@ func TestRootDependsOnRunning(t *testing.T) {
 	if first["db"] == 0 || first["web"] == 0 {
 		t.Fatalf("ps after apply -d web: %v", first)
 	}
-	if _, out, _ := nsup(t, "logs", "dep/web"); !strings.Contains(out, "web: db is healthy, serving") {
-		t.Errorf("web's log: %q", out)
+	// Its line reaches the log through init's copy of its pipe: soon,
+	// not necessarily before apply -d returns.
+	var logged string
+	for i := 0; i < 100 && !strings.Contains(logged, "web: db is healthy, serving"); i++ {
+		if i > 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+		_, logged, _ = nsup(t, "logs", "dep/web")
+	}
+	if !strings.Contains(logged, "web: db is healthy, serving") {
+		t.Errorf("web's log: %q", logged)
 	}
 	if code, out, errs := nsup(t, "restart", "dep/web"); code != 0 {
 		t.Fatalf("restart web: %d %s %s", code, out, errs)
