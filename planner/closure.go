@@ -62,6 +62,12 @@ func closure(paths, data []string, idx *Index, track bool) ([]File, map[string][
 	if track {
 		c.from = map[string][]string{}
 	}
+	c.named = map[string]bool{}
+	for _, p := range append(slices.Clip(paths), data...) {
+		if real, _, err := c.lookup(p); err == nil {
+			c.named[real] = true
+		}
+	}
 	for _, p := range paths {
 		c.cur = p
 		if err := c.addPath(p); err != nil {
@@ -120,6 +126,9 @@ type closureBuilder struct {
 	// listed path.
 	from map[string][]string
 	cur  string
+	// named are the real paths the spec names itself, files and folders
+	// (library).
+	named map[string]bool
 }
 
 // mark notes that the requested path being added needs p.

@@ -906,3 +906,55 @@ func TestELFInterp(t *testing.T) {
 		}
 	}
 }
+
+// TestRootClosureLibraryNotReadable (a known limit of the seventh stop):
+// an ELF file in a closure names its libraries, by an absolute DT_NEEDED
+// or through its RPATH, and whoever wrote it may not read what nsup, as
+// root, can: a library only root may read was copied into the tree for
+// the environment. It is refused now, unless the spec names it itself.
+func TestRootClosureLibraryNotReadable(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root: the rule is root's")
+	}
+	tmp := evalSymlinks(t, t.TempDir())
+	p := func(s string) string { return filepath.Join(tmp, s) }
+	const name = "libnsuptest-secret.so"
+	secret := p("secret/" + name)
+	writeTestELF(t, secret, testELF{soname: name})
+	if err := os.Chmod(secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		prog testELF
+	}{
+		{"absolute DT_NEEDED", testELF{needed: []string{secret}}},
+		{"RPATH", testELF{needed: []string{name}, hasRpath: true, rpath: p("secret")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog := p("bin/" + strings.ReplaceAll(tc.name, " ", "-"))
+			writeTestELF(t, prog, tc.prog)
+			files, err := Closure([]string{prog})
+			if err == nil || !strings.Contains(err.Error(), "not readable by all") {
+				t.Errorf("a library only root may read, needed by a closure's file: %v, want it refused", err)
+			}
+			for _, f := range files {
+				if f.Path == secret {
+					t.Errorf("%s is in the closure", secret)
+				}
+			}
+			// Named by the spec itself, it is taken.
+			files, err = Closure([]string{prog, secret})
+			if err != nil {
+				t.Fatalf("the library named too: %v", err)
+			}
+			if !slices.ContainsFunc(files, func(f File) bool { return f.Path == secret }) {
+				t.Errorf("the library named too is not in the closure")
+			}
+			// In a folder the spec names (copied whole), it is taken.
+			if _, err := Closure([]string{prog, p("secret")}); err != nil {
+				t.Errorf("the library's folder named too: %v", err)
+			}
+		})
+	}
+}

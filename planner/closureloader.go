@@ -112,7 +112,7 @@ func (c *closureBuilder) addObject(real string, strict bool) error {
 	if info.interp != "" {
 		// The interpreter is mapped first, by the kernel; a later
 		// DT_NEEDED of its soname (libc needs ld-linux-x86-64.so.2) is it.
-		ireal, _, err := c.resolve(info.interp)
+		ireal, err := c.library(info.interp)
 		if err != nil {
 			return fmt.Errorf("program interpreter %s of %s: %w", info.interp, real, err)
 		}
@@ -140,9 +140,9 @@ func (c *closureBuilder) addObject(real string, strict bool) error {
 			if found == "" {
 				return fmt.Errorf("library %s needed by %s: not found", name, o.path)
 			}
-			lreal, _, err := c.resolve(found)
+			lreal, err := c.library(found)
 			if err != nil {
-				return err
+				return fmt.Errorf("library %s needed by %s: %w", name, o.path, err)
 			}
 			if same, ok := loaded[lreal]; ok {
 				// The same file under another name (glibc compares
@@ -165,6 +165,43 @@ func (c *closureBuilder) addObject(real string, strict bool) error {
 		}
 	}
 	return nil
+}
+
+// library resolves found, a library or program interpreter an ELF file
+// of the closure names, listing it. Its path is the ELF file's word, and
+// whoever wrote that file may not read what nsup, as root, can: a file
+// that is not readable by all is refused, unless the spec names it in
+// closure itself. It is looked up without listing first, then resolved,
+// and refused if it led elsewhere the second time.
+func (c *closureBuilder) library(found string) (string, error) {
+	lreal, mode, err := c.lookup(found)
+	if err != nil {
+		return "", err
+	}
+	if os.Geteuid() == 0 && mode.Perm()&0o004 == 0 && !c.isNamed(lreal) {
+		return "", fmt.Errorf("%s is not readable by all (mode %04o): name it in closure itself to copy it", lreal, mode.Perm())
+	}
+	again, _, err := c.resolve(found)
+	if err != nil {
+		return "", err
+	}
+	if again != lreal {
+		return "", fmt.Errorf("%s led to %s, then to %s: changed while the closure was made", found, lreal, again)
+	}
+	return again, nil
+}
+
+// isNamed says whether the spec names real, or a folder it is in (copied
+// whole).
+func (c *closureBuilder) isNamed(real string) bool {
+	for p := real; ; p = filepath.Dir(p) {
+		if c.named[p] {
+			return true
+		}
+		if p == "/" {
+			return false
+		}
+	}
 }
 
 // closureOrigin is $ORIGIN for an object found at p: the path up to its
