@@ -61,6 +61,10 @@ func newCappedLog(f *os.File, max int64) (*cappedLog, error) {
 	} else {
 		before = before[:n]
 	}
+	// As a cut: nsup logs, reading already, sees the log before or after.
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		defer unix.Flock(fd, unix.LOCK_UN)
+	}
 	line := lifecycle.LogCutLine(0)
 	l := &cappedLog{fd: fd, max: max, header: int64(len(line))}
 	if _, err := unix.Pwrite(fd, append([]byte(line), before...), 0); err != nil {

@@ -42,7 +42,7 @@ func (r *envRun) openpty() error {
 	if err != nil {
 		return err
 	}
-	in, out := r.a.std.files[0], r.a.std.files[1]
+	in, out := r.a.std.terminal()
 	p := &ptyRelay{master: m, masterFD: mfd, slave: os.NewFile(uintptr(s), "pts"), copied: make(chan struct{})}
 	lifecycle.Resize(mfd, in, out)
 	if restore, err := lifecycle.RawMode(in); err == nil {

@@ -34,8 +34,8 @@ type rawBuilder struct {
 	fail, pause *failPoint
 	roots       map[string]*byte
 	// detached: the last step added is a Detached bind, whose fd a
-	// MountSetattr ByFD takes.
-	detached bool
+	// MountSetattr ByFD takes; detachedRec: with MS_REC.
+	detached, detachedRec bool
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
@@ -131,8 +131,12 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	if b.detached != (ok && after.ByFD) {
 		return fmt.Errorf("%s: a detached bind's fd is for the mount_setattr just after it, and only there: %w", planner.FormatOp(st.Op), unix.EINVAL)
 	}
+	if b.detached && after.Recursive != b.detachedRec {
+		// A recursive bind's submounts would keep their attributes.
+		return fmt.Errorf("%s: AT_RECURSIVE must match the bind's MS_REC: %w", planner.FormatOp(st.Op), unix.EINVAL)
+	}
 	m, ok := st.Op.(planner.Mount)
-	b.detached = ok && m.Detached
+	b.detached, b.detachedRec = ok && m.Detached, m.Flags&unix.MS_REC != 0
 	switch op := st.Op.(type) {
 	case planner.Keyctl:
 		// A kernel without keyrings (CONFIG_KEYS=n) has no keys to hide.

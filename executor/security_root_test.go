@@ -547,28 +547,42 @@ func TestRootTIOCSTI(t *testing.T) {
     processes:
       - {name: idle, command: [/bin/true]}
 `
+	// nsup run sec, nsup shell sec: sec joins other, planned with it.
+	joined := `  other:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, net]
+    processes:
+      - {name: idle, command: [/bin/sleep, "2"]}
+`
 	for _, c := range []struct {
 		name     string
 		terminal bool   // nsup's stdin is the terminal
 		fd       string // the fd inside that TIOCSTI pushes into
 		more     string // more environments
 		want     string // TIOCSTI's result inside
+		named    []string
 	}{
-		{"stdin-terminal", true, "0", "", "OK"}, // into the environment's own terminal
-		{"stdout-terminal", false, "1", "", "ENOTTY"},
-		{"stderr-terminal", false, "2", "", "ENOTTY"},
-		{"stdin-terminal-two-environments", true, "0", two, "ENOTTY"},
-		{"stdout-terminal-two-environments", true, "1", two, "ENOTTY"},
+		{"stdin-terminal", true, "0", "", "OK", nil}, // into the environment's own terminal
+		{"stdout-terminal", false, "1", "", "ENOTTY", nil},
+		{"stderr-terminal", false, "2", "", "ENOTTY", nil},
+		{"stdin-terminal-two-environments", true, "0", two, "ENOTTY", nil},
+		{"stdout-terminal-two-environments", true, "1", two, "ENOTTY", nil},
+		// The one named gets its pty, relayed to nsup's own terminal,
+		// though the other takes nsup's stdio (/dev/null for stdin).
+		{"stdin-terminal-named-joins-other", true, "0", joined, "OK", []string{"sec"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			checkHost(t)
 			dir, yaml := secEnv(t, "", "tiocsti="+c.fd+":echo INJECTED")
 			yaml += c.more
+			if c.named != nil {
+				yaml = strings.Replace(yaml, "namespaces: [mnt, pid, uts, ipc, net]", "namespaces: [mnt, pid, uts, ipc]\n    join: {net: other}", 1)
+			}
 			s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"), Terminal: c.terminal})
+			p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"), Terminal: c.terminal, Envs: c.named})
 			if err != nil {
 				t.Fatal(err)
 			}

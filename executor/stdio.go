@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"bytes"
 	"io"
 	"os"
 	"sync"
@@ -22,6 +23,13 @@ import (
 // them, and no copy reads the caller's terminal for nobody.
 type stdio struct {
 	files [3]*os.File
+	// own are nsup's own stdin and stdout, when files: a pty's relay
+	// (Openpty) reads and writes them, whatever the other environments
+	// of the plan get.
+	own [2]*os.File
+	// crlf: the plan has a pty's relay, and what the other environments
+	// write to a terminal is copied with "\r\n" for "\n" (crlfWriter).
+	crlf bool
 	// given are the pipe ends handed to the children, closed once every
 	// child is started: a reader sees EOF only when no writer is left.
 	given []*os.File
@@ -37,6 +45,8 @@ const copyGrace = 2 * time.Second
 
 func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error) {
 	s := &stdio{}
+	s.own[0], _ = in.(*os.File)
+	s.own[1], _ = out.(*os.File)
 	if !takesStdio(p) {
 		if files, ok := asFiles(in, out, errw); ok {
 			s.files = files
@@ -69,6 +79,9 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 			w.Close()
 		}()
 	}
+	// With a pty's relay in the plan, nsup's terminal is in raw mode
+	// while it runs: a newline alone would not return the cursor.
+	s.crlf = hasOpenpty(p)
 	var err error
 	if s.files[1], err = s.output(out); err != nil {
 		s.close()
@@ -94,11 +107,39 @@ func (s *stdio) output(w io.Writer) (*os.File, error) {
 	s.given = append(s.given, pw)
 	s.outs = append(s.outs, r)
 	s.copies.Add(1)
+	if f, ok := w.(*os.File); ok && s.crlf && lifecycle.IsTerminal(f) {
+		w = crlfWriter{f}
+	}
 	go func() {
 		defer s.copies.Done()
 		io.Copy(w, r)
 	}()
 	return pw, nil
+}
+
+// crlfWriter writes "\r\n" for each "\n": to a terminal in raw mode (no
+// output processing), while a pty's relay runs, lines of the plan's other
+// environments start at the left margin. (In cooked mode, before and
+// after, the terminal's "\r\r\n" shows the same.)
+type crlfWriter struct{ w io.Writer }
+
+func (c crlfWriter) Write(p []byte) (int, error) {
+	if _, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// hasOpenpty says whether an environment of p gets a pty of its own.
+func hasOpenpty(p *planner.Plan) bool {
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if _, ok := st.Op.(planner.Openpty); ok {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // prefixed returns the write ends of pipes whose lines are copied to fds
@@ -116,6 +157,19 @@ func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File
 		o.wg.Wait()
 	}()
 	return w1, w2, nil
+}
+
+// terminal is what a pty's relay reads and writes: nsup's own stdin and
+// stdout when they are files, else what the environments get.
+func (s *stdio) terminal() (in, out *os.File) {
+	in, out = s.own[0], s.own[1]
+	if in == nil {
+		in = s.files[0]
+	}
+	if out == nil {
+		out = s.files[1]
+	}
+	return in, out
 }
 
 // takesStdio says whether an environment of p is given nsup's stdio:

@@ -46,8 +46,9 @@ type Options struct {
 	// the host's /), where each environment's groups go.
 	Cgroups func() (*cgroup.Layout, error)
 	// Terminal: nsup's stdin is a terminal. A single environment in the
-	// foreground then gets a pty of its own (Openpty), relayed to it,
-	// instead of the caller's terminal.
+	// foreground (the one planned, or the one named in Envs, with what it
+	// joins) then gets a pty of its own (Openpty), relayed to it, instead
+	// of the caller's terminal.
 	Terminal bool
 	// Term is the caller's TERM: the environment's processes get it with
 	// the terminal (Terminal), unless the spec sets one.
@@ -150,10 +151,19 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	// One terminal, one environment: with several, none can have the
-	// caller's input to itself (their processes still write to nsup's
-	// stdout and stderr, prefixed).
-	c.terminal = opts.Terminal && !opts.Detach && len(envs) == 1
+	// One terminal, one environment: the one planned, or the one the
+	// caller named (nsup run, nsup shell, apply FILE ENV) when those it
+	// joins or depends on are planned with it. With several named, none
+	// can have the caller's input to itself (their processes still write
+	// to nsup's stdout and stderr, prefixed).
+	if opts.Terminal && !opts.Detach {
+		switch {
+		case len(envs) == 1:
+			c.terminalEnv = envs[0].Name
+		case len(opts.Envs) == 1:
+			c.terminalEnv = opts.Envs[0]
+		}
+	}
 	p := &Plan{Format: FormatVersion, Spec: s.File, SpecDigest: s.Digest, Detach: opts.Detach, Project: c.project}
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
@@ -274,8 +284,9 @@ type compiler struct {
 	layoutErr  error
 	parentErr  error // NSUP_CGROUP_PARENT, as given, is wrong
 	layoutRead bool
-	// terminal: the plan's one environment gets a pty (Options.Terminal).
-	terminal bool
+	// terminalEnv is the environment that gets a pty (Options.Terminal),
+	// "" for none.
+	terminalEnv string
 	// prefixed: the lines of the environment's processes are prefixed
 	// (prefixes).
 	prefixed map[string]bool
@@ -308,12 +319,14 @@ const (
 
 type envCompiler struct {
 	*compiler
-	e     *spec.Environment
-	at    int    // its index in the plan
-	field string // "environments.NAME"
-	errs  Errors
-	steps []Step
-	root  string // host path of the root tree
+	// terminal: this environment gets a pty of its own (terminalEnv).
+	terminal bool
+	e        *spec.Environment
+	at       int    // its index in the plan
+	field    string // "environments.NAME"
+	errs     Errors
+	steps    []Step
+	root     string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
 	tree  map[string]File
 	notes []string
@@ -353,7 +366,7 @@ type envCompiler struct {
 
 func (c *compiler) env(at int, e *spec.Environment) Env {
 	// Room for the steps of a usual environment (about 45).
-	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 48)}
+	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 48), terminal: e.Name == c.terminalEnv}
 	ec.hostRootBinds()
 	ec.namespaces()
 	ec.checkRlimits()

@@ -376,8 +376,8 @@ type Mount struct {
 	// bind is made as a detached clone of the source (open_tree(2),
 	// OPEN_TREE_CLONE) moved onto the target (move_mount(2)), and the
 	// clone's fd is kept for that step, which then needs no path: a
-	// folder renamed in a tree another environment shares cannot send it
-	// to another mount.
+	// folder renamed meanwhile in a tree another environment shares
+	// cannot send the attributes to another mount.
 	Detached bool `json:"detached,omitempty"`
 }
 

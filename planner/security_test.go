@@ -59,6 +59,18 @@ environments:
     namespaces: [mnt]
     processes: [{name: main, command: [/bin/sh]}]
 `
+	const joins = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {net: b}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, net]
+    processes: [{name: main, command: [/bin/sh]}]
+`
 	count := func(p *Plan, env string) (pty, ctty, main int) {
 		isMain := true // init: false: the child stage is the main process
 		for _, st := range ops(p, env) {
@@ -90,6 +102,11 @@ environments:
 		{"one, no terminal", one, Options{}, 0, 0, 0},
 		{"init false", noInit, Options{Terminal: true}, 1, 1, 1},
 		{"two", two, Options{Terminal: true}, 0, 0, 0},
+		// nsup run a, nsup shell a, apply FILE a: a joins b, planned
+		// with it; a alone gets the pty (a review of the eighth stop:
+		// it got /dev/null).
+		{"named, with what it joins", joins, Options{Terminal: true, Envs: []string{"a"}}, 1, 1, 1},
+		{"both named", joins, Options{Terminal: true, Envs: []string{"a", "b"}}, 0, 0, 0},
 		{"detached", one, Options{Terminal: true, Detach: true, StateDir: "/run/x"}, 0, 0, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -100,6 +117,11 @@ environments:
 			pty, ctty, start := count(p, "a")
 			if pty != c.pty || ctty != c.ctty || start != c.start {
 				t.Errorf("openpty %d, TIOCSCTTY %d, of the main process %d; want %d, %d, %d", pty, ctty, start, c.pty, c.ctty, c.start)
+			}
+			if c.yaml != one && c.yaml != noInit {
+				if pty, ctty, _ := count(p, "b"); pty+ctty != 0 {
+					t.Errorf("b: openpty %d, TIOCSCTTY %d; want none", pty, ctty)
+				}
 			}
 			// Every child stage leaves nsup's session, terminal or not.
 			setsid := 0

@@ -62,7 +62,8 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 			if h > 0 && c == 0 {
 				pos = h
 			}
-		case c > cut:
+		case c > cut || c == cut && h != header:
+			// Cut, or init's line written first over what was there.
 			read := cut + pos - header
 			cut, header = c, h
 			if pos = read - cut + header; pos < header {
