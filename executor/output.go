@@ -18,7 +18,10 @@ import (
 // one write(2) per line, so that lines of different processes never mix
 // (writes up to PIPE_BUF are atomic on a pipe, and every write to an
 // O_APPEND file or a terminal is one piece). On a terminal the "LABEL |"
-// part is coloured, one colour per label.
+// part is coloured, one colour per label. A process with no label (the
+// only one of a detached environment, whose bounded log init writes)
+// gets one pipe for both fds instead: its stdout and stderr reach the
+// log in the order it wrote them, as when it wrote there itself.
 type outputs struct {
 	color bool
 	next  int // colour index of the next label
@@ -59,7 +62,11 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 		prefix = "\x1b[" + labelColors[c%len(labelColors)] + "m" + label + " |\x1b[0m "
 	}
 	var w [2]*os.File
-	for i := range w {
+	n := len(w)
+	if label == "" {
+		n = 1
+	}
+	for i := range n {
 		r, pw, err := os.Pipe()
 		if err != nil {
 			if i == 1 {
@@ -71,6 +78,9 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 		o.pipes = append(o.pipes, r)
 		o.wg.Add(1)
 		go o.copy(r, o.dst[i], []byte(prefix))
+	}
+	if label == "" {
+		w[1] = w[0]
 	}
 	return w[0], w[1], nil
 }

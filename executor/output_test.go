@@ -1,6 +1,7 @@
 package executor
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -56,5 +57,42 @@ func TestOutputs(t *testing.T) {
 				t.Errorf("color %v: unexpected line %.60q", color, l)
 			}
 		}
+	}
+}
+
+// TestOutputsUnlabelled: the only process of a detached environment
+// (no label) gets one pipe for its fds 1 and 2, so that what it writes to
+// each reaches the log in the order it wrote it, as when it wrote to the
+// log itself (a make test under CPU hogs saw a stderr line after the
+// stdout line written after it, with one pipe each).
+func TestOutputsUnlabelled(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutputs(false, 0, w, w)
+	out, errw, err := o.add("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != errw {
+		t.Fatal("two pipes for an unlabelled process")
+	}
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	var want strings.Builder
+	for i := 0; i < 200; i++ {
+		fmt.Fprintf(errw, "err %d\n", i)
+		fmt.Fprintf(out, "out %d\n", i)
+		fmt.Fprintf(&want, "err %d\nout %d\n", i, i)
+	}
+	out.Close()
+	o.drain(time.Second)
+	w.Close()
+	if got := <-done; got != want.String() {
+		t.Errorf("lines out of order: %.80q...", got)
 	}
 }
