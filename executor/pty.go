@@ -46,7 +46,12 @@ func (r *envRun) openpty() error {
 	p := &ptyRelay{master: m, masterFD: mfd, slave: os.NewFile(uintptr(s), "pts"), copied: make(chan struct{})}
 	lifecycle.Resize(mfd, in, out)
 	if restore, err := lifecycle.RawMode(in); err == nil {
-		p.restore = restore
+		raw := &r.a.std.raw
+		raw.Store(true) // the other environments' lines get "\r\n"
+		p.restore = func() {
+			raw.Store(false)
+			restore()
+		}
 	}
 	p.winch = make(chan os.Signal, 1)
 	signal.Notify(p.winch, syscall.SIGWINCH)

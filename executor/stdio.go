@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -28,8 +29,10 @@ type stdio struct {
 	// of the plan get.
 	own [2]*os.File
 	// crlf: the plan has a pty's relay, and what the other environments
-	// write to a terminal is copied with "\r\n" for "\n" (crlfWriter).
+	// write to a terminal is copied with "\r\n" for "\n" while raw says
+	// the relay has it in raw mode (crlfWriter).
 	crlf bool
+	raw  atomic.Bool
 	// given are the pipe ends handed to the children, closed once every
 	// child is started: a reader sees EOF only when no writer is left.
 	given []*os.File
@@ -108,7 +111,7 @@ func (s *stdio) output(w io.Writer) (*os.File, error) {
 	s.outs = append(s.outs, r)
 	s.copies.Add(1)
 	if f, ok := w.(*os.File); ok && s.crlf && lifecycle.IsTerminal(f) {
-		w = crlfWriter{f}
+		w = crlfWriter{f, &s.raw}
 	}
 	go func() {
 		defer s.copies.Done()
@@ -117,13 +120,19 @@ func (s *stdio) output(w io.Writer) (*os.File, error) {
 	return pw, nil
 }
 
-// crlfWriter writes "\r\n" for each "\n": to a terminal in raw mode (no
-// output processing), while a pty's relay runs, lines of the plan's other
-// environments start at the left margin. (In cooked mode, before and
-// after, the terminal's "\r\r\n" shows the same.)
-type crlfWriter struct{ w io.Writer }
+// crlfWriter writes "\r\n" for each "\n" while raw is set: to a terminal
+// in raw mode (no output processing), while a pty's relay runs, lines of
+// the plan's other environments start at the left margin. Before and
+// after, in cooked mode, it writes them as they are.
+type crlfWriter struct {
+	w   io.Writer
+	raw *atomic.Bool
+}
 
 func (c crlfWriter) Write(p []byte) (int, error) {
+	if !c.raw.Load() {
+		return c.w.Write(p)
+	}
 	if _, err := c.w.Write(bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n"))); err != nil {
 		return 0, err
 	}

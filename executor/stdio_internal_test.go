@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -47,5 +49,23 @@ func TestStdioTerminalStdin(t *testing.T) {
 	}
 	if std.files[1] != std.files[2] || std.files[1] == out {
 		t.Errorf("stdout and stderr one file: not one pipe (%v, %v)", std.files[1].Name(), std.files[2].Name())
+	}
+}
+
+// TestCRLFWriter: the other environments' lines get "\r\n" only while a
+// pty's relay has the terminal in raw mode; in cooked mode, before and
+// after, the terminal's own output processing does it (the review of the
+// change saw "\r\r\n" in recordings).
+func TestCRLFWriter(t *testing.T) {
+	var raw atomic.Bool
+	var b strings.Builder
+	w := crlfWriter{&b, &raw}
+	w.Write([]byte("cooked\n"))
+	raw.Store(true)
+	w.Write([]byte("raw\nraw\n"))
+	raw.Store(false)
+	w.Write([]byte("cooked\n"))
+	if want := "cooked\nraw\r\nraw\r\ncooked\n"; b.String() != want {
+		t.Errorf("%q, want %q", b.String(), want)
 	}
 }

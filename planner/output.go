@@ -24,7 +24,9 @@ func (c *compiler) prefixes(envs []*spec.Environment) {
 	c.prefixed = map[string]bool{}
 	for _, e := range envs {
 		c.prefixed[e.Name] = total > 1
-		if c.opts.Detach {
+		if c.opts.Detach || e.Name == c.terminalEnv {
+			// Its own log, or its own pty (the one named, with what it
+			// joins planned along): only its own processes share it.
 			c.prefixed[e.Name] = count(e) > 1
 		}
 	}

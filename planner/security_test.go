@@ -123,6 +123,16 @@ environments:
 					t.Errorf("b: openpty %d, TIOCSCTTY %d; want none", pty, ctty)
 				}
 			}
+			// The pty is the output of a's one process too, unprefixed
+			// (the review of the change: it wrote to init's labelled
+			// pipes, its stdout no terminal).
+			if c.pty == 1 && c.yaml == joins { // a: one process
+				for _, st := range ops(p, "a") {
+					if sp, ok := st.Op.(Spawn); ok && sp.Output != "" {
+						t.Errorf("a's process %s is labelled %q: its output is not its pty", sp.Process, sp.Output)
+					}
+				}
+			}
 			// Every child stage leaves nsup's session, terminal or not.
 			setsid := 0
 			for _, st := range ops(p, "a") {
