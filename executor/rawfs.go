@@ -337,15 +337,19 @@ func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
 	rawClose(tgt)
 }
 
+// rawSetattrKept, the flag of a setattr step: of the mount the previous
+// step made, through the fd it kept (p.kept).
+const rawSetattrKept = 1
+
 // rawDoSetattr is mount_setattr(2) of a step: of p[0] inside the root
-// s[0], through its fd, or of the host path s[1]; with flag 1, of the
-// mount the previous step made, through the fd it kept (p.kept).
+// s[0], through its fd, or of the host path s[1]; with rawSetattrKept,
+// of the mount the previous step made.
 //
 //go:norace
 //go:nosplit
 func rawDoSetattr(p *rawProg, op *rawOp) {
 	var e syscall.Errno
-	if op.flag == 1 {
+	if op.flag == rawSetattrKept {
 		fd := p.kept
 		if fd == ^uintptr(0) {
 			rawFailed(p, op.step, partCall, syscall.EBADF)

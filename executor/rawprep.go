@@ -210,7 +210,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		}
 		o.a[1] = b.pin(unsafe.Pointer(&unix.MountAttr{Attr_set: uint64(op.Set), Attr_clr: uint64(op.Clear)}))
 		if op.ByFD {
-			o.flag = 1 // the fd the previous step, a Detached bind, kept
+			o.flag = rawSetattrKept // the fd the previous step, a Detached bind, kept
 		} else if op.InRoot {
 			if o.s[0], err = b.root(op.Root); err == nil {
 				o.p[0], err = inRootPath(op.Path, "", false)

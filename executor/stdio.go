@@ -28,11 +28,10 @@ type stdio struct {
 	// (Openpty) reads and writes them, whatever the other environments
 	// of the plan get.
 	own [2]*os.File
-	// crlf: the plan has a pty's relay, and what the other environments
-	// write to a terminal is copied with "\r\n" for "\n" while raw says
-	// the relay has it in raw mode (crlfWriter).
-	crlf bool
-	raw  atomic.Bool
+	// raw: a pty's relay has nsup's terminal in raw mode; what the other
+	// environments write to it is copied with "\r\n" for "\n" meanwhile
+	// (crlfWriter).
+	raw atomic.Bool
 	// given are the pipe ends handed to the children, closed once every
 	// child is started: a reader sees EOF only when no writer is left.
 	given []*os.File
@@ -82,15 +81,12 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 			w.Close()
 		}()
 	}
-	// With a pty's relay in the plan, nsup's terminal is in raw mode
-	// while it runs: a newline alone would not return the cursor.
-	s.crlf = hasOpenpty(p)
 	var err error
 	if s.files[1], err = s.output(out); err != nil {
 		s.close()
 		return nil, err
 	}
-	if same(out, errw) || sameFile(out, errw) {
+	if same(out, errw) || s.files[1] != out && sameFile(out, errw) {
 		s.files[2] = s.files[1] // one pipe keeps the order of the two
 	} else if s.files[2], err = s.output(errw); err != nil {
 		s.close()
@@ -110,7 +106,7 @@ func (s *stdio) output(w io.Writer) (*os.File, error) {
 	s.given = append(s.given, pw)
 	s.outs = append(s.outs, r)
 	s.copies.Add(1)
-	if f, ok := w.(*os.File); ok && s.crlf && lifecycle.IsTerminal(f) {
+	if f, ok := w.(*os.File); ok && lifecycle.IsTerminal(f) {
 		w = crlfWriter{f, &s.raw}
 	}
 	go func() {
@@ -137,18 +133,6 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
-}
-
-// hasOpenpty says whether an environment of p gets a pty of its own.
-func hasOpenpty(p *planner.Plan) bool {
-	for _, e := range p.Environments {
-		for _, st := range e.Steps {
-			if _, ok := st.Op.(planner.Openpty); ok {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // prefixed returns the write ends of pipes whose lines are copied to fds

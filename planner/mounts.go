@@ -222,16 +222,18 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		if m.Recursive {
 			bind |= msREC
 		}
-		in(m.Target, ec.resolved(m.Source, field+".source"), "", bind, "", create)
 		// MS_RDONLY and the other flags are ignored by a bind (mount(2),
 		// "Creating a bind mount"): mount_setattr(2) sets them after, on
 		// every mount the bind brought along when it is recursive, and
 		// clears nothing, so that in a user namespace the flags locked on
-		// the host's mount need not be repeated.
-		if set, clear := mountAttrs(flags, m.Options); set != 0 || clear != 0 {
-			// Through the bind's own fd: its target resolved again could
-			// be another mount by then (Mount.Detached).
-			ec.detachLast()
+		// the host's mount need not be repeated. It goes through the
+		// bind's own fd: its target resolved again could be another mount
+		// by then (Mount.Detached).
+		set, clear := mountAttrs(flags, m.Options)
+		attrs := set != 0 || clear != 0
+		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
+			Root: ec.root, InRoot: true, Create: create, Detached: attrs})
+		if attrs {
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}
 	case spec.MountDev:
@@ -294,15 +296,5 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 	link("/proc/self/fd/2", path.Join(t, "stderr"))
 	if m.Readonly {
 		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|opt, "", "")
-	}
-}
-
-// detachLast makes the last step, a bind, a detached clone whose fd the
-// next step (a MountSetattr with ByFD) uses (Mount.Detached).
-func (ec *envCompiler) detachLast() {
-	last := &ec.steps[len(ec.steps)-1]
-	if m, ok := last.Op.(Mount); ok {
-		m.Detached = true
-		last.Op = m
 	}
 }

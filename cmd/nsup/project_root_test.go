@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // rootTestDirs is a root test's folder, with nsup's cache and state
@@ -167,15 +166,7 @@ func TestRootVolumeLifecycle(t *testing.T) {
 	os.WriteFile(f, []byte(volumeProjectSpec), 0o644)
 	t.Chdir(dir)
 	t.Cleanup(func() { nsup(t, "down", "--volumes") })
-	// The log once it ends with want (5 s at most).
-	logs := func(want string) string {
-		out := ""
-		for i := 0; i < 250 && !strings.HasSuffix(out, want); i++ {
-			sleepMs(20)
-			_, out, _ = nsup(t, "logs", "app")
-		}
-		return out
-	}
+	logs := func(want string) string { return logsUntil(t, "app", want) }
 	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
 		t.Fatalf("apply -d: %d %s", code, errs)
 	}
@@ -497,17 +488,8 @@ func TestRootDependsOnRunning(t *testing.T) {
 	if first["db"] == 0 || first["web"] == 0 {
 		t.Fatalf("ps after apply -d web: %v", first)
 	}
-	// Its line reaches the log through init's copy of its pipe: soon,
-	// not necessarily before apply -d returns.
-	var logged string
-	for i := 0; i < 100 && !strings.Contains(logged, "web: db is healthy, serving"); i++ {
-		if i > 0 {
-			time.Sleep(50 * time.Millisecond)
-		}
-		_, logged, _ = nsup(t, "logs", "dep/web")
-	}
-	if !strings.Contains(logged, "web: db is healthy, serving") {
-		t.Errorf("web's log: %q", logged)
+	if out := logsUntil(t, "dep/web", "web: db is healthy, serving\n"); !strings.HasSuffix(out, "web: db is healthy, serving\n") {
+		t.Errorf("web's log: %q", out)
 	}
 	if code, out, errs := nsup(t, "restart", "dep/web"); code != 0 {
 		t.Fatalf("restart web: %d %s %s", code, out, errs)
@@ -524,4 +506,19 @@ func TestRootDependsOnRunning(t *testing.T) {
 func userNS(pid int) string {
 	l, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
 	return l
+}
+
+// logsUntil is nsup logs ENV once it ends with want, or after 5 s: a
+// detached process's lines reach its log through init's copy of its
+// pipe, soon, not necessarily before apply -d returns.
+func logsUntil(t *testing.T, env, want string) string {
+	t.Helper()
+	out := ""
+	for i := 0; i < 250 && !strings.HasSuffix(out, want); i++ {
+		if i > 0 {
+			sleepMs(20)
+		}
+		_, out, _ = nsup(t, "logs", env)
+	}
+	return out
 }
