@@ -167,7 +167,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	// with ctx (the launcher's watch, stopKill) or is killed, each run waits for its
 	// child before ending, and a detached one's state goes.
 	rollback := func(err error) (int, error) {
-		std.started()
+		std.Started()
 		cancel()
 		for _, r := range runs {
 			if r.released {
@@ -279,7 +279,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			opts.started(r.env.Name, r.child)
 		}
 	}
-	std.started()
+	std.Started()
 	if p.Detach {
 		// Every environment is up and recorded: release them, in order
 		// (those others waited to be healthy are already). Until now each

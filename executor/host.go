@@ -156,7 +156,7 @@ func (r *envRun) childFiles(initExec bool) (host *os.File, files []*os.File, don
 			f.Close()
 		}
 	}
-	files = []*os.File{r.a.std.files[0], r.a.std.files[1], r.a.std.files[2]}
+	files = []*os.File{r.a.std.Files[0], r.a.std.Files[1], r.a.std.Files[2]}
 	if initExec {
 		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 		if err != nil {

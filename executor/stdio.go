@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"io"
 	"os"
-	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
@@ -16,14 +14,15 @@ import (
 // of a plan. A reader or writer that is not a file, or a file that is not
 // to be passed as it is (lifecycle.PassAsIs: a regular file, a folder, a
 // terminal, a device), is bridged once, by one pipe and one copying
-// goroutine for all environments: exec.Cmd would bridge it once per
+// goroutine for all environments (lifecycle.Bridge, which nsup exec uses
+// too, for one command): exec.Cmd would bridge it once per
 // child, and two environments would then race on the same reader or
 // writer. When no environment of the plan takes nsup's stdio (each is
 // detached, with its Stdio step, or has a pty of its own, Openpty), the
 // files stay nsup's own, as they are: a pty's relay reads and writes
 // them, and no copy reads the caller's terminal for nobody.
 type stdio struct {
-	files [3]*os.File
+	lifecycle.Bridge
 	// own are nsup's own stdin and stdout, when files: a pty's relay
 	// (Openpty) reads and writes them, whatever the other environments
 	// of the plan get.
@@ -32,18 +31,7 @@ type stdio struct {
 	// environments write to it is copied with "\r\n" for "\n" meanwhile
 	// (crlfWriter).
 	raw atomic.Bool
-	// given are the pipe ends handed to the children, closed once every
-	// child is started: a reader sees EOF only when no writer is left.
-	given []*os.File
-	// outs are the read ends being copied to Stdout/Stderr.
-	outs   []*os.File
-	copies sync.WaitGroup
 }
-
-// copyGrace bounds the wait for the last output once every environment
-// has ended: a process that escaped its environment (without a pid
-// namespace) could hold the pipe open forever.
-const copyGrace = 2 * time.Second
 
 func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error) {
 	s := &stdio{}
@@ -51,13 +39,12 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 	s.own[1], _ = out.(*os.File)
 	if !takesStdio(p) {
 		if files, ok := asFiles(in, out, errw); ok {
-			s.files = files
+			s.Files = files
 			return s, nil
 		}
 	}
-	if f, ok := in.(*os.File); ok && lifecycle.PassAsIs(f) {
-		s.files[0] = f
-	} else if ok && lifecycle.IsTerminal(f) {
+	s.Terminal = func(f *os.File) io.Writer { return crlfWriter{f, &s.raw} }
+	if f, ok := in.(*os.File); ok && !lifecycle.PassAsIs(f) && lifecycle.IsTerminal(f) {
 		// No environment has a pty of its own (several run): as compose
 		// up, none reads the caller's terminal. A copy would read it for
 		// them all, stop nsup in the background (SIGTTIN), and take the
@@ -66,54 +53,15 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 		if err != nil {
 			return nil, err
 		}
-		s.files[0] = null
-		s.given = append(s.given, null)
-	} else {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
-		s.files[0] = r
-		s.given = append(s.given, r)
-		go func() {
-			// Ends at EOF of in, or when every reader is gone (EPIPE).
-			io.Copy(w, in)
-			w.Close()
-		}()
-	}
-	var err error
-	if s.files[1], err = s.output(out); err != nil {
-		s.close()
+		s.Hand(0, null)
+	} else if err := s.In(in); err != nil {
 		return nil, err
 	}
-	if same(out, errw) || s.files[1] != out && sameFile(out, errw) {
-		s.files[2] = s.files[1] // one pipe keeps the order of the two
-	} else if s.files[2], err = s.output(errw); err != nil {
+	if err := s.Outs(out, errw); err != nil {
 		s.close()
 		return nil, err
 	}
 	return s, nil
-}
-
-func (s *stdio) output(w io.Writer) (*os.File, error) {
-	if f, ok := w.(*os.File); ok && lifecycle.PassAsIs(f) {
-		return f, nil
-	}
-	r, pw, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	s.given = append(s.given, pw)
-	s.outs = append(s.outs, r)
-	s.copies.Add(1)
-	if f, ok := w.(*os.File); ok && lifecycle.IsTerminal(f) {
-		w = crlfWriter{f, &s.raw}
-	}
-	go func() {
-		defer s.copies.Done()
-		io.Copy(w, r)
-	}()
-	return pw, nil
 }
 
 // crlfWriter writes "\r\n" for each "\n" while raw is set: to a terminal
@@ -138,15 +86,14 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 // prefixed returns the write ends of pipes whose lines are copied to fds
 // 1 and 2, each prefixed with "LABEL | " (see outputs).
 func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File, error) {
-	o := newOutputs(color, base, s.files[1], s.files[2])
+	o := newOutputs(color, base, s.Files[1], s.Files[2])
 	w1, w2, err := o.add(label)
 	if err != nil {
 		return nil, nil, err
 	}
-	s.outs = append(s.outs, o.pipes...)
-	s.copies.Add(1)
+	done := s.Track(o.pipes...)
 	go func() {
-		defer s.copies.Done()
+		defer done()
 		o.wg.Wait()
 	}()
 	return w1, w2, nil
@@ -157,10 +104,10 @@ func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File
 func (s *stdio) terminal() (in, out *os.File) {
 	in, out = s.own[0], s.own[1]
 	if in == nil {
-		in = s.files[0]
+		in = s.Files[0]
 	}
 	if out == nil {
-		out = s.files[1]
+		out = s.Files[1]
 	}
 	return in, out
 }
@@ -196,51 +143,6 @@ func asFiles(in io.Reader, out, errw io.Writer) (files [3]*os.File, ok bool) {
 	return files, ok
 }
 
-// sameFile reports whether out and errw are one file.
-func sameFile(out, errw io.Writer) bool {
-	a, ok := out.(*os.File)
-	b, ok2 := errw.(*os.File)
-	return ok && ok2 && lifecycle.SameFile(a, b)
-}
-
-// same reports whether two writers are one, without panicking on
-// writers of types that cannot be compared.
-func same(a, b io.Writer) (eq bool) {
-	defer func() {
-		if recover() != nil {
-			eq = false
-		}
-	}()
-	return a == b
-}
-
-// started closes nsup's copies of the ends the children hold.
-func (s *stdio) started() {
-	for _, f := range s.given {
-		f.Close()
-	}
-	s.given = nil
-}
-
 // close waits (boundedly) for the output of the ended environments to be
 // copied, then releases the pipes.
-func (s *stdio) close() {
-	s.started()
-	if len(s.outs) == 0 {
-		// Nothing copied (nsup's own stdout and stderr given as they
-		// are, the usual case): no goroutine and no timer to wait by.
-		return
-	}
-	done := make(chan struct{})
-	go func() {
-		s.copies.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(copyGrace):
-	}
-	for _, f := range s.outs {
-		f.Close()
-	}
-}
+func (s *stdio) close() { s.End(lifecycle.CopyGrace) }

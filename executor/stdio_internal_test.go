@@ -44,11 +44,11 @@ func TestStdioTerminalStdin(t *testing.T) {
 	}
 	defer std.close()
 	var st unix.Stat_t
-	if err := unix.Fstat(int(std.files[0].Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(uint64(st.Rdev)) != 1 || unix.Minor(uint64(st.Rdev)) != 3 {
+	if err := unix.Fstat(int(std.Files[0].Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(uint64(st.Rdev)) != 1 || unix.Minor(uint64(st.Rdev)) != 3 {
 		t.Errorf("a terminal on stdin, no pty: the environments' fd 0 is not /dev/null (%v, mode %o, rdev %x)", err, st.Mode, st.Rdev)
 	}
-	if std.files[1] != std.files[2] || std.files[1] == out {
-		t.Errorf("stdout and stderr one file: not one pipe (%v, %v)", std.files[1].Name(), std.files[2].Name())
+	if std.Files[1] != std.Files[2] || std.Files[1] == out {
+		t.Errorf("stdout and stderr one file: not one pipe (%v, %v)", std.Files[1].Name(), std.Files[2].Name())
 	}
 }
 

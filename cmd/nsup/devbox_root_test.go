@@ -240,6 +240,22 @@ environments:
 	if code != 5 || !strings.HasPrefix(o.String(), "in the running box, not pid ") || o.String() == "in the running box, not pid 2\n" {
 		t.Errorf("shell in the running environment: %d %q %s", code, o.String(), e.String())
 	}
+	// Its input a file: the shells tried before sh ($SHELL, bash) must
+	// not have taken it. Each attempt had a copy of its own, which read
+	// the file into a pipe the failed attempt then closed.
+	script := filepath.Join(dir, "script.sh")
+	os.WriteFile(script, []byte("echo from the file in $WHO; exit 6\n"), 0o644)
+	f, err := os.Open(script)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	o.Reset()
+	e.Reset()
+	code = run(context.Background(), []string{"shell", "box"}, f, &o, &e)
+	if code != 6 || o.String() != "from the file in box\n" {
+		t.Errorf("shell in the running environment, input a file: %d %q %s", code, o.String(), e.String())
+	}
 	if code, out, errs := nsup(t, "down", "box"); code != 0 {
 		t.Errorf("down: %d %s %s", code, out, errs)
 	}

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -111,14 +109,14 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return err
 	}
-	files, cleanup, err := stdioFiles(ios)
+	std, err := execStdio(ios, pf.tty)
 	if err != nil {
 		return err
 	}
 	st, err := lifecycle.Exec(ctx, ref.dir(), ref.name, lifecycle.ExecOptions{
-		Argv: argv, Process: pf.process, TTY: pf.tty, Term: termOf(pf.tty), Stdin: files[0], Stdout: files[1], Stderr: files[2],
+		Argv: argv, Process: pf.process, TTY: pf.tty, Term: termOf(pf.tty), Stdin: std.Files[0], Stdout: std.Files[1], Stderr: std.Files[2],
 	})
-	cleanup()
+	std.End(lifecycle.CopyGrace)
 	var ee *lifecycle.ExecError
 	switch {
 	case errors.As(err, &ee):
@@ -147,59 +145,28 @@ func commandNamed(name string) command {
 	return command{name: name}
 }
 
-// stdioFiles returns nsup's stdio as files, the command's to be: a reader
-// or writer that is not a file (nsup run in-process, by tests) is bridged
-// by a pipe. A file stays as it is: lifecycle.Exec bridges what may not
-// reach the environment as it is (PassAsIs), and relays a terminal it is
-// given with -t. cleanup waits for the copies.
-func stdioFiles(ios ioSet) ([3]*os.File, func(), error) {
-	var files [3]*os.File
-	var done []chan struct{}
-	var closers []*os.File
-	if f, ok := ios.stdin.(*os.File); ok {
-		files[0] = f
-	} else {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return files, nil, err
-		}
-		go func() {
-			io.Copy(w, ios.stdin)
-			w.Close()
-		}()
-		files[0] = r
-		closers = append(closers, r)
+// execStdio is what lifecycle.Exec is given of nsup's stdio, made once
+// for all the commands of one nsup exec, run or shell: through pipes
+// nsup copies, as Exec would bridge them (lifecycle.Bridge), or with a
+// terminal of its own (tty), the files as they are, whose terminal its
+// relay sets raw, and a reader or writer that is not a file (nsup run
+// in-process, by tests) through a pipe. Made once, an input is read by
+// one copy: a second command (the next shell tried) gets what the first
+// did not run to read. End waits for the copies.
+func execStdio(ios ioSet, tty bool) (*lifecycle.Bridge, error) {
+	b := &lifecycle.Bridge{}
+	if tty {
+		b.AsIs = func(*os.File) bool { return true }
 	}
-	for i, w := range []io.Writer{ios.stdout, ios.stderr} {
-		if f, ok := w.(*os.File); ok {
-			files[i+1] = f
-			continue
-		}
-		r, pw, err := os.Pipe()
-		if err != nil {
-			return files, nil, err
-		}
-		ch := make(chan struct{})
-		go func() {
-			io.Copy(w, r)
-			r.Close()
-			close(ch)
-		}()
-		files[i+1] = pw
-		closers = append(closers, pw)
-		done = append(done, ch)
+	err := b.In(ios.stdin)
+	if err == nil {
+		err = b.Outs(ios.stdout, ios.stderr)
 	}
-	return files, func() {
-		for _, f := range closers {
-			f.Close()
-		}
-		for _, ch := range done {
-			select {
-			case <-ch:
-			case <-time.After(2 * time.Second): // a process left behind holds the pipe
-			}
-		}
-	}, nil
+	if err != nil {
+		b.End(0)
+		return nil, err
+	}
+	return b, nil
 }
 
 func runLogs(ctx context.Context, args []string, ios ioSet) error {

@@ -218,14 +218,15 @@ func runShell(ctx context.Context, args []string, ios ioSet) error {
 
 // shellIn runs a shell in the running environment ref, with a terminal.
 func shellIn(ctx context.Context, ref envRef, ios ioSet) error {
-	files, cleanup, err := stdioFiles(ios)
+	tty := isTerminal(ios.stdin)
+	std, err := execStdio(ios, tty)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer std.End(lifecycle.CopyGrace)
 	for _, sh := range shells() {
 		st, err := lifecycle.Exec(ctx, ref.dir(), ref.name, lifecycle.ExecOptions{
-			Argv: []string{sh}, TTY: isTerminal(ios.stdin), Term: os.Getenv("TERM"), Stdin: files[0], Stdout: files[1], Stderr: files[2]})
+			Argv: []string{sh}, TTY: tty, Term: os.Getenv("TERM"), Stdin: std.Files[0], Stdout: std.Files[1], Stderr: std.Files[2]})
 		var ee *lifecycle.ExecError
 		if errors.As(err, &ee) && ee.Errno == unix.ENOENT {
 			continue // not in its tree: the next one

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -32,7 +31,7 @@ type ExecOptions struct {
 	Term string
 	// Stdin, Stdout and Stderr are handed to the command (without TTY):
 	// as they are where PassAsIs says so (a pipe, a socket, /dev/null),
-	// else through a pipe that nsup copies (bridged).
+	// else through a pipe that nsup copies (Bridge).
 	Stdin, Stdout, Stderr *os.File
 }
 
@@ -103,22 +102,22 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			return 1, err
 		}
 	} else {
-		files, drain, err := bridged(opts.Stdin, opts.Stdout, opts.Stderr)
+		var b Bridge
+		defer b.End(0)
+		err := b.In(opts.Stdin)
+		if err == nil {
+			err = b.Outs(opts.Stdout, opts.Stderr)
+		}
 		if err != nil {
 			return 1, err
 		}
-		defer drain(0)
-		fds := unix.UnixRights(int(files[0].Fd()), int(files[1].Fd()), int(files[2].Fd()))
+		fds := unix.UnixRights(int(b.Files[0].Fd()), int(b.Files[1].Fd()), int(b.Files[2].Fd()))
 		err = unix.Sendmsg(c, req, fds, nil, 0)
-		for i, f := range files {
-			if f != [...]*os.File{opts.Stdin, opts.Stdout, opts.Stderr}[i] {
-				f.Close() // the environment's end of a relay: init has its copy
-			}
-		}
+		b.Started() // the environment's ends of the relays: init has its copies
 		if err != nil {
 			return 1, err
 		}
-		lastOutput = drain
+		lastOutput = b.End
 	}
 	msgs := make(chan ExecMessage, 2)
 	quit := make(chan struct{})
@@ -207,73 +206,4 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			return *m.Status, nil
 		}
 	}
-}
-
-// bridged returns the fds to hand to the command without -t: each of
-// stdin, stdout and stderr as it is where PassAsIs says so, else through
-// a pipe that nsup copies (a stdout and stderr that are one file through
-// one). Handed over, the caller's terminal would stay in the environment
-// after nsup exec returns, held by any process the command leaves behind
-// in a session of its own, which could then read what is typed into the
-// caller's shell, or write to it; a file could be opened again for
-// writing. drain(d) ends the relays: the output copied until its end, or
-// for at most d, the input no more.
-func bridged(files ...*os.File) ([]*os.File, func(d time.Duration), error) {
-	out := append([]*os.File(nil), files...)
-	var keep []*os.File // nsup's ends
-	var copies []chan struct{}
-	drain := func(d time.Duration) {
-		for _, f := range keep {
-			if d > 0 {
-				f.SetReadDeadline(time.Now().Add(d))
-			} else {
-				f.Close()
-			}
-		}
-		if d > 0 {
-			for _, c := range copies {
-				<-c
-			}
-		}
-	}
-	for i, f := range files {
-		if f == nil {
-			continue
-		}
-		if PassAsIs(f) {
-			continue
-		}
-		if i == 2 && out[1] != files[1] && SameFile(files[1], f) {
-			out[2] = out[1]
-			continue
-		}
-		r, w, err := os.Pipe()
-		if err != nil {
-			drain(0)
-			for _, g := range out[:i] {
-				if !slices.Contains(files, g) {
-					g.Close()
-				}
-			}
-			return nil, nil, err
-		}
-		if i == 0 {
-			out[0] = r
-			keep = append(keep, w)
-			go func() {
-				io.Copy(w, f)
-				w.Close() // the command reads the end of its input
-			}()
-			continue
-		}
-		out[i] = w
-		keep = append(keep, r)
-		done := make(chan struct{})
-		copies = append(copies, done)
-		go func() {
-			defer close(done)
-			io.Copy(f, r)
-		}()
-	}
-	return out, drain, nil
 }
