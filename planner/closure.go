@@ -272,7 +272,7 @@ func runnable(p string) error {
 // (binfmt_script): at most the first 256 bytes, the interpreter up to the
 // first blank, the rest of the line, trimmed, as its one argument.
 func readShebang(p string) (interp, arg string, ok bool, err error) {
-	f, err := os.Open(p)
+	f, err := OpenFile(p)
 	if err != nil {
 		return "", "", false, err
 	}

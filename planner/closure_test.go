@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -15,6 +16,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // closureNeedLdd skips when the host has no ldd (not glibc), unless CI=true.
@@ -956,5 +960,87 @@ func TestRootClosureLibraryNotReadable(t *testing.T) {
 				t.Errorf("the library's folder named too: %v", err)
 			}
 		})
+	}
+}
+
+// A FIFO or a device where a closure's ELF file points (an absolute
+// DT_NEEDED, a RUNPATH folder someone else may write) is never opened:
+// the open of a FIFO blocked the plan for good, and a device's open is an
+// act of its own (a watchdog arms) that root would have done.
+func TestClosureSpecialFilesNotOpened(t *testing.T) {
+	tmp := evalSymlinks(t, t.TempDir())
+	p := func(s string) string { return filepath.Join(tmp, s) }
+	const name = "libnsuptest-fifo.so"
+	os.MkdirAll(p("evil"), 0o755)
+	for _, f := range []string{p("evil/" + name), p("fifo.so")} {
+		if err := unix.Mkfifo(f, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		prog testELF
+	}{
+		{"RUNPATH", testELF{needed: []string{name}, hasRpath: true, rpath: p("evil")}},
+		{"absolute DT_NEEDED", testELF{needed: []string{p("fifo.so")}}},
+		{"absolute DT_NEEDED, a device", testELF{needed: []string{"/dev/null"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			prog := p("bin/" + strings.ReplaceAll(tc.name, " ", "-"))
+			writeTestELF(t, prog, tc.prog)
+			done := make(chan error, 1)
+			go func() {
+				_, err := Closure([]string{prog})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil {
+					t.Errorf("a closure whose library is a FIFO or a device: no error")
+				}
+			case <-time.After(5 * time.Second):
+				for _, f := range []string{p("evil/" + name), p("fifo.so")} {
+					if w, err := os.OpenFile(f, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+						w.Close()
+					}
+				}
+				<-done
+				t.Fatalf("the plan blocked in open(2) of a FIFO its ELF file names")
+			}
+		})
+	}
+}
+
+// OpenFile and OpenReal open regular files only, and refuse anything
+// else before opening it for reading.
+func TestOpenFileRegularOnly(t *testing.T) {
+	tmp := evalSymlinks(t, t.TempDir())
+	reg := filepath.Join(tmp, "file")
+	os.WriteFile(reg, []byte("x"), 0o644)
+	os.Symlink(reg, filepath.Join(tmp, "link"))
+	unix.Mkfifo(filepath.Join(tmp, "fifo"), 0o644)
+	for _, ok := range []string{reg, filepath.Join(tmp, "link")} {
+		f, err := OpenFile(ok)
+		if err != nil {
+			t.Fatalf("OpenFile(%s): %v", ok, err)
+		}
+		b, _ := io.ReadAll(f)
+		f.Close()
+		if string(b) != "x" {
+			t.Errorf("OpenFile(%s) read %q", ok, b)
+		}
+	}
+	for _, bad := range []string{filepath.Join(tmp, "fifo"), "/dev/null", tmp} {
+		for _, open := range []func(string) (*os.File, error){OpenFile, OpenReal} {
+			if f, err := open(bad); err == nil || !errors.Is(err, errNotRegular) {
+				if f != nil {
+					f.Close()
+				}
+				t.Errorf("%s opened: %v", bad, err)
+			}
+		}
+	}
+	if _, err := OpenReal(filepath.Join(tmp, "link")); err == nil || !strings.Contains(err.Error(), "a symlink is in this path") {
+		t.Errorf("OpenReal of a symlink: %v", err)
 	}
 }

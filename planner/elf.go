@@ -87,7 +87,7 @@ func closureDefaultDirs(info *elfObjectInfo) []string {
 // closureFits reports whether p is an ELF file the requester could load:
 // same class, byte order and machine (glibc's open_verify).
 func closureFits(p string, want *elfObjectInfo) bool {
-	f, err := os.Open(p)
+	f, err := OpenFile(p)
 	if err != nil {
 		return false
 	}
@@ -117,7 +117,7 @@ func closureFits(p string, want *elfObjectInfo) bool {
 // not sections, as the loader does, so stripped section tables do not
 // matter. nil, nil for a file that is not ELF.
 func readELFObject(p string) (*elfObjectInfo, error) {
-	f, err := os.Open(p)
+	f, err := OpenFile(p)
 	if err != nil {
 		return nil, err
 	}

@@ -289,7 +289,7 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 
 // readBounded reads a file of at most max bytes.
 func readBounded(p string, max int64) ([]byte, error) {
-	f, err := os.Open(p)
+	f, err := OpenFile(p)
 	if err != nil {
 		return nil, unwrapPath(err)
 	}

@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -358,7 +357,7 @@ func tarStream(r *bufio.Reader) (io.Reader, error) {
 // digest. Only reads; an archive that apply would refuse is an error here
 // too, the same.
 func TarFiles(p string) ([]File, string, error) {
-	f, err := os.Open(p)
+	f, err := OpenFile(p)
 	if err != nil {
 		return nil, "", err
 	}

@@ -53,6 +53,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -283,15 +284,31 @@ func encodeLock(envs map[string]lockedEnv) []byte {
 	return b.Bytes()
 }
 
+// maxLock bounds a lock file: it lists each file of an environment's
+// trees, about 150 bytes a file.
+const maxLock = 64 << 20
+
 // readLock reads a lock file, and its format; (nil, 0, nil) when there
 // is none. A symlink's mode is 0777, as the lock has none.
+//
+// The lock is found beside the spec, in a repository: only a regular file
+// is opened (a symlink in the repository to /dev/zero or a FIFO made root
+// read forever, or block), and at most maxLock bytes are read.
 func readLock(name, shown string) (map[string]lockedEnv, int, error) {
-	b, err := os.ReadFile(name)
+	f, err := planner.OpenFile(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxLock+1))
+	f.Close()
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(b) > maxLock {
+		return nil, 0, fmt.Errorf("%s: larger than %d bytes: not a lock file nsup wrote", shown, maxLock)
 	}
 	out := map[string]lockedEnv{}
 	version := 0

@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 )
@@ -181,6 +183,40 @@ func TestLockLongLineReadBack(t *testing.T) {
 	}
 	if f := got["e"].files; len(f) != 1 || f[0].Link != link {
 		t.Errorf("read back %d files", len(f))
+	}
+}
+
+// A lock beside the spec that is a symlink to a device or a FIFO (a
+// repository's, say) is refused at once, not read forever (/dev/zero)
+// or waited on (a FIFO).
+func TestLockNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"/dev/zero", fifo} {
+		name := filepath.Join(dir, "s.yaml.lock")
+		os.Remove(name)
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, _, err := readLock(name, "s.yaml.lock")
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("a lock that is a symlink to %s: %v", target, err)
+			}
+		case <-time.After(5 * time.Second):
+			if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			t.Fatalf("a lock that is a symlink to %s: still reading after 5 s", target)
+		}
 	}
 }
 
