@@ -72,6 +72,7 @@ type Index struct {
 	mu     sync.Mutex
 	loaded map[string]map[string]indexEntry // by key, then path: as read
 	fresh  map[string]indexEntry            // by path: hashed by this run
+	trust  int8                             // 0 not checked yet, 1 no, 2 yes (trusted)
 }
 
 // NewIndex returns the index of the cache at cacheDir. It reads nothing
@@ -92,6 +93,44 @@ func IndexKey(kind string, sources []string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
+// CheckOwnedDir refuses a cache folder (the cache itself, one of its
+// kinds, its index) that is not a folder of the caller's own which only
+// the caller may write to: another user who could write there could plant
+// an entry or an index line under a digest a plan will name, and choose
+// what runs, as root, inside (a shared NSUP_CACHE_DIR on a CI box).
+func CheckOwnedDir(d string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(d, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: d, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("cache folder %s is not a folder of uid %d that only it may write to (mode %#o, uid %d): refused, whoever may write there chooses what runs inside; use a cache of your own (NSUP_CACHE_DIR): %w",
+			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
+	}
+	return nil
+}
+
+// trusted says whether the index and the cache it is in are the caller's
+// own (CheckOwnedDir); an index that is not is not read: it is only a
+// cache, whose lines a plan would otherwise take as digests.
+func (x *Index) trusted() bool {
+	if x.trust == 0 {
+		x.trust = 1
+		if CheckOwnedDir(filepath.Dir(x.dir)) == nil && CheckOwnedDir(x.dir) == nil {
+			x.trust = 2
+		}
+	}
+	return x.trust == 2
+}
+
+// read reads key's index file, if the index is trusted.
+func (x *Index) read(key string) map[string]indexEntry {
+	if !x.trusted() {
+		return map[string]indexEntry{}
+	}
+	return readIndexFile(x.File(key))
+}
+
 // File is the index file of key.
 func (x *Index) File(key string) string { return filepath.Join(x.dir, key) }
 
@@ -109,7 +148,7 @@ func (x *Index) lookup(key, p string, st *syscall.Stat_t) (string, bool) {
 	}
 	m, ok := x.loaded[key]
 	if !ok {
-		m = readIndexFile(x.File(key))
+		m = x.read(key)
 		x.loaded[key] = m
 	}
 	if e, ok := m[p]; ok && e.fp == fp {
@@ -145,7 +184,7 @@ func (x *Index) Update(key string, paths []string) ([]byte, bool) {
 	defer x.mu.Unlock()
 	old, ok := x.loaded[key]
 	if !ok {
-		old = readIndexFile(x.File(key))
+		old = x.read(key)
 		x.loaded[key] = old
 	}
 	changed := false

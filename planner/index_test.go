@@ -3,10 +3,12 @@ package planner
 import (
 	"archive/tar"
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -113,6 +115,38 @@ func TestIndexDamaged(t *testing.T) {
 	if err != nil || d != "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881" {
 		t.Errorf("digest %s %v", d, err)
 	}
+}
+
+// An index in a cache that others may write to is not read: its lines
+// would choose the digest, so the cache entry, a plan names.
+func TestIndexOthersMayWrite(t *testing.T) {
+	cache, dir := t.TempDir(), t.TempDir()
+	f := filepath.Join(dir, "f")
+	os.WriteFile(f, []byte("x"), 0o644)
+	var st syscall.Stat_t
+	if err := syscall.Stat(f, &st); err != nil {
+		t.Fatal(err)
+	}
+	fp := fingerprintOf(&st)
+	planted := fmt.Sprintf("%ssha256:%s %d %d %d %d %d %q\n", indexHeader, strings.Repeat("ab", 32), fp.size, fp.mtime, fp.ctime, fp.dev, fp.ino, f)
+	for _, tc := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o700, "sha256:" + strings.Repeat("ab", 32)}, // the caller's own: read
+		{0o777, "sha256:2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"},
+	} {
+		idx := NewIndex(cache)
+		os.MkdirAll(filepath.Dir(idx.File("k")), 0o700)
+		os.WriteFile(idx.File("k"), []byte(planted), 0o600)
+		if err := os.Chmod(cache, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		if d, _, err := idx.hashFile("k", f, true); err != nil || d != tc.want {
+			t.Errorf("cache mode %#o: digest %s %v, want %s", tc.mode, d, err, tc.want)
+		}
+	}
+	os.Chmod(cache, 0o700)
 }
 
 // TestClosureFrom: each file of the tree is attributed to the requested

@@ -58,6 +58,16 @@ var errGone = errors.New("cache entry removed meanwhile")
 // useEntry returns the cache entry at p, open and share-locked for as long
 // as the caller keeps the file, building it with build first if missing.
 func useEntry(ctx context.Context, p string, build func(ctx context.Context, tmp string) (entryMeta, error)) (*os.File, error) {
+	// The cache and the kind's folder, where they are already: the
+	// caller's own (planner.CheckOwnedDir), so that no one else can have
+	// put an entry there (an entry's own folder has the owner and mode
+	// of its archive's root). buildEntry makes them 0700.
+	kind := filepath.Dir(p)
+	for _, d := range []string{filepath.Dir(kind), kind} {
+		if err := planner.CheckOwnedDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
 	for try := 0; try < 3; try++ {
 		f, err := lockEntry(p, unix.LOCK_SH)
 		if err == nil {
@@ -251,6 +261,9 @@ func saveIndex(idx *planner.Index, op planner.Rootfs) error {
 	}
 	name := idx.File(key)
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return err
+	}
+	if err := planner.CheckOwnedDir(filepath.Dir(name)); err != nil {
 		return err
 	}
 	return writeAtomic(name, b)

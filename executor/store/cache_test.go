@@ -77,3 +77,55 @@ func TestCacheSweepSparesLiveBuild(t *testing.T) {
 		t.Errorf("built entry: %q, %v", b, err)
 	}
 }
+
+// A cache, or a kind's folder in it, that others may write to (or that is
+// another user's) is refused before an entry there is used or built:
+// whoever may write there could have planted the entry a plan names.
+func TestCacheOthersMayWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(cache string) error
+	}{
+		{"cache mode 0777", func(cache string) error { return os.Chmod(cache, 0o777) }},
+		{"kind's folder mode 0777", func(cache string) error {
+			return os.Mkdir(filepath.Join(cache, "tar"), 0o777|os.ModeSticky)
+		}},
+		{"cache of another user", func(cache string) error {
+			if os.Geteuid() != 0 {
+				return os.Chmod(cache, 0o777)
+			}
+			return os.Chown(cache, 65534, 65534)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			if err := tc.set(cache); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(filepath.Join(cache, "tar"), 0o777) // umask
+			p := filepath.Join(cache, "tar", strings.Repeat("ab", 32))
+			os.MkdirAll(p, 0o755) // the planted entry
+			built := false
+			f, err := useEntry(context.Background(), p, func(context.Context, string) (entryMeta, error) {
+				built = true
+				return entryMeta{}, nil
+			})
+			if f != nil {
+				f.Close()
+			}
+			if err == nil || !errors.Is(err, unix.EPERM) || built {
+				t.Errorf("entry in a cache others may write: %v (built: %v)", err, built)
+			}
+		})
+	}
+	// The caller's own, 0700 as nsup makes it: used.
+	cache := t.TempDir()
+	p := filepath.Join(cache, "tar", strings.Repeat("ab", 32))
+	f, err := useEntry(context.Background(), p, func(_ context.Context, tmp string) (entryMeta, error) {
+		return entryMeta{Kind: "tar"}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+}
