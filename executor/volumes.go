@@ -6,10 +6,10 @@ package executor
 // the apply fails (removeState).
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
@@ -58,34 +58,47 @@ func (r *envRun) volume(op planner.Volume) error {
 }
 
 // mkdirAll makes a bind's source folder and its missing parents, as
-// mkdir -p does, and records those it made.
+// mkdir -p does, and records those it made. Each folder is made in, and
+// opened beneath, the fd of its parent, with no symlink followed
+// (RESOLVE_NO_SYMLINKS, as the bind that follows resolves the path): a
+// folder on the way swapped for a symlink (by root inside another
+// environment whose tree the path crosses) would otherwise lead the mkdir
+// anywhere on the host.
 func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 	if err := absolute(op.Path); err != nil {
 		return err
 	}
-	var missing []string
-	for p := op.Path; ; p = filepath.Dir(p) {
-		_, err := os.Lstat(p)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		missing = append(missing, p)
-		if p == filepath.Dir(p) {
-			break
-		}
+	fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
 	}
-	for i := len(missing) - 1; i >= 0; i-- {
-		err := unix.Mkdir(missing[i], op.Mode)
-		if err == unix.EEXIST {
-			continue // made meanwhile by someone else: theirs
+	defer func() { unix.Close(fd) }()
+	at := "/"
+	for _, name := range strings.Split(strings.Trim(op.Path, "/"), "/") {
+		if name == "" || name == "." || name == ".." {
+			return fmt.Errorf("%s: not a clean path: %w", op.Path, unix.EINVAL)
+		}
+		at = filepath.Join(at, name)
+		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_BENEATH}
+		next, err := unix.Openat2(fd, name, how)
+		if err == unix.ENOENT {
+			switch err := unix.Mkdirat(fd, name, op.Mode); err {
+			case nil:
+				r.madeDirs = append(r.madeDirs, at)
+			case unix.EEXIST: // made meanwhile by someone else: theirs
+			default:
+				return &os.PathError{Op: "mkdir", Path: at, Err: err}
+			}
+			next, err = unix.Openat2(fd, name, how)
+		}
+		if err == unix.ELOOP {
+			return fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", at, err)
 		}
 		if err != nil {
-			return err
+			return &os.PathError{Op: "open", Path: at, Err: err}
 		}
-		r.madeDirs = append(r.madeDirs, missing[i])
+		unix.Close(fd)
+		fd = next
 	}
 	return nil
 }

@@ -88,4 +88,29 @@ func TestRootVolumes(t *testing.T) {
 	if _, _, _, err := run(t, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "is not a folder (a symlink is refused)") {
 		t.Errorf("a symlink as the volume: %v", err)
 	}
+	os.Remove(vol)
+	// A symlink on the way to a create: true source (a folder root inside
+	// another environment may write, swapped): the mkdir does not follow
+	// it, not even for the length of the apply.
+	os.RemoveAll(made)
+	outside := filepath.Join(dir, "outside")
+	os.Mkdir(outside, 0o755)
+	os.Symlink(outside, made)
+	// A failed apply removes what it made: inotify sees it made at all.
+	in, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(in)
+	if _, err := unix.InotifyAddWatch(in, outside, unix.IN_CREATE); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := run(t, p, executor.Options{}); err == nil || !strings.Contains(err.Error(), "a symlink is in this path") {
+		t.Errorf("a symlink in the path of a create: true source: %v", err)
+	}
+	buf := make([]byte, 4096)
+	if n, _ := unix.Read(in, buf); n > 0 {
+		t.Errorf("a folder was made through the symlink, in %s", outside)
+	}
+	os.Remove(made)
 }
