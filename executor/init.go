@@ -7,7 +7,6 @@ import (
 	"os/signal"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -539,43 +538,6 @@ func (in *initState) run() int {
 			// Whatever else runs (orphans of the tree, nsup exec's
 			// processes) is killed by the kernel when PID 1 exits.
 			return st
-		}
-	}
-}
-
-// killLeft kills what is left of the environment when init is not PID 1
-// of its own pid namespace (and is the tree's child subreaper, a planned
-// step): each child, until none is left, since the children of one killed
-// become init's own. Its children are read from /proc/self/task/*/children:
-// without a /proc in the environment, what is left stays.
-func killLeft() {
-	for {
-		tasks, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return
-		}
-		var pids []int
-		for _, task := range tasks {
-			b, _ := os.ReadFile("/proc/self/task/" + task.Name() + "/children")
-			for _, f := range strings.Fields(string(b)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					pids = append(pids, pid)
-				}
-			}
-		}
-		var ws unix.WaitStatus
-		if len(pids) == 0 {
-			for {
-				if pid, _ := unix.Wait4(-1, &ws, unix.WNOHANG, nil); pid <= 0 {
-					return
-				}
-			}
-		}
-		for _, pid := range pids {
-			unix.Kill(pid, unix.SIGKILL) // a child, reaped by nobody else: not reused
-		}
-		if _, err := unix.Wait4(-1, &ws, 0, nil); err == unix.ECHILD {
-			return
 		}
 	}
 }

@@ -334,7 +334,12 @@ func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 	for _, a := range []string{"setsid", "sleep"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
-	p := compile(t, dir, `version: 1
+	// One process (the minimal PID 1), and a tree (nsup's init, which
+	// reads its children in a procfs of its own: initleft.go).
+	for _, side := range []string{"", `
+      - name: side
+        command: [/bin/sleep, "100"]`} {
+		p := compile(t, dir, `version: 1
 environments:
   nopid:
     rootfs: {dir: ./rootfs}
@@ -344,19 +349,24 @@ environments:
       - {type: proc, target: /proc}
     processes:
       - name: main
-        command: [/bin/sh, -c, "setsid /bin/sleep 4243 & echo $!"]
+        command: [/bin/sh, -c, "setsid /bin/sleep 4243 & echo $!"]`+side+`
 `)
-	st, out, errOut, err := run(t, p, executor.Options{})
-	if err != nil || st != 0 {
-		t.Fatalf("apply: %d %v %s", st, err, errOut)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(out))
-	if err != nil {
-		t.Fatalf("output %q", out)
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err == nil && !strings.Contains(string(b), ") Z ") && strings.Contains(string(b), "(sleep)") {
-		syscall.Kill(pid, syscall.SIGKILL)
-		t.Errorf("the daemon the tree started (pid %d) outlived the environment", pid)
+		st, out, errOut, err := run(t, p, executor.Options{})
+		if err != nil || st != 0 {
+			t.Fatalf("apply: %d %v %s", st, err, errOut)
+		}
+		f := strings.Fields(out)
+		if len(f) == 0 {
+			t.Fatalf("output %q", out)
+		}
+		pid, err := strconv.Atoi(f[len(f)-1])
+		if err != nil {
+			t.Fatalf("output %q", out)
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err == nil && !strings.Contains(string(b), ") Z ") && strings.Contains(string(b), "(sleep)") {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("the daemon the tree started (pid %d) outlived the environment (tree: %v)", pid, side != "")
+		}
 	}
 }
