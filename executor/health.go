@@ -59,7 +59,7 @@ func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error 
 		case h == lifecycle.HealthHealthy:
 			return nil
 		case h == lifecycle.HealthUnhealthy:
-			return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, why)}
+			return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, lifecycle.Printable(why))}
 		case ended:
 			return &NotHealthyError{op.Env, fmt.Sprintf("%s has ended before it was healthy", op.Env)}
 		}
@@ -104,7 +104,7 @@ func waitRunningHealthy(ctx context.Context, op planner.WaitHealthy) error {
 			case lifecycle.HealthHealthy:
 				return nil
 			case lifecycle.HealthUnhealthy:
-				return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, p.HealthLog)}
+				return &NotHealthyError{op.Env, fmt.Sprintf("%s is unhealthy: %s", op.Env, lifecycle.Printable(p.HealthLog))}
 			case "":
 				return &NotHealthyError{op.Env, fmt.Sprintf("%s's process %s reports no health (it runs with another spec?)", op.Env, op.Process)}
 			}

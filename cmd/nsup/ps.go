@@ -217,12 +217,12 @@ func namespaces(fresh []string, joined map[string]string) string {
 }
 
 func printTree(w io.Writer, p *psProc, indent string, root, last bool) {
-	name := p.Comm
+	name := lifecycle.Printable(p.Comm)
 	switch {
 	case root:
 		name = "nsup init"
 	case p.Name != "":
-		name = p.Name + " (" + p.Comm + ")"
+		name = p.Name + " (" + lifecycle.Printable(p.Comm) + ")"
 	}
 	branch, next := "", indent
 	if !root {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -37,7 +38,7 @@ func (s EnvStatus) Status() string {
 	case s.Running:
 		return "running"
 	case s.State.NotStarted != "":
-		return "not started: " + s.State.NotStarted
+		return "not started: " + Printable(s.State.NotStarted)
 	case s.Exit < 0:
 		return "exited (killed)"
 	}
@@ -226,4 +227,31 @@ func pidInside(pid int) int {
 		}
 	}
 	return pid
+}
+
+// Printable is s for a terminal: each control character (C0, DEL, C1)
+// and each byte that is not UTF-8 as "?", as procps shows a command's
+// name. What an environment chose (a process's name, a healthcheck's
+// output) is shown so by nsup ps and apply -d: raw, root inside could
+// send the caller's terminal escape sequences (set its title, erase its
+// lines, or worse on some terminals).
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError {
+			r = '?'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
