@@ -249,6 +249,15 @@ func (ec *envCompiler) namespaces() {
 	// the child stage unshares it (the host thread would make the host's
 	// user namespace its owner, or, rootless, could not at all).
 	ec.timeInChild = ec.isNew(spec.NSTime) && ec.inUserNS()
+	if ec.timeInChild && ec.e.Time != nil {
+		if j := ec.joined(spec.NSMount); j != nil {
+			// The child stage writes the offsets to /proc/self of the
+			// mount namespace it is in: the joined one's /proc, which root
+			// there may have replaced with a file of its own (found by a
+			// review: the offsets went into it, and the clocks had none).
+			ec.errorf(ec.e.Time.Pos, ec.field+".time", "time offsets with a mount namespace joined from %s: they would be written through the /proc of that mount namespace, which root there controls: drop time, or the join of mnt", j.ref)
+		}
+	}
 	ec.forked = ec.joined(spec.NSUser) != nil || ec.joined(spec.NSMount) != nil || ec.joined(spec.NSTime) != nil ||
 		ec.joined(spec.NSPID) != nil || !ec.caller.Privileged && len(ec.joins) > 0 || ec.uidHelper || ec.gidHelper
 }

@@ -120,6 +120,19 @@ environments:
 			"t.yaml:9:48: environments.a.processes[1].user: 0:5 is not mapped in the new user namespace (uid map \"0 0 1\", gid map \"0 0 1\"): add it to idmap",
 		},
 	}, {
+		name: "joined-mnt-time-offsets", caller: rootCaller,
+		src: `version: 1
+environments:
+  b:
+    rootfs: {dir: /}
+    namespaces: [user, time, pid]
+    join: {mnt: /proc/1/ns/mnt}
+    time: {monotonic: 100s}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{"t.yaml:7:11: environments.b.time: time offsets with a mount namespace joined from /proc/1/ns/mnt: they would be written through the /proc of that mount namespace, which root there controls: drop time, or the join of mnt"},
+	}, {
 		name: "joined-mnt", caller: rootCaller,
 		src: `version: 1
 environments:
