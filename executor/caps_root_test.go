@@ -7,8 +7,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // TestRootCapabilities: a root process inside keeps only the planned
@@ -200,5 +202,71 @@ environments:
 	out, err := exec.Command(setpriv, "--bounding-set", "-all,"+strings.Join(caps, ","), "--", "readlink", fmt.Sprintf("/proc/%d/exe", stage[0])).CombinedOutput()
 	if err == nil {
 		t.Errorf("a root process with the kept capabilities resolved the paused stage's /proc/%d/exe: %s", stage[0], out)
+	}
+}
+
+// TestRootForkedCopyHidesArgs: an environment that joins a pid namespace
+// is made by a forked copy of nsup, whose child stage is in that pid
+// namespace from its start: its /proc/PID/cmdline, which anyone there may
+// read, showed nsup's command line (paths of the host) until the
+// environment's execve (found by a review). The copy blanks it first.
+func TestRootForkedCopyHidesArgs(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	holder := exec.Command("unshare", "--pid", "--fork", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	var inside []int
+	for i := 0; len(inside) == 0; i++ {
+		if i == 400 {
+			t.Fatal("no process in the holder's pid namespace")
+		}
+		time.Sleep(5 * time.Millisecond)
+		inside = children(holder.Process.Pid)
+	}
+	defer unix.Kill(inside[0], unix.SIGKILL)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, fmt.Sprintf(`version: 1
+environments:
+  joiner:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: /proc/%d/ns/pid}
+    processes:
+      - {name: main, command: [/bin/true]}
+`, inside[0]))
+	first := -1
+	for i, st := range p.Environments[0].Steps {
+		if _, ok := st.Op.(planner.Mount); ok && st.Stage == planner.Child && first < 0 {
+			first = i
+		}
+	}
+	if first < 0 {
+		t.Fatal("no mount in the child stage")
+	}
+	h := startHelper(t, p, fmt.Sprintf("joiner %d", first))
+	defer func() {
+		h.cmd.Process.Kill()
+		h.wait(t)
+	}()
+	h.waitPaused(t, "joiner", first)
+	stage := children(h.cmd.Process.Pid)
+	if len(stage) == 0 {
+		t.Fatal("no child stage")
+	}
+	for _, pid := range stage {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := strings.Trim(string(b), "\x00"); s != "" {
+			t.Errorf("the child stage (pid %d) in the joined pid namespace shows nsup's command line: %q", pid, s)
+		}
 	}
 }

@@ -90,6 +90,13 @@ type forkSetns struct{ fd, nstype, step uintptr }
 //go:nosplit
 func launchCopy(a *launchArgs) {
 	p := a.prog
+	// A copy of nsup's memory (fork): nsup's command line and environment
+	// blanked here, before any setns (see launch).
+	for k := range p.blank {
+		for j := uintptr(0); j < p.blank[k].len; j++ {
+			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
+		}
+	}
 	if a.noDump {
 		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0, 0, 0, 0)
 	}
@@ -407,9 +414,12 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.main.args = cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK, exitSignal: uint64(unix.SIGCHLD),
 		stack: uint64(base + rawStackSize), stackSize: rawStackSize}
 	prog.launch = rawEntry{kind: entryLaunch, a: a}
-	if monitor {
+	if monitor || a.forked {
 		// A Monitor is a copy of nsup's memory either way (forked, or
-		// cloned without CLONE_VM below): it blanks nsup's arguments.
+		// cloned without CLONE_VM below): it blanks nsup's arguments. So
+		// does a forked copy, before it joins a pid namespace, where its
+		// /proc/PID/cmdline and environ are there for anyone to read
+		// until the environment's execve (found by a review).
 		prog.blank = ownArgs()
 	}
 
