@@ -55,7 +55,11 @@ func TestMain(m *testing.M) {
 	if os.Getenv("NSUP_TEST_HELPER") == "apply" {
 		os.Exit(helperApply())
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if probeBin != "" {
+		os.RemoveAll(filepath.Dir(probeBin)) // secProbe's folder
+	}
+	os.Exit(code)
 }
 
 // helperApply applies the plan in the JSON file $NSUP_TEST_PLAN, as nsup

@@ -41,6 +41,9 @@ func TestMain(m *testing.M) {
 	if builtDir != "" {
 		os.RemoveAll(builtDir)
 	}
+	if holderProbeBin != "" {
+		os.RemoveAll(filepath.Dir(holderProbeBin))
+	}
 	os.RemoveAll(vols)
 	os.Exit(code)
 }
