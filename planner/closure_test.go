@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -1032,7 +1033,7 @@ func TestOpenFileRegularOnly(t *testing.T) {
 	}
 	for _, bad := range []string{filepath.Join(tmp, "fifo"), "/dev/null", tmp} {
 		for _, open := range []func(string) (*os.File, error){OpenFile, OpenReal} {
-			if f, err := open(bad); err == nil || !errors.Is(err, errNotRegular) {
+			if f, err := open(bad); err == nil || !errors.Is(err, regfile.ErrNotRegular) {
 				if f != nil {
 					f.Close()
 				}

@@ -22,7 +22,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -34,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"golang.org/x/sys/unix"
 )
 
@@ -285,43 +285,11 @@ func (x *Index) hashFile(key, p string, real bool) (string, int64, error) {
 	return d, n, nil
 }
 
-// OpenFile opens the regular file at p (following symlinks) for reading.
-// Anything else is refused before it is opened for reading: a FIFO would
-// block the open, and opening a device is an act of its own (a watchdog
-// arms, a tape rewinds), which a path named by a spec, an ELF file's
-// DT_NEEDED or RUNPATH, or a symlink in a repository must not make root
-// do. The path is opened O_PATH, checked, and opened again through
-// /proc/self/fd (as libpathrs reopens a handle).
-func OpenFile(p string) (*os.File, error) {
-	return openChecked(p, unix.O_PATH|unix.O_CLOEXEC, 0)
-}
-
-func openChecked(p string, flags uint64, resolve uint64) (*os.File, error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{Flags: flags, Resolve: resolve})
-	if err != nil {
-		if err == unix.ELOOP && resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
-			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", p, err)
-		}
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, &os.PathError{Op: "open", Path: p, Err: errNotRegular}
-	}
-	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: p, Err: err}
-	}
-	return os.NewFile(uintptr(rfd), p), nil
-}
-
-// errNotRegular: OpenFile's and OpenReal's refusal of anything but a
-// regular file.
-var errNotRegular = errors.New("not a regular file (a FIFO, a device, a folder or a socket is never opened)")
+// OpenFile opens the regular file at p (following symlinks) for
+// reading, and nothing else (regfile.Open): a FIFO or a device named by
+// a spec, an ELF file's DT_NEEDED or RUNPATH, or a symlink in a
+// repository, is never opened.
+func OpenFile(p string) (*os.File, error) { return regfile.Open(p) }
 
 // OpenReal opens p for reading, p a real path (a closure lists its files
 // so: every symlink on the way resolved), refusing a symlink anywhere in
@@ -329,6 +297,4 @@ var errNotRegular = errors.New("not a regular file (a FIFO, a device, a folder o
 // swapped for a link, would lead to a file the plan did not name, one
 // only root may read, say (a closure's folder that someone else may
 // write). Non-blocking, so that a fifo put there does not hang the open.
-func OpenReal(p string) (*os.File, error) {
-	return openChecked(p, unix.O_PATH|unix.O_CLOEXEC, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
-}
+func OpenReal(p string) (*os.File, error) { return regfile.OpenNoSymlinks(p) }

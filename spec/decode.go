@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"unicode/utf8"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -44,15 +45,18 @@ func ParseVars(path string, vars Vars) (*Spec, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	// A regular file only (regfile): a spec in a repository that is a
+	// FIFO would block nsup, one that is a symlink to a device would have
+	// root open the device.
+	f, err := regfile.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	// A regular file's size is a hint (it may change): the bytes are
-	// read into one buffer, not one grown as they come.
+	// Its size is a hint (it may change): the bytes are read into one
+	// buffer, not one grown as they come.
 	var size int64
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+	if st, err := f.Stat(); err == nil {
 		size = min(st.Size(), MaxSize+1)
 	}
 	return parseReader(path, filepath.Dir(abs), f, size, vars)

@@ -10,13 +10,13 @@ package spec
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"gopkg.in/yaml.v3"
 )
 
@@ -410,15 +410,7 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 	in := &interp{d: d, data: data, lookup: d.vars.Lookup, subst: map[*yaml.Node]bool{}}
 	switch {
 	case d.vars.EnvFile != "":
-		f, err := os.Open(d.vars.EnvFile)
-		var b []byte
-		if err == nil {
-			b, err = io.ReadAll(io.LimitReader(f, MaxSize+1))
-			f.Close()
-			if err == nil && len(b) > MaxSize {
-				err = fmt.Errorf("%s is larger than %d bytes", d.vars.EnvFile, MaxSize)
-			}
-		}
+		b, err := regfile.ReadBounded(d.vars.EnvFile, MaxSize)
 		if err != nil {
 			d.report(Pos{1, 1}, "", fmt.Sprintf("--env-file: %v", err))
 			return false

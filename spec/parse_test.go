@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -311,6 +312,36 @@ func TestParseNotFound(t *testing.T) {
 	var errs Errors
 	if !errors.Is(err, os.ErrNotExist) || errors.As(err, &errs) {
 		t.Errorf("Parse(missing) = %v, want a not-exist error", err)
+	}
+}
+
+// A spec that is a FIFO or a symlink to a device (in a repository) is
+// refused at once: the open of a FIFO blocked nsup, and a device's open
+// is an act of its own.
+func TestParseNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	zero := filepath.Join(dir, "zero.yaml")
+	os.Symlink("/dev/zero", zero)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, p := range []string{fifo, zero} {
+			if _, err := Parse(p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+				t.Errorf("Parse(%s) = %v, want it refused", p, err)
+			}
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			w.Close()
+		}
+		t.Fatal("Parse blocked in the open of a FIFO")
 	}
 }
 

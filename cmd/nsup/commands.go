@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
@@ -461,7 +462,7 @@ const maxPlanSize = 256 << 20
 
 // readBounded reads a file, refusing one larger than max bytes.
 func readBounded(name string, max int64) ([]byte, error) {
-	f, err := os.Open(name)
+	f, err := regfile.Open(name) // a regular file: see spec.ParseVars
 	if err != nil {
 		return nil, err
 	}

@@ -36,3 +36,33 @@ func TestImportKubeFIFO(t *testing.T) {
 		<-done
 	}
 }
+
+// The same for a bundle's config.json (nsup import BUNDLE): a FIFO is
+// refused at once, not waited on, and a symlink to /dev/zero is not read
+// without end (found by a review).
+func TestImportBundleNotRegular(t *testing.T) {
+	for _, target := range []string{"fifo", "/dev/zero"} {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "config.json")
+		if target == "fifo" {
+			if err := unix.Mkfifo(cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.Symlink(target, cfg); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan int, 1)
+		go func() { code, _, _ := nsup(t, "import", dir); done <- code }()
+		select {
+		case code := <-done:
+			if code == 0 {
+				t.Errorf("import of a bundle whose config.json is %s succeeded", target)
+			}
+		case <-time.After(5 * time.Second):
+			if w, err := os.OpenFile(cfg, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+				w.Close()
+			}
+			t.Fatalf("import of a bundle whose config.json is %s: still reading after 5 s", target)
+		}
+	}
+}

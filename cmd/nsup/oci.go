@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
@@ -370,7 +371,7 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		file = filepath.Join(file, "config.json")
 	}
-	data, err := os.ReadFile(file)
+	data, err := regfile.ReadBounded(file, maxPlanSize) // a bundle's: a regular file
 	if err != nil {
 		return invalidError{err}
 	}

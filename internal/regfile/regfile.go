@@ -1,0 +1,74 @@
+// Package regfile opens regular files only: what a spec, a repository or
+// an ELF file names (a spec, a lock, a library, an archive, a profile, a
+// bundle's config.json) may be a FIFO, whose open blocks for good, or a
+// device, whose open is an act of its own (a watchdog arms, a tape
+// rewinds). The path is opened O_PATH, checked with fstat(2), and opened
+// again through /proc/self/fd, as libpathrs reopens a handle: nothing but
+// a regular file is ever opened for reading.
+package regfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotRegular is Open's refusal of anything but a regular file.
+var ErrNotRegular = errors.New("not a regular file (a FIFO, a device, a folder or a socket is never opened)")
+
+// Open opens the regular file at p (following symlinks) for reading.
+func Open(p string) (*os.File, error) {
+	return open(p, 0)
+}
+
+// OpenNoSymlinks is Open with no symlink anywhere in p
+// (RESOLVE_NO_SYMLINKS): p is a real path, every link on the way resolved
+// when it was planned; one there now is refused.
+func OpenNoSymlinks(p string) (*os.File, error) {
+	return open(p, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
+}
+
+func open(p string, resolve uint64) (*os.File, error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
+	if err != nil {
+		if err == unix.ELOOP && resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
+			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", p, err)
+		}
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &os.PathError{Op: "open", Path: p, Err: ErrNotRegular}
+	}
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: p, Err: err}
+	}
+	return os.NewFile(uintptr(rfd), p), nil
+}
+
+// ReadBounded reads the regular file at p, refusing one of more than max
+// bytes (it may grow while read: at most max+1 are read).
+func ReadBounded(p string, max int64) ([]byte, error) {
+	f, err := Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
+	}
+	return b, nil
+}
