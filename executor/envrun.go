@@ -107,7 +107,7 @@ type envRun struct {
 	madeDir  string // the state directory, if this nsup made it
 	// madeDirs are the folders of volumes and of binds with create: true
 	// that this apply made: removed, if still empty, if it fails.
-	madeDirs []string
+	madeDirs []madeDir
 	procs    []lifecycle.StateProc
 	// watched: a later environment waits for this one's health
 	// (WaitHealthy); init then reports it on the setup channel once set

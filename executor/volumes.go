@@ -37,9 +37,6 @@ func (r *envRun) volume(op planner.Volume) error {
 		return err
 	}
 	made := err == nil
-	if made {
-		r.madeDirs = append(r.madeDirs, op.Path)
-	}
 	fd, err := unix.Open(op.Path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("volume %s: %s is not a folder (a symlink is refused): %w", op.Name, op.Path, err)
@@ -48,6 +45,7 @@ func (r *envRun) volume(op planner.Volume) error {
 	if !made {
 		return nil
 	}
+	r.recordMade(op.Path, fd)
 	if err := unix.Fchmod(fd, op.Mode); err != nil { // whatever the umask made of it
 		return err
 	}
@@ -81,10 +79,11 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		at = filepath.Join(at, name)
 		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_BENEATH}
 		next, err := unix.Openat2(fd, name, how)
+		made := false
 		if err == unix.ENOENT {
 			switch err := unix.Mkdirat(fd, name, op.Mode); err {
 			case nil:
-				r.madeDirs = append(r.madeDirs, at)
+				made = true
 			case unix.EEXIST: // made meanwhile by someone else: theirs
 			default:
 				return &os.PathError{Op: "mkdir", Path: at, Err: err}
@@ -97,17 +96,49 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		if err != nil {
 			return &os.PathError{Op: "open", Path: at, Err: err}
 		}
+		if made {
+			r.recordMade(at, next)
+		}
 		unix.Close(fd)
 		fd = next
 	}
 	return nil
 }
 
+// madeDir is a folder this apply made: its path, and what it is (device
+// and inode), so that a rollback removes that very folder and no other
+// that a symlink swapped in on the way since leads to.
+type madeDir struct {
+	path     string
+	dev, ino uint64
+}
+
+// recordMade records the folder at path, open as fd, as made by this apply.
+func (r *envRun) recordMade(path string, fd int) {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		r.madeDirs = append(r.madeDirs, madeDir{path, st.Dev, st.Ino})
+	}
+}
+
 // removeMadeDirs removes the folders this apply made, deepest first, each
 // only if empty.
 func (r *envRun) removeMadeDirs() {
 	for i := len(r.madeDirs) - 1; i >= 0; i-- {
-		unix.Rmdir(r.madeDirs[i])
+		d := r.madeDirs[i]
+		// In its parent's fd, and only if it is still the folder made
+		// (found by a review: by path, a rollback removed an empty host
+		// folder a symlink swapped into the path led to, and left its own).
+		pfd, err := unix.Open(filepath.Dir(d.path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var st unix.Stat_t
+		name := filepath.Base(d.path)
+		if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == d.dev && st.Ino == d.ino {
+			unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+		}
+		unix.Close(pfd)
 	}
 	r.madeDirs = nil
 }

@@ -95,17 +95,43 @@ func IndexKey(kind string, sources []string) string {
 
 // CheckOwnedDir refuses a cache folder (the cache itself, one of its
 // kinds, its index) that is not a folder of the caller's own which only
-// the caller may write to: another user who could write there could plant
-// an entry or an index line under a digest a plan will name, and choose
-// what runs, as root, inside (a shared NSUP_CACHE_DIR on a CI box).
+// the caller may write to, or that a folder on the way to it lets others
+// replace (one they may write to, without the sticky bit of /tmp; on its
+// path as given and with its symlinks resolved): another user who could
+// write there could plant an entry or an index line under a digest a plan
+// will name, and choose what runs, as root, inside (a shared
+// NSUP_CACHE_DIR on a CI box). A missing folder is an error that
+// errors.Is fs.ErrNotExist.
 func CheckOwnedDir(d string) error {
+	d, err := filepath.Abs(d)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(d)
+	if err != nil {
+		return err
+	}
 	var st unix.Stat_t
-	if err := unix.Lstat(d, &st); err != nil {
-		return &os.PathError{Op: "lstat", Path: d, Err: err}
+	if err := unix.Lstat(real, &st); err != nil {
+		return &os.PathError{Op: "lstat", Path: real, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
 		return fmt.Errorf("cache folder %s is not a folder of uid %d that only it may write to (mode %#o, uid %d): refused, whoever may write there chooses what runs inside; use a cache of your own (NSUP_CACHE_DIR): %w",
 			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
+	}
+	for _, p := range []string{d, real} {
+		for a := filepath.Dir(p); ; a = filepath.Dir(a) {
+			if err := unix.Stat(a, &st); err != nil {
+				return &os.PathError{Op: "stat", Path: a, Err: err}
+			}
+			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+				return fmt.Errorf("cache folder %s is in %s, which others may change (mode %#o, uid %d): refused, they could put another cache in its place; use a cache of your own (NSUP_CACHE_DIR): %w",
+					d, a, st.Mode&0o7777, st.Uid, unix.EPERM)
+			}
+			if a == "/" {
+				break
+			}
+		}
 	}
 	return nil
 }

@@ -121,7 +121,7 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 		var total int64
 		for _, e := range gone {
 			total += e.Bytes
-			fmt.Fprintf(ios.stdout, "%s %s %s (%s, %s)\n", verb, e.Kind, e.Digest, size(e.Bytes), strings.Join(e.Sources, " "))
+			fmt.Fprintf(ios.stdout, "%s %s %s (%s, %s)\n", verb, e.Kind, e.Digest, size(e.Bytes), lifecycle.Printable(strings.Join(e.Sources, " ")))
 		}
 		fmt.Fprintf(ios.stdout, "%s %s, %s\n", verb, plural(len(gone), "tree"), size(total))
 		return err
@@ -142,7 +142,7 @@ func printCache(ios ioSet, dir string, ents []store.CacheEntry) error {
 			inUse = "yes"
 		}
 		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%s\t%s\t%s\n", e.Kind, e.Digest[:len("sha256:")+16], e.Files, size(e.Bytes),
-			e.Used.Local().Format("2006-01-02 15:04"), inUse, strings.Join(e.Sources, " "))
+			e.Used.Local().Format("2006-01-02 15:04"), inUse, lifecycle.Printable(strings.Join(e.Sources, " ")))
 	}
 	return w.Flush()
 }

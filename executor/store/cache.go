@@ -48,6 +48,18 @@ type entryMeta struct {
 	Built   time.Time `json:"built"`
 }
 
+// checkCache checks a kind's folder of the cache and the cache above it
+// where they are (planner.CheckOwnedDir): the caller's own, which no one
+// else may write to or replace.
+func checkCache(kind string) error {
+	for _, d := range []string{filepath.Dir(kind), kind} {
+		if err := planner.CheckOwnedDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
 // usedEvery: an entry's last use is recorded at most this often (one
 // utimensat(2) of its HEX.json), so that a warm apply writes nothing.
 const usedEvery = time.Hour
@@ -59,14 +71,11 @@ var errGone = errors.New("cache entry removed meanwhile")
 // as the caller keeps the file, building it with build first if missing.
 func useEntry(ctx context.Context, p string, build func(ctx context.Context, tmp string) (entryMeta, error)) (*os.File, error) {
 	// The cache and the kind's folder, where they are already: the
-	// caller's own (planner.CheckOwnedDir), so that no one else can have
-	// put an entry there (an entry's own folder has the owner and mode
-	// of its archive's root). buildEntry makes them 0700.
-	kind := filepath.Dir(p)
-	for _, d := range []string{filepath.Dir(kind), kind} {
-		if err := planner.CheckOwnedDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
+	// caller's own (checkCache), so that no one else can have put an
+	// entry there (an entry's own folder has the owner and mode of its
+	// archive's root). buildEntry makes them 0700, and checks again.
+	if err := checkCache(filepath.Dir(p)); err != nil {
+		return nil, err
 	}
 	for try := 0; try < 3; try++ {
 		f, err := lockEntry(p, unix.LOCK_SH)
@@ -128,8 +137,12 @@ func touchUsed(p string) {
 // p.build meanwhile.
 func buildEntry(ctx context.Context, p string, build func(ctx context.Context, tmp string) (entryMeta, error)) (err error) {
 	parent, base := filepath.Dir(p), filepath.Base(p)
-	// The cache is nsup's alone: what it creates is 0700.
+	// The cache is nsup's alone: what it creates is 0700. MkdirAll takes
+	// a folder someone else made meanwhile: checked again.
 	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	if err := checkCache(parent); err != nil {
 		return err
 	}
 	lock, err := lockBuild(p)
@@ -290,6 +303,12 @@ var cacheKinds = []string{"closure", "tar"}
 func ListCache(dir string) ([]CacheEntry, error) {
 	var out []CacheEntry
 	for _, kind := range cacheKinds {
+		// The caller's own (planner.CheckOwnedDir): an entry planted in a
+		// cache others may write to is neither listed (its sources are
+		// theirs to write) nor pruned (its folders theirs to swap).
+		if err := checkCache(filepath.Join(dir, kind)); err != nil {
+			return nil, err
+		}
 		ents, err := os.ReadDir(filepath.Join(dir, kind))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

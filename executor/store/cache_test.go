@@ -96,6 +96,9 @@ func TestCacheOthersMayWrite(t *testing.T) {
 			}
 			return os.Chown(cache, 65534, 65534)
 		}},
+		{"cache in a folder others may write to, not sticky", func(cache string) error {
+			return os.Chmod(filepath.Dir(cache), 0o777)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cache := t.TempDir()
@@ -116,12 +119,29 @@ func TestCacheOthersMayWrite(t *testing.T) {
 			if err == nil || !errors.Is(err, unix.EPERM) || built {
 				t.Errorf("entry in a cache others may write: %v (built: %v)", err, built)
 			}
+			if _, err := ListCache(cache); !errors.Is(err, unix.EPERM) {
+				t.Errorf("cache ls of a cache others may write: %v", err)
+			}
+			if _, err := PruneCache(cache, PruneOptions{}); !errors.Is(err, unix.EPERM) {
+				t.Errorf("cache prune of a cache others may write: %v", err)
+			}
 		})
 	}
+	// A cache that is a symlink to one of the caller's own: used.
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "cache")
+	os.Symlink(real, link)
+	f, err := useEntry(context.Background(), filepath.Join(link, "tar", strings.Repeat("cd", 32)), func(context.Context, string) (entryMeta, error) {
+		return entryMeta{Kind: "tar"}, nil
+	})
+	if err != nil {
+		t.Fatalf("a cache that is a symlink to the caller's own: %v", err)
+	}
+	f.Close()
 	// The caller's own, 0700 as nsup makes it: used.
 	cache := t.TempDir()
 	p := filepath.Join(cache, "tar", strings.Repeat("ab", 32))
-	f, err := useEntry(context.Background(), p, func(_ context.Context, tmp string) (entryMeta, error) {
+	f, err = useEntry(context.Background(), p, func(_ context.Context, tmp string) (entryMeta, error) {
 		return entryMeta{Kind: "tar"}, nil
 	})
 	if err != nil {
