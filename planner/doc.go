@@ -2,8 +2,9 @@
 // operation nsup apply will perform, each named after its syscall, with
 // its stage and the YAML node that caused it. It is the middle of
 // spec → plan → apply: it reads the host (ELF files for closures, the
-// rootfs to resolve commands, the cgroup layout through planner/cgroup)
-// but never writes anything.
+// rootfs to resolve commands, the cgroup layout through planner/cgroup;
+// a file named by a spec or an ELF file only if it is a regular one,
+// through internal/regfile) but never writes anything.
 //
 // The steps of one environment, in order (the reasons are beside the code
 // that plans each: rootfs.go, namespaces.go and pods.go, user.go, mounts.go,
