@@ -70,11 +70,19 @@ var errGone = errors.New("cache entry removed meanwhile")
 // useEntry returns the cache entry at p, open and share-locked for as long
 // as the caller keeps the file, building it with build first if missing.
 func useEntry(ctx context.Context, p string, build func(ctx context.Context, tmp string) (entryMeta, error)) (*os.File, error) {
-	// The cache and the kind's folder, where they are already: the
-	// caller's own (checkCache), so that no one else can have put an
-	// entry there (an entry's own folder has the owner and mode of its
-	// archive's root). buildEntry makes them 0700, and checks again.
-	if err := checkCache(filepath.Dir(p)); err != nil {
+	// The cache and the kind's folder, made first if missing (0700), then
+	// checked: the caller's own (checkCache), which no one else may write
+	// to or replace from then on, so that no one else can put an entry
+	// there (an entry's own folder has the owner and mode of its
+	// archive's root). Checked only where they already were, a cache
+	// another user made between the check and the entry's open was used
+	// (found by a review, and again under load by
+	// TestRootCacheMadeMeanwhile).
+	kind := filepath.Dir(p)
+	if err := os.MkdirAll(kind, 0o700); err != nil {
+		return nil, err
+	}
+	if err := checkCache(kind); err != nil {
 		return nil, err
 	}
 	for try := 0; try < 3; try++ {
