@@ -229,16 +229,17 @@ func pidInside(pid int) int {
 	return pid
 }
 
-// Printable is s for a terminal: each control character (C0, DEL, C1)
-// and each byte that is not UTF-8 as "?", as procps shows a command's
-// name. What an environment chose (a process's name, a healthcheck's
+// Printable is s for a terminal: each control character (C0, DEL, C1),
+// each bidirectional override or isolate (which would show the text after
+// it reordered) and each byte that is not UTF-8 as "?", as procps shows a
+// command's name. What an environment chose (a process's name, a healthcheck's
 // output) is shown so by nsup ps and apply -d: raw, root inside could
 // send the caller's terminal escape sequences (set its title, erase its
 // lines, or worse on some terminals).
 func Printable(s string) string {
 	clean := true
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError {
+		if !printable(r) {
 			clean = false
 			break
 		}
@@ -248,10 +249,20 @@ func Printable(s string) string {
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == utf8.RuneError {
+		if !printable(r) {
 			r = '?'
 		}
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+func printable(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:
+		return false
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return false // bidi embeddings, overrides, isolates and marks
+	}
+	return true
 }

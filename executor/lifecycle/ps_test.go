@@ -10,6 +10,7 @@ func TestPrintable(t *testing.T) {
 		"a\nb\tc\x7f\u009b":     "a?b?c??",
 		"caf\xe9 ok":            "caf? ok",
 		"é, 日本":                 "é, 日本",
+		"name\u202egpj.exe":     "name?gpj.exe",
 	} {
 		if got := Printable(in); got != want {
 			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
