@@ -184,17 +184,7 @@ environments:
 			after = i + 1
 		}
 	}
-	h := startHelper(t, p, fmt.Sprintf("stage %d", after))
-	defer func() {
-		h.cmd.Process.Kill()
-		h.wait(t)
-	}()
-	h.waitPaused(t, "stage", after)
-	// The stage is the child of one of the helper's threads.
-	stage := children(h.cmd.Process.Pid)
-	if len(stage) == 0 {
-		t.Fatal("no child stage")
-	}
+	stage := pausedStage(t, p, "stage", after)
 	var caps []string
 	for _, c := range planner.DefaultCapabilities {
 		caps = append(caps, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
@@ -250,16 +240,7 @@ environments:
 	if first < 0 {
 		t.Fatal("no mount in the child stage")
 	}
-	h := startHelper(t, p, fmt.Sprintf("joiner %d", first))
-	defer func() {
-		h.cmd.Process.Kill()
-		h.wait(t)
-	}()
-	h.waitPaused(t, "joiner", first)
-	stage := children(h.cmd.Process.Pid)
-	if len(stage) == 0 {
-		t.Fatal("no child stage")
-	}
+	stage := pausedStage(t, p, "joiner", first)
 	for _, pid := range stage {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 		if err != nil {
@@ -269,4 +250,22 @@ environments:
 			t.Errorf("the child stage (pid %d) in the joined pid namespace shows nsup's command line: %q", pid, s)
 		}
 	}
+}
+
+// pausedStage applies p in a helper paused before step of env, and
+// returns the pids of its child stage (the children of the helper's
+// threads); the helper is killed as the test ends.
+func pausedStage(t *testing.T, p *planner.Plan, env string, step int) []int {
+	t.Helper()
+	h := startHelper(t, p, fmt.Sprintf("%s %d", env, step))
+	t.Cleanup(func() {
+		h.cmd.Process.Kill()
+		h.wait(t)
+	})
+	h.waitPaused(t, env, step)
+	stage := children(h.cmd.Process.Pid)
+	if len(stage) == 0 {
+		t.Fatal("no child stage")
+	}
+	return stage
 }

@@ -92,11 +92,7 @@ func launchCopy(a *launchArgs) {
 	p := a.prog
 	// A copy of nsup's memory (fork): nsup's command line and environment
 	// blanked here, before any setns (see launch).
-	for k := range p.blank {
-		for j := uintptr(0); j < p.blank[k].len; j++ {
-			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
-		}
-	}
+	rawBlank(p)
 	if a.noDump {
 		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0, 0, 0, 0)
 	}

@@ -91,6 +91,21 @@ func rawDoExec(p *rawProg, op *rawOp) {
 	rawFailed(p, op.step, partCall, e)
 }
 
+// rawBlank zeroes nsup's command line and environment (p.blank) in this
+// process, a copy of nsup's memory, and forgets them: a copy of this copy
+// (the forked copy's Monitor) has them blanked already.
+//
+//go:norace
+//go:nosplit
+func rawBlank(p *rawProg) {
+	for k := range p.blank {
+		for j := uintptr(0); j < p.blank[k].len; j++ {
+			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
+		}
+		p.blank[k].len = 0
+	}
+}
+
 // rawDoMonitor forks the main process, which runs the steps after the
 // ith (its proc steps) to its execve, and makes this process, PID 1 of
 // the environment's pid namespace, its minimal monitor, as bubblewrap's:
@@ -115,11 +130,7 @@ func rawDoMonitor(p *rawProg, i int) {
 	// nsup's command line and environment, which this copy has, blanked
 	// before the main process exists (it could read /proc/1/cmdline at
 	// once); it needs neither (its arguments are the program's).
-	for k := range p.blank {
-		for j := uintptr(0); j < p.blank[k].len; j++ {
-			*(*byte)(unsafe.Add(p.blank[k].at, j)) = 0
-		}
-	}
+	rawBlank(p)
 	pid, e := rawCloneOnStack(&p.main)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, syscall.Errno(e))

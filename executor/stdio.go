@@ -44,7 +44,10 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 		}
 	}
 	s.Terminal = func(f *os.File) io.Writer { return crlfWriter{f, &s.raw} }
-	if f, ok := in.(*os.File); ok && !lifecycle.PassAsIs(f) && lifecycle.IsTerminal(f) {
+	switch f, ok := in.(*os.File); {
+	case ok && lifecycle.PassAsIs(f):
+		s.Files[0] = f
+	case ok && lifecycle.IsTerminal(f):
 		// No environment has a pty of its own (several run): as compose
 		// up, none reads the caller's terminal. A copy would read it for
 		// them all, stop nsup in the background (SIGTTIN), and take the
@@ -54,8 +57,10 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 			return nil, err
 		}
 		s.Hand(0, null)
-	} else if err := s.In(in); err != nil {
-		return nil, err
+	default:
+		if err := s.In(in); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.Outs(out, errw); err != nil {
 		s.close()

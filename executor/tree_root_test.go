@@ -334,8 +334,9 @@ func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 	for _, a := range []string{"setsid", "sleep"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
-	// One process (the minimal PID 1), and a tree (nsup's init, which
-	// reads its children in a procfs of its own: initleft.go).
+	// One process (the minimal PID 1), and a tree (nsup's init). The
+	// removal of the environment's groups kills what is left too, so
+	// this does not tell init's own way (initleft.go, TestOwnChildren).
 	for _, side := range []string{"", `
       - name: side
         command: [/bin/sleep, "100"]`} {

@@ -91,7 +91,7 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 			next, err = unix.Openat2(fd, name, how)
 		}
 		if err == unix.ELOOP {
-			return fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", at, err)
+			return symlinkNow(at)
 		}
 		if err != nil {
 			return &os.PathError{Op: "open", Path: at, Err: err}

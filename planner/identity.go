@@ -11,14 +11,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -177,36 +176,13 @@ func (ec *envCompiler) readInTree(p string) (string, error) {
 	return readBelow(dir, rel)
 }
 
-// readBelow reads rel below dir, never out of it (os.Root: a link that
-// leads out is refused, whenever it was put there), a regular file of at
-// most maxIDFile bytes (opened non-blocking: a FIFO swapped in does not
-// hang the plan).
+// readBelow reads rel below dir, never out of it (a link that leads out
+// is refused, whenever it was put there), a regular file of at most
+// maxIDFile bytes (regfile: a FIFO or a device put there is never
+// opened).
 func readBelow(dir, rel string) (string, error) {
-	r, err := os.OpenRoot(dir)
-	if err != nil {
-		return "", err
-	}
-	defer r.Close()
-	f, err := r.OpenFile(strings.TrimPrefix(rel, "/"), os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return "", err
-	}
-	if !st.Mode().IsRegular() {
-		return "", fmt.Errorf("%s is not a regular file", rel)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxIDFile+1))
-	if err != nil {
-		return "", err
-	}
-	if len(b) > maxIDFile {
-		return "", fmt.Errorf("%s is larger than %d bytes", rel, maxIDFile)
-	}
-	return string(b), nil
+	b, err := regfile.ReadBeneath(dir, strings.TrimPrefix(rel, "/"), maxIDFile)
+	return string(b), err
 }
 
 type idEntry struct{ name, home string }

@@ -22,6 +22,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nsup/nsup/internal/owndir"
 	"github.com/nsup/nsup/internal/regfile"
 	"golang.org/x/sys/unix"
 )
@@ -72,13 +74,21 @@ type Index struct {
 	mu     sync.Mutex
 	loaded map[string]map[string]indexEntry // by key, then path: as read
 	fresh  map[string]indexEntry            // by path: hashed by this run
-	trust  int8                             // 0 not checked yet, 1 no, 2 yes (trusted)
+	// trusted says whether the index and the cache it is in are the
+	// caller's own (CheckCacheDir), asked once; an index that is not is
+	// not read: it is only a cache, whose lines a plan would otherwise
+	// take as digests.
+	trusted func() bool
 }
 
 // NewIndex returns the index of the cache at cacheDir. It reads nothing
 // until asked.
 func NewIndex(cacheDir string) *Index {
-	return &Index{dir: filepath.Join(cacheDir, "index"), loaded: map[string]map[string]indexEntry{}, fresh: map[string]indexEntry{}}
+	x := &Index{dir: filepath.Join(cacheDir, "index"), loaded: map[string]map[string]indexEntry{}, fresh: map[string]indexEntry{}}
+	x.trusted = sync.OnceValue(func() bool {
+		return CheckCacheDir(x.dir) == nil // the cache is on its way
+	})
+	return x
 }
 
 // IndexKey names the index file of a rootfs source: its kind ("closure",
@@ -93,60 +103,19 @@ func IndexKey(kind string, sources []string) string {
 	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
-// CheckOwnedDir refuses a cache folder (the cache itself, one of its
-// kinds, its index) that is not a folder of the caller's own which only
-// the caller may write to, or that a folder on the way to it lets others
-// replace (one they may write to, without the sticky bit of /tmp; on its
-// path as given and with its symlinks resolved): another user who could
-// write there could plant an entry or an index line under a digest a plan
-// will name, and choose what runs, as root, inside (a shared
-// NSUP_CACHE_DIR on a CI box). A missing folder is an error that
-// errors.Is fs.ErrNotExist.
-func CheckOwnedDir(d string) error {
-	d, err := filepath.Abs(d)
-	if err != nil {
-		return err
-	}
-	real, err := filepath.EvalSymlinks(d)
-	if err != nil {
-		return err
-	}
-	var st unix.Stat_t
-	if err := unix.Lstat(real, &st); err != nil {
-		return &os.PathError{Op: "lstat", Path: real, Err: err}
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return fmt.Errorf("cache folder %s is not a folder of uid %d that only it may write to (mode %#o, uid %d): refused, whoever may write there chooses what runs inside; use a cache of your own (NSUP_CACHE_DIR): %w",
-			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
-	}
-	for _, p := range []string{d, real} {
-		for a := filepath.Dir(p); ; a = filepath.Dir(a) {
-			if err := unix.Stat(a, &st); err != nil {
-				return &os.PathError{Op: "stat", Path: a, Err: err}
-			}
-			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
-				return fmt.Errorf("cache folder %s is in %s, which others may change (mode %#o, uid %d): refused, they could put another cache in its place; use a cache of your own (NSUP_CACHE_DIR): %w",
-					d, a, st.Mode&0o7777, st.Uid, unix.EPERM)
-			}
-			if a == "/" {
-				break
-			}
+// CheckCacheDir refuses a cache folder (the cache itself, one of its
+// kinds, its index) that is not the caller's alone (owndir.Check):
+// another user who could write there, or replace it, could plant an entry
+// or an index line under a digest a plan will name, and choose what runs,
+// as root, inside (a shared NSUP_CACHE_DIR on a CI box).
+func CheckCacheDir(d string) error {
+	if err := owndir.Check("cache folder", d); err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("%w; whoever may write there chooses what runs inside: use a cache of your own (NSUP_CACHE_DIR)", err)
 		}
+		return err
 	}
 	return nil
-}
-
-// trusted says whether the index and the cache it is in are the caller's
-// own (CheckOwnedDir); an index that is not is not read: it is only a
-// cache, whose lines a plan would otherwise take as digests.
-func (x *Index) trusted() bool {
-	if x.trust == 0 {
-		x.trust = 1
-		if CheckOwnedDir(filepath.Dir(x.dir)) == nil && CheckOwnedDir(x.dir) == nil {
-			x.trust = 2
-		}
-	}
-	return x.trust == 2
 }
 
 // read reads key's index file, if the index is trusted.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsup/nsup/internal/regfile"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -251,7 +252,7 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 		rules, err = seccomp.Default(caps)
 	default:
 		var data []byte
-		data, err = readBounded(profile, maxProfile)
+		data, err = regfile.ReadBounded(profile, maxProfile)
 		if err == nil {
 			rules, err = seccomp.Load(data, caps)
 		}
@@ -285,28 +286,6 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 	}
 	op.Program, op.Digest = seccomp.Bytes(prog), seccomp.Digest(prog)
 	return op, nil
-}
-
-// readBounded reads a file of at most max bytes.
-func readBounded(p string, max int64) ([]byte, error) {
-	f, err := OpenFile(p)
-	if err != nil {
-		return nil, unwrapPath(err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
-	}
-	if st.Size() > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
-	}
-	b := make([]byte, st.Size())
-	_, err = f.ReadAt(b, 0)
-	return b, err
 }
 
 // processLimits are the resource limits a process is started with (set

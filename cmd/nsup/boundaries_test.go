@@ -35,9 +35,11 @@ var boundaries = map[string][]string{
 	"spec": {"internal/regfile"},
 	// Compiles a spec into a plan (planner/doc.go), resolving the seccomp
 	// profile (planning too: planner/seccomp/doc.go).
-	"planner": {"spec", "planner/seccomp", "planner/cgroup", "internal/regfile"},
-	// Opens regular files only (its doc): nothing of nsup's.
+	"planner": {"spec", "planner/seccomp", "planner/cgroup", "internal/regfile", "internal/owndir"},
+	// Opens regular files only, and checks a folder is the caller's alone
+	// (their docs): nothing of nsup's.
 	"internal/regfile": {},
+	"internal/owndir":  {},
 	// Where the limits go on this host (planner/cgroup/doc.go).
 	"planner/cgroup":  {},
 	"planner/seccomp": {},
@@ -56,7 +58,7 @@ var boundaries = map[string][]string{
 	// imports planner ... and nothing else of nsup's".
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
-	"executor/lifecycle": {"planner", "planner/cgroup"},
+	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
 	"planner/kube": {"spec", "planner", "planner/yamlnode"},
 	// Writes an OCI image of a tree and a config (image/doc.go).

@@ -331,7 +331,7 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	// JSON) and parsed. A saved plan lists every file of its trees, so it
 	// may be far larger than a spec (spec.ParseBytes refuses those over
 	// spec.MaxSize itself).
-	b, err := readBounded(rest[0], maxPlanSize)
+	b, err := regfile.ReadBounded(rest[0], maxPlanSize)
 	if err != nil {
 		return invalidError{err}
 	}
@@ -459,20 +459,3 @@ func isTerminal(v any) bool {
 // maxPlanSize bounds what apply reads of its argument (a spec or a saved
 // plan).
 const maxPlanSize = 256 << 20
-
-// readBounded reads a file, refusing one larger than max bytes.
-func readBounded(name string, max int64) ([]byte, error) {
-	f, err := regfile.Open(name) // a regular file: see spec.ParseVars
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes: neither a spec nor a plan", name, max)
-	}
-	return b, nil
-}

@@ -158,12 +158,7 @@ func execStdio(ios ioSet, tty bool) (*lifecycle.Bridge, error) {
 	if tty {
 		b.AsIs = func(*os.File) bool { return true }
 	}
-	err := b.In(ios.stdin)
-	if err == nil {
-		err = b.Outs(ios.stdout, ios.stderr)
-	}
-	if err != nil {
-		b.End(0)
+	if err := b.Stdio(ios.stdin, ios.stdout, ios.stderr); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -53,13 +53,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/nsup/nsup/internal/regfile"
 	"github.com/nsup/nsup/planner"
 )
 
@@ -295,20 +295,12 @@ const maxLock = 64 << 20
 // is opened (a symlink in the repository to /dev/zero or a FIFO made root
 // read forever, or block), and at most maxLock bytes are read.
 func readLock(name, shown string) (map[string]lockedEnv, int, error) {
-	f, err := planner.OpenFile(name)
+	b, err := regfile.ReadBounded(name, maxLock)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, nil
 	}
 	if err != nil {
 		return nil, 0, err
-	}
-	b, err := io.ReadAll(io.LimitReader(f, maxLock+1))
-	f.Close()
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(b) > maxLock {
-		return nil, 0, fmt.Errorf("%s: larger than %d bytes: not a lock file nsup wrote", shown, maxLock)
 	}
 	out := map[string]lockedEnv{}
 	version := 0

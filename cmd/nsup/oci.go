@@ -251,6 +251,11 @@ func copyTree(src, dst string) error {
 		return err
 	}
 	defer sr.Close()
+	sfd, err := unix.Open(src, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(sfd)
 	type dirMode struct {
 		rel  string
 		mode fs.FileMode
@@ -294,7 +299,7 @@ func copyTree(src, dst string) error {
 			if sys.Nlink > 1 {
 				links[[2]uint64{sys.Dev, sys.Ino}] = rel
 			}
-			if err := copyFile(r, sr, rel); err != nil {
+			if err := copyFile(r, sfd, rel); err != nil {
 				return err
 			}
 		default: // device node, fifo, socket
@@ -331,17 +336,14 @@ func copyTree(src, dst string) error {
 	return nil
 }
 
-func copyFile(r, src *os.Root, rel string) error {
-	// Not blocking on a FIFO put there since the walk saw a file; the
-	// file opened must be a regular one.
-	in, err := src.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+func copyFile(r *os.Root, srcfd int, rel string) error {
+	// A regular file still, below the tree (regfile): not a FIFO or a
+	// device put there since the walk saw a file.
+	in, err := regfile.OpenBeneath(srcfd, rel)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if st, err := in.Stat(); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("%s: no longer a regular file", rel)
-	}
 	out, err := r.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -35,6 +35,18 @@ type Bridge struct {
 // own, or without a pid namespace) could hold a pipe open forever.
 const CopyGrace = 2 * time.Second
 
+// Stdio makes all three (In, Outs); on an error, what it made is closed.
+func (b *Bridge) Stdio(in io.Reader, out, errw io.Writer) error {
+	err := b.In(in)
+	if err == nil {
+		err = b.Outs(out, errw)
+	}
+	if err != nil {
+		b.End(0)
+	}
+	return err
+}
+
 // In makes Files[0] read from src.
 func (b *Bridge) In(src io.Reader) error {
 	if f, ok := src.(*os.File); ok && b.asIs(f) {

@@ -103,14 +103,10 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 	} else {
 		var b Bridge
-		defer b.End(0)
-		err := b.In(opts.Stdin)
-		if err == nil {
-			err = b.Outs(opts.Stdout, opts.Stderr)
-		}
-		if err != nil {
+		if err := b.Stdio(opts.Stdin, opts.Stdout, opts.Stderr); err != nil {
 			return 1, err
 		}
+		defer b.End(0)
 		fds := unix.UnixRights(int(b.Files[0].Fd()), int(b.Files[1].Fd()), int(b.Files[2].Fd()))
 		err = unix.Sendmsg(c, req, fds, nil, 0)
 		b.Started() // the environment's ends of the relays: init has its copies

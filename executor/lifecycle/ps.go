@@ -232,29 +232,24 @@ func pidInside(pid int) int {
 // Printable is s for a terminal: each control character (C0, DEL, C1),
 // each bidirectional override or isolate (which would show the text after
 // it reordered) and each byte that is not UTF-8 as "?", as procps shows a
-// command's name. What an environment chose (a process's name, a healthcheck's
-// output) is shown so by nsup ps and apply -d: raw, root inside could
-// send the caller's terminal escape sequences (set its title, erase its
-// lines, or worse on some terminals).
-func Printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if !printable(r) {
-			clean = false
-			break
+// command's name. What an environment chose (a process's name, a
+// healthcheck's output) is shown so by nsup ps and apply -d, and what a
+// manifest's strings hold by nsup import --kube (PrintableText): raw,
+// they could send the caller's terminal escape sequences (set its title,
+// erase its lines, or worse on some terminals).
+func Printable(s string) string { return printableText(s, false) }
+
+// PrintableText is Printable for text of several lines: its newlines and
+// tabs are kept.
+func PrintableText(s string) string { return printableText(s, true) }
+
+func printableText(s string, lines bool) string {
+	return strings.Map(func(r rune) rune {
+		if printable(r) || lines && (r == '\n' || r == '\t') {
+			return r
 		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		if !printable(r) {
-			r = '?'
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+		return '?'
+	}, s)
 }
 
 func printable(r rune) bool {

@@ -17,3 +17,10 @@ func TestPrintable(t *testing.T) {
 		}
 	}
 }
+
+// PrintableText keeps the lines of a text, and nothing else.
+func TestPrintableText(t *testing.T) {
+	if got, want := PrintableText("a:\n\tb \x1b[2J"), "a:\n\tb ?[2J"; got != want {
+		t.Errorf("PrintableText = %q, want %q", got, want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nsup/nsup/internal/owndir"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -168,24 +169,14 @@ func exitRecorded(d string) int {
 }
 
 // CheckStateDir checks that the state directory d (all environments') is
-// this user's alone: a directory, not a symlink, of this uid, that no
-// group or other may write to. Another user who made it first (an
-// unprivileged user's default, /tmp/nsup-run-UID, is in a shared
-// directory) could otherwise rename an environment's directory away and
-// plant a control socket that nsup exec hands the caller's stdio to, or a
-// state that nsup down signals a pid of. nsup apply -d checks it too
-// before it makes an environment's directory in it.
-func CheckStateDir(d string) error {
-	var st unix.Stat_t
-	if err := unix.Lstat(d, &st); err != nil {
-		return err
-	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
-		return fmt.Errorf("state directory %s is not a directory of uid %d that only it can write to (mode %#o, uid %d): %w",
-			d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
-	}
-	return nil
-}
+// this user's alone (owndir.Check: of this uid, that no group or other may
+// write to or replace). Another user who made it first (an unprivileged
+// user's default, /tmp/nsup-run-UID, is in a shared directory) could
+// otherwise rename an environment's directory away and plant a control
+// socket that nsup exec hands the caller's stdio to, or a state that nsup
+// down signals a pid of. nsup apply -d checks it too before it makes an
+// environment's directory in it.
+func CheckStateDir(d string) error { return owndir.Check("state directory", d) }
 
 // CheckProjectDir checks a project's folder of the state directory and
 // the state directory above it (CheckStateDir, each): whoever may rename

@@ -67,7 +67,8 @@ func TestDownWhileInitExits(t *testing.T) {
 // A project's folder is only as safe as the state directory above it:
 // ps, down and logs refuse one whose state directory another may write
 // (rename the project away, put a folder of theirs in its place), or that
-// is a link.
+// is a link others may replace. A link only the caller and root may
+// replace leads to the state directory as its path does.
 func TestProjectDirAbove(t *testing.T) {
 	top := filepath.Join(t.TempDir(), "state")
 	proj := filepath.Join(top, "proj")
@@ -86,9 +87,15 @@ func TestProjectDirAbove(t *testing.T) {
 		t.Error("Down under a world-writable state directory: no error")
 	}
 	os.Chmod(top, 0o700)
-	link := filepath.Join(t.TempDir(), "link")
+	links := t.TempDir()
+	link := filepath.Join(links, "link")
 	os.Symlink(top, link)
-	if _, err := List(filepath.Join(link, "proj")); err == nil {
-		t.Error("List under a state directory that is a link: no error")
+	if _, err := List(filepath.Join(link, "proj")); err != nil {
+		t.Errorf("List under a link to the state directory, in a folder of this user's: %v", err)
 	}
+	os.Chmod(links, 0o777)
+	if _, err := List(filepath.Join(link, "proj")); err == nil || !strings.Contains(err.Error(), "which others may change") {
+		t.Errorf("List under a link to the state directory in a folder anyone may write to: %v", err)
+	}
+	os.Chmod(links, 0o700)
 }

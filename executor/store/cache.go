@@ -48,14 +48,12 @@ type entryMeta struct {
 	Built   time.Time `json:"built"`
 }
 
-// checkCache checks a kind's folder of the cache and the cache above it
-// where they are (planner.CheckOwnedDir): the caller's own, which no one
-// else may write to or replace.
+// checkCache checks a kind's folder of the cache where it is
+// (planner.CheckCacheDir): the caller's own, which no one else may write
+// to or replace (the cache above it is one of the folders on its way).
 func checkCache(kind string) error {
-	for _, d := range []string{filepath.Dir(kind), kind} {
-		if err := planner.CheckOwnedDir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return err
-		}
+	if err := planner.CheckCacheDir(kind); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	return nil
 }
@@ -284,7 +282,7 @@ func saveIndex(idx *planner.Index, op planner.Rootfs) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return err
 	}
-	if err := planner.CheckOwnedDir(filepath.Dir(name)); err != nil {
+	if err := planner.CheckCacheDir(filepath.Dir(name)); err != nil {
 		return err
 	}
 	return writeAtomic(name, b)
@@ -311,7 +309,7 @@ var cacheKinds = []string{"closure", "tar"}
 func ListCache(dir string) ([]CacheEntry, error) {
 	var out []CacheEntry
 	for _, kind := range cacheKinds {
-		// The caller's own (planner.CheckOwnedDir): an entry planted in a
+		// The caller's own (planner.CheckCacheDir): an entry planted in a
 		// cache others may write to is neither listed (its sources are
 		// theirs to write) nor pruned (its folders theirs to swap).
 		if err := checkCache(filepath.Join(dir, kind)); err != nil {

@@ -32,11 +32,22 @@ func OpenNoSymlinks(p string) (*os.File, error) {
 	return open(p, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
 }
 
+// OpenBeneath is Open of rel below the folder open as dirfd, never out
+// of it (RESOLVE_BENEATH: no "..", absolute path or symlink that leads
+// out, as os.Root opens): a file of a tree nsup reads, whoever filled it.
+func OpenBeneath(dirfd int, rel string) (*os.File, error) {
+	return openAt(dirfd, rel, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_MAGICLINKS)
+}
+
 func open(p string, resolve uint64) (*os.File, error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
+	return openAt(unix.AT_FDCWD, p, resolve)
+}
+
+func openAt(dirfd int, p string, resolve uint64) (*os.File, error) {
+	fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
 	if err != nil {
 		if err == unix.ELOOP && resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
-			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since?): refused, it could lead anywhere: %w", p, err)
+			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere: %w", p, err)
 		}
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
@@ -63,12 +74,31 @@ func ReadBounded(p string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
+	return readMax(f, p, max)
+}
+
+// ReadBeneath is ReadBounded of rel below dir (OpenBeneath).
+func ReadBeneath(dir, rel string, max int64) ([]byte, error) {
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(dfd)
+	f, err := OpenBeneath(dfd, rel)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readMax(f, rel, max)
+}
+
+func readMax(f *os.File, name string, max int64) ([]byte, error) {
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, max)
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, max)
 	}
 	return b, nil
 }
