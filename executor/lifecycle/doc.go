@@ -21,7 +21,8 @@
 //     (executor's end of an environment, down), CleanCgroups (what ended
 //     environments left, at apply, down and ps).
 //
-// It imports planner (the state directory's file names) and
-// planner/cgroup (where the groups are) and nothing else of nsup's; it
+// It imports planner (the state directory's file names),
+// planner/cgroup (where the groups are) and internal/owndir (the state
+// directory is the caller's alone) and nothing else of nsup's; it
 // never prints, and never exits: cmd/nsup does.
 package lifecycle
