@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -249,6 +250,35 @@ environments:
 		if s := strings.Trim(string(b), "\x00"); s != "" {
 			t.Errorf("the child stage (pid %d) in the joined pid namespace shows nsup's command line: %q", pid, s)
 		}
+	}
+}
+
+// TestRootArgsUnknownRefused: where nsup's command line and environment
+// cannot be found to be blanked, an environment whose PID 1 is a copy of
+// nsup (the minimal monitor) is refused, not started with them there for
+// its processes to read in /proc/1/cmdline and environ (found by a
+// review); the same plan applies once they are found.
+func TestRootArgsUnknownRefused(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  monitored:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/true]}
+`)
+	restore := executor.HideArgsUnknown()
+	st, _, errOut, err := run(t, p, executor.Options{})
+	restore()
+	if err == nil || !strings.Contains(err.Error(), "not found in /proc/self/stat") {
+		t.Errorf("apply with nsup's arguments not found: %d, %v, %s; want refused", st, err, errOut)
+	}
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Errorf("apply: %d, %v, %s", st, err, errOut)
 	}
 }
 

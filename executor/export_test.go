@@ -85,3 +85,11 @@ func OpenPty() (*os.File, *os.File, error) {
 // Down is lifecycle.Down, for the tests of this package that take a
 // detached environment down (security_root_test.go).
 var Down = lifecycle.Down
+
+// HideArgsUnknown makes nsup's command line and environment not found,
+// as where /proc/self/stat cannot be read, until restore is called.
+func HideArgsUnknown() (restore func()) {
+	was := ownArgs
+	ownArgs = func() [2]memArea { return [2]memArea{} }
+	return func() { ownArgs = was }
+}

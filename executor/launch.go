@@ -397,6 +397,22 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.ppid = a.ppid
 	a.blockall = ^uint64(0)
 	a.prog = prog
+	if monitor || a.forked {
+		// A Monitor is a copy of nsup's memory either way (forked, or
+		// cloned without CLONE_VM below): it blanks nsup's arguments. So
+		// does a forked copy, before it joins a pid namespace, where its
+		// /proc/PID/cmdline and environ are there for anyone to read
+		// until the environment's execve (found by a review).
+		prog.blank = ownArgs()
+		if prog.blank[0].len == 0 {
+			// Not found: the copy would show nsup's command line and
+			// environment (a token in it, say) to whoever is inside.
+			// Refused rather than shown (found by a review).
+			l.close()
+			closeSock()
+			return 0, fmt.Errorf("nsup's command line and environment, to be hidden from the environment: not found in /proc/self/stat: %w", unix.ENOENT)
+		}
+	}
 	// The stacks of the child and of the main process it may fork, which
 	// share nsup's memory (rawCloneOnStack): a mapping of their own, kept
 	// until the child is reaped.
@@ -410,14 +426,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	prog.main.args = cloneArgs{flags: unix.CLONE_VM | unix.CLONE_VFORK, exitSignal: uint64(unix.SIGCHLD),
 		stack: uint64(base + rawStackSize), stackSize: rawStackSize}
 	prog.launch = rawEntry{kind: entryLaunch, a: a}
-	if monitor || a.forked {
-		// A Monitor is a copy of nsup's memory either way (forked, or
-		// cloned without CLONE_VM below): it blanks nsup's arguments. So
-		// does a forked copy, before it joins a pid namespace, where its
-		// /proc/PID/cmdline and environ are there for anyone to read
-		// until the environment's execve (found by a review).
-		prog.blank = ownArgs()
-	}
 
 	// The clone, with every signal blocked on this thread, and no fd being
 	// made meanwhile without close-on-exec (syscall.ForkLock's contract).

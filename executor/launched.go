@@ -158,7 +158,8 @@ func readReport(rd io.Reader) (what, step, value uint64, err error) {
 // ownArgs are where nsup's command line and environment are in its
 // memory, from /proc/self/stat (arg_start, arg_end, env_start, env_end,
 // fields 48 to 51, proc(5)), for a Monitor to blank in its copy; none if
-// that cannot be read.
+// that cannot be read, and launch then refuses to make a copy that needs
+// them.
 var ownArgs = sync.OnceValue(readOwnArgs)
 
 // readOwnArgs reads the line with read(2) into this frame: no os.File (a
