@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nsup/nsup/internal/regfile"
 )
 
 // dotEnv is one variable of a .env file.
@@ -122,13 +124,15 @@ func readTrusted(name string) ([]byte, string) {
 	if why := Untrusted(fi, filepath.Dir(name)); why != "" {
 		return nil, why
 	}
-	f, err := os.Open(name)
+	// Opened as a regular file only, a link not followed: a FIFO put in
+	// its place meanwhile would block this open for good.
+	f, err := regfile.OpenNoFollow(name)
 	if err != nil {
-		return nil, err.Error()
+		return nil, "it was replaced while it was read: " + err.Error()
 	}
 	defer f.Close()
 	// The file checked is the file read: not another put in its place
-	// meanwhile (a link would be followed by open).
+	// meanwhile.
 	if now, err := f.Stat(); err != nil || !os.SameFile(fi, now) {
 		return nil, "it was replaced while it was read"
 	}

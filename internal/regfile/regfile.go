@@ -32,6 +32,13 @@ func OpenNoSymlinks(p string) (*os.File, error) {
 	return open(p, unix.RESOLVE_NO_SYMLINKS|unix.RESOLVE_NO_MAGICLINKS)
 }
 
+// OpenNoFollow is Open of p whose last component is not followed if it
+// is a symlink (O_NOFOLLOW): a link there is refused as not a regular
+// file.
+func OpenNoFollow(p string) (*os.File, error) {
+	return openFlags(unix.AT_FDCWD, p, unix.O_NOFOLLOW, 0)
+}
+
 // OpenBeneath is Open of rel below the folder open as dirfd, never out
 // of it (RESOLVE_BENEATH: no "..", absolute path or symlink that leads
 // out, as os.Root opens): a file of a tree nsup reads, whoever filled it.
@@ -44,7 +51,11 @@ func open(p string, resolve uint64) (*os.File, error) {
 }
 
 func openAt(dirfd int, p string, resolve uint64) (*os.File, error) {
-	fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: resolve})
+	return openFlags(dirfd, p, 0, resolve)
+}
+
+func openFlags(dirfd int, p string, flags int, resolve uint64) (*os.File, error) {
+	fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: uint64(unix.O_PATH | unix.O_CLOEXEC | flags), Resolve: resolve})
 	if err != nil {
 		if err == unix.ELOOP && resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
 			return nil, fmt.Errorf("%s: a symlink is in this path now, which the plan resolved without one (changed since it was planned?): refused, it could lead anywhere: %w", p, err)

@@ -46,4 +46,15 @@ func TestOpenRegularOnly(t *testing.T) {
 	if _, err := OpenNoSymlinks(filepath.Join(dir, "link")); err == nil || !strings.Contains(err.Error(), "a symlink is in this path") {
 		t.Errorf("OpenNoSymlinks of a symlink: %v", err)
 	}
+	// OpenNoFollow: the last component's link is not followed, one on the
+	// way is.
+	os.Symlink(dir, filepath.Join(dir, "dirlink"))
+	if _, err := OpenNoFollow(filepath.Join(dir, "link")); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("OpenNoFollow of a symlink: %v", err)
+	}
+	if f, err := OpenNoFollow(filepath.Join(dir, "dirlink", "f")); err != nil {
+		t.Errorf("OpenNoFollow through a folder's symlink: %v", err)
+	} else {
+		f.Close()
+	}
 }
