@@ -312,6 +312,42 @@ environments:
 	if _, err = compileLimits(t, env("    namespaces: [mnt, pid, net]\n    security: {capabilities: {add: [NET_ADMIN]}}\n    net: {network: user, host_loopback: true}"), rootCaller, "hybrid"); err != nil {
 		t.Errorf("NET_ADMIN with host_loopback: %v", err)
 	}
+	// The same for an environment that joins the network by name,
+	// directly or through another joiner (the tenth stop's review: a
+	// joiner with NET_RAW reached a host service on 127.0.0.1).
+	joiner := func(owner, caps string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid, net]
+    net: {network: user` + owner + `}
+    processes: [{name: main, command: [/bin/sh]}]
+  side:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid]
+    join: {net: web}
+    processes: [{name: main, command: [/bin/sh]}]
+  raw:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid]
+    join: {net: side}
+    security: {capabilities: {add: [` + caps + `]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	for _, c := range []string{"NET_RAW", "NET_ADMIN"} {
+		_, err = compileLimits(t, joiner("", c), rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), "environments.raw.join.net: with CAP_"+c+" kept, a process inside can reach the host's loopback through the pasta network of web") {
+			t.Errorf("a joiner with %s without host_loopback: %v", c, err)
+		}
+		if _, err = compileLimits(t, joiner(", host_loopback: true", c), rootCaller, "hybrid"); err != nil {
+			t.Errorf("a joiner with %s, host_loopback: %v", c, err)
+		}
+	}
+	if _, err = compileLimits(t, joiner("", "SYS_CHROOT"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("a joiner without either: %v", err)
+	}
 	// Without a pid namespace of its own, a process inside could signal
 	// pasta and its keeper (as root, or rootless: the same user).
 	for _, c := range []Caller{rootCaller, userCaller} {

@@ -510,6 +510,7 @@ func (ec *envCompiler) host() {
 		ec.userMaps(first)
 	}
 	ec.network()
+	ec.joinedNetwork()
 }
 
 // owns reports whether the environment's namespace of type t belongs to
