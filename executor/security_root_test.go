@@ -335,6 +335,39 @@ environments:
 	}
 }
 
+// TestRootDevTmpfsNodev: the minimal /dev's tmpfs is nodev, as every
+// other mount the environment may write is: root inside that keeps
+// CAP_MKNOD (the spec adds it) made /dev/kmsg there and wrote the host's
+// kernel log (found by the tenth stop's review), and could have made the
+// host's disk. The devices nsup binds there still open.
+func TestRootDevTmpfsNodev(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	secProbe(t, root)
+	p := compile(t, dir, `version: 1
+environments:
+  sec:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    security: {capabilities: {add: [MKNOD]}}
+    mounts:
+      - {type: dev, target: /dev}
+    processes:
+      - name: main
+        command: [/bin/busybox, sh, -c, "/bin/busybox mknod /dev/made c 1 3 && exec /probe open=/dev/made open=/dev/null"]
+`)
+	res := probeResults(runOK(t, p))
+	// /dev/null's numbers: harmless if the test ever fails.
+	if res["open=/dev/made"] != "EACCES" {
+		t.Errorf("a node made in /dev inside opened: %q, want EACCES", res["open=/dev/made"])
+	}
+	if res["open=/dev/null"] != "OK" {
+		t.Errorf("/dev/null inside: %q, want OK", res["open=/dev/null"])
+	}
+}
+
 // TestRootBindSourceSwapped (finding 8): environment A, with a writable
 // volume, replaced a folder of it by a symlink to /; environment B, whose
 // bind source is that folder, then saw the host's /. The planner resolves

@@ -278,7 +278,7 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root})
 	}
 	t := m.Target
-	in(t, "tmpfs", "tmpfs", msNOSUID|msNOEXEC|opt, "mode=755,size=65536k", "dir")
+	in(t, "tmpfs", "tmpfs", msNOSUID|msNOEXEC|msNODEV|opt, "mode=755,size=65536k", "dir")
 	for _, n := range devNodes {
 		in(path.Join(t, n), "/dev/"+n, "", msBIND, "", "file")
 	}
@@ -295,6 +295,6 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 	link("/proc/self/fd/1", path.Join(t, "stdout"))
 	link("/proc/self/fd/2", path.Join(t, "stderr"))
 	if m.Readonly {
-		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|opt, "", "")
+		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|msNODEV|opt, "", "")
 	}
 }
