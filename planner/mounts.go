@@ -171,6 +171,15 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	if m.Readonly {
 		ro = msRDONLY
 	}
+	if m.Type == spec.MountSysfs && !m.Readonly && !ec.inUserNS() {
+		// Docker and podman give a writable /sys only to --privileged.
+		// Outside a user namespace, root inside would write the host's
+		// kernel knobs that no namespace covers (/sys/kernel/mm,
+		// /sys/power, uevent_helper, which runs a program as the host's
+		// root): found by a review. In a user namespace the kernel
+		// refuses those writes itself.
+		ec.errorf(m.Pos, field+".readonly", "a writable sysfs lets root inside change the host's kernel settings (/sys/kernel/mm, /sys/power, /sys/kernel/uevent_helper): leave sysfs read-only (remove readonly: false), or give the environment a user namespace (add user to namespaces)")
+	}
 	in := func(target, source, fstype string, flags MountFlags, data, create string) {
 		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
 			Data: data, Root: ec.root, InRoot: true, Create: create})

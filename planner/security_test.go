@@ -298,3 +298,34 @@ environments:
 		}
 	}
 }
+
+// TestWritableSysfs: readonly: false on a sysfs is refused outside a user
+// namespace, where root inside would write the host's kernel knobs (the
+// tenth stop's review wrote /sys/kernel/mm/transparent_hugepage/defrag);
+// in a user namespace, where the kernel refuses those writes, it is not.
+func TestWritableSysfs(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	env := func(ns string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [` + ns + `]
+    mounts:
+      - {type: sysfs, target: /sys, readonly: false}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	_, err := compileLimits(t, env("mnt, pid, net"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "l.yaml:7:9: environments.web.mounts[0].readonly: a writable sysfs lets root inside change the host's kernel settings") {
+		t.Errorf("a writable sysfs as root: %v", err)
+	}
+	if _, err := compileLimits(t, env("mnt, pid, net"), userCaller, "hybrid"); err != nil {
+		t.Errorf("a writable sysfs in a user namespace (rootless): %v", err)
+	}
+	if _, err := compileLimits(t, strings.Replace(env("mnt, pid, net"), ", readonly: false", "", 1), rootCaller, "hybrid"); err != nil {
+		t.Errorf("a read-only sysfs: %v", err)
+	}
+}
