@@ -255,7 +255,14 @@ func files(c, dir string, unified bool, lim Limits) []Write {
 			}
 		} else {
 			if lim.Memory > 0 {
-				out = append(out, w("memory.limit_in_bytes", strconv.FormatInt(lim.Memory, 10)))
+				// v1 counts the TCP buffers of a group's sockets apart,
+				// and only once they have a limit (memory.max on v2
+				// counts them): without it, root inside queued 1.5 GiB
+				// in sockets under a 32M limit and pushed the host's TCP
+				// into memory pressure (found by a review). The same
+				// amount again, as runc's linux.resources.kernelTCP sets.
+				m := strconv.FormatInt(lim.Memory, 10)
+				out = append(out, w("memory.limit_in_bytes", m), w("memory.kmem.tcp.limit_in_bytes", m))
 			}
 			switch {
 			case lim.MemorySwap == Unlimited:
