@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -225,6 +226,54 @@ func hostRootRefused(p string) string {
 		}
 	}
 	return ""
+}
+
+// kernelBindRefused says why a bind of the host's src may not be made
+// outside a user namespace ("" if it may): src is in the host's /proc or
+// /sys, or on a kernel filesystem, or (recursive) has one mounted below
+// it. Root inside would change the host's kernel settings through them
+// (/proc/sys, /sys/kernel, a cgroup's release_agent, binfmt_misc), and
+// read-only is no help with /proc: /proc/PID/root of a host process is
+// the host's root, writable (found by a review: a bind of /sys wrote a
+// host knob once sysfs's own readonly: false was refused). In a user
+// namespace the kernel refuses those to root inside itself.
+func kernelBindRefused(src string, recursive bool) string {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return ""
+	}
+	for _, top := range []string{"/proc", "/sys"} {
+		if within(real, top) {
+			return fmt.Sprintf("%s is in the host's %s: root inside would reach the host's processes or kernel settings through it (read-only is no help: /proc/PID/root is the host's root); give the environment its own (type: proc or sysfs), or a user namespace", src, top)
+		}
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(real, &st) == nil {
+		if fs, ok := kernelFS[int64(st.Type)]; ok {
+			return fmt.Sprintf("%s is on a %s filesystem, the host's kernel's: give the environment its own with a mount, or a user namespace", src, fs)
+		}
+	}
+	if !recursive {
+		return ""
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Sprintf("a recursive bind of %s: the host's mount table, to tell whether a kernel filesystem is mounted below it, could not be read: %v", src, err)
+	}
+	for _, m := range cgroup.Mounts(b) {
+		if recursiveKernelFS[m.FSType] && m.Point != real && within(m.Point, real) {
+			return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
+		}
+	}
+	return ""
+}
+
+// recursiveKernelFS are the filesystems a recursive bind may not bring
+// along outside a user namespace: those that show the host's processes or
+// change its kernel (binfmt_misc runs an interpreter of the host's).
+var recursiveKernelFS = map[string]bool{
+	"proc": true, "sysfs": true, "cgroup": true, "cgroup2": true, "debugfs": true, "tracefs": true,
+	"securityfs": true, "bpf": true, "binfmt_misc": true, "configfs": true, "efivarfs": true, "pstore": true, "fusectl": true,
 }
 
 // baseView is the root tree as the plan knows it, before its mounts: nil

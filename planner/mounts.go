@@ -227,6 +227,11 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		case !st.IsDir():
 			create = "file"
 		}
+		if err == nil && !ec.inUserNS() {
+			if why := kernelBindRefused(m.Source, m.Recursive); why != "" {
+				ec.errorf(m.Pos, field+".source", "%s", why)
+			}
+		}
 		bind := MountFlags(msBIND)
 		if m.Recursive {
 			bind |= msREC

@@ -329,3 +329,49 @@ environments:
 		t.Errorf("a read-only sysfs: %v", err)
 	}
 }
+
+// TestKernelBinds: outside a user namespace, a bind of the host's /proc
+// or /sys (or of what is below them, or of any kernel filesystem), or a
+// recursive bind that brings one along, is refused, read-only or not:
+// the tenth stop's review wrote a host knob through a bind of /sys once
+// sysfs's own readonly: false was refused, and the host's sysctls through
+// a bind of /proc (whose /proc/PID/root is the host's root, writable
+// whatever the bind's flags). Other binds, and the same in a user
+// namespace, are planned.
+func TestKernelBinds(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	env := func(bind string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid, net]
+    mounts:
+      - {type: bind, target: /x, ` + bind + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	for bind, want := range map[string]string{
+		"source: /sys":                               "/sys is in the host's /sys",
+		"source: /sys, readonly: true":               "/sys is in the host's /sys",
+		"source: /proc, readonly: true":              "/proc is in the host's /proc",
+		"source: /proc/sys":                          "/proc/sys is in the host's /proc",
+		"source: /, recursive: true":                 "a recursive bind of / brings the host's",
+		"source: /, recursive: true, readonly: true": "a recursive bind of / brings the host's",
+	} {
+		_, err := compileLimits(t, env(bind), rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), "environments.web.mounts[0].source: "+want) {
+			t.Errorf("%s: %v, want %q", bind, err, want)
+		}
+		if _, err := compileLimits(t, env(bind), userCaller, "hybrid"); err != nil {
+			t.Errorf("%s in a user namespace (rootless): %v", bind, err)
+		}
+	}
+	for _, bind := range []string{"source: /, recursive: false", "source: /usr, recursive: true", "source: " + root} {
+		if _, err := compileLimits(t, env(bind), rootCaller, "hybrid"); err != nil {
+			t.Errorf("%s: %v", bind, err)
+		}
+	}
+}

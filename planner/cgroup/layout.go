@@ -334,6 +334,20 @@ func parseMountinfo(line string) (mountinfo, bool) {
 	return mountinfo{id: id, parent: parent, root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
 }
 
+// Mount is one mount of a mountinfo: where it is, and its filesystem.
+type Mount struct{ Point, FSType string }
+
+// Mounts are the mounts a mountinfo file's content lists, in its order.
+func Mounts(b []byte) []Mount {
+	var out []Mount
+	for _, line := range strings.Split(string(b), "\n") {
+		if m, ok := parseMountinfo(line); ok {
+			out = append(out, Mount{Point: m.point, FSType: m.fstype})
+		}
+	}
+	return out
+}
+
 // unescape undoes mountinfo's octal escapes (\040 for a space).
 func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
