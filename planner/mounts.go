@@ -107,6 +107,7 @@ func (ec *envCompiler) child() {
 			ec.confinePaths(confined[i])
 		}
 		ec.confinePaths(confined[len(e.Mounts)])
+		ec.nodesMadeOpen()
 		if len(ec.skipped) > 0 {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}
@@ -156,6 +157,28 @@ func (ec *envCompiler) child() {
 	ec.add(Child, pos, CloseRange{First: keep})
 	ec.add(Child, pos, Execve{Path: "/proc/self/exe", Argv: InitArgv, Env: []string{}, ByFD: true})
 	ec.confine(Init, pos)
+}
+
+// nodesMadeOpen refuses CAP_MKNOD with a writable mount whose device
+// nodes work (rootfs.dev, the option dev), outside a user namespace: root
+// inside would make one of the host's disk or /dev/kmsg there and open it,
+// as nsup confines no device by cgroup (runc's device rules stop this; a
+// review of the tenth stop wrote the host's kernel log from an imported
+// bundle). In a user namespace the kernel makes no device node.
+func (ec *envCompiler) nodesMadeOpen() {
+	e := ec.e
+	if ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
+		return
+	}
+	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in this writable mount where device nodes work, and open it: nsup confines no device by cgroup; "
+	if e.Rootfs.Dev && (e.Rootfs.Overlay || !e.Rootfs.Readonly) {
+		ec.errorf(e.Rootfs.Pos, ec.field+".rootfs.dev", why+"drop MKNOD (security.capabilities), make the root read-only, remove dev: true, or give the environment a user namespace")
+	}
+	for i, m := range e.Mounts {
+		if slices.Contains(m.Options, "dev") && !m.Readonly {
+			ec.errorf(m.Pos, ec.mountField(i)+".options", why+"drop MKNOD (security.capabilities), make it read-only, remove the option dev, or give the environment a user namespace")
+		}
+	}
 }
 
 // mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev

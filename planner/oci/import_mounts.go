@@ -24,7 +24,7 @@ import (
 func forced(kind string) (flags []string, data string) {
 	switch kind {
 	case "dev":
-		return []string{"nosuid", "noexec"}, "mode=755,size=65536k"
+		return []string{"nosuid", "nodev", "noexec"}, "mode=755,size=65536k"
 	case "dev-shm":
 		return []string{"nosuid", "nodev"}, "mode=1777"
 	}
@@ -34,6 +34,25 @@ func forced(kind string) (flags []string, data string) {
 	}
 	names, _ := flagNames(planner.MountFlags(k.Flags))
 	return names, k.Data
+}
+
+// nodesMadeOpen says whether a writable mount of these flags whose device
+// nodes worked would let the bundle's process make one of the host's
+// and open it: it keeps CAP_MKNOD, outside a user namespace. Runtimes stop
+// that with their device cgroup; nsup has none, so such a mount is
+// imported nodev (the planner refuses the option dev there).
+func (m *importer) nodesMadeOpen(flags map[string]bool) bool {
+	if flags["ro"] || m.c.Process == nil || m.c.Process.Capabilities == nil {
+		return false
+	}
+	if m.c.Linux != nil {
+		for _, ns := range m.c.Linux.Namespaces {
+			if ns.Type == specs.UserNamespace {
+				return false
+			}
+		}
+	}
+	return slices.Contains(m.c.Process.Capabilities.Bounding, "CAP_MKNOD")
 }
 
 // options splits OCI mount options into flags (the mount(2) flags nsup
@@ -129,7 +148,7 @@ func (m *importer) mounts() *yaml.Node {
 func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string]bool, rest []string) *yaml.Node {
 	n := mapping(true, "type", str(typ), "target", str(mt.Destination))
 	fflags, fdata := forced(kind)
-	if typ == spec.MountTmpfs && !flags["nodev"] {
+	if typ == spec.MountTmpfs && !flags["nodev"] && !m.nodesMadeOpen(flags) {
 		// A tmpfs without nodev is the spec's option dev.
 		flags["dev"] = true
 		fflags = slices.DeleteFunc(slices.Clone(fflags), func(f string) bool { return f == "nodev" })
@@ -227,7 +246,11 @@ func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, 
 	}
 	// A bind is nodev unless the spec says dev.
 	if !flags["nodev"] {
-		flags["dev"] = true
+		if m.nodesMadeOpen(flags) {
+			m.note(key, "bind on %s: nodev (the config does not set it): with CAP_MKNOD kept and no user namespace, a device node made there would open the host's device, which the runtime's device cgroup stops and nsup, which has none, refuses", mt.Destination)
+		} else {
+			flags["dev"] = true
+		}
 	}
 	if o := m.specOptions(flags, []string{"nodev"}); o != nil {
 		set(n, "options", o)

@@ -159,3 +159,54 @@ func checkNsupSchema(t *testing.T, y []byte) {
 		t.Errorf("imported YAML does not match nsup's schema: %v\n%s", err, y)
 	}
 }
+
+// TestImportMknodNodev: a writable bind or tmpfs without nodev is the
+// option dev, but not in a bundle that keeps CAP_MKNOD outside a user
+// namespace: a node made there would open the host's device, which the
+// runtime's device cgroup stops and nsup, which has none, does not (the
+// tenth stop's review wrote the host's kernel log from such a bundle).
+// There it is imported nodev, with a note.
+func TestImportMknodNodev(t *testing.T) {
+	data, err := os.ReadFile("testdata/import/runc-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mknod := range []bool{false, true} {
+		var m map[string]any
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&m); err != nil {
+			t.Fatal(err)
+		}
+		if mknod {
+			caps := m["process"].(map[string]any)["capabilities"].(map[string]any)
+			for _, set := range []string{"bounding", "effective", "permitted"} {
+				caps[set] = append(caps[set].([]any), "CAP_MKNOD")
+			}
+		}
+		m["mounts"] = append(m["mounts"].([]any),
+			map[string]any{"destination": "/data", "type": "bind", "source": "/srv/data", "options": []any{"rbind", "rprivate"}},
+			map[string]any{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": []any{"nosuid"}})
+		y, notes, err := Import(marshal(t, m), importOptions("config.json", "/srv/bundles/my-app"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var data, scratch string
+		for _, l := range strings.Split(string(y), "\n") {
+			switch {
+			case strings.Contains(l, "target: /data"):
+				data = l
+			case strings.Contains(l, "target: /scratch"):
+				scratch = l
+			}
+		}
+		dev := strings.Contains(data, "dev]") || strings.Contains(data, "dev,")
+		tdev := strings.Contains(scratch, "dev]") || strings.Contains(scratch, "dev,")
+		if dev == mknod || tdev == mknod {
+			t.Errorf("CAP_MKNOD kept %v: %q and %q, want the option dev %v", mknod, data, scratch, !mknod)
+		}
+		if noted := strings.Contains(notesText(notes), "bind on /data: nodev"); noted != mknod {
+			t.Errorf("CAP_MKNOD kept %v: noted %v:\n%s", mknod, noted, notesText(notes))
+		}
+	}
+}
