@@ -68,6 +68,12 @@ func (r *envRun) hold(op planner.Hold) error {
 			// Its user namespace is mapped otherwise than planned.
 			return fmt.Errorf("pod %s's holder (pid %d) has a user namespace mapped %q, and this plan maps %q: take the pod's environments down first (nsup down), then apply: %w",
 				op.Pod, pid, h.Maps, holdMaps(op), unix.EEXIST)
+		case h.Network != op.Network:
+			// Its network is another's than planned: the plan's
+			// joiners were checked against this one (a capability that
+			// reaches the host's loopback through pasta).
+			return fmt.Errorf("pod %s's holder (pid %d) was started for network %q, and this plan has %q: take the pod's environments down first (nsup down), then apply: %w",
+				op.Pod, pid, h.Network, op.Network, unix.EEXIST)
 		}
 	}
 	if pid == 0 {
@@ -154,7 +160,7 @@ func startHolder(op planner.Hold) (int, error) {
 	go cmd.Wait() // reaped if it ends while nsup runs; else by init
 	start, _, err := lifecycle.Identify(pid)
 	if err == nil {
-		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ","), Maps: holdMaps(op)})
+		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ","), Maps: holdMaps(op), Network: op.Network})
 	}
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)

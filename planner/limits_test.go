@@ -348,6 +348,18 @@ environments:
 	if _, err = compileLimits(t, joiner("", "SYS_CHROOT"), rootCaller, "hybrid"); err != nil {
 		t.Errorf("a joiner without either: %v", err)
 	}
+	// By path, whose network it is is not known: a note.
+	p, err = compileLimits(t, strings.Replace(joiner("", "NET_RAW"), "join: {net: side}", "join: {net: /proc/1/ns/net}", 1), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notes string
+	for _, e := range p.Environments {
+		notes += strings.Join(e.Notes, "\n")
+	}
+	if !strings.Contains(notes, "environments.raw.join.net: /proc/1/ns/net is joined by path with CAP_NET_RAW kept") {
+		t.Errorf("no note of a path join with NET_RAW: %s", notes)
+	}
 	// Without a pid namespace of its own, a process inside could signal
 	// pasta and its keeper (as root, or rootless: the same user).
 	for _, c := range []Caller{rootCaller, userCaller} {

@@ -205,7 +205,15 @@ func reachesHostLoopback(e *spec.Environment) string {
 // was the owner's only).
 func (ec *envCompiler) joinedNetwork() {
 	j := ec.e.Joined(spec.NSNet)
-	if j == nil || j.IsPath() {
+	if j == nil {
+		return
+	}
+	if j.IsPath() {
+		// Whose network it is, and whether pasta serves it, is not known
+		// here: said, with the capability that would matter.
+		if c := reachesHostLoopback(ec.e); c != "" {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s.join.net: %s is joined by path with %s kept: if pasta serves it (another environment's network: user without host_loopback), a process inside reaches the host's loopback through it", ec.field, j.Ref, c))
+		}
 		return
 	}
 	// The owner: the environment whose network namespace it is, through

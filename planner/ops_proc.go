@@ -78,6 +78,14 @@ type Hold struct {
 	UIDMap        []IDMapLine `json:"uid_map,omitempty"`
 	GIDMap        []IDMapLine `json:"gid_map,omitempty"`
 	DenySetgroups bool        `json:"deny_setgroups,omitempty"`
+	// Network is the pod's network as its environment declares it, when
+	// the holder holds its network namespace: "user" (pasta, the host's
+	// loopback out of reach), "user, host_loopback", or "" (none). A
+	// holder started for one is not entered for another: the spec's
+	// joiners were checked against this one (their CAP_NET_RAW, found by
+	// a review entering a pasta network another spec of the project had
+	// started).
+	Network string `json:"network,omitempty"`
 }
 
 // HoldArgv is the command line of a pod's holder (nsup's binary).

@@ -140,7 +140,21 @@ func (ec *envCompiler) holds(pos spec.Pos) CloneFlags {
 			u, g, deny := c.podMaps(c.s.Env(pod))
 			h.UIDMap, h.GIDMap, h.DenySetgroups = mapLines(u), mapLines(g), deny
 		}
+		if h.Types&nsFlag(spec.NSNet) != 0 {
+			h.Network = podNetwork(c.s.Env(pod))
+		}
 		ec.add(Host, pos, h)
 	}
 	return own
+}
+
+// podNetwork is Hold.Network for the pod of environment e.
+func podNetwork(e *spec.Environment) string {
+	if e == nil || e.Net == nil || e.Net.Network != spec.NetworkUser {
+		return ""
+	}
+	if e.Net.HostLoopback != nil && e.Net.HostLoopback.Value {
+		return "user, host_loopback"
+	}
+	return "user"
 }

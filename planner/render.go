@@ -369,7 +369,11 @@ func FormatOp(op Op) string {
 			}
 			maps = fmt.Sprintf(", uid_map %s%s, gid_map %s", q(strings.TrimSpace(MapText(op.UIDMap))), deny, q(strings.TrimSpace(MapText(op.GIDMap))))
 		}
-		return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs", op.Types, maps, q(op.Pod), q(op.Record))
+		pod := q(op.Pod)
+		if op.Network != "" {
+			pod += " (network " + q(op.Network) + ")"
+		}
+		return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs", op.Types, maps, pod, q(op.Record))
 	case Volume:
 		owner := ""
 		if op.UID >= 0 || op.GID >= 0 {

@@ -394,6 +394,52 @@ environments:
 	}
 }
 
+// A pod's holder started for a pasta network is not entered by a plan
+// whose pod has none (another spec of the project, or the spec changed):
+// that plan's joiners were not checked against pasta, and one keeping
+// CAP_NET_RAW reached the host's loopback (the tenth stop's review). Nor
+// the other way round.
+func TestRootPodHolderNetwork(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	f := filepath.Join(dir, "pod.yaml")
+	const spec = `version: 1
+name: holdnet
+environments:
+  db:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    join: {net: db}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`
+	os.WriteFile(f, []byte(spec), 0o644)
+	t.Cleanup(func() { nsup(t, "down", f) })
+	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d %s", code, errs)
+	}
+	// Another spec of the project: db without pasta, and a joiner with
+	// CAP_NET_RAW, which that spec's plan allows.
+	g := filepath.Join(dir, "other.yaml")
+	t.Cleanup(func() { nsup(t, "down", g) }) // raw, had it started
+	os.WriteFile(g, []byte(strings.Replace(strings.Replace(spec, "    net: {network: user}\n", "", 1),
+		"  web:", "  raw:", 1)+`    security: {capabilities: {add: [NET_RAW]}}
+`), 0o644)
+	code, _, errs := nsup(t, "apply", "-d", g, "raw")
+	if code == 0 || !strings.Contains(errs, "pod db's holder") || !strings.Contains(errs, `was started for network "user", and this plan has ""`) {
+		t.Errorf("a joiner with NET_RAW into the pasta network through another spec: %d %s", code, errs)
+	}
+	if code, out, _ := nsup(t, "ps", "-p", "holdnet"); code != 0 || strings.Contains(out, "raw") {
+		t.Errorf("raw runs: %s", out)
+	}
+}
+
 // A restart whose spec no longer plans (a bind source removed) stops
 // nothing: the environment runs on, the same process, and the error says
 // so.
