@@ -239,8 +239,21 @@ func hostRootRefused(p string) string {
 // namespace the kernel refuses those to root inside itself.
 func kernelBindRefused(src string, recursive bool) string {
 	real, err := filepath.EvalSymlinks(src)
+	on := real // where the filesystem is asked for
 	if err != nil {
-		return ""
+		// Missing (create: true makes it at apply): the folder that
+		// exists above it says which filesystem it will be made on (a
+		// review made a group of the host's pids hierarchy so, and left
+		// its limit).
+		for anc := filepath.Dir(src); ; anc = filepath.Dir(anc) {
+			if r, err := filepath.EvalSymlinks(anc); err == nil {
+				real, on = filepath.Join(r, strings.TrimPrefix(src, anc)), r
+				break
+			}
+			if anc == "/" || anc == "." {
+				return ""
+			}
+		}
 	}
 	for _, top := range []string{"/proc", "/sys"} {
 		if within(real, top) {
@@ -248,7 +261,7 @@ func kernelBindRefused(src string, recursive bool) string {
 		}
 	}
 	var st unix.Statfs_t
-	if unix.Statfs(real, &st) == nil {
+	if unix.Statfs(on, &st) == nil {
 		if fs, ok := kernelFS[int64(st.Type)]; ok {
 			return fmt.Sprintf("%s is on a %s filesystem, the host's kernel's: give the environment its own with a mount, or a user namespace", src, fs)
 		}

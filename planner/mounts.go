@@ -250,7 +250,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		case !st.IsDir():
 			create = "file"
 		}
-		if err == nil && !ec.inUserNS() {
+		if (err == nil || errors.Is(err, os.ErrNotExist)) && !ec.inUserNS() {
 			if why := kernelBindRefused(m.Source, m.Recursive); why != "" {
 				ec.errorf(m.Pos, field+".source", "%s", why)
 			}

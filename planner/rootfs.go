@@ -101,6 +101,13 @@ func (ec *envCompiler) rootfs() {
 				what = " (under an overlay too)"
 			}
 			ec.errorf(r.DirPos, field+".dir", "%s is the host's own root /%s, which the environment cannot be given (pivot_root needs a tree of its own, and / holds the host's /proc, /dev, /sys and every mount): for the host's programs write rootfs: {host: [/usr, /etc/ssl, ...]}, the folders bound read-only in a root of their own", r.Dir, what)
+		} else if !ec.inUserNS() {
+			// Bound recursively as the environment's /: what a bind
+			// of it may not be (a review ran in rootfs: {dir: /proc}
+			// and wrote the host's core_pattern).
+			if why := kernelBindRefused(r.Dir, true); why != "" {
+				ec.errorf(r.DirPos, field+".dir", "%s", why)
+			}
 		}
 		if h := ec.hostDir(r.Dir); h.statErr != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))

@@ -360,6 +360,8 @@ environments:
 		"source: /proc/sys":                          "/proc/sys is in the host's /proc",
 		"source: /, recursive: true":                 "a recursive bind of / brings the host's",
 		"source: /, recursive: true, readonly: true": "a recursive bind of / brings the host's",
+		// Missing, made at apply (create: true): where it would be made.
+		"source: /sys/fs/cgroup/pids/nsup-missing, create: true": "/sys/fs/cgroup/pids/nsup-missing is in the host's /sys",
 	} {
 		_, err := compileLimits(t, env(bind), rootCaller, "hybrid")
 		if err == nil || !strings.Contains(err.Error(), "environments.web.mounts[0].source: "+want) {
@@ -369,9 +371,18 @@ environments:
 			t.Errorf("%s in a user namespace (rootless): %v", bind, err)
 		}
 	}
-	for _, bind := range []string{"source: /, recursive: false", "source: /usr, recursive: true", "source: " + root} {
+	for _, bind := range []string{"source: /, recursive: false", "source: /usr, recursive: true", "source: " + root, "source: " + root + "/new/folder, create: true"} {
 		if _, err := compileLimits(t, env(bind), rootCaller, "hybrid"); err != nil {
 			t.Errorf("%s: %v", bind, err)
+		}
+	}
+	// The root is bound as the environment's /: the same (a review ran
+	// in rootfs: {dir: /proc}, and wrote the host's core_pattern).
+	for dir, want := range map[string]string{"/proc": "/proc is in the host's /proc", "/sys": "/sys is in the host's /sys"} {
+		text := strings.Replace(env("source: "+root), "rootfs: {dir: "+root+"}", "rootfs: {dir: "+dir+", readonly: false}", 1)
+		_, err := compileLimits(t, text, rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), "environments.web.rootfs.dir: "+want) {
+			t.Errorf("rootfs.dir %s: %v, want %q", dir, err, want)
 		}
 	}
 }
