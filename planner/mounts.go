@@ -111,6 +111,8 @@ func (ec *envCompiler) child() {
 		if len(ec.skipped) > 0 {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}
+	} else {
+		ec.joinedNodesMadeOpen()
 	}
 	ec.etcFiles()
 	ec.identitySteps()
@@ -177,6 +179,46 @@ func (ec *envCompiler) nodesMadeOpen() {
 	for i, m := range e.Mounts {
 		if slices.Contains(m.Options, "dev") && !m.Readonly {
 			ec.errorf(m.Pos, ec.mountField(i)+".options", why+"drop MKNOD (security.capabilities), make it read-only, remove the option dev, or give the environment a user namespace")
+		}
+	}
+}
+
+// joinedNodesMadeOpen is nodesMadeOpen for an environment that joins
+// another's mount namespace: its mounts are the other's (by name, through
+// joins by name), or not known (by path: the host's own tree, for one,
+// is writable with nodes that work). A review made /dev/kmsg in the
+// tree of an environment with rootfs.dev it joined, keeping MKNOD.
+func (ec *envCompiler) joinedNodesMadeOpen() {
+	j := ec.joined(spec.NSMount)
+	if j == nil || ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
+		return
+	}
+	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, "
+	const fix = ", and open it: nsup confines no device by cgroup; drop MKNOD (security.capabilities), or give the environment a user namespace"
+	owner := ec.s.Env(j.ref)
+	for seen := 0; owner != nil && seen < len(ec.s.Environments); seen++ {
+		oj := owner.Joined(spec.NSMount)
+		if oj == nil {
+			break
+		}
+		if oj.IsPath() {
+			owner = nil
+			break
+		}
+		owner = ec.s.Env(oj.Ref)
+	}
+	if j.isPath() || owner == nil {
+		ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"joined by path, in any writable folder of it where device nodes work (the host's, for one)"+fix)
+		return
+	}
+	if owner.Rootfs.Dev && (owner.Rootfs.Overlay || !owner.Rootfs.Readonly) {
+		ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+owner.Name+"'s, in its writable root where device nodes work (rootfs.dev)"+fix)
+		return
+	}
+	for _, m := range owner.Mounts {
+		if slices.Contains(m.Options, "dev") && !m.Readonly {
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+owner.Name+"'s, in its writable mount "+m.Target+" where device nodes work (the option dev)"+fix)
+			return
 		}
 	}
 }

@@ -432,4 +432,34 @@ environments:
 			t.Errorf("%s, a read-only root with dev: %v", ok, err)
 		}
 	}
+	// An environment that joins another's mount namespace keeping MKNOD:
+	// the other's writable mounts where nodes work are its own (a review
+	// made /dev/kmsg so); by path, they are not known.
+	joiner := func(owner, join string) string {
+		return `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + root + owner + `}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + root + owner + `}
+    namespaces: [pid]
+    join: {mnt: ` + join + `}
+    security: {capabilities: {add: [MKNOD]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	for _, c := range []struct{ owner, join, want string }{
+		{", readonly: false, dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, a's"},
+		{"", "/proc/1/ns/mnt", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, joined by path"},
+	} {
+		_, err := compileLimits(t, joiner(c.owner, c.join), rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("b joins %s (%s): %v, want %q", c.join, c.owner, err, c.want)
+		}
+	}
+	if _, err := compileLimits(t, joiner("", "a"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("b joins a, which has no mount where nodes work: %v", err)
+	}
 }
