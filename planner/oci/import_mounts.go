@@ -42,14 +42,20 @@ func forced(kind string) (flags []string, data string) {
 // that with their device cgroup; nsup has none, so such a mount is
 // imported nodev (the planner refuses the option dev there).
 func (m *importer) nodesMadeOpen(flags map[string]bool) bool {
+	// The bundle's device rules open every device: the mount's nodes
+	// work under a runtime as under nsup's dev (Export writes that rule
+	// for dev). Any other rules let only what they list open, which
+	// nsup, with no device cgroup, cannot say: nodev (a review opened the
+	// host's /dev/kmsg through a read-only bind of /dev imported dev).
+	if m.c.Linux == nil || !allDevices(m.c.Linux.Resources) {
+		return true
+	}
 	if flags["ro"] || m.c.Process == nil || m.c.Process.Capabilities == nil {
 		return false
 	}
-	if m.c.Linux != nil {
-		for _, ns := range m.c.Linux.Namespaces {
-			if ns.Type == specs.UserNamespace {
-				return false
-			}
+	for _, ns := range m.c.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return false
 		}
 	}
 	return slices.Contains(m.c.Process.Capabilities.Bounding, "CAP_MKNOD")
@@ -247,7 +253,7 @@ func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, 
 	// A bind is nodev unless the spec says dev.
 	if !flags["nodev"] {
 		if m.nodesMadeOpen(flags) {
-			m.note(key, "bind on %s: nodev (the config does not set it): with CAP_MKNOD kept and no user namespace, a device node made there would open the host's device, which the runtime's device cgroup stops and nsup, which has none, refuses", mt.Destination)
+			m.note(key, "bind on %s: nodev (the config does not set it): its device rules let only the devices they list open (with CAP_MKNOD kept, a node made there too), which nsup, with no device cgroup, cannot say; options: [dev] would let every node open", mt.Destination)
 		} else {
 			flags["dev"] = true
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -160,53 +161,73 @@ func checkNsupSchema(t *testing.T, y []byte) {
 	}
 }
 
-// TestImportMknodNodev: a writable bind or tmpfs without nodev is the
-// option dev, but not in a bundle that keeps CAP_MKNOD outside a user
-// namespace: a node made there would open the host's device, which the
-// runtime's device cgroup stops and nsup, which has none, does not (the
-// tenth stop's review wrote the host's kernel log from such a bundle).
-// There it is imported nodev, with a note.
+// TestImportMknodNodev: a bind or tmpfs without nodev is imported with
+// the option dev only where the bundle's device rules open every device
+// (as Export writes for dev) and it does not keep CAP_MKNOD outside a user
+// namespace (writable). Under any other rules only the devices listed
+// open, which nsup, with no device cgroup, cannot say: nodev, with a note.
+// The tenth stop's reviews wrote the host's kernel log from bundles
+// imported dev: one keeping CAP_MKNOD with a volume, one with a
+// read-only bind of /dev.
 func TestImportMknodNodev(t *testing.T) {
 	data, err := os.ReadFile("testdata/import/runc-spec.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, mknod := range []bool{false, true} {
+	for _, c := range []struct {
+		name       string
+		allowAll   bool
+		mknod, dev bool
+	}{
+		{"runc's rules", false, false, false},
+		{"runc's rules, MKNOD", false, true, false},
+		{"every device", true, false, true},
+		{"every device, MKNOD", true, true, false},
+	} {
 		var m map[string]any
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
 		if err := dec.Decode(&m); err != nil {
 			t.Fatal(err)
 		}
-		if mknod {
+		if c.mknod {
 			caps := m["process"].(map[string]any)["capabilities"].(map[string]any)
 			for _, set := range []string{"bounding", "effective", "permitted"} {
 				caps[set] = append(caps[set].([]any), "CAP_MKNOD")
 			}
 		}
+		if c.allowAll {
+			m["linux"].(map[string]any)["resources"] = map[string]any{"devices": []any{map[string]any{"allow": true, "access": "rwm"}}}
+		}
 		m["mounts"] = append(m["mounts"].([]any),
 			map[string]any{"destination": "/data", "type": "bind", "source": "/srv/data", "options": []any{"rbind", "rprivate"}},
-			map[string]any{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": []any{"nosuid"}})
+			map[string]any{"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": []any{"nosuid"}},
+			map[string]any{"destination": "/hostdev", "type": "bind", "source": "/dev", "options": []any{"rbind", "ro"}})
 		y, notes, err := Import(marshal(t, m), importOptions("config.json", "/srv/bundles/my-app"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var data, scratch string
+		lines := map[string]string{}
 		for _, l := range strings.Split(string(y), "\n") {
-			switch {
-			case strings.Contains(l, "target: /data"):
-				data = l
-			case strings.Contains(l, "target: /scratch"):
-				scratch = l
+			for _, target := range []string{"/data", "/scratch", "/hostdev"} {
+				if strings.Contains(l, "target: "+target+",") || strings.Contains(l, "target: "+target+"}") {
+					lines[target] = l
+				}
 			}
 		}
-		dev := strings.Contains(data, "dev]") || strings.Contains(data, "dev,")
-		tdev := strings.Contains(scratch, "dev]") || strings.Contains(scratch, "dev,")
-		if dev == mknod || tdev == mknod {
-			t.Errorf("CAP_MKNOD kept %v: %q and %q, want the option dev %v", mknod, data, scratch, !mknod)
+		for target, l := range lines {
+			want := c.dev || target == "/hostdev" && c.allowAll // read-only: no node made there
+			_, opts, _ := strings.Cut(l, "options: [")
+			opts, _, _ = strings.Cut(opts, "]")
+			if got := slices.Contains(strings.Split(strings.ReplaceAll(opts, " ", ""), ","), "dev"); got != want {
+				t.Errorf("%s: %q, want the option dev %v", c.name, l, want)
+			}
 		}
-		if noted := strings.Contains(notesText(notes), "bind on /data: nodev"); noted != mknod {
-			t.Errorf("CAP_MKNOD kept %v: noted %v:\n%s", mknod, noted, notesText(notes))
+		if len(lines) != 3 {
+			t.Errorf("%s: mounts %v", c.name, lines)
+		}
+		if noted := strings.Contains(notesText(notes), "bind on /data: nodev"); noted == c.dev {
+			t.Errorf("%s: noted %v:\n%s", c.name, noted, notesText(notes))
 		}
 	}
 }

@@ -1,7 +1,9 @@
 package oci
 
 import (
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
@@ -49,7 +51,41 @@ func (x *exporter) resources() {
 		}
 	}
 	r.Pids = &specs.LinuxPids{Limit: &pids}
+	if devNodesWork(x.e) {
+		// nsup confines no device: where the spec lets device nodes
+		// work (rootfs.dev, the option dev), every node opens, as under
+		// a runtime whose device rules allow every device (and Import
+		// reads that back as dev).
+		r.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Type: "a", Access: "rwm"}}
+	}
 	x.cfg.Linux.Resources = r
+}
+
+// devNodesWork says whether device nodes work in some mount of e's.
+func devNodesWork(e *spec.Environment) bool {
+	if e.Rootfs.Dev {
+		return true
+	}
+	for _, m := range e.Mounts {
+		if slices.Contains(m.Options, "dev") {
+			return true
+		}
+	}
+	return false
+}
+
+// allDevices says whether the device rules r let every device be opened
+// (the last rule for every device allows it), as nsup's option dev does.
+func allDevices(r *specs.LinuxResources) bool {
+	all := false
+	if r != nil {
+		for _, d := range r.Devices {
+			if (d.Type == "" || d.Type == "a") && d.Major == nil && d.Minor == nil {
+				all = d.Allow && strings.Contains(d.Access, "r") && strings.Contains(d.Access, "w") && strings.Contains(d.Access, "m")
+			}
+		}
+	}
+	return all
 }
 
 // limits is the environment's `limits` from linux.resources, as far as
@@ -99,8 +135,8 @@ func (m *importer) limits(r *specs.LinuxResources) *yaml.Node {
 
 // resourcesDropped notes what of linux.resources nsup has no key for.
 func (m *importer) resourcesDropped(r *specs.LinuxResources) {
-	if len(r.Devices) > 0 {
-		m.note("linux.resources.devices", "nsup makes no device node and has no device cgroup: dropped")
+	if len(r.Devices) > 0 && !allDevices(r) {
+		m.note("linux.resources.devices", "nsup makes no device node and has no device cgroup: dropped (binds and tmpfs are imported nodev: under these rules only the devices they list open)")
 	}
 	if mem := r.Memory; mem != nil && (mem.Reservation != nil || mem.Kernel != nil || mem.KernelTCP != nil || mem.Swappiness != nil || mem.DisableOOMKiller != nil) {
 		m.note("linux.resources.memory", "only limit and swap have nsup keys (limits.memory, limits.memory_swap): the rest dropped")
