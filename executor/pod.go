@@ -68,12 +68,16 @@ func (r *envRun) hold(op planner.Hold) error {
 			// Its user namespace is mapped otherwise than planned.
 			return fmt.Errorf("pod %s's holder (pid %d) has a user namespace mapped %q, and this plan maps %q: take the pod's environments down first (nsup down), then apply: %w",
 				op.Pod, pid, h.Maps, holdMaps(op), unix.EEXIST)
-		case h.Network != op.Network:
+		case op.Types&unix.CLONE_NEWNET != 0 && h.Network == nil:
+			// An older nsup's record: its network is not known.
+			return fmt.Errorf("pod %s's holder (pid %d) does not say which network it was started for (an older nsup's): take the pod's environments down first (nsup down), then apply: %w",
+				op.Pod, pid, unix.EEXIST)
+		case h.Network != nil && *h.Network != op.Network:
 			// Its network is another's than planned: the plan's
 			// joiners were checked against this one (a capability that
 			// reaches the host's loopback through pasta).
 			return fmt.Errorf("pod %s's holder (pid %d) was started for network %q, and this plan has %q: take the pod's environments down first (nsup down), then apply: %w",
-				op.Pod, pid, h.Network, op.Network, unix.EEXIST)
+				op.Pod, pid, *h.Network, op.Network, unix.EEXIST)
 		}
 	}
 	if pid == 0 {
@@ -160,7 +164,7 @@ func startHolder(op planner.Hold) (int, error) {
 	go cmd.Wait() // reaped if it ends while nsup runs; else by init
 	start, _, err := lifecycle.Identify(pid)
 	if err == nil {
-		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ","), Maps: holdMaps(op), Network: op.Network})
+		err = lifecycle.WriteHolder(op.Record, lifecycle.Holder{Pod: op.Pod, Pid: pid, StartTime: start, Types: strings.Split(strings.Join(op.Types.Types(), ","), ","), Maps: holdMaps(op), Network: &op.Network})
 	}
 	if err != nil {
 		unix.Kill(pid, unix.SIGKILL)

@@ -438,6 +438,26 @@ environments:
 	if code, out, _ := nsup(t, "ps", "-p", "holdnet"); code != 0 || strings.Contains(out, "raw") {
 		t.Errorf("raw runs: %s", out)
 	}
+	// A record of an older nsup, which did not say the network: not
+	// entered for none either (it may be pasta's, as here).
+	record := filepath.Join(dir, "state", "holdnet", ".pods", "db.json")
+	b, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(b, &rec); err != nil || rec["network"] != "user" {
+		t.Fatalf("the holder's record: %s (%v)", b, err)
+	}
+	delete(rec, "network")
+	b, _ = json.Marshal(rec)
+	if err := os.WriteFile(record, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs = nsup(t, "apply", "-d", g, "raw")
+	if code == 0 || !strings.Contains(errs, "pod db's holder") || !strings.Contains(errs, "does not say which network it was started for") {
+		t.Errorf("raw into an older holder's pod: %d %s", code, errs)
+	}
 }
 
 // A restart whose spec no longer plans (a bind source removed) stops

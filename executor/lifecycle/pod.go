@@ -23,8 +23,9 @@ type Holder struct {
 	// Maps are the uid_map and gid_map of its user namespace, as
 	// planner.MapText writes them, if it holds one.
 	Maps string `json:"maps,omitempty"`
-	// Network is the pod's network it was started for (planner.Hold).
-	Network string `json:"network,omitempty"`
+	// Network is the pod's network it was started for (planner.Hold),
+	// always written; nil in a record of an nsup that did not say it.
+	Network *string `json:"network"`
 }
 
 // PodLock is the lock file of a holder's record: held while one is looked
