@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 type closureResult struct {
@@ -187,6 +188,17 @@ func (ec *envCompiler) joinedRootfs() {
 		}
 		ec.root, ec.tree = o.root, o.tree
 		return
+	}
+	if !ec.inUserNS() {
+		// The host's own (nsenter's way): said, since nothing of its
+		// tree is the environment's; root inside writes the host's
+		// files and, through its /proc, kernel settings, as the spec
+		// asks (a review compared it with a recursive bind of /, which
+		// is refused because a read-only one would not be).
+		var joined, own unix.Stat_t
+		if unix.Stat(j.ref, &joined) == nil && unix.Stat("/proc/self/ns/mnt", &own) == nil && joined.Ino == own.Ino && joined.Dev == own.Dev {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s.join.mnt: %s is the host's own mount namespace: the environment runs in the host's tree, every file of it, /proc and /sys included, there for root inside as for the host's root", ec.field, j.ref))
+		}
 	}
 	switch {
 	case r.Dir != "":

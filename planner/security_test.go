@@ -376,6 +376,21 @@ environments:
 			t.Errorf("%s: %v", bind, err)
 		}
 	}
+	// The host's own mount namespace joined by path: said.
+	p, err := compileLimits(t, `version: 1
+environments:
+  web:
+    rootfs: {dir: `+root+`}
+    namespaces: [pid]
+    join: {mnt: /proc/self/ns/mnt}
+    processes: [{name: main, command: [/bin/sh]}]
+`, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "environments.web.join.mnt: /proc/self/ns/mnt is the host's own mount namespace") {
+		t.Errorf("no note of the host's mount namespace: %s", notes)
+	}
 	// The root is bound as the environment's /: the same (a review ran
 	// in rootfs: {dir: /proc}, and wrote the host's core_pattern).
 	for dir, want := range map[string]string{"/proc": "/proc is in the host's /proc", "/sys": "/sys is in the host's /sys"} {
