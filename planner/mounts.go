@@ -169,7 +169,7 @@ func (ec *envCompiler) child() {
 // bundle). In a user namespace the kernel makes no device node.
 func (ec *envCompiler) nodesMadeOpen() {
 	e := ec.e
-	if ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
+	if ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
 		return
 	}
 	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in this writable mount where device nodes work, and open it: nsup confines no device by cgroup; "
@@ -190,7 +190,7 @@ func (ec *envCompiler) nodesMadeOpen() {
 // tree of an environment with rootfs.dev it joined, keeping MKNOD.
 func (ec *envCompiler) joinedNodesMadeOpen() {
 	j := ec.joined(spec.NSMount)
-	if j == nil || ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
+	if j == nil || ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
 		return
 	}
 	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, "
@@ -236,7 +236,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	if m.Readonly {
 		ro = msRDONLY
 	}
-	if m.Type == spec.MountSysfs && !m.Readonly && !ec.inUserNS() {
+	if m.Type == spec.MountSysfs && !m.Readonly && !ec.confiningUserNS() {
 		// Docker and podman give a writable /sys only to --privileged.
 		// Outside a user namespace, root inside would write the host's
 		// kernel knobs that no namespace covers (/sys/kernel/mm,
@@ -292,7 +292,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		case !st.IsDir():
 			create = "file"
 		}
-		if (err == nil || errors.Is(err, os.ErrNotExist)) && !ec.inUserNS() {
+		if (err == nil || errors.Is(err, os.ErrNotExist)) && !ec.confiningUserNS() {
 			if why := kernelBindRefused(m.Source, m.Recursive); why != "" {
 				ec.errorf(m.Pos, field+".source", "%s", why)
 			}

@@ -102,7 +102,7 @@ func (ec *envCompiler) rootfs() {
 				what = " (under an overlay too)"
 			}
 			ec.errorf(r.DirPos, field+".dir", "%s is the host's own root /%s, which the environment cannot be given (pivot_root needs a tree of its own, and / holds the host's /proc, /dev, /sys and every mount): for the host's programs write rootfs: {host: [/usr, /etc/ssl, ...]}, the folders bound read-only in a root of their own", r.Dir, what)
-		} else if !ec.inUserNS() {
+		} else if !ec.confiningUserNS() {
 			// Bound recursively as the environment's /: what a bind
 			// of it may not be (a review ran in rootfs: {dir: /proc}
 			// and wrote the host's core_pattern).
@@ -189,7 +189,7 @@ func (ec *envCompiler) joinedRootfs() {
 		ec.root, ec.tree = o.root, o.tree
 		return
 	}
-	if !ec.inUserNS() {
+	if !ec.confiningUserNS() {
 		// The host's own (nsenter's way): said, since nothing of its
 		// tree is the environment's; root inside writes the host's
 		// files and, through its /proc, kernel settings, as the spec

@@ -478,3 +478,39 @@ environments:
 		t.Errorf("b joins a, which has no mount where nodes work: %v", err)
 	}
 }
+
+// TestUserNSMapsRootToRoot: a user namespace root makes with the default
+// map ("0 0 1": root inside is the host's uid 0) confines none of what
+// the checks that spare a user namespace are about: uid 0 passes the
+// kernel's checks by uid of a sysctl or cgroup file (the tenth stop's
+// fourth review wrote the host's core_pattern through a bind of /proc
+// in such a namespace). One that maps root elsewhere does.
+func TestUserNSMapsRootToRoot(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	env := func(idmap, mount string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [user, mnt, pid, net]` + idmap + `
+    mounts:
+      - ` + mount + `
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	elsewhere := "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
+	for mount, want := range map[string]string{
+		"{type: bind, source: /proc, target: /hostproc, recursive: false}": "/proc is in the host's /proc",
+		"{type: sysfs, target: /sys, readonly: false}":                     "a writable sysfs lets root inside change the host's kernel settings",
+	} {
+		_, err := compileLimits(t, env("", mount), rootCaller, "hybrid")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s with root's default map: %v, want %q", mount, err, want)
+		}
+		if _, err := compileLimits(t, env(elsewhere, mount), rootCaller, "hybrid"); err != nil {
+			t.Errorf("%s with root mapped to 100000: %v", mount, err)
+		}
+	}
+}

@@ -54,7 +54,9 @@ func (m *importer) nodesMadeOpen(flags map[string]bool) bool {
 		return false
 	}
 	for _, ns := range m.c.Linux.Namespaces {
-		if ns.Type == specs.UserNamespace {
+		// A user namespace whose root is not the host's (mapped, and not
+		// onto uid 0: nsup's default for root maps it to 0).
+		if ns.Type == specs.UserNamespace && len(m.c.Linux.UIDMappings) > 0 && !slices.ContainsFunc(m.c.Linux.UIDMappings, func(u specs.LinuxIDMapping) bool { return u.HostID == 0 }) {
 			return false
 		}
 	}
