@@ -108,6 +108,7 @@ func (ec *envCompiler) child() {
 		}
 		ec.confinePaths(confined[len(e.Mounts)])
 		ec.nodesMadeOpen()
+		ec.readonlyKept()
 		if len(ec.skipped) > 0 {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}

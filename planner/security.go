@@ -446,6 +446,36 @@ func (ec *envCompiler) confinedPaths() [][]confinedPath {
 	return out
 }
 
+// readonlyKept refuses a readonly_paths that leaves one of the default
+// read-only paths of a proc mount writable, outside a user namespace that
+// maps root elsewhere: /proc/sys (core_pattern runs a program as the
+// host's root), /proc/sysrq-trigger, /proc/irq, /proc/bus, /proc/fs
+// change the host's kernel, which no namespace covers (found by a review,
+// as sysfs's readonly: false, which is refused too). A folder listed
+// above one keeps it read-only.
+func (ec *envCompiler) readonlyKept() {
+	e := ec.e
+	if e.Security == nil || e.Security.ReadonlyPaths == nil || ec.confiningUserNS() {
+		return
+	}
+	ro := e.Security.ReadonlyPaths
+	var left []string
+	for _, m := range e.Mounts {
+		if m.Type != spec.MountProc {
+			continue
+		}
+		for _, d := range DefaultReadonlyPaths {
+			p := path.Join(m.Target, strings.TrimPrefix(d, "/proc/"))
+			if !slices.ContainsFunc(ro.Paths, func(q spec.String) bool { return within(p, path.Clean(q.Value)) }) {
+				left = append(left, p)
+			}
+		}
+	}
+	if len(left) > 0 {
+		ec.errorf(ro.Pos, ec.field+".security.readonly_paths", "leaves %s writable: root inside would change the host's kernel through them (/proc/sys/kernel/core_pattern runs a program as the host's root); list them too, leave readonly_paths out (the default), or give the environment a user namespace that maps root elsewhere (idmap)", strings.Join(left, ", "))
+	}
+}
+
 // confinePaths plans the masked and read-only paths held by mount i (or
 // by the rootfs, i = len(mounts)). A path this kernel does not have (a
 // default such as /proc/timer_stats, gone since Linux 4.11) is skipped,

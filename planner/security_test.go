@@ -514,3 +514,42 @@ environments:
 		}
 	}
 }
+
+// TestReadonlyPathsKept: outside a user namespace that maps root
+// elsewhere, readonly_paths may not leave a default read-only path of a
+// proc mount writable (the tenth stop's fourth review wrote the host's
+// core_pattern with readonly_paths: []); a folder above them keeps them.
+func TestReadonlyPathsKept(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	env := func(ns, ro string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [` + ns + `]
+    security: {readonly_paths: ` + ro + `}
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: proc, target: /proc2}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	_, err := compileLimits(t, env("mnt, pid", "[]"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "environments.web.security.readonly_paths: leaves /proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger, /proc2/bus, /proc2/fs, /proc2/irq, /proc2/sys, /proc2/sysrq-trigger writable") {
+		t.Errorf("readonly_paths: []: %v", err)
+	}
+	_, err = compileLimits(t, env("mnt, pid", "[/proc, /proc2/sys]"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "leaves /proc2/bus, /proc2/fs, /proc2/irq, /proc2/sysrq-trigger writable") {
+		t.Errorf("readonly_paths: [/proc, /proc2/sys]: %v", err)
+	}
+	for _, ok := range []string{"[/proc, /proc2]", "[/proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger, /proc2, /x]"} {
+		if _, err := compileLimits(t, env("mnt, pid", ok), rootCaller, "hybrid"); err != nil {
+			t.Errorf("readonly_paths: %s: %v", ok, err)
+		}
+	}
+	if _, err := compileLimits(t, env("mnt, pid", "[]"), userCaller, "hybrid"); err != nil {
+		t.Errorf("readonly_paths: [] rootless (root inside is the user): %v", err)
+	}
+}

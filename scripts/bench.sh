@@ -59,7 +59,7 @@ YAML
   (cd "$HERE" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$W/hellodeps.link" ./scripts/hellodeps && cp "$W/hellodeps.link" "$W/hellodeps")
   # The interleaved timer (see below).
   (cd "$HERE" && CGO_ENABLED=0 go build -o "$W/interleave" ./scripts/interleave)
-  sed 's|^    processes:|    security: {masked_paths: [], readonly_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
+  sed 's|^    processes:|    security: {masked_paths: []}\n    processes:|' "$W/bench.yaml" > "$W/nomasks.yaml"
   # With limits (memory and CPU, over the default pids limit every
   # environment has): the cost of more groups and files.
   sed 's|^    processes:|    limits: {memory: 512M, cpu: 1}\n    processes:|' "$W/bench.yaml" > "$W/limits.yaml"
