@@ -466,6 +466,9 @@ func (ec *envCompiler) readonlyKept() {
 		}
 		for _, d := range DefaultReadonlyPaths {
 			p := path.Join(m.Target, strings.TrimPrefix(d, "/proc/"))
+			if _, ok := ec.pathKind(confinedPath{path: p, host: d}); !ok {
+				continue // this kernel has none (no CONFIG_MAGIC_SYSRQ, say)
+			}
 			if !slices.ContainsFunc(ro.Paths, func(q spec.String) bool { return within(p, path.Clean(q.Value)) }) {
 				left = append(left, p)
 			}
