@@ -455,7 +455,10 @@ func (ec *envCompiler) confinedPaths() [][]confinedPath {
 // above one keeps it read-only.
 func (ec *envCompiler) readonlyKept() {
 	e := ec.e
-	if e.Security == nil || e.Security.ReadonlyPaths == nil || ec.confiningUserNS() {
+	// With CAP_SYS_ADMIN kept, root inside unmounts them as it likes: the
+	// spec asks for a privileged environment, and read-only paths hold
+	// nothing there.
+	if e.Security == nil || e.Security.ReadonlyPaths == nil || ec.confiningUserNS() || slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
 		return
 	}
 	ro := e.Security.ReadonlyPaths

@@ -552,4 +552,8 @@ environments:
 	if _, err := compileLimits(t, env("mnt, pid", "[]"), userCaller, "hybrid"); err != nil {
 		t.Errorf("readonly_paths: [] rootless (root inside is the user): %v", err)
 	}
+	// With SYS_ADMIN kept, root inside could unmount them anyway.
+	if _, err := compileLimits(t, strings.Replace(env("mnt, pid", "[]"), "security: {", "security: {capabilities: {add: [SYS_ADMIN]}, ", 1), rootCaller, "hybrid"); err != nil {
+		t.Errorf("readonly_paths: [] with SYS_ADMIN: %v", err)
+	}
 }
