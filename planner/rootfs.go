@@ -186,6 +186,13 @@ func (ec *envCompiler) joinedRootfs() {
 		if !sameRootfs(o.e.Rootfs, r) {
 			ec.errorf(r.Pos, field, "%s: the environment sees %s's root, so its rootfs must be %s's (the same dir, tar or closure)", why, j.ref, j.ref)
 		}
+		if o.confiningUserNS() && ec.ownUserKey() != ec.userKey(j.ref) {
+			// Its mounts were allowed because root in its user namespace
+			// is not the host's (userns.go); root out of it is (found
+			// by a review: b, joining a's mount namespace only, wrote
+			// the host's core_pattern through a's bind of /proc).
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s's mounts are checked for its user namespace, where root is not the host's: entering them from another user namespace (the host's, here) would be root among them; join its user namespace too (join: {user: %s})", j.ref, j.ref)
+		}
 		ec.root, ec.tree = o.root, o.tree
 		return
 	}

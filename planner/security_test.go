@@ -513,6 +513,24 @@ environments:
 			t.Errorf("%s with root mapped to 100000: %v", mount, err)
 		}
 	}
+	// Its mounts, allowed for its user namespace, may not be entered
+	// from another (the fifth review: b, joining a's mount namespace
+	// only, wrote the host's core_pattern through a's bind of /proc).
+	joiner := func(join string) string {
+		return env(elsewhere, "{type: bind, source: /proc, target: /hostproc, recursive: false}") + `  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: [pid]
+    join: {` + join + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	_, err := compileLimits(t, joiner("mnt: web"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "environments.b.join.mnt: web's mounts are checked for its user namespace") {
+		t.Errorf("b joins web's mount namespace only: %v", err)
+	}
+	if _, err := compileLimits(t, joiner("mnt: web, user: web"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("b joins web's mount and user namespaces: %v", err)
+	}
 }
 
 // TestReadonlyPathsKept: outside a user namespace that maps root

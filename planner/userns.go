@@ -76,3 +76,21 @@ func pathUIDMap(ref string) []spec.IDRange {
 	}
 	return out
 }
+
+// ownUserKey is userKey of the environment itself: the user namespace it
+// is in, as userKey names it.
+func (ec *envCompiler) ownUserKey() string {
+	switch {
+	case ec.podUser != "":
+		return "pod:" + ec.podUser
+	case ec.isNew(spec.NSUser):
+		return ec.e.Name
+	}
+	if j := ec.joined(spec.NSUser); j != nil {
+		if j.isPath() {
+			return j.ref
+		}
+		return ec.userKey(j.ref)
+	}
+	return "host"
+}
