@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -237,7 +236,7 @@ func hostRootRefused(p string) string {
 // the host's root, writable (found by a review: a bind of /sys wrote a
 // host knob once sysfs's own readonly: false was refused). In a user
 // namespace the kernel refuses those to root inside itself.
-func kernelBindRefused(src string, recursive bool) string {
+func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	real, err := filepath.EvalSymlinks(src)
 	on := real // where the filesystem is asked for
 	if err != nil {
@@ -269,11 +268,11 @@ func kernelBindRefused(src string, recursive bool) string {
 	if !recursive {
 		return ""
 	}
-	b, err := os.ReadFile("/proc/self/mountinfo")
+	mounts, err := c.hostMounts()
 	if err != nil {
 		return fmt.Sprintf("a recursive bind of %s: the host's mount table, to tell whether a kernel filesystem is mounted below it, could not be read: %v", src, err)
 	}
-	for _, m := range cgroup.Mounts(b) {
+	for _, m := range mounts {
 		if recursiveKernelFS[m.FSType] && m.Point != real && within(m.Point, real) {
 			return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
 		}

@@ -36,6 +36,19 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 	return c.layout, c.layoutErr
 }
 
+// hostMounts are the host's visible mounts: the cgroup layout's read of
+// the mount table, or (where it could not be read) a read of its own.
+func (c *compiler) hostMounts() ([]cgroup.Mount, error) {
+	if l, err := c.hostLayout(); err == nil {
+		return l.Mounts, nil
+	}
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return cgroup.Mounts(b), nil
+}
+
 // cgroups plans the environment's groups (planner/cgroup decides where):
 // each made and its limits written before the clone; the child born in
 // the unified one (the Clone's Cgroup) and in each v1 one (the creating

@@ -107,14 +107,12 @@ func (ec *envCompiler) child() {
 			ec.confinePaths(confined[i])
 		}
 		ec.confinePaths(confined[len(e.Mounts)])
-		ec.nodesMadeOpen()
 		ec.readonlyKept()
 		if len(ec.skipped) > 0 {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
 		}
-	} else {
-		ec.joinedNodesMadeOpen()
 	}
+	ec.nodesMadeOpen()
 	ec.etcFiles()
 	ec.identitySteps()
 	// A new network namespace has only lo, and down: up, so that the
@@ -163,65 +161,48 @@ func (ec *envCompiler) child() {
 }
 
 // nodesMadeOpen refuses CAP_MKNOD with a writable mount whose device
-// nodes work (rootfs.dev, the option dev), outside a user namespace: root
-// inside would make one of the host's disk or /dev/kmsg there and open it,
-// as nsup confines no device by cgroup (runc's device rules stop this; a
-// review of the tenth stop wrote the host's kernel log from an imported
-// bundle). In a user namespace the kernel makes no device node.
+// nodes work (rootfs.dev, the option dev), outside a user namespace that
+// maps root elsewhere: root inside would make one of the host's disk or
+// /dev/kmsg there and open it, as nsup confines no device by cgroup
+// (runc's device rules stop this; a review of the tenth stop wrote the
+// host's kernel log from an imported bundle). For an environment that
+// joins another's mount namespace, that one's mounts are its own (by
+// name), or not known (by path: the host's own tree, for one, is
+// writable with nodes that work).
 func (ec *envCompiler) nodesMadeOpen() {
-	e := ec.e
 	if ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
 		return
 	}
-	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in this writable mount where device nodes work, and open it: nsup confines no device by cgroup; "
-	if e.Rootfs.Dev && (e.Rootfs.Overlay || !e.Rootfs.Readonly) {
-		ec.errorf(e.Rootfs.Pos, ec.field+".rootfs.dev", why+"drop MKNOD (security.capabilities), make the root read-only, remove dev: true, or give the environment a user namespace")
-	}
-	for i, m := range e.Mounts {
-		if slices.Contains(m.Options, "dev") && !m.Readonly {
-			ec.errorf(m.Pos, ec.mountField(i)+".options", why+"drop MKNOD (security.capabilities), make it read-only, remove the option dev, or give the environment a user namespace")
+	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) "
+	const fix = ", and open it: nsup confines no device by cgroup; drop MKNOD (security.capabilities), "
+	if j := ec.joined(spec.NSMount); j != nil {
+		owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount)
+		if owner == nil {
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in any writable folder of the mount namespace joined by path where nodes work (the host's, for one)"+fix+"or give the environment a user namespace")
+		} else if root, mounts := writableNodeMounts(owner); root || len(mounts) > 0 {
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the writable mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+fix+"or give the environment a user namespace")
 		}
+		return
+	}
+	root, mounts := writableNodeMounts(ec.e)
+	if root {
+		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"in its writable root, where rootfs.dev lets nodes work"+fix+"make the root read-only, remove dev: true, or give the environment a user namespace")
+	}
+	for _, i := range mounts {
+		ec.errorf(ec.e.Mounts[i].Pos, ec.mountField(i)+".options", "%s", why+"in this writable mount, where the option dev lets nodes work"+fix+"make it read-only, remove the option dev, or give the environment a user namespace")
 	}
 }
 
-// joinedNodesMadeOpen is nodesMadeOpen for an environment that joins
-// another's mount namespace: its mounts are the other's (by name, through
-// joins by name), or not known (by path: the host's own tree, for one,
-// is writable with nodes that work). A review made /dev/kmsg in the
-// tree of an environment with rootfs.dev it joined, keeping MKNOD.
-func (ec *envCompiler) joinedNodesMadeOpen() {
-	j := ec.joined(spec.NSMount)
-	if j == nil || ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
-		return
-	}
-	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, "
-	const fix = ", and open it: nsup confines no device by cgroup; drop MKNOD (security.capabilities), or give the environment a user namespace"
-	owner := ec.s.Env(j.ref)
-	for seen := 0; owner != nil && seen < len(ec.s.Environments); seen++ {
-		oj := owner.Joined(spec.NSMount)
-		if oj == nil {
-			break
-		}
-		if oj.IsPath() {
-			owner = nil
-			break
-		}
-		owner = ec.s.Env(oj.Ref)
-	}
-	if j.isPath() || owner == nil {
-		ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"joined by path, in any writable folder of it where device nodes work (the host's, for one)"+fix)
-		return
-	}
-	if owner.Rootfs.Dev && (owner.Rootfs.Overlay || !owner.Rootfs.Readonly) {
-		ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+owner.Name+"'s, in its writable root where device nodes work (rootfs.dev)"+fix)
-		return
-	}
-	for _, m := range owner.Mounts {
+// writableNodeMounts says where device nodes work in a writable mount of
+// e: its root (rootfs.dev on a writable root or overlay), and the
+// indexes of its mounts with the option dev that are not read-only.
+func writableNodeMounts(e *spec.Environment) (root bool, mounts []int) {
+	for i, m := range e.Mounts {
 		if slices.Contains(m.Options, "dev") && !m.Readonly {
-			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+owner.Name+"'s, in its writable mount "+m.Target+" where device nodes work (the option dev)"+fix)
-			return
+			mounts = append(mounts, i)
 		}
 	}
+	return e.Rootfs.Dev && (e.Rootfs.Overlay || !e.Rootfs.Readonly), mounts
 }
 
 // mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev
@@ -294,7 +275,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 			create = "file"
 		}
 		if (err == nil || errors.Is(err, os.ErrNotExist)) && !ec.confiningUserNS() {
-			if why := kernelBindRefused(m.Source, m.Recursive); why != "" {
+			if why := ec.kernelBindRefused(m.Source, m.Recursive); why != "" {
 				ec.errorf(m.Pos, field+".source", "%s", why)
 			}
 		}

@@ -188,21 +188,10 @@ func (ec *envCompiler) nsPos(t string) spec.Pos {
 // it.
 func (ec *envCompiler) userKey(name string) string {
 	o := ec.doneEnv(name)
-	switch {
-	case o == nil:
+	if o == nil {
 		return "?" + name
-	case o.podUser != "":
-		return "pod:" + o.podUser
-	case o.isNew(spec.NSUser):
-		return name
-	case o.joined(spec.NSUser) != nil:
-		j := o.joined(spec.NSUser)
-		if j.isPath() {
-			return j.ref
-		}
-		return ec.userKey(j.ref)
 	}
-	return "host"
+	return o.ownUserKey()
 }
 
 // namespaces decides which namespaces the environment creates and joins,

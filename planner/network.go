@@ -216,16 +216,7 @@ func (ec *envCompiler) joinedNetwork() {
 		}
 		return
 	}
-	// The owner: the environment whose network namespace it is, through
-	// joins by name (a cycle is the spec's error, reported there).
-	owner := ec.s.Env(j.Ref)
-	for seen := 0; owner != nil && seen < len(ec.s.Environments); seen++ {
-		oj := owner.Joined(spec.NSNet)
-		if oj == nil || oj.IsPath() {
-			break
-		}
-		owner = ec.s.Env(oj.Ref)
-	}
+	owner := ec.s.NamespaceOwner(j.Ref, spec.NSNet)
 	if owner == nil || !owner.HasNamespace(spec.NSNet) {
 		return
 	}

@@ -106,7 +106,7 @@ func (ec *envCompiler) rootfs() {
 			// Bound recursively as the environment's /: what a bind
 			// of it may not be (a review ran in rootfs: {dir: /proc}
 			// and wrote the host's core_pattern).
-			if why := kernelBindRefused(r.Dir, true); why != "" {
+			if why := ec.kernelBindRefused(r.Dir, true); why != "" {
 				ec.errorf(r.DirPos, field+".dir", "%s", why)
 			}
 		}

@@ -304,9 +304,7 @@ environments:
 // tenth stop's review wrote /sys/kernel/mm/transparent_hugepage/defrag);
 // in a user namespace, where the kernel refuses those writes, it is not.
 func TestWritableSysfs(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(root+"/bin", 0o755)
-	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	root := shRoot(t)
 	env := func(ns string) string {
 		return `version: 1
 environments:
@@ -339,9 +337,7 @@ environments:
 // whatever the bind's flags). Other binds, and the same in a user
 // namespace, are planned.
 func TestKernelBinds(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(root+"/bin", 0o755)
-	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	root := shRoot(t)
 	env := func(bind string) string {
 		return `version: 1
 environments:
@@ -409,9 +405,7 @@ environments:
 // review, through an imported bundle). Read-only, without MKNOD, or in a
 // user namespace, it is planned.
 func TestMknodDevMounts(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(root+"/bin", 0o755)
-	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	root := shRoot(t)
 	env := func(rootfs, mount, caps string) string {
 		return `version: 1
 environments:
@@ -466,8 +460,8 @@ environments:
 `
 	}
 	for _, c := range []struct{ owner, join, want string }{
-		{", readonly: false, dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, a's"},
-		{"", "/proc/1/ns/mnt", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the joined mount namespace, joined by path"},
+		{", readonly: false, dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the writable mounts of a where nodes work"},
+		{"", "/proc/1/ns/mnt", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in any writable folder of the mount namespace joined by path"},
 	} {
 		_, err := compileLimits(t, joiner(c.owner, c.join), rootCaller, "hybrid")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -486,9 +480,7 @@ environments:
 // fourth review wrote the host's core_pattern through a bind of /proc
 // in such a namespace). One that maps root elsewhere does.
 func TestUserNSMapsRootToRoot(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(root+"/bin", 0o755)
-	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	root := shRoot(t)
 	env := func(idmap, mount string) string {
 		return `version: 1
 environments:
@@ -538,9 +530,7 @@ environments:
 // proc mount writable (the tenth stop's fourth review wrote the host's
 // core_pattern with readonly_paths: []); a folder above them keeps them.
 func TestReadonlyPathsKept(t *testing.T) {
-	root := t.TempDir()
-	os.MkdirAll(root+"/bin", 0o755)
-	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	root := shRoot(t)
 	env := func(ns, ro string) string {
 		return `version: 1
 environments:
@@ -574,4 +564,13 @@ environments:
 	if _, err := compileLimits(t, strings.Replace(env("mnt, pid", "[]"), "security: {", "security: {capabilities: {add: [SYS_ADMIN]}, ", 1), rootCaller, "hybrid"); err != nil {
 		t.Errorf("readonly_paths: [] with SYS_ADMIN: %v", err)
 	}
+}
+
+// shRoot is a dir rootfs with only /bin/sh (the planner's tests look
+// the command up there; nothing runs it).
+func shRoot(t *testing.T) string {
+	root := t.TempDir()
+	os.MkdirAll(root+"/bin", 0o755)
+	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
+	return root
 }

@@ -5,6 +5,7 @@ package planner
 
 import (
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,67 +19,51 @@ import (
 // sysctl file's, a cgroup file's), and a user namespace stops none of
 // what the checks that ask for one are about (found by a review, which
 // wrote the host's core_pattern through a bind of /proc so). A user
-// namespace joined by a path other than /proc/PID/ns/user, whose map is
-// not known, confines nothing either.
+// namespace joined by name is judged as its environment's; by a path
+// other than /proc/PID/ns/user, whose map is not known, it confines
+// nothing.
 func (ec *envCompiler) confiningUserNS() bool {
 	if !ec.inUserNS() {
 		return false
 	}
-	maps := ec.uidMap
 	if j := ec.joined(spec.NSUser); j != nil && !ec.inPod(*j) {
 		if j.isPath() {
-			maps = pathUIDMap(j.ref)
-		} else if o := ec.doneEnv(j.ref); o != nil {
-			maps = o.uidMap
-		} else {
-			return false
+			return pathConfines(j.ref)
 		}
+		o := ec.doneEnv(j.ref)
+		return o != nil && o.confiningUserNS()
 	}
-	if len(maps) == 0 {
+	return len(ec.uidMap) > 0 && !slices.ContainsFunc(ec.uidMap, func(r spec.IDRange) bool {
+		return r.Outside == 0 // [Outside, Outside+Count) holds the host's 0
+	})
+}
+
+// pathConfines says whether the user namespace /proc/PID/ns/user names
+// maps no uid onto the host's 0, as its uid_map says now; false for
+// another path, or a map that cannot be read.
+func pathConfines(ref string) bool {
+	pid, ok := strings.CutPrefix(ref, "/proc/")
+	if pid, ok = strings.CutSuffix(pid, "/ns/user"); !ok {
 		return false
 	}
-	for _, r := range maps {
-		if r.Outside == 0 { // [Outside, Outside+Count) holds the host's 0
+	if _, err := strconv.Atoi(pid); err != nil {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/uid_map")
+	lines := strings.Fields(string(b))
+	if err != nil || len(lines) == 0 || len(lines)%3 != 0 {
+		return false
+	}
+	for i := 1; i < len(lines); i += 3 {
+		if lines[i] == "0" {
 			return false
 		}
 	}
 	return true
 }
 
-// pathUIDMap is the uid_map of the user namespace /proc/PID/ns/user
-// names, nil for another path or one that cannot be read.
-func pathUIDMap(ref string) []spec.IDRange {
-	rest, ok := strings.CutPrefix(ref, "/proc/")
-	pid, tail, ok2 := strings.Cut(rest, "/")
-	if !ok || !ok2 || tail != "ns/user" {
-		return nil
-	}
-	if _, err := strconv.Atoi(pid); err != nil {
-		return nil
-	}
-	b, err := os.ReadFile("/proc/" + pid + "/uid_map")
-	if err != nil {
-		return nil
-	}
-	var out []spec.IDRange
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 3 {
-			continue
-		}
-		in, e1 := strconv.ParseUint(f[0], 10, 32)
-		outside, e2 := strconv.ParseUint(f[1], 10, 32)
-		n, e3 := strconv.ParseUint(f[2], 10, 32)
-		if e1 != nil || e2 != nil || e3 != nil {
-			return nil
-		}
-		out = append(out, spec.IDRange{Inside: uint32(in), Outside: uint32(outside), Count: uint32(n)})
-	}
-	return out
-}
-
 // ownUserKey is userKey of the environment itself: the user namespace it
-// is in, as userKey names it.
+// is in (userKey).
 func (ec *envCompiler) ownUserKey() string {
 	switch {
 	case ec.podUser != "":

@@ -167,6 +167,25 @@ func (e *Environment) HasNamespace(t string) bool {
 	return false
 }
 
+// NamespaceOwner is the environment whose namespace of type t environment
+// name is in, following joins by name: name's own if it joins none of
+// that type (which may be the host's, if it makes none either), nil where
+// the chain ends in a join by path or a name the file does not have.
+func (s *Spec) NamespaceOwner(name, t string) *Environment {
+	e := s.Env(name)
+	for seen := 0; e != nil && seen <= len(s.Environments); seen++ {
+		j := e.Joined(t)
+		if j == nil {
+			return e
+		}
+		if j.IsPath() {
+			return nil
+		}
+		e = s.Env(j.Ref)
+	}
+	return nil
+}
+
 // Joined returns the join of type t, or nil.
 func (e *Environment) Joined(t string) *Join {
 	for i := range e.Join {

@@ -57,6 +57,10 @@ type Layout struct {
 	// "blkio", ...; a hierarchy with several controllers is listed under
 	// each).
 	V1 map[string]*Hierarchy
+	// Mounts are the host's visible mounts, as read with the hierarchies:
+	// what else asks for the mount table (a recursive bind's check) reads
+	// it here, not again.
+	Mounts []Mount
 }
 
 // Hierarchy is one mounted hierarchy.
@@ -117,6 +121,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 		}
 	}
 	for _, m := range visible(mounts) {
+		l.Mounts = append(l.Mounts, Mount{Point: m.point, FSType: m.fstype})
 		switch m.fstype {
 		case "cgroup2":
 			if l.Unified != nil || unifiedGroup == "" {
