@@ -113,6 +113,7 @@ func TreeDigest(files []File) string {
 // closureBuilder holds one Closure call's state; nothing outlives the call.
 type closureBuilder struct {
 	files map[string]File
+	total int64 // bytes of the files listed
 	// elfs caches parsed ELF files by real path; nil means "not ELF".
 	elfs map[string]*elfObjectInfo
 

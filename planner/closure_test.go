@@ -1045,3 +1045,28 @@ func TestOpenFileRegularOnly(t *testing.T) {
 		t.Errorf("OpenReal of a symlink: %v", err)
 	}
 }
+
+// TestClosureBounded: a closure's folder holding a file larger than a
+// tar root's member may be is refused before the file is read (a review:
+// a sparse file of 10 TB, no bytes on disk, was hashed and then copied
+// into the cache until the host's disk was full).
+func TestClosureBounded(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "small"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.dat")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Sparse: no byte on disk; read whole, 1 TiB of zeros.
+	if err := f.Truncate(1 << 40); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = Closure([]string{dir})
+	if err == nil || !strings.Contains(err.Error(), "more than nsup copies into a closure") {
+		t.Fatalf("Closure: %v, want it refused", err)
+	}
+}

@@ -137,10 +137,14 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 		return nil
 	}
 	f := File{Path: p, Type: "file", Mode: closureMode(fi.Mode()), Source: p, Size: fi.Size()}
+	if err := c.bound(p, f.Size); err != nil {
+		return err
+	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		if d, ok := c.index.lookup(c.key, p, st); ok {
 			f.Digest = d
 			c.files[p] = f
+			c.total += f.Size
 			return nil
 		}
 	}
@@ -148,8 +152,27 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 	if err != nil {
 		return err
 	}
+	if err := c.bound(p, n); err != nil {
+		return err
+	}
 	f.Digest, f.Size = d, n
 	c.files[p] = f
+	c.total += n
+	return nil
+}
+
+// bound refuses a closure that would copy more into the cache than a tar
+// root may unpack into (TarMax*): a file of size bytes beyond the bound
+// of one, or one more name or byte beyond those of all, before the file
+// is read (a review: a sparse file of 10 TB in a closure's folder, 0
+// bytes on disk, was hashed and copied until the host's disk was full).
+func (c *closureBuilder) bound(p string, size int64) error {
+	switch {
+	case size > TarMaxFileSize || c.total+size > TarMaxTotalSize:
+		return fmt.Errorf("%s: %d bytes, more than nsup copies into a closure (%d a file, %d in all)", p, size, int64(TarMaxFileSize), int64(TarMaxTotalSize))
+	case len(c.files) >= TarMaxEntries:
+		return fmt.Errorf("%s: more than %d names, more than nsup copies into a closure", p, TarMaxEntries)
+	}
 	return nil
 }
 
@@ -165,6 +188,9 @@ func (c *closureBuilder) addDir(real string) error {
 			return err
 		}
 		mode := fi.Mode()
+		if err := c.bound(p, 0); err != nil {
+			return err
+		}
 		switch {
 		case mode.IsDir():
 			if p != "/" {

@@ -209,6 +209,10 @@ func TestTarFilesRefuses(t *testing.T) {
 		{"not an earlier file", []*tar.Header{{Name: "h", Typeflag: tar.TypeLink, Linkname: "/etc/passwd"}}},
 		{"more than nsup unpacks", []*tar.Header{{Name: "big", Typeflag: tar.TypeReg, Size: TarMaxFileSize + 1}}},
 		{"replaces a folder", []*tar.Header{{Name: "d/", Typeflag: tar.TypeDir}, {Name: "d", Typeflag: tar.TypeReg}}},
+		// 20 members 2,040 folders deep: 40,800 folders the archive does
+		// not list, 85 MB of their names, from a 1 KB archive (a review:
+		// 400 such members took nsup lock past 3 GiB).
+		{"bytes of names", deepMembers(20, 2040)},
 	} {
 		var buf bytes.Buffer
 		tw := tar.NewWriter(&buf)
@@ -226,6 +230,16 @@ func TestTarFilesRefuses(t *testing.T) {
 			t.Errorf("%s: error %v", tc.why, err)
 		}
 	}
+}
+
+// deepMembers is n files, each depth folders below a folder of its own,
+// none of them listed.
+func deepMembers(n, depth int) []*tar.Header {
+	var hs []*tar.Header
+	for i := range n {
+		hs = append(hs, &tar.Header{Name: fmt.Sprintf("d%02d/", i) + strings.Repeat("a/", depth) + "f", Typeflag: tar.TypeReg})
+	}
+	return hs
 }
 
 // TestHashFileReal: a closure's file is read by its real path, refusing

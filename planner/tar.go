@@ -30,6 +30,11 @@ const (
 	TarMaxFileSize  = 4 << 30  // bytes of one member
 	TarMaxTotalSize = 16 << 30 // bytes of all members
 	TarMaxEntries   = 1 << 20
+	// TarMaxNameBytes bounds the bytes of every name the walk hands
+	// over, the folders an archive does not list included, and of link
+	// targets: what the listing keeps in memory and the unpacker resolves.
+	// A distribution's root holds about 1 MiB of names.
+	TarMaxNameBytes = 64 << 20
 	tarMaxName      = 4096 // PATH_MAX
 	tarMaxComponent = 255  // NAME_MAX
 )
@@ -38,15 +43,17 @@ const (
 // refusal of WalkTar wraps it.
 var ErrTarRefused = errors.New("archive refused")
 
-// TarLimits bound one archive: bytes of one member, of all members, and
-// the number of members (skipped ones included).
+// TarLimits bound one archive: bytes of one member and of all members;
+// the number of members (skipped ones included) and of names in the tree
+// (the folders it does not list included); and Names, the bytes of every
+// name handed over and of every link's target.
 type TarLimits struct {
-	File, Total int64
-	Entries     int
+	File, Total, Names int64
+	Entries            int
 }
 
 // TarDefaultLimits are nsup's bounds (TarMax*).
-var TarDefaultLimits = TarLimits{File: TarMaxFileSize, Total: TarMaxTotalSize, Entries: TarMaxEntries}
+var TarDefaultLimits = TarLimits{File: TarMaxFileSize, Total: TarMaxTotalSize, Names: TarMaxNameBytes, Entries: TarMaxEntries}
 
 // The types of a TarMember.
 const (
@@ -121,9 +128,12 @@ func WalkTar(r io.Reader, fn TarFunc) error { return TarDefaultLimits.Walk(r, fn
 //   - a hard link must name an earlier file of the archive, by a path not
 //     through a symlink; a hard link to itself leaves the file as it is
 //     and is not handed over;
-//   - bounds: a member larger than l.File, a total beyond l.Total or more
-//     than l.Entries members refuse the archive, before the bytes are
-//     read.
+//   - bounds: a member larger than l.File, a total beyond l.Total, more
+//     than l.Entries members or names in the tree, or names and link
+//     targets beyond l.Names bytes refuse the archive, before the bytes
+//     are read. A name of a folder the archive does not list counts as
+//     a member's: a member 2,000 folders deep is 2,000 names and about
+//     4 MB of them, not one.
 //
 // r is read up to the end of the tar stream (plus what a buffer reads
 // ahead): a caller that hashes the archive reads the rest of r itself.
@@ -164,7 +174,22 @@ type tarWalk struct {
 	limits TarLimits
 	fn     TarFunc
 	tree   map[string]tarNode
-	total  int64
+	total  int64 // bytes of the files so far
+	names  int64 // bytes of the names and link targets so far
+}
+
+// charge counts a name about to be handed over (and a link's target)
+// against the bounds: a new name of the tree against l.Entries, its bytes
+// against l.Names.
+func (w *tarWalk) charge(name, link string) error {
+	if _, ok := w.tree[name]; !ok && len(w.tree) >= w.limits.Entries {
+		return fmt.Errorf("more than %d names in the tree: %w", w.limits.Entries, ErrTarRefused)
+	}
+	w.names += int64(len(name) + len(link))
+	if w.names > w.limits.Names {
+		return fmt.Errorf("more than %d bytes of names and link targets: %w", w.limits.Names, ErrTarRefused)
+	}
+	return nil
 }
 
 var noContent = bytes.NewReader(nil)
@@ -223,6 +248,9 @@ func (w *tarWalk) member(h *tar.Header, r io.Reader) error {
 	default:
 		return fmt.Errorf("unsupported type %q: %w", h.Typeflag, ErrTarRefused)
 	}
+	if err := w.charge(rel, m.Link); err != nil {
+		return err
+	}
 	if err := w.fn(m, content); err != nil {
 		return err
 	}
@@ -250,6 +278,9 @@ func (w *tarWalk) parents(rel string) error {
 			continue
 		}
 		m := TarMember{Name: d, Type: TarDir, Mode: 0o755, Implicit: true}
+		if err := w.charge(d, ""); err != nil {
+			return err
+		}
 		if err := w.fn(m, noContent); err != nil {
 			return err
 		}

@@ -59,6 +59,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/internal/regfile"
 	"github.com/nsup/nsup/planner"
 )
@@ -429,13 +430,26 @@ func compareLock(p *planner.Plan, locked map[string]lockedEnv, idx *planner.Inde
 	return report, nil
 }
 
-// shortReport is report cut to its first 60 lines.
+// shortReport is report cut to its first 60 lines, printable.
 func shortReport(report []string) string {
 	const max = 60
 	if len(report) > max {
 		report = append(report[:max:max], fmt.Sprintf("  … and %d more", len(report)-max))
 	}
-	return strings.Join(report, "\n")
+	return printableReport(report)
+}
+
+// printableReport joins the report's lines, each shown printable: the
+// paths and link targets come from an archive, a closure's folders or a
+// lock file others may have written, and a name holding a terminal's
+// escape sequences would otherwise rewrite what the reader sees (a
+// review: a member named "\x1b[2K\r  b: nothing changed").
+func printableReport(report []string) string {
+	out := make([]string, len(report))
+	for i, l := range report {
+		out[i] = lifecycle.Printable(l)
+	}
+	return strings.Join(out, "\n")
 }
 
 // checkLock compares p with its spec's lock file, if there is one. A
@@ -473,7 +487,7 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 	if err := writeFileAtomic(name, encodeLock(state)); err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.stderr, "nsup: %s updated:\n%s\n", shown, strings.Join(report, "\n"))
+	fmt.Fprintf(ios.stderr, "nsup: %s updated:\n%s\n", shown, printableReport(report))
 	return nil
 }
 

@@ -442,3 +442,43 @@ func TestLockCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestLockReportPrintable: the report of a lock that differs shows the
+// names it lists printable: a file named with a terminal's escape
+// sequences (an archive's member, a file in a closure's folder) does not
+// reach the terminal as one (a review: "\x1b[2K\r  box: nothing changed"
+// erased the report's line).
+func TestLockReportPrintable(t *testing.T) {
+	t.Setenv("NSUP_CACHE_DIR", t.TempDir())
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "tools"), 0o755)
+	os.WriteFile(filepath.Join(dir, "tools", "mytool"), []byte("#!/bin/sh\n"), 0o755)
+	spec := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  box:
+    rootfs: {closure: [./tools, /bin/sh]}
+    namespaces: [mnt]
+    processes:
+      - {name: main, command: [/bin/sh, -c, "true"]}
+`), 0o644)
+	if code, out, errs := nsup(t, "lock", spec); code != 0 {
+		t.Fatalf("lock: %d %s %s", code, out, errs)
+	}
+	evil := "evil\x1b[2K\r  box: nothing changed\x1b]52;c;ZWNobw==\x07"
+	if err := os.WriteFile(filepath.Join(dir, "tools", evil), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"lock", "--check", spec}, {"plan", spec}, {"lock", spec}} {
+		_, _, errs := nsup(t, args...)
+		if strings.ContainsAny(errs, "\x1b\r\x07") {
+			t.Errorf("nsup %q printed a control character:\n%q", args, errs)
+		}
+		if args[0] == "lock" && len(args) == 2 {
+			continue // it rewrites the lock, reporting nothing
+		}
+		if !strings.Contains(errs, "evil?[2K?  box: nothing changed?]52;c;ZWNobw==?") {
+			t.Errorf("nsup %q does not name the file:\n%q", args, errs)
+		}
+	}
+}

@@ -16,10 +16,7 @@ import (
 
 // tarLimits bound what one archive may unpack into (planner.TarMax*);
 // tests lower them.
-var tarLimits = struct {
-	file, total int64
-	entries     int
-}{planner.TarMaxFileSize, planner.TarMaxTotalSize, planner.TarMaxEntries}
+var tarLimits = planner.TarDefaultLimits
 
 // errTarRefused is an archive nsup will not unpack: planner.WalkTar's
 // refusals, and what the unpacker itself refuses should the walk ever let
@@ -66,8 +63,7 @@ func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Ind
 	}
 	u := &unpacker{rootfd: rootfd, lastFd: -1, chown: os.Geteuid() == 0, rootMode: 0o755}
 	defer u.close()
-	lim := planner.TarLimits{File: tarLimits.file, Total: tarLimits.total, Entries: tarLimits.entries}
-	err = lim.Walk(r, func(m planner.TarMember, content io.Reader) error {
+	err = tarLimits.Walk(r, func(m planner.TarMember, content io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
