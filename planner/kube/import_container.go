@@ -51,6 +51,11 @@ func (m *importer) container(co *obj, p *podInfo, first bool) {
 	e.rootfs = rootfs
 	if imgN == nil {
 		imgN, image = nameN, "IMAGE"
+	} else if !imageReference(image) {
+		// The note below is a shell command to copy: a name such as
+		// alpine$(id>/tmp/x) would run in the reader's shell (a review).
+		m.fail(imgN, at+".image", "%q is not an image reference: letters, digits and . _ - / : @ only", image)
+		image = "IMAGE"
 	}
 	m.note(imgN, at+".image", "translated: nsup runs no image, but a root filesystem: make %s of %s first (ctr=$(podman create %s true) && podman export -o %s $ctr && podman rm $ctr); the image's config (ENTRYPOINT, CMD, ENV, WORKDIR, USER) is not in it, so the spec says what the manifest leaves to the image", tar, image, image, tar)
 
@@ -345,4 +350,20 @@ func hundredths(h int64) string {
 	s := fmt.Sprintf("%d.%02d", h/100, h%100)
 	s = strings.TrimRight(s, "0")
 	return strings.TrimSuffix(s, ".")
+}
+
+// imageReference says whether s has only the characters of an image
+// reference (registry/name:tag@digest), none a shell would act on.
+func imageReference(s string) bool {
+	if s == "" || s[0] == '-' {
+		return false
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', strings.ContainsRune("._-/:@", r):
+		default:
+			return false
+		}
+	}
+	return true
 }

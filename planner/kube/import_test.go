@@ -310,6 +310,8 @@ func TestImportErrors(t *testing.T) {
 		{"mount", "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n    - name: a\n      volumeMounts: [{name: v, mountPath: /v}]\n", "m.yaml:6:22: spec.containers[0].volumeMounts[0].name: no volume \"v\""},
 		{"restartPolicy", "apiVersion: v1\nkind: Pod\nspec:\n  restartPolicy: Sometimes\n  containers: [{name: a}]\n", "m.yaml:4:18: spec.restartPolicy: must be Always, OnFailure or Never"},
 		{"integer", "apiVersion: v1\nkind: Pod\nspec:\n  terminationGracePeriodSeconds: soon\n  containers: [{name: a}]\n", "m.yaml:4:34: spec.terminationGracePeriodSeconds: must be an integer"},
+		// The note of an image is a command to copy into a shell (a review).
+		{"image", "apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, image: 'alpine$(id>/tmp/x)'}]\n", "m.yaml:4:33: spec.containers[0].image: \"alpine$(id>/tmp/x)\" is not an image reference"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, _, err := Import("m.yaml", []byte(c.in))

@@ -230,7 +230,16 @@ func (m *importer) missing(key string, mt specs.Mount, forced []string, flags ma
 }
 
 func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, bind string, rest []string) *yaml.Node {
-	n := mapping(true, "type", str(spec.MountBind), "source", str(mt.Source), "target", str(mt.Destination))
+	src := mt.Source
+	if !path.IsAbs(src) && m.opts.Bundle != "" {
+		// A runtime resolves a relative source in the bundle, where it
+		// runs; in nsup's YAML it would be the spec's folder, and a
+		// leading ~ the caller's home (a review: "~/.ssh" became root's
+		// keys).
+		src = path.Join(m.opts.Bundle, src)
+		m.note(key, "source %s is relative: the bundle's %s", mt.Source, src)
+	}
+	n := mapping(true, "type", str(spec.MountBind), "source", str(src), "target", str(mt.Destination))
 	if len(rest) > 0 {
 		m.note(key, "options %s on %s: nsup has no such key for a bind: dropped", strings.Join(rest, ","), mt.Destination)
 	}

@@ -231,3 +231,34 @@ func TestImportMknodNodev(t *testing.T) {
 		}
 	}
 }
+
+// TestImportRelativeSource: a bind's relative source is the bundle's, as
+// a runtime resolves it, written absolute: in the YAML it would be the
+// spec's folder's, and "~/.ssh" the caller's home (a review).
+func TestImportRelativeSource(t *testing.T) {
+	data, err := os.ReadFile("testdata/import/runc-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	m["mounts"] = append(m["mounts"].([]any),
+		map[string]any{"destination": "/keys", "type": "bind", "source": "~/.ssh", "options": []any{"rbind", "ro"}},
+		map[string]any{"destination": "/data", "type": "bind", "source": "data", "options": []any{"rbind", "ro"}})
+	y, notes, err := Import(marshal(t, m), importOptions("config.json", "/srv/bundles/my-app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"source: /srv/bundles/my-app/~/.ssh, target: /keys", "source: /srv/bundles/my-app/data, target: /data"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("no %q in:\n%s", want, y)
+		}
+	}
+	if !strings.Contains(notesText(notes), "source ~/.ssh is relative: the bundle's /srv/bundles/my-app/~/.ssh") {
+		t.Errorf("notes:\n%s", notesText(notes))
+	}
+}
