@@ -500,6 +500,8 @@ func (ec *envCompiler) host() {
 	}
 	ec.network()
 	ec.joinedNetwork()
+	ec.hostPIDNote()
+	ec.hostCapabilities()
 }
 
 // owns reports whether the environment's namespace of type t belongs to

@@ -1,0 +1,108 @@
+package planner
+
+// What reaches the host itself outside a user namespace: the host's pid
+// namespace, and capabilities that act on the host.
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// inHostPIDNS: the environment's processes may be in the host's pid
+// namespace: it has none of its own and joins none, joins by name one of
+// an environment in the host's, or joins by path the host's (the same
+// namespace as nsup's own, now) or one nsup cannot look at.
+func (ec *envCompiler) inHostPIDNS() bool {
+	if ec.isNew(spec.NSPID) {
+		return false
+	}
+	j := ec.joined(spec.NSPID)
+	if j == nil {
+		return true
+	}
+	if !j.isPath() {
+		// Another environment's: its own, its pod's, or the one it is in.
+		if ec.inPod(*j) {
+			return false
+		}
+		o := ec.doneEnv(j.ref)
+		return o == nil || o.inHostPIDNS()
+	}
+	var joined, own unix.Stat_t
+	if unix.Stat(j.ref, &joined) != nil || unix.Stat("/proc/self/ns/pid", &own) != nil {
+		return true
+	}
+	return joined.Ino == own.Ino && joined.Dev == own.Dev
+}
+
+// hostPIDNote says, as the host's root, that an environment in the host's
+// pid namespace outside a user namespace can signal the host's processes:
+// root inside is uid 0, as the host's root processes are, and the kernel
+// lets a process signal those of its own uid (kill(2)) whatever its
+// capabilities; kill -1 stops every one of them (found by a review).
+// Docker's --pid=host gives the same; Kubernetes' baseline policy
+// forbids hostPID. Its proc is refused (mount).
+func (ec *envCompiler) hostPIDNote() {
+	if !ec.caller.Privileged || ec.inUserNS() || !ec.inHostPIDNS() {
+		return
+	}
+	ec.notes = append(ec.notes, fmt.Sprintf("%s.namespaces: its processes are in the host's pid namespace, where root inside may signal every process of the host's root (kill -1 stops them all): add pid to namespaces, or give the environment a user namespace", ec.field))
+}
+
+// hostCapEffects are the capabilities nsup does not keep by default that
+// act on the host itself when root inside is the host's root (no user
+// namespace, or one mapping root onto the host's): what each gives.
+var hostCapEffects = map[string]string{
+	"CAP_SYS_ADMIN":       "mounts, and most of what the host's root may do",
+	"CAP_SYS_MODULE":      "loads modules into the host's kernel",
+	"CAP_SYS_RAWIO":       "raw I/O: ports, /dev/mem, disks' commands",
+	"CAP_SYS_PTRACE":      "traces the processes it sees, and reads their memory",
+	"CAP_SYS_TIME":        "sets the host's clock",
+	"CAP_SYS_BOOT":        "reboots the host from its pid namespace",
+	"CAP_NET_ADMIN":       "configures the network it is in (the host's, without net in namespaces)",
+	"CAP_BPF":             "loads BPF programs into the host's kernel",
+	"CAP_PERFMON":         "reads the host's performance events",
+	"CAP_SYSLOG":          "reads and clears the host's kernel log",
+	"CAP_SYS_RESOURCE":    "overrides the host's resource limits and quotas",
+	"CAP_MAC_ADMIN":       "changes the host's security policy",
+	"CAP_MAC_OVERRIDE":    "overrides the host's security policy",
+	"CAP_AUDIT_CONTROL":   "changes the host's audit rules",
+	"CAP_LINUX_IMMUTABLE": "clears the immutable flag of the host's files it reaches",
+}
+
+// hostCapabilities refuses CAP_DAC_READ_SEARCH outside a confining user
+// namespace, and notes every other capability of hostCapEffects the
+// environment adds there. CAP_DAC_READ_SEARCH allows open_by_handle_at(2),
+// which opens any file of a filesystem by its inode number through any
+// fd on it: a review read the host's /etc/shadow through the
+// environment's own root and wrote the host's files through a volume
+// (the "shocker" exploit; Docker took the capability out of its default
+// set for it, CVE-2014-9357, and its filter allows the call only with
+// it). Its name says nothing of that, so it is refused; the others say
+// what they are and are noted.
+func (ec *envCompiler) hostCapabilities() {
+	s := ec.e.Security
+	if s == nil || len(s.CapAdd) == 0 || ec.confiningUserNS() {
+		return
+	}
+	for _, a := range s.CapAdd {
+		if a.Value == "CAP_DAC_READ_SEARCH" {
+			ec.errorf(a.Pos, ec.field+".security.capabilities.add", "CAP_DAC_READ_SEARCH lets root inside open any file of a filesystem it reaches by its inode number (open_by_handle_at), the host's /etc/shadow through the environment's own root: give the environment a user namespace (add user to namespaces), or leave it out")
+		}
+	}
+	var noted []string
+	for _, c := range ec.capabilities() {
+		if e, ok := hostCapEffects[c]; ok {
+			noted = append(noted, c+" ("+e+")")
+		}
+	}
+	if len(noted) > 0 {
+		slices.Sort(noted)
+		ec.notes = append(ec.notes, fmt.Sprintf("%s.security.capabilities.add: outside a user namespace, root inside is the host's root to the kernel, and keeps %s", ec.field, strings.Join(noted, ", ")))
+	}
+}

@@ -1,0 +1,122 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestProcHostPIDNS: outside a user namespace, proc of the host's pid
+// namespace is refused as a bind of the host's /proc is: a review, with
+// the default capabilities, took a host process's uid as its fsuid,
+// opened its /proc/PID/root and read the host's /etc/shadow and wrote
+// its core_pattern through it. The host's pid namespace is the one of an
+// environment without pid in its namespaces, of one that joins such an
+// environment's by name, and of one that joins the host's by path (or
+// one nsup cannot look at). Its own pid namespace, another's, a pod's,
+// and a user namespace of its own are planned.
+func TestProcHostPIDNS(t *testing.T) {
+	root := shRoot(t)
+	spec := func(envs string) string {
+		return "version: 1\nenvironments:\n" + strings.ReplaceAll(envs, "ROOT", root)
+	}
+	const own = `  a:
+    rootfs: {dir: ROOT}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const hostPID = `  a:
+    rootfs: {dir: ROOT}
+    namespaces: [mnt]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	joiner := func(join string) string {
+		return `  b:
+    rootfs: {dir: ROOT}
+    namespaces: [mnt]
+    join: {pid: ` + join + `}
+    mounts: [{type: proc, target: /proc}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	const refused = "proc of the host's pid namespace lets root inside reach the host's root"
+	for _, c := range []struct {
+		name, spec string
+		caller     Caller
+		want       string // "" planned
+	}{
+		{"no pid namespace", spec(strings.Replace(hostPID, "    processes", "    mounts: [{type: proc, target: /proc}]\n    processes", 1)), rootCaller, "l.yaml:6:14: environments.a.mounts[0]: " + refused},
+		{"joins an environment in the host's", spec(hostPID + joiner("a")), rootCaller, "l.yaml:11:14: environments.b.mounts[0]: " + refused},
+		{"joins the host's by path", spec(own + joiner("/proc/self/ns/pid")), rootCaller, "environments.b.mounts[0]: " + refused},
+		{"joins one it cannot look at", spec(own + joiner("/proc/999999999/ns/pid")), rootCaller, "environments.b.mounts[0]: " + refused},
+		{"its own", spec(strings.Replace(own, "    processes", "    mounts: [{type: proc, target: /proc}]\n    processes", 1)), rootCaller, ""},
+		{"joins another's", spec(own + joiner("a")), rootCaller, ""},
+		{"rootless (a user namespace of its own)", spec(own + joiner("a")), userCaller, ""},
+	} {
+		_, err := compileLimits(t, c.spec, c.caller, "hybrid")
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestHostPIDNote: an environment in the host's pid namespace, as root
+// outside a user namespace, gets a note: root inside may signal every
+// process of the host's root (a review killed a host process so).
+func TestHostPIDNote(t *testing.T) {
+	root := shRoot(t)
+	env := func(ns string) string {
+		return "version: 1\nenvironments:\n  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [" + ns + "]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	const note = "environments.a.namespaces: its processes are in the host's pid namespace, where root inside may signal every process of the host's root"
+	for _, c := range []struct {
+		ns     string
+		caller Caller
+		want   bool
+	}{{"mnt", rootCaller, true}, {"mnt, pid", rootCaller, false}, {"mnt", userCaller, false}} {
+		p, err := compileLimits(t, env(c.ns), c.caller, "hybrid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(strings.Join(p.Environments[0].Notes, "\n"), note); got != c.want {
+			t.Errorf("namespaces [%s], privileged %v: noted %v, want %v:\n%s", c.ns, c.caller.Privileged, got, c.want, strings.Join(p.Environments[0].Notes, "\n"))
+		}
+	}
+}
+
+// TestHostCapabilities: outside a user namespace that maps root
+// elsewhere, CAP_DAC_READ_SEARCH is refused (a review read the host's
+// /etc/shadow with open_by_handle_at through the environment's own root,
+// the "shocker" exploit), and the capabilities that act on the host
+// itself are noted; in such a user namespace, neither.
+func TestHostCapabilities(t *testing.T) {
+	root := shRoot(t)
+	env := func(add, ns string) string {
+		return "version: 1\nenvironments:\n  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [" + ns + "]\n" +
+			"    security: {capabilities: {add: [" + add + "]}}\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	_, err := compileLimits(t, env("SYS_TIME, DAC_READ_SEARCH", "mnt, pid"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "l.yaml:6:47: environments.a.security.capabilities.add: CAP_DAC_READ_SEARCH lets root inside open any file") {
+		t.Errorf("DAC_READ_SEARCH as root: %v", err)
+	}
+	if _, err := compileLimits(t, env("DAC_READ_SEARCH", "mnt, pid"), userCaller, "hybrid"); err != nil {
+		t.Errorf("DAC_READ_SEARCH in a user namespace (rootless): %v", err)
+	}
+	p, err := compileLimits(t, env("SYS_TIME, SYS_MODULE, NET_BIND_SERVICE", "mnt, pid"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const note = "environments.a.security.capabilities.add: outside a user namespace, root inside is the host's root to the kernel, and keeps CAP_SYS_MODULE (loads modules into the host's kernel), CAP_SYS_TIME (sets the host's clock)"
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, note) {
+		t.Errorf("notes:\n%s\nwant %q", notes, note)
+	}
+	p, err = compileLimits(t, env("SYS_TIME", "mnt, pid"), userCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); strings.Contains(notes, "CAP_SYS_TIME") {
+		t.Errorf("noted in a user namespace:\n%s", notes)
+	}
+}
