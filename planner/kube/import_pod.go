@@ -89,6 +89,9 @@ func (m *importer) pod(o *obj) {
 			m.note(sp.keyNode(h.key), "spec."+h.key, "less confined: the environments are in the host's %s", h.what)
 		}
 	}
+	if p.hostPID {
+		m.note(sp.keyNode("hostPID"), "spec.hostPID", "refused by nsup's planner as written when root applies it: the proc mount of the host's pid namespace is the host's /proc, whose /proc/PID/root is the host's root: remove the proc mounts")
+	}
 	p.share, _ = sp.boolean("shareProcessNamespace")
 	if v, n := sp.boolean("hostUsers"); n != nil && !v {
 		p.userns = true

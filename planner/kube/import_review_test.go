@@ -51,6 +51,9 @@ func TestImportConfinementNotes(t *testing.T) {
 			t.Fatalf("the spec lacks %q:\n%s", want, out)
 		}
 	}
+	if !strings.Contains(notesText(notes), "refused by nsup's planner as written when root applies it: the proc mount of the host's pid namespace is the host's /proc") {
+		t.Errorf("hostPID: no note of the planner's refusal:\n%s", notesText(notes))
+	}
 	for _, key := range []string{
 		"spec.volumes[0].hostPath",
 		"spec.hostNetwork",
