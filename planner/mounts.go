@@ -160,12 +160,16 @@ func (ec *envCompiler) child() {
 	ec.confine(Init, pos)
 }
 
-// nodesMadeOpen refuses CAP_MKNOD with a writable mount whose device
-// nodes work (rootfs.dev, the option dev), outside a user namespace that
-// maps root elsewhere: root inside would make one of the host's disk or
-// /dev/kmsg there and open it, as nsup confines no device by cgroup
-// (runc's device rules stop this; a review of the tenth stop wrote the
-// host's kernel log from an imported bundle). For an environment that
+// nodesMadeOpen refuses CAP_MKNOD with any mount whose device nodes work
+// (rootfs.dev, the option dev), outside a user namespace that maps root
+// elsewhere: root inside would make one of the host's disk or /dev/kmsg
+// and open it, as nsup confines no device by cgroup (runc's device rules
+// stop this; a review of the tenth stop wrote the host's kernel log from
+// an imported bundle). Read-only is no help: the node is made in a
+// writable mount that shows the same files, and opened through the one
+// where nodes work (a review made /tmp/kmsg on a tmpfs the host had
+// mounted below a read-only root with rootfs.dev, and in a writable bind
+// of a folder also bound read-only with dev). For an environment that
 // joins another's mount namespace, that one's mounts are its own (by
 // name), or not known (by path: the host's own tree, for one, is
 // writable with nodes that work).
@@ -173,36 +177,36 @@ func (ec *envCompiler) nodesMadeOpen() {
 	if ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
 		return
 	}
-	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) "
-	const fix = ", and open it: nsup confines no device by cgroup; drop MKNOD (security.capabilities), "
+	const why = "with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it "
+	const ro = " (read-only or not: the node is made in any writable mount that shows the same files, a folder mounted below it on the host or another bind of it, and opened through this one)"
+	const fix = ": nsup confines no device by cgroup; drop MKNOD (security.capabilities), "
 	if j := ec.joined(spec.NSMount); j != nil {
 		owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount)
 		if owner == nil {
 			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in any writable folder of the mount namespace joined by path where nodes work (the host's, for one)"+fix+"or give the environment a user namespace")
-		} else if root, mounts := writableNodeMounts(owner); root || len(mounts) > 0 {
-			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the writable mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+fix+"or give the environment a user namespace")
+		} else if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
 		}
 		return
 	}
-	root, mounts := writableNodeMounts(ec.e)
+	root, mounts := nodeMounts(ec.e)
 	if root {
-		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"in its writable root, where rootfs.dev lets nodes work"+fix+"make the root read-only, remove dev: true, or give the environment a user namespace")
+		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"through its root, where rootfs.dev lets nodes work"+ro+fix+"remove dev: true, or give the environment a user namespace")
 	}
 	for _, i := range mounts {
-		ec.errorf(ec.e.Mounts[i].Pos, ec.mountField(i)+".options", "%s", why+"in this writable mount, where the option dev lets nodes work"+fix+"make it read-only, remove the option dev, or give the environment a user namespace")
+		ec.errorf(ec.e.Mounts[i].Pos, ec.mountField(i)+".options", "%s", why+"through this mount, where the option dev lets nodes work"+ro+fix+"remove the option dev, or give the environment a user namespace")
 	}
 }
 
-// writableNodeMounts says where device nodes work in a writable mount of
-// e: its root (rootfs.dev on a writable root or overlay), and the
-// indexes of its mounts with the option dev that are not read-only.
-func writableNodeMounts(e *spec.Environment) (root bool, mounts []int) {
+// nodeMounts says where device nodes work in e: its root (rootfs.dev),
+// and the indexes of its mounts with the option dev, read-only or not.
+func nodeMounts(e *spec.Environment) (root bool, mounts []int) {
 	for i, m := range e.Mounts {
-		if slices.Contains(m.Options, "dev") && !m.Readonly {
+		if slices.Contains(m.Options, "dev") {
 			mounts = append(mounts, i)
 		}
 	}
-	return e.Rootfs.Dev && (e.Rootfs.Overlay || !e.Rootfs.Readonly), mounts
+	return e.Rootfs.Dev, mounts
 }
 
 // mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev

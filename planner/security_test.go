@@ -398,12 +398,15 @@ environments:
 	}
 }
 
-// TestMknodDevMounts: outside a user namespace, CAP_MKNOD with a
-// writable mount whose device nodes work (the option dev, rootfs.dev) is
-// refused: root inside would make a node of the host's disk or /dev/kmsg
-// there and open it, nsup having no device cgroup (the tenth stop's
-// review, through an imported bundle). Read-only, without MKNOD, or in a
-// user namespace, it is planned.
+// TestMknodDevMounts: outside a user namespace, CAP_MKNOD with any mount
+// whose device nodes work (the option dev, rootfs.dev) is refused, read-
+// only or not: root inside would make a node of the host's disk or
+// /dev/kmsg and open it, nsup having no device cgroup (the tenth stop's
+// review, through an imported bundle). A later review made the node in a
+// writable mount that shows the same files (a tmpfs the host mounted
+// below a read-only root with rootfs.dev; a writable bind of a folder
+// also bound read-only with dev) and opened it through the read-only
+// one. Without MKNOD, or in a user namespace, it is planned.
 func TestMknodDevMounts(t *testing.T) {
 	root := shRoot(t)
 	env := func(rootfs, mount, caps string) string {
@@ -424,6 +427,13 @@ environments:
 		{"", "{type: bind, source: " + root + ", target: /x, options: [dev]}", "environments.web.mounts[0].options: with CAP_MKNOD kept"},
 		{", readonly: false, dev: true", tmp, "environments.web.rootfs.dev: with CAP_MKNOD kept"},
 		{", overlay: true, dev: true", tmp, "environments.web.rootfs.dev: with CAP_MKNOD kept"},
+		// Read-only: the node is made in a writable mount of the same
+		// files (a folder mounted below the root on the host, the
+		// writable bind of the same folder) and opened through it.
+		{", dev: true", tmp, "environments.web.rootfs.dev: with CAP_MKNOD kept"},
+		{", readonly: true, dev: true", tmp, "environments.web.rootfs.dev: with CAP_MKNOD kept"},
+		{"", "{type: bind, source: " + root + ", target: /x, readonly: true, options: [dev]}", "environments.web.mounts[0].options: with CAP_MKNOD kept"},
+		{"", "{type: tmpfs, target: /scratch, readonly: true, options: [dev]}", "environments.web.mounts[0].options: with CAP_MKNOD kept"},
 	} {
 		_, err := compileLimits(t, env(c.rootfs, c.mount, "MKNOD"), rootCaller, "hybrid")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -436,10 +446,16 @@ environments:
 			t.Errorf("%s %s in a user namespace (rootless): %v", c.rootfs, c.mount, err)
 		}
 	}
-	for _, ok := range []string{"{type: bind, source: " + root + ", target: /x, readonly: true, options: [dev]}", tmp} {
-		if _, err := compileLimits(t, env(", dev: true", ok, "MKNOD"), rootCaller, "hybrid"); err != nil {
-			t.Errorf("%s, a read-only root with dev: %v", ok, err)
-		}
+	// Two binds of one folder, the writable one nodev: the node made
+	// there opens through the read-only one with dev.
+	twice := strings.Replace(env("", "{type: bind, source: "+root+", target: /w}", "MKNOD"), "    processes:",
+		"      - {type: bind, source: "+root+", target: /x, readonly: true, options: [dev]}\n    processes:", 1)
+	if _, err := compileLimits(t, twice, rootCaller, "hybrid"); err == nil || !strings.Contains(err.Error(), "environments.web.mounts[1].options: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it through this mount") {
+		t.Errorf("a writable bind and a read-only one with dev of one folder: %v", err)
+	}
+	// Nodes work nowhere: MKNOD is planned.
+	if _, err := compileLimits(t, env("", tmp, "MKNOD"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("MKNOD, every mount nodev: %v", err)
 	}
 	// An environment that joins another's mount namespace keeping MKNOD:
 	// the other's writable mounts where nodes work are its own (a review
@@ -460,8 +476,9 @@ environments:
 `
 	}
 	for _, c := range []struct{ owner, join, want string }{
-		{", readonly: false, dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in the writable mounts of a where nodes work"},
-		{"", "/proc/1/ns/mnt", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) in any writable folder of the mount namespace joined by path"},
+		{", readonly: false, dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it in the mounts of a where nodes work"},
+		{", dev: true", "a", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it in the mounts of a where nodes work"},
+		{"", "/proc/1/ns/mnt", "environments.b.join.mnt: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it in any writable folder of the mount namespace joined by path"},
 	} {
 		_, err := compileLimits(t, joiner(c.owner, c.join), rootCaller, "hybrid")
 		if err == nil || !strings.Contains(err.Error(), c.want) {
