@@ -36,12 +36,13 @@ func forced(kind string) (flags []string, data string) {
 	return names, k.Data
 }
 
-// nodesMadeOpen says whether a writable mount of these flags whose device
-// nodes worked would let the bundle's process make one of the host's
-// and open it: it keeps CAP_MKNOD, outside a user namespace. Runtimes stop
-// that with their device cgroup; nsup has none, so such a mount is
-// imported nodev (the planner refuses the option dev there).
-func (m *importer) nodesMadeOpen(flags map[string]bool) bool {
+// nodesMadeOpen says whether a mount whose device nodes worked would let
+// the bundle's process make one of the host's and open it: it keeps
+// CAP_MKNOD, outside a user namespace. Read-only or not: the node is made
+// in a writable mount of the same files and opened through this one.
+// Runtimes stop that with their device cgroup; nsup has none, so such a
+// mount is imported nodev (the planner refuses the option dev there).
+func (m *importer) nodesMadeOpen() bool {
 	// The bundle's device rules open every device: the mount's nodes
 	// work under a runtime as under nsup's dev (Export writes that rule
 	// for dev). Any other rules let only what they list open, which
@@ -50,7 +51,7 @@ func (m *importer) nodesMadeOpen(flags map[string]bool) bool {
 	if m.c.Linux == nil || !allDevices(m.c.Linux.Resources) {
 		return true
 	}
-	if flags["ro"] || m.c.Process == nil || m.c.Process.Capabilities == nil {
+	if m.c.Process == nil || m.c.Process.Capabilities == nil {
 		return false
 	}
 	for _, ns := range m.c.Linux.Namespaces {
@@ -156,7 +157,7 @@ func (m *importer) mounts() *yaml.Node {
 func (m *importer) typed(key, typ, kind string, mt specs.Mount, flags map[string]bool, rest []string) *yaml.Node {
 	n := mapping(true, "type", str(typ), "target", str(mt.Destination))
 	fflags, fdata := forced(kind)
-	if typ == spec.MountTmpfs && !flags["nodev"] && !m.nodesMadeOpen(flags) {
+	if typ == spec.MountTmpfs && !flags["nodev"] && !m.nodesMadeOpen() {
 		// A tmpfs without nodev is the spec's option dev.
 		flags["dev"] = true
 		fflags = slices.DeleteFunc(slices.Clone(fflags), func(f string) bool { return f == "nodev" })
@@ -263,7 +264,7 @@ func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, 
 	}
 	// A bind is nodev unless the spec says dev.
 	if !flags["nodev"] {
-		if m.nodesMadeOpen(flags) {
+		if m.nodesMadeOpen() {
 			m.note(key, "bind on %s: nodev (the config does not set it): its device rules let only the devices they list open (with CAP_MKNOD kept, a node made there too), which nsup, with no device cgroup, cannot say; options: [dev] would let every node open", mt.Destination)
 		} else {
 			flags["dev"] = true
