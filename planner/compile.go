@@ -377,6 +377,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.volumes()
 	ec.waitHealthy()
 	ec.rootfs()
+	ec.devBinds()
 	ec.host()
 	ec.child()
 	ec.init()

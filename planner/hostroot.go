@@ -190,12 +190,19 @@ func (ec *envCompiler) viewMounts() []viewMount {
 	return out
 }
 
-// kernelFS are the filesystems a root of host folders may not bind from
-// the host: the host's processes, devices, kernel knobs and groups. An
-// environment gets its own of each by a mount (type: proc, dev, sysfs).
+// kernelFS are the filesystems a root of host folders, or a bind outside
+// a user namespace, may not bind from the host: the host's processes,
+// devices, kernel knobs, groups and namespaces (binfmt_misc runs an
+// interpreter of the host's, configfs and efivarfs change the kernel and
+// the firmware, pstore holds the host's crash logs, nsfs is the host's
+// namespaces). An environment gets its own of each by a mount (type:
+// proc, dev, sysfs). The host's devtmpfs reports a tmpfs's magic: a bind
+// of it with dev is devBindRefused's.
 var kernelFS = map[int64]string{
 	0x9fa0: "proc", 0x62656572: "sysfs", 0x1cd1: "devpts", 0x27e0eb: "cgroup", 0x63677270: "cgroup2",
 	0x19800202: "mqueue", 0x64626720: "debugfs", 0x74726163: "tracefs", 0x73636673: "securityfs", 0xcafe4a11: "bpf",
+	0x42494e4d: "binfmt_misc", 0x62656570: "configfs", 0xde5e81e4: "efivarfs", 0x6165676c: "pstore",
+	0x6e736673: "nsfs", 0x65735543: "fusectl",
 }
 
 // hostRootRefused says why p may not be a folder of a root of host
@@ -274,7 +281,7 @@ func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	}
 	for _, m := range mounts {
 		if recursiveKernelFS[m.FSType] && m.Point != real && within(m.Point, real) {
-			return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
+			return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes, terminals, message queues or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
 		}
 	}
 	return ""
@@ -282,10 +289,13 @@ func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 
 // recursiveKernelFS are the filesystems a recursive bind may not bring
 // along outside a user namespace: those that show the host's processes or
-// change its kernel (binfmt_misc runs an interpreter of the host's).
+// change its kernel (binfmt_misc runs an interpreter of the host's), the
+// host's terminals (devpts: a node of another login's terminal, and
+// TIOCSTI types into it) and its POSIX message queues (mqueue).
 var recursiveKernelFS = map[string]bool{
 	"proc": true, "sysfs": true, "cgroup": true, "cgroup2": true, "debugfs": true, "tracefs": true,
 	"securityfs": true, "bpf": true, "binfmt_misc": true, "configfs": true, "efivarfs": true, "pstore": true, "fusectl": true,
+	"devpts": true, "mqueue": true,
 }
 
 // baseView is the root tree as the plan knows it, before its mounts: nil
