@@ -19,7 +19,7 @@ import (
 // otherwise.
 func TestRootKernelFSBinds(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("mounts kernel filesystems: needs root")
+		skipOrFail(t, "mounts kernel filesystems: needs root")
 	}
 	root := shRoot(t)
 	env := func(src string) string {
