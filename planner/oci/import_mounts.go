@@ -56,12 +56,18 @@ func (m *importer) nodesMadeOpen() bool {
 	}
 	for _, ns := range m.c.Linux.Namespaces {
 		// A user namespace whose root is not the host's (mapped, and not
-		// onto uid 0: nsup's default for root maps it to 0).
-		if ns.Type == specs.UserNamespace && len(m.c.Linux.UIDMappings) > 0 && !slices.ContainsFunc(m.c.Linux.UIDMappings, func(u specs.LinuxIDMapping) bool { return u.HostID == 0 }) {
+		// onto uid 0 or gid 0: nsup's default for root maps it to 0; a
+		// gid 0 of the host's passes the group checks of device files).
+		if ns.Type == specs.UserNamespace && noHostZero(m.c.Linux.UIDMappings) && noHostZero(m.c.Linux.GIDMappings) {
 			return false
 		}
 	}
 	return slices.Contains(m.c.Process.Capabilities.Bounding, "CAP_MKNOD")
+}
+
+// noHostZero: the mappings have ranges, none holding the host's id 0.
+func noHostZero(m []specs.LinuxIDMapping) bool {
+	return len(m) > 0 && !slices.ContainsFunc(m, func(u specs.LinuxIDMapping) bool { return u.HostID == 0 })
 }
 
 // options splits OCI mount options into flags (the mount(2) flags nsup

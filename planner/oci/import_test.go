@@ -179,11 +179,17 @@ func TestImportMknodNodev(t *testing.T) {
 		name       string
 		allowAll   bool
 		mknod, dev bool
+		// userGID, if not "", adds a user namespace mapping root to
+		// 100000 and gid 0 to it: a gid of the host's 0 passes the
+		// group checks of device nodes (a review).
+		userGID string
 	}{
-		{"runc's rules", false, false, false},
-		{"runc's rules, MKNOD", false, true, false},
-		{"every device", true, false, true},
-		{"every device, MKNOD", true, true, false},
+		{"runc's rules", false, false, false, ""},
+		{"runc's rules, MKNOD", false, true, false, ""},
+		{"every device", true, false, true, ""},
+		{"every device, MKNOD", true, true, false, ""},
+		{"every device, MKNOD, a user namespace", true, true, true, "100000"},
+		{"every device, MKNOD, a user namespace mapping gid 0 to 0", true, true, false, "0"},
 	} {
 		var m map[string]any
 		dec := json.NewDecoder(bytes.NewReader(data))
@@ -196,6 +202,12 @@ func TestImportMknodNodev(t *testing.T) {
 			for _, set := range []string{"bounding", "effective", "permitted"} {
 				caps[set] = append(caps[set].([]any), "CAP_MKNOD")
 			}
+		}
+		if c.userGID != "" {
+			linux := m["linux"].(map[string]any)
+			linux["namespaces"] = append(linux["namespaces"].([]any), map[string]any{"type": "user"})
+			linux["uidMappings"] = []any{map[string]any{"containerID": 0, "hostID": 100000, "size": 65536}}
+			linux["gidMappings"] = []any{map[string]any{"containerID": 0, "hostID": json.Number(c.userGID), "size": 65536}}
 		}
 		if c.allowAll {
 			m["linux"].(map[string]any)["resources"] = map[string]any{"devices": []any{map[string]any{"allow": true, "access": "rwm"}}}
