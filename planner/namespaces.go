@@ -247,6 +247,7 @@ func (ec *envCompiler) namespaces() {
 			ec.errorf(ec.e.Time.Pos, ec.field+".time", "time offsets with a mount namespace joined from %s: they would be written through the /proc of that mount namespace, which root there controls: drop time, or the join of mnt", j.ref)
 		}
 	}
+	ec.joinedOwners()
 	ec.forked = ec.joined(spec.NSUser) != nil || ec.joined(spec.NSMount) != nil || ec.joined(spec.NSTime) != nil ||
 		ec.joined(spec.NSPID) != nil || !ec.caller.Privileged && len(ec.joins) > 0 || ec.uidHelper || ec.gidHelper
 }

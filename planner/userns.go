@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsup/nsup/spec"
 )
 
@@ -95,4 +97,127 @@ func (ec *envCompiler) ownUserKey() string {
 		return ec.userKey(j.ref)
 	}
 	return "host"
+}
+
+// nsUserKey is the key (userKey) of the user namespace that owns the
+// environment's namespace of type t: its own user namespace's if it
+// makes that namespace, the owner's along a join by name, the host's if
+// it neither makes nor joins one, or joins one by path that the host's
+// user namespace owns (else its own: joinedOwners allowed the join only
+// so).
+func (ec *envCompiler) nsUserKey(t string) string {
+	j := ec.joined(t)
+	switch {
+	case ec.isNew(t) || j != nil && j.isPath() && pathNSOwner(j.ref) != ownerHost:
+		return ec.ownUserKey()
+	case j == nil || j.isPath():
+		return "host"
+	}
+	o := ec.doneEnv(j.ref)
+	if o == nil {
+		return "?" + j.ref
+	}
+	return o.nsUserKey(t)
+}
+
+// joinedOwners refuses a join of a pid or mount namespace owned by a
+// user namespace other than the host's unless the environment is in that
+// user namespace too. Root of an ancestor user namespace (the host's)
+// has every capability in it: it passes the ptrace check on the
+// processes of the pid namespace, and through their /proc/PID/root
+// reaches their mounts, which the checks of userns.go allowed for their
+// user namespace, where root is not the host's (a review's b, in the
+// host's user namespace, joined a's pid namespace, mounted a proc of its
+// own and wrote the host's core_pattern through a's writable /proc/sys;
+// another joined a's mount namespace by /proc/PID/ns/mnt). A join of mnt
+// by name whose environment's user namespace confines is refused by
+// joinedRootfs already; one whose environment joined the mount namespace
+// by path with a user namespace whose map is not known (not confining),
+// here. The owner of a namespace joined by path is found at plan time
+// (ioctl NS_GET_USERNS); a file that cannot be opened then is left to
+// apply, which opens it.
+func (ec *envCompiler) joinedOwners() {
+	own := ec.ownUserKey()
+	whose := "the host's"
+	switch {
+	case ec.isNew(spec.NSUser):
+		whose = "its own"
+	case own != "host":
+		whose = "the one it joins"
+	}
+	for _, j := range ec.joins {
+		if j.t != spec.NSPID && j.t != spec.NSMount {
+			continue
+		}
+		field := keyField(ec.field+".join", j.t)
+		what := map[string]string{spec.NSPID: "processes", spec.NSMount: "mounts"}[j.t]
+		if !j.isPath() {
+			if o := ec.doneEnv(j.ref); o != nil && (j.t == spec.NSPID || !o.confiningUserNS()) {
+				if k := o.nsUserKey(j.t); k != "host" && k != own {
+					ec.errorf(j.pos, field, "%s's %s namespace belongs to its user namespace, not the host's: entering it from another user namespace (%s) would make root there root over its %s (ptrace, /proc/PID/root), which were allowed for that user namespace; join its user namespace too (join: {user: %s})", j.ref, j.t, whose, what, j.ref)
+				}
+			}
+			continue
+		}
+		switch pathNSOwner(j.ref) {
+		case ownerHost, ownerUnknown:
+			// The host's; or not to be opened, as apply will not either.
+			continue
+		case ownerOther:
+			if u := ec.joined(spec.NSUser); u != nil && u.isPath() && sameNSOwner(j.ref, u.ref) {
+				continue
+			}
+		}
+		ec.errorf(j.pos, field, "%s belongs to a user namespace other than the host's: entering it from another user namespace (%s) would make root there root over its %s (ptrace, /proc/PID/root), which were allowed for that user namespace; join the user namespace that owns it too, by path (join: {user: /proc/PID/ns/user})", j.ref, whose, what)
+	}
+}
+
+// The owner of a namespace file, as pathNSOwner finds it.
+const (
+	ownerUnknown = iota // the file cannot be opened
+	ownerHost           // nsup's own user namespace, the host's
+	ownerOther
+)
+
+// pathNSOwner says which user namespace owns the namespace file path
+// (ioctl(2) NS_GET_USERNS), by device and inode of its file.
+func pathNSOwner(path string) int {
+	owner, opened, err := nsOwnerStat(path)
+	var self unix.Stat_t
+	switch {
+	case !opened || unix.Stat("/proc/self/ns/user", &self) != nil:
+		return ownerUnknown
+	case err == unix.EPERM:
+		return ownerOther // an owner outside nsup's user namespace
+	case err != nil:
+		return ownerUnknown // not a namespace's file: apply says so
+	case owner.Dev == self.Dev && owner.Ino == self.Ino:
+		return ownerHost
+	}
+	return ownerOther
+}
+
+// sameNSOwner: the user namespace that owns the namespace file path is
+// user's (a /proc/PID/ns/user, or a file bound from one).
+func sameNSOwner(path, user string) bool {
+	owner, _, err := nsOwnerStat(path)
+	var u unix.Stat_t
+	return err == nil && unix.Stat(user, &u) == nil && owner.Dev == u.Dev && owner.Ino == u.Ino
+}
+
+// nsOwnerStat stats the owner of the namespace file path; opened says
+// whether the file could be opened. (Both fds are wrapped to be closed:
+// the planner's boundaries allow it no close of its own.)
+func nsOwnerStat(path string) (st unix.Stat_t, opened bool, err error) {
+	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC})
+	if err != nil {
+		return st, false, err
+	}
+	defer os.NewFile(uintptr(fd), path).Close()
+	owner, err := unix.IoctlRetInt(fd, unix.NS_GET_USERNS)
+	if err != nil {
+		return st, true, err
+	}
+	defer os.NewFile(uintptr(owner), "owner of "+path).Close()
+	return st, true, unix.Fstat(owner, &st)
 }

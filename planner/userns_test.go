@@ -70,6 +70,122 @@ func TestFileMapsNoHostZero(t *testing.T) {
 	}
 }
 
+// TestPIDJoinOwnUserNS: a pid namespace that belongs to another
+// environment's user namespace is joined from that user namespace only.
+// From the host's, root would pass the ptrace check on its processes and
+// reach their mounts through /proc/PID/root, allowed for that user
+// namespace (a review's b, joining web's pid namespace with a proc of its
+// own, wrote the host's core_pattern through web's writable /proc/sys).
+func TestPIDJoinOwnUserNS(t *testing.T) {
+	root := shRoot(t)
+	joiner := func(web, join string) string {
+		return web + `  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt]
+    join: {` + join + `}
+    mounts: [{type: proc, target: /proc}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	const want = "environments.b.join.pid: web's pid namespace belongs to its user namespace, not the host's"
+	_, err := compileLimits(t, joiner(confinedWeb(root, "100000"), "pid: web"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("b joins web's pid namespace only: %v, want %q", err, want)
+	}
+	if _, err := compileLimits(t, joiner(confinedWeb(root, "100000"), "pid: web, user: web"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("b joins web's pid and user namespaces: %v", err)
+	}
+	// A chain of joins: c's pid namespace is web's.
+	chain := joiner(confinedWeb(root, "100000"), "pid: web, user: web") + `  c:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt]
+    join: {pid: b}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	if _, err := compileLimits(t, chain, rootCaller, "hybrid"); err == nil || !strings.Contains(err.Error(), "environments.c.join.pid: b's pid namespace belongs to its user namespace") {
+		t.Errorf("c joins b's pid namespace, web's: %v", err)
+	}
+	// The host's user namespace's: as before.
+	host := `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	if _, err := compileLimits(t, joiner(host, "pid: web"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("b joins the pid namespace of web, in the host's user namespace: %v", err)
+	}
+	// Rootless, the join of the user namespace is added.
+	if _, err := compileLimits(t, strings.ReplaceAll(joiner(host, "pid: web"), "mounts: [{type: proc, target: /proc}]", "mounts: []"), userCaller, "hybrid"); err != nil {
+		t.Errorf("rootless, b joins the pid namespace of web: %v", err)
+	}
+}
+
+// TestPathJoinOwnUserNS: a mount or pid namespace joined by path that a
+// user namespace other than the host's owns (ioctl NS_GET_USERNS) is
+// joined from that user namespace only (a review's b, in the host's, wrote
+// the host's core_pattern through the writable /proc/sys of the mount
+// namespace it joined by /proc/PID/ns/mnt).
+func TestPathJoinOwnUserNS(t *testing.T) {
+	root := shRoot(t)
+	sleeper := exec.Command("sleep", "100")
+	sleeper.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  syscall.CLONE_NEWUSER | syscall.CLONE_NEWNS | syscall.CLONE_NEWPID,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+	}
+	if err := sleeper.Start(); err != nil {
+		t.Skipf("no user namespace to join: %v", err)
+	}
+	defer func() {
+		sleeper.Process.Kill()
+		sleeper.Wait()
+	}()
+	ns := "/proc/" + strconv.Itoa(sleeper.Process.Pid) + "/ns/"
+	joiner := func(namespaces, join string) string {
+		return `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: [` + namespaces + `]
+    join: {` + join + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	for _, c := range []struct{ namespaces, join, want string }{
+		{"pid", "mnt: " + ns + "mnt", "environments.b.join.mnt: " + ns + "mnt belongs to a user namespace other than the host's"},
+		{"mnt", "pid: " + ns + "pid", "environments.b.join.pid: " + ns + "pid belongs to a user namespace other than the host's"},
+		{"user, mnt", "pid: " + ns + "pid", "environments.b.join.pid: " + ns + "pid belongs to a user namespace other than the host's: entering it from another user namespace (its own)"},
+		{"pid", "mnt: " + ns + "mnt, user: " + ns + "user", ""},
+		{"mnt", "pid: " + ns + "pid, user: " + ns + "user", ""},
+		{"pid", "mnt: /proc/self/ns/mnt", ""},
+		{"mnt", "pid: /proc/self/ns/pid", ""},
+	} {
+		_, err := compileLimits(t, joiner(c.namespaces, c.join), rootCaller, "hybrid")
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("namespaces [%s], join {%s}: %v, want %q", c.namespaces, c.join, err, c.want)
+		}
+	}
+	// By name, through an environment that joins them with their user
+	// namespace (whose map, as root, maps the host's 0: it confines
+	// nothing, and joinedRootfs's check of a confining one is not made).
+	via := func(join string) string {
+		return joiner("pid", "mnt: "+ns+"mnt, user: "+ns+"user") + `  c:
+    rootfs: {dir: ` + root + `}
+    namespaces: [pid]
+    join: {` + join + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	if _, err := compileLimits(t, via("mnt: b"), rootCaller, "hybrid"); err == nil || !strings.Contains(err.Error(), "environments.c.join.mnt: b's m") {
+		t.Errorf("c joins b's mount namespace, by path another user namespace's: %v", err)
+	}
+	if _, err := compileLimits(t, via("mnt: b, user: b"), rootCaller, "hybrid"); err != nil {
+		t.Errorf("c joins b's mount and user namespaces: %v", err)
+	}
+}
+
 // TestPathUserNSMapsGIDZero: a user namespace joined by /proc/PID/ns/user
 // confines only if its gid_map, too, has nothing onto the host's 0.
 func TestPathUserNSMapsGIDZero(t *testing.T) {
