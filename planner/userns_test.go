@@ -136,7 +136,7 @@ func TestPathJoinOwnUserNS(t *testing.T) {
 		GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
 	}
 	if err := sleeper.Start(); err != nil {
-		t.Skipf("no user namespace to join: %v", err)
+		skipOrFail(t, "no user namespace to join: "+err.Error())
 	}
 	defer func() {
 		sleeper.Process.Kill()
@@ -190,7 +190,7 @@ environments:
 // confines only if its gid_map, too, has nothing onto the host's 0.
 func TestPathUserNSMapsGIDZero(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("maps other than one's own ids need root")
+		skipOrFail(t, "maps other than one's own ids need root")
 	}
 	root := shRoot(t)
 	for _, gid := range []int{100000, 0} {
