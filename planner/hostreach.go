@@ -87,7 +87,11 @@ var hostCapEffects = map[string]string{
 // what they are and are noted.
 func (ec *envCompiler) hostCapabilities() {
 	s := ec.e.Security
-	if s == nil || len(s.CapAdd) == 0 || ec.confiningUserNS() {
+	if s == nil || len(s.CapAdd) == 0 {
+		return
+	}
+	ec.ptraceNote()
+	if ec.confiningUserNS() {
 		return
 	}
 	for _, a := range s.CapAdd {
@@ -97,6 +101,9 @@ func (ec *envCompiler) hostCapabilities() {
 	}
 	var noted []string
 	for _, c := range ec.capabilities() {
+		if c == "CAP_SYS_PTRACE" {
+			continue // ptraceNote says more
+		}
 		if e, ok := hostCapEffects[c]; ok {
 			noted = append(noted, c+" ("+e+")")
 		}
@@ -105,4 +112,19 @@ func (ec *envCompiler) hostCapabilities() {
 		slices.Sort(noted)
 		ec.notes = append(ec.notes, fmt.Sprintf("%s.security.capabilities.add: outside a user namespace, root inside is the host's root to the kernel, and keeps %s", ec.field, strings.Join(noted, ", ")))
 	}
+}
+
+// ptraceNote says what CAP_SYS_PTRACE gives over nsup's PID 1, in a user
+// namespace or not: nsup's init is executed inside, so root inside with
+// the capability passes the ptrace check on it, and takes its fds, which
+// are the environment's files on the host (its log, its lock, its control
+// socket): a review wrote 40 MiB into a log bounded at 10, and answered
+// nsup exec in init's place. The minimal PID 1 is a copy of nsup's
+// memory. Docker's init holds no host fd; nsup's will not once a process
+// on the host holds them (not done).
+func (ec *envCompiler) ptraceNote() {
+	if !slices.Contains(ec.capabilities(), "CAP_SYS_PTRACE") || !ec.e.InitEnabled() {
+		return
+	}
+	ec.notes = append(ec.notes, ec.field+".security.capabilities.add: CAP_SYS_PTRACE lets root inside trace nsup's PID 1 too: nsup's init (a tree of processes, apply -d) holds the environment's log, lock and control socket on the host, which root inside may then write without bound, or answer nsup exec and ps in init's place; the minimal PID 1 (one process in the foreground) is a copy of nsup's memory. Use init: false to debug one process")
 }

@@ -120,3 +120,28 @@ func TestHostCapabilities(t *testing.T) {
 		t.Errorf("noted in a user namespace:\n%s", notes)
 	}
 }
+
+// TestPtraceNote: CAP_SYS_PTRACE with nsup's PID 1 is noted, in a user
+// namespace too: a review took nsup's init's fds (the log, the lock, the
+// control socket on the host) with it. With init: false, not.
+func TestPtraceNote(t *testing.T) {
+	root := shRoot(t)
+	env := func(extra string) string {
+		return "version: 1\nenvironments:\n  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [mnt, pid]\n" + extra +
+			"    security: {capabilities: {add: [SYS_PTRACE]}}\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	const note = "environments.a.security.capabilities.add: CAP_SYS_PTRACE lets root inside trace nsup's PID 1 too"
+	for _, c := range []struct {
+		extra  string
+		caller Caller
+		want   bool
+	}{{"", rootCaller, true}, {"", userCaller, true}, {"    init: false\n", rootCaller, false}} {
+		p, err := compileLimits(t, env(c.extra), c.caller, "hybrid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(strings.Join(p.Environments[0].Notes, "\n"), note); got != c.want {
+			t.Errorf("%q, privileged %v: noted %v, want %v:\n%s", c.extra, c.caller.Privileged, got, c.want, strings.Join(p.Environments[0].Notes, "\n"))
+		}
+	}
+}

@@ -120,7 +120,9 @@ func runExec(ctx context.Context, args []string, ios ioSet) error {
 	var ee *lifecycle.ExecError
 	switch {
 	case errors.As(err, &ee):
-		fmt.Fprintf(ios.stderr, "nsup: exec: %v\n", ee)
+		// The message is init's, which root inside with SYS_PTRACE may
+		// have taken over (a review had its escape sequences printed).
+		fmt.Fprintf(ios.stderr, "nsup: exec: %s\n", lifecycle.Printable(ee.Error()))
 		switch ee.Errno {
 		case unix.ENOENT:
 			return exitStatus(127)

@@ -174,7 +174,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 			restarts = strconv.Itoa(e.Restarts)
 		}
 		if e.Health != "" {
-			health = e.Health
+			health = lifecycle.Printable(e.Health) // init's word
 		}
 		ports := "-"
 		if len(e.Ports) > 0 {
@@ -222,7 +222,7 @@ func printTree(w io.Writer, p *psProc, indent string, root, last bool) {
 	case root:
 		name = "nsup init"
 	case p.Name != "":
-		name = p.Name + " (" + lifecycle.Printable(p.Comm) + ")"
+		name = lifecycle.Printable(p.Name) + " (" + lifecycle.Printable(p.Comm) + ")"
 	}
 	branch, next := "", indent
 	if !root {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -157,11 +158,17 @@ func WriteState(path string, st *State) error {
 
 // exitRecorded reads the exit status init wrote into the lock file, or -1.
 func exitRecorded(d string) int {
-	b, err := os.ReadFile(filepath.Join(d, planner.LockFile))
+	f, err := os.Open(filepath.Join(d, planner.LockFile))
 	if err != nil {
 		return -1
 	}
-	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	defer f.Close()
+	// A status is a few bytes; init holds the file open, and root inside
+	// that may reach init's fds (SYS_PTRACE) may have made it of any size
+	// (a review wrote 1 MiB there).
+	var buf [32]byte
+	k, _ := io.ReadFull(f, buf[:])
+	n, err := strconv.Atoi(strings.TrimSpace(string(buf[:k])))
 	if err != nil {
 		return -1
 	}

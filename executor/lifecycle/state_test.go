@@ -6,9 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsup/nsup/planner"
 )
 
 // TestDownWhileInitExits: between the end of init's namespaces and the
@@ -98,4 +101,32 @@ func TestProjectDirAbove(t *testing.T) {
 		t.Errorf("List under a link to the state directory in a folder anyone may write to: %v", err)
 	}
 	os.Chmod(links, 0o700)
+}
+
+// TestExitRecordedBounded: the exit status in an environment's lock file
+// is read a few bytes at a time, whatever the file's size: init holds the
+// file open, and root inside that reaches init's fds (SYS_PTRACE added)
+// wrote 1 MiB into it, which ps and down read whole.
+func TestExitRecordedBounded(t *testing.T) {
+	d := t.TempDir()
+	p := filepath.Join(d, planner.LockFile)
+	if err := os.WriteFile(p, []byte("3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := exitRecorded(d); got != 3 {
+		t.Errorf("exitRecorded = %d, want 3", got)
+	}
+	// 256 MiB, sparse: nothing on disk, every byte read if read whole.
+	if err := os.Truncate(p, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if got := exitRecorded(d); got != -1 {
+		t.Errorf("exitRecorded of a 256 MiB file = %d, want -1", got)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("exitRecorded allocated %d bytes for a 256 MiB lock file", n)
+	}
 }
