@@ -359,7 +359,7 @@ func TestRootCgroupNamespace(t *testing.T) {
 	for _, tc := range []struct {
 		nss      string
 		rootOnly bool
-	}{{"[mnt, cgroup]", true}, {"[mnt]", false}} {
+	}{{"[mnt, pid, cgroup]", true}, {"[mnt, pid]", false}} { // pid: for its proc
 		p := compile(t, dir, `version: 1
 environments:
   cg:

@@ -325,7 +325,10 @@ environments:
 // would outlive the environment, and with it its mount namespace and
 // whatever host paths are bound there. Init is the tree's child
 // subreaper then, and kills what is left before it exits (it finds its
-// children in the environment's /proc, mounted here).
+// children in the environment's /proc where it has one: since the
+// eleventh stop, a proc of the host's pid namespace is refused outside a
+// user namespace, and inside one the kernel refuses it, so here the
+// environment's groups, removed, are what kill it).
 func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -347,7 +350,6 @@ environments:
     namespaces: [mnt]
     mounts:
       - {type: dev, target: /dev}
-      - {type: proc, target: /proc}
     processes:
       - name: main
         command: [/bin/sh, -c, "setsid /bin/sleep 4243 & echo $!"]`+side+`
