@@ -366,6 +366,10 @@ func (m *importer) podNetwork(sp *obj, p *podInfo) {
 		sp.used["dnsPolicy"] = true // the host's name server, as pasta's forwarder asks
 	}
 	hosts := &yaml.Node{Kind: yaml.MappingNode}
+	// The names' values, by name: a lookup in hosts itself is a scan,
+	// 28,000 names of a manifest within its bound took 2 s so (and past
+	// the test's 5 s on a busy machine).
+	byName := map[string]*yaml.Node{}
 	for i, a := range aliases {
 		at := fmt.Sprintf("spec.hostAliases[%d]", i)
 		ao := m.object(a, at)
@@ -388,12 +392,14 @@ func (m *importer) podNetwork(sp *obj, p *podInfo) {
 				m.note(ao.keyNode("hostnames"), at+".hostnames", "not carried: %q is not a name /etc/hosts holds", h)
 				continue
 			}
-			if v := mappingValue(hosts, h); v != nil {
+			if v := byName[h]; v != nil {
 				m.note(ao.keyNode("hostnames"), at+".hostnames", "translated: %s is listed twice: the last address is kept", h)
 				v.Value = addr.String()
 				continue
 			}
-			set(hosts, h, str(addr.String()))
+			v := str(addr.String())
+			byName[h] = v
+			set(hosts, h, v)
 		}
 	}
 	if len(hosts.Content) > 0 {
