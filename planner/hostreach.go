@@ -40,18 +40,27 @@ func (ec *envCompiler) inHostPIDNS() bool {
 	return joined.Ino == own.Ino && joined.Dev == own.Dev
 }
 
-// hostPIDNote says, as the host's root, that an environment in the host's
-// pid namespace outside a user namespace can signal the host's processes:
-// root inside is uid 0, as the host's root processes are, and the kernel
-// lets a process signal those of its own uid (kill(2)) whatever its
-// capabilities; kill -1 stops every one of them (found by a review).
-// Docker's --pid=host gives the same; Kubernetes' baseline policy
-// forbids hostPID. Its proc is refused (mount).
-func (ec *envCompiler) hostPIDNote() {
-	if !ec.caller.Privileged || ec.inUserNS() || !ec.inHostPIDNS() {
+// hostPID refuses, as the host's root, an environment in the host's pid
+// namespace outside a user namespace that maps root elsewhere. Root
+// inside sees the host's processes by pid (kill(pid, 0)) without /proc;
+// it may signal every process of its uid (kill -1 stops every process of
+// the host's root), and ptrace(2) those whose capabilities are a subset
+// of its own, after taking their uid with CAP_SETUID: a review ran code
+// in a host user's shell, outside everything the spec binds, and in other
+// environments' processes (every capability of the user namespaces the
+// host's root made is root's, by the owner rule, so those too, with no
+// capability at all). Its proc, the host's /proc, gave the host's root
+// through /proc/PID/root (the first review). Kubernetes' baseline policy
+// forbids hostPID; Docker gives it with --pid=host, under AppArmor.
+func (ec *envCompiler) hostPID() {
+	if !ec.caller.Privileged || ec.confiningUserNS() || !ec.inHostPIDNS() {
 		return
 	}
-	ec.notes = append(ec.notes, fmt.Sprintf("%s.namespaces: its processes are in the host's pid namespace, where root inside may signal every process of the host's root (kill -1 stops them all): add pid to namespaces, or give the environment a user namespace", ec.field))
+	pos, field := ec.nsPos(spec.NSPID), ec.field+".namespaces"
+	if j := ec.joined(spec.NSPID); j != nil {
+		pos, field = j.pos, ec.field+".join.pid"
+	}
+	ec.errorf(pos, field, "the host's pid namespace: root inside could signal (kill -1) and trace (ptrace) the host's processes and other environments', and run code in them: add pid to namespaces (or join an environment's that has one), or give the environment a user namespace that maps root elsewhere (idmap)")
 }
 
 // hostCapEffects are the capabilities nsup does not keep by default that
@@ -61,7 +70,6 @@ var hostCapEffects = map[string]string{
 	"CAP_SYS_ADMIN":       "mounts, and most of what the host's root may do",
 	"CAP_SYS_MODULE":      "loads modules into the host's kernel",
 	"CAP_SYS_RAWIO":       "raw I/O: ports, /dev/mem, disks' commands",
-	"CAP_SYS_PTRACE":      "traces the processes it sees, and reads their memory",
 	"CAP_SYS_TIME":        "sets the host's clock",
 	"CAP_SYS_BOOT":        "reboots the host from its pid namespace",
 	"CAP_NET_ADMIN":       "configures the network it is in (the host's, without net in namespaces)",

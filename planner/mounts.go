@@ -249,14 +249,6 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	if need := kind.Namespace; need != "" && ec.inUserNS() && !ec.owns(need) {
 		ec.errorf(m.Pos, field, "%s in a user namespace needs a %s namespace of that user namespace: add %s to namespaces (mounting %s for the host's needs privilege)", m.Type, need, need, m.Type)
 	}
-	// Outside one, proc of the host's pid namespace is the host's /proc,
-	// which a bind of /proc may not be (kernelBindRefused): root inside,
-	// taking a host process's uid as its fsuid, passes the ptrace check
-	// of /proc/PID/root and works through it as root (a review read the
-	// host's /etc/shadow and wrote core_pattern so).
-	if kind.Namespace == spec.NSPID && !ec.inUserNS() && ec.inHostPIDNS() {
-		ec.errorf(m.Pos, field, "proc of the host's pid namespace lets root inside reach the host's root through /proc/PID/root of a host process: add pid to namespaces, or give the environment a user namespace (add user to namespaces)")
-	}
 	// A kernel filesystem: its kind's flags and data, the spec's on top.
 	if kind.FSType != "" {
 		data := []string{}

@@ -501,7 +501,7 @@ func (ec *envCompiler) host() {
 	}
 	ec.network()
 	ec.joinedNetwork()
-	ec.hostPIDNote()
+	ec.hostPID()
 	ec.hostCapabilities()
 }
 
