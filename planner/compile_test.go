@@ -377,7 +377,7 @@ func TestCompileErrors(t *testing.T) {
 environments:
   a:
     rootfs: {closure: [/bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     mounts:
       - {type: bind, source: /nonexistent/nsup, target: /x}
     processes:
@@ -540,7 +540,7 @@ func TestCompileParallel(t *testing.T) {
 				case 2:
 					// The leader's mounts, its root, and the user namespace
 					// of the one before (rootless).
-					fmt.Fprintf(&b, "    namespaces: [uts]\n    join: {mnt: e%d, net: e%d}\n", i-2, i-1)
+					fmt.Fprintf(&b, "    namespaces: [uts]\n    join: {mnt: e%d, net: e%d, pid: e%d}\n", i-2, i-1, i-1)
 				}
 				if refused && i%8 == 3 {
 					// init: false runs one process.

@@ -89,7 +89,7 @@ environments:
 environments:
   dev:
     rootfs: {host: [` + h + `/bin, ` + h + `/conf]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes: [{name: main, command: [hello]}]
 `
 	_, err = compileLimits(t, bad, rootCaller, "hybrid")
@@ -113,7 +113,7 @@ func TestHostRootMergedUsr(t *testing.T) {
 environments:
   dev:
     rootfs: {host: [/usr]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes: [{name: main, command: [sh, -c, "true"]}]
 `, rootCaller, "hybrid")
 	if err != nil {

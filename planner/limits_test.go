@@ -199,12 +199,12 @@ environments:
     processes: [{name: main, command: [/bin/sh]}]
   client:
     rootfs: {dir: ` + root + `}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     join: {net: web}
     processes: [{name: main, command: [/bin/sh]}]
   bare:
     rootfs: {dir: ` + bare + `}
-    namespaces: [mnt, net]
+    namespaces: [mnt, pid, net]
     net: {network: none}
     processes: [{name: main, command: [/bin/sh]}]
 `
@@ -296,7 +296,7 @@ environments:
 	if etc(p) != 0 {
 		t.Errorf("files generated over a joined mount namespace's")
 	}
-	p, err = compileLimits(t, env("    namespaces: [mnt, net, uts]\n    hostname: \"web\\n6.6.6.6\\tgithub.com\"\n    net: {network: none}"), rootCaller, "hybrid")
+	p, err = compileLimits(t, env("    namespaces: [mnt, pid, net, uts]\n    hostname: \"web\\n6.6.6.6\\tgithub.com\"\n    net: {network: none}"), rootCaller, "hybrid")
 	if err != nil {
 		t.Fatal(err)
 	}

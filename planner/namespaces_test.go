@@ -109,7 +109,7 @@ environments:
 environments:
   a:
     rootfs: {closure: [/bin/sh]}
-    namespaces: [user, mnt]
+    namespaces: [user, mnt, pid]
     user: "1000:1000"
     processes:
       - {name: main, command: [/bin/sh]}
@@ -138,7 +138,7 @@ environments:
 environments:
   db:
     rootfs: {closure: [/bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/sh]}
   web:

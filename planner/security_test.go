@@ -42,7 +42,7 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes: [{name: main, command: [/bin/sh]}, {name: side, command: [/bin/sh]}]
 `
 	const noInit = `
@@ -50,25 +50,25 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     init: false
     processes: [{name: main, command: [/bin/sh]}]
 `
 	const two = one + `  b:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes: [{name: main, command: [/bin/sh]}]
 `
 	const joins = `version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     join: {net: b}
     processes: [{name: main, command: [/bin/sh]}]
   b:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt, net]
+    namespaces: [mnt, pid, net]
     processes: [{name: main, command: [/bin/sh]}]
 `
 	count := func(p *Plan, env string) (pty, ctty, main int) {
@@ -157,7 +157,7 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     rlimits: {nofile: "1024:4194304", nproc: 10}
     processes:
       - name: main
@@ -185,7 +185,7 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     rlimits: {nofile: "1024:4194304"}
     processes: [{name: main, command: [/bin/sh]}]
 `, Options{Caller: &raise}); err != nil {
@@ -204,7 +204,7 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     mounts: [{type: bind, source: `+filepath.Join(dir, "link", "data")+`, target: /data}]
     processes: [{name: main, command: [/bin/sh]}]
 `, Options{})
@@ -241,7 +241,7 @@ version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     security: {capabilities: `+yaml+`}
     processes: [{name: main, command: [/bin/sh]}]
 `, Options{})

@@ -90,7 +90,7 @@ func (m *importer) pod(o *obj) {
 		}
 	}
 	if p.hostPID {
-		m.note(sp.keyNode("hostPID"), "spec.hostPID", "refused by nsup's planner as written when root applies it: the proc mount of the host's pid namespace is the host's /proc, whose /proc/PID/root is the host's root: remove the proc mounts")
+		m.note(sp.keyNode("hostPID"), "spec.hostPID", "refused by nsup's planner as written when root applies it: root inside the host's pid namespace could signal and ptrace the host's processes (and through the proc mount, the host's /proc, reach the host's root): leave hostPID out")
 	}
 	p.share, _ = sp.boolean("shareProcessNamespace")
 	if v, n := sp.boolean("hostUsers"); n != nil && !v {

@@ -51,7 +51,7 @@ func TestImportConfinementNotes(t *testing.T) {
 			t.Fatalf("the spec lacks %q:\n%s", want, out)
 		}
 	}
-	if !strings.Contains(notesText(notes), "refused by nsup's planner as written when root applies it: the proc mount of the host's pid namespace is the host's /proc") {
+	if !strings.Contains(notesText(notes), "refused by nsup's planner as written when root applies it: root inside the host's pid namespace could signal and ptrace the host's processes") {
 		t.Errorf("hostPID: no note of the planner's refusal:\n%s", notesText(notes))
 	}
 	for _, key := range []string{

@@ -338,7 +338,7 @@ func TestExportSkippedPaths(t *testing.T) {
 environments:
   e:
     rootfs: {closure: [/bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     security: {masked_paths: [/bin/sh, /etc/nothing], readonly_paths: [/nowhere]}
     processes:
       - {name: main, command: [/bin/sh]}
