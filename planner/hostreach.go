@@ -67,6 +67,7 @@ func (ec *envCompiler) hostPID() {
 // act on the host itself when root inside is the host's root (no user
 // namespace, or one mapping root onto the host's): what each gives.
 var hostCapEffects = map[string]string{
+	"CAP_DAC_READ_SEARCH": "opens any file of a filesystem it reaches by its inode number (open_by_handle_at)",
 	"CAP_SYS_ADMIN":       "mounts, and most of what the host's root may do",
 	"CAP_SYS_MODULE":      "loads modules into the host's kernel",
 	"CAP_SYS_RAWIO":       "raw I/O: ports, /dev/mem, disks' commands",

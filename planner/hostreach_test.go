@@ -93,6 +93,15 @@ func TestHostCapabilities(t *testing.T) {
 	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, note) {
 		t.Errorf("notes:\n%s\nwant %q", notes, note)
 	}
+	// ALL, every capability, asks for them all: noted, DAC_READ_SEARCH
+	// among them (a review).
+	p, err = compileLimits(t, env("ALL", "mnt, pid"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "CAP_DAC_READ_SEARCH (opens any file of a filesystem it reaches by its inode number") {
+		t.Errorf("ALL: notes:\n%s", notes)
+	}
 	p, err = compileLimits(t, env("SYS_TIME", "mnt, pid"), userCaller, "hybrid")
 	if err != nil {
 		t.Fatal(err)
