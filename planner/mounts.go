@@ -190,6 +190,7 @@ func (ec *envCompiler) nodesMadeOpen() {
 		return
 	}
 	root, mounts := nodeMounts(ec.e)
+	ec.nodesLeftOnHost()
 	if root {
 		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"through its root, where rootfs.dev lets nodes work"+ro+fix+"remove dev: true, or give the environment a user namespace")
 	}
