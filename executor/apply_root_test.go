@@ -364,7 +364,7 @@ func TestRootRootfsChanged(t *testing.T) {
 environments:
   changed:
     rootfs: {closure: [`+tool+`]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - name: main
         command: [`+tool+`, "true"]

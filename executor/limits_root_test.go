@@ -260,17 +260,26 @@ func TestRootLimitsGroups(t *testing.T) {
 // TestRootLimitsLeftKilled: an environment without a pid namespace whose
 // main process leaves one behind: when the main process ends, what is
 // left in its groups is killed (cgroup.kill in the unified hierarchy)
-// and the groups removed; checkHost finds no process left.
+// and the groups removed; checkHost finds no process left. Root plans
+// the host's pid namespace only in a user namespace that maps root
+// elsewhere: the environment has one.
 func TestRootLimitsLeftKilled(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
+	// The child stage runs as host uid 100000: the tree's folders must
+	// let it through (t.TempDir makes them 0700).
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
 	p := compile(t, dir, `version: 1
 environments:
   left:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [user, mnt]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
     init: false
     processes:
       - name: main

@@ -82,19 +82,34 @@ func TestRootNamespaceNew(t *testing.T) {
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
+	// The user case's child stage runs as host uid 100000: the tree's
+	// folders must let it through (t.TempDir makes them 0700).
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
 	host := hostNS(t)
 	for _, typ := range nsTypes {
 		t.Run(typ, func(t *testing.T) {
 			checkHost(t)
-			nss := "[mnt, " + typ + "]"
-			if typ == "mnt" {
-				nss = "[mnt]"
+			// Root plans no environment in the host's pid namespace
+			// outside a user namespace that maps root elsewhere: pid is
+			// new too, but with user, whose map confines root, where the
+			// host's pid namespace is kept (and checked so).
+			nss, idmap, newPID := "[mnt, pid, "+typ+"]", "", true
+			switch typ {
+			case "mnt", "pid":
+				nss = "[mnt, pid]"
+			case "user":
+				nss, newPID = "[mnt, user]", false
+				idmap = `
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]`
 			}
 			p := compile(t, dir, `version: 1
 environments:
   fresh:
     rootfs: {dir: ./rootfs}
-    namespaces: `+nss+`
+    namespaces: `+nss+idmap+`
     processes:
       - {name: main, command: `+waitCmd+`}
 `)
@@ -109,7 +124,7 @@ environments:
 				t.Fatalf("apply: %v\n%s\n%s", err, errOut, planText(p))
 			}
 			for _, n := range nsTypes {
-				isNew := n == typ || n == "mnt"
+				isNew := n == typ || n == "mnt" || n == "pid" && newPID
 				if (got[n] != host[n]) != isNew {
 					t.Errorf("%s: %s in the environment, %s on the host; want new: %v", n, got[n], host[n], isNew)
 				}
@@ -130,11 +145,17 @@ func TestRootJoinEachByName(t *testing.T) {
 	for _, typ := range nsTypes {
 		t.Run(typ, func(t *testing.T) {
 			checkHost(t)
-			dbNS, webNS := "[mnt, "+typ+"]", "[mnt]"
-			if typ == "mnt" {
+			// Each in a pid namespace of its own (root plans none in the
+			// host's outside a user namespace that maps root elsewhere),
+			// but where web joins db's.
+			dbNS, webNS := "[mnt, pid, "+typ+"]", "[mnt, pid]"
+			switch typ {
+			case "mnt":
 				// A joined mount namespace is used as it is: web sees db's
 				// root, so its rootfs is db's.
-				dbNS, webNS = "[mnt]", "[]"
+				dbNS, webNS = "[mnt, pid]", "[pid]"
+			case "pid":
+				dbNS, webNS = "[mnt, pid]", "[mnt]"
 			}
 			p := compile(t, dir, `version: 1
 environments:
@@ -265,12 +286,12 @@ func TestRootJoinRefused(t *testing.T) {
 environments:
   first:
     rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/busybox, "true"]}
   second:
     rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     join: {net: `+tc.path+`}
     processes:
       - {name: main, command: [/bin/busybox, "true"]}
@@ -311,24 +332,24 @@ func TestRootJoinFailedNotStarted(t *testing.T) {
 environments:
   db:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt, net]
+    namespaces: [mnt, pid, net]
     processes:
       - {name: main, command: `+waitCmd+`}
   web:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     join: {net: db}
     processes:
       - {name: main, command: `+waitCmd+`}
   api:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     join: {net: web}
     processes:
       - {name: main, command: `+waitCmd+`}
   other:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: `+waitCmd+`}
 `)

@@ -51,7 +51,7 @@ const bashSpec = `version: 1
 environments:
   bash:
     rootfs: {closure: [/bin/bash]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/bash, -c, ":"]}
 `
@@ -61,7 +61,7 @@ func tarSpec(archive string) string {
 environments:
   tarred:
     rootfs: {tar: ` + archive + `}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [sh, -c, ":"]}
 `

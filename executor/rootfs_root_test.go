@@ -241,7 +241,7 @@ func TestRootTarHostile(t *testing.T) {
 environments:
   evil:
     rootfs: {tar: ./evil.tar}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/busybox, "true"]}
 `)

@@ -576,14 +576,14 @@ func TestRootTIOCSTI(t *testing.T) {
 	checkHost(t)
 	two := `  other:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: idle, command: [/bin/true]}
 `
 	// nsup run sec, nsup shell sec: sec joins other, planned with it.
 	joined := `  other:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt, net]
+    namespaces: [mnt, pid, net]
     processes:
       - {name: idle, command: [/bin/sleep, "2"]}
 `

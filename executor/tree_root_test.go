@@ -325,10 +325,11 @@ environments:
 // would outlive the environment, and with it its mount namespace and
 // whatever host paths are bound there. Init is the tree's child
 // subreaper then, and kills what is left before it exits (it finds its
-// children in the environment's /proc where it has one: since the
-// eleventh stop, a proc of the host's pid namespace is refused outside a
-// user namespace, and inside one the kernel refuses it, so here the
-// environment's groups, removed, are what kill it).
+// children in the environment's /proc where it has one: a proc of the
+// host's pid namespace is refused, and in a user namespace the kernel
+// refuses it, so here the environment's groups, removed, are what kill
+// it). Root plans the host's pid namespace only in a user namespace that
+// maps root elsewhere: the environment has one.
 func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -337,6 +338,12 @@ func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 	for _, a := range []string{"setsid", "sleep"} {
 		os.Symlink("busybox", filepath.Join(root, "bin", a))
 	}
+	// The child stage runs as host uid 100000: the tree's folders must
+	// let it through (t.TempDir makes them 0700), and it cannot create
+	// a mount target in a tree owned by the host's root.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Mkdir(filepath.Join(root, "dev"), 0o755)
 	// One process (the minimal PID 1), and a tree (nsup's init). The
 	// removal of the environment's groups kills what is left too, so
 	// this does not tell init's own way (initleft.go, TestOwnChildren).
@@ -347,7 +354,10 @@ func TestRootNoPidNamespaceLeavesNothing(t *testing.T) {
 environments:
   nopid:
     rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
+    namespaces: [user, mnt]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
     mounts:
       - {type: dev, target: /dev}
     processes:
