@@ -19,13 +19,32 @@ import (
 // kills what is left of b, its children, read from /proc. It read a's
 // planted file and SIGKILLed the host's process (found by a review); now
 // it reads only a procfs of its own.
+//
+// As root, the host's pid namespace is refused outside a user namespace
+// that maps root elsewhere: a has one (root inside is the host's uid
+// 100000), which b joins with a's mount namespace, and the host's process
+// runs as uid 100000, which root inside may signal.
 func TestRootJoinedMntPlantedProc(t *testing.T) {
 	requireRoot(t)
+	requireBusybox(t)
 	checkHost(t)
 	bin := buildNsup(t)
 	dir := t.TempDir()
+	// A root tree the mapped ids may read (nsup's cache is root's only).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(d, 0o755)
+	}
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	bb, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(tree, "bin", "busybox"), bb, 0o755)
+	os.Symlink("busybox", filepath.Join(tree, "bin", "sh"))
 	victim := exec.Command("sleep", "1000")
-	victim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	victim.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: 100000, Gid: 100000}}
 	if err := victim.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -38,21 +57,22 @@ func TestRootJoinedMntPlantedProc(t *testing.T) {
 	spec := fmt.Sprintf(`version: 1
 environments:
   a:
-    rootfs: {closure: [/bin/sh, /bin/busybox], overlay: true}
-    namespaces: [mnt, pid, uts, ipc, net]
+    rootfs: {dir: %s, overlay: true}
+    namespaces: [user, mnt, pid, uts, ipc, net]
+    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}
     processes:
       - name: main
         command: [/bin/sh, -c, 'busybox mkdir -p /proc/self/task/1 && echo %d > /proc/self/task/1/children && exec busybox sleep 1000']
   b:
-    rootfs: {closure: [/bin/sh, /bin/busybox]}
+    rootfs: {dir: %s}
     namespaces: []
-    join: {mnt: a}
+    join: {user: a, mnt: a}
     processes:
       - name: main
         command: [/bin/busybox, sleep, "1"]
       - name: side
         command: [/bin/busybox, sleep, "100"]
-`, victim.Process.Pid)
+`, tree, victim.Process.Pid, tree)
 	file := filepath.Join(dir, "nsup.yaml")
 	if err := os.WriteFile(file, []byte(spec), 0o644); err != nil {
 		t.Fatal(err)

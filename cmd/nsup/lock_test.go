@@ -37,14 +37,14 @@ func TestLockFile(t *testing.T) {
 environments:
   app:
     rootfs: {closure: [./data, /bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     mounts:
       - {type: tmpfs, target: /scratch}
     processes:
       - {name: main, command: [/bin/sh, -c, "true"]}
   other:
     rootfs: {dir: ./data}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/sh]}
 `), 0o644)
@@ -235,7 +235,7 @@ func TestLockSymlinkMode(t *testing.T) {
 environments:
   app:
     rootfs: {closure: [./data, /bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/sh, -c, "true"]}
 `), 0o644)
@@ -279,7 +279,7 @@ func portableSpec(t *testing.T, dir, mountTarget string) string {
 environments:
   box:
     rootfs: {closure: [./tools/mytool, ./tools/alias, /bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     mounts:
       - {type: tmpfs, target: /scratch}
       - {type: tmpfs, target: `+mountTarget+`}
@@ -458,7 +458,7 @@ func TestLockReportPrintable(t *testing.T) {
 environments:
   box:
     rootfs: {closure: [./tools, /bin/sh]}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/sh, -c, "true"]}
 `), 0o644)

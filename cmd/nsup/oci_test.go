@@ -209,7 +209,7 @@ func TestExportTar(t *testing.T) {
 environments:
   t:
     rootfs: {tar: root.tar}
-    namespaces: [mnt]
+    namespaces: [mnt, pid]
     processes:
       - {name: main, command: [/bin/sh]}
 `), 0o644)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nsup/nsup/planner"
 )
 
 // reviewPodSpec: web makes a user namespace of its own and shares its
@@ -45,7 +47,10 @@ var reviewNetPodSpec = strings.Replace(reviewPodSpec, "namespaces: [user, mnt, p
 // no_new_privileges, its own mount namespace and root), but no pid
 // namespace of its own. Without /proc: proc of the host's pid namespace
 // is refused outside a user namespace since the eleventh stop
-// (reviewIntruderProc).
+// (reviewIntruderProc). As root, the host's pid namespace itself is
+// refused outside a user namespace that maps root elsewhere (the
+// planner's hostPID): the intruder's probe runs as a host process
+// confined as its root would be (confinedAsEnvRoot).
 const reviewIntruderSpec = `version: 1
 name: reviewintruder
 environments:
@@ -65,6 +70,27 @@ var (
 	holderProbeBin  string
 	holderProbeErr  error
 )
+
+// confinedAsEnvRoot is the command that runs argv as root confined as an
+// environment's root is by default, without its namespaces: uid 0,
+// nsup's default capabilities only (planner.DefaultCapabilities: bounding,
+// permitted and effective; none inheritable nor ambient) and
+// no_new_privs, in the host's pid namespace: what reviewIntruderSpec's
+// root was before the planner refused it. (Docker's seccomp profile,
+// which it had too, allows ptrace.)
+func confinedAsEnvRoot(t *testing.T, argv ...string) *exec.Cmd {
+	t.Helper()
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		skipOrFail(t, "needs setpriv (util-linux)")
+	}
+	bounding := []string{"-all"}
+	for _, c := range planner.DefaultCapabilities {
+		bounding = append(bounding, "+"+strings.ToLower(strings.TrimPrefix(c, "CAP_")))
+	}
+	args := append([]string{"--bounding-set=" + strings.Join(bounding, ","), "--inh-caps=-all", "--ambient-caps=-all", "--no-new-privs", "--"}, argv...)
+	return exec.Command(setpriv, args...)
+}
 
 // holderProbe builds testdata/holderprobe.c (gcc -static) into a folder
 // others may read.
@@ -89,24 +115,17 @@ func holderProbe(t *testing.T) string {
 	return holderProbeBin
 }
 
-// upReviewPod applies the pod and the intruder detached and returns the
-// holder's pid, a host folder only root may enter, and a file in it
-// only root may read.
+// upReviewPod applies the pod detached and returns the holder's pid, a
+// host folder only root may enter, and a file in it only root may read.
 func upReviewPod(t *testing.T, podSpec string) (holder int, secretDir, secretFile string) {
 	requireBusybox(t)
-	probe := holderProbe(t)
 	dir := rootTestDirs(t)
 	pod := filepath.Join(dir, "pod.yaml")
-	intruder := filepath.Join(dir, "intruder.yaml")
 	os.WriteFile(pod, []byte(podSpec), 0o644)
-	os.WriteFile(intruder, []byte(strings.Replace(reviewIntruderSpec, "PROBE", probe, 1)), 0o644)
 	t.Chdir(dir)
-	t.Cleanup(func() { nsup(t, "down", intruder); nsup(t, "down", pod) })
+	t.Cleanup(func() { nsup(t, "down", pod) })
 	if code, _, errs := nsup(t, "apply", "-d", pod); code != 0 {
 		t.Fatalf("apply -d pod: %d %s", code, errs)
-	}
-	if code, _, errs := nsup(t, "apply", "-d", intruder); code != 0 {
-		t.Fatalf("apply -d intruder: %d %s", code, errs)
 	}
 	var h struct{ Pid int }
 	b, _ := os.ReadFile(filepath.Join(dir, "state", "reviewpod", ".pods", "web.json"))
@@ -132,7 +151,10 @@ func upReviewPod(t *testing.T, podSpec string) (holder int, secretDir, secretFil
 // check on the holder, whose root and working directory are the host's.
 // Reviewed code: the intruder reads a root-only file of the host through
 // /proc/HOLDER/root and writes into a root-only folder; and, without
-// /proc, does the same through ptrace(2) alone (holderprobe).
+// /proc, does the same through ptrace(2) alone (holderprobe). As root,
+// such an intruder is refused now (the host's pid namespace, with or
+// without /proc); the holder is still checked against its probe, run as
+// a host process confined as the intruder's root was.
 func TestRootPodHolderHostRoot(t *testing.T) {
 	t.Run("user", func(t *testing.T) {
 		requireBusybox(t)
@@ -151,24 +173,36 @@ func TestRootPodHolderHostRoot(t *testing.T) {
 			t.Errorf("a holder was started for web, whose user namespace is root's")
 		}
 	})
-	t.Run("proc", func(t *testing.T) {
-		// The intruder with the host's /proc, which would read the
-		// holder's /proc/PID/root, and any other root process's of the
-		// host (a review of the eleventh stop), is refused.
-		dir := rootTestDirs(t)
-		f := filepath.Join(dir, "intruder.yaml")
-		os.WriteFile(f, []byte(strings.Replace(reviewIntruderProc, "PROBE", "/bin/busybox", 1)), 0o644)
-		code, _, errs := nsup(t, "plan", "-d", f)
-		if code != 2 || !strings.Contains(errs, "environments.intruder.mounts[0]: proc of the host's pid namespace lets root inside reach the host's root") {
-			t.Errorf("plan of an intruder with the host's /proc: %d %s", code, errs)
-		}
-	})
+	// The intruder, with the host's /proc (which would read the holder's
+	// /proc/PID/root, and any other root process's of the host: a review
+	// of the eleventh stop) or without, is refused: the host's pid
+	// namespace, outside a user namespace that maps root elsewhere.
+	for _, c := range []struct{ name, intruder string }{{"pid", reviewIntruderSpec}, {"proc", reviewIntruderProc}} {
+		name, intruder := c.name, c.intruder
+		t.Run(name, func(t *testing.T) {
+			dir := rootTestDirs(t)
+			f := filepath.Join(dir, "intruder.yaml")
+			os.WriteFile(f, []byte(strings.Replace(intruder, "PROBE", "/bin/busybox", 1)), 0o644)
+			code, _, errs := nsup(t, "plan", "-d", f)
+			if code != 2 || !strings.Contains(errs, "environments.intruder.namespaces: the host's pid namespace: root inside could signal") {
+				t.Errorf("plan of an intruder in the host's pid namespace (%s): %d %s", name, code, errs)
+			}
+		})
+	}
 	t.Run("ptrace", func(t *testing.T) {
+		probe := holderProbe(t)
 		holder, secretDir, _ := upReviewPod(t, reviewNetPodSpec)
 		proof := filepath.Join(secretDir, "proof")
-		code, out, errs := nsup(t, "exec", "intruder", "--", holderProbe(t), fmt.Sprint(holder), proof)
-		if b, err := os.ReadFile(proof); err == nil || strings.Contains(out, "escaped") {
-			t.Errorf("intruder made the holder write the host's %s (ptrace only): %d %q %q; file: %q", proof, code, out, errs, b)
+		cmd := confinedAsEnvRoot(t, probe, fmt.Sprint(holder), proof)
+		var outb, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &outb, &errb
+		err := cmd.Run()
+		out, errs := outb.String(), errb.String()
+		if b, rerr := os.ReadFile(proof); rerr == nil || strings.Contains(out, "escaped") {
+			t.Errorf("the intruder's probe made the holder write the host's %s (ptrace only): %v %q %q; file: %q", proof, err, out, errs, b)
+		} else if !strings.Contains(errs, "holderprobe: PTRACE_SEIZE") {
+			// It ran, and ptrace's access check refused it.
+			t.Errorf("the probe failed before ptrace's access check: %v %q %q", err, out, errs)
 		}
 	})
 }
@@ -180,14 +214,38 @@ func TestRootPodHolderHostRoot(t *testing.T) {
 // user namespace; rootless, the holder's user namespace is the user's,
 // and an environment without a pid namespace of its own reaches the
 // user's other processes anyway (same uid, dumpable): docs/guides/rootless.md.
+//
+// As root, such a member is refused now unless its user namespace maps
+// root elsewhere (the host's pid namespace): with the default map (root
+// onto the host's root) it is refused; with an idmap (0 100000 65536) it
+// runs, and still no holder is made in its user namespace.
 func TestRootPodHolderMemberPtrace(t *testing.T) {
 	requireBusybox(t)
 	probe := holderProbe(t)
 	dir := rootTestDirs(t)
-	spec := strings.Replace(strings.Replace(reviewPodSpec,
-		"    rootfs: {closure: [/bin/busybox]}\n    namespaces: [user, mnt, pid, net]\n",
-		"    rootfs: {closure: [/bin/busybox, "+probe+"]}\n    namespaces: [user, mnt, net]\n    security: {capabilities: {add: [SYS_PTRACE]}}\n", 1), "name: reviewpod", "name: reviewmember", 1)
+	member := func(rootfs, idmap string) string {
+		return strings.Replace(strings.Replace(reviewPodSpec,
+			"    rootfs: {closure: [/bin/busybox]}\n    namespaces: [user, mnt, pid, net]\n",
+			"    rootfs: "+rootfs+"\n    namespaces: [user, mnt, net]\n"+idmap+"    security: {capabilities: {add: [SYS_PTRACE]}}\n", 1), "name: reviewpod", "name: reviewmember", 1)
+	}
 	f := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(f, []byte(member("{closure: [/bin/busybox, "+probe+"]}", "")), 0o644)
+	if code, _, errs := nsup(t, "plan", "-d", f); code != 2 || !strings.Contains(errs, "environments.web.namespaces: the host's pid namespace: root inside could signal") {
+		t.Errorf("plan of web in the host's pid namespace, in a user namespace mapping root onto the host's: %d %s", code, errs)
+	}
+	// A root tree the mapped ids may read (nsup's cache is root's only).
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		os.Chmod(d, 0o755)
+	}
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(filepath.Join(tree, "bin"), 0o755)
+	os.MkdirAll(filepath.Join(tree, "etc"), 0o755)
+	for _, bin := range []string{"/bin/busybox", probe} {
+		b, _ := os.ReadFile(bin)
+		os.WriteFile(filepath.Join(tree, "bin", filepath.Base(bin)), b, 0o755)
+	}
+	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
+	spec := member("{dir: "+tree+"}", idmap)
 	os.WriteFile(f, []byte(spec), 0o644)
 	t.Chdir(dir)
 	t.Cleanup(func() { nsup(t, "down", f) })
