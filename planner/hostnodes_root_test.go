@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/planner/cgroup"
+	"github.com/nsup/nsup/spec"
 )
 
 // TestRootMknodHostFolder: with CAP_MKNOD kept, a writable bind of a host
@@ -28,7 +31,16 @@ func TestRootMknodHostFolder(t *testing.T) {
 		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 		return dir
 	}
-	devOK, nodev := mount(unix.MS_NOSUID), mount(unix.MS_NOSUID|unix.MS_NODEV)
+	devOK, nodev, outer := mount(unix.MS_NOSUID), mount(unix.MS_NOSUID|unix.MS_NODEV), mount(unix.MS_NOSUID|unix.MS_NODEV)
+	// A nodev folder with a mount below it where nodes work: a
+	// recursive bind brings it along.
+	if err := os.Mkdir(outer+"/sub", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("nsup-test", outer+"/sub", "tmpfs", unix.MS_NOSUID, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(outer+"/sub", unix.MNT_DETACH) })
 	env := func(rootfs, bind, extra string) string {
 		return `version: 1
 environments:
@@ -53,6 +65,8 @@ environments:
 		{"a writable bind, missing (create)", env(root, devOK+"/new/folder", ""), rootCaller, "environments.web.mounts[0].readonly: " + refused},
 		{"a writable dir root", env(devOK, nodev, ", readonly: false"), rootCaller, "l.yaml:4:13: environments.web.rootfs.readonly: " + refused},
 		{"a writable bind on nodev", env(root, nodev, ""), rootCaller, ""},
+		{"a writable recursive bind on nodev, a mount below it without", env(root, outer, ""), rootCaller, "environments.web.mounts[0].readonly: " + refused},
+		{"the same, not recursive", strings.Replace(env(root, outer, ""), "target: /data}", "target: /data, recursive: false}", 1), rootCaller, ""},
 		{"a read-only bind", strings.Replace(env(root, devOK, ""), "target: /data}", "target: /data, readonly: true}", 1), rootCaller, ""},
 		{"rootless", env(root, devOK, ""), userCaller, ""},
 	} {
@@ -60,7 +74,7 @@ environments:
 		if strings.Contains(c.name, "create") {
 			spec = strings.Replace(spec, "target: /data}", "target: /data, create: true}", 1)
 		}
-		_, err := compileLimits(t, spec, c.caller, "hybrid")
+		_, err := compileRealMounts(t, spec, c.caller)
 		switch {
 		case c.want == "" && err != nil:
 			t.Errorf("%s: %v", c.name, err)
@@ -68,4 +82,25 @@ environments:
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
 		}
 	}
+}
+
+// compileRealMounts is compileLimits with the hybrid layout's groups and
+// the host's own mount table (the layout's is a fixed file).
+func compileRealMounts(t *testing.T, text string, caller Caller) (*Plan, error) {
+	t.Helper()
+	s, err := spec.ParseBytes("l.yaml", t.TempDir(), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})
+	o.Cgroups = func() (*cgroup.Layout, error) {
+		l, err := cgroup.Discover(os.DirFS("cgroup/testdata/hybrid"))
+		if err != nil {
+			return nil, err
+		}
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		l.Mounts = cgroup.Mounts(b)
+		return l, err
+	}
+	return Compile(s, o)
 }
