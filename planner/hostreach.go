@@ -40,7 +40,7 @@ func (ec *envCompiler) inHostPIDNS() bool {
 	return joined.Ino == own.Ino && joined.Dev == own.Dev
 }
 
-// hostPID refuses, as the host's root, an environment in the host's pid
+// hostPID refuses an environment in the host's pid
 // namespace outside a user namespace that maps root elsewhere. Root
 // inside sees the host's processes by pid (kill(pid, 0)) without /proc;
 // it may signal every process of its uid (kill -1 stops every process of
@@ -53,7 +53,10 @@ func (ec *envCompiler) inHostPIDNS() bool {
 // through /proc/PID/root (the first review). Kubernetes' baseline policy
 // forbids hostPID; Docker gives it with --pid=host, under AppArmor.
 func (ec *envCompiler) hostPID() {
-	if !ec.caller.Privileged || ec.confiningUserNS() || !ec.inHostPIDNS() {
+	// Rootless as well: a caller of uid 0 without CAP_SYS_ADMIN is
+	// planned rootless, and its user namespace maps root onto the host's
+	// (a review signalled host pid 1 so); a user's maps it elsewhere.
+	if ec.confiningUserNS() || !ec.inHostPIDNS() {
 		return
 	}
 	pos, field := ec.nsPos(spec.NSPID), ec.field+".namespaces"

@@ -56,6 +56,9 @@ func TestHostPIDNS(t *testing.T) {
 		{"its own", spec(strings.Replace(own, "    processes", "    mounts: [{type: proc, target: /proc}]\n    processes", 1)), rootCaller, ""},
 		{"joins another's", spec(own + joiner("a")), rootCaller, ""},
 		{"rootless (a user namespace of its own)", spec(hostPID), userCaller, ""},
+		// uid 0 without CAP_SYS_ADMIN is planned rootless, its map "0 0 1"
+		// (a review signalled the host's pid 1 so).
+		{"uid 0 without CAP_SYS_ADMIN", spec(hostPID), Caller{HardLimits: fixedLimits}, "environments.a.namespaces: " + refused},
 	} {
 		_, err := compileLimits(t, c.spec, c.caller, "hybrid")
 		switch {

@@ -184,13 +184,16 @@ func (ec *envCompiler) nodesMadeOpen() {
 		owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount)
 		if owner == nil {
 			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in any writable folder of the mount namespace joined by path where nodes work (the host's, for one)"+fix+"or give the environment a user namespace")
-		} else if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
-			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
+		} else {
+			if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
+				ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
+			}
+			ec.nodesLeftOnHost(owner, ec.field+".join.mnt")
 		}
 		return
 	}
 	root, mounts := nodeMounts(ec.e)
-	ec.nodesLeftOnHost()
+	ec.nodesLeftOnHost(ec.e, "")
 	if root {
 		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"through its root, where rootfs.dev lets nodes work"+ro+fix+"remove dev: true, or give the environment a user namespace")
 	}

@@ -60,7 +60,7 @@ environments:
 environments:
   a:
     rootfs: {closure: [/bin/sh]}
-    namespaces: [user, mnt]
+    namespaces: [user, mnt, pid]
     idmap:
       uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 165000, count: 1000}]
       gid: [{inside: 0, outside: 0, count: 1}]

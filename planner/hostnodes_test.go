@@ -1,0 +1,72 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestMknodHostFolder: with CAP_MKNOD kept outside a user namespace that
+// maps root elsewhere, a writable bind of a host folder, and a writable
+// dir root, are refused, the environment's own or those of the one whose
+// mount namespace it joins: a review made a 0666 /dev/kmsg node in such
+// a folder (nodev inside) and a host user wrote the kernel log through
+// it; the next left one through a join of the mount namespace by name,
+// and through a host mount of the folder's filesystem that is not nodev
+// when the source's is. Read-only, or in a user namespace (rootless),
+// planned.
+func TestMknodHostFolder(t *testing.T) {
+	root, data := shRoot(t), t.TempDir()
+	env := func(rootfs, extra, bind string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + rootfs + extra + `}
+    namespaces: [mnt, pid]
+    security: {capabilities: {add: [MKNOD]}}
+    mounts:
+      - {type: bind, source: ` + data + `, target: /data` + bind + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	joined := `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ` + data + `, target: /data}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: []
+    join: {mnt: a, pid: a}
+    security: {capabilities: {add: [MKNOD]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const refused = "with CAP_MKNOD kept, root inside can leave a device node of the host's (its disk, /dev/kmsg) in a writable host folder"
+	for _, c := range []struct {
+		name, spec string
+		caller     Caller
+		want       string
+	}{
+		{"a writable bind", env(root, "", ""), rootCaller, "l.yaml:8:9: environments.web.mounts[0].readonly: " + refused},
+		{"a writable bind, made at apply", env(root, "", "/new, create: true"), rootCaller, "environments.web.mounts[0].readonly: " + refused},
+		{"a writable dir root", env(root, ", readonly: false", ", readonly: true"), rootCaller, "l.yaml:4:13: environments.web.rootfs.readonly: " + refused},
+		{"the mounts of the mount namespace it joins", joined, rootCaller, "l.yaml:12:17: environments.b.join.mnt: " + refused},
+		{"a read-only bind", env(root, "", ", readonly: true"), rootCaller, ""},
+		{"rootless", env(root, "", ""), userCaller, ""},
+	} {
+		spec := c.spec
+		if strings.Contains(c.name, "made at apply") {
+			spec = strings.Replace(spec, "source: "+data+",", "source: "+data+"/new,", 1)
+			spec = strings.Replace(spec, "target: /data/new,", "target: /data,", 1)
+		}
+		_, err := compileLimits(t, spec, c.caller, "hybrid")
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
