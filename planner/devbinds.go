@@ -6,9 +6,7 @@ package planner
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
@@ -53,21 +51,14 @@ func (ec *envCompiler) devBinds() {
 // device by cgroup. A bind of one node (source: /dev/kvm) gives the
 // environment that device only, as docker run --device does: allowed.
 func (c *compiler) devBindRefused(src string, recursive bool) string {
-	real, err := filepath.EvalSymlinks(src)
-	if err != nil {
-		// Missing (create: true makes a folder at apply): where it
-		// would be made.
-		for anc := filepath.Dir(src); ; anc = filepath.Dir(anc) {
-			if r, err := filepath.EvalSymlinks(anc); err == nil {
-				real = filepath.Join(r, strings.TrimPrefix(src, anc))
-				break
-			}
-			if anc == "/" || anc == "." {
-				return ""
-			}
+	real, on, ok := bindSource(src)
+	if !ok {
+		return ""
+	}
+	if real == on {
+		if st, err := os.Stat(real); err != nil || !st.IsDir() {
+			return "" // one node (or file): the spec gives that one; a stat error is the bind's
 		}
-	} else if st, err := os.Stat(real); err != nil || !st.IsDir() {
-		return "" // one node (or file): the spec gives that one; a stat error is the bind's
 	}
 	const why = ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
 	is := src
@@ -81,15 +72,11 @@ func (c *compiler) devBindRefused(src string, recursive bool) string {
 	if err != nil {
 		return fmt.Sprintf("a bind of %s with dev: the host's mount table, to tell whether it is on the host's devices' filesystem, could not be read: %v", src, err)
 	}
-	if on := mountOf(mounts, real); devFS[on.FSType] {
-		return fmt.Sprintf("%s is a folder of the host's %s mounted at %s%s", is, on.FSType, on.Point, why)
+	if m := mountOf(mounts, real); devFS[m.FSType] {
+		return fmt.Sprintf("%s is a folder of the host's %s mounted at %s%s", is, m.FSType, m.Point, why)
 	}
-	if recursive {
-		for _, m := range mounts {
-			if devFS[m.FSType] && m.Point != real && within(m.Point, real) {
-				return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along%s", is, m.FSType, m.Point, why)
-			}
-		}
+	if m, ok := mountBelow(mounts, real, devFS); ok && recursive {
+		return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along%s", is, m.FSType, m.Point, why)
 	}
 	return ""
 }

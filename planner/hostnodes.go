@@ -16,26 +16,25 @@ import "github.com/nsup/nsup/spec"
 // log through it). Whether nodes open in the host's folder is not the
 // source mount's nodev alone: nodev is a flag of each mount, and the same
 // filesystem may be mounted elsewhere without it, or mounted below the
-// folder (the next review found both). field, if set, is where a joined
-// mount namespace's environment is named.
-func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, field string) {
+// folder (the next review found both). join, if set, is the join of the
+// mount namespace whose environment e is, where the refusal is said.
+func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, join *joinRef) {
 	const msg = "with CAP_MKNOD kept, root inside can leave a device node of the host's (its disk, /dev/kmsg) in a writable host folder: a host user who reaches the folder, or an environment binding it with dev, opens it (nsup confines no device by cgroup): drop MKNOD (security.capabilities), make it read-only, or give the environment a user namespace"
-	at := func(pos spec.Pos, f, what string) {
-		if field != "" {
-			pos, f = ec.joined(spec.NSMount).pos, field
-			what = " (" + e.Name + "'s " + what + ", whose mount namespace it joins)"
-		} else {
-			what = ""
+	refuse := func(pos spec.Pos, field, what string) {
+		text := msg
+		if join != nil {
+			pos, field = join.pos, ec.field+".join.mnt"
+			text += " (" + e.Name + "'s " + what + ", whose mount namespace it joins)"
 		}
-		ec.errorf(pos, f, "%s", msg+what)
+		ec.errorf(pos, field, "%s", text)
 	}
 	r := e.Rootfs
 	if r.Dir != "" && !r.Readonly && !r.Overlay {
-		at(r.Pos, ec.field+".rootfs.readonly", "writable root "+r.Dir)
+		refuse(r.Pos, ec.field+".rootfs.readonly", "writable root "+r.Dir)
 	}
 	for i, m := range e.Mounts {
 		if m.Type == spec.MountBind && !m.Readonly {
-			at(m.Pos, ec.mountField(i)+".readonly", "writable bind of "+m.Source)
+			refuse(m.Pos, ec.mountField(i)+".readonly", "writable bind of "+m.Source)
 		}
 	}
 }

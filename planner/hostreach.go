@@ -33,11 +33,19 @@ func (ec *envCompiler) inHostPIDNS() bool {
 		o := ec.doneEnv(j.ref)
 		return o == nil || o.inHostPIDNS()
 	}
+	same, known := nsupsOwnNS(j.ref, spec.NSPID)
+	return same || !known
+}
+
+// nsupsOwnNS says whether the namespace file path is nsup's own namespace
+// of type t (the host's), by device and inode; known is false where
+// either cannot be looked at.
+func nsupsOwnNS(path, t string) (same, known bool) {
 	var joined, own unix.Stat_t
-	if unix.Stat(j.ref, &joined) != nil || unix.Stat("/proc/self/ns/pid", &own) != nil {
-		return true
+	if unix.Stat(path, &joined) != nil || unix.Stat("/proc/self/ns/"+t, &own) != nil {
+		return false, false
 	}
-	return joined.Ino == own.Ino && joined.Dev == own.Dev
+	return joined.Ino == own.Ino && joined.Dev == own.Dev, true
 }
 
 // hostPID refuses an environment in the host's pid
@@ -112,10 +120,7 @@ func (ec *envCompiler) hostCapabilities() {
 		}
 	}
 	var noted []string
-	for _, c := range ec.capabilities() {
-		if c == "CAP_SYS_PTRACE" {
-			continue // ptraceNote says more
-		}
+	for _, c := range ec.capabilities() { // CAP_SYS_PTRACE: ptraceNote
 		if e, ok := hostCapEffects[c]; ok {
 			noted = append(noted, c+" ("+e+")")
 		}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -244,22 +245,9 @@ func hostRootRefused(p string) string {
 // host knob once sysfs's own readonly: false was refused). In a user
 // namespace the kernel refuses those to root inside itself.
 func (c *compiler) kernelBindRefused(src string, recursive bool) string {
-	real, err := filepath.EvalSymlinks(src)
-	on := real // where the filesystem is asked for
-	if err != nil {
-		// Missing (create: true makes it at apply): the folder that
-		// exists above it says which filesystem it will be made on (a
-		// review made a group of the host's pids hierarchy so, and left
-		// its limit).
-		for anc := filepath.Dir(src); ; anc = filepath.Dir(anc) {
-			if r, err := filepath.EvalSymlinks(anc); err == nil {
-				real, on = filepath.Join(r, strings.TrimPrefix(src, anc)), r
-				break
-			}
-			if anc == "/" || anc == "." {
-				return ""
-			}
-		}
+	real, on, ok := bindSource(src)
+	if !ok {
+		return ""
 	}
 	for _, top := range []string{"/proc", "/sys"} {
 		if within(real, top) {
@@ -279,12 +267,42 @@ func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	if err != nil {
 		return fmt.Sprintf("a recursive bind of %s: the host's mount table, to tell whether a kernel filesystem is mounted below it, could not be read: %v", src, err)
 	}
-	for _, m := range mounts {
-		if recursiveKernelFS[m.FSType] && m.Point != real && within(m.Point, real) {
-			return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes, terminals, message queues or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
-		}
+	if m, ok := mountBelow(mounts, real, recursiveKernelFS); ok {
+		return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along: root inside would reach the host's processes, terminals, message queues or kernel settings through it; bind the folders below it that you need, or give the environment a user namespace", src, m.FSType, m.Point)
 	}
 	return ""
+}
+
+// bindSource is a bind's host source as the kernel will find it: real,
+// its path with symlinks resolved, and on, where it is (real itself). A
+// source missing now (create: true makes it at apply) is where it would
+// be made: real is the folder that exists above it, resolved, with the
+// rest of the path, and on that folder, whose filesystem it will be made
+// on (a review made a group of the host's pids hierarchy so, and left its
+// limit). ok is false if no folder above it exists.
+func bindSource(src string) (real, on string, ok bool) {
+	if r, err := filepath.EvalSymlinks(src); err == nil {
+		return r, r, true
+	}
+	for anc := filepath.Dir(src); ; anc = filepath.Dir(anc) {
+		if r, err := filepath.EvalSymlinks(anc); err == nil {
+			return filepath.Join(r, strings.TrimPrefix(src, anc)), r, true
+		}
+		if anc == "/" || anc == "." {
+			return "", "", false
+		}
+	}
+}
+
+// mountBelow is a mount of mounts strictly below the folder dir whose
+// filesystem is one of fs: what a recursive bind of dir brings along.
+func mountBelow(mounts []cgroup.Mount, dir string, fs map[string]bool) (cgroup.Mount, bool) {
+	for _, m := range mounts {
+		if fs[m.FSType] && m.Point != dir && within(m.Point, dir) {
+			return m, true
+		}
+	}
+	return cgroup.Mount{}, false
 }
 
 // recursiveKernelFS are the filesystems a recursive bind may not bring

@@ -188,12 +188,12 @@ func (ec *envCompiler) nodesMadeOpen() {
 			if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
 				ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
 			}
-			ec.nodesLeftOnHost(owner, ec.field+".join.mnt")
+			ec.nodesLeftOnHost(owner, j)
 		}
 		return
 	}
 	root, mounts := nodeMounts(ec.e)
-	ec.nodesLeftOnHost(ec.e, "")
+	ec.nodesLeftOnHost(ec.e, nil)
 	if root {
 		ec.errorf(ec.e.Rootfs.Pos, ec.field+".rootfs.dev", "%s", why+"through its root, where rootfs.dev lets nodes work"+ro+fix+"remove dev: true, or give the environment a user namespace")
 	}

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
-	"golang.org/x/sys/unix"
 )
 
 type closureResult struct {
@@ -202,8 +201,7 @@ func (ec *envCompiler) joinedRootfs() {
 		// files and, through its /proc, kernel settings, as the spec
 		// asks (a review compared it with a recursive bind of /, which
 		// is refused because a read-only one would not be).
-		var joined, own unix.Stat_t
-		if unix.Stat(j.ref, &joined) == nil && unix.Stat("/proc/self/ns/mnt", &own) == nil && joined.Ino == own.Ino && joined.Dev == own.Dev {
+		if same, _ := nsupsOwnNS(j.ref, spec.NSMount); same {
 			ec.notes = append(ec.notes, fmt.Sprintf("%s.join.mnt: %s is the host's own mount namespace: the environment runs in the host's tree, every file of it, /proc and /sys included, there for root inside as for the host's root", ec.field, j.ref))
 		}
 	}
