@@ -439,11 +439,38 @@ func (a *applier) openPaths(p *planner.Plan) error {
 				continue
 			}
 			fd, err := openNS(op.Path, op.NSType)
+			if err == nil {
+				err = samePlanned(fd, op)
+				if err != nil {
+					unix.Close(fd)
+				}
+			}
 			if err != nil {
 				return stepError(env, j, err)
 			}
 			a.pathFDs[stepKey{env.Name, j}] = fd
 		}
+	}
+	return nil
+}
+
+// samePlanned checks that the namespace file open as fd is the
+// namespace the plan was made for, with the same owner: the planner's
+// checks of a join by path (whose user namespace owns it, whether it is
+// the host's) were made on what the file was then, and a /proc/PID path
+// names another process's namespace once that PID is reused. A file the
+// planner could not open was judged on nothing: refused.
+func samePlanned(fd int, op planner.Setns) error {
+	if op.NS == 0 {
+		return explained{fmt.Sprintf("%s could not be opened when the plan was made, so nothing was checked of it: plan again", op.Path), unix.ESTALE}
+	}
+	id, err := planner.IdentifyNS(fd)
+	if err != nil {
+		return fmt.Errorf("%s: %w", op.Path, err)
+	}
+	if id != op.NSIdentity {
+		name := nsNames[op.NSType]
+		return explained{fmt.Sprintf("%s is no longer the namespace planned (%s:[%d], owned by user:[%d]) but %s:[%d], owned by user:[%d]: plan again", op.Path, name, op.NS, op.Owner, name, id.NS, id.Owner), unix.ESTALE}
 	}
 	return nil
 }

@@ -275,6 +275,7 @@ func TestRootJoinRefused(t *testing.T) {
 	requireRoot(t)
 	requireBusybox(t)
 	checkHost(t)
+	// (The plan says none of them was a net namespace when planned.)
 	for _, tc := range []struct{ path, want string }{
 		{"/etc/hostname", "/etc/hostname is not a namespace file"},
 		{"/proc/self/ns/uts", "/proc/self/ns/uts is a uts namespace, not a net one"},
@@ -304,7 +305,7 @@ environments:
 					at = i
 				}
 			}
-			want := fmt.Sprintf(`test.yaml:11:17: step %d: setns(%q, CLONE_NEWNET): %s`, at, tc.path, tc.want)
+			want := fmt.Sprintf(`test.yaml:11:17: step %d: setns(%q (no net namespace nsup could open there when planned: apply refuses it), CLONE_NEWNET): %s`, at, tc.path, tc.want)
 			if err == nil || err.Error() != want {
 				t.Errorf("apply: %v\nwant %s", err, want)
 			}

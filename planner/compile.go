@@ -263,6 +263,8 @@ type compiler struct {
 	// set; hostPaths, what HostPath says of a path.
 	filters   map[string]filterResult
 	hostPaths map[string][2]bool
+	// nsFiles memoizes the namespace files joined by path (nsFile).
+	nsFiles map[string]nsFile
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir

@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nsup/nsup/spec"
 )
 
@@ -33,19 +31,20 @@ func (ec *envCompiler) inHostPIDNS() bool {
 		o := ec.doneEnv(j.ref)
 		return o == nil || o.inHostPIDNS()
 	}
-	same, known := nsupsOwnNS(j.ref, spec.NSPID)
+	same, known := ec.nsupsOwnNS(j.ref, spec.NSPID)
 	return same || !known
 }
 
 // nsupsOwnNS says whether the namespace file path is nsup's own namespace
-// of type t (the host's), by device and inode; known is false where
-// either cannot be looked at.
-func nsupsOwnNS(path, t string) (same, known bool) {
-	var joined, own unix.Stat_t
-	if unix.Stat(path, &joined) != nil || unix.Stat("/proc/self/ns/"+t, &own) != nil {
+// of type t (the host's), as the plan's one look at it found (nsFile);
+// known is false where the file cannot be opened (nor, then, joined).
+func (ec *envCompiler) nsupsOwnNS(path, t string) (same, known bool) {
+	f := ec.nsFile(path)
+	self := selfNS(t)
+	if !f.opened || self == 0 {
 		return false, false
 	}
-	return joined.Ino == own.Ino && joined.Dev == own.Dev, true
+	return f.known() && f.id.NS == self, true
 }
 
 // hostPID refuses an environment in the host's pid

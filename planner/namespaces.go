@@ -468,6 +468,9 @@ func (ec *envCompiler) host() {
 		}
 		if j.isPath() {
 			op.Path = j.ref
+			if f := ec.nsFile(j.ref); f.known() && f.nstype == op.NSType {
+				op.NSIdentity = f.id
+			}
 		} else {
 			op.Env = j.ref
 			op.Path = "/proc/$" + j.ref + "/ns/" + j.t

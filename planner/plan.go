@@ -235,7 +235,11 @@ type Setns struct {
 	// Env is the environment joined by name, or "".
 	Env string `json:"env,omitempty"`
 	// Pod is the pod whose holder's namespace is joined (Hold), or "".
-	Pod    string     `json:"pod,omitempty"`
+	Pod string `json:"pod,omitempty"`
+	// NSIdentity is, for a join by path, the namespace the file was when
+	// planned, and its owner: apply joins that namespace or none (zero if
+	// the file could not be opened then: apply refuses it).
+	NSIdentity
 	NSType CloneFlags `json:"nstype"`
 }
 

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // Render writes the plan as text: one strace-like line per step,
@@ -268,7 +270,16 @@ func FormatOp(op Op) string {
 	case Unshare:
 		return fmt.Sprintf("unshare(%s)", op.Flags)
 	case Setns:
-		return fmt.Sprintf("setns(%s, %s)", q(op.Path), op.NSType)
+		path := q(op.Path)
+		k, _ := spec.NamespaceOfFlag(uint64(op.NSType))
+		switch {
+		case op.Env != "" || op.Pod != "":
+		case op.NS != 0:
+			path += fmt.Sprintf(" = %s:[%d]", k.Name, op.NS) // as readlink shows it
+		default:
+			path += fmt.Sprintf(" (no %s namespace nsup could open there when planned: apply refuses it)", k.Name)
+		}
+		return fmt.Sprintf("setns(%s, %s)", path, op.NSType)
 	case Execve:
 		if op.ByFD {
 			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)%s", q(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))

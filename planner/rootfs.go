@@ -201,7 +201,7 @@ func (ec *envCompiler) joinedRootfs() {
 		// files and, through its /proc, kernel settings, as the spec
 		// asks (a review compared it with a recursive bind of /, which
 		// is refused because a read-only one would not be).
-		if same, _ := nsupsOwnNS(j.ref, spec.NSMount); same {
+		if same, _ := ec.nsupsOwnNS(j.ref, spec.NSMount); same {
 			ec.notes = append(ec.notes, fmt.Sprintf("%s.join.mnt: %s is the host's own mount namespace: the environment runs in the host's tree, every file of it, /proc and /sys included, there for root inside as for the host's root", ec.field, j.ref))
 		}
 	}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/nsup/nsup/spec"
 )
 
@@ -33,7 +31,7 @@ func (ec *envCompiler) confiningUserNS() bool {
 	}
 	if j := ec.joined(spec.NSUser); j != nil && !ec.inPod(*j) {
 		if j.isPath() {
-			return pathConfines(j.ref)
+			return ec.pathConfines(j.ref)
 		}
 		o := ec.doneEnv(j.ref)
 		return o != nil && o.confiningUserNS()
@@ -53,8 +51,10 @@ func mapsNoHostZero(m []spec.IDRange) bool {
 // pathConfines says whether the user namespace /proc/PID/ns/user names
 // maps no uid onto the host's 0 and no gid onto the host's 0, as its
 // uid_map and gid_map say now; false for another path, or a map that
-// cannot be read.
-func pathConfines(ref string) bool {
+// cannot be read, or if PID's user namespace is no longer the one the
+// plan looked at (nsFile) once its maps are read: the maps read are then
+// another namespace's.
+func (ec *envCompiler) pathConfines(ref string) bool {
 	pid, ok := strings.CutPrefix(ref, "/proc/")
 	if pid, ok = strings.CutSuffix(pid, "/ns/user"); !ok {
 		return false
@@ -62,7 +62,13 @@ func pathConfines(ref string) bool {
 	if _, err := strconv.Atoi(pid); err != nil {
 		return false
 	}
-	return fileMapsNoHostZero("/proc/"+pid+"/uid_map") && fileMapsNoHostZero("/proc/"+pid+"/gid_map")
+	f := ec.nsFile(ref)
+	if !f.known() {
+		return false
+	}
+	maps := fileMapsNoHostZero("/proc/"+pid+"/uid_map") && fileMapsNoHostZero("/proc/"+pid+"/gid_map")
+	again := openNSFile(ref)
+	return maps && again.known() && again.id == f.id
 }
 
 // fileMapsNoHostZero is mapsNoHostZero of a uid_map or gid_map file
@@ -108,7 +114,7 @@ func (ec *envCompiler) ownUserKey() string {
 func (ec *envCompiler) nsUserKey(t string) string {
 	j := ec.joined(t)
 	switch {
-	case ec.isNew(t) || j != nil && j.isPath() && pathNSOwner(j.ref) != ownerHost:
+	case ec.isNew(t) || j != nil && j.isPath() && ec.pathNSOwner(j.ref) != ownerHost:
 		return ec.ownUserKey()
 	case j == nil || j.isPath():
 		return "host"
@@ -159,12 +165,12 @@ func (ec *envCompiler) joinedOwners() {
 			}
 			continue
 		}
-		switch pathNSOwner(j.ref) {
+		switch ec.pathNSOwner(j.ref) {
 		case ownerHost, ownerUnknown:
 			// The host's; or not to be opened, as apply will not either.
 			continue
 		case ownerOther:
-			if u := ec.joined(spec.NSUser); u != nil && u.isPath() && sameNSOwner(j.ref, u.ref) {
+			if u := ec.joined(spec.NSUser); u != nil && u.isPath() && ec.sameNSOwner(j.ref, u.ref) {
 				continue
 			}
 		}
@@ -174,24 +180,21 @@ func (ec *envCompiler) joinedOwners() {
 
 // The owner of a namespace file, as pathNSOwner finds it.
 const (
-	ownerUnknown = iota // the file cannot be opened
+	ownerUnknown = iota // the file cannot be opened, or is no namespace's
 	ownerHost           // nsup's own user namespace, the host's
 	ownerOther
 )
 
 // pathNSOwner says which user namespace owns the namespace file path
-// (ioctl(2) NS_GET_USERNS), by device and inode of its file.
-func pathNSOwner(path string) int {
-	owner, opened, err := nsOwnerStat(path)
-	var self unix.Stat_t
+// (ioctl(2) NS_GET_USERNS), as the plan's one look at it found (nsFile).
+func (ec *envCompiler) pathNSOwner(path string) int {
+	f := ec.nsFile(path)
 	switch {
-	case !opened || unix.Stat("/proc/self/ns/user", &self) != nil:
-		return ownerUnknown
-	case err == unix.EPERM:
+	case !f.known():
+		return ownerUnknown // apply says why it cannot join it
+	case f.id.Owner == 0:
 		return ownerOther // an owner outside nsup's user namespace
-	case err != nil:
-		return ownerUnknown // not a namespace's file: apply says so
-	case owner.Dev == self.Dev && owner.Ino == self.Ino:
+	case f.id.Owner == selfNS("user"):
 		return ownerHost
 	}
 	return ownerOther
@@ -199,25 +202,7 @@ func pathNSOwner(path string) int {
 
 // sameNSOwner: the user namespace that owns the namespace file path is
 // user's (a /proc/PID/ns/user, or a file bound from one).
-func sameNSOwner(path, user string) bool {
-	owner, _, err := nsOwnerStat(path)
-	var u unix.Stat_t
-	return err == nil && unix.Stat(user, &u) == nil && owner.Dev == u.Dev && owner.Ino == u.Ino
-}
-
-// nsOwnerStat stats the owner of the namespace file path; opened says
-// whether the file could be opened. (Both fds are wrapped to be closed:
-// the planner's boundaries allow it no close of its own.)
-func nsOwnerStat(path string) (st unix.Stat_t, opened bool, err error) {
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC})
-	if err != nil {
-		return st, false, err
-	}
-	defer os.NewFile(uintptr(fd), path).Close()
-	owner, err := unix.IoctlRetInt(fd, unix.NS_GET_USERNS)
-	if err != nil {
-		return st, true, err
-	}
-	defer os.NewFile(uintptr(owner), "owner of "+path).Close()
-	return st, true, unix.Fstat(owner, &st)
+func (ec *envCompiler) sameNSOwner(path, user string) bool {
+	f, u := ec.nsFile(path), ec.nsFile(user)
+	return f.known() && u.known() && f.id.Owner != 0 && f.id.Owner == u.id.NS
 }

@@ -509,13 +509,14 @@ func TestBoundariesPlanningWritesNothing(t *testing.T) {
 		for _, f := range pkg.files {
 			imp := imports(f)
 			// The functions that open a file for reading with openat2(2)
-			// (planner.OpenReal: no symlink in the path), which may wrap
-			// the fd in an os.File.
+			// (planner.OpenReal: no symlink in the path), or get one from
+			// ioctl(2) NS_GET_USERNS (a namespace's owner), which may wrap
+			// the fd in an os.File (to close it).
 			reads := map[*ast.FuncDecl]bool{}
 			for _, d := range f.Decls {
 				if fn, ok := d.(*ast.FuncDecl); ok {
 					ast.Inspect(fn, func(n ast.Node) bool {
-						if call, ok := n.(*ast.CallExpr); ok && isCall(call, imp, "golang.org/x/sys/unix", "Openat2") && readOnlyHow(call) {
+						if call, ok := n.(*ast.CallExpr); ok && (isCall(call, imp, "golang.org/x/sys/unix", "Openat2") && readOnlyHow(call) || nsOwnerQuery(call, imp) && nsQueryName(call) == "NS_GET_USERNS") {
 							reads[fn] = true
 						}
 						return true
@@ -569,7 +570,8 @@ func isCall(call *ast.CallExpr, imp map[string]string, pkg, name string) bool {
 
 // nsOwnerQuery says whether call is unix.IoctlRetInt(fd,
 // unix.NS_GET_USERNS): the user namespace that owns a namespace, as a new
-// fd of the caller's (the planner's check of a join by path).
+// fd of the caller's (the planner's check of a join by path); or
+// NS_GET_NSTYPE, a namespace's type.
 func nsOwnerQuery(call *ast.CallExpr, imp map[string]string) bool {
 	if !isCall(call, imp, "golang.org/x/sys/unix", "IoctlRetInt") || len(call.Args) != 2 {
 		return false
@@ -579,7 +581,12 @@ func nsOwnerQuery(call *ast.CallExpr, imp map[string]string) bool {
 		return false
 	}
 	x, ok := sel.X.(*ast.Ident)
-	return ok && imp[x.Name] == "golang.org/x/sys/unix" && sel.Sel.Name == "NS_GET_USERNS"
+	return ok && imp[x.Name] == "golang.org/x/sys/unix" && (sel.Sel.Name == "NS_GET_USERNS" || sel.Sel.Name == "NS_GET_NSTYPE")
+}
+
+// nsQueryName is the request of an nsOwnerQuery call.
+func nsQueryName(call *ast.CallExpr) string {
+	return call.Args[1].(*ast.SelectorExpr).Sel.Name
 }
 
 // readOnlyHow says whether an openat2 call's how (its third argument,
