@@ -33,7 +33,16 @@ type ExecOptions struct {
 	// as they are where PassAsIs says so (a pipe, a socket, /dev/null),
 	// else through a pipe that nsup copies (Bridge).
 	Stdin, Stdout, Stderr *os.File
+	// AnswerWait bounds the wait for init's answer that the command
+	// started or could not (0: DefaultAnswerWait).
+	AnswerWait time.Duration
 }
+
+// DefaultAnswerWait is how long nsup exec waits for init to say the
+// command started: starting it takes init a fork and an execve, but an
+// init that is stopped (a debugger inside, with SYS_PTRACE, or root inside
+// holding it so) never answers, and nsup exec would wait for good.
+const DefaultAnswerWait = 20 * time.Second
 
 // ExecError is a command that could not be started; Errno says why
 // (ENOENT: not found, EACCES: not executable).
@@ -142,7 +151,21 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			}
 		}
 	}()
-	m, ok := <-msgs
+	wait := opts.AnswerWait
+	if wait <= 0 {
+		wait = DefaultAnswerWait
+	}
+	answer := time.NewTimer(wait)
+	defer answer.Stop()
+	var m ExecMessage
+	var ok bool
+	select {
+	case m, ok = <-msgs:
+	case <-ctx.Done():
+		return 1, ctx.Err()
+	case <-answer.C:
+		return 1, fmt.Errorf("environment %q: its init did not answer within %v (is it stopped? if it goes on, the command may start then)", name, wait)
+	}
 	switch {
 	case !ok:
 		return 1, fmt.Errorf("environment %q: its init closed the connection", name)

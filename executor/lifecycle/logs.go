@@ -47,7 +47,7 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 	var pos int64
 	cut, header := int64(-1), int64(0)
 	look := func() (int, error) {
-		if err := unix.Flock(fd, unix.LOCK_SH); err != nil {
+		if err := sharedLock(ctx, fd, name); err != nil {
 			return 0, err
 		}
 		defer unix.Flock(fd, unix.LOCK_UN)
@@ -84,6 +84,9 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 		for {
 			n, err := look()
 			if err != nil {
+				if ctx.Err() != nil {
+					return nil // given up while waiting for the lock
+				}
 				return err
 			}
 			if _, err := w.Write(buf[:n]); err != nil {
@@ -100,6 +103,32 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 		case <-ctx.Done():
 			return nil
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// logLockWait bounds the wait for the log's shared lock. Init holds it
+// exclusive only while it cuts the log, a moment, and never waits for
+// it; an init that is stopped, or taken over by root inside (with
+// SYS_PTRACE), could hold it for good, and nsup logs would wait with it.
+var logLockWait = 5 * time.Second
+
+// sharedLock takes the log's shared flock, trying again every few
+// milliseconds until logLockWait has passed (or ctx is done).
+func sharedLock(ctx context.Context, fd int, name string) error {
+	deadline := time.Now().Add(logLockWait)
+	for {
+		err := unix.Flock(fd, unix.LOCK_SH|unix.LOCK_NB)
+		if err != unix.EWOULDBLOCK && err != unix.EINTR {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s: its log has been locked for %v: only its init locks it, for a moment at a time (is it stopped?)", name, logLockWait)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
