@@ -146,6 +146,7 @@ const (
 	rawPause           // report paused, then wait to be killed (test hook)
 	rawChdir           // see rawDoChdir
 	rawCloseFds        // see rawDoCloseFds
+	rawLandlock        // see rawDoLandlock
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -341,6 +342,8 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoChdir(p, op)
 		case rawCloseFds:
 			rawDoCloseFds(p, op)
+		case rawLandlock:
+			rawDoLandlock(p, op)
 		case rawPause:
 			rawReport(p, reportPaused, op.step, 0)
 			if op.s[0] != nil {
@@ -415,6 +418,25 @@ func rawDoWrite(p *rawProg, op *rawOp) {
 	if e == 0 && n != op.a[0] {
 		e = syscall.EIO
 	}
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(fd)
+}
+
+// rawDoLandlock is the Landlock step: landlock_create_ruleset(a[0], a[1],
+// 0), a ruleset that handles no access and scopes what the attribute at
+// a[0] says; landlock_restrict_self of it (this thread and every process
+// it makes from now on); its fd closed.
+//
+//go:norace
+//go:nosplit
+func rawDoLandlock(p *rawProg, op *rawOp) {
+	fd, _, e := syscall.RawSyscall6(unix.SYS_LANDLOCK_CREATE_RULESET, op.a[0], op.a[1], 0, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	_, _, e = syscall.RawSyscall6(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0, 0, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}

@@ -107,6 +107,12 @@ func inRootPath(p, create string, followLast bool) (rawPath, error) {
 	return rp, nil
 }
 
+// landlockAttr is struct landlock_ruleset_attr as Landlock's ABI 6 has
+// it (handled_access_fs, handled_access_net, scoped).
+type landlockAttr struct {
+	HandledFS, HandledNet, Scoped uint64
+}
+
 // sys is a step that is one system call.
 func sys(nr uintptr, args ...uintptr) rawOp {
 	o := rawOp{kind: rawSys, nr: nr}
@@ -142,6 +148,12 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		// A kernel without keyrings (CONFIG_KEYS=n) has no keys to hide.
 		o = sys(unix.SYS_KEYCTL, unix.KEYCTL_JOIN_SESSION_KEYRING)
 		o.ignore = unix.ENOSYS
+	case planner.Landlock:
+		// Only the attribute's first fields, those of ABI 6: a kernel
+		// refuses a larger one whose bytes it does not know unless zero.
+		attr := &landlockAttr{Scoped: op.Scoped}
+		o = rawOp{kind: rawLandlock}
+		o.a[0], o.a[1] = b.pin(unsafe.Pointer(attr)), unsafe.Sizeof(*attr)
 	case planner.Setgroups:
 		var groups uintptr
 		if len(op.Groups) > 0 {

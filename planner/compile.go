@@ -45,6 +45,10 @@ type Options struct {
 	// Cgroups reads the host's cgroup layout (nil: cgroup.Discover of
 	// the host's /), where each environment's groups go.
 	Cgroups func() (*cgroup.Layout, error)
+	// LandlockABI is the kernel's Landlock ABI version, 0 without it (nil:
+	// asked of this kernel): from 6 on, it scopes abstract unix sockets
+	// and signals (hostScopes). Golden tests pass a fixed one.
+	LandlockABI func() int
 	// Terminal: nsup's stdin is a terminal. A single environment in the
 	// foreground (the one planned, or the one named in Envs, with what it
 	// joins) then gets a pty of its own (Openpty), relayed to it, instead
@@ -123,6 +127,9 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	}
 	if opts.HostPath == nil {
 		opts.HostPath = hostPath
+	}
+	if opts.LandlockABI == nil {
+		opts.LandlockABI = landlockABI
 	}
 	c := &compiler{s: s, opts: opts}
 	if opts.Detach || usesVolumes(s) {

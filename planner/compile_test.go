@@ -88,6 +88,7 @@ func fixedHostPath(p string) (isDir, ok bool) {
 // fixedOptions sets the seams above.
 func fixedOptions(o Options) Options {
 	o.Closure, o.Seccomp, o.HostPath, o.Cgroups = fixedClosure, fixedSeccomp, fixedHostPath, fixedCgroups
+	o.LandlockABI = func() int { return 7 } // Linux 6.15
 	return o
 }
 

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/nsup/nsup/spec"
 )
 
@@ -15,11 +17,15 @@ import (
 // namespace: it has none of its own and joins none, joins by name one of
 // an environment in the host's, or joins by path the host's (the same
 // namespace as nsup's own, now) or one nsup cannot look at.
-func (ec *envCompiler) inHostPIDNS() bool {
-	if ec.isNew(spec.NSPID) {
+func (ec *envCompiler) inHostPIDNS() bool { return ec.inHostNS(spec.NSPID) }
+
+// inHostNS: the environment's namespace of type t may be the host's (as
+// inHostPIDNS says of pid).
+func (ec *envCompiler) inHostNS(t string) bool {
+	if ec.isNew(t) {
 		return false
 	}
-	j := ec.joined(spec.NSPID)
+	j := ec.joined(t)
 	if j == nil {
 		return true
 	}
@@ -29,9 +35,9 @@ func (ec *envCompiler) inHostPIDNS() bool {
 			return false
 		}
 		o := ec.doneEnv(j.ref)
-		return o == nil || o.inHostPIDNS()
+		return o == nil || o.inHostNS(t)
 	}
-	same, known := ec.nsupsOwnNS(j.ref, spec.NSPID)
+	same, known := ec.nsupsOwnNS(j.ref, t)
 	return same || !known
 }
 
@@ -143,4 +149,80 @@ func (ec *envCompiler) ptraceNote() {
 		return
 	}
 	ec.notes = append(ec.notes, ec.field+".security.capabilities.add: CAP_SYS_PTRACE lets root inside trace nsup's PID 1 too: nsup's init (a tree of processes, apply -d) holds the environment's log, lock and control socket on the host, which root inside may then write without bound, or answer nsup exec and ps in init's place; the minimal PID 1 (one process in the foreground) is a copy of nsup's memory. Use init: false to debug one process")
+}
+
+// Landlock scopes (landlock_create_ruleset(2), ABI 6 on).
+const (
+	scopeAbstractUnix = unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+	scopeSignal       = unix.LANDLOCK_SCOPE_SIGNAL
+)
+
+var landlockScopeNames = []flagName{
+	{scopeAbstractUnix, "LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET"},
+	{scopeSignal, "LANDLOCK_SCOPE_SIGNAL"},
+}
+
+func landlockScopes(v uint64) string { return formatFlags(v, landlockScopeNames) }
+
+// LandlockScopeText says in words what scoped keeps an environment from.
+func LandlockScopeText(scoped uint64) string {
+	var what []string
+	if scoped&scopeAbstractUnix != 0 {
+		what = append(what, "the host's abstract unix sockets")
+	}
+	if scoped&scopeSignal != 0 {
+		what = append(what, "signalling the host's processes")
+	}
+	return strings.Join(what, " and ")
+}
+
+// hostScopes plans a Landlock domain for an environment that shares the
+// host's network or pid namespace, so that what it shares does not reach
+// the host's own:
+//   - in the host's network namespace, abstract unix sockets (@name: no
+//     file, no permission but what their server checks) are the host's;
+//     root inside, the host's uid 0 outside a user namespace (any uid,
+//     with SETUID), would pass every check of a server's that trusts its
+//     peer's credentials (SO_PEERCRED): containerd's shim API was reached
+//     from host-network containers so (CVE-2020-15257), and a session bus
+//     listening on an abstract socket takes any process of its user's
+//     uid. Scoped, the environment connects only to the abstract sockets
+//     its own processes made.
+//   - in the host's pid namespace (allowed only in a user namespace that
+//     maps root elsewhere), its processes could signal every host process
+//     of the uids it maps, other environments' of the same range too.
+//     Scoped, only its own.
+//
+// Scoping needs Landlock's ABI 6 (Linux 6.12): on an older kernel the
+// plan says what stays open.
+func (ec *envCompiler) hostScopes(pos spec.Pos) {
+	var scoped uint64
+	var what []string
+	if ec.inHostNS(spec.NSNet) {
+		scoped |= scopeAbstractUnix
+		what = append(what, "the host's network namespace: its abstract unix sockets, whose servers may trust the uid of root inside")
+	}
+	if ec.inHostPIDNS() {
+		scoped |= scopeSignal
+		what = append(what, "the host's pid namespace: signals to the host's processes of the uids it maps")
+	}
+	if scoped == 0 {
+		return
+	}
+	if abi := ec.opts.LandlockABI(); abi < 6 {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel's Landlock (ABI %d; 6, Linux 6.12, is needed) cannot keep the environment out of %s", ec.field, abi, strings.Join(what, "; and ")))
+		return
+	}
+	ec.add(Child, pos, Landlock{Scoped: scoped})
+}
+
+// landlockABI is the default Options.LandlockABI: the kernel's answer to
+// landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION),
+// which creates nothing; 0 without Landlock.
+func landlockABI() int {
+	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if e != 0 {
+		return 0
+	}
+	return int(v)
 }

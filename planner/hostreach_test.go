@@ -3,6 +3,10 @@ package planner
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // TestHostPIDNS: as root, an environment in the host's pid namespace is
@@ -136,5 +140,70 @@ func TestPtraceNote(t *testing.T) {
 		if got := strings.Contains(strings.Join(p.Environments[0].Notes, "\n"), note); got != c.want {
 			t.Errorf("%q, privileged %v: noted %v, want %v:\n%s", c.extra, c.caller.Privileged, got, c.want, strings.Join(p.Environments[0].Notes, "\n"))
 		}
+	}
+}
+
+// TestHostScopes: an environment that shares the host's network
+// namespace is kept from the host's abstract unix sockets, and one in the
+// host's pid namespace from signalling its processes (Landlock, planned
+// in the child stage); a kernel without Landlock's scopes gets a note.
+// TestRootLandlockHostNet and TestRootLandlockHostPID try them.
+func TestHostScopes(t *testing.T) {
+	root := shRoot(t)
+	idmap := `
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]`
+	env := func(name, ns, extra string) string {
+		return "  " + name + ":\n    rootfs: {dir: " + root + "}\n    namespaces: [" + ns + "]" + extra + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	for _, c := range []struct {
+		name, envs string
+		abi        int
+		want       map[string]uint64 // environment -> scoped
+		note       string
+	}{
+		{"own namespaces", env("a", "mnt, pid, net", ""), 7, map[string]uint64{}, ""},
+		{"host network", env("a", "mnt, pid", ""), 7, map[string]uint64{"a": scopeAbstractUnix}, ""},
+		{"host network by path", env("a", "mnt, pid", "\n    join: {net: /proc/self/ns/net}"), 7, map[string]uint64{"a": scopeAbstractUnix}, ""},
+		{"another's network", env("a", "mnt, pid, net", "") + env("b", "mnt, pid", "\n    join: {net: a}"), 7, map[string]uint64{}, ""},
+		{"another's host network", env("a", "mnt, pid", "") + env("b", "mnt, pid", "\n    join: {net: a}"), 7, map[string]uint64{"a": scopeAbstractUnix, "b": scopeAbstractUnix}, ""},
+		{"host pid", env("a", "user, mnt, net", idmap), 7, map[string]uint64{"a": scopeSignal}, ""},
+		{"host pid and network", env("a", "user, mnt", idmap), 7, map[string]uint64{"a": scopeAbstractUnix | scopeSignal}, ""},
+		{"no scopes in this kernel", env("a", "mnt, pid", ""), 5, map[string]uint64{},
+			"environments.a: this kernel's Landlock (ABI 5; 6, Linux 6.12, is needed) cannot keep the environment out of the host's network namespace: its abstract unix sockets, whose servers may trust the uid of root inside"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := spec.ParseBytes("l.yaml", t.TempDir(), []byte("version: 1\nenvironments:\n"+c.envs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller := rootCaller
+			o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})
+			o.LandlockABI = func() int { return c.abi }
+			p, err := Compile(s, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]uint64{}
+			for _, e := range p.Environments {
+				for _, st := range e.Steps {
+					if op, ok := st.Op.(Landlock); ok {
+						if st.Stage != Child {
+							t.Errorf("%s: Landlock in stage %s", e.Name, st.Stage)
+						}
+						got[e.Name] = op.Scoped
+					}
+				}
+			}
+			if d := cmp.Diff(c.want, got); d != "" {
+				t.Errorf("scoped (-want +got):\n%s", d)
+			}
+			var b strings.Builder
+			Render(&b, p)
+			if c.note != "" && !strings.Contains(b.String(), c.note) {
+				t.Errorf("no note %q:\n%s", c.note, b.String())
+			}
+		})
 	}
 }

@@ -216,6 +216,8 @@ environments:
 		`db host write("/proc/$CHILD/setgroups", "deny")`,
 		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
 		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
+		// Rootless in the host's pid namespace: signals scoped.
+		"db child landlock_restrict_self(landlock_create_ruleset({.scoped = LANDLOCK_SCOPE_SIGNAL}), 0)",
 		// init: false without setgroups: denied
 		"db proc setresgid(0, 0, 0)",
 		"db proc setresuid(0, 0, 0)",
@@ -223,6 +225,7 @@ environments:
 		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
 		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"web child landlock_restrict_self(landlock_create_ruleset({.scoped = LANDLOCK_SCOPE_SIGNAL}), 0)",
 		// nsup's init (no pid namespace of its own): no setgroups either
 		"web spawn main",
 		"web proc setresgid(0, 0, 0)",

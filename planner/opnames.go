@@ -49,6 +49,7 @@ func (WaitHealthy) Syscall() string   { return "wait" }
 func (MountSetattr) Syscall() string  { return "mount_setattr" }
 func (Prlimit) Syscall() string       { return "prlimit64" }
 func (Keyctl) Syscall() string        { return "keyctl" }
+func (Landlock) Syscall() string      { return "landlock_restrict_self" }
 func (InheritCaps) Syscall() string   { return "capset" }
 func (CapbsetDrop) Syscall() string   { return "prctl" }
 func (Seccomp) Syscall() string       { return "seccomp" }
@@ -101,6 +102,7 @@ func (WaitHealthy) Kind() string   { return "waitHealthy" }
 func (MountSetattr) Kind() string  { return "mount_setattr" }
 func (Prlimit) Kind() string       { return "prlimit64" }
 func (Keyctl) Kind() string        { return "keyctl" }
+func (Landlock) Kind() string      { return "landlock" }
 func (InheritCaps) Kind() string   { return "capset_inheritable" }
 func (CapbsetDrop) Kind() string   { return "capbset_drop" }
 func (Seccomp) Kind() string       { return "seccomp" }
@@ -153,6 +155,7 @@ func (WaitHealthy) isOp()   {}
 func (MountSetattr) isOp()  {}
 func (Prlimit) isOp()       {}
 func (Keyctl) isOp()        {}
+func (Landlock) isOp()      {}
 func (InheritCaps) isOp()   {}
 func (CapbsetDrop) isOp()   {}
 func (Seccomp) isOp()       {}
@@ -166,5 +169,5 @@ func AllOps() []Op {
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{}, WaitHealthy{},
-		MountSetattr{}, Prlimit{}, Keyctl{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
+		MountSetattr{}, Prlimit{}, Keyctl{}, Landlock{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
 }

@@ -296,6 +296,17 @@ const RlimInfinity = ^uint64(0)
 // execve: every thread and process to come inherits it.
 type Keyctl struct{}
 
+// Landlock is landlock_create_ruleset(2) of a ruleset that handles no
+// access and scopes Scoped (LANDLOCK_SCOPE_* bits), then
+// landlock_restrict_self(2) of it, and close: the environment's
+// processes, every one to come, may no longer connect to an abstract unix
+// socket (LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET) nor signal a process
+// (LANDLOCK_SCOPE_SIGNAL) outside the domain. Done by the launcher in the
+// new child, one thread, before its execve.
+type Landlock struct {
+	Scoped uint64 `json:"scoped"`
+}
+
 // InheritCaps is capset(2) with the inheritable set raised to the
 // permitted one: an execve by root keeps them (capabilities(7):
 // P'(permitted) includes P(inheritable)) once the bounding set no longer

@@ -434,6 +434,8 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("prlimit64(0, %s, {%s, %s})", op.Resource, limit(op.Soft), limit(op.Hard))
 	case Keyctl:
 		return "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)"
+	case Landlock:
+		return fmt.Sprintf("landlock_restrict_self(landlock_create_ruleset({.scoped = %s}), 0)", landlockScopes(op.Scoped))
 	case InheritCaps:
 		return "capset(inheritable = permitted)"
 	case CapbsetDrop:

@@ -129,6 +129,10 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 		// PR_SET_NO_NEW_PRIVS is inherited and cannot be unset.
 		ec.add(Child, nnpPos, Prctl{Option: prSetNoNew, Arg: 1})
 	}
+	// While the stage is one thread and has every capability (restricting
+	// itself needs no_new_privs or CAP_SYS_ADMIN), before any process of
+	// the environment exists.
+	ec.hostScopes(ec.nsPos(spec.NSNet))
 }
 
 // confine plans the end of the setup, by the child stage itself or by

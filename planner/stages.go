@@ -14,7 +14,7 @@ var stageOps = map[Stage][]Op{
 	Host: {Rootfs{}, Openpty{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{},
 		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}, WaitHealthy{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
-	Child: {Keyctl{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
+	Child: {Keyctl{}, Landlock{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
 		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, EtcFile{}, Console{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
 		PivotRoot{}, Umount2{}, Capset{}, CloseRange{}, Seccomp{}, Execve{}, Monitor{}},
 	Init: {Prctl{}, Capset{}, CloseRange{}, Seccomp{}, Spawn{}},

@@ -26,7 +26,7 @@ import (
 
 // fork and vfork are traced too: nsup must make none beyond its plan, and
 // the environment's own forks must be recognised as the environment's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp"
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self"
 
 // event is one traced syscall of interest.
 type event struct {
@@ -423,6 +423,12 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 		case planner.Keyctl:
 			add(i, st, func(e event) bool {
 				return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL")
+			})
+		case planner.Landlock:
+			// Of the ruleset just made (its fd), no flags.
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				return e.name == "landlock_restrict_self" && len(a) == 2 && a[1] == "0" && strings.HasPrefix(e.ret, "0")
 			})
 		case planner.Seccomp:
 			add(i, st, func(e event) bool {

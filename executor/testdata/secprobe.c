@@ -8,13 +8,17 @@
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sched.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -132,6 +136,21 @@ int main(int argc, char **argv) {
 			for (s = s ? s + 1 : ""; *s && r == 0; s++) r = ioctl(fd, TIOCSTI, s);
 			if (r == 0) r = ioctl(fd, TIOCSTI, "\n");
 			result("tiocsti", r);
+		} else if (!strncmp(a, "abstract:", 9)) {
+			/* connect to the abstract unix socket @NAME */
+			struct sockaddr_un sa = {.sun_family = AF_UNIX};
+			size_t n = strlen(a + 9);
+			if (n > sizeof sa.sun_path - 1) n = sizeof sa.sun_path - 1;
+			memcpy(sa.sun_path + 1, a + 9, n);
+			int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+			long r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 1 + n);
+			result("abstract", r);
+		} else if (!strncmp(a, "kill:", 5)) {
+			/* kill:PID:SIG */
+			int pid = atoi(a + 5), sig = 0;
+			char *c = strchr(a + 5, ':');
+			if (c) sig = atoi(c + 1);
+			result("kill", kill(pid, sig));
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {

@@ -372,6 +372,17 @@ func (x *exporter) step(st planner.Step) error {
 		default:
 			return fmt.Errorf("prctl %s has no OCI equivalent", op.Option)
 		}
+	case planner.Landlock:
+		// OCI has no Landlock (runtime-spec 1.2): the runtime would let
+		// the container reach what nsup scopes.
+		var add []string
+		if op.Scoped&unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET != 0 {
+			add = append(add, "net")
+		}
+		if op.Scoped&unix.LANDLOCK_SCOPE_SIGNAL != 0 {
+			add = append(add, "pid")
+		}
+		x.notes = append(x.notes, Note{Origin: st.Origin, Key: x.key + ".namespaces", Msg: fmt.Sprintf("not carried: OCI has no Landlock; nsup keeps the environment from %s, and the runtime will not: add %s to namespaces", planner.LandlockScopeText(op.Scoped), strings.Join(add, " and "))})
 	case planner.Keyctl:
 		// A new session keyring of its own: runc and crun join a new
 		// session keyring for every container by themselves.

@@ -1,0 +1,106 @@
+package executor_test
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+// TestRootLandlockHostNet: an environment in the host's network
+// namespace connects to no abstract unix socket of the host's. Root
+// inside is the host's uid 0 there (any uid, with SETUID), and a server
+// that trusts its peer's credentials took it for the host's root
+// (containerd's shim API, CVE-2020-15257); before the plan scoped it
+// (Landlock), the probe connected.
+func TestRootLandlockHostNet(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	name := "nsup-test-abstract-" + strconv.Itoa(os.Getpid())
+	l, err := net.Listen("unix", "@"+name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	secProbe(t, root)
+	p := compile(t, dir, `version: 1
+environments:
+  hostnet:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/probe, "abstract:`+name+`"]}
+`)
+	if !strings.Contains(planText(p), "landlock_restrict_self(landlock_create_ruleset({.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET}), 0)") {
+		t.Errorf("no Landlock step in the plan:\n%s", planText(p))
+	}
+	if got := probeResults(runOK(t, p))["abstract"]; got != "EPERM" {
+		t.Errorf("connect to the host's @%s from inside: %s, want EPERM", name, got)
+	}
+	// The probe itself reaches it from the host.
+	out, err := exec.Command(filepath.Join(root, "probe"), "abstract:"+name).Output()
+	if err != nil || probeResults(string(out))["abstract"] != "OK" {
+		t.Errorf("the probe on the host: %q %v, want OK", out, err)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Errorf("the host's server accepted %d connections, want the host probe's only", n)
+	}
+}
+
+// TestRootLandlockHostPID: an environment in the host's pid namespace (in
+// a user namespace that maps root elsewhere, the only way it is planned)
+// signals no process outside it, not even one of the host uid its root
+// maps to (another environment's of the same range); before the plan
+// scoped it, it did.
+func TestRootLandlockHostPID(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	victim := exec.Command("sleep", "100")
+	victim.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 100000, Gid: 100000}}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { victim.Process.Kill(); victim.Wait() }()
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	secProbe(t, root)
+	// The child stage runs as host uid 100000: the tree's folders must
+	// let it through (t.TempDir makes them 0700).
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	p := compile(t, dir, `version: 1
+environments:
+  hostpid:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, net]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
+    processes:
+      - {name: main, command: [/probe, "kill:`+strconv.Itoa(victim.Process.Pid)+`:18"]}
+`)
+	if !strings.Contains(planText(p), "landlock_restrict_self(landlock_create_ruleset({.scoped = LANDLOCK_SCOPE_SIGNAL}), 0)") {
+		t.Errorf("no Landlock step in the plan:\n%s", planText(p))
+	}
+	if got := probeResults(runOK(t, p))["kill"]; got != "EPERM" {
+		t.Errorf("SIGCONT to a host process of uid 100000 from inside: %s, want EPERM", got)
+	}
+}
