@@ -1,13 +1,16 @@
 package planner
 
 // What reaches the host itself outside a user namespace: the host's pid
-// namespace, and capabilities that act on the host.
+// namespace, capabilities that act on the host, and what an environment
+// shares with the host (its network, pid and IPC namespaces' abstract
+// sockets, processes and objects).
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/nsup/nsup/spec"
@@ -225,4 +228,42 @@ func landlockABI() int {
 		return 0
 	}
 	return int(v)
+}
+
+// hostIPCSyscalls are the calls that reach an IPC namespace's objects:
+// SysV shared memory, queues and semaphores (and i386's ipc(2), which
+// multiplexes them), and POSIX message queues (each IPC namespace has its
+// own mqueue filesystem, reached by mq_open(2) without any mount).
+var hostIPCSyscalls = []string{"shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl",
+	"semget", "semop", "semtimedop", "semtimedop_time64", "semctl", "ipc",
+	"mq_open", "mq_unlink", "mq_timedsend", "mq_timedsend_time64", "mq_timedreceive", "mq_timedreceive_time64", "mq_notify", "mq_getsetattr"}
+
+// refuseHostIPC is rules with hostIPCSyscalls refused (EPERM): taken out
+// of every rule, and given one of their own. An environment in the
+// host's IPC namespace outside a user namespace that maps root elsewhere
+// would reach every SysV segment, queue and semaphore of the host's, and
+// its message queues: root inside is uid 0 (their owner, for root's),
+// and takes any owner's uid with SETUID (a database's shared buffers, an
+// X server's MIT-SHM images of the user's windows). Kubernetes' baseline
+// forbids hostIPC; the spec's namespaces say to share it, so nsup keeps
+// the namespace and refuses what reaches into it: list ipc in namespaces
+// for an environment's own.
+func refuseHostIPC(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *rules
+	out.Syscalls = nil
+	for _, r := range rules.Syscalls {
+		var names []string
+		for _, n := range r.Names {
+			if !slices.Contains(hostIPCSyscalls, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			r.Names = names
+			out.Syscalls = append(out.Syscalls, r)
+		}
+	}
+	eperm := uint(unix.EPERM)
+	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: hostIPCSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm})
+	return &out
 }

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -205,5 +206,60 @@ func TestHostScopes(t *testing.T) {
 				t.Errorf("no note %q:\n%s", c.note, b.String())
 			}
 		})
+	}
+}
+
+// TestHostIPCFilter: an environment in the host's IPC namespace outside a
+// user namespace that maps root elsewhere has a filter refusing SysV IPC
+// and message queues (EPERM), taken out of every other rule; one with
+// its own IPC namespace, or a confining user namespace, has the
+// profile's own (TestRootHostIPCRefused tries it).
+func TestHostIPCFilter(t *testing.T) {
+	root := shRoot(t)
+	for _, c := range []struct {
+		ns, extra string
+		refused   bool
+	}{
+		{"mnt, pid", "", true},
+		{"mnt, pid, ipc", "", false},
+		{"user, mnt, pid", "\n    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]", false},
+	} {
+		s, err := spec.ParseBytes("l.yaml", t.TempDir(), []byte("version: 1\nenvironments:\n  a:\n    rootfs: {dir: "+root+"}\n    namespaces: ["+c.ns+"]"+c.extra+"\n    processes: [{name: main, command: [/bin/sh]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caller := rootCaller
+		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f *Seccomp
+		for _, st := range p.Environments[0].Steps {
+			if op, ok := st.Op.(Seccomp); ok {
+				f = &op
+			}
+		}
+		if f == nil {
+			t.Fatalf("[%s]: no filter", c.ns)
+		}
+		refused, elsewhere := false, 0
+		for _, r := range f.Rules.Syscalls {
+			for _, n := range r.Names {
+				if !slices.Contains(hostIPCSyscalls, n) {
+					continue
+				}
+				if r.Action == "SCMP_ACT_ERRNO" && r.ErrnoRet != nil && *r.ErrnoRet == 1 && len(r.Names) == len(hostIPCSyscalls) {
+					refused = true
+				} else {
+					elsewhere++
+				}
+			}
+		}
+		if refused != c.refused || f.NoHostIPC != c.refused || c.refused && elsewhere > 0 {
+			t.Errorf("[%s]: refused %v (NoHostIPC %v), %d IPC calls in other rules; want refused %v", c.ns, refused, f.NoHostIPC, elsewhere, c.refused)
+		}
+		if !c.refused && elsewhere == 0 {
+			t.Errorf("[%s]: Docker's profile allows no IPC call?", c.ns)
+		}
 	}
 }

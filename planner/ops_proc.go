@@ -329,11 +329,15 @@ type CapbsetDrop struct {
 // says where the rules came from: "default" (Docker's default profile)
 // or a file's path.
 type Seccomp struct {
-	Profile string              `json:"profile"`
-	Flags   SeccompFlags        `json:"flags"`
-	Program []byte              `json:"program"`
-	Digest  string              `json:"digest"`
-	Rules   *specs.LinuxSeccomp `json:"rules"`
+	Profile string `json:"profile"`
+	// NoHostIPC: the environment shares the host's IPC namespace, and
+	// its SysV IPC and POSIX message queue calls are refused (EPERM),
+	// whatever the profile says (hostIPCSyscalls).
+	NoHostIPC bool                `json:"no_host_ipc,omitempty"`
+	Flags     SeccompFlags        `json:"flags"`
+	Program   []byte              `json:"program"`
+	Digest    string              `json:"digest"`
+	Rules     *specs.LinuxSeccomp `json:"rules"`
 }
 
 // Pasta starts pasta (Debian's passt package, podman's user-mode network

@@ -195,6 +195,9 @@ func seccompSource(op Seccomp) string {
 	if op.Profile == "default" {
 		src = "Docker's default profile"
 	}
+	if op.NoHostIPC {
+		src += ", with the host's SysV IPC and message queues refused"
+	}
 	return fmt.Sprintf("%s (%d syscall rules, default action %s)", src, n, defaultAction(op))
 }
 

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/shm.h>
+#include <mqueue.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -145,6 +147,14 @@ int main(int argc, char **argv) {
 			int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 			long r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 1 + n);
 			result("abstract", r);
+		} else if (!strncmp(a, "shmget:", 7)) {
+			/* the SysV shared memory segment of key KEY, attached */
+			int id = shmget((key_t)atoi(a + 7), 0, 0);
+			long r = id < 0 ? -1 : (shmat(id, NULL, SHM_RDONLY) == (void *)-1 ? -1 : 0);
+			result("shmget", r);
+		} else if (!strncmp(a, "mq_open:", 8)) {
+			/* the POSIX message queue /NAME */
+			result("mq_open", mq_open(a + 8, O_RDONLY));
 		} else if (!strncmp(a, "kill:", 5)) {
 			/* kill:PID:SIG */
 			int pid = atoi(a + 5), sig = 0;
