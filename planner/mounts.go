@@ -300,6 +300,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		// by then (Mount.Detached).
 		set, clear := mountAttrs(flags, m.Options)
 		attrs := set != 0 || clear != 0
+		ec.plantedLink(m.Source, m.Pos, field+".source")
 		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
 			Root: ec.root, InRoot: true, Create: create, Detached: attrs})
 		if attrs {

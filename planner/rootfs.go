@@ -94,6 +94,7 @@ func (ec *envCompiler) rootfs() {
 	}
 	switch {
 	case r.Dir != "":
+		ec.plantedLink(r.Dir, r.DirPos, field+".dir")
 		ec.root = ec.resolved(r.Dir, field+".dir")
 		if ec.root == "/" {
 			what := ""
@@ -121,6 +122,7 @@ func (ec *envCompiler) rootfs() {
 		}
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
+		ec.plantedLink(r.Tar, r.TarPos, field+".tar")
 		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar, false)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
@@ -217,7 +219,8 @@ func (ec *envCompiler) joinedRootfs() {
 // returns the host paths it was asked for.
 func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
 	var paths []string
-	for _, p := range r.Closure {
+	for i, p := range r.Closure {
+		ec.plantedLink(p.Value, p.Pos, fmt.Sprintf("%s.closure[%d]", field, i))
 		paths = append(paths, p.Value)
 	}
 	if len(r.Packages) > 0 {

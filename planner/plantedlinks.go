@@ -1,0 +1,125 @@
+package planner
+
+// Symlinks an environment may have planted: a bind's source or a dir
+// root reached through a symlink that lies in a host folder an
+// environment of the spec may write (a writable bind's source, a volume,
+// a writable dir root). Root inside, or a process whose uid owns the
+// folder, could have put it there on an earlier run, to lead this bind to
+// any folder of the host: apply refuses a symlink swapped in after the
+// plan (RESOLVE_NO_SYMLINKS), but the plan itself resolves the ones there
+// when it is made.
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// hostLink is a symlink met while looking a host path up: where it is
+// (its folder has no symlink in it) and what it says.
+type hostLink struct{ at, target string }
+
+// hostLinks looks p up one component at a time, as the kernel does, and
+// returns every symlink it follows on the way, until the end of p or the
+// first component that is not there (or a loop: the lookup's own error
+// is the caller's).
+func hostLinks(p string) []hostLink {
+	var links []hostLink
+	rest := closurePathParts(p)
+	cur := "/"
+	for len(rest) > 0 && len(links) <= maxSymlinks {
+		name := rest[0]
+		rest = rest[1:]
+		if name == ".." {
+			cur = filepath.Dir(cur) // cur has no symlink in it
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return links
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return links
+		}
+		links = append(links, hostLink{at: next, target: target})
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		rest = append(closurePathParts(target), rest...)
+	}
+	return links
+}
+
+// writableFolder is a host folder an environment of the spec may write,
+// and the key that makes it so.
+type writableFolder struct{ path, field string }
+
+// writableFolders are the host folders the spec's environments may
+// write: the sources of their writable binds (create: true ones too),
+// their volumes, their writable dir roots; each with its symlinks
+// resolved.
+func (c *compiler) writableFolders() []writableFolder {
+	var out []writableFolder
+	add := func(p, field string) {
+		if !filepath.IsAbs(p) {
+			return
+		}
+		if h := c.hostDir(p); h.resolveErr == nil {
+			p = h.resolved
+		} else if real, _, ok := bindSource(p); ok {
+			p = real
+		}
+		out = append(out, writableFolder{path: p, field: field})
+	}
+	for _, e := range c.s.Environments {
+		at := "environments." + e.Name
+		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+			add(r.Dir, at+".rootfs.dir")
+		}
+		for i, m := range e.Mounts {
+			if m.Readonly {
+				continue
+			}
+			field := fmt.Sprintf("%s.mounts[%d]", at, i)
+			switch m.Type {
+			case spec.MountBind:
+				add(m.Source, field)
+			case spec.MountVolume:
+				if c.volumeDir != "" && c.project != "" {
+					add(VolumePath(c.volumeDir, c.project, m.Source), field)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// plantedLink refuses a host path p (a bind's source, a dir root) that is
+// reached through a symlink in a folder an environment of the spec may
+// write: whatever the spec's author meant, root inside (or a process
+// that owns the folder) can put such a link there, and the next plan
+// would bind where it leads (the host's /etc, read-write), as a review
+// did through a writable bind of the project's folder.
+func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
+	links := hostLinks(p)
+	if len(links) == 0 {
+		return
+	}
+	for _, w := range ec.compiler.writableFolders() {
+		for _, l := range links {
+			if l.at != w.path && within(l.at, w.path) {
+				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.path, w.field)
+				return
+			}
+		}
+	}
+}
