@@ -100,8 +100,14 @@ func (ec *envCompiler) child() {
 			// rootfs.host's say so in their own note.
 			ec.notes = append(ec.notes, fmt.Sprintf("%s.mounts: %s bound from the host as they are when the environment starts: not locked", ec.field, strings.Join(live, ", ")))
 		}
+		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/")
+		}
 		for i, m := range e.Mounts {
 			ec.mount(ec.mountField(i), m)
+			if m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume" {
+				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target)
+			}
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round.
 			ec.confinePaths(confined[i])

@@ -1,0 +1,87 @@
+package planner
+
+// The files nsup reads to plan an environment (the spec, the .env beside
+// it, an --env-file, a seccomp profile) kept out of the environment's reach: a writable bind
+// of the folder that holds them (a project's, bound for go generate)
+// would let root inside, or a process whose uid owns the file, rewrite
+// the spec that the next nsup run applies, as the host's root perhaps
+// (a review added a bind of the host's / so). Each such file gets a
+// read-only bind over itself, right after the writable bind that shows
+// it: the kernel refuses to write, unlink or rename a mount point, and
+// root inside has no CAP_SYS_ADMIN to unmount it.
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// specFiles are the files of the spec that nsup reads to plan it, as real
+// paths: the spec itself, the .env beside it if there is one, the
+// --env-file read, and the seccomp profiles it names (rewritten, the
+// next run's filter would be the environment's choice).
+func (c *compiler) specFiles() []string {
+	var out []string
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return
+		}
+		real, err := filepath.EvalSymlinks(abs)
+		if err != nil {
+			return
+		}
+		if fi, err := os.Stat(real); err != nil || !fi.Mode().IsRegular() {
+			return
+		}
+		for _, o := range out {
+			if o == real {
+				return
+			}
+		}
+		out = append(out, real)
+	}
+	if c.s.File != "" && c.s.Dir != "" {
+		add(filepath.Join(c.s.Dir, filepath.Base(c.s.File)))
+		add(filepath.Join(c.s.Dir, ".env"))
+	}
+	add(c.s.EnvFile)
+	for _, e := range c.s.Environments {
+		if sec := e.Security; sec != nil && sec.Seccomp != nil && filepath.IsAbs(sec.Seccomp.Value) {
+			add(sec.Seccomp.Value)
+		}
+	}
+	return out
+}
+
+// protectSpecFiles puts each of the spec's files that the writable bind
+// (or dir root) of the host folder src shows, at target inside, read-only
+// over itself. A file in a subfolder of src is refused: root inside could
+// rename that folder (a mount below it does not stop that) and put
+// another spec in its place.
+func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target string) {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return
+	}
+	for _, f := range ec.compiler.specFiles() {
+		if f == real || !within(f, real) {
+			continue
+		}
+		rel := strings.TrimPrefix(f, strings.TrimSuffix(real, "/")+"/")
+		if strings.Contains(rel, "/") {
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or make this mount read-only", f, path.Dir(f), real, path.Dir(f))
+			continue
+		}
+		at := path.Join(target, rel)
+		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false})
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
+	}
+}
