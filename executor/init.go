@@ -198,6 +198,17 @@ func (in *initState) launch(pr *proc, fail, pause *failPoint) error {
 			f.Close() // the process has its own copies: EOF comes when it and its children are done
 		}
 	}()
+	if pr.op.NoTerminal {
+		// An empty pipe, not the terminal of init's fd 0 (the main
+		// process's): its write end closed, a read says EOF at once.
+		r, w, err := os.Pipe()
+		if err != nil {
+			return err
+		}
+		w.Close()
+		ends = append(ends, r)
+		stdio[0] = int(r.Fd())
+	}
 	if pr.op.Output != "" || in.logMax > 0 {
 		// Lines of several processes would mix in one place: each process
 		// writes to pipes of its own, and init prefixes every line. A

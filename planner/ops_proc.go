@@ -191,6 +191,12 @@ type Spawn struct {
 	Restart *RestartPolicy `json:"restart,omitempty"`
 	// Healthcheck is run by init while the process runs; nil for none.
 	Healthcheck *Healthcheck `json:"healthcheck,omitempty"`
+	// NoTerminal gives the process an empty pipe as its fd 0 instead of
+	// the environment's terminal, which the main process holds: it runs
+	// as another user, and would otherwise read what is typed for the
+	// main process, or run what the main process types into the
+	// terminal (TIOCSTI) with its own ids.
+	NoTerminal bool `json:"noTerminal,omitempty"`
 }
 
 // RestartPolicy is a process's restart policy: "on-failure" (restarted

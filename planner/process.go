@@ -54,13 +54,23 @@ func (ec *envCompiler) init() {
 		ec.proc(p, pp, ec.terminal, ec.terminal, "")
 		return
 	}
+	var mainUID, mainGID uint32
 	var walk func(ps []*spec.Process, parent, field string)
 	walk = func(ps []*spec.Process, parent, field string) {
 		for i, p := range ps {
 			f := fmt.Sprintf("%s[%d]", field, i)
 			pp := ec.resolve(p, f)
 			main := parent == "" && i == 0
+			if main {
+				mainUID, mainGID = pp.uid, pp.gid
+			}
 			sp := Spawn{Process: p.Name, Parent: parent, Main: main, StopTimeout: pp.stopTimeout, Output: ec.label(p.Name)}
+			// The terminal is the main process's (its controlling
+			// terminal): a process of another user that shared it would
+			// read what is typed for the main process, or run as its own
+			// user what the main process types in with TIOCSTI (a
+			// review's user 1000 made root's child run its commands so).
+			sp.NoTerminal = ec.terminal && !main && (pp.uid != mainUID || pp.gid != mainGID)
 			if r := p.Restart; r != nil {
 				sp.Restart = &RestartPolicy{Policy: r.Policy, Max: r.Max}
 			}

@@ -358,6 +358,9 @@ func FormatOp(op Op) string {
 		if op.Parent != "" {
 			who += ", child of " + q(op.Parent)
 		}
+		if op.NoTerminal {
+			who += ", its stdin an empty pipe (the terminal is the main process's, another user's)"
+		}
 		return fmt.Sprintf("clone(SIGCHLD): %s%s%s%s%s", who, stopTimeout(op.StopTimeout), output(op.Output), restart(op.Restart, op.Main), healthcheck(op.Healthcheck))
 	case WaitHealthy:
 		release := ""

@@ -191,6 +191,66 @@ environments:
 	}
 }
 
+// TestRootTerminalOtherUser: with nsup's terminal, a process of another
+// user than the main process gets an empty pipe as its stdin, not the
+// terminal: a review's main process, user 1000, typed commands into the
+// terminal with TIOCSTI, and root's child process that read its stdin
+// ran them as root. A process of the main process's user keeps it.
+func TestRootTerminalOtherUser(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	requireBusybox(t)
+	dir := t.TempDir()
+	f := filepath.Join(dir, "tty.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  box:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts: [{type: dev, target: /dev}, {type: proc, target: /proc}]
+    user: "1000:1000"
+    processes:
+      - name: main
+        command: [/bin/busybox, sh, -c, '/bin/busybox test -t 0 && echo MAIN-TTY; /bin/busybox sleep 1']
+        children:
+          - {name: rootkid, user: "0:0", command: [/bin/busybox, sh, -c, '/bin/busybox test -t 0 && echo ROOT-TTY || echo ROOT-NOTTY']}
+          - {name: samekid, command: [/bin/busybox, sh, -c, '/bin/busybox test -t 0 && echo SAME-TTY || echo SAME-NOTTY']}
+`), 0o644)
+	m, _, s, err := lifecycle.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	slave := os.NewFile(uintptr(s), "pts")
+	cmd := exec.Command(buildNsup(t), "apply", f)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "NO_COLOR=1", "NSUP_CACHE_DIR=" + filepath.Join(dir, "cache")}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	unix.SetNonblock(int(m.Fd()), false)
+	done := make(chan []byte)
+	go func() {
+		b, _ := io.ReadAll(m)
+		done <- b
+	}()
+	cmd.Wait()
+	var out string
+	select {
+	case b := <-done:
+		out = strings.ReplaceAll(string(b), "\r\n", "\n")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the terminal's output did not end")
+	}
+	for _, w := range []string{"MAIN-TTY", "ROOT-NOTTY", "SAME-TTY"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("no %q in:\n%s", w, out)
+		}
+	}
+}
+
 // TestRootRunAndShell: nsup run replaces the environment's processes by
 // one command and removes it after, with the command's status; its spec
 // is found as nsup.yaml in a folder above; nsup shell opens a shell (the
