@@ -100,6 +100,7 @@ func (ec *envCompiler) child() {
 			// rootfs.host's say so in their own note.
 			ec.notes = append(ec.notes, fmt.Sprintf("%s.mounts: %s bound from the host as they are when the environment starts: not locked", ec.field, strings.Join(live, ", ")))
 		}
+		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
 			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/")
 		}

@@ -20,6 +20,21 @@ import (
 	"github.com/nsup/nsup/spec"
 )
 
+// specLinks refuses a spec file reached through a symlink in a folder an
+// environment may write (nsup.yaml -> ../elsewhere/nsup.yaml in the
+// project): the file itself may be out of reach, but root inside could
+// point the link at a spec of its own.
+func (ec *envCompiler) specLinks() {
+	if ec.s.File == "" || ec.s.Dir == "" {
+		return
+	}
+	for _, p := range []string{filepath.Join(ec.s.Dir, filepath.Base(ec.s.File)), filepath.Join(ec.s.Dir, ".env"), ec.s.EnvFile} {
+		if abs, err := filepath.Abs(p); err == nil && p != "" {
+			ec.plantedLink(abs, spec.Pos{Line: 1, Col: 1}, ec.field)
+		}
+	}
+}
+
 // specFiles are the files of the spec that nsup reads to plan it, as real
 // paths: the spec itself, the .env beside it if there is one, the
 // --env-file read, and the seccomp profiles it names (rewritten, the

@@ -75,6 +75,24 @@ environments:
 	if p, err := compile(proj, "{type: bind, source: ., target: /src, readonly: true}"); err != nil || len(protected(p)) != 0 {
 		t.Errorf("read-only bind: %v, %v", err, protected(p))
 	}
+	// A spec reached through a link in the writable folder: root inside
+	// could point the link at a spec of its own.
+	os.MkdirAll(filepath.Join(d, "out"), 0o755)
+	os.MkdirAll(filepath.Join(d, "linked"), 0o755)
+	if _, err := compile(filepath.Join(d, "out"), "{type: bind, source: "+filepath.Join(d, "linked")+", target: /src}"); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink(filepath.Join(d, "out/nsup.yaml"), filepath.Join(d, "linked/nsup.yaml"))
+	text, _ := os.ReadFile(filepath.Join(d, "out/nsup.yaml"))
+	s, err := spec.ParseBytes(filepath.Join(d, "linked/nsup.yaml"), filepath.Join(d, "linked"), text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
+	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("cgroup/testdata/hybrid")) }
+	if _, err := Compile(s, o); err == nil || !strings.Contains(err.Error(), "passes through the symlink "+filepath.Join(d, "linked/nsup.yaml")) {
+		t.Errorf("spec through a link in a writable bind: %v, want refused", err)
+	}
 	_, err = compile(filepath.Join(d, "proj/deploy"), "{type: bind, source: .., target: /src}")
 	if err == nil || !strings.Contains(err.Error(), "could rename that subfolder") {
 		t.Errorf("spec in a subfolder of a writable bind: %v, want refused", err)
