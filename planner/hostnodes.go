@@ -33,8 +33,17 @@ func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, join *joinRef) {
 		refuse(r.Pos, ec.field+".rootfs.readonly", "writable root "+r.Dir)
 	}
 	for i, m := range e.Mounts {
-		if m.Type == spec.MountBind && !m.Readonly {
+		// A volume is a bind of a host folder too: e's own are binds by
+		// now (volumes), a joined environment's are as its spec says (a
+		// review left a node in the volume of the environment whose mount
+		// namespace it joined, and another opened it through its bind of
+		// the volume with dev).
+		switch {
+		case m.Readonly:
+		case m.Type == spec.MountBind:
 			refuse(m.Pos, ec.mountField(i)+".readonly", "writable bind of "+m.Source)
+		case m.Type == spec.MountVolume:
+			refuse(m.Pos, ec.mountField(i)+".readonly", "writable volume "+m.Source)
 		}
 	}
 }

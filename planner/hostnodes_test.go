@@ -12,7 +12,9 @@ import (
 // a folder (nodev inside) and a host user wrote the kernel log through
 // it; the next left one through a join of the mount namespace by name,
 // and through a host mount of the folder's filesystem that is not nodev
-// when the source's is. Read-only, or in a user namespace (rootless),
+// when the source's is; a review of those left one in the joined
+// environment's volume, which its spec writes as a volume, not a bind.
+// Read-only, or in a user namespace (rootless),
 // planned.
 func TestMknodHostFolder(t *testing.T) {
 	root, data := shRoot(t), t.TempDir()
@@ -47,6 +49,11 @@ environments:
     security: {capabilities: {add: [MKNOD]}}
     processes: [{name: main, command: [/bin/sh]}]
 `
+	// The volume of the environment whose mount namespace it joins: a
+	// review left a 0666 /dev/kmsg node there, and another environment,
+	// with the volume bound with dev, wrote the kernel log through it.
+	t.Setenv("NSUP_VOLUME_DIR", t.TempDir())
+	joinedVolume := "name: p\nvolumes: {data: null}\n" + strings.Replace(joined, "{type: bind, source: "+data+", target: /data}", "{type: volume, source: data, target: /data}", 1)
 	const refused = "with CAP_MKNOD kept, root inside can leave a device node of the host's (its disk, /dev/kmsg) in a writable host folder"
 	for _, c := range []struct {
 		name, spec string
@@ -57,6 +64,7 @@ environments:
 		{"a writable bind, made at apply", bind(data+"/new", ", create: true"), rootCaller, "environments.web.mounts[0].readonly: " + refused},
 		{"a writable dir root", env(root, data, ", readonly: true"), rootCaller, "l.yaml:4:13: environments.web.rootfs.readonly: " + refused},
 		{"the mounts of the mount namespace it joins", joined, rootCaller, "l.yaml:12:17: environments.b.join.mnt: " + refused},
+		{"the volume of the mount namespace it joins", joinedVolume, rootCaller, "a user namespace (a's writable volume data, whose mount namespace it joins)"},
 		{"a read-only bind", bind(data, ", readonly: true"), rootCaller, ""},
 		{"rootless", bind(data, ""), userCaller, ""},
 	} {
