@@ -405,3 +405,45 @@ func evalLink(t *testing.T, p string) string {
 	}
 	return r
 }
+
+// TestRootReadonlyRootBelow: a host mount below a read-only dir root is
+// read-only inside too. Before, the root's mount_setattr was not
+// recursive: root inside wrote a host tmpfs mounted below the root, and
+// with MKNOD left a 0666 node there that a host user opened (found by a
+// review). The spec's own mounts stay writable.
+func TestRootReadonlyRootBelow(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	below := filepath.Join(root, "below")
+	if err := os.Mkdir(below, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("nsup-test", below, "tmpfs", 0, "mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(below, syscall.MNT_DETACH) })
+	p := compile(t, dir, `version: 1
+environments:
+  ro:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    security: {capabilities: {add: [MKNOD]}}
+    mounts:
+      - {type: tmpfs, target: /scratch}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "echo x > /scratch/f && echo scratch written; echo x > /below/f && echo below written; /bin/busybox mknod /below/null c 1 3 && echo node made; true"]
+`)
+	out := runOK(t, p)
+	if !strings.Contains(out, "scratch written") {
+		t.Errorf("the spec's tmpfs was not written:\n%s", out)
+	}
+	if strings.Contains(out, "below written") || strings.Contains(out, "node made") {
+		t.Errorf("the host's mount below the read-only root was written:\n%s", out)
+	}
+	if entries, _ := os.ReadDir(below); len(entries) > 0 {
+		t.Errorf("the host's mount below the root holds %d entries, want none", len(entries))
+	}
+}

@@ -1,8 +1,11 @@
 package planner
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestMknodHostFolder: with CAP_MKNOD kept outside a user namespace that
@@ -74,6 +77,64 @@ environments:
 			t.Errorf("%s: %v", c.name, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestReadonlyRootBelow: a read-only dir root makes the host's mounts
+// below its folder, which its recursive bind brings along, read-only
+// with it, before the spec's mounts, and its own mount writable again
+// for their mount points until the root switch: the final
+// mount_setattr of / is not recursive, and a review wrote a host tmpfs
+// mounted below a read-only root, and left a 0666 /dev/kmsg node in it
+// with MKNOD, through which a host user wrote the kernel log.
+// TestRootReadonlyRootBelow mounts one. A writable root, or an
+// overlay's, is left as it was.
+func TestReadonlyRootBelow(t *testing.T) {
+	root := shRoot(t)
+	spec := func(rootOpt string) string {
+		return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + rootOpt + `}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: tmpfs, target: /tmp}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	for _, c := range []struct {
+		name, rootOpt string
+		want          []string
+	}{
+		{"read-only", "", []string{"recursive read-only", "own mount writable", "tmpfs", "/ read-only"}},
+		{"writable", ", readonly: false", []string{"tmpfs"}},
+		{"overlay", ", overlay: true", []string{"tmpfs"}},
+	} {
+		p, err := compileLimits(t, spec(c.rootOpt), rootCaller, "hybrid")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got []string
+		for _, st := range p.Environments[0].Steps {
+			switch op := st.Op.(type) {
+			case MountSetattr:
+				switch {
+				case op.Path == root && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY:
+					got = append(got, "recursive read-only")
+				case op.Path == root && !op.Recursive && op.Clear == unix.MOUNT_ATTR_RDONLY:
+					got = append(got, "own mount writable")
+				case op.Path == "/" && op.Set == unix.MOUNT_ATTR_RDONLY:
+					got = append(got, "/ read-only")
+				}
+			case Mount:
+				if op.FSType == "tmpfs" {
+					got = append(got, "tmpfs")
+				}
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
 	}
 }

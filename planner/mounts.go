@@ -88,6 +88,7 @@ func (ec *envCompiler) child() {
 			if !e.Rootfs.Dev {
 				ec.add(Child, rpos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
 			}
+			ec.readonlyBelowRoot(rpos)
 		}
 		confined := ec.confinedPaths()
 		var live []string

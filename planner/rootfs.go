@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 type closureResult struct {
@@ -326,4 +327,29 @@ func unwrapPath(err error) error {
 		return fmt.Errorf("%s: %v", pe.Path, pe.Err)
 	}
 	return err
+}
+
+// readonlyBelowRoot makes read-only, with a read-only dir root, the
+// host's mounts below the folder that the root's recursive bind brought
+// along. The root itself is made read-only last, once its mount points
+// are made in it, by a mount_setattr(2) without AT_RECURSIVE, which left
+// them as the host has them: a review wrote a host tmpfs mounted below a
+// read-only root, and with MKNOD added left a 0666 /dev/kmsg node there,
+// through which a host user wrote the kernel log. They are made
+// read-only with the root now, before any mount of the spec's, and the
+// root's own mount writable again for its mount points, unless the
+// host's mount of the folder is read-only when planned (it then stays
+// so, as before: in a user namespace the kernel would refuse to clear
+// it).
+func (ec *envCompiler) readonlyBelowRoot(pos spec.Pos) {
+	r := ec.e.Rootfs
+	if r.Dir == "" || !r.Readonly || r.Overlay {
+		return
+	}
+	ec.add(Child, pos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_RDONLY})
+	var st unix.Statfs_t
+	if unix.Statfs(ec.root, &st) == nil && st.Flags&unix.ST_RDONLY != 0 {
+		return
+	}
+	ec.add(Child, pos, MountSetattr{Path: ec.root, Clear: unix.MOUNT_ATTR_RDONLY})
 }
