@@ -228,6 +228,13 @@ func (x *exporter) setattr(op planner.MountSetattr) error {
 	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && op.Recursive && op.Set == unix.MOUNT_ATTR_NODEV && op.Clear == 0:
 		x.rootNodev()
 		return nil
+	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY && op.Clear == 0:
+		// A read-only dir root's mounts below it, read-only too.
+		x.note(x.e.Rootfs.Pos, x.key+".rootfs.readonly", "the root's own mount only: nsup makes the host's mounts below a read-only dir root read-only too; OCI's root.readonly is the root's mount alone, and runtimes bind the root recursively, so a host mount below %s/ stays as the host has it", RootfsDir)
+		return nil
+	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && !op.Recursive && op.Set == 0 && op.Clear == unix.MOUNT_ATTR_RDONLY:
+		// The root's own mount writable again until root.readonly.
+		return nil
 	case !op.InRoot:
 		return fmt.Errorf("mount_setattr outside the root has no OCI equivalent")
 	}
