@@ -16,15 +16,15 @@ import "github.com/nsup/nsup/spec"
 // log through it). Whether nodes open in the host's folder is not the
 // source mount's nodev alone: nodev is a flag of each mount, and the same
 // filesystem may be mounted elsewhere without it, or mounted below the
-// folder (the next review found both). join, if set, is the join of the
-// mount namespace whose environment e is, where the refusal is said.
-func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, join *joinRef) {
+// folder (the next review found both). via, if set, says where e's
+// folders are reached from: the refusal is said there.
+func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, via *nodesVia) {
 	const msg = "with CAP_MKNOD kept, root inside can leave a device node of the host's (its disk, /dev/kmsg) in a writable host folder: a host user who reaches the folder, or an environment binding it with dev, opens it (nsup confines no device by cgroup): drop MKNOD (security.capabilities), make it read-only, or give the environment a user namespace"
 	refuse := func(pos spec.Pos, field, what string) {
 		text := msg
-		if join != nil {
-			pos, field = join.pos, ec.field+".join.mnt"
-			text += " (" + e.Name + "'s " + what + ", whose mount namespace it joins)"
+		if via != nil {
+			pos, field = via.pos, via.field
+			text += " (" + e.Name + "'s " + what + ", " + via.how + ")"
 		}
 		ec.errorf(pos, field, "%s", text)
 	}
@@ -45,5 +45,65 @@ func (ec *envCompiler) nodesLeftOnHost(e *spec.Environment, join *joinRef) {
 		case m.Type == spec.MountVolume:
 			refuse(m.Pos, ec.mountField(i)+".readonly", "writable volume "+m.Source)
 		}
+	}
+}
+
+// nodesVia is where another environment's folders are reached from: the
+// key that brings them (join.mnt, the pid namespace), and how.
+type nodesVia struct {
+	pos   spec.Pos
+	field string
+	how   string
+}
+
+// pidPeerNodes refuses, with CAP_MKNOD kept outside a user namespace that
+// maps root elsewhere (nodesMadeOpen asks, with its why, ro and fix), a
+// pid namespace shared with another environment whose mounts let nodes
+// work or hold a writable host folder: root inside passes the ptrace
+// check on that environment's processes (the same uid, and capabilities
+// that cover theirs) and reaches its mounts through their /proc/PID/root
+// (a review's b, joining a's pid namespace with a proc of its own, made a
+// 0666 /dev/kmsg node in a's writable bind, through which a host user
+// wrote the kernel log). A pid namespace joined by path is another's,
+// whose mounts are not known. The host's is hostPID's.
+func (ec *envCompiler) pidPeerNodes(why, ro, fix string) {
+	j := ec.joined(spec.NSPID)
+	if j == nil && !ec.isNew(spec.NSPID) {
+		return
+	}
+	pos, field := ec.nsPos(spec.NSPID), ec.field+".namespaces"
+	if j != nil {
+		pos, field = j.pos, ec.field+".join.pid"
+	}
+	if j != nil && j.isPath() {
+		ec.errorf(pos, field, "%s", why+"in any writable folder of the processes of the pid namespace joined by path, through their /proc/PID/root"+fix+"or give the environment a user namespace")
+		return
+	}
+	owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSPID)
+	if owner == nil {
+		return
+	}
+	checked := map[string]bool{ec.e.Name: true} // its own mounts, or the joined ones'
+	if m := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); m != nil {
+		checked[m.Name] = true
+	}
+	for _, o := range ec.s.Environments {
+		if o.Name == ec.e.Name || ec.s.NamespaceOwner(o.Name, spec.NSPID) != owner {
+			continue
+		}
+		how := "reached through the /proc/PID/root of " + o.Name + "'s processes, in the pid namespace it shares"
+		m := ec.s.NamespaceOwner(o.Name, spec.NSMount) // o's mounts: its own, or those it joins
+		switch {
+		case m == nil:
+			ec.errorf(pos, field, "%s", why+"in any writable folder of the mount namespace "+o.Name+" joins by path ("+how+")"+fix+"or give the environment a user namespace")
+			continue
+		case checked[m.Name]:
+			continue
+		}
+		checked[m.Name] = true
+		if root, mounts := nodeMounts(m); root || len(mounts) > 0 {
+			ec.errorf(pos, field, "%s", why+"in the mounts of "+m.Name+" where nodes work (rootfs.dev, the option dev), "+how+ro+fix+"or give the environment a user namespace")
+		}
+		ec.nodesLeftOnHost(m, &nodesVia{pos, field, how})
 	}
 }

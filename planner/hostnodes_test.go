@@ -57,6 +57,28 @@ environments:
 	// with the volume bound with dev, wrote the kernel log through it.
 	t.Setenv("NSUP_VOLUME_DIR", t.TempDir())
 	joinedVolume := "name: p\nvolumes: {data: null}\n" + strings.Replace(joined, "{type: bind, source: "+data+", target: /data}", "{type: volume, source: data, target: /data}", 1)
+	// The pid namespace shared with a, a's processes' /proc/PID/root: a
+	// review's b made a 0666 /dev/kmsg node in a's writable bind so, and
+	// a host user wrote the kernel log through it. Either way round, and
+	// with a's dev mount, and by path.
+	pidPeer := strings.Replace(strings.Replace(joined, "join: {mnt: a, pid: a}", "join: {pid: a}", 1), "namespaces: []", "namespaces: [mnt]\n    mounts: [{type: proc, target: /proc}]", 1)
+	pidOwner := `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid]
+    security: {capabilities: {add: [MKNOD]}}
+    mounts: [{type: proc, target: /proc}]
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt]
+    join: {pid: a}
+    mounts: [{type: bind, source: ` + data + `, target: /data}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	pidDev := strings.Replace(pidPeer, "target: /data}", "target: /data, readonly: true, options: [dev]}", 1)
+	pidPath := strings.Replace(pidPeer, "join: {pid: a}", "join: {pid: /proc/self/ns/pid}", 1)
 	const refused = "with CAP_MKNOD kept, root inside can leave a device node of the host's (its disk, /dev/kmsg) in a writable host folder"
 	for _, c := range []struct {
 		name, spec string
@@ -68,6 +90,10 @@ environments:
 		{"a writable dir root", env(root, data, ", readonly: true"), rootCaller, "l.yaml:4:13: environments.web.rootfs.readonly: " + refused},
 		{"the mounts of the mount namespace it joins", joined, rootCaller, "l.yaml:12:17: environments.b.join.mnt: " + refused},
 		{"the volume of the mount namespace it joins", joinedVolume, rootCaller, "a user namespace (a's writable volume data, whose mount namespace it joins)"},
+		{"a writable bind of the pid namespace it joins", pidPeer, rootCaller, "a user namespace (a's writable bind of " + data + ", reached through the /proc/PID/root of a's processes, in the pid namespace it shares)"},
+		{"a writable bind of an environment that joins its pid namespace", pidOwner, rootCaller, "l.yaml:5:23: environments.a.namespaces: " + refused},
+		{"a dev mount of the pid namespace it joins", pidDev, rootCaller, "environments.b.join.pid: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it in the mounts of a where nodes work"},
+		{"a pid namespace joined by path", pidPath, rootCaller, "environments.b.join.pid: with CAP_MKNOD kept, root inside can make a device node of the host's (its disk, /dev/kmsg) and open it in any writable folder of the processes of the pid namespace joined by path"},
 		{"a read-only bind", bind(data, ", readonly: true"), rootCaller, ""},
 		{"rootless", bind(data, ""), userCaller, ""},
 	} {

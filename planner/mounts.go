@@ -180,7 +180,8 @@ func (ec *envCompiler) child() {
 // of a folder also bound read-only with dev). For an environment that
 // joins another's mount namespace, that one's mounts are its own (by
 // name), or not known (by path: the host's own tree, for one, is
-// writable with nodes that work).
+// writable with nodes that work). So are the mounts of the environments
+// whose pid namespace it shares (pidPeerNodes).
 func (ec *envCompiler) nodesMadeOpen() {
 	if ec.confiningUserNS() || !slices.Contains(ec.capabilities(), "CAP_MKNOD") {
 		return
@@ -196,10 +197,12 @@ func (ec *envCompiler) nodesMadeOpen() {
 			if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
 				ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
 			}
-			ec.nodesLeftOnHost(owner, j)
+			ec.nodesLeftOnHost(owner, &nodesVia{j.pos, ec.field + ".join.mnt", "whose mount namespace it joins"})
 		}
+		ec.pidPeerNodes(why, ro, fix)
 		return
 	}
+	ec.pidPeerNodes(why, ro, fix)
 	root, mounts := nodeMounts(ec.e)
 	ec.nodesLeftOnHost(ec.e, nil)
 	if root {
