@@ -175,7 +175,8 @@ func hostSize(t *testing.T, p string, st os.FileInfo) int {
 // root inside mount the host's cgroup hierarchies from a new user
 // namespace, were allowed. Docker's default filter refuses them with
 // EPERM; `seccomp: unconfined` allows them again (which proves the probe
-// reaches the calls).
+// reaches the calls), but for keyctl and add_key outside a user namespace
+// that maps root elsewhere (TestRootSessionKeyring).
 func TestRootSeccompDefault(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -186,7 +187,7 @@ func TestRootSeccompDefault(t *testing.T) {
 	}{
 		{"default", "", map[string]string{"keyctl": "EPERM", "add_key": "EPERM", "perf_event_open": "EPERM",
 			"userfaultfd": "EPERM", "unshare_user_mount": "EPERM"}},
-		{"unconfined", "    security: {seccomp: unconfined}\n", map[string]string{"keyctl": "OK", "add_key": "OK",
+		{"unconfined", "    security: {seccomp: unconfined}\n", map[string]string{"keyctl": "EPERM", "add_key": "EPERM",
 			"unshare_user_mount": "OK"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -207,18 +208,22 @@ func TestRootSeccompDefault(t *testing.T) {
 // a login session links into its session keyring) were found and read
 // inside with request_key and KEYCTL_READ. Each environment now joins a
 // new session keyring before anything runs inside, and the filter
-// refuses keyctl anyway.
+// refuses keyctl anyway. The session keyring is no help against
+// KEY_SPEC_USER_KEYRING, the host root's user keyring to root inside
+// without a user namespace: a review, with `seccomp: unconfined`, linked
+// it into its own session keyring and read root's key; unconfined keeps
+// a filter of the keyring calls there.
 func TestRootSessionKeyring(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	desc := fmt.Sprintf("nsup-test-%d", time.Now().UnixNano())
 	cases := []struct{ name, extra, want string }{
 		{"default", "", "EPERM"},
-		{"unconfined", "    security: {seccomp: unconfined}\n", "ENOKEY"},
+		{"unconfined", "    security: {seccomp: unconfined}\n", "EPERM"},
 	}
 	var plans []string
 	for _, c := range cases {
-		dir, yaml := secEnv(t, c.extra, "request_key="+desc+"-s", "request_key="+desc+"-u")
+		dir, yaml := secEnv(t, c.extra, "request_key="+desc+"-s", "request_key="+desc+"-u", "user_key="+desc+"-u")
 		b, _ := planner.MarshalIndent(compile(t, dir, yaml))
 		plans = append(plans, filepath.Join(dir, "plan.json"))
 		os.WriteFile(plans[len(plans)-1], b, 0o600)
@@ -256,7 +261,7 @@ func TestRootSessionKeyring(t *testing.T) {
 		defer unix.KeyctlInt(unix.KEYCTL_REVOKE, u, 0, 0, 0)
 		unix.KeyctlInt(unix.KEYCTL_LINK, unix.KEY_SPEC_USER_KEYRING, unix.KEY_SPEC_SESSION_KEYRING, 0, 0)
 		// Outside, the probe finds both: the test can fail.
-		out, _ := exec.Command(probe, "request_key="+desc+"-s", "request_key="+desc+"-u").CombinedOutput()
+		out, _ := exec.Command(probe, "request_key="+desc+"-s", "request_key="+desc+"-u", "user_key="+desc+"-u").CombinedOutput()
 		r.host = string(out)
 		for _, plan := range plans {
 			cmd := exec.Command("/proc/self/exe")
@@ -272,18 +277,22 @@ func TestRootSessionKeyring(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if strings.Count(r.host, "FOUND") != 2 {
+	if strings.Count(r.host, "FOUND") != 3 {
 		t.Fatalf("on the host the probe does not find the keys: %q", r.host)
 	}
 	for i, c := range cases {
 		lines := strings.Split(strings.TrimSpace(r.envs[i]), "\n")
-		if len(lines) != 2 {
+		if len(lines) != 3 {
 			t.Errorf("%s: %q", c.name, r.envs[i])
 			continue
 		}
-		for _, l := range lines {
-			if l != "request_key: "+c.want {
-				t.Errorf("%s: inside, %q; want request_key: %s (the host's keys must not be reachable)", c.name, l, c.want)
+		for j, l := range lines {
+			call := "request_key"
+			if j == 2 {
+				call = "user_key"
+			}
+			if l != call+": "+c.want {
+				t.Errorf("%s: inside, %q; want %s: %s (the host's keys must not be reachable)", c.name, l, call, c.want)
 			}
 		}
 	}

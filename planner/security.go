@@ -6,7 +6,6 @@ import (
 	"path"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/internal/regfile"
@@ -130,10 +129,6 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 		// PR_SET_NO_NEW_PRIVS is inherited and cannot be unset.
 		ec.add(Child, nnpPos, Prctl{Option: prSetNoNew, Arg: 1})
 	}
-	// While the stage is one thread and has every capability (restricting
-	// itself needs no_new_privs or CAP_SYS_ADMIN), before any process of
-	// the environment exists.
-	ec.hostScopes(ec.nsPos(spec.NSNet))
 }
 
 // confine plans the end of the setup, by the child stage itself or by
@@ -209,12 +204,23 @@ func (ec *envCompiler) seccomp() *plannedStep {
 	if s := ec.e.Security; s != nil && s.Seccomp != nil {
 		profile, pos = s.Seccomp.Value, s.Seccomp.Pos
 	}
-	if profile == spec.SeccompUnconfined {
-		ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
-		return nil
-	}
 	caps := ec.capabilities()
-	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS())
+	if profile == spec.SeccompUnconfined {
+		if ec.confiningUserNS() {
+			ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
+			return nil
+		}
+		// Keyrings are not namespaced but by user namespace: root inside
+		// is the host's root to them, and KEY_SPEC_USER_KEYRING is the
+		// host root's user keyring, whatever session keyring it joined (a
+		// review linked it into its own and read a key the host's root
+		// had added there: systemd caches disk passphrases in it). Docker's
+		// profile refuses these calls for that reason; unconfined keeps
+		// that much.
+		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing "+strings.Join(keyringSyscalls, ", ")+" (EPERM): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings, and would read and change the host root's user keyring")
+		profile = keyringProfile
+	}
+	op, err := ec.compiler.filter(profile, caps)
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
 		return nil
@@ -229,14 +235,14 @@ type filterResult struct {
 
 // filter resolves and compiles a profile for a capability set, once per
 // spec: environments mostly share both.
-func (c *compiler) filter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
-	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC)
+func (c *compiler) filter(profile string, caps []string) (Seccomp, error) {
+	key := profile + "\x00" + strings.Join(caps, ",")
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.filters[key]; ok {
 		return r.op, r.err
 	}
-	op, err := c.compileFilter(profile, caps, noHostIPC)
+	op, err := c.compileFilter(profile, caps)
 	if c.filters == nil {
 		c.filters = map[string]filterResult{}
 	}
@@ -247,10 +253,12 @@ func (c *compiler) filter(profile string, caps []string, noHostIPC bool) (Seccom
 // maxProfile bounds a seccomp profile file (Docker's default is 20 KiB).
 const maxProfile = 4 << 20
 
-func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
+func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error) {
 	var rules *specs.LinuxSeccomp
 	var err error
 	switch {
+	case profile == keyringProfile:
+		rules = KeyringRules()
 	case c.opts.Seccomp != nil:
 		rules, err = c.opts.Seccomp(profile, caps)
 	case profile == spec.SeccompDefault:
@@ -268,22 +276,18 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) 
 	if rules == nil {
 		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
 	}
-	if noHostIPC {
-		rules = refuseHostIPC(rules)
-	}
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
 	}
 	op := Seccomp{
-		Profile:   profile,
-		NoHostIPC: noHostIPC,
-		Flags:     SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
-		Rules:     rules,
+		Profile: profile,
+		Flags:   SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
+		Rules:   rules,
 	}
 	// Docker's profile for nsup's default capabilities was compiled when
 	// nsup was built.
-	if profile == spec.SeccompDefault && c.opts.Seccomp == nil && !noHostIPC {
+	if profile == spec.SeccompDefault && c.opts.Seccomp == nil {
 		var ok bool
 		if op.Program, op.Digest, ok = seccomp.DefaultProgram(caps, runtime.GOARCH); ok {
 			return op, nil
@@ -572,3 +576,23 @@ var DefaultCapabilities = []string{
 	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
 	"CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
+
+// keyringProfile names the filter `seccomp: unconfined` gets outside a
+// user namespace that maps root elsewhere: every syscall allowed but
+// those of keyringSyscalls (KeyringRules).
+const keyringProfile = "unconfined, but the keyrings"
+
+// keyringSyscalls are the calls that reach the kernel's keyrings.
+var keyringSyscalls = []string{"add_key", "keyctl", "request_key"}
+
+// KeyringRules are keyringProfile's rules (an OCI bundle export writes
+// them, import reads them as unconfined).
+func KeyringRules() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM},
+		Syscalls:      []specs.LinuxSyscall{{Names: keyringSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm}},
+	}
+}
+
+var eperm = uint(unix.EPERM)

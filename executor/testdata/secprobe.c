@@ -48,6 +48,9 @@ static void result(const char *name, long r) { printf("%s: %s\n", name, ename(r 
 #define KEYCTL_GET_KEYRING_ID 0
 #define KEYCTL_READ 11
 #define KEY_SPEC_SESSION_KEYRING -3
+#define KEY_SPEC_USER_KEYRING -4
+#define KEYCTL_LINK 8
+#define KEYCTL_SEARCH 10
 
 int main(int argc, char **argv) {
 	for (int i = 1; i < argc; i++) {
@@ -65,6 +68,18 @@ int main(int argc, char **argv) {
 			long n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof buf - 1);
 			if (n < 0) { result("request_key", n); continue; }
 			printf("request_key: FOUND %s\n", buf);
+		} else if (!strncmp(a, "user_key=", 9)) {
+			/* the user keyring (root's, outside a user namespace) linked
+			 * into the session keyring, then searched and the key read */
+			long u = syscall(SYS_keyctl, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0);
+			if (u < 0) { result("user_key", u); continue; }
+			syscall(SYS_keyctl, KEYCTL_LINK, u, KEY_SPEC_SESSION_KEYRING);
+			long id = syscall(SYS_keyctl, KEYCTL_SEARCH, u, "user", a + 9, 0);
+			if (id < 0) { result("user_key", id); continue; }
+			char buf[256] = {0};
+			long n = syscall(SYS_keyctl, KEYCTL_READ, id, buf, sizeof buf - 1);
+			if (n < 0) { result("user_key", n); continue; }
+			printf("user_key: FOUND %s\n", buf);
 		} else if (!strcmp(a, "unshare_user")) {
 			result(a, unshare(CLONE_NEWUSER));
 		} else if (!strcmp(a, "unshare_user_mount")) {

@@ -1,0 +1,52 @@
+package planner
+
+import (
+	"slices"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestUnconfinedKeyrings: `seccomp: unconfined` outside a user namespace
+// that maps root elsewhere keeps a filter refusing the keyring calls:
+// root inside is the host's root to the kernel's keyrings, and a review
+// read a key of the host root's user keyring (TestRootSessionKeyring). In
+// such a user namespace, no filter at all.
+func TestUnconfinedKeyrings(t *testing.T) {
+	root := shRoot(t)
+	for _, c := range []struct {
+		name, extra string
+		want        string
+	}{
+		{"root", "", "unconfined, but the keyrings"},
+		{"an idmap", "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n", ""},
+	} {
+		ns := "[mnt, pid]"
+		if c.extra != "" {
+			ns = "[user, mnt, pid]"
+		}
+		p, err := compileLimits(t, `version: 1
+environments:
+  web:
+    rootfs: {dir: `+root+`}
+    namespaces: `+ns+`
+`+c.extra+`    security: {seccomp: unconfined}
+    processes: [{name: main, command: [/bin/sh]}]
+`, rootCaller, "hybrid")
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := ""
+		for _, st := range p.Environments[0].Steps {
+			if op, ok := st.Op.(Seccomp); ok {
+				got = op.Profile
+				if op.Rules == nil || op.Rules.DefaultAction != specs.ActAllow || len(op.Rules.Syscalls) != 1 || !slices.Equal(op.Rules.Syscalls[0].Names, []string{"add_key", "keyctl", "request_key"}) {
+					t.Errorf("%s: %+v", c.name, op.Rules)
+				}
+			}
+		}
+		if got != c.want {
+			t.Errorf("%s: filter %q, want %q", c.name, got, c.want)
+		}
+	}
+}
