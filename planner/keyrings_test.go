@@ -8,17 +8,19 @@ import (
 )
 
 // TestUnconfinedKeyrings: `seccomp: unconfined` outside a user namespace
-// that maps root elsewhere keeps a filter refusing the keyring calls:
-// root inside is the host's root to the kernel's keyrings, and a review
-// read a key of the host root's user keyring (TestRootSessionKeyring). In
-// such a user namespace, no filter at all.
+// that maps root elsewhere keeps a filter refusing the keyring calls and
+// new user namespaces: root inside is the host's root to the kernel's
+// keyrings, and a review read a key of the host root's user keyring
+// (TestRootSessionKeyring), and from a user namespace of its own mounted
+// its cgroups and lifted its pids.max (TestRootSeccompDefault). In such a
+// user namespace, no filter at all.
 func TestUnconfinedKeyrings(t *testing.T) {
 	root := shRoot(t)
 	for _, c := range []struct {
 		name, extra string
 		want        string
 	}{
-		{"root", "", "unconfined, but the keyrings"},
+		{"root", "", "unconfined, but the host root's keyrings and new user namespaces"},
 		{"an idmap", "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n", ""},
 	} {
 		ns := "[mnt, pid]"
@@ -40,7 +42,7 @@ environments:
 		for _, st := range p.Environments[0].Steps {
 			if op, ok := st.Op.(Seccomp); ok {
 				got = op.Profile
-				if op.Rules == nil || op.Rules.DefaultAction != specs.ActAllow || len(op.Rules.Syscalls) != 1 || !slices.Equal(op.Rules.Syscalls[0].Names, []string{"add_key", "keyctl", "request_key"}) {
+				if op.Rules == nil || op.Rules.DefaultAction != specs.ActAllow || len(op.Rules.Syscalls) != 3 || !slices.Equal(op.Rules.Syscalls[0].Names, []string{"add_key", "keyctl", "request_key"}) {
 					t.Errorf("%s: %+v", c.name, op.Rules)
 				}
 			}

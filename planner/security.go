@@ -210,15 +210,10 @@ func (ec *envCompiler) seccomp() *plannedStep {
 			ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
 			return nil
 		}
-		// Keyrings are not namespaced but by user namespace: root inside
-		// is the host's root to them, and KEY_SPEC_USER_KEYRING is the
-		// host root's user keyring, whatever session keyring it joined (a
-		// review linked it into its own and read a key the host's root
-		// had added there: systemd caches disk passphrases in it). Docker's
-		// profile refuses these calls for that reason; unconfined keeps
-		// that much.
-		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing "+strings.Join(keyringSyscalls, ", ")+" (EPERM): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings, and would read and change the host root's user keyring")
-		profile = keyringProfile
+		// What Docker's profile refuses for the host's sake, not for a
+		// capability's: unconfinedRoot.
+		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
+		profile = unconfinedRoot
 	}
 	op, err := ec.compiler.filter(profile, caps)
 	if err != nil {
@@ -257,8 +252,8 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 	var rules *specs.LinuxSeccomp
 	var err error
 	switch {
-	case profile == keyringProfile:
-		rules = KeyringRules()
+	case profile == unconfinedRoot:
+		rules = UnconfinedRootRules()
 	case c.opts.Seccomp != nil:
 		rules, err = c.opts.Seccomp(profile, caps)
 	case profile == spec.SeccompDefault:
@@ -576,23 +571,3 @@ var DefaultCapabilities = []string{
 	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
 	"CAP_SYS_CHROOT", "CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
-
-// keyringProfile names the filter `seccomp: unconfined` gets outside a
-// user namespace that maps root elsewhere: every syscall allowed but
-// those of keyringSyscalls (KeyringRules).
-const keyringProfile = "unconfined, but the keyrings"
-
-// keyringSyscalls are the calls that reach the kernel's keyrings.
-var keyringSyscalls = []string{"add_key", "keyctl", "request_key"}
-
-// KeyringRules are keyringProfile's rules (an OCI bundle export writes
-// them, import reads them as unconfined).
-func KeyringRules() *specs.LinuxSeccomp {
-	return &specs.LinuxSeccomp{
-		DefaultAction: specs.ActAllow,
-		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM},
-		Syscalls:      []specs.LinuxSyscall{{Names: keyringSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm}},
-	}
-}
-
-var eperm = uint(unix.EPERM)

@@ -737,10 +737,9 @@ func checkConfined(t *testing.T, c ociCase, r probeReport, conf confinement) {
 		// Its own profile: keyctl ENOSYS, unshare EPERM; no_new_privs off.
 		"security-locked": {"ENOSYS", "EPERM", "2", "0"},
 		// unconfined, without a user namespace: a filter of the keyring
-		// calls only (root inside is the host's root to the keyrings); the
-		// kernel refuses a new user namespace to a process of several
-		// threads (a Go one).
-		"security-open": {"EPERM", "EINVAL", "2", "1"},
+		// calls and of new user namespaces only (root inside is the
+		// host's root).
+		"security-open": {"EPERM", "EPERM", "2", "1"},
 	}[c.name]
 	got := [4]string{r.Syscalls["keyctl(KEYCTL_GET_KEYRING_ID)"], r.Syscalls["unshare(CLONE_NEWUSER)"], r.Status["Seccomp"], r.Status["NoNewPrivs"]}
 	if ok && got != want {
