@@ -16,23 +16,24 @@ import (
 // user namespace, no filter at all.
 func TestUnconfinedKeyrings(t *testing.T) {
 	root := shRoot(t)
+	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
+	const filter = "unconfined, but the host root's keyrings and new user namespaces"
 	for _, c := range []struct {
-		name, extra string
-		want        string
+		name, ns, idmap, security string
+		want                      string
+		rules                     int // the filter's rules: the keyrings', then clone and unshare's, clone3's
 	}{
-		{"root", "", "unconfined, but the host root's keyrings and new user namespaces"},
-		{"an idmap", "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n", ""},
+		{"root", "[mnt, pid]", "", "{seccomp: unconfined}", filter, 3},
+		// SYS_ADMIN mounts cgroups without a user namespace (noted).
+		{"SYS_ADMIN: the keyrings only", "[mnt, pid]", "", "{seccomp: unconfined, capabilities: {add: [SYS_ADMIN]}}", filter, 1},
+		{"an idmap", "[user, mnt, pid]", idmap, "{seccomp: unconfined}", "", 0},
 	} {
-		ns := "[mnt, pid]"
-		if c.extra != "" {
-			ns = "[user, mnt, pid]"
-		}
 		p, err := compileLimits(t, `version: 1
 environments:
   web:
     rootfs: {dir: `+root+`}
-    namespaces: `+ns+`
-`+c.extra+`    security: {seccomp: unconfined}
+    namespaces: `+c.ns+`
+`+c.idmap+`    security: `+c.security+`
     processes: [{name: main, command: [/bin/sh]}]
 `, rootCaller, "hybrid")
 		if err != nil {
@@ -42,7 +43,7 @@ environments:
 		for _, st := range p.Environments[0].Steps {
 			if op, ok := st.Op.(Seccomp); ok {
 				got = op.Profile
-				if op.Rules == nil || op.Rules.DefaultAction != specs.ActAllow || len(op.Rules.Syscalls) != 3 || !slices.Equal(op.Rules.Syscalls[0].Names, []string{"add_key", "keyctl", "request_key"}) {
+				if op.Rules == nil || op.Rules.DefaultAction != specs.ActAllow || len(op.Rules.Syscalls) != c.rules || !slices.Equal(op.Rules.Syscalls[0].Names, []string{"add_key", "keyctl", "request_key"}) {
 					t.Errorf("%s: %+v", c.name, op.Rules)
 				}
 			}

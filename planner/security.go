@@ -212,7 +212,7 @@ func (ec *envCompiler) seccomp() *plannedStep {
 		}
 		// What Docker's profile refuses for the host's sake, not for a
 		// capability's: unconfinedRoot.
-		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
+		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS; not with SYS_ADMIN): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
 		profile = unconfinedRoot
 	}
 	op, err := ec.compiler.filter(profile, caps)
@@ -253,7 +253,7 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 	var err error
 	switch {
 	case profile == unconfinedRoot:
-		rules = UnconfinedRootRules()
+		rules = UnconfinedRootRules(caps)
 	case c.opts.Seccomp != nil:
 		rules, err = c.opts.Seccomp(profile, caps)
 	case profile == spec.SeccompDefault:

@@ -3,6 +3,8 @@ package planner
 // `seccomp: unconfined` where root inside is the host's root.
 
 import (
+	"slices"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -21,24 +23,28 @@ import (
 //     that libc falls back to clone): root inside, uid 0 there still, made
 //     one with a cgroup namespace, mounted its own cgroup hierarchy (the
 //     namespace's root is the environment's group) and wrote its pids.max
-//     (the same review: 2048 to max).
+//     (the same review: 2048 to max). Not with CAP_SYS_ADMIN kept, which
+//     mounts them without one (noted), as Docker's profile allows it then.
 const unconfinedRoot = "unconfined, but the host root's keyrings and new user namespaces"
 
 // keyringSyscalls are the calls that reach the kernel's keyrings.
 var keyringSyscalls = []string{"add_key", "keyctl", "request_key"}
 
-// UnconfinedRootRules are unconfinedRoot's rules (an OCI bundle export
-// writes them, import reads them as unconfined).
-func UnconfinedRootRules() *specs.LinuxSeccomp {
+// UnconfinedRootRules are unconfinedRoot's rules for the capabilities
+// caps (an OCI bundle export writes them, import reads them as
+// unconfined).
+func UnconfinedRootRules(caps []string) *specs.LinuxSeccomp {
 	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
 	newUser := []specs.LinuxSeccompArg{{Index: 0, Value: unix.CLONE_NEWUSER, ValueTwo: unix.CLONE_NEWUSER, Op: specs.OpMaskedEqual}}
+	rules := []specs.LinuxSyscall{{Names: keyringSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm}}
+	if !slices.Contains(caps, "CAP_SYS_ADMIN") {
+		rules = append(rules,
+			specs.LinuxSyscall{Names: []string{"clone", "unshare"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: newUser},
+			specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys})
+	}
 	return &specs.LinuxSeccomp{
 		DefaultAction: specs.ActAllow,
 		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM},
-		Syscalls: []specs.LinuxSyscall{
-			{Names: keyringSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm},
-			{Names: []string{"clone", "unshare"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: newUser},
-			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
-		},
+		Syscalls:      rules,
 	}
 }

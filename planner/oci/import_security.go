@@ -163,7 +163,7 @@ func capChanges(keep []string) *yaml.Node {
 // process keeps, else the path of the config, whose linux.seccomp nsup
 // reads as a profile.
 func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
-	if s == nil || sameJSON(s, planner.UnconfinedRootRules()) {
+	if s == nil || sameJSON(s, planner.UnconfinedRootRules(keep)) {
 		// (The filter nsup gives unconfined where root inside is the
 		// host's root: the keyring calls refused.)
 		return str(spec.SeccompUnconfined)
