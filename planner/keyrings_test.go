@@ -18,14 +18,16 @@ func TestUnconfinedKeyrings(t *testing.T) {
 	root := shRoot(t)
 	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
 	const filter = "unconfined, but the host root's keyrings and new user namespaces"
+	// (With its own IPC namespace: in the host's, the filter refuses its
+	// calls too: TestHostIPCFilter.)
 	for _, c := range []struct {
 		name, ns, idmap, security string
 		want                      string
 		rules                     int // the filter's rules: the keyrings', then clone and unshare's, clone3's
 	}{
-		{"root", "[mnt, pid]", "", "{seccomp: unconfined}", filter, 3},
+		{"root", "[mnt, pid, ipc]", "", "{seccomp: unconfined}", filter, 3},
 		// SYS_ADMIN mounts cgroups without a user namespace (noted).
-		{"SYS_ADMIN: the keyrings only", "[mnt, pid]", "", "{seccomp: unconfined, capabilities: {add: [SYS_ADMIN]}}", filter, 1},
+		{"SYS_ADMIN: the keyrings only", "[mnt, pid, ipc]", "", "{seccomp: unconfined, capabilities: {add: [SYS_ADMIN]}}", filter, 1},
 		{"an idmap", "[user, mnt, pid]", idmap, "{seccomp: unconfined}", "", 0},
 	} {
 		p, err := compileLimits(t, `version: 1

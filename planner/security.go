@@ -6,6 +6,7 @@ import (
 	"path"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/internal/regfile"
@@ -129,6 +130,10 @@ func (ec *envCompiler) launch(pos spec.Pos) {
 		// PR_SET_NO_NEW_PRIVS is inherited and cannot be unset.
 		ec.add(Child, nnpPos, Prctl{Option: prSetNoNew, Arg: 1})
 	}
+	// While the stage is one thread and has every capability (restricting
+	// itself needs no_new_privs or CAP_SYS_ADMIN), before any process of
+	// the environment exists.
+	ec.hostScopes(ec.nsPos(spec.NSNet))
 }
 
 // confine plans the end of the setup, by the child stage itself or by
@@ -215,7 +220,7 @@ func (ec *envCompiler) seccomp() *plannedStep {
 		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS; not with SYS_ADMIN): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
 		profile = unconfinedRoot
 	}
-	op, err := ec.compiler.filter(profile, caps)
+	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS())
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
 		return nil
@@ -230,14 +235,14 @@ type filterResult struct {
 
 // filter resolves and compiles a profile for a capability set, once per
 // spec: environments mostly share both.
-func (c *compiler) filter(profile string, caps []string) (Seccomp, error) {
-	key := profile + "\x00" + strings.Join(caps, ",")
+func (c *compiler) filter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
+	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.filters[key]; ok {
 		return r.op, r.err
 	}
-	op, err := c.compileFilter(profile, caps)
+	op, err := c.compileFilter(profile, caps, noHostIPC)
 	if c.filters == nil {
 		c.filters = map[string]filterResult{}
 	}
@@ -248,7 +253,7 @@ func (c *compiler) filter(profile string, caps []string) (Seccomp, error) {
 // maxProfile bounds a seccomp profile file (Docker's default is 20 KiB).
 const maxProfile = 4 << 20
 
-func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error) {
+func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
 	var rules *specs.LinuxSeccomp
 	var err error
 	switch {
@@ -271,18 +276,22 @@ func (c *compiler) compileFilter(profile string, caps []string) (Seccomp, error)
 	if rules == nil {
 		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
 	}
+	if noHostIPC {
+		rules = refuseHostIPC(rules)
+	}
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
 	}
 	op := Seccomp{
-		Profile: profile,
-		Flags:   SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
-		Rules:   rules,
+		Profile:   profile,
+		NoHostIPC: noHostIPC,
+		Flags:     SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
+		Rules:     rules,
 	}
 	// Docker's profile for nsup's default capabilities was compiled when
 	// nsup was built.
-	if profile == spec.SeccompDefault && c.opts.Seccomp == nil {
+	if profile == spec.SeccompDefault && c.opts.Seccomp == nil && !noHostIPC {
 		var ok bool
 		if op.Program, op.Digest, ok = seccomp.DefaultProgram(caps, runtime.GOARCH); ok {
 			return op, nil
