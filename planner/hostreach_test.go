@@ -263,3 +263,35 @@ func TestHostIPCFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestHostMqueueMount: as root, an mqueue mount is refused in the host's
+// IPC namespace (no ipc of the environment's own, or one joined by name
+// from an environment without): it shows the host's POSIX message
+// queues, and a review, through it, listed them, made a root-owned 0600
+// queue 0666 for every host user, and made one of its own, while the
+// filter refused mq_*. With ipc it mounts the environment's own.
+func TestHostMqueueMount(t *testing.T) {
+	root := shRoot(t)
+	const refused = "mqueue without an ipc namespace of the environment's own"
+	for _, c := range []struct {
+		name, envs string
+		refused    bool
+	}{
+		{"host-ipc", "  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [mnt, pid]\n    mounts: [{type: mqueue, target: /dev/mqueue}]\n    processes: [{name: main, command: [/bin/sh]}]\n", true},
+		{"own-ipc", "  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [mnt, pid, ipc]\n    mounts: [{type: mqueue, target: /dev/mqueue}]\n    processes: [{name: main, command: [/bin/sh]}]\n", false},
+		{"joined-host-ipc", "  h:\n    rootfs: {dir: " + root + "}\n    namespaces: [mnt, pid]\n    processes: [{name: main, command: [/bin/sh]}]\n" +
+			"  a:\n    rootfs: {dir: " + root + "}\n    namespaces: [mnt, pid]\n    join: {ipc: h}\n    mounts: [{type: mqueue, target: /dev/mqueue}]\n    processes: [{name: main, command: [/bin/sh]}]\n", true},
+	} {
+		s, err := spec.ParseBytes("m.yaml", t.TempDir(), []byte("version: 1\nenvironments:\n"+c.envs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caller := rootCaller
+		_, err = Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		got := err != nil && strings.Contains(err.Error(), refused)
+		if got != c.refused {
+			t.Errorf("%s: refused %v, want %v (%v)", c.name, got, c.refused, err)
+		}
+	}
+}
+

@@ -264,6 +264,15 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 	if need := kind.Namespace; need != "" && ec.inUserNS() && !ec.owns(need) {
 		ec.errorf(m.Pos, field, "%s in a user namespace needs a %s namespace of that user namespace: add %s to namespaces (mounting %s for the host's needs privilege)", m.Type, need, need, m.Type)
 	}
+	if m.Type == spec.MountMqueue && !ec.inUserNS() && ec.inHostNS(spec.NSIPC) {
+		// mqueue shows the message queues of the IPC namespace of whoever
+		// mounts it: without ipc, the host's. The filter refuses mq_*
+		// there (refuseHostIPC), but through the mount root inside listed
+		// the host's queues, made one 0666 for any host user (chmod),
+		// removed them and made new ones: found by a review. In a user
+		// namespace the kernel refuses it (above).
+		ec.errorf(m.Pos, field, "mqueue without an ipc namespace of the environment's own shows the host's POSIX message queues, which root inside would list, chmod, remove and create: add ipc to namespaces")
+	}
 	// A kernel filesystem: its kind's flags and data, the spec's on top.
 	if kind.FSType != "" {
 		data := []string{}
