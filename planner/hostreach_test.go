@@ -1,11 +1,18 @@
 package planner
 
 import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -295,3 +302,99 @@ func TestHostMqueueMount(t *testing.T) {
 	}
 }
 
+// TestHostIPCFilterX32: a profile of its own that lets calls run by
+// default and does not list x32 left x32's calls (nr|__X32_SYSCALL_BIT,
+// under x86_64's audit arch) to that default, the refused IPC calls
+// with them: x32's shmget reached the host's segments on a kernel with
+// x32 (a review of the twelfth stop). The refusal lists x32 then; under
+// a denying default, an unlisted x32 is refused anyway.
+func TestHostIPCFilterX32(t *testing.T) {
+	for _, c := range []struct {
+		deflt  specs.LinuxSeccompAction
+		arches []specs.Arch
+		x32    bool
+	}{
+		{specs.ActAllow, []specs.Arch{specs.ArchX86_64}, true},
+		{specs.ActAllow, nil, true},
+		{specs.ActLog, []specs.Arch{specs.ArchX86_64, specs.ArchX86}, true},
+		{specs.ActErrno, []specs.Arch{specs.ArchX86_64}, false},
+		{specs.ActKillProcess, nil, false},
+		{specs.ActAllow, []specs.Arch{specs.ArchX86_64, specs.ArchX32}, true},
+	} {
+		in := &specs.LinuxSeccomp{DefaultAction: c.deflt, Architectures: c.arches,
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"shmget", "keyctl"}, Action: specs.ActErrno}}}
+		out := refuseHostIPC(in)
+		if got := slices.Contains(out.Architectures, specs.ArchX32); got != c.x32 {
+			t.Errorf("default %s, architectures %v: x32 listed %v, want %v (%v)", c.deflt, c.arches, got, c.x32, out.Architectures)
+		}
+		if n := len(out.Architectures) - len(c.arches); n > 1 || n < 0 || !slices.Equal(in.Architectures, c.arches) {
+			t.Errorf("default %s, architectures %v: %v, the profile's %v", c.deflt, c.arches, out.Architectures, in.Architectures)
+		}
+	}
+}
+
+// TestHostIPCFilterX32Program: the plan's filter for a profile that
+// allows by default and lists only x86_64 refuses x32's shmget (and
+// i386's), as it does x86_64's.
+func TestHostIPCFilterX32Program(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		skipOrFail(t, "x32 is amd64's")
+	}
+	root, dir := shRoot(t), t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "allow.json"), []byte(`{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.ParseBytes(filepath.Join(dir, "x.yaml"), dir, []byte("version: 1\nenvironments:\n  a:\n    rootfs: {dir: "+root+"}\n    namespaces: [mnt, pid]\n    security: {seccomp: ./allow.json}\n    processes: [{name: main, command: [/bin/sh]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caller := rootCaller
+	p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog []byte
+	for _, st := range p.Environments[0].Steps {
+		if op, ok := st.Op.(Seccomp); ok {
+			prog = op.Program
+		}
+	}
+	var insns []bpf.Instruction
+	for b := prog; len(b) >= 8; b = b[8:] {
+		insns = append(insns, bpf.RawInstruction{Op: binary.LittleEndian.Uint16(b), Jt: b[2], Jf: b[3], K: binary.LittleEndian.Uint32(b[4:])}.Disassemble())
+	}
+	vm, err := bpf.NewVM(insns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(audit, nr uint32) uint32 {
+		d := make([]byte, 64)
+		binary.LittleEndian.PutUint32(d, nr)
+		binary.LittleEndian.PutUint32(d[4:], audit)
+		for i := 0; i < len(d); i += 4 { // the VM loads big-endian words
+			slices.Reverse(d[i : i+4])
+		}
+		r, err := vm.Run(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uint32(r)
+	}
+	const x32Bit = 0x40000000
+	eperm := uint32(unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM))
+	for _, c := range []struct {
+		what      string
+		audit, nr uint32
+		want      uint32
+	}{
+		{"x86_64 shmget", unix.AUDIT_ARCH_X86_64, 29, eperm},
+		{"x32 shmget", unix.AUDIT_ARCH_X86_64, x32Bit | 29, eperm},
+		{"x32 mq_open", unix.AUDIT_ARCH_X86_64, x32Bit | 240, eperm},
+		{"x32 getpid", unix.AUDIT_ARCH_X86_64, x32Bit | 39, unix.SECCOMP_RET_ALLOW},
+		{"x86_64 getpid", unix.AUDIT_ARCH_X86_64, 39, unix.SECCOMP_RET_ALLOW},
+	} {
+		if got := run(c.audit, c.nr); got != c.want {
+			t.Errorf("%s: %#x, want %#x", c.what, got, c.want)
+		}
+	}
+}
