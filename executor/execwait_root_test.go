@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
@@ -45,6 +46,27 @@ func TestRootExecInitStopped(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Error("exec still waits for a stopped init after 30 s")
+	}
+	// The stopped init accepts none of the connections: once its
+	// backlog (16) was full, the next nsup exec waited in connect(2) for
+	// good (a review of the twelfth stop).
+	go func() {
+		for i := 0; i < 20; i++ {
+			_, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{Argv: []string{"true"}, AnswerWait: 100 * time.Millisecond})
+			if err == nil || !strings.Contains(err.Error(), "within 100ms") {
+				done <- fmt.Errorf("exec %d: %v, want it given up", i, err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Error(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("exec still waits to connect to a stopped init after 30 s")
 	}
 	if err := syscall.Kill(e.State.Pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)

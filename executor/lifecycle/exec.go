@@ -34,7 +34,8 @@ type ExecOptions struct {
 	// else through a pipe that nsup copies (Bridge).
 	Stdin, Stdout, Stderr *os.File
 	// AnswerWait bounds the wait for init's answer that the command
-	// started or could not (0: DefaultAnswerWait).
+	// started or could not (0: DefaultAnswerWait), and each wait for init
+	// to take the connection and the messages sent to it.
 	AnswerWait time.Duration
 }
 
@@ -87,7 +88,22 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		unix.Close(c)
 	}()
+	wait := opts.AnswerWait
+	if wait <= 0 {
+		wait = DefaultAnswerWait
+	}
+	// connect(2) waits while init's backlog (16) is full, and sendmsg(2)
+	// while its end's queue is: a stopped init accepts and reads nothing,
+	// so the 18th nsup exec waited in connect for good, deaf to ^C (a
+	// review of the twelfth stop). Both wait as long as the answer may.
+	tv := unix.NsecToTimeval(wait.Nanoseconds())
+	if err := unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		return 1, err
+	}
 	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
+		if err == unix.EAGAIN {
+			return 1, fmt.Errorf("environment %q: its init did not take the connection within %v (is it stopped?)", name, wait)
+		}
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
 	req, err := json.Marshal(ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term})
@@ -151,10 +167,6 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			}
 		}
 	}()
-	wait := opts.AnswerWait
-	if wait <= 0 {
-		wait = DefaultAnswerWait
-	}
 	answer := time.NewTimer(wait)
 	defer answer.Stop()
 	var m ExecMessage
