@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -110,5 +111,60 @@ environments:
 	}
 	if got := probeResults(runOK(t, p))["kill"]; got != "EPERM" {
 		t.Errorf("SIGCONT to a host process of uid 100000 from inside: %s, want EPERM", got)
+	}
+}
+
+// TestRootHostPIDNoResourceReach: an environment in the host's pid
+// namespace changes no resource limit, priority or CPU placement of a
+// process outside it. Landlock's signal scope stops kill(2), but not
+// prlimit(2): a CPU limit of 1 s on a host process of the uid root
+// inside maps to (another environment's of the same range), which had
+// already run longer, had the kernel kill it (SIGKILL), and setpriority
+// reniced one (a review of the twelfth stop).
+func TestRootHostPIDNoResourceReach(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	cred := &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 100000, Gid: 100000}}
+	busy := exec.Command("sh", "-c", "while :; do :; done")
+	busy.SysProcAttr = cred
+	idle := exec.Command("sleep", "100")
+	idle.SysProcAttr = cred
+	for _, v := range []*exec.Cmd{busy, idle} {
+		if err := v.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { v.Process.Kill(); v.Wait() }()
+	}
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	secProbe(t, root)
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	// The busy one has run more than 1 s of CPU by then.
+	time.Sleep(1500 * time.Millisecond)
+	p := compile(t, dir, `version: 1
+environments:
+  hostpid:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, net]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
+    processes:
+      - {name: main, command: [/probe, "prlimit_cpu:`+strconv.Itoa(busy.Process.Pid)+`", "setpriority:`+strconv.Itoa(idle.Process.Pid)+`"]}
+`)
+	res := probeResults(runOK(t, p))
+	for _, k := range []string{"prlimit_cpu", "setpriority"} {
+		if res[k] != "EPERM" {
+			t.Errorf("%s of a host process of uid 100000 from inside: %s, want EPERM", k, res[k])
+		}
+	}
+	time.Sleep(500 * time.Millisecond)
+	// Killed, it is a zombie until waited for.
+	if st, _ := os.ReadFile("/proc/" + strconv.Itoa(busy.Process.Pid) + "/stat"); strings.Contains(string(st), ") Z ") {
+		t.Error("the busy host process was killed by the kernel past the CPU limit set from inside")
+	}
+	if n, err := unix.Getpriority(unix.PRIO_PROCESS, idle.Process.Pid); err == nil && n != 20 {
+		t.Errorf("the idle host process's nice is %d now (getpriority %d), want 0", 20-n, n)
 	}
 }

@@ -286,3 +286,39 @@ func denies(a specs.LinuxSeccompAction) bool {
 	}
 	return false
 }
+
+// limitsOfSelfOnly is rules with the calls that change another process's
+// resource limits, priority or I/O priority refused (EPERM): rules put
+// first, which refuse prlimit64 with a pid, and setpriority and
+// ioprio_set with a target other than the caller; the calling process
+// itself still gets what the profile gives. In the host's pid namespace
+// (planned only in a user namespace that maps root elsewhere), the
+// kernel lets a process change those of every process of its uid, and
+// Landlock has no scope for them: a review set a CPU limit of 1 s on a
+// host process of the uid root inside maps to (another environment's of
+// the same range), and the kernel killed it past the limit (SIGKILL),
+// which Landlock's signal scope keeps the environment from sending; and
+// setpriority(PRIO_USER, 0, 19) renices every process of that uid on the
+// host. (sched_setaffinity and the other sched_set* calls take a
+// thread's id, which a program passes for its own threads: they stay
+// open.)
+func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *rules
+	eperm := uint(unix.EPERM)
+	refuse := func(name string, arg uint, value uint64) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &eperm,
+			Args: []specs.LinuxSeccompArg{{Index: arg, Value: value, Op: specs.OpNotEqual}}}
+	}
+	first := []specs.LinuxSyscall{
+		refuse("prlimit64", 0, 0), // pid: 0 is the caller
+		refuse("setpriority", 0, unix.PRIO_PROCESS),
+		refuse("setpriority", 1, 0), // who: 0 is the caller
+		refuse("ioprio_set", 0, ioprioWhoProcess),
+		refuse("ioprio_set", 1, 0),
+	}
+	out.Syscalls = append(first, rules.Syscalls...)
+	return &out
+}
+
+// ioprioWhoProcess is IOPRIO_WHO_PROCESS (linux/ioprio.h).
+const ioprioWhoProcess = 1

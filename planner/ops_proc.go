@@ -339,11 +339,16 @@ type Seccomp struct {
 	// NoHostIPC: the environment shares the host's IPC namespace, and
 	// its SysV IPC and POSIX message queue calls are refused (EPERM),
 	// whatever the profile says (hostIPCSyscalls).
-	NoHostIPC bool                `json:"no_host_ipc,omitempty"`
-	Flags     SeccompFlags        `json:"flags"`
-	Program   []byte              `json:"program"`
-	Digest    string              `json:"digest"`
-	Rules     *specs.LinuxSeccomp `json:"rules"`
+	NoHostIPC bool `json:"no_host_ipc,omitempty"`
+	// SelfOnly: the environment is in the host's pid namespace, and its
+	// calls that set another process's resource limits, priority or I/O
+	// priority are refused (EPERM), whatever the profile says
+	// (limitsOfSelfOnly).
+	SelfOnly bool                `json:"self_only,omitempty"`
+	Flags    SeccompFlags        `json:"flags"`
+	Program  []byte              `json:"program"`
+	Digest   string              `json:"digest"`
+	Rules    *specs.LinuxSeccomp `json:"rules"`
 }
 
 // Pasta starts pasta (Debian's passt package, podman's user-mode network

@@ -198,6 +198,9 @@ func seccompSource(op Seccomp) string {
 	if op.NoHostIPC {
 		src += ", with the host's SysV IPC and message queues refused"
 	}
+	if op.SelfOnly {
+		src += ", with other processes' limits and priorities refused"
+	}
 	return fmt.Sprintf("%s (%d syscall rules, default action %s)", src, n, defaultAction(op))
 }
 

@@ -220,7 +220,7 @@ func (ec *envCompiler) seccomp() *plannedStep {
 		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS; not with SYS_ADMIN): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
 		profile = unconfinedRoot
 	}
-	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS())
+	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS(), ec.inHostPIDNS())
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
 		return nil
@@ -235,14 +235,14 @@ type filterResult struct {
 
 // filter resolves and compiles a profile for a capability set, once per
 // spec: environments mostly share both.
-func (c *compiler) filter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
-	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC)
+func (c *compiler) filter(profile string, caps []string, noHostIPC, selfOnly bool) (Seccomp, error) {
+	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC) + "\x00" + strconv.FormatBool(selfOnly)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.filters[key]; ok {
 		return r.op, r.err
 	}
-	op, err := c.compileFilter(profile, caps, noHostIPC)
+	op, err := c.compileFilter(profile, caps, noHostIPC, selfOnly)
 	if c.filters == nil {
 		c.filters = map[string]filterResult{}
 	}
@@ -253,7 +253,7 @@ func (c *compiler) filter(profile string, caps []string, noHostIPC bool) (Seccom
 // maxProfile bounds a seccomp profile file (Docker's default is 20 KiB).
 const maxProfile = 4 << 20
 
-func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) (Seccomp, error) {
+func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfOnly bool) (Seccomp, error) {
 	var rules *specs.LinuxSeccomp
 	var err error
 	switch {
@@ -279,6 +279,9 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) 
 	if noHostIPC {
 		rules = refuseHostIPC(rules)
 	}
+	if selfOnly {
+		rules = limitsOfSelfOnly(rules)
+	}
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
@@ -286,12 +289,13 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC bool) 
 	op := Seccomp{
 		Profile:   profile,
 		NoHostIPC: noHostIPC,
+		SelfOnly:  selfOnly,
 		Flags:     SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
 		Rules:     rules,
 	}
 	// Docker's profile for nsup's default capabilities was compiled when
 	// nsup was built.
-	if profile == spec.SeccompDefault && c.opts.Seccomp == nil && !noHostIPC {
+	if profile == spec.SeccompDefault && c.opts.Seccomp == nil && !noHostIPC && !selfOnly {
 		var ok bool
 		if op.Program, op.Digest, ok = seccomp.DefaultProgram(caps, runtime.GOARCH); ok {
 			return op, nil

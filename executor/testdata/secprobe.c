@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -176,6 +177,13 @@ int main(int argc, char **argv) {
 			char *c = strchr(a + 5, ':');
 			if (c) sig = atoi(c + 1);
 			result("kill", kill(pid, sig));
+		} else if (!strncmp(a, "prlimit_cpu:", 12)) {
+			/* prlimit_cpu:PID: a CPU limit of 1 s on PID (SIGKILL past it) */
+			struct rlimit r = {1, 1};
+			result("prlimit_cpu", prlimit(atoi(a + 12), RLIMIT_CPU, &r, NULL));
+		} else if (!strncmp(a, "setpriority:", 12)) {
+			/* setpriority:PID: nice 19 for PID */
+			result("setpriority", setpriority(PRIO_PROCESS, atoi(a + 12), 19));
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {
