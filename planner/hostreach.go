@@ -265,16 +265,21 @@ func refuseHostIPC(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	}
 	eperm := uint(unix.EPERM)
 	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: hostIPCSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm})
-	// An ABI the profile does not list gets its default action for every
-	// call (x32's, under x86_64's audit arch; an unlisted audit arch,
-	// i386's, is killed). Under a default that lets calls run, x32's
-	// shmget (nr 29|__X32_SYSCALL_BIT) reached the host's segments on a
-	// kernel with x32 (a review of the twelfth stop): listed, x32 gets the
-	// rules too, which under such a default only refuse more.
-	if !slices.Contains(out.Architectures, specs.ArchX32) && !denies(out.DefaultAction) {
-		out.Architectures = append(slices.Clip(out.Architectures), specs.ArchX32)
-	}
+	listX32(&out)
 	return &out
+}
+
+// listX32 lists x32 in rules whose default lets calls run. An ABI the
+// profile does not list gets its default action for every call (x32's,
+// under x86_64's audit arch; an unlisted audit arch, i386's, is killed).
+// Under a default that lets calls run, x32's shmget (nr
+// 29|__X32_SYSCALL_BIT) reached the host's segments on a kernel with x32
+// (a review of the twelfth stop), past refuseHostIPC: listed, x32 gets
+// the rules too, which under such a default only refuse more.
+func listX32(rules *specs.LinuxSeccomp) {
+	if !slices.Contains(rules.Architectures, specs.ArchX32) && !denies(rules.DefaultAction) {
+		rules.Architectures = append(slices.Clip(rules.Architectures), specs.ArchX32)
+	}
 }
 
 // denies: the action keeps a call from running (an unlisted ABI's calls
@@ -317,6 +322,7 @@ func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		refuse("ioprio_set", 1, 0),
 	}
 	out.Syscalls = append(first, rules.Syscalls...)
+	listX32(&out) // as refuseHostIPC does
 	return &out
 }
 

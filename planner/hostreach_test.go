@@ -327,6 +327,10 @@ func TestHostIPCFilterX32(t *testing.T) {
 		if got := slices.Contains(out.Architectures, specs.ArchX32); got != c.x32 {
 			t.Errorf("default %s, architectures %v: x32 listed %v, want %v (%v)", c.deflt, c.arches, got, c.x32, out.Architectures)
 		}
+		// The host's pid namespace's refusals likewise.
+		if got := slices.Contains(limitsOfSelfOnly(in).Architectures, specs.ArchX32); got != c.x32 {
+			t.Errorf("default %s, architectures %v: x32 listed %v by limitsOfSelfOnly, want %v", c.deflt, c.arches, got, c.x32)
+		}
 		if n := len(out.Architectures) - len(c.arches); n > 1 || n < 0 || !slices.Equal(in.Architectures, c.arches) {
 			t.Errorf("default %s, architectures %v: %v, the profile's %v", c.deflt, c.arches, out.Architectures, in.Architectures)
 		}
