@@ -269,6 +269,20 @@ func refuseHostIPC(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	return &out
 }
 
+// HostRefusals is rules with what nsup adds to an environment's filter
+// where it shares the host's IPC namespace (noHostIPC: refuseHostIPC) or
+// pid namespace (selfOnly: limitsOfSelfOnly); an OCI bundle's import
+// reads them back as the profile they were added to.
+func HostRefusals(rules *specs.LinuxSeccomp, noHostIPC, selfOnly bool) *specs.LinuxSeccomp {
+	if noHostIPC {
+		rules = refuseHostIPC(rules)
+	}
+	if selfOnly {
+		rules = limitsOfSelfOnly(rules)
+	}
+	return rules
+}
+
 // listX32 lists x32 in rules whose default lets calls run. An ABI the
 // profile does not list gets its default action for every call (x32's,
 // under x86_64's audit arch; an unlisted audit arch, i386's, is killed).

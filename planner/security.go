@@ -276,12 +276,7 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfO
 	if rules == nil {
 		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
 	}
-	if noHostIPC {
-		rules = refuseHostIPC(rules)
-	}
-	if selfOnly {
-		rules = limitsOfSelfOnly(rules)
-	}
+	rules = HostRefusals(rules, noHostIPC, selfOnly)
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)

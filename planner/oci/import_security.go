@@ -163,7 +163,7 @@ func capChanges(keep []string) *yaml.Node {
 // process keeps, else the path of the config, whose linux.seccomp nsup
 // reads as a profile.
 func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
-	if s == nil || sameJSON(s, planner.UnconfinedRootRules(keep)) {
+	if s == nil || sameAsPlanned(s, planner.UnconfinedRootRules(keep)) {
 		// (The filter nsup gives unconfined where root inside is the
 		// host's root: the keyring calls refused.)
 		return str(spec.SeccompUnconfined)
@@ -172,7 +172,7 @@ func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
 	if resolve == nil {
 		resolve = func(_ string, caps []string) (*specs.LinuxSeccomp, error) { return seccomp.Default(caps) }
 	}
-	if def, err := resolve(spec.SeccompDefault, keep); err == nil && sameJSON(def, s) {
+	if def, err := resolve(spec.SeccompDefault, keep); err == nil && sameAsPlanned(s, def) {
 		return nil
 	}
 	if _, err := seccomp.Load(m.data, keep); err != nil {
@@ -184,6 +184,21 @@ func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
 		p = filepath.Join(m.opts.Bundle, "config.json")
 	}
 	return str(p)
+}
+
+// sameAsPlanned: s is profile as nsup plans it, with or without what it
+// adds where the environment shares the host's IPC or pid namespace
+// (planner.HostRefusals), which the spec imported gets again when
+// planned.
+func sameAsPlanned(s, profile *specs.LinuxSeccomp) bool {
+	for _, ipc := range []bool{false, true} {
+		for _, pid := range []bool{false, true} {
+			if sameJSON(s, planner.HostRefusals(profile, ipc, pid)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func sameJSON(a, b any) bool {
