@@ -151,10 +151,13 @@ environments:
       uid: [{inside: 0, outside: 100000, count: 65536}]
       gid: [{inside: 0, outside: 100000, count: 65536}]
     processes:
-      - {name: main, command: [/probe, "prlimit_cpu:`+strconv.Itoa(busy.Process.Pid)+`", "setpriority:`+strconv.Itoa(idle.Process.Pid)+`"]}
+      - {name: main, command: [/probe, "prlimit_cpu:`+strconv.Itoa(busy.Process.Pid)+`", "setpriority:`+strconv.Itoa(idle.Process.Pid)+`", "sched_idle:`+strconv.Itoa(idle.Process.Pid)+`", "affinity:`+strconv.Itoa(idle.Process.Pid)+`"]}
 `)
 	res := probeResults(runOK(t, p))
-	for _, k := range []string{"prlimit_cpu", "setpriority"} {
+	if res["affinity"] != "EPERM" {
+		t.Logf("sched_setaffinity of a host process of uid 100000 from inside: %s (open: pthread_setaffinity_np passes its threads' ids)", res["affinity"])
+	}
+	for _, k := range []string{"prlimit_cpu", "setpriority", "sched_idle"} {
 		if res[k] != "EPERM" {
 			t.Errorf("%s of a host process of uid 100000 from inside: %s, want EPERM", k, res[k])
 		}
@@ -166,5 +169,8 @@ environments:
 	}
 	if n, err := unix.Getpriority(unix.PRIO_PROCESS, idle.Process.Pid); err == nil && n != 20 {
 		t.Errorf("the idle host process's nice is %d now (getpriority %d), want 0", 20-n, n)
+	}
+	if pol, _, _ := unix.Syscall(unix.SYS_SCHED_GETSCHEDULER, uintptr(idle.Process.Pid), 0, 0); pol != 0 {
+		t.Errorf("the idle host process's scheduling policy is %d now, want SCHED_OTHER (0)", pol)
 	}
 }

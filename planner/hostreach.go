@@ -318,9 +318,15 @@ func denies(a specs.LinuxSeccompAction) bool {
 // the same range), and the kernel killed it past the limit (SIGKILL),
 // which Landlock's signal scope keeps the environment from sending; and
 // setpriority(PRIO_USER, 0, 19) renices every process of that uid on the
-// host. (sched_setaffinity and the other sched_set* calls take a
-// thread's id, which a program passes for its own threads: they stay
-// open.)
+// host. sched_setscheduler, sched_setattr and sched_setparam with a pid
+// are refused too: a review of the twelfth stop's fixes put a host
+// process of that uid in SCHED_IDLE, which its owner cannot undo without
+// CAP_SYS_NICE, as setpriority's nice 19 but lower; a program passes its
+// own threads' ids there only to change their policy
+// (pthread_setschedparam), rarer than setpriority's per-thread nice,
+// refused already. (sched_setaffinity takes a thread's id, which a
+// program passes for its own threads (pthread_setaffinity_np): it stays
+// open, and may pin host processes of the uid to one CPU.)
 func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 	out := *rules
 	eperm := uint(unix.EPERM)
@@ -334,6 +340,12 @@ func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		refuse("setpriority", 1, 0), // who: 0 is the caller
 		refuse("ioprio_set", 0, ioprioWhoProcess),
 		refuse("ioprio_set", 1, 0),
+		// A policy for another thread: SCHED_IDLE is below nice 19, and
+		// its owner cannot leave it without CAP_SYS_NICE or RLIMIT_NICE
+		// (sched(7)); pid 0 is the caller.
+		refuse("sched_setscheduler", 0, 0),
+		refuse("sched_setattr", 0, 0),
+		refuse("sched_setparam", 0, 0),
 	}
 	out.Syscalls = append(first, rules.Syscalls...)
 	listX32(&out) // as refuseHostIPC does

@@ -472,6 +472,10 @@ func TestHostPIDSelfOnly(t *testing.T) {
 			{"ioprio_set(USER, 0)", unix.SYS_IOPRIO_SET, []uint64{3, 0, 0}, other},
 			{"ioprio_set(PROCESS, 0)", unix.SYS_IOPRIO_SET, []uint64{1, 0, 0}, unix.SECCOMP_RET_ALLOW},
 			{"i386 prlimit64(pid)", 340, []uint64{4242, unix.RLIMIT_CPU, 1}, other},
+			{"sched_setscheduler(pid, SCHED_IDLE)", unix.SYS_SCHED_SETSCHEDULER, []uint64{4242, 5, 0}, other},
+			{"sched_setscheduler(0, SCHED_IDLE)", unix.SYS_SCHED_SETSCHEDULER, []uint64{0, 5, 0}, unix.SECCOMP_RET_ALLOW},
+			{"sched_setattr(pid)", unix.SYS_SCHED_SETATTR, []uint64{4242, 0, 0}, other},
+			{"sched_setparam(pid)", unix.SYS_SCHED_SETPARAM, []uint64{4242, 0}, other},
 		} {
 			audit := uint32(x86_64)
 			if strings.HasPrefix(k.what, "i386") {

@@ -184,6 +184,17 @@ int main(int argc, char **argv) {
 		} else if (!strncmp(a, "setpriority:", 12)) {
 			/* setpriority:PID: nice 19 for PID */
 			result("setpriority", setpriority(PRIO_PROCESS, atoi(a + 12), 19));
+		} else if (!strncmp(a, "sched_idle:", 11)) {
+			/* sched_idle:PID: SCHED_IDLE for PID (below nice 19; its owner
+			 * cannot undo it without CAP_SYS_NICE or RLIMIT_NICE) */
+			struct sched_param sp = {0};
+			result("sched_idle", sched_setscheduler(atoi(a + 11), SCHED_IDLE, &sp));
+		} else if (!strncmp(a, "affinity:", 9)) {
+			/* affinity:PID: PID pinned to CPU 0 */
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(0, &set);
+			result("affinity", sched_setaffinity(atoi(a + 9), sizeof set, &set));
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {
