@@ -251,8 +251,11 @@ func (c *compiler) intervals(owners []owner) []interval {
 		// newer than every one the profile names gets ENOSYS, not the
 		// default action, so that libc falls back to an older one (clone3
 		// to clone, statx to stat…) instead of failing on EPERM. Only
-		// with a denying default: under ALLOW the kernel's own ENOSYS shows.
-		if c.p.deflt != unix.SECCOMP_RET_ALLOW && len(w.uses) > 0 {
+		// with a denying default: under ALLOW, LOG and TRACE (runc's
+		// isAllowAction) the kernel's own ENOSYS shows, or the tracer's;
+		// a LOG profile naming one old call had openat ENOSYS otherwise
+		// (and did with nsup's host IPC refusals added to one naming none).
+		if act := c.p.deflt & unix.SECCOMP_RET_ACTION_FULL; act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG && act != unix.SECCOMP_RET_TRACE && len(w.uses) > 0 {
 			w.stub = useNr(w.uses[len(w.uses)-1]) + 1
 		}
 	}

@@ -274,7 +274,7 @@ func ref(s *specs.LinuxSeccomp, info *arch.Info, n uint32, args [6]uint64) uint3
 			return act(r.Action, r.ErrnoRet)
 		}
 	}
-	if d := act(s.DefaultAction, s.DefaultErrnoRet); d != allow && top >= 0 && int(n) > top {
+	if d := act(s.DefaultAction, s.DefaultErrnoRet) & unix.SECCOMP_RET_ACTION_FULL; d != allow && d != unix.SECCOMP_RET_LOG && d != unix.SECCOMP_RET_TRACE && top >= 0 && int(n) > top {
 		return enosys
 	}
 	return act(s.DefaultAction, s.DefaultErrnoRet)
@@ -519,4 +519,25 @@ func ExampleCompile() {
 	// ret #327681
 	// ret #2147418112
 	// ret #327718
+}
+
+// TestNoStubUnderLog: runc's ENOSYS stub only under a denying default;
+// under LOG and TRACE (runc's isAllowAction) a call newer than every one
+// the profile names gets the default. A LOG profile naming only SysV's
+// calls (as nsup's host IPC refusals add to one naming none) had openat
+// and every later call ENOSYS.
+func TestNoStubUnderLog(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the numbers are amd64's")
+	}
+	eperm := uint(unix.EPERM)
+	for _, d := range []specs.LinuxSeccompAction{specs.ActLog, specs.ActTrace} {
+		s := &specs.LinuxSeccomp{DefaultAction: d, Architectures: []specs.Arch{specs.ArchX86_64},
+			Syscalls: []specs.LinuxSyscall{{Names: []string{"shmget"}, Action: specs.ActErrno, ErrnoRet: &eperm}}}
+		f := compile(t, s, "amd64")
+		want, _ := action(d, nil)
+		if got := f.run(auditX86_64, unix.SYS_OPENAT); got != want {
+			t.Errorf("default %s: openat = %#x, want %#x", d, got, want)
+		}
+	}
 }
