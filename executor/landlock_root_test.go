@@ -151,11 +151,19 @@ environments:
       uid: [{inside: 0, outside: 100000, count: 65536}]
       gid: [{inside: 0, outside: 100000, count: 65536}]
     processes:
-      - {name: main, command: [/probe, "prlimit_cpu:`+strconv.Itoa(busy.Process.Pid)+`", "setpriority:`+strconv.Itoa(idle.Process.Pid)+`", "sched_idle:`+strconv.Itoa(idle.Process.Pid)+`", "affinity:`+strconv.Itoa(idle.Process.Pid)+`"]}
+      - {name: main, command: [/probe, "prlimit_cpu:`+strconv.Itoa(busy.Process.Pid)+`", "setpriority:`+strconv.Itoa(idle.Process.Pid)+`", "sched_idle:`+strconv.Itoa(idle.Process.Pid)+`", "affinity:`+strconv.Itoa(idle.Process.Pid)+`", "reach:`+strconv.Itoa(idle.Process.Pid)+`"]}
 `)
 	res := probeResults(runOK(t, p))
 	if res["affinity"] != "EPERM" {
 		t.Logf("sched_setaffinity of a host process of uid 100000 from inside: %s (open: pthread_setaffinity_np passes its threads' ids)", res["affinity"])
+	}
+	for k, v := range res {
+		// The calls the kernel checks as ptrace (PTRACE_MODE_*): another
+		// user namespace's process is out of reach (pidfd_open is not
+		// checked, and gives nothing by itself).
+		if strings.HasPrefix(k, "reach_") && k != "reach_pidfd_open" && v != "EPERM" {
+			t.Errorf("%s on a host process of uid 100000 from inside: %s, want EPERM", k, v)
+		}
 	}
 	for _, k := range []string{"prlimit_cpu", "setpriority", "sched_idle"} {
 		if res[k] != "EPERM" {

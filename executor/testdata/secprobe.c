@@ -22,6 +22,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -189,6 +190,21 @@ int main(int argc, char **argv) {
 			 * cannot undo it without CAP_SYS_NICE or RLIMIT_NICE) */
 			struct sched_param sp = {0};
 			result("sched_idle", sched_setscheduler(atoi(a + 11), SCHED_IDLE, &sp));
+		} else if (!strncmp(a, "reach:", 6)) {
+			/* reach:PID: the ptrace-checked calls on PID (reach_NAME) */
+			int pid = atoi(a + 6), pfd = syscall(SYS_pidfd_open, pid, 0);
+			result("reach_pidfd_open", pfd);
+			result("reach_pidfd_getfd", syscall(SYS_pidfd_getfd, pfd, 0, 0));
+			result("reach_kcmp", syscall(SYS_kcmp, pid, getpid(), 0, 0, 0));
+			void *head; size_t len;
+			result("reach_get_robust_list", syscall(SYS_get_robust_list, pid, &head, &len));
+			unsigned long mask = 1;
+			result("reach_migrate_pages", syscall(SYS_migrate_pages, pid, 8 * sizeof mask, &mask, &mask));
+			char buf[8]; struct iovec l = {buf, 8}, r = {(void *)0x400000, 8};
+			result("reach_process_vm_readv", syscall(SYS_process_vm_readv, pid, &l, 1, &r, 1, 0));
+			result("reach_process_madvise", syscall(SYS_process_madvise, pfd, &r, 1, 20 /* MADV_COLD */, 0));
+			result("reach_ptrace", syscall(SYS_ptrace, 16 /* ATTACH */, pid, 0, 0));
+			result("reach_sched_setattr_nice", ({ struct { unsigned size, policy; unsigned long long flags; int nice; unsigned prio; unsigned long long r, d, p; } at = {48, 0, 0, 19, 0, 0, 0, 0}; syscall(SYS_sched_setattr, pid, &at, 0); }));
 		} else if (!strncmp(a, "affinity:", 9)) {
 			/* affinity:PID: PID pinned to CPU 0 */
 			cpu_set_t set;
