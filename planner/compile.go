@@ -272,6 +272,9 @@ type compiler struct {
 	hostPaths map[string][2]bool
 	// nsFiles memoizes the namespace files joined by path (nsFile).
 	nsFiles map[string]nsFile
+	// writable is writableFolders, found once per plan.
+	writableOnce sync.Once
+	writable     []writableFolder
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir

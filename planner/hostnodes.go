@@ -101,9 +101,16 @@ func (ec *envCompiler) pidPeerNodes(why, ro, fix string) {
 			continue
 		}
 		checked[m.Name] = true
-		if root, mounts := nodeMounts(m); root || len(mounts) > 0 {
-			ec.errorf(pos, field, "%s", why+"in the mounts of "+m.Name+" where nodes work (rootfs.dev, the option dev), "+how+ro+fix+"or give the environment a user namespace")
-		}
-		ec.nodesLeftOnHost(m, &nodesVia{pos, field, how})
+		ec.othersNodes(m, nodesVia{pos, field, how}, why, ro, fix)
 	}
+}
+
+// othersNodes refuses, with CAP_MKNOD (nodesMadeOpen's why, ro and fix),
+// the mounts of o, reached as via says, where nodes work, and its
+// writable host folders (nodesLeftOnHost).
+func (ec *envCompiler) othersNodes(o *spec.Environment, via nodesVia, why, ro, fix string) {
+	if root, mounts := nodeMounts(o); root || len(mounts) > 0 {
+		ec.errorf(via.pos, via.field, "%s", why+"in the mounts of "+o.Name+" where nodes work (rootfs.dev, the option dev), "+via.how+ro+fix+"or give the environment a user namespace")
+	}
+	ec.nodesLeftOnHost(o, &via)
 }

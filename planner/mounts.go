@@ -194,10 +194,7 @@ func (ec *envCompiler) nodesMadeOpen() {
 		if owner == nil {
 			ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in any writable folder of the mount namespace joined by path where nodes work (the host's, for one)"+fix+"or give the environment a user namespace")
 		} else {
-			if root, mounts := nodeMounts(owner); root || len(mounts) > 0 {
-				ec.errorf(j.pos, ec.field+".join.mnt", "%s", why+"in the mounts of "+owner.Name+" where nodes work (rootfs.dev, the option dev)"+ro+fix+"or give the environment a user namespace")
-			}
-			ec.nodesLeftOnHost(owner, &nodesVia{j.pos, ec.field + ".join.mnt", "whose mount namespace it joins"})
+			ec.othersNodes(owner, nodesVia{j.pos, ec.field + ".join.mnt", "whose mount namespace it joins"}, why, ro, fix)
 		}
 		ec.pidPeerNodes(why, ro, fix)
 		return

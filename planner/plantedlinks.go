@@ -66,8 +66,13 @@ type writableFolder struct{ path, field string }
 // writableFolders are the host folders the spec's environments may
 // write: the sources of their writable binds (create: true ones too),
 // their volumes, their writable dir roots; each with its symlinks
-// resolved.
+// resolved. Found once per plan.
 func (c *compiler) writableFolders() []writableFolder {
+	c.writableOnce.Do(func() { c.writable = c.findWritableFolders() })
+	return c.writable
+}
+
+func (c *compiler) findWritableFolders() []writableFolder {
 	var out []writableFolder
 	add := func(p, field string) {
 		if !filepath.IsAbs(p) {
@@ -110,11 +115,21 @@ func (c *compiler) writableFolders() []writableFolder {
 // would bind where it leads (the host's /etc, read-write), as a review
 // did through a writable bind of the project's folder.
 func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
+	// Most plans have no writable host folder, and most paths no symlink
+	// (what the plan resolves of p anyway, hostDir, says so): no walk of
+	// p's components then.
+	folders := ec.compiler.writableFolders()
+	if len(folders) == 0 {
+		return
+	}
+	if h := ec.hostDir(p); h.resolveErr == nil && h.resolved == p {
+		return
+	}
 	links := hostLinks(p)
 	if len(links) == 0 {
 		return
 	}
-	for _, w := range ec.compiler.writableFolders() {
+	for _, w := range folders {
 		for _, l := range links {
 			if l.at != w.path && within(l.at, w.path) {
 				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.path, w.field)

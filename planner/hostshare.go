@@ -1,0 +1,218 @@
+package planner
+
+// What an environment that shares the host's network, pid or IPC
+// namespace is kept from of the host's own: abstract unix sockets and
+// signals (Landlock), IPC objects, and other processes' limits and
+// scheduling (its syscall filter).
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// Landlock scopes (landlock_create_ruleset(2), ABI 6 on).
+const (
+	scopeAbstractUnix = unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+	scopeSignal       = unix.LANDLOCK_SCOPE_SIGNAL
+)
+
+var landlockScopeNames = []flagName{
+	{scopeAbstractUnix, "LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET"},
+	{scopeSignal, "LANDLOCK_SCOPE_SIGNAL"},
+}
+
+func landlockScopes(v uint64) string { return formatFlags(v, landlockScopeNames) }
+
+// LandlockScopeText says in words what scoped keeps an environment from.
+func LandlockScopeText(scoped uint64) string {
+	var what []string
+	if scoped&scopeAbstractUnix != 0 {
+		what = append(what, "the host's abstract unix sockets")
+	}
+	if scoped&scopeSignal != 0 {
+		what = append(what, "signalling the host's processes")
+	}
+	return strings.Join(what, " and ")
+}
+
+// hostScopes plans a Landlock domain for an environment that shares the
+// host's network or pid namespace, so that what it shares does not reach
+// the host's own:
+//   - in the host's network namespace, abstract unix sockets (@name: no
+//     file, no permission but what their server checks) are the host's;
+//     root inside, the host's uid 0 outside a user namespace (any uid,
+//     with SETUID), would pass every check of a server's that trusts its
+//     peer's credentials (SO_PEERCRED): containerd's shim API was reached
+//     from host-network containers so (CVE-2020-15257), and a session bus
+//     listening on an abstract socket takes any process of its user's
+//     uid. Scoped, the environment connects only to the abstract sockets
+//     its own processes made.
+//   - in the host's pid namespace (allowed only in a user namespace that
+//     maps root elsewhere), its processes could signal every host process
+//     of the uids it maps, other environments' of the same range too.
+//     Scoped, only its own.
+//
+// Scoping needs Landlock's ABI 6 (Linux 6.12): on an older kernel the
+// plan says what stays open.
+func (ec *envCompiler) hostScopes(pos spec.Pos) {
+	var scoped uint64
+	var what []string
+	if ec.inHostNS(spec.NSNet) {
+		scoped |= scopeAbstractUnix
+		what = append(what, "the host's network namespace: its abstract unix sockets, whose servers may trust the uid of root inside")
+	}
+	if ec.inHostPIDNS() {
+		scoped |= scopeSignal
+		what = append(what, "the host's pid namespace: signals to the host's processes of the uids it maps")
+	}
+	if scoped == 0 {
+		return
+	}
+	if abi := ec.opts.LandlockABI(); abi < 6 {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel's Landlock (ABI %d; 6, Linux 6.12, is needed) cannot keep the environment out of %s", ec.field, abi, strings.Join(what, "; and ")))
+		return
+	}
+	ec.add(Child, pos, Landlock{Scoped: scoped})
+}
+
+// landlockABI is the default Options.LandlockABI: the kernel's answer to
+// landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION),
+// which creates nothing; 0 without Landlock.
+func landlockABI() int {
+	v, _, e := unix.Syscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if e != 0 {
+		return 0
+	}
+	return int(v)
+}
+
+// hostIPCSyscalls are the calls that reach an IPC namespace's objects:
+// SysV shared memory, queues and semaphores (and i386's ipc(2), which
+// multiplexes them), and POSIX message queues (each IPC namespace has its
+// own mqueue filesystem, reached by mq_open(2) without any mount).
+var hostIPCSyscalls = []string{"shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl",
+	"semget", "semop", "semtimedop", "semtimedop_time64", "semctl", "ipc",
+	"mq_open", "mq_unlink", "mq_timedsend", "mq_timedsend_time64", "mq_timedreceive", "mq_timedreceive_time64", "mq_notify", "mq_getsetattr"}
+
+// refuseHostIPC is rules with hostIPCSyscalls refused (EPERM): taken out
+// of every rule, and given one of their own. An environment in the
+// host's IPC namespace outside a user namespace that maps root elsewhere
+// would reach every SysV segment, queue and semaphore of the host's, and
+// its message queues: root inside is uid 0 (their owner, for root's),
+// and takes any owner's uid with SETUID (a database's shared buffers, an
+// X server's MIT-SHM images of the user's windows). Kubernetes' baseline
+// forbids hostIPC; the spec's namespaces say to share it, so nsup keeps
+// the namespace and refuses what reaches into it: list ipc in namespaces
+// for an environment's own.
+func refuseHostIPC(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *rules
+	out.Syscalls = nil
+	for _, r := range rules.Syscalls {
+		var names []string
+		for _, n := range r.Names {
+			if !slices.Contains(hostIPCSyscalls, n) {
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			r.Names = names
+			out.Syscalls = append(out.Syscalls, r)
+		}
+	}
+	eperm := uint(unix.EPERM)
+	out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: hostIPCSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm})
+	listX32(&out)
+	return &out
+}
+
+// HostRefusals is rules with what nsup adds to an environment's filter
+// where it shares the host's IPC namespace (noHostIPC: refuseHostIPC) or
+// pid namespace (selfOnly: limitsOfSelfOnly); an OCI bundle's import
+// reads them back as the profile they were added to.
+func HostRefusals(rules *specs.LinuxSeccomp, noHostIPC, selfOnly bool) *specs.LinuxSeccomp {
+	if noHostIPC {
+		rules = refuseHostIPC(rules)
+	}
+	if selfOnly {
+		rules = limitsOfSelfOnly(rules)
+	}
+	return rules
+}
+
+// listX32 lists x32 in rules whose default lets calls run. An ABI the
+// profile does not list gets its default action for every call (x32's,
+// under x86_64's audit arch; an unlisted audit arch, i386's, is killed).
+// Under a default that lets calls run, x32's shmget (nr
+// 29|__X32_SYSCALL_BIT) reached the host's segments on a kernel with x32
+// (a review of the twelfth stop), past refuseHostIPC: listed, x32 gets
+// the rules too, which under such a default only refuse more.
+func listX32(rules *specs.LinuxSeccomp) {
+	if !slices.Contains(rules.Architectures, specs.ArchX32) && !denies(rules.DefaultAction) {
+		rules.Architectures = append(slices.Clip(rules.Architectures), specs.ArchX32)
+	}
+}
+
+// denies: the action keeps a call from running (an unlisted ABI's calls
+// get the default action).
+func denies(a specs.LinuxSeccompAction) bool {
+	switch a {
+	case specs.ActErrno, specs.ActKill, specs.ActKillThread, specs.ActKillProcess, specs.ActTrap:
+		return true
+	}
+	return false
+}
+
+// limitsOfSelfOnly is rules with the calls that change another process's
+// resource limits, priority or I/O priority refused (EPERM): rules put
+// first, which refuse prlimit64 with a pid, and setpriority and
+// ioprio_set with a target other than the caller; the calling process
+// itself still gets what the profile gives. In the host's pid namespace
+// (planned only in a user namespace that maps root elsewhere), the
+// kernel lets a process change those of every process of its uid, and
+// Landlock has no scope for them: a review set a CPU limit of 1 s on a
+// host process of the uid root inside maps to (another environment's of
+// the same range), and the kernel killed it past the limit (SIGKILL),
+// which Landlock's signal scope keeps the environment from sending; and
+// setpriority(PRIO_USER, 0, 19) renices every process of that uid on the
+// host. sched_setscheduler, sched_setattr and sched_setparam with a pid
+// are refused too: a review of the twelfth stop's fixes put a host
+// process of that uid in SCHED_IDLE, which its owner cannot undo without
+// CAP_SYS_NICE, as setpriority's nice 19 but lower; a program passes its
+// own threads' ids there only to change their policy
+// (pthread_setschedparam), rarer than setpriority's per-thread nice,
+// refused already. (sched_setaffinity takes a thread's id, which a
+// program passes for its own threads (pthread_setaffinity_np): it stays
+// open, and may pin host processes of the uid to one CPU.)
+func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *rules
+	eperm := uint(unix.EPERM)
+	refuse := func(name string, arg uint, value uint64) specs.LinuxSyscall {
+		return specs.LinuxSyscall{Names: []string{name}, Action: specs.ActErrno, ErrnoRet: &eperm,
+			Args: []specs.LinuxSeccompArg{{Index: arg, Value: value, Op: specs.OpNotEqual}}}
+	}
+	first := []specs.LinuxSyscall{
+		refuse("prlimit64", 0, 0), // pid: 0 is the caller
+		refuse("setpriority", 0, unix.PRIO_PROCESS),
+		refuse("setpriority", 1, 0), // who: 0 is the caller
+		refuse("ioprio_set", 0, ioprioWhoProcess),
+		refuse("ioprio_set", 1, 0),
+		// A policy for another thread: SCHED_IDLE is below nice 19, and
+		// its owner cannot leave it without CAP_SYS_NICE or RLIMIT_NICE
+		// (sched(7)); pid 0 is the caller.
+		refuse("sched_setscheduler", 0, 0),
+		refuse("sched_setattr", 0, 0),
+		refuse("sched_setparam", 0, 0),
+	}
+	out.Syscalls = append(first, rules.Syscalls...)
+	listX32(&out) // as refuseHostIPC does
+	return &out
+}
+
+// ioprioWhoProcess is IOPRIO_WHO_PROCESS (linux/ioprio.h).
+const ioprioWhoProcess = 1
