@@ -487,3 +487,40 @@ func TestHostPIDSelfOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestUnconfinedHostPIDNote: `seccomp: unconfined` in the host's pid
+// namespace has no filter, so nothing of limitsOfSelfOnly: the plan says
+// what stays open, and only there.
+func TestUnconfinedHostPIDNote(t *testing.T) {
+	root := shRoot(t)
+	const idmap = "\n    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]"
+	for _, c := range []struct {
+		ns   string
+		open bool
+	}{
+		{"user, mnt, net", true},
+		{"user, mnt, net, pid", false},
+	} {
+		s, err := spec.ParseBytes("l.yaml", t.TempDir(), []byte("version: 1\nenvironments:\n  a:\n    rootfs: {dir: "+root+"}\n    namespaces: ["+c.ns+"]"+idmap+"\n    security: {seccomp: unconfined}\n    processes: [{name: main, command: [/bin/sh]}]\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		caller := rootCaller
+		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range p.Environments[0].Steps {
+			if _, ok := st.Op.(Seccomp); ok {
+				t.Fatalf("[%s]: a filter under unconfined in a user namespace", c.ns)
+			}
+		}
+		notes := strings.Join(p.Environments[0].Notes, "\n")
+		if !strings.Contains(notes, "no syscall filter") {
+			t.Fatalf("[%s]: no note of the missing filter:\n%s", c.ns, notes)
+		}
+		if got := strings.Contains(notes, "prlimit64, setpriority"); got != c.open {
+			t.Errorf("[%s]: note of what stays open in the host's pid namespace: %v, want %v:\n%s", c.ns, got, c.open, notes)
+		}
+	}
+}
