@@ -54,6 +54,9 @@ type rawProg struct {
 	// kept is the fd of the mount a Detached bind made, for the
 	// MountSetattr (ByFD) that follows it; ^0 when none.
 	kept uintptr
+	// held is the fd of the mount a Held step made (proc, sysfs), which
+	// the steps beneath it resolve their paths from; ^0 when none.
+	held uintptr
 
 	// blank are nsup's command line and environment in this process's
 	// memory (from /proc/self/stat), which a Monitor, a copy of nsup that

@@ -79,6 +79,8 @@ func rawDoChdir(p *rawProg, op *rawOp) {
 func rawDropRoot(p *rawProg) {
 	rawClose(p.rootFD)
 	p.rootFD, p.rootOf = ^uintptr(0), 0
+	rawClose(p.held)
+	p.held = ^uintptr(0)
 }
 
 //go:norace
@@ -246,7 +248,17 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	if op.flag&rawMountInRoot == 0 {
 		rawDropRoot(p)
 	}
-	root := rawOpenRoot(p, op)
+	var root uintptr
+	if op.flag&rawMountBeneath != 0 {
+		// The held mount itself, wherever its folder is now: not the
+		// path from the root again, which a folder renamed in a shared
+		// tree would lead elsewhere.
+		if root = p.held; root == ^uintptr(0) {
+			rawFailed(p, op.step, partRoot, syscall.EBADF)
+		}
+	} else {
+		root = rawOpenRoot(p, op)
+	}
 	source, target := op.s[1], op.s[4]
 	src, tgt := ^uintptr(0), ^uintptr(0)
 	if op.flag&rawMountBind != 0 {
@@ -293,6 +305,17 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		rawDoDetachedBind(p, op, src, tgt)
 		return
 	}
+	if op.flag&rawMountHeld != 0 {
+		mnt := rawFsmount(p, op, op.s[2], nil, op.a[1])
+		if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, mnt, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
+			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
+			rawFailed(p, op.step, partCall, e)
+		}
+		rawClose(tgt)
+		rawClose(p.held)
+		p.held = mnt
+		return
+	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(source)), uintptr(unsafe.Pointer(target)),
 		uintptr(unsafe.Pointer(op.s[2])), op.a[0], uintptr(unsafe.Pointer(op.s[3])), 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
@@ -309,6 +332,8 @@ const (
 	rawMountSelf                     // the target is the source (the root bound onto itself)
 	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
+	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1], moved onto the target, its fd held (Mount.Held)
+	rawMountBeneath                  // p[0] and p[1] are below the held mount, resolved beneath its fd (Mount.Beneath)
 )
 
 // rawDoDetachedBind binds src onto tgt (both fds) as a detached clone

@@ -36,11 +36,15 @@ type rawBuilder struct {
 	// detached: the last step added is a Detached bind, whose fd a
 	// MountSetattr ByFD takes; detachedRec: with MS_REC.
 	detached, detachedRec bool
+	// held is the target of the Held mount whose fd the steps since
+	// have used (Mount.Beneath), or "": a step beneath it must follow
+	// it, with nothing else between.
+	held string
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0), held: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
@@ -143,6 +147,13 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	}
 	m, ok := st.Op.(planner.Mount)
 	b.detached, b.detachedRec = ok && m.Detached, m.Flags&unix.MS_REC != 0
+	held := b.held
+	if !(ok && m.Beneath != "") && !(after.ByFD && held != "") {
+		b.held = ""
+	}
+	if ok && m.Beneath != "" && m.Beneath != held {
+		return fmt.Errorf("%s: beneath %s, which is not the mount whose fd is held: %w", planner.FormatOp(st.Op), m.Beneath, unix.EINVAL)
+	}
 	switch op := st.Op.(type) {
 	case planner.Keyctl:
 		// A kernel without keyrings (CONFIG_KEYS=n) has no keys to hide.
@@ -423,13 +434,41 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			o.flag |= rawMountSelf
 		}
 	}
-	if op.InRoot {
+	if op.Beneath != "" {
+		// Both paths below the held mount, resolved beneath its fd.
+		if !op.InRoot || (op.SourceInRoot && !below(op.Source, op.Beneath)) || !below(op.Target, op.Beneath) {
+			return o, fmt.Errorf("%s: not below %s: %w", planner.FormatOp(op), op.Beneath, unix.EINVAL)
+		}
+		o.flag |= rawMountBeneath
+		rel := func(p string) string { return "/" + strings.TrimPrefix(strings.TrimPrefix(p, op.Beneath), "/") }
+		if op.SourceInRoot && err == nil {
+			o.p[0], err = inRootPath(rel(op.Source), "", false)
+		}
+		if err == nil {
+			o.p[1], err = inRootPath(rel(op.Target), op.Create, false)
+		}
+		o.flag |= rawMountInRoot
+	} else if op.InRoot {
 		o.flag |= rawMountInRoot
 		if err == nil {
 			o.p[1], err = inRootPath(op.Target, op.Create, false)
 		}
 	} else {
 		cs(4, op.Target)
+	}
+	if op.Held {
+		// Made detached and moved onto the target; its fd is kept for
+		// the steps beneath it. Its flags become fsmount's attributes.
+		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || op.Data != "" || op.Beneath != "" || op.Detached {
+			return o, fmt.Errorf("%s: only a kernel filesystem without data, inside the root, is held: %w", planner.FormatOp(op), unix.EINVAL)
+		}
+		attr, ok := fsmountAttr(uintptr(op.Flags))
+		if !ok {
+			return o, fmt.Errorf("%s: a flag fsmount(2) has no attribute for: %w", planner.FormatOp(op), unix.EINVAL)
+		}
+		o.flag |= rawMountHeld
+		o.a[1] = attr
+		b.held = op.Target
 	}
 	if op.Detached {
 		if o.flag&rawMountBind == 0 || o.flag&rawMountInRoot == 0 || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
@@ -523,3 +562,26 @@ var lastCap = sync.OnceValue(func() int {
 	}
 	return lo
 })
+
+// fsmountAttr is fsmount(2)'s attributes for mount(2)'s flags f, false
+// where one has none.
+func fsmountAttr(f uintptr) (uintptr, bool) {
+	var attr uintptr
+	for _, x := range []struct{ flag, attr uintptr }{
+		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
+		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
+		{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME}, {unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME},
+		{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME}, {unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
+	} {
+		if f&x.flag != 0 {
+			attr |= x.attr
+			f &^= x.flag
+		}
+	}
+	return attr, f == 0
+}
+
+// below says whether the path p is dir or lies below it.
+func below(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}

@@ -112,9 +112,13 @@ func (ec *envCompiler) child() {
 			}
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round.
-			ec.confinePaths(confined[i])
+			held := ""
+			if heldMount(m) {
+				held = m.Target
+			}
+			ec.confinePaths(confined[i], held)
 		}
-		ec.confinePaths(confined[len(e.Mounts)])
+		ec.confinePaths(confined[len(e.Mounts)], "")
 		ec.readonlyKept()
 		if len(ec.skipped) > 0 {
 			ec.notes = append(ec.notes, "not there, so not masked or made read-only: "+strings.Join(ec.skipped, ", "))
@@ -243,10 +247,6 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		// refuses those writes itself.
 		ec.errorf(m.Pos, field+".readonly", "a writable sysfs lets root inside change the host's kernel settings (/sys/kernel/mm, /sys/power, /sys/kernel/uevent_helper): leave sysfs read-only (remove readonly: false), or give the environment a user namespace (add user to namespaces)")
 	}
-	in := func(target, source, fstype string, flags MountFlags, data, create string) {
-		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
-			Data: data, Root: ec.root, InRoot: true, Create: create})
-	}
 	kind, _ := spec.MountKindOf(m.Type)
 	// The kind's flags, the spec's on top; nodev unless the spec says dev
 	// (a bind, a tmpfs): a device node in a folder the environment can
@@ -282,7 +282,10 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		if m.Mode != "" {
 			data = append(data, "mode="+m.Mode)
 		}
-		in(m.Target, kind.FSType, kind.FSType, flags, strings.Join(data, ","), "dir")
+		// proc and sysfs hold the masked and read-only paths: their fd
+		// is held for those steps (Mount.Held, Mount.Beneath).
+		ec.add(Child, m.Pos, Mount{Source: kind.FSType, Target: m.Target, FSType: kind.FSType, Flags: flags,
+			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: heldMount(m)})
 		return
 	}
 	switch m.Type {
@@ -384,4 +387,10 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
 	if m.Readonly {
 		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|msNODEV|opt, "", "")
 	}
+}
+
+// heldMount says whether m is made with its fd held for the masked and
+// read-only paths below it (Mount.Held): proc and sysfs, which hold them.
+func heldMount(m spec.Mount) bool {
+	return m.Type == spec.MountProc || m.Type == spec.MountSysfs
 }

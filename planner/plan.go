@@ -383,6 +383,18 @@ type Mount struct {
 	// folder renamed meanwhile in a tree another environment shares
 	// cannot send the attributes to another mount.
 	Detached bool `json:"detached,omitempty"`
+	// Held (a proc or sysfs mount, which nsup's masked and read-only
+	// paths lie in): the filesystem is made detached (fsopen(2),
+	// fsmount(2)) and moved onto the target, and the mount's fd is held
+	// for the steps that confine the paths below it (Beneath).
+	Held bool `json:"held,omitempty"`
+	// Beneath is the target of the Held mount that Source and Target
+	// (paths inside the root) lie below: they are resolved beneath that
+	// mount's fd, not by their paths from the root again, so that a
+	// folder renamed meanwhile in a tree another environment may write
+	// cannot send the masks and read-only binds to a folder of its own
+	// and leave the real /proc/sys writable (found by a review).
+	Beneath string `json:"beneath,omitempty"`
 }
 
 // Values of Mount.Confine and MountSetattr.Confine.

@@ -303,6 +303,19 @@ func FormatOp(op Op) string {
 		if op.SourceInRoot {
 			source = inRoot(op.Source)
 		}
+		if op.Beneath != "" {
+			// Below the held mount, through its fd.
+			in := func(p string) string {
+				return "<mount at " + op.Beneath + ">" + strings.TrimPrefix(p, op.Beneath)
+			}
+			target = in(op.Target)
+			if op.SourceInRoot {
+				source = in(op.Source)
+			}
+		}
+		if op.Held {
+			return fmt.Sprintf("fsmount(fsopen(%s), %s), move_mount(its fd, %s), its fd held%s", qn(op.FSType), op.Flags, target, create(op.Create))
+		}
 		if op.Detached {
 			rec := ""
 			if op.Flags&msREC != 0 {

@@ -507,7 +507,10 @@ func (ec *envCompiler) readonlyKept() {
 // by the rootfs, i = len(mounts)). A path this kernel does not have (a
 // default such as /proc/timer_stats, gone since Linux 4.11) is skipped,
 // and the plan says so.
-func (ec *envCompiler) confinePaths(paths []confinedPath) {
+//
+// held is the target of the proc or sysfs mount that holds them (Held),
+// or "": its paths are resolved beneath that mount's fd (Beneath).
+func (ec *envCompiler) confinePaths(paths []confinedPath, held string) {
 	var skipped []string
 	for _, c := range paths {
 		isDir, ok := ec.pathKind(c)
@@ -515,16 +518,20 @@ func (ec *envCompiler) confinePaths(paths []confinedPath) {
 			skipped = append(skipped, c.path)
 			continue
 		}
+		beneath := ""
+		if held != "" && within(c.path, held) {
+			beneath = held
+		}
 		in := func(target, source, fstype string, flags MountFlags, create string) {
 			ec.add(Child, c.pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
-				Root: ec.root, InRoot: true, Create: create, Confine: ConfineMasked})
+				Root: ec.root, InRoot: true, Create: create, Confine: ConfineMasked, Beneath: beneath})
 		}
 		switch {
 		case c.readonly:
 			// A bind of the path onto itself, then read-only (and nosuid,
 			// nodev, noexec), with whatever is mounted below it.
 			ec.add(Child, c.pos, Mount{Source: c.path, SourceInRoot: true, Target: c.path, Flags: msBIND | msREC,
-				Root: ec.root, InRoot: true, Confine: ConfineReadonly, Detached: true})
+				Root: ec.root, InRoot: true, Confine: ConfineReadonly, Detached: true, Beneath: beneath})
 			ec.add(Child, c.pos, MountSetattr{Path: c.path, Root: ec.root, InRoot: true, Recursive: true,
 				Set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC, Confine: ConfineReadonly, ByFD: true})
 		case isDir:

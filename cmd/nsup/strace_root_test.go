@@ -400,6 +400,14 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 			}
 			add(i, st, execMatch(op.Path, op.Argv))
 		case planner.Mount:
+			if op.Held {
+				// fsopen, fsmount (not traced), the mount's fd moved
+				// onto the target's fd: held for the steps beneath it.
+				add(i, st, func(e event) bool {
+					return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
+				})
+				break
+			}
 			if op.Detached {
 				// A detached clone of the source (open_tree) moved onto
 				// the target's fd: its fd serves the next step.
