@@ -212,12 +212,7 @@ func (ec *envCompiler) seccomp() *plannedStep {
 	caps := ec.capabilities()
 	if profile == spec.SeccompUnconfined {
 		if ec.confiningUserNS() {
-			note := "seccomp: unconfined: no syscall filter"
-			if ec.inHostPIDNS() {
-				// limitsOfSelfOnly's refusals go with the filter.
-				note += "; in the host's pid namespace, the host's processes of the uids it maps stay within reach of prlimit64, setpriority, ioprio_set and sched_setscheduler (their limits and priorities; signals are Landlock's); a profile keeps them from it"
-			}
-			ec.notes = append(ec.notes, note)
+			ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
 			return nil
 		}
 		// What Docker's profile refuses for the host's sake, not for a
