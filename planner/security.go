@@ -211,14 +211,21 @@ func (ec *envCompiler) seccomp() *plannedStep {
 	}
 	caps := ec.capabilities()
 	if profile == spec.SeccompUnconfined {
-		if ec.confiningUserNS() {
+		switch {
+		case ec.confiningUserNS() && ec.inHostPIDNS():
+			// Landlock scopes signals, not limits or priorities:
+			// unconfinedSelfOnly.
+			ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing other processes' limits and priorities (prlimit64, sched_setscheduler, sched_setattr, sched_setparam with a pid; setpriority, ioprio_set but for the caller): in the host's pid namespace, root inside would change those of every host process of the uids it maps; add pid to namespaces for no filter at all")
+			profile = unconfinedSelfOnly
+		case ec.confiningUserNS():
 			ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
 			return nil
+		default:
+			// What Docker's profile refuses for the host's sake, not for a
+			// capability's: unconfinedRoot.
+			ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS; not with SYS_ADMIN): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
+			profile = unconfinedRoot
 		}
-		// What Docker's profile refuses for the host's sake, not for a
-		// capability's: unconfinedRoot.
-		ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing the keyring calls ("+strings.Join(keyringSyscalls, ", ")+") and new user namespaces (unshare, clone with CLONE_NEWUSER; clone3 ENOSYS; not with SYS_ADMIN): outside a user namespace that maps root elsewhere, root inside is the host's root to the kernel's keyrings (the host root's user keyring), and in a user namespace of its own would mount its cgroups and lift its limits; give the environment a user namespace (idmap) for no filter at all")
-		profile = unconfinedRoot
 	}
 	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS(), ec.inHostPIDNS())
 	if err != nil {
@@ -259,6 +266,8 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfO
 	switch {
 	case profile == unconfinedRoot:
 		rules = UnconfinedRootRules(caps)
+	case profile == unconfinedSelfOnly:
+		rules = UnconfinedRules()
 	case c.opts.Seccomp != nil:
 		rules, err = c.opts.Seccomp(profile, caps)
 	case profile == spec.SeccompDefault:

@@ -27,6 +27,25 @@ import (
 //     mounts them without one (noted), as Docker's profile allows it then.
 const unconfinedRoot = "unconfined, but the host root's keyrings and new user namespaces"
 
+// unconfinedSelfOnly names the filter `seccomp: unconfined` gets in a
+// user namespace that maps root elsewhere where the environment is in
+// the host's pid namespace: every syscall allowed (UnconfinedRules) but
+// what limitsOfSelfOnly refuses, which Landlock does not cover. With no
+// filter at all, a review of the twelfth stop's fixes set a CPU limit
+// of 1 s on a host process of the uid root inside maps to (the kernel
+// killed it) and put another in SCHED_IDLE, as before those fixes.
+const unconfinedSelfOnly = "unconfined in the host's pid namespace"
+
+// UnconfinedRules are unconfinedSelfOnly's rules before what
+// HostRefusals adds: every call allowed, on every ABI (an OCI bundle's
+// import reads them, with the additions, as unconfined).
+func UnconfinedRules() *specs.LinuxSeccomp {
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM},
+	}
+}
+
 // keyringSyscalls are the calls that reach the kernel's keyrings.
 var keyringSyscalls = []string{"add_key", "keyctl", "request_key"}
 

@@ -163,9 +163,10 @@ func capChanges(keep []string) *yaml.Node {
 // process keeps, else the path of the config, whose linux.seccomp nsup
 // reads as a profile.
 func (m *importer) seccomp(s *specs.LinuxSeccomp, keep []string) *yaml.Node {
-	if s == nil || sameAsPlanned(s, planner.UnconfinedRootRules(keep)) {
-		// (The filter nsup gives unconfined where root inside is the
-		// host's root: the keyring calls refused.)
+	if s == nil || sameAsPlanned(s, planner.UnconfinedRootRules(keep)) || sameAsPlanned(s, planner.UnconfinedRules()) {
+		// (The filters nsup gives unconfined where root inside is the
+		// host's root: the keyring calls refused; and in the host's pid
+		// namespace: other processes' limits and priorities refused.)
 		return str(spec.SeccompUnconfined)
 	}
 	resolve := m.opts.Seccomp
