@@ -273,6 +273,43 @@ func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	return ""
 }
 
+// procBindRefused says why a bind of the host's src may not be made in
+// a user namespace ("" if it may): src is in the host's /proc, or on a
+// proc filesystem, or (recursive) has one mounted below it. The kernel
+// refuses /proc/sys and the like to root inside, but checks a process's
+// oom_score_adj, autogroup, coredump_filter and clear_refs by their
+// owner, the process's uid, without a ptrace check: root inside would
+// write those of every host process of the uids it maps (a review of
+// the twelfth stop's fixes made another environment's process of the
+// same range the OOM killer's first choice, and reniced its session's
+// autogroup to 19, from an environment with a pid namespace of its own),
+// and read every host process's command line.
+func (c *compiler) procBindRefused(src string, recursive bool) string {
+	real, on, ok := bindSource(src)
+	if !ok {
+		return ""
+	}
+	const why = "root inside would write the oom_score_adj, autogroup and coredump_filter of every host process of the uids it maps (the kernel checks them by owner only), and read their command lines; give the environment its own (type: proc)"
+	if within(real, "/proc") {
+		return fmt.Sprintf("%s is in the host's /proc: %s", src, why)
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(on, &st) == nil && kernelFS[int64(st.Type)] == "proc" {
+		return fmt.Sprintf("%s is on a proc filesystem, the host's kernel's: %s", src, why)
+	}
+	if !recursive {
+		return ""
+	}
+	mounts, err := c.hostMounts()
+	if err != nil {
+		return fmt.Sprintf("a recursive bind of %s: the host's mount table, to tell whether a proc filesystem is mounted below it, could not be read: %v", src, err)
+	}
+	if m, ok := mountBelow(mounts, real, map[string]bool{"proc": true}); ok {
+		return fmt.Sprintf("a recursive bind of %s brings the host's proc at %s along: %s; or bind the folders below it that you need", src, m.Point, why)
+	}
+	return ""
+}
+
 // bindSource is a bind's host source as the kernel will find it: real,
 // its path with symlinks resolved, and on, where it is (real itself). A
 // source missing now (create: true makes it at apply) is where it would

@@ -302,8 +302,14 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		case !st.IsDir():
 			create = "file"
 		}
-		if (err == nil || errors.Is(err, os.ErrNotExist)) && !ec.confiningUserNS() {
-			if why := ec.kernelBindRefused(m.Source, m.Recursive); why != "" {
+		if err == nil || errors.Is(err, os.ErrNotExist) {
+			why := ""
+			if ec.confiningUserNS() {
+				why = ec.procBindRefused(m.Source, m.Recursive)
+			} else {
+				why = ec.kernelBindRefused(m.Source, m.Recursive)
+			}
+			if why != "" {
 				ec.errorf(m.Pos, field+".source", "%s", why)
 			}
 		}

@@ -110,6 +110,8 @@ func (ec *envCompiler) rootfs() {
 			if why := ec.kernelBindRefused(r.Dir, true); why != "" {
 				ec.errorf(r.DirPos, field+".dir", "%s", why)
 			}
+		} else if why := ec.procBindRefused(r.Dir, true); why != "" {
+			ec.errorf(r.DirPos, field+".dir", "%s", why)
 		}
 		if h := ec.hostDir(r.Dir); h.statErr != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
