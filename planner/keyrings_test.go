@@ -28,7 +28,7 @@ func TestUnconfinedKeyrings(t *testing.T) {
 		{"root", "[mnt, pid, ipc]", "", "{seccomp: unconfined}", filter, 3},
 		// SYS_ADMIN mounts cgroups without a user namespace (noted).
 		{"SYS_ADMIN: the keyrings only", "[mnt, pid, ipc]", "", "{seccomp: unconfined, capabilities: {add: [SYS_ADMIN]}}", filter, 1},
-		{"an idmap", "[user, mnt, pid]", idmap, "{seccomp: unconfined}", "", 0},
+		{"an idmap", "[user, mnt, pid, ipc]", idmap, "{seccomp: unconfined}", "", 0},
 	} {
 		p, err := compileLimits(t, `version: 1
 environments:

@@ -210,13 +210,22 @@ func (ec *envCompiler) seccomp() *plannedStep {
 		profile, pos = s.Seccomp.Value, s.Seccomp.Pos
 	}
 	caps := ec.capabilities()
+	// In the host's IPC namespace, in a user namespace or not: the kernel
+	// checks its objects by uid (refuseHostIPC).
+	noHostIPC, selfOnly := ec.inHostNS(spec.NSIPC), ec.inHostPIDNS()
 	if profile == spec.SeccompUnconfined {
 		switch {
-		case ec.confiningUserNS() && ec.inHostPIDNS():
-			// Landlock scopes signals, not limits or priorities:
-			// unconfinedSelfOnly.
-			ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing other processes' limits and priorities (prlimit64, sched_setscheduler, sched_setattr, sched_setparam with a pid; setpriority, ioprio_set but for the caller): in the host's pid namespace, root inside would change those of every host process of the uids it maps; add pid to namespaces for no filter at all")
-			profile = unconfinedSelfOnly
+		case ec.confiningUserNS() && (noHostIPC || selfOnly):
+			// Landlock scopes neither: unconfinedHostNS.
+			var what []string
+			if noHostIPC {
+				what = append(what, "the host's SysV IPC and message queues ("+strings.Join(hostIPCSyscalls[:4], ", ")+", ...; add ipc to namespaces for an IPC namespace of its own)")
+			}
+			if selfOnly {
+				what = append(what, "other processes' limits and priorities (prlimit64, sched_setscheduler, sched_setattr, sched_setparam with a pid; setpriority, ioprio_set but for the caller: in the host's pid namespace, root inside would change those of every host process of the uids it maps; add pid to namespaces)")
+			}
+			ec.notes = append(ec.notes, ec.field+".security.seccomp: unconfined: no syscall filter but one refusing "+strings.Join(what, " and ")+": the kernel checks those by uid, and root inside is a uid of the host's")
+			profile = unconfinedHostNS
 		case ec.confiningUserNS():
 			ec.notes = append(ec.notes, "seccomp: unconfined: no syscall filter")
 			return nil
@@ -227,7 +236,7 @@ func (ec *envCompiler) seccomp() *plannedStep {
 			profile = unconfinedRoot
 		}
 	}
-	op, err := ec.compiler.filter(profile, caps, ec.inHostNS(spec.NSIPC) && !ec.confiningUserNS(), ec.inHostPIDNS())
+	op, err := ec.compiler.filter(profile, caps, noHostIPC, selfOnly)
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
 		return nil
@@ -266,7 +275,7 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfO
 	switch {
 	case profile == unconfinedRoot:
 		rules = UnconfinedRootRules(caps)
-	case profile == unconfinedSelfOnly:
+	case profile == unconfinedHostNS:
 		rules = UnconfinedRules()
 	case c.opts.Seccomp != nil:
 		rules, err = c.opts.Seccomp(profile, caps)

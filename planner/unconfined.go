@@ -27,16 +27,19 @@ import (
 //     mounts them without one (noted), as Docker's profile allows it then.
 const unconfinedRoot = "unconfined, but the host root's keyrings and new user namespaces"
 
-// unconfinedSelfOnly names the filter `seccomp: unconfined` gets in a
+// unconfinedHostNS names the filter `seccomp: unconfined` gets in a
 // user namespace that maps root elsewhere where the environment is in
-// the host's pid namespace: every syscall allowed (UnconfinedRules) but
-// what limitsOfSelfOnly refuses, which Landlock does not cover. With no
+// the host's pid or IPC namespace: every syscall allowed
+// (UnconfinedRules) but what HostRefusals refuses there (the host's
+// SysV IPC and message queues; other processes' limits and priorities),
+// which the kernel checks by uid and Landlock does not cover. With no
 // filter at all, a review of the twelfth stop's fixes set a CPU limit
 // of 1 s on a host process of the uid root inside maps to (the kernel
-// killed it) and put another in SCHED_IDLE, as before those fixes.
-const unconfinedSelfOnly = "unconfined in the host's pid namespace"
+// killed it), put another in SCHED_IDLE, and attached a 0600 segment of
+// that uid's.
+const unconfinedHostNS = "unconfined in a namespace of the host's"
 
-// UnconfinedRules are unconfinedSelfOnly's rules before what
+// UnconfinedRules are unconfinedHostNS's rules before what
 // HostRefusals adds: every call allowed, on every ABI (an OCI bundle's
 // import reads them, with the additions, as unconfined).
 func UnconfinedRules() *specs.LinuxSeccomp {
