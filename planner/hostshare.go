@@ -214,9 +214,63 @@ func limitsOfSelfOnly(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
 		refuse("sched_setattr", 0, 0),
 		refuse("sched_setparam", 0, 0),
 	}
-	out.Syscalls = append(first, rules.Syscalls...)
+	out.Syscalls = first
+	for _, r := range rules.Syscalls {
+		out.Syscalls = append(out.Syscalls, callerOnly(r)...)
+	}
 	listX32(&out) // as refuseHostIPC does
 	return &out
+}
+
+// selfArgs are the conditions under which each call limitsOfSelfOnly
+// refuses acts on the caller only.
+var selfArgs = map[string][]specs.LinuxSeccompArg{
+	"prlimit64":          {{Index: 0, Value: 0, Op: specs.OpEqualTo}},
+	"setpriority":        {{Index: 0, Value: unix.PRIO_PROCESS, Op: specs.OpEqualTo}, {Index: 1, Value: 0, Op: specs.OpEqualTo}},
+	"ioprio_set":         {{Index: 0, Value: ioprioWhoProcess, Op: specs.OpEqualTo}, {Index: 1, Value: 0, Op: specs.OpEqualTo}},
+	"sched_setscheduler": {{Index: 0, Value: 0, Op: specs.OpEqualTo}},
+	"sched_setattr":      {{Index: 0, Value: 0, Op: specs.OpEqualTo}},
+	"sched_setparam":     {{Index: 0, Value: 0, Op: specs.OpEqualTo}},
+}
+
+// callerOnly is the profile's rule r with the calls of selfArgs split
+// out, each in a copy of r that says the caller only. nsup's filter
+// tries rules in order, so limitsOfSelfOnly's refusals first would do,
+// but libseccomp (runc, crun: an exported bundle) drops a call's
+// conditional rules when an unconditional one follows, and runc drops a
+// rule whose action is the default's: Docker's profile allows those
+// calls unconditionally, and the exported filter allowed prlimit64 on
+// any pid (a review of the twelfth stop's fixes). Disjoint, the rules
+// read the same both ways. A rule that already tests one of those
+// arguments loses the call (runc would split the two tests into rules
+// of their own, either of which would let it run).
+func callerOnly(r specs.LinuxSyscall) []specs.LinuxSyscall {
+	if !slices.ContainsFunc(r.Names, func(n string) bool { _, ok := selfArgs[n]; return ok }) {
+		return []specs.LinuxSyscall{r}
+	}
+	var out []specs.LinuxSyscall
+	var names []string
+	for _, n := range r.Names {
+		self, ok := selfArgs[n]
+		if !ok {
+			names = append(names, n)
+			continue
+		}
+		if slices.ContainsFunc(r.Args, func(a specs.LinuxSeccompArg) bool {
+			return slices.ContainsFunc(self, func(s specs.LinuxSeccompArg) bool { return s.Index == a.Index })
+		}) {
+			continue
+		}
+		c := r
+		c.Names = []string{n}
+		c.Args = append(slices.Clip(r.Args), self...)
+		out = append(out, c)
+	}
+	if len(names) > 0 {
+		r.Names = names
+		out = append([]specs.LinuxSyscall{r}, out...)
+	}
+	return out
 }
 
 // ioprioWhoProcess is IOPRIO_WHO_PROCESS (linux/ioprio.h).

@@ -106,9 +106,14 @@ var foreignArches = []specs.Arch{
 // Semantics are libseccomp's as runc drives it (seccomp_rule_add(3)): for a
 // syscall, the rules naming it are tried in profile order and the first
 // whose conditions all hold gives the action, else the default action. A
-// name an architecture does not have is skipped there. One difference: runc
+// name an architecture does not have is skipped there. Differences: runc
 // splits a rule with two conditions on one argument into one rule per
 // condition (runc#2735); here they must all hold, as the OCI spec says.
+// And libseccomp drops a syscall's conditional rules when an
+// unconditional one for it follows (db.c: "syscall exists with chains
+// but the new filter has no chains"), and runc a rule whose action is
+// the default's; here the first that matches wins. Rules nsup adds are
+// written to read the same both ways (planner.HostRefusals).
 func Compile(s *specs.LinuxSeccomp, goarch string) ([]Instruction, error) {
 	c, table, err := newCompiler(s, goarch)
 	if err != nil {
