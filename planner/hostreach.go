@@ -89,6 +89,7 @@ var hostCapEffects = map[string]string{
 	"CAP_SYS_TIME":        "sets the host's clock",
 	"CAP_SYS_BOOT":        "reboots the host from its pid namespace",
 	"CAP_NET_ADMIN":       "configures the network it is in (the host's, without net in namespaces)",
+	"CAP_NET_RAW":         "opens raw and packet sockets on the network it is in (the host's, without net in namespaces): reads every connection on its interfaces, loopback's too, and forges packets",
 	"CAP_BPF":             "loads BPF programs into the host's kernel",
 	"CAP_PERFMON":         "reads the host's performance events",
 	"CAP_SYSLOG":          "reads and clears the host's kernel log",

@@ -108,6 +108,16 @@ func TestHostCapabilities(t *testing.T) {
 	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, note) {
 		t.Errorf("notes:\n%s\nwant %q", notes, note)
 	}
+	// NET_RAW in the host's network: a review of the twelfth stop's
+	// fixes read the host's loopback traffic (a password sent to
+	// 127.0.0.1) from an AF_PACKET socket, and the plan said nothing.
+	p, err = compileLimits(t, env("NET_RAW", "mnt, pid"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "keeps CAP_NET_RAW (opens raw and packet sockets on the network it is in (the host's, without net in namespaces)") {
+		t.Errorf("NET_RAW: notes:\n%s", notes)
+	}
 	// ALL, every capability, asks for them all: noted, DAC_READ_SEARCH
 	// among them (a review).
 	p, err = compileLimits(t, env("ALL", "mnt, pid"), rootCaller, "hybrid")
