@@ -325,7 +325,7 @@ func (x *exporter) namespaces(p *pod, g []*spec.Environment) {
 	if netID == "host" {
 		p.Spec.HostNetwork = true
 		pos, key := nsPos(owner, spec.NSNet)
-		x.note(pos, key, "translated: no network namespace of its own: hostNetwork: true, the host's network (and UTS namespace) for every container of the Pod, which most clusters' policies refuse")
+		x.note(pos, key, "translated: no network namespace of its own: hostNetwork: true, the host's network (and UTS namespace) for every container of the Pod, which most clusters' policies refuse; nsup keeps the environment from connecting to the host's abstract unix sockets (Landlock); the Pod is not")
 		pod[spec.NSNet], pod[spec.NSUTS] = "host", "host"
 	} else {
 		pod[spec.NSNet] = netID
@@ -334,7 +334,7 @@ func (x *exporter) namespaces(p *pod, g []*spec.Environment) {
 	if ipcID == "host" {
 		p.Spec.HostIPC = true
 		pos, key := nsPos(owner, spec.NSIPC)
-		x.note(pos, key, "translated: no IPC namespace of its own: hostIPC: true, the host's, for every container of the Pod")
+		x.note(pos, key, "translated: no IPC namespace of its own: hostIPC: true, the host's, for every container of the Pod; nsup's filter refuses the host's SysV IPC and message queues there; the runtime's default profile does not")
 	}
 	pod[spec.NSIPC] = ipcID
 	if pod[spec.NSUTS] == "" {
@@ -351,7 +351,7 @@ func (x *exporter) namespaces(p *pod, g []*spec.Environment) {
 	case pidID == "host":
 		p.Spec.HostPID = true
 		pos, key := nsPos(owner, spec.NSPID)
-		x.note(pos, key, "translated: no PID namespace of its own: hostPID: true, the host's, for every container of the Pod")
+		x.note(pos, key, "translated: no PID namespace of its own: hostPID: true, the host's, for every container of the Pod; nsup keeps the environment from signalling the host's processes (Landlock) and from changing their limits and priorities (its filter); the Pod is kept from neither")
 		pod[spec.NSPID] = "host"
 	default:
 		for _, e := range g[1:] {
@@ -369,6 +369,11 @@ func (x *exporter) namespaces(p *pod, g []*spec.Environment) {
 			// Kubernetes refuses hostUsers: false with any of them.
 			pos, key := nsPos(owner, spec.NSUser)
 			x.note(pos, key, "not carried: Kubernetes gives no user namespace (hostUsers: false) to a Pod with the host's network, IPC or PID namespace")
+			if p.Spec.HostPID {
+				// nsup plans the host's pid namespace only in a user
+				// namespace that maps root elsewhere (hostPID).
+				x.note(pos, key, "the Pod's root is the host's uid 0 in the host's pid namespace: it may signal (kill -1) and ptrace the host's processes, which nsup's planner refuses without a user namespace that maps root elsewhere (Kubernetes' baseline policy forbids hostPID): add pid to namespaces, or set a non-root user")
+			}
 			pod[spec.NSUser] = "host"
 			noted[owner.Name+"/"+spec.NSUser] = true
 		} else {
