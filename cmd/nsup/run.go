@@ -43,14 +43,22 @@ in this folder or the nearest folder above that has one.
 // writable by its owner only, in a folder only its owner may replace it
 // in (not writable by others, or sticky as /tmp is). Another is refused
 // with its path, not skipped: a spec nearer than the one meant is a
-// surprise to say.
+// surprise to say. A folder with both nsup.yaml and nsup.yml is refused:
+// root in an environment that may write the folder of an nsup.yml (bound
+// read-only over itself, planner/specfiles.go) could add an nsup.yaml
+// of its own beside it, which the next nsup run would have taken first.
 func specFile(dir string) (string, error) {
 	for d := dir; ; d = filepath.Dir(d) {
-		for _, n := range []string{"nsup.yaml", "nsup.yml"} {
+		for i, n := range specNames {
 			p := filepath.Join(d, n)
 			st, err := os.Lstat(p)
 			if err != nil {
 				continue
+			}
+			for _, other := range specNames[i+1:] {
+				if _, err := os.Lstat(filepath.Join(d, other)); err == nil {
+					return "", usageError{fmt.Sprintf("both %s and %s are in %s: neither is used, since an environment that may write the folder could have added one beside the other; name the spec file, and remove the one not meant", n, other, d)}
+				}
 			}
 			if why := spec.Untrusted(st, d); why != "" {
 				return "", usageError{fmt.Sprintf("%s found, but not used: %s; name the spec file if it is meant", p, why)}
@@ -62,6 +70,10 @@ func specFile(dir string) (string, error) {
 		}
 	}
 }
+
+// specNames are the names of a spec found rather than named, in the order
+// they were looked for.
+var specNames = []string{"nsup.yaml", "nsup.yml"}
 
 // isSpecArg says whether a is a spec file rather than an environment
 // name (which has no slash nor dot).
