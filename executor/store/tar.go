@@ -45,8 +45,14 @@ const beneath = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_N
 // when nsup runs as root (the cache is root's alone).
 //
 // It returns the number of files written and their bytes.
+//
+// The archive is opened only if it is a regular file (planner.OpenFile,
+// as the plan hashed it): one in a folder an environment may write (a dev
+// box's project) may be swapped, after the plan, for a FIFO (whose open
+// blocked apply for good) or a link to a device (/dev/zero was read for
+// good; a watchdog arms when opened).
 func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Index) (int, int64, error) {
-	f, err := os.Open(archive)
+	f, err := planner.OpenFile(archive)
 	if err != nil {
 		return 0, 0, err
 	}
