@@ -179,6 +179,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	p.Vars = VarsOf(s)
 	c.prefixes(envs)
 	p.Environments = c.envs(envs)
+	p.Writable = c.writableFolders()
 	var errs Errors
 	for _, sl := range c.slots {
 		errs = append(errs, sl.ec.errs...)
@@ -274,7 +275,7 @@ type compiler struct {
 	nsFiles map[string]nsFile
 	// writable is writableFolders, found once per plan.
 	writableOnce sync.Once
-	writable     []writableFolder
+	writable     []WritableFolder
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir

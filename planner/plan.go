@@ -32,6 +32,11 @@ type Plan struct {
 	Vars         []Var  `json:"vars,omitempty"`
 	EnvFile      string `json:"envFile,omitempty"`
 	Environments []Env  `json:"environments"`
+	// Writable are the host folders an environment of the spec may write
+	// (a writable bind's source, a volume, a writable dir root), for nsup
+	// plan -o to refuse saving the plan there (WritableHolding). Not
+	// part of the plan's JSON.
+	Writable []WritableFolder `json:"-"`
 }
 
 // VarsOf are the spec's variable references as a plan shows them.

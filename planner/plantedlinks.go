@@ -59,21 +59,42 @@ func hostLinks(p string) []hostLink {
 	return links
 }
 
-// writableFolder is a host folder an environment of the spec may write,
-// and the key that makes it so.
-type writableFolder struct{ path, field string }
+// WritableFolder is a host folder an environment of the spec may write
+// (its real path), and the key that makes it so.
+type WritableFolder struct{ Path, Field string }
+
+// WritableHolding returns the folder of p.Writable that holds the host
+// path file (its folder's symlinks resolved; file need not exist), and
+// the key that makes it writable, or "", "". A saved plan there could be
+// replaced by root inside with the plan of another spec, of its own:
+// apply compiles a saved plan again, but from the spec the plan names.
+func (p *Plan) WritableHolding(file string) (folder, field string) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", ""
+	}
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	for _, w := range p.Writable {
+		if within(abs, w.Path) {
+			return w.Path, w.Field
+		}
+	}
+	return "", ""
+}
 
 // writableFolders are the host folders the spec's environments may
 // write: the sources of their writable binds (create: true ones too),
 // their volumes, their writable dir roots; each with its symlinks
 // resolved. Found once per plan.
-func (c *compiler) writableFolders() []writableFolder {
+func (c *compiler) writableFolders() []WritableFolder {
 	c.writableOnce.Do(func() { c.writable = c.findWritableFolders() })
 	return c.writable
 }
 
-func (c *compiler) findWritableFolders() []writableFolder {
-	var out []writableFolder
+func (c *compiler) findWritableFolders() []WritableFolder {
+	var out []WritableFolder
 	add := func(p, field string) {
 		if !filepath.IsAbs(p) {
 			return
@@ -83,7 +104,7 @@ func (c *compiler) findWritableFolders() []writableFolder {
 		} else if real, _, ok := bindSource(p); ok {
 			p = real
 		}
-		out = append(out, writableFolder{path: p, field: field})
+		out = append(out, WritableFolder{Path: p, Field: field})
 	}
 	for _, e := range c.s.Environments {
 		at := "environments." + e.Name
@@ -131,8 +152,8 @@ func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
 	}
 	for _, w := range folders {
 		for _, l := range links {
-			if l.at != w.path && within(l.at, w.path) {
-				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.path, w.field)
+			if l.at != w.Path && within(l.at, w.Path) {
+				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.Path, w.Field)
 				return
 			}
 		}

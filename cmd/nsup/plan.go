@@ -42,6 +42,9 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	if pf.out != "" {
+		if folder, field := p.WritableHolding(pf.out); folder != "" {
+			return usageError{fmt.Sprintf("%s is in %s, which %s lets an environment write: root inside could replace the saved plan with the plan of a spec of its own, which nsup apply would apply; save it in a folder no environment writes", pf.out, folder, field)}
+		}
 		b, err := planner.MarshalIndent(p)
 		if err != nil {
 			return err
