@@ -1,7 +1,7 @@
 package planner
 
-// The files nsup reads to plan an environment (the spec, the .env beside
-// it, an --env-file, a seccomp profile) kept out of the environment's reach: a writable bind
+// The files nsup reads to plan an environment (the spec, its lock, the
+// .env beside it, an --env-file, a seccomp profile) kept out of the environment's reach: a writable bind
 // of the folder that holds them (a project's, bound for go generate)
 // would let root inside, or a process whose uid owns the file, rewrite
 // the spec that the next nsup run applies, as the host's root perhaps
@@ -28,7 +28,8 @@ func (ec *envCompiler) specLinks() {
 	if ec.s.File == "" || ec.s.Dir == "" {
 		return
 	}
-	for _, p := range []string{filepath.Join(ec.s.Dir, filepath.Base(ec.s.File)), filepath.Join(ec.s.Dir, ".env"), ec.s.EnvFile} {
+	file := filepath.Join(ec.s.Dir, filepath.Base(ec.s.File))
+	for _, p := range []string{file, file + ".lock", filepath.Join(ec.s.Dir, ".env"), ec.s.EnvFile} {
 		if abs, err := filepath.Abs(p); err == nil && p != "" {
 			ec.plantedLink(abs, spec.Pos{Line: 1, Col: 1}, ec.field)
 		}
@@ -36,7 +37,7 @@ func (ec *envCompiler) specLinks() {
 }
 
 // specFiles are the files of the spec that nsup reads to plan it, as real
-// paths: the spec itself, the .env beside it if there is one, the
+// paths: the spec itself, its lock and the .env beside it if there are, the
 // --env-file read, and the seccomp profiles it names (rewritten, the
 // next run's filter would be the environment's choice).
 func (c *compiler) specFiles() []string {
@@ -65,6 +66,9 @@ func (c *compiler) specFiles() []string {
 	}
 	if c.s.File != "" && c.s.Dir != "" {
 		add(filepath.Join(c.s.Dir, filepath.Base(c.s.File)))
+		// The lock plan and apply check the rootfs against: rewritten,
+		// a tool of the project changed inside would pass as locked.
+		add(filepath.Join(c.s.Dir, filepath.Base(c.s.File)) + ".lock")
 		add(filepath.Join(c.s.Dir, ".env"))
 	}
 	add(c.s.EnvFile)
