@@ -236,6 +236,11 @@ func (ec *envCompiler) seccomp() *plannedStep {
 			profile = unconfinedRoot
 		}
 	}
+	if path.IsAbs(profile) {
+		// A profile file reached through a link an environment may have
+		// planted: the next run's filter would be its choice.
+		ec.plantedLink(profile, pos, ec.field+".security.seccomp")
+	}
 	op, err := ec.compiler.filter(profile, caps, noHostIPC, selfOnly)
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
