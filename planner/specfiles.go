@@ -11,10 +11,13 @@ package planner
 // root inside has no CAP_SYS_ADMIN to unmount it.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -103,4 +106,36 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target 
 		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false})
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
+	ec.dotEnvMadeInside(field, pos, real)
+}
+
+// dotEnvMadeInside refuses a spec in the folder real, which a mount lets
+// the environment write, with no .env beside it, when a variable of the
+// spec took its default (or stayed unset): root inside could make the
+// .env, and the next plan would take its values (a review set a bind's
+// "${CACHE_DIR:-./cache}" to /etc so). A .env that is there is bound
+// read-only over itself; the caller's environment wins over a .env.
+func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string) {
+	s := ec.compiler.s
+	if s.File == "" || s.Dir == "" {
+		return
+	}
+	var names []string
+	for _, v := range s.Vars {
+		if v.Name != "" && (v.From == spec.FromDefault || v.From == spec.FromUnset) && !slices.Contains(names, v.Name) {
+			names = append(names, v.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	dir, err := filepath.EvalSymlinks(s.Dir)
+	if err != nil || dir != real {
+		return
+	}
+	env := filepath.Join(s.Dir, ".env")
+	if _, err := os.Lstat(env); !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and %s took a default or stayed unset: root inside could make a .env there, and the next nsup run would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), give the values in nsup's environment, or make this mount read-only", real, strings.Join(names, ", "), env)
 }
