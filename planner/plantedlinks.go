@@ -77,7 +77,7 @@ func (p *Plan) WritableHolding(file string) (folder, field string) {
 		abs = filepath.Join(dir, filepath.Base(abs))
 	}
 	for _, w := range p.Writable {
-		if within(abs, w.Path) {
+		if holder(abs, w.Path) != "" {
 			return w.Path, w.Field
 		}
 	}
@@ -152,10 +152,35 @@ func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
 	}
 	for _, w := range folders {
 		for _, l := range links {
-			if l.at != w.Path && within(l.at, w.Path) {
+			if h := holder(l.at, w.Path); h != "" && h != l.at {
 				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.Path, w.Field)
 				return
 			}
+		}
+	}
+}
+
+// holder returns the folder of p's own (p itself, or one above it, by
+// path: p has no symlink in it) that is the host folder dir, or "". By
+// path first, else by inode: a host bind mount shows dir at another path
+// too (an fstab line binding /data/home on /home), and a spec naming one
+// path while its writable bind names the other must not escape the
+// checks of that folder (a review's bind of such an alias left the spec
+// writable inside).
+func holder(p, dir string) string {
+	if within(p, dir) {
+		return dir
+	}
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return ""
+	}
+	for d := p; ; d = filepath.Dir(d) {
+		if ds, err := os.Stat(d); err == nil && os.SameFile(ds, st) {
+			return d
+		}
+		if d == filepath.Dir(d) {
+			return ""
 		}
 	}
 }

@@ -94,12 +94,15 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target 
 		return
 	}
 	for _, f := range ec.compiler.specFiles() {
-		if f == real || !within(f, real) {
+		// By path, or by inode where src is another path of the folder
+		// (a host bind mount of it).
+		h := holder(f, real)
+		if h == "" || h == f {
 			continue
 		}
-		rel := strings.TrimPrefix(f, strings.TrimSuffix(real, "/")+"/")
+		rel := strings.TrimPrefix(f, strings.TrimSuffix(h, "/")+"/")
 		if strings.Contains(rel, "/") {
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or make this mount read-only", f, path.Dir(f), real, path.Dir(f))
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or make this mount read-only", f, path.Dir(f), h, path.Dir(f))
 			continue
 		}
 		at := path.Join(target, rel)
@@ -130,7 +133,7 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 		return
 	}
 	dir, err := filepath.EvalSymlinks(s.Dir)
-	if err != nil || dir != real {
+	if err != nil || holder(dir, real) != dir {
 		return
 	}
 	env := filepath.Join(s.Dir, ".env")
