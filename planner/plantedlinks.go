@@ -25,12 +25,15 @@ type hostLink struct{ at, target string }
 // hostLinks looks p up one component at a time, as the kernel does, and
 // returns every symlink it follows on the way, until the end of p or the
 // first component that is not there (or a loop: the lookup's own error
-// is the caller's).
-func hostLinks(p string) []hostLink {
-	var links []hostLink
+// is the caller's); and, when it reached the end, where p leads (end,
+// with no symlink in it; "" otherwise).
+func hostLinks(p string) (links []hostLink, end string) {
 	rest := closurePathParts(p)
 	cur := "/"
-	for len(rest) > 0 && len(links) <= maxSymlinks {
+	for len(rest) > 0 {
+		if len(links) > maxSymlinks {
+			return links, ""
+		}
 		name := rest[0]
 		rest = rest[1:]
 		if name == ".." {
@@ -40,7 +43,7 @@ func hostLinks(p string) []hostLink {
 		next := filepath.Join(cur, name)
 		fi, err := os.Lstat(next)
 		if err != nil {
-			return links
+			return links, ""
 		}
 		if fi.Mode()&fs.ModeSymlink == 0 {
 			cur = next
@@ -48,7 +51,7 @@ func hostLinks(p string) []hostLink {
 		}
 		target, err := os.Readlink(next)
 		if err != nil {
-			return links
+			return links, ""
 		}
 		links = append(links, hostLink{at: next, target: target})
 		if filepath.IsAbs(target) {
@@ -56,7 +59,7 @@ func hostLinks(p string) []hostLink {
 		}
 		rest = append(closurePathParts(target), rest...)
 	}
-	return links
+	return links, cur
 }
 
 // WritableFolder is a host folder an environment of the spec may write
@@ -143,10 +146,19 @@ func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
 	if len(folders) == 0 {
 		return
 	}
-	if h := ec.hostDir(p); h.resolveErr == nil && h.resolved == p {
+	h := ec.hostDir(p)
+	if h.resolveErr == nil && h.resolved == p {
 		return
 	}
-	links := hostLinks(p)
+	// One look, not two: the plan uses hostDir's resolution (the bind's
+	// source, the dir root), made before this walk. A link there then,
+	// swapped back for a folder since (root inside flipping the two),
+	// would pass the walk and still lead the bind where it led.
+	links, end := hostLinks(p)
+	if h.resolveErr == nil && end != h.resolved {
+		ec.errorf(pos, field, "%s changed while the plan was made: it led to %s, and now to %s (a symlink on the way swapped: root inside, or the folder's owner, may be swapping one to lead this path anywhere on the host); plan again, and name a path with no symlink in a folder an environment writes", p, h.resolved, end)
+		return
+	}
 	if len(links) == 0 {
 		return
 	}
