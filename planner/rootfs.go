@@ -126,7 +126,14 @@ func (ec *envCompiler) rootfs() {
 		// Only the archive's digest: its files are listed when it is
 		// unpacked (apply) or locked (nsup lock), not at every plan.
 		ec.plantedLink(r.Tar, r.TarPos, field+".tar")
-		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), r.Tar, false)
+		// Hashed where the check found it (its resolution, the check's
+		// own look), with no symlink on the way: a link swapped in since
+		// would have the plan hash, and apply unpack, a host archive.
+		archive, real := r.Tar, false
+		if h := ec.hostDir(r.Tar); h.resolveErr == nil {
+			archive, real = h.resolved, true
+		}
+		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), archive, real)
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"
