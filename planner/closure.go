@@ -53,11 +53,19 @@ func ClosureData(paths, data []string, idx *Index) ([]File, map[string][]string,
 }
 
 func closure(paths, data []string, idx *Index, track bool) ([]File, map[string][]string, error) {
+	return closureFollowing(paths, data, idx, track, nil)
+}
+
+// closureFollowing is closure with followed, when not nil, asked about
+// every symlink the lookups follow (where it is): an error refuses the
+// closure.
+func closureFollowing(paths, data []string, idx *Index, track bool, followed func(at string) error) ([]File, map[string][]string, error) {
 	c := &closureBuilder{
-		files: map[string]File{},
-		elfs:  map[string]*elfObjectInfo{},
-		index: idx,
-		key:   IndexKey("closure", paths),
+		files:    map[string]File{},
+		elfs:     map[string]*elfObjectInfo{},
+		index:    idx,
+		key:      IndexKey("closure", paths),
+		followed: followed,
 	}
 	if track {
 		c.from = map[string][]string{}
@@ -113,7 +121,9 @@ func TreeDigest(files []File) string {
 // closureBuilder holds one Closure call's state; nothing outlives the call.
 type closureBuilder struct {
 	files map[string]File
-	total int64 // bytes of the files listed
+	// followed is asked about each symlink a lookup follows.
+	followed func(at string) error
+	total    int64 // bytes of the files listed
 	// elfs caches parsed ELF files by real path; nil means "not ELF".
 	elfs map[string]*elfObjectInfo
 

@@ -57,6 +57,11 @@ func (c *closureBuilder) walk(p string, list bool) (string, fs.FileMode, error) 
 			if links > maxSymlinks {
 				return "", 0, &fs.PathError{Op: "lookup", Path: p, Err: syscall.ELOOP}
 			}
+			if c.followed != nil {
+				if err := c.followed(next); err != nil {
+					return "", 0, err
+				}
+			}
 			target, err := os.Readlink(next)
 			if err != nil {
 				return "", 0, err

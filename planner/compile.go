@@ -115,13 +115,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if opts.Index == nil {
 		opts.Index = NewIndex(opts.CacheDir)
 	}
-	if opts.Closure == nil {
-		idx := opts.Index
-		opts.Closure = func(paths []string) ([]File, error) {
-			files, _, err := closure(paths, nil, idx, false)
-			return files, err
-		}
-	}
+	ownClosure := opts.Closure == nil
 	if opts.Detach && opts.StateDir == "" {
 		opts.StateDir = DefaultStateDir()
 	}
@@ -132,6 +126,9 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 		opts.LandlockABI = landlockABI
 	}
 	c := &compiler{s: s, opts: opts}
+	if ownClosure {
+		c.opts.Closure = c.ownClosure
+	}
 	if opts.Detach || usesVolumes(s) {
 		project, err := projectOf(s, opts.Project)
 		if err != nil {

@@ -196,3 +196,26 @@ func holder(p, dir string) string {
 		}
 	}
 }
+
+// ownClosure is the plan's closure of paths (Options.Closure unless the
+// caller gives one).
+func (c *compiler) ownClosure(paths []string) ([]File, error) {
+	files, _, err := closureFollowing(paths, nil, c.opts.Index, false, c.closureLink)
+	return files, err
+}
+
+// closureLink refuses a symlink at at, which a closure's lookup follows,
+// in a folder an environment of the spec may write: the planted-link
+// check of the closure's paths was a look of its own, before the
+// closure's, and a link swapped in between (root inside flipping a
+// folder and a link) led the closure to a host folder, copied whole
+// into the tree (a review's: /root). The closure's own lookups are the
+// check now; the library lookups too (a RUNPATH through such a link).
+func (c *compiler) closureLink(at string) error {
+	for _, w := range c.writableFolders() {
+		if h := holder(at, w.Path); h != "" && h != at {
+			return fmt.Errorf("the symlink %s is in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there, to lead the closure anywhere on the host; name where it leads, or a path with no symlink in that folder", at, w.Path, w.Field)
+		}
+	}
+	return nil
+}

@@ -21,6 +21,9 @@ type closureResult struct {
 
 func (c *compiler) closure(paths []string) ([]File, error) {
 	key := strings.Join(paths, "\x00")
+	// Found before c.mu is held: ownClosure asks for them, and finding
+	// them takes c.mu (hostDir).
+	c.writableFolders()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	r, ok := c.closures[key]
