@@ -110,6 +110,27 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target 
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
 	ec.dotEnvMadeInside(field, pos, real)
+	ec.cacheInside(field, pos, real)
+}
+
+// cacheInside refuses a writable mount of the host folder real that
+// holds nsup's cache: its closure and tar trees are every environment's
+// of the same content, and the next plan trusts its digest index, so
+// root inside would choose what other environments run.
+func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string) {
+	cache := ec.compiler.opts.CacheDir
+	// In a user namespace that maps root elsewhere root inside is not
+	// the cache's owner; and / itself, writable, is the host's whole
+	// tree, the spec's word.
+	if cache == "" || real == "/" || ec.confiningUserNS() {
+		return
+	}
+	if r, err := filepath.EvalSymlinks(cache); err == nil {
+		cache = r
+	}
+	if holder(cache, real) != "" {
+		ec.errorf(pos, field, "%s holds nsup's cache %s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache)
+	}
 }
 
 // dotEnvMadeInside refuses a spec in the folder real, which a mount lets

@@ -1,0 +1,46 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/planner/cgroup"
+	"github.com/nsup/nsup/spec"
+)
+
+// TestCacheInWritableFolder: a writable bind (or dir root) that holds
+// nsup's cache is refused. The cache's closure and tar trees are shared
+// by every environment of the same content, and its digest index is
+// trusted by the next plan: root in an environment of a spec binding a
+// folder that holds the cache (NSUP_CACHE_DIR's, or /var) rewrote
+// /bin/echo of the closure trees there, and another spec's environment
+// with that closure ran root inside's script. In a user namespace that
+// maps root elsewhere root inside is not the cache's owner, and a bind
+// of / itself is the host's whole tree: neither is refused.
+func TestCacheInWritableFolder(t *testing.T) {
+	d := t.TempDir()
+	os.MkdirAll(filepath.Join(d, "root/bin"), 0o755)
+	os.MkdirAll(filepath.Join(d, "var/cache/nsup"), 0o700)
+	os.WriteFile(filepath.Join(d, "root/bin/sh"), []byte("#!/bin/sh\n"), 0o755)
+	compile := func(source, readonly string) error {
+		text := "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [{type: bind, source: " + source + ", target: /x, readonly: " + readonly + "}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		s, err := spec.ParseBytes(filepath.Join(d, "nsup.yaml"), d, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := fixedOptions(Options{CacheDir: filepath.Join(d, "var/cache/nsup"), Caller: &rootCaller})
+		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("cgroup/testdata/hybrid")) }
+		_, err = Compile(s, o)
+		return err
+	}
+	for _, src := range []string{d + "/var", d + "/var/cache/nsup"} {
+		if err := compile(src, "false"); err == nil || !strings.Contains(err.Error(), "nsup's cache") {
+			t.Errorf("writable bind of %s: %v, want refused", src, err)
+		}
+	}
+	if err := compile(d+"/var", "true"); err != nil {
+		t.Errorf("read-only bind of %s/var: %v", d, err)
+	}
+}
