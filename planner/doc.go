@@ -7,9 +7,9 @@
 // through internal/regfile) but never writes anything.
 //
 // The steps of one environment, in order (the reasons are beside the code
-// that plans each: rootfs.go, namespaces.go and pods.go, user.go, mounts.go,
-// security.go, process.go; which stage performs which operation is
-// stages.go's table):
+// that plans each: rootfs.go, namespaces.go and pods.go, user.go,
+// mounts.go, security.go and filter.go, process.go; which stage performs
+// which operation is stages.go's table):
 //
 //	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
 //	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
