@@ -306,7 +306,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		return
 	}
 	if op.flag&rawMountHeld != 0 {
-		mnt := rawFsmount(p, op, op.s[2], nil, op.a[1])
+		mnt := rawFsmount(p, op, op.s[2], op.s[1], nil, op.a[1])
 		if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, mnt, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
 			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 			rawFailed(p, op.step, partCall, e)
@@ -427,7 +427,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 	if op.a[0]&unix.MS_NODEV != 0 {
 		attr = unix.MOUNT_ATTR_NODEV
 	}
-	top := rawFsmount(p, op, &tmpfs[0], &mode0700[0], attr)
+	top := rawFsmount(p, op, &tmpfs[0], nil, &mode0700[0], attr)
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
@@ -468,6 +468,7 @@ var (
 	overlayName = [8]byte{'o', 'v', 'e', 'r', 'l', 'a', 'y', 0}
 	mode0700    = [5]byte{'0', '7', '0', '0', 0}
 	modeKey     = [5]byte{'m', 'o', 'd', 'e', 0}
+	sourceKey   = [7]byte{'s', 'o', 'u', 'r', 'c', 'e', 0}
 	upperName   = [6]byte{'u', 'p', 'p', 'e', 'r', 0}
 	workName    = [5]byte{'w', 'o', 'r', 'k', 0}
 )
@@ -492,10 +493,17 @@ func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
 //
 //go:norace
 //go:nosplit
-func rawFsmount(p *rawProg, op *rawOp, fstype, mode *byte, attr uintptr) uintptr {
+func rawFsmount(p *rawProg, op *rawOp, fstype, source, mode *byte, attr uintptr) uintptr {
 	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(fstype)), unix.FSOPEN_CLOEXEC, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
+	}
+	if source != nil {
+		// mount(2)'s source: what the mount table shows ("proc", not
+		// "none"), as a mount of it by mount(2) would.
+		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&sourceKey[0])), uintptr(unsafe.Pointer(source)), 0, 0); e != 0 {
+			rawFailed(p, op.step, partCall, e)
+		}
 	}
 	if mode != nil {
 		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&modeKey[0])), uintptr(unsafe.Pointer(mode)), 0, 0); e != 0 {
@@ -546,7 +554,7 @@ func rawDoLinkUp(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawDoEtcFile(p *rawProg, op *rawOp) {
-	mnt := rawFsmount(p, op, op.s[3], nil, 0)
+	mnt := rawFsmount(p, op, op.s[3], nil, nil, 0)
 	f, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, mnt, uintptr(unsafe.Pointer(op.s[2])), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
