@@ -301,7 +301,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		}
 		target = rawFdPath(&p.fdpath[1], tgt)
 	}
-	if op.flag&rawMountDetached != 0 {
+	if op.flag&rawMountDetached != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {
 		rawDoDetachedBind(p, op, src, tgt)
 		return
 	}
@@ -332,14 +332,15 @@ const (
 	rawMountSelf                     // the target is the source (the root bound onto itself)
 	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
-	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1], moved onto the target, its fd held (Mount.Held)
+	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held (Mount.Held)
 	rawMountBeneath                  // p[0] and p[1] are below the held mount, resolved beneath its fd (Mount.Beneath)
 )
 
 // rawDoDetachedBind binds src onto tgt (both fds) as a detached clone
 // of src (open_tree, recursive with MS_REC in a[0]) moved onto tgt, and
 // keeps the clone's fd, which refers to the mount made, for the
-// MountSetattr step that follows (p.kept).
+// MountSetattr step that follows (p.kept) and, rawMountHeld, for the
+// steps beneath it (p.held).
 //
 //go:norace
 //go:nosplit
@@ -356,10 +357,25 @@ func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
 		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	rawClose(p.kept)
-	p.kept = tree
 	rawClose(src)
 	rawClose(tgt)
+	if op.flag&rawMountHeld != 0 {
+		// Held for the masked and read-only paths below it (a copy
+		// where the next step, the setattr, takes and closes its own).
+		held := tree
+		if op.flag&rawMountDetached != 0 {
+			if held, _, e = syscall.RawSyscall(unix.SYS_FCNTL, tree, unix.F_DUPFD_CLOEXEC, 0); e != 0 {
+				rawFailed(p, op.step, partCall, e)
+			}
+		}
+		rawClose(p.held)
+		p.held = held
+		if op.flag&rawMountDetached == 0 {
+			return
+		}
+	}
+	rawClose(p.kept)
+	p.kept = tree
 }
 
 // rawSetattrKept, the flag of a setattr step: of the mount the previous

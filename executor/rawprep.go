@@ -456,7 +456,15 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 	} else {
 		cs(4, op.Target)
 	}
-	if op.Held {
+	if op.Held && o.flag&rawMountBind != 0 {
+		// A bind of a host path, a detached clone (open_tree) moved onto
+		// the target: its fd is held for the steps beneath it.
+		if !op.InRoot || op.SourceInRoot || op.Beneath != "" || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
+			return o, fmt.Errorf("%s: only a bind of a host path, inside the root, with no flag but MS_REC, is held: %w", planner.FormatOp(op), unix.EINVAL)
+		}
+		o.flag |= rawMountHeld
+		b.held = op.Target
+	} else if op.Held {
 		// Made detached and moved onto the target; its fd is kept for
 		// the steps beneath it. Its flags become fsmount's attributes.
 		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || op.Data != "" || op.Beneath != "" || op.Detached {

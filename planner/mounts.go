@@ -106,14 +106,18 @@ func (ec *envCompiler) child() {
 			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/")
 		}
 		for i, m := range e.Mounts {
-			ec.mount(ec.mountField(i), m)
+			// A bind that holds masked or read-only paths is held too: a
+			// writer of the tree renamed its folder, and the paths below
+			// went to a folder of its own (found by a review).
+			hold := heldMount(m) || (m.Type == spec.MountBind && len(confined[i]) > 0)
+			ec.mount(ec.mountField(i), m, hold)
 			if m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume" {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target)
 			}
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round.
 			held := ""
-			if heldMount(m) {
+			if hold {
 				held = m.Target
 			}
 			ec.confinePaths(confined[i], held)
@@ -228,8 +232,9 @@ func nodeMounts(e *spec.Environment) (root bool, mounts []int) {
 // mount plans one entry of `mounts`. Kernel filesystems get nosuid, nodev
 // and noexec whatever the spec says (as runc's default config does): none
 // of them has a legitimate setuid binary or device node to offer. The
-// spec's options add to that.
-func (ec *envCompiler) mount(field string, m spec.Mount) {
+// spec's options add to that. hold says the mount's fd is held for the
+// masked and read-only paths below it (Mount.Held).
+func (ec *envCompiler) mount(field string, m spec.Mount, hold bool) {
 	var opt MountFlags
 	for _, o := range m.Options {
 		opt |= optionFlag[o]
@@ -285,7 +290,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		// proc and sysfs hold the masked and read-only paths: their fd
 		// is held for those steps (Mount.Held, Mount.Beneath).
 		ec.add(Child, m.Pos, Mount{Source: kind.FSType, Target: m.Target, FSType: kind.FSType, Flags: flags,
-			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: heldMount(m)})
+			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: hold})
 		return
 	}
 	switch m.Type {
@@ -328,7 +333,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount) {
 		attrs := set != 0 || clear != 0
 		ec.plantedLink(m.Source, m.Pos, field+".source")
 		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
-			Root: ec.root, InRoot: true, Create: create, Detached: attrs})
+			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold})
 		if attrs {
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}

@@ -391,7 +391,10 @@ type Mount struct {
 	// Held (a proc or sysfs mount, which nsup's masked and read-only
 	// paths lie in): the filesystem is made detached (fsopen(2),
 	// fsmount(2)) and moved onto the target, and the mount's fd is held
-	// for the steps that confine the paths below it (Beneath).
+	// for the steps that confine the paths below it (Beneath). A bind
+	// that holds masked or read-only paths of the spec's is held too: a
+	// detached clone of its source (open_tree(2)) moved onto the target,
+	// whether Detached or not.
 	Held bool `json:"held,omitempty"`
 	// Beneath is the target of the Held mount that Source and Target
 	// (paths inside the root) lie below: they are resolved beneath that

@@ -313,15 +313,19 @@ func FormatOp(op Op) string {
 				source = in(op.Source)
 			}
 		}
+		held := ""
 		if op.Held {
-			return fmt.Sprintf("fsmount(fsopen(%s), %s), move_mount(its fd, %s), its fd held%s", qn(op.FSType), op.Flags, target, create(op.Create))
+			if op.Flags&msBIND == 0 {
+				return fmt.Sprintf("fsmount(fsopen(%s), %s), move_mount(its fd, %s), its fd held%s", qn(op.FSType), op.Flags, target, create(op.Create))
+			}
+			held = ", its fd held" // a bind: a detached clone, as below
 		}
-		if op.Detached {
+		if op.Detached || held != "" {
 			rec := ""
 			if op.Flags&msREC != 0 {
 				rec = "|AT_RECURSIVE"
 			}
-			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s)%s", source, rec, target, create(op.Create))
+			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s)%s%s", source, rec, target, held, create(op.Create))
 		}
 		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)%s", source, target, qn(op.FSType), op.Flags, qn(op.Data), create(op.Create))
 	case Overlay:

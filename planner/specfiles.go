@@ -106,7 +106,7 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target 
 			continue
 		}
 		at := path.Join(target, rel)
-		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false})
+		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false}, false)
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
 	ec.dotEnvMadeInside(field, pos, real)
