@@ -447,6 +447,9 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		if err == nil {
 			o.p[1], err = inRootPath(rel(op.Target), op.Create, false)
 		}
+		if op.Detached && rel(op.Target) == "/" {
+			o.flag |= rawMountHeld // its clone covers the held mount: the steps after go beneath the clone
+		}
 		o.flag |= rawMountInRoot
 	} else if op.InRoot {
 		o.flag |= rawMountInRoot

@@ -401,7 +401,10 @@ type Mount struct {
 	// mount's fd, not by their paths from the root again, so that a
 	// folder renamed meanwhile in a tree another environment may write
 	// cannot send the masks and read-only binds to a folder of its own
-	// and leave the real /proc/sys writable (found by a review).
+	// and leave the real /proc/sys writable (found by a review). A
+	// read-only bind of the held mount onto itself (readonly_paths:
+	// [/proc]) covers it: its clone's fd is held from then on, else the
+	// masks after it went below the clone, where nothing sees them.
 	Beneath string `json:"beneath,omitempty"`
 }
 

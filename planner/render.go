@@ -320,6 +320,9 @@ func FormatOp(op Op) string {
 			}
 			held = ", its fd held" // a bind: a detached clone, as below
 		}
+		if op.Beneath != "" && op.Target == op.Beneath && op.Detached {
+			held = ", its fd held" // it covers the held mount: the steps after go beneath it
+		}
 		if op.Detached || held != "" {
 			rec := ""
 			if op.Flags&msREC != 0 {
