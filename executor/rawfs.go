@@ -50,27 +50,6 @@ func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
 	return fd
 }
 
-// rawDoChdir is chdir(2) of a step, made as fchdir(2) of the folder
-// opened with openat2(2) (how a[0]): the root's path before the root
-// switch without any symlink, as the root's bind opens it; a working
-// folder without a magic link (/proc/self/fd/N, /proc/PID/cwd), which
-// could lead out of the tree, to a folder an fd still open here holds
-// (the CVE-2024-21626 class: the working folder stays through execve).
-//
-//go:norace
-//go:nosplit
-func rawDoChdir(p *rawProg, op *rawOp) {
-	fd, e := rawOpenat2(atFDCWD, op.s[0], &p.how[op.a[0]])
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	_, _, e = syscall.RawSyscall(unix.SYS_FCHDIR, fd, 0, 0)
-	rawClose(fd)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-}
-
 // rawDropRoot closes the root's handle: a step is about to change what
 // the root's path leads to (its bind, its overlay, the root switch).
 //
@@ -248,7 +227,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	if op.flag&rawMountInRoot == 0 {
 		rawDropRoot(p)
 	}
-	var root uintptr
+	root := ^uintptr(0)
 	if op.flag&rawMountBeneath != 0 {
 		// The held mount itself, wherever its folder is now: not the
 		// path from the root again, which a folder renamed in a shared
@@ -256,7 +235,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		if root = p.held; root == ^uintptr(0) {
 			rawFailed(p, op.step, partRoot, syscall.EBADF)
 		}
-	} else {
+	} else if op.flag&rawMountSelf == 0 {
 		root = rawOpenRoot(p, op)
 	}
 	source, target := op.s[1], op.s[4]
@@ -273,7 +252,8 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		}
 		source = rawFdPath(&p.fdpath[0], src)
 		if op.flag&rawMountSelf != 0 {
-			target = rawFdPath(&p.fdpath[1], src) // the root bound onto itself
+			rawDoRootBind(p, op, src) // the root bound onto itself
+			return
 		}
 	}
 	if op.flag&rawMountSourceLink != 0 {
@@ -329,7 +309,7 @@ const (
 	rawMountBind         = 1 << iota // a bind: the source is opened and mounted through its fd
 	rawMountSourceInRoot             // the source is p[0], inside the root
 	rawMountInRoot                   // the target is p[1], inside the root
-	rawMountSelf                     // the target is the source (the root bound onto itself)
+	rawMountSelf                     // the target is the source (the root bound onto itself, s[0] the root: rawDoRootBind)
 	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
 	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held (Mount.Held)

@@ -40,6 +40,9 @@ type rawBuilder struct {
 	// have used (Mount.Beneath), or "": a step beneath it must follow
 	// it, with nothing else between.
 	held string
+	// rootBound is the root bound onto itself (rawDoRootBind), whose
+	// own mount_setattr steps go through its handle.
+	rootBound string
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
@@ -238,6 +241,12 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			if o.s[0], err = b.root(op.Root); err == nil {
 				o.p[0], err = inRootPath(op.Path, "", false)
 			}
+		} else if op.Path != "" && op.Path == b.rootBound {
+			// The root's own mount: through its handle (rawDoRootBind),
+			// not its path again, which a symlink could lead elsewhere.
+			if o.s[0], err = b.root(op.Path); err == nil {
+				o.p[0], err = inRootPath("/", "", false)
+			}
 		} else {
 			o.s[1], err = cstr(op.Path)
 		}
@@ -305,8 +314,10 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		o.a[0] = rawHowCwd
 		if st.Stage == planner.Child && op.Path != "/" {
 			// The root's path, before the root switch: a host path,
-			// every symlink in it resolved by the planner.
+			// every symlink in it resolved by the planner; the root's
+			// handle where it has one (rawDoChdir).
 			o.a[0] = rawHowHost
+			o.s[1], err = b.root(op.Path)
 		}
 	case planner.PivotRoot:
 		var n, old *byte
@@ -431,7 +442,12 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 				o.p[0], err = inRootPath(op.Source, "", false)
 			}
 		} else if op.Source == op.Target && !op.InRoot {
+			// The root's handle from then on (rawDoRootBind).
 			o.flag |= rawMountSelf
+			b.rootBound = op.Source
+			if err == nil {
+				o.s[0], err = b.root(op.Source)
+			}
 		}
 	}
 	if op.Beneath != "" {
@@ -573,26 +589,3 @@ var lastCap = sync.OnceValue(func() int {
 	}
 	return lo
 })
-
-// fsmountAttr is fsmount(2)'s attributes for mount(2)'s flags f, false
-// where one has none.
-func fsmountAttr(f uintptr) (uintptr, bool) {
-	var attr uintptr
-	for _, x := range []struct{ flag, attr uintptr }{
-		{unix.MS_RDONLY, unix.MOUNT_ATTR_RDONLY}, {unix.MS_NOSUID, unix.MOUNT_ATTR_NOSUID},
-		{unix.MS_NODEV, unix.MOUNT_ATTR_NODEV}, {unix.MS_NOEXEC, unix.MOUNT_ATTR_NOEXEC},
-		{unix.MS_NOATIME, unix.MOUNT_ATTR_NOATIME}, {unix.MS_RELATIME, unix.MOUNT_ATTR_RELATIME},
-		{unix.MS_STRICTATIME, unix.MOUNT_ATTR_STRICTATIME}, {unix.MS_NODIRATIME, unix.MOUNT_ATTR_NODIRATIME},
-	} {
-		if f&x.flag != 0 {
-			attr |= x.attr
-			f &^= x.flag
-		}
-	}
-	return attr, f == 0
-}
-
-// below says whether the path p is dir or lies below it.
-func below(p, dir string) bool {
-	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
-}

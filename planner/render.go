@@ -313,6 +313,15 @@ func FormatOp(op Op) string {
 				source = in(op.Source)
 			}
 		}
+		if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&msBIND != 0 && op.Flags&msREMOUNT == 0 {
+			// The root bound onto itself: its clone's fd is the root's
+			// handle for every step after, up to the root switch.
+			rec := ""
+			if op.Flags&msREC != 0 {
+				rec = "|AT_RECURSIVE"
+			}
+			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s), its fd the root's", source, rec, target)
+		}
 		held := ""
 		if op.Held {
 			if op.Flags&msBIND == 0 {
