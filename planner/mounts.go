@@ -318,6 +318,9 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool) {
 				ec.errorf(m.Pos, field+".source", "%s", why)
 			}
 		}
+		if err == nil {
+			ec.mountsMovable(m, field+".recursive")
+		}
 		bind := MountFlags(msBIND)
 		if m.Recursive {
 			bind |= msREC

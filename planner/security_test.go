@@ -372,7 +372,7 @@ environments:
 			t.Errorf("%s in a user namespace (rootless): %v", bind, err)
 		}
 	}
-	for _, bind := range []string{"source: /, recursive: false", "source: /usr, recursive: true", "source: " + root, "source: " + root + "/new/folder, create: true"} {
+	for _, bind := range []string{"source: /, recursive: false, readonly: true", "source: /usr, recursive: true", "source: " + root, "source: " + root + "/new/folder, create: true"} {
 		if _, err := compileLimits(t, env(bind), rootCaller, "hybrid"); err != nil {
 			t.Errorf("%s: %v", bind, err)
 		}

@@ -1,0 +1,40 @@
+package planner
+
+import (
+	"path/filepath"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// mountsMovable refuses a writable bind without recursive of a host
+// folder that has a host mount below it (helper-52's review). The
+// kernel refuses to rename a mount point only in the renamer's own mount
+// namespace (is_local_mountpoint): the non-recursive bind leaves the
+// mount out of the environment's namespace, so root inside renames its
+// folder, and the host's mount moves with it, in every namespace, the
+// host's too. Renamed to a path another environment binds (or has its
+// dir root in), the host's filesystem that neither was given was bound
+// there: a tmpfs of the host's, mounted below the folder, read in full
+// through the other's read-only bind. Recursive, the mount is in the
+// environment's namespace too, and the rename is refused (EBUSY);
+// read-only, nothing is renamed.
+func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
+	if m.Recursive || m.Readonly {
+		return
+	}
+	mounts, err := ec.compiler.hostMounts()
+	if err != nil {
+		ec.errorf(m.Pos, field, "a writable bind of %s without recursive: the host's mount table, to tell whether a mount lies below it, could not be read: %v", m.Source, err)
+		return
+	}
+	src := m.Source
+	if r, err := filepath.EvalSymlinks(src); err == nil {
+		src = r
+	}
+	for _, hm := range mounts {
+		if hm.Point != src && within(hm.Point, src) {
+			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; make the bind recursive (the default), or read-only", m.Source, hm.Point)
+			return
+		}
+	}
+}
