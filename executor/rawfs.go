@@ -242,7 +242,9 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	src, tgt := ^uintptr(0), ^uintptr(0)
 	if op.flag&rawMountBind != 0 {
 		var e syscall.Errno
-		if op.flag&rawMountSourceInRoot != 0 {
+		if op.flag&rawMountSourceAtHeld != 0 {
+			src, e = rawDup(root) // the held mount itself (a file's too)
+		} else if op.flag&rawMountSourceInRoot != 0 {
 			src, e = rawResolve(p, root, &op.p[0])
 		} else {
 			src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
@@ -272,7 +274,12 @@ func rawDoMount(p *rawProg, op *rawOp) {
 	}
 	if op.flag&rawMountInRoot != 0 {
 		var e syscall.Errno
-		if tgt, e = rawResolve(p, root, &op.p[1]); e != 0 {
+		if op.flag&rawMountAtHeld != 0 {
+			tgt, e = rawDup(root)
+		} else {
+			tgt, e = rawResolve(p, root, &op.p[1])
+		}
+		if e != 0 {
 			rawFailed(p, op.step, partTarget, e)
 		}
 		if rawIsLink(p, tgt) {
@@ -314,6 +321,8 @@ const (
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
 	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held (Mount.Held)
 	rawMountBeneath                  // p[0] and p[1] are below the held mount, resolved beneath its fd (Mount.Beneath)
+	rawMountAtHeld                   // the target is the held mount itself: its fd (a file's cannot be resolved beneath)
+	rawMountSourceAtHeld             // so is the source
 )
 
 // rawDoDetachedBind binds src onto tgt (both fds) as a detached clone
@@ -344,7 +353,7 @@ func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
 		// where the next step, the setattr, takes and closes its own).
 		held := tree
 		if op.flag&rawMountDetached != 0 {
-			if held, _, e = syscall.RawSyscall(unix.SYS_FCNTL, tree, unix.F_DUPFD_CLOEXEC, 0); e != 0 {
+			if held, e = rawDup(tree); e != 0 {
 				rawFailed(p, op.step, partCall, e)
 			}
 		}

@@ -463,8 +463,14 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		if err == nil {
 			o.p[1], err = inRootPath(rel(op.Target), op.Create, false)
 		}
-		if op.Detached && rel(op.Target) == "/" {
-			o.flag |= rawMountHeld // its clone covers the held mount: the steps after go beneath the clone
+		if rel(op.Target) == "/" {
+			o.flag |= rawMountAtHeld
+			if op.Detached {
+				o.flag |= rawMountHeld // its clone covers the held mount: the steps after go beneath the clone
+			}
+		}
+		if op.SourceInRoot && rel(op.Source) == "/" {
+			o.flag |= rawMountSourceAtHeld
 		}
 		o.flag |= rawMountInRoot
 	} else if op.InRoot {

@@ -93,3 +93,12 @@ func fsmountAttr(f uintptr) (uintptr, bool) {
 func below(p, dir string) bool {
 	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
+
+// rawDup is a copy of fd (close-on-exec).
+//
+//go:norace
+//go:nosplit
+func rawDup(fd uintptr) (uintptr, syscall.Errno) {
+	n, _, e := syscall.RawSyscall(unix.SYS_FCNTL, fd, unix.F_DUPFD_CLOEXEC, 0)
+	return n, e
+}
