@@ -3,6 +3,9 @@ package planner
 import (
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -32,9 +35,30 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 		src = r
 	}
 	for _, hm := range mounts {
-		if hm.Point != src && within(hm.Point, src) {
+		if hm.Point != src && within(hm.Point, src) && renamable(hm.Point, src, mounts) {
 			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; make the bind recursive (the default), or read-only", m.Source, hm.Point)
 			return
 		}
 	}
+}
+
+// renamable says whether root inside, given a bind of src without
+// recursive, sees the folder of the host's mount point p and may rename
+// it: not when p's parent lies in another host mount below src (the bind
+// shows src's own filesystem only, so that folder is not there), nor when
+// its parent is on sysfs or proc, whose folders nobody renames (a
+// writable bind of /sys without recursive, with the host's cgroup
+// hierarchies below, stays allowed where the rest of nsup allows it).
+func renamable(p, src string, mounts []cgroup.Mount) bool {
+	parent := filepath.Dir(p)
+	for _, m := range mounts {
+		if m.Point != src && within(m.Point, src) && (parent == m.Point || within(parent, m.Point)) {
+			return false
+		}
+	}
+	var st unix.Statfs_t
+	if unix.Statfs(parent, &st) == nil && (st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC) {
+		return false
+	}
+	return true
 }
