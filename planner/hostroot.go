@@ -289,7 +289,7 @@ func (c *compiler) procBindRefused(src string, recursive bool) string {
 	if !ok {
 		return ""
 	}
-	const why = "root inside would write the oom_score_adj, autogroup and coredump_filter of every host process of the uids it maps (the kernel checks them by owner only), and read their command lines; give the environment its own (type: proc)"
+	const why = procWhy + "; give the environment its own (type: proc)"
 	if within(real, "/proc") {
 		return fmt.Sprintf("%s is in the host's /proc: %s", src, why)
 	}
@@ -309,6 +309,11 @@ func (c *compiler) procBindRefused(src string, recursive bool) string {
 	}
 	return ""
 }
+
+// procWhy is what root inside a user namespace that maps root
+// elsewhere would do with the host's /proc (procBindRefused, and a
+// mount namespace of the host's joined by path: joinedRootfs).
+const procWhy = "root inside would write the oom_score_adj, autogroup and coredump_filter of every host process of the uids it maps (the kernel checks them by owner only), and read their command lines"
 
 // bindSource is a bind's host source as the kernel will find it: real,
 // its path with symlinks resolved, and on, where it is (real itself). A

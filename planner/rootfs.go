@@ -210,7 +210,13 @@ func (ec *envCompiler) joinedRootfs() {
 		ec.root, ec.tree = o.root, o.tree
 		return
 	}
-	if !ec.confiningUserNS() {
+	if ec.confiningUserNS() {
+		// In a user namespace that maps root elsewhere, as a bind of the
+		// host's /proc is (procBindRefused): hostMountNS.
+		if ec.pathNSOwner(j.ref) == ownerHost {
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s belongs to the host's user namespace: a mount namespace of the host's (its own, or a copy of it, as a service's private one) has the host's /proc, and %s; give the environment a mount namespace of its own (add mnt to namespaces), or join it outside a user namespace, where the plan says what it is", j.ref, procWhy)
+		}
+	} else {
 		// The host's own (nsenter's way): said, since nothing of its
 		// tree is the environment's; root inside writes the host's
 		// files and, through its /proc, kernel settings, as the spec
