@@ -134,11 +134,15 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string) {
 }
 
 // dotEnvMadeInside refuses a spec in the folder real, which a mount lets
-// the environment write, with no .env beside it, when a variable of the
-// spec took its default (or stayed unset): root inside could make the
-// .env, and the next plan would take its values (a review set a bind's
-// "${CACHE_DIR:-./cache}" to /etc so). A .env that is there is bound
-// read-only over itself; the caller's environment wins over a .env.
+// the environment write, with no .env beside it, when the spec has a
+// variable: root inside could make the .env, and the next plan would
+// take its values (a review set a bind's "${CACHE_DIR:-./cache}" to /etc
+// so). One that nsup's environment (or an --env-file) gave this time
+// too: the caller's environment wins over a .env, but the next run's
+// may not have it (sudo resets it), nor name the --env-file (a review
+// of the fix made the .env after a run with CACHE_DIR given; the next,
+// without, took the .env's). A .env that is there is bound read-only
+// over itself. ~ is HOME from nsup's environment only.
 func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string) {
 	s := ec.compiler.s
 	if s.File == "" || s.Dir == "" {
@@ -146,7 +150,7 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 	}
 	var names []string
 	for _, v := range s.Vars {
-		if v.Name != "" && (v.From == spec.FromDefault || v.From == spec.FromUnset) && !slices.Contains(names, v.Name) {
+		if v.Name != "" && v.Text != "~" && !slices.Contains(names, v.Name) {
 			names = append(names, v.Name)
 		}
 	}
@@ -161,5 +165,5 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 	if _, err := os.Lstat(env); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and %s took a default or stayed unset: root inside could make a .env there, and the next nsup run would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), give the values in nsup's environment, or make this mount read-only", real, strings.Join(names, ", "), env)
+	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and the spec has %s: root inside could make a .env there, and the next nsup run that is not given them (sudo resets nsup's environment) would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), or make this mount read-only", real, strings.Join(names, ", "), env)
 }
