@@ -17,17 +17,19 @@ import (
 // cannot tell it) and its terminals (devpts).
 var devFS = map[string]bool{"devtmpfs": true, "devpts": true}
 
-// devBinds refuses, outside a user namespace that maps root elsewhere,
-// the option dev on a bind of a folder of the host's devices, and
-// rootfs.dev on a dir root that is or holds one (devBindRefused).
+// devBinds refuses the option dev on a bind of a folder of the host's
+// devices, and rootfs.dev on a dir root that is or holds one
+// (devBindRefused); in a user namespace that maps root elsewhere too
+// (userNSDevWhy).
 func (ec *envCompiler) devBinds() {
-	if ec.joined(spec.NSMount) != nil || ec.confiningUserNS() {
+	if ec.joined(spec.NSMount) != nil {
 		return
 	}
+	userns := ec.confiningUserNS()
 	if r := ec.e.Rootfs; r.Dir != "" && r.Dev {
 		// Bound recursively as the environment's / (an overlay's lower
 		// shows no mount below it).
-		if why := ec.devBindRefused(r.Dir, !r.Overlay); why != "" {
+		if why := ec.devBindRefused(r.Dir, !r.Overlay, userns); why != "" {
 			ec.errorf(r.Pos, ec.field+".rootfs.dev", "%s", why+"; remove dev: true")
 		}
 	}
@@ -35,7 +37,7 @@ func (ec *envCompiler) devBinds() {
 		if m.Type != spec.MountBind || !slices.Contains(m.Options, "dev") {
 			continue
 		}
-		if why := ec.devBindRefused(m.Source, m.Recursive); why != "" {
+		if why := ec.devBindRefused(m.Source, m.Recursive, userns); why != "" {
 			ec.errorf(m.Pos, ec.mountField(i)+".options", "%s", why+"; remove the option dev")
 		}
 	}
@@ -50,7 +52,8 @@ func (ec *envCompiler) devBinds() {
 // /hostdev/kmsg; /dev/sda is the host's disk), as nsup confines no
 // device by cgroup. A bind of one node (source: /dev/kvm) gives the
 // environment that device only, as docker run --device does: allowed.
-func (c *compiler) devBindRefused(src string, recursive bool) string {
+// In a user namespace that maps root elsewhere (userns), userNSDevWhy.
+func (c *compiler) devBindRefused(src string, recursive, userns bool) string {
 	real, on, ok := bindSource(src)
 	if !ok {
 		return ""
@@ -60,7 +63,10 @@ func (c *compiler) devBindRefused(src string, recursive bool) string {
 			return "" // one node (or file): the spec gives that one; a stat error is the bind's
 		}
 	}
-	const why = ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
+	why := ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
+	if userns {
+		why = userNSDevWhy
+	}
 	is := src
 	if real != src {
 		is += " (" + real + ")"
@@ -77,6 +83,41 @@ func (c *compiler) devBindRefused(src string, recursive bool) string {
 	}
 	if m, ok := mountBelow(mounts, real, devFS); ok && recursive {
 		return fmt.Sprintf("a recursive bind of %s brings the host's %s at %s along%s", is, m.FSType, m.Point, why)
+	}
+	return ""
+}
+
+// userNSDevWhy is why the option dev on a folder of the host's devices is
+// refused in a user namespace that maps root elsewhere: the kernel checks
+// a node by its owner and ACL, and root inside is every uid it maps. A
+// review of the fixes that refused the host's /proc there, mapping root
+// to 100000 with {type: bind, source: /dev/pts, options: [dev]}, read a
+// line typed into a host terminal of uid 100000 (another environment's;
+// rootless, the user's own: a sudo password) and wrote into it.
+const userNSDevWhy = ": with dev, root inside would open every node of the host's that a uid it maps owns or is granted (the terminals of those uids, whose keystrokes it would read and write into; rootless, the user's own, and the camera and sound a login gives the user), the kernel checking a node by its owner and ACL; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), or give the environment its own /dev (type: dev)"
+
+// mqueueBindRefused says why a bind of the host's src may not be made in
+// a user namespace that maps root elsewhere ("" if it may): src is a
+// folder of the host's mqueue, or (recursive) has one mounted below it.
+// Each file there is a message queue of the host's IPC namespace, which
+// the kernel checks by its owner: root inside would read and write the
+// queues of every uid it maps, as mq_open(2) in the host's IPC namespace
+// would (refused there: refuseHostIPC).
+func (c *compiler) mqueueBindRefused(src string, recursive bool) string {
+	real, _, ok := bindSource(src)
+	if !ok {
+		return ""
+	}
+	const why = ": each file there is a POSIX message queue of the host's, which the kernel checks by its owner, and root inside would read and write the queues of every uid it maps; give the environment its own (type: mqueue, with ipc in namespaces)"
+	mounts, err := c.hostMounts()
+	if err != nil {
+		return fmt.Sprintf("a bind of %s: the host's mount table, to tell whether it is on the host's mqueue, could not be read: %v", src, err)
+	}
+	if m := mountOf(mounts, real); m.FSType == "mqueue" {
+		return fmt.Sprintf("%s is a folder of the host's mqueue mounted at %s%s", src, m.Point, why)
+	}
+	if m, ok := mountBelow(mounts, real, map[string]bool{"mqueue": true}); ok && recursive {
+		return fmt.Sprintf("a recursive bind of %s brings the host's mqueue at %s along%s", src, m.Point, why)
 	}
 	return ""
 }

@@ -311,6 +311,9 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool) {
 			why := ""
 			if ec.confiningUserNS() {
 				why = ec.procBindRefused(m.Source, m.Recursive)
+				if why == "" {
+					why = ec.mqueueBindRefused(m.Source, m.Recursive)
+				}
 			} else {
 				why = ec.kernelBindRefused(m.Source, m.Recursive)
 			}
