@@ -120,9 +120,12 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target 
 func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string) {
 	cache := ec.compiler.opts.CacheDir
 	// In a user namespace that maps root elsewhere root inside is not
-	// the cache's owner; and / itself, writable, is the host's whole
-	// tree, the spec's word.
-	if cache == "" || real == "/" || ec.confiningUserNS() {
+	// the cache's owner, unless the map holds the caller's uid (the
+	// cache's, owndir.Check): rootless, root inside is the caller, and
+	// the cache its own (a review found ~/.cache's writable bind
+	// planned so). And / itself, writable, is the host's whole tree,
+	// the spec's word.
+	if cache == "" || real == "/" || ec.confiningUserNS() && !ec.mapsOutside(ec.compiler.caller.UID) {
 		return
 	}
 	if r, err := filepath.EvalSymlinks(cache); err == nil {
@@ -166,4 +169,19 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 		return
 	}
 	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and the spec has %s: root inside could make a .env there, and the next nsup run that is not given them (sudo resets nsup's environment) would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), or make this mount read-only", real, strings.Join(names, ", "), env)
+}
+
+// mapsOutside says whether a uid inside the environment's user namespace
+// is the host's uid: its map holds it outside (an unknown map, a user
+// namespace joined by path, may).
+func (ec *envCompiler) mapsOutside(uid uint32) bool {
+	if len(ec.uidMap) == 0 {
+		return true
+	}
+	for _, r := range ec.uidMap {
+		if uid >= r.Outside && uint64(uid) < uint64(r.Outside)+uint64(r.Count) {
+			return true
+		}
+	}
+	return false
 }
