@@ -60,4 +60,27 @@ environments:
 	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "is the host's own mount namespace") {
 		t.Errorf("no note of the host's mount namespace: %s", notes)
 	}
+	// By name, of an environment that joins the host's by path: the
+	// same namespace (a review of this check's first form, which looked
+	// at paths only, ran y so).
+	chain := `version: 1
+environments:
+  x:
+    rootfs: {dir: ` + root + `}
+    namespaces: [pid]
+    join: {mnt: /proc/self/ns/mnt}
+    processes: [{name: main, command: [/bin/sh]}]
+  y:
+    rootfs: {dir: ` + root + `}
+    namespaces: [user, pid]
+    join: {mnt: x}
+` + confining + `    processes: [{name: main, command: [/bin/sh]}]
+`
+	if _, err := compileLimits(t, chain, rootCaller, "hybrid"); err == nil || !strings.Contains(err.Error(), "environments.y.join.mnt: x's mount namespace (x joins /proc/self/ns/mnt) belongs to the host's user namespace") {
+		t.Errorf("y joins by name x's, the host's: %v", err)
+	}
+	// x with a mount namespace of its own: planned.
+	if _, err := compileLimits(t, strings.Replace(chain, "namespaces: [pid]\n    join: {mnt: /proc/self/ns/mnt}", "namespaces: [mnt, pid]", 1), rootCaller, "hybrid"); err != nil {
+		t.Errorf("y joins x's own mount namespace: %v", err)
+	}
 }

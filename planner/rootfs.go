@@ -192,6 +192,17 @@ func (ec *envCompiler) joinedRootfs() {
 	if len(e.Mounts) > 0 {
 		ec.errorf(e.Mounts[0].Pos, ec.field+".mounts", "%s: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)", why)
 	}
+	if ec.confiningUserNS() {
+		// In a user namespace that maps root elsewhere, as a bind of the
+		// host's /proc is (procBindRefused).
+		if path := ec.hostOwnedMountNS(*j); path != "" {
+			what := j.ref
+			if path != j.ref {
+				what = fmt.Sprintf("%s's mount namespace (%s joins %s)", j.ref, j.ref, path)
+			}
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s belongs to the host's user namespace: a mount namespace of the host's (its own, or a copy of it, as a service's private one) has the host's /proc, and %s; give the environment a mount namespace of its own (add mnt to namespaces), or join it outside a user namespace, where the plan says what it is", what, procWhy)
+		}
+	}
 	if !j.isPath() {
 		o := ec.doneEnv(j.ref)
 		if o == nil {
@@ -210,13 +221,7 @@ func (ec *envCompiler) joinedRootfs() {
 		ec.root, ec.tree = o.root, o.tree
 		return
 	}
-	if ec.confiningUserNS() {
-		// In a user namespace that maps root elsewhere, as a bind of the
-		// host's /proc is (procBindRefused): hostMountNS.
-		if ec.pathNSOwner(j.ref) == ownerHost {
-			ec.errorf(j.pos, ec.field+".join.mnt", "%s belongs to the host's user namespace: a mount namespace of the host's (its own, or a copy of it, as a service's private one) has the host's /proc, and %s; give the environment a mount namespace of its own (add mnt to namespaces), or join it outside a user namespace, where the plan says what it is", j.ref, procWhy)
-		}
-	} else {
+	if !ec.confiningUserNS() {
 		// The host's own (nsenter's way): said, since nothing of its
 		// tree is the environment's; root inside writes the host's
 		// files and, through its /proc, kernel settings, as the spec
@@ -232,6 +237,27 @@ func (ec *envCompiler) joinedRootfs() {
 	case len(r.Closure) > 0:
 		ec.closureTree(r, field)
 	}
+}
+
+// hostOwnedMountNS is the path of the mount namespace j joins if the
+// host's user namespace owns it (a join by name followed to the path its
+// environment joins), else "": the environment's own, another user
+// namespace's, or one not known.
+func (ec *envCompiler) hostOwnedMountNS(j joinRef) string {
+	for range 64 { // a chain of names, each joining the next's
+		if j.isPath() {
+			if ec.pathNSOwner(j.ref) == ownerHost {
+				return j.ref
+			}
+			return ""
+		}
+		o := ec.doneEnv(j.ref)
+		if o == nil || o.joined(spec.NSMount) == nil {
+			return ""
+		}
+		j = *o.joined(spec.NSMount)
+	}
+	return ""
 }
 
 // closureTree resolves the rootfs's closure into ec.tree (by path) and
