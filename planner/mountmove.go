@@ -35,7 +35,7 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 		src = r
 	}
 	for _, hm := range mounts {
-		if hm.Point != src && within(hm.Point, src) && renamable(hm.Point, src, mounts) {
+		if hm.Point != src && within(hm.Point, src) && renamable(hm.Point, src, mounts) && ec.mayWrite(filepath.Dir(hm.Point)) {
 			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; make the bind recursive (the default), or read-only", m.Source, hm.Point)
 			return
 		}
@@ -61,4 +61,28 @@ func renamable(p, src string, mounts []cgroup.Mount) bool {
 		return false
 	}
 	return true
+}
+
+// mayWrite says whether root inside may change the entries of the host
+// folder dir (rename one of them): always outside a user namespace that
+// maps root elsewhere (CAP_DAC_OVERRIDE); in one, where the folder's
+// owner is a uid it maps, or its mode lets a uid or gid it maps write
+// there (others', or the group's with its gid mapped). A folder of the
+// host's root, 0755, is not renamed from a user namespace, nor from a
+// rootless one whose user does not own it.
+func (ec *envCompiler) mayWrite(dir string) bool {
+	if !ec.confiningUserNS() {
+		return true
+	}
+	var st unix.Stat_t
+	if unix.Stat(dir, &st) != nil {
+		return true
+	}
+	gidMapped := len(ec.gidMap) == 0
+	for _, r := range ec.gidMap {
+		if st.Gid >= r.Outside && uint64(st.Gid) < uint64(r.Outside)+uint64(r.Count) {
+			gidMapped = true
+		}
+	}
+	return ec.mapsOutside(st.Uid) || st.Mode&0o002 != 0 || (st.Mode&0o020 != 0 && gidMapped)
 }

@@ -49,3 +49,42 @@ environments:
 		}
 	}
 }
+
+// TestMountsMovableUserNS: in a user namespace that maps root elsewhere,
+// root inside renames a mount's folder only where a uid or gid it maps
+// may write its parent: a folder of the host's root (0755) is not, one
+// owned by the uid root inside maps to is.
+func TestMountsMovableUserNS(t *testing.T) {
+	if os.Getuid() != 0 {
+		skipOrFail(t, "chown needs root")
+	}
+	for _, owned := range []bool{false, true} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "d", "hidden"), 0o755)
+		os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+		os.WriteFile(filepath.Join(dir, "bin", "sh"), []byte("#!"), 0o755)
+		if owned {
+			if err := os.Chown(filepath.Join(dir, "d"), 100000, 100000); err != nil {
+				t.Fatal(err)
+			}
+		}
+		extra := "999 1 0:99 / " + dir + "/d/hidden rw,relatime - tmpfs tmpfs rw\n"
+		text := `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + dir + `}
+    namespaces: [user, mnt, pid]
+    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}
+    mounts:
+      - {type: bind, source: ` + dir + `/d, target: /w, recursive: false}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`
+		_, err := compileMounts(t, text, rootCaller, extra)
+		refused := err != nil && strings.Contains(err.Error(), "leaves out the host's mount at "+dir+"/d/hidden")
+		if refused != owned {
+			t.Errorf("parent owned by a mapped uid %v: refused %v: %v", owned, refused, err)
+		}
+	}
+}
