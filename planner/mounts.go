@@ -103,23 +103,28 @@ func (ec *envCompiler) child() {
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
-			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/")
+			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "")
 		}
 		for i, m := range e.Mounts {
 			// A bind that holds masked or read-only paths is held too: a
 			// writer of the tree renamed its folder, and the paths below
 			// went to a folder of its own (found by a review).
-			hold := heldMount(m) || (m.Type == spec.MountBind && len(confined[i]) > 0)
-			ec.mount(ec.mountField(i), m, hold)
-			if m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume" {
-				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target)
-			}
-			// Right after the mount that holds them: a later mount may
-			// hide them, not the other way round.
+			// So is a writable one that shows a spec file, bound
+			// read-only over itself beneath it: the same rename sent
+			// that bind to the writer's folder, and root inside wrote
+			// the spec (helper-54's review).
+			protect := m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume"
+			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || protect && ec.showsSpecFiles(m.Source)))
 			held := ""
 			if hold {
 				held = m.Target
 			}
+			ec.mount(ec.mountField(i), m, hold, "")
+			if protect {
+				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held)
+			}
+			// Right after the mount that holds them: a later mount may
+			// hide them, not the other way round.
 			ec.confinePaths(confined[i], held)
 		}
 		ec.confinePaths(confined[len(e.Mounts)], "")
@@ -233,8 +238,9 @@ func nodeMounts(e *spec.Environment) (root bool, mounts []int) {
 // and noexec whatever the spec says (as runc's default config does): none
 // of them has a legitimate setuid binary or device node to offer. The
 // spec's options add to that. hold says the mount's fd is held for the
-// masked and read-only paths below it (Mount.Held).
-func (ec *envCompiler) mount(field string, m spec.Mount, hold bool) {
+// masked and read-only paths below it (Mount.Held); beneath, a bind's
+// target is resolved beneath the held mount there (Mount.Beneath).
+func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath string) {
 	var opt MountFlags
 	for _, o := range m.Options {
 		opt |= optionFlag[o]
@@ -339,7 +345,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool) {
 		attrs := set != 0 || clear != 0
 		ec.plantedLink(m.Source, m.Pos, field+".source")
 		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
-			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold})
+			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath})
 		if attrs {
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}

@@ -87,30 +87,57 @@ func (c *compiler) specFiles() []string {
 // (or dir root) of the host folder src shows, at target inside, read-only
 // over itself. A file in a subfolder of src is refused: root inside could
 // rename that folder (a mount below it does not stop that) and put
-// another spec in its place.
-func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target string) {
+// another spec in its place. beneath is the bind's target when its fd is
+// held (Mount.Held): the read-only binds are resolved beneath that fd,
+// not from the root by path again, which another environment that may
+// write the tree would send to a folder of its own (helper-54's review).
+func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target, beneath string) {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return
 	}
 	for _, f := range ec.compiler.specFiles() {
-		// By path, or by inode where src is another path of the folder
-		// (a host bind mount of it).
-		h := holder(f, real)
-		if h == "" || h == f {
+		rel, ok := specFileIn(f, real)
+		if !ok {
 			continue
 		}
-		rel := strings.TrimPrefix(f, strings.TrimSuffix(h, "/")+"/")
 		if strings.Contains(rel, "/") {
+			h := holder(f, real)
 			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or make this mount read-only", f, path.Dir(f), h, path.Dir(f))
 			continue
 		}
 		at := path.Join(target, rel)
-		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false}, false)
+		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false}, false, beneath)
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
 	ec.dotEnvMadeInside(field, pos, real)
 	ec.cacheInside(field, pos, real)
+}
+
+// specFileIn is the path of the spec's file f below the folder real
+// (by path, or by inode where real is another path of the folder: a host
+// bind mount of it), and whether real holds it.
+func specFileIn(f, real string) (string, bool) {
+	h := holder(f, real)
+	if h == "" || h == f {
+		return "", false
+	}
+	return strings.TrimPrefix(f, strings.TrimSuffix(h, "/")+"/"), true
+}
+
+// showsSpecFiles says whether protectSpecFiles puts a spec file of the
+// host folder src read-only over itself: the bind of src is then held.
+func (ec *envCompiler) showsSpecFiles(src string) bool {
+	real, err := filepath.EvalSymlinks(src)
+	if err != nil {
+		return false
+	}
+	for _, f := range ec.compiler.specFiles() {
+		if rel, ok := specFileIn(f, real); ok && !strings.Contains(rel, "/") {
+			return true
+		}
+	}
+	return false
 }
 
 // cacheInside refuses a writable mount of the host folder real that
