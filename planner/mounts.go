@@ -105,6 +105,16 @@ func (ec *envCompiler) child() {
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
 			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "")
 		}
+		parent := nestedMounts(e.Mounts)
+		hasChild := make([]bool, len(e.Mounts))
+		for _, k := range parent {
+			if k >= 0 {
+				hasChild[k] = true
+			}
+		}
+		// slot is the target of the mount whose fd the steps so far
+		// have left held, or "".
+		slot := ""
 		for i, m := range e.Mounts {
 			// A bind that holds masked or read-only paths is held too: a
 			// writer of the tree renamed its folder, and the paths below
@@ -114,12 +124,23 @@ func (ec *envCompiler) child() {
 			// that bind to the writer's folder, and root inside wrote
 			// the spec (helper-54's review).
 			protect := m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume"
-			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || protect && ec.showsSpecFiles(m.Source)))
-			held := ""
+			// And one that mounts of the spec's lie below, which are
+			// resolved beneath it while its fd is still held
+			// (nestedMounts); one that is held itself is not.
+			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source)))
+			held, beneath := "", ""
 			if hold {
 				held = m.Target
+			} else if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && len(confined[i]) == 0 {
+				beneath = slot
 			}
-			ec.mount(ec.mountField(i), m, hold, "")
+			ec.mount(ec.mountField(i), m, hold, beneath)
+			switch {
+			case hold:
+				slot = m.Target
+			case beneath == "":
+				slot = ""
+			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held)
 			}
@@ -296,7 +317,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		// proc and sysfs hold the masked and read-only paths: their fd
 		// is held for those steps (Mount.Held, Mount.Beneath).
 		ec.add(Child, m.Pos, Mount{Source: kind.FSType, Target: m.Target, FSType: kind.FSType, Flags: flags,
-			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: hold})
+			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: hold, Beneath: beneath})
 		return
 	}
 	switch m.Type {
