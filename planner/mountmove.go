@@ -22,12 +22,12 @@ import (
 // environment's namespace too, and the rename is refused (EBUSY);
 // read-only, nothing is renamed.
 func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
-	if m.Recursive || m.Readonly {
+	if m.Readonly {
 		return
 	}
 	mounts, err := ec.compiler.hostMounts()
 	if err != nil {
-		ec.errorf(m.Pos, field, "a writable bind of %s without recursive: the host's mount table, to tell whether a mount lies below it, could not be read: %v", m.Source, err)
+		ec.errorf(m.Pos, field, "a writable bind of %s: the host's mount table, to tell whether a mount lies below it, could not be read: %v", m.Source, err)
 		return
 	}
 	src := m.Source
@@ -35,11 +35,46 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 		src = r
 	}
 	for _, hm := range mounts {
-		if hm.Point != src && within(hm.Point, src) && renamable(hm.Point, src, mounts) && ec.mayWrite(filepath.Dir(hm.Point)) {
+		if hm.Point == src || !within(hm.Point, src) {
+			continue
+		}
+		if !m.Recursive && renamable(hm.Point, src, mounts) && ec.mayWrite(filepath.Dir(hm.Point)) {
 			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; make the bind recursive (the default), or read-only", m.Source, hm.Point)
 			return
 		}
+		// A folder above the mount point, below the source: the kernel
+		// refuses to rename a mount point, not a folder above one, in
+		// any namespace (helper-54's review).
+		for f := filepath.Dir(hm.Point); f != src && within(f, src); f = filepath.Dir(f) {
+			if ec.aboveMovable(f, src, m.Recursive, mounts) {
+				ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename %s, a folder above the host's mount at %s: the host's mount moves with it, in the host's mount namespace too (the kernel refuses to rename a mount point, not a folder above one), to where another environment, or the host, binds or uses a path; make the bind read-only, or bind a folder that holds no host mount below a folder of its own", m.Source, f, hm.Point)
+				return
+			}
+		}
 	}
+}
+
+// aboveMovable says whether root inside, given a writable bind of src,
+// sees the folder f (below src, above a host mount point) and may rename
+// it: not a host mount point itself where the bind is recursive (it is
+// one in the environment's namespace too), nor one the bind without
+// recursive does not show, nor one root inside may not write the parent
+// of.
+func (ec *envCompiler) aboveMovable(f, src string, recursive bool, mounts []cgroup.Mount) bool {
+	for _, m := range mounts {
+		if m.Point == f && recursive {
+			return false
+		}
+	}
+	if !recursive && !renamable(f, src, mounts) {
+		return false
+	}
+	parent := filepath.Dir(f)
+	var st unix.Statfs_t
+	if unix.Statfs(parent, &st) == nil && (st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC) {
+		return false
+	}
+	return ec.mayWrite(parent)
 }
 
 // renamable says whether root inside, given a bind of src without
