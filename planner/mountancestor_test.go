@@ -51,3 +51,30 @@ environments:
 		}
 	}
 }
+
+// TestMountsMovableDirRoot: a writable dir root is bound recursively,
+// host mounts below it along: a folder above one of them is renamed by
+// root inside as through a writable bind (helper-54's review).
+func TestMountsMovableDirRoot(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "a", "hidden"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "sh"), []byte("#!"), 0o755)
+	extra := "999 1 0:99 / " + dir + "/a/hidden rw,relatime - tmpfs tmpfs rw\n"
+	for _, ro := range []bool{false, true} {
+		text := `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + dir + `, readonly: ` + map[bool]string{false: "false", true: "true"}[ro] + `}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh]
+`
+		_, err := compileMounts(t, text, rootCaller, extra)
+		refused := err != nil && strings.Contains(err.Error(), "host's mount at "+dir+"/a/hidden")
+		if refused == ro {
+			t.Errorf("readonly: %v: refused %v: %v", ro, refused, err)
+		}
+	}
+}

@@ -120,6 +120,11 @@ func (ec *envCompiler) rootfs() {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
 		} else if !h.isDir {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
+		} else if !r.Readonly && !r.Overlay {
+			// Bound recursively, and writable: a folder above a host
+			// mount below it is renamed as through a writable bind
+			// (helper-54's review).
+			ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true}, field+".dir")
 		}
 		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})
 	case r.Tar != "":
