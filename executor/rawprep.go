@@ -483,8 +483,8 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 	}
 	if op.Held && o.flag&rawMountBind != 0 {
 		// A bind of a host path, a detached clone (open_tree) moved onto
-		// the target: its fd is held for the steps beneath it.
-		if !op.InRoot || op.SourceInRoot || op.Beneath != "" || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
+		// the target (beneath the held mount, not at it): its fd is held.
+		if !op.InRoot || op.SourceInRoot || o.flag&rawMountAtHeld != 0 || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {
 			return o, fmt.Errorf("%s: only a bind of a host path, inside the root, with no flag but MS_REC, is held: %w", planner.FormatOp(op), unix.EINVAL)
 		}
 		o.flag |= rawMountHeld

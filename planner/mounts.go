@@ -128,10 +128,14 @@ func (ec *envCompiler) child() {
 			// resolved beneath it while its fd is still held
 			// (nestedMounts); one that is held itself is not.
 			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source)))
+			// One held itself is resolved beneath the earlier one too, and
+			// its fd held from then on (helper-55's review: by path, the
+			// same rename sent it to the writer's folder).
 			held, beneath := "", ""
 			if hold {
 				held = m.Target
-			} else if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && len(confined[i]) == 0 {
+			}
+			if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && (hold || len(confined[i]) == 0) {
 				beneath = slot
 			}
 			ec.mount(ec.mountField(i), m, hold, beneath)
