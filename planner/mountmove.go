@@ -1,7 +1,9 @@
 package planner
 
 import (
+	"path"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -33,6 +35,10 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 	src := m.Source
 	if r, err := filepath.EvalSymlinks(src); err == nil {
 		src = r
+	}
+	if p := aliasBelow(src, mounts, ec.mayWrite); p != "" {
+		ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename the folder of the host's mount at %s, which lies below another path of the same folder: the bind does not bring that mount along, so its folder, or one above it, is renamed, and the host's mount moves with it, in the host's mount namespace too, to where another environment, or the host, binds or uses a path; make the bind read-only, or bind a folder that holds no host mount below it by any path", m.Source, p)
+		return
 	}
 	for _, hm := range mounts {
 		if hm.Point == src || !within(hm.Point, src) {
@@ -120,4 +126,54 @@ func (ec *envCompiler) mayWrite(dir string) bool {
 		}
 	}
 	return ec.mapsOutside(st.Uid) || st.Mode&0o002 != 0 || (st.Mode&0o020 != 0 && gidMapped)
+}
+
+// aliasBelow is the point of a host mount below the folder src by
+// another path (a bind mount of it elsewhere, its filesystem mounted
+// twice), found by filesystem and folder (mountinfo's major:minor and
+// root), whose folder, or one above it below src's, root inside may
+// rename (mayWrite of its parent), or "" (helper-55's review: by path
+// alone it was not looked at, and a bind of src, recursive or not, does
+// not bring it along, as it is a mount of the other path's).
+func aliasBelow(src string, mounts []cgroup.Mount, mayWrite func(string) bool) string {
+	dev, folder, _ := fsFolder(src, mounts)
+	if dev == "" {
+		return ""
+	}
+	for _, hm := range mounts {
+		if hm.Point == "/" || within(hm.Point, src) {
+			continue
+		}
+		pdev, pfolder, fstype := fsFolder(filepath.Dir(hm.Point), mounts)
+		f := path.Join(pfolder, filepath.Base(hm.Point))
+		if pdev != dev || fstype == "sysfs" || fstype == "proc" || f == folder || !within(f, folder) {
+			continue
+		}
+		q := hm.Point
+		for n := strings.Count(strings.TrimPrefix(f, strings.TrimSuffix(folder, "/")), "/"); n > 0; n-- {
+			if mayWrite(filepath.Dir(q)) {
+				return hm.Point
+			}
+			q = filepath.Dir(q)
+		}
+	}
+	return ""
+}
+
+// fsFolder is the filesystem (major:minor) and the folder in it the host
+// path p shows, by the mount that holds it (the last listed of the
+// longest point), and that mount's type.
+func fsFolder(p string, mounts []cgroup.Mount) (dev, folder, fstype string) {
+	best := -1
+	for i, m := range mounts {
+		if within(p, m.Point) && (best < 0 || len(m.Point) >= len(mounts[best].Point)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return "", "", ""
+	}
+	m := mounts[best]
+	rel := strings.TrimPrefix(p, strings.TrimSuffix(m.Point, "/"))
+	return m.Dev, path.Join(m.Root, rel), m.FSType
 }

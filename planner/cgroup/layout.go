@@ -121,7 +121,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 		}
 	}
 	for _, m := range visible(mounts) {
-		l.Mounts = append(l.Mounts, Mount{Point: m.point, FSType: m.fstype})
+		l.Mounts = append(l.Mounts, Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root})
 		switch m.fstype {
 		case "cgroup2":
 			if l.Unified != nil || unifiedGroup == "" {
@@ -314,8 +314,8 @@ func parseSelfCgroup(b []byte) (map[string]string, string, error) {
 }
 
 type mountinfo struct {
-	id, parent                 int
-	root, point, fstype, super string
+	id, parent                      int
+	dev, root, point, fstype, super string
 }
 
 // parseMountinfo reads one line of /proc/self/mountinfo (proc(5)): the
@@ -336,18 +336,19 @@ func parseMountinfo(line string) (mountinfo, bool) {
 	if err1 != nil || err2 != nil {
 		return mountinfo{}, false
 	}
-	return mountinfo{id: id, parent: parent, root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
+	return mountinfo{id: id, parent: parent, dev: f[2], root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
 }
 
-// Mount is one mount of a mountinfo: where it is, and its filesystem.
-type Mount struct{ Point, FSType string }
+// Mount is one mount of a mountinfo: where it is, its filesystem, and
+// which folder of which filesystem it shows (Dev, major:minor, and Root).
+type Mount struct{ Point, FSType, Dev, Root string }
 
 // Mounts are the mounts a mountinfo file's content lists, in its order.
 func Mounts(b []byte) []Mount {
 	var out []Mount
 	for _, line := range strings.Split(string(b), "\n") {
 		if m, ok := parseMountinfo(line); ok {
-			out = append(out, Mount{Point: m.point, FSType: m.fstype})
+			out = append(out, Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root})
 		}
 	}
 	return out
