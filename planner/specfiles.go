@@ -96,6 +96,16 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 	if err != nil {
 		return
 	}
+	// A bind of the file itself (or a hard link of it): nothing is put
+	// over it, so it is refused (helper-55's review: a writable bind of
+	// ./.env was planned, and root inside wrote what the next run reads).
+	if st, err := os.Stat(real); err == nil && !st.IsDir() {
+		for _, f := range ec.compiler.specFiles() {
+			if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
+				ec.errorf(pos, field, "%s is %s, which nsup reads to plan this spec, and this mount lets the environment write it: root inside would choose what the next nsup run applies; make this mount read-only", src, f)
+			}
+		}
+	}
 	for _, f := range ec.compiler.specFiles() {
 		rel, ok := specFileIn(f, real)
 		if !ok {
