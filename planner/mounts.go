@@ -137,6 +137,12 @@ func (ec *envCompiler) child() {
 			}
 			if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && (hold || len(confined[i]) == 0) {
 				beneath = slot
+			} else if k >= 0 && slot != e.Mounts[k].Target {
+				// The bind's fd is no longer held (the executor holds one):
+				// by path, a writer of the tree renames the bind's folder
+				// and this mount goes to a folder of its own (helper-55's
+				// review wrote a host folder bound read-only so).
+				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), but another mount comes between them: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; list it right after that bind and the mounts below it", m.Target, e.Mounts[k].Target, ec.mountField(k))
 			}
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			switch {

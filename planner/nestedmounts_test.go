@@ -1,12 +1,17 @@
 package planner
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // TestNestedMountsBeneath (helper-54's review): a bind or tmpfs of the
 // spec's below a bind is resolved beneath the bind's held fd, not by its
 // path from the root again (a writer of the tree renamed the bind's
-// folder and sent it to a folder of its own); one after a step that is
-// not beneath it is not, and the plan is one the executor takes.
+// folder and sent it to a folder of its own), and the plan is one the
+// executor takes; one listed after a step that is not beneath the bind
+// would be placed by its path (helper-55's review wrote a host folder
+// bound read-only so): refused.
 func TestNestedMountsBeneath(t *testing.T) {
 	p, err := compileText(t, `version: 1
 environments:
@@ -18,7 +23,6 @@ environments:
       - {type: bind, source: ./rootfs/bin, target: /data/ro, readonly: true}
       - {type: tmpfs, target: /data/hide}
       - {type: tmpfs, target: /other}
-      - {type: tmpfs, target: /data/late}
     processes:
       - name: main
         command: [/bin/sh]
@@ -26,7 +30,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/hide": "/data", "/other": "", "/data/late": ""}
+	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/hide": "/data", "/other": ""}
 	for _, st := range ops(p, "a") {
 		m, ok := st.Op.(Mount)
 		if !ok {
@@ -42,5 +46,27 @@ environments:
 		if m.Target == "/data" && !m.Held {
 			t.Errorf("%s: not held", FormatOp(m))
 		}
+	}
+}
+
+// TestNestedMountLateRefused: a mount below a bind, listed after another
+// mount, is refused with where to list it.
+func TestNestedMountLateRefused(t *testing.T) {
+	_, err := compileText(t, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./rootfs/bin, target: /data}
+      - {type: tmpfs, target: /other}
+      - {type: bind, source: ./rootfs/bin, target: /data/late, readonly: true}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`, Options{})
+	want := "environments.a.mounts[2]: /data/late lies below the bind at /data (environments.a.mounts[0]), but another mount comes between them"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("%v, want %q", err, want)
 	}
 }
