@@ -143,6 +143,14 @@ func (ec *envCompiler) child() {
 				// and this mount goes to a folder of its own (helper-55's
 				// review wrote a host folder bound read-only so).
 				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), but another mount comes between them: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; list it right after that bind and the mounts below it", m.Target, e.Mounts[k].Target, ec.mountField(k))
+			} else if k >= 0 && beneath == "" {
+				// A tmpfs below the bind with masked or read-only paths
+				// of its own is not held (only a kernel filesystem without
+				// data is), so it was placed by its path, silently: the
+				// same rename sent it to the writer's folder, and the
+				// host folder it was to hide showed at the bind's new
+				// name (helper-56's review).
+				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), and masked or read-only paths lie below it: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; drop those paths (a new %s holds nothing of the host's to mask)", m.Target, e.Mounts[k].Target, ec.mountField(k), m.Type)
 			}
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			switch {

@@ -70,3 +70,36 @@ environments:
 		t.Fatalf("%v, want %q", err, want)
 	}
 }
+
+// TestNestedTmpfsConfinedRefused (helper-56's review): a tmpfs below a
+// bind, with a masked path below it, was placed by its path (not beneath
+// the bind's fd) and not refused: a writer of the tree that renamed the
+// bind's folder sent the tmpfs to a folder of its own, and the host
+// folder it hid showed at the bind's new name.
+func TestNestedTmpfsConfinedRefused(t *testing.T) {
+	for _, sec := range []string{"masked_paths: [/data/hide/x]", "readonly_paths: [/data/hide]"} {
+		p, err := compileText(t, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./rootfs/bin, target: /data}
+      - {type: tmpfs, target: /data/hide}
+    security:
+      `+sec+`
+    processes:
+      - name: main
+        command: [/bin/sh]
+`, Options{})
+		want := "environments.a.mounts[1]: /data/hide lies below the bind at /data (environments.a.mounts[0]), and masked or read-only paths lie below it"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			for _, st := range ops(p, "a") {
+				if m, ok := st.Op.(Mount); ok && m.Target != "" {
+					t.Logf("%s beneath %q", m.Target, m.Beneath)
+				}
+			}
+			t.Errorf("%s: %v, want %q", sec, err, want)
+		}
+	}
+}
