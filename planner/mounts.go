@@ -137,13 +137,22 @@ func (ec *envCompiler) child() {
 			}
 			if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && (hold || len(confined[i]) == 0) {
 				beneath = slot
-			} else if k >= 0 && slot != e.Mounts[k].Target {
+			} else if k < len(ec.hostBinds) {
+				// Below a bind of rootfs.host, or none: its mount point
+				// is in nsup's tree (read-only, its shared cache entry;
+				// an overlay's upper layer is the environment's own), which
+				// no environment writes, so no writer renames it. The
+				// host binds come first, sorted: refused, a mount below
+				// any but the last could be listed nowhere (helper-56's
+				// review: rootfs.host [/usr, /etc] with a read-only bind
+				// at /etc/resolv.conf planned before dc7723f, not after).
+			} else if slot != e.Mounts[k].Target {
 				// The bind's fd is no longer held (the executor holds one):
 				// by path, a writer of the tree renames the bind's folder
 				// and this mount goes to a folder of its own (helper-55's
 				// review wrote a host folder bound read-only so).
 				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), but another mount comes between them: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; list it right after that bind and the mounts below it", m.Target, e.Mounts[k].Target, ec.mountField(k))
-			} else if k >= 0 && beneath == "" {
+			} else if beneath == "" {
 				// A tmpfs below the bind with masked or read-only paths
 				// of its own is not held (only a kernel filesystem without
 				// data is), so it was placed by its path, silently: the

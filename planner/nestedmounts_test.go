@@ -103,3 +103,28 @@ environments:
 		}
 	}
 }
+
+// TestNestedBelowHostRootPlanned (helper-56's review of dc7723f): a
+// mount below a bind of rootfs.host other than the last (they come
+// first, sorted) was refused, with no order of the spec's that plans:
+// an ordinary read-only bind at /etc/resolv.conf with rootfs.host
+// [/usr, /etc]. Their mount points are in nsup's tree, which no
+// environment writes: it plans again.
+func TestNestedBelowHostRootPlanned(t *testing.T) {
+	_, err := compileText(t, `version: 1
+environments:
+  a:
+    rootfs: {host: [/usr, /etc]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: tmpfs, target: /tmp}
+      - {type: bind, source: ./rootfs/bin, target: /etc/x, readonly: true}
+      - {type: tmpfs, target: /usr/y}
+    processes:
+      - name: main
+        command: [/usr/bin/true]
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
