@@ -3,13 +3,10 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootBindConfineRenamed (helper-52's review): the masked and
@@ -53,54 +50,33 @@ environments:
         command: [/bin/sh, -c, 'echo "secret: [$(cat /moved/secret)]"; echo x > /moved/conf/written; echo "write: $?"']
 `)
 	step := -1
-	var confined []string
 	for i, st := range p.Environments[0].Steps {
 		if op, ok := st.Op.(planner.Mount); ok && op.Confine != "" && strings.HasPrefix(op.Target, "/data/") {
 			if step < 0 {
 				step = i
 			}
-			confined = append(confined, op.Target)
 		}
 	}
 	if step < 0 {
 		t.Fatalf("no masked or read-only path of /data in the plan:\n%s", planText(p))
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "victim "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "victim", step)
-	// The other environment: the bind's folder renamed away, a folder of
-	// its own with the confined names put in its place.
-	if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "moved")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "data", "conf"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "data", "secret"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
-	out := h.stderr.String()
+	out := applyPausedAt(t, p, "victim", step, func() {
+		// The other environment: the bind's folder renamed away, a folder of
+		// its own with the confined names put in its place.
+		if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, "data", "conf"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "data", "secret"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if strings.Contains(out, "host-secret") || !strings.Contains(out, "secret: []") {
 		t.Errorf("the host's file masked below the bind was read through the folder moved away: %q", out)
 	}
 	if _, err := os.Stat(filepath.Join(host, "conf", "written")); err == nil || strings.Contains(out, "write: 0") {
 		t.Errorf("the host's folder made read-only below the bind was written through the folder moved away: %q", out)
 	}
-	_ = confined
 }

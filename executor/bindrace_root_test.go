@@ -3,13 +3,10 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootBindReadonlyRenamed (a known limit of the seventh stop): a
@@ -56,37 +53,20 @@ environments:
 	if step < 0 {
 		t.Fatal("no mount_setattr of /ro in the plan")
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "victim "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "victim", step)
-	// The other environment: the bind's folder renamed away, the tmpfs's
-	// folder renamed into its place.
-	if err := os.Rename(filepath.Join(root, "ro"), filepath.Join(root, "moved")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(filepath.Join(root, "t"), filepath.Join(root, "ro")); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
+	out := applyPausedAt(t, p, "victim", step, func() {
+		// The other environment: the bind's folder renamed away, the tmpfs's
+		// folder renamed into its place.
+		if err := os.Rename(filepath.Join(root, "ro"), filepath.Join(root, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(root, "t"), filepath.Join(root, "ro")); err != nil {
+			t.Fatal(err)
+		}
+	})
 	if b, _ := os.ReadFile(hostFile); string(b) != "host\n" {
-		t.Errorf("the read-only bind's host file was written from inside: %q; output %q", b, h.stderr.String())
+		t.Errorf("the read-only bind's host file was written from inside: %q; output %q", b, out)
 	}
-	if !strings.Contains(h.stderr.String(), "write: 1") {
-		t.Errorf("the write inside did not fail: %q", h.stderr.String())
+	if !strings.Contains(out, "write: 1") {
+		t.Errorf("the write inside did not fail: %q", out)
 	}
 }

@@ -851,3 +851,33 @@ func TestRootExecTerminalNotKept(t *testing.T) {
 		return
 	}
 }
+
+// applyPausedAt applies p in a helper process paused before step of env
+// (NSUP_TEST_PAUSE, resumed through a FIFO, NSUP_TEST_RESUME), runs
+// meanwhile while it waits there (another environment that may write
+// the tree, renaming what the step will use), resumes it, and returns
+// its output once it has ended (killed, and the test failed, after 30 s).
+func applyPausedAt(t *testing.T, p *planner.Plan, env string, step int, meanwhile func()) string {
+	t.Helper()
+	fifo := filepath.Join(t.TempDir(), "resume")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := startHelper(t, p, env+" "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
+	h.waitPaused(t, env, step)
+	meanwhile()
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte{1})
+	w.Close()
+	select {
+	case <-h.done:
+	case <-time.After(30 * time.Second):
+		h.cmd.Process.Kill()
+		<-h.done
+		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
+	}
+	return h.stderr.String()
+}

@@ -3,13 +3,10 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootNestedBindRenamed (helper-54's review): a mount of the spec's
@@ -58,36 +55,18 @@ environments:
 	if step < 0 {
 		t.Fatalf("no bind of /data/conf in the plan:\n%s", planText(p))
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "victim "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "victim", step)
-	// The other environment: the bind's folder renamed away, a folder of
-	// its own with the same names put in its place.
-	if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "moved")); err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{"conf", "hide"} {
-		if err := os.MkdirAll(filepath.Join(root, "data", d), 0o755); err != nil {
+	out := applyPausedAt(t, p, "victim", step, func() {
+		// The other environment: the bind's folder renamed away, a folder of
+		// its own with the same names put in its place.
+		if err := os.Rename(filepath.Join(root, "data"), filepath.Join(root, "moved")); err != nil {
 			t.Fatal(err)
 		}
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
-	out := h.stderr.String()
+		for _, d := range []string{"conf", "hide"} {
+			if err := os.MkdirAll(filepath.Join(root, "data", d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
 	if _, err := os.Stat(filepath.Join(host, "conf", "written")); err == nil || strings.Contains(out, "write: 0") {
 		t.Errorf("the host's folder bound read-only below the bind was written through the folder moved away: %q", out)
 	}

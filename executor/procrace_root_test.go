@@ -3,13 +3,10 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootProcConfineRenamed (helper-51's review): the read-only and
@@ -57,46 +54,28 @@ environments:
 	if step < 0 {
 		t.Fatal("no masked or read-only path of /proc in the plan")
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "victim "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "victim", step)
-	// The other environment: proc's folder renamed away, a folder of its
-	// own with the confined names put in its place.
-	if err := os.Rename(filepath.Join(root, "proc"), filepath.Join(root, "moved")); err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range confined {
-		fake := filepath.Join(root, c)
-		st, err := os.Stat(c) // the host's /proc has the same kinds
-		if err != nil {
+	out := applyPausedAt(t, p, "victim", step, func() {
+		// The other environment: proc's folder renamed away, a folder of its
+		// own with the confined names put in its place.
+		if err := os.Rename(filepath.Join(root, "proc"), filepath.Join(root, "moved")); err != nil {
 			t.Fatal(err)
 		}
-		if st.IsDir() {
-			err = os.MkdirAll(fake, 0o755)
-		} else if err = os.MkdirAll(filepath.Dir(fake), 0o755); err == nil {
-			err = os.WriteFile(fake, nil, 0o644)
+		for _, c := range confined {
+			fake := filepath.Join(root, c)
+			st, err := os.Stat(c) // the host's /proc has the same kinds
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.IsDir() {
+				err = os.MkdirAll(fake, 0o755)
+			} else if err = os.MkdirAll(filepath.Dir(fake), 0o755); err == nil {
+				err = os.WriteFile(fake, nil, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
-	out := h.stderr.String()
+	})
 	if !strings.Contains(out, "open: 1") {
 		t.Errorf("root inside opened core_pattern for writing through the proc moved away: %q", out)
 	}

@@ -3,13 +3,10 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootRootPathSwapped (helper-52's review): after the root's bind,
@@ -55,35 +52,17 @@ environments:
 	if step < 0 {
 		t.Fatalf("no mount_setattr of the root's path in the plan:\n%s", planText(p))
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "a "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "a", step)
-	// The writer of the folder above the root: the root renamed away, a
-	// symlink to another mount in its place.
-	real := root + ".real"
-	if err := os.Rename(root, real); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/dev", root); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
-	out := h.stderr.String()
+	out := applyPausedAt(t, p, "a", step, func() {
+		// The writer of the folder above the root: the root renamed away, a
+		// symlink to another mount in its place.
+		real := root + ".real"
+		if err := os.Rename(root, real); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/dev", root); err != nil {
+			t.Fatal(err)
+		}
+	})
 	var rootLine string
 	for _, l := range strings.Split(out, "\n") {
 		if f := strings.Fields(l); len(f) > 5 && f[4] == "/" {

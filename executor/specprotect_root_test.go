@@ -3,14 +3,11 @@ package executor_test
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
-	"golang.org/x/sys/unix"
 )
 
 // TestRootSpecProtectRenamed (helper-54's review): the spec file a
@@ -68,37 +65,19 @@ environments:
 	if step < 0 {
 		t.Fatalf("the spec is not bound read-only over itself in the plan:\n%s", planText(p))
 	}
-	fifo := filepath.Join(t.TempDir(), "resume")
-	if err := unix.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	h := startHelper(t, p, "victim "+strconv.Itoa(step), "NSUP_TEST_RESUME="+fifo)
-	h.waitPaused(t, "victim", step)
-	// The other environment: the project's folder renamed away, a folder
-	// of its own with a file of the spec's name put in its place.
-	if err := os.Rename(filepath.Join(root, "proj"), filepath.Join(root, "moved")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Join(root, "proj"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(root, "proj", "test.yaml"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Write([]byte{1})
-	w.Close()
-	select {
-	case <-h.done:
-	case <-time.After(30 * time.Second):
-		h.cmd.Process.Kill()
-		<-h.done
-		t.Fatalf("apply did not end once resumed: %s", h.stderr.String())
-	}
-	out := h.stderr.String()
+	out := applyPausedAt(t, p, "victim", step, func() {
+		// The other environment: the project's folder renamed away, a folder
+		// of its own with a file of the spec's name put in its place.
+		if err := os.Rename(filepath.Join(root, "proj"), filepath.Join(root, "moved")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.MkdirAll(filepath.Join(root, "proj"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, "proj", "test.yaml"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
 	b, err := os.ReadFile(specFile)
 	if err != nil {
 		t.Fatal(err)
