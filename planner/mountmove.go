@@ -76,11 +76,7 @@ func (ec *envCompiler) aboveMovable(f, src string, recursive bool, mounts []cgro
 		return false
 	}
 	parent := filepath.Dir(f)
-	var st unix.Statfs_t
-	if unix.Statfs(parent, &st) == nil && (st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC) {
-		return false
-	}
-	return ec.mayWrite(parent)
+	return !onKernelFS(parent) && ec.mayWrite(parent)
 }
 
 // renamable says whether root inside, given a bind of src without
@@ -97,11 +93,13 @@ func renamable(p, src string, mounts []cgroup.Mount) bool {
 			return false
 		}
 	}
+	return !onKernelFS(parent)
+}
+
+// onKernelFS: dir is on sysfs or proc, whose folders nobody renames.
+func onKernelFS(dir string) bool {
 	var st unix.Statfs_t
-	if unix.Statfs(parent, &st) == nil && (st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC) {
-		return false
-	}
-	return true
+	return unix.Statfs(dir, &st) == nil && (st.Type == unix.SYSFS_MAGIC || st.Type == unix.PROC_SUPER_MAGIC)
 }
 
 // mayWrite says whether root inside may change the entries of the host
@@ -119,13 +117,7 @@ func (ec *envCompiler) mayWrite(dir string) bool {
 	if unix.Stat(dir, &st) != nil {
 		return true
 	}
-	gidMapped := len(ec.gidMap) == 0
-	for _, r := range ec.gidMap {
-		if st.Gid >= r.Outside && uint64(st.Gid) < uint64(r.Outside)+uint64(r.Count) {
-			gidMapped = true
-		}
-	}
-	return ec.mapsOutside(st.Uid) || st.Mode&0o002 != 0 || (st.Mode&0o020 != 0 && gidMapped)
+	return ec.mapsOutside(st.Uid) || st.Mode&0o002 != 0 || (st.Mode&0o020 != 0 && heldOutside(ec.gidMap, st.Gid))
 }
 
 // aliasBelow is the point of a host mount below the folder src by

@@ -211,12 +211,16 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 // mapsOutside says whether a uid inside the environment's user namespace
 // is the host's uid: its map holds it outside (an unknown map, a user
 // namespace joined by path, may).
-func (ec *envCompiler) mapsOutside(uid uint32) bool {
-	if len(ec.uidMap) == 0 {
+func (ec *envCompiler) mapsOutside(uid uint32) bool { return heldOutside(ec.uidMap, uid) }
+
+// heldOutside says whether the map rs holds the host's id (an unknown,
+// empty map may).
+func heldOutside(rs []spec.IDRange, id uint32) bool {
+	if len(rs) == 0 {
 		return true
 	}
-	for _, r := range ec.uidMap {
-		if uid >= r.Outside && uint64(uid) < uint64(r.Outside)+uint64(r.Count) {
+	for _, r := range rs {
+		if id >= r.Outside && uint64(id) < uint64(r.Outside)+uint64(r.Count) {
 			return true
 		}
 	}
