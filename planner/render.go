@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -27,38 +30,100 @@ func Render(w io.Writer, p *Plan) error {
 		width = max(width, len(e.Name))
 	}
 	// Written as it goes, through one buffer: a plan of a thousand
-	// environments is megabytes of text, not worth holding whole.
+	// environments is megabytes of text, not worth holding whole. Its
+	// environments are formatted a batch at a time, on every CPU, and
+	// written in their order.
 	b := bufio.NewWriterSize(w, 64<<10)
 	fmt.Fprintf(b, "# nsup plan of %s (%s)\n", p.Spec, p.SpecDigest)
 	if p.Project != "" {
 		fmt.Fprintf(b, "# project %s\n", p.Project)
 	}
 	RenderVars(b, p.Vars, p.EnvFile, "# ")
-	for _, e := range p.Environments {
-		if len(e.Needs) > 0 {
-			fmt.Fprintf(b, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
-		}
-		if len(e.DependsOn) > 0 {
-			var ds []string
-			for _, d := range e.DependsOn {
-				ds = append(ds, d.Env+" ("+d.Condition+")")
+	envs := p.Environments
+	workers := min(runtime.GOMAXPROCS(0), len(envs)/renderBatch+1)
+	bufs := make([][]byte, min(len(envs), workers*renderBatch))
+	for len(envs) > 0 {
+		n := min(len(envs), len(bufs))
+		if workers == 1 {
+			for i := range n {
+				bufs[i] = renderEnv(bufs[i][:0], &envs[i], width)
 			}
-			fmt.Fprintf(b, "# %s depends on %s: planned after it\n", e.Name, strings.Join(ds, ", "))
+		} else {
+			var wg sync.WaitGroup
+			for k := range workers {
+				wg.Go(func() {
+					for i := k; i < n; i += workers {
+						bufs[i] = renderEnv(bufs[i][:0], &envs[i], width)
+					}
+				})
+			}
+			wg.Wait()
 		}
-		for _, n := range e.Notes {
-			fmt.Fprintf(b, "# %s: %s\n", e.Name, n)
+		for _, buf := range bufs[:n] {
+			b.Write(buf)
 		}
-		for i, st := range e.Steps {
-			call := FormatOp(st.Op)
-			fmt.Fprintf(b, "%-*s  %-5s %3d  %-60s  # %s\n", width, e.Name, st.Stage, i, call, st.Origin)
-			if r, ok := st.Op.(Rootfs); ok {
-				for _, f := range r.Files {
-					fmt.Fprintf(b, "%*s  %s\n", width+13, "", formatFile(f))
-				}
+		envs = envs[n:]
+	}
+	return b.Flush()
+}
+
+// renderBatch is how many environments each CPU formats before they are
+// written.
+const renderBatch = 32
+
+// renderEnv appends an environment's lines to buf: its notes, then a
+// line per step,
+//
+//	NAME  STAGE  N  CALL  # ORIGIN
+//
+// the name padded to width, the call to 60 characters (as %-60s pads).
+func renderEnv(buf []byte, e *Env, width int) []byte {
+	if len(e.Needs) > 0 {
+		buf = fmt.Appendf(buf, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
+	}
+	if len(e.DependsOn) > 0 {
+		var ds []string
+		for _, d := range e.DependsOn {
+			ds = append(ds, d.Env+" ("+d.Condition+")")
+		}
+		buf = fmt.Appendf(buf, "# %s depends on %s: planned after it\n", e.Name, strings.Join(ds, ", "))
+	}
+	for _, n := range e.Notes {
+		buf = append(append(append(append(buf, "# "...), e.Name...), ": "...), n...)
+		buf = append(buf, '\n')
+	}
+	for i, st := range e.Steps {
+		buf = padRight(buf, e.Name, width)
+		buf = append(buf, "  "...)
+		buf = padRight(buf, st.Stage.String(), 5)
+		buf = append(buf, ' ')
+		if i < 100 {
+			buf = append(buf, ' ')
+		}
+		if i < 10 {
+			buf = append(buf, ' ')
+		}
+		buf = strconv.AppendInt(buf, int64(i), 10)
+		buf = append(buf, "  "...)
+		buf = padRight(buf, FormatOp(st.Op), 60)
+		buf = append(append(append(buf, "  # "...), st.Origin...), '\n')
+		if r, ok := st.Op.(Rootfs); ok {
+			for _, f := range r.Files {
+				buf = append(buf, strings.Repeat(" ", width+13)...)
+				buf = append(append(append(buf, "  "...), formatFile(f)...), '\n')
 			}
 		}
 	}
-	return b.Flush()
+	return buf
+}
+
+// padRight appends s and, as fmt's %-Ns does, spaces up to n characters.
+func padRight(buf []byte, s string, n int) []byte {
+	buf = append(buf, s...)
+	for c := utf8.RuneCountInString(s); c < n; c++ {
+		buf = append(buf, ' ')
+	}
+	return buf
 }
 
 func formatFile(f File) string {
