@@ -276,6 +276,11 @@ type compiler struct {
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir
+	// refusedBinds memoizes kernelBindRefused, by recursive and source.
+	refusedBinds map[string]string
+	// stats memoizes the lstat of a path below a host folder (dirTree,
+	// mountedView).
+	stats statCache
 	// lookups memoizes a command looked up in a dir rootfs: by root,
 	// name, PATH and working directory.
 	lookups map[string]lookup

@@ -172,7 +172,7 @@ func (ec *envCompiler) viewMounts() []viewMount {
 		// mounts before it make it (a bind at /bin/true lands on
 		// /usr/bin/true under /bin -> usr/bin).
 		if base := ec.baseView(); base != nil {
-			t, _ := mountedView(base, out)
+			t, _ := mountedView(base, out, &ec.stats)
 			vm.target = resolvedPath(t, m.Target)
 		}
 		if m.Type == spec.MountBind {
@@ -245,6 +245,25 @@ func hostRootRefused(p string) string {
 // host knob once sysfs's own readonly: false was refused). In a user
 // namespace the kernel refuses those to root inside itself.
 func (c *compiler) kernelBindRefused(src string, recursive bool) string {
+	// Once per plan: environments of one file often share a root.
+	key := fmt.Sprint(recursive) + src
+	c.mu.Lock()
+	why, seen := c.refusedBinds[key]
+	c.mu.Unlock()
+	if !seen {
+		why = c.kernelBindWhy(src, recursive)
+		c.mu.Lock()
+		if c.refusedBinds == nil {
+			c.refusedBinds = map[string]string{}
+		}
+		c.refusedBinds[key] = why
+		c.mu.Unlock()
+	}
+	return why
+}
+
+// kernelBindWhy is kernelBindRefused's answer, worked out.
+func (c *compiler) kernelBindWhy(src string, recursive bool) string {
 	real, on, ok := bindSource(src)
 	if !ok {
 		return ""
@@ -365,7 +384,7 @@ func (ec *envCompiler) baseView() treeView {
 	case ec.tree != nil:
 		return mapTree(ec.tree)
 	case ec.e.Rootfs.Dir != "":
-		return dirTree(ec.root)
+		return dirTree(ec.root, &ec.stats)
 	}
 	return nil
 }

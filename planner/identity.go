@@ -7,7 +7,6 @@ package planner
 // spec sets none, from that file.
 
 import (
-	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -83,7 +82,7 @@ func (ec *envCompiler) identityOf() *identity {
 	if base == nil {
 		return nil
 	}
-	t, _ := mountedView(base, ec.viewMounts())
+	t, _ := mountedView(base, ec.viewMounts(), &ec.stats)
 	id := &identity{have: map[string]string{}, exists: map[string]bool{}, add: map[string][]string{}, home: map[uint32]string{}, inTree: map[string]bool{}}
 	for _, p := range identityFiles {
 		real := resolvedPath(t, p)
@@ -191,9 +190,9 @@ type idEntry struct{ name, home string }
 // first of an ID wins, as getpwuid(3) finds it).
 func parseIDFile(s string) map[uint32]idEntry {
 	out := map[uint32]idEntry{}
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
+	for line := range strings.Lines(s) {
+		line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+		f := strings.Split(line, ":")
 		if len(f) < 3 || strings.HasPrefix(f[0], "#") {
 			continue
 		}

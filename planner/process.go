@@ -266,7 +266,7 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 	}
 	// The tree as the process will see it: the root and its mounts, in
 	// their order (a command in a bound folder is found).
-	t, origin := mountedView(base, mounts)
+	t, origin := mountedView(base, mounts, &ec.stats)
 	var from string
 	found, ok := LookPath(name, env, cwd, func(c string) bool {
 		f, ok := resolveIn(t, c)

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,20 +18,37 @@ func mapTree(m map[string]File) treeView {
 }
 
 // dirTree views a host directory as a root tree. It only reads, and asks
-// the host once per path: resolving a link such as /bin/sh -> busybox
-// looks its folder up again.
-func dirTree(root string) treeView {
-	var seen []dirEntry
-	return func(p string) (File, bool) {
-		for _, e := range seen {
-			if e.path == p {
-				return e.f, e.ok
-			}
-		}
-		f, ok := lstatIn(root, p)
-		seen = append(seen, dirEntry{p, f, ok})
-		return f, ok
+// the host once per path in a plan (stats): resolving a link such as
+// /bin/sh -> busybox looks its folder up again, and environments of one
+// file often share a root.
+func dirTree(root string, stats *statCache) treeView {
+	return func(p string) (File, bool) { return stats.lstat(root, p) }
+}
+
+// statCache memoizes lstatIn for one plan, shared by the environments
+// compiled at once: the plan is of the host's trees as they are at one
+// moment, and a thousand environments of one root ask it the same paths.
+type statCache struct {
+	mu sync.Mutex
+	m  map[string]dirEntry
+}
+
+func (c *statCache) lstat(root, p string) (File, bool) {
+	key := root + "\x00" + p
+	c.mu.Lock()
+	e, seen := c.m[key]
+	c.mu.Unlock()
+	if seen {
+		return e.f, e.ok
 	}
+	f, ok := lstatIn(root, p)
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]dirEntry{}
+	}
+	c.m[key] = dirEntry{p, f, ok}
+	c.mu.Unlock()
+	return f, ok
 }
 
 type dirEntry struct {
@@ -165,7 +183,7 @@ type viewMount struct {
 // a mount's target is the mount's, the last such mount's (a later mount
 // covers an earlier one), else base's. origin says which mount a path
 // comes from ("" for base).
-func mountedView(base treeView, mounts []viewMount) (view treeView, origin func(p string) string) {
+func mountedView(base treeView, mounts []viewMount, stats *statCache) (view treeView, origin func(p string) string) {
 	which := func(p string) *viewMount {
 		for i := len(mounts) - 1; i >= 0; i-- {
 			if within(p, mounts[i].target) {
@@ -174,7 +192,6 @@ func mountedView(base treeView, mounts []viewMount) (view treeView, origin func(
 		}
 		return nil
 	}
-	var seen []dirEntry
 	view = func(p string) (File, bool) {
 		m := which(p)
 		if m == nil {
@@ -186,21 +203,15 @@ func mountedView(base treeView, mounts []viewMount) (view treeView, origin func(
 			}
 			return File{}, false
 		}
-		for _, e := range seen {
-			if e.path == p {
-				return e.f, e.ok
-			}
-		}
 		var f File
 		var ok bool
 		switch {
 		case m.isDir:
-			f, ok = lstatIn(m.source, path.Join("/", p[len(m.target):]))
+			f, ok = stats.lstat(m.source, path.Join("/", p[len(m.target):]))
 		case p == m.target:
-			f, ok = lstatIn(m.source, "/")
+			f, ok = stats.lstat(m.source, "/")
 		}
 		f.Path = p
-		seen = append(seen, dirEntry{p, f, ok})
 		return f, ok
 	}
 	origin = func(p string) string {
