@@ -381,7 +381,7 @@ type envCompiler struct {
 
 func (c *compiler) env(at int, e *spec.Environment) Env {
 	// Room for the steps of a usual environment (about 45).
-	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 48), terminal: e.Name == c.terminalEnv}
+	ec := &envCompiler{compiler: c, e: e, at: at, field: "environments." + e.Name, steps: make([]Step, 0, 64), terminal: e.Name == c.terminalEnv}
 	ec.hostRootBinds()
 	ec.namespaces()
 	ec.checkRlimits()

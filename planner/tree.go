@@ -4,6 +4,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -113,15 +114,25 @@ func resolvedPath(t treeView, p string) string {
 func walkIn(t treeView, p string) (string, bool) {
 	links := 0
 	cur := "/"
-	rest := splitPath(p)
-	for len(rest) > 0 {
-		name := rest[0]
-		rest = rest[1:]
-		if name == ".." {
+	rest := p // what is left to walk, its components split by slashes
+	for rest != "" {
+		name := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		switch name {
+		case "", ".":
+			continue
+		case "..":
 			cur = path.Dir(cur) // never above "/": the tree is the root
 			continue
 		}
-		next := path.Join(cur, name)
+		next := "/" + name
+		if cur != "/" {
+			next = cur + next
+		}
 		f, ok := t(next)
 		if !ok {
 			return "", false
@@ -134,11 +145,11 @@ func walkIn(t treeView, p string) (string, bool) {
 			if !path.IsAbs(target) {
 				target = path.Join(cur, target)
 			}
-			rest = append(splitPath(target), rest...)
+			rest = target + "/" + rest
 			cur = "/"
 			continue
 		}
-		if len(rest) > 0 && f.Type != "dir" {
+		if moreIn(rest) && f.Type != "dir" {
 			return "", false
 		}
 		cur = next
@@ -146,26 +157,20 @@ func walkIn(t treeView, p string) (string, bool) {
 	return cur, true
 }
 
-func splitPath(p string) []string {
-	var out []string
-	for _, s := range filepathSplit(p) {
-		if s != "" && s != "." {
-			out = append(out, s)
+// moreIn says whether rest, what is left of a walk, names a component.
+func moreIn(rest string) bool {
+	for rest != "" {
+		name := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if name != "" && name != "." {
+			return true
 		}
 	}
-	return out
-}
-
-func filepathSplit(p string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(p); i++ {
-		if i == len(p) || p[i] == '/' {
-			out = append(out, p[start:i])
-			start = i + 1
-		}
-	}
-	return out
+	return false
 }
 
 // viewMount is one mount of the environment as the plan sees the tree
