@@ -315,9 +315,9 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s})", flags, sig, cg)
 	case CgroupMkdir:
-		return fmt.Sprintf("mkdir(%s, 0755)", q(op.Path))
+		return "mkdir(" + q(op.Path) + ", 0755)"
 	case EtcFile:
-		return fmt.Sprintf("move_mount(<a tmpfs's file, read-only>, <root>%s) of %s", op.Target, q(op.Content))
+		return "move_mount(<a tmpfs's file, read-only>, <root>" + op.Target + ") of " + q(op.Content)
 	case Console:
 		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing", inRoot(op.Target))
 	case Pasta:
@@ -327,9 +327,9 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up", q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "))
 	case CgroupWrite:
-		return fmt.Sprintf("write(%s, %s)", q(op.Path), q(op.Value))
+		return "write(" + q(op.Path) + ", " + q(op.Value) + ")"
 	case CgroupJoin:
-		return fmt.Sprintf("write(%s, \"0\")", q(path.Join(op.Path, "tasks")))
+		return "write(" + q(path.Join(op.Path, "tasks")) + ", \"0\")"
 	case UIDMap:
 		return idMap("uid_map", op.Helper, op.Lines)
 	case GIDMap:
@@ -353,13 +353,13 @@ func FormatOp(op Op) string {
 		return fmt.Sprintf("setns(%s, %s)", path, op.NSType)
 	case Execve:
 		if op.ByFD {
-			return fmt.Sprintf("execveat(fd of %s, \"\", %s, %s, AT_EMPTY_PATH)%s", q(op.Path), qlist(op.Argv), qlist(op.Env), output(op.Output))
+			return "execveat(fd of " + q(op.Path) + ", \"\", " + qlist(op.Argv) + ", " + qlist(op.Env) + ", AT_EMPTY_PATH)" + output(op.Output)
 		}
 		path := qn(op.Path)
 		if op.Path == "" && len(op.Argv) > 0 {
 			path = q("$PATH:" + op.Argv[0]) // looked up when the process starts
 		}
-		return fmt.Sprintf("execve(%s, %s, %s)%s", path, qlist(op.Argv), qlist(op.Env), output(op.Output))
+		return "execve(" + path + ", " + qlist(op.Argv) + ", " + qlist(op.Env) + ")" + output(op.Output)
 	case Mount:
 		target, source := q(op.Target), qn(op.Source)
 		if op.InRoot {
@@ -385,12 +385,12 @@ func FormatOp(op Op) string {
 			if op.Flags&msREC != 0 {
 				rec = "|AT_RECURSIVE"
 			}
-			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s), its fd the root's", source, rec, target)
+			return "open_tree(" + source + ", OPEN_TREE_CLONE" + rec + "), move_mount(its fd, " + target + "), its fd the root's"
 		}
 		held := ""
 		if op.Held {
 			if op.Flags&msBIND == 0 {
-				return fmt.Sprintf("fsmount(fsopen(%s), %s), move_mount(its fd, %s), its fd held%s", qn(op.FSType), op.Flags, target, create(op.Create))
+				return "fsmount(fsopen(" + qn(op.FSType) + "), " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + create(op.Create)
 			}
 			held = ", its fd held" // a bind: a detached clone, as below
 		}
@@ -402,9 +402,9 @@ func FormatOp(op Op) string {
 			if op.Flags&msREC != 0 {
 				rec = "|AT_RECURSIVE"
 			}
-			return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), move_mount(its fd, %s)%s%s", source, rec, target, held, create(op.Create))
+			return "open_tree(" + source + ", OPEN_TREE_CLONE" + rec + "), move_mount(its fd, " + target + ")" + held + create(op.Create)
 		}
-		return fmt.Sprintf("mount(%s, %s, %s, %s, %s)%s", source, target, qn(op.FSType), op.Flags, qn(op.Data), create(op.Create))
+		return "mount(" + source + ", " + target + ", " + qn(op.FSType) + ", " + op.Flags.String() + ", " + qn(op.Data) + ")" + create(op.Create)
 	case Overlay:
 		x := ""
 		if op.UserXattr {
@@ -415,28 +415,28 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
-		return fmt.Sprintf("symlink(%s, %s)", q(op.Target), inRoot(op.Link))
+		return "symlink(" + q(op.Target) + ", " + inRoot(op.Link) + ")"
 	case LinkUp:
-		return fmt.Sprintf("ioctl(SIOCSIFFLAGS, %s, IFF_UP)", q(op.Name))
+		return "ioctl(SIOCSIFFLAGS, " + q(op.Name) + ", IFF_UP)"
 	case Sethostname:
-		return fmt.Sprintf("sethostname(%s)", q(op.Name))
+		return "sethostname(" + q(op.Name) + ")"
 	case Setdomainname:
 		return fmt.Sprintf("setdomainname(%s)", q(op.Name))
 	case PivotRoot:
-		return fmt.Sprintf("pivot_root(%s, %s)", q(op.NewRoot), q(op.PutOld))
+		return "pivot_root(" + q(op.NewRoot) + ", " + q(op.PutOld) + ")"
 	case Chdir:
-		return fmt.Sprintf("chdir(%s)", q(op.Path))
+		return "chdir(" + q(op.Path) + ")"
 	case Umount2:
-		return fmt.Sprintf("umount2(%s, %s)", q(op.Target), op.Flags)
+		return "umount2(" + q(op.Target) + ", " + op.Flags.String() + ")"
 	case Prctl:
 		if op.Name != "" {
-			return fmt.Sprintf("prctl(%s, %s)", op.Option, q(op.Name))
+			return "prctl(" + op.Option.String() + ", " + q(op.Name) + ")"
 		}
-		return fmt.Sprintf("prctl(%s, %d)", op.Option, op.Arg)
+		return "prctl(" + op.Option.String() + ", " + strconv.FormatUint(op.Arg, 10) + ")"
 	case Capset:
-		return fmt.Sprintf("capset(%s)", strings.Join(op.Keep, "|"))
+		return "capset(" + strings.Join(op.Keep, "|") + ")"
 	case CloseRange:
-		return fmt.Sprintf("close_range(%d, ~0U, CLOSE_RANGE_CLOEXEC)", op.First)
+		return "close_range(" + strconv.FormatUint(uint64(op.First), 10) + ", ~0U, CLOSE_RANGE_CLOEXEC)"
 	case Setgroups:
 		g := make([]string, len(op.Groups))
 		for i, x := range op.Groups {
@@ -444,9 +444,9 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("setgroups(%d, [%s])", len(op.Groups), strings.Join(g, ", "))
 	case Setresgid:
-		return fmt.Sprintf("setresgid(%d, %d, %d)", op.GID, op.GID, op.GID)
+		return "setresgid(" + strings.Repeat(strconv.FormatUint(uint64(op.GID), 10)+", ", 2) + strconv.FormatUint(uint64(op.GID), 10) + ")"
 	case Setresuid:
-		return fmt.Sprintf("setresuid(%d, %d, %d)", op.UID, op.UID, op.UID)
+		return "setresuid(" + strings.Repeat(strconv.FormatUint(uint64(op.UID), 10)+", ", 2) + strconv.FormatUint(uint64(op.UID), 10) + ")"
 	case Spawn:
 		who := q(op.Process)
 		if op.Main {
@@ -532,9 +532,9 @@ func FormatOp(op Op) string {
 		if op.Clear != 0 {
 			clr = ", clear " + op.Clear.String()
 		}
-		return fmt.Sprintf("mount_setattr(%s, %s, %s%s)", p, flags, op.Set, clr)
+		return "mount_setattr(" + p + ", " + flags + ", " + op.Set.String() + clr + ")"
 	case Prlimit:
-		return fmt.Sprintf("prlimit64(0, %s, {%s, %s})", op.Resource, limit(op.Soft), limit(op.Hard))
+		return "prlimit64(0, " + op.Resource.String() + ", {" + limit(op.Soft) + ", " + limit(op.Hard) + "})"
 	case Keyctl:
 		return "keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)"
 	case Landlock:
@@ -545,7 +545,7 @@ func FormatOp(op Op) string {
 		if len(op.Keep) == 0 {
 			return "prctl(PR_CAPBSET_DROP, every capability)"
 		}
-		return fmt.Sprintf("prctl(PR_CAPBSET_DROP, every capability but %s)", strings.Join(op.Keep, "|"))
+		return "prctl(PR_CAPBSET_DROP, every capability but " + strings.Join(op.Keep, "|") + ")"
 	case Seccomp:
 		return fmt.Sprintf("seccomp(SECCOMP_SET_MODE_FILTER, %s, <%d instructions, %s>) of %s", op.Flags, len(op.Program)/8, op.Digest, seccompSource(op))
 	case SaveState:
