@@ -54,6 +54,10 @@ var (
 	decimalSuffixes = map[string]int{"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
 )
 
+// maxQuantityDigits bounds a quantity's digits: 10^40 bytes or CPUs is
+// far past any limit.
+const maxQuantityDigits = 40
+
 // parseQuantity reads a quantity ("512Mi", "1.5", "1500m", "1e9", "2G")
 // exactly.
 func parseQuantity(s string) (*big.Rat, error) {
@@ -76,6 +80,11 @@ func parseQuantity(s string) (*big.Rat, error) {
 	}
 	if digits == 0 {
 		return nil, bad
+	}
+	if digits > maxQuantityDigits {
+		// math/big reads a long number in time quadratic in its length
+		// (a review's 4 million digits took 17 s); no limit needs more.
+		return nil, fmt.Errorf("a quantity of %d digits is not read: at most %d", digits, maxQuantityDigits)
 	}
 	num, suffix := s[:i], s[i:]
 	if strings.HasPrefix(num, ".") || strings.HasPrefix(num, "+.") || strings.HasPrefix(num, "-.") {
