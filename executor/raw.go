@@ -54,9 +54,11 @@ type rawProg struct {
 	// kept is the fd of the mount a Detached bind made, for the
 	// MountSetattr (ByFD) that follows it; ^0 when none.
 	kept uintptr
-	// held is the fd of the mount a Held step made (proc, sysfs), which
-	// the steps beneath it resolve their paths from; ^0 when none.
-	held uintptr
+	// held are the fds of the mounts the Held steps made (proc, sysfs,
+	// binds), one per held target, which the steps beneath them resolve
+	// their paths from; ^0 where none. Its length, one slot per target
+	// the plan holds, is fixed before the fork (rawheld.go).
+	held []uintptr
 
 	// blank are nsup's command line and environment in this process's
 	// memory (from /proc/self/stat), which a Monitor, a copy of nsup that
@@ -125,6 +127,8 @@ type rawOp struct {
 	s      [5]*byte      // strings, as each kind says
 	p      [2]rawPath    // paths inside the root, as each kind says
 	flag   uintptr       // as each kind says
+	under  uintptr       // rawMount beneath a held mount: its slot in held
+	slot   uintptr       // rawMount whose fd is held: its slot in held
 	skip   [2]uint64     // rawBounding: capabilities kept
 	argv   **byte
 	envv   **byte

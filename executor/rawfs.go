@@ -50,16 +50,16 @@ func rawOpenRoot(p *rawProg, op *rawOp) uintptr {
 	return fd
 }
 
-// rawDropRoot closes the root's handle: a step is about to change what
-// the root's path leads to (its bind, its overlay, the root switch).
+// rawDropRoot closes the root's handle and the held mounts' fds: a step
+// is about to change what the root's path leads to (its bind, its
+// overlay, the root switch).
 //
 //go:norace
 //go:nosplit
 func rawDropRoot(p *rawProg) {
 	rawClose(p.rootFD)
 	p.rootFD, p.rootOf = ^uintptr(0), 0
-	rawClose(p.held)
-	p.held = ^uintptr(0)
+	rawDropHeld(p)
 }
 
 //go:norace
@@ -232,7 +232,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		// The held mount itself, wherever its folder is now: not the
 		// path from the root again, which a folder renamed in a shared
 		// tree would lead elsewhere.
-		if root = p.held; root == ^uintptr(0) {
+		if root = rawHeld(p, op.under); root == ^uintptr(0) {
 			rawFailed(p, op.step, partRoot, syscall.EBADF)
 		}
 	} else if op.flag&rawMountSelf == 0 {
@@ -299,8 +299,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			rawFailed(p, op.step, partCall, e)
 		}
 		rawClose(tgt)
-		rawClose(p.held)
-		p.held = mnt
+		rawHold(p, op.slot, mnt)
 		return
 	}
 	if _, _, e := syscall.RawSyscall6(unix.SYS_MOUNT, uintptr(unsafe.Pointer(source)), uintptr(unsafe.Pointer(target)),
@@ -319,8 +318,8 @@ const (
 	rawMountSelf                     // the target is the source (the root bound onto itself, s[0] the root: rawDoRootBind)
 	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
-	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held (Mount.Held)
-	rawMountBeneath                  // p[0] and p[1] are below the held mount, resolved beneath its fd (Mount.Beneath)
+	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held in slot slot (Mount.Held)
+	rawMountBeneath                  // p[0] and p[1] are below the held mount in slot under, resolved beneath its fd (Mount.Beneath)
 	rawMountAtHeld                   // the target is the held mount itself: its fd (a file's cannot be resolved beneath)
 	rawMountSourceAtHeld             // so is the source
 )
@@ -329,7 +328,7 @@ const (
 // of src (open_tree, recursive with MS_REC in a[0]) moved onto tgt, and
 // keeps the clone's fd, which refers to the mount made, for the
 // MountSetattr step that follows (p.kept) and, rawMountHeld, for the
-// steps beneath it (p.held).
+// steps beneath it (slot op.slot of p.held).
 //
 //go:norace
 //go:nosplit
@@ -357,8 +356,7 @@ func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
 				rawFailed(p, op.step, partCall, e)
 			}
 		}
-		rawClose(p.held)
-		p.held = held
+		rawHold(p, op.slot, held)
 		if op.flag&rawMountDetached == 0 {
 			return
 		}

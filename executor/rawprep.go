@@ -36,10 +36,8 @@ type rawBuilder struct {
 	// detached: the last step added is a Detached bind, whose fd a
 	// MountSetattr ByFD takes; detachedRec: with MS_REC.
 	detached, detachedRec bool
-	// held is the target of the Held mount whose fd the steps since
-	// have used (Mount.Beneath), or "": a step beneath it must follow
-	// it, with nothing else between.
-	held string
+	// heldMnts are the held mounts' slots, and which are held (rawheld.go).
+	heldMnts heldMounts
 	// rootBound is the root bound onto itself (rawDoRootBind), whose
 	// own mount_setattr steps go through its handle.
 	rootBound string
@@ -47,7 +45,7 @@ type rawBuilder struct {
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0), held: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
@@ -150,12 +148,8 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	}
 	m, ok := st.Op.(planner.Mount)
 	b.detached, b.detachedRec = ok && m.Detached, m.Flags&unix.MS_REC != 0
-	held := b.held
-	if !(ok && m.Beneath != "") && !(after.ByFD && held != "") {
-		b.held = ""
-	}
-	if ok && m.Beneath != "" && m.Beneath != held {
-		return fmt.Errorf("%s: beneath %s, which is not the mount whose fd is held: %w", planner.FormatOp(st.Op), m.Beneath, unix.EINVAL)
+	if err := b.heldStep(st.Op); err != nil {
+		return err
 	}
 	switch op := st.Op.(type) {
 	case planner.Keyctl:
@@ -456,6 +450,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			return o, fmt.Errorf("%s: not below %s: %w", planner.FormatOp(op), op.Beneath, unix.EINVAL)
 		}
 		o.flag |= rawMountBeneath
+		o.under = b.under(op.Beneath)
 		rel := func(p string) string { return "/" + strings.TrimPrefix(strings.TrimPrefix(p, op.Beneath), "/") }
 		if op.SourceInRoot && err == nil {
 			o.p[0], err = inRootPath(rel(op.Source), "", false)
@@ -467,6 +462,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			o.flag |= rawMountAtHeld
 			if op.Detached {
 				o.flag |= rawMountHeld // its clone covers the held mount: the steps after go beneath the clone
+				o.slot = o.under
 			}
 		}
 		if op.SourceInRoot && rel(op.Source) == "/" {
@@ -488,12 +484,13 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			return o, fmt.Errorf("%s: only a bind of a host path, inside the root, with no flag but MS_REC, is held: %w", planner.FormatOp(op), unix.EINVAL)
 		}
 		o.flag |= rawMountHeld
-		b.held = op.Target
+		o.slot = b.hold(op.Root, op.Target)
 	} else if op.Held {
-		// Made detached and moved onto the target; its fd is kept for
-		// the steps beneath it. Its flags become fsmount's attributes.
-		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || op.Data != "" || op.Beneath != "" || op.Detached {
-			return o, fmt.Errorf("%s: only a kernel filesystem without data, inside the root, is held: %w", planner.FormatOp(op), unix.EINVAL)
+		// Made detached and moved onto the target (beneath a held mount
+		// or not, not at it); its fd is kept for the steps beneath it.
+		// Its flags become fsmount's attributes.
+		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || op.Data != "" || o.flag&rawMountAtHeld != 0 || op.Detached {
+			return o, fmt.Errorf("%s: only a kernel filesystem without data, inside the root and not at a held mount, is held: %w", planner.FormatOp(op), unix.EINVAL)
 		}
 		attr, ok := fsmountAttr(uintptr(op.Flags))
 		if !ok {
@@ -501,7 +498,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		}
 		o.flag |= rawMountHeld
 		o.a[1] = attr
-		b.held = op.Target
+		o.slot = b.hold(op.Root, op.Target)
 	}
 	if op.Detached {
 		if o.flag&rawMountBind == 0 || o.flag&rawMountInRoot == 0 || op.Flags&^(unix.MS_BIND|unix.MS_REC) != 0 {

@@ -1,0 +1,125 @@
+package executor
+
+import (
+	"fmt"
+	"unsafe"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// The held mounts of the child stage (Mount.Held, Mount.Beneath): a
+// table of one fd per held target, in the program's memory. Its slots
+// are given out while the program is prepared, one per target the plan
+// holds, so that the copy after the clone only reads and writes them: it
+// allocates nothing and compares no path. A step beneath a held mount
+// takes that mount's slot, whichever steps came between; the root
+// switch (or anything else that drops the root's handle, rawDropRoot)
+// closes them all.
+
+// heldMounts is the builder's account of the held mounts.
+type heldMounts struct {
+	// slot is each held target's index into rawProg.held.
+	slot map[string]uintptr
+	// live are the targets whose fd is held at this point of the
+	// program, and root the root they are inside: a step beneath a
+	// target must find it here.
+	live map[string]bool
+	root string
+}
+
+// heldStep checks step op against the held mounts before it is added:
+// a step that makes the copy drop the held fds (rawDropRoot: the root
+// switch, a mount outside the root, an overlay, a step inside another
+// root) ends them here too, and a Mount beneath a target that no
+// earlier step left held is refused, whatever the steps between (the
+// copy would find no fd there, or another mount's).
+func (b *rawBuilder) heldStep(op planner.Op) error {
+	h := &b.heldMnts
+	keep := false
+	switch o := op.(type) {
+	case planner.Mount:
+		keep = o.InRoot && o.Root == h.root
+	case planner.MountSetattr:
+		keep = o.ByFD || (o.InRoot && o.Root == h.root)
+	case planner.Symlink:
+		keep = o.Root == h.root
+	case planner.Console:
+		keep = o.Root == h.root
+	case planner.EtcFile:
+		keep = o.Root == h.root
+	}
+	if !keep {
+		clear(h.live)
+	}
+	if m, ok := op.(planner.Mount); ok && m.Beneath != "" && !h.live[m.Beneath] {
+		return fmt.Errorf("%s: beneath %s, which no earlier step holds: %w", planner.FormatOp(op), m.Beneath, unix.EINVAL)
+	}
+	return nil
+}
+
+// under is the slot of the held mount at target, which heldStep found
+// held.
+func (b *rawBuilder) under(target string) uintptr {
+	return b.heldMnts.slot[target]
+}
+
+// hold gives the mount at target, inside root, a slot of the program's
+// table (the one it had if it was held before: the new fd replaces the
+// old) and marks it held from then on.
+func (b *rawBuilder) hold(root, target string) uintptr {
+	h := &b.heldMnts
+	i, ok := h.slot[target]
+	if !ok {
+		if h.slot == nil {
+			h.slot, h.live = map[string]uintptr{}, map[string]bool{}
+		}
+		i = uintptr(len(b.prog.held))
+		h.slot[target] = i
+		b.prog.held = append(b.prog.held, ^uintptr(0))
+	}
+	if h.root != root {
+		clear(h.live)
+		h.root = root
+	}
+	h.live[target] = true
+	return i
+}
+
+// rawHeld is the fd in slot i of the table (^0 when none is held there):
+// i was given out by hold, so it is in the table (no bounds check: the
+// panic it would call is no nosplit code).
+//
+//go:norace
+//go:nosplit
+func rawHeld(p *rawProg, i uintptr) uintptr {
+	return *rawHeldSlot(p, i)
+}
+
+// rawHold puts fd in slot i, closing the one held there before.
+//
+//go:norace
+//go:nosplit
+func rawHold(p *rawProg, i, fd uintptr) {
+	s := rawHeldSlot(p, i)
+	rawClose(*s)
+	*s = fd
+}
+
+// rawDropHeld closes every held fd.
+//
+//go:norace
+//go:nosplit
+func rawDropHeld(p *rawProg) {
+	for i := uintptr(0); i < uintptr(len(p.held)); i++ {
+		s := rawHeldSlot(p, i)
+		rawClose(*s)
+		*s = ^uintptr(0)
+	}
+}
+
+//go:norace
+//go:nosplit
+func rawHeldSlot(p *rawProg, i uintptr) *uintptr {
+	return (*uintptr)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.held)), i*unsafe.Sizeof(uintptr(0))))
+}

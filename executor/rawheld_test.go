@@ -1,0 +1,100 @@
+package executor
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// TestHeldTable: the child stage keeps one fd per held target, so a step
+// may be beneath any mount an earlier step held, whatever steps came
+// between, each taking its own slot of the table; a step beneath a
+// target no earlier step held, or one whose fd the root switch (or a
+// step outside the root) has closed, is refused when the plan is loaded.
+func TestHeldTable(t *testing.T) {
+	in := func(m planner.Mount) planner.Step {
+		m.Root, m.InRoot = "/r", true
+		return planner.Step{Stage: planner.Child, Op: m}
+	}
+	bind := func(src, target string, held bool, beneath string) planner.Step {
+		return in(planner.Mount{Source: src, Target: target, Flags: unix.MS_BIND, Create: "dir", Held: held, Beneath: beneath})
+	}
+	tmpfs := func(target, beneath string) planner.Step {
+		return in(planner.Mount{Source: "tmpfs", Target: target, FSType: "tmpfs", Flags: unix.MS_NODEV, Create: "dir", Beneath: beneath})
+	}
+	start := []planner.Step{
+		{Stage: planner.Child, Op: planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}},
+		{Stage: planner.Child, Op: planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}},
+		bind("/host/a", "/a", true, ""),
+		bind("/host/b", "/b", true, ""),
+		tmpfs("/other", ""),
+		bind("/host/c", "/a/c", true, "/a"), // held itself, beneath /a
+		in(planner.Mount{Source: "proc", Target: "/b/proc", FSType: "proc", Flags: unix.MS_NOSUID, Create: "dir", Held: true, Beneath: "/b"}),
+		tmpfs("/a/x", "/a"),
+		tmpfs("/b/y", "/b"),
+		tmpfs("/a/c/z", "/a/c"),
+		tmpfs("/b/proc/w", "/b/proc"),
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []planner.Step
+		want  string // "" for a plan that loads
+	}{
+		{"any earlier held mount", nil, ""},
+		{"never held", []planner.Step{tmpfs("/c/x", "/c")}, "beneath /c, which no earlier step holds"},
+		{"after the root switch", []planner.Step{
+			{Stage: planner.Child, Op: planner.Chdir{Path: "/r"}},
+			{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
+			tmpfs("/a/x2", "/a"),
+		}, "beneath /a, which no earlier step holds"},
+		{"after a mount outside the root", []planner.Step{
+			{Stage: planner.Child, Op: planner.Mount{Source: "tmpfs", Target: "/elsewhere", FSType: "tmpfs"}},
+			tmpfs("/a/x2", "/a"),
+		}, "beneath /a, which no earlier step holds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &rawBuilder{prog: newRawProg(), exe: -1}
+			var err error
+			steps := append(append([]planner.Step(nil), start...), tc.extra...)
+			for i, st := range steps {
+				if err = b.add(i, st); err != nil {
+					break
+				}
+			}
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, unix.EINVAL) {
+					t.Fatalf("%v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(b.prog.held) != 4 {
+				t.Errorf("a table of %d slots, want 4 (/a, /b, /a/c, /b/proc)", len(b.prog.held))
+			}
+			// Each step's slot is its own held mount's.
+			slot := map[string]uintptr{}
+			for i, o := range b.prog.ops {
+				m := steps[i].Op.(planner.Mount)
+				if m.Held {
+					if o.flag&rawMountHeld == 0 {
+						t.Errorf("%s: not held", m.Target)
+					}
+					slot[m.Target] = o.slot
+				}
+				if m.Beneath != "" {
+					if o.flag&rawMountBeneath == 0 || o.under != slot[m.Beneath] {
+						t.Errorf("%s: beneath slot %d (flag %#x), want %d (%s)", m.Target, o.under, o.flag, slot[m.Beneath], m.Beneath)
+					}
+				}
+			}
+			if len(slot) != 4 || slot["/a"] == slot["/b"] || slot["/a/c"] == slot["/b/proc"] {
+				t.Errorf("slots %v: one per held target", slot)
+			}
+		})
+	}
+}
