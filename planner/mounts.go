@@ -112,9 +112,9 @@ func (ec *envCompiler) child() {
 				hasChild[k] = true
 			}
 		}
-		// slot is the target of the mount whose fd the steps so far
-		// have left held, or "".
-		slot := ""
+		// isHeld and under say, of each mount planned so far, whether its
+		// fd is held and what held mount it is resolved beneath.
+		isHeld, under := make([]bool, len(e.Mounts)), make([]string, len(e.Mounts))
 		for i, m := range e.Mounts {
 			// A bind that holds masked or read-only paths is held too: a
 			// writer of the tree renamed its folder, and the paths below
@@ -125,54 +125,31 @@ func (ec *envCompiler) child() {
 			// the spec (helper-54's review).
 			protect := m.Type == spec.MountBind && !m.Readonly && ec.made[m.Source] != "volume"
 			// And one that mounts of the spec's lie below, which are
-			// resolved beneath it while its fd is still held
-			// (nestedMounts); one that is held itself is not.
+			// resolved beneath it wherever they are listed
+			// (nestedMounts): the executor holds one fd per held mount.
 			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source)))
-			// One held itself is resolved beneath the earlier one too, and
-			// its fd held from then on (helper-55's review: by path, the
-			// same rename sent it to the writer's folder).
-			held, beneath := "", ""
+			// A mount below a held one is resolved beneath it, held
+			// itself or not (helper-55's review: by path, the same rename
+			// sent a held one to the writer's folder); so is one below a
+			// mount that is not held (a tmpfs) but lies below a held one.
+			beneath := mountBeneath(e.Mounts, parent[i], isHeld, under)
+			isHeld[i], under[i] = hold, beneath
+			held := ""
 			if hold {
 				held = m.Target
 			}
-			if k := parent[i]; k >= 0 && slot == e.Mounts[k].Target && (hold || len(confined[i]) == 0) {
-				beneath = slot
-			} else if k < len(ec.hostBinds) {
-				// Below a bind of rootfs.host, or none: its mount point
-				// is in nsup's tree (read-only, its shared cache entry;
-				// an overlay's upper layer is the environment's own), which
-				// no environment writes, so no writer renames it. The
-				// host binds come first, sorted: refused, a mount below
-				// any but the last could be listed nowhere (helper-56's
-				// review: rootfs.host [/usr, /etc] with a read-only bind
-				// at /etc/resolv.conf planned before dc7723f, not after).
-			} else if slot != e.Mounts[k].Target {
-				// The bind's fd is no longer held (the executor holds one):
-				// by path, a writer of the tree renames the bind's folder
-				// and this mount goes to a folder of its own (helper-55's
-				// review wrote a host folder bound read-only so).
-				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), but another mount comes between them: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; list it right after that bind and the mounts below it", m.Target, e.Mounts[k].Target, ec.mountField(k))
-			} else if beneath == "" {
-				// A tmpfs below the bind with masked or read-only paths
-				// of its own is not held (only a kernel filesystem without
-				// data is), so it was placed by its path, silently: the
-				// same rename sent it to the writer's folder, and the
-				// host folder it was to hide showed at the bind's new
-				// name (helper-56's review).
-				ec.errorf(m.Pos, ec.mountField(i), "%s lies below the bind at %s (%s), and masked or read-only paths lie below it: it would be placed by its path, which an environment that may write the tree could lead to a folder of its own by renaming; drop those paths (a new %s holds nothing of the host's to mask)", m.Target, e.Mounts[k].Target, ec.mountField(k), m.Type)
-			}
 			ec.mount(ec.mountField(i), m, hold, beneath)
-			switch {
-			case hold:
-				slot = m.Target
-			case beneath == "":
-				slot = ""
-			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held)
 			}
 			// Right after the mount that holds them: a later mount may
-			// hide them, not the other way round.
+			// hide them, not the other way round. Beneath the mount when
+			// it is held, else beneath the held mount it lies below (a
+			// tmpfs below a bind: helper-56's review found them placed by
+			// path, and the same rename showed what the tmpfs hid).
+			if held == "" {
+				held = beneath
+			}
 			ec.confinePaths(confined[i], held)
 		}
 		ec.confinePaths(confined[len(e.Mounts)], "")
@@ -286,8 +263,9 @@ func nodeMounts(e *spec.Environment) (root bool, mounts []int) {
 // and noexec whatever the spec says (as runc's default config does): none
 // of them has a legitimate setuid binary or device node to offer. The
 // spec's options add to that. hold says the mount's fd is held for the
-// masked and read-only paths below it (Mount.Held); beneath, a bind's
-// target is resolved beneath the held mount there (Mount.Beneath).
+// masked and read-only paths and the mounts below it (Mount.Held);
+// beneath, the mount's target (a dev's, every mount of it) is resolved
+// beneath the held mount there (Mount.Beneath).
 func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath string) {
 	var opt MountFlags
 	for _, o := range m.Options {
@@ -398,7 +376,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}
 	case spec.MountDev:
-		ec.dev(m, opt)
+		ec.dev(m, opt, beneath)
 	}
 }
 
@@ -429,11 +407,13 @@ func mountAttrs(f MountFlags, options []string) (set, clear MountAttr) {
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // dev plans the minimal /dev of spec-v1: a tmpfs with the safe device
-// nodes, a private devpts, shm and the fd links.
-func (ec *envCompiler) dev(m spec.Mount, opt MountFlags) {
+// nodes, a private devpts, shm and the fd links; its mounts beneath the
+// held mount at beneath, when it lies below one (its links and the
+// console's bind are made by path).
+func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 	in := func(target, source, fstype string, flags MountFlags, data, create string) {
 		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
-			Data: data, Root: ec.root, InRoot: true, Create: create})
+			Data: data, Root: ec.root, InRoot: true, Create: create, Beneath: beneath})
 	}
 	link := func(target, link string) {
 		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root})

@@ -1,17 +1,21 @@
 package planner
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // TestNestedMountsBeneath (helper-54's review): a bind or tmpfs of the
 // spec's below a bind is resolved beneath the bind's held fd, not by its
 // path from the root again (a writer of the tree renamed the bind's
-// folder and sent it to a folder of its own), and the plan is one the
-// executor takes; one listed after a step that is not beneath the bind
-// would be placed by its path (helper-55's review wrote a host folder
-// bound read-only so): refused.
+// folder and sent it to a folder of its own); so is one listed after a
+// mount elsewhere (refused while the executor held one fd at a time:
+// helper-55's review wrote a host folder bound read-only by its path).
 func TestNestedMountsBeneath(t *testing.T) {
 	p, err := compileText(t, `version: 1
 environments:
@@ -23,6 +27,7 @@ environments:
       - {type: bind, source: ./rootfs/bin, target: /data/ro, readonly: true}
       - {type: tmpfs, target: /data/hide}
       - {type: tmpfs, target: /other}
+      - {type: tmpfs, target: /data/late}
     processes:
       - name: main
         command: [/bin/sh]
@@ -30,29 +35,47 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/hide": "/data", "/other": ""}
+	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/hide": "/data", "/other": "", "/data/late": "/data"}
+	checkBeneath(t, p, want, "/data")
+}
+
+// checkBeneath checks that the mounts of environment a at want's
+// targets, each once, are beneath the mount want says, and that those
+// at held's targets are held.
+func checkBeneath(t *testing.T, p *Plan, want map[string]string, held ...string) {
+	t.Helper()
+	seen := map[string]bool{}
 	for _, st := range ops(p, "a") {
 		m, ok := st.Op.(Mount)
-		if !ok {
+		if !ok || m.Confine != "" {
 			continue
 		}
 		b, ok := want[m.Target]
 		if !ok {
 			continue
 		}
+		seen[m.Target] = true
 		if m.Beneath != b {
 			t.Errorf("%s: beneath %q, want %q", FormatOp(m), m.Beneath, b)
 		}
-		if m.Target == "/data" && !m.Held {
+		if slices.Contains(held, m.Target) && !m.Held {
 			t.Errorf("%s: not held", FormatOp(m))
 		}
 	}
+	if len(seen) != len(want) {
+		t.Errorf("%d of the %d mounts in the plan: %v", len(seen), len(want), seen)
+	}
 }
 
-// TestNestedMountLateRefused: a mount below a bind, listed after another
-// mount, is refused with where to list it.
-func TestNestedMountLateRefused(t *testing.T) {
-	_, err := compileText(t, `version: 1
+// TestNestedMountLateBeneath: a mount below a bind, listed after another
+// mount, was refused (dc7723f: the executor no longer held the bind's fd
+// then, and by its path a writer of the tree that renames the bind's
+// folder sent it to a folder of its own). The executor holds one fd per
+// held mount now: it is resolved beneath the bind, and the plan says so;
+// so are two siblings below one bind that are both held themselves,
+// which no order could plan before.
+func TestNestedMountLateBeneath(t *testing.T) {
+	p, err := compileText(t, `version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
@@ -61,24 +84,50 @@ environments:
       - {type: bind, source: ./rootfs/bin, target: /data}
       - {type: tmpfs, target: /other}
       - {type: bind, source: ./rootfs/bin, target: /data/late, readonly: true}
+      - {type: tmpfs, target: /data/late/x}
+      - {type: bind, source: ./rootfs/bin, target: /data/sib}
+      - {type: tmpfs, target: /data/sib/y}
+      - {type: tmpfs, target: /data/z}
     processes:
       - name: main
         command: [/bin/sh]
 `, Options{})
-	want := "environments.a.mounts[2]: /data/late lies below the bind at /data (environments.a.mounts[0]), but another mount comes between them"
-	if err == nil || !strings.Contains(err.Error(), want) {
-		t.Fatalf("%v, want %q", err, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBeneath(t, p, map[string]string{"/data": "", "/other": "", "/data/late": "/data", "/data/late/x": "/data/late",
+		"/data/sib": "/data", "/data/sib/y": "/data/sib", "/data/z": "/data"}, "/data", "/data/late", "/data/sib")
+	var b strings.Builder
+	if err := Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, w := range []string{
+		`move_mount(its fd, <root>/data), its fd held`,
+		`move_mount(its fd, <mount at /data>/late), its fd held`,
+		`mount("tmpfs", <mount at /data/late>/x, "tmpfs"`,
+		`mount("tmpfs", <mount at /data>/z, "tmpfs"`,
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the plan does not show %q:\n%s", w, text)
+		}
 	}
 }
 
-// TestNestedTmpfsConfinedRefused (helper-56's review): a tmpfs below a
-// bind, with a masked path below it, was placed by its path (not beneath
-// the bind's fd) and not refused: a writer of the tree that renamed the
-// bind's folder sent the tmpfs to a folder of its own, and the host
-// folder it hid showed at the bind's new name.
-func TestNestedTmpfsConfinedRefused(t *testing.T) {
+// TestNestedTmpfsConfinedBeneath (helper-56's review): a tmpfs below a
+// bind, with masked or read-only paths below it, was placed by its path
+// (not beneath the bind's fd), then refused (4a13554): a writer of the
+// tree that renamed the bind's folder sent the tmpfs to a folder of its
+// own, and the host folder it hid showed at the bind's new name. The
+// tmpfs is now resolved beneath the bind's fd, and so are its paths,
+// through it.
+func TestNestedTmpfsConfinedBeneath(t *testing.T) {
 	for _, sec := range []string{"masked_paths: [/data/hide/x]", "readonly_paths: [/data/hide]"} {
-		p, err := compileText(t, `version: 1
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755)
+		os.WriteFile(filepath.Join(dir, "rootfs", "bin", "sh"), []byte("#!"), 0o755)
+		os.MkdirAll(filepath.Join(dir, "rootfs", "data", "hide", "x"), 0o755)
+		s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
@@ -91,15 +140,26 @@ environments:
     processes:
       - name: main
         command: [/bin/sh]
-`, Options{})
-		want := "environments.a.mounts[1]: /data/hide lies below the bind at /data (environments.a.mounts[0]), and masked or read-only paths lie below it"
-		if err == nil || !strings.Contains(err.Error(), want) {
-			for _, st := range ops(p, "a") {
-				if m, ok := st.Op.(Mount); ok && m.Target != "" {
-					t.Logf("%s beneath %q", m.Target, m.Beneath)
+`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := Compile(s, fixedOptions(Options{Caller: &rootCaller}))
+		if err != nil {
+			t.Fatalf("%s: %v", sec, err)
+		}
+		checkBeneath(t, p, map[string]string{"/data": "", "/data/hide": "/data"}, "/data")
+		confined := 0
+		for _, st := range ops(p, "a") {
+			if m, ok := st.Op.(Mount); ok && m.Confine != "" {
+				confined++
+				if m.Beneath != "/data" {
+					t.Errorf("%s: %s beneath %q, want /data", sec, FormatOp(m), m.Beneath)
 				}
 			}
-			t.Errorf("%s: %v, want %q", sec, err, want)
+		}
+		if confined != 1 {
+			t.Errorf("%s: %d confining mounts, want 1", sec, confined)
 		}
 	}
 }
@@ -109,9 +169,10 @@ environments:
 // first, sorted) was refused, with no order of the spec's that plans:
 // an ordinary read-only bind at /etc/resolv.conf with rootfs.host
 // [/usr, /etc]. Their mount points are in nsup's tree, which no
-// environment writes: it plans again.
+// environment writes: it plans again, each mount beneath the bind it
+// lies below (the executor holds one fd per held mount).
 func TestNestedBelowHostRootPlanned(t *testing.T) {
-	_, err := compileText(t, `version: 1
+	p, err := compileText(t, `version: 1
 environments:
   a:
     rootfs: {host: [/usr, /etc]}
@@ -126,5 +187,46 @@ environments:
 `, Options{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	checkBeneath(t, p, map[string]string{"/tmp": "", "/etc/x": "/etc", "/usr/y": "/usr"}, "/etc", "/usr")
+}
+
+// TestKernelMountsBelowBindBeneath: a proc, a dev (its tmpfs, its nodes'
+// binds, its devpts and shm), an mqueue below a bind were placed by
+// their path, which the rename of the bind's folder by a writer of the
+// tree sends elsewhere: they are resolved beneath the bind's held fd,
+// the proc held itself for its masked and read-only paths.
+func TestKernelMountsBelowBindBeneath(t *testing.T) {
+	p, err := compileText(t, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, ipc]
+    mounts:
+      - {type: bind, source: ./rootfs/bin, target: /data}
+      - {type: tmpfs, target: /other}
+      - {type: proc, target: /data/proc}
+      - {type: dev, target: /data/dev, readonly: true}
+      - {type: mqueue, target: /data/mq}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkBeneath(t, p, map[string]string{"/data": "", "/other": "", "/data/proc": "/data", "/data/dev": "/data",
+		"/data/dev/null": "/data", "/data/dev/pts": "/data", "/data/dev/shm": "/data", "/data/mq": "/data"}, "/data", "/data/proc")
+	confined := 0
+	for _, st := range ops(p, "a") {
+		if m, ok := st.Op.(Mount); ok && m.Confine != "" {
+			confined++
+			if m.Beneath != "/data/proc" {
+				t.Errorf("%s: beneath %q, want /data/proc", FormatOp(m), m.Beneath)
+			}
+		}
+	}
+	if confined == 0 {
+		t.Error("no masked or read-only path of the proc below /data")
 	}
 }

@@ -394,10 +394,13 @@ type Mount struct {
 	// for the steps that confine the paths below it (Beneath). A bind
 	// that holds masked or read-only paths of the spec's is held too: a
 	// detached clone of its source (open_tree(2)) moved onto the target,
-	// whether Detached or not.
+	// whether Detached or not; so is one that mounts of the spec's lie
+	// below. The child stage holds one fd per held target, up to the
+	// root switch.
 	Held bool `json:"held,omitempty"`
 	// Beneath is the target of the Held mount that Source and Target
-	// (paths inside the root) lie below: they are resolved beneath that
+	// (paths inside the root) lie below, held by any earlier step (not
+	// only the one before): they are resolved beneath that
 	// mount's fd, not by their paths from the root again, so that a
 	// folder renamed meanwhile in a tree another environment may write
 	// cannot send the masks and read-only binds to a folder of its own
