@@ -391,8 +391,10 @@ func (ec *envCompiler) readonlyKept() {
 // default such as /proc/timer_stats, gone since Linux 4.11) is skipped,
 // and the plan says so.
 //
-// held is the target of the proc or sysfs mount that holds them (Held),
-// or "": its paths are resolved beneath that mount's fd (Beneath).
+// held is the target of the held mount (Held: a proc, a sysfs, a bind)
+// that holds them, or that the mount holding them (a tmpfs) is resolved
+// beneath, or "": its paths are resolved beneath that mount's fd
+// (Beneath), through the tmpfs where one lies between.
 func (ec *envCompiler) confinePaths(paths []confinedPath, held string) {
 	var skipped []string
 	for _, c := range paths {
