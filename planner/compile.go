@@ -273,6 +273,8 @@ type compiler struct {
 	// writable is writableFolders, found once per plan.
 	writableOnce sync.Once
 	writable     []WritableFolder
+	// writableMounts are the host's mounts, read with them (shownBelow).
+	writableMounts []cgroup.Mount
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir

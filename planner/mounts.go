@@ -103,7 +103,7 @@ func (ec *envCompiler) child() {
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
-			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "")
+			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true)
 		}
 		parent := nestedMounts(e.Mounts)
 		hasChild := make([]bool, len(e.Mounts))
@@ -140,7 +140,7 @@ func (ec *envCompiler) child() {
 			}
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if protect {
-				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held)
+				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
 			}
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round. Beneath the mount when

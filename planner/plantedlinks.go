@@ -92,7 +92,13 @@ func (p *Plan) WritableHolding(file string) (folder, field string) {
 // their volumes, their writable dir roots; each with its symlinks
 // resolved. Found once per plan.
 func (c *compiler) writableFolders() []WritableFolder {
-	c.writableOnce.Do(func() { c.writable = c.findWritableFolders() })
+	c.writableOnce.Do(func() {
+		c.writable = c.findWritableFolders()
+		// The host's mounts, for what shows them by another path
+		// (shownBelow): taken here, outside c.mu, which closureLink's
+		// caller holds and hostMounts takes.
+		c.writableMounts, _ = c.hostMounts()
+	})
 	return c.writable
 }
 
@@ -164,7 +170,9 @@ func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
 	}
 	for _, w := range folders {
 		for _, l := range links {
-			if h := holder(l.at, w.Path); h != "" && h != l.at {
+			// Or shown below it by another path (shownBelow; a bind's
+			// recursive or not, taken as recursive).
+			if h := holder(l.at, w.Path); h != "" && h != l.at || h == "" && shownBelow(l.at, w.Path, true, ec.compiler.writableMounts) != "" {
 				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.Path, w.Field)
 				return
 			}
@@ -213,7 +221,7 @@ func (c *compiler) ownClosure(paths []string) ([]File, error) {
 // check now; the library lookups too (a RUNPATH through such a link).
 func (c *compiler) closureLink(at string) error {
 	for _, w := range c.writableFolders() {
-		if h := holder(at, w.Path); h != "" && h != at {
+		if h := holder(at, w.Path); h != "" && h != at || h == "" && shownBelow(at, w.Path, true, c.writableMounts) != "" {
 			return fmt.Errorf("the symlink %s is in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there, to lead the closure anywhere on the host; name where it leads, or a path with no symlink in that folder", at, w.Path, w.Field)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -91,11 +92,12 @@ func (c *compiler) specFiles() []string {
 // held (Mount.Held): the read-only binds are resolved beneath that fd,
 // not from the root by path again, which another environment that may
 // write the tree would send to a folder of its own (helper-54's review).
-func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target, beneath string) {
+func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target, beneath string, recursive bool) {
 	real, err := filepath.EvalSymlinks(src)
 	if err != nil {
 		return
 	}
+	mounts, _ := ec.compiler.hostMounts()
 	// A bind of the file itself (or a hard link of it): nothing is put
 	// over it, so it is refused (helper-55's review: a writable bind of
 	// ./.env was planned, and root inside wrote what the next run reads).
@@ -109,6 +111,9 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 	for _, f := range ec.compiler.specFiles() {
 		rel, ok := specFileIn(f, real)
 		if !ok {
+			if at := shownBelow(f, real, recursive, mounts); at != "" {
+				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s too (the host mounts its folder there, or below), which this mount lets the environment write: root inside would choose what the next nsup run applies; make this mount read-only, or bind a folder that does not show it", f, at)
+			}
 			continue
 		}
 		if strings.Contains(rel, "/") {
@@ -121,7 +126,7 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
 	ec.dotEnvMadeInside(field, pos, real)
-	ec.cacheInside(field, pos, real)
+	ec.cacheInside(field, pos, real, recursive, mounts)
 }
 
 // specFileIn is the path of the spec's file f below the folder real
@@ -154,7 +159,7 @@ func (ec *envCompiler) showsSpecFiles(src string) bool {
 // holds nsup's cache: its closure and tar trees are every environment's
 // of the same content, and the next plan trusts its digest index, so
 // root inside would choose what other environments run.
-func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string) {
+func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recursive bool, mounts []cgroup.Mount) {
 	cache := ec.compiler.opts.CacheDir
 	// In a user namespace that maps root elsewhere root inside is not
 	// the cache's owner, unless the map holds the caller's uid (the
@@ -168,7 +173,7 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string) {
 	if r, err := filepath.EvalSymlinks(cache); err == nil {
 		cache = r
 	}
-	if holder(cache, real) != "" {
+	if holder(cache, real) != "" || shownBelow(cache, real, recursive, mounts) != "" {
 		ec.errorf(pos, field, "%s holds nsup's cache %s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache)
 	}
 }

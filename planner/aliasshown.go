@@ -1,0 +1,40 @@
+package planner
+
+import (
+	"path"
+	"strings"
+
+	"github.com/nsup/nsup/planner/cgroup"
+)
+
+// shownBelow is a path in the host folder real's tree that shows the host
+// path p, which is not below real by path nor by a folder above it
+// (holder), or "": real's filesystem holds p's folder below real's (an
+// fstab line binding /data/home on /home shows /home/u in /data), or,
+// recursive, a host mount below real shows it (a bind of p's folder
+// there, its filesystem mounted there). Found by filesystem and folder
+// (mountinfo's major:minor and root), as aliasBelow finds a host mount.
+// Before helper-57's review neither was looked at: a writable bind of
+// /data left the spec in /home/u/proj writable inside, and root inside
+// appended to it through /data/home/u/proj/nsup.yaml.
+func shownBelow(p, real string, recursive bool, mounts []cgroup.Mount) string {
+	dev, folder, _ := fsFolder(p, mounts)
+	if dev == "" || holder(p, real) != "" {
+		return ""
+	}
+	at := func(point, root string) string {
+		return path.Join(point, strings.TrimPrefix(folder, strings.TrimSuffix(root, "/")))
+	}
+	if rdev, rfolder, _ := fsFolder(real, mounts); rdev == dev && within(folder, rfolder) {
+		return at(real, rfolder)
+	}
+	if !recursive {
+		return ""
+	}
+	for _, m := range mounts {
+		if m.Point != real && within(m.Point, real) && m.Dev == dev && within(folder, m.Root) {
+			return at(m.Point, m.Root)
+		}
+	}
+	return ""
+}
