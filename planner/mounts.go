@@ -138,6 +138,7 @@ func (ec *envCompiler) child() {
 			if hold {
 				held = m.Target
 			}
+			ec.linkedBelowBind(i)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
