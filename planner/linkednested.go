@@ -18,12 +18,15 @@ import (
 // planned: a read-only bind at /lnk/conf, /lnk a link to data, below a
 // writable bind at /data, went to that folder, and root inside wrote
 // the host's folder it was to make read-only.
-func (ec *envCompiler) linkedBelowBind(i int) {
+//
+// So is a masked or read-only path of the root's own (i is then
+// len(e.Mounts)), placed by its path after every mount: masked_paths:
+// [/lnk/secret] went to the writer's folder the same way.
+func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field string) {
 	e := ec.e
 	if e.Rootfs.Dir == "" || e.Rootfs.Overlay || ec.root == "" {
 		return
 	}
-	m := e.Mounts[i]
 	// below is the earlier bind whose target holds p (-1 if none): what
 	// follows p is that bind's source, not the tree.
 	below := func(p string) int {
@@ -34,11 +37,11 @@ func (ec *envCompiler) linkedBelowBind(i int) {
 		}
 		return -1
 	}
-	rest, cur, link, to := closurePathParts(m.Target), "/", "", ""
+	rest, cur, link, to := closurePathParts(target), "/", "", ""
 	for n := 0; ; {
 		if k := below(cur); k >= 0 || len(rest) == 0 {
-			if k >= 0 && link != "" && !within(m.Target, e.Mounts[k].Target) {
-				ec.errorf(m.Pos, ec.mountField(i)+".target", "%s passes through the symlink %s of the root (-> %s) and leads below the bind at %s (%s): it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to and list it right after that bind", m.Target, link, to, e.Mounts[k].Target, ec.mountField(k))
+			if k >= 0 && link != "" && !within(target, e.Mounts[k].Target) {
+				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below the bind at %s (%s): it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to (a mount: list it right after that bind)", target, link, to, e.Mounts[k].Target, ec.mountField(k))
 			}
 			return
 		}

@@ -17,7 +17,8 @@ import (
 // read-only bind at /lnk/conf (/lnk -> data) below a writable bind at
 // /data went there, so root inside wrote the host's folder it was to
 // make read-only (shown with a root test by the review). It is refused
-// now; a link that leads elsewhere, and the path as it leads, plan.
+// now, as is a masked or read-only path so spelled; a link that leads
+// elsewhere, and the path as it leads, plan.
 func TestNestedMountThroughLinkRefused(t *testing.T) {
 	dir := t.TempDir()
 	for _, d := range []string{"rootfs/bin", "rootfs/data", "rootfs/run", "rootfs/var", "host/conf"} {
@@ -29,6 +30,7 @@ func TestNestedMountThroughLinkRefused(t *testing.T) {
 	os.Symlink("../run", filepath.Join(dir, "rootfs/var/run"))
 	compile := func(mounts string) error {
 		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid]\n    mounts:\n      - {type: bind, source: ./host, target: /data}\n" + mounts + "    processes: [{name: main, command: [/bin/sh]}]\n"
+
 		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
 		if err != nil {
 			t.Fatal(err)
@@ -45,8 +47,17 @@ func TestNestedMountThroughLinkRefused(t *testing.T) {
 		{"{type: bind, source: ./host/conf, target: /lnk, readonly: true}", true},
 		{"{type: bind, source: ./host/conf, target: /data/conf, readonly: true}", false},
 		{"{type: tmpfs, target: /var/run/x}", false},
+		// A masked or read-only path of the root's own, placed by its
+		// path after every mount: the same.
+		{"security: {masked_paths: [/lnk/conf]}", true},
+		{"security: {readonly_paths: [/abs/conf]}", true},
+		{"security: {masked_paths: [/data/conf]}", false},
 	} {
-		err := compile("      - " + c.mount + "\n")
+		m := "      - " + c.mount + "\n"
+		if strings.HasPrefix(c.mount, "security") {
+			m = "    " + c.mount + "\n"
+		}
+		err := compile(m)
 		refused := err != nil && strings.Contains(err.Error(), "leads below the bind at /data")
 		if refused != c.refused {
 			t.Errorf("%s: refused %v, want %v: %v", c.mount, refused, c.refused, err)

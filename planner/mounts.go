@@ -138,7 +138,7 @@ func (ec *envCompiler) child() {
 			if hold {
 				held = m.Target
 			}
-			ec.linkedBelowBind(i)
+			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
@@ -152,6 +152,9 @@ func (ec *envCompiler) child() {
 				held = beneath
 			}
 			ec.confinePaths(confined[i], held)
+		}
+		for _, c := range confined[len(e.Mounts)] {
+			ec.linkedBelowBind(len(e.Mounts), c.path, c.pos, c.field)
 		}
 		ec.confinePaths(confined[len(e.Mounts)], "")
 		ec.readonlyKept()
