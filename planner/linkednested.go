@@ -21,10 +21,12 @@ import (
 //
 // So is a masked or read-only path of the root's own (i is then
 // len(e.Mounts)), placed by its path after every mount: masked_paths:
-// [/lnk/secret] went to the writer's folder the same way.
+// [/lnk/secret] went to the writer's folder the same way. An overlaid
+// dir root the same: the overlay shows its lower folder's links as they
+// are when apply looks the path up.
 func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field string) {
 	e := ec.e
-	if e.Rootfs.Dir == "" || e.Rootfs.Overlay || ec.root == "" {
+	if e.Rootfs.Dir == "" || ec.root == "" {
 		return
 	}
 	// below is the earlier bind whose target holds p (-1 if none): what

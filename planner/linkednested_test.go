@@ -28,8 +28,8 @@ func TestNestedMountThroughLinkRefused(t *testing.T) {
 	os.Symlink("data", filepath.Join(dir, "rootfs/lnk"))
 	os.Symlink("/lnk", filepath.Join(dir, "rootfs/abs"))
 	os.Symlink("../run", filepath.Join(dir, "rootfs/var/run"))
-	compile := func(mounts string) error {
-		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid]\n    mounts:\n      - {type: bind, source: ./host, target: /data}\n" + mounts + "    processes: [{name: main, command: [/bin/sh]}]\n"
+	compile := func(mounts, overlay string) error {
+		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs" + overlay + "}\n    namespaces: [mnt, pid]\n    mounts:\n      - {type: bind, source: ./host, target: /data}\n" + mounts + "    processes: [{name: main, command: [/bin/sh]}]\n"
 
 		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
 		if err != nil {
@@ -57,10 +57,14 @@ func TestNestedMountThroughLinkRefused(t *testing.T) {
 		if strings.HasPrefix(c.mount, "security") {
 			m = "    " + c.mount + "\n"
 		}
-		err := compile(m)
+		err := compile(m, "")
 		refused := err != nil && strings.Contains(err.Error(), "leads below the bind at /data")
 		if refused != c.refused {
 			t.Errorf("%s: refused %v, want %v: %v", c.mount, refused, c.refused, err)
 		}
+	}
+	// An overlaid dir root shows its lower folder's links: the same.
+	if err := compile("      - {type: tmpfs, target: /lnk/conf}\n", ", overlay: true"); err == nil || !strings.Contains(err.Error(), "leads below the bind at /data") {
+		t.Errorf("an overlaid root: %v, want refused", err)
 	}
 }
