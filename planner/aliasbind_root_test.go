@@ -60,6 +60,21 @@ func TestRootWritableFolderAlias(t *testing.T) {
 	if !bound {
 		t.Errorf("the spec, shown by a writable bind of %s (%s bound there): not bound read-only over itself at /src/nsup.yaml", alias, proj)
 	}
+	// A plan saved in the folder, shown by another path below a
+	// writable bind (helper-57's review): refused, as one in the
+	// bound folder is.
+	other := t.TempDir()
+	if err := os.Mkdir(other+"/view", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(proj, other+"/view", "", unix.MS_BIND, ""); err != nil {
+		skipOrFail(t, "bind mount: "+err.Error())
+	}
+	t.Cleanup(func() { unix.Unmount(other+"/view", unix.MNT_DETACH) })
+	saved := &Plan{Writable: []WritableFolder{{Path: other, Field: "environments.dev.mounts[0]"}}}
+	if folder, _ := saved.WritableHolding(proj + "/plan.json"); folder != other {
+		t.Errorf("a plan saved in %s, shown at %s/view of a writable %s: not refused (%q)", proj, other, other, folder)
+	}
 	os.Remove(proj + "/cache")
 	os.Symlink("/etc", proj+"/cache")
 	_, err = compile("{type: bind, source: " + alias + ", target: /src}, {type: bind, source: ./cache, target: /cache, readonly: true}")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -79,8 +80,12 @@ func (p *Plan) WritableHolding(file string) (folder, field string) {
 	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
 		abs = filepath.Join(dir, filepath.Base(abs))
 	}
+	// Or shown below it by another path (shownBelow): the host's
+	// mounts as they are now.
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	mounts := cgroup.Mounts(b)
 	for _, w := range p.Writable {
-		if holder(abs, w.Path) != "" {
+		if holder(abs, w.Path) != "" || shownBelow(abs, w.Path, true, mounts) != "" {
 			return w.Path, w.Field
 		}
 	}
