@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
+	"golang.org/x/sys/unix"
 )
 
 // shownBelow is a path in the host folder real's tree that shows the host
@@ -37,4 +38,29 @@ func shownBelow(p, real string, recursive bool, mounts []cgroup.Mount) string {
 		}
 	}
 	return ""
+}
+
+// otherNames is the number of names (hard links) of the host file p when
+// it has more than one and the mount of the host folder real may show
+// another: real's filesystem is p's, or, recursive, one mounted below
+// real is; else 0. Where the other names are is not known without a walk
+// of the filesystem. Before helper-57's review a spec with a hard link
+// in a subfolder of the writable project (proj/sub/backup.yaml) was
+// bound read-only over itself at its own name only, and root inside
+// appended to it through the other (by hand, with nsup apply).
+func otherNames(p, real string, recursive bool, mounts []cgroup.Mount) uint64 {
+	var st unix.Stat_t
+	if unix.Stat(p, &st) != nil || st.Nlink < 2 {
+		return 0
+	}
+	dev, _, _ := fsFolder(p, mounts)
+	if d, _, _ := fsFolder(real, mounts); d == dev {
+		return uint64(st.Nlink)
+	}
+	for _, m := range mounts {
+		if recursive && m.Point != real && within(m.Point, real) && m.Dev == dev {
+			return uint64(st.Nlink)
+		}
+	}
+	return 0
 }

@@ -93,3 +93,39 @@ func TestSpecFolderShownBelowByAlias(t *testing.T) {
 		t.Errorf("a link in the folder shown at %s/view, named by the folder's own path: %v, want refused", w, err)
 	}
 }
+
+// TestSpecFileHardLinkRefused (helper-57's review): a spec file with
+// another name (a hard link) on the filesystem a writable bind shows was
+// bound read-only over itself at its own name only: with
+// proj/sub/backup.yaml a link of proj/nsup.yaml and proj bound writable,
+// root inside appended to the spec through the other name (by hand, with
+// nsup apply). Where the other names are is not known without a walk:
+// such a file is refused; with one name it plans.
+func TestSpecFileHardLinkRefused(t *testing.T) {
+	d := t.TempDir()
+	proj := filepath.Join(d, "proj")
+	for _, p := range []string{proj + "/sub", d + "/root/bin"} {
+		os.MkdirAll(p, 0o755)
+	}
+	os.WriteFile(d+"/root/bin/sh", []byte("#!"), 0o755)
+	text := "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [{type: bind, source: ., target: /proj}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	file := filepath.Join(proj, "nsup.yaml")
+	os.WriteFile(file, []byte(text), 0o644)
+	compile := func() error {
+		s, err := spec.ParseBytes(file, proj, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(s, fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller}))
+		return err
+	}
+	if err := compile(); err != nil {
+		t.Fatalf("one name: %v", err)
+	}
+	if err := os.Link(file, proj+"/sub/backup.yaml"); err != nil {
+		skipOrFail(t, "hard link: "+err.Error())
+	}
+	if err := compile(); err == nil || !strings.Contains(err.Error(), "has 2 names (hard links)") {
+		t.Errorf("a spec with a second name in the writable project: %v, want refused", err)
+	}
+}

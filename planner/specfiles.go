@@ -109,6 +109,10 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 		}
 	}
 	for _, f := range ec.compiler.specFiles() {
+		if n := otherNames(f, real, recursive, mounts); n > 0 {
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name than the one bound read-only over itself, and choose what the next nsup run applies; keep one name of it (copy it, then remove the others), or make this mount read-only", f, n)
+			continue
+		}
 		rel, ok := specFileIn(f, real)
 		if !ok {
 			if at := shownBelow(f, real, recursive, mounts); at != "" {
