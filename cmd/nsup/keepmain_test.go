@@ -23,3 +23,23 @@ func TestStartsNoEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// Only plan and validate trade memory for a slower garbage collector:
+// every command that may outlive its output (apply's foreground run, a
+// shell's relay) keeps the runtime's default.
+func TestPlansOnly(t *testing.T) {
+	for _, c := range commands() {
+		want := c.name == "plan" || c.name == "validate"
+		if got := plansOnly([]string{c.name, "x"}); got != want {
+			t.Errorf("plansOnly(%s) = %v, want %v", c.name, got, want)
+		}
+		if plansOnly([]string{c.name}) && !startsNoEnvironment([]string{c.name}) {
+			t.Errorf("%s plans only but may start an environment", c.name)
+		}
+	}
+	for _, args := range [][]string{{}, {"__nsup_init"}, {"-test.v"}} {
+		if plansOnly(args) {
+			t.Errorf("plansOnly(%q) = true", args)
+		}
+	}
+}
