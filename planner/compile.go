@@ -379,6 +379,9 @@ type envCompiler struct {
 	ident *identity
 	// pkgFiles are the files of closure.packages.
 	pkgFiles []string
+	// treeTargets are the mounts' targets as a dir root's symlinks lead
+	// them (linkedBelowBind), by index, where one was followed.
+	treeTargets []treeTarget
 }
 
 func (c *compiler) env(at int, e *spec.Environment) Env {

@@ -29,11 +29,18 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 	if e.Rootfs.Dir == "" || ec.root == "" {
 		return
 	}
+	if len(ec.treeTargets) != len(e.Mounts) {
+		ec.treeTargets = make([]treeTarget, len(e.Mounts))
+	}
 	// below is the earlier bind whose target holds p (-1 if none): what
-	// follows p is that bind's source, not the tree.
+	// follows p is that bind's source, not the tree. Its target as
+	// written, or as the tree's links lead it (helper-62's review: a
+	// writable bind at /a/b, /a -> x, and a read-only one at /x/b/conf
+	// were placed by path, the writer of the tree pointed /a elsewhere
+	// before apply, and root inside wrote the host's conf there).
 	below := func(p string) int {
 		for k := i - 1; k >= 0; k-- {
-			if t := e.Mounts[k].Target; e.Mounts[k].Type == spec.MountBind && t != "/" && within(p, t) {
+			if t := e.Mounts[k].Target; e.Mounts[k].Type == spec.MountBind && t != "/" && (within(p, t) || ec.treeTargets[k].at != "" && within(p, ec.treeTargets[k].at)) {
 				return k
 			}
 		}
@@ -42,8 +49,16 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 	rest, cur, link, to := closurePathParts(target), "/", "", ""
 	for n := 0; ; {
 		if k := below(cur); k >= 0 || len(rest) == 0 {
-			if k >= 0 && link != "" && !within(target, e.Mounts[k].Target) {
-				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below the bind at %s (%s): it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to (a mount: list it right after that bind)", target, link, to, e.Mounts[k].Target, ec.mountField(k))
+			if i < len(e.Mounts) && link != "" {
+				ec.treeTargets[i] = treeTarget{at: path.Join(append([]string{cur}, rest...)...), link: link, to: to}
+			}
+			switch t := e.Mounts[max(k, 0)].Target; {
+			case k < 0 || within(target, t):
+			case link != "":
+				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below the bind at %s (%s): it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to (a mount: list it right after that bind)", target, link, to, t, ec.mountField(k))
+			default:
+				l := ec.treeTargets[k]
+				ec.errorf(pos, field, "%s lies below the bind at %s (%s), whose target passes through the symlink %s of the root (-> %s) to %s: it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could point the link elsewhere; name the bind's target by the path it leads to, or this one below %s", target, t, ec.mountField(k), l.link, l.to, l.at, t)
 			}
 			return
 		}
@@ -72,3 +87,7 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 		rest = append(closurePathParts(t), rest...)
 	}
 }
+
+// treeTarget is a mount's target as a dir root's symlinks lead it: at,
+// through the first link followed, link (-> to).
+type treeTarget struct{ at, link, to string }

@@ -68,3 +68,54 @@ func TestNestedMountThroughLinkRefused(t *testing.T) {
 		t.Errorf("an overlaid root: %v, want refused", err)
 	}
 }
+
+// TestMountBelowLinkedBindRefused (helper-62's review of 26ae49b): a bind
+// whose own target passes through a symlink of a dir root (/a/b, /a ->
+// x) and a mount below it written by the path the link leads to
+// (/x/b/conf) were both placed by path: linkedBelowBind compared the
+// later target with the earlier one as written. The writer of the tree
+// pointed /a elsewhere before apply, the writable bind went there, the
+// read-only one to the tree's /x/b/conf, and root inside wrote the host's
+// folder it was to make read-only (TestRootLinkedBindTargetRetargeted).
+// Refused now, a masked path so too; the mount written below the bind's
+// target as written, and a bind through a link with nothing below it,
+// plan.
+func TestMountBelowLinkedBindRefused(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"rootfs/bin", "rootfs/x/b", "rootfs/run", "rootfs/var", "host/conf"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "rootfs/bin/sh"), []byte("#!"), 0o755)
+	os.Symlink("x", filepath.Join(dir, "rootfs/a"))
+	os.Symlink("/a", filepath.Join(dir, "rootfs/c"))
+	os.Symlink("../run", filepath.Join(dir, "rootfs/var/run"))
+	compile := func(first, rest, overlay string) error {
+		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs" + overlay + "}\n    namespaces: [mnt, pid]\n    mounts:\n      - {type: bind, source: ./host, target: " + first + "}\n" + rest + "    processes: [{name: main, command: [/bin/sh]}]\n"
+		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller}))
+		return err
+	}
+	for _, c := range []struct {
+		first, rest, overlay string
+		refused              bool
+	}{
+		{"/a/b", "      - {type: bind, source: ./host/conf, target: /x/b/conf, readonly: true}\n", "", true},
+		{"/a/b", "      - {type: tmpfs, target: /x/b/conf}\n", ", overlay: true", true},
+		{"/c/b", "      - {type: tmpfs, target: /x/b/conf}\n", "", true},
+		{"/a/b", "    security: {masked_paths: [/x/b/conf]}\n", "", true},
+		{"/var/run/h", "      - {type: tmpfs, target: /run/h/conf}\n", "", true},
+		{"/a/b", "      - {type: bind, source: ./host/conf, target: /a/b/conf, readonly: true}\n", "", false},
+		{"/var/run/h", "      - {type: tmpfs, target: /var/run/h/conf}\n", "", false},
+		{"/var/run/h", "      - {type: tmpfs, target: /run/other}\n", "", false},
+		{"/a/b", "", "", false},
+	} {
+		err := compile(c.first, c.rest, c.overlay)
+		refused := err != nil && strings.Contains(err.Error(), "lies below the bind at "+c.first)
+		if refused != c.refused {
+			t.Errorf("a bind at %s, then %s: refused %v, want %v: %v", c.first, strings.TrimSpace(c.rest), refused, c.refused, err)
+		}
+	}
+}
