@@ -2,6 +2,7 @@ package planner
 
 import (
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -63,4 +64,21 @@ func otherNames(p, real string, recursive bool, mounts []cgroup.Mount) uint64 {
 		}
 	}
 	return 0
+}
+
+// resolvedAbove is the host path p with the symlinks of its deepest
+// folder that is there resolved, and the rest, not there yet, as
+// written. Before helper-62's review a cache not made yet was matched
+// by its path as written: with /var/cache a link to /data/cache, a
+// writable bind of /data was planned, and root inside made the cache
+// (uid 0, 0700: owndir.Check's) that the next plan would trust.
+func resolvedAbove(p string) string {
+	for d, rest := p, ""; ; d, rest = filepath.Dir(d), filepath.Join(filepath.Base(d), rest) {
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			return filepath.Join(r, rest)
+		}
+		if d == filepath.Dir(d) {
+			return p
+		}
+	}
 }

@@ -76,3 +76,45 @@ func TestCacheInWritableFolderRootless(t *testing.T) {
 		t.Errorf("root's, root mapped to 100000: %v", err)
 	}
 }
+
+// TestCacheThroughLinkRefused (helper-62's review of c998abf): the
+// cache was matched by its real path, or, not made yet, by its path as
+// written. With /var/cache a link to /data/cache: no /var/cache/nsup
+// yet, a writable bind of /data was planned, and root inside could make
+// the cache there (uid 0, 0700: CheckCacheDir takes it) with an index the
+// next plan trusts; the cache made, a writable bind of /var was planned,
+// and root inside could point the link at a cache of its own. Both are
+// refused now; a bind of a folder on neither path plans.
+func TestCacheThroughLinkRefused(t *testing.T) {
+	d := t.TempDir()
+	for _, p := range []string{"root/bin", "data/cache", "var", "other"} {
+		os.MkdirAll(filepath.Join(d, p), 0o755)
+	}
+	os.Symlink(d+"/data/cache", d+"/var/cache")
+	os.WriteFile(filepath.Join(d, "root/bin/sh"), []byte("#!/bin/sh\n"), 0o755)
+	compile := func(source string) error {
+		text := "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [{type: bind, source: " + source + ", target: /x}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		s, err := spec.ParseBytes(filepath.Join(d, "nsup.yaml"), d, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := fixedOptions(Options{CacheDir: filepath.Join(d, "var/cache/nsup"), Caller: &rootCaller})
+		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("cgroup/testdata/hybrid")) }
+		_, err = Compile(s, o)
+		return err
+	}
+	for _, made := range []bool{false, true} {
+		if made {
+			os.Mkdir(d+"/data/cache/nsup", 0o700)
+		}
+		if err := compile(d + "/data"); err == nil || !strings.Contains(err.Error(), "nsup's cache "+d+"/data/cache/nsup") {
+			t.Errorf("a writable bind of %s/data, the cache behind %s/var/cache (made: %v): %v, want refused", d, d, made, err)
+		}
+		if err := compile(d + "/var"); err == nil || !strings.Contains(err.Error(), "through the symlink "+d+"/var/cache") {
+			t.Errorf("a writable bind of %s/var, which holds the link to the cache (made: %v): %v, want refused", d, made, err)
+		}
+		if err := compile(d + "/other"); err != nil {
+			t.Errorf("a writable bind of %s/other (made: %v): %v", d, made, err)
+		}
+	}
+}

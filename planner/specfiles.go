@@ -174,9 +174,20 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recu
 	if cache == "" || real == "/" || ec.confiningUserNS() && !ec.mapsOutside(ec.compiler.caller.UID) {
 		return
 	}
-	if r, err := filepath.EvalSymlinks(cache); err == nil {
-		cache = r
+	if abs, err := filepath.Abs(cache); err == nil {
+		cache = abs
 	}
+	// A symlink on the cache's path in the folder (/var/cache -> /data/cache,
+	// /var bound): root inside would point it at a cache of its own, which
+	// the next run takes (uid 0, 0700: owndir.Check's). helper-62's review.
+	links, _ := hostLinks(cache)
+	for _, l := range links {
+		if h := holder(l.at, real); h != "" && h != l.at || h == "" && shownBelow(l.at, real, recursive, mounts) != "" {
+			ec.errorf(pos, field, "nsup's cache %s is reached through the symlink %s (-> %s), in %s, which this mount lets the environment write: root inside would point it at a cache of its own, whose trees other environments run; make this mount read-only, or give nsup a cache by a path with no symlink in that folder (NSUP_CACHE_DIR)", cache, l.at, l.target, real)
+			return
+		}
+	}
+	cache = resolvedAbove(cache)
 	if holder(cache, real) != "" || shownBelow(cache, real, recursive, mounts) != "" {
 		ec.errorf(pos, field, "%s holds nsup's cache %s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache)
 	}
