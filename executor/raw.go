@@ -129,6 +129,7 @@ type rawOp struct {
 	flag   uintptr       // as each kind says
 	under  uintptr       // rawMount beneath a held mount: its slot in held
 	slot   uintptr       // rawMount whose fd is held: its slot in held
+	conf   []*byte       // rawMount held: its options, a key and a value (nil: a flag) each (fsconfigPairs)
 	skip   [2]uint64     // rawBounding: capabilities kept
 	argv   **byte
 	envv   **byte
@@ -143,7 +144,7 @@ const (
 	rawMount           // see rawDoMount
 	rawSetattr         // mount_setattr of p[0] inside the root s[0], attr at a[1], flags a[0]
 	rawOverlay         // see rawDoOverlay
-	rawSymlink         // symlinkat(s[1], folder p[0] inside the root s[0], name s[2])
+	rawSymlink         // symlinkat(s[1], folder p[0] inside the root s[0] (or beneath held slot under: flag rawMountBeneath), name s[2])
 	rawEtcFile         // see rawDoEtcFile
 	rawLinkUp          // SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS of the interface in ifr (s[0])
 	rawWrite           // open(s[0], O_WRONLY), one write(2) of a[0] bytes at s[1]

@@ -13,7 +13,15 @@ import (
 //go:norace
 //go:nosplit
 func rawDoSymlink(p *rawProg, op *rawOp) {
-	root := rawOpenRoot(p, op)
+	var root uintptr
+	if op.flag&rawMountBeneath != 0 {
+		// The held mount (the dev's tmpfs), wherever its folder is now.
+		if root = rawHeld(p, op.under); root == ^uintptr(0) {
+			rawFailed(p, op.step, partRoot, syscall.EBADF)
+		}
+	} else {
+		root = rawOpenRoot(p, op)
+	}
 	dir, e := rawResolve(p, root, &op.p[0])
 	if e != 0 {
 		rawFailed(p, op.step, partTarget, e)
@@ -293,7 +301,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		return
 	}
 	if op.flag&rawMountHeld != 0 {
-		mnt := rawFsmount(p, op, op.s[2], op.s[1], nil, op.a[1])
+		mnt := rawFsmount(p, op, op.s[2], op.s[1], op.conf, op.a[1])
 		if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, mnt, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
 			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 			rawFailed(p, op.step, partCall, e)
@@ -430,7 +438,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 	if op.a[0]&unix.MS_NODEV != 0 {
 		attr = unix.MOUNT_ATTR_NODEV
 	}
-	top := rawFsmount(p, op, &tmpfs[0], nil, &mode0700[0], attr)
+	top := rawFsmount(p, op, &tmpfs[0], nil, mode0700Conf, attr)
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
@@ -487,41 +495,6 @@ func rawOverlayDir(p *rawProg, op *rawOp, top uintptr, name *byte) uintptr {
 		rawFailed(p, op.step, partCall, e)
 	}
 	return fd
-}
-
-// rawFsmount makes a detached filesystem of type fstype (fsopen,
-// fsmount), of mode mode where not nil, with the mount attributes attr,
-// and returns its mount's fd: filled through that fd and moved where it
-// goes (move_mount), it is mounted nowhere by a path.
-//
-//go:norace
-//go:nosplit
-func rawFsmount(p *rawProg, op *rawOp, fstype, source, mode *byte, attr uintptr) uintptr {
-	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(fstype)), unix.FSOPEN_CLOEXEC, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if source != nil {
-		// mount(2)'s source: what the mount table shows ("proc", not
-		// "none"), as a mount of it by mount(2) would.
-		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&sourceKey[0])), uintptr(unsafe.Pointer(source)), 0, 0); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-	}
-	if mode != nil {
-		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_STRING, uintptr(unsafe.Pointer(&modeKey[0])), uintptr(unsafe.Pointer(mode)), 0, 0); e != 0 {
-			rawFailed(p, op.step, partCall, e)
-		}
-	}
-	if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_CMD_CREATE, 0, 0, 0, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	mnt, _, e := syscall.RawSyscall(unix.SYS_FSMOUNT, fs, unix.FSMOUNT_CLOEXEC, attr)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(fs)
-	return mnt
 }
 
 // rawDoLinkUp sets IFF_UP on an interface of this network namespace

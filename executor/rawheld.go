@@ -2,6 +2,8 @@ package executor
 
 import (
 	"fmt"
+	"path"
+	"strings"
 	"unsafe"
 
 	"github.com/nsup/nsup/planner"
@@ -52,10 +54,75 @@ func (b *rawBuilder) heldStep(op planner.Op) error {
 	if !keep {
 		clear(h.live)
 	}
-	if m, ok := op.(planner.Mount); ok && m.Beneath != "" && !h.live[m.Beneath] {
-		return fmt.Errorf("%s: beneath %s, which no earlier step holds: %w", planner.FormatOp(op), m.Beneath, unix.EINVAL)
+	beneath := ""
+	switch o := op.(type) {
+	case planner.Mount:
+		beneath = o.Beneath
+	case planner.Symlink:
+		beneath = o.Beneath
+	case planner.Console:
+		beneath = o.Beneath
+	}
+	if beneath != "" && !h.live[beneath] {
+		return fmt.Errorf("%s: beneath %s, which no earlier step holds: %w", planner.FormatOp(op), beneath, unix.EINVAL)
 	}
 	return nil
+}
+
+// beneathRel is p, a path below the held mount at beneath, as a path
+// from that mount's root ("/dev/pts" beneath "/dev": "/pts").
+func beneathRel(p, beneath string) string {
+	return "/" + strings.TrimPrefix(strings.TrimPrefix(p, beneath), "/")
+}
+
+// symlinkOp prepares a Symlink: its folder resolved inside the root, or
+// beneath the held mount (the dev's tmpfs) it lies below, through that
+// mount's fd, wherever its folder is by then (rawDoSymlink).
+func (b *rawBuilder) symlinkOp(op planner.Symlink) (rawOp, error) {
+	dir, name := path.Split(path.Clean(op.Link))
+	o := rawOp{kind: rawSymlink}
+	var err error
+	if op.Beneath != "" {
+		if !below(op.Link, op.Beneath) || path.Clean(op.Link) == op.Beneath {
+			return o, fmt.Errorf("%s: not below %s: %w", planner.FormatOp(op), op.Beneath, unix.EINVAL)
+		}
+		o.flag, o.under = rawMountBeneath, b.under(op.Beneath)
+		dir = beneathRel(dir, op.Beneath)
+	} else if o.s[0], err = b.root(op.Root); err != nil {
+		return o, err
+	}
+	if o.p[0], err = inRootPath(dir, "", true); err == nil {
+		if o.s[1], err = cstr(op.Target); err == nil {
+			o.s[2], err = cstr(name)
+		}
+	}
+	return o, err
+}
+
+// consoleOp prepares a Console: the terminal's name in this mount
+// namespace, a copy of the host's (readlink of /proc/self/fd/0:
+// /dev/pts/N), as the bind's source: a bind of the fd itself would be
+// of a mount of the host's namespace (EINVAL). The target is made in
+// the dev mount's tmpfs, beneath its held fd when it is held.
+func (b *rawBuilder) consoleOp(op planner.Console) (rawOp, error) {
+	o := rawOp{kind: rawMount, flag: rawMountInRoot | rawMountSourceLink}
+	o.a[0] = unix.MS_BIND
+	target := op.Target
+	var err error
+	if op.Beneath != "" {
+		if !below(op.Target, op.Beneath) || op.Target == op.Beneath {
+			return o, fmt.Errorf("%s: not below %s: %w", planner.FormatOp(op), op.Beneath, unix.EINVAL)
+		}
+		o.flag |= rawMountBeneath
+		o.under = b.under(op.Beneath)
+		target = beneathRel(target, op.Beneath)
+	}
+	if o.s[0], err = b.root(op.Root); err == nil {
+		if o.s[1], err = cstr("/proc/self/fd/0"); err == nil {
+			o.p[1], err = inRootPath(target, "file", false)
+		}
+	}
+	return o, err
 }
 
 // under is the slot of the held mount at target, which heldStep found

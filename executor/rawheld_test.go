@@ -98,3 +98,77 @@ func TestHeldTable(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldDev: the dev's tmpfs, a kernel filesystem with data, is held
+// (fsopen("tmpfs") and one fsconfig per option), and its links and
+// console are beneath it, each taking its slot; a link or a console
+// beneath a target no earlier step holds, or not below it, is refused
+// when the plan is loaded, as a mount is; so is a held filesystem with
+// data other than a tmpfs's.
+func TestHeldDev(t *testing.T) {
+	in := func(op planner.Op) planner.Step { return planner.Step{Stage: planner.Child, Op: op} }
+	tmpfs := func(target, data string, held bool, fstype string) planner.Step {
+		return in(planner.Mount{Source: fstype, Target: target, FSType: fstype, Flags: unix.MS_NOSUID | unix.MS_NODEV, Data: data,
+			Root: "/r", InRoot: true, Create: "dir", Held: held})
+	}
+	link := func(l, beneath string) planner.Step {
+		return in(planner.Symlink{Target: "pts/ptmx", Link: l, Root: "/r", Beneath: beneath})
+	}
+	console := func(target, beneath string) planner.Step {
+		return in(planner.Console{Target: target, Root: "/r", Beneath: beneath})
+	}
+	start := []planner.Step{
+		in(planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}),
+		in(planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}),
+		tmpfs("/dev", "mode=755,size=65536k,noswap", true, "tmpfs"),
+		tmpfs("/other", "", false, "tmpfs"),
+		link("/dev/ptmx", "/dev"),
+		console("/dev/console", "/dev"),
+	}
+	for _, tc := range []struct {
+		name  string
+		extra []planner.Step
+		want  string // "" for a plan that loads
+	}{
+		{"beneath the held dev", nil, ""},
+		{"a link beneath a target never held", []planner.Step{link("/other/ptmx", "/other")}, "beneath /other, which no earlier step holds"},
+		{"a console beneath a target never held", []planner.Step{console("/other/console", "/other")}, "beneath /other, which no earlier step holds"},
+		{"a link after the root switch", []planner.Step{
+			in(planner.Chdir{Path: "/r"}),
+			in(planner.PivotRoot{NewRoot: ".", PutOld: "."}),
+			link("/dev/fd", "/dev"),
+		}, "beneath /dev, which no earlier step holds"},
+		{"a link not below", []planner.Step{link("/devx/ptmx", "/dev")}, "not below /dev"},
+		{"a console at the held mount", []planner.Step{console("/dev", "/dev")}, "not below /dev"},
+		{"a held proc with data", []planner.Step{tmpfs("/proc", "hidepid=2", true, "proc")}, "only a tmpfs's data"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &rawBuilder{prog: newRawProg(), exe: -1}
+			var err error
+			steps := append(append([]planner.Step(nil), start...), tc.extra...)
+			for i, st := range steps {
+				if err = b.add(i, st); err != nil {
+					break
+				}
+			}
+			if tc.want != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, unix.EINVAL) {
+					t.Fatalf("%v, want %q", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := b.prog.ops
+			if ops[2].flag&rawMountHeld == 0 || len(ops[2].conf) != 6 || ops[2].conf[5] != nil {
+				t.Errorf("the dev's tmpfs: flag %#x, %d options (want held; mode, size and the flag noswap)", ops[2].flag, len(ops[2].conf)/2)
+			}
+			for _, o := range ops[4:6] {
+				if o.flag&rawMountBeneath == 0 || o.under != ops[2].slot || o.s[0] != nil && o.kind == rawSymlink {
+					t.Errorf("step %d: flag %#x, slot %d, want beneath slot %d", o.step, o.flag, o.under, ops[2].slot)
+				}
+			}
+		})
+	}
+}

@@ -257,28 +257,9 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		}
 		o.s[1], err = cstr(op.Target)
 	case planner.Symlink:
-		dir, name := path.Split(path.Clean(op.Link))
-		o = rawOp{kind: rawSymlink}
-		if o.s[0], err = b.root(op.Root); err == nil {
-			if o.p[0], err = inRootPath(dir, "", true); err == nil {
-				if o.s[1], err = cstr(op.Target); err == nil {
-					o.s[2], err = cstr(name)
-				}
-			}
-		}
+		o, err = b.symlinkOp(op)
 	case planner.Console:
-		// The terminal's name in this mount namespace, a copy of the
-		// host's (readlink of /proc/self/fd/0: /dev/pts/N), as the bind's
-		// source: a bind of the fd itself would be of a mount of the
-		// host's namespace (EINVAL). The target is made in the dev
-		// mount's tmpfs.
-		o = rawOp{kind: rawMount, flag: rawMountInRoot | rawMountSourceLink}
-		o.a[0] = unix.MS_BIND
-		if o.s[0], err = b.root(op.Root); err == nil {
-			if o.s[1], err = cstr("/proc/self/fd/0"); err == nil {
-				o.p[1], err = inRootPath(op.Target, "file", false)
-			}
-		}
+		o, err = b.consoleOp(op)
 	case planner.EtcFile:
 		o = rawOp{kind: rawEtcFile}
 		o.a[0] = uintptr(len(op.Content))
@@ -451,7 +432,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		}
 		o.flag |= rawMountBeneath
 		o.under = b.under(op.Beneath)
-		rel := func(p string) string { return "/" + strings.TrimPrefix(strings.TrimPrefix(p, op.Beneath), "/") }
+		rel := func(p string) string { return beneathRel(p, op.Beneath) }
 		if op.SourceInRoot && err == nil {
 			o.p[0], err = inRootPath(rel(op.Source), "", false)
 		}
@@ -489,8 +470,11 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		// Made detached and moved onto the target (beneath a held mount
 		// or not, not at it); its fd is kept for the steps beneath it.
 		// Its flags become fsmount's attributes.
-		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || op.Data != "" || o.flag&rawMountAtHeld != 0 || op.Detached {
-			return o, fmt.Errorf("%s: only a kernel filesystem without data, inside the root and not at a held mount, is held: %w", planner.FormatOp(op), unix.EINVAL)
+		if !op.InRoot || op.Flags&unix.MS_BIND != 0 || op.FSType == "" || o.flag&rawMountAtHeld != 0 || op.Detached {
+			return o, fmt.Errorf("%s: only a kernel filesystem, inside the root and not at a held mount, is held: %w", planner.FormatOp(op), unix.EINVAL)
+		}
+		if o.conf, err = fsconfigPairs(op); err != nil {
+			return o, err
 		}
 		attr, ok := fsmountAttr(uintptr(op.Flags))
 		if !ok {

@@ -383,6 +383,9 @@ type Pasta struct {
 type Console struct {
 	Target string `json:"target"`
 	Root   string `json:"root"`
+	// Beneath is the target of the held mount (the dev's tmpfs) that
+	// Target lies below, resolved beneath its fd (as Mount.Beneath).
+	Beneath string `json:"beneath,omitempty"`
 }
 
 // EtcFile puts a file nsup writes (Content) read-only at Target inside

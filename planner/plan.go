@@ -389,9 +389,11 @@ type Mount struct {
 	// cannot send the attributes to another mount.
 	Detached bool `json:"detached,omitempty"`
 	// Held (a proc or sysfs mount, which nsup's masked and read-only
-	// paths lie in): the filesystem is made detached (fsopen(2),
-	// fsmount(2)) and moved onto the target, and the mount's fd is held
-	// for the steps that confine the paths below it (Beneath). A bind
+	// paths lie in; the dev's tmpfs, which its nodes, devpts, shm, links
+	// and console lie in): the filesystem is made detached (fsopen(2),
+	// its Data one fsconfig(2) per option, fsmount(2)) and moved onto
+	// the target, and the mount's fd is held for the steps below it
+	// (Beneath). A bind
 	// that holds masked or read-only paths of the spec's is held too: a
 	// detached clone of its source (open_tree(2)) moved onto the target,
 	// whether Detached or not; so is one that mounts of the spec's lie
@@ -437,6 +439,10 @@ type Symlink struct {
 	Target string `json:"target"`
 	Link   string `json:"link"`
 	Root   string `json:"root"`
+	// Beneath is the target of the held mount (the dev's tmpfs) that
+	// Link lies below: its folder is resolved beneath that mount's fd
+	// (as Mount.Beneath), not by its path from the root again.
+	Beneath string `json:"beneath,omitempty"`
 }
 
 // LinkUp brings a network interface up: ioctl(2) SIOCSIFFLAGS with IFF_UP

@@ -319,7 +319,7 @@ func FormatOp(op Op) string {
 	case EtcFile:
 		return "move_mount(<a tmpfs's file, read-only>, <root>" + op.Target + ") of " + q(op.Content)
 	case Console:
-		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing", inRoot(op.Target))
+		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing", beneathOrInRoot(op.Target, op.Beneath))
 	case Pasta:
 		args := make([]string, len(op.Args))
 		for i, a := range op.Args {
@@ -369,13 +369,9 @@ func FormatOp(op Op) string {
 			source = inRoot(op.Source)
 		}
 		if op.Beneath != "" {
-			// Below the held mount, through its fd.
-			in := func(p string) string {
-				return "<mount at " + op.Beneath + ">" + strings.TrimPrefix(p, op.Beneath)
-			}
-			target = in(op.Target)
+			target = beneathOrInRoot(op.Target, op.Beneath)
 			if op.SourceInRoot {
-				source = in(op.Source)
+				source = beneathOrInRoot(op.Source, op.Beneath)
 			}
 		}
 		if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&msBIND != 0 && op.Flags&msREMOUNT == 0 {
@@ -390,7 +386,7 @@ func FormatOp(op Op) string {
 		held := ""
 		if op.Held {
 			if op.Flags&msBIND == 0 {
-				return "fsmount(fsopen(" + qn(op.FSType) + "), " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + create(op.Create)
+				return heldFS(op, target)
 			}
 			held = ", its fd held" // a bind: a detached clone, as below
 		}
@@ -415,7 +411,7 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
-		return "symlink(" + q(op.Target) + ", " + inRoot(op.Link) + ")"
+		return "symlink(" + q(op.Target) + ", " + beneathOrInRoot(op.Link, op.Beneath) + ")"
 	case LinkUp:
 		return "ioctl(SIOCSIFFLAGS, " + q(op.Name) + ", IFF_UP)"
 	case Sethostname:

@@ -1,0 +1,23 @@
+package planner
+
+import "strings"
+
+// beneathOrInRoot is how the plan shows p, a path inside the root: below
+// the held mount at beneath, through its fd ("<mount at /dev>/ptmx"),
+// or from the root ("<root>/dev/ptmx") when beneath is "".
+func beneathOrInRoot(p, beneath string) string {
+	if beneath == "" {
+		return inRoot(p)
+	}
+	return "<mount at " + beneath + ">" + strings.TrimPrefix(p, beneath)
+}
+
+// heldFS shows a held kernel filesystem (Mount.Held, not a bind): made
+// detached, its data one fsconfig per option, moved onto target.
+func heldFS(op Mount, target string) string {
+	data := ""
+	if op.Data != "" {
+		data = ", fsconfig(" + q(op.Data) + ")"
+	}
+	return "fsmount(fsopen(" + qn(op.FSType) + ")" + data + ", " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + create(op.Create)
+}
