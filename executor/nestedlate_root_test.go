@@ -183,7 +183,8 @@ environments:
 `)
 	text := planText(p)
 	for _, w := range []string{`move_mount(its fd, <mount at /data>/proc), its fd held`, `<mount at /data/proc>/sys`,
-		`mount("tmpfs", <mount at /data>/dev,`, `mount("devpts", <mount at /data>/dev/pts,`, `mount("mqueue", <mount at /data>/mq,`} {
+		`move_mount(its fd, <mount at /data>/dev), its fd held`, `mount("devpts", <mount at /data/dev>/pts,`, `symlink("pts/ptmx", <mount at /data/dev>/ptmx)`,
+		`mount("mqueue", <mount at /data>/mq,`} {
 		if !strings.Contains(text, w) {
 			t.Fatalf("the plan does not show %q:\n%s", w, text)
 		}

@@ -411,19 +411,24 @@ func mountAttrs(f MountFlags, options []string) (set, clear MountAttr) {
 var devNodes = []string{"null", "zero", "full", "random", "urandom", "tty"}
 
 // dev plans the minimal /dev of spec-v1: a tmpfs with the safe device
-// nodes, a private devpts, shm and the fd links; its mounts beneath the
-// held mount at beneath, when it lies below one (its links and the
-// console's bind are made by path).
+// nodes, a private devpts, shm and the fd links. The tmpfs is held
+// (beneath the held mount at beneath, when it lies below one), and
+// everything else of the dev is resolved beneath it, the links and the
+// console's bind too: by their paths from the root, another environment
+// that may write the tree renamed the dev's folder once its tmpfs was
+// mounted and put a symlink to a host folder bound inside in its place,
+// and the links and shm went there (helper-59's review).
 func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
+	t := m.Target
 	in := func(target, source, fstype string, flags MountFlags, data, create string) {
 		ec.add(Child, m.Pos, Mount{Source: source, Target: target, FSType: fstype, Flags: flags,
-			Data: data, Root: ec.root, InRoot: true, Create: create, Beneath: beneath})
+			Data: data, Root: ec.root, InRoot: true, Create: create, Beneath: t})
 	}
 	link := func(target, link string) {
-		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root})
+		ec.add(Child, m.Pos, Symlink{Target: target, Link: link, Root: ec.root, Beneath: t})
 	}
-	t := m.Target
-	in(t, "tmpfs", "tmpfs", msNOSUID|msNOEXEC|msNODEV|opt, "mode=755,size=65536k", "dir")
+	ec.add(Child, m.Pos, Mount{Source: "tmpfs", Target: t, FSType: "tmpfs", Flags: msNOSUID | msNOEXEC | msNODEV | opt,
+		Data: "mode=755,size=65536k", Root: ec.root, InRoot: true, Create: "dir", Held: true, Beneath: beneath})
 	for _, n := range devNodes {
 		in(path.Join(t, n), "/dev/"+n, "", msBIND, "", "file")
 	}
@@ -433,7 +438,7 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 	link("pts/ptmx", path.Join(t, "ptmx"))
 	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
 	if ec.terminal {
-		ec.add(Child, m.Pos, Console{Target: path.Join(t, "console"), Root: ec.root})
+		ec.add(Child, m.Pos, Console{Target: path.Join(t, "console"), Root: ec.root, Beneath: t})
 	}
 	link("/proc/self/fd", path.Join(t, "fd"))
 	link("/proc/self/fd/0", path.Join(t, "stdin"))
@@ -445,7 +450,8 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 }
 
 // heldMount says whether m is made with its fd held for the masked and
-// read-only paths below it (Mount.Held): proc and sysfs, which hold them.
+// read-only paths below it (Mount.Held): proc and sysfs, which hold them;
+// and the dev's tmpfs, for its own steps (dev).
 func heldMount(m spec.Mount) bool {
-	return m.Type == spec.MountProc || m.Type == spec.MountSysfs
+	return m.Type == spec.MountProc || m.Type == spec.MountSysfs || m.Type == spec.MountDev
 }

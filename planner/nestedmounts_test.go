@@ -50,15 +50,19 @@ func checkBeneath(t *testing.T, p *Plan, want map[string]string, held ...string)
 		if !ok || m.Confine != "" {
 			continue
 		}
-		b, ok := want[m.Target]
+		key := m.Target
+		if m.Flags&msREMOUNT != 0 {
+			key += " (remount)"
+		}
+		b, ok := want[key]
 		if !ok {
 			continue
 		}
-		seen[m.Target] = true
+		seen[key] = true
 		if m.Beneath != b {
 			t.Errorf("%s: beneath %q, want %q", FormatOp(m), m.Beneath, b)
 		}
-		if slices.Contains(held, m.Target) && !m.Held {
+		if slices.Contains(held, key) && !m.Held {
 			t.Errorf("%s: not held", FormatOp(m))
 		}
 	}
@@ -195,7 +199,9 @@ environments:
 // binds, its devpts and shm), an mqueue below a bind were placed by
 // their path, which the rename of the bind's folder by a writer of the
 // tree sends elsewhere: they are resolved beneath the bind's held fd,
-// the proc held itself for its masked and read-only paths.
+// the proc held itself for its masked and read-only paths, the dev's
+// tmpfs held itself for the dev's own steps, its links and console too
+// (helper-59's review).
 func TestKernelMountsBelowBindBeneath(t *testing.T) {
 	p, err := compileText(t, `version: 1
 environments:
@@ -216,7 +222,20 @@ environments:
 		t.Fatal(err)
 	}
 	checkBeneath(t, p, map[string]string{"/data": "", "/other": "", "/data/proc": "/data", "/data/dev": "/data",
-		"/data/dev/null": "/data", "/data/dev/pts": "/data", "/data/dev/shm": "/data", "/data/mq": "/data"}, "/data", "/data/proc")
+		"/data/dev/null": "/data/dev", "/data/dev/pts": "/data/dev", "/data/dev/shm": "/data/dev", "/data/dev (remount)": "/data/dev",
+		"/data/mq": "/data"}, "/data", "/data/proc", "/data/dev")
+	links := 0
+	for _, st := range ops(p, "a") {
+		if l, ok := st.Op.(Symlink); ok {
+			links++
+			if l.Beneath != "/data/dev" {
+				t.Errorf("%s: beneath %q, want /data/dev", FormatOp(l), l.Beneath)
+			}
+		}
+	}
+	if links != 5 {
+		t.Errorf("%d links of the dev, want 5", links)
+	}
 	confined := 0
 	for _, st := range ops(p, "a") {
 		if m, ok := st.Op.(Mount); ok && m.Confine != "" {
