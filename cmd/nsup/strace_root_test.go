@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,7 +27,9 @@ import (
 
 // fork and vfork are traced too: nsup must make none beyond its plan, and
 // the environment's own forks must be recognised as the environment's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self"
+// The calls that make and copy fds are traced too (fdCalls), to follow
+// the fds the mount calls take (strace_fds_test.go).
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -314,8 +317,6 @@ func sameFlags(traced string, want fmt.Stringer) bool {
 	return true
 }
 
-var fdTarget = regexp.MustCompile(`^"/proc/self/fd/\d+"$`)
-
 // splitArgs splits strace's top-level argument list.
 func splitArgs(s string) []string {
 	var out []string
@@ -339,34 +340,175 @@ func splitArgs(s string) []string {
 	return append(out, strings.TrimSpace(s[start:]))
 }
 
-func mountMatch(src, target, fstype string, flags planner.MountFlags, data string, inRoot, srcFD bool) func(event) bool {
+// flagText is flags as strace prints them, for sameFlags.
+type flagText string
+
+func (f flagText) String() string { return string(f) }
+
+// fsmountAttrs are fsmount's attributes for mount flags (the executor's
+// fsmountAttr), false for a flag it has none for.
+func fsmountAttrs(f planner.MountFlags) (flagText, bool) {
+	var out []string
+	for _, n := range strings.Split(f.String(), "|") {
+		switch n {
+		case "0", "":
+		case "MS_RDONLY", "MS_NOSUID", "MS_NODEV", "MS_NOEXEC", "MS_NOATIME", "MS_RELATIME", "MS_STRICTATIME", "MS_NODIRATIME":
+			out = append(out, "MOUNT_ATTR_"+strings.TrimPrefix(n, "MS_"))
+		default:
+			return "", false
+		}
+	}
+	return flagText(strings.Join(out, "|")), true
+}
+
+// ok says whether a call succeeded.
+func succeeded(e event) bool { return strings.HasPrefix(e.ret, "0") }
+
+// moveMatch is move_mount(from, "", onto, "", F_EMPTY_PATH|T_EMPTY_PATH),
+// fd to fd, from and onto checked by want.
+func moveMatch(fds *fdState, want func(pid int, from, onto *fdObj) bool) func(event) bool {
 	return func(e event) bool {
-		if e.name != "mount" {
-			return false
-		}
 		a := splitArgs(e.args)
-		if len(a) != 5 {
-			return false
-		}
-		tgt := a[1] == q(target)
-		if inRoot {
-			tgt = fdTarget.MatchString(a[1])
-		}
-		// strace prints the data argument as a string only for filesystems
-		// it knows to take one; compare it when it is printed.
-		d := a[4] == qn(data) || (data != "" && strings.HasPrefix(a[4], "0x")) || (data == "" && a[4] == `""`)
-		// A bind's source is mounted through an fd: resolved inside the
-		// root, or opened on the host without following a symlink.
-		source := a[0] == qn(src) || (src == "" && a[0] == `""`) || (srcFD && fdTarget.MatchString(a[0]))
-		if srcFD && !inRoot && src == target {
-			tgt = fdTarget.MatchString(a[1]) // the root bound onto itself, through its fd
-		}
-		return source && tgt &&
-			(a[2] == qn(fstype) || (fstype == "" && a[2] == `""`)) && sameFlags(a[3], flags) && d
+		return e.name == "move_mount" && succeeded(e) && len(a) == 5 && a[1] == `""` && a[3] == `""` &&
+			sameFlags(a[4], flagText("MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")) &&
+			want(e.pid, fds.fd(e.pid, a[0]), fds.fd(e.pid, a[2]))
 	}
 }
 
-func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expectation {
+// mountStep is the traced call of a Mount step. Its fds are followed
+// (strace_fds_test.go): a path inside the root is resolved from the
+// root's handle, or, beneath a held mount, from that mount's fd; a bind's
+// source is a host path opened without following a symlink, or a path
+// inside the root resolved the same way as the target; a detached clone
+// is of that source, recursive as MS_REC says; a held kernel filesystem
+// is fsmount's, of the step's type, source and flags (as attributes).
+func mountStep(op planner.Mount, fds *fdState) func(event) bool {
+	bind := op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && op.Source != ""
+	rec := op.Flags&unix.MS_REC != 0
+	target := func(pid int, o *fdObj) bool { return fds.inRoot(pid, o, op.Root, op.Target, op.Beneath) }
+	source := func(pid int, o *fdObj) bool {
+		if op.SourceInRoot {
+			// Beneath the held mount too (the executor resolves both
+			// paths beneath its fd).
+			return fds.inRoot(pid, o, op.Root, op.Source, op.Beneath)
+		}
+		return o.host(op.Source)
+	}
+	clone := func(pid int, f *fdObj) bool {
+		return f != nil && f.kind == fdTree && f.recursive == rec && source(pid, f.src)
+	}
+	switch {
+	case op.Held && !bind:
+		// fsopen, fsconfig, fsmount (its flags its attributes), the
+		// mount's fd moved onto the target's: held for the steps beneath.
+		attrs, known := fsmountAttrs(op.Flags)
+		return moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+			return known && from != nil && from.kind == fdMnt && from.fstype == op.FSType && from.source == op.Source &&
+				from.mode == "" && sameFlags(from.attrs, attrs) && target(pid, onto)
+		})
+	case bind && !op.InRoot && op.Source == op.Target:
+		// The root bound onto itself as a detached clone of the folder
+		// opened without a symlink, moved onto that very fd: its fd is
+		// the root's handle from then on.
+		return moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+			return clone(pid, from) && onto == from.src
+		})
+	case op.Held || op.Detached:
+		// A detached clone of the source (open_tree) moved onto the
+		// target's fd: its fd serves the next step, a setattr, and, held,
+		// the steps beneath it.
+		return moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+			return bind && clone(pid, from) && target(pid, onto)
+		})
+	}
+	return func(e event) bool {
+		a := splitArgs(e.args)
+		if e.name != "mount" || !succeeded(e) || len(a) != 5 {
+			return false
+		}
+		tgt := a[1] == q(op.Target)
+		if op.InRoot {
+			tgt = target(e.pid, fds.procFd(e.pid, a[1]))
+		}
+		// strace prints the data argument as a string only for filesystems
+		// it knows to take one; compare it when it is printed.
+		d := a[4] == qn(op.Data) || (op.Data != "" && strings.HasPrefix(a[4], "0x")) || (op.Data == "" && a[4] == `""`)
+		// A bind's source is mounted through an fd: resolved inside the
+		// root, or opened on the host without following a symlink.
+		src := a[0] == qn(op.Source) || (op.Source == "" && a[0] == `""`)
+		if bind {
+			src = source(e.pid, fds.procFd(e.pid, a[0]))
+		}
+		return src && tgt && (a[2] == qn(op.FSType) || (op.FSType == "" && a[2] == `""`)) && sameFlags(a[3], op.Flags) && d
+	}
+}
+
+// setattrStep is the traced call of a MountSetattr step: of the mount the
+// previous step moved, through its fd (ByFD); of a path inside the root,
+// or the root bound onto itself, through the fd resolved from the root's
+// handle; else of a path.
+func setattrStep(op planner.MountSetattr, rootBound string, fds *fdState) func(event) bool {
+	return func(e event) bool {
+		a := splitArgs(e.args)
+		if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || strings.Contains(a[2], "AT_RECURSIVE") != op.Recursive {
+			return false
+		}
+		// {attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NODEV, attr_clr=0, ...}
+		attr := map[string]string{}
+		for _, f := range splitArgs(strings.TrimSuffix(strings.TrimPrefix(a[3], "{"), "}")) {
+			k, v, _ := strings.Cut(f, "=")
+			attr[k] = v
+		}
+		if !sameFlags(attr["attr_set"], op.Set) || !sameFlags(attr["attr_clr"], op.Clear) {
+			return false
+		}
+		byFD := a[1] == `""` && strings.Contains(a[2], "AT_EMPTY_PATH")
+		fd := fds.fd(e.pid, a[0])
+		switch {
+		case op.ByFD:
+			return byFD && fd != nil && fd == fds.moved[e.pid] && fd.kind == fdTree
+		case op.InRoot:
+			return byFD && fds.inRoot(e.pid, fd, op.Root, op.Path, "")
+		case op.Path != "" && op.Path == rootBound:
+			return byFD && fds.inRoot(e.pid, fd, op.Path, "/", "")
+		}
+		return a[0] == "AT_FDCWD" && a[1] == q(op.Path) && !strings.Contains(a[2], "AT_EMPTY_PATH")
+	}
+}
+
+// overlayData checks an overlay's options: its layers by fd, the lower
+// one the folder the tmpfs was moved onto, the upper and work folders
+// made in that tmpfs.
+func overlayData(fds *fdState, pid int, data string, top *fdObj, op planner.Overlay) bool {
+	if strings.HasPrefix(data, "0x") {
+		return true // not printed
+	}
+	var lower, upper, work string
+	userxattr := false
+	for _, o := range strings.Split(unquote(data), ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "lowerdir":
+			lower = v
+		case "upperdir":
+			upper = v
+		case "workdir":
+			work = v
+		case "userxattr":
+			userxattr = true
+		default:
+			return false
+		}
+	}
+	in := func(p, name string) bool {
+		o := fds.procFd(pid, q(p))
+		return o != nil && o.kind == fdPath && o.anchor == top && o.scoped && o.rel == name
+	}
+	l := fds.procFd(pid, q(lower))
+	return l.host(op.Lower) && in(upper, "upper") && in(work, "work") && userxattr == op.UserXattr
+}
+
+func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *fdState) []expectation {
 	var ex []expectation
 	rootBound := "" // the root bound onto itself: its setattrs go through its fd
 	add := func(i int, st planner.Step, m func(event) bool) {
@@ -401,43 +543,12 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 			}
 			add(i, st, execMatch(op.Path, op.Argv))
 		case planner.Mount:
-			if op.Held {
-				// fsopen, fsmount (not traced), the mount's fd moved
-				// onto the target's fd: held for the steps beneath it.
-				add(i, st, func(e event) bool {
-					return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
-				})
-				break
-			}
 			if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 {
-				// The root bound onto itself as a detached clone, whose
-				// fd is the root's handle from then on.
 				rootBound = op.Source
-				add(i, st, func(e event) bool {
-					return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
-				})
-				break
 			}
-			if op.Detached {
-				// A detached clone of the source (open_tree) moved onto
-				// the target's fd: its fd serves the next step.
-				add(i, st, func(e event) bool {
-					return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
-				})
-				break
-			}
-			srcFD := op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 && op.Source != ""
-			add(i, st, mountMatch(op.Source, op.Target, op.FSType, op.Flags, op.Data, op.InRoot, srcFD))
+			add(i, st, mountStep(op, fds))
 		case planner.MountSetattr:
-			add(i, st, func(e event) bool {
-				a := splitArgs(e.args)
-				if e.name != "mount_setattr" || len(a) != 5 || strings.Contains(a[2], "AT_RECURSIVE") != op.Recursive {
-					return false
-				}
-				// {attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NODEV, attr_clr=..., ...}
-				set, _, _ := strings.Cut(strings.TrimPrefix(a[3], "{attr_set="), ",")
-				return sameFlags(set, op.Set) && ((op.InRoot || op.Path == rootBound) == (a[1] == `""`))
-			})
+			add(i, st, setattrStep(op, rootBound, fds))
 		case planner.Keyctl:
 			add(i, st, func(e event) bool {
 				return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL")
@@ -453,15 +564,28 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 				return e.name == "seccomp" && strings.HasPrefix(e.args, "SECCOMP_SET_MODE_FILTER, "+op.Flags.String()+", {len="+strconv.Itoa(len(op.Program)/8))
 			})
 		case planner.Overlay:
-			// The upper folder's tmpfs, made detached, moved onto the lower
-			// folder opened without a symlink; the overlay mounted on the
-			// tmpfs through its fd: no step follows the path again.
-			add(i, st, func(e event) bool {
-				return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
-			})
+			// The upper folder's tmpfs, made detached (mode 0700, nodev as
+			// the overlay), moved onto the lower folder opened without a
+			// symlink; the overlay mounted on the tmpfs through its fd, its
+			// layers by fd: no step follows the path again.
+			attrs := flagText("0")
+			flags := planner.MountFlags(0)
+			if op.NoDev {
+				attrs, flags = "MOUNT_ATTR_NODEV", unix.MS_NODEV
+			}
+			add(i, st, moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+				return from != nil && from.kind == fdMnt && from.fstype == "tmpfs" && from.source == "" && from.mode == "0700" &&
+					sameFlags(from.attrs, attrs) && onto.host(op.Lower)
+			}))
 			add(i, st, func(e event) bool {
 				a := splitArgs(e.args)
-				return e.name == "mount" && len(a) == 5 && a[2] == `"overlay"` && fdTarget.MatchString(a[1])
+				if e.name != "mount" || !succeeded(e) || len(a) != 5 {
+					return false
+				}
+				top := fds.procFd(e.pid, a[1])
+				return a[0] == `"overlay"` && a[2] == `"overlay"` && sameFlags(a[3], flags) &&
+					top != nil && top == fds.moved[e.pid] && top.kind == fdMnt && top.where == path.Clean(op.Target) &&
+					overlayData(fds, e.pid, a[4], top, op)
 			})
 		case planner.Sethostname:
 			add(i, st, func(e event) bool { return e.name == "sethostname" && strings.HasPrefix(e.args, q(op.Name)) })
@@ -503,22 +627,38 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool) []expe
 			})
 			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
 		case planner.Console:
-			// The terminal, by its /dev/pts name, onto the target's fd.
+			// The terminal, by its /dev/pts name, onto the target's fd
+			// resolved from the root's handle.
 			add(i, st, func(e event) bool {
 				a := splitArgs(e.args)
-				return e.name == "mount" && len(a) == 5 && strings.HasPrefix(a[0], `"/dev/pts/`) && fdTarget.MatchString(a[1]) && a[3] == "MS_BIND"
+				return e.name == "mount" && succeeded(e) && len(a) == 5 && strings.HasPrefix(a[0], `"/dev/pts/`) && a[2] == "NULL" && a[3] == "MS_BIND" &&
+					fds.inRoot(e.pid, fds.procFd(e.pid, a[1]), op.Root, op.Target, "")
 			})
 		case planner.EtcFile:
-			// The file's clone made read-only (by fd: "", AT_EMPTY_PATH),
-			// and moved onto the target (fd to fd).
+			// A tmpfs of its own (fsopen, fsmount), the file made in it, a
+			// clone of the file alone (open_tree) made read-only (by fd:
+			// "", AT_EMPTY_PATH) and moved onto the target (fd to fd),
+			// resolved from the root's handle.
+			file := func(t *fdObj) bool {
+				if t == nil || t.kind != fdTree || t.recursive || t.src == nil || t.src.kind != fdPath {
+					return false
+				}
+				m := t.src.anchor
+				return t.src.scoped && t.src.rel == path.Base(op.Target) && m != nil && m.kind == fdMnt && m.fstype == "tmpfs" && m.where == ""
+			}
+			var tree *fdObj
 			add(i, st, func(e event) bool {
 				a := splitArgs(e.args)
-				return e.name == "mount_setattr" && len(a) == 5 && a[1] == `""` && strings.Contains(a[2], "AT_EMPTY_PATH") &&
-					strings.Contains(a[3], "MOUNT_ATTR_RDONLY")
+				if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH" ||
+					!strings.HasPrefix(a[3], "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NODEV|MOUNT_ATTR_NOEXEC, attr_clr=0,") {
+					return false
+				}
+				tree = fds.fd(e.pid, a[0])
+				return file(tree)
 			})
-			add(i, st, func(e event) bool {
-				return e.name == "move_mount" && strings.Contains(e.args, "MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH")
-			})
+			add(i, st, moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+				return from != nil && from == tree && fds.inRoot(pid, onto, op.Root, op.Target, "")
+			}))
 		case planner.Spawn, planner.Monitor:
 			// A fork (a clone without new namespaces); its execve is a
 			// proc step of its own.
@@ -736,12 +876,18 @@ func hostThreads(evs []event) map[int]bool {
 func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, missing []string) {
 	queues := map[string][]expectation{}
 	held := map[string]bool{} // the pods whose holder an earlier step starts
+	fds := newFdState()
+	fds.shareHost(host)
 	var order []string
 	for _, e := range p.Environments {
-		queues[e.Name] = expectations(e, host, held)
+		queues[e.Name] = expectations(e, host, held, fds)
 		order = append(order, e.Name)
 	}
 	for _, e := range evs {
+		if isFdCall(e.name) {
+			fds.apply(e) // followed, not a step
+			continue
+		}
 		ok := false
 		for _, n := range order {
 			if q := queues[n]; len(q) > 0 && q[0].match(e) {
@@ -753,6 +899,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		if !ok {
 			unmatched = append(unmatched, e.String())
 		}
+		fds.apply(e)
 	}
 	for _, n := range order {
 		for _, x := range queues[n] {
