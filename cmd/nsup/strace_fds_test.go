@@ -348,3 +348,34 @@ func (s *fdState) shareHost(host map[int]bool) {
 		s.tables[pid] = t
 	}
 }
+
+// fromOtherAnchor is evs with the first path resolved from a mount's fd
+// (a held mount's) resolved instead from another mount fd the process
+// holds then, one of a folder above it (the root's handle, a mount's or
+// the root opened, or a held mount it lies below), by the same path: the same folder, reached from the
+// wrong fd. It is nil when the trace has no such path.
+func fromOtherAnchor(evs []event) []event {
+	fds := newFdState()
+	for i, e := range evs {
+		a := splitArgs(e.args)
+		if e.name == "openat2" && len(a) == 4 && retFd(e.ret) >= 0 {
+			if d := fds.fd(e.pid, a[0]); d != nil && (d.kind == fdTree || d.kind == fdMnt) && d.where != "" {
+				t := fds.table(e.pid)
+				nums := slices.Sorted(maps.Keys(t))
+				for _, n := range nums {
+					r := t[n]
+					if r == d || r.kind == fdPath || r.kind == fdFs || !strings.HasPrefix(d.where, r.where+"/") {
+						continue
+					}
+					a[0] = strconv.Itoa(n)
+					a[1] = strconv.Quote(path.Join(strings.TrimPrefix(d.where, r.where+"/"), unquote(a[1])))
+					out := slices.Clone(evs)
+					out[i].args = strings.Join(a, ", ")
+					return out
+				}
+			}
+		}
+		fds.apply(e)
+	}
+	return nil
+}

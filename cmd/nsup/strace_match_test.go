@@ -108,6 +108,14 @@ func TestStraceMatcherFollowsFds(t *testing.T) {
 	if un, miss := match(matchTraceText); len(un)+len(miss) > 0 {
 		t.Fatalf("the trace does not match its plan:\nunmatched:\n  %s\nmissing:\n  %s", strings.Join(un, "\n  "), strings.Join(miss, "\n  "))
 	}
+	// What the root test does to every trace with a step beneath a held
+	// mount.
+	all := parseTrace(t, matchTraceText)
+	if other := fromOtherAnchor(all); other == nil {
+		t.Error("fromOtherAnchor found no path resolved from a held mount's fd")
+	} else if un, miss := matchTrace(matchPlan, other, hostThreads(all)); len(un)+len(miss) == 0 {
+		t.Error("fromOtherAnchor's trace still matches its plan")
+	}
 	for _, c := range []struct{ why, old, new string }{
 		{"the tmpfs beneath /data/conf resolved from /data/conf2's held fd (the wrong slot)",
 			`openat2(5, "sub"`, `openat2(6, "sub"`},

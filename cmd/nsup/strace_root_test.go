@@ -848,6 +848,24 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 			break
 		}
 	}
+	// A step beneath a held mount resolved from another mount's fd (the
+	// root's, or a held mount it lies below) by the same path does not
+	// match: the fds are followed.
+	beneath := false
+	for _, e := range p.Environments {
+		for _, st := range e.Steps {
+			if m, ok := st.Op.(planner.Mount); ok && m.Beneath != "" && m.Target != m.Beneath {
+				beneath = true
+			}
+		}
+	}
+	if other := fromOtherAnchor(evs); other != nil {
+		if un, miss := matchTrace(p, other, host); len(un)+len(miss) == 0 {
+			t.Error("a trace with a step beneath a held mount resolved from another mount's fd still matches the plan")
+		}
+	} else if beneath {
+		t.Error("the plan has a step beneath a held mount, the trace no path resolved from a held mount's fd below another's")
+	}
 	swapped := append([]event(nil), evs...)
 	swapped[a], swapped[b] = swapped[b], swapped[a]
 	if un, miss := matchTrace(p, swapped, host); len(un)+len(miss) == 0 {
