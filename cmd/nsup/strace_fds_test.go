@@ -58,9 +58,11 @@ type fdObj struct {
 	src       *fdObj
 	recursive bool
 	// fstype, source and mode (fdFs, fdMnt: of its context), attrs
-	// (fdMnt): fsmount's attributes.
-	fstype, source, mode, attrs string
-	fs                          *fdObj
+	// (fdMnt): fsmount's attributes; data: every option of the context
+	// but its source, in the order set ("mode=755,size=65536k", a flag
+	// by its key alone), as Mount.Data shows them.
+	fstype, source, mode, attrs, data string
+	fs                                *fdObj
 	// seq is the event that made it, or that last moved it.
 	seq int
 }
@@ -236,17 +238,27 @@ func (s *fdState) apply(e event) {
 			set(&fdObj{kind: fdFs, fstype: unquote(a[0]), seq: s.seq})
 		}
 	case "fsconfig":
-		if fs := s.fd(e.pid, a[0]); ok && fs != nil && fs.kind == fdFs && len(a) == 5 && a[1] == "FSCONFIG_SET_STRING" {
-			switch a[2] {
-			case `"source"`:
+		if fs := s.fd(e.pid, a[0]); ok && fs != nil && fs.kind == fdFs && len(a) == 5 {
+			opt := ""
+			switch {
+			case a[1] == "FSCONFIG_SET_STRING" && a[2] == `"source"`:
 				fs.source = unquote(a[3])
-			case `"mode"`:
-				fs.mode = unquote(a[3])
+			case a[1] == "FSCONFIG_SET_STRING":
+				if a[2] == `"mode"` {
+					fs.mode = unquote(a[3])
+				}
+				opt = unquote(a[2]) + "=" + unquote(a[3])
+			case a[1] == "FSCONFIG_SET_FLAG":
+				opt = unquote(a[2])
 			}
+			if opt != "" && fs.data != "" {
+				fs.data += ","
+			}
+			fs.data += opt
 		}
 	case "fsmount":
 		if fs := s.fd(e.pid, a[0]); fs != nil && fs.kind == fdFs && len(a) == 3 {
-			set(&fdObj{kind: fdMnt, fs: fs, fstype: fs.fstype, source: fs.source, mode: fs.mode, attrs: a[2], seq: s.seq})
+			set(&fdObj{kind: fdMnt, fs: fs, fstype: fs.fstype, source: fs.source, mode: fs.mode, data: fs.data, attrs: a[2], seq: s.seq})
 		} else {
 			set(nil)
 		}

@@ -399,12 +399,13 @@ func mountStep(op planner.Mount, fds *fdState) func(event) bool {
 	}
 	switch {
 	case op.Held && !bind:
-		// fsopen, fsconfig, fsmount (its flags its attributes), the
+		// fsopen, fsconfig (its source, then its data's options one by
+		// one: a tmpfs's), fsmount (its flags its attributes), the
 		// mount's fd moved onto the target's: held for the steps beneath.
 		attrs, known := fsmountAttrs(op.Flags)
 		return moveMatch(fds, func(pid int, from, onto *fdObj) bool {
 			return known && from != nil && from.kind == fdMnt && from.fstype == op.FSType && from.source == op.Source &&
-				from.mode == "" && sameFlags(from.attrs, attrs) && target(pid, onto)
+				from.data == op.Data && sameFlags(from.attrs, attrs) && target(pid, onto)
 		})
 	case bind && !op.InRoot && op.Source == op.Target:
 		// The root bound onto itself as a detached clone of the folder
