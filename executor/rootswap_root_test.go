@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // TestRootRootPathSwapped (helper-52's review): after the root's bind,
@@ -44,13 +45,13 @@ environments:
 `)
 	step := -1
 	for i, st := range p.Environments[0].Steps {
-		if op, ok := st.Op.(planner.MountSetattr); ok && !op.InRoot && op.Path != "/" {
+		if op, ok := st.Op.(planner.MountSetattr); ok && op.InRoot && op.Path == "/" && op.Set == unix.MOUNT_ATTR_NODEV {
 			step = i
 			break
 		}
 	}
 	if step < 0 {
-		t.Fatalf("no mount_setattr of the root's path in the plan:\n%s", planText(p))
+		t.Fatalf("no mount_setattr of the root's mount (its nodev) in the plan:\n%s", planText(p))
 	}
 	out := applyPausedAt(t, p, "a", step, func() {
 		// The writer of the folder above the root: the root renamed away, a

@@ -146,11 +146,11 @@ environments:
 			switch op := st.Op.(type) {
 			case MountSetattr:
 				switch {
-				case op.Path == root && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY:
+				case op.InRoot && op.Root == root && op.Path == "/" && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY:
 					got = append(got, "recursive read-only")
-				case op.Path == root && !op.Recursive && op.Clear == unix.MOUNT_ATTR_RDONLY:
+				case op.InRoot && op.Root == root && op.Path == "/" && !op.Recursive && op.Clear == unix.MOUNT_ATTR_RDONLY:
 					got = append(got, "own mount writable")
-				case op.Path == "/" && op.Set == unix.MOUNT_ATTR_RDONLY:
+				case !op.InRoot && op.Path == "/" && op.Set == unix.MOUNT_ATTR_RDONLY:
 					got = append(got, "/ read-only")
 				}
 			case Mount:

@@ -86,7 +86,7 @@ func (ec *envCompiler) child() {
 		} else {
 			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
 			if !e.Rootfs.Dev {
-				ec.add(Child, rpos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
+				ec.add(Child, rpos, MountSetattr{Path: "/", Root: ec.root, InRoot: true, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
 			}
 			ec.readonlyBelowRoot(rpos)
 		}

@@ -395,10 +395,10 @@ func (ec *envCompiler) readonlyBelowRoot(pos spec.Pos) {
 	if r.Dir == "" || !r.Readonly || r.Overlay {
 		return
 	}
-	ec.add(Child, pos, MountSetattr{Path: ec.root, Recursive: true, Set: unix.MOUNT_ATTR_RDONLY})
+	ec.add(Child, pos, MountSetattr{Path: "/", Root: ec.root, InRoot: true, Recursive: true, Set: unix.MOUNT_ATTR_RDONLY})
 	var st unix.Statfs_t
 	if unix.Statfs(ec.root, &st) == nil && st.Flags&unix.ST_RDONLY != 0 {
 		return
 	}
-	ec.add(Child, pos, MountSetattr{Path: ec.root, Clear: unix.MOUNT_ATTR_RDONLY})
+	ec.add(Child, pos, MountSetattr{Path: "/", Root: ec.root, InRoot: true, Clear: unix.MOUNT_ATTR_RDONLY})
 }

@@ -207,6 +207,16 @@ func setattrOptions(op planner.MountSetattr) ([]string, error) {
 	return names, nil
 }
 
+// isRoot says whether op is of the root's own mount before the root
+// switch: through the root's handle (<root>), or by its host path as
+// plans before the fourteenth stop put it.
+func (x *exporter) isRoot(op planner.MountSetattr) bool {
+	if op.InRoot {
+		return op.Path == "/" && op.Root != "" && op.Root == x.rootfs.Path
+	}
+	return op.Path != "" && op.Path == x.rootfs.Path
+}
+
 // setattr translates a mount_setattr step: the flags of a bind of the
 // spec (its options), the root's read-only (root.readonly) or nodev (a
 // Note), or part of a read-only path (linux.readonlyPaths).
@@ -225,14 +235,14 @@ func (x *exporter) setattr(op planner.MountSetattr) error {
 		// After pivot_root: the root read-only, as runtimes make it.
 		x.cfg.Root.Readonly = true
 		return nil
-	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && op.Recursive && op.Set == unix.MOUNT_ATTR_NODEV && op.Clear == 0:
+	case x.isRoot(op) && op.Recursive && op.Set == unix.MOUNT_ATTR_NODEV && op.Clear == 0:
 		x.rootNodev()
 		return nil
-	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY && op.Clear == 0:
+	case x.isRoot(op) && op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY && op.Clear == 0:
 		// A read-only dir root's mounts below it, read-only too.
 		x.note(x.e.Rootfs.Pos, x.key+".rootfs.readonly", "the root's own mount only: nsup makes the host's mounts below a read-only dir root read-only too; OCI's root.readonly is the root's mount alone, and runtimes bind the root recursively, so a host mount below %s/ stays as the host has it", RootfsDir)
 		return nil
-	case !op.InRoot && op.Path != "" && op.Path == x.rootfs.Path && !op.Recursive && op.Set == 0 && op.Clear == unix.MOUNT_ATTR_RDONLY:
+	case x.isRoot(op) && !op.Recursive && op.Set == 0 && op.Clear == unix.MOUNT_ATTR_RDONLY:
 		// The root's own mount writable again until root.readonly.
 		return nil
 	case !op.InRoot:
