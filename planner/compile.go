@@ -275,11 +275,16 @@ type compiler struct {
 	writable     []WritableFolder
 	// writableMounts are the host's mounts, read with them (shownBelow).
 	writableMounts []cgroup.Mount
+	// ownMounts is hostMounts' own read of the mount table, where the
+	// cgroup layout could not be read.
+	ownMountsOnce sync.Once
+	ownMounts     []cgroup.Mount
+	ownMountsErr  error
 	// dirs memoizes what resolved and rootfs ask of a host directory
 	// (environments of one file often share a rootfs).
 	dirs map[string]hostDir
 	// refusedBinds memoizes kernelBindRefused, by recursive and source.
-	refusedBinds map[string]string
+	refusedBinds map[refusedBind]string
 	// stats memoizes the lstat of a path below a host folder (dirTree,
 	// mountedView).
 	stats statCache

@@ -246,7 +246,7 @@ func hostRootRefused(p string) string {
 // namespace the kernel refuses those to root inside itself.
 func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	// Once per plan: environments of one file often share a root.
-	key := fmt.Sprint(recursive) + src
+	key := refusedBind{src, recursive}
 	c.mu.Lock()
 	why, seen := c.refusedBinds[key]
 	c.mu.Unlock()
@@ -254,12 +254,18 @@ func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 		why = c.kernelBindWhy(src, recursive)
 		c.mu.Lock()
 		if c.refusedBinds == nil {
-			c.refusedBinds = map[string]string{}
+			c.refusedBinds = map[refusedBind]string{}
 		}
 		c.refusedBinds[key] = why
 		c.mu.Unlock()
 	}
 	return why
+}
+
+// refusedBind is what kernelBindRefused is asked.
+type refusedBind struct {
+	src       string
+	recursive bool
 }
 
 // kernelBindWhy is kernelBindRefused's answer, worked out.

@@ -38,15 +38,16 @@ func (c *compiler) hostLayout() (*cgroup.Layout, error) {
 
 // hostMounts are the host's visible mounts: the cgroup layout's read of
 // the mount table, or (where it could not be read) a read of its own.
+// The latter is read once per plan too: every bind and root asks it.
 func (c *compiler) hostMounts() ([]cgroup.Mount, error) {
 	if l, err := c.hostLayout(); err == nil {
 		return l.Mounts, nil
 	}
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil, err
-	}
-	return cgroup.Mounts(b), nil
+	c.ownMountsOnce.Do(func() {
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		c.ownMounts, c.ownMountsErr = cgroup.Mounts(b), err
+	})
+	return c.ownMounts, c.ownMountsErr
 }
 
 // cgroups plans the environment's groups (planner/cgroup decides where):

@@ -440,9 +440,11 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("setgroups(%d, [%s])", len(op.Groups), strings.Join(g, ", "))
 	case Setresgid:
-		return "setresgid(" + strings.Repeat(strconv.FormatUint(uint64(op.GID), 10)+", ", 2) + strconv.FormatUint(uint64(op.GID), 10) + ")"
+		id := strconv.FormatUint(uint64(op.GID), 10)
+		return "setresgid(" + id + ", " + id + ", " + id + ")"
 	case Setresuid:
-		return "setresuid(" + strings.Repeat(strconv.FormatUint(uint64(op.UID), 10)+", ", 2) + strconv.FormatUint(uint64(op.UID), 10) + ")"
+		id := strconv.FormatUint(uint64(op.UID), 10)
+		return "setresuid(" + id + ", " + id + ", " + id + ")"
 	case Spawn:
 		who := q(op.Process)
 		if op.Main {

@@ -31,7 +31,7 @@ func dirTree(root string, stats *statCache) treeView {
 // moment, and a thousand environments of one root ask it the same paths.
 type statCache struct {
 	mu sync.Mutex
-	m  map[string]dirEntry
+	m  map[string]statEntry
 }
 
 func (c *statCache) lstat(root, p string) (File, bool) {
@@ -45,17 +45,16 @@ func (c *statCache) lstat(root, p string) (File, bool) {
 	f, ok := lstatIn(root, p)
 	c.mu.Lock()
 	if c.m == nil {
-		c.m = map[string]dirEntry{}
+		c.m = map[string]statEntry{}
 	}
-	c.m[key] = dirEntry{p, f, ok}
+	c.m[key] = statEntry{f, ok}
 	c.mu.Unlock()
 	return f, ok
 }
 
-type dirEntry struct {
-	path string
-	f    File
-	ok   bool
+type statEntry struct {
+	f  File
+	ok bool
 }
 
 // lstatIn is lstat(2) of p below root, as a File.
