@@ -15,39 +15,13 @@ import (
 // hand with two environments and a tmpfs of the host's). Recursive,
 // read-only, or without a mount below, the bind is planned.
 func TestMountsMovable(t *testing.T) {
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "hidden"), 0o755)
-	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
-	os.WriteFile(filepath.Join(dir, "bin", "sh"), []byte("#!"), 0o755)
-	extra := "999 1 0:99 / " + dir + "/hidden rw,relatime - tmpfs tmpfs rw\n"
-	spec := func(source, opts string) string {
-		return `version: 1
-environments:
-  b:
-    rootfs: {dir: ` + dir + `}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: bind, source: ` + source + `, target: /w` + opts + `}
-    processes:
-      - name: main
-        command: [/bin/sh]
-`
-	}
-	for _, c := range []struct {
-		source, opts string
-		refused      bool
-	}{
+	dir := movableRoot(t, "hidden")
+	checkBindCases(t, dir, "999 1 0:99 / "+dir+"/hidden rw,relatime - tmpfs tmpfs rw\n", "leaves out the host's mount at "+dir+"/hidden", []bindCase{
 		{dir, ", recursive: false", true},
 		{dir, "", false},
 		{dir, ", recursive: false, readonly: true", false},
 		{dir + "/bin", ", recursive: false", false},
-	} {
-		_, err := compileMounts(t, spec(c.source, c.opts), rootCaller, extra)
-		refused := err != nil && strings.Contains(err.Error(), "leaves out the host's mount at "+dir+"/hidden")
-		if refused != c.refused {
-			t.Errorf("%s%s: refused %v, want %v: %v", c.source, c.opts, refused, c.refused, err)
-		}
-	}
+	})
 }
 
 // TestMountsMovableUserNS: in a user namespace that maps root elsewhere,
@@ -85,6 +59,48 @@ environments:
 		refused := err != nil && strings.Contains(err.Error(), "leaves out the host's mount at "+dir+"/d/hidden")
 		if refused != owned {
 			t.Errorf("parent owned by a mapped uid %v: refused %v: %v", owned, refused, err)
+		}
+	}
+}
+
+// movableRoot is a dir root holding /bin/sh and the folder hidden, where
+// the tests list a host mount, and the root's path.
+func movableRoot(t *testing.T, hidden string) string {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, hidden), 0o755)
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	os.WriteFile(filepath.Join(dir, "bin", "sh"), []byte("#!"), 0o755)
+	return dir
+}
+
+// bindCase is one writable bind at /w: its source and its options, and
+// whether the planner is to refuse it.
+type bindCase struct {
+	source, opts string
+	refused      bool
+}
+
+// checkBindCases plans each case in a dir root at dir, with extra in the
+// host's mount table, and checks that it is refused, naming want, exactly
+// where the case says.
+func checkBindCases(t *testing.T, dir, extra, want string, cases []bindCase) {
+	t.Helper()
+	for _, c := range cases {
+		text := `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + dir + `}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ` + c.source + `, target: /w` + c.opts + `}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`
+		_, err := compileMounts(t, text, rootCaller, extra)
+		refused := err != nil && strings.Contains(err.Error(), want)
+		if refused != c.refused {
+			t.Errorf("%s%s: refused %v, want %v: %v", c.source, c.opts, refused, c.refused, err)
 		}
 	}
 }
