@@ -56,22 +56,10 @@ func TestHeldTable(t *testing.T) {
 		}, "beneath /a, which no earlier step holds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &rawBuilder{prog: newRawProg(), exe: -1}
-			var err error
 			steps := append(append([]planner.Step(nil), start...), tc.extra...)
-			for i, st := range steps {
-				if err = b.add(i, st); err != nil {
-					break
-				}
-			}
-			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, unix.EINVAL) {
-					t.Fatalf("%v, want %q", err, tc.want)
-				}
+			b, ok := buildHeld(t, steps, tc.want)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if len(b.prog.held) != 4 {
 				t.Errorf("a table of %d slots, want 4 (/a, /b, /a/c, /b/proc)", len(b.prog.held))
@@ -143,22 +131,10 @@ func TestHeldDev(t *testing.T) {
 		{"a held proc with data", []planner.Step{tmpfs("/proc", "hidepid=2", true, "proc")}, "only a tmpfs's data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &rawBuilder{prog: newRawProg(), exe: -1}
-			var err error
 			steps := append(append([]planner.Step(nil), start...), tc.extra...)
-			for i, st := range steps {
-				if err = b.add(i, st); err != nil {
-					break
-				}
-			}
-			if tc.want != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, unix.EINVAL) {
-					t.Fatalf("%v, want %q", err, tc.want)
-				}
+			b, ok := buildHeld(t, steps, tc.want)
+			if !ok {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			ops := b.prog.ops
 			if ops[2].flag&rawMountHeld == 0 || len(ops[2].conf) != 6 || ops[2].conf[5] != nil {
@@ -171,4 +147,28 @@ func TestHeldDev(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildHeld prepares steps as the raw program would be, and checks that
+// the load is refused with EINVAL and a message holding want when want
+// is given (ok false then), else that it is taken.
+func buildHeld(t *testing.T, steps []planner.Step, want string) (b *rawBuilder, ok bool) {
+	t.Helper()
+	b = &rawBuilder{prog: newRawProg(), exe: -1}
+	var err error
+	for i, st := range steps {
+		if err = b.add(i, st); err != nil {
+			break
+		}
+	}
+	if want != "" {
+		if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, unix.EINVAL) {
+			t.Fatalf("%v, want %q", err, want)
+		}
+		return b, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, true
 }
