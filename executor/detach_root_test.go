@@ -68,6 +68,36 @@ func applets(t *testing.T, root string, names ...string) {
 	}
 }
 
+// upLifeWithDev brings lifeSpec's environment "life" up detached, with a
+// dev at /dev and the busybox applets named, and takes it down when the
+// test ends; it returns the state folder.
+func upLifeWithDev(t *testing.T, names ...string) string {
+	t.Helper()
+	requireRoot(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	applets(t, busyboxRoot(t, dir), names...)
+	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	t.Cleanup(func() { lifecycle.Down(context.Background(), state, "life") })
+	return state
+}
+
+// callerPty is a pty of the test's, for the caller's terminal; both ends
+// are closed when the test ends.
+func callerPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	master, slave, err := executor.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close(); slave.Close() })
+	return master, slave
+}
+
 const lifeSpec = `version: 1
 environments:
   life:
@@ -351,25 +381,9 @@ environments:
 // (job control), the caller's window size and its changes; the caller's
 // terminal is in raw mode meanwhile and restored after.
 func TestRootExecTTY(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	root := busyboxRoot(t, dir)
-	applets(t, root, "stty")
-	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
-	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
-		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
-	}
-	defer lifecycle.Down(context.Background(), state, "life")
-
+	state := upLifeWithDev(t, "stty")
 	// The caller's terminal: a pty of the test's.
-	master, slave, err := executor.OpenPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	defer slave.Close()
+	master, slave := callerPty(t)
 	unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 30, Col: 100})
 	before, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
 	if err != nil {
@@ -787,23 +801,8 @@ func TestRootStateDirNotOurs(t *testing.T) {
 // otherwise keep the caller's terminal after nsup exec has returned, and
 // read what is typed into the host's shell, or write to it.
 func TestRootExecTerminalNotKept(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	root := busyboxRoot(t, dir)
-	applets(t, root, "setsid")
-	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
-	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
-		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
-	}
-	defer lifecycle.Down(context.Background(), state, "life")
-	master, slave, err := executor.OpenPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	defer slave.Close()
+	state := upLifeWithDev(t, "setsid")
+	master, slave := callerPty(t)
 	var out syncBuffer
 	go io.Copy(&out, master)
 	st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{Stdin: slave, Stdout: slave, Stderr: slave,
