@@ -246,11 +246,7 @@ environments:
 // cgroup.procs). This host delegates no memory or pids in v2, so the
 // default pids limit is left out, and said.
 func TestRootRootlessCgroupParent(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	sub := fmt.Sprintf("/nsupdeleg.%d", os.Getpid())
 	top := "/sys/fs/cgroup/unified" + sub
 	for _, d := range []string{top, top + "/self", top + "/parent"} {

@@ -467,12 +467,8 @@ func TestRootNetOutbound(t *testing.T) {
 // pasta (the user's, in the environment's user namespace) goes with the
 // environment.
 func TestRootRootlessNet(t *testing.T) {
-	requireRoot(t)
 	requirePasta(t)
-	checkHost(t)
-	sameHostNS(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	requireTun(t, u)
 	pid := testNetns(t, "10.231.9")
 	www := filepath.Join(dir, "www")
@@ -524,12 +520,8 @@ environments:
 // generated resolv.conf, by a resolver the test runs there. Then a
 // foreground apply killed with SIGKILL leaves no pasta (nor keeper).
 func TestRootRootlessNetHost(t *testing.T) {
-	requireRoot(t)
 	requirePasta(t)
-	checkHost(t)
-	sameHostNS(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	requireTun(t, u)
 	pid := testNetns(t, "10.231.11")
 	// The resolver is on this namespace's end of the pair, at an address

@@ -98,6 +98,19 @@ func detachedEnv(u testUser, cache string) []string {
 	return []string{"XDG_CACHE_HOME=" + cache, "XDG_RUNTIME_DIR=" + run}
 }
 
+// rootlessCase is the start of a rootless test run in the host's own
+// namespaces: it needs root (to make the user), checks the host after,
+// and gives the new user and rootlessDir's folder, binary and cache home.
+func rootlessCase(t *testing.T) (u testUser, dir, bin, cache string) {
+	t.Helper()
+	requireRoot(t)
+	checkHost(t)
+	sameHostNS(t)
+	u = makeUser(t)
+	dir, bin, cache = rootlessDir(t, u)
+	return u, dir, bin, cache
+}
+
 func rootlessDir(t *testing.T, u testUser) (dir, bin, cache string) {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "nsupns-rootless-")
@@ -134,12 +147,8 @@ func rootlessDir(t *testing.T, u testUser) (dir, bin, cache string) {
 // TestRootRootlessExamples: hello, devbox and pod, applied by a user
 // without privilege; the plan says it is rootless.
 func TestRootRootlessExamples(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
 	requireBusybox(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	// godev's volume: the user's own data folder (XDG_DATA_HOME), made
 	// by nsup.
 	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_DATA_HOME=" + filepath.Join(cache, "data")}
@@ -192,12 +201,8 @@ func TestRootRootlessExamples(t *testing.T) {
 // host stays unreadable, a root-owned folder stays unwritable, host root's
 // files show as the overflow id.
 func TestRootRootlessNoPrivilege(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
 	requireBusybox(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	data := filepath.Join(dir, "data")
 	os.Mkdir(data, 0o755)
 	os.WriteFile(filepath.Join(data, "secret"), []byte("root only\n"), 0o600)
@@ -369,12 +374,8 @@ environments:
 // namespace); seen from inside each process, as the host sees it
 // (/proc/self/ns of a process is /proc/PID/ns from anywhere).
 func TestRootRootlessNamespaces(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
 	requireBusybox(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	spec := filepath.Join(dir, "all.yaml")
 	// first must outlive second, which is in its pid namespace (when
 	// first's init exits, the kernel kills second too): second writes its
@@ -546,11 +547,7 @@ environments:
 // runtime and data folders), finds it with ps and exec, takes it down
 // keeping the volume, and removes it with down --volumes.
 func TestRootRootlessProjectVolume(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	run := filepath.Join(cache, "run")
 	os.Mkdir(run, 0o700)
 	os.Chown(run, u.uid, u.gid)
@@ -602,11 +599,7 @@ environments:
 // TestRootRootlessRestart: rootless, a detached environment's process is
 // restarted as its policy says, and ps shows the restarts.
 func TestRootRootlessRestart(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	env := detachedEnv(u, cache)
 	spec := filepath.Join(dir, "repo", "crash.yaml")
 	os.WriteFile(spec, []byte(`version: 1
@@ -652,12 +645,8 @@ environments:
 // that nsup restart web, rootless, leaves client in the same network as
 // the new web; down of both ends the holder.
 func TestRootRootlessPodRestart(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	sameHostNS(t)
 	requireBusybox(t)
-	u := makeUser(t)
-	dir, bin, cache := rootlessDir(t, u)
+	u, dir, bin, cache := rootlessCase(t)
 	env := detachedEnv(u, cache)
 	f := filepath.Join(dir, "repo", "pod.yaml")
 	os.WriteFile(f, []byte(podSpec), 0o644)
