@@ -24,6 +24,15 @@ import (
 // [/lnk/secret] went to the writer's folder the same way. An overlaid
 // dir root the same: the overlay shows its lower folder's links as they
 // are when apply looks the path up.
+//
+// And so is one that so leads below a proc, a sysfs or a dev of the
+// spec's (heldMount), whose paths are resolved beneath its fd only when
+// written below its target (helper-65's review): masked_paths:
+// [/lnk/keys], /lnk -> proc, was the root's own path, looked for in the
+// tree at plan time (skipped, proc's folder empty there) or, when the
+// tree held such a file, masked by its path after every mount; the
+// writer of the tree replaced the link with a folder of its own before
+// apply, and root inside read the real /proc/keys.
 func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field string) {
 	e := ec.e
 	if e.Rootfs.Dir == "" || ec.root == "" {
@@ -40,11 +49,19 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 	// before apply, and root inside wrote the host's conf there).
 	below := func(p string) int {
 		for k := i - 1; k >= 0; k-- {
-			if t := e.Mounts[k].Target; e.Mounts[k].Type == spec.MountBind && t != "/" && (within(p, t) || ec.treeTargets[k].at != "" && within(p, ec.treeTargets[k].at)) {
+			m := e.Mounts[k]
+			if t := m.Target; (m.Type == spec.MountBind || heldMount(m)) && t != "/" && (within(p, t) || ec.treeTargets[k].at != "" && within(p, ec.treeTargets[k].at)) {
 				return k
 			}
 		}
 		return -1
+	}
+	// what names mount k in an error: "the bind", "the proc".
+	what := func(k int) string {
+		if e.Mounts[k].Type == spec.MountBind {
+			return "the bind"
+		}
+		return "the " + e.Mounts[k].Type
 	}
 	rest, cur, link, to := closurePathParts(target), "/", "", ""
 	for n := 0; ; {
@@ -55,10 +72,10 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 			switch t := e.Mounts[max(k, 0)].Target; {
 			case k < 0 || within(target, t):
 			case link != "":
-				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below the bind at %s (%s): it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to (a mount: list it right after that bind)", target, link, to, t, ec.mountField(k))
+				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), path.Join(append([]string{cur}, rest...)...))
 			default:
 				l := ec.treeTargets[k]
-				ec.errorf(pos, field, "%s lies below the bind at %s (%s), whose target passes through the symlink %s of the root (-> %s) to %s: it would be placed by its path, not beneath that bind's fd, and an environment that may write the tree could point the link elsewhere; name the bind's target by the path it leads to, or this one below %s", target, t, ec.mountField(k), l.link, l.to, l.at, t)
+				ec.errorf(pos, field, "%s lies below %s at %s (%s), whose target passes through the symlink %s of the root (-> %s) to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could point the link elsewhere; name that mount's target by the path it leads to, or this one below %s", target, what(k), t, ec.mountField(k), l.link, l.to, l.at, t)
 			}
 			return
 		}
