@@ -85,6 +85,9 @@ func (ec *envCompiler) volumes() {
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
 			}
 			ec.markMade(p, "volume")
+			if !m.Readonly {
+				ec.volumeExposes(field, m.Pos, p)
+			}
 			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
 		case m.Type == spec.MountBind && m.Create:
 			if !planned[m.Source] {
@@ -95,6 +98,43 @@ func (ec *envCompiler) volumes() {
 		}
 	}
 	ec.e = &ne
+}
+
+// volumeExposes refuses a writable volume whose folder p (made at apply
+// if missing) holds or shows a file nsup reads to plan the spec (the
+// spec, its lock, .env, an --env-file, a seccomp profile), nsup's cache
+// or its state directory, by path, by inode (a host bind or link of the
+// folder) or by filesystem and folder (shownBelow). A volume is a
+// writable bind of its folder, but the checks of a writable bind
+// (protectSpecFiles) left volumes out, and nothing is put over a spec
+// file in one: before helper-65's review a project kept in a volume's
+// folder (~/proj a link to it) was planned with the volume writable, and
+// root inside appended to nsup.yaml, which the next nsup run applies.
+func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
+	real := resolvedAbove(p)
+	mounts, _ := ec.compiler.hostMounts()
+	for _, f := range ec.compiler.specFiles() {
+		in := ""
+		if holder(f, real) == "" {
+			if at := shownBelow(f, real, false, mounts); at != "" {
+				in = " (shown at " + at + ")"
+			}
+		}
+		switch {
+		case holder(f, real) != "" || in != "":
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in this volume's folder %s%s, which the environment writes: root inside would choose what the next nsup run applies; keep the spec's files out of the volume, or make this mount read-only", f, p, in)
+		case otherNames(f, real, false, mounts) > 0:
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has more than one name (hard links), and this volume's folder %s, which the environment writes, is on its filesystem: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or make this mount read-only", f, p)
+		}
+	}
+	ec.cacheInside(field, pos, real, false, mounts)
+	state := ec.compiler.opts.StateDir
+	if state == "" {
+		state = DefaultStateDir()
+	}
+	if state = resolvedAbove(state); holder(state, real) != "" || shownBelow(state, real, false, mounts) != "" {
+		ec.errorf(pos, field, "this volume's folder %s holds nsup's state directory %s, which the environment writes: root inside would reach the detached environments' control sockets and rewrite their records; give nsup volumes elsewhere (NSUP_VOLUME_DIR), or make this mount read-only", p, state)
+	}
 }
 
 // volumeOwner is the owner a volume is made with, on the host: the
