@@ -3,8 +3,10 @@ package spec
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +32,12 @@ func TestReadTrustedSwappedForFIFO(t *testing.T) {
 	}
 	const reads = 20000
 	stop := make(chan struct{})
+	// attempts counts the reads ended. Every 64th swap the racer leaves
+	// what it put in place until two more reads have ended (so one ran
+	// wholly after the swap), a regular file and a FIFO in turn: a read of
+	// each kind is certain however the scheduler runs the two (on a busy
+	// machine a free-running racer could have raced every read).
+	var attempts atomic.Int64
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // the racer
@@ -49,6 +57,16 @@ func TestReadTrustedSwappedForFIFO(t *testing.T) {
 			if os.Link(src, tmp) == nil {
 				os.Rename(tmp, env)
 			}
+			if i%64 >= 62 { // i%64 == 62 a FIFO, 63 the regular file
+				for n := attempts.Load(); attempts.Load() < n+2; {
+					select {
+					case <-stop:
+						return
+					default:
+						runtime.Gosched()
+					}
+				}
+			}
 		}
 	}()
 	var read, refused int
@@ -57,6 +75,7 @@ func TestReadTrustedSwappedForFIFO(t *testing.T) {
 		defer close(done)
 		for range reads {
 			b, why := readTrusted(env)
+			attempts.Add(1)
 			switch {
 			case why == "":
 				if string(b) != "A=1\n" {
