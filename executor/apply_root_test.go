@@ -511,7 +511,7 @@ environments:
 	if !errors.Is(err, unix.ENODEV) {
 		t.Fatalf("apply: %v, want ENODEV", err)
 	}
-	want := fmt.Sprintf(`test.yaml:7:9: step %d: mount("tmpfs", <root>/tmp, "nsup-no-such-fs", MS_NOSUID|MS_NODEV, NULL), mkdir target if missing: no such device`, i)
+	want := fmt.Sprintf(`test.yaml:7:9: step %d: mount("tmpfs", <root>/tmp, "nsup-no-such-fs", MS_NOSUID|MS_NODEV, NULL), mkdir target if missing, crossing no mount: no such device`, i)
 	if err.Error() != want {
 		t.Errorf("error:\n  %s\nwant\n  %s", err, want)
 	}

@@ -67,7 +67,7 @@ type rawProg struct {
 	blank [2]memArea
 
 	// Scratch, one step at a time.
-	how      [5]unix.OpenHow // see rawHow*
+	how      [7]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
 	fdpath   [3][32]byte
 	data     [320]byte
@@ -98,6 +98,10 @@ const (
 	rawHowBeneath         // one name in a folder just made: no symlink
 	rawHowHost            // a host path: no symlink at all
 	rawHowCwd             // a working folder: no magic link (rawDoChdir)
+	// rawHowFollow and rawHowNoFollow crossing no mount: the walk of a
+	// path that, as planned, crosses none (rawPath.noXDev).
+	rawHowFollowNoXDev
+	rawHowNoFollowNoXDev
 )
 
 // rawPath is a path inside the environment's root, split for the
@@ -109,6 +113,10 @@ type rawPath struct {
 	name       []*byte
 	create     uint8 // rawCreate*
 	followLast bool
+	// noXDev: what is missing is made by a walk that crosses no mount
+	// (RESOLVE_NO_XDEV): the plan knows the path crosses none
+	// (planner.Mount.NoXDev).
+	noXDev bool
 }
 
 const (

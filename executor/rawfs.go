@@ -94,14 +94,25 @@ func rawResolve(p *rawProg, root uintptr, rp *rawPath) (uintptr, syscall.Errno) 
 	if e != syscall.ENOENT || rp.create == rawCreateNone {
 		return fd, e
 	}
-	// Something is missing: walk from the root, one component at a time.
+	// Something is missing: walk from the root, one component at a time,
+	// crossing no mount where the plan says the path crosses none: a
+	// link that a writer of the tree put in the path since would have
+	// the folder made in another mount, a host folder bound there
+	// (helper-59's review).
+	walk := &p.how[rawHowFollow]
+	if rp.noXDev {
+		walk, last = &p.how[rawHowFollowNoXDev], &p.how[rawHowNoFollowNoXDev]
+		if rp.followLast {
+			last = walk
+		}
+	}
 	parent, e := rawOpenat2(root, &dot[0], &p.how[rawHowFollow])
 	if e != 0 {
 		return 0, e
 	}
 	n := len(rp.name)
 	for i := 0; i < n; i++ {
-		how := &p.how[rawHowFollow]
+		how := walk
 		if i == n-1 {
 			how = last
 		}

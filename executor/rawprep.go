@@ -52,6 +52,8 @@ func newRawProg() *rawProg {
 	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
 	p.how[rawHowHost] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS}
 	p.how[rawHowCwd] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY, Resolve: unix.RESOLVE_NO_MAGICLINKS}
+	p.how[rawHowFollowNoXDev] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped | unix.RESOLVE_NO_XDEV}
+	p.how[rawHowNoFollowNoXDev] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped | unix.RESOLVE_NO_XDEV}
 	return p
 }
 
@@ -425,6 +427,10 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			}
 		}
 	}
+	if op.NoXDev && (!op.InRoot || op.Beneath != "") {
+		// Beneath a held mount, a walk crosses the mounts below it.
+		return o, fmt.Errorf("%s: a walk that crosses no mount is of a target inside the root, not beneath a held mount: %w", planner.FormatOp(op), unix.EINVAL)
+	}
 	if op.Beneath != "" {
 		// Both paths below the held mount, resolved beneath its fd.
 		if !op.InRoot || (op.SourceInRoot && !below(op.Source, op.Beneath)) || !below(op.Target, op.Beneath) {
@@ -454,6 +460,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		o.flag |= rawMountInRoot
 		if err == nil {
 			o.p[1], err = inRootPath(op.Target, op.Create, false)
+			o.p[1].noXDev = op.NoXDev
 		}
 	} else {
 		cs(4, op.Target)

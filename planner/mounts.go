@@ -139,7 +139,11 @@ func (ec *envCompiler) child() {
 				held = m.Target
 			}
 			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
+			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
+			if ec.walkCrossesNoMount(i, parent[i], beneath) {
+				ec.walkNoXDev(first, m)
+			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
 			}

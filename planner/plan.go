@@ -411,6 +411,12 @@ type Mount struct {
 	// [/proc]) covers it: its clone's fd is held from then on, else the
 	// masks after it went below the clone, where nothing sees them.
 	Beneath string `json:"beneath,omitempty"`
+	// NoXDev (a target inside Root, not Beneath, whose path as planned
+	// crosses no earlier mount): what Create makes is made by a walk
+	// that crosses no mount either (openat2(2) RESOLVE_NO_XDEV), so that
+	// a symlink a writer of the tree put in the path since cannot have
+	// a folder made in a host folder bound inside (helper-59's review).
+	NoXDev bool `json:"noXDev,omitempty"`
 }
 
 // Values of Mount.Confine and MountSetattr.Confine.

@@ -398,9 +398,9 @@ func FormatOp(op Op) string {
 			if op.Flags&msREC != 0 {
 				rec = "|AT_RECURSIVE"
 			}
-			return "open_tree(" + source + ", OPEN_TREE_CLONE" + rec + "), move_mount(its fd, " + target + ")" + held + create(op.Create)
+			return "open_tree(" + source + ", OPEN_TREE_CLONE" + rec + "), move_mount(its fd, " + target + ")" + held + createOf(op)
 		}
-		return "mount(" + source + ", " + target + ", " + qn(op.FSType) + ", " + op.Flags.String() + ", " + qn(op.Data) + ")" + create(op.Create)
+		return "mount(" + source + ", " + target + ", " + qn(op.FSType) + ", " + op.Flags.String() + ", " + qn(op.Data) + ")" + createOf(op)
 	case Overlay:
 		x := ""
 		if op.UserXattr {

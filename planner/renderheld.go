@@ -19,5 +19,15 @@ func heldFS(op Mount, target string) string {
 	if op.Data != "" {
 		data = ", fsconfig(" + q(op.Data) + ")"
 	}
-	return "fsmount(fsopen(" + qn(op.FSType) + ")" + data + ", " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + create(op.Create)
+	return "fsmount(fsopen(" + qn(op.FSType) + ")" + data + ", " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + createOf(op)
+}
+
+// createOf is what a Mount makes of its target if missing, by a walk
+// that crosses no mount when NoXDev says so.
+func createOf(op Mount) string {
+	c := create(op.Create)
+	if c != "" && op.NoXDev {
+		c += ", crossing no mount"
+	}
+	return c
 }

@@ -1,0 +1,63 @@
+package planner
+
+import "github.com/nsup/nsup/spec"
+
+// walkCrossesNoMount says whether the folders that mount i of a dir root
+// lacks are made by a walk that crosses no mount (Mount.NoXDev): the
+// mount is placed by its path from the root (parent, from nestedMounts,
+// is -1, and it is beneath no held mount), its target crosses no earlier
+// mount as written nor as the tree's links lead it (treeTargets, filled
+// by linkedBelowBind for this mount just before), and no mount of the
+// host's lies below the root (a recursive bind of it brings those).
+// Before helper-59's review the walk followed the tree's symlinks into
+// any mount: a writer of the tree (another environment with the same dir
+// root, readonly: false) put a link to /data/conf in the place of the
+// target's parent folder after the plan, and the missing folder was made
+// in the host folder bound there (read-only only after the mount).
+func (ec *envCompiler) walkCrossesNoMount(i, parent int, beneath string) bool {
+	e := ec.e
+	if e.Rootfs.Dir == "" || ec.root == "" || parent >= 0 || beneath != "" {
+		return false
+	}
+	led := e.Mounts[i].Target
+	if i < len(ec.treeTargets) && ec.treeTargets[i].at != "" {
+		led = ec.treeTargets[i].at
+	}
+	for k := 0; k < i; k++ {
+		t := e.Mounts[k].Target
+		if t == "/" || within(led, t) || within(e.Mounts[i].Target, t) {
+			return false
+		}
+		if k < len(ec.treeTargets) && ec.treeTargets[k].at != "" && within(led, ec.treeTargets[k].at) {
+			return false
+		}
+	}
+	return !ec.hostMountBelowRoot()
+}
+
+// hostMountBelowRoot says whether the host has a mount below the root's
+// folder, or its mount table could not be read.
+func (ec *envCompiler) hostMountBelowRoot() bool {
+	mounts, err := ec.compiler.hostMounts()
+	if err != nil {
+		return true
+	}
+	for _, hm := range mounts {
+		if hm.Point != ec.root && within(hm.Point, ec.root) {
+			return true
+		}
+	}
+	return false
+}
+
+// walkNoXDev marks the mount at target among the steps from first on
+// (the one mount(), or dev(), just planned by its path) as made by a walk
+// that crosses no mount.
+func (ec *envCompiler) walkNoXDev(first int, m spec.Mount) {
+	for j := first; j < len(ec.steps); j++ {
+		if op, ok := ec.steps[j].Op.(Mount); ok && op.InRoot && op.Beneath == "" && op.Target == m.Target && op.Create != "" {
+			op.NoXDev = true
+			ec.steps[j].Op = op
+		}
+	}
+}
