@@ -127,7 +127,13 @@ func (ec *envCompiler) child() {
 			// And one that mounts of the spec's lie below, which are
 			// resolved beneath it wherever they are listed
 			// (nestedMounts): the executor holds one fd per held mount.
-			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source)))
+			// A tmpfs that mounts of the spec's lie below is held too
+			// (helper-63's review: placed by path from the root, the
+			// mount below it had its missing folder made where a link
+			// a writer of the tree put in the tmpfs's place led, a host
+			// folder bound inside).
+			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source))) ||
+				m.Type == spec.MountTmpfs && hasChild[i]
 			// A mount below a held one is resolved beneath it, held
 			// itself or not (helper-55's review: by path, the same rename
 			// sent a held one to the writer's folder); so is one below a

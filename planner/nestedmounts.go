@@ -32,10 +32,10 @@ func nestedMounts(mounts []spec.Mount) []int {
 
 // mountBeneath is the target of the held mount that mount i, whose
 // parent (nestedMounts) is k, is resolved beneath, or "": k itself when
-// it is held, else the one k is resolved beneath (a tmpfs, a dev, an
-// mqueue is not held: what lies below it is resolved beneath the bind
-// it lies in, through it, as its confined paths are). held and beneath
-// are those of the mounts before i.
+// it is held, else the one k is resolved beneath (a tmpfs that no mount
+// of the spec's lies below, an mqueue is not held: what lies below it,
+// its confined paths, is resolved beneath the bind it lies in, through
+// it). held and beneath are those of the mounts before i.
 func mountBeneath(mounts []spec.Mount, k int, held []bool, beneath []string) string {
 	switch {
 	case k < 0:
