@@ -54,6 +54,10 @@ type fdObj struct {
 	scoped bool
 	// nofollow (fdHost): opened with RESOLVE_NO_SYMLINKS.
 	nofollow bool
+	// how is how it was opened: openat2's open_how, openat's flags, as
+	// strace prints them (a working folder's: O_DIRECTORY and
+	// RESOLVE_NO_MAGICLINKS).
+	how string
 	// src (fdTree) is the fd cloned; recursive: AT_RECURSIVE.
 	src       *fdObj
 	recursive bool
@@ -94,11 +98,16 @@ type fdState struct {
 	// moved is, by pid, the object the last move_mount moved (the next
 	// step's, a setattr of "its fd" or an overlay on the tmpfs).
 	moved map[int]*fdObj
-	seq   int
+	// born is the host pid of each environment's child stage ("env:"
+	// NAME, its Clone step's) and each pod's holder ("pod:" NAME, its
+	// Hold step's fork), once matched: whose /proc/PID/ns files a join
+	// by name opens.
+	born map[string]int
+	seq  int
 }
 
 func newFdState() *fdState {
-	return &fdState{tables: map[int]map[int]*fdObj{}, top: map[int]map[string]*fdObj{}, moved: map[int]*fdObj{}}
+	return &fdState{tables: map[int]map[int]*fdObj{}, top: map[int]map[string]*fdObj{}, moved: map[int]*fdObj{}, born: map[string]int{}}
 }
 
 func (s *fdState) table(pid int) map[int]*fdObj {
@@ -213,12 +222,19 @@ func (s *fdState) apply(e event) {
 			if o != nil && o.kind == fdHost {
 				o.nofollow = strings.Contains(how, "RESOLVE_NO_SYMLINKS")
 			}
+			if o != nil {
+				o.how = how
+			}
 			set(o)
 		}
 	case "openat":
 		if len(a) >= 3 {
 			p := unquote(a[1])
-			set(s.resolved(e.pid, a[0], p, !strings.Contains(p, "/") && strings.Contains(a[2], "O_NOFOLLOW")))
+			o := s.resolved(e.pid, a[0], p, !strings.Contains(p, "/") && strings.Contains(a[2], "O_NOFOLLOW"))
+			if o != nil {
+				o.how = a[2]
+			}
+			set(o)
 		}
 	case "open_tree":
 		if len(a) == 3 {

@@ -29,7 +29,9 @@ import (
 // the environment's own forks must be recognised as the environment's.
 // The calls that make and copy fds are traced too (fdCalls), to follow
 // the fds the mount calls take (strace_fds_test.go).
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self," + fdCalls
+// The working folder (chdir, fchdir) and links (symlinkat) are traced
+// too (strace_steps_test.go).
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -527,22 +529,32 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			parent := op.Flags&unix.CLONE_PARENT != 0
 			ns := op.Flags &^ unix.CLONE_PARENT
 			add(i, st, func(e event) bool {
-				return (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), ns) &&
+				ok := (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), ns) &&
 					strings.Contains(e.args, "CLONE_PARENT") == parent
+				if ok {
+					fds.born["env:"+p.Name] = childPid(e.ret) // whose /proc/PID/ns a join by name opens
+				}
+				return ok
 			})
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && sameFlags(e.args, op.Flags) })
 		case planner.Setns:
-			add(i, st, func(e event) bool {
-				a := splitArgs(e.args)
-				return e.name == "setns" && len(a) == 2 && sameFlags(a[1], op.NSType)
-			})
+			add(i, st, setnsStep(op, fds))
 		case planner.Execve:
 			if op.ByFD {
-				add(i, st, execatMatch(op.Argv))
+				// Through the fd of the plan's path, opened on the host.
+				at := execatMatch(op.Argv)
+				add(i, st, withEnv(func(e event) bool {
+					o := fds.fd(e.pid, splitArgs(e.args)[0])
+					return at(e) && o != nil && o.kind == fdHost && o.where == op.Path
+				}, 3, op.Env))
 				break
 			}
-			add(i, st, execMatch(op.Path, op.Argv))
+			add(i, st, withEnv(execMatch(op.Path, op.Argv), 2, op.Env))
+		case planner.Chdir:
+			add(i, st, chdirStep(st, op, fds))
+		case planner.Symlink:
+			add(i, st, symlinkStep(op, fds))
 		case planner.Mount:
 			if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 {
 				rootBound = op.Source
@@ -561,9 +573,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				return e.name == "landlock_restrict_self" && len(a) == 2 && a[1] == "0" && strings.HasPrefix(e.ret, "0")
 			})
 		case planner.Seccomp:
-			add(i, st, func(e event) bool {
-				return e.name == "seccomp" && strings.HasPrefix(e.args, "SECCOMP_SET_MODE_FILTER, "+op.Flags.String()+", {len="+strconv.Itoa(len(op.Program)/8))
-			})
+			add(i, st, seccompStep(op))
 		case planner.Overlay:
 			// The upper folder's tmpfs, made detached (mode 0700, nodev as
 			// the overlay), moved onto the lower folder opened without a
@@ -610,8 +620,13 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, func(e event) bool {
 				got := strings.Split(nsFlags(e.args), "|")
 				slices.Sort(got)
-				return host[e.pid] && isFork(e.name) && slices.Equal(got, want)
+				ok := host[e.pid] && isFork(e.name) && slices.Equal(got, want)
+				if ok {
+					fds.born["pod:"+op.Pod] = childPid(e.ret) // whose /proc/PID/ns the pod's joins open
+				}
+				return ok
 			})
+			add(i, st, goExecChdir)
 			add(i, st, func(e event) bool {
 				return e.name == "execve" && strings.HasPrefix(e.ret, "0") && strings.Contains(e.args, q(planner.HoldArgv[1])) && strings.Contains(e.args, q(op.Pod))
 			})
@@ -622,10 +637,12 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, func(e event) bool {
 				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
 			})
+			add(i, st, goExecChdir)
 			add(i, st, execMatch("/proc/self/exe", op.Keeper()))
 			add(i, st, func(e event) bool {
 				return !host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
 			})
+			add(i, st, goExecChdir)
 			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
 		case planner.Console:
 			// The terminal, by its /dev/pts name, onto the target's fd
@@ -782,7 +799,8 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 		t.Fatal(err)
 	}
 	trace := filepath.Join(t.TempDir(), "trace")
-	args := []string{"-f", "-qq", "-s", "4096", "--pidns-translation", "-e", "trace=" + tracedCalls, "-o", trace, bin, "apply", f}
+	// -v: execve's environment and the seccomp filter in full.
+	args := []string{"-f", "-qq", "-v", "-s", "4096", "--pidns-translation", "-e", "trace=" + tracedCalls, "-o", trace, bin, "apply", f}
 	if detach {
 		args = append(args, "-d")
 	}
@@ -867,6 +885,19 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 	} else if beneath {
 		t.Error("the plan has a step beneath a held mount, the trace no path resolved from a held mount's fd below another's")
 	}
+	// A working folder, a link, a program's environment, a join's fd or
+	// a seccomp filter other than the plan's does not match.
+	alts, want := alterSteps(p, evs)
+	for _, w := range want {
+		if alts[w] == nil {
+			t.Errorf("the plan has a step for %s, the trace no call to alter for it", w)
+		}
+	}
+	for why, alt := range alts {
+		if un, miss := matchTrace(p, alt, host); len(un)+len(miss) == 0 {
+			t.Errorf("a trace with %s altered still matches the plan", why)
+		}
+	}
 	swapped := append([]event(nil), evs...)
 	swapped[a], swapped[b] = swapped[b], swapped[a]
 	if un, miss := matchTrace(p, swapped, host); len(un)+len(miss) == 0 {
@@ -903,8 +934,8 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		order = append(order, e.Name)
 	}
 	for _, e := range evs {
-		if isFdCall(e.name) {
-			fds.apply(e) // followed, not a step
+		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) {
+			fds.apply(e) // followed, not a step; a rootfs tree's link
 			continue
 		}
 		ok := false

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"encoding/binary"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
+)
+
+// The strace matcher checks the working folder, the links, the programs'
+// environments, the namespaces joined and the seccomp filter against the
+// plan (no root needed): a synthetic trace, in strace -v's format and of
+// the executor's calls, of db (its closure tree's link, its root bound
+// onto itself, a link made in it, the chdirs around pivot_root, init by
+// fd, its filter, a process in /srv) and web (a forked copy joining db's
+// pid namespace by name and a network namespace by path). It matches its
+// plan; with any one of those arguments changed, it does not.
+
+func bpf(code uint16, jt, jf uint8, k uint32) []byte {
+	b := binary.LittleEndian.AppendUint16(nil, code)
+	return binary.LittleEndian.AppendUint32(append(b, jt, jf), k)
+}
+
+var stepPlan = &planner.Plan{Environments: []planner.Env{
+	{Name: "db", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Rootfs{Type: "closure", Path: matchRoot, Files: []planner.File{
+			{Path: "/usr/bin", Type: "dir"}, {Path: "/bin", Type: "symlink", Link: "usr/bin"}}}},
+		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}},
+		{Stage: planner.Child, Op: planner.Mount{Source: matchRoot, Target: matchRoot, Flags: unix.MS_BIND | unix.MS_REC}},
+		{Stage: planner.Child, Op: planner.Symlink{Target: "/proc/self/fd", Link: "/dev/fd", Root: matchRoot}},
+		{Stage: planner.Child, Op: planner.Chdir{Path: matchRoot}},
+		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
+		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
+		{Stage: planner.Child, Op: planner.Chdir{Path: "/"}},
+		{Stage: planner.Child, Op: planner.Execve{Path: "/proc/self/exe", Argv: planner.InitArgv, Env: []string{}, ByFD: true}},
+		{Stage: planner.Init, Op: planner.Seccomp{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC, Program: append(append(append(
+			bpf(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 0, 0, 4),
+			bpf(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0xc000003e)...),
+			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ALLOW)...),
+			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ERRNO|1)...)}},
+		{Stage: planner.Init, Op: planner.Spawn{Process: "main", Main: true}},
+		{Stage: planner.Proc, Op: planner.Chdir{Path: "/srv"}},
+		{Stage: planner.Proc, Op: planner.Execve{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", "true"}, Env: []string{"PATH=/bin", "HOME=/root"}}},
+	}},
+	{Name: "web", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Fork{}},
+		{Stage: planner.Forked, Op: planner.Setns{Env: "db", Path: "/proc/$db/ns/pid", NSType: unix.CLONE_NEWPID}},
+		{Stage: planner.Forked, Op: planner.Setns{Path: "/run/netns/blue", NSType: unix.CLONE_NEWNET}},
+		{Stage: planner.Forked, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_PARENT}},
+	}},
+}}
+
+const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 3
+100 openat2(3, ".", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}, 24) = 4
+100 symlinkat("usr/bin", 4, "bin") = 0
+100 close(4) = 0
+100 close(3) = 0
+100 openat(AT_FDCWD, "/run/netns/blue", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 7
+100 openat(AT_FDCWD, "/proc/self/exe", O_RDONLY|O_CLOEXEC|O_PATH) = 5
+100 clone3({flags=CLONE_NEWNS|CLONE_NEWPID, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 101
+101 openat2(AT_FDCWD, "/c/root", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS}, 24) = 3
+101 open_tree(3, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = 4
+101 move_mount(4, "", 3, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH) = 0
+101 close(3) = 0
+101 openat2(4, "dev", {flags=O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}, 24) = 3
+101 symlinkat("/proc/self/fd", 3, "fd") = 0
+101 close(3) = 0
+101 fchdir(4) = 0
+101 pivot_root(".", ".") = 0
+101 umount2(".", MNT_DETACH) = 0
+101 openat2(AT_FDCWD, "/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3
+101 fchdir(3) = 0
+101 close(3) = 0
+100 openat(AT_FDCWD, "/proc/101/ns/pid", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 6
+100 clone(child_stack=NULL, flags=SIGCHLD) = 200
+200 setns(6, CLONE_NEWPID) = 0
+200 setns(7, CLONE_NEWNET) = 0
+200 clone3({flags=CLONE_PARENT|CLONE_NEWNS, exit_signal=0, stack=0x7f0000000000, stack_size=0x10000}, 88) = 201
+101 execveat(5, "", ["nsup", "__nsup_init"], [], AT_EMPTY_PATH) = 0
+101 seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}) = 0
+101 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000000) = 102
+102 openat2(AT_FDCWD, "/srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3
+102 fchdir(3) = 0
+102 close(3) = 0
+102 execve("/bin/sh", ["/bin/sh", "-c", "true"], ["PATH=/bin", "HOME=/root"]) = 0
+`
+
+func TestStraceMatcherChecksSteps(t *testing.T) {
+	match := func(text string) (unmatched, missing []string) {
+		all := parseTrace(t, text)
+		return matchTrace(stepPlan, all, hostThreads(all))
+	}
+	if un, miss := match(stepTraceText); len(un)+len(miss) > 0 {
+		t.Fatalf("the trace does not match its plan:\nunmatched:\n  %s\nmissing:\n  %s", strings.Join(un, "\n  "), strings.Join(miss, "\n  "))
+	}
+	// What the root test does to every real trace.
+	alts, want := alterSteps(stepPlan, parseTrace(t, stepTraceText))
+	for _, w := range want {
+		if alts[w] == nil {
+			t.Errorf("alterSteps altered nothing for %s", w)
+		} else if un, miss := matchTrace(stepPlan, alts[w], hostThreads(alts[w])); len(un)+len(miss) == 0 {
+			t.Errorf("alterSteps: a trace with %s altered still matches its plan", w)
+		}
+	}
+	for _, c := range []struct{ why, old, new string }{
+		// chdir
+		{"the chdir to the root by its path", "101 fchdir(4) = 0", `101 chdir("/c/root") = 0`},
+		{"the chdir to the root through the root opened following symlinks, not its handle", "101 fchdir(4) = 0",
+			"101 openat2(AT_FDCWD, \"/c/root\", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3\n101 fchdir(3) = 0"},
+		{"the chdir to the root through the link's folder", "101 close(3) = 0\n101 fchdir(4) = 0", "101 fchdir(3) = 0"},
+		{"the chdir to / by its path", "101 fchdir(3) = 0\n101 close(3) = 0\n100", "101 chdir(\"/\") = 0\n100"},
+		{"the chdir to / through a folder opened following magic links", `"/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}`,
+			`"/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=0}`},
+		{"the process's working folder another", `openat2(AT_FDCWD, "/srv"`, `openat2(AT_FDCWD, "/tmp"`},
+		{"the process's working folder through a magic link", `openat2(AT_FDCWD, "/srv"`, `openat2(AT_FDCWD, "/proc/self/fd/9"`},
+		// symlinkat
+		{"the link's target another", `symlinkat("/proc/self/fd", 3, "fd")`, `symlinkat("/", 3, "fd")`},
+		{"the link's name another", `symlinkat("/proc/self/fd", 3, "fd")`, `symlinkat("/proc/self/fd", 3, "fe")`},
+		{"the link made in another folder", `openat2(4, "dev"`, `openat2(4, "etc"`},
+		{"the link's folder resolved by its host path, not from the root's handle",
+			`openat2(4, "dev", {flags=O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}`,
+			`openat2(AT_FDCWD, "/c/root/dev", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS}`},
+		{"the tree's link to another target", `symlinkat("usr/bin", 4, "bin")`, `symlinkat("/usr/bin", 4, "bin")`},
+		{"the tree's link made outside the tree being built", `"/c/root.tmp-1"`, `"/c/other.tmp-1"`},
+		{"a link the tree does not have", `symlinkat("usr/bin", 4, "bin")`, `symlinkat("usr/bin", 4, "sbin")`},
+		// execve, execveat
+		{"the process's environment with a variable added", `["PATH=/bin", "HOME=/root"]`, `["PATH=/bin", "HOME=/root", "LD_PRELOAD=/x.so"]`},
+		{"the process's environment without a variable", `["PATH=/bin", "HOME=/root"]`, `["PATH=/bin"]`},
+		{"the process's environment with a value changed", `["PATH=/bin", "HOME=/root"]`, `["PATH=/tmp:/bin", "HOME=/root"]`},
+		{"the process's argv another", `["/bin/sh", "-c", "true"]`, `["/bin/sh", "-c", "false"]`},
+		{"init's environment not empty", `["nsup", "__nsup_init"], []`, `["nsup", "__nsup_init"], ["X=1"]`},
+		{"init executed from another file's fd", `"/proc/self/exe", O_RDONLY`, `"/tmp/nsup", O_RDONLY`},
+		// setns
+		{"the pid and net joins' fds swapped", "200 setns(6, CLONE_NEWPID) = 0\n200 setns(7, CLONE_NEWNET) = 0",
+			"200 setns(7, CLONE_NEWPID) = 0\n200 setns(6, CLONE_NEWNET) = 0"},
+		{"db's pid namespace joined from another process's /proc", `"/proc/101/ns/pid"`, `"/proc/1/ns/pid"`},
+		{"another network namespace file joined than the plan's path", `"/run/netns/blue"`, `"/run/netns/red"`},
+		{"a join through an fd never opened", "200 setns(7, CLONE_NEWNET)", "200 setns(8, CLONE_NEWNET)"},
+		// seccomp
+		{"the filter's ALLOW made LOG", "SECCOMP_RET_ALLOW)", "SECCOMP_RET_LOG)"},
+		{"the filter's errno another", "SECCOMP_RET_ERRNO|0x1)", "SECCOMP_RET_ERRNO|0x26)"},
+		{"the filter's jump another", "0xc000003e, 0, 0x1)", "0xc000003e, 0x1, 0)"},
+		{"the filter's architecture another", "0xc000003e", "0x40000003"},
+		{"the filter one instruction short", "{len=4,", "{len=3,"},
+		{"the filter without TSYNC", "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,", "seccomp(SECCOMP_SET_MODE_FILTER, 0,"},
+		{"the filter not printed (strace without -v)", `{len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}`,
+			`{len=4, filter=0x7f0000000000}`},
+	} {
+		if strings.Count(stepTraceText, c.old) != 1 {
+			t.Fatalf("%s: %q is not in the trace once", c.why, c.old)
+		}
+		if un, miss := match(strings.Replace(stepTraceText, c.old, c.new, 1)); len(un)+len(miss) == 0 {
+			t.Errorf("%s: the trace still matches its plan", c.why)
+		}
+	}
+}
