@@ -515,7 +515,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 	var ex []expectation
 	rootBound := "" // the root bound onto itself: its setattrs go through its fd
 	add := func(i int, st planner.Step, m func(event) bool) {
-		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), m})
+		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), byStage(st, p.Name, host, fds, m)})
 	}
 	for i, st := range p.Steps {
 		switch op := st.Op.(type) {
@@ -523,21 +523,25 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			// A plain fork by nsup itself: a clone without new namespaces
 			// (nor a thread), by one of the host process's threads.
 			add(i, st, func(e event) bool {
-				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+				ok := host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0
+				if ok {
+					fds.born["fork:"+p.Name] = childPid(e.ret) // the forked copy, whose steps follow
+				}
+				return ok
 			})
 		case planner.Clone:
 			parent := op.Flags&unix.CLONE_PARENT != 0
 			ns := op.Flags &^ unix.CLONE_PARENT
 			add(i, st, func(e event) bool {
 				ok := (e.name == "clone" || e.name == "clone3") && sameFlags(nsFlags(e.args), ns) &&
-					strings.Contains(e.args, "CLONE_PARENT") == parent
+					strings.Contains(e.args, "CLONE_PARENT") == parent && childPid(e.ret) > 0
 				if ok {
 					fds.born["env:"+p.Name] = childPid(e.ret) // whose /proc/PID/ns a join by name opens
 				}
 				return ok
 			})
 		case planner.Unshare:
-			add(i, st, func(e event) bool { return e.name == "unshare" && sameFlags(e.args, op.Flags) })
+			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
 		case planner.Setns:
 			add(i, st, setnsStep(op, fds))
 		case planner.Execve:
@@ -564,7 +568,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, setattrStep(op, rootBound, fds))
 		case planner.Keyctl:
 			add(i, st, func(e event) bool {
-				return e.name == "keyctl" && strings.HasPrefix(e.args, "KEYCTL_JOIN_SESSION_KEYRING, NULL")
+				return e.name == "keyctl" && e.args == "KEYCTL_JOIN_SESSION_KEYRING, NULL" && childPid(e.ret) > 0
 			})
 		case planner.Landlock:
 			// Of the ruleset just made (its fd), no flags.
@@ -599,13 +603,21 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 					overlayData(fds, e.pid, a[4], top, op)
 			})
 		case planner.Sethostname:
-			add(i, st, func(e event) bool { return e.name == "sethostname" && strings.HasPrefix(e.args, q(op.Name)) })
+			add(i, st, func(e event) bool {
+				return e.name == "sethostname" && succeeded(e) && e.args == q(op.Name)+", "+strconv.Itoa(len(op.Name))
+			})
 		case planner.Setdomainname:
-			add(i, st, func(e event) bool { return e.name == "setdomainname" && strings.HasPrefix(e.args, q(op.Name)) })
+			add(i, st, func(e event) bool {
+				return e.name == "setdomainname" && succeeded(e) && e.args == q(op.Name)+", "+strconv.Itoa(len(op.Name))
+			})
 		case planner.PivotRoot:
-			add(i, st, func(e event) bool { return e.name == "pivot_root" && e.args == q(op.NewRoot)+", "+q(op.PutOld) })
+			add(i, st, func(e event) bool {
+				return e.name == "pivot_root" && succeeded(e) && e.args == q(op.NewRoot)+", "+q(op.PutOld)
+			})
 		case planner.Umount2:
-			add(i, st, func(e event) bool { return e.name == "umount2" && e.args == q(op.Target)+", "+op.Flags.String() })
+			add(i, st, func(e event) bool {
+				return e.name == "umount2" && succeeded(e) && e.args == q(op.Target)+", "+op.Flags.String()
+			})
 		case planner.Hold:
 			// The first of a pod's in a fresh state directory starts its
 			// holder: a fork by nsup into the pod's new namespaces, then
@@ -626,10 +638,11 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				}
 				return ok
 			})
-			add(i, st, goExecChdir)
-			add(i, st, func(e event) bool {
-				return e.name == "execve" && strings.HasPrefix(e.ret, "0") && strings.Contains(e.args, q(planner.HoldArgv[1])) && strings.Contains(e.args, q(op.Pod))
-			})
+			holder := func(m func(event) bool) func(event) bool {
+				return func(e event) bool { return e.pid == fds.born["pod:"+op.Pod] && m(e) }
+			}
+			add(i, st, holder(goExecChdir))
+			add(i, st, holder(execMatch("/proc/self/exe", append(slices.Clone(planner.HoldArgv), op.Pod, strings.Join(op.Types.Types(), ","), op.Record))))
 		case planner.Pasta:
 			// A fork by nsup's host thread, the keeper's execve (nsup's
 			// own binary), its fork, and pasta's execve with the plan's
@@ -678,14 +691,43 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				return from != nil && from == tree && fds.inRoot(pid, onto, op.Root, op.Target, "")
 			}))
 		case planner.Spawn, planner.Monitor:
-			// A fork (a clone without new namespaces); its execve is a
-			// proc step of its own.
+			// A fork (a clone without new namespaces) by the child stage
+			// or init (byStage); its execve is a proc step of its own.
 			add(i, st, func(e event) bool {
-				return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
+				return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0
 			})
 		}
 	}
 	return ex
+}
+
+// byStage is m made by the process of the step's stage: the host's
+// threads (but for a holder's and pasta's steps, which start processes
+// of their own), the forked copy (its Fork step's child), the child
+// stage and init (its Clone step's child, which executes init). A proc
+// step's process is not pinned: its fds are (its table's).
+func byStage(st planner.Step, env string, host map[int]bool, fds *fdState, m func(event) bool) func(event) bool {
+	return func(e event) bool {
+		switch st.Stage {
+		case planner.Host:
+			switch st.Op.(type) {
+			case planner.Hold, planner.Pasta:
+			default:
+				if !host[e.pid] {
+					return false
+				}
+			}
+		case planner.Forked:
+			if e.pid != fds.born["fork:"+env] {
+				return false
+			}
+		case planner.Child, planner.Init:
+			if e.pid != fds.born["env:"+env] {
+				return false
+			}
+		}
+		return m(e)
+	}
 }
 
 func execMatch(path string, argv []string) func(event) bool {

@@ -14,8 +14,9 @@ import (
 // plan (no root needed): a synthetic trace, in strace -v's format and of
 // the executor's calls, of db (its closure tree's link, its root bound
 // onto itself, a link made in it, the chdirs around pivot_root, init by
-// fd, its filter, a process in /srv) and web (a forked copy joining db's
-// pid namespace by name and a network namespace by path). It matches its
+// fd, its filter, a process in /srv), web (a forked copy joining db's
+// pid namespace by name and a network namespace by path) and cache (a
+// pod's holder started, its network namespace joined). It matches its
 // plan; with any one of those arguments changed, it does not.
 
 func bpf(code uint16, jt, jf uint8, k uint32) []byte {
@@ -49,6 +50,11 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 		{Stage: planner.Forked, Op: planner.Setns{Env: "db", Path: "/proc/$db/ns/pid", NSType: unix.CLONE_NEWPID}},
 		{Stage: planner.Forked, Op: planner.Setns{Path: "/run/netns/blue", NSType: unix.CLONE_NEWNET}},
 		{Stage: planner.Forked, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_PARENT}},
+	}},
+	{Name: "cache", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Hold{Pod: "cache", Types: unix.CLONE_NEWNET, Record: "/run/nsup/p/cache.json"}},
+		{Stage: planner.Host, Op: planner.Setns{Pod: "cache", Path: "/proc/$pod:cache/ns/net", NSType: unix.CLONE_NEWNET}},
+		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS}},
 	}},
 }}
 
@@ -85,6 +91,12 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 102 fchdir(3) = 0
 102 close(3) = 0
 102 execve("/bin/sh", ["/bin/sh", "-c", "true"], ["PATH=/bin", "HOME=/root"]) = 0
+100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300
+300 chdir("/") = 0
+300 execve("/proc/self/exe", ["nsup", "__nsup_hold", "cache", "net", "/run/nsup/p/cache.json"], ["HOME=/root"]) = 0
+100 openat(AT_FDCWD, "/proc/300/ns/net", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 8
+100 setns(8, CLONE_NEWNET) = 0
+100 clone3({flags=CLONE_NEWNS, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 301
 `
 
 func TestStraceMatcherChecksSteps(t *testing.T) {
@@ -138,6 +150,18 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"db's pid namespace joined from another process's /proc", `"/proc/101/ns/pid"`, `"/proc/1/ns/pid"`},
 		{"another network namespace file joined than the plan's path", `"/run/netns/blue"`, `"/run/netns/red"`},
 		{"a join through an fd never opened", "200 setns(7, CLONE_NEWNET)", "200 setns(8, CLONE_NEWNET)"},
+		{"the pod's net namespace joined from another process's /proc", `"/proc/300/ns/net"`, `"/proc/301/ns/net"`},
+		{"the holder's working folder another", `300 chdir("/")`, `300 chdir("/tmp")`},
+		{"the holder started with another record", `"/run/nsup/p/cache.json"]`, `"/run/nsup/q/cache.json"]`},
+		{"the holder started for another pod", `"__nsup_hold", "cache"`, `"__nsup_hold", "db"`},
+		{"the holder's execve by another process", `300 execve("/proc/self/exe"`, `100 execve("/proc/self/exe"`},
+		// the process of the step's stage, and its success
+		{"web's join made by the host, not the forked copy", "200 setns(6, CLONE_NEWPID)", "100 setns(6, CLONE_NEWPID)"},
+		{"db's pivot_root made by web's forked copy", `101 pivot_root(".", ".")`, `200 pivot_root(".", ".")`},
+		{"db's pivot_root failed", `pivot_root(".", ".") = 0`, `pivot_root(".", ".") = -1 EINVAL (Invalid argument)`},
+		{"db's detach failed", `umount2(".", MNT_DETACH) = 0`, `umount2(".", MNT_DETACH) = -1 EINVAL (Invalid argument)`},
+		{"db's filter loaded by its process, not init", "101 seccomp(", "102 seccomp("},
+		{"the filter refused", "SECCOMP_RET_ERRNO|0x1)]}) = 0", "SECCOMP_RET_ERRNO|0x1)]}) = -1 EFAULT (Bad address)"},
 		// seccomp
 		{"the filter's ALLOW made LOG", "SECCOMP_RET_ALLOW)", "SECCOMP_RET_LOG)"},
 		{"the filter's errno another", "SECCOMP_RET_ERRNO|0x1)", "SECCOMP_RET_ERRNO|0x26)"},
