@@ -20,7 +20,7 @@ import (
 
 // fdCalls are the calls traced only to follow fds: none is a step of
 // its own.
-const fdCalls = "openat2,openat,open_tree,fsopen,fsconfig,fsmount,fcntl,dup,dup2,dup3,close,close_range"
+const fdCalls = "openat2,openat,open_tree,fsopen,fsconfig,fsmount,fcntl,dup,dup2,dup3,close,close_range,landlock_create_ruleset"
 
 func isFdCall(name string) bool {
 	return slices.Contains(strings.Split(fdCalls, ","), name)
@@ -29,12 +29,13 @@ func isFdCall(name string) bool {
 type fdKind int
 
 const (
-	fdHost fdKind = iota // openat2/openat of an absolute path from AT_FDCWD
-	fdPath               // a path resolved from another fd (its anchor)
-	fdTree               // open_tree's detached clone
-	fdFs                 // fsopen's filesystem context
-	fdMnt                // fsmount's detached mount
-	fdMade               // a mount made by mount(2) (no fd holds it)
+	fdHost    fdKind = iota // openat2/openat of an absolute path from AT_FDCWD
+	fdPath                  // a path resolved from another fd (its anchor)
+	fdTree                  // open_tree's detached clone
+	fdFs                    // fsopen's filesystem context
+	fdMnt                   // fsmount's detached mount
+	fdMade                  // a mount made by mount(2) (no fd holds it)
+	fdRuleset               // landlock_create_ruleset's (how: its arguments)
 )
 
 // fdObj is what an fd refers to. Copies of an fd (fcntl F_DUPFD, dup)
@@ -103,6 +104,9 @@ type fdState struct {
 	// Hold step's fork), once matched: whose /proc/PID/ns files a join
 	// by name opens.
 	born map[string]int
+	// nsup is nsup's pid (its first thread's), which a plan's cgroup
+	// paths name $NSUP.
+	nsup int
 	seq  int
 }
 
@@ -277,6 +281,11 @@ func (s *fdState) apply(e event) {
 			set(&fdObj{kind: fdMnt, fs: fs, fstype: fs.fstype, source: fs.source, mode: fs.mode, data: fs.data, attrs: a[2], seq: s.seq})
 		} else {
 			set(nil)
+		}
+	case "landlock_create_ruleset":
+		// Not the probe of the ABI version, which returns a number.
+		if !strings.Contains(e.args, "LANDLOCK_CREATE_RULESET_VERSION") {
+			set(&fdObj{kind: fdRuleset, how: e.args, seq: s.seq})
 		}
 	case "fcntl":
 		if len(a) >= 2 && (a[1] == "F_DUPFD_CLOEXEC" || a[1] == "F_DUPFD") {

@@ -10,14 +10,16 @@ import (
 )
 
 // The strace matcher checks the working folder, the links, the programs'
-// environments, the namespaces joined and the seccomp filter against the
-// plan (no root needed): a synthetic trace, in strace -v's format and of
-// the executor's calls, of db (its closure tree's link, its root bound
-// onto itself, a link made in it, the chdirs around pivot_root, init by
-// fd, its filter, a process in /srv), web (a forked copy joining db's
-// pid namespace by name and a network namespace by path) and cache (a
-// pod's holder started, its network namespace joined). It matches its
-// plan; with any one of those arguments changed, it does not.
+// environments, the namespaces joined, the group a child is born in,
+// landlock's ruleset and the seccomp filter against the plan (no root
+// needed): a synthetic trace, in strace -v's format and of the
+// executor's calls, of db (its closure tree's link, born in its group,
+// its root bound onto itself, a link made in it, landlock, the chdirs
+// around pivot_root, init by fd, its filter, a process in /srv), web (a
+// forked copy joining db's pid namespace by name and a network namespace
+// by path) and cache (a pod's holder started, its network namespace
+// joined). It matches its plan; with any one of those arguments changed,
+// or a step made by another process than its stage's, it does not.
 
 func bpf(code uint16, jt, jf uint8, k uint32) []byte {
 	b := binary.LittleEndian.AppendUint16(nil, code)
@@ -28,9 +30,10 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 	{Name: "db", Steps: []planner.Step{
 		{Stage: planner.Host, Op: planner.Rootfs{Type: "closure", Path: matchRoot, Files: []planner.File{
 			{Path: "/usr/bin", Type: "dir"}, {Path: "/bin", Type: "symlink", Link: "usr/bin"}}}},
-		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID}},
+		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID, Cgroup: "/sys/fs/cgroup/nsup/db." + planner.NsupPid}},
 		{Stage: planner.Child, Op: planner.Mount{Source: matchRoot, Target: matchRoot, Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Symlink{Target: "/proc/self/fd", Link: "/dev/fd", Root: matchRoot}},
+		{Stage: planner.Child, Op: planner.Landlock{Scoped: 1}},
 		{Stage: planner.Child, Op: planner.Chdir{Path: matchRoot}},
 		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
 		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
@@ -65,13 +68,17 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 100 close(3) = 0
 100 openat(AT_FDCWD, "/run/netns/blue", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 7
 100 openat(AT_FDCWD, "/proc/self/exe", O_RDONLY|O_CLOEXEC|O_PATH) = 5
-100 clone3({flags=CLONE_NEWNS|CLONE_NEWPID, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 101
+100 openat(AT_FDCWD, "/sys/fs/cgroup/nsup/db.100", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = 9
+100 clone3({flags=CLONE_NEWNS|CLONE_NEWPID|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000, cgroup=9}, 88) = 101
 101 openat2(AT_FDCWD, "/c/root", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS}, 24) = 3
 101 open_tree(3, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = 4
 101 move_mount(4, "", 3, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH) = 0
 101 close(3) = 0
 101 openat2(4, "dev", {flags=O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}, 24) = 3
 101 symlinkat("/proc/self/fd", 3, "fd") = 0
+101 close(3) = 0
+101 landlock_create_ruleset({handled_access_fs=0, ...}, 24, 0) = 3
+101 landlock_restrict_self(3, 0) = 0
 101 close(3) = 0
 101 fchdir(4) = 0
 101 pivot_root(".", ".") = 0
@@ -162,6 +169,14 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"db's detach failed", `umount2(".", MNT_DETACH) = 0`, `umount2(".", MNT_DETACH) = -1 EINVAL (Invalid argument)`},
 		{"db's filter loaded by its process, not init", "101 seccomp(", "102 seccomp("},
 		{"the filter refused", "SECCOMP_RET_ERRNO|0x1)]}) = 0", "SECCOMP_RET_ERRNO|0x1)]}) = -1 EFAULT (Bad address)"},
+		// clone3's group, landlock's ruleset
+		{"db born in another group", `"/sys/fs/cgroup/nsup/db.100"`, `"/sys/fs/cgroup/nsup/web.100"`},
+		{"db born in the group of another nsup's", `"/sys/fs/cgroup/nsup/db.100"`, `"/sys/fs/cgroup/nsup/db.555"`},
+		{"db born in nsup's group", "CLONE_NEWPID|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000, cgroup=9}",
+			"CLONE_NEWPID, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}"},
+		{"landlock of a ruleset that handles access to files", "{handled_access_fs=0, ...}", "{handled_access_fs=LANDLOCK_ACCESS_FS_EXECUTE, ...}"},
+		{"landlock of a ruleset that scopes nothing", "{handled_access_fs=0, ...}", "{handled_access_fs=0}"},
+		{"landlock of the root's handle, not the ruleset", "landlock_restrict_self(3, 0)", "landlock_restrict_self(4, 0)"},
 		// seccomp
 		{"the filter's ALLOW made LOG", "SECCOMP_RET_ALLOW)", "SECCOMP_RET_LOG)"},
 		{"the filter's errno another", "SECCOMP_RET_ERRNO|0x1)", "SECCOMP_RET_ERRNO|0x26)"},

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/binary"
 	"path"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -329,4 +330,24 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 		}
 	}
 	return alts, want
+}
+
+var cgroupFdRe = regexp.MustCompile(`, cgroup=(\d+)\}`)
+
+// intoCgroup says whether clone e puts the child in the Clone step's
+// group as planned: clone3 with CLONE_INTO_CGROUP and the fd of the
+// group's folder ($NSUP nsup's pid), opened on the host; none without
+// one. (clone(2), where a filter of the host's refuses clone3, cannot:
+// the launcher puts the child in by a write, which is not traced.)
+func intoCgroup(e event, op planner.Clone, fds *fdState) bool {
+	into := strings.Contains(e.args, "CLONE_INTO_CGROUP")
+	if op.Cgroup == "" || e.name == "clone" {
+		return !into
+	}
+	m := cgroupFdRe.FindStringSubmatch(e.args)
+	if !into || m == nil {
+		return false
+	}
+	o := fds.fd(e.pid, m[1])
+	return o != nil && o.kind == fdHost && o.where == strings.ReplaceAll(op.Cgroup, planner.NsupPid, strconv.Itoa(fds.nsup))
 }
