@@ -29,9 +29,10 @@ import (
 // the environment's own forks must be recognised as the environment's.
 // The calls that make and copy fds are traced too (fdCalls), to follow
 // the fds the mount calls take (strace_fds_test.go).
-// The working folder (chdir, fchdir) and links (symlinkat) are traced
-// too (strace_steps_test.go).
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat," + fdCalls
+// The working folder (chdir, fchdir), links (symlinkat), sessions and
+// ids (setsid, setgroups, setresgid, setresuid) are traced too
+// (strace_steps_test.go).
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -540,6 +541,19 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				}
 				return ok
 			})
+			// The child, root of its user namespace, becomes uid and gid 0
+			// there first (the launcher's, part of the clone step).
+			if root, groups := userRoot(p, op); root {
+				child := st
+				child.Stage = planner.Child // by the child (byStage)
+				if groups {
+					add(i, child, func(e event) bool {
+						return e.name == "setgroups" && e.args == "0, NULL" && (succeeded(e) || strings.HasPrefix(e.ret, "-1 EPERM"))
+					})
+				}
+				add(i, child, idStep("setresgid", 0))
+				add(i, child, idStep("setresuid", 0))
+			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
 		case planner.Setns:
@@ -557,6 +571,14 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, withEnv(execMatch(op.Path, op.Argv), 2, op.Env))
 		case planner.Chdir:
 			add(i, st, chdirStep(st, op, fds))
+		case planner.Setsid:
+			add(i, st, func(e event) bool { return e.name == "setsid" && e.args == "" && childPid(e.ret) > 0 })
+		case planner.Setgroups:
+			add(i, st, setgroupsStep(op))
+		case planner.Setresgid:
+			add(i, st, idStep("setresgid", op.GID))
+		case planner.Setresuid:
+			add(i, st, idStep("setresuid", op.UID))
 		case planner.Symlink:
 			add(i, st, symlinkStep(op, fds))
 		case planner.Mount:
@@ -651,6 +673,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			holder := func(m func(event) bool) func(event) bool {
 				return func(e event) bool { return e.pid == fds.born["pod:"+op.Pod] && m(e) }
 			}
+			add(i, st, holder(goExecSetsid))
 			add(i, st, holder(goExecChdir))
 			add(i, st, holder(execMatch("/proc/self/exe", append(slices.Clone(planner.HoldArgv), op.Pod, strings.Join(op.Types.Types(), ","), op.Record))))
 		case planner.Pasta:
@@ -660,6 +683,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, func(e event) bool {
 				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
 			})
+			add(i, st, goExecSetsid)
 			add(i, st, goExecChdir)
 			add(i, st, execMatch("/proc/self/exe", op.Keeper()))
 			add(i, st, func(e event) bool {

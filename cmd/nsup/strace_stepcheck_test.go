@@ -34,6 +34,8 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 		{Stage: planner.Child, Op: planner.Mount{Source: matchRoot, Target: matchRoot, Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Symlink{Target: "/proc/self/fd", Link: "/dev/fd", Root: matchRoot}},
 		{Stage: planner.Child, Op: planner.Landlock{Scoped: 1}},
+		{Stage: planner.Child, Op: planner.Setgroups{}},
+		{Stage: planner.Child, Op: planner.Setsid{}},
 		{Stage: planner.Child, Op: planner.Chdir{Path: matchRoot}},
 		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
 		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
@@ -45,6 +47,8 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ALLOW)...),
 			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ERRNO|1)...)}},
 		{Stage: planner.Init, Op: planner.Spawn{Process: "main", Main: true}},
+		{Stage: planner.Proc, Op: planner.Setresgid{GID: 0}},
+		{Stage: planner.Proc, Op: planner.Setresuid{UID: 1000}},
 		{Stage: planner.Proc, Op: planner.Chdir{Path: "/srv"}},
 		{Stage: planner.Proc, Op: planner.Execve{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", "true"}, Env: []string{"PATH=/bin", "HOME=/root"}}},
 	}},
@@ -80,6 +84,8 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 101 landlock_create_ruleset({handled_access_fs=0, ...}, 24, 0) = 3
 101 landlock_restrict_self(3, 0) = 0
 101 close(3) = 0
+101 setgroups(0, NULL) = 0
+101 setsid() = 1
 101 fchdir(4) = 0
 101 pivot_root(".", ".") = 0
 101 umount2(".", MNT_DETACH) = 0
@@ -94,11 +100,14 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 101 execveat(5, "", ["nsup", "__nsup_init"], [], AT_EMPTY_PATH) = 0
 101 seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}) = 0
 101 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000000) = 102
+102 setresgid(0, 0, 0) = 0
+102 setresuid(1000, 1000, 1000) = 0
 102 openat2(AT_FDCWD, "/srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3
 102 fchdir(3) = 0
 102 close(3) = 0
 102 execve("/bin/sh", ["/bin/sh", "-c", "true"], ["PATH=/bin", "HOME=/root"]) = 0
 100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300
+300 setsid() = 300
 300 chdir("/") = 0
 300 execve("/proc/self/exe", ["nsup", "__nsup_hold", "cache", "net", "/run/nsup/p/cache.json"], ["HOME=/root"]) = 0
 100 openat(AT_FDCWD, "/proc/300/ns/net", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 8
@@ -128,7 +137,8 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the chdir to the root by its path", "101 fchdir(4) = 0", `101 chdir("/c/root") = 0`},
 		{"the chdir to the root through the root opened following symlinks, not its handle", "101 fchdir(4) = 0",
 			"101 openat2(AT_FDCWD, \"/c/root\", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3\n101 fchdir(3) = 0"},
-		{"the chdir to the root through the link's folder", "101 close(3) = 0\n101 fchdir(4) = 0", "101 fchdir(3) = 0"},
+		{"the chdir to the root through a folder in it", "101 fchdir(4) = 0",
+			"101 openat2(4, \"dev\", {flags=O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}, 24) = 3\n101 fchdir(3) = 0"},
 		{"the chdir to / by its path", "101 fchdir(3) = 0\n101 close(3) = 0\n100", "101 chdir(\"/\") = 0\n100"},
 		{"the chdir to / through a folder opened following magic links", `"/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}`,
 			`"/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=0}`},
@@ -177,6 +187,13 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"landlock of a ruleset that handles access to files", "{handled_access_fs=0, ...}", "{handled_access_fs=LANDLOCK_ACCESS_FS_EXECUTE, ...}"},
 		{"landlock of a ruleset that scopes nothing", "{handled_access_fs=0, ...}", "{handled_access_fs=0}"},
 		{"landlock of the root's handle, not the ruleset", "landlock_restrict_self(3, 0)", "landlock_restrict_self(4, 0)"},
+		// sessions and ids
+		{"the groups kept", "101 setgroups(0, NULL) = 0", "101 setgroups(1, [0]) = 0"},
+		{"the session not made", "101 setsid() = 1", "101 setsid() = -1 EPERM (Operation not permitted)"},
+		{"the process's uid another", "setresuid(1000, 1000, 1000)", "setresuid(0, 0, 0)"},
+		{"the process's saved uid kept", "setresuid(1000, 1000, 1000)", "setresuid(1000, 1000, 0)"},
+		{"the process's gid another", "setresgid(0, 0, 0)", "setresgid(1000, 1000, 1000)"},
+		{"the holder in nsup's session", "300 setsid() = 300\n", ""},
 		// seccomp
 		{"the filter's ALLOW made LOG", "SECCOMP_RET_ALLOW)", "SECCOMP_RET_LOG)"},
 		{"the filter's errno another", "SECCOMP_RET_ERRNO|0x1)", "SECCOMP_RET_ERRNO|0x26)"},

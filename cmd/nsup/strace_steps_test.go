@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // The strace test's matchers of the steps whose arguments are not paths
@@ -42,6 +43,72 @@ func chdirStep(st planner.Step, op planner.Chdir, fds *fdState) func(event) bool
 // (executor/pod.go, pasta.go, keeper.go), part of their steps.
 func goExecChdir(e event) bool {
 	return e.name == "chdir" && succeeded(e) && e.args == `"/"`
+}
+
+// goExecSetsid is the setsid Go's os/exec makes in a child it starts in
+// a session of its own (Setsid), before its chdir: a holder's and
+// pasta's keeper's.
+func goExecSetsid(e event) bool {
+	return e.name == "setsid" && e.args == "" && childPid(e.ret) > 0
+}
+
+// setgroupsStep is a Setgroups step: setgroups(N, [GID, ...]), an empty
+// list NULL.
+func setgroupsStep(op planner.Setgroups) func(event) bool {
+	var gs []string
+	for _, g := range op.Groups {
+		gs = append(gs, strconv.FormatUint(uint64(g), 10))
+	}
+	list := "[" + strings.Join(gs, ", ") + "]"
+	if len(gs) == 0 {
+		list = "NULL"
+	}
+	return func(e event) bool {
+		return e.name == "setgroups" && succeeded(e) && e.args == strconv.Itoa(len(gs))+", "+list
+	}
+}
+
+// idStep is setresgid or setresuid (name) of id, real, effective and
+// saved alike.
+func idStep(name string, id uint32) func(event) bool {
+	n := strconv.FormatUint(uint64(id), 10)
+	return func(e event) bool { return e.name == name && succeeded(e) && e.args == n+", "+n+", "+n }
+}
+
+// userRoot says whether the child the Clone step op of env makes is to
+// be root of its user namespace (a joined one, or a new one whose maps
+// have a 0), and whether it drops its groups first (in a user namespace
+// whose setgroups is not denied): executor/launch.go's launcher does so
+// before the child stage's steps.
+func userRoot(env planner.Env, op planner.Clone) (root, groups bool) {
+	zero := func(m []planner.IDMapLine) bool {
+		for _, l := range m {
+			if l.Inside == 0 && l.Count > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	newUser := op.Flags&unix.CLONE_NEWUSER != 0
+	joins, deny := false, false
+	var uid, gid []planner.IDMapLine
+	for _, st := range env.Steps {
+		switch o := st.Op.(type) {
+		case planner.Setns:
+			joins = joins || o.NSType == unix.CLONE_NEWUSER
+		case planner.DenySetgroups:
+			deny = true
+		case planner.UIDMap:
+			uid = o.Lines
+		case planner.GIDMap:
+			gid = o.Lines
+		}
+	}
+	root = joins
+	if newUser {
+		root = zero(uid) && zero(gid)
+	}
+	return root, (joins || newUser) && !deny
 }
 
 // symlinkStep is a Symlink step: symlinkat(Target, FD, NAME), NAME the
