@@ -153,9 +153,12 @@ func relevant(evs []event, nsupBin string) []event {
 		if isFork(e.name) {
 			parent[childPid(e.ret)] = birth{e.pid, i}
 		}
-		if _, ok := execAt[e.pid]; !ok && e.name == "execve" && strings.HasPrefix(e.ret, "0") &&
-			!strings.Contains(e.args, "/proc/self/exe") && !strings.Contains(e.args, nsupBin) {
-			execAt[e.pid] = i
+		// (Its path and argv: with -v, the environment is printed too.)
+		if a := splitArgs(e.args); len(a) > 1 {
+			if _, ok := execAt[e.pid]; !ok && e.name == "execve" && strings.HasPrefix(e.ret, "0") &&
+				a[0] != q("/proc/self/exe") && a[0] != q(nsupBin) {
+				execAt[e.pid] = i
+			}
 		}
 	}
 	const never = 1 << 62
@@ -678,19 +681,29 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			add(i, st, holder(execMatch("/proc/self/exe", append(slices.Clone(planner.HoldArgv), op.Pod, strings.Join(op.Types.Types(), ","), op.Record))))
 		case planner.Pasta:
 			// A fork by nsup's host thread, the keeper's execve (nsup's
-			// own binary), its fork, and pasta's execve with the plan's
-			// command line (what pasta does after is its own).
-			add(i, st, func(e event) bool {
-				return host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
-			})
-			add(i, st, goExecSetsid)
-			add(i, st, goExecChdir)
-			add(i, st, execMatch("/proc/self/exe", op.Keeper()))
-			add(i, st, func(e event) bool {
-				return !host[e.pid] && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD")
-			})
-			add(i, st, goExecChdir)
-			add(i, st, execMatch(op.Program, append([]string{op.Program}, op.Args...)))
+			// own binary, in a session of its own, in /), its fork (by
+			// any of the keeper's threads), and pasta's execve with the
+			// plan's command line (in /; what pasta does after is its
+			// own). Each child's calls are its own (born).
+			by := func(who string, m func(event) bool) func(event) bool {
+				return func(e event) bool { return e.pid == fds.born[who+p.Name] && m(e) }
+			}
+			forked := func(who string, m func(event) bool) func(event) bool {
+				return func(e event) bool {
+					ok := m(e) && isFork(e.name) && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0
+					if ok {
+						fds.born[who+p.Name] = childPid(e.ret)
+					}
+					return ok
+				}
+			}
+			add(i, st, forked("keeper:", func(e event) bool { return host[e.pid] }))
+			add(i, st, by("keeper:", goExecSetsid))
+			add(i, st, by("keeper:", goExecChdir))
+			add(i, st, by("keeper:", execMatch("/proc/self/exe", op.Keeper())))
+			add(i, st, forked("pasta:", func(e event) bool { return !host[e.pid] }))
+			add(i, st, by("pasta:", goExecChdir))
+			add(i, st, by("pasta:", execMatch(op.Program, append([]string{op.Program}, op.Args...))))
 		case planner.Console:
 			// The terminal, by its /dev/pts name, onto the target's fd
 			// resolved from the root's handle.
