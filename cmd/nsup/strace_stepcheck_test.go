@@ -18,8 +18,9 @@ import (
 // around pivot_root, init by fd, its filter, a process in /srv), web (a
 // forked copy joining db's pid namespace by name and a network namespace
 // by path) and cache (a pod's holder started, its network namespace
-// joined). It matches its plan; with any one of those arguments changed,
-// or a step made by another process than its stage's, it does not.
+// joined, pasta started by its keeper). It matches its plan; with any
+// one of those arguments changed, or a step made by another process than
+// its stage's, it does not.
 
 func bpf(code uint16, jt, jf uint8, k uint32) []byte {
 	b := binary.LittleEndian.AppendUint16(nil, code)
@@ -62,6 +63,7 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 		{Stage: planner.Host, Op: planner.Hold{Pod: "cache", Types: unix.CLONE_NEWNET, Record: "/run/nsup/p/cache.json"}},
 		{Stage: planner.Host, Op: planner.Setns{Pod: "cache", Path: "/proc/$pod:cache/ns/net", NSType: unix.CLONE_NEWNET}},
 		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS}},
+		{Stage: planner.Host, Op: planner.Pasta{Program: "/usr/bin/pasta", Args: []string{"--config-net"}}},
 	}},
 }}
 
@@ -113,6 +115,13 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 100 openat(AT_FDCWD, "/proc/300/ns/net", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 8
 100 setns(8, CLONE_NEWNET) = 0
 100 clone3({flags=CLONE_NEWNS, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 301
+100 clone(child_stack=NULL, flags=SIGCHLD) = 400
+400 setsid() = 400
+400 chdir("/") = 0
+400 execve("/proc/self/exe", ["nsup", "__nsup_keep", "2", "/usr/bin/pasta", "--config-net"], ["HOME=/root"]) = 0
+401 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000000) = 402
+402 chdir("/") = 0
+402 execve("/usr/bin/pasta", ["/usr/bin/pasta", "--config-net"], ["HOME=/root"]) = 0
 `
 
 func TestStraceMatcherChecksSteps(t *testing.T) {
@@ -172,6 +181,10 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the holder started with another record", `"/run/nsup/p/cache.json"]`, `"/run/nsup/q/cache.json"]`},
 		{"the holder started for another pod", `"__nsup_hold", "cache"`, `"__nsup_hold", "db"`},
 		{"the holder's execve by another process", `300 execve("/proc/self/exe"`, `100 execve("/proc/self/exe"`},
+		{"pasta's keeper in nsup's working folder", `400 chdir("/")`, `100 chdir("/")`},
+		{"pasta's keeper in nsup's session", "400 setsid() = 400", "100 setsid() = 100"},
+		{"pasta executed by its keeper, not the keeper's child", `402 execve("/usr/bin/pasta"`, `400 execve("/usr/bin/pasta"`},
+		{"pasta started with other arguments", `["/usr/bin/pasta", "--config-net"]`, `["/usr/bin/pasta", "--config-net", "-t", "22"]`},
 		// the process of the step's stage, and its success
 		{"web's join made by the host, not the forked copy", "200 setns(6, CLONE_NEWPID)", "100 setns(6, CLONE_NEWPID)"},
 		{"db's pivot_root made by web's forked copy", `101 pivot_root(".", ".")`, `200 pivot_root(".", ".")`},
