@@ -64,7 +64,7 @@ func RunKeeper(stderr *os.File) int {
 	for i := range files {
 		files[i] = os.NewFile(uintptr(keeperFD+1+i), "pasta")
 	}
-	cmd := &exec.Cmd{Path: args[1], Args: args[1:], Dir: "/", Stderr: stderr, ExtraFiles: files}
+	cmd := &exec.Cmd{Path: args[1], Args: args[1:], Env: []string{}, Dir: "/", Stderr: stderr, ExtraFiles: files}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: unix.SIGKILL}
 	err = cmd.Start()
 	// pasta has its copies: the pid pipe's writer is pasta's alone, so

@@ -73,7 +73,7 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 	stderr := os.NewFile(uintptr(efd), "pasta-stderr")
 	defer stderr.Close()
 	argv := op.Keeper()
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: argv, Dir: "/", Stderr: stderr, ExtraFiles: files}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: argv, Env: []string{}, Dir: "/", Stderr: stderr, ExtraFiles: files}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if r.release == nil {
 		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL

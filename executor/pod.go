@@ -139,7 +139,7 @@ func nsTypes(flags planner.CloneFlags) []planner.CloneFlags {
 // records it. It runs nsup's binary in a session of its own, with no
 // parent-death signal (it outlives nsup), and nothing open but /dev/null.
 func startHolder(op planner.Hold) (int, error) {
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, strings.Join(op.Types.Types(), ","), op.Record), Dir: "/"}
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append(append([]string{}, planner.HoldArgv...), op.Pod, strings.Join(op.Types.Types(), ","), op.Record), Env: []string{}, Dir: "/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Cloneflags: uintptr(op.Types)}
 	if op.Types&unix.CLONE_NEWUSER != 0 {
 		// Written by Go's exec before the holder's execve, which then
