@@ -121,7 +121,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 		}
 	}
 	for _, m := range visible(mounts) {
-		l.Mounts = append(l.Mounts, Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root})
+		l.Mounts = append(l.Mounts, m.mount())
 		switch m.fstype {
 		case "cgroup2":
 			if l.Unified != nil || unifiedGroup == "" {
@@ -340,15 +340,24 @@ func parseMountinfo(line string) (mountinfo, bool) {
 }
 
 // Mount is one mount of a mountinfo: where it is, its filesystem, and
-// which folder of which filesystem it shows (Dev, major:minor, and Root).
-type Mount struct{ Point, FSType, Dev, Root string }
+// which folder of which filesystem it shows (Dev, major:minor, and Root);
+// for an overlay, the folders it shows (Overlay: one for each mount of
+// the superblock), which share no major:minor with it.
+type Mount struct {
+	Point, FSType, Dev, Root string
+	Overlay                  *Overlay
+}
+
+func (m mountinfo) mount() Mount {
+	return Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root, Overlay: overlayOf(m.fstype, m.super)}
+}
 
 // Mounts are the mounts a mountinfo file's content lists, in its order.
 func Mounts(b []byte) []Mount {
 	var out []Mount
 	for _, line := range strings.Split(string(b), "\n") {
 		if m, ok := parseMountinfo(line); ok {
-			out = append(out, Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root})
+			out = append(out, m.mount())
 		}
 	}
 	return out
