@@ -3,6 +3,7 @@ package planner
 import (
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -15,30 +16,132 @@ import (
 // fstab line binding /data/home on /home shows /home/u in /data), or,
 // recursive, a host mount below real shows it (a bind of p's folder
 // there, its filesystem mounted there). Found by filesystem and folder
-// (mountinfo's major:minor and root), as aliasBelow finds a host mount.
-// Before helper-57's review neither was looked at: a writable bind of
-// /data left the spec in /home/u/proj writable inside, and root inside
-// appended to it through /data/home/u/proj/nsup.yaml.
+// (mountinfo's major:minor and root), as aliasBelow finds a host mount,
+// and through the host's overlays (writesReach). Before helper-57's
+// review neither was looked at: a writable bind of /data left the spec
+// in /home/u/proj writable inside, and root inside appended to it
+// through /data/home/u/proj/nsup.yaml.
 func shownBelow(p, real string, recursive bool, mounts []cgroup.Mount) string {
-	dev, folder, _ := fsFolder(p, mounts)
-	if dev == "" || holder(p, real) != "" {
+	if holder(p, real) != "" {
 		return ""
 	}
-	at := func(point, root string) string {
-		return path.Join(point, strings.TrimPrefix(folder, strings.TrimSuffix(root, "/")))
-	}
-	if rdev, rfolder, _ := fsFolder(real, mounts); rdev == dev && within(folder, rfolder) {
-		return at(real, rfolder)
-	}
-	if !recursive {
-		return ""
-	}
-	for _, m := range mounts {
-		if m.Point != real && within(m.Point, real) && m.Dev == dev && within(folder, m.Root) {
-			return at(m.Point, m.Root)
+	rdev, rfolder, _ := fsFolder(real, mounts)
+	for _, a := range writesReach(p, mounts) {
+		at := func(point, root string) string {
+			return path.Join(point, strings.TrimPrefix(a.folder, strings.TrimSuffix(root, "/")))
+		}
+		if rdev == a.dev && within(a.folder, rfolder) {
+			return at(real, rfolder)
+		}
+		if !recursive {
+			continue
+		}
+		for _, m := range mounts {
+			if m.Point != real && within(m.Point, real) && m.Dev == a.dev && within(a.folder, m.Root) {
+				return at(m.Point, m.Root)
+			}
 		}
 	}
 	return ""
+}
+
+// fsAt is a folder (or file) of a filesystem: mountinfo's major:minor
+// and its path from the filesystem's root.
+type fsAt struct{ dev, folder string }
+
+// writesReach are the folders (of a filesystem) where a write changes
+// what nsup reads at the host path p: p's own (fsFolder), then, through
+// each host overlay, and again through those found (an overlay's upper
+// folder in another's merged one), the merged folder's file of one in
+// its upper folder (written through the merged folder), and the upper
+// and lower (data-only too) folders' files of one read through the
+// merged folder (what it shows changes with them). A lower folder's
+// file is no merged folder's: a write there copies it up to the upper
+// folder, and leaves it as it was. An overlay's folders are as its
+// mountinfo line names them, where they are there (with their links
+// resolved); one named relative to the mounter's working folder then,
+// or not there (the mounter's mount namespace another), is not placed.
+// Before helper-67's fix an overlay was not looked at (helper-65's
+// review): with the spec in /x/upper/proj and a host overlay of that
+// upper at /x/merged, a writable bind of /x/merged was planned, and root
+// inside appended to the spec through /x/merged/proj/nsup.yaml; the
+// same with the spec read through /x/merged/proj and /x/upper bound.
+func writesReach(p string, mounts []cgroup.Mount) []fsAt {
+	dev, folder, _ := fsFolder(p, mounts)
+	if dev == "" {
+		return nil
+	}
+	out := []fsAt{{dev, folder}}
+	type overlay struct {
+		dev                      string
+		o                        *cgroup.Overlay
+		upper                    *fsAt // nil: not placed
+		lower                    []fsAt
+		upperPlaced, lowerPlaced bool
+	}
+	var ovs []*overlay
+	seen := map[string]bool{}
+	for _, m := range mounts {
+		if m.Overlay != nil && !seen[m.Dev] {
+			seen[m.Dev] = true
+			ovs = append(ovs, &overlay{dev: m.Dev, o: m.Overlay})
+		}
+	}
+	add := func(a fsAt) {
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	// Bounded: each overlay's folders are a few, but a loop of overlays
+	// (one's upper in another's merged, and back) would add folders
+	// deeper at each turn.
+	for i := 0; i < len(out) && len(out) < 64; i++ {
+		a := out[i]
+		for _, ov := range ovs {
+			if !ov.upperPlaced {
+				ov.upperPlaced = true
+				if l, ok := layerAt(ov.o.Upper, mounts); ok {
+					ov.upper = &l
+				}
+			}
+			if ov.upper != nil && a.dev == ov.upper.dev && within(a.folder, ov.upper.folder) {
+				add(fsAt{ov.dev, path.Join("/", strings.TrimPrefix(a.folder, ov.upper.folder))})
+			}
+			if a.dev != ov.dev {
+				continue
+			}
+			if !ov.lowerPlaced {
+				ov.lowerPlaced = true
+				for _, f := range append(append([]string{}, ov.o.Lower...), ov.o.Data...) {
+					if l, ok := layerAt(f, mounts); ok {
+						ov.lower = append(ov.lower, l)
+					}
+				}
+			}
+			for _, l := range ov.lower {
+				add(fsAt{l.dev, path.Join(l.folder, a.folder)})
+			}
+			if ov.upper != nil {
+				add(fsAt{ov.upper.dev, path.Join(ov.upper.folder, a.folder)})
+			}
+		}
+	}
+	return out
+}
+
+// layerAt is the filesystem and folder of an overlay's folder f, as its
+// mountinfo line names it: where it is there, its links resolved; not
+// placed if relative (to the mounter's working folder then) or not there.
+func layerAt(f string, mounts []cgroup.Mount) (fsAt, bool) {
+	if !filepath.IsAbs(f) {
+		return fsAt{}, false
+	}
+	r, err := filepath.EvalSymlinks(f)
+	if err != nil {
+		return fsAt{}, false
+	}
+	dev, folder, _ := fsFolder(r, mounts)
+	return fsAt{dev, folder}, dev != ""
 }
 
 // otherNames is the number of names (hard links) of the host file p when
