@@ -39,7 +39,8 @@ func ovlEscape(p string, colon bool) string {
 // own path, is no alias: a write through the merged folder copies it up
 // and leaves the lower file as it was. The mountinfo here is a fixture
 // (folders of the test's, the overlay's major:minor made up);
-// TestRootOverlayShowsSpec mounts a real one.
+// TestRootOverlayShowsSpec mounts a real one. A bind across btrfs
+// subvolumes, which shares the major:minor, is matched as before.
 func TestSpecShownThroughOverlay(t *testing.T) {
 	d := t.TempDir()
 	// The test data's mount that holds d.
@@ -54,7 +55,7 @@ func TestSpecShownThroughOverlay(t *testing.T) {
 	upper := d + `/uparent/up,p\er:x =y`
 	lower, lower2, data, work := d+"/low:er", d+"/lower2", d+"/data", d+"/work"
 	merged, above := d+"/merged", d+"/above"
-	for _, p := range []string{upper + "/proj", lower + "/proj", lower2 + "/proj", data + "/proj", work, merged + "/proj", above + "/m/proj", d + "/root/bin", d + "/other", d + "/rel"} {
+	for _, p := range []string{upper + "/proj", lower + "/proj", lower2 + "/proj", data + "/proj", work, merged + "/proj", above + "/m/proj", d + "/root/bin", d + "/other", d + "/home/u/proj", d + "/top"} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -116,6 +117,14 @@ func TestSpecShownThroughOverlay(t *testing.T) {
 		// Folders named relative to the mounter's working folder, which
 		// mountinfo does not say: not placed (docs/design.md).
 		{"relative upper, merged bound", upper + "/proj", bind(merged, ""), line(merged, "lowerdir=low,upperdir=up,workdir=work"), ""},
+		// Not an overlay: btrfs subvolumes of one filesystem share its
+		// superblock, so mountinfo gives them one major:minor, and the
+		// subvolume as the root (as Linux 6.18 showed a subvolume
+		// mounted with subvol=/@home and the top one with subvolid=5).
+		{"btrfs subvolume, the top one bound", d + "/home/u/proj", bind(d+"/top", ""),
+			"997 27 0:77 /@home " + d + "/home rw,relatime - btrfs /dev/loop0 rw,space_cache=v2,subvolid=256,subvol=/@home\n" +
+				"998 27 0:77 / " + d + "/top rw,relatime - btrfs /dev/loop0 rw,space_cache=v2,subvolid=5,subvol=/\n",
+			d + "/top/@home/u/proj/nsup.yaml"},
 	} {
 		err := compile(c.spec, c.mounts, c.extra)
 		refused := err != nil && strings.Contains(err.Error(), "which nsup reads to plan this spec")
