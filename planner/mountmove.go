@@ -3,6 +3,7 @@ package planner
 import (
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -122,34 +123,73 @@ func (ec *envCompiler) mayWrite(dir string) bool {
 
 // aliasBelow is the point of a host mount below the folder src by
 // another path (a bind mount of it elsewhere, its filesystem mounted
-// twice), found by filesystem and folder (mountinfo's major:minor and
-// root), whose folder, or one above it below src's, root inside may
-// rename (mayWrite of its parent), or "" (helper-55's review: by path
-// alone it was not looked at, and a bind of src, recursive or not, does
-// not bring it along, as it is a mount of the other path's).
+// twice, the upper folder of a host overlay src is in: renameReach),
+// found by filesystem and folder (mountinfo's major:minor and root),
+// whose folder, or one above it below src's, root inside may rename
+// (mayWrite of its parent), or "" (helper-55's review: by path alone it
+// was not looked at, and a bind of src, recursive or not, does not bring
+// it along, as it is a mount of the other path's).
 func aliasBelow(src string, mounts []cgroup.Mount, mayWrite func(string) bool) string {
-	dev, folder, _ := fsFolder(src, mounts)
-	if dev == "" {
-		return ""
-	}
-	for _, hm := range mounts {
-		if hm.Point == "/" || within(hm.Point, src) {
-			continue
-		}
-		pdev, pfolder, fstype := fsFolder(filepath.Dir(hm.Point), mounts)
-		f := path.Join(pfolder, filepath.Base(hm.Point))
-		if pdev != dev || fstype == "sysfs" || fstype == "proc" || f == folder || !within(f, folder) {
-			continue
-		}
-		q := hm.Point
-		for n := strings.Count(strings.TrimPrefix(f, strings.TrimSuffix(folder, "/")), "/"); n > 0; n-- {
-			if mayWrite(filepath.Dir(q)) {
-				return hm.Point
+	for _, a := range renameReach(src, mounts) {
+		for _, hm := range mounts {
+			if hm.Point == "/" || within(hm.Point, src) {
+				continue
 			}
-			q = filepath.Dir(q)
+			pdev, pfolder, fstype := fsFolder(filepath.Dir(hm.Point), mounts)
+			f := path.Join(pfolder, filepath.Base(hm.Point))
+			if pdev != a.dev || fstype == "sysfs" || fstype == "proc" || f == a.folder || !within(f, a.folder) {
+				continue
+			}
+			q := hm.Point
+			for n := strings.Count(strings.TrimPrefix(f, strings.TrimSuffix(a.folder, "/")), "/"); n > 0; n-- {
+				if mayWrite(filepath.Dir(q)) {
+					return hm.Point
+				}
+				q = filepath.Dir(q)
+			}
 		}
 	}
 	return ""
+}
+
+// renameReach are the folders (of a filesystem) that a rename below the
+// host folder src renames: src's own (fsFolder), and, where src is in a
+// host overlay's merged folder, the same folder of its upper folder (a
+// rename through the merged folder renames the upper folder's entry,
+// and a host mount on it moves along), and again through those found
+// (an upper folder in another overlay's merged one). Not a lower
+// folder's: a rename there is a copy up and a redirect in the upper
+// folder. Before helper-67's review an overlay was its own filesystem
+// here: with a host tmpfs at /x/upper/a and /x/merged bound writable,
+// root inside renamed /x/merged/a, and the host's tmpfs moved to
+// /x/upper/b (by hand).
+func renameReach(src string, mounts []cgroup.Mount) []fsAt {
+	dev, folder, _ := fsFolder(src, mounts)
+	if dev == "" {
+		return nil
+	}
+	out := []fsAt{{dev, folder}}
+	uppers := map[string]*fsAt{} // an overlay's major:minor: its upper folder, nil where not placed
+	for i := 0; i < len(out) && len(out) < 64; i++ {
+		for _, m := range mounts {
+			if m.Overlay == nil || m.Dev != out[i].dev {
+				continue
+			}
+			up, ok := uppers[m.Dev]
+			if !ok {
+				if l, placed := layerAt(m.Overlay.Upper, mounts); placed && m.Overlay.Upper != "" {
+					up = &l
+				}
+				uppers[m.Dev] = up
+			}
+			if up != nil {
+				if a := (fsAt{up.dev, path.Join(up.folder, out[i].folder)}); !slices.Contains(out, a) {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // fsFolder is the filesystem (major:minor) and the folder in it the host

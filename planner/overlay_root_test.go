@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -71,7 +72,7 @@ func overlayShowsSpec(t *testing.T, d string) {
 	upper, lower, work, merged := d+`/up,p\er:x`, d+"/lo:w,er", d+"/work", d+"/merged"
 	upper2, lower2, data2, work2, merged2 := d+"/upper2", d+"/lower2", d+"/data2", d+"/work2", d+"/merged2"
 	for _, p := range []string{upper + "/proj", upper + "/proj3", lower + "/proj2", lower + "/proj4", work, merged,
-		upper2 + "/proj", lower2, data2, work2, merged2, d + "/root/bin"} {
+		upper2 + "/proj", lower2, data2, work2, merged2, d + "/root/bin", upper + "/x", d + "/plain"} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -202,6 +203,30 @@ func overlayShowsSpec(t *testing.T, d string) {
 	saved := &Plan{Writable: []WritableFolder{{Path: merged, Field: "environments.dev.mounts[0]"}}}
 	if folder, _ := saved.WritableHolding(upper + "/proj/plan.json"); folder != merged {
 		t.Errorf("a plan saved in %s/proj, shown through the writable overlay %s: not refused (%q)", upper, merged, folder)
+	}
+	// A host mount on an entry of the upper folder, the merged folder
+	// bound writable: a rename through the merged folder renames the
+	// upper folder's entry, and the host's mount moves with it (the
+	// kernel refuses to rename a mount point, but the merged folder's
+	// entry is none). Planned before (aliasBelow took the overlay for a
+	// filesystem of its own); refused now.
+	if err := unix.Mount("tmpfs", upper+"/x", "tmpfs", 0, "size=64k"); err != nil {
+		t.Fatal(err)
+	}
+	err = compile(d+"/plain", bind(merged))
+	if err == nil || !strings.Contains(err.Error(), "rename the folder of the host's mount at "+upper+"/x,") {
+		t.Errorf("a host tmpfs at %s/x, %s bound writable: %v, want refused, naming it", upper, merged, err)
+	}
+	// Root inside's rename, from a mount namespace where the tmpfs is not
+	// (here the kernel refuses it: EBUSY).
+	mv := exec.Command("/bin/sh", "-c", `umount -l "$1" && mv "$2" "$3"`, "sh", upper+"/x", merged+"/x", merged+"/y")
+	mv.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	if out, err := mv.CombinedOutput(); err != nil {
+		t.Fatalf("rename through the merged folder: %v %s", err, out)
+	}
+	mi, _ = os.ReadFile("/proc/self/mountinfo")
+	if mounts := cgroup.Mounts(mi); !slices.ContainsFunc(mounts, func(m cgroup.Mount) bool { return m.Point == upper+"/y" }) {
+		t.Errorf("the rename through %s did not move the tmpfs to %s/y: the case is not what the check is for", merged, upper)
 	}
 	os.WriteFile(d+"/done", nil, 0o644)
 }
