@@ -33,6 +33,16 @@ import (
 // tree held such a file, masked by its path after every mount; the
 // writer of the tree replaced the link with a folder of its own before
 // apply, and root inside read the real /proc/keys.
+//
+// A mount (not a masked or read-only path, which in a tmpfs hides
+// nothing the tree's writer could want) is refused so below any earlier
+// mount, a tmpfs or an mqueue too (helper-66's review): /opt/new with
+// /opt a link to a tmpfs's /tmp at plan time was placed by its path,
+// its walk crossing mounts (walkCrossesNoMount: it leads into the
+// tmpfs), and the writer of the tree pointed /opt at /data/conf after
+// the plan, so its missing folder was made in the host folder the
+// spec binds there read-only after; so was /x/t/inner with a tmpfs at
+// /lnk/t, /lnk -> x, once /lnk led elsewhere and /x to /data/conf.
 func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field string) {
 	e := ec.e
 	if e.Rootfs.Dir == "" || ec.root == "" {
@@ -41,8 +51,9 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 	if len(ec.treeTargets) != len(e.Mounts) {
 		ec.treeTargets = make([]treeTarget, len(e.Mounts))
 	}
-	// below is the earlier bind whose target holds p (-1 if none): what
-	// follows p is that bind's source, not the tree. Its target as
+	// below is the earlier bind, proc, sysfs or dev (of a mount's, any
+	// earlier mount) whose target holds p (-1 if none): what follows p
+	// is that mount's, not the tree. Its target as
 	// written, or as the tree's links lead it (helper-62's review: a
 	// writable bind at /a/b, /a -> x, and a read-only one at /x/b/conf
 	// were placed by path, the writer of the tree pointed /a elsewhere
@@ -50,7 +61,7 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 	below := func(p string) int {
 		for k := i - 1; k >= 0; k-- {
 			m := e.Mounts[k]
-			if t := m.Target; (m.Type == spec.MountBind || heldMount(m)) && t != "/" && (within(p, t) || ec.treeTargets[k].at != "" && within(p, ec.treeTargets[k].at)) {
+			if t := m.Target; (m.Type == spec.MountBind || heldMount(m) || i < len(e.Mounts)) && t != "/" && (within(p, t) || ec.treeTargets[k].at != "" && within(p, ec.treeTargets[k].at)) {
 				return k
 			}
 		}
