@@ -67,7 +67,7 @@ type rawProg struct {
 	blank [2]memArea
 
 	// Scratch, one step at a time.
-	how      [7]unix.OpenHow // see rawHow*
+	how      [9]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
 	fdpath   [3][32]byte
 	data     [320]byte
@@ -102,6 +102,10 @@ const (
 	// path that, as planned, crosses none (rawPath.noXDev).
 	rawHowFollowNoXDev
 	rawHowNoFollowNoXDev
+	// rawHowFollow and rawHowNoFollow following no symlink: the walk
+	// beneath a held mount (rawPath.noLinks).
+	rawHowFollowNoLinks
+	rawHowNoFollowNoLinks
 )
 
 // rawPath is a path inside the environment's root, split for the
@@ -117,6 +121,12 @@ type rawPath struct {
 	// (RESOLVE_NO_XDEV): the plan knows the path crosses none
 	// (planner.Mount.NoXDev).
 	noXDev bool
+	// noLinks: what is missing is made by a walk that follows no
+	// symlink (RESOLVE_NO_SYMLINKS): beneath a held mount, whose
+	// folder (a writable bind's, the host's) root inside may have
+	// left links in, to have a folder made in another folder of it
+	// that the spec binds read-only after (helper-63's review).
+	noLinks bool
 }
 
 const (

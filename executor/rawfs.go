@@ -99,12 +99,18 @@ func rawResolve(p *rawProg, root uintptr, rp *rawPath) (uintptr, syscall.Errno) 
 	// link that a writer of the tree put in the path since would have
 	// the folder made in another mount, a host folder bound there
 	// (helper-59's review).
+	// Beneath a held mount, following no symlink: root inside that left
+	// a link in a writable bind's folder (cache -> conf) would have the
+	// folder made in another folder of it, bound read-only after
+	// (helper-63's review).
 	walk := &p.how[rawHowFollow]
 	if rp.noXDev {
 		walk, last = &p.how[rawHowFollowNoXDev], &p.how[rawHowNoFollowNoXDev]
-		if rp.followLast {
-			last = walk
-		}
+	} else if rp.noLinks {
+		walk, last = &p.how[rawHowFollowNoLinks], &p.how[rawHowNoFollowNoLinks]
+	}
+	if rp.followLast {
+		last = walk
 	}
 	parent, e := rawOpenat2(root, &dot[0], &p.how[rawHowFollow])
 	if e != 0 {

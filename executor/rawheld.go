@@ -120,6 +120,7 @@ func (b *rawBuilder) consoleOp(op planner.Console) (rawOp, error) {
 	if o.s[0], err = b.root(op.Root); err == nil {
 		if o.s[1], err = cstr("/proc/self/fd/0"); err == nil {
 			o.p[1], err = inRootPath(target, "file", false)
+			o.p[1].noLinks = op.Beneath != ""
 		}
 	}
 	return o, err

@@ -54,6 +54,8 @@ func newRawProg() *rawProg {
 	p.how[rawHowCwd] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_DIRECTORY, Resolve: unix.RESOLVE_NO_MAGICLINKS}
 	p.how[rawHowFollowNoXDev] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped | unix.RESOLVE_NO_XDEV}
 	p.how[rawHowNoFollowNoXDev] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped | unix.RESOLVE_NO_XDEV}
+	p.how[rawHowFollowNoLinks] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped | unix.RESOLVE_NO_SYMLINKS}
+	p.how[rawHowNoFollowNoLinks] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped | unix.RESOLVE_NO_SYMLINKS}
 	return p
 }
 
@@ -444,6 +446,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		}
 		if err == nil {
 			o.p[1], err = inRootPath(rel(op.Target), op.Create, false)
+			o.p[1].noLinks = true
 		}
 		if rel(op.Target) == "/" {
 			o.flag |= rawMountAtHeld
