@@ -1,6 +1,10 @@
 package planner
 
-import "github.com/nsup/nsup/spec"
+import (
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
 
 // walkCrossesNoMount says whether the folders that mount i of a dir root
 // lacks are made by a walk that crosses no mount (Mount.NoXDev): the
@@ -8,7 +12,8 @@ import "github.com/nsup/nsup/spec"
 // is -1, and it is beneath no held mount), its target crosses no earlier
 // mount as written nor as the tree's links lead it (treeTargets, filled
 // by linkedBelowBind for this mount just before), and no mount of the
-// host's lies below the root (a recursive bind of it brings those).
+// host's below the root (a recursive bind of it brings those) lies on
+// either.
 // Before helper-59's review the walk followed the tree's symlinks into
 // any mount: a writer of the tree (another environment with the same dir
 // root, readonly: false) put a link to /data/conf in the place of the
@@ -32,19 +37,30 @@ func (ec *envCompiler) walkCrossesNoMount(i, parent int, beneath string) bool {
 			return false
 		}
 	}
-	return !ec.hostMountBelowRoot()
+	return !ec.hostMountCrossed(led, e.Mounts[i].Target)
 }
 
-// hostMountBelowRoot says whether the host has a mount below the root's
-// folder, or its mount table could not be read.
-func (ec *envCompiler) hostMountBelowRoot() bool {
+// hostMountCrossed says whether a mount of the host's below the root's
+// folder lies on one of paths (inside the root) or above it, where a
+// walk of it crosses that mount, or the host's mount table could not be
+// read. Before helper-66's review any host mount below the root (a tmpfs
+// at rootfs/mnt) took NoXDev from every mount of it, and a link to
+// /data/conf put in the place of /opt after the plan had a tmpfs's
+// missing folder at /opt/new made in the host folder bound there.
+func (ec *envCompiler) hostMountCrossed(paths ...string) bool {
 	mounts, err := ec.compiler.hostMounts()
 	if err != nil {
 		return true
 	}
 	for _, hm := range mounts {
-		if hm.Point != ec.root && within(hm.Point, ec.root) {
-			return true
+		if hm.Point == ec.root || !within(hm.Point, ec.root) {
+			continue
+		}
+		at := strings.TrimPrefix(hm.Point, strings.TrimSuffix(ec.root, "/"))
+		for _, p := range paths {
+			if within(p, at) {
+				return true
+			}
 		}
 	}
 	return false
