@@ -28,9 +28,16 @@ func (ec *envCompiler) walkCrossesNoMount(i, parent int, beneath string) bool {
 	if i < len(ec.treeTargets) && ec.treeTargets[i].at != "" {
 		led = ec.treeTargets[i].at
 	}
+	// A target that is an earlier mount's own crosses it only where the
+	// walk ends, and the walk runs only when the first lookup found
+	// nothing there (helper-66's review: a second tmpfs at /a/x was
+	// walked crossing mounts, and a writer of the tree that renamed /a
+	// once the first was mounted and put a link to /data/conf in its
+	// place had its folder made in the host folder bound there).
+	crosses := func(p, t string) bool { return p != t && within(p, t) }
 	for k := 0; k < i; k++ {
 		t := e.Mounts[k].Target
-		if t == "/" || within(led, t) || within(e.Mounts[i].Target, t) {
+		if t == "/" || crosses(led, t) || crosses(e.Mounts[i].Target, t) {
 			return false
 		}
 		if k < len(ec.treeTargets) && ec.treeTargets[k].at != "" && within(led, ec.treeTargets[k].at) {
