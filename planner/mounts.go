@@ -161,6 +161,7 @@ func (ec *envCompiler) child() {
 			if held == "" {
 				held = beneath
 			}
+			ec.confinedInSubfolder(m, confined[i])
 			ec.confinePaths(confined[i], held)
 		}
 		for _, c := range confined[len(e.Mounts)] {
