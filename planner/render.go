@@ -319,7 +319,11 @@ func FormatOp(op Op) string {
 	case EtcFile:
 		return "move_mount(<a tmpfs's file, read-only>, <root>" + op.Target + ") of " + q(op.Content)
 	case Console:
-		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing", beneathOrInRoot(op.Target, op.Beneath))
+		walk := ""
+		if op.Beneath != "" {
+			walk = ", following no link"
+		}
+		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing%s", beneathOrInRoot(op.Target, op.Beneath), walk)
 	case Pasta:
 		args := make([]string, len(op.Args))
 		for i, a := range op.Args {

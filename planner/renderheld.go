@@ -23,11 +23,16 @@ func heldFS(op Mount, target string) string {
 }
 
 // createOf is what a Mount makes of its target if missing, by a walk
-// that crosses no mount when NoXDev says so.
+// that crosses no mount when NoXDev says so, and that follows no link
+// beneath a held mount (a host folder's own links, which root inside may
+// have left there, cross no mount).
 func createOf(op Mount) string {
 	c := create(op.Create)
-	if c != "" && op.NoXDev {
+	switch {
+	case c != "" && op.NoXDev:
 		c += ", crossing no mount"
+	case c != "" && op.Beneath != "":
+		c += ", following no link"
 	}
 	return c
 }
