@@ -429,9 +429,10 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			}
 		}
 	}
-	if op.NoXDev && (!op.InRoot || op.Beneath != "") {
-		// Beneath a held mount, a walk crosses the mounts below it.
-		return o, fmt.Errorf("%s: a walk that crosses no mount is of a target inside the root, not beneath a held mount: %w", planner.FormatOp(op), unix.EINVAL)
+	if (op.NoXDev || op.NoLinks) && (!op.InRoot || op.Beneath != "" || op.NoXDev == op.NoLinks) {
+		// Beneath a held mount, a walk crosses the mounts below it (and
+		// follows no link already); one or the other, not both.
+		return o, fmt.Errorf("%s: a walk that crosses no mount, or follows no link, is of a target inside the root, not beneath a held mount, and is one of the two: %w", planner.FormatOp(op), unix.EINVAL)
 	}
 	if op.Beneath != "" {
 		// Both paths below the held mount, resolved beneath its fd.
@@ -463,7 +464,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 		o.flag |= rawMountInRoot
 		if err == nil {
 			o.p[1], err = inRootPath(op.Target, op.Create, false)
-			o.p[1].noXDev = op.NoXDev
+			o.p[1].noXDev, o.p[1].noLinks = op.NoXDev, op.NoLinks
 		}
 	} else {
 		cs(4, op.Target)

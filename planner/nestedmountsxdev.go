@@ -20,9 +20,33 @@ import (
 // target's parent folder after the plan, and the missing folder was made
 // in the host folder bound there (read-only only after the mount).
 func (ec *envCompiler) walkCrossesNoMount(i, parent int, beneath string) bool {
+	ok, host := ec.walkCrossesOnlyHost(i, parent, beneath)
+	return ok && !host
+}
+
+// walkFollowsNoLink says whether the folders that mount i of a dir root
+// lacks are made by a walk that follows no symlink (Mount.NoLinks): as
+// walkCrossesNoMount, but for a target that crosses a mount of the
+// host's below the root (it lies on one), which its walk must cross, and
+// whose path as planned passes no link of the tree. Before helper-68's
+// review that walk followed links: the writer of the tree (another
+// environment with the same dir root, whose recursive bind of it shows
+// the host's mount, writable) put a link to /data/conf at rootfs/mnt/x
+// after the plan of a tmpfs at /mnt/x/new, with a host tmpfs at
+// rootfs/mnt, and the missing folder was made in the host folder the
+// spec binds there read-only after.
+func (ec *envCompiler) walkFollowsNoLink(i, parent int, beneath string) bool {
+	ok, host := ec.walkCrossesOnlyHost(i, parent, beneath)
+	return ok && host && (i >= len(ec.treeTargets) || ec.treeTargets[i].at == "")
+}
+
+// walkCrossesOnlyHost says whether mount i crosses no earlier mount of
+// the spec's as walkCrossesNoMount says (ok), and whether it crosses a
+// mount of the host's below the root (host).
+func (ec *envCompiler) walkCrossesOnlyHost(i, parent int, beneath string) (ok, host bool) {
 	e := ec.e
 	if e.Rootfs.Dir == "" || ec.root == "" || parent >= 0 || beneath != "" {
-		return false
+		return false, false
 	}
 	led := e.Mounts[i].Target
 	if i < len(ec.treeTargets) && ec.treeTargets[i].at != "" {
@@ -38,13 +62,13 @@ func (ec *envCompiler) walkCrossesNoMount(i, parent int, beneath string) bool {
 	for k := 0; k < i; k++ {
 		t := e.Mounts[k].Target
 		if t == "/" || crosses(led, t) || crosses(e.Mounts[i].Target, t) {
-			return false
+			return false, false
 		}
 		if k < len(ec.treeTargets) && ec.treeTargets[k].at != "" && within(led, ec.treeTargets[k].at) {
-			return false
+			return false, false
 		}
 	}
-	return !ec.hostMountCrossed(led, e.Mounts[i].Target)
+	return true, ec.hostMountCrossed(led, e.Mounts[i].Target)
 }
 
 // hostMountCrossed says whether a mount of the host's below the root's
@@ -75,11 +99,11 @@ func (ec *envCompiler) hostMountCrossed(paths ...string) bool {
 
 // walkNoXDev marks the mount at target among the steps from first on
 // (the one mount(), or dev(), just planned by its path) as made by a walk
-// that crosses no mount.
-func (ec *envCompiler) walkNoXDev(first int, m spec.Mount) {
+// that crosses no mount, or (noLinks) that follows no symlink.
+func (ec *envCompiler) walkNoXDev(first int, m spec.Mount, noLinks bool) {
 	for j := first; j < len(ec.steps); j++ {
 		if op, ok := ec.steps[j].Op.(Mount); ok && op.InRoot && op.Beneath == "" && op.Target == m.Target && op.Create != "" {
-			op.NoXDev = true
+			op.NoXDev, op.NoLinks = !noLinks, noLinks
 			ec.steps[j].Op = op
 		}
 	}

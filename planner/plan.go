@@ -417,6 +417,13 @@ type Mount struct {
 	// a symlink a writer of the tree put in the path since cannot have
 	// a folder made in a host folder bound inside (helper-59's review).
 	NoXDev bool `json:"noXDev,omitempty"`
+	// NoLinks (a target inside Root, not Beneath, not NoXDev: it lies on
+	// a mount of the host's below the root, and its path as planned
+	// passes no link of the tree): what Create makes is made by a walk
+	// that follows no symlink (RESOLVE_NO_SYMLINKS), which a writer of
+	// the tree may have put in that host mount since (helper-68's
+	// review).
+	NoLinks bool `json:"noLinks,omitempty"`
 }
 
 // Values of Mount.Confine and MountSetattr.Confine.

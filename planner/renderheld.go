@@ -25,13 +25,13 @@ func heldFS(op Mount, target string) string {
 // createOf is what a Mount makes of its target if missing, by a walk
 // that crosses no mount when NoXDev says so, and that follows no link
 // beneath a held mount (a host folder's own links, which root inside may
-// have left there, cross no mount).
+// have left there, cross no mount), or when NoLinks says so.
 func createOf(op Mount) string {
 	c := create(op.Create)
 	switch {
 	case c != "" && op.NoXDev:
 		c += ", crossing no mount"
-	case c != "" && op.Beneath != "":
+	case c != "" && (op.Beneath != "" || op.NoLinks):
 		c += ", following no link"
 	}
 	return c

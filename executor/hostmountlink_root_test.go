@@ -1,0 +1,66 @@
+package executor_test
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/nsup/nsup/executor"
+)
+
+// TestRootMissingFolderLinkedOnHostMount (helper-68's review): a target
+// on a mount of the host's below a dir root (a tmpfs at rootfs/mnt, a
+// tmpfs of the spec's at /mnt/x/new) is walked crossing mounts, as it
+// must be to reach it; that walk followed links, so the writer of the
+// tree (another environment with the same dir root, which a recursive
+// bind of it shows that host tmpfs, writable) that put a link to
+// /data/conf at rootfs/mnt/x after the plan had the missing folder made
+// in the host's hostdata/conf, bound read-only after (helper-59's
+// review, again). The plan saw no link on the way: the walk follows
+// none now, and fails on the one put there since.
+func TestRootMissingFolderLinkedOnHostMount(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	host := filepath.Join(dir, "hostdata")
+	for _, d := range []string{filepath.Join(root, "data"), filepath.Join(root, "mnt"), filepath.Join(host, "conf")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	below := filepath.Join(root, "mnt")
+	if err := syscall.Mount("nsup-test", below, "tmpfs", 0, "mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(below, syscall.MNT_DETACH) })
+	p := compile(t, dir, `version: 1
+environments:
+  victim:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./hostdata, target: /data}
+      - {type: tmpfs, target: /mnt/x/new}
+      - {type: bind, source: ./hostdata/conf, target: /data/conf, readonly: true}
+    processes:
+      - {name: main, command: [/bin/true]}
+`)
+	text := planText(p)
+	// The other environment, after the plan, in the host's tmpfs.
+	if err := os.Symlink("/data/conf", filepath.Join(below, "x")); err != nil {
+		t.Fatal(err)
+	}
+	_, out, errOut, err := run(t, p, executor.Options{})
+	if ents, _ := os.ReadDir(filepath.Join(host, "conf")); len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the host's folder bound read-only got %v through the link: %q %q %v\n%s", names, out, errOut, err, text)
+	}
+	if err == nil {
+		t.Errorf("apply made the missing folder through a link: %q %q", out, errOut)
+	}
+}
