@@ -145,6 +145,7 @@ func (ec *envCompiler) child() {
 				held = m.Target
 			}
 			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
+			ec.subfolderBoundReadonly(i, parent[i])
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
