@@ -1,13 +1,6 @@
 package planner
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-
-	"github.com/nsup/nsup/spec"
-)
+import "testing"
 
 // TestMaskThroughLinkToKernelMountRefused (helper-65's review): a masked
 // or read-only path, or a mount, spelled through a symlink of a dir root
@@ -21,32 +14,14 @@ import (
 // the default masks of a proc whose target passes through a link, plan.
 func TestMaskThroughLinkToKernelMountRefused(t *testing.T) {
 	dir := t.TempDir()
-	for _, d := range []string{"rootfs/bin", "rootfs/proc", "rootfs/sys", "rootfs/dev", "rootfs/run", "rootfs/var", "rootfs/x/proc", "empty"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(dir, "rootfs/bin/sh"), []byte("#!"), 0o755)
-	os.Symlink("proc", filepath.Join(dir, "rootfs/lnk"))
-	os.Symlink("/sys", filepath.Join(dir, "rootfs/s"))
-	os.Symlink("dev", filepath.Join(dir, "rootfs/d"))
-	os.Symlink("x", filepath.Join(dir, "rootfs/p"))
-	os.Symlink("../run", filepath.Join(dir, "rootfs/var/run"))
-	compile := func(mounts, rest string) error {
-		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid, net]\n    mounts:\n" + mounts + rest + "    processes: [{name: main, command: [/bin/sh]}]\n"
-		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller}))
-		return err
-	}
+	refusalTree(t, dir, []string{"rootfs/proc", "rootfs/sys", "rootfs/dev", "rootfs/run", "rootfs/var", "rootfs/x/proc", "empty"},
+		map[string]string{"rootfs/lnk": "proc", "rootfs/s": "/sys", "rootfs/d": "dev", "rootfs/p": "x", "rootfs/var/run": "../run"})
 	const (
 		proc  = "      - {type: proc, target: /proc}\n"
 		sysfs = "      - {type: sysfs, target: /sys}\n"
 		dev   = "      - {type: dev, target: /dev}\n"
 	)
-	for _, c := range []struct {
-		mounts, rest, want string // want: "" plans
-	}{
+	checkRefusals(t, dir, "mnt, pid, net", "", fixedOptions(Options{Caller: &rootCaller}), []refusal{
 		{proc, "    security: {masked_paths: [/lnk/keys]}\n", "leads below the proc at /proc (environments.a.mounts[0]), to /proc/keys"},
 		{proc, "    security: {masked_paths: [/lnk/../lnk/sys/kernel]}\n", "to /proc/sys/kernel"},
 		{sysfs, "    security: {masked_paths: [/s/firmware]}\n", "leads below the sysfs at /sys (environments.a.mounts[0]), to /sys/firmware"},
@@ -62,13 +37,5 @@ func TestMaskThroughLinkToKernelMountRefused(t *testing.T) {
 		{"      - {type: tmpfs, target: /run}\n", "    security: {masked_paths: [/var/run/x]}\n", ""},
 		// A mount listed before proc is not below it.
 		{"      - {type: tmpfs, target: /lnk/sys}\n" + proc, "", ""},
-	} {
-		err := compile(c.mounts, c.rest)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s%s: %v, want planned", c.mounts, c.rest, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s%s: %v, want refused: %q", c.mounts, c.rest, err, c.want)
-		}
-	}
+	})
 }

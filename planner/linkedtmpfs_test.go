@@ -1,13 +1,6 @@
 package planner
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-
-	"github.com/nsup/nsup/spec"
-)
+import "testing"
 
 // TestMountLinkedBelowTmpfsRefused (helper-66's review): a mount whose
 // target leads through a symlink of a dir root below an earlier tmpfs
@@ -20,28 +13,10 @@ import (
 // masked path through such a link (a tmpfs's own files are fresh).
 func TestMountLinkedBelowTmpfsRefused(t *testing.T) {
 	dir := t.TempDir()
-	for _, d := range []string{"rootfs/bin", "rootfs/tmp", "rootfs/x/t", "rootfs/var", "rootfs/run", "rootfs/dev/mqueue"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	os.WriteFile(filepath.Join(dir, "rootfs/bin/sh"), []byte("#!"), 0o755)
-	os.Symlink("/tmp", filepath.Join(dir, "rootfs/opt"))
-	os.Symlink("x", filepath.Join(dir, "rootfs/lnk"))
-	os.Symlink("../run", filepath.Join(dir, "rootfs/var/run"))
-	os.Symlink("opt", filepath.Join(dir, "rootfs/opt2"))
-	os.Symlink("dev/mqueue", filepath.Join(dir, "rootfs/mq"))
-	compile := func(mounts, rest string) error {
-		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid, ipc]\n    mounts:\n" + mounts + rest + "    processes: [{name: main, command: [/bin/sh]}]\n"
-		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller}))
-		return err
-	}
+	refusalTree(t, dir, []string{"rootfs/tmp", "rootfs/x/t", "rootfs/var", "rootfs/run", "rootfs/dev/mqueue"},
+		map[string]string{"rootfs/opt": "/tmp", "rootfs/lnk": "x", "rootfs/var/run": "../run", "rootfs/opt2": "opt", "rootfs/mq": "dev/mqueue"})
 	const tmp = "      - {type: tmpfs, target: /tmp}\n"
-	for _, c := range []struct {
-		mounts, rest, want string // want: "" plans
-	}{
+	checkRefusals(t, dir, "mnt, pid, ipc", "", fixedOptions(Options{Caller: &rootCaller}), []refusal{
 		{tmp + "      - {type: tmpfs, target: /opt/new}\n", "", "/opt/new passes through the symlink /opt of the root (-> /tmp) and leads below the tmpfs at /tmp (environments.a.mounts[0]), to /tmp/new"},
 		// A link to a link to the tmpfs, and a bind's file.
 		{tmp + "      - {type: bind, source: ./rootfs/bin/sh, target: /opt2/a/sh}\n", "", "leads below the tmpfs at /tmp (environments.a.mounts[0]), to /tmp/a/sh"},
@@ -54,13 +29,5 @@ func TestMountLinkedBelowTmpfsRefused(t *testing.T) {
 		{tmp, "    security: {masked_paths: [/opt/x]}\n", ""},
 		// Listed before the tmpfs, it is not below it.
 		{"      - {type: tmpfs, target: /opt/new}\n" + tmp, "", ""},
-	} {
-		err := compile(c.mounts, c.rest)
-		switch {
-		case c.want == "" && err != nil:
-			t.Errorf("%s%s: %v, want planned", c.mounts, c.rest, err)
-		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
-			t.Errorf("%s%s: %v, want refused: %q", c.mounts, c.rest, err, c.want)
-		}
-	}
+	})
 }

@@ -15,6 +15,10 @@ import (
 // before, it took it from every mount of the root, and a link put in a
 // target's path after the plan led its missing folder into a host
 // folder bound inside (TestRootMissingFolderLinkedWithHostMountBelow).
+// A target on that mount is walked crossing mounts, as it must be, and
+// following no link where its path passes none at plan time (NoLinks,
+// helper-68's review: TestRootMissingFolderLinkedOnHostMount); one
+// through a link of the tree at plan time still follows links.
 func TestWalkCrossesNoHostMount(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
@@ -57,14 +61,15 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"/opt/new": true, "/mnt/x": false, "/lnk/y": false, "/mn": true}
+	// NoXDev, NoLinks.
+	want := map[string][2]bool{"/opt/new": {true, false}, "/mnt/x": {false, true}, "/lnk/y": {false, false}, "/mn": {true, false}}
 	seen := 0
 	for _, st := range ops(p, "a") {
 		m, ok := st.Op.(Mount)
 		if w, in := want[m.Target]; ok && m.InRoot && in {
 			seen++
-			if m.NoXDev != w {
-				t.Errorf("%s: NoXDev %v, want %v", FormatOp(m), m.NoXDev, w)
+			if m.NoXDev != w[0] || m.NoLinks != w[1] {
+				t.Errorf("%s: NoXDev %v, NoLinks %v, want %v", FormatOp(m), m.NoXDev, m.NoLinks, w)
 			}
 		}
 	}
