@@ -67,6 +67,15 @@ type fsAt struct{ dev, folder string }
 // inside appended to the spec through /x/merged/proj/nsup.yaml; the
 // same with the spec read through /x/merged/proj and /x/upper bound.
 func writesReach(p string, mounts []cgroup.Mount) []fsAt {
+	return overlayReach(p, mounts, true)
+}
+
+// overlayReach is p's own folder (fsFolder) and, through each host
+// overlay, and again through those found, the same folder of its upper
+// folder where one is in its merged folder; with writes, also the lower
+// folders' where one is in its merged folder, and the merged folder's
+// where one is in its upper folder (writesReach; renameReach without).
+func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 	dev, folder, _ := fsFolder(p, mounts)
 	if dev == "" {
 		return nil
@@ -104,13 +113,13 @@ func writesReach(p string, mounts []cgroup.Mount) []fsAt {
 					ov.upper = &l
 				}
 			}
-			if ov.upper != nil && a.dev == ov.upper.dev && within(a.folder, ov.upper.folder) {
+			if writes && ov.upper != nil && a.dev == ov.upper.dev && within(a.folder, ov.upper.folder) {
 				add(fsAt{ov.dev, path.Join("/", strings.TrimPrefix(a.folder, ov.upper.folder))})
 			}
 			if a.dev != ov.dev {
 				continue
 			}
-			if !ov.lowerPlaced {
+			if writes && !ov.lowerPlaced {
 				ov.lowerPlaced = true
 				for _, f := range append(append([]string{}, ov.o.Lower...), ov.o.Data...) {
 					if l, ok := layerAt(f, mounts); ok {

@@ -3,7 +3,6 @@ package planner
 import (
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -164,32 +163,7 @@ func aliasBelow(src string, mounts []cgroup.Mount, mayWrite func(string) bool) s
 // root inside renamed /x/merged/a, and the host's tmpfs moved to
 // /x/upper/b (by hand).
 func renameReach(src string, mounts []cgroup.Mount) []fsAt {
-	dev, folder, _ := fsFolder(src, mounts)
-	if dev == "" {
-		return nil
-	}
-	out := []fsAt{{dev, folder}}
-	uppers := map[string]*fsAt{} // an overlay's major:minor: its upper folder, nil where not placed
-	for i := 0; i < len(out) && len(out) < 64; i++ {
-		for _, m := range mounts {
-			if m.Overlay == nil || m.Dev != out[i].dev {
-				continue
-			}
-			up, ok := uppers[m.Dev]
-			if !ok {
-				if l, placed := layerAt(m.Overlay.Upper, mounts); placed && m.Overlay.Upper != "" {
-					up = &l
-				}
-				uppers[m.Dev] = up
-			}
-			if up != nil {
-				if a := (fsAt{up.dev, path.Join(up.folder, out[i].folder)}); !slices.Contains(out, a) {
-					out = append(out, a)
-				}
-			}
-		}
-	}
-	return out
+	return overlayReach(src, mounts, false)
 }
 
 // fsFolder is the filesystem (major:minor) and the folder in it the host
