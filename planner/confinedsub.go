@@ -26,8 +26,7 @@ func (ec *envCompiler) confinedInSubfolder(m spec.Mount, paths []confinedPath) {
 		if c.field == "" || c.path == m.Target {
 			continue
 		}
-		rel := strings.TrimPrefix(c.path, strings.TrimSuffix(m.Target, "/")+"/")
-		top, _, sub := strings.Cut(rel, "/")
+		top, sub := subfolderOf(c.path, m.Target)
 		if !sub {
 			continue
 		}
@@ -36,6 +35,17 @@ func (ec *envCompiler) confinedInSubfolder(m spec.Mount, paths []confinedPath) {
 			what = "read-only"
 		}
 		dir := path.Dir(c.path)
-		ec.errorf(c.pos, c.field, "%s lies in %s, a subfolder of the writable bind at %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s would no longer be %s (at once, or from the next nsup run on); bind %s itself (a mount of its own, read-only or not), name a path directly in %s, or make this bind read-only", c.path, dir, m.Target, path.Join(m.Target, top), c.path, what, dir, m.Target)
+		ec.errorf(c.pos, c.field, "%s lies in %s, a subfolder of the writable bind at %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s would no longer be %s (at once, or from the next nsup run on); bind %s itself (a mount of its own, read-only or not), name a path directly in %s, or make this bind read-only", c.path, dir, m.Target, top, c.path, what, dir, m.Target)
 	}
+}
+
+// subfolderOf says whether the path p lies in a subfolder of the folder
+// dir (below dir by two names or more), and gives the folder of dir it
+// lies in (top, a path). The kernel refuses to rename a mount point, not
+// the folders above it: a mount or a confined path so placed below a
+// writable bind of dir moves when root inside renames top.
+func subfolderOf(p, dir string) (top string, ok bool) {
+	rel := strings.TrimPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	first, _, ok := strings.Cut(rel, "/")
+	return path.Join(dir, first), ok
 }

@@ -149,9 +149,9 @@ func (ec *envCompiler) child() {
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
-				ec.walkNoXDev(first, m, false)
+				ec.markWalk(first, m, false)
 			} else if ec.walkFollowsNoLink(i, parent[i], beneath) {
-				ec.walkNoXDev(first, m, true)
+				ec.markWalk(first, m, true)
 			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)

@@ -97,10 +97,10 @@ func (ec *envCompiler) hostMountCrossed(paths ...string) bool {
 	return false
 }
 
-// walkNoXDev marks the mount at target among the steps from first on
+// markWalk marks the mount at target among the steps from first on
 // (the one mount(), or dev(), just planned by its path) as made by a walk
 // that crosses no mount, or (noLinks) that follows no symlink.
-func (ec *envCompiler) walkNoXDev(first int, m spec.Mount, noLinks bool) {
+func (ec *envCompiler) markWalk(first int, m spec.Mount, noLinks bool) {
 	for j := first; j < len(ec.steps); j++ {
 		if op, ok := ec.steps[j].Op.(Mount); ok && op.InRoot && op.Beneath == "" && op.Target == m.Target && op.Create != "" {
 			op.NoXDev, op.NoLinks = !noLinks, noLinks

@@ -28,12 +28,11 @@ func (ec *envCompiler) subfolderBoundReadonly(i, parent int) {
 	if r.Type != spec.MountBind || !r.Readonly || w.Type != spec.MountBind || w.Readonly {
 		return
 	}
-	rel := strings.TrimPrefix(r.Target, strings.TrimSuffix(w.Target, "/")+"/")
-	top, _, sub := strings.Cut(rel, "/")
-	if !sub || !sameFolder(r.Source, filepath.Join(w.Source, rel)) {
+	top, sub := subfolderOf(r.Target, w.Target)
+	if !sub || !sameFolder(r.Source, filepath.Join(w.Source, strings.TrimPrefix(r.Target, w.Target))) {
 		return
 	}
-	ec.errorf(r.Pos, ec.mountField(i), "the read-only bind of %s at %s lies in %s, a subfolder of the writable bind at %s, which shows that same folder there: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and the next run would bind that folder read-only and leave %s's own writable at the new name; bind %s itself (a mount of its own, read-only or not), or make the bind at %s read-only", r.Source, r.Target, path.Dir(r.Target), w.Target, path.Join(w.Target, top), r.Source, path.Join(w.Target, top), w.Target)
+	ec.errorf(r.Pos, ec.mountField(i), "the read-only bind of %s at %s lies in %s, a subfolder of the writable bind at %s, which shows that same folder there: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and the next run would bind that folder read-only and leave %s's own writable at the new name; bind %s itself (a mount of its own, read-only or not), or make the bind at %s read-only", r.Source, r.Target, path.Dir(r.Target), w.Target, top, r.Source, top, w.Target)
 }
 
 // sameFolder says whether the host paths a and b are the same folder:
