@@ -63,11 +63,7 @@ environments:
 				t.Fatalf("the mount is not resolved beneath the bind:\n%s", text)
 			}
 			_, out, errOut, err := run(t, p, executor.Options{})
-			if ents, _ := os.ReadDir(filepath.Join(host, "conf")); len(ents) != 0 {
-				var names []string
-				for _, e := range ents {
-					names = append(names, e.Name())
-				}
+			if names := dirNames(filepath.Join(host, "conf")); len(names) != 0 {
 				t.Errorf("the host's folder bound read-only got %v through the bound folder's link: %q %q %v", names, out, errOut, err)
 			}
 			if err == nil {

@@ -68,11 +68,7 @@ environments:
 			t.Fatal(err)
 		}
 	})
-	if ents, _ := os.ReadDir(filepath.Join(host, "conf")); len(ents) != 0 {
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
+	if names := dirNames(filepath.Join(host, "conf")); len(names) != 0 {
 		t.Errorf("the host's folder bound read-only got %v through the dev's folder moved away: %q", names, out)
 	}
 	for _, w := range []string{"link ptmx: ok", "link fd: ok", "link stdin: ok", "link stdout: ok", "link stderr: ok", "null: ok", "shm: ok", "devwrite: 1"} {

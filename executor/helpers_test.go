@@ -209,15 +209,20 @@ func threadNS() string {
 }
 
 func stateDir() string {
-	ents, err := os.ReadDir("/run/nsup")
-	if err != nil {
+	if _, err := os.Stat("/run/nsup"); err != nil {
 		return "(none)"
 	}
+	return strings.Join(dirNames("/run/nsup"), " ")
+}
+
+// dirNames is the names in the folder dir, none where it cannot be read.
+func dirNames(dir string) []string {
+	ents, _ := os.ReadDir(dir)
 	var names []string
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	return strings.Join(names, " ")
+	return names
 }
 
 func allPids() []int {

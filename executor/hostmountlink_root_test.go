@@ -53,11 +53,7 @@ environments:
 		t.Fatal(err)
 	}
 	_, out, errOut, err := run(t, p, executor.Options{})
-	if ents, _ := os.ReadDir(filepath.Join(host, "conf")); len(ents) != 0 {
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
+	if names := dirNames(filepath.Join(host, "conf")); len(names) != 0 {
 		t.Errorf("the host's folder bound read-only got %v through the link: %q %q %v\n%s", names, out, errOut, err, text)
 	}
 	if err == nil {

@@ -63,11 +63,7 @@ environments:
 			t.Fatal(err)
 		}
 	})
-	if ents, _ := os.ReadDir(filepath.Join(host, "conf")); len(ents) != 0 {
-		var names []string
-		for _, e := range ents {
-			names = append(names, e.Name())
-		}
+	if names := dirNames(filepath.Join(host, "conf")); len(names) != 0 {
 		t.Errorf("the host's folder bound read-only got %v through the tmpfs's folder moved away: %q", names, out)
 	}
 	if !strings.Contains(out, "inner: ok") {
