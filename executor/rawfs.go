@@ -358,19 +358,8 @@ const (
 //go:norace
 //go:nosplit
 func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
-	flags := uintptr(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
-	if op.a[0]&unix.MS_REC != 0 {
-		flags |= unix.AT_RECURSIVE
-	}
-	tree, _, e := syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
-		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(src)
+	tree := rawCloneOnto(p, op, src, tgt)
+	var e syscall.Errno
 	rawClose(tgt)
 	if op.flag&rawMountHeld != 0 {
 		// Held for the masked and read-only paths below it (a copy
@@ -388,6 +377,30 @@ func rawDoDetachedBind(p *rawProg, op *rawOp, src, tgt uintptr) {
 	}
 	rawClose(p.kept)
 	p.kept = tree
+}
+
+// rawCloneOnto clones the tree of the fd src (recursive with MS_REC in
+// a[0]), moves the clone onto the fd tgt and closes src: the bind of a
+// detached bind step and of the root's bind onto itself. It returns the
+// clone's fd.
+//
+//go:norace
+//go:nosplit
+func rawCloneOnto(p *rawProg, op *rawOp, src, tgt uintptr) uintptr {
+	flags := uintptr(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if op.a[0]&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, _, e := syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(src)
+	return tree
 }
 
 // rawSetattrKept, the flag of a setattr step: of the mount the previous

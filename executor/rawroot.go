@@ -24,19 +24,7 @@ import (
 //go:norace
 //go:nosplit
 func rawDoRootBind(p *rawProg, op *rawOp, src uintptr) {
-	flags := uintptr(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
-	if op.a[0]&unix.MS_REC != 0 {
-		flags |= unix.AT_RECURSIVE
-	}
-	tree, _, e := syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
-	if e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), src, uintptr(unsafe.Pointer(&empty[0])),
-		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(src)
+	tree := rawCloneOnto(p, op, src, src)
 	rawDropRoot(p)
 	p.rootFD, p.rootOf = tree, uintptr(unsafe.Pointer(op.s[0]))
 }
