@@ -54,6 +54,60 @@ func TestRootSubfolderMountRenamed(t *testing.T) {
 	}
 }
 
+// TestRootSubfolderOwnBindRenamed (helper-69's review): the advice of
+// the two refusals above, "bind the subfolder itself", held only where
+// that bind is directly in the writable bind's folder. A bind of
+// hostdata/a/b onto its own place /data/a/b (writable, hostdata
+// writable at /data), holding masked_paths: [/data/a/b/secret] and
+// readonly_paths: [/data/a/b/conf], or a read-only bind of
+// hostdata/a/b/c at /data/a/b/c, was moved with /data/a: root inside
+// moved /data/a to /data/a2 and made an empty /data/a/b; the next apply
+// bound that empty folder at /data/a/b, skipped the missing paths, and
+// root inside read the host's masked file and wrote its read-only
+// folders at /data/a2/b. Such specs are refused now.
+func TestRootSubfolderOwnBindRenamed(t *testing.T) {
+	const own = "      - {type: bind, source: ./hostdata/a/b, target: /data/a/b}\n"
+	out := renamedAcrossRuns(t, []string{"a/b/secret", "a/b/conf/"}, own,
+		"    security: {masked_paths: [/data/a/b/secret], readonly_paths: [/data/a/b/conf]}\n",
+		"mv /data/a /data/a2 && mkdir -p /data/a/b && echo moved",
+		`cat /data/a2/b/secret; echo x > /data/a2/b/conf/f && echo "conf written"`)
+	if strings.Contains(out, "hidden") || strings.Contains(out, "conf written") {
+		t.Errorf("root inside reached the masked file or the read-only folder at their folder's new name: %q", out)
+	}
+	out = renamedAcrossRuns(t, []string{"a/b/c/"}, own+"      - {type: bind, source: ./hostdata/a/b/c, target: /data/a/b/c, readonly: true}\n", "",
+		"mv /data/a /data/a2 && mkdir -p /data/a/b/c && echo moved",
+		`echo x > /data/a2/b/c/f && echo "written"`)
+	if strings.Contains(out, "written") {
+		t.Errorf("root inside wrote the folder bound read-only at its parent's new name: %q", out)
+	}
+}
+
+// TestRootConfinedRootSubfolderRenamed (helper-69's review): in a
+// writable dir root's own tree, masked_paths: [/etc/secret] and
+// readonly_paths: [/etc/conf] held for one run only, as in a writable
+// bind (TestRootConfinedSubfolderRenamed): root inside moved /etc to
+// /etc2 and made an empty /etc, the next plan skipped the missing
+// paths, and root inside read the masked file and wrote the read-only
+// folder at /etc2. So did a read-only bind of the tree's own
+// rootfs/srv/conf onto /srv/conf, with /srv moved. Refused now.
+func TestRootConfinedRootSubfolderRenamed(t *testing.T) {
+	const root = "{dir: ./rootfs, readonly: false}"
+	const want = "a subfolder of the writable root"
+	out := renamedAcrossRunsIn(t, root, []string{"rootfs/etc/secret", "rootfs/etc/conf/"}, "      - {type: tmpfs, target: /tmp}\n",
+		"    security: {masked_paths: [/etc/secret], readonly_paths: [/etc/conf]}\n",
+		"mv /etc /etc2 && mkdir /etc && echo moved",
+		`cat /etc2/secret; echo x > /etc2/conf/f && echo "conf written"`, want)
+	if strings.Contains(out, "hidden") || strings.Contains(out, "conf written") {
+		t.Errorf("root inside reached the masked file or the read-only folder at /etc2: %q", out)
+	}
+	out = renamedAcrossRunsIn(t, root, []string{"rootfs/srv/conf/"}, "      - {type: bind, source: ./rootfs/srv/conf, target: /srv/conf, readonly: true}\n", "",
+		"mv /srv /srv2 && mkdir -p /srv/conf && echo moved",
+		`echo x > /srv2/conf/f && echo "written"`, want)
+	if strings.Contains(out, "written") {
+		t.Errorf("root inside wrote the folder bound read-only at /srv2: %q", out)
+	}
+}
+
 // renamedAcrossRuns makes hostdata with the files (a name ending in "/"
 // a folder; a file holds "hidden") and plans an environment that binds
 // it writable at /data, with the mounts after it and the lines rest.
@@ -62,18 +116,31 @@ func TestRootSubfolderMountRenamed(t *testing.T) {
 // again, and returns what that second run printed.
 func renamedAcrossRuns(t *testing.T, files []string, mounts, rest, move, then string) string {
 	t.Helper()
+	for i, f := range files {
+		files[i] = filepath.Join("hostdata", f)
+		if strings.HasSuffix(f, "/") {
+			files[i] += "/"
+		}
+	}
+	return renamedAcrossRunsIn(t, "{dir: ./rootfs}", append(files, "rootfs/data/"),
+		"      - {type: bind, source: ./hostdata, target: /data}\n"+mounts, rest, move, then, "a subfolder of the writable bind at /data")
+}
+
+// renamedAcrossRunsIn is renamedAcrossRuns with the rootfs, every mount,
+// the files as paths from the spec's folder, and the refusal's words
+// (want) given.
+func renamedAcrossRunsIn(t *testing.T, rootfs string, files []string, mounts, rest, move, then, want string) string {
+	t.Helper()
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
-	host := filepath.Join(dir, "hostdata")
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "data"), 0o755); err != nil {
-		t.Fatal(err)
-	}
 	for _, f := range files {
-		p := filepath.Join(host, f)
+		p := filepath.Join(dir, f)
 		if strings.HasSuffix(f, "/") {
-			os.MkdirAll(p, 0o755)
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
 			continue
 		}
 		os.MkdirAll(filepath.Dir(p), 0o755)
@@ -85,10 +152,9 @@ func renamedAcrossRuns(t *testing.T, files []string, mounts, rest, move, then st
 		s, err := spec.ParseBytesVars("test.yaml", dir, []byte(`version: 1
 environments:
   victim:
-    rootfs: {dir: ./rootfs}
+    rootfs: `+rootfs+`
     namespaces: [mnt, pid]
     mounts:
-      - {type: bind, source: ./hostdata, target: /data}
 `+mounts+rest+`    processes:
       - {name: main, command: [/bin/sh, -c, '`+cmd+`']}
 `), asWritten)
@@ -100,7 +166,7 @@ environments:
 	// Run 1: root inside moves the folders above the mount points away.
 	p, err := plan(move)
 	if err != nil {
-		if !strings.Contains(err.Error(), "a subfolder of the writable bind at /data") {
+		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("refused, but not for the subfolder: %v", err)
 		}
 		return ""

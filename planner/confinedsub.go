@@ -1,42 +1,168 @@
 package planner
 
 import (
+	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
 
-// confinedInSubfolder refuses a masked or read-only path that lies in a
-// subfolder of what the writable bind m (a volume's too) shows: the
-// kernel refuses to rename the mount point the path becomes, not the
-// folders above it, so root inside renames one of those and leaves a
-// folder of its own in its place. Before helper-66's review such a path
-// held for one run: root inside moved /data/sub (holding the masked
+// confinedInSubfolder refuses a masked or read-only path held by mount i
+// (len(e.Mounts): the root's own tree) that lies in a subfolder of what a
+// writable bind (a volume's too) or a writable dir root shows: the kernel
+// refuses to rename the mount point the path becomes, not the folders
+// above it, so root inside renames one of those and leaves a folder of
+// its own in its place (renamableAbove). Before helper-66's review such a
+// path held for one run: root inside moved /data/sub (holding the masked
 // /data/sub/secret) to /data/sub2 and made an empty /data/sub, the next
 // plan skipped the missing path (a note), and root inside read the host's
 // file at sub2/secret; so for readonly_paths: [/data/ro/conf], whose
 // moved folder it wrote (in the same run: the host's folder is changed).
 // protectSpecFiles refuses a spec file so placed for the same reason.
-func (ec *envCompiler) confinedInSubfolder(m spec.Mount, paths []confinedPath) {
-	if m.Type != spec.MountBind || m.Readonly {
-		return
-	}
+// Helper-69's review found the same through a bind of the writable
+// bind's own subfolder onto its place (hostdata/a/b at /data/a/b, the
+// masked path /data/a/b/secret: root inside moved /data/a, and the next
+// run bound its empty /data/a/b there), and in a writable dir root's own
+// tree (masked_paths: [/etc/secret], root inside moving /etc).
+func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent []int) {
 	for _, c := range paths {
-		if c.field == "" || c.path == m.Target {
-			continue
+		if c.field == "" {
+			continue // a default, below a proc or a sysfs: new at every run
 		}
-		top, sub := subfolderOf(c.path, m.Target)
-		if !sub {
+		p := c.path
+		if i == len(ec.e.Mounts) {
+			// The root's own: placed by its path, through the tree's links.
+			if t := ec.baseView(); t != nil {
+				p = resolvedPath(t, p)
+			}
+		}
+		r, ok := ec.renamableAbove(i, p, parent)
+		if !ok {
 			continue
 		}
 		what := "masked"
 		if c.readonly {
 			what = "read-only"
 		}
-		dir := path.Dir(c.path)
-		ec.errorf(c.pos, c.field, "%s lies in %s, a subfolder of the writable bind at %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s would no longer be %s (at once, or from the next nsup run on); bind %s itself (a mount of its own, read-only or not), name a path directly in %s, or make this bind read-only", c.path, dir, m.Target, top, c.path, what, dir, m.Target)
+		subject := c.path
+		if p != c.path {
+			subject = fmt.Sprintf("%s (%s, as the tree's links lead it)", c.path, p)
+		}
+		then := fmt.Sprintf("%s would no longer be %s (at once, or from the next nsup run on)", c.path, what)
+		if r.via != "" {
+			then = fmt.Sprintf("the next nsup run would bind that folder at %s, and %s would no longer be %s", r.via, c.path, what)
+		}
+		ec.errorf(c.pos, c.field, "%s", r.refusal(subject, then))
 	}
+}
+
+// renameAt is where renamableAbove found a folder root inside may
+// rename above a confined point.
+type renameAt struct {
+	writable string // "the writable bind at /data", "the writable root ./rootfs"
+	at       string // that mount's target ("/" for the root)
+	dir      string // the folder of it the point (or via) lies in, a subfolder
+	top      string // the folder of it root inside renames
+	via      string // the target of the bind of the same folder the point lies in, or ""
+	fix      string // what makes the writable mount hold
+	root     string // the root's folder on the host, when at is "/"
+}
+
+// refusal is the error for subject so placed, then saying what follows.
+func (r renameAt) refusal(subject, then string) string {
+	in, direct := r.dir, fmt.Sprintf(", name a path directly in %s,", r.at)
+	if r.via != "" {
+		in, direct = fmt.Sprintf("the bind at %s (of the very folder %s shows there), in %s", r.via, r.writable, r.dir), ""
+	}
+	return fmt.Sprintf("%s lies in %s, a subfolder of %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s; %s (a mount of its own, read-only or not)%s or %s",
+		subject, in, r.writable, r.top, then, r.bindDir(), direct, r.fix)
+}
+
+// bindDir says how to make the subfolder a mount of its own.
+func (r renameAt) bindDir() string {
+	if r.at == "/" {
+		return fmt.Sprintf("bind %s onto %s", filepath.Join(r.root, r.dir), r.dir)
+	}
+	return "bind " + r.dir + " itself"
+}
+
+// renamableAbove says whether the point p (a masked or read-only path,
+// or the target of a read-only bind), which lies in mount i's tree
+// (len(e.Mounts): the root's own), lies in a subfolder of a writable
+// bind, a volume or a writable dir root: either of mount i itself, or of
+// one that mount i, a bind of that very folder onto its own place,
+// lies in (ownPlace), and so on outwards. The kernel refuses to rename a
+// mount point, not the folders above it: root inside renames the folder
+// of the writable mount that p (or the first bind of the same folder on
+// the way) lies in, leaves an empty one of its own there, and the next
+// nsup run, which finds the paths again by their host paths, binds and
+// confines that one, while the host's folder is at the new name.
+func (ec *envCompiler) renamableAbove(i int, p string, parent []int) (renameAt, bool) {
+	e := ec.e
+	via := ""
+	for inner := p; ; {
+		if i == len(e.Mounts) {
+			r := e.Rootfs
+			if r.Dir == "" || r.Readonly || r.Overlay {
+				return renameAt{}, false
+			}
+			top, sub := subfolderOf(inner, "/")
+			if !sub {
+				return renameAt{}, false
+			}
+			return renameAt{writable: "the writable root " + r.Dir, at: "/", dir: path.Dir(inner), top: top, via: via, root: ec.root,
+				fix: "make the root read-only (rootfs.readonly: true, or overlay: true, whose changes go when the environment ends)"}, true
+		}
+		m := e.Mounts[i]
+		if m.Type == spec.MountBind && !m.Readonly {
+			if top, sub := subfolderOf(inner, m.Target); sub {
+				return renameAt{writable: "the writable bind at " + m.Target, at: m.Target, dir: path.Dir(inner), top: top, via: via,
+					fix: "make the bind at " + m.Target + " read-only"}, true
+			}
+		}
+		k, own := ec.ownPlace(i, parent)
+		if !own {
+			return renameAt{}, false
+		}
+		inner, i, via = ec.ledTarget(i), k, ec.ledTarget(i)
+	}
+}
+
+// ownPlace says whether mount i is a bind of the very folder that the
+// mount it lies in (k, from nestedMounts; len(e.Mounts) for a writable
+// dir root's own tree) shows at its target: hostdata/a/b at /data/a/b
+// with hostdata bound at /data, or rootfs/srv/conf at /srv/conf in a
+// root of rootfs. Such a bind is found again by its host path at the
+// next run, wherever root inside moved the folder it shows.
+func (ec *envCompiler) ownPlace(i int, parent []int) (k int, ok bool) {
+	e := ec.e
+	m := e.Mounts[i]
+	if m.Type != spec.MountBind {
+		return 0, false
+	}
+	if k = parent[i]; k < 0 {
+		r := e.Rootfs
+		if r.Dir == "" || ec.root == "" || r.Readonly || r.Overlay {
+			return 0, false
+		}
+		return len(e.Mounts), sameFolder(m.Source, filepath.Join(ec.root, ec.ledTarget(i)))
+	}
+	w := e.Mounts[k]
+	if w.Type != spec.MountBind {
+		return 0, false
+	}
+	return k, sameFolder(m.Source, filepath.Join(w.Source, strings.TrimPrefix(m.Target, w.Target)))
+}
+
+// ledTarget is mount i's target as the tree's links lead it (treeTargets,
+// of a dir root), else as written.
+func (ec *envCompiler) ledTarget(i int) string {
+	if i < len(ec.treeTargets) && ec.treeTargets[i].at != "" {
+		return ec.treeTargets[i].at
+	}
+	return ec.e.Mounts[i].Target
 }
 
 // subfolderOf says whether the path p lies in a subfolder of the folder
@@ -45,7 +171,10 @@ func (ec *envCompiler) confinedInSubfolder(m spec.Mount, paths []confinedPath) {
 // the folders above it: a mount or a confined path so placed below a
 // writable bind of dir moves when root inside renames top.
 func subfolderOf(p, dir string) (top string, ok bool) {
-	rel := strings.TrimPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	rel, below := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	if !below {
+		return "", false
+	}
 	first, _, ok := strings.Cut(rel, "/")
 	return path.Join(dir, first), ok
 }

@@ -26,5 +26,54 @@ func TestConfinedSubfolderRefused(t *testing.T) {
 		{bind, security("masked_paths: [/data/secret], readonly_paths: [/data/sub]"), ""},
 		{bind + "      - {type: bind, source: ./host/sub, target: /data/sub}\n", security("masked_paths: [/data/sub/secret]"), ""},
 		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n", security("masked_paths: [/data/sub/secret]"), ""},
+		// Helper-69's review: through a bind of /data's own subfolder
+		// onto its place, itself in a subfolder (root inside moved
+		// /data/sub, and the next run bound its empty /data/sub/deep).
+		{bind + "      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep}\n", security("masked_paths: [/data/sub/deep/secret]"),
+			"/data/sub/deep/secret lies in the bind at /data/sub/deep (of the very folder the writable bind at /data shows there), in /data/sub, a subfolder of the writable bind at /data"},
+		{bind + "      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep, readonly: true}\n", security("readonly_paths: [/data/sub/deep/x]"), "could rename /data/sub"},
+		// Each folder on the way a mount point: nothing to rename.
+		{bind + "      - {type: bind, source: ./host/sub, target: /data/sub}\n      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep}\n",
+			security("masked_paths: [/data/sub/deep/secret]"), ""},
+		// Another source: found again by its own host path.
+		{bind + "      - {type: bind, source: ./vols, target: /data/sub/deep}\n", security("masked_paths: [/data/sub/deep/secret]"), ""},
 	})
+}
+
+// TestConfinedInWritableRootRefused (helper-69's review): a masked or
+// read-only path in a subfolder of a writable dir root's own tree
+// (masked_paths: [/etc/secret]) is refused as in a writable bind: root
+// inside moved /etc to /etc2 and made an empty /etc, and the next run
+// skipped the missing path (TestRootConfinedRootSubfolderRenamed). So
+// is one that the tree's links lead there, and a read-only bind of the
+// tree's own subfolder onto its place. One directly in the root, in a
+// folder of the tree bound onto itself, on a tmpfs, the defaults under
+// a proc, and any in a read-only or overlaid root, plan.
+func TestConfinedInWritableRootRefused(t *testing.T) {
+	dir := t.TempDir()
+	refusalTree(t, dir, []string{"rootfs/etc/conf", "rootfs/srv/conf", "rootfs/tmp", "rootfs/proc"}, map[string]string{"rootfs/lnk": "etc/secret"})
+	os.WriteFile(filepath.Join(dir, "rootfs/etc/secret"), nil, 0o600)
+	os.WriteFile(filepath.Join(dir, "rootfs/secret"), nil, 0o600)
+	security := func(s string) string { return "    security: {" + s + "}\n" }
+	const tmpfs = "      - {type: tmpfs, target: /tmp}\n"
+	opts := fixedOptions(Options{Caller: &rootCaller})
+	checkRefusalsIn(t, dir, "{dir: ./rootfs, readonly: false}", "mnt, pid", "", opts, []refusal{
+		{tmpfs, security("masked_paths: [/etc/secret]"), "/etc/secret lies in /etc, a subfolder of the writable root " + filepath.Join(dir, "rootfs") + ": the kernel refuses to rename a mount point, not the folders above it, so root inside could rename /etc"},
+		{tmpfs, security("masked_paths: [/etc/secret]"), "bind " + filepath.Join(dir, "rootfs/etc") + " onto /etc (a mount of its own, read-only or not), name a path directly in /, or make the root read-only"},
+		{tmpfs, security("readonly_paths: [/etc/conf]"), "could rename /etc"},
+		{tmpfs, security("masked_paths: [/etc/gone]"), "could rename /etc"},
+		{tmpfs, security("masked_paths: [/lnk]"), "/lnk (/etc/secret, as the tree's links lead it) lies in /etc"},
+		{"      - {type: bind, source: ./rootfs/srv/conf, target: /srv/conf, readonly: true}\n", "",
+			"the read-only bind of " + filepath.Join(dir, "rootfs/srv/conf") + " at /srv/conf, the folder the writable root " + filepath.Join(dir, "rootfs") + " shows there, lies in /srv"},
+		{"      - {type: bind, source: ./rootfs/srv, target: /srv}\n      - {type: bind, source: ./rootfs/srv/conf, target: /srv/conf, readonly: true}\n", "", ""},
+		{"      - {type: bind, source: ./rootfs/etc, target: /etc}\n", security("masked_paths: [/etc/secret], readonly_paths: [/etc/conf]"), ""},
+		{tmpfs, security("masked_paths: [/secret, /tmp/x/y]"), ""},
+		{"      - {type: proc, target: /proc}\n", "", ""},
+	})
+	for _, rootfs := range []string{"{dir: ./rootfs}", "{dir: ./rootfs, overlay: true}"} {
+		checkRefusalsIn(t, dir, rootfs, "mnt, pid", "", opts, []refusal{
+			{tmpfs, security("masked_paths: [/etc/secret], readonly_paths: [/etc/conf]"), ""},
+			{"      - {type: bind, source: ./rootfs/srv/conf, target: /srv/conf, readonly: true}\n", "", ""},
+		})
+	}
 }

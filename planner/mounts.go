@@ -145,7 +145,7 @@ func (ec *envCompiler) child() {
 				held = m.Target
 			}
 			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
-			ec.subfolderBoundReadonly(i, parent[i])
+			ec.subfolderBoundReadonly(i, parent)
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
@@ -164,12 +164,13 @@ func (ec *envCompiler) child() {
 			if held == "" {
 				held = beneath
 			}
-			ec.confinedInSubfolder(m, confined[i])
+			ec.confinedInSubfolder(i, confined[i], parent)
 			ec.confinePaths(confined[i], held)
 		}
 		for _, c := range confined[len(e.Mounts)] {
 			ec.linkedBelowBind(len(e.Mounts), c.path, c.pos, c.field)
 		}
+		ec.confinedInSubfolder(len(e.Mounts), confined[len(e.Mounts)], parent)
 		ec.confinePaths(confined[len(e.Mounts)], "")
 		ec.readonlyKept()
 		if len(ec.skipped) > 0 {

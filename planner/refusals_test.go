@@ -36,8 +36,14 @@ type refusal struct{ mounts, rest, want string }
 // with opts, and checks that it plans, or is refused saying want.
 func checkRefusals(t *testing.T, dir, ns, tail string, opts Options, cases []refusal) {
 	t.Helper()
+	checkRefusalsIn(t, dir, "{dir: ./rootfs}", ns, tail, opts, cases)
+}
+
+// checkRefusalsIn is checkRefusals with the rootfs given.
+func checkRefusalsIn(t *testing.T, dir, rootfs, ns, tail string, opts Options, cases []refusal) {
+	t.Helper()
 	for _, c := range cases {
-		text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [" + ns + "]\n    mounts:\n" + c.mounts + c.rest +
+		text := "version: 1\nenvironments:\n  a:\n    rootfs: " + rootfs + "\n    namespaces: [" + ns + "]\n    mounts:\n" + c.mounts + c.rest +
 			"    processes: [{name: main, command: [/bin/sh]}]\n" + tail
 		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
 		if err != nil {

@@ -1,10 +1,9 @@
 package planner
 
 import (
+	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -17,22 +16,30 @@ import (
 // Before helper-68's review root inside moved /data/a to /data/a2 and
 // made an empty /data/a/b; the next apply bound that empty folder (the
 // source, by its host path), and root inside wrote the host's folder at
-// /data/a2/b. parent is the mount whose target holds mount i's
-// (nestedMounts).
-func (ec *envCompiler) subfolderBoundReadonly(i, parent int) {
-	e := ec.e
-	if parent < 0 {
+// /data/a2/b. So through a writable bind of the same folder onto its
+// own place in between (hostdata/a/b writable at /data/a/b,
+// hostdata/a/b/c read-only at /data/a/b/c), and in a writable dir root's
+// own tree (rootfs/srv/conf read-only at /srv/conf): helper-69's review
+// moved /data/a, and /srv, the same way (renamableAbove). parent is
+// nestedMounts's.
+func (ec *envCompiler) subfolderBoundReadonly(i int, parent []int) {
+	r := ec.e.Mounts[i]
+	if r.Type != spec.MountBind || !r.Readonly {
 		return
 	}
-	r, w := e.Mounts[i], e.Mounts[parent]
-	if r.Type != spec.MountBind || !r.Readonly || w.Type != spec.MountBind || w.Readonly {
+	k, own := ec.ownPlace(i, parent)
+	if !own {
 		return
 	}
-	top, sub := subfolderOf(r.Target, w.Target)
-	if !sub || !sameFolder(r.Source, filepath.Join(w.Source, strings.TrimPrefix(r.Target, w.Target))) {
+	w, ok := ec.renamableAbove(k, ec.ledTarget(i), parent)
+	if !ok {
 		return
 	}
-	ec.errorf(r.Pos, ec.mountField(i), "the read-only bind of %s at %s lies in %s, a subfolder of the writable bind at %s, which shows that same folder there: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and the next run would bind that folder read-only and leave %s's own writable at the new name; bind %s itself (a mount of its own, read-only or not), or make the bind at %s read-only", r.Source, r.Target, path.Dir(r.Target), w.Target, top, r.Source, top, w.Target)
+	subject := fmt.Sprintf("the read-only bind of %s at %s", r.Source, r.Target)
+	if w.via == "" {
+		subject += ", the folder " + w.writable + " shows there,"
+	}
+	ec.errorf(r.Pos, ec.mountField(i), "%s", w.refusal(subject, fmt.Sprintf("the next run would bind that folder read-only and leave %s's own writable at the new name", r.Source)))
 }
 
 // sameFolder says whether the host paths a and b are the same folder:

@@ -9,7 +9,7 @@ import "testing"
 // subfolder bound itself, or below a read-only bind, plans.
 func TestSubfolderBoundReadonlyRefused(t *testing.T) {
 	dir := t.TempDir()
-	refusalTree(t, dir, []string{"rootfs/data", "host/a/b", "host/c", "other"}, map[string]string{"lnk": "host"})
+	refusalTree(t, dir, []string{"rootfs/data", "host/a/b/c", "host/c", "other"}, map[string]string{"lnk": "host"})
 	const bind = "      - {type: bind, source: ./host, target: /data}\n"
 	checkRefusals(t, dir, "mnt, pid", "", fixedOptions(Options{Caller: &rootCaller}), []refusal{
 		{bind + "      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", "lies in /data/a, a subfolder of the writable bind at /data"},
@@ -18,5 +18,9 @@ func TestSubfolderBoundReadonlyRefused(t *testing.T) {
 		{bind + "      - {type: bind, source: ./other, target: /data/a/b, readonly: true}\n", "", ""},
 		{bind + "      - {type: bind, source: ./host/a, target: /data/a}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
 		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
+		// Helper-69's review: below a writable bind of the same folder
+		// onto its own place, in a subfolder.
+		{bind + "      - {type: bind, source: ./host/a/b, target: /data/a/b}\n      - {type: bind, source: ./host/a/b/c, target: /data/a/b/c, readonly: true}\n", "",
+			"the read-only bind of " + dir + "/host/a/b/c at /data/a/b/c lies in the bind at /data/a/b (of the very folder the writable bind at /data shows there), in /data/a, a subfolder of the writable bind at /data"},
 	})
 }
