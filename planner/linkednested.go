@@ -80,8 +80,11 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 			if i < len(e.Mounts) && link != "" {
 				ec.treeTargets[i] = treeTarget{at: path.Join(append([]string{cur}, rest...)...), link: link, to: to}
 			}
-			switch t := e.Mounts[max(k, 0)].Target; {
-			case k < 0 || within(target, t):
+			if k < 0 {
+				return
+			}
+			switch t := e.Mounts[k].Target; {
+			case within(target, t):
 			case link != "":
 				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), path.Join(append([]string{cur}, rest...)...))
 			default:

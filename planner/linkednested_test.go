@@ -119,3 +119,30 @@ func TestMountBelowLinkedBindRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestConfinedRootPathWithoutMounts (helper-69's review): a dir root
+// with masked or read-only paths of its own and no mount at all made
+// linkedBelowBind index an empty list of mounts, and nsup plan panicked
+// (index out of range). It plans, the missing path noted.
+func TestConfinedRootPathWithoutMounts(t *testing.T) {
+	dir := t.TempDir()
+	refusalTree(t, dir, []string{"rootfs/etc"}, nil)
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    security: {masked_paths: [/etc/secret], readonly_paths: [/etc]}
+    processes: [{name: main, command: [/bin/sh]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Compile(s, fixedOptions(Options{Caller: &rootCaller}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(notes, "not there, so not masked or made read-only: /etc/secret") {
+		t.Errorf("notes: %s", notes)
+	}
+}
