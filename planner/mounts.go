@@ -152,6 +152,8 @@ func (ec *envCompiler) child() {
 				ec.markWalk(first, m, false)
 			} else if ec.walkFollowsNoLink(i, parent[i], beneath) {
 				ec.markWalk(first, m, true)
+			} else {
+				ec.linkedOntoHostMount(i, parent[i], beneath)
 			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)

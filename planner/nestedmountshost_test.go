@@ -3,6 +3,7 @@ package planner
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -17,8 +18,11 @@ import (
 // folder bound inside (TestRootMissingFolderLinkedWithHostMountBelow).
 // A target on that mount is walked crossing mounts, as it must be, and
 // following no link where its path passes none at plan time (NoLinks,
-// helper-68's review: TestRootMissingFolderLinkedOnHostMount); one
-// through a link of the tree at plan time still follows links.
+// helper-68's review: TestRootMissingFolderLinkedOnHostMount). One
+// through a link of the tree at plan time was walked following links,
+// and the writer of the tree pointed a link elsewhere after the plan
+// (helper-69's review: TestRootMissingFolderLinkedToHostMount): it is
+// refused now, naming the path it leads to.
 func TestWalkCrossesNoHostMount(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
@@ -31,23 +35,23 @@ func TestWalkCrossesNoHostMount(t *testing.T) {
 	if err := os.Symlink("mnt", filepath.Join(root, "lnk")); err != nil {
 		t.Fatal(err)
 	}
-	s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
+	parse := func(mounts string) *spec.Spec {
+		s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
 environments:
   a:
     rootfs: {dir: ./rootfs}
     namespaces: [mnt, pid]
     mounts:
-      - {type: tmpfs, target: /opt/new}
-      - {type: tmpfs, target: /mnt/x}
-      - {type: tmpfs, target: /lnk/y}
-      - {type: tmpfs, target: /mn}
-    processes:
+`+mounts+`    processes:
       - name: main
         command: [/bin/sh]
 `))
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
+	s := parse("      - {type: tmpfs, target: /opt/new}\n      - {type: tmpfs, target: /mnt/x}\n      - {type: tmpfs, target: /mn}\n")
 	opts := fixedOptions(Options{Caller: &rootCaller})
 	opts.Cgroups = func() (*cgroup.Layout, error) {
 		l, err := fixedCgroups()
@@ -62,7 +66,7 @@ environments:
 		t.Fatal(err)
 	}
 	// NoXDev, NoLinks.
-	want := map[string][2]bool{"/opt/new": {true, false}, "/mnt/x": {false, true}, "/lnk/y": {false, false}, "/mn": {true, false}}
+	want := map[string][2]bool{"/opt/new": {true, false}, "/mnt/x": {false, true}, "/mn": {true, false}}
 	seen := 0
 	for _, st := range ops(p, "a") {
 		m, ok := st.Op.(Mount)
@@ -75,5 +79,9 @@ environments:
 	}
 	if seen != len(want) {
 		t.Errorf("%d of the %d mounts in the plan", seen, len(want))
+	}
+	_, err = Compile(parse("      - {type: tmpfs, target: /lnk/y}\n"), opts)
+	if w := "t.yaml:7:9: environments.a.mounts[0].target: /lnk/y passes through the symlink /lnk of the root (-> mnt) and leads to /mnt/y, on a mount of the host's below the root"; err == nil || !strings.Contains(err.Error(), w) {
+		t.Errorf("/lnk/y: %v, want refused: %s", err, w)
 	}
 }

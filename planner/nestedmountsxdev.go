@@ -40,6 +40,26 @@ func (ec *envCompiler) walkFollowsNoLink(i, parent int, beneath string) bool {
 	return ok && host && (i >= len(ec.treeTargets) || ec.treeTargets[i].at == "")
 }
 
+// linkedOntoHostMount refuses mount i of a dir root whose target passes
+// through a symlink of the tree at plan time and so leads onto a mount
+// of the host's below the root (walkCrossesOnlyHost's host): its
+// missing folders are made by a walk that must cross that mount, and
+// walkFollowsNoLink's walk, which follows no link, would fail on the
+// tree's own. Before helper-69's review it was walked following links:
+// with a host tmpfs at rootfs/mnt and /lnk a link to mnt, the writer of
+// the tree put a link to /data/conf at rootfs/mnt/x (or pointed /lnk
+// there) after the plan of a tmpfs at /lnk/x/new, and the missing folder
+// was made in the host folder the spec binds at /data/conf read-only
+// after (TestRootMissingFolderLinkedToHostMount).
+func (ec *envCompiler) linkedOntoHostMount(i, parent int, beneath string) {
+	ok, host := ec.walkCrossesOnlyHost(i, parent, beneath)
+	if !ok || !host || i >= len(ec.treeTargets) || ec.treeTargets[i].at == "" {
+		return
+	}
+	m, l := ec.e.Mounts[i], ec.treeTargets[i]
+	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s passes through the symlink %s of the root (-> %s) and leads to %s, on a mount of the host's below the root: the folders it lacks would be made by a walk that crosses that mount and follows links, and an environment that may write the tree could point a link elsewhere after the plan (into a host folder bound inside); name the path it leads to", m.Target, l.link, l.to, l.at)
+}
+
 // walkCrossesOnlyHost says whether mount i crosses no earlier mount of
 // the spec's as walkCrossesNoMount says (ok), and whether it crosses a
 // mount of the host's below the root (host).
