@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nsup/nsup/executor"
@@ -82,6 +83,26 @@ func TestRootSubfolderOwnBindRenamed(t *testing.T) {
 	}
 }
 
+// TestRootSubfolderMountCreatedRenamed (helper-69's review): the
+// read-only bind of TestRootSubfolderMountRenamed with create: true and
+// its source spelled through another name of the host's for the folder
+// bound writable (./alias/a/new/b, alias a bind mount of hostdata on the
+// host) was compared as written while it was not there yet, and
+// planned: root inside moved /data/a in the first run, the next apply
+// made a new empty hostdata/a/new/b and bound that read-only, and root
+// inside wrote the folder made and bound in the first run at
+// /data/a2/new/b. Refused now: below the nearest folder that is there,
+// the same folder, the names are the same.
+func TestRootSubfolderMountCreatedRenamed(t *testing.T) {
+	out := renamedAcrossRuns(t, []string{"a/"},
+		"      - {type: bind, source: ./alias/a/new/b, target: /data/a/new/b, readonly: true, create: true}\n", "",
+		"mv /data/a /data/a2 && echo moved",
+		`echo x > /data/a2/new/b/f && echo "written"`, "alias = hostdata")
+	if strings.Contains(out, "written") {
+		t.Errorf("root inside wrote the folder bound read-only at its parent's new name: %q", out)
+	}
+}
+
 // TestRootConfinedRootSubfolderRenamed (helper-69's review): in a
 // writable dir root's own tree, masked_paths: [/etc/secret] and
 // readonly_paths: [/etc/conf] held for one run only, as in a writable
@@ -109,12 +130,13 @@ func TestRootConfinedRootSubfolderRenamed(t *testing.T) {
 }
 
 // renamedAcrossRuns makes hostdata with the files (a name ending in "/"
-// a folder; a file holds "hidden") and plans an environment that binds
+// a folder; a file holds "hidden"), and the links (see
+// renamedAcrossRunsIn), and plans an environment that binds
 // it writable at /data, with the mounts after it and the lines rest.
 // Refused for the subfolder, it returns ""; else it runs move (which
 // must print "moved") in a first run and then in a second, planned
 // again, and returns what that second run printed.
-func renamedAcrossRuns(t *testing.T, files []string, mounts, rest, move, then string) string {
+func renamedAcrossRuns(t *testing.T, files []string, mounts, rest, move, then string, links ...string) string {
 	t.Helper()
 	for i, f := range files {
 		files[i] = filepath.Join("hostdata", f)
@@ -122,13 +144,14 @@ func renamedAcrossRuns(t *testing.T, files []string, mounts, rest, move, then st
 			files[i] += "/"
 		}
 	}
-	return renamedAcrossRunsIn(t, "{dir: ./rootfs}", append(files, "rootfs/data/"),
+	return renamedAcrossRunsIn(t, "{dir: ./rootfs}", append(append(files, "rootfs/data/"), links...),
 		"      - {type: bind, source: ./hostdata, target: /data}\n"+mounts, rest, move, then, "a subfolder of the writable bind at /data")
 }
 
 // renamedAcrossRunsIn is renamedAcrossRuns with the rootfs, every mount,
-// the files as paths from the spec's folder, and the refusal's words
-// (want) given.
+// the files as paths from the spec's folder ("l -> t" a link, "l = f"
+// a bind mount of f on the host, both after the files), and the
+// refusal's words (want) given.
 func renamedAcrossRunsIn(t *testing.T, rootfs string, files []string, mounts, rest, move, then, want string) string {
 	t.Helper()
 	requireRoot(t)
@@ -137,6 +160,24 @@ func renamedAcrossRunsIn(t *testing.T, rootfs string, files []string, mounts, re
 	busyboxRoot(t, dir)
 	for _, f := range files {
 		p := filepath.Join(dir, f)
+		if l, to, ok := strings.Cut(f, " -> "); ok {
+			if err := os.Symlink(to, filepath.Join(dir, l)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if l, from, ok := strings.Cut(f, " = "); ok {
+			// A bind mount on the host, gone when the test ends.
+			l = filepath.Join(dir, l)
+			if err := os.MkdirAll(l, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mount(filepath.Join(dir, from), l, "", syscall.MS_BIND, ""); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { syscall.Unmount(l, syscall.MNT_DETACH) })
+			continue
+		}
 		if strings.HasSuffix(f, "/") {
 			if err := os.MkdirAll(p, 0o755); err != nil {
 				t.Fatal(err)

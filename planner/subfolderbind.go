@@ -43,13 +43,34 @@ func (ec *envCompiler) subfolderBoundReadonly(i int, parent []int) {
 }
 
 // sameFolder says whether the host paths a and b are the same folder:
-// the same file once their links are followed, or the same path where
-// either is not there.
+// the same file once their links are followed, or, where either is not
+// there (a bind with create: true, made by apply), the same names below
+// the same folder that is (helper-69's review: ./alias/a/new/b, alias a
+// host bind of the folder bound writable, or a link to it, was compared
+// as written and planned).
 func sameFolder(a, b string) bool {
 	fa, errA := os.Stat(a)
 	fb, errB := os.Stat(b)
-	if errA != nil || errB != nil {
-		return filepath.Clean(a) == filepath.Clean(b)
+	if errA == nil && errB == nil {
+		return os.SameFile(fa, fb)
 	}
-	return os.SameFile(fa, fb)
+	if filepath.Clean(a) == filepath.Clean(b) {
+		return true
+	}
+	da, restA, okA := thereAbove(a)
+	db, restB, okB := thereAbove(b)
+	return okA && okB && restA == restB && os.SameFile(da, db)
+}
+
+// thereAbove is the nearest folder of p (p itself or above it) that is
+// there, and the names below it to p.
+func thereAbove(p string) (os.FileInfo, string, bool) {
+	for d, rest := filepath.Clean(p), ""; ; d, rest = filepath.Dir(d), filepath.Join(filepath.Base(d), rest) {
+		if fi, err := os.Stat(d); err == nil {
+			return fi, rest, true
+		}
+		if d == filepath.Dir(d) {
+			return nil, "", false
+		}
+	}
 }

@@ -18,6 +18,9 @@ func TestSubfolderBoundReadonlyRefused(t *testing.T) {
 		{bind + "      - {type: bind, source: ./other, target: /data/a/b, readonly: true}\n", "", ""},
 		{bind + "      - {type: bind, source: ./host/a, target: /data/a}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
 		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
+		// Helper-69's review: a source that is not there yet (made by
+		// apply, create: true), spelled through a link of the host's.
+		{bind + "      - {type: bind, source: ./lnk/a/new/b, target: /data/a/new/b, readonly: true, create: true}\n", "", "could rename /data/a"},
 		// Helper-69's review: below a writable bind of the same folder
 		// onto its own place, in a subfolder.
 		{bind + "      - {type: bind, source: ./host/a/b, target: /data/a/b}\n      - {type: bind, source: ./host/a/b/c, target: /data/a/b/c, readonly: true}\n", "",
