@@ -37,6 +37,8 @@ func TestConfinedSubfolderRefused(t *testing.T) {
 			security("masked_paths: [/data/sub/deep/secret]"), ""},
 		// Another source: found again by its own host path.
 		{bind + "      - {type: bind, source: ./vols, target: /data/sub/deep}\n", security("masked_paths: [/data/sub/deep/secret]"), ""},
+		// A volume's own subfolder bound onto its place (made at apply).
+		{"      - {type: volume, source: v, target: /data}\n      - {type: bind, source: ./vols/p/v/a/b, target: /data/a/b}\n", security("masked_paths: [/data/a/b/c]"), "could rename /data/a"},
 	})
 }
 
@@ -54,9 +56,16 @@ func TestConfinedInWritableRootRefused(t *testing.T) {
 	refusalTree(t, dir, []string{"rootfs/etc/conf", "rootfs/srv/conf", "rootfs/tmp", "rootfs/proc"}, map[string]string{"rootfs/lnk": "etc/secret"})
 	os.WriteFile(filepath.Join(dir, "rootfs/etc/secret"), nil, 0o600)
 	os.WriteFile(filepath.Join(dir, "rootfs/secret"), nil, 0o600)
+	// Rootless too: root inside (the user) renames the user's folders.
+	for _, caller := range []Caller{rootCaller, userCaller} {
+		testConfinedInWritableRoot(t, dir, fixedOptions(Options{Caller: &caller}))
+	}
+}
+
+func testConfinedInWritableRoot(t *testing.T, dir string, opts Options) {
+	t.Helper()
 	security := func(s string) string { return "    security: {" + s + "}\n" }
 	const tmpfs = "      - {type: tmpfs, target: /tmp}\n"
-	opts := fixedOptions(Options{Caller: &rootCaller})
 	checkRefusalsIn(t, dir, "{dir: ./rootfs, readonly: false}", "mnt, pid", "", opts, []refusal{
 		{tmpfs, security("masked_paths: [/etc/secret]"), "/etc/secret lies in /etc, a subfolder of the writable root " + filepath.Join(dir, "rootfs") + ": the kernel refuses to rename a mount point, not the folders above it, so root inside could rename /etc"},
 		{tmpfs, security("masked_paths: [/etc/secret]"), "bind " + filepath.Join(dir, "rootfs/etc") + " onto /etc (a mount of its own, read-only or not), name a path directly in /, or make the root read-only"},
