@@ -155,6 +155,29 @@ environments:
 			"t.yaml:9:13: environments.web.rootfs: the mount namespace is joined (join.mnt: db) and used as it is: the environment sees db's root, so its rootfs must be db's (the same dir, tar or closure)",
 			"t.yaml:13:9: environments.web.mounts: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)",
 		},
+	}, {
+		// Helper-69's review: dropped without a word, the paths were
+		// as the joined namespace shows them (TestRootJoinedMountMaskDropped).
+		name: "joined-mnt-confined-paths", caller: rootCaller,
+		src: `version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [pid]
+    join: {mnt: db}
+    security: {masked_paths: [/data/secret, /etc/key], readonly_paths: [/etc]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:12:30: environments.web.security.masked_paths: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it, so /data/secret, /etc/key would stay as that namespace shows them; list them where that namespace is made (db), or give this one its own mnt namespace",
+			"t.yaml:12:72: environments.web.security.readonly_paths: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it, so /etc would stay as that namespace shows them; list them where that namespace is made (db), or give this one its own mnt namespace",
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(tc.src))

@@ -197,6 +197,20 @@ func (ec *envCompiler) joinedRootfs() {
 	if len(e.Mounts) > 0 {
 		ec.errorf(e.Mounts[0].Pos, ec.field+".mounts", "%s: nsup mounts nothing in it; remove mounts (or give the environment its own mnt namespace)", why)
 	}
+	// Nor masks or makes read-only anything in it: before helper-69's
+	// review a list of its own was dropped without a word, and root
+	// inside read the file the spec masked (what the joined namespace
+	// shows there).
+	if s := e.Security; s != nil {
+		for _, l := range []struct {
+			key   string
+			paths *spec.Paths
+		}{{"masked_paths", s.MaskedPaths}, {"readonly_paths", s.ReadonlyPaths}} {
+			if l.paths != nil && len(l.paths.Paths) > 0 {
+				ec.errorf(l.paths.Pos, ec.field+".security."+l.key, "%s: nsup mounts nothing in it, so %s would stay as that namespace shows them; list them where that namespace is made (%s), or give this one its own mnt namespace", why, strings.Join(pathValues(l.paths), ", "), j.ref)
+			}
+		}
+	}
 	if ec.confiningUserNS() {
 		// In a user namespace that maps root elsewhere, as a bind of the
 		// host's /proc is (procBindRefused).
@@ -401,4 +415,13 @@ func (ec *envCompiler) readonlyBelowRoot(pos spec.Pos) {
 		return
 	}
 	ec.add(Child, pos, MountSetattr{Path: "/", Root: ec.root, InRoot: true, Clear: unix.MOUNT_ATTR_RDONLY})
+}
+
+// pathValues are the paths of a list.
+func pathValues(ps *spec.Paths) []string {
+	out := make([]string, len(ps.Paths))
+	for i, p := range ps.Paths {
+		out[i] = p.Value
+	}
+	return out
 }
