@@ -67,7 +67,7 @@ type renameAt struct {
 	top      string // the folder of it root inside renames
 	via      string // the target of the bind of the same folder the point lies in, or ""
 	fix      string // what makes the writable mount hold
-	root     string // the root's folder on the host, when at is "/"
+	root     string // the root's folder on the host, for a writable root's own tree
 }
 
 // refusal is the error for subject so placed, then saying what follows.
@@ -82,7 +82,7 @@ func (r renameAt) refusal(subject, then string) string {
 
 // bindDir says how to make the subfolder a mount of its own.
 func (r renameAt) bindDir() string {
-	if r.at == "/" {
+	if r.root != "" {
 		return fmt.Sprintf("bind %s onto %s", filepath.Join(r.root, r.dir), r.dir)
 	}
 	return "bind " + r.dir + " itself"
@@ -108,11 +108,17 @@ func (ec *envCompiler) renamableAbove(i int, p string, parent []int) (renameAt, 
 			if r.Dir == "" || r.Readonly || r.Overlay {
 				return renameAt{}, false
 			}
-			top, sub := subfolderOf(inner, "/")
+			// A mount of the host's below the root comes along (MS_REC),
+			// its point a mount point root inside cannot rename.
+			at, writable := ec.hostMountHolding(inner), "the writable root "+r.Dir
+			if at != "/" {
+				writable = fmt.Sprintf("the mount of the host's at %s in the writable root %s", at, r.Dir)
+			}
+			top, sub := subfolderOf(inner, at)
 			if !sub {
 				return renameAt{}, false
 			}
-			return renameAt{writable: "the writable root " + r.Dir, at: "/", dir: path.Dir(inner), top: top, via: via, root: ec.root,
+			return renameAt{writable: writable, at: at, dir: path.Dir(inner), top: top, via: via, root: ec.root,
 				fix: "make the root read-only (rootfs.readonly: true, or overlay: true, whose changes go when the environment ends)"}, true
 		}
 		m := e.Mounts[i]
@@ -128,6 +134,22 @@ func (ec *envCompiler) renamableAbove(i int, p string, parent []int) (renameAt, 
 		}
 		inner, i, via = ec.ledTarget(i), k, ec.ledTarget(i)
 	}
+}
+
+// hostMountHolding is the deepest mount of the host's below the root's
+// folder whose point (inside the root) holds p, else "/".
+func (ec *envCompiler) hostMountHolding(p string) string {
+	at := "/"
+	mounts, _ := ec.compiler.hostMounts()
+	for _, hm := range mounts {
+		if hm.Point == ec.root || !within(hm.Point, ec.root) {
+			continue
+		}
+		if in := strings.TrimPrefix(hm.Point, strings.TrimSuffix(ec.root, "/")); within(p, in) && len(in) > len(at) {
+			at = in
+		}
+	}
+	return at
 }
 
 // ownPlace says whether mount i is a bind of the very folder that the

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/nsup/nsup/planner/cgroup"
 )
 
 // TestConfinedSubfolderRefused (helper-66's review): a masked or
@@ -60,6 +62,21 @@ func TestConfinedInWritableRootRefused(t *testing.T) {
 	for _, caller := range []Caller{rootCaller, userCaller} {
 		testConfinedInWritableRoot(t, dir, fixedOptions(Options{Caller: &caller}))
 	}
+	// A mount of the host's below the root: its point is a mount point.
+	opts := fixedOptions(Options{Caller: &rootCaller})
+	opts.Cgroups = func() (*cgroup.Layout, error) {
+		l, err := fixedCgroups()
+		if err != nil {
+			return nil, err
+		}
+		l.Mounts = append(l.Mounts, cgroup.Mount{Point: filepath.Join(dir, "rootfs/srv"), FSType: "ext4"})
+		return l, nil
+	}
+	checkRefusalsIn(t, dir, "{dir: ./rootfs, readonly: false}", "mnt, pid", "", opts, []refusal{
+		{"      - {type: tmpfs, target: /tmp}\n", "    security: {masked_paths: [/srv/secret]}\n", ""},
+		{"      - {type: tmpfs, target: /tmp}\n", "    security: {masked_paths: [/srv/conf/secret]}\n",
+			"/srv/conf/secret lies in /srv/conf, a subfolder of the mount of the host's at /srv in the writable root " + filepath.Join(dir, "rootfs") + ": the kernel refuses to rename a mount point, not the folders above it, so root inside could rename /srv/conf"},
+	})
 }
 
 func testConfinedInWritableRoot(t *testing.T, dir string, opts Options) {
