@@ -222,3 +222,73 @@ environments:
 	_, out, _, _ := run(t, p, executor.Options{})
 	return out
 }
+
+// TestRootConfinedPidPeerRenamed (helper-69's review): b, sharing a's pid
+// namespace from a mount namespace of its own (and, with its own net, in
+// no Landlock domain that would keep it from a's processes), passes the
+// ptrace check on a's processes and reaches a's mounts through their
+// /proc/PID/root. The kernel refuses to rename a mount point of the
+// caller's own mount namespace only: b moved a's masked /data/secret and
+// read-only /data/conf, directly in a's writable bind, to secret2 and
+// conf2, and a's next run skipped the missing paths, so root inside a
+// read the host's file and wrote its folder there. Refused now.
+func TestRootConfinedPidPeerRenamed(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, d := range []string{"rootfs/data", "rootfs/proc", "hostdata/conf"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hostdata/secret"), []byte("hidden\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(a, b string) (*planner.Plan, error) {
+		s, err := spec.ParseBytesVars("test.yaml", dir, []byte(`version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, net]
+    mounts:
+      - {type: bind, source: ./hostdata, target: /data}
+    security: {masked_paths: [/data/secret], readonly_paths: [/data/conf]}
+    processes:
+      - {name: main, command: [/bin/sh, -c, '`+a+`']}
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, net]
+    join: {pid: a}
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - {name: main, command: [/bin/sh, -c, '`+b+`']}
+`), asWritten)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache")})
+	}
+	// Run 1: b finds a's process (the one whose root shows the masked
+	// file) and moves the paths; a waits for it.
+	p, err := plan("while [ ! -e /data/moved ]; do sleep 0.1; done",
+		`for p in /proc/[0-9]*; do [ -e $p/root/data/secret ] && P=$p; done; mv $P/root/data/secret $P/root/data/secret2 && mv $P/root/data/conf $P/root/data/conf2 && echo moved; touch $P/root/data/moved`)
+	if err != nil {
+		if !strings.Contains(err.Error(), "environment b shares this environment's pid namespace from a mount namespace of its own") {
+			t.Fatalf("refused, but not for b: %v", err)
+		}
+		return
+	}
+	if _, out, errOut, err := run(t, p, executor.Options{}); !strings.Contains(out, "moved") {
+		t.Fatalf("run 1: %q %q %v", out, errOut, err)
+	}
+	// Run 2: the same spec, planned again.
+	if p, err = plan(`cat /data/secret2; echo x > /data/conf2/f && echo "conf written"; sleep 1`, "true"); err != nil {
+		t.Fatalf("run 2 refused: %v", err)
+	}
+	_, out, _, _ := run(t, p, executor.Options{})
+	if strings.Contains(out, "hidden") || strings.Contains(out, "conf written") {
+		t.Errorf("root inside a reached the masked file or the read-only folder b moved: %q", out)
+	}
+}

@@ -68,6 +68,7 @@ type renameAt struct {
 	via      string // the target of the bind of the same folder the point lies in, or ""
 	fix      string // what makes the writable mount hold
 	root     string // the root's folder on the host, for a writable root's own tree
+	peer     string // the environment that renames through /proc/PID/root, or ""
 }
 
 // refusal is the error for subject so placed, then saying what follows.
@@ -75,6 +76,10 @@ func (r renameAt) refusal(subject, then string) string {
 	in, direct := r.dir, fmt.Sprintf(", name a path directly in %s,", r.at)
 	if r.via != "" {
 		in, direct = fmt.Sprintf("the bind at %s (of the very folder %s shows there), in %s", r.via, r.writable, r.dir), ""
+	}
+	if r.peer != "" {
+		return fmt.Sprintf("%s lies in %s, a folder of %s, and %s shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename %s and leave one of its own in its place, and %s; make %s read-only (%s), or give the environment a pid namespace of its own",
+			subject, in, r.writable, r.peer, r.top, then, r.writable, r.fix)
 	}
 	return fmt.Sprintf("%s lies in %s, a subfolder of %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s; %s (a mount of its own, read-only or not)%s or %s",
 		subject, in, r.writable, r.top, then, r.bindDir(), direct, r.fix)
@@ -99,9 +104,21 @@ func (r renameAt) bindDir() string {
 // the way) lies in, leaves an empty one of its own there, and the next
 // nsup run, which finds the paths again by their host paths, binds and
 // confines that one, while the host's folder is at the new name.
+//
+// An environment that shares this one's pid namespace from a mount
+// namespace of its own (pidPeer) renames more: reaching this one's
+// mounts through /proc/PID/root, it is refused only the mount points of
+// its own namespace, so a folder or file directly in the writable mount
+// moves as well (helper-69's review: b, joining a's pid namespace,
+// moved a's masked /data/secret and read-only /data/conf, and a's next
+// run skipped them).
 func (ec *envCompiler) renamableAbove(i int, p string, parent []int) (renameAt, bool) {
 	e := ec.e
-	via := ""
+	via, peer := "", ec.pidPeer()
+	below := subfolderOf
+	if peer != "" {
+		below = folderOf
+	}
 	for inner := p; ; {
 		if i == len(e.Mounts) {
 			r := e.Rootfs
@@ -114,17 +131,17 @@ func (ec *envCompiler) renamableAbove(i int, p string, parent []int) (renameAt, 
 			if at != "/" {
 				writable = fmt.Sprintf("the mount of the host's at %s in the writable root %s", at, r.Dir)
 			}
-			top, sub := subfolderOf(inner, at)
+			top, sub := below(inner, at)
 			if !sub {
 				return renameAt{}, false
 			}
-			return renameAt{writable: writable, at: at, dir: path.Dir(inner), top: top, via: via, root: ec.root,
+			return renameAt{writable: writable, at: at, dir: path.Dir(inner), top: top, via: via, root: ec.root, peer: peer,
 				fix: "make the root read-only (rootfs.readonly: true, or overlay: true, whose changes go when the environment ends)"}, true
 		}
 		m := e.Mounts[i]
 		if m.Type == spec.MountBind && !m.Readonly {
-			if top, sub := subfolderOf(inner, m.Target); sub {
-				return renameAt{writable: "the writable bind at " + m.Target, at: m.Target, dir: path.Dir(inner), top: top, via: via,
+			if top, sub := below(inner, m.Target); sub {
+				return renameAt{writable: "the writable bind at " + m.Target, at: m.Target, dir: path.Dir(inner), top: top, via: via, peer: peer,
 					fix: "make the bind at " + m.Target + " read-only"}, true
 			}
 		}
@@ -185,6 +202,44 @@ func (ec *envCompiler) ledTarget(i int) string {
 		return ec.treeTargets[i].at
 	}
 	return ec.e.Mounts[i].Target
+}
+
+// folderOf says whether the path p lies below the folder dir (by one
+// name or more), and gives the name of dir it lies in (top, a path).
+func folderOf(p, dir string) (top string, ok bool) {
+	rel, below := strings.CutPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+	if !below {
+		return "", false
+	}
+	first, _, _ := strings.Cut(rel, "/")
+	return path.Join(dir, first), true
+}
+
+// pidPeer names an environment that shares this one's pid namespace from
+// a mount namespace of its own (its processes pass the ptrace check on
+// this one's, the same uid with the same capabilities, and reach its
+// mounts through /proc/PID/root), or the processes of a pid namespace
+// joined by path; "" if there is none. (Environments in the host's pid
+// namespace are each in a Landlock domain of their own, which keeps
+// their processes from another domain's.)
+func (ec *envCompiler) pidPeer() string {
+	e := ec.e
+	if j := ec.joined(spec.NSPID); j != nil && j.isPath() {
+		return "any process of the pid namespace joined by path (" + j.ref + ")"
+	}
+	owner := ec.s.NamespaceOwner(e.Name, spec.NSPID)
+	if owner == nil || !owner.HasNamespace(spec.NSPID) {
+		return ""
+	}
+	mnt := ec.s.NamespaceOwner(e.Name, spec.NSMount)
+	for _, o := range ec.s.Environments {
+		if o.Name != e.Name && ec.s.NamespaceOwner(o.Name, spec.NSPID) == owner {
+			if m := ec.s.NamespaceOwner(o.Name, spec.NSMount); m == nil || m != mnt {
+				return "environment " + o.Name
+			}
+		}
+	}
+	return ""
 }
 
 // subfolderOf says whether the path p lies in a subfolder of the folder

@@ -103,3 +103,33 @@ func testConfinedInWritableRoot(t *testing.T, dir string, opts Options) {
 		})
 	}
 }
+
+// TestConfinedPidPeerRefused (helper-69's review): an environment that
+// shares a's pid namespace from a mount namespace of its own reaches a's
+// mounts through /proc/PID/root, where a's mount points are not its own:
+// it renamed a's masked /data/secret and read-only /data/conf, directly
+// in a's writable bind (TestRootConfinedPidPeerRenamed). With such a
+// peer, a path directly in a writable bind or root is refused too; with
+// none, or a peer in a's mount namespace, or a read-only bind, it plans.
+func TestConfinedPidPeerRefused(t *testing.T) {
+	dir := t.TempDir()
+	refusalTree(t, dir, []string{"rootfs/data", "host/conf"}, nil)
+	const bind = "      - {type: bind, source: ./host, target: /data}\n"
+	masked := "    security: {masked_paths: [/data/secret]}\n"
+	peer := func(ns, join string) string {
+		return "  b:\n    rootfs: {dir: ./rootfs}\n    namespaces: [" + ns + "]\n    join: {" + join + "}\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	opts := fixedOptions(Options{Caller: &rootCaller})
+	for _, c := range []struct {
+		mounts, rest, tail, want string
+	}{
+		{bind, masked, peer("mnt", "pid: a"), "/data/secret lies in /data, a folder of the writable bind at /data, and environment b shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename /data/secret"},
+		{bind, "    security: {readonly_paths: [/data/conf]}\n", peer("mnt", "pid: a"), "could rename /data/conf"},
+		{bind + "      - {type: bind, source: ./host/conf, target: /data/conf, readonly: true}\n", "", peer("mnt", "pid: a"), "the read-only bind of " + dir + "/host/conf at /data/conf, the folder the writable bind at /data shows there, lies in /data, a folder of the writable bind at /data, and environment b"},
+		{bind, masked, peer("uts", "mnt: a, pid: a"), ""},
+		{bind, masked, peer("mnt, pid", "net: a"), ""},
+		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n", masked, peer("mnt", "pid: a"), ""},
+	} {
+		checkRefusals(t, dir, "mnt, pid, net", c.tail, opts, []refusal{{c.mounts, c.rest, c.want}})
+	}
+}
