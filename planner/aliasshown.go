@@ -22,8 +22,16 @@ import (
 // in /home/u/proj writable inside, and root inside appended to it
 // through /data/home/u/proj/nsup.yaml.
 func shownBelow(p, real string, recursive bool, mounts []cgroup.Mount) string {
+	at, _ := shownVia(p, real, recursive, mounts)
+	return at
+}
+
+// shownVia is shownBelow, and, where what shows there is (or is reached
+// through) the image file of a filesystem mounted from one (a loop
+// device's) that holds p, that image file's host path; else "".
+func shownVia(p, real string, recursive bool, mounts []cgroup.Mount) (at, via string) {
 	if holder(p, real) != "" {
-		return ""
+		return "", ""
 	}
 	rdev, rfolder, _ := fsFolder(real, mounts)
 	for _, a := range writesReach(p, mounts) {
@@ -31,23 +39,25 @@ func shownBelow(p, real string, recursive bool, mounts []cgroup.Mount) string {
 			return path.Join(point, strings.TrimPrefix(a.folder, strings.TrimSuffix(root, "/")))
 		}
 		if rdev == a.dev && within(a.folder, rfolder) {
-			return at(real, rfolder)
+			return at(real, rfolder), a.via
 		}
 		if !recursive {
 			continue
 		}
 		for _, m := range mounts {
 			if m.Point != real && within(m.Point, real) && m.Dev == a.dev && within(a.folder, m.Root) {
-				return at(m.Point, m.Root)
+				return at(m.Point, m.Root), a.via
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // fsAt is a folder (or file) of a filesystem: mountinfo's major:minor
-// and its path from the filesystem's root.
-type fsAt struct{ dev, folder string }
+// and its path from the filesystem's root; via, the image file of a
+// filesystem mounted from one (a loop device's) on the way there from
+// the path it was found for (writesReach), or "".
+type fsAt struct{ dev, folder, via string }
 
 // writesReach are the folders (of a filesystem) where a write changes
 // what nsup reads at the host path p: p's own (fsFolder), then, through
@@ -55,7 +65,10 @@ type fsAt struct{ dev, folder string }
 // folder in another's merged one), the merged folder's file of one in
 // its upper folder (written through the merged folder), and the upper
 // and lower (data-only too) folders' files of one read through the
-// merged folder (what it shows changes with them). A lower folder's
+// merged folder (what it shows changes with them); and, through each
+// filesystem's image files (cgroup.AddBacking: a loop device's), the
+// image file, whose bytes are the filesystem's, and the same folder of
+// another filesystem mounted from the same image. A lower folder's
 // file is no merged folder's: a write there copies it up to the upper
 // folder, and leaves it as it was. An overlay's folders are as its
 // mountinfo line names them, where they are there (with their links
@@ -80,7 +93,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 	if dev == "" {
 		return nil
 	}
-	out := []fsAt{{dev, folder}}
+	out := []fsAt{{dev, folder, ""}}
 	type overlay struct {
 		dev                      string
 		o                        *cgroup.Overlay
@@ -97,15 +110,33 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 		}
 	}
 	add := func(a fsAt) {
-		if !slices.Contains(out, a) {
+		if !slices.ContainsFunc(out, func(o fsAt) bool { return o.dev == a.dev && o.folder == a.folder }) {
 			out = append(out, a)
 		}
 	}
+	backed := map[string]bool{}
 	// Bounded: each overlay's folders are a few, but a loop of overlays
 	// (one's upper in another's merged, and back) would add folders
 	// deeper at each turn.
 	for i := 0; i < len(out) && len(out) < 64; i++ {
 		a := out[i]
+		if k := a.dev + "\x00" + a.folder; writes && !backed[k] {
+			backed[k] = true
+			for _, f := range imageFiles(a.dev, mounts) {
+				via := f
+				if a.via != "" {
+					via = a.via
+				}
+				if l, ok := layerAt(f, mounts); ok {
+					add(fsAt{l.dev, l.folder, via})
+				}
+				for _, m := range mounts {
+					if m.Dev != a.dev && slices.Contains(m.Backing, f) {
+						add(fsAt{m.Dev, a.folder, via})
+					}
+				}
+			}
+		}
 		for _, ov := range ovs {
 			if !ov.upperPlaced {
 				ov.upperPlaced = true
@@ -114,7 +145,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 				}
 			}
 			if writes && ov.upper != nil && a.dev == ov.upper.dev && within(a.folder, ov.upper.folder) {
-				add(fsAt{ov.dev, path.Join("/", strings.TrimPrefix(a.folder, ov.upper.folder))})
+				add(fsAt{ov.dev, path.Join("/", strings.TrimPrefix(a.folder, ov.upper.folder)), a.via})
 			}
 			if a.dev != ov.dev {
 				continue
@@ -128,10 +159,10 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 				}
 			}
 			for _, l := range ov.lower {
-				add(fsAt{l.dev, path.Join(l.folder, a.folder)})
+				add(fsAt{l.dev, path.Join(l.folder, a.folder), a.via})
 			}
 			if ov.upper != nil {
-				add(fsAt{ov.upper.dev, path.Join(ov.upper.folder, a.folder)})
+				add(fsAt{ov.upper.dev, path.Join(ov.upper.folder, a.folder), a.via})
 			}
 		}
 	}
@@ -150,7 +181,23 @@ func layerAt(f string, mounts []cgroup.Mount) (fsAt, bool) {
 		return fsAt{}, false
 	}
 	dev, folder, _ := fsFolder(r, mounts)
-	return fsAt{dev, folder}, dev != ""
+	return fsAt{dev, folder, ""}, dev != ""
+}
+
+// imageFiles are the files whose bytes are those of the filesystem dev
+// (major:minor), as its mounts' Backing names them.
+func imageFiles(dev string, mounts []cgroup.Mount) []string {
+	var out []string
+	for _, m := range mounts {
+		if m.Dev == dev {
+			for _, f := range m.Backing {
+				if !slices.Contains(out, f) {
+					out = append(out, f)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // otherNames is the number of names (hard links) of the host file p when

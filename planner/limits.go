@@ -46,6 +46,7 @@ func (c *compiler) hostMounts() ([]cgroup.Mount, error) {
 	c.ownMountsOnce.Do(func() {
 		b, err := os.ReadFile("/proc/self/mountinfo")
 		c.ownMounts, c.ownMountsErr = cgroup.Mounts(b), err
+		cgroup.AddBacking(os.DirFS("/"), c.ownMounts)
 	})
 	return c.ownMounts, c.ownMountsErr
 }

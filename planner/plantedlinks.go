@@ -84,6 +84,7 @@ func (p *Plan) WritableHolding(file string) (folder, field string) {
 	// mounts as they are now.
 	b, _ := os.ReadFile("/proc/self/mountinfo")
 	mounts := cgroup.Mounts(b)
+	cgroup.AddBacking(os.DirFS("/"), mounts)
 	for _, w := range p.Writable {
 		if holder(abs, w.Path) != "" || shownBelow(abs, w.Path, true, mounts) != "" {
 			return w.Path, w.Field

@@ -115,7 +115,9 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 		}
 		rel, ok := specFileIn(f, real)
 		if !ok {
-			if at := shownBelow(f, real, recursive, mounts); at != "" {
+			if at, via := shownVia(f, real, recursive, mounts); via != "" {
+				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is on a filesystem mounted from the image file %s (a loop device's), which this mount lets the environment write at %s: root inside would write the spec's bytes into the image and choose what the next nsup run applies; make this mount read-only, bind a folder that leaves the image file out, or keep the spec off that filesystem", f, via, at)
+			} else if at != "" {
 				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s too (the host mounts its folder there, or below), which this mount lets the environment write: root inside would choose what the next nsup run applies; make this mount read-only, or bind a folder that does not show it", f, at)
 			}
 			continue
@@ -188,8 +190,12 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recu
 		}
 	}
 	cache = resolvedAbove(cache)
-	if holder(cache, real) != "" || shownBelow(cache, real, recursive, mounts) != "" {
-		ec.errorf(pos, field, "%s holds nsup's cache %s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache)
+	at, via := shownVia(cache, real, recursive, mounts)
+	if via != "" {
+		via = " (on a filesystem mounted from the image file " + via + ", at " + at + " here)"
+	}
+	if holder(cache, real) != "" || at != "" {
+		ec.errorf(pos, field, "%s holds nsup's cache %s%s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache, via)
 	}
 }
 

@@ -116,7 +116,9 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 	for _, f := range ec.compiler.specFiles() {
 		in := ""
 		if holder(f, real) == "" {
-			if at := shownBelow(f, real, false, mounts); at != "" {
+			if at, via := shownVia(f, real, false, mounts); via != "" {
+				in = " (on a filesystem mounted from the image file " + via + ", at " + at + " here)"
+			} else if at != "" {
 				in = " (shown at " + at + ")"
 			}
 		}
@@ -132,8 +134,13 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 	if state == "" {
 		state = DefaultStateDir()
 	}
-	if state = resolvedAbove(state); holder(state, real) != "" || shownBelow(state, real, false, mounts) != "" {
-		ec.errorf(pos, field, "this volume's folder %s holds nsup's state directory %s, which the environment writes: root inside would reach the detached environments' control sockets and rewrite their records; give nsup volumes elsewhere (NSUP_VOLUME_DIR), or make this mount read-only", p, state)
+	state = resolvedAbove(state)
+	at, via := shownVia(state, real, false, mounts)
+	if via != "" {
+		via = " (on a filesystem mounted from the image file " + via + ", at " + at + " here)"
+	}
+	if holder(state, real) != "" || at != "" {
+		ec.errorf(pos, field, "this volume's folder %s holds nsup's state directory %s%s, which the environment writes: root inside would reach the detached environments' control sockets and rewrite their records; give nsup volumes elsewhere (NSUP_VOLUME_DIR), or make this mount read-only", p, state, via)
 	}
 }
 

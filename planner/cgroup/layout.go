@@ -156,6 +156,7 @@ func Discover(fsys fs.FS) (*Layout, error) {
 			}
 		}
 	}
+	AddBacking(fsys, l.Mounts)
 	return l, nil
 }
 
@@ -314,8 +315,8 @@ func parseSelfCgroup(b []byte) (map[string]string, string, error) {
 }
 
 type mountinfo struct {
-	id, parent                      int
-	dev, root, point, fstype, super string
+	id, parent                              int
+	dev, root, point, fstype, source, super string
 }
 
 // parseMountinfo reads one line of /proc/self/mountinfo (proc(5)): the
@@ -336,20 +337,23 @@ func parseMountinfo(line string) (mountinfo, bool) {
 	if err1 != nil || err2 != nil {
 		return mountinfo{}, false
 	}
-	return mountinfo{id: id, parent: parent, dev: f[2], root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], super: g[2]}, true
+	return mountinfo{id: id, parent: parent, dev: f[2], root: unescape(f[3]), point: unescape(f[4]), fstype: g[0], source: unescape(g[1]), super: g[2]}, true
 }
 
 // Mount is one mount of a mountinfo: where it is, its filesystem, and
 // which folder of which filesystem it shows (Dev, major:minor, and Root);
 // for an overlay, the folders it shows (Overlay: one for each mount of
-// the superblock), which share no major:minor with it.
+// the superblock), which share no major:minor with it; Source as the
+// mounter named it (or its filesystem does: btrfs, its first device);
+// and the files its filesystem's bytes are (Backing: AddBacking).
 type Mount struct {
-	Point, FSType, Dev, Root string
-	Overlay                  *Overlay
+	Point, FSType, Dev, Root, Source string
+	Overlay                          *Overlay
+	Backing                          []string
 }
 
 func (m mountinfo) mount() Mount {
-	return Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root, Overlay: overlayOf(m.fstype, m.super)}
+	return Mount{Point: m.point, FSType: m.fstype, Dev: m.dev, Root: m.root, Source: m.source, Overlay: overlayOf(m.fstype, m.super)}
 }
 
 // Mounts are the mounts a mountinfo file's content lists, in its order.

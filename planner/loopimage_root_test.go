@@ -1,0 +1,237 @@
+package planner
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/nsup/nsup/planner/cgroup"
+	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
+)
+
+// TestRootLoopImageShowsSpec (helper-70): a real ext4 image, attached to
+// a loop device and mounted by this test's binary run again in a mount
+// namespace of its own (the mount gone with it, the loop device cleared
+// with its mount, and again here if not: the host's mounts and loop
+// devices are left as they were, which the test checks). With the spec
+// on that filesystem and the image's folder bound writable, the plan was
+// made; the test writes the spec's bytes in the image, as root inside
+// would (and did, by hand, with nsup apply), and sees the spec nsup
+// reads change once its pages are dropped (as memory pressure, a
+// remount or a reboot drops them). Refused now, naming the image; the
+// same bind read-only is planned. Root only; needs mkfs.ext4
+// (e2fsprogs) and loop devices.
+func TestRootLoopImageShowsSpec(t *testing.T) {
+	if d := os.Getenv("NSUP_TEST_LOOP_DIR"); d != "" {
+		loopImageShowsSpec(t, d)
+		return
+	}
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "attaches a loop device: needs root")
+	}
+	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
+		skipOrFail(t, "no mkfs.ext4 (apt-get install e2fsprogs)")
+	}
+	if _, err := os.Stat("/dev/loop-control"); err != nil {
+		skipOrFail(t, "no /dev/loop-control (modprobe loop)")
+	}
+	before, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestRootLoopImageShowsSpec$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), "NSUP_TEST_LOOP_DIR="+d)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if n, err := os.ReadFile(d + "/loop"); err == nil {
+		clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/disk.img")
+	}
+	after, _ := os.ReadFile("/proc/self/mountinfo")
+	if n, m := bytes.Count(before, []byte("\n")), bytes.Count(after, []byte("\n")); n != m {
+		t.Errorf("the host's mountinfo had %d lines, has %d after", n, m)
+	}
+	if err != nil {
+		t.Fatalf("in a mount namespace of its own: %v\n%s", err, out)
+	}
+	if why, err := os.ReadFile(d + "/skip"); err == nil {
+		skipOrFail(t, string(why))
+	}
+	if _, err := os.Stat(d + "/done"); err != nil {
+		t.Fatalf("the run in a mount namespace of its own did not finish:\n%s", out)
+	}
+}
+
+// clearLoop detaches the loop device /dev/loopN if it is still the
+// image's (its autoclear detaches it when its mount goes), and fails
+// the test if it stays so.
+func clearLoop(t *testing.T, n, image string) {
+	t.Helper()
+	backing := "/sys/block/loop" + n + "/loop/backing_file"
+	if b, err := os.ReadFile(backing); err != nil || strings.TrimSpace(string(b)) != image {
+		return
+	}
+	fd, err := unix.Open("/dev/loop"+n, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("loop%s still holds %s: %v", n, image, err)
+	}
+	defer unix.Close(fd)
+	// Busy, LOOP_CLR_FD only sets autoclear: it is cleared on this close.
+	if err := unix.IoctlSetInt(fd, unix.LOOP_CLR_FD, 0); err != nil && !errors.Is(err, unix.ENXIO) {
+		t.Errorf("LOOP_CLR_FD of loop%s: %v", n, err)
+	}
+}
+
+// attachLoop attaches the file image to a free loop device, with
+// autoclear (detached when its last user, the mount, is gone), and
+// returns its number and an open fd of it (to hold it until mounted).
+func attachLoop(t *testing.T, image string) (int, int) {
+	ctl, err := unix.Open("/dev/loop-control", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(ctl)
+	f, err := unix.Open(image, unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(f)
+	for range 16 { // another attacher may take the free one first
+		n, err := unix.IoctlRetInt(ctl, unix.LOOP_CTL_GET_FREE)
+		if err != nil {
+			t.Fatalf("LOOP_CTL_GET_FREE: %v", err)
+		}
+		fd, err := unix.Open("/dev/loop"+strconv.Itoa(n), unix.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := unix.LoopConfig{Fd: uint32(f), Info: unix.LoopInfo64{Flags: unix.LO_FLAGS_AUTOCLEAR}}
+		if err := unix.IoctlLoopConfigure(fd, &cfg); err == nil {
+			return n, fd
+		} else if !errors.Is(err, unix.EBUSY) {
+			t.Fatalf("LOOP_CONFIGURE of loop%d: %v", n, err)
+		}
+		unix.Close(fd)
+	}
+	t.Fatal("no free loop device")
+	return 0, 0
+}
+
+// loopImageShowsSpec is TestRootLoopImageShowsSpec in its own mount
+// namespace, in the folder d.
+func loopImageShowsSpec(t *testing.T, d string) {
+	imgs, mnt, image := d+"/imgs", d+"/mnt", d+"/imgs/disk.img"
+	for _, p := range []string{imgs, mnt, d + "/root/bin"} {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(d+"/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
+	if err := os.WriteFile(image, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Truncate(image, 8<<20)
+	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.ext4: %v %s", err, out)
+	}
+	n, fd := attachLoop(t, image)
+	os.WriteFile(d+"/loop", []byte(strconv.Itoa(n)), 0o644)
+	err := unix.Mount("/dev/loop"+strconv.Itoa(n), mnt, "ext4", 0, "")
+	unix.Close(fd)
+	if err != nil {
+		t.Fatalf("mount loop%d at %s: %v", n, mnt, err)
+	}
+	defer unix.Unmount(mnt, 0) // the loop device's autoclear detaches it then
+
+	// The spec, on the loop-mounted filesystem, its hostname a marker
+	// root inside finds in the image.
+	text := func(bound string) string {
+		return "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    hostname: AAAAAAAA\n    namespaces: [mnt, pid, uts]\n    mounts: [" + bound + "]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	bind := func(opts string) string { return "{type: bind, source: '" + imgs + "', target: /w" + opts + "}" }
+	file := mnt + "/proj/nsup.yaml"
+	os.MkdirAll(mnt+"/proj", 0o755)
+	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	compile := func(bound string) error {
+		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString(text(bound))
+		f.Sync()
+		f.Close()
+		s, err := spec.ParseBytes(file, mnt+"/proj", []byte(text(bound)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The host's mounts (this namespace's), its sysfs and /dev as
+		// they are; the cgroup layout the test data's.
+		fsys := t.TempDir()
+		mi, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
+		os.MkdirAll(fsys+"/proc/self", 0o755)
+		os.MkdirAll(fsys+"/sys", 0o755)
+		os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
+		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
+		os.Symlink(hybrid+"/sys/fs", fsys+"/sys/fs")
+		os.Symlink("/sys/dev", fsys+"/sys/dev")
+		os.Symlink("/dev", fsys+"/dev")
+		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
+		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
+		_, err = Compile(s, o)
+		return err
+	}
+	if err := compile(bind(", readonly: true")); err != nil {
+		t.Errorf("the image's folder bound read-only: %v, want planned", err)
+	}
+	err = compile(bind(""))
+	if err == nil || !strings.Contains(err.Error(), "is on a filesystem mounted from the image file "+image+" (a loop device's), which this mount lets the environment write at "+image+":") {
+		t.Errorf("the spec on loop%d, its image's folder %s bound writable: %v, want refused, naming the image", n, imgs, err)
+	}
+
+	// What root inside could do with the bind: write the spec's bytes in
+	// the image, through the bound folder.
+	img, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each place they are: the spec was written twice, a block each.
+	if !bytes.Contains(img, []byte("hostname: AAAAAAAA")) {
+		t.Fatalf("the spec's bytes are not in %s", image)
+	}
+	w, err := os.OpenFile(image, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for at, off := 0, 0; ; at += off + 1 {
+		if off = bytes.Index(img[at:], []byte("hostname: AAAAAAAA")); off < 0 {
+			break
+		}
+		w.WriteAt([]byte("hostname: PWNEDxxx"), int64(at+off))
+	}
+	w.Close()
+	// The spec's clean pages dropped, as memory pressure would.
+	r, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
+	r.Close()
+	if now, _ := os.ReadFile(file); !bytes.Contains(now, []byte("hostname: PWNEDxxx")) {
+		t.Errorf("a write of %s did not change the spec on loop%d: the case is not what the check is for:\n%s", image, n, now)
+	}
+	os.WriteFile(d+"/done", nil, 0o644)
+}
