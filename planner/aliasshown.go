@@ -72,8 +72,10 @@ type fsAt struct{ dev, folder, via string }
 // file is no merged folder's: a write there copies it up to the upper
 // folder, and leaves it as it was. An overlay's folders are as its
 // mountinfo line names them, where they are there (with their links
-// resolved); one named relative to the mounter's working folder then,
-// or not there (the mounter's mount namespace another), is not placed.
+// resolved); one named relative to the mounter's working folder then
+// is placed as the container engines that name them so mount them
+// (relativeBase), and not otherwise; one not there (the mounter's mount
+// namespace another) is not placed.
 // Before helper-67's fix an overlay was not looked at (helper-65's
 // review): with the spec in /x/upper/proj and a host overlay of that
 // upper at /x/merged, a writable bind of /x/merged was planned, and root
@@ -97,7 +99,8 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 	type overlay struct {
 		dev                      string
 		o                        *cgroup.Overlay
-		upper                    *fsAt // nil: not placed
+		base                     string // relative folders' (relativeBase)
+		upper                    *fsAt  // nil: not placed
 		lower                    []fsAt
 		upperPlaced, lowerPlaced bool
 	}
@@ -106,7 +109,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 	for _, m := range mounts {
 		if m.Overlay != nil && !seen[m.Dev] {
 			seen[m.Dev] = true
-			ovs = append(ovs, &overlay{dev: m.Dev, o: m.Overlay})
+			ovs = append(ovs, &overlay{dev: m.Dev, o: m.Overlay, base: relativeBase(m.Dev, mounts)})
 		}
 	}
 	add := func(a fsAt) {
@@ -127,7 +130,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 				if a.via != "" {
 					via = a.via
 				}
-				if l, ok := layerAt(f, mounts); ok {
+				if l, ok := layerAt(f, "", mounts); ok {
 					add(fsAt{l.dev, l.folder, via})
 				}
 				for _, m := range mounts {
@@ -140,7 +143,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 		for _, ov := range ovs {
 			if !ov.upperPlaced {
 				ov.upperPlaced = true
-				if l, ok := layerAt(ov.o.Upper, mounts); ok {
+				if l, ok := layerAt(ov.o.Upper, ov.base, mounts); ok {
 					ov.upper = &l
 				}
 			}
@@ -153,7 +156,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 			if writes && !ov.lowerPlaced {
 				ov.lowerPlaced = true
 				for _, f := range append(append([]string{}, ov.o.Lower...), ov.o.Data...) {
-					if l, ok := layerAt(f, mounts); ok {
+					if l, ok := layerAt(f, ov.base, mounts); ok {
 						ov.lower = append(ov.lower, l)
 					}
 				}
@@ -170,11 +173,15 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 }
 
 // layerAt is the filesystem and folder of an overlay's folder f, as its
-// mountinfo line names it: where it is there, its links resolved; not
-// placed if relative (to the mounter's working folder then) or not there.
-func layerAt(f string, mounts []cgroup.Mount) (fsAt, bool) {
+// mountinfo line names it: where it is there, its links resolved; one
+// named relative to the mounter's working folder then, from base
+// (relativeBase), or not placed without one; not placed if not there.
+func layerAt(f, base string, mounts []cgroup.Mount) (fsAt, bool) {
 	if !filepath.IsAbs(f) {
-		return fsAt{}, false
+		if base == "" {
+			return fsAt{}, false
+		}
+		f = filepath.Join(base, f)
 	}
 	r, err := filepath.EvalSymlinks(f)
 	if err != nil {

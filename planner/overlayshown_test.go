@@ -115,7 +115,9 @@ func TestSpecShownThroughOverlay(t *testing.T) {
 		// the merged folder copies it up, the lower file stays.
 		{"lower, merged bound", lower + "/proj", bind(merged, ""), line(merged, opts), ""},
 		// Folders named relative to the mounter's working folder, which
-		// mountinfo does not say: not placed (docs/design.md).
+		// mountinfo does not say, and not where a container engine
+		// names them from: not placed (docs/design.md;
+		// TestOverlayRelativeLayers places the engines').
 		{"relative upper, merged bound", upper + "/proj", bind(merged, ""), line(merged, "lowerdir=low,upperdir=up,workdir=work"), ""},
 		// Not an overlay: btrfs subvolumes of one filesystem share its
 		// superblock, so mountinfo gives them one major:minor, and the
