@@ -207,29 +207,56 @@ func imageFiles(dev string, mounts []cgroup.Mount) []string {
 	return out
 }
 
-// otherNames is the number of names (hard links) of the host file p when
-// it has more than one and the mount of the host folder real may show
-// another: real's filesystem is p's, or, recursive, one mounted below
-// real is; else 0. Where the other names are is not known without a walk
-// of the filesystem. Before helper-57's review a spec with a hard link
-// in a subfolder of the writable project (proj/sub/backup.yaml) was
-// bound read-only over itself at its own name only, and root inside
-// appended to it through the other (by hand, with nsup apply).
-func otherNames(p, real string, recursive bool, mounts []cgroup.Mount) uint64 {
-	var st unix.Stat_t
-	if unix.Stat(p, &st) != nil || st.Nlink < 2 {
-		return 0
-	}
-	dev, _, _ := fsFolder(p, mounts)
-	if d, _, _ := fsFolder(real, mounts); d == dev {
-		return uint64(st.Nlink)
-	}
-	for _, m := range mounts {
-		if recursive && m.Point != real && within(m.Point, real) && m.Dev == dev {
-			return uint64(st.Nlink)
+// otherNames is the number of names (hard links) of the host file p,
+// or of a file whose writes reach it (writesReach: an overlay's upper or
+// lower folder's file that p is read through, an image file), when it
+// has more than one and the mount of the host folder real may show
+// another: real's filesystem is that file's, or, recursive, one mounted
+// below real is; and that file (p, or its host path); else 0. Where the
+// other names are is not known without a walk of the filesystem. Before
+// helper-57's review a spec with a hard link in a subfolder of the
+// writable project (proj/sub/backup.yaml) was bound read-only over
+// itself at its own name only, and root inside appended to it through
+// the other (by hand, with nsup apply). Before helper-70's, only p's own
+// names were counted: an overlay with index=on keeps a copied-up file
+// whose lower file had several names under a second name in its work
+// folder's index/, and root inside, with the work folder bound
+// writable, wrote the spec read through the merged folder there (by
+// hand; TestRootOverlayIndexNames).
+func otherNames(p, real string, recursive bool, mounts []cgroup.Mount) (uint64, string) {
+	rdev, _, _ := fsFolder(real, mounts)
+	for i, a := range writesReach(p, mounts) {
+		q := p
+		if i > 0 {
+			if q = fsAtHostPath(a, mounts); q == "" {
+				continue
+			}
+		}
+		var st unix.Stat_t
+		if unix.Stat(q, &st) != nil || st.Nlink < 2 || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		if rdev == a.dev {
+			return uint64(st.Nlink), q
+		}
+		for _, m := range mounts {
+			if recursive && m.Point != real && within(m.Point, real) && m.Dev == a.dev {
+				return uint64(st.Nlink), q
+			}
 		}
 	}
-	return 0
+	return 0, ""
+}
+
+// fsAtHostPath is a host path of the file (or folder) a: by a mount that
+// shows its folder, or "".
+func fsAtHostPath(a fsAt, mounts []cgroup.Mount) string {
+	for _, m := range mounts {
+		if m.Dev == a.dev && within(a.folder, m.Root) {
+			return path.Join(m.Point, strings.TrimPrefix(a.folder, strings.TrimSuffix(m.Root, "/")))
+		}
+	}
+	return ""
 }
 
 // resolvedAbove is the host path p with the symlinks of its deepest

@@ -109,7 +109,10 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 		}
 	}
 	for _, f := range ec.compiler.specFiles() {
-		if n := otherNames(f, real, recursive, mounts); n > 0 {
+		if n, q := otherNames(f, real, recursive, mounts); n > 0 && q != f {
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is read through %s (a host overlay's folder, or an image file), which has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or make this mount read-only", f, q, n)
+			continue
+		} else if n > 0 {
 			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name than the one bound read-only over itself, and choose what the next nsup run applies; keep one name of it (copy it, then remove the others), or make this mount read-only", f, n)
 			continue
 		}

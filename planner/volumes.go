@@ -113,6 +113,10 @@ func (ec *envCompiler) volumes() {
 func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 	real := resolvedAbove(p)
 	mounts, _ := ec.compiler.hostMounts()
+	names := func(f string) uint64 {
+		n, _ := otherNames(f, real, false, mounts)
+		return n
+	}
 	for _, f := range ec.compiler.specFiles() {
 		in := ""
 		if holder(f, real) == "" {
@@ -125,7 +129,7 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 		switch {
 		case holder(f, real) != "" || in != "":
 			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in this volume's folder %s%s, which the environment writes: root inside would choose what the next nsup run applies; keep the spec's files out of the volume, or make this mount read-only", f, p, in)
-		case otherNames(f, real, false, mounts) > 0:
+		case names(f) > 0:
 			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has more than one name (hard links), and this volume's folder %s, which the environment writes, is on its filesystem: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or make this mount read-only", f, p)
 		}
 	}
