@@ -101,7 +101,9 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 		o                        *cgroup.Overlay
 		base                     string // relative folders' (relativeBase)
 		upper                    *fsAt  // nil: not placed
-		lower                    []fsAt
+		upperHost                string
+		lower, data              []fsAt
+		lowerHost                []string
 		upperPlaced, lowerPlaced bool
 	}
 	var ovs []*overlay
@@ -130,7 +132,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 				if a.via != "" {
 					via = a.via
 				}
-				if l, ok := layerAt(f, "", mounts); ok {
+				if l, _, ok := layerAt(f, "", mounts); ok {
 					add(fsAt{l.dev, l.folder, via})
 				}
 				for _, m := range mounts {
@@ -143,8 +145,8 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 		for _, ov := range ovs {
 			if !ov.upperPlaced {
 				ov.upperPlaced = true
-				if l, ok := layerAt(ov.o.Upper, ov.base, mounts); ok {
-					ov.upper = &l
+				if l, h, ok := layerAt(ov.o.Upper, ov.base, mounts); ok {
+					ov.upper, ov.upperHost = &l, h
 				}
 			}
 			if writes && ov.upper != nil && a.dev == ov.upper.dev && within(a.folder, ov.upper.folder) {
@@ -155,14 +157,42 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 			}
 			if writes && !ov.lowerPlaced {
 				ov.lowerPlaced = true
-				for _, f := range append(append([]string{}, ov.o.Lower...), ov.o.Data...) {
-					if l, ok := layerAt(f, ov.base, mounts); ok {
-						ov.lower = append(ov.lower, l)
+				for _, f := range ov.o.Lower {
+					if l, h, ok := layerAt(f, ov.base, mounts); ok {
+						ov.lower, ov.lowerHost = append(ov.lower, l), append(ov.lowerHost, h)
+					}
+				}
+				for _, f := range ov.o.Data {
+					if l, _, ok := layerAt(f, ov.base, mounts); ok {
+						ov.data = append(ov.data, l)
 					}
 				}
 			}
-			for _, l := range ov.lower {
-				add(fsAt{l.dev, path.Join(l.folder, a.folder), a.via})
+			if writes {
+				// The lower folders' path of it, and where a lower
+				// folder's metacopy file takes its data from.
+				lp := []string{a.folder}
+				if r := redirected(ov.upperHost, a.folder); r != a.folder {
+					lp = append(lp, r)
+				}
+				var dp []string
+				for _, h := range ov.lowerHost {
+					for _, f := range lp {
+						if r := ovlRedirect(filepath.Join(h, f)); strings.HasPrefix(r, "/") {
+							dp = append(dp, path.Clean(r))
+						}
+					}
+				}
+				for _, l := range ov.lower {
+					for _, f := range lp {
+						add(fsAt{l.dev, path.Join(l.folder, f), a.via})
+					}
+				}
+				for _, l := range ov.data {
+					for _, f := range append(lp, dp...) {
+						add(fsAt{l.dev, path.Join(l.folder, f), a.via})
+					}
+				}
 			}
 			if ov.upper != nil {
 				add(fsAt{ov.upper.dev, path.Join(ov.upper.folder, a.folder), a.via})
@@ -176,19 +206,19 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 // mountinfo line names it: where it is there, its links resolved; one
 // named relative to the mounter's working folder then, from base
 // (relativeBase), or not placed without one; not placed if not there.
-func layerAt(f, base string, mounts []cgroup.Mount) (fsAt, bool) {
+func layerAt(f, base string, mounts []cgroup.Mount) (at fsAt, host string, ok bool) {
 	if !filepath.IsAbs(f) {
 		if base == "" {
-			return fsAt{}, false
+			return fsAt{}, "", false
 		}
 		f = filepath.Join(base, f)
 	}
 	r, err := filepath.EvalSymlinks(f)
 	if err != nil {
-		return fsAt{}, false
+		return fsAt{}, "", false
 	}
 	dev, folder, _ := fsFolder(r, mounts)
-	return fsAt{dev, folder, ""}, dev != ""
+	return fsAt{dev, folder, ""}, r, dev != ""
 }
 
 // imageFiles are the files whose bytes are those of the filesystem dev

@@ -493,7 +493,7 @@ var osWrites = []string{"Chdir", "Chmod", "Chown", "Chtimes", "Clearenv", "CopyF
 // packages fails the test: if it only reads, add it.
 var kernelReads = []string{"Access", "BytePtrFromString", "BytePtrToString", "ByteSliceFromString", "ByteSliceToString",
 	"Capget", "Errno", "Faccessat", "Fstat", "Fstatat", "Fstatfs", "Getegid", "Geteuid", "Getgid", "Getgroups",
-	"Getpagesize", "Getpid", "Getppid", "Getrlimit", "Gettid", "Getuid", "Lstat", "Major", "Minor", "Mkdev",
+	"Getpagesize", "Getpid", "Getppid", "Getrlimit", "Gettid", "Getuid", "Lgetxattr", "Lstat", "Major", "Minor", "Mkdev",
 	"Readlink", "Readlinkat", "Signal", "Stat", "Statfs", "Statx", "Uname"}
 
 // TestBoundariesPlanningWritesNothing checks that the planning packages
