@@ -22,7 +22,8 @@ import (
 // slaves/), a filesystem mounted from the file without a loop device
 // (the source names it), an image file shown through an overlay's
 // merged folder, and another loop device of the same image (the same
-// blocks); so is nsup's cache there. A read-only bind, a folder that
+// blocks); so is nsup's cache there, and its state directory with the
+// image in a writable volume's folder. A read-only bind, a folder that
 // leaves the image out, and a removed image (not where sysfs names it)
 // are planned. The mountinfo and sysfs here are a fixture (devices made
 // up, files the test's).
@@ -37,14 +38,16 @@ func TestSpecOnLoopImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs, up := d+"/host/imgs", d+"/up"
+	vols := d + "/volumes"
+	vol := VolumePath(vols, "proj", "src")
 	for _, p := range []string{imgs, up, d + "/other", d + "/work", d + "/merged", d + "/root/bin",
-		d + "/mnt/proj", d + "/mnt2/proj", d + "/mntp/proj", d + "/mntd/proj", d + "/mnte/proj", d + "/mnto/proj", d + "/mntg/proj"} {
+		vol, d + "/mntv/run", d + "/mnt/proj", d + "/mnt2/proj", d + "/mntp/proj", d + "/mntd/proj", d + "/mnte/proj", d + "/mnto/proj", d + "/mntg/proj"} {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	os.WriteFile(d+"/root/bin/sh", []byte("#!"), 0o755)
-	for _, f := range []string{imgs + "/disk.img", imgs + "/part.img", imgs + "/dm.img", imgs + "/e.img", up + "/o.img"} {
+	for _, f := range []string{imgs + "/disk.img", imgs + "/part.img", imgs + "/dm.img", imgs + "/e.img", up + "/o.img", vol + "/v.img"} {
 		os.WriteFile(f, nil, 0o644)
 	}
 	// sysfs: 7:90 and 7:94 are loop devices of disk.img; 259:91 the
@@ -52,7 +55,7 @@ func TestSpecOnLoopImage(t *testing.T) {
 	// on 7:92 (dm.img); 7:95 a loop device of up/o.img; 7:96 one of a
 	// removed file.
 	fsys := t.TempDir()
-	for dev, f := range map[string]string{"7:90": imgs + "/disk.img", "7:94": imgs + "/disk.img", "7:92": imgs + "/dm.img", "7:95": up + "/o.img", "7:96": imgs + "/gone.img (deleted)"} {
+	for dev, f := range map[string]string{"7:90": imgs + "/disk.img", "7:94": imgs + "/disk.img", "7:92": imgs + "/dm.img", "7:95": up + "/o.img", "7:96": imgs + "/gone.img (deleted)", "7:98": vol + "/v.img"} {
 		os.MkdirAll(fsys+"/sys/dev/block/"+dev+"/loop", 0o755)
 		os.WriteFile(fsys+"/sys/dev/block/"+dev+"/loop/backing_file", []byte(f+"\n"), 0o644)
 	}
@@ -80,7 +83,8 @@ func TestSpecOnLoopImage(t *testing.T) {
 		"904 27 0:93 / " + d + "/mnte ro,relatime - erofs " + imgs + "/e.img ro\n" +
 		"905 27 7:95 / " + d + "/mnto rw,relatime - ext4 /dev/loop95 rw\n" +
 		"906 27 0:97 / " + d + "/merged rw,relatime - overlay overlay rw,lowerdir=" + d + "/other,upperdir=" + up + ",workdir=" + d + "/work\n" +
-		"907 27 7:96 / " + d + "/mntg rw,relatime - ext4 /dev/loop96 rw\n"
+		"907 27 7:96 / " + d + "/mntg rw,relatime - ext4 /dev/loop96 rw\n" +
+		"908 27 7:98 / " + d + "/mntv rw,relatime - ext4 /dev/loop98 rw\n"
 	os.WriteFile(fsys+"/proc/self/mountinfo", append(append([]byte{}, mi...), lines...), 0o644)
 
 	cache := "/var/cache/nsup"
@@ -127,5 +131,20 @@ func TestSpecOnLoopImage(t *testing.T) {
 	cache = d + "/mnt/cache/nsup"
 	if err := compile(d+"/other", bind(imgs, "")); err == nil || !strings.Contains(err.Error(), "holds nsup's cache "+cache+" (on a filesystem mounted from the image file "+imgs+"/disk.img") {
 		t.Errorf("the cache on the loop-mounted filesystem, its image's folder bound: %v, want refused", err)
+	}
+
+	// nsup's state directory on a loop-mounted filesystem whose image is
+	// in a writable volume's folder.
+	text := "version: 1\nname: proj\nvolumes:\n  src: {}\nenvironments:\n  a:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [{type: volume, source: src, target: /src}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	file := d + "/other/nsup.yaml"
+	os.WriteFile(file, []byte(text), 0o644)
+	s, err := spec.ParseBytes(file, d+"/other", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", StateDir: d + "/mntv/run", VolumeDir: vols, Caller: &rootCaller})
+	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
+	if _, err := Compile(s, o); err == nil || !strings.Contains(err.Error(), "holds nsup's state directory "+d+"/mntv/run (on a filesystem mounted from the image file "+vol+"/v.img") {
+		t.Errorf("the state directory on a loop-mounted filesystem, its image in a volume's folder: %v, want refused", err)
 	}
 }
