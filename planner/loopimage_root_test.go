@@ -26,8 +26,10 @@ import (
 // would (and did, by hand, with nsup apply), and sees the spec nsup
 // reads change once its pages are dropped (as memory pressure, a
 // remount or a reboot drops them). Refused now, naming the image; the
-// same bind read-only is planned. Root only; needs mkfs.ext4
-// (e2fsprogs) and loop devices.
+// same bind read-only is planned. The same with btrfs, which shows a
+// major:minor of its own and the loop device as the source. Root only;
+// needs mkfs.ext4 (e2fsprogs), mkfs.btrfs (btrfs-progs) and loop
+// devices.
 func TestRootLoopImageShowsSpec(t *testing.T) {
 	if d := os.Getenv("NSUP_TEST_LOOP_DIR"); d != "" {
 		loopImageShowsSpec(t, d)
@@ -53,6 +55,9 @@ func TestRootLoopImageShowsSpec(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if n, err := os.ReadFile(d + "/loop"); err == nil {
 		clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/disk.img")
+	}
+	if n, err := os.ReadFile(d + "/loop2"); err == nil {
+		clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/btrfs.img")
 	}
 	after, _ := os.ReadFile("/proc/self/mountinfo")
 	if n, m := bytes.Count(before, []byte("\n")), bytes.Count(after, []byte("\n")); n != m {
@@ -232,6 +237,38 @@ func loopImageShowsSpec(t *testing.T, d string) {
 	r.Close()
 	if now, _ := os.ReadFile(file); !bytes.Contains(now, []byte("hostname: PWNEDxxx")) {
 		t.Errorf("a write of %s did not change the spec on loop%d: the case is not what the check is for:\n%s", image, n, now)
+	}
+
+	// btrfs shows a major:minor of its own (0:NN), and its device as the
+	// source: the image is found through the source.
+	if _, err := exec.LookPath("mkfs.btrfs"); err != nil {
+		os.WriteFile(d+"/skip", []byte("no mkfs.btrfs (apt-get install btrfs-progs)"), 0o644)
+		return
+	}
+	if fs, _ := os.ReadFile("/proc/filesystems"); !bytes.Contains(fs, []byte("\tbtrfs\n")) {
+		os.WriteFile(d+"/skip", []byte("no btrfs filesystem (modprobe btrfs)"), 0o644)
+		return
+	}
+	image2, mnt2 := imgs+"/btrfs.img", d+"/mnt2"
+	os.MkdirAll(mnt2, 0o755)
+	os.WriteFile(image2, nil, 0o644)
+	os.Truncate(image2, 128<<20)
+	if out, err := exec.Command("mkfs.btrfs", "-q", "-f", image2).CombinedOutput(); err != nil {
+		t.Fatalf("mkfs.btrfs: %v %s", err, out)
+	}
+	n2, fd2 := attachLoop(t, image2)
+	os.WriteFile(d+"/loop2", []byte(strconv.Itoa(n2)), 0o644)
+	err = unix.Mount("/dev/loop"+strconv.Itoa(n2), mnt2, "btrfs", 0, "")
+	unix.Close(fd2)
+	if err != nil {
+		t.Fatalf("mount loop%d at %s: %v", n2, mnt2, err)
+	}
+	defer unix.Unmount(mnt2, 0)
+	mnt, file = mnt2, mnt2+"/proj/nsup.yaml"
+	os.MkdirAll(mnt2+"/proj", 0o755)
+	err = compile(bind(""))
+	if err == nil || !strings.Contains(err.Error(), "is on a filesystem mounted from the image file "+image2+" (a loop device's)") {
+		t.Errorf("the spec on btrfs on loop%d, its image's folder %s bound writable: %v, want refused, naming the image", n2, imgs, err)
 	}
 	os.WriteFile(d+"/done", nil, 0o644)
 }
