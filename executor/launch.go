@@ -301,13 +301,16 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			}
 		}
 	}
-	// Root of the user namespace: of a joined one, or of a new one whose
-	// maps have a 0 (its own uid, nsup's, need not be mapped at all, as
-	// with a range of subordinate ids).
-	a.root = joinsUser
-	if newUser {
-		a.root = mapsZero(uidMap) && mapsZero(gidMap)
+	// Root of the user namespace, as the clone step says (planner's
+	// userRoot): of a joined one, or of a new one whose maps have a 0.
+	// A plan whose step says otherwise than its maps and joins (saved by
+	// an nsup whose plan did not say) is refused, not half done.
+	root := joinsUser || newUser && mapsZero(uidMap) && mapsZero(gidMap)
+	if op.UserRoot != root || op.DropGroups != (root && a.setgroups) {
+		return 0, stepError(env, clone, fmt.Errorf("the step's change to root of the user namespace (%t, setgroups %t) is not what its maps and joins ask (%t, %t): %w",
+			op.UserRoot, op.DropGroups, root, root && a.setgroups, unix.EINVAL))
 	}
+	a.root, a.setgroups = op.UserRoot, op.DropGroups
 
 	// Everything the copy and the child touch, allocated now.
 	var pfd [2]int

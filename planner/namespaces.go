@@ -495,7 +495,8 @@ func (ec *envCompiler) host() {
 		// CLONE_PARENT: the child is nsup's, not the copy's, which exits.
 		flags |= cloneParent
 	}
-	ec.add(stage, first, Clone{Flags: flags, Cgroup: unified})
+	root, groups := ec.userRoot()
+	ec.add(stage, first, Clone{Flags: flags, Cgroup: unified, UserRoot: root, DropGroups: groups})
 	for _, g := range back {
 		ec.add(Host, e.Pos, CgroupJoin{Path: g})
 	}

@@ -235,7 +235,7 @@ environments:
 		}
 	}
 	want := []string{
-		"db host clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET, exit_signal=SIGCHLD})",
+		"db host clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWNET, exit_signal=SIGCHLD}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 		`db host write("/proc/$CHILD/setgroups", "deny")`,
 		`db host write("/proc/$CHILD/uid_map", "0 1000 1\n")`,
 		`db host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
@@ -247,7 +247,7 @@ environments:
 		"web host fork()",
 		`web fork setns("/proc/$db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$db/ns/net", CLONE_NEWNET)`,
-		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setgroups(0, NULL) (EPERM where denied: groups kept), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 		"web child landlock_restrict_self(landlock_create_ruleset({.scoped = LANDLOCK_SCOPE_SIGNAL}), 0)",
 		// nsup's init (no pid namespace of its own): no setgroups either
 		"web spawn main",
@@ -318,22 +318,22 @@ environments:
 		`db fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
 		`db fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,
 		`db fork setns("/proc/$pod:db/ns/uts", CLONE_NEWUTS)`,
-		"db fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"db fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setgroups(0, NULL) (EPERM where denied: groups kept), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 		`web host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs`,
 		"web host fork()",
 		`web fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,
 		`web fork setns("/proc/$pod:db/ns/uts", CLONE_NEWUTS)`,
-		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"web fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setgroups(0, NULL) (EPERM where denied: groups kept), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 		"solo host fork()",
-		"solo fork clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWIPC|CLONE_PARENT, exit_signal=0})",
+		"solo fork clone3({flags=CLONE_NEWUSER|CLONE_NEWNS|CLONE_NEWIPC|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 		`solo host write("/proc/$CHILD/setgroups", "deny")`,
 		`solo host newidmap("/usr/bin/newuidmap", $CHILD, "0 1000 1\n1 100000 10\n")`,
 		`solo host write("/proc/$CHILD/gid_map", "0 1000 1\n")`,
 		"peer host fork()",
 		`peer fork setns("/proc/$solo/ns/user", CLONE_NEWUSER)`,
 		`peer fork setns("/proc/$solo/ns/ipc", CLONE_NEWIPC)`,
-		"peer fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0})",
+		"peer fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setgroups(0, NULL) (EPERM where denied: groups kept), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)

@@ -189,6 +189,16 @@ type Clone struct {
 	// Cgroup is the environment's group in the unified hierarchy, which
 	// the child is born in (CLONE_INTO_CGROUP), or "".
 	Cgroup string `json:"cgroup,omitempty"`
+	// UserRoot: in a user namespace, new (its maps have a 0) or joined,
+	// the child first becomes its uid and gid 0 (setresgid, setresuid),
+	// whose capabilities there survive a change of ids only so
+	// (capabilities(7)); DropGroups: setgroups(0, NULL) before, where it
+	// is not denied (an EPERM in a joined namespace says it is: the
+	// groups are then kept). The child always sets its parent-death
+	// signal first (SIGKILL: it dies with nsup's thread), and again
+	// after a change of ids, which clears it (prctl(2)).
+	UserRoot   bool `json:"userRoot,omitempty"`
+	DropGroups bool `json:"dropGroups,omitempty"`
 }
 
 // CgroupMkdir makes one of the environment's groups (GROUP/nsup/ENV of a

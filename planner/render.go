@@ -313,7 +313,7 @@ func FormatOp(op Op) string {
 			flags += "|CLONE_INTO_CGROUP"
 			cg = fmt.Sprintf(", cgroup=%s", q(op.Cgroup))
 		}
-		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s})", flags, sig, cg)
+		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s}); child: %s", flags, sig, cg, cloneChild(op))
 	case CgroupMkdir:
 		return "mkdir(" + q(op.Path) + ", 0755)"
 	case EtcFile:
