@@ -5,6 +5,8 @@ package planner
 // session, state, the processes init spawns, and pasta.
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -397,4 +399,41 @@ type EtcFile struct {
 	Target  string `json:"target"`
 	Root    string `json:"root"`
 	Content string `json:"content"`
+}
+
+// text renders a Hold step: the holder's clone, and what it does before
+// and after its execve of nsup's binary (Go's os/exec, then RunHolder),
+// as the strace test checks it.
+func (op Hold) text() string {
+	maps := ""
+	if op.UIDMap != nil || op.GIDMap != nil {
+		deny := ""
+		if op.DenySetgroups {
+			deny = ", setgroups deny"
+		}
+		maps = fmt.Sprintf(", uid_map %s%s, gid_map %s", q(strings.TrimSpace(MapText(op.UIDMap))), deny, q(strings.TrimSpace(MapText(op.GIDMap))))
+	}
+	pod := q(op.Pod)
+	if op.Network != "" {
+		pod += " (network " + q(op.Network) + ")"
+	}
+	return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs; "+
+		"it: setsid(), chdir(\"/\"), execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-pod\"), prctl(PR_SET_DUMPABLE, 0), "+
+		"on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE)",
+		op.Types, maps, pod, q(op.Record))
+}
+
+// text renders a Pasta step: its keeper and pasta, each started by Go's
+// os/exec (in /, with no environment; the keeper in a session of its
+// own, with nsup's thread's parent-death signal when nsup waits for the
+// environment in the foreground; pasta with its keeper's, always).
+func (op Pasta) text() string {
+	args := make([]string, len(op.Args))
+	for i, a := range op.Args {
+		args[i] = q(a)
+	}
+	return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up; "+
+		"keeper: setsid(), chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL) unless detached, execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-keeper\"); "+
+		"pasta: chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL), execve(no environment)",
+		q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "))
 }

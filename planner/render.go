@@ -325,11 +325,7 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("mount(\"/proc/self/fd/0\", %s, NULL, MS_BIND, NULL): the terminal, create target file if missing%s", beneathOrInRoot(op.Target, op.Beneath), walk)
 	case Pasta:
-		args := make([]string, len(op.Args))
-		for i, a := range op.Args {
-			args[i] = q(a)
-		}
-		return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up", q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "))
+		return op.text()
 	case CgroupWrite:
 		return "write(" + q(op.Path) + ", " + q(op.Value) + ")"
 	case CgroupJoin:
@@ -477,19 +473,7 @@ func FormatOp(op Op) string {
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
 	case Hold:
-		maps := ""
-		if op.UIDMap != nil || op.GIDMap != nil {
-			deny := ""
-			if op.DenySetgroups {
-				deny = ", setgroups deny"
-			}
-			maps = fmt.Sprintf(", uid_map %s%s, gid_map %s", q(strings.TrimSpace(MapText(op.UIDMap))), deny, q(strings.TrimSpace(MapText(op.GIDMap))))
-		}
-		pod := q(op.Pod)
-		if op.Network != "" {
-			pod += " (network " + q(op.Network) + ")"
-		}
-		return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs", op.Types, maps, pod, q(op.Record))
+		return op.text()
 	case Volume:
 		owner := ""
 		if op.UID >= 0 || op.GID >= 0 {
