@@ -44,6 +44,7 @@ var matchPlan = &planner.Plan{Environments: []planner.Env{{Name: "nested", Steps
 }}}}
 
 const matchTraceText = `100 clone3({flags=CLONE_NEWNS, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 101
+101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 101 mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL) = 0
 101 openat2(AT_FDCWD, "/c/root", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS}, 24) = 3
 101 open_tree(3, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = 4

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,12 +33,15 @@ import (
 // the fds the mount calls take (strace_fds_test.go).
 // The working folder (chdir, fchdir), links (symlinkat), sessions and
 // ids (setsid, setgroups, setresgid, setresuid) are traced too
-// (strace_steps_test.go).
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid," + fdCalls
+// (strace_steps_test.go), and the confinement (prctl, capset,
+// prlimit64: strace_caps_test.go), with what nsup's own processes make of
+// these that is theirs (strace_own_test.go).
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
 	pid  int
+	proc int // the process of thread pid: its first thread's pid
 	name string
 	args string // the raw argument text
 	ret  string
@@ -97,6 +102,26 @@ func parseTrace(t *testing.T, text string) []event {
 			evs = append(evs, *e)
 		}
 	}
+	// Each thread's process: a thread made by a thread of a process is
+	// that process's (over the whole trace: a thread's first call can be
+	// printed before its clone's return).
+	creator := map[int]int{}
+	for _, e := range evs {
+		if isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") {
+			creator[childPid(e.ret)] = e.pid
+		}
+	}
+	for i := range evs {
+		p := evs[i].pid
+		for n := 0; n < 64; n++ {
+			c, ok := creator[p]
+			if !ok {
+				break
+			}
+			p = c
+		}
+		evs[i].proc = p
+	}
 	return evs
 }
 
@@ -128,8 +153,7 @@ func isFork(name string) bool {
 	return name == "clone" || name == "clone3" || name == "fork" || name == "vfork"
 }
 
-// relevant drops what is not nsup's doing: Go runtime threads (clone with
-// CLONE_THREAD); the launcher's probe of clone3; the Go runtime's one-time probe of CLONE_PIDFD
+// relevant drops what is not nsup's doing: the launcher's probe of clone3; the Go runtime's one-time probe of CLONE_PIDFD
 // (syscall.checkClonePidfd: a vfork with no exit signal whose child exits
 // at once, making no call); and everything the environment's own
 // processes do after their execve (a shell forking its commands).
@@ -184,9 +208,6 @@ func relevant(evs []event, nsupBin string) []event {
 			continue // strace starting nsup
 		}
 		if i >= from(e.pid, 0) {
-			continue
-		}
-		if isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") {
 			continue
 		}
 		if strings.HasPrefix(e.name, "syscall_0x") {
@@ -261,7 +282,7 @@ func withoutChecks(p *planner.Plan, evs []event) []event {
 		switch {
 		case checkPid[e.pid]:
 			drop[i] = true
-		case !isFork(e.name):
+		case !isFork(e.name) || strings.Contains(e.args, "CLONE_THREAD"):
 		case seen[c] || nsPidRe.MatchString(e.ret):
 			if checkPid[c] {
 				drop[i], paired[c] = true, true
@@ -289,6 +310,9 @@ func withoutChecks(p *planner.Plan, evs []event) []event {
 type expectation struct {
 	step  string
 	match func(e event) bool
+	// each: the call is made on every thread of the process (Go's
+	// AllThreadsSyscall), one by each, all of them this step's.
+	each bool
 }
 
 func q(s string) string { return strconv.Quote(s) }
@@ -515,11 +539,16 @@ func overlayData(fds *fdState, pid int, data string, top *fdObj, op planner.Over
 	return l.host(op.Lower) && in(upper, "upper") && in(work, "work") && userxattr == op.UserXattr
 }
 
-func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *fdState) []expectation {
+func expectations(p planner.Env, detach bool, host map[int]bool, held map[string]bool, fds *fdState) []expectation {
 	var ex []expectation
 	rootBound := "" // the root bound onto itself: its setattrs go through its fd
 	add := func(i int, st planner.Step, m func(event) bool) {
-		ex = append(ex, expectation{fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), byStage(st, p.Name, host, fds, m)})
+		ex = append(ex, expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), match: byStage(st, p.Name, host, fds, m)})
+	}
+	// On every thread of init (its AllThreadsSyscall).
+	addEach := func(i int, st planner.Step, m func(event) bool) {
+		add(i, st, m)
+		ex[len(ex)-1].each = st.Stage == planner.Init
 	}
 	for i, st := range p.Steps {
 		switch op := st.Op.(type) {
@@ -544,23 +573,34 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				}
 				return ok
 			})
-			// The child, root of its user namespace, becomes uid and gid 0
-			// there first (the launcher's, part of the clone step).
-			if root, groups := userRoot(p, op); root {
-				child := st
-				child.Stage = planner.Child // by the child (byStage)
-				if groups {
-					add(i, child, func(e event) bool {
-						return e.name == "setgroups" && e.args == "0, NULL" && (succeeded(e) || strings.HasPrefix(e.ret, "-1 EPERM"))
-					})
-				}
-				add(i, child, idStep("setresgid", 0))
-				add(i, child, idStep("setresuid", 0))
+			// The child's parent-death signal, and, root of its user
+			// namespace, its change to uid and gid 0 there (part of the
+			// clone step, by the child: byStage).
+			child := st
+			child.Stage = planner.Child
+			for _, m := range cloneChildSteps(op) {
+				add(i, child, m)
 			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
 		case planner.Setns:
 			add(i, st, setnsStep(op, fds))
+		case planner.Prctl:
+			if op.Option == unix.PR_SET_NO_NEW_PRIVS {
+				addEach(i, st, prctlStep(op))
+				break
+			}
+			add(i, st, prctlStep(op))
+		case planner.CapbsetDrop:
+			for _, m := range capbsetDrops(op, straceCapLast) {
+				add(i, st, m)
+			}
+		case planner.InheritCaps:
+			add(i, st, inheritStep)
+		case planner.Capset:
+			addEach(i, st, capsetStep(op.Keep))
+		case planner.Prlimit:
+			add(i, st, prlimitStep(op))
 		case planner.Execve:
 			if op.ByFD {
 				// Through the fd of the plan's path, opened on the host.
@@ -674,11 +714,11 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 				return ok
 			})
 			holder := func(m func(event) bool) func(event) bool {
-				return func(e event) bool { return e.pid == fds.born["pod:"+op.Pod] && m(e) }
+				return func(e event) bool { return e.proc == fds.born["pod:"+op.Pod] && m(e) }
 			}
 			add(i, st, holder(goExecSetsid))
 			add(i, st, holder(goExecChdir))
-			add(i, st, holder(execMatch("/proc/self/exe", append(slices.Clone(planner.HoldArgv), op.Pod, strings.Join(op.Types.Types(), ","), op.Record))))
+			add(i, st, holder(withEnv(execMatch("/proc/self/exe", append(slices.Clone(planner.HoldArgv), op.Pod, strings.Join(op.Types.Types(), ","), op.Record)), 2, []string{})))
 		case planner.Pasta:
 			// A fork by nsup's host thread, the keeper's execve (nsup's
 			// own binary, in a session of its own, in /), its fork (by
@@ -686,7 +726,7 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 			// plan's command line (in /; what pasta does after is its
 			// own). Each child's calls are its own (born).
 			by := func(who string, m func(event) bool) func(event) bool {
-				return func(e event) bool { return e.pid == fds.born[who+p.Name] && m(e) }
+				return func(e event) bool { return e.proc == fds.born[who+p.Name] && m(e) }
 			}
 			forked := func(who string, m func(event) bool) func(event) bool {
 				return func(e event) bool {
@@ -697,13 +737,23 @@ func expectations(p planner.Env, host map[int]bool, held map[string]bool, fds *f
 					return ok
 				}
 			}
+			// The keeper and pasta die with the thread that started
+			// them (Go's Pdeathsig): the keeper only in the foreground
+			// (detached, it outlives nsup), pasta always (its keeper's
+			// thread, locked for good). Both with an empty environment.
+			pdeath := prctlStep(planner.Prctl{Option: unix.PR_SET_PDEATHSIG, Arg: uint64(unix.SIGKILL)})
 			add(i, st, forked("keeper:", func(e event) bool { return host[e.pid] }))
 			add(i, st, by("keeper:", goExecSetsid))
 			add(i, st, by("keeper:", goExecChdir))
-			add(i, st, by("keeper:", execMatch("/proc/self/exe", op.Keeper())))
-			add(i, st, forked("pasta:", func(e event) bool { return !host[e.pid] }))
+			if !detach {
+				add(i, st, by("keeper:", pdeath))
+			}
+			add(i, st, by("keeper:", withEnv(execMatch("/proc/self/exe", op.Keeper()), 2, []string{})))
+			add(i, st, by("keeper:", prctlStep(planner.Prctl{Option: unix.PR_SET_NAME, Name: "nsup-keeper"})))
+			add(i, st, forked("pasta:", func(e event) bool { return e.proc == fds.born["keeper:"+p.Name] }))
 			add(i, st, by("pasta:", goExecChdir))
-			add(i, st, by("pasta:", execMatch(op.Program, append([]string{op.Program}, op.Args...))))
+			add(i, st, by("pasta:", pdeath))
+			add(i, st, by("pasta:", withEnv(execMatch(op.Program, append([]string{op.Program}, op.Args...)), 2, []string{})))
 		case planner.Console:
 			// The terminal, by its /dev/pts name, onto the target's fd
 			// resolved from the root's handle.
@@ -769,7 +819,8 @@ func byStage(st planner.Step, env string, host map[int]bool, fds *fdState, m fun
 				return false
 			}
 		case planner.Child, planner.Init:
-			if e.pid != fds.born["env:"+env] {
+			// Init's threads too: its process's.
+			if e.proc != fds.born["env:"+env] {
 				return false
 			}
 		}
@@ -897,7 +948,21 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 	cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache, "NSUP_STATE_DIR="+state)
 	var outb lockedBuf
 	cmd.Stdout, cmd.Stderr = &outb, &outb
-	if err := cmd.Start(); err != nil {
+	// Detached, nsup starts with a soft RLIMIT_NOFILE below its hard one,
+	// as under a login shell: its Go runtime raises its own, and os/exec
+	// sets it back in the helpers it starts (ownCalls knows these calls).
+	var lim syscall.Rlimit
+	lowered := detach && syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim) == nil && lim.Max > 4096 && lim.Max != planner.RlimInfinity
+	if lowered {
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: 1024, Max: lim.Max}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err = cmd.Start()
+	if lowered {
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim) // cmd has its own copy
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -1022,26 +1087,84 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 	}
 	var order []string
 	for _, e := range p.Environments {
-		queues[e.Name] = expectations(e, host, held, fds)
+		queues[e.Name] = expectations(e, p.Detach, host, held, fds)
 		order = append(order, e.Name)
 	}
+	// A pod's holder started here confines itself once nsup's binary
+	// runs in it, side by side with the environments.
+	for pod := range held {
+		q := "holder " + pod
+		steps, each := holderConfines()
+		for k, m := range steps {
+			queues[q] = append(queues[q], expectation{step: fmt.Sprintf("pod %s's holder: its confinement, call %d", pod, k),
+				match: func(e event) bool { return e.proc == fds.born["pod:"+pod] && fds.born["pod:"+pod] > 0 && m(e) }, each: each[k]})
+		}
+		order = append(order, q)
+	}
+	own := newOwnCalls(host, fds)
+	// The threads of each process, as the trace shows them so far; the
+	// last step of each queue made on every thread, the threads that made
+	// it, and those it must be made by: the process's when it began.
+	threads := map[int]map[int]bool{}
+	type eachMade struct {
+		x             expectation
+		proc          int
+		threads, want map[int]bool
+	}
+	last := map[string]*eachMade{}
+	done := func(n string) {
+		if l := last[n]; l != nil {
+			for tid := range l.want {
+				if !l.threads[tid] {
+					missing = append(missing, fmt.Sprintf("%s, by thread %d", l.x.step, tid))
+				}
+			}
+		}
+		delete(last, n)
+	}
 	for _, e := range evs {
-		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) {
-			fds.apply(e) // followed, not a step; a rootfs tree's link
+		if threads[e.proc] == nil {
+			threads[e.proc] = map[int]bool{}
+		}
+		threads[e.proc][e.pid] = true
+		if isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0 {
+			threads[e.proc][childPid(e.ret)] = true
+		}
+		if (e.name == "execve" || e.name == "execveat") && succeeded(e) {
+			threads[e.proc] = map[int]bool{e.pid: true} // the others end
+		}
+		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) || (isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD")) {
+			own.follow(e)
+			fds.apply(e) // followed, not a step; a rootfs tree's link; a thread
 			continue
 		}
 		ok := false
 		for _, n := range order {
 			if q := queues[n]; len(q) > 0 && q[0].match(e) {
 				queues[n] = q[1:]
+				done(n)
+				if q[0].each {
+					last[n] = &eachMade{q[0], e.proc, map[int]bool{e.pid: true}, maps.Clone(threads[e.proc])}
+				}
 				ok = true
 				break
 			}
 		}
-		if !ok {
+		for _, n := range order {
+			// Another thread's call of the step made on every thread.
+			if l := last[n]; !ok && l != nil && e.proc == l.proc && !l.threads[e.pid] && l.x.match(e) {
+				l.threads[e.pid], ok = true, true
+			}
+		}
+		if !ok && !own.allowed(e) {
 			unmatched = append(unmatched, e.String())
 		}
+		own.follow(e)
 		fds.apply(e)
+	}
+	unmatched = append(unmatched, own.bad...)
+	for _, n := range order {
+		done(n)
 	}
 	for _, n := range order {
 		for _, x := range queues[n] {

@@ -35,29 +35,40 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 		{Stage: planner.Child, Op: planner.Mount{Source: matchRoot, Target: matchRoot, Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Symlink{Target: "/proc/self/fd", Link: "/dev/fd", Root: matchRoot}},
 		{Stage: planner.Child, Op: planner.Landlock{Scoped: 1}},
+		{Stage: planner.Child, Op: planner.InheritCaps{}},
+		{Stage: planner.Child, Op: planner.CapbsetDrop{Keep: stepKeep}},
+		{Stage: planner.Child, Op: planner.Prctl{Option: unix.PR_SET_NO_NEW_PRIVS, Arg: 1}},
 		{Stage: planner.Child, Op: planner.Setgroups{}},
 		{Stage: planner.Child, Op: planner.Setsid{}},
+		{Stage: planner.Child, Op: planner.Prctl{Option: unix.PR_SET_DUMPABLE, Arg: 0}},
 		{Stage: planner.Child, Op: planner.Chdir{Path: matchRoot}},
 		{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
 		{Stage: planner.Child, Op: planner.Umount2{Target: ".", Flags: unix.MNT_DETACH}},
 		{Stage: planner.Child, Op: planner.Chdir{Path: "/"}},
 		{Stage: planner.Child, Op: planner.Execve{Path: "/proc/self/exe", Argv: planner.InitArgv, Env: []string{}, ByFD: true}},
+		{Stage: planner.Init, Op: planner.Prctl{Option: unix.PR_SET_DUMPABLE, Arg: 0}},
+		{Stage: planner.Init, Op: planner.Capset{Keep: []string{"CAP_KILL", "CAP_CHOWN"}}},
+		{Stage: planner.Init, Op: planner.Prctl{Option: unix.PR_SET_NAME, Name: "nsup-init"}},
 		{Stage: planner.Init, Op: planner.Seccomp{Flags: unix.SECCOMP_FILTER_FLAG_TSYNC, Program: append(append(append(
 			bpf(unix.BPF_LD|unix.BPF_W|unix.BPF_ABS, 0, 0, 4),
 			bpf(unix.BPF_JMP|unix.BPF_JEQ|unix.BPF_K, 0, 1, 0xc000003e)...),
 			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ALLOW)...),
 			bpf(unix.BPF_RET|unix.BPF_K, 0, 0, unix.SECCOMP_RET_ERRNO|1)...)}},
 		{Stage: planner.Init, Op: planner.Spawn{Process: "main", Main: true}},
+		{Stage: planner.Proc, Op: planner.Prlimit{Resource: unix.RLIMIT_NOFILE, Soft: 1024, Hard: 4096}},
 		{Stage: planner.Proc, Op: planner.Setresgid{GID: 0}},
 		{Stage: planner.Proc, Op: planner.Setresuid{UID: 1000}},
+		{Stage: planner.Proc, Op: planner.Prctl{Option: unix.PR_SET_PDEATHSIG, Arg: 9}},
 		{Stage: planner.Proc, Op: planner.Chdir{Path: "/srv"}},
 		{Stage: planner.Proc, Op: planner.Execve{Path: "/bin/sh", Argv: []string{"/bin/sh", "-c", "true"}, Env: []string{"PATH=/bin", "HOME=/root"}}},
+		{Stage: planner.Init, Op: planner.Prctl{Option: unix.PR_SET_PDEATHSIG, Arg: 0}},
 	}},
 	{Name: "web", Steps: []planner.Step{
 		{Stage: planner.Host, Op: planner.Fork{}},
+		{Stage: planner.Forked, Op: planner.Setns{Env: "db", Path: "/proc/$db/ns/user", NSType: unix.CLONE_NEWUSER}},
 		{Stage: planner.Forked, Op: planner.Setns{Env: "db", Path: "/proc/$db/ns/pid", NSType: unix.CLONE_NEWPID}},
 		{Stage: planner.Forked, Op: planner.Setns{Path: "/run/netns/blue", NSType: unix.CLONE_NEWNET}},
-		{Stage: planner.Forked, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_PARENT}},
+		{Stage: planner.Forked, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_PARENT, UserRoot: true, DropGroups: true}},
 	}},
 	{Name: "cache", Steps: []planner.Step{
 		{Stage: planner.Host, Op: planner.Hold{Pod: "cache", Types: unix.CLONE_NEWNET, Record: "/run/nsup/p/cache.json"}},
@@ -67,7 +78,53 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 	}},
 }}
 
-const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 3
+// stepKeep are the capabilities db keeps: all but CAP_NET_RAW and
+// CAP_SYS_ADMIN, up to the kernel's last.
+var stepKeep = func() []string {
+	var keep []string
+	for c := 0; c <= straceCapLast; c++ {
+		if c != unix.CAP_NET_RAW && c != unix.CAP_SYS_ADMIN {
+			keep = append(keep, capName(c))
+		}
+	}
+	return keep
+}()
+
+// stepTraceText is the trace: nsup's own calls first (its runtime's
+// start, the monitor's slack raised, a thread the monitor made), then
+// the steps, and the holder's confinement on its two threads.
+var stepTraceText = stepTraceSteps + holderTrace()
+
+func holderTrace() string {
+	var b strings.Builder
+	for _, tid := range []string{"300", "303"} {
+		b.WriteString(tid + " prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0\n")
+	}
+	for c := 0; c <= unix.CAP_LAST_CAP; c++ {
+		if c == unix.CAP_SYS_PTRACE {
+			continue
+		}
+		for _, tid := range []string{"300", "303"} {
+			b.WriteString(tid + " prctl(PR_CAPBSET_DROP, " + capName(c) + ") = 0\n")
+		}
+	}
+	for _, tid := range []string{"300", "303"} {
+		b.WriteString(tid + " capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_SYS_PTRACE, permitted=1<<CAP_SYS_PTRACE, inheritable=0}) = 0\n")
+	}
+	return b.String()
+}
+
+const stepTraceSteps = `100 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 262144, " Go: immortal metadata") = -1 EINVAL (Invalid argument)
+100 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=1024, rlim_max=4096}) = 0
+100 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095, rlim_max=4096}, NULL) = 0
+100 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 110
+100 prctl(PR_GET_TIMERSLACK) = 50000
+100 openat(AT_FDCWD, "/proc/110/timerslack_ns", O_WRONLY|O_CLOEXEC) = 11
+100 close(11) = 0
+110 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 111
+100 prctl(PR_SET_TIMERSLACK, 50000) = 0
+100 prctl(PR_CAPBSET_READ, CAP_CHOWN) = 1
+100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 3
 100 openat2(3, ".", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_IN_ROOT}, 24) = 4
 100 symlinkat("usr/bin", 4, "bin") = 0
 100 close(4) = 0
@@ -75,7 +132,9 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 100 openat(AT_FDCWD, "/run/netns/blue", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 7
 100 openat(AT_FDCWD, "/proc/self/exe", O_RDONLY|O_CLOEXEC|O_PATH) = 5
 100 openat(AT_FDCWD, "/sys/fs/cgroup/nsup/db.100", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = 9
+100 prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)
 100 clone3({flags=CLONE_NEWNS|CLONE_NEWPID|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000, cgroup=9}, 88) = 101
+101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 101 openat2(AT_FDCWD, "/c/root", {flags=O_RDONLY|O_CLOEXEC|O_PATH, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS}, 24) = 3
 101 open_tree(3, "", OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC|AT_EMPTY_PATH|AT_RECURSIVE) = 4
 101 move_mount(4, "", 3, "", MOVE_MOUNT_F_EMPTY_PATH|MOVE_MOUNT_T_EMPTY_PATH) = 0
@@ -86,42 +145,76 @@ const stepTraceText = `100 openat(AT_FDCWD, "/c/root.tmp-1", O_RDONLY|O_CLOEXEC|
 101 landlock_create_ruleset({handled_access_fs=0, ...}, 24, 0) = 3
 101 landlock_restrict_self(3, 0) = 0
 101 close(3) = 0
+101 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, permitted=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, inheritable=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN}) = 0
+101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0
+101 prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0
+101 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0
 101 setgroups(0, NULL) = 0
 101 setsid() = 1
+101 prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE) = 0
 101 fchdir(4) = 0
 101 pivot_root(".", ".") = 0
 101 umount2(".", MNT_DETACH) = 0
 101 openat2(AT_FDCWD, "/", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3
 101 fchdir(3) = 0
 101 close(3) = 0
+100 openat(AT_FDCWD, "/proc/101/ns/user", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 10
 100 openat(AT_FDCWD, "/proc/101/ns/pid", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 6
 100 clone(child_stack=NULL, flags=SIGCHLD) = 200
+200 setns(10, CLONE_NEWUSER) = 0
 200 setns(6, CLONE_NEWPID) = 0
 200 setns(7, CLONE_NEWNET) = 0
 200 clone3({flags=CLONE_PARENT|CLONE_NEWNS, exit_signal=0, stack=0x7f0000000000, stack_size=0x10000}, 88) = 201
+201 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
+201 setgroups(0, NULL) = -1 EPERM (Operation not permitted)
+201 setresgid(0, 0, 0) = 0
+201 setresuid(0, 0, 0) = 0
+201 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 101 execveat(5, "", ["nsup", "__nsup_init"], [], AT_EMPTY_PATH) = 0
+100 prctl(PR_SET_DUMPABLE, SUID_DUMP_USER) = 0
+101 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 262144, " Go: immortal metadata") = -1 EINVAL (Invalid argument)
+101 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=4095, rlim_max=4096}) = 0
+101 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 103
+101 prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE) = 0
+103 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL, permitted=1<<CAP_CHOWN|1<<CAP_KILL, inheritable=0}) = 0
+101 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL, permitted=1<<CAP_CHOWN|1<<CAP_KILL, inheritable=0}) = 0
+101 prctl(PR_SET_NAME, "nsup-init") = 0
 101 seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, {len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}) = 0
 101 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000000) = 102
+102 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024, rlim_max=4096}, NULL) = 0
 102 setresgid(0, 0, 0) = 0
 102 setresuid(1000, 1000, 1000) = 0
+102 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 102 openat2(AT_FDCWD, "/srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS}, 24) = 3
 102 fchdir(3) = 0
 102 close(3) = 0
 102 execve("/bin/sh", ["/bin/sh", "-c", "true"], ["PATH=/bin", "HOME=/root"]) = 0
+103 prctl(PR_SET_PDEATHSIG, 0) = 0
 100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300
 300 setsid() = 300
 300 chdir("/") = 0
-300 execve("/proc/self/exe", ["nsup", "__nsup_hold", "cache", "net", "/run/nsup/p/cache.json"], ["HOME=/root"]) = 0
+300 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=4095, rlim_max=4096}) = 0
+300 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024, rlim_max=4096}, NULL) = 0
+300 execve("/proc/self/exe", ["nsup", "__nsup_hold", "cache", "net", "/run/nsup/p/cache.json"], []) = 0
+300 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 262144, " Go: immortal metadata") = -1 EINVAL (Invalid argument)
+300 prctl(PR_SET_NAME, "nsup-pod") = 0
+300 prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE) = 0
+300 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 303
 100 openat(AT_FDCWD, "/proc/300/ns/net", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 8
 100 setns(8, CLONE_NEWNET) = 0
 100 clone3({flags=CLONE_NEWNS, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 301
+301 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 100 clone(child_stack=NULL, flags=SIGCHLD) = 400
 400 setsid() = 400
 400 chdir("/") = 0
-400 execve("/proc/self/exe", ["nsup", "__nsup_keep", "2", "/usr/bin/pasta", "--config-net"], ["HOME=/root"]) = 0
+400 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
+400 execve("/proc/self/exe", ["nsup", "__nsup_keep", "2", "/usr/bin/pasta", "--config-net"], []) = 0
+400 prctl(PR_SET_NAME, "nsup-keeper") = 0
+400 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 401
 401 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f0000000000) = 402
 402 chdir("/") = 0
-402 execve("/usr/bin/pasta", ["/usr/bin/pasta", "--config-net"], ["HOME=/root"]) = 0
+402 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
+402 execve("/usr/bin/pasta", ["/usr/bin/pasta", "--config-net"], []) = 0
 `
 
 func TestStraceMatcherChecksSteps(t *testing.T) {
@@ -205,7 +298,7 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the session not made", "101 setsid() = 1", "101 setsid() = -1 EPERM (Operation not permitted)"},
 		{"the process's uid another", "setresuid(1000, 1000, 1000)", "setresuid(0, 0, 0)"},
 		{"the process's saved uid kept", "setresuid(1000, 1000, 1000)", "setresuid(1000, 1000, 0)"},
-		{"the process's gid another", "setresgid(0, 0, 0)", "setresgid(1000, 1000, 1000)"},
+		{"the process's gid another", "102 setresgid(0, 0, 0)", "102 setresgid(1000, 1000, 1000)"},
 		{"the holder in nsup's session", "300 setsid() = 300\n", ""},
 		// seccomp
 		{"the filter's ALLOW made LOG", "SECCOMP_RET_ALLOW)", "SECCOMP_RET_LOG)"},
@@ -214,6 +307,60 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the filter's architecture another", "0xc000003e", "0x40000003"},
 		{"the filter one instruction short", "{len=4,", "{len=3,"},
 		{"the filter without TSYNC", "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC,", "seccomp(SECCOMP_SET_MODE_FILTER, 0,"},
+		// the clone step's child: its parent-death signal, its change
+		// to root of the user namespace it joined
+		{"db's child without its parent-death signal", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 openat2", "101 openat2"},
+		{"web's child not root of its user namespace", "201 setresuid(0, 0, 0) = 0\n", ""},
+		{"web's child another gid in its user namespace", "201 setresgid(0, 0, 0)", "201 setresgid(1, 1, 1)"},
+		{"web's child keeping its groups", "201 setgroups(0, NULL) = -1 EPERM (Operation not permitted)\n", ""},
+		{"web's child without its signal again after the change of ids", "201 setresuid(0, 0, 0) = 0\n201 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", "201 setresuid(0, 0, 0) = 0\n"},
+		// prctl, capset, prlimit64 steps
+		{"a capability of the bounding set left", "101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0\n", ""},
+		{"a kept capability dropped from the bounding set", "101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0\n", "101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0\n101 prctl(PR_CAPBSET_DROP, CAP_KILL) = 0\n"},
+		{"the bounding set dropped out of order", "101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0\n101 prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0\n",
+			"101 prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0\n101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0\n"},
+		{"no_new_privs not set", "101 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0\n", ""},
+		{"no_new_privs refused", "101 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = 0", "101 prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) = -1 EINVAL (Invalid argument)"},
+		{"the child stage left dumpable", "101 prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE) = 0\n101 fchdir", "101 prctl(PR_SET_DUMPABLE, SUID_DUMP_USER) = 0\n101 fchdir"},
+		{"nothing made inheritable for init", "inheritable=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN}", "inheritable=0}"},
+		{"init keeping another capability", "101 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL, permitted=1<<CAP_CHOWN|1<<CAP_KILL,",
+			"101 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, permitted=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN,"},
+		{"init's other thread keeping another capability", "103 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL, permitted=1<<CAP_CHOWN|1<<CAP_KILL,",
+			"103 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, permitted=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN,"},
+		{"init's capset made twice by one thread", "103 capset(", "101 capset("},
+		{"init's capset with something inheritable", "permitted=1<<CAP_CHOWN|1<<CAP_KILL, inheritable=0}) = 0\n101 prctl(PR_SET_NAME",
+			"permitted=1<<CAP_CHOWN|1<<CAP_KILL, inheritable=1<<CAP_KILL}) = 0\n101 prctl(PR_SET_NAME"},
+		{"init named otherwise", `101 prctl(PR_SET_NAME, "nsup-init")`, `101 prctl(PR_SET_NAME, "sh")`},
+		{"init's release by another process", "103 prctl(PR_SET_PDEATHSIG, 0)", "102 prctl(PR_SET_PDEATHSIG, 0)"},
+		{"the process's soft limit another", "102 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024,", "102 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095,"},
+		{"the process's limit another resource", "102 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024,", "102 prlimit64(0, RLIMIT_NPROC, {rlim_cur=1024,"},
+		{"the process without its parent-death signal", "102 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", ""},
+		{"the process's parent-death signal another", "102 prctl(PR_SET_PDEATHSIG, SIGKILL)", "102 prctl(PR_SET_PDEATHSIG, SIGTERM)"},
+		// the holder's, the keeper's and pasta's own
+		{"the holder keeping a capability", "303 prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0\n", ""},
+		{"the holder's other thread keeping more than CAP_SYS_PTRACE", "303 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_SYS_PTRACE,",
+			"303 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_SYS_PTRACE|1<<CAP_SYS_ADMIN,"},
+		{"the holder dumpable", "300 prctl(PR_SET_DUMPABLE, SUID_DUMP_DISABLE) = 0\n", ""},
+		{"the holder's environment not empty", `"/run/nsup/p/cache.json"], []`, `"/run/nsup/p/cache.json"], ["HOME=/root"]`},
+		{"the keeper without its parent-death signal", "400 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", ""},
+		{"the keeper named otherwise", `400 prctl(PR_SET_NAME, "nsup-keeper")`, `400 prctl(PR_SET_NAME, "pasta")`},
+		{"pasta without its parent-death signal", "402 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", ""},
+		{"pasta's environment not empty", `["/usr/bin/pasta", "--config-net"], []`, `["/usr/bin/pasta", "--config-net"], ["HOME=/root"]`},
+		{"pasta forked by a process that is not its keeper", "401 clone(child_stack=NULL", "300 clone(child_stack=NULL"},
+		// nsup's own calls (ownCalls)
+		{"nsup's slack set to another value", "100 prctl(PR_SET_TIMERSLACK, 50000)", "100 prctl(PR_SET_TIMERSLACK, 10000000)"},
+		{"the holder made by the runtime's monitor thread", "100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300", "110 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300"},
+		{"the holder made by a thread the monitor made", "100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300", "111 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300"},
+		{"nsup's dumpable given back as another value", "100 prctl(PR_SET_DUMPABLE, SUID_DUMP_USER)", "100 prctl(PR_SET_DUMPABLE, SUID_DUMP_ROOT)"},
+		{"nsup's soft limit raised past its hard one less one", "100 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095, rlim_max=4096}, NULL)", "100 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4096, rlim_max=4096}, NULL)"},
+		{"nsup's hard limit lowered", "100 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095, rlim_max=4096}, NULL)", "100 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095, rlim_max=4095}, NULL)"},
+		{"the holder's limit set to another than nsup's at its start", "300 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=1024,", "300 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=2048,"},
+		{"init raising its limit, which its runtime found at its hard one less one", "101 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=4095, rlim_max=4096}) = 0\n",
+			"101 prlimit64(0, RLIMIT_NOFILE, NULL, {rlim_cur=4095, rlim_max=4096}) = 0\n101 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4096, rlim_max=4096}, NULL) = 0\n"},
+		{"the child stage raising its limit", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 prlimit64(0, RLIMIT_NOFILE, {rlim_cur=4095, rlim_max=4096}, NULL) = 0\n"},
+		{"the child stage naming nsup's memory (it is no Go program)", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n",
+			"101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 262144, \" Go: immortal metadata\") = -1 EINVAL (Invalid argument)\n"},
+		{"the child stage reading the bounding set", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 prctl(PR_CAPBSET_READ, CAP_CHOWN) = 1\n"},
 		{"the filter not printed (strace without -v)", `{len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}`,
 			`{len=4, filter=0x7f0000000000}`},
 	} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/binary"
+	"fmt"
 	"path"
 	"regexp"
 	"slices"
@@ -9,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/planner"
-	"golang.org/x/sys/unix"
 )
 
 // The strace test's matchers of the steps whose arguments are not paths
@@ -73,42 +73,6 @@ func setgroupsStep(op planner.Setgroups) func(event) bool {
 func idStep(name string, id uint32) func(event) bool {
 	n := strconv.FormatUint(uint64(id), 10)
 	return func(e event) bool { return e.name == name && succeeded(e) && e.args == n+", "+n+", "+n }
-}
-
-// userRoot says whether the child the Clone step op of env makes is to
-// be root of its user namespace (a joined one, or a new one whose maps
-// have a 0), and whether it drops its groups first (in a user namespace
-// whose setgroups is not denied): executor/launch.go's launcher does so
-// before the child stage's steps.
-func userRoot(env planner.Env, op planner.Clone) (root, groups bool) {
-	zero := func(m []planner.IDMapLine) bool {
-		for _, l := range m {
-			if l.Inside == 0 && l.Count > 0 {
-				return true
-			}
-		}
-		return false
-	}
-	newUser := op.Flags&unix.CLONE_NEWUSER != 0
-	joins, deny := false, false
-	var uid, gid []planner.IDMapLine
-	for _, st := range env.Steps {
-		switch o := st.Op.(type) {
-		case planner.Setns:
-			joins = joins || o.NSType == unix.CLONE_NEWUSER
-		case planner.DenySetgroups:
-			deny = true
-		case planner.UIDMap:
-			uid = o.Lines
-		case planner.GIDMap:
-			gid = o.Lines
-		}
-	}
-	root = joins
-	if newUser {
-		root = zero(uid) && zero(gid)
-	}
-	return root, (joins || newUser) && !deny
 }
 
 // symlinkStep is a Symlink step: symlinkat(Target, FD, NAME), NAME the
@@ -305,7 +269,10 @@ func parseFilter(s string) ([]byte, bool) {
 // execveat's environment of the plan's Execve steps (a variable added);
 // two setns calls' fds swapped (of two types, joined by one process); an
 // instruction of each seccomp filter (an ALLOW made LOG, or else its
-// length). want lists what the plan has of these and must be altered.
+// length); the first capset that leaves nothing inheritable (a Capset
+// step's, CAP_SYS_ADMIN added); the first prlimit64 that sets a limit
+// (its soft limit one less). want lists what the plan has of these and
+// must be altered.
 func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []string) {
 	alts = map[string][]event{}
 	alter := func(why string, i int, args []string) {
@@ -329,6 +296,10 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 				want = append(want, "symlinkat")
 			case planner.Seccomp:
 				want = append(want, "seccomp")
+			case planner.Capset:
+				want = append(want, "capset")
+			case planner.Prlimit:
+				want = append(want, "prlimit64")
 			case planner.Setns:
 				if setns++; setns == 2 {
 					want = append(want, "setns")
@@ -373,6 +344,19 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 			}
 			a[0] = q("/proc/self/root")
 			alter(e.name, i, a)
+		case e.name == "capset" && strings.Contains(e.args, "inheritable=0}"):
+			// A Capset step's: CAP_SYS_ADMIN kept too.
+			alter(e.name, i, []string{strings.Replace(e.args, "{effective=", "{effective=1<<CAP_SYS_ADMIN|", 1)})
+		case e.name == "prlimit64" && len(a) == 4 && a[3] == "NULL" && slices.Contains(want, e.name):
+			// A Prlimit step's (or nsup's runtime's own, which is then
+			// not what it found): its soft limit one less.
+			if soft, hard, ok := rlimit(a[2]); ok && soft > 0 && soft != planner.RlimInfinity {
+				a[2] = fmt.Sprintf("{rlim_cur=%d, rlim_max=%d}", soft-1, hard)
+				if hard == planner.RlimInfinity {
+					a[2] = fmt.Sprintf("{rlim_cur=%d, rlim_max=RLIM64_INFINITY}", soft-1)
+				}
+				alter(e.name, i, a)
+			}
 		case e.name == "seccomp" && len(a) == 3:
 			if strings.Contains(a[2], "SECCOMP_RET_ALLOW") {
 				a[2] = strings.Replace(a[2], "SECCOMP_RET_ALLOW", "SECCOMP_RET_LOG", 1)
