@@ -254,3 +254,56 @@ func holderConfines() (steps []func(event) bool, each []bool) {
 
 // straceCapLast is the kernel's last capability.
 var straceCapLast = capLast()
+
+// controlFile says whether p is a file whose writes change what an
+// environment gets: a cgroup's, or a process's id maps, setgroups, time
+// namespace offsets or timer slack.
+func controlFile(p string) bool {
+	if strings.HasPrefix(p, "/sys/fs/cgroup/") {
+		return true
+	}
+	rest, ok := strings.CutPrefix(p, "/proc/")
+	if !ok {
+		return false
+	}
+	_, f, ok := strings.Cut(rest, "/")
+	return ok && slices.Contains([]string{"uid_map", "gid_map", "setgroups", "timens_offsets", "timerslack_ns"}, f)
+}
+
+// written is the file a write(2) of pid went to, opened on the host by
+// its path (as every file a step writes is), and what it wrote, whole;
+// ok false for any other write.
+func written(fds *fdState, e event) (file, data string, ok bool) {
+	a := splitArgs(e.args)
+	if e.name != "write" || len(a) != 3 || a[2] != strings.Fields(e.ret + " x")[0] {
+		return "", "", false
+	}
+	o := fds.fd(e.pid, a[0])
+	if o == nil || o.kind != fdHost {
+		return "", "", false
+	}
+	d, err := strconv.Unquote(a[1])
+	if err != nil || strconv.Itoa(len(d)) != a[2] {
+		return "", "", false
+	}
+	return o.where, d, true
+}
+
+// controlWrite says whether e is a write to a control file (controlFile),
+// which must be a step's, or nsup's own (ownCalls).
+func controlWrite(fds *fdState, e event) bool {
+	if e.name != "write" {
+		return false
+	}
+	o := fds.fd(e.pid, splitArgs(e.args)[0])
+	return o != nil && o.kind == fdHost && controlFile(o.where)
+}
+
+// writeStep is a step's write of data, whole, to the file at a path
+// file accepts.
+func writeStep(fds *fdState, file func(pid int, p string) bool, data string) func(event) bool {
+	return func(e event) bool {
+		f, d, ok := written(fds, e)
+		return ok && d == data && file(e.pid, f)
+	}
+}

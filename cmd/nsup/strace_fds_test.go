@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/nsup/nsup/planner"
 )
 
 // The strace test follows fds through the trace: what each fd of a traced
@@ -104,6 +106,12 @@ type fdState struct {
 	// Hold step's fork), once matched: whose /proc/PID/ns files a join
 	// by name opens.
 	born map[string]int
+	// prologue is, by environment, how many of its child's calls before
+	// the child stage (its clone step's) are still to come: its child
+	// steps wait for them; maps is how many of its id maps (and
+	// setgroups) the host has still to write: its child becomes root of
+	// its user namespace only once they are.
+	prologue, maps map[string]int
 	// nsup is nsup's pid (its first thread's), which a plan's cgroup
 	// paths name $NSUP.
 	nsup int
@@ -111,7 +119,8 @@ type fdState struct {
 }
 
 func newFdState() *fdState {
-	return &fdState{tables: map[int]map[int]*fdObj{}, top: map[int]map[string]*fdObj{}, moved: map[int]*fdObj{}, born: map[string]int{}}
+	return &fdState{tables: map[int]map[int]*fdObj{}, top: map[int]map[string]*fdObj{}, moved: map[int]*fdObj{}, born: map[string]int{},
+		prologue: map[string]int{}, maps: map[string]int{}}
 }
 
 func (s *fdState) table(pid int) map[int]*fdObj {
@@ -415,4 +424,17 @@ func fromOtherAnchor(evs []event) []event {
 		fds.apply(e)
 	}
 	return nil
+}
+
+// nsupPath is a plan's path with $NSUP, nsup's pid, replaced.
+func (s *fdState) nsupPath(p string) string {
+	return strings.ReplaceAll(p, planner.NsupPid, strconv.Itoa(s.nsup))
+}
+
+// childFile accepts /proc/PID/NAME of env's child stage ($CHILD).
+func (s *fdState) childFile(env, name string) func(int, string) bool {
+	return func(_ int, f string) bool {
+		c := s.born["env:"+env]
+		return c > 0 && f == "/proc/"+strconv.Itoa(c)+"/"+name
+	}
 }

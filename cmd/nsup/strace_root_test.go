@@ -35,8 +35,10 @@ import (
 // ids (setsid, setgroups, setresgid, setresuid) are traced too
 // (strace_steps_test.go), and the confinement (prctl, capset,
 // prlimit64: strace_caps_test.go), with what nsup's own processes make of
-// these that is theirs (strace_own_test.go).
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64," + fdCalls
+// these that is theirs (strace_own_test.go); and the writes to cgroup
+// files, id maps, setgroups and time offsets (controlFile): every other
+// write, to a pipe, a log, a terminal, is nsup's.
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64,write," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -539,9 +541,10 @@ func overlayData(fds *fdState, pid int, data string, top *fdObj, op planner.Over
 	return l.host(op.Lower) && in(upper, "upper") && in(work, "work") && userxattr == op.UserXattr
 }
 
-func expectations(p planner.Env, detach bool, host map[int]bool, held map[string]bool, fds *fdState) []expectation {
+func expectations(p planner.Env, detach bool, host map[int]bool, held map[string]bool, sides map[string][]expectation, fds *fdState) []expectation {
 	var ex []expectation
 	rootBound := "" // the root bound onto itself: its setattrs go through its fd
+	cloned := false // after the Clone step
 	add := func(i int, st planner.Step, m func(event) bool) {
 		ex = append(ex, expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), match: byStage(st, p.Name, host, fds, m)})
 	}
@@ -563,6 +566,7 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				return ok
 			})
 		case planner.Clone:
+			cloned = true
 			parent := op.Flags&unix.CLONE_PARENT != 0
 			ns := op.Flags &^ unix.CLONE_PARENT
 			add(i, st, func(e event) bool {
@@ -575,14 +579,70 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			})
 			// The child's parent-death signal, and, root of its user
 			// namespace, its change to uid and gid 0 there (part of the
-			// clone step, by the child: byStage).
+			// clone step, by the child: byStage): side by side with the
+			// host's steps after the clone, in a queue of its own, its
+			// change of ids once the host has written its maps, all of
+			// it before the child stage's first step.
 			child := st
 			child.Stage = planner.Child
-			for _, m := range cloneChildSteps(op) {
-				add(i, child, m)
+			for k, m := range cloneChildSteps(op) {
+				call := m
+				if k > 0 {
+					call = func(e event) bool { return fds.maps[p.Name] == 0 && m(e) }
+				}
+				pro := byStage(child, p.Name, host, fds, call)
+				sides["child "+p.Name] = append(sides["child "+p.Name], expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(op)),
+					match: func(e event) bool {
+						ok := pro(e)
+						if ok {
+							fds.prologue[p.Name]--
+						}
+						return ok
+					}})
+				fds.prologue[p.Name]++
+			}
+			for _, later := range p.Steps[i+1:] {
+				switch o := later.Op.(type) {
+				case planner.DenySetgroups:
+					fds.maps[p.Name]++
+				case planner.UIDMap:
+					if o.Helper == "" {
+						fds.maps[p.Name]++
+					}
+				case planner.GIDMap:
+					if o.Helper == "" {
+						fds.maps[p.Name]++
+					}
+				}
 			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
+		case planner.CgroupWrite:
+			add(i, st, writeStep(fds, func(_ int, f string) bool { return f == fds.nsupPath(op.Path) }, op.Value))
+		case planner.CgroupJoin:
+			// The thread that makes the child moves itself (0); back
+			// after the clone while the child goes on (unless it waits
+			// for its maps or pasta, after these): side by side.
+			add(i, st, writeStep(fds, func(_ int, f string) bool { return f == path.Join(fds.nsupPath(op.Path), "tasks") }, "0"))
+			if cloned {
+				sides["host "+p.Name] = append(sides["host "+p.Name], ex[len(ex)-1])
+				ex = ex[:len(ex)-1]
+			}
+		case planner.DenySetgroups:
+			add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "setgroups"), "deny")))
+		case planner.UIDMap:
+			if op.Helper == "" {
+				add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "uid_map"), planner.MapText(op.Lines))))
+			}
+		case planner.GIDMap:
+			if op.Helper == "" {
+				add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "gid_map"), planner.MapText(op.Lines))))
+			}
+		case planner.TimeOffsets:
+			// By the thread that made the namespace: its own file.
+			add(i, st, writeStep(fds, func(pid int, f string) bool {
+				return f == "/proc/self/timens_offsets" || f == "/proc/"+strconv.Itoa(pid)+"/timens_offsets"
+			}, op.Text()))
 		case planner.Setns:
 			add(i, st, setnsStep(op, fds))
 		case planner.Prctl:
@@ -819,8 +879,9 @@ func byStage(st planner.Step, env string, host map[int]bool, fds *fdState, m fun
 				return false
 			}
 		case planner.Child, planner.Init:
-			// Init's threads too: its process's.
-			if e.proc != fds.born["env:"+env] {
+			// Init's threads too: its process's. The child stage's steps
+			// once its clone step's calls are made.
+			if e.proc != fds.born["env:"+env] || st.Stage == planner.Child && !isClone(st.Op) && fds.prologue[env] > 0 {
 				return false
 			}
 		}
@@ -1086,9 +1147,16 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		fds.nsup = evs[0].pid
 	}
 	var order []string
+	sides := map[string][]expectation{}
 	for _, e := range p.Environments {
-		queues[e.Name] = expectations(e, p.Detach, host, held, fds)
+		queues[e.Name] = expectations(e, p.Detach, host, held, sides, fds)
 		order = append(order, e.Name)
+		for _, n := range []string{"child " + e.Name, "host " + e.Name} {
+			if side := sides[n]; side != nil {
+				queues[n] = side
+				order = append(order, n)
+			}
+		}
 	}
 	// A pod's holder started here confines itself once nsup's binary
 	// runs in it, side by side with the environments.
@@ -1132,6 +1200,9 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 		if (e.name == "execve" || e.name == "execveat") && succeeded(e) {
 			threads[e.proc] = map[int]bool{e.pid: true} // the others end
+		}
+		if e.name == "write" && !controlWrite(fds, e) {
+			continue // nsup's own: a pipe, a log, a terminal, its state
 		}
 		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) || (isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD")) {
 			own.follow(e)
@@ -1305,3 +1376,19 @@ func hostSnapshot() string {
 }
 
 func sleepMs(n int) { time.Sleep(time.Duration(n) * time.Millisecond) }
+
+// mapped is m, a write of env's maps: once made, one less to wait for.
+func mapped(env string, fds *fdState, m func(event) bool) func(event) bool {
+	return func(e event) bool {
+		ok := m(e)
+		if ok {
+			fds.maps[env]--
+		}
+		return ok
+	}
+}
+
+func isClone(op planner.Op) bool {
+	_, ok := op.(planner.Clone)
+	return ok
+}

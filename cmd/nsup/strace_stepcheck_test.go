@@ -31,7 +31,10 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 	{Name: "db", Steps: []planner.Step{
 		{Stage: planner.Host, Op: planner.Rootfs{Type: "closure", Path: matchRoot, Files: []planner.File{
 			{Path: "/usr/bin", Type: "dir"}, {Path: "/bin", Type: "symlink", Link: "usr/bin"}}}},
+		{Stage: planner.Host, Op: planner.CgroupWrite{Path: "/sys/fs/cgroup/pids/nsup/db." + planner.NsupPid + "/pids.max", Value: "64"}},
+		{Stage: planner.Host, Op: planner.CgroupJoin{Path: "/sys/fs/cgroup/pids/nsup/db." + planner.NsupPid}},
 		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS | unix.CLONE_NEWPID, Cgroup: "/sys/fs/cgroup/nsup/db." + planner.NsupPid}},
+		{Stage: planner.Host, Op: planner.CgroupJoin{Path: "/sys/fs/cgroup/pids"}},
 		{Stage: planner.Child, Op: planner.Mount{Source: matchRoot, Target: matchRoot, Flags: unix.MS_BIND | unix.MS_REC}},
 		{Stage: planner.Child, Op: planner.Symlink{Target: "/proc/self/fd", Link: "/dev/fd", Root: matchRoot}},
 		{Stage: planner.Child, Op: planner.Landlock{Scoped: 1}},
@@ -75,6 +78,12 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 		{Stage: planner.Host, Op: planner.Setns{Pod: "cache", Path: "/proc/$pod:cache/ns/net", NSType: unix.CLONE_NEWNET}},
 		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS}},
 		{Stage: planner.Host, Op: planner.Pasta{Program: "/usr/bin/pasta", Args: []string{"--config-net"}}},
+	}},
+	{Name: "users", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS, UserRoot: true}},
+		{Stage: planner.Host, Op: planner.DenySetgroups{}},
+		{Stage: planner.Host, Op: planner.UIDMap{Lines: []planner.IDMapLine{{Inside: 0, Outside: 1000, Count: 1}}}},
+		{Stage: planner.Host, Op: planner.GIDMap{Lines: []planner.IDMapLine{{Inside: 0, Outside: 1000, Count: 1}}}},
 	}},
 }}
 
@@ -120,7 +129,9 @@ const stepTraceSteps = `100 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f00000000
 100 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 110
 100 prctl(PR_GET_TIMERSLACK) = 50000
 100 openat(AT_FDCWD, "/proc/110/timerslack_ns", O_WRONLY|O_CLOEXEC) = 11
+100 write(11, "10000000", 8) = 8
 100 close(11) = 0
+100 write(1, "nsup: apply\n", 12) = 12
 110 clone(child_stack=0x7f0000000000, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x7f0000000000) = 111
 100 prctl(PR_SET_TIMERSLACK, 50000) = 0
 100 prctl(PR_CAPBSET_READ, CAP_CHOWN) = 1
@@ -132,6 +143,12 @@ const stepTraceSteps = `100 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f00000000
 100 openat(AT_FDCWD, "/run/netns/blue", O_RDONLY|O_CLOEXEC|O_NOCTTY) = 7
 100 openat(AT_FDCWD, "/proc/self/exe", O_RDONLY|O_CLOEXEC|O_PATH) = 5
 100 openat(AT_FDCWD, "/sys/fs/cgroup/nsup/db.100", O_RDONLY|O_CLOEXEC|O_DIRECTORY) = 9
+100 openat(AT_FDCWD, "/sys/fs/cgroup/pids/nsup/db.100/pids.max", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "64", 2) = 2
+100 close(12) = 0
+100 openat(AT_FDCWD, "/sys/fs/cgroup/pids/nsup/db.100/tasks", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "0", 1) = 1
+100 close(12) = 0
 100 prctl(PR_GET_DUMPABLE) = 1 (SUID_DUMP_USER)
 100 clone3({flags=CLONE_NEWNS|CLONE_NEWPID|CLONE_INTO_CGROUP, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000, cgroup=9}, 88) = 101
 101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
@@ -145,6 +162,9 @@ const stepTraceSteps = `100 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f00000000
 101 landlock_create_ruleset({handled_access_fs=0, ...}, 24, 0) = 3
 101 landlock_restrict_self(3, 0) = 0
 101 close(3) = 0
+100 openat(AT_FDCWD, "/sys/fs/cgroup/pids/tasks", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "0", 1) = 1
+100 close(12) = 0
 101 capset({version=_LINUX_CAPABILITY_VERSION_3, pid=0}, {effective=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, permitted=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN, inheritable=1<<CAP_CHOWN|1<<CAP_KILL|1<<CAP_SYS_ADMIN}) = 0
 101 prctl(PR_CAPBSET_DROP, CAP_NET_RAW) = 0
 101 prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN) = 0
@@ -215,6 +235,20 @@ const stepTraceSteps = `100 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f00000000
 402 chdir("/") = 0
 402 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 402 execve("/usr/bin/pasta", ["/usr/bin/pasta", "--config-net"], []) = 0
+100 clone3({flags=CLONE_NEWUSER|CLONE_NEWNS, exit_signal=SIGCHLD, stack=0x7f0000000000, stack_size=0x10000}, 88) = 500
+500 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
+100 openat(AT_FDCWD, "/proc/500/setgroups", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "deny", 4) = 4
+100 close(12) = 0
+100 openat(AT_FDCWD, "/proc/500/uid_map", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "0 1000 1\n", 9) = 9
+100 close(12) = 0
+100 openat(AT_FDCWD, "/proc/500/gid_map", O_WRONLY|O_CLOEXEC) = 13
+100 write(13, "0 1000 1\n", 9) = 9
+100 close(13) = 0
+500 setresgid(0, 0, 0) = 0
+500 setresuid(0, 0, 0) = 0
+500 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0
 `
 
 func TestStraceMatcherChecksSteps(t *testing.T) {
@@ -361,6 +395,21 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the child stage naming nsup's memory (it is no Go program)", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n",
 			"101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, 0x7f0000000000, 262144, \" Go: immortal metadata\") = -1 EINVAL (Invalid argument)\n"},
 		{"the child stage reading the bounding set", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n", "101 prctl(PR_SET_PDEATHSIG, SIGKILL) = 0\n101 prctl(PR_CAPBSET_READ, CAP_CHOWN) = 1\n"},
+		// writes of cgroup files, id maps, setgroups
+		{"the pids limit another", `100 write(12, "64", 2) = 2`, `100 write(12, "65", 2) = 2`},
+		{"the pids limit written to another group's", `"/sys/fs/cgroup/pids/nsup/db.100/pids.max"`, `"/sys/fs/cgroup/pids/nsup/web.100/pids.max"`},
+		{"the pids limit not written", "100 write(12, \"64\", 2) = 2\n", ""},
+		{"the pids limit written in part", `100 write(12, "64", 2) = 2`, `100 write(12, "64", 2) = 1`},
+		{"a cgroup file written that no step writes", "100 write(12, \"64\", 2) = 2\n", "100 write(12, \"64\", 2) = 2\n100 write(12, \"max\", 3) = 3\n"},
+		{"nsup's thread not back in its own group", "100 openat(AT_FDCWD, \"/sys/fs/cgroup/pids/tasks\", O_WRONLY|O_CLOEXEC) = 12\n100 write(12, \"0\", 1) = 1\n", ""},
+		{"the child moved into the group, not nsup's thread", `100 openat(AT_FDCWD, "/sys/fs/cgroup/pids/nsup/db.100/tasks", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "0", 1) = 1`, `100 openat(AT_FDCWD, "/sys/fs/cgroup/pids/nsup/db.100/tasks", O_WRONLY|O_CLOEXEC) = 12
+100 write(12, "101", 3) = 3`},
+		{"setgroups allowed", `100 write(12, "deny", 4) = 4`, `100 write(12, "allow", 5) = 5`},
+		{"the uid map another", `100 write(12, "0 1000 1\n", 9) = 9`, `100 write(12, "0 0 1\n", 6) = 6`},
+		{"the gid map written to another process's", `"/proc/500/gid_map"`, `"/proc/501/gid_map"`},
+		{"the child root before its gid map is written", "100 openat(AT_FDCWD, \"/proc/500/gid_map\", O_WRONLY|O_CLOEXEC) = 13\n100 write(13, \"0 1000 1\\n\", 9) = 9\n100 close(13) = 0\n500 setresgid(0, 0, 0) = 0\n500 setresuid(0, 0, 0) = 0\n",
+			"500 setresgid(0, 0, 0) = 0\n500 setresuid(0, 0, 0) = 0\n100 openat(AT_FDCWD, \"/proc/500/gid_map\", O_WRONLY|O_CLOEXEC) = 13\n100 write(13, \"0 1000 1\\n\", 9) = 9\n100 close(13) = 0\n"},
 		{"the filter not printed (strace without -v)", `{len=4, filter=[BPF_STMT(BPF_LD|BPF_W|BPF_ABS, 0x4), BPF_JUMP(BPF_JMP|BPF_K|BPF_JEQ, 0xc000003e, 0, 0x1), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET|BPF_K, SECCOMP_RET_ERRNO|0x1)]}`,
 			`{len=4, filter=0x7f0000000000}`},
 	} {

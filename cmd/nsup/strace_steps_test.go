@@ -271,10 +271,12 @@ func parseFilter(s string) ([]byte, bool) {
 // instruction of each seccomp filter (an ALLOW made LOG, or else its
 // length); the first capset that leaves nothing inheritable (a Capset
 // step's, CAP_SYS_ADMIN added); the first prlimit64 that sets a limit
-// (its soft limit one less). want lists what the plan has of these and
+// (its soft limit one less); the first write of a CgroupWrite's value (a
+// "0" more). want lists what the plan has of these and
 // must be altered.
 func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []string) {
 	alts = map[string][]event{}
+	var limits []string // the values CgroupWrite steps write, quoted
 	alter := func(why string, i int, args []string) {
 		out := append([]event(nil), evs...)
 		out[i].args = strings.Join(args, ", ")
@@ -300,6 +302,9 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 				want = append(want, "capset")
 			case planner.Prlimit:
 				want = append(want, "prlimit64")
+			case planner.CgroupWrite:
+				want = append(want, "write")
+				limits = append(limits, q(op.Value))
 			case planner.Setns:
 				if setns++; setns == 2 {
 					want = append(want, "setns")
@@ -357,6 +362,13 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 				}
 				alter(e.name, i, a)
 			}
+		case e.name == "write" && len(a) == 3 && slices.Contains(limits, a[1]):
+			// A CgroupWrite's value written: one more character.
+			n, _ := strconv.Atoi(a[2])
+			a[1], a[2] = strings.TrimSuffix(a[1], `"`)+`0"`, strconv.Itoa(n+1)
+			out := append([]event(nil), evs...)
+			out[i].args, out[i].ret = strings.Join(a, ", "), a[2]
+			alts[e.name] = out
 		case e.name == "seccomp" && len(a) == 3:
 			if strings.Contains(a[2], "SECCOMP_RET_ALLOW") {
 				a[2] = strings.Replace(a[2], "SECCOMP_RET_ALLOW", "SECCOMP_RET_LOG", 1)
