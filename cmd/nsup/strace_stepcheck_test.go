@@ -11,16 +11,24 @@ import (
 
 // The strace matcher checks the working folder, the links, the programs'
 // environments, the namespaces joined, the group a child is born in,
-// landlock's ruleset and the seccomp filter against the plan (no root
-// needed): a synthetic trace, in strace -v's format and of the
-// executor's calls, of db (its closure tree's link, born in its group,
-// its root bound onto itself, a link made in it, landlock, the chdirs
-// around pivot_root, init by fd, its filter, a process in /srv), web (a
-// forked copy joining db's pid namespace by name and a network namespace
-// by path) and cache (a pod's holder started, its network namespace
-// joined, pasta started by its keeper). It matches its plan; with any
-// one of those arguments changed, or a step made by another process than
-// its stage's, it does not.
+// landlock's ruleset, the confinement (prctl, capset, prlimit64), the
+// writes of cgroup files and id maps, and the seccomp filter against the
+// plan (no root needed): a synthetic trace, in strace -v's format and of
+// the executor's calls, of nsup's own calls (its runtime's start, its
+// soft RLIMIT_NOFILE raised, the runtime monitor's slack raised and a
+// thread it made), db (its closure tree's link, its pids limit, born in
+// its group, its root bound onto itself, a link made in it, landlock,
+// the bounding set, no_new_privs, not dumpable, the chdirs around
+// pivot_root, init by fd and its capabilities on its two threads, its
+// filter, a process with its limit, ids and parent-death signal in
+// /srv), web (a forked copy joining db's user and pid namespaces by name
+// and a network namespace by path, its child root in db's user
+// namespace), cache (a pod's holder started and confining itself on its
+// two threads, its network namespace joined, pasta started by its
+// keeper) and users (a new user namespace, setgroups denied, its maps).
+// It matches its plan; with any one of those arguments changed, a call
+// left out or added, or a step made by another process than its
+// stage's, it does not.
 
 func bpf(code uint16, jt, jf uint8, k uint32) []byte {
 	b := binary.LittleEndian.AppendUint16(nil, code)
