@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/nsup/nsup/planner"
@@ -252,8 +253,11 @@ func holderConfines() (steps []func(event) bool, each []bool) {
 	return steps, each
 }
 
-// straceCapLast is the kernel's last capability.
-var straceCapLast = capLast()
+// straceCapLast is the kernel's last capability, read when first asked:
+// not when the package starts, since the test binary serves as nsup's
+// helpers too (a keeper, whose runtime must open no fd before it closes
+// every fd above pasta's).
+var straceCapLast = sync.OnceValue(capLast)
 
 // controlFile says whether p is a file whose writes change what an
 // environment gets: a cgroup's, or a process's id maps, setgroups, time

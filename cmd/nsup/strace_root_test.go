@@ -652,7 +652,7 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			}
 			add(i, st, prctlStep(op))
 		case planner.CapbsetDrop:
-			for _, m := range capbsetDrops(op, straceCapLast) {
+			for _, m := range capbsetDrops(op, straceCapLast()) {
 				add(i, st, m)
 			}
 		case planner.InheritCaps:

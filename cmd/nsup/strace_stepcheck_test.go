@@ -96,10 +96,12 @@ var stepPlan = &planner.Plan{Environments: []planner.Env{
 }}
 
 // stepKeep are the capabilities db keeps: all but CAP_NET_RAW and
-// CAP_SYS_ADMIN, up to the kernel's last.
+// CAP_SYS_ADMIN, whichever the kernel's last is (not read here: the
+// test binary serves as nsup's helpers, which must open nothing when the
+// package starts).
 var stepKeep = func() []string {
 	var keep []string
-	for c := 0; c <= straceCapLast; c++ {
+	for c := 0; c < 64; c++ {
 		if c != unix.CAP_NET_RAW && c != unix.CAP_SYS_ADMIN {
 			keep = append(keep, capName(c))
 		}
