@@ -849,9 +849,14 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			}))
 		case planner.Spawn, planner.Monitor:
 			// A fork (a clone without new namespaces) by the child stage
-			// or init (byStage); its execve is a proc step of its own.
+			// or init (byStage); its execve is a proc step of its own,
+			// and its proc steps are that process's.
 			add(i, st, func(e event) bool {
-				return (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0
+				ok := (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && !strings.Contains(e.args, "CLONE_THREAD") && childPid(e.ret) > 0
+				if ok {
+					fds.born["proc:"+p.Name] = childPid(e.ret)
+				}
+				return ok
 			})
 		}
 	}
@@ -861,8 +866,9 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 // byStage is m made by the process of the step's stage: the host's
 // threads (but for a holder's and pasta's steps, which start processes
 // of their own), the forked copy (its Fork step's child), the child
-// stage and init (its Clone step's child, which executes init). A proc
-// step's process is not pinned: its fds are (its table's).
+// stage and init (its Clone step's child, which executes init), a proc
+// step's (the process the last Spawn or Monitor step forked; with none,
+// the child stage itself, which becomes the main process).
 func byStage(st planner.Step, env string, host map[int]bool, fds *fdState, m func(event) bool) func(event) bool {
 	return func(e event) bool {
 		switch st.Stage {
@@ -882,6 +888,14 @@ func byStage(st planner.Step, env string, host map[int]bool, fds *fdState, m fun
 			// Init's threads too: its process's. The child stage's steps
 			// once its clone step's calls are made.
 			if e.proc != fds.born["env:"+env] || st.Stage == planner.Child && !isClone(st.Op) && fds.prologue[env] > 0 {
+				return false
+			}
+		case planner.Proc:
+			want, forked := fds.born["proc:"+env]
+			if !forked {
+				want = fds.born["env:"+env]
+			}
+			if e.pid != want {
 				return false
 			}
 		}

@@ -341,6 +341,8 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		{"the groups kept", "101 setgroups(0, NULL) = 0", "101 setgroups(1, [0]) = 0"},
 		{"the session not made", "101 setsid() = 1", "101 setsid() = -1 EPERM (Operation not permitted)"},
 		{"the process's uid another", "setresuid(1000, 1000, 1000)", "setresuid(0, 0, 0)"},
+		{"the process's uid set by init, not the process", "102 setresuid(1000, 1000, 1000)", "101 setresuid(1000, 1000, 1000)"},
+		{"the process's limit set by init, not the process", "102 prlimit64(0, RLIMIT_NOFILE", "101 prlimit64(0, RLIMIT_NOFILE"},
 		{"the process's saved uid kept", "setresuid(1000, 1000, 1000)", "setresuid(1000, 1000, 0)"},
 		{"the process's gid another", "102 setresgid(0, 0, 0)", "102 setresgid(1000, 1000, 1000)"},
 		{"the holder in nsup's session", "300 setsid() = 300\n", ""},
