@@ -155,8 +155,17 @@ func commandNamed(name string) command {
 // in-process, by tests) through a pipe. Made once, an input is read by
 // one copy: a second command (the next shell tried) gets what the first
 // did not run to read. End waits for the copies.
+//
+// Unlike apply's, exec's bridge copies pipes and sockets too (only
+// /dev/null is handed over as it is): the environment runs on after nsup
+// exec, and a process in it (root there may open a command's fds through
+// /proc/PID/fd while it runs, or the command may leave one behind in a
+// session of its own) could open a pipe of the caller's again the other
+// way round and keep it: read what host processes write to the caller's
+// stdout pipe after nsup exec (a script's next commands), or write into
+// its stdin pipe what the script reads next.
 func execStdio(ios ioSet, tty bool) (*lifecycle.Bridge, error) {
-	b := &lifecycle.Bridge{}
+	b := &lifecycle.Bridge{AsIs: lifecycle.IsNull}
 	if tty {
 		b.AsIs = func(*os.File) bool { return true }
 	}

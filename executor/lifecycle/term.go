@@ -95,9 +95,20 @@ func PassAsIs(f *os.File) bool {
 	case unix.S_IFIFO, unix.S_IFSOCK:
 		return true
 	case unix.S_IFCHR:
-		return unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3 // /dev/null
+		return isNull(&st)
 	}
 	return false
+}
+
+// IsNull reports whether f is the null device: what nsup exec hands over
+// as it is (a pipe or a socket of the caller's it copies too).
+func IsNull(f *os.File) bool {
+	var st unix.Stat_t
+	return unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && isNull(&st)
+}
+
+func isNull(st *unix.Stat_t) bool {
+	return unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3
 }
 
 // SameFile reports whether a and b are one file (nsup's stdout and
