@@ -2,12 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"golang.org/x/sys/unix"
 )
 
@@ -134,5 +137,74 @@ func TestRootExecHostPipesNotHanded(t *testing.T) {
 		if which, ok := host[ino]; ok {
 			t.Errorf("the command's fd %d is the host's %s pipe itself (inode %d)", i, which, ino)
 		}
+	}
+}
+
+// TestRootLogsTerminalSafe: root inside a detached environment writes
+// escape sequences to its log (an OSC 52 that sets the clipboard, a
+// window title, a cursor move up and a line erase that hide the line
+// before, the end of a bracketed paste); nsup logs on a terminal shows
+// them as text ("?" for ESC), its colours kept, and into a pipe copies
+// the log as it is.
+func TestRootLogsTerminalSafe(t *testing.T) {
+	const evil = `\033]52;c;cm0gLXJmIH4K\007\033]0;pwned\007secret\033[1A\033[2K\033[200~\033[201~\033[32mgreen\033[0m`
+	run := detachedBusybox(t, `printf "`+evil+`\n"; printf "done\n"; exec /bin/busybox sleep 1000`)
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	// Raw into a pipe, once the main process has written it all.
+	var raw string
+	for i := 0; !strings.Contains(raw, "done\n"); i++ {
+		if i == 1000 {
+			t.Fatalf("nsup logs never showed the output: %q", raw)
+		}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := make(chan []byte, 1)
+		go func() { b, _ := io.ReadAll(r); c <- b }()
+		if code := run(null, w, null, "logs", "e"); code != 0 {
+			t.Fatalf("logs: %d", code)
+		}
+		w.Close()
+		raw = string(<-c)
+		r.Close()
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !strings.Contains(raw, "\x1b]52;c;") {
+		t.Errorf("nsup logs into a pipe: %q, want the log as it is", raw)
+	}
+	master, _, slave, err := lifecycle.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	tty := os.NewFile(uintptr(slave), "pts")
+	c := make(chan string, 1)
+	go func() {
+		// Until EIO: no slave is open any more.
+		var b strings.Builder
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		c <- b.String()
+	}()
+	code := run(null, tty, null, "logs", "e")
+	tty.Close()
+	shown := <-c
+	if code != 0 {
+		t.Fatalf("logs on a terminal: %d %q", code, shown)
+	}
+	want := "?]52;c;cm0gLXJmIH4K??]0;pwned?secret?[1A?[2K?[200~?[201~\x1b[32mgreen\x1b[0m\r\ndone\r\n"
+	if !strings.Contains(shown, want) || strings.Count(shown, "\x1b") != 2 {
+		t.Errorf("nsup logs on a terminal showed %q, want %q", shown, want)
 	}
 }

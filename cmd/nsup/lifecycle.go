@@ -33,7 +33,9 @@ executable, 127: not found).`
 
 const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout
 and stderr; lines are prefixed with ENV/PROCESS when it has several).
-With -f, follows it until the environment ends.`
+With -f, follows it until the environment ends. On a terminal, control
+characters and escape sequences (colours aside) are shown as "?";
+redirected or piped, the log is copied as it is.`
 
 const downHelp = `Stops detached environments and removes their state: init gets SIGTERM
 and stops the process tree deepest first (SIGTERM, then SIGKILL after each
@@ -185,6 +187,17 @@ func runLogs(ctx context.Context, args []string, ios ioSet) error {
 	}
 	ref, err := resolve("logs", rest[0], pf.project)
 	if err != nil {
+		return err
+	}
+	// On a terminal, what the environment wrote is made safe: its escape
+	// sequences (colours aside) must not drive the caller's terminal.
+	// Redirected or piped, the log is copied as it is.
+	if f, ok := ios.stdout.(*os.File); ok && lifecycle.IsTerminal(f) {
+		w := lifecycle.NewTermSafe(f)
+		err := lifecycle.Logs(ctx, ref.dir(), ref.name, pf.follow, w)
+		if cerr := w.Close(); err == nil {
+			err = cerr
+		}
 		return err
 	}
 	return lifecycle.Logs(ctx, ref.dir(), ref.name, pf.follow, ios.stdout)

@@ -1,0 +1,41 @@
+package lifecycle
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestTermSafe: what TermSafe keeps and replaces, written whole and cut
+// into writes at every byte.
+func TestTermSafe(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"plain text\n", "plain text\n"},
+		{"tab\tand crlf\r\n", "tab\tand crlf\r\n"},
+		{"\x1b[1;31mred\x1b[0m\n", "\x1b[1;31mred\x1b[0m\n"},
+		{"\x1b]52;c;cm0gLXJmIH4K\x07", "?]52;c;cm0gLXJmIH4K?"},
+		{"\x1b]0;title\x1b\\", "?]0;title?\\"},
+		{"hidden\x1b[1A\x1b[2K\n", "hidden?[1A?[2K\n"},
+		{"\x1b[201~", "?[201~"},
+		{"over\rwrite", "over?write"},
+		{"bell\a del\x7f nul\x00", "bell? del? nul?"},
+		{"c1 \u009b31m csi", "c1 ?31m csi"},
+		{"bidi \u202eevil", "bidi ?evil"},
+		{"utf-8 é ✓ 日本", "utf-8 é ✓ 日本"},
+		{"bad \xff\xfe byte", "bad ?? byte"},
+		{"cut at the end \x1b[3", "cut at the end ?[3"},
+		{"cut rune \xe2\x9c", "cut rune ??"},
+		{"cr at the end\r", "cr at the end?"},
+		{"\x1b[" + strings.Repeat("1;", 40) + "m", "?[" + strings.Repeat("1;", 40) + "m"},
+	} {
+		for cut := 0; cut <= len(c.in); cut++ {
+			var b strings.Builder
+			w := NewTermSafe(&b)
+			w.Write([]byte(c.in[:cut]))
+			w.Write([]byte(c.in[cut:]))
+			w.Close()
+			if b.String() != c.want {
+				t.Errorf("%q cut at %d: %q, want %q", c.in, cut, b.String(), c.want)
+			}
+		}
+	}
+}
