@@ -27,7 +27,7 @@ const execHelp = `Runs CMD inside the running detached environment ENV: in every
 namespaces (user and mnt included), under its root, with the environment
 variables, working directory and user of its main process (or of process
 P), as a child of its init. Without -t, CMD gets nsup's stdin, stdout and
-stderr as they are; with -t, a terminal of its own (window size, job
+stderr through pipes nsup copies (/dev/null as it is); with -t, a terminal of its own (window size, job
 control) relayed to nsup's. nsup exits with CMD's status (126: not
 executable, 127: not found).`
 
