@@ -43,7 +43,9 @@ func newStdio(p *planner.Plan, in io.Reader, out, errw io.Writer) (*stdio, error
 			return s, nil
 		}
 	}
-	s.Terminal = func(f *os.File) io.Writer { return crlfWriter{f, &s.raw} }
+	// What the environments write reaches the caller's terminal made
+	// safe (lifecycle.TermSafe): only a pty of their own is raw.
+	s.Terminal = func(f *os.File) io.Writer { return lifecycle.NewTermSafe(crlfWriter{f, &s.raw}) }
 	switch f, ok := in.(*os.File); {
 	case ok && lifecycle.PassAsIs(f):
 		s.Files[0] = f

@@ -18,8 +18,9 @@ import (
 // its own mount and pid namespaces, /proc, main: a shell that runs
 // script), up detached with the nsup binary, and takes it down when the
 // test ends; it returns a function that runs the binary with the test's
-// state directory, given stdio files.
-func detachedBusybox(t *testing.T, script string) func(stdin, stdout, stderr *os.File, args ...string) int {
+// state directory, given stdio files, in the spec's folder (also
+// returned).
+func detachedBusybox(t *testing.T, script string) (func(stdin, stdout, stderr *os.File, args ...string) int, string) {
 	t.Helper()
 	requireRoot(t)
 	checkHost(t)
@@ -61,7 +62,7 @@ environments:
 	if code := run(null, null, null, "apply", "-d", f); code != 0 {
 		t.Fatalf("apply -d: %d", code)
 	}
-	return run
+	return run, dir
 }
 
 // pipeIno is the inode of a pipe (pipefs: one for both ends).
@@ -83,7 +84,7 @@ func pipeIno(t *testing.T, f *os.File) uint64 {
 // write into the caller's stdin pipe what a host script reads next, and
 // keep them after nsup exec has returned.
 func TestRootExecHostPipesNotHanded(t *testing.T) {
-	run := detachedBusybox(t, "exec /bin/busybox sleep 1000")
+	run, _ := detachedBusybox(t, "exec /bin/busybox sleep 1000")
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestRootExecHostPipesNotHanded(t *testing.T) {
 // the log as it is.
 func TestRootLogsTerminalSafe(t *testing.T) {
 	const evil = `\033]52;c;cm0gLXJmIH4K\007\033]0;pwned\007secret\033[1A\033[2K\033[200~\033[201~\033[32mgreen\033[0m`
-	run := detachedBusybox(t, `printf "`+evil+`\n"; printf "done\n"; exec /bin/busybox sleep 1000`)
+	run, _ := detachedBusybox(t, `printf "`+evil+`\n"; printf "done\n"; exec /bin/busybox sleep 1000`)
 	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -177,6 +178,20 @@ func TestRootLogsTerminalSafe(t *testing.T) {
 	if !strings.Contains(raw, "\x1b]52;c;") {
 		t.Errorf("nsup logs into a pipe: %q, want the log as it is", raw)
 	}
+	code, shown := onTerminal(t, func(tty *os.File) int { return run(null, tty, null, "logs", "e") })
+	if code != 0 {
+		t.Fatalf("logs on a terminal: %d %q", code, shown)
+	}
+	want := "?]52;c;cm0gLXJmIH4K??]0;pwned?secret?[1A?[2K?[200~?[201~\x1b[32mgreen\x1b[0m\r\ndone\r\n"
+	if !strings.Contains(shown, want) || strings.Count(shown, "\x1b") != 2 {
+		t.Errorf("nsup logs on a terminal showed %q, want %q", shown, want)
+	}
+}
+
+// onTerminal runs f with a pty's slave of the test's, for the caller's
+// terminal, and returns f's status and what reached the terminal.
+func onTerminal(t *testing.T, f func(tty *os.File) int) (int, string) {
+	t.Helper()
 	master, _, slave, err := lifecycle.OpenPty()
 	if err != nil {
 		t.Fatal(err)
@@ -197,14 +212,63 @@ func TestRootLogsTerminalSafe(t *testing.T) {
 		}
 		c <- b.String()
 	}()
-	code := run(null, tty, null, "logs", "e")
+	code := f(tty)
 	tty.Close()
-	shown := <-c
-	if code != 0 {
-		t.Fatalf("logs on a terminal: %d %q", code, shown)
+	return code, <-c
+}
+
+// TestRootOutputTerminalSafe: what root inside writes reaches the
+// caller's terminal made safe through every pipe nsup copies to it: nsup
+// exec's without -t, and a foreground environment's (its stdin not a
+// terminal, so no pty of its own), prefixed or not; nsup exec -t's
+// terminal, the command's own, is raw.
+func TestRootOutputTerminalSafe(t *testing.T) {
+	const evil = `\033]52;c;cm0gLXJmIH4K\007\033]0;pwned\007\033[1A\033[2K\033[32mgreen\033[0m`
+	const safe = "?]52;c;cm0gLXJmIH4K??]0;pwned??[1A?[2K\x1b[32mgreen\x1b[0m"
+	run, dir := detachedBusybox(t, "exec /bin/busybox sleep 1000")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
 	}
-	want := "?]52;c;cm0gLXJmIH4K??]0;pwned?secret?[1A?[2K?[200~?[201~\x1b[32mgreen\x1b[0m\r\ndone\r\n"
-	if !strings.Contains(shown, want) || strings.Count(shown, "\x1b") != 2 {
-		t.Errorf("nsup logs on a terminal showed %q, want %q", shown, want)
+	defer null.Close()
+	check := func(what string, code int, shown string) {
+		t.Helper()
+		if code != 0 || !strings.Contains(shown, safe) || strings.Count(shown, "\x1b]") != 0 {
+			t.Errorf("%s: status %d, the terminal showed %q, want %q", what, code, shown, safe)
+		}
+	}
+	code, shown := onTerminal(t, func(tty *os.File) int {
+		return run(null, tty, tty, "exec", "e", "--", "/bin/busybox", "printf", evil+`\n`)
+	})
+	check("nsup exec", code, shown)
+	code, shown = onTerminal(t, func(tty *os.File) int {
+		return run(null, tty, tty, "exec", "e", "--", "/bin/busybox", "sh", "-c", "printf '"+evil+`\n' >&2`)
+	})
+	check("nsup exec, stderr", code, shown)
+	for _, procs := range []string{
+		"      - {name: main, command: [/bin/busybox, printf, '" + evil + "\\n']}\n",
+		"      - {name: main, command: [/bin/busybox, printf, '" + evil + "\\n']}\n" +
+			"      - {name: other, command: [/bin/busybox, printf, '" + evil + "\\n']}\n",
+	} {
+		fg := filepath.Join(dir, "fg.yaml")
+		if err := os.WriteFile(fg, []byte(`version: 1
+name: fg
+environments:
+  fg:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    processes:
+`+procs), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, shown = onTerminal(t, func(tty *os.File) int { return run(null, tty, tty, "apply", fg) })
+		check("nsup apply", code, shown)
+	}
+	// The command's own terminal: raw.
+	code, shown = onTerminal(t, func(tty *os.File) int {
+		return run(tty, tty, tty, "exec", "-t", "e", "--", "/bin/busybox", "printf", evil+`\n`)
+	})
+	if code != 0 || !strings.Contains(shown, "\x1b]52;c;") {
+		t.Errorf("nsup exec -t: status %d, the terminal showed %q, want the command's output as it is", code, shown)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -167,7 +168,9 @@ func commandNamed(name string) command {
 // stdout pipe after nsup exec (a script's next commands), or write into
 // its stdin pipe what the script reads next.
 func execStdio(ios ioSet, tty bool) (*lifecycle.Bridge, error) {
-	b := &lifecycle.Bridge{AsIs: lifecycle.IsNull}
+	// A terminal on stdout or stderr gets the command's output made safe
+	// (lifecycle.TermSafe): only exec -t's pty, the command's own, is raw.
+	b := &lifecycle.Bridge{AsIs: lifecycle.IsNull, Terminal: func(f *os.File) io.Writer { return lifecycle.NewTermSafe(f) }}
 	if tty {
 		b.AsIs = func(*os.File) bool { return true }
 	}

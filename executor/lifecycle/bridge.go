@@ -21,7 +21,8 @@ type Bridge struct {
 	// caller's terminal itself, to set it raw.
 	AsIs func(*os.File) bool
 	// Terminal, when set, is what a bridged output that is a terminal is
-	// copied to (nsup apply's crlfWriter).
+	// copied to (nsup apply's crlfWriter, made safe by TermSafe; nsup
+	// exec's TermSafe); an io.Closer is closed once the copy has ended.
 	Terminal func(*os.File) io.Writer
 	// given are the ends the child gets, closed by Started; ends are
 	// nsup's (the input's write end, the outputs' read ends), closed by
@@ -106,13 +107,18 @@ func (b *Bridge) out(w io.Writer) (*os.File, error) {
 		return nil, err
 	}
 	b.given = append(b.given, pw)
+	var closer io.Closer
 	if isFile && b.Terminal != nil && IsTerminal(f) {
 		w = b.Terminal(f)
+		closer, _ = w.(io.Closer)
 	}
 	done := b.Track(r)
 	go func() {
 		defer done()
 		io.Copy(w, r)
+		if closer != nil {
+			closer.Close() // what a TermSafe holds of a cut sequence
+		}
 	}()
 	return pw, nil
 }
