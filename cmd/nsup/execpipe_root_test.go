@@ -20,7 +20,7 @@ import (
 // test ends; it returns a function that runs the binary with the test's
 // state directory, given stdio files, in the spec's folder (also
 // returned).
-func detachedBusybox(t *testing.T, script string) (func(stdin, stdout, stderr *os.File, args ...string) int, string) {
+func detachedBusybox(t *testing.T, script string, mainExtra ...string) (func(stdin, stdout, stderr *os.File, args ...string) int, string) {
 	t.Helper()
 	requireRoot(t)
 	checkHost(t)
@@ -39,7 +39,7 @@ environments:
     processes:
       - name: main
         command: [/bin/busybox, sh, -c, '`+script+`']
-`), 0o644); err != nil {
+`+strings.Join(mainExtra, "")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run := func(stdin, stdout, stderr *os.File, args ...string) int {
@@ -270,5 +270,35 @@ environments:
 	})
 	if code != 0 || !strings.Contains(shown, "\x1b]52;c;") {
 		t.Errorf("nsup exec -t: status %d, the terminal showed %q, want the command's output as it is", code, shown)
+	}
+}
+
+// TestRootPsJSONSafe: a healthcheck's output (nsup ps --json shows the
+// last one's) with a C1 CSI, DEL and a bidi override reaches the
+// caller's terminal escaped (\u009b): encoding/json escapes C0 alone.
+func TestRootPsJSONSafe(t *testing.T) {
+	run, _ := detachedBusybox(t, "exec /bin/busybox sleep 1000",
+		`        healthcheck: {command: [/bin/busybox, printf, '\302\23331m\177\342\200\256evil'], interval: 50ms}`+"\n")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for i := 0; ; i++ {
+		code, shown := onTerminal(t, func(tty *os.File) int { return run(null, tty, null, "ps", "--json") })
+		if code != 0 {
+			t.Fatalf("ps --json: %d %q", code, shown)
+		}
+		if !strings.Contains(shown, "evil") {
+			if i == 1000 {
+				t.Fatalf("ps --json never showed the healthcheck's output: %q", shown)
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if strings.ContainsAny(shown, "\u009b\u007f\u202e") || !strings.Contains(shown, `\u009b31m\u007f\u202eevil`) {
+			t.Errorf("ps --json showed %q, want the controls escaped", shown)
+		}
+		return
 	}
 }

@@ -162,7 +162,9 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		if err != nil {
 			return err
 		}
-		_, err = ios.stdout.Write(append(b, '\n'))
+		// What an environment said (a healthcheck's output) without
+		// the controls encoding/json leaves as they are.
+		_, err = ios.stdout.Write(append(lifecycle.JSONSafe(b), '\n'))
 		return err
 	}
 	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)

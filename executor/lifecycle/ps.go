@@ -252,6 +252,26 @@ func printableText(s string, lines bool) string {
 	}, s)
 }
 
+// JSONSafe is JSON that encoding/json wrote, with each rune Printable
+// would replace escaped as \uXXXX: encoding/json escapes C0 alone, and
+// leaves DEL, C1 (U+009B is CSI to a terminal that reads C1 in UTF-8)
+// and bidirectional controls as they are, which nsup ps --json then wrote
+// to the caller's terminal from a healthcheck's output. Outside strings
+// JSON is ASCII, so every such rune is in one; the JSON means the same.
+func JSONSafe(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == 0x7f || r >= 0x80 && !printable(r) {
+			out = fmt.Appendf(out, "\\u%04x", r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
 func printable(r rune) bool {
 	switch {
 	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:

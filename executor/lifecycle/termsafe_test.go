@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -37,5 +38,20 @@ func TestTermSafe(t *testing.T) {
 				t.Errorf("%q cut at %d: %q, want %q", c.in, cut, b.String(), c.want)
 			}
 		}
+	}
+}
+
+// TestJSONSafe: DEL, C1, bidi controls and U+FFFD escaped, the JSON the
+// same.
+func TestJSONSafe(t *testing.T) {
+	in := []byte("{\n  \"a\": \"x\u009b31m\x7f\u202e é ✓\ufffd\"\n}")
+	got := JSONSafe(in)
+	want := "{\n  \"a\": \"x\\u009b31m\\u007f\\u202e é ✓\\ufffd\"\n}"
+	if string(got) != want {
+		t.Errorf("JSONSafe: %q, want %q", got, want)
+	}
+	var a, b map[string]string
+	if json.Unmarshal(in, &a) != nil || json.Unmarshal(got, &b) != nil || a["a"] != b["a"] {
+		t.Errorf("JSONSafe changed the JSON: %q, %q", a, b)
 	}
 }
