@@ -7,7 +7,9 @@ import (
 
 // TermSafe is a writer for a terminal of what an environment wrote (nsup
 // logs): it keeps text, newlines, tabs, a carriage return before a
-// newline and colours (SGR, ESC [ digits m), and writes each other
+// newline and colours (SGR, ESC [ digits m), writes a carriage return
+// alone as a newline (a progress line's updates each on a line of its
+// own: nothing is written over), and writes each other
 // control character (C0, DEL, C1), bidirectional control and byte that
 // is not UTF-8 as "?" (Printable's rule). Raw, root inside wrote escape
 // sequences that reached the caller's terminal as they were: an OSC 52
@@ -68,7 +70,7 @@ func (t *TermSafe) filter(data []byte, final bool) []byte {
 			if i+1 < len(data) && data[i+1] == '\n' {
 				out = append(out, '\r')
 			} else {
-				out = append(out, '?')
+				out = append(out, '\n')
 			}
 			i++
 		case b == 0x1b:

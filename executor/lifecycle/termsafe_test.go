@@ -17,7 +17,7 @@ func TestTermSafe(t *testing.T) {
 		{"\x1b]0;title\x1b\\", "?]0;title?\\"},
 		{"hidden\x1b[1A\x1b[2K\n", "hidden?[1A?[2K\n"},
 		{"\x1b[201~", "?[201~"},
-		{"over\rwrite", "over?write"},
+		{"over\rwrite", "over\nwrite"},
 		{"bell\a del\x7f nul\x00", "bell? del? nul?"},
 		{"c1 \u009b31m csi", "c1 ?31m csi"},
 		{"bidi \u202eevil", "bidi ?evil"},
@@ -25,7 +25,7 @@ func TestTermSafe(t *testing.T) {
 		{"bad \xff\xfe byte", "bad ?? byte"},
 		{"cut at the end \x1b[3", "cut at the end ?[3"},
 		{"cut rune \xe2\x9c", "cut rune ??"},
-		{"cr at the end\r", "cr at the end?"},
+		{"cr at the end\r", "cr at the end\n"},
 		{"\x1b[" + strings.Repeat("1;", 40) + "m", "?[" + strings.Repeat("1;", 40) + "m"},
 	} {
 		for cut := 0; cut <= len(c.in); cut++ {
