@@ -28,15 +28,17 @@ const execHelp = `Runs CMD inside the running detached environment ENV: in every
 namespaces (user and mnt included), under its root, with the environment
 variables, working directory and user of its main process (or of process
 P), as a child of its init. Without -t, CMD gets nsup's stdin, stdout and
-stderr through pipes nsup copies (/dev/null as it is); with -t, a terminal of its own (window size, job
-control) relayed to nsup's. nsup exits with CMD's status (126: not
-executable, 127: not found).`
+stderr through pipes nsup copies (/dev/null as it is; stdin is read
+ahead); with -t, a terminal of its own (window size, job control)
+relayed to nsup's. nsup exits with CMD's status (126: not executable,
+127: not found).`
 
 const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout
 and stderr; lines are prefixed with ENV/PROCESS when it has several).
 With -f, follows it until the environment ends. On a terminal, control
-characters and escape sequences (colours aside) are shown as "?";
-redirected or piped, the log is copied as it is.`
+characters and escape sequences (colours aside) are shown as "?" and a
+carriage return alone as a new line; redirected or piped, the log is
+copied as it is.`
 
 const downHelp = `Stops detached environments and removes their state: init gets SIGTERM
 and stops the process tree deepest first (SIGTERM, then SIGKILL after each
