@@ -292,3 +292,51 @@ environments:
 		t.Errorf("root inside a reached the masked file or the read-only folder b moved: %q", out)
 	}
 }
+
+// TestRootConfinedBelowReadonlyHeld (helper-73's review): a masked path
+// below a read-only path that lies directly in a writable bind
+// (masked_paths: [/data/sub/secret], readonly_paths: [/data/sub]) plans:
+// /data/sub is a read-only mount point, which root inside can neither
+// rename nor rename anything in, so nothing moves for the next run.
+func TestRootConfinedBelowReadonlyHeld(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, d := range []string{"rootfs/data", "hostdata/sub"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hostdata/sub/secret"), []byte("hidden\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := spec.ParseBytesVars("test.yaml", dir, []byte(`version: 1
+environments:
+  victim:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./hostdata, target: /data}
+    security: {masked_paths: [/data/sub/secret], readonly_paths: [/data/sub]}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'mv /data/sub /data/sub2 && echo moved; mv /data/sub/secret /data/sub/s2 && echo moved; cat /data/sub/secret; echo x > /data/x && echo written']}
+`), asWritten)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out, errOut, _ := run(t, p, executor.Options{})
+	if !strings.Contains(out, "written") {
+		t.Fatalf("the writable bind was not written (the test proves nothing): %q %q", out, errOut)
+	}
+	if strings.Contains(out, "moved") || strings.Contains(out, "hidden") {
+		t.Errorf("root inside moved the read-only folder or the masked file, or read it: %q", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hostdata/sub/secret")); err != nil {
+		t.Errorf("the masked file is no longer at its place: %v", err)
+	}
+}

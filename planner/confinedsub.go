@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -26,17 +27,41 @@ import (
 // masked path /data/a/b/secret: root inside moved /data/a, and the next
 // run bound its empty /data/a/b there), and in a writable dir root's own
 // tree (masked_paths: [/etc/secret], root inside moving /etc).
+//
+// A path below a read-only path of the same mount that is itself held
+// (an existing folder that renamableAbove finds nothing to rename above)
+// plans: that folder becomes a read-only mount point, which root inside
+// can neither rename nor rename anything in (masked_paths:
+// [/work/conf/key] with readonly_paths: [/work/conf], /work writable).
 func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent []int) {
+	placed := func(c confinedPath) string {
+		if i == len(ec.e.Mounts) {
+			// The root's own: placed by its path, through the tree's links.
+			if t := ec.baseView(); t != nil {
+				return resolvedPath(t, c.path)
+			}
+		}
+		return c.path
+	}
+	var held []string
+	for _, c := range paths {
+		if c.field == "" || !c.readonly {
+			continue
+		}
+		if isDir, ok := ec.pathKind(c); !ok || !isDir {
+			continue
+		}
+		if q := placed(c); !ec.renamable(i, q, parent) {
+			held = append(held, q)
+		}
+	}
 	for _, c := range paths {
 		if c.field == "" {
 			continue // a default, below a proc or a sysfs: new at every run
 		}
-		p := c.path
-		if i == len(ec.e.Mounts) {
-			// The root's own: placed by its path, through the tree's links.
-			if t := ec.baseView(); t != nil {
-				p = resolvedPath(t, p)
-			}
+		p := placed(c)
+		if slices.ContainsFunc(held, func(q string) bool { return p != q && within(p, q) }) {
+			continue
 		}
 		r, ok := ec.renamableAbove(i, p, parent)
 		if !ok {
@@ -56,6 +81,12 @@ func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent [
 		}
 		ec.errorf(c.pos, c.field, "%s", r.refusal(subject, then))
 	}
+}
+
+// renamable says whether renamableAbove finds a folder to rename above p.
+func (ec *envCompiler) renamable(i int, p string, parent []int) bool {
+	_, ok := ec.renamableAbove(i, p, parent)
+	return ok
 }
 
 // renameAt is where renamableAbove found a folder root inside may

@@ -34,6 +34,12 @@ func TestConfinedSubfolderRefused(t *testing.T) {
 		{bind + "      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep}\n", security("masked_paths: [/data/sub/deep/secret]"),
 			"/data/sub/deep/secret lies in the bind at /data/sub/deep (of the very folder the writable bind at /data shows there), in /data/sub, a subfolder of the writable bind at /data"},
 		{bind + "      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep, readonly: true}\n", security("readonly_paths: [/data/sub/deep/x]"), "could rename /data/sub"},
+		// Below a read-only path directly in /data: a read-only mount
+		// point, nothing in it to rename. Not when that folder is not
+		// there (nothing mounted), or is itself in a subfolder.
+		{bind, security("masked_paths: [/data/sub/secret], readonly_paths: [/data/sub]"), ""},
+		{bind, security("masked_paths: [/data/none/secret], readonly_paths: [/data/none]"), "/data/none/secret lies in /data/none, a subfolder of the writable bind at /data"},
+		{bind, security("masked_paths: [/data/sub/deep/secret], readonly_paths: [/data/sub/deep]"), "/data/sub/deep/secret lies in /data/sub/deep, a subfolder"},
 		// Each folder on the way a mount point: nothing to rename.
 		{bind + "      - {type: bind, source: ./host/sub, target: /data/sub}\n      - {type: bind, source: ./host/sub/deep, target: /data/sub/deep}\n",
 			security("masked_paths: [/data/sub/deep/secret]"), ""},
@@ -74,6 +80,8 @@ func TestConfinedInWritableRootRefused(t *testing.T) {
 	}
 	checkRefusalsIn(t, dir, "{dir: ./rootfs, readonly: false}", "mnt, pid", "", opts, []refusal{
 		{"      - {type: tmpfs, target: /tmp}\n", "    security: {masked_paths: [/srv/secret]}\n", ""},
+		// Below a read-only folder directly in the root: a mount point.
+		{"      - {type: tmpfs, target: /tmp}\n", "    security: {masked_paths: [/etc/secret], readonly_paths: [/etc]}\n", ""},
 		{"      - {type: tmpfs, target: /tmp}\n", "    security: {masked_paths: [/srv/conf/secret]}\n",
 			"/srv/conf/secret lies in /srv/conf, a subfolder of the mount of the host's at /srv in the writable root " + filepath.Join(dir, "rootfs") + ": the kernel refuses to rename a mount point, not the folders above it, so root inside could rename /srv/conf"},
 	})
@@ -126,6 +134,8 @@ func TestConfinedPidPeerRefused(t *testing.T) {
 		{bind, masked, peer("mnt", "pid: a"), "/data/secret lies in /data, a folder of the writable bind at /data, and environment b shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename /data/secret"},
 		{bind, "    security: {readonly_paths: [/data/conf]}\n", peer("mnt", "pid: a"), "could rename /data/conf"},
 		{bind + "      - {type: bind, source: ./host/conf, target: /data/conf, readonly: true}\n", "", peer("mnt", "pid: a"), "the read-only bind of " + dir + "/host/conf at /data/conf, the folder the writable bind at /data shows there, lies in /data, a folder of the writable bind at /data, and environment b"},
+		// The peer renames the read-only folder itself.
+		{bind, "    security: {readonly_paths: [/data/conf], masked_paths: [/data/conf/secret]}\n", peer("mnt", "pid: a"), "/data/conf/secret lies in /data/conf, a folder of the writable bind at /data, and environment b"},
 		{bind, masked, peer("uts", "mnt: a, pid: a"), ""},
 		{bind, masked, peer("mnt, pid", "net: a"), ""},
 		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n", masked, peer("mnt", "pid: a"), ""},
