@@ -387,6 +387,9 @@ type envCompiler struct {
 	// treeTargets are the mounts' targets as a dir root's symlinks lead
 	// them (linkedBelowBind), by index, where one was followed.
 	treeTargets []treeTarget
+	// peer is pidPeer's answer, once peerKnown.
+	peer      string
+	peerKnown bool
 }
 
 func (c *compiler) env(at int, e *spec.Environment) Env {
