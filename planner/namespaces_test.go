@@ -178,6 +178,29 @@ environments:
 			"t.yaml:12:30: environments.web.security.masked_paths: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it, so /data/secret, /etc/key would stay as that namespace shows them; list them where that namespace is made (db), or give this one its own mnt namespace",
 			"t.yaml:12:72: environments.web.security.readonly_paths: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it, so /etc would stay as that namespace shows them; list them where that namespace is made (db), or give this one its own mnt namespace",
 		},
+	}, {
+		// Helper-73's review: what db lists the same way is confined
+		// there and plans; only the rest is refused.
+		name: "joined-mnt-confined-paths-owner", caller: rootCaller,
+		src: `version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    security: {masked_paths: [/data/secret], readonly_paths: [/etc]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [pid]
+    join: {mnt: db}
+    security: {masked_paths: [/data/secret, /etc/key], readonly_paths: [/etc/]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`,
+		want: []string{
+			"t.yaml:13:30: environments.web.security.masked_paths: the mount namespace is joined (join.mnt: db) and used as it is: nsup mounts nothing in it, so /etc/key would stay as that namespace shows them; list them where that namespace is made (db), or give this one its own mnt namespace",
+		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(tc.src))
@@ -345,5 +368,34 @@ environments:
 	if !strings.Contains(notes["solo"], "no holder holds what peer join") || strings.Contains(notes["db"], "no holder") ||
 		!strings.Contains(notes["db"], "its user namespace (uid_map \"0 1000 1\", gid_map \"0 1000 1\") is held by the pod's holder") {
 		t.Errorf("notes: %q", notes)
+	}
+}
+
+// TestJoinedMountSameConfinedPaths (helper-73's review): an environment
+// joining another's mount namespace with the same security lists plans:
+// its masked and read-only paths are that namespace's, confined where it
+// is made. Refused before.
+func TestJoinedMountSameConfinedPaths(t *testing.T) {
+	s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(`version: 1
+environments:
+  db:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    security: {masked_paths: [/data/secret], readonly_paths: [/etc]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [pid]
+    join: {mnt: db}
+    security: {masked_paths: [/data/secret], readonly_paths: [/etc]}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(s, fixedOptions(Options{Caller: &rootCaller})); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -200,14 +201,30 @@ func (ec *envCompiler) joinedRootfs() {
 	// Nor masks or makes read-only anything in it: before helper-69's
 	// review a list of its own was dropped without a word, and root
 	// inside read the file the spec masked (what the joined namespace
-	// shows there).
+	// shows there). Paths that the environment making the namespace
+	// lists the same way (the same security block written twice)
+	// are confined there, and seen so here: they plan (helper-73's
+	// review; refused before).
+	var have [2]*spec.Paths
+	if o := ec.s.NamespaceOwner(e.Name, spec.NSMount); o != nil && o.Security != nil && !j.isPath() {
+		have = [2]*spec.Paths{o.Security.MaskedPaths, o.Security.ReadonlyPaths}
+	}
 	if s := e.Security; s != nil {
-		for _, l := range []struct {
+		for k, l := range []struct {
 			key   string
 			paths *spec.Paths
 		}{{"masked_paths", s.MaskedPaths}, {"readonly_paths", s.ReadonlyPaths}} {
-			if l.paths != nil && len(l.paths.Paths) > 0 {
-				ec.errorf(l.paths.Pos, ec.field+".security."+l.key, "%s: nsup mounts nothing in it, so %s would stay as that namespace shows them; list them where that namespace is made (%s), or give this one its own mnt namespace", why, strings.Join(pathValues(l.paths), ", "), j.ref)
+			if l.paths == nil {
+				continue
+			}
+			var dropped []string
+			for _, p := range pathValues(l.paths) {
+				if have[k] == nil || !slices.ContainsFunc(pathValues(have[k]), func(q string) bool { return path.Clean(q) == path.Clean(p) }) {
+					dropped = append(dropped, p)
+				}
+			}
+			if len(dropped) > 0 {
+				ec.errorf(l.paths.Pos, ec.field+".security."+l.key, "%s: nsup mounts nothing in it, so %s would stay as that namespace shows them; list them where that namespace is made (%s), or give this one its own mnt namespace", why, strings.Join(dropped, ", "), j.ref)
 			}
 		}
 	}
