@@ -109,8 +109,8 @@ func (r renameAt) refusal(subject, then string) string {
 		in, direct = fmt.Sprintf("the bind at %s (of the very folder %s shows there), in %s", r.via, r.writable, r.dir), ""
 	}
 	if r.peer != "" {
-		return fmt.Sprintf("%s lies in %s, a folder of %s, and %s shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename %s and leave one of its own in its place, and %s; make %s read-only (%s), or give the environment a pid namespace of its own",
-			subject, in, r.writable, r.peer, r.top, then, r.writable, r.fix)
+		return fmt.Sprintf("%s lies in %s, a folder of %s, and %s shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename %s and leave one of its own in its place, and %s; %s, or give the environment a pid namespace of its own",
+			subject, in, r.writable, r.peer, r.top, then, r.fix)
 	}
 	return fmt.Sprintf("%s lies in %s, a subfolder of %s: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename %s and leave a folder of its own in its place, and %s; %s (a mount of its own, read-only or not)%s or %s",
 		subject, in, r.writable, r.top, then, r.bindDir(), direct, r.fix)

@@ -131,7 +131,7 @@ func TestConfinedPidPeerRefused(t *testing.T) {
 	for _, c := range []struct {
 		mounts, rest, tail, want string
 	}{
-		{bind, masked, peer("mnt", "pid: a"), "/data/secret lies in /data, a folder of the writable bind at /data, and environment b shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename /data/secret"},
+		{bind, masked, peer("mnt", "pid: a"), "/data/secret lies in /data, a folder of the writable bind at /data, and environment b shares this environment's pid namespace from a mount namespace of its own: root there reaches this environment's mounts through /proc/PID/root, where only the mount points of its own namespace cannot be renamed, so it could rename /data/secret and leave one of its own in its place, and /data/secret would no longer be masked (at once, or from the next nsup run on); make the bind at /data read-only, or give the environment a pid namespace of its own"},
 		{bind, "    security: {readonly_paths: [/data/conf]}\n", peer("mnt", "pid: a"), "could rename /data/conf"},
 		{bind + "      - {type: bind, source: ./host/conf, target: /data/conf, readonly: true}\n", "", peer("mnt", "pid: a"), "the read-only bind of " + dir + "/host/conf at /data/conf, the folder the writable bind at /data shows there, lies in /data, a folder of the writable bind at /data, and environment b"},
 		// The peer renames the read-only folder itself.
