@@ -302,3 +302,36 @@ func TestRootPsJSONSafe(t *testing.T) {
 		return
 	}
 }
+
+// TestRootExecSlowReaderKeepsOutput: nsup exec's output to a pipe of the
+// caller's (copied since 682fc27) reaches a reader that takes it only
+// after the copy's grace (lifecycle.CopyGrace): `nsup exec e -- cat big
+// | slow` lost what the bridge's pipe still held when the command ended
+// (End closed it once the grace had passed).
+func TestRootExecSlowReaderKeepsOutput(t *testing.T) {
+	const size = 114894 // seq 1 21000: more than one pipe holds
+	run, _ := detachedBusybox(t, "exec /bin/busybox sleep 1000")
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	got := make(chan int, 1)
+	go func() {
+		// Reads only once nsup exec has had the status and its grace
+		// has passed: a slow consumer.
+		time.Sleep(lifecycle.CopyGrace + 2*time.Second)
+		n, _ := io.Copy(io.Discard, r)
+		got <- int(n)
+	}()
+	code := run(null, w, null, "exec", "e", "--", "/bin/busybox", "seq", "1", "21000")
+	w.Close()
+	if n := <-got; code != 0 || n != size {
+		t.Fatalf("exec: status %d, the reader got %d bytes of %d", code, n, size)
+	}
+}

@@ -1,10 +1,14 @@
 package lifecycle
 
 import (
+	"errors"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Bridge is what a child gets as its fds 0, 1 and 2 (Files) from nsup's
@@ -29,6 +33,14 @@ type Bridge struct {
 	// End; outs are the read ends being copied.
 	given, ends, outs []*os.File
 	copies            sync.WaitGroup
+	// own are the read ends the bridge copies itself (out), after the
+	// copies Track counts, which may write into them (nsup apply's
+	// prefixed outputs): End ends those first.
+	own       []*os.File
+	ownCopies sync.WaitGroup
+	// grace is End's d, which bounds a copy's reads of what its pipe
+	// still held at the deadline (copyOut).
+	grace atomic.Int64
 }
 
 // CopyGrace bounds the wait for the last output once the commands have
@@ -112,10 +124,12 @@ func (b *Bridge) out(w io.Writer) (*os.File, error) {
 		w = b.Terminal(f)
 		closer, _ = w.(io.Closer)
 	}
-	done := b.Track(r)
+	b.own = append(b.own, r)
+	b.ends = append(b.ends, r)
+	b.ownCopies.Add(1)
 	go func() {
-		defer done()
-		io.Copy(w, r)
+		defer b.ownCopies.Done()
+		b.copyOut(w, r)
 		if closer != nil {
 			closer.Close() // what a TermSafe holds of a cut sequence
 		}
@@ -123,9 +137,55 @@ func (b *Bridge) out(w io.Writer) (*os.File, error) {
 	return pw, nil
 }
 
+// copyOut copies r to w until r's end, or until End's read deadline has
+// passed; then what r still holds (FIONREAD, TIOCINQ in x/sys) is copied too, its reads waiting for
+// it at most End's d in all. That is the last output of commands that
+// have ended, which a slow reader of nsup's stdout had not taken by the
+// deadline (the copy stuck writing meanwhile): End closed the pipe
+// before, and it was lost. A process left behind that goes on writing
+// adds at most what the pipe held then.
+func (b *Bridge) copyOut(w io.Writer, r *os.File) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			return
+		}
+	}
+	left := 0
+	if c, err := r.SyscallConn(); err == nil {
+		c.Control(func(fd uintptr) { left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	}
+	budget := time.Duration(b.grace.Load())
+	for left > 0 && budget > 0 {
+		start := time.Now()
+		r.SetReadDeadline(start.Add(budget))
+		n, err := r.Read(buf[:min(left, len(buf))])
+		budget -= time.Since(start)
+		left -= n
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
 // Track counts the read ends of pipes copied elsewhere (nsup apply's
-// prefixed outputs) with the bridge's own: End waits for them and closes
-// them. done says the copy ended.
+// prefixed outputs, which write into the bridge's own pipes): End waits
+// for them, before its own copies, and closes them. done says the copy
+// ended.
 func (b *Bridge) Track(reads ...*os.File) (done func()) {
 	b.outs = append(b.outs, reads...)
 	b.ends = append(b.ends, reads...)
@@ -143,33 +203,33 @@ func (b *Bridge) Started() {
 }
 
 // End ends the relays: the output copied until its end, or for at most d
-// (a process left behind may hold a pipe open forever), the input no
-// more; then nsup's ends are closed.
+// (a process left behind may hold a pipe open forever) and then what its
+// pipe still holds (copyOut), the input no more; then nsup's ends are
+// closed. A copy stuck writing is waited for, as a command writing to
+// nsup's stdout would wait for its reader: given up after d, the last
+// output of a command copied to a slow reader (a pipe of nsup exec's
+// caller) was lost.
 func (b *Bridge) End(d time.Duration) {
 	b.Started()
-	if d > 0 && len(b.outs) > 0 {
+	if d > 0 && len(b.outs)+len(b.own) > 0 {
+		b.grace.Store(int64(d))
 		deadline := time.Now().Add(d)
 		for _, r := range b.outs {
 			r.SetReadDeadline(deadline)
 		}
-		done := make(chan struct{})
-		go func() {
-			b.copies.Wait()
-			close(done)
-		}()
-		// A copy stuck writing (a stopped reader of nsup's stdout) is
-		// left to the process's exit.
-		t := time.NewTimer(d + 100*time.Millisecond)
-		select {
-		case <-done:
-		case <-t.C:
+		// The copies into the bridge's own pipes first: the bridge's
+		// copies read on meanwhile, so none is stuck writing into a full
+		// pipe that nobody reads any more.
+		b.copies.Wait()
+		for _, r := range b.own {
+			r.SetReadDeadline(deadline)
 		}
-		t.Stop()
+		b.ownCopies.Wait()
 	}
 	for _, f := range b.ends {
 		f.Close()
 	}
-	b.ends, b.outs = nil, nil
+	b.ends, b.outs, b.own = nil, nil, nil
 }
 
 // sameFileWriter reports whether out and errw are one file.

@@ -72,3 +72,43 @@ func TestBridge(t *testing.T) {
 	}
 	a.End(0)
 }
+
+// TestBridgeSlowReaderKeepsOutput: a command's last output, still in the
+// bridge's pipe when it ended, reaches a reader of nsup's stdout that
+// takes it only after End's grace (a slow consumer of a pipe that nsup
+// exec copies: `nsup exec e -- cat big | slow`); before, End closed the
+// pipe after the grace and that output was lost.
+func TestBridgeSlowReaderKeepsOutput(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	b := Bridge{AsIs: IsNull}
+	if err := b.Outs(w, w); err != nil {
+		t.Fatal(err)
+	}
+	if b.Files[1] == w {
+		t.Fatal("the pipe handed over, not copied")
+	}
+	data := bytes.Repeat([]byte("0123456789abcdef"), 7<<10) // 112 KiB: more than one pipe holds
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := b.Files[1].Write(data)
+		wrote <- err
+	}()
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []byte, 1)
+	go func() {
+		time.Sleep(time.Second) // a reader slower than the grace below
+		all, _ := io.ReadAll(r)
+		got <- all
+	}()
+	b.End(100 * time.Millisecond)
+	w.Close()
+	if all := <-got; !bytes.Equal(all, data) {
+		t.Fatalf("the reader got %d bytes of %d", len(all), len(data))
+	}
+}
