@@ -33,6 +33,8 @@ import (
 // plans: that folder becomes a read-only mount point, which root inside
 // can neither rename nor rename anything in (masked_paths:
 // [/work/conf/key] with readonly_paths: [/work/conf], /work writable).
+// Not when either is named through a link of the tree: root inside
+// would repoint the link between runs.
 func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent []int) {
 	placed := func(c confinedPath) string {
 		if i == len(ec.e.Mounts) {
@@ -51,7 +53,9 @@ func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent [
 		if isDir, ok := ec.pathKind(c); !ok || !isDir {
 			continue
 		}
-		if q := placed(c); !ec.renamable(i, q, parent) {
+		// Named through a link of the tree, it is not held: root inside
+		// repoints the link, and the next run places it on a decoy.
+		if q := placed(c); q == c.path && !ec.renamable(i, q, parent) {
 			held = append(held, q)
 		}
 	}
@@ -60,7 +64,7 @@ func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent [
 			continue // a default, below a proc or a sysfs: new at every run
 		}
 		p := placed(c)
-		if slices.ContainsFunc(held, func(q string) bool { return p != q && within(p, q) }) {
+		if p == c.path && slices.ContainsFunc(held, func(q string) bool { return p != q && within(p, q) }) {
 			continue
 		}
 		r, ok := ec.renamableAbove(i, p, parent)
