@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -31,10 +30,6 @@ import (
 // needs mkfs.ext4 (e2fsprogs), mkfs.btrfs (btrfs-progs) and loop
 // devices.
 func TestRootLoopImageShowsSpec(t *testing.T) {
-	if d := os.Getenv("NSUP_TEST_LOOP_DIR"); d != "" {
-		loopImageShowsSpec(t, d)
-		return
-	}
 	if os.Geteuid() != 0 {
 		skipOrFail(t, "attaches a loop device: needs root")
 	}
@@ -44,33 +39,16 @@ func TestRootLoopImageShowsSpec(t *testing.T) {
 	if _, err := os.Stat("/dev/loop-control"); err != nil {
 		skipOrFail(t, "no /dev/loop-control (modprobe loop)")
 	}
-	before, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRootLoopImageShowsSpec$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "NSUP_TEST_LOOP_DIR="+d)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if n, err := os.ReadFile(d + "/loop"); err == nil {
-		clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/disk.img")
-	}
-	if n, err := os.ReadFile(d + "/loop2"); err == nil {
-		clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/btrfs.img")
-	}
-	after, _ := os.ReadFile("/proc/self/mountinfo")
-	if n, m := bytes.Count(before, []byte("\n")), bytes.Count(after, []byte("\n")); n != m {
-		t.Errorf("the host's mountinfo had %d lines, has %d after", n, m)
-	}
-	if err != nil {
-		t.Fatalf("in a mount namespace of its own: %v\n%s", err, out)
-	}
-	if why, err := os.ReadFile(d + "/skip"); err == nil {
-		skipOrFail(t, string(why))
-	}
-	if _, err := os.Stat(d + "/done"); err != nil {
-		t.Fatalf("the run in a mount namespace of its own did not finish:\n%s", out)
+	d, inner := ownMountNS(t, "NSUP_TEST_LOOP_DIR", func(d string) {
+		if n, err := os.ReadFile(d + "/loop"); err == nil {
+			clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/disk.img")
+		}
+		if n, err := os.ReadFile(d + "/loop2"); err == nil {
+			clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/btrfs.img")
+		}
+	})
+	if inner {
+		loopImageShowsSpec(t, d)
 	}
 }
 

@@ -30,39 +30,9 @@ import (
 // it was. A plan saved (plan -o) in the upper folder is refused too.
 // Root only.
 func TestRootOverlayShowsSpec(t *testing.T) {
-	if d := os.Getenv("NSUP_TEST_OVERLAY_DIR"); d != "" {
+	requireOverlay(t)
+	if d, inner := ownMountNS(t, "NSUP_TEST_OVERLAY_DIR", nil); inner {
 		overlayShowsSpec(t, d)
-		return
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "mounts overlays: needs root")
-	}
-	if fs, _ := os.ReadFile("/proc/filesystems"); !bytes.Contains(fs, []byte("\toverlay\n")) {
-		skipOrFail(t, "no overlay filesystem (modprobe overlay)")
-	}
-	before, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRootOverlayShowsSpec$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "NSUP_TEST_OVERLAY_DIR="+d)
-	// Its own mount namespace, / made private first (Go does so for
-	// CLONE_NEWNS): nothing it mounts reaches the host's.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	after, _ := os.ReadFile("/proc/self/mountinfo")
-	if n, m := bytes.Count(before, []byte("\n")), bytes.Count(after, []byte("\n")); n != m {
-		t.Errorf("the host's mountinfo had %d lines, has %d after", n, m)
-	}
-	if err != nil {
-		t.Fatalf("in a mount namespace of its own: %v\n%s", err, out)
-	}
-	if why, err := os.ReadFile(d + "/skip"); err == nil {
-		skipOrFail(t, string(why))
-	}
-	if _, err := os.Stat(d + "/done"); err != nil {
-		t.Fatalf("the run in a mount namespace of its own did not finish:\n%s", out)
 	}
 }
 

@@ -3,10 +3,8 @@ package planner
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/nsup/nsup/planner/cgroup"
@@ -26,34 +24,9 @@ import (
 // refused now. So is a rename through the merged folder above a host
 // mount in the upper folder (aliasBelow). Root only.
 func TestRootOverlayRelativeLayers(t *testing.T) {
-	if d := os.Getenv("NSUP_TEST_OVERLAY_REL_DIR"); d != "" {
+	requireOverlay(t)
+	if d, inner := ownMountNS(t, "NSUP_TEST_OVERLAY_REL_DIR", nil); inner {
 		overlayRelativeLayers(t, d)
-		return
-	}
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "mounts an overlay: needs root")
-	}
-	if fs, _ := os.ReadFile("/proc/filesystems"); !bytes.Contains(fs, []byte("\toverlay\n")) {
-		skipOrFail(t, "no overlay filesystem (modprobe overlay)")
-	}
-	before, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRootOverlayRelativeLayers$", "-test.count=1", "-test.v")
-	cmd.Env = append(os.Environ(), "NSUP_TEST_OVERLAY_REL_DIR="+d)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	after, _ := os.ReadFile("/proc/self/mountinfo")
-	if n, m := bytes.Count(before, []byte("\n")), bytes.Count(after, []byte("\n")); n != m {
-		t.Errorf("the host's mountinfo had %d lines, has %d after", n, m)
-	}
-	if err != nil {
-		t.Fatalf("in a mount namespace of its own: %v\n%s", err, out)
-	}
-	if _, err := os.Stat(d + "/done"); err != nil {
-		t.Fatalf("the run in a mount namespace of its own did not finish:\n%s", out)
 	}
 }
 
