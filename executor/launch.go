@@ -59,8 +59,9 @@ type launchArgs struct {
 	// The child's clone flags (CLONE_NEW*, and CLONE_PARENT from a copy)
 	// and step.
 	flags, cloneStep uintptr
-	// release is the read end of the pipe the child waits on for its maps,
-	// or ^0; releaseW its write end, which the child closes.
+	// release is the read end of the pipe the child waits on for the
+	// host's steps after the clone (its maps, say), or ^0; releaseW its
+	// write end, which the child closes.
 	release, releaseW uintptr
 	// root: become uid and gid 0 of the user namespace first, and drop
 	// the supplementary groups where setgroups(2) is allowed (in a joined
@@ -131,7 +132,8 @@ func launchChild(a *launchArgs) {
 	// orphan: if the host is gone already, so is the reason to run.
 	launchLifeline(a)
 	if a.release != ^uintptr(0) {
-		// The host writes one byte once the maps are in place, or closes
+		// The host writes one byte once its steps after the clone are
+		// done (the maps in place, its thread back home), or closes
 		// the pipe if it gives up (or dies: this copy of its write end
 		// goes first, so that the read then ends).
 		rawClose(a.releaseW)
@@ -249,8 +251,14 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	if fail != nil && fail.Step == clone {
 		return 0, stepError(env, clone, fail.Errno)
 	}
-	// The host's steps after the clone (the maps) are the host's; the
-	// child's and the main process's, up to an execve, the program's.
+	// The host's steps after the clone (the maps, nsup's thread back in
+	// its own v1 groups, pasta) are the host's; the child's and the main
+	// process's, up to an execve, the program's. The child waits for
+	// them, as the plan orders: a child that went on would run its
+	// process (a Monitor's main) while a host step may yet fail, and
+	// what the process wrote (in a volume this apply made) would outlive
+	// the rollback (found by CI: TestRootVolumes, failed at the join
+	// back, left the volume with the process's file in it).
 	newUser := a.flags&unix.CLONE_NEWUSER != 0
 	a.setgroups = true
 	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
@@ -261,6 +269,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	for j := clone + 1; j < len(env.Steps) && end < 0; j++ {
 		st := env.Steps[j]
 		if st.Stage == planner.Host {
+			waits = true
 			switch op := st.Op.(type) {
 			case planner.DenySetgroups:
 				a.setgroups = false
@@ -268,8 +277,6 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				uidMap = op.Lines
 			case planner.GIDMap:
 				gidMap = op.Lines
-			case planner.Pasta:
-				waits = true // for its network
 			}
 			continue
 		}

@@ -45,9 +45,9 @@ func pidNSSafe(fd int) error {
 	return nil
 }
 
-// releaseLaunched lets the child go on (its maps are written) and
-// returns how its raw steps went: nil once its execve succeeded (for a
-// Monitor, the main process's).
+// releaseLaunched lets the child go on (the host steps after its clone
+// are done) and returns how its raw steps went: nil once its execve
+// succeeded (for a Monitor, the main process's).
 func (r *envRun) releaseLaunched() error {
 	l := r.launched
 	if l == nil {
