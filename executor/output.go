@@ -2,10 +2,14 @@ package executor
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // outputs prefixes the lines of several processes that write to one
@@ -32,6 +36,9 @@ type outputs struct {
 	// colors are the colour indices given, by label: a restarted
 	// process keeps its colour.
 	colors map[string]int
+	// grace bounds the reads of what a pipe still held at drain's
+	// deadline (copy).
+	grace atomic.Int64
 }
 
 // labelColors are ANSI colours for labels, as docker compose picks them.
@@ -89,12 +96,38 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 // each piece prefixed.
 const maxLine = 64 << 10
 
+// copy writes r's lines to dst, each prefixed, until r's end; once
+// drain's deadline has passed, until the end of what r held then (the
+// last output of processes that have ended, which the copy, stuck writing
+// to a slow reader of nsup's output, had not taken by the deadline: a
+// read past the deadline fails without looking, and it was lost, as in
+// nsup apply | slow: 44,859 of 50,000 lines). A process left behind that
+// goes on writing adds at most what the pipe held then.
 func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 	defer o.wg.Done()
-	br := bufio.NewReaderSize(r, maxLine)
+	src := &heldReader{f: r, left: -1}
+	br := bufio.NewReaderSize(src, maxLine)
 	buf := make([]byte, 0, len(prefix)+maxLine+1)
+	var carry []byte // a line cut by the deadline, taken up again
 	for {
 		line, err := br.ReadSlice('\n')
+		if errors.Is(err, os.ErrDeadlineExceeded) && src.left < 0 {
+			carry = append(carry, line...)
+			src.left = 0
+			if c, cerr := r.SyscallConn(); cerr == nil {
+				c.Control(func(fd uintptr) { src.left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+			}
+			// Reads of what is there do not wait; the deadline bounds
+			// them all the same.
+			r.SetReadDeadline(time.Now().Add(time.Duration(o.grace.Load())))
+			continue
+		}
+		if len(carry) > 0 {
+			line, carry = append(carry, line...), nil
+			if len(line) > maxLine {
+				line = line[:maxLine] // the rest is lost, as a cut piece would be
+			}
+		}
 		if len(line) > 0 {
 			buf = append(append(buf[:0], prefix...), line...)
 			if buf[len(buf)-1] != '\n' {
@@ -110,9 +143,32 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 	}
 }
 
+// heldReader reads f; once left is set (>= 0), only that many bytes more.
+type heldReader struct {
+	f    *os.File
+	left int
+}
+
+func (h *heldReader) Read(p []byte) (int, error) {
+	if h.left == 0 {
+		return 0, io.EOF
+	}
+	if h.left > 0 && len(p) > h.left {
+		p = p[:h.left]
+	}
+	n, err := h.f.Read(p)
+	if h.left > 0 {
+		h.left -= n
+	}
+	return n, err
+}
+
 // drain waits for the copies to reach the end of their pipes, at most d
 // once there is nothing more to read: a process's children may hold its
-// pipes open after it has exited.
+// pipes open after it has exited. What a pipe holds at the deadline is
+// copied all the same (copy), as fast as the reader of nsup's output
+// takes it: a copy writing to a slow reader is waited for, as the
+// process would have waited.
 func (o *outputs) drain(d time.Duration) {
 	done := make(chan struct{})
 	go func() {
@@ -123,7 +179,8 @@ func (o *outputs) drain(d time.Duration) {
 	case <-done:
 	case <-time.After(d):
 		// A little more time, not none: a read past its deadline fails
-		// without looking, and what is already in a pipe must be read.
+		// without looking (what is in a pipe then is copied: copy).
+		o.grace.Store(int64(d))
 		for _, r := range o.pipes {
 			r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 		}
