@@ -44,7 +44,8 @@ func TestRootConfinedSubfolderRenamed(t *testing.T) {
 // /data/a/b; the next apply bound that empty folder (the source, by its
 // host path), and root inside wrote the host's folder at /data/a2/b.
 // Such a spec is refused now. (A tmpfs at /data/a/b, hiding the host's
-// folder, is moved the same way: not covered, docs/design.md.)
+// folder, is moved the same way: refused too since helper-75's review,
+// TestRootSubfolderMountHidesRenamed.)
 func TestRootSubfolderMountRenamed(t *testing.T) {
 	out := renamedAcrossRuns(t, []string{"a/b/secret"},
 		"      - {type: bind, source: ./hostdata/a/b, target: /data/a/b, readonly: true}\n", "",

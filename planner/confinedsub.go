@@ -104,11 +104,16 @@ type renameAt struct {
 	fix      string // what makes the writable mount hold
 	root     string // the root's folder on the host, for a writable root's own tree
 	peer     string // the environment that renames through /proc/PID/root, or ""
+	place    string // what the fix does directly in at: "mount it"; "" names a path
 }
 
 // refusal is the error for subject so placed, then saying what follows.
 func (r renameAt) refusal(subject, then string) string {
-	in, direct := r.dir, fmt.Sprintf(", name a path directly in %s,", r.at)
+	place := r.place
+	if place == "" {
+		place = "name a path"
+	}
+	in, direct := r.dir, fmt.Sprintf(", %s directly in %s,", place, r.at)
 	if r.via != "" {
 		in, direct = fmt.Sprintf("the bind at %s (of the very folder %s shows there), in %s", r.via, r.writable, r.dir), ""
 	}

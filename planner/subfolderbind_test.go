@@ -15,7 +15,11 @@ func TestSubfolderBoundReadonlyRefused(t *testing.T) {
 		{bind + "      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", "lies in /data/a, a subfolder of the writable bind at /data"},
 		{bind + "      - {type: bind, source: ./lnk/a/b, target: /data/a/b, readonly: true}\n", "", "could rename /data/a"},
 		{bind + "      - {type: bind, source: ./host/c, target: /data/c, readonly: true}\n", "", ""},
-		{bind + "      - {type: bind, source: ./other, target: /data/a/b, readonly: true}\n", "", ""},
+		// Another source: found again by its own host path, over a host
+		// folder that is not there (helper-75's review: over host/a/b,
+		// which holds c, it hides that, subfolderMountHides).
+		{bind + "      - {type: bind, source: ./other, target: /data/a/new, readonly: true}\n", "", ""},
+		{bind + "      - {type: bind, source: ./other, target: /data/a/b, readonly: true}\n", "", "the read-only bind of " + dir + "/other at /data/a/b, which hides the host's " + dir + "/host/a/b, lies in /data/a"},
 		{bind + "      - {type: bind, source: ./host/a, target: /data/a}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
 		{"      - {type: bind, source: ./host, target: /data, readonly: true}\n      - {type: bind, source: ./host/a/b, target: /data/a/b, readonly: true}\n", "", ""},
 		// Helper-69's review: a source that is not there yet (made by

@@ -1,0 +1,96 @@
+package planner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// subfolderMountHides refuses a mount (a tmpfs, a bind of another
+// source, a volume, any type) that hides host files in a subfolder of
+// what a writable bind (a volume's too) or a writable dir root shows:
+// hostdata bound writable at /data and a tmpfs at /data/sub/cache over
+// the host's hostdata/sub/cache. The kernel refuses to rename the mount
+// point /data/sub/cache, not /data/sub above it: before helper-75's
+// review root inside moved /data/sub to /data/sub2 and made an empty
+// /data/sub, the next apply mounted the tmpfs on root inside's
+// /data/sub/cache, and root inside read and wrote the host's
+// hostdata/sub/cache at /data/sub2/cache (renamableAbove finds such a
+// folder; TestRootSubfolderMountHidesRenamed). As confinedInSubfolder
+// refuses masked_paths: [/data/sub/cache].
+//
+// What plans: a mount directly in the writable folder (/work/node_modules
+// with /work bound writable: its parent is the bind's mount point); one
+// in a subfolder that is bound onto its own place (hostdata/sub at
+// /data/sub); one below a mount root inside cannot rename the folders
+// of (a tmpfs, a read-only bind); a bind of the very folder shown there
+// (it hides nothing; read-only, subfolderBoundReadonly asks); and one
+// whose host path is not there or is an empty folder when the plan is
+// made: nothing to hide, and the plan states what it hides. That path
+// made by apply for the mount point stays empty, so the next plan plans
+// it again; files put there later (by the host) are hidden as long as
+// root inside renamed nothing above them, as a masked path missing at
+// plan time is not masked at all. parent is nestedMounts's.
+func (ec *envCompiler) subfolderMountHides(i int, parent []int) {
+	e := ec.e
+	m := e.Mounts[i]
+	if _, own := ec.ownPlace(i, parent); own {
+		return
+	}
+	k, host := parent[i], ""
+	switch {
+	case k < 0:
+		r := e.Rootfs
+		if r.Dir == "" || ec.root == "" || r.Readonly || r.Overlay {
+			return
+		}
+		k, host = len(e.Mounts), filepath.Join(ec.root, ec.ledTarget(i))
+	case e.Mounts[k].Type == spec.MountBind:
+		w := e.Mounts[k]
+		host = filepath.Join(w.Source, strings.TrimPrefix(m.Target, w.Target))
+	default:
+		return // a tmpfs, an mqueue, a proc's: new at every run
+	}
+	w, ok := ec.renamableAbove(k, ec.ledTarget(i), parent)
+	if !ok || !hidesFiles(host) {
+		return
+	}
+	what := "the " + m.Type
+	if ec.made[m.Source] == "volume" {
+		what = "the volume " + filepath.Base(m.Source)
+	} else if m.Type == spec.MountBind {
+		what = "the bind of " + m.Source
+		if m.Readonly {
+			what = "the read-only bind of " + m.Source
+		}
+	}
+	w.place = "mount it"
+	subject := fmt.Sprintf("%s at %s, which hides the host's %s,", what, m.Target, host)
+	ec.errorf(m.Pos, ec.mountField(i), "%s", w.refusal(subject, fmt.Sprintf("the next run would mount it in that folder of root inside's and leave the host's %s open to root inside at the new name", host)))
+}
+
+// hidesFiles says whether a mount on the host path p hides anything: p
+// is there, and is not an empty folder (a file, a link, a folder with
+// names in it, or a path that cannot be read: taken as hiding).
+func hidesFiles(p string) bool {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false
+	}
+	if err != nil || !fi.IsDir() {
+		return true
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return true
+	}
+	defer f.Close()
+	_, err = f.Readdirnames(1)
+	return !errors.Is(err, io.EOF)
+}
