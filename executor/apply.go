@@ -279,6 +279,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			opts.started(r.env.Name, r.child)
 		}
 	}
+	a.closeNS() // every environment is set up: none is left to join one
 	std.Started()
 	if p.Detach {
 		// Every environment is up and recorded: release them, in order
@@ -397,7 +398,17 @@ type stepKey struct {
 	step int
 }
 
+// closeNS lets go of the namespaces held for joins by name, not as each
+// run ends: one released early (apply -d, waited healthy) is joined after
+// (found by a review: its fd's number, reused, made the join EINVAL).
+func (a *applier) closeNS() {
+	for _, r := range a.runs {
+		r.closeNS()
+	}
+}
+
 func (a *applier) close() {
+	a.closeNS()
 	for _, fd := range a.pathFDs {
 		unix.Close(fd)
 	}

@@ -73,6 +73,8 @@ type envRun struct {
 	// ones join by name; nsFDs holds them open from the end of setup on,
 	// while the child is certainly alive and its pid not reused (it is
 	// not waited for yet), or nsErr says why they could not be opened.
+	// Apply closes them (closeNS): a run released early (apply -d, waited
+	// healthy) ends before the later ones join it.
 	wanted []planner.CloneFlags
 	nsFDs  map[planner.CloneFlags]int
 	nsErr  error
@@ -213,13 +215,17 @@ func (r *envRun) finish() {
 	r.end()
 }
 
-// end ends the run: the namespaces later environments joined by name
-// are let go, and done is closed.
+// end ends the run: done is closed.
 func (r *envRun) end() {
+	close(r.done)
+}
+
+// closeNS lets go of the namespaces later environments join by name.
+func (r *envRun) closeNS() {
 	for _, fd := range r.nsFDs {
 		unix.Close(fd)
 	}
-	close(r.done)
+	r.nsFDs = nil
 }
 
 func (r *envRun) finishPty() {

@@ -1,0 +1,74 @@
+package executor_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
+)
+
+// releasedSpec: b waits for a to be healthy, which releases a (apply -d)
+// before anything of b is made, and, with join, joins a's pid namespace
+// by name.
+func releasedSpec(join bool) string {
+	s := `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sleep, "1000"]
+        healthcheck: {command: [/bin/true], interval: 50ms}
+  b:
+    rootfs: {dir: ./rootfs}
+    depends_on: {a: healthy}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`
+	if join {
+		return s + "    namespaces: [mnt]\n    join: {pid: a}\n"
+	}
+	return s + "    namespaces: [mnt, pid]\n"
+}
+
+// TestRootDetachJoinReleased: an environment released early, since a
+// later one waits for its health, is still joined by name by that later
+// one, in the namespace the plan says. Its run closed the namespace's fd
+// as it ended, at the release, and the join then used the fd's number,
+// another file by then (setns: EINVAL; a namespace of another
+// environment's, had that number been reused by one).
+func TestRootDetachJoinReleased(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, releasedSpec(true), state)
+	defer func() {
+		for _, e := range []string{"b", "a"} {
+			lifecycle.Down(context.Background(), state, e)
+		}
+	}()
+	pids := map[string]int{}
+	opts := executor.OnStart(executor.Options{}, func(env string, pid int) { pids[env] = pid })
+	if st, _, errOut, err := run(t, p, opts); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	for _, e := range []string{"a", "b"} {
+		es, err := lifecycle.Inspect(state, e)
+		if err != nil || !es.Running {
+			t.Errorf("%s: %+v %v", e, es, err)
+		}
+	}
+	// a's child is a's PID 1; b's child was born in a's pid namespace.
+	a, errA := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pids["a"]))
+	b, errB := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pids["b"]))
+	if errA != nil || errB != nil || a != b {
+		t.Errorf("b's pid namespace %s (%v), a's %s (%v): want a's", b, errB, a, errA)
+	}
+}
