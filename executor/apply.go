@@ -171,8 +171,12 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		cancel()
 		for _, r := range runs {
 			if r.released {
+				// Released early (waited healthy): its run left its groups
+				// and pasta to its end; they go too (found by a review).
 				r.signal(unix.SIGKILL)
 				r.wait()
+				r.stopPasta()
+				r.cgroupsDone()
 			} else {
 				if r.release != nil {
 					close(r.release)

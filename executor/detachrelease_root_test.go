@@ -2,12 +2,16 @@ package executor_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // releasedSpec: b waits for a to be healthy, which releases a (apply -d)
@@ -70,5 +74,48 @@ func TestRootDetachJoinReleased(t *testing.T) {
 	b, errB := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pids["b"]))
 	if errA != nil || errB != nil || a != b {
 		t.Errorf("b's pid namespace %s (%v), a's %s (%v): want a's", b, errB, a, errA)
+	}
+}
+
+// TestRootDetachTakeBackReleased: a failure of an environment after it
+// waited for another's health takes that other one back too, released
+// as it was, and with it everything it had made: no group of its is left
+// (checkHost), nor its state (testStateDir).
+func TestRootDetachTakeBackReleased(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	// b joins nothing of a's: its failure is its own.
+	p := compileDetached(t, dir, releasedSpec(false), state)
+	a := p.Environments[0]
+	if !slices.ContainsFunc(a.Steps, func(st planner.Step) bool { _, ok := st.Op.(planner.CgroupMkdir); return ok }) {
+		skipOrFail(t, "no cgroup for the environment on this host")
+	}
+	b := p.Environments[1]
+	wait := slices.IndexFunc(b.Steps, func(st planner.Step) bool { _, ok := st.Op.(planner.WaitHealthy); return ok })
+	if wait < 0 {
+		t.Fatalf("b does not wait for a:\n%s", planText(p))
+	}
+	var steps []int
+	for i, st := range b.Steps {
+		switch st.Op.(type) {
+		case planner.Rootfs, planner.Clone, planner.SaveState:
+			if i > wait {
+				steps = append(steps, i)
+			}
+		}
+	}
+	for _, i := range steps {
+		t.Run(fmt.Sprintf("step%02d-%s", i, b.Steps[i].Op.Syscall()), func(t *testing.T) {
+			checkHost(t)
+			_, _, _, err := run(t, p, executor.FailAt(executor.Options{}, "b", i, unix.EPERM))
+			var se *executor.StepError
+			if !errors.As(err, &se) || se.Env != "b" || se.Step != i {
+				t.Fatalf("apply: %v, want b's step %d to fail", err, i)
+			}
+		})
 	}
 }
