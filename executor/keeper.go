@@ -56,9 +56,9 @@ func RunKeeper(stderr *os.File) int {
 	}
 	// Only pasta's fds reach pasta, once each: every fd from 3 on is
 	// close-on-exec (the pidfd, pasta's originals, which exec dups down
-	// to 3.., anything nsup's caller left open), and what is above
-	// pasta's is closed.
-	unix.CloseRange(uint(keeperFD+1+n), ^uint(0), 0)
+	// to 3.., anything nsup's caller left open), and what nsup's caller
+	// left open above pasta's is closed.
+	closeInherited(keeperFD + 1 + n)
 	unix.CloseRange(keeperFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	files := make([]*os.File, n)
 	for i := range files {
@@ -103,4 +103,41 @@ func RunKeeper(stderr *os.File) int {
 	cmd.Process.Kill()
 	<-exited
 	return 0
+}
+
+// closeInherited closes the fds from first on that came through this
+// process's execve (not close-on-exec): those nsup's caller left open.
+// The runtime's own are close-on-exec, and kept: its epoll and event fds
+// (its poller may be up already, a timer of the runtime's) and its
+// GOMAXPROCS updater's cgroup files. Closed with the rest, the keeper
+// died "runtime: netpoll failed", and pasta with it (found by a review:
+// 8 of 150 applies of the test binary with a pasta network failed).
+// Without /proc, every fd from first on is closed, as before.
+func closeInherited(first int) {
+	d, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.CloseRange(uint(first), ^uint(0), 0)
+		return
+	}
+	var fds []int
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.ReadDirent(d, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		var names []string
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+		for _, name := range names {
+			if fd, err := strconv.Atoi(name); err == nil && fd >= first && fd != d {
+				fds = append(fds, fd)
+			}
+		}
+	}
+	unix.Close(d)
+	for _, fd := range fds {
+		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
+			unix.Close(fd)
+		}
+	}
 }
