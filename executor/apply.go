@@ -169,7 +169,11 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	rollback := func(err error) (int, error) {
 		std.Started()
 		cancel()
-		for _, r := range runs {
+		// In reverse plan order: a later child in an earlier one's pid
+		// namespace (a join) must be reaped before that PID 1 can end
+		// (found by a review: nsup apply -d hung for good).
+		for k := len(runs) - 1; k >= 0; k-- {
+			r := runs[k]
 			if r.released {
 				// Released early (waited healthy): its run left its groups
 				// and pasta to its end; they go too (found by a review).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nsup/nsup/executor"
@@ -117,5 +118,52 @@ func TestRootDetachTakeBackReleased(t *testing.T) {
 				t.Fatalf("apply: %v, want b's step %d to fail", err, i)
 			}
 		})
+	}
+}
+
+// TestRootDetachTakeBackJoinedPid: a detached apply that fails after c
+// joined a's pid namespace takes everything back, and ends. Rolled back
+// in plan order, it waited for a's child first, PID 1 of that namespace,
+// which the kernel lets end only once every process of its namespace has
+// been reaped: c's child among them, nsup's child (CLONE_PARENT), which
+// c's run reaps only once it is taken back, after a. nsup hung for good,
+// deaf to SIGINT and SIGTERM (found by a review: nsup apply -d of a, c
+// and d, with d running already, never ended). Run by a helper: that
+// hang would be the test's.
+func TestRootDetachTakeBackJoinedPid(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+  c:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+  d:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    depends_on: {c: started}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`, state)
+	if names := []string{p.Environments[0].Name, p.Environments[1].Name, p.Environments[2].Name}; strings.Join(names, ",") != "a,c,d" {
+		t.Fatalf("planned as %v, want a, c, d", names)
+	}
+	// d's first step fails: a and c are up, waiting for their release.
+	h := startHelper(t, p, "", "NSUP_TEST_FAIL=d 0")
+	code, out := h.wait(t)
+	if code != 1 || !strings.Contains(out, "step 0: mkdir(") || !strings.Contains(out, "operation not permitted") {
+		t.Errorf("apply -d: status %d: %s", code, out)
 	}
 }

@@ -70,7 +70,8 @@ func TestMain(m *testing.M) {
 
 // helperApply applies the plan in the JSON file $NSUP_TEST_PLAN, as nsup
 // apply does, pausing for good before step $NSUP_TEST_PAUSE ("ENV STEP")
-// if set, and saying so on stderr: "nsup-test: paused ENV STEP".
+// if set, and saying so on stderr: "nsup-test: paused ENV STEP"; step
+// $NSUP_TEST_FAIL ("ENV STEP"), if set, fails.
 func helperApply() int {
 	b, err := os.ReadFile(os.Getenv("NSUP_TEST_PLAN"))
 	if err != nil {
@@ -100,6 +101,13 @@ func helperApply() int {
 		if fifo := os.Getenv("NSUP_TEST_RESUME"); fifo != "" {
 			opts = executor.ResumeFrom(opts, fifo)
 		}
+	}
+	if fz := os.Getenv("NSUP_TEST_FAIL"); fz != "" {
+		// "ENV STEP": that step fails with EPERM (FailAt).
+		var env string
+		var step int
+		fmt.Sscan(fz, &env, &step)
+		opts = executor.FailAt(opts, env, step, unix.EPERM)
 	}
 	st, err := executor.Apply(context.Background(), p, opts)
 	if err != nil {
