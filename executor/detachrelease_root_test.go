@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -118,6 +120,88 @@ func TestRootDetachTakeBackReleased(t *testing.T) {
 				t.Fatalf("apply: %v, want b's step %d to fail", err, i)
 			}
 		})
+	}
+}
+
+// TestRootDetachFailAtEveryStepMulti: a detached apply of several
+// environments that fails at any step of any of them leaves nothing: no
+// process (a pod's holder, pasta's keeper: checkHost), no group, no
+// mount, no state, no folder it made. a is released early (b waits for
+// its health), its network is pasta's and a pod's (b joins it), and c
+// joins its pid namespace by name after that release.
+func TestRootDetachFailAtEveryStepMulti(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	if _, err := exec.LookPath("pasta"); err != nil {
+		skipOrFail(t, "needs pasta (apt-get install passt)")
+	}
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	vols := filepath.Join(dir, "volumes")
+	t.Setenv("NSUP_VOLUME_DIR", vols)
+	p := compileDetached(t, dir, `version: 1
+volumes:
+  vol: {}
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, net, ipc]
+    net: {network: user}
+    processes:
+      - name: main
+        command: [/bin/sleep, "1000"]
+        healthcheck: {command: [/bin/true], interval: 50ms}
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    join: {net: a, ipc: a}
+    depends_on: {a: healthy}
+    mounts:
+      - {type: volume, source: vol, target: /vol}
+      - {type: bind, source: ./made/x, target: /made, create: true}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+  c:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`, state)
+	for _, e := range p.Environments {
+		for i, st := range e.Steps {
+			t.Run(fmt.Sprintf("%s-%02d-%s", e.Name, i, st.Op.Syscall()), func(t *testing.T) {
+				checkHost(t)
+				_, _, _, err := run(t, p, executor.FailAt(executor.Options{}, e.Name, i, unix.EPERM))
+				// This step's error, or, for a's last steps, done by b's
+				// wait for its health, that step's wrapping it.
+				found := false
+				for e2 := err; e2 != nil; e2 = errors.Unwrap(e2) {
+					var se *executor.StepError
+					if errors.As(e2, &se) && se.Env == e.Name && se.Step == i && errors.Is(se, unix.EPERM) {
+						found = true
+						break
+					}
+					if se != nil {
+						e2 = se
+					}
+				}
+				if !found {
+					t.Fatalf("apply: %v, want %s's step %d to fail with EPERM", err, e.Name, i)
+				}
+				if ents, _ := os.ReadDir(state); len(ents) != 0 {
+					t.Errorf("state left: %v", ents)
+				}
+				for _, d := range []string{filepath.Join(vols, "proj", "vol"), filepath.Join(dir, "made")} {
+					if _, err := os.Lstat(d); err == nil {
+						t.Errorf("%s is left", d)
+						os.RemoveAll(d)
+					}
+				}
+			})
+		}
 	}
 }
 
