@@ -251,3 +251,41 @@ environments:
 		t.Errorf("apply -d: status %d: %s", code, out)
 	}
 }
+
+// TestRootDetachReleaseFailsJoinedPid: a's release fails (its last step,
+// run once every environment is set up) after c joined a's pid namespace:
+// apply takes both back and ends. a's run waited for its child (a's PID 1,
+// which cannot end before c's child in its namespace is reaped) before it
+// reported the failure, and Apply, waiting for that report, never took c
+// back: nsup hung for good (found by helper-76's review).
+func TestRootDetachReleaseFailsJoinedPid(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+  c:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`, state)
+	if p.Environments[0].Name != "a" {
+		t.Fatalf("planned %s first, want a", p.Environments[0].Name)
+	}
+	last := len(p.Environments[0].Steps) - 1
+	h := startHelper(t, p, "", fmt.Sprintf("NSUP_TEST_FAIL=a %d", last))
+	code, out := h.wait(t)
+	if code != 1 || !strings.Contains(out, fmt.Sprintf("step %d:", last)) || !strings.Contains(out, "operation not permitted") {
+		t.Errorf("apply -d: status %d: %s", code, out)
+	}
+}

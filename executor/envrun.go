@@ -170,15 +170,20 @@ func (r *envRun) setUp(ctx context.Context) bool {
 		r.launched.close()
 	}
 	if err != nil {
+		// Told before the wait: a PID 1 ends only once later joiners of
+		// its pid namespace are reaped, by Apply's rollback (nsup hung
+		// for good, found by a review). done: all undone.
 		if r.child > 0 {
 			r.signal(unix.SIGKILL)
+		}
+		r.setup <- err
+		if r.child > 0 {
 			r.wait()
 		}
 		r.stopPasta()
 		r.cgroupsDone()
 		r.unhold()
 		r.finishPty()
-		r.setup <- err
 		if r.release == nil {
 			r.a.ended <- r
 		}
@@ -220,48 +225,10 @@ func (r *envRun) end() {
 	close(r.done)
 }
 
-// closeNS lets go of the namespaces later environments join by name.
-func (r *envRun) closeNS() {
-	for _, fd := range r.nsFDs {
-		unix.Close(fd)
-	}
-	r.nsFDs = nil
-}
-
 func (r *envRun) finishPty() {
 	if r.pty != nil {
 		r.pty.finish()
 	}
-}
-
-// openWanted opens the namespaces later environments join by name.
-func (r *envRun) openWanted() {
-	if len(r.wanted) == 0 || r.nsFDs != nil {
-		return
-	}
-	r.nsFDs = map[planner.CloneFlags]int{}
-	for _, t := range r.wanted {
-		p := fmt.Sprintf("/proc/%d/ns/%s", r.child, nsFile(t))
-		fd, err := openNS(p, t)
-		if err != nil {
-			// Its main process has exited already: a zombie has no
-			// namespaces left.
-			r.nsErr = fmt.Errorf("%s ended before its namespaces could be joined (%v): %w", r.env.Name, err, unix.ESRCH)
-			return
-		}
-		r.nsFDs[t] = fd
-	}
-}
-
-// nsFile is the /proc/PID/ns/ entry to join a type by: for time, the
-// namespace the environment's processes are in, which its child stage
-// may only have for its children (a time namespace made in a user
-// namespace, time_namespaces(7)).
-func nsFile(t planner.CloneFlags) string {
-	if t == unix.CLONE_NEWTIME {
-		return "time_for_children"
-	}
-	return nsNames[t]
 }
 
 // unhold lets the cache entries the environment runs on go.
