@@ -36,7 +36,7 @@ type outputs struct {
 	// colors are the colour indices given, by label: a restarted
 	// process keeps its colour.
 	colors map[string]int
-	// grace bounds the reads of what a pipe still held at drain's
+	// grace bounds each read of what a pipe still held at drain's
 	// deadline (copy).
 	grace atomic.Int64
 }
@@ -117,19 +117,23 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 			if c, cerr := r.SyscallConn(); cerr == nil {
 				c.Control(func(fd uintptr) { src.left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
 			}
-			// Reads of what is there do not wait; the deadline bounds
-			// them all the same.
-			r.SetReadDeadline(time.Now().Add(time.Duration(o.grace.Load())))
+			// Reads of what the pipe holds do not wait: each is bounded
+			// on its own (heldReader), not all of them by one deadline,
+			// which lost what a pipe made larger than the copy's buffer
+			// held past it when the reader of nsup's output took longer
+			// (helper-78's review).
+			src.wait = time.Duration(o.grace.Load())
 			continue
 		}
 		if len(carry) > 0 {
 			line, carry = append(carry, line...), nil
-			if len(line) > maxLine {
-				line = line[:maxLine] // the rest is lost, as a cut piece would be
-			}
 		}
-		if len(line) > 0 {
-			buf = append(append(buf[:0], prefix...), line...)
+		// A line longer than maxLine (one the deadline cut and carry
+		// joined, too) goes in pieces, each prefixed: none is lost.
+		for len(line) > 0 {
+			piece := line[:min(len(line), maxLine)]
+			line = line[len(piece):]
+			buf = append(append(buf[:0], prefix...), piece...)
 			if buf[len(buf)-1] != '\n' {
 				buf = append(buf, '\n')
 			}
@@ -143,18 +147,23 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 	}
 }
 
-// heldReader reads f; once left is set (>= 0), only that many bytes more.
+// heldReader reads f; once left is set (>= 0), only that many bytes
+// more, each read given wait (bytes the pipe holds are read at once; a
+// read of none, should something else have taken them, does not wait
+// for good).
 type heldReader struct {
 	f    *os.File
 	left int
+	wait time.Duration
 }
 
 func (h *heldReader) Read(p []byte) (int, error) {
 	if h.left == 0 {
 		return 0, io.EOF
 	}
-	if h.left > 0 && len(p) > h.left {
-		p = p[:h.left]
+	if h.left > 0 {
+		p = p[:min(len(p), h.left)]
+		h.f.SetReadDeadline(time.Now().Add(h.wait))
 	}
 	n, err := h.f.Read(p)
 	if h.left > 0 {
