@@ -147,6 +147,7 @@ func (ec *envCompiler) child() {
 			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
 			ec.subfolderBoundReadonly(i, parent)
 			ec.subfolderMountHides(i, parent)
+			ec.shadowedByLater(i)
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {

@@ -94,3 +94,23 @@ func hidesFiles(p string) bool {
 	_, err = f.Readdirnames(1)
 	return !errors.Is(err, io.EOF)
 }
+
+// shadowedByLater refuses mount i when a later mount's target is a
+// folder above its own: mounted after it, that mount covers it whole, and
+// what mount i was to hide stays in sight (a tmpfs at /work/secrets
+// listed before the bind of ./app at /work: the process read the host's
+// app/secrets/token; helper-78's review). Mounts are made in the order
+// listed, as the plan shows.
+func (ec *envCompiler) shadowedByLater(i int) {
+	e := ec.e
+	if i < len(ec.hostBinds) {
+		return // a host folder of rootfs.host: the later one shows it as it is (recursive)
+	}
+	m := e.Mounts[i]
+	for j := i + 1; j < len(e.Mounts); j++ {
+		if t := e.Mounts[j].Target; t != "/" && t != m.Target && within(m.Target, t) {
+			ec.errorf(m.Pos, ec.mountField(i), "the %s at %s lies below %s, listed after it, which is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after %s", m.Type, m.Target, ec.mountField(j)+" at "+t, ec.mountField(j))
+			return
+		}
+	}
+}
