@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -72,8 +73,13 @@ func (m *importer) ports(co *obj, p *podInfo) {
 	}
 }
 
-// volumeMounts reads the container's volume mounts into mounts.
+// volumeMounts reads the container's volume mounts into mounts, in the
+// Pod's order but for a folder's, which goes before the mounts below it
+// listed earlier (containerd's CRI sorts them all by depth): nsup mounts
+// in the order listed, and refuses a mount that a later one covers.
 func (m *importer) volumeMounts(co *obj, p *podInfo, mounts *yaml.Node) {
+	first := len(mounts.Content)
+	defer func() { parentsFirst(mounts.Content[first:]) }()
 	for i, vn := range co.list("volumeMounts") {
 		at := fmt.Sprintf("%s.volumeMounts[%d]", co.at, i)
 		vo := m.object(vn, at)
@@ -139,4 +145,31 @@ func (m *importer) volumeMounts(co *obj, p *podInfo, mounts *yaml.Node) {
 		}
 		mounts.Content = append(mounts.Content, mt)
 	}
+}
+
+// parentsFirst moves each mount before the first one listed before it
+// whose target lies below its own; the others keep their order.
+func parentsFirst(ms []*yaml.Node) {
+	var out []*yaml.Node
+	for _, mt := range ms {
+		at := len(out)
+		for j, o := range out {
+			if strings.HasPrefix(mountTarget(o), strings.TrimSuffix(mountTarget(mt), "/")+"/") {
+				at = j
+				break
+			}
+		}
+		out = slices.Insert(out, at, mt)
+	}
+	copy(ms, out)
+}
+
+// mountTarget is a mount's target, cleaned.
+func mountTarget(mt *yaml.Node) string {
+	for i := 0; i+1 < len(mt.Content); i += 2 {
+		if mt.Content[i].Value == "target" {
+			return path.Clean(mt.Content[i+1].Value)
+		}
+	}
+	return ""
 }

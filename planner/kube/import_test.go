@@ -529,3 +529,37 @@ func FuzzImport(f *testing.F) {
 	f.Add([]byte("apiVersion: v1\nkind: Pod\nspec:\n  containers: [{name: a, command: [x]}]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkImport(t, data) })
 }
+
+// TestImportMountsParentFirst: a container's volumeMounts become mounts
+// with a folder's before those below it, as containerd's CRI orders
+// them: nsup mounts in the order listed and refuses a mount that a later
+// one covers, which a Pod listing /work/cache before /work would be.
+func TestImportMountsParentFirst(t *testing.T) {
+	y, _, err := Import("pod.yaml", []byte(`apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  volumes:
+    - {name: work, hostPath: {path: /srv/work}}
+    - {name: cache, emptyDir: {}}
+    - {name: deep, emptyDir: {}}
+  containers:
+    - name: c
+      image: busybox
+      volumeMounts:
+        - {name: deep, mountPath: /work/cache/deep}
+        - {name: cache, mountPath: /work/cache}
+        - {name: work, mountPath: /work}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parseImported(t, "pod.nsup.yaml", y)
+	var got []string
+	for _, m := range s.Environments[0].Mounts {
+		got = append(got, m.Target)
+	}
+	if want := []string{"/proc", "/dev", "/work", "/work/cache", "/work/cache/deep"}; !slices.Equal(got, want) {
+		t.Errorf("mounts %q, want %q", got, want)
+	}
+}
