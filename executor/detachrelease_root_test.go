@@ -205,6 +205,22 @@ environments:
 	}
 }
 
+// joinedPidSpec is a, and c, which joins a's pid namespace.
+const joinedPidSpec = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+  c:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    processes:
+      - {name: main, command: [/bin/sleep, "1000"]}
+`
+
 // TestRootDetachTakeBackJoinedPid: a detached apply that fails after c
 // joined a's pid namespace takes everything back, and ends. Rolled back
 // in plan order, it waited for a's child first, PID 1 of that namespace,
@@ -221,20 +237,7 @@ func TestRootDetachTakeBackJoinedPid(t *testing.T) {
 	state := testStateDir(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
-	p := compileDetached(t, dir, `version: 1
-environments:
-  a:
-    rootfs: {dir: ./rootfs}
-    namespaces: [mnt, pid]
-    processes:
-      - {name: main, command: [/bin/sleep, "1000"]}
-  c:
-    rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
-    join: {pid: a}
-    processes:
-      - {name: main, command: [/bin/sleep, "1000"]}
-  d:
+	p := compileDetached(t, dir, joinedPidSpec+`  d:
     rootfs: {dir: ./rootfs}
     namespaces: [mnt, pid]
     depends_on: {c: started}
@@ -265,20 +268,7 @@ func TestRootDetachReleaseFailsJoinedPid(t *testing.T) {
 	state := testStateDir(t)
 	dir := t.TempDir()
 	busyboxRoot(t, dir)
-	p := compileDetached(t, dir, `version: 1
-environments:
-  a:
-    rootfs: {dir: ./rootfs}
-    namespaces: [mnt, pid]
-    processes:
-      - {name: main, command: [/bin/sleep, "1000"]}
-  c:
-    rootfs: {dir: ./rootfs}
-    namespaces: [mnt]
-    join: {pid: a}
-    processes:
-      - {name: main, command: [/bin/sleep, "1000"]}
-`, state)
+	p := compileDetached(t, dir, joinedPidSpec, state)
 	if p.Environments[0].Name != "a" {
 		t.Fatalf("planned %s first, want a", p.Environments[0].Name)
 	}

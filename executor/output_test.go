@@ -3,9 +3,9 @@ package executor
 import (
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -98,62 +98,24 @@ func TestOutputsUnlabelled(t *testing.T) {
 	}
 }
 
-// gatedWriter is a reader of nsup's output that takes nothing until open
-// is closed: a slow one.
-type gatedWriter struct {
-	open chan struct{}
-	mu   sync.Mutex
-	b    strings.Builder
-}
-
-func (g *gatedWriter) Write(p []byte) (int, error) {
-	<-g.open
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.b.Write(p)
-}
-
 // TestOutputsSlowReaderKeepsOutput: the last output of a process that has
 // ended, still in its pipe when drain's deadline passes because the copy
 // was stuck writing to a slow reader, is copied all the same (it was
 // lost: nsup apply | slow got 44,859 of 50,000 lines); a process left
 // behind holding the pipe open adds at most what the pipe held, and
-// drain ends.
+// drain ends (drainLeftBehind).
 func TestOutputsSlowReaderKeepsOutput(t *testing.T) {
-	g := &gatedWriter{open: make(chan struct{})}
-	o := newOutputs(false, 0, g, io.Discard)
-	w, werr, err := o.add("a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer werr.Close()
-	// More than the copy's buffer: the rest waits in the pipe.
-	var want strings.Builder
+	var text strings.Builder
 	for i := 0; i < 12000; i++ {
-		fmt.Fprintf(&want, "a | line %d\n", i)
+		fmt.Fprintf(&text, "line %d\n", i)
 	}
-	text := strings.ReplaceAll(want.String(), "a | ", "")
-	if len(text) <= maxLine || len(text) > maxLine+60000 {
-		t.Fatalf("%d bytes: want more than the copy's buffer, less than it and a pipe", len(text))
+	// More than the copy's buffer: the rest waits in the pipe.
+	if text.Len() <= maxLine || text.Len() > maxLine+60000 {
+		t.Fatalf("%d bytes: want more than the copy's buffer, less than it and a pipe", text.Len())
 	}
-	if _, err := io.WriteString(w, text); err != nil {
-		t.Fatal(err)
-	}
-	// w stays open: a process left behind holds it.
-	drained := make(chan struct{})
-	go func() {
-		o.drain(20 * time.Millisecond)
-		close(drained)
-	}()
-	// The reader starts well after the deadline (20 ms, then 20 ms more).
-	time.Sleep(300 * time.Millisecond)
-	close(g.open)
-	<-drained
-	w.Close()
-	g.mu.Lock()
-	got := g.b.String()
-	g.mu.Unlock()
-	if got != want.String() {
-		t.Errorf("got %d lines of %d (%d of %d bytes)", strings.Count(got, "\n"), 12000, len(got), want.Len())
+	g := &pacedWriter{open: make(chan struct{}), pauseAfter: math.MaxInt}
+	want := strings.ReplaceAll(text.String(), "\n", "")
+	if got := drainLeftBehind(t, g, 0, text.String()); got != want {
+		t.Errorf("got %d of %d bytes", len(got), len(want))
 	}
 }
