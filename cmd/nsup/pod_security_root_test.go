@@ -129,7 +129,7 @@ func upReviewPod(t *testing.T, podSpec string) (holder int, secretDir, secretFil
 	}
 	var h struct{ Pid int }
 	b, _ := os.ReadFile(filepath.Join(dir, "state", "reviewpod", ".pods", "web.json"))
-	if json.Unmarshal(b, &h) != nil || h.Pid == 0 || comm(h.Pid) != "nsup-pod" {
+	if json.Unmarshal(b, &h) != nil || h.Pid == 0 || holderName(h.Pid) != "nsup-pod" {
 		t.Fatalf("no holder: %s", b)
 	}
 	secretDir = filepath.Join(dir, "rootonly")

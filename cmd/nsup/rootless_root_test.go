@@ -711,7 +711,7 @@ func TestRootRootlessPodRestart(t *testing.T) {
 		t.Fatalf("the holder's record: %v", err)
 	}
 	json.Unmarshal(b, &h)
-	if h.Pid == 0 || comm(h.Pid) != "nsup-pod" || nsOf(h.Pid, "net") != nsOf(after["client"], "net") ||
+	if h.Pid == 0 || holderName(h.Pid) != "nsup-pod" || nsOf(h.Pid, "net") != nsOf(after["client"], "net") ||
 		nsOf(h.Pid, "user") != nsOf(after["client"], "user") || nsOf(h.Pid, "user") != nsOf(after["web"], "user") || nsOf(h.Pid, "user") == nsOf(os.Getpid(), "user") {
 		t.Errorf("holder %s: pid %d (%s), net %s user %s; client's %s %s", b, h.Pid, comm(h.Pid), nsOf(h.Pid, "net"), nsOf(h.Pid, "user"), nsOf(after["client"], "net"), nsOf(after["client"], "user"))
 	}
