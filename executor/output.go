@@ -2,14 +2,13 @@ package executor
 
 import (
 	"bufio"
-	"errors"
 	"io"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/nsup/nsup/executor/lifecycle"
 )
 
 // outputs prefixes the lines of several processes that write to one
@@ -97,43 +96,16 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 const maxLine = 64 << 10
 
 // copy writes r's lines to dst, each prefixed, until r's end; once
-// drain's deadline has passed, until the end of what r held then (the
-// last output of processes that have ended, which the copy, stuck writing
-// to a slow reader of nsup's output, had not taken by the deadline: a
-// read past the deadline fails without looking, and it was lost, as in
-// nsup apply | slow: 44,859 of 50,000 lines). A process left behind that
-// goes on writing adds at most what the pipe held then.
+// drain's deadline has passed, until the end of what r held then
+// (lifecycle.HeldReader).
 func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 	defer o.wg.Done()
-	src := &heldReader{f: r, left: -1}
-	br := bufio.NewReaderSize(src, maxLine)
+	br := bufio.NewReaderSize(lifecycle.NewHeldReader(r, &o.grace), maxLine)
 	buf := make([]byte, 0, len(prefix)+maxLine+1)
-	var carry []byte // a line cut by the deadline, taken up again
 	for {
 		line, err := br.ReadSlice('\n')
-		if errors.Is(err, os.ErrDeadlineExceeded) && src.left < 0 {
-			carry = append(carry, line...)
-			src.left = 0
-			if c, cerr := r.SyscallConn(); cerr == nil {
-				c.Control(func(fd uintptr) { src.left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-			}
-			// Reads of what the pipe holds do not wait: each is bounded
-			// on its own (heldReader), not all of them by one deadline,
-			// which lost what a pipe made larger than the copy's buffer
-			// held past it when the reader of nsup's output took longer
-			// (helper-78's review).
-			src.wait = time.Duration(o.grace.Load())
-			continue
-		}
-		if len(carry) > 0 {
-			line, carry = append(carry, line...), nil
-		}
-		// A line longer than maxLine (one the deadline cut and carry
-		// joined, too) goes in pieces, each prefixed: none is lost.
-		for len(line) > 0 {
-			piece := line[:min(len(line), maxLine)]
-			line = line[len(piece):]
-			buf = append(append(buf[:0], prefix...), piece...)
+		if len(line) > 0 {
+			buf = append(append(buf[:0], prefix...), line...)
 			if buf[len(buf)-1] != '\n' {
 				buf = append(buf, '\n')
 			}
@@ -145,31 +117,6 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 			return
 		}
 	}
-}
-
-// heldReader reads f; once left is set (>= 0), only that many bytes
-// more, each read given wait (bytes the pipe holds are read at once; a
-// read of none, should something else have taken them, does not wait
-// for good).
-type heldReader struct {
-	f    *os.File
-	left int
-	wait time.Duration
-}
-
-func (h *heldReader) Read(p []byte) (int, error) {
-	if h.left == 0 {
-		return 0, io.EOF
-	}
-	if h.left > 0 {
-		p = p[:min(len(p), h.left)]
-		h.f.SetReadDeadline(time.Now().Add(h.wait))
-	}
-	n, err := h.f.Read(p)
-	if h.left > 0 {
-		h.left -= n
-	}
-	return n, err
 }
 
 // drain waits for the copies to reach the end of their pipes, at most d
@@ -187,11 +134,10 @@ func (o *outputs) drain(d time.Duration) {
 	select {
 	case <-done:
 	case <-time.After(d):
-		// A little more time, not none: a read past its deadline fails
-		// without looking (what is in a pipe then is copied: copy).
+		// What each pipe holds now is still copied (copy).
 		o.grace.Store(int64(d))
 		for _, r := range o.pipes {
-			r.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+			r.SetReadDeadline(time.Now())
 		}
 		<-done
 	}

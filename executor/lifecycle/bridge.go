@@ -1,14 +1,11 @@
 package lifecycle
 
 import (
-	"errors"
 	"io"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Bridge is what a child gets as its fds 0, 1 and 2 (Files) from nsup's
@@ -38,7 +35,7 @@ type Bridge struct {
 	// prefixed outputs): End ends those first.
 	own       []*os.File
 	ownCopies sync.WaitGroup
-	// grace is End's d, which bounds a copy's reads of what its pipe
+	// grace is End's d, which bounds each of a copy's reads of what its pipe
 	// still held at the deadline (copyOut).
 	grace atomic.Int64
 }
@@ -138,48 +135,9 @@ func (b *Bridge) out(w io.Writer) (*os.File, error) {
 }
 
 // copyOut copies r to w until r's end, or until End's read deadline has
-// passed; then what r still holds (FIONREAD, TIOCINQ in x/sys) is copied too, its reads waiting for
-// it at most End's d in all. That is the last output of commands that
-// have ended, which a slow reader of nsup's stdout had not taken by the
-// deadline (the copy stuck writing meanwhile): End closed the pipe
-// before, and it was lost. A process left behind that goes on writing
-// adds at most what the pipe held then.
+// passed and then what r held at that moment (HeldReader).
 func (b *Bridge) copyOut(w io.Writer, r *os.File) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if errors.Is(err, os.ErrDeadlineExceeded) {
-			break
-		}
-		if err != nil {
-			return
-		}
-	}
-	left := 0
-	if c, err := r.SyscallConn(); err == nil {
-		c.Control(func(fd uintptr) { left, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	}
-	budget := time.Duration(b.grace.Load())
-	for left > 0 && budget > 0 {
-		start := time.Now()
-		r.SetReadDeadline(start.Add(budget))
-		n, err := r.Read(buf[:min(left, len(buf))])
-		budget -= time.Since(start)
-		left -= n
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
+	io.CopyBuffer(w, NewHeldReader(r, &b.grace), make([]byte, 32<<10))
 }
 
 // Track counts the read ends of pipes copied elsewhere (nsup apply's
