@@ -114,28 +114,17 @@ func RunKeeper(stderr *os.File) int {
 // 8 of 150 applies of the test binary with a pasta network failed).
 // Without /proc, every fd from first on is closed, as before.
 func closeInherited(first int) {
-	d, err := unix.Open("/proc/self/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		unix.CloseRange(uint(first), ^uint(0), 0)
 		return
 	}
-	var fds []int
-	buf := make([]byte, 4096)
-	for {
-		n, err := unix.ReadDirent(d, buf)
-		if err != nil || n <= 0 {
-			break
+	for _, ent := range ents {
+		// ReadDir's own fd is closed by now (EBADF below).
+		fd, err := strconv.Atoi(ent.Name())
+		if err != nil || fd < first {
+			continue
 		}
-		var names []string
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-		for _, name := range names {
-			if fd, err := strconv.Atoi(name); err == nil && fd >= first && fd != d {
-				fds = append(fds, fd)
-			}
-		}
-	}
-	unix.Close(d)
-	for _, fd := range fds {
 		if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil && fl&unix.FD_CLOEXEC == 0 {
 			unix.Close(fd)
 		}
