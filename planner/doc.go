@@ -71,5 +71,7 @@
 //	host  mkdir(STATE/ENV, 0700); flock(STATE/ENV/lock)   before anything else
 //	host  open(0 < /dev/null, 1 2 >> STATE/ENV/output.log); listen(STATE/ENV/control.sock)
 //	host  state(STATE/ENV/state.json)                after the tree is started
-//	init  prctl(PR_SET_PDEATHSIG, 0)                 last: released
+//	init  prctl(PR_SET_PDEATHSIG, 0)                 last: released, once every environment
+//	                                                is up (listed after them all), or before
+//	                                                a later wait(ENV healthy) (listed there)
 package planner

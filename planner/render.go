@@ -39,6 +39,12 @@ func Render(w io.Writer, p *Plan) error {
 		fmt.Fprintf(b, "# project %s\n", p.Project)
 	}
 	RenderVars(b, p.Vars, p.EnvFile, "# ")
+	if p.Detach {
+		// Apply holds each environment's last steps back (Sequence):
+		// listed where they are made.
+		b.Write(renderSequence(nil, p, width))
+		return b.Flush()
+	}
 	envs := p.Environments
 	workers := min(runtime.GOMAXPROCS(0), len(envs)/renderBatch+1)
 	bufs := make([][]byte, min(len(envs), workers*renderBatch))
@@ -78,6 +84,16 @@ const renderBatch = 32
 //
 // the name padded to width, the call to 60 characters (as %-60s pads).
 func renderEnv(buf []byte, e *Env, width int) []byte {
+	buf = renderHead(buf, e)
+	for i := range e.Steps {
+		buf = renderStep(buf, e, i, width)
+	}
+	return buf
+}
+
+// renderHead appends an environment's notes: what it is planned after,
+// and the planner's decisions.
+func renderHead(buf []byte, e *Env) []byte {
 	if len(e.Needs) > 0 {
 		buf = fmt.Appendf(buf, "# %s joins namespaces of %s: planned after it\n", e.Name, strings.Join(e.Needs, ", "))
 	}
@@ -92,26 +108,30 @@ func renderEnv(buf []byte, e *Env, width int) []byte {
 		buf = append(append(append(append(buf, "# "...), e.Name...), ": "...), n...)
 		buf = append(buf, '\n')
 	}
-	for i, st := range e.Steps {
-		buf = padRight(buf, e.Name, width)
-		buf = append(buf, "  "...)
-		buf = padRight(buf, st.Stage.String(), 5)
+	return buf
+}
+
+// renderStep appends the line of step i of e (and a rootfs's files).
+func renderStep(buf []byte, e *Env, i, width int) []byte {
+	st := e.Steps[i]
+	buf = padRight(buf, e.Name, width)
+	buf = append(buf, "  "...)
+	buf = padRight(buf, st.Stage.String(), 5)
+	buf = append(buf, ' ')
+	if i < 100 {
 		buf = append(buf, ' ')
-		if i < 100 {
-			buf = append(buf, ' ')
-		}
-		if i < 10 {
-			buf = append(buf, ' ')
-		}
-		buf = strconv.AppendInt(buf, int64(i), 10)
-		buf = append(buf, "  "...)
-		buf = padRight(buf, FormatOp(st.Op), 60)
-		buf = append(append(append(buf, "  # "...), st.Origin...), '\n')
-		if r, ok := st.Op.(Rootfs); ok {
-			for _, f := range r.Files {
-				buf = append(buf, strings.Repeat(" ", width+13)...)
-				buf = append(append(append(buf, "  "...), formatFile(f)...), '\n')
-			}
+	}
+	if i < 10 {
+		buf = append(buf, ' ')
+	}
+	buf = strconv.AppendInt(buf, int64(i), 10)
+	buf = append(buf, "  "...)
+	buf = padRight(buf, FormatOp(st.Op), 60)
+	buf = append(append(append(buf, "  # "...), st.Origin...), '\n')
+	if r, ok := st.Op.(Rootfs); ok {
+		for _, f := range r.Files {
+			buf = append(buf, strings.Repeat(" ", width+13)...)
+			buf = append(append(append(buf, "  "...), formatFile(f)...), '\n')
 		}
 	}
 	return buf
@@ -141,68 +161,6 @@ func formatFile(f File) string {
 }
 
 func q(s string) string { return strconv.Quote(s) }
-
-// output renders an output label: the prefix of each line the process
-// writes.
-func output(label string) string {
-	if label == "" {
-		return ""
-	}
-	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
-}
-
-// stopTimeout renders a process's stop_timeout when it is not the default.
-func stopTimeout(ms int64) string {
-	if ms == DefaultStopTimeout {
-		return ""
-	}
-	return fmt.Sprintf(", stop_timeout %v", time.Duration(ms)*time.Millisecond)
-}
-
-// restart renders a process's restart policy: when init restarts it,
-// after what back-off, and, for the main process, when the environment
-// ends.
-func restart(r *RestartPolicy, main bool) string {
-	if r == nil {
-		return ""
-	}
-	when := "restarted whatever its exit status"
-	policy := r.Policy
-	if r.Policy == "on-failure" {
-		when = "restarted if it exits non-zero"
-		if r.Max > 0 {
-			policy = fmt.Sprintf("on-failure:%d", r.Max)
-			when += fmt.Sprintf(", %d times at most", r.Max)
-		}
-	}
-	end := ""
-	if main {
-		end = "; the environment ends when it exits and is not restarted"
-		if r.Policy == "always" {
-			end = "; the environment ends only when stopped"
-		}
-	}
-	return fmt.Sprintf(", restart %s: %s, after %v doubling up to %v (back to %v once it has run %v)%s",
-		policy, when, RestartBackoffMin, RestartBackoffMax, RestartBackoffMin, RestartBackoffReset, end)
-}
-
-// healthcheck renders a process's healthcheck.
-func healthcheck(h *Healthcheck) string {
-	if h == nil {
-		return ""
-	}
-	argv := h.Argv
-	if h.Path != "" && len(argv) > 0 && h.Path != argv[0] {
-		argv = append([]string{h.Path}, argv[1:]...)
-	}
-	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
-	start := ""
-	if h.StartPeriodMs > 0 {
-		start = fmt.Sprintf(", failures in its first %v not counted until a success", ms(h.StartPeriodMs))
-	}
-	return fmt.Sprintf(", healthcheck %s as this process, every %v, killed after %v, unhealthy after %d failures in a row%s",
-		qlist(argv), ms(h.IntervalMs), ms(h.TimeoutMs), h.Retries, start)
-}
 
 // create renders Mount.Create: the mount point made, in the root, when
 // it is missing (a write to the root's tree, which may be the host's).
@@ -460,7 +418,7 @@ func FormatOp(op Op) string {
 	case WaitHealthy:
 		release := ""
 		if op.Release {
-			release = fmt.Sprintf("%s released first (its last steps done now), ", op.Env)
+			release = fmt.Sprintf("%s released first unless it is already (its last steps, listed above), ", op.Env)
 		}
 		if op.StateDir != "" {
 			release = fmt.Sprintf("%s runs already (%s), asking its init ", op.Env, q(op.StateDir))

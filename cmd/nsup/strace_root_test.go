@@ -312,6 +312,10 @@ func withoutChecks(p *planner.Plan, evs []event) []event {
 type expectation struct {
 	step  string
 	match func(e event) bool
+	// ref is the plan's step (matchTrace sets its environment), for the
+	// order across environments; set when stepped.
+	ref     planner.StepRef
+	stepped bool
 	// each: the call is made on every thread of the process (Go's
 	// AllThreadsSyscall), one by each, all of them this step's.
 	each bool
@@ -546,7 +550,8 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 	rootBound := "" // the root bound onto itself: its setattrs go through its fd
 	cloned := false // after the Clone step
 	add := func(i int, st planner.Step, m func(event) bool) {
-		ex = append(ex, expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), match: byStage(st, p.Name, host, fds, m)})
+		ex = append(ex, expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), match: byStage(st, p.Name, host, fds, m),
+			ref: planner.StepRef{Step: i}, stepped: true})
 	}
 	// On every thread of init (its AllThreadsSyscall).
 	addEach := func(i int, st planner.Step, m func(event) bool) {
@@ -1162,7 +1167,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 	}
 	var order []string
 	sides := map[string][]expectation{}
-	for _, e := range p.Environments {
+	for i, e := range p.Environments {
 		queues[e.Name] = expectations(e, p.Detach, host, held, sides, fds)
 		order = append(order, e.Name)
 		for _, n := range []string{"child " + e.Name, "host " + e.Name} {
@@ -1171,7 +1176,13 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 				order = append(order, n)
 			}
 		}
+		for _, n := range []string{e.Name, "host " + e.Name} {
+			for k := range queues[n] {
+				queues[n][k].ref.Env = i
+			}
+		}
 	}
+	made := map[planner.StepRef]int{} // where in evs each step was first made
 	// A pod's holder started here confines itself once nsup's binary
 	// runs in it, side by side with the environments.
 	for pod := range held {
@@ -1204,7 +1215,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 		delete(last, n)
 	}
-	for _, e := range evs {
+	for at, e := range evs {
 		if threads[e.proc] == nil {
 			threads[e.proc] = map[int]bool{}
 		}
@@ -1226,6 +1237,9 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		ok := false
 		for _, n := range order {
 			if q := queues[n]; len(q) > 0 && q[0].match(e) {
+				if _, ok := made[q[0].ref]; q[0].stepped && !ok {
+					made[q[0].ref] = at
+				}
 				queues[n] = q[1:]
 				done(n)
 				if q[0].each {
@@ -1248,6 +1262,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		fds.apply(e)
 	}
 	unmatched = append(unmatched, own.bad...)
+	unmatched = append(unmatched, outOfSequence(p, evs, made)...)
 	for _, n := range order {
 		done(n)
 	}
@@ -1257,6 +1272,30 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 	}
 	return unmatched, missing
+}
+
+// outOfSequence checks the order across environments: the host's steps
+// and each detached environment's held steps (its release) made in the
+// order the text plan lists them (planner's Sequence). The steps made
+// inside an environment may overlap a later one's in the foreground;
+// each environment's own order is its queue's.
+func outOfSequence(p *planner.Plan, evs []event, made map[planner.StepRef]int) []string {
+	var bad []string
+	last, lastRef := -1, planner.StepRef{}
+	for _, r := range p.Sequence() {
+		e := &p.Environments[r.Env]
+		at, ok := made[r]
+		if !ok || e.Steps[r.Step].Stage != planner.Host && r.Step < e.HeldFrom(p.Detach) {
+			continue
+		}
+		if at < last {
+			l := &p.Environments[lastRef.Env]
+			bad = append(bad, fmt.Sprintf("made before a step the plan lists earlier: %s step %d (%s) at %s, before %s step %d (%s) at %s",
+				e.Name, r.Step, planner.FormatOp(e.Steps[r.Step].Op), evs[at], l.Name, lastRef.Step, planner.FormatOp(l.Steps[lastRef.Step].Op), evs[last]))
+		}
+		last, lastRef = at, r
+	}
+	return bad
 }
 
 func joinEvents(evs []event) string {

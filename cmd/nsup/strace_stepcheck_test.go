@@ -433,3 +433,45 @@ func TestStraceMatcherChecksSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestStraceMatcherChecksSequence: across environments, the host's steps
+// and a detached environment's held steps must be made in the order the
+// plan lists them (planner's Sequence): a's release made before b's
+// clone, as apply made it before the fix of the detached plan's order,
+// is reported; made after b's state, it is not; nor is a step inside an
+// environment that overlaps a later one's in the foreground.
+func TestStraceMatcherChecksSequence(t *testing.T) {
+	env := func(name string) planner.Env {
+		return planner.Env{Name: name, Steps: []planner.Step{
+			{Stage: planner.Host, Op: planner.Clone{Flags: unix.CLONE_NEWNS}},
+			{Stage: planner.Child, Op: planner.Sethostname{Name: name}},
+			{Stage: planner.Host, Op: planner.SaveState{Path: "/run/nsup/" + name + "/state.json"}},
+			{Stage: planner.Init, Op: planner.Prctl{Option: unix.PR_SET_PDEATHSIG, Arg: 0}},
+		}}
+	}
+	p := &planner.Plan{Detach: true, Environments: []planner.Env{env("a"), env("b")}}
+	evs := make([]event, 8)
+	for i := range evs {
+		evs[i] = event{pid: 100 + i, name: "call"}
+	}
+	a, b := func(s int) planner.StepRef { return planner.StepRef{Env: 0, Step: s} }, func(s int) planner.StepRef { return planner.StepRef{Env: 1, Step: s} }
+	made := map[planner.StepRef]int{a(0): 0, a(1): 1, a(2): 2, a(3): 3, b(0): 4, b(1): 5, b(2): 6, b(3): 7}
+	if bad := outOfSequence(p, evs, made); len(bad) != 1 || !strings.Contains(bad[0], "a step 3") || !strings.Contains(bad[0], "b step 2") {
+		t.Errorf("a released before b's clone and state: %q", bad)
+	}
+	made[a(3)], made[b(3)] = 7, 3
+	if bad := outOfSequence(p, evs, made); len(bad) != 1 || !strings.Contains(bad[0], "b step 3") {
+		t.Errorf("b released before a: %q", bad)
+	}
+	made[a(3)], made[b(3)] = 6, 7
+	made[a(2)] = 5 // a's state after b's clone
+	if bad := outOfSequence(p, evs, made); len(bad) != 1 || !strings.Contains(bad[0], "b step 0") || !strings.Contains(bad[0], "a step 2") {
+		t.Errorf("a's state after b's clone: %q", bad)
+	}
+	made[a(2)], made[b(2)] = 2, 5
+	made[a(1)] = 4 // inside a, after b's clone: not the host's
+	made[b(0)] = 3
+	if bad := outOfSequence(p, evs, made); len(bad) != 0 {
+		t.Errorf("in the plan's order: %q", bad)
+	}
+}
