@@ -23,9 +23,12 @@ import (
 // (the source names it), an image file shown through an overlay's
 // merged folder, and another loop device of the same image (the same
 // blocks); so is nsup's cache there, and its state directory with the
-// image in a writable volume's folder. A read-only bind, a folder that
-// leaves the image out, and a removed image (not where sysfs names it)
-// are planned. The mountinfo and sysfs here are a fixture (devices made
+// image in a writable volume's folder. A read-only bind and a folder that
+// leaves the image out are planned. A removed image (sysfs names it
+// " (deleted)") may keep another name on its filesystem, anywhere: a
+// writable bind of a folder of that filesystem is refused (the one its
+// removed name was in, here: the fixture has no loop device to ask),
+// one of another filesystem planned. The mountinfo and sysfs here are a fixture (devices made
 // up, files the test's).
 func TestSpecOnLoopImage(t *testing.T) {
 	d := t.TempDir()
@@ -114,7 +117,8 @@ func TestSpecOnLoopImage(t *testing.T) {
 		{"mounted from its image file (the source)", d + "/mnte/proj", bind(imgs, ""), imgs + "/e.img", imgs + "/e.img"},
 		{"another loop device of the same image, its filesystem bound", d + "/mnt/proj", bind(d+"/mnt2", ""), imgs + "/disk.img", d + "/mnt2/proj/nsup.yaml"},
 		{"the image in an overlay's upper folder, the merged one bound", d + "/mnto/proj", bind(d+"/merged", ""), up + "/o.img", d + "/merged/o.img"},
-		{"a removed image", d + "/mntg/proj", bind(imgs, ""), "", ""},
+		{"a removed image, a folder of its filesystem bound", d + "/mntg/proj", bind(d+"/other", ""), imgs + "/gone.img (removed; a name it keeps may be anywhere on its filesystem)", d + "/other"},
+		{"a removed image, a folder of another filesystem bound", d + "/mntg/proj", bind(d+"/mnto", ""), "", ""},
 	} {
 		err := compile(c.spec, c.mounts)
 		refused := err != nil && strings.Contains(err.Error(), "which nsup reads to plan this spec")

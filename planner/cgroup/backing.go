@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // AddBacking sets each mount's Backing: the files whose bytes its
@@ -28,11 +30,13 @@ import (
 //     squashfuse).
 //
 // A backing file is named as the kernel names it to nsup (d_path from
-// nsup's root): one of another mount namespace, or one removed (named
-// with " (deleted)"), is not where the name says, and the planner does
-// not place it.
+// nsup's root): one of another mount namespace is not where the name
+// says, and the planner does not place it by its name. One removed (named
+// with " (deleted)") may keep another name (a hard link made before the
+// removal), on the same filesystem: a loop device's says which
+// (LOOP_GET_STATUS64: Image.Dev and Ino).
 func AddBacking(fsys fs.FS, mounts []Mount) {
-	byDev := map[string][]string{}
+	byDev := map[string][]Image{}
 	for i, m := range mounts {
 		key := m.Dev + " " + m.Source
 		files, ok := byDev[key]
@@ -42,7 +46,11 @@ func AddBacking(fsys fs.FS, mounts []Mount) {
 				if st, err := fs.Stat(fsys, strings.TrimPrefix(path.Clean(m.Source), "/")); err == nil {
 					switch t := st.Mode().Type(); {
 					case t == 0:
-						files = append(files, path.Clean(m.Source))
+						img := Image{Name: path.Clean(m.Source)}
+						if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+							img.Dev, img.Ino = fmt.Sprintf("%d:%d", major(sys.Dev), minor(sys.Dev)), sys.Ino
+						}
+						files = append(files, img)
 					case t == fs.ModeDevice:
 						if sys, ok := st.Sys().(*syscall.Stat_t); ok {
 							rdev := fmt.Sprintf("%d:%d", major(sys.Rdev), minor(sys.Rdev))
@@ -63,14 +71,17 @@ func AddBacking(fsys fs.FS, mounts []Mount) {
 // device dev (major:minor) is, or is on (a partition's whole disk; the
 // slaves of a device-mapper or md device, and theirs), at most eight
 // devices deep.
-func blockBacking(fsys fs.FS, dev string, depth int, out []string) []string {
+func blockBacking(fsys fs.FS, dev string, depth int, out []Image) []Image {
 	if depth > 8 || dev == "" || strings.HasPrefix(dev, "0:") {
 		return out
 	}
 	base := "sys/dev/block/" + dev
 	if b, err := fs.ReadFile(fsys, base+"/loop/backing_file"); err == nil {
-		if f := strings.TrimSuffix(string(b), "\n"); f != "" && !slices.Contains(out, f) {
-			out = append(out, f)
+		if f := strings.TrimSuffix(string(b), "\n"); f != "" {
+			img := loopImage(fsys, base, f)
+			if !slices.ContainsFunc(out, img.Same) {
+				out = append(out, img)
+			}
 		}
 		return out
 	}
@@ -96,6 +107,61 @@ func blockBacking(fsys fs.FS, dev string, depth int, out []string) []string {
 		out = blockBacking(fsys, l, depth+1, out)
 	}
 	return out
+}
+
+// Image is a file whose bytes are a filesystem's (AddBacking): Name, as
+// the kernel names it (sysfs's loop/backing_file, or the mount's
+// source); Removed, that name gone (sysfs says " (deleted)", which Name
+// leaves out); and the filesystem (Dev, major:minor) and inode the file
+// is, or "" and 0 where not known (a loop device nsup may not open:
+// rootless).
+type Image struct {
+	Name    string
+	Removed bool
+	Dev     string
+	Ino     uint64
+}
+
+// Same says whether o is the file i is: by filesystem and inode where
+// both are known, else by name.
+func (i Image) Same(o Image) bool {
+	if i.Dev != "" && o.Dev != "" {
+		return i.Dev == o.Dev && i.Ino == o.Ino
+	}
+	return i.Name == o.Name && i.Removed == o.Removed
+}
+
+// loopImage is the image file the loop device at base (sys/dev/block/
+// MAJ:MIN) holds, sysfs naming it f: its filesystem and inode as
+// LOOP_GET_STATUS64 on the device (dev/ and the name in base's uevent)
+// gives them.
+func loopImage(fsys fs.FS, base, f string) Image {
+	img := Image{Name: f}
+	if n, ok := strings.CutSuffix(f, " (deleted)"); ok {
+		img.Name, img.Removed = n, true
+	}
+	ev, err := fs.ReadFile(fsys, base+"/uevent")
+	if err != nil {
+		return img
+	}
+	for _, l := range strings.Split(string(ev), "\n") {
+		name, ok := strings.CutPrefix(l, "DEVNAME=")
+		if !ok || name == "" || strings.Contains(name, "..") {
+			continue
+		}
+		d, err := fsys.Open("dev/" + name)
+		if err != nil {
+			return img
+		}
+		defer d.Close()
+		if fd, ok := d.(interface{ Fd() uintptr }); ok {
+			if st, err := unix.IoctlLoopGetStatus64(int(fd.Fd())); err == nil {
+				img.Dev, img.Ino = fmt.Sprintf("%d:%d", major(st.Device), minor(st.Device)), st.Inode
+			}
+		}
+		return img
+	}
+	return img
 }
 
 // major and minor split a dev_t as stat(2) gives it (glibc's

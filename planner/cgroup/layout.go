@@ -349,7 +349,7 @@ func parseMountinfo(line string) (mountinfo, bool) {
 type Mount struct {
 	Point, FSType, Dev, Root, Source string
 	Overlay                          *Overlay
-	Backing                          []string
+	Backing                          []Image
 }
 
 func (m mountinfo) mount() Mount {
