@@ -54,7 +54,8 @@ func TestSubfolderMountHidesRefused(t *testing.T) {
 		{bind + "      - {type: bind, source: ./other, target: /data/sub/empty, readonly: true}\n" + tmpfs("/data/sub/empty/x"), "", ""},
 	})
 	// With a peer renaming through /proc/PID/root, directly in is
-	// refused too (TestConfinedPidPeerRefused), when it hides anything.
+	// refused too (TestConfinedPidPeerRefused), when it hides anything
+	// (TestRootSubfolderMountHidesPidPeer runs the peer's rename).
 	peer := "  b:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt]\n    join: {pid: a}\n    processes: [{name: main, command: [/bin/sh]}]\n"
 	checkRefusals(t, dir, "mnt, pid, net", peer, opts, []refusal{
 		{bind + tmpfs("/data/top"), "", hides("the tmpfs", "/data/top", "host/top") + "/data, a folder of the writable bind at /data, and environment b"},
