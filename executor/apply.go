@@ -281,7 +281,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			continue
 		}
 		if err != nil {
-			return rollback(notStarted(p, i, err))
+			return rollback(notStarted(p, failed(p, i, err), err))
 		}
 		if opts.started != nil {
 			opts.started(r.env.Name, r.child)

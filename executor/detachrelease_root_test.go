@@ -175,20 +175,10 @@ environments:
 			t.Run(fmt.Sprintf("%s-%02d-%s", e.Name, i, st.Op.Syscall()), func(t *testing.T) {
 				checkHost(t)
 				_, _, _, err := run(t, p, executor.FailAt(executor.Options{}, e.Name, i, unix.EPERM))
-				// This step's error, or, for a's last steps, done by b's
-				// wait for its health, that step's wrapping it.
-				found := false
-				for e2 := err; e2 != nil; e2 = errors.Unwrap(e2) {
-					var se *executor.StepError
-					if errors.As(e2, &se) && se.Env == e.Name && se.Step == i && errors.Is(se, unix.EPERM) {
-						found = true
-						break
-					}
-					if se != nil {
-						e2 = se
-					}
-				}
-				if !found {
+				// This step's error, also for a's last steps, done by b's
+				// wait for its health (they were reported as b's step).
+				var se *executor.StepError
+				if !errors.As(err, &se) || se.Env != e.Name || se.Step != i || !errors.Is(se, unix.EPERM) {
 					t.Fatalf("apply: %v, want %s's step %d to fail with EPERM", err, e.Name, i)
 				}
 				if ents, _ := os.ReadDir(state); len(ents) != 0 {
@@ -277,5 +267,36 @@ func TestRootDetachReleaseFailsJoinedPid(t *testing.T) {
 	code, out := h.wait(t)
 	if code != 1 || !strings.Contains(out, fmt.Sprintf("step %d:", last)) || !strings.Contains(out, "operation not permitted") {
 		t.Errorf("apply -d: status %d: %s", code, out)
+	}
+}
+
+// TestRootDetachReleaseFailsWaited: a's release, done early by b's wait
+// for its health, fails at a's last step: the error is a's step (its
+// number, origin and call), said to have run for b's wait, and b is not
+// started since a failed; nothing is left. It was reported as b's wait
+// step, wrapping a's error (found by a review).
+func TestRootDetachReleaseFailsWaited(t *testing.T) {
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state := testStateDir(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compileDetached(t, dir, releasedSpec(false), state)
+	a, b := p.Environments[0], p.Environments[1]
+	wait := slices.IndexFunc(b.Steps, func(st planner.Step) bool { _, ok := st.Op.(planner.WaitHealthy); return ok })
+	if a.Name != "a" || wait < 0 {
+		t.Fatalf("want a, then b waiting for it:\n%s", planText(p))
+	}
+	last := len(a.Steps) - 1
+	_, _, _, err := run(t, p, executor.FailAt(executor.Options{}, "a", last, unix.EPERM))
+	var se *executor.StepError
+	if !errors.As(err, &se) || se.Env != "a" || se.Step != last || se.Origin != a.Steps[last].Origin || !errors.Is(err, unix.EPERM) {
+		t.Fatalf("apply: %v, want a's step %d to fail with EPERM", err, last)
+	}
+	want := fmt.Sprintf("%s: step %d: %s: operation not permitted (released early, as b's step %d waited for a to be healthy); not started, since a failed: b (depends on a)",
+		a.Steps[last].Origin, last, planner.FormatOp(a.Steps[last].Op), wait)
+	if err.Error() != want {
+		t.Errorf("apply:\n%v\nwant\n%s", err, want)
 	}
 }

@@ -401,8 +401,11 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 					}
 				}
 				if err != nil {
-					if _, ok := err.(*StepError); ok {
-						return err // a later step's, found by this one (launch)
+					switch err.(type) {
+					case *StepError, *releaseError:
+						// A later step's, found by this one (launch), or
+						// that of an environment this one released.
+						return err
 					}
 					return stepError(env, i, err)
 				}

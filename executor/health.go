@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -29,7 +30,7 @@ func (e *NotHealthyError) Unwrap() error { return unix.EAGAIN }
 
 // waitHealthy waits until environment op.Env's init reports its main
 // process healthy (releasing it first, detached: op.Release).
-func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error {
+func (r *envRun) waitHealthy(ctx context.Context, i int, op planner.WaitHealthy) error {
 	if op.StateDir != "" {
 		return waitRunningHealthy(ctx, op)
 	}
@@ -46,7 +47,7 @@ func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error 
 		// which runs the healthcheck, starts then.
 		o.release <- struct{}{}
 		if err := <-o.setup; err != nil {
-			return fmt.Errorf("%s: %w", op.Env, err)
+			return &releaseError{env: op.Env, by: r.env.Name, step: i, err: err}
 		}
 		o.released = true
 	}
@@ -76,6 +77,39 @@ func (r *envRun) waitHealthy(ctx context.Context, op planner.WaitHealthy) error 
 			return ctx.Err()
 		}
 	}
+}
+
+// releaseError is the failure of environment env's release (its last
+// steps), done early by step step of environment by, which waits for
+// env's health: env's failure, reported as env's (its step, origin and
+// call, found by a review: it was reported as by's wait step, wrapping
+// it), not as by's step; Apply rolls back as it would for a failure of
+// env's own setup.
+type releaseError struct {
+	env, by string
+	step    int
+	err     error
+}
+
+func (e *releaseError) Error() string {
+	return fmt.Sprintf("%v (released early, as %s's step %d waited for %s to be healthy)", e.err, e.by, e.step, e.env)
+}
+
+func (e *releaseError) Unwrap() error { return e.err }
+
+// failed is the index of the environment whose failure err is, found
+// in the setup of environment i: an earlier one's whose release failed
+// (releaseError), else i.
+func failed(p *planner.Plan, i int, err error) int {
+	var re *releaseError
+	if errors.As(err, &re) {
+		for k := range p.Environments[:i] {
+			if p.Environments[k].Name == re.env {
+				return k
+			}
+		}
+	}
+	return i
 }
 
 // healthPoll is how often a running environment's init is asked.

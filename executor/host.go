@@ -72,7 +72,7 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.Pasta:
 		return r.startPasta(op)
 	case planner.WaitHealthy:
-		return r.waitHealthy(ctx, op)
+		return r.waitHealthy(ctx, i, op)
 	default:
 		return fmt.Errorf("%s is not a host step: %w", planner.FormatOp(op), unix.EINVAL)
 	}
