@@ -84,9 +84,9 @@ type failPoint struct {
 	Env   string
 	Step  int
 	Errno unix.Errno
-	// Resume, for a pause of a raw stage's step: a FIFO whose first byte
-	// ends the pause (a test plays another environment meanwhile); ""
-	// pauses until killed.
+	// Resume, for a pause of a raw stage's step or of the forked copy's:
+	// a FIFO whose first byte ends the pause (a test plays another
+	// environment meanwhile); "" pauses until killed.
 	Resume string
 }
 

@@ -63,8 +63,8 @@ func PauseAt(opts Options, env string, step int, paused func(env string, step in
 	return opts
 }
 
-// ResumeFrom makes a pause of a raw stage's step (PauseAt) end at the
-// first byte written to the FIFO fifo.
+// ResumeFrom makes a pause of a raw stage's step or of the forked
+// copy's (PauseAt) end at the first byte written to the FIFO fifo.
 func ResumeFrom(opts Options, fifo string) Options {
 	if opts.pauseAt != nil {
 		opts.pauseAt.Resume = fifo

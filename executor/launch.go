@@ -52,8 +52,12 @@ const rawStackSize = 64 << 10
 // prepared before the clone.
 type launchArgs struct {
 	// forked: a copy joins setns[:nsetns] first, then clones; noDump:
-	// it makes itself not dumpable before (the plan's first fork step).
+	// it makes itself not dumpable before (the plan's first fork step,
+	// step noDumpStep); pause: the test hook's pause of one of its steps
+	// (pauseCopy), if its kind is rawPause.
 	forked, noDump bool
+	noDumpStep     uintptr
+	pause          rawOp
 	setns          [8]forkSetns
 	nsetns         int
 	// The child's clone flags (CLONE_NEW*, and CLONE_PARENT from a copy)
@@ -95,14 +99,17 @@ func launchCopy(a *launchArgs) {
 	// blanked here, before any setns (see launch).
 	rawBlank(p)
 	if a.noDump {
+		launchPause(a, a.noDumpStep)
 		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0, 0, 0, 0, 0)
 	}
 	for i := 0; i < a.nsetns; i++ {
 		s := &a.setns[i]
+		launchPause(a, s.step)
 		if _, _, e := syscall.RawSyscall(unix.SYS_SETNS, s.fd, s.nstype, 0); e != 0 {
 			rawFailed(p, s.step, partCall, e)
 		}
 	}
+	launchPause(a, a.cloneStep)
 	var pid uintptr
 	var e syscall.Errno
 	if a.noClone3 {
@@ -219,7 +226,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 			if fail != nil && fail.Step == j {
 				return 0, stepError(env, j, fail.Errno)
 			}
-			a.noDump = true
+			a.noDump, a.noDumpStep = true, uintptr(j)
 			continue
 		}
 		op, ok := st.Op.(planner.Setns)
@@ -250,6 +257,9 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	a.flags, a.cloneStep = uintptr(op.Flags), uintptr(clone)
 	if fail != nil && fail.Step == clone {
 		return 0, stepError(env, clone, fail.Errno)
+	}
+	if err := a.pauseCopy(pause, fork, clone); err != nil {
+		return 0, stepError(env, pause.Step, err)
 	}
 	// The host's steps after the clone (the maps, nsup's thread back in
 	// its own v1 groups, pasta) are the host's; the child's and the main
@@ -515,6 +525,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	r.prog, r.stacks = prog, stacks
 	repW.Close() // only the copy and its child hold it now
 	if a.forked {
+		next := r.copyReports(a, rep) // a pause of the copy's, heard before its exit
 		var ws unix.WaitStatus
 		for {
 			_, err := unix.Wait4(int(pid), &ws, 0, nil)
@@ -530,7 +541,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		// namespace would keep that namespace's init from ever ending).
 		var childErr error
 		for pid = 0; pid == 0; {
-			what, st, value, err := readReport(rep)
+			what, st, value, err := next()
 			switch {
 			case err != nil:
 				l.close()

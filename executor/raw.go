@@ -371,25 +371,7 @@ func rawRunFrom(p *rawProg, i int) {
 		case rawLandlock:
 			rawDoLandlock(p, op)
 		case rawPause:
-			rawReport(p, reportPaused, op.step, 0)
-			if op.s[0] != nil {
-				// Until a byte comes through the FIFO s[0].
-				fd, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(op.s[0])), unix.O_RDONLY|unix.O_CLOEXEC, 0, 0, 0)
-				if e != 0 {
-					rawFailed(p, op.step, partCall, e)
-				}
-				for {
-					n, _, e := syscall.RawSyscall(unix.SYS_READ, fd, uintptr(unsafe.Pointer(&p.byte1[0])), 1)
-					if e != syscall.EINTR && (e != 0 || n == 1 || n == 0) {
-						break
-					}
-				}
-				rawClose(fd)
-				break
-			}
-			for {
-				syscall.RawSyscall6(unix.SYS_PPOLL, 0, 0, 0, 0, 8, 0) // no fd, no timeout: until killed
-			}
+			rawDoPause(p, op)
 		}
 	}
 }
