@@ -26,6 +26,21 @@ import (
 // and down, against a state directory of the test's own (never the
 // host's /run/nsup, which other work on this machine looks at).
 
+// detachedRoot begins a root test of detached environments: root and a
+// static test binary (the child stage) required, the host checked when
+// it ends (checkHost), a state directory of its own (testStateDir), and
+// a busybox root in dir.
+func detachedRoot(t *testing.T) (state, dir string) {
+	t.Helper()
+	requireRoot(t)
+	requireStaticSelf(t)
+	checkHost(t)
+	state = testStateDir(t)
+	dir = t.TempDir()
+	busyboxRoot(t, dir)
+	return state, dir
+}
+
 // testStateDir makes the test's state directory and checks, when the test
 // ends, that everything in it was taken down. Registered after checkHost,
 // its cleanup (which takes down what a failed test left) runs first.
@@ -330,11 +345,7 @@ func execFds(t *testing.T, state string, st lifecycle.State) {
 // TestRootDetachedCrash: an environment whose main process fails shows as
 // exited with its status until down, which cleans up after it.
 func TestRootDetachedCrash(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, `version: 1
 environments:
   crash:
@@ -515,11 +526,7 @@ func (h *helper) wait(t *testing.T) (int, string) {
 // once: exactly one wins, the other says why; the winner's environment
 // outlives its nsup.
 func TestRootConcurrentDetach(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, lifeSpec, state)
 	for round := 0; round < 3; round++ {
 		a, b := startHelper(t, p, ""), startHelper(t, p, "")
@@ -551,11 +558,7 @@ func TestRootConcurrentDetach(t *testing.T) {
 // user namespace's id maps) leaves no mount, no
 // process, and nothing nsup ps shows as running; down cleans up the rest.
 func TestRootKillDuringApply(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	spec := `version: 1
 environments:
   victim:
@@ -654,11 +657,7 @@ environments:
 // TestRootDetachFailAtEveryStep: a detached apply that fails at any step
 // leaves nothing: no process, no mount, no state.
 func TestRootDetachFailAtEveryStep(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, lifeSpec, state)
 	for i, st := range p.Environments[0].Steps {
 		t.Run(fmt.Sprintf("step%02d-%s", i, st.Op.Syscall()), func(t *testing.T) {
@@ -678,11 +677,7 @@ func TestRootDetachFailAtEveryStep(t *testing.T) {
 // TestRootDetachedLogsFollow: logs -f copies the output as it comes and
 // ends with the environment.
 func TestRootDetachedLogsFollow(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, `version: 1
 environments:
   chatty:

@@ -49,12 +49,7 @@ environments:
 // another file by then (setns: EINVAL; a namespace of another
 // environment's, had that number been reused by one).
 func TestRootDetachJoinReleased(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, releasedSpec(true), state)
 	defer func() {
 		for _, e := range []string{"b", "a"} {
@@ -85,12 +80,7 @@ func TestRootDetachJoinReleased(t *testing.T) {
 // as it was, and with it everything it had made: no group of its is left
 // (checkHost), nor its state (testStateDir).
 func TestRootDetachTakeBackReleased(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	// b joins nothing of a's: its failure is its own.
 	p := compileDetached(t, dir, releasedSpec(false), state)
 	a := p.Environments[0]
@@ -221,12 +211,7 @@ environments:
 // and d, with d running already, never ended). Run by a helper: that
 // hang would be the test's.
 func TestRootDetachTakeBackJoinedPid(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, joinedPidSpec+`  d:
     rootfs: {dir: ./rootfs}
     namespaces: [mnt, pid]
@@ -252,12 +237,7 @@ func TestRootDetachTakeBackJoinedPid(t *testing.T) {
 // reported the failure, and Apply, waiting for that report, never took c
 // back: nsup hung for good (found by helper-76's review).
 func TestRootDetachReleaseFailsJoinedPid(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, joinedPidSpec, state)
 	if p.Environments[0].Name != "a" {
 		t.Fatalf("planned %s first, want a", p.Environments[0].Name)
@@ -276,12 +256,7 @@ func TestRootDetachReleaseFailsJoinedPid(t *testing.T) {
 // started since a failed; nothing is left. It was reported as b's wait
 // step, wrapping a's error (found by a review).
 func TestRootDetachReleaseFailsWaited(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, releasedSpec(false), state)
 	a, b := p.Environments[0], p.Environments[1]
 	wait := slices.IndexFunc(b.Steps, func(st planner.Step) bool { _, ok := st.Op.(planner.WaitHealthy); return ok })

@@ -17,11 +17,7 @@ import (
 // root inside holding it so) never answers, and nsup exec waited for good
 // (a review of the eleventh stop).
 func TestRootExecInitStopped(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, lifeSpec, state)
 	if st, out, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
 		t.Fatalf("apply -d: %d %v %q %q\n%s", st, err, out, errOut, planText(p))

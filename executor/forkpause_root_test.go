@@ -54,12 +54,7 @@ func forkedSteps(t *testing.T, dir, state string) (p *planner.Plan, prctl, setns
 // pause was never reached: a test waiting for it waited in vain), while
 // FailAt covered them.
 func TestRootPauseForked(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p, prctl, setns, clone := forkedSteps(t, dir, state)
 	for _, step := range []int{prctl, setns, clone} {
 		t.Run(fmt.Sprintf("step%02d-%s", step, p.Environments[1].Steps[step].Op.Syscall()), func(t *testing.T) {
@@ -123,12 +118,7 @@ func TestRootPauseForked(t *testing.T) {
 // left running the test binary is what checkHost finds), and so do a's
 // child and everything else.
 func TestRootKillPausedForked(t *testing.T) {
-	requireRoot(t)
-	requireStaticSelf(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p, _, setns, _ := forkedSteps(t, dir, state)
 	h := startHelper(t, p, fmt.Sprintf("c %d", setns))
 	h.waitPaused(t, "c", setns)

@@ -78,11 +78,7 @@ environments:
 // with restart: always never ends the environment by itself, and the
 // environment still stops (nsup down) between two of its runs.
 func TestRootRestartDetached(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	state := testStateDir(t)
-	dir := t.TempDir()
-	busyboxRoot(t, dir)
+	state, dir := detachedRoot(t)
 	p := compileDetached(t, dir, `version: 1
 environments:
   sup:

@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -33,15 +31,7 @@ import (
 // another filesystem (a tmpfs), are planned. Root only; needs mkfs.ext4
 // and loop devices.
 func TestRootRemovedLoopImageKeptName(t *testing.T) {
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "attaches a loop device: needs root")
-	}
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		skipOrFail(t, "no mkfs.ext4 (apt-get install e2fsprogs)")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		skipOrFail(t, "no /dev/loop-control (modprobe loop)")
-	}
+	requireLoopImages(t)
 	d, inner := ownMountNS(t, "NSUP_TEST_LOOP_KEPT_DIR", func(d string) {
 		if n, err := os.ReadFile(d + "/loop"); err == nil {
 			clearLoop(t, strings.TrimSpace(string(n)), d+"/imgs/disk.img (deleted)")
@@ -103,10 +93,6 @@ func removedLoopImageKeptName(t *testing.T, d string) {
 	bind := func(src, opts string) string { return "{type: bind, source: '" + src + "', target: /w" + opts + "}" }
 	file := mnt + "/proj/nsup.yaml"
 	os.MkdirAll(mnt+"/proj", 0o755)
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	compile := func(bound string) error {
 		f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
@@ -119,23 +105,7 @@ func removedLoopImageKeptName(t *testing.T, d string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsys := t.TempDir()
-		mi, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.MkdirAll(fsys+"/sys", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys/fs", fsys+"/sys/fs")
-		os.Symlink("/sys/dev", fsys+"/sys/dev")
-		os.Symlink("/dev", fsys+"/dev")
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, hostView(t, ownMountinfo(t), true))
 	}
 	if err := compile(bind(keep, ", readonly: true")); err != nil {
 		t.Errorf("the folder of the image's other name bound read-only: %v, want planned", err)

@@ -99,10 +99,6 @@ func overlayShowsSpec(t *testing.T, d string) {
 		t.Fatalf("no lowerdir+= in mountinfo:\n%s", mi)
 	}
 
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	compile := func(specDir, mounts string) error {
 		file := filepath.Join(specDir, "nsup.yaml")
 		s, err := spec.ParseBytes(file, specDir, []byte(text(mounts)))
@@ -111,20 +107,7 @@ func overlayShowsSpec(t *testing.T, d string) {
 		}
 		// The host's mounts, this namespace's, as they are; the
 		// cgroup layout the test data's.
-		fsys := t.TempDir()
-		mi, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys", fsys+"/sys")
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, hostView(t, ownMountinfo(t), false))
 	}
 	// appended writes through the path in (as root inside would, there)
 	// and says whether the spec nsup reads, at spec, changed.

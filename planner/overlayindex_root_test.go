@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -57,24 +56,11 @@ func overlayIndexNames(t *testing.T, d string) {
 	if len(index) != 1 {
 		t.Fatalf("index/ of %s holds %v, want the copied-up spec's second name", work, index)
 	}
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := spec.ParseBytes(file, merged+"/proj", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := t.TempDir()
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-	os.MkdirAll(fsys+"/proc/self", 0o755)
-	os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-	os.Symlink(hybrid+"/sys", fsys+"/sys")
-	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-	_, err = Compile(s, o)
+	err = compileOnView(s, hostView(t, ownMountinfo(t), false))
 	// The lower file (two names too, on the same filesystem) may be the
 	// one named.
 	if err == nil || !strings.Contains(err.Error(), "/proj/nsup.yaml (a host overlay's folder, or an image file), which has 2 names (hard links)") ||

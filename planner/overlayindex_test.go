@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -39,12 +38,7 @@ func TestOverlayLayerNames(t *testing.T) {
 	os.WriteFile(d+"/root/bin/sh", []byte("#!"), 0o755)
 	lines := "960 27 0:960 / " + d + "/merged rw,relatime - overlay overlay rw,lowerdir=" + d + "/low,upperdir=" + d + "/up,workdir=" + d + "/work,index=on\n" +
 		"961 27 0:961 / " + d + "/tmpfs rw,relatime - tmpfs tmpfs rw\n"
-	fsys := t.TempDir()
-	cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-	os.MkdirAll(fsys+"/proc/self", 0o755)
-	os.WriteFile(fsys+"/proc/self/mountinfo", append(append([]byte{}, mi...), lines...), 0o644)
-	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-	os.Symlink(hybrid+"/sys", fsys+"/sys")
+	fsys := hostView(t, append(append([]byte{}, mi...), lines...), false)
 	text := func(mounts string) string {
 		return "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [" + mounts + "]\n    processes: [{name: main, command: [/bin/sh]}]\n"
 	}
@@ -62,10 +56,7 @@ func TestOverlayLayerNames(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, fsys)
 	}
 	if err := compile(bind(d + "/work")); err == nil || !strings.Contains(err.Error(), "is read through "+d+"/up/proj/nsup.yaml (a host overlay's folder, or an image file), which has 2 names (hard links)") {
 		t.Errorf("the spec read through %s/merged, its work folder bound writable: %v, want refused, naming the upper folder's file", d, err)

@@ -3,11 +3,9 @@ package planner
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -47,25 +45,12 @@ func overlayRedirect(t *testing.T, d string) {
 	if err := os.Rename(merged+"/old", merged+"/new"); err != nil {
 		t.Fatalf("rename through the merged folder: %v", err)
 	}
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	file := merged + "/new/proj/nsup.yaml"
 	s, err := spec.ParseBytes(file, merged+"/new/proj", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsys := t.TempDir()
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-	os.MkdirAll(fsys+"/proc/self", 0o755)
-	os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-	os.Symlink(hybrid+"/sys", fsys+"/sys")
-	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-	_, err = Compile(s, o)
+	err = compileOnView(s, hostView(t, ownMountinfo(t), false))
 	if err == nil || !strings.Contains(err.Error(), "shows at "+lower+"/old/proj/nsup.yaml too") {
 		t.Errorf("the spec read through %s/new, the lower folder %s/old bound writable: %v, want refused, shown there", merged, lower, err)
 	}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -45,12 +44,7 @@ func TestSpecThroughOverlayRedirect(t *testing.T) {
 		}
 	}
 	lines := "970 27 0:970 / " + d + "/merged rw,relatime - overlay overlay rw,lowerdir=" + d + "/low::" + d + "/data,upperdir=" + d + "/up,workdir=" + d + "/work,redirect_dir=on,metacopy=on,userxattr\n"
-	fsys := t.TempDir()
-	cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-	os.MkdirAll(fsys+"/proc/self", 0o755)
-	os.WriteFile(fsys+"/proc/self/mountinfo", append(append([]byte{}, mi...), lines...), 0o644)
-	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-	os.Symlink(hybrid+"/sys", fsys+"/sys")
+	fsys := hostView(t, append(append([]byte{}, mi...), lines...), false)
 	compile := func(specDir, bound string) error {
 		text := "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [{type: bind, source: '" + bound + "', target: /w}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
 		file := filepath.Join(specDir, "nsup.yaml")
@@ -59,10 +53,7 @@ func TestSpecThroughOverlayRedirect(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, fsys)
 	}
 	for _, c := range []struct {
 		name, spec, bound, shown string

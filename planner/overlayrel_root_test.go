@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -47,16 +46,12 @@ func overlayRelativeLayers(t *testing.T, d string) {
 	}
 	bind := "{type: bind, source: '" + merged + "', target: /w}"
 	os.WriteFile(upper+"/proj/nsup.yaml", []byte(text(bind)), 0o644)
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Mounted from the driver's folder, as Docker's mountFrom does.
 	wd, _ := os.Getwd()
 	if err := os.Chdir(home); err != nil {
 		t.Fatal(err)
 	}
-	err = unix.Mount("overlay", merged, "overlay", 0, "lowerdir=l/ABC,upperdir=c1/diff,workdir=c1/work")
+	err := unix.Mount("overlay", merged, "overlay", 0, "lowerdir=l/ABC,upperdir=c1/diff,workdir=c1/work")
 	os.Chdir(wd)
 	if err != nil {
 		t.Fatalf("overlay at %s: %v", merged, err)
@@ -71,20 +66,7 @@ func overlayRelativeLayers(t *testing.T, d string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsys := t.TempDir()
-		mi, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys", fsys+"/sys")
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, hostView(t, ownMountinfo(t), false))
 	}
 	err = compile(upper + "/proj")
 	if err == nil || !strings.Contains(err.Error(), "shows at "+merged+"/proj/nsup.yaml too") {

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -48,12 +47,7 @@ func TestOverlayRelativeLayers(t *testing.T) {
 		"951 27 0:951 / " + d + "/run/c2/rootfs rw,relatime - overlay overlay rw,lowerdir=3/fs,upperdir=" + snaps + "/5/fs,workdir=" + snaps + "/5/work\n" +
 		// Relative to a working folder no engine's way names.
 		"952 27 0:952 / " + d + "/else/merged rw,relatime - overlay overlay rw,lowerdir=other,upperdir=up,workdir=work\n"
-	fsys := t.TempDir()
-	cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-	os.MkdirAll(fsys+"/proc/self", 0o755)
-	os.WriteFile(fsys+"/proc/self/mountinfo", append(append([]byte{}, mi...), lines...), 0o644)
-	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-	os.Symlink(hybrid+"/sys", fsys+"/sys")
+	fsys := hostView(t, append(append([]byte{}, mi...), lines...), false)
 	compile := func(specDir, mounts string) error {
 		text := "version: 1\nenvironments:\n  dev:\n    rootfs: {dir: " + d + "/root}\n    namespaces: [mnt, pid]\n    mounts: [" + mounts + "]\n    processes: [{name: main, command: [/bin/sh]}]\n"
 		file := filepath.Join(specDir, "nsup.yaml")
@@ -62,10 +56,7 @@ func TestOverlayRelativeLayers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, fsys)
 	}
 	bind := func(src string) string { return "{type: bind, source: '" + src + "', target: /w}" }
 	for _, c := range []struct {

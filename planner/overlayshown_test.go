@@ -77,12 +77,7 @@ func TestSpecShownThroughOverlay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsys := t.TempDir()
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", append(append([]byte{}, mi...), extra...), 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys", fsys+"/sys")
+		fsys := hostView(t, append(append([]byte{}, mi...), extra...), false)
 		o := fixedOptions(Options{CacheDir: cache, Caller: &rootCaller})
 		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
 		_, err = Compile(s, o)

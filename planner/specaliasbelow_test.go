@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -58,16 +57,7 @@ func TestSpecFolderShownBelowByAlias(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsys := t.TempDir()
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", append(mi, extra...), 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys", fsys+"/sys")
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, hostView(t, append(mi, extra...), false))
 	}
 	for _, c := range []struct {
 		opts    string
