@@ -1183,6 +1183,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 	}
 	made := map[planner.StepRef]int{} // where in evs each step was first made
+	opened := openedBy(p)
 	// A pod's holder started here confines itself once nsup's binary
 	// runs in it, side by side with the environments.
 	for pod := range held {
@@ -1229,6 +1230,11 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		if e.name == "write" && !controlWrite(fds, e) {
 			continue // nsup's own: a pipe, a log, a terminal, its state
 		}
+		if r, ok := opened[createdPath(e)]; ok && host[e.pid] {
+			if _, seen := made[r]; !seen {
+				made[r] = at
+			}
+		}
 		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) || (isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD")) {
 			own.follow(e)
 			fds.apply(e) // followed, not a step; a rootfs tree's link; a thread
@@ -1272,6 +1278,46 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 	}
 	return unmatched, missing
+}
+
+// openedBy maps the file each of the host's lock, log and state steps
+// creates to its step: these steps make no call the queues match (their
+// openat is nsup's own, followed as fds), but where they are made counts
+// in the order across environments (a detached environment released
+// before a later one's lock was taken, where the plan lists it after,
+// is out of order too).
+func openedBy(p *planner.Plan) map[string]planner.StepRef {
+	m := map[string]planner.StepRef{}
+	for i, e := range p.Environments {
+		for j, st := range e.Steps {
+			switch op := st.Op.(type) {
+			case planner.Flock:
+				m[op.Path] = planner.StepRef{Env: i, Step: j}
+			case planner.Stdio:
+				m[op.Stdout] = planner.StepRef{Env: i, Step: j}
+			case planner.SaveState:
+				m[op.Path+".tmp"] = planner.StepRef{Env: i, Step: j} // lifecycle.WriteState's
+			}
+		}
+	}
+	return m
+}
+
+// createdPath is the absolute path an openat(AT_FDCWD, PATH, ...O_CREAT...)
+// creates, or "".
+func createdPath(e event) string {
+	if e.name != "openat" || !strings.Contains(e.args, "O_CREAT") {
+		return ""
+	}
+	a := splitArgs(e.args)
+	if len(a) < 2 || a[0] != "AT_FDCWD" {
+		return ""
+	}
+	path, err := strconv.Unquote(a[1])
+	if err != nil {
+		return ""
+	}
+	return path
 }
 
 // outOfSequence checks the order across environments: the host's steps

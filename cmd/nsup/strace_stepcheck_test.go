@@ -475,3 +475,33 @@ func TestStraceMatcherChecksSequence(t *testing.T) {
 		t.Errorf("in the plan's order: %q", bad)
 	}
 }
+
+// TestStraceMatcherPlacesLockLogState: the host's lock, log and state
+// steps make no call a queue matches, but their openat places them in
+// the order across environments (with only the groups and the clone
+// placed, a release made just after a later environment's lock passed
+// for one made at its wait: health.yaml -d with the release listed
+// before web's lock).
+func TestStraceMatcherPlacesLockLogState(t *testing.T) {
+	p := &planner.Plan{Detach: true, Environments: []planner.Env{{Name: "a", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Flock{Path: "/run/nsup/a/lock", State: "/run/nsup/a/state.json"}},
+		{Stage: planner.Host, Op: planner.Stdio{Stdin: "/dev/null", Stdout: "/run/nsup/a/output.log"}},
+		{Stage: planner.Host, Op: planner.SaveState{Path: "/run/nsup/a/state.json"}},
+	}}}}
+	opened := openedBy(p)
+	for i, c := range []struct {
+		args string
+		want int
+	}{
+		{`AT_FDCWD, "/run/nsup/a/lock", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600`, 0},
+		{`AT_FDCWD, "/run/nsup/a/output.log", O_WRONLY|O_CREAT|O_TRUNC|O_APPEND|O_NOFOLLOW|O_CLOEXEC, 0600`, 1},
+		{`AT_FDCWD, "/run/nsup/a/state.json.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, 0600`, 2},
+		{`AT_FDCWD, "/run/nsup/a/lock", O_RDONLY|O_CLOEXEC`, -1}, // nsup ps's read of the exit status
+		{`AT_FDCWD, "/run/nsup/a/state.json", O_RDONLY|O_CLOEXEC`, -1},
+	} {
+		r, ok := opened[createdPath(event{name: "openat", args: c.args})]
+		if got := map[bool]int{true: r.Step, false: -1}[ok]; got != c.want {
+			t.Errorf("%d: openat(%s) placed step %d, want %d", i, c.args, got, c.want)
+		}
+	}
+}
