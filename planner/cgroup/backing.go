@@ -78,9 +78,14 @@ func blockBacking(fsys fs.FS, dev string, depth int, out []Image) []Image {
 	base := "sys/dev/block/" + dev
 	if b, err := fs.ReadFile(fsys, base+"/loop/backing_file"); err == nil {
 		if f := strings.TrimSuffix(string(b), "\n"); f != "" {
-			img := loopImage(fsys, base, f)
+			img, rdev := loopImage(fsys, base, f)
 			if !slices.ContainsFunc(out, img.Same) {
 				out = append(out, img)
+			}
+			if rdev != "" && rdev != dev {
+				// A loop device of a block device (losetup /dev/loop1
+				// /dev/loop0): that device's bytes, and its images'.
+				out = blockBacking(fsys, rdev, depth+1, out)
 			}
 		}
 		return out
@@ -134,15 +139,27 @@ func (i Image) Same(o Image) bool {
 // loopImage is the image file the loop device at base (sys/dev/block/
 // MAJ:MIN) holds, sysfs naming it f: its filesystem and inode as
 // LOOP_GET_STATUS64 on the device (dev/ and the name in base's uevent)
-// gives them.
-func loopImage(fsys fs.FS, base, f string) Image {
-	img := Image{Name: f}
+// gives them; and rdev, the major:minor of the block device it is, when
+// it is one (a loop device of a loop device: helper-81's review), from
+// the same call, else (the device not opened: rootless) from the name.
+func loopImage(fsys fs.FS, base, f string) (img Image, rdev string) {
+	img = Image{Name: f}
 	if n, ok := strings.CutSuffix(f, " (deleted)"); ok {
 		img.Name, img.Removed = n, true
 	}
+	defer func() {
+		if rdev != "" || img.Removed || !strings.HasPrefix(img.Name, "/") {
+			return
+		}
+		if st, err := fs.Stat(fsys, strings.TrimPrefix(path.Clean(img.Name), "/")); err == nil && st.Mode().Type() == fs.ModeDevice {
+			if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+				rdev = fmt.Sprintf("%d:%d", major(sys.Rdev), minor(sys.Rdev))
+			}
+		}
+	}()
 	ev, err := fs.ReadFile(fsys, base+"/uevent")
 	if err != nil {
-		return img
+		return img, ""
 	}
 	for _, l := range strings.Split(string(ev), "\n") {
 		name, ok := strings.CutPrefix(l, "DEVNAME=")
@@ -151,17 +168,20 @@ func loopImage(fsys fs.FS, base, f string) Image {
 		}
 		d, err := fsys.Open("dev/" + name)
 		if err != nil {
-			return img
+			return img, ""
 		}
 		defer d.Close()
 		if fd, ok := d.(interface{ Fd() uintptr }); ok {
 			if st, err := unix.IoctlLoopGetStatus64(int(fd.Fd())); err == nil {
 				img.Dev, img.Ino = fmt.Sprintf("%d:%d", major(st.Device), minor(st.Device)), st.Inode
+				if st.Rdevice != 0 {
+					rdev = fmt.Sprintf("%d:%d", major(st.Rdevice), minor(st.Rdevice))
+				}
 			}
 		}
-		return img
+		return img, rdev
 	}
-	return img
+	return img, ""
 }
 
 // major and minor split a dev_t as stat(2) gives it (glibc's
