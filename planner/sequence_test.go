@@ -110,3 +110,80 @@ environments:
 		})
 	}
 }
+
+// TestSequenceReleaseMayComeLater (helper-81's review of a039c8a): the
+// detached plan lists a's last steps just before b's wait for a, but
+// b's earlier wait for x may fail, and apply -d then records b as not
+// started and goes on: a is released at the next wait for it (c's), or
+// with the others at the end. The note says so where that may happen
+// (before a's release, b waits for x; before z's release, c depends on
+// b), and not where it may not (x's release, before b's first wait).
+func TestSequenceReleaseMayComeLater(t *testing.T) {
+	const yaml = `
+version: 1
+environments:
+  x:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh]
+        healthcheck: {command: [/bin/sh, -c, "true"], interval: 1s, timeout: 2s, retries: 2}
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh]
+        healthcheck: {command: [/bin/sh, -c, "true"], interval: 1s, timeout: 2s, retries: 2}
+  z:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh]
+        healthcheck: {command: [/bin/sh, -c, "true"], interval: 1s, timeout: 2s, retries: 2}
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    depends_on: {x: healthy, a: healthy}
+    processes: [{name: main, command: [/bin/sh]}]
+  c:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    depends_on: {b: started, z: healthy}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	p, err := compileText(t, yaml, Options{Detach: true, StateDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	notes := map[string]string{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		if rest, ok := strings.CutPrefix(l, "# "); ok {
+			if env, note, ok := strings.Cut(rest, "'s last steps, made now: "); ok {
+				notes[env] = note
+			}
+		}
+	}
+	later := func(waiter, env string) string {
+		return fmt.Sprintf(" (if %s is not started by then, later: at the next wait for %s, or with the others' at the end)", waiter, env)
+	}
+	for _, c := range []struct {
+		env, waiter string
+		later       bool
+	}{{"x", "b", false}, {"a", "b", true}, {"z", "c", true}} {
+		n, ok := notes[c.env]
+		if !ok {
+			t.Errorf("no note before %s's release:\n%s", c.env, b.String())
+			continue
+		}
+		if got := strings.HasSuffix(n, later(c.waiter, c.env)); got != c.later {
+			t.Errorf("%s's release: %q, says it may come later: %v, want %v", c.env, n, got, c.later)
+		}
+	}
+}
