@@ -88,6 +88,14 @@ func removeTree(dir string, deadline time.Time) error {
 		if err != unix.EBUSY || time.Now().After(deadline) {
 			return fmt.Errorf("remove %s: %w", dir, err)
 		}
+		// What is in it is killed before the groups inside it go (all
+		// of the tree at once, by cgroup.kill): a process left there ran
+		// on while they were removed, and could make new ones as fast
+		// (helper-81's review, TestRootGroupKilledFirst).
+		killed := os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) == nil
+		if !killed {
+			killGroup(dir)
+		}
 		if ents, _ := os.ReadDir(dir); len(ents) > 0 {
 			for _, e := range ents {
 				if e.IsDir() {
@@ -97,8 +105,7 @@ func removeTree(dir string, deadline time.Time) error {
 				}
 			}
 		}
-		if os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0) != nil {
-			killGroup(dir)
+		if !killed {
 			time.Sleep(2 * time.Millisecond)
 			continue
 		}
