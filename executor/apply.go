@@ -239,6 +239,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			a.recordNotStarted(ctx, &p.Environments[i], why)
 			notUp[p.Environments[i].Name] = why
 			notUpOrder = append(notUpOrder, p.Environments[i].Name)
+			if err := a.releaseListed(p, i); err != nil {
+				return rollback(err)
+			}
 			continue
 		}
 		r := &envRun{a: a, env: &p.Environments[i], setup: make(chan error, 1), done: make(chan struct{}),
@@ -278,6 +281,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 			r.writeNotStarted(nh.Msg)
 			notUp[r.env.Name] = nh.Msg
 			notUpOrder = append(notUpOrder, r.env.Name)
+			if err := a.releaseListed(p, i); err != nil {
+				return rollback(err)
+			}
 			continue
 		}
 		if err != nil {
@@ -294,13 +300,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		// (those others waited to be healthy are already). Until now each
 		// could still be taken back.
 		for _, r := range runs {
-			if r.released {
-				continue
-			}
-			r.release <- struct{}{}
-			err := <-r.setup
-			r.released = err == nil
-			if err != nil {
+			if err := r.releaseNow(); err != nil {
 				return rollback(err)
 			}
 		}

@@ -41,15 +41,13 @@ func (r *envRun) waitHealthy(ctx context.Context, i int, op planner.WaitHealthy)
 	case !o.watched:
 		return fmt.Errorf("environment %s does not report its health: %w", op.Env, unix.EINVAL)
 	}
-	if op.Release && o.release != nil && !o.released {
+	if op.Release && o.release != nil {
 		// Its last steps (the end of its parent-death signal, which apply
 		// -d holds back until every environment is up): its init's loop,
 		// which runs the healthcheck, starts then.
-		o.release <- struct{}{}
-		if err := <-o.setup; err != nil {
+		if err := o.releaseNow(); err != nil {
 			return &releaseError{env: op.Env, by: r.env.Name, step: i, err: err}
 		}
-		o.released = true
 	}
 	bound := time.Duration(op.TimeoutMs) * time.Millisecond
 	deadline := time.NewTimer(bound)
@@ -77,6 +75,50 @@ func (r *envRun) waitHealthy(ctx context.Context, i int, op planner.WaitHealthy)
 			return ctx.Err()
 		}
 	}
+}
+
+// releaseNow releases r, detached: its held last steps (planner's
+// Env.HeldFrom) are made, unless they were already. The error is theirs.
+func (r *envRun) releaseNow() error {
+	if r.released {
+		return nil
+	}
+	r.release <- struct{}{}
+	err := <-r.setup
+	r.released = err == nil
+	return err
+}
+
+// releaseListed, for environment i of p, recorded as not started (an
+// environment it waits for was not healthy, or one it needs was not
+// started), releases the environments whose last steps the plan lists
+// among i's (before a wait of i's for them, planner's Sequence): they are
+// made where the plan lists them, whether or not i's own steps go on
+// (found by helper-81's review: they were made with the others' at the
+// end, after later environments' steps).
+func (a *applier) releaseListed(p *planner.Plan, i int) error {
+	seq := p.Sequence()
+	first, last := -1, -1
+	for k, ref := range seq {
+		if ref.Env == i {
+			if first < 0 {
+				first = k
+			}
+			last = k
+		}
+	}
+	for _, ref := range seq[max(first, 0) : last+1] {
+		e := &p.Environments[ref.Env]
+		if ref.Env == i || ref.Step != e.HeldFrom(true) {
+			continue
+		}
+		if o := a.runs[e.Name]; o != nil && o.release != nil {
+			if err := o.releaseNow(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // releaseError is the failure of environment env's release (its last

@@ -120,12 +120,9 @@ func renderSequence(buf []byte, p *Plan, width int) []byte {
 		buf = renderHead(buf, e)
 		for j := range e.Steps[:e.HeldFrom(true)] {
 			for _, o := range before[StepRef{i, j}] {
-				buf = fmt.Appendf(buf, "# %s's last steps, made now: %s waits for it to be healthy, which its init checks once released", p.Environments[o].Name, e.Name)
-				if p.mayNotStart(i, j) {
-					// Apply records e as not started and goes on.
-					buf = fmt.Appendf(buf, " (if %s is not started by then, later: at the next wait for %s, or with the others' at the end)", e.Name, p.Environments[o].Name)
-				}
-				buf = append(buf, '\n')
+				// Made here even if apply records e as not started before
+				// (executor's releaseListed).
+				buf = fmt.Appendf(buf, "# %s's last steps, made now: %s waits for it to be healthy, which its init checks once released\n", p.Environments[o].Name, e.Name)
 				held(o)
 			}
 			buf = renderStep(buf, e, j, width)
@@ -138,38 +135,4 @@ func renderSequence(buf []byte, p *Plan, width int) []byte {
 		held(o)
 	}
 	return buf
-}
-
-// mayNotStart says whether apply -d may record environment i as not
-// started before its step j, and go on with the others: a wait of its
-// own for an environment to be healthy, before j, may fail; or an
-// environment it joins or depends on may itself not be started.
-func (p *Plan) mayNotStart(i, j int) bool {
-	index := make(map[string]int, len(p.Environments))
-	for k := range p.Environments[:i] {
-		index[p.Environments[k].Name] = k
-	}
-	var may func(k, upTo, depth int) bool
-	may = func(k, upTo, depth int) bool {
-		e := &p.Environments[k]
-		for _, st := range e.Steps[:upTo] {
-			if _, ok := st.Op.(WaitHealthy); ok {
-				return true
-			}
-		}
-		if depth > len(p.Environments) {
-			return false
-		}
-		names := append([]string(nil), e.Needs...)
-		for _, d := range e.DependsOn {
-			names = append(names, d.Env)
-		}
-		for _, n := range names {
-			if o, ok := index[n]; ok && o < k && may(o, len(p.Environments[o].Steps), depth+1) {
-				return true
-			}
-		}
-		return false
-	}
-	return may(i, j, 0)
 }
