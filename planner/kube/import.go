@@ -204,12 +204,46 @@ func (m *importer) checkTree(n *yaml.Node, depth int) bool {
 		m.fail(n, "", "YAML aliases are not supported: write the value out")
 		return true
 	}
+	if n.Kind == yaml.MappingNode {
+		m.checkKeys(n)
+	}
 	for _, c := range n.Content {
 		if !m.checkTree(c, depth+1) {
 			return false
 		}
 	}
 	return true
+}
+
+// checkKeys refuses a key written twice in one mapping, a key that is not
+// a string, and a merge key (<<): yaml.v3 checks none of them when it
+// decodes into nodes, and the importer reads a key's first value while
+// Kubernetes refuses a duplicate field (kubectl's strict validation) or
+// takes the last, and merges <<'s mapping: the manifest a reader checked
+// and the spec printed would disagree (a review: hostNetwork: true, then
+// false, imported the host's network; a second add: of capabilities was
+// dropped unsaid).
+func (m *importer) checkKeys(n *yaml.Node) {
+	var seen map[string]*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			m.fail(k, "", "keys must be strings, got %s", describe(k))
+			continue
+		case k.ShortTag() == "!!merge":
+			m.fail(k, "", "YAML merge keys (<<) are not supported: write the keys out")
+			continue
+		}
+		if seen == nil {
+			seen = map[string]*yaml.Node{}
+		}
+		if first := seen[k.Value]; first != nil {
+			m.fail(k, "", "duplicate key %q (first at line %d): Kubernetes refuses it", k.Value, first.Line)
+			continue
+		}
+		seen[k.Value] = k
+	}
 }
 
 // obj is a mapping of the manifest, whose keys are read once each: rest

@@ -130,3 +130,31 @@ func TestImportBounded(t *testing.T) {
 		})
 	}
 }
+
+// A key written twice in one mapping, a key that is not a string and a
+// merge key (<<) refuse the manifest, at FILE:LINE:COL of the key: yaml.v3
+// checks none of them when it decodes into nodes, and the importer read
+// a key's first value (and noted nothing of the second) where Kubernetes
+// refuses a duplicate field or takes the last, and applies a merge: the
+// manifest a reader checked and the spec printed disagreed
+// (helper-82's review: hostNetwork: true then false imported the host's
+// network; a second capabilities add was dropped unsaid).
+func TestImportDuplicateKeys(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		manifest []byte
+		want     string
+	}{
+		{"hostNetwork", reviewPod("  hostNetwork: true\n  hostNetwork: false\n", ""), `dup.yaml:6:3: duplicate key "hostNetwork" (first at line 5)`},
+		{"add", reviewPod("", "    securityContext:\n      capabilities:\n        add: [NET_BIND_SERVICE]\n        add: [SYS_ADMIN]\n"), `dup.yaml:12:9: duplicate key "add" (first at line 11)`},
+		{"merge", reviewPod("", "    securityContext:\n      <<: {privileged: true}\n"), `dup.yaml:10:7: YAML merge keys (<<) are not supported`},
+		{"mapping key", reviewPod("", "    ? {a: b}\n    : c\n"), `dup.yaml:9:7: keys must be strings`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			out, _, err := Import("dup.yaml", c.manifest)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Import: %v\n%s\nwant an error with %q", err, out, c.want)
+			}
+		})
+	}
+}
