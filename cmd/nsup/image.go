@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/image"
+	"github.com/nsup/nsup/internal/owndir"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/planner/oci"
 	"github.com/nsup/nsup/spec"
@@ -111,6 +112,9 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		return fmt.Errorf("export: %w", err)
 	}
 	defer removeAll(work)
+	if err := ownOutput("export's work folder", work); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
 	bundle := filepath.Join(work, "bundle")
 	if err := writeBundle(ctx, bundle, b); err != nil {
 		return fmt.Errorf("export: %w", err)
@@ -163,7 +167,12 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		if err := os.Mkdir(layout, 0o700); err != nil {
 			return fmt.Errorf("export: %w", err)
 		}
-	} else if _, err := emptyDir(layout, "image layout"); err != nil {
+	} else if made, err := emptyDir(layout, "image layout"); err != nil {
+		return fmt.Errorf("export: %w", err)
+	} else if err := ownOutput("image layout", layout); err != nil {
+		if made {
+			os.Remove(layout)
+		}
 		return fmt.Errorf("export: %w", err)
 	}
 	desc, err := image.Write(layout, img)
@@ -212,6 +221,21 @@ func emptyDir(dir, what string) (made bool, err error) {
 		return false, fmt.Errorf("%s exists and is not empty: export writes a new %s", dir, what)
 	}
 	return false, nil
+}
+
+// ownOutput refuses a folder export writes into (what: "bundle folder")
+// unless it is the caller's alone (owndir.Check: of the caller's uid, no
+// group or other may write to it, nor replace it or a folder above it).
+// Export writes there by path, as root too: whoever else may rename in
+// it could swap the bundle's rootfs, or a folder of the tree as it is
+// removed, for a link to /etc between nsup's steps, and have nsup's
+// files (/etc/hosts, /etc/passwd) written or its folders chmodded there
+// (helper-82's review: an empty folder of another user's was taken).
+func ownOutput(what, dir string) error {
+	if err := owndir.Check(what, dir); err != nil {
+		return fmt.Errorf("%w: export into a folder of your own", err)
+	}
+	return nil
 }
 
 func absOr(p string) string {

@@ -178,3 +178,52 @@ func TestRootImageRiskyFiles(t *testing.T) {
 		t.Errorf("export --image of a root with a setuid file and a device node: %d %s", code, errs)
 	}
 }
+
+// Export writes into a folder by path, as root too: a folder another
+// user may write to, or rename in, is refused before anything is
+// written (helper-82's review: root's export into another user's empty
+// folder went ahead, where that user could swap the bundle's rootfs for
+// a link to /etc between its steps and have nsup's /etc/hosts and
+// /etc/passwd written there). Every way: --oci into such a folder or
+// one made in such a folder, --image, and --image-archive, whose work
+// folder goes beside the archive.
+func TestRootExportOthersFolder(t *testing.T) {
+	requireBusybox(t)
+	dir := rootTestDirs(t)
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte(reviewImageSpec), 0o644)
+	theirs := func(name string, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(p, mode)
+		if err := os.Chown(p, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	empty := theirs("empty", 0o755)
+	shared := theirs("shared", 0o777)
+	for _, args := range [][]string{
+		{"--oci", empty},
+		{"--oci", filepath.Join(shared, "bundle")},
+		{"--image", empty},
+		{"--image", filepath.Join(shared, "img")},
+		{"--image-archive", filepath.Join(shared, "img.tar")},
+	} {
+		code, _, errs := nsup(t, append(append([]string{"export"}, args...), f)...)
+		if code == 0 || !strings.Contains(errs, "export into a folder of your own") {
+			t.Errorf("export %q: exit %d, want it refused: %s", args, code, errs)
+		}
+	}
+	for _, d := range []string{empty, shared} {
+		if ents, _ := os.ReadDir(d); len(ents) != 0 {
+			t.Errorf("%s now holds %d entries", d, len(ents))
+		}
+	}
+	// The caller's own folder is fine.
+	if code, _, errs := nsup(t, "export", "--oci", filepath.Join(dir, "mine"), f); code != 0 {
+		t.Errorf("export --oci into a folder of root's: %d %s", code, errs)
+	}
+}

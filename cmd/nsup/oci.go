@@ -25,7 +25,8 @@ import (
 const exportHelp = `Writes environment ENV of FILE (optional when FILE has one) as an OCI
 runtime bundle, for runc, crun, podman or containerd: DIR/config.json
 (runtime-spec 1.x) and DIR/rootfs, a copy of the environment's resolved
-root tree. DIR must not exist or be empty.
+root tree. DIR must not exist or be an empty folder of yours that no
+one else may write to (nor rename in the folders above it).
 
 Every key of the environment maps onto config.json (capabilities,
 seccomp profile, masked and read-only paths, no_new_privileges and
@@ -176,6 +177,12 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 	made, err := emptyDir(dir, "bundle")
 	if err != nil {
+		return err
+	}
+	if err := ownOutput("bundle folder", dir); err != nil {
+		if made {
+			os.Remove(dir)
+		}
 		return err
 	}
 	rootfs := filepath.Join(dir, oci.RootfsDir)
