@@ -56,7 +56,10 @@ func importKube(file string, ios ioSet) error {
 		return invalidError{fmt.Errorf("%s: the translation is not a valid nsup spec:\n%w\n%s", file, err, lifecycle.PrintableText(string(out)))}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", n)
+		// A note quotes the manifest's strings: a carriage return or a
+		// bidirectional override there rewrote what the caller's
+		// terminal showed of the note (Printable).
+		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", lifecycle.Printable(n.String()))
 	}
 	_, err = ios.stdout.Write(out)
 	return err

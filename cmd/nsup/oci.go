@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/executor/store"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/planner/oci"
@@ -399,10 +400,14 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 	}
 	// What nsup prints, nsup must accept.
 	if _, err := spec.ParseBytes(file+" (imported)", bundle, out); err != nil {
-		return invalidError{fmt.Errorf("%s: the translation is not a valid nsup spec:\n%w\n%s", file, err, out)}
+		// Printable: a bundle's strings (a mount's destination, an
+		// annotation's key) hold what its author chose, escape sequences
+		// to the caller's terminal among them (a review: set its title,
+		// erased its lines), as import --kube's do.
+		return invalidError{fmt.Errorf("%s: the translation is not a valid nsup spec:\n%w\n%s", file, err, lifecycle.PrintableText(string(out)))}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", n)
+		fmt.Fprintf(ios.stderr, "nsup: import: %s\n", lifecycle.Printable(n.String()))
 	}
 	_, err = ios.stdout.Write(out)
 	return err

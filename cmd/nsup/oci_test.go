@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -331,5 +332,40 @@ func TestCopyTree(t *testing.T) {
 		if st.Mode&syscall.S_IFMT != syscall.S_IFCHR || st.Rdev != 1<<8|3 {
 			t.Errorf("dev/null: mode %o rdev %d", st.Mode, st.Rdev)
 		}
+	}
+}
+
+// What import prints of a bundle's or a manifest's strings reaches the
+// caller's terminal without its control characters and bidirectional
+// overrides (helper-82's review: a config.json whose mount destination
+// held escape sequences had them written raw with the refused
+// translation, setting the terminal's title and erasing its screen; a
+// carriage return or U+202E in a note rewrote what the note showed).
+func TestImportPrintable(t *testing.T) {
+	dir := t.TempDir()
+	bundle := func(name, dst string) string {
+		b := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Join(b, "rootfs"), 0o755)
+		js, _ := json.Marshal(dst)
+		cfg := `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"],"cwd":"/"},` +
+			`"mounts":[{"destination":` + string(js) + `,"type":"tmpfs","source":"tmpfs","options":["weird"]}]}`
+		os.WriteFile(filepath.Join(b, "config.json"), []byte(cfg), 0o644)
+		return b
+	}
+	raw := func(s string) bool { return strings.ContainsAny(s, "\x1b\x07\r\u202e") }
+	code, out, errs := nsup(t, "import", bundle("esc", "/x\x1b]0;title\x07\x1b[2J"))
+	if code != 2 || raw(errs) || raw(out) {
+		t.Errorf("import of a bundle with escape sequences: exit %d, raw control characters printed: %q %q", code, out, errs)
+	}
+	code, _, errs = nsup(t, "import", bundle("cr", "/x\rnothing to see\u202e"))
+	if code != 0 || raw(errs) || !strings.Contains(errs, "tmpfs on /x?nothing to see?") {
+		t.Errorf("import of a bundle with a carriage return: exit %d, stderr %q", code, errs)
+	}
+	kube := filepath.Join(dir, "pod.yaml")
+	os.WriteFile(kube, []byte("apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  volumes:\n  - name: v\n    hostPath: {path: \"/srv/x\\rnothing\"}\n"+
+		"  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '1']\n    volumeMounts: [{name: v, mountPath: /v}]\n"), 0o644)
+	code, _, errs = nsup(t, "import", "--kube", kube)
+	if code != 0 || raw(errs) || !strings.Contains(errs, "the host's /srv/x?nothing is bound") {
+		t.Errorf("import --kube of a hostPath with a carriage return: exit %d, stderr %q", code, errs)
 	}
 }
