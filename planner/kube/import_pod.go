@@ -276,6 +276,14 @@ func (m *importer) podVolumes(sp *obj, p *podInfo) {
 				m.fail(hp.n, at+".hostPath.path", "a hostPath needs an absolute path")
 				continue
 			}
+			if slices.Contains(strings.Split(path, "/"), "..") {
+				// Kubernetes refuses it too; nsup would bind the path
+				// cleaned, which the spec would not show: /srv/x/../../etc
+				// is /etc, whatever /srv/x is (a review hid it further
+				// with U+202E as x).
+				m.fail(pn, at+".hostPath.path", "must not contain '..', as Kubernetes requires: write the path it leads to")
+				continue
+			}
 			v.kind, v.source = "bind", path
 			m.note(hp.n, at+".hostPath", "less confined: the host's %s is bound into the environment (writable unless the volumeMount says readOnly)", path)
 			if t, tn := hp.str("type"); tn != nil {

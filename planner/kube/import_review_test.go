@@ -158,3 +158,16 @@ func TestImportDuplicateKeys(t *testing.T) {
 		})
 	}
 }
+
+// A hostPath with a ".." is refused, as Kubernetes refuses it: the
+// planner binds the path cleaned, so /srv/x/../../etc is the host's /etc
+// while the spec shows a path below /srv, the more so with a U+202E as x
+// that turns the rest of the line around in a reader's editor
+// (helper-82's review).
+func TestImportHostPathDotDot(t *testing.T) {
+	m := reviewPod("  volumes:\n  - name: v\n    hostPath: {path: \"/srv/\\u202e/../../etc\"}\n", "    volumeMounts: [{name: v, mountPath: /v}]\n")
+	out, _, err := Import("pod.yaml", m)
+	if err == nil || !strings.Contains(err.Error(), "pod.yaml:7:22: spec.volumes[0].hostPath.path: must not contain '..'") {
+		t.Errorf("Import: %v\n%s\nwant the hostPath refused", err, out)
+	}
+}
