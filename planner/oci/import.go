@@ -208,6 +208,10 @@ func (m *importer) document() *yaml.Node {
 	root := c.Root.Path
 	if !path.IsAbs(root) {
 		root = filepath.Join(m.opts.Bundle, root)
+	} else if c := path.Clean(root); c != root {
+		// As a bind's source (import_mounts.go): what nsup uses.
+		m.note("root.path", "%s: written %s, the folder nsup uses (a runtime takes each .. after the link before it, which may lead elsewhere)", root, c)
+		root = c
 	}
 	// rootfs.dev stays false: nsup mounts the root nodev, which OCI
 	// cannot say (runtimes never do), so that the environment is as

@@ -245,6 +245,12 @@ func (m *importer) bind(key string, mt specs.Mount, flags, rec map[string]bool, 
 		// keys).
 		src = path.Join(m.opts.Bundle, src)
 		m.note(key, "source %s is relative: the bundle's %s", mt.Source, src)
+	} else if c := path.Clean(src); c != src {
+		// nsup cleans a host path as it reads the spec: a source of
+		// /srv/x/../../etc is bound as /etc, whatever /srv/x is; the
+		// YAML shows what nsup binds (a review).
+		m.note(key, "source %s: written %s, the path nsup binds (a runtime takes each .. after the link before it, which may lead elsewhere)", src, c)
+		src = c
 	}
 	n := mapping(true, "type", str(spec.MountBind), "source", str(src), "target", str(mt.Destination))
 	if len(rest) > 0 {

@@ -277,3 +277,35 @@ func TestImportRelativeSource(t *testing.T) {
 		t.Errorf("notes:\n%s", notesText(notes))
 	}
 }
+
+// An absolute bind source or root path that is not clean is written as
+// nsup uses it, cleaned, with a note: nsup cleans host paths as it reads
+// a spec, so /srv/x/../../etc binds the host's /etc whatever /srv/x is,
+// which the YAML showed as a path below /srv (helper-82's review).
+func TestImportUncleanSource(t *testing.T) {
+	data, err := os.ReadFile("testdata/import/runc-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	m["root"] = map[string]any{"path": "/srv/bundles/my-app/x/../../../root"}
+	m["mounts"] = append(m["mounts"].([]any),
+		map[string]any{"destination": "/data", "type": "bind", "source": "/srv/\u202e/../../etc", "options": []any{"rbind", "ro"}})
+	y, notes, err := Import(marshal(t, m), importOptions("config.json", "/srv/bundles/my-app"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"source: /etc, target: /data", "dir: /srv/root\n"} {
+		if !strings.Contains(string(y), want) {
+			t.Errorf("no %q in:\n%s", want, y)
+		}
+	}
+	if !strings.Contains(notesText(notes), "written /etc, the path nsup binds") || !strings.Contains(notesText(notes), "written /srv/root, the folder nsup uses") {
+		t.Errorf("notes:\n%s", notesText(notes))
+	}
+}
