@@ -381,7 +381,7 @@ func runImport(_ context.Context, args []string, ios ioSet) error {
 	if st, err := os.Stat(file); err == nil && st.IsDir() {
 		file = filepath.Join(file, "config.json")
 	}
-	data, err := regfile.ReadBounded(file, maxPlanSize) // a bundle's: a regular file
+	data, err := regfile.ReadBounded(file, oci.MaxConfig) // a bundle's: a regular file
 	if err != nil {
 		return invalidError{err}
 	}

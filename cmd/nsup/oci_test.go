@@ -17,6 +17,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/nsup/nsup/planner/oci"
 )
 
 // TestExportImportRoundTrip, through the command line: each exportable
@@ -367,5 +369,17 @@ func TestImportPrintable(t *testing.T) {
 	code, _, errs = nsup(t, "import", "--kube", kube)
 	if code != 0 || raw(errs) || !strings.Contains(errs, "the host's /srv/x?nothing is bound") {
 		t.Errorf("import --kube of a hostPath with a carriage return: exit %d, stderr %q", code, errs)
+	}
+}
+
+// nsup import reads at most oci.MaxConfig bytes of a config.json (it read
+// up to 256 MiB, about 8 GB once decoded: helper-82's review).
+func TestImportConfigBounded(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755)
+	cfg := `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"]}}`
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg+strings.Repeat(" ", oci.MaxConfig)), 0o644)
+	if code, out, errs := nsup(t, "import", dir); code != 2 || out != "" || !strings.Contains(errs, "larger than") {
+		t.Errorf("import of a config.json of %d bytes: exit %d, stdout %d bytes, stderr %q", len(cfg)+oci.MaxConfig, code, len(out), errs)
 	}
 }

@@ -55,11 +55,22 @@ type ImportOptions struct {
 	Caller *planner.Caller
 }
 
+// MaxConfig bounds the config.json Import reads. A runtime config is a
+// few kilobytes (nsup's own, with Docker's seccomp profile, 17 KB);
+// decoded twice (into runtime-spec's types, and as JSON values for its
+// unknown keys), the worst file of 22 MB (a list of {}) took 670 MB, and
+// one of 256 MiB, cmd/nsup's bound before, would have taken 8 GB (a
+// review): one of MaxConfig, about 130 MB.
+const MaxConfig = 4 << 20
+
 // Import translates a runtime config (config.json's bytes) into an nsup
 // spec, as YAML with the yaml-language-server modeline. What nsup cannot
 // express is listed in the notes (and as comments at the top of the YAML);
 // a config without a process or a root is an error.
 func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
+	if len(data) > MaxConfig {
+		return nil, nil, fmt.Errorf("%s: larger than %d bytes: not a runtime config nsup imports", opts.File, MaxConfig)
+	}
 	var c specs.Spec
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, nil, fmt.Errorf("%s: %v", opts.File, err)

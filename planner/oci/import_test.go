@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -307,5 +308,32 @@ func TestImportUncleanSource(t *testing.T) {
 	}
 	if !strings.Contains(notesText(notes), "written /etc, the path nsup binds") || !strings.Contains(notesText(notes), "written /srv/root, the folder nsup uses") {
 		t.Errorf("notes:\n%s", notesText(notes))
+	}
+}
+
+// Import of a config within its bound (MaxConfig) allocates at most a few
+// hundred MiB, and one beyond it is refused unread (helper-82's review: a
+// config.json of 22 MB, a list of {}, took 670 MB, and cmd/nsup read up
+// to 256 MiB of one, 8 GB decoded).
+func TestImportBounded(t *testing.T) {
+	head := `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/sh"]},"x":[`
+	n := (MaxConfig - len(head) - 2) / 3
+	worst := []byte(head + strings.TrimSuffix(strings.Repeat("{},", n), ",") + "]}")
+	if len(worst) > MaxConfig {
+		t.Fatalf("the config is %d bytes, over the bound", len(worst))
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	if _, _, err := Import(worst, importOptions("config.json", "/b")); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 512<<20 {
+		t.Errorf("Import of a %d-byte config allocated %d MiB", len(worst), alloc>>20)
+	}
+	big := append(append([]byte(nil), worst...), strings.Repeat(" ", MaxConfig)...)
+	if _, _, err := Import(big, importOptions("config.json", "/b")); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Import of a %d-byte config: %v, want it refused", len(big), err)
 	}
 }
