@@ -86,6 +86,17 @@ func Import(file string, data []byte) ([]byte, []Note, error) {
 			m.note(c.node, "metadata.name", "not carried: no Pod mounts this claim")
 		}
 	}
+	if m.projectSeen && !m.projectBad && isDNSLabel(m.project) && len(m.volumes) > 0 {
+		// A named volume is VOLUMES/PROJECT/NAME: the label, which
+		// whoever wrote the manifest chose, picks whose volumes these
+		// are (a review: a Pod labelled with another project's name
+		// mounted that project's database).
+		var names []string
+		for _, v := range m.volumes {
+			names = append(names, v.name)
+		}
+		m.note(m.projectN, "metadata.labels."+LabelProject, "translated: the spec's name (its project) is %s, from this label: its named volumes (%s) are project %s's, the same folders as every spec of that name on this host uses: change name to keep them apart", m.project, strings.Join(names, ", "), m.project)
+	}
 	if len(m.errs) > 0 {
 		return nil, nil, m.errs.Sorted()
 	}
@@ -121,6 +132,7 @@ type importer struct {
 	project     string
 	projectSeen bool
 	projectBad  bool
+	projectN    *yaml.Node
 }
 
 // claim is a PersistentVolumeClaim: the volume of the spec it becomes.

@@ -193,7 +193,7 @@ func (m *importer) metadata(md *obj, p *podInfo) {
 			if m.projectSeen && m.project != v {
 				m.projectBad = true
 			}
-			m.project, m.projectSeen = v, true
+			m.project, m.projectSeen, m.projectN = v, true, n
 		}
 	}
 	labels.rest(nil, "not carried: nsup has no labels")

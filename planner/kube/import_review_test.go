@@ -171,3 +171,23 @@ func TestImportHostPathDotDot(t *testing.T) {
 		t.Errorf("Import: %v\n%s\nwant the hostPath refused", err, out)
 	}
 }
+
+// A Pod's nsup.dev/project label becomes the spec's name, and so picks
+// the folder of its named volumes (VOLUMES/PROJECT/NAME): a manifest from
+// someone else labelled with the name of a project of this host mounts
+// that project's volumes. Import says so (helper-82's review).
+func TestImportProjectVolumes(t *testing.T) {
+	m := []byte("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {" + LabelProject + ": myapp}\nspec:\n" +
+		"  volumes:\n  - name: v\n    persistentVolumeClaim: {claimName: pgdata}\n" +
+		"  containers:\n  - name: c\n    image: busybox\n    command: [sleep, '1']\n    volumeMounts: [{name: v, mountPath: /v}]\n")
+	y, notes, err := Import("pod.yaml", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(y), "\nname: myapp\n") {
+		t.Fatalf("the spec is not project myapp's:\n%s", y)
+	}
+	if !strings.Contains(notesText(notes), "pod.yaml:5:30: metadata.labels."+LabelProject+": translated: the spec's name (its project) is myapp, from this label: its named volumes (pgdata) are project myapp's") {
+		t.Errorf("notes:\n%s", notesText(notes))
+	}
+}
