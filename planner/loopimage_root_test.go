@@ -42,6 +42,44 @@ func TestRootLoopImageShowsSpec(t *testing.T) {
 	}
 }
 
+// writeSpecInImage does what root inside could do with a writable bind
+// of an image that holds the spec: it writes "hostname: PWNEDxxx" over
+// each "hostname: AAAAAAAA" in the image's bytes (the spec may be there
+// more than once, a block each time it was written).
+func writeSpecInImage(t *testing.T, image string) {
+	t.Helper()
+	img, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(img, []byte("hostname: AAAAAAAA")) {
+		t.Fatalf("the spec's bytes are not in %s", image)
+	}
+	w, err := os.OpenFile(image, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	for at, off := 0, 0; ; at += off + 1 {
+		if off = bytes.Index(img[at:], []byte("hostname: AAAAAAAA")); off < 0 {
+			break
+		}
+		w.WriteAt([]byte("hostname: PWNEDxxx"), int64(at+off))
+	}
+	w.Sync()
+}
+
+// dropPages drops the clean pages of each file (or device) cached, so
+// that the next read finds what is below.
+func dropPages(paths ...string) {
+	for _, p := range paths {
+		if r, err := os.Open(p); err == nil {
+			unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
+			r.Close()
+		}
+	}
+}
+
 // requireLoopImages: root, mkfs.ext4 and loop devices, which the loop
 // image tests attach (skipOrFail: a failure under CI=true).
 func requireLoopImages(t *testing.T) {
@@ -172,32 +210,8 @@ func loopImageShowsSpec(t *testing.T, d string) {
 
 	// What root inside could do with the bind: write the spec's bytes in
 	// the image, through the bound folder.
-	img, err := os.ReadFile(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Each place they are: the spec was written twice, a block each.
-	if !bytes.Contains(img, []byte("hostname: AAAAAAAA")) {
-		t.Fatalf("the spec's bytes are not in %s", image)
-	}
-	w, err := os.OpenFile(image, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for at, off := 0, 0; ; at += off + 1 {
-		if off = bytes.Index(img[at:], []byte("hostname: AAAAAAAA")); off < 0 {
-			break
-		}
-		w.WriteAt([]byte("hostname: PWNEDxxx"), int64(at+off))
-	}
-	w.Close()
-	// The spec's clean pages dropped, as memory pressure would.
-	r, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
-	r.Close()
+	writeSpecInImage(t, image)
+	dropPages(file) // as memory pressure would
 	if now, _ := os.ReadFile(file); !bytes.Contains(now, []byte("hostname: PWNEDxxx")) {
 		t.Errorf("a write of %s did not change the spec on loop%d: the case is not what the check is for:\n%s", image, n, now)
 	}

@@ -131,30 +131,8 @@ func removedLoopImageKeptName(t *testing.T, d string) {
 
 	// What root inside could do with that bind: write the spec's bytes
 	// in the image, through its other name.
-	img, err := os.ReadFile(kept)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(img, []byte("hostname: AAAAAAAA")) {
-		t.Fatalf("the spec's bytes are not in %s", kept)
-	}
-	w, err := os.OpenFile(kept, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for at, off := 0, 0; ; at += off + 1 {
-		if off = bytes.Index(img[at:], []byte("hostname: AAAAAAAA")); off < 0 {
-			break
-		}
-		w.WriteAt([]byte("hostname: PWNEDxxx"), int64(at+off))
-	}
-	w.Close()
-	r, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
-	r.Close()
+	writeSpecInImage(t, kept)
+	dropPages(file)
 	if now, _ := os.ReadFile(file); !bytes.Contains(now, []byte("hostname: PWNEDxxx")) {
 		t.Errorf("a write of %s did not change the spec on loop%d: the case is not what the check is for:\n%s", kept, n, now)
 	}

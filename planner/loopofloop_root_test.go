@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
 )
@@ -27,15 +25,7 @@ import (
 // same bind read-only is planned. Root only; needs mkfs.ext4 and loop
 // devices.
 func TestRootLoopOfLoopImage(t *testing.T) {
-	if os.Geteuid() != 0 {
-		skipOrFail(t, "attaches loop devices: needs root")
-	}
-	if _, err := exec.LookPath("mkfs.ext4"); err != nil {
-		skipOrFail(t, "no mkfs.ext4 (apt-get install e2fsprogs)")
-	}
-	if _, err := os.Stat("/dev/loop-control"); err != nil {
-		skipOrFail(t, "no /dev/loop-control (modprobe loop)")
-	}
+	requireLoopImages(t)
 	d, inner := ownMountNS(t, "NSUP_TEST_LOOP_OF_LOOP_DIR", func(d string) {
 		// B first: it holds A open.
 		a, _ := os.ReadFile(d + "/loopA")
@@ -91,10 +81,6 @@ func loopOfLoopImage(t *testing.T, d string) {
 	bind := func(src, opts string) string { return "{type: bind, source: '" + src + "', target: /w" + opts + "}" }
 	file := mnt + "/proj/nsup.yaml"
 	os.MkdirAll(mnt+"/proj", 0o755)
-	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
-	if err != nil {
-		t.Fatal(err)
-	}
 	compile := func(bound string) error {
 		if err := os.WriteFile(file, []byte(text(bound)), 0o644); err != nil {
 			t.Fatal(err)
@@ -103,23 +89,7 @@ func loopOfLoopImage(t *testing.T, d string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fsys := t.TempDir()
-		mi, err := os.ReadFile("/proc/self/mountinfo")
-		if err != nil {
-			t.Fatal(err)
-		}
-		cg, _ := os.ReadFile(hybrid + "/proc/self/cgroup")
-		os.MkdirAll(fsys+"/proc/self", 0o755)
-		os.MkdirAll(fsys+"/sys", 0o755)
-		os.WriteFile(fsys+"/proc/self/mountinfo", mi, 0o644)
-		os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
-		os.Symlink(hybrid+"/sys/fs", fsys+"/sys/fs")
-		os.Symlink("/sys/dev", fsys+"/sys/dev")
-		os.Symlink("/dev", fsys+"/dev")
-		o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &rootCaller})
-		o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-		_, err = Compile(s, o)
-		return err
+		return compileOnView(s, hostView(t, ownMountinfo(t), true))
 	}
 	if err := compile(bind(imgs, ", readonly: true")); err != nil {
 		t.Errorf("the image's folder bound read-only: %v, want planned", err)
@@ -133,32 +103,8 @@ func loopOfLoopImage(t *testing.T, d string) {
 
 	// What root inside could do with that bind: write the spec's bytes
 	// in the image.
-	img, err := os.ReadFile(image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Contains(img, []byte("hostname: AAAAAAAA")) {
-		t.Fatalf("the spec's bytes are not in %s", image)
-	}
-	w, err := os.OpenFile(image, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for at, off := 0, 0; ; at += off + 1 {
-		if off = bytes.Index(img[at:], []byte("hostname: AAAAAAAA")); off < 0 {
-			break
-		}
-		w.WriteAt([]byte("hostname: PWNEDxxx"), int64(at+off))
-	}
-	w.Sync()
-	w.Close()
-	// Each layer's pages dropped: the spec's, B's and A's.
-	for _, p := range []string{file, "/dev/loop" + strconv.Itoa(b), devA} {
-		if r, err := os.Open(p); err == nil {
-			unix.Fadvise(int(r.Fd()), 0, 0, unix.FADV_DONTNEED)
-			r.Close()
-		}
-	}
+	writeSpecInImage(t, image)
+	dropPages(file, "/dev/loop"+strconv.Itoa(b), devA) // each layer's: the spec's, B's and A's
 	if now, _ := os.ReadFile(file); !bytes.Contains(now, []byte("hostname: PWNEDxxx")) {
 		t.Errorf("a write of %s did not change the spec on loop%d: the case is not what the check is for:\n%s", image, b, now)
 	}
