@@ -92,28 +92,14 @@ func (r *envRun) releaseNow() error {
 // releaseListed, for environment i of p, recorded as not started (an
 // environment it waits for was not healthy, or one it needs was not
 // started), releases the environments whose last steps the plan lists
-// among i's (before a wait of i's for them, planner's Sequence): they are
-// made where the plan lists them, whether or not i's own steps go on
-// (found by helper-81's review: they were made with the others' at the
-// end, after later environments' steps).
+// among i's (planner's ReleasedAmong): they are made where the plan lists
+// them, whether or not i's own steps go on (found by helper-81's review:
+// they were made with the others' at the end, after later environments'
+// steps).
 func (a *applier) releaseListed(p *planner.Plan, i int) error {
-	seq := p.Sequence()
-	first, last := -1, -1
-	for k, ref := range seq {
-		if ref.Env == i {
-			if first < 0 {
-				first = k
-			}
-			last = k
-		}
-	}
-	for _, ref := range seq[max(first, 0) : last+1] {
-		e := &p.Environments[ref.Env]
-		if ref.Env == i || ref.Step != e.HeldFrom(true) {
-			continue
-		}
-		if o := a.runs[e.Name]; o != nil && o.release != nil {
-			if err := o.releaseNow(); err != nil {
+	for _, o := range p.ReleasedAmong(i) {
+		if r := a.runs[p.Environments[o].Name]; r != nil && r.release != nil {
+			if err := r.releaseNow(); err != nil {
 				return err
 			}
 		}

@@ -71,68 +71,77 @@ func (p *Plan) releases() (before map[StepRef][]int, atEnd []int) {
 	return before, atEnd
 }
 
-// Sequence lists every step of the plan in the order apply makes them:
-// each environment's steps in turn, but a detached environment's held
-// steps (HeldFrom) just before the wait of a later environment that
-// releases it, or else after every environment, in plan order.
-//
-// Steps made inside an environment (child, init, proc) may overlap a
-// later environment's in the foreground, where each environment's init
-// goes on once it is set up; the host's steps, and the held steps, are
-// made in exactly this order.
-func (p *Plan) Sequence() []StepRef {
+// ReleasedAmong are the environments whose held steps Sequence places
+// among environment i's (each just before i's wait for it to be
+// healthy), in that order: apply makes them there whether or not i's own
+// steps go on (an earlier wait of i's failed, or i needs an environment
+// not started).
+func (p *Plan) ReleasedAmong(i int) []int {
+	before, _ := p.releases()
+	var out []int
+	for j := range p.Environments[i].Steps {
+		out = append(out, before[StepRef{i, j}]...)
+	}
+	return out
+}
+
+// walk visits every step of the plan in the order apply makes them, each
+// with the note the text plan puts before it ("" for none): each
+// environment's steps in turn, but a detached environment's held steps
+// (HeldFrom) just before the wait of a later environment that releases
+// it, or else after every environment, in plan order.
+func (p *Plan) walk(visit func(ref StepRef, note string)) {
 	before, atEnd := p.releases()
-	var out []StepRef
-	held := func(o int) {
+	held := func(o int, note string) {
 		e := &p.Environments[o]
 		for j := e.HeldFrom(true); j < len(e.Steps); j++ {
-			out = append(out, StepRef{o, j})
+			visit(StepRef{o, j}, note)
+			note = ""
 		}
 	}
 	for i := range p.Environments {
 		e := &p.Environments[i]
 		for j := range e.Steps[:e.HeldFrom(p.Detach)] {
 			for _, o := range before[StepRef{i, j}] {
-				held(o)
+				held(o, fmt.Sprintf("%s's last steps, made now: %s waits for it to be healthy, which its init checks once released", p.Environments[o].Name, e.Name))
 			}
-			out = append(out, StepRef{i, j})
+			visit(StepRef{i, j}, "")
 		}
 	}
-	for _, o := range atEnd {
-		held(o)
+	note := ""
+	if len(atEnd) > 1 || len(atEnd) == 1 && atEnd[0] != len(p.Environments)-1 {
+		note = "every environment is up and recorded: each one's last steps, in turn (until now a failure, or nsup's end, takes every environment back)"
 	}
+	for _, o := range atEnd {
+		held(o, note)
+		note = ""
+	}
+}
+
+// Sequence lists every step of the plan in the order apply makes them
+// (walk). Steps made inside an environment (child, init, proc) may
+// overlap a later environment's in the foreground, where each
+// environment's init goes on once it is set up; the host's steps, and
+// the held steps, are made in exactly this order.
+func (p *Plan) Sequence() []StepRef {
+	var out []StepRef
+	p.walk(func(ref StepRef, _ string) { out = append(out, ref) })
 	return out
 }
 
-// renderSequence appends a detached plan's lines in Sequence's order:
-// an environment's held steps where apply makes them, each group under
-// a note saying why.
+// renderSequence appends a detached plan's lines in Sequence's order,
+// each environment's notes before its first step, and a note before
+// held steps listed away from their environment's.
 func renderSequence(buf []byte, p *Plan, width int) []byte {
-	before, atEnd := p.releases()
-	held := func(o int) {
-		e := &p.Environments[o]
-		for j := e.HeldFrom(true); j < len(e.Steps); j++ {
-			buf = renderStep(buf, e, j, width)
+	p.walk(func(ref StepRef, note string) {
+		e := &p.Environments[ref.Env]
+		if ref.Step == 0 {
+			buf = renderHead(buf, e)
 		}
-	}
-	for i := range p.Environments {
-		e := &p.Environments[i]
-		buf = renderHead(buf, e)
-		for j := range e.Steps[:e.HeldFrom(true)] {
-			for _, o := range before[StepRef{i, j}] {
-				// Made here even if apply records e as not started before
-				// (executor's releaseListed).
-				buf = fmt.Appendf(buf, "# %s's last steps, made now: %s waits for it to be healthy, which its init checks once released\n", p.Environments[o].Name, e.Name)
-				held(o)
-			}
-			buf = renderStep(buf, e, j, width)
+		if note != "" {
+			buf = append(append(append(buf, "# "...), note...), '\n')
 		}
-	}
-	if len(atEnd) > 1 || len(atEnd) == 1 && atEnd[0] != len(p.Environments)-1 {
-		buf = append(buf, "# every environment is up and recorded: each one's last steps, in turn (until now a failure, or nsup's end, takes every environment back)\n"...)
-	}
-	for _, o := range atEnd {
-		held(o)
-	}
+		buf = renderStep(buf, e, ref.Step, width)
+	})
 	return buf
 }

@@ -117,7 +117,8 @@ environments:
 // b's wait for it) and z's among c's, under a note that says they are
 // made there, without a condition: apply -d makes them there even when
 // it records b (or c) as not started before (b's wait for x failed),
-// which executor's TestRootReleaseListedNotStarted checks.
+// which executor's TestRootReleaseListedNotStarted checks (it releases
+// ReleasedAmong's).
 func TestSequenceReleasedAmongWaits(t *testing.T) {
 	const yaml = `
 version: 1
@@ -172,6 +173,20 @@ environments:
 	for env, want := range map[string]string{"x": "b wait x", "a": "b wait a", "z": "c wait z"} {
 		if before[env] != want {
 			t.Errorf("%s's last steps before %q, want %q", env, before[env], want)
+		}
+	}
+	// What executor's releaseListed releases for a waiter not started.
+	names := func(is []int) string {
+		var ns []string
+		for _, i := range is {
+			ns = append(ns, p.Environments[i].Name)
+		}
+		return strings.Join(ns, " ")
+	}
+	for i, e := range p.Environments {
+		want := map[string]string{"b": "x a", "c": "z"}[e.Name]
+		if got := names(p.ReleasedAmong(i)); got != want {
+			t.Errorf("released among %s's steps: %q, want %q", e.Name, got, want)
 		}
 	}
 	var b bytes.Buffer
