@@ -118,6 +118,19 @@ func export(t testing.TB, file, env string) (*Bundle, error) {
 	return Export(s, p, env)
 }
 
+// configMap decodes a config as a map, to be changed and encoded again,
+// its numbers as they are (RLIM_INFINITY is no float64).
+func configMap(t testing.TB, data []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func marshal(t testing.TB, c any) []byte {
 	t.Helper()
 	b, err := json.MarshalIndent(c, "", "\t")
@@ -281,12 +294,7 @@ func TestSchemaRejects(t *testing.T) {
 		"relative cwd type": func(m map[string]any) { m["process"].(map[string]any)["cwd"] = 7 },
 		"args not a list":   func(m map[string]any) { m["process"].(map[string]any)["args"] = "sh" },
 	} {
-		var m map[string]any
-		dec := json.NewDecoder(bytes.NewReader(marshal(t, b.Config)))
-		dec.UseNumber() // RLIM_INFINITY is no float64
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
+		m := configMap(t, marshal(t, b.Config))
 		if validate(t, marshal(t, m)) != nil {
 			t.Fatal("the config, decoded and encoded again, is not valid")
 		}

@@ -105,12 +105,7 @@ func TestImportUnknownAndBroken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(marshal(t, b.Config)))
-	dec.UseNumber() // RLIM_INFINITY is no float64
-	if err := dec.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
+	m := configMap(t, marshal(t, b.Config))
 	m["futureKey"] = true
 	m["process"].(map[string]any)["newThing"] = "x"
 	m["process"].(map[string]any)["env"] = []any{"PATH=" + planner.DefaultPath, "A=1", "BROKEN", "A=2"}
@@ -192,12 +187,7 @@ func TestImportMknodNodev(t *testing.T) {
 		{"every device, MKNOD, a user namespace", true, true, true, "100000"},
 		{"every device, MKNOD, a user namespace mapping gid 0 to 0", true, true, false, "0"},
 	} {
-		var m map[string]any
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.UseNumber()
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
-		}
+		m := configMap(t, data)
 		if c.mknod {
 			caps := m["process"].(map[string]any)["capabilities"].(map[string]any)
 			for _, set := range []string{"bounding", "effective", "permitted"} {
@@ -256,12 +246,7 @@ func TestImportRelativeSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
+	m := configMap(t, data)
 	m["mounts"] = append(m["mounts"].([]any),
 		map[string]any{"destination": "/keys", "type": "bind", "source": "~/.ssh", "options": []any{"rbind", "ro"}},
 		map[string]any{"destination": "/data", "type": "bind", "source": "data", "options": []any{"rbind", "ro"}})
@@ -288,12 +273,7 @@ func TestImportUncleanSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(&m); err != nil {
-		t.Fatal(err)
-	}
+	m := configMap(t, data)
 	m["root"] = map[string]any{"path": "/srv/bundles/my-app/x/../../../root"}
 	m["mounts"] = append(m["mounts"].([]any),
 		map[string]any{"destination": "/data", "type": "bind", "source": "/srv/\u202e/../../etc", "options": []any{"rbind", "ro"}})
