@@ -164,7 +164,7 @@ func overlayReach(p string, mounts []cgroup.Mount, writes bool) []fsAt {
 					add(fsAt{l.dev, l.folder, via, false})
 				}
 				for _, m := range mounts {
-					if m.Dev != a.dev && slices.ContainsFunc(m.Backing, img.Same) {
+					if m.Dev != a.dev && slices.ContainsFunc(m.Backing(), img.Same) {
 						add(fsAt{m.Dev, a.folder, via, a.tree})
 					}
 				}
@@ -257,7 +257,7 @@ func imageFiles(dev string, mounts []cgroup.Mount) []cgroup.Image {
 	var out []cgroup.Image
 	for _, m := range mounts {
 		if m.Dev == dev {
-			for _, f := range m.Backing {
+			for _, f := range m.Backing() {
 				if !slices.ContainsFunc(out, f.Same) {
 					out = append(out, f)
 				}

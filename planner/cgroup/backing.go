@@ -6,12 +6,13 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// AddBacking sets each mount's Backing: the files whose bytes its
+// AddBacking lets each mount's Backing find the files whose bytes its
 // filesystem's are, as sysfs in fsys names them (fsys is the host's
 // root, or a test's tree with proc/ and sys/). A write to such a file
 // changes the filesystem under its mount, and what is read there once
@@ -35,36 +36,70 @@ import (
 // with " (deleted)") may keep another name (a hard link made before the
 // removal), on the same filesystem: a loop device's says which
 // (LOOP_GET_STATUS64: Image.Dev and Ino).
+//
+// Nothing is read here: a mount's files are found when Backing is first
+// asked for them, once for all the mounts of one major:minor and source
+// (a host with dozens of loop mounts, snaps', had each device opened on
+// every plan, a spec with no writable bind too).
 func AddBacking(fsys fs.FS, mounts []Mount) {
-	byDev := map[string][]Image{}
-	for i, m := range mounts {
-		key := m.Dev + " " + m.Source
-		files, ok := byDev[key]
-		if !ok {
-			files = blockBacking(fsys, m.Dev, 0, nil)
-			if strings.HasPrefix(m.Source, "/") {
-				if st, err := fs.Stat(fsys, strings.TrimPrefix(path.Clean(m.Source), "/")); err == nil {
-					switch t := st.Mode().Type(); {
-					case t == 0:
-						img := Image{Name: path.Clean(m.Source)}
-						if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-							img.Dev, img.Ino = fmt.Sprintf("%d:%d", major(sys.Dev), minor(sys.Dev)), sys.Ino
-						}
-						files = append(files, img)
-					case t == fs.ModeDevice:
-						if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-							rdev := fmt.Sprintf("%d:%d", major(sys.Rdev), minor(sys.Rdev))
-							if rdev != m.Dev {
-								files = blockBacking(fsys, rdev, 0, files)
-							}
-						}
-					}
-				}
-			}
-			byDev[key] = files
-		}
-		mounts[i].Backing = files
+	b := &backings{fsys: fsys, found: map[string][]Image{}}
+	for i := range mounts {
+		mounts[i].backing = b
 	}
+}
+
+// backings finds the mounts' backing files (AddBacking), each once.
+type backings struct {
+	fsys  fs.FS
+	mu    sync.Mutex
+	found map[string][]Image // by major:minor and source
+}
+
+// Backing is the files whose bytes the mount's filesystem's are
+// (AddBacking), found on the first ask; none without AddBacking.
+func (m Mount) Backing() []Image {
+	b := m.backing
+	if b == nil {
+		return nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	key := m.Dev + " " + m.Source
+	files, ok := b.found[key]
+	if !ok {
+		files = mountBacking(b.fsys, m.Dev, m.Source)
+		b.found[key] = files
+	}
+	return files
+}
+
+// mountBacking is AddBacking's files of a mount of the filesystem dev
+// (major:minor) from source.
+func mountBacking(fsys fs.FS, dev, source string) []Image {
+	files := blockBacking(fsys, dev, 0, nil)
+	if !strings.HasPrefix(source, "/") {
+		return files
+	}
+	st, err := fs.Stat(fsys, strings.TrimPrefix(path.Clean(source), "/"))
+	if err != nil {
+		return files
+	}
+	switch t := st.Mode().Type(); {
+	case t == 0:
+		img := Image{Name: path.Clean(source)}
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			img.Dev, img.Ino = fmt.Sprintf("%d:%d", major(sys.Dev), minor(sys.Dev)), sys.Ino
+		}
+		files = append(files, img)
+	case t == fs.ModeDevice:
+		if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+			rdev := fmt.Sprintf("%d:%d", major(sys.Rdev), minor(sys.Rdev))
+			if rdev != dev {
+				files = blockBacking(fsys, rdev, 0, files)
+			}
+		}
+	}
+	return files
 }
 
 // blockBacking adds to out the image files of the loop devices the block

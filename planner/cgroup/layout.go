@@ -345,11 +345,11 @@ func parseMountinfo(line string) (mountinfo, bool) {
 // for an overlay, the folders it shows (Overlay: one for each mount of
 // the superblock), which share no major:minor with it; Source as the
 // mounter named it (or its filesystem does: btrfs, its first device);
-// and the files its filesystem's bytes are (Backing: AddBacking).
+// and the files its filesystem's bytes are (Backing, once AddBacking).
 type Mount struct {
 	Point, FSType, Dev, Root, Source string
 	Overlay                          *Overlay
-	Backing                          []Image
+	backing                          *backings
 }
 
 func (m mountinfo) mount() Mount {
