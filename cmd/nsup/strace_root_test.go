@@ -37,8 +37,11 @@ import (
 // prlimit64: strace_caps_test.go), with what nsup's own processes make of
 // these that is theirs (strace_own_test.go); and the writes to cgroup
 // files, id maps, setgroups and time offsets (controlFile): every other
-// write, to a pipe, a log, a terminal, is nsup's.
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64,write," + fdCalls
+// write, to a pipe, a log, a terminal, is nsup's. The folders made
+// (mkdirat) and the sockets bound (bind) are traced only to place the
+// host's steps that make them in the order across environments
+// (placedBy).
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64,write,mkdirat,bind," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -1183,7 +1186,7 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 	}
 	made := map[planner.StepRef]int{} // where in evs each step was first made
-	opened := openedBy(p)
+	placed := placedBy(p, fds)
 	// A pod's holder started here confines itself once nsup's binary
 	// runs in it, side by side with the environments.
 	for pod := range held {
@@ -1230,10 +1233,16 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		if e.name == "write" && !controlWrite(fds, e) {
 			continue // nsup's own: a pipe, a log, a terminal, its state
 		}
-		if r, ok := opened[createdPath(e)]; ok && host[e.pid] {
-			if _, seen := made[r]; !seen {
-				made[r] = at
+		if t := trail(e, fds); t != "" && host[e.pid] {
+			for _, r := range placed[t] {
+				if _, seen := made[r]; !seen {
+					made[r] = at
+					break
+				}
 			}
+		}
+		if e.name == "mkdirat" || e.name == "bind" {
+			continue // traced only to place a step (placedBy)
 		}
 		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) || (isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD")) {
 			own.follow(e)
@@ -1280,27 +1289,77 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 	return unmatched, missing
 }
 
-// openedBy maps the file each of the host's lock, log and state steps
-// creates to its step: these steps make no call the queues match (their
-// openat is nsup's own, followed as fds), but where they are made counts
-// in the order across environments (a detached environment released
-// before a later one's lock was taken, where the plan lists it after,
-// is out of order too).
-func openedBy(p *planner.Plan) map[string]planner.StepRef {
-	m := map[string]planner.StepRef{}
+// placedBy maps the trail (trail's) of each of the host's steps that no
+// queue matches to its step, or to its steps, in plan order, where
+// several leave the same (a volume two environments use): the lock, the
+// log and the state (their openat is nsup's own, followed as fds), the
+// state directory, a volume's folder, a bind's missing source folder (the
+// last one, made only when missing) and a group (mkdirat), and the
+// control socket (bind). They make no call a queue matches, but where
+// they are made counts in the order across environments (a detached
+// environment released before a later one's lock was taken, where the
+// plan lists it after, is out of order too). A wait for an environment's
+// health makes no call of its own (its release is the other's held
+// steps); a rootfs step opens what others open too, and is not placed.
+func placedBy(p *planner.Plan, fds *fdState) map[string][]planner.StepRef {
+	m := map[string][]planner.StepRef{}
 	for i, e := range p.Environments {
 		for j, st := range e.Steps {
+			t := ""
 			switch op := st.Op.(type) {
 			case planner.Flock:
-				m[op.Path] = planner.StepRef{Env: i, Step: j}
+				t = "openat " + op.Path
 			case planner.Stdio:
-				m[op.Stdout] = planner.StepRef{Env: i, Step: j}
+				t = "openat " + op.Stdout
 			case planner.SaveState:
-				m[op.Path+".tmp"] = planner.StepRef{Env: i, Step: j} // lifecycle.WriteState's
+				t = "openat " + op.Path + ".tmp" // lifecycle.WriteState's
+			case planner.Mkdir:
+				t = "mkdirat " + op.Path
+			case planner.Volume:
+				t = "mkdirat " + op.Path
+			case planner.MkdirAll:
+				t = "mkdirat " + path.Clean(op.Path)
+			case planner.CgroupMkdir:
+				t = "mkdirat " + fds.nsupPath(op.Path)
+			case planner.Listen:
+				t = "bind " + op.Path
+			default:
+				continue
 			}
+			m[t] = append(m[t], planner.StepRef{Env: i, Step: j})
 		}
 	}
 	return m
+}
+
+// trail is what e leaves for placedBy: "openat PATH" of an
+// openat(AT_FDCWD, PATH, ...O_CREAT...), "mkdirat PATH" of a folder made
+// (its path resolved from its fd), "bind PATH" of a unix socket bound at
+// PATH; "" for another call.
+func trail(e event, fds *fdState) string {
+	a := splitArgs(e.args)
+	switch e.name {
+	case "openat":
+		if p := createdPath(e); p != "" {
+			return "openat " + p
+		}
+	case "mkdirat":
+		if len(a) == 3 {
+			if o := fds.resolved(e.pid, a[0], unquote(a[1]), false); o != nil {
+				return "mkdirat " + o.at()
+			}
+		}
+	case "bind":
+		if len(a) == 3 {
+			// {sa_family=AF_UNIX, sun_path="/run/nsup/p/a/control.sock"}
+			for _, f := range splitArgs(strings.TrimSuffix(strings.TrimPrefix(a[1], "{"), "}")) {
+				if v, ok := strings.CutPrefix(f, "sun_path="); ok {
+					return "bind " + unquote(v)
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // createdPath is the absolute path an openat(AT_FDCWD, PATH, ...O_CREAT...)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/binary"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -488,7 +490,7 @@ func TestStraceMatcherPlacesLockLogState(t *testing.T) {
 		{Stage: planner.Host, Op: planner.Stdio{Stdin: "/dev/null", Stdout: "/run/nsup/a/output.log"}},
 		{Stage: planner.Host, Op: planner.SaveState{Path: "/run/nsup/a/state.json"}},
 	}}}}
-	opened := openedBy(p)
+	placed := placedBy(p, newFdState())
 	for i, c := range []struct {
 		args string
 		want int
@@ -499,9 +501,73 @@ func TestStraceMatcherPlacesLockLogState(t *testing.T) {
 		{`AT_FDCWD, "/run/nsup/a/lock", O_RDONLY|O_CLOEXEC`, -1}, // nsup ps's read of the exit status
 		{`AT_FDCWD, "/run/nsup/a/state.json", O_RDONLY|O_CLOEXEC`, -1},
 	} {
-		r, ok := opened[createdPath(event{name: "openat", args: c.args})]
-		if got := map[bool]int{true: r.Step, false: -1}[ok]; got != c.want {
+		got := -1
+		if r := placed[trail(event{name: "openat", args: c.args}, newFdState())]; len(r) == 1 {
+			got = r[0].Step
+		}
+		if got != c.want {
 			t.Errorf("%d: openat(%s) placed step %d, want %d", i, c.args, got, c.want)
+		}
+	}
+}
+
+// TestStraceMatcherPlacesFolderAndSocket: the host's steps that make a
+// folder (the state directory, a volume, a bind's missing source, a
+// group: mkdirat, by path or from an fd) and the control socket (bind)
+// are traced only to be placed: in the plan's order they match, and any
+// one of b's made first, before a's steps the plan lists earlier, is out
+// of order. Before, these calls were not traced and the steps had no
+// place: b's state directory or socket made before a's was released
+// passed unseen.
+func TestStraceMatcherPlacesFolderAndSocket(t *testing.T) {
+	env := func(n string) planner.Env {
+		return planner.Env{Name: n, Steps: []planner.Step{
+			{Stage: planner.Host, Op: planner.Mkdir{Path: "/run/nsup/p/" + n, Mode: 0o700}},
+			{Stage: planner.Host, Op: planner.Flock{Path: "/run/nsup/p/" + n + "/lock", State: "/run/nsup/p/" + n + "/state.json"}},
+			{Stage: planner.Host, Op: planner.Volume{Name: n, Path: "/var/lib/nsup/volumes/p/" + n, Mode: 0o755, UID: -1, GID: -1}},
+			{Stage: planner.Host, Op: planner.MkdirAll{Path: "/srv/" + n + "/src", Mode: 0o755}},
+			{Stage: planner.Host, Op: planner.Listen{Path: "/run/nsup/p/" + n + "/control.sock"}},
+			{Stage: planner.Host, Op: planner.CgroupMkdir{Path: "/sys/fs/cgroup/nsup/" + n + "." + planner.NsupPid}},
+			{Stage: planner.Host, Op: planner.SaveState{Path: "/run/nsup/p/" + n + "/state.json"}},
+		}}
+	}
+	p := &planner.Plan{Detach: true, Environments: []planner.Env{env("a"), env("b")}}
+	// What each step leaves in nsup's trace (pid 100), by step.
+	calls := func(n string, fd int) []string {
+		return []string{
+			`100 mkdirat(AT_FDCWD, "/run/nsup/p/` + n + `", 0700) = 0`,
+			`100 openat(AT_FDCWD, "/run/nsup/p/` + n + `/lock", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600) = ` + strconv.Itoa(fd),
+			`100 mkdirat(AT_FDCWD, "/var/lib/nsup/volumes/p/` + n + `", 0755) = 0`,
+			`100 openat(AT_FDCWD, "/", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 20
+100 openat2(20, "srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH}, 24) = 21
+100 close(20) = 0
+100 openat2(21, "` + n + `", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH}, 24) = 22
+100 close(21) = 0
+100 openat2(22, "src", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH}, 24) = -1 ENOENT (No such file or directory)
+100 mkdirat(22, "src", 0755) = 0
+100 close(22) = 0`,
+			`100 bind(` + strconv.Itoa(fd+1) + `, {sa_family=AF_UNIX, sun_path="/run/nsup/p/` + n + `/control.sock"}, 110) = 0`,
+			`100 mkdirat(AT_FDCWD, "/sys/fs/cgroup/nsup/` + n + `.100", 0755) = 0`,
+			`100 openat(AT_FDCWD, "/run/nsup/p/` + n + `/state.json.tmp", O_WRONLY|O_CREAT|O_TRUNC|O_NOFOLLOW|O_CLOEXEC, 0600) = 30
+100 close(30) = 0`,
+		}
+	}
+	a, b := calls("a", 10), calls("b", 12)
+	match := func(groups []string) []string {
+		all := parseTrace(t, strings.Join(groups, "\n")+"\n")
+		un, _ := matchTrace(p, all, hostThreads(all))
+		return un
+	}
+	if un := match(append(slices.Clone(a), b...)); len(un) > 0 {
+		t.Fatalf("in the plan's order:\n  %s", strings.Join(un, "\n  "))
+	}
+	for k := range b {
+		// b's step k made first, a's steps and b's others after.
+		groups := append([]string{b[k]}, a...)
+		groups = append(groups, slices.Delete(slices.Clone(b), k, k+1)...)
+		op := planner.FormatOp(p.Environments[1].Steps[k].Op)
+		if un := match(groups); len(un) != 1 || !strings.Contains(un[0], "made before a step the plan lists earlier: b step "+strconv.Itoa(k)+" ("+op+")") {
+			t.Errorf("b's step %d (%s) made first:\n  %s", k, op, strings.Join(un, "\n  "))
 		}
 	}
 }
