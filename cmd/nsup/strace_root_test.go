@@ -1291,16 +1291,18 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 
 // placedBy maps the trail (trail's) of each of the host's steps that no
 // queue matches to its step, or to its steps, in plan order, where
-// several leave the same (a volume two environments use): the lock, the
-// log and the state (their openat is nsup's own, followed as fds), the
-// state directory, a volume's folder, a bind's missing source folder (the
-// last one, made only when missing) and a group (mkdirat), and the
-// control socket (bind). They make no call a queue matches, but where
-// they are made counts in the order across environments (a detached
-// environment released before a later one's lock was taken, where the
-// plan lists it after, is out of order too). A wait for an environment's
-// health makes no call of its own (its release is the other's held
-// steps); a rootfs step opens what others open too, and is not placed.
+// several leave the same (a volume or a cached tree two environments
+// use): the lock, the log and the state (their openat is nsup's own,
+// followed as fds), a cached rootfs tree (its folder opened, once
+// built), the state directory, a volume's folder, a bind's missing
+// source folder (the last one, made only when missing) and a group
+// (mkdirat), and the control socket (bind). They make no call a queue
+// matches, but where they are made counts in the order across
+// environments (a detached environment released before a later one's
+// lock was taken, where the plan lists it after, is out of order too).
+// A wait for an environment's health makes no call of its own (its
+// release is the other's held steps); a rootfs folder used as it is
+// (dir) is only looked at (stat, not traced), and has no place.
 func placedBy(p *planner.Plan, fds *fdState) map[string][]planner.StepRef {
 	m := map[string][]planner.StepRef{}
 	for i, e := range p.Environments {
@@ -1313,6 +1315,11 @@ func placedBy(p *planner.Plan, fds *fdState) map[string][]planner.StepRef {
 				t = "openat " + op.Stdout
 			case planner.SaveState:
 				t = "openat " + op.Path + ".tmp" // lifecycle.WriteState's
+			case planner.Rootfs:
+				if op.Type == "dir" {
+					continue
+				}
+				t = "open " + op.Path
 			case planner.Mkdir:
 				t = "mkdirat " + op.Path
 			case planner.Volume:
@@ -1333,15 +1340,20 @@ func placedBy(p *planner.Plan, fds *fdState) map[string][]planner.StepRef {
 }
 
 // trail is what e leaves for placedBy: "openat PATH" of an
-// openat(AT_FDCWD, PATH, ...O_CREAT...), "mkdirat PATH" of a folder made
-// (its path resolved from its fd), "bind PATH" of a unix socket bound at
-// PATH; "" for another call.
+// openat(AT_FDCWD, PATH, ...O_CREAT...), "open PATH" of a folder PATH
+// opened from AT_FDCWD (a cached tree's, for its lock: the open that
+// finds it missing, before it is built, is the same step's and leaves
+// none), "mkdirat PATH" of a folder made (its path resolved from its
+// fd), "bind PATH" of a unix socket bound at PATH; "" for another call.
 func trail(e event, fds *fdState) string {
 	a := splitArgs(e.args)
 	switch e.name {
 	case "openat":
 		if p := createdPath(e); p != "" {
 			return "openat " + p
+		}
+		if len(a) >= 3 && a[0] == "AT_FDCWD" && strings.Contains(a[2], "O_DIRECTORY") && retFd(e.ret) >= 0 {
+			return "open " + unquote(a[1])
 		}
 	case "mkdirat":
 		if len(a) == 3 {

@@ -511,19 +511,21 @@ func TestStraceMatcherPlacesLockLogState(t *testing.T) {
 	}
 }
 
-// TestStraceMatcherPlacesFolderAndSocket: the host's steps that make a
-// folder (the state directory, a volume, a bind's missing source, a
-// group: mkdirat, by path or from an fd) and the control socket (bind)
-// are traced only to be placed: in the plan's order they match, and any
-// one of b's made first, before a's steps the plan lists earlier, is out
-// of order. Before, these calls were not traced and the steps had no
-// place: b's state directory or socket made before a's was released
-// passed unseen.
-func TestStraceMatcherPlacesFolderAndSocket(t *testing.T) {
+// TestStraceMatcherPlacesHostSteps: the host's steps that make a folder
+// (the state directory, a volume, a bind's missing source, a group:
+// mkdirat, by path or from an fd) and the control socket (bind), traced
+// only to be placed, and a cached rootfs tree (its folder opened, once
+// built) have a place: in the plan's order they match, and any one of
+// b's made first, before a's steps the plan lists earlier, is out of
+// order. Before, these calls were not traced and the steps had no place:
+// b's state directory or socket made before a's was released passed
+// unseen.
+func TestStraceMatcherPlacesHostSteps(t *testing.T) {
 	env := func(n string) planner.Env {
 		return planner.Env{Name: n, Steps: []planner.Step{
 			{Stage: planner.Host, Op: planner.Mkdir{Path: "/run/nsup/p/" + n, Mode: 0o700}},
 			{Stage: planner.Host, Op: planner.Flock{Path: "/run/nsup/p/" + n + "/lock", State: "/run/nsup/p/" + n + "/state.json"}},
+			{Stage: planner.Host, Op: planner.Rootfs{Type: "closure", Path: "/cache/closure/" + n}},
 			{Stage: planner.Host, Op: planner.Volume{Name: n, Path: "/var/lib/nsup/volumes/p/" + n, Mode: 0o755, UID: -1, GID: -1}},
 			{Stage: planner.Host, Op: planner.MkdirAll{Path: "/srv/" + n + "/src", Mode: 0o755}},
 			{Stage: planner.Host, Op: planner.Listen{Path: "/run/nsup/p/" + n + "/control.sock"}},
@@ -537,6 +539,12 @@ func TestStraceMatcherPlacesFolderAndSocket(t *testing.T) {
 		return []string{
 			`100 mkdirat(AT_FDCWD, "/run/nsup/p/` + n + `", 0700) = 0`,
 			`100 openat(AT_FDCWD, "/run/nsup/p/` + n + `/lock", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600) = ` + strconv.Itoa(fd),
+			// Missing, built (nsup's), opened for its lock.
+			`100 openat(AT_FDCWD, "/cache/closure/` + n + `", O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY) = -1 ENOENT (No such file or directory)
+100 openat(AT_FDCWD, "/cache/closure/` + n + `.build", O_RDWR|O_CREAT|O_CLOEXEC, 0600) = 40
+100 close(40) = 0
+100 openat(AT_FDCWD, "/cache/closure/` + n + `", O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY) = 41
+100 close(41) = 0`,
 			`100 mkdirat(AT_FDCWD, "/var/lib/nsup/volumes/p/` + n + `", 0755) = 0`,
 			`100 openat(AT_FDCWD, "/", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 20
 100 openat2(20, "srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH}, 24) = 21
