@@ -236,7 +236,9 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	var notUpOrder []string
 	for i := range p.Environments {
 		if why := a.needsNotUp(&p.Environments[i], notUp); p.Detach && why != "" {
-			a.recordNotStarted(ctx, &p.Environments[i], why)
+			if err := a.recordNotStarted(ctx, &p.Environments[i], why); err != nil {
+				return rollback(notStarted(p, i, err))
+			}
 			notUp[p.Environments[i].Name] = why
 			notUpOrder = append(notUpOrder, p.Environments[i].Name)
 			if err := a.releaseListed(p, i); err != nil {

@@ -282,9 +282,11 @@ func (r *envRun) writeNotStarted(why string) {
 
 // recordNotStarted records e, which is not started since it needs an
 // environment that was not, as not started: its state directory and
-// lock (its plan's first steps), then its record. One that is running
-// (its lock is held) is left alone.
-func (a *applier) recordNotStarted(ctx context.Context, e *planner.Env, why string) {
+// lock (its plan's first steps), then its record. Those steps fail as
+// they would if e were started: one that is running (its lock is held),
+// or ended and not taken down, fails the apply, as it would then; it
+// is not recorded as not started, nor touched.
+func (a *applier) recordNotStarted(ctx context.Context, e *planner.Env, why string) error {
 	r := &envRun{a: a, env: e}
 	for i, st := range e.Steps {
 		switch st.Op.(type) {
@@ -295,13 +297,14 @@ func (a *applier) recordNotStarted(ctx context.Context, e *planner.Env, why stri
 		}
 		if err := r.do(ctx, i, st); err != nil {
 			r.removeState()
-			return
+			return stepError(e, i, err)
 		}
 		if r.lock != nil {
 			r.writeNotStarted(why)
-			return
+			return nil
 		}
 	}
+	return nil
 }
 
 // closeFiles closes nsup's copies of what it handed to a released child.
