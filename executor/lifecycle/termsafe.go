@@ -1,13 +1,15 @@
 package lifecycle
 
 import (
+	"bytes"
 	"io"
 	"unicode/utf8"
 )
 
 // TermSafe is a writer for a terminal of what an environment wrote (nsup
 // logs): it keeps text, newlines, tabs, a carriage return before a
-// newline and colours (SGR, ESC [ digits m), writes a carriage return
+// newline and colours (SGR, ESC [ digits m; but conceal, SGR 8, which
+// would hide the text that follows: appendSGR), writes a carriage return
 // alone as a newline (a progress line's updates each on a line of its
 // own: nothing is written over), and writes each other
 // control character (C0, DEL, C1), bidirectional control and byte that
@@ -86,7 +88,7 @@ func (t *TermSafe) filter(data []byte, final bool) []byte {
 				return data[i:]
 			}
 			if j < len(data) && j > i+1 && data[j] == 'm' {
-				out = append(out, data[i:j+1]...)
+				out = appendSGR(out, data[i+2:j])
 				i = j + 1
 				continue
 			}
@@ -111,4 +113,53 @@ func (t *TermSafe) filter(data []byte, final bool) []byte {
 	}
 	t.out = out
 	return nil
+}
+
+// appendSGR appends the colour sequence of params (what is between
+// "ESC [" and "m": digits and ';') without conceal (8), which would make
+// the text after it invisible on the caller's terminal, nor a number
+// over 1000 (no attribute; a terminal may wrap it to one); the colours
+// of 38, 48 and 58 (";5;N", ";2;R;G;B") are kept whole, an 8 among them
+// too. A sequence left with no parameter is dropped.
+func appendSGR(out, params []byte) []byte {
+	ps := bytes.Split(params, []byte{';'})
+	kept := make([][]byte, 0, len(ps))
+	for k := 0; k < len(ps); k++ {
+		switch n := sgrNumber(ps[k]); {
+		case n == 8 || n < 0:
+			continue
+		case (n == 38 || n == 48 || n == 58) && k+1 < len(ps):
+			take := 1
+			switch sgrNumber(ps[k+1]) {
+			case 5:
+				take = 3
+			case 2:
+				take = 5
+			}
+			end := min(k+take, len(ps))
+			kept = append(kept, ps[k:end]...)
+			k = end - 1
+			continue
+		}
+		kept = append(kept, ps[k])
+	}
+	if len(kept) == 0 && len(ps) > 0 {
+		return out
+	}
+	out = append(out, 0x1b, '[')
+	out = append(out, bytes.Join(kept, []byte{';'})...)
+	return append(out, 'm')
+}
+
+// sgrNumber is a parameter's value (digits only; empty is 0), or -1
+// over 1000.
+func sgrNumber(p []byte) int {
+	n := 0
+	for _, c := range p {
+		n = n*10 + int(c-'0')
+		if n > 1000 {
+			return -1
+		}
+	}
+	return n
 }

@@ -27,6 +27,13 @@ func TestTermSafe(t *testing.T) {
 		{"cut rune \xe2\x9c", "cut rune ??"},
 		{"cr at the end\r", "cr at the end\n"},
 		{"\x1b[" + strings.Repeat("1;", 40) + "m", "?[" + strings.Repeat("1;", 40) + "m"},
+		{"shown \x1b[8mconcealed\x1b[0m\n", "shown concealed\x1b[0m\n"},
+		{"\x1b[1;08;31mred\x1b[m", "\x1b[1;31mred\x1b[m"},
+		{"\x1b[38;5;8mgrey\x1b[48;2;8;8;8;8m", "\x1b[38;5;8mgrey\x1b[48;2;8;8;8m"},
+		{"\x1b[38;8m", "\x1b[38m"},
+		{"\x1b[;8m", "\x1b[m"},
+		{"\x1b[00000000000000000008m", ""},
+		{"\x1b[1;4294967304m", "\x1b[1m"},
 	} {
 		for cut := 0; cut <= len(c.in); cut++ {
 			var b strings.Builder
