@@ -137,6 +137,17 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 		return fmt.Errorf("pasta did not set the network up (%s): %w", why, unix.EIO)
 	}
 	r.pasta, r.pastaPid = cmd, pid
+	if !op.UserNS {
+		// Its published UDP ports its own alone (pastaudp.go).
+		binds, err := pastaUDPBinds(op.Args)
+		if err == nil {
+			err = exclusiveUDP(pid, binds)
+		}
+		if err != nil {
+			r.stopPasta()
+			return fmt.Errorf("pasta's published UDP ports: %w", err)
+		}
+	}
 	return nil
 }
 

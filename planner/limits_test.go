@@ -378,3 +378,29 @@ environments:
 		}
 	}
 }
+
+// Rootless, a published UDP port gets a plan note: Debian 12's pasta
+// binds it with SO_REUSEADDR, another user may share it, and only root's
+// apply takes the option off (helper-86's review). As root, and for TCP,
+// no note.
+func TestNetworkRootlessUDPNote(t *testing.T) {
+	oldPasta, oldTun := lookPasta, tunUsable
+	defer func() { lookPasta, tunUsable = oldPasta, oldTun }()
+	lookPasta = func() (string, error) { return "/usr/bin/pasta", nil }
+	tunUsable = func() bool { return true }
+	for _, tc := range []struct {
+		ports  string
+		caller Caller
+		note   bool
+	}{{`["127.0.0.1:18053:53/udp"]`, userCaller, true}, {`["127.0.0.1:18053:53/udp"]`, rootCaller, false}, {`["127.0.0.1:18080:80"]`, userCaller, false}} {
+		text := strings.Replace(strings.Replace(limitsText, "LIMITS", "net: {network: user, ports: "+tc.ports+"}", 1), "[mnt, pid, cgroup]", "[mnt, pid, cgroup, net]", 1)
+		p, err := compileLimits(t, text, tc.caller, "hybrid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		notes := strings.Join(p.Environments[0].Notes, "\n")
+		if got := strings.Contains(notes, "environments.web.net.ports: rootless, a published UDP port may be shared"); got != tc.note {
+			t.Errorf("%s, privileged %v: note %v, want %v:\n%s", tc.ports, tc.caller.Privileged, got, tc.note, notes)
+		}
+	}
+}

@@ -92,6 +92,12 @@ func (ec *envCompiler) network() {
 		spec := p.HostIP.String() + "/" + p.HostPorts() + ":" + p.Ports()
 		if p.Proto == "udp" {
 			udp = append(udp, spec)
+			if rootless && len(udp) == 1 {
+				// As root, apply takes SO_REUSEADDR off pasta's sockets
+				// (executor/pastaudp.go); rootless, pasta is not
+				// dumpable and its fds are out of reach.
+				ec.notes = append(ec.notes, fmt.Sprintf("%s.net.ports: rootless, a published UDP port may be shared: Debian 12's pasta binds it with SO_REUSEADDR, so another user of the host may bind the same address and port (with that option too) and take the datagrams sent to it; nsup takes the option off as root only", ec.field))
+			}
 		} else {
 			tcp = append(tcp, spec)
 		}

@@ -1,0 +1,189 @@
+package executor
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Published UDP ports, made the environment's alone. Debian 12's pasta
+// binds them with SO_REUSEADDR, which for UDP lets any other socket with
+// the option bind the same address and port, whoever's: a user of the
+// host binds 127.0.0.1:PORT so, and the datagrams sent to the published
+// port are its own to read and answer (the last socket bound gets them).
+// podman meets this with pasta too (podman#23471). nsup, as root, takes
+// the option off pasta's sockets once pasta is up (a copy of each through
+// pidfd_getfd; an option is the socket's, not the fd's), after which such
+// a bind fails (EADDRINUSE), and refuses to go on if another socket shares
+// the port already (bound before pasta, or between its bind and now).
+// Rootless, pasta is not dumpable, and its fds are out of the user's
+// reach: the plan says so (network.go).
+
+// pastaUDPBinds are the host addresses and ports of pasta's published
+// UDP ports, from its arguments (-u ADDR/HOST[-HOST]:PORT[-PORT]).
+func pastaUDPBinds(args []string) ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
+	for i := 0; i+1 < len(args); i++ {
+		if args[i] != "-u" || args[i+1] == "none" {
+			continue
+		}
+		s := args[i+1]
+		slash := strings.LastIndexByte(s, '/')
+		colon := strings.LastIndexByte(s, ':')
+		if slash < 0 || colon < slash {
+			return nil, fmt.Errorf("pasta's -u %q: not ADDR/HOST:PORT: %w", s, unix.EINVAL)
+		}
+		addr, err := netip.ParseAddr(s[:slash])
+		if err != nil {
+			return nil, fmt.Errorf("pasta's -u %q: %w", s, err)
+		}
+		from, to, _ := strings.Cut(s[slash+1:colon], "-")
+		a, err1 := strconv.ParseUint(from, 10, 16)
+		b := a
+		var err2 error
+		if to != "" {
+			b, err2 = strconv.ParseUint(to, 10, 16)
+		}
+		if err1 != nil || err2 != nil || b < a {
+			return nil, fmt.Errorf("pasta's -u %q: not a port range: %w", s, unix.EINVAL)
+		}
+		for p := a; p <= b; p++ {
+			out = append(out, netip.AddrPortFrom(addr.Unmap(), uint16(p)))
+		}
+	}
+	return out, nil
+}
+
+// exclusiveUDP takes SO_REUSEADDR off pasta's (pid) sockets bound to
+// binds, and fails if a socket of another process shares one of them.
+func exclusiveUDP(pid int, binds []netip.AddrPort) error {
+	if len(binds) == 0 {
+		return nil
+	}
+	want := map[netip.AddrPort]bool{}
+	for _, b := range binds {
+		want[b] = false
+	}
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	own := map[string]bool{} // pasta's socket inodes
+	for _, e := range ents {
+		link, err := os.Readlink(dir + "/" + e.Name())
+		n, nerr := strconv.Atoi(e.Name())
+		if err != nil || nerr != nil || !strings.HasPrefix(link, "socket:[") {
+			continue
+		}
+		own[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		fd, err := unix.PidfdGetfd(pidfd, n, 0)
+		if err != nil {
+			return fmt.Errorf("pidfd_getfd(pasta, %d): %w", n, err)
+		}
+		typ, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
+		if typ == unix.SOCK_DGRAM {
+			if ap, ok := sockAddrPort(fd); ok {
+				if _, ok := want[ap]; ok {
+					err = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 0)
+					want[ap] = true
+				}
+			}
+		}
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("setsockopt(pasta's fd %d, SO_REUSEADDR, 0): %w", n, err)
+		}
+	}
+	for ap, found := range want {
+		if !found {
+			return fmt.Errorf("pasta has no UDP socket bound to %s: %w", ap, unix.ENOENT)
+		}
+	}
+	// Now no socket may join them; one that did before is another's.
+	for _, f := range []string{"udp", "udp6"} {
+		socks, err := udpSockets(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		if err != nil {
+			return err
+		}
+		for _, s := range socks {
+			if own[s.inode] {
+				continue
+			}
+			for ap := range want {
+				if s.ap.Port() == ap.Port() && (s.ap.Addr() == ap.Addr() || s.ap.Addr().IsUnspecified() || ap.Addr().IsUnspecified()) {
+					return fmt.Errorf("published UDP port %s: another process's socket (inode %s, uid %s) is bound to %s too, and would take its datagrams: %w", ap, s.inode, s.uid, s.ap, unix.EADDRINUSE)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sockAddrPort is the address and port fd is bound to, IPv4 unmapped.
+func sockAddrPort(fd int) (netip.AddrPort, bool) {
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return netip.AddrPort{}, false
+	}
+	switch a := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(a.Addr), uint16(a.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(a.Addr).Unmap(), uint16(a.Port)), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// udpSocket is a line of /proc/net/udp or udp6.
+type udpSocket struct {
+	ap         netip.AddrPort
+	uid, inode string
+}
+
+// udpSockets reads /proc/PID/net/udp or udp6: each local address (hex,
+// each 32-bit word of it as a number in host order) and port, with the
+// socket's uid and inode.
+func udpSockets(path string) ([]udpSocket, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []udpSocket
+	sc := bufio.NewScanner(f)
+	sc.Scan() // the heading
+	for sc.Scan() {
+		fl := strings.Fields(sc.Text())
+		if len(fl) < 10 {
+			continue
+		}
+		a, p, ok := strings.Cut(fl[1], ":")
+		port, perr := strconv.ParseUint(p, 16, 16)
+		if !ok || perr != nil || (len(a) != 8 && len(a) != 32) {
+			return nil, fmt.Errorf("%s: %q: %w", path, fl[1], unix.EINVAL)
+		}
+		raw := make([]byte, len(a)/2)
+		for i := 0; i < len(a); i += 8 {
+			w, err := strconv.ParseUint(a[i:i+8], 16, 32)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %q: %w", path, fl[1], unix.EINVAL)
+			}
+			binary.NativeEndian.PutUint32(raw[i/2:], uint32(w))
+		}
+		addr, _ := netip.AddrFromSlice(raw)
+		out = append(out, udpSocket{ap: netip.AddrPortFrom(addr.Unmap(), uint16(port)), uid: fl[7], inode: fl[9]})
+	}
+	return out, sc.Err()
+}
