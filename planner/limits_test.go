@@ -402,5 +402,17 @@ func TestNetworkRootlessUDPNote(t *testing.T) {
 		if got := strings.Contains(notes, "environments.web.net.ports: rootless, a published UDP port may be shared"); got != tc.note {
 			t.Errorf("%s, privileged %v: note %v, want %v:\n%s", tc.ports, tc.caller.Privileged, got, tc.note, notes)
 		}
+		// As root, the Pasta step says its UDP sockets are made the
+		// port's alone (apply's exclusiveUDP): the plan is what apply does.
+		exclusive := tc.caller.Privileged && strings.Contains(tc.ports, "/udp")
+		var text2 string
+		for _, st := range p.Environments[0].Steps {
+			if _, ok := st.Op.(Pasta); ok {
+				text2 = FormatOp(st.Op)
+			}
+		}
+		if got := strings.Contains(text2, "setsockopt(SO_REUSEADDR, 0)"); got != exclusive || text2 == "" {
+			t.Errorf("%s, privileged %v: the pasta step says SO_REUSEADDR is taken off: %v, want %v:\n%s", tc.ports, tc.caller.Privileged, got, exclusive, text2)
+		}
 	}
 }

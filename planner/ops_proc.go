@@ -432,8 +432,23 @@ func (op Pasta) text() string {
 	for i, a := range op.Args {
 		args[i] = q(a)
 	}
+	udp := ""
+	if op.publishesUDP() && !op.UserNS {
+		udp = "; once it is up, each of its sockets of a published UDP port: pidfd_getfd(pasta, FD), setsockopt(SO_REUSEADDR, 0), and no other process's socket on that port (/proc/PASTA/net/udp, udp6)"
+	}
 	return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up; "+
 		"keeper: setsid(), chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL) unless detached, execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-keeper\"); "+
-		"pasta: chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL), execve(no environment)",
-		q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "))
+		"pasta: chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL), execve(no environment)%s",
+		q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "), udp)
+}
+
+// publishesUDP says whether pasta is given a UDP port to publish (-u
+// with another value than none).
+func (op Pasta) publishesUDP() bool {
+	for i := 0; i+1 < len(op.Args); i++ {
+		if op.Args[i] == "-u" && op.Args[i+1] != "none" {
+			return true
+		}
+	}
+	return false
 }
