@@ -426,7 +426,8 @@ func mappingValue(n *yaml.Node, k string) *yaml.Node {
 }
 
 // namespaces of the environment of a Pod's container: the first owns
-// the Pod's, the others join them.
+// the Pod's, the others join them; each has a cgroup namespace of its
+// own.
 func (p *podInfo) namespaces(e *envOut, first bool) {
 	var ns []string
 	join := mapping(true)
@@ -450,6 +451,12 @@ func (p *podInfo) namespaces(e *envOut, first bool) {
 	shared("net", p.hostNetwork)
 	shared("ipc", p.hostIPC)
 	shared("uts", p.hostNetwork)
+	// A cgroup namespace of each container's own, as Kubernetes (and
+	// podman) give one on cgroup v2: /proc/self/cgroup shows "/", not
+	// where the host keeps the container. nsup makes one on every
+	// layout (rooted in the environment's groups, v1's too), so the
+	// spec says the same on a v1 or hybrid host.
+	ns = append(ns, "cgroup")
 	if p.userns {
 		shared("user", false)
 	}

@@ -45,7 +45,7 @@ func TestImportConfinementNotes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"source: /", "seccomp: unconfined", "SYS_ADMIN", "masked_paths: []", "no_new_privileges: false", "namespaces: [mnt]"} {
+	for _, want := range []string{"source: /", "seccomp: unconfined", "SYS_ADMIN", "masked_paths: []", "no_new_privileges: false", "namespaces: [mnt, cgroup]"} {
 		if !strings.Contains(string(out), want) {
 			t.Fatalf("the spec lacks %q:\n%s", want, out)
 		}

@@ -268,7 +268,7 @@ func TestImportHostNamespaces(t *testing.T) {
 	for _, n := range a.Namespaces {
 		ns = append(ns, n.Type)
 	}
-	if !slices.Equal(ns, []string{spec.NSMount}) || a.Net != nil || a.Hostname != nil {
+	if !slices.Equal(ns, []string{spec.NSMount, spec.NSCgroup}) || a.Net != nil || a.Hostname != nil {
 		t.Errorf("agent: namespaces %v, net %+v, hostname %+v", ns, a.Net, a.Hostname)
 	}
 	if a.User == nil || a.User.UID != 65534 || a.User.GID != 0 || a.Security == nil || a.Security.Seccomp.Value != "unconfined" ||
