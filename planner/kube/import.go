@@ -537,18 +537,11 @@ func (m *importer) document() ([]byte, error) {
 	if len(m.notes) > 0 {
 		head = append(head, "# Not translated (nsup has no equivalent, or does it its own way):")
 		for _, n := range m.notes {
-			head = append(head, "#   "+strings.ReplaceAll(n.String(), "\n", " "))
+			head = append(head, "#   "+yamlnode.Escape(strings.ReplaceAll(n.String(), "\n", " ")))
 		}
 	}
 	top.HeadComment = strings.Join(head, "\n")
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{top}}); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	// The manifest's strings may hold controls and bidirectional runes:
+	// Encode shows them escaped.
+	return yamlnode.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{top}})
 }

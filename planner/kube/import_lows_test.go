@@ -3,8 +3,10 @@ package kube
 import (
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
+	"github.com/nsup/nsup/planner/yamlnode"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -39,5 +41,50 @@ func TestImportCgroupNamespace(t *testing.T) {
 				t.Errorf("%s: %s joins a cgroup namespace", f, e.Name)
 			}
 		}
+	}
+}
+
+// TestImportBidiEscaped: a manifest's strings that hold bidirectional
+// runes or control characters (the Trojan Source class: U+202E shows
+// the text after it reversed) are written escaped, in values, keys and
+// the header's notes: the YAML holds no such rune, and reads back as the
+// manifest's very strings. The import wrote U+202E raw.
+func TestImportBidiEscaped(t *testing.T) {
+	// The manifest spells them as YAML escapes (a YAML file holds no
+	// raw C0 or C1 control); arg and val are what they read as.
+	arg, val := "echo safe \u202e;hs.kcab/pmt/ \u2066x\u2069\u009b", "v\u200f\u061c\t\x1b[2J"
+	manifest := `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  annotations: {"note\u202e\n#": "y"}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, "echo safe \u202e;hs.kcab/pmt/ \u2066x\u2069\x9b"]
+    env:
+    - {name: BIDI, value: "v\u200f\u061c\t\e[2J"}
+`
+	y, notes, err := Import("p.yaml", []byte(manifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && yamlnode.Unsafe(r) }); i >= 0 {
+		t.Errorf("a raw %U at byte %d of:\n%s", []rune(string(y)[i:])[0], i, y)
+	}
+	if !strings.Contains(string(y), `"echo safe \u202e;hs.kcab`) || !strings.Contains(string(y), `metadata.annotations.note\u202e #`) {
+		t.Errorf("no \\u202e in:\n%s", y)
+	}
+	if len(notes) == 0 {
+		t.Errorf("no notes")
+	}
+	s := parseImported(t, "p.nsup.yaml", y)
+	e := s.Environments[0]
+	if got := e.Process[0].Command; len(got) != 3 || got[2] != arg {
+		t.Errorf("command %q, want %q", got, arg)
+	}
+	if len(e.Env) == 0 || e.Env[len(e.Env)-1].Name != "BIDI" || e.Env[len(e.Env)-1].Value != val {
+		t.Errorf("env %+v, want BIDI=%q", e.Env, val)
 	}
 }

@@ -1,7 +1,6 @@
 package oci
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -88,13 +87,13 @@ func Import(data []byte, opts ImportOptions) ([]byte, []Note, error) {
 	}
 	doc := m.document()
 	yamlnode.EscapeDollars(doc)
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
+	// The config's strings may hold controls and bidirectional runes:
+	// Encode shows them escaped.
+	out, err := yamlnode.Encode(doc)
+	if err != nil {
 		return nil, nil, err
 	}
-	return b.Bytes(), m.notes, nil
+	return out, m.notes, nil
 }
 
 type importer struct {
@@ -348,7 +347,7 @@ func (m *importer) document() *yaml.Node {
 	if len(m.notes) > 0 {
 		head = append(head, "# Not translated (nsup has no equivalent, or does it its own way):")
 		for _, n := range m.notes {
-			head = append(head, "#   "+n.Key+": "+n.Msg)
+			head = append(head, "#   "+yamlnode.Escape(n.Key+": "+n.Msg))
 		}
 	}
 	top.HeadComment = strings.Join(head, "\n")

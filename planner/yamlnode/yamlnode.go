@@ -5,8 +5,11 @@
 package yamlnode
 
 import (
+	"bytes"
+	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -99,4 +102,79 @@ func EscapeDollars(n *yaml.Node) {
 	case yaml.ScalarNode:
 		n.Value = strings.ReplaceAll(n.Value, "$", "$$")
 	}
+}
+
+// Unsafe says whether r would mislead a reader of the text it is in: a
+// control character (C0, DEL, C1), a bidirectional embedding, override,
+// isolate or mark (which show the text after it reordered: the Trojan
+// Source class), or the rune of bytes that are not UTF-8. The same set
+// as lifecycle.Printable replaces on a terminal.
+func Unsafe(r rune) bool {
+	switch {
+	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:
+		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
+		return true
+	}
+	return false
+}
+
+// Encode writes doc as YAML (indented by 2) in which every Unsafe rune
+// but a newline shows as an escape: a scalar that holds one is written
+// double-quoted, each such rune \uXXXX (or YAML's own \t, \x..), and a
+// comment's as the text \uXXXX. Written raw, a manifest's U+202E in a
+// command or an env value would make the spec a reviewer reads say
+// something else than what nsup runs. The values are the same once read.
+func Encode(doc *yaml.Node) ([]byte, error) {
+	quoteUnsafe(doc)
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	// The YAML library escapes C0, DEL and C1 in a double-quoted scalar,
+	// not the bidirectional runes, which it counts as printable: each is
+	// in a double-quoted scalar (quoteUnsafe), where \uXXXX is that rune.
+	return []byte(escapeUnsafe(b.String(), '\n')), nil
+}
+
+// quoteUnsafe double-quotes each scalar of n (keys too) that holds an
+// Unsafe rune other than a newline, and escapes its comments'.
+func quoteUnsafe(n *yaml.Node) {
+	if n == nil {
+		return
+	}
+	if n.Kind == yaml.ScalarNode && strings.IndexFunc(n.Value, func(r rune) bool { return r != '\n' && Unsafe(r) }) >= 0 {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	n.HeadComment = escapeUnsafe(n.HeadComment, '\n')
+	n.LineComment = escapeUnsafe(n.LineComment, -1)
+	n.FootComment = escapeUnsafe(n.FootComment, '\n')
+	for _, c := range n.Content {
+		quoteUnsafe(c)
+	}
+}
+
+// Escape is s for one line of a comment: each Unsafe rune, a newline
+// too, as \uXXXX.
+func Escape(s string) string { return escapeUnsafe(s, -1) }
+
+// escapeUnsafe writes each Unsafe rune of s but keep as \uXXXX.
+func escapeUnsafe(s string, keep rune) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r != keep && Unsafe(r) }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r != keep && Unsafe(r) {
+			fmt.Fprintf(&b, "\\u%04x", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
