@@ -15,11 +15,12 @@ import (
 )
 
 // Check refuses the folder d, a what ("state directory", "cache folder"),
-// unless it is a folder of the caller's uid that no group or other may
-// write to, and no folder on the way to it (on its path as given and with
-// its symlinks resolved) lets anyone but root and the caller replace it:
-// one that others may write to without the sticky bit of /tmp, or another
-// user's. A missing folder is an error that errors.Is fs.ErrNotExist.
+// unless it is a folder of the caller's uid that no other may write to,
+// nor a group but the caller's private one (privateGroup), and no folder
+// on the way to it (on its path as given and with its symlinks resolved)
+// lets anyone but root and the caller replace it: one that others (or a
+// group with another member) may write to without the sticky bit of
+// /tmp, or another user's. A missing folder is an error that errors.Is fs.ErrNotExist.
 func Check(what, d string) error {
 	d, err := filepath.Abs(d)
 	if err != nil {
@@ -33,7 +34,7 @@ func Check(what, d string) error {
 	if err := unix.Lstat(real, &st); err != nil {
 		return &os.PathError{Op: "lstat", Path: real, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || othersWrite(&st) {
 		return fmt.Errorf("%s %s is not a folder of uid %d that only it can write to (mode %#o, uid %d): %w",
 			what, d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
 	}
@@ -42,7 +43,7 @@ func Check(what, d string) error {
 			if err := unix.Stat(a, &st); err != nil {
 				return &os.PathError{Op: "stat", Path: a, Err: err}
 			}
-			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || othersWrite(&st) && st.Mode&unix.S_ISVTX == 0 {
 				return fmt.Errorf("%s %s is in %s, which others may change (mode %#o, uid %d): they could put another folder in its place: %w",
 					what, d, a, st.Mode&0o7777, st.Uid, unix.EPERM)
 			}
@@ -52,4 +53,11 @@ func Check(what, d string) error {
 		}
 	}
 	return nil
+}
+
+// othersWrite says whether someone else than the owner of the file st
+// may write to it: others, or its group unless the owner is its only
+// member (a user private group with umask 002).
+func othersWrite(st *unix.Stat_t) bool {
+	return st.Mode&0o002 != 0 || st.Mode&0o020 != 0 && !privateGroup("/", st.Uid, st.Gid)
 }
