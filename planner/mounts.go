@@ -392,6 +392,9 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		// by then (Mount.Detached).
 		set, clear := mountAttrs(flags, m.Options)
 		attrs := set != 0 || clear != 0
+		if m.Within != "" {
+			ec.subpathWithin(m, field+".subpath")
+		}
 		ec.plantedLink(m.Source, m.Pos, field+".source")
 		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
 			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath})

@@ -233,3 +233,35 @@ func (c *compiler) closureLink(at string) error {
 	}
 	return nil
 }
+
+// subpathWithin refuses a bind's subpath that leads out of its source
+// (m.Within) once the symlinks below the source are followed, as the
+// kubelet refuses a subPath that escapes its volume (CVE-2017-1002101:
+// a container that may write the volume plants app -> /, and the next
+// container's subPath app binds the host's root). Where the path is not
+// all there, a symlink below the source that leads nowhere is refused
+// too: apply would make the folder wherever it leads. Apply binds the
+// path resolved here, and refuses a symlink put in it since.
+func (ec *envCompiler) subpathWithin(m spec.Mount, field string) {
+	base, _, ok := bindSource(m.Within)
+	if !ok {
+		return // the source's own error says why
+	}
+	links, end := hostLinks(m.Source)
+	if end != "" {
+		if !within(end, base) {
+			src := m.Within
+			if base != m.Within {
+				src += " (" + base + ")"
+			}
+			ec.errorf(m.Pos, field, "%s leads to %s, outside its source %s: a symlink below the source leads out, which a subpath may not (Kubernetes refuses such a subPath too); bind where it leads as a source of its own if that is meant", m.Source, end, src)
+		}
+		return
+	}
+	for _, l := range links {
+		if l.at != base && within(l.at, base) {
+			ec.errorf(m.Pos, field, "%s passes through the symlink %s (to %s), and does not lead to a folder that is there: a subpath through a symlink must lead to one within its source %s", m.Source, l.at, l.target, m.Within)
+			return
+		}
+	}
+}

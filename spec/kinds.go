@@ -94,7 +94,7 @@ var MountKinds = []MountKind{
 	// reach host-wide knobs that no namespace covers.
 	{Name: MountSysfs, FSType: "sysfs", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Readonly: true, Namespace: NSNet},
 	{Name: MountTmpfs, Keys: []string{"size", "mode"}, FSType: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Dev: true},
-	{Name: MountBind, Keys: []string{"source", "recursive", "create"}, Flags: unix.MS_NODEV, Dev: true},
+	{Name: MountBind, Keys: []string{"source", "subpath", "recursive", "create"}, Flags: unix.MS_NODEV, Dev: true},
 	{Name: MountDev},
 	// newinstance: a devpts of its own, so the environment sees none of
 	// the host's terminals.

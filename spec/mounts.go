@@ -3,6 +3,7 @@ package spec
 // An environment's mounts: type, target, source, options, a tmpfs's size and mode.
 
 import (
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +14,7 @@ import (
 // mountKeys lists every key of a mount; which ones a type allows is
 // checked after, so that a misplaced `size` says "only for tmpfs" rather
 // than "unknown key".
-var mountKeys = []string{"type", "target", "source", "readonly", "options", "size", "mode", "recursive", "create"}
+var mountKeys = []string{"type", "target", "source", "subpath", "readonly", "options", "size", "mode", "recursive", "create"}
 
 func (d *decoder) mounts(n *yaml.Node, at string) []Mount {
 	if !d.isList(n, at) {
@@ -93,6 +94,11 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 			m.Source, _ = d.hostPath(p.val, at+".source")
 		}
 	}
+	if p, ok := f.get("subpath"); ok && m.Source != "" {
+		if sub, ok := d.subpath(p.val, at+".subpath"); ok {
+			m.Within, m.Source = m.Source, filepath.Join(m.Source, sub)
+		}
+	}
 	if p, ok := f.get("create"); ok {
 		if b, ok := d.boolean(p.val, at+".create"); ok {
 			m.Create = b
@@ -125,6 +131,20 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 		}
 	}
 	return m, true
+}
+
+// subpath is a bind's subpath: relative, with no "..", as Kubernetes'
+// subPath.
+func (d *decoder) subpath(n *yaml.Node, at string) (string, bool) {
+	s, ok := d.str(n, at)
+	if !ok {
+		return "", false
+	}
+	if s == "" || strings.HasPrefix(s, "/") || slices.Contains(strings.Split(s, "/"), "..") {
+		d.errorf(n, at, "must be a relative path below source, without ..: %s", quote(s))
+		return "", false
+	}
+	return filepath.Clean(s), true
 }
 
 func (d *decoder) mountOptions(n *yaml.Node, at string) []string {

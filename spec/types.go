@@ -289,6 +289,10 @@ type Mount struct {
 	// Source is an absolute host path (bind), resolved against Spec.Dir;
 	// for a volume, the volume's name (Spec.Volumes).
 	Source string
+	// Within (bind with a subpath): the source as written, below which
+	// Source (source/subpath) must stay once its symlinks are followed,
+	// as Kubernetes' subPath stays within its volume; "" without one.
+	Within string
 	// Create (bind): a missing source folder is made by apply (0755).
 	Create    bool
 	Readonly  bool     // default false, true for sysfs

@@ -146,7 +146,8 @@
 // up to hundredths), podman's pids-limit annotation limits.pids. An
 // emptyDir is a tmpfs (on disk unless medium: Memory: noted), a claim a
 // named volume (its owner from podman's annotations), a hostPath a bind
-// (of its subPath, if any: a subPath of another volume is a note).
+// (its subPath the bind's subpath, which the plan keeps within the
+// volume, as the kubelet does: a subPath of another volume is a note).
 // restartPolicy is every main process's restart (Always: always,
 // OnFailure: on-failure, Never: no), terminationGracePeriodSeconds its
 // stop_timeout. An exec readinessProbe (else an exec livenessProbe,

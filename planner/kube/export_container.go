@@ -311,6 +311,11 @@ func (x *exporter) mounts(c *container, e *spec.Environment) []volume {
 		case spec.MountBind:
 			vm.Name = x.namer.name(e.Name, fmt.Sprintf("-host-%d", i))
 			hp := &hostPathVolumeSource{Path: m.Source}
+			if m.Within != "" {
+				// The kubelet keeps a subPath within its volume, as
+				// nsup's plan keeps a subpath within its source.
+				hp.Path, vm.SubPath = m.Within, strings.TrimPrefix(m.Source, strings.TrimSuffix(m.Within, "/")+"/")
+			}
 			if m.Create {
 				hp.Type = "DirectoryOrCreate"
 			}

@@ -88,3 +88,57 @@ spec:
 		t.Errorf("env %+v, want BIDI=%q", e.Env, val)
 	}
 }
+
+// subPathManifest mounts a folder of a hostPath volume by subPath.
+const subPathManifest = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  volumes:
+  - {name: shared, hostPath: {path: /srv/shared}}
+  containers:
+  - name: c
+    image: busybox
+    command: [cat, /c/x]
+    volumeMounts:
+    - {name: shared, mountPath: /c, subPath: SUB, readOnly: true}
+`
+
+// TestImportSubPath: a hostPath's subPath is the bind's subpath, which
+// the plan keeps within the volume (TestBindSubpath), not a source of
+// its own: /srv/shared/app, where app is a link another Pod planted,
+// bound whatever it led to, where the kubelet refuses a subPath that
+// escapes its volume. A subPath with .. is refused, as Kubernetes
+// validates it; the export gives the subPath back.
+func TestImportSubPath(t *testing.T) {
+	y, _, err := Import("p.yaml", []byte(strings.Replace(subPathManifest, "SUB", "app/conf", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := parseImported(t, "p.nsup.yaml", y)
+	var found bool
+	for _, m := range s.Environments[0].Mounts {
+		if m.Target == "/c" {
+			found = true
+			if m.Source != "/srv/shared/app/conf" || m.Within != "/srv/shared" {
+				t.Errorf("mount %+v: want source /srv/shared/app/conf within /srv/shared", m)
+			}
+		}
+	}
+	if !found || !strings.Contains(string(y), "source: /srv/shared, subpath: app/conf") {
+		t.Errorf("no subpath in:\n%s", y)
+	}
+	for _, sub := range []string{"a/../../etc", "a/../b", "../x", "/etc"} {
+		if _, _, err := Import("p.yaml", []byte(strings.Replace(subPathManifest, "SUB", sub, 1))); err == nil || !strings.Contains(err.Error(), "subPath: must be a relative path inside the volume") {
+			t.Errorf("subPath %s: %v", sub, err)
+		}
+	}
+	out, _, err := Export(s, nil, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateManifest(t, out)
+	if !strings.Contains(string(out), "path: /srv/shared\n") || !strings.Contains(string(out), "subPath: app/conf") {
+		t.Errorf("export:\n%s", out)
+	}
+}

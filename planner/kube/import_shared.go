@@ -115,16 +115,14 @@ func (m *importer) volumeMounts(co *obj, p *podInfo, mounts *yaml.Node) {
 		}
 		source := v.source
 		if subN != nil && sub != "" {
-			clean := path.Clean(sub)
 			switch {
-			case path.IsAbs(sub) || clean == ".." || strings.HasPrefix(clean, "../"):
-				m.fail(subN, at+".subPath", "must be a relative path inside the volume")
+			case path.IsAbs(sub) || slices.Contains(strings.Split(sub, "/"), ".."):
+				m.fail(subN, at+".subPath", "must be a relative path inside the volume, without .. (as Kubernetes validates it)")
 				continue
 			case v.kind != "bind":
 				m.note(subN, at+".subPath", "not carried: nsup mounts a whole tmpfs or volume, not a folder of it: mount left out")
 				continue
 			}
-			source = path.Join(source, clean)
 		}
 		mt := mapping(true, "type", str(v.kind), "target", str(target))
 		switch v.kind {
@@ -136,6 +134,12 @@ func (m *importer) volumeMounts(co *obj, p *podInfo, mounts *yaml.Node) {
 			set(mt, "source", str(source))
 		case "bind":
 			set(mt, "source", str(source))
+			if subN != nil && sub != "" && path.Clean(sub) != "." && v.kind == "bind" {
+				// subpath: the plan keeps it within the volume, as
+				// the kubelet does (a symlink in a shared folder
+				// would lead it anywhere on the host).
+				set(mt, "subpath", str(path.Clean(sub)))
+			}
 			if v.create {
 				set(mt, "create", boolean(true))
 			}
