@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/nsup/nsup/planner/yamlnode"
 	"github.com/nsup/nsup/spec"
 )
@@ -140,5 +142,40 @@ func TestImportSubPath(t *testing.T) {
 	validateManifest(t, out)
 	if !strings.Contains(string(out), "path: /srv/shared\n") || !strings.Contains(string(out), "subPath: app/conf") {
 		t.Errorf("export:\n%s", out)
+	}
+}
+
+// TestExportBidiEscaped: the manifests export --kube writes show a
+// spec's bidirectional runes and controls escaped too, and decode to the
+// spec's strings: they were written raw.
+func TestExportBidiEscaped(t *testing.T) {
+	// The spec spells them as YAML escapes; arg is what they read as.
+	arg := "echo safe \u202e;hs.kcab \u2066x\u2069\u009b"
+	y, _ := exportInline(t, `version: 1
+environments:
+  a:
+    rootfs: {dir: /srv/root}
+    namespaces: [mnt, pid]
+    env: {B: "v\u200f\t\e[2J"}
+    processes:
+      - {name: main, command: [sh, -c, "echo safe \u202e;hs.kcab \u2066x\u2069\x9b"]}
+`)
+	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && yamlnode.Unsafe(r) }); i >= 0 {
+		t.Errorf("a raw %U at byte %d of:\n%s", []rune(string(y)[i:])[0], i, y)
+	}
+	var pod struct {
+		Spec struct {
+			Containers []struct {
+				Command []string
+				Env     []struct{ Name, Value string }
+			}
+		}
+	}
+	if err := yaml.Unmarshal(y, &pod); err != nil {
+		t.Fatal(err)
+	}
+	c := pod.Spec.Containers
+	if len(c) != 1 || len(c[0].Command) != 3 || c[0].Command[2] != arg {
+		t.Errorf("containers %+v, want the command's %q", c, arg)
 	}
 }

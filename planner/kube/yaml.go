@@ -10,6 +10,8 @@ import (
 	"fmt"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/nsup/nsup/planner/yamlnode"
 )
 
 // manifest writes the objects as YAML documents separated by "---".
@@ -39,16 +41,9 @@ func toYAML(v any) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var b bytes.Buffer
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(n); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	// A spec's strings may hold controls and bidirectional runes, which
+	// the manifest shows escaped, as the import does.
+	return yamlnode.Encode(n)
 }
 
 // jsonNode reads one JSON value of dec as a YAML node, keeping the order
