@@ -63,7 +63,10 @@ func (ec *envCompiler) seccomp() *plannedStep {
 		// planted: the next run's filter would be its choice.
 		ec.plantedLink(profile, pos, ec.field+".security.seccomp")
 	}
-	op, err := ec.compiler.filter(profile, caps, noHostIPC, selfOnly)
+	// A profile of the spec's gets what unconfined keeps where root
+	// inside is the host's root (rootRefusals).
+	hostRoot := profile != spec.SeccompDefault && profile != unconfinedRoot && profile != unconfinedHostNS && !ec.confiningUserNS()
+	op, err := ec.compiler.filter(profile, caps, noHostIPC, selfOnly, hostRoot)
 	if err != nil {
 		ec.errorf(pos, ec.field+".security.seccomp", "%v", err)
 		return nil
@@ -78,14 +81,14 @@ type filterResult struct {
 
 // filter resolves and compiles a profile for a capability set, once per
 // spec: environments mostly share both.
-func (c *compiler) filter(profile string, caps []string, noHostIPC, selfOnly bool) (Seccomp, error) {
-	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC) + "\x00" + strconv.FormatBool(selfOnly)
+func (c *compiler) filter(profile string, caps []string, noHostIPC, selfOnly, hostRoot bool) (Seccomp, error) {
+	key := profile + "\x00" + strings.Join(caps, ",") + "\x00" + strconv.FormatBool(noHostIPC) + "\x00" + strconv.FormatBool(selfOnly) + "\x00" + strconv.FormatBool(hostRoot)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if r, ok := c.filters[key]; ok {
 		return r.op, r.err
 	}
-	op, err := c.compileFilter(profile, caps, noHostIPC, selfOnly)
+	op, err := c.compileFilter(profile, caps, noHostIPC, selfOnly, hostRoot)
 	if c.filters == nil {
 		c.filters = map[string]filterResult{}
 	}
@@ -96,7 +99,7 @@ func (c *compiler) filter(profile string, caps []string, noHostIPC, selfOnly boo
 // maxProfile bounds a seccomp profile file (Docker's default is 20 KiB).
 const maxProfile = 4 << 20
 
-func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfOnly bool) (Seccomp, error) {
+func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfOnly, hostRoot bool) (Seccomp, error) {
 	var rules *specs.LinuxSeccomp
 	var err error
 	switch {
@@ -121,17 +124,22 @@ func (c *compiler) compileFilter(profile string, caps []string, noHostIPC, selfO
 	if rules == nil {
 		return Seccomp{}, fmt.Errorf("%s: the profile has no default action and no rule", profile)
 	}
+	var rootRefused string
+	if hostRoot {
+		rules, rootRefused = rootRefusals(rules, caps)
+	}
 	rules = HostRefusals(rules, noHostIPC, selfOnly)
 	flags, err := seccomp.Flags(rules)
 	if err != nil {
 		return Seccomp{}, fmt.Errorf("%s: %w", profile, err)
 	}
 	op := Seccomp{
-		Profile:   profile,
-		NoHostIPC: noHostIPC,
-		SelfOnly:  selfOnly,
-		Flags:     SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
-		Rules:     rules,
+		Profile:     profile,
+		NoHostIPC:   noHostIPC,
+		SelfOnly:    selfOnly,
+		RootRefused: rootRefused,
+		Flags:       SeccompFlags(flags) | unix.SECCOMP_FILTER_FLAG_TSYNC,
+		Rules:       rules,
 	}
 	// Docker's profile for nsup's default capabilities was compiled when
 	// nsup was built.

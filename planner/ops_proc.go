@@ -346,11 +346,16 @@ type Seccomp struct {
 	// calls that set another process's resource limits, priority or I/O
 	// priority are refused (EPERM), whatever the profile says
 	// (limitsOfSelfOnly).
-	SelfOnly bool                `json:"self_only,omitempty"`
-	Flags    SeccompFlags        `json:"flags"`
-	Program  []byte              `json:"program"`
-	Digest   string              `json:"digest"`
-	Rules    *specs.LinuxSeccomp `json:"rules"`
+	SelfOnly bool `json:"self_only,omitempty"`
+	// RootRefused: the profile is a file of the spec's, root inside is
+	// the host's root (no user namespace that maps root elsewhere), and
+	// what it names is refused whatever the profile says (rootRefusals):
+	// the keyring calls, and without CAP_SYS_ADMIN new user namespaces.
+	RootRefused string              `json:"root_refused,omitempty"`
+	Flags       SeccompFlags        `json:"flags"`
+	Program     []byte              `json:"program"`
+	Digest      string              `json:"digest"`
+	Rules       *specs.LinuxSeccomp `json:"rules"`
 }
 
 // Pasta starts pasta (Debian's passt package, podman's user-mode network

@@ -224,6 +224,9 @@ func seccompSource(op Seccomp) string {
 	if op.SelfOnly {
 		src += ", with other processes' limits and priorities refused"
 	}
+	if op.RootRefused != "" {
+		src += ", with " + op.RootRefused + " refused"
+	}
 	return fmt.Sprintf("%s (%d syscall rules, default action %s)", src, n, defaultAction(op))
 }
 

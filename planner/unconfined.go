@@ -4,6 +4,7 @@ package planner
 
 import (
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -69,4 +70,103 @@ func UnconfinedRootRules(caps []string) *specs.LinuxSeccomp {
 		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32, specs.ArchAARCH64, specs.ArchARM},
 		Syscalls:      rules,
 	}
+}
+
+// rootRefusals is rules, a profile of the spec's (by path), with what
+// unconfinedRoot refuses where root inside is the host's root, whatever
+// the profile allows: the keyring calls (EPERM), and without
+// CAP_SYS_ADMIN a new user namespace (clone and unshare with
+// CLONE_NEWUSER EPERM, clone3 ENOSYS). Before, a profile that allowed
+// them (`defaultAction: SCMP_ACT_ALLOW`, as a permissive one is written)
+// let root inside do what unconfined was kept from: a review of the
+// cgroups made a user namespace mapping 0 onto 0, mounted its own v1
+// pids and memory hierarchies from a cgroup namespace of its own (their
+// root is the environment's group, and v1, unlike v2, lets the
+// namespace's root group's files be written from inside) and wrote max
+// to its pids.max and memory.limit_in_bytes
+// (TestRootSeccompProfileHostRoot). The names are taken out of the
+// profile's rules that let calls run, and refused after them but where
+// the profile refuses them already (its errno kept); a rule that lets
+// clone or unshare run gets the condition that CLONE_NEWUSER is clear,
+// or, with a condition on the flags already that does not say so, loses
+// those names. It returns what it refuses, for the plan.
+func rootRefusals(rules *specs.LinuxSeccomp, caps []string) (*specs.LinuxSeccomp, string) {
+	newUser := !slices.Contains(caps, "CAP_SYS_ADMIN")
+	strip := slices.Clone(keyringSyscalls)
+	what := "the keyring calls (" + strings.Join(keyringSyscalls, ", ") + ")"
+	if newUser {
+		strip = append(strip, "clone3")
+		what += " and new user namespaces (clone, unshare with CLONE_NEWUSER; clone3 ENOSYS)"
+	}
+	newUserSet := []specs.LinuxSeccompArg{{Index: 0, Value: unix.CLONE_NEWUSER, ValueTwo: unix.CLONE_NEWUSER, Op: specs.OpMaskedEqual}}
+	out := *rules
+	out.Syscalls = nil
+	for _, r := range rules.Syscalls {
+		var names, forks []string
+		for _, n := range r.Names {
+			switch {
+			case denies(r.Action):
+				names = append(names, n) // the profile's refusal, its errno kept
+			case slices.Contains(strip, n):
+			case newUser && (n == "clone" || n == "unshare"):
+				forks = append(forks, n)
+			default:
+				names = append(names, n)
+			}
+		}
+		if len(names) > 0 {
+			c := r
+			c.Names = names
+			out.Syscalls = append(out.Syscalls, c)
+		}
+		if c, ok := withoutNewUser(r); ok && len(forks) > 0 {
+			c.Names = forks
+			out.Syscalls = append(out.Syscalls, c)
+		}
+	}
+	eperm, enosys := uint(unix.EPERM), uint(unix.ENOSYS)
+	refuse := func(names []string, errno *uint, args []specs.LinuxSeccompArg) {
+		// Not where the profile refuses the call so already (nsup's own
+		// export of it, read back, too).
+		names = slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+			return slices.ContainsFunc(out.Syscalls, func(r specs.LinuxSyscall) bool {
+				return denies(r.Action) && slices.Contains(r.Names, n) && (len(r.Args) == 0 || slices.Equal(r.Args, args))
+			})
+		})
+		if len(names) > 0 {
+			out.Syscalls = append(out.Syscalls, specs.LinuxSyscall{Names: names, Action: specs.ActErrno, ErrnoRet: errno, Args: args})
+		}
+	}
+	refuse(keyringSyscalls, &eperm, nil)
+	if newUser {
+		refuse([]string{"clone", "unshare"}, &eperm, newUserSet)
+		refuse([]string{"clone3"}, &enosys, nil)
+	}
+	listX32(&out) // as refuseHostIPC does
+	return &out, what
+}
+
+// withoutNewUser is rule r holding only for flags without CLONE_NEWUSER
+// (clone's and unshare's first argument): as it is where a condition on
+// the flags says so already (Docker's profile's clone rule), else with
+// that condition added; false where a condition on the flags says
+// otherwise (conditions on one argument must all hold).
+func withoutNewUser(r specs.LinuxSyscall) (specs.LinuxSyscall, bool) {
+	other := false
+	for _, a := range r.Args {
+		if a.Index != 0 {
+			continue
+		}
+		switch {
+		case a.Op == specs.OpMaskedEqual && a.Value&unix.CLONE_NEWUSER != 0 && a.ValueTwo&unix.CLONE_NEWUSER == 0,
+			a.Op == specs.OpEqualTo && a.Value&unix.CLONE_NEWUSER == 0:
+			return r, true
+		}
+		other = true
+	}
+	if other {
+		return r, false
+	}
+	r.Args = append(slices.Clip(r.Args), specs.LinuxSeccompArg{Index: 0, Value: unix.CLONE_NEWUSER, ValueTwo: 0, Op: specs.OpMaskedEqual})
+	return r, true
 }

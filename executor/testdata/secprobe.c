@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *ename(int e) {
@@ -91,6 +92,27 @@ int main(int argc, char **argv) {
 			if (r == 0) r = unshare(CLONE_NEWNS | CLONE_NEWCGROUP);
 			if (r == 0) r = mount("none", "/tmp", "tmpfs", 0, NULL);
 			result(a, r);
+		} else if (!strcmp(a, "cgroup_pids_max")) {
+			/* the whole of it, in a child: a user namespace mapping 0
+			 * onto 0, a mount and a cgroup namespace, the v1 pids
+			 * hierarchy mounted (its root the environment's group) and
+			 * max written to its pids.max */
+			pid_t c = fork();
+			if (c == 0) {
+				long r = unshare(CLONE_NEWUSER);
+				const char *step = "unshare";
+				int fd;
+				if (r == 0 && (fd = open("/proc/self/setgroups", O_WRONLY)) >= 0) { write(fd, "deny", 4); close(fd); }
+				if (r == 0) { step = "uid_map"; fd = open("/proc/self/uid_map", O_WRONLY); r = fd < 0 ? -1 : write(fd, "0 0 1", 5) < 0 ? -1 : 0; if (fd >= 0) close(fd); }
+				if (r == 0) { step = "gid_map"; fd = open("/proc/self/gid_map", O_WRONLY); r = fd < 0 ? -1 : write(fd, "0 0 1", 5) < 0 ? -1 : 0; if (fd >= 0) close(fd); }
+				if (r == 0) { step = "unshare2"; r = unshare(CLONE_NEWNS | CLONE_NEWCGROUP); }
+				if (r == 0) { step = "mkdir"; mkdir("/tmp/pids", 0755); r = mount("none", "/tmp/pids", "cgroup", 0, "pids"); step = "mount"; }
+				if (r == 0) { step = "write"; fd = open("/tmp/pids/pids.max", O_WRONLY); r = fd < 0 ? -1 : write(fd, "max", 3) < 0 ? -1 : 0; }
+				printf("%s: %s%s%s\n", a, ename(r < 0 ? errno : 0), r < 0 ? " at " : "", r < 0 ? step : "");
+				fflush(stdout);
+				_exit(0);
+			}
+			waitpid(c, NULL, 0);
 		} else if (!strcmp(a, "perf_event_open")) {
 			struct perf_event_attr pe;
 			memset(&pe, 0, sizeof pe);
