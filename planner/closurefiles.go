@@ -146,8 +146,8 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 		return err
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if d, ok := c.index.lookup(c.key, p, st); ok {
-			f.Digest = d
+		if e, ok := c.index.lookup(c.key, p, st); ok {
+			f.Digest = e.digest
 			c.files[p] = f
 			c.total += f.Size
 			return nil

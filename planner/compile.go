@@ -350,8 +350,10 @@ type envCompiler struct {
 	steps    []Step
 	root     string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
-	tree  map[string]File
-	notes []string
+	tree map[string]File
+	// tarEtc is what a tar root has at tarEtcPaths (TarEtc.String).
+	tarEtc string
+	notes  []string
 
 	// The namespaces, as namespaces() decided them (see namespaces.go).
 	joins         []joinRef // in spec.JoinOrder: user first

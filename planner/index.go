@@ -64,6 +64,10 @@ func fingerprintOf(st *syscall.Stat_t) fingerprint {
 type indexEntry struct {
 	fp     fingerprint
 	digest string
+	// etc is what a tar archive's tree has at the files of /etc the plan
+	// may generate (tarEtc): "" for a closure's file, or an entry written
+	// before it was recorded.
+	etc string
 }
 
 // Index is the digest index of one cache, as one nsup run sees it: the
@@ -129,17 +133,17 @@ func (x *Index) read(key string) map[string]indexEntry {
 // File is the index file of key.
 func (x *Index) File(key string) string { return filepath.Join(x.dir, key) }
 
-// lookup returns the digest recorded for p if st (its lstat or fstat now)
+// lookup returns the entry recorded for p if st (its lstat or fstat now)
 // shows the same file, unchanged.
-func (x *Index) lookup(key, p string, st *syscall.Stat_t) (string, bool) {
+func (x *Index) lookup(key, p string, st *syscall.Stat_t) (indexEntry, bool) {
 	if x == nil {
-		return "", false
+		return indexEntry{}, false
 	}
 	fp := fingerprintOf(st)
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if e, ok := x.fresh[p]; ok && e.fp == fp {
-		return e.digest, true
+		return e, true
 	}
 	m, ok := x.loaded[key]
 	if !ok {
@@ -147,15 +151,25 @@ func (x *Index) lookup(key, p string, st *syscall.Stat_t) (string, bool) {
 		x.loaded[key] = m
 	}
 	if e, ok := m[p]; ok && e.fp == fp {
-		return e.digest, true
+		return e, true
 	}
-	return "", false
+	return indexEntry{}, false
 }
 
 // Observe records that the file at p has digest, read through an fd whose
 // fstat(2) was before when the reading started and after when it ended.
 // Nothing is recorded if the file changed meanwhile or too recently.
 func (x *Index) Observe(p string, before, after *syscall.Stat_t, digest string) {
+	x.observe(p, before, after, indexEntry{digest: digest})
+}
+
+// ObserveTar is Observe for a tar archive, with what its tree has at the
+// files of /etc the plan may generate (TarEtc.String).
+func (x *Index) ObserveTar(p string, before, after *syscall.Stat_t, digest, etc string) {
+	x.observe(p, before, after, indexEntry{digest: digest, etc: etc})
+}
+
+func (x *Index) observe(p string, before, after *syscall.Stat_t, e indexEntry) {
 	if x == nil {
 		return
 	}
@@ -163,8 +177,9 @@ func (x *Index) Observe(p string, before, after *syscall.Stat_t, digest string) 
 	if fp != fingerprintOf(after) || time.Now().UnixNano()-fp.ctime < racyWindow.Nanoseconds() {
 		return
 	}
+	e.fp = fp
 	x.mu.Lock()
-	x.fresh[p] = indexEntry{fp, digest}
+	x.fresh[p] = e
 	x.mu.Unlock()
 }
 
@@ -206,7 +221,11 @@ func (x *Index) Update(key string, paths []string) ([]byte, bool) {
 				continue
 			}
 		}
-		fmt.Fprintf(&b, "%s %d %d %d %d %d %s\n", e.digest, e.fp.size, e.fp.mtime, e.fp.ctime, e.fp.dev, e.fp.ino, strconv.Quote(p))
+		etc := ""
+		if e.etc != "" {
+			etc = e.etc + " " // before the path, which is quoted: never taken for it
+		}
+		fmt.Fprintf(&b, "%s %d %d %d %d %d %s%s\n", e.digest, e.fp.size, e.fp.mtime, e.fp.ctime, e.fp.dev, e.fp.ino, etc, strconv.Quote(p))
 	}
 	return b.Bytes(), true
 }
@@ -233,11 +252,19 @@ func readIndexFile(name string) map[string]indexEntry {
 			v, err := strconv.ParseInt(f[i+1], 10, 64)
 			n[i], bad = v, bad || err != nil
 		}
-		p, err := strconv.Unquote(f[6])
+		etc, quoted := "", f[6]
+		if !strings.HasPrefix(quoted, `"`) {
+			// A tar archive's: what its tree has in /etc, then the path.
+			etc, quoted, _ = strings.Cut(quoted, " ")
+			if !validTarEtc(etc) {
+				continue
+			}
+		}
+		p, err := strconv.Unquote(quoted)
 		if bad || err != nil {
 			continue
 		}
-		m[p] = indexEntry{fingerprint{dev: uint64(n[3]), ino: uint64(n[4]), size: n[0], mtime: n[1], ctime: n[2]}, f[0]}
+		m[p] = indexEntry{fingerprint{dev: uint64(n[3]), ino: uint64(n[4]), size: n[0], mtime: n[1], ctime: n[2]}, f[0], etc}
 	}
 	return m
 }
@@ -246,26 +273,13 @@ func readIndexFile(name string) map[string]indexEntry {
 // the index under key when the file is unchanged, else by reading it (and
 // recording what it read in the index).
 func (x *Index) hashFile(key, p string, real bool) (string, int64, error) {
-	var f *os.File
-	var err error
-	if real {
-		f, err = OpenReal(p)
-	} else {
-		f, err = OpenFile(p)
-	}
+	f, before, err := openHashed(p, real)
 	if err != nil {
 		return "", 0, err
 	}
 	defer f.Close()
-	var before syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &before); err != nil {
-		return "", 0, err
-	}
-	if before.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return "", 0, fmt.Errorf("%s: not a regular file", p)
-	}
-	if d, ok := x.lookup(key, p, &before); ok {
-		return d, before.Size, nil
+	if e, ok := x.lookup(key, p, &before); ok {
+		return e.digest, before.Size, nil
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
@@ -278,6 +292,31 @@ func (x *Index) hashFile(key, p string, real bool) (string, int64, error) {
 		x.Observe(p, &before, &after, d)
 	}
 	return d, n, nil
+}
+
+// openHashed opens the regular file at p to hash it (OpenReal if real,
+// else OpenFile), and returns its fstat(2).
+func openHashed(p string, real bool) (*os.File, syscall.Stat_t, error) {
+	var st syscall.Stat_t
+	var f *os.File
+	var err error
+	if real {
+		f, err = OpenReal(p)
+	} else {
+		f, err = OpenFile(p)
+	}
+	if err != nil {
+		return nil, st, err
+	}
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, st, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		f.Close()
+		return nil, st, fmt.Errorf("%s: not a regular file", p)
+	}
+	return f, st, nil
 }
 
 // OpenFile opens the regular file at p (following symlinks) for

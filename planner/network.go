@@ -246,12 +246,13 @@ func (ec *envCompiler) mountedAt(p string) bool {
 }
 
 // rootHasFile says whether the rootfs has a regular file at p (symlinks
-// followed inside it), where the tree is known; a tar root is unpacked
-// at start, and looked up then (the move fails, naming the step).
+// followed inside it): looked up in the tree, or for a tar root in what
+// its archive was found to have there (taretc.go; nothing is known of
+// one the walk refuses, which the rootfs step refuses first).
 func (ec *envCompiler) rootHasFile(p string) bool {
 	t := ec.baseView()
 	if t == nil {
-		return true
+		return ec.tarEtc == "" || tarEtcHas(ec.tarEtc, p)
 	}
 	f, ok := resolveIn(t, p)
 	return ok && f.Type == "file"

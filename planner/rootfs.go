@@ -132,8 +132,10 @@ func (ec *envCompiler) rootfs() {
 		if !r.Readonly && !r.Overlay {
 			ec.errorf(r.Pos, field+".readonly", "readonly: false with a tar root: the unpacked tree is nsup's cache entry, shared by every environment made of the same archive, and is never written; for a writable root say overlay: true (its changes go when the environment ends)")
 		}
-		// Only the archive's digest: its files are listed when it is
-		// unpacked (apply) or locked (nsup lock), not at every plan.
+		// Only the archive's digest, and what it has at the files of
+		// /etc the plan may generate (taretc.go): its files are listed
+		// when it is unpacked (apply) or locked (nsup lock), not at
+		// every plan.
 		ec.plantedLink(r.Tar, r.TarPos, field+".tar")
 		// Hashed where the check found it (its resolution, the check's
 		// own look), with no symlink on the way: a link swapped in since
@@ -142,7 +144,8 @@ func (ec *envCompiler) rootfs() {
 		if h := ec.hostDir(r.Tar); h.resolveErr == nil {
 			archive, real = h.resolved, true
 		}
-		digest, _, err := ec.opts.Index.hashFile(IndexKey("tar", []string{r.Tar}), archive, real)
+		digest, etc, err := ec.opts.Index.hashTar(IndexKey("tar", []string{r.Tar}), archive, real)
+		ec.tarEtc = etc
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"
