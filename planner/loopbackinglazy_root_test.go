@@ -3,7 +3,6 @@ package planner
 import (
 	"io/fs"
 	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,26 +58,8 @@ func (r *openRecorder) Lstat(name string) (fs.FileInfo, error) { return fs.Lstat
 // in the folder d.
 func loopBackingLazy(t *testing.T, d string) {
 	imgs, mnt, image := d+"/imgs", d+"/mnt", d+"/imgs/disk.img"
-	for _, p := range []string{imgs, mnt, d + "/root/bin"} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(d+"/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
-	if err := os.WriteFile(image, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Truncate(image, 8<<20)
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v %s", err, out)
-	}
-	n, fd := attachLoop(t, image)
-	os.WriteFile(d+"/loop", []byte(strconv.Itoa(n)), 0o644)
-	err := unix.Mount("/dev/loop"+strconv.Itoa(n), mnt, "ext4", 0, "")
-	unix.Close(fd)
-	if err != nil {
-		t.Fatalf("mount loop%d at %s: %v", n, mnt, err)
-	}
+	ext4Image(t, d, image, imgs, mnt)
+	n := mountLoop(t, d, image, mnt)
 	defer unix.Unmount(mnt, 0) // the loop device's autoclear detaches it then
 	dev := "dev/loop" + strconv.Itoa(n)
 

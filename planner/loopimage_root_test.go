@@ -150,11 +150,11 @@ func attachLoop(t *testing.T, image string) (int, int) {
 	return 0, 0
 }
 
-// loopImageShowsSpec is TestRootLoopImageShowsSpec in its own mount
-// namespace, in the folder d.
-func loopImageShowsSpec(t *testing.T, d string) {
-	imgs, mnt, image := d+"/imgs", d+"/mnt", d+"/imgs/disk.img"
-	for _, p := range []string{imgs, mnt, d + "/root/bin"} {
+// ext4Image makes the folders dirs, d/root/bin/sh (a root to plan) and an
+// 8 MiB ext4 image at image.
+func ext4Image(t *testing.T, d, image string, dirs ...string) {
+	t.Helper()
+	for _, p := range append(dirs, d+"/root/bin") {
 		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -167,6 +167,13 @@ func loopImageShowsSpec(t *testing.T, d string) {
 	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
 		t.Fatalf("mkfs.ext4: %v %s", err, out)
 	}
+}
+
+// mountLoop attaches image to a loop device, writes its number to d/loop
+// (for the test's cleanup) and mounts it at mnt; unmounting mnt, the
+// caller's to do, detaches it (autoclear). It returns the number.
+func mountLoop(t *testing.T, d, image, mnt string) int {
+	t.Helper()
 	n, fd := attachLoop(t, image)
 	os.WriteFile(d+"/loop", []byte(strconv.Itoa(n)), 0o644)
 	err := unix.Mount("/dev/loop"+strconv.Itoa(n), mnt, "ext4", 0, "")
@@ -174,6 +181,15 @@ func loopImageShowsSpec(t *testing.T, d string) {
 	if err != nil {
 		t.Fatalf("mount loop%d at %s: %v", n, mnt, err)
 	}
+	return n
+}
+
+// loopImageShowsSpec is TestRootLoopImageShowsSpec in its own mount
+// namespace, in the folder d.
+func loopImageShowsSpec(t *testing.T, d string) {
+	imgs, mnt, image := d+"/imgs", d+"/mnt", d+"/imgs/disk.img"
+	ext4Image(t, d, image, imgs, mnt)
+	n := mountLoop(t, d, image, mnt)
 	defer unix.Unmount(mnt, 0) // the loop device's autoclear detaches it then
 
 	// The spec, on the loop-mounted filesystem, its hostname a marker
@@ -203,7 +219,7 @@ func loopImageShowsSpec(t *testing.T, d string) {
 	if err := compile(bind(", readonly: true")); err != nil {
 		t.Errorf("the image's folder bound read-only: %v, want planned", err)
 	}
-	err = compile(bind(""))
+	err := compile(bind(""))
 	if err == nil || !strings.Contains(err.Error(), "is on a filesystem mounted from the image file "+image+" (a loop device's), which this mount lets the environment write at "+image+":") {
 		t.Errorf("the spec on loop%d, its image's folder %s bound writable: %v, want refused, naming the image", n, imgs, err)
 	}

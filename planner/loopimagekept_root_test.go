@@ -3,7 +3,6 @@ package planner
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,26 +49,8 @@ func TestRootRemovedLoopImageKeptName(t *testing.T) {
 func removedLoopImageKeptName(t *testing.T, d string) {
 	imgs, keep, mnt, other := d+"/imgs", d+"/keep", d+"/mnt", d+"/other"
 	image, kept := imgs+"/disk.img", keep+"/disk.img"
-	for _, p := range []string{imgs, keep, mnt, other, d + "/root/bin"} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(d+"/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
-	if err := os.WriteFile(image, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Truncate(image, 8<<20)
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v %s", err, out)
-	}
-	n, fd := attachLoop(t, image)
-	os.WriteFile(d+"/loop", []byte(strconv.Itoa(n)), 0o644)
-	err := unix.Mount("/dev/loop"+strconv.Itoa(n), mnt, "ext4", 0, "")
-	unix.Close(fd)
-	if err != nil {
-		t.Fatalf("mount loop%d at %s: %v", n, mnt, err)
-	}
+	ext4Image(t, d, image, imgs, keep, mnt, other)
+	n := mountLoop(t, d, image, mnt)
 	defer unix.Unmount(mnt, 0) // the loop device's autoclear detaches it then
 	// A folder of another filesystem.
 	if err := unix.Mount("tmpfs", other, "tmpfs", 0, "size=1m"); err != nil {
@@ -123,7 +104,7 @@ func removedLoopImageKeptName(t *testing.T, d string) {
 	if err := unix.Mount("tmpfs", imgs, "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatal(err)
 	}
-	err = compile(bind(keep, ""))
+	err := compile(bind(keep, ""))
 	unix.Unmount(imgs, 0)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("the same, a tmpfs over %s: %v, want refused (%s)", imgs, err, want)

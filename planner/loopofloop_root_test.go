@@ -3,7 +3,6 @@ package planner
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,19 +45,7 @@ func TestRootLoopOfLoopImage(t *testing.T) {
 func loopOfLoopImage(t *testing.T, d string) {
 	imgs, mnt := d+"/imgs", d+"/mnt"
 	image := imgs + "/disk.img"
-	for _, p := range []string{imgs, mnt, d + "/root/bin"} {
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.WriteFile(d+"/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
-	if err := os.WriteFile(image, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Truncate(image, 8<<20)
-	if out, err := exec.Command("mkfs.ext4", "-q", "-F", image).CombinedOutput(); err != nil {
-		t.Fatalf("mkfs.ext4: %v %s", err, out)
-	}
+	ext4Image(t, d, image, imgs, mnt)
 	a, fdA := attachLoop(t, image)
 	os.WriteFile(d+"/loopA", []byte(strconv.Itoa(a)), 0o644)
 	devA := "/dev/loop" + strconv.Itoa(a)
