@@ -105,7 +105,7 @@ func renderHead(buf []byte, e *Env) []byte {
 		buf = fmt.Appendf(buf, "# %s depends on %s: planned after it\n", e.Name, strings.Join(ds, ", "))
 	}
 	for _, n := range e.Notes {
-		buf = append(append(append(append(buf, "# "...), e.Name...), ": "...), n...)
+		buf = append(append(append(append(buf, "# "...), e.Name...), ": "...), Shown(n)...)
 		buf = append(buf, '\n')
 	}
 	return buf
@@ -149,15 +149,15 @@ func padRight(buf []byte, s string, n int) []byte {
 func formatFile(f File) string {
 	switch f.Type {
 	case "symlink":
-		return fmt.Sprintf("%s -> %s", f.Path, f.Link)
+		return fmt.Sprintf("%s -> %s", fileName(f.Path), fileName(f.Link))
 	case "dir":
-		return fmt.Sprintf("%s/  %04o", strings.TrimSuffix(f.Path, "/"), f.Mode)
+		return fmt.Sprintf("%s/  %04o", fileName(strings.TrimSuffix(f.Path, "/")), f.Mode)
 	case "file":
 		if f.Content != "" {
-			return fmt.Sprintf("%s  %04o  %d  %s  nsup's: %s", f.Path, f.Mode, f.Size, f.Digest, q(f.Content))
+			return fmt.Sprintf("%s  %04o  %d  %s  nsup's: %s", fileName(f.Path), f.Mode, f.Size, f.Digest, q(f.Content))
 		}
 	}
-	return fmt.Sprintf("%s  %04o  %d  %s", f.Path, f.Mode, f.Size, f.Digest)
+	return fmt.Sprintf("%s  %04o  %d  %s", fileName(f.Path), f.Mode, f.Size, f.Digest)
 }
 
 func q(s string) string { return strconv.Quote(s) }

@@ -18,8 +18,10 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -148,15 +150,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.As(err, &st):
 		return int(st)
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "nsup: %s\nRun 'nsup help' for usage.\n", ue.msg)
+		fmt.Fprintf(stderr, "nsup: %s\nRun 'nsup help' for usage.\n", shownLines(ue.msg))
 		return exitInvalid
 	case errors.As(err, &ie):
-		fmt.Fprintln(stderr, ie.err)
+		fmt.Fprintln(stderr, shownLines(ie.err.Error()))
 		return exitInvalid
 	default:
-		fmt.Fprintf(stderr, "nsup: %v\n", err)
+		fmt.Fprintf(stderr, "nsup: %s\n", shownLines(err.Error()))
 		return exitFailure
 	}
+}
+
+// shownLines is an error's text with each line as planner.Shown writes
+// it: the paths and values of a spec it quotes reach no terminal as
+// escapes.
+func shownLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = planner.Shown(l)
+	}
+	return strings.Join(lines, "\n")
 }
 
 type command struct {

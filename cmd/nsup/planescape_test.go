@@ -1,0 +1,79 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// A repository's spec names its own folders, whose files and links may
+// be named anything: a newline in a name would forge a line of the plan
+// a reviewer reads before apply, and a terminal escape (ESC [8m, conceal)
+// hide every line after it, the host binds among them. The plan's
+// listing of a closure's files, its notes (which quote host paths) and
+// the errors nsup prints show such names escaped.
+func TestPlanShowsNoTerminalEscapes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	tools := filepath.Join(dir, "tools")
+	bound := filepath.Join(dir, "b\x1b[8mX")
+	for _, d := range []string{tools, bound} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"a\x1b[8mhidden", "b\napp  child  99  forged"} {
+		if err := os.WriteFile(filepath.Join(tools, name), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("zz\x1b[2K\nfakelink", filepath.Join(tools, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	f := filepath.Join(dir, "nsup.yaml")
+	spec := `version: 1
+environments:
+  app:
+    rootfs: {closure: [/bin/sh, ./tools]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: "./b\e[8mX", target: /opt/t, readonly: true}
+    processes:
+      - {name: main, command: [/bin/sh, -c, "true"]}
+`
+	if err := os.WriteFile(f, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := nsup(t, "plan", f)
+	if code != 0 {
+		t.Fatalf("plan: %d %s", code, errs)
+	}
+	if strings.ContainsRune(out, 0x1b) {
+		t.Errorf("the plan holds a terminal escape:\n%q", out)
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "app  child  99") || l == "fakelink" {
+			t.Errorf("a file's name forged the plan's line %q:\n%s", l, out)
+		}
+	}
+	for _, want := range []string{
+		`"` + tools + `/a\x1b[8mhidden"  0644`,
+		`"` + tools + `/b\napp  child  99  forged"  0644`,
+		tools + `/lnk -> "zz\x1b[2K\nfakelink"`,
+		"# app: environments.app.mounts: " + dir + `/b\x1b[8mX bound from the host`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan lacks %q:\n%s", want, out)
+		}
+	}
+	// An error quotes the path as the plan does.
+	spec = strings.Replace(spec, `./b\e[8mX`, `./no\e[8mX`, 1)
+	if err := os.WriteFile(f, []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs = nsup(t, "plan", f)
+	if code != 2 || out != "" || strings.ContainsRune(errs, 0x1b) || !strings.Contains(errs, dir+`/no\x1b[8mX: no such file`) {
+		t.Errorf("missing source: %d %q %q", code, out, errs)
+	}
+}
