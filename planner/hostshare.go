@@ -61,6 +61,7 @@ func LandlockScopeText(scoped uint64) string {
 // Scoping needs Landlock's ABI 6 (Linux 6.12): on an older kernel the
 // plan says what stays open.
 func (ec *envCompiler) hostScopes(pos spec.Pos) {
+	ec.hostShareNotes()
 	var scoped uint64
 	var what []string
 	if ec.inHostNS(spec.NSNet) {
@@ -79,6 +80,20 @@ func (ec *envCompiler) hostScopes(pos spec.Pos) {
 		return
 	}
 	ec.add(Child, pos, Landlock{Scoped: scoped})
+}
+
+// hostShareNotes says in the plan what an environment shares of the
+// host's network and pid namespaces, which a reviewer would otherwise
+// read only from a flag missing in the clone's: a spec's namespaces that
+// lack net give the environment every service the host listens on, its
+// loopback's too, and the host's ports to listen on.
+func (ec *envCompiler) hostShareNotes() {
+	if ec.inHostNS(spec.NSNet) {
+		ec.notes = append(ec.notes, ec.field+".namespaces: no net (nor a network namespace of its own joined): the environment is in the host's network namespace: it connects to every port the host listens on, 127.0.0.1's included, and listens on the host's addresses; list net for loopback only")
+	}
+	if ec.inHostPIDNS() {
+		ec.notes = append(ec.notes, ec.field+".namespaces: no pid (nor a pid namespace of its own joined): the environment is in the host's pid namespace: it sees the host's processes; list pid for its own")
+	}
 }
 
 // landlockABI is the default Options.LandlockABI: the kernel's answer to
