@@ -195,7 +195,7 @@ func inRoot(p string) string {
 	if p == "/" {
 		return "<root>"
 	}
-	return "<root>" + p
+	return "<root>" + fileName(p)
 }
 
 // limit renders a resource limit as strace does.
@@ -278,7 +278,7 @@ func FormatOp(op Op) string {
 	case CgroupMkdir:
 		return "mkdir(" + q(op.Path) + ", 0755)"
 	case EtcFile:
-		return "move_mount(<a tmpfs's file, read-only>, <root>" + op.Target + ") of " + q(op.Content)
+		return "move_mount(<a tmpfs's file, read-only>, " + inRoot(op.Target) + ") of " + q(op.Content)
 	case Console:
 		walk := ""
 		if op.Beneath != "" {

@@ -9,7 +9,7 @@ func beneathOrInRoot(p, beneath string) string {
 	if beneath == "" {
 		return inRoot(p)
 	}
-	return "<mount at " + beneath + ">" + strings.TrimPrefix(p, beneath)
+	return "<mount at " + fileName(beneath) + ">" + fileName(strings.TrimPrefix(p, beneath))
 }
 
 // heldFS shows a held kernel filesystem (Mount.Held, not a bind): made

@@ -11,8 +11,9 @@ import (
 // be named anything: a newline in a name would forge a line of the plan
 // a reviewer reads before apply, and a terminal escape (ESC [8m, conceal)
 // hide every line after it, the host binds among them. The plan's
-// listing of a closure's files, its notes (which quote host paths) and
-// the errors nsup prints show such names escaped.
+// listing of a closure's files, its notes (which quote host paths), the
+// paths in the root its steps name and the errors nsup prints show such
+// names escaped.
 func TestPlanShowsNoTerminalEscapes(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
@@ -39,6 +40,9 @@ environments:
     namespaces: [mnt, pid]
     mounts:
       - {type: bind, source: "./b\e[8mX", target: /opt/t, readonly: true}
+      - {type: tmpfs, target: "/x\e[8mY\napp  child  99  forged"}
+      - {type: tmpfs, target: /t}
+      - {type: tmpfs, target: "/t/a\e[8m b"}
     processes:
       - {name: main, command: [/bin/sh, -c, "true"]}
 `
@@ -62,6 +66,8 @@ environments:
 		`"` + tools + `/b\napp  child  99  forged"  0644`,
 		tools + `/lnk -> "zz\x1b[2K\nfakelink"`,
 		"# app: environments.app.mounts: " + dir + `/b\x1b[8mX bound from the host`,
+		`mount("tmpfs", <root>"/x\x1b[8mY\napp  child  99  forged", "tmpfs"`,
+		`mount("tmpfs", <mount at /t>"/a\x1b[8m b", "tmpfs"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
