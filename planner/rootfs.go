@@ -143,6 +143,11 @@ func (ec *envCompiler) rootfs() {
 		archive, real := r.Tar, false
 		if h := ec.hostDir(r.Tar); h.resolveErr == nil {
 			archive, real = h.resolved, true
+			if archive != r.Tar {
+				// Shown as a bind's source and a dir root are: a
+				// repository's ./root.tar may lead to any host archive.
+				ec.notes = append(ec.notes, fmt.Sprintf("%s.tar: %s is %s (symlinks resolved now; apply unpacks only an archive of the digest planned)", field, r.Tar, archive))
+			}
 		}
 		digest, etc, err := ec.opts.Index.hashTar(IndexKey("tar", []string{r.Tar}), archive, real)
 		ec.tarEtc = etc
