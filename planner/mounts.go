@@ -91,15 +91,26 @@ func (ec *envCompiler) child() {
 			ec.readonlyBelowRoot(rpos)
 		}
 		confined := ec.confinedPaths()
-		var live []string
+		var live, writable []string
 		for i, m := range e.Mounts {
 			if m.Type == spec.MountBind && i >= len(ec.hostBinds) && ec.made[m.Source] != "volume" {
 				live = append(live, m.Source)
+				if !m.Readonly {
+					writable = append(writable, m.Source)
+				}
 			}
 		}
 		if len(live) > 0 {
 			// rootfs.host's say so in their own note.
 			ec.notes = append(ec.notes, fmt.Sprintf("%s.mounts: %s bound from the host as they are when the environment starts: not locked", ec.field, strings.Join(live, ", ")))
+		}
+		// A bind is writable unless it says readonly: said in words,
+		// not only by a MOUNT_ATTR_RDONLY missing from its steps.
+		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+			writable = append([]string{ec.root}, writable...)
+		}
+		if len(writable) > 0 {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: the host's %s writable inside: the environment may change, add and remove the host's files there", ec.field, strings.Join(writable, ", ")))
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {

@@ -1,0 +1,68 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWritableHostNote: a bind is writable unless it says readonly, and
+// the plan showed that only by a MOUNT_ATTR_RDONLY missing from its
+// steps: a reviewer of `source: ~, target: /h` saw the host's home bound
+// with nothing saying the environment may rewrite it (its .ssh, its
+// .bashrc). The plan says so in a note naming every host folder the
+// environment may write (writable binds, a writable dir root), and names
+// none that is read-only.
+func TestWritableHostNote(t *testing.T) {
+	root := shRoot(t)
+	dir := t.TempDir()
+	rw, ro := filepath.Join(dir, "rw"), filepath.Join(dir, "ro")
+	for _, d := range []string{rw, ro} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const note = "environments.web: the host's "
+	for _, c := range []struct {
+		rootfs, mounts string
+		want, not      []string
+	}{
+		{"{dir: " + root + "}", "\n      - {type: bind, source: " + rw + ", target: /rw}\n      - {type: bind, source: " + ro + ", target: /ro, readonly: true}", []string{rw}, []string{ro, root}},
+		{"{dir: " + root + "}", "\n      - {type: bind, source: " + ro + ", target: /ro, readonly: true}", nil, []string{ro, root}},
+		{"{dir: " + root + ", overlay: true}", "", nil, []string{root}},
+	} {
+		text := `version: 1
+environments:
+  web:
+    rootfs: ` + c.rootfs + `
+    namespaces: [mnt, pid, net]
+    mounts: [{type: tmpfs, target: /tmp}` + strings.ReplaceAll(c.mounts, "\n      - ", ", ") + `]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+		p, err := compileLimits(t, text, rootCaller, "hybrid")
+		if err != nil {
+			t.Errorf("%s: %v", text, err)
+			continue
+		}
+		var found string
+		for _, n := range p.Environments[0].Notes {
+			if strings.HasPrefix(n, note) {
+				found = n
+			}
+		}
+		if (found != "") != (len(c.want) > 0) {
+			t.Errorf("%s: note %q", text, found)
+		}
+		for _, w := range c.want {
+			if !strings.Contains(found, w) {
+				t.Errorf("%s: the note lacks %s: %q", text, w, found)
+			}
+		}
+		for _, w := range c.not {
+			if strings.Contains(found, w+",") || strings.Contains(found, w+" writable") {
+				t.Errorf("%s: the note names %s, which the environment may not write: %q", text, w, found)
+			}
+		}
+	}
+}
