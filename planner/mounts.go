@@ -91,14 +91,23 @@ func (ec *envCompiler) child() {
 			ec.readonlyBelowRoot(rpos)
 		}
 		confined := ec.confinedPaths()
-		var live, writable []string
+		var live, writable, devs []string
+		if e.Rootfs.Dev {
+			devs = append(devs, "the root")
+		}
 		for i, m := range e.Mounts {
 			if m.Type == spec.MountBind && i >= len(ec.hostBinds) && ec.made[m.Source] != "volume" {
 				live = append(live, m.Source)
 				if !m.Readonly {
 					writable = append(writable, m.Source)
 				}
+				if slices.Contains(m.Options, "dev") {
+					devs = append(devs, m.Source)
+				}
 			}
+		}
+		if len(devs) > 0 {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: device nodes open in %s (dev): the environment uses the host's devices they name", ec.field, strings.Join(devs, ", ")))
 		}
 		if len(live) > 0 {
 			// rootfs.host's say so in their own note.
@@ -110,7 +119,7 @@ func (ec *envCompiler) child() {
 			writable = append([]string{ec.root}, writable...)
 		}
 		if len(writable) > 0 {
-			ec.notes = append(ec.notes, fmt.Sprintf("%s: the host's %s writable inside: the environment may change, add and remove the host's files there", ec.field, strings.Join(writable, ", ")))
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: the host's %s writable inside: the environment may write the host's files there", ec.field, strings.Join(writable, ", ")))
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {

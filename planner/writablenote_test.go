@@ -13,7 +13,7 @@ import (
 // with nothing saying the environment may rewrite it (its .ssh, its
 // .bashrc). The plan says so in a note naming every host folder the
 // environment may write (writable binds, a writable dir root), and names
-// none that is read-only.
+// none that is read-only; and every bind whose device nodes open.
 func TestWritableHostNote(t *testing.T) {
 	root := shRoot(t)
 	dir := t.TempDir()
@@ -64,5 +64,24 @@ environments:
 				t.Errorf("%s: the note names %s, which the environment may not write: %q", text, w, found)
 			}
 		}
+	}
+
+	// Device nodes that open (a bind's options: [dev], rootfs.dev) are
+	// named too: the steps showed them only by an MS_NODEV missing.
+	text := `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + root + `}
+    namespaces: [mnt, pid, net]
+    mounts: [{type: bind, source: ` + ro + `, target: /ro, readonly: true, options: [dev]}, {type: bind, source: ` + rw + `, target: /rw, readonly: true}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	p, err := compileLimits(t, text, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "environments.web: device nodes open in " + ro + " (dev)"
+	if n := strings.Join(p.Environments[0].Notes, "\n"); !strings.Contains(n, want) || strings.Contains(n, rw+" (dev)") {
+		t.Errorf("want %q, and no other:\n%s", want, n)
 	}
 }
