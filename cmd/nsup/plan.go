@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
@@ -49,7 +50,7 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(pf.out, b); err != nil {
+		if err := writeFileAtomic(pf.out, lifecycle.JSONSafe(b)); err != nil {
 			return err
 		}
 	}
@@ -58,7 +59,10 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		if err != nil {
 			return err
 		}
-		_, err = ios.stdout.Write(b)
+		// A spec's strings may hold C1 controls (U+009B is CSI) and
+		// bidirectional overrides, which encoding/json leaves as they
+		// are: escaped, the JSON means the same.
+		_, err = ios.stdout.Write(lifecycle.JSONSafe(b))
 		return err
 	}
 	if pf.out != "" {

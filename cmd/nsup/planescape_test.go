@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/planner"
 )
 
 // A repository's spec names its own folders, whose files and links may
@@ -81,5 +83,42 @@ environments:
 	code, out, errs = nsup(t, "plan", f)
 	if code != 2 || out != "" || strings.ContainsRune(errs, 0x1b) || !strings.Contains(errs, dir+`/no\x1b[8mX: no such file`) {
 		t.Errorf("missing source: %d %q %q", code, out, errs)
+	}
+}
+
+// The plan as JSON (plan --json, plan -o) escapes what encoding/json
+// leaves as it is: C1 controls (U+009B is CSI to a terminal that reads
+// C1 in UTF-8) and bidirectional overrides of a spec's strings, which
+// reached the terminal of whoever read it. The saved plan still applies:
+// the JSON means the same.
+func TestPlanJSONShowsNoTerminalEscapes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "nsup.yaml")
+	if err := os.WriteFile(f, []byte(`version: 1
+environments:
+  app:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid, net]
+    processes:
+      - {name: main, command: [/bin/sh, -c, "echo \u009b8m \u202eexe.txt"]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(dir, "p.json")
+	_, out, errs := nsup(t, "plan", "--json", f)
+	code, _, errs2 := nsup(t, "plan", "-o", saved, f)
+	b, err := os.ReadFile(saved)
+	if code != 0 || err != nil {
+		t.Fatalf("plan: %d %v %s %s", code, err, errs, errs2)
+	}
+	for what, s := range map[string]string{"--json": out, "-o": string(b)} {
+		if strings.ContainsAny(s, "\u009b\u202e") || !strings.Contains(s, `echo \u009b8m \u202eexe.txt`) {
+			t.Errorf("plan %s holds the spec's controls as they are: %q", what, s)
+		}
+	}
+	// As apply reads it: compiled again and compared.
+	if _, err := loadPlan(saved, b, planner.NewIndex(planner.DefaultCacheDir())); err != nil {
+		t.Errorf("the saved plan is refused: %v", err)
 	}
 }
