@@ -526,7 +526,9 @@ func RenderVars(w io.Writer, vars []Var, envFile, prefix string) {
 		case "unset":
 			from = "unset"
 		}
-		fmt.Fprintf(w, "%s  %-*s  %s = %s  (%s)\n", prefix, width, v.At, v.Text, q(v.Value), from)
+		// The reference as written, whose default may hold any
+		// character: shown escaped, as notes are.
+		fmt.Fprintf(w, "%s  %-*s  %s = %s  (%s)\n", prefix, width, Shown(v.At), Shown(v.Text), q(v.Value), Shown(from))
 	}
 }
 

@@ -14,8 +14,8 @@ import (
 // a reviewer reads before apply, and a terminal escape (ESC [8m, conceal)
 // hide every line after it, the host binds among them. The plan's
 // listing of a closure's files, its notes (which quote host paths), the
-// paths in the root its steps name and the errors nsup prints show such
-// names escaped.
+// paths in the root its steps name, the variables' references and the
+// errors nsup prints show such names escaped.
 func TestPlanShowsNoTerminalEscapes(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
@@ -40,6 +40,7 @@ environments:
   app:
     rootfs: {closure: [/bin/sh, ./tools]}
     namespaces: [mnt, pid]
+    env: {A: "${NSUP_TEST_UNSET_ZZ:-a\e[8mb}"}
     mounts:
       - {type: bind, source: "./b\e[8mX", target: /opt/t, readonly: true}
       - {type: tmpfs, target: "/x\e[8mY\napp  child  99  forged"}
@@ -70,6 +71,7 @@ environments:
 		"# app: environments.app.mounts: " + dir + `/b\x1b[8mX bound from the host`,
 		`mount("tmpfs", <root>"/x\x1b[8mY\napp  child  99  forged", "tmpfs"`,
 		`mount("tmpfs", <mount at /t>"/a\x1b[8m b", "tmpfs"`,
+		`${NSUP_TEST_UNSET_ZZ:-a\x1b[8mb} = "a\x1b[8mb"`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("plan lacks %q:\n%s", want, out)
