@@ -62,7 +62,7 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		note(e.Pos, key, "namespaces, security, limits and rlimits are not in an image: the runtime sets its own (nsup export --oci keeps them in a bundle's config.json, --kube in a Pod)")
 	}
 	for _, n := range notes {
-		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", planner.Shown(n.String()))
 	}
 	project := pf.project
 	if project == "" {

@@ -163,7 +163,7 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	for _, n := range b.Notes {
-		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", planner.Shown(n.String()))
 	}
 	if err := writeBundle(ctx, pf.oci, b); err != nil {
 		return fmt.Errorf("export: %w", err)

@@ -124,3 +124,28 @@ environments:
 		t.Errorf("the saved plan is refused: %v", err)
 	}
 }
+
+// nsup export's notes (export --image's, --oci's) quote a spec's values (a hostname, a mount's
+// target) as its plan's notes do: escaped.
+func TestExportNotesShowNoTerminalEscapes(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	f := filepath.Join(dir, "t.yaml")
+	if err := os.WriteFile(f, []byte(`version: 1
+environments:
+  t:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid, uts]
+    hostname: "h\e[8mx"
+    mounts:
+      - {type: tmpfs, target: "/x\e[8my"}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errs := nsup(t, "export", "--image", filepath.Join(dir, "img"), f)
+	if code != 0 || strings.ContainsRune(errs, 0x1b) || !strings.Contains(errs, `--hostname h\x1b[8mx`) || !strings.Contains(errs, `target /x\x1b[8my is`) {
+		t.Errorf("export --image: %d %q", code, errs)
+	}
+}
