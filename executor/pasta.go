@@ -139,7 +139,7 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 	r.pasta, r.pastaPid = cmd, pid
 	if !op.UserNS {
 		// Its published UDP ports its own alone (pastaudp.go).
-		binds, err := pastaUDPBinds(op.Args)
+		binds, err := op.UDPBinds()
 		if err == nil {
 			err = exclusiveUDP(pid, binds)
 		}

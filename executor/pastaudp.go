@@ -25,41 +25,6 @@ import (
 // Rootless, pasta is not dumpable, and its fds are out of the user's
 // reach: the plan says so (network.go).
 
-// pastaUDPBinds are the host addresses and ports of pasta's published
-// UDP ports, from its arguments (-u ADDR/HOST[-HOST]:PORT[-PORT]).
-func pastaUDPBinds(args []string) ([]netip.AddrPort, error) {
-	var out []netip.AddrPort
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] != "-u" || args[i+1] == "none" {
-			continue
-		}
-		s := args[i+1]
-		slash := strings.LastIndexByte(s, '/')
-		colon := strings.LastIndexByte(s, ':')
-		if slash < 0 || colon < slash {
-			return nil, fmt.Errorf("pasta's -u %q: not ADDR/HOST:PORT: %w", s, unix.EINVAL)
-		}
-		addr, err := netip.ParseAddr(s[:slash])
-		if err != nil {
-			return nil, fmt.Errorf("pasta's -u %q: %w", s, err)
-		}
-		from, to, _ := strings.Cut(s[slash+1:colon], "-")
-		a, err1 := strconv.ParseUint(from, 10, 16)
-		b := a
-		var err2 error
-		if to != "" {
-			b, err2 = strconv.ParseUint(to, 10, 16)
-		}
-		if err1 != nil || err2 != nil || b < a {
-			return nil, fmt.Errorf("pasta's -u %q: not a port range: %w", s, unix.EINVAL)
-		}
-		for p := a; p <= b; p++ {
-			out = append(out, netip.AddrPortFrom(addr.Unmap(), uint16(p)))
-		}
-	}
-	return out, nil
-}
-
 // exclusiveUDP takes SO_REUSEADDR off pasta's (pid) sockets bound to
 // binds, and fails if a socket of another process shares one of them.
 func exclusiveUDP(pid int, binds []netip.AddrPort) error {

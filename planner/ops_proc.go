@@ -6,10 +6,13 @@ package planner
 
 import (
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Prctl is prctl(2) with one argument.
@@ -438,7 +441,7 @@ func (op Pasta) text() string {
 		args[i] = q(a)
 	}
 	udp := ""
-	if op.publishesUDP() && !op.UserNS {
+	if binds, err := op.UDPBinds(); (len(binds) > 0 || err != nil) && !op.UserNS {
 		udp = "; once it is up, each of its sockets of a published UDP port: pidfd_getfd(pasta, FD), setsockopt(SO_REUSEADDR, 0), and no other process's socket on that port (/proc/PASTA/net/udp, udp6)"
 	}
 	return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up; "+
@@ -447,13 +450,39 @@ func (op Pasta) text() string {
 		q(op.Program), strings.Join(args, ", "), strings.Join(KeeperArgv[1:], " "), udp)
 }
 
-// publishesUDP says whether pasta is given a UDP port to publish (-u
-// with another value than none).
-func (op Pasta) publishesUDP() bool {
+// UDPBinds are the host addresses and ports of pasta's published UDP
+// ports, read from its arguments (-u ADDR/HOST[-HOST]:PORT[-PORT]), which
+// the plan shows: those apply makes the port's alone as root
+// (executor/pastaudp.go), and the step's text says so.
+func (op Pasta) UDPBinds() ([]netip.AddrPort, error) {
+	var out []netip.AddrPort
 	for i := 0; i+1 < len(op.Args); i++ {
-		if op.Args[i] == "-u" && op.Args[i+1] != "none" {
-			return true
+		if op.Args[i] != "-u" || op.Args[i+1] == "none" {
+			continue
+		}
+		s := op.Args[i+1]
+		slash := strings.LastIndexByte(s, '/')
+		colon := strings.LastIndexByte(s, ':')
+		if slash < 0 || colon < slash {
+			return nil, fmt.Errorf("pasta's -u %q: not ADDR/HOST:PORT: %w", s, unix.EINVAL)
+		}
+		addr, err := netip.ParseAddr(s[:slash])
+		if err != nil {
+			return nil, fmt.Errorf("pasta's -u %q: %w", s, err)
+		}
+		from, to, _ := strings.Cut(s[slash+1:colon], "-")
+		a, err1 := strconv.ParseUint(from, 10, 16)
+		b := a
+		var err2 error
+		if to != "" {
+			b, err2 = strconv.ParseUint(to, 10, 16)
+		}
+		if err1 != nil || err2 != nil || b < a {
+			return nil, fmt.Errorf("pasta's -u %q: not a port range: %w", s, unix.EINVAL)
+		}
+		for p := a; p <= b; p++ {
+			out = append(out, netip.AddrPortFrom(addr.Unmap(), uint16(p)))
 		}
 	}
-	return false
+	return out, nil
 }
