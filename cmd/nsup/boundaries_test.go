@@ -40,6 +40,8 @@ var boundaries = map[string][]string{
 	// (their docs): nothing of nsup's.
 	"internal/regfile": {},
 	"internal/owndir":  {},
+	// Which runes mislead a reader of text nsup did not choose (its doc).
+	"internal/textsafe": {},
 	// Where the limits go on this host (planner/cgroup/doc.go).
 	"planner/cgroup":  {},
 	"planner/seccomp": {},
@@ -52,13 +54,13 @@ var boundaries = map[string][]string{
 	// (planner/oci/doc.go).
 	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup", "planner/yamlnode"},
 	// YAML nodes of the specs and manifests nsup writes (its doc).
-	"planner/yamlnode": {},
+	"planner/yamlnode": {"internal/textsafe"},
 	// executor/doc.go: "Both import only planner; this package imports
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
 	"executor":           {"planner", "executor/store", "executor/lifecycle"},
 	"executor/store":     {"planner"},
-	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir"},
+	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir", "internal/textsafe"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
 	"planner/kube": {"spec", "planner", "planner/yamlnode"},
 	// Writes an OCI image of a tree and a config (image/doc.go).

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/nsup/nsup/internal/textsafe"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -272,12 +273,5 @@ func JSONSafe(b []byte) []byte {
 	return out
 }
 
-func printable(r rune) bool {
-	switch {
-	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:
-		return false
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
-		return false // bidi embeddings, overrides, isolates and marks
-	}
-	return true
-}
+// printable is !textsafe.Unsafe(r).
+func printable(r rune) bool { return !textsafe.Unsafe(r) }

@@ -8,7 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/nsup/nsup/planner/yamlnode"
+	"github.com/nsup/nsup/internal/textsafe"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -72,7 +72,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && yamlnode.Unsafe(r) }); i >= 0 {
+	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && textsafe.Unsafe(r) }); i >= 0 {
 		t.Errorf("a raw %U at byte %d of:\n%s", []rune(string(y)[i:])[0], i, y)
 	}
 	if !strings.Contains(string(y), `"echo safe \u202e;hs.kcab`) || !strings.Contains(string(y), `metadata.annotations.note\u202e #`) {
@@ -160,7 +160,7 @@ environments:
     processes:
       - {name: main, command: [sh, -c, "echo safe \u202e;hs.kcab \u2066x\u2069\x9b"]}
 `)
-	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && yamlnode.Unsafe(r) }); i >= 0 {
+	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && textsafe.Unsafe(r) }); i >= 0 {
 		t.Errorf("a raw %U at byte %d of:\n%s", []rune(string(y)[i:])[0], i, y)
 	}
 	var pod struct {

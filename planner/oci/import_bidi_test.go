@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nsup/nsup/planner/yamlnode"
+	"github.com/nsup/nsup/internal/textsafe"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -29,7 +29,7 @@ func TestImportBidiEscaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && yamlnode.Unsafe(r) }); i >= 0 {
+	if i := strings.IndexFunc(string(y), func(r rune) bool { return r != '\n' && textsafe.Unsafe(r) }); i >= 0 {
 		t.Errorf("a raw %U at byte %d of:\n%s", []rune(string(y)[i:])[0], i, y)
 	}
 	if !strings.Contains(string(y), `\u202e`) {

@@ -1,7 +1,7 @@
 // Package yamlnode builds the YAML nodes of the specs nsup writes
 // (planner/oci's and planner/kube's imports, their manifests): scalars,
 // mappings, lists, and commands laid out to be read. It imports nothing
-// of nsup's.
+// of nsup's but internal/textsafe.
 package yamlnode
 
 import (
@@ -9,8 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
+	"github.com/nsup/nsup/internal/textsafe"
 	"gopkg.in/yaml.v3"
 )
 
@@ -104,22 +104,7 @@ func EscapeDollars(n *yaml.Node) {
 	}
 }
 
-// Unsafe says whether r would mislead a reader of the text it is in: a
-// control character (C0, DEL, C1), a bidirectional embedding, override,
-// isolate or mark (which show the text after it reordered: the Trojan
-// Source class), or the rune of bytes that are not UTF-8. The same set
-// as lifecycle.Printable replaces on a terminal.
-func Unsafe(r rune) bool {
-	switch {
-	case r < 0x20, r == 0x7f, r >= 0x80 && r < 0xa0, r == utf8.RuneError:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == 0x200e, r == 0x200f, r == 0x061c:
-		return true
-	}
-	return false
-}
-
-// Encode writes doc as YAML (indented by 2) in which every Unsafe rune
+// Encode writes doc as YAML (indented by 2) in which every textsafe.Unsafe rune
 // but a newline shows as an escape: a scalar that holds one is written
 // double-quoted, each such rune \uXXXX (or YAML's own \t, \x..), and a
 // comment's as the text \uXXXX. Written raw, a manifest's U+202E in a
@@ -142,13 +127,13 @@ func Encode(doc *yaml.Node) ([]byte, error) {
 	return []byte(escapeUnsafe(b.String(), '\n')), nil
 }
 
-// quoteUnsafe double-quotes each scalar of n (keys too) that holds an
-// Unsafe rune other than a newline, and escapes its comments'.
+// quoteUnsafe double-quotes each scalar of n (keys too) that holds a
+// textsafe.Unsafe rune other than a newline, and escapes its comments'.
 func quoteUnsafe(n *yaml.Node) {
 	if n == nil {
 		return
 	}
-	if n.Kind == yaml.ScalarNode && strings.IndexFunc(n.Value, func(r rune) bool { return r != '\n' && Unsafe(r) }) >= 0 {
+	if n.Kind == yaml.ScalarNode && strings.IndexFunc(n.Value, func(r rune) bool { return r != '\n' && textsafe.Unsafe(r) }) >= 0 {
 		n.Style = yaml.DoubleQuotedStyle
 	}
 	n.HeadComment = escapeUnsafe(n.HeadComment, '\n')
@@ -159,18 +144,18 @@ func quoteUnsafe(n *yaml.Node) {
 	}
 }
 
-// Escape is s for one line of a comment: each Unsafe rune, a newline
+// Escape is s for one line of a comment: each textsafe.Unsafe rune, a newline
 // too, as \uXXXX.
 func Escape(s string) string { return escapeUnsafe(s, -1) }
 
-// escapeUnsafe writes each Unsafe rune of s but keep as \uXXXX.
+// escapeUnsafe writes each textsafe.Unsafe rune of s but keep as \uXXXX.
 func escapeUnsafe(s string, keep rune) string {
-	if strings.IndexFunc(s, func(r rune) bool { return r != keep && Unsafe(r) }) < 0 {
+	if strings.IndexFunc(s, func(r rune) bool { return r != keep && textsafe.Unsafe(r) }) < 0 {
 		return s
 	}
 	var b strings.Builder
 	for _, r := range s {
-		if r != keep && Unsafe(r) {
+		if r != keep && textsafe.Unsafe(r) {
 			fmt.Fprintf(&b, "\\u%04x", r)
 		} else {
 			b.WriteRune(r)
