@@ -22,7 +22,8 @@
 //     environments left, at apply, down and ps).
 //
 // It imports planner (the state directory's file names),
-// planner/cgroup (where the groups are) and internal/owndir (the state
-// directory is the caller's alone) and nothing else of nsup's; it
+// planner/cgroup (where the groups are), internal/owndir (the state
+// directory is the caller's alone) and internal/textsafe (the runes
+// Printable hides) and nothing else of nsup's; it
 // never prints, and never exits: cmd/nsup does.
 package lifecycle
