@@ -67,7 +67,8 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 				ents = []store.CacheEntry{}
 			}
 			b, _ := json.MarshalIndent(ents, "", "  ")
-			_, err := ios.stdout.Write(append(b, '\n'))
+			// Sources are paths a spec named: JSONSafe, as ps --json.
+			_, err := ios.stdout.Write(append(lifecycle.JSONSafe(b), '\n'))
 			return err
 		}
 		return printCache(ios, dir, ents)
