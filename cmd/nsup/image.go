@@ -141,7 +141,8 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		r.Close()
 	}
 	if n := riskyFiles(tree); n != "" {
-		fmt.Fprintf(ios.stderr, "nsup: export: %s: %s.rootfs: the layer holds %s: nsup runs the root nodev and with no_new_privileges, an image carries neither (a runtime honours them as it is told: podman run --security-opt no-new-privileges; device nodes of a layer open the host's devices where the runtime allows them)\n", s.Origin(e.Rootfs.Pos), key, n)
+		// The layer's file names, as every name nsup shows (planner.Shown).
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", planner.Shown(fmt.Sprintf("%s: %s.rootfs: the layer holds %s: nsup runs the root nodev and with no_new_privileges, an image carries neither (a runtime honours them as it is told: podman run --security-opt no-new-privileges; device nodes of a layer open the host's devices where the runtime allows them)", s.Origin(e.Rootfs.Pos), key, n)))
 	}
 	owners := func(uid, gid int) (int, int) { return uid, gid }
 	switch {

@@ -168,13 +168,17 @@ func TestRootImageRiskyFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(tree, "bin", "busybox"), bb, 0o755)
 	os.WriteFile(filepath.Join(tree, "bin", "su"), []byte("#!"), 0o755)
 	os.Chmod(filepath.Join(tree, "bin", "su"), 0o755|os.ModeSetuid)
+	// A file name the layer brings is shown escaped: ESC[8m would hide
+	// what follows it on the caller's terminal.
+	os.WriteFile(filepath.Join(tree, "bin", "\x1b[8mhid"), []byte("#!"), 0o755)
+	os.Chmod(filepath.Join(tree, "bin", "\x1b[8mhid"), 0o755|os.ModeSetuid)
 	if err := unix.Mknod(filepath.Join(tree, "dev", "disk"), unix.S_IFBLK|0o600, int(unix.Mkdev(8, 0))); err != nil {
 		t.Fatal(err)
 	}
 	f := filepath.Join(dir, "nsup.yaml")
 	os.WriteFile(f, []byte("version: 1\nname: risky\nenvironments:\n  app:\n    rootfs: {dir: "+tree+"}\n    namespaces: [mnt, pid]\n    processes:\n      - {name: main, command: [/bin/busybox, \"true\"]}\n"), 0o644)
 	code, _, errs := nsup(t, "export", "--image", filepath.Join(dir, "img"), f)
-	if code != 0 || !strings.Contains(errs, "the layer holds setuid or setgid files /bin/su; device nodes /dev/disk") {
+	if code != 0 || !strings.Contains(errs, `the layer holds setuid or setgid files /bin/\x1b[8mhid, /bin/su; device nodes /dev/disk`) || strings.Contains(errs, "\x1b") {
 		t.Errorf("export --image of a root with a setuid file and a device node: %d %s", code, errs)
 	}
 }

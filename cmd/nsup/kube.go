@@ -27,7 +27,7 @@ func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
 		return invalidError{err}
 	}
 	for _, n := range notes {
-		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", n)
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", planner.Shown(n.String()))
 	}
 	_, err = ios.stdout.Write(out)
 	return err

@@ -391,7 +391,7 @@ func runRestart(ctx context.Context, args []string, ios ioSet) error {
 	// Planned first: a spec that no longer plans leaves it running.
 	if _, err := compileFor(st.State.Spec, []string{ref.name}, planner.NewIndex(planner.DefaultCacheDir()), true, false, spec.CallerVars(), ref.project); err != nil {
 		// (The plan's errors, FILE:LINE:COL each, are printed after.)
-		fmt.Fprintf(ios.stderr, "nsup: restart: %s's spec %s does not plan: %s left as it is\n", ref, st.State.Spec, ref)
+		fmt.Fprintf(ios.stderr, "nsup: restart: %s's spec %s does not plan: %s left as it is\n", ref, planner.Shown(st.State.Spec), ref)
 		return err
 	}
 	res, err := lifecycle.Down(ctx, ref.dir(), ref.name)

@@ -103,7 +103,7 @@ func specAndEnv(args []string, cmd string, ios ioSet) (*spec.Spec, *spec.Environ
 		if file, err = specFile(wd); err != nil {
 			return nil, nil, err
 		}
-		fmt.Fprintf(ios.stderr, "nsup: %s\n", file)
+		fmt.Fprintf(ios.stderr, "nsup: %s\n", planner.Shown(file))
 	}
 	s, err := parseSpec(file)
 	if err != nil {
