@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,6 +75,69 @@ func TestRootLimitsMemory(t *testing.T) {
 	}
 	if !strings.Contains(why, "killed by the kernel: out of memory (limits.memory 16M, ") || !strings.Contains(why, "test.yaml:6:") {
 		t.Errorf("why = %q: want the OOM kill, the limit and its line", why)
+	}
+}
+
+// TestRootLimitsSwap: a memory limit without memory_swap holds for swap
+// too: while the environment runs, its memory group's swap limit, read
+// from the host, is the memory limit (memory.memsw.limit_in_bytes, v1)
+// or no swap (memory.swap.max 0, v2); with memory_swap: unlimited, swap
+// is not limited (runc's behaviour). Before, the first case's group had
+// no swap limit at all.
+func TestRootLimitsSwap(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	for _, c := range []struct {
+		limits    string
+		unlimited bool
+	}{
+		{"{memory: 64M}", false},
+		{"{memory: 64M, memory_swap: unlimited}", true},
+	} {
+		t.Run(c.limits, func(t *testing.T) {
+			p := compile(t, dir, limitsSpec(c.limits, "read x; true"))
+			// The memory group's swap file, v2's or v1's, whatever
+			// the plan writes of swap.
+			file := ""
+			for path := range cgroupWrites(p) {
+				switch filepath.Base(path) {
+				case "memory.max":
+					file = filepath.Join(filepath.Dir(path), "memory.swap.max")
+				case "memory.limit_in_bytes":
+					file = filepath.Join(filepath.Dir(path), "memory.memsw.limit_in_bytes")
+				}
+			}
+			if file == "" {
+				t.Fatalf("no memory limit in the plan:\n%s", planText(p))
+			}
+			var got string
+			var readErr error
+			st, out, errOut, err := upWhile(t, p, func(map[string]int) {
+				var b []byte
+				b, readErr = os.ReadFile(file)
+				got = strings.TrimSpace(string(b))
+			})
+			if err != nil || st != 0 {
+				t.Fatalf("apply: %d %v\nstdout %s\nstderr %s", st, err, out, errOut)
+			}
+			if errors.Is(readErr, os.ErrNotExist) {
+				skipOrFail(t, "this host does not account swap: "+file+" is missing")
+			}
+			if readErr != nil {
+				t.Fatal(readErr)
+			}
+			t.Logf("%s = %s", file, got)
+			switch n, _ := strconv.ParseInt(got, 10, 64); {
+			case c.unlimited && got != "max" && n < 1<<62:
+				t.Errorf("%s = %q, want unlimited", file, got)
+			case !c.unlimited && filepath.Base(file) == "memory.swap.max" && got != "0":
+				t.Errorf("%s = %q, want 0: no swap beyond the memory limit", file, got)
+			case !c.unlimited && filepath.Base(file) != "memory.swap.max" && n != 64<<20:
+				t.Errorf("%s = %q, want %d: memory and swap together at the memory limit", file, got, 64<<20)
+			}
+		})
 	}
 }
 

@@ -147,6 +147,7 @@ func (ec *envCompiler) cgroups() (unified string, v1, back []string) {
 		return "", nil, nil
 	}
 	for _, g := range groups {
+		ec.notes = append(ec.notes, g.Notes...)
 		ec.add(Host, e.Pos, CgroupMkdir{Path: g.Dir})
 		if g.Unified {
 			unified = g.Dir

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -93,6 +94,7 @@ func TestLimitsRootlessDelegated(t *testing.T) {
 		`write("` + base + `/nsup/cgroup.subtree_control", "+pids")`,
 		`write("` + base + `/nsup/cgroup.subtree_control", "+cpu")`,
 		`write("` + base + `/nsup/web.$NSUP/memory.max", "67108864")`,
+		`write("` + base + `/nsup/web.$NSUP/memory.swap.max", "0")`, // no swap beyond it: the default
 		`write("` + base + `/nsup/web.$NSUP/pids.max", "2048")`,
 		`write("` + base + `/nsup/web.$NSUP/cpu.max", "50000 100000")`,
 		"clone into " + base + "/nsup/web.$NSUP",
@@ -132,6 +134,42 @@ func TestLimitsDefaultPidsWhereNone(t *testing.T) {
 	}
 	_, err = compileLimits(t, strings.Replace(limitsText, "LIMITS", "limits: {pids: 100}", 1), rootCaller, "v2-scope")
 	if err == nil || !strings.Contains(err.Error(), "environments.web.limits.pids: no pids controller nsup may use here") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A memory limit without memory_swap holds for swap too (memsw on v1,
+// swap.max 0 on v2), its step after the memory limit's; where the host
+// does not account swap, the plan leaves it out and says so, and an
+// explicit memory_swap is refused there, with what to do.
+func TestLimitsDefaultSwap(t *testing.T) {
+	text := strings.Replace(limitsText, "LIMITS", "limits: {memory: 64M}", 1)
+	for layout, want := range map[string]string{
+		"v1":               "memory.limit_in_bytes=67108864 memory.memsw.limit_in_bytes=67108864",
+		"v2-delegated":     "memory.max=67108864 memory.swap.max=0",
+		"v1-noswap":        "memory.limit_in_bytes=67108864",
+		"v2-parent-noswap": "memory.max=67108864",
+	} {
+		p, err := compileLimits(t, text, rootCaller, layout)
+		if err != nil {
+			t.Fatalf("%s: %v", layout, err)
+		}
+		var got []string
+		for _, st := range p.Environments[0].Steps {
+			if op, ok := st.Op.(CgroupWrite); ok && strings.HasPrefix(path.Base(op.Path), "memory.") && !strings.Contains(op.Path, ".kmem.") {
+				got = append(got, path.Base(op.Path)+"="+op.Value)
+			}
+		}
+		if g := strings.Join(got, " "); g != want {
+			t.Errorf("%s: memory writes %q, want %q", layout, g, want)
+		}
+		notes := strings.Join(p.Environments[0].Notes, "\n")
+		if noted := strings.Contains(notes, "no swap limit (without memory_swap, limits.memory holds for memory and swap together)"); noted != strings.HasSuffix(layout, "-noswap") {
+			t.Errorf("%s: notes %q", layout, p.Environments[0].Notes)
+		}
+	}
+	_, err := compileLimits(t, strings.Replace(limitsText, "LIMITS", "limits: {memory: 64M, memory_swap: unlimited}", 1), rootCaller, "v1-noswap")
+	if err == nil || !strings.Contains(err.Error(), "l.yaml:6:") || !strings.Contains(err.Error(), "boot with swapaccount=1, or leave out memory_swap") {
 		t.Fatalf("err = %v", err)
 	}
 }

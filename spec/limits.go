@@ -12,7 +12,8 @@ import (
 type Limits struct {
 	Pos Pos // position of the `limits` key
 	// Memory in bytes (512M); MemorySwap is memory and swap together, as
-	// compose's memswap_limit, or Unlimited.
+	// compose's memswap_limit, or Unlimited; not written, it is Memory
+	// (no swap beyond the memory limit: the planner's default).
 	Memory, MemorySwap *Limit
 	// Pids is the most processes and threads at once, or Unlimited;
 	// DefaultPids when not written.

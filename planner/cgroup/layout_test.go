@@ -20,7 +20,9 @@ var every = Limits{Memory: 512 << 20, MemorySwap: 1 << 30, Pids: 256, CPU: 1.5, 
 // TestLayouts: each testdata folder is a host (its /proc/self files and
 // its unified hierarchy's cgroup.controllers and subtree_control); want.txt
 // is what Discover reads there and where Place puts an environment "web"
-// with a limit of each kind, and with the default pids limit alone.
+// with a limit of each kind, with the default pids limit alone, and with
+// a memory limit alone (swap limited with it by default, where the host
+// accounts swap; else a note).
 func TestLayouts(t *testing.T) {
 	dirs, err := filepath.Glob("testdata/*")
 	if err != nil || len(dirs) == 0 {
@@ -52,7 +54,7 @@ func TestLayouts(t *testing.T) {
 			for _, lim := range []struct {
 				name string
 				l    Limits
-			}{{"every limit", every}, {"every limit but io_weight", Limits{Memory: 512 << 20, MemorySwap: 1 << 30, Pids: 256, CPU: 1.5, CPUWeight: 200}}, {"pids 2048", Limits{Pids: 2048}}, {"unlimited", Limits{Memory: 1 << 30, MemorySwap: Unlimited, Pids: Unlimited}}} {
+			}{{"every limit", every}, {"every limit but io_weight", Limits{Memory: 512 << 20, MemorySwap: 1 << 30, Pids: 256, CPU: 1.5, CPUWeight: 200}}, {"pids 2048", Limits{Pids: 2048}}, {"unlimited", Limits{Memory: 1 << 30, MemorySwap: Unlimited, Pids: Unlimited}}, {"memory alone", Limits{Memory: 64 << 20}}} {
 				fmt.Fprintf(&b, "\n%s:\n", lim.name)
 				groups, writes, err := l.Place("web", lim.l)
 				if err != nil {
@@ -64,6 +66,11 @@ func TestLayouts(t *testing.T) {
 				}
 				for _, w := range writes {
 					fmt.Fprintf(&b, "write %s %q\n", w.Path, w.Value)
+				}
+				for _, g := range groups {
+					for _, n := range g.Notes {
+						fmt.Fprintf(&b, "note %s\n", n)
+					}
 				}
 			}
 			golden.Check(t, filepath.Join(dir, "want.txt"), b.String(), *update)
@@ -192,5 +199,53 @@ func TestCloneSetParent(t *testing.T) {
 				t.Errorf("clone: %s and %s share a hierarchy in one and not the other", name, other)
 			}
 		}
+	}
+}
+
+// The default swap limit on a unified hierarchy whose base is the
+// kernel's root group (which has no memory.max or memory.swap.max): a
+// group below it that has memory.max says whether the host accounts
+// swap; none, and it is left out, with a note saying where nsup looked.
+func TestDefaultSwapAtRoot(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		files map[string]string
+		want  string // the swap write's value, or the note's part
+	}{
+		{"child accounts swap", map[string]string{"init.scope/memory.max": "max", "init.scope/memory.swap.max": "max"}, `memory.swap.max "0"`},
+		{"child without swap", map[string]string{"init.scope/memory.max": "max"}, "no memory.swap.max in /sys/fs/cgroup/init.scope,"},
+		{"no group below", nil, "no memory.swap.max in /sys/fs/cgroup and the groups below it,"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fsys := fstest.MapFS{
+				"proc/self/mountinfo":                   {Data: []byte("30 22 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n")},
+				"proc/self/cgroup":                      {Data: []byte("0::/\n")},
+				"sys/fs/cgroup/cgroup.controllers":      {Data: []byte("memory pids\n")},
+				"sys/fs/cgroup/cgroup.subtree_control":  {Data: []byte("memory pids\n")},
+				"sys/fs/cgroup/cgroup.procs":            {Data: []byte("")},
+				"sys/fs/cgroup/init.scope/cgroup.procs": {Data: []byte("1\n")},
+			}
+			for f, v := range c.files {
+				fsys["sys/fs/cgroup/"+f] = &fstest.MapFile{Data: []byte(v)}
+			}
+			l, err := Discover(fsys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			groups, writes, err := l.Place("web", Limits{Memory: 64 << 20})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, w := range writes {
+				got = append(got, fmt.Sprintf("%s %q", filepath.Base(w.Path), w.Value))
+			}
+			for _, g := range groups {
+				got = append(got, g.Notes...)
+			}
+			if s := strings.Join(got, "\n"); !strings.Contains(s, c.want) {
+				t.Errorf("got:\n%s\nwant %s", s, c.want)
+			}
+		})
 	}
 }

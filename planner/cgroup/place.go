@@ -12,6 +12,9 @@ import (
 
 // Limits are an environment's limits, in the kernel's units. A zero field
 // is not set; Unlimited says "no limit" where a default would apply.
+// MemorySwap's default, with Memory set, is Memory: no swap beyond the
+// memory limit, where the host accounts swap (Place leaves it out, and
+// says so in a Group's Notes, where it does not).
 type Limits struct {
 	Memory     int64   // bytes
 	MemorySwap int64   // bytes of memory and swap together, or Unlimited
@@ -61,6 +64,9 @@ type Group struct {
 	Unified bool   // cgroup v2
 	// Controllers are those whose files are written there (v2 names).
 	Controllers []string
+	// Notes say what of a default limit the group leaves out, and why
+	// (no swap limit where the host does not account swap).
+	Notes []string
 }
 
 // Write is one file nsup writes.
@@ -68,6 +74,7 @@ type Write struct {
 	Controller string // v2 name; "" for cgroup.subtree_control
 	Path       string
 	Value      string
+	dflt       bool // a default's: left out where the host has no such file
 }
 
 // NoController is the error for a controller the host does not give
@@ -146,7 +153,22 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 	for _, c := range lim.Needs() {
 		g := groups[at[c]]
 		ws := files(c, g.Dir, g.Unified, lim)
-		if !g.Unified {
+		if g.Unified {
+			// A swap limit where the host accounts swap; the default
+			// left out, and said, where it does not.
+			for _, w := range ws {
+				if path.Base(w.Path) != "memory.swap.max" {
+					continue
+				}
+				if dir, ok := l.unifiedSwap(); !ok && !w.dflt {
+					return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the unified hierarchy has no memory.swap.max in %s (%s)", dir, v1Missing["memory.memsw.limit_in_bytes"])}
+				} else if !ok {
+					groups[at[c]].Notes = append(groups[at[c]].Notes, noSwap("the unified hierarchy", dir, "memory.swap.max"))
+					ws = slices.DeleteFunc(ws, func(w Write) bool { return w.dflt })
+				}
+				break
+			}
+		} else {
 			// Some v1 files depend on the kernel's options or the I/O
 			// scheduler: such a file must be in the base group there (a
 			// root group has it too, where the kernel has it).
@@ -154,6 +176,11 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 			for i, w := range ws {
 				name := path.Base(w.Path)
 				if _, optional := v1Missing[name]; !optional || l.has(h, name) {
+					continue
+				}
+				if w.dflt {
+					groups[at[c]].Notes = append(groups[at[c]].Notes, noSwap("the "+v1Name(c)+" hierarchy", h.Dir(h.Base), name))
+					ws[i].Path = "" // left out below
 					continue
 				}
 				if alt, ok := v1Alternatives[name]; ok && l.has(h, alt) {
@@ -165,6 +192,7 @@ func (l *Layout) Place(env string, lim Limits) ([]Group, []Write, error) {
 				}
 				return nil, nil, &NoController{Controller: c, Why: fmt.Sprintf("the %s hierarchy has no %s in %s (%s)", v1Name(c), name, h.Dir(h.Base), v1Missing[name])}
 			}
+			ws = slices.DeleteFunc(ws, func(w Write) bool { return w.Path == "" })
 		}
 		writes = append(writes, ws...)
 	}
@@ -252,6 +280,11 @@ func files(c, dir string, unified bool, lim Limits) []Write {
 			case lim.MemorySwap > 0:
 				// v2 limits swap alone; the spec gives memory and swap together.
 				out = append(out, w("memory.swap.max", strconv.FormatInt(lim.MemorySwap-lim.Memory, 10)))
+			case lim.Memory > 0:
+				// The default: no swap beyond the memory limit.
+				d := w("memory.swap.max", "0")
+				d.dflt = true
+				out = append(out, d)
 			}
 		} else {
 			if lim.Memory > 0 {
@@ -269,6 +302,12 @@ func files(c, dir string, unified bool, lim Limits) []Write {
 				out = append(out, w("memory.memsw.limit_in_bytes", "-1"))
 			case lim.MemorySwap > 0:
 				out = append(out, w("memory.memsw.limit_in_bytes", strconv.FormatInt(lim.MemorySwap, 10)))
+			case lim.Memory > 0:
+				// The default: memory and swap together at the memory
+				// limit (written after it: never below it).
+				d := w("memory.memsw.limit_in_bytes", strconv.FormatInt(lim.Memory, 10))
+				d.dflt = true
+				out = append(out, d)
 			}
 		}
 	case Pids:
@@ -364,6 +403,37 @@ func (l *Layout) has(h *Hierarchy, name string) bool {
 	}
 	_, err := fs.Stat(l.fsys, strings.TrimPrefix(path.Join(h.Dir(h.Base), name), "/"))
 	return err == nil
+}
+
+// unifiedSwap says whether the unified hierarchy's groups have
+// memory.swap.max (the host accounts swap there), and which group's
+// files say so: the base group's, where it has the memory controller's
+// files; else (the kernel's root group, which has neither memory.max
+// nor memory.swap.max) the first group below it that has memory.max.
+func (l *Layout) unifiedSwap() (string, bool) {
+	u := l.Unified
+	dir := u.Dir(u.Base)
+	if l.fsys == nil || l.has(u, "memory.swap.max") {
+		return dir, true
+	}
+	if l.has(u, "memory.max") {
+		return dir, false
+	}
+	rel := strings.TrimPrefix(dir, "/")
+	subs, _ := fs.ReadDir(l.fsys, rel)
+	for _, s := range subs {
+		if _, err := fs.Stat(l.fsys, path.Join(rel, s.Name(), "memory.max")); err == nil && s.IsDir() {
+			_, err := fs.Stat(l.fsys, path.Join(rel, s.Name(), "memory.swap.max"))
+			return path.Join(dir, s.Name()), err == nil
+		}
+	}
+	return dir + " and the groups below it", false
+}
+
+// noSwap is the note for the default swap limit left out: where file
+// is missing.
+func noSwap(hier, dir, file string) string {
+	return fmt.Sprintf("no swap limit (without memory_swap, limits.memory holds for memory and swap together): %s has no %s in %s, as a host that does not account swap (swapaccount=0, or a kernel without it): the environment may swap beyond limits.memory; boot with swapaccount=1 to limit it", hier, file, dir)
 }
 
 // v1Alternatives are files that do a missing one's work: BFQ's weight
