@@ -241,7 +241,7 @@ func (x *exporter) limits(p *pod, e *spec.Environment) *resourceRequirements {
 		r.Limits["cpu"] = cpuQuantity(l.CPU.Cores)
 	}
 	if l.MemorySwap != nil {
-		x.note(l.MemorySwap.Pos, key+".memory_swap", "not carried: a node's swap is the kubelet's (memorySwap.swapBehavior), not a container's")
+		x.note(l.MemorySwap.Pos, key+".memory_swap", "not carried: a node's swap is the kubelet's (memorySwap.swapBehavior), not a container's; its default, NoSwap, is nsup's without memory_swap (no swap beyond the memory limit)")
 	}
 	if l.Pids != nil {
 		v := strconv.FormatInt(l.Pids.N, 10) // -1: unlimited, as podman says it

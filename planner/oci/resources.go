@@ -22,7 +22,11 @@ func (x *exporter) resources() {
 	if l != nil {
 		if v := l.Memory; v != nil {
 			n := v.N
-			r.Memory = &specs.LinuxMemory{Limit: &n}
+			// Without memory_swap, the memory limit holds for swap too:
+			// swap is memory and swap together, at the limit (a runtime
+			// leaves swap unlimited where it is not set).
+			swap := v.N
+			r.Memory = &specs.LinuxMemory{Limit: &n, Swap: &swap}
 		}
 		if v := l.MemorySwap; v != nil {
 			n := v.N // memory and swap together, as linux.resources.memory.swap
@@ -96,16 +100,22 @@ func (m *importer) limits(r *specs.LinuxResources) *yaml.Node {
 	}
 	n := mapping(true)
 	if mem := r.Memory; mem != nil {
-		if mem.Limit != nil && *mem.Limit > 0 {
+		limited := mem.Limit != nil && *mem.Limit > 0
+		if limited {
 			set(n, "memory", integer(uint64(*mem.Limit)))
 		}
-		if mem.Swap != nil && (*mem.Swap > 0 || *mem.Swap == -1) {
-			if *mem.Swap == -1 {
-				set(n, "memory_swap", str("unlimited"))
-			} else {
-				set(n, "memory_swap", integer(uint64(*mem.Swap)))
-			}
+		switch {
+		case mem.Swap != nil && *mem.Swap == -1:
+			set(n, "memory_swap", str("unlimited"))
+		case limited && (mem.Swap == nil || *mem.Swap == 0):
+			// A runtime leaves swap unlimited where it is not set (0 is
+			// unset to runc); nsup's default is no swap beyond the
+			// limit: said, to keep the bundle's meaning.
+			set(n, "memory_swap", str("unlimited"))
+		case mem.Swap != nil && *mem.Swap > 0 && !(limited && *mem.Swap == *mem.Limit):
+			set(n, "memory_swap", integer(uint64(*mem.Swap)))
 		}
+		// Swap at the limit is nsup's default: no key.
 	}
 	if p := r.Pids; p != nil && p.Limit != nil {
 		switch l := *p.Limit; {
