@@ -353,7 +353,10 @@ type envCompiler struct {
 	tree map[string]File
 	// tarEtc is what a tar root has at tarEtcPaths (TarEtc.String).
 	tarEtc string
-	notes  []string
+	// tarID is what a tar root has where identityOf looks (nil: not
+	// known).
+	tarID *tarIDRecord
+	notes []string
 
 	// The namespaces, as namespaces() decided them (see namespaces.go).
 	joins         []joinRef // in spec.JoinOrder: user first

@@ -73,12 +73,17 @@ func (ec *envCompiler) processIDs() (uids, gids []uint32, primary map[uint32]uin
 }
 
 // identityOf works out the environment's identity once: nil when its
-// tree is not known at plan time (a tar root, a joined mount namespace).
+// tree is not known at plan time (a joined mount namespace, a tar root
+// whose archive the walk refuses). A tar root's tree is what its archive
+// was found to have on the way to the files read (taridentity.go).
 func (ec *envCompiler) identityOf() *identity {
 	if ec.ident != nil || !ec.isNew(spec.NSMount) {
 		return ec.ident
 	}
 	base := ec.baseView()
+	if ec.tarID != nil {
+		base = ec.tarID.view()
+	}
 	if base == nil {
 		return nil
 	}
@@ -149,9 +154,11 @@ const maxIDFile = 1 << 20
 // through that folder (os.Root: nothing out of it, whatever is swapped in
 // meanwhile), and read through the same fd if it is a regular file of at
 // most maxIDFile bytes. A closure's file is
-// the host's own, named by the spec (its empty placeholder is "").
+// the host's own, named by the spec (its empty placeholder is ""); a tar
+// root's, what the archive was found to hold (tarIDRecord.read).
 func (ec *envCompiler) readInTree(p string) (string, error) {
 	dir, rel := "/", p
+	var tar *tarIDRecord
 	switch {
 	case ec.tree != nil:
 		if f, ok := ec.tree[p]; ok && f.Source == "" && f.Digest == EmptyDigest {
@@ -160,17 +167,23 @@ func (ec *envCompiler) readInTree(p string) (string, error) {
 		if f, ok := ec.tree[p]; ok && f.Source != "" {
 			rel = f.Source
 		}
+	case ec.tarID != nil:
+		tar = ec.tarID
 	default:
 		dir = ec.root
 	}
 	for _, m := range ec.viewMounts() {
 		if m.source != "" && within(p, m.target) {
+			tar = nil
 			if m.isDir {
 				dir, rel = m.source, strings.TrimPrefix(p, m.target)
 			} else {
 				dir, rel = path.Dir(m.source), path.Base(m.source)
 			}
 		}
+	}
+	if tar != nil {
+		return tar.read(p)
 	}
 	return readBelow(dir, rel)
 }

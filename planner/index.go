@@ -78,6 +78,8 @@ type Index struct {
 	mu     sync.Mutex
 	loaded map[string]map[string]indexEntry // by key, then path: as read
 	fresh  map[string]indexEntry            // by path: hashed by this run
+	// ids are tar archives' records (taridentity.go), by digest.
+	ids map[string]tarIDEntry
 	// trusted says whether the index and the cache it is in are the
 	// caller's own (CheckCacheDir), asked once; an index that is not is
 	// not read: it is only a cache, whose lines a plan would otherwise
@@ -88,7 +90,7 @@ type Index struct {
 // NewIndex returns the index of the cache at cacheDir. It reads nothing
 // until asked.
 func NewIndex(cacheDir string) *Index {
-	x := &Index{dir: filepath.Join(cacheDir, "index"), loaded: map[string]map[string]indexEntry{}, fresh: map[string]indexEntry{}}
+	x := &Index{dir: filepath.Join(cacheDir, "index"), loaded: map[string]map[string]indexEntry{}, fresh: map[string]indexEntry{}, ids: map[string]tarIDEntry{}}
 	x.trusted = sync.OnceValue(func() bool {
 		return CheckCacheDir(x.dir) == nil // the cache is on its way
 	})
@@ -163,10 +165,14 @@ func (x *Index) Observe(p string, before, after *syscall.Stat_t, digest string) 
 	x.observe(p, before, after, indexEntry{digest: digest})
 }
 
-// ObserveTar is Observe for a tar archive, with what its tree has at the
-// files of /etc the plan may generate (TarEtc.String).
-func (x *Index) ObserveTar(p string, before, after *syscall.Stat_t, digest, etc string) {
-	x.observe(p, before, after, indexEntry{digest: digest, etc: etc})
+// ObserveTar is Observe for a tar archive, with what a whole walk of it
+// found: what its tree has at the files of /etc the plan may generate
+// (TarEtc.String, in the entry), and where identityOf looks (its record,
+// kept whatever the fingerprint says: it is of the digest, which the
+// walk's own read gave; TarIDUpdate).
+func (x *Index) ObserveTar(p string, before, after *syscall.Stat_t, digest string, etc *TarEtc) {
+	x.observe(p, before, after, indexEntry{digest: digest, etc: etc.String()})
+	x.observeTarID(digest, etc.record())
 }
 
 func (x *Index) observe(p string, before, after *syscall.Stat_t, e indexEntry) {

@@ -26,6 +26,20 @@ func saveIndex(t *testing.T, idx *Index, key string, paths []string) bool {
 	return changed
 }
 
+// saveTarID writes the side file of digest as apply does
+// (executor/store's saveTarID), if idx found it.
+func saveTarID(t *testing.T, idx *Index, digest string) bool {
+	t.Helper()
+	b, ok := idx.TarIDUpdate(digest)
+	if ok {
+		os.MkdirAll(filepath.Dir(idx.TarIDFile(digest)), 0o700)
+		if err := os.WriteFile(idx.TarIDFile(digest), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ok
+}
+
 // TestIndexSkipsHashing: with a warm index, an unchanged file's digest is
 // the index's (shown here by an index entry forged with the file's own
 // fingerprint: the closure reports the forged digest, so the file was not

@@ -133,7 +133,8 @@ func (ec *envCompiler) rootfs() {
 			ec.errorf(r.Pos, field+".readonly", "readonly: false with a tar root: the unpacked tree is nsup's cache entry, shared by every environment made of the same archive, and is never written; for a writable root say overlay: true (its changes go when the environment ends)")
 		}
 		// Only the archive's digest, and what it has at the files of
-		// /etc the plan may generate (taretc.go): its files are listed
+		// /etc the plan may generate or read (taretc.go,
+		// taridentity.go): its files are listed
 		// when it is unpacked (apply) or locked (nsup lock), not at
 		// every plan.
 		ec.plantedLink(r.Tar, r.TarPos, field+".tar")
@@ -149,8 +150,8 @@ func (ec *envCompiler) rootfs() {
 				ec.notes = append(ec.notes, fmt.Sprintf("%s.tar: %s is %s (symlinks resolved now; apply unpacks only an archive of the digest planned)", field, r.Tar, archive))
 			}
 		}
-		digest, etc, err := ec.opts.Index.hashTar(IndexKey("tar", []string{r.Tar}), archive, real)
-		ec.tarEtc = etc
+		digest, etc, id, err := ec.opts.Index.hashTar(IndexKey("tar", []string{r.Tar}), archive, real)
+		ec.tarEtc, ec.tarID = etc, id
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"

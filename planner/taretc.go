@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"strings"
 	"syscall"
 )
@@ -27,31 +28,47 @@ var tarEtcPaths = []string{"/etc/resolv.conf", "/etc/hosts"}
 const tarEtcPrefix = "etc1="
 
 // TarEtc gathers, from the members of an archive as WalkTar hands them
-// over, what its tree has at tarEtcPaths. The zero value is ready.
+// over, what its tree has at tarEtcPaths, and where identityOf looks
+// (taridentity.go). The zero value is ready.
 type TarEtc struct {
 	nodes map[string]tarEtcNode // by name, as TarMember.Name
+	n     int                   // the members handed over so far
+	// ids are the lookups of identityFiles in the tree so far; got the
+	// bytes of the files they end at, by member number.
+	ids []tarLookup
+	got map[int][]byte
 }
 
-type tarEtcNode struct{ typ, link string }
+// tarEtcNode is a name of the tree: a hard link is the file it is one
+// more name of (src, the number of the member whose bytes it has).
+type tarEtcNode struct {
+	typ, link string
+	size      int64
+	src       int
+}
 
-// Add takes one member handed over by WalkTar (a later one of a name
-// replaces the earlier, as in the tree).
-func (t *TarEtc) Add(m TarMember) {
+// Add takes one member handed over by WalkTar, with its content (a later
+// one of a name replaces the earlier, as in the tree), and returns the
+// reader the caller reads that content from: content, or the bytes Add
+// read of a file identityOf will read.
+func (t *TarEtc) Add(m TarMember, content io.Reader) (io.Reader, error) {
+	i := t.n
+	t.n++
 	if m.Name == "" {
-		return
+		return content, nil
 	}
 	if t.nodes == nil {
 		t.nodes = map[string]tarEtcNode{}
 	}
-	typ := m.Type
-	if typ == TarHardlink {
-		typ = TarFile
-	}
-	n := tarEtcNode{typ: typ}
-	if typ == TarSymlink {
+	n := tarEtcNode{typ: m.Type, size: m.Size, src: i}
+	switch m.Type {
+	case TarHardlink:
+		n.typ, n.src = TarFile, t.nodes[m.Link].src
+	case TarSymlink:
 		n.link = m.Link
 	}
 	t.nodes[m.Name] = n
+	return t.capture(i, m, content)
 }
 
 // String is the index's word for what the tree has at tarEtcPaths: the
@@ -92,41 +109,67 @@ func tarEtcHas(etc, p string) bool {
 	return false
 }
 
-// hashTar returns the sha256 of the archive at p (hashFile's way) and
-// what its tree has at tarEtcPaths (TarEtc.String): from the index
-// under key when the archive is unchanged and its entry says both, else
-// by reading it once, walked (WalkTar) as it is hashed. For an archive
-// the walk refuses the second is "" (nothing known), and nothing is
+// hashTar returns the sha256 of the archive at p (hashFile's way), what
+// its tree has at tarEtcPaths (TarEtc.String) and where identityOf looks
+// (TarEtc.record): from the index under key when the archive is
+// unchanged and its entry and side file say them, else by reading it,
+// walked (WalkTar) as it is hashed. A second read, as the first, is
+// needed only when a file identityOf reads is reached through a link
+// that the archive holds after it. For an archive the walk refuses the
+// second is "" and the third nil (nothing known), and nothing is
 // recorded: apply's rootfs step, which walks it the same way, refuses it
 // before anything is put over its files.
-func (x *Index) hashTar(key, p string, real bool) (string, string, error) {
+func (x *Index) hashTar(key, p string, real bool) (string, string, *tarIDRecord, error) {
 	f, before, err := openHashed(p, real)
 	if err != nil {
-		return "", "", err
+		return "", "", nil, err
 	}
 	defer f.Close()
 	if e, ok := x.lookup(key, p, &before); ok && validTarEtc(e.etc) {
-		return e.digest, e.etc, nil
+		if r := x.tarID(e.digest); r != nil {
+			return e.digest, e.etc, r, nil
+		}
 	}
-	h := sha256.New()
-	r := io.TeeReader(f, h)
 	var etc TarEtc
-	walkErr := WalkTar(r, func(m TarMember, _ io.Reader) error {
-		etc.Add(m)
-		return nil
+	d, walkErr, err := hashWalk(f, func(m TarMember, content io.Reader) error {
+		_, err := etc.Add(m, content)
+		return err
 	})
-	// The digest covers every byte of the file, past the tar stream too
-	// (and past where a refused one stopped the walk).
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return "", "", fmt.Errorf("read %s: %w", p, err)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("read %s: %w", p, err)
 	}
-	d := "sha256:" + hex.EncodeToString(h.Sum(nil))
 	if walkErr != nil {
-		return d, "", nil
+		return d, "", nil, nil
+	}
+	if need := etc.missing(); len(need) > 0 {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return "", "", nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		got := map[int][]byte{}
+		if d2, walkErr, err := hashWalk(f, fill(need, got)); err == nil && walkErr == nil && d2 == d {
+			if etc.got == nil {
+				etc.got = map[int][]byte{}
+			}
+			maps.Copy(etc.got, got)
+		}
 	}
 	var after syscall.Stat_t
 	if syscall.Fstat(int(f.Fd()), &after) == nil {
-		x.ObserveTar(p, &before, &after, d, etc.String())
+		x.ObserveTar(p, &before, &after, d, &etc)
 	}
-	return d, etc.String(), nil
+	return d, etc.String(), etc.record(), nil
+}
+
+// hashWalk reads r to its end, hashed, and walks it (WalkTar) with fn: the
+// digest covers every byte, past the tar stream too (and past where a
+// refused one stopped the walk); walkErr is the walk's error, err a
+// read's.
+func hashWalk(r io.Reader, fn TarFunc) (d string, walkErr, err error) {
+	h := sha256.New()
+	tr := io.TeeReader(r, h)
+	walkErr = WalkTar(tr, fn)
+	if _, err := io.Copy(io.Discard, tr); err != nil {
+		return "", nil, err
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), walkErr, nil
 }

@@ -123,8 +123,8 @@ environments:
 	archive := writeTar(t, dir, "refused.tar", tar.Header{Name: "../x", Typeflag: tar.TypeReg})
 	b, _ := os.ReadFile(archive)
 	sum := sha256.Sum256(b)
-	if d, etc, err := NewIndex(t.TempDir()).hashTar("k", archive, false); err != nil || etc != "" || d != "sha256:"+hex.EncodeToString(sum[:]) {
-		t.Errorf("a refused archive: %s %q %v", d, etc, err)
+	if d, etc, id, err := NewIndex(t.TempDir()).hashTar("k", archive, false); err != nil || etc != "" || id != nil || d != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Errorf("a refused archive: %s %q %v %v", d, etc, id, err)
 	}
 }
 
@@ -140,7 +140,7 @@ func TestTarEtcIndex(t *testing.T) {
 	archive := writeTar(t, t.TempDir(), "root.tar", tarEtcDir, tarHosts, tarResolv)
 	key := IndexKey("tar", []string{archive})
 	idx := NewIndex(cache)
-	d, etc, err := idx.hashTar(key, archive, true)
+	d, etc, _, err := idx.hashTar(key, archive, true)
 	if err != nil || etc != "etc1=ff" {
 		t.Fatalf("hashTar: %s %q %v", d, etc, err)
 	}
@@ -150,6 +150,7 @@ func TestTarEtcIndex(t *testing.T) {
 	if !saveIndex(t, idx, key, []string{archive}) {
 		t.Fatal("nothing observed")
 	}
+	saveTarID(t, idx, d)
 	b, _ := os.ReadFile(idx.File(key))
 	if !bytes.Contains(b, []byte(" etc1=ff \""+archive+"\"\n")) {
 		t.Fatalf("the index:\n%s", b)
@@ -161,7 +162,7 @@ func TestTarEtcIndex(t *testing.T) {
 		{"etc0=-- ", "etc1=ff"}, // another list of paths: read again
 	} {
 		os.WriteFile(idx.File(key), bytes.Replace(b, []byte("etc1=ff "), []byte(tc.line), 1), 0o600)
-		if _, etc, err := NewIndex(cache).hashTar(key, archive, true); err != nil || etc != tc.want {
+		if _, etc, _, err := NewIndex(cache).hashTar(key, archive, true); err != nil || etc != tc.want {
 			t.Errorf("index word %q: %q %v, want %q", tc.line, etc, err, tc.want)
 		}
 	}

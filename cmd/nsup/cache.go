@@ -98,6 +98,9 @@ func runCache(_ context.Context, args []string, ios ioSet) error {
 				if r, ok := rootfsOf(e); ok && r.Type != "dir" {
 					keep[r.Path] = true
 					keep[idx.File(planner.IndexKey(r.Type, r.Sources))] = true
+					if r.Type == "tar" {
+						keep[idx.TarIDFile(r.Digest)] = true
+					}
 				}
 			}
 		}

@@ -11,6 +11,8 @@ package store
 //	CACHE/KIND/HEX.json   what it was built from; its mtime is its last use
 //	CACHE/KIND/HEX.build  a lock file, held by the one process building it
 //	CACHE/index/KEY       the digest index (planner.Index)
+//	CACHE/index/HEX.etc   what the archive of sha256 HEX has where the
+//	                      plan reads identities (planner.Index.TarIDFile)
 //
 // An entry is built in a temporary sibling (HEX.tmp-*) and renamed into
 // place: a reader sees no entry or a complete one. Builders of one entry
@@ -279,6 +281,27 @@ func saveIndex(idx *planner.Index, op planner.Rootfs) error {
 		return nil
 	}
 	name := idx.File(key)
+	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
+		return err
+	}
+	if err := planner.CheckCacheDir(filepath.Dir(name)); err != nil {
+		return err
+	}
+	return writeAtomic(name, b)
+}
+
+// saveTarID writes the side file of a tar rootfs's digest (what its tree
+// has where the plan reads identities: planner.Index.TarIDUpdate) when
+// this run found it and the file does not say it yet.
+func saveTarID(idx *planner.Index, op planner.Rootfs) error {
+	if op.Type != "tar" {
+		return nil
+	}
+	b, ok := idx.TarIDUpdate(op.Digest)
+	if !ok {
+		return nil
+	}
+	name := idx.TarIDFile(op.Digest)
 	if err := os.MkdirAll(filepath.Dir(name), 0o700); err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ func Rootfs(ctx context.Context, op planner.Rootfs, idx *planner.Index) (*os.Fil
 	}
 	// Only a cache: a failure to record digests costs a later plan a hash.
 	saveIndex(idx, op)
+	saveTarID(idx, op)
 	return f, nil
 }
 

@@ -69,14 +69,18 @@ func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Ind
 	}
 	u := &unpacker{rootfd: rootfd, lastFd: -1, chown: os.Geteuid() == 0, rootMode: 0o755}
 	defer u.close()
-	// What the tree has at the files of /etc the plan may generate,
-	// recorded with the digest: the plan's next look at the archive.
+	// What the tree has at the files of /etc the plan may generate or
+	// read, recorded with the digest: the plan's next look at the
+	// archive.
 	var etc planner.TarEtc
 	err = tarLimits.Walk(r, func(m planner.TarMember, content io.Reader) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		etc.Add(m)
+		content, err := etc.Add(m, content)
+		if err != nil {
+			return err
+		}
 		return u.member(m, content)
 	})
 	if err != nil {
@@ -96,7 +100,7 @@ func extractTar(ctx context.Context, archive, want, dir string, idx *planner.Ind
 	}
 	var after syscall.Stat_t
 	if syscall.Fstat(int(f.Fd()), &after) == nil {
-		idx.ObserveTar(archive, &before, &after, got, etc.String())
+		idx.ObserveTar(archive, &before, &after, got, &etc)
 	}
 	// One flush of the filesystem rather than an fsync(2) per member: a
 	// crash must not leave a complete-looking entry with empty files.

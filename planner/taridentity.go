@@ -1,0 +1,313 @@
+package planner
+
+// What a tar root has where identityOf looks (/etc/passwd, /etc/group,
+// /bin/sh), so that a tar root gets the identity lines, and HOME, a dir
+// root of the same files gets: the nodes a lookup of each visits in the
+// archive's tree, and the bytes of the passwd and group files it finds
+// (regular, at most maxIDFile bytes, as readInTree reads a dir root's).
+// TarEtc gathers them while the archive is hashed (taretc.go).
+//
+// They are kept in a side file of the digest index named by the
+// archive's sha256, CACHE/index/HEX.etc, not in the index's line: the
+// line is one per archive path, read at every plan and bounded to a
+// line's length, while the files may be 2 MiB together; and what an
+// archive's tree holds is a function of its bytes alone, so a record
+// named by the digest is never stale (the line tells the digest while the
+// fingerprint holds; the side file tells the tree of that digest), and
+// two paths of one archive share it. Like the index, it is read only from
+// a cache that is the caller's own, written only by apply.
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/nsup/nsup/internal/regfile"
+)
+
+// tarIDPaths are the paths identityOf looks up in a root's tree; the
+// first ones (identityFiles) are read.
+var tarIDPaths = append(append([]string{}, identityFiles...), "/bin/sh")
+
+// tarIDHeader starts a side file; another means another format, not read.
+const tarIDHeader = "nsup-tarid-v1\n"
+
+// maxTarIDFile bounds what is read of a side file: the two files and
+// their way there, base64-encoded.
+const maxTarIDFile = 4*maxIDFile + 1<<16
+
+// tarIDNode is one node of the archive's tree a lookup visits.
+type tarIDNode struct {
+	Path string `json:"path"` // as a treeView names it: "/etc/passwd"
+	Type string `json:"type"` // TarDir, TarFile, TarSymlink
+	Link string `json:"link,omitempty"`
+	Size int64  `json:"size,omitempty"`
+	// Content is the file's bytes when Read: a file a lookup of
+	// identityFiles ends at, of at most maxIDFile bytes.
+	Content []byte `json:"content,omitempty"`
+	Read    bool   `json:"read,omitempty"`
+}
+
+// tarIDRecord is what a tar root has where identityOf looks.
+type tarIDRecord struct {
+	nodes map[string]tarIDNode // by Path
+}
+
+// view is the record as a tree: the nodes recorded, nothing else (a
+// lookup that only the recorded ones answer finds what the archive's
+// tree has; one that a mount leads elsewhere in the tree finds nothing).
+func (r *tarIDRecord) view() treeView {
+	return func(p string) (File, bool) {
+		n, ok := r.nodes[p]
+		return File{Path: p, Type: n.Type, Link: n.Link, Size: n.Size}, ok
+	}
+}
+
+// read is readInTree's for the archive's tree: the file at p (its links
+// resolved), as readBelow reads a dir root's.
+func (r *tarIDRecord) read(p string) (string, error) {
+	n, ok := r.nodes[p]
+	rel := strings.TrimPrefix(p, "/")
+	switch {
+	case !ok || n.Type != TarFile:
+		return "", fmt.Errorf("%s: not a regular file of the archive", rel)
+	case n.Size > maxIDFile:
+		return "", fmt.Errorf("%s is larger than %d bytes", rel, maxIDFile)
+	case !n.Read:
+		return "", fmt.Errorf("%s: its bytes were not recorded when the archive was read", rel)
+	}
+	return string(n.Content), nil
+}
+
+// encode is the side file's content.
+func (r *tarIDRecord) encode() []byte {
+	var nodes []tarIDNode
+	for _, p := range slices.Sorted(maps.Keys(r.nodes)) {
+		nodes = append(nodes, r.nodes[p])
+	}
+	b, _ := json.Marshal(nodes)
+	return append([]byte(tarIDHeader), b...)
+}
+
+// decodeTarID reads a side file's content (nil if it is not one).
+func decodeTarID(b []byte) *tarIDRecord {
+	rest, ok := bytes.CutPrefix(b, []byte(tarIDHeader))
+	var nodes []tarIDNode
+	if !ok || json.Unmarshal(rest, &nodes) != nil {
+		return nil
+	}
+	r := &tarIDRecord{nodes: map[string]tarIDNode{}}
+	for _, n := range nodes {
+		if !strings.HasPrefix(n.Path, "/") || n.Type != TarDir && n.Type != TarFile && n.Type != TarSymlink || int64(len(n.Content)) > maxIDFile {
+			return nil
+		}
+		r.nodes[n.Path] = n
+	}
+	return r
+}
+
+// tarLookup is one of tarIDPaths looked up in the tree as the walk has
+// handed it over so far: where it ends (ok: at a node of the tree), and
+// the names it asked for, found or not, as TarMember.Name has them (only
+// a member of one of those names can change where it ends).
+type tarLookup struct {
+	at    string
+	ok    bool
+	asked map[string]bool
+}
+
+// look looks p up in the tree so far.
+func (t *TarEtc) look(p string) tarLookup {
+	l := tarLookup{asked: map[string]bool{}}
+	l.at, l.ok = walkIn(func(q string) (File, bool) {
+		name := strings.TrimPrefix(q, "/")
+		l.asked[name] = true
+		n, ok := t.nodes[name]
+		return File{Path: q, Type: n.typ, Link: n.link}, ok
+	}, p)
+	return l
+}
+
+// capture takes the member m numbered i, just added: when one of
+// identityFiles now ends at it, a regular file of at most maxIDFile
+// bytes, its content is read (and handed on, for the caller to read).
+func (t *TarEtc) capture(i int, m TarMember, content io.Reader) (io.Reader, error) {
+	if t.ids == nil {
+		t.ids = make([]tarLookup, len(identityFiles))
+	}
+	for k := range identityFiles {
+		l := &t.ids[k]
+		if l.asked == nil || l.asked[m.Name] {
+			*l = t.look(identityFiles[k])
+		}
+	}
+	if m.Type != TarFile || m.Size > maxIDFile {
+		return content, nil
+	}
+	for _, l := range t.ids {
+		if l.ok && strings.TrimPrefix(l.at, "/") == m.Name {
+			b, err := io.ReadAll(io.LimitReader(content, maxIDFile+1))
+			if err != nil {
+				return nil, err
+			}
+			if t.got == nil {
+				t.got = map[int][]byte{}
+			}
+			t.got[i] = b
+			// Only the files the lookups end at now are kept: an archive
+			// of a thousand passwd files holds one at a time.
+			for j := range t.got {
+				if !t.endsAt(j) {
+					delete(t.got, j)
+				}
+			}
+			return bytes.NewReader(b), nil
+		}
+	}
+	return content, nil
+}
+
+// endsAt says whether a lookup of identityFiles ends at a file whose
+// bytes are member i's.
+func (t *TarEtc) endsAt(i int) bool {
+	for _, l := range t.ids {
+		if n, ok := t.nodes[strings.TrimPrefix(l.at, "/")]; l.ok && ok && n.typ == TarFile && n.src == i {
+			return true
+		}
+	}
+	return false
+}
+
+// missing are the members whose bytes the record needs and the walk did
+// not keep: a file the lookup ends at through a link the archive holds
+// after it (only the end of the walk tells where the lookup ends).
+func (t *TarEtc) missing() map[int]bool {
+	out := map[int]bool{}
+	for _, l := range t.ids {
+		n, ok := t.nodes[strings.TrimPrefix(l.at, "/")]
+		if !l.ok || !ok || n.typ != TarFile || n.size > maxIDFile {
+			continue
+		}
+		if _, kept := t.got[n.src]; !kept {
+			out[n.src] = true
+		}
+	}
+	return out
+}
+
+// fill is a TarFunc for a second walk of the same archive: it reads into
+// got the bytes of the members need numbers (missing), counting as Add
+// does. The caller keeps them (TarEtc.got) only if that read was of the
+// digest the first one gave.
+func fill(need map[int]bool, got map[int][]byte) TarFunc {
+	i := 0
+	return func(m TarMember, content io.Reader) error {
+		defer func() { i++ }()
+		if !need[i] {
+			return nil
+		}
+		b, err := io.ReadAll(io.LimitReader(content, maxIDFile+1))
+		if err != nil {
+			return err
+		}
+		got[i] = b
+		return nil
+	}
+}
+
+// record is what the walk found where identityOf looks: nil if it lacks
+// a file's bytes (missing). Asked of a whole walk only.
+func (t *TarEtc) record() *tarIDRecord {
+	r := &tarIDRecord{nodes: map[string]tarIDNode{}}
+	for k, p := range tarIDPaths {
+		at, ok := walkIn(func(q string) (File, bool) {
+			n, ok := t.nodes[strings.TrimPrefix(q, "/")]
+			if ok {
+				r.nodes[q] = tarIDNode{Path: q, Type: n.typ, Link: n.link, Size: n.size}
+			}
+			return File{Path: q, Type: n.typ, Link: n.link}, ok
+		}, p)
+		n := t.nodes[strings.TrimPrefix(at, "/")]
+		if !ok || k >= len(identityFiles) || n.typ != TarFile || n.size > maxIDFile {
+			continue
+		}
+		b, kept := t.got[n.src]
+		if !kept {
+			return nil
+		}
+		r.nodes[at] = tarIDNode{Path: at, Type: TarFile, Size: n.size, Content: b, Read: true}
+	}
+	return r
+}
+
+// TarIDFile is the side file of the archive of digest (its sha256).
+func (x *Index) TarIDFile(digest string) string {
+	return filepath.Join(x.dir, strings.TrimPrefix(digest, "sha256:")+".etc")
+}
+
+// tarID returns the record of the archive of digest: this run's, or the
+// side file's if the index is trusted; nil if neither.
+func (x *Index) tarID(digest string) *tarIDRecord {
+	if x == nil || !isHexDigest(digest) {
+		return nil
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if r, ok := x.ids[digest]; ok {
+		return r.rec
+	}
+	var r *tarIDRecord
+	if x.trusted() {
+		if b, err := regfile.ReadBeneath(x.dir, filepath.Base(x.TarIDFile(digest)), maxTarIDFile); err == nil {
+			r = decodeTarID(b)
+		}
+	}
+	x.ids[digest] = tarIDEntry{rec: r}
+	return r
+}
+
+// TarIDUpdate returns the side file of digest to write, when this run
+// found what the archive has and the side file does not say it yet.
+func (x *Index) TarIDUpdate(digest string) ([]byte, bool) {
+	if x == nil || !isHexDigest(digest) {
+		return nil, false
+	}
+	x.mu.Lock()
+	e, ok := x.ids[digest]
+	x.mu.Unlock()
+	if !ok || !e.fresh || e.rec == nil {
+		return nil, false
+	}
+	b := e.rec.encode()
+	if old, err := regfile.ReadBeneath(x.dir, filepath.Base(x.TarIDFile(digest)), maxTarIDFile); err == nil && bytes.Equal(old, b) {
+		return nil, false
+	}
+	return b, true
+}
+
+// tarIDEntry is a record as this run knows it: found by this run
+// (fresh), or read from the side file (nil if none).
+type tarIDEntry struct {
+	rec   *tarIDRecord
+	fresh bool
+}
+
+// observeTarID keeps what a whole walk of the archive of digest found.
+func (x *Index) observeTarID(digest string, r *tarIDRecord) {
+	if x == nil || r == nil || !isHexDigest(digest) {
+		return
+	}
+	x.mu.Lock()
+	x.ids[digest] = tarIDEntry{rec: r, fresh: true}
+	x.mu.Unlock()
+}
+
+func isHexDigest(d string) bool {
+	h, ok := strings.CutPrefix(d, "sha256:")
+	return ok && len(h) == 64 && strings.Trim(h, "0123456789abcdef") == ""
+}
