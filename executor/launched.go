@@ -97,6 +97,8 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 				}
 			case partTarget:
 				err = fmt.Errorf("resolve %s inside the root: %w", op.Target, e)
+			case partNotDev:
+				err = fmt.Errorf("%s on the host is not the device it names (something replaced it there; bound, it would be what root inside reads and writes): %w", op.Source, e)
 			case partLink:
 				err = fmt.Errorf("%s is a symlink inside the root: %w", op.Target, e)
 			case partRoot:

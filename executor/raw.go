@@ -183,6 +183,7 @@ const (
 	partTarget        // resolving the target
 	partLink          // the target is a symlink
 	partLower         // opening the overlay's lower layer
+	partNotDev        // the source is not the host's device it names (rawCheckNode)
 )
 
 // Report records: three uint64 each, what | part<<8, step, value.

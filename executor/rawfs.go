@@ -273,6 +273,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			src, e = rawResolve(p, root, &op.p[0])
 		} else {
 			src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
+			rawCheckNode(p, op, src, e) // the host's /dev/null is that device (rawdevnode.go)
 		}
 		if e != 0 {
 			rawFailed(p, op.step, partSource, e)
@@ -347,6 +348,7 @@ const (
 	rawMountBeneath                  // p[0] and p[1] are below the held mount in slot under, resolved beneath its fd (Mount.Beneath)
 	rawMountAtHeld                   // the target is the held mount itself: its fd (a file's cannot be resolved beneath)
 	rawMountSourceAtHeld             // so is the source
+	rawMountSourceDev                // the source is a host node that must be the character device a[2] (rawCheckNode)
 )
 
 // rawDoDetachedBind binds src onto tgt (both fds) as a detached clone

@@ -429,6 +429,7 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 			}
 		}
 	}
+	devNodeSource(&o, op.Source, op.SourceInRoot)
 	if (op.NoXDev || op.NoLinks) && (!op.InRoot || op.Beneath != "" || op.NoXDev == op.NoLinks) {
 		// Beneath a held mount, a walk crosses the mounts below it (and
 		// follows no link already); one or the other, not both.
