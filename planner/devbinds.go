@@ -33,6 +33,9 @@ func (ec *envCompiler) devBinds() {
 			ec.errorf(r.Pos, ec.field+".rootfs.dev", "%s", why+"; remove dev: true")
 		}
 	}
+	if !userns {
+		ec.devWritable()
+	}
 	for i, m := range ec.e.Mounts {
 		if m.Type != spec.MountBind || !slices.Contains(m.Options, "dev") {
 			continue
@@ -58,14 +61,22 @@ func (c *compiler) devBindRefused(src string, recursive, userns bool) string {
 	if !ok {
 		return ""
 	}
+	why := ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
+	if userns {
+		why = userNSDevWhy
+	}
+	return c.devFolderWhy(src, real, on, recursive, why)
+}
+
+// devFolderWhy says why a bind of the host's src (real once its links
+// are resolved, on the mount point it is on or itself) is refused, why
+// said after the place ("" if it may be made): a folder in the host's
+// /dev or on a devtmpfs (or devpts), or (recursive) holding one below.
+func (c *compiler) devFolderWhy(src, real, on string, recursive bool, why string) string {
 	if real == on {
 		if st, err := os.Stat(real); err != nil || !st.IsDir() {
 			return "" // one node (or file): the spec gives that one; a stat error is the bind's
 		}
-	}
-	why := ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
-	if userns {
-		why = userNSDevWhy
 	}
 	is := src
 	if real != src {
@@ -134,4 +145,45 @@ func mountOf(mounts []cgroup.Mount, p string) cgroup.Mount {
 		}
 	}
 	return on
+}
+
+// devWritable refuses, outside a user namespace that maps root
+// elsewhere, a writable bind of a folder of the host's devices and a
+// writable dir root that is or holds one (helper-93's review, the
+// CVE-2025-31133 class): nodev stops an open, not a link or a chmod, and
+// root inside (CAP_FOWNER, CAP_CHOWN) hard-linked the host's disk as the
+// host's /dev/null, which host processes write to and which every
+// environment's masks and /dev/null bound, or would make /dev/sda
+// every host user's (chmod 666). Read-only, nothing there changes.
+func (ec *envCompiler) devWritable() {
+	const why = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link, a rename or a chmod: the host's disk linked as its /dev/null, or made every host user's)"
+	if r := ec.e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+		if real, on, ok := bindSource(r.Dir); ok {
+			if w := ec.devFolderWhy(r.Dir, real, on, true, why); w != "" {
+				ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", w+"; make the root read-only or overlaid, or bind the nodes it needs one by one")
+			}
+		}
+	}
+	for i, m := range ec.e.Mounts {
+		if m.Type != spec.MountBind || m.Readonly {
+			continue
+		}
+		if real, on, ok := bindSource(m.Source); ok && !ec.ownMountInDev(real) {
+			if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, why); w != "" {
+				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", w+"; make it readonly: true, or bind the nodes it needs one by one (source: /dev/kvm)")
+			}
+		}
+	}
+}
+
+// ownMountInDev says whether p is on a mount of its own below the host's
+// /dev that holds no devices (/dev/shm, /dev/mqueue): nothing there is a
+// node of the host's.
+func (c *compiler) ownMountInDev(p string) bool {
+	mounts, err := c.hostMounts()
+	if err != nil {
+		return false
+	}
+	m := mountOf(mounts, p)
+	return within(m.Point, "/dev") && m.Point != "/dev" && !devFS[m.FSType]
 }
