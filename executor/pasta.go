@@ -147,6 +147,14 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 			r.stopPasta()
 			return fmt.Errorf("pasta's published UDP ports: %w", err)
 		}
+		// And its published TCP ports its own (pastatcp.go).
+		if binds, err = op.TCPBinds(); err == nil {
+			err = pastaListens(pid, binds)
+		}
+		if err != nil {
+			r.stopPasta()
+			return fmt.Errorf("pasta's published TCP ports: %w", err)
+		}
 	}
 	return nil
 }

@@ -78,7 +78,7 @@ func exclusiveUDP(pid int, binds []netip.AddrPort) error {
 	}
 	// Now no socket may join them; one that did before is another's.
 	for _, f := range []string{"udp", "udp6"} {
-		socks, err := udpSockets(fmt.Sprintf("/proc/%d/net/%s", pid, f))
+		socks, err := inetSockets(fmt.Sprintf("/proc/%d/net/%s", pid, f))
 		if err != nil {
 			return err
 		}
@@ -111,22 +111,24 @@ func sockAddrPort(fd int) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
-// udpSocket is a line of /proc/net/udp or udp6.
-type udpSocket struct {
+// inetSocket is a line of /proc/net/udp, udp6, tcp or tcp6.
+type inetSocket struct {
 	ap         netip.AddrPort
 	uid, inode string
+	// state is the socket's state, in hex: 0A is TCP's LISTEN.
+	state string
 }
 
-// udpSockets reads /proc/PID/net/udp or udp6: each local address (hex,
-// each 32-bit word of it as a number in host order) and port, with the
-// socket's uid and inode.
-func udpSockets(path string) ([]udpSocket, error) {
+// inetSockets reads /proc/PID/net/udp, udp6, tcp or tcp6: each local
+// address (hex, each 32-bit word of it as a number in host order) and
+// port, with the socket's state, uid and inode.
+func inetSockets(path string) ([]inetSocket, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var out []udpSocket
+	var out []inetSocket
 	sc := bufio.NewScanner(f)
 	sc.Scan() // the heading
 	for sc.Scan() {
@@ -148,7 +150,7 @@ func udpSockets(path string) ([]udpSocket, error) {
 			binary.NativeEndian.PutUint32(raw[i/2:], uint32(w))
 		}
 		addr, _ := netip.AddrFromSlice(raw)
-		out = append(out, udpSocket{ap: netip.AddrPortFrom(addr.Unmap(), uint16(port)), uid: fl[7], inode: fl[9]})
+		out = append(out, inetSocket{ap: netip.AddrPortFrom(addr.Unmap(), uint16(port)), state: fl[3], uid: fl[7], inode: fl[9]})
 	}
 	return out, sc.Err()
 }

@@ -444,6 +444,9 @@ func (op Pasta) text() string {
 	if binds, err := op.UDPBinds(); (len(binds) > 0 || err != nil) && !op.UserNS {
 		udp = "; once it is up, each of its sockets of a published UDP port: pidfd_getfd(pasta, FD), setsockopt(SO_REUSEADDR, 0), and no other process's socket on that port (/proc/PASTA/net/udp, udp6)"
 	}
+	if binds, err := op.TCPBinds(); (len(binds) > 0 || err != nil) && !op.UserNS {
+		udp += "; once it is up, pasta listening on each published TCP port, and no other process (its fds' sockets, /proc/PASTA/net/tcp, tcp6)"
+	}
 	return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up; "+
 		"keeper: setsid(), chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL) unless detached, execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-keeper\"); "+
 		"pasta: chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL), execve(no environment)%s",
@@ -454,21 +457,30 @@ func (op Pasta) text() string {
 // ports, read from its arguments (-u ADDR/HOST[-HOST]:PORT[-PORT]), which
 // the plan shows: those apply makes the port's alone as root
 // (executor/pastaudp.go), and the step's text says so.
-func (op Pasta) UDPBinds() ([]netip.AddrPort, error) {
+func (op Pasta) UDPBinds() ([]netip.AddrPort, error) { return op.binds("-u") }
+
+// TCPBinds are those of its published TCP ports (-t): apply checks, as
+// root, that pasta listens on each and no other process does
+// (executor/pastatcp.go), as the step's text says.
+func (op Pasta) TCPBinds() ([]netip.AddrPort, error) { return op.binds("-t") }
+
+// binds reads the ADDR/HOST[-HOST]:PORT[-PORT] arguments of pasta's
+// option flag.
+func (op Pasta) binds(flag string) ([]netip.AddrPort, error) {
 	var out []netip.AddrPort
 	for i := 0; i+1 < len(op.Args); i++ {
-		if op.Args[i] != "-u" || op.Args[i+1] == "none" {
+		if op.Args[i] != flag || op.Args[i+1] == "none" {
 			continue
 		}
 		s := op.Args[i+1]
 		slash := strings.LastIndexByte(s, '/')
 		colon := strings.LastIndexByte(s, ':')
 		if slash < 0 || colon < slash {
-			return nil, fmt.Errorf("pasta's -u %q: not ADDR/HOST:PORT: %w", s, unix.EINVAL)
+			return nil, fmt.Errorf("pasta's %s %q: not ADDR/HOST:PORT: %w", flag, s, unix.EINVAL)
 		}
 		addr, err := netip.ParseAddr(s[:slash])
 		if err != nil {
-			return nil, fmt.Errorf("pasta's -u %q: %w", s, err)
+			return nil, fmt.Errorf("pasta's %s %q: %w", flag, s, err)
 		}
 		from, to, _ := strings.Cut(s[slash+1:colon], "-")
 		a, err1 := strconv.ParseUint(from, 10, 16)
@@ -478,7 +490,7 @@ func (op Pasta) UDPBinds() ([]netip.AddrPort, error) {
 			b, err2 = strconv.ParseUint(to, 10, 16)
 		}
 		if err1 != nil || err2 != nil || b < a {
-			return nil, fmt.Errorf("pasta's -u %q: not a port range: %w", s, unix.EINVAL)
+			return nil, fmt.Errorf("pasta's %s %q: not a port range: %w", flag, s, unix.EINVAL)
 		}
 		for p := a; p <= b; p++ {
 			out = append(out, netip.AddrPortFrom(addr.Unmap(), uint16(p)))

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRootNetTCPPortTaken: every published TCP port is pasta's. Debian
+// 12's pasta, given a range (-t ADDR/A-B:C-D), goes on when it binds
+// some of its ports only ("Failed to bind any port" is for none), so a
+// user of the host who listened on one port of the range first kept it:
+// apply -d succeeded, ps and nsup port listed that port as the
+// environment's, and the clients of it were answered by that user's
+// server (found by helper-92's review, an unprivileged user's listener
+// on 127.0.0.1). Apply now fails, naming the port and the other socket,
+// and leaves no pasta; with the range free, every port is pasta's.
+func TestRootNetTCPPortTaken(t *testing.T) {
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	f := netSpec(t, dir, `  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18621:8080", "127.0.0.1:18622-18623:8081-8082"]}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`)
+	// Free: apply goes on, and no other listener may join.
+	if code, out, errs := nsup(t, "apply", "-d", f); code != 0 {
+		t.Fatalf("apply -d: %d\n%s\n%s", code, out, errs)
+	}
+	for _, port := range []string{"18621", "18622", "18623"} {
+		if l, err := net.Listen("tcp4", "127.0.0.1:"+port); err == nil {
+			l.Close()
+			t.Errorf("another socket listened on the published TCP port 127.0.0.1:%s beside pasta's", port)
+		}
+	}
+	if code, out, errs := nsup(t, "down", f); code != 0 {
+		t.Fatalf("down: %d\n%s\n%s", code, out, errs)
+	}
+	waitNoPasta(t)
+	// One port of the range taken before apply: refused.
+	l, err := net.Listen("tcp4", "127.0.0.1:18623")
+	if err != nil {
+		skipOrFail(t, "127.0.0.1:18623 is taken: "+err.Error())
+	}
+	defer l.Close()
+	code, _, errs := nsup(t, "apply", "-d", f)
+	if code == 0 {
+		nsup(t, "down", f)
+		t.Fatalf("apply -d went on with the published TCP port 127.0.0.1:18623 another process's")
+	}
+	if !strings.Contains(errs, "published TCP port 127.0.0.1:18623: another process's socket") {
+		t.Errorf("apply -d: %d %s", code, errs)
+	}
+	waitNoPasta(t)
+}
