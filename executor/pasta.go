@@ -147,14 +147,15 @@ func (r *envRun) startPasta(op planner.Pasta) error {
 			r.stopPasta()
 			return fmt.Errorf("pasta's published UDP ports: %w", err)
 		}
-		// And its published TCP ports its own (pastatcp.go).
-		if binds, err = op.TCPBinds(); err == nil {
-			err = pastaListens(pid, binds)
-		}
-		if err != nil {
-			r.stopPasta()
-			return fmt.Errorf("pasta's published TCP ports: %w", err)
-		}
+	}
+	// Its published TCP ports its own (pastatcp.go).
+	binds, err := op.TCPBinds()
+	if err == nil {
+		err = pastaListens(pid, binds, op.UserNS)
+	}
+	if err != nil {
+		r.stopPasta()
+		return fmt.Errorf("pasta's published TCP ports: %w", err)
 	}
 	return nil
 }

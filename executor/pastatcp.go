@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -21,24 +22,31 @@ import (
 // gets what pasta's on 127.0.0.1 does not). While pasta listens, no
 // other listener may bind the port (TCP shares a listening port with no
 // one, SO_REUSEADDR or not; SO_REUSEPORT only with the same uid, root's).
+// Rootless, pasta is not dumpable and its fds are out of the user's
+// reach: a listening socket of the caller's uid counts as pasta's (the
+// user's own processes are the user's), one of another uid does not.
 
 // pastaListens fails unless pasta (pid) listens on every one of binds
-// and no other process's socket does.
-func pastaListens(pid int, binds []netip.AddrPort) error {
+// and no other process's socket does (rootless: no other uid's).
+func pastaListens(pid int, binds []netip.AddrPort, rootless bool) error {
 	if len(binds) == 0 {
 		return nil
 	}
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
 	own := map[string]bool{} // pasta's socket inodes
-	for _, e := range ents {
-		if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(link, "socket:[") {
-			own[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+	if !rootless {
+		dir := fmt.Sprintf("/proc/%d/fd", pid)
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
+			if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(link, "socket:[") {
+				own[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+			}
 		}
 	}
+	uid := strconv.Itoa(os.Getuid())
+	ours := func(s inetSocket) bool { return own[s.inode] || rootless && s.uid == uid }
 	found := map[netip.AddrPort]bool{}
 	for _, f := range []string{"tcp", "tcp6"} {
 		socks, err := inetSockets(fmt.Sprintf("/proc/%d/net/%s", pid, f))
@@ -53,9 +61,9 @@ func pastaListens(pid int, binds []netip.AddrPort) error {
 				if s.ap.Port() != ap.Port() {
 					continue
 				}
-				if own[s.inode] && s.ap.Addr() == ap.Addr() {
+				if ours(s) && s.ap.Addr() == ap.Addr() {
 					found[ap] = true
-				} else if !own[s.inode] && (s.ap.Addr() == ap.Addr() || s.ap.Addr().IsUnspecified() || ap.Addr().IsUnspecified()) {
+				} else if !ours(s) && (s.ap.Addr() == ap.Addr() || s.ap.Addr().IsUnspecified() || ap.Addr().IsUnspecified()) {
 					return fmt.Errorf("published TCP port %s: another process's socket (inode %s, uid %s) listens on %s, and would take its connections: %w", ap, s.inode, s.uid, s.ap, unix.EADDRINUSE)
 				}
 			}

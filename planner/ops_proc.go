@@ -444,8 +444,12 @@ func (op Pasta) text() string {
 	if binds, err := op.UDPBinds(); (len(binds) > 0 || err != nil) && !op.UserNS {
 		udp = "; once it is up, each of its sockets of a published UDP port: pidfd_getfd(pasta, FD), setsockopt(SO_REUSEADDR, 0), and no other process's socket on that port (/proc/PASTA/net/udp, udp6)"
 	}
-	if binds, err := op.TCPBinds(); (len(binds) > 0 || err != nil) && !op.UserNS {
-		udp += "; once it is up, pasta listening on each published TCP port, and no other process (its fds' sockets, /proc/PASTA/net/tcp, tcp6)"
+	if binds, err := op.TCPBinds(); len(binds) > 0 || err != nil {
+		whose := "its fds' sockets"
+		if op.UserNS {
+			whose = "sockets of the caller's uid"
+		}
+		udp += "; once it is up, pasta listening on each published TCP port, and no other process (" + whose + ", /proc/PASTA/net/tcp, tcp6)"
 	}
 	return fmt.Sprintf("spawn(%s, [%s]) by its keeper (/proc/self/exe %s), in the environment's group, until the child ends; the child waits until it is up; "+
 		"keeper: setsid(), chdir(\"/\"), prctl(PR_SET_PDEATHSIG, SIGKILL) unless detached, execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-keeper\"); "+

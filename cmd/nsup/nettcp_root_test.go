@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,6 +58,47 @@ func TestRootNetTCPPortTaken(t *testing.T) {
 	}
 	if !strings.Contains(errs, "published TCP port 127.0.0.1:18623: another process's socket") {
 		t.Errorf("apply -d: %d %s", code, errs)
+	}
+	waitNoPasta(t)
+}
+
+// TestRootRootlessNetTCPPortTaken: rootless, the same. pasta's fds are
+// out of the user's reach, so a listening socket of another uid (the
+// test's, root's here) on a published TCP port refuses the apply.
+func TestRootRootlessNetTCPPortTaken(t *testing.T) {
+	requirePasta(t)
+	u, dir, bin, cache := rootlessCase(t)
+	requireTun(t, u)
+	f := filepath.Join(dir, "tcp.yaml")
+	os.WriteFile(f, []byte(`version: 1
+environments:
+  web:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid, net]
+    net: {network: user, ports: ["127.0.0.1:18624-18625:8081-8082"]}
+    processes:
+      - {name: main, command: [/bin/busybox, "true"]}
+`), 0o644)
+	run := func() (string, error) {
+		cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", f)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err != nil {
+		t.Fatalf("apply, the range free: %v\n%s", err, out)
+	}
+	waitNoPasta(t)
+	l, err := net.Listen("tcp4", "127.0.0.1:18625")
+	if err != nil {
+		skipOrFail(t, "127.0.0.1:18625 is taken: "+err.Error())
+	}
+	defer l.Close()
+	out, err := run()
+	if err == nil {
+		t.Fatalf("apply went on with the published TCP port 127.0.0.1:18625 another uid's:\n%s", out)
+	}
+	if !strings.Contains(out, "published TCP port 127.0.0.1:18625: another process's socket") {
+		t.Errorf("apply: %v %s", err, out)
 	}
 	waitNoPasta(t)
 }
