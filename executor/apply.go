@@ -84,9 +84,8 @@ type failPoint struct {
 	Env   string
 	Step  int
 	Errno unix.Errno
-	// Resume, for a pause of a raw stage's step or of the forked copy's:
-	// a FIFO whose first byte ends the pause (a test plays another
-	// environment meanwhile); "" pauses until killed.
+	// Resume: a FIFO whose first byte ends the pause (a test plays
+	// another environment meanwhile); "" pauses until killed.
 	Resume string
 }
 
@@ -398,6 +397,7 @@ type applier struct {
 	// apply started (ended if it is taken back and nothing uses them).
 	pods        map[string]podFDs
 	startedPods []string
+	holders     map[string][2]uint64 // their holders' pid and start time (stillHeld)
 	// notUp are the environments recorded as not started (apply -d),
 	// their locks held until Apply ends: a rollback removes them too.
 	notUp []*envRun

@@ -179,6 +179,13 @@ func (r *envRun) saveState(op planner.SaveState) error {
 		return fmt.Errorf("no child to record: %w", unix.EINVAL)
 	}
 	pid := r.child
+	for _, s := range r.env.Steps {
+		if op, ok := s.Op.(planner.Hold); ok {
+			if err := r.stillHeld(op); err != nil {
+				return err
+			}
+		}
+	}
 	start, ns, err := lifecycle.Identify(pid)
 	if err != nil {
 		return err

@@ -312,10 +312,17 @@ func (r *envRun) hooks() (fail, pause *failPoint) {
 }
 
 // holdForever is the pause hook on the host: tell the test, then wait
-// to be killed.
+// to be killed, or, with a Resume FIFO, for its first byte.
 func (r *envRun) holdForever(i int) {
 	if r.a.opts.paused != nil {
 		r.a.opts.paused(r.env.Name, i)
+	}
+	if p := r.a.opts.pauseAt; p != nil && p.Resume != "" {
+		if f, err := os.Open(p.Resume); err == nil {
+			f.Read(make([]byte, 1))
+			f.Close()
+			return
+		}
 	}
 	for {
 		time.Sleep(time.Hour)

@@ -107,7 +107,44 @@ func (r *envRun) hold(op planner.Hold) error {
 			return fail(fmt.Errorf("its %s namespace is the host's: %w", nsNames[n], unix.EPERM))
 		}
 	}
-	a.pods[op.Pod] = fds
+	h := lifecycle.Running(op.Record)
+	if h == nil || h.Pid != pid {
+		return fail(fmt.Errorf("its record %s names it no more: %w", op.Record, unix.ESRCH))
+	}
+	if a.holders == nil {
+		a.holders = map[string][2]uint64{}
+	}
+	a.pods[op.Pod], a.holders[op.Pod] = fds, [2]uint64{uint64(pid), h.StartTime}
+	return nil
+}
+
+// stillHeld checks, once the environment's child is in the pod's
+// namespaces (its state step), that the holder whose namespaces hold
+// opened still runs and is the record's, under the record's lock. The
+// lock is let go between the Hold step and the clone, and meanwhile
+// nsup down of the pod's last environment (or the holder itself, idle)
+// ended the holder, which saw no process in its namespaces, and removed
+// its record: the environment ran on in namespaces no holder kept, and
+// the next apply of the pod started another holder, so the pod was split
+// in two while ps said both were in it (helper-92's review). Checked
+// under the lock after the child is in, the holder either ended before
+// (the step fails: the apply is taken back) or sees the child from now
+// on and stays.
+func (r *envRun) stillHeld(op planner.Hold) error {
+	want, ok := r.a.holders[op.Pod]
+	if !ok {
+		return fmt.Errorf("pod %s: no holder opened (no hold step before): %w", op.Pod, unix.EINVAL)
+	}
+	lock, err := lifecycle.LockPod(op.Record, true)
+	if err != nil {
+		return err
+	}
+	if lock != nil {
+		defer lock.Close()
+	}
+	if h := lifecycle.Running(op.Record); lock == nil || h == nil || uint64(h.Pid) != want[0] || h.StartTime != want[1] {
+		return fmt.Errorf("pod %s's holder (pid %d) ended while this environment was set up (nsup down of the pod's last environment, or the holder idle), and its namespaces are no pod's any more: apply again: %w", op.Pod, want[0], unix.ESRCH)
+	}
 	return nil
 }
 

@@ -336,13 +336,13 @@ environments:
 		}
 	}
 	want := []string{
-		`db host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs; it: setsid(), chdir("/"), execve(nsup, no environment), prctl(PR_SET_NAME, "nsup-pod"), prctl(PR_SET_DUMPABLE, 0), on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE)`,
+		`db host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs; it: setsid(), chdir("/"), execve(nsup, no environment), prctl(PR_SET_NAME, "nsup-pod"), prctl(PR_SET_DUMPABLE, 0), on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE); at the state step, with the child in its namespaces, the record still naming that holder (under the record's lock), else the step fails`,
 		"db host fork()",
 		`db fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
 		`db fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,
 		`db fork setns("/proc/$pod:db/ns/uts", CLONE_NEWUTS)`,
 		"db fork clone3({flags=CLONE_NEWNS|CLONE_PARENT, exit_signal=0}); child: prctl(PR_SET_PDEATHSIG, SIGKILL), setgroups(0, NULL) (EPERM where denied: groups kept), setresgid(0, 0, 0), setresuid(0, 0, 0), prctl(PR_SET_PDEATHSIG, SIGKILL)",
-		`web host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs; it: setsid(), chdir("/"), execve(nsup, no environment), prctl(PR_SET_NAME, "nsup-pod"), prctl(PR_SET_DUMPABLE, 0), on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE)`,
+		`web host clone(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWUTS), uid_map "0 1000 1", setgroups deny, gid_map "0 1000 1" of nsup's holder of pod "db", unless "/run/user/1000/nsup/p/.pods/db.json" names one that runs; it: setsid(), chdir("/"), execve(nsup, no environment), prctl(PR_SET_NAME, "nsup-pod"), prctl(PR_SET_DUMPABLE, 0), on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE); at the state step, with the child in its namespaces, the record still naming that holder (under the record's lock), else the step fails`,
 		"web host fork()",
 		`web fork setns("/proc/$pod:db/ns/user", CLONE_NEWUSER)`,
 		`web fork setns("/proc/$pod:db/ns/net", CLONE_NEWNET)`,

@@ -427,7 +427,8 @@ func (op Hold) text() string {
 	}
 	return fmt.Sprintf("clone(%s)%s of nsup's holder of pod %s, unless %s names one that runs; "+
 		"it: setsid(), chdir(\"/\"), execve(nsup, no environment), prctl(PR_SET_NAME, \"nsup-pod\"), prctl(PR_SET_DUMPABLE, 0), "+
-		"on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE)",
+		"on every thread prctl(PR_SET_NO_NEW_PRIVS, 1), prctl(PR_CAPBSET_DROP) of all but CAP_SYS_PTRACE, capset(CAP_SYS_PTRACE); "+
+		"at the state step, with the child in its namespaces, the record still naming that holder (under the record's lock), else the step fails",
 		op.Types, maps, pod, q(op.Record))
 }
 
