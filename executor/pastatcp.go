@@ -18,10 +18,12 @@ import (
 // (helper-92's review). As root, nsup checks once pasta is up that each
 // published TCP address and port has a listening socket of pasta's (its
 // fds' socket inodes), and no other process's, whose address is the
-// same or either one's is the unspecified one (a listener on 0.0.0.0
-// gets what pasta's on 127.0.0.1 does not). While pasta listens, no
-// other listener may bind the port (TCP shares a listening port with no
-// one, SO_REUSEADDR or not; SO_REUSEPORT only with the same uid, root's).
+// same or either one's is the unspecified one, of the same family (a
+// listener on [::] that lives beside pasta's on 127.0.0.1 is IPv6's
+// alone: a dual-stack one could not have been bound). While pasta
+// listens, no other listener may bind the port (TCP shares a listening
+// port with no one, SO_REUSEADDR or not; SO_REUSEPORT only with the
+// same uid, root's).
 // Rootless, pasta is not dumpable and its fds are out of the user's
 // reach: a listening socket of the caller's uid counts as pasta's (the
 // user's own processes are the user's), one of another uid does not.
@@ -63,7 +65,7 @@ func pastaListens(pid int, binds []netip.AddrPort, rootless bool) error {
 				}
 				if ours(s) && s.ap.Addr() == ap.Addr() {
 					found[ap] = true
-				} else if !ours(s) && (s.ap.Addr() == ap.Addr() || s.ap.Addr().IsUnspecified() || ap.Addr().IsUnspecified()) {
+				} else if !ours(s) && s.ap.Addr().Is4() == ap.Addr().Is4() && (s.ap.Addr() == ap.Addr() || s.ap.Addr().IsUnspecified() || ap.Addr().IsUnspecified()) {
 					return fmt.Errorf("published TCP port %s: another process's socket (inode %s, uid %s) listens on %s, and would take its connections: %w", ap, s.inode, s.uid, s.ap, unix.EADDRINUSE)
 				}
 			}
