@@ -472,7 +472,10 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 	ec.add(Child, m.Pos, Mount{Source: "tmpfs", Target: t, FSType: "tmpfs", Flags: msNOSUID | msNOEXEC | msNODEV | opt,
 		Data: "mode=755,size=65536k", Root: ec.root, InRoot: true, Create: "dir", Held: true, Beneath: beneath})
 	for _, n := range devNodes {
-		in(path.Join(t, n), "/dev/"+n, "", msBIND, "", "file")
+		// Read-only (hostNodeReadonly): the bind is the host's node.
+		ec.add(Child, m.Pos, Mount{Source: "/dev/" + n, Target: path.Join(t, n), Flags: msBIND,
+			Root: ec.root, InRoot: true, Create: "file", Beneath: t, Detached: true})
+		ec.add(Child, m.Pos, hostNodeReadonly(path.Join(t, n), ec.root, ""))
 	}
 	// newinstance: a devpts of its own, so the environment sees none of
 	// the host's terminals; ptmx reached through the pts/ptmx link.
@@ -489,6 +492,17 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 	if m.Readonly {
 		in(t, "", "", msREMOUNT|msBIND|msRDONLY|msNOSUID|msNOEXEC|msNODEV|opt, "", "")
 	}
+}
+
+// hostNodeReadonly makes the bind of a host's node the previous step
+// made (Detached: the host's /dev/null of a mask, a dev mount's nodes)
+// read-only, through its fd: the node is the host's own inode, and root
+// inside (CAP_CHOWN, CAP_FOWNER) changed the host's /dev/null through a
+// writable bind of it (chmod 0600, chown), which every host user then
+// failed to open (helper-94's review). A device node works as well on a
+// read-only mount: only its inode is kept from changing.
+func hostNodeReadonly(target, root, confine string) MountSetattr {
+	return MountSetattr{Path: target, Root: root, InRoot: true, Set: unix.MOUNT_ATTR_RDONLY, Confine: confine, ByFD: true}
 }
 
 // heldMount says whether m is made with its fd held for the masked and

@@ -422,7 +422,9 @@ func (ec *envCompiler) confinePaths(paths []confinedPath, held string) {
 		case isDir:
 			in(c.path, "tmpfs", "tmpfs", msRDONLY|msNOSUID|msNODEV|msNOEXEC, "")
 		default:
-			in(c.path, "/dev/null", "", msBIND, "")
+			ec.add(Child, c.pos, Mount{Source: "/dev/null", Target: c.path, Flags: msBIND,
+				Root: ec.root, InRoot: true, Confine: ConfineMasked, Beneath: beneath, Detached: true})
+			ec.add(Child, c.pos, hostNodeReadonly(c.path, ec.root, ConfineMasked))
 		}
 	}
 	ec.skipped = append(ec.skipped, skipped...)

@@ -229,6 +229,11 @@ func (x *exporter) setattr(op planner.MountSetattr) error {
 		// of the mount it binds, crun not (the mount is proc's, with
 		// nothing to run nor a device node).
 		return nil
+	case op.Confine == planner.ConfineMasked && op.ByFD && op.Set == unix.MOUNT_ATTR_RDONLY:
+		// The bind of /dev/null over a masked file made read-only: the
+		// runtime's own maskedPaths (recorded by mount), whose /dev/null
+		// is the container's.
+		return nil
 	case op.Confine != "":
 		return fmt.Errorf("mount_setattr confining %q has no OCI equivalent", op.Confine)
 	case !op.InRoot && op.Path == "/" && !op.Recursive && op.Set == unix.MOUNT_ATTR_RDONLY && op.Clear == 0:
@@ -249,6 +254,14 @@ func (x *exporter) setattr(op planner.MountSetattr) error {
 		return fmt.Errorf("mount_setattr outside the root has no OCI equivalent")
 	}
 	m := x.mountAt(op.Path)
+	if _, userns := x.ns[spec.NSUser]; userns && m == nil && op.ByFD && defaultDevice(op.Path) {
+		// A dev's bind of the host's node made read-only, in a new user
+		// namespace, where the runtime binds the default devices by
+		// itself (mount) and root inside owns no node of the host's to
+		// change. Outside one, the bind is the config's: "ro" is kept,
+		// or root inside would chmod the host's node through it.
+		return nil
+	}
 	if m == nil || m.Type != "bind" {
 		return fmt.Errorf("mount_setattr of %s, which is not a bind", op.Path)
 	}

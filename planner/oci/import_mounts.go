@@ -303,14 +303,16 @@ func sortedFlags(set map[string]bool) []string {
 }
 
 // devNode reports whether mt is one of the device binds of nsup's dev
-// (planner/compile.go devNodes), which the dev mount already makes.
+// (planner/mounts.go devNodes), which the dev mount already makes:
+// read-only, as nsup binds them (export writes "ro"), or as an older
+// export wrote them.
 func (m *importer) devNode(mt specs.Mount, flags map[string]bool, bind string, rest []string) bool {
 	switch mt.Destination {
 	case "/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty":
 	default:
 		return false
 	}
-	return mt.Source == mt.Destination && bind == "bind" && len(flags) == 0 && len(rest) == 0
+	return mt.Source == mt.Destination && bind == "bind" && (len(flags) == 0 || len(flags) == 1 && flags["ro"]) && len(rest) == 0
 }
 
 // devPart is /dev/pts or /dev/shm under a dev mount: part of it, with
