@@ -61,7 +61,7 @@ func (c *compiler) devBindRefused(src string, recursive, userns bool) string {
 	if !ok {
 		return ""
 	}
-	why := ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
+	why := ": with dev, root inside would open every device of the host's (its disks, /dev/kmsg) through it, read-only or not and without CAP_MKNOD, as nsup confines no device by cgroup; bind the nodes it needs one by one (source: /dev/kvm, readonly: true, options: [dev]), give the environment its own /dev (type: dev), or a user namespace"
 	if userns {
 		why = userNSDevWhy
 	}
@@ -105,7 +105,7 @@ func (c *compiler) devFolderWhy(src, real, on string, recursive bool, why string
 // to 100000 with {type: bind, source: /dev/pts, options: [dev]}, read a
 // line typed into a host terminal of uid 100000 (another environment's;
 // rootless, the user's own: a sudo password) and wrote into it.
-const userNSDevWhy = ": with dev, root inside would open every node of the host's that a uid it maps owns or is granted (the terminals of those uids, whose keystrokes it would read and write into; rootless, the user's own, and the camera and sound a login gives the user), the kernel checking a node by its owner and ACL; bind the nodes it needs one by one (source: /dev/kvm, options: [dev]), or give the environment its own /dev (type: dev)"
+const userNSDevWhy = ": with dev, root inside would open every node of the host's that a uid it maps owns or is granted (the terminals of those uids, whose keystrokes it would read and write into; rootless, the user's own, and the camera and sound a login gives the user), the kernel checking a node by its owner and ACL; bind the nodes it needs one by one (source: /dev/kvm, readonly: true, options: [dev]), or give the environment its own /dev (type: dev)"
 
 // mqueueBindRefused says why a bind of the host's src may not be made in
 // a user namespace that maps root elsewhere ("" if it may): src is a
@@ -169,8 +169,15 @@ func (ec *envCompiler) devWritable() {
 			continue
 		}
 		if real, on, ok := bindSource(m.Source); ok && !ec.ownMountInDev(real) {
+			if st, err := os.Stat(real); real == on && err == nil && st.Mode()&(os.ModeDevice|os.ModeCharDevice) != 0 {
+				// One node: the bind is the host's inode, which root
+				// inside would chmod 666 for every host user (helper-94's
+				// review). Read-only, the device still reads and writes.
+				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)
+				continue
+			}
 			if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, why); w != "" {
-				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", w+"; make it readonly: true, or bind the nodes it needs one by one (source: /dev/kvm)")
+				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", w+"; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)")
 			}
 		}
 	}

@@ -113,7 +113,7 @@ environments:
 		}
 	}
 	for _, c := range []struct{ rootfs, bind string }{
-		{root, "source: /dev/null, options: [dev]"}, // one device, as --device gives
+		{root, "source: /dev/null, readonly: true, options: [dev]"}, // one device, as --device gives
 		{root, "source: " + host + "/dev/node, readonly: true, options: [dev]"},
 		{root, "source: /dev, readonly: true"}, // nodev
 		{root, "source: " + host + "/dev, readonly: true"},

@@ -46,6 +46,9 @@ environments:
 	const why = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link"
 	for _, c := range []struct{ rootfs, bind, want string }{
 		{root, "source: /dev", "environments.web.mounts[0].readonly: /dev is a folder of the host's /dev" + why},
+		// One node, writable: root inside would chmod the host's node
+		// (helper-94's review).
+		{root, "source: /dev/null", "environments.web.mounts[0].readonly: /dev/null is a device node of the host's: root inside would change it through a writable bind (chmod 666"},
 		{root, "source: /dev/pts", "environments.web.mounts[0].readonly: /dev/pts is a folder of the host's /dev" + why},
 		{root, "source: " + host + "/dev/sub", "environments.web.mounts[0].readonly: " + host + "/dev/sub is a folder of the host's devtmpfs mounted at " + host + "/dev" + why},
 		{root, "source: " + host + "/tree", "environments.web.mounts[0].readonly: a recursive bind of " + host + "/tree brings the host's devtmpfs at " + host + "/tree/dev along" + why},
@@ -59,8 +62,8 @@ environments:
 	idmap := "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
 	for _, c := range []struct{ rootfs, bind, more string }{
 		{root, "source: /dev, readonly: true", ""},
-		{root, "source: /dev/null", ""}, // one node
-		{root, "source: /dev/shm", ""},  // a tmpfs of its own below /dev (extra says so)
+		{root, "source: /dev/null, readonly: true", ""}, // one node, read-only
+		{root, "source: /dev/shm", ""},                  // a tmpfs of its own below /dev (extra says so)
 		{host + "/tree, readonly: false, overlay: true", "source: " + root + ", readonly: true", ""},
 		{root, "source: " + host + "/dev/sub", idmap},
 	} {
