@@ -165,27 +165,31 @@ func Discover(fsys fs.FS) (*Layout, error) {
 // empty tmpfs over a hierarchy hides it, as it does from every program.
 func visible(mounts []mountinfo) []mountinfo {
 	byID := map[int]mountinfo{}
-	covered := map[int]bool{} // a mount with another stacked on its point
+	// A mount with another stacked on its point: the id of the last one
+	// (on top). The top of a stack is walked up through the mount it
+	// covers, which hides the others, not it (helper-94's review: a
+	// host's /dev/shm mounted twice was missing from the table).
+	covered := map[int]int{}
 	for _, m := range mounts {
 		byID[m.id] = m
 	}
 	for _, m := range mounts {
 		if p, ok := byID[m.parent]; ok && p.point == m.point && p.id != m.id {
-			covered[p.id] = true
+			covered[p.id] = m.id
 		}
 	}
 	var out []mountinfo
 	for _, m := range mounts {
-		ok := true
+		_, ok := covered[m.id]
+		ok = !ok
 		seen := map[int]bool{}
-		for c := m; ; {
-			if covered[c.id] {
-				ok = false
-				break
-			}
+		for c := m; ok; {
 			p, found := byID[c.parent]
 			if !found || seen[c.id] {
 				break
+			}
+			if top, is := covered[p.id]; is && top != c.id {
+				ok = false // p is hidden, and c with it
 			}
 			seen[c.id] = true
 			c = p
