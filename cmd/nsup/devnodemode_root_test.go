@@ -24,13 +24,8 @@ func TestRootHostDevNodeModeKept(t *testing.T) {
 	dir := rootTestDirs(t)
 	bin := buildNsup(t)
 	root := filepath.Join(dir, "rootfs")
-	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
+	busyboxTree(t, root)
 	os.MkdirAll(filepath.Join(dir, "nodes"), 0o755)
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755)
 	spec := filepath.Join(dir, "nsup.yaml")
 	os.WriteFile(spec, []byte(`version: 1
 environments:

@@ -26,12 +26,7 @@ func TestRootHostDevNullReplaced(t *testing.T) {
 	dir := rootTestDirs(t)
 	bin := buildNsup(t)
 	root := filepath.Join(dir, "rootfs")
-	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
-	b, err := os.ReadFile(bb)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755)
+	busyboxTree(t, root)
 	// Read 64 bytes at most: /dev/zero bound there never ends.
 	fake := filepath.Join(dir, "fakenull")
 	os.WriteFile(fake, []byte("NOT-THE-NULL-DEVICE\n"), 0o644)

@@ -77,12 +77,7 @@ func httpGet(url string) (string, error) {
 // nsup port show it for both); after down no pasta, no network namespace
 // is left (checkHost).
 func TestRootNetPorts(t *testing.T) {
-	requireRoot(t)
-	requirePasta(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := pastaTestDir(t)
 	f := netSpec(t, dir, `  web:
     rootfs: {closure: [/bin/busybox]}
     namespaces: [mnt, pid, net]
@@ -211,12 +206,7 @@ func TestRootNetForeground(t *testing.T) {
 // takes its pasta with it (its keeper), with no nsup command after: the
 // port is closed and no pasta is left before down.
 func TestRootNetDetachedEnds(t *testing.T) {
-	requireRoot(t)
-	requirePasta(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := pastaTestDir(t)
 	stop := filepath.Join(dir, "stop")
 	if err := os.Mkdir(stop, 0o755); err != nil {
 		t.Fatal(err)
@@ -774,4 +764,18 @@ environments:
 	if code, out, errs := nsup(t, "apply", f); code != 0 {
 		t.Errorf("apply with the lock: %d\n%s\n%s", code, out, errs)
 	}
+}
+
+// pastaTestDir is a root test's folder for an environment with pasta's
+// network: it needs root and pasta, checks the host after, and points
+// nsup's cache and state there.
+func pastaTestDir(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	requirePasta(t)
+	checkHost(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	return dir
 }

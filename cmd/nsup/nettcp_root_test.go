@@ -18,12 +18,7 @@ import (
 // on 127.0.0.1). Apply now fails, naming the port and the other socket,
 // and leaves no pasta; with the range free, every port is pasta's.
 func TestRootNetTCPPortTaken(t *testing.T) {
-	requireRoot(t)
-	requirePasta(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := pastaTestDir(t)
 	f := netSpec(t, dir, `  web:
     rootfs: {closure: [/bin/busybox]}
     namespaces: [mnt, pid, net]

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"net"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -38,12 +37,7 @@ func reuseUDP(addr string) (net.PacketConn, error) {
 // before (or meanwhile) is refused: apply fails, naming it, and leaves
 // no pasta.
 func TestRootNetUDPPortExclusive(t *testing.T) {
-	requireRoot(t)
-	requirePasta(t)
-	checkHost(t)
-	dir := t.TempDir()
-	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
-	t.Setenv("NSUP_STATE_DIR", filepath.Join(dir, "state"))
+	dir := pastaTestDir(t)
 	f := netSpec(t, dir, `  dns:
     rootfs: {closure: [/bin/busybox]}
     namespaces: [mnt, pid, net]

@@ -31,6 +31,22 @@ func requireBusybox(t *testing.T) string {
 	return bb
 }
 
+// busyboxTree makes root/bin/busybox, a copy of the host's static
+// busybox, or skips (fails under CI=true) without it.
+func busyboxTree(t *testing.T, root string) {
+	t.Helper()
+	b, err := os.ReadFile(requireBusybox(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin/busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // alpineTarball writes dir/minirootfs.tar.gz, laid out as Alpine's
 // minimal root filesystem is: /bin/busybox and its applets as symlinks to
 // it, /etc with passwd, group, os-release and hostname, the usual empty
