@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"maps"
 	"path"
 	"slices"
@@ -116,11 +117,22 @@ type fdState struct {
 	// paths name $NSUP.
 	nsup int
 	seq  int
+	// setBy is, by fd table and fd, the thread whose call last made the
+	// fd and that call's event (close's reordering, below).
+	setBy map[fdSlot]fdSetter
 }
+
+// fdSlot is one fd of one fd table (threads of a process share theirs).
+type fdSlot struct {
+	table string // the table's identity (%p)
+	fd    int
+}
+
+type fdSetter struct{ tid, seq int }
 
 func newFdState() *fdState {
 	return &fdState{tables: map[int]map[int]*fdObj{}, top: map[int]map[string]*fdObj{}, moved: map[int]*fdObj{}, born: map[string]int{},
-		prologue: map[string]int{}, maps: map[string]int{}}
+		prologue: map[string]int{}, maps: map[string]int{}, setBy: map[fdSlot]fdSetter{}}
 }
 
 func (s *fdState) table(pid int) map[int]*fdObj {
@@ -210,6 +222,7 @@ func (s *fdState) apply(e event) {
 			return
 		}
 		t[n] = o
+		s.setBy[fdSlot{fmt.Sprintf("%p", t), n}] = fdSetter{e.pid, s.seq}
 	}
 	switch e.name {
 	case "clone", "clone3", "fork", "vfork":
@@ -308,6 +321,16 @@ func (s *fdState) apply(e event) {
 		}
 	case "close":
 		if fd, err := strconv.Atoi(a[0]); err == nil {
+			// strace reports the calls of two threads that end at the
+			// same moment in the order it sees them stop, not always in
+			// the order they ran: a thread's close of the number another
+			// thread's call has just made (the event before) came before
+			// that call, which would have failed otherwise. Seen under
+			// two CPU hogs: [A] openat(tasks) = 14, [B] close(14), [A]
+			// write(14, "0") = 1.
+			if by, ok := s.setBy[fdSlot{fmt.Sprintf("%p", t), fd}]; ok && by.tid != e.pid && by.seq == s.seq-1 {
+				break
+			}
 			delete(t, fd)
 		}
 	case "close_range":

@@ -166,3 +166,29 @@ func TestStraceMatcherFollowsFds(t *testing.T) {
 		}
 	}
 }
+
+// TestStraceFdsCloseReordered: strace may print one thread's close of fd
+// N after another thread's call that made N, though the close ran first
+// (the made fd was then used, and worked). Such a close keeps the new
+// fd; a close after any other event, or by the thread that made it,
+// ends it.
+func TestStraceFdsCloseReordered(t *testing.T) {
+	const thread = "201 clone(child_stack=0x1, flags=CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD|CLONE_SYSVSEM|CLONE_SETTLS, tls=0x2) = 202\n"
+	const open = "201 openat(AT_FDCWD, \"/sys/fs/cgroup/pids/x/tasks\", O_WRONLY|O_CLOEXEC) = 14\n"
+	for _, c := range []struct {
+		why, trace string
+		open       bool
+	}{
+		{"another thread's close printed right after the open", thread + open + "202 close(14) = 0\n", true},
+		{"another thread's close after an event between", thread + open + "201 fcntl(14, F_GETFL) = 0x1 (flags O_WRONLY)\n202 close(14) = 0\n", false},
+		{"the opening thread's own close", thread + open + "201 close(14) = 0\n", false},
+	} {
+		s := newFdState()
+		for _, e := range parseTrace(t, c.trace) {
+			s.apply(e)
+		}
+		if o := s.fd(201, "14"); (o != nil) != c.open || o != nil && o.at() != "/sys/fs/cgroup/pids/x/tasks" {
+			t.Errorf("%s: fd 14 is %+v, want open: %v", c.why, o, c.open)
+		}
+	}
+}
