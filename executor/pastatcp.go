@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,21 +33,18 @@ func pastaListens(pid int, binds []netip.AddrPort, rootless bool) error {
 	if len(binds) == 0 {
 		return nil
 	}
-	own := map[string]bool{} // pasta's socket inodes
+	var own map[string]int // pasta's socket inodes
 	if !rootless {
-		dir := fmt.Sprintf("/proc/%d/fd", pid)
-		ents, err := os.ReadDir(dir)
-		if err != nil {
+		var err error
+		if own, err = socketFds(pid); err != nil {
 			return err
-		}
-		for _, e := range ents {
-			if link, err := os.Readlink(dir + "/" + e.Name()); err == nil && strings.HasPrefix(link, "socket:[") {
-				own[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
-			}
 		}
 	}
 	uid := strconv.Itoa(os.Getuid())
-	ours := func(s inetSocket) bool { return own[s.inode] || rootless && s.uid == uid }
+	ours := func(s inetSocket) bool {
+		_, ok := own[s.inode]
+		return ok || rootless && s.uid == uid
+	}
 	found := map[netip.AddrPort]bool{}
 	for _, f := range []string{"tcp", "tcp6"} {
 		socks, err := inetSockets(fmt.Sprintf("/proc/%d/net/%s", pid, f))

@@ -40,19 +40,11 @@ func exclusiveUDP(pid int, binds []netip.AddrPort) error {
 		return err
 	}
 	defer unix.Close(pidfd)
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	ents, err := os.ReadDir(dir)
+	own, err := socketFds(pid) // pasta's socket inodes
 	if err != nil {
 		return err
 	}
-	own := map[string]bool{} // pasta's socket inodes
-	for _, e := range ents {
-		link, err := os.Readlink(dir + "/" + e.Name())
-		n, nerr := strconv.Atoi(e.Name())
-		if err != nil || nerr != nil || !strings.HasPrefix(link, "socket:[") {
-			continue
-		}
-		own[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+	for _, n := range own {
 		fd, err := unix.PidfdGetfd(pidfd, n, 0)
 		if err != nil {
 			return fmt.Errorf("pidfd_getfd(pasta, %d): %w", n, err)
@@ -83,7 +75,7 @@ func exclusiveUDP(pid int, binds []netip.AddrPort) error {
 			return err
 		}
 		for _, s := range socks {
-			if own[s.inode] {
+			if _, ok := own[s.inode]; ok {
 				continue
 			}
 			for ap := range want {
@@ -94,6 +86,25 @@ func exclusiveUDP(pid int, binds []netip.AddrPort) error {
 		}
 	}
 	return nil
+}
+
+// socketFds is, by socket inode, the number of each fd of process pid's
+// that is a socket (pasta's, whose published ports are checked).
+func socketFds(pid int) (map[string]int, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, e := range ents {
+		link, err := os.Readlink(dir + "/" + e.Name())
+		n, nerr := strconv.Atoi(e.Name())
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok && err == nil && nerr == nil {
+			out[strings.TrimSuffix(inode, "]")] = n
+		}
+	}
+	return out, nil
 }
 
 // sockAddrPort is the address and port fd is bound to, IPv4 unmapped.
