@@ -54,17 +54,7 @@ func compileMounts(t *testing.T, text string, caller Caller, extra string) (*Pla
 // nodev.
 func TestDevBinds(t *testing.T) {
 	root := shRoot(t)
-	env := func(rootfs, bind string) string {
-		return `version: 1
-environments:
-  web:
-    rootfs: {dir: ` + rootfs + `}
-    namespaces: [mnt, pid, net]
-    mounts:
-      - {type: bind, target: /x, ` + bind + `}
-    processes: [{name: main, command: [/bin/sh]}]
-`
-	}
+	env := func(rootfs, bind string) string { return bindAtX(rootfs, "[mnt, pid, net]", bind) }
 	// A host whose devtmpfs is mounted at host/dev and inside tree, its
 	// devpts in pts, and an mqueue in mq.
 	host, err := filepath.EvalSymlinks(t.TempDir())
@@ -126,4 +116,19 @@ environments:
 			t.Errorf("rootfs %s, bind %s: %v", c.rootfs, c.bind, err)
 		}
 	}
+}
+
+// bindAtX is a spec of one environment, web, on the rootfs folder, in
+// namespaces (a YAML list, and any key after it), with one bind at /x
+// whose keys but type and target are bind.
+func bindAtX(rootfs, namespaces, bind string) string {
+	return `version: 1
+environments:
+  web:
+    rootfs: {dir: ` + rootfs + `}
+    namespaces: ` + namespaces + `
+    mounts:
+      - {type: bind, target: /x, ` + bind + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
 }

@@ -32,17 +32,7 @@ func TestDevFolderWritableRefused(t *testing.T) {
 		"92 27 0:24 / " + host + "/pts/pts rw,relatime - devpts devpts rw\n" +
 		"93 27 0:6 / /dev rw,relatime - devtmpfs devtmpfs rw\n" +
 		"94 93 0:25 / /dev/shm rw,relatime - tmpfs tmpfs rw\n"
-	env := func(rootfs, bind, more string) string {
-		return `version: 1
-environments:
-  web:
-    rootfs: {dir: ` + rootfs + `}
-    namespaces: [mnt, pid, net]
-    mounts:
-      - {type: bind, target: /x, ` + bind + `}
-    processes: [{name: main, command: [/bin/sh]}]
-` + more
-	}
+	env := func(rootfs, bind, more string) string { return bindAtX(rootfs, "[mnt, pid, net]", bind) + more }
 	const why = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link"
 	for _, c := range []struct{ rootfs, bind, want string }{
 		{root, "source: /dev", "environments.web.mounts[0].readonly: /dev is a folder of the host's /dev" + why},

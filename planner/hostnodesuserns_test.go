@@ -23,15 +23,7 @@ func TestHostNodesInUserNS(t *testing.T) {
 	root := shRoot(t)
 	const idmap = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
 	env := func(bind string, caller Caller) string {
-		text := `version: 1
-environments:
-  web:
-    rootfs: {dir: ` + root + `}
-    namespaces: [user, mnt, pid, net]` + idmap + `
-    mounts:
-      - {type: bind, target: /x, ` + bind + `}
-    processes: [{name: main, command: [/bin/sh]}]
-`
+		text := bindAtX(root, "[user, mnt, pid, net]"+idmap, bind)
 		if caller.UID != 0 {
 			text = strings.Replace(text, idmap, "", 1)
 		}

@@ -18,17 +18,7 @@ import (
 func TestHostProcInUserNS(t *testing.T) {
 	root := shRoot(t)
 	const idmap = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
-	env := func(rootfs, bind string) string {
-		return `version: 1
-environments:
-  web:
-    rootfs: {dir: ` + rootfs + `}
-    namespaces: [user, mnt, pid, net]` + idmap + `
-    mounts:
-      - {type: bind, target: /x, ` + bind + `}
-    processes: [{name: main, command: [/bin/sh]}]
-`
-	}
+	env := func(rootfs, bind string) string { return bindAtX(rootfs, "[user, mnt, pid, net]"+idmap, bind) }
 	for _, caller := range []Caller{rootCaller, userCaller} {
 		for bind, want := range map[string]string{
 			"source: /proc":                      "environments.web.mounts[0].source: /proc is in the host's /proc",

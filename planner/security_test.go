@@ -338,17 +338,7 @@ environments:
 // namespace, are planned (but the host's proc: TestHostProcInUserNS).
 func TestKernelBinds(t *testing.T) {
 	root := shRoot(t)
-	env := func(bind string) string {
-		return `version: 1
-environments:
-  web:
-    rootfs: {dir: ` + root + `}
-    namespaces: [mnt, pid, net]
-    mounts:
-      - {type: bind, target: /x, ` + bind + `}
-    processes: [{name: main, command: [/bin/sh]}]
-`
-	}
+	env := func(bind string) string { return bindAtX(root, "[mnt, pid, net]", bind) }
 	for bind, want := range map[string]string{
 		"source: /sys":                               "/sys is in the host's /sys",
 		"source: /sys, readonly: true":               "/sys is in the host's /sys",
