@@ -4,7 +4,9 @@
 // spec → plan → apply: it reads the host (ELF files for closures, the
 // rootfs to resolve commands, the cgroup layout through planner/cgroup;
 // a file named by a spec or an ELF file only if it is a regular one,
-// through internal/regfile) but never writes anything.
+// through internal/regfile) but never writes anything. Names it shows
+// (in notes, errors and a root's listing) are escaped by Shown, with
+// internal/textsafe's set for names.
 //
 // The steps of one environment, in order (the reasons are beside the code
 // that plans each: rootfs.go, namespaces.go and pods.go, user.go,

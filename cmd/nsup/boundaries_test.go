@@ -34,8 +34,9 @@ var boundaries = map[string][]string{
 	// opening of regular files only (spec/doc.go).
 	"spec": {"internal/regfile"},
 	// Compiles a spec into a plan (planner/doc.go), resolving the seccomp
-	// profile (planning too: planner/seccomp/doc.go).
-	"planner": {"spec", "planner/seccomp", "planner/cgroup", "internal/regfile", "internal/owndir"},
+	// profile (planning too: planner/seccomp/doc.go), and showing names
+	// escaped (internal/textsafe).
+	"planner": {"spec", "planner/seccomp", "planner/cgroup", "internal/regfile", "internal/owndir", "internal/textsafe"},
 	// Opens regular files only, and checks a folder is the caller's alone
 	// (their docs): nothing of nsup's.
 	"internal/regfile": {},
