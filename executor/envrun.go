@@ -103,6 +103,10 @@ type envRun struct {
 	stdio         []*os.File
 	// logMax bounds the log (the Stdio step's Max), told to init.
 	logMax int64
+	// null is the NullDevice step's read-only null device, for the
+	// child's fds 0, 1 and 2 that are the host's (childFiles), closed
+	// with held.
+	null *os.File
 	// pty is the environment's terminal (Openpty), relayed to nsup's.
 	pty      *ptyRelay
 	stateDir string
@@ -231,12 +235,17 @@ func (r *envRun) finishPty() {
 	}
 }
 
-// unhold lets the cache entries the environment runs on go.
+// unhold lets the cache entries the environment runs on go, and closes
+// nsup's copy of the NullDevice step's file (the child has its own).
 func (r *envRun) unhold() {
 	for _, f := range r.held {
 		f.Close()
 	}
 	r.held = nil
+	if r.null != nil {
+		r.null.Close()
+		r.null = nil
+	}
 }
 
 func (r *envRun) wait() int {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsup/nsup/planner"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/executor/store"
 	"golang.org/x/sys/unix"
 )
@@ -28,6 +29,10 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return err
 	case planner.Openpty:
 		return r.openpty()
+	case planner.NullDevice:
+		f, err := lifecycle.OpenNull()
+		r.null = f
+		return err
 	case planner.UIDMap:
 		return r.idMap("uid_map", op.Helper, op.Lines)
 	case planner.GIDMap:
@@ -184,6 +189,11 @@ func (r *envRun) childFiles(initExec bool) (host *os.File, files []*os.File, don
 		}
 		closers = append(closers, out, errw)
 		files[1], files[2] = out, errw
+	}
+	if r.null != nil {
+		// The host's /dev/null (nsup's caller's, a detached
+		// environment's stdin) as the NullDevice step opened it.
+		lifecycle.SwapNull(files[:3], r.null)
 	}
 	if r.lock != nil {
 		if !initExec {

@@ -14,6 +14,7 @@
 // which operation is stages.go's table):
 //
 //	host  rootfs(KIND, PATH, DIGEST, N files)       resolve or build the root tree (not for a joined mnt)
+//	host  open_tree("/dev/null"), read-only         the null device for fds 0-2 that are the host's (root, no confining user ns)
 //	host  openpty()                                 nsup's stdin a terminal: a pty of the environment's own
 //	host  mkdir(GROUP/nsup/ENV); write(FILE, LIMIT)  its cgroups and limits (limits.go, planner/cgroup), root only
 //	host  unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace outside a user namespace

@@ -388,6 +388,13 @@ func nsFlag(t string) CloneFlags { return CloneFlags(spec.NamespaceFlag(t)) }
 // which then creates the child with CLONE_PARENT.
 func (ec *envCompiler) host() {
 	e := ec.e
+	if ec.caller.Privileged && !ec.terminal && !ec.confiningUserNS() {
+		// The host's /dev/null that nsup's caller gave it (a CI job's,
+		// hyperfine's, cron's) or a detached environment's stdin: as it
+		// was, root inside chmod'ed or chown'ed the host's node through
+		// /proc/self/fd/0 (every host user opens it).
+		ec.add(Host, e.Pos, NullDevice{})
+	}
 	if ec.stateDir != "" {
 		// A detached environment writes to its log, reads nothing, and
 		// is reached by nsup exec through init's control socket.

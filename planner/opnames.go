@@ -54,6 +54,7 @@ func (InheritCaps) Syscall() string   { return "capset" }
 func (CapbsetDrop) Syscall() string   { return "prctl" }
 func (Seccomp) Syscall() string       { return "seccomp" }
 func (Openpty) Syscall() string       { return "openpty" }
+func (NullDevice) Syscall() string    { return "open_tree" }
 func (Setctty) Syscall() string       { return "ioctl" }
 
 func (Rootfs) Kind() string        { return "rootfs" }
@@ -107,6 +108,7 @@ func (InheritCaps) Kind() string   { return "capset_inheritable" }
 func (CapbsetDrop) Kind() string   { return "capbset_drop" }
 func (Seccomp) Kind() string       { return "seccomp" }
 func (Openpty) Kind() string       { return "openpty" }
+func (NullDevice) Kind() string    { return "null_device" }
 func (Setctty) Kind() string       { return "tiocsctty" }
 
 func (Rootfs) isOp()        {}
@@ -160,6 +162,7 @@ func (InheritCaps) isOp()   {}
 func (CapbsetDrop) isOp()   {}
 func (Seccomp) isOp()       {}
 func (Openpty) isOp()       {}
+func (NullDevice) isOp()    {}
 func (Setctty) isOp()       {}
 
 // AllOps returns a zero value of every operation type, so that tests can
@@ -169,5 +172,5 @@ func AllOps() []Op {
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{}, WaitHealthy{},
-		MountSetattr{}, Prlimit{}, Keyctl{}, Landlock{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}}
+		MountSetattr{}, Prlimit{}, Keyctl{}, Landlock{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}, NullDevice{}}
 }

@@ -167,6 +167,17 @@ type Setctty struct{}
 // environment's own terminal only (CVE-2017-5226).
 type Openpty struct{}
 
+// NullDevice opens the null device for the environment's fds 0, 1 and 2
+// that are the host's (nsup's caller gave it /dev/null, a detached
+// environment's stdin): a clone of the host's /dev/null alone
+// (open_tree, the node checked to be 1:3), made read-only, then opened
+// through its fd. The device reads and writes as before; root inside can
+// no longer chmod or chown the host's node through the fd it was given
+// (EROFS), which every host user opens. Planned where root inside is
+// the host's root to the node's owner check: nsup as root, outside a
+// user namespace that maps root elsewhere.
+type NullDevice struct{}
+
 // SaveState writes the environment's state file at Path atomically
 // (written beside it, then renamed): init's pid, its start time and
 // namespace inodes (so that a reused pid is never taken for it), the

@@ -459,6 +459,8 @@ func FormatOp(op Op) string {
 		return "ioctl(0, TIOCSCTTY, 0)"
 	case Openpty:
 		return `openpty("/dev/ptmx"): fds 0, 1, 2 of the environment, relayed to nsup's terminal`
+	case NullDevice:
+		return `open_tree("/dev/null", OPEN_TREE_CLONE), mount_setattr(its fd, MOUNT_ATTR_RDONLY|NOSUID|NOEXEC), open(its fd): for fds 0-2 that are the null device`
 	case MountSetattr:
 		p := q(op.Path)
 		if op.InRoot {

@@ -28,8 +28,8 @@ const execHelp = `Runs CMD inside the running detached environment ENV: in every
 namespaces (user and mnt included), under its root, with the environment
 variables, working directory and user of its main process (or of process
 P), as a child of its init. Without -t, CMD gets nsup's stdin, stdout and
-stderr through pipes nsup copies (/dev/null as it is; stdin is read
-ahead); with -t, a terminal of its own (window size, job control)
+stderr through pipes nsup copies (/dev/null as a read-only clone of it,
+so that root inside cannot chmod it; stdin is read ahead); with -t, a terminal of its own (window size, job control)
 relayed to nsup's. nsup exits with CMD's status (126: not executable,
 127: not found).`
 
@@ -162,7 +162,7 @@ func commandNamed(name string) command {
 // did not run to read. End waits for the copies.
 //
 // Unlike apply's, exec's bridge copies pipes and sockets too (only
-// /dev/null is handed over as it is): the environment runs on after nsup
+// /dev/null is handed over, as a read-only clone of it: ReadOnlyNull): the environment runs on after nsup
 // exec, and a process in it (root there may open a command's fds through
 // /proc/PID/fd while it runs, or the command may leave one behind in a
 // session of its own) could open a pipe of the caller's again the other
@@ -178,6 +178,14 @@ func execStdio(ios ioSet, tty bool) (*lifecycle.Bridge, error) {
 	}
 	if err := b.Stdio(ios.stdin, ios.stdout, ios.stderr); err != nil {
 		return nil, err
+	}
+	if !tty && os.Geteuid() == 0 {
+		// The caller's /dev/null, handed over as it is, was the host's
+		// node: root inside chmod'ed it through /proc/PID/fd/0.
+		if err := b.ReadOnlyNull(); err != nil {
+			b.End(0)
+			return nil, err
+		}
 	}
 	return b, nil
 }

@@ -822,6 +822,19 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			add(i, st, by("pasta:", goExecChdir))
 			add(i, st, by("pasta:", pdeath))
 			add(i, st, by("pasta:", withEnv(execMatch(op.Program, append([]string{op.Program}, op.Args...)), 2, []string{})))
+		case planner.NullDevice:
+			// The host's /dev/null alone cloned (open_tree, followed as an
+			// fd), made read-only by its fd; its open through
+			// /proc/self/fd is an fd call too.
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH" ||
+					!strings.HasPrefix(a[3], "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC, attr_clr=0,") {
+					return false
+				}
+				t := fds.fd(e.pid, a[0])
+				return t != nil && t.kind == fdTree && !t.recursive && t.src != nil && t.src.kind == fdHost && t.src.where == "/dev/null"
+			})
 		case planner.Console:
 			// The terminal, by its /dev/pts name, onto the target's fd
 			// resolved from the root's handle.

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -138,6 +139,23 @@ func (b *Bridge) out(w io.Writer) (*os.File, error) {
 // passed and then what r held at that moment (HeldReader).
 func (b *Bridge) copyOut(w io.Writer, r *os.File) {
 	io.CopyBuffer(w, NewHeldReader(r, &b.grace), make([]byte, 32<<10))
+}
+
+// ReadOnlyNull hands, in place of each of Files that is the null device
+// (nsup exec's caller's /dev/null), the null device opened through a
+// read-only clone (OpenNull), so that root inside cannot chmod or chown
+// the host's node through the command's fd. Root only.
+func (b *Bridge) ReadOnlyNull() error {
+	if !slices.ContainsFunc(b.Files[:], func(f *os.File) bool { return f != nil && IsNull(f) }) {
+		return nil
+	}
+	null, err := OpenNull()
+	if err != nil {
+		return err
+	}
+	SwapNull(b.Files[:], null)
+	b.given = append(b.given, null)
+	return nil
 }
 
 // Track counts the read ends of pipes copied elsewhere (nsup apply's

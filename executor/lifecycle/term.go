@@ -107,6 +107,49 @@ func IsNull(f *os.File) bool {
 	return unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && isNull(&st)
 }
 
+// OpenNull opens the null device through a read-only clone of the
+// host's /dev/null alone (planner.NullDevice): it reads and writes as the
+// host's does, but a chmod, chown or utimes through it (or through
+// /proc/PID/fd/N, which reopens it on the same mount) fails with EROFS.
+// The node is taken without following a link, and refused unless it is
+// the null device (1:3), as the child stage checks the nodes it binds.
+// Root only (open_tree's clone needs CAP_SYS_ADMIN).
+func OpenNull() (*os.File, error) {
+	t, err := unix.OpenTree(unix.AT_FDCWD, "/dev/null", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("open_tree /dev/null: %w", err)
+	}
+	defer unix.Close(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(t, &st); err != nil {
+		return nil, fmt.Errorf("fstat /dev/null: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || !isNull(&st) {
+		return nil, fmt.Errorf("/dev/null on the host is not the device it names (something replaced it there; handed in, it would be what root inside reads and writes): %w", unix.ENODEV)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(t, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return nil, fmt.Errorf("mount_setattr /dev/null's clone read-only: %w", err)
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", t), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null's read-only clone: %w", err)
+	}
+	return os.NewFile(uintptr(fd), os.DevNull), nil
+}
+
+// SwapNull puts null in place of each of files that is the null device
+// (IsNull), and says whether it did.
+func SwapNull(files []*os.File, null *os.File) bool {
+	swapped := false
+	for i, f := range files {
+		if f != nil && f != null && IsNull(f) {
+			files[i], swapped = null, true
+		}
+	}
+	return swapped
+}
+
 func isNull(st *unix.Stat_t) bool {
 	return unix.Major(uint64(st.Rdev)) == 1 && unix.Minor(uint64(st.Rdev)) == 3
 }

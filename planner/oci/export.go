@@ -419,6 +419,9 @@ func (x *exporter) step(st planner.Step) error {
 		}
 		// The main process's own limits.
 		x.rlimits(op)
+	case planner.NullDevice:
+		// How nsup hands its caller's /dev/null in; a runtime gets the
+		// process's stdio from its engine.
 	case planner.Openpty, planner.Setctty:
 		// nsup's stdin was a terminal when planned: the process gets a
 		// terminal of its own (the runtime's pty, relayed by it, or
