@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,7 +21,9 @@ import (
 // on the way to it (on its path as given and with its symlinks resolved)
 // lets anyone but root and the caller replace it: one that others (or a
 // group with another member) may write to without the sticky bit of
-// /tmp, or another user's. A missing folder is an error that errors.Is fs.ErrNotExist.
+// /tmp, or another user's; nor is any symlink met on the way another
+// user's (othersLink). A missing folder is an error that errors.Is
+// fs.ErrNotExist.
 func Check(what, d string) error {
 	d, err := filepath.Abs(d)
 	if err != nil {
@@ -29,6 +32,12 @@ func Check(what, d string) error {
 	real, err := filepath.EvalSymlinks(d)
 	if err != nil {
 		return err
+	}
+	if link, uid, err := othersLink(d); err != nil {
+		return err
+	} else if link != "" {
+		return fmt.Errorf("%s %s is reached through the symlink %s of uid %d, who may point it elsewhere at any moment (everything nsup does after this check would follow it): %w",
+			what, d, link, uid, unix.EPERM)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(real, &st); err != nil {
@@ -53,6 +62,60 @@ func Check(what, d string) error {
 		}
 	}
 	return nil
+}
+
+// othersLink returns the first symlink met while resolving the absolute
+// path p (as the kernel does, a link's target in place of its name, ".."
+// after a link taken from its target) that is neither root's nor the
+// caller's, and its owner; "" if there is none. The folders on the way
+// are checked by Check, not the links: another user's link in /tmp (the
+// sticky bit lets its owner remove it, and put another in its place) was
+// taken for the caller's state directory it led to when checked, and led
+// to that user's own folder a moment later (found by a real run:
+// TestRootCheckOthersLink). fs.protected_symlinks = 1 stops following
+// such a link in a sticky folder, but it is 0 on some hosts, and a link
+// of another user's elsewhere is followed whatever it says.
+func othersLink(p string) (string, uint32, error) {
+	caller := uint32(os.Geteuid())
+	cur, rest := "/", p
+	for hops := 0; ; {
+		rest = strings.TrimLeft(rest, "/")
+		if rest == "" {
+			return "", 0, nil
+		}
+		var comp string
+		comp, rest, _ = strings.Cut(rest, "/")
+		switch comp {
+		case ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, comp)
+		var st unix.Stat_t
+		if err := unix.Lstat(next, &st); err != nil {
+			return "", 0, &os.PathError{Op: "lstat", Path: next, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			cur = next
+			continue
+		}
+		if st.Uid != 0 && st.Uid != caller {
+			return next, st.Uid, nil
+		}
+		if hops++; hops > 40 { // the kernel's limit (MAXSYMLINKS)
+			return "", 0, &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return "", 0, err
+		}
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		rest = target + "/" + rest
+	}
 }
 
 // othersWrite says whether someone else than the owner of the file st
