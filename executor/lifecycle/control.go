@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/nsup/nsup/planner"
@@ -117,7 +118,7 @@ func Status(s EnvStatus) (*StatusReply, error) {
 	tv := unix.Timeval{Sec: 2}
 	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(s.Dir, planner.ControlFile)}); err != nil {
+	if err := connectControl(c, s.Dir); err != nil {
 		return nil, fmt.Errorf("environment %q: connect to its init: %w", s.State.Name, err)
 	}
 	req, err := json.Marshal(ExecRequest{Status: true})
@@ -145,4 +146,27 @@ func Status(s EnvStatus) (*StatusReply, error) {
 		}
 		return &r, nil
 	}
+}
+
+// connectControl connects the socket c to the control socket of the
+// environment whose state directory is dir, and refuses it unless it was
+// made (listen(2)) by the caller's uid, as nsup's own apply made it
+// (SO_PEERCRED, as containerd's ttrpc requires of its shims): one of
+// another user's, reached whatever way, would be handed the caller's
+// stdio by nsup exec. A state directory through another user's symlink,
+// which that user flipped to their own between the check and the
+// connect, was one (found by a real run: TestRootCheckOthersLink,
+// TestRootControlPeer).
+func connectControl(c int, dir string) error {
+	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(dir, planner.ControlFile)}); err != nil {
+		return err
+	}
+	cred, err := unix.GetsockoptUcred(c, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		return err
+	}
+	if int(cred.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s is served by uid %d, not by you (uid %d), whose nsup made it: refused: %w", filepath.Join(dir, planner.ControlFile), cred.Uid, os.Geteuid(), unix.EPERM)
+	}
+	return nil
 }

@@ -7,11 +7,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
-	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -100,7 +98,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	if err := unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
 		return 1, err
 	}
-	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
+	if err := connectControl(c, st.Dir); err != nil {
 		if err == unix.EAGAIN {
 			return 1, fmt.Errorf("environment %q: its init did not take the connection within %v (is it stopped?)", name, wait)
 		}
