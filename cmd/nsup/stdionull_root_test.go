@@ -56,8 +56,9 @@ environments:
 		}
 	}
 	// The detached environment is taken down whatever happened before.
-	// After each of apply, apply -d (its main process tries at start)
-	// and exec, the node as it is; then as it was before, for the next.
+	// After each of apply, apply -d (its main process tries at start:
+	// its log is waited for) and exec, the node as it is; then as it was
+	// before, for the next.
 	// The detached environment is taken down whatever happened before.
 	script := `/bin/busybox mount -t tmpfs t "$3" || exit 1
 /bin/busybox mknod -m 666 "$3/null" c 1 3 && /bin/busybox mount -o bind "$3/null" /dev/null || exit 1
@@ -66,6 +67,7 @@ node() { /bin/busybox stat -c "node after $1: %a %u" "$N" >&2; /bin/busybox chmo
 "$0" apply "$1" </dev/null >/dev/null
 node apply
 "$0" apply -d "$2" </dev/null >/dev/null
+i=0; until "$0" logs a | /bin/busybox grep -q det-started || [ $i -ge 400 ]; do i=$((i+1)); /bin/busybox sleep 0.05; done
 "$0" logs a >&2
 node "apply -d"
 "$0" exec a -- /bin/busybox sh -c 'for f in 0 1; do /bin/busybox chmod 0600 /proc/self/fd/$f; /bin/busybox chown 1234 /proc/self/fd/$f; done; echo out && /bin/busybox wc -c </proc/self/fd/0 >&2; echo exec-end >&2' </dev/null >/dev/null
