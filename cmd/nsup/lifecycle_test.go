@@ -64,6 +64,18 @@ func TestUnknownEnvironment(t *testing.T) {
 			t.Errorf("nsup %q without a state directory: exit %d, stdout %q, stderr %q; want exit 1, stderr %q", args, code, out, errs, want)
 		}
 	}
+	// A state directory refused (anyone may write it): not "none is
+	// running", which it said before (helper-97's review), but why.
+	ww := filepath.Join(t.TempDir(), "ww")
+	os.Mkdir(ww, 0o700)
+	os.Chmod(ww, 0o777)
+	t.Setenv("NSUP_STATE_DIR", ww)
+	for _, args := range [][]string{{"down", "web"}, {"exec", "web", "--", "true"}, {"logs", "web"}} {
+		want := "nsup: " + args[0] + ": no detached environment \"web\" found: state directory " + ww + " is not a folder of uid "
+		if code, out, errs := nsup(t, args...); code != 1 || out != "" || !strings.HasPrefix(errs, want) {
+			t.Errorf("nsup %q with a state directory anyone may write: exit %d, stdout %q, stderr %q; want exit 1, stderr from %q", args, code, out, errs, want)
+		}
+	}
 }
 
 // A folder's project is its spec's name key with its variables resolved,

@@ -61,14 +61,16 @@ func (r envRef) dir() string { return filepath.Join(planner.DefaultStateDir(), r
 
 func (r envRef) String() string { return r.project + "/" + r.name }
 
-// known are the recorded environments of every project.
-func known() []envRef {
-	envs, _ := lifecycle.ListAll(planner.DefaultStateDir())
+// known are the recorded environments of every project, and why they
+// could not be read (a state directory refused: another user's, or
+// reached through another user's link).
+func known() ([]envRef, error) {
+	envs, err := lifecycle.ListAll(planner.DefaultStateDir())
 	var out []envRef
 	for _, e := range envs {
 		out = append(out, envRef{e.Project, e.State.Name})
 	}
-	return out
+	return out, err
 }
 
 // resolve finds the recorded environment arg (ENV or PROJECT/ENV) means
@@ -91,7 +93,7 @@ func resolve(cmd, arg, flag string) (envRef, error) {
 			return envRef{}, err
 		}
 	}
-	all := known()
+	all, listErr := known()
 	var here, elsewhere []envRef
 	for _, r := range all {
 		switch {
@@ -128,6 +130,10 @@ func resolve(cmd, arg, flag string) (envRef, error) {
 		if how != "" {
 			where += " (" + how + ")"
 		}
+	}
+	if listErr != nil {
+		// Not "none is running": the state directory was not read.
+		return envRef{}, fmt.Errorf("%s: no detached environment %q%s found: %w", cmd, name, where, listErr)
 	}
 	msg := fmt.Sprintf("%s: no detached environment %q%s", cmd, name, where)
 	if near := spec.Suggest(name, cands); near != "" {
