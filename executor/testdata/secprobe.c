@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/shm.h>
 #include <mqueue.h>
@@ -45,6 +46,17 @@ static const char *ename(int e) {
 	snprintf(buf, sizeof buf, "errno%d", e);
 	return buf;
 }
+
+#ifdef __x86_64__
+/* i386's ABI from a 64-bit process: int 0x80, arguments in the low 4 GiB,
+ * -errno returned as the result */
+static long int80(long nr, long a, long b, long c) {
+	long r;
+	__asm__ volatile("int $0x80" : "=a"(r) : "0"(nr), "b"(a), "c"(b), "d"(c) : "memory");
+	if (r < 0 && r > -4096) { errno = -r; return -1; }
+	return r;
+}
+#endif
 
 static void result(const char *name, long r) { printf("%s: %s\n", name, ename(r < 0 ? errno : 0)); }
 
@@ -233,6 +245,17 @@ int main(int argc, char **argv) {
 			CPU_ZERO(&set);
 			CPU_SET(0, &set);
 			result("affinity", sched_setaffinity(atoi(a + 9), sizeof set, &set));
+#ifdef __x86_64__
+		} else if (!strncmp(a, "socketcall=", 11) || !strncmp(a, "socket32=", 9)) {
+			/* socketcall=FAMILY: i386's socketcall(SYS_SOCKET, {FAMILY,
+			 * SOCK_STREAM, 0}) through int 0x80, whose arguments lie
+			 * behind a pointer; socket32=FAMILY: i386's socket(2) (359) */
+			unsigned *lo = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+			if (lo == MAP_FAILED) { result(a, -1); continue; }
+			int family = atoi(strchr(a, '=') + 1);
+			lo[0] = family; lo[1] = SOCK_STREAM; lo[2] = 0;
+			result(a, a[6] == 'c' ? int80(102, 1, (long)lo, 0) : int80(359, family, SOCK_STREAM, 0));
+#endif
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {

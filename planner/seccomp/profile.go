@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 
 	moby "github.com/moby/profiles/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // Default returns Docker's default profile (moby/profiles) for a process whose bounding
@@ -21,7 +23,34 @@ func Default(caps []string) (*specs.LinuxSeccomp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("default seccomp profile: %w", err)
 	}
-	return s, nil
+	return refuseSocketcall(s), nil
+}
+
+// refuseSocketcall is rules with socketcall(2) refused (ENOSYS): taken
+// out of every rule, and given one of its own, first. The profile lets
+// socket(2) make only the address families it lists (not AF_VSOCK nor
+// AF_ALG), but allows socketcall, i386's multiplexer, whose arguments lie
+// behind a pointer no filter reads: an attacker review (helper-96) made
+// an AF_VSOCK socket inside with socketcall(SYS_SOCKET) through int 0x80
+// (a channel to the hypervisor's and other VMs' services that no network
+// namespace confines), where socket(AF_VSOCK) is refused. Docker closes
+// that path with AppArmor or SELinux, which nsup does not load; this is
+// moby/profiles#21's seccomp rule (ENOSYS, so that a libc that falls
+// back uses i386's direct socket calls, which the profile checks).
+func refuseSocketcall(rules *specs.LinuxSeccomp) *specs.LinuxSeccomp {
+	out := *rules
+	// First: libseccomp (runc, crun: an exported bundle) makes, on i386,
+	// a socketcall(SYS_SOCKET) rule of every socket rule it is given; the
+	// refusal before them holds there too (containerd's port of it).
+	enosys := uint(unix.ENOSYS)
+	out.Syscalls = []specs.LinuxSyscall{{Names: []string{"socketcall"}, Action: specs.ActErrno, ErrnoRet: &enosys}}
+	for _, r := range rules.Syscalls {
+		r.Names = slices.DeleteFunc(slices.Clone(r.Names), func(n string) bool { return n == "socketcall" })
+		if len(r.Names) > 0 {
+			out.Syscalls = append(out.Syscalls, r)
+		}
+	}
+	return &out
 }
 
 // Load reads a profile in Docker's JSON format (with "archMap"/"includes"/"excludes"),
