@@ -164,6 +164,17 @@ func TestDefaultProfile(t *testing.T) {
 		}
 	}
 	if runtime.GOARCH == "amd64" {
+		// i386's socketcall (102) refused whatever its sub-call: the
+		// family lies behind its pointer; i386's socket (359) checked.
+		for _, c := range []struct {
+			nr   uint32
+			arg  uint64
+			want uint32
+		}{{102, 1, enosys}, {102, 3, enosys}, {359, unix.AF_VSOCK, eperm}, {359, unix.AF_INET, allow}} {
+			if got := f.run(auditI386, c.nr, c.arg); got != c.want {
+				t.Errorf("i386 nr %d(%d) = %#x, want %#x", c.nr, c.arg, got, c.want)
+			}
+		}
 		// x32: AUDIT_ARCH_X86_64 with __X32_SYSCALL_BIT, x32's own numbers.
 		for _, c := range []struct{ nr, want uint32 }{
 			{0, allow},     // read
