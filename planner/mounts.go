@@ -477,9 +477,9 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 			Root: ec.root, InRoot: true, Create: "file", Beneath: t, Detached: true})
 		ec.add(Child, m.Pos, hostNodeReadonly(path.Join(t, n), ec.root, ""))
 	}
-	// newinstance: a devpts of its own, so the environment sees none of
-	// the host's terminals; ptmx reached through the pts/ptmx link.
-	in(path.Join(t, "pts"), "devpts", "devpts", msNOSUID|msNOEXEC, "newinstance,ptmxmode=0666,mode=0620", "dir")
+	// A devpts of its own (spec.DevptsData: none of the host's terminals,
+	// 1024 ptys at most); ptmx reached through the pts/ptmx link.
+	in(path.Join(t, "pts"), "devpts", "devpts", msNOSUID|msNOEXEC, spec.DevptsData, "dir")
 	link("pts/ptmx", path.Join(t, "ptmx"))
 	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
 	if ec.terminal {

@@ -87,6 +87,15 @@ type MountKind struct {
 	Namespace string
 }
 
+// DevptsData is the data of every devpts nsup mounts (type devpts, and
+// dev's /dev/pts). newinstance: a devpts of its own, so the environment
+// sees none of the host's terminals. max=1024 (LXC's default
+// lxc.pty.max): the kernel's pool of ptys is shared by every devpts but
+// the host's own (kernel.pty.max less kernel.pty.reserve, 3072 by
+// default), and without a max of its own one environment took all of
+// it, leaving no terminal for any other (TestRootDevptsMax).
+const DevptsData = "newinstance,ptmxmode=0666,mode=0620,max=1024"
+
 // MountKinds are every mount type, in spec-v1 order.
 var MountKinds = []MountKind{
 	{Name: MountProc, FSType: "proc", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Namespace: NSPID},
@@ -96,9 +105,7 @@ var MountKinds = []MountKind{
 	{Name: MountTmpfs, Keys: []string{"size", "mode"}, FSType: "tmpfs", Flags: unix.MS_NOSUID | unix.MS_NODEV, Dev: true},
 	{Name: MountBind, Keys: []string{"source", "subpath", "recursive", "create"}, Flags: unix.MS_NODEV, Dev: true},
 	{Name: MountDev},
-	// newinstance: a devpts of its own, so the environment sees none of
-	// the host's terminals.
-	{Name: MountDevpts, FSType: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620"},
+	{Name: MountDevpts, FSType: "devpts", Flags: unix.MS_NOSUID | unix.MS_NOEXEC, Data: DevptsData},
 	{Name: MountMqueue, FSType: "mqueue", Flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, Namespace: NSIPC},
 	// A named volume of the project (the top-level volumes key): a bind
 	// of its folder, made on first use (an addition to spec v1).

@@ -41,6 +41,7 @@ static const char *ename(int e) {
 	case ENOTTY: return "ENOTTY";
 	case EISDIR: return "EISDIR";
 	case EIO: return "EIO";
+	case ENOSPC: return "ENOSPC";
 	}
 	static char buf[32];
 	snprintf(buf, sizeof buf, "errno%d", e);
@@ -256,6 +257,22 @@ int main(int argc, char **argv) {
 			lo[0] = family; lo[1] = SOCK_STREAM; lo[2] = 0;
 			result(a, a[6] == 'c' ? int80(102, 1, (long)lo, 0) : int80(359, family, SOCK_STREAM, 0));
 #endif
+		} else if (!strncmp(a, "ptys:", 5)) {
+			/* ptys:N: opens /dev/ptmx up to N times (each a pty of the
+			 * kernel's pool, kernel.pty.max), its fds' soft limit raised
+			 * to the hard one: "ptys: COUNT ERRNO-NAME" (OK: N opened). */
+			struct rlimit rl;
+			int n = atoi(a + 5), got = 0, err = 0;
+			getrlimit(RLIMIT_NOFILE, &rl);
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+			for (; got < n; got++) {
+				if (open("/dev/ptmx", O_RDWR | O_NOCTTY) < 0) {
+					err = errno;
+					break;
+				}
+			}
+			printf("ptys: %d %s\n", got, ename(err));
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {
