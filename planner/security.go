@@ -41,6 +41,20 @@ var DefaultReadonlyPaths = []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc
 // own is raised by the Go runtime, which children must not inherit.
 const DefaultNofile = 1024
 
+// UserCountLimits are the limits that the kernel checks against a count
+// of the whole user (the process's uid, in its user namespace and each
+// above: root inside is the host's root there), not of the process:
+// queued signals (RLIMIT_SIGPENDING, against the receiver's limit) and
+// POSIX message queue bytes (RLIMIT_MSGQUEUE, the creator's). Where the
+// spec sets none, a process gets half of nsup's own hard limit, soft and
+// hard, which root inside cannot raise (CAP_SYS_RESOURCE): environments
+// together then leave the other half to the host's processes of that
+// user. With nsup's own, root inside queued 96366 signals to itself and
+// the host's root could queue none, nor make a POSIX timer
+// (timer_create: EAGAIN), until it ended; 9 queues took the host root's
+// message queue bytes (TestRootUserCountLimits).
+var UserCountLimits = []string{"msgqueue", "sigpending"}
+
 // capabilities is the set root inside keeps (Capabilities).
 func (ec *envCompiler) capabilities() []string { return Capabilities(ec.e) }
 
@@ -205,6 +219,12 @@ func (ec *envCompiler) processLimits(p *spec.Process, field string) []Prlimit {
 	if !slices.ContainsFunc(spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits), func(r spec.Rlimit) bool { return r.Name == "nofile" }) {
 		hard := ec.caller.hardLimit("nofile")
 		out = append(out, Prlimit{Resource: unix.RLIMIT_NOFILE, Soft: min(DefaultNofile, hard), Hard: hard})
+	}
+	for _, name := range UserCountLimits {
+		if hard := ec.caller.hardLimit(name); hard != RlimInfinity && !slices.ContainsFunc(spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits), func(r spec.Rlimit) bool { return r.Name == name }) {
+			res, _ := ResourceByName(name)
+			out = append(out, Prlimit{Resource: res, Soft: hard / 2, Hard: hard / 2})
+		}
 	}
 	for _, r := range spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits) {
 		res, _ := ResourceByName(r.Name)

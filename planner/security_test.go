@@ -1,12 +1,14 @@
 package planner
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 func compileText(t *testing.T, yaml string, opts Options) (*Plan, error) {
@@ -190,6 +192,57 @@ environments:
     processes: [{name: main, command: [/bin/sh]}]
 `, Options{Caller: &raise}); err != nil {
 		t.Errorf("with CAP_SYS_RESOURCE: %v", err)
+	}
+}
+
+// The limits the kernel checks against a count of the whole user
+// (UserCountLimits: queued signals, message queue bytes) default to half
+// of nsup's own hard limit, soft and hard, for every process, so that
+// root inside, which the kernel counts as the host's root, leaves the
+// host's root the other half (TestRootUserCountLimits); a limit the
+// spec sets is kept as written, and where nsup's own is unlimited there
+// is no default.
+func TestUserCountLimits(t *testing.T) {
+	caller := rootCaller
+	caller.HardLimits = maps.Clone(fixedLimits)
+	caller.HardLimits["sigpending"] = 96367
+	caller.HardLimits["msgqueue"] = 819200
+	for _, c := range []struct {
+		name, rlimits string
+		caller        *Caller
+		want          map[Resource][2]uint64
+	}{
+		{"default", "", &caller, map[Resource][2]uint64{
+			unix.RLIMIT_SIGPENDING: {48183, 48183}, unix.RLIMIT_MSGQUEUE: {409600, 409600}}},
+		{"set", "\n    rlimits: {sigpending: 100, msgqueue: \"0:819200\"}", &caller, map[Resource][2]uint64{
+			unix.RLIMIT_SIGPENDING: {100, 100}, unix.RLIMIT_MSGQUEUE: {0, 819200}}},
+		{"unlimited", "", &rootCaller, map[Resource][2]uint64{}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]`+c.rlimits+`
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{Caller: c.caller})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[Resource][2]uint64{}
+			for _, st := range p.Environments[0].Steps {
+				if op, ok := st.Op.(Prlimit); ok && (op.Resource == unix.RLIMIT_SIGPENDING || op.Resource == unix.RLIMIT_MSGQUEUE) {
+					if _, dup := got[op.Resource]; dup {
+						t.Errorf("%v set twice", op.Resource)
+					}
+					got[op.Resource] = [2]uint64{op.Soft, op.Hard}
+				}
+			}
+			if !maps.Equal(got, c.want) {
+				t.Errorf("limits %v, want %v", got, c.want)
+			}
+		})
 	}
 }
 

@@ -42,6 +42,8 @@ static const char *ename(int e) {
 	case EISDIR: return "EISDIR";
 	case EIO: return "EIO";
 	case ENOSPC: return "ENOSPC";
+	case EAGAIN: return "EAGAIN";
+	case EMFILE: return "EMFILE";
 	}
 	static char buf[32];
 	snprintf(buf, sizeof buf, "errno%d", e);
@@ -273,6 +275,41 @@ int main(int argc, char **argv) {
 				}
 			}
 			printf("ptys: %d %s\n", got, ename(err));
+		} else if (!strncmp(a, "sigqueue:", 9)) {
+			/* sigqueue:N: queues SIGRTMIN to itself (blocked, so it stays
+			 * pending) up to N times: "sigqueue: COUNT ERRNO-NAME". The
+			 * kernel counts pending signals by user. */
+			sigset_t set;
+			int n = atoi(a + 9), got = 0, err = 0;
+			sigemptyset(&set);
+			sigaddset(&set, SIGRTMIN);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			for (; got < n; got++) {
+				if (sigqueue(getpid(), SIGRTMIN, (union sigval){0}) < 0) {
+					err = errno;
+					break;
+				}
+			}
+			printf("sigqueue: %d %s\n", got, ename(err));
+		} else if (!strncmp(a, "mq_fill:", 8)) {
+			/* mq_fill:N: makes up to N POSIX message queues of the
+			 * default size: "mq_fill: COUNT ERRNO-NAME". The kernel
+			 * counts their bytes by user. */
+			int n = atoi(a + 8), got = 0, err = 0;
+			for (; got < n; got++) {
+				char name[32];
+				snprintf(name, sizeof name, "/nsup-probe-%d", got);
+				if (mq_open(name, O_RDWR | O_CREAT | O_EXCL, 0600, NULL) < 0) {
+					err = errno;
+					break;
+				}
+			}
+			printf("mq_fill: %d %s\n", got, ename(err));
+		} else if (!strcmp(a, "wait")) {
+			/* wait: until stdin ends. */
+			char c;
+			while (read(0, &c, 1) > 0)
+				;
 		} else if (!strcmp(a, "euid")) {
 			printf("euid: %d\n", (int)geteuid());
 		} else if (!strcmp(a, "ulimit")) {

@@ -84,8 +84,9 @@ func (m *importer) process() {
 }
 
 // rlimits is the environment's `rlimits`, by resource name; nil when the
-// config sets none but nsup's default RLIMIT_NOFILE (soft
-// planner.DefaultNofile, hard nsup's own).
+// config sets none but nsup's defaults: RLIMIT_NOFILE (soft
+// planner.DefaultNofile, hard nsup's own), and those of
+// planner.UserCountLimits (half of nsup's own).
 func (m *importer) rlimits() *yaml.Node {
 	hard := planner.RlimInfinity
 	if c := m.opts.Caller; c != nil {
@@ -112,6 +113,14 @@ func (m *importer) rlimits() *yaml.Node {
 	}
 	if r, ok := byName["nofile"]; ok && r.Hard == hard && r.Soft == min(planner.DefaultNofile, hard) {
 		delete(byName, "nofile") // nsup's default
+	}
+	for _, name := range planner.UserCountLimits {
+		// nsup's default: half of its own hard limit, soft and hard.
+		if c := m.opts.Caller; c != nil {
+			if h, ok := c.HardLimits[name]; ok && h != planner.RlimInfinity && byName[name] == (specs.POSIXRlimit{Type: byName[name].Type, Soft: h / 2, Hard: h / 2}) {
+				delete(byName, name)
+			}
+		}
 	}
 	if len(byName) == 0 {
 		return nil
