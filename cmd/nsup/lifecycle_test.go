@@ -105,3 +105,30 @@ func TestScopeNameVariable(t *testing.T) {
 		t.Errorf("logs web with an unset name: %d %q %s", code, out, errs)
 	}
 }
+
+// TestVolumeRmStateRefused: volume rm keeps a volume a running
+// environment uses, by the state directory; with that directory refused
+// (anyone may write it), ListAll's error was dropped, nothing was taken
+// to run, and the volume was removed. Now volume rm and ls fail naming
+// the refusal, and the volume stays.
+func TestVolumeRmStateRefused(t *testing.T) {
+	top := t.TempDir()
+	vol := filepath.Join(top, "volumes", "proj", "data")
+	if err := os.MkdirAll(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("NSUP_VOLUME_DIR", filepath.Join(top, "volumes"))
+	ww := filepath.Join(top, "ww")
+	os.Mkdir(ww, 0o700)
+	os.Chmod(ww, 0o777)
+	t.Setenv("NSUP_STATE_DIR", ww)
+	for _, args := range [][]string{{"volume", "rm", "-p", "proj", "data"}, {"volume", "ls", "-p", "proj"}} {
+		code, _, errs := nsup(t, args...)
+		if code != 1 || !strings.Contains(errs, "which volumes running environments use is not known: state directory "+ww) {
+			t.Errorf("nsup %q with a state directory anyone may write: exit %d, stderr %q", args, code, errs)
+		}
+	}
+	if _, err := os.Stat(vol); err != nil {
+		t.Errorf("volume rm removed the volume: %v", err)
+	}
+}

@@ -59,7 +59,13 @@ func volumes(project string) ([]volumeInfo, error) {
 			}
 		}
 	}
-	running, _ := lifecycle.ListAll(planner.DefaultStateDir())
+	// Which environments run decides what volume rm keeps: a state
+	// directory that cannot be read (refused: another user's) is an
+	// error, not "none runs" (a volume in use was removed so).
+	running, err := lifecycle.ListAll(planner.DefaultStateDir())
+	if err != nil {
+		return nil, fmt.Errorf("volume: which volumes running environments use is not known: %w", err)
+	}
 	var out []volumeInfo
 	for _, p := range projects {
 		ents, err := os.ReadDir(filepath.Join(dir, p))
