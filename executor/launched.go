@@ -107,6 +107,10 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 					err = symlinkNow(op.Root)
 				}
 			}
+		case planner.Console:
+			if part == partNotDev {
+				err = fmt.Errorf("the terminal's /dev/pts name is not fd 0's terminal in the child's mount namespace (something was mounted or renamed there; bound, it would be the environment's /dev/console): %w", e)
+			}
 		case planner.MountSetattr:
 			if part == partTarget {
 				err = fmt.Errorf("resolve %s inside the root: %w", op.Path, e)

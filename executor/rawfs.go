@@ -284,20 +284,6 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			return
 		}
 	}
-	if op.flag&rawMountSourceLink != 0 {
-		// s[1] is a link (/proc/self/fd/0): its target, a path of this
-		// mount namespace's, is the source: /dev/pts/N, nothing else.
-		b := &p.fdpath[0]
-		n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)-1), 0, 0)
-		if e != 0 {
-			rawFailed(p, op.step, partSource, e)
-		}
-		b[n] = 0
-		if n < 10 || b[0] != '/' || b[1] != 'd' || b[2] != 'e' || b[3] != 'v' || b[4] != '/' || b[5] != 'p' || b[6] != 't' || b[7] != 's' || b[8] != '/' {
-			rawFailed(p, op.step, partSource, syscall.ENOTTY)
-		}
-		source = &b[0]
-	}
 	if op.flag&rawMountInRoot != 0 {
 		var e syscall.Errno
 		if op.flag&rawMountAtHeld != 0 {
@@ -313,6 +299,10 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			rawFailed(p, op.step, partLink, syscall.ELOOP)
 		}
 		target = rawFdPath(&p.fdpath[1], tgt)
+	}
+	if op.flag&rawMountSourceLink != 0 {
+		rawConsoleBind(p, op, tgt) // the terminal, checked (rawconsole.go)
+		return
 	}
 	if op.flag&rawMountDetached != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {
 		rawDoDetachedBind(p, op, src, tgt)
@@ -342,7 +332,7 @@ const (
 	rawMountSourceInRoot             // the source is p[0], inside the root
 	rawMountInRoot                   // the target is p[1], inside the root
 	rawMountSelf                     // the target is the source (the root bound onto itself, s[0] the root: rawDoRootBind)
-	rawMountSourceLink               // the source is where the link s[1] leads (the terminal's /dev/pts/N)
+	rawMountSourceLink               // the console: where the link s[1] leads (the terminal's /dev/pts/N), checked, cloned (rawConsoleBind)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
 	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held in slot slot (Mount.Held)
 	rawMountBeneath                  // p[0] and p[1] are below the held mount in slot under, resolved beneath its fd (Mount.Beneath)

@@ -101,12 +101,13 @@ func (b *rawBuilder) symlinkOp(op planner.Symlink) (rawOp, error) {
 
 // consoleOp prepares a Console: the terminal's name in this mount
 // namespace, a copy of the host's (readlink of /proc/self/fd/0:
-// /dev/pts/N), as the bind's source: a bind of the fd itself would be
-// of a mount of the host's namespace (EINVAL). The target is made in
-// the dev mount's tmpfs, beneath its held fd when it is held.
+// /dev/pts/N), opened and checked to be fd 0's before it is cloned, made
+// read-only and moved onto the target (rawConsoleBind). The target is
+// made in the dev mount's tmpfs, beneath its held fd when it is held.
 func (b *rawBuilder) consoleOp(op planner.Console) (rawOp, error) {
 	o := rawOp{kind: rawMount, flag: rawMountInRoot | rawMountSourceLink}
 	o.a[0] = unix.MS_BIND
+	o.a[1] = b.pin(unsafe.Pointer(&consoleAttr))
 	target := op.Target
 	var err error
 	if op.Beneath != "" {

@@ -8,7 +8,7 @@ func (Clone) Syscall() string         { return "clone3" }
 func (CgroupMkdir) Syscall() string   { return "mkdir" }
 func (Pasta) Syscall() string         { return "spawn" }
 func (EtcFile) Syscall() string       { return "move_mount" }
-func (Console) Syscall() string       { return "mount" }
+func (Console) Syscall() string       { return "move_mount" }
 func (CgroupWrite) Syscall() string   { return "write" }
 func (CgroupJoin) Syscall() string    { return "write" }
 func (Fork) Syscall() string          { return "fork" }

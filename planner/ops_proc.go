@@ -400,7 +400,10 @@ type Pasta struct {
 // Openpty step), onto Target inside the root (/dev/console of its dev
 // mount), as runc and crun make /dev/console: the environment's devpts is
 // an instance of its own, where the terminal's /dev/pts/N is not, and
-// tty(1), ttyname(3) and ps find it there.
+// tty(1), ttyname(3) and ps find it there. The bind is of the file fd
+// 0 is: its /dev/pts/N opened and checked to be that inode, cloned
+// (open_tree), made read-only (the node is the host devpts's: root
+// inside would chmod it for every host user) and moved onto Target.
 type Console struct {
 	Target string `json:"target"`
 	Root   string `json:"root"`

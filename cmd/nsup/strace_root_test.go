@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
@@ -836,13 +838,24 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				return t != nil && t.kind == fdTree && !t.recursive && t.src != nil && t.src.kind == fdHost && t.src.where == "/dev/null"
 			})
 		case planner.Console:
-			// The terminal, by its /dev/pts name, onto the target's fd
-			// resolved from the root's handle.
+			// The terminal's /dev/pts/N (the name of the child's fd 0),
+			// opened following no link, cloned (open_tree), made
+			// read-only by the clone's fd, and moved onto the target's
+			// fd, resolved beneath the dev's held mount.
+			var tree *fdObj
 			add(i, st, func(e event) bool {
 				a := splitArgs(e.args)
-				return e.name == "mount" && succeeded(e) && len(a) == 5 && strings.HasPrefix(a[0], `"/dev/pts/`) && a[2] == "NULL" && a[3] == "MS_BIND" &&
-					fds.inRoot(e.pid, fds.procFd(e.pid, a[1]), op.Root, op.Target, "")
+				if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH" ||
+					!strings.HasPrefix(a[3], "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC, attr_clr=0,") {
+					return false
+				}
+				tree = fds.fd(e.pid, a[0])
+				return tree != nil && tree.kind == fdTree && !tree.recursive && tree.src != nil && tree.src.kind == fdHost && tree.src.nofollow &&
+					strings.HasPrefix(tree.src.where, "/dev/pts/")
 			})
+			add(i, st, moveMatch(fds, func(pid int, from, onto *fdObj) bool {
+				return from != nil && from == tree && fds.inRoot(pid, onto, op.Root, op.Target, op.Beneath)
+			}))
 		case planner.EtcFile:
 			// A tmpfs of its own (fsopen, fsmount), the file made in it, a
 			// clone of the file alone (open_tree) made read-only (by fd:
@@ -996,13 +1009,13 @@ func TestRootStraceMatchesPlan(t *testing.T) {
 	// Every example, and the joins that take the forked copy's path.
 	cases, _ := filepath.Glob("testdata/strace/*.yaml")
 	for _, f := range cases {
-		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false) })
+		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false, false) })
 	}
 	for _, f := range examples(t) {
-		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false) })
+		t.Run(filepath.Base(f), func(t *testing.T) { straceApply(t, strace, bin, cache, f, false, false) })
 		// Detached too (nsup apply -d): strace follows the environments
 		// after nsup has returned, until they end on their own.
-		t.Run(filepath.Base(f)+"-d", func(t *testing.T) { straceApply(t, strace, bin, cache, f, true) })
+		t.Run(filepath.Base(f)+"-d", func(t *testing.T) { straceApply(t, strace, bin, cache, f, true, false) })
 	}
 }
 
@@ -1018,19 +1031,40 @@ func TestRootStraceTar(t *testing.T) {
 	alpineTarball(t, dir)
 	f := filepath.Join(dir, "alpine.yaml")
 	os.WriteFile(f, []byte(strings.Replace(alpineSpec, "{tar: ./minirootfs.tar.gz}", "{tar: ./minirootfs.tar.gz, overlay: true}", 1)), 0o644)
-	straceApply(t, strace, buildNsup(t), t.TempDir(), f, false)
+	straceApply(t, strace, buildNsup(t), t.TempDir(), f, false, false)
+}
+
+// termIf is the caller's TERM with a terminal, as nsup plans it.
+func termIf(tty bool) string {
+	if !tty {
+		return ""
+	}
+	return os.Getenv("TERM")
+}
+
+// TestRootStraceTerminal: the same for nsup's stdin a terminal, an
+// environment with a pty of its own and a dev, so its console bind
+// (nested.yaml's dev, below a bind).
+func TestRootStraceTerminal(t *testing.T) {
+	requireRoot(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		skipOrFail(t, "strace is not installed (apt-get install strace)")
+	}
+	straceApply(t, strace, buildNsup(t), t.TempDir(), "testdata/strace/nested.yaml", false, true)
 }
 
 // straceApply traces nsup apply (-d if detach) of the spec f and checks
-// the trace against the plan.
-func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
+// the trace against the plan; tty: with nsup's stdin a terminal (a pty
+// of the test's).
+func straceApply(t *testing.T, strace, bin, cache, f string, detach, tty bool) {
 	checkHost(t)
 	state := filepath.Join(t.TempDir(), "state")
 	s, err := spec.Parse(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := planner.Compile(s, planner.Options{CacheDir: cache, Detach: detach, StateDir: state})
+	p, err := planner.Compile(s, planner.Options{CacheDir: cache, Detach: detach, StateDir: state, Terminal: tty, Term: termIf(tty)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1044,6 +1078,17 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach bool) {
 	cmd.Env = append(os.Environ(), "NSUP_CACHE_DIR="+cache, "NSUP_STATE_DIR="+state)
 	var outb lockedBuf
 	cmd.Stdout, cmd.Stderr = &outb, &outb
+	if tty {
+		master, _, slave, err := lifecycle.OpenPty()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer master.Close()
+		in := os.NewFile(uintptr(slave), "pts")
+		defer in.Close()
+		cmd.Stdin = in
+		go io.Copy(io.Discard, master) // the environment's output, relayed
+	}
 	// Detached, nsup starts with a soft RLIMIT_NOFILE below its hard one,
 	// as under a login shell: its Go runtime raises its own, and os/exec
 	// sets it back in the helpers it starts (ownCalls knows these calls).
