@@ -65,11 +65,11 @@ type Options struct {
 
 	// failAt makes one step fail, for rollback tests; pauseAt stops apply
 	// before one step for good, for tests that kill nsup there, and
-	// paused is told when it happens (export_test.go). They cannot be set
-	// from outside the package, so nsup's command line cannot reach them.
-	failAt  *failPoint
-	pauseAt *failPoint
-	paused  func(env string, step int)
+	// paused is told when it happens; pauseExec, the first nsup exec's
+	// command (execpause.go). They cannot be set from outside the package
+	// (export_test.go), so nsup's command line cannot reach them.
+	failAt, pauseAt, pauseExec *failPoint
+	paused                     func(env string, step int)
 	// exited, if set, is told each environment's child's resource usage
 	// once it is reaped.
 	exited func(env string, ru *unix.Rusage)

@@ -206,7 +206,8 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	// session of its own; from this thread, which has the environment's
 	// capabilities, no_new_privs, filter and keyring, as every thread of
 	// init has.
-	prog, err := procProg(steps, stdio, nil, nil)
+	prog, err := procProg(steps, stdio, nil, in.execPause)
+	in.execPause = nil // the first command only
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}

@@ -462,6 +462,7 @@ func (r *envRun) setupEnv(ctx context.Context) error {
 				req.ControlFD = controlFD
 			}
 			req.LogMax = r.logMax
+			req.ExecPause = r.execPause()
 		}
 		first = false
 		for _, i := range rn.steps {

@@ -93,3 +93,12 @@ func HideArgsUnknown() (restore func()) {
 	ownArgs = func() [2]memArea { return [2]memArea{} }
 	return func() { ownArgs = was }
 }
+
+// PauseExec returns opts with the first nsup exec's command in env
+// paused before step (plan numbering, the named process's proc steps)
+// until a byte is written to fifo, a path inside the environment
+// (execpause.go).
+func PauseExec(opts Options, env string, step int, fifo string) Options {
+	opts.pauseExec = &failPoint{Env: env, Step: step, Resume: fifo}
+	return opts
+}

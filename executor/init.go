@@ -127,6 +127,9 @@ type initState struct {
 	execs map[int]*execSession
 	// env is the environment's name, for init's own messages.
 	env string
+	// execPause is the test hook's pause of the next nsup exec's command
+	// (execpause.go), nil otherwise.
+	execPause *failPoint
 	// running is set once init's loop runs: healthchecks and restarts
 	// start then (before, during setup, nothing would reap them).
 	running bool

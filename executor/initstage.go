@@ -73,6 +73,7 @@ func (c *stage) run(dec *json.Decoder) int {
 			c.init.env = req.Env
 			c.init.color, c.init.colorBase = req.Color, req.ColorBase
 			c.init.logMax = req.LogMax
+			c.init.execPause = req.ExecPause.point()
 		}
 		if i, err := c.steps(req); err != nil {
 			c.init.killAll()

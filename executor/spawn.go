@@ -88,6 +88,9 @@ func spawn(p *rawProg) (int, error) {
 	}
 	what, step, value := binary.NativeEndian.Uint64(b[0:]), binary.NativeEndian.Uint64(b[8:]), binary.NativeEndian.Uint64(b[16:])
 	if what == reportPaused {
+		if resumable(p) {
+			return int(pid), nil // it goes on once resumed (execpause.go)
+		}
 		return 0, &rawFailure{step: int(step), paused: true}
 	}
 	return 0, &rawFailure{step: int(step), err: unix.Errno(value)}

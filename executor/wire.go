@@ -48,6 +48,9 @@ type request struct {
 	// nil otherwise.
 	Fail  *wireFail `json:"fail,omitempty"`
 	Pause *wireFail `json:"pause,omitempty"`
+	// ExecPause, on the first request, is the test-only pause of the
+	// first nsup exec's command (Options.pauseExec, execpause.go).
+	ExecPause *wireFail `json:"execPause,omitempty"`
 	// Color says whether init colours the labels of prefixed output (a
 	// terminal, no NO_COLOR), ColorBase the colour of this environment's
 	// first label, so that labels of one plan differ.
@@ -76,6 +79,9 @@ type indexedStep struct {
 type wireFail struct {
 	Step  int `json:"step"`
 	Errno int `json:"errno"`
+	// Resume (ExecPause): the FIFO, inside the environment, whose first
+	// byte ends the pause.
+	Resume string `json:"resume,omitempty"`
 }
 
 // reply is one message of the child stage to the host.

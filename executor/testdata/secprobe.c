@@ -4,6 +4,7 @@
  * and run inside environments; single-threaded, so that unshare(2) of a
  * user namespace is possible where the filter allows it. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/perf_event.h>
@@ -242,6 +243,59 @@ int main(int argc, char **argv) {
 			result("reach_process_madvise", syscall(SYS_process_madvise, pfd, &r, 1, 20 /* MADV_COLD */, 0));
 			result("reach_ptrace", syscall(SYS_ptrace, 16 /* ATTACH */, pid, 0, 0));
 			result("reach_sched_setattr_nice", ({ struct { unsigned size, policy; unsigned long long flags; int nice; unsigned prio; unsigned long long r, d, p; } at = {48, 0, 0, 19, 0, 0, 0, 0}; syscall(SYS_sched_setattr, pid, &at, 0); }));
+		} else if (!strncmp(a, "peek:", 5)) {
+			/* peek:PID: what root inside reaches of PID: its fds (listed,
+			 * resolved, opened, taken with pidfd_getfd), its cwd, root and
+			 * exe, its environ and mem, ptrace; what it reads is printed
+			 * after OK ("peek_cwd: OK /path") */
+			int pid = atoi(a + 5);
+			char p[64], buf[4096];
+			snprintf(p, sizeof p, "/proc/%d/fd", pid);
+			DIR *d = opendir(p);
+			printf("peek_fddir: %s\n", ename(d ? 0 : errno));
+			if (d) {
+				struct dirent *de;
+				while ((de = readdir(d)))
+					if (de->d_name[0] != '.') printf("peek_fdlisted_%s: OK\n", de->d_name);
+				closedir(d);
+			}
+			int pfd = syscall(SYS_pidfd_open, pid, 0);
+			for (int fd = 0; fd < 16; fd++) {
+				snprintf(p, sizeof p, "/proc/%d/fd/%d", pid, fd);
+				ssize_t n = readlink(p, buf, sizeof buf - 1);
+				if (n >= 0) { buf[n] = 0; printf("peek_fd_%d: OK %s\n", fd, buf); }
+				else printf("peek_fd_%d: %s\n", fd, ename(errno));
+				int o = open(p, O_RDONLY | O_NONBLOCK);
+				printf("peek_fdopen_%d: %s\n", fd, ename(o < 0 ? errno : 0));
+				if (o >= 0) close(o);
+				int g = pfd < 0 ? -1 : syscall(SYS_pidfd_getfd, pfd, fd, 0);
+				if (g >= 0) {
+					snprintf(p, sizeof p, "/proc/self/fd/%d", g);
+					n = readlink(p, buf, sizeof buf - 1);
+					buf[n < 0 ? 0 : n] = 0;
+					printf("peek_getfd_%d: OK %s\n", fd, buf);
+					close(g);
+				} else printf("peek_getfd_%d: %s\n", fd, ename(pfd < 0 ? EBADF : errno));
+			}
+			const char *links[] = {"cwd", "root", "exe"};
+			for (int i = 0; i < 3; i++) {
+				snprintf(p, sizeof p, "/proc/%d/%s", pid, links[i]);
+				ssize_t n = readlink(p, buf, sizeof buf - 1);
+				if (n >= 0) { buf[n] = 0; printf("peek_%s: OK %s\n", links[i], buf); }
+				else printf("peek_%s: %s\n", links[i], ename(errno));
+			}
+			const char *files[] = {"environ", "mem", "auxv", "maps"};
+			for (int i = 0; i < 4; i++) {
+				snprintf(p, sizeof p, "/proc/%d/%s", pid, files[i]);
+				int o = open(p, O_RDONLY);
+				long n = o < 0 ? -1 : read(o, buf, sizeof buf);
+				if (n >= 0) printf("peek_%s: OK %ld bytes\n", files[i], n);
+				else printf("peek_%s: %s\n", files[i], ename(errno));
+				if (o >= 0) close(o);
+			}
+			long r = syscall(SYS_ptrace, 16 /* ATTACH */, pid, 0, 0);
+			printf("peek_ptrace: %s\n", ename(r < 0 ? errno : 0));
+			if (r == 0) { waitpid(pid, NULL, __WALL); syscall(SYS_ptrace, 17 /* DETACH */, pid, 0, 0); }
 		} else if (!strncmp(a, "affinity:", 9)) {
 			/* affinity:PID: PID pinned to CPU 0 */
 			cpu_set_t set;
