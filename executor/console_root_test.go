@@ -29,7 +29,7 @@ environments:
       - {type: bind, source: ./out, target: /out}
     processes:
       - name: main
-        command: [/bin/sh, -c, '{ echo "console=$(stat -L -c %d:%i:%t:%T /dev/console)"; echo "fd0=$(stat -L -c %d:%i:%t:%T /proc/self/fd/0)"; chmod 666 /dev/console; echo "chmod=$?"; } > /out/res 2>&1']
+        command: [/bin/sh, -c, '{ echo "console=$(stat -L -c %d:%i:%t:%T /dev/console)"; echo "fd0=$(stat -L -c %d:%i:%t:%T /proc/self/fd/0)"; chmod 666 /dev/console; echo "chmod=$?"; chmod 666 /proc/self/fd/0; echo "fdchmod=$?"; } > /out/res 2>&1']
 `
 
 // consoleRoot is a busybox root in dir with stat and chmod, and the
@@ -83,14 +83,17 @@ func probeValue(out, name string) string {
 // TestRootConsoleIsTerminal: the environment's /dev/console is its fd
 // 0, the pty nsup opened (the same inode of the same devpts, a pty's
 // major 136..143), bound read-only: root inside's chmod of it, which
-// made the host devpts's node 0666 for every host user, fails (EROFS).
+// made the host devpts's node 0666 for every host user, fails (EROFS),
+// and so does its chmod of its fd 0 (/proc/self/fd/0), which was the
+// file nsup opened on the host's devpts mount, writable, and is now
+// reopened through the read-only bind.
 func TestRootConsoleIsTerminal(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
 	res := consoleRoot(t, dir)
 	p := compileTerminal(t, dir, consoleSpec)
-	if text := planText(p); !strings.Contains(text, "move_mount(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened, checked to be fd 0, cloned, read-only>, <mount at /dev>/console)") {
+	if text := planText(p); !strings.Contains(text, "move_mount(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened, checked to be fd 0, cloned, read-only>, <mount at /dev>/console), fds 0, 1, 2 that are it reopened there") {
 		t.Fatalf("the plan does not show the console's bind:\n%s", text)
 	}
 	st, out, errOut, err := run(t, p, executor.Options{})
@@ -106,6 +109,9 @@ func TestRootConsoleIsTerminal(t *testing.T) {
 	}
 	if c := probeValue(out, "chmod"); c != "1" {
 		t.Errorf("chmod 666 /dev/console inside: status %q, want 1 (EROFS):\n%s", c, out)
+	}
+	if c := probeValue(out, "fdchmod"); c != "1" {
+		t.Errorf("chmod 666 /proc/self/fd/0 inside: status %q, want 1 (EROFS: fd 0 reopened through the read-only bind):\n%s", c, out)
 	}
 }
 

@@ -8,12 +8,14 @@ package executor
 // therefore opened, following no link, and that fd is checked to be fd
 // 0's very terminal (the same inode of the same devpts) before it is
 // cloned (open_tree), made read-only, and moved onto the target: what is
-// bound is the file checked, whatever the name leads to after. Before
+// bound is the file checked, whatever the name leads to after. fds 0, 1
+// and 2 that are the terminal are then reopened through that bind. Before
 // (helper-95), the name was handed to mount(2), which resolved it again,
 // in the runc CVE-2025-52565 way: a mount over /dev/pts/N in the child's
 // namespace between the readlink and the mount bound that instead
 // (TestRootConsoleSwapped). Read-only: the node is the host devpts's, and
-// root inside made it 0666 for every host user (chmod /dev/console).
+// root inside made it 0666 for every host user (chmod /dev/console, or
+// of its fd 0, which was on the host's devpts mount, writable).
 
 import (
 	"syscall"
@@ -29,11 +31,12 @@ var consoleAttr = unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_A
 // rawConsoleBind binds the terminal, fd 0, onto the target fd tgt: its
 // name (the link s[1], /proc/self/fd/0, which must lead to /dev/pts/N)
 // opened with no symlink followed, checked against fd 0, cloned, made
-// read-only (attributes at a[1]) and moved onto tgt.
+// read-only (attributes at a[1]) and moved onto tgt. It returns the
+// bind's fd.
 //
 //go:norace
 //go:nosplit
-func rawConsoleBind(p *rawProg, op *rawOp, tgt uintptr) {
+func rawConsoleBind(p *rawProg, op *rawOp, tgt uintptr) uintptr {
 	b := &p.fdpath[0]
 	n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)-1), 0, 0)
 	if e != 0 {
@@ -69,6 +72,35 @@ func rawConsoleBind(p *rawProg, op *rawOp, tgt uintptr) {
 		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	rawClose(tree)
 	rawClose(tgt)
+	return tree
+}
+
+// rawConsoleReopen puts the terminal, reopened through its read-only
+// bind tree (closed here), in place of each of fds 0, 1 and 2 that is
+// it: they were the file nsup opened on the host's devpts mount,
+// writable (root inside's chmod 666 /proc/self/fd/0 made the node every
+// host user's).
+//
+//go:norace
+//go:nosplit
+func rawConsoleReopen(p *rawProg, op *rawOp, tree uintptr) {
+	ro, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, atFDCWD, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[1], tree))), unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0, 0, 0)
+	if e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(tree)
+	if _, _, e = syscall.RawSyscall6(unix.SYS_NEWFSTATAT, ro, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	dev, ino := p.st.Dev, p.st.Ino
+	for fd := uintptr(0); fd < 3; fd++ {
+		_, _, e = syscall.RawSyscall6(unix.SYS_NEWFSTATAT, fd, uintptr(unsafe.Pointer(&empty[0])), uintptr(unsafe.Pointer(&p.st)), unix.AT_EMPTY_PATH, 0, 0)
+		if e == 0 && p.st.Mode&unix.S_IFMT == unix.S_IFCHR && p.st.Dev == dev && p.st.Ino == ino {
+			if _, _, e = syscall.RawSyscall(unix.SYS_DUP3, ro, fd, 0); e != 0 {
+				rawFailed(p, op.step, partCall, e)
+			}
+		}
+	}
+	rawClose(ro)
 }

@@ -301,7 +301,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		target = rawFdPath(&p.fdpath[1], tgt)
 	}
 	if op.flag&rawMountSourceLink != 0 {
-		rawConsoleBind(p, op, tgt) // the terminal, checked (rawconsole.go)
+		rawConsoleReopen(p, op, rawConsoleBind(p, op, tgt)) // the terminal, checked (rawconsole.go)
 		return
 	}
 	if op.flag&rawMountDetached != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {

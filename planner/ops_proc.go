@@ -403,7 +403,9 @@ type Pasta struct {
 // tty(1), ttyname(3) and ps find it there. The bind is of the file fd
 // 0 is: its /dev/pts/N opened and checked to be that inode, cloned
 // (open_tree), made read-only (the node is the host devpts's: root
-// inside would chmod it for every host user) and moved onto Target.
+// inside would chmod it for every host user) and moved onto Target;
+// fds 0 to 2 that are the terminal are reopened through it (they were
+// on the host's devpts mount, writable: chmod of /proc/self/fd/0).
 type Console struct {
 	Target string `json:"target"`
 	Root   string `json:"root"`

@@ -284,7 +284,7 @@ func FormatOp(op Op) string {
 		if op.Beneath != "" {
 			walk = ", following no link"
 		}
-		return fmt.Sprintf("move_mount(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened, checked to be fd 0, cloned, read-only>, %s): create target file if missing%s", beneathOrInRoot(op.Target, op.Beneath), walk)
+		return fmt.Sprintf("move_mount(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened, checked to be fd 0, cloned, read-only>, %s), fds 0, 1, 2 that are it reopened there: create target file if missing%s", beneathOrInRoot(op.Target, op.Beneath), walk)
 	case Pasta:
 		return op.text()
 	case CgroupWrite:
