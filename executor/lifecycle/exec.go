@@ -118,6 +118,14 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		master, masterFD = m, mfd
 		defer master.Close()
+		if os.Geteuid() == 0 {
+			ro, err := ReadOnlyPty(slave)
+			unix.Close(slave)
+			if err != nil {
+				return 1, fmt.Errorf("a terminal for the command: %w", err)
+			}
+			slave = ro
+		}
 		Resize(masterFD, opts.Stdin, opts.Stdout)
 		err = unix.Sendmsg(c, req, unix.UnixRights(slave), nil, 0)
 		unix.Close(slave)

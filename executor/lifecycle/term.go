@@ -127,15 +127,48 @@ func OpenNull() (*os.File, error) {
 	if st.Mode&unix.S_IFMT != unix.S_IFCHR || !isNull(&st) {
 		return nil, fmt.Errorf("/dev/null on the host is not the device it names (something replaced it there; handed in, it would be what root inside reads and writes): %w", unix.ENODEV)
 	}
-	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC}
-	if err := unix.MountSetattr(t, "", unix.AT_EMPTY_PATH, &attr); err != nil {
-		return nil, fmt.Errorf("mount_setattr /dev/null's clone read-only: %w", err)
-	}
-	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", t), unix.O_RDWR|unix.O_CLOEXEC, 0)
+	fd, err := openReadOnly(t, unix.O_RDWR|unix.O_CLOEXEC)
 	if err != nil {
-		return nil, fmt.Errorf("open /dev/null's read-only clone: %w", err)
+		return nil, fmt.Errorf("/dev/null's clone: %w", err)
 	}
 	return os.NewFile(uintptr(fd), os.DevNull), nil
+}
+
+// ReadOnlyPty opens the pty slave s again through a read-only clone of it
+// alone, as OpenNull does /dev/null: nsup exec -t's command gets that one,
+// so that root inside cannot chmod or chown the host's /dev/pts/N (a
+// chmod 666 gave every host user the command's terminal: what the caller
+// types, and a way to type into it). Root only.
+func ReadOnlyPty(s int) (int, error) {
+	t, err := unix.OpenTree(s, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return -1, fmt.Errorf("open_tree the terminal: %w", err)
+	}
+	defer unix.Close(t)
+	fd, err := openReadOnly(t, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if err != nil {
+		return -1, fmt.Errorf("the terminal's clone: %w", err)
+	}
+	var a, b unix.Stat_t
+	if unix.Fstat(s, &a) != nil || unix.Fstat(fd, &b) != nil || a.Rdev != b.Rdev || a.Ino != b.Ino {
+		unix.Close(fd)
+		return -1, fmt.Errorf("the terminal's clone is not the terminal: %w", unix.ENOTTY)
+	}
+	return fd, nil
+}
+
+// openReadOnly makes the detached clone t read-only (nosuid, noexec) and
+// opens its file with flags, through /proc/self/fd.
+func openReadOnly(t, flags int) (int, error) {
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC}
+	if err := unix.MountSetattr(t, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		return -1, fmt.Errorf("mount_setattr read-only: %w", err)
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", t), flags, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open: %w", err)
+	}
+	return fd, nil
 }
 
 // SwapNull puts null in place of each of files that is the null device
