@@ -175,3 +175,34 @@ func TestRootConsoleSwapped(t *testing.T) {
 	}
 	t.Logf("%s swapped: %v", swapped, err)
 }
+
+// TestRootTerminalNoDevReadOnly: an environment given a terminal but no
+// dev has no console to reopen its fds through (TestRootConsoleIsTerminal),
+// and got the file nsup opened on the host's devpts mount, writable: root
+// inside ran chmod 666 /proc/self/fd/0, and the host's /dev/pts/N was
+// every host user's (found in the twenty-first stop). As root, the
+// Openpty step now opens the peer again through a read-only clone of it
+// alone (ReadOnly): the chmod fails (EROFS); the terminal is the same.
+func TestRootTerminalNoDevReadOnly(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	res := consoleRoot(t, dir)
+	p := compileTerminal(t, dir, strings.Replace(strings.Replace(consoleSpec, "      - {type: dev, target: /dev}\n", "", 1),
+		`echo "console=$(stat -L -c %d:%i:%t:%T /dev/console)"; `, "", 1))
+	if text := planText(p); !strings.Contains(text, `openpty("/dev/ptmx"), its peer opened again through a read-only clone`) {
+		t.Fatalf("the plan does not show the terminal's read-only reopen:\n%s", text)
+	}
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s\n%s", st, err, out, errOut)
+	}
+	b, _ := os.ReadFile(res)
+	out = string(b)
+	if f := strings.Split(probeValue(out, "fd0"), ":"); len(f) != 4 || !strings.HasPrefix(f[2], "8") {
+		t.Errorf("fd 0 is %q: want a pty (major 0x88..0x8f):\n%s", probeValue(out, "fd0"), out)
+	}
+	if c := probeValue(out, "fdchmod"); c != "1" {
+		t.Errorf("chmod 666 /proc/self/fd/0 inside: status %q, want 1 (EROFS: the terminal reopened read-only):\n%s", c, out)
+	}
+}

@@ -28,7 +28,7 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		}
 		return err
 	case planner.Openpty:
-		return r.openpty()
+		return r.openpty(op.ReadOnly)
 	case planner.NullDevice:
 		f, err := lifecycle.OpenNull()
 		r.null = f

@@ -34,13 +34,22 @@ type ptyRelay struct {
 
 // openpty performs the Openpty step: the relay runs until the
 // environment ends (finish).
-func (r *envRun) openpty() error {
+func (r *envRun) openpty(readOnly bool) error {
 	if r.child > 0 {
 		return fmt.Errorf("openpty after the clone: the child has its fds already: %w", unix.EINVAL)
 	}
 	m, mfd, s, err := lifecycle.OpenPty()
 	if err != nil {
 		return err
+	}
+	if readOnly {
+		ro, err := lifecycle.ReadOnlyPty(s)
+		unix.Close(s)
+		if err != nil {
+			m.Close()
+			return err
+		}
+		s = ro
 	}
 	in, out := r.a.std.terminal()
 	p := &ptyRelay{master: m, masterFD: mfd, slave: os.NewFile(uintptr(s), "pts"), copied: make(chan struct{})}

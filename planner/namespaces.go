@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -402,7 +403,10 @@ func (ec *envCompiler) host() {
 		ec.add(Host, e.Pos, Listen{Path: filepath.Join(ec.stateDir, ControlFile)})
 	}
 	if ec.terminal {
-		ec.add(Host, e.Pos, Openpty{})
+		// A dev mount's Console step reopens the terminal's fds through
+		// its read-only bind; without one, root's nsup does it here.
+		dev := slices.ContainsFunc(e.Mounts, func(m spec.Mount) bool { return m.Type == spec.MountDev })
+		ec.add(Host, e.Pos, Openpty{ReadOnly: ec.caller.Privileged && !dev})
 	}
 	first := e.Pos
 	if len(e.Namespaces) > 0 {

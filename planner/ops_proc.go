@@ -164,8 +164,14 @@ type Setctty struct{}
 // controlling terminal, and nsup relays it to its own terminal (in raw
 // mode meanwhile, the window size followed). The caller's terminal never
 // reaches the environment, so TIOCSTI from inside types into the
-// environment's own terminal only (CVE-2017-5226).
-type Openpty struct{}
+// environment's own terminal only (CVE-2017-5226). With ReadOnly (nsup
+// as root, and no dev mount whose Console step reopens it), the peer is
+// opened again through a read-only clone of it alone (open_tree,
+// mount_setattr), as nsup exec -t's is: root inside cannot chmod or chown
+// the host's /dev/pts/N through its fds.
+type Openpty struct {
+	ReadOnly bool `json:"readOnly,omitempty"`
+}
 
 // NullDevice opens the null device for the environment's fds 0, 1 and 2
 // that are the host's (nsup's caller gave it /dev/null, a detached

@@ -458,6 +458,9 @@ func FormatOp(op Op) string {
 	case Setctty:
 		return "ioctl(0, TIOCSCTTY, 0)"
 	case Openpty:
+		if op.ReadOnly {
+			return `openpty("/dev/ptmx"), its peer opened again through a read-only clone (open_tree, mount_setattr): fds 0, 1, 2 of the environment, relayed to nsup's terminal`
+		}
 		return `openpty("/dev/ptmx"): fds 0, 1, 2 of the environment, relayed to nsup's terminal`
 	case NullDevice:
 		return `open_tree("/dev/null", OPEN_TREE_CLONE), mount_setattr(its fd, MOUNT_ATTR_RDONLY|NOSUID|NOEXEC), open(its fd): for fds 0-2 that are the null device`
