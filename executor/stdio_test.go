@@ -15,7 +15,7 @@ import (
 
 // TestPassAsIs: only what cannot be opened again the other way reaches
 // an environment as it is: a pipe, a socket, /dev/null. A regular file, a
-// folder, a terminal and another device go through a pipe; a stdout and
+// folder, a terminal, another device and a named FIFO go through a pipe; a stdout and
 // stderr that are one file through one (SameFile).
 func TestPassAsIs(t *testing.T) {
 	dir := t.TempDir()
@@ -46,6 +46,17 @@ func TestPassAsIs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A named FIFO is a node of the caller's filesystem: handed over as it
+	// is, root inside chmod'ed and chown'ed it through /proc/self/fd/1.
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	named, err := os.OpenFile(fifo, os.O_RDWR, 0) // O_RDWR: no wait for a peer
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer named.Close()
 	defer master.Close()
 	defer slave.Close()
 	for _, c := range []struct {
@@ -60,6 +71,7 @@ func TestPassAsIs(t *testing.T) {
 		{"folder", open(dir), false},
 		{"terminal", slave, false},
 		{"/dev/zero", open("/dev/zero"), false},
+		{"named FIFO", named, false},
 	} {
 		if got := lifecycle.PassAsIs(c.f); got != c.want {
 			t.Errorf("PassAsIs(%s) = %v, want %v", c.name, got, c.want)

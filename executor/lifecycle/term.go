@@ -85,7 +85,11 @@ func RawMode(f *os.File) (restore func(), err error) {
 //     controlling terminal inside; an environment gets a terminal only
 //     as a pty of its own (the Openpty step, nsup exec -t);
 //   - any other device: opened again, it could be read or written the
-//     other way (a log device given to write, read back).
+//     other way (a log device given to write, read back);
+//   - a named FIFO (or an O_PATH fd of a socket's node): a node of the
+//     caller's filesystem, which root inside, its owner, chmod'ed and
+//     chown'ed through /proc/self/fd/N; a pipe or socket is handed over
+//     only on pipefs or sockfs, where nobody else opens it by a path.
 func PassAsIs(f *os.File) bool {
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) != nil {
@@ -93,7 +97,8 @@ func PassAsIs(f *os.File) bool {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFIFO, unix.S_IFSOCK:
-		return true
+		var fs unix.Statfs_t
+		return unix.Fstatfs(int(f.Fd()), &fs) == nil && (fs.Type == unix.PIPEFS_MAGIC || fs.Type == unix.SOCKFS_MAGIC)
 	case unix.S_IFCHR:
 		return isNull(&st)
 	}
