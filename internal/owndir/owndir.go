@@ -33,7 +33,8 @@ func Check(what, d string) error {
 	if err != nil {
 		return err
 	}
-	if link, uid, err := othersLink(d); err != nil {
+	link, uid, links, err := othersLink(d)
+	if err != nil {
 		return err
 	} else if link != "" {
 		return fmt.Errorf("%s %s is reached through the symlink %s of uid %d, who may point it elsewhere at any moment (everything nsup does after this check would follow it): %w",
@@ -47,7 +48,10 @@ func Check(what, d string) error {
 		return fmt.Errorf("%s %s is not a folder of uid %d that only it can write to (mode %#o, uid %d): %w",
 			what, d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
 	}
-	for _, p := range []string{d, real} {
+	// The folders a link met lies in too: one that another user may
+	// change (not on d's path as given, nor on the resolved one) lets it
+	// put a link of its own in place of root's or the caller's.
+	for _, p := range append([]string{d, real}, links...) {
 		for a := filepath.Dir(p); ; a = filepath.Dir(a) {
 			if err := unix.Stat(a, &st); err != nil {
 				return &os.PathError{Op: "stat", Path: a, Err: err}
@@ -67,7 +71,9 @@ func Check(what, d string) error {
 // othersLink returns the first symlink met while resolving the absolute
 // path p (as the kernel does, a link's target in place of its name, ".."
 // after a link taken from its target) that is neither root's nor the
-// caller's, and its owner; "" if there is none. The folders on the way
+// caller's, and its owner; "" if there is none. links are the other
+// symlinks met (root's or the caller's), whose folders Check checks as
+// it does those on d's path. The folders on the way
 // are checked by Check, not the links: another user's link in /tmp (the
 // sticky bit lets its owner remove it, and put another in its place) was
 // taken for the caller's state directory it led to when checked, and led
@@ -75,13 +81,14 @@ func Check(what, d string) error {
 // TestRootCheckOthersLink). fs.protected_symlinks = 1 stops following
 // such a link in a sticky folder, but it is 0 on some hosts, and a link
 // of another user's elsewhere is followed whatever it says.
-func othersLink(p string) (string, uint32, error) {
+func othersLink(p string) (string, uint32, []string, error) {
 	caller := uint32(os.Geteuid())
 	cur, rest := "/", p
+	var links []string
 	for hops := 0; ; {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" {
-			return "", 0, nil
+			return "", 0, links, nil
 		}
 		var comp string
 		comp, rest, _ = strings.Cut(rest, "/")
@@ -95,21 +102,22 @@ func othersLink(p string) (string, uint32, error) {
 		next := filepath.Join(cur, comp)
 		var st unix.Stat_t
 		if err := unix.Lstat(next, &st); err != nil {
-			return "", 0, &os.PathError{Op: "lstat", Path: next, Err: err}
+			return "", 0, nil, &os.PathError{Op: "lstat", Path: next, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			cur = next
 			continue
 		}
 		if st.Uid != 0 && st.Uid != caller {
-			return next, st.Uid, nil
+			return next, st.Uid, nil, nil
 		}
 		if hops++; hops > 40 { // the kernel's limit (MAXSYMLINKS)
-			return "", 0, &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
+			return "", 0, nil, &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
 		}
+		links = append(links, next)
 		target, err := os.Readlink(next)
 		if err != nil {
-			return "", 0, err
+			return "", 0, nil, err
 		}
 		if filepath.IsAbs(target) {
 			cur = "/"

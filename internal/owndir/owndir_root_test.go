@@ -77,3 +77,49 @@ func TestRootCheckOthersLink(t *testing.T) {
 		}
 	}
 }
+
+// TestRootCheckLinkInOthersFolder: a link of root's or the caller's is
+// followed, but the folder it lies in was never checked when it was
+// neither on the path as given nor on the resolved one: a link of the
+// caller's to a link of root's in another user's folder, which led to the
+// caller's state directory, passed, and that user may replace the link in
+// its folder with one of its own (to its own state directory and control
+// socket) a moment after the check, as helper-97's flipped link did in a
+// sticky folder (found by helper-99's review of that fix). Each folder a
+// link met lies in is checked as the folders on the way are.
+func TestRootCheckLinkInOthersFolder(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "needs root (a folder of another uid)")
+	}
+	dir := t.TempDir()
+	own := filepath.Join(dir, "own")
+	att := filepath.Join(dir, "att")
+	for _, d := range []string{own, att, filepath.Join(att, "sub")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chown(att, 1234, 1234); err != nil {
+		t.Fatal(err)
+	}
+	// Root's links, in the other user's folder and in a folder of root's
+	// in it; then links of root's, in a folder of root's, to each.
+	inAtt, inSub := filepath.Join(att, "l"), filepath.Join(att, "sub", "l")
+	for _, l := range []string{inAtt, inSub} {
+		if err := os.Symlink(own, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	toAtt, toSub := filepath.Join(dir, "to-att"), filepath.Join(dir, "to-sub")
+	os.Symlink(inAtt, toAtt)
+	os.Symlink(inSub, toSub)
+	if err := Check("state directory", own); err != nil {
+		t.Fatalf("Check(%s): %v, want nil", own, err)
+	}
+	for _, d := range []string{toAtt, toSub} {
+		err := Check("state directory", d)
+		if err == nil || !errors.Is(err, unix.EPERM) || !strings.Contains(err.Error(), att) {
+			t.Errorf("Check(%s) = %v, want EPERM naming %s", d, err, att)
+		}
+	}
+}
