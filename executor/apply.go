@@ -343,7 +343,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		case s := <-sigs:
 			switch {
 			case len(runs) == 1:
-				runs[0].signal(s.(syscall.Signal))
+				runs[0].forward(s.(syscall.Signal))
 			case !stopping:
 				stopping = true
 				stopNext()

@@ -93,6 +93,8 @@ type envRun struct {
 	// finished and stopped are Apply's: the environment ended, and was
 	// sent SIGTERM by an ordered stop.
 	finished, stopped bool
+	// stops counts the SIGINTs and SIGTERMs forwarded (forward).
+	stops atomic.Int32
 	// colorBase is the colour index of the environment's first output
 	// label.
 	colorBase int

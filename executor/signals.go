@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // Subscribe subscribes a new channel to SIGINT and SIGTERM, for
@@ -62,7 +63,7 @@ func watchSignals(sigs <-chan os.Signal, cancel func()) *sigWatch {
 			case s := <-sigs:
 				w.mu.Lock()
 				if w.run != nil {
-					w.run.signal(s.(syscall.Signal))
+					w.run.forward(s.(syscall.Signal))
 				} else if w.got == nil {
 					w.got = s
 					cancel()
@@ -95,3 +96,33 @@ func (w *sigWatch) setUp(r *envRun) os.Signal {
 }
 
 func (w *sigWatch) stop() { close(w.done) }
+
+// forward sends r's child sig, which nsup received. An environment whose
+// main process is its child itself (init: false: no init or monitor
+// that would kill it after its stop_timeout) is killed by a second
+// SIGINT or SIGTERM, as the ordered stop of several is: that process is
+// PID 1 of its pid namespace, which gets no signal it has no handler
+// for, and nsup otherwise forwarded every ^C to a process that ignored
+// it (found by helper-99's review: an apply ran on for 13 minutes).
+func (r *envRun) forward(sig unix.Signal) {
+	if (sig == unix.SIGINT || sig == unix.SIGTERM) && r.bare() && r.stops.Add(1) > 1 {
+		sig = unix.SIGKILL
+	}
+	r.signal(sig)
+}
+
+// bare says whether the environment's child executes its main process
+// itself: neither nsup's init nor the minimal monitor is its PID 1.
+func (r *envRun) bare() bool {
+	for _, st := range r.env.Steps {
+		switch st.Op.(type) {
+		case planner.Monitor:
+			return false
+		case planner.Execve:
+			if st.Stage == planner.Child {
+				return false // nsup's init
+			}
+		}
+	}
+	return true
+}
