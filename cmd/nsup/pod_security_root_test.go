@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 )
@@ -266,10 +267,32 @@ func TestRootPodHolderMemberPtrace(t *testing.T) {
 // with syscall.AllThreadsSyscall.)
 func TestRootPodHolderThreads(t *testing.T) {
 	holder, _, _ := upReviewPod(t, reviewNetPodSpec)
+	// The holder drops its privileges once it runs, while nsup goes on
+	// (not dumpable from its first step, it cannot be taken over
+	// meanwhile): under load the test read it before it had (two CPU
+	// hogs, once in a full run). What it ends with is looked at, within
+	// a bound.
+	var bad []string
+	for try := 0; try < 200; try++ {
+		bad = holderPrivileges(t, holder)
+		if len(bad) == 0 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, b := range bad {
+		t.Error(b)
+	}
+}
+
+// holderPrivileges says what of each thread of the holder is not
+// CAP_SYS_PTRACE alone with no_new_privs.
+func holderPrivileges(t *testing.T, holder int) []string {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/status", holder))
 	if len(tasks) < 2 {
 		t.Fatalf("holder %d: threads %v", holder, tasks)
 	}
+	var bad []string
 	for _, st := range tasks {
 		b, _ := os.ReadFile(st)
 		for _, l := range strings.Split(string(b), "\n") {
@@ -280,15 +303,16 @@ func TestRootPodHolderThreads(t *testing.T) {
 			switch f[0] {
 			case "CapPrm:", "CapEff:", "CapBnd:":
 				if f[1] != "0000000000080000" {
-					t.Errorf("%s: %s %s, want CAP_SYS_PTRACE only (0000000000080000)", st, f[0], f[1])
+					bad = append(bad, fmt.Sprintf("%s: %s %s, want CAP_SYS_PTRACE only (0000000000080000)", st, f[0], f[1]))
 				}
 			case "NoNewPrivs:":
 				if f[1] != "1" {
-					t.Errorf("%s: NoNewPrivs %s", st, f[1])
+					bad = append(bad, fmt.Sprintf("%s: NoNewPrivs %s", st, f[1]))
 				}
 			}
 		}
 	}
+	return bad
 }
 
 // A pod's holder is entered only if its user namespace is mapped as the
