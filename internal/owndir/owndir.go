@@ -22,18 +22,14 @@ import (
 // lets anyone but root and the caller replace it: one that others (or a
 // group with another member) may write to without the sticky bit of
 // /tmp, or another user's; nor is any symlink met on the way another
-// user's (othersLink). A missing folder is an error that errors.Is
+// user's (resolve). A missing folder is an error that errors.Is
 // fs.ErrNotExist.
 func Check(what, d string) error {
 	d, err := filepath.Abs(d)
 	if err != nil {
 		return err
 	}
-	real, err := filepath.EvalSymlinks(d)
-	if err != nil {
-		return err
-	}
-	link, uid, links, err := othersLink(d)
+	real, link, uid, links, err := resolve(d)
 	if err != nil {
 		return err
 	} else if link != "" {
@@ -68,27 +64,26 @@ func Check(what, d string) error {
 	return nil
 }
 
-// othersLink returns the first symlink met while resolving the absolute
-// path p (as the kernel does, a link's target in place of its name, ".."
-// after a link taken from its target) that is neither root's nor the
-// caller's, and its owner; "" if there is none. links are the other
-// symlinks met (root's or the caller's), whose folders Check checks as
-// it does those on d's path. The folders on the way
-// are checked by Check, not the links: another user's link in /tmp (the
+// resolve resolves the absolute path p as the kernel does (a link's
+// target in place of its name, ".." after a link taken from its target)
+// into real, and returns the first symlink met that is neither root's
+// nor the caller's, and its owner (link, uid; then real is ""). links
+// are the other symlinks met (root's or the caller's), whose folders
+// Check checks as it does those on d's path. The folders on the way are
+// checked by Check, not the links: another user's link in /tmp (the
 // sticky bit lets its owner remove it, and put another in its place) was
 // taken for the caller's state directory it led to when checked, and led
 // to that user's own folder a moment later (found by a real run:
 // TestRootCheckOthersLink). fs.protected_symlinks = 1 stops following
 // such a link in a sticky folder, but it is 0 on some hosts, and a link
 // of another user's elsewhere is followed whatever it says.
-func othersLink(p string) (string, uint32, []string, error) {
+func resolve(p string) (real, link string, uid uint32, links []string, err error) {
 	caller := uint32(os.Geteuid())
 	cur, rest := "/", p
-	var links []string
 	for hops := 0; ; {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" {
-			return "", 0, links, nil
+			return cur, "", 0, links, nil
 		}
 		var comp string
 		comp, rest, _ = strings.Cut(rest, "/")
@@ -102,22 +97,22 @@ func othersLink(p string) (string, uint32, []string, error) {
 		next := filepath.Join(cur, comp)
 		var st unix.Stat_t
 		if err := unix.Lstat(next, &st); err != nil {
-			return "", 0, nil, &os.PathError{Op: "lstat", Path: next, Err: err}
+			return "", "", 0, nil, &os.PathError{Op: "lstat", Path: next, Err: err}
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
 			cur = next
 			continue
 		}
 		if st.Uid != 0 && st.Uid != caller {
-			return next, st.Uid, nil, nil
+			return "", next, st.Uid, nil, nil
 		}
 		if hops++; hops > 40 { // the kernel's limit (MAXSYMLINKS)
-			return "", 0, nil, &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
+			return "", "", 0, nil, &os.PathError{Op: "resolve", Path: p, Err: unix.ELOOP}
 		}
 		links = append(links, next)
 		target, err := os.Readlink(next)
 		if err != nil {
-			return "", 0, nil, err
+			return "", "", 0, nil, err
 		}
 		if filepath.IsAbs(target) {
 			cur = "/"
