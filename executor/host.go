@@ -193,7 +193,7 @@ func (r *envRun) childFiles(initExec bool) (host *os.File, files []*os.File, don
 	if r.null != nil {
 		// The host's /dev/null (nsup's caller's, a detached
 		// environment's stdin) as the NullDevice step opened it.
-		lifecycle.SwapNull(files[:3], r.null)
+		lifecycle.SwapNull(files[:3], func() (*os.File, error) { return r.null, nil })
 	}
 	if r.lock != nil {
 		if !initExec {

@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"io"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,16 +145,13 @@ func (b *Bridge) copyOut(w io.Writer, r *os.File) {
 // read-only clone (OpenNull), so that root inside cannot chmod or chown
 // the host's node through the command's fd. Root only.
 func (b *Bridge) ReadOnlyNull() error {
-	if !slices.ContainsFunc(b.Files[:], func(f *os.File) bool { return f != nil && IsNull(f) }) {
-		return nil
-	}
-	null, err := OpenNull()
-	if err != nil {
-		return err
-	}
-	SwapNull(b.Files[:], null)
-	b.given = append(b.given, null)
-	return nil
+	return SwapNull(b.Files[:], func() (*os.File, error) {
+		null, err := OpenNull()
+		if err == nil {
+			b.given = append(b.given, null)
+		}
+		return null, err
+	})
 }
 
 // Track counts the read ends of pipes copied elsewhere (nsup apply's

@@ -176,16 +176,23 @@ func openReadOnly(t, flags int) (int, error) {
 	return fd, nil
 }
 
-// SwapNull puts null in place of each of files that is the null device
-// (IsNull), and says whether it did.
-func SwapNull(files []*os.File, null *os.File) bool {
-	swapped := false
+// SwapNull puts, in place of each of files that is the null device
+// (IsNull), the file null gives, asked once, at the first one.
+func SwapNull(files []*os.File, null func() (*os.File, error)) error {
+	var n *os.File
 	for i, f := range files {
-		if f != nil && f != null && IsNull(f) {
-			files[i], swapped = null, true
+		if f == nil || f == n || !IsNull(f) {
+			continue
 		}
+		if n == nil {
+			var err error
+			if n, err = null(); err != nil {
+				return err
+			}
+		}
+		files[i] = n
 	}
-	return swapped
+	return nil
 }
 
 func isNull(st *unix.Stat_t) bool {
