@@ -215,18 +215,22 @@ func (ec *envCompiler) confine(stage Stage, pos spec.Pos) {
 // CAP_SYS_RESOURCE in the host's user namespace (setrlimit(2)), which a
 // user namespace does not give.
 func (ec *envCompiler) processLimits(p *spec.Process, field string) []Prlimit {
+	set := spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits)
+	unset := func(name string) bool {
+		return !slices.ContainsFunc(set, func(r spec.Rlimit) bool { return r.Name == name })
+	}
 	var out []Prlimit
-	if !slices.ContainsFunc(spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits), func(r spec.Rlimit) bool { return r.Name == "nofile" }) {
+	if unset("nofile") {
 		hard := ec.caller.hardLimit("nofile")
 		out = append(out, Prlimit{Resource: unix.RLIMIT_NOFILE, Soft: min(DefaultNofile, hard), Hard: hard})
 	}
 	for _, name := range UserCountLimits {
-		if hard := ec.caller.hardLimit(name); hard != RlimInfinity && !slices.ContainsFunc(spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits), func(r spec.Rlimit) bool { return r.Name == name }) {
+		if hard := ec.caller.hardLimit(name); hard != RlimInfinity && unset(name) {
 			res, _ := ResourceByName(name)
 			out = append(out, Prlimit{Resource: res, Soft: hard / 2, Hard: hard / 2})
 		}
 	}
-	for _, r := range spec.EffectiveRlimits(ec.e.Rlimits, p.Rlimits) {
+	for _, r := range set {
 		res, _ := ResourceByName(r.Name)
 		out = append(out, Prlimit{Resource: res, Soft: r.Soft, Hard: r.Hard})
 	}
