@@ -180,9 +180,11 @@ func TestRootConsoleSwapped(t *testing.T) {
 // dev has no console to reopen its fds through (TestRootConsoleIsTerminal),
 // and got the file nsup opened on the host's devpts mount, writable: root
 // inside ran chmod 666 /proc/self/fd/0, and the host's /dev/pts/N was
-// every host user's (found in the twenty-first stop). As root, the
-// Openpty step now opens the peer again through a read-only clone of it
-// alone (ReadOnly): the chmod fails (EROFS); the terminal is the same.
+// every host user's (found in the twenty-first stop). The child's
+// ReadOnlyTerminal step now opens it again through a read-only clone of
+// it alone, in its new mount namespace (rootless too:
+// TestRootRootlessTerminalNoDev): the chmod fails (EROFS); the terminal
+// is the same.
 func TestRootTerminalNoDevReadOnly(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -190,7 +192,7 @@ func TestRootTerminalNoDevReadOnly(t *testing.T) {
 	res := consoleRoot(t, dir)
 	p := compileTerminal(t, dir, strings.Replace(strings.Replace(consoleSpec, "      - {type: dev, target: /dev}\n", "", 1),
 		`echo "console=$(stat -L -c %d:%i:%t:%T /dev/console)"; `, "", 1))
-	if text := planText(p); !strings.Contains(text, `openpty("/dev/ptmx"), its peer opened again through a read-only clone`) {
+	if text := planText(p); !strings.Contains(text, `open_tree(<the terminal: the /dev/pts/N of /proc/self/fd/0`) || strings.Contains(text, "its peer opened again") {
 		t.Fatalf("the plan does not show the terminal's read-only reopen:\n%s", text)
 	}
 	st, out, errOut, err := run(t, p, executor.Options{})

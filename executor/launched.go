@@ -107,9 +107,9 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 					err = symlinkNow(op.Root)
 				}
 			}
-		case planner.Console:
+		case planner.Console, planner.ReadOnlyTerminal:
 			if part == partNotDev {
-				err = fmt.Errorf("the terminal's /dev/pts name is not fd 0's terminal in the child's mount namespace (something was mounted or renamed there; bound, it would be the environment's /dev/console): %w", e)
+				err = fmt.Errorf("the terminal's /dev/pts name is not fd 0's terminal in the child's mount namespace (something was mounted or renamed there; reopened, it would be the environment's terminal): %w", e)
 			}
 		case planner.MountSetattr:
 			if part == partTarget {

@@ -173,6 +173,7 @@ const (
 	rawChdir           // see rawDoChdir
 	rawCloseFds        // see rawDoCloseFds
 	rawLandlock        // see rawDoLandlock
+	rawTerminal        // fds 0-2 that are the terminal reopened through its read-only clone (rawTerminalClone)
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -355,6 +356,8 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoSymlink(p, op)
 		case rawEtcFile:
 			rawDoEtcFile(p, op)
+		case rawTerminal:
+			rawConsoleReopen(p, op, rawTerminalClone(p, op))
 		case rawLinkUp:
 			rawDoLinkUp(p, op)
 		case rawWrite:

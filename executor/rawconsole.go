@@ -16,6 +16,12 @@ package executor
 // (TestRootConsoleSwapped). Read-only: the node is the host devpts's, and
 // root inside made it 0666 for every host user (chmod /dev/console, or
 // of its fd 0, which was on the host's devpts mount, writable).
+//
+// Without a dev mount, planner.ReadOnlyTerminal does the same but the
+// move: the clone is made only to reopen fds 0, 1 and 2 through it, in
+// the child's new mount namespace, rootless too (the host's unprivileged
+// nsup can clone no mount; rootless, root inside made the user's node
+// 0666 for every host user).
 
 import (
 	"syscall"
@@ -28,15 +34,43 @@ import (
 // exec (a device: nodev would keep it from opening).
 var consoleAttr = unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOEXEC}
 
-// rawConsoleBind binds the terminal, fd 0, onto the target fd tgt: its
-// name (the link s[1], /proc/self/fd/0, which must lead to /dev/pts/N)
-// opened with no symlink followed, checked against fd 0, cloned, made
-// read-only (attributes at a[1]) and moved onto tgt. It returns the
-// bind's fd.
+// terminalOp prepares a ReadOnlyTerminal: the terminal's name in the
+// child's new mount namespace, a copy of the host's (the link
+// /proc/self/fd/0), opened, checked to be fd 0's, cloned and made
+// read-only, the fds reopened through the clone (rawTerminalClone,
+// rawConsoleReopen), as a Console does without its move onto a target.
+func (b *rawBuilder) terminalOp() (rawOp, error) {
+	o := rawOp{kind: rawTerminal}
+	o.a[1] = b.pin(unsafe.Pointer(&consoleAttr))
+	var err error
+	o.s[1], err = cstr("/proc/self/fd/0")
+	return o, err
+}
+
+// rawConsoleMove binds the terminal, fd 0, onto the target fd tgt
+// (closed here): its clone tree (rawTerminalClone) moved onto tgt. (One
+// call deep under rawDoMount, as the clone is: the child's stack is
+// nosplit's.)
 //
 //go:norace
 //go:nosplit
-func rawConsoleBind(p *rawProg, op *rawOp, tgt uintptr) uintptr {
+func rawConsoleMove(p *rawProg, op *rawOp, tree, tgt uintptr) {
+	if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
+		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
+		rawFailed(p, op.step, partCall, e)
+	}
+	rawClose(tgt)
+}
+
+// rawTerminalClone clones the terminal, fd 0: its name (the link s[1],
+// /proc/self/fd/0, which must lead to /dev/pts/N) opened with no symlink
+// followed, checked against fd 0, cloned (open_tree) and made read-only
+// (attributes at a[1]). It returns the clone's fd. fd 0 itself cannot be
+// cloned: its mount is the host's namespace's (EINVAL).
+//
+//go:norace
+//go:nosplit
+func rawTerminalClone(p *rawProg, op *rawOp) uintptr {
 	b := &p.fdpath[0]
 	n, _, e := syscall.RawSyscall6(unix.SYS_READLINKAT, atFDCWD, uintptr(unsafe.Pointer(op.s[1])), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)-1), 0, 0)
 	if e != 0 {
@@ -68,16 +102,11 @@ func rawConsoleBind(p *rawProg, op *rawOp, tgt uintptr) uintptr {
 	if _, _, e = syscall.RawSyscall6(unix.SYS_MOUNT_SETATTR, tree, uintptr(unsafe.Pointer(&empty[0])), unix.AT_EMPTY_PATH, op.a[1], unsafe.Sizeof(unix.MountAttr{}), 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	if _, _, e = syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, tree, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
-		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
-		rawFailed(p, op.step, partCall, e)
-	}
-	rawClose(tgt)
 	return tree
 }
 
 // rawConsoleReopen puts the terminal, reopened through its read-only
-// bind tree (closed here), in place of each of fds 0, 1 and 2 that is
+// clone or bind tree (closed here), in place of each of fds 0, 1 and 2 that is
 // it: they were the file nsup opened on the host's devpts mount,
 // writable (root inside's chmod 666 /proc/self/fd/0 made the node every
 // host user's).

@@ -301,7 +301,9 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		target = rawFdPath(&p.fdpath[1], tgt)
 	}
 	if op.flag&rawMountSourceLink != 0 {
-		rawConsoleReopen(p, op, rawConsoleBind(p, op, tgt)) // the terminal, checked (rawconsole.go)
+		tree := rawTerminalClone(p, op) // the terminal, checked (rawconsole.go)
+		rawConsoleMove(p, op, tree, tgt)
+		rawConsoleReopen(p, op, tree)
 		return
 	}
 	if op.flag&rawMountDetached != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {
@@ -332,7 +334,7 @@ const (
 	rawMountSourceInRoot             // the source is p[0], inside the root
 	rawMountInRoot                   // the target is p[1], inside the root
 	rawMountSelf                     // the target is the source (the root bound onto itself, s[0] the root: rawDoRootBind)
-	rawMountSourceLink               // the console: where the link s[1] leads (the terminal's /dev/pts/N), checked, cloned (rawConsoleBind)
+	rawMountSourceLink               // the console: where the link s[1] leads (the terminal's /dev/pts/N), checked, cloned (rawTerminalClone)
 	rawMountDetached                 // a detached clone moved onto the target, its fd kept (Mount.Detached)
 	rawMountHeld                     // fsopen(s[2]), fsmount with attributes a[1] (a bind: open_tree of the source), moved onto the target, its fd held in slot slot (Mount.Held)
 	rawMountBeneath                  // p[0] and p[1] are below the held mount in slot under, resolved beneath its fd (Mount.Beneath)

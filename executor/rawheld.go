@@ -48,6 +48,8 @@ func (b *rawBuilder) heldStep(op planner.Op) error {
 		keep = o.Root == h.root
 	case planner.Console:
 		keep = o.Root == h.root
+	case planner.ReadOnlyTerminal:
+		keep = true // a detached clone: no mount of the tree changes
 	case planner.EtcFile:
 		keep = o.Root == h.root
 	}
@@ -102,7 +104,7 @@ func (b *rawBuilder) symlinkOp(op planner.Symlink) (rawOp, error) {
 // consoleOp prepares a Console: the terminal's name in this mount
 // namespace, a copy of the host's (readlink of /proc/self/fd/0:
 // /dev/pts/N), opened and checked to be fd 0's before it is cloned, made
-// read-only and moved onto the target (rawConsoleBind). The target is
+// read-only and moved onto the target (rawTerminalClone, rawConsoleMove). The target is
 // made in the dev mount's tmpfs, beneath its held fd when it is held.
 func (b *rawBuilder) consoleOp(op planner.Console) (rawOp, error) {
 	o := rawOp{kind: rawMount, flag: rawMountInRoot | rawMountSourceLink}

@@ -264,6 +264,8 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 		o, err = b.symlinkOp(op)
 	case planner.Console:
 		o, err = b.consoleOp(op)
+	case planner.ReadOnlyTerminal:
+		o, err = b.terminalOp()
 	case planner.EtcFile:
 		o = rawOp{kind: rawEtcFile}
 		o.a[0] = uintptr(len(op.Content))

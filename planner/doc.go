@@ -32,6 +32,7 @@
 //	child prctl(PR_CAPBSET_DROP, ...); prctl(PR_SET_NO_NEW_PRIVS, 1)
 //	child setsid()
 //	child unshare(CLONE_NEWTIME); write(timens_offsets)   a new time namespace in a user namespace
+//	child open_tree(<the terminal>, CLONE); ...; dup3   a terminal, no dev: fds 0-2 reopened read-only
 //	child mount(NULL, "/", NULL, MS_REC|MS_PRIVATE, NULL)
 //	child mount(ROOT, ROOT, NULL, MS_BIND|MS_REC, NULL); mount_setattr(ROOT, NODEV)   or overlay(ROOT)
 //	child mount(...)/symlink(...)/mount_setattr(...)  the spec's mounts, in order, in the root, each

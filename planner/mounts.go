@@ -65,6 +65,14 @@ func (ec *envCompiler) child() {
 	// execve; with init: false the main process's own execve resets it,
 	// and no nsup code stays in the environment.
 	ec.add(Child, launchPos, Prctl{Option: prSetDumpable, Arg: 0})
+	if ec.terminal && !ec.hasDev() && ec.isNew(spec.NSMount) {
+		// The terminal's fds are the file nsup opened on the host's
+		// devpts mount, writable: root inside, rootless too (the user's
+		// own node), chmod'ed it 666 for every host user. Before any
+		// mount (the terminal's name is the host's, in this copy of the
+		// host's mounts) and before the capabilities go.
+		ec.add(Child, e.Pos, ReadOnlyTerminal{})
+	}
 	rpos := e.Rootfs.Pos
 	// A joined mount namespace is entered as it is (setns(2) makes its
 	// root the stage's root and working directory): it is another

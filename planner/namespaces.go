@@ -359,6 +359,12 @@ func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, h
 	}
 }
 
+// hasDev: the environment has a dev mount (type: dev), whose Console step
+// reopens the terminal's fds.
+func (ec *envCompiler) hasDev() bool {
+	return slices.ContainsFunc(ec.e.Mounts, func(m spec.Mount) bool { return m.Type == spec.MountDev })
+}
+
 // mapped reports whether id is inside one of the map's ranges.
 func mapped(rs []spec.IDRange, id uint32) bool {
 	for _, r := range rs {
@@ -404,9 +410,10 @@ func (ec *envCompiler) host() {
 	}
 	if ec.terminal {
 		// A dev mount's Console step reopens the terminal's fds through
-		// its read-only bind; without one, root's nsup does it here.
-		dev := slices.ContainsFunc(e.Mounts, func(m spec.Mount) bool { return m.Type == spec.MountDev })
-		ec.add(Host, e.Pos, Openpty{ReadOnly: ec.caller.Privileged && !dev})
+		// its read-only bind, and a new mount namespace's ReadOnlyTerminal
+		// step without one (child); a joined one's, where the child cannot
+		// clone the host's node, root's nsup here.
+		ec.add(Host, e.Pos, Openpty{ReadOnly: ec.caller.Privileged && !ec.hasDev() && !ec.isNew(spec.NSMount)})
 	}
 	first := e.Pos
 	if len(e.Namespaces) > 0 {

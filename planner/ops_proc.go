@@ -165,13 +165,27 @@ type Setctty struct{}
 // mode meanwhile, the window size followed). The caller's terminal never
 // reaches the environment, so TIOCSTI from inside types into the
 // environment's own terminal only (CVE-2017-5226). With ReadOnly (nsup
-// as root, and no dev mount whose Console step reopens it), the peer is
+// as root, and a mount namespace joined, whose child can clone no node of
+// the host's: neither a Console nor a ReadOnlyTerminal step), the peer is
 // opened again through a read-only clone of it alone (open_tree,
 // mount_setattr), as nsup exec -t's is: root inside cannot chmod or chown
 // the host's /dev/pts/N through its fds.
 type Openpty struct {
 	ReadOnly bool `json:"readOnly,omitempty"`
 }
+
+// ReadOnlyTerminal opens the environment's terminal, its fd 0 (the slave
+// of the Openpty step), again through a read-only clone of it alone, in
+// the child's new mount namespace, where the child may clone (rootless
+// too, in its own user namespace): the terminal's /dev/pts/N there (the
+// readlink of /proc/self/fd/0, in this copy of the host's mounts) opened
+// following no link and checked to be fd 0's inode, cloned (open_tree),
+// made read-only (nosuid, noexec) and opened (O_RDWR|O_NOCTTY); it is put
+// in place of each of fds 0 to 2 that is the terminal (dup3). The fds
+// were on the host's devpts mount, writable: root inside made the node
+// 0666 for every host user (chmod of /proc/self/fd/0). Planned with a
+// terminal and no dev mount, whose Console step does the same.
+type ReadOnlyTerminal struct{}
 
 // NullDevice opens the null device for the environment's fds 0, 1 and 2
 // that are the host's (nsup's caller gave it /dev/null, a detached

@@ -285,6 +285,8 @@ func FormatOp(op Op) string {
 			walk = ", following no link"
 		}
 		return fmt.Sprintf("move_mount(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened, checked to be fd 0, cloned, read-only>, %s), fds 0, 1, 2 that are it reopened there: create target file if missing%s", beneathOrInRoot(op.Target, op.Beneath), walk)
+	case ReadOnlyTerminal:
+		return "open_tree(<the terminal: the /dev/pts/N of /proc/self/fd/0, opened following no link, checked to be fd 0>, OPEN_TREE_CLONE), mount_setattr(its fd, MOUNT_ATTR_RDONLY|NOSUID|NOEXEC), open(its fd, O_RDWR|O_NOCTTY), dup3 over fds 0, 1, 2 that are it"
 	case Pasta:
 		return op.text()
 	case CgroupWrite:

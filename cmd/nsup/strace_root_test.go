@@ -405,6 +405,23 @@ func fsmountAttrs(f planner.MountFlags) (flagText, bool) {
 // ok says whether a call succeeded.
 func succeeded(e event) bool { return strings.HasPrefix(e.ret, "0") }
 
+// ttyCloneMatch matches the terminal's /dev/pts/N (the name of the
+// child's fd 0), opened following no link, cloned alone (open_tree) and
+// made read-only by the clone's fd; *tree is that clone.
+func ttyCloneMatch(fds *fdState, tree **fdObj) func(event) bool {
+	return func(e event) bool {
+		a := splitArgs(e.args)
+		if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH" ||
+			!strings.HasPrefix(a[3], "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC, attr_clr=0,") {
+			return false
+		}
+		t := fds.fd(e.pid, a[0])
+		*tree = t
+		return t != nil && t.kind == fdTree && !t.recursive && t.src != nil && t.src.kind == fdHost && t.src.nofollow &&
+			strings.HasPrefix(t.src.where, "/dev/pts/")
+	}
+}
+
 // moveMatch is move_mount(from, "", onto, "", F_EMPTY_PATH|T_EMPTY_PATH),
 // fd to fd, from and onto checked by want.
 func moveMatch(fds *fdState, want func(pid int, from, onto *fdObj) bool) func(event) bool {
@@ -849,24 +866,17 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				return t != nil && t.kind == fdTree && !t.recursive && t.src != nil && t.src.kind == fdHost && t.src.where == "/dev/null"
 			})
 		case planner.Console:
-			// The terminal's /dev/pts/N (the name of the child's fd 0),
-			// opened following no link, cloned (open_tree), made
-			// read-only by the clone's fd, and moved onto the target's
-			// fd, resolved beneath the dev's held mount.
+			// The terminal's clone (ttyCloneMatch), moved onto the
+			// target's fd, resolved beneath the dev's held mount.
 			var tree *fdObj
-			add(i, st, func(e event) bool {
-				a := splitArgs(e.args)
-				if e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH" ||
-					!strings.HasPrefix(a[3], "{attr_set=MOUNT_ATTR_RDONLY|MOUNT_ATTR_NOSUID|MOUNT_ATTR_NOEXEC, attr_clr=0,") {
-					return false
-				}
-				tree = fds.fd(e.pid, a[0])
-				return tree != nil && tree.kind == fdTree && !tree.recursive && tree.src != nil && tree.src.kind == fdHost && tree.src.nofollow &&
-					strings.HasPrefix(tree.src.where, "/dev/pts/")
-			})
+			add(i, st, ttyCloneMatch(fds, &tree))
 			add(i, st, moveMatch(fds, func(pid int, from, onto *fdObj) bool {
 				return from != nil && from == tree && fds.inRoot(pid, onto, op.Root, op.Target, op.Beneath)
 			}))
+		case planner.ReadOnlyTerminal:
+			// The terminal's clone (ttyCloneMatch) alone: the fds'
+			// reopen through /proc/self/fd, and dup3, are fd calls.
+			add(i, st, ttyCloneMatch(fds, new(*fdObj)))
 		case planner.EtcFile:
 			// A tmpfs of its own (fsopen, fsmount), the file made in it, a
 			// clone of the file alone (open_tree) made read-only (by fd:
@@ -1063,7 +1073,8 @@ func TestRootStraceTerminal(t *testing.T) {
 		skipOrFail(t, "strace is not installed (apt-get install strace)")
 	}
 	// nested.yaml's dev reopens the terminal through its console;
-	// limits.yaml has none, and the host reopens it (Openpty.ReadOnly).
+	// limits.yaml has none, and its child reopens it through a clone
+	// (ReadOnlyTerminal).
 	for _, f := range []string{"nested.yaml", "limits.yaml"} {
 		t.Run(f, func(t *testing.T) {
 			straceApply(t, strace, buildNsup(t), t.TempDir(), "testdata/strace/"+f, false, true)

@@ -442,8 +442,9 @@ func (x *exporter) step(st planner.Step) error {
 	case planner.Setsid:
 		// nsup's own session or process group for the environment; the
 		// runtime (or the engine above it) puts its container in its own.
-	case planner.Console:
-		// The terminal's /dev/console: a runtime makes its own for
+	case planner.Console, planner.ReadOnlyTerminal:
+		// The terminal's /dev/console, and the read-only reopen of the
+		// terminal's fds: a runtime makes its own terminal for
 		// process.terminal (Openpty).
 	case planner.EtcFile:
 		// The generated /etc/passwd and /etc/group: written into the
