@@ -208,3 +208,42 @@ func TestRootTerminalNoDevReadOnly(t *testing.T) {
 		t.Errorf("chmod 666 /proc/self/fd/0 inside: status %q, want 1 (EROFS: the terminal reopened read-only):\n%s", c, out)
 	}
 }
+
+// TestRootTerminalJoinedMntReadOnly: with a mount namespace joined (here
+// the host's own, by path), the child cannot clone the terminal's node
+// (its mount is in none of the child's namespaces), and no
+// ReadOnlyTerminal step is planned; root's Openpty step reopens the
+// peer through a read-only clone instead (ReadOnly): chmod 666 of fd 0
+// inside fails (EROFS), and the host's /dev/pts/N keeps its mode.
+func TestRootTerminalJoinedMntReadOnly(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	res := consoleRoot(t, dir) // the commands, found there when planned; the host's run
+	p := compileTerminal(t, dir, `version: 1
+environments:
+  con:
+    rootfs: {dir: ./rootfs}
+    namespaces: [pid, ipc]
+    join: {mnt: /proc/self/ns/mnt}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, '{ echo "before=$(stat -L -c %a /proc/self/fd/0)"; chmod 666 /proc/self/fd/0; echo "fdchmod=$?"; echo "after=$(stat -L -c %a /proc/self/fd/0)"; } > `+res+` 2>&1']
+`)
+	text := planText(p)
+	if !strings.Contains(text, `openpty("/dev/ptmx"), its peer opened again through a read-only clone`) || strings.Contains(text, "open_tree(<the terminal") {
+		t.Fatalf("the plan does not reopen the terminal on the host:\n%s", text)
+	}
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if err != nil || st != 0 {
+		t.Fatalf("apply: %d %v\n%s\n%s", st, err, out, errOut)
+	}
+	b, _ := os.ReadFile(res)
+	out = string(b)
+	if c := probeValue(out, "fdchmod"); c != "1" {
+		t.Errorf("chmod 666 /proc/self/fd/0 inside: status %q, want 1 (EROFS):\n%s", c, out)
+	}
+	if a, b := probeValue(out, "before"), probeValue(out, "after"); a == "" || a != b {
+		t.Errorf("the terminal's mode %q before the chmod, %q after:\n%s", a, b, out)
+	}
+}
