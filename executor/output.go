@@ -2,6 +2,7 @@ package executor
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"os"
 	"sync"
@@ -105,7 +106,12 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 	for {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
-			buf = append(append(buf[:0], prefix...), line...)
+			buf = append(buf[:0], prefix...)
+			if len(prefix) > 0 {
+				buf = appendLabelled(buf, line, prefix)
+			} else {
+				buf = append(buf, line...)
+			}
 			if buf[len(buf)-1] != '\n' {
 				buf = append(buf, '\n')
 			}
@@ -116,6 +122,25 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 		if err != nil && err != bufio.ErrBufferFull {
 			return
 		}
+	}
+}
+
+// appendLabelled appends line to buf with each carriage return inside it
+// (not a CRLF ending) made a newline and the label again: a terminal
+// (through TermSafe, which writes a lone one as a newline, or the log
+// read raw, the return going back over the label) would show what
+// follows it as a line of its own, with no label or another process's
+// (helper-102's review: "progress\rweb | forged").
+func appendLabelled(buf, line, prefix []byte) []byte {
+	// line ends at its first newline (bufio's ReadSlice): a carriage
+	// return before it, or last, is the line's own ending.
+	for {
+		i := bytes.IndexByte(line, '\r')
+		if i < 0 || i+1 == len(line) || line[i+1] == '\n' {
+			return append(buf, line...)
+		}
+		buf = append(append(append(buf, line[:i]...), '\n'), prefix...)
+		line = line[i+1:]
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nsup/nsup/executor/lifecycle"
 )
 
 // TestOutputs: every line of every process is written whole, with its
@@ -117,5 +119,48 @@ func TestOutputsSlowReaderKeepsOutput(t *testing.T) {
 	want := strings.ReplaceAll(text.String(), "\n", "")
 	if got := drainLeftBehind(t, g, 0, text.String()); got != want {
 		t.Errorf("got %d of %d bytes", len(got), len(want))
+	}
+}
+
+// TestOutputsCarriageReturn: a carriage return inside a line starts a
+// line of the same label. Before helper-102's review a line such as
+// "progress\renv/b | forged" was copied as one line labelled env/a, and
+// on a terminal (nsup logs, or apply's output, through TermSafe, which
+// writes a lone carriage return as a newline; or the log read raw, the
+// return going back over the label) showed as a line of env/b. A line's
+// CRLF ending is kept.
+func TestOutputsCarriageReturn(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutputs(false, 0, w, w)
+	a1, a2, err := o.add("env/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	a1.WriteString("progress\renv/b | forged\n10%\r20%\r\r\ndos\r\n")
+	a1.Close()
+	a2.Close()
+	o.drain(time.Second)
+	w.Close()
+	got := <-done
+	want := "env/a | progress\nenv/a | env/b | forged\nenv/a | 10%\nenv/a | 20%\nenv/a | \r\nenv/a | dos\r\n"
+	if got != want {
+		t.Errorf("copied %q, want %q", got, want)
+	}
+	var shown strings.Builder
+	ts := lifecycle.NewTermSafe(&shown)
+	ts.Write([]byte(got))
+	ts.Close()
+	for _, l := range strings.Split(strings.TrimSuffix(shown.String(), "\n"), "\n") {
+		if !strings.HasPrefix(l, "env/a | ") {
+			t.Errorf("a line on the terminal is not env/a's: %q", l)
+		}
 	}
 }

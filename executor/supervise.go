@@ -347,7 +347,10 @@ func (in *initState) checked(p *proc, run, st int, why string) {
 		h.failing++
 		if h.failing >= hc.Retries {
 			if h.status != lifecycle.HealthUnhealthy {
-				in.logf("%s/%s is unhealthy: its healthcheck failed %d times in a row, the last: %s", in.env, p.name, h.failing, why)
+				// On one line: the check's output is root inside's
+				// to choose, and its lines would be taken for another
+				// process's or init's (helper-102's review).
+				in.logf("%s/%s is unhealthy: its healthcheck failed %d times in a row, the last: %s", in.env, p.name, h.failing, lifecycle.Printable(why))
 			}
 			h.status = lifecycle.HealthUnhealthy
 		}
