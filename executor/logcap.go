@@ -117,11 +117,23 @@ func (l *cappedLog) cutHalf() (cut bool, err error) {
 	defer unix.Flock(l.fd, unix.LOCK_UN)
 	from := max(l.size-l.max/2, l.header)
 	buf := make([]byte, 64<<10)
-	// From the start of a line, if one starts in the first 64 KiB.
-	if n, _ := unix.Pread(l.fd, buf, from); n > 0 {
-		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
-			from += int64(i) + 1
+	// From the start of a line, however far on (a labelled piece is
+	// maxLine bytes and its label; the log ends with a newline): kept
+	// from within one, its rest is the first line after the cut line,
+	// and a process that wrote its line's start as another's
+	// ("web | ...") had it read as that one's (helper-102's review;
+	// the start was looked for in 64 KiB only).
+	for pos := from; ; {
+		n, _ := unix.Pread(l.fd, buf, pos)
+		if n <= 0 {
+			from = l.size // no line starts after from: none is kept
+			break
 		}
+		if i := bytes.IndexByte(buf[:n], '\n'); i >= 0 {
+			from = pos + int64(i) + 1
+			break
+		}
+		pos += int64(n)
 	}
 	total := l.cut + from - l.header
 	line := lifecycle.LogCutLine(total)

@@ -132,3 +132,55 @@ func TestLogsFirstLineInit(t *testing.T) {
 		t.Errorf("nsup logs: %q, want the process's lines as written, %q", got.String(), out)
 	}
 }
+
+// TestCappedLogCutAtLineStart: a cut keeps whole lines, however long
+// the line it falls in (a labelled piece is up to maxLine bytes and its
+// label). Before helper-102's review the cut looked for the next line's
+// start in 64 KiB only: falling on the label of a longer line, it kept
+// that line from there, and a process that wrote its line's start as
+// another's ("x/side | forged") had it as the first line after the cut
+// line, another process's to nsup logs.
+func TestCappedLogCutAtLineStart(t *testing.T) {
+	const bound = 512 << 10
+	path := filepath.Join(t.TempDir(), "output.log")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	l, err := newCappedLog(f, bound)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := int64(len(lifecycle.LogCutLine(0)))
+	fill := func(to int64) { // lines of "f" up to offset to
+		for size < to {
+			n := min(to-size, 100)
+			l.Write(append(bytes.Repeat([]byte("f"), int(n-1)), '\n'))
+			size += n
+		}
+	}
+	prefix := "x/main | "
+	forged := "x/side | forged "
+	long := prefix + forged + string(bytes.Repeat([]byte("y"), maxLine-len(forged))) + "\n"
+	// The cut falls where the log then holds bound bytes, less half of
+	// them: at the end of long's label.
+	fill(bound/2 - int64(len(prefix)))
+	l.Write([]byte(long))
+	size += int64(len(long))
+	fill(bound)
+	l.Write([]byte("last\n"))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := os.Open(path)
+	cut, header, _ := lifecycle.LogCut(r)
+	r.Close()
+	if cut == 0 {
+		t.Fatalf("no cut: %d bytes", len(b))
+	}
+	if rest := b[header:]; !bytes.HasPrefix(rest, []byte("f")) || !bytes.HasSuffix(rest, []byte("\nlast\n")) {
+		t.Errorf("after the cut line: %.40q ... %.40q, want the filler after the long line first", rest, rest[max(0, len(rest)-40):])
+	}
+}
