@@ -20,9 +20,12 @@ import (
 
 // execSession is one command started for nsup exec.
 type execSession struct {
-	pid   int
-	done  chan int // its status, once
-	ended bool     // under initState.mu
+	pid  int
+	done chan int // its status, once
+	// master is the master of the command's pty in the environment's
+	// devpts (envPty), sent with the answer that it started; else -1.
+	master int
+	ended  bool // under initState.mu
 }
 
 // end is called by init's loop, with mu held, when the process is reaped.
@@ -99,7 +102,13 @@ func (in *initState) session(c int) {
 		unix.Close(fd) // the command has its copies
 	}
 	fds = nil
-	sendMsg(c, lifecycle.ExecMessage{Pid: s.pid})
+	if s.master >= 0 {
+		b, _ := json.Marshal(lifecycle.ExecMessage{Pid: s.pid, Terminal: true})
+		unix.Sendmsg(c, b, unix.UnixRights(s.master), nil, 0)
+		unix.Close(s.master)
+	} else {
+		sendMsg(c, lifecycle.ExecMessage{Pid: s.pid})
+	}
 	relayed := make(chan struct{})
 	go func() {
 		in.relay(c, s)
@@ -168,12 +177,9 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	if len(req.Argv) == 0 {
 		return nil, fmt.Errorf("no command: %w", unix.EINVAL)
 	}
-	want := 3
-	if req.TTY {
-		want = 1
-	}
-	if len(fds) != want {
-		return nil, fmt.Errorf("%d fds received, want %d: %w", len(fds), want, unix.EINVAL)
+	// With a terminal, none (init opens it) or root's pty (a fallback).
+	if req.TTY && len(fds) > 1 || !req.TTY && len(fds) != 3 {
+		return nil, fmt.Errorf("%d fds received, want 3, or with a terminal 0 or 1: %w", len(fds), unix.EINVAL)
 	}
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -198,9 +204,30 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	if err != nil {
 		return nil, err
 	}
-	stdio := [3]int{fds[0], fds[0], fds[0]}
-	if !req.TTY {
+	var stdio [3]int
+	master := -1
+	if req.TTY {
+		// A pty of the environment's own devpts; else the one nsup exec
+		// sent, which only root's is (a read-only reopen of a host pty):
+		// an unprivileged nsup cannot make one, and the user's own node,
+		// writable, would be root inside's to chmod for every host user.
+		m, slave, perr := envPty(req.Rows, req.Cols)
+		switch {
+		case perr == nil:
+			defer unix.Close(slave) // the command has its copy
+			master, stdio = m, [3]int{slave, slave, slave}
+		case len(fds) == 1:
+			stdio = [3]int{fds[0], fds[0], fds[0]}
+		default:
+			return nil, fmt.Errorf("no terminal of the environment's own (%v): rootless, nsup exec -t needs a dev mount in the spec (mounts: - {type: dev, target: /dev}), whose devpts it takes the command's pty from: %w", perr, unix.ENOTTY)
+		}
+	} else {
 		stdio = [3]int{fds[0], fds[1], fds[2]}
+	}
+	closeMaster := func() {
+		if master >= 0 {
+			unix.Close(master)
+		}
 	}
 	// As the named process starts (its limits, credentials, cwd), in a
 	// session of its own; from this thread, which has the environment's
@@ -209,13 +236,15 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	prog, err := procProg(steps, stdio, nil, in.execPause)
 	in.execPause = nil // the first command only
 	if err != nil {
+		closeMaster()
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}
 	pid, err := in.sys.Spawn(prog)
 	if err != nil {
+		closeMaster()
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}
-	s := &execSession{pid: pid, done: make(chan int, 1)}
+	s := &execSession{pid: pid, done: make(chan int, 1), master: master}
 	if in.execs == nil {
 		in.execs = map[int]*execSession{}
 	}

@@ -88,12 +88,22 @@ func applets(t *testing.T, root string, names ...string) {
 // test ends; it returns the state folder.
 func upLifeWithDev(t *testing.T, names ...string) string {
 	t.Helper()
+	return upLifeDev(t, true, names...)
+}
+
+// upLifeDev is upLifeWithDev, with a dev mount if dev says so.
+func upLifeDev(t *testing.T, dev bool, names ...string) string {
+	t.Helper()
 	requireRoot(t)
 	checkHost(t)
 	state := testStateDir(t)
 	dir := t.TempDir()
 	applets(t, busyboxRoot(t, dir), names...)
-	p := compileDetached(t, dir, strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1), state)
+	spec := lifeSpec
+	if dev {
+		spec = strings.Replace(lifeSpec, "      - {type: tmpfs, target: /tmp}\n", "      - {type: tmpfs, target: /tmp}\n      - {type: dev, target: /dev}\n", 1)
+	}
+	p := compileDetached(t, dir, spec, state)
 	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
 		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
 	}

@@ -3,49 +3,69 @@ package executor_test
 import (
 	"context"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"golang.org/x/sys/unix"
 )
 
-// TestRootExecTTYReadOnly: nsup exec -t's command gets a pty of nsup's,
+// TestRootExecTTYReadOnly: nsup exec -t's command got a pty of nsup's,
 // opened in the host's devpts. Handed in as it was opened, root inside
 // ran chmod 666 /proc/self/fd/0 and the host's /dev/pts/N became every
 // host user's: what the caller types in the command's terminal, and a
 // way to type into it (found in the twenty-first stop after helper-95's
-// review of the console, which it left open for exec -t). The slave is
-// now opened again through a read-only clone of it alone
+// review of the console, which it left open for exec -t). With a dev,
+// init now opens the pty in the environment's own devpts and sends
+// nsup exec its master: the command's terminal is no node of the host's
+// (the chmod is of the environment's own node). Without one, root's nsup
+// sends its pty opened again through a read-only clone of it alone
 // (lifecycle.ReadOnlyPty): the chmod fails with EROFS, the terminal
-// works.
+// works. Rootless: TestRootRootlessExecTTY (cmd/nsup).
 func TestRootExecTTYReadOnly(t *testing.T) {
-	state := upLifeWithDev(t, "chmod", "stat")
-	master, slave := callerPty(t)
-	var out syncBuffer
-	go io.Copy(&out, master)
-	type result struct {
-		st  int
-		err error
+	var hostPts unix.Stat_t
+	if err := unix.Stat("/dev/pts", &hostPts); err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
-			Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; chmod 666 /proc/self/fd/0; stat -L -c "mode=%a" /proc/self/fd/0; echo ended; exit 7`}})
-		done <- result{st, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(30 * time.Second):
-		t.Fatalf("exec -t did not end; output %q", out.String())
-	}
-	waitFor(t, &out, "ended")
-	got := strings.ReplaceAll(out.String(), "\r", "")
-	if r.err != nil || r.st != 7 || !strings.Contains(got, "tty-yes\n") {
-		t.Fatalf("exec -t: %d %v\n%s", r.st, r.err, got)
-	}
-	if !strings.Contains(got, "Read-only file system") || strings.Contains(got, "mode=666") {
-		t.Errorf("root inside changed the mode of its terminal, the host's /dev/pts node (want EROFS):\n%s", got)
+	for _, dev := range []bool{true, false} {
+		t.Run(map[bool]string{true: "dev", false: "nodev"}[dev], func(t *testing.T) {
+			state := upLifeDev(t, dev, "chmod", "stat")
+			master, slave := callerPty(t)
+			var out syncBuffer
+			go io.Copy(&out, master)
+			type result struct {
+				st  int
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Stdin: slave, Stdout: slave, Stderr: slave,
+					Argv: []string{"/bin/sh", "-c", `[ -t 0 ] && echo tty-yes; echo "dev=$(stat -L -c %d /proc/self/fd/0)"; chmod 666 /proc/self/fd/0; stat -L -c "mode=%a" /proc/self/fd/0; echo ended; exit 7`}})
+				done <- result{st, err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatalf("exec -t did not end; output %q", out.String())
+			}
+			waitFor(t, &out, "ended")
+			got := strings.ReplaceAll(out.String(), "\r", "")
+			if r.err != nil || r.st != 7 || !strings.Contains(got, "tty-yes\n") {
+				t.Fatalf("exec -t: %d %v\n%s", r.st, r.err, got)
+			}
+			onHost := strings.Contains(got, "dev="+strconv.FormatUint(hostPts.Dev, 10)+"\n")
+			if dev && onHost {
+				t.Errorf("with a dev, the command's terminal is a node of the host's devpts, want the environment's own:\n%s", got)
+			}
+			if !dev && !onHost {
+				t.Errorf("without a dev, want root's pty of the host's, reopened read-only:\n%s", got)
+			}
+			if onHost && (!strings.Contains(got, "Read-only file system") || strings.Contains(got, "mode=666")) {
+				t.Errorf("root inside changed the mode of its terminal, the host's /dev/pts node (want EROFS):\n%s", got)
+			}
+		})
 	}
 }

@@ -24,8 +24,14 @@ import (
 // SOCK_SEQPACKET, one JSON value per message:
 //
 //	client → init  ExecRequest, with SCM_RIGHTS: the caller's fds 0, 1, 2
-//	               (or, with a terminal, the one pty slave for all three)
+//	               (with a terminal: none, or, from root, the one pty
+//	               slave for all three, a read-only reopen of the host's)
 //	init → client  {"pid": N}: started (N is its pid inside); or {"error"}
+//	               With a terminal, {"pid": N, "terminal": true} and,
+//	               SCM_RIGHTS, the master of the pty init opened in the
+//	               environment's own devpts, the command's terminal; init
+//	               uses root's slave only when it has no devpts to open
+//	               one in, and refuses a rootless terminal then.
 //	client → init  {"signal": N}: forward signal N to its process group
 //	init → client  {"status": N}: it exited, as a shell reports it
 //
@@ -56,6 +62,10 @@ type ExecRequest struct {
 	TTY     bool   `json:"tty,omitempty"`
 	// Term is the caller's TERM, for a command with a terminal.
 	Term string `json:"term,omitempty"`
+	// Rows and Cols are the window size of the caller's terminal, for
+	// the pty init opens.
+	Rows uint16 `json:"rows,omitempty"`
+	Cols uint16 `json:"cols,omitempty"`
 }
 
 // ExecMessage is every later message, either way.
@@ -65,6 +75,9 @@ type ExecMessage struct {
 	Error  string `json:"error,omitempty"`
 	Errno  int    `json:"errno,omitempty"`
 	Signal int    `json:"signal,omitempty"`
+	// Terminal says that the message carries (SCM_RIGHTS) the master of
+	// the command's pty, opened by init in the environment's devpts.
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // MaxExecMsg bounds one message (a request's argv).

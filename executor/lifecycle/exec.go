@@ -79,12 +79,18 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	// down first, which ends the reader, and closed once it has.
 	readerDone := make(chan struct{})
 	started := false
+	// received is the master init sends with its first answer (Terminal),
+	// until it is taken as the command's terminal; else -1.
+	received := -1
 	defer func() {
 		unix.Shutdown(c, unix.SHUT_RDWR)
 		if started {
 			<-readerDone
 		}
 		unix.Close(c)
+		if received >= 0 {
+			unix.Close(received)
+		}
 	}()
 	wait := opts.AnswerWait
 	if wait <= 0 {
@@ -104,7 +110,11 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
-	req, err := json.Marshal(ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term})
+	r := ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term}
+	if opts.TTY {
+		r.Rows, r.Cols = winsize(opts.Stdin, opts.Stdout)
+	}
+	req, err := json.Marshal(r)
 	if err != nil {
 		return 1, err
 	}
@@ -112,24 +122,29 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	masterFD := -1
 	var lastOutput func(time.Duration)
 	if opts.TTY {
-		m, mfd, slave, err := OpenPty()
-		if err != nil {
-			return 1, fmt.Errorf("a terminal for the command: %w", err)
-		}
-		master, masterFD = m, mfd
-		defer master.Close()
+		// Init opens the command's pty in the environment's own devpts
+		// (its answer brings the master). Root sends, for an environment
+		// without one, a pty of the host's reopened read-only; rootless,
+		// an unprivileged nsup cannot reopen it so, and sends none: init
+		// refuses the terminal then.
+		var fds []byte
 		if os.Geteuid() == 0 {
+			m, mfd, slave, err := OpenPty()
+			if err != nil {
+				return 1, fmt.Errorf("a terminal for the command: %w", err)
+			}
+			master, masterFD = m, mfd
+			defer func() { master.Close() }()
 			ro, err := ReadOnlyPty(slave)
 			unix.Close(slave)
 			if err != nil {
 				return 1, fmt.Errorf("a terminal for the command: %w", err)
 			}
-			slave = ro
+			defer unix.Close(ro)
+			Resize(masterFD, opts.Stdin, opts.Stdout)
+			fds = unix.UnixRights(ro)
 		}
-		Resize(masterFD, opts.Stdin, opts.Stdout)
-		err = unix.Sendmsg(c, req, unix.UnixRights(slave), nil, 0)
-		unix.Close(slave)
-		if err != nil {
+		if err := unix.Sendmsg(c, req, fds, nil, 0); err != nil {
 			return 1, err
 		}
 	} else {
@@ -154,11 +169,29 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		defer close(readerDone)
 		defer close(msgs)
 		buf := make([]byte, 4096)
+		oob := make([]byte, unix.CmsgSpace(4))
+		first := true
 		for {
-			n, _, _, _, err := unix.Recvmsg(c, buf, nil, 0)
+			n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 			if err == unix.EINTR {
 				continue
 			}
+			var fds []int
+			if err == nil && oobn > 0 {
+				if cm, e := unix.ParseSocketControlMessage(oob[:oobn]); e == nil {
+					for i := range cm {
+						f, _ := unix.ParseUnixRights(&cm[i])
+						fds = append(fds, f...)
+					}
+				}
+			}
+			if first && len(fds) == 1 {
+				received, fds = fds[0], nil // read once msgs has the answer
+			}
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
+			first = false
 			if err != nil || n == 0 {
 				return
 			}
@@ -173,6 +206,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			}
 		}
 	}()
+
 	answer := time.NewTimer(wait)
 	defer answer.Stop()
 	var m ExecMessage
@@ -189,6 +223,18 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		return 1, fmt.Errorf("environment %q: its init closed the connection", name)
 	case m.Error != "":
 		return 1, &ExecError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
+	case opts.TTY && m.Terminal:
+		if err := envMaster(received); err != nil {
+			return 1, fmt.Errorf("environment %q: the command's terminal from its init: %w", name, err)
+		}
+		if master != nil {
+			master.Close()
+		}
+		unix.SetNonblock(received, true)
+		master, masterFD, received = os.NewFile(uintptr(received), "ptmx"), received, -1
+		Resize(masterFD, opts.Stdin, opts.Stdout)
+	case opts.TTY && master == nil:
+		return 1, fmt.Errorf("environment %q: its init started the command without a terminal", name)
 	}
 
 	sigs := make(chan os.Signal, 4)

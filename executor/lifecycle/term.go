@@ -222,3 +222,42 @@ func IsTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }
+
+// envMaster checks the fd init sent as the master of nsup exec -t's
+// command's terminal: a pty master (TIOCGPTN) of a devpts that is not
+// the host's (/dev/pts here): one of the host's, handed in, would be a
+// node root inside could chmod for every host user.
+func envMaster(fd int) error {
+	if fd < 0 {
+		return fmt.Errorf("no master received: %w", unix.EBADMSG)
+	}
+	if _, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN); err != nil {
+		return fmt.Errorf("not a pty master: %w", unix.ENOTTY)
+	}
+	var fs unix.Statfs_t
+	var st, host unix.Stat_t
+	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.DEVPTS_SUPER_MAGIC || unix.Fstat(fd, &st) != nil {
+		return fmt.Errorf("not the ptmx of a devpts: %w", unix.ENOTTY)
+	}
+	if err := unix.Stat("/dev/pts", &host); err != nil {
+		return fmt.Errorf("the host's /dev/pts: %w", err)
+	}
+	if st.Dev == host.Dev {
+		return fmt.Errorf("a pty of the host's devpts, refused: %w", unix.EPERM)
+	}
+	return nil
+}
+
+// winsize is the window size of the first of from that is a terminal,
+// else 0, 0.
+func winsize(from ...*os.File) (rows, cols uint16) {
+	for _, f := range from {
+		if f == nil {
+			continue
+		}
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+			return ws.Row, ws.Col
+		}
+	}
+	return 0, 0
+}
