@@ -172,7 +172,8 @@ func rights(oob []byte) ([]int, error) {
 // spawn starts the command of req as the process named in req would
 // start: its environment variables, cwd, uid and gid, looked up in its
 // PATH; in a session of its own; dying with init. It is registered with
-// init's loop before the loop can reap it (mu is held throughout).
+// init's loop before the loop can reap it (mu is held from the lookup
+// of the process on; the command's pty is opened before).
 func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, error) {
 	if len(req.Argv) == 0 {
 		return nil, fmt.Errorf("no command: %w", unix.EINVAL)
@@ -181,6 +182,34 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	if req.TTY && len(fds) > 1 || !req.TTY && len(fds) != 3 {
 		return nil, fmt.Errorf("%d fds received, want 3, or with a terminal 0 or 1: %w", len(fds), unix.EINVAL)
 	}
+	var stdio [3]int
+	master := -1
+	if req.TTY {
+		// A pty of the environment's own devpts (opened before mu is
+		// taken: root inside chooses what /dev/ptmx is, whose open may
+		// block, and init's loop must go on); else the one nsup exec
+		// sent, which only root's is (a read-only reopen of a host pty):
+		// an unprivileged nsup cannot make one, and the user's own node,
+		// writable, would be root inside's to chmod for every host user.
+		m, slave, perr := envPty(req.Rows, req.Cols)
+		switch {
+		case perr == nil:
+			defer unix.Close(slave) // the command has its copy
+			master, stdio = m, [3]int{slave, slave, slave}
+		case len(fds) == 1:
+			stdio = [3]int{fds[0], fds[0], fds[0]}
+		default:
+			return nil, fmt.Errorf("no terminal of the environment's own (%v): rootless, nsup exec -t needs a dev mount in the spec (mounts: - {type: dev, target: /dev}), whose devpts it takes the command's pty from: %w", perr, unix.ENOTTY)
+		}
+	} else {
+		stdio = [3]int{fds[0], fds[1], fds[2]}
+	}
+	started := false
+	defer func() {
+		if !started && master >= 0 {
+			unix.Close(master)
+		}
+	}()
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	// The main process may be between two runs (restart): the command
@@ -204,31 +233,6 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	if err != nil {
 		return nil, err
 	}
-	var stdio [3]int
-	master := -1
-	if req.TTY {
-		// A pty of the environment's own devpts; else the one nsup exec
-		// sent, which only root's is (a read-only reopen of a host pty):
-		// an unprivileged nsup cannot make one, and the user's own node,
-		// writable, would be root inside's to chmod for every host user.
-		m, slave, perr := envPty(req.Rows, req.Cols)
-		switch {
-		case perr == nil:
-			defer unix.Close(slave) // the command has its copy
-			master, stdio = m, [3]int{slave, slave, slave}
-		case len(fds) == 1:
-			stdio = [3]int{fds[0], fds[0], fds[0]}
-		default:
-			return nil, fmt.Errorf("no terminal of the environment's own (%v): rootless, nsup exec -t needs a dev mount in the spec (mounts: - {type: dev, target: /dev}), whose devpts it takes the command's pty from: %w", perr, unix.ENOTTY)
-		}
-	} else {
-		stdio = [3]int{fds[0], fds[1], fds[2]}
-	}
-	closeMaster := func() {
-		if master >= 0 {
-			unix.Close(master)
-		}
-	}
 	// As the named process starts (its limits, credentials, cwd), in a
 	// session of its own; from this thread, which has the environment's
 	// capabilities, no_new_privs, filter and keyring, as every thread of
@@ -236,15 +240,14 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	prog, err := procProg(steps, stdio, nil, in.execPause)
 	in.execPause = nil // the first command only
 	if err != nil {
-		closeMaster()
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}
 	pid, err := in.sys.Spawn(prog)
 	if err != nil {
-		closeMaster()
 		return nil, fmt.Errorf("%s: %w", req.Argv[0], err)
 	}
 	s := &execSession{pid: pid, done: make(chan int, 1), master: master}
+	started = true
 	if in.execs == nil {
 		in.execs = map[int]*execSession{}
 	}
