@@ -183,7 +183,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		return nil, fmt.Errorf("%d fds received, want 3, or with a terminal 0 or 1: %w", len(fds), unix.EINVAL)
 	}
 	var stdio [3]int
-	master := -1
+	master, ptySlave := -1, -1
 	if req.TTY {
 		// A pty of the environment's own devpts (opened before mu is
 		// taken: root inside chooses what /dev/ptmx is, whose open may
@@ -195,7 +195,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		switch {
 		case perr == nil:
 			defer unix.Close(slave) // the command has its copy
-			master, stdio = m, [3]int{slave, slave, slave}
+			master, ptySlave, stdio = m, slave, [3]int{slave, slave, slave}
 		case len(fds) == 1:
 			stdio = [3]int{fds[0], fds[0], fds[0]}
 		default:
@@ -232,6 +232,9 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 	steps, err := execSteps(procs, req.Argv, "", req.TTY, req.Term)
 	if err != nil {
 		return nil, err
+	}
+	if ptySlave >= 0 {
+		chownPty(ptySlave, steps)
 	}
 	// As the named process starts (its limits, credentials, cwd), in a
 	// session of its own; from this thread, which has the environment's

@@ -3,6 +3,7 @@ package executor
 import (
 	"fmt"
 
+	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -45,4 +46,25 @@ func envPty(rows, cols uint16) (master, slave int, err error) {
 		return m, int(s), nil
 	}
 	return -1, -1, err
+}
+
+// chownPty gives the pty slave s, of the environment's devpts, to the
+// user and group the command's steps switch to, as a login does its
+// terminal (runc's exec too): a command not run as root can then open
+// its terminal again by name (tty(1)'s, as sudo and ssh's prompts do).
+// Best effort: without CAP_CHOWN inside, the slave stays init's, and
+// works through the fds all the same.
+func chownPty(s int, steps []indexedStep) {
+	uid, gid := -1, -1
+	for _, is := range steps {
+		switch op := is.Step.Op.(type) {
+		case planner.Setresuid:
+			uid = int(op.UID)
+		case planner.Setresgid:
+			gid = int(op.GID)
+		}
+	}
+	if uid > 0 || gid > 0 {
+		unix.Fchown(s, uid, gid)
+	}
 }

@@ -31,7 +31,7 @@ func TestRootExecTTYReadOnly(t *testing.T) {
 	}
 	for _, dev := range []bool{true, false} {
 		t.Run(map[bool]string{true: "dev", false: "nodev"}[dev], func(t *testing.T) {
-			state := upLifeDev(t, dev, "chmod", "stat")
+			state := upLifeDev(t, dev, "chmod", "stat", "tty")
 			master, slave := callerPty(t)
 			var out syncBuffer
 			go io.Copy(&out, master)
@@ -59,6 +59,19 @@ func TestRootExecTTYReadOnly(t *testing.T) {
 			onHost := strings.Contains(got, "dev="+strconv.FormatUint(hostPts.Dev, 10)+"\n")
 			if dev && onHost {
 				t.Errorf("with a dev, the command's terminal is a node of the host's devpts, want the environment's own:\n%s", got)
+			}
+			if dev {
+				// The worker (1000:1000) gets its terminal as a login
+				// does: its own, so that it can open it again by name.
+				var out2 syncBuffer
+				m2, s2 := callerPty(t)
+				go io.Copy(&out2, m2)
+				st, err := lifecycle.Exec(context.Background(), state, "life", lifecycle.ExecOptions{TTY: true, Stdin: s2, Stdout: s2, Stderr: s2, Process: "worker",
+					Argv: []string{"/bin/sh", "-c", `echo "owner=$(stat -L -c %u:%g /proc/self/fd/0)"; t=$(tty) && (: <"$t") && echo "reopened $t"; echo ended`}})
+				waitFor(t, &out2, "ended")
+				if got := strings.ReplaceAll(out2.String(), "\r", ""); err != nil || st != 0 || !strings.Contains(got, "owner=1000:1000\n") || !strings.Contains(got, "reopened /dev/pts/") {
+					t.Errorf("exec -t --process worker: %d %v, want its terminal owned by 1000:1000, opened again by name:\n%s", st, err, got)
+				}
 			}
 			if !dev && !onHost {
 				t.Errorf("without a dev, want root's pty of the host's, reopened read-only:\n%s", got)
