@@ -108,8 +108,9 @@ type failPoint struct {
 // SIGINT to the main process and stops the tree on SIGTERM); with
 // several, each in a process group of its own (the Setpgid step), the
 // first stops them one after the other in reverse plan order (the
-// reverse of their dependencies): SIGTERM to its init, and the next once
-// it has ended; a second kills them all. Cancelling ctx kills the
+// reverse of their dependencies): SIGTERM to its init (init: false: to
+// its process, killed after its stop_timeout), the next once it has
+// ended; a second kills them all. Cancelling ctx kills the
 // children.
 func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 	if p == nil {
@@ -335,7 +336,7 @@ func Apply(ctx context.Context, p *planner.Plan, opts Options) (int, error) {
 		}
 		if next >= 0 && !runs[next].stopped {
 			runs[next].stopped = true
-			runs[next].signal(unix.SIGTERM)
+			runs[next].stop(unix.SIGTERM)
 		}
 	}
 	for left := len(runs); left > 0; {

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -99,16 +100,51 @@ func (w *sigWatch) stop() { close(w.done) }
 
 // forward sends r's child sig, which nsup received. An environment whose
 // main process is its child itself (init: false: no init or monitor
-// that would kill it after its stop_timeout) is killed by a second
-// SIGINT or SIGTERM, as the ordered stop of several is: that process is
-// PID 1 of its pid namespace, which gets no signal it has no handler
-// for, and nsup otherwise forwarded every ^C to a process that ignored
-// it (found by helper-99's review: an apply ran on for 13 minutes).
+// that would kill it after its stop_timeout) is stopped by nsup: the
+// first SIGINT or SIGTERM starts its stop_timeout (stop), a second kills
+// it at once: that process is PID 1 of its pid namespace, which gets no
+// signal it has no handler for, and nsup otherwise forwarded every ^C to
+// a process that ignored it (found by helper-99's review: an apply ran
+// on for 13 minutes; helper-101's stop: one SIGTERM, as docker stop
+// sends, never ended it).
 func (r *envRun) forward(sig unix.Signal) {
-	if (sig == unix.SIGINT || sig == unix.SIGTERM) && r.bare() && r.stops.Add(1) > 1 {
+	if (sig == unix.SIGINT || sig == unix.SIGTERM) && r.bare() {
+		if r.stops.Add(1) == 1 {
+			r.stop(sig)
+			return
+		}
 		sig = unix.SIGKILL
 	}
 	r.signal(sig)
+}
+
+// stop sends r's child sig (SIGINT or SIGTERM) to stop it. For the main
+// process of an init: false environment, nsup applies its stop_timeout
+// as the plan says (Execve.StopTimeout), as init or the monitor would:
+// SIGKILL at once for 0, else sig and SIGKILL once the time is over
+// (signal reaches no process once the child is reaped). Others' init or
+// monitor applies theirs.
+func (r *envRun) stop(sig unix.Signal) {
+	ms := r.bareStopTimeout()
+	switch {
+	case ms == nil:
+	case *ms <= 0:
+		sig = unix.SIGKILL
+	default:
+		time.AfterFunc(time.Duration(*ms)*time.Millisecond, func() { r.signal(unix.SIGKILL) })
+	}
+	r.signal(sig)
+}
+
+// bareStopTimeout is the stop_timeout nsup applies to the environment's
+// main process (its Execve's), nil when its init or monitor does.
+func (r *envRun) bareStopTimeout() *int64 {
+	for _, st := range r.env.Steps {
+		if ex, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Proc && ex.StopTimeout != nil {
+			return ex.StopTimeout
+		}
+	}
+	return nil
 }
 
 // bare says whether the environment's child executes its main process

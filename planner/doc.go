@@ -47,7 +47,7 @@
 //	child prctl(PR_SET_DUMPABLE, 0); capset(KEEP); close_range(3, ~0U, CLOSE_RANGE_CLOEXEC)
 //	child seccomp(SECCOMP_SET_MODE_FILTER, 0, PROGRAM)   last (before capset without no_new_privs)
 //	proc  prlimit64; [ioctl(TIOCSCTTY)]; setresgid; setresuid; prctl(PR_SET_PDEATHSIG, 9); chdir
-//	proc  execve(PATH, ARGV, ENV)
+//	proc  execve(PATH, ARGV, ENV); stopped by nsup (no init): ... SIGKILL STOP_TIMEOUT later
 //
 // One process in the foreground, in a pid namespace of its own: the same
 // confinement (and prctl(PR_SET_NAME, "nsup-init")), then

@@ -368,6 +368,12 @@ type Execve struct {
 	// label of its output: there is no init to prefix its lines, so nsup
 	// does (see Spawn.Output).
 	Output string `json:"output,omitempty"`
+	// StopTimeout, for the main process of an init: false environment,
+	// is its stop_timeout in ms, which nsup applies (there is no init to):
+	// SIGKILL that long after the first SIGINT or SIGTERM nsup forwards
+	// to it or sends it in an ordered stop (at once for 0). nil for any
+	// other process.
+	StopTimeout *int64 `json:"stopTimeout,omitempty"`
 }
 
 // Mount is mount(2). When InRoot is set, Target is a path inside the

@@ -44,7 +44,10 @@ func (ec *envCompiler) init() {
 		// The child stage leads a session of its own already (Setsid):
 		// the pty becomes its controlling terminal, and so the main
 		// process's.
-		ec.proc(p, ec.resolve(p, ec.field+".processes[0]"), false, ec.terminal, ec.label(p.Name))
+		// Its stop_timeout is nsup's to apply: no init is there to.
+		pp := ec.resolve(p, ec.field+".processes[0]")
+		pp.bare = true
+		ec.proc(p, pp, false, ec.terminal, ec.label(p.Name))
 		return
 	}
 	if !ec.goInit() {
@@ -135,7 +138,11 @@ func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, out
 	ec.add(Proc, p.Pos, Setresuid{UID: pp.uid})
 	ec.add(Proc, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
 	ec.add(Proc, p.Pos, Chdir{Path: pp.cwd})
-	ec.add(Proc, p.Pos, Execve{Path: pp.path, Argv: p.Command, Env: pp.env, Output: output})
+	ex := Execve{Path: pp.path, Argv: p.Command, Env: pp.env, Output: output}
+	if pp.bare {
+		ex.StopTimeout = &pp.stopTimeout
+	}
+	ec.add(Proc, p.Pos, ex)
 }
 
 func walkProcs(ps []*spec.Process, fn func(p *spec.Process, parent string)) {
@@ -156,6 +163,9 @@ type procPlan struct {
 	uid, gid    uint32
 	stopTimeout int64
 	rlimits     []Prlimit
+	// bare: the main process of an init: false environment, whose
+	// stop_timeout nsup applies (Execve.StopTimeout).
+	bare bool
 }
 
 // resolve resolves one process: its environment (the spec's, then the

@@ -322,7 +322,7 @@ func FormatOp(op Op) string {
 		if op.Path == "" && len(op.Argv) > 0 {
 			path = q("$PATH:" + op.Argv[0]) // looked up when the process starts
 		}
-		return "execve(" + path + ", " + qlist(op.Argv) + ", " + qlist(op.Env) + ")" + output(op.Output)
+		return "execve(" + path + ", " + qlist(op.Argv) + ", " + qlist(op.Env) + ")" + output(op.Output) + bareStop(op.StopTimeout)
 	case Mount:
 		target, source := q(op.Target), qn(op.Source)
 		if op.InRoot {

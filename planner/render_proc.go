@@ -17,6 +17,18 @@ func output(label string) string {
 	return fmt.Sprintf(", output prefixed %s", q(label+" | "))
 }
 
+// bareStop renders how nsup stops the main process of an init: false
+// environment (Execve.StopTimeout), "" for another process.
+func bareStop(ms *int64) string {
+	switch {
+	case ms == nil:
+		return ""
+	case *ms == 0:
+		return "; stopped by nsup (no init): SIGKILL at the first SIGINT or SIGTERM"
+	}
+	return fmt.Sprintf("; stopped by nsup (no init): the first SIGINT or SIGTERM sent on, SIGKILL %v later or at a second", time.Duration(*ms)*time.Millisecond)
+}
+
 // stopTimeout renders a process's stop_timeout when it is not the default.
 func stopTimeout(ms int64) string {
 	if ms == DefaultStopTimeout {
