@@ -68,9 +68,9 @@ environments:
 // set its traps, then executed it), sends one SIGTERM, and returns
 // Apply's status and error once it ends. It fails the test if Apply has
 // not ended 30 s later (the bound is generous: the assertion is that it
-// ends), killing what runs. It waits for no output: a line of an
-// init: false process may not reach nsup's stdout (found by this test,
-// on main too).
+// ends), killing what runs. It waits for no output: once Apply has
+// said an environment is started (OnStart), the signal cannot interrupt
+// its setup instead.
 func applyBare(t *testing.T, p *planner.Plan, n int) (int, string, error) {
 	t.Helper()
 	sigs := make(chan os.Signal, 2)
@@ -183,5 +183,48 @@ environments:
 `)
 	if st, out, err := applyBare(t, p, 2); st != 128+int(syscall.SIGKILL) || err != nil {
 		t.Errorf("apply after one SIGTERM: status %d, err %v; want %d (killed); output %q", st, err, 128+int(syscall.SIGKILL), out)
+	}
+}
+
+// TestRootBarePrefixedLateLines: the lines of init: false environments
+// prefixed by nsup (several write to one place) were copied to nsup's
+// stdout bridge, whose pipe nsup closes once every environment is
+// started: each line written after that was lost (found by
+// helper-101's stop, its test waiting for a "ready" that never came;
+// nsup apply > log 2>&1 wrote none). Here stdout is no file (bridged),
+// and both lines come after the setup.
+func TestRootBarePrefixedLateLines(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  first:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    init: false
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "sleep 0.3; echo late-first; echo err-first >&2"]
+  second:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    init: false
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "sleep 0.3; echo late-second; echo err-second >&2"]
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	if st != 0 || err != nil {
+		t.Fatalf("apply: %d %v\n%s", st, err, errOut)
+	}
+	for _, env := range []string{"first", "second"} {
+		if got := linesOf(out, env+"/main"); len(got) != 1 || got[0] != "late-"+env {
+			t.Errorf("%s's stdout lines %q, want [late-%s]; stdout %q", env, got, env, out)
+		}
+		if got := linesOf(errOut, env+"/main"); len(got) != 1 || got[0] != "err-"+env {
+			t.Errorf("%s's stderr lines %q, want [err-%s]; stderr %q", env, got, env, errOut)
+		}
 	}
 }

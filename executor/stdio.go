@@ -8,6 +8,7 @@ import (
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
+	"golang.org/x/sys/unix"
 )
 
 // stdio is the environments' fds 0, 1 and 2, shared by every environment
@@ -91,19 +92,68 @@ func (c crlfWriter) Write(p []byte) (int, error) {
 }
 
 // prefixed returns the write ends of pipes whose lines are copied to fds
-// 1 and 2, each prefixed with "LABEL | " (see outputs).
+// 1 and 2, each prefixed with "LABEL | " (see outputs). The copies write
+// to copies of fds 1 and 2 of their own, closed once they end: a bridge's
+// pipe (nsup's stdout a pipe or a writer, or stdout and stderr one file)
+// is closed in nsup once every environment is started (Started), and an
+// init: false environment's lines written after that were lost (found
+// by helper-101's stop: nsup apply > log 2>&1 of two such environments
+// wrote none of their lines; TestRootBarePrefixedLateLines).
 func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File, error) {
-	o := newOutputs(color, base, s.Files[1], s.Files[2])
+	dst, err := dupFiles(s.Files[1], s.Files[2])
+	if err != nil {
+		return nil, nil, err
+	}
+	o := newOutputs(color, base, dst[0], dst[1])
 	w1, w2, err := o.add(label)
 	if err != nil {
+		closeFiles(dst)
 		return nil, nil, err
 	}
 	done := s.Track(o.pipes...)
 	go func() {
 		defer done()
 		o.wg.Wait()
+		closeFiles(dst)
 	}()
 	return w1, w2, nil
+}
+
+// dupFiles returns a copy of each of out and errw (one for both when
+// they are one), close-on-exec; the caller closes them (closeFiles).
+func dupFiles(out, errw *os.File) ([2]*os.File, error) {
+	var d [2]*os.File
+	for i, f := range []*os.File{out, errw} {
+		if i == 1 && errw == out {
+			d[1] = d[0]
+			break
+		}
+		rc, err := f.SyscallConn()
+		if err != nil {
+			closeFiles(d)
+			return d, err
+		}
+		nfd := -1
+		if cerr := rc.Control(func(fd uintptr) {
+			nfd, err = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 3)
+		}); cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			closeFiles(d)
+			return d, err
+		}
+		d[i] = os.NewFile(uintptr(nfd), f.Name())
+	}
+	return d, nil
+}
+
+func closeFiles(d [2]*os.File) {
+	for i, f := range d {
+		if f != nil && (i == 0 || f != d[0]) {
+			f.Close()
+		}
+	}
 }
 
 // terminal is what a pty's relay reads and writes: nsup's own stdin and
