@@ -85,6 +85,15 @@ type Options struct {
 	// /etc/group are named user1000, group1000, never by the host's files
 	// (nsup export --image: an image is the same on every host).
 	PortableIDs bool
+	// Export: the plan is exported (nsup export: a bundle or an image
+	// gets a copy of the tree), never applied: what only apply's child
+	// stage needs of the host's folders (childReaches) is not checked.
+	Export bool
+	// FolderStat says how a host folder on the way to nsup's cache and
+	// volumes is owned, and its mode (nil: stat(2)), for the walk of
+	// apply's child stage as root inside a user namespace's maps
+	// (childReaches). Golden tests pass a fixed one.
+	FolderStat func(path string) (uid, gid, mode uint32, err error)
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
@@ -124,6 +133,9 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	}
 	if opts.LandlockABI == nil {
 		opts.LandlockABI = landlockABI
+	}
+	if opts.FolderStat == nil {
+		opts.FolderStat = folderStat
 	}
 	c := &compiler{s: s, opts: opts}
 	if ownClosure {

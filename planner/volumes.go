@@ -82,6 +82,7 @@ func (ec *envCompiler) volumes() {
 					continue
 				}
 				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Mode: parseMode(v.Mode), UID: uid, GID: gid})
+				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, volumeReachFix)
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
 			}
 			ec.markMade(p, "volume")

@@ -147,7 +147,7 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	// stdin is: the bundle is the same from a terminal or a script, and
 	// process.terminal stays false (a runtime with a terminal needs a
 	// console socket, or runs in the foreground of one).
-	p, err := planner.Compile(s, planner.Options{Envs: []string{name}, PortableIDs: pf.oci == ""})
+	p, err := planner.Compile(s, planner.Options{Envs: []string{name}, PortableIDs: pf.oci == "", Export: true})
 	if err != nil {
 		return invalidError{err}
 	}

@@ -111,7 +111,7 @@ func export(t testing.TB, file, env string) (*Bundle, error) {
 		t.Fatal(err)
 	}
 	s.File = file
-	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Envs: []string{env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestExportTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Envs: []string{"hello"}, Caller: &rootCaller,
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Envs: []string{"hello"}, Caller: &rootCaller,
 		Seccomp: fixedSeccomp, HostPath: fixedHostPath, Terminal: true})
 	if err != nil {
 		t.Fatal(err)
@@ -354,7 +354,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
 	if err != nil {
 		t.Fatal(err)
 	}

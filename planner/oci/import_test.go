@@ -56,7 +56,7 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}
-			p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Envs: []string{c.env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+			p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Envs: []string{c.env}, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
 			if err != nil {
 				t.Fatalf("%v\n%s", err, y)
 			}

@@ -82,7 +82,7 @@ func exportText(t *testing.T, dir, text string) *Bundle {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
 	}
-	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath,
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath,
 		Cgroups: func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("../cgroup/testdata/v2-delegated")) }})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)

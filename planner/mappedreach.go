@@ -1,0 +1,130 @@
+package planner
+
+// The folders the child stage walks by path in a user namespace that maps
+// root inside to another host uid: nsup's own (the cache's root trees,
+// the named volumes), which nsup makes 0700 for the caller. The child
+// opens them after it is born in its user namespace, as the host uid root
+// inside maps to: before helper-105's review an environment with idmap
+// and a closure root or a volume, as root, planned fine and apply failed
+// with EACCES at the child's open_tree.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// mappedRoot is the host uid and gid that root inside the environment's
+// user namespace is, when the plan knows its maps and they map root
+// elsewhere than the host's root; ok is false otherwise (the child then
+// walks the host's folders as the host's root, or as the caller).
+func (ec *envCompiler) mappedRoot() (uid, gid int64, ok bool) {
+	// Rootless, nsup's folders are the caller's own, and root inside
+	// is the caller unless idmap says otherwise: not checked here (a
+	// rootless idmap that maps root to a subordinate uid is left).
+	if !ec.mapsKnown() || !ec.caller.Privileged {
+		return 0, 0, false
+	}
+	uid, gid = outside(ec.uidMap, 0), outside(ec.gidMap, 0)
+	if uid <= 0 || gid < 0 {
+		return 0, 0, false
+	}
+	return uid, gid, true
+}
+
+// childReaches refuses path, a folder of nsup's (what, for the message)
+// that the child stage opens by path, when root inside the environment's
+// user namespace, as the host uid it maps to, could not search a folder on
+// its way there (path's own parent and above: apply makes path itself if
+// missing, searchable; a folder above missing now is made 0700 by apply,
+// the caller's): apply's child would fail with EACCES. fix says how to
+// plan it otherwise.
+func (ec *envCompiler) childReaches(pos spec.Pos, field, what, path, fix string) {
+	uid, gid, ok := ec.mappedRoot()
+	if !ok || ec.opts.Export {
+		return
+	}
+	at, why := ec.unsearchable(filepath.Dir(path), uid, gid)
+	if at == "" {
+		return
+	}
+	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, fix)
+}
+
+// unsearchable is the first folder of dir's way (dir itself included)
+// that host uid and gid, in the environment's user namespace, may not
+// search, and why; "" if none. Root inside has its capabilities only over
+// a file whose owner and group its maps both hold (capabilities(7)):
+// elsewhere the mode's bits decide, with no supplementary group (the
+// child's setgroups(0)). ACLs are not read: a folder with one is taken by
+// its mode bits alone.
+func (ec *envCompiler) unsearchable(dir string, uid, gid int64) (string, string) {
+	at := "/"
+	parts := strings.Split(strings.Trim(filepath.Clean(dir), "/"), "/")
+	if parts[0] == "" {
+		parts = nil
+	}
+	for i := 0; i <= len(parts); i++ {
+		if i > 0 {
+			at = filepath.Join(at, parts[i-1])
+		}
+		u, g, mode, err := ec.opts.FolderStat(at)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return at, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
+			}
+			return at, err.Error()
+		}
+		if hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
+			continue
+		}
+		bit := uint32(0o001)
+		switch {
+		case int64(u) == uid:
+			bit = 0o100
+		case int64(g) == gid:
+			bit = 0o010
+		}
+		if mode&bit == 0 {
+			return at, fmt.Sprintf("mode %04o, owner %d:%d", mode&0o7777, u, g)
+		}
+	}
+	return "", ""
+}
+
+// hostMapped says whether host id is in a map's outside ranges.
+func hostMapped(rs []spec.IDRange, id uint32) bool {
+	for _, r := range rs {
+		if id >= r.Outside && uint64(id) < uint64(r.Outside)+uint64(r.Count) {
+			return true
+		}
+	}
+	return false
+}
+
+// cacheReachFix is the way out childReaches gives for a root in nsup's
+// cache.
+const cacheReachFix = "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or an idmap that maps root inside to the host's root"
+
+// volumeReachFix is the way out childReaches gives for a named volume.
+const volumeReachFix = "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand; the volume's own mode keeps other host users out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
+
+// folderStat is stat(2)'s owner and mode of path, its links followed (as
+// the child's walk follows them).
+func folderStat(path string) (uid, gid, mode uint32, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, 0, fmt.Errorf("%s: no owner known", path)
+	}
+	return st.Uid, st.Gid, st.Mode, nil
+}
