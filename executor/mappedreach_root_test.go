@@ -10,6 +10,7 @@ import (
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // An idmap that maps root inside to host uid 100000, as root: the child
@@ -80,7 +81,9 @@ environments:
 	}
 }
 
-// TestRootIdmapVolume: a volume in 0700 folders is refused.
+// TestRootIdmapVolume: a volume in 0700 folders is refused; in folders
+// uid 100000 may search, it is made root inside's (host 100000), who
+// writes in it.
 func TestRootIdmapVolume(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -112,4 +115,19 @@ environments:
 	}
 	os.Chmod(vols, 0o711)
 	truthOf(t, dir, yaml, fmt.Sprintf("may not search %s (missing now: apply makes it 0700, uid 0's)", filepath.Dir(vol)))
+	os.Mkdir(filepath.Join(vols, "proj"), 0o711)
+	p, err := compileErr(t, dir, yaml)
+	if err != nil {
+		t.Fatalf("plan, the folders searchable: %v", err)
+	}
+	if want := fmt.Sprintf(`mkdir(%q, 0755), chown(100000, 100000) if missing: volume "data"`, vol); !strings.Contains(planText(p), want) {
+		t.Errorf("plan lacks %s:\n%s", want, planText(p))
+	}
+	if st, out, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 || out != "kept\n" {
+		t.Errorf("apply: %d %v %q %q", st, err, out, errOut)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(vol, &st); err != nil || st.Mode&0o7777 != 0o755 || st.Uid != 100000 || st.Gid != 100000 {
+		t.Errorf("volume: %v mode %o owner %d:%d, want 0755 100000:100000", err, st.Mode&0o7777, st.Uid, st.Gid)
+	}
 }

@@ -151,10 +151,16 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 
 // volumeOwner is the owner a volume is made with, on the host: the
 // volume's owner (ids inside the environment) through the environment's
-// id maps, or -1 (the caller: root, or a rootless nsup's user, who is
-// root inside).
+// id maps; with none, root inside: -1 (the caller: root, or a rootless
+// nsup's user, who is root inside), or, as root, the host ids an idmap
+// maps root inside to (before helper-105's review the volume was the
+// host root's there, which root inside, an unmapped owner to it, could
+// not write: Docker's userns-remap makes its volumes the remapped root's).
 func (ec *envCompiler) volumeOwner(v *spec.Volume, field string) (uid, gid int, ok bool) {
 	if v.Owner == nil {
+		if u, g, mapped := ec.mappedRoot(); mapped {
+			return int(u), int(g), true
+		}
 		return -1, -1, true
 	}
 	at := "volumes." + v.Name + ".owner"
