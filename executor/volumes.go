@@ -24,7 +24,10 @@ func (r *envRun) volume(op planner.Volume) error {
 	if err := absolute(op.Path); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(filepath.Dir(op.Path), 0o700); err != nil {
+	// The parents (nsup's volume folder, the project's) are recorded as
+	// made, for a rollback to remove (found by a review: a failed apply
+	// left an empty /var/lib/nsup/volumes/PROJECT behind).
+	if err := r.mkdirParents(filepath.Dir(op.Path)); err != nil {
 		return err
 	}
 	// nsup's volume folder and the project's are this user's alone:
@@ -51,6 +54,35 @@ func (r *envRun) volume(op planner.Volume) error {
 	}
 	if op.UID >= 0 || op.GID >= 0 {
 		return unix.Fchown(fd, op.UID, op.GID)
+	}
+	return nil
+}
+
+// mkdirParents makes dir and its missing parents, 0700, recording those
+// it made (top first) for a rollback to remove, if still empty.
+func (r *envRun) mkdirParents(dir string) error {
+	var missing []string
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil {
+			break
+		}
+		missing = append(missing, d)
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		d := missing[i]
+		err := unix.Mkdir(d, 0o700)
+		if err == unix.EEXIST {
+			continue // made meanwhile by someone else: theirs
+		}
+		if err != nil {
+			return &os.PathError{Op: "mkdir", Path: d, Err: err}
+		}
+		fd, err := unix.Open(d, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "open", Path: d, Err: err}
+		}
+		r.recordMade(d, fd)
+		unix.Close(fd)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ environments:
 // A volume is made on first use with its mode and owner, keeps what the
 // environment wrote across applies, and a bind with create: true makes
 // its folder; an apply that fails at any step removes what it made (both
-// still empty).
+// still empty, and the volume's parents).
 func TestRootVolumes(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -62,7 +62,9 @@ func TestRootVolumes(t *testing.T) {
 		if _, _, _, err := run(t, p, opts); err == nil || !errors.Is(err, unix.EPERM) {
 			t.Fatalf("step %d: %v, want it to fail", i, err)
 		}
-		for _, d := range []string{vol, made} {
+		// Nor the folders above the volume (found by a
+		// review: the project's folder and nsup's volume folder were left).
+		for _, d := range []string{vol, made, filepath.Dir(vol), vols} {
 			if _, err := os.Lstat(d); err == nil {
 				t.Errorf("failed at step %d (%s): %s is left", i, planner.FormatOp(st.Op), d)
 				os.RemoveAll(d)
