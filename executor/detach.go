@@ -322,6 +322,7 @@ func (r *envRun) closeFiles() {
 		}
 	}
 	r.lock, r.control, r.stdio = nil, nil, nil
+	r.closeVolLocks() // detached: its record says it uses them
 }
 
 // removeState undoes what an environment that is taken back made: the

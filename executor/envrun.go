@@ -116,6 +116,7 @@ type envRun struct {
 	// madeDirs are the folders of volumes and of binds with create: true
 	// that this apply made: removed, if still empty, if it fails.
 	madeDirs []madeDir
+	volLocks []*os.File // the volumes' locks, held shared (lockVolume)
 	procs    []lifecycle.StateProc
 	// watched: a later environment waits for this one's health
 	// (WaitHealthy); init then reports it on the setup channel once set
@@ -219,6 +220,7 @@ func (r *envRun) finish() {
 		r.why = err.Error()
 	}
 	r.unhold()
+	r.closeVolLocks()
 	// Before Apply hears of the end: nsup's terminal is back as it was
 	// when Apply returns.
 	r.finishPty()

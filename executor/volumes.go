@@ -24,6 +24,9 @@ func (r *envRun) volume(op planner.Volume) error {
 	if err := absolute(op.Path); err != nil {
 		return err
 	}
+	if filepath.Dir(op.Lock) != filepath.Dir(op.Path) {
+		return fmt.Errorf("volume %s: its lock %s is not beside it: %w", op.Name, op.Lock, unix.EINVAL)
+	}
 	// The parents (nsup's volume folder, the project's) are recorded as
 	// made, for a rollback to remove (found by a review: a failed apply
 	// left an empty /var/lib/nsup/volumes/PROJECT behind).
@@ -34,6 +37,9 @@ func (r *envRun) volume(op planner.Volume) error {
 	// whoever else could write either could swap a volume for theirs.
 	if err := lifecycle.CheckProjectDir(filepath.Dir(op.Path)); err != nil {
 		return fmt.Errorf("volume %s: %w", op.Name, err)
+	}
+	if err := r.lockVolume(op); err != nil {
+		return err
 	}
 	err := unix.Mkdir(op.Path, op.Mode)
 	if err != nil && err != unix.EEXIST {
@@ -48,7 +54,9 @@ func (r *envRun) volume(op planner.Volume) error {
 	if !made {
 		return nil
 	}
-	r.recordMade(op.Path, fd)
+	if r.recordMade(op.Path, fd) {
+		r.madeDirs[len(r.madeDirs)-1].lock = op.Lock
+	}
 	if err := unix.Fchmod(fd, op.Mode); err != nil { // whatever the umask made of it
 		return err
 	}
@@ -56,6 +64,62 @@ func (r *envRun) volume(op planner.Volume) error {
 		return unix.Fchown(fd, op.UID, op.GID)
 	}
 	return nil
+}
+
+// lockVolume opens (makes) the volume's lock file and locks it shared,
+// held in r.volLocks until the environment ends (closeVolLocks): while
+// it is held, nsup volume rm and down --volumes, which lock it
+// exclusive, refuse the volume. Found by a review: they removed a volume
+// a foreground environment was using (only detached ones are recorded).
+// A lock file unlinked meanwhile (the volume removed) fails the apply.
+func (r *envRun) lockVolume(op planner.Volume) error {
+	f, err := os.OpenFile(op.Lock, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return fmt.Errorf("volume %s: %w", op.Name, err)
+	}
+	if err := LockVolume(f, false); err != nil {
+		f.Close()
+		return fmt.Errorf("volume %s: %w", op.Name, err)
+	}
+	r.volLocks = append(r.volLocks, f)
+	return nil
+}
+
+// LockVolume locks a volume's lock file, open as f, shared or exclusive,
+// without waiting; and checks that it is still the file at its path (not
+// one a volume rm unlinked while this nsup waited for it).
+func LockVolume(f *os.File, exclusive bool) error {
+	how := unix.LOCK_SH
+	if exclusive {
+		how = unix.LOCK_EX
+	}
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err != nil {
+		if err == unix.EWOULDBLOCK {
+			what := "being removed (nsup volume rm)"
+			if exclusive {
+				what = "in use"
+			}
+			return fmt.Errorf("%s is %s: %w", f.Name(), what, err)
+		}
+		return err
+	}
+	var held, now unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &held); err != nil {
+		return err
+	}
+	if err := unix.Lstat(f.Name(), &now); err != nil || now.Dev != held.Dev || now.Ino != held.Ino {
+		return fmt.Errorf("%s was removed meanwhile (nsup volume rm): %w", f.Name(), unix.ESTALE)
+	}
+	return nil
+}
+
+// closeVolLocks lets go of the volumes' locks: the environment has ended
+// (or is taken back, or left to its record: detached).
+func (r *envRun) closeVolLocks() {
+	for _, f := range r.volLocks {
+		f.Close()
+	}
+	r.volLocks = nil
 }
 
 // mkdirParents makes dir and its missing parents, 0700, recording those
@@ -143,34 +207,55 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 type madeDir struct {
 	path     string
 	dev, ino uint64
+	lock     string // a volume's lock file, removed with it
 }
 
-// recordMade records the folder at path, open as fd, as made by this apply.
-func (r *envRun) recordMade(path string, fd int) {
+// recordMade records the folder at path, open as fd, as made by this
+// apply; false if it could not be.
+func (r *envRun) recordMade(path string, fd int) bool {
 	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil {
-		r.madeDirs = append(r.madeDirs, madeDir{path, st.Dev, st.Ino})
+	if unix.Fstat(fd, &st) != nil {
+		return false
 	}
+	r.madeDirs = append(r.madeDirs, madeDir{path: path, dev: st.Dev, ino: st.Ino})
+	return true
 }
 
 // removeMadeDirs removes the folders this apply made, deepest first, each
-// only if empty.
+// only if empty; a volume only if nobody else uses it (its lock taken
+// exclusive, this apply's own let go first), with its lock file.
 func (r *envRun) removeMadeDirs() {
+	r.closeVolLocks()
 	for i := len(r.madeDirs) - 1; i >= 0; i-- {
 		d := r.madeDirs[i]
+		var lock *os.File
+		if d.lock != "" {
+			f, err := os.OpenFile(d.lock, os.O_RDWR|unix.O_NOFOLLOW, 0)
+			if err != nil {
+				continue
+			}
+			if LockVolume(f, true) != nil {
+				f.Close()
+				continue // used by another environment meanwhile: theirs now
+			}
+			lock = f
+		}
 		// In its parent's fd, and only if it is still the folder made
 		// (found by a review: by path, a rollback removed an empty host
 		// folder a symlink swapped into the path led to, and left its own).
 		pfd, err := unix.Open(filepath.Dir(d.path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
+		if err == nil {
+			var st unix.Stat_t
+			name := filepath.Base(d.path)
+			if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == d.dev && st.Ino == d.ino &&
+				unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR) == nil && lock != nil {
+				unix.Unlinkat(pfd, filepath.Base(d.lock), 0)
+			}
+			unix.Close(pfd)
 		}
-		var st unix.Stat_t
-		name := filepath.Base(d.path)
-		if unix.Fstatat(pfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Dev == d.dev && st.Ino == d.ino {
-			unix.Unlinkat(pfd, name, unix.AT_REMOVEDIR)
+		if lock != nil {
+			lock.Close()
 		}
-		unix.Close(pfd)
 	}
 	r.madeDirs = nil
 }

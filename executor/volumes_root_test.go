@@ -32,7 +32,7 @@ environments:
 // A volume is made on first use with its mode and owner, keeps what the
 // environment wrote across applies, and a bind with create: true makes
 // its folder; an apply that fails at any step removes what it made (both
-// still empty, and the volume's parents).
+// still empty, and the volume's parents and lock).
 func TestRootVolumes(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
@@ -46,7 +46,7 @@ func TestRootVolumes(t *testing.T) {
 	made := filepath.Join(dir, "made")
 	text := planText(p)
 	for _, want := range []string{
-		fmt.Sprintf(`mkdir(%q, 0700), chown(1000, 1001) if missing: volume "data"`, vol),
+		fmt.Sprintf(`mkdir(%q, 0700), chown(1000, 1001) if missing: volume "data", after flock(%q, LOCK_SH|LOCK_NB), held while nsup runs it`, vol, vol+".lock"),
 		fmt.Sprintf(`mkdir(%q, 0755) if missing, and its parents`, filepath.Join(made, "deep")),
 	} {
 		if !strings.Contains(text, want) {
@@ -62,9 +62,9 @@ func TestRootVolumes(t *testing.T) {
 		if _, _, _, err := run(t, p, opts); err == nil || !errors.Is(err, unix.EPERM) {
 			t.Fatalf("step %d: %v, want it to fail", i, err)
 		}
-		// Nor the folders above the volume (found by a
+		// Nor the folders above the volume, nor its lock (found by a
 		// review: the project's folder and nsup's volume folder were left).
-		for _, d := range []string{vol, made, filepath.Dir(vol), vols} {
+		for _, d := range []string{vol, made, vol + ".lock", filepath.Dir(vol), vols} {
 			if _, err := os.Lstat(d); err == nil {
 				t.Errorf("failed at step %d (%s): %s is left", i, planner.FormatOp(st.Op), d)
 				os.RemoveAll(d)

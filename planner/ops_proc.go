@@ -100,10 +100,18 @@ var HoldArgv = []string{"nsup", "__nsup_hold"}
 // Mode), then chown(UID, GID) (-1: the caller's), its parents (nsup's
 // volume folder, the project's) made 0700. An existing one is used as it
 // is: its content, mode and owner are the volume's. Never a symlink. A
-// volume made by an apply that then fails is removed if still empty.
+// volume made by an apply that then fails is removed if still empty, with
+// the parents the apply made. First, Lock (a file beside the volume,
+// VolumeLockPath, never inside it: nothing of it is handed into the
+// environment) is opened, made if missing, and locked shared,
+// flock(LOCK_SH|LOCK_NB), by nsup for as long as it runs the environment
+// (a detached one's record says it uses the volume once nsup has left):
+// nsup volume rm takes it exclusive before it removes the volume, and
+// refuses one in use; a volume being removed fails the apply.
 type Volume struct {
 	Name string `json:"name"`
 	Path string `json:"path"`
+	Lock string `json:"lock"`
 	Mode uint32 `json:"mode"`
 	UID  int    `json:"uid"`
 	GID  int    `json:"gid"`

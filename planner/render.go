@@ -442,7 +442,7 @@ func FormatOp(op Op) string {
 		if op.UID >= 0 || op.GID >= 0 {
 			owner = fmt.Sprintf(", chown(%d, %d)", op.UID, op.GID)
 		}
-		return fmt.Sprintf("mkdir(%s, %04o)%s if missing: volume %s", q(op.Path), op.Mode, owner, q(op.Name))
+		return fmt.Sprintf("mkdir(%s, %04o)%s if missing: volume %s, after flock(%s, LOCK_SH|LOCK_NB), held while nsup runs it", q(op.Path), op.Mode, owner, q(op.Name), q(op.Lock))
 	case MkdirAll:
 		return fmt.Sprintf("mkdir(%s, %04o) if missing, and its parents", q(op.Path), op.Mode)
 	case Flock:

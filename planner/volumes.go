@@ -41,6 +41,13 @@ func DefaultVolumeDir() string {
 // (DefaultVolumeDir).
 func VolumePath(dir, project, name string) string { return filepath.Join(dir, project, name) }
 
+// VolumeLockPath is the lock file of volume name of project, beside its
+// folder (never inside it: the environment sees the folder): NAME.lock,
+// which no volume name is (no dot in one).
+func VolumeLockPath(dir, project, name string) string {
+	return filepath.Join(dir, project, name+".lock")
+}
+
 // usesVolumes says whether an environment of s mounts a named volume: its
 // plan then needs the project, foreground or not.
 func usesVolumes(s *spec.Spec) bool {
@@ -81,7 +88,7 @@ func (ec *envCompiler) volumes() {
 				if !ok {
 					continue
 				}
-				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Mode: parseMode(v.Mode), UID: uid, GID: gid})
+				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Lock: VolumeLockPath(c.volumeDir, c.project, v.Name), Mode: parseMode(v.Mode), UID: uid, GID: gid})
 				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, volumeReachFix)
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
 			}

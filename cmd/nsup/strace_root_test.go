@@ -43,7 +43,7 @@ import (
 // (mkdirat) and the sockets bound (bind) are traced only to place the
 // host's steps that make them in the order across environments
 // (placedBy).
-const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64,write,mkdirat,bind," + fdCalls
+const tracedCalls = "clone,clone3,fork,vfork,unshare,setns,mount,mount_setattr,move_mount,umount2,pivot_root,sethostname,setdomainname,execve,execveat,keyctl,seccomp,landlock_restrict_self,chdir,fchdir,symlinkat,setsid,setgroups,setresgid,setresuid,prctl,capset,prlimit64,write,mkdirat,bind,flock," + fdCalls
 
 // event is one traced syscall of interest.
 type event struct {
@@ -644,6 +644,17 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
+		case planner.Volume:
+			// Its lock file, locked shared for the environment's life
+			// (the folder's mkdirat only places it: placedBy).
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				if e.name != "flock" || !succeeded(e) || len(a) != 2 || a[1] != "LOCK_SH|LOCK_NB" {
+					return false
+				}
+				o := fds.fd(e.pid, a[0])
+				return o != nil && o.at() == op.Lock
+			})
 		case planner.CgroupWrite:
 			add(i, st, writeStep(fds, func(_ int, f string) bool { return f == fds.nsupPath(op.Path) }, op.Value))
 		case planner.CgroupJoin:
@@ -1356,6 +1367,11 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 				l.threads[e.pid], ok = true, true
 			}
 		}
+		if !ok && e.name == "flock" {
+			// Traced for a Volume step's; the others are nsup's own (its
+			// state's lock, the cache's, init's log, a pod's holder).
+			continue
+		}
 		if !ok && !own.allowed(e) {
 			unmatched = append(unmatched, e.String())
 		}
@@ -1380,7 +1396,8 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 // several leave the same (a volume or a cached tree two environments
 // use): the lock, the log and the state (their openat is nsup's own,
 // followed as fds), a cached rootfs tree (its folder opened, once
-// built), the state directory, a volume's folder, a bind's missing
+// built), the state directory, a volume's lock file (opened first, made
+// if missing, whether the folder is made or not), a bind's missing
 // source folder (the last one, made only when missing) and a group
 // (mkdirat), and the control socket (bind). They make no call a queue
 // matches, but where they are made counts in the order across
@@ -1409,7 +1426,7 @@ func placedBy(p *planner.Plan, fds *fdState) map[string][]planner.StepRef {
 			case planner.Mkdir:
 				t = "mkdirat " + op.Path
 			case planner.Volume:
-				t = "mkdirat " + op.Path
+				t = "openat " + op.Lock // made or not, its lock is opened first
 			case planner.MkdirAll:
 				t = "mkdirat " + path.Clean(op.Path)
 			case planner.CgroupMkdir:

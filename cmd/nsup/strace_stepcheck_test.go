@@ -526,7 +526,7 @@ func TestStraceMatcherPlacesHostSteps(t *testing.T) {
 			{Stage: planner.Host, Op: planner.Mkdir{Path: "/run/nsup/p/" + n, Mode: 0o700}},
 			{Stage: planner.Host, Op: planner.Flock{Path: "/run/nsup/p/" + n + "/lock", State: "/run/nsup/p/" + n + "/state.json"}},
 			{Stage: planner.Host, Op: planner.Rootfs{Type: "closure", Path: "/cache/closure/" + n}},
-			{Stage: planner.Host, Op: planner.Volume{Name: n, Path: "/var/lib/nsup/volumes/p/" + n, Mode: 0o755, UID: -1, GID: -1}},
+			{Stage: planner.Host, Op: planner.Volume{Name: n, Path: "/var/lib/nsup/volumes/p/" + n, Lock: "/var/lib/nsup/volumes/p/" + n + ".lock", Mode: 0o755, UID: -1, GID: -1}},
 			{Stage: planner.Host, Op: planner.MkdirAll{Path: "/srv/" + n + "/src", Mode: 0o755}},
 			{Stage: planner.Host, Op: planner.Listen{Path: "/run/nsup/p/" + n + "/control.sock"}},
 			{Stage: planner.Host, Op: planner.CgroupMkdir{Path: "/sys/fs/cgroup/nsup/" + n + "." + planner.NsupPid}},
@@ -545,7 +545,9 @@ func TestStraceMatcherPlacesHostSteps(t *testing.T) {
 100 close(40) = 0
 100 openat(AT_FDCWD, "/cache/closure/` + n + `", O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_DIRECTORY) = 41
 100 close(41) = 0`,
-			`100 mkdirat(AT_FDCWD, "/var/lib/nsup/volumes/p/` + n + `", 0755) = 0`,
+			`100 openat(AT_FDCWD, "/var/lib/nsup/volumes/p/` + n + `.lock", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600) = 35
+100 flock(35, LOCK_SH|LOCK_NB) = 0
+100 mkdirat(AT_FDCWD, "/var/lib/nsup/volumes/p/` + n + `", 0755) = 0`,
 			`100 openat(AT_FDCWD, "/", O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY) = 20
 100 openat2(20, "srv", {flags=O_RDONLY|O_CLOEXEC|O_PATH|O_DIRECTORY, resolve=RESOLVE_NO_MAGICLINKS|RESOLVE_NO_SYMLINKS|RESOLVE_BENEATH}, 24) = 21
 100 close(20) = 0
@@ -576,6 +578,37 @@ func TestStraceMatcherPlacesHostSteps(t *testing.T) {
 		op := planner.FormatOp(p.Environments[1].Steps[k].Op)
 		if un := match(groups); len(un) != 1 || !strings.Contains(un[0], "made before a step the plan lists earlier: b step "+strconv.Itoa(k)+" ("+op+")") {
 			t.Errorf("b's step %d (%s) made first:\n  %s", k, op, strings.Join(un, "\n  "))
+		}
+	}
+}
+
+// TestStraceMatcherVolumeLock: a Volume step is its lock file's
+// flock(LOCK_SH|LOCK_NB) by nsup: missing without it, or with another
+// file's or an exclusive lock; nsup's other flocks (its state's lock) are
+// its own.
+func TestStraceMatcherVolumeLock(t *testing.T) {
+	lock := "/var/lib/nsup/volumes/p/data.lock"
+	p := &planner.Plan{Environments: []planner.Env{{Name: "a", Steps: []planner.Step{
+		{Stage: planner.Host, Op: planner.Volume{Name: "data", Path: "/var/lib/nsup/volumes/p/data", Lock: lock, Mode: 0o755, UID: -1, GID: -1}},
+	}}}}
+	open := `100 openat(AT_FDCWD, "` + lock + `", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600) = 35
+100 openat(AT_FDCWD, "/run/nsup/p/a/lock", O_RDWR|O_CREAT|O_NOFOLLOW|O_CLOEXEC, 0600) = 36
+100 flock(36, LOCK_EX|LOCK_NB) = 0
+`
+	for i, c := range []struct {
+		flock   string
+		missing bool
+	}{
+		{"100 flock(35, LOCK_SH|LOCK_NB) = 0\n", false},
+		{"", true},
+		{"100 flock(35, LOCK_EX|LOCK_NB) = 0\n", true},
+		{"100 flock(36, LOCK_SH|LOCK_NB) = 0\n", true},
+		{"100 flock(35, LOCK_SH|LOCK_NB) = -1 EAGAIN (Resource temporarily unavailable)\n", true},
+	} {
+		all := parseTrace(t, open+c.flock)
+		un, missing := matchTrace(p, all, hostThreads(all))
+		if len(un) > 0 || (len(missing) > 0) != c.missing {
+			t.Errorf("%d: %q: unmatched %q, missing %q", i, c.flock, un, missing)
 		}
 	}
 }

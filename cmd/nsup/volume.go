@@ -4,6 +4,7 @@ package main
 // projects, VOLUMEDIR/PROJECT/NAME (planner.DefaultVolumeDir).
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,9 +15,11 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 const volumeHelp = `Manages the named volumes of projects (a spec's top-level volumes, bound
@@ -33,8 +36,10 @@ kept across nsup down.
   nsup volume rm NAME... remove volumes of the project, with their content
 
 nsup down --volumes takes a project down and removes its volumes. A volume
-that a running detached environment uses is never removed (one used by an
-environment in the foreground is not recorded anywhere: take care).`
+that a running environment uses is never removed: a detached one's record
+says so, and the nsup apply that runs one in the foreground holds the
+volume's lock (VOLUMEDIR/PROJECT/NAME.lock, beside it) shared meanwhile;
+volume rm locks it exclusive while it removes the volume.`
 
 // volumeInfo is one volume as nsup volume ls shows it.
 type volumeInfo struct {
@@ -62,9 +67,9 @@ func volumes(project string) ([]volumeInfo, error) {
 	// Which environments run decides what volume rm keeps: a state
 	// directory that cannot be read (refused: another user's) is an
 	// error, not "none runs" (a volume in use was removed so).
-	running, err := lifecycle.ListAll(planner.DefaultStateDir())
+	running, err := runningEnvs()
 	if err != nil {
-		return nil, fmt.Errorf("volume: which volumes running environments use is not known: %w", err)
+		return nil, err
 	}
 	var out []volumeInfo
 	for _, p := range projects {
@@ -78,15 +83,36 @@ func volumes(project string) ([]volumeInfo, error) {
 			}
 			v := volumeInfo{project: p, name: e.Name(), path: filepath.Join(dir, p, e.Name())}
 			v.bytes = du(v.path)
-			for _, r := range running {
-				if r.Running && slices.Contains(r.State.Volumes, v.path) {
-					v.users = append(v.users, r.Project+"/"+r.State.Name)
-				}
-			}
+			v.users = recordedUsers(running, v.path)
+			v.users = append(v.users, lockHolders(planner.VolumeLockPath(dir, p, v.name))...)
 			out = append(out, v)
 		}
 	}
 	return out, nil
+}
+
+// runningEnvs are the detached environments' records. Which run decides
+// what volume rm keeps: a state directory that cannot be read (refused:
+// another user's) is an error, not "none runs" (a volume in use was
+// removed so).
+func runningEnvs() ([]lifecycle.EnvStatus, error) {
+	running, err := lifecycle.ListAll(planner.DefaultStateDir())
+	if err != nil {
+		return nil, fmt.Errorf("volume: which volumes running environments use is not known: %w", err)
+	}
+	return running, nil
+}
+
+// recordedUsers are the running detached environments whose records say
+// they use the volume at path.
+func recordedUsers(running []lifecycle.EnvStatus, path string) []string {
+	var users []string
+	for _, r := range running {
+		if r.Running && slices.Contains(r.State.Volumes, path) {
+			users = append(users, r.Project+"/"+r.State.Name)
+		}
+	}
+	return users
 }
 
 // du is the size of the files below p, in bytes (what can be read).
@@ -181,7 +207,7 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 			errs = append(errs, fmt.Sprintf("volume %s/%s: in use by %s: kept", v.project, v.name, strings.Join(v.users, ", ")))
 			continue
 		}
-		if err := os.RemoveAll(v.path); err != nil {
+		if err := removeVolume(v); err != nil {
 			errs = append(errs, err.Error())
 			continue
 		}
@@ -192,4 +218,66 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 		return errors.New(strings.Join(errs, "\nnsup: "))
 	}
 	return nil
+}
+
+// removeVolume removes v with its lock file, the lock held exclusive
+// meanwhile: refused if an nsup apply holds it (a foreground environment
+// uses the volume: found by a review, only detached ones were seen), and
+// an apply that starts meanwhile fails (executor.LockVolume).
+func removeVolume(v volumeInfo) error {
+	lock := planner.VolumeLockPath(filepath.Dir(filepath.Dir(v.path)), v.project, v.name)
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := executor.LockVolume(f, true); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			users := strings.Join(lockHolders(lock), ", ")
+			return fmt.Errorf("volume %s/%s: in use by %s: kept", v.project, v.name, cmp.Or(users, "an environment in the foreground"))
+		}
+		return err
+	}
+	// Looked at again, the lock held: a detached apply that held it
+	// when volumes looked has recorded its environment since, and let go.
+	running, err := runningEnvs()
+	if err != nil {
+		return err
+	}
+	if users := recordedUsers(running, v.path); len(users) > 0 {
+		return fmt.Errorf("volume %s/%s: in use by %s: kept", v.project, v.name, strings.Join(users, ", "))
+	}
+	if err := os.RemoveAll(v.path); err != nil {
+		return err
+	}
+	return os.Remove(lock)
+}
+
+// lockHolders names the processes that hold the lock file p locked
+// (/proc/locks): the nsup applies that run an environment using the
+// volume, "nsup apply ... (pid N)".
+func lockHolders(p string) []string {
+	var st unix.Stat_t
+	if unix.Stat(p, &st) != nil {
+		return nil
+	}
+	b, _ := os.ReadFile("/proc/locks")
+	id := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 6 || f[1] != "FLOCK" || f[5] != id {
+			continue // a waiter's line is "N: -> FLOCK ..."
+		}
+		cmd, _ := os.ReadFile("/proc/" + f[4] + "/cmdline")
+		argv := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
+		if len(argv) > 0 {
+			argv[0] = filepath.Base(argv[0])
+		}
+		who := fmt.Sprintf("%s (pid %s)", strings.Join(argv, " "), f[4])
+		if !slices.Contains(out, who) {
+			out = append(out, strings.TrimSpace(who))
+		}
+	}
+	return out
 }
