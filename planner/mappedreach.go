@@ -113,7 +113,7 @@ func hostMapped(rs []spec.IDRange, id uint32) bool {
 const cacheReachFix = "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or an idmap that maps root inside to the host's root"
 
 // volumeReachFix is the way out childReaches gives for a named volume.
-const volumeReachFix = "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand; the volume's own mode keeps other host users out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
+const volumeReachFix = "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
 
 // folderStat is stat(2)'s owner and mode of path, its links followed (as
 // the child's walk follows them).

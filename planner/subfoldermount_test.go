@@ -28,7 +28,7 @@ func TestSubfolderMountHidesRefused(t *testing.T) {
 	hides := func(what, at, host string) string {
 		return what + " at " + at + ", which hides the host's " + filepath.Join(dir, host) + ", lies in "
 	}
-	opts := fixedOptions(Options{Caller: &rootCaller, VolumeDir: filepath.Join(dir, "vols"), Project: "p"})
+	opts := fixedOptions(Options{FolderStat: folderStat, Caller: &rootCaller, VolumeDir: filepath.Join(dir, "vols"), Project: "p"})
 	checkRefusals(t, dir, "mnt, pid", "volumes:\n  v: {}\n", opts, []refusal{
 		{bind + tmpfs("/data/sub/cache"), "", hides("the tmpfs", "/data/sub/cache", "host/sub/cache") + "/data/sub, a subfolder of the writable bind at /data: the kernel refuses to rename a mount point, not the folders above it, so root inside could rename /data/sub and leave a folder of its own in its place, and the next run would mount it in that folder of root inside's and leave the host's " + filepath.Join(dir, "host/sub/cache") + " open to root inside at the new name; bind /data/sub itself (a mount of its own, read-only or not), mount it directly in /data, or make the bind at /data read-only"},
 		{bind + "      - {type: bind, source: ./other, target: /data/sub/cache}\n", "", hides("the bind of "+filepath.Join(dir, "other"), "/data/sub/cache", "host/sub/cache")},

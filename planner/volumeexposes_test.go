@@ -37,7 +37,7 @@ func TestVolumeExposesRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.VolumeDir, o.Caller = vols, &rootCaller
+		o.VolumeDir, o.Caller, o.FolderStat = vols, &rootCaller, folderStat
 		if o.StateDir == "" {
 			o.StateDir = filepath.Join(dir, "state")
 		}
@@ -79,7 +79,7 @@ func TestVolumeExposesRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Compile(s, fixedOptions(Options{VolumeDir: vols, Caller: &rootCaller, CacheDir: filepath.Join(dir, "cache"), StateDir: filepath.Join(dir, "state")}))
+	_, err = Compile(s, fixedOptions(Options{FolderStat: folderStat, VolumeDir: vols, Caller: &rootCaller, CacheDir: filepath.Join(dir, "cache"), StateDir: filepath.Join(dir, "state")}))
 	if err == nil || !strings.Contains(err.Error(), "has more than one name") {
 		t.Errorf("a spec with two names on the volume's filesystem: %v, want refused", err)
 	}
@@ -132,7 +132,7 @@ func TestVolumeShowsSpecByAlias(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := fixedOptions(Options{VolumeDir: vols, Caller: &rootCaller, CacheDir: filepath.Join(dir, "cache"), StateDir: filepath.Join(dir, "state")})
+	o := fixedOptions(Options{FolderStat: folderStat, VolumeDir: vols, Caller: &rootCaller, CacheDir: filepath.Join(dir, "cache"), StateDir: filepath.Join(dir, "state")})
 	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
 	_, err = Compile(s, o)
 	if want := file + ", which nsup reads to plan this spec, is in this volume's folder " + vol + " (shown at " + vol + "/shown/nsup.yaml)"; err == nil || !strings.Contains(err.Error(), want) {
