@@ -152,6 +152,12 @@ func (in *initState) relay(c int, s *execSession) {
 	}
 }
 
+// isTerminalFD reports whether fd is a terminal.
+func isTerminalFD(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
+}
+
 // rights returns the fds of an SCM_RIGHTS message.
 func rights(oob []byte) ([]int, error) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
@@ -191,12 +197,17 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		// sent, which only root's is (a read-only reopen of a host pty):
 		// an unprivileged nsup cannot make one, and the user's own node,
 		// writable, would be root inside's to chmod for every host user.
+		// One that is not on a read-only mount is refused.
 		m, slave, perr := envPty(req.Rows, req.Cols)
 		switch {
 		case perr == nil:
 			defer unix.Close(slave) // the command has its copy
 			master, ptySlave, stdio = m, slave, [3]int{slave, slave, slave}
 		case len(fds) == 1:
+			var fs unix.Statfs_t
+			if err := unix.Fstatfs(fds[0], &fs); err != nil || fs.Flags&unix.ST_RDONLY == 0 || !isTerminalFD(fds[0]) {
+				return nil, fmt.Errorf("no terminal of the environment's own (%v), and the one sent is no terminal on a read-only mount: %w", perr, unix.ENOTTY)
+			}
 			stdio = [3]int{fds[0], fds[0], fds[0]}
 		default:
 			return nil, fmt.Errorf("no terminal of the environment's own (%v): rootless, nsup exec -t needs a dev mount in the spec (mounts: - {type: dev, target: /dev}), whose devpts it takes the command's pty from: %w", perr, unix.ENOTTY)

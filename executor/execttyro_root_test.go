@@ -2,13 +2,16 @@ package executor_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,5 +83,51 @@ func TestRootExecTTYReadOnly(t *testing.T) {
 				t.Errorf("root inside changed the mode of its terminal, the host's /dev/pts node (want EROFS):\n%s", got)
 			}
 		})
+	}
+}
+
+// TestRootExecTTYWritableRefused: init took, for an environment without
+// a devpts, whatever fd nsup exec -t sent as the command's terminal; a
+// host pty that is not reopened read-only (an nsup exec that made no
+// clone) went in writable, root inside's to chmod 666 for every host
+// user. Found by helper-106 making the rootless reopen (the refusal it
+// replaced had been the only guard rootless). Init now takes only a
+// terminal on a read-only mount: this one is refused with ENOTTY, and
+// no command starts.
+func TestRootExecTTYWritableRefused(t *testing.T) {
+	state := upLifeDev(t, false, "echo")
+	st, err := lifecycle.Inspect(state, "life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(c)
+	if err := unix.Connect(c, &unix.SockaddrUnix{Name: filepath.Join(st.Dir, planner.ControlFile)}); err != nil {
+		t.Fatal(err)
+	}
+	master, _, slave, err := lifecycle.OpenPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	defer unix.Close(slave)
+	req, _ := json.Marshal(lifecycle.ExecRequest{Argv: []string{"/bin/echo", "ran"}, TTY: true})
+	if err := unix.Sendmsg(c, req, unix.UnixRights(slave), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	n, _, _, _, err := unix.Recvmsg(c, buf, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m lifecycle.ExecMessage
+	if err := json.Unmarshal(buf[:n], &m); err != nil {
+		t.Fatalf("%v: %q", err, buf[:n])
+	}
+	if m.Error == "" || unix.Errno(m.Errno) != unix.ENOTTY || m.Pid != 0 {
+		t.Errorf("exec -t with a writable host pty, no devpts inside: %+v, want it refused (ENOTTY)", m)
 	}
 }
