@@ -194,10 +194,10 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 		// A pty of the environment's own devpts (opened before mu is
 		// taken: root inside chooses what /dev/ptmx is, whose open may
 		// block, and init's loop must go on); else the one nsup exec
-		// sent, which only root's is (a read-only reopen of a host pty):
-		// an unprivileged nsup cannot make one, and the user's own node,
-		// writable, would be root inside's to chmod for every host user.
-		// One that is not on a read-only mount is refused.
+		// sent: a host pty reopened through a read-only clone of it
+		// (root's nsup makes it, a rootless one in a user namespace of
+		// its own), which root inside cannot chmod for every host user.
+		// A writable one is refused.
 		m, slave, perr := envPty(req.Rows, req.Cols)
 		switch {
 		case perr == nil:
@@ -210,7 +210,7 @@ func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, 
 			}
 			stdio = [3]int{fds[0], fds[0], fds[0]}
 		default:
-			return nil, fmt.Errorf("no terminal of the environment's own (%v): rootless, nsup exec -t needs a dev mount in the spec (mounts: - {type: dev, target: /dev}), whose devpts it takes the command's pty from: %w", perr, unix.ENOTTY)
+			return nil, fmt.Errorf("no terminal of the environment's own (%v; a dev mount gives one: mounts: - {type: dev, target: /dev}), and none sent: %w", perr, unix.ENOTTY)
 		}
 	} else {
 		stdio = [3]int{fds[0], fds[1], fds[2]}

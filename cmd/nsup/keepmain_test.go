@@ -17,7 +17,7 @@ func TestStartsNoEnvironment(t *testing.T) {
 			t.Errorf("startsNoEnvironment(%q) = false", args)
 		}
 	}
-	for _, args := range [][]string{{"__nsup_init"}, {"__nsup_keep"}, {"__nsup_hold"}, {"-test.v"}, {"nonsense"}} {
+	for _, args := range [][]string{{"__nsup_init"}, {"__nsup_keep"}, {"__nsup_hold"}, {"__nsup_ptyro"}, {"-test.v"}, {"nonsense"}} {
 		if startsNoEnvironment(args) {
 			t.Errorf("startsNoEnvironment(%q) = true", args)
 		}

@@ -31,7 +31,8 @@ P), as a child of its init. Without -t, CMD gets nsup's stdin, stdout and
 stderr through pipes nsup copies (/dev/null as a read-only clone of it,
 so that root inside cannot chmod it; stdin is read ahead); with -t, a terminal of its own (window size, job control)
 relayed to nsup's, from the environment's own devpts (a dev mount's; without
-one, as root, a host pty reopened read-only; rootless, -t is refused). nsup exits with CMD's status (126: not executable,
+one, a host pty reopened through a read-only clone of it, made rootless
+in a user and mount namespace of nsup's own). nsup exits with CMD's status (126: not executable,
 127: not found).`
 
 const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout

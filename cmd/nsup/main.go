@@ -21,14 +21,15 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/executor"
+	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
 // The main thread is kept for Apply (executor.KeepMainThread) by every
 // command but those that start no environment, and by nsup's other roles
-// (an environment's init, pasta's keeper, a pod's holder) and its test
-// binary, whose arguments are none of these.
+// (an environment's init, pasta's keeper, a pod's holder, exec -t's pty
+// reopener) and its test binary, whose arguments are none of these.
 func init() {
 	if !startsNoEnvironment(os.Args[1:]) {
 		executor.KeepMainThread()
@@ -95,6 +96,12 @@ func main() {
 	// else.
 	if executor.IsHolder() {
 		os.Exit(executor.RunHolder())
+	}
+	// And by a rootless nsup exec -t, to reopen its pty read-only in a
+	// user and mount namespace of its own: that process does that, and
+	// nothing else.
+	if lifecycle.IsPtyReopener() {
+		os.Exit(lifecycle.RunPtyReopener())
 	}
 	// What nsup's caller left open (fds from 3 on) stays out of every
 	// process nsup starts: the environments (whose child stage closes

@@ -121,25 +121,39 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	var master *os.File
 	masterFD := -1
 	var lastOutput func(time.Duration)
+	var reopenErr error // why no host pty was sent
 	if opts.TTY {
 		// Init opens the command's pty in the environment's own devpts
-		// (its answer brings the master). Root sends, for an environment
-		// without one, a pty of the host's reopened read-only; rootless,
-		// an unprivileged nsup cannot reopen it so, and sends none: init
-		// refuses the terminal then.
+		// (its answer brings the master). For an environment without
+		// one, nsup sends a pty of the host's, reopened through a
+		// read-only clone of it alone (root inside cannot chmod the
+		// host's node): root makes the clone, a rootless nsup has a
+		// helper make it in a user namespace of its own.
+		m, mfd, slave, err := OpenPty()
+		if err != nil {
+			return 1, fmt.Errorf("a terminal for the command: %w", err)
+		}
+		master, masterFD = m, mfd
+		defer func() {
+			if master != nil {
+				master.Close()
+			}
+		}()
+		reopen := ReadOnlyPty
+		if os.Geteuid() != 0 {
+			reopen = ReadOnlyPtyRootless
+		}
+		// Without it (a user namespace nsup may not make, say), an
+		// environment with a devpts still gets its own pty; one without
+		// is refused by init, and told why.
 		var fds []byte
-		if os.Geteuid() == 0 {
-			m, mfd, slave, err := OpenPty()
-			if err != nil {
-				return 1, fmt.Errorf("a terminal for the command: %w", err)
-			}
-			master, masterFD = m, mfd
-			defer func() { master.Close() }()
-			ro, err := ReadOnlyPty(slave)
-			unix.Close(slave)
-			if err != nil {
-				return 1, fmt.Errorf("a terminal for the command: %w", err)
-			}
+		ro, err := reopen(slave)
+		unix.Close(slave)
+		if err != nil {
+			reopenErr = err
+			master.Close()
+			master, masterFD = nil, -1
+		} else {
 			defer unix.Close(ro)
 			Resize(masterFD, opts.Stdin, opts.Stdout)
 			fds = unix.UnixRights(ro)
@@ -221,6 +235,8 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	switch {
 	case !ok:
 		return 1, fmt.Errorf("environment %q: its init closed the connection", name)
+	case m.Error != "" && reopenErr != nil && opts.TTY && unix.Errno(m.Errno) == unix.ENOTTY:
+		return 1, &ExecError{Msg: m.Error + " (a host pty reopened read-only: " + reopenErr.Error() + ")", Errno: unix.ENOTTY}
 	case m.Error != "":
 		return 1, &ExecError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
 	case opts.TTY && m.Terminal:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -143,9 +144,31 @@ func OpenNull() (*os.File, error) {
 // alone, as OpenNull does /dev/null: nsup exec -t's command gets that one,
 // so that root inside cannot chmod or chown the host's /dev/pts/N (a
 // chmod 666 gave every host user the command's terminal: what the caller
-// types, and a way to type into it). Root only.
+// types, and a way to type into it). The clone is of s's name in this
+// mount namespace (the link /proc/self/fd/s, /dev/pts/N), opened
+// following no link and checked to be s's very node (device, inode,
+// rdev), as the child's ReadOnlyTerminal step does: s itself cannot be
+// cloned in a mount namespace other than the one it was opened in
+// (EINVAL), which is how a rootless nsup makes it (ReadOnlyPtyRootless:
+// a helper in a user and mount namespace of its own). Needs
+// CAP_SYS_ADMIN over this mount namespace.
 func ReadOnlyPty(s int) (int, error) {
-	t, err := unix.OpenTree(s, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	name, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", s))
+	if err != nil {
+		return -1, fmt.Errorf("the terminal's name: %w", err)
+	}
+	if !strings.HasPrefix(name, "/dev/pts/") {
+		return -1, fmt.Errorf("the terminal %q is no /dev/pts/N: %w", name, unix.ENOTTY)
+	}
+	src, err := unix.Openat2(unix.AT_FDCWD, name, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", name, err)
+	}
+	defer unix.Close(src)
+	if !sameNode(s, src) {
+		return -1, fmt.Errorf("%s is not the terminal (something is mounted over it): %w", name, unix.ENOTTY)
+	}
+	t, err := unix.OpenTree(src, "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
 	if err != nil {
 		return -1, fmt.Errorf("open_tree the terminal: %w", err)
 	}
@@ -154,12 +177,19 @@ func ReadOnlyPty(s int) (int, error) {
 	if err != nil {
 		return -1, fmt.Errorf("the terminal's clone: %w", err)
 	}
-	var a, b unix.Stat_t
-	if unix.Fstat(s, &a) != nil || unix.Fstat(fd, &b) != nil || a.Rdev != b.Rdev || a.Ino != b.Ino {
+	if !sameNode(s, fd) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("the terminal's clone is not the terminal: %w", unix.ENOTTY)
 	}
 	return fd, nil
+}
+
+// sameNode says whether fds a and b are one device node: the same inode
+// of the same filesystem, the same device.
+func sameNode(a, b int) bool {
+	var x, y unix.Stat_t
+	return unix.Fstat(a, &x) == nil && unix.Fstat(b, &y) == nil && x.Mode&unix.S_IFMT == unix.S_IFCHR &&
+		x.Mode&unix.S_IFMT == y.Mode&unix.S_IFMT && x.Dev == y.Dev && x.Ino == y.Ino && x.Rdev == y.Rdev
 }
 
 // openReadOnly makes the detached clone t read-only (nosuid, noexec) and
