@@ -101,7 +101,7 @@ func main() {
 	// user and mount namespace of its own: that process does that, and
 	// nothing else.
 	if lifecycle.IsPtyReopener() {
-		os.Exit(lifecycle.RunPtyReopener())
+		os.Exit(lifecycle.RunPtyReopener(os.Stderr))
 	}
 	// What nsup's caller left open (fds from 3 on) stays out of every
 	// process nsup starts: the environments (whose child stage closes

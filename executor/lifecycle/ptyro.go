@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -41,14 +42,15 @@ func IsPtyReopener() bool {
 
 // RunPtyReopener is the helper: it reopens its fd 3 read-only
 // (ReadOnlyPty, in its own mount namespace), sends the reopened fd
-// through fd 4 and returns the exit status. Its errors go to stderr.
-func RunPtyReopener() int {
+// through fd 4 and returns the exit status. Its errors go to stderr
+// (nsup's, which the caller reads back).
+func RunPtyReopener(stderr io.Writer) int {
 	fd, err := ReadOnlyPty(ptyReopenSlave)
 	if err == nil {
 		err = unix.Sendmsg(ptyReopenSock, []byte{'k'}, unix.UnixRights(fd), nil, 0)
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
 	return 0

@@ -12,7 +12,7 @@ import (
 // it again (/proc/self/exe) as one.
 func TestMain(m *testing.M) {
 	if IsPtyReopener() {
-		os.Exit(RunPtyReopener())
+		os.Exit(RunPtyReopener(os.Stderr))
 	}
 	os.Exit(m.Run())
 }
