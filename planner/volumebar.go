@@ -49,7 +49,7 @@ func (ec *envCompiler) volumeBarsOthers(pos spec.Pos, field, name, path string) 
 	}
 	uid := "the host's root"
 	if u, _, ok := ec.mappedRoot(); ok {
-		uid = fmt.Sprintf("host uid %d, root inside through the id maps", u)
+		uid = fmt.Sprintf("host uid %d (root inside, through the id maps)", u)
 	}
 	ec.errorf(pos, field, "volume %s's folder %s can be reached by every host user (each folder on its way is searchable by others): root inside writes it as %s, and a setuid program it left there would run as that uid for any of them; give nsup volumes (NSUP_VOLUME_DIR) where a folder on the way bars others (mode 0700, or 0710 with the group of the uid root inside maps to, as Docker's data directory is)", name, path, uid)
 }
