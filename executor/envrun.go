@@ -90,6 +90,8 @@ type envRun struct {
 	// them meanwhile; then nsup cache prune keeps the trees of running
 	// detached environments, State.Rootfs).
 	held []*os.File
+	// trees: the host's clones of nsup's folders, for the child (hosttree.go).
+	trees hostTrees
 	// finished and stopped are Apply's: the environment ended, and was
 	// sent SIGTERM by an ordered stop.
 	finished, stopped bool

@@ -27,6 +27,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 			r.root = op.Path
 		}
 		return err
+	case planner.OpenTree:
+		return r.openTree(op)
 	case planner.Openpty:
 		return r.openpty(op.ReadOnly)
 	case planner.NullDevice:

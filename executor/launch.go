@@ -274,7 +274,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	var uidMap, gidMap []planner.IDMapLine // of a new user namespace
 	waits := newUser                       // for host steps after the clone
 	prog := newRawProg()
-	b := &rawBuilder{prog: prog, exe: r.a.exe, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot}
+	b := &rawBuilder{prog: prog, exe: r.a.exe, joinsUser: joinsUser, fail: fail, pause: pause, lookPath: r.lookPathInRoot, trees: r.trees.clone()}
 	end, initExec, monitor := -1, false, false
 	for j := clone + 1; j < len(env.Steps) && end < 0; j++ {
 		st := env.Steps[j]

@@ -13,12 +13,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An idmap that maps root inside to host uid 100000, as root: the child
-// stage walks nsup's cache (a closure root) and volume folders by path as
-// that uid. Found by helper-105's review: both were 0700, the host root's,
-// and nsup plan printed a plan that nsup apply failed at the child's
-// open_tree with EACCES. The plan is the truth: it refuses what apply
-// cannot do, and what it plans, apply does.
+// An idmap that maps root inside to host uid 100000, as root: nsup's cache
+// (a closure root) and volume folders are 0700, the host root's, which
+// that uid may not search. Found by helper-105's review: nsup plan printed
+// a plan that nsup apply failed at the child's open_tree with EACCES (then
+// the plan refused them). Now the host clones those trees before the clone
+// (open_tree steps) and the child moves the clones in, walking no path.
 const mappedIDs = `
     idmap:
       uid: [{inside: 0, outside: 100000, count: 65536}]
@@ -34,30 +34,30 @@ func compileErr(t *testing.T, dir, yaml string) (*planner.Plan, error) {
 	return planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache")})
 }
 
-// truthOf checks that a plan of yaml is refused with want (a plan error
-// at FILE:LINE:COL), or else that apply does what it planned: on the code
-// before the fix, the plan was made and apply failed.
-func truthOf(t *testing.T, dir, yaml, want string) {
+// mappedPlan plans yaml and checks that the plan has the host's clone of
+// path for the child, and the child's bind of it.
+func mappedPlan(t *testing.T, dir, yaml, path, bind string) *planner.Plan {
 	t.Helper()
 	p, err := compileErr(t, dir, yaml)
-	if err == nil {
-		st, out, errOut, err := run(t, p, executor.Options{})
-		t.Fatalf("the plan was made, and apply: %d %v %q %q: want the plan refused with %s", st, err, out, errOut, want)
+	if err != nil {
+		t.Fatalf("plan: %v", err)
 	}
-	if !strings.Contains(err.Error(), want) {
-		t.Fatalf("plan: %v\nwant %s", err, want)
+	text := planText(p)
+	for _, want := range []string{fmt.Sprintf("open_tree(%q, OPEN_TREE_CLONE", path), fmt.Sprintf("move_mount(the host's clone of %q, %s)", path, bind)} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("plan lacks %s:\n%s", want, text)
+		}
 	}
+	return p
 }
 
-// TestRootIdmapClosureRoot: a closure root in a cache of 0700 folders is
-// refused; in one whose folders uid 100000 may search, it runs.
+// TestRootIdmapClosureRoot: a closure root in a cache of 0700 folders
+// runs: root inside reads the closure's files.
 func TestRootIdmapClosureRoot(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	requireBusybox(t)
 	dir := t.TempDir()
-	os.Chmod(filepath.Dir(dir), 0o755)
-	os.Chmod(dir, 0o755)
 	cache := filepath.Join(dir, "cache")
 	os.Mkdir(cache, 0o700)
 	yaml := `version: 1
@@ -66,32 +66,47 @@ environments:
     rootfs: {closure: [/bin/busybox]}
     namespaces: [user, mnt, pid]` + mappedIDs + `
     processes:
-      - {name: main, command: [/bin/busybox, id, -u]}
+      - {name: main, command: [/bin/busybox, sh, -c, "id -u; busybox head -c 4 /bin/busybox | busybox tail -c 3; echo; busybox head -1 /etc/passwd"]}
 `
-	truthOf(t, dir, yaml, fmt.Sprintf("test.yaml:4:13: environments.c.rootfs: the root's tree (nsup's cache) %s/closure/", cache))
-	truthOf(t, dir, yaml, fmt.Sprintf("host uid 100000 (gid 100000) through the id maps, which may not search %s (mode 0700, owner 0:0): apply would fail with EACCES; give nsup a cache", cache))
-	os.Chmod(cache, 0o711)
-	os.Mkdir(filepath.Join(cache, "closure"), 0o711)
-	p, err := compileErr(t, dir, yaml)
+	s, err := spec.ParseBytesVars("test.yaml", dir, []byte(yaml), asWritten)
 	if err != nil {
-		t.Fatalf("plan, the cache searchable: %v", err)
+		t.Fatal(err)
 	}
-	if out := runOK(t, p); out != "0\n" {
-		t.Errorf("id -u inside: %q, want 0", out)
+	root := ""
+	if p, err := planner.Compile(s, planner.Options{CacheDir: cache}); err == nil {
+		for _, st := range p.Environments[0].Steps {
+			if r, ok := st.Op.(planner.Rootfs); ok {
+				root = r.Path
+			}
+		}
+	}
+	p := mappedPlan(t, dir, yaml, root, `"/"`)
+	if out := runOK(t, p); out != "0\nELF\nroot:x:0:0:root:/root:/nonexistent\n" {
+		t.Errorf("inside: %q, want uid 0 reading the closure's files", out)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(cache, &st); err != nil || st.Mode&0o777 != 0o700 || st.Uid != 0 {
+		t.Errorf("cache: %v mode %o owner %d, want 0700 root's", err, st.Mode&0o777, st.Uid)
+	}
+	// Under an overlay, the child still opens the tree by path (the
+	// overlay's lower folder): refused at plan time, as before.
+	over := strings.Replace(yaml, "{closure: [/bin/busybox]}", "{closure: [/bin/busybox], overlay: true}", 1)
+	if _, err := compileErr(t, dir, over); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("test.yaml:4:13: environments.c.rootfs: the root's tree (nsup's cache) %s/closure/", cache)) ||
+		!strings.Contains(err.Error(), "(mode 0700, owner 0:0): apply would fail with EACCES") {
+		t.Errorf("overlay root, plan: %v, want it refused", err)
 	}
 }
 
-// TestRootIdmapVolume: a volume in 0700 folders is refused; in folders
-// uid 100000 may search, it is made root inside's (host 100000), who
-// writes in it.
+// TestRootIdmapVolume: a volume in 0700 folders is made root inside's
+// (host 100000), who writes in it.
 func TestRootIdmapVolume(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
-	root := busyboxRoot(t, dir)
-	os.Chmod(filepath.Dir(dir), 0o755)
+	busyboxRoot(t, dir)
+	os.Chmod(filepath.Dir(dir), 0o755) // a dir root: the child walks its path
 	os.Chmod(dir, 0o755)
-	os.Mkdir(filepath.Join(root, "data"), 0o755)
+	os.Mkdir(filepath.Join(dir, "rootfs", "data"), 0o755)
 	vols := filepath.Join(dir, "volumes")
 	os.Mkdir(vols, 0o700)
 	t.Setenv("NSUP_VOLUME_DIR", vols)
@@ -106,28 +121,26 @@ environments:
     mounts:
       - {type: volume, source: data, target: /data}
     processes:
-      - {name: main, command: [/bin/sh, -c, "echo kept > /data/x && cat /data/x"]}
+      - {name: main, command: [/bin/sh, -c, "echo kept > /data/x && cat /data/x && id -u"]}
 `
 	vol := filepath.Join(vols, "proj", "data")
-	truthOf(t, dir, yaml, fmt.Sprintf("test.yaml:13:9: environments.v.mounts[0]: volume data's folder %s is opened by the environment's child stage inside its user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not search %s (mode 0700, owner 0:0): apply would fail with EACCES; give nsup volumes", vol, vols))
-	if _, err := os.Lstat(vol); err == nil {
-		t.Errorf("%s made by a refused plan", vol)
-	}
-	os.Chmod(vols, 0o711)
-	truthOf(t, dir, yaml, fmt.Sprintf("may not search %s (missing now: apply makes it 0700, uid 0's)", filepath.Dir(vol)))
-	os.Mkdir(filepath.Join(vols, "proj"), 0o711)
-	p, err := compileErr(t, dir, yaml)
-	if err != nil {
-		t.Fatalf("plan, the folders searchable: %v", err)
-	}
+	p := mappedPlan(t, dir, yaml, vol, "<root>/data")
 	if want := fmt.Sprintf(`mkdir(%q, 0755), chown(100000, 100000) if missing: volume "data"`, vol); !strings.Contains(planText(p), want) {
 		t.Errorf("plan lacks %s:\n%s", want, planText(p))
 	}
-	if st, out, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 || out != "kept\n" {
+	if st, out, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 || out != "kept\n0\n" {
 		t.Errorf("apply: %d %v %q %q", st, err, out, errOut)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(vol, &st); err != nil || st.Mode&0o7777 != 0o755 || st.Uid != 100000 || st.Gid != 100000 {
 		t.Errorf("volume: %v mode %o owner %d:%d, want 0755 100000:100000", err, st.Mode&0o7777, st.Uid, st.Gid)
+	}
+	if err := unix.Lstat(filepath.Join(vol, "x"), &st); err != nil || st.Uid != 100000 || st.Gid != 100000 {
+		t.Errorf("volume's file: %v owner %d:%d, want 100000:100000", err, st.Uid, st.Gid)
+	}
+	for _, d := range []string{vols, filepath.Dir(vol)} {
+		if err := unix.Lstat(d, &st); err != nil || st.Mode&0o777 != 0o700 || st.Uid != 0 {
+			t.Errorf("%s: %v mode %o owner %d, want 0700 root's", d, err, st.Mode&0o777, st.Uid)
+		}
 	}
 }

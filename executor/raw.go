@@ -59,6 +59,9 @@ type rawProg struct {
 	// their paths from; ^0 where none. Its length, one slot per target
 	// the plan holds, is fixed before the fork (rawheld.go).
 	held []uintptr
+	// trees are the host's clones of nsup's folders (OpenTree), one
+	// per bind that moves one in (hosttree.go); ^0 once taken.
+	trees []uintptr
 
 	// blank are nsup's command line and environment in this process's
 	// memory (from /proc/self/stat), which a Monitor, a copy of nsup that
@@ -245,6 +248,7 @@ func rawPlace(p *rawProg, step uintptr) {
 		}
 		p.lifeline = fd
 	}
+	rawPlaceTrees(p, step)
 	for i := 0; i < p.nfds; i++ {
 		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.fds[i], unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
 		if e != 0 {

@@ -271,6 +271,8 @@ func rawDoMount(p *rawProg, op *rawOp) {
 			src, e = rawDup(root) // the held mount itself (a file's too)
 		} else if op.flag&rawMountSourceInRoot != 0 {
 			src, e = rawResolve(p, root, &op.p[0])
+		} else if op.flag&rawMountHostTree != 0 {
+			src, e = rawHostTree(p, op) // the host's clone (hosttree.go)
 		} else {
 			src, e = rawOpenat2(atFDCWD, op.s[1], &p.how[rawHowHost])
 			rawCheckNode(p, op, src, e) // the host's /dev/null is that device (rawdevnode.go)
@@ -306,7 +308,7 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		rawConsoleReopen(p, op, tree)
 		return
 	}
-	if op.flag&rawMountDetached != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {
+	if op.flag&(rawMountDetached|rawMountHostTree) != 0 || op.flag&(rawMountHeld|rawMountBind) == rawMountHeld|rawMountBind {
 		rawDoDetachedBind(p, op, src, tgt)
 		return
 	}
@@ -385,7 +387,10 @@ func rawCloneOnto(p *rawProg, op *rawOp, src, tgt uintptr) uintptr {
 	if op.a[0]&unix.MS_REC != 0 {
 		flags |= unix.AT_RECURSIVE
 	}
-	tree, _, e := syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
+	tree, e := src, syscall.Errno(0) // the host's clone (hosttree.go), else one of src
+	if op.flag&rawMountHostTree == 0 {
+		tree, _, e = syscall.RawSyscall6(unix.SYS_OPEN_TREE, src, uintptr(unsafe.Pointer(&empty[0])), flags, 0, 0, 0)
+	}
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
@@ -393,7 +398,9 @@ func rawCloneOnto(p *rawProg, op *rawOp, src, tgt uintptr) uintptr {
 		unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}
-	rawClose(src)
+	if tree != src {
+		rawClose(src)
+	}
 	return tree
 }
 

@@ -32,7 +32,9 @@ type rawBuilder struct {
 	lookPath func(argv, env []string) (string, error)
 	// fail and pause are the test hooks of this program's steps.
 	fail, pause *failPoint
-	roots       map[string]*byte
+	// trees are the host's clones for the child's binds (hosttree.go).
+	trees hostTrees
+	roots map[string]*byte
 	// detached: the last step added is a Detached bind, whose fd a
 	// MountSetattr ByFD takes; detachedRec: with MS_REC.
 	detached, detachedRec bool
@@ -430,6 +432,9 @@ func (b *rawBuilder) mountOp(op planner.Mount) (rawOp, error) {
 				o.s[0], err = b.root(op.Source)
 			}
 		}
+	}
+	if op.HostTree && err == nil {
+		err = b.hostTree(&o, op.Source)
 	}
 	devNodeSource(&o, op.Source, op.SourceInRoot)
 	if (op.NoXDev || op.NoLinks) && (!op.InRoot || op.Beneath != "" || op.NoXDev == op.NoLinks) {

@@ -24,7 +24,14 @@ import (
 //go:norace
 //go:nosplit
 func rawDoRootBind(p *rawProg, op *rawOp, src uintptr) {
-	tree := rawCloneOnto(p, op, src, src)
+	var tree uintptr
+	if op.flag&rawMountHostTree != 0 {
+		// The host's clone (planner.OpenTree), onto "/": root inside may
+		// not reach the root's path (hosttree.go).
+		tree = rawMoveTree(p, op, src, ^uintptr(0))
+	} else {
+		tree = rawCloneOnto(p, op, src, src)
+	}
 	rawDropRoot(p)
 	p.rootFD, p.rootOf = tree, uintptr(unsafe.Pointer(op.s[0]))
 }

@@ -363,6 +363,9 @@ type envCompiler struct {
 	root     string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
 	tree map[string]File
+	// hostTrees: the trees the host clones for the child, by path, not
+	// yet taken by a bind (hosttree.go).
+	hostTrees map[string]int
 	// tarEtc is what a tar root has at tarEtcPaths (TarEtc.String).
 	tarEtc string
 	// tarID is what a tar root has where identityOf looks (nil: not

@@ -6,7 +6,9 @@ package planner
 // opens them after it is born in its user namespace, as the host uid root
 // inside maps to: before helper-105's review an environment with idmap
 // and a closure root or a volume, as root, planned fine and apply failed
-// with EACCES at the child's open_tree.
+// with EACCES at the child's open_tree. The host now clones those trees
+// for the child (hosttree.go); what the child still opens by path there
+// (an overlay root's lower folder in the cache) is checked here.
 
 import (
 	"errors"

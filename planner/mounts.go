@@ -92,7 +92,7 @@ func (ec *envCompiler) child() {
 		if e.Rootfs.Overlay {
 			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS(), NoDev: !e.Rootfs.Dev})
 		} else {
-			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC})
+			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC, HostTree: ec.takeHostTree(ec.root)})
 			if !e.Rootfs.Dev {
 				ec.add(Child, rpos, MountSetattr{Path: "/", Root: ec.root, InRoot: true, Recursive: true, Set: unix.MOUNT_ATTR_NODEV})
 			}
@@ -425,7 +425,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		}
 		ec.plantedLink(m.Source, m.Pos, field+".source")
 		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
-			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath})
+			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath, HostTree: ec.takeHostTree(m.Source)})
 		if attrs {
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}

@@ -440,6 +440,13 @@ type Mount struct {
 	// the tree may have put in that host mount since (helper-68's
 	// review).
 	NoLinks bool `json:"noLinks,omitempty"`
+	// HostTree (a bind of a folder of nsup's, the root's or a volume's):
+	// the source is the clone the host made of it before the clone
+	// (OpenTree), moved in: not opened by path. The root's is moved onto
+	// "/" of the child's mount namespace (its own path may not be
+	// reachable), and its fd is the root's handle as with a root bound
+	// onto itself.
+	HostTree bool `json:"hostTree,omitempty"`
 }
 
 // Values of Mount.Confine and MountSetattr.Confine.

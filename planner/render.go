@@ -337,6 +337,9 @@ func FormatOp(op Op) string {
 				source = beneathOrInRoot(op.Source, op.Beneath)
 			}
 		}
+		if s, ok := hostTreeText(op, target); ok {
+			return s
+		}
 		if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&msBIND != 0 && op.Flags&msREMOUNT == 0 {
 			// The root bound onto itself: its clone's fd is the root's
 			// handle for every step after, up to the root switch.
@@ -436,6 +439,8 @@ func FormatOp(op Op) string {
 	case Mkdir:
 		return fmt.Sprintf("mkdir(%s, %04o)", q(op.Path), op.Mode)
 	case Hold:
+		return op.text()
+	case OpenTree:
 		return op.text()
 	case Volume:
 		owner := ""

@@ -158,7 +158,9 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
-		ec.childReaches(r.Pos, field, "the tar root's tree (nsup's cache)", ec.root, cacheReachFix)
+		if r.Overlay || ec.joined(spec.NSMount) != nil || !ec.hostTree(r.Pos, ec.root, true, "the root") {
+			ec.childReaches(r.Pos, field, "the tar root's tree (nsup's cache)", ec.root, cacheReachFix)
+		}
 	default:
 		if !r.Readonly && !r.Overlay {
 			// A cache entry is shared by every environment made of the
@@ -189,7 +191,9 @@ func (ec *envCompiler) rootfs() {
 		digest := TreeDigest(files)
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Data: ec.pkgFiles, Path: ec.root, Digest: digest, Files: files, Host: host})
-		ec.childReaches(r.Pos, field, "the root's tree (nsup's cache)", ec.root, cacheReachFix)
+		if r.Overlay || ec.joined(spec.NSMount) != nil || !ec.hostTree(r.Pos, ec.root, true, "the root") {
+			ec.childReaches(r.Pos, field, "the root's tree (nsup's cache)", ec.root, cacheReachFix)
+		}
 	}
 }
 

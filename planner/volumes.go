@@ -72,7 +72,7 @@ func (ec *envCompiler) volumes() {
 	c := ec.compiler
 	ne := *e
 	ne.Mounts = slices.Clone(e.Mounts)
-	planned := map[string]bool{}
+	planned, made := map[string]bool{}, map[string]bool{}
 	for i, m := range ne.Mounts {
 		field := ec.mountField(i)
 		switch {
@@ -88,9 +88,12 @@ func (ec *envCompiler) volumes() {
 				if !ok {
 					continue
 				}
+				made[p] = true
 				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Lock: VolumeLockPath(c.volumeDir, c.project, v.Name), Mode: parseMode(v.Mode), UID: uid, GID: gid})
-				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, volumeReachFix)
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
+			}
+			if made[p] && !ec.hostTree(m.Pos, p, false, "volume "+v.Name) {
+				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, volumeReachFix)
 			}
 			ec.markMade(p, "volume")
 			if !m.Readonly {

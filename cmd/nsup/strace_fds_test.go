@@ -348,6 +348,12 @@ func (s *fdState) apply(e event) {
 		}
 	case "move_mount":
 		from, onto := s.fd(e.pid, a[0]), s.fd(e.pid, a[2])
+		if ok && len(a) == 5 && from != nil && from.kind == fdTree && from.src != nil && a[2] == "AT_FDCWD" && a[3] == `"/"` {
+			// The host's clone of the root's tree, moved onto "/" of the
+			// child's mount namespace: the root's handle, as a clone
+			// moved onto the root's own path would be (hostTree).
+			onto = &fdObj{kind: fdHost, where: from.src.where}
+		}
 		if ok && len(a) == 5 && from != nil && onto != nil {
 			from.where, from.seq = onto.at(), s.seq
 			s.setTop(e.pid, from)

@@ -465,6 +465,14 @@ func mountStep(op planner.Mount, fds *fdState) func(event) bool {
 			return known && from != nil && from.kind == fdMnt && from.fstype == op.FSType && from.source == op.Source &&
 				from.data == op.Data && sameFlags(from.attrs, attrs) && target(pid, onto)
 		})
+	case bind && !op.InRoot && op.Source == op.Target && op.HostTree:
+		// The host's clone of the root's folder (an OpenTree step's),
+		// moved onto "/": root inside may not reach its path.
+		return func(e event) bool {
+			a := splitArgs(e.args)
+			return e.name == "move_mount" && succeeded(e) && len(a) == 5 && a[1] == `""` && a[2] == "AT_FDCWD" && a[3] == `"/"` &&
+				sameFlags(a[4], flagText("MOVE_MOUNT_F_EMPTY_PATH")) && clone(e.pid, fds.fd(e.pid, a[0]))
+		}
 	case bind && !op.InRoot && op.Source == op.Target:
 		// The root bound onto itself as a detached clone of the folder
 		// opened without a symlink, moved onto that very fd: its fd is
@@ -644,6 +652,18 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
+		case planner.OpenTree:
+			// A clone of the folder, opened without a symlink, by its fd
+			// ("", AT_EMPTY_PATH), recursive as the step says: the child
+			// inherits it (mountStep's HostTree).
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				if e.name != "open_tree" || childPid(e.ret) <= 0 || len(a) != 3 || a[1] != `""` || !strings.Contains(a[2], "OPEN_TREE_CLONE") ||
+					!strings.Contains(a[2], "AT_EMPTY_PATH") || strings.Contains(a[2], "AT_RECURSIVE") != op.Recursive {
+					return false
+				}
+				return fds.fd(e.pid, a[0]).host(op.Path)
+			})
 		case planner.Volume:
 			// Its lock file, locked shared for the environment's life
 			// (the folder's mkdirat only places it: placedBy).
@@ -1340,6 +1360,19 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 		}
 		if e.name == "mkdirat" || e.name == "bind" {
 			continue // traced only to place a step (placedBy)
+		}
+		if host[e.pid] && e.name == "open_tree" {
+			// An OpenTree step's clone is an fd call that is a step too.
+			for _, n := range order {
+				if q := queues[n]; len(q) > 0 && q[0].match(e) {
+					if _, ok := made[q[0].ref]; q[0].stepped && !ok {
+						made[q[0].ref] = at
+					}
+					queues[n] = q[1:]
+					done(n)
+					break
+				}
+			}
 		}
 		if isFdCall(e.name) || (host[e.pid] && treeLink(p, fds, e)) || (isFork(e.name) && strings.Contains(e.args, "CLONE_THREAD")) {
 			own.follow(e)

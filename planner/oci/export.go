@@ -470,6 +470,10 @@ func (x *exporter) step(st planner.Step) error {
 		// made by nsup apply: the bundle binds it by its path (the mount
 		// step's), and a runtime does not make a bind's source. The
 		// volume is there once an nsup apply has used it.
+	case planner.OpenTree:
+		// The host's clone of a tree for a child whose root inside
+		// may not search nsup's folders: never in an exported plan
+		// (Options.Export), whose bundle binds the tree by its path.
 	case planner.WaitHealthy:
 		// nsup's wait for another environment (depends_on): keys notes
 		// it is not carried.
