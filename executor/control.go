@@ -66,7 +66,7 @@ func (in *initState) session(c int) {
 	if err != nil || n == 0 {
 		return
 	}
-	fds, err := rights(oob[:oobn])
+	fds, err := lifecycle.Rights(oob[:oobn])
 	defer func() {
 		for _, fd := range fds {
 			unix.Close(fd)
@@ -156,23 +156,6 @@ func (in *initState) relay(c int, s *execSession) {
 func isTerminalFD(fd int) bool {
 	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	return err == nil
-}
-
-// rights returns the fds of an SCM_RIGHTS message.
-func rights(oob []byte) ([]int, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		f, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			return fds, err
-		}
-		fds = append(fds, f...)
-	}
-	return fds, nil
 }
 
 // spawn starts the command of req as the process named in req would

@@ -183,3 +183,21 @@ func connectControl(c int, dir string) error {
 	}
 	return nil
 }
+
+// Rights returns the fds an SCM_RIGHTS message brought (those before a
+// part that does not parse, with its error).
+func Rights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var fds []int
+	for i := range msgs {
+		f, err := unix.ParseUnixRights(&msgs[i])
+		if err != nil {
+			return fds, err
+		}
+		fds = append(fds, f...)
+	}
+	return fds, nil
+}

@@ -192,12 +192,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			}
 			var fds []int
 			if err == nil && oobn > 0 {
-				if cm, e := unix.ParseSocketControlMessage(oob[:oobn]); e == nil {
-					for i := range cm {
-						f, _ := unix.ParseUnixRights(&cm[i])
-						fds = append(fds, f...)
-					}
-				}
+				fds, _ = Rights(oob[:oobn])
 			}
 			if first && len(fds) == 1 {
 				received, fds = fds[0], nil // read once msgs has the answer

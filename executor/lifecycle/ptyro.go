@@ -96,7 +96,7 @@ func ReadOnlyPtyRootless(s int) (int, error) {
 			continue
 		}
 		if rerr == nil && oobn > 0 {
-			if fds, e := rights(oob[:oobn]); len(fds) == 1 && e == nil {
+			if fds, e := Rights(oob[:oobn]); len(fds) == 1 && e == nil {
 				fd = fds[0]
 			} else {
 				for _, f := range fds {
@@ -122,21 +122,4 @@ func ReadOnlyPtyRootless(s int) (int, error) {
 		return -1, fmt.Errorf("the terminal's reopen is not the terminal: %w", unix.ENOTTY)
 	}
 	return fd, nil
-}
-
-// rights returns the fds an SCM_RIGHTS message brought.
-func rights(oob []byte) ([]int, error) {
-	msgs, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return nil, err
-	}
-	var fds []int
-	for i := range msgs {
-		f, err := unix.ParseUnixRights(&msgs[i])
-		if err != nil {
-			return fds, err
-		}
-		fds = append(fds, f...)
-	}
-	return fds, nil
 }
