@@ -66,7 +66,37 @@ func (ec *envCompiler) childReaches(pos spec.Pos, field, what, path, fix string)
 // elsewhere the mode's bits decide, with no supplementary group (the
 // child's setgroups(0)). ACLs are not read: a folder with one is taken by
 // its mode bits alone.
-func (ec *envCompiler) unsearchable(dir string, uid, gid int64) (string, string) {
+func (ec *envCompiler) unsearchable(dir string, uid, gid int64) (at, why string) {
+	ec.folders(dir, func(f string, u, g, mode uint32, err error) bool {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			at, why = f, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
+			return false
+		case err != nil:
+			at, why = f, err.Error()
+			return false
+		case hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g):
+			return true
+		}
+		bit := uint32(0o001)
+		switch {
+		case int64(u) == uid:
+			bit = 0o100
+		case int64(g) == gid:
+			bit = 0o010
+		}
+		if mode&bit == 0 {
+			at, why = f, fmt.Sprintf("mode %04o, owner %d:%d", mode&0o7777, u, g)
+			return false
+		}
+		return true
+	})
+	return at, why
+}
+
+// folders calls visit with each folder on dir's way, from / to dir
+// itself, and what FolderStat says of it, until visit returns false.
+func (ec *envCompiler) folders(dir string, visit func(at string, uid, gid, mode uint32, err error) bool) {
 	at := "/"
 	parts := strings.Split(strings.Trim(filepath.Clean(dir), "/"), "/")
 	if parts[0] == "" {
@@ -77,27 +107,10 @@ func (ec *envCompiler) unsearchable(dir string, uid, gid int64) (string, string)
 			at = filepath.Join(at, parts[i-1])
 		}
 		u, g, mode, err := ec.opts.FolderStat(at)
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return at, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
-			}
-			return at, err.Error()
-		}
-		if hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
-			continue
-		}
-		bit := uint32(0o001)
-		switch {
-		case int64(u) == uid:
-			bit = 0o100
-		case int64(g) == gid:
-			bit = 0o010
-		}
-		if mode&bit == 0 {
-			return at, fmt.Sprintf("mode %04o, owner %d:%d", mode&0o7777, u, g)
+		if !visit(at, u, g, mode, err) {
+			return
 		}
 	}
-	return "", ""
 }
 
 // hostMapped says whether host id is in a map's outside ranges.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -26,26 +25,21 @@ func (ec *envCompiler) volumeBarsOthers(pos spec.Pos, field, name, path string) 
 	if !ec.caller.Privileged || ec.opts.Export {
 		return
 	}
-	at := "/"
-	parts := strings.Split(strings.Trim(filepath.Dir(filepath.Clean(path)), "/"), "/")
-	if parts[0] == "" {
-		parts = nil
-	}
-	for i := 0; i <= len(parts); i++ {
-		if i > 0 {
-			at = filepath.Join(at, parts[i-1])
-		}
-		_, _, m, err := ec.opts.FolderStat(at)
+	barred := false
+	ec.folders(filepath.Dir(path), func(at string, _, _, mode uint32, err error) bool {
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			return // apply makes it 0700: it bars others
+			barred = true // apply makes it 0700
 		case err != nil:
 			ec.errorf(pos, field, "volume %s's folder %s: %v", name, at, err)
-			return
+			barred = true
+		default:
+			barred = mode&0o001 == 0
 		}
-		if m&0o001 == 0 {
-			return
-		}
+		return !barred
+	})
+	if barred {
+		return
 	}
 	uid := "the host's root"
 	if u, _, ok := ec.mappedRoot(); ok {

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -124,55 +123,9 @@ environments:
             busybox chmod 666 /proc/self/fd/0; echo "fdchmod=$$?"
             read x; echo "read=$$x"
 `), 0o644)
-	master, _, slave, err := lifecycle.OpenPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	tty := os.NewFile(uintptr(slave), "pts")
-	cmd := u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	var mu sync.Mutex
-	var out strings.Builder
-	text := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.ReplaceAll(out.String(), "\r", "")
-	}
-	chmodded := make(chan struct{})
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 4096)
-		seen := false
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			s := out.String()
-			mu.Unlock()
-			if !seen && strings.Contains(s, "fdchmod=") && strings.Contains(s[strings.Index(s, "fdchmod="):], "\n") {
-				seen = true
-				close(chmodded)
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		tty.Close() // the reader's EIO once nsup's copies are closed too
-		waited <- err
-	}()
-	select {
-	case <-chmodded:
-	case err := <-waited:
-		<-copied
+	p := startOnPty(t, u.command([]string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec), nil, "fdchmod=")
+	text := p.text
+	if ok, err := p.untilMarker(); !ok {
 		t.Fatalf("apply ended before the chmod: %v\n%s", err, text())
 	}
 	// The environment holds its terminal until it reads a line: the
@@ -202,9 +155,7 @@ environments:
 	} else {
 		t.Errorf("fd 0 inside is no pty:\n%s", text())
 	}
-	master.Write([]byte("go\n"))
-	err = <-waited
-	<-copied
+	err := p.finish("go\n")
 	got := text()
 	if err != nil {
 		t.Fatalf("apply: %v\n%s", err, got)

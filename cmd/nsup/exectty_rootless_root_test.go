@@ -6,10 +6,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/nsup/nsup/executor/lifecycle"
 	"golang.org/x/sys/unix"
 )
 
@@ -82,13 +80,6 @@ environments:
 // Once the chmod is done, if fd 0 is a node of the host's devpts (device
 // hostPts), the host's node must be as it was; node names it then.
 func execTTYChmod(t *testing.T, u testUser, env []string, bin, ref string, hostPts uint64) (got, node string, err error) {
-	master, mfd, slave, err := lifecycle.OpenPty()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
-	unix.IoctlSetWinsize(mfd, unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 77})
-	tty := os.NewFile(uintptr(slave), "pts")
 	cmd := u.command(env, bin, "exec", "-t", ref, "--", "/bin/busybox", "sh", "-c",
 		`[ -t 0 ] && echo tty=yes; echo "size=$(busybox stty size)"
 set -- $(busybox stat -L -c '%d %t %T %a' /proc/self/fd/0)
@@ -96,48 +87,9 @@ echo "pty=$1:$2:$3:$4"
 busybox chown 0:0 /proc/self/fd/0; echo "fdchown=$?"
 busybox chmod 666 /proc/self/fd/0; echo "fdchmod=$?"
 read x; echo "read=$x"; exit 7`)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	var mu sync.Mutex
-	var out strings.Builder
-	text := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return strings.ReplaceAll(out.String(), "\r", "")
-	}
-	chmodded := make(chan struct{})
-	copied := make(chan struct{})
-	go func() {
-		defer close(copied)
-		buf := make([]byte, 4096)
-		seen := false
-		for {
-			n, err := master.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			s := out.String()
-			mu.Unlock()
-			if i := strings.Index(s, "fdchmod="); !seen && i >= 0 && strings.Contains(s[i:], "\n") {
-				seen = true
-				close(chmodded)
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := make(chan error, 1)
-	go func() {
-		err := cmd.Wait()
-		tty.Close() // the reader's EIO once nsup's copies are closed too
-		waited <- err
-	}()
-	select {
-	case <-chmodded:
-	case err := <-waited:
-		<-copied
+	p := startOnPty(t, cmd, &unix.Winsize{Row: 33, Col: 77}, "fdchmod=")
+	text := p.text
+	if ok, err := p.untilMarker(); !ok {
 		return text(), "", err
 	}
 	// The command holds its terminal until it reads a line.
@@ -164,8 +116,6 @@ read x; echo "read=$x"; exit 7`)
 			t.Errorf("%s on the host: mode %04o after the chmod inside, %04o before: root inside gave it to other host users", node, got, mode)
 		}
 	}
-	master.Write([]byte("go\n"))
-	err = <-waited
-	<-copied
+	err = p.finish("go\n")
 	return text(), node, err
 }
