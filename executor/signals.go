@@ -108,7 +108,7 @@ func (w *sigWatch) stop() { close(w.done) }
 // on for 13 minutes; helper-101's stop: one SIGTERM, as docker stop
 // sends, never ended it).
 func (r *envRun) forward(sig unix.Signal) {
-	if (sig == unix.SIGINT || sig == unix.SIGTERM) && r.bare() {
+	if (sig == unix.SIGINT || sig == unix.SIGTERM) && r.bareStopTimeout() != nil {
 		if r.stops.Add(1) == 1 {
 			r.stop(sig)
 			return
@@ -137,7 +137,9 @@ func (r *envRun) stop(sig unix.Signal) {
 }
 
 // bareStopTimeout is the stop_timeout nsup applies to the environment's
-// main process (its Execve's), nil when its init or monitor does.
+// main process, as its Execve step says: set exactly when the child
+// executes that process itself (init: false: neither nsup's init nor the
+// minimal monitor is its PID 1); nil when its init or monitor applies it.
 func (r *envRun) bareStopTimeout() *int64 {
 	for _, st := range r.env.Steps {
 		if ex, ok := st.Op.(planner.Execve); ok && st.Stage == planner.Proc && ex.StopTimeout != nil {
@@ -145,20 +147,4 @@ func (r *envRun) bareStopTimeout() *int64 {
 		}
 	}
 	return nil
-}
-
-// bare says whether the environment's child executes its main process
-// itself: neither nsup's init nor the minimal monitor is its PID 1.
-func (r *envRun) bare() bool {
-	for _, st := range r.env.Steps {
-		switch st.Op.(type) {
-		case planner.Monitor:
-			return false
-		case planner.Execve:
-			if st.Stage == planner.Child {
-				return false // nsup's init
-			}
-		}
-	}
-	return true
 }
