@@ -254,30 +254,17 @@ func removeVolume(v volumeInfo) error {
 }
 
 // lockHolders names the processes that hold the lock file p locked
-// (/proc/locks): the nsup applies that run an environment using the
-// volume, "nsup apply ... (pid N)".
+// (lifecycle.LockHolders): the nsup applies that run an environment
+// using the volume, "nsup apply ... (pid N)".
 func lockHolders(p string) []string {
-	var st unix.Stat_t
-	if unix.Stat(p, &st) != nil {
-		return nil
-	}
-	b, _ := os.ReadFile("/proc/locks")
-	id := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 	var out []string
-	for _, l := range strings.Split(string(b), "\n") {
-		f := strings.Fields(l)
-		if len(f) < 6 || f[1] != "FLOCK" || f[5] != id {
-			continue // a waiter's line is "N: -> FLOCK ..."
-		}
-		cmd, _ := os.ReadFile("/proc/" + f[4] + "/cmdline")
+	for _, pid := range lifecycle.LockHolders(p) {
+		cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")
 		argv := strings.Fields(strings.ReplaceAll(string(cmd), "\x00", " "))
 		if len(argv) > 0 {
 			argv[0] = filepath.Base(argv[0])
 		}
-		who := fmt.Sprintf("%s (pid %s)", strings.Join(argv, " "), f[4])
-		if !slices.Contains(out, who) {
-			out = append(out, strings.TrimSpace(who))
-		}
+		out = append(out, strings.TrimSpace(fmt.Sprintf("%s (pid %s)", strings.Join(argv, " "), pid)))
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -124,24 +125,28 @@ func nsInodes(pid int) map[string]uint64 {
 // lockHeld reports whether someone holds a flock(2) on path, from
 // /proc/locks, without taking the lock even for a moment (which could
 // make a concurrent nsup apply -d fail).
-func lockHeld(path string) bool {
+func lockHeld(path string) bool { return len(LockHolders(path)) > 0 }
+
+// LockHolders is the pids that hold a flock(2) on path, from /proc/locks
+// (a waiter's line, "N: -> FLOCK ...", holds nothing), each once.
+func LockHolders(path string) []string {
 	var st unix.Stat_t
 	if unix.Stat(path, &st) != nil {
-		return false
+		return nil
 	}
-	id := fmt.Sprintf(" %02x:%02x:%d ", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
+	id := fmt.Sprintf("%02x:%02x:%d", unix.Major(st.Dev), unix.Minor(st.Dev), st.Ino)
 	f, err := os.Open("/proc/locks")
 	if err != nil {
-		return false
+		return nil
 	}
 	defer f.Close()
+	var pids []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		l := sc.Text()
-		// "->" marks a waiter, not a holder.
-		if strings.Contains(l, "FLOCK") && !strings.Contains(l, "->") && strings.Contains(l+" ", id) {
-			return true
+		l := strings.Fields(sc.Text())
+		if len(l) >= 6 && l[1] == "FLOCK" && l[5] == id && !slices.Contains(pids, l[4]) {
+			pids = append(pids, l[4])
 		}
 	}
-	return false
+	return pids
 }
