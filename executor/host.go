@@ -30,7 +30,7 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 	case planner.OpenTree:
 		return r.openTree(op)
 	case planner.Openpty:
-		return r.openpty(op.ReadOnly)
+		return r.openpty(op)
 	case planner.NullDevice:
 		f, err := lifecycle.OpenNull()
 		r.null = f

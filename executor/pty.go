@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,8 +34,12 @@ type ptyRelay struct {
 }
 
 // openpty performs the Openpty step: the relay runs until the
-// environment ends (finish).
-func (r *envRun) openpty(readOnly bool) error {
+// environment ends (finish). With op.ReadOnly the peer is reopened
+// through a read-only clone, by nsup itself or (op.Helper, rootless) by
+// its helper in a user and mount namespace of its own; a reopen that
+// fails fails the step: the environment never gets the host's node
+// writable.
+func (r *envRun) openpty(op planner.Openpty) error {
 	if r.child > 0 {
 		return fmt.Errorf("openpty after the clone: the child has its fds already: %w", unix.EINVAL)
 	}
@@ -42,11 +47,18 @@ func (r *envRun) openpty(readOnly bool) error {
 	if err != nil {
 		return err
 	}
-	if readOnly {
-		ro, err := lifecycle.ReadOnlyPty(s)
+	if op.ReadOnly {
+		reopen := lifecycle.ReadOnlyPty
+		if op.Helper {
+			reopen = lifecycle.ReadOnlyPtyRootless
+		}
+		ro, err := reopen(s)
 		unix.Close(s)
 		if err != nil {
 			m.Close()
+			if op.Helper {
+				return fmt.Errorf("refused: the environment's terminal, a node of the host's devpts, could not be reopened read-only (%w): handed in writable, root inside would chmod it for every host user; the helper needs a user namespace of the user's own: without one, run it with stdin not a terminal (< /dev/null), or as root", err)
+			}
 			return err
 		}
 		s = ro

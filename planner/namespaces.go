@@ -412,8 +412,11 @@ func (ec *envCompiler) host() {
 		// A dev mount's Console step reopens the terminal's fds through
 		// its read-only bind, and a new mount namespace's ReadOnlyTerminal
 		// step without one (child); a joined one's, where the child cannot
-		// clone the host's node, root's nsup here.
-		ec.add(Host, e.Pos, Openpty{ReadOnly: ec.caller.Privileged && !ec.hasDev() && !ec.isNew(spec.NSMount)})
+		// clone the host's node, nsup here: root itself, a rootless nsup
+		// through its helper (it may clone no mount of the host's), whose
+		// user's own node went in writable before (chmod 666 inside).
+		ro := !ec.hasDev() && !ec.isNew(spec.NSMount)
+		ec.add(Host, e.Pos, Openpty{ReadOnly: ro, Helper: ro && !ec.caller.Privileged})
 	}
 	first := e.Pos
 	if len(e.Namespaces) > 0 {

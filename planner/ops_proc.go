@@ -172,14 +172,23 @@ type Setctty struct{}
 // controlling terminal, and nsup relays it to its own terminal (in raw
 // mode meanwhile, the window size followed). The caller's terminal never
 // reaches the environment, so TIOCSTI from inside types into the
-// environment's own terminal only (CVE-2017-5226). With ReadOnly (nsup
-// as root, and a mount namespace joined, whose child can clone no node of
-// the host's: neither a Console nor a ReadOnlyTerminal step), the peer is
+// environment's own terminal only (CVE-2017-5226). With ReadOnly (a
+// mount namespace joined, whose child can clone no node of the host's:
+// neither a Console nor a ReadOnlyTerminal step), the peer is
 // opened again through a read-only clone of it alone (open_tree,
 // mount_setattr), as nsup exec -t's is: root inside cannot chmod or chown
 // the host's /dev/pts/N through its fds.
 type Openpty struct {
 	ReadOnly bool `json:"readOnly,omitempty"`
+	// Helper: the clone is made by a short-lived nsup helper (nsup's
+	// binary again, __nsup_ptyro) in a user and mount namespace of its
+	// own, the caller's ids mapped to 0, which sends the reopened fd
+	// back: a rootless nsup can clone no mount of the host's (open_tree
+	// needs CAP_SYS_ADMIN over its mount namespace). Without it, with a
+	// mount namespace joined, the user's own node went in writable: root
+	// inside (the user) chmod'ed it 666 for every host user. A helper
+	// that cannot (no user namespace for the user) fails the step.
+	Helper bool `json:"helper,omitempty"`
 }
 
 // ReadOnlyTerminal opens the environment's terminal, its fd 0 (the slave

@@ -465,6 +465,9 @@ func FormatOp(op Op) string {
 	case Setctty:
 		return "ioctl(0, TIOCSCTTY, 0)"
 	case Openpty:
+		if op.ReadOnly && op.Helper {
+			return `openpty("/dev/ptmx"), its peer opened again through a read-only clone (open_tree, mount_setattr) made by nsup's helper (clone(CLONE_NEWUSER|CLONE_NEWNS), execve("/proc/self/exe", ["nsup", "__nsup_ptyro"]): the caller's ids mapped to 0) and sent back: fds 0, 1, 2 of the environment, relayed to nsup's terminal`
+		}
 		if op.ReadOnly {
 			return `openpty("/dev/ptmx"), its peer opened again through a read-only clone (open_tree, mount_setattr): fds 0, 1, 2 of the environment, relayed to nsup's terminal`
 		}

@@ -8,9 +8,11 @@ import (
 // With a terminal and no dev mount, the child reopens the terminal's fds
 // through a read-only clone (ReadOnlyTerminal), root and rootless, before
 // any mount and before the main process's TIOCSCTTY; with a dev, its
-// Console step does, and with a mount namespace joined, root's Openpty
-// step (ReadOnly), the child being unable to clone the host's node.
-// Before helper-100's change rootless nsup reopened nothing there.
+// Console step does, and with a mount namespace joined, nsup's Openpty
+// step (ReadOnly), the child being unable to clone the host's node, and
+// rootless nsup's through its helper (Helper). Before helper-100's
+// change rootless nsup reopened nothing without a dev, and before
+// helper-112's nothing with a mount namespace joined.
 func TestReadOnlyTerminalPlanned(t *testing.T) {
 	const base = `version: 1
 environments:
@@ -44,9 +46,12 @@ environments:
 		{"root, dev", dev, rootCaller, 0, 1, false},
 		{"rootless, dev", dev, userCaller, 0, 1, false},
 		{"root, mnt joined", joined, rootCaller, 0, 0, true},
-		// Not reopened: the unprivileged nsup clones no mount, nor the
-		// child in a namespace that holds no mount of the host's.
-		{"rootless, mnt joined", strings.Replace(joined, "{mnt: b}", "{mnt: b, user: b}", 1), userCaller, 0, 0, false},
+		// The unprivileged nsup clones no mount, nor the child in a
+		// namespace that holds no mount of the host's: nsup's helper, in
+		// a user namespace of its own, does. Until helper-112's change
+		// nothing reopened it, and root inside (the user) chmod'ed the
+		// host's /dev/pts/N 666 (TestRootRootlessTerminalJoinedMnt).
+		{"rootless, mnt joined", strings.Replace(joined, "{mnt: b}", "{mnt: b, user: b}", 1), userCaller, 0, 0, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := compileText(t, c.yaml, Options{Terminal: true, Caller: &c.caller, Envs: []string{"a"}})
@@ -65,6 +70,9 @@ environments:
 					console++
 				case Openpty:
 					hostRO = op.ReadOnly
+					if op.Helper != (op.ReadOnly && !c.caller.Privileged) {
+						t.Errorf("%s: Helper %v for a caller privileged %v", FormatOp(op), op.Helper, c.caller.Privileged)
+					}
 				case Mount:
 					mounted = true
 				case Setctty:

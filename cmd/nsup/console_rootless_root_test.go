@@ -130,31 +130,7 @@ environments:
 	}
 	// The environment holds its terminal until it reads a line: the
 	// host's node is there to look at.
-	var maj, min, mode uint64
-	for _, l := range strings.Split(text(), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "pty="); ok {
-			f := strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ' ' || r == '=' })
-			if len(f) == 4 {
-				maj, _ = strconv.ParseUint(f[0], 16, 32)
-				min, _ = strconv.ParseUint(f[1], 16, 32)
-				mode, _ = strconv.ParseUint(f[3], 8, 32)
-			}
-		}
-	}
-	var st unix.Stat_t
-	node := ""
-	if maj >= 0x88 && maj <= 0x8f {
-		node = fmt.Sprintf("/dev/pts/%d", (maj-0x88)*256+min)
-		if err := unix.Stat(node, &st); err != nil {
-			t.Errorf("stat %s on the host: %v", node, err)
-		} else if uint64(st.Rdev) != unix.Mkdev(uint32(maj), uint32(min)) {
-			t.Errorf("%s on the host is %d:%d, not the environment's terminal %d:%d", node, unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)), maj, min)
-		} else if got := uint64(st.Mode & 0o7777); got != mode || got&0o006 != 0 {
-			t.Errorf("%s on the host: mode %04o after the chmod inside, %04o before: root inside gave it to other host users", node, got, mode)
-		}
-	} else {
-		t.Errorf("fd 0 inside is no pty:\n%s", text())
-	}
+	node, mode := hostPtyKept(t, text())
 	err := p.finish("go\n")
 	got := text()
 	if err != nil {
@@ -167,4 +143,38 @@ environments:
 		t.Errorf("inside: the terminal read no line:\n%s", got)
 	}
 	t.Logf("%s: mode %04o\n%s", node, mode, got)
+}
+
+// hostPtyKept checks, from the host, the node of the environment's
+// terminal that text's "pty=MAJ:MIN mode=MODE" line (stat -L -c '%t %T
+// %a' of fd 0 inside, before its chmod 666) names: a node of the host's
+// devpts whose mode is still MODE, for no other host user. It returns
+// the node's name and MODE.
+func hostPtyKept(t *testing.T, text string) (node string, mode uint64) {
+	t.Helper()
+	var maj, min uint64
+	for _, l := range strings.Split(text, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(l), "pty="); ok {
+			f := strings.FieldsFunc(v, func(r rune) bool { return r == ':' || r == ' ' || r == '=' })
+			if len(f) == 4 {
+				maj, _ = strconv.ParseUint(f[0], 16, 32)
+				min, _ = strconv.ParseUint(f[1], 16, 32)
+				mode, _ = strconv.ParseUint(f[3], 8, 32)
+			}
+		}
+	}
+	var st unix.Stat_t
+	if maj < 0x88 || maj > 0x8f {
+		t.Errorf("fd 0 inside is no pty:\n%s", text)
+		return "", mode
+	}
+	node = fmt.Sprintf("/dev/pts/%d", (maj-0x88)*256+min)
+	if err := unix.Stat(node, &st); err != nil {
+		t.Errorf("stat %s on the host: %v", node, err)
+	} else if uint64(st.Rdev) != unix.Mkdev(uint32(maj), uint32(min)) {
+		t.Errorf("%s on the host is %d:%d, not the environment's terminal %d:%d", node, unix.Major(uint64(st.Rdev)), unix.Minor(uint64(st.Rdev)), maj, min)
+	} else if got := uint64(st.Mode & 0o7777); got != mode || got&0o006 != 0 {
+		t.Errorf("%s on the host: mode %04o after the chmod inside, %04o before: root inside gave it to other host users", node, got, mode)
+	}
+	return node, mode
 }
