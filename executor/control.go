@@ -86,11 +86,15 @@ func (in *initState) session(c int) {
 		return
 	}
 	var s *execSession
+	var t execTerm
 	if err == nil {
-		s, err = in.spawn(req, fds)
+		t, err = execStdio(c, req, &fds)
+	}
+	if err == nil {
+		s, err = in.spawn(req, t)
 	}
 	if err != nil {
-		m := lifecycle.ExecMessage{Error: err.Error()}
+		m := lifecycle.ExecMessage{Error: err.Error(), AskKnown: req.AskTerminal}
 		var errno unix.Errno
 		if errors.As(err, &errno) {
 			m.Errno = int(errno)
@@ -103,11 +107,11 @@ func (in *initState) session(c int) {
 	}
 	fds = nil
 	if s.master >= 0 {
-		b, _ := json.Marshal(lifecycle.ExecMessage{Pid: s.pid, Terminal: true})
+		b, _ := json.Marshal(lifecycle.ExecMessage{Pid: s.pid, Terminal: true, AskKnown: req.AskTerminal})
 		unix.Sendmsg(c, b, unix.UnixRights(s.master), nil, 0)
 		unix.Close(s.master)
 	} else {
-		sendMsg(c, lifecycle.ExecMessage{Pid: s.pid})
+		sendMsg(c, lifecycle.ExecMessage{Pid: s.pid, AskKnown: req.AskTerminal})
 	}
 	relayed := make(chan struct{})
 	go func() {
@@ -152,51 +156,16 @@ func (in *initState) relay(c int, s *execSession) {
 	}
 }
 
-// isTerminalFD reports whether fd is a terminal.
-func isTerminalFD(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
-}
-
 // spawn starts the command of req as the process named in req would
 // start: its environment variables, cwd, uid and gid, looked up in its
-// PATH; in a session of its own; dying with init. It is registered with
-// init's loop before the loop can reap it (mu is held from the lookup
-// of the process on; the command's pty is opened before).
-func (in *initState) spawn(req lifecycle.ExecRequest, fds []int) (*execSession, error) {
-	if len(req.Argv) == 0 {
-		return nil, fmt.Errorf("no command: %w", unix.EINVAL)
-	}
-	// With a terminal, none (init opens it) or root's pty (a fallback).
-	if req.TTY && len(fds) > 1 || !req.TTY && len(fds) != 3 {
-		return nil, fmt.Errorf("%d fds received, want 3, or with a terminal 0 or 1: %w", len(fds), unix.EINVAL)
-	}
-	var stdio [3]int
-	master, ptySlave := -1, -1
-	if req.TTY {
-		// A pty of the environment's own devpts (opened before mu is
-		// taken: root inside chooses what /dev/ptmx is, whose open may
-		// block, and init's loop must go on); else the one nsup exec
-		// sent: a host pty reopened through a read-only clone of it
-		// (root's nsup makes it, a rootless one in a user namespace of
-		// its own), which root inside cannot chmod for every host user.
-		// A writable one is refused.
-		m, slave, perr := envPty(req.Rows, req.Cols)
-		switch {
-		case perr == nil:
-			defer unix.Close(slave) // the command has its copy
-			master, ptySlave, stdio = m, slave, [3]int{slave, slave, slave}
-		case len(fds) == 1:
-			var fs unix.Statfs_t
-			if err := unix.Fstatfs(fds[0], &fs); err != nil || fs.Flags&unix.ST_RDONLY == 0 || !isTerminalFD(fds[0]) {
-				return nil, fmt.Errorf("no terminal of the environment's own (%v), and the one sent is no terminal on a read-only mount: %w", perr, unix.ENOTTY)
-			}
-			stdio = [3]int{fds[0], fds[0], fds[0]}
-		default:
-			return nil, fmt.Errorf("no terminal of the environment's own (%v; a dev mount gives one: mounts: - {type: dev, target: /dev}), and none sent: %w", perr, unix.ENOTTY)
-		}
-	} else {
-		stdio = [3]int{fds[0], fds[1], fds[2]}
+// PATH; in a session of its own; dying with init; with the stdio of t
+// (execStdio), whose pty, if init opened one, it closes or hands on. It
+// is registered with init's loop before the loop can reap it (mu is held
+// from the lookup of the process on).
+func (in *initState) spawn(req lifecycle.ExecRequest, t execTerm) (*execSession, error) {
+	master, ptySlave, stdio := t.master, t.slave, t.stdio
+	if ptySlave >= 0 {
+		defer unix.Close(ptySlave) // the command has its copy
 	}
 	started := false
 	defer func() {

@@ -24,14 +24,19 @@ import (
 // SOCK_SEQPACKET, one JSON value per message:
 //
 //	client → init  ExecRequest, with SCM_RIGHTS: the caller's fds 0, 1, 2
-//	               (with a terminal: none, or, from root, the one pty
-//	               slave for all three, a read-only reopen of the host's)
+//	               (with a terminal: none, and "askTerminal": true)
+//	init → client  with a terminal and no devpts inside to open it in:
+//	               {"sendTerminal": true}; then
+//	client → init  {}, with SCM_RIGHTS the one pty slave for all three:
+//	               a pty of the host's reopened through a read-only clone
+//	               of it alone (none if that failed)
 //	init → client  {"pid": N}: started (N is its pid inside); or {"error"}
 //	               With a terminal, {"pid": N, "terminal": true} and,
 //	               SCM_RIGHTS, the master of the pty init opened in the
-//	               environment's own devpts, the command's terminal; init
-//	               uses root's slave only when it has no devpts to open
-//	               one in, and refuses a rootless terminal then.
+//	               environment's own devpts, the command's terminal. Init
+//	               uses the slave sent only when it has no devpts to open
+//	               one in, and refuses one not on a read-only mount.
+//	               Every answer to "askTerminal" has "askKnown": true.
 //	client → init  {"signal": N}: forward signal N to its process group
 //	init → client  {"status": N}: it exited, as a shell reports it
 //
@@ -50,6 +55,12 @@ import (
 //	client → init  {"status": true}, no fds
 //	init → client  StatusReply
 //
+// An init of an older nsup reads no "askTerminal": it wants the slave
+// with the request (before the environment's own pty, it wanted exactly
+// one fd with a terminal), and refuses the request without it (EINVAL or
+// ENOTTY, with no "askKnown"); nsup exec then asks again, on a new
+// connection, with the slave sent with the request (Exec).
+//
 // ExecRequest is the first message of a connection.
 type ExecRequest struct {
 	// Status asks for the tree's state (StatusReply) instead of running
@@ -66,6 +77,9 @@ type ExecRequest struct {
 	// the pty init opens.
 	Rows uint16 `json:"rows,omitempty"`
 	Cols uint16 `json:"cols,omitempty"`
+	// AskTerminal says the request comes without a terminal: init asks
+	// for one (SendTerminal) if it has no devpts to open the pty in.
+	AskTerminal bool `json:"askTerminal,omitempty"`
 }
 
 // ExecMessage is every later message, either way.
@@ -78,6 +92,12 @@ type ExecMessage struct {
 	// Terminal says that the message carries (SCM_RIGHTS) the master of
 	// the command's pty, opened by init in the environment's devpts.
 	Terminal bool `json:"terminal,omitempty"`
+	// SendTerminal asks nsup exec for the command's terminal: the
+	// environment has no devpts (ExecRequest.AskTerminal).
+	SendTerminal bool `json:"sendTerminal,omitempty"`
+	// AskKnown says that init read the request's AskTerminal: an answer
+	// without it, to a request with it, is an older nsup's init's.
+	AskKnown bool `json:"askKnown,omitempty"`
 }
 
 // MaxExecMsg bounds one message (a request's argv).

@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,23 +70,55 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	if !st.Running {
 		return 1, fmt.Errorf("environment %q is not running: %s", name, st.Status())
 	}
+	code, err := execIn(ctx, st, name, opts, opts.TTY)
+	var old *oldInitError
+	if errors.As(err, &old) {
+		// An init of an older nsup, which refused the terminal's request
+		// before starting anything: asked again the way it knows, with
+		// a host pty reopened read-only sent along.
+		code, err = execIn(ctx, st, name, opts, false)
+	}
+	return code, err
+}
+
+// oldInitError is the refusal, by an init of an older nsup, of a request
+// for a terminal that it does not know to ask for (AskTerminal).
+type oldInitError struct{ ExecError }
+
+// answer is a message from init, with the one fd it brought, else -1.
+type answer struct {
+	m  ExecMessage
+	fd int
+}
+
+// execIn is Exec in the running environment st. With ask (and a
+// terminal), the request comes without one, and nsup opens and reopens a
+// host pty (starting, rootless, the helper that reopens it) only if init
+// asks for it: the environment has no devpts of its own.
+func execIn(ctx context.Context, st EnvStatus, name string, opts ExecOptions, ask bool) (int, error) {
 	c, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return 1, err
 	}
-	// The reader below may be about to call recvmsg on c when Exec
+	msgs := make(chan answer, 2)
+	// The reader below may be about to call recvmsg on c when execIn
 	// returns: closing c then would let it read whatever socket next gets
 	// that fd number (another Exec's, in the same process). So c is shut
 	// down first, which ends the reader, and closed once it has.
 	readerDone := make(chan struct{})
 	started := false
-	// received is the master init sends with its first answer (Terminal),
-	// until it is taken as the command's terminal; else -1.
+	// received is the master init sends with its answer (Terminal), until
+	// it is taken as the command's terminal; else -1.
 	received := -1
 	defer func() {
 		unix.Shutdown(c, unix.SHUT_RDWR)
 		if started {
 			<-readerDone
+			for a := range msgs {
+				if a.fd >= 0 {
+					unix.Close(a.fd)
+				}
+			}
 		}
 		unix.Close(c)
 		if received >= 0 {
@@ -110,7 +143,7 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		return 1, fmt.Errorf("environment %q: connect to its init: %w", name, err)
 	}
-	r := ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term}
+	r := ExecRequest{Argv: opts.Argv, Process: opts.Process, TTY: opts.TTY, Term: opts.Term, AskTerminal: ask && opts.TTY}
 	if opts.TTY {
 		r.Rows, r.Cols = winsize(opts.Stdin, opts.Stdout)
 	}
@@ -120,48 +153,48 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 	}
 	var master *os.File
 	masterFD := -1
+	defer func() {
+		if master != nil {
+			master.Close()
+		}
+	}()
 	var lastOutput func(time.Duration)
 	var reopenErr error // why no host pty was sent
-	if opts.TTY {
-		// Init opens the command's pty in the environment's own devpts
-		// (its answer brings the master). For an environment without
-		// one, nsup sends a pty of the host's, reopened through a
-		// read-only clone of it alone (root inside cannot chmod the
-		// host's node): root makes the clone, a rootless nsup has a
-		// helper make it in a user namespace of its own.
-		m, mfd, slave, err := OpenPty()
+	// sendHostPty sends init, with msg, a pty of the host's for an
+	// environment without a devpts of its own: reopened through a
+	// read-only clone of it alone (root inside cannot chmod the host's
+	// node), which root makes and a rootless nsup has a helper make in a
+	// user namespace of its own. Without it (a user namespace nsup may
+	// not make, say), msg goes alone: init has a devpts (an older init,
+	// asked without ask), or refuses and is told why.
+	sendHostPty := func(msg []byte) error {
+		m, mfd, ro, rerr, err := hostPty()
 		if err != nil {
-			return 1, fmt.Errorf("a terminal for the command: %w", err)
+			return fmt.Errorf("a terminal for the command: %w", err)
 		}
-		master, masterFD = m, mfd
-		defer func() {
-			if master != nil {
-				master.Close()
-			}
-		}()
-		reopen := ReadOnlyPty
-		if os.Geteuid() != 0 {
-			reopen = ReadOnlyPtyRootless
-		}
-		// Without it (a user namespace nsup may not make, say), an
-		// environment with a devpts still gets its own pty; one without
-		// is refused by init, and told why.
 		var fds []byte
-		ro, err := reopen(slave)
-		unix.Close(slave)
-		if err != nil {
-			reopenErr = err
-			master.Close()
-			master, masterFD = nil, -1
+		if rerr != nil {
+			reopenErr = rerr
 		} else {
 			defer unix.Close(ro)
+			master, masterFD = m, mfd
 			Resize(masterFD, opts.Stdin, opts.Stdout)
 			fds = unix.UnixRights(ro)
 		}
-		if err := unix.Sendmsg(c, req, fds, nil, 0); err != nil {
+		return unix.Sendmsg(c, msg, fds, nil, 0)
+	}
+	switch {
+	case opts.TTY && !ask:
+		if err := sendHostPty(req); err != nil {
 			return 1, err
 		}
-	} else {
+	case opts.TTY:
+		// Init opens the command's pty in the environment's own devpts
+		// (its answer brings the master), or asks for a host pty.
+		if err := unix.Sendmsg(c, req, nil, nil, 0); err != nil {
+			return 1, err
+		}
+	default:
 		var b Bridge
 		if err := b.Stdio(opts.Stdin, opts.Stdout, opts.Stderr); err != nil {
 			return 1, err
@@ -175,7 +208,6 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		}
 		lastOutput = b.End
 	}
-	msgs := make(chan ExecMessage, 2)
 	quit := make(chan struct{})
 	defer close(quit) // runs before the shutdown above: no send blocks the reader
 	started = true
@@ -184,56 +216,78 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 		defer close(msgs)
 		buf := make([]byte, 4096)
 		oob := make([]byte, unix.CmsgSpace(4))
-		first := true
 		for {
 			n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
 			if err == unix.EINTR {
 				continue
 			}
-			var fds []int
+			a := answer{fd: -1}
 			if err == nil && oobn > 0 {
-				fds, _ = Rights(oob[:oobn])
+				fds, _ := Rights(oob[:oobn])
+				if len(fds) == 1 {
+					a.fd, fds = fds[0], nil // with its message
+				}
+				for _, fd := range fds {
+					unix.Close(fd)
+				}
 			}
-			if first && len(fds) == 1 {
-				received, fds = fds[0], nil // read once msgs has the answer
-			}
-			for _, fd := range fds {
-				unix.Close(fd)
-			}
-			first = false
-			if err != nil || n == 0 {
-				return
-			}
-			var m ExecMessage
-			if json.Unmarshal(buf[:n], &m) != nil {
+			if err != nil || n == 0 || json.Unmarshal(buf[:n], &a.m) != nil {
+				if a.fd >= 0 {
+					unix.Close(a.fd)
+				}
 				return
 			}
 			select {
-			case msgs <- m:
+			case msgs <- a:
 			case <-quit:
+				if a.fd >= 0 {
+					unix.Close(a.fd)
+				}
 				return
 			}
 		}
 	}()
-
-	answer := time.NewTimer(wait)
-	defer answer.Stop()
-	var m ExecMessage
-	var ok bool
-	select {
-	case m, ok = <-msgs:
-	case <-ctx.Done():
-		return 1, ctx.Err()
-	case <-answer.C:
-		return 1, fmt.Errorf("environment %q: its init did not answer within %v (is it stopped? if it goes on, the command may start then)", name, wait)
+	// next is init's next answer; an fd that comes with it is received.
+	next := func() (ExecMessage, error) {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case a, ok := <-msgs:
+			if !ok {
+				return ExecMessage{}, fmt.Errorf("environment %q: its init closed the connection", name)
+			}
+			if received >= 0 {
+				unix.Close(received)
+			}
+			received = a.fd
+			return a.m, nil
+		case <-ctx.Done():
+			return ExecMessage{}, ctx.Err()
+		case <-t.C:
+			return ExecMessage{}, fmt.Errorf("environment %q: its init did not answer within %v (is it stopped? if it goes on, the command may start then)", name, wait)
+		}
 	}
+	m, err := next()
+	if err != nil {
+		return 1, err
+	}
+	if r.AskTerminal && m.SendTerminal && m.Error == "" {
+		// No devpts inside: only now a host pty.
+		if err := sendHostPty([]byte("{}")); err != nil {
+			return 1, err
+		}
+		if m, err = next(); err != nil {
+			return 1, err
+		}
+	}
+	errno := unix.Errno(m.Errno)
 	switch {
-	case !ok:
-		return 1, fmt.Errorf("environment %q: its init closed the connection", name)
-	case m.Error != "" && reopenErr != nil && opts.TTY && unix.Errno(m.Errno) == unix.ENOTTY:
+	case m.Error != "" && r.AskTerminal && !m.AskKnown && (errno == unix.EINVAL || errno == unix.ENOTTY):
+		return 1, &oldInitError{ExecError{Msg: m.Error, Errno: errno}}
+	case m.Error != "" && reopenErr != nil && opts.TTY && errno == unix.ENOTTY:
 		return 1, &ExecError{Msg: m.Error + " (a host pty reopened read-only: " + reopenErr.Error() + ")", Errno: unix.ENOTTY}
 	case m.Error != "":
-		return 1, &ExecError{Msg: m.Error, Errno: unix.Errno(m.Errno)}
+		return 1, &ExecError{Msg: m.Error, Errno: errno}
 	case opts.TTY && m.Terminal:
 		if err := envMaster(received); err != nil {
 			return 1, fmt.Errorf("environment %q: the command's terminal from its init: %w", name, err)
@@ -281,10 +335,14 @@ func Exec(ctx context.Context, dir, name string, opts ExecOptions) (int, error) 
 			unix.Sendmsg(c, b, nil, nil, 0)
 		case <-ctx.Done():
 			return 1, ctx.Err()
-		case m, ok := <-msgs:
+		case a, ok := <-msgs:
 			if !ok {
 				return 1, fmt.Errorf("environment %q ended before the command did", name)
 			}
+			if a.fd >= 0 {
+				unix.Close(a.fd)
+			}
+			m := a.m
 			if m.Status == nil {
 				continue
 			}

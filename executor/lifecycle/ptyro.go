@@ -123,3 +123,27 @@ func ReadOnlyPtyRootless(s int) (int, error) {
 	}
 	return fd, nil
 }
+
+// hostPty opens a pty of the host's for nsup exec -t's command, for an
+// environment without a devpts of its own, and its slave again through a
+// read-only clone of it alone: ReadOnlyPty as root, else the helper's
+// ReadOnlyPtyRootless. It returns the master (non-blocking, its fd mfd)
+// and the reopened slave ro; if the reopen failed, reopenErr says why
+// and nothing is left open.
+func hostPty() (master *os.File, mfd, ro int, reopenErr, err error) {
+	master, mfd, slave, err := OpenPty()
+	if err != nil {
+		return nil, -1, -1, nil, err
+	}
+	reopen := ReadOnlyPty
+	if os.Geteuid() != 0 {
+		reopen = ReadOnlyPtyRootless
+	}
+	ro, reopenErr = reopen(slave)
+	unix.Close(slave)
+	if reopenErr != nil {
+		master.Close()
+		return nil, -1, -1, reopenErr, nil
+	}
+	return master, mfd, ro, nil, nil
+}
