@@ -17,8 +17,8 @@ import (
 )
 
 // openTree performs an OpenTree step: the folder opened with no symlink
-// in its path (as the child opened it before), cloned detached, the clone
-// kept for the child's bind of it (hostTree) and until the environment
+// in its path (as the child opened it before), cloned detached and made
+// private, the clone kept for the child's bind of it (hostTree) and until the environment
 // ends.
 func (r *envRun) openTree(op planner.OpenTree) error {
 	dir, err := unix.Openat2(unix.AT_FDCWD, op.Path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS})
@@ -33,6 +33,15 @@ func (r *envRun) openTree(op planner.OpenTree) error {
 	fd, err := unix.OpenTree(dir, "", uint(flags))
 	if err != nil {
 		return fmt.Errorf("open_tree %s: %w", op.Path, err)
+	}
+	// Private, every mount of it: a clone of a folder on a shared mount
+	// (systemd makes the host's "/" shared) is a peer of that mount, and
+	// what the child mounts on it (a volume, a tmpfs) would be mounted on
+	// the host too, and stay (TestRootHostTreeNotShared). The child, in
+	// its user namespace, may not change a tree the host made.
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Propagation: unix.MS_PRIVATE}); err != nil {
+		unix.Close(fd)
+		return fmt.Errorf("mount_setattr %s private: %w", op.Path, err)
 	}
 	f := os.NewFile(uintptr(fd), op.Path)
 	if r.trees == nil {

@@ -17,7 +17,8 @@ import (
 // OpenTree (a host step, before the clone) clones the tree at Path, a
 // folder of nsup's own, as a detached mount (open_tree(2) with
 // OPEN_TREE_CLONE, AT_RECURSIVE if Recursive), opened without a symlink
-// in Path; the child inherits the fd and moves the clone in (the Mount
+// in Path, made private (mount_setattr: no mount the child makes on it
+// propagates to the host's peers of Path's mount); the child inherits the fd and moves the clone in (the Mount
 // step of Path whose HostTree is set, one step per OpenTree, in order):
 // it need not walk Path's folders, which root inside may not search.
 // For says what the tree is for (the root, a volume).
@@ -36,7 +37,7 @@ func (op OpenTree) text() string {
 	if op.Recursive {
 		rec = "|AT_RECURSIVE"
 	}
-	return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), no symlink in the path: its fd for the child, %s", q(op.Path), rec, op.For)
+	return fmt.Sprintf("open_tree(%s, OPEN_TREE_CLONE%s), no symlink in the path, made private: its fd for the child, %s", q(op.Path), rec, op.For)
 }
 
 // hostTree plans the host's clone of path for the child (what: For), and

@@ -664,6 +664,17 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				}
 				return fds.fd(e.pid, a[0]).host(op.Path)
 			})
+			// Then made private, every mount of it (helper-109): a
+			// clone of a shared mount's folder is that mount's peer.
+			add(i, st, func(e event) bool {
+				a := splitArgs(e.args)
+				if !host[e.pid] || e.name != "mount_setattr" || !succeeded(e) || len(a) != 5 || a[1] != `""` || a[2] != "AT_EMPTY_PATH|AT_RECURSIVE" ||
+					!strings.Contains(a[3], "attr_set=0,") || !strings.Contains(a[3], "propagation=MS_PRIVATE") {
+					return false
+				}
+				t := fds.fd(e.pid, a[0])
+				return t != nil && t.kind == fdTree && t.src.host(op.Path) && t.recursive == op.Recursive
+			})
 		case planner.Volume:
 			// Its lock file, locked shared for the environment's life
 			// (the folder's mkdirat only places it: placedBy).
