@@ -178,6 +178,13 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 // nil), refusing any a running environment uses; an unknown name is an
 // error, with the nearest name.
 func removeVolumes(ios ioSet, project string, names []string) error {
+	// The volume folder and the project's, the caller's alone and reached
+	// through no link, as apply checks them (helper-109's review: a host
+	// user who could write the volume folder made the project's a link,
+	// and every folder where it led was removed).
+	if err := lifecycle.CheckProjectDir(filepath.Join(planner.DefaultVolumeDir(), project)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("volume rm: nothing removed: %w", err)
+	}
 	vs, err := volumes(project)
 	if err != nil {
 		return err
