@@ -261,13 +261,16 @@ func envMaster(fd int) error {
 	if fd < 0 {
 		return fmt.Errorf("no master received: %w", unix.EBADMSG)
 	}
-	if _, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN); err != nil {
-		return fmt.Errorf("not a pty master: %w", unix.ENOTTY)
-	}
+	// What the fd is, before any ioctl on it: an ioctl's number means
+	// something else to another driver, and init (root inside) chose
+	// the fd.
 	var fs unix.Statfs_t
 	var st, host unix.Stat_t
-	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.DEVPTS_SUPER_MAGIC || unix.Fstat(fd, &st) != nil {
+	if unix.Fstatfs(fd, &fs) != nil || fs.Type != unix.DEVPTS_SUPER_MAGIC || unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFCHR {
 		return fmt.Errorf("not the ptmx of a devpts: %w", unix.ENOTTY)
+	}
+	if _, err := unix.IoctlGetUint32(fd, unix.TIOCGPTN); err != nil {
+		return fmt.Errorf("not a pty master: %w", unix.ENOTTY)
 	}
 	if err := unix.Stat("/dev/pts", &host); err != nil {
 		return fmt.Errorf("the host's /dev/pts: %w", err)
