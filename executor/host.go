@@ -29,6 +29,8 @@ func (r *envRun) do(ctx context.Context, i int, st planner.Step) error {
 		return err
 	case planner.OpenTree:
 		return r.openTree(op)
+	case planner.IdmapTree:
+		return r.idmapTree(op)
 	case planner.Openpty:
 		return r.openpty(op)
 	case planner.NullDevice:

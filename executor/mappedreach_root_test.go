@@ -88,13 +88,6 @@ environments:
 	if err := unix.Stat(cache, &st); err != nil || st.Mode&0o777 != 0o700 || st.Uid != 0 {
 		t.Errorf("cache: %v mode %o owner %d, want 0700 root's", err, st.Mode&0o777, st.Uid)
 	}
-	// Under an overlay, the child still opens the tree by path (the
-	// overlay's lower folder): refused at plan time, as before.
-	over := strings.Replace(yaml, "{closure: [/bin/busybox]}", "{closure: [/bin/busybox], overlay: true}", 1)
-	if _, err := compileErr(t, dir, over); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("test.yaml:4:13: environments.c.rootfs: the root's tree (nsup's cache) %s/closure/", cache)) ||
-		!strings.Contains(err.Error(), "(mode 0700, owner 0:0): apply would fail with EACCES") {
-		t.Errorf("overlay root, plan: %v, want it refused", err)
-	}
 }
 
 // TestRootIdmapVolume: a volume in 0700 folders is made root inside's

@@ -73,6 +73,7 @@ type rawProg struct {
 	how      [9]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
 	fdpath   [3][32]byte
+	ovlConf  [8]*byte // an overlay's options for fsconfig (rawDoOverlayTree)
 	data     [320]byte
 	capHdr   unix.CapUserHeader
 	capData  [2]unix.CapUserData
@@ -355,7 +356,11 @@ func rawRunFrom(p *rawProg, i int) {
 		case rawSetattr:
 			rawDoSetattr(p, op)
 		case rawOverlay:
-			rawDoOverlay(p, op)
+			if op.flag&rawMountHostTree != 0 {
+				rawDoOverlayTree(p, op) // overlaytree.go
+			} else {
+				rawDoOverlay(p, op)
+			}
 		case rawSymlink:
 			rawDoSymlink(p, op)
 		case rawEtcFile:

@@ -491,7 +491,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 	n = rawPutCString(b, n, rawFdPath(&p.fdpath[0], upper))
 	n = rawPut(b, n, ",workdir=")
 	n = rawPutCString(b, n, rawFdPath(&p.fdpath[0], work))
-	if op.flag != 0 {
+	if op.flag&rawOverlayUserXattr != 0 {
 		n = rawPut(b, n, ",userxattr")
 	}
 	b[n] = 0

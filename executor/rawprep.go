@@ -251,17 +251,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			o.s[1], err = cstr(op.Path)
 		}
 	case planner.Overlay:
-		if op.Target != op.Lower {
-			return fmt.Errorf("an overlay whose lower layer %s is not its target %s: %w", op.Lower, op.Target, unix.EINVAL)
-		}
-		o = rawOp{kind: rawOverlay}
-		if op.NoDev {
-			o.a[0] = unix.MS_NODEV
-		}
-		if op.UserXattr {
-			o.flag = 1
-		}
-		o.s[1], err = cstr(op.Target)
+		o, err = b.overlayOp(op)
 	case planner.Symlink:
 		o, err = b.symlinkOp(op)
 	case planner.Console:

@@ -49,6 +49,11 @@ type Options struct {
 	// asked of this kernel): from 6 on, it scopes abstract unix sockets
 	// and signals (hostScopes). Golden tests pass a fixed one.
 	LandlockABI func() int
+	// KernelRelease is the kernel's release, as uname -r says it (nil:
+	// this kernel's): an overlay root of the cache with root inside
+	// mapped elsewhere needs 5.19 (overlaytree.go). Golden tests pass a
+	// fixed one.
+	KernelRelease func() string
 	// Terminal: nsup's stdin is a terminal. A single environment in the
 	// foreground (the one planned, or the one named in Envs, with what it
 	// joins) then gets a pty of its own (Openpty), relayed to it, instead
@@ -136,6 +141,9 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	}
 	if opts.FolderStat == nil {
 		opts.FolderStat = folderStat
+	}
+	if opts.KernelRelease == nil {
+		opts.KernelRelease = kernelRelease
 	}
 	c := &compiler{s: s, opts: opts}
 	if ownClosure {
@@ -366,6 +374,10 @@ type envCompiler struct {
 	// hostTrees: the trees the host clones for the child, by path, not
 	// yet taken by a bind (hosttree.go).
 	hostTrees map[string]int
+	// idmapped: the host's clones idmapped once the maps are written, at
+	// idmappedPos (overlaytree.go).
+	idmapped    []IdmapTree
+	idmappedPos spec.Pos
 	// tarEtc is what a tar root has at tarEtcPaths (TarEtc.String).
 	tarEtc string
 	// tarID is what a tar root has where identityOf looks (nil: not

@@ -89,6 +89,9 @@ func fixedHostPath(p string) (isDir, ok bool) {
 func fixedOptions(o Options) Options {
 	o.Closure, o.Seccomp, o.HostPath, o.Cgroups = fixedClosure, fixedSeccomp, fixedHostPath, fixedCgroups
 	o.LandlockABI = func() int { return 7 } // Linux 6.15
+	if o.KernelRelease == nil {
+		o.KernelRelease = func() string { return "6.15.0" }
+	}
 	// A host whose folders above nsup's cache and volumes every uid may
 	// search (childReaches): the golden plans with an idmap apply there.
 	// A test of folders it made itself passes folderStat.

@@ -7,8 +7,9 @@ package planner
 // inside maps to: before helper-105's review an environment with idmap
 // and a closure root or a volume, as root, planned fine and apply failed
 // with EACCES at the child's open_tree. The host now clones those trees
-// for the child (hosttree.go); what the child still opens by path there
-// (an overlay root's lower folder in the cache) is checked here.
+// for the child (hosttree.go), an overlay root's lower tree too
+// (overlaytree.go); what the child would still open by path is checked
+// here.
 
 import (
 	"errors"

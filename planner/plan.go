@@ -468,6 +468,14 @@ type Overlay struct {
 	// NoDev mounts the overlay MS_NODEV: device nodes of the tree do not
 	// work (rootfs.dev: true leaves it out).
 	NoDev bool `json:"nodev,omitempty"`
+	// HostTree: the lower layer is the host's clone of Lower (OpenTree,
+	// idmapped: IdmapTree): root inside may not reach Lower's path. The
+	// tmpfs is moved onto "/" of the child's mount namespace and the clone
+	// onto a folder of it while the overlay is made (fsopen: overlayfs
+	// takes layers of this mount namespace's mounts), the tmpfs then
+	// unmounted (MNT_DETACH) and the overlay moved onto "/": its fd is the
+	// root's handle, as a root bound onto itself (overlaytree.go).
+	HostTree bool `json:"hostTree,omitempty"`
 }
 
 // Symlink is symlinkat(2) inside the root: Link (inside) points to Target.

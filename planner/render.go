@@ -375,6 +375,9 @@ func FormatOp(op Op) string {
 		if op.NoDev {
 			x += ", MS_NODEV"
 		}
+		if op.HostTree {
+			return fmt.Sprintf("overlay(fsopen, lowerdir=the host's clone of %s, upperdir and workdir on a new tmpfs%s), the tmpfs and the clone on \"/\" while it is made (then umount2 of the tmpfs, MNT_DETACH), move_mount(its fd, \"/\"), its fd the root's (the root's path is not walked)", q(op.Lower), x)
+		}
 		return fmt.Sprintf("overlay(%s, lowerdir=%s, upperdir and workdir on a new tmpfs%s)", q(op.Target), q(op.Lower), x)
 	case Symlink:
 		return "symlink(" + q(op.Target) + ", " + beneathOrInRoot(op.Link, op.Beneath) + ")"
@@ -441,6 +444,8 @@ func FormatOp(op Op) string {
 	case Hold:
 		return op.text()
 	case OpenTree:
+		return op.text()
+	case IdmapTree:
 		return op.text()
 	case Volume:
 		owner := ""

@@ -11,7 +11,7 @@ import (
 // loaded (Check), so that a step in a stage that cannot perform it (a
 // hand-edited plan) is refused before anything is done.
 var stageOps = map[Stage][]Op{
-	Host: {Rootfs{}, OpenTree{}, Openpty{}, NullDevice{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{},
+	Host: {Rootfs{}, OpenTree{}, Openpty{}, NullDevice{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{}, IdmapTree{},
 		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}, WaitHealthy{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Landlock{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},

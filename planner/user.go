@@ -32,6 +32,7 @@ func (ec *envCompiler) userMaps(first spec.Pos) {
 		gid.Helper = ec.caller.NewGIDMap
 	}
 	ec.add(Host, pos, gid)
+	ec.idmapTrees()
 }
 
 // timeOffsets is the new time namespace's offsets, as planned.

@@ -71,6 +71,9 @@ type fdObj struct {
 	// by its key alone), as Mount.Data shows them.
 	fstype, source, mode, attrs, data string
 	fs                                *fdObj
+	// layers (fdFs, fdMnt): the options whose value is a
+	// /proc/self/fd path (an overlay's layers), by key: that fd's object.
+	layers map[string]*fdObj
 	// seq is the event that made it, or that last moved it.
 	seq int
 }
@@ -289,6 +292,12 @@ func (s *fdState) apply(e event) {
 				if a[2] == `"mode"` {
 					fs.mode = unquote(a[3])
 				}
+				if o := s.procFd(e.pid, a[3]); o != nil {
+					if fs.layers == nil {
+						fs.layers = map[string]*fdObj{}
+					}
+					fs.layers[unquote(a[2])] = o
+				}
 				opt = unquote(a[2]) + "=" + unquote(a[3])
 			case a[1] == "FSCONFIG_SET_FLAG":
 				opt = unquote(a[2])
@@ -300,7 +309,7 @@ func (s *fdState) apply(e event) {
 		}
 	case "fsmount":
 		if fs := s.fd(e.pid, a[0]); fs != nil && fs.kind == fdFs && len(a) == 3 {
-			set(&fdObj{kind: fdMnt, fs: fs, fstype: fs.fstype, source: fs.source, mode: fs.mode, data: fs.data, attrs: a[2], seq: s.seq})
+			set(&fdObj{kind: fdMnt, fs: fs, fstype: fs.fstype, source: fs.source, mode: fs.mode, data: fs.data, attrs: a[2], layers: fs.layers, seq: s.seq})
 		} else {
 			set(nil)
 		}
@@ -354,10 +363,28 @@ func (s *fdState) apply(e event) {
 			// moved onto the root's own path would be (hostTree).
 			onto = &fdObj{kind: fdHost, where: from.src.where}
 		}
+		if ok && len(a) == 5 && from != nil && from.kind == fdMnt && a[2] == "AT_FDCWD" && a[3] == `"/"` {
+			// A mount made detached, moved onto "/" of the child's mount
+			// namespace: an overlay on the host's clone of the root's
+			// tree is the root's handle (as the clone would be); the
+			// scratch tmpfs under it is at "/" until it leaves.
+			onto = &fdObj{kind: fdHost, where: "/"}
+			if l := from.layers["lowerdir"]; l != nil && l.kind == fdTree && l.src != nil {
+				onto.where = l.src.where
+			}
+		}
 		if ok && len(a) == 5 && from != nil && onto != nil {
 			from.where, from.seq = onto.at(), s.seq
 			s.setTop(e.pid, from)
 			s.moved[e.pid] = from
+		}
+	case "umount2":
+		// A mount of the child's own, by its fd's path, that leaves.
+		if o := s.procFd(e.pid, a[0]); ok && o != nil && (o.kind == fdMnt || o.kind == fdTree) {
+			if s.top[e.pid][o.where] == o {
+				delete(s.top[e.pid], o.where)
+			}
+			o.where, o.seq = "", s.seq
 		}
 	case "mount":
 		if len(a) == 5 && ok && !strings.Contains(a[3], "MS_REMOUNT") && !strings.Contains(a[3], "MS_PRIVATE") &&

@@ -652,6 +652,8 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			}
 		case planner.Unshare:
 			add(i, st, func(e event) bool { return e.name == "unshare" && succeeded(e) && sameFlags(e.args, op.Flags) })
+		case planner.IdmapTree:
+			add(i, st, idmapTreeStep(op, p.Name, fds))
 		case planner.OpenTree:
 			// A clone of the folder, opened without a symlink, by its fd
 			// ("", AT_EMPTY_PATH), recursive as the step says: the child
@@ -783,6 +785,10 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 		case planner.Seccomp:
 			add(i, st, seccompStep(op))
 		case planner.Overlay:
+			if op.HostTree {
+				overlayTreeSteps(op, fds, func(m func(event) bool) { add(i, st, m) })
+				break
+			}
 			// The upper folder's tmpfs, made detached (mode 0700, nodev as
 			// the overlay), moved onto the lower folder opened without a
 			// symlink; the overlay mounted on the tmpfs through its fd, its

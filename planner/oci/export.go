@@ -470,7 +470,7 @@ func (x *exporter) step(st planner.Step) error {
 		// made by nsup apply: the bundle binds it by its path (the mount
 		// step's), and a runtime does not make a bind's source. The
 		// volume is there once an nsup apply has used it.
-	case planner.OpenTree:
+	case planner.OpenTree, planner.IdmapTree:
 		// The host's clone of a tree for a child whose root inside
 		// may not search nsup's folders: never in an exported plan
 		// (Options.Export), whose bundle binds the tree by its path.

@@ -1,0 +1,82 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// mappedOverlay is an overlay root of nsup's cache, root inside mapped to
+// host uid 100000.
+const mappedOverlay = `version: 1
+environments:
+  o:
+    rootfs: {closure: [/bin/sh], overlay: true}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+
+// TestOverlayTreePlanned: the host clones the tree before the clone,
+// idmaps the clone right after the child's maps, and the child's overlay
+// takes the clone (helper-111; before, the plan refused the environment:
+// the child opened the lower folder by path, which root inside, host uid
+// 100000, may not search in nsup's 0700 cache).
+func TestOverlayTreePlanned(t *testing.T) {
+	p, err := compileText(t, mappedOverlay, Options{CacheDir: "/var/cache/nsup"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var ov Overlay
+	for _, st := range ops(p, "o") {
+		switch op := st.Op.(type) {
+		case OpenTree, UIDMap, GIDMap, IdmapTree, Clone:
+			kinds = append(kinds, st.Stage.String()+":"+op.Kind())
+		case Overlay:
+			kinds = append(kinds, st.Stage.String()+":"+op.Kind())
+			ov = op
+		}
+	}
+	want := "host:open_tree host:clone host:uid_map host:gid_map host:idmap_tree child:overlay"
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("steps %s, want %s", got, want)
+	}
+	if !ov.HostTree || !ov.UserXattr || ov.Lower != ov.Target || !strings.HasPrefix(ov.Lower, "/var/cache/nsup/closure/") {
+		t.Errorf("overlay %+v, want the host's clone of the cache's tree", ov)
+	}
+	// On the host's root, or rootless, the child opens the tree itself.
+	for _, yaml := range []string{strings.Replace(mappedOverlay, "outside: 100000", "outside: 0", 2)} {
+		p, err := compileText(t, yaml, Options{CacheDir: "/var/cache/nsup"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range ops(p, "o") {
+			switch op := st.Op.(type) {
+			case OpenTree, IdmapTree:
+				t.Errorf("root inside the host's root: %s planned", FormatOp(op))
+			case Overlay:
+				if op.HostTree {
+					t.Errorf("root inside the host's root: %s", FormatOp(op))
+				}
+			}
+		}
+	}
+}
+
+// TestOverlayTreeOldKernel: overlayfs takes an idmapped layer from Linux
+// 5.19 on: an older kernel's plan is refused, at the overlay key.
+func TestOverlayTreeOldKernel(t *testing.T) {
+	_, err := compileText(t, mappedOverlay, Options{CacheDir: "/var/cache/nsup", KernelRelease: func() string { return "5.15.0-91-generic" }})
+	if err == nil || !strings.Contains(err.Error(), "t.yaml:4:13: environments.o.rootfs.overlay: an overlay root in nsup's cache") ||
+		!strings.Contains(err.Error(), "from Linux 5.19 on (this kernel is 5.15.0-91-generic)") {
+		t.Errorf("plan on 5.15: %v, want it refused", err)
+	}
+	for release, ok := range map[string]bool{"5.19.0": true, "5.18.19": false, "6.1.0-rc1": true, "6.18.44-fc-v1300": true, "4.19": false, "10.0": true, "": false, "x.y": false, "5": false} {
+		if kernelAtLeast(release, overlayKernel) != ok {
+			t.Errorf("kernelAtLeast(%q) = %t", release, !ok)
+		}
+	}
+}
