@@ -54,7 +54,7 @@ environments:
 	}
 	text := planText(p)
 	for _, want := range []string{
-		strconv.Quote(root) + ", OPEN_TREE_CLONE|AT_RECURSIVE), no symlink in the path: its fd for the child, the overlay root's lower layer",
+		strconv.Quote(root) + ", OPEN_TREE_CLONE|AT_RECURSIVE), no symlink in the path, made private: its fd for the child, the overlay root's lower layer",
 		"mount_setattr(the host's clone of " + strconv.Quote(root) + ", AT_EMPTY_PATH|AT_RECURSIVE, MOUNT_ATTR_IDMAP, userns_fd of /proc/$CHILD/ns/user)",
 		`overlay(fsopen, lowerdir=the host's clone of ` + strconv.Quote(root) + `, upperdir and workdir on a new tmpfs, userxattr, MS_NODEV), the tmpfs and the clone on "/" while it is made (then umount2 of the tmpfs, MNT_DETACH), move_mount(its fd, "/"), its fd the root's`,
 	} {
