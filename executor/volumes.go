@@ -6,7 +6,9 @@ package executor
 // the apply fails (removeState).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,8 +74,18 @@ func (r *envRun) volume(op planner.Volume) error {
 // exclusive, refuse the volume. Found by a review: they removed a volume
 // a foreground environment was using (only detached ones are recorded).
 // A lock file unlinked meanwhile (the volume removed) fails the apply.
+// A lock file this apply made is recorded, for a rollback to remove if
+// the volume's folder is not there (found by a review: a step that
+// failed between the two left the lock, and so the project's folder).
 func (r *envRun) lockVolume(op planner.Volume) error {
-	f, err := os.OpenFile(op.Lock, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(op.Lock, os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err == nil {
+		if r.recordMade(op.Lock, int(f.Fd())) {
+			r.madeDirs[len(r.madeDirs)-1].volume = op.Path
+		}
+	} else if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(op.Lock, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	}
 	if err != nil {
 		return fmt.Errorf("volume %s: %w", op.Name, err)
 	}
@@ -208,6 +220,9 @@ type madeDir struct {
 	path     string
 	dev, ino uint64
 	lock     string // a volume's lock file, removed with it
+	// volume: path is not a folder but the lock file of the volume at
+	// volume, removed if no folder is there.
+	volume string
 }
 
 // recordMade records the folder at path, open as fd, as made by this
@@ -223,11 +238,16 @@ func (r *envRun) recordMade(path string, fd int) bool {
 
 // removeMadeDirs removes the folders this apply made, deepest first, each
 // only if empty; a volume only if nobody else uses it (its lock taken
-// exclusive, this apply's own let go first), with its lock file.
+// exclusive, this apply's own let go first), with its lock file; a lock
+// file it made, so, if its volume's folder is not there.
 func (r *envRun) removeMadeDirs() {
 	r.closeVolLocks()
 	for i := len(r.madeDirs) - 1; i >= 0; i-- {
 		d := r.madeDirs[i]
+		if d.volume != "" {
+			removeMadeLock(d)
+			continue
+		}
 		var lock *os.File
 		if d.lock != "" {
 			f, err := os.OpenFile(d.lock, os.O_RDWR|unix.O_NOFOLLOW, 0)
@@ -258,4 +278,24 @@ func (r *envRun) removeMadeDirs() {
 		}
 	}
 	r.madeDirs = nil
+}
+
+// removeMadeLock removes the lock file d of a volume, made by this apply,
+// if it is still the file made, nobody holds it (taken exclusive, as
+// volume rm does) and its volume has no folder: the step failed before
+// it made one, or a rollback removed it.
+func removeMadeLock(d madeDir) {
+	f, err := os.OpenFile(d.path, os.O_RDWR|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var st, vol unix.Stat_t
+	if LockVolume(f, true) != nil || unix.Fstat(int(f.Fd()), &st) != nil || st.Dev != d.dev || st.Ino != d.ino {
+		return
+	}
+	if err := unix.Lstat(d.volume, &vol); err == nil && vol.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return // the volume's: kept
+	}
+	os.Remove(d.path) // the lock held: LockVolume's check at path holds
 }

@@ -116,3 +116,33 @@ func TestRootVolumes(t *testing.T) {
 	}
 	os.Remove(made)
 }
+
+// A Volume step whose folder cannot be made (its filesystem has no inode
+// left once the step has made nsup's volume folder, the project's and the
+// lock): the apply fails, and leaves none of the three. Found by a
+// review: the lock and so the project's folder were left.
+func TestRootVolumeNoRoomLeavesNothing(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	applets(t, filepath.Join(dir, "rootfs"), "sh", "cat", "ls", "cut")
+	small := filepath.Join(dir, "small")
+	os.Mkdir(small, 0o700)
+	// Four inodes: the tmpfs's root, volumes, proj and data.lock.
+	if err := unix.Mount("none", small, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "nr_inodes=4,size=1m,mode=0700"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(small, unix.MNT_DETACH) })
+	vols := filepath.Join(small, "volumes")
+	t.Setenv("NSUP_VOLUME_DIR", vols)
+	p := compile(t, dir, volumeSpec)
+	if _, _, _, err := run(t, p, executor.Options{}); !errors.Is(err, unix.ENOSPC) {
+		t.Fatalf("apply with no room for the volume: %v, want ENOSPC", err)
+	}
+	for _, d := range []string{planner.VolumeLockPath(vols, "proj", "data"), filepath.Join(vols, "proj"), vols} {
+		if _, err := os.Lstat(d); err == nil {
+			t.Errorf("the failed apply left %s", d)
+		}
+	}
+}
