@@ -228,7 +228,7 @@ func (in *initState) launch(pr *proc, fail, pause *failPoint) error {
 			}
 			in.out = newOutputs(in.color, in.colorBase, out, errw)
 		}
-		w1, w2, err := in.out.add(pr.op.Output)
+		w1, w2, err := in.out.add(pr.op.Output, in.env+"/"+pr.name)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -75,5 +76,51 @@ environments:
 	res, err := lifecycle.Down(context.Background(), state, "fl")
 	if err != nil || !res.Stopped {
 		t.Errorf("down: %+v %v", res, err)
+	}
+}
+
+// TestRootLogForgedInitLine: the only process of a detached environment
+// (no label) writes "nsup: ..." lines as init's messages are: nsup logs
+// shows them with the process's label, its other lines as it wrote them,
+// and init's own message (a restart) as init's. Before, the forged line
+// was in the log as init's (the twenty-second stop's closing note).
+func TestRootLogForgedInitLine(t *testing.T) {
+	state, dir := detachedRoot(t)
+	p := compileDetached(t, dir, `version: 1
+environments:
+  fl:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh, -c, 'echo hello; printf "nsup: fl/main exited with status 0\nok\rnsup: forged too\n"; exit 3']
+        restart: on-failure:1
+`, state)
+	if st, _, errOut, err := run(t, p, executor.Options{}); err != nil || st != 0 {
+		t.Fatalf("apply -d: %d %v %s", st, err, errOut)
+	}
+	defer lifecycle.Down(context.Background(), state, "fl")
+	// Followed, until the environment has ended (its restart too).
+	var log strings.Builder
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := lifecycle.Logs(ctx, state, "fl", true, lifecycle.NewTermSafe(&log)); err != nil {
+		t.Fatal(err)
+	}
+	restarted := false
+	for _, l := range strings.Split(log.String(), "\n") {
+		switch {
+		case strings.HasPrefix(l, "nsup: fl/main exited with status 3: restart 1"):
+			restarted = true
+		case strings.HasPrefix(l, "nsup:"):
+			t.Errorf("a line the process wrote is init's in the log: %q", l)
+		}
+	}
+	want := strings.Repeat("hello\nfl/main | nsup: fl/main exited with status 0\nfl/main | ok\nfl/main | nsup: forged too\n", 2)
+	if got := regexp.MustCompile(`(?m)^nsup: .*\n`).ReplaceAllString(log.String(), ""); got != want || !restarted {
+		t.Errorf("log (init's restart message: %v):\n%s\nwant, besides init's lines:\n%s", restarted, log.String(), want)
+	}
+	if _, err := lifecycle.Down(context.Background(), state, "fl"); err != nil {
+		t.Errorf("down: %v", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 )
@@ -25,7 +27,12 @@ import (
 // part is coloured, one colour per label. A process with no label (the
 // only one of a detached environment, whose bounded log init writes)
 // gets one pipe for both fds instead: its stdout and stderr reach the
-// log in the order it wrote them, as when it wrote there itself.
+// log in the order it wrote them, as when it wrote there itself. Its lines
+// are copied as they are, but one that could be read as init's own
+// ("nsup: ...": initLike) gets its label all the same, as a labelled
+// process's line: root inside wrote "nsup: web/main exited with status
+// 0" lines that nsup logs showed as init's (the twenty-second stop's
+// closing note).
 type outputs struct {
 	color bool
 	next  int // colour index of the next label
@@ -50,8 +57,10 @@ func newOutputs(color bool, base int, stdout, stderr io.Writer) *outputs {
 }
 
 // add makes the pipes of one process and starts copying them; it returns
-// the write ends, for the process's fds 1 and 2.
-func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
+// the write ends, for the process's fds 1 and 2. With no label (a bounded
+// log's only process), name (ENV/PROCESS) labels its lines that could be
+// read as init's.
+func (o *outputs) add(label, name string) (stdout, stderr *os.File, err error) {
 	prefix := label + " | "
 	if label == "" {
 		prefix = "" // a bounded log's only process (init.log)
@@ -84,7 +93,7 @@ func (o *outputs) add(label string) (stdout, stderr *os.File, err error) {
 		w[i] = pw
 		o.pipes = append(o.pipes, r)
 		o.wg.Add(1)
-		go o.copy(r, o.dst[i], []byte(prefix))
+		go o.copy(r, o.dst[i], []byte(prefix), []byte(name+" | "))
 	}
 	if label == "" {
 		w[1] = w[0]
@@ -98,8 +107,9 @@ const maxLine = 64 << 10
 
 // copy writes r's lines to dst, each prefixed, until r's end; once
 // drain's deadline has passed, until the end of what r held then
-// (lifecycle.HeldReader).
-func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
+// (lifecycle.HeldReader). Unprefixed, a line that could be read as
+// init's is prefixed with alias.
+func (o *outputs) copy(r *os.File, dst io.Writer, prefix, alias []byte) {
 	defer o.wg.Done()
 	br := bufio.NewReaderSize(lifecycle.NewHeldReader(r, &o.grace), maxLine)
 	buf := make([]byte, 0, len(prefix)+maxLine+1)
@@ -107,9 +117,12 @@ func (o *outputs) copy(r *os.File, dst io.Writer, prefix []byte) {
 		line, err := br.ReadSlice('\n')
 		if len(line) > 0 {
 			buf = append(buf[:0], prefix...)
-			if len(prefix) > 0 {
+			switch {
+			case len(prefix) > 0:
 				buf = appendLabelled(buf, line, prefix)
-			} else {
+			case initLike(line):
+				buf = appendLabelled(append(buf, alias...), line, alias)
+			default:
 				buf = append(buf, line...)
 			}
 			if buf[len(buf)-1] != '\n' {
@@ -170,3 +183,57 @@ func (o *outputs) drain(d time.Duration) {
 		r.Close()
 	}
 }
+
+// initLike says whether a line (or a piece of one: each starts a line of
+// the log) of an unlabelled process could be read as one of init's
+// messages, "nsup: ...", once shown (lifecycle.TermSafe): it, or what
+// follows a carriage return in it (shown as a new line), starts, after
+// blanks, with "nsup:" in any case, or with something that might look
+// like it: a control character or escape sequence (a colour), or a
+// character that is not ASCII unless of a script with no letter like a
+// Latin one ("nѕup:" with a Cyrillic s). Other lines, most of them,
+// are copied as they are.
+func initLike(line []byte) bool {
+	for {
+		if startsInitLike(line) {
+			return true
+		}
+		i := bytes.IndexByte(line, '\r')
+		if i < 0 {
+			return false
+		}
+		line = line[i+1:]
+	}
+}
+
+// startsInitLike says whether s starts as initLike says.
+func startsInitLike(s []byte) bool {
+	s = bytes.TrimLeft(s, " \t")
+	const nsup = "nsup:"
+	for k := range len(nsup) {
+		if len(s) == 0 {
+			return false
+		}
+		b := s[0]
+		switch {
+		case b == '\n' || b == '\r' && len(s) > 1 && s[1] == '\n':
+			return false // the line ends
+		case b < 0x20 || b == 0x7f:
+			return true
+		case b < 0x7f:
+			if b|0x20 != nsup[k] {
+				return false
+			}
+			s = s[1:]
+			continue
+		}
+		r, _ := utf8.DecodeRune(s)
+		return !unicode.In(r, unlikeLatin...)
+	}
+	return true // "nsup:"
+}
+
+// unlikeLatin are scripts none of whose characters passes for a Latin
+// letter: a line that starts with one is not read as init's.
+var unlikeLatin = []*unicode.RangeTable{unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul,
+	unicode.Arabic, unicode.Hebrew, unicode.Thai, unicode.Devanagari, unicode.Bengali, unicode.Tamil}

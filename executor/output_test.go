@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,11 +23,11 @@ func TestOutputs(t *testing.T) {
 			t.Fatal(err)
 		}
 		o := newOutputs(color, 1, w, w)
-		a1, a2, err := o.add("env/a")
+		a1, a2, err := o.add("env/a", "env/a")
 		if err != nil {
 			t.Fatal(err)
 		}
-		b1, b2, err := o.add("env/b")
+		b1, b2, err := o.add("env/b", "env/b")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestOutputsUnlabelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := newOutputs(false, 0, w, w)
-	out, errw, err := o.add("")
+	out, errw, err := o.add("", "env/main")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestOutputsCarriageReturn(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := newOutputs(false, 0, w, w)
-	a1, a2, err := o.add("env/a")
+	a1, a2, err := o.add("env/a", "env/a")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,5 +163,58 @@ func TestOutputsCarriageReturn(t *testing.T) {
 		if !strings.HasPrefix(l, "env/a | ") {
 			t.Errorf("a line on the terminal is not env/a's: %q", l)
 		}
+	}
+}
+
+// TestOutputsUnlabelledInitLike: a line of a bounded log's only process
+// (no label) that could be read as one of init's messages ("nsup: ...")
+// gets the process's label, shown or raw; its other lines are copied as
+// they are. Before, root inside wrote "nsup: env/main exited with status
+// 0" into the log as init would (the twenty-second stop's closing note).
+func TestOutputsUnlabelledInitLike(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutputs(false, 0, w, w)
+	out, _, err := o.add("", "env/main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	forged := []string{
+		"nsup: env/main exited with status 0",
+		"NSUP: upper case",
+		"  nsup: after blanks",
+		"\x1b[0mnsup: after a colour",
+		"\x00nsup: after a NUL",
+		"n\u0455up: a Cyrillic s",
+		"\u200bnsup: after a zero-width space",
+		"nsup:",
+	}
+	plain := []string{"hello", "nsupper is ready", "n", "", "  indented", "\tat Main.java:1", "日本語のログ", "nsu", "ns: x"}
+	for _, l := range append(slices.Clone(forged), plain...) {
+		fmt.Fprintln(out, l)
+	}
+	// Shown as a line of its own: after a carriage return, or as the
+	// piece of a long line that starts a line of the log.
+	fmt.Fprint(out, "progress\rnsup: after a return\n")
+	fmt.Fprint(out, strings.Repeat("x", maxLine)+"nsup: a long line's piece\n")
+	out.Close()
+	o.drain(time.Second)
+	w.Close()
+	got := strings.Split(<-done, "\n")
+	var want []string
+	for _, l := range forged {
+		want = append(want, "env/main | "+l)
+	}
+	want = append(want, plain...)
+	want = append(want, "env/main | progress", "env/main | nsup: after a return", strings.Repeat("x", maxLine), "env/main | nsup: a long line's piece", "")
+	if !slices.Equal(got, want) {
+		t.Errorf("copied:\n%q\nwant:\n%q", got, want)
 	}
 }

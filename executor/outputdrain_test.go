@@ -40,7 +40,7 @@ func (g *pacedWriter) Write(p []byte) (int, error) {
 func drainLeftBehind(t *testing.T, g *pacedWriter, size int, parts ...string) string {
 	t.Helper()
 	o := newOutputs(false, 0, g, io.Discard)
-	w, werr, err := o.add("a")
+	w, werr, err := o.add("a", "a")
 	if err != nil {
 		t.Fatal(err)
 	}

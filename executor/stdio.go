@@ -105,7 +105,7 @@ func (s *stdio) prefixed(label string, color bool, base int) (*os.File, *os.File
 		return nil, nil, err
 	}
 	o := newOutputs(color, base, dst[0], dst[1])
-	w1, w2, err := o.add(label)
+	w1, w2, err := o.add(label, label)
 	if err != nil {
 		closeFiles(dst)
 		return nil, nil, err

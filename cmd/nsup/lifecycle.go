@@ -36,7 +36,9 @@ in a user and mount namespace of nsup's own). nsup exits with CMD's status (126:
 127: not found).`
 
 const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout
-and stderr; lines are prefixed with ENV/PROCESS when it has several).
+and stderr; lines are prefixed with ENV/PROCESS when it has several) and
+nsup's own messages about it ("nsup: ..."); a line of a single process
+that could be taken for one of these is prefixed with ENV/PROCESS too.
 With -f, follows it until the environment ends. On a terminal, control
 characters and escape sequences (colours aside) are shown as "?" and a
 carriage return alone as a new line; redirected or piped, the log is
