@@ -132,3 +132,44 @@ func TestVolumeRmStateRefused(t *testing.T) {
 		t.Errorf("volume rm removed the volume: %v", err)
 	}
 }
+
+// TestVolumeLockOnly: a volume whose folder was removed by hand leaves its
+// lock file, NAME.lock: volume ls lists no volume for it, volume rm NAME
+// removes it (and the project's folder, then empty), and down --volumes
+// removes such a lock with the project's volumes. Before, volume rm said
+// the project has no such volume, and the lock stayed for good.
+func TestVolumeLockOnly(t *testing.T) {
+	top := t.TempDir()
+	vols := filepath.Join(top, "volumes")
+	t.Setenv("NSUP_VOLUME_DIR", vols)
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(top, "state"))
+	proj := filepath.Join(vols, "proj")
+	if err := os.MkdirAll(filepath.Join(proj, "kept"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"gone.lock", "kept.lock", "other.lock"} {
+		os.WriteFile(filepath.Join(proj, f), nil, 0o600)
+	}
+	code, out, errs := nsup(t, "volume", "ls", "-p", "proj")
+	if code != 0 || strings.Contains(out, "gone") || !strings.Contains(out, "kept") {
+		t.Errorf("volume ls: %d %q %s", code, out, errs)
+	}
+	code, out, errs = nsup(t, "volume", "rm", "-p", "proj", "gone")
+	if code != 0 || out != "volume proj/gone: removed its lock file (its folder was gone)\n" {
+		t.Errorf("volume rm of a volume whose folder is gone: %d %q %s", code, out, errs)
+	}
+	if _, err := os.Lstat(filepath.Join(proj, "gone.lock")); !os.IsNotExist(err) {
+		t.Errorf("volume rm left the lock: %v", err)
+	}
+	if code, _, errs := nsup(t, "volume", "rm", "-p", "proj", "gone"); code != 1 || !strings.Contains(errs, `project proj has no volume "gone"`) {
+		t.Errorf("volume rm once more: %d %s", code, errs)
+	}
+	code, out, errs = nsup(t, "down", "-p", "proj", "--volumes")
+	if code != 0 || out != "volume proj/kept: removed\n" {
+		t.Errorf("down --volumes: %d %q %s", code, out, errs)
+	}
+	if _, err := os.Lstat(proj); !os.IsNotExist(err) {
+		ents, _ := os.ReadDir(proj)
+		t.Errorf("down --volumes left the project's folder: %v %v", err, ents)
+	}
+}

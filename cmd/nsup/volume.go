@@ -39,13 +39,18 @@ nsup down --volumes takes a project down and removes its volumes. A volume
 that a running environment uses is never removed: a detached one's record
 says so, and the nsup apply that runs one in the foreground holds the
 volume's lock (VOLUMEDIR/PROJECT/NAME.lock, beside it) shared meanwhile;
-volume rm locks it exclusive while it removes the volume.`
+volume rm locks it exclusive while it removes the volume. A volume whose
+folder was removed by hand leaves its lock file: volume ls shows no volume
+for it, and volume rm NAME or down --volumes removes it.`
 
 // volumeInfo is one volume as nsup volume ls shows it.
 type volumeInfo struct {
 	project, name, path string
 	bytes               int64
 	users               []string // the running environments that use it
+	// lockOnly: only its lock file is left (its folder was removed by
+	// hand): not listed; volume rm and down --volumes remove the lock.
+	lockOnly bool
 }
 
 // volumes lists the volumes of project ("" for every project's).
@@ -77,11 +82,17 @@ func volumes(project string) ([]volumeInfo, error) {
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
+		names := map[string]bool{}
 		for _, e := range ents {
-			if !e.IsDir() {
+			names[e.Name()] = true
+		}
+		for _, e := range ents {
+			v := volumeInfo{project: p, name: e.Name(), path: filepath.Join(dir, p, e.Name())}
+			if n, ok := strings.CutSuffix(e.Name(), ".lock"); ok && e.Type().IsRegular() && n != "" && !strings.Contains(n, ".") && !names[n] {
+				v.name, v.path, v.lockOnly = n, filepath.Join(dir, p, n), true
+			} else if !e.IsDir() {
 				continue
 			}
-			v := volumeInfo{project: p, name: e.Name(), path: filepath.Join(dir, p, e.Name())}
 			v.bytes = du(v.path)
 			v.users = recordedUsers(running, v.path)
 			v.users = append(v.users, lockHolders(planner.VolumeLockPath(dir, p, v.name))...)
@@ -155,6 +166,9 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 		tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "PROJECT\tNAME\tSIZE\tUSED BY\tPATH")
 		for _, v := range vs {
+			if v.lockOnly {
+				continue
+			}
 			users := "-"
 			if len(v.users) > 0 {
 				users = strings.Join(v.users, ",")
@@ -218,7 +232,12 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 			errs = append(errs, err.Error())
 			continue
 		}
-		fmt.Fprintf(ios.stdout, "volume %s/%s: removed\n", v.project, v.name)
+		switch {
+		case !v.lockOnly:
+			fmt.Fprintf(ios.stdout, "volume %s/%s: removed\n", v.project, v.name)
+		case names != nil: // named: what was left of it is gone
+			fmt.Fprintf(ios.stdout, "volume %s/%s: removed its lock file (its folder was gone)\n", v.project, v.name)
+		}
 	}
 	os.Remove(filepath.Join(planner.DefaultVolumeDir(), project)) // the project's folder, if that was its last
 	if len(errs) > 0 {
@@ -254,7 +273,13 @@ func removeVolume(v volumeInfo) error {
 	if users := recordedUsers(running, v.path); len(users) > 0 {
 		return fmt.Errorf("volume %s/%s: in use by %s: kept", v.project, v.name, strings.Join(users, ", "))
 	}
-	if err := os.RemoveAll(v.path); err != nil {
+	if v.lockOnly {
+		// Its folder removed by hand: the lock is all that is left,
+		// unless an apply made the folder before the lock was ours.
+		if _, err := os.Lstat(v.path); !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("volume %s/%s: made meanwhile: kept", v.project, v.name)
+		}
+	} else if err := os.RemoveAll(v.path); err != nil {
 		return err
 	}
 	return os.Remove(lock)
