@@ -94,6 +94,9 @@ func (r *envRun) lockVolume(op planner.Volume) error {
 		return fmt.Errorf("volume %s: %w", op.Name, err)
 	}
 	r.volLocks = append(r.volLocks, f)
+	if r.env != nil {
+		recordVolumeUser(f, r.env.Name)
+	}
 	return nil
 }
 

@@ -28,7 +28,9 @@ environments:
 `
 
 // TestRootVolumeInUseForeground: a volume a foreground nsup apply's
-// environment uses is listed with that apply as its user, and volume rm
+// environment uses is listed with that apply's environment (PROJECT/ENV,
+// by its record in the volume's lock: it was named by its command line,
+// "nsup apply SPEC (pid N)", before) as its user, and volume rm
 // and down --volumes keep it and its content; once the environment has
 // ended, volume rm removes it. An apply while the volume's lock is held
 // exclusive (a volume rm under way) fails. Found by a review: only
@@ -87,14 +89,21 @@ func TestRootVolumeInUseForeground(t *testing.T) {
 	}
 	vol := filepath.Join(vols, "fg", "data")
 	x := filepath.Join(vol, "x")
-	user := fmt.Sprintf("(pid %d)", cmd.Process.Pid)
+	// Named by the apply's record in the lock: a record of its pid with
+	// another start time (an apply that had the pid before) names nobody.
+	lockPath := filepath.Join(vols, "fg", "data.lock")
+	if lf, err := os.OpenFile(lockPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintf(lf, "%d 1 stale\n", cmd.Process.Pid)
+		lf.Close()
+	}
+	user := fmt.Sprintf("fg/app (foreground, pid %d)", cmd.Process.Pid)
 	code, out, errs := nsup(t, "volume", "ls")
-	if code != 0 || !strings.Contains(out, "nsup apply "+f+" "+user) {
+	if code != 0 || !strings.Contains(out, user) {
 		t.Errorf("volume ls does not show the foreground apply %s as the user: %d\n%s%s", user, code, out, errs)
 	}
 	for _, args := range [][]string{{"volume", "rm", "data"}, {"down", "--volumes"}} {
 		code, _, errs := nsup(t, args...)
-		if code == 0 || !strings.Contains(errs, "volume fg/data: in use by nsup apply "+f+" "+user+": kept") {
+		if code == 0 || !strings.Contains(errs, "volume fg/data: in use by "+user+": kept") {
 			t.Errorf("%s with the volume in use: %d %s", strings.Join(args, " "), code, errs)
 		}
 		if b, err := os.ReadFile(x); err != nil || string(b) != "kept\n" {
@@ -105,7 +114,7 @@ func TestRootVolumeInUseForeground(t *testing.T) {
 		t.Fatalf("apply: %v\n%s", err, stderr.String())
 	}
 	// A volume rm under way (its lock held exclusive): an apply fails.
-	lock, err := os.OpenFile(filepath.Join(vols, "fg", "data.lock"), os.O_RDWR, 0)
+	lock, err := os.OpenFile(lockPath, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatalf("the volume's lock file: %v", err)
 	}
