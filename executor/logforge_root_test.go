@@ -9,6 +9,7 @@ import (
 
 	"github.com/nsup/nsup/executor"
 	"github.com/nsup/nsup/executor/lifecycle"
+	"golang.org/x/sys/unix"
 )
 
 // TestRootHealthLogOneLine: init's message that a process turned
@@ -120,7 +121,12 @@ environments:
 	if got := regexp.MustCompile(`(?m)^nsup: .*\n`).ReplaceAllString(log.String(), ""); got != want || !restarted {
 		t.Errorf("log (init's restart message: %v):\n%s\nwant, besides init's lines:\n%s", restarted, log.String(), want)
 	}
+	// Init, ended, is this process's child (as in
+	// TestRootDetachedLogsFollow): reaped, not left to later tests.
+	s, ierr := lifecycle.Inspect(state, "fl")
 	if _, err := lifecycle.Down(context.Background(), state, "fl"); err != nil {
 		t.Errorf("down: %v", err)
+	} else if ierr == nil {
+		unix.Wait4(s.State.Pid, nil, 0, nil) // it has ended: down said so
 	}
 }
