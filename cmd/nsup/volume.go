@@ -39,7 +39,7 @@ nsup down --volumes takes a project down and removes its volumes. A volume
 that a running environment uses is never removed: a detached one's record
 says so, and the nsup apply that runs one in the foreground holds the
 volume's lock (VOLUMEDIR/PROJECT/NAME.lock, beside it) shared meanwhile,
-and records its environment there (shown as PROJECT/ENV (foreground, pid
+and records its environment there (shown as PROJECT/ENV (nsup apply, pid
 N)); volume rm locks it exclusive while it removes the volume. A volume whose
 folder was removed by hand leaves its lock file: volume ls shows no volume
 for it, and volume rm NAME or down --volumes removes it.`
@@ -288,7 +288,7 @@ func removeVolume(v volumeInfo) error {
 
 // lockHolders names the processes that hold the lock file p locked
 // (lifecycle.LockHolders): the nsup applies that run an environment
-// using the volume, "PROJECT/ENV (foreground, pid N)" by their records
+// using the volume, "PROJECT/ENV (nsup apply, pid N)" by their records
 // in the lock (executor.VolumeLockUsers), else by their command line,
 // "nsup apply ... (pid N)".
 func lockHolders(p string) []string {
@@ -296,7 +296,7 @@ func lockHolders(p string) []string {
 	envs := executor.VolumeLockUsers(p)
 	for _, pid := range lifecycle.LockHolders(p) {
 		if env := envs[pid]; env != "" {
-			out = append(out, fmt.Sprintf("%s/%s (foreground, pid %s)", filepath.Base(filepath.Dir(p)), env, pid))
+			out = append(out, fmt.Sprintf("%s/%s (nsup apply, pid %s)", filepath.Base(filepath.Dir(p)), env, pid))
 			continue
 		}
 		cmd, _ := os.ReadFile("/proc/" + pid + "/cmdline")

@@ -96,7 +96,7 @@ func TestRootVolumeInUseForeground(t *testing.T) {
 		fmt.Fprintf(lf, "%d 1 stale\n", cmd.Process.Pid)
 		lf.Close()
 	}
-	user := fmt.Sprintf("fg/app (foreground, pid %d)", cmd.Process.Pid)
+	user := fmt.Sprintf("fg/app (nsup apply, pid %d)", cmd.Process.Pid)
 	code, out, errs := nsup(t, "volume", "ls")
 	if code != 0 || !strings.Contains(out, user) {
 		t.Errorf("volume ls does not show the foreground apply %s as the user: %d\n%s%s", user, code, out, errs)
