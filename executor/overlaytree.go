@@ -97,13 +97,15 @@ func rawDoOverlayTree(p *rawProg, op *rawOp) {
 	}
 	rawMoveTree(p, op, top, ^uintptr(0))
 	rawMoveTree(p, op, tree, lower)
+	// The options' pointers were set before the fork (a pointer stored
+	// here would be a write barrier, the runtime's: TestRawCallsNoRuntime);
+	// their paths are written into the buffers they point at.
+	rawFdPath(&p.fdpath[0], tree)
+	rawFdPath(&p.fdpath[1], upper)
+	rawFdPath(&p.fdpath[2], work)
 	conf := p.ovlConf[:6]
-	conf[0], conf[1] = &lowerdirKey[0], rawFdPath(&p.fdpath[0], tree)
-	conf[2], conf[3] = &upperdirKey[0], rawFdPath(&p.fdpath[1], upper)
-	conf[4], conf[5] = &workdirKey[0], rawFdPath(&p.fdpath[2], work)
 	if op.flag&rawOverlayUserXattr != 0 {
 		conf = p.ovlConf[:8]
-		conf[6], conf[7] = &userxattrKey[0], nil
 	}
 	ovl := rawFsmount(p, op, &overlayName[0], &overlayName[0], conf, attr)
 	if _, _, e := syscall.RawSyscall(unix.SYS_UMOUNT2, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], top))), unix.MNT_DETACH, 0); e != 0 {
@@ -116,6 +118,13 @@ func rawDoOverlayTree(p *rawProg, op *rawOp) {
 	rawClose(top)
 	rawClose(tree)
 	p.rootFD, p.rootOf = ovl, uintptr(unsafe.Pointer(op.s[0]))
+}
+
+// overlayTreeConf is rawDoOverlayTree's fsconfig options, key and value
+// in turn: the values are p's fdpath buffers, which it fills in the
+// child; the last pair is userxattr's flag.
+func overlayTreeConf(p *rawProg) [8]*byte {
+	return [8]*byte{&lowerdirKey[0], &p.fdpath[0][0], &upperdirKey[0], &p.fdpath[1][0], &workdirKey[0], &p.fdpath[2][0], &userxattrKey[0], nil}
 }
 
 var (

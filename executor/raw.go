@@ -73,7 +73,7 @@ type rawProg struct {
 	how      [9]unix.OpenHow // see rawHow*
 	st       unix.Stat_t
 	fdpath   [3][32]byte
-	ovlConf  [8]*byte // an overlay's options for fsconfig (rawDoOverlayTree)
+	ovlConf  [8]*byte // an overlay's options for fsconfig, set before the fork (overlayTreeConf)
 	data     [320]byte
 	capHdr   unix.CapUserHeader
 	capData  [2]unix.CapUserData

@@ -49,6 +49,7 @@ type rawBuilder struct {
 func newRawProg() *rawProg {
 	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
+	p.ovlConf = overlayTreeConf(p)
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
 	p.how[rawHowNoFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: store.ResolveScoped}
 	p.how[rawHowBeneath] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW, Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS}
