@@ -97,6 +97,7 @@ func (ec *envCompiler) rootfs() {
 		ec.joinedRootfs()
 		return
 	}
+	ec.cacheRootRemount(r, "")
 	switch {
 	case r.Dir != "":
 		ec.plantedLink(r.Dir, r.DirPos, field+".dir")
@@ -253,6 +254,9 @@ func (ec *envCompiler) joinedRootfs() {
 			}
 			ec.errorf(j.pos, ec.field+".join.mnt", "%s belongs to the host's user namespace: a mount namespace of the host's (its own, or a copy of it, as a service's private one) has the host's /proc, and %s; give the environment a mount namespace of its own (add mnt to namespaces), or join it outside a user namespace, where the plan says what it is", what, procWhy)
 		}
+	}
+	if o := ec.s.NamespaceOwner(e.Name, spec.NSMount); o != nil && !j.isPath() {
+		ec.cacheRootRemount(o.Rootfs, o.Name)
 	}
 	if !j.isPath() {
 		o := ec.doneEnv(j.ref)

@@ -1,0 +1,54 @@
+package planner
+
+// A root of nsup's cache (a closure, tar or host root) without overlay is
+// the cache entry itself, bound read-only in the environment's mount
+// namespace: shared by every environment made of the same files, and
+// never written (rootfs.go refuses readonly: false). The bind's read-only
+// flag is the environment's own, not locked (the kernel locks the flags
+// of mounts a mount namespace copies from one of a more privileged user
+// namespace, and the bind is made in the environment's): root inside
+// that keeps CAP_SYS_ADMIN in its user namespace lifts it (mount -o
+// remount,bind,rw /) and writes the entry where its uid may (everything,
+// rootless: the entry is the user's, who is root inside; with idmap, its
+// world-writable folders, a tar's /tmp), and every later environment of
+// those files runs what it wrote. helper-114's review did so (a file
+// written in a tar root's /tmp, found in the cache). With overlay the
+// entry is overlayfs's lower layer, which root inside reaches through
+// the overlay only, and overlayfs never writes.
+
+import (
+	"slices"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// cacheRootRemount refuses root inside keeping CAP_SYS_ADMIN, in a user
+// namespace, over a mount namespace whose root r is a cache entry bound
+// without overlay: the environment's own root, or (owner not "") the
+// root of owner, whose mount namespace it joins by name.
+func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
+	if r.Overlay || r.Dir != "" || !ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+		return
+	}
+	kind := "closure"
+	switch {
+	case r.Tar != "":
+		kind = "tar"
+	case len(r.Host) > 0:
+		kind = "host"
+	}
+	pos, field := r.Pos, ec.field+".rootfs"
+	if s := ec.e.Security; s != nil {
+		for _, a := range s.CapAdd {
+			if a.Value == "CAP_SYS_ADMIN" || a.Value == "ALL" {
+				pos, field = a.Pos, ec.field+".security.capabilities.add"
+				break
+			}
+		}
+	}
+	where := "its"
+	if owner != "" {
+		where = owner + "'s (its mount namespace, joined)"
+	}
+	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace, with %s root a %s root without overlay: the tree is nsup's cache entry, shared by every environment made of the same files, bound read-only by a flag root inside may lift (mount -o remount,bind,rw /) to write the entry; say overlay: true in %s rootfs (the entry is then the overlay's lower layer, never written), or drop SYS_ADMIN", where, kind, map[bool]string{true: owner + "'s", false: "the"}[owner != ""])
+}

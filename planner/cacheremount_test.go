@@ -1,0 +1,76 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCacheRootRemountRefused: root inside that keeps SYS_ADMIN in a user
+// namespace lifts the read-only flag of its root's bind (mount -o
+// remount,bind,rw /), which is its own, not locked: with a root of nsup's
+// cache bound without overlay it wrote the cache entry every environment
+// of the same files shares (helper-114's review: a file written in a tar
+// root's world-writable /tmp, as host uid 100000, found in the cache
+// after; rootless, the whole entry is root inside's). The plan refuses
+// it, at the capability, for the environment's own root and for the
+// root of a mount namespace it joins; an overlay root, a dir root, no
+// user namespace (root inside is the host's root) or no SYS_ADMIN plan.
+func TestCacheRootRemountRefused(t *testing.T) {
+	const base = `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const joined = `version: 1
+environments:
+  b:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 100000, count: 65536}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+  a:
+    rootfs: {closure: [/bin/sh]}
+    join: {user: b, mnt: b}
+    namespaces: [pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const mapped = "    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]\n"
+	refused := "environments.a.security.capabilities.add: CAP_SYS_ADMIN kept in a user namespace, with "
+	for _, c := range []struct {
+		name, yaml string
+		caller     Caller
+		want       string // "" plans
+	}{
+		{"closure", base, rootCaller, "t.yaml:9:37: " + refused + "its root a closure root without overlay"},
+		{"closure, rootless", strings.Replace(base, mapped, "", 1), userCaller, "t.yaml:6:37: " + refused + "its root a closure root"},
+		{"ALL", strings.Replace(base, "add: [SYS_ADMIN]", "add: [ALL]", 1), rootCaller, "t.yaml:9:37: " + refused},
+		{"joined", joined, rootCaller, "t.yaml:15:37: " + refused + "b's (its mount namespace, joined) root a closure root"},
+		{"overlay", strings.Replace(base, "[/bin/sh]}", "[/bin/sh], overlay: true}", 1), rootCaller, ""},
+		{"dir", strings.Replace(base, "{closure: [/bin/sh]}", "{dir: ./rootfs}", 1), rootCaller, ""},
+		{"no SYS_ADMIN", strings.Replace(base, "SYS_ADMIN", "NET_ADMIN", 1), rootCaller, ""},
+		{"no user namespace", strings.Replace(strings.Replace(base, "[user, mnt, pid]", "[mnt, pid]", 1), mapped, "", 1), rootCaller, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			caller := c.caller
+			_, err := compileText(t, c.yaml, Options{Caller: &caller, CacheDir: "/var/cache/nsup"})
+			switch {
+			case c.want == "" && err != nil && strings.Contains(err.Error(), "CAP_SYS_ADMIN kept"):
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "say overlay: true")):
+				t.Errorf("plan: %v, want %q", err, c.want)
+			}
+		})
+	}
+}
