@@ -14,7 +14,8 @@ package planner
 // those files runs what it wrote. helper-114's review did so (a file
 // written in a tar root's /tmp, found in the cache). With overlay the
 // entry is overlayfs's lower layer, which root inside reaches through
-// the overlay only, and overlayfs never writes.
+// the overlay only, and overlayfs never writes. The same goes for a dev
+// mount's /dev/console, the host's terminal node (consoleRemount).
 
 import (
 	"slices"
@@ -51,4 +52,35 @@ func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
 		where = owner + "'s (its mount namespace, joined)"
 	}
 	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace, with %s root a %s root without overlay: the tree is nsup's cache entry, shared by every environment made of the same files, bound read-only by a flag root inside may lift (mount -o remount,bind,rw /) to write the entry; say overlay: true in %s rootfs (the entry is then the overlay's lower layer, never written), or drop SYS_ADMIN", where, kind, map[bool]string{true: owner + "'s", false: "the"}[owner != ""])
+}
+
+// consoleRemount refuses, for a dev mount's Console step (the terminal,
+// the host's /dev/pts/N that nsup opened, the caller's, bound read-only
+// at /dev/console), root inside keeping CAP_SYS_ADMIN in a user namespace
+// that maps the caller's uid (the node's owner): that bind's read-only
+// flag is the environment's own too, and root inside lifted it (mount_
+// setattr of fd 0) and chmod'ed the host's node 0666, for every host user
+// to read what the user types and write to its screen (helper-114's
+// review, rootless). The fds of a ReadOnlyTerminal or Openpty step are on
+// a detached clone, dissolved once its fd was closed: no flag of it
+// changes (EINVAL).
+func (ec *envCompiler) consoleRemount(pos spec.Pos) {
+	if !ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+		return
+	}
+	if ec.mapsKnown() && !slices.ContainsFunc(ec.uidMap, func(r spec.IDRange) bool {
+		return ec.caller.UID >= r.Outside && ec.caller.UID-r.Outside < r.Count
+	}) {
+		return // the node is nobody's inside
+	}
+	field := ec.field + ".mounts"
+	if s := ec.e.Security; s != nil {
+		for _, a := range s.CapAdd {
+			if a.Value == "CAP_SYS_ADMIN" || a.Value == "ALL" {
+				pos, field = a.Pos, ec.field+".security.capabilities.add"
+				break
+			}
+		}
+	}
+	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace that maps uid %d, with a terminal and a dev mount: its /dev/console is the terminal, the host's /dev/pts node (uid %d's), bound read-only by a flag root inside may lift, to chmod the node for every host user; run with stdin not a terminal (< /dev/null), without the dev mount, or drop SYS_ADMIN", ec.caller.UID, ec.caller.UID)
 }

@@ -74,3 +74,48 @@ environments:
 		})
 	}
 }
+
+// TestConsoleRemountRefused: rootless, with a terminal and a dev mount,
+// root inside keeping SYS_ADMIN lifted the read-only flag of its
+// /dev/console's bind (the host's /dev/pts/N nsup opened, the user's)
+// and chmod'ed the node 0666 for every host user (helper-114's review:
+// mount_setattr(0, AT_EMPTY_PATH, clear MOUNT_ATTR_RDONLY), fchmod(0)).
+// The plan refuses it where the user namespace maps the node's owner (the
+// caller's uid): rootless, or root's map of root onto root; not without
+// a terminal, without SYS_ADMIN, nor where root inside is another uid.
+func TestConsoleRemountRefused(t *testing.T) {
+	const base = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    mounts: [{type: dev, target: /dev}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const idmap = "    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]\n    processes:"
+	for _, c := range []struct {
+		name, yaml string
+		caller     Caller
+		terminal   bool
+		want       string
+	}{
+		{"rootless", base, userCaller, true, "t.yaml:6:37: environments.a.security.capabilities.add: CAP_SYS_ADMIN kept in a user namespace that maps uid 1000, with a terminal and a dev mount"},
+		{"root onto root", strings.Replace(base, "    processes:", strings.ReplaceAll(idmap, "100000", "0"), 1), rootCaller, true, "t.yaml:6:37: environments.a.security.capabilities.add: CAP_SYS_ADMIN kept in a user namespace that maps uid 0"},
+		{"rootless, no terminal", base, userCaller, false, ""},
+		{"rootless, no SYS_ADMIN", strings.Replace(base, "SYS_ADMIN", "NET_ADMIN", 1), userCaller, true, ""},
+		{"root, mapped elsewhere", strings.Replace(base, "    processes:", idmap, 1), rootCaller, true, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			caller := c.caller
+			_, err := compileText(t, c.yaml, Options{Caller: &caller, Terminal: c.terminal})
+			switch {
+			case c.want == "" && err != nil && strings.Contains(err.Error(), "CAP_SYS_ADMIN kept"):
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "drop SYS_ADMIN")):
+				t.Errorf("plan: %v, want %q", err, c.want)
+			}
+		})
+	}
+}

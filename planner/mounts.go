@@ -491,6 +491,7 @@ func (ec *envCompiler) dev(m spec.Mount, opt MountFlags, beneath string) {
 	link("pts/ptmx", path.Join(t, "ptmx"))
 	in(path.Join(t, "shm"), "tmpfs", "tmpfs", msNOSUID|msNODEV, "mode=1777", "dir")
 	if ec.terminal {
+		ec.consoleRemount(m.Pos)
 		ec.add(Child, m.Pos, Console{Target: path.Join(t, "console"), Root: ec.root, Beneath: t})
 	}
 	link("/proc/self/fd", path.Join(t, "fd"))
