@@ -1,8 +1,12 @@
 package planner
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // TestCacheRootRemountRefused: root inside that keeps SYS_ADMIN in a user
@@ -115,6 +119,62 @@ environments:
 				t.Errorf("refused: %v", err)
 			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "drop SYS_ADMIN")):
 				t.Errorf("plan: %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestSpecFileBindSysAdminRefused: a writable bind of the spec's folder
+// gets a read-only bind over the spec (protectSpecFiles), which root
+// inside keeping SYS_ADMIN in its user namespace unmounted (the bind is
+// its mount namespace's own, not locked) and then rewrote the spec the
+// next nsup run applies (helper-114's review, rootless: umount
+// /src/nsup.yaml, then a line appended). The plan refuses that mount
+// then; without SYS_ADMIN, or outside a user namespace (root inside is
+// the host's root), the spec is bound read-only over itself as before.
+func TestSpecFileBindSysAdminRefused(t *testing.T) {
+	d := t.TempDir()
+	os.MkdirAll(filepath.Join(d, "root/bin"), 0o755)
+	os.MkdirAll(filepath.Join(d, "proj"), 0o755)
+	os.WriteFile(filepath.Join(d, "root/bin/sh"), []byte("#!/bin/sh\n"), 0o755)
+	compile := func(caps, namespaces string, caller Caller) error {
+		text := `version: 1
+environments:
+  dev:
+    rootfs: {dir: ` + d + `/root}
+    namespaces: ` + namespaces + `
+    security: {capabilities: {add: [` + caps + `]}}
+    mounts: [{type: bind, source: ., target: /src}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+		dir := filepath.Join(d, "proj")
+		file := filepath.Join(dir, "nsup.yaml")
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := spec.ParseBytes(file, dir, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(s, fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller}))
+		return err
+	}
+	want := "nsup.yaml:7:14: environments.dev.mounts[0]: " + filepath.Join(d, "proj/nsup.yaml") + ", which nsup reads to plan this spec, shows at /src/nsup.yaml"
+	for _, c := range []struct {
+		name, caps, namespaces string
+		caller                 Caller
+		refused                bool
+	}{
+		{"rootless", "SYS_ADMIN", "[user, mnt, pid]", userCaller, true},
+		{"root, idmap-less user namespace", "SYS_ADMIN", "[user, mnt, pid]", rootCaller, true},
+		{"rootless, no SYS_ADMIN", "NET_ADMIN", "[user, mnt, pid]", userCaller, false},
+		{"root, no user namespace", "SYS_ADMIN", "[mnt, pid]", rootCaller, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := compile(c.caps, c.namespaces, c.caller)
+			got := err != nil && strings.Contains(err.Error(), want) && strings.Contains(err.Error(), "drop SYS_ADMIN")
+			if got != c.refused || !c.refused && err != nil {
+				t.Errorf("plan: %v, want refused %v (%s)", err, c.refused, want)
 			}
 		})
 	}

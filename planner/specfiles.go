@@ -8,7 +8,8 @@ package planner
 // (a review added a bind of the host's / so). Each such file gets a
 // read-only bind over itself, right after the writable bind that shows
 // it: the kernel refuses to write, unlink or rename a mount point, and
-// root inside has no CAP_SYS_ADMIN to unmount it.
+// root inside has no CAP_SYS_ADMIN to unmount it (one that keeps it in
+// its user namespace, where that bind is not locked, is refused).
 
 import (
 	"errors"
@@ -131,6 +132,13 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 			continue
 		}
 		at := path.Join(target, rel)
+		if ec.inUserNS() && slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+			// Its own mount namespace's bind, unlocked: root inside
+			// unmounted it and rewrote the spec (helper-114's review,
+			// rootless).
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s, which this mount lets the environment write; a read-only bind over it would keep it, but the environment keeps SYS_ADMIN in its user namespace, and root inside would unmount that bind (umount %s) and choose what the next nsup run applies; make this mount read-only, bind a folder without the spec, or drop SYS_ADMIN", f, at, at)
+			continue
+		}
 		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false}, false, beneath)
 		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s, which nsup reads to plan this spec, is bound read-only over itself at %s: the environment may write the folder, not the spec the next nsup run applies", field, f, at))
 	}
