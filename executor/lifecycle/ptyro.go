@@ -112,14 +112,24 @@ func ReadOnlyPtyRootless(s int) (int, error) {
 			unix.Close(fd)
 		}
 		msg := strings.TrimSpace(stderr.String())
-		if msg == "" && werr != nil {
+		switch {
+		case msg == "" && werr != nil:
 			msg = werr.Error()
+		case msg == "":
+			msg = "the helper sent no fd"
 		}
 		return -1, fmt.Errorf("the terminal's reopen, in a user namespace of nsup's: %s: %w", msg, unix.ENOTTY)
 	}
 	if !sameNode(s, fd) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("the terminal's reopen is not the terminal: %w", unix.ENOTTY)
+	}
+	// On a read-only mount, as init checks the terminal nsup exec sends
+	// (helper-114's review: the helper's word was taken for it).
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(fd, &fs); err != nil || fs.Flags&unix.ST_RDONLY == 0 {
+		unix.Close(fd)
+		return -1, fmt.Errorf("the terminal's reopen is not on a read-only mount: %w", unix.ENOTTY)
 	}
 	return fd, nil
 }
