@@ -28,7 +28,7 @@ import (
 // without overlay: the environment's own root, or (owner not "") the
 // root of owner, whose mount namespace it joins by name.
 func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
-	if r.Overlay || r.Dir != "" || !ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+	if r.Overlay || r.Dir != "" || !ec.unlocksOwnMounts() {
 		return
 	}
 	kind := "closure"
@@ -38,20 +38,12 @@ func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
 	case len(r.Host) > 0:
 		kind = "host"
 	}
-	pos, field := r.Pos, ec.field+".rootfs"
-	if s := ec.e.Security; s != nil {
-		for _, a := range s.CapAdd {
-			if a.Value == "CAP_SYS_ADMIN" || a.Value == "ALL" {
-				pos, field = a.Pos, ec.field+".security.capabilities.add"
-				break
-			}
-		}
-	}
-	where := "its"
+	pos, field := ec.sysAdminAt(r.Pos, ec.field+".rootfs")
+	where, whose := "its", "the"
 	if owner != "" {
-		where = owner + "'s (its mount namespace, joined)"
+		where, whose = owner+"'s (its mount namespace, joined)", owner+"'s"
 	}
-	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace, with %s root a %s root without overlay: the tree is nsup's cache entry, shared by every environment made of the same files, bound read-only by a flag root inside may lift (mount -o remount,bind,rw /) to write the entry; say overlay: true in %s rootfs (the entry is then the overlay's lower layer, never written), or drop SYS_ADMIN", where, kind, map[bool]string{true: owner + "'s", false: "the"}[owner != ""])
+	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace, with %s root a %s root without overlay: the tree is nsup's cache entry, shared by every environment made of the same files, bound read-only by a flag root inside may lift (mount -o remount,bind,rw /) to write the entry; say overlay: true in %s rootfs (the entry is then the overlay's lower layer, never written), or drop SYS_ADMIN", where, kind, whose)
 }
 
 // consoleRemount refuses, for a dev mount's Console step (the terminal,
@@ -65,22 +57,34 @@ func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
 // a detached clone, dissolved once its fd was closed: no flag of it
 // changes (EINVAL).
 func (ec *envCompiler) consoleRemount(pos spec.Pos) {
-	if !ec.inUserNS() || !slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+	if !ec.unlocksOwnMounts() {
 		return
 	}
-	if ec.mapsKnown() && !slices.ContainsFunc(ec.uidMap, func(r spec.IDRange) bool {
-		return ec.caller.UID >= r.Outside && ec.caller.UID-r.Outside < r.Count
-	}) {
+	if ec.mapsKnown() && !hostMapped(ec.uidMap, ec.caller.UID) {
 		return // the node is nobody's inside
 	}
-	field := ec.field + ".mounts"
+	pos, field := ec.sysAdminAt(pos, ec.field+".mounts")
+	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace that maps uid %d, with a terminal and a dev mount: its /dev/console is the terminal, the host's /dev/pts node (uid %d's), bound read-only by a flag root inside may lift, to chmod the node for every host user; run with stdin not a terminal (< /dev/null), without the dev mount, or drop SYS_ADMIN", ec.caller.UID, ec.caller.UID)
+}
+
+// unlocksOwnMounts says whether root inside keeps CAP_SYS_ADMIN in a user
+// namespace: the flags of the mounts nsup makes in the environment's own
+// mount namespace are not locked there (the kernel locks those of a
+// namespace copied from a more privileged user namespace's), and it may
+// remount them read-write or unmount them.
+func (ec *envCompiler) unlocksOwnMounts() bool {
+	return ec.inUserNS() && slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN")
+}
+
+// sysAdminAt is where the spec adds CAP_SYS_ADMIN (or ALL), and that
+// field; else pos and field.
+func (ec *envCompiler) sysAdminAt(pos spec.Pos, field string) (spec.Pos, string) {
 	if s := ec.e.Security; s != nil {
 		for _, a := range s.CapAdd {
 			if a.Value == "CAP_SYS_ADMIN" || a.Value == "ALL" {
-				pos, field = a.Pos, ec.field+".security.capabilities.add"
-				break
+				return a.Pos, ec.field + ".security.capabilities.add"
 			}
 		}
 	}
-	ec.errorf(pos, field, "CAP_SYS_ADMIN kept in a user namespace that maps uid %d, with a terminal and a dev mount: its /dev/console is the terminal, the host's /dev/pts node (uid %d's), bound read-only by a flag root inside may lift, to chmod the node for every host user; run with stdin not a terminal (< /dev/null), without the dev mount, or drop SYS_ADMIN", ec.caller.UID, ec.caller.UID)
+	return pos, field
 }

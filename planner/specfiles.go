@@ -132,7 +132,7 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 			continue
 		}
 		at := path.Join(target, rel)
-		if ec.inUserNS() && slices.Contains(ec.capabilities(), "CAP_SYS_ADMIN") {
+		if ec.unlocksOwnMounts() {
 			// Its own mount namespace's bind, unlocked: root inside
 			// unmounted it and rewrote the spec (helper-114's review,
 			// rootless).
@@ -253,13 +253,5 @@ func (ec *envCompiler) mapsOutside(uid uint32) bool { return heldOutside(ec.uidM
 // heldOutside says whether the map rs holds the host's id (an unknown,
 // empty map may).
 func heldOutside(rs []spec.IDRange, id uint32) bool {
-	if len(rs) == 0 {
-		return true
-	}
-	for _, r := range rs {
-		if id >= r.Outside && uint64(id) < uint64(r.Outside)+uint64(r.Count) {
-			return true
-		}
-	}
-	return false
+	return len(rs) == 0 || hostMapped(rs, id)
 }
