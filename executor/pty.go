@@ -48,11 +48,7 @@ func (r *envRun) openpty(op planner.Openpty) error {
 		return err
 	}
 	if op.ReadOnly {
-		reopen := lifecycle.ReadOnlyPty
-		if op.Helper {
-			reopen = lifecycle.ReadOnlyPtyRootless
-		}
-		ro, err := reopen(s)
+		ro, err := lifecycle.ReopenPtyReadOnly(s, op.Helper)
 		unix.Close(s)
 		if err != nil {
 			m.Close()

@@ -134,6 +134,17 @@ func ReadOnlyPtyRootless(s int) (int, error) {
 	return fd, nil
 }
 
+// ReopenPtyReadOnly opens the pty slave s again through a read-only clone
+// of it alone: made by nsup itself (ReadOnlyPty, root), or with helper by
+// nsup's helper in a user and mount namespace of its own
+// (ReadOnlyPtyRootless).
+func ReopenPtyReadOnly(s int, helper bool) (int, error) {
+	if helper {
+		return ReadOnlyPtyRootless(s)
+	}
+	return ReadOnlyPty(s)
+}
+
 // hostPty opens a pty of the host's for nsup exec -t's command, for an
 // environment without a devpts of its own, and its slave again through a
 // read-only clone of it alone: ReadOnlyPty as root, else the helper's
@@ -145,11 +156,7 @@ func hostPty() (master *os.File, mfd, ro int, reopenErr, err error) {
 	if err != nil {
 		return nil, -1, -1, nil, err
 	}
-	reopen := ReadOnlyPty
-	if os.Geteuid() != 0 {
-		reopen = ReadOnlyPtyRootless
-	}
-	ro, reopenErr = reopen(slave)
+	ro, reopenErr = ReopenPtyReadOnly(slave, os.Geteuid() != 0)
 	unix.Close(slave)
 	if reopenErr != nil {
 		master.Close()
