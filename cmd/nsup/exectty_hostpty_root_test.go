@@ -28,25 +28,7 @@ func TestRootExecTTYHostPtyOnlyWithoutDev(t *testing.T) {
 	}
 	u, dir, bin, cache := rootlessCase(t)
 	spec := filepath.Join(dir, "repo", "ttyh.yaml")
-	os.WriteFile(spec, []byte(`version: 1
-name: ttyh
-environments:
-  dev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-      - {type: dev, target: /dev}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-  nodev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-`), 0o644)
+	writeTTYSpec(t, spec, "ttyh")
 	rootDir := t.TempDir()
 	rootEnv := []string{"NSUP_STATE_DIR=" + filepath.Join(rootDir, "state"), "NSUP_CACHE_DIR=" + filepath.Join(rootDir, "cache")}
 	userEnv := detachedEnv(u, cache)

@@ -44,25 +44,7 @@ func TestRootExecTTYOlderInit(t *testing.T) {
 	}
 	for old, oldBin := range olds {
 		spec := filepath.Join(dir, "repo", old+".yaml")
-		os.WriteFile(spec, []byte(`version: 1
-name: `+old+`
-environments:
-  dev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-      - {type: dev, target: /dev}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-  nodev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-`), 0o644)
+		writeTTYSpec(t, spec, old)
 		for _, root := range []bool{true, false} {
 			t.Cleanup(func() { runCaptured(t, as(root, oldBin, "down", "-p", old)) })
 			if code, out, errs := runCaptured(t, as(root, oldBin, "apply", "-d", spec)); code != 0 {

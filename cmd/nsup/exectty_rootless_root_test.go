@@ -31,25 +31,7 @@ func TestRootRootlessExecTTY(t *testing.T) {
 	u, dir, bin, cache := rootlessCase(t)
 	env := detachedEnv(u, cache)
 	spec := filepath.Join(dir, "repo", "tty.yaml")
-	os.WriteFile(spec, []byte(`version: 1
-name: ttyx
-environments:
-  dev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-      - {type: dev, target: /dev}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-  nodev:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [mnt, pid]
-    mounts:
-      - {type: proc, target: /proc}
-    processes:
-      - {name: main, command: [/bin/busybox, sleep, "1000"]}
-`), 0o644)
+	writeTTYSpec(t, spec, "ttyx")
 	t.Cleanup(func() { u.as(t, env, bin, "down", "-p", "ttyx") })
 	if code, out, errs := u.as(t, env, bin, "apply", "-d", spec); code != 0 {
 		t.Fatalf("apply -d as %s: %d %s%s", u.name, code, out, errs)
@@ -118,4 +100,33 @@ read x; echo "read=$x"; exit 7`)
 	}
 	err = p.finish("go\n")
 	return text(), node, err
+}
+
+// writeTTYSpec writes at path the spec of project the exec -t tests run:
+// dev, with a dev mount (a devpts of its own, where init opens the
+// command's pty), and nodev, without one (nsup exec sends a host pty,
+// reopened read-only).
+func writeTTYSpec(t *testing.T, path, project string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(`version: 1
+name: `+project+`
+environments:
+  dev:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: proc, target: /proc}
+      - {type: dev, target: /dev}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+  nodev:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - {name: main, command: [/bin/busybox, sleep, "1000"]}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
