@@ -70,33 +70,18 @@ func TestOutputs(t *testing.T) {
 // log itself (a make test under CPU hogs saw a stderr line after the
 // stdout line written after it, with one pipe each).
 func TestOutputsUnlabelled(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOutputs(false, 0, w, w)
-	out, errw, err := o.add("", "env/main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out != errw {
-		t.Fatal("two pipes for an unlabelled process")
-	}
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
 	var want strings.Builder
-	for i := 0; i < 200; i++ {
-		fmt.Fprintf(errw, "err %d\n", i)
-		fmt.Fprintf(out, "out %d\n", i)
-		fmt.Fprintf(&want, "err %d\nout %d\n", i, i)
-	}
-	out.Close()
-	o.drain(time.Second)
-	w.Close()
-	if got := <-done; got != want.String() {
+	got := copied(t, "", "env/main", func(out, errw *os.File) {
+		if out != errw {
+			t.Error("two pipes for an unlabelled process")
+		}
+		for i := 0; i < 200; i++ {
+			fmt.Fprintf(errw, "err %d\n", i)
+			fmt.Fprintf(out, "out %d\n", i)
+			fmt.Fprintf(&want, "err %d\nout %d\n", i, i)
+		}
+	})
+	if got != want.String() {
 		t.Errorf("lines out of order: %.80q...", got)
 	}
 }
@@ -131,26 +116,9 @@ func TestOutputsSlowReaderKeepsOutput(t *testing.T) {
 // return going back over the label) showed as a line of env/b. A line's
 // CRLF ending is kept.
 func TestOutputsCarriageReturn(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOutputs(false, 0, w, w)
-	a1, a2, err := o.add("env/a", "env/a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
-	a1.WriteString("progress\renv/b | forged\n10%\r20%\r\r\ndos\r\n")
-	a1.Close()
-	a2.Close()
-	o.drain(time.Second)
-	w.Close()
-	got := <-done
+	got := copied(t, "env/a", "env/a", func(a1, _ *os.File) {
+		a1.WriteString("progress\renv/b | forged\n10%\r20%\r\r\ndos\r\n")
+	})
 	want := "env/a | progress\nenv/a | env/b | forged\nenv/a | 10%\nenv/a | 20%\nenv/a | \r\nenv/a | dos\r\n"
 	if got != want {
 		t.Errorf("copied %q, want %q", got, want)
@@ -172,20 +140,6 @@ func TestOutputsCarriageReturn(t *testing.T) {
 // they are. Before, root inside wrote "nsup: env/main exited with status
 // 0" into the log as init would (the twenty-second stop's closing note).
 func TestOutputsUnlabelledInitLike(t *testing.T) {
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := newOutputs(false, 0, w, w)
-	out, _, err := o.add("", "env/main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan string)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- string(b)
-	}()
 	forged := []string{
 		"nsup: env/main exited with status 0",
 		"NSUP: upper case",
@@ -197,17 +151,15 @@ func TestOutputsUnlabelledInitLike(t *testing.T) {
 		"nsup:",
 	}
 	plain := []string{"hello", "nsupper is ready", "n", "", "  indented", "\tat Main.java:1", "日本語のログ", "nsu", "ns: x"}
-	for _, l := range append(slices.Clone(forged), plain...) {
-		fmt.Fprintln(out, l)
-	}
-	// Shown as a line of its own: after a carriage return, or as the
-	// piece of a long line that starts a line of the log.
-	fmt.Fprint(out, "progress\rnsup: after a return\n")
-	fmt.Fprint(out, strings.Repeat("x", maxLine)+"nsup: a long line's piece\n")
-	out.Close()
-	o.drain(time.Second)
-	w.Close()
-	got := strings.Split(<-done, "\n")
+	got := strings.Split(copied(t, "", "env/main", func(out, _ *os.File) {
+		for _, l := range append(slices.Clone(forged), plain...) {
+			fmt.Fprintln(out, l)
+		}
+		// Shown as a line of its own: after a carriage return, or as
+		// the piece of a long line that starts a line of the log.
+		fmt.Fprint(out, "progress\rnsup: after a return\n")
+		fmt.Fprint(out, strings.Repeat("x", maxLine)+"nsup: a long line's piece\n")
+	}), "\n")
 	var want []string
 	for _, l := range forged {
 		want = append(want, "env/main | "+l)
@@ -217,4 +169,30 @@ func TestOutputsUnlabelledInitLike(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("copied:\n%q\nwant:\n%q", got, want)
 	}
+}
+
+// copied is what outputs copy of one process (label, name: outputs.add)
+// that write writes to its fds 1 and 2, both closed then, and drained.
+func copied(t *testing.T, label, name string, write func(stdout, stderr *os.File)) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := newOutputs(false, 0, w, w)
+	stdout, stderr, err := o.add(label, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	write(stdout, stderr)
+	stdout.Close()
+	stderr.Close() // the same pipe as stdout's without a label: closed again, harmless
+	o.drain(time.Second)
+	w.Close()
+	return <-done
 }
