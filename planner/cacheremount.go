@@ -18,7 +18,9 @@ package planner
 // mount's /dev/console, the host's terminal node (consoleRemount).
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -87,4 +89,40 @@ func (ec *envCompiler) sysAdminAt(pos spec.Pos, field string) (spec.Pos, string)
 		}
 	}
 	return pos, field
+}
+
+// readonlyLiftNote notes, for root inside keeping CAP_SYS_ADMIN in a user
+// namespace, the read-only mounts of host folders the spec asks for: a
+// read-only dir root, readonly binds and volumes. Their flags are the
+// environment's own (unlocksOwnMounts), and root inside lifts them
+// (mount -o remount,bind,rw) to write there as far as its ids may: a
+// rootless user's own files, the mapped ids' files with idmap. Other
+// peers (runc, crun) leave them so too. Locking them would take a second
+// user namespace, over which root inside would keep no capability of its
+// network, hostname or IPC namespaces; the plan says so rather than keep
+// quiet. A root of nsup's cache without overlay is refused instead
+// (cacheRootRemount): it is not the user's own folder.
+func (ec *envCompiler) readonlyLiftNote() {
+	if !ec.unlocksOwnMounts() || ec.joined(spec.NSMount) != nil {
+		return
+	}
+	e := ec.e
+	var ro []string
+	if r := e.Rootfs; r.Dir != "" && r.Readonly && !r.Overlay {
+		ro = append(ro, "the root ("+r.Dir+")")
+	}
+	for _, m := range e.Mounts {
+		if !m.Readonly {
+			continue
+		}
+		// A volume is a bind of its folder by now.
+		if m.Type == spec.MountBind {
+			ro = append(ro, fmt.Sprintf("%s (a bind of %s)", m.Target, m.Source))
+		}
+	}
+	if len(ro) == 0 {
+		return
+	}
+	_, field := ec.sysAdminAt(e.Pos, ec.field)
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: CAP_SYS_ADMIN kept in a user namespace: root inside may lift the read-only flag of %s (mount -o remount,bind,rw) and write there as far as its ids may; the kernel locks only the flags of mounts copied from a more privileged user namespace, not those nsup makes in the environment's own; drop SYS_ADMIN to keep them read-only", field, strings.Join(ro, ", ")))
 }

@@ -179,3 +179,59 @@ environments:
 		})
 	}
 }
+
+// TestReadonlyLiftNoted: root inside keeping SYS_ADMIN in a user
+// namespace lifted a readonly bind's flag (mount -o remount,bind,rw
+// /mnt) and wrote a file of uid 100000 in the host's folder (tried with
+// an idmap: the plan said nothing). The read-only flags nsup sets in the
+// environment's own mount namespace are not locked; the plan now notes
+// each read-only host folder this leaves open, at the capability: a
+// read-only dir root, readonly binds and volumes. Not without SYS_ADMIN,
+// not outside a user namespace (root inside is the host's root, noted
+// otherwise), not for a writable bind or root.
+func TestReadonlyLiftNoted(t *testing.T) {
+	const base = `version: 1
+volumes: {data: {}}
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    mounts:
+      - {type: bind, source: /tmp, target: /mnt, readonly: true}
+      - {type: volume, source: data, target: /data, readonly: true}
+      - {type: bind, source: /tmp, target: /rw}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const note = "environments.a.security.capabilities.add: CAP_SYS_ADMIN kept in a user namespace: root inside may lift the read-only flag of "
+	const binds = "/mnt (a bind of /tmp), /data (a bind of /var/lib/nsup/volumes/001/data) (mount -o remount,bind,rw) and write there"
+	for _, c := range []struct {
+		name, yaml string
+		caller     Caller
+		want       []string // none: nothing noted
+	}{
+		{"rootless", base, userCaller, []string{note + "the root (", "/rootfs), " + binds}},
+		{"ALL", strings.Replace(base, "add: [SYS_ADMIN]", "add: [ALL]", 1), userCaller, []string{note + "the root (", "/rootfs), " + binds}},
+		{"writable root", strings.Replace(base, "{dir: ./rootfs}", "{dir: ./rootfs, readonly: false}", 1), userCaller, []string{note + binds}},
+		{"no SYS_ADMIN", strings.Replace(base, "SYS_ADMIN", "NET_ADMIN", 1), userCaller, nil},
+		{"no user namespace", strings.Replace(base, "[user, mnt, pid]", "[mnt, pid]", 1), rootCaller, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			caller := c.caller
+			p, err := compileText(t, c.yaml, Options{Caller: &caller})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(p.Environments[0].Notes, "\n")
+			if c.want == nil && strings.Contains(notes, "lift the read-only flag") {
+				t.Errorf("noted:\n%s", notes)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(notes, w) {
+					t.Errorf("notes:\n%s\nwant %q", notes, w)
+				}
+			}
+		})
+	}
+}

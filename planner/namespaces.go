@@ -528,6 +528,7 @@ func (ec *envCompiler) host() {
 	ec.joinedNetwork()
 	ec.hostPID()
 	ec.hostCapabilities()
+	ec.readonlyLiftNote()
 }
 
 // owns reports whether the environment's namespace of type t belongs to
