@@ -66,7 +66,11 @@ func classifyHost(p string) hostEntry {
 // recursive as a bind is by default (bubblewrap's --ro-bind).
 func (ec *envCompiler) hostRootBinds() {
 	r := ec.e.Rootfs
-	if len(r.Host) == 0 || ec.joined(spec.NSMount) != nil {
+	// The spec's join, not ec.joined: this runs before namespaces()
+	// lists the joins. An environment that joins a mount namespace
+	// mounts nothing: before helper-116's stop its host root's binds
+	// were taken for mounts of its own, and the plan refused them.
+	if len(r.Host) == 0 || ec.e.Joined(spec.NSMount) != nil {
 		return
 	}
 	for _, h := range r.Host {

@@ -173,3 +173,53 @@ environments:
 		t.Errorf("readonly: false: %v", err)
 	}
 }
+
+// TestHostRootJoined: an environment that joins the mount namespace of one
+// with a host root (the same folders) mounts nothing, and finds its
+// command in that namespace's binds. Before helper-116's stop the binds
+// were taken for mounts of its own (refused: the namespace is joined),
+// and the command was found in no mount; nor were two host roots of
+// different folders told apart.
+func TestHostRootJoined(t *testing.T) {
+	h := t.TempDir()
+	os.MkdirAll(filepath.Join(h, "tools"), 0o755)
+	os.MkdirAll(filepath.Join(h, "other"), 0o755)
+	os.WriteFile(filepath.Join(h, "tools/hello"), []byte("#!/bin/sh\n"), 0o755)
+	spec := func(b string) string {
+		return `version: 1
+environments:
+  a:
+    rootfs: {host: [` + h + `/tools]}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [` + h + `/tools/hello]}]
+  b:
+    rootfs: {host: [` + b + `]}
+    namespaces: [pid]
+    join: {mnt: a}
+    env: {PATH: ` + h + `/tools}
+    processes: [{name: main, command: [hello]}]
+`
+	}
+	p, err := compileLimits(t, spec(h+"/tools"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var exec string
+	for _, st := range p.Environments[1].Steps {
+		switch op := st.Op.(type) {
+		case Rootfs, Mount, OpenTree:
+			t.Errorf("b, in a's mount namespace, has a step of its own tree: %s", FormatOp(op))
+		case Execve:
+			if !op.ByFD {
+				exec = op.Path
+			}
+		}
+	}
+	if exec != h+"/tools/hello" {
+		t.Errorf("b's command: %q, want %s/tools/hello (in a's bind)", exec, h)
+	}
+	_, err = compileLimits(t, spec(h+"/other"), rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "its rootfs must be a's") {
+		t.Errorf("another host root: %v, want its rootfs must be a's", err)
+	}
+}

@@ -273,7 +273,10 @@ func (ec *envCompiler) joinedRootfs() {
 			// the host's core_pattern through a's bind of /proc).
 			ec.errorf(j.pos, ec.field+".join.mnt", "%s's mounts are checked for its user namespace, where root is not the host's: entering them from another user namespace (the host's, here) would be root among them; join its user namespace too (join: {user: %s})", j.ref, j.ref)
 		}
-		ec.root, ec.tree = o.root, o.tree
+		// Commands are found in that namespace's tree: its root and
+		// its mounts, as the joined environment made them (a host
+		// root's folders are binds).
+		ec.root, ec.tree, ec.views = o.root, o.tree, o.views
 		return
 	}
 	if !ec.confiningUserNS() {
@@ -350,16 +353,18 @@ func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
 	return paths
 }
 
+// sameRootfs says whether a and b name the same tree: the same dir,
+// tar, closure (files and packages) or host folders (compared before
+// helper-116's stop by dir, tar and closure files only: two host roots
+// were the same).
 func sameRootfs(a, b spec.Rootfs) bool {
-	if a.Dir != b.Dir || a.Tar != b.Tar || len(a.Closure) != len(b.Closure) {
+	if a.Dir != b.Dir || a.Tar != b.Tar {
 		return false
 	}
-	for i := range a.Closure {
-		if a.Closure[i].Value != b.Closure[i].Value {
-			return false
-		}
+	same := func(x, y []spec.String) bool {
+		return slices.EqualFunc(x, y, func(p, q spec.String) bool { return p.Value == q.Value })
 	}
-	return true
+	return same(a.Closure, b.Closure) && same(a.Packages, b.Packages) && same(a.Host, b.Host)
 }
 
 // neededDirs lists the directories an environment needs in its root:
