@@ -271,7 +271,17 @@ func (ec *envCompiler) joinedRootfs() {
 			// is not the host's (userns.go); root out of it is (found
 			// by a review: b, joining a's mount namespace only, wrote
 			// the host's core_pattern through a's bind of /proc).
-			ec.errorf(j.pos, ec.field+".join.mnt", "%s's mounts are checked for its user namespace, where root is not the host's: entering them from another user namespace (the host's, here) would be root among them; join its user namespace too (join: {user: %s})", j.ref, j.ref)
+			// Its own user namespace is another one too (its maps not
+			// those the mounts were checked for); the message said "the
+			// host's" for it before helper-116's stop.
+			other := "the host's"
+			switch {
+			case ec.isNew(spec.NSUser):
+				other = "its own"
+			case ec.ownUserKey() != "host":
+				other = "the one it joins"
+			}
+			ec.errorf(j.pos, ec.field+".join.mnt", "%s's mounts are checked for its user namespace, where root is not the host's: entering them from another user namespace (%s, here) would be root among them; join its user namespace too (join: {user: %s})", j.ref, other, j.ref)
 		}
 		// Commands are found in that namespace's tree: its root and
 		// its mounts, as the joined environment made them (a host

@@ -574,17 +574,23 @@ environments:
 	// from another (the fifth review: b, joining a's mount namespace
 	// only, wrote the host's core_pattern through a's bind of /proc,
 	// since refused in a user namespace too: TestHostProcInUserNS).
-	joiner := func(join string) string {
+	joiner := func(join string, ns ...string) string {
 		return env(elsewhere, "{type: bind, source: /sys, target: /hostsys, recursive: false}") + `  b:
     rootfs: {dir: ` + root + `}
-    namespaces: [pid]
+    namespaces: [` + strings.Join(append(ns, "pid"), ", ") + `]
     join: {` + join + `}
     processes: [{name: main, command: [/bin/sh]}]
 `
 	}
 	_, err := compileLimits(t, joiner("mnt: web"), rootCaller, "hybrid")
-	if err == nil || !strings.Contains(err.Error(), "environments.b.join.mnt: web's mounts are checked for its user namespace") {
+	if err == nil || !strings.Contains(err.Error(), "environments.b.join.mnt: web's mounts are checked for its user namespace, where root is not the host's: entering them from another user namespace (the host's, here)") {
 		t.Errorf("b joins web's mount namespace only: %v", err)
+	}
+	// From a user namespace of its own (with maps of its own): said so,
+	// not "the host's" (helper-116's stop).
+	_, err = compileLimits(t, joiner("mnt: web", "user")+elsewhere, rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "entering them from another user namespace (its own, here)") {
+		t.Errorf("b joins web's mount namespace from its own user namespace: %v", err)
 	}
 	if _, err := compileLimits(t, joiner("mnt: web, user: web"), rootCaller, "hybrid"); err != nil {
 		t.Errorf("b joins web's mount and user namespaces: %v", err)
