@@ -251,16 +251,19 @@ func writeOnce(p, data string) error {
 
 // lookPathInRoot finds argv[0] in the PATH of env inside the
 // environment's root tree (a tar root, unknown when planned, unpacked by
-// its rootfs step), as the planner does in a tree it knows: by the same
-// planner.LookPath, each candidate resolved inside the root.
+// its rootfs step; or, for a mount namespace joined by name, the root
+// tree of the environment that made it), as the planner does in a tree it
+// knows: by the same planner.LookPath, each candidate resolved inside the
+// root.
 func (r *envRun) lookPathInRoot(argv, env []string) (string, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return "", fmt.Errorf("empty argv: %w", unix.ENOENT)
 	}
-	if r.root == "" {
+	root := r.treeRoot()
+	if root == "" {
 		return "", fmt.Errorf("%s: no root tree to look it up in: %w", argv[0], unix.ENOENT)
 	}
-	rootfd, err := store.OpenRoot(r.root)
+	rootfd, err := store.OpenRoot(root)
 	if err != nil {
 		return "", err
 	}
@@ -278,6 +281,31 @@ func (r *envRun) lookPathInRoot(argv, env []string) (string, error) {
 		return "", fmt.Errorf("%s not found in PATH=%s: %w", argv[0], planner.EnvPath(env), unix.ENOENT)
 	}
 	return p, nil
+}
+
+// treeRoot is the host's path of the tree the environment's root is: its
+// rootfs step's, or, when it joins a mount namespace by name (no rootfs
+// step: it mounts nothing), that of the environment whose namespace it
+// is, followed along joins. Before helper-116's stop a tar root joined so,
+// with init: false and a command to look up in PATH, planned and failed
+// at apply: no root tree to look it up in.
+func (r *envRun) treeRoot() string {
+	for o, n := r, 0; o != nil && n < 64; n++ {
+		if o.root != "" {
+			return o.root
+		}
+		next := ""
+		for _, st := range o.env.Steps {
+			if op, ok := st.Op.(planner.Setns); ok && op.NSType == unix.CLONE_NEWNS {
+				next = op.Env
+			}
+		}
+		if next == "" {
+			return ""
+		}
+		o = o.a.runs[next]
+	}
+	return ""
 }
 
 // closeNS lets go of the namespaces later environments join by name.
