@@ -96,10 +96,14 @@ func fixedOptions(o Options) Options {
 	// search (childReaches): the golden plans with an idmap apply there.
 	// A test of folders it made itself passes folderStat.
 	if o.FolderStat == nil {
-		o.FolderStat = func(string) (uid, gid, mode uint32, err error) { return 0, 0, 0o40755, nil }
+		o.FolderStat = searchable
 	}
 	return o
 }
+
+// searchable is a FolderStat of folders every uid may search (root's,
+// 0755).
+func searchable(string) (uid, gid, mode uint32, err error) { return 0, 0, 0o40755, nil }
 
 // The golden plans' host has pasta at /usr/bin/pasta and a /dev/net/tun
 // a user may open (as distributions ship it), whatever this one has.

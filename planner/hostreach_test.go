@@ -251,7 +251,7 @@ func TestHostIPCFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 		caller := rootCaller
-		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller, FolderStat: searchable})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -312,7 +312,7 @@ func TestHostMqueueMount(t *testing.T) {
 			t.Fatal(err)
 		}
 		caller := rootCaller
-		_, err = Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		_, err = Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller, FolderStat: searchable})
 		got := err != nil && strings.Contains(err.Error(), refused)
 		if got != c.refused {
 			t.Errorf("%s: refused %v, want %v (%v)", c.name, got, c.refused, err)
@@ -371,7 +371,7 @@ func TestHostIPCFilterX32Program(t *testing.T) {
 		t.Fatal(err)
 	}
 	caller := rootCaller
-	p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+	p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller, FolderStat: searchable})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +461,7 @@ func TestHostPIDSelfOnly(t *testing.T) {
 			t.Fatal(err)
 		}
 		caller := rootCaller
-		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller})
+		p, err := Compile(s, Options{CacheDir: t.TempDir(), Caller: &caller, FolderStat: searchable})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,23 +53,45 @@ func (ec *envCompiler) childReaches(pos spec.Pos, field, what, path, fix string)
 	if !ok || ec.opts.Export {
 		return
 	}
-	at, why := ec.unsearchable(filepath.Dir(path), uid, gid)
+	at, why := ec.unsearchable(filepath.Dir(path), uid, gid, false)
 	if at == "" {
 		return
 	}
 	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, fix)
 }
 
+// childWalks refuses a host path of the spec's that the child stage
+// opens by path (what, for the message: a dir root, a bind's source) when
+// root inside, as the host uid it maps to, could not search a folder of
+// dir's way (dir itself included: the folder above path, or path itself
+// when the child also enters it): apply's child would fail with EACCES
+// (helper-115 found it planned and failing so, as root). A folder missing
+// now ends the walk: apply makes it 0755 (create: true).
+func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
+	uid, gid, ok := ec.mappedRoot()
+	if !ok || ec.opts.Export {
+		return
+	}
+	at, why := ec.unsearchable(dir, uid, gid, true)
+	if at == "" {
+		return
+	}
+	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, hostReachFix)
+}
+
 // unsearchable is the first folder of dir's way (dir itself included)
 // that host uid and gid, in the environment's user namespace, may not
-// search, and why; "" if none. Root inside has its capabilities only over
+// search, and why; "" if none. A folder missing now is one (apply makes
+// nsup's 0700), unless madeSearchable. Root inside has its capabilities only over
 // a file whose owner and group its maps both hold (capabilities(7)):
 // elsewhere the mode's bits decide, with no supplementary group (the
 // child's setgroups(0)). ACLs are not read: a folder with one is taken by
 // its mode bits alone.
-func (ec *envCompiler) unsearchable(dir string, uid, gid int64) (at, why string) {
+func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable bool) (at, why string) {
 	ec.folders(dir, func(f string, u, g, mode uint32, err error) bool {
 		switch {
+		case errors.Is(err, fs.ErrNotExist) && madeSearchable:
+			return false
 		case errors.Is(err, fs.ErrNotExist):
 			at, why = f, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
 			return false
@@ -130,6 +152,10 @@ const cacheReachFix = "give nsup a cache whose folders that uid may search (NSUP
 
 // volumeReachFix is the way out childReaches gives for a named volume.
 const volumeReachFix = "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
+
+// hostReachFix is the way out childWalks gives for a host path of the
+// spec's.
+const hostReachFix = "let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or map root inside to the host's root"
 
 // folderStat is stat(2)'s owner and mode of path, its links followed (as
 // the child's walk follows them).

@@ -424,8 +424,12 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 			ec.subpathWithin(m, field+".subpath")
 		}
 		ec.plantedLink(m.Source, m.Pos, field+".source")
-		ec.add(Child, m.Pos, Mount{Source: ec.resolved(m.Source, field+".source"), Target: m.Target, Flags: bind,
-			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath, HostTree: ec.takeHostTree(m.Source)})
+		source, hostTree := ec.resolved(m.Source, field+".source"), ec.takeHostTree(m.Source)
+		if !hostTree {
+			ec.childWalks(m.Pos, field+".source", "bind source", source, path.Dir(source))
+		}
+		ec.add(Child, m.Pos, Mount{Source: source, Target: m.Target, Flags: bind,
+			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath, HostTree: hostTree})
 		if attrs {
 			ec.add(Child, m.Pos, MountSetattr{Path: m.Target, Root: ec.root, InRoot: true, Recursive: m.Recursive, Set: set, Clear: clear, ByFD: true})
 		}

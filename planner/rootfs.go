@@ -128,6 +128,13 @@ func (ec *envCompiler) rootfs() {
 			// (helper-54's review).
 			ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true}, field+".dir")
 		}
+		if ec.root != "/" && ec.joined(spec.NSMount) == nil {
+			// The child opens the root by path and enters it (chdir
+			// before pivot_root; through an overlay, whose root is the
+			// folder's mode, execve's walk from /): the folder itself
+			// must be searchable too.
+			ec.childWalks(r.DirPos, field+".dir", "the dir root", ec.root, ec.root)
+		}
 		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})
 	case r.Tar != "":
 		if !r.Readonly && !r.Overlay {
