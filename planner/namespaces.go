@@ -1,13 +1,11 @@
 package planner
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -23,9 +21,14 @@ type Caller struct {
 	Name string
 	// Privileged: CAP_SYS_ADMIN is in the effective set.
 	Privileged bool
-	// SubUIDs and SubGIDs are the ranges /etc/subuid and /etc/subgid grant
-	// the caller, for newuidmap and newgidmap.
-	SubUIDs, SubGIDs []IDRange
+	// SubUIDs and SubGIDs are the caller's lines of /etc/subuid and
+	// /etc/subgid, for newuidmap and newgidmap (subids.go);
+	// SubUIDErr and SubGIDErr say why a file could not be read.
+	SubUIDs, SubGIDs     []IDRange
+	SubUIDErr, SubGIDErr error
+	// SubIDModule is the NSS module that grants the subordinate ids
+	// instead of the files (nsswitch.conf's subid:), "" for none.
+	SubIDModule string
 	// NewUIDMap and NewGIDMap are the paths of the setuid helpers, "" when
 	// they are not installed (Debian package uidmap).
 	NewUIDMap, NewGIDMap string
@@ -41,14 +44,9 @@ type Caller struct {
 	CgroupWritable func(path string) bool
 }
 
-// IDRange is a range of host ids: First, First+1, ..., First+Count-1.
-type IDRange struct {
-	First, Count uint32
-}
-
 // CurrentCaller describes this process. Only an unprivileged caller
-// reads /etc/subuid, /etc/subgid and looks for the helpers: root needs
-// none of it.
+// reads /etc/passwd, /etc/subuid, /etc/subgid and nsswitch.conf, once
+// each (subids.go), and looks for the helpers: root needs none of it.
 func CurrentCaller() Caller {
 	c := Caller{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -67,9 +65,7 @@ func CurrentCaller() Caller {
 	if c.Privileged {
 		return c
 	}
-	c.Name = loginName(c.UID)
-	c.SubUIDs = subIDs("/etc/subuid", c.Name, c.UID)
-	c.SubGIDs = subIDs("/etc/subgid", c.Name, c.UID)
+	c.readSubIDs(etcFiles)
 	c.NewUIDMap, _ = exec.LookPath("newuidmap")
 	c.NewGIDMap, _ = exec.LookPath("newgidmap")
 	c.CgroupWritable = writable
@@ -87,47 +83,6 @@ func writable(path string) bool {
 			return false
 		}
 	}
-}
-
-// loginName finds uid in /etc/passwd ("" if it is not there).
-func loginName(uid uint32) string {
-	f, err := os.Open("/etc/passwd")
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(sc.Text(), ":")
-		if len(p) > 2 && p[2] == strconv.FormatUint(uint64(uid), 10) {
-			return p[0]
-		}
-	}
-	return ""
-}
-
-// subIDs reads the ranges file grants the user (subuid(5): lines
-// "NAME_OR_UID:FIRST:COUNT").
-func subIDs(file, name string, uid uint32) []IDRange {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []IDRange
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		p := strings.Split(strings.TrimSpace(sc.Text()), ":")
-		if len(p) != 3 || (p[0] != name || name == "") && p[0] != strconv.FormatUint(uint64(uid), 10) {
-			continue
-		}
-		first, err1 := strconv.ParseUint(p[1], 10, 32)
-		count, err2 := strconv.ParseUint(p[2], 10, 32)
-		if err1 == nil && err2 == nil && count > 0 {
-			out = append(out, IDRange{uint32(first), uint32(count)})
-		}
-	}
-	return out
 }
 
 const cloneParent = unix.CLONE_PARENT
@@ -311,10 +266,10 @@ func (ec *envCompiler) maps() {
 	ec.gidHelper = !own(ec.gidMap, c.GID)
 	ec.denySetgroups = !ec.gidHelper
 	if ec.uidHelper {
-		ec.checkHelper("uid", ec.uidMap, c.UID, c.NewUIDMap, "newuidmap", "/etc/subuid", c.SubUIDs)
+		ec.checkHelper("uid", ec.uidMap, c.UID, c.NewUIDMap, "newuidmap", etcFiles.subuid, c.SubUIDs, c.SubUIDErr)
 	}
 	if ec.gidHelper {
-		ec.checkHelper("gid", ec.gidMap, c.GID, c.NewGIDMap, "newgidmap", "/etc/subgid", c.SubGIDs)
+		ec.checkHelper("gid", ec.gidMap, c.GID, c.NewGIDMap, "newgidmap", etcFiles.subgid, c.SubGIDs, c.SubGIDErr)
 	}
 }
 
@@ -324,7 +279,11 @@ func (ec *envCompiler) defaultMaps() (uid, gid []spec.IDRange) {
 	return []spec.IDRange{{Inside: 0, Outside: c.UID, Count: 1}}, []spec.IDRange{{Inside: 0, Outside: c.GID, Count: 1}}
 }
 
-func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, helper, name, file string, granted []IDRange) {
+// checkHelper refuses the ranges of a map that the helper (newuidmap,
+// newgidmap) would refuse: a range other than the caller's own id alone
+// must be the caller's in file (subids.go: granted), which the helper
+// must be able to open.
+func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, helper, name, file string, lines []IDRange, readErr error) {
 	field := ec.field + ".idmap." + kind
 	who := ec.caller.Name
 	if who == "" {
@@ -334,28 +293,34 @@ func (ec *envCompiler) checkHelper(kind string, rs []spec.IDRange, own uint32, h
 		ec.errorf(ec.e.IDMap.Pos, field, "maps more than your own %s (%d) without privilege: that needs %s (Debian package uidmap), which is not installed", kind, own, name)
 		return
 	}
-	var grants []string
-	for _, g := range granted {
-		grants = append(grants, fmt.Sprintf("%d-%d", g.First, uint64(g.First)+uint64(g.Count)-1))
+	if m := ec.caller.SubIDModule; m != "" {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: the subordinate ids are NSS module %s's (nsswitch.conf's subid:), not %s's: the ranges are not checked here, %s checks them at apply", field, m, file, name))
+		return
+	}
+	have := ""
+	switch {
+	case readErr != nil && subIDsMissing(readErr) == "":
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %v: the ranges are not checked here, %s (setuid root) checks them at apply", field, readErr, name))
+		return
+	case readErr != nil:
+		have = fmt.Sprintf("%s %s, and %s refuses every map without it", file, subIDsMissing(readErr), name)
+	case len(lines) == 0:
+		have = fmt.Sprintf("%s grants it none (%s checks it)", file, name)
+	default:
+		var grants []string
+		for _, g := range lines {
+			if !slices.Contains(grants, rangeText(g)) {
+				grants = append(grants, rangeText(g))
+			}
+		}
+		have = fmt.Sprintf("%s grants it only %s (%s checks it)", file, strings.Join(grants, ", "), name)
 	}
 	for i, r := range rs {
-		if r.Outside == own && r.Count == 1 {
+		if r.Outside == own && r.Count == 1 || readErr == nil && granted(lines, uint64(r.Outside), uint64(r.Count)) {
 			continue
 		}
-		ok := false
-		for _, g := range granted {
-			if r.Outside >= g.First && uint64(r.Outside)+uint64(r.Count) <= uint64(g.First)+uint64(g.Count) {
-				ok = true
-			}
-		}
-		if !ok {
-			have := "grants it none"
-			if len(grants) > 0 {
-				have = "grants it only " + strings.Join(grants, ", ")
-			}
-			ec.errorf(r.Pos, fmt.Sprintf("%s[%d]", field, i), "host %ss %d-%d are not %s's to map: %s %s (%s checks it)",
-				kind, r.Outside, uint64(r.Outside)+uint64(r.Count)-1, who, file, have, name)
-		}
+		ec.errorf(r.Pos, fmt.Sprintf("%s[%d]", field, i), "host %ss %d-%d are not %s's to map: %s",
+			kind, r.Outside, uint64(r.Outside)+uint64(r.Count)-1, who, have)
 	}
 }
 
