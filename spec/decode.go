@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nsup/nsup/internal/regfile"
+	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,8 +48,14 @@ func ParseVars(path string, vars Vars) (*Spec, error) {
 	}
 	// A regular file only (regfile): a spec in a repository that is a
 	// FIFO would block nsup, one that is a symlink to a device would have
-	// root open the device.
-	f, err := regfile.Open(path)
+	// root open the device. A link is followed within the spec's folder
+	// only: a repository's nsup.yaml that is a link to /etc/shadow or
+	// ~/.git-credentials had its lines printed by nsup plan as errors
+	// (unknown key "root:$6$...", got string "https://user:token@...").
+	f, err := regfile.OpenIn(filepath.Dir(abs), filepath.Base(abs))
+	if errors.Is(err, unix.EXDEV) {
+		return nil, fmt.Errorf("%s: refused: a symlink that leads out of the spec's folder %s (its lines would show in nsup's errors, whatever file it is): name the file it leads to", path, filepath.Dir(abs))
+	}
 	if err != nil {
 		return nil, err
 	}

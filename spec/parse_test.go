@@ -315,6 +315,34 @@ func TestParseNotFound(t *testing.T) {
 	}
 }
 
+// A spec named through a symlink of its folder (a repository's
+// nsup.yaml) that leads out of that folder is refused before it is read:
+// nsup plan printed the lines of the file it led to as errors, a
+// ~/.git-credentials' token or /etc/shadow's hashes. A link within the
+// folder is followed.
+func TestParseLinkOutOfFolderRefused(t *testing.T) {
+	home, repo := t.TempDir(), t.TempDir()
+	secret := filepath.Join(home, ".git-credentials")
+	os.WriteFile(secret, []byte("https://bob:ghp_SECRETTOKEN@github.com\n"), 0o600)
+	for _, target := range []string{secret, "../" + filepath.Base(home) + "/.git-credentials"} {
+		link := filepath.Join(repo, "nsup.yaml")
+		os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Parse(link)
+		if err == nil || strings.Contains(err.Error(), "SECRETTOKEN") || !strings.Contains(err.Error(), "leads out of the spec's folder") {
+			t.Errorf("nsup.yaml -> %s: %v, want it refused unread", target, err)
+		}
+	}
+	os.Mkdir(filepath.Join(repo, "examples"), 0o755)
+	os.WriteFile(filepath.Join(repo, "examples", "real.yaml"), []byte("version: 1\nenvironments:\n  box:\n    rootfs: {closure: [/bin/sh]}\n    namespaces: [mnt]\n    processes: [{name: main, command: [/bin/sh]}]\n"), 0o644)
+	os.Symlink("examples/real.yaml", filepath.Join(repo, "in.yaml"))
+	if _, err := Parse(filepath.Join(repo, "in.yaml")); err != nil {
+		t.Errorf("a link within the spec's folder: %v", err)
+	}
+}
+
 // A spec that is a FIFO or a symlink to a device (in a repository) is
 // refused at once: the open of a FIFO blocked nsup, and a device's open
 // is an act of its own.
@@ -330,7 +358,7 @@ func TestParseNotRegular(t *testing.T) {
 	go func() {
 		defer close(done)
 		for _, p := range []string{fifo, zero} {
-			if _, err := Parse(p); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			if _, err := Parse(p); err == nil || !strings.Contains(err.Error(), "not a regular file") && !strings.Contains(err.Error(), "leads out") {
 				t.Errorf("Parse(%s) = %v, want it refused", p, err)
 			}
 		}

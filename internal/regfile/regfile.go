@@ -46,6 +46,18 @@ func OpenBeneath(dirfd int, rel string) (*os.File, error) {
 	return openAt(dirfd, rel, unix.RESOLVE_BENEATH|unix.RESOLVE_NO_MAGICLINKS)
 }
 
+// OpenIn is Open of the file name in the folder dir, name's symlinks
+// followed below dir only (OpenBeneath); dir's own path is followed as
+// given.
+func OpenIn(dir, name string) (*os.File, error) {
+	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+	}
+	defer unix.Close(dfd)
+	return OpenBeneath(dfd, name)
+}
+
 func open(p string, resolve uint64) (*os.File, error) {
 	return openAt(unix.AT_FDCWD, p, resolve)
 }
@@ -90,12 +102,7 @@ func ReadBounded(p string, max int64) ([]byte, error) {
 
 // ReadBeneath is ReadBounded of rel below dir (OpenBeneath).
 func ReadBeneath(dir, rel string, max int64) ([]byte, error) {
-	dfd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: dir, Err: err}
-	}
-	defer unix.Close(dfd)
-	f, err := OpenBeneath(dfd, rel)
+	f, err := OpenIn(dir, rel)
 	if err != nil {
 		return nil, err
 	}
