@@ -498,9 +498,9 @@ func samePlanned(fd int, op planner.Setns) error {
 }
 
 func openNS(p string, t planner.CloneFlags) (int, error) {
-	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+	fd, err := nsFD(p)
 	if err != nil {
-		return -1, fmt.Errorf("open %s: %w", p, err)
+		return -1, err
 	}
 	got, err := unix.IoctlRetInt(fd, unix.NS_GET_NSTYPE)
 	if err != nil {

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -344,4 +345,19 @@ func nsFile(t planner.CloneFlags) string {
 		return "time_for_children"
 	}
 	return nsNames[t]
+}
+
+// nsFD opens the namespace file p for reading (planner.OpenNS: a FIFO or
+// a device named by a spec's join is never opened), as an fd of its own
+// (close-on-exec), or says p is not one.
+func nsFD(p string) (int, error) {
+	f, err := planner.OpenNS(p)
+	if errors.Is(err, planner.ErrNotNS) {
+		return -1, explained{fmt.Sprintf("%s is not a namespace file", p), unix.EINVAL}
+	}
+	if err != nil {
+		return -1, err
+	}
+	defer f.Close()
+	return unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 }

@@ -7,6 +7,8 @@ package planner
 import (
 	"os"
 
+	"github.com/nsup/nsup/internal/regfile"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -74,14 +76,23 @@ func (ec *envCompiler) nsFile(path string) nsFile {
 	return f
 }
 
+// ErrNotNS is OpenNS's refusal of what is not a namespace file.
+var ErrNotNS = regfile.ErrNotNS
+
+// OpenNS opens the namespace file at path for reading, and nothing else
+// (regfile.OpenNS): a join's path is the spec's, and a FIFO named there
+// (/proc/self/cwd/fifo, the caller's folder a repository) blocked nsup
+// plan for good, a device was opened, root's under sudo (a watchdog arms
+// on its open). The plan and apply open it so.
+func OpenNS(path string) (*os.File, error) { return regfile.OpenNS(path) }
+
 func openNSFile(path string) nsFile {
-	fd, err := unix.Openat2(unix.AT_FDCWD, path, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY})
+	file, err := OpenNS(path)
 	if err != nil {
 		return nsFile{err: err}
 	}
-	// (Wrapped to be closed: the planner's boundaries allow it no close
-	// of its own.)
-	defer os.NewFile(uintptr(fd), path).Close()
+	defer file.Close()
+	fd := int(file.Fd())
 	id, err := IdentifyNS(fd)
 	f := nsFile{opened: true, err: err, id: id}
 	if err == nil {

@@ -2,6 +2,9 @@ package planner
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,5 +53,44 @@ environments:
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("the plan does not say %s:\n%s", want, b.String())
 		}
+	}
+}
+
+// A join's path is the spec's: a FIFO or a device named there is never
+// opened, by the plan nor by apply (OpenNS, which both use). Opened for
+// reading, a FIFO blocked nsup plan for good (here the test's writer
+// meets that open, which is then seen), and a device's open, root's
+// under sudo, is an act of its own (a watchdog arms). A namespace file
+// still opens.
+func TestJoinPathOpensNamespaceFilesOnly(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	met := make(chan error, 1)
+	go func() {
+		// Blocks until the FIFO is opened for reading: by the plan (on
+		// the code before), or by the test below.
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err == nil {
+			f.Close()
+		}
+		met <- err
+	}()
+	dev := filepath.Join(dir, "dev")
+	os.Symlink("/dev/null", dev)
+	for _, p := range []string{fifo, dev} {
+		if f := openNSFile(p); f.opened || !errors.Is(f.err, ErrNotNS) {
+			t.Errorf("%s: opened %v, %v; want it refused unopened (%v)", p, f.opened, f.err, ErrNotNS)
+		}
+	}
+	// The writer let go (its open met by this one, not blocking).
+	if r, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+		<-met
+		r.Close()
+	}
+	if f := openNSFile("/proc/self/ns/uts"); !f.known() || f.nstype != syscall.CLONE_NEWUTS {
+		t.Errorf("/proc/self/ns/uts: %+v, want the uts namespace", f)
 	}
 }

@@ -67,6 +67,41 @@ func openAt(dirfd int, p string, resolve uint64) (*os.File, error) {
 }
 
 func openFlags(dirfd int, p string, flags int, resolve uint64) (*os.File, error) {
+	return openChecked(dirfd, p, flags, resolve, func(fd int) error {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return &os.PathError{Op: "open", Path: p, Err: ErrNotRegular}
+		}
+		return nil
+	})
+}
+
+// ErrNotNS is OpenNS's refusal of anything but a namespace file.
+var ErrNotNS = errors.New("not a namespace file (a FIFO, a device or any other file is never opened)")
+
+// OpenNS opens the namespace file at p (on nsfs: /proc/PID/ns/TYPE, or a
+// bind of one as /run/netns/NAME) for reading, and nothing else: what a
+// spec's join names may be a FIFO (its open blocks for good) or a device
+// (whose open is an act of its own).
+func OpenNS(p string) (*os.File, error) {
+	return openChecked(unix.AT_FDCWD, p, 0, 0, func(fd int) error {
+		var st unix.Statfs_t
+		if err := unix.Fstatfs(fd, &st); err != nil {
+			return &os.PathError{Op: "statfs", Path: p, Err: err}
+		}
+		if st.Type != unix.NSFS_MAGIC {
+			return &os.PathError{Op: "open", Path: p, Err: ErrNotNS}
+		}
+		return nil
+	})
+}
+
+// openChecked opens p O_PATH, has check look at that fd, and only then
+// opens it for reading, through /proc/self/fd.
+func openChecked(dirfd int, p string, flags int, resolve uint64, check func(fd int) error) (*os.File, error) {
 	fd, err := unix.Openat2(dirfd, p, &unix.OpenHow{Flags: uint64(unix.O_PATH | unix.O_CLOEXEC | flags), Resolve: resolve})
 	if err != nil {
 		if err == unix.ELOOP && resolve&unix.RESOLVE_NO_SYMLINKS != 0 {
@@ -75,14 +110,10 @@ func openFlags(dirfd int, p string, flags int, resolve uint64) (*os.File, error)
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+	if err := check(fd); err != nil {
+		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, &os.PathError{Op: "open", Path: p, Err: ErrNotRegular}
-	}
-	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	rfd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(fd), unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: p, Err: err}
 	}
