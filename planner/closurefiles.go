@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxSymlinks is the kernel's limit on symlinks followed in one lookup
@@ -141,6 +143,9 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 	if _, ok := c.files[p]; ok {
 		return nil
 	}
+	if err := kernelFile(p); err != nil {
+		return err
+	}
 	f := File{Path: p, Type: "file", Mode: closureMode(fi.Mode()), Source: p, Size: fi.Size()}
 	if err := c.bound(p, f.Size); err != nil {
 		return err
@@ -163,6 +168,25 @@ func (c *closureBuilder) addFile(p string, fi fs.FileInfo) error {
 	f.Digest, f.Size = d, n
 	c.files[p] = f
 	c.total += n
+	return nil
+}
+
+// kernelFile refuses a file of a kernel filesystem (proc, sysfs,
+// debugfs...: kernelFS): what it reads is the kernel's, for the reader,
+// not a file of the host's to copy. Before helper-117's review a
+// repository's link to /proc/self/environ in a closure copied the
+// caller's whole environment (its tokens and keys) into the tree, where
+// the plan showed /proc/PID/environ of nsup plan's own process, a size
+// and a digest; /proc/kallsyms would give root inside the kernel's
+// addresses.
+func kernelFile(p string) error {
+	var st unix.Statfs_t
+	if unix.Statfs(p, &st) != nil {
+		return nil // the open that follows says why
+	}
+	if fs, ok := kernelFS[int64(st.Type)]; ok {
+		return fmt.Errorf("%s is on a %s filesystem, the host's kernel's: what it reads is the kernel's (a process's environment, kernel addresses), not a file to copy into a closure: refused", p, fs)
+	}
 	return nil
 }
 
