@@ -102,6 +102,12 @@ func (ec *envCompiler) volumes() {
 			}
 			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
 		case m.Type == spec.MountBind && m.Create:
+			if link, to := linkOnWay(m.Source); link != "" {
+				// Apply makes the folder, and binds it, through no
+				// symlink (RESOLVE_NO_SYMLINKS): said here, not
+				// planned for apply to refuse.
+				ec.errorf(m.Pos, field+".source", "%s is a symlink (to %s) on the way to %s, which apply makes and binds through no symlink: name the folder where it leads", link, to, m.Source)
+			}
 			if !planned[m.Source] {
 				planned[m.Source] = true
 				ec.add(Host, m.Pos, MkdirAll{Path: m.Source, Mode: 0o755})
@@ -220,4 +226,26 @@ func (ec *envCompiler) markMade(p, why string) {
 		ec.made = map[string]string{}
 	}
 	ec.made[p] = why
+}
+
+// linkOnWay is the first symlink on the way to the host path p, and its
+// target ("" if none): each folder of p that is there, and the first
+// name that is not (a dangling link). Before helper-117's review a bind
+// with create: true of ./cache, a link of the repository to a folder not
+// there yet, planned mkdir("./cache") and a writable bind of it, which
+// apply then refused.
+func linkOnWay(p string) (string, string) {
+	at := "/"
+	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+		at = filepath.Join(at, name)
+		fi, err := os.Lstat(at)
+		if err != nil {
+			return "", ""
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			to, _ := os.Readlink(at)
+			return at, to
+		}
+	}
+	return "", ""
 }
