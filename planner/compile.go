@@ -192,7 +192,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	if abs, err := filepath.Abs(s.File); err == nil {
 		p.SpecPath = abs
 	}
-	p.EnvFile = s.EnvFile
+	p.EnvFile, p.EnvFileDigest = s.EnvFile, s.EnvDigest
 	p.Vars = VarsOf(s)
 	c.prefixes(envs)
 	p.Environments = c.envs(envs)

@@ -28,10 +28,12 @@ type Plan struct {
 	Project string `json:"project,omitempty"`
 	// Vars are the spec's variable references as they were resolved (the
 	// values are in the steps already; these say where each came from),
-	// and EnvFile the .env file read ("" for none).
-	Vars         []Var  `json:"vars,omitempty"`
-	EnvFile      string `json:"envFile,omitempty"`
-	Environments []Env  `json:"environments"`
+	// and EnvFile the .env file read ("" for none), EnvFileDigest its
+	// bytes' "sha256:HEX".
+	Vars          []Var  `json:"vars,omitempty"`
+	EnvFile       string `json:"envFile,omitempty"`
+	EnvFileDigest string `json:"envFileDigest,omitempty"`
+	Environments  []Env  `json:"environments"`
 	// Writable are the host folders an environment of the spec may write
 	// (a writable bind's source, a volume, a writable dir root), for nsup
 	// plan -o to refuse saving the plan there (WritableHolding). Not

@@ -42,22 +42,34 @@ func Parse(path string) (*Spec, error) {
 // ParseVars is Parse with the variables of vars (Parse: the caller's
 // environment and the .env beside the spec).
 func ParseVars(path string, vars Vars) (*Spec, error) {
-	abs, err := filepath.Abs(path)
+	data, dir, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
+	return ParseBytesVars(path, dir, data, vars)
+}
+
+// ReadFile reads the spec at path as Parse does (readSpec), and says its
+// folder (absolute), against which its relative paths are
+// resolved.
+func ReadFile(path string) ([]byte, string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := filepath.Dir(abs)
 	// A regular file only (regfile): a spec in a repository that is a
 	// FIFO would block nsup, one that is a symlink to a device would have
 	// root open the device. A link is followed within the spec's folder
 	// only: a repository's nsup.yaml that is a link to /etc/shadow or
 	// ~/.git-credentials had its lines printed by nsup plan as errors
 	// (unknown key "root:$6$...", got string "https://user:token@...").
-	f, err := regfile.OpenIn(filepath.Dir(abs), filepath.Base(abs))
+	f, err := regfile.OpenIn(dir, filepath.Base(abs))
 	if errors.Is(err, unix.EXDEV) {
-		return nil, fmt.Errorf("%s: refused: a symlink that leads out of the spec's folder %s (its lines would show in nsup's errors, whatever file it is): name the file it leads to", path, filepath.Dir(abs))
+		return nil, "", fmt.Errorf("%s: refused: a symlink that leads out of the spec's folder %s (its lines would show in nsup's errors, whatever file it is): name the file it leads to", path, dir)
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
 	// Its size is a hint (it may change): the bytes are read into one
@@ -66,20 +78,32 @@ func ParseVars(path string, vars Vars) (*Spec, error) {
 	if st, err := f.Stat(); err == nil {
 		size = min(st.Size(), MaxSize+1)
 	}
-	return parseReader(path, filepath.Dir(abs), f, size, vars)
+	b, err := readSpec(f, size)
+	return b, dir, err
 }
 
-// parseReader reads at most MaxSize+1 bytes of r (about size, if known):
-// one more than allowed is enough to know that the input is too large.
+// parseReader parses what readSpec reads of r.
 func parseReader(name, dir string, r io.Reader, size int64, vars Vars) (*Spec, error) {
+	b, err := readSpec(r, size)
+	if err != nil {
+		return nil, err
+	}
+	return ParseBytesVars(name, dir, b, vars)
+}
+
+// readSpec reads at most MaxSize+1 bytes of r (about size, if known):
+// one more than allowed is enough to know that the input is too large.
+func readSpec(r io.Reader, size int64) ([]byte, error) {
 	var b bytes.Buffer
 	b.Grow(int(size) + bytes.MinRead)
 	if _, err := b.ReadFrom(io.LimitReader(r, MaxSize+1)); err != nil {
 		return nil, err
 	}
-	d := &decoder{file: name, dir: dir, vars: vars}
-	return d.result(b.Bytes())
+	return b.Bytes(), nil
 }
+
+// Digest is "sha256:HEX" of b, as a Spec's Digest and EnvDigest are.
+func Digest(b []byte) string { return digestOf(b) }
 
 // ParseBytes validates the spec data. name is the file name used in errors
 // and in Spec.File; dir is the absolute folder against which relative paths
@@ -97,6 +121,12 @@ func ParseBytes(name, dir string, data []byte) (*Spec, error) {
 func ParseBytesVars(name, dir string, data []byte, vars Vars) (*Spec, error) {
 	d := &decoder{file: name, dir: dir, vars: vars}
 	return d.result(data)
+}
+
+// digestOf is "sha256:HEX" of b: a spec's Digest, an env file's.
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 func (d *decoder) result(data []byte) (*Spec, error) {
@@ -118,9 +148,10 @@ type decoder struct {
 	vars Vars
 	// uses are the variable references resolved, in file order; subst
 	// the scalars they changed; envFile the .env file read, if any.
-	uses    []VarUse
-	subst   map[*yaml.Node]bool
-	envFile string
+	uses      []VarUse
+	subst     map[*yaml.Node]bool
+	envFile   string
+	envDigest string
 	// volumeRefs are the volume mounts' sources, checked once the
 	// top-level volumes are read.
 	volumeRefs []volumeRef
@@ -183,8 +214,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	if !d.interpolate(doc, data) {
 		return nil
 	}
-	sum := sha256.Sum256(data)
-	s := &Spec{File: d.file, Dir: d.dir, Digest: "sha256:" + hex.EncodeToString(sum[:])}
+	s := &Spec{File: d.file, Dir: d.dir, Digest: digestOf(data)}
 	top := doc.Content[0]
 	if top.Kind == yaml.ScalarNode && top.ShortTag() == "!!null" {
 		d.report(Pos{1, 1}, "", "the file is empty: expected version and environments")
@@ -193,7 +223,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	d.top(top, s)
 	d.checkVolumeRefs(s)
 	d.validate()
-	s.Vars, s.EnvFile = d.uses, d.envFile
+	s.Vars, s.EnvFile, s.EnvDigest = d.uses, d.envFile, d.envDigest
 	return s
 }
 

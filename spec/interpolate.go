@@ -415,7 +415,7 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 			d.report(Pos{1, 1}, "", fmt.Sprintf("--env-file: %v", err))
 			return false
 		}
-		d.envFile = d.vars.EnvFile
+		d.envFile, d.envDigest = d.vars.EnvFile, digestOf(b)
 		in.file = d.readEnvFile(d.vars.EnvFile, b)
 	case d.vars.DotEnv && d.dir != "":
 		name := filepath.Join(d.dir, ".env")
@@ -427,7 +427,7 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 			return false
 		}
 		if b != nil {
-			d.envFile = shown
+			d.envFile, d.envDigest = shown, digestOf(b)
 			in.file = d.readEnvFile(shown, b)
 		}
 	}

@@ -33,6 +33,8 @@ type Spec struct {
 	// order; EnvFile is the .env file read ("" for none).
 	Vars    []VarUse
 	EnvFile string
+	// EnvDigest is "sha256:HEX" of EnvFile's bytes as read ("" for none).
+	EnvDigest string
 	// Environments in declaration order.
 	Environments []*Environment
 }

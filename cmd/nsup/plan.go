@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/internal/regfile"
 	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
@@ -117,12 +118,27 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 	if p.EnvFile != filepath.Join(filepath.Dir(p.Spec), ".env") {
 		vars.EnvFile = p.EnvFile // --env-file's (the .env beside the spec is read anyway)
 	}
-	s, err := spec.ParseVars(p.SpecPath, vars)
+	// The files the plan names are parsed, and their lines or values
+	// shown, only once they are the files it was made from: a saved plan
+	// of a repository's named ~/.git-credentials as its spec or its
+	// --env-file, and apply printed its lines as their errors, or a value
+	// of ~/.aws/credentials in the difference below.
+	data, dir, err := spec.ReadFile(p.SpecPath)
+	if err != nil {
+		return nil, invalidError{fmt.Errorf("%s: the plan's spec %s: %w", file, p.SpecPath, err)}
+	}
+	if d := spec.Digest(data); d != p.SpecDigest {
+		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, d)}
+	}
+	if vars.EnvFile != "" {
+		b, err := regfile.ReadBounded(vars.EnvFile, spec.MaxSize)
+		if d := spec.Digest(b); err != nil || d != p.EnvFileDigest {
+			return nil, invalidError{fmt.Errorf("%s: refused: the env file %s is not the one the plan was made with; plan again", file, vars.EnvFile)}
+		}
+	}
+	s, err := spec.ParseBytesVars(p.SpecPath, dir, data, vars)
 	if err != nil {
 		return nil, invalidError{fmt.Errorf("%s: the plan's spec %s no longer parses:\n%w", file, p.SpecPath, err)}
-	}
-	if s.Digest != p.SpecDigest {
-		return nil, invalidError{fmt.Errorf("%s: refused: the spec %s changed since the plan was made (%s, now %s); plan again", file, p.SpecPath, p.SpecDigest, s.Digest)}
 	}
 	s.File = p.Spec // origins are printed with the name the plan was made with
 	// Planned for a terminal or not, as it was saved: apply relays a
