@@ -105,12 +105,13 @@ func (ec *envCompiler) child() {
 		}
 		for i, m := range e.Mounts {
 			if m.Type == spec.MountBind && i >= len(ec.hostBinds) && ec.made[m.Source] != "volume" {
-				live = append(live, m.Source)
+				src := ec.hostShown(m.Source)
+				live = append(live, src)
 				if !m.Readonly {
-					writable = append(writable, m.Source)
+					writable = append(writable, src)
 				}
 				if slices.Contains(m.Options, "dev") {
-					devs = append(devs, m.Source)
+					devs = append(devs, src)
 				}
 			}
 		}

@@ -55,6 +55,18 @@ func (ec *envCompiler) resolved(p, field string) string {
 	return h.resolved
 }
 
+// hostShown is a bind's source p as the notes name it: the folder apply
+// binds, where p's symlinks lead, then p as written when they differ.
+// Before helper-117's review the note of what an environment may write
+// named a repository's ./data, a link to ~/.ssh, as the project's own
+// folder.
+func (ec *envCompiler) hostShown(p string) string {
+	if h := ec.hostDir(p); h.resolveErr == nil && h.resolved != p {
+		return h.resolved + " (" + p + ")"
+	}
+	return p
+}
+
 // hostDir is what the plan asks of a host path named as a rootfs or a
 // bind source: EvalSymlinks and stat(2).
 type hostDir struct {

@@ -85,3 +85,36 @@ environments:
 		t.Errorf("want %q, and no other:\n%s", want, n)
 	}
 }
+
+// TestWritableHostNoteResolved: the note of what an environment may
+// write names the folder apply binds, where the source's symlinks lead:
+// it named a repository's ./data, a link to the caller's ~/.ssh, as if
+// it were the project's own folder (another note, and the step, said
+// where it led).
+func TestWritableHostNoteResolved(t *testing.T) {
+	repo, home := t.TempDir(), t.TempDir()
+	ssh := filepath.Join(home, ".ssh")
+	os.Mkdir(ssh, 0o700)
+	data := filepath.Join(repo, "data")
+	if err := os.Symlink(ssh, data); err != nil {
+		t.Fatal(err)
+	}
+	p, err := compileLimits(t, `version: 1
+environments:
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid, net]
+    mounts: [{type: bind, source: `+data+`, target: /data}]
+    processes: [{name: main, command: [/bin/sh]}]
+`, rootCaller, "hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "environments.web: the host's " + ssh + " (" + data + ") writable inside"
+	for _, n := range p.Environments[0].Notes {
+		if strings.HasPrefix(n, want) {
+			return
+		}
+	}
+	t.Errorf("no note begins %q: %q", want, p.Environments[0].Notes)
+}
