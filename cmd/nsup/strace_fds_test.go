@@ -257,14 +257,23 @@ func (s *fdState) apply(e event) {
 			set(o)
 		}
 	case "openat":
-		if len(a) >= 3 {
-			p := unquote(a[1])
-			o := s.resolved(e.pid, a[0], p, !strings.Contains(p, "/") && strings.Contains(a[2], "O_NOFOLLOW"))
-			if o != nil {
-				o.how = a[2]
-			}
-			set(o)
+		if len(a) < 3 {
+			break
 		}
+		if o := s.procFd(e.pid, a[1]); o != nil {
+			// An O_PATH fd opened again for reading (regfile: a
+			// namespace file, once fstatfs said it is one).
+			again := *o
+			again.how = a[2]
+			set(&again)
+			break
+		}
+		p := unquote(a[1])
+		o := s.resolved(e.pid, a[0], p, !strings.Contains(p, "/") && strings.Contains(a[2], "O_NOFOLLOW"))
+		if o != nil {
+			o.how = a[2]
+		}
+		set(o)
 	case "open_tree":
 		if len(a) == 3 {
 			src := s.fd(e.pid, a[0])
