@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // subfolderMountHides refuses a mount (a tmpfs, a bind of another
@@ -86,10 +87,13 @@ func hidesFiles(p string) bool {
 	if err != nil || !fi.IsDir() {
 		return true
 	}
-	f, err := os.Open(p)
+	// O_DIRECTORY|O_NOFOLLOW: swapped meanwhile for a fifo (which would
+	// block the open) or a link, it is taken as hiding (helper-117).
+	fd, err := unix.Openat2(unix.AT_FDCWD, p, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC})
 	if err != nil {
 		return true
 	}
+	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
 	_, err = f.Readdirnames(1)
 	return !errors.Is(err, io.EOF)
