@@ -56,6 +56,7 @@ func TestCacheInWritableFolder(t *testing.T) {
 func TestCacheInWritableFolderRootless(t *testing.T) {
 	d := t.TempDir()
 	os.MkdirAll(filepath.Join(d, "root/bin"), 0o755)
+	os.MkdirAll(filepath.Join(d, "root/root/.cache"), 0o755) // the target (targetMakeable)
 	os.MkdirAll(filepath.Join(d, "home/.cache/nsup"), 0o700)
 	os.WriteFile(filepath.Join(d, "root/bin/sh"), []byte("#!/bin/sh\n"), 0o755)
 	compile := func(caller Caller, idmap string) error {

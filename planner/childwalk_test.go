@@ -23,7 +23,10 @@ func TestChildWalksHostPaths(t *testing.T) {
 	dir := t.TempDir()
 	priv := filepath.Join(dir, "priv")
 	open := filepath.Join(dir, "open")
-	for _, d := range []string{priv + "/root/bin", priv + "/src", open + "/root/bin", open + "/src", open + "/closed/bin"} {
+	for _, d := range []string{priv + "/root/bin", priv + "/src", open + "/root/bin", open + "/src", open + "/closed/bin",
+		// The mounts' targets: root inside may not make them in a root
+		// of the test's uid (targetMakeable).
+		priv + "/root/src", priv + "/root/new", open + "/root/src", open + "/root/closed", open + "/root/b"} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}

@@ -419,6 +419,9 @@ type envCompiler struct {
 	// treeTargets are the mounts' targets as a dir root's symlinks lead
 	// them (linkedBelowBind), by index, where one was followed.
 	treeTargets []treeTarget
+	// madeBy are the host paths of the folders apply's mounts make in
+	// the dir root or a bound host folder (targetMakeable), so far.
+	madeBy map[string]bool
 	// peer is pidPeer's answer, once peerKnown.
 	peer      string
 	peerKnown bool

@@ -18,7 +18,7 @@ import (
 // /dev/null). Read-only, one node, an overlaid root, and a user
 // namespace that maps root elsewhere plan.
 func TestDevFolderWritableRefused(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/x")
 	host, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 // sudo password) and wrote into it. A bind of the host's devpts nodev (a
 // node there does not open), and one node with dev, stay planned.
 func TestHostNodesInUserNS(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/x")
 	const idmap = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
 	env := func(bind string, caller Caller) string {
 		text := bindAtX(root, "[user, mnt, pid, net]"+idmap, bind)

@@ -16,7 +16,7 @@ import (
 // the OOM killer's first choice) and nice 19 to its session's
 // autogroup. Another bind, /sys's, stays planned there.
 func TestHostProcInUserNS(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/x")
 	const idmap = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
 	env := func(rootfs, bind string) string { return bindAtX(rootfs, "[user, mnt, pid, net]"+idmap, bind) }
 	for _, caller := range []Caller{rootCaller, userCaller} {

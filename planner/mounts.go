@@ -179,6 +179,7 @@ func (ec *envCompiler) child() {
 			ec.shadowedByLater(i)
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
+			ec.targetMakeable(i, parent)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
 				ec.markWalk(first, m, false)
 			} else if ec.walkFollowsNoLink(i, parent[i], beneath) {

@@ -545,7 +545,7 @@ environments:
 // fourth review wrote the host's core_pattern through a bind of /proc
 // in such a namespace). One that maps root elsewhere does.
 func TestUserNSMapsRootToRoot(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/hostsys", "/sys")
 	env := func(idmap, mount string) string {
 		return `version: 1
 environments:
@@ -639,10 +639,15 @@ environments:
 }
 
 // shRoot is a dir rootfs with only /bin/sh (the planner's tests look
-// the command up there; nothing runs it).
-func shRoot(t *testing.T) string {
+// the command up there; nothing runs it), and the folders targets.
+func shRoot(t *testing.T, targets ...string) string {
 	root := t.TempDir()
 	os.MkdirAll(root+"/bin", 0o755)
+	for _, d := range targets {
+		// A mount's target, which root inside mapped elsewhere may not
+		// make in the test's folder (targetMakeable).
+		os.MkdirAll(root+d, 0o755)
+	}
 	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
 	return root
 }

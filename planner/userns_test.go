@@ -33,7 +33,7 @@ environments:
 // check by group (a review opened a sysfs device's remove for writing
 // through a writable sysfs so): what it allowed is refused.
 func TestUserNSMapsGIDZero(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/proc", "/sys")
 	if _, err := compileLimits(t, confinedWeb(root, "100000"), rootCaller, "hybrid"); err != nil {
 		t.Errorf("root and gid 0 mapped to 100000: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestFileMapsNoHostZero(t *testing.T) {
 // namespace (a review's b, joining web's pid namespace with a proc of its
 // own, wrote the host's core_pattern through web's writable /proc/sys).
 func TestPIDJoinOwnUserNS(t *testing.T) {
-	root := shRoot(t)
+	root := shRoot(t, "/proc", "/sys")
 	joiner := func(web, join string) string {
 		return web + `  b:
     rootfs: {dir: ` + root + `}

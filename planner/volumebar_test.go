@@ -22,6 +22,7 @@ import (
 func TestVolumeBarsOthers(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "rootfs/bin"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "rootfs/data"), 0o755) // the target (targetMakeable)
 	os.WriteFile(filepath.Join(dir, "rootfs/bin/sh"), []byte("#!"), 0o755)
 	vols := "/srv/vols"
 	const idmap = "\n    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]"

@@ -1,0 +1,105 @@
+package planner
+
+// A mount's target that is missing is made by apply's child stage
+// ("mkdir target if missing"), inside its user namespace: as root, with
+// an idmap that maps root inside elsewhere, as that host uid. In a dir
+// root of the host's root (0755, root's) it may not: before helper-118's
+// change the plan showed the step and apply failed with "resolve /src
+// inside the root: permission denied". An overlaid root's upper layer is
+// root inside's, a tmpfs root inside mounted too; a host folder bound
+// earlier is the host's, and checked as the root is.
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// targetMakeable refuses the ith mount when its target is missing and
+// root inside, as the host uid it maps to, could not make its first
+// missing folder: its parent, in the dir root or in the host folder of
+// the earlier bind the target lies in (parent is nestedMounts's), is a
+// folder that uid may not write or search (its owner and group unmapped,
+// the mode's bits not granting it). A folder an earlier mount made is
+// root inside's (0755, the mapped uid's). A path through a symlink of
+// the tree is left to linkedBelowBind; one below a kernel filesystem or
+// a tmpfs mounted earlier, or a volume's folder, is root inside's own.
+func (ec *envCompiler) targetMakeable(i int, parent []int) {
+	uid, gid, ok := ec.mappedRoot()
+	if !ok || ec.opts.Export || ec.joined(spec.NSMount) != nil {
+		return
+	}
+	e := ec.e
+	m := e.Mounts[i]
+	base, rel, where, fix := "", m.Target, "", ""
+	switch k := parent[i]; {
+	case k >= 0:
+		b := e.Mounts[k]
+		h := ec.hostDir(b.Source)
+		if b.Type != spec.MountBind || ec.made[b.Source] != "" || h.resolveErr != nil || h.statErr != nil || !h.isDir {
+			return
+		}
+		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
+		where = fmt.Sprintf("below the bind at %s (%s), in its host folder %s", b.Target, ec.mountField(k), base)
+		fix = fmt.Sprintf("make %s beforehand, or give an idmap that maps that folder's owner and group too", filepath.Join(base, rel))
+	case e.Rootfs.Dir != "" && !e.Rootfs.Overlay && ec.root != "" && ec.root != "/":
+		base = ec.root
+		where = fmt.Sprintf("in the dir root %s", base)
+		fix = fmt.Sprintf("make %s in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too", filepath.Join(base, rel))
+	default:
+		return
+	}
+	if ec.madeBy == nil {
+		ec.madeBy = map[string]bool{}
+	}
+	parts := closurePathParts(rel)
+	at := base
+	for n, name := range parts {
+		if name == ".." || name == "." {
+			return
+		}
+		next := filepath.Join(at, name)
+		fi, err := os.Lstat(next)
+		switch {
+		case err == nil && fi.Mode()&os.ModeSymlink != 0, err == nil && !fi.IsDir() && n < len(parts)-1:
+			return
+		case err == nil:
+			at = next
+			continue
+		case !errors.Is(err, fs.ErrNotExist):
+			return
+		case ec.madeBy[next]:
+			at = next
+			continue
+		}
+		// next is the first folder missing: apply makes it in at, and
+		// what follows in it.
+		for _, p := range parts[n:] {
+			at2 := filepath.Join(at, p)
+			ec.madeBy[at2], at = true, at2
+		}
+		at = path.Dir(next)
+		u, g, mode, serr := ec.opts.FolderStat(at)
+		if serr != nil || hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
+			return
+		}
+		need := uint32(0o003)
+		switch {
+		case int64(u) == uid:
+			need = 0o300
+		case int64(g) == gid:
+			need = 0o030
+		}
+		if mode&need == need {
+			return
+		}
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing %s: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not make its first missing folder %s there (%s is mode %04o, owner %d:%d): apply would fail with EACCES; %s", m.Target, where, uid, gid, next, at, mode&0o7777, u, g, fix)
+		return
+	}
+}

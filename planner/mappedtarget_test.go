@@ -1,0 +1,115 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/nsup/nsup/spec"
+)
+
+// TestMappedTargetMakeable: as root, with an idmap that maps root inside
+// to 100000, a mount whose target is missing in a dir root of the test's
+// uid (0755) is refused at the mount, naming the first missing folder,
+// its parent's owner and mode, who root inside is and the ways out: the
+// plan showed "mkdir target if missing" and apply failed with "resolve
+// /src inside the root: permission denied" (found by the helper before helper-118). So is
+// one missing below an earlier bind, in that bind's host folder. A
+// target that exists, one below an earlier tmpfs or in a folder an
+// earlier mount made, a parent root inside may write (its owner and
+// group mapped, o+w), an overlaid root, a root mapped to the host's
+// root, no idmap, and rootless plan as before; a read-only root is
+// checked as a writable one (apply makes the target in the same
+// folder). TestRootMappedTargetMissing applies them.
+func TestMappedTargetMakeable(t *testing.T) {
+	dir := t.TempDir()
+	// Searchable by root inside (childWalks): the temp folders are 0700.
+	os.Chmod(filepath.Dir(dir), 0o711)
+	os.Chmod(dir, 0o755)
+	for _, d := range []string{"root/bin", "root/there", "src", "host/sub", "open/bin", "mine/bin"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []string{"root", "open", "mine"} {
+		os.WriteFile(filepath.Join(dir, r, "bin/sh"), []byte("#!/bin/sh\n"), 0o755)
+	}
+	os.Chmod(filepath.Join(dir, "open"), 0o777)
+	own := os.Getuid()
+	if own >= 100000 && own < 165536 {
+		t.Fatalf("the test's uid %d is in the map", own)
+	}
+	const elsewhere = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
+	const ownerMapped = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 1}, {inside: 1, outside: OWNUID, count: 1}], gid: [{inside: 0, outside: 100000, count: 1}, {inside: 1, outside: OWNGID, count: 1}]}"
+	const fix = "make DIR/root/src in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too"
+	bind := "\n      - {type: bind, source: DIR/src, target: /src}"
+	for _, tc := range []struct {
+		name, rootfs, idmap, mounts, want string
+		caller                            Caller
+	}{{
+		name: "missing", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: bind,
+		want: `t.yaml:8:9: environments.a.mounts[0].target: /src is missing in the dir root DIR/root: apply makes it ("target if missing") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/src there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; ` + fix,
+	}, {
+		name: "readonly", rootfs: "{dir: DIR/root, readonly: true}", idmap: elsewhere, mounts: bind,
+		want: "environments.a.mounts[0].target: /src is missing in the dir root DIR/root",
+	}, {
+		name: "tmpfs", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /run/app}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /run/app is missing in the dir root DIR/root: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/run there (DIR/root is mode 0755, owner OWN)",
+	}, {
+		// Nested: the first missing folder is named; /a, once made, is
+		// root inside's, and the next mount in it is not refused again.
+		name: "nested", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /a/b/c}\n      - {type: tmpfs, target: /a/d}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /a/b/c is missing in the dir root DIR/root: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/a there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; make DIR/root/a/b/c in the root beforehand",
+	}, {
+		name: "below-bind", rootfs: "{dir: DIR/root}", idmap: elsewhere,
+		mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub/new}",
+		want:   "t.yaml:9:9: environments.a.mounts[1].target: /there/sub/new is missing below the bind at /there (environments.a.mounts[0]), in its host folder DIR/host: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/host/sub/new there (DIR/host/sub is mode 0755, owner OWN): apply would fail with EACCES; make DIR/host/sub/new beforehand, or give an idmap that maps that folder's owner and group too",
+	}, {
+		name: "exists", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: bind, source: DIR/src, target: /there}",
+	}, {
+		name: "below-tmpfs", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /there}\n      - {type: bind, source: DIR/src, target: /there/a/src}",
+	}, {
+		name: "below-bind-there", rootfs: "{dir: DIR/root}", idmap: elsewhere,
+		mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub}",
+	}, {
+		name: "others-write", rootfs: "{dir: DIR/open}", idmap: elsewhere, mounts: bind,
+	}, {
+		name: "owner-mapped", rootfs: "{dir: DIR/root}", idmap: ownerMapped, mounts: bind,
+	}, {
+		name: "overlay", rootfs: "{dir: DIR/root, overlay: true}", idmap: elsewhere, mounts: bind,
+	}, {
+		name: "root-mapped", rootfs: "{dir: DIR/root}", mounts: bind,
+	}, {
+		name: "rootless", rootfs: "{dir: DIR/root}", caller: userCaller,
+		idmap: "\n    idmap: {uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}]}", mounts: bind,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := strings.NewReplacer("DIR", dir, "OWNUID", strconv.Itoa(own), "OWNGID", strconv.Itoa(os.Getgid()))
+			text := r.Replace("version: 1\nenvironments:\n  a:\n    rootfs: " + tc.rootfs + "\n    namespaces: [user, mnt, pid]" + tc.idmap + "\n    mounts:" + tc.mounts + "\n    processes: [{name: main, command: [/bin/sh]}]\n")
+			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(text))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller := rootCaller
+			if tc.caller.UID != 0 {
+				caller = tc.caller
+			}
+			_, err = Compile(s, fixedOptions(Options{Caller: &caller, FolderStat: folderStat, CacheDir: t.TempDir()}))
+			got := ""
+			if err != nil {
+				got = strings.NewReplacer(dir, "DIR", strconv.Itoa(own)+":"+strconv.Itoa(os.Getgid()), "OWN").Replace(err.Error())
+			}
+			switch {
+			case tc.want == "" && got != "":
+				t.Errorf("refused: %s", got)
+			case tc.want != "" && !strings.Contains(got, tc.want):
+				t.Errorf("(-want +got):\n%s", cmp.Diff(tc.want, got))
+			case tc.want != "" && strings.Count(got, "is missing") != 1:
+				t.Errorf("refused more than once: %s", got)
+			}
+		})
+	}
+}
