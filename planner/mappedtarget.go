@@ -26,7 +26,9 @@ import (
 // missing folder: its parent, in the dir root or in the host folder of
 // the earlier bind the target lies in (parent is nestedMounts's), is a
 // folder that uid may not write or search (its owner and group unmapped,
-// the mode's bits not granting it). A folder an earlier mount made is
+// the mode's bits not granting it); or when a folder on its way there
+// (the root itself is childWalks's), the target missing or not, is one
+// that uid may not search. A folder an earlier mount made is
 // root inside's (0755, the mapped uid's). A path through a symlink of
 // the tree is left to linkedBelowBind; one below a kernel filesystem or
 // a tmpfs mounted earlier, or a volume's folder, is root inside's own.
@@ -38,7 +40,8 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 	e := ec.e
 	m := e.Mounts[i]
 	base, rel, where, fix := "", m.Target, "", ""
-	switch k := parent[i]; {
+	k := parent[i]
+	switch {
 	case k >= 0:
 		b := e.Mounts[k]
 		h := ec.hostDir(b.Source)
@@ -64,6 +67,13 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 		if name == ".." || name == "." {
 			return
 		}
+		// Apply's walk searches at (the root itself is childWalks's).
+		if at != ec.root || k >= 0 {
+			if u, g, mode, ok := ec.grants(at, uid, gid, 0o1); !ok {
+				ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s on its way (mode %04o, owner %d:%d): apply would fail with EACCES; let that uid search it (chmod o+x, or that gid as its group), or give an idmap that maps its owner and group too", m.Target, where, uid, gid, at, mode&0o7777, u, g)
+				return
+			}
+		}
 		next := filepath.Join(at, name)
 		fi, err := os.Lstat(next)
 		switch {
@@ -85,21 +95,30 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 			ec.madeBy[at2], at = true, at2
 		}
 		at = path.Dir(next)
-		u, g, mode, serr := ec.opts.FolderStat(at)
-		if serr != nil || hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
-			return
+		if u, g, mode, ok := ec.grants(at, uid, gid, 0o3); !ok {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing %s: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not make its first missing folder %s there (%s is mode %04o, owner %d:%d): apply would fail with EACCES; %s", m.Target, where, uid, gid, next, at, mode&0o7777, u, g, fix)
 		}
-		need := uint32(0o003)
-		switch {
-		case int64(u) == uid:
-			need = 0o300
-		case int64(g) == gid:
-			need = 0o030
-		}
-		if mode&need == need {
-			return
-		}
-		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing %s: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not make its first missing folder %s there (%s is mode %04o, owner %d:%d): apply would fail with EACCES; %s", m.Target, where, uid, gid, next, at, mode&0o7777, u, g, fix)
 		return
 	}
+}
+
+// grants says whether host uid and gid, in the environment's user
+// namespace, may do what bits (0o1 search, 0o3 write and search) asks of
+// the folder at: root inside's capabilities over a folder whose owner and
+// group the maps hold, else the mode's bits (unsearchable's reading). ok
+// is true when the folder cannot be looked at now (a folder apply makes:
+// root inside's).
+func (ec *envCompiler) grants(at string, uid, gid int64, bits uint32) (u, g, mode uint32, ok bool) {
+	u, g, mode, err := ec.opts.FolderStat(at)
+	if err != nil || hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
+		return u, g, mode, true
+	}
+	need := bits
+	switch {
+	case int64(u) == uid:
+		need = bits << 6
+	case int64(g) == gid:
+		need = bits << 3
+	}
+	return u, g, mode, mode&need == need
 }

@@ -15,7 +15,9 @@ import (
 // "mkdir target if missing" and apply failed with "resolve /src inside
 // the root: permission denied", as root inside may not make a folder in
 // root's. The same spec with overlay: true (its upper layer root
-// inside's), or with the folder made in the root, applies.
+// inside's), or with the folder made in the root, applies; a target in
+// a folder root inside may not search is refused too, and applies once
+// it may.
 // TestMappedTargetMakeable (planner) has the other cases.
 func TestRootMappedTargetMissing(t *testing.T) {
 	requireRoot(t)
@@ -65,5 +67,22 @@ environments:
 	code, out, errs = runCaptured(t, exec.Command(bin, "apply", spec))
 	if code != 0 || out != "bound\n" {
 		t.Errorf("apply with the target made: exit %d\n%s%s", code, out, errs)
+	}
+	// A target that exists, in a folder root inside may not search
+	// (0700, root's): refused the same (apply failed alike).
+	os.MkdirAll(filepath.Join(root, "deep/src"), 0o755)
+	os.Chmod(filepath.Join(root, "deep"), 0o700)
+	deep := filepath.Join(dir, "deep.yaml")
+	b, _ := os.ReadFile(spec)
+	os.WriteFile(deep, []byte(strings.NewReplacer("target: /src", "target: /deep/src", "cat, /src/f", "cat, /deep/src/f").Replace(string(b))), 0o644)
+	want = fmt.Sprintf("%s:8:9: environments.walk.mounts[0].target: /deep/src lies in the dir root %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not search %s/deep on its way (mode 0700, owner 0:0): apply would fail with EACCES", deep, root, root)
+	code, out, errs = runCaptured(t, exec.Command(bin, "apply", deep))
+	if code != 2 || !strings.Contains(errs, want) {
+		t.Errorf("apply with the target's folder unsearchable: exit %d, want 2 and %q\n%s%s", code, want, out, errs)
+	}
+	os.Chmod(filepath.Join(root, "deep"), 0o711)
+	code, out, errs = runCaptured(t, exec.Command(bin, "apply", deep))
+	if code != 0 || out != "bound\n" {
+		t.Errorf("apply with the target's folder searchable: exit %d\n%s%s", code, out, errs)
 	}
 }
