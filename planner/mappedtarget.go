@@ -51,6 +51,9 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
 		where = fmt.Sprintf("below the bind at %s (%s), in its host folder %s", b.Target, ec.mountField(k), base)
 		fix = fmt.Sprintf("make %s beforehand, or give an idmap that maps that folder's owner and group too", filepath.Join(base, rel))
+	case e.Rootfs.Tar != "" && !e.Rootfs.Overlay:
+		ec.tarTargetMakeable(i, uid, gid)
+		return
 	case e.Rootfs.Dir != "" && !e.Rootfs.Overlay && ec.root != "" && ec.root != "/":
 		base = ec.root
 		where = fmt.Sprintf("in the dir root %s", base)
@@ -110,8 +113,13 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 // root inside's).
 func (ec *envCompiler) grants(at string, uid, gid int64, bits uint32) (u, g, mode uint32, ok bool) {
 	u, g, mode, err := ec.opts.FolderStat(at)
-	if err != nil || hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
-		return u, g, mode, true
+	return u, g, mode, err != nil || ec.modeGrants(u, g, mode, uid, gid, bits)
+}
+
+// modeGrants is grants's answer for a folder of owner u:g and mode.
+func (ec *envCompiler) modeGrants(u, g, mode uint32, uid, gid int64, bits uint32) bool {
+	if hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
+		return true
 	}
 	need := bits
 	switch {
@@ -120,5 +128,5 @@ func (ec *envCompiler) grants(at string, uid, gid int64, bits uint32) (u, g, mod
 	case int64(g) == gid:
 		need = bits << 3
 	}
-	return u, g, mode, mode&need == need
+	return mode&need == need
 }

@@ -1,0 +1,162 @@
+package planner
+
+// A tar root without overlay is nsup's cache tree of the archive, bound
+// read-only: a mount's target the archive lacks is made in it by apply's
+// child stage, as root inside. As root, with an idmap that maps root
+// inside elsewhere, that uid may not make a folder in one of the
+// archive's (root's, 0755): the plan showed "mkdir target if missing"
+// and apply failed with "resolve /src inside the root: permission
+// denied" (helper-119). The plan reads the archive's tree (WalkTar, as
+// the unpacker takes it) and checks the target's way there.
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// tarFolder is a name of a tar root's tree as the unpacker leaves it: its
+// type, a symlink's target, and a folder's mode and owner (nsup runs as
+// root here: the archive's, an implicit folder root's, 0755).
+type tarFolder struct {
+	typ, link string
+	mode      uint32
+	uid, gid  uint32
+}
+
+// tarFolders is the tree of the tar root's archive, by TarMember.Name
+// ("" the root), read once; nil when it cannot be read now, or is not
+// the archive of the digest planned (apply refuses that one).
+func (ec *envCompiler) tarFolders() map[string]tarFolder {
+	if ec.tarRead {
+		return ec.tarTree
+	}
+	ec.tarRead = true
+	if ec.tarArchive == "" || ec.tarDigest == "" {
+		return nil
+	}
+	f, _, err := openHashed(ec.tarArchive, ec.tarReal)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	tree := map[string]tarFolder{"": {typ: TarDir, mode: 0o755}}
+	d, walkErr, err := hashWalk(f, func(m TarMember, content io.Reader) error {
+		n := tarFolder{typ: m.Type, link: m.Link, mode: m.Mode, uid: uint32(m.Uid), gid: uint32(m.Gid)}
+		switch {
+		case m.Type == TarHardlink:
+			n = tarFolder{typ: TarFile}
+		case m.Type == TarSymlink:
+			n = tarFolder{typ: TarSymlink, link: m.Link}
+		case m.Implicit:
+			n = tarFolder{typ: TarDir, mode: 0o755}
+		}
+		tree[m.Name] = n
+		return nil
+	})
+	if err != nil || walkErr != nil || d != ec.tarDigest {
+		return nil
+	}
+	ec.tarTree = tree
+	return tree
+}
+
+// tarTargetMakeable refuses the ith mount, of a tar root without
+// overlay, when its target, resolved in the archive's tree (its symlinks
+// followed, as apply resolves it inside the root), is missing and root
+// inside, host uid and gid, may not make its first missing folder in the
+// cache tree's folder that would hold it; or when a folder on the way is
+// one that uid may not search. A path that reaches an earlier mount's
+// target is that mount's (nestedMounts and the bind case).
+func (ec *envCompiler) tarTargetMakeable(i int, uid, gid int64) {
+	tree := ec.tarFolders()
+	if tree == nil {
+		return
+	}
+	e := ec.e
+	m := e.Mounts[i]
+	field := ec.mountField(i) + ".target"
+	archive := fmt.Sprintf("the tar root's archive %s", e.Rootfs.Tar)
+	who := fmt.Sprintf("inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps", uid, gid)
+	cur, rest, links := "", strings.TrimPrefix(m.Target, "/"), 0
+	for rest != "" {
+		name := rest
+		if j := strings.IndexByte(rest, '/'); j >= 0 {
+			name, rest = rest[:j], rest[j+1:]
+		} else {
+			rest = ""
+		}
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			if k := strings.LastIndexByte(cur, '/'); k >= 0 {
+				cur = cur[:k]
+			} else {
+				cur = ""
+			}
+			continue
+		}
+		next := name
+		if cur != "" {
+			next = cur + "/" + name
+		}
+		for j := 0; j < i; j++ {
+			if within("/"+next, e.Mounts[j].Target) {
+				return
+			}
+		}
+		if ec.madeBy[ec.root+"/"+next] {
+			cur = next
+			continue
+		}
+		d, mine := tree[cur], cur != "" && ec.madeBy[ec.root+"/"+cur]
+		if !mine && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o1) {
+			ec.errorf(m.Pos, field, "%s lies in %s, and apply's child stage resolves it %s, which may not search /%s on its way (mode %04o, owner %d:%d in the archive and in nsup's cache tree of it): apply would fail with EACCES; let that uid search it in the archive (o+x, or that gid as its group), or give no idmap", m.Target, archive, who, cur, d.mode&0o7777, d.uid, d.gid)
+			return
+		}
+		n, ok := tree[next]
+		switch {
+		case !ok:
+			// next is the first folder missing: apply makes it in cur,
+			// and what follows in it (root inside's, refused or not:
+			// a later mount there is not refused again).
+			ec.tarMade(next, rest)
+			if !mine && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o3) {
+				ec.errorf(m.Pos, field, "%s is missing in %s: apply makes it (\"target if missing\") %s, which may not make its first missing folder /%s in nsup's cache tree of the archive (/%s is mode %04o, owner %d:%d there): apply would fail with EACCES; add the folder /%s to the archive, say overlay: true (its upper layer is root inside's), or give no idmap", m.Target, archive, who, next, cur, d.mode&0o7777, d.uid, d.gid, next)
+			}
+			return
+		case n.typ == TarSymlink:
+			if links++; links > 40 || rest == "" {
+				return // ELOOP; the target itself a link: apply's to say
+			}
+			if strings.HasPrefix(n.link, "/") {
+				cur = ""
+			}
+			rest = strings.TrimSuffix(n.link+"/"+rest, "/")
+		case n.typ == TarDir:
+			cur = next
+		default:
+			return // a file: a file bind's target, or ENOTDIR
+		}
+	}
+}
+
+// tarMade records, in madeBy, the folders apply makes in a tar root's
+// cache tree: next, and rest below it (up to a "..").
+func (ec *envCompiler) tarMade(next, rest string) {
+	if ec.madeBy == nil {
+		ec.madeBy = map[string]bool{}
+	}
+	for _, name := range strings.Split(rest, "/") {
+		ec.madeBy[ec.root+"/"+next] = true
+		switch name {
+		case "..":
+			return
+		case "", ".":
+			continue
+		}
+		next += "/" + name
+	}
+	ec.madeBy[ec.root+"/"+next] = true
+}
