@@ -48,6 +48,42 @@ func (c *Caller) readSubIDs(f hostFiles) {
 	c.SubUIDs, c.SubUIDErr = subIDs(f.subuid, c.Name, c.UID, names)
 	c.SubGIDs, c.SubGIDErr = subIDs(f.subgid, c.Name, c.UID, names)
 	c.SubIDModule = subidModule(f.nsswitch)
+	if m := passwdModules(f.nsswitch); c.Name == "" && m != "" {
+		// newuidmap finds the caller by getpwuid, through NSS: a user
+		// of sssd, LDAP or systemd-homed has no line in /etc/passwd
+		// and a login name all the same. Before helper-120's review
+		// the plan took such a caller for one newuidmap fails, and
+		// refused its idmap, which its "UID:FIRST:COUNT" line of
+		// /etc/subuid let it map before helper-115's change and at
+		// apply.
+		err := fmt.Errorf("uid %d has no line in %s, and nsswitch.conf's passwd: names %s (which newuidmap asks for its login name, and nsup does not read)", c.UID, f.passwd, m)
+		c.SubUIDs, c.SubUIDErr = nil, err
+		c.SubGIDs, c.SubGIDErr = nil, err
+	}
+}
+
+// passwdModules are the NSS modules other than files that
+// nsswitch.conf's "passwd:" line names, "" for none.
+func passwdModules(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		key, rest, ok := strings.Cut(l, ":")
+		if !ok || strings.TrimSpace(key) != "passwd" {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "#")
+		var mods []string
+		for _, f := range strings.Fields(rest) {
+			if f != "files" && f != "compat" && !strings.HasPrefix(f, "[") {
+				mods = append(mods, f)
+			}
+		}
+		return strings.Join(mods, " ")
+	}
+	return ""
 }
 
 type passwdName struct {

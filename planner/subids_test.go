@@ -184,3 +184,59 @@ environments:
 		})
 	}
 }
+
+// TestRootlessIDMapNSSUser: a caller with no line in /etc/passwd whom
+// nsswitch.conf's passwd: finds elsewhere (sssd, LDAP, systemd-homed)
+// has a login name for newuidmap all the same, and its "UID:FIRST:COUNT"
+// line of /etc/subuid grants it its range: the plan notes that it does
+// not check the ranges, and plans. Helper-120's finding: since
+// helper-115's change the plan refused the map ("grants it none"),
+// which it planned before and newuidmap maps. With passwd: files only,
+// such a caller is still one newuidmap fails (refused).
+func TestRootlessIDMapNSSUser(t *testing.T) {
+	src := `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}]
+      gid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}]
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	for _, tc := range []struct {
+		name, nsswitch, want, note string
+	}{{
+		name: "sss", nsswitch: "group: files sss\npasswd:   files [NOTFOUND=continue] sss # ldap\n",
+		note: "environments.a.idmap.uid: uid 1000 has no line in PASSWD, and nsswitch.conf's passwd: names sss (which newuidmap asks for its login name, and nsup does not read): the ranges are not checked here, newuidmap (setuid root) checks them at apply",
+	}, {
+		name: "files", nsswitch: "passwd: files\n",
+		want: "t.yaml:7:51: environments.a.idmap.uid[1]: host uids 100000-165535 are not uid 1000's to map: /etc/subuid grants it none (newuidmap checks it)",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := subIDFiles(t, "other:x:1001:1001::/:/bin/sh\n", "1000:100000:65536\n", "1000:100000:65536\n")
+			if err := os.WriteFile(f.nsswitch, []byte(tc.nsswitch), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			caller := userCaller
+			caller.Name = ""
+			caller.readSubIDs(f)
+			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := Compile(s, fixedOptions(Options{Caller: &caller}))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if !strings.HasPrefix(got, tc.want) || tc.want == "" && got != "" {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+			if tc.note != "" && !strings.Contains(strings.ReplaceAll(strings.Join(p.Environments[0].Notes, "\n"), f.passwd, "PASSWD"), tc.note) {
+				t.Errorf("no note %q in %q", tc.note, p.Environments[0].Notes)
+			}
+		})
+	}
+}
