@@ -10,6 +10,7 @@ package planner
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -138,6 +139,19 @@ func subIDs(file, name string, uid uint32, names []passwdName) ([]IDRange, error
 	var byName, byUID []IDRange
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), 1<<20)
+	// Lines end at "\n" only, as commonio's (fgets, then the newline
+	// cut): ScanLines also drops a "\r" before it, and a file of CRLF
+	// lines, none of which newuidmap takes (strtoul ends at the "\r"),
+	// planned and failed at apply before helper-120's review.
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
 	for sc.Scan() {
 		owner, r, ok := subIDLine(sc.Text())
 		if !ok {

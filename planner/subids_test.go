@@ -240,3 +240,20 @@ environments:
 		})
 	}
 }
+
+// TestSubIDsCRLF: a line ending "\r\n" is none of the caller's, as
+// newuidmap reads it (commonio cuts the "\n" only; strtoul of
+// "65536\r" leaves "\r", which getulong refuses). Helper-120's finding:
+// bufio.ScanLines dropped the "\r", and the plan took the grant that
+// newuidmap refuses at apply.
+func TestSubIDsCRLF(t *testing.T) {
+	f := subIDFiles(t, "dev:x:1000:1000::/:/bin/sh\n", "dev:100000:65536\r\ndev:200000:10\n1000:300000:5", "dev:100000:65536\r\n")
+	c := Caller{UID: 1000, GID: 1000}
+	c.readSubIDs(f)
+	if d := cmp.Diff([]IDRange{{200000, 10}, {200000, 10}, {300000, 5}}, c.SubUIDs); d != "" || c.SubUIDErr != nil {
+		t.Errorf("subuid (-want +got):\n%s%v", d, c.SubUIDErr)
+	}
+	if len(c.SubGIDs) != 0 || c.SubGIDErr != nil {
+		t.Errorf("subgid of a CRLF line: %v %v, want none", c.SubGIDs, c.SubGIDErr)
+	}
+}

@@ -99,3 +99,40 @@ environments:
 		t.Errorf("plan of a range beyond the grants: exit %d, want 2 and %q\n%s", code, want, errs)
 	}
 }
+
+// TestRootRootlessIDMapCRLF: a grant line of /etc/subuid that ends
+// "\r\n" is none of the user's for newuidmap (commonio cuts the "\n"
+// only, and strtoul leaves the "\r"): apply is refused at plan time,
+// naming the file's grants (none), not failed by newuidmap. Helper-120's
+// finding: the plan read the line as Go's ScanLines does, took it, and
+// apply failed in newuidmap.
+func TestRootRootlessIDMapCRLF(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	requireBusybox(t)
+	if _, err := exec.LookPath("newuidmap"); err != nil {
+		skipOrFail(t, "needs newuidmap (apt-get install uidmap)")
+	}
+	keepHostFiles(t, "/etc/subuid", "/etc/subuid-", "/etc/subgid", "/etc/subgid-")
+	u := makeUser(t)
+	grantSubIDs(t, "/etc/subuid", u, u.name+":3000000:1000\r")
+	grantSubIDs(t, "/etc/subgid", u, u.name+":3000000:1000")
+	dir, bin, cache := rootlessDir(t, u)
+	spec := filepath.Join(dir, "crlf.yaml")
+	os.WriteFile(spec, []byte(fmt.Sprintf(`version: 1
+environments:
+  crlf:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [user, mnt, pid]
+    idmap:
+      uid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: 3000000, count: 10}]
+      gid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: 3000000, count: 10}]
+    processes:
+      - {name: main, command: [/bin/busybox, cat, /proc/self/uid_map]}
+`, u.uid, u.gid)), 0o644)
+	code, out, errs := u.as(t, []string{"XDG_CACHE_HOME=" + cache}, bin, "apply", spec)
+	want := fmt.Sprintf("environments.crlf.idmap.uid[1]: host uids 3000000-3000009 are not %s's to map: /etc/subuid grants it none (newuidmap checks it)", u.name)
+	if code != 2 || !strings.Contains(errs, want) {
+		t.Errorf("apply with a CRLF grant line: exit %d, want 2 and %q\n%s%s", code, want, out, errs)
+	}
+}
