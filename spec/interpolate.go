@@ -27,6 +27,12 @@ type Vars struct {
 	Lookup func(string) (string, bool)
 	// EnvFile is the .env file to read (nsup --env-file): it must exist.
 	EnvFile string
+	// EnvFileData, if not nil, are EnvFile's bytes, read already: a
+	// saved plan's env file, checked against its digest, is parsed from
+	// the bytes checked, not read again (another user's file swapped for
+	// a link to ~/.git-credentials in between had its lines shown as
+	// errors: helper-120's review).
+	EnvFileData []byte
 	// DotEnv, with no EnvFile, reads the .env beside the spec if there is
 	// one.
 	DotEnv bool
@@ -410,7 +416,10 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 	in := &interp{d: d, data: data, lookup: d.vars.Lookup, subst: map[*yaml.Node]bool{}}
 	switch {
 	case d.vars.EnvFile != "":
-		b, err := regfile.ReadBounded(d.vars.EnvFile, MaxSize)
+		b, err := d.vars.EnvFileData, error(nil)
+		if b == nil {
+			b, err = regfile.ReadBounded(d.vars.EnvFile, MaxSize)
+		}
 		if err != nil {
 			d.report(Pos{1, 1}, "", fmt.Sprintf("--env-file: %v", err))
 			return false

@@ -135,6 +135,9 @@ func loadPlan(file string, b []byte, idx *planner.Index) (*planner.Plan, error) 
 		if d := spec.Digest(b); err != nil || d != p.EnvFileDigest {
 			return nil, invalidError{fmt.Errorf("%s: refused: the env file %s is not the one the plan was made with; plan again", file, vars.EnvFile)}
 		}
+		// Parsed from these bytes, not read again: the file checked is
+		// the file parsed.
+		vars.EnvFileData = append([]byte{}, b...)
 	}
 	s, err := spec.ParseBytesVars(p.SpecPath, dir, data, vars)
 	if err != nil {
