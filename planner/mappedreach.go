@@ -41,6 +41,35 @@ func (ec *envCompiler) mappedRoot() (uid, gid int64, ok bool) {
 	return uid, gid, true
 }
 
+// reachRoot is the host uid and gid root inside is, for the plan's reach
+// checks (childReaches, childWalks, targetMakeable): mappedRoot's, and,
+// rootless, the ids an idmap maps root inside to when they are not the
+// caller's own (a subordinate uid, which may not search the caller's
+// 0700 folders: helper-121 found a dir root, a bind source and a
+// missing target in them, and nsup's own cache, planned and failing at
+// apply with EACCES). ok is false when root inside is the caller.
+func (ec *envCompiler) reachRoot() (uid, gid int64, ok bool) {
+	if ec.caller.Privileged || !ec.mapsKnown() {
+		return ec.mappedRoot()
+	}
+	uid, gid = outside(ec.uidMap, 0), outside(ec.gidMap, 0)
+	if uid < 0 || gid < 0 || uid == int64(ec.caller.UID) && gid == int64(ec.caller.GID) {
+		return 0, 0, false
+	}
+	return uid, gid, true
+}
+
+// rootWayOut is the idmap a message offers as its last way out: root
+// inside mapped to the host's root, or, rootless, to the caller's own
+// ids (or those mapped too: root inside's capabilities then hold over
+// the caller's folders).
+func (ec *envCompiler) rootWayOut() string {
+	if ec.caller.Privileged {
+		return "map root inside to the host's root"
+	}
+	return fmt.Sprintf("map root inside to your own uid %d and gid %d (or map those too)", ec.caller.UID, ec.caller.GID)
+}
+
 // childReaches refuses path, a folder of nsup's (what, for the message)
 // that the child stage opens by path, when root inside the environment's
 // user namespace, as the host uid it maps to, could not search a folder on
@@ -49,7 +78,7 @@ func (ec *envCompiler) mappedRoot() (uid, gid int64, ok bool) {
 // the caller's): apply's child would fail with EACCES. fix says how to
 // plan it otherwise.
 func (ec *envCompiler) childReaches(pos spec.Pos, field, what, path, fix string) {
-	uid, gid, ok := ec.mappedRoot()
+	uid, gid, ok := ec.reachRoot()
 	if !ok || ec.opts.Export {
 		return
 	}
@@ -68,7 +97,7 @@ func (ec *envCompiler) childReaches(pos spec.Pos, field, what, path, fix string)
 // (helper-115 found it planned and failing so, as root). A folder missing
 // now ends the walk: apply makes it 0755 (create: true).
 func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
-	uid, gid, ok := ec.mappedRoot()
+	uid, gid, ok := ec.reachRoot()
 	if !ok || ec.opts.Export {
 		return
 	}
@@ -76,30 +105,35 @@ func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
 	if at == "" {
 		return
 	}
-	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, hostReachFix)
+	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, ec.hostReachFix())
 }
 
 // unsearchable is the first folder of dir's way (dir itself included)
 // that host uid and gid, in the environment's user namespace, may not
-// search, and why; "" if none. A folder missing now is one (apply makes
-// nsup's 0700), unless madeSearchable. Root inside has its capabilities only over
+// search, and why; "" if none. A folder missing now is one unless
+// madeSearchable or the maps hold the caller's uid and gid (apply makes
+// nsup's 0700, the caller's, rootless helper-121's finding). Root inside has its capabilities only over
 // a file whose owner and group its maps both hold (capabilities(7)):
 // elsewhere the mode's bits decide, with no supplementary group (the
 // child's setgroups(0)). ACLs are not read: a folder with one is taken by
 // its mode bits alone.
 func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable bool) (at, why string) {
 	ec.folders(dir, func(f string, u, g, mode uint32, err error) bool {
+		missing := errors.Is(err, fs.ErrNotExist)
 		switch {
-		case errors.Is(err, fs.ErrNotExist) && madeSearchable:
+		case missing && madeSearchable:
 			return false
-		case errors.Is(err, fs.ErrNotExist):
-			at, why = f, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
-			return false
+		case missing:
+			// Apply makes it 0700, the caller's (and what follows in
+			// it): searchable to root inside through the maps, or as
+			// the caller.
+			u, g, mode = uint32(ec.caller.UID), uint32(ec.caller.GID), 0o700
 		case err != nil:
 			at, why = f, err.Error()
 			return false
-		case hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g):
-			return true
+		}
+		if hostMapped(ec.uidMap, u) && hostMapped(ec.gidMap, g) {
+			return !missing
 		}
 		bit := uint32(0o001)
 		switch {
@@ -108,11 +142,13 @@ func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable b
 		case int64(g) == gid:
 			bit = 0o010
 		}
-		if mode&bit == 0 {
+		switch {
+		case mode&bit == 0 && missing:
+			at, why = f, fmt.Sprintf("missing now: apply makes it 0700, uid %d's", ec.caller.UID)
+		case mode&bit == 0:
 			at, why = f, fmt.Sprintf("mode %04o, owner %d:%d", mode&0o7777, u, g)
-			return false
 		}
-		return true
+		return mode&bit != 0 && !missing
 	})
 	return at, why
 }
@@ -148,14 +184,20 @@ func hostMapped(rs []spec.IDRange, id uint32) bool {
 
 // cacheReachFix is the way out childReaches gives for a root in nsup's
 // cache.
-const cacheReachFix = "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or an idmap that maps root inside to the host's root"
+func (ec *envCompiler) cacheReachFix() string {
+	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + ec.rootWayOut()
+}
 
 // volumeReachFix is the way out childReaches gives for a named volume.
-const volumeReachFix = "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
+func (ec *envCompiler) volumeReachFix() string {
+	return "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or " + ec.rootWayOut()
+}
 
 // hostReachFix is the way out childWalks gives for a host path of the
 // spec's.
-const hostReachFix = "let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or map root inside to the host's root"
+func (ec *envCompiler) hostReachFix() string {
+	return "let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or " + ec.rootWayOut()
+}
 
 // folderStat is stat(2)'s owner and mode of path, its links followed (as
 // the child's walk follows them).

@@ -33,7 +33,7 @@ import (
 // the tree is left to linkedBelowBind; one below a kernel filesystem or
 // a tmpfs mounted earlier, or a volume's folder, is root inside's own.
 func (ec *envCompiler) targetMakeable(i int, parent []int) {
-	uid, gid, ok := ec.mappedRoot()
+	uid, gid, ok := ec.reachRoot()
 	if !ok || ec.opts.Export || ec.joined(spec.NSMount) != nil {
 		return
 	}

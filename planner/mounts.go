@@ -427,7 +427,8 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		}
 		ec.plantedLink(m.Source, m.Pos, field+".source")
 		source, hostTree := ec.resolved(m.Source, field+".source"), ec.takeHostTree(m.Source)
-		if !hostTree {
+		// A volume's folder is childReaches's (volumes.go).
+		if !hostTree && ec.made[m.Source] != "volume" {
 			ec.childWalks(m.Pos, field+".source", "bind source", source, path.Dir(source))
 		}
 		ec.add(Child, m.Pos, Mount{Source: source, Target: m.Target, Flags: bind,

@@ -180,7 +180,7 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
 		if !ec.rootTree(r, field) {
-			ec.childReaches(r.Pos, field, "the tar root's tree (nsup's cache)", ec.root, cacheReachFix)
+			ec.childReaches(r.Pos, field, "the tar root's tree (nsup's cache)", ec.root, ec.cacheReachFix())
 		}
 	default:
 		if !r.Readonly && !r.Overlay {
@@ -213,7 +213,7 @@ func (ec *envCompiler) rootfs() {
 		ec.root = filepath.Join(ec.opts.CacheDir, "closure", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "closure", Sources: paths, Data: ec.pkgFiles, Path: ec.root, Digest: digest, Files: files, Host: host})
 		if !ec.rootTree(r, field) {
-			ec.childReaches(r.Pos, field, "the root's tree (nsup's cache)", ec.root, cacheReachFix)
+			ec.childReaches(r.Pos, field, "the root's tree (nsup's cache)", ec.root, ec.cacheReachFix())
 		}
 	}
 }

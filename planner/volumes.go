@@ -93,7 +93,7 @@ func (ec *envCompiler) volumes() {
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
 			}
 			if made[p] && !ec.hostTree(m.Pos, p, false, "volume "+v.Name) {
-				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, volumeReachFix)
+				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, ec.volumeReachFix())
 			}
 			ec.markMade(p, "volume")
 			if !m.Readonly {
