@@ -28,9 +28,9 @@ import (
 // elsewhere than the host's root; ok is false otherwise (the child then
 // walks the host's folders as the host's root, or as the caller).
 func (ec *envCompiler) mappedRoot() (uid, gid int64, ok bool) {
-	// Rootless, nsup's folders are the caller's own, and root inside
-	// is the caller unless idmap says otherwise: not checked here (a
-	// rootless idmap that maps root to a subordinate uid is left).
+	// Rootless, nsup's folders are the caller's own, and the host
+	// clones none of them (open_tree needs privilege): a rootless idmap
+	// that maps root to a subordinate uid is reachRoot's.
 	if !ec.mapsKnown() || !ec.caller.Privileged {
 		return 0, 0, false
 	}
