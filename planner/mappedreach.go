@@ -190,6 +190,12 @@ func (ec *envCompiler) cacheReachFix() string {
 
 // volumeReachFix is the way out childReaches gives for a named volume.
 func (ec *envCompiler) volumeReachFix() string {
+	if !ec.caller.Privileged {
+		// Rootless, a folder of the caller's may not be given a
+		// subordinate gid as its group, and one every user may
+		// search is refused (volumeExposes).
+		return "give a bind of a folder of yours that uid may search instead, or " + ec.rootWayOut()
+	}
 	return "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or " + ec.rootWayOut()
 }
 

@@ -44,7 +44,8 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 			t.Fatalf("cp: %v %s", err, out)
 		}
 	}
-	env := []string{"XDG_CACHE_HOME=" + cache}
+	mk(home+"/open/vv", 0o755)
+	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_DATA_HOME=" + cache + "/data"}
 	sub := "      uid: [{inside: 0, outside: 3000000, count: 65536}]\n      gid: [{inside: 0, outside: 3000000, count: 65536}]\n"
 	withUser := fmt.Sprintf("      uid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n      gid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n", u.uid, u.gid)
 	way := fmt.Sprintf("map root inside to your own uid %d and gid %d (or map those too)", u.uid, u.gid)
@@ -52,11 +53,17 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 		{"dir-root", "{dir: " + home + "/closed/root}", "", "4:19: environments.x.rootfs.dir: the dir root " + home + "/closed/root is opened by the environment's child stage inside its user namespace, as root inside, host uid 3000000 (gid 3000000) through the id maps, which may not search " + home + "/closed (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or " + way},
 		{"target", "{dir: " + home + "/open}", ", {type: tmpfs, target: /made}", "5:43: environments.x.mounts[1].target: /made is missing in the dir root " + home + "/open: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 3000000 (gid 3000000) through the id maps, which may not make its first missing folder"},
 		{"closure", "{closure: [/bin/busybox]}", "", "4:13: environments.x.rootfs: the root's tree (nsup's cache) " + cache + "/nsup/closure/"},
+		{"volume", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "7:43: environments.x.mounts[1]: volume vv's folder " + cache + "/data/nsup/volumes/"},
+		{"volume-way", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give a bind of a folder of yours that uid may search instead, or " + way},
 		{"closure-way", "{closure: [/bin/busybox]}", "", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
 	} {
 		for _, m := range []struct{ name, idmap string }{{"subordinate", sub}, {"with-user", withUser}} {
 			f := filepath.Join(dir, tc.name+"-"+m.name+".yaml")
-			os.WriteFile(f, []byte("version: 1\nenvironments:\n  x:\n    rootfs: "+tc.rootfs+"\n    mounts: [{type: proc, target: /proc}"+tc.mounts+"]\n    namespaces: [user, mnt, pid]\n    idmap:\n"+m.idmap+
+			vols := ""
+			if strings.Contains(tc.mounts, "volume") {
+				vols = "volumes:\n  vv: {}\n"
+			}
+			os.WriteFile(f, []byte("version: 1\n"+vols+"environments:\n  x:\n    rootfs: "+tc.rootfs+"\n    mounts: [{type: proc, target: /proc}"+tc.mounts+"]\n    namespaces: [user, mnt, pid]\n    idmap:\n"+m.idmap+
 				"    processes: [{name: main, command: [/bin/busybox, cat, /proc/self/uid_map]}]\n"), 0o644)
 			code, out, errs := u.as(t, env, bin, "apply", f)
 			if m.idmap == sub {
