@@ -57,6 +57,15 @@ func (ec *envCompiler) tarFolders() map[string]tarFolder {
 	if err != nil || walkErr != nil || d != ec.tarDigest {
 		return nil
 	}
+	if !ec.caller.Privileged {
+		// Rootless, the unpacker chowns nothing: the cache's tree is
+		// the caller's, whatever the archive says (a false refusal
+		// with an idmap that maps the caller too: helper-121).
+		for name, n := range tree {
+			n.uid, n.gid = uint32(ec.caller.UID), uint32(ec.caller.GID)
+			tree[name] = n
+		}
+	}
 	ec.tarTree = tree
 	return tree
 }

@@ -45,6 +45,11 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 		}
 	}
 	mk(home+"/open/vv", 0o755)
+	// An archive of root's files: rootless, its tree in the cache is the
+	// user's all the same (the unpacker chowns nothing).
+	if out, err := exec.Command("tar", "-C", home+"/open", "--owner=0", "--group=0", "-cf", dir+"/root.tar", "bin", "proc").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
 	env := []string{"XDG_CACHE_HOME=" + cache, "XDG_DATA_HOME=" + cache + "/data"}
 	sub := "      uid: [{inside: 0, outside: 3000000, count: 65536}]\n      gid: [{inside: 0, outside: 3000000, count: 65536}]\n"
 	withUser := fmt.Sprintf("      uid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n      gid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n", u.uid, u.gid)
@@ -55,6 +60,7 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 		{"closure", "{closure: [/bin/busybox]}", "", "4:13: environments.x.rootfs: the root's tree (nsup's cache) " + cache + "/nsup/closure/"},
 		{"volume", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "7:43: environments.x.mounts[1]: volume vv's folder " + cache + "/data/nsup/volumes/"},
 		{"volume-way", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give a bind of a folder of yours that uid may search instead, or " + way},
+		{"tar-target", "{tar: " + dir + "/root.tar}", ", {type: tmpfs, target: /made}", "4:13: environments.x.rootfs: the tar root's tree (nsup's cache) " + cache + "/nsup/tar/"},
 		{"closure-way", "{closure: [/bin/busybox]}", "", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
 	} {
 		for _, m := range []struct{ name, idmap string }{{"subordinate", sub}, {"with-user", withUser}} {
