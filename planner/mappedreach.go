@@ -111,9 +111,10 @@ func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
 // unsearchable is the first folder of dir's way (dir itself included)
 // that host uid and gid, in the environment's user namespace, may not
 // search, and why; "" if none. A folder missing now is one unless
-// madeSearchable or the maps hold the caller's uid and gid (apply makes
-// nsup's 0700, the caller's, rootless helper-121's finding). Root inside has its capabilities only over
-// a file whose owner and group its maps both hold (capabilities(7)):
+// madeSearchable, or the maps hold the caller's uid and gid (apply makes
+// nsup's 0700, the caller's: a rootless finding of helper-121's). Root
+// inside has its capabilities only over a file whose owner and group its
+// maps both hold (capabilities(7)):
 // elsewhere the mode's bits decide, with no supplementary group (the
 // child's setgroups(0)). ACLs are not read: a folder with one is taken by
 // its mode bits alone.
@@ -185,7 +186,11 @@ func hostMapped(rs []spec.IDRange, id uint32) bool {
 // cacheReachFix is the way out childReaches gives for a root in nsup's
 // cache.
 func (ec *envCompiler) cacheReachFix() string {
-	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + ec.rootWayOut()
+	way := "an idmap that maps root inside to the host's root"
+	if !ec.caller.Privileged {
+		way = ec.rootWayOut()
+	}
+	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way
 }
 
 // volumeReachFix is the way out childReaches gives for a named volume.
@@ -196,7 +201,7 @@ func (ec *envCompiler) volumeReachFix() string {
 		// search is refused (volumeExposes).
 		return "give a bind of a folder of yours that uid may search instead, or " + ec.rootWayOut()
 	}
-	return "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or " + ec.rootWayOut()
+	return "give nsup volumes in folders that uid may search (NSUP_VOLUME_DIR, and its project's folder made so beforehand: 0710 with that gid as its group, so that other host users are kept out), a bind of a folder of yours, or an idmap that maps root inside to the host's root"
 }
 
 // hostReachFix is the way out childWalks gives for a host path of the
