@@ -45,7 +45,11 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 	case k >= 0:
 		b := e.Mounts[k]
 		h := ec.hostDir(b.Source)
-		if b.Type != spec.MountBind || ec.made[b.Source] != "" || h.resolveErr != nil || h.statErr != nil || !h.isDir {
+		if b.Type == spec.MountBind && ec.made[b.Source] == "create" && errors.Is(h.statErr, fs.ErrNotExist) {
+			ec.createdTargetMakeable(i, k, uid, gid)
+			return
+		}
+		if b.Type != spec.MountBind || ec.made[b.Source] == "volume" || h.resolveErr != nil || h.statErr != nil || !h.isDir {
 			return
 		}
 		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
@@ -129,4 +133,20 @@ func (ec *envCompiler) modeGrants(u, g, mode uint32, uid, gid int64, bits uint32
 		need = bits << 3
 	}
 	return mode&need == need
+}
+
+// createdTargetMakeable refuses the ith mount, whose target lies below
+// the kth, a bind with create: true of a folder missing now: apply's host
+// stage makes it 0755, the caller's (mkdirAll), and the child, as root
+// inside, then makes the target in it. Before helper-122's review the
+// plan took such a folder for root inside's and apply failed with
+// "resolve ... inside the root: permission denied" (a real rootless run,
+// root inside on a subordinate uid).
+func (ec *envCompiler) createdTargetMakeable(i, k int, uid, gid int64) {
+	m, b := ec.e.Mounts[i], ec.e.Mounts[k]
+	u, g := uint32(ec.caller.UID), uint32(ec.caller.GID)
+	if ec.modeGrants(u, g, 0o755, uid, gid, 0o3) {
+		return
+	}
+	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below the bind at %s (%s), whose host folder %s apply makes (create: true) 0755, uid %d's, and apply's child stage makes %s in it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not write there: apply would fail with EACCES; make %s beforehand, or %s", m.Target, b.Target, ec.mountField(k), b.Source, u, m.Target, uid, gid, filepath.Join(b.Source, strings.TrimPrefix(m.Target, b.Target)), ec.rootWayOut())
 }

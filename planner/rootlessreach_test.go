@@ -3,6 +3,7 @@ package planner
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -53,6 +54,7 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 	const way = "map root inside to your own uid 1000 and gid 1000 (or map those too)"
 	dirRoot, closure := "{dir: "+dir+"/closed/root}", "{closure: [/bin/sh]}"
 	bind := ", {type: bind, source: " + dir + "/closed/src, target: /src}"
+	created := ", {type: bind, source: " + dir + "/made/src, create: true, target: /src}, {type: tmpfs, target: /src/sub}"
 	for _, tc := range []struct {
 		name, rootfs, mounts, idmap, cache string
 		want                               []string
@@ -71,6 +73,14 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 	}, {
 		name: "closure-missing-cache", rootfs: closure, idmap: sub, cache: dir + "/cache/nsup",
 		want: []string{"t.yaml:4:13: environments.a.rootfs: the root's tree (nsup's cache) DIR/cache/nsup/closure/HASH " + who + "DIR/cache (mode 0700, owner 1000:1000): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
+	}, {
+		// A bind with create: true: apply's host stage makes its folder
+		// 0755, the caller's, and the child, as root inside, the target
+		// in it (helper-122: planned, then EACCES).
+		name: "create-target", rootfs: "{dir: " + dir + "/open}", mounts: created, idmap: sub,
+		want: []string{"t.yaml:9:COL: environments.a.mounts[2].target: /src/sub lies below the bind at /src (environments.a.mounts[1]), whose host folder DIR/made/src apply makes (create: true) 0755, uid 1000's, and apply's child stage makes /src/sub in it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not write there: apply would fail with EACCES; make DIR/made/src/sub beforehand, or " + way},
+	}, {
+		name: "with-user-create-target", rootfs: "{dir: " + dir + "/open}", mounts: created, idmap: withUser,
 	}, {
 		name: "with-user", rootfs: dirRoot, mounts: bind + ", {type: tmpfs, target: /made}", idmap: withUser,
 	}, {
@@ -91,6 +101,8 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 			got := ""
 			if err != nil {
 				got = strings.ReplaceAll(err.Error(), dir, "DIR")
+				// A column after DIR varies with its length.
+				got = regexp.MustCompile(`t\.yaml:9:\d+: environments\.a\.mounts\[2\]`).ReplaceAllString(got, "t.yaml:9:COL: environments.a.mounts[2]")
 				if i := strings.Index(got, "/closure/"); i >= 0 {
 					got = got[:i+9] + "HASH" + got[i+9+64:]
 				}
@@ -99,5 +111,37 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// TestCreatedBindTargetReach: as root, with an idmap that maps root
+// inside to another uid, a missing target below a bind with create: true
+// of a folder missing now is refused: apply's host stage makes the folder
+// 0755, root's, which root inside may not write (helper-122: planned,
+// then "resolve /data/sub inside the root: permission denied").
+func TestCreatedBindTargetReach(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"root/bin", "root/proc", "root/data"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(dir+"/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
+	stat := func(p string) (uid, gid, mode uint32, err error) {
+		if _, err := os.Stat(p); err != nil {
+			return 0, 0, 0, err
+		}
+		return 0, 0, 0o40755, nil
+	}
+	src := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: " + dir + "/root}\n    namespaces: [user, mnt, pid]\n    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: [{inside: 0, outside: 100000, count: 65536}]" +
+		"\n    mounts: [{type: proc, target: /proc}, {type: bind, source: " + dir + "/made/src, create: true, target: /data}, {type: tmpfs, target: /data/sub}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, FolderStat: stat, CacheDir: dir + "/cache"}))
+	want := "environments.a.mounts[2].target: /data/sub lies below the bind at /data (environments.a.mounts[1]), whose host folder " + dir + "/made/src apply makes (create: true) 0755, uid 0's, and apply's child stage makes /data/sub in it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not write there: apply would fail with EACCES; make " + dir + "/made/src/sub beforehand, or map root inside to the host's root"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %q", err, want)
 	}
 }
