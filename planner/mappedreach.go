@@ -17,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -116,7 +117,7 @@ func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
 // inside has its capabilities only over a file whose owner and group its
 // maps both hold (capabilities(7)):
 // elsewhere the mode's bits decide, with no supplementary group (the
-// child's setgroups(0)). ACLs are not read: a folder with one is taken by
+// child's setgroups(0)) but those it keeps (keptGroup). ACLs are not read: a folder with one is taken by
 // its mode bits alone.
 func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable bool) (at, why string) {
 	ec.folders(dir, func(f string, u, g, mode uint32, err error) bool {
@@ -140,7 +141,7 @@ func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable b
 		switch {
 		case int64(u) == uid:
 			bit = 0o100
-		case int64(g) == gid:
+		case int64(g) == gid, ec.keptGroup(g):
 			bit = 0o010
 		}
 		switch {
@@ -152,6 +153,16 @@ func (ec *envCompiler) unsearchable(dir string, uid, gid int64, madeSearchable b
 		return mode&bit != 0 && !missing
 	})
 	return at, why
+}
+
+// keptGroup says whether host gid g is one of the caller's supplementary
+// groups that root inside keeps: rootless, where setgroups(2) is denied
+// (the gid map written without newgidmap), the child's setgroups(0)
+// fails and the groups stay, and the kernel grants a folder's group bits
+// through them (before helper-122's review a folder of such a group was
+// refused, which apply reaches).
+func (ec *envCompiler) keptGroup(g uint32) bool {
+	return !ec.caller.Privileged && ec.denySetgroups && slices.Contains(ec.caller.Groups, g)
 }
 
 // folders calls visit with each folder on dir's way, from / to dir

@@ -129,7 +129,7 @@ func (ec *envCompiler) modeGrants(u, g, mode uint32, uid, gid int64, bits uint32
 	switch {
 	case int64(u) == uid:
 		need = bits << 6
-	case int64(g) == gid:
+	case int64(g) == gid, ec.keptGroup(g):
 		need = bits << 3
 	}
 	return mode&need == need

@@ -29,6 +29,9 @@ type Caller struct {
 	// SubIDModule is the NSS module that grants the subordinate ids
 	// instead of the files (nsswitch.conf's subid:), "" for none.
 	SubIDModule string
+	// Groups are an unprivileged caller's supplementary groups, which
+	// the child keeps where setgroups(2) is denied (keptGroup).
+	Groups []uint32
 	// NewUIDMap and NewGIDMap are the paths of the setuid helpers, "" when
 	// they are not installed (Debian package uidmap).
 	NewUIDMap, NewGIDMap string
@@ -64,6 +67,11 @@ func CurrentCaller() Caller {
 	}
 	if c.Privileged {
 		return c
+	}
+	if gs, err := os.Getgroups(); err == nil {
+		for _, g := range gs {
+			c.Groups = append(c.Groups, uint32(g))
+		}
 	}
 	c.readSubIDs(etcFiles)
 	c.NewUIDMap, _ = exec.LookPath("newuidmap")

@@ -145,3 +145,54 @@ func TestCreatedBindTargetReach(t *testing.T) {
 		t.Errorf("got %v\nwant %q", err, want)
 	}
 }
+
+// TestRootlessKeptGroupReach: rootless, with root inside on a subordinate
+// uid and the gid map the caller's own gid alone (written without
+// newgidmap, setgroups denied), the child keeps the caller's
+// supplementary groups: a 0710 folder of one of them is searchable, and
+// the plan takes it (helper-122: refused, which apply reaches). Through
+// newgidmap the child drops them, and the folder is refused.
+func TestRootlessKeptGroupReach(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"shared/root/bin", "shared/root/proc"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(dir+"/shared/root/bin/sh", []byte("#!/bin/sh\n"), 0o755)
+	stat := func(p string) (uid, gid, mode uint32, err error) {
+		if _, err := os.Stat(p); err != nil {
+			return 0, 0, 0, err
+		}
+		switch {
+		case p == dir+"/shared":
+			return 1000, 2000, 0o40710, nil
+		case strings.HasPrefix(p, dir):
+			return 1000, 1000, 0o40755, nil
+		}
+		return 0, 0, 0o40755, nil
+	}
+	caller := userCaller
+	caller.Groups = []uint32{1000, 2000}
+	for _, tc := range []struct{ name, gid, want string }{
+		{"kept", "[{inside: 0, outside: 1000, count: 1}]", ""},
+		{"dropped", "[{inside: 0, outside: 100000, count: 65536}]", "which may not search DIR/shared (mode 0710, owner 1000:2000)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: " + dir + "/shared/root}\n    namespaces: [user, mnt, pid]\n    idmap:\n      uid: [{inside: 0, outside: 100000, count: 65536}]\n      gid: " + tc.gid +
+				"\n    mounts: [{type: proc, target: /proc}]\n    processes: [{name: main, command: [/bin/sh]}]\n"
+			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Compile(s, fixedOptions(Options{Caller: &caller, FolderStat: stat, CacheDir: dir + "/cache"}))
+			got := ""
+			if err != nil {
+				got = strings.ReplaceAll(err.Error(), dir, "DIR")
+			}
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
