@@ -106,7 +106,7 @@ func (ec *envCompiler) childWalks(pos spec.Pos, field, what, path, dir string) {
 	if at == "" {
 		return
 	}
-	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, ec.hostReachFix())
+	ec.errorf(pos, field, "%s %s is opened by the environment's child stage inside its user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s (%s): apply would fail with EACCES; %s", what, path, uid, gid, at, why, ec.hostReachFix(gid))
 }
 
 // unsearchable is the first folder of dir's way (dir itself included)
@@ -216,9 +216,20 @@ func (ec *envCompiler) volumeReachFix() string {
 }
 
 // hostReachFix is the way out childWalks gives for a host path of the
-// spec's.
-func (ec *envCompiler) hostReachFix() string {
-	return "let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or " + ec.rootWayOut()
+// spec's, gid root inside's.
+func (ec *envCompiler) hostReachFix(gid int64) string {
+	return "let that uid search them (chmod o+x" + ec.chgrpWay(gid, "their") + "), map their owner and group too, or " + ec.rootWayOut()
+}
+
+// chgrpWay offers gid as a folder's group (whose, for the wording) where
+// the caller may give it: as root, or a gid of the caller's own. A
+// rootless caller may not chown(2) a folder to a subordinate gid
+// (helper-122's review: the way out was offered, and failed with EPERM).
+func (ec *envCompiler) chgrpWay(gid int64, whose string) string {
+	if ec.caller.Privileged || gid == int64(ec.caller.GID) || gid >= 0 && slices.Contains(ec.caller.Groups, uint32(gid)) {
+		return ", or that gid as " + whose + " group"
+	}
+	return ""
 }
 
 // folderStat is stat(2)'s owner and mode of path, its links followed (as

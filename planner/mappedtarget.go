@@ -77,7 +77,7 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 		// Apply's walk searches at (the root itself is childWalks's).
 		if at != ec.root || k >= 0 {
 			if u, g, mode, ok := ec.grants(at, uid, gid, 0o1); !ok {
-				ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s on its way (mode %04o, owner %d:%d): apply would fail with EACCES; let that uid search it (chmod o+x, or that gid as its group), or give an idmap that maps its owner and group too", m.Target, where, uid, gid, at, mode&0o7777, u, g)
+				ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s on its way (mode %04o, owner %d:%d): apply would fail with EACCES; let that uid search it (chmod o+x%s), or give an idmap that maps its owner and group too", m.Target, where, uid, gid, at, mode&0o7777, u, g, ec.chgrpWay(gid, "its"))
 				return
 			}
 		}

@@ -54,8 +54,13 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 	sub := "      uid: [{inside: 0, outside: 3000000, count: 65536}]\n      gid: [{inside: 0, outside: 3000000, count: 65536}]\n"
 	withUser := fmt.Sprintf("      uid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n      gid: [{inside: 0, outside: 3000000, count: 1}, {inside: 1, outside: %d, count: 1}]\n", u.uid, u.gid)
 	way := fmt.Sprintf("map root inside to your own uid %d and gid %d (or map those too)", u.uid, u.gid)
+	// The way out no longer offered: the user may not give a folder of
+	// its own a subordinate gid (helper-122's review).
+	if code, _, errs := u.as(t, nil, "chgrp", "3000000", home+"/closed"); code == 0 {
+		t.Errorf("chgrp to a subordinate gid, as the user: exit 0, want EPERM\n%s", errs)
+	}
 	for _, tc := range []struct{ name, rootfs, mounts, want string }{
-		{"dir-root", "{dir: " + home + "/closed/root}", "", "4:19: environments.x.rootfs.dir: the dir root " + home + "/closed/root is opened by the environment's child stage inside its user namespace, as root inside, host uid 3000000 (gid 3000000) through the id maps, which may not search " + home + "/closed (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; let that uid search them (chmod o+x, or that gid as their group), map their owner and group too, or " + way},
+		{"dir-root", "{dir: " + home + "/closed/root}", "", "4:19: environments.x.rootfs.dir: the dir root " + home + "/closed/root is opened by the environment's child stage inside its user namespace, as root inside, host uid 3000000 (gid 3000000) through the id maps, which may not search " + home + "/closed (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; let that uid search them (chmod o+x), map their owner and group too, or " + way},
 		{"target", "{dir: " + home + "/open}", ", {type: tmpfs, target: /made}", "5:43: environments.x.mounts[1].target: /made is missing in the dir root " + home + "/open: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 3000000 (gid 3000000) through the id maps, which may not make its first missing folder"},
 		{"closure", "{closure: [/bin/busybox]}", "", "4:13: environments.x.rootfs: the root's tree (nsup's cache) " + cache + "/nsup/closure/"},
 		{"volume", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "7:43: environments.x.mounts[1]: volume vv's folder " + cache + "/data/nsup/volumes/"},
