@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/executor/lifecycle"
@@ -209,6 +210,15 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		}
 		if made {
 			r.recordMade(at, next)
+			// Its mode whatever the umask made of it: under umask 077 a
+			// folder made 0700 was one root inside, mapped to another
+			// uid, could not open (helper-122's review: planned, then
+			// EACCES at open_tree). Through the O_PATH fd's magic link:
+			// that very folder.
+			if err := unix.Fchmodat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(next), op.Mode, 0); err != nil {
+				unix.Close(next)
+				return &os.PathError{Op: "chmod", Path: at, Err: err}
+			}
 		}
 		unix.Close(fd)
 		fd = next

@@ -92,4 +92,22 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 			}
 		}
 	}
+	// A bind with create: true, made under the user's umask 077: apply
+	// sets its folders 0755 as planned, which root inside may open
+	// (helper-122's review: made 0700, then EACCES at open_tree).
+	f := filepath.Join(dir, "umask.yaml")
+	made := home + "/mk/a/made"
+	os.WriteFile(f, []byte("version: 1\nenvironments:\n  x:\n    rootfs: {dir: "+home+"/open}\n    mounts: [{type: proc, target: /proc}, {type: bind, source: "+made+", create: true, target: /vv}]\n    namespaces: [user, mnt, pid]\n    idmap:\n"+sub+
+		"    processes: [{name: main, command: [/bin/busybox, cat, /proc/self/uid_map]}]\n"), 0o644)
+	code, out, errs := u.as(t, env, "sh", "-c", "umask 077; exec \"$0\" apply \"$1\"", bin, f)
+	if got := strings.Fields(out); code != 0 || len(got) < 3 || got[1] != "3000000" {
+		t.Errorf("create: true under umask 077: exit %d, uid_map %q\n%s", code, out, errs)
+	}
+	for _, p := range []string{home + "/mk", home + "/mk/a", made} {
+		if fi, err := os.Stat(p); err != nil {
+			t.Error(err)
+		} else if fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: mode %v, want 0755", p, fi.Mode())
+		}
+	}
 }
