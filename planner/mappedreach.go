@@ -201,7 +201,7 @@ func (ec *envCompiler) cacheReachFix() string {
 	if !ec.caller.Privileged {
 		way = ec.rootWayOut()
 	}
-	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way
+	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR, its closure and tar folders made so beforehand, as nsup makes them 0700; other host users may then reach its trees by digest too), a dir root, or " + way
 }
 
 // volumeReachFix is the way out childReaches gives for a named volume.

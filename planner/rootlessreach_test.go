@@ -69,10 +69,10 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 		want: []string{"t.yaml:9:43: environments.a.mounts[1].target: /made is missing in the dir root DIR/open: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/open/made there (DIR/open is mode 0755, owner 1000:1000): apply would fail with EACCES; make DIR/open/made in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too"},
 	}, {
 		name: "closure", rootfs: closure, idmap: sub, cache: dir + "/cache",
-		want: []string{"t.yaml:4:13: environments.a.rootfs: the root's tree (nsup's cache) DIR/cache/closure/HASH " + who + "DIR/cache (mode 0700, owner 1000:1000): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
+		want: []string{"t.yaml:4:13: environments.a.rootfs: the root's tree (nsup's cache) DIR/cache/closure/HASH " + who + "DIR/cache (mode 0700, owner 1000:1000): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR, its closure and tar folders made so beforehand, as nsup makes them 0700; other host users may then reach its trees by digest too), a dir root, or " + way},
 	}, {
 		name: "closure-missing-cache", rootfs: closure, idmap: sub, cache: dir + "/cache/nsup",
-		want: []string{"t.yaml:4:13: environments.a.rootfs: the root's tree (nsup's cache) DIR/cache/nsup/closure/HASH " + who + "DIR/cache (mode 0700, owner 1000:1000): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
+		want: []string{"t.yaml:4:13: environments.a.rootfs: the root's tree (nsup's cache) DIR/cache/nsup/closure/HASH " + who + "DIR/cache (mode 0700, owner 1000:1000): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR, its closure and tar folders made so beforehand, as nsup makes them 0700; other host users may then reach its trees by digest too), a dir root, or " + way},
 	}, {
 		// A bind with create: true: apply's host stage makes its folder
 		// 0755, the caller's, and the child, as root inside, the target

@@ -66,7 +66,7 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 		{"volume", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "7:43: environments.x.mounts[1]: volume vv's folder " + cache + "/data/nsup/volumes/"},
 		{"volume-way", "{dir: " + home + "/open}", ", {type: volume, source: vv, target: /vv}", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give a bind of a folder of yours that uid may search instead, or " + way},
 		{"tar-target", "{tar: " + dir + "/root.tar}", ", {type: tmpfs, target: /made}", "4:13: environments.x.rootfs: the tar root's tree (nsup's cache) " + cache + "/nsup/tar/"},
-		{"closure-way", "{closure: [/bin/busybox]}", "", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR; other host users may then reach its trees by digest too), a dir root, or " + way},
+		{"closure-way", "{closure: [/bin/busybox]}", "", "may not search " + cache + " (mode 0700, owner " + fmt.Sprint(u.uid) + ":" + fmt.Sprint(u.gid) + "): apply would fail with EACCES; give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR, its closure and tar folders made so beforehand, as nsup makes them 0700; other host users may then reach its trees by digest too), a dir root, or " + way},
 	} {
 		for _, m := range []struct{ name, idmap string }{{"subordinate", sub}, {"with-user", withUser}} {
 			f := filepath.Join(dir, tc.name+"-"+m.name+".yaml")
@@ -109,5 +109,17 @@ func TestRootRootlessSubordinateRoot(t *testing.T) {
 		} else if fi.Mode().Perm() != 0o755 {
 			t.Errorf("%s: mode %v, want 0755", p, fi.Mode())
 		}
+	}
+	// The cache's way out, taken: NSUP_CACHE_DIR a folder of the user's
+	// that others may search, its closure folder made so beforehand.
+	oc := filepath.Join(dir, "opencache")
+	mk(oc, 0o711)
+	mk(oc+"/closure", 0o711)
+	cf := filepath.Join(dir, "opencache.yaml")
+	os.WriteFile(cf, []byte("version: 1\nenvironments:\n  x:\n    rootfs: {closure: [/bin/busybox]}\n    mounts: [{type: proc, target: /proc}]\n    namespaces: [user, mnt, pid]\n    idmap:\n"+sub+
+		"    processes: [{name: main, command: [/bin/busybox, cat, /proc/self/uid_map]}]\n"), 0o644)
+	code, out, errs = u.as(t, append(env, "NSUP_CACHE_DIR="+oc), bin, "apply", cf)
+	if got := strings.Fields(out); code != 0 || len(got) < 3 || got[1] != "3000000" {
+		t.Errorf("closure in NSUP_CACHE_DIR with closure/ 0711: exit %d, uid_map %q\n%s", code, out, errs)
 	}
 }
