@@ -72,11 +72,12 @@ func (ec *envCompiler) tarFolders() map[string]tarFolder {
 
 // tarTargetMakeable refuses the ith mount, of a tar root without
 // overlay, when its target, resolved in the archive's tree (its symlinks
-// followed, as apply resolves it inside the root), is missing and root
-// inside, host uid and gid, may not make its first missing folder in the
-// cache tree's folder that would hold it; or when a folder on the way is
-// one that uid may not search. A path that reaches an earlier mount's
-// target is that mount's (nestedMounts and the bind case).
+// followed, as apply resolves it inside the root: walkSteps), is missing
+// and root inside, host uid and gid, may not make its first missing
+// folder in the cache tree's folder that would hold it; or when a folder
+// on the way is one that uid may not search. A path that reaches an
+// earlier mount's target is that mount's (nestedMounts and the bind
+// case); a folder an earlier mount made is root inside's.
 func (ec *envCompiler) tarTargetMakeable(i int, uid, gid int64) {
 	tree := ec.tarFolders()
 	if tree == nil {
@@ -87,68 +88,43 @@ func (ec *envCompiler) tarTargetMakeable(i int, uid, gid int64) {
 	field := ec.mountField(i) + ".target"
 	archive := fmt.Sprintf("the tar root's archive %s", e.Rootfs.Tar)
 	who := fmt.Sprintf("inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps", uid, gid)
-	cur, rest, links := "", strings.TrimPrefix(m.Target, "/"), 0
-	for rest != "" {
-		name := rest
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			name, rest = rest[:j], rest[j+1:]
-		} else {
-			rest = ""
+	made := func(p string) bool { return p != "/" && ec.madeBy[ec.root+p] }
+	view := func(p string) (File, bool) {
+		if made(p) {
+			return File{Path: p, Type: "dir", Mode: 0o755}, true
 		}
-		switch name {
-		case "", ".":
-			continue
-		case "..":
-			if k := strings.LastIndexByte(cur, '/'); k >= 0 {
-				cur = cur[:k]
-			} else {
-				cur = ""
-			}
-			continue
-		}
-		next := name
-		if cur != "" {
-			next = cur + "/" + name
-		}
+		n, ok := tree[strings.TrimPrefix(p, "/")]
+		return File{Path: p, Type: n.typ, Link: n.link, Mode: n.mode}, ok
+	}
+	walkSteps(view, m.Target, func(dir, next, rest string, f File, ok bool) bool {
 		for j := 0; j < i; j++ {
-			if within("/"+next, e.Mounts[j].Target) {
-				return
+			if within(next, e.Mounts[j].Target) {
+				return false
 			}
 		}
-		if ec.madeBy[ec.root+"/"+next] {
-			cur = next
-			continue
+		if made(next) {
+			return true
 		}
-		d, mine := tree[cur], cur != "" && ec.madeBy[ec.root+"/"+cur]
-		if !mine && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o1) {
-			ec.errorf(m.Pos, field, "%s lies in %s, and apply's child stage resolves it %s, which may not search /%s on its way (mode %04o, owner %d:%d in the archive and in nsup's cache tree of it): apply would fail with EACCES; let that uid search it in the archive (o+x, or that gid as its group), or give no idmap", m.Target, archive, who, cur, d.mode&0o7777, d.uid, d.gid)
-			return
+		d := tree[strings.TrimPrefix(dir, "/")]
+		if !made(dir) && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o1) {
+			ec.errorf(m.Pos, field, "%s lies in %s, and apply's child stage resolves it %s, which may not search %s on its way (mode %04o, owner %d:%d in the archive and in nsup's cache tree of it): apply would fail with EACCES; let that uid search it in the archive (o+x, or that gid as its group), or give no idmap", m.Target, archive, who, dir, d.mode&0o7777, d.uid, d.gid)
+			return false
 		}
-		n, ok := tree[next]
 		switch {
 		case !ok:
-			// next is the first folder missing: apply makes it in cur,
-			// and what follows in it (root inside's, refused or not:
-			// a later mount there is not refused again).
-			ec.tarMade(next, rest)
-			if !mine && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o3) {
-				ec.errorf(m.Pos, field, "%s is missing in %s: apply makes it (\"target if missing\") %s, which may not make its first missing folder /%s in nsup's cache tree of the archive (/%s is mode %04o, owner %d:%d there): apply would fail with EACCES; add the folder /%s to the archive, say overlay: true (its upper layer is root inside's), or give no idmap", m.Target, archive, who, next, cur, d.mode&0o7777, d.uid, d.gid, next)
+			// next is the first folder missing: apply makes it in dir,
+			// and what follows in it (root inside's, refused or not: a
+			// later mount there is not refused again).
+			ec.tarMade(strings.TrimPrefix(next, "/"), rest)
+			if !made(dir) && !ec.modeGrants(d.uid, d.gid, d.mode, uid, gid, 0o3) {
+				ec.errorf(m.Pos, field, "%s is missing in %s: apply makes it (\"target if missing\") %s, which may not make its first missing folder %s in nsup's cache tree of the archive (%s is mode %04o, owner %d:%d there): apply would fail with EACCES; add the folder %s to the archive, say overlay: true (its upper layer is root inside's), or give no idmap", m.Target, archive, who, next, dir, d.mode&0o7777, d.uid, d.gid, next)
 			}
-			return
-		case n.typ == TarSymlink:
-			if links++; links > 40 || rest == "" {
-				return // ELOOP; the target itself a link: apply's to say
-			}
-			if strings.HasPrefix(n.link, "/") {
-				cur = ""
-			}
-			rest = strings.TrimSuffix(n.link+"/"+rest, "/")
-		case n.typ == TarDir:
-			cur = next
-		default:
-			return // a file: a file bind's target, or ENOTDIR
+			return false
+		case f.Type == TarSymlink:
+			return moreIn(rest) // the target itself a link: apply's to say
 		}
-	}
+		return f.Type == TarDir // a file: a file bind's target, or ENOTDIR
+	})
 }
 
 // tarMade records, in madeBy, the folders apply makes in a tar root's
