@@ -1,7 +1,8 @@
 package planner
 
-// A root of nsup's cache (a closure, tar or host root) without overlay is
-// the cache entry itself, bound read-only in the environment's mount
+// A root of nsup's cache (a closure or host root) without overlay is
+// the cache entry itself (a tar root is always laid as an overlay of it:
+// overlaid), bound read-only in the environment's mount
 // namespace: shared by every environment made of the same files, and
 // never written (rootfs.go refuses readonly: false). The bind's read-only
 // flag is the environment's own, not locked (the kernel locks the flags
@@ -30,14 +31,11 @@ import (
 // without overlay: the environment's own root, or (owner not "") the
 // root of owner, whose mount namespace it joins by name.
 func (ec *envCompiler) cacheRootRemount(r spec.Rootfs, owner string) {
-	if r.Overlay || r.Dir != "" || !ec.unlocksOwnMounts() {
+	if overlaid(r) || r.Dir != "" || !ec.unlocksOwnMounts() {
 		return
 	}
 	kind := "closure"
-	switch {
-	case r.Tar != "":
-		kind = "tar"
-	case len(r.Host) > 0:
+	if len(r.Host) > 0 {
 		kind = "host"
 	}
 	pos, field := ec.sysAdminAt(r.Pos, ec.field+".rootfs")

@@ -383,13 +383,7 @@ type envCompiler struct {
 	// tarID is what a tar root has where identityOf looks (nil: not
 	// known).
 	tarID *tarIDRecord
-	// tarArchive is the archive a tar root's digest was read from
-	// (opened as hashTar opens it: real, no symlink on the way), and
-	// tarDigest that digest; tarTree its tree, once tarFolders read it.
-	tarArchive, tarDigest string
-	tarReal, tarRead      bool
-	tarTree               map[string]tarFolder
-	notes                 []string
+	notes []string
 
 	// The namespaces, as namespaces() decided them (see namespaces.go).
 	joins         []joinRef // in spec.JoinOrder: user first

@@ -55,9 +55,6 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
 		where = fmt.Sprintf("below the bind at %s (%s), in its host folder %s", b.Target, ec.mountField(k), base)
 		fix = fmt.Sprintf("make %s beforehand, or give an idmap that maps that folder's owner and group too", filepath.Join(base, rel))
-	case e.Rootfs.Tar != "" && !e.Rootfs.Overlay:
-		ec.tarTargetMakeable(i, uid, gid)
-		return
 	case e.Rootfs.Dir != "" && !e.Rootfs.Overlay && ec.root != "" && ec.root != "/":
 		base = ec.root
 		where = fmt.Sprintf("in the dir root %s", base)

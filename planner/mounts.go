@@ -89,7 +89,7 @@ func (ec *envCompiler) child() {
 		// Device nodes of the tree do not work (nodev), whatever the tree
 		// holds, unless the spec says rootfs.dev: only type: dev's nodes
 		// do. For a bound root, on every mount below it too.
-		if e.Rootfs.Overlay {
+		if overlaid(e.Rootfs) {
 			ec.add(Child, rpos, Overlay{Target: ec.root, Lower: ec.root, UserXattr: ec.inUserNS(), NoDev: !e.Rootfs.Dev, HostTree: ec.takeHostTree(ec.root)})
 		} else {
 			ec.add(Child, rpos, Mount{Source: ec.root, Target: ec.root, Flags: msBIND | msREC, HostTree: ec.takeHostTree(ec.root)})

@@ -72,16 +72,31 @@ func (ec *envCompiler) overlayTree(pos spec.Pos, field string) bool {
 	ec.idmappedPos = pos
 	release := ec.opts.KernelRelease()
 	if !kernelAtLeast(release, overlayKernel) {
-		ec.errorf(pos, field+".overlay", "an overlay root in nsup's cache, with root inside mapped to another host uid, has the host's clone of the tree idmapped through the environment's user namespace as its lower layer, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root, no overlay, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
+		if !ec.e.Rootfs.Overlay {
+			// A tar root is laid as an overlay with or without the key
+			// (overlaid): no overlay is no way out.
+			ec.errorf(pos, field+".tar", "a tar root is laid as an overlay of nsup's cache entry (the entry is never written), and with root inside mapped to another host uid its lower layer is the host's clone of the tree idmapped through the environment's user namespace, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root of the unpacked archive, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
+		} else {
+			ec.errorf(pos, field+".overlay", "an overlay root in nsup's cache, with root inside mapped to another host uid, has the host's clone of the tree idmapped through the environment's user namespace as its lower layer, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root, no overlay, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
+		}
 	}
 	return true
 }
+
+// overlaid says whether the root r is laid as an overlay whose lower
+// layer is its tree: with overlay: true, and always for a tar root,
+// whose tree is nsup's cache entry of the archive. Without overlay: true
+// that overlay is read-only (remounted so once the mounts are made) and
+// its upper layer, a tmpfs of the environment's, only holds the mount
+// targets the archive lacks: before, the child made them in the entry
+// itself, and every later environment of the same archive saw them.
+func overlaid(r spec.Rootfs) bool { return r.Overlay || r.Tar != "" }
 
 // rootTree plans the host's clone of the cache's root tree at ec.root
 // for the child (hostTree; an overlay's lower layer: overlayTree); false
 // if the child opens it by path.
 func (ec *envCompiler) rootTree(r spec.Rootfs, field string) bool {
-	if r.Overlay {
+	if overlaid(r) {
 		return ec.overlayTree(r.Pos, field)
 	}
 	return ec.hostTree(r.Pos, ec.root, true, "the root")

@@ -172,7 +172,6 @@ func (ec *envCompiler) rootfs() {
 		}
 		digest, etc, id, err := ec.opts.Index.hashTar(IndexKey("tar", []string{r.Tar}), archive, real)
 		ec.tarEtc, ec.tarID = etc, id
-		ec.tarArchive, ec.tarReal, ec.tarDigest = archive, real, digest
 		if err != nil {
 			ec.errorf(r.TarPos, field+".tar", "%v", unwrapPath(err))
 			digest = "sha256:?"

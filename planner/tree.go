@@ -110,13 +110,7 @@ func resolvedPath(t treeView, p string) string {
 
 // walkIn is the path of p in the tree once every symlink on the way
 // (the last component's too) is followed: resolveIn's walk.
-func walkIn(t treeView, p string) (string, bool) { return walkSteps(t, p, nil) }
-
-// walkSteps is walkIn, with step (if not nil) called for each name looked
-// up on the way: the folder dir it is looked up in, its path next, what
-// is left to walk after it, and what t says of it. A step that returns
-// false ends the walk there, as not found.
-func walkSteps(t treeView, p string, step func(dir, next, rest string, f File, ok bool) bool) (string, bool) {
+func walkIn(t treeView, p string) (string, bool) {
 	links := 0
 	cur := "/"
 	rest := p // what is left to walk, its components split by slashes
@@ -139,7 +133,7 @@ func walkSteps(t treeView, p string, step func(dir, next, rest string, f File, o
 			next = cur + next
 		}
 		f, ok := t(next)
-		if step != nil && !step(cur, next, rest, f, ok) || !ok {
+		if !ok {
 			return "", false
 		}
 		if f.Type == "symlink" {
