@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/planner"
@@ -34,14 +35,39 @@ func (s *execSession) end(st int) {
 	s.done <- st
 }
 
+// controlWait bounds each wait of init's on a connection before its
+// command starts: for the request (or the status request's answer to go
+// out), for the terminal nsup exec sends when asked (SendTerminal), for
+// the answer that the command started. A client that connects and sends
+// nothing held a thread and fds of init, the environment's PID 1, for
+// good. A real nsup exec sends its request right after connecting, and
+// its terminal right after it is asked: in between it makes pipes, a pty,
+// at most one short-lived helper (ReadOnlyPtyRootless), milliseconds,
+// and nothing waits for the user (the terminal is raw, and read, only
+// once the command runs). And a connection behind a full backlog (16) of
+// idle ones is served within three bounds (controlPending), inside
+// nsup exec's own wait for init, 20 s (lifecycle.DefaultAnswerWait).
+const controlWait = 5 * time.Second
+
+// controlPending bounds the connections init serves at once before their
+// command starts (or their status is sent): more wait in accept(2), then
+// in the socket's backlog, as nsup exec's connect is bounded. Unbounded,
+// many connections that each take a thread (a blocking recvmsg) and fds
+// could reach Go's thread limit, or the fd limit, which ends init's
+// accept loop; a command once started frees its slot.
+const controlPending = 16
+
 // serve accepts nsup exec's connections on the listening socket fd.
 func (in *initState) serve(fd int) {
+	pending := make(chan struct{}, controlPending)
 	for {
+		pending <- struct{}{}
 		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
 		switch {
 		case err == nil:
-			go in.session(c)
+			go in.session(c, pending)
 		case err == unix.EINTR || err == unix.ECONNABORTED:
+			<-pending
 		default:
 			return
 		}
@@ -57,12 +83,36 @@ func sendMsg(c int, m lifecycle.ExecMessage) error {
 }
 
 // session serves one connection: start the command, relay signals to it,
-// report its status.
-func (in *initState) session(c int) {
+// report its status. Until the command starts, it holds a slot of
+// pending, and each wait on c is bounded (controlWait).
+func (in *initState) session(c int, pending chan struct{}) {
+	free := func() {
+		if pending != nil {
+			<-pending
+			pending = nil
+		}
+	}
+	// The slot is freed after c is closed: a connection accepted in its
+	// place finds this one's client at EOF.
+	defer free()
 	defer unix.Close(c)
+	tv := unix.NsecToTimeval(controlWait.Nanoseconds())
+	if unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv) != nil ||
+		unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv) != nil {
+		return
+	}
 	buf := make([]byte, lifecycle.MaxExecMsg)
 	oob := make([]byte, unix.CmsgSpace(3*4))
-	n, oobn, _, _, err := unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	var n, oobn int
+	var err error
+	for {
+		// With a timeout set, a signal interrupts the wait (EINTR)
+		// instead of restarting it.
+		n, oobn, _, _, err = unix.Recvmsg(c, buf, oob, unix.MSG_CMSG_CLOEXEC)
+		if err != unix.EINTR {
+			break
+		}
+	}
 	if err != nil || n == 0 {
 		return
 	}
@@ -113,6 +163,12 @@ func (in *initState) session(c int) {
 	} else {
 		sendMsg(c, lifecycle.ExecMessage{Pid: s.pid, AskKnown: req.AskTerminal})
 	}
+	// The command runs: relay waits for the client's signals as long as
+	// it does, and the slot is another's.
+	var none unix.Timeval
+	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &none)
+	unix.SetsockoptTimeval(c, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &none)
+	free()
 	relayed := make(chan struct{})
 	go func() {
 		in.relay(c, s)

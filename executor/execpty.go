@@ -90,6 +90,9 @@ func askTerminal(c int) ([]int, error) {
 		if err == unix.EINTR {
 			continue
 		}
+		if err == unix.EAGAIN {
+			return nil, fmt.Errorf("nsup exec sent no terminal within %v: %w", controlWait, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("nsup exec's terminal: %w", err)
 		}

@@ -102,3 +102,7 @@ func PauseExec(opts Options, env string, step int, fifo string) Options {
 	opts.pauseExec = &failPoint{Env: env, Step: step, Resume: fifo}
 	return opts
 }
+
+// ControlPending and ControlWait are init's bounds on the control
+// socket's connections before their command starts (control.go).
+const ControlPending, ControlWait = controlPending, controlWait
