@@ -57,17 +57,27 @@ const controlWait = 5 * time.Second
 // accept loop; a command once started frees its slot.
 const controlPending = 16
 
-// serve accepts nsup exec's connections on the listening socket fd.
+// serve accepts nsup exec's connections on the listening socket fd. An
+// accept that fails for want of fds or memory (EMFILE, ENFILE, ENOBUFS,
+// ENOMEM) is tried again after a pause, doubled up to a second, as Go's
+// net/http server does: it ended the loop, and nsup exec never reached
+// the environment again, however many fds its commands later closed.
 func (in *initState) serve(fd int) {
 	pending := make(chan struct{}, controlPending)
+	var pause time.Duration
 	for {
 		pending <- struct{}{}
 		c, _, err := unix.Accept4(fd, unix.SOCK_CLOEXEC)
 		switch {
 		case err == nil:
+			pause = 0
 			go in.session(c, pending)
 		case err == unix.EINTR || err == unix.ECONNABORTED:
 			<-pending
+		case err == unix.EMFILE || err == unix.ENFILE || err == unix.ENOBUFS || err == unix.ENOMEM:
+			<-pending
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			time.Sleep(pause)
 		default:
 			return
 		}

@@ -3,7 +3,9 @@ package executor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -168,5 +170,74 @@ func recvMessage(t *testing.T, c int, buf []byte) (lifecycle.ExecMessage, bool) 
 			return m, false
 		}
 		return m, json.Unmarshal(buf[:n], &m) == nil
+	}
+}
+
+// TestRootControlAcceptFDsOut: init's accept loop ended at the first
+// error other than EINTR or ECONNABORTED, and with it nsup exec into the
+// environment for good. Out of fds (EMFILE: init's soft RLIMIT_NOFILE
+// lowered here to its lowest free fd number), no exec is served; once
+// fds are free again (the limit put back), exec works.
+func TestRootControlAcceptFDsOut(t *testing.T) {
+	state := upLifeDev(t, true, "echo")
+	st, err := lifecycle.Inspect(state, "life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := st.State.Pid
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	// The lowest fd number init has free: no new fd below that limit.
+	held := map[string]bool{}
+	for _, f := range fds {
+		held[f.Name()] = true
+	}
+	free := 0
+	for held[fmt.Sprint(free)] {
+		free++
+	}
+	low := unix.Rlimit{Cur: uint64(free), Max: old.Max}
+
+	if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &low, nil); err != nil {
+		t.Fatal(err)
+	}
+	restored := false
+	restore := func() {
+		if !restored {
+			restored = true
+			if err := unix.Prlimit(pid, unix.RLIMIT_NOFILE, &old, nil); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	defer restore()
+	// Execs while init has no fd to spare. Init's accept4 took its fd
+	// before it waited, so the first is accepted, and fails for the fds
+	// it sends (none received); init's next accept4 fails at once with
+	// EMFILE, and no exec is served then: the second is not, within its
+	// wait, by which time that accept4 has failed.
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for i := range 2 {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err = lifecycle.Exec(ctx, state, "life", lifecycle.ExecOptions{Argv: []string{"/bin/echo", "starved"}, Stdin: null, Stdout: null, Stderr: null, AnswerWait: 2 * time.Second})
+		cancel()
+		if err == nil {
+			t.Fatalf("exec %d served while init had no fd to spare", i)
+		}
+		t.Logf("exec %d while init had no fd to spare: %v", i, err)
+	}
+	restore()
+	if code, got, err := execOut(t, state, "life", "", "", "/bin/echo", "again"); err != nil || code != 0 || got != "again\n" {
+		t.Errorf("exec once init has fds again: status %d, output %q, error %v (init's accept loop ended at EMFILE)", code, got, err)
 	}
 }
