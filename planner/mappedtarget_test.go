@@ -45,7 +45,10 @@ func TestMappedTargetMakeable(t *testing.T) {
 	if own >= 100000 && own < 165536 {
 		t.Fatalf("the test's uid %d is in the map", own)
 	}
+	// A case's rootfs is DIR/root, its idmap maps root inside to 100000
+	// ("-": none), unless it says otherwise.
 	const elsewhere = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
+	const who = "inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not "
 	const ownerMapped = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 1}, {inside: 1, outside: OWNUID, count: 1}], gid: [{inside: 0, outside: 100000, count: 1}, {inside: 1, outside: OWNGID, count: 1}]}"
 	const fix = "make DIR/root/src in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too"
 	bind := "\n      - {type: bind, source: DIR/src, target: /src}"
@@ -53,57 +56,64 @@ func TestMappedTargetMakeable(t *testing.T) {
 		name, rootfs, idmap, mounts, want string
 		caller                            Caller
 	}{{
-		name: "missing", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: bind,
-		want: `t.yaml:8:9: environments.a.mounts[0].target: /src is missing in the dir root DIR/root: apply makes it ("target if missing") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/src there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; ` + fix,
+		name: "missing", mounts: bind,
+		want: `t.yaml:8:9: environments.a.mounts[0].target: /src is missing in the dir root DIR/root: apply makes it ("target if missing") ` + who + `make its first missing folder DIR/root/src there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; ` + fix,
 	}, {
-		name: "readonly", rootfs: "{dir: DIR/root, readonly: true}", idmap: elsewhere, mounts: bind,
+		name: "readonly", rootfs: "{dir: DIR/root, readonly: true}", mounts: bind,
 		want: "environments.a.mounts[0].target: /src is missing in the dir root DIR/root",
 	}, {
-		name: "tmpfs", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /run/app}",
-		want: "t.yaml:8:9: environments.a.mounts[0].target: /run/app is missing in the dir root DIR/root: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/run there (DIR/root is mode 0755, owner OWN)",
+		name: "tmpfs", mounts: "\n      - {type: tmpfs, target: /run/app}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /run/app is missing in the dir root DIR/root: apply makes it (\"target if missing\") " + who + "make its first missing folder DIR/root/run there (DIR/root is mode 0755, owner OWN)",
 	}, {
 		// Nested: the first missing folder is named; /a, once made, is
 		// root inside's, and the next mount in it is not refused again.
-		name: "nested", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /a/b/c}\n      - {type: tmpfs, target: /a/d}",
-		want: "t.yaml:8:9: environments.a.mounts[0].target: /a/b/c is missing in the dir root DIR/root: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/root/a there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; make DIR/root/a/b/c in the root beforehand",
+		name: "nested", mounts: "\n      - {type: tmpfs, target: /a/b/c}\n      - {type: tmpfs, target: /a/d}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /a/b/c is missing in the dir root DIR/root: apply makes it (\"target if missing\") " + who + "make its first missing folder DIR/root/a there (DIR/root is mode 0755, owner OWN): apply would fail with EACCES; make DIR/root/a/b/c in the root beforehand",
 	}, {
-		name: "below-bind", rootfs: "{dir: DIR/root}", idmap: elsewhere,
-		mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub/new}",
-		want:   "t.yaml:9:9: environments.a.mounts[1].target: /there/sub/new is missing below the bind at /there (environments.a.mounts[0]), in its host folder DIR/host: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/host/sub/new there (DIR/host/sub is mode 0755, owner OWN): apply would fail with EACCES; make DIR/host/sub/new beforehand, or give an idmap that maps that folder's owner and group too",
+		name: "below-bind", mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub/new}",
+		want: "t.yaml:9:9: environments.a.mounts[1].target: /there/sub/new is missing below the bind at /there (environments.a.mounts[0]), in its host folder DIR/host: apply makes it (\"target if missing\") " + who + "make its first missing folder DIR/host/sub/new there (DIR/host/sub is mode 0755, owner OWN): apply would fail with EACCES; make DIR/host/sub/new beforehand, or give an idmap that maps that folder's owner and group too",
 	}, {
 		// On the way: a folder root inside may not search, the target
 		// there or missing in a folder it could write.
-		name: "unsearchable", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /deep/x}",
-		want: "t.yaml:8:9: environments.a.mounts[0].target: /deep/x lies in the dir root DIR/root, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not search DIR/root/deep on its way (mode 0700, owner OWN): apply would fail with EACCES; let that uid search it (chmod o+x, or that gid as its group), or give an idmap that maps its owner and group too",
+		name: "unsearchable", mounts: "\n      - {type: tmpfs, target: /deep/x}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /deep/x lies in the dir root DIR/root, and apply's child stage resolves it " + who + "search DIR/root/deep on its way (mode 0700, owner OWN): apply would fail with EACCES; let that uid search it (chmod o+x, or that gid as its group), or give an idmap that maps its owner and group too",
 	}, {
-		name: "unsearchable-missing", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /deep/open/new}",
-		want: "environments.a.mounts[0].target: /deep/open/new lies in the dir root DIR/root, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not search DIR/root/deep on its way",
+		name: "unsearchable-missing", mounts: "\n      - {type: tmpfs, target: /deep/open/new}",
+		want: "environments.a.mounts[0].target: /deep/open/new lies in the dir root DIR/root, and apply's child stage resolves it " + who + "search DIR/root/deep on its way",
 	}, {
-		name: "below-bind-unsearchable", rootfs: "{dir: DIR/root}", idmap: elsewhere,
-		mounts: "\n      - {type: bind, source: DIR/hostpriv, target: /there}\n      - {type: tmpfs, target: /there/sub}",
-		want:   "environments.a.mounts[1].target: /there/sub lies below the bind at /there (environments.a.mounts[0]), in its host folder DIR/hostpriv, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not search DIR/hostpriv on its way (mode 0700, owner OWN)",
+		name: "below-bind-unsearchable", mounts: "\n      - {type: bind, source: DIR/hostpriv, target: /there}\n      - {type: tmpfs, target: /there/sub}",
+		want: "environments.a.mounts[1].target: /there/sub lies below the bind at /there (environments.a.mounts[0]), in its host folder DIR/hostpriv, and apply's child stage resolves it " + who + "search DIR/hostpriv on its way (mode 0700, owner OWN)",
 	}, {
-		name: "exists", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: bind, source: DIR/src, target: /there}",
+		name: "exists", mounts: "\n      - {type: bind, source: DIR/src, target: /there}",
 	}, {
-		name: "below-tmpfs", rootfs: "{dir: DIR/root}", idmap: elsewhere, mounts: "\n      - {type: tmpfs, target: /there}\n      - {type: bind, source: DIR/src, target: /there/a/src}",
+		name: "below-tmpfs", mounts: "\n      - {type: tmpfs, target: /there}\n      - {type: bind, source: DIR/src, target: /there/a/src}",
 	}, {
-		name: "below-bind-there", rootfs: "{dir: DIR/root}", idmap: elsewhere,
-		mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub}",
+		name: "below-bind-there", mounts: "\n      - {type: bind, source: DIR/host, target: /there}\n      - {type: tmpfs, target: /there/sub}",
 	}, {
-		name: "others-write", rootfs: "{dir: DIR/open}", idmap: elsewhere, mounts: bind,
+		name: "others-write", rootfs: "{dir: DIR/open}", mounts: bind,
 	}, {
-		name: "owner-mapped", rootfs: "{dir: DIR/root}", idmap: ownerMapped, mounts: bind,
+		name: "owner-mapped", idmap: ownerMapped, mounts: bind,
 	}, {
-		name: "overlay", rootfs: "{dir: DIR/root, overlay: true}", idmap: elsewhere, mounts: bind,
+		name: "overlay", rootfs: "{dir: DIR/root, overlay: true}", mounts: bind,
 	}, {
-		name: "root-mapped", rootfs: "{dir: DIR/root}", mounts: bind,
+		name: "root-mapped", idmap: "-", mounts: bind,
 	}, {
-		name: "rootless", rootfs: "{dir: DIR/root}", caller: userCaller,
+		name: "rootless", caller: userCaller,
 		idmap: "\n    idmap: {uid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 1000, count: 1}, {inside: 1, outside: 100000, count: 65536}]}", mounts: bind,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
+			rootfs, idmap := tc.rootfs, tc.idmap
+			if rootfs == "" {
+				rootfs = "{dir: DIR/root}"
+			}
+			switch idmap {
+			case "":
+				idmap = elsewhere
+			case "-":
+				idmap = ""
+			}
 			r := strings.NewReplacer("DIR", dir, "OWNUID", strconv.Itoa(own), "OWNGID", strconv.Itoa(os.Getgid()))
-			text := r.Replace("version: 1\nenvironments:\n  a:\n    rootfs: " + tc.rootfs + "\n    namespaces: [user, mnt, pid]" + tc.idmap + "\n    mounts:" + tc.mounts + "\n    processes: [{name: main, command: [/bin/sh]}]\n")
+			text := r.Replace("version: 1\nenvironments:\n  a:\n    rootfs: " + rootfs + "\n    namespaces: [user, mnt, pid]" + idmap + "\n    mounts:" + tc.mounts + "\n    processes: [{name: main, command: [/bin/sh]}]\n")
 			s, err := spec.ParseBytes("t.yaml", t.TempDir(), []byte(text))
 			if err != nil {
 				t.Fatal(err)
