@@ -254,32 +254,16 @@ environments:
 // TestRootRootlessIDMapHelper: a map of more than the user's own id goes
 // through newuidmap/newgidmap and /etc/subuid, /etc/subgid.
 func TestRootRootlessIDMapHelper(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	requireBusybox(t)
-	if _, err := exec.LookPath("newuidmap"); err != nil {
-		skipOrFail(t, "needs newuidmap (apt-get install uidmap)")
-	}
-	u := makeUser(t)
+	u, dir, bin, cache := subIDCase(t)
 	sub := subRange(t, "/etc/subuid", u)
 	subg := subRange(t, "/etc/subgid", u)
-	dir, bin, cache := rootlessDir(t, u)
-	spec := filepath.Join(dir, "mapped.yaml")
-	os.WriteFile(spec, []byte(fmt.Sprintf(`version: 1
-environments:
-  mapped:
-    rootfs: {closure: [/bin/busybox]}
-    namespaces: [user, mnt, pid]
-    idmap:
-      uid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: %d, count: 1000}]
-      gid: [{inside: 0, outside: %d, count: 1}, {inside: 1, outside: %d, count: 1000}]
-    user: "7:8"
+	spec := subIDSpec(t, dir, "mapped", u, subIDMap{sub, 1000, subg, 1000}, `    user: "7:8"
     mounts:
       - {type: proc, target: /proc}
     processes:
       - name: main
         command: [/bin/busybox, sh, -c, 'busybox cat /proc/self/uid_map /proc/self/gid_map; echo "id $$(busybox id -u) $$(busybox id -g)"']
-`, u.uid, sub, u.gid, subg)), 0o644)
+`)
 	env := []string{"XDG_CACHE_HOME=" + cache}
 	code, plan, errs := u.as(t, env, bin, "plan", spec)
 	if code != 0 || !strings.Contains(plan, `newidmap("`) {

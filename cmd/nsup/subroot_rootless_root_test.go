@@ -18,12 +18,8 @@ import (
 // only as root); with the user's uid and gid mapped too, root inside's
 // capabilities hold over the user's folders, and the same specs apply.
 func TestRootRootlessSubordinateRoot(t *testing.T) {
+	u, dir, bin, cache := subIDCase(t)
 	bb := requireBusybox(t)
-	if _, err := exec.LookPath("newuidmap"); err != nil {
-		skipOrFail(t, "needs newuidmap (apt-get install uidmap)")
-	}
-	keepHostFiles(t, "/etc/subuid", "/etc/subuid-", "/etc/subgid", "/etc/subgid-")
-	u, dir, bin, cache := rootlessCase(t)
 	grantSubIDs(t, "/etc/subuid", u, u.name+":3000000:65536")
 	grantSubIDs(t, "/etc/subgid", u, u.name+":3000000:65536")
 	home := filepath.Join(dir, "home")
