@@ -26,20 +26,12 @@ import (
 // inside that lifts the root's read-only flag writes the tmpfs, not the
 // entry.
 func TestRootTarEntryNeverWritten(t *testing.T) {
-	requireRoot(t)
-	checkHost(t)
-	dir, err := os.MkdirTemp("", "nsup-tarentry-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o755)
+	rc := newReachCase(t, "tarentry")
+	dir, bin := rc.dir, rc.bin
 	cache := filepath.Join(dir, "cache")
 	t.Setenv("NSUP_CACHE_DIR", cache)
 	busyboxTar(t, dir, "bare.tar", []string{"sh", "touch", "cat", "mount", "test"})
 	busyboxTar(t, dir, "deep.tar", []string{"sh", "cat"}, tar.Header{Name: "deep/", Typeflag: tar.TypeDir, Mode: 0o700})
-	os.Mkdir(filepath.Join(dir, "src"), 0o755)
-	os.WriteFile(filepath.Join(dir, "src", "f"), []byte("bound\n"), 0o644)
 	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
 	write := func(name, archive, namespaces, extra, target, script string) string {
 		spec := filepath.Join(dir, name)
@@ -74,7 +66,6 @@ environments:
 		})
 		return list
 	}
-	bin := buildNsup(t)
 	readonly := `cat /src/f; touch /x && echo wrote /x; test -e /proc/1/comm && echo proc`
 	for _, c := range []struct {
 		name, archive, namespaces, extra, target, script, want string
