@@ -133,6 +133,8 @@ func (ec *envCompiler) child() {
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
 			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true)
+		} else if ec.unlocksOwnMounts() {
+			ec.liftedDirRoot(ec, r.DirPos, ec.field+".rootfs.dir", liftedWhy)
 		}
 		parent := nestedMounts(e.Mounts)
 		hasChild := make([]bool, len(e.Mounts))
@@ -189,6 +191,8 @@ func (ec *envCompiler) child() {
 			}
 			if protect {
 				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
+			} else if ec.unlocksOwnMounts() {
+				ec.liftedMount(ec, i, m.Pos, ec.mountField(i), liftedWhy)
 			}
 			// Right after the mount that holds them: a later mount may
 			// hide them, not the other way round. Beneath the mount when

@@ -123,11 +123,14 @@ func (c *compiler) findWritableFolders() []WritableFolder {
 	}
 	for _, e := range c.s.Environments {
 		at := "environments." + e.Name
-		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+		// Read-only by a flag root inside lifts is writable
+		// (liftedwrites.go).
+		lifts := c.liftsReadonly(e)
+		if r := e.Rootfs; r.Dir != "" && (!r.Readonly || lifts) && !r.Overlay {
 			add(r.Dir, at+".rootfs.dir")
 		}
 		for i, m := range e.Mounts {
-			if m.Readonly {
+			if m.Readonly && !lifts {
 				continue
 			}
 			field := fmt.Sprintf("%s.mounts[%d]", at, i)

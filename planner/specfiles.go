@@ -136,7 +136,7 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 			// Its own mount namespace's bind, unlocked: root inside
 			// unmounted it and rewrote the spec (helper-114's review,
 			// rootless).
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s, which this mount lets the environment write; a read-only bind over it would keep it, but the environment keeps SYS_ADMIN in its user namespace, and root inside would unmount that bind (umount %s) and choose what the next nsup run applies; make this mount read-only, bind a folder without the spec, or drop SYS_ADMIN", f, at, at)
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s, which this mount lets the environment write; a read-only bind over it would keep it, but the environment keeps SYS_ADMIN in its user namespace, and root inside would unmount that bind (umount %s) and choose what the next nsup run applies; bind a folder without the spec, or drop SYS_ADMIN (read-only, the mount would not keep it: root inside lifts that flag too)", f, at, at)
 			continue
 		}
 		ec.mount(field, spec.Mount{Pos: pos, Type: spec.MountBind, Source: f, Target: at, Readonly: true, Recursive: false}, false, beneath)

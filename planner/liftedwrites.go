@@ -1,0 +1,99 @@
+package planner
+
+// Root inside that keeps CAP_SYS_ADMIN in a user namespace lifts the
+// read-only flag of a bind nsup made in its mount namespace, and unmounts
+// the read-only binds protectSpecFiles puts over the spec's files: the
+// kernel locks neither (readonlyLiftNote). The checks of what a writable
+// mount lets root inside write (the spec's files, a .env it could make,
+// nsup's cache and state directory, a saved plan) hold for such a
+// read-only mount too, and for the mounts of a namespace it joins by
+// name, which their owner planned for a root inside without SYS_ADMIN.
+// Before helper-124's review a read-only bind of the project folder, with
+// SYS_ADMIN in a user namespace, was only noted (the refusal of the
+// writable bind even said "make this mount read-only"): root inside ran
+// mount -o remount,bind,rw and appended to nsup.yaml, which the next nsup
+// run applied; and b, joining a's user and mount namespaces with
+// SYS_ADMIN, unmounted the read-only bind a's plan put over nsup.yaml and
+// wrote it.
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// liftedWhy ends what a check of a writable mount refuses of one that
+// says readonly, whose flag root inside lifts.
+const liftedWhy = " (this mount says readonly, but root inside keeps CAP_SYS_ADMIN in its user namespace and lifts that flag: mount -o remount,bind,rw; drop SYS_ADMIN)"
+
+// asLifted runs check, checks of a writable mount, for a mount root
+// inside may write only as lifted, and ends what they refuse with why.
+func (ec *envCompiler) asLifted(why string, check func()) {
+	n := len(ec.errs)
+	check()
+	for _, e := range ec.errs[n:] {
+		e.Msg += why
+	}
+}
+
+// liftedMount checks, for the ith mount of the environment (or of owner,
+// whose mount namespace it joins), a bind of a host folder read-only by
+// a flag root inside lifts, or (joined) writable with the spec's files
+// protected by read-only binds root inside unmounts, as protectSpecFiles
+// and volumeExposes check a writable one. pos and field are where the
+// refusal is said.
+func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, field, why string) {
+	m := owner.e.Mounts[i]
+	if m.Type != spec.MountBind || !m.Readonly && owner == ec {
+		return
+	}
+	if owner.made[m.Source] == "volume" {
+		if m.Readonly {
+			ec.asLifted(why, func() { ec.volumeExposes(field, pos, m.Source) })
+		}
+		return
+	}
+	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, m.Source, m.Target, "", m.Recursive) })
+}
+
+// liftedDirRoot is liftedMount of a dir root without overlay.
+func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, why string) {
+	r := owner.e.Rootfs
+	if r.Dir == "" || r.Overlay || !r.Readonly && owner == ec {
+		return
+	}
+	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, r.Dir, "/", "", true) })
+}
+
+// joinedMountsLifted checks the mounts of owner, whose mount namespace
+// the environment joins by name, for root inside that keeps
+// CAP_SYS_ADMIN in its user namespace: owner's plan held them for a root
+// inside without it.
+func (ec *envCompiler) joinedMountsLifted(name string) {
+	o := ec.doneEnv(name)
+	if o == nil || o == ec || !ec.unlocksOwnMounts() || o.unlocksOwnMounts() {
+		return // (o's own checks were of a root inside that lifts them)
+	}
+	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".join.mnt")
+	why := func(what string) string {
+		return fmt.Sprintf(" (%s, in %s's mount namespace, which this environment joins: root inside here keeps CAP_SYS_ADMIN in its user namespace, and lifts the read-only flags of %s's mounts or unmounts them; drop SYS_ADMIN)", what, name, name)
+	}
+	ec.liftedDirRoot(o, pos, field, why(o.field+".rootfs.dir"))
+	for i := range o.e.Mounts {
+		ec.liftedMount(o, i, pos, field, why(o.mountField(i)))
+	}
+}
+
+// liftsReadonly says, of the spec's environment e before it is compiled,
+// whether root inside may keep CAP_SYS_ADMIN in a user namespace
+// (unlocksOwnMounts, taken wide: a user namespace of its own, joined, or
+// made for a caller without privilege), and so write the folders of its
+// read-only binds.
+func (c *compiler) liftsReadonly(e *spec.Environment) bool {
+	if !slices.Contains(Capabilities(e), "CAP_SYS_ADMIN") {
+		return false
+	}
+	return e.HasNamespace(spec.NSUser) || e.Joined(spec.NSUser) != nil || !c.caller.Privileged ||
+		c.pods[e.Name]&nsFlag(spec.NSUser) != 0
+}

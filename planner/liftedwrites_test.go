@@ -1,0 +1,136 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// TestLiftedReadonlyGuards: root inside that keeps CAP_SYS_ADMIN in a
+// user namespace lifts a read-only bind's flag (mount -o
+// remount,bind,rw) and unmounts the read-only bind put over a spec file.
+// Before helper-124's review a read-only bind of the project folder so
+// planned with a note, and root inside appended to nsup.yaml; b, joining
+// a's user and mount namespaces with SYS_ADMIN, unmounted the bind a's
+// plan put over nsup.yaml (a's bind writable) and wrote it; and nsup plan
+// -o saved a plan in that folder. The checks of a writable mount hold
+// for them: refused, at the mount or at b's capability; without
+// SYS_ADMIN or a user namespace they plan as before.
+func TestLiftedReadonlyGuards(t *testing.T) {
+	const own = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    mounts:
+      - {type: bind, source: ., target: /proj, readonly: true}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const joined = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    mounts:
+      - {type: bind, source: ., target: /proj}
+    processes:
+      - {name: main, command: [/bin/sh]}
+  b:
+    rootfs: {dir: ./rootfs}
+    join: {user: a, mnt: a}
+    namespaces: [pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	const lifts = "lifts that flag: mount -o remount,bind,rw; drop SYS_ADMIN)"
+	for _, c := range []struct {
+		name, yaml string
+		caller     Caller
+		want       string // "" plans
+	}{
+		{"readonly bind", own, rootCaller, "t.yaml:8:9: environments.a.mounts[0]: "},
+		{"readonly bind, rootless", strings.Replace(own, "[user, mnt, pid]", "[mnt, pid]", 1), userCaller, "t.yaml:8:9: environments.a.mounts[0]: "},
+		{"readonly dir root", strings.Replace(strings.Replace(own, "{dir: ./rootfs}", "{dir: .}", 1), "    mounts:\n      - {type: bind, source: ., target: /proj, readonly: true}\n", "", 1), rootCaller, "t.yaml:4:19: environments.a.rootfs.dir: "},
+		{"joined, writable bind", joined, rootCaller, "t.yaml:14:37: environments.b.security.capabilities.add: "},
+		{"joined, readonly bind", strings.Replace(joined, "target: /proj}", "target: /proj, readonly: true}", 1), rootCaller, "t.yaml:14:37: environments.b.security.capabilities.add: "},
+		{"no SYS_ADMIN", strings.Replace(own, "SYS_ADMIN", "NET_ADMIN", 1), rootCaller, ""},
+		{"no user namespace", strings.Replace(own, "[user, mnt, pid]", "[mnt, pid]", 1), rootCaller, ""},
+		{"joined, no SYS_ADMIN", strings.Replace(joined, "SYS_ADMIN", "NET_ADMIN", 1), rootCaller, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755)
+			os.WriteFile(filepath.Join(dir, "rootfs", "bin", "sh"), []byte("#!"), 0o755)
+			os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+			os.WriteFile(filepath.Join(dir, "bin", "sh"), []byte("#!"), 0o755)
+			file := filepath.Join(dir, "t.yaml")
+			if err := os.WriteFile(file, []byte(c.yaml), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := spec.Parse(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.File = "t.yaml"
+			caller := c.caller
+			p, err := Compile(s, fixedOptions(Options{Caller: &caller, CacheDir: "/var/cache/nsup"}))
+			switch {
+			case c.want == "" && err != nil && strings.Contains(err.Error(), "which nsup reads to plan this spec"):
+				t.Errorf("refused: %v", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want+file+", which nsup reads to plan this spec")):
+				t.Errorf("plan: %v, want %q", err, c.want)
+			case c.want != "" && !strings.Contains(err.Error(), "drop SYS_ADMIN"):
+				t.Errorf("plan: %v, want a way out", err)
+			}
+			if c.name == "readonly bind" && (err == nil || !strings.Contains(err.Error(), lifts)) {
+				t.Errorf("plan: %v, want %q", err, lifts)
+			}
+			if c.name == "no SYS_ADMIN" && p != nil {
+				if f, _ := p.WritableHolding(filepath.Join(dir, "plan.json")); f != "" {
+					t.Errorf("a saved plan refused in %s", f)
+				}
+			}
+		})
+	}
+}
+
+// TestLiftedReadonlyWritable: a folder of a read-only bind whose flag
+// root inside lifts is one the environment may write: nsup plan -o
+// refuses to save a plan there (WritableHolding), where root inside
+// would put the plan of a spec of its own.
+func TestLiftedReadonlyWritable(t *testing.T) {
+	dir := t.TempDir()
+	yaml := `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    mounts:
+      - {type: bind, source: ` + dir + `, target: /mnt, readonly: true}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	for _, c := range []struct {
+		name, yaml, want string
+	}{
+		{"SYS_ADMIN", yaml, dir},
+		{"no SYS_ADMIN", strings.Replace(yaml, "SYS_ADMIN", "NET_ADMIN", 1), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := compileText(t, c.yaml, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f, _ := p.WritableHolding(filepath.Join(dir, "plan.json")); f != c.want {
+				t.Errorf("WritableHolding: %q, want %q", f, c.want)
+			}
+		})
+	}
+}
