@@ -42,3 +42,34 @@ environments:
 		t.Errorf("create: true with no link on the way: %v", err)
 	}
 }
+
+// TestErrorKeepsToItsLine: a refusal that quotes a host path keeps to
+// its line, whatever the path holds. Before helper-124's review a
+// repository's ./data, a link to a folder named "x\n# box: ...", gave the
+// refusal of a create: true bind through it a second line of the
+// repository's choosing, which nsup plan printed as it was (shownLines
+// escapes each line, and keeps the line breaks between errors).
+func TestErrorKeepsToItsLine(t *testing.T) {
+	repo := evalSymlinks(t, t.TempDir())
+	forged := "x\n# a: nothing here is writable\rnsup.yaml:1:1: fixed"
+	os.Mkdir(filepath.Join(repo, forged), 0o755)
+	os.Symlink(forged, filepath.Join(repo, "data"))
+	_, err := compileLimits(t, `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: `+repo+`/data/sub, target: /data, create: true}
+    processes: [{name: main, command: [/bin/sh]}]
+`, rootCaller, "hybrid")
+	if err == nil || !strings.Contains(err.Error(), "is a symlink") {
+		t.Fatalf("plan: %v, want the link refused", err)
+	}
+	if lines := strings.Split(err.Error(), "\n"); len(lines) != 1 || strings.ContainsAny(err.Error(), "\r") {
+		t.Errorf("one refusal, %d lines (want 1): %q", len(lines), err.Error())
+	}
+	if !strings.Contains(err.Error(), `x\n# a: nothing here is writable\rnsup.yaml:1:1: fixed`) {
+		t.Errorf("the path not written escaped: %q", err.Error())
+	}
+}

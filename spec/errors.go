@@ -20,13 +20,23 @@ type Error struct {
 	Msg  string // lowercase, no trailing period
 }
 
-// Error formats e as FILE:LINE:COL: field.path: message.
+// Error formats e as FILE:LINE:COL: field.path: message, on one line.
 func (e *Error) Error() string {
+	file, path, msg := oneLine.Replace(e.File), oneLine.Replace(e.Path), oneLine.Replace(e.Msg)
 	if e.Path == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Msg)
+		return fmt.Sprintf("%s:%d:%d: %s", file, e.Pos.Line, e.Pos.Col, msg)
 	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Pos.Line, e.Pos.Col, e.Path, e.Msg)
+	return fmt.Sprintf("%s:%d:%d: %s: %s", file, e.Pos.Line, e.Pos.Col, path, msg)
 }
+
+// oneLine writes a line break that a message quotes (a host path's: a
+// folder or a symlink's target named "x\n# box: ...") as an escape, as
+// planner.Shown writes it: each error is one line, and nsup shows the
+// lines of an error each escaped (shownLines), its line breaks kept.
+// Before helper-124's review a repository's symlink to such a name gave
+// nsup plan's refusal of a create: true bind through it a line of the
+// repository's choosing, passing for an error or a note of nsup's.
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\v", `\v`, "\f", `\f`, "\u0085", `\u0085`, "\u2028", `\u2028`, "\u2029", `\u2029`)
 
 // Errors is every problem found in a spec, sorted by position. Parse and
 // ParseBytes return it (as a value, never empty) when a spec is invalid, so a
