@@ -18,6 +18,7 @@ package planner
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 
 	"github.com/nsup/nsup/spec"
@@ -50,7 +51,10 @@ func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, fiel
 	}
 	if owner.made[m.Source] == "volume" {
 		if m.Readonly {
-			ec.asLifted(why, func() { ec.volumeExposes(field, pos, m.Source) })
+			ec.asLifted(why, func() {
+				ec.volumeExposes(field, pos, m.Source)
+				ec.volumeBarsOthers(pos, field, filepath.Base(m.Source), m.Source)
+			})
 		}
 		return
 	}

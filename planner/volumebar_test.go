@@ -66,6 +66,9 @@ func TestVolumeBarsOthers(t *testing.T) {
 		{"idmap, the project's folder 0710, its group the mapped root's", rootCaller, map[string]uint32{vols: 0o755, vols + "/proj": 0o710}, "user, mnt, pid", "", ""},
 		{"the volumes' folder made by apply", rootCaller, map[string]uint32{}, "mnt, pid", "", ""},
 		{"read-only", rootCaller, open, "mnt, pid", ", readonly: true", ""},
+		// Read-only by a flag root inside lifts (helper-124's review).
+		{"idmap, read-only, SYS_ADMIN", rootCaller, open, "user, mnt, pid", ", readonly: true}\n    security: {capabilities: {add: [SYS_ADMIN]}", reached + " (each folder on its way is searchable by others): root inside writes it as host uid 100000"},
+		{"idmap, read-only", rootCaller, open, "user, mnt, pid", ", readonly: true", ""},
 		{"rootless", rootless, open, "user, mnt, pid", "", ""},
 	} {
 		err := plan(c.caller, c.modes, c.ns, c.opts)
