@@ -157,15 +157,27 @@ func mountOf(mounts []cgroup.Mount, p string) cgroup.Mount {
 // every host user's (chmod 666). Read-only, nothing there changes.
 func (ec *envCompiler) devWritable() {
 	const why = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link, a rename or a chmod: the host's disk linked as its /dev/null, or made every host user's)"
-	if r := ec.e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
+	// Read-only by a flag root inside lifts is writable (liftedwrites.go:
+	// before helper-124's review a read-only bind of a host's device
+	// node, with SYS_ADMIN in a user namespace that maps root to the
+	// host's, planned, and root inside remounted it read-write and
+	// chmod'ed the host's node 666).
+	lifts := ec.unlocksOwnMounts()
+	lifted := func(readonly bool, text string) string {
+		if readonly {
+			return text + liftedWhy
+		}
+		return text
+	}
+	if r := ec.e.Rootfs; r.Dir != "" && (!r.Readonly || lifts) && !r.Overlay {
 		if real, on, ok := bindSource(r.Dir); ok {
 			if w := ec.devFolderWhy(r.Dir, real, on, true, why); w != "" {
-				ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", w+"; make the root read-only or overlaid, or bind the nodes it needs one by one")
+				ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", lifted(r.Readonly, w+"; make the root read-only or overlaid, or bind the nodes it needs one by one"))
 			}
 		}
 	}
 	for i, m := range ec.e.Mounts {
-		if m.Type != spec.MountBind || m.Readonly {
+		if m.Type != spec.MountBind || m.Readonly && !lifts {
 			continue
 		}
 		if real, on, ok := bindSource(m.Source); ok && !ec.ownMountInDev(real) {
@@ -173,11 +185,11 @@ func (ec *envCompiler) devWritable() {
 				// One node: the bind is the host's inode, which root
 				// inside would chmod 666 for every host user (helper-94's
 				// review). Read-only, the device still reads and writes.
-				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)
+				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, fmt.Sprintf("%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)))
 				continue
 			}
 			if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, why); w != "" {
-				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", w+"; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)")
+				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, w+"; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)"))
 			}
 		}
 	}

@@ -134,3 +134,30 @@ environments:
 		})
 	}
 }
+
+// TestLiftedDevNodeRefused: in a user namespace that maps root to the
+// host's (no idmap, as root), root inside that keeps SYS_ADMIN lifts the
+// read-only flag of a bind of a host's device node, or of a folder of
+// them, and chmods or links the host's nodes (helper-124's review: a
+// node made 0600 on the host was 0666 after). devWritable refuses them
+// as it refuses writable ones; without SYS_ADMIN they plan.
+func TestLiftedDevNodeRefused(t *testing.T) {
+	root := shRoot(t, "/x")
+	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
+	for _, c := range []struct{ name, bind, more, want string }{
+		{"node", "source: /dev/null, readonly: true", sysAdmin, "environments.web.mounts[0].readonly: /dev/null is a device node of the host's: root inside would change it"},
+		{"folder", "source: /dev, readonly: true", sysAdmin, "environments.web.mounts[0].readonly: /dev is a folder of the host's /dev: root inside would change the host's device nodes"},
+		{"node, no SYS_ADMIN", "source: /dev/null, readonly: true", "", ""},
+		{"folder, no SYS_ADMIN", "source: /dev, readonly: true", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", c.bind)+c.more, rootCaller, "")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), liftedWhy)):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+}
