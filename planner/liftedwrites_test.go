@@ -161,3 +161,41 @@ func TestLiftedDevNodeRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestLiftedMountsMovable: a bind of a folder with a host mount below a
+// folder of its own lets root inside rename that folder, and move the
+// host's mount on the host, where it may write (TestMountsMovable);
+// read-only, it may not, unless it keeps SYS_ADMIN in a user namespace
+// and lifts the flag (helper-124's review: done by hand, the host's
+// tmpfs at d/hidden was at d2/hidden after).
+func TestLiftedMountsMovable(t *testing.T) {
+	dir := movableRoot(t, "d/hidden")
+	extra := "999 1 0:99 / " + dir + "/d/hidden rw,relatime - tmpfs tmpfs rw\n"
+	text := `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + dir + `}
+    namespaces: [user, mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    mounts:
+      - {type: bind, source: ` + dir + `, target: /w, readonly: true}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`
+	want := "lets root inside rename " + dir + "/d, a folder above the host's mount at " + dir + "/d/hidden"
+	for _, c := range []struct {
+		name, yaml string
+		refused    bool
+	}{
+		{"SYS_ADMIN", text, true},
+		{"no SYS_ADMIN", strings.Replace(text, "SYS_ADMIN", "NET_ADMIN", 1), false},
+		{"writable", strings.Replace(text, ", readonly: true}", "}", 1), true},
+	} {
+		_, err := compileMounts(t, c.yaml, rootCaller, extra)
+		refused := err != nil && strings.Contains(err.Error(), want)
+		if refused != c.refused {
+			t.Errorf("%s: refused %v, want %v: %v", c.name, refused, c.refused, err)
+		}
+	}
+}

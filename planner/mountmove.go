@@ -25,6 +25,15 @@ import (
 // read-only, nothing is renamed.
 func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 	if m.Readonly {
+		// Unless root inside lifts the flag (liftedwrites.go): before
+		// helper-124's review, with SYS_ADMIN in a user namespace that
+		// maps root to the host's, root inside remounted a read-only
+		// bind of a folder read-write and renamed the folder above a
+		// host's tmpfs mounted below it, which moved on the host.
+		if ec.unlocksOwnMounts() {
+			m.Readonly = false
+			ec.asLifted(liftedWhy, func() { ec.mountsMovable(m, field) })
+		}
 		return
 	}
 	mounts, err := ec.compiler.hostMounts()
