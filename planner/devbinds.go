@@ -156,7 +156,6 @@ func mountOf(mounts []cgroup.Mount, p string) cgroup.Mount {
 // environment's masks and /dev/null bound, or would make /dev/sda
 // every host user's (chmod 666). Read-only, nothing there changes.
 func (ec *envCompiler) devWritable() {
-	const why = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link, a rename or a chmod: the host's disk linked as its /dev/null, or made every host user's)"
 	// Read-only by a flag root inside lifts is writable (liftedwrites.go:
 	// before helper-124's review a read-only bind of a host's device
 	// node, with SYS_ADMIN in a user namespace that maps root to the
@@ -169,30 +168,57 @@ func (ec *envCompiler) devWritable() {
 		}
 		return text
 	}
-	if r := ec.e.Rootfs; r.Dir != "" && (!r.Readonly || lifts) && !r.Overlay {
-		if real, on, ok := bindSource(r.Dir); ok {
-			if w := ec.devFolderWhy(r.Dir, real, on, true, why); w != "" {
-				ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", lifted(r.Readonly, w+"; make the root read-only or overlaid, or bind the nodes it needs one by one"))
-			}
+	if r := ec.e.Rootfs; (!r.Readonly || lifts) && !r.Overlay {
+		if w := ec.devRootWhy(r); w != "" {
+			ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", lifted(r.Readonly, w))
 		}
 	}
 	for i, m := range ec.e.Mounts {
-		if m.Type != spec.MountBind || m.Readonly && !lifts {
+		if m.Readonly && !lifts {
 			continue
 		}
-		if real, on, ok := bindSource(m.Source); ok && !ec.ownMountInDev(real) {
-			if st, err := os.Stat(real); real == on && err == nil && st.Mode()&(os.ModeDevice|os.ModeCharDevice) != 0 {
-				// One node: the bind is the host's inode, which root
-				// inside would chmod 666 for every host user (helper-94's
-				// review). Read-only, the device still reads and writes.
-				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, fmt.Sprintf("%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)))
-				continue
-			}
-			if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, why); w != "" {
-				ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, w+"; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)"))
-			}
+		if w := ec.devBindWhy(m); w != "" {
+			ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, w))
 		}
 	}
+}
+
+const devWhy = ": root inside would change the host's device nodes through it (nodev stops opening them, not a hard link, a rename or a chmod: the host's disk linked as its /dev/null, or made every host user's)"
+
+// devRootWhy says why a writable dir root r is refused by devWritable,
+// "" if it is not.
+func (ec *envCompiler) devRootWhy(r spec.Rootfs) string {
+	if r.Dir == "" {
+		return ""
+	}
+	if real, on, ok := bindSource(r.Dir); ok {
+		if w := ec.devFolderWhy(r.Dir, real, on, true, devWhy); w != "" {
+			return w + "; make the root read-only or overlaid, or bind the nodes it needs one by one"
+		}
+	}
+	return ""
+}
+
+// devBindWhy says why m, a writable bind, is refused by devWritable, ""
+// if it is not.
+func (ec *envCompiler) devBindWhy(m spec.Mount) string {
+	if m.Type != spec.MountBind {
+		return ""
+	}
+	real, on, ok := bindSource(m.Source)
+	if !ok || ec.ownMountInDev(real) {
+		return ""
+	}
+	if st, err := os.Stat(real); real == on && err == nil && st.Mode()&(os.ModeDevice|os.ModeCharDevice) != 0 {
+		// One node: the bind is the host's inode, which root inside
+		// would chmod 666 for every host user (helper-94's review).
+		// Read-only, the device still reads and writes.
+		return fmt.Sprintf("%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)
+	}
+	if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, devWhy); w != "" {
+		return w + "; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)"
+	}
+	return ""
 }
 
 // ownMountInDev says whether p is on a mount of its own below the host's

@@ -59,6 +59,18 @@ func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, fiel
 		return
 	}
 	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, m.Source, m.Target, "", m.Recursive) })
+	if owner == ec || !m.Readonly {
+		return // (checked as the environment's own: devWritable, mountsMovable)
+	}
+	// The checks of owner's writable binds, for a read-only one of its
+	// root inside here lifts.
+	if !ec.confiningUserNS() {
+		if w := ec.devBindWhy(m); w != "" {
+			ec.errorf(pos, field, "%s", w+why)
+		}
+	}
+	m.Readonly, m.Pos = false, pos
+	ec.asLifted(why, func() { ec.mountsMovable(m, field) })
 }
 
 // liftedDirRoot is liftedMount of a dir root without overlay.
@@ -68,6 +80,17 @@ func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, wh
 		return
 	}
 	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, r.Dir, "/", "", true) })
+	if owner == ec || !r.Readonly {
+		return
+	}
+	if !ec.confiningUserNS() {
+		if w := ec.devRootWhy(r); w != "" {
+			ec.errorf(pos, field, "%s", w+why)
+		}
+	}
+	ec.asLifted(why, func() {
+		ec.mountsMovable(spec.Mount{Pos: pos, Type: spec.MountBind, Source: r.Dir, Recursive: true}, field)
+	})
 }
 
 // joinedMountsLifted checks the mounts of owner, whose mount namespace

@@ -199,3 +199,57 @@ environments:
 		}
 	}
 }
+
+// TestLiftedJoinedMounts: b, joining a's user and mount namespaces with
+// SYS_ADMIN kept (a without it), lifts the read-only flags of a's
+// binds: a's read-only bind of a host's device node, or of a folder
+// above a host's mount, is refused at b's capability as a writable one
+// of b's own would be; a read-only dir root above a host's mount too,
+// b's or its own (helper-124's review).
+func TestLiftedJoinedMounts(t *testing.T) {
+	dir := movableRoot(t, "d/hidden")
+	os.MkdirAll(dir+"/x", 0o755)
+	extra := "999 1 0:99 / " + dir + "/d/hidden rw,relatime - tmpfs tmpfs rw\n"
+	joined := func(bind, rootfs, more string) string {
+		return `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + rootfs + `}
+    namespaces: [user, mnt, pid]
+    mounts:
+      - {type: bind, target: /x, ` + bind + `}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + rootfs + `}
+    join: {user: a, mnt: a}
+    namespaces: [pid]
+    security: {capabilities: {add: [` + more + `]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	plain := movableRoot(t, "x")
+	const at = "environments.b.security.capabilities.add: "
+	for _, c := range []struct{ name, yaml, want string }{
+		{"node", joined("source: /dev/null, readonly: true", plain, "SYS_ADMIN"), at + "/dev/null is a device node of the host's"},
+		{"movable", joined("source: "+dir+", readonly: true", plain, "SYS_ADMIN"), at + "a writable bind of " + dir + " lets root inside rename " + dir + "/d"},
+		{"dir root", joined("source: /tmp, readonly: true", dir, "SYS_ADMIN"), at + "a writable bind of " + dir + " lets root inside rename " + dir + "/d"},
+		{"node, no SYS_ADMIN", joined("source: /dev/null, readonly: true", plain, "NET_ADMIN"), ""},
+		{"movable, no SYS_ADMIN", joined("source: "+dir+", readonly: true", plain, "NET_ADMIN"), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, c.yaml, rootCaller, extra)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "in a's mount namespace, which this environment joins")):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+	// Its own read-only dir root, with SYS_ADMIN.
+	own := strings.Replace(joined("source: /tmp, readonly: true", dir, "SYS_ADMIN"), "    namespaces: [user, mnt, pid]\n", "    namespaces: [user, mnt, pid]\n    security: {capabilities: {add: [SYS_ADMIN]}}\n", 1)
+	_, err := compileMounts(t, own, rootCaller, extra)
+	if want := "environments.a.rootfs.dir: a writable bind of " + dir + " lets root inside rename " + dir + "/d"; err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), liftedWhy) {
+		t.Errorf("a's read-only dir root, SYS_ADMIN: %v, want %q", err, want)
+	}
+}

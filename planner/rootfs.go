@@ -134,11 +134,12 @@ func (ec *envCompiler) rootfs() {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
 		} else if !h.isDir {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
-		} else if !r.Readonly && !r.Overlay {
+		} else if !r.Overlay {
 			// Bound recursively, and writable: a folder above a host
 			// mount below it is renamed as through a writable bind
-			// (helper-54's review).
-			ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true}, field+".dir")
+			// (helper-54's review). Read-only, as far as root inside
+			// may not lift the flag (mountsMovable).
+			ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true, Readonly: r.Readonly}, field+".dir")
 		}
 		if ec.root != "/" && ec.joined(spec.NSMount) == nil {
 			// The child opens the root by path and enters it (chdir
