@@ -100,11 +100,25 @@ func (ec *envCompiler) sysAdminAt(pos spec.Pos, field string) (spec.Pos, string)
 // network, hostname or IPC namespaces; the plan says so rather than keep
 // quiet. A root of nsup's cache without overlay is refused instead
 // (cacheRootRemount): it is not the user's own folder.
+//
+// An environment that joins another's mount namespace by name lifts
+// that one's flags: noted so too, naming whose mounts they are (before
+// helper-124's review its plan said nothing of them).
 func (ec *envCompiler) readonlyLiftNote() {
-	if !ec.unlocksOwnMounts() || ec.joined(spec.NSMount) != nil {
+	if !ec.unlocksOwnMounts() {
 		return
 	}
-	e := ec.e
+	e, whose := ec.e, ""
+	if j := ec.joined(spec.NSMount); j != nil {
+		var o *envCompiler
+		if owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); owner != nil && !j.isPath() {
+			o = ec.doneEnv(owner.Name)
+		}
+		if o == nil || o == ec || o.unlocksOwnMounts() {
+			return // (its own plan notes them)
+		}
+		e, whose = o.e, " ("+o.e.Name+"'s, whose mount namespace it joins)"
+	}
 	var ro []string
 	if r := e.Rootfs; r.Dir != "" && r.Readonly && !r.Overlay {
 		ro = append(ro, "the root ("+r.Dir+")")
@@ -122,5 +136,5 @@ func (ec *envCompiler) readonlyLiftNote() {
 		return
 	}
 	_, field := ec.sysAdminAt(e.Pos, ec.field)
-	ec.notes = append(ec.notes, fmt.Sprintf("%s: CAP_SYS_ADMIN kept in a user namespace: root inside may lift the read-only flag of %s (mount -o remount,bind,rw) and write there as far as its ids may; the kernel locks only the flags of mounts copied from a more privileged user namespace, not those nsup makes in the environment's own; drop SYS_ADMIN to keep them read-only", field, strings.Join(ro, ", ")))
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: CAP_SYS_ADMIN kept in a user namespace: root inside may lift the read-only flag of %s%s (mount -o remount,bind,rw) and write there as far as its ids may; the kernel locks only the flags of mounts copied from a more privileged user namespace, not those nsup makes in the environment's own; drop SYS_ADMIN to keep them read-only", field, strings.Join(ro, ", "), whose))
 }

@@ -253,3 +253,54 @@ environments:
 		t.Errorf("a's read-only dir root, SYS_ADMIN: %v, want %q", err, want)
 	}
 }
+
+// TestLiftedJoinedNoted: b, joining a's mount namespace with SYS_ADMIN
+// kept in a user namespace (a without), is noted as its own read-only
+// mounts are (TestReadonlyLiftNoted): before helper-124's review b's
+// plan said nothing of a's read-only binds it lifts.
+func TestLiftedJoinedNoted(t *testing.T) {
+	const text = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [user, mnt, pid]
+    mounts:
+      - {type: bind, source: /tmp, target: /mnt, readonly: true}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ./rootfs}
+    join: {user: a, mnt: a}
+    namespaces: [pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const want = "environments.b.security.capabilities.add: CAP_SYS_ADMIN kept in a user namespace: root inside may lift the read-only flag of the root ("
+	const binds = "/rootfs), /mnt (a bind of /tmp) (a's, whose mount namespace it joins) (mount -o remount,bind,rw)"
+	for _, c := range []struct {
+		name, yaml string
+		noted      bool
+	}{
+		{"SYS_ADMIN", text, true},
+		{"no SYS_ADMIN", strings.Replace(text, "SYS_ADMIN", "NET_ADMIN", 1), false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := compileText(t, c.yaml, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			notes := strings.Join(envNotes(p, "b"), "\n")
+			if got := strings.Contains(notes, want) && strings.Contains(notes, binds); got != c.noted {
+				t.Errorf("noted %v, want %v:\n%s", got, c.noted, notes)
+			}
+		})
+	}
+}
+
+func envNotes(p *Plan, env string) []string {
+	for _, e := range p.Environments {
+		if e.Name == env {
+			return e.Notes
+		}
+	}
+	return nil
+}
