@@ -114,8 +114,8 @@ func (ec *envCompiler) readonlyLiftNote() {
 		if owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); owner != nil && !j.isPath() {
 			o = ec.doneEnv(owner.Name)
 		}
-		if o == nil || o == ec || o.unlocksOwnMounts() {
-			return // (its own plan notes them)
+		if o == nil || o == ec || o.unlocksOwnMounts() || ec.ownUserKey() != o.ownUserKey() {
+			return // (its own plan notes them, or they are not its to lift)
 		}
 		e, whose = o.e, " ("+o.e.Name+"'s, whose mount namespace it joins)"
 	}

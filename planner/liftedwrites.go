@@ -99,8 +99,11 @@ func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, wh
 // inside without it.
 func (ec *envCompiler) joinedMountsLifted(name string) {
 	o := ec.doneEnv(name)
-	if o == nil || o == ec || !ec.unlocksOwnMounts() || o.unlocksOwnMounts() {
-		return // (o's own checks were of a root inside that lifts them)
+	if o == nil || o == ec || !ec.unlocksOwnMounts() || o.unlocksOwnMounts() || ec.ownUserKey() != o.ownUserKey() {
+		// o's own checks were of a root inside that lifts them; or
+		// SYS_ADMIN here is in a user namespace other than the one
+		// that owns o's mount namespace, where it lifts nothing.
+		return
 	}
 	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".join.mnt")
 	why := func(what string) string {

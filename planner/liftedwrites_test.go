@@ -235,6 +235,9 @@ environments:
 		{"dir root", joined("source: /tmp, readonly: true", dir, "SYS_ADMIN"), at + "a writable bind of " + dir + " lets root inside rename " + dir + "/d"},
 		{"node, no SYS_ADMIN", joined("source: /dev/null, readonly: true", plain, "NET_ADMIN"), ""},
 		{"movable, no SYS_ADMIN", joined("source: "+dir+", readonly: true", plain, "NET_ADMIN"), ""},
+		// SYS_ADMIN in a user namespace of b's own, not the one that owns
+		// a's mount namespace (the host's): it lifts nothing there.
+		{"node, b's own user namespace", strings.Replace(strings.Replace(joined("source: /dev/null, readonly: true", plain, "SYS_ADMIN"), "[user, mnt, pid]", "[mnt, pid]", 1), "join: {user: a, mnt: a}\n    namespaces: [pid]", "join: {mnt: a}\n    namespaces: [user, pid]", 1), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := compileMounts(t, c.yaml, rootCaller, extra)
