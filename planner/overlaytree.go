@@ -74,8 +74,9 @@ func (ec *envCompiler) overlayTree(pos spec.Pos, field string) bool {
 	if !kernelAtLeast(release, overlayKernel) {
 		if !ec.e.Rootfs.Overlay {
 			// A tar root is laid as an overlay with or without the key
-			// (overlaid): no overlay is no way out.
-			ec.errorf(pos, field+".tar", "a tar root is laid as an overlay of nsup's cache entry (the entry is never written), and with root inside mapped to another host uid its lower layer is the host's clone of the tree idmapped through the environment's user namespace, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root of the unpacked archive, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
+			// (overlaid): no overlay is no way out. At the tar key, which
+			// the message names.
+			ec.errorf(ec.e.Rootfs.TarPos, field+".tar", "a tar root is laid as an overlay of nsup's cache entry (the entry is never written), and with root inside mapped to another host uid its lower layer is the host's clone of the tree idmapped through the environment's user namespace, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root of the unpacked archive, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
 		} else {
 			ec.errorf(pos, field+".overlay", "an overlay root in nsup's cache, with root inside mapped to another host uid, has the host's clone of the tree idmapped through the environment's user namespace as its lower layer, which overlayfs takes from Linux %d.%d on (this kernel is %s); use a dir root, no overlay, or an idmap that maps root inside to the host's root", overlayKernel[0], overlayKernel[1], release)
 		}
