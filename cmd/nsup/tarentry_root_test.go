@@ -98,3 +98,64 @@ environments:
 		})
 	}
 }
+
+// TestRootTarUpperCharged: a tar root's upper layer is a tmpfs of the
+// kernel's default size (half of RAM), and with SYS_ADMIN in a user
+// namespace root inside lifts the root's read-only flag and writes it
+// (planned since the tar root became an overlay). What it writes there
+// is charged to the environment's memory group: a write of 200 MB into
+// the root under limits.memory 16M does not land whole (the writer is
+// killed, or the write ends short), and the cache entry keeps the
+// archive's names (helper-126's review, which found the same by hand:
+// killed at 64M).
+func TestRootTarUpperCharged(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir, err := os.MkdirTemp("", "nsup-tarupper-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o755)
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("NSUP_CACHE_DIR", cache)
+	busyboxTar(t, dir, "bare.tar", []string{"sh", "mount", "yes", "head", "wc"})
+	spec := filepath.Join(dir, "fill.yaml")
+	os.WriteFile(spec, []byte(`version: 1
+environments:
+  t:
+    rootfs: {tar: ./bare.tar}
+    namespaces: [user, mnt, pid]
+    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    limits: {memory: 16M, memory_swap: 16M}
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'mount -o remount,rw / && echo remounted; yes aaaaaaaaaaaaaaaa | head -c 200000000 > /big; echo size $$(wc -c < /big)']}
+`), 0o644)
+	_, out, errs := runCaptured(t, exec.Command(buildNsup(t), "apply", spec))
+	if !strings.Contains(out, "remounted\n") {
+		t.Fatalf("the root's read-only flag not lifted: out %q\n%s", out, errs)
+	}
+	if strings.Contains(out, "size 200000000") {
+		t.Errorf("200 MB written into the root's upper tmpfs under limits.memory 16M: out %q", out)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bare.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(cache, "tar", fmt.Sprintf("%x", sha256.Sum256(b)))
+	var got []string
+	filepath.Walk(entry, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			r, _ := filepath.Rel(entry, p)
+			got = append(got, r)
+		}
+		return nil
+	})
+	want := []string{".", "bin", "bin/busybox", "bin/head", "bin/mount", "bin/sh", "bin/wc", "bin/yes"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the cache entry holds %q after the apply, want the archive's names %q", got, want)
+	}
+}
