@@ -49,15 +49,43 @@ func (ec *envCompiler) mappedRoot() (uid, gid int64, ok bool) {
 // 0700 folders: helper-121 found a dir root, a bind source and a
 // missing target in them, and nsup's own cache, planned and failing at
 // apply with EACCES). ok is false when root inside is the caller.
+//
+// In a user namespace joined by name (join: {user: a}), with a mount
+// namespace of its own, the child is root of a's namespace, a's maps:
+// before helper-126's review they were taken as unknown, and a cache
+// root (the child opening nsup's 0700 tree by path, as a's root's host
+// uid) planned and failed at apply with EACCES.
 func (ec *envCompiler) reachRoot() (uid, gid int64, ok bool) {
-	if ec.caller.Privileged || !ec.mapsKnown() {
-		return ec.mappedRoot()
+	um, gm, known := ec.knownMaps()
+	if !known {
+		return 0, 0, false
 	}
-	uid, gid = outside(ec.uidMap, 0), outside(ec.gidMap, 0)
+	uid, gid = outside(um, 0), outside(gm, 0)
+	if ec.caller.Privileged {
+		if uid <= 0 || gid < 0 {
+			return 0, 0, false
+		}
+		return uid, gid, true
+	}
 	if uid < 0 || gid < 0 || uid == int64(ec.caller.UID) && gid == int64(ec.caller.GID) {
 		return 0, 0, false
 	}
 	return uid, gid, true
+}
+
+// knownMaps are the maps of the environment's user namespace, when the
+// plan knows them: its own or its pod's (mapsKnown), or those of the
+// environment of the spec whose user namespace it joins by name.
+func (ec *envCompiler) knownMaps() (uid, gid []spec.IDRange, ok bool) {
+	if ec.mapsKnown() {
+		return ec.uidMap, ec.gidMap, true
+	}
+	if j := ec.joined(spec.NSUser); j != nil && !j.isPath() && !ec.inPod(*j) {
+		if o := ec.doneEnv(j.ref); o != nil {
+			return o.knownMaps()
+		}
+	}
+	return nil, nil, false
 }
 
 // rootWayOut is the idmap a message offers as its last way out: root
@@ -200,6 +228,11 @@ func (ec *envCompiler) cacheReachFix() string {
 	way := "an idmap that maps root inside to the host's root"
 	if !ec.caller.Privileged {
 		way = ec.rootWayOut()
+	}
+	if j := ec.joined(spec.NSUser); j != nil && !j.isPath() && !ec.inPod(*j) && ec.joined(spec.NSMount) == nil {
+		// Its root is laid by the host's clone only in a user namespace
+		// of its own (hostTree): in a's, the mount namespace a laid.
+		way = fmt.Sprintf("join %s's mount namespace too (join: {user: %s, mnt: %s}), whose root %s laid", j.ref, j.ref, j.ref, j.ref)
 	}
 	return "give nsup a cache whose folders that uid may search (NSUP_CACHE_DIR, its closure and tar folders made so beforehand, as nsup makes them 0700; other host users may then reach its trees by digest too), a dir root, or " + way
 }
