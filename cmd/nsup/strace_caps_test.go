@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -266,41 +267,50 @@ func controlFile(p string) bool {
 	if strings.HasPrefix(p, "/sys/fs/cgroup/") {
 		return true
 	}
-	rest, ok := strings.CutPrefix(p, "/proc/")
-	if !ok {
-		return false
-	}
-	_, f, ok := strings.Cut(rest, "/")
-	return ok && slices.Contains([]string{"uid_map", "gid_map", "setgroups", "timens_offsets", "timerslack_ns"}, f)
+	// /proc/PID/NAME, and a task's (/proc/PID/task/TID/NAME).
+	return strings.HasPrefix(p, "/proc/") && slices.Contains([]string{"uid_map", "gid_map", "setgroups", "timens_offsets", "timerslack_ns"}, path.Base(p))
 }
 
 // written is the file a write(2) of pid went to, opened on the host by
 // its path (as every file a step writes is), and what it wrote, whole;
 // ok false for any other write.
 func written(fds *fdState, e event) (file, data string, ok bool) {
-	a := splitArgs(e.args)
-	if e.name != "write" || len(a) != 3 || a[2] != strings.Fields(e.ret + " x")[0] {
-		return "", "", false
-	}
-	o := fds.fd(e.pid, a[0])
-	if o == nil || o.kind != fdHost {
-		return "", "", false
-	}
-	d, err := strconv.Unquote(a[1])
-	if err != nil || strconv.Itoa(len(d)) != a[2] {
+	o, d, ok := writeOf(fds, e)
+	if !ok || o.kind != fdHost {
 		return "", "", false
 	}
 	return o.where, d, true
 }
 
+// writeOf is the object of the fd a write(2) of pid's went to, and what
+// it wrote, whole; ok false for a write in part or to an fd the trace
+// does not show made.
+func writeOf(fds *fdState, e event) (o *fdObj, data string, ok bool) {
+	a := splitArgs(e.args)
+	if e.name != "write" || len(a) != 3 || a[2] != strings.Fields(e.ret + " x")[0] {
+		return nil, "", false
+	}
+	o = fds.fd(e.pid, a[0])
+	if o == nil {
+		return nil, "", false
+	}
+	d, err := strconv.Unquote(a[1])
+	if err != nil || strconv.Itoa(len(d)) != a[2] {
+		return nil, "", false
+	}
+	return o, d, true
+}
+
 // controlWrite says whether e is a write to a control file (controlFile),
-// which must be a step's, or nsup's own (ownCalls).
+// which must be a step's, or nsup's own (ownCalls): opened by its path,
+// or from a folder's fd (an id map's helper opens its map from
+// /proc/PID's).
 func controlWrite(fds *fdState, e event) bool {
 	if e.name != "write" {
 		return false
 	}
 	o := fds.fd(e.pid, splitArgs(e.args)[0])
-	return o != nil && o.kind == fdHost && controlFile(o.where)
+	return o != nil && (o.kind == fdHost || o.kind == fdPath) && controlFile(o.at())
 }
 
 // writeStep is a step's write of data, whole, to the file at a path

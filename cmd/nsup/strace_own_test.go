@@ -17,7 +17,7 @@ import (
 //     was lower. The child stage and the minimal PID 1 inherit that limit
 //     of nsup's; every program executed gets the plan's prlimit64 first.
 //   - In a helper process Go's os/exec starts (a pod's holder, pasta's
-//     keeper, pasta), before its execve: RLIMIT_NOFILE read, and set back
+//     keeper, pasta, an id map's newuidmap or newgidmap), before its execve: RLIMIT_NOFILE read, and set back
 //     to the limit its starter's runtime found (syscall's exec_linux.go),
 //     so that what it executes gets what nsup was started with.
 //   - nsup's threads: the timer slack read (PR_GET_TIMERSLACK), and set
@@ -29,8 +29,10 @@ import (
 // The slack a process gets is its creator thread's: every process a
 // thread of nsup's creates must get the slack nsup was started with, not
 // the runtime's monitor's, raised by CalmSysmon (its
-// /proc/TID/timerslack_ns opened for writing), nor that of a thread the
-// monitor made. bad says where one did not.
+// /proc/TID/timerslack_ns written), nor that of a thread the monitor
+// made. bad says where one did not. Rootless, that write fails (EPERM:
+// setting another thread's slack takes CAP_SYS_NICE) and changes
+// nothing.
 type ownCalls struct {
 	host   map[int]bool
 	fds    *fdState
@@ -55,13 +57,14 @@ func newOwnCalls(host map[int]bool, fds *fdState) *ownCalls {
 }
 
 // helper says whether pid is a process nsup started with os/exec (a
-// holder, a keeper, pasta), not yet executing its program.
+// holder, a keeper, pasta, an id map's helper), not yet executing its
+// program.
 func (o *ownCalls) helper(pid int) bool {
 	if o.execed[pid] {
 		return false
 	}
 	for k, v := range o.fds.born {
-		if v == pid && (strings.HasPrefix(k, "pod:") || strings.HasPrefix(k, "keeper:") || strings.HasPrefix(k, "pasta:")) {
+		if v == pid && (strings.HasPrefix(k, "pod:") || strings.HasPrefix(k, "keeper:") || strings.HasPrefix(k, "pasta:") || strings.HasPrefix(k, "helper ")) {
 			return true
 		}
 	}
@@ -92,8 +95,11 @@ func (o *ownCalls) allowed(e event) bool {
 		}
 		return false
 	}
-	if f, _, ok := written(o.fds, e); ok && o.host[e.pid] && strings.HasSuffix(f, "/timerslack_ns") {
-		return true // CalmSysmon's (follow marks the thread)
+	if tid := o.slackOf(e); tid > 0 {
+		// CalmSysmon's (follow marks the thread once written), or its
+		// write refused.
+		_, _, whole := written(o.fds, e)
+		return whole || strings.HasPrefix(e.ret, "-1 EPERM ")
 	}
 	if e.name != "prctl" {
 		return false
@@ -150,13 +156,27 @@ func (o *ownCalls) follow(e event) {
 		o.goProc[e.proc] = true
 		delete(o.nofile, e.proc)
 		delete(o.raised, e.proc)
-	case e.name == "openat" && o.host[e.pid] && retFd(e.ret) >= 0:
-		a := splitArgs(e.args)
-		p := unquote(a[1])
-		if tid, ok := strings.CutPrefix(p, "/proc/"); ok && strings.HasSuffix(tid, "/timerslack_ns") && len(a) > 2 && strings.Contains(a[2], "O_WRONLY") {
-			if n, err := strconv.Atoi(strings.TrimSuffix(tid, "/timerslack_ns")); err == nil {
-				o.other[n] = true
-			}
+	case o.slackOf(e) > 0:
+		if _, _, whole := written(o.fds, e); whole {
+			o.other[o.slackOf(e)] = true
 		}
 	}
+}
+
+// slackOf is the thread whose /proc/TID/timerslack_ns e, a write by a
+// thread of nsup's, writes to (opened by its path), or 0.
+func (o *ownCalls) slackOf(e event) int {
+	if e.name != "write" || !o.host[e.pid] {
+		return 0
+	}
+	f := o.fds.fd(e.pid, splitArgs(e.args)[0])
+	if f == nil || f.kind != fdHost {
+		return 0
+	}
+	tid, ok := strings.CutPrefix(f.where, "/proc/")
+	if !ok || !strings.HasSuffix(tid, "/timerslack_ns") {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSuffix(tid, "/timerslack_ns"))
+	return n
 }

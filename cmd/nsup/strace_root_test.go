@@ -163,8 +163,13 @@ func isFork(name string) bool {
 // relevant drops what is not nsup's doing: the launcher's probe of clone3; the Go runtime's one-time probe of CLONE_PIDFD
 // (syscall.checkClonePidfd: a vfork with no exit signal whose child exits
 // at once, making no call); and everything the environment's own
-// processes do after their execve (a shell forking its commands).
-func relevant(evs []event, nsupBin string) []event {
+// processes do after their execve (a shell forking its commands). An id
+// map's helper (one of helpers, a plan's newuidmap or newgidmap) is
+// nsup's doing: what it opens and writes, and any process it makes, are
+// kept (its write of the map is the step's, any other write of a map or
+// a control file fails the trace); its other calls are the setuid
+// program's own (dropping its privilege: prctl, setresuid, capset).
+func relevant(evs []event, nsupBin string, helpers []string) []event {
 	seen := map[int]bool{}
 	for _, e := range evs {
 		seen[e.pid] = true
@@ -177,6 +182,7 @@ func relevant(evs []event, nsupBin string) []event {
 	type birth struct{ parent, at int }
 	parent := map[int]birth{}
 	execAt := map[int]int{}
+	helper := map[int]bool{}
 	for i, e := range evs {
 		// A thread too: strace names it by its own id, and it is its
 		// creator's process (a multi-threaded program of the
@@ -189,6 +195,7 @@ func relevant(evs []event, nsupBin string) []event {
 			if _, ok := execAt[e.pid]; !ok && e.name == "execve" && strings.HasPrefix(e.ret, "0") &&
 				a[0] != q("/proc/self/exe") && a[0] != q(nsupBin) {
 				execAt[e.pid] = i
+				helper[e.pid] = slices.Contains(helpers, unquote(a[0]))
 			}
 		}
 	}
@@ -214,7 +221,7 @@ func relevant(evs []event, nsupBin string) []event {
 		if i == 0 && e.name == "execve" {
 			continue // strace starting nsup
 		}
-		if i >= from(e.pid, 0) {
+		if i >= from(e.pid, 0) && !(helper[e.pid] && i > execAt[e.pid] && helperKept(e)) {
 			continue
 		}
 		if strings.HasPrefix(e.name, "syscall_0x") {
@@ -588,6 +595,23 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 		add(i, st, m)
 		ex[len(ex)-1].each = st.Stage == planner.Init
 	}
+	// A map written by nsup's host thread, or through its helper (a
+	// process of nsup's own, which byStage's host stage is not): once
+	// written, one less for the child to wait for.
+	addMap := func(i int, st planner.Step, file, helper string, lines []planner.IDMapLine) {
+		if helper == "" {
+			add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, file), planner.MapText(lines))))
+			return
+		}
+		calls := helperMapSteps(p.Name, file, helper, lines, host, fds)
+		for k, m := range calls {
+			if k == len(calls)-1 {
+				m = mapped(p.Name, fds, m)
+			}
+			ex = append(ex, expectation{step: fmt.Sprintf("%s step %d: %s", p.Name, i, planner.FormatOp(st.Op)), match: m,
+				ref: planner.StepRef{Step: i}, stepped: true})
+		}
+	}
 	for i, st := range p.Steps {
 		switch op := st.Op.(type) {
 		case planner.Fork:
@@ -637,17 +661,9 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				fds.prologue[p.Name]++
 			}
 			for _, later := range p.Steps[i+1:] {
-				switch o := later.Op.(type) {
-				case planner.DenySetgroups:
+				switch later.Op.(type) {
+				case planner.DenySetgroups, planner.UIDMap, planner.GIDMap:
 					fds.maps[p.Name]++
-				case planner.UIDMap:
-					if o.Helper == "" {
-						fds.maps[p.Name]++
-					}
-				case planner.GIDMap:
-					if o.Helper == "" {
-						fds.maps[p.Name]++
-					}
 				}
 			}
 		case planner.Unshare:
@@ -702,13 +718,9 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 		case planner.DenySetgroups:
 			add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "setgroups"), "deny")))
 		case planner.UIDMap:
-			if op.Helper == "" {
-				add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "uid_map"), planner.MapText(op.Lines))))
-			}
+			addMap(i, st, "uid_map", op.Helper, op.Lines)
 		case planner.GIDMap:
-			if op.Helper == "" {
-				add(i, st, mapped(p.Name, fds, writeStep(fds, fds.childFile(p.Name, "gid_map"), planner.MapText(op.Lines))))
-			}
+			addMap(i, st, "gid_map", op.Helper, op.Lines)
 		case planner.TimeOffsets:
 			// By the thread that made the namespace: its own file.
 			add(i, st, writeStep(fds, func(pid int, f string) bool {
@@ -848,6 +860,9 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				}
 				return ok
 			})
+			for _, m := range holderMapSteps(op, host, fds) {
+				add(i, st, m)
+			}
 			holder := func(m func(event) bool) func(event) bool {
 				return func(e event) bool { return e.proc == fds.born["pod:"+op.Pod] && m(e) }
 			}
@@ -1198,10 +1213,18 @@ func straceApply(t *testing.T, strace, bin, cache, f string, detach, tty bool) {
 			t.Errorf("down: %v\n%s", err, out)
 		}
 	}
+	checkTrace(t, p, bin, trace)
+}
+
+// checkTrace checks the trace strace wrote to the file trace against the
+// plan p of nsup's binary bin, and that it can fail: altered, it does not
+// match.
+func checkTrace(t *testing.T, p *planner.Plan, bin, trace string) {
+	t.Helper()
 	raw, _ := os.ReadFile(trace)
 	all := parseTrace(t, string(raw))
 	host := hostThreads(all)
-	evs := withoutChecks(p, relevant(all, bin))
+	evs := withoutChecks(p, relevant(all, bin, mapHelpers(p)))
 	unmatched, missing := matchTrace(p, evs, host)
 	if len(unmatched) > 0 || len(missing) > 0 {
 		t.Errorf("traced calls not in the plan (or out of order):\n  %s\nplan steps not traced:\n  %s\nfull trace:\n%s",

@@ -612,3 +612,27 @@ func TestStraceMatcherVolumeLock(t *testing.T) {
 		}
 	}
 }
+
+// TestStraceMatcherSlackRefused: rootless, CalmSysmon's write of the
+// runtime monitor's timer slack is refused (EPERM: another thread's
+// slack takes CAP_SYS_NICE) and changes nothing: the trace matches, and
+// a process the monitor makes then has nsup's slack. Another failure is
+// no such refusal.
+func TestStraceMatcherSlackRefused(t *testing.T) {
+	const write = `100 write(11, "10000000", 8) = 8`
+	match := func(text string) (unmatched, missing []string) {
+		all := parseTrace(t, text)
+		return matchTrace(stepPlan, all, hostThreads(all))
+	}
+	refused := strings.Replace(stepTraceText, write, `100 write(11, "10000000", 8) = -1 EPERM (Operation not permitted)`, 1)
+	if un, miss := match(refused); len(un)+len(miss) > 0 {
+		t.Errorf("with the slack's write refused, the trace does not match its plan:\nunmatched:\n  %s\nmissing:\n  %s", strings.Join(un, "\n  "), strings.Join(miss, "\n  "))
+	}
+	const holder = "100 clone(child_stack=NULL, flags=CLONE_NEWNET|SIGCHLD) = 300"
+	if un, miss := match(strings.Replace(refused, holder, "110"+strings.TrimPrefix(holder, "100"), 1)); len(un)+len(miss) > 0 {
+		t.Errorf("with the slack's write refused, the holder made by the monitor does not match:\nunmatched:\n  %s\nmissing:\n  %s", strings.Join(un, "\n  "), strings.Join(miss, "\n  "))
+	}
+	if un, miss := match(strings.Replace(stepTraceText, write, `100 write(11, "10000000", 8) = -1 EINVAL (Invalid argument)`, 1)); len(un)+len(miss) == 0 {
+		t.Error("the slack's write failing otherwise than refused still matches")
+	}
+}

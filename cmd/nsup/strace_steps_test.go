@@ -331,8 +331,11 @@ func alterSteps(p *planner.Plan, evs []event) (alts map[string][]event, want []s
 		}
 	}
 	setnsAt := map[int]int{} // the first setns of each process
+	idmaps := mapAlterations(p)
+	want = append(want, idmaps.want...)
 	for i, e := range evs {
 		a := splitArgs(e.args)
+		idmaps.alter(alts, evs, i)
 		switch _, done := alts[e.name]; {
 		case done:
 		case e.name == "fchdir" && len(a) == 1:
