@@ -29,6 +29,12 @@ func TestMain(m *testing.M) {
 	if executor.IsHolder() {
 		os.Exit(executor.RunHolder())
 	}
+	// And as nsup's command line, run by a user without privilege: the
+	// plan a rootless traced apply is checked against is this binary's
+	// planner's, as the root traces' is (strace_rootless_root_test.go).
+	if os.Getenv(asCLI) == "1" {
+		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	// Named volumes outlive an environment: every test's go to a folder
 	// of the run's (a test that checks them sets its own), never to the
 	// host's /var/lib/nsup/volumes.
