@@ -36,6 +36,7 @@ func (ec *envCompiler) devBinds() {
 	if !userns {
 		ec.devWritable()
 	}
+	ec.nodevLifted()
 	for i, m := range ec.e.Mounts {
 		if m.Type != spec.MountBind || !slices.Contains(m.Options, "dev") {
 			continue

@@ -59,6 +59,12 @@ func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, fiel
 		return
 	}
 	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, m.Source, m.Target, "", m.Recursive) })
+	if owner != ec && ec.confiningUserNS() && !slices.Contains(m.Options, "dev") {
+		// Its nodev flag too, read-only or not (nodevLifted).
+		if w := ec.nodevLiftMount(m); w != "" {
+			ec.errorf(pos, field, "%s", w+why)
+		}
+	}
 	if owner == ec || !m.Readonly {
 		return // (checked as the environment's own: devWritable, mountsMovable)
 	}
@@ -80,6 +86,11 @@ func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, wh
 		return
 	}
 	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, r.Dir, "/", "", true) })
+	if owner != ec && ec.confiningUserNS() && !r.Dev {
+		if w := ec.nodevLiftRefused(r.Dir, true); w != "" {
+			ec.errorf(pos, field, "%s", w+why)
+		}
+	}
 	if owner == ec || !r.Readonly {
 		return
 	}

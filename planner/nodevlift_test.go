@@ -1,0 +1,86 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNodevLiftedRefused: in a user namespace that maps root elsewhere,
+// a bind of a folder of the host's devices without the option dev is
+// nodev, which root inside that keeps CAP_SYS_ADMIN there lifts (mount
+// -o remount,bind,dev: nsup set the flag in the environment's own mount
+// namespace, where the kernel locks none). helper-128's review, as root
+// with root mapped to 100000 and /dev bound read-only: a host node of
+// uid 100000, mode 0600, refused a write before the remount and took it
+// after. Refused as the option dev is (userNSDevWhy); rootless too, for
+// the joiner of a mount namespace by name, and for a dir root; one node,
+// a tmpfs of the host's /dev (/dev/shm), or no SYS_ADMIN plan.
+func TestNodevLiftedRefused(t *testing.T) {
+	root := shRoot(t, "/x")
+	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
+	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
+	const want = "environments.web.mounts[0]: /dev/pts is a folder of the host's /dev: root inside keeps CAP_SYS_ADMIN in its user namespace"
+	for _, c := range []struct {
+		name, bind, more string
+		caller           Caller
+		want             string
+	}{
+		{"readonly", "source: /dev/pts, readonly: true", idmap + sysAdmin, rootCaller, want},
+		{"writable", "source: /dev/pts", idmap + sysAdmin, rootCaller, want},
+		{"rootless", "source: /dev/pts, readonly: true", sysAdmin, userCaller, want},
+		{"dev folder", "source: /dev, readonly: true", idmap + sysAdmin, rootCaller, "environments.web.mounts[0]: /dev is a folder of the host's /dev: root inside keeps"},
+		{"one node", "source: /dev/null, readonly: true", idmap + sysAdmin, rootCaller, ""},
+		{"no SYS_ADMIN", "source: /dev/pts, readonly: true", idmap, rootCaller, ""},
+		{"rootless, no SYS_ADMIN", "source: /dev/pts, readonly: true", "", userCaller, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", c.bind)+c.more, c.caller, "")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "mount -o remount,bind,dev")):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// TestNodevLiftedJoined: b, joining by name the user and mount namespaces
+// of a (root mapped elsewhere, no SYS_ADMIN), with SYS_ADMIN kept, lifts
+// the nodev flag of a's bind of /dev/pts, read-only or not: refused at
+// b's capability; without SYS_ADMIN b plans.
+func TestNodevLiftedJoined(t *testing.T) {
+	root := shRoot(t, "/x")
+	text := `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + root + `}
+    namespaces: [user, mnt, pid]
+    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}
+    mounts:
+      - {type: bind, source: /dev/pts, target: /x, readonly: true}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + root + `}
+    join: {user: a, mnt: a}
+    namespaces: [pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const want = "l.yaml:14:37: environments.b.security.capabilities.add: /dev/pts is a folder of the host's /dev: root inside keeps CAP_SYS_ADMIN"
+	for _, c := range []struct{ name, text, want string }{
+		{"readonly", text, want},
+		{"writable", strings.Replace(text, ", readonly: true}", "}", 1), want},
+		{"no SYS_ADMIN", strings.Replace(text, "SYS_ADMIN", "NET_ADMIN", 1), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, c.text, rootCaller, "")
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "which this environment joins")):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+}
