@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
@@ -166,6 +167,10 @@ func (ec *envCompiler) devWritable() {
 	lifted := func(readonly bool, text string) string {
 		if readonly {
 			return text + liftedWhy
+		}
+		if lifts {
+			// Its way out would be refused the same (helper-128's review).
+			return strings.ReplaceAll(text, "make it readonly: true", "drop SYS_ADMIN (readonly: true would not keep it: root inside lifts that flag)")
 		}
 		return text
 	}

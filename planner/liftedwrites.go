@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -32,9 +33,33 @@ const liftedWhy = " (this mount says readonly, but root inside keeps CAP_SYS_ADM
 // inside may write only as lifted, and ends what they refuse with why.
 func (ec *envCompiler) asLifted(why string, check func()) {
 	n := len(ec.errs)
-	check()
+	ec.liftedWayOut(check)
 	for _, e := range ec.errs[n:] {
 		e.Msg += why
+	}
+}
+
+// readonlyWayOut is the way out the checks of a writable mount give,
+// and dropSysAdmin what liftedWayOut says instead.
+const (
+	readonlyWayOut = "make this mount read-only"
+	dropSysAdmin   = "drop SYS_ADMIN (read-only, the mount would not keep it: root inside lifts that flag)"
+)
+
+// liftedWayOut runs check, checks of a writable mount, and, for root
+// inside that lifts read-only flags, has what they refuse advise
+// dropping SYS_ADMIN rather than a read-only mount, which would be
+// refused the same (helper-128's review: a read-only bind of a folder
+// holding nsup's cache, rootless with SYS_ADMIN, was told "make this
+// mount read-only").
+func (ec *envCompiler) liftedWayOut(check func()) {
+	n := len(ec.errs)
+	check()
+	if !ec.unlocksOwnMounts() {
+		return
+	}
+	for _, e := range ec.errs[n:] {
+		e.Msg = strings.ReplaceAll(e.Msg, readonlyWayOut, dropSysAdmin)
 	}
 }
 

@@ -132,7 +132,7 @@ func (ec *envCompiler) child() {
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
-			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true)
+			ec.liftedWayOut(func() { ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true) })
 		} else if ec.unlocksOwnMounts() {
 			ec.liftedDirRoot(ec, r.DirPos, ec.field+".rootfs.dir", liftedWhy)
 		}
@@ -190,7 +190,7 @@ func (ec *envCompiler) child() {
 				ec.linkedOntoHostMount(i, parent[i], beneath)
 			}
 			if protect {
-				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
+				ec.liftedWayOut(func() { ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive) })
 			} else if ec.unlocksOwnMounts() {
 				ec.liftedMount(ec, i, m.Pos, ec.mountField(i), liftedWhy)
 			}

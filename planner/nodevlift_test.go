@@ -84,3 +84,39 @@ environments:
 		})
 	}
 }
+
+// TestLiftedWayOut: with SYS_ADMIN kept in a user namespace, the checks
+// of a writable mount advised "make this mount read-only", which root
+// inside lifts: a read-only bind of a folder holding nsup's cache was
+// refused so (helper-128's review, rootless, the cache in the user's
+// home), a writable one told to take a way out refused the same. They
+// advise dropping SYS_ADMIN now; without it, the read-only mount still.
+func TestLiftedWayOut(t *testing.T) {
+	root := shRoot(t, "/x")
+	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
+	const drop, ro = "drop SYS_ADMIN (read-only, the mount would not keep it", "make this mount read-only"
+	for _, c := range []struct{ name, bind, more, want, not string }{
+		{"readonly", "source: /var/cache, readonly: true", sysAdmin, drop, ro},
+		{"writable", "source: /var/cache", sysAdmin, drop, ro},
+		{"writable, no SYS_ADMIN", "source: /var/cache", "", ro, drop},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", c.bind)+c.more, rootCaller, "")
+			if err == nil || !strings.Contains(err.Error(), "holds nsup's cache /var/cache/nsup") || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.not) {
+				t.Errorf("%v, want %q and not %q", err, c.want, c.not)
+			}
+		})
+	}
+}
+
+// TestLiftedDevWayOut: a writable bind of a host's device node, with
+// SYS_ADMIN kept in a user namespace that maps root to the host's, was
+// told "make it readonly: true", which is refused the same
+// (TestLiftedDevNodeRefused): it is told to drop SYS_ADMIN now.
+func TestLiftedDevWayOut(t *testing.T) {
+	root := shRoot(t, "/x")
+	_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", "source: /dev/null")+"    security: {capabilities: {add: [SYS_ADMIN]}}\n", rootCaller, "")
+	if err == nil || !strings.Contains(err.Error(), "/dev/null is a device node of the host's") || !strings.Contains(err.Error(), "drop SYS_ADMIN (readonly: true would not keep it") || strings.Contains(err.Error(), "make it readonly: true") {
+		t.Errorf("%v, want the way out drop SYS_ADMIN", err)
+	}
+}

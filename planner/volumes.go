@@ -97,8 +97,10 @@ func (ec *envCompiler) volumes() {
 			}
 			ec.markMade(p, "volume")
 			if !m.Readonly {
-				ec.volumeExposes(field, m.Pos, p)
-				ec.volumeBarsOthers(m.Pos, field, v.Name, p)
+				ec.liftedWayOut(func() {
+					ec.volumeExposes(field, m.Pos, p)
+					ec.volumeBarsOthers(m.Pos, field, v.Name, p)
+				})
 			}
 			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
 		case m.Type == spec.MountBind && m.Create:
