@@ -441,6 +441,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.waitHealthy()
 	ec.rootfs()
 	ec.devBinds()
+	ec.sharedUserMountsLifted()
 	ec.host()
 	ec.child()
 	ec.init()

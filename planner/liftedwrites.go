@@ -151,6 +151,42 @@ func (ec *envCompiler) joinedMountsLifted(name string) {
 	}
 }
 
+// sharedUserMountsLifted is joinedMountsLifted of each environment
+// planned before this one with a mount namespace of its own that the
+// user namespace root inside here keeps CAP_SYS_ADMIN in owns (one
+// joined by name, or a pod's holder's), whose mount namespace this one
+// does not join: a process of it hands root inside here a handle on its
+// mount namespace (/proc/self/ns/mnt, over a unix socket in a folder both
+// bind), and setns(2) asks no more. helper-128's review, as root with
+// root mapped to 100000: b, joining only a's user namespace with
+// SYS_ADMIN, took a's /proc/self/ns/mnt so from a, entered a's mount
+// namespace, unmounted the read-only bind a's plan put over nsup.yaml
+// (a's bind of the project folder writable) and appended to it.
+func (ec *envCompiler) sharedUserMountsLifted() {
+	if !ec.unlocksOwnMounts() {
+		return
+	}
+	key, joined := ec.ownUserKey(), ""
+	if o := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); o != nil {
+		joined = o.Name // (joinedMountsLifted's)
+	}
+	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".namespaces")
+	for _, e := range ec.s.Environments {
+		o := ec.doneEnv(e.Name)
+		if o == nil || o == ec || e.Name == joined || !o.isNew(spec.NSMount) || o.unlocksOwnMounts() || o.ownUserKey() != key {
+			continue
+		}
+		name := e.Name
+		why := func(what string) string {
+			return fmt.Sprintf(" (%s, in %s's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in: a process of %s hands it %s's /proc/self/ns/mnt over a unix socket, and root inside here enters it (setns), lifts the read-only flags of its mounts or unmounts them; give this environment a user namespace of its own, or drop SYS_ADMIN)", what, name, name, name)
+		}
+		ec.liftedDirRoot(o, pos, field, why(o.field+".rootfs.dir"))
+		for i := range o.e.Mounts {
+			ec.liftedMount(o, i, pos, field, why(o.mountField(i)))
+		}
+	}
+}
+
 // liftsReadonly says, of the spec's environment e before it is compiled,
 // whether root inside may keep CAP_SYS_ADMIN in a user namespace
 // (unlocksOwnMounts, taken wide: a user namespace of its own, joined, or

@@ -1,8 +1,12 @@
 package planner
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // TestNodevLiftedRefused: in a user namespace that maps root elsewhere,
@@ -118,5 +122,70 @@ func TestLiftedDevWayOut(t *testing.T) {
 	_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", "source: /dev/null")+"    security: {capabilities: {add: [SYS_ADMIN]}}\n", rootCaller, "")
 	if err == nil || !strings.Contains(err.Error(), "/dev/null is a device node of the host's") || !strings.Contains(err.Error(), "drop SYS_ADMIN (readonly: true would not keep it") || strings.Contains(err.Error(), "make it readonly: true") {
 		t.Errorf("%v, want the way out drop SYS_ADMIN", err)
+	}
+}
+
+// TestSharedUserMountsLifted: b keeps SYS_ADMIN in the user namespace
+// that owns a's mount namespace, which b does not join: joining a's user
+// namespace by name (as root, root mapped to 100000), or a's pod's
+// (rootless, b joining a's network namespace). A process of a hands b
+// its /proc/self/ns/mnt, and b enters it (helper-128's review: b
+// unmounted the read-only bind a's plan put over nsup.yaml and wrote
+// it). a's mounts are checked as a joined mount namespace's: refused at
+// b's capability; with a user namespace of b's own, or without
+// SYS_ADMIN, b plans.
+func TestSharedUserMountsLifted(t *testing.T) {
+	root := shRoot(t, "/x")
+	text := `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + root + `}
+    namespaces: [user, mnt, pid, net]
+    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}
+    mounts:
+      - {type: bind, source: ., target: /x}
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ` + root + `}
+    join: {user: a}
+    namespaces: [mnt, pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	pod := strings.Replace(strings.Replace(text, "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n", "", 1), "join: {user: a}", "join: {net: a}", 1)
+	const want = "environments.b.security.capabilities.add: "
+	const why = "in a's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in"
+	for _, c := range []struct {
+		name, text string
+		caller     Caller
+		want       string
+	}{
+		{"user joined", text, rootCaller, "l.yaml:14:37: " + want},
+		{"rootless pod", pod, userCaller, "l.yaml:13:37: " + want},
+		{"own user namespace", strings.Replace(text, "    join: {user: a}\n    namespaces: [mnt, pid]", "    namespaces: [user, mnt, pid]", 1), rootCaller, ""},
+		{"no SYS_ADMIN", strings.Replace(text, "SYS_ADMIN", "NET_ADMIN", 1), rootCaller, ""},
+		{"rootless pod, no SYS_ADMIN", strings.Replace(pod, "SYS_ADMIN", "NET_ADMIN", 1), userCaller, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// The spec in the folder a binds writable: its plan puts a
+			// read-only bind over l.yaml.
+			file := filepath.Join(t.TempDir(), "l.yaml")
+			if err := os.WriteFile(file, []byte(c.text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s, err := spec.Parse(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.File = "l.yaml"
+			caller := c.caller
+			_, err = Compile(s, fixedOptions(Options{Caller: &caller, CacheDir: "/var/cache/nsup"}))
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want+file+", which nsup reads to plan this spec") || !strings.Contains(err.Error(), why)):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
 	}
 }
