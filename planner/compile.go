@@ -196,6 +196,7 @@ func Compile(s *spec.Spec, opts Options) (*Plan, error) {
 	p.Vars = VarsOf(s)
 	c.prefixes(envs)
 	p.Environments = c.envs(envs)
+	c.sharedUsersLifted()
 	p.Writable = c.writableFolders()
 	var errs Errors
 	for _, sl := range c.slots {
@@ -441,7 +442,6 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.waitHealthy()
 	ec.rootfs()
 	ec.devBinds()
-	ec.sharedUserMountsLifted()
 	ec.host()
 	ec.child()
 	ec.init()

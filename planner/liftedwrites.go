@@ -151,8 +151,9 @@ func (ec *envCompiler) joinedMountsLifted(name string) {
 	}
 }
 
-// sharedUserMountsLifted is joinedMountsLifted of each environment
-// planned before this one with a mount namespace of its own that the
+// sharedUserMountsLifted is joinedMountsLifted of each other environment
+// of the plan (before this one or after: it runs once all are compiled,
+// sharedUsersLifted) with a mount namespace of its own that the
 // user namespace root inside here keeps CAP_SYS_ADMIN in owns (one
 // joined by name, or a pod's holder's), whose mount namespace this one
 // does not join: a process of it hands root inside here a handle on its
@@ -171,12 +172,12 @@ func (ec *envCompiler) sharedUserMountsLifted() {
 		joined = o.Name // (joinedMountsLifted's)
 	}
 	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".namespaces")
-	for _, e := range ec.s.Environments {
-		o := ec.doneEnv(e.Name)
-		if o == nil || o == ec || e.Name == joined || !o.isNew(spec.NSMount) || o.unlocksOwnMounts() || o.ownUserKey() != key {
+	for _, sl := range ec.slots {
+		o := sl.ec
+		if o == nil || o == ec || o.e.Name == joined || !o.isNew(spec.NSMount) || o.unlocksOwnMounts() || o.ownUserKey() != key {
 			continue
 		}
-		name := e.Name
+		name := o.e.Name
 		why := func(what string) string {
 			return fmt.Sprintf(" (%s, in %s's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in: a process of %s hands it %s's /proc/self/ns/mnt over a unix socket, and root inside here enters it (setns), lifts the read-only flags of its mounts or unmounts them; give this environment a user namespace of its own, or drop SYS_ADMIN)", what, name, name, name)
 		}
@@ -198,4 +199,15 @@ func (c *compiler) liftsReadonly(e *spec.Environment) bool {
 	}
 	return e.HasNamespace(spec.NSUser) || e.Joined(spec.NSUser) != nil || !c.caller.Privileged ||
 		c.pods[e.Name]&nsFlag(spec.NSUser) != 0
+}
+
+// sharedUsersLifted runs sharedUserMountsLifted for every environment
+// once all are compiled: the environment whose mounts root inside of
+// another lifts may be planned after that one (a joins b's user namespace,
+// b keeping SYS_ADMIN), which a check at b's turn did not see yet
+// (helper-128's review left it open).
+func (c *compiler) sharedUsersLifted() {
+	for _, sl := range c.slots {
+		sl.ec.sharedUserMountsLifted()
+	}
 }
