@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
@@ -165,12 +164,13 @@ func (ec *envCompiler) devWritable() {
 	// chmod'ed the host's node 666).
 	lifts := ec.unlocksOwnMounts()
 	lifted := func(readonly bool, text string) string {
-		if readonly {
-			return text + liftedWhy
-		}
 		if lifts {
-			// Its way out would be refused the same (helper-128's review).
-			return strings.ReplaceAll(text, "make it readonly: true", "drop SYS_ADMIN (readonly: true would not keep it: root inside lifts that flag)")
+			// Its way out alone would be refused the same (helper-128's
+			// and helper-129's reviews).
+			text = liftedWayOuts.Replace(text)
+		}
+		if readonly {
+			text += liftedWhy
 		}
 		return text
 	}

@@ -39,19 +39,28 @@ func (ec *envCompiler) asLifted(why string, check func()) {
 	}
 }
 
-// readonlyWayOut is the way out the checks of a writable mount give,
-// and dropSysAdmin what liftedWayOut says instead.
-const (
-	readonlyWayOut = "make this mount read-only"
-	dropSysAdmin   = "drop SYS_ADMIN (read-only, the mount would not keep it: root inside lifts that flag)"
+// liftedWayOuts has each way out a check of a writable mount gives
+// (a read-only mount or root) say, for root inside that lifts read-only
+// flags, what keeps it: the mount read-only and SYS_ADMIN dropped. Read-
+// only alone is refused the same; SYS_ADMIN dropped alone leaves the
+// mount writable, refused still (helper-129's review: a writable bind of
+// a folder holding nsup's cache was told only to drop SYS_ADMIN). No
+// replacement holds what it replaces: a check run twice through it
+// (mountsMovable's own asLifted) says it once.
+var liftedWayOuts = strings.NewReplacer(
+	"make this mount read-only", "drop SYS_ADMIN and mount this read-only (read-only alone, root inside lifts the flag)",
+	"make the bind read-only", "drop SYS_ADMIN and mount the bind read-only (read-only alone, root inside lifts the flag)",
+	"make the bind recursive (the default), or read-only", "make the bind recursive (the default), or drop SYS_ADMIN and mount it read-only (read-only alone, root inside lifts the flag)",
+	"make it readonly: true", "drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)",
+	"make the root read-only or overlaid", "make the root overlaid, or drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)",
 )
 
 // liftedWayOut runs check, checks of a writable mount, and, for root
-// inside that lifts read-only flags, has what they refuse advise
-// dropping SYS_ADMIN rather than a read-only mount, which would be
-// refused the same (helper-128's review: a read-only bind of a folder
-// holding nsup's cache, rootless with SYS_ADMIN, was told "make this
-// mount read-only").
+// inside that lifts read-only flags, has what they refuse advise a
+// read-only mount with SYS_ADMIN dropped (liftedWayOuts) rather than a
+// read-only mount, which would be refused the same (helper-128's review:
+// a read-only bind of a folder holding nsup's cache, rootless with
+// SYS_ADMIN, was told "make this mount read-only").
 func (ec *envCompiler) liftedWayOut(check func()) {
 	n := len(ec.errs)
 	check()
@@ -59,7 +68,7 @@ func (ec *envCompiler) liftedWayOut(check func()) {
 		return
 	}
 	for _, e := range ec.errs[n:] {
-		e.Msg = strings.ReplaceAll(e.Msg, readonlyWayOut, dropSysAdmin)
+		e.Msg = liftedWayOuts.Replace(e.Msg)
 	}
 }
 

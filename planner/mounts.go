@@ -411,7 +411,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 			}
 		}
 		if err == nil {
-			ec.mountsMovable(m, field+".recursive")
+			ec.liftedWayOut(func() { ec.mountsMovable(m, field+".recursive") })
 		}
 		bind := MountFlags(msBIND)
 		if m.Recursive {

@@ -94,11 +94,13 @@ environments:
 // inside lifts: a read-only bind of a folder holding nsup's cache was
 // refused so (helper-128's review, rootless, the cache in the user's
 // home), a writable one told to take a way out refused the same. They
-// advise dropping SYS_ADMIN now; without it, the read-only mount still.
+// advise a read-only mount with SYS_ADMIN dropped now (helper-129's
+// review: told only to drop SYS_ADMIN, the writable one was refused
+// still); without it, the read-only mount still.
 func TestLiftedWayOut(t *testing.T) {
 	root := shRoot(t, "/x")
 	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
-	const drop, ro = "drop SYS_ADMIN (read-only, the mount would not keep it", "make this mount read-only"
+	const drop, ro = "drop SYS_ADMIN and mount this read-only", "make this mount read-only"
 	for _, c := range []struct{ name, bind, more, want, not string }{
 		{"readonly", "source: /var/cache, readonly: true", sysAdmin, drop, ro},
 		{"writable", "source: /var/cache", sysAdmin, drop, ro},
@@ -116,12 +118,38 @@ func TestLiftedWayOut(t *testing.T) {
 // TestLiftedDevWayOut: a writable bind of a host's device node, with
 // SYS_ADMIN kept in a user namespace that maps root to the host's, was
 // told "make it readonly: true", which is refused the same
-// (TestLiftedDevNodeRefused): it is told to drop SYS_ADMIN now.
+// (TestLiftedDevNodeRefused): it is told to drop SYS_ADMIN with it now.
 func TestLiftedDevWayOut(t *testing.T) {
 	root := shRoot(t, "/x")
 	_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", "source: /dev/null")+"    security: {capabilities: {add: [SYS_ADMIN]}}\n", rootCaller, "")
-	if err == nil || !strings.Contains(err.Error(), "/dev/null is a device node of the host's") || !strings.Contains(err.Error(), "drop SYS_ADMIN (readonly: true would not keep it") || strings.Contains(err.Error(), "make it readonly: true") {
+	if err == nil || !strings.Contains(err.Error(), "/dev/null is a device node of the host's") || !strings.Contains(err.Error(), "drop SYS_ADMIN and say readonly: true") || strings.Contains(err.Error(), "make it readonly: true") {
 		t.Errorf("%v, want the way out drop SYS_ADMIN", err)
+	}
+}
+
+// TestLiftedWayOutBindAndRoot: with SYS_ADMIN kept in a user namespace
+// that maps root to the host's, a writable bind with a host mount below
+// a folder of its own was told "make the bind read-only", and a writable
+// dir root holding the host's devtmpfs "make the root read-only or
+// overlaid": read-only alone, both are refused the same
+// (TestLiftedMountsMovable, TestLiftedDevNodeRefused). helper-129's
+// review: they advise a read-only one with SYS_ADMIN dropped now.
+func TestLiftedWayOutBindAndRoot(t *testing.T) {
+	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
+	dir, devs := movableRoot(t, "d/hidden"), movableRoot(t, "dev")
+	extra := "999 1 0:99 / " + dir + "/d/hidden rw,relatime - tmpfs tmpfs rw\n" +
+		"998 1 0:6 / " + devs + "/dev rw,relatime - devtmpfs devtmpfs rw\n"
+	root := shRoot(t, "/x")
+	for _, c := range []struct{ name, yaml, want, not string }{
+		{"bind", bindAtX(root, "[user, mnt, pid, net]", "source: "+dir), "drop SYS_ADMIN and mount the bind read-only", "make the bind read-only"},
+		{"root", bindAtX(devs+", readonly: false", "[user, mnt, pid, net]", "source: "+root+", readonly: true"), "make the root overlaid, or drop SYS_ADMIN and say readonly: true", "make the root read-only"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, c.yaml+sysAdmin, rootCaller, extra)
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), c.not) {
+				t.Errorf("%v, want %q and not %q", err, c.want, c.not)
+			}
+		})
 	}
 }
 
