@@ -154,6 +154,13 @@ func (ec *envCompiler) joinedMountsLifted(name string) {
 	why := func(what string) string {
 		return fmt.Sprintf(" (%s, in %s's mount namespace, which this environment joins: root inside here keeps CAP_SYS_ADMIN in its user namespace, and lifts the read-only flags of %s's mounts or unmounts them; drop SYS_ADMIN)", what, name, name)
 	}
+	ec.ownerMountsLifted(o, pos, field, why)
+}
+
+// ownerMountsLifted checks o's dir root and mounts (liftedDirRoot,
+// liftedMount), whose mount namespace root inside here reaches, at pos
+// and field, each refusal ended with why of o's key.
+func (ec *envCompiler) ownerMountsLifted(o *envCompiler, pos spec.Pos, field string, why func(string) string) {
 	ec.liftedDirRoot(o, pos, field, why(o.field+".rootfs.dir"))
 	for i := range o.e.Mounts {
 		ec.liftedMount(o, i, pos, field, why(o.mountField(i)))
@@ -190,10 +197,7 @@ func (ec *envCompiler) sharedUserMountsLifted() {
 		why := func(what string) string {
 			return fmt.Sprintf(" (%s, in %s's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in: a process of %s hands it %s's /proc/self/ns/mnt over a unix socket, and root inside here enters it (setns), lifts the read-only flags of its mounts or unmounts them; give this environment a user namespace of its own, or drop SYS_ADMIN)", what, name, name, name)
 		}
-		ec.liftedDirRoot(o, pos, field, why(o.field+".rootfs.dir"))
-		for i := range o.e.Mounts {
-			ec.liftedMount(o, i, pos, field, why(o.mountField(i)))
-		}
+		ec.ownerMountsLifted(o, pos, field, why)
 	}
 }
 

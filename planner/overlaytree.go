@@ -1,7 +1,8 @@
 package planner
 
-// An overlay root of nsup's cache (a closure, tar or host root with
-// overlay: true) when root inside the environment's user namespace is
+// An overlay root of nsup's cache (a closure or host root with
+// overlay: true, and every tar root: overlaid) when root inside the
+// environment's user namespace is
 // another host uid (mappedRoot): that uid may not search the cache's
 // 0700 folders, so the child cannot open the overlay's lower folder by
 // path. The plan refused it (helper-108's stop); helper-111 made it work:
