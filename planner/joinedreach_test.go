@@ -32,18 +32,7 @@ func TestJoinedUserCacheReach(t *testing.T) {
 		}
 		return 0, 0, 0o40755, nil
 	}
-	f, err := os.Create(dir + "/root.tar")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := tar.NewWriter(f)
-	for _, h := range []tar.Header{{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, {Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755}} {
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tw.Close()
-	f.Close()
+	writeTar(t, dir, "root.tar", tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, tar.Header{Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755})
 	const idmap = "\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}"
 	src := func(rootfs, outside, join string) string {
 		return strings.ReplaceAll("version: 1\nenvironments:\n  a:\n    rootfs: {closure: [/bin/sh]}\n    namespaces: [user, mnt, pid]"+idmap+

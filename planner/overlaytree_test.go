@@ -2,8 +2,6 @@ package planner
 
 import (
 	"archive/tar"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -94,21 +92,7 @@ func TestOverlayTreeOldKernel(t *testing.T) {
 // plans (the child opens the tree itself: no idmapped layer).
 func TestTarOverlayOldKernel(t *testing.T) {
 	dir := t.TempDir()
-	archive := filepath.Join(dir, "root.tar")
-	f, err := os.Create(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tw := tar.NewWriter(f)
-	for _, h := range []tar.Header{{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, {Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755}} {
-		if err := tw.WriteHeader(&h); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	archive := writeTar(t, dir, "root.tar", tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, tar.Header{Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755})
 	old := Options{CacheDir: "/var/cache/nsup", KernelRelease: func() string { return "5.15.0-91-generic" }}
 	for _, c := range []struct{ rootfs, at string }{
 		{"{tar: " + archive + "}", "t.yaml:4:19: "},
