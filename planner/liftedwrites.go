@@ -113,18 +113,23 @@ func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, fiel
 	ec.asLifted(why, func() { ec.mountsMovable(m, field) })
 }
 
-// liftedDirRoot is liftedMount of a dir root without overlay.
+// liftedDirRoot is liftedMount of a dir root without overlay; of an
+// overlaid one, only its nodev flag (nodevLifted's: before helper-129's
+// review an overlaid root of owner's on the host's devtmpfs was left out).
 func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, why string) {
 	r := owner.e.Rootfs
-	if r.Dir == "" || r.Overlay || !r.Readonly && owner == ec {
+	if r.Dir == "" {
 		return
 	}
-	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, r.Dir, "/", "", true) })
 	if owner != ec && ec.confiningUserNS() && !r.Dev {
-		if w := ec.nodevLiftRefused(r.Dir, true); w != "" {
+		if w := ec.nodevLiftRefused(r.Dir, !r.Overlay); w != "" {
 			ec.errorf(pos, field, "%s", w+why)
 		}
 	}
+	if r.Overlay || !r.Readonly && owner == ec {
+		return
+	}
+	ec.asLifted(why, func() { ec.protectSpecFiles(field, pos, r.Dir, "/", "", true) })
 	if owner == ec || !r.Readonly {
 		return
 	}

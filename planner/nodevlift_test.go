@@ -239,3 +239,46 @@ environments:
 		})
 	}
 }
+
+// TestNodevLiftedJoinedOverlayRoot: an overlaid dir root on the host's
+// devtmpfs is nodev, which root inside keeping SYS_ADMIN lifts as it
+// does a bind's (nodevLifted refuses the environment's own). b, joining
+// a's user and mount namespaces with SYS_ADMIN, lifted a's: liftedDirRoot
+// left an overlaid root out before its nodev check (helper-129's
+// review). Refused at b's capability now; without SYS_ADMIN b plans.
+func TestNodevLiftedJoinedOverlayRoot(t *testing.T) {
+	devs := movableRoot(t, "x")
+	extra := "998 1 0:6 / " + devs + " rw,relatime - devtmpfs devtmpfs rw\n"
+	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
+	own := `version: 1
+environments:
+  a:
+    rootfs: {dir: ` + devs + `, overlay: true}
+    namespaces: [user, mnt, pid]
+` + idmap + `    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	joined := strings.Replace(own, "    security: {capabilities: {add: [SYS_ADMIN]}}\n", "", 1) + `  b:
+    rootfs: {dir: ` + devs + `}
+    join: {user: a, mnt: a}
+    namespaces: [pid]
+    security: {capabilities: {add: [SYS_ADMIN]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	const why = " is a folder of the host's devtmpfs mounted at "
+	for _, c := range []struct{ name, text, want string }{
+		{"own", own, "environments.a.rootfs.dir: " + devs + why},
+		{"joined", joined, "environments.b.security.capabilities.add: " + devs + why},
+		{"joined, no SYS_ADMIN", strings.Replace(joined, "SYS_ADMIN", "NET_ADMIN", 1), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := compileMounts(t, c.text, rootCaller, extra)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("%v, want planned", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "mount -o remount,bind,dev")):
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+}
