@@ -219,6 +219,49 @@ func (c *compiler) liftsReadonly(e *spec.Environment) bool {
 		c.pods[e.Name]&nsFlag(spec.NSUser) != 0
 }
 
+// readonlyLifted says, of the spec's environment e before it is
+// compiled, whether root inside it or another environment may lift the
+// read-only flags of e's mounts: e's own (liftsReadonly), or one's that
+// keeps CAP_SYS_ADMIN in the user namespace e's are in (joinedMountsLifted,
+// sharedUserMountsLifted), taken wide as liftsReadonly is. Before
+// helper-129's review only e's own was asked: b, joining a's user and
+// mount namespaces with SYS_ADMIN, lifted a's read-only bind of a
+// folder, and nsup plan -o saved a plan there.
+func (c *compiler) readonlyLifted(e *spec.Environment) bool {
+	if c.liftsReadonly(e) {
+		return true
+	}
+	key := c.specUserKey(e)
+	if key == "" {
+		return false
+	}
+	for _, b := range c.s.Environments {
+		if b != e && c.liftsReadonly(b) && c.specUserKey(b) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// specUserKey names, from the spec alone, the user namespace e's
+// namespaces are in: its rootless pod's, or the one joins by name lead to
+// (e's own where it joins none); "" where a join by path ends the chain.
+func (c *compiler) specUserKey(e *spec.Environment) string {
+	pod := func(name string) bool { return c.pods[name]&nsFlag(spec.NSUser) != 0 }
+	if pod(e.Name) {
+		return "pod:" + e.Name
+	}
+	for _, t := range podTypes {
+		if j := e.Joined(t); j != nil && !j.IsPath() && pod(j.Ref) {
+			return "pod:" + j.Ref
+		}
+	}
+	if o := c.s.NamespaceOwner(e.Name, spec.NSUser); o != nil {
+		return o.Name
+	}
+	return ""
+}
+
 // sharedUsersLifted runs sharedUserMountsLifted for every environment
 // once all are compiled: the environment whose mounts root inside of
 // another lifts may be planned after that one (a joins b's user namespace,

@@ -117,11 +117,21 @@ environments:
     processes:
       - {name: main, command: [/bin/sh]}
 `
+	// b lifts a's flags: joining a's user (and mount) namespace, with
+	// SYS_ADMIN kept there (helper-129's review: a plan was saved in the
+	// folder); in a user namespace of its own it lifts none of a's.
+	aOnly := strings.Replace(yaml, "    security: {capabilities: {add: [SYS_ADMIN]}}\n", "", 1)
+	b := func(join string) string {
+		return aOnly + "  b:\n    rootfs: {dir: ./rootfs}\n" + join + "    security: {capabilities: {add: [SYS_ADMIN]}}\n    processes:\n      - {name: main, command: [/bin/sh]}\n"
+	}
 	for _, c := range []struct {
 		name, yaml, want string
 	}{
 		{"SYS_ADMIN", yaml, dir},
 		{"no SYS_ADMIN", strings.Replace(yaml, "SYS_ADMIN", "NET_ADMIN", 1), ""},
+		{"joined by b", b("    join: {user: a, mnt: a}\n    namespaces: [pid]\n"), dir},
+		{"user joined by b", b("    join: {user: a}\n    namespaces: [mnt, pid]\n"), dir},
+		{"b's own user namespace", b("    namespaces: [user, mnt, pid]\n"), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p, err := compileText(t, c.yaml, Options{})

@@ -125,7 +125,7 @@ func (c *compiler) findWritableFolders() []WritableFolder {
 		at := "environments." + e.Name
 		// Read-only by a flag root inside lifts is writable
 		// (liftedwrites.go).
-		lifts := c.liftsReadonly(e)
+		lifts := c.readonlyLifted(e)
 		if r := e.Rootfs; r.Dir != "" && (!r.Readonly || lifts) && !r.Overlay {
 			add(r.Dir, at+".rootfs.dir")
 		}
