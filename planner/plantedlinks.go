@@ -121,11 +121,12 @@ func (c *compiler) findWritableFolders() []WritableFolder {
 		}
 		out = append(out, WritableFolder{Path: p, Field: field})
 	}
+	// Read-only by a flag root inside lifts is writable
+	// (liftedwrites.go).
+	lifted := c.readonlyLifted()
 	for _, e := range c.s.Environments {
 		at := "environments." + e.Name
-		// Read-only by a flag root inside lifts is writable
-		// (liftedwrites.go).
-		lifts := c.readonlyLifted(e)
+		lifts := lifted[e]
 		if r := e.Rootfs; r.Dir != "" && (!r.Readonly || lifts) && !r.Overlay {
 			add(r.Dir, at+".rootfs.dir")
 		}
