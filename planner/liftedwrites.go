@@ -143,25 +143,6 @@ func (ec *envCompiler) liftedDirRoot(owner *envCompiler, pos spec.Pos, field, wh
 	})
 }
 
-// joinedMountsLifted checks the mounts of owner, whose mount namespace
-// the environment joins by name, for root inside that keeps
-// CAP_SYS_ADMIN in its user namespace: owner's plan held them for a root
-// inside without it.
-func (ec *envCompiler) joinedMountsLifted(name string) {
-	o := ec.doneEnv(name)
-	if o == nil || o == ec || !ec.unlocksOwnMounts() || o.unlocksOwnMounts() || ec.ownUserKey() != o.ownUserKey() {
-		// o's own checks were of a root inside that lifts them; or
-		// SYS_ADMIN here is in a user namespace other than the one
-		// that owns o's mount namespace, where it lifts nothing.
-		return
-	}
-	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".join.mnt")
-	why := func(what string) string {
-		return fmt.Sprintf(" (%s, in %s's mount namespace, which this environment joins: root inside here keeps CAP_SYS_ADMIN in its user namespace, and lifts the read-only flags of %s's mounts or unmounts them; drop SYS_ADMIN)", what, name, name)
-	}
-	ec.ownerMountsLifted(o, pos, field, why)
-}
-
 // ownerMountsLifted checks o's dir root and mounts (liftedDirRoot,
 // liftedMount), whose mount namespace root inside here reaches, at pos
 // and field, each refusal ended with why of o's key.
@@ -172,37 +153,52 @@ func (ec *envCompiler) ownerMountsLifted(o *envCompiler, pos spec.Pos, field str
 	}
 }
 
-// sharedUserMountsLifted is joinedMountsLifted of each other environment
-// of the plan (before this one or after: it runs once all are compiled,
-// sharedUsersLifted) with a mount namespace of its own that the
-// user namespace root inside here keeps CAP_SYS_ADMIN in owns (one
-// joined by name, or a pod's holder's), whose mount namespace this one
-// does not join: a process of it hands root inside here a handle on its
-// mount namespace (/proc/self/ns/mnt, over a unix socket in a folder both
-// bind), and setns(2) asks no more. helper-128's review, as root with
-// root mapped to 100000: b, joining only a's user namespace with
-// SYS_ADMIN, took a's /proc/self/ns/mnt so from a, entered a's mount
-// namespace, unmounted the read-only bind a's plan put over nsup.yaml
-// (a's bind of the project folder writable) and appended to it.
-func (ec *envCompiler) sharedUserMountsLifted() {
+// othersMountsLifted checks, for root inside that keeps CAP_SYS_ADMIN in
+// its user namespace, the mounts of every other environment of the plan
+// whose mount namespace that user namespace owns (o without SYS_ADMIN
+// there: its own plan held them for a root inside without it). It runs
+// once all are compiled (sharedUsersLifted): such an environment may be
+// planned after this one. Two ways in:
+//   - the mount namespace this one joins by name: before helper-124's
+//     review b, joining a's user and mount namespaces with SYS_ADMIN,
+//     unmounted the read-only bind a's plan put over nsup.yaml and
+//     wrote it;
+//   - any other one (a user namespace joined by name, or a pod's
+//     holder's): a process of o hands root inside here a handle on its
+//     mount namespace (/proc/self/ns/mnt, over a unix socket in a folder
+//     both bind), and setns(2) asks no more (helper-128's review, as
+//     root with root mapped to 100000: b, joining only a's user
+//     namespace, did so and wrote nsup.yaml the same way).
+//
+// SYS_ADMIN in a user namespace other than the one that owns o's mount
+// namespace lifts nothing there.
+func (ec *envCompiler) othersMountsLifted() {
 	if !ec.unlocksOwnMounts() {
 		return
 	}
 	key, joined := ec.ownUserKey(), ""
-	if o := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); o != nil {
-		joined = o.Name // (joinedMountsLifted's)
+	if j := ec.joined(spec.NSMount); j != nil && !j.isPath() {
+		if o := ec.s.NamespaceOwner(ec.e.Name, spec.NSMount); o != nil {
+			joined = o.Name
+		}
 	}
-	pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".namespaces")
 	for _, sl := range ec.slots {
 		o := sl.ec
-		if o == nil || o == ec || o.e.Name == joined || !o.isNew(spec.NSMount) || o.unlocksOwnMounts() || o.ownUserKey() != key {
+		if o == nil || o == ec || !o.isNew(spec.NSMount) || o.unlocksOwnMounts() || o.ownUserKey() != key {
 			continue
 		}
 		name := o.e.Name
-		why := func(what string) string {
-			return fmt.Sprintf(" (%s, in %s's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in: a process of %s hands it %s's /proc/self/ns/mnt over a unix socket, and root inside here enters it (setns), lifts the read-only flags of its mounts or unmounts them; give this environment a user namespace of its own, or drop SYS_ADMIN)", what, name, name, name)
+		if name == joined {
+			pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".join.mnt")
+			ec.ownerMountsLifted(o, pos, field, func(what string) string {
+				return fmt.Sprintf(" (%s, in %s's mount namespace, which this environment joins: root inside here keeps CAP_SYS_ADMIN in its user namespace, and lifts the read-only flags of %s's mounts or unmounts them; drop SYS_ADMIN)", what, name, name)
+			})
+			continue
 		}
-		ec.ownerMountsLifted(o, pos, field, why)
+		pos, field := ec.sysAdminAt(ec.e.Pos, ec.field+".namespaces")
+		ec.ownerMountsLifted(o, pos, field, func(what string) string {
+			return fmt.Sprintf(" (%s, in %s's mount namespace, which belongs to the user namespace root inside here keeps CAP_SYS_ADMIN in: a process of %s hands it %s's /proc/self/ns/mnt over a unix socket, and root inside here enters it (setns), lifts the read-only flags of its mounts or unmounts them; give this environment a user namespace of its own, or drop SYS_ADMIN)", what, name, name, name)
+		})
 	}
 }
 
@@ -221,8 +217,7 @@ func (c *compiler) liftsReadonly(e *spec.Environment) bool {
 // readonlyLifted is the set of the spec's environments, before they are
 // compiled, whose mounts' read-only flags root inside lifts: its own
 // (liftsReadonly), or that of another environment keeping CAP_SYS_ADMIN
-// in the user namespace its namespaces are in (joinedMountsLifted,
-// sharedUserMountsLifted), taken wide as liftsReadonly is; nil when no
+// in the user namespace its namespaces are in (othersMountsLifted), taken wide as liftsReadonly is; nil when no
 // environment lifts any. Before helper-129's review only e's own was
 // asked: b, joining a's user and mount namespaces with SYS_ADMIN, lifted
 // a's read-only bind of a folder, and nsup plan -o saved a plan there.
@@ -271,13 +266,13 @@ func (c *compiler) specUserKey(e *spec.Environment) string {
 	return ""
 }
 
-// sharedUsersLifted runs sharedUserMountsLifted for every environment
-// once all are compiled: the environment whose mounts root inside of
-// another lifts may be planned after that one (a joins b's user namespace,
-// b keeping SYS_ADMIN), which a check at b's turn did not see yet
+// sharedUsersLifted runs othersMountsLifted for every environment once
+// all are compiled: the environment whose mounts root inside of another
+// lifts may be planned after that one (a joins b's user namespace, b
+// keeping SYS_ADMIN), which a check at b's turn did not see yet
 // (helper-128's review left it open).
 func (c *compiler) sharedUsersLifted() {
 	for _, sl := range c.slots {
-		sl.ec.sharedUserMountsLifted()
+		sl.ec.othersMountsLifted()
 	}
 }

@@ -279,7 +279,6 @@ func (ec *envCompiler) joinedRootfs() {
 	}
 	if o := ec.s.NamespaceOwner(e.Name, spec.NSMount); o != nil && !j.isPath() {
 		ec.cacheRootRemount(o.Rootfs, o.Name)
-		ec.joinedMountsLifted(o.Name)
 	}
 	if !j.isPath() {
 		o := ec.doneEnv(j.ref)
