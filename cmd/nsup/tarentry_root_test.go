@@ -48,24 +48,7 @@ environments:
 `, archive, namespaces, extra, dir, target, script)), 0o644)
 		return spec
 	}
-	// names lists the cache entry of archive (its sha256 names it): every
-	// name in it, the root's ".", relative to the entry.
-	names := func(archive string) []string {
-		b, err := os.ReadFile(filepath.Join(dir, archive))
-		if err != nil {
-			t.Fatal(err)
-		}
-		entry := filepath.Join(cache, "tar", fmt.Sprintf("%x", sha256.Sum256(b)))
-		var list []string
-		filepath.Walk(entry, func(p string, _ os.FileInfo, err error) error {
-			if err == nil {
-				r, _ := filepath.Rel(entry, p)
-				list = append(list, r)
-			}
-			return nil
-		})
-		return list
-	}
+	names := func(archive string) []string { return tarEntryNames(t, cache, filepath.Join(dir, archive)) }
 	readonly := `cat /src/f; touch /x && echo wrote /x; test -e /proc/1/comm && echo proc`
 	for _, c := range []struct {
 		name, archive, namespaces, extra, target, script, want string
@@ -141,21 +124,30 @@ environments:
 	if strings.Contains(out, "size 200000000") {
 		t.Errorf("200 MB written into the root's upper tmpfs under limits.memory 16M: out %q", out)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "bare.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	entry := filepath.Join(cache, "tar", fmt.Sprintf("%x", sha256.Sum256(b)))
-	var got []string
-	filepath.Walk(entry, func(p string, _ os.FileInfo, err error) error {
-		if err == nil {
-			r, _ := filepath.Rel(entry, p)
-			got = append(got, r)
-		}
-		return nil
-	})
+	got := tarEntryNames(t, cache, filepath.Join(dir, "bare.tar"))
 	want := []string{".", "bin", "bin/busybox", "bin/head", "bin/mount", "bin/sh", "bin/wc", "bin/yes"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the cache entry holds %q after the apply, want the archive's names %q", got, want)
 	}
+}
+
+// tarEntryNames lists the cache entry (below cache) of the archive at
+// path, which its sha256 names: every name in it, the root's ".",
+// relative to the entry, in lexical order.
+func tarEntryNames(t *testing.T, cache, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(cache, "tar", fmt.Sprintf("%x", sha256.Sum256(b)))
+	var list []string
+	filepath.Walk(entry, func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			r, _ := filepath.Rel(entry, p)
+			list = append(list, r)
+		}
+		return nil
+	})
+	return list
 }
