@@ -115,6 +115,10 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 			if part == partTarget {
 				err = fmt.Errorf("resolve %s inside the root: %w", op.Path, e)
 			}
+		case planner.MakeCwd:
+			if part == partTarget {
+				err = fmt.Errorf("make the working directory %s inside the root: %w", op.Path, e)
+			}
 		case planner.Symlink:
 			if part == partTarget {
 				err = fmt.Errorf("resolve %s inside the root: %w", path.Dir(op.Link), e)

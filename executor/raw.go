@@ -178,6 +178,7 @@ const (
 	rawCloseFds        // see rawDoCloseFds
 	rawLandlock        // see rawDoLandlock
 	rawTerminal        // fds 0-2 that are the terminal reopened through its read-only clone (rawTerminalClone)
+	rawMakeCwd         // p[0] inside the root s[0] resolved, what is missing made (rawResolve), the fd closed
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -363,6 +364,8 @@ func rawRunFrom(p *rawProg, i int) {
 			}
 		case rawSymlink:
 			rawDoSymlink(p, op)
+		case rawMakeCwd:
+			rawDoMakeCwd(p, op)
 		case rawEtcFile:
 			rawDoEtcFile(p, op)
 		case rawTerminal:

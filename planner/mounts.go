@@ -205,6 +205,9 @@ func (ec *envCompiler) child() {
 			ec.confinedInSubfolder(i, confined[i], parent)
 			ec.confinePaths(confined[i], held)
 		}
+		// Once the mounts are made (a cwd below one is its), before the
+		// root-level masks and read-only paths, and the root switch.
+		ec.workdirs()
 		for _, c := range confined[len(e.Mounts)] {
 			ec.linkedBelowBind(len(e.Mounts), c.path, c.pos, c.field)
 		}

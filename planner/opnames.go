@@ -175,5 +175,5 @@ func AllOps() []Op {
 		Symlink{}, LinkUp{}, Sethostname{}, Setdomainname{}, PivotRoot{}, Chdir{}, Umount2{},
 		Prctl{}, Capset{}, CloseRange{}, Setgroups{}, Setresgid{}, Setresuid{}, Spawn{}, Monitor{},
 		Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, Setsid{}, SaveState{}, WaitHealthy{},
-		MountSetattr{}, Prlimit{}, Keyctl{}, Landlock{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}, NullDevice{}, OpenTree{}, IdmapTree{}}
+		MountSetattr{}, Prlimit{}, Keyctl{}, Landlock{}, InheritCaps{}, CapbsetDrop{}, Seccomp{}, Openpty{}, Setctty{}, NullDevice{}, OpenTree{}, IdmapTree{}, MakeCwd{}}
 }

@@ -447,6 +447,8 @@ func FormatOp(op Op) string {
 		return op.text()
 	case IdmapTree:
 		return op.text()
+	case MakeCwd:
+		return op.text()
 	case Volume:
 		owner := ""
 		if op.UID >= 0 || op.GID >= 0 {

@@ -15,7 +15,7 @@ var stageOps = map[Stage][]Op{
 		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}, WaitHealthy{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
 	Child: {Keyctl{}, Landlock{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
-		Mount{}, MountSetattr{}, Overlay{}, Symlink{}, EtcFile{}, Console{}, ReadOnlyTerminal{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
+		Mount{}, MountSetattr{}, Overlay{}, MakeCwd{}, Symlink{}, EtcFile{}, Console{}, ReadOnlyTerminal{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
 		PivotRoot{}, Umount2{}, Capset{}, CloseRange{}, Seccomp{}, Execve{}, Monitor{}},
 	Init: {Prctl{}, Capset{}, CloseRange{}, Seccomp{}, Spawn{}},
 	Proc: {Prlimit{}, Setsid{}, Setctty{}, Setresgid{}, Setresuid{}, Prctl{}, Chdir{}, Execve{}},

@@ -767,6 +767,10 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 			add(i, st, idStep("setresuid", op.UID))
 		case planner.Symlink:
 			add(i, st, symlinkStep(op, fds))
+		case planner.MakeCwd:
+			// Its calls are the walk's openat2 (fd calls, followed) and
+			// the folders' mkdirat, made only when missing: no call of
+			// its own to match; the process's chdir then is.
 		case planner.Mount:
 			if !op.InRoot && op.Source != "" && op.Source == op.Target && op.Flags&unix.MS_BIND != 0 && op.Flags&unix.MS_REMOUNT == 0 {
 				rootBound = op.Source

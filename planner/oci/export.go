@@ -339,6 +339,8 @@ func (x *exporter) step(st planner.Step) error {
 			return fmt.Errorf("a symlink %s -> %s has no OCI equivalent", op.Link, op.Target)
 		}
 		// Made by the runtime in /dev.
+	case planner.MakeCwd:
+		// An OCI runtime makes a missing cwd itself.
 	case planner.LinkUp:
 		if op.Name != "lo" {
 			return fmt.Errorf("interface %s: OCI runtimes bring up only lo", op.Name)

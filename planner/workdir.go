@@ -1,0 +1,134 @@
+package planner
+
+// A working directory (cwd: of the environment or of a process) that the
+// root lacks. Before, the plan showed the process's chdir and apply
+// failed there ("chdir: no such file or directory"), after every other
+// step. runc makes a missing cwd; nsup makes it where the folder it goes
+// in is the environment's own, and refuses the plan where it is a host
+// folder:
+//
+//   - an overlaid root (a tar root, overlay: true): in the overlay's upper
+//     layer, a tmpfs of the environment's (MakeCwd); the tree below it
+//     (nsup's cache entry, a dir root) is not written;
+//   - below a tmpfs of the environment's, a volume, or a folder that
+//     create: true makes: in it (MakeCwd.Below);
+//   - a dir root without overlay: true, or a host folder bound above the
+//     cwd: refused, naming the folder to make it in (nsup does not write
+//     the host's folders for a working directory);
+//   - a closure or host root: nsup's own tree, which has it already
+//     (neededDirs).
+//
+// A cwd below a kernel filesystem (proc, sysfs...) is left as it was.
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// MakeCwd (a child step, before the root switch) makes the working
+// directory Path inside the root at Root when it is missing: each
+// missing folder 0755, made by name in its parent's fd, by a walk from
+// the root's handle (openat2(2) RESOLVE_IN_ROOT) that crosses no mount
+// (RESOLVE_NO_XDEV: the root's own tree, an overlay's upper layer); or,
+// for a cwd below the mount at Below (a tmpfs, a volume, a folder
+// create: true makes), that follows no symlink (RESOLVE_NO_SYMLINKS: root
+// inside may have left one in a volume).
+type MakeCwd struct {
+	Path  string `json:"path"`
+	Root  string `json:"root"`
+	Below string `json:"below,omitempty"`
+}
+
+func (MakeCwd) Syscall() string { return "mkdirat" }
+func (MakeCwd) Kind() string    { return "make_cwd" }
+func (MakeCwd) isOp()           {}
+
+func (op MakeCwd) text() string {
+	if op.Below != "" {
+		return fmt.Sprintf("mkdirat(%s, 0755) if missing, and its missing parents (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS): the working directory, in the mount at %s", inRoot(op.Path), q(op.Below))
+	}
+	return fmt.Sprintf("mkdirat(%s, 0755) if missing, and its missing parents (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_XDEV): the working directory, in the overlay's upper layer", inRoot(op.Path))
+}
+
+// workdirs plans MakeCwd, or refuses the plan, for each working
+// directory the root lacks (see above), once each.
+func (ec *envCompiler) workdirs() {
+	e, r := ec.e, ec.e.Rootfs
+	if (r.Dir == "" && r.Tar == "") || ec.joined(spec.NSMount) != nil {
+		return
+	}
+	var view treeView
+	seen := map[string]bool{}
+	check := func(c *spec.String, field string) {
+		if c == nil || c.Value == "/" || seen[c.Value] {
+			return
+		}
+		if len(seen) == 0 {
+			// The tree as the process sees it; a tar root's is not
+			// known, but for its binds.
+			base := ec.baseView()
+			if base == nil {
+				base = func(string) (File, bool) { return File{}, false }
+			}
+			view, _ = mountedView(base, ec.viewMounts(), &ec.stats)
+		}
+		seen[c.Value] = true
+		if f, ok := resolveIn(view, c.Value); ok && f.Type == "dir" {
+			return
+		}
+		// Left to apply's chdir: a path through a symlink (one to a
+		// magic link of /proc, which the chdir refuses), or a file.
+		for i := 1; i <= len(c.Value); i++ {
+			if i < len(c.Value) && c.Value[i] != '/' {
+				continue
+			}
+			f, ok := view(c.Value[:i])
+			if !ok {
+				break // missing from here on
+			}
+			if f.Type != "dir" {
+				return
+			}
+		}
+		k := -1 // the last mount whose target holds the cwd
+		for i, m := range e.Mounts {
+			if within(c.Value, m.Target) {
+				k = i
+			}
+		}
+		switch {
+		case k >= 0:
+			m := e.Mounts[k]
+			switch {
+			case m.Target == c.Value:
+			case m.Type == spec.MountTmpfs || m.Type == spec.MountBind && ec.made[m.Source] != "":
+				ec.add(Child, c.Pos, MakeCwd{Path: c.Value, Root: ec.root, Below: m.Target})
+			case m.Type == spec.MountBind:
+				h := ec.hostDir(m.Source)
+				if h.resolveErr != nil || h.statErr != nil || !h.isDir {
+					return // the mount's own error
+				}
+				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, strings.TrimPrefix(c.Value, m.Target)))
+			}
+		case overlaid(r):
+			ec.add(Child, c.Pos, MakeCwd{Path: c.Value, Root: ec.root})
+		case ec.opts.Export:
+			// An OCI runtime makes a missing cwd itself.
+		default:
+			ec.errorf(c.Pos, field, "%s is not in the dir root %s: the process's chdir would fail, and nsup does not write the root's folder for it; make %s, say overlay: true (nsup makes it in the upper layer), or give another cwd", c.Value, ec.root, filepath.Join(ec.root, c.Value))
+		}
+	}
+	check(e.Cwd, ec.field+".cwd")
+	var walk func(ps []*spec.Process, field string)
+	walk = func(ps []*spec.Process, field string) {
+		for i, p := range ps {
+			f := fmt.Sprintf("%s[%d]", field, i)
+			check(p.Cwd, f+".cwd")
+			walk(p.Children, f+".children")
+		}
+	}
+	walk(e.Process, ec.field+".processes")
+}

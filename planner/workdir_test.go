@@ -1,0 +1,122 @@
+package planner
+
+import (
+	"archive/tar"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestWorkdirMissing: a working directory the root lacks is made in an
+// overlaid root's upper layer (a MakeCwd step, before the root switch),
+// and refused where nsup would have to write a host folder for it (a dir
+// root without overlay: true, a host folder bound above it). Before,
+// every case planned, and apply failed at the process's chdir.
+func TestWorkdirMissing(t *testing.T) {
+	dir := t.TempDir()
+	archive := writeTar(t, dir, "root.tar", tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, tar.Header{Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755})
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "there"), 0o755)
+	volumes := filepath.Join(dir, "volumes")
+	os.Mkdir(volumes, 0o700)
+	const head = "version: 1\nenvironments:\n  e:\n    namespaces: [mnt, pid]\n"
+	for _, c := range []struct {
+		name, env string
+		made      []string // MakeCwd steps' paths, in order
+		err       string   // the one error, "" for none
+	}{
+		{name: "tar", env: "    rootfs: {tar: " + archive + "}\n    cwd: /work/sub\n",
+			made: []string{"/work/sub"}},
+		{name: "tar processes", env: "    rootfs: {tar: " + archive + "}\n    cwd: /w\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /p, children: [{name: c, command: [/bin/sh], cwd: /w}]}\n",
+			made: []string{"/w", "/p"}},
+		{name: "tar below a tmpfs", env: "    rootfs: {tar: " + archive + "}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp}]\n",
+			made: []string{"/tmp/x below /tmp"}},
+		{name: "dir below a tmpfs", env: "    rootfs: {dir: ./rootfs}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp}]\n",
+			made: []string{"/tmp/x below /tmp"}},
+		{name: "tmpfs itself", env: "    rootfs: {dir: ./rootfs}\n    cwd: /tmp\n    mounts: [{type: tmpfs, target: /tmp}]\n"},
+		{name: "below a volume", env: "    rootfs: {dir: ./rootfs}\n    cwd: /build/out\n    mounts: [{type: volume, source: build, target: /build}]\n",
+			made: []string{"/build/out below /build"}},
+		{name: "below a created bind", env: "    rootfs: {dir: ./rootfs}\n    cwd: /out/x\n    mounts: [{type: bind, source: " + filepath.Join(dir, "new") + ", target: /out, create: true}]\n",
+			made: []string{"/out/x below /out"}},
+		{name: "below proc", env: "    rootfs: {dir: ./rootfs}\n    cwd: /proc/nope\n    mounts: [{type: proc, target: /proc}]\n"},
+		{name: "tar root itself", env: "    rootfs: {tar: " + archive + "}\n    cwd: /\n"},
+		{name: "overlay missing", env: "    rootfs: {dir: ./rootfs, overlay: true}\n    cwd: /work\n", made: []string{"/work"}},
+		{name: "overlay there", env: "    rootfs: {dir: ./rootfs, overlay: true}\n    cwd: /bin\n"},
+		{name: "dir missing", env: "    rootfs: {dir: ./rootfs}\n    cwd: /work/sub\n",
+			err: "t.yaml:6:10: environments.e.cwd: /work/sub is not in the dir root %[1]s/rootfs: the process's chdir would fail, and nsup does not write the root's folder for it; make %[1]s/rootfs/work/sub, say overlay: true (nsup makes it in the upper layer), or give another cwd"},
+		{name: "dir there", env: "    rootfs: {dir: ./rootfs}\n    cwd: /bin\n"},
+		// Left to apply's chdir, which fails (ENOTDIR); as a symlink on
+		// the way is (TestRootCwdNoMagicLink).
+		{name: "through a file", env: "    rootfs: {dir: ./rootfs}\n    cwd: /bin/sh/x\n"},
+		{name: "dir process missing", env: "    rootfs: {dir: ./rootfs}\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /nope}\n",
+			err: "t.yaml:7:47: environments.e.processes[0].cwd: /nope is not in the dir root %[1]s/rootfs"},
+		{name: "bind missing", env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
+			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src (environments.e.mounts[0]): the process's chdir would fail; make " + src + "/gone there, or give another cwd"},
+		{name: "bind there", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/there\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n"},
+		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
+			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			yaml := head + c.env
+			if strings.Contains(c.env, "type: volume") {
+				yaml = "volumes: {build: null}\n" + yaml
+			}
+			if !strings.Contains(c.env, "processes:") {
+				yaml += "    processes:\n      - {name: main, command: [/bin/sh]}\n"
+			}
+			p, err := compileText(t, yaml, Options{CacheDir: "/var/cache/nsup", VolumeDir: volumes, FolderStat: folderStat})
+			if c.err != "" {
+				if err == nil {
+					t.Fatalf("planned; want %s", c.err)
+				}
+				// compileText's folder: the rootfs's parent.
+				want := c.err
+				if strings.Contains(want, "%[1]s") {
+					want = fmt.Sprintf(want, rootfsParent(err.Error()))
+				}
+				if !strings.Contains(err.Error(), want) {
+					t.Fatalf("got %v\nwant %s", err, want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var made []string
+			for _, st := range ops(p, "e") {
+				if op, ok := st.Op.(MakeCwd); ok {
+					if st.Stage != Child || op.Root != p.Environments[0].Steps[rootfsStep(p)].Op.(Rootfs).Path {
+						t.Errorf("%s in stage %s", FormatOp(op), st.Stage)
+					}
+					if op.Below != "" {
+						op.Path += " below " + op.Below
+					}
+					made = append(made, op.Path)
+				}
+			}
+			if strings.Join(made, " ") != strings.Join(c.made, " ") {
+				t.Errorf("made %q, want %q", made, c.made)
+			}
+		})
+	}
+}
+
+// rootfsParent is the folder compileText made, read back from an error
+// that names its rootfs ("... the dir root DIR/rootfs...").
+func rootfsParent(msg string) string {
+	i := strings.Index(msg, "/rootfs")
+	j := strings.LastIndex(msg[:i], " ")
+	return msg[j+1 : i]
+}
+
+// rootfsStep is the index of the plan's first environment's Rootfs step.
+func rootfsStep(p *Plan) int {
+	for i, st := range p.Environments[0].Steps {
+		if _, ok := st.Op.(Rootfs); ok {
+			return i
+		}
+	}
+	return -1
+}
