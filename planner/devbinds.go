@@ -163,20 +163,15 @@ func (ec *envCompiler) devWritable() {
 	// host's, planned, and root inside remounted it read-write and
 	// chmod'ed the host's node 666).
 	lifts := ec.unlocksOwnMounts()
-	lifted := func(readonly bool, text string) string {
-		if lifts {
-			// Its way out alone would be refused the same (helper-128's
-			// and helper-129's reviews).
-			text = liftedWayOuts.Replace(text)
-		}
+	why := func(readonly bool) string {
 		if readonly {
-			text += liftedWhy
+			return liftedWhy
 		}
-		return text
+		return ""
 	}
 	if r := ec.e.Rootfs; (!r.Readonly || lifts) && !r.Overlay {
 		if w := ec.devRootWhy(r); w != "" {
-			ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s", lifted(r.Readonly, w))
+			ec.errorf(r.Pos, ec.field+".rootfs.readonly", "%s%s", w, why(r.Readonly))
 		}
 	}
 	for i, m := range ec.e.Mounts {
@@ -184,7 +179,7 @@ func (ec *envCompiler) devWritable() {
 			continue
 		}
 		if w := ec.devBindWhy(m); w != "" {
-			ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s", lifted(m.Readonly, w))
+			ec.errorf(m.Pos, ec.mountField(i)+".readonly", "%s%s", w, why(m.Readonly))
 		}
 	}
 }
@@ -199,7 +194,7 @@ func (ec *envCompiler) devRootWhy(r spec.Rootfs) string {
 	}
 	if real, on, ok := bindSource(r.Dir); ok {
 		if w := ec.devFolderWhy(r.Dir, real, on, true, devWhy); w != "" {
-			return w + "; make the root read-only or overlaid, or bind the nodes it needs one by one"
+			return w + "; " + ec.readonlyWay(roRoot) + ", or bind the nodes it needs one by one"
 		}
 	}
 	return ""
@@ -219,10 +214,10 @@ func (ec *envCompiler) devBindWhy(m spec.Mount) string {
 		// One node: the bind is the host's inode, which root inside
 		// would chmod 666 for every host user (helper-94's review).
 		// Read-only, the device still reads and writes.
-		return fmt.Sprintf("%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); make it readonly: true (the device still reads and writes: only its node is kept from changing)", m.Source)
+		return fmt.Sprintf("%s is a device node of the host's: root inside would change it through a writable bind (chmod 666 makes the device every host user's; nodev stops opening it, not a chmod); %s (the device still reads and writes: only its node is kept from changing)", m.Source, ec.readonlyWay(roField))
 	}
 	if w := ec.devFolderWhy(m.Source, real, on, m.Recursive, devWhy); w != "" {
-		return w + "; make it readonly: true, or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)"
+		return w + "; " + ec.readonlyWay(roField) + ", or bind the nodes it needs one by one, read-only (source: /dev/kvm, readonly: true)"
 	}
 	return ""
 }

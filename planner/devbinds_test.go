@@ -19,6 +19,12 @@ func compileMounts(t *testing.T, text string, caller Caller, extra string) (*Pla
 	if err != nil {
 		t.Fatal(err)
 	}
+	return Compile(s, hybridOptions(t, Options{CacheDir: "/var/cache/nsup", Caller: &caller}, extra))
+}
+
+// hybridOptions is fixedOptions of o on the hybrid cgroup layout whose
+// mount table has extra lines too.
+func hybridOptions(t *testing.T, o Options, extra string) Options {
 	fsys := t.TempDir()
 	hybrid, err := filepath.Abs("cgroup/testdata/hybrid")
 	if err != nil {
@@ -36,9 +42,9 @@ func compileMounts(t *testing.T, text string, caller Caller, extra string) (*Pla
 	os.WriteFile(fsys+"/proc/self/mountinfo", append(mi, extra...), 0o644)
 	os.WriteFile(fsys+"/proc/self/cgroup", cg, 0o644)
 	os.Symlink(hybrid+"/sys", fsys+"/sys")
-	o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})
+	o = fixedOptions(o)
 	o.Cgroups = func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS(fsys)) }
-	return Compile(s, o)
+	return o
 }
 
 // TestDevBinds: outside a user namespace, the option dev on a bind of a

@@ -20,7 +20,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -33,43 +32,38 @@ const liftedWhy = " (this mount says readonly, but root inside keeps CAP_SYS_ADM
 // inside may write only as lifted, and ends what they refuse with why.
 func (ec *envCompiler) asLifted(why string, check func()) {
 	n := len(ec.errs)
-	ec.liftedWayOut(check)
+	check()
 	for _, e := range ec.errs[n:] {
 		e.Msg += why
 	}
 }
 
-// liftedWayOuts has each way out a check of a writable mount gives
-// (a read-only mount or root) say, for root inside that lifts read-only
-// flags, what keeps it: the mount read-only and SYS_ADMIN dropped. Read-
-// only alone is refused the same; SYS_ADMIN dropped alone leaves the
-// mount writable, refused still (helper-129's review: a writable bind of
-// a folder holding nsup's cache was told only to drop SYS_ADMIN). No
-// replacement holds what it replaces: a check run twice through it
-// (mountsMovable's own asLifted) says it once.
-var liftedWayOuts = strings.NewReplacer(
-	"make this mount read-only", "drop SYS_ADMIN and mount this read-only (read-only alone, root inside lifts the flag)",
-	"make the bind read-only", "drop SYS_ADMIN and mount the bind read-only (read-only alone, root inside lifts the flag)",
-	"make the bind recursive (the default), or read-only", "make the bind recursive (the default), or drop SYS_ADMIN and mount it read-only (read-only alone, root inside lifts the flag)",
-	"make it readonly: true", "drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)",
-	"make the root read-only or overlaid", "make the root overlaid, or drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)",
+// wayOut is a way out a check of a writable mount gives that asks for a
+// read-only mount (or root): as said, and as said to root inside that
+// lifts read-only flags (unlocksOwnMounts), for which the mount read-only
+// alone is refused the same (helper-128's review: a read-only bind of a
+// folder holding nsup's cache, rootless with SYS_ADMIN, was told "make
+// this mount read-only"), and SYS_ADMIN dropped alone leaves the mount
+// writable, refused still (helper-129's). Each check takes its own from
+// here (readonlyWay), rather than have its message rewritten after (a
+// strings.Replacer did, which a check reworded would have slipped past).
+type wayOut struct{ said, lifted string }
+
+var (
+	roMount     = wayOut{"make this mount read-only", "drop SYS_ADMIN and mount this read-only (read-only alone, root inside lifts the flag)"}
+	roBind      = wayOut{"make the bind read-only", "drop SYS_ADMIN and mount the bind read-only (read-only alone, root inside lifts the flag)"}
+	roRecursive = wayOut{"make the bind recursive (the default), or read-only", "make the bind recursive (the default), or drop SYS_ADMIN and mount it read-only (read-only alone, root inside lifts the flag)"}
+	roField     = wayOut{"make it readonly: true", "drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)"}
+	roRoot      = wayOut{"make the root read-only or overlaid", "make the root overlaid, or drop SYS_ADMIN and say readonly: true (alone, root inside lifts that flag)"}
 )
 
-// liftedWayOut runs check, checks of a writable mount, and, for root
-// inside that lifts read-only flags, has what they refuse advise a
-// read-only mount with SYS_ADMIN dropped (liftedWayOuts) rather than a
-// read-only mount, which would be refused the same (helper-128's review:
-// a read-only bind of a folder holding nsup's cache, rootless with
-// SYS_ADMIN, was told "make this mount read-only").
-func (ec *envCompiler) liftedWayOut(check func()) {
-	n := len(ec.errs)
-	check()
-	if !ec.unlocksOwnMounts() {
-		return
+// readonlyWay is w as root inside here is told it: lifted where it
+// keeps CAP_SYS_ADMIN in a user namespace (unlocksOwnMounts).
+func (ec *envCompiler) readonlyWay(w wayOut) string {
+	if ec.unlocksOwnMounts() {
+		return w.lifted
 	}
-	for _, e := range ec.errs[n:] {
-		e.Msg = liftedWayOuts.Replace(e.Msg)
-	}
+	return w.said
 }
 
 // liftedMount checks, for the ith mount of the environment (or of owner,

@@ -46,7 +46,7 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 		src = r
 	}
 	if p := aliasBelow(src, mounts, ec.mayWrite); p != "" {
-		ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename the folder of the host's mount at %s, which lies below another path of the same folder: the bind does not bring that mount along, so its folder, or one above it, is renamed, and the host's mount moves with it, in the host's mount namespace too, to where another environment, or the host, binds or uses a path; make the bind read-only, or bind a folder that holds no host mount below it by any path", m.Source, p)
+		ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename the folder of the host's mount at %s, which lies below another path of the same folder: the bind does not bring that mount along, so its folder, or one above it, is renamed, and the host's mount moves with it, in the host's mount namespace too, to where another environment, or the host, binds or uses a path; %s, or bind a folder that holds no host mount below it by any path", m.Source, p, ec.readonlyWay(roBind))
 		return
 	}
 	for _, hm := range mounts {
@@ -54,7 +54,7 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 			continue
 		}
 		if !m.Recursive && renamable(hm.Point, src, mounts) && ec.mayWrite(filepath.Dir(hm.Point)) {
-			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; make the bind recursive (the default), or read-only", m.Source, hm.Point)
+			ec.errorf(m.Pos, field, "a writable bind of %s without recursive leaves out the host's mount at %s, whose folder root inside could then rename: the host's mount moves with it (the kernel refuses that only where the mount is seen), to where another environment, or the host, binds or uses a path; %s", m.Source, hm.Point, ec.readonlyWay(roRecursive))
 			return
 		}
 		// A folder above the mount point, below the source: the kernel
@@ -62,7 +62,7 @@ func (ec *envCompiler) mountsMovable(m spec.Mount, field string) {
 		// any namespace (helper-54's review).
 		for f := filepath.Dir(hm.Point); f != src && within(f, src); f = filepath.Dir(f) {
 			if ec.aboveMovable(f, src, m.Recursive, mounts) {
-				ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename %s, a folder above the host's mount at %s: the host's mount moves with it, in the host's mount namespace too (the kernel refuses to rename a mount point, not a folder above one), to where another environment, or the host, binds or uses a path; make the bind read-only, or bind a folder that holds no host mount below a folder of its own", m.Source, f, hm.Point)
+				ec.errorf(m.Pos, field, "a writable bind of %s lets root inside rename %s, a folder above the host's mount at %s: the host's mount moves with it, in the host's mount namespace too (the kernel refuses to rename a mount point, not a folder above one), to where another environment, or the host, binds or uses a path; %s, or bind a folder that holds no host mount below a folder of its own", m.Source, f, hm.Point, ec.readonlyWay(roBind))
 				return
 			}
 		}

@@ -132,7 +132,7 @@ func (ec *envCompiler) child() {
 		}
 		ec.specLinks()
 		if r := e.Rootfs; r.Dir != "" && !r.Readonly && !r.Overlay {
-			ec.liftedWayOut(func() { ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true) })
+			ec.protectSpecFiles(ec.field+".rootfs.dir", r.DirPos, r.Dir, "/", "", true)
 		} else if ec.unlocksOwnMounts() {
 			ec.liftedDirRoot(ec, r.DirPos, ec.field+".rootfs.dir", liftedWhy)
 		}
@@ -190,7 +190,7 @@ func (ec *envCompiler) child() {
 				ec.linkedOntoHostMount(i, parent[i], beneath)
 			}
 			if protect {
-				ec.liftedWayOut(func() { ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive) })
+				ec.protectSpecFiles(ec.mountField(i), m.Pos, m.Source, m.Target, held, m.Recursive)
 			} else if ec.unlocksOwnMounts() {
 				ec.liftedMount(ec, i, m.Pos, ec.mountField(i), liftedWhy)
 			}
@@ -414,7 +414,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 			}
 		}
 		if err == nil {
-			ec.liftedWayOut(func() { ec.mountsMovable(m, field+".recursive") })
+			ec.mountsMovable(m, field+".recursive")
 		}
 		bind := MountFlags(msBIND)
 		if m.Recursive {

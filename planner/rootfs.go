@@ -139,9 +139,7 @@ func (ec *envCompiler) rootfs() {
 			// mount below it is renamed as through a writable bind
 			// (helper-54's review). Read-only, as far as root inside
 			// may not lift the flag (mountsMovable).
-			ec.liftedWayOut(func() {
-				ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true, Readonly: r.Readonly}, field+".dir")
-			})
+			ec.mountsMovable(spec.Mount{Pos: r.DirPos, Type: spec.MountBind, Source: r.Dir, Recursive: true, Readonly: r.Readonly}, field+".dir")
 		}
 		if ec.root != "/" && ec.joined(spec.NSMount) == nil {
 			// The child opens the root by path and enters it (chdir

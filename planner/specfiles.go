@@ -105,30 +105,30 @@ func (ec *envCompiler) protectSpecFiles(field string, pos spec.Pos, src, target,
 	if st, err := os.Stat(real); err == nil && !st.IsDir() {
 		for _, f := range ec.compiler.specFiles() {
 			if fs, err := os.Stat(f); err == nil && os.SameFile(st, fs) {
-				ec.errorf(pos, field, "%s is %s, which nsup reads to plan this spec, and this mount lets the environment write it: root inside would choose what the next nsup run applies; make this mount read-only", src, f)
+				ec.errorf(pos, field, "%s is %s, which nsup reads to plan this spec, and this mount lets the environment write it: root inside would choose what the next nsup run applies; %s", src, f, ec.readonlyWay(roMount))
 			}
 		}
 	}
 	for _, f := range ec.compiler.specFiles() {
 		if n, q := otherNames(f, real, recursive, mounts); n > 0 && q != f {
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is read through %s (a host overlay's folder, or an image file), which has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or make this mount read-only", f, q, n)
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is read through %s (a host overlay's folder, or an image file), which has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or %s", f, q, n, ec.readonlyWay(roMount))
 			continue
 		} else if n > 0 {
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name than the one bound read-only over itself, and choose what the next nsup run applies; keep one name of it (copy it, then remove the others), or make this mount read-only", f, n)
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has %d names (hard links), and this mount lets the environment write the filesystem they are on: root inside would write it through another name than the one bound read-only over itself, and choose what the next nsup run applies; keep one name of it (copy it, then remove the others), or %s", f, n, ec.readonlyWay(roMount))
 			continue
 		}
 		rel, ok := specFileIn(f, real)
 		if !ok {
 			if at, via := shownVia(f, real, recursive, mounts); via != "" {
-				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is on a filesystem mounted from the image file %s (a loop device's), which this mount lets the environment write at %s: root inside would write the spec's bytes into the image and choose what the next nsup run applies; make this mount read-only, bind a folder that leaves the image file out, or keep the spec off that filesystem", f, via, at)
+				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is on a filesystem mounted from the image file %s (a loop device's), which this mount lets the environment write at %s: root inside would write the spec's bytes into the image and choose what the next nsup run applies; %s, bind a folder that leaves the image file out, or keep the spec off that filesystem", f, via, at, ec.readonlyWay(roMount))
 			} else if at != "" {
-				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s too (the host mounts its folder there, or below), which this mount lets the environment write: root inside would choose what the next nsup run applies; make this mount read-only, or bind a folder that does not show it", f, at)
+				ec.errorf(pos, field, "%s, which nsup reads to plan this spec, shows at %s too (the host mounts its folder there, or below), which this mount lets the environment write: root inside would choose what the next nsup run applies; %s, or bind a folder that does not show it", f, at, ec.readonlyWay(roMount))
 			}
 			continue
 		}
 		if strings.Contains(rel, "/") {
 			h := holder(f, real)
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or make this mount read-only", f, path.Dir(f), h, path.Dir(f))
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in %s, a subfolder of %s, which this mount lets the environment write: root inside could rename that subfolder and leave another file in its place for the next nsup run; bind %s (or the folders you need below it) instead, or %s", f, path.Dir(f), h, path.Dir(f), ec.readonlyWay(roMount))
 			continue
 		}
 		at := path.Join(target, rel)
@@ -196,7 +196,7 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recu
 	links, _ := hostLinks(cache)
 	for _, l := range links {
 		if h := holder(l.at, real); h != "" && h != l.at || h == "" && shownBelow(l.at, real, recursive, mounts) != "" {
-			ec.errorf(pos, field, "nsup's cache %s is reached through the symlink %s (-> %s), in %s, which this mount lets the environment write: root inside would point it at a cache of its own, whose trees other environments run; make this mount read-only, or give nsup a cache by a path with no symlink in that folder (NSUP_CACHE_DIR)", cache, l.at, l.target, real)
+			ec.errorf(pos, field, "nsup's cache %s is reached through the symlink %s (-> %s), in %s, which this mount lets the environment write: root inside would point it at a cache of its own, whose trees other environments run; %s, or give nsup a cache by a path with no symlink in that folder (NSUP_CACHE_DIR)", cache, l.at, l.target, real, ec.readonlyWay(roMount))
 			return
 		}
 	}
@@ -206,7 +206,7 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recu
 		via = " (on a filesystem mounted from the image file " + via + ", at " + at + " here)"
 	}
 	if holder(cache, real) != "" || at != "" {
-		ec.errorf(pos, field, "%s holds nsup's cache %s%s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; make this mount read-only, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache, via)
+		ec.errorf(pos, field, "%s holds nsup's cache %s%s, which this mount lets the environment write: its trees are shared by every environment of the same content, and root inside would choose what they run; %s, bind a folder below that leaves the cache out, or give nsup a cache elsewhere (NSUP_CACHE_DIR)", real, cache, via, ec.readonlyWay(roMount))
 	}
 }
 
@@ -242,7 +242,7 @@ func (ec *envCompiler) dotEnvMadeInside(field string, pos spec.Pos, real string)
 	if _, err := os.Lstat(env); !errors.Is(err, fs.ErrNotExist) {
 		return
 	}
-	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and the spec has %s: root inside could make a .env there, and the next nsup run that is not given them (sudo resets nsup's environment) would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), or make this mount read-only", real, strings.Join(names, ", "), env)
+	ec.errorf(pos, field, "no .env beside the spec in %s, which this mount lets the environment write, and the spec has %s: root inside could make a .env there, and the next nsup run that is not given them (sudo resets nsup's environment) would take its values (a bind's source, say); make an empty %s (it is then bound read-only over itself), or %s", real, strings.Join(names, ", "), env, ec.readonlyWay(roMount))
 }
 
 // mapsOutside says whether a uid inside the environment's user namespace

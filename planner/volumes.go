@@ -97,10 +97,8 @@ func (ec *envCompiler) volumes() {
 			}
 			ec.markMade(p, "volume")
 			if !m.Readonly {
-				ec.liftedWayOut(func() {
-					ec.volumeExposes(field, m.Pos, p)
-					ec.volumeBarsOthers(m.Pos, field, v.Name, p)
-				})
+				ec.volumeExposes(field, m.Pos, p)
+				ec.volumeBarsOthers(m.Pos, field, v.Name, p)
 			}
 			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
 		case m.Type == spec.MountBind && m.Create:
@@ -148,9 +146,9 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 		}
 		switch {
 		case holder(f, real) != "" || in != "":
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in this volume's folder %s%s, which the environment writes: root inside would choose what the next nsup run applies; keep the spec's files out of the volume, or make this mount read-only", f, p, in)
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, is in this volume's folder %s%s, which the environment writes: root inside would choose what the next nsup run applies; keep the spec's files out of the volume, or %s", f, p, in, ec.readonlyWay(roMount))
 		case names(f) > 0:
-			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has more than one name (hard links), and this volume's folder %s, which the environment writes, is on its filesystem: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or make this mount read-only", f, p)
+			ec.errorf(pos, field, "%s, which nsup reads to plan this spec, has more than one name (hard links), and this volume's folder %s, which the environment writes, is on its filesystem: root inside would write it through another name, and choose what the next nsup run applies; keep one name of it, or %s", f, p, ec.readonlyWay(roMount))
 		}
 	}
 	ec.cacheInside(field, pos, real, false, mounts)
@@ -164,7 +162,7 @@ func (ec *envCompiler) volumeExposes(field string, pos spec.Pos, p string) {
 		via = " (on a filesystem mounted from the image file " + via + ", at " + at + " here)"
 	}
 	if holder(state, real) != "" || at != "" {
-		ec.errorf(pos, field, "this volume's folder %s holds nsup's state directory %s%s, which the environment writes: root inside would reach the detached environments' control sockets and rewrite their records; give nsup volumes elsewhere (NSUP_VOLUME_DIR), or make this mount read-only", p, state, via)
+		ec.errorf(pos, field, "this volume's folder %s holds nsup's state directory %s%s, which the environment writes: root inside would reach the detached environments' control sockets and rewrite their records; give nsup volumes elsewhere (NSUP_VOLUME_DIR), or %s", p, state, via, ec.readonlyWay(roMount))
 	}
 }
 
