@@ -141,7 +141,7 @@ func runLock(_ context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	name, shown := lockFile(p)
-	if err := writeFileAtomic(name, encodeLock(envs)); err != nil {
+	if err := writeFileAtomic(name, encodeLock(envs), 0o644); err != nil {
 		return err
 	}
 	n := 0
@@ -484,7 +484,7 @@ func checkLock(p *planner.Plan, idx *planner.Index, all, update bool, ios ioSet)
 			}
 		}
 	}
-	if err := writeFileAtomic(name, encodeLock(state)); err != nil {
+	if err := writeFileAtomic(name, encodeLock(state), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(ios.stderr, "nsup: %s updated:\n%s\n", shown, printableReport(report))

@@ -153,7 +153,7 @@ func TestWriteFileAtomicNoFixedTemp(t *testing.T) {
 	if err := os.Symlink(victim, name+".tmp"); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFileAtomic(name, []byte("lock\n")); err != nil {
+	if err := writeFileAtomic(name, []byte("lock\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {

@@ -226,7 +226,7 @@ func writeBundle(ctx context.Context, dir string, b *oci.Bundle) (err error) {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, "config.json"), append(js, '\n'))
+	return writeFileAtomic(filepath.Join(dir, "config.json"), append(js, '\n'), 0o600)
 }
 
 // removeAll removes a partial tree, making directories writable first.

@@ -51,7 +51,7 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFileAtomic(pf.out, lifecycle.JSONSafe(b)); err != nil {
+		if err := writeFileAtomic(pf.out, lifecycle.JSONSafe(b), 0o600); err != nil {
 			return err
 		}
 	}
@@ -73,17 +73,20 @@ func runPlan(_ context.Context, args []string, ios ioSet) error {
 	return planner.Render(ios.stdout, p)
 }
 
-// writeFileAtomic writes name (0644) through a new temporary sibling (O_EXCL,
-// random name: never a file or symlink someone else put there) and a rename.
-func writeFileAtomic(name string, b []byte) error {
+// writeFileAtomic writes name (mode perm, 0644 or 0600) through a new
+// temporary sibling (O_EXCL, random name: never a file or symlink someone
+// else put there) and a rename. A saved plan and an OCI config hold the
+// environments' variables (a token a 0600 .env gave): 0600, the caller's
+// alone (helper-131's review: another uid read it in a 0644 plan).
+func writeFileAtomic(name string, b []byte, perm os.FileMode) error {
 	f, err := os.CreateTemp(filepath.Dir(name), filepath.Base(name)+".tmp-")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
 	_, err = f.Write(b)
-	if err == nil {
-		err = f.Chmod(0o644)
+	if err == nil && perm != 0o600 { // CreateTemp's
+		err = f.Chmod(perm)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
