@@ -29,6 +29,9 @@ type Caller struct {
 	// SubIDModule is the NSS module that grants the subordinate ids
 	// instead of the files (nsswitch.conf's subid:), "" for none.
 	SubIDModule string
+	// OthersUIDs are, for root, the host uids other users hold: their
+	// grants in /etc/subuid and their logins' uids (othersUIDs).
+	OthersUIDs []UIDHolder
 	// Groups are an unprivileged caller's supplementary groups, which
 	// the child keeps where setgroups(2) is denied (keptGroup).
 	Groups []uint32
@@ -66,6 +69,7 @@ func CurrentCaller() Caller {
 		}
 	}
 	if c.Privileged {
+		c.OthersUIDs = othersUIDs(etcFiles)
 		return c
 	}
 	if gs, err := os.Getgroups(); err == nil {
@@ -265,6 +269,9 @@ func (ec *envCompiler) maps() {
 		ec.uidMap, ec.gidMap = m.UID, m.GID
 	}
 	if c.Privileged {
+		if ec.e.IDMap != nil {
+			ec.sharedUIDs()
+		}
 		return
 	}
 	own := func(rs []spec.IDRange, id uint32) bool {

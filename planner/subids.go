@@ -121,14 +121,10 @@ func passwdNames(file string) []passwdName {
 // The error is the file's, opened as newuidmap opens it (O_NOFOLLOW:
 // a symbolic link is ELOOP).
 func subIDs(file, name string, uid uint32, names []passwdName) ([]IDRange, error) {
-	if fi, err := os.Lstat(file); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-		return nil, &fs.PathError{Op: "open", Path: file, Err: syscall.ELOOP}
-	}
-	f, err := os.Open(file)
+	lines, err := readSubIDLines(file)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	uidOf := map[string]uint32{}
 	for _, n := range names {
 		if _, ok := uidOf[n.name]; !ok {
@@ -137,6 +133,46 @@ func subIDs(file, name string, uid uint32, names []passwdName) ([]IDRange, error
 	}
 	digits := strconv.FormatUint(uint64(uid), 10)
 	var byName, byUID []IDRange
+	for _, l := range lines {
+		if name != "" && l.owner == name {
+			byName = append(byName, l.IDRange)
+		}
+		if u, known := uidOf[l.owner]; l.owner == digits || known && u == uid {
+			byUID = append(byUID, l.IDRange)
+		}
+	}
+	if name == "" {
+		// newuidmap finds no login name of the caller (and fails).
+		byUID = nil
+	}
+	return append(byName, byUID...), nil
+}
+
+// ownedRange is a line of a subordinate id file: its owner and range.
+type ownedRange struct {
+	owner string
+	IDRange
+}
+
+// subIDLines are the lines of file that grant a range (none if it cannot
+// be read).
+func subIDLines(file string) []ownedRange {
+	lines, _ := readSubIDLines(file)
+	return lines
+}
+
+// readSubIDLines reads file's grant lines, in its order, as newuidmap
+// reads them (see subIDs).
+func readSubIDLines(file string) ([]ownedRange, error) {
+	if fi, err := os.Lstat(file); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return nil, &fs.PathError{Op: "open", Path: file, Err: syscall.ELOOP}
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var out []ownedRange
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 4096), 1<<20)
 	// Lines end at "\n" only, as commonio's (fgets, then the newline
@@ -153,25 +189,11 @@ func subIDs(file, name string, uid uint32, names []passwdName) ([]IDRange, error
 		return 0, nil, nil
 	})
 	for sc.Scan() {
-		owner, r, ok := subIDLine(sc.Text())
-		if !ok {
-			continue
-		}
-		if name != "" && owner == name {
-			byName = append(byName, r)
-		}
-		if u, known := uidOf[owner]; owner == digits || known && u == uid {
-			byUID = append(byUID, r)
+		if owner, r, ok := subIDLine(sc.Text()); ok {
+			out = append(out, ownedRange{owner, r})
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if name == "" {
-		// newuidmap finds no login name of the caller (and fails).
-		byUID = nil
-	}
-	return append(byName, byUID...), nil
+	return out, sc.Err()
 }
 
 // subIDLine parses one line as shadow's subordinate_parse does.

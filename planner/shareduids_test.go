@@ -1,0 +1,49 @@
+package planner
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSharedUIDsNoted (helper-131's review): as root, an idmap whose
+// host uids another user holds (a grant of /etc/subuid, a login's uid)
+// gets a note naming them: by hand, that user, in a user namespace of
+// its own made with newuidmap, stopped and killed the processes of a
+// root environment mapped to 100000-165535, its grant. A range no one
+// holds, and root's own grant, get none.
+func TestSharedUIDsNoted(t *testing.T) {
+	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
+		"root:500000:65536\nalice:100000:65536\nbob:165536:65536\n", "-")
+	caller := rootCaller
+	caller.OthersUIDs = othersUIDs(f)
+	notes := func(idmap string) string {
+		t.Helper()
+		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		p, err := compileText(t, yaml, Options{Caller: &caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range p.Environments[0].Notes {
+			if strings.Contains(n, "another user holds") {
+				out = append(out, n)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, c := range []struct{ idmap, want string }{
+		{"{uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}",
+			": alice uids 100000-165535):"},
+		{"{uid: [{inside: 0, outside: 160000, count: 10000}], gid: [{inside: 0, outside: 160000, count: 10000}]}",
+			": alice uids 160000-165535; " + f.subuid + ": bob uids 165536-169999):"},
+		{"{uid: [{inside: 0, outside: 0, count: 1}, {inside: 1000, outside: 1000, count: 1}], gid: [{inside: 0, outside: 0, count: 1}]}",
+			": alice uid 1000):"},
+		{"{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 500000, count: 65536}]}", ""},
+		{"{uid: [{inside: 0, outside: 300000, count: 65536}], gid: [{inside: 0, outside: 300000, count: 65536}]}", ""},
+	} {
+		got := notes(c.idmap)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("idmap %s: notes %q, want one holding %q", c.idmap, got, c.want)
+		}
+	}
+}
