@@ -446,6 +446,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.child()
 	ec.init()
 	ec.detach()
+	ec.sharedUIDs()
 	c.slots[at].ec = ec
 	close(c.slots[at].ready)
 	out := Env{Name: e.Name, Steps: ec.steps, Notes: ec.notes}

@@ -269,9 +269,6 @@ func (ec *envCompiler) maps() {
 		ec.uidMap, ec.gidMap = m.UID, m.GID
 	}
 	if c.Privileged {
-		if ec.e.IDMap != nil {
-			ec.sharedUIDs()
-		}
 		return
 	}
 	own := func(rs []spec.IDRange, id uint32) bool {

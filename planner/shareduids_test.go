@@ -6,11 +6,14 @@ import (
 )
 
 // TestSharedUIDsNoted (helper-131's review): as root, an idmap whose
-// host uids another user holds (a grant of /etc/subuid, a login's uid)
-// gets a note naming them: by hand, that user, in a user namespace of
-// its own made with newuidmap, stopped and killed the processes of a
-// root environment mapped to 100000-165535, its grant. A range no one
-// holds, and root's own grant, get none.
+// host uids another user holds (a grant of /etc/subuid, a login's uid),
+// or, with no user namespace, a process user that is another login's
+// uid, gets a note naming them: by hand, that user, in a user namespace
+// of its own made with newuidmap, stopped and killed the processes of a
+// root environment mapped to 100000-165535, its grant; and, as uid
+// 1002, read the environ of an environment's process run as user 1002
+// (no user namespace) and listed its root through /proc/PID/root. A
+// range no one holds, root's own grant and uid 0 get none.
 func TestSharedUIDsNoted(t *testing.T) {
 	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
 		"root:500000:65536\nalice:100000:65536\nbob:165536:65536\n", "-")
@@ -19,6 +22,9 @@ func TestSharedUIDsNoted(t *testing.T) {
 	notes := func(idmap string) string {
 		t.Helper()
 		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		if !strings.HasPrefix(idmap, "{") { // a user, no user namespace
+			yaml = "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid]\n    user: \"" + idmap + "\"\n    processes: [{name: main, command: [/bin/sh]}, {name: side, user: \"0\", command: [/bin/sh]}]\n"
+		}
 		p, err := compileText(t, yaml, Options{Caller: &caller})
 		if err != nil {
 			t.Fatal(err)
@@ -40,6 +46,10 @@ func TestSharedUIDsNoted(t *testing.T) {
 			": alice uid 1000):"},
 		{"{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 500000, count: 65536}]}", ""},
 		{"{uid: [{inside: 0, outside: 300000, count: 65536}], gid: [{inside: 0, outside: 300000, count: 65536}]}", ""},
+		{"1000:1000", "a.user: runs processes, with no user namespace, as host uids another user holds (" + f.passwd + ": alice uid 1000)"},
+		{"100001", ": alice uid 100001)"},
+		{"300000", ""},
+		{"0", ""},
 	} {
 		got := notes(c.idmap)
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
