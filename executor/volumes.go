@@ -38,7 +38,7 @@ func (r *envRun) volume(op planner.Volume) error {
 	}
 	// nsup's volume folder and the project's are this user's alone:
 	// whoever else could write either could swap a volume for theirs.
-	if err := lifecycle.CheckProjectDir(filepath.Dir(op.Path)); err != nil {
+	if err := lifecycle.CheckVolumeProjectDir(filepath.Dir(op.Path)); err != nil {
 		return fmt.Errorf("volume %s: %w", op.Name, err)
 	}
 	if err := r.lockVolume(op); err != nil {

@@ -8,7 +8,7 @@ package executor
 // that very process (pid and start time) holds the flock: one left by an
 // apply that has ended names nobody, and each apply drops such records
 // as it adds its own. The file is in the project's volume folder, which
-// only nsup's user may write (lifecycle.CheckProjectDir), beside the
+// only nsup's user may write (lifecycle.CheckVolumeProjectDir), beside the
 // volume's folder that the environment sees, never in it.
 
 import (

@@ -197,7 +197,7 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 	// through no link, as apply checks them (helper-109's review: a host
 	// user who could write the volume folder made the project's a link,
 	// and every folder where it led was removed).
-	if err := lifecycle.CheckProjectDir(filepath.Join(planner.DefaultVolumeDir(), project)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := lifecycle.CheckVolumeProjectDir(filepath.Join(planner.DefaultVolumeDir(), project)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("volume rm: nothing removed: %w", err)
 	}
 	vs, err := volumes(project)

@@ -188,9 +188,18 @@ func CheckStateDir(d string) error { return owndir.Check("state directory", d) }
 // CheckProjectDir checks a project's folder of the state directory and
 // the state directory above it (CheckStateDir, each): whoever may rename
 // either could put another folder in the project's place.
-func CheckProjectDir(d string) error {
-	if err := CheckStateDir(filepath.Dir(d)); err != nil {
+func CheckProjectDir(d string) error { return checkProjectDir("state directory", d) }
+
+// CheckVolumeProjectDir checks a project's folder of the volume folder
+// and the volume folder above it, as CheckProjectDir does the state
+// directory's, and names them so (helper-131's review: a volume folder
+// reached through another user's link was refused as a "state
+// directory").
+func CheckVolumeProjectDir(d string) error { return checkProjectDir("volume folder", d) }
+
+func checkProjectDir(what, d string) error {
+	if err := owndir.Check(what, filepath.Dir(d)); err != nil {
 		return err
 	}
-	return CheckStateDir(d)
+	return owndir.Check(what, d)
 }
