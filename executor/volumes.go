@@ -208,6 +208,12 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		if err != nil {
 			return &os.PathError{Op: "open", Path: at, Err: err}
 		}
+		if !made {
+			if err := othersFolder(fd, next, at); err != nil {
+				unix.Close(next)
+				return err
+			}
+		}
 		if made {
 			r.recordMade(at, next)
 			// Its mode whatever the umask made of it: under umask 077 a
@@ -224,6 +230,30 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		fd = next
 	}
 	return nil
+}
+
+// othersFolder refuses the folder at (open as fd, in its parent's fd
+// parent) that stood before apply, made by a uid other than root and
+// nsup's own in a folder every user may write to (/tmp, sticky or not):
+// whoever made it first, where create: true said apply would, chose what
+// the environment sees there and reads what it writes (helper-131's
+// review: a root environment sourced a script the other user had put in
+// such a folder, as root inside, and wrote its token there for them).
+func othersFolder(parent, fd int, at string) error {
+	var st, pst unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: at, Err: err}
+	}
+	if st.Uid == 0 || int(st.Uid) == os.Geteuid() {
+		return nil
+	}
+	if err := unix.Fstat(parent, &pst); err != nil {
+		return &os.PathError{Op: "fstat", Path: filepath.Dir(at), Err: err}
+	}
+	if pst.Mode&0o002 == 0 {
+		return nil // its owner's to give, where only they may make it
+	}
+	return explained{fmt.Sprintf("%s stands already, made by uid %d in %s, which every user may write to: whoever made it first chooses what the environment sees there and reads what it writes; remove it, or bind a folder of your own", at, st.Uid, filepath.Dir(at)), unix.EPERM}
 }
 
 // madeDir is a folder this apply made: its path, and what it is (device

@@ -1,0 +1,70 @@
+package executor
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/planner"
+)
+
+// TestRootCreateOthersFolderRefused (helper-131's review): a bind's
+// source with create: true that already stands, made by another uid in
+// a folder every user may write to (/tmp), is not taken: whoever made it
+// first chose what the environment sees there (by hand, a root
+// environment sourced the attacker's init.sh from it, as root inside)
+// and reads what it writes (the environment's token). A folder of root's
+// or of the caller's there is taken, as one apply makes; another user's
+// in a folder only its owner may write is that owner's to give.
+func TestRootCreateOthersFolderRefused(t *testing.T) {
+	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: needs root (chown)")
+		}
+		t.Skip("needs root (chown)")
+	}
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o1777) // as /tmp
+	const other = 54321
+	mk := func(p string, uid int) {
+		t.Helper()
+		if err := os.MkdirAll(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another uid's, in the shared folder: refused, itself or on the way.
+	mk(filepath.Join(shared, "cache"), other)
+	mk(filepath.Join(shared, "app"), other)
+	for _, p := range []string{filepath.Join(shared, "cache"), filepath.Join(shared, "app", "data")} {
+		r := &envRun{}
+		err := r.mkdirAll(planner.MkdirAll{Path: p, Mode: 0o755})
+		if err == nil || !strings.Contains(err.Error(), "uid 54321") {
+			t.Errorf("%s, in another uid's folder of a folder every user may write: %v, want refused", p, err)
+		}
+		if _, err := os.Lstat(filepath.Join(shared, "app", "data")); err == nil {
+			t.Errorf("%s was made in another uid's folder", filepath.Join(shared, "app", "data"))
+		}
+		r.removeMadeDirs()
+	}
+	// Root's or the caller's there, or another uid's where only its
+	// owner may write: taken.
+	mk(filepath.Join(shared, "mine"), os.Geteuid())
+	own := filepath.Join(dir, "own")
+	mk(own, other)
+	os.Chmod(own, 0o755)
+	for _, p := range []string{filepath.Join(shared, "mine", "data"), filepath.Join(shared, "fresh", "data"), filepath.Join(own, "data")} {
+		r := &envRun{}
+		if err := r.mkdirAll(planner.MkdirAll{Path: p, Mode: 0o755}); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		r.madeDirs = nil // kept: the test's folder goes with it
+	}
+}
