@@ -183,7 +183,23 @@ func exitRecorded(d string) int {
 // socket that nsup exec hands the caller's stdio to, or a state that nsup
 // down signals a pid of. nsup apply -d checks it too before it makes an
 // environment's directory in it.
-func CheckStateDir(d string) error { return owndir.Check("state directory", d) }
+func CheckStateDir(d string) error { return ownFolder("state directory", d) }
+
+// ownFolder is owndir.Check, its refusal saying how to choose another
+// folder: the default ones are in /tmp without XDG_RUNTIME_DIR or a home,
+// where another user who made nsup-run-UID first keeps it refused until
+// it is removed (helper-131's review: the refusal named no way out).
+func ownFolder(what, d string) error {
+	err := owndir.Check(what, d)
+	if err == nil || errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	env := "NSUP_STATE_DIR (or XDG_RUNTIME_DIR)"
+	if what == "volume folder" {
+		env = "NSUP_VOLUME_DIR (or XDG_DATA_HOME)"
+	}
+	return fmt.Errorf("%w; name a %s of your own with %s", err, what, env)
+}
 
 // CheckProjectDir checks a project's folder of the state directory and
 // the state directory above it (CheckStateDir, each): whoever may rename
@@ -198,8 +214,8 @@ func CheckProjectDir(d string) error { return checkProjectDir("state directory",
 func CheckVolumeProjectDir(d string) error { return checkProjectDir("volume folder", d) }
 
 func checkProjectDir(what, d string) error {
-	if err := owndir.Check(what, filepath.Dir(d)); err != nil {
+	if err := ownFolder(what, filepath.Dir(d)); err != nil {
 		return err
 	}
-	return owndir.Check(what, d)
+	return ownFolder(what, d)
 }
