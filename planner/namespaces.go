@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -29,9 +30,11 @@ type Caller struct {
 	// SubIDModule is the NSS module that grants the subordinate ids
 	// instead of the files (nsswitch.conf's subid:), "" for none.
 	SubIDModule string
-	// OthersUIDs are, for root, the host uids other users hold: their
-	// grants in /etc/subuid and their logins' uids (othersUIDs).
-	OthersUIDs []UIDHolder
+	// OthersUIDs returns, for root, the host uids other users hold:
+	// their grants in /etc/subuid and their logins' uids (othersUIDs),
+	// read on first use only (an environment that runs as host uids but
+	// 0: sharedUIDs); nil: none.
+	OthersUIDs func() []UIDHolder
 	// Groups are an unprivileged caller's supplementary groups, which
 	// the child keeps where setgroups(2) is denied (keptGroup).
 	Groups []uint32
@@ -52,7 +55,9 @@ type Caller struct {
 
 // CurrentCaller describes this process. Only an unprivileged caller
 // reads /etc/passwd, /etc/subuid, /etc/subgid and nsswitch.conf, once
-// each (subids.go), and looks for the helpers: root needs none of it.
+// each (subids.go), and looks for the helpers; root reads /etc/passwd
+// and /etc/subuid only for an environment that runs as other host uids
+// than 0 (OthersUIDs).
 func CurrentCaller() Caller {
 	c := Caller{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -69,7 +74,7 @@ func CurrentCaller() Caller {
 		}
 	}
 	if c.Privileged {
-		c.OthersUIDs = othersUIDs(etcFiles)
+		c.OthersUIDs = sync.OnceValue(func() []UIDHolder { return othersUIDs(etcFiles) })
 		return c
 	}
 	if gs, err := os.Getgroups(); err == nil {

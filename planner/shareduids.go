@@ -79,9 +79,13 @@ func (ec *envCompiler) sharedUIDs() {
 		}
 		slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.first, b.first) })
 	}
+	if len(spans) == 0 || ec.caller.OthersUIDs == nil {
+		return
+	}
+	others := ec.caller.OthersUIDs()
 	var held []string
 	for _, r := range spans {
-		for _, h := range ec.caller.OthersUIDs {
+		for _, h := range others {
 			hl := h.First + h.Count - 1
 			if hl < h.First || h.First > r.last || hl < r.first {
 				continue // wrapped (shadow's arithmetic) or apart

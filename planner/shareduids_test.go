@@ -18,7 +18,7 @@ func TestSharedUIDsNoted(t *testing.T) {
 	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
 		"root:500000:65536\nalice:100000:65536\nbob:165536:65536\n", "-")
 	caller := rootCaller
-	caller.OthersUIDs = othersUIDs(f)
+	caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f) }
 	notes := func(idmap string) string {
 		t.Helper()
 		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
