@@ -3,6 +3,7 @@ package executor
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -67,4 +68,49 @@ func TestRootCreateOthersFolderRefused(t *testing.T) {
 		}
 		r.madeDirs = nil // kept: the test's folder goes with it
 	}
+}
+
+// TestRootCreateSudoCallersFolder: under sudo, a folder of the user who
+// ran sudo nsup (SUDO_UID) in a folder every user may write to is that
+// user's, as its spec and .env are (spec.Untrusted): a project checked
+// out in /tmp, `sudo nsup apply` with `./cache` and create: true, was
+// refused ("/tmp/proj stands already, made by uid 1006 ...; remove it").
+// Another uid's folder there is still refused under sudo.
+func TestRootCreateSudoCallersFolder(t *testing.T) {
+	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: needs root (chown)")
+		}
+		t.Skip("needs root (chown)")
+	}
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "tmp")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	const caller, other = 54322, 54323
+	for uid, name := range map[int]string{caller: "proj", other: "theirs"} {
+		p := filepath.Join(shared, name)
+		if err := os.Mkdir(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, uid, uid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("SUDO_UID", strconv.Itoa(caller))
+	r := &envRun{}
+	if err := r.mkdirAll(planner.MkdirAll{Path: filepath.Join(shared, "proj", "cache"), Mode: 0o755}); err != nil {
+		t.Errorf("the sudo caller's own folder: %v", err)
+	}
+	r.madeDirs = nil // kept: the test's folder goes with it
+	r = &envRun{}
+	err := r.mkdirAll(planner.MkdirAll{Path: filepath.Join(shared, "theirs", "cache"), Mode: 0o755})
+	if err == nil || !strings.Contains(err.Error(), "uid 54323") {
+		t.Errorf("another uid's folder under sudo: %v, want refused", err)
+	}
+	r.removeMadeDirs()
 }

@@ -233,8 +233,10 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 }
 
 // othersFolder refuses the folder at (open as fd, in its parent's fd
-// parent) that stood before apply, made by a uid other than root and
-// nsup's own in a folder every user may write to (/tmp, sticky or not):
+// parent) that stood before apply, made by a uid other than root, nsup's
+// own and, under sudo, the caller's (SUDO_UID, whose spec and .env nsup
+// trusts: spec.Untrusted; a project checked out in /tmp) in a folder
+// every user may write to (/tmp, sticky or not):
 // whoever made it first, where create: true said apply would, chose what
 // the environment sees there and reads what it writes (helper-131's
 // review: a root environment sourced a script the other user had put in
@@ -244,7 +246,7 @@ func othersFolder(parent, fd int, at string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: at, Err: err}
 	}
-	if st.Uid == 0 || int(st.Uid) == os.Geteuid() {
+	if st.Uid == 0 || int(st.Uid) == os.Geteuid() || os.Geteuid() == 0 && os.Getenv("SUDO_UID") == strconv.FormatUint(uint64(st.Uid), 10) {
 		return nil
 	}
 	if err := unix.Fstat(parent, &pst); err != nil {
