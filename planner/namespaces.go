@@ -74,7 +74,7 @@ func CurrentCaller() Caller {
 		}
 	}
 	if c.Privileged {
-		c.OthersUIDs = sync.OnceValue(func() []UIDHolder { return othersUIDs(etcFiles) })
+		c.OthersUIDs = sync.OnceValue(func() []UIDHolder { return othersUIDs(etcFiles, os.Getenv("SUDO_UID")) })
 		return c
 	}
 	if gs, err := os.Getgroups(); err == nil {

@@ -20,6 +20,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -34,16 +35,30 @@ type UIDHolder struct {
 
 // othersUIDs reads the uids users other than root hold on the host: the
 // lines of the subuid file and the logins of the passwd file (root's,
-// uid 0 or named root, left out: root's own ranges are its to map).
-func othersUIDs(f hostFiles) []UIDHolder {
+// uid 0 or named root, left out: root's own ranges are its to map). sudo
+// is SUDO_UID under sudo ("" else): that user's login and grants (by
+// name or uid) are left out too, the caller's own, as its spec and .env
+// are (spec.Untrusted; helper-134's review: `sudo nsup plan` of a dev box
+// run as the caller's uid named it "another user").
+func othersUIDs(f hostFiles, sudo string) []UIDHolder {
 	var out []UIDHolder
-	for _, n := range passwdNames(f.passwd) {
-		if n.uid != 0 {
+	names := passwdNames(f.passwd)
+	mine := map[string]bool{"root": true, "0": true}
+	if sudo != "" {
+		mine[sudo] = true
+		for _, n := range names {
+			if strconv.FormatUint(uint64(n.uid), 10) == sudo {
+				mine[n.name] = true
+			}
+		}
+	}
+	for _, n := range names {
+		if n.uid != 0 && !mine[strconv.FormatUint(uint64(n.uid), 10)] {
 			out = append(out, UIDHolder{f.passwd + ": " + n.name, IDRange{uint64(n.uid), 1}})
 		}
 	}
 	for _, l := range subIDLines(f.subuid) {
-		if l.owner != "root" && l.owner != "0" && l.Count > 0 {
+		if !mine[l.owner] && l.Count > 0 {
 			out = append(out, UIDHolder{f.subuid + ": " + l.owner, l.IDRange})
 		}
 	}

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,7 +20,7 @@ func TestSharedUIDsNoted(t *testing.T) {
 	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
 		"root:500000:65536\nalice:100000:65536\nbob:165536:65536\n", "-")
 	caller := rootCaller
-	caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f) }
+	caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f, "") }
 	notes := func(idmap string) string {
 		t.Helper()
 		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
@@ -55,5 +57,28 @@ func TestSharedUIDsNoted(t *testing.T) {
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
 			t.Errorf("idmap %s: notes %q, want one holding %q", c.idmap, got, c.want)
 		}
+	}
+}
+
+// TestSharedUIDsSudoCaller: under sudo the uids the caller holds (its
+// login's, its /etc/subuid grant, by name or by uid) are not "another
+// user's": `sudo nsup plan` of an environment run as the caller's own
+// uid 1006 (a dev box's files its user's) was told "another user holds
+// (/etc/passwd: nsupt134b uid 1006): that user's processes may kill or
+// stop them, ptrace them" (helper-134's review). Other users' are noted
+// still.
+func TestSharedUIDsSudoCaller(t *testing.T) {
+	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+		"alice:100000:65536\n1000:300000:65536\nbob:165536:65536\n", "-")
+	var got []string
+	for _, h := range othersUIDs(f, "1000") {
+		got = append(got, fmt.Sprintf("%s %d+%d", h.Who, h.First, h.Count))
+	}
+	want := []string{f.passwd + ": bob 1001+1", f.subuid + ": bob 165536+65536"}
+	if !slices.Equal(got, want) {
+		t.Errorf("under sudo by uid 1000: others hold %q, want %q", got, want)
+	}
+	if n := len(othersUIDs(f, "")); n != 5 {
+		t.Errorf("without sudo: %d holders, want 5", n)
 	}
 }
