@@ -30,7 +30,7 @@ func TestRootCreateOthersFolderRefused(t *testing.T) {
 	if err := os.Mkdir(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(shared, 0o1777) // as /tmp
+	os.Chmod(shared, os.ModeSticky|0o777) // as /tmp
 	const other = 54321
 	mk := func(p string, uid int) {
 		t.Helper()
@@ -88,7 +88,7 @@ func TestRootCreateSudoCallersFolder(t *testing.T) {
 	if err := os.Mkdir(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(shared, 0o1777); err != nil {
+	if err := os.Chmod(shared, os.ModeSticky|0o777); err != nil {
 		t.Fatal(err)
 	}
 	const caller, other = 54322, 54323
@@ -113,4 +113,42 @@ func TestRootCreateSudoCallersFolder(t *testing.T) {
 		t.Errorf("another uid's folder under sudo: %v, want refused", err)
 	}
 	r.removeMadeDirs()
+}
+
+// TestRootCreateNonStickyRefused: in a folder every user may write to
+// that is not sticky, anyone may rename a folder and put their own in its
+// place, root's too, between apply's mkdir and the bind's open_tree by
+// path (helper-134's review: another uid renamed the cache root had
+// just made in a 0777 folder and made its own; 28 of 40 root applies
+// bound it and read its file). Such a folder on the way is refused, and
+// nothing is made in it.
+func TestRootCreateNonStickyRefused(t *testing.T) {
+	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: needs root (chown)")
+		}
+		t.Skip("needs root (chown)")
+	}
+	dir := t.TempDir()
+	drop := filepath.Join(dir, "drop")
+	if err := os.Mkdir(drop, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(drop, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(drop, "proj"), 0o755); err != nil { // root's
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(drop, "cache"), filepath.Join(drop, "proj", "data")} {
+		r := &envRun{}
+		err := r.mkdirAll(planner.MkdirAll{Path: p, Mode: 0o755})
+		if err == nil || !strings.Contains(err.Error(), "not sticky") {
+			t.Errorf("%s, in a folder every user may write to, not sticky: %v, want refused", p, err)
+		}
+		r.removeMadeDirs()
+		if _, err := os.Lstat(p); err == nil {
+			t.Errorf("%s was made", p)
+		}
+	}
 }

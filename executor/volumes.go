@@ -188,6 +188,9 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 		if name == "" || name == "." || name == ".." {
 			return fmt.Errorf("%s: not a clean path: %w", op.Path, unix.EINVAL)
 		}
+		if err := nonSticky(fd, at); err != nil {
+			return err
+		}
 		at = filepath.Join(at, name)
 		how := &unix.OpenHow{Flags: unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_BENEATH}
 		next, err := unix.Openat2(fd, name, how)
@@ -236,7 +239,8 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 // parent) that stood before apply, made by a uid other than root, nsup's
 // own and, under sudo, the caller's (SUDO_UID, whose spec and .env nsup
 // trusts: spec.Untrusted; a project checked out in /tmp) in a folder
-// every user may write to (/tmp, sticky or not):
+// every user may write to (/tmp; one not sticky is refused before, by
+// nonSticky):
 // whoever made it first, where create: true said apply would, chose what
 // the environment sees there and reads what it writes (helper-131's
 // review: a root environment sourced a script the other user had put in
@@ -256,6 +260,23 @@ func othersFolder(parent, fd int, at string) error {
 		return nil // its owner's to give, where only they may make it
 	}
 	return explained{fmt.Sprintf("%s stands already, made by uid %d in %s, which every user may write to: whoever made it first chooses what the environment sees there and reads what it writes; remove it, or bind a folder of your own", at, st.Uid, filepath.Dir(at)), unix.EPERM}
+}
+
+// nonSticky refuses a folder on the way (dir, open as fd) that every
+// user may write to and is not sticky: anyone may rename what is in it,
+// root's too, and put their own folder in its place between the mkdir
+// and the bind's open_tree, which resolves the path again (helper-134's
+// review: another uid did so in a 0777 folder, and 28 of 40 root applies
+// bound its folder and read its file).
+func nonSticky(fd int, dir string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: dir, Err: err}
+	}
+	if st.Mode&0o002 == 0 || st.Mode&unix.S_ISVTX != 0 {
+		return nil
+	}
+	return explained{fmt.Sprintf("%s, on the way, is a folder every user may write to, not sticky (mode %04o): anyone may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), or bind a folder of your own", dir, st.Mode&0o7777, dir), unix.EPERM}
 }
 
 // madeDir is a folder this apply made: its path, and what it is (device
