@@ -117,19 +117,21 @@ environments:
 			t.Errorf("the volume's folder: %v", err)
 		}
 		dirUnwritten(t)
-		// Root inside left a link in the volume, to a folder of the dir
-		// root, the host's: the path is left to the process's chdir (as
-		// any through a link), which fails; nothing is made where it
-		// leads. (Swapped in after the plan, the step's walk follows no
-		// link: TestRootMakeCwdFollowsNoLink.)
+		// Root inside leaves a link in the volume, to a folder of the
+		// dir root, the host's: the plan sees it, and leaves the cwd
+		// through it to the process's chdir (no MakeCwd), which fails;
+		// nothing is made in the dir root. (A link left after the plan
+		// is refused by the walk, which follows none:
+		// TestRootMakeCwdFollowsNoLink.)
 		os.RemoveAll(out)
 		os.Symlink("/bin", out)
 		spec = write("planted", "{dir: ./r}", "mnt, pid", "", "/tmp/a/b", "/build/out/planted")
-		// The link there when the plan is made: the path is left to the
-		// process's chdir (as any through a link), which fails.
+		if _, plan, _ := runCaptured(t, exec.Command(bin, "plan", spec)); strings.Contains(plan, "/out/planted, 0755") {
+			t.Errorf("the plan makes the cwd through the link:\n%s", plan)
+		}
 		code, stdout, errs := runCaptured(t, exec.Command(bin, "apply", spec))
 		if code == 0 || stdout != "" || !strings.Contains(errs, `chdir("/build/out/planted"): no such file or directory`) {
-			t.Errorf("apply with the link planned: exit %d, out %q, want the chdir to fail\n%s", code, stdout, errs)
+			t.Errorf("apply with a link in the volume: exit %d, out %q, want the chdir to fail\n%s", code, stdout, errs)
 		}
 		dirUnwritten(t)
 	})
