@@ -52,6 +52,8 @@ func (b *rawBuilder) heldStep(op planner.Op) error {
 		keep = true // a detached clone: no mount of the tree changes
 	case planner.EtcFile:
 		keep = o.Root == h.root
+	case planner.MakeCwd:
+		keep = o.Root == h.root
 	}
 	if !keep {
 		clear(h.live)
@@ -64,6 +66,8 @@ func (b *rawBuilder) heldStep(op planner.Op) error {
 		beneath = o.Beneath
 	case planner.Console:
 		beneath = o.Beneath
+	case planner.MakeCwd:
+		beneath = o.Below
 	}
 	if beneath != "" && !h.live[beneath] {
 		return fmt.Errorf("%s: beneath %s, which no earlier step holds: %w", planner.FormatOp(op), beneath, unix.EINVAL)

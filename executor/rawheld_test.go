@@ -25,6 +25,9 @@ func TestHeldTable(t *testing.T) {
 	tmpfs := func(target, beneath string) planner.Step {
 		return in(planner.Mount{Source: "tmpfs", Target: target, FSType: "tmpfs", Flags: unix.MS_NODEV, Create: "dir", Beneath: beneath})
 	}
+	cwd := func(p, below string) planner.Step {
+		return planner.Step{Stage: planner.Child, Op: planner.MakeCwd{Path: p, Root: "/r", Below: below}}
+	}
 	start := []planner.Step{
 		{Stage: planner.Child, Op: planner.Mount{Target: "/", Flags: unix.MS_REC | unix.MS_PRIVATE}},
 		{Stage: planner.Child, Op: planner.Mount{Source: "/r", Target: "/r", Flags: unix.MS_BIND | unix.MS_REC}},
@@ -50,6 +53,14 @@ func TestHeldTable(t *testing.T) {
 			{Stage: planner.Child, Op: planner.PivotRoot{NewRoot: ".", PutOld: "."}},
 			tmpfs("/a/x2", "/a"),
 		}, "beneath /a, which no earlier step holds"},
+		// A working directory made beneath a held mount (MakeCwd.Below),
+		// whatever came between; one not held is refused, and so is a
+		// path not below it.
+		{"cwd beneath a held mount", []planner.Step{cwd("/a/c/new/er", "/a/c"), tmpfs("/b/y2", "/b")}, ""},
+		{"cwd beneath no held mount", []planner.Step{cwd("/other/new", "/other")}, "beneath /other, which no earlier step holds"},
+		{"cwd not below", []planner.Step{cwd("/ab/new", "/a")}, "not below /a"},
+		{"cwd at the mount", []planner.Step{cwd("/a", "/a")}, "not below /a"},
+		{"cwd with ..", []planner.Step{cwd("/a/../etc/x", "/a")}, `".." in a path`},
 		{"after a mount outside the root", []planner.Step{
 			{Stage: planner.Child, Op: planner.Mount{Source: "tmpfs", Target: "/elsewhere", FSType: "tmpfs"}},
 			tmpfs("/a/x2", "/a"),
@@ -67,7 +78,13 @@ func TestHeldTable(t *testing.T) {
 			// Each step's slot is its own held mount's.
 			slot := map[string]uintptr{}
 			for i, o := range b.prog.ops {
-				m := steps[i].Op.(planner.Mount)
+				m, ok := steps[i].Op.(planner.Mount)
+				if c, isCwd := steps[i].Op.(planner.MakeCwd); isCwd {
+					m, ok = planner.Mount{Target: c.Path, Beneath: c.Below}, true
+				}
+				if !ok {
+					t.Fatalf("step %d: %T", i, steps[i].Op)
+				}
 				if m.Held {
 					if o.flag&rawMountHeld == 0 {
 						t.Errorf("%s: not held", m.Target)

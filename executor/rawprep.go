@@ -256,11 +256,7 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 	case planner.Symlink:
 		o, err = b.symlinkOp(op)
 	case planner.MakeCwd:
-		o = rawOp{kind: rawMakeCwd}
-		if o.s[0], err = b.root(op.Root); err == nil {
-			o.p[0], err = inRootPath(op.Path, "dir", true)
-			o.p[0].noXDev, o.p[0].noLinks = op.Below == "", op.Below != ""
-		}
+		o, err = b.makeCwdOp(op)
 	case planner.Console:
 		o, err = b.consoleOp(op)
 	case planner.ReadOnlyTerminal:

@@ -146,6 +146,9 @@ func (ec *envCompiler) child() {
 		// isHeld and under say, of each mount planned so far, whether its
 		// fd is held and what held mount it is resolved beneath.
 		isHeld, under := make([]bool, len(e.Mounts)), make([]string, len(e.Mounts))
+		// The working directories the tree lacks (workdir.go): a mount
+		// one is made beneath is held for it.
+		cwds, cwdBelow := ec.workdirs()
 		for i, m := range e.Mounts {
 			// A bind that holds masked or read-only paths is held too: a
 			// writer of the tree renamed its folder, and the paths below
@@ -164,7 +167,7 @@ func (ec *envCompiler) child() {
 			// a writer of the tree put in the tmpfs's place led, a host
 			// folder bound inside).
 			hold := heldMount(m) || (m.Type == spec.MountBind && (len(confined[i]) > 0 || hasChild[i] || protect && ec.showsSpecFiles(m.Source))) ||
-				m.Type == spec.MountTmpfs && hasChild[i]
+				m.Type == spec.MountTmpfs && hasChild[i] || cwdBelow[i]
 			// A mount below a held one is resolved beneath it, held
 			// itself or not (helper-55's review: by path, the same rename
 			// sent a held one to the writer's folder); so is one below a
@@ -205,9 +208,7 @@ func (ec *envCompiler) child() {
 			ec.confinedInSubfolder(i, confined[i], parent)
 			ec.confinePaths(confined[i], held)
 		}
-		// Once the mounts are made (a cwd below one is its), before the
-		// root-level masks and read-only paths, and the root switch.
-		ec.workdirs()
+		ec.addWorkdirs(cwds)
 		for _, c := range confined[len(e.Mounts)] {
 			ec.linkedBelowBind(len(e.Mounts), c.path, c.pos, c.field)
 		}

@@ -11,7 +11,10 @@ package planner
 //     layer, a tmpfs of the environment's (MakeCwd); the tree below it
 //     (nsup's cache entry, a dir root) is not written;
 //   - below a tmpfs of the environment's, a volume, or a folder that
-//     create: true makes: in it (MakeCwd.Below);
+//     create: true makes: in it (MakeCwd.Below), beneath the mount's
+//     fd, held for the step (a writer of a shared dir root that renamed
+//     the mount's folder away, and another in its place, had the
+//     folder made there by a walk by path: helper-132's review);
 //   - a dir root without overlay: true, or a host folder bound above the
 //     cwd: refused, naming the folder to make it in (nsup does not write
 //     the host's folders for a working directory);
@@ -34,8 +37,9 @@ import (
 // the root's handle (openat2(2) RESOLVE_IN_ROOT) that crosses no mount
 // (RESOLVE_NO_XDEV: the root's own tree, an overlay's upper layer); or,
 // for a cwd below the mount at Below (a tmpfs, a volume, a folder
-// create: true makes), that follows no symlink (RESOLVE_NO_SYMLINKS: root
-// inside may have left one in a volume).
+// create: true makes), beneath that mount's held fd (Mount.Held),
+// wherever its folder is now, by a walk that follows no symlink
+// (RESOLVE_NO_SYMLINKS: root inside may have left one in a volume).
 type MakeCwd struct {
 	Path  string `json:"path"`
 	Root  string `json:"root"`
@@ -48,17 +52,26 @@ func (MakeCwd) isOp()           {}
 
 func (op MakeCwd) text() string {
 	if op.Below != "" {
-		return fmt.Sprintf("mkdirat(%s, 0755) if missing, and its missing parents (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS): the working directory, in the mount at %s", inRoot(op.Path), q(op.Below))
+		return fmt.Sprintf("mkdirat(%s, 0755) if missing, and its missing parents (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS): the working directory, beneath the held fd of the mount at %s", beneathOrInRoot(op.Path, op.Below), q(op.Below))
 	}
 	return fmt.Sprintf("mkdirat(%s, 0755) if missing, and its missing parents (openat2 RESOLVE_IN_ROOT|RESOLVE_NO_XDEV): the working directory, in the overlay's upper layer", inRoot(op.Path))
 }
 
+// cwdStep is a MakeCwd that workdirs planned, added once the mounts are.
+type cwdStep struct {
+	pos spec.Pos
+	op  MakeCwd
+}
+
 // workdirs plans MakeCwd, or refuses the plan, for each working
-// directory the root lacks (see above), once each.
-func (ec *envCompiler) workdirs() {
+// directory the root lacks (see above), once each. Called before the
+// mounts are planned: hold says which of them a MakeCwd goes beneath,
+// held for it; the steps are added after them (addWorkdirs).
+func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 	e, r := ec.e, ec.e.Rootfs
+	hold = map[int]bool{}
 	if (r.Dir == "" && r.Tar == "") || ec.joined(spec.NSMount) != nil {
-		return
+		return nil, hold
 	}
 	var view treeView
 	seen := map[string]bool{}
@@ -105,7 +118,7 @@ func (ec *envCompiler) workdirs() {
 			switch {
 			case m.Target == c.Value:
 			case m.Type == spec.MountTmpfs || m.Type == spec.MountBind && ec.made[m.Source] != "":
-				ec.add(Child, c.Pos, MakeCwd{Path: c.Value, Root: ec.root, Below: m.Target})
+				steps, hold[k] = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root, Below: m.Target}}), true
 			case m.Type == spec.MountBind:
 				h := ec.hostDir(m.Source)
 				if h.resolveErr != nil || h.statErr != nil || !h.isDir {
@@ -114,7 +127,7 @@ func (ec *envCompiler) workdirs() {
 				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, strings.TrimPrefix(c.Value, m.Target)))
 			}
 		case overlaid(r):
-			ec.add(Child, c.Pos, MakeCwd{Path: c.Value, Root: ec.root})
+			steps = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root}})
 		case ec.opts.Export:
 			// An OCI runtime makes a missing cwd itself.
 		default:
@@ -131,4 +144,14 @@ func (ec *envCompiler) workdirs() {
 		}
 	}
 	walk(e.Process, ec.field+".processes")
+	return steps, hold
+}
+
+// addWorkdirs adds the steps workdirs planned, once the mounts are made
+// (a cwd below one is its), before the root-level masks and read-only
+// paths, and the root switch.
+func (ec *envCompiler) addWorkdirs(steps []cwdStep) {
+	for _, s := range steps {
+		ec.add(Child, s.pos, s.op)
+	}
 }

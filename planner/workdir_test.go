@@ -85,8 +85,17 @@ func TestWorkdirMissing(t *testing.T) {
 				t.Fatal(err)
 			}
 			var made []string
+			held := map[string]bool{}
 			for _, st := range ops(p, "e") {
+				if m, ok := st.Op.(Mount); ok && m.InRoot && m.Beneath == "" {
+					held[m.Target] = m.Held
+				}
 				if op, ok := st.Op.(MakeCwd); ok {
+					// Below: beneath the mount's held fd, not by its
+					// path again (helper-132's review).
+					if op.Below != "" && !held[op.Below] {
+						t.Errorf("%s: the mount at %s is not held", FormatOp(op), op.Below)
+					}
 					if st.Stage != Child || op.Root != p.Environments[0].Steps[rootfsStep(p)].Op.(Rootfs).Path {
 						t.Errorf("%s in stage %s", FormatOp(op), st.Stage)
 					}
