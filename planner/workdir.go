@@ -24,7 +24,9 @@ package planner
 // A cwd below a kernel filesystem (proc, sysfs...) is left as it was.
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 
@@ -117,7 +119,10 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			m := e.Mounts[k]
 			switch {
 			case m.Target == c.Value:
-			case m.Type == spec.MountTmpfs || m.Type == spec.MountBind && ec.made[m.Source] != "":
+			case m.Type == spec.MountTmpfs || ec.ownBind(m):
+				if !ec.cwdMakeable(c, field, k) {
+					return
+				}
 				steps, hold[k] = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root, Below: m.Target}}), true
 			case m.Type == spec.MountBind:
 				h := ec.hostDir(m.Source)
@@ -154,4 +159,49 @@ func (ec *envCompiler) addWorkdirs(steps []cwdStep) {
 	for _, s := range steps {
 		ec.add(Child, s.pos, s.op)
 	}
+}
+
+// ownBind says whether m binds a folder of the environment's own: a
+// volume, or one that create: true makes because it is missing now (one
+// there already is the host's: helper-132's review found the cwd made
+// in it, the host folder the plan says it never writes for a cwd).
+func (ec *envCompiler) ownBind(m spec.Mount) bool {
+	switch ec.made[m.Source] {
+	case "volume":
+		return true
+	case "create":
+		return errors.Is(ec.hostDir(m.Source).statErr, fs.ErrNotExist)
+	}
+	return false
+}
+
+// cwdMakeable refuses a cwd below the kth mount, a tmpfs or a folder of
+// the environment's own, that MakeCwd could not make there: the mount is
+// read-only (EROFS), or it is the folder create: true makes, 0755 the
+// caller's, which root inside on another uid may not write (EACCES).
+// Before helper-132's review the plan showed the step, and apply failed
+// at it.
+func (ec *envCompiler) cwdMakeable(c *spec.String, field string, k int) bool {
+	m := ec.e.Mounts[k]
+	if m.Readonly {
+		fix := "make " + filepath.Join(m.Source, strings.TrimPrefix(c.Value, m.Target)) + " beforehand, drop readonly: true"
+		if m.Type == spec.MountTmpfs {
+			fix = "drop readonly: true" // empty, and read-only, it never has one
+		}
+		kind := string(m.Type)
+		if ec.made[m.Source] == "volume" {
+			kind = "volume"
+		}
+		ec.errorf(c.Pos, field, "%s is not in the read-only %s at %s (%s): the step that makes the working directory would fail (read-only file system); %s, or give another cwd", c.Value, kind, m.Target, ec.mountField(k), fix)
+		return false
+	}
+	uid, gid, ok := ec.reachRoot()
+	if !ok || ec.made[m.Source] != "create" || ec.opts.Export {
+		return true
+	}
+	if u, g := uint32(ec.caller.UID), uint32(ec.caller.GID); !ec.modeGrants(u, g, 0o755, uid, gid, 0o3) {
+		ec.errorf(c.Pos, field, "%s is below the bind at %s (%s), whose host folder %s apply makes (create: true) 0755, uid %d's, and apply's child stage makes the working directory in it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not write there: apply would fail with EACCES; make %s beforehand, or %s", c.Value, m.Target, ec.mountField(k), m.Source, u, uid, gid, filepath.Join(m.Source, strings.TrimPrefix(c.Value, m.Target)), ec.rootWayOut())
+		return false
+	}
+	return true
 }

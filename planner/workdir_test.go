@@ -55,11 +55,26 @@ func TestWorkdirMissing(t *testing.T) {
 		{name: "bind missing", env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src (environments.e.mounts[0]): the process's chdir would fail; make " + src + "/gone there, or give another cwd"},
 		{name: "bind there", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/there\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n"},
+		// helper-132's review: a folder create: true binds that is there
+		// already is the host's; a read-only mount, or the folder
+		// create: true makes for root inside on another uid, is one
+		// MakeCwd cannot write (the plan showed it, apply failed).
+		{name: "created bind there", env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src, create: true}]\n",
+			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src (environments.e.mounts[0]): the process's chdir would fail; make " + src + "/gone there"},
+		{name: "read-only tmpfs", env: "    rootfs: {tar: " + archive + "}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp, readonly: true}]\n",
+			err: "t.yaml:6:10: environments.e.cwd: /tmp/x is not in the read-only tmpfs at /tmp (environments.e.mounts[0]): the step that makes the working directory would fail (read-only file system); drop readonly: true, or give another cwd"},
+		{name: "read-only volume", env: "    rootfs: {dir: ./rootfs}\n    cwd: /build/out\n    mounts: [{type: volume, source: build, target: /build, readonly: true}]\n",
+			err: "t.yaml:7:10: environments.e.cwd: /build/out is not in the read-only volume at /build (environments.e.mounts[0]): the step that makes the working directory would fail (read-only file system); make " + volumes},
+		{name: "created bind mapped", env: "    rootfs: {tar: " + archive + "}\n    namespaces: [user, mnt, pid]\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n    cwd: /out/x\n    mounts: [{type: bind, source: " + filepath.Join(dir, "new") + ", target: /out, create: true}]\n",
+			err: "environments.e.cwd: /out/x is below the bind at /out (environments.e.mounts[0]), whose host folder " + filepath.Join(dir, "new") + " apply makes (create: true) 0755"},
 		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			yaml := head + c.env
+			if strings.Contains(c.env, "    namespaces:") {
+				yaml = strings.Replace(head, "    namespaces: [mnt, pid]\n", "", 1) + c.env
+			}
 			if strings.Contains(c.env, "type: volume") {
 				yaml = "volumes: {build: null}\n" + yaml
 			}
