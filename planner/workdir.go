@@ -91,6 +91,14 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			view, _ = mountedView(base, ec.viewMounts(), &ec.stats)
 		}
 		seen[c.Value] = true
+		for _, m := range e.Mounts {
+			if within(m.Target, c.Value) {
+				// A mount's target at or below it: the mount makes its
+				// missing folders (helper-132's review: refused, a spec
+				// that worked before MakeCwd).
+				return
+			}
+		}
 		if f, ok := resolveIn(view, c.Value); ok && f.Type == "dir" {
 			return
 		}

@@ -67,6 +67,9 @@ func TestWorkdirMissing(t *testing.T) {
 			err: "t.yaml:7:10: environments.e.cwd: /build/out is not in the read-only volume at /build (environments.e.mounts[0]): the step that makes the working directory would fail (read-only file system); make " + volumes},
 		{name: "created bind mapped", env: "    rootfs: {tar: " + archive + "}\n    namespaces: [user, mnt, pid]\n    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n    cwd: /out/x\n    mounts: [{type: bind, source: " + filepath.Join(dir, "new") + ", target: /out, create: true}]\n",
 			err: "environments.e.cwd: /out/x is below the bind at /out (environments.e.mounts[0]), whose host folder " + filepath.Join(dir, "new") + " apply makes (create: true) 0755"},
+		// Made by a mount's "target if missing" (a refusal once, of a spec
+		// that applied before MakeCwd: helper-132's review).
+		{name: "made by a mount target", env: "    rootfs: {dir: ./rootfs}\n    cwd: /newp\n    mounts: [{type: tmpfs, target: /newp/mnt}]\n"},
 		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
 	} {
