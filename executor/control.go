@@ -256,7 +256,9 @@ func (in *initState) spawn(req lifecycle.ExecRequest, t execTerm) (*execSession,
 		for _, p := range in.procs {
 			names = append(names, p.name)
 		}
-		return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ENOENT)
+		// ESRCH, not ENOENT: nsup exec says 127 (command not found)
+		// for ENOENT, and a script would take a typo for a missing tool.
+		return nil, fmt.Errorf("no process %q in this environment (it has %s): %w", req.Process, strings.Join(names, ", "), unix.ESRCH)
 	}
 	steps, err := execSteps(procs, req.Argv, "", req.TTY, req.Term)
 	if err != nil {

@@ -160,6 +160,12 @@ func TestRootPodDetached(t *testing.T) {
 	if code != 127 || !strings.Contains(errs, "no-such-command not found") {
 		t.Errorf("exec of a missing command: %d %q", code, errs)
 	}
+	// A process the environment does not have is no missing command:
+	// status 1, not 127, which a script takes for one.
+	code, _, errs = nsupBin("exec", "--process", "nope", "db", "--", "/bin/true")
+	if code != 1 || !strings.Contains(errs, `no process "nope" in this environment (it has main)`) {
+		t.Errorf("exec --process of a process db lacks: %d %q, want status 1", code, errs)
+	}
 
 	code, out, _ = nsupBin("logs", "db")
 	if code != 0 || !strings.Contains(out, "db: net "+ns(pids["db"], "net")) {
