@@ -88,7 +88,7 @@ func TestLimitsRootlessDelegated(t *testing.T) {
 	}
 	base := "/sys/fs/cgroup/user.slice/user-1000.slice/user@1000.service/nsup.slice"
 	want := []string{
-		`mkdir("` + base + `/nsup/web.$NSUP", 0755)`,
+		`mkdir("` + base + `/nsup", 0755) if missing, then mkdir("` + base + `/nsup/web.$NSUP", 0755)`,
 		`write("` + base + `/cgroup.subtree_control", "+cpu")`,
 		`write("` + base + `/nsup/cgroup.subtree_control", "+memory")`,
 		`write("` + base + `/nsup/cgroup.subtree_control", "+pids")`,

@@ -276,7 +276,9 @@ func FormatOp(op Op) string {
 		}
 		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s}); child: %s", flags, sig, cg, cloneChild(op))
 	case CgroupMkdir:
-		return "mkdir(" + q(op.Path) + ", 0755)"
+		// Apply makes the group's nsup/ folder first when the hierarchy
+		// (or NSUP_CGROUP_PARENT's group) lacks it.
+		return "mkdir(" + q(path.Dir(op.Path)) + ", 0755) if missing, then mkdir(" + q(op.Path) + ", 0755)"
 	case EtcFile:
 		return "move_mount(<a tmpfs's file, read-only>, " + inRoot(op.Target) + ") of " + q(op.Content)
 	case Console:
