@@ -185,6 +185,7 @@ func (ec *envCompiler) child() {
 			first := len(ec.steps)
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			ec.targetMakeable(i, parent)
+			ec.targetKindFits(i, parent)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
 				ec.markWalk(first, m, false)
 			} else if ec.walkFollowsNoLink(i, parent[i], beneath) {

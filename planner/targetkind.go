@@ -1,0 +1,97 @@
+package planner
+
+// A mount's target that a dir root (or the host folder of an earlier bind
+// it lies below) has already, as what the mount cannot be placed on: a
+// file where a folder is mounted (proc, tmpfs, a folder's bind...), or a
+// file on the way to the target. (A folder where a file is bound fails
+// too, ENOTDIR; it is not refused yet: planner tests plan /dev/null bound
+// on a folder /x of their roots, and would need other roots.)
+// Apply's mount or its "mkdir target if missing" then fails with
+// ENOTDIR: before helper-133's review such a spec planned, and apply
+// failed at the mount's step (a dir root holding a file /data, with a
+// tmpfs at /data). The plan can see these trees; a tar root's it cannot
+// (the archive is unpacked by apply), nor a closure's, which nsup makes
+// with the targets as folders.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// targetKindFits refuses the ith mount when its target, or a folder on
+// its way there, is in the dir root (or below the earlier bind parent
+// names, in its host folder) as a file where the mount needs a folder. A
+// path through a symlink is left alone (linkedBelowBind's), as is one
+// below an earlier mount of another type (a tmpfs: empty), a volume or a
+// folder create: true makes.
+func (ec *envCompiler) targetKindFits(i int, parent []int) {
+	if ec.opts.Export || ec.joined(spec.NSMount) != nil {
+		return
+	}
+	e := ec.e
+	m := e.Mounts[i]
+	base, rel, where := "", m.Target, ""
+	switch k := parent[i]; {
+	case k >= 0:
+		b := e.Mounts[k]
+		if b.Type != spec.MountBind || ec.made[b.Source] != "" {
+			return
+		}
+		h := ec.hostDir(b.Source)
+		if h.resolveErr != nil || h.statErr != nil || !h.isDir {
+			return
+		}
+		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
+		where = fmt.Sprintf("below the bind at %s (%s), in its host folder %s", b.Target, ec.mountField(k), base)
+	case e.Rootfs.Dir != "" && ec.root != "" && ec.root != "/":
+		base = ec.root
+		where = "in the dir root " + base
+	default:
+		return
+	}
+	wantFile := false
+	if m.Type == spec.MountBind {
+		if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+			wantFile = true
+		}
+	}
+	parts := closurePathParts(rel)
+	at := base
+	for n, name := range parts {
+		if name == ".." {
+			return
+		}
+		at = filepath.Join(at, name)
+		fi, err := os.Lstat(at)
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			return
+		}
+		field := ec.mountField(i) + ".target"
+		switch last := n == len(parts)-1; {
+		case !last && !fi.IsDir():
+			ec.errorf(m.Pos, field, "%s lies %s below %s, %s, not a folder: apply could not reach the target (ENOTDIR); make %s a folder, or mount at another target", m.Target, where, at, kindOf(fi), at)
+			return
+		case last && !wantFile && !fi.IsDir():
+			ec.errorf(m.Pos, field, "%s is %s %s (%s), and a %s mount needs a folder there: apply's mount would fail with ENOTDIR; make %s a folder, or mount at another target", m.Target, kindOf(fi), where, at, m.Type, at)
+		}
+	}
+}
+
+// kindOf names what fi is, with its article.
+func kindOf(fi os.FileInfo) string {
+	switch t := fi.Mode().Type(); {
+	case t == 0:
+		return "a file"
+	case t&os.ModeDevice != 0:
+		return "a device"
+	case t&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case t&os.ModeSocket != 0:
+		return "a socket"
+	}
+	return "a special file"
+}

@@ -1,0 +1,75 @@
+package planner
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// TestTargetKindFits: a mount whose target a dir root (or the host folder
+// of an earlier bind) has as a file where it needs a folder, or a file on
+// the way to it, is refused at its target, with the path and the
+// ways out: the plan showed "mkdir target if missing" and apply failed at
+// the mount with ENOTDIR (helper-133's review). Every error at once; an
+// overlaid root too (the file is in its lower layer). Targets of the
+// right kind (a file bound on a file), missing ones, and one below an
+// earlier tmpfs plan.
+func TestTargetKindFits(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"root/bin", "root/srv", "host/sub"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"root/bin/sh", "root/data", "root/data2", "host/file", "conf"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, overlay := range []bool{false, true} {
+		text := `version: 1
+environments:
+  a:
+    rootfs: {dir: ./root, overlay: ` + map[bool]string{false: "false", true: "true"}[overlay] + `}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: tmpfs, target: /data}
+      - {type: tmpfs, target: /data2/x}
+      - {type: bind, source: ./host, target: /srv}
+      - {type: bind, source: ./host, target: /mnt}
+      - {type: proc, target: /mnt/file}
+      - {type: tmpfs, target: /srv/ok}
+      - {type: bind, source: ./conf, target: /bin/sh}
+      - {type: tmpfs, target: /tmp}
+      - {type: tmpfs, target: /tmp/data}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
+		got := ""
+		if err != nil {
+			got = strings.ReplaceAll(err.Error(), dir, "DIR")
+		}
+		for _, want := range []string{
+			"t.yaml:7:9: environments.a.mounts[0].target: /data is a file in the dir root DIR/root (DIR/root/data), and a tmpfs mount needs a folder there: apply's mount would fail with ENOTDIR; make DIR/root/data a folder, or mount at another target",
+			"t.yaml:8:9: environments.a.mounts[1].target: /data2/x lies in the dir root DIR/root below DIR/root/data2, a file, not a folder: apply could not reach the target (ENOTDIR); make DIR/root/data2 a folder, or mount at another target",
+			"t.yaml:11:9: environments.a.mounts[4].target: /mnt/file is a file below the bind at /mnt (environments.a.mounts[3]), in its host folder DIR/host (DIR/host/file), and a proc mount needs a folder there",
+		} {
+			if !strings.Contains(got, want) {
+				t.Errorf("overlay %v: want\n  %s\nin\n  %s", overlay, want, got)
+			}
+		}
+		for _, not := range []string{"mounts[5]", "mounts[6]", "mounts[7]", "mounts[8]"} {
+			if strings.Contains(got, not+".target") {
+				t.Errorf("overlay %v: %s refused: %s", overlay, not, got)
+			}
+		}
+	}
+}
