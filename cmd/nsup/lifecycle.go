@@ -33,7 +33,7 @@ so that root inside cannot chmod it; stdin is read ahead); with -t, a terminal o
 relayed to nsup's, from the environment's own devpts (a dev mount's; without
 one, a host pty reopened through a read-only clone of it, made rootless
 in a user and mount namespace of nsup's own). nsup exits with CMD's status (126: not executable,
-127: not found).`
+127: not found; 1: the environment has no process P).`
 
 const logsHelp = `Prints the output of the detached environment ENV (its processes' stdout
 and stderr; lines are prefixed with ENV/PROCESS when it has several) and
