@@ -281,9 +281,20 @@ func removeVolume(v volumeInfo) error {
 			return fmt.Errorf("volume %s/%s: made meanwhile: kept", v.project, v.name)
 		}
 	} else if err := os.RemoveAll(v.path); err != nil {
-		return err
+		return removeError(v, err)
 	}
 	return os.Remove(lock)
+}
+
+// removeError is volume rm's error for a folder it could not remove
+// whole. Rootless, what is left may be a subordinate uid's, written by a
+// user of an idmap inside, which the caller may not remove: the error
+// said only "openfdat PATH: permission denied" (helper-133's review).
+func removeError(v volumeInfo, err error) error {
+	if os.Geteuid() != 0 && errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("volume %s/%s: %w: removed in part; what is left is another uid's (one of your subordinate ids: a user of an idmap wrote it), which you may not remove: remove it from an environment of that idmap that mounts the volume and runs rm -rf in it as user 0, then nsup volume rm again (or as the host's root)", v.project, v.name, err)
+	}
+	return fmt.Errorf("volume %s/%s: %w", v.project, v.name, err)
 }
 
 // lockHolders names the processes that hold the lock file p locked
