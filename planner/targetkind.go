@@ -9,13 +9,13 @@ package planner
 // Apply's mount or its "mkdir target if missing" then fails with
 // ENOTDIR: before helper-133's review such a spec planned, and apply
 // failed at the mount's step (a dir root holding a file /data, with a
-// tmpfs at /data). The plan can see these trees; a tar root's it cannot
-// (the archive is unpacked by apply), nor a closure's, which nsup makes
-// with the targets as folders.
+// tmpfs at /data). The plan can see these trees, and a closure's, which
+// it lists; a tar root's it cannot (the archive is unpacked by apply).
 
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -50,6 +50,9 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 	case e.Rootfs.Dir != "" && ec.root != "" && ec.root != "/":
 		base = ec.root
 		where = "in the dir root " + base
+	case ec.tree != nil:
+		ec.closureTargetFits(i)
+		return
 	default:
 		return
 	}
@@ -78,6 +81,45 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 		case last && !wantFile && !fi.IsDir():
 			ec.errorf(m.Pos, field, "%s is %s %s (%s), and a %s mount needs a folder there: apply's mount would fail with ENOTDIR; make %s a folder, or mount at another target", m.Target, kindOf(fi), where, at, m.Type, at)
 		}
+	}
+}
+
+// closureTargetFits is targetKindFits for a closure or host root, whose
+// tree the plan lists (ec.tree; a file named in rootfs.host is a file of
+// it, bound over): a file of it where the ith mount needs a folder,
+// or on the way there (a tmpfs at /etc/hostname, a closure file, planned,
+// and apply failed with EINVAL: helper-133's review).
+func (ec *envCompiler) closureTargetFits(i int) {
+	m := ec.e.Mounts[i]
+	if m.Type == spec.MountBind {
+		if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+			return
+		}
+	}
+	at := "/"
+	parts := closurePathParts(m.Target)
+	for n, name := range parts {
+		at = path.Join(at, name)
+		f, ok := ec.tree[at]
+		if ok && f.Type == "dir" {
+			continue
+		}
+		if !ok || f.Type != "file" {
+			return
+		}
+		kind, key, from := "closure", "the closure", ""
+		if len(ec.e.Rootfs.Host) > 0 {
+			kind, key = "host", "rootfs.host"
+		}
+		if f.Source != "" {
+			from = ", from " + f.Source
+		}
+		if n < len(parts)-1 {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
+		} else {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
+		}
+		return
 	}
 }
 

@@ -73,3 +73,50 @@ environments:
 		}
 	}
 }
+
+// TestClosureTargetKindFits: a mount of a folder at a file of a closure
+// root (/etc/hostname named in closure), or below one, is refused at its
+// target: it planned, and apply failed at the mount with EINVAL
+// (helper-133's review). A file bound on a closure file, and a folder
+// mounted where the closure has a folder, plan.
+func TestClosureTargetKindFits(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"conf", "conf2", "conf3"} {
+		os.WriteFile(filepath.Join(dir, f), []byte("x\n"), 0o644)
+	}
+	text := `version: 1
+environments:
+  a:
+    rootfs: {closure: [/bin/sh, ./conf, ./conf2, ./conf3]}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: tmpfs, target: ` + dir + `/conf}
+      - {type: proc, target: ` + dir + `/conf2/x}
+      - {type: bind, source: ./conf, target: ` + dir + `/conf3}
+      - {type: tmpfs, target: /usr}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
+	got := ""
+	if err != nil {
+		got = strings.ReplaceAll(err.Error(), dir, "DIR")
+	}
+	for _, want := range []string{
+		"t.yaml:7:9: environments.a.mounts[0].target: DIR/conf is a file of the closure root, from DIR/conf, and a tmpfs mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of the closure",
+		"t.yaml:8:9: environments.a.mounts[1].target: DIR/conf2/x lies below DIR/conf2, a file of the closure root, from DIR/conf2, not a folder: apply could not reach the target; mount at another target, or leave that file out of the closure",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("want\n  %s\nin\n  %s", want, got)
+		}
+	}
+	for _, not := range []string{"mounts[2]", "mounts[3]"} {
+		if strings.Contains(got, not+".target") {
+			t.Errorf("%s refused: %s", not, got)
+		}
+	}
+}
