@@ -19,9 +19,11 @@ package planner
 //     cwd: refused, naming the folder to make it in (nsup does not write
 //     the host's folders for a working directory);
 //   - a closure or host root: nsup's own tree, which has it already
-//     (neededDirs).
+//     (neededDirs), unless a mount covers it (then as above);
+//   - a file on its way, in a tree the plan knows: refused.
 //
-// A cwd below a kernel filesystem (proc, sysfs...) is left as it was.
+// A cwd below a kernel filesystem (proc, sysfs...), or through a symlink,
+// is left to the process's chdir, as it was.
 
 import (
 	"errors"
@@ -72,7 +74,7 @@ type cwdStep struct {
 func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 	e, r := ec.e, ec.e.Rootfs
 	hold = map[int]bool{}
-	if (r.Dir == "" && r.Tar == "") || ec.joined(spec.NSMount) != nil {
+	if ec.joined(spec.NSMount) != nil {
 		return nil, hold
 	}
 	var view treeView
@@ -103,16 +105,21 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			return
 		}
 		// Left to apply's chdir: a path through a symlink (one to a
-		// magic link of /proc, which the chdir refuses), or a file.
+		// magic link of /proc, which the chdir refuses). A file on the
+		// way is refused (helper-133's review: the chdir failed with
+		// ENOTDIR).
 		for i := 1; i <= len(c.Value); i++ {
 			if i < len(c.Value) && c.Value[i] != '/' {
 				continue
 			}
 			f, ok := view(c.Value[:i])
-			if !ok {
-				break // missing from here on
-			}
-			if f.Type != "dir" {
+			switch {
+			case !ok:
+				i = len(c.Value) // missing from here on
+			case f.Type == "symlink":
+				return
+			case f.Type != "dir":
+				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, c.Value[:i], f.Type)
 				return
 			}
 		}
@@ -139,6 +146,9 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 				}
 				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, strings.TrimPrefix(c.Value, m.Target)))
 			}
+		case r.Dir == "" && r.Tar == "":
+			// A closure or host root: nsup's tree holds it
+			// (neededDirs).
 		case overlaid(r):
 			steps = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root}})
 		case ec.opts.Export:

@@ -19,6 +19,7 @@ func TestWorkdirMissing(t *testing.T) {
 	archive := writeTar(t, dir, "root.tar", tar.Header{Name: "bin/", Typeflag: tar.TypeDir, Mode: 0o755}, tar.Header{Name: "bin/sh", Typeflag: tar.TypeReg, Mode: 0o755})
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "there"), 0o755)
+	os.WriteFile(filepath.Join(src, "f"), nil, 0o644)
 	volumes := filepath.Join(dir, "volumes")
 	os.Mkdir(volumes, 0o700)
 	const head = "version: 1\nenvironments:\n  e:\n    namespaces: [mnt, pid]\n"
@@ -47,9 +48,16 @@ func TestWorkdirMissing(t *testing.T) {
 		{name: "dir missing", env: "    rootfs: {dir: ./rootfs}\n    cwd: /work/sub\n",
 			err: "t.yaml:6:10: environments.e.cwd: /work/sub is not in the dir root %[1]s/rootfs: the process's chdir would fail, and nsup does not write the root's folder for it; make %[1]s/rootfs/work/sub, say overlay: true (nsup makes it in the upper layer), or give another cwd"},
 		{name: "dir there", env: "    rootfs: {dir: ./rootfs}\n    cwd: /bin\n"},
-		// Left to apply's chdir, which fails (ENOTDIR); as a symlink on
-		// the way is (TestRootCwdNoMagicLink).
-		{name: "through a file", env: "    rootfs: {dir: ./rootfs}\n    cwd: /bin/sh/x\n"},
+		// A file on the way: apply's chdir failed (ENOTDIR) before.
+		{name: "through a file", env: "    rootfs: {dir: ./rootfs}\n    cwd: /bin/sh/x\n",
+			err: "t.yaml:6:10: environments.e.cwd: /bin/sh/x passes through /bin/sh, which is no folder (a file) in the environment's tree: the process's chdir would fail (not a directory); give another cwd"},
+		{name: "a file", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/f\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
+			err: "t.yaml:6:10: environments.e.cwd: /src/f passes through /src/f, which is no folder (a file)"},
+		{name: "closure", env: "    rootfs: {closure: [/bin/sh]}\n    cwd: /work\n"},
+		{name: "closure below a tmpfs", env: "    rootfs: {closure: [/bin/sh]}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp}]\n",
+			made: []string{"/tmp/x below /tmp"}},
+		{name: "closure through a file", env: "    rootfs: {closure: [/bin/sh]}\n    cwd: /bin/sh/x\n",
+			err: "t.yaml:6:10: environments.e.cwd: /bin/sh/x passes through /bin/sh, which is no folder (a file)"},
 		{name: "dir process missing", env: "    rootfs: {dir: ./rootfs}\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /nope}\n",
 			err: "t.yaml:7:47: environments.e.processes[0].cwd: /nope is not in the dir root %[1]s/rootfs"},
 		{name: "bind missing", env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
