@@ -251,7 +251,7 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 	}
 	if pf.fileOnly || pf.noInterp {
 		// Without its variables, a spec's paths are not this host's.
-		fmt.Fprintf(ios.stdout, "%s: valid as a file (%d environments%s); this host was not checked\n", rest[0], len(s.Environments), how)
+		fmt.Fprintf(ios.stdout, "%s: valid as a file (%s%s); this host was not checked\n", rest[0], countEnvs(len(s.Environments)), how)
 		return nil
 	}
 	// What plan checks, and the plan thrown away: a spec that validates
@@ -265,7 +265,7 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 	if err := checkLock(p, idx, true, false, ios); err != nil {
 		return err
 	}
-	fmt.Fprintf(ios.stdout, "%s: valid (%d environments), and it plans on this host\n", rest[0], len(s.Environments))
+	fmt.Fprintf(ios.stdout, "%s: valid (%s), and it plans on this host\n", rest[0], countEnvs(len(s.Environments)))
 	planner.RenderVars(ios.stdout, planner.VarsOf(s), s.EnvFile, "")
 	return nil
 }
@@ -459,3 +459,11 @@ func isTerminal(v any) bool {
 // maxPlanSize bounds what apply reads of its argument (a spec or a saved
 // plan).
 const maxPlanSize = 256 << 20
+
+// countEnvs is "1 environment" or "N environments".
+func countEnvs(n int) string {
+	if n == 1 {
+		return "1 environment"
+	}
+	return fmt.Sprintf("%d environments", n)
+}

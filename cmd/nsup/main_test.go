@@ -268,14 +268,14 @@ environments:
 		t.Errorf("validate and plan differ: %q, %q", errs, planErrs)
 	}
 	code, out, errs = nsup(t, "validate", "--file-only", f)
-	if code != 0 || out != f+": valid as a file (1 environments); this host was not checked\n" || errs != "" {
+	if code != 0 || out != f+": valid as a file (1 environment); this host was not checked\n" || errs != "" {
 		t.Errorf("validate --file-only: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errs = nsup(t, "validate", f)
-	if code != 0 || out != f+": valid (1 environments), and it plans on this host\n" || errs != "" {
+	if code != 0 || out != f+": valid (1 environment), and it plans on this host\n" || errs != "" {
 		t.Errorf("validate with the bind source there: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
