@@ -18,7 +18,7 @@ import (
 // /dev/null). Read-only, one node, an overlaid root, and a user
 // namespace that maps root elsewhere plan.
 func TestDevFolderWritableRefused(t *testing.T) {
-	root := shRoot(t, "/x")
+	root, node := shRoot(t, "/x"), nodeRoot(t, "/x")
 	host, err := filepath.EvalSymlinks(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +38,7 @@ func TestDevFolderWritableRefused(t *testing.T) {
 		{root, "source: /dev", "environments.web.mounts[0].readonly: /dev is a folder of the host's /dev" + why},
 		// One node, writable: root inside would chmod the host's node
 		// (helper-94's review).
-		{root, "source: /dev/null", "environments.web.mounts[0].readonly: /dev/null is a device node of the host's: root inside would change it through a writable bind (chmod 666"},
+		{node, "source: /dev/null", "environments.web.mounts[0].readonly: /dev/null is a device node of the host's: root inside would change it through a writable bind (chmod 666"},
 		{root, "source: /dev/pts", "environments.web.mounts[0].readonly: /dev/pts is a folder of the host's /dev" + why},
 		{root, "source: " + host + "/dev/sub", "environments.web.mounts[0].readonly: " + host + "/dev/sub is a folder of the host's devtmpfs mounted at " + host + "/dev" + why},
 		{root, "source: " + host + "/tree", "environments.web.mounts[0].readonly: a recursive bind of " + host + "/tree brings the host's devtmpfs at " + host + "/tree/dev along" + why},
@@ -52,7 +52,7 @@ func TestDevFolderWritableRefused(t *testing.T) {
 	idmap := "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
 	for _, c := range []struct{ rootfs, bind, more string }{
 		{root, "source: /dev, readonly: true", ""},
-		{root, "source: /dev/null, readonly: true", ""}, // one node, read-only
+		{node, "source: /dev/null, readonly: true", ""}, // one node, read-only
 		{root, "source: /dev/shm", ""},                  // a tmpfs of its own below /dev (extra says so)
 		{host + "/tree, readonly: false, overlay: true", "source: " + root + ", readonly: true", ""},
 		{root, "source: " + host + "/dev/sub", idmap},

@@ -152,7 +152,7 @@ environments:
 // node made 0600 on the host was 0666 after). devWritable refuses them
 // as it refuses writable ones; without SYS_ADMIN they plan.
 func TestLiftedDevNodeRefused(t *testing.T) {
-	root := shRoot(t, "/x")
+	root, node := shRoot(t, "/x"), nodeRoot(t, "/x")
 	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
 	for _, c := range []struct{ name, bind, more, want string }{
 		{"node", "source: /dev/null, readonly: true", sysAdmin, "environments.web.mounts[0].readonly: /dev/null is a device node of the host's: root inside would change it"},
@@ -161,7 +161,11 @@ func TestLiftedDevNodeRefused(t *testing.T) {
 		{"folder, no SYS_ADMIN", "source: /dev, readonly: true", "", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", c.bind)+c.more, rootCaller, "")
+			rootfs := root
+			if strings.HasPrefix(c.bind, "source: /dev/null") {
+				rootfs = node // one node is bound on a file
+			}
+			_, err := compileMounts(t, bindAtX(rootfs, "[user, mnt, pid, net]", c.bind)+c.more, rootCaller, "")
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("%v, want planned", err)
@@ -237,17 +241,17 @@ environments:
     processes: [{name: main, command: [/bin/sh]}]
 `
 	}
-	plain := movableRoot(t, "x")
+	plain, node := movableRoot(t, "x"), nodeRoot(t, "/x") // node: one node is bound on a file
 	const at = "environments.b.security.capabilities.add: "
 	for _, c := range []struct{ name, yaml, want string }{
-		{"node", joined("source: /dev/null, readonly: true", plain, "SYS_ADMIN"), at + "/dev/null is a device node of the host's"},
+		{"node", joined("source: /dev/null, readonly: true", node, "SYS_ADMIN"), at + "/dev/null is a device node of the host's"},
 		{"movable", joined("source: "+dir+", readonly: true", plain, "SYS_ADMIN"), at + "a writable bind of " + dir + " lets root inside rename " + dir + "/d"},
 		{"dir root", joined("source: /tmp, readonly: true", dir, "SYS_ADMIN"), at + "a writable bind of " + dir + " lets root inside rename " + dir + "/d"},
-		{"node, no SYS_ADMIN", joined("source: /dev/null, readonly: true", plain, "NET_ADMIN"), ""},
+		{"node, no SYS_ADMIN", joined("source: /dev/null, readonly: true", node, "NET_ADMIN"), ""},
 		{"movable, no SYS_ADMIN", joined("source: "+dir+", readonly: true", plain, "NET_ADMIN"), ""},
 		// SYS_ADMIN in a user namespace of b's own, not the one that owns
 		// a's mount namespace (the host's): it lifts nothing there.
-		{"node, b's own user namespace", strings.Replace(strings.Replace(joined("source: /dev/null, readonly: true", plain, "SYS_ADMIN"), "[user, mnt, pid]", "[mnt, pid]", 1), "join: {user: a, mnt: a}\n    namespaces: [pid]", "join: {mnt: a}\n    namespaces: [user, pid]", 1), ""},
+		{"node, b's own user namespace", strings.Replace(strings.Replace(joined("source: /dev/null, readonly: true", node, "SYS_ADMIN"), "[user, mnt, pid]", "[mnt, pid]", 1), "join: {user: a, mnt: a}\n    namespaces: [pid]", "join: {mnt: a}\n    namespaces: [user, pid]", 1), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := compileMounts(t, c.yaml, rootCaller, extra)

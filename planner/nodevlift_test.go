@@ -20,7 +20,7 @@ import (
 // the joiner of a mount namespace by name, and for a dir root; one node,
 // a tmpfs of the host's /dev (/dev/shm), or no SYS_ADMIN plan.
 func TestNodevLiftedRefused(t *testing.T) {
-	root := shRoot(t, "/x")
+	root, node := shRoot(t, "/x"), nodeRoot(t, "/x")
 	const idmap = "    idmap: {uid: [{inside: 0, outside: 100000, count: 65536}], gid: [{inside: 0, outside: 100000, count: 65536}]}\n"
 	const sysAdmin = "    security: {capabilities: {add: [SYS_ADMIN]}}\n"
 	const want = "environments.web.mounts[0]: /dev/pts is a folder of the host's /dev: root inside keeps CAP_SYS_ADMIN in its user namespace"
@@ -38,7 +38,11 @@ func TestNodevLiftedRefused(t *testing.T) {
 		{"rootless, no SYS_ADMIN", "source: /dev/pts, readonly: true", "", userCaller, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", c.bind)+c.more, c.caller, "")
+			rootfs := root
+			if strings.HasPrefix(c.bind, "source: /dev/null") {
+				rootfs = node // one node is bound on a file
+			}
+			_, err := compileMounts(t, bindAtX(rootfs, "[user, mnt, pid, net]", c.bind)+c.more, c.caller, "")
 			switch {
 			case c.want == "" && err != nil:
 				t.Errorf("%v, want planned", err)
@@ -120,7 +124,7 @@ func TestLiftedWayOut(t *testing.T) {
 // told "make it readonly: true", which is refused the same
 // (TestLiftedDevNodeRefused): it is told to drop SYS_ADMIN with it now.
 func TestLiftedDevWayOut(t *testing.T) {
-	root := shRoot(t, "/x")
+	root := nodeRoot(t, "/x")
 	_, err := compileMounts(t, bindAtX(root, "[user, mnt, pid, net]", "source: /dev/null")+"    security: {capabilities: {add: [SYS_ADMIN]}}\n", rootCaller, "")
 	if err == nil || !strings.Contains(err.Error(), "/dev/null is a device node of the host's") || !strings.Contains(err.Error(), "drop SYS_ADMIN and say readonly: true") || strings.Contains(err.Error(), "make it readonly: true") {
 		t.Errorf("%v, want the way out drop SYS_ADMIN", err)

@@ -651,3 +651,14 @@ func shRoot(t *testing.T, targets ...string) string {
 	os.WriteFile(root+"/bin/sh", []byte("#!"), 0o755)
 	return root
 }
+
+// nodeRoot is shRoot with empty files at targets: a bind of a file or a
+// device node needs one there, not a folder (targetKindFits), and root
+// inside mapped elsewhere may not make it in the test's folder.
+func nodeRoot(t *testing.T, targets ...string) string {
+	root := shRoot(t)
+	for _, f := range targets {
+		os.WriteFile(root+f, nil, 0o644)
+	}
+	return root
+}

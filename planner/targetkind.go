@@ -2,15 +2,21 @@ package planner
 
 // A mount's target that a dir root (or the host folder of an earlier bind
 // it lies below) has already, as what the mount cannot be placed on: a
-// file where a folder is mounted (proc, tmpfs, a folder's bind...), or a
-// file on the way to the target. (A folder where a file is bound fails
-// too, ENOTDIR; it is not refused yet: planner tests plan /dev/null bound
-// on a folder /x of their roots, and would need other roots.)
-// Apply's mount or its "mkdir target if missing" then fails with
-// ENOTDIR: before helper-133's review such a spec planned, and apply
-// failed at the mount's step (a dir root holding a file /data, with a
-// tmpfs at /data). The plan can see these trees, and a closure's, which
-// it lists; a tar root's it cannot (the archive is unpacked by apply).
+// file where a folder is mounted (proc, tmpfs, a folder's bind...), a
+// folder where a file, a device node or a socket is bound, or a file on
+// the way to the target (in the tree, or an earlier bind of a file the
+// target lies below). Apply's mount or its "mkdir target if missing"
+// then fails with ENOTDIR (EINVAL for a file's move_mount on a folder):
+// before helper-133's review such a spec planned, and apply failed at
+// the mount's step (a dir root holding a file /data, with a tmpfs at
+// /data; /dev/null bound on a folder /xdir of the root, found by
+// helper-135's: TestRootFileOnFolderRefused). The plan can see these trees,
+// and a closure's or host root's, which it lists; a tar root's it cannot
+// (the archive is unpacked by apply). Left alone: a path through a
+// symlink (linkedBelowBind's), one below a tmpfs or a volume (empty, or
+// unknown), a folder create: true makes, OCI export (another runtime
+// mounts), and a joined mount namespace (nothing is mounted). Cheap: an
+// lstat per part of a bind's target, a stat of its source.
 
 import (
 	"fmt"
@@ -24,10 +30,11 @@ import (
 
 // targetKindFits refuses the ith mount when its target, or a folder on
 // its way there, is in the dir root (or below the earlier bind parent
-// names, in its host folder) as a file where the mount needs a folder. A
-// path through a symlink is left alone (linkedBelowBind's), as is one
-// below an earlier mount of another type (a tmpfs: empty), a volume or a
-// folder create: true makes.
+// names, in its host folder) as a file where the mount needs a folder,
+// or its target is a folder there and it binds a file; or when that
+// earlier bind is of a file. A path through a symlink is left alone
+// (linkedBelowBind's), as is one below an earlier mount of another type
+// (a tmpfs: empty), a volume or a folder create: true makes.
 func (ec *envCompiler) targetKindFits(i int, parent []int) {
 	if ec.opts.Export || ec.joined(spec.NSMount) != nil {
 		return
@@ -41,6 +48,10 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 		if b.Type != spec.MountBind || ec.made[b.Source] != "" {
 			return
 		}
+		if bf := fileSource(b); bf != nil {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below the bind at %s (%s) of %s, %s, not a folder: apply could not reach the target (ENOTDIR); mount at another target", m.Target, b.Target, ec.mountField(k), b.Source, kindOf(bf))
+			return
+		}
 		h := ec.hostDir(b.Source)
 		if h.resolveErr != nil || h.statErr != nil || !h.isDir {
 			return
@@ -51,17 +62,13 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 		base = ec.root
 		where = "in the dir root " + base
 	case ec.tree != nil:
-		ec.closureTargetFits(i)
+		ec.closureTargetFits(i, fileSource(m))
 		return
 	default:
 		return
 	}
-	wantFile := false
-	if m.Type == spec.MountBind {
-		if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
-			wantFile = true
-		}
-	}
+	src := fileSource(m)
+	wantFile := src != nil
 	parts := closurePathParts(rel)
 	at := base
 	for n, name := range parts {
@@ -80,6 +87,8 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 			return
 		case last && !wantFile && !fi.IsDir():
 			ec.errorf(m.Pos, field, "%s is %s %s (%s), and a %s mount needs a folder there: apply's mount would fail with ENOTDIR; make %s a folder, or mount at another target", m.Target, kindOf(fi), where, at, m.Type, at)
+		case last && wantFile && fi.IsDir():
+			ec.errorf(m.Pos, field, "%s is a folder %s (%s), and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder, or make %s a file", m.Target, where, at, m.Source, kindOf(src), at)
 		}
 	}
 }
@@ -87,40 +96,56 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 // closureTargetFits is targetKindFits for a closure or host root, whose
 // tree the plan lists (ec.tree; a file named in rootfs.host is a file of
 // it, bound over): a file of it where the ith mount needs a folder,
-// or on the way there (a tmpfs at /etc/hostname, a closure file, planned,
+// a folder of it where the mount binds src (a file, else nil), or a file
+// on the way there (a tmpfs at /etc/hostname, a closure file, planned,
 // and apply failed with EINVAL: helper-133's review).
-func (ec *envCompiler) closureTargetFits(i int) {
+func (ec *envCompiler) closureTargetFits(i int, src os.FileInfo) {
 	m := ec.e.Mounts[i]
-	if m.Type == spec.MountBind {
-		if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
-			return
-		}
+	kind, key := "closure", "the closure"
+	if len(ec.e.Rootfs.Host) > 0 {
+		kind, key = "host", "rootfs.host"
 	}
 	at := "/"
 	parts := closurePathParts(m.Target)
 	for n, name := range parts {
 		at = path.Join(at, name)
 		f, ok := ec.tree[at]
+		last := n == len(parts)-1
+		if ok && f.Type == "dir" && last && src != nil {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
+			return
+		}
 		if ok && f.Type == "dir" {
 			continue
 		}
 		if !ok || f.Type != "file" {
 			return
 		}
-		kind, key, from := "closure", "the closure", ""
-		if len(ec.e.Rootfs.Host) > 0 {
-			kind, key = "host", "rootfs.host"
-		}
+		from := ""
 		if f.Source != "" {
 			from = ", from " + f.Source
 		}
-		if n < len(parts)-1 {
+		if !last {
 			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
-		} else {
+		} else if src == nil {
 			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
 		}
 		return
 	}
+}
+
+// fileSource is what the bind m binds when that is not a folder (a file,
+// a device node, a socket: the kernel mounts it only on a non-folder,
+// move_mount fails with EINVAL on a folder), else nil: a folder, a missing source (create: true makes a
+// folder), another type of mount.
+func fileSource(m spec.Mount) os.FileInfo {
+	if m.Type != spec.MountBind {
+		return nil
+	}
+	if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+		return st
+	}
+	return nil
 }
 
 // kindOf names what fi is, with its article.

@@ -43,6 +43,7 @@ func TestLiftedWayOutEveryCheck(t *testing.T) {
 	}
 	os.WriteFile(d+"/rootfs/bin/sh", []byte("#!"), 0o755)
 	os.WriteFile(d+"/devroot/bin/sh", []byte("#!"), 0o755)
+	os.WriteFile(d+"/rootfs/n", nil, 0o644) // a device node is bound on a file (targetKindFits)
 	vols := filepath.Join(d, "vols")
 	extra := "999 1 0:99 / " + d + "/m/d/hidden rw,relatime - tmpfs tmpfs rw\n" +
 		"997 1 0:98 / " + d + "/n/hidden rw,relatime - tmpfs tmpfs rw\n" +
@@ -57,7 +58,7 @@ func TestLiftedWayOutEveryCheck(t *testing.T) {
 	one := func(rootfs, mount string) string {
 		return "version: 1\nname: proj\nvolumes: {v: {}}\nenvironments:\n" + env("web", rootfs, own, mount)
 	}
-	joined := "version: 1\nenvironments:\n" + env("a", "rootfs", "    namespaces: [user, mnt, pid]\n", "{type: bind, source: /dev/null, target: /x, readonly: true}") +
+	joined := "version: 1\nenvironments:\n" + env("a", "rootfs", "    namespaces: [user, mnt, pid]\n", "{type: bind, source: /dev/null, target: /n, readonly: true}") +
 		env("b", "rootfs", "    join: {user: a, mnt: a}\n    namespaces: [pid]\n    security: {capabilities: {add: [SYS_ADMIN]}}\n", "")
 	for _, c := range []struct {
 		name, at, text, id, way string
@@ -71,7 +72,7 @@ func TestLiftedWayOutEveryCheck(t *testing.T) {
 		{"volume", "proj", one("rootfs", "{type: volume, source: v, target: /x}"), "holds nsup's state directory", mount, true},
 		{"folder above a mount", "proj", one("rootfs", "{type: bind, source: "+d+"/m, target: /x}"), "a folder above the host's mount at", bind, true},
 		{"not recursive", "proj", one("rootfs", "{type: bind, source: "+d+"/n, target: /x, recursive: false}"), "without recursive leaves out the host's mount", recursive, true},
-		{"device node", "proj", one("rootfs", "{type: bind, source: /dev/null, target: /x}"), "/dev/null is a device node of the host's", field, true},
+		{"device node", "proj", one("rootfs", "{type: bind, source: /dev/null, target: /n}"), "/dev/null is a device node of the host's", field, true},
 		{"device folder", "proj", one("rootfs", "{type: bind, source: /dev, target: /x}"), "/dev is a folder of the host's /dev: root inside would change", field, true},
 		{"device root", "proj", one("devroot, readonly: false", "{type: tmpfs, target: /x}"), "brings the host's devtmpfs at " + d + "/devroot/dev along", root, true},
 		{"joined device node", "proj", joined, "/dev/null is a device node of the host's", field, false},
