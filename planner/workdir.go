@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -93,11 +94,14 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			view, _ = mountedView(base, ec.viewMounts(), &ec.stats)
 		}
 		seen[c.Value] = true
-		for _, m := range e.Mounts {
-			if within(m.Target, c.Value) {
-				// A mount's target at or below it: the mount makes its
-				// missing folders (helper-132's review: refused, a spec
-				// that worked before MakeCwd).
+		land := ec.landings()
+		for i, m := range e.Mounts {
+			if within(m.Target, c.Value) || within(land[i], c.Value) {
+				// A mount's target at or below it, as written or where
+				// it lands: the mount makes its missing folders
+				// (helper-132's review: refused, a spec that worked
+				// before MakeCwd; helper-136's: refused still, a
+				// tmpfs at /lib64/newp/mnt made /usr/lib64/newp).
 				return
 			}
 		}
@@ -123,28 +127,36 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 				return
 			}
 		}
-		k := -1 // the last mount whose target holds the cwd
+		// The last mount whose target holds the cwd, as written or where
+		// it lands (helper-136's review: the cwd /usr/lib64/t/x below a
+		// tmpfs at /lib64/t was "not in the dir root", and an overlaid
+		// root's MakeCwd crossed the tmpfs, EXDEV); rel is the cwd's
+		// path below it.
+		k, rel := -1, ""
 		for i, m := range e.Mounts {
-			if within(c.Value, m.Target) {
-				k = i
+			switch {
+			case within(c.Value, m.Target):
+				k, rel = i, strings.TrimPrefix(c.Value, m.Target)
+			case within(c.Value, land[i]):
+				k, rel = i, strings.TrimPrefix(c.Value, land[i])
 			}
 		}
 		switch {
 		case k >= 0:
 			m := e.Mounts[k]
 			switch {
-			case m.Target == c.Value:
+			case rel == "":
 			case m.Type == spec.MountTmpfs || ec.ownBind(m):
-				if !ec.cwdMakeable(c, field, k) {
+				if !ec.cwdMakeable(c, field, k, rel) {
 					return
 				}
-				steps, hold[k] = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root, Below: m.Target}}), true
+				steps, hold[k] = append(steps, cwdStep{c.Pos, MakeCwd{Path: path.Join(m.Target, rel), Root: ec.root, Below: m.Target}}), true
 			case m.Type == spec.MountBind:
 				h := ec.hostDir(m.Source)
 				if h.resolveErr != nil || h.statErr != nil || !h.isDir {
 					return // the mount's own error
 				}
-				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, strings.TrimPrefix(c.Value, m.Target)))
+				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, rel))
 			}
 		case r.Dir == "" && r.Tar == "":
 			// A closure or host root: nsup's tree holds it
@@ -199,10 +211,10 @@ func (ec *envCompiler) ownBind(m spec.Mount) bool {
 // caller's, which root inside on another uid may not write (EACCES).
 // Before helper-132's review the plan showed the step, and apply failed
 // at it.
-func (ec *envCompiler) cwdMakeable(c *spec.String, field string, k int) bool {
+func (ec *envCompiler) cwdMakeable(c *spec.String, field string, k int, rel string) bool {
 	m := ec.e.Mounts[k]
 	if m.Readonly {
-		fix := "make " + filepath.Join(m.Source, strings.TrimPrefix(c.Value, m.Target)) + " beforehand, drop readonly: true"
+		fix := "make " + filepath.Join(m.Source, rel) + " beforehand, drop readonly: true"
 		if m.Type == spec.MountTmpfs {
 			fix = "drop readonly: true" // empty, and read-only, it never has one
 		}
@@ -218,8 +230,44 @@ func (ec *envCompiler) cwdMakeable(c *spec.String, field string, k int) bool {
 		return true
 	}
 	if u, g := uint32(ec.caller.UID), uint32(ec.caller.GID); !ec.modeGrants(u, g, 0o755, uid, gid, 0o3) {
-		ec.errorf(c.Pos, field, "%s is below the bind at %s (%s), whose host folder %s apply makes (create: true) 0755, uid %d's, and apply's child stage makes the working directory in it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not write there: apply would fail with EACCES; make %s beforehand, or %s", c.Value, m.Target, ec.mountField(k), m.Source, u, uid, gid, filepath.Join(m.Source, strings.TrimPrefix(c.Value, m.Target)), ec.rootWayOut())
+		ec.errorf(c.Pos, field, "%s is below the bind at %s (%s), whose host folder %s apply makes (create: true) 0755, uid %d's, and apply's child stage makes the working directory in it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not write there: apply would fail with EACCES; make %s beforehand, or %s", c.Value, m.Target, ec.mountField(k), m.Source, u, uid, gid, filepath.Join(m.Source, rel), ec.rootWayOut())
 		return false
 	}
 	return true
+}
+
+// landings are the mounts' targets where each lands: through the
+// links of the tree as the mounts before it make it, the folders it
+// lacks made below (a tmpfs at /lib64/t lands at /usr/lib64/t under
+// /lib64 -> usr/lib64, whether usr/lib64/t is there or not); as written
+// where the tree is not known.
+func (ec *envCompiler) landings() []string {
+	out := make([]string, len(ec.e.Mounts))
+	base := ec.baseView()
+	// views[:n] are the mounts before the ith, as viewMounts has them
+	// (in their order; one with an error of its own left out).
+	views, n := ec.viewMounts(), 0
+	for i, m := range ec.e.Mounts {
+		out[i] = m.Target
+		if base != nil {
+			t, _ := mountedView(base, views[:n], &ec.stats)
+			out[i] = landing(t, m.Target)
+		}
+		if n < len(views) && views[n].field == ec.mountField(i) {
+			n++
+		}
+	}
+	return out
+}
+
+// landing is p with the links of its longest leading part that t has
+// followed, the rest as written (mkdir makes it, at apply).
+func landing(t treeView, p string) string {
+	comps := strings.Split(strings.Trim(p, "/"), "/")
+	for n := len(comps); n > 0; n-- {
+		if cur, ok := walkIn(t, "/"+strings.Join(comps[:n], "/")); ok {
+			return path.Join(cur, strings.Join(comps[n:], "/"))
+		}
+	}
+	return p
 }

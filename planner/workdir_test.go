@@ -20,6 +20,12 @@ func TestWorkdirMissing(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "there"), 0o755)
 	os.WriteFile(filepath.Join(src, "f"), nil, 0o644)
+	// A merged-/usr root: lib64 -> usr/lib64.
+	linked := filepath.Join(dir, "linked")
+	os.MkdirAll(filepath.Join(linked, "usr", "lib64"), 0o755)
+	os.Symlink("usr/lib64", filepath.Join(linked, "lib64"))
+	os.MkdirAll(filepath.Join(linked, "bin"), 0o755)
+	os.WriteFile(filepath.Join(linked, "bin", "sh"), []byte("#!"), 0o755)
 	volumes := filepath.Join(dir, "volumes")
 	os.Mkdir(volumes, 0o700)
 	const head = "version: 1\nenvironments:\n  e:\n    namespaces: [mnt, pid]\n"
@@ -78,6 +84,17 @@ func TestWorkdirMissing(t *testing.T) {
 		// Made by a mount's "target if missing" (a refusal once, of a spec
 		// that applied before MakeCwd: helper-132's review).
 		{name: "made by a mount target", env: "    rootfs: {dir: ./rootfs}\n    cwd: /newp\n    mounts: [{type: tmpfs, target: /newp/mnt}]\n"},
+		// helper-136's review: a mount whose target lands through a
+		// link (/lib64 -> usr/lib64) makes, or holds, the cwd by the
+		// path it lands at. The first was refused (it applied before
+		// MakeCwd), the second refused with a way out that did not work
+		// (make the folder the tmpfs covers), and planned in an
+		// overlaid root a MakeCwd that crossed the tmpfs (EXDEV).
+		{name: "made by a linked mount target", env: "    rootfs: {dir: " + linked + "}\n    cwd: /usr/lib64/newp\n    mounts: [{type: tmpfs, target: /lib64/newp/mnt}]\n"},
+		{name: "below a linked tmpfs", env: "    rootfs: {dir: " + linked + "}\n    cwd: /usr/lib64/t/x\n    mounts: [{type: tmpfs, target: /lib64/t}]\n",
+			made: []string{"/lib64/t/x below /lib64/t"}},
+		{name: "overlay below a linked tmpfs", env: "    rootfs: {dir: " + linked + ", overlay: true}\n    cwd: /usr/lib64/t/x\n    mounts: [{type: tmpfs, target: /lib64/t}]\n",
+			made: []string{"/lib64/t/x below /lib64/t"}},
 		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
 	} {
