@@ -153,8 +153,12 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 				steps, hold[k] = append(steps, cwdStep{c.Pos, MakeCwd{Path: path.Join(m.Target, rel), Root: ec.root, Below: m.Target}}), true
 			case m.Type == spec.MountBind:
 				h := ec.hostDir(m.Source)
-				if h.resolveErr != nil || h.statErr != nil || !h.isDir {
-					return // the mount's own error
+				if h.resolveErr != nil || h.statErr != nil || !h.isDir || ec.opts.Export {
+					// The mount's own error; or an OCI runtime's,
+					// which makes a missing cwd itself, there too
+					// (helper-136's review: refused, an export that
+					// ran before MakeCwd).
+					return
 				}
 				ec.errorf(c.Pos, field, "%s is not in %s, the host folder bound at %s (%s): the process's chdir would fail; make %s there, or give another cwd", c.Value, h.resolved, m.Target, ec.mountField(k), filepath.Join(h.resolved, rel))
 			}

@@ -33,6 +33,7 @@ func TestWorkdirMissing(t *testing.T) {
 		name, env string
 		made      []string // MakeCwd steps' paths, in order
 		err       string   // the one error, "" for none
+		export    bool     // planned for nsup export
 	}{
 		{name: "tar", env: "    rootfs: {tar: " + archive + "}\n    cwd: /work/sub\n",
 			made: []string{"/work/sub"}},
@@ -95,6 +96,9 @@ func TestWorkdirMissing(t *testing.T) {
 			made: []string{"/lib64/t/x below /lib64/t"}},
 		{name: "overlay below a linked tmpfs", env: "    rootfs: {dir: " + linked + ", overlay: true}\n    cwd: /usr/lib64/t/x\n    mounts: [{type: tmpfs, target: /lib64/t}]\n",
 			made: []string{"/lib64/t/x below /lib64/t"}},
+		// An OCI runtime makes a missing cwd, in a bound host folder
+		// too: refused, an export that ran before MakeCwd.
+		{name: "export bind missing", export: true, env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n"},
 		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
 	} {
@@ -109,7 +113,7 @@ func TestWorkdirMissing(t *testing.T) {
 			if !strings.Contains(c.env, "processes:") {
 				yaml += "    processes:\n      - {name: main, command: [/bin/sh]}\n"
 			}
-			p, err := compileText(t, yaml, Options{CacheDir: "/var/cache/nsup", VolumeDir: volumes, FolderStat: folderStat})
+			p, err := compileText(t, yaml, Options{CacheDir: "/var/cache/nsup", VolumeDir: volumes, FolderStat: folderStat, Export: c.export})
 			if c.err != "" {
 				if err == nil {
 					t.Fatalf("planned; want %s", c.err)
