@@ -173,7 +173,9 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			ec.errorf(c.Pos, field, "%s is not in the dir root %s: the process's chdir would fail, and nsup does not write the root's folder for it; make %s, say overlay: true (nsup makes it in the upper layer), or give another cwd", c.Value, ec.root, filepath.Join(ec.root, c.Value))
 		}
 	}
-	check(e.Cwd, ec.field+".cwd")
+	if inheritsCwd(e.Process) {
+		check(e.Cwd, ec.field+".cwd")
+	}
 	var walk func(ps []*spec.Process, field string)
 	walk = func(ps []*spec.Process, field string) {
 		for i, p := range ps {
@@ -184,6 +186,20 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 	}
 	walk(e.Process, ec.field+".processes")
 	return steps, hold
+}
+
+// inheritsCwd says whether a process of the tree ps has no cwd of its
+// own, and runs in the environment's (nsup exec, run and a healthcheck
+// use a process's too). One that every process overrides is in no
+// chdir: refused when the root lacked it, a spec that applied before
+// MakeCwd (helper-136's review).
+func inheritsCwd(ps []*spec.Process) bool {
+	for _, p := range ps {
+		if p.Cwd == nil || inheritsCwd(p.Children) {
+			return true
+		}
+	}
+	return false
 }
 
 // addWorkdirs adds the steps workdirs planned, once the mounts are made

@@ -38,7 +38,7 @@ func TestWorkdirMissing(t *testing.T) {
 		{name: "tar", env: "    rootfs: {tar: " + archive + "}\n    cwd: /work/sub\n",
 			made: []string{"/work/sub"}},
 		{name: "tar processes", env: "    rootfs: {tar: " + archive + "}\n    cwd: /w\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /p, children: [{name: c, command: [/bin/sh], cwd: /w}]}\n",
-			made: []string{"/w", "/p"}},
+			made: []string{"/p", "/w"}}, // the environment's in no chdir: the child's
 		{name: "tar below a tmpfs", env: "    rootfs: {tar: " + archive + "}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp}]\n",
 			made: []string{"/tmp/x below /tmp"}},
 		{name: "dir below a tmpfs", env: "    rootfs: {dir: ./rootfs}\n    cwd: /tmp/x\n    mounts: [{type: tmpfs, target: /tmp}]\n",
@@ -99,6 +99,11 @@ func TestWorkdirMissing(t *testing.T) {
 		// An OCI runtime makes a missing cwd, in a bound host folder
 		// too: refused, an export that ran before MakeCwd.
 		{name: "export bind missing", export: true, env: "    rootfs: {dir: ./rootfs}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n"},
+		// An environment's cwd every process overrides is in no chdir:
+		// refused, a spec that applied before (helper-136's review).
+		{name: "dir unused", env: "    rootfs: {dir: ./rootfs}\n    cwd: /nope\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /bin, children: [{name: c, command: [/bin/sh], cwd: /}]}\n"},
+		{name: "dir used by a child", env: "    rootfs: {dir: ./rootfs}\n    cwd: /nope\n    processes:\n      - {name: main, command: [/bin/sh], cwd: /bin, children: [{name: c, command: [/bin/sh]}]}\n",
+			err: "t.yaml:6:10: environments.e.cwd: /nope is not in the dir root"},
 		{name: "tar bind missing", env: "    rootfs: {tar: " + archive + "}\n    cwd: /src/gone\n    mounts: [{type: bind, source: " + src + ", target: /src}]\n",
 			err: "t.yaml:6:10: environments.e.cwd: /src/gone is not in " + src + ", the host folder bound at /src"},
 	} {
