@@ -41,6 +41,14 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 	}
 	e := ec.e
 	m := e.Mounts[i]
+	if m.Type == spec.MountBind && ec.made[m.Source] == "" {
+		if _, err := os.Stat(m.Source); err != nil {
+			// Not known what it binds: the source's own error says
+			// so (helper-136's review: a missing file's bind was also
+			// told its file target needed a folder).
+			return
+		}
+	}
 	base, rel, where := "", m.Target, ""
 	switch k := parent[i]; {
 	case k >= 0:

@@ -245,3 +245,23 @@ environments:
 		})
 	}
 }
+
+// TestMissingSourceNoTargetKind: a bind whose source is missing gets
+// the source's error alone; before helper-136's review it was also told
+// that its target, a file, needed a folder (the missing source taken for
+// a folder's bind), which pointed at create: true.
+func TestMissingSourceNoTargetKind(t *testing.T) {
+	_, err := compileText(t, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: bind, source: ./missing.txt, target: /bin/sh}
+    processes:
+      - {name: main, command: [/bin/sh]}
+`, Options{CacheDir: t.TempDir()})
+	if err == nil || !strings.Contains(err.Error(), "mounts[0].source:") || strings.Contains(err.Error(), "mounts[0].target:") {
+		t.Errorf("got %v, want the source's error alone", err)
+	}
+}
