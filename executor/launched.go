@@ -118,6 +118,12 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 		case planner.MakeCwd:
 			if part == partTarget {
 				err = fmt.Errorf("make the working directory %s inside the root: %w", op.Path, e)
+				if e == unix.EXDEV {
+					// A tar root's link (/var/run -> /run) led the walk,
+					// which crosses no mount, into one: the plan cannot
+					// see the archive's links (helper-136's review).
+					err = fmt.Errorf("%w (a symlink of the tree leads the working directory into a mount: give the cwd as the path it leads to)", err)
+				}
 			}
 		case planner.Symlink:
 			if part == partTarget {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"fmt"
 	"os"
 	"os/exec"
@@ -135,6 +136,32 @@ environments:
 		}
 		dirUnwritten(t)
 	})
+	t.Run("tar link into a mount", func(t *testing.T) {
+		// The archive's /var/run -> /run, a tmpfs at /run: the plan
+		// cannot see the link, and the step's walk crosses no mount;
+		// apply fails at the step, saying why and the way out.
+		busyboxTar(t, dir, "linked.tar", []string{"sh"}, tar.Header{Name: "var/", Typeflag: tar.TypeDir, Mode: 0o755},
+			tar.Header{Name: "var/run", Typeflag: tar.TypeSymlink, Linkname: "/run"})
+		spec := filepath.Join(dir, "linked.yaml")
+		os.WriteFile(spec, []byte(`version: 1
+environments:
+  t:
+    rootfs: {tar: ./linked.tar}
+    namespaces: [mnt, pid]
+    mounts: [{type: tmpfs, target: /run}]
+    processes:
+      - {name: main, command: [/bin/sh, -c, pwd], cwd: /var/run/app}
+`), 0o644)
+		code, out, errs := runCaptured(t, exec.Command(bin, "apply", spec))
+		if code == 0 || out != "" || !strings.Contains(errs, "make the working directory /var/run/app inside the root: invalid cross-device link (a symlink of the tree leads the working directory into a mount: give the cwd as the path it leads to)") {
+			t.Errorf("apply: exit %d, out %q, want the step to fail with EXDEV and its way out\n%s", code, out, errs)
+		}
+		os.WriteFile(spec, []byte(strings.Replace(mustReadString(t, spec), "cwd: /var/run/app", "cwd: /run/app", 1)), 0o644)
+		code, out, errs = runCaptured(t, exec.Command(bin, "apply", spec))
+		if code != 0 || out != "/run/app\n" {
+			t.Errorf("apply of the way out: exit %d, out %q, want /run/app\n%s", code, out, errs)
+		}
+	})
 	t.Run("dir refused", func(t *testing.T) {
 		spec := write("dir", "{dir: ./r}", "mnt, pid", "", "/work/sub", "/work/sub/deeper")
 		code, out, errs := runCaptured(t, exec.Command(bin, "apply", spec))
@@ -145,3 +172,5 @@ environments:
 		dirUnwritten(t)
 	})
 }
+
+func mustReadString(t *testing.T, p string) string { return string(mustRead(t, p)) }
