@@ -56,7 +56,7 @@ environments:
 `
 
 // cgroupMkdir is the step that makes a cgroup folder.
-var cgroupMkdir = regexp.MustCompile(`^mkdir\("(/sys/fs/cgroup/[^"]+)"`)
+var cgroupMkdir = regexp.MustCompile(`mkdir\("(/sys/fs/cgroup/[^"]+)"`)
 
 // cgroupDirs are the cgroup folders env's plan makes.
 func cgroupDirs(p *planner.Plan, env string) []string {
@@ -66,8 +66,11 @@ func cgroupDirs(p *planner.Plan, env string) []string {
 			continue
 		}
 		for _, st := range e.Steps {
-			if m := cgroupMkdir.FindStringSubmatch(planner.FormatOp(st.Op)); m != nil {
-				out = append(out, m[1])
+			// The group's own mkdir, the last ("GROUP/nsup" if
+			// missing, then "GROUP/nsup/ENV..."): the first is the
+			// folder every environment shares, there while a and e run.
+			if m := cgroupMkdir.FindAllStringSubmatch(planner.FormatOp(st.Op), -1); m != nil {
+				out = append(out, m[len(m)-1][1])
 			}
 		}
 	}
