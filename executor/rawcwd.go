@@ -3,7 +3,6 @@ package executor
 import (
 	"fmt"
 	"path"
-	"syscall"
 
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
@@ -40,18 +39,4 @@ func (b *rawBuilder) makeCwdOp(op planner.MakeCwd) (rawOp, error) {
 //
 //go:norace
 //go:nosplit
-func rawDoMakeCwd(p *rawProg, op *rawOp) {
-	var root uintptr
-	if op.flag&rawMountBeneath != 0 {
-		if root = rawHeld(p, op.under); root == ^uintptr(0) {
-			rawFailed(p, op.step, partRoot, syscall.EBADF)
-		}
-	} else {
-		root = rawOpenRoot(p, op)
-	}
-	fd, e := rawResolve(p, root, &op.p[0])
-	if e != 0 {
-		rawFailed(p, op.step, partTarget, e)
-	}
-	rawClose(fd)
-}
+func rawDoMakeCwd(p *rawProg, op *rawOp) { rawClose(rawResolveStep(p, op)) }

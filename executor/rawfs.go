@@ -13,19 +13,7 @@ import (
 //go:norace
 //go:nosplit
 func rawDoSymlink(p *rawProg, op *rawOp) {
-	var root uintptr
-	if op.flag&rawMountBeneath != 0 {
-		// The held mount (the dev's tmpfs), wherever its folder is now.
-		if root = rawHeld(p, op.under); root == ^uintptr(0) {
-			rawFailed(p, op.step, partRoot, syscall.EBADF)
-		}
-	} else {
-		root = rawOpenRoot(p, op)
-	}
-	dir, e := rawResolve(p, root, &op.p[0])
-	if e != 0 {
-		rawFailed(p, op.step, partTarget, e)
-	}
+	dir := rawResolveStep(p, op)
 	if _, _, e := syscall.RawSyscall6(unix.SYS_SYMLINKAT, uintptr(unsafe.Pointer(op.s[1])), dir, uintptr(unsafe.Pointer(op.s[2])), 0, 0, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}

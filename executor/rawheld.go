@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/nsup/nsup/planner"
@@ -197,4 +198,26 @@ func rawDropHeld(p *rawProg) {
 //go:nosplit
 func rawHeldSlot(p *rawProg, i uintptr) *uintptr {
 	return (*uintptr)(unsafe.Add(unsafe.Pointer(unsafe.SliceData(p.held)), i*unsafe.Sizeof(uintptr(0))))
+}
+
+// rawResolveStep resolves the step's p[0] (rawResolve) from the held
+// mount under (flag rawMountBeneath), wherever its folder is now, or
+// else from the root s[0]'s handle; a failure ends the step.
+//
+//go:norace
+//go:nosplit
+func rawResolveStep(p *rawProg, op *rawOp) uintptr {
+	var root uintptr
+	if op.flag&rawMountBeneath != 0 {
+		if root = rawHeld(p, op.under); root == ^uintptr(0) {
+			rawFailed(p, op.step, partRoot, syscall.EBADF)
+		}
+	} else {
+		root = rawOpenRoot(p, op)
+	}
+	fd, e := rawResolve(p, root, &op.p[0])
+	if e != 0 {
+		rawFailed(p, op.step, partTarget, e)
+	}
+	return fd
 }
