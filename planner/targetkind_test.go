@@ -49,15 +49,7 @@ environments:
     processes:
       - {name: main, command: [/bin/sh]}
 `
-		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
-		got := ""
-		if err != nil {
-			got = strings.ReplaceAll(err.Error(), dir, "DIR")
-		}
+		got := planErrors(t, dir, text)
 		for _, want := range []string{
 			"t.yaml:7:9: environments.a.mounts[0].target: /data is a file in the dir root DIR/root (DIR/root/data), and a tmpfs mount needs a folder there: apply's mount would fail with ENOTDIR; make DIR/root/data a folder, or mount at another target",
 			"t.yaml:8:9: environments.a.mounts[1].target: /data2/x lies in the dir root DIR/root below DIR/root/data2, a file, not a folder: apply could not reach the target (ENOTDIR); make DIR/root/data2 a folder, or mount at another target",
@@ -98,15 +90,7 @@ environments:
     processes:
       - {name: main, command: [/bin/sh]}
 `
-	s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
-	got := ""
-	if err != nil {
-		got = strings.ReplaceAll(err.Error(), dir, "DIR")
-	}
+	got := planErrors(t, dir, text)
 	for _, want := range []string{
 		"t.yaml:7:9: environments.a.mounts[0].target: DIR/conf is a file of the closure root, from DIR/conf, and a tmpfs mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of the closure",
 		"t.yaml:8:9: environments.a.mounts[1].target: DIR/conf2/x lies below DIR/conf2, a file of the closure root, from DIR/conf2, not a folder: apply could not reach the target; mount at another target, or leave that file out of the closure",
@@ -168,15 +152,7 @@ environments:
     processes:
       - {name: main, command: [/bin/sh]}
 `
-		s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
-		got := ""
-		if err != nil {
-			got = strings.ReplaceAll(err.Error(), dir, "DIR")
-		}
+		got := planErrors(t, dir, text)
 		for _, want := range []string{
 			"t.yaml:7:9: environments.a.mounts[0].target: /xdir is a folder in the dir root DIR/root (DIR/root/xdir), and the bind of DIR/conf, a file, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder, or make DIR/root/xdir a file",
 			"t.yaml:8:9: environments.a.mounts[1].target: /ydir is a folder in the dir root DIR/root (DIR/root/ydir), and the bind of /dev/null, a device, needs a file there",
@@ -225,15 +201,7 @@ environments:
     processes:
       - {name: main, command: [/bin/sh]}
 `
-			s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()}))
-			got := ""
-			if err != nil {
-				got = strings.ReplaceAll(err.Error(), dir, "DIR")
-			}
+			got := planErrors(t, dir, text)
 			for _, want := range []string{c.want, c.below} {
 				if !strings.Contains(got, want) {
 					t.Errorf("want\n  %s\nin\n  %s", want, got)
@@ -264,4 +232,18 @@ environments:
 	if err == nil || !strings.Contains(err.Error(), "mounts[0].source:") || strings.Contains(err.Error(), "mounts[0].target:") {
 		t.Errorf("got %v, want the source's error alone", err)
 	}
+}
+
+// planErrors plans text (t.yaml in dir) as root, and returns its errors
+// ("" for none) with dir written DIR.
+func planErrors(t *testing.T, dir, text string) string {
+	t.Helper()
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = Compile(s, fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()})); err != nil {
+		return strings.ReplaceAll(err.Error(), dir, "DIR")
+	}
+	return ""
 }
