@@ -250,7 +250,7 @@ func othersFolder(parent, fd int, at string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: at, Err: err}
 	}
-	if st.Uid == 0 || int(st.Uid) == os.Geteuid() || os.Geteuid() == 0 && os.Getenv("SUDO_UID") == strconv.FormatUint(uint64(st.Uid), 10) {
+	if st.Uid == 0 || int(st.Uid) == os.Geteuid() || st.Uid == planner.CallerUID() {
 		return nil
 	}
 	if err := unix.Fstat(parent, &pst); err != nil {

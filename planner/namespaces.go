@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -53,6 +54,10 @@ type Caller struct {
 	CgroupWritable func(path string) bool
 }
 
+// CallerUID is spec.CallerUID, for the executor (which imports planner
+// only): the user nsup acts for, SUDO_UID's under sudo.
+func CallerUID() uint32 { return spec.CallerUID() }
+
 // CurrentCaller describes this process. Only an unprivileged caller
 // reads /etc/passwd, /etc/subuid, /etc/subgid and nsswitch.conf, once
 // each (subids.go), and looks for the helpers; root reads /etc/passwd
@@ -74,7 +79,13 @@ func CurrentCaller() Caller {
 		}
 	}
 	if c.Privileged {
-		c.OthersUIDs = sync.OnceValue(func() []UIDHolder { return othersUIDs(etcFiles, os.Getenv("SUDO_UID")) })
+		c.OthersUIDs = sync.OnceValue(func() []UIDHolder {
+			sudo := ""
+			if u := spec.CallerUID(); u != 0 {
+				sudo = strconv.FormatUint(uint64(u), 10)
+			}
+			return othersUIDs(etcFiles, sudo)
+		})
 		return c
 	}
 	if gs, err := os.Getgroups(); err == nil {

@@ -16,13 +16,7 @@ func Untrusted(fi os.FileInfo, dir string) string {
 	if !fi.Mode().IsRegular() {
 		return "it is not a regular file (a link is not followed)"
 	}
-	caller := uint32(os.Getuid())
-	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
-		var n uint32
-		if _, err := fmt.Sscan(u, &n); err == nil {
-			caller = n
-		}
-	}
+	caller := CallerUID()
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Uid != caller && st.Uid != 0 {
 		return fmt.Sprintf("it belongs to uid %d, not to you (uid %d) nor root", st.Uid, caller)
 	}
@@ -33,4 +27,18 @@ func Untrusted(fi os.FileInfo, dir string) string {
 		return fmt.Sprintf("anyone may replace it in %s (mode %04o, not sticky)", dir, d.Mode().Perm())
 	}
 	return ""
+}
+
+// CallerUID is the user nsup acts for: its real uid, or, run by sudo as
+// root, the uid SUDO_UID names (whose spec and .env nsup takes as its
+// own, and whose folders and subordinate ids are not another user's).
+func CallerUID() uint32 {
+	caller := uint32(os.Getuid())
+	if u := os.Getenv("SUDO_UID"); u != "" && caller == 0 {
+		var n uint32
+		if _, err := fmt.Sscan(u, &n); err == nil {
+			caller = n
+		}
+	}
+	return caller
 }
