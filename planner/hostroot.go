@@ -174,10 +174,12 @@ func (ec *envCompiler) viewMounts() []viewMount {
 		vm := viewMount{target: m.Target, field: ec.mountField(i)}
 		// Where the mount lands: its target resolved in the tree as the
 		// mounts before it make it (a bind at /bin/true lands on
-		// /usr/bin/true under /bin -> usr/bin).
+		// /usr/bin/true under /bin -> usr/bin), the folders it lacks
+		// made below where its leading part leads (a tmpfs at /lib64/t
+		// lands at /usr/lib64/t, whether usr/lib64/t is there or not).
 		if base := ec.baseView(); base != nil {
 			t, _ := mountedView(base, out, &ec.stats)
-			vm.target = resolvedPath(t, m.Target)
+			vm.target = landing(t, m.Target)
 		}
 		if m.Type == spec.MountBind {
 			h := ec.hostDir(m.Source)

@@ -79,6 +79,7 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 		return nil, hold
 	}
 	var view treeView
+	var land []string
 	seen := map[string]bool{}
 	check := func(c *spec.String, field string) {
 		if c == nil || c.Value == "/" || seen[c.Value] {
@@ -92,9 +93,9 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 				base = func(string) (File, bool) { return File{}, false }
 			}
 			view, _ = mountedView(base, ec.viewMounts(), &ec.stats)
+			land = ec.landings()
 		}
 		seen[c.Value] = true
-		land := ec.landings()
 		for i, m := range e.Mounts {
 			if within(m.Target, c.Value) || within(land[i], c.Value) {
 				// A mount's target at or below it, as written or where
@@ -256,24 +257,16 @@ func (ec *envCompiler) cwdMakeable(c *spec.String, field string, k int, rel stri
 	return true
 }
 
-// landings are the mounts' targets where each lands: through the
-// links of the tree as the mounts before it make it, the folders it
-// lacks made below (a tmpfs at /lib64/t lands at /usr/lib64/t under
-// /lib64 -> usr/lib64, whether usr/lib64/t is there or not); as written
-// where the tree is not known.
+// landings are the mounts' targets where each lands (viewMounts), as
+// written where the tree is not known or the mount has an error of its
+// own.
 func (ec *envCompiler) landings() []string {
 	out := make([]string, len(ec.e.Mounts))
-	base := ec.baseView()
-	// views[:n] are the mounts before the ith, as viewMounts has them
-	// (in their order; one with an error of its own left out).
 	views, n := ec.viewMounts(), 0
 	for i, m := range ec.e.Mounts {
 		out[i] = m.Target
-		if base != nil {
-			t, _ := mountedView(base, views[:n], &ec.stats)
-			out[i] = landing(t, m.Target)
-		}
 		if n < len(views) && views[n].field == ec.mountField(i) {
+			out[i] = views[n].target
 			n++
 		}
 	}
