@@ -19,12 +19,7 @@ import (
 // or of the caller's there is taken, as one apply makes; another user's
 // in a folder only its owner may write is that owner's to give.
 func TestRootCreateOthersFolderRefused(t *testing.T) {
-	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: needs root (chown)")
-		}
-		t.Skip("needs root (chown)")
-	}
+	needsChown(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(shared, 0o777); err != nil {
@@ -77,12 +72,7 @@ func TestRootCreateOthersFolderRefused(t *testing.T) {
 // refused ("/tmp/proj stands already, made by uid 1006 ...; remove it").
 // Another uid's folder there is still refused under sudo.
 func TestRootCreateSudoCallersFolder(t *testing.T) {
-	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: needs root (chown)")
-		}
-		t.Skip("needs root (chown)")
-	}
+	needsChown(t)
 	dir := t.TempDir()
 	shared := filepath.Join(dir, "tmp")
 	if err := os.Mkdir(shared, 0o777); err != nil {
@@ -123,12 +113,7 @@ func TestRootCreateSudoCallersFolder(t *testing.T) {
 // bound it and read its file). Such a folder on the way is refused, and
 // nothing is made in it.
 func TestRootCreateNonStickyRefused(t *testing.T) {
-	if os.Geteuid() != 0 { // skipOrFail's rule (executor_test's)
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: needs root (chown)")
-		}
-		t.Skip("needs root (chown)")
-	}
+	needsChown(t)
 	dir := t.TempDir()
 	drop := filepath.Join(dir, "drop")
 	if err := os.Mkdir(drop, 0o755); err != nil {
@@ -150,5 +135,17 @@ func TestRootCreateNonStickyRefused(t *testing.T) {
 		if _, err := os.Lstat(p); err == nil {
 			t.Errorf("%s was made", p)
 		}
+	}
+}
+
+// needsChown skips a test that chowns, as anyone but root, and fails it
+// under CI=true (skipOrFail's rule; that helper is executor_test's).
+func needsChown(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: needs root (chown)")
+		}
+		t.Skip("needs root (chown)")
 	}
 }
