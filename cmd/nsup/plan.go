@@ -4,10 +4,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/internal/regfile"
@@ -97,9 +99,28 @@ func writeFileAtomic(name string, b []byte, perm os.FileMode) error {
 	}
 	if err := os.Rename(tmp, name); err != nil {
 		os.Remove(tmp)
-		return err
+		return replaceError(name, err)
 	}
 	return nil
+}
+
+// replaceError says why name could not be replaced, without the
+// temporary file's name: in a sticky folder (/tmp), only a file's owner
+// (or the folder's) may replace it.
+func replaceError(name string, err error) error {
+	errno := err
+	if le, ok := err.(*os.LinkError); ok {
+		errno = le.Err
+	}
+	msg := fmt.Sprintf("%s: cannot replace it: %v", name, errno)
+	fi, lerr := os.Lstat(name)
+	di, derr := os.Stat(filepath.Dir(name))
+	if lerr == nil && derr == nil && di.Mode()&os.ModeSticky != 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+			msg += fmt.Sprintf(" (it is uid %d's, in %s, a sticky folder, where only a file's owner may replace it); write to another name", st.Uid, filepath.Dir(name))
+		}
+	}
+	return errors.New(msg)
 }
 
 // loadPlan reads a saved plan and checks that it still describes what
