@@ -241,14 +241,8 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 			errs = append(errs, err.Error())
 		case !res.Found:
 			fmt.Fprintf(ios.stdout, "%s: not running (nothing to do)\n", r)
-		case res.NotStarted:
-			fmt.Fprintf(ios.stdout, "%s: was not started, removed\n", r)
-		case res.Killed:
-			fmt.Fprintf(ios.stdout, "%s: killed after its stop timeout, removed\n", r)
-		case res.Stopped:
-			fmt.Fprintf(ios.stdout, "%s: stopped%s, removed\n", r, exitText(res.Exit))
 		default:
-			fmt.Fprintf(ios.stdout, "%s: had exited%s, removed\n", r, exitText(res.Exit))
+			fmt.Fprintf(ios.stdout, "%s: %s, removed\n", r, downSaid(res))
 		}
 	}
 	if len(errs) > 0 {
@@ -258,6 +252,21 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 		return removeVolumes(ios, project, nil)
 	}
 	return nil
+}
+
+// downSaid is what Down did to an environment it found: nsup down's and
+// nsup restart's words for it.
+func downSaid(res lifecycle.DownResult) string {
+	switch {
+	case res.NotStarted:
+		return "was not started"
+	case res.Killed:
+		return "killed after its stop timeout"
+	case res.Stopped:
+		return "stopped" + exitText(res.Exit)
+	default:
+		return "had exited" + exitText(res.Exit)
+	}
 }
 
 func exitText(st int) string {
@@ -411,7 +420,7 @@ func runRestart(ctx context.Context, args []string, ios ioSet) error {
 		return err
 	}
 	if res.Found {
-		fmt.Fprintf(ios.stdout, "%s: stopped%s\n", ref, exitText(res.Exit))
+		fmt.Fprintf(ios.stdout, "%s: %s\n", ref, downSaid(res))
 	}
 	return runApply(ctx, []string{"-d", "-p", ref.project, st.State.Spec, ref.name}, ios)
 }
