@@ -225,12 +225,17 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return helpOK(err)
 	}
+	// Names with --volumes are a usage error, whether or not they run.
+	names := len(rest) > 1 || len(rest) == 1 && !isFile(rest[0])
+	if pf.volumes && names {
+		return usageError{downVolumesUsage}
+	}
 	refs, project, err := downTargets(rest, pf.project)
 	if err != nil {
 		return err
 	}
 	if pf.volumes && project == "" {
-		return usageError{"down --volumes takes a whole project down: give no ENV (this folder's project, or -p PROJECT) or its FILE"}
+		return usageError{downVolumesUsage}
 	}
 	defer lifecycle.CleanCgroups(planner.DefaultStateDir())
 	var errs []string
@@ -253,6 +258,8 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 	}
 	return nil
 }
+
+const downVolumesUsage = "down --volumes takes a whole project down: give no ENV (this folder's project, or -p PROJECT) or its FILE"
 
 // downSaid is what Down did to an environment it found: nsup down's and
 // nsup restart's words for it.

@@ -174,3 +174,18 @@ func TestVolumeLockOnly(t *testing.T) {
 		t.Errorf("down --volumes left the project's folder: %v %v", err, ents)
 	}
 }
+
+// TestDownVolumesNamesUsage: down --volumes with environment names is a
+// usage error (exit 2) whether or not they run; with nothing running it
+// said "no detached environment" (exit 1), hiding the usage (helper-133).
+func TestDownVolumesNamesUsage(t *testing.T) {
+	top := t.TempDir()
+	t.Setenv("NSUP_VOLUME_DIR", filepath.Join(top, "volumes"))
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(top, "state"))
+	for _, args := range [][]string{{"db"}, {"-p", "proj", "db"}, {"db", "web"}} {
+		code, out, errs := nsup(t, append([]string{"down", "--volumes"}, args...)...)
+		if code != 2 || out != "" || !strings.Contains(errs, "down --volumes takes a whole project down") {
+			t.Errorf("down --volumes %v: %d %q %s", args, code, out, errs)
+		}
+	}
+}
