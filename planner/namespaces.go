@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -80,11 +79,7 @@ func CurrentCaller() Caller {
 	}
 	if c.Privileged {
 		c.OthersUIDs = sync.OnceValue(func() []UIDHolder {
-			sudo := ""
-			if u := spec.CallerUID(); u != 0 {
-				sudo = strconv.FormatUint(uint64(u), 10)
-			}
-			return othersUIDs(etcFiles, sudo)
+			return othersUIDs(etcFiles, spec.CallerUID())
 		})
 		return c
 	}

@@ -36,24 +36,25 @@ type UIDHolder struct {
 // othersUIDs reads the uids users other than root hold on the host: the
 // lines of the subuid file and the logins of the passwd file (root's,
 // uid 0 or named root, left out: root's own ranges are its to map). sudo
-// is SUDO_UID under sudo ("" else): that user's login and grants (by
-// name or uid) are left out too, the caller's own, as its spec and .env
-// are (spec.Untrusted; helper-134's review: `sudo nsup plan` of a dev box
-// run as the caller's uid named it "another user").
-func othersUIDs(f hostFiles, sudo string) []UIDHolder {
+// is the user nsup acts for under sudo (spec.CallerUID; 0 without sudo):
+// that user's login and grants (by name or uid) are left out too, the
+// caller's own, as its spec and .env are (spec.Untrusted; helper-134's
+// review: `sudo nsup plan` of a dev box run as the caller's uid named it
+// "another user").
+func othersUIDs(f hostFiles, sudo uint32) []UIDHolder {
 	var out []UIDHolder
 	names := passwdNames(f.passwd)
 	mine := map[string]bool{"root": true, "0": true}
-	if sudo != "" {
-		mine[sudo] = true
+	if sudo != 0 {
+		mine[strconv.FormatUint(uint64(sudo), 10)] = true
 		for _, n := range names {
-			if strconv.FormatUint(uint64(n.uid), 10) == sudo {
+			if n.uid == sudo {
 				mine[n.name] = true
 			}
 		}
 	}
 	for _, n := range names {
-		if n.uid != 0 && !mine[strconv.FormatUint(uint64(n.uid), 10)] {
+		if n.uid != 0 && n.uid != sudo {
 			out = append(out, UIDHolder{f.passwd + ": " + n.name, IDRange{uint64(n.uid), 1}})
 		}
 	}

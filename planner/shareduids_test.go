@@ -20,7 +20,7 @@ func TestSharedUIDsNoted(t *testing.T) {
 	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
 		"root:500000:65536\nalice:100000:65536\nbob:165536:65536\n", "-")
 	caller := rootCaller
-	caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f, "") }
+	caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f, 0) }
 	notes := func(idmap string) string {
 		t.Helper()
 		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
@@ -71,14 +71,14 @@ func TestSharedUIDsSudoCaller(t *testing.T) {
 	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
 		"alice:100000:65536\n1000:300000:65536\nbob:165536:65536\n", "-")
 	var got []string
-	for _, h := range othersUIDs(f, "1000") {
+	for _, h := range othersUIDs(f, 1000) {
 		got = append(got, fmt.Sprintf("%s %d+%d", h.Who, h.First, h.Count))
 	}
 	want := []string{f.passwd + ": bob 1001+1", f.subuid + ": bob 165536+65536"}
 	if !slices.Equal(got, want) {
 		t.Errorf("under sudo by uid 1000: others hold %q, want %q", got, want)
 	}
-	if n := len(othersUIDs(f, "")); n != 5 {
+	if n := len(othersUIDs(f, 0)); n != 5 {
 		t.Errorf("without sudo: %d holders, want 5", n)
 	}
 }
