@@ -426,7 +426,7 @@ func (d *decoder) envVars(n *yaml.Node, at string) []EnvVar {
 			continue
 		}
 		if v, ok := d.str(p.val, vp); ok {
-			out = append(out, EnvVar{Name: p.name, Value: v, Pos: pos(p.key)})
+			out = append(out, EnvVar{Name: p.name, Value: v, Pos: pos(p.key), ValuePos: pos(p.val)})
 		}
 	}
 	return out

@@ -352,7 +352,23 @@ type Time struct {
 // EnvVar is one environment variable.
 type EnvVar struct {
 	Name, Value string
-	Pos         Pos
+	Pos         Pos // the name's
+	ValuePos    Pos // the value's
+}
+
+// CallerValued returns the variable references in v's value whose value
+// came from nsup's caller (its environment or the .env file), not from
+// the spec: a reference's own default, or unset, is the spec's.
+func (s *Spec) CallerValued(v EnvVar) []VarUse {
+	last := v.ValuePos.Line + strings.Count(v.Value, "\n") + 1 // a block scalar's lines
+	var out []VarUse
+	for _, u := range s.Vars {
+		in := u.Pos.Line == v.ValuePos.Line && u.Pos.Col >= v.ValuePos.Col || u.Pos.Line > v.ValuePos.Line && u.Pos.Line <= last && strings.Contains(v.Value, "\n")
+		if in && u.From != FromDefault && u.From != FromUnset {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // User is a numeric identity.

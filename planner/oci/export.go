@@ -499,4 +499,7 @@ func (x *exporter) finish() {
 	// process starts): by name.
 	sort.SliceStable(c.Process.Rlimits, func(i, j int) bool { return c.Process.Rlimits[i].Type < c.Process.Rlimits[j].Type })
 	x.skippedPaths()
+	if x.image {
+		x.callerValues()
+	}
 }

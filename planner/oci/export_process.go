@@ -5,6 +5,7 @@ package oci
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -59,5 +60,48 @@ func (x *exporter) skippedPaths() {
 func (x *exporter) processName() {
 	if len(x.e.Process) > 0 {
 		x.cfg.Annotations[AnnotationProcess] = x.e.Process[0].Name
+	}
+}
+
+// callerValues leaves out of an image's config the variables whose values
+// came from nsup's caller (the .env file beside the spec, or nsup's
+// environment), each with a note: an image is made to be shared, and
+// whoever gets it reads its config, where a token of a 0600 .env would
+// be for good once pushed; the runtime is given them when it starts the
+// container. A bundle (export --oci) keeps them: it is the caller's
+// (0600), run where it is made.
+func (x *exporter) callerValues() {
+	type def struct {
+		v   spec.EnvVar
+		key string
+	}
+	var defs []def
+	// The plan's own slice: not edited in place.
+	x.cfg.Process.Env = slices.Clone(x.cfg.Process.Env)
+	for _, v := range x.e.Env {
+		defs = append(defs, def{v, x.key + ".env." + v.Name})
+	}
+	if len(x.e.Process) > 0 {
+		for _, v := range x.e.Process[0].Env {
+			defs = slices.DeleteFunc(defs, func(d def) bool { return d.v.Name == v.Name })
+			defs = append(defs, def{v, x.key + ".processes[0].env." + v.Name})
+		}
+	}
+	for _, d := range defs {
+		uses := x.s.CallerValued(d.v)
+		if len(uses) == 0 {
+			continue
+		}
+		var from []string
+		for _, u := range uses {
+			from = append(from, fmt.Sprintf("%s from %s", u.Text, u.From))
+		}
+		n := len(x.cfg.Process.Env)
+		x.cfg.Process.Env = slices.DeleteFunc(x.cfg.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, d.v.Name+"=") })
+		if len(x.cfg.Process.Env) == n {
+			continue
+		}
+		x.note(d.v.Pos, d.key, "not in the image: its value came from nsup's caller (%s), which an image, made to be shared, does not carry: give it when the container starts (podman run -e %s or --env-file)",
+			strings.Join(from, ", "), d.v.Name)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -370,5 +371,77 @@ skipped.yaml:6:72: environments.e.security.readonly_paths[0]: not there when pla
 `
 	if got := notesText(b.Notes); !strings.Contains(got, want) {
 		t.Errorf("notes:\n%s\nwant them to hold:\n%s", got, want)
+	}
+}
+
+// TestExportImageCallerValues: an image (ExportImage) leaves out the
+// variables whose values came from nsup's caller (its environment, the
+// .env file), with a note each: an image is made to be shared, and a
+// 0600 .env's token was in its config for whoever pulled it. A value the
+// spec writes, or a reference's own default, stays; a process's literal
+// value overrides the environment's variable of the caller. A bundle
+// (Export) keeps every variable: it is the caller's, 0600.
+func TestExportImageCallerValues(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\n"), 0o600)
+	lookup := func(n string) (string, bool) {
+		if n == "SHELL_KEY" {
+			return "k3y", true
+		}
+		return "", false
+	}
+	s, err := spec.ParseBytesVars("vars.yaml", dir, []byte(`version: 1
+environments:
+  e:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    env:
+      TOKEN: ${API_TOKEN}
+      KEY: "key=${SHELL_KEY}"
+      TAG: ${TAG:-dev}
+      MODE: prod
+      OVER: ${API_TOKEN}
+      NOTES: |
+        line one
+        token ${API_TOKEN}
+    processes:
+      - name: main
+        command: [/bin/sh]
+        env: {OVER: literal}
+`), spec.Vars{Lookup: lookup, DotEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := ExportImage(s, p, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range img.Config.Process.Env {
+		if strings.Contains(kv, "s3cr3t") || strings.Contains(kv, "k3y") {
+			t.Errorf("the image's config holds %q", kv)
+		}
+	}
+	for _, kv := range []string{"TAG=dev", "MODE=prod", "OVER=literal"} {
+		if !slices.Contains(img.Config.Process.Env, kv) {
+			t.Errorf("the image's config lacks %s: %q", kv, img.Config.Process.Env)
+		}
+	}
+	want := `vars.yaml:7:7: environments.e.env.TOKEN: not in the image: its value came from nsup's caller (${API_TOKEN} from .env:1), which an image, made to be shared, does not carry: give it when the container starts (podman run -e TOKEN or --env-file)
+vars.yaml:8:7: environments.e.env.KEY: not in the image: its value came from nsup's caller (${SHELL_KEY} from environment), which an image, made to be shared, does not carry: give it when the container starts (podman run -e KEY or --env-file)
+vars.yaml:12:7: environments.e.env.NOTES: not in the image: its value came from nsup's caller (${API_TOKEN} from .env:1), which an image, made to be shared, does not carry: give it when the container starts (podman run -e NOTES or --env-file)
+`
+	if got := notesText(img.Notes); !strings.Contains(got, want) || strings.Contains(got, "OVER") || strings.Contains(got, "TAG") {
+		t.Errorf("notes:\n%s\nwant them to hold:\n%s", got, want)
+	}
+	b, err := Export(s, p, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(b.Config.Process.Env, "TOKEN=s3cr3t") || !slices.Contains(b.Config.Process.Env, "KEY=key=k3y") {
+		t.Errorf("the bundle's config lacks the caller's values: %q", b.Config.Process.Env)
 	}
 }
