@@ -49,6 +49,9 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 			return
 		}
 	}
+	if ec.stackedKindFits(i, parent) {
+		return // on an earlier mount: its kind, not the tree's (stackedtarget.go)
+	}
 	base, rel, where := "", m.Target, ""
 	switch k := parent[i]; {
 	case k >= 0:
