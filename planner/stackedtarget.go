@@ -44,7 +44,7 @@ func (ec *envCompiler) stackedKindFits(i int, parent []int) bool {
 	at := land[i]
 	shown := m.Target
 	if at != m.Target {
-		shown = fmt.Sprintf("%s (it lands at %s through the root's links)", m.Target, at)
+		shown = fmt.Sprintf("%s (it lands at %s, through the links on its way)", m.Target, at)
 	}
 	// The mount on top at the point the ith lands on, or above it: the
 	// last earlier one whose point holds it (mountedView's which).

@@ -83,9 +83,9 @@ func TestStackedTargetKindLanding(t *testing.T) {
 	host := "{host: [/usr, " + dir + "/real, " + dir + "/lnk]}"
 	for _, c := range []struct{ mounts, want string }{
 		{"      - {type: tmpfs, target: " + dir + "/real/t}\n      - {type: bind, source: ./file, target: " + dir + "/lnk/t}\n",
-			"t.yaml:8:9: environments.a.mounts[1].target: DIR/lnk/t (it lands at DIR/real/t through the root's links) is where environments.a.mounts[0] (line 7), a tmpfs, is mounted before it and leaves a folder, and the bind of DIR/file, a file, needs a file there: apply's mount would fail (EINVAL)"},
+			"t.yaml:8:9: environments.a.mounts[1].target: DIR/lnk/t (it lands at DIR/real/t, through the links on its way) is where environments.a.mounts[0] (line 7), a tmpfs, is mounted before it and leaves a folder, and the bind of DIR/file, a file, needs a file there: apply's mount would fail (EINVAL)"},
 		{"      - {type: bind, source: ./file, target: " + dir + "/real/conf}\n      - {type: tmpfs, target: " + dir + "/lnk/conf/x}\n",
-			"t.yaml:8:9: environments.a.mounts[1].target: DIR/lnk/conf/x (it lands at DIR/real/conf/x through the root's links) lies below DIR/real/conf, where environments.a.mounts[0] (line 7), the bind of DIR/file, leaves a file, not a folder: apply could not reach the target (ENOTDIR); mount at another target, or bind a folder at DIR/real/conf"},
+			"t.yaml:8:9: environments.a.mounts[1].target: DIR/lnk/conf/x (it lands at DIR/real/conf/x, through the links on its way) lies below DIR/real/conf, where environments.a.mounts[0] (line 7), the bind of DIR/file, leaves a file, not a folder: apply could not reach the target (ENOTDIR); mount at another target, or bind a folder at DIR/real/conf"},
 		{"      - {type: tmpfs, target: " + dir + "/real/t}\n      - {type: bind, source: ./real, target: " + dir + "/lnk/t}\n", ""},
 		{"      - {type: tmpfs, target: " + dir + "/real/t}\n      - {type: tmpfs, target: " + dir + "/lnk/t/x}\n", ""},
 	} {
