@@ -149,6 +149,7 @@ func (ec *envCompiler) rootfs() {
 			ec.childWalks(r.DirPos, field+".dir", "the dir root", ec.root, ec.root)
 		}
 		ec.add(Host, r.Pos, Rootfs{Type: "dir", Sources: []string{r.Dir}, Path: ec.root})
+		ec.targetLinks()
 	case r.Tar != "":
 		if !r.Readonly && !r.Overlay {
 			ec.errorf(r.Pos, field+".readonly", "readonly: false with a tar root: the unpacked tree is nsup's cache entry, shared by every environment made of the same archive, and is never written; for a writable root say overlay: true (its changes go when the environment ends)")
@@ -199,6 +200,7 @@ func (ec *envCompiler) rootfs() {
 		} else {
 			paths = ec.closureTree(r, field)
 		}
+		ec.targetLinks()
 		for _, d := range ec.neededDirs() {
 			ec.mkdirTree(d)
 		}
