@@ -100,7 +100,7 @@ func (r *envRun) rawError(step int, part uint64, e unix.Errno) error {
 			case partNotDev:
 				err = fmt.Errorf("%s on the host is not the device it names (something replaced it there; bound, it would be what root inside reads and writes): %w", op.Source, e)
 			case partLink:
-				err = fmt.Errorf("%s is a symlink inside the root: %w", op.Target, e)
+				err = targetLinkError(r.env, op.Target, e)
 			case partRoot:
 				err = fmt.Errorf("open %q: %w", op.Root, e)
 				if e == unix.ELOOP {

@@ -1,10 +1,15 @@
 package executor_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/executor"
 )
 
 // TestRootMountTargetLinkLands (helper-137's): a mount whose target is,
@@ -64,5 +69,40 @@ environments:
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "usr", "lib64", "tree-file")); err != nil || string(b) != "tree\n" {
 		t.Errorf("the tree's file: %q %v", b, err)
+	}
+}
+
+// TestRootMountTargetLinkTar: a tar root's tree is not known at plan
+// time, so its link at a target's end is found by apply, which refuses
+// it (a mount is placed on no link there), nothing run, and says what to
+// write instead; before, the error said only "/lib64 is a symlink
+// inside the root: too many levels of symbolic links".
+func TestRootMountTargetLinkTar(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	root := busyboxRoot(t, dir)
+	os.MkdirAll(filepath.Join(root, "usr", "lib64"), 0o755)
+	if err := os.Symlink("usr/lib64", filepath.Join(root, "lib64")); err != nil {
+		t.Fatal(err)
+	}
+	tarOf(t, root, filepath.Join(dir, "root.tar"))
+	p := compile(t, dir, `version: 1
+environments:
+  b:
+    rootfs: {tar: ./root.tar}
+    namespaces: [mnt, pid]
+    mounts:
+      - {type: tmpfs, target: /lib64}
+    processes:
+      - {name: main, command: [/bin/sh, -c, 'echo ran']}
+`)
+	st, out, errOut, err := run(t, p, executor.Options{})
+	want := "/lib64 is a symlink inside the root, the tar archive's tree, which the plan cannot see: a mount is placed on no link at its target's end (one could lead it anywhere); write the target as the path the link leads to"
+	if err == nil || !errors.Is(err, unix.ELOOP) || !strings.Contains(err.Error(), want) {
+		t.Errorf("status %d, error %v, want %q (ELOOP)\n%s", st, err, want, errOut)
+	}
+	if strings.Contains(out, "ran") {
+		t.Errorf("the environment ran: %q", out)
 	}
 }
