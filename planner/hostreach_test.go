@@ -172,6 +172,7 @@ func TestHostScopes(t *testing.T) {
     idmap:
       uid: [{inside: 0, outside: 100000, count: 65536}]
       gid: [{inside: 0, outside: 100000, count: 65536}]`
+	const ptrace = "\n    security: {capabilities: {add: [SYS_PTRACE]}}"
 	env := func(name, ns, extra string) string {
 		return "  " + name + ":\n    rootfs: {dir: " + root + "}\n    namespaces: [" + ns + "]" + extra + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
 	}
@@ -188,6 +189,16 @@ func TestHostScopes(t *testing.T) {
 		{"another's host network", env("a", "mnt, pid", "") + env("b", "mnt, pid", "\n    join: {net: a}"), 7, map[string]uint64{"a": scopeAbstractUnix, "b": scopeAbstractUnix}, ""},
 		{"host pid", env("a", "user, mnt, net", idmap), 7, map[string]uint64{"a": scopeSignal}, ""},
 		{"host pid and network", env("a", "user, mnt", idmap), 7, map[string]uint64{"a": scopeAbstractUnix | scopeSignal}, ""},
+		// A domain keeps CAP_SYS_PTRACE of the host's user namespace to
+		// the environment's own processes (TestRootPtraceJoinerStageUnreachable);
+		// in a user namespace that maps root elsewhere, not dumpable is
+		// enough.
+		{"ptrace", env("a", "mnt, pid, net", ptrace) + env("b", "mnt, net", "\n    join: {pid: a}"), 7, map[string]uint64{"a": scopeSignal}, ""},
+		{"ptrace all", env("a", "mnt, pid, net", "\n    security: {capabilities: {add: [ALL]}}"), 7, map[string]uint64{"a": scopeSignal}, ""},
+		{"ptrace joining", env("a", "mnt, pid, net", "") + env("b", "mnt, net", ptrace+"\n    join: {pid: a}"), 7, map[string]uint64{"b": scopeSignal}, ""},
+		{"ptrace in a user namespace", env("a", "user, mnt, pid, net", idmap+ptrace), 7, map[string]uint64{}, ""},
+		{"ptrace in this kernel", env("a", "mnt, pid, net", ptrace), 5, map[string]uint64{},
+			"environments.a: this kernel's Landlock (ABI 5; 6, Linux 6.12, is needed) cannot keep CAP_SYS_PTRACE, kept in the host's user namespace, to the environment's own processes: nsup's child stage of an environment that joins its pid namespace, whose root is the host's until its root switch, is within its reach"},
 		{"no scopes in this kernel", env("a", "mnt, pid", ""), 5, map[string]uint64{},
 			"environments.a: this kernel's Landlock (ABI 5; 6, Linux 6.12, is needed) cannot keep the environment out of the host's network namespace: its abstract unix sockets, whose servers may trust the uid of root inside"},
 	} {

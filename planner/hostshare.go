@@ -58,12 +58,17 @@ func LandlockScopeText(scoped uint64) string {
 //     of the uids it maps, other environments' of the same range too.
 //     Scoped, only its own.
 //
+// An environment that keeps CAP_SYS_PTRACE outside a user namespace that
+// maps root elsewhere is a domain too (see below): a domain, whatever it
+// scopes, confines ptrace to its own processes.
+//
 // Scoping needs Landlock's ABI 6 (Linux 6.12): on an older kernel the
 // plan says what stays open.
 func (ec *envCompiler) hostScopes(pos spec.Pos) {
 	ec.hostShareNotes()
 	var scoped uint64
 	var what []string
+	ptrace := false
 	if ec.inHostNS(spec.NSNet) {
 		scoped |= scopeAbstractUnix
 		what = append(what, "the host's network namespace: its abstract unix sockets, whose servers may trust the uid of root inside")
@@ -72,11 +77,33 @@ func (ec *envCompiler) hostScopes(pos spec.Pos) {
 		scoped |= scopeSignal
 		what = append(what, "the host's pid namespace: signals to the host's processes of the uids it maps")
 	}
+	if slices.Contains(ec.capabilities(), "CAP_SYS_PTRACE") && !ec.confiningUserNS() {
+		// Not for its scope: the domain confines ptrace, whatever it
+		// scopes. CAP_SYS_PTRACE of the host's user namespace passes the
+		// ptrace access check on every process of the host's root that
+		// root inside sees, not dumpable or not: nsup's child stage of an
+		// environment that joins its pid namespace is born there, with
+		// the host's root as its root and host folders as fds until its
+		// root switch (helper-140's review wrote a host file through its
+		// /proc/PID/root). In a domain, it passes the check only on the
+		// processes of its own domain (landlock(7), "Ptrace
+		// restrictions"), which nsup's child stage of a joiner is not in.
+		if scoped == 0 {
+			pos = ec.capPos(pos)
+		}
+		scoped |= scopeSignal
+		ptrace = true
+	}
 	if scoped == 0 {
 		return
 	}
 	if abi := ec.opts.LandlockABI(); abi < 6 {
-		ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel's Landlock (ABI %d; 6, Linux 6.12, is needed) cannot keep the environment out of %s", ec.field, abi, strings.Join(what, "; and ")))
+		if len(what) > 0 {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel's Landlock (ABI %d; 6, Linux 6.12, is needed) cannot keep the environment out of %s", ec.field, abi, strings.Join(what, "; and ")))
+		}
+		if ptrace {
+			ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel's Landlock (ABI %d; 6, Linux 6.12, is needed) cannot keep CAP_SYS_PTRACE, kept in the host's user namespace, to the environment's own processes: nsup's child stage of an environment that joins its pid namespace, whose root is the host's until its root switch, is within its reach", ec.field, abi))
+		}
 		return
 	}
 	ec.add(Child, pos, Landlock{Scoped: scoped})

@@ -378,13 +378,22 @@ func (x *exporter) step(st planner.Step) error {
 		// OCI has no Landlock (runtime-spec 1.2): the runtime would let
 		// the container reach what nsup scopes.
 		var add []string
-		if op.Scoped&unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET != 0 {
+		scoped := op.Scoped
+		if _, own := x.ns["pid"]; own && scoped&unix.LANDLOCK_SCOPE_SIGNAL != 0 {
+			// With a pid namespace, the domain is for CAP_SYS_PTRACE of
+			// the host's user namespace (the planner's hostScopes).
+			scoped &^= unix.LANDLOCK_SCOPE_SIGNAL
+			x.notes = append(x.notes, Note{Origin: st.Origin, Key: x.key + ".security.capabilities.add", Msg: "not carried: OCI has no Landlock; nsup keeps CAP_SYS_PTRACE to the environment's own processes, and the runtime will not: a process of another container that joins its pid namespace is visible there, with the host's root until its root switch"})
+		}
+		if scoped&unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET != 0 {
 			add = append(add, "net")
 		}
-		if op.Scoped&unix.LANDLOCK_SCOPE_SIGNAL != 0 {
+		if scoped&unix.LANDLOCK_SCOPE_SIGNAL != 0 {
 			add = append(add, "pid")
 		}
-		x.notes = append(x.notes, Note{Origin: st.Origin, Key: x.key + ".namespaces", Msg: fmt.Sprintf("not carried: OCI has no Landlock; nsup keeps the environment from %s, and the runtime will not: add %s to namespaces", planner.LandlockScopeText(op.Scoped), strings.Join(add, " and "))})
+		if scoped != 0 {
+			x.notes = append(x.notes, Note{Origin: st.Origin, Key: x.key + ".namespaces", Msg: fmt.Sprintf("not carried: OCI has no Landlock; nsup keeps the environment from %s, and the runtime will not: add %s to namespaces", planner.LandlockScopeText(scoped), strings.Join(add, " and "))})
+		}
 	case planner.Keyctl:
 		// A new session keyring of its own: runc and crun join a new
 		// session keyring for every container by themselves.

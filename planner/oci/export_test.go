@@ -97,6 +97,7 @@ var exportCases = []exportCase{
 	{"all", "planner/oci/testdata/specs/all.yaml", "all"},
 	{"userns", "planner/oci/testdata/specs/userns.yaml", "userns"},
 	{"time", "planner/oci/testdata/specs/time.yaml", "clocks"},
+	{"ptrace", "planner/oci/testdata/specs/ptrace.yaml", "debug"},
 	// Every key of security changed, rlimits (and, in open, no filter,
 	// dev: true and init: false): shared with cmd/nsup's tests.
 	{"security-locked", "cmd/nsup/testdata/oci/security.yaml", "locked"},
@@ -213,7 +214,7 @@ func TestOCIVersion(t *testing.T) {
 	// devbox: its recursive read-only bind is rro; security-*: recursive
 	// bind flags, and locked's profile sets errnoRet. Docker's default
 	// profile (not the golden tests' fixed one) sets defaultErrnoRet.
-	want := map[string]string{"hello": "1.0.2", "devbox": "1.1.0", "pod-db": "1.0.2", "all": "1.1.0", "userns": "1.0.2", "time": "1.1.0",
+	want := map[string]string{"hello": "1.0.2", "devbox": "1.1.0", "pod-db": "1.0.2", "all": "1.1.0", "userns": "1.0.2", "time": "1.1.0", "ptrace": "1.0.2",
 		"security-locked": "1.1.0", "security-open": "1.1.0"}
 	for _, c := range exportCases {
 		b, err := export(t, c.file, c.env)
