@@ -92,3 +92,37 @@ environments:
 		t.Errorf("root in a wrote the host's %s through b's child stage (%s); a's probe:\n%s", escaped, strings.TrimSpace(string(b)), out)
 	}
 }
+
+// TestRootPtraceInitExeNotWritable: root inside with CAP_SYS_PTRACE, in
+// the host's user namespace, passes the ptrace check on nsup's init and
+// opens its /proc/1/exe, the host's nsup binary (design.md: nsup does not
+// execute a sealed copy). Only the kernel's refusal to open a running
+// executable for writing (ETXTBSY: a kernel change of 2024 stopped exec
+// from denying it, and was reverted) keeps it from overwriting the binary
+// (CVE-2019-5736): here the open for writing, which writes nothing, must
+// fail while the read shows the check passed.
+func TestRootPtraceInitExeNotWritable(t *testing.T) {
+	requireRoot(t)
+	checkHost(t)
+	dir := t.TempDir()
+	busyboxRoot(t, dir)
+	p := compile(t, dir, `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid, net]
+    security: {capabilities: {add: [SYS_PTRACE]}}
+    mounts:
+      - {type: proc, target: /proc}
+    processes:
+      - name: main
+        command: [/bin/sh, -c, 'echo "comm=$(cat /proc/1/comm) head=$(head -c 4 /proc/1/exe | tr -dc A-Z)"; (: >> /proc/1/exe) 2>&1 && echo "opened for writing"; true']
+`)
+	out := runOK(t, p)
+	if !strings.Contains(out, "comm="+planner.InitName+" head=ELF") {
+		t.Fatalf("root inside did not read nsup's init's /proc/1/exe (the test means nothing):\n%s", out)
+	}
+	if strings.Contains(out, "opened for writing") || !strings.Contains(out, "busy") {
+		t.Errorf("root inside opened /proc/1/exe, nsup's binary, for writing (want ETXTBSY):\n%s", out)
+	}
+}
