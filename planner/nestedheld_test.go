@@ -18,8 +18,8 @@ environments:
     namespaces: [mnt, pid]
     mounts:
       - {type: bind, source: ./rootfs/bin, target: /data}
-      - {type: bind, source: ./rootfs/bin, target: /data/ro, readonly: true}
-      - {type: tmpfs, target: /data/ro/hide}
+      - {type: bind, source: ./rootfs, target: /data/ro, readonly: true}
+      - {type: tmpfs, target: /data/ro/bin}
     processes:
       - name: main
         command: [/bin/sh]
@@ -27,7 +27,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/ro/hide": "/data/ro"}
+	want := map[string]string{"/data": "", "/data/ro": "/data", "/data/ro/bin": "/data/ro"}
 	seen := 0
 	for _, st := range ops(p, "a") {
 		m, ok := st.Op.(Mount)

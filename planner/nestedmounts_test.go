@@ -2,6 +2,7 @@ package planner
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -87,8 +88,8 @@ environments:
     mounts:
       - {type: bind, source: ./rootfs/bin, target: /data}
       - {type: tmpfs, target: /other}
-      - {type: bind, source: ./rootfs/bin, target: /data/late, readonly: true}
-      - {type: tmpfs, target: /data/late/x}
+      - {type: bind, source: ./rootfs, target: /data/late, readonly: true}
+      - {type: tmpfs, target: /data/late/bin}
       - {type: bind, source: ./rootfs/bin, target: /data/sib}
       - {type: tmpfs, target: /data/sib/y}
       - {type: tmpfs, target: /data/z}
@@ -99,7 +100,7 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBeneath(t, p, map[string]string{"/data": "", "/other": "", "/data/late": "/data", "/data/late/x": "/data/late",
+	checkBeneath(t, p, map[string]string{"/data": "", "/other": "", "/data/late": "/data", "/data/late/bin": "/data/late",
 		"/data/sib": "/data", "/data/sib/y": "/data/sib", "/data/z": "/data"}, "/data", "/data/late", "/data/sib")
 	var b strings.Builder
 	if err := Render(&b, p); err != nil {
@@ -109,7 +110,7 @@ environments:
 	for _, w := range []string{
 		`move_mount(its fd, <root>/data), its fd held`,
 		`move_mount(its fd, <mount at /data>/late), its fd held`,
-		`mount("tmpfs", <mount at /data/late>/x, "tmpfs"`,
+		`mount("tmpfs", <mount at /data/late>/bin, "tmpfs"`,
 		`mount("tmpfs", <mount at /data>/z, "tmpfs"`,
 	} {
 		if !strings.Contains(text, w) {
@@ -175,7 +176,11 @@ environments:
 // [/usr, /etc]. Their mount points are in nsup's tree, which no
 // environment writes: it plans again, each mount beneath the bind it
 // lies below (the executor holds one fd per held mount).
+//
+// The targets are folders the host has: one it lacks is refused, as
+// apply would make it in the read-only bind (TestReadonlyTargetRefused).
 func TestNestedBelowHostRootPlanned(t *testing.T) {
+	x, y := hostSubfolder(t, "/etc"), hostSubfolder(t, "/usr")
 	p, err := compileText(t, `version: 1
 environments:
   a:
@@ -183,8 +188,8 @@ environments:
     namespaces: [mnt, pid]
     mounts:
       - {type: tmpfs, target: /tmp}
-      - {type: bind, source: ./rootfs/bin, target: /etc/x, readonly: true}
-      - {type: tmpfs, target: /usr/y}
+      - {type: bind, source: ./rootfs/bin, target: `+x+`, readonly: true}
+      - {type: tmpfs, target: `+y+`}
     processes:
       - name: main
         command: [/usr/bin/true]
@@ -192,7 +197,24 @@ environments:
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkBeneath(t, p, map[string]string{"/tmp": "", "/etc/x": "/etc", "/usr/y": "/usr"}, "/etc", "/usr")
+	checkBeneath(t, p, map[string]string{"/tmp": "", x: "/etc", y: "/usr"}, "/etc", "/usr")
+}
+
+// hostSubfolder is a folder of the host's in dir (not a link, nor
+// /usr/bin or /usr/lib*, which a command needs).
+func hostSubfolder(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != "bin" && !strings.HasPrefix(e.Name(), "lib") {
+			return path.Join(dir, e.Name())
+		}
+	}
+	t.Fatalf("no folder in the host's %s", dir)
+	return ""
 }
 
 // TestKernelMountsBelowBindBeneath: a proc, a dev (its tmpfs, its nodes'

@@ -17,7 +17,7 @@ import (
 // bind of the very folder shown there, plans.
 func TestSubfolderMountHidesRefused(t *testing.T) {
 	dir := t.TempDir()
-	refusalTree(t, dir, []string{"rootfs/data", "host/sub/cache", "host/sub/empty", "host/top", "host/own/deep/x", "other", "vols"}, nil)
+	refusalTree(t, dir, []string{"rootfs/data", "host/sub/cache", "host/sub/empty", "host/top", "host/own/deep/x", "other/x", "vols"}, nil)
 	for _, f := range []string{"host/sub/cache/token", "host/top/token", "host/sub/conf", "host/own/deep/x/token", "other/f"} {
 		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
 			t.Fatal(err)
