@@ -186,7 +186,7 @@ func (ec *envCompiler) child() {
 			ec.mount(ec.mountField(i), m, hold, beneath)
 			ec.targetMakeable(i, parent)
 			ec.targetKindFits(i, parent)
-			ec.targetWritable(i)
+			ec.targetWritable(i, confined)
 			if ec.walkCrossesNoMount(i, parent[i], beneath) {
 				ec.markWalk(first, m, false)
 			} else if ec.walkFollowsNoLink(i, parent[i], beneath) {

@@ -7,7 +7,9 @@ package planner
 // a spec planned and apply failed at the mount's step (a tmpfs at
 // /usr/new with rootfs.host [/usr]: the host's /usr is bound read-only;
 // a tmpfs at /srv/new below a readonly: true bind of ./src; a mount below
-// a readonly: true tmpfs or dev, or below a sysfs, read-only by default).
+// a readonly: true tmpfs or dev, or below a sysfs, read-only by default;
+// below a folder of security.readonly_paths or masked_paths in a bind,
+// placed right after the bind, before the mounts that follow).
 // The root itself is not: it is made read-only after every mount
 // (rootfs.readonly), and a dir root's missing target is made in its
 // folder then. The tree is the one the mounts before this one make
@@ -36,20 +38,16 @@ var devNames = append(slices.Clone(devNodes), "pts", "ptmx", "shm", "console", "
 // targetWritable refuses the ith mount when its target is missing in the
 // tree the mounts before it make, and the folder apply would make its
 // first missing part in is in a read-only mount of the spec's (rootfs.host's
-// folders are binds that are).
-func (ec *envCompiler) targetWritable(i int) {
+// folders are binds that are), or in a read-only or masked path of
+// confined (confinedPaths) that a bind before it holds.
+func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	if ec.opts.Export || ec.joined(spec.NSMount) != nil {
 		return
 	}
 	e := ec.e
 	m := e.Mounts[i]
-	views, idx := ec.roViews(i)
-	base := ec.baseView()
-	if base == nil {
-		// A tar root: its own tree is not known; the mounts' are.
-		base = func(string) (File, bool) { return File{}, false }
-	}
-	t, origin := mountedView(base, views, &ec.stats)
+	views, from := ec.roViews(i, confined)
+	t, origin := mountedView(ec.knownBase(), views, &ec.stats)
 	comps := closurePathParts(m.Target)
 	if slices.Contains(comps, "..") {
 		return
@@ -69,13 +67,26 @@ func (ec *envCompiler) targetWritable(i int) {
 	}
 	field := origin(cur)
 	j := slices.IndexFunc(views, func(v viewMount) bool { return v.field == field })
-	if field == "" || j < 0 || !e.Mounts[idx[j]].Readonly {
-		return // the root, or a writable mount
+	if field == "" || j < 0 {
+		return // the root
 	}
-	k, v := idx[j], views[j]
+	k, v := from[j].mount, views[j]
 	b := e.Mounts[k]
 	missing := path.Join(cur, comps[n])
 	rel := strings.TrimPrefix(path.Join(cur, strings.Join(comps[n:], "/")), v.target)
+	if c := from[j].conf; c != nil {
+		// A path of security.readonly_paths or masked_paths, placed
+		// right after the mount that holds it.
+		what, key, fix := "read-only path", "readonly_paths", fmt.Sprintf("make %s beforehand, or ", filepath.Join(v.source, rel))
+		if !c.readonly {
+			what, key, fix = "masked path (an empty read-only tmpfs)", "masked_paths", "mount at another target, or "
+		}
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing in the %s %s (%s), placed right after %s, which holds it: apply would make %s there (\"target if missing\") and fail (read-only file system); %sleave %s out of security.%s", m.Target, what, c.path, c.field, ec.mountField(k), missing, fix, c.path, key)
+		return
+	}
+	if !b.Readonly {
+		return // a writable mount
+	}
 	kind, fix := string(b.Type), ""
 	switch {
 	case b.Type == spec.MountTmpfs:
@@ -110,31 +121,69 @@ func (ec *envCompiler) targetWritable(i int) {
 	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing in the read-only %s at %s (%s): apply would make %s there (\"target if missing\") and fail (read-only file system); %s", m.Target, kind, b.Target, ec.mountField(k), missing, fix)
 }
 
-// roViews are viewMounts's mounts listed before the ith, with idx the
-// index in e.Mounts of each; a bind of a folder apply makes (a volume,
-// create: true) that is missing now is seen as the empty folder it will
-// be.
-func (ec *envCompiler) roViews(i int) (views []viewMount, idx []int) {
+// roFrom is what a view of roViews is: the mount of that index in
+// e.Mounts, or a path of security.readonly_paths or masked_paths it
+// holds (conf).
+type roFrom struct {
+	mount int
+	conf  *confinedPath
+}
+
+// roViews are viewMounts's mounts listed before the ith, each with
+// where it comes from; a bind of a folder apply makes (a volume, create:
+// true) that is missing now is seen as the empty folder it will be. The
+// readonly_paths and masked folders of the spec's that a bind before
+// the ith holds (confined, placed right after it) are views too: a
+// read-only path shows its folder, a masked one an empty tmpfs. (Those
+// of a kernel filesystem or a tmpfs are in trees the plan does not know.)
+func (ec *envCompiler) roViews(i int, confined [][]confinedPath) (views []viewMount, from []roFrom) {
 	all, n := ec.viewMounts(), 0
-	base := ec.baseView()
+	base := ec.knownBase()
+	landed := func(p string) string {
+		if ec.baseView() == nil {
+			return p // as viewMounts has it
+		}
+		t, _ := mountedView(base, views, &ec.stats)
+		return landing(t, p)
+	}
 	for j := 0; j < i; j++ {
 		m := ec.e.Mounts[j]
-		if n < len(all) && all[n].field == ec.mountField(j) {
-			views, idx = append(views, all[n]), append(idx, j)
+		switch {
+		case n < len(all) && all[n].field == ec.mountField(j):
+			views, from = append(views, all[n]), append(from, roFrom{mount: j})
 			n++
+		case m.Type == spec.MountBind && ec.made[m.Source] != "" && os.IsNotExist(ec.hostDir(m.Source).statErr):
+			views, from = append(views, viewMount{target: landed(m.Target), field: ec.mountField(j)}), append(from, roFrom{mount: j})
+			continue
+		default:
 			continue
 		}
-		if m.Type != spec.MountBind || ec.made[m.Source] == "" || !os.IsNotExist(ec.hostDir(m.Source).statErr) {
+		v := views[len(views)-1]
+		if v.source == "" || !v.isDir || j >= len(confined) {
 			continue
 		}
-		vm := viewMount{target: m.Target, field: ec.mountField(j)}
-		if base != nil {
-			t, _ := mountedView(base, views, &ec.stats)
-			vm.target = landing(t, m.Target)
+		for c := range confined[j] {
+			cp := &confined[j][c]
+			if isDir, ok := ec.pathKind(*cp); cp.field == "" || !ok || !isDir {
+				continue
+			}
+			cv := viewMount{target: landed(cp.path), field: cp.field}
+			if cp.readonly {
+				cv.source, cv.isDir = filepath.Join(v.source, strings.TrimPrefix(cp.path, m.Target)), true
+			}
+			views, from = append(views, cv), append(from, roFrom{mount: j, conf: cp})
 		}
-		views, idx = append(views, vm), append(idx, j)
 	}
-	return views, idx
+	return views, from
+}
+
+// knownBase is baseView, or for a tar root (whose own tree is not
+// known; the mounts' are) a tree of nothing.
+func (ec *envCompiler) knownBase() treeView {
+	if base := ec.baseView(); base != nil {
+		return base
+	}
+	return func(string) (File, bool) { return File{}, false }
 }
 
 // sysfsMissing is the first part of rel, a path below a sysfs, that the

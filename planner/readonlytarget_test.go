@@ -12,16 +12,18 @@ import (
 // TestReadonlyTargetRefused (helper-138): a mount whose target is
 // missing where apply would make it in a read-only mount (a folder of
 // rootfs.host, a readonly: true bind, tmpfs, dev or volume, a sysfs, a
-// bind whose folder create: true makes) planned, and apply failed at the
-// mount's step with "read-only file system". It is refused at its
+// bind whose folder create: true makes, a read-only or masked path of
+// security placed right after the bind that holds it) planned, and apply
+// failed at the mount's step with "read-only file system". It is refused at its
 // target, naming the folder and the way out; through a link of the root
 // too (where it lands). A target that is there (a folder of the host's,
-// of the bind's source, the dev's shm, the kernel's /sys/fs), one below
+// of the bind's source, the dev's shm, the kernel's /sys/fs, a read-only
+// path's folder; a masked one is empty, whatever the host has), one below
 // a writable mount in the read-only one, and one missing in a read-only
 // root (made before the root is made read-only) plan.
 func TestReadonlyTargetRefused(t *testing.T) {
 	dir := t.TempDir()
-	refusalTree(t, dir, []string{"rootfs/srv", "rootfs/t", "rootfs/dev", "rootfs/sys", "src/sub", "vols"}, map[string]string{"rootfs/lnk": "srv"})
+	refusalTree(t, dir, []string{"rootfs/srv", "rootfs/t", "rootfs/dev", "rootfs/sys", "src/sub/deep", "vols"}, map[string]string{"rootfs/lnk": "srv"})
 	if err := os.WriteFile(filepath.Join(dir, "conf"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -32,6 +34,7 @@ func TestReadonlyTargetRefused(t *testing.T) {
 	srv := "      - {type: bind, source: ./src, target: /srv, readonly: true}\n"
 	tmpfs := func(at string) string { return "      - {type: tmpfs, target: " + at + "}\n" }
 	ro := "is missing in the read-only "
+	// mounts is what follows the mounts key: the mounts, and security.
 	for _, c := range []struct{ rootfs, mounts, want string }{
 		{"{host: [/usr]}", tmpfs(missing), "t.yaml:8:9: environments.a.mounts[0].target: " + missing + " " + ro + "rootfs.host folder at /usr (environments.a.rootfs.host[0]): apply would make " + missing + " there (\"target if missing\") and fail (read-only file system); make " + missing + " on the host, or mount at a target outside /usr"},
 		{"", srv + tmpfs("/srv/new"), "t.yaml:9:9: environments.a.mounts[1].target: /srv/new " + ro + "bind at /srv (environments.a.mounts[0]): apply would make /srv/new there (\"target if missing\") and fail (read-only file system); make DIR/src/new beforehand, or drop readonly: true from environments.a.mounts[0]"},
@@ -43,7 +46,10 @@ func TestReadonlyTargetRefused(t *testing.T) {
 		{"", "      - {type: sysfs, target: /sys}\n" + tmpfs("/sys/nsup-h138/x"), "/sys/nsup-h138/x " + ro + "sysfs at /sys (environments.a.mounts[0]): apply would make /sys/nsup-h138 there (\"target if missing\") and fail (read-only file system); mount at a target the kernel's sysfs has"},
 		{"", "      - {type: volume, source: v, target: /srv, readonly: true}\n" + tmpfs("/srv/x"), "/srv/x " + ro + "volume at /srv (environments.a.mounts[0]): apply would make /srv/x there (\"target if missing\") and fail (read-only file system); make DIR/vols/p/v/x beforehand"},
 		{"", "      - {type: bind, source: ./made, target: /srv, readonly: true, create: true}\n" + tmpfs("/srv/x"), "/srv/x " + ro + "bind at /srv (environments.a.mounts[0]): apply would make /srv/x there (\"target if missing\") and fail (read-only file system); make DIR/made/x beforehand"},
+		{"", "      - {type: bind, source: ./src, target: /srv}\n" + tmpfs("/srv/sub/new") + "    security: {readonly_paths: [/srv/sub]}\n", "t.yaml:9:9: environments.a.mounts[1].target: /srv/sub/new is missing in the read-only path /srv/sub (environments.a.security.readonly_paths[0]), placed right after environments.a.mounts[0], which holds it: apply would make /srv/sub/new there (\"target if missing\") and fail (read-only file system); make DIR/src/sub/new beforehand, or leave /srv/sub out of security.readonly_paths"},
+		{"", "      - {type: bind, source: ./src, target: /srv}\n" + tmpfs("/srv/sub/deep") + "    security: {masked_paths: [/srv/sub]}\n", "t.yaml:9:9: environments.a.mounts[1].target: /srv/sub/deep is missing in the masked path (an empty read-only tmpfs) /srv/sub (environments.a.security.masked_paths[0]), placed right after environments.a.mounts[0], which holds it: apply would make /srv/sub/deep there (\"target if missing\") and fail (read-only file system); mount at another target, or leave /srv/sub out of security.masked_paths"},
 		// There already, or made in a writable mount, or in the root.
+		{"", "      - {type: bind, source: ./src, target: /srv}\n" + tmpfs("/srv/sub/deep") + "    security: {readonly_paths: [/srv/sub]}\n", ""},
 		{"{host: [/usr]}", tmpfs(hostSubfolder(t, "/usr")), ""},
 		{"", srv + tmpfs("/srv/sub"), ""},
 		{"", srv + tmpfs("/srv/sub") + tmpfs("/srv/sub/x"), ""},
