@@ -10,7 +10,7 @@ import (
 
 // TestRootReadonlyTargetThere (helper-138): a mount below a read-only
 // one (a folder of rootfs.host, a readonly: true bind, a read-only dev,
-// a sysfs) whose target is missing is refused at plan time (apply
+// a sysfs, a folder of security.readonly_paths) whose target is missing is refused at plan time (apply
 // failed with "read-only file system": planner's
 // TestReadonlyTargetRefused). Where the target is there, nothing is made
 // and the mount is placed: each tmpfs shows at its target inside, and
@@ -19,8 +19,10 @@ func TestRootReadonlyTargetThere(t *testing.T) {
 	requireRoot(t)
 	checkHost(t)
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "hostdata", "sub"), 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{"hostdata/sub", "rwdata/ro/sub"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A folder of the host's /usr that the shell does not need.
 	usr := ""
@@ -37,7 +39,7 @@ func TestRootReadonlyTargetThere(t *testing.T) {
 	if usr == "" {
 		t.Fatal("no folder in the host's /usr")
 	}
-	targets := []string{usr, "/srv/sub", "/dev/shm", "/sys/fs"}
+	targets := []string{usr, "/srv/sub", "/dev/shm", "/sys/fs", "/rw/ro/sub"}
 	tmpfs := func(at string) string { return "      - {type: tmpfs, target: " + at + ", size: 1M}\n" }
 	p := compile(t, dir, `version: 1
 environments:
@@ -49,7 +51,9 @@ environments:
 `+tmpfs(usr)+`      - {type: bind, source: ./hostdata, target: /srv, readonly: true}
 `+tmpfs("/srv/sub")+`      - {type: dev, target: /dev, readonly: true}
 `+tmpfs("/dev/shm")+`      - {type: sysfs, target: /sys}
-`+tmpfs("/sys/fs")+`    processes:
+`+tmpfs("/sys/fs")+`      - {type: bind, source: ./rwdata, target: /rw}
+`+tmpfs("/rw/ro/sub")+`    security: {readonly_paths: [/rw/ro, /proc/bus, /proc/fs, /proc/irq, /proc/sys, /proc/sysrq-trigger]}
+    processes:
       - name: main
         command: [/usr/bin/sh, -c, 'for d in `+strings.Join(targets, " ")+`; do grep " $d " /proc/self/mountinfo | grep " - tmpfs " | grep -q size=1024k && echo "$d mounted"; echo x > $d/f && echo "$d written"; done']
 `)
