@@ -18,9 +18,23 @@ package planner
 // the plan does not know (a tar root's tree, or proc's, devpts's and
 // mqueue's, the kernel's), OCI export (another runtime mounts) and a
 // joined mount namespace (nothing is mounted).
+//
+// The host's flags count too (helper-144): a bind keeps its host
+// mount's flags (nsup clears none), so a missing target in a host
+// folder that is on a read-only mount or filesystem failed the same way
+// with a spec that made nothing read-only: a dir root on a read-only
+// mount (or, rootfs.readonly, on a host mount below the root's folder,
+// which apply makes read-only with the root before the spec's mounts),
+// a writable bind or volume of a folder on one. statfs(2)'s ST_RDONLY
+// (the mount's flag or its filesystem's) of the host folder apply
+// would make it in says so; an overlaid root makes it in its upper
+// layer, a tmpfs. And a folder create: true makes in one failed at
+// apply's first step (mkdir, EROFS).
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -41,7 +55,11 @@ var devNames = append(slices.Clone(devNodes), "pts", "ptmx", "shm", "console", "
 // folders are binds that are), or in a read-only or masked path of
 // confined (confinedPaths) that a bind before it holds.
 func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
-	if ec.opts.Export || ec.joined(spec.NSMount) != nil {
+	if ec.opts.Export {
+		return
+	}
+	ec.createdWritable(i)
+	if ec.joined(spec.NSMount) != nil {
 		return
 	}
 	e := ec.e
@@ -67,8 +85,12 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	}
 	field := origin(cur)
 	j := slices.IndexFunc(views, func(v viewMount) bool { return v.field == field })
-	if field == "" || j < 0 {
-		return // the root
+	if field == "" {
+		ec.rootFolderWritable(i, path.Join(cur, comps[n]))
+		return
+	}
+	if j < 0 {
+		return // a mount with an error of its own
 	}
 	k, v := from[j].mount, views[j]
 	b := e.Mounts[k]
@@ -85,6 +107,9 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 		return
 	}
 	if !b.Readonly {
+		if b.Type == spec.MountBind && v.source != "" && v.isDir {
+			ec.bindFolderWritable(i, k, v, missing)
+		}
 		return // a writable mount
 	}
 	kind, fix := string(b.Type), ""
@@ -119,6 +144,90 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 		fix = fmt.Sprintf("make %s beforehand, or drop readonly: true from %s", filepath.Join(src, rel), ec.mountField(k))
 	}
 	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing in the read-only %s at %s (%s): apply would make %s there (\"target if missing\") and fail (read-only file system); %s", m.Target, kind, b.Target, ec.mountField(k), missing, fix)
+}
+
+// rootFolderWritable refuses the ith mount when missing, its target's
+// first missing part in the root, would be made in the folder of a dir
+// root (bound with what is mounted below it, not overlaid) that is
+// read-only on the host: its host mount's flag, or, for a read-only
+// root, a host mount below the root's own, which readonlyBelowRoot makes
+// read-only before the spec's mounts (its own mount is made writable
+// again for its mount points unless the host's is read-only).
+func (ec *envCompiler) rootFolderWritable(i int, missing string) {
+	r := ec.e.Rootfs
+	if r.Dir == "" || overlaid(r) || ec.root == "" {
+		return // nsup's own tree, or an overlay's upper layer
+	}
+	m := ec.e.Mounts[i]
+	dir, host := filepath.Join(ec.root, path.Dir(missing)), filepath.Join(ec.root, missing)
+	var why, fix string
+	switch {
+	case hostReadonly(dir):
+		why, fix = "on a read-only mount of the host's", "make the host's mount writable"
+	case r.Readonly && !sameMount(dir, ec.root):
+		why, fix = "on a mount of the host's below the root's folder, which apply makes read-only with the root before the spec's mounts (rootfs.readonly)", "say readonly: false on the root"
+	default:
+		return
+	}
+	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing in the dir root %s, whose folder %s is %s: apply would make %s there (\"target if missing\") and fail (read-only file system); make %s on the host, %s, or say overlay: true on the root (the target is then made in the overlay's upper layer)", m.Target, ec.root, dir, why, missing, host, fix)
+}
+
+// bindFolderWritable refuses the ith mount when missing, its target's
+// first missing part, would be made in the host folder of v, the
+// writable bind (or volume) of the kth mount, and that folder is on a
+// read-only mount of the host's: the bind keeps its flags. A bind that
+// is not recursive brings its source's own mount only.
+func (ec *envCompiler) bindFolderWritable(i, k int, v viewMount, missing string) {
+	m, b := ec.e.Mounts[i], ec.e.Mounts[k]
+	host := filepath.Join(v.source, strings.TrimPrefix(missing, v.target))
+	dir, on := filepath.Dir(host), filepath.Dir(host)
+	if !b.Recursive {
+		on = v.source
+	}
+	if !hostReadonly(on) {
+		return
+	}
+	kind := "bind"
+	if ec.made[b.Source] == "volume" {
+		kind = "volume"
+	}
+	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing in the %s at %s (%s), whose host folder %s is on a read-only mount of the host's, which the bind keeps: apply would make %s there (\"target if missing\") and fail (read-only file system); make %s on the host, make the host's mount writable, or mount at a target that is there", m.Target, kind, b.Target, ec.mountField(k), dir, missing, host)
+}
+
+// createdWritable refuses the ith mount, a bind whose folder create:
+// true makes at apply (missing now), when the folder it would be made
+// in is on a read-only mount of the host's: apply's first step, its
+// mkdir, fails (read-only file system). Once per folder, at its first
+// bind.
+func (ec *envCompiler) createdWritable(i int) {
+	m := ec.e.Mounts[i]
+	if m.Type != spec.MountBind || ec.made[m.Source] != "create" || !errors.Is(ec.hostDir(m.Source).statErr, fs.ErrNotExist) {
+		return
+	}
+	if slices.ContainsFunc(ec.e.Mounts[:i], func(o spec.Mount) bool { return o.Type == spec.MountBind && o.Source == m.Source }) {
+		return
+	}
+	if _, on, ok := bindSource(m.Source); ok && hostReadonly(on) {
+		ec.errorf(m.Pos, ec.mountField(i)+".source", "%s is missing, and apply would make it (create: true) in %s, which is on a read-only mount of the host's: apply's mkdir would fail (read-only file system); make %s on the host beforehand, or bind a folder of a writable mount", m.Source, on, m.Source)
+	}
+}
+
+// hostReadonly says whether the host folder dir is on a read-only mount
+// or filesystem (statfs(2) ST_RDONLY: either's flag).
+func hostReadonly(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+}
+
+// sameMount says whether the host folders a and b are on one mount
+// (statx(2) STATX_MNT_ID; true when that is not known).
+func sameMount(a, b string) bool {
+	var x, y unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, a, 0, unix.STATX_MNT_ID, &x) != nil || unix.Statx(unix.AT_FDCWD, b, 0, unix.STATX_MNT_ID, &y) != nil ||
+		x.Mask&y.Mask&unix.STATX_MNT_ID == 0 {
+		return true
+	}
+	return x.Mnt_id == y.Mnt_id
 }
 
 // roFrom is what a view of roViews is: the mount of that index in
