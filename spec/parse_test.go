@@ -15,7 +15,7 @@ import (
 
 // ignorePos compares values without their positions; TestPositions checks
 // those.
-var ignorePos = cmpopts.IgnoreTypes(Pos{})
+var ignorePos = cmpopts.IgnoreTypes(Pos{}, []Pos{}) // CommandPos too
 
 func mustParse(t *testing.T, yaml string) *Spec {
 	t.Helper()

@@ -78,7 +78,7 @@ func (d *decoder) process(n *yaml.Node, at string) *Process {
 			if ok && i == 0 && s == "" {
 				d.errorf(item, ip, "must not be empty: it is the program to run")
 			}
-			p.Command = append(p.Command, s)
+			p.Command, p.CommandPos = append(p.Command, s), append(p.CommandPos, pos(item))
 		}
 	}
 	if v, ok := f.get("env"); ok {

@@ -360,10 +360,21 @@ type EnvVar struct {
 // came from nsup's caller (its environment or the .env file), not from
 // the spec: a reference's own default, or unset, is the spec's.
 func (s *Spec) CallerValued(v EnvVar) []VarUse {
-	last := v.ValuePos.Line + strings.Count(v.Value, "\n") + 1 // a block scalar's lines
+	return s.CallerValuedAt(v.ValuePos, Pos{}, v.Value)
+}
+
+// CallerValuedAt is CallerValued of the value written at at: the
+// references from at up to next (the next item of its list, when it has
+// one on the same line: command: [app, "--token=${T}"]), or else on its
+// line from at on, and a block scalar's lines.
+func (s *Spec) CallerValuedAt(at, next Pos, value string) []VarUse {
+	last := at.Line + strings.Count(value, "\n") + 1 // a block scalar's lines
 	var out []VarUse
 	for _, u := range s.Vars {
-		in := u.Pos.Line == v.ValuePos.Line && u.Pos.Col >= v.ValuePos.Col || u.Pos.Line > v.ValuePos.Line && u.Pos.Line <= last && strings.Contains(v.Value, "\n")
+		in := u.Pos.Line == at.Line && u.Pos.Col >= at.Col || u.Pos.Line > at.Line && u.Pos.Line <= last && strings.Contains(value, "\n")
+		if next.Line != 0 && (u.Pos.Line > next.Line || u.Pos.Line == next.Line && u.Pos.Col >= next.Col) {
+			in = false
+		}
 		if in && u.From != FromDefault && u.From != FromUnset {
 			out = append(out, u)
 		}
@@ -383,6 +394,8 @@ type Process struct {
 	Name    string
 	NamePos Pos // position of the name's value
 	Command []string
+	// CommandPos are the positions of Command's items.
+	CommandPos []Pos
 	// Env, Cwd, User override the environment's; nil when unset. Env entries
 	// are added to (and override) the environment's variables.
 	Env      []EnvVar

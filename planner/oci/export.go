@@ -123,6 +123,9 @@ func exportEnv(s *spec.Spec, p *planner.Plan, name string, image bool) (*Bundle,
 		return nil, fmt.Errorf("%s: environment %s: the plan starts no main process", s.File, name)
 	}
 	x.finish()
+	if len(x.refused) > 0 {
+		return nil, x.refused // an image's (callerArgs)
+	}
 	x.cfg.Version = ociVersion(x.cfg)
 	return &Bundle{Config: x.cfg, Rootfs: x.rootfs, Files: x.files, Notes: x.notes}, nil
 }

@@ -87,6 +87,7 @@ func (x *exporter) callerValues() {
 			defs = append(defs, def{v, x.key + ".processes[0].env." + v.Name})
 		}
 	}
+	x.callerArgs()
 	for _, d := range defs {
 		uses := x.s.CallerValued(d.v)
 		if len(uses) == 0 {
@@ -103,5 +104,53 @@ func (x *exporter) callerValues() {
 		}
 		x.note(d.v.Pos, d.key, "not in the image: its value came from nsup's caller (%s), which an image, made to be shared, does not carry: give it when the container starts (podman run -e %s or --env-file)",
 			strings.Join(from, ", "), d.v.Name)
+	}
+}
+
+// callerArgs refuses, for an image, a value of nsup's caller in the main
+// process's command or working folder: the image's entrypoint and
+// working folder are its config's, for whoever gets it, as its
+// variables are, but they cannot be left out (helper-142's review: a
+// .env's token on the command line went into the image while the same
+// value in env was left out).
+func (x *exporter) callerArgs() {
+	if len(x.e.Process) == 0 {
+		return
+	}
+	p := x.e.Process[0]
+	from := func(uses []spec.VarUse) string {
+		var out []string
+		for _, u := range uses {
+			out = append(out, fmt.Sprintf("%s from %s", u.Text, u.From))
+		}
+		return strings.Join(out, ", ")
+	}
+	key := fmt.Sprintf("%s.processes[0]", x.key)
+	for i, a := range p.Command {
+		if i >= len(p.CommandPos) {
+			break
+		}
+		var next spec.Pos
+		if i+1 < len(p.CommandPos) {
+			next = p.CommandPos[i+1]
+		}
+		uses := x.s.CallerValuedAt(p.CommandPos[i], next, a)
+		if len(uses) == 0 {
+			continue
+		}
+		n := uses[0].Name
+		x.refused = append(x.refused, Note{Origin: x.s.Origin(p.CommandPos[i]), Key: fmt.Sprintf("%s.command[%d]", key, i),
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {%s: ${%s}}, podman run -e %s), and read it there ($$%s through a shell)", from(uses), n, n, n, n)})
+	}
+	cwd, ck := p.Cwd, key+".cwd"
+	if cwd == nil {
+		cwd, ck = x.e.Cwd, x.key+".cwd"
+	}
+	if cwd == nil {
+		return
+	}
+	if uses := x.s.CallerValuedAt(cwd.Pos, spec.Pos{}, cwd.Value); len(uses) > 0 {
+		x.refused = append(x.refused, Note{Origin: x.s.Origin(cwd.Pos), Key: ck,
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries its working folder for whoever gets it: write the folder's path", from(uses))})
 	}
 }

@@ -446,3 +446,64 @@ vars.yaml:12:7: environments.e.env.NOTES: not in the image: its value came from 
 		t.Errorf("the bundle's config lacks the caller's values: %q", b.Config.Process.Env)
 	}
 }
+
+// TestExportImageCallerArgs (helper-142's review): an image's
+// entrypoint (the main process's command) and working folder are its
+// config's, for whoever pulls it, as its variables are; a ${VAR} of the
+// caller in them (the .env's token on a command line) went into the
+// image while the same value in env was left out. They cannot be left
+// out: export --image refuses, at each reference, and says how to give
+// the value at run time. A reference's own default stays; a bundle
+// (Export, 0600) keeps them.
+func TestExportImageCallerArgs(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\n"), 0o600)
+	lookup := func(n string) (string, bool) {
+		if n == "WORK" {
+			return "/srv/w0rk", true
+		}
+		return "", false
+	}
+	text := `version: 1
+environments:
+  e:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "exec app --token=${API_TOKEN}", "${MODE:-dev}"]
+        cwd: $WORK
+`
+	s, err := spec.ParseBytesVars("vars.yaml", dir, []byte(text), spec.Vars{Lookup: lookup, DotEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := planner.Compile(s, planner.Options{CacheDir: "/var/cache/nsup", Export: true, Closure: fixedClosure, Caller: &rootCaller, Seccomp: fixedSeccomp, HostPath: fixedHostPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := ExportImage(s, p, "e")
+	want := []string{
+		"vars.yaml:8:32: environments.e.processes[0].command[2]: refused: its value came from nsup's caller (${API_TOKEN} from .env:1), and an image, made to be shared, carries its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {API_TOKEN: ${API_TOKEN}}, podman run -e API_TOKEN), and read it there ($$API_TOKEN through a shell)",
+		"vars.yaml:9:14: environments.e.processes[0].cwd: refused: its value came from nsup's caller ($WORK from environment), and an image, made to be shared, carries its working folder for whoever gets it: write the folder's path",
+	}
+	if err == nil {
+		t.Fatalf("ExportImage gave an image: %q in %q", img.Config.Process.Args, img.Config.Process.Cwd)
+	}
+	got := err.Error()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("error:\n%s\nwant it to hold:\n%s", got, w)
+		}
+	}
+	if strings.Contains(got, "command[3]") || strings.Contains(got, "command[1]") {
+		t.Errorf("a default, or a value the spec writes, refused:\n%s", got)
+	}
+	b, err := Export(s, p, "e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(b.Config.Process.Args, "exec app --token=s3cr3t") || b.Config.Process.Cwd != "/srv/w0rk" {
+		t.Errorf("the bundle lacks the caller's values: %q, cwd %q", b.Config.Process.Args, b.Config.Process.Cwd)
+	}
+}
