@@ -120,6 +120,11 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		return fmt.Errorf("export: %w", err)
 	}
 	tree := filepath.Join(bundle, oci.RootfsDir)
+	if left, err := envFileLeftOut(s, b.Rootfs, tree); err != nil {
+		return fmt.Errorf("export: %w", err)
+	} else if left != "" {
+		fmt.Fprintf(ios.stderr, "nsup: export: %s\n", planner.Shown(fmt.Sprintf("%s: %s.rootfs: %s left out of the layer: it is the .env file the spec's variables came from, whose values an image, made to be shared, does not carry (nor its config: the variables are left out); give them when the container starts (podman run --env-file)", s.Origin(e.Rootfs.Pos), key, left)))
+	}
 	// Mount targets the tree lacks: a runtime mounts on folders the
 	// image has (podman makes them too, Kubernetes' volumeMounts may not).
 	if r, err := os.OpenRoot(tree); err == nil {
@@ -285,4 +290,36 @@ func riskyFiles(tree string) string {
 		}
 	}
 	return strings.Join(parts, "; ")
+}
+
+// envFileLeftOut removes from tree, a copy of dir root r, the .env file
+// the spec's variables came from when r holds it (the project folder as
+// the root), and returns its path ("" when r holds none): its values are
+// left out of an image's config (oci's callerValues), and the file was
+// in the layer (helper-142's review).
+func envFileLeftOut(s *spec.Spec, r planner.Rootfs, tree string) (string, error) {
+	if s.EnvFile == "" || r.Type != "dir" {
+		return "", nil
+	}
+	root, err := filepath.EvalSymlinks(r.Path)
+	if err != nil {
+		return "", err
+	}
+	f, err := filepath.EvalSymlinks(s.EnvFile)
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, f)
+	if err != nil || rel == "." || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", nil
+	}
+	t, err := os.OpenRoot(tree)
+	if err != nil {
+		return "", err
+	}
+	defer t.Close()
+	if err := t.Remove(rel); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	return s.EnvFile, nil
 }

@@ -231,3 +231,44 @@ func TestRootExportOthersFolder(t *testing.T) {
 		t.Errorf("export --oci into a folder of root's: %d %s", code, errs)
 	}
 }
+
+// TestImageLeavesOutEnvFile (helper-142's review): an image's config
+// leaves out the variables the .env beside the spec gave (f39fbc1), but a
+// dir root that holds that .env (the project folder as the root) put
+// the file itself, 0600 token and all, into the image's layer, for
+// whoever gets it. It is left out of the layer now, with a note; a
+// bundle (--oci, the caller's alone) keeps it.
+func TestImageLeavesOutEnvFile(t *testing.T) {
+	requireBusybox(t)
+	dir := t.TempDir()
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(dir, "cache"))
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o755)
+	bb, _ := os.ReadFile("/bin/busybox")
+	os.WriteFile(filepath.Join(dir, "bin", "busybox"), bb, 0o755)
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\n"), 0o600)
+	f := filepath.Join(dir, "nsup.yaml")
+	os.WriteFile(f, []byte(`version: 1
+name: envfile
+environments:
+  app:
+    rootfs: {dir: ., readonly: true}
+    namespaces: [mnt, pid]
+    env: {TOKEN: "${API_TOKEN}"}
+    processes:
+      - {name: main, command: [/bin/busybox, "true"]}
+`), 0o644)
+	out := filepath.Join(t.TempDir(), "img")
+	code, _, errs := nsup(t, "export", "--image", out, f)
+	if code != 0 {
+		t.Fatalf("export --image: %d %s", code, errs)
+	}
+	if c, ok := layerFile(t, out, ".env"); ok {
+		t.Errorf("the layer holds the .env the spec's variables came from: %q", c)
+	}
+	if _, ok := layerFile(t, out, "bin/busybox"); !ok {
+		t.Errorf("the layer lacks bin/busybox: the test reads no layer")
+	}
+	if want := "nsup.yaml:5:13: environments.app.rootfs: " + filepath.Join(dir, ".env") + " left out of the layer"; !strings.Contains(errs, want) {
+		t.Errorf("stderr lacks\n  %s\nin\n  %s", want, errs)
+	}
+}
