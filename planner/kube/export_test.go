@@ -417,3 +417,71 @@ environments:
 		}
 	}
 }
+
+// TestExportCallerValuesSecret: a variable whose value came from nsup's
+// caller (the .env file, nsup's environment) is read from the
+// environment's Secret (PROJECT-ENV-env), not written in the manifest,
+// which is made to be shared and held a 0600 .env's token; a value the
+// spec writes, and a reference's own default, stay as values.
+func TestExportCallerValuesSecret(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\n"), 0o600)
+	lookup := func(n string) (string, bool) {
+		if n == "SHELL_KEY" {
+			return "k3y", true
+		}
+		return "", false
+	}
+	s, err := spec.ParseBytesVars("vars.yaml", dir, []byte(`version: 1
+name: proj
+environments:
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    env:
+      TOKEN: ${API_TOKEN}
+      KEY: "key=${SHELL_KEY}"
+      TAG: ${TAG:-dev}
+    processes:
+      - name: main
+        command: [/bin/sh]
+`), spec.Vars{Lookup: lookup, DotEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, notes, err := Export(s, nil, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(y), "s3cr3t") || strings.Contains(string(y), "k3y") {
+		t.Errorf("the manifest holds a value the caller gave:\n%s", y)
+	}
+	pods, _ := validateManifest(t, y)
+	if len(pods) != 1 {
+		t.Fatalf("%d pods", len(pods))
+	}
+	got := map[string]string{}
+	for _, e := range pods[0].Spec.Containers[0].Env {
+		switch {
+		case e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil:
+			got[e.Name] = "secret " + e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		default:
+			got[e.Name] = e.Value
+		}
+	}
+	want := map[string]string{"TOKEN": "secret proj-web-env/TOKEN", "KEY": "secret proj-web-env/KEY", "TAG": "dev"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (env %v)", k, got[k], v, got)
+		}
+	}
+	text := notesText(notes)
+	for _, w := range []string{
+		"vars.yaml:8:7: environments.web.env.TOKEN: translated: its value came from nsup's caller (${API_TOKEN} from .env:1), which a manifest, made to be shared, does not carry: read from key TOKEN of the Secret proj-web-env",
+		"vars.yaml:9:7: environments.web.env.KEY: translated: its value came from nsup's caller (${SHELL_KEY} from environment)",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("notes:\n%s\nwant them to hold:\n%s", text, w)
+		}
+	}
+}

@@ -7,6 +7,8 @@ package kube
 // k8s.io/api's types, so that a misspelt or misplaced field fails them.
 // The field order is the order of the YAML.
 
+import "encoding/json"
+
 type typeMeta struct {
 	APIVersion string `json:"apiVersion"`
 	Kind       string `json:"kind"`
@@ -64,8 +66,32 @@ type container struct {
 }
 
 type envVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Name      string        `json:"name"`
+	Value     string        `json:"value"`
+	ValueFrom *envVarSource `json:"valueFrom,omitempty"`
+}
+
+// MarshalJSON writes value or valueFrom, never both.
+func (v envVar) MarshalJSON() ([]byte, error) {
+	if v.ValueFrom != nil {
+		return json.Marshal(struct {
+			Name      string        `json:"name"`
+			ValueFrom *envVarSource `json:"valueFrom"`
+		}{v.Name, v.ValueFrom})
+	}
+	return json.Marshal(struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}{v.Name, v.Value})
+}
+
+type envVarSource struct {
+	SecretKeyRef *secretKeySelector `json:"secretKeyRef"`
+}
+
+type secretKeySelector struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
 }
 
 type containerPort struct {
