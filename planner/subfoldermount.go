@@ -32,7 +32,7 @@ import (
 // /data/sub); one below a mount root inside cannot rename the folders
 // of (a tmpfs, a read-only bind); a bind of the very folder shown there
 // (it hides nothing; read-only, subfolderBoundReadonly asks); and one
-// whose host path is not there or is an empty folder when the plan is
+// whose host path is not there, or is an empty folder or file, when the plan is
 // made: nothing to hide, and the plan states what it hides. That path
 // made by apply for the mount point stays empty, so the next plan plans
 // it again; files put there later (by the host) are hidden as long as
@@ -77,11 +77,19 @@ func (ec *envCompiler) subfolderMountHides(i int, parent []int) {
 }
 
 // hidesFiles says whether a mount on the host path p hides anything: p
-// is there, and is not an empty folder (a file, a link, a folder with
-// names in it, or a path that cannot be read: taken as hiding).
+// is there, and is not an empty folder nor an empty file (a file with
+// bytes, a link, a folder with names in it, or a path that cannot be
+// read: taken as hiding). An empty file is a bound file's mount point,
+// as apply makes it for a target that is missing, and as a closure's
+// tree lists it (mountpoints.go), so an exported bundle's rootfs has it:
+// taken as hiding, the next plan of a writable dir root refused the
+// spec whose apply had just made it (helper-141's stop).
 func hidesFiles(p string) bool {
 	fi, err := os.Lstat(p)
 	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return false
+	}
+	if err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
 		return false
 	}
 	if err != nil || !fi.IsDir() {

@@ -12,16 +12,21 @@ import (
 // root inside renames /data/sub, and the next run mounts it on a folder
 // of its own (TestRootSubfolderMountHidesRenamed). One directly in the
 // bound folder (/work/node_modules), over a host path that is not there
-// or is an empty folder (nothing to hide), in a subfolder bound onto
+// or is an empty folder or file (nothing to hide), in a subfolder bound onto
 // its own place, below a tmpfs or in a read-only bind, or a writable
 // bind of the very folder shown there, plans.
 func TestSubfolderMountHidesRefused(t *testing.T) {
 	dir := t.TempDir()
 	refusalTree(t, dir, []string{"rootfs/data", "host/sub/cache", "host/sub/empty", "host/top", "host/own/deep/x", "other/x", "vols"}, nil)
 	for _, f := range []string{"host/sub/cache/token", "host/top/token", "host/sub/conf", "host/own/deep/x/token", "other/f"} {
-		if err := os.WriteFile(filepath.Join(dir, f), nil, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// An empty file: a bound file's mount point, as apply makes it
+	// (helper-141's stop: taken as hiding, refused).
+	if err := os.WriteFile(filepath.Join(dir, "host/sub/emptyf"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	const bind = "      - {type: bind, source: ./host, target: /data}\n"
 	tmpfs := func(at string) string { return "      - {type: tmpfs, target: " + at + "}\n" }
@@ -44,6 +49,7 @@ func TestSubfolderMountHidesRefused(t *testing.T) {
 		// Nothing to hide: not there (two levels down), or empty.
 		{bind + tmpfs("/data/sub/empty"), "", ""},
 		{bind + tmpfs("/data/sub/none/deeper"), "", ""},
+		{bind + "      - {type: bind, source: ./other/f, target: /data/sub/emptyf, readonly: true}\n", "", ""},
 		{bind + "      - {type: bind, source: ./other, target: /data/new/dir, create: true}\n", "", ""},
 		// The subfolder bound onto itself, a tmpfs or a read-only bind
 		// above, the very folder bound writable again.
