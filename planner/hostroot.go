@@ -107,7 +107,7 @@ func (ec *envCompiler) mountField(i int) string {
 // hostRootTree makes the tree of a root of host folders: a symlink on the
 // host listed in rootfs.host is made as that link (its target must be
 // bound too); the merged-/usr links whose targets are bound; the mount
-// points (neededDirs, by the caller); an empty file for a bound file.
+// points (mountPoints, by the caller); an empty file for a bound file.
 func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 	ec.tree = map[string]File{}
 	var paths []string

@@ -201,9 +201,7 @@ func (ec *envCompiler) rootfs() {
 			paths = ec.closureTree(r, field)
 		}
 		ec.targetLinks()
-		for _, d := range ec.neededDirs() {
-			ec.mkdirTree(d)
-		}
+		ec.mountPoints()
 		ec.etcPlaceholders()
 		ec.identityInTree()
 		files := make([]File, 0, len(ec.tree))
@@ -397,41 +395,6 @@ func sameRootfs(a, b spec.Rootfs) bool {
 		return slices.EqualFunc(x, y, func(p, q spec.String) bool { return p.Value == q.Value })
 	}
 	return same(a.Closure, b.Closure) && same(a.Packages, b.Packages) && same(a.Host, b.Host)
-}
-
-// neededDirs lists the directories an environment needs in its root:
-// mount targets not inside an earlier mount (those are created in that
-// mount at apply time), and working directories.
-func (ec *envCompiler) neededDirs() []string {
-	var dirs, mounted []string
-	for _, m := range ec.e.Mounts {
-		inside := false
-		for _, t := range mounted {
-			if within(m.Target, t) {
-				inside = true
-			}
-		}
-		mounted = append(mounted, m.Target)
-		if inside {
-			continue
-		}
-		if m.Type == spec.MountBind {
-			if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
-				dirs = append(dirs, path.Dir(m.Target)) // a file target: its folder
-				continue
-			}
-		}
-		dirs = append(dirs, m.Target)
-	}
-	if ec.e.Cwd != nil {
-		dirs = append(dirs, ec.e.Cwd.Value)
-	}
-	walkProcs(ec.e.Process, func(p *spec.Process, _ string) {
-		if p.Cwd != nil {
-			dirs = append(dirs, p.Cwd.Value)
-		}
-	})
-	return dirs
 }
 
 // within reports whether p is t or below it.

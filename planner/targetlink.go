@@ -31,7 +31,7 @@ import (
 // target whose last component is a symlink of the root's tree (as the
 // mounts before it show it) to where the link leads. Called once the
 // tree is known and before anything reads the targets: a closure's or
-// host root's before its mount points are made (neededDirs makes the
+// host root's before its mount points are made (mountPoints makes the
 // one it leads to).
 func (ec *envCompiler) targetLinks() {
 	if ec.opts.Export || ec.joined(spec.NSMount) != nil {

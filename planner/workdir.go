@@ -19,7 +19,7 @@ package planner
 //     cwd: refused, naming the folder to make it in (nsup does not write
 //     the host's folders for a working directory);
 //   - a closure or host root: nsup's own tree, which has it already
-//     (neededDirs), unless a mount covers it (then as above);
+//     (mountPoints), unless a mount covers it (then as above);
 //   - a file on its way, in a tree the plan knows: refused.
 //
 // A cwd below a kernel filesystem (proc, sysfs...), or through a symlink,
@@ -165,7 +165,7 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			}
 		case r.Dir == "" && r.Tar == "":
 			// A closure or host root: nsup's tree holds it
-			// (neededDirs).
+			// (mountPoints).
 		case overlaid(r):
 			steps = append(steps, cwdStep{c.Pos, MakeCwd{Path: c.Value, Root: ec.root}})
 		case ec.opts.Export:
