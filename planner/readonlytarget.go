@@ -80,6 +80,9 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	if n == len(comps) || n < 0 {
 		return // there: mounted on as it is (or not known)
 	}
+	if f, ok := t(path.Join(cur, comps[n])); ok && f.Type == "symlink" && n == len(comps)-1 && ec.refused(ec.mountField(i)+".target") {
+		return // a link there, refused already (targetLinks's): not missing
+	}
 	if f, ok := resolveIn(t, cur); !ok || f.Type != "dir" {
 		return // a file on the way: targetKindFits's
 	}
@@ -316,4 +319,9 @@ func sysfsMissing(rel string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// refused says whether an error of the plan names the spec key field.
+func (ec *envCompiler) refused(field string) bool {
+	return slices.ContainsFunc(ec.errs, func(err *spec.Error) bool { return err.Path == field })
 }

@@ -84,3 +84,26 @@ func TestReadonlyTargetRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReadonlyTargetLinkOneError (helper-143's survey): a target that is
+// a symlink in the folder of a read-only bind (a dangling one, or one
+// whose end the plan's tree lacks: rootfs.host's /etc/mtab ->
+// /proc/mounts) got targetLinks's refusal (ELOOP), and then a second one
+// at the same target, saying it is missing and to make it in the bind's
+// source, where it is there, as a link. One error a target.
+func TestReadonlyTargetLinkOneError(t *testing.T) {
+	dir := t.TempDir()
+	refusalTree(t, dir, []string{"src"}, map[string]string{"src/dangling": "nowhere"})
+	text := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid, net, ipc]\n    mounts:\n" +
+		"      - {type: bind, source: ./src, target: /srv, readonly: true}\n      - {type: tmpfs, target: /srv/dangling}\n" +
+		"    processes: [{name: main, command: [/bin/sh]}]\n"
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(s, fixedOptions(Options{FolderStat: folderStat, Caller: &rootCaller, CacheDir: t.TempDir(), Project: "p"}))
+	want := "t.yaml:8:9: environments.a.mounts[1].target: /srv/dangling is a symlink (-> nowhere) in the folder mounted at /srv (environments.a.mounts[0]), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to"
+	if err == nil || strings.ReplaceAll(err.Error(), dir, "DIR") != want {
+		t.Errorf("got %v, want only %q", err, want)
+	}
+}
