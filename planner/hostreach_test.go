@@ -237,6 +237,59 @@ func TestHostScopes(t *testing.T) {
 	}
 }
 
+// TestPtraceSharersNote (helper-143's survey): a debug box keeping
+// SYS_PTRACE that joins an app's pid namespace traced the app's
+// processes before it was made a Landlock domain, and gets EPERM since
+// (by hand: strace -p of the app's sleep, "ptrace(PTRACE_SEIZE, 1):
+// Operation not permitted"). The plan says so, for the joiner and the
+// joined (a join by path is named too: tried by hand); not for an
+// environment alone in its pid namespace, nor where no domain is made
+// (an old kernel: its own note).
+func TestPtraceSharersNote(t *testing.T) {
+	root := shRoot(t)
+	const ptrace = "\n    security: {capabilities: {add: [SYS_PTRACE]}}"
+	env := func(name, ns, extra string) string {
+		return "  " + name + ":\n    rootfs: {dir: " + root + "}\n    namespaces: [" + ns + "]" + extra + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
+	}
+	note := func(env, with string) string {
+		return "environments." + env + ".security.capabilities.add: CAP_SYS_PTRACE, kept in the host's user namespace, reaches the environment's own processes only (its Landlock domain), not the others of its pid namespace, those of " + with + " (strace -p or gdb -p of one gets EPERM)"
+	}
+	for _, c := range []struct {
+		name, envs string
+		abi        int
+		want       []string // notes, by environment order
+	}{
+		{"joining", env("app", "mnt, pid, net", "") + env("dbg", "mnt, net", ptrace+"\n    join: {pid: app}"), 7, []string{"", note("dbg", "environment app")}},
+		{"joined", env("app", "mnt, pid, net", ptrace) + env("b", "mnt, net", "\n    join: {pid: app}") + env("c", "mnt, net", "\n    join: {pid: b}"), 7, []string{note("app", "environments b, c"), "", ""}},
+		{"alone", env("app", "mnt, pid, net", ptrace), 7, []string{""}},
+		{"old kernel", env("app", "mnt, pid, net", "") + env("dbg", "mnt, net", ptrace+"\n    join: {pid: app}"), 5, []string{"", ""}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := spec.ParseBytes("l.yaml", t.TempDir(), []byte("version: 1\nenvironments:\n"+c.envs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			caller := rootCaller
+			o := fixedOptions(Options{CacheDir: "/var/cache/nsup", Caller: &caller})
+			o.LandlockABI = func() int { return c.abi }
+			p, err := Compile(s, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, e := range p.Environments {
+				notes := strings.Join(e.Notes, "\n")
+				has := strings.Contains(notes, "reaches the environment's own processes only")
+				switch {
+				case c.want[i] == "" && has:
+					t.Errorf("%s: a note it shares its pid namespace:\n%s", e.Name, notes)
+				case c.want[i] != "" && !strings.Contains(notes, c.want[i]):
+					t.Errorf("%s: no note %q:\n%s", e.Name, c.want[i], notes)
+				}
+			}
+		})
+	}
+}
+
 // TestHostIPCFilter: an environment in the host's IPC namespace, in a
 // user namespace or not, has a filter refusing SysV IPC and message
 // queues (EPERM), taken out of every other rule, `unconfined` too; one

@@ -107,6 +107,41 @@ func (ec *envCompiler) hostScopes(pos spec.Pos) {
 		return
 	}
 	ec.add(Child, pos, Landlock{Scoped: scoped})
+	if !ptrace {
+		return
+	}
+	if with := ec.pidSharers(); with != "" {
+		// helper-143's survey: a debug box that joins an app's pid
+		// namespace to strace it worked before the domain, and got
+		// EPERM after, with nothing in the plan to say why.
+		ec.notes = append(ec.notes, fmt.Sprintf("%s.security.capabilities.add: CAP_SYS_PTRACE, kept in the host's user namespace, reaches the environment's own processes only (its Landlock domain), not the others of its pid namespace, %s (strace -p or gdb -p of one gets EPERM); trace those from within their own environment (nsup exec, SYS_PTRACE kept there)", ec.field, with))
+	}
+}
+
+// pidSharers names what shares the environment's pid namespace (""
+// when nothing does): the namespace it joins by path, or the other
+// environments of the spec in the one it makes or joins by name.
+func (ec *envCompiler) pidSharers() string {
+	if j := ec.joined(spec.NSPID); j != nil && j.isPath() {
+		return "those of " + j.ref + ", joined by path"
+	}
+	owner := ec.s.NamespaceOwner(ec.e.Name, spec.NSPID)
+	if owner == nil || !owner.HasNamespace(spec.NSPID) {
+		return ""
+	}
+	var names []string
+	for _, o := range ec.s.Environments {
+		if o.Name != ec.e.Name && ec.s.NamespaceOwner(o.Name, spec.NSPID) == owner {
+			names = append(names, o.Name)
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	if len(names) == 1 {
+		return "those of environment " + names[0]
+	}
+	return "those of environments " + strings.Join(names, ", ")
 }
 
 // hostShareNotes says in the plan what an environment shares of the
