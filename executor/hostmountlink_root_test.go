@@ -39,10 +39,13 @@ func TestRootMissingFolderLinkedOnHostMount(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Unmount(below, syscall.MNT_DETACH) })
+	// A writable root: a read-only one makes the host's tmpfs read-only
+	// before the spec's mounts, and the plan refuses the missing target
+	// (TestRootReadonlyHostTargetRefused).
 	p := compile(t, dir, `version: 1
 environments:
   victim:
-    rootfs: {dir: ./rootfs}
+    rootfs: {dir: ./rootfs, readonly: false}
     namespaces: [mnt, pid]
     mounts:
       - {type: bind, source: ./hostdata, target: /data}
