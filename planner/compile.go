@@ -309,6 +309,8 @@ type compiler struct {
 	// stats memoizes the lstat of a path below a host folder (dirTree,
 	// mountedView).
 	stats statCache
+	// mountFacts memoizes the host mounts' flags and ids (readonlytarget.go).
+	mountFacts hostMountFacts
 	// lookups memoizes a command looked up in a dir rootfs: by root,
 	// name, PATH and working directory.
 	lookups map[string]lookup

@@ -40,6 +40,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/nsup/nsup/spec"
 	"golang.org/x/sys/unix"
@@ -165,9 +166,9 @@ func (ec *envCompiler) rootFolderWritable(i int, missing string) {
 	dir, host := filepath.Join(ec.root, path.Dir(missing)), filepath.Join(ec.root, missing)
 	var why, fix string
 	switch {
-	case hostReadonly(dir):
+	case ec.hostReadonly(dir):
 		why, fix = "on a read-only mount of the host's", "make the host's mount writable"
-	case r.Readonly && !sameMount(dir, ec.root):
+	case r.Readonly && !ec.sameMount(dir, ec.root):
 		why, fix = "on a mount of the host's below the root's folder, which apply makes read-only with the root before the spec's mounts (rootfs.readonly)", "say readonly: false on the root"
 	default:
 		return
@@ -187,7 +188,7 @@ func (ec *envCompiler) bindFolderWritable(i, k int, v viewMount, missing string)
 	if !b.Recursive {
 		on = v.source
 	}
-	if !hostReadonly(on) {
+	if !ec.hostReadonly(on) {
 		return
 	}
 	kind := "bind"
@@ -210,27 +211,66 @@ func (ec *envCompiler) createdWritable(i int) {
 	if slices.ContainsFunc(ec.e.Mounts[:i], func(o spec.Mount) bool { return o.Type == spec.MountBind && o.Source == m.Source }) {
 		return
 	}
-	if _, on, ok := bindSource(m.Source); ok && hostReadonly(on) {
+	if _, on, ok := bindSource(m.Source); ok && ec.hostReadonly(on) {
 		ec.errorf(m.Pos, ec.mountField(i)+".source", "%s is missing, and apply would make it (create: true) in %s, which is on a read-only mount of the host's: apply's mkdir would fail (read-only file system); make %s on the host beforehand, or bind a folder of a writable mount", m.Source, on, m.Source)
 	}
 }
 
+// hostMountFacts memoizes, for a plan, what hostReadonly and sameMount
+// ask of a host folder (1,000 environments of one dir root ask the same).
+type hostMountFacts struct {
+	mu sync.Mutex
+	ro map[string]bool
+	id map[string]uint64 // 0: not known
+}
+
 // hostReadonly says whether the host folder dir is on a read-only mount
 // or filesystem (statfs(2) ST_RDONLY: either's flag).
-func hostReadonly(dir string) bool {
+func (ec *envCompiler) hostReadonly(dir string) bool {
+	f := &ec.mountFacts
+	f.mu.Lock()
+	ro, seen := f.ro[dir]
+	f.mu.Unlock()
+	if seen {
+		return ro
+	}
 	var st unix.Statfs_t
-	return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+	ro = unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+	f.mu.Lock()
+	if f.ro == nil {
+		f.ro = map[string]bool{}
+	}
+	f.ro[dir] = ro
+	f.mu.Unlock()
+	return ro
 }
 
 // sameMount says whether the host folders a and b are on one mount
 // (statx(2) STATX_MNT_ID; true when that is not known).
-func sameMount(a, b string) bool {
-	var x, y unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, a, 0, unix.STATX_MNT_ID, &x) != nil || unix.Statx(unix.AT_FDCWD, b, 0, unix.STATX_MNT_ID, &y) != nil ||
-		x.Mask&y.Mask&unix.STATX_MNT_ID == 0 {
-		return true
+func (ec *envCompiler) sameMount(a, b string) bool {
+	x, y := ec.mountID(a), ec.mountID(b)
+	return x == 0 || y == 0 || x == y
+}
+
+func (ec *envCompiler) mountID(dir string) uint64 {
+	f := &ec.mountFacts
+	f.mu.Lock()
+	id, seen := f.id[dir]
+	f.mu.Unlock()
+	if seen {
+		return id
 	}
-	return x.Mnt_id == y.Mnt_id
+	var x unix.Statx_t
+	if unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &x) == nil && x.Mask&unix.STATX_MNT_ID != 0 {
+		id = x.Mnt_id
+	}
+	f.mu.Lock()
+	if f.id == nil {
+		f.id = map[string]uint64{}
+	}
+	f.id[dir] = id
+	f.mu.Unlock()
+	return id
 }
 
 // roFrom is what a view of roViews is: the mount of that index in
