@@ -130,7 +130,7 @@ func (ec *envCompiler) hostRootTree(r spec.Rootfs, field string) []string {
 			if strict && real == "/" {
 				ec.errorf(pos, f, "%s is a link to / on this host: list the folders it would show instead", p)
 			} else if strict {
-				ec.errorf(pos, f, "%s is a link to %s on this host: the root gets that link, but %s is not among the folders bound; add it (or the folder that holds it) to rootfs.host", p, target, real)
+				ec.errorf(pos, f, "%s is a link to %q on this host: the root gets that link, but %s is not among the folders bound; add it (or the folder that holds it) to rootfs.host", p, target, real)
 			}
 			return
 		}

@@ -93,7 +93,7 @@ environments:
     processes: [{name: main, command: [hello]}]
 `
 	_, err = compileLimits(t, bad, rootCaller, "hybrid")
-	for _, w := range []string{"rootfs.host[0]: " + h + "/bin is a link to tools/bin on this host", "add it (or the folder that holds it) to rootfs.host",
+	for _, w := range []string{"rootfs.host[0]: " + h + "/bin is a link to \"tools/bin\" on this host", "add it (or the folder that holds it) to rootfs.host",
 		`"hello" not found in the rootfs nor in its mounts`} {
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("error %v, want %q", err, w)

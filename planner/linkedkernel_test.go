@@ -30,7 +30,7 @@ func TestMaskThroughLinkToKernelMountRefused(t *testing.T) {
 		{proc + "      - {type: tmpfs, target: /lnk/sys, readonly: true}\n", "", "leads below the proc at /proc (environments.a.mounts[0]), to /proc/sys"},
 		// proc's own target through a link, a masked path written as it
 		// leads.
-		{"      - {type: proc, target: /p/proc}\n", "    security: {masked_paths: [/x/proc/keys]}\n", "lies below the proc at /p/proc (environments.a.mounts[0]), whose target passes through the symlink /p of the root (-> x) to /x/proc"},
+		{"      - {type: proc, target: /p/proc}\n", "    security: {masked_paths: [/x/proc/keys]}\n", "lies below the proc at /p/proc (environments.a.mounts[0]), whose target passes through the symlink /p of the root (-> \"x\") to /x/proc"},
 		{proc, "    security: {masked_paths: [/proc/keys]}\n", ""},
 		{"      - {type: proc, target: /p/proc}\n", "", ""},
 		{"      - {type: proc, target: /p/proc}\n", "    security: {masked_paths: [/p/proc/keys]}\n", ""},

@@ -86,10 +86,10 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 			switch t := e.Mounts[k].Target; {
 			case within(target, t):
 			case link != "":
-				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %s) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), path.Join(append([]string{cur}, rest...)...))
+				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %q) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), path.Join(append([]string{cur}, rest...)...))
 			default:
 				l := ec.treeTargets[k]
-				ec.errorf(pos, field, "%s lies below %s at %s (%s), whose target passes through the symlink %s of the root (-> %s) to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could point the link elsewhere; name that mount's target by the path it leads to, or this one below %s", target, what(k), t, ec.mountField(k), l.link, l.to, l.at, t)
+				ec.errorf(pos, field, "%s lies below %s at %s (%s), whose target passes through the symlink %s of the root (-> %q) to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could point the link elsewhere; name that mount's target by the path it leads to, or this one below %s", target, what(k), t, ec.mountField(k), l.link, l.to, l.at, t)
 			}
 			return
 		}

@@ -17,11 +17,11 @@ func TestMountLinkedBelowTmpfsRefused(t *testing.T) {
 		map[string]string{"rootfs/opt": "/tmp", "rootfs/lnk": "x", "rootfs/var/run": "../run", "rootfs/opt2": "opt", "rootfs/mq": "dev/mqueue"})
 	const tmp = "      - {type: tmpfs, target: /tmp}\n"
 	checkRefusals(t, dir, "mnt, pid, ipc", "", fixedOptions(Options{Caller: &rootCaller}), []refusal{
-		{tmp + "      - {type: tmpfs, target: /opt/new}\n", "", "/opt/new passes through the symlink /opt of the root (-> /tmp) and leads below the tmpfs at /tmp (environments.a.mounts[0]), to /tmp/new"},
+		{tmp + "      - {type: tmpfs, target: /opt/new}\n", "", "/opt/new passes through the symlink /opt of the root (-> \"/tmp\") and leads below the tmpfs at /tmp (environments.a.mounts[0]), to /tmp/new"},
 		// A link to a link to the tmpfs, and a bind's file.
 		{tmp + "      - {type: bind, source: ./rootfs/bin/sh, target: /opt2/a/sh}\n", "", "leads below the tmpfs at /tmp (environments.a.mounts[0]), to /tmp/a/sh"},
 		{"      - {type: tmpfs, target: /run}\n      - {type: tmpfs, target: /var/run/lock}\n", "", "leads below the tmpfs at /run (environments.a.mounts[0]), to /run/lock"},
-		{"      - {type: tmpfs, target: /lnk/t}\n      - {type: tmpfs, target: /x/t/inner}\n", "", "lies below the tmpfs at /lnk/t (environments.a.mounts[0]), whose target passes through the symlink /lnk of the root (-> x) to /x/t"},
+		{"      - {type: tmpfs, target: /lnk/t}\n      - {type: tmpfs, target: /x/t/inner}\n", "", "lies below the tmpfs at /lnk/t (environments.a.mounts[0]), whose target passes through the symlink /lnk of the root (-> \"x\") to /x/t"},
 		{"      - {type: mqueue, target: /dev/mqueue}\n      - {type: tmpfs, target: /mq/q}\n", "", "leads below the mqueue at /dev/mqueue (environments.a.mounts[0]), to /dev/mqueue/q"},
 		// As they lead, they plan; so do masked paths through the link.
 		{tmp + "      - {type: tmpfs, target: /tmp/new}\n", "", ""},

@@ -183,7 +183,7 @@ func (ec *envCompiler) plantedLink(p string, pos spec.Pos, field string) {
 			// Or shown below it by another path (shownBelow; a bind's
 			// recursive or not, taken as recursive).
 			if h := holder(l.at, w.Path); h != "" && h != l.at || h == "" && shownBelow(l.at, w.Path, true, ec.compiler.writableMounts) != "" {
-				ec.errorf(pos, field, "%s passes through the symlink %s (-> %s), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.Path, w.Field)
+				ec.errorf(pos, field, "%s passes through the symlink %s (-> %q), in %s, which %s lets an environment write: root inside (or the folder's owner) may have put it there on an earlier run, to lead this path anywhere on the host; name where it leads, or a path with no symlink in that folder", p, l.at, l.target, w.Path, w.Field)
 				return
 			}
 		}
@@ -264,7 +264,7 @@ func (ec *envCompiler) subpathWithin(m spec.Mount, field string) {
 	}
 	for _, l := range links {
 		if l.at != base && within(l.at, base) {
-			ec.errorf(m.Pos, field, "%s passes through the symlink %s (to %s), and does not lead to a folder that is there: a subpath through a symlink must lead to one within its source %s", m.Source, l.at, l.target, m.Within)
+			ec.errorf(m.Pos, field, "%s passes through the symlink %s (to %q), and does not lead to a folder that is there: a subpath through a symlink must lead to one within its source %s", m.Source, l.at, l.target, m.Within)
 			return
 		}
 	}

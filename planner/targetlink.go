@@ -60,15 +60,15 @@ func (ec *envCompiler) targetLinks() {
 			l, _ := t(stuck)
 			what := m.Target + " is"
 			if stuck != at {
-				what = fmt.Sprintf("%s is a symlink of the root (-> %s) that leads through %s,", m.Target, f.Link, stuck)
+				what = fmt.Sprintf("%s is a symlink of the root (-> %q) that leads through %s,", m.Target, f.Link, stuck)
 			}
-			ec.errorf(m.Pos, field, "%s a symlink (-> %s) in the folder mounted at %s (%s), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to", what, l.Link, ec.targetOf(origin(stuck)), origin(stuck))
+			ec.errorf(m.Pos, field, "%s a symlink (-> %q) in the folder mounted at %s (%s), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to", what, l.Link, ec.targetOf(origin(stuck)), origin(stuck))
 			continue
 		case !ok:
-			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %s) that leads round in circles (ELOOP): apply could not mount there; write the target as a path with no symlink at its end", m.Target, f.Link)
+			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %q) that leads round in circles (ELOOP): apply could not mount there; write the target as a path with no symlink at its end", m.Target, f.Link)
 			continue
 		case to == "/":
-			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %s) that leads to the root itself, where a mount cannot go: write the target as a folder of the root", m.Target, f.Link)
+			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %q) that leads to the root itself, where a mount cannot go: write the target as a folder of the root", m.Target, f.Link)
 			continue
 		}
 		if !copied {
@@ -79,7 +79,7 @@ func (ec *envCompiler) targetLinks() {
 		ec.e.Mounts[i].Target = to
 		ec.views = nil // worked out again, from where it lands
 		ec.coveredByLink(i, m.Target)
-		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is a symlink of the root (-> %s): mounted where it leads, at %s (apply follows no link at a target's end)", field, m.Target, f.Link, to))
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is a symlink of the root (-> %q): mounted where it leads, at %s (apply follows no link at a target's end)", field, m.Target, f.Link, to))
 	}
 	// Worked out again once the tree is whole (a closure's mount points
 	// are made after this).

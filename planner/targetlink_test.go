@@ -67,11 +67,11 @@ environments:
 		}
 		notes := strings.Join(p.Environments[0].Notes, "\n")
 		for _, n := range []string{
-			"environments.a.mounts[0].target: /lib64/share is a symlink of the root (-> ../share): mounted where it leads, at /usr/share (apply follows no link at a target's end)",
-			"environments.a.mounts[1].target: /chain is a symlink of the root (-> lib64): mounted where it leads, at /usr/lib64",
-			"environments.a.mounts[3].target: /home is a symlink of the root (-> /var/home): mounted where it leads, at /var/home",
-			"environments.a.mounts[4].target: /etc/resolv.conf is a symlink of the root (-> ../run/systemd/resolv.conf): mounted where it leads, at /run/systemd/resolv.conf",
-			"environments.a.mounts[6].target: /lnk is a symlink of the root (-> data): mounted where it leads, at /data",
+			"environments.a.mounts[0].target: /lib64/share is a symlink of the root (-> \"../share\"): mounted where it leads, at /usr/share (apply follows no link at a target's end)",
+			"environments.a.mounts[1].target: /chain is a symlink of the root (-> \"lib64\"): mounted where it leads, at /usr/lib64",
+			"environments.a.mounts[3].target: /home is a symlink of the root (-> \"/var/home\"): mounted where it leads, at /var/home",
+			"environments.a.mounts[4].target: /etc/resolv.conf is a symlink of the root (-> \"../run/systemd/resolv.conf\"): mounted where it leads, at /run/systemd/resolv.conf",
+			"environments.a.mounts[6].target: /lnk is a symlink of the root (-> \"data\"): mounted where it leads, at /data",
 		} {
 			if !strings.Contains(notes, n) {
 				t.Errorf("overlay %s: no note\n  %s\nin\n  %s", overlay, n, notes)
@@ -160,10 +160,10 @@ func TestTargetLinkRefused(t *testing.T) {
 		os.Symlink(to, filepath.Join(dir, link))
 	}
 	for _, c := range []struct{ mounts, want string }{
-		{"[{type: tmpfs, target: /top}]", "t.yaml:6:14: environments.a.mounts[0].target: /top is a symlink of the root (-> ..) that leads to the root itself, where a mount cannot go: write the target as a folder of the root"},
-		{"[{type: tmpfs, target: /l1}]", "t.yaml:6:14: environments.a.mounts[0].target: /l1 is a symlink of the root (-> l2) that leads round in circles (ELOOP): apply could not mount there; write the target as a path with no symlink at its end"},
-		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /data/lnk}]", "t.yaml:6:59: environments.a.mounts[1].target: /data/lnk is a symlink (-> sub) in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to"},
-		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /via}]", "t.yaml:6:59: environments.a.mounts[1].target: /via is a symlink of the root (-> data/lnk) that leads through /data/lnk, a symlink (-> sub) in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link"},
+		{"[{type: tmpfs, target: /top}]", "t.yaml:6:14: environments.a.mounts[0].target: /top is a symlink of the root (-> \"..\") that leads to the root itself, where a mount cannot go: write the target as a folder of the root"},
+		{"[{type: tmpfs, target: /l1}]", "t.yaml:6:14: environments.a.mounts[0].target: /l1 is a symlink of the root (-> \"l2\") that leads round in circles (ELOOP): apply could not mount there; write the target as a path with no symlink at its end"},
+		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /data/lnk}]", "t.yaml:6:59: environments.a.mounts[1].target: /data/lnk is a symlink (-> \"sub\") in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to"},
+		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /via}]", "t.yaml:6:59: environments.a.mounts[1].target: /via is a symlink of the root (-> \"data/lnk\") that leads through /data/lnk, a symlink (-> \"sub\") in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link"},
 		{"[{type: tmpfs, target: /lib64/t}, {type: tmpfs, target: /lib64}]", "t.yaml:6:14: environments.a.mounts[0]: the tmpfs at /lib64/t, which lands at /usr/lib64/t, lies below environments.a.mounts[1] at /lib64, listed after it, a symlink of the root to /usr/lib64, where it is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after environments.a.mounts[1]"},
 		{"[{type: tmpfs, target: /lib64}, {type: tmpfs, target: /usr/lib64/t}]", ""},
 		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /data/sub}]", ""},

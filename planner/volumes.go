@@ -106,7 +106,7 @@ func (ec *envCompiler) volumes() {
 				// Apply makes the folder, and binds it, through no
 				// symlink (RESOLVE_NO_SYMLINKS): said here, not
 				// planned for apply to refuse.
-				ec.errorf(m.Pos, field+".source", "%s is a symlink (to %s) on the way to %s, which apply makes and binds through no symlink: name the folder where it leads", link, to, m.Source)
+				ec.errorf(m.Pos, field+".source", "%s is a symlink (to %q) on the way to %s, which apply makes and binds through no symlink: name the folder where it leads", link, to, m.Source)
 			}
 			if !planned[m.Source] {
 				planned[m.Source] = true
