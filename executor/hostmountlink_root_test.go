@@ -118,7 +118,7 @@ environments:
 			p, err := planner.Compile(s, planner.Options{CacheDir: filepath.Join(dir, "cache"),
 				Cgroups: func() (*cgroup.Layout, error) { return cgroup.Discover(os.DirFS("/")) }})
 			if err != nil {
-				if !strings.Contains(err.Error(), "/lnk/x/new passes through the symlink /lnk of the root (-> mnt) and leads to /mnt/x/new, on a mount of the host's below the root") {
+				if !strings.Contains(err.Error(), "/lnk/x/new passes through the symlink /lnk of the root (-> \"mnt\") and leads to /mnt/x/new, on a mount of the host's below the root") {
 					t.Fatalf("refused, but not for the link: %v", err)
 				}
 				return

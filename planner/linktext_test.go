@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // forgedLink is a symlink's target as root inside a writable dir root
@@ -25,7 +27,7 @@ const forgedLink = "x\nx.yaml:1:1: forged"
 // source through a link in a writable bind; a host root's listed link.
 func TestLinkTextQuoted(t *testing.T) {
 	dir := t.TempDir()
-	for _, d := range []string{"root/bin", "root/" + forgedLink, "root/tmp", "host", "proj", "elsewhere/" + forgedLink, "h/" + forgedLink} {
+	for _, d := range []string{"root/bin", "root/" + forgedLink, "root/tmp", "host", "proj", "elsewhere/" + forgedLink, "h/" + forgedLink, "var", "data/" + forgedLink} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -41,6 +43,7 @@ func TestLinkTextQuoted(t *testing.T) {
 		"root/opt":               "/tmp/" + forgedLink,
 		"proj/cache":             filepath.Join(dir, "elsewhere", forgedLink),
 		"h/tools":                forgedLink,
+		"var/cache":              filepath.Join(dir, "data", forgedLink),
 	} {
 		if err := os.Symlink(to, filepath.Join(dir, link)); err != nil {
 			t.Fatal(err)
@@ -86,5 +89,16 @@ func TestLinkTextQuoted(t *testing.T) {
 				t.Errorf("%s: a line of the link's: %q", c.name, l)
 			}
 		}
+	}
+
+	// nsup's cache reached through a link in a writable bind.
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(env(root, "[{type: bind, source: ./var, target: /x}]")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(s, fixedOptions(Options{CacheDir: filepath.Join(dir, "var/cache/nsup"), Caller: &rootCaller}))
+	want = "is reached through the symlink " + dir + "/var/cache (-> " + strconv.Quote(filepath.Join(dir, "data", forgedLink)) + ")"
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Count(err.Error(), "\n") != strings.Count(err.Error(), "\nt.yaml:") {
+		t.Errorf("the cache's link: %v, want one line each, with\n  %s", err, want)
 	}
 }

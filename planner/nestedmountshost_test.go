@@ -81,7 +81,7 @@ environments:
 		t.Errorf("%d of the %d mounts in the plan", seen, len(want))
 	}
 	_, err = Compile(parse("      - {type: tmpfs, target: /lnk/y}\n"), opts)
-	if w := "t.yaml:7:9: environments.a.mounts[0].target: /lnk/y passes through the symlink /lnk of the root (-> mnt) and leads to /mnt/y, on a mount of the host's below the root"; err == nil || !strings.Contains(err.Error(), w) {
+	if w := "t.yaml:7:9: environments.a.mounts[0].target: /lnk/y passes through the symlink /lnk of the root (-> \"mnt\") and leads to /mnt/y, on a mount of the host's below the root"; err == nil || !strings.Contains(err.Error(), w) {
 		t.Errorf("/lnk/y: %v, want refused: %s", err, w)
 	}
 }

@@ -57,7 +57,7 @@ func (ec *envCompiler) linkedOntoHostMount(i, parent int, beneath string) {
 		return
 	}
 	m, l := ec.e.Mounts[i], ec.treeTargets[i]
-	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s passes through the symlink %s of the root (-> %s) and leads to %s, on a mount of the host's below the root: the folders it lacks would be made by a walk that crosses that mount and follows links, and an environment that may write the tree could point a link elsewhere after the plan (into a host folder bound inside); name the path it leads to", m.Target, l.link, l.to, l.at)
+	ec.errorf(m.Pos, ec.mountField(i)+".target", "%s passes through the symlink %s of the root (-> %q) and leads to %s, on a mount of the host's below the root: the folders it lacks would be made by a walk that crosses that mount and follows links, and an environment that may write the tree could point a link elsewhere after the plan (into a host folder bound inside); name the path it leads to", m.Target, l.link, l.to, l.at)
 }
 
 // walkCrossesOnlyHost says whether mount i crosses no earlier mount of

@@ -196,7 +196,7 @@ func (ec *envCompiler) cacheInside(field string, pos spec.Pos, real string, recu
 	links, _ := hostLinks(cache)
 	for _, l := range links {
 		if h := holder(l.at, real); h != "" && h != l.at || h == "" && shownBelow(l.at, real, recursive, mounts) != "" {
-			ec.errorf(pos, field, "nsup's cache %s is reached through the symlink %s (-> %s), in %s, which this mount lets the environment write: root inside would point it at a cache of its own, whose trees other environments run; %s, or give nsup a cache by a path with no symlink in that folder (NSUP_CACHE_DIR)", cache, l.at, l.target, real, ec.readonlyWay(roMount))
+			ec.errorf(pos, field, "nsup's cache %s is reached through the symlink %s (-> %q), in %s, which this mount lets the environment write: root inside would point it at a cache of its own, whose trees other environments run; %s, or give nsup a cache by a path with no symlink in that folder (NSUP_CACHE_DIR)", cache, l.at, l.target, real, ec.readonlyWay(roMount))
 			return
 		}
 	}
