@@ -166,8 +166,11 @@ type StepError struct {
 	Err    error
 }
 
+// Error is one line, as planner.Shown writes it: a path the cause names
+// (a target the plan wrote where a link of the tree leads) may hold a
+// line break, which nsup would print as a line of the tree's choosing.
 func (e *StepError) Error() string {
-	return fmt.Sprintf("%s: step %d: %s: %v", e.Origin, e.Step, e.Call, e.Err)
+	return planner.Shown(fmt.Sprintf("%s: step %d: %s: %v", e.Origin, e.Step, e.Call, e.Err))
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
