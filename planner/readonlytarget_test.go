@@ -102,7 +102,7 @@ func TestReadonlyTargetLinkOneError(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = Compile(s, fixedOptions(Options{FolderStat: folderStat, Caller: &rootCaller, CacheDir: t.TempDir(), Project: "p"}))
-	want := "t.yaml:8:9: environments.a.mounts[1].target: /srv/dangling is a symlink (-> nowhere) in the folder mounted at /srv (environments.a.mounts[0]), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to"
+	want := "t.yaml:8:9: environments.a.mounts[1].target: /srv/dangling is a symlink (-> \"nowhere\") in the folder mounted at /srv (environments.a.mounts[0]), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to"
 	if err == nil || strings.ReplaceAll(err.Error(), dir, "DIR") != want {
 		t.Errorf("got %v, want only %q", err, want)
 	}
