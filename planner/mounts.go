@@ -178,7 +178,9 @@ func (ec *envCompiler) child() {
 			if hold {
 				held = m.Target
 			}
-			ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
+			if !ec.refused(ec.mountField(i) + ".target") { // targetLinks's, once
+				ec.linkedBelowBind(i, m.Target, m.Pos, ec.mountField(i)+".target")
+			}
 			ec.subfolderBoundReadonly(i, parent)
 			ec.subfolderMountHides(i, parent)
 			ec.shadowedByLater(i)

@@ -71,6 +71,14 @@ func (ec *envCompiler) targetLinks() {
 			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %q) that leads to the root itself, where a mount cannot go: write the target as a folder of the root", m.Target, f.Link)
 			continue
 		}
+		if k := ec.kernelBelow(i, to); k >= 0 {
+			// /etc/mtab -> ../proc/self/mounts, a proc at /proc: the bind
+			// went over the child stage's own /proc/PID/mounts, the plan
+			// saying /proc/self/mounts, and /etc/mtab read the mounts
+			// (helper-143's survey).
+			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %q) that leads to %s, in the %s mounted at %s (%s), a tree of the kernel's, which the plan does not know and apply would mount over as the process that looks sees it (its child stage's /proc/self): the mount would not be where the link is read; remove the link from the root, or mount at another target", m.Target, f.Link, to, ec.e.Mounts[k].Type, ec.e.Mounts[k].Target, ec.mountField(k))
+			continue
+		}
 		if !copied {
 			ne := *ec.e
 			ne.Mounts = slices.Clone(ec.e.Mounts)
@@ -106,6 +114,22 @@ func (ec *envCompiler) coveredByLink(i int, written string) {
 		}
 		ec.errorf(m.Pos, ec.mountField(k), "the %s at %s, which lands at %s, lies below %s at %s, listed after it, a symlink of the root to %s, where it is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after %s", m.Type, m.Target, at, ec.mountField(i), written, to, ec.mountField(i))
 	}
+}
+
+// kernelBelow is the index of the last mount before the ith that is a
+// kernel filesystem (proc, sysfs, devpts, mqueue: trees the plan does not
+// know) and to lies below, or -1.
+func (ec *envCompiler) kernelBelow(i int, to string) int {
+	for k := i - 1; k >= 0; k-- {
+		m := ec.e.Mounts[k]
+		switch m.Type {
+		case spec.MountProc, spec.MountSysfs, spec.MountDevpts, spec.MountMqueue:
+			if to != m.Target && within(to, m.Target) {
+				return k
+			}
+		}
+	}
+	return -1
 }
 
 // viewsBefore are the views (viewMounts) of the mounts before the ith.

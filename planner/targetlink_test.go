@@ -156,7 +156,9 @@ func TestTargetLinkRefused(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, d), 0o755)
 	}
 	os.WriteFile(filepath.Join(dir, "root/bin/sh"), []byte("#!"), 0o755)
-	for link, to := range map[string]string{"root/top": "..", "root/l1": "l2", "root/l2": "/l1", "host/lnk": "sub", "root/via": "data/lnk", "root/lib64": "usr/lib64"} {
+	os.MkdirAll(filepath.Join(dir, "root/etc"), 0o755)
+	os.WriteFile(filepath.Join(dir, "myfile"), []byte("x\n"), 0o644)
+	for link, to := range map[string]string{"root/top": "..", "root/l1": "l2", "root/l2": "/l1", "host/lnk": "sub", "root/via": "data/lnk", "root/lib64": "usr/lib64", "root/etc/mtab": "../proc/self/mounts"} {
 		os.Symlink(to, filepath.Join(dir, link))
 	}
 	for _, c := range []struct{ mounts, want string }{
@@ -166,11 +168,18 @@ func TestTargetLinkRefused(t *testing.T) {
 		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /via}]", "t.yaml:6:59: environments.a.mounts[1].target: /via is a symlink of the root (-> \"data/lnk\") that leads through /data/lnk, a symlink (-> \"sub\") in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link"},
 		{"[{type: tmpfs, target: /lib64/t}, {type: tmpfs, target: /lib64}]", "t.yaml:6:14: environments.a.mounts[0]: the tmpfs at /lib64/t, which lands at /usr/lib64/t, lies below environments.a.mounts[1] at /lib64, listed after it, a symlink of the root to /usr/lib64, where it is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after environments.a.mounts[1]"},
 		{"[{type: tmpfs, target: /lib64}, {type: tmpfs, target: /usr/lib64/t}]", ""},
+		// A distribution's /etc/mtab into the proc mounted before: the
+		// bind went over the child stage's /proc/PID/mounts (helper-143's
+		// survey), and a second error said the target passed a link.
+		{"[{type: proc, target: /proc}, {type: bind, source: ./myfile, target: /etc/mtab}]", "t.yaml:6:43: environments.a.mounts[1].target: /etc/mtab is a symlink of the root (-> \"../proc/self/mounts\") that leads to /proc/self/mounts, in the proc mounted at /proc (environments.a.mounts[0]), a tree of the kernel's, which the plan does not know and apply would mount over as the process that looks sees it (its child stage's /proc/self): the mount would not be where the link is read; remove the link from the root, or mount at another target"},
 		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /data/sub}]", ""},
 	} {
 		got := planErrors(t, dir, "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./root}\n    namespaces: [mnt, pid]\n    mounts: "+c.mounts+"\n    processes: [{name: main, command: [/bin/sh]}]\n")
 		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
 			t.Errorf("%s: want\n  %s\nin\n  %s", c.mounts, c.want, got)
+		}
+		if strings.Contains(c.mounts, "/etc/mtab") && strings.Count(strings.TrimSpace(got), "\n") != 0 {
+			t.Errorf("%s: want one error, got\n  %s", c.mounts, got)
 		}
 	}
 }
