@@ -252,20 +252,7 @@ func hostRootRefused(p string) string {
 // namespace the kernel refuses those to root inside itself.
 func (c *compiler) kernelBindRefused(src string, recursive bool) string {
 	// Once per plan: environments of one file often share a root.
-	key := refusedBind{src, recursive}
-	c.mu.Lock()
-	why, seen := c.refusedBinds[key]
-	c.mu.Unlock()
-	if !seen {
-		why = c.kernelBindWhy(src, recursive)
-		c.mu.Lock()
-		if c.refusedBinds == nil {
-			c.refusedBinds = map[refusedBind]string{}
-		}
-		c.refusedBinds[key] = why
-		c.mu.Unlock()
-	}
-	return why
+	return memo(&c.mu, &c.refusedBinds, refusedBind{src, recursive}, func() string { return c.kernelBindWhy(src, recursive) })
 }
 
 // refusedBind is what kernelBindRefused is asked.

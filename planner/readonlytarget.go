@@ -228,21 +228,10 @@ type hostMountFacts struct {
 // or filesystem (statfs(2) ST_RDONLY: either's flag).
 func (ec *envCompiler) hostReadonly(dir string) bool {
 	f := &ec.mountFacts
-	f.mu.Lock()
-	ro, seen := f.ro[dir]
-	f.mu.Unlock()
-	if seen {
-		return ro
-	}
-	var st unix.Statfs_t
-	ro = unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
-	f.mu.Lock()
-	if f.ro == nil {
-		f.ro = map[string]bool{}
-	}
-	f.ro[dir] = ro
-	f.mu.Unlock()
-	return ro
+	return memo(&f.mu, &f.ro, dir, func() bool {
+		var st unix.Statfs_t
+		return unix.Statfs(dir, &st) == nil && st.Flags&unix.ST_RDONLY != 0
+	})
 }
 
 // sameMount says whether the host folders a and b are on one mount
@@ -252,25 +241,17 @@ func (ec *envCompiler) sameMount(a, b string) bool {
 	return x == 0 || y == 0 || x == y
 }
 
+// mountID is the id of the mount the host folder dir is on, 0 if not
+// known.
 func (ec *envCompiler) mountID(dir string) uint64 {
 	f := &ec.mountFacts
-	f.mu.Lock()
-	id, seen := f.id[dir]
-	f.mu.Unlock()
-	if seen {
-		return id
-	}
-	var x unix.Statx_t
-	if unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &x) == nil && x.Mask&unix.STATX_MNT_ID != 0 {
-		id = x.Mnt_id
-	}
-	f.mu.Lock()
-	if f.id == nil {
-		f.id = map[string]uint64{}
-	}
-	f.id[dir] = id
-	f.mu.Unlock()
-	return id
+	return memo(&f.mu, &f.id, dir, func() uint64 {
+		var x unix.Statx_t
+		if unix.Statx(unix.AT_FDCWD, dir, 0, unix.STATX_MNT_ID, &x) == nil && x.Mask&unix.STATX_MNT_ID != 0 {
+			return x.Mnt_id
+		}
+		return 0
+	})
 }
 
 // roFrom is what a view of roViews is: the mount of that index in
