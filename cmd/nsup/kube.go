@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -23,6 +24,10 @@ func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
 		project = s.Project()
 	}
 	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(pf.registry, project, env) }})
+	var refused kube.Refused
+	if errors.As(err, &refused) {
+		return invalidError{fmt.Errorf("%w\nnsup: export: no manifest written", refused)}
+	}
 	if err != nil {
 		return invalidError{err}
 	}

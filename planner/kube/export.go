@@ -112,6 +112,9 @@ func Export(s *spec.Spec, p *planner.Plan, envs []string, opts Options) ([]byte,
 	for _, g := range groups(selected) {
 		pods = append(pods, x.pod(g))
 	}
+	if len(x.refused) > 0 {
+		return nil, nil, x.refused
+	}
 	var objs []any
 	for _, c := range x.claims() {
 		objs = append(objs, c)
@@ -193,6 +196,8 @@ type exporter struct {
 	opts    Options
 	project string
 	notes   []Note
+	// refused are the keys it cannot write (export_caller.go).
+	refused Refused
 	// volumes are the spec's volumes the Pods use, by name.
 	volumes map[string]bool
 	// The Pod being made: its volumes' names, and the name of each

@@ -115,12 +115,13 @@ func (x *exporter) container(p *pod, e *spec.Environment) (container, []volume) 
 	mkey := key + ".processes[0]"
 	env := mergeEnv(e.Env, main.Env)
 	c.Command = escapeAll(main.Command, envNames(env))
+	x.callerArgs(e, main, mkey)
 	for i, v := range env {
 		if !kubeEnvName(v.Name) {
 			x.note(v.Pos, key+".env."+v.Name, "not carried: Kubernetes takes variable names of printable ASCII only")
 			continue
 		}
-		if x.callerValued(p, e, v, key, &c) {
+		if x.callerValued(e, v, key, &c) {
 			continue
 		}
 		val := escape(v.Value, envNames(env[:i])) // the kubelet expands the names defined before
@@ -461,25 +462,4 @@ func (x *exporter) network(p *pod, g []*spec.Environment) {
 		}
 		p.Spec.HostAliases = append([]hostAlias{{IP: "127.0.0.1", Hostnames: names}}, p.Spec.HostAliases...)
 	}
-}
-
-// callerValued puts a variable whose value came from nsup's caller (the
-// .env file, nsup's environment: a ${VAR} of its value) in the container
-// as a reference to the environment's Secret, PROJECT-ENV-env, with a
-// note: a manifest is made to be shared (checked in, applied by others),
-// and it held a 0600 .env's token. The Secret is the user's to make.
-func (x *exporter) callerValued(p *pod, e *spec.Environment, v spec.EnvVar, key string, c *container) bool {
-	uses := x.s.CallerValued(v)
-	if len(uses) == 0 {
-		return false
-	}
-	var from []string
-	for _, u := range uses {
-		from = append(from, fmt.Sprintf("%s from %s", u.Text, u.From))
-	}
-	secret := x.claimName(e.Name) + "-env"
-	c.Env = append(c.Env, envVar{Name: v.Name, ValueFrom: &envVarSource{SecretKeyRef: &secretKeySelector{Name: secret, Key: v.Name}}})
-	x.note(v.Pos, key+".env."+v.Name, "translated: its value came from nsup's caller (%s), which a manifest, made to be shared, does not carry: read from key %s of the Secret %s, yours to create (kubectl create secret generic %s --from-literal=%s=...; podman kube play takes a Secret's manifest too)",
-		strings.Join(from, ", "), v.Name, secret, secret, v.Name)
-	return true
 }

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	goldenfile "github.com/nsup/nsup/internal/golden"
 	"os"
@@ -483,5 +484,46 @@ environments:
 		if !strings.Contains(text, w) {
 			t.Errorf("notes:\n%s\nwant them to hold:\n%s", text, w)
 		}
+	}
+}
+
+// TestExportCallerArgsRefused: a value of nsup's caller in the main
+// process's command or working folder cannot be read from a Secret: the
+// manifest would carry it as it is (the container's command, its
+// workingDir), so export refuses, at each reference, all at once; a
+// reference's own default passes.
+func TestExportCallerArgsRefused(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\nWORK=/srv/w0rk\n"), 0o600)
+	s, err := spec.ParseBytesVars("args.yaml", dir, []byte(`version: 1
+name: proj
+environments:
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    cwd: $WORK
+    processes:
+      - name: main
+        command: [/bin/sh, -c, "exec app --token=${API_TOKEN}", "${TAG:-dev}"]
+`), spec.Vars{Lookup: func(string) (string, bool) { return "", false }, DotEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, err := Export(s, nil, nil, Options{})
+	var refused Refused
+	if !errors.As(err, &refused) || y != nil {
+		t.Fatalf("Export gave %q, %v: want it refused", y, err)
+	}
+	want := []string{
+		"args.yaml:7:10: environments.web.cwd: refused: its value came from nsup's caller ($WORK from .env:2)",
+		"args.yaml:10:32: environments.web.processes[0].command[2]: refused: its value came from nsup's caller (${API_TOKEN} from .env:1)",
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("refusal:\n%s\nwant it to hold:\n%s", err, w)
+		}
+	}
+	if strings.Count(err.Error(), "\n") != 1 || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("want two refusals, naming no value:\n%s", err)
 	}
 }

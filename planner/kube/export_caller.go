@@ -1,0 +1,83 @@
+package kube
+
+// Export and nsup's caller: a value a ${VAR} of the caller gave (the .env
+// file beside the spec, nsup's environment) is not written in a
+// manifest, which is made to be checked in and shared.
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// Refused are the keys Export cannot write, each at its FILE:LINE:COL.
+type Refused []Note
+
+func (r Refused) Error() string {
+	lines := make([]string, len(r))
+	for i, n := range r {
+		lines[i] = n.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// callerUses says where the values of uses came from, for messages.
+func callerUses(uses []spec.VarUse) string {
+	var from []string
+	for _, u := range uses {
+		from = append(from, fmt.Sprintf("%s from %s", u.Text, u.From))
+	}
+	return strings.Join(from, ", ")
+}
+
+// callerValued puts a variable whose value came from nsup's caller (the
+// .env file, nsup's environment: a ${VAR} of its value) in the container
+// as a reference to the environment's Secret, PROJECT-ENV-env, with a
+// note: a manifest is made to be shared (checked in, applied by others),
+// and it held a 0600 .env's token. The Secret is the user's to make.
+func (x *exporter) callerValued(e *spec.Environment, v spec.EnvVar, key string, c *container) bool {
+	uses := x.s.CallerValued(v)
+	if len(uses) == 0 {
+		return false
+	}
+	secret := x.claimName(e.Name) + "-env"
+	c.Env = append(c.Env, envVar{Name: v.Name, ValueFrom: &envVarSource{SecretKeyRef: &secretKeySelector{Name: secret, Key: v.Name}}})
+	x.note(v.Pos, key+".env."+v.Name, "translated: its value came from nsup's caller (%s), which a manifest, made to be shared, does not carry: read from key %s of the Secret %s, yours to create (kubectl create secret generic %s --from-literal=%s=...; podman kube play takes a Secret's manifest too)",
+		callerUses(uses), v.Name, secret, secret, v.Name)
+	return true
+}
+
+// callerArgs refuses a value of nsup's caller in the main process's
+// command or working folder: the manifest would write it as it is (the
+// container's command, workingDir), and it cannot be left out, as
+// --image refuses it in the image's entrypoint.
+func (x *exporter) callerArgs(e *spec.Environment, main *spec.Process, mkey string) {
+	for i, a := range main.Command {
+		if i >= len(main.CommandPos) {
+			break
+		}
+		var next spec.Pos
+		if i+1 < len(main.CommandPos) {
+			next = main.CommandPos[i+1]
+		}
+		uses := x.s.CallerValuedAt(main.CommandPos[i], next, a)
+		if len(uses) == 0 {
+			continue
+		}
+		n := uses[0].Name
+		x.refused = append(x.refused, Note{File: x.s.File, Pos: main.CommandPos[i], Key: fmt.Sprintf("%s.command[%d]", mkey, i),
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries its command for whoever reads it: give the value as a variable (env: {%s: ${%s}}), which the container reads from the environment's Secret, and read it there ($$%s through a shell)", callerUses(uses), n, n, n)})
+	}
+	cwd, ck := main.Cwd, mkey+".cwd"
+	if cwd == nil {
+		cwd, ck = e.Cwd, envKey(e)+".cwd"
+	}
+	if cwd == nil {
+		return
+	}
+	if uses := x.s.CallerValuedAt(cwd.Pos, spec.Pos{}, cwd.Value); len(uses) > 0 {
+		x.refused = append(x.refused, Note{File: x.s.File, Pos: cwd.Pos, Key: ck,
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries its working folder for whoever reads it: write the folder's path", callerUses(uses))})
+	}
+}
