@@ -76,8 +76,11 @@ func (ec *envCompiler) confinedInSubfolder(i int, paths []confinedPath, parent [
 			what = "read-only"
 		}
 		subject := c.path
-		if p != c.path {
-			subject = fmt.Sprintf("%s (%s, as the tree's links lead it)", c.path, p)
+		if c.written != "" {
+			subject = c.written
+		}
+		if p != subject {
+			subject = fmt.Sprintf("%s (%s, as the tree's links lead it)", subject, p)
 		}
 		then := fmt.Sprintf("%s would no longer be %s (at once, or from the next nsup run on)", c.path, what)
 		if r.via != "" {

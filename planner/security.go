@@ -286,6 +286,7 @@ func (c Caller) hardLimit(name string) uint64 {
 // that holds it.
 type confinedPath struct {
 	path     string // inside the environment
+	written  string // as the spec writes it, when a link at its end led it to path
 	host     string // where its existence is checked on the host, or ""
 	pos      spec.Pos
 	field    string
@@ -329,13 +330,18 @@ func (ec *envCompiler) confinedPaths() [][]confinedPath {
 	add := func(custom *spec.Paths, defaults []string, readonly bool, key string) {
 		if custom != nil {
 			for j, p := range custom.Paths {
-				i := holder(p.Value)
+				field := fmt.Sprintf("%s.security.%s[%d]", ec.field, key, j)
+				v := ec.confinedLink(p.Value, field)
+				i := holder(v)
 				at := i
 				if i < 0 {
 					at = len(e.Mounts)
 				}
-				out[at] = append(out[at], confinedPath{path: p.Value, host: hostOf(i, p.Value), pos: p.Pos,
-					field: fmt.Sprintf("%s.security.%s[%d]", ec.field, key, j), readonly: readonly})
+				c := confinedPath{path: v, host: hostOf(i, v), pos: p.Pos, field: field, readonly: readonly}
+				if v != p.Value {
+					c.written = p.Value
+				}
+				out[at] = append(out[at], c)
 			}
 			return
 		}

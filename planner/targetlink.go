@@ -189,3 +189,30 @@ func linkLeads(t treeView, origin func(string) string, p string) (to, stuck stri
 	}
 	return cur, "", true
 }
+
+// confinedLink is where a path of security.masked_paths or
+// readonly_paths leads when it is, at its end, a symlink of a known
+// root's tree (/etc/secret -> ../data/secret): masked (or made
+// read-only) there, as runc's mount of it follows the link, with a note.
+// Apply places such a mount on no link at its end: the path as written
+// failed the step with ELOOP, saying the link was new since the plan.
+// A link the plan cannot follow (round in circles, to the root, in a
+// bind's host folder) is left as written: apply refuses it.
+func (ec *envCompiler) confinedLink(p, field string) string {
+	base := ec.baseView()
+	if base == nil || ec.opts.Export || ec.joined(spec.NSMount) != nil || p == "/" {
+		return p
+	}
+	t, origin := mountedView(base, ec.viewMounts(), &ec.stats)
+	at := path.Join(landing(t, path.Dir(p)), path.Base(p))
+	f, ok := t(at)
+	if !ok || f.Type != "symlink" {
+		return p
+	}
+	to, stuck, ok := linkLeads(t, origin, at)
+	if stuck != "" || !ok || to == "/" {
+		return p
+	}
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is a symlink of the root (-> %q): confined where it leads, at %s (apply follows no link at a path's end)", field, p, f.Link, to))
+	return to
+}

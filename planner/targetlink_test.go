@@ -220,3 +220,38 @@ func mountTargets(p *Plan, env string) []string {
 	}
 	return out
 }
+
+// TestConfinedPathLink: a path of masked_paths or readonly_paths that is
+// a symlink of the root at its end is confined where the link leads, with
+// a note; one that leads round in circles is not there, as before
+// (skipped, and said so).
+func TestConfinedPathLink(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"root/bin", "root/etc", "root/ro/sub"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "root/bin/sh"), []byte("#!"), 0o755)
+	os.WriteFile(filepath.Join(dir, "root/secret"), []byte("s"), 0o644)
+	for link, to := range map[string]string{"root/etc/secret": "../secret", "root/rol": "ro", "root/l1": "l2", "root/l2": "l1"} {
+		os.Symlink(to, filepath.Join(dir, link))
+	}
+	p := planOf(t, dir, "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./root}\n    namespaces: [mnt, pid]\n    security: {masked_paths: [/etc/secret, /l1], readonly_paths: [/rol]}\n    processes: [{name: main, command: [/bin/sh]}]\n", Options{})
+	var b strings.Builder
+	if err := Render(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	text := b.String()
+	for _, w := range []string{
+		`environments.a.security.masked_paths[0]: /etc/secret is a symlink of the root (-> "../secret"): confined where it leads, at /secret`,
+		`environments.a.security.readonly_paths[0]: /rol is a symlink of the root (-> "ro"): confined where it leads, at /ro`,
+		`move_mount(its fd, <root>/secret)`,
+		"not there, so not masked or made read-only: /l1",
+	} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the plan lacks %s:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "<root>/etc/secret") || strings.Contains(text, "<root>/rol,") {
+		t.Errorf("a confined path left on its link:\n%s", text)
+	}
+}
