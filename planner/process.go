@@ -223,25 +223,35 @@ func (ec *envCompiler) resolve(p *spec.Process, field string) procPlan {
 	return pp
 }
 
-// mergeEnv builds the clean environment: nothing from the host.
-func mergeEnv(base, over []spec.EnvVar) []string {
-	var names []string
-	vals := map[string]string{}
+// MergeEnv is a process's clean environment, nothing from the host: the
+// environment's variables (base), the process's over them (each in the
+// place its name first had), PATH first with DefaultPath when neither
+// sets it. The OCI and Kubernetes exports read it too.
+func MergeEnv(base, over []spec.EnvVar) []spec.EnvVar {
+	var out []spec.EnvVar
+	at := map[string]int{}
 	for _, vs := range [][]spec.EnvVar{base, over} {
 		for _, v := range vs {
-			if _, ok := vals[v.Name]; !ok {
-				names = append(names, v.Name)
+			if i, ok := at[v.Name]; ok {
+				out[i] = v
+				continue
 			}
-			vals[v.Name] = v.Value
+			at[v.Name] = len(out)
+			out = append(out, v)
 		}
 	}
-	if _, ok := vals["PATH"]; !ok {
-		names = append([]string{"PATH"}, names...)
-		vals["PATH"] = DefaultPath
+	if _, ok := at["PATH"]; !ok {
+		out = append([]spec.EnvVar{{Name: "PATH", Value: DefaultPath}}, out...)
 	}
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = n + "=" + vals[n]
+	return out
+}
+
+// mergeEnv is MergeEnv as execve takes it: NAME=VALUE.
+func mergeEnv(base, over []spec.EnvVar) []string {
+	vars := MergeEnv(base, over)
+	out := make([]string, len(vars))
+	for i, v := range vars {
+		out[i] = v.Name + "=" + v.Value
 	}
 	return out
 }

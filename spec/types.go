@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -380,6 +381,58 @@ func (s *Spec) CallerValuedAt(at, next Pos, value string) []VarUse {
 		}
 	}
 	return out
+}
+
+// CallerArg is a value of an environment's main process's command, or of
+// its working folder, holding references whose values came from nsup's
+// caller (CallerValuedAt): what an export that is shared cannot leave out.
+type CallerArg struct {
+	Pos  Pos
+	Key  string // below the environment's key: processes[0].command[2], cwd
+	Cwd  bool
+	Uses []VarUse
+}
+
+// CallerArgs are e's main process's command items, and its working folder
+// (the process's, or else e's), that hold values of nsup's caller.
+func (s *Spec) CallerArgs(e *Environment) []CallerArg {
+	if len(e.Process) == 0 {
+		return nil
+	}
+	p := e.Process[0]
+	var out []CallerArg
+	for i, a := range p.Command {
+		if i >= len(p.CommandPos) {
+			break
+		}
+		var next Pos
+		if i+1 < len(p.CommandPos) {
+			next = p.CommandPos[i+1]
+		}
+		if uses := s.CallerValuedAt(p.CommandPos[i], next, a); len(uses) > 0 {
+			out = append(out, CallerArg{Pos: p.CommandPos[i], Key: fmt.Sprintf("processes[0].command[%d]", i), Uses: uses})
+		}
+	}
+	cwd, key := p.Cwd, "processes[0].cwd"
+	if cwd == nil {
+		cwd, key = e.Cwd, "cwd"
+	}
+	if cwd != nil {
+		if uses := s.CallerValuedAt(cwd.Pos, Pos{}, cwd.Value); len(uses) > 0 {
+			out = append(out, CallerArg{Pos: cwd.Pos, Key: key, Cwd: true, Uses: uses})
+		}
+	}
+	return out
+}
+
+// UsesFrom says where the values of uses came from, for messages:
+// "${API_TOKEN} from .env:1, $HOME from environment".
+func UsesFrom(uses []VarUse) string {
+	out := make([]string, len(uses))
+	for i, u := range uses {
+		out[i] = u.Text + " from " + u.From
+	}
+	return strings.Join(out, ", ")
 }
 
 // User is a numeric identity.

@@ -22,15 +22,6 @@ func (r Refused) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// callerUses says where the values of uses came from, for messages.
-func callerUses(uses []spec.VarUse) string {
-	var from []string
-	for _, u := range uses {
-		from = append(from, fmt.Sprintf("%s from %s", u.Text, u.From))
-	}
-	return strings.Join(from, ", ")
-}
-
 // callerValued puts a variable whose value came from nsup's caller (the
 // .env file, nsup's environment: a ${VAR} of its value) in the container
 // as a reference to the environment's Secret, PROJECT-ENV-env, with a
@@ -44,7 +35,7 @@ func (x *exporter) callerValued(e *spec.Environment, v spec.EnvVar, key string, 
 	secret := x.claimName(e.Name) + "-env"
 	c.Env = append(c.Env, envVar{Name: v.Name, ValueFrom: &envVarSource{SecretKeyRef: &secretKeySelector{Name: secret, Key: v.Name}}})
 	x.note(v.Pos, key+".env."+v.Name, "translated: its value came from nsup's caller (%s), which a manifest, made to be shared, does not carry: read from key %s of the Secret %s, yours to create (kubectl create secret generic %s --from-literal=%s=...; podman kube play takes a Secret's manifest too)",
-		callerUses(uses), v.Name, secret, secret, v.Name)
+		spec.UsesFrom(uses), v.Name, secret, secret, v.Name)
 	return true
 }
 
@@ -52,32 +43,13 @@ func (x *exporter) callerValued(e *spec.Environment, v spec.EnvVar, key string, 
 // command or working folder: the manifest would write it as it is (the
 // container's command, workingDir), and it cannot be left out, as
 // --image refuses it in the image's entrypoint.
-func (x *exporter) callerArgs(e *spec.Environment, main *spec.Process, mkey string) {
-	for i, a := range main.Command {
-		if i >= len(main.CommandPos) {
-			break
+func (x *exporter) callerArgs(e *spec.Environment) {
+	for _, a := range x.s.CallerArgs(e) {
+		what := fmt.Sprintf("its command for whoever reads it: give the value as a variable (env: {%[1]s: ${%[1]s}}), which the container reads from the environment's Secret, and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
+		if a.Cwd {
+			what = "its working folder for whoever reads it: write the folder's path"
 		}
-		var next spec.Pos
-		if i+1 < len(main.CommandPos) {
-			next = main.CommandPos[i+1]
-		}
-		uses := x.s.CallerValuedAt(main.CommandPos[i], next, a)
-		if len(uses) == 0 {
-			continue
-		}
-		n := uses[0].Name
-		x.refused = append(x.refused, Note{File: x.s.File, Pos: main.CommandPos[i], Key: fmt.Sprintf("%s.command[%d]", mkey, i),
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries its command for whoever reads it: give the value as a variable (env: {%s: ${%s}}), which the container reads from the environment's Secret, and read it there ($$%s through a shell)", callerUses(uses), n, n, n)})
-	}
-	cwd, ck := main.Cwd, mkey+".cwd"
-	if cwd == nil {
-		cwd, ck = e.Cwd, envKey(e)+".cwd"
-	}
-	if cwd == nil {
-		return
-	}
-	if uses := x.s.CallerValuedAt(cwd.Pos, spec.Pos{}, cwd.Value); len(uses) > 0 {
-		x.refused = append(x.refused, Note{File: x.s.File, Pos: cwd.Pos, Key: ck,
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries its working folder for whoever reads it: write the folder's path", callerUses(uses))})
+		x.refused = append(x.refused, Note{File: x.s.File, Pos: a.Pos, Key: envKey(e) + "." + a.Key,
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
 	}
 }

@@ -46,28 +46,6 @@ func envNames(vars []spec.EnvVar) func(string) bool {
 	}
 }
 
-// mergeEnv is the main process's environment as the planner makes it
-// (planner/process.go): the environment's variables, the process's over
-// them, PATH first with planner.DefaultPath when neither sets it.
-func mergeEnv(base, over []spec.EnvVar) []spec.EnvVar {
-	var out []spec.EnvVar
-	at := map[string]int{}
-	for _, vs := range [][]spec.EnvVar{base, over} {
-		for _, v := range vs {
-			if i, ok := at[v.Name]; ok {
-				out[i].Value, out[i].Pos = v.Value, v.Pos
-				continue
-			}
-			at[v.Name] = len(out)
-			out = append(out, v)
-		}
-	}
-	if _, ok := at["PATH"]; !ok {
-		out = append([]spec.EnvVar{{Name: "PATH", Value: planner.DefaultPath}}, out...)
-	}
-	return out
-}
-
 // kubeEnvName: a variable name Kubernetes takes (printable ASCII, no =).
 func kubeEnvName(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -113,9 +91,9 @@ func (x *exporter) container(p *pod, e *spec.Environment) (container, []volume) 
 	}
 	main := e.Process[0]
 	mkey := key + ".processes[0]"
-	env := mergeEnv(e.Env, main.Env)
+	env := planner.MergeEnv(e.Env, main.Env)
 	c.Command = escapeAll(main.Command, envNames(env))
-	x.callerArgs(e, main, mkey)
+	x.callerArgs(e)
 	for i, v := range env {
 		if !kubeEnvName(v.Name) {
 			x.note(v.Pos, key+".env."+v.Name, "not carried: Kubernetes takes variable names of printable ASCII only")

@@ -527,3 +527,46 @@ environments:
 		t.Errorf("want two refusals, naming no value:\n%s", err)
 	}
 }
+
+// TestExportCallerValueOverride: a process's variable that overrides the
+// environment's, its value the caller's, is read from the Secret; and the
+// environment's caller value it overrides is not. The export's own merge
+// kept the environment's value position for the process's value, so the
+// token of a process's TOKEN: ${API_TOKEN} over TOKEN: dev was written in
+// the manifest.
+func TestExportCallerValueOverride(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, ".env"), []byte("API_TOKEN=s3cr3t\n"), 0o600)
+	s, err := spec.ParseBytesVars("over.yaml", dir, []byte(`version: 1
+name: proj
+environments:
+  web:
+    rootfs: {closure: [/bin/sh]}
+    namespaces: [mnt, pid]
+    env:
+      TOKEN: dev
+      MODE: ${API_TOKEN}
+    processes:
+      - name: main
+        command: [/bin/sh]
+        env: {TOKEN: "${API_TOKEN}", MODE: prod}
+`), spec.Vars{Lookup: func(string) (string, bool) { return "", false }, DotEnv: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, _, err := Export(s, nil, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, _ := validateManifest(t, y)
+	got := map[string]string{}
+	for _, e := range pods[0].Spec.Containers[0].Env {
+		got[e.Name] = e.Value
+		if e.ValueFrom != nil {
+			got[e.Name] = "secret " + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if got["TOKEN"] != "secret TOKEN" || got["MODE"] != "prod" || strings.Contains(string(y), "s3cr3t") {
+		t.Errorf("env %v, want TOKEN from the Secret and MODE prod:\n%s", got, y)
+	}
+}

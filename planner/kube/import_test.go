@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nsup/nsup/planner"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -400,7 +401,7 @@ func TestRoundTrip(t *testing.T) {
 // default).
 func envText(e *spec.Environment, p *spec.Process) []string {
 	var out []string
-	for _, v := range mergeEnv(e.Env, p.Env) {
+	for _, v := range planner.MergeEnv(e.Env, p.Env) {
 		out = append(out, v.Name+"="+v.Value)
 	}
 	return out

@@ -71,39 +71,29 @@ func (x *exporter) processName() {
 // container. A bundle (export --oci) keeps them: it is the caller's
 // (0600), run where it is made.
 func (x *exporter) callerValues() {
-	type def struct {
-		v   spec.EnvVar
-		key string
+	x.callerArgs()
+	var over []spec.EnvVar
+	if len(x.e.Process) > 0 {
+		over = x.e.Process[0].Env
 	}
-	var defs []def
 	// The plan's own slice: not edited in place.
 	x.cfg.Process.Env = slices.Clone(x.cfg.Process.Env)
-	for _, v := range x.e.Env {
-		defs = append(defs, def{v, x.key + ".env." + v.Name})
-	}
-	if len(x.e.Process) > 0 {
-		for _, v := range x.e.Process[0].Env {
-			defs = slices.DeleteFunc(defs, func(d def) bool { return d.v.Name == v.Name })
-			defs = append(defs, def{v, x.key + ".processes[0].env." + v.Name})
-		}
-	}
-	x.callerArgs()
-	for _, d := range defs {
-		uses := x.s.CallerValued(d.v)
+	for _, v := range planner.MergeEnv(x.e.Env, over) {
+		uses := x.s.CallerValued(v)
 		if len(uses) == 0 {
 			continue
 		}
-		var from []string
-		for _, u := range uses {
-			from = append(from, fmt.Sprintf("%s from %s", u.Text, u.From))
-		}
 		n := len(x.cfg.Process.Env)
-		x.cfg.Process.Env = slices.DeleteFunc(x.cfg.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, d.v.Name+"=") })
+		x.cfg.Process.Env = slices.DeleteFunc(x.cfg.Process.Env, func(kv string) bool { return strings.HasPrefix(kv, v.Name+"=") })
 		if len(x.cfg.Process.Env) == n {
 			continue
 		}
-		x.note(d.v.Pos, d.key, "not in the image: its value came from nsup's caller (%s), which an image, made to be shared, does not carry: give it when the container starts (podman run -e %s or --env-file)",
-			strings.Join(from, ", "), d.v.Name)
+		key := x.key + ".env." + v.Name
+		if slices.Contains(over, v) {
+			key = x.key + ".processes[0].env." + v.Name
+		}
+		x.note(v.Pos, key, "not in the image: its value came from nsup's caller (%s), which an image, made to be shared, does not carry: give it when the container starts (podman run -e %s or --env-file)",
+			spec.UsesFrom(uses), v.Name)
 	}
 }
 
@@ -114,43 +104,12 @@ func (x *exporter) callerValues() {
 // .env's token on the command line went into the image while the same
 // value in env was left out).
 func (x *exporter) callerArgs() {
-	if len(x.e.Process) == 0 {
-		return
-	}
-	p := x.e.Process[0]
-	from := func(uses []spec.VarUse) string {
-		var out []string
-		for _, u := range uses {
-			out = append(out, fmt.Sprintf("%s from %s", u.Text, u.From))
+	for _, a := range x.s.CallerArgs(x.e) {
+		what := fmt.Sprintf("its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {%[1]s: ${%[1]s}}, podman run -e %[1]s), and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
+		if a.Cwd {
+			what = "its working folder for whoever gets it: write the folder's path"
 		}
-		return strings.Join(out, ", ")
-	}
-	key := fmt.Sprintf("%s.processes[0]", x.key)
-	for i, a := range p.Command {
-		if i >= len(p.CommandPos) {
-			break
-		}
-		var next spec.Pos
-		if i+1 < len(p.CommandPos) {
-			next = p.CommandPos[i+1]
-		}
-		uses := x.s.CallerValuedAt(p.CommandPos[i], next, a)
-		if len(uses) == 0 {
-			continue
-		}
-		n := uses[0].Name
-		x.refused = append(x.refused, Note{Origin: x.s.Origin(p.CommandPos[i]), Key: fmt.Sprintf("%s.command[%d]", key, i),
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {%s: ${%s}}, podman run -e %s), and read it there ($$%s through a shell)", from(uses), n, n, n, n)})
-	}
-	cwd, ck := p.Cwd, key+".cwd"
-	if cwd == nil {
-		cwd, ck = x.e.Cwd, x.key+".cwd"
-	}
-	if cwd == nil {
-		return
-	}
-	if uses := x.s.CallerValuedAt(cwd.Pos, spec.Pos{}, cwd.Value); len(uses) > 0 {
-		x.refused = append(x.refused, Note{Origin: x.s.Origin(cwd.Pos), Key: ck,
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries its working folder for whoever gets it: write the folder's path", from(uses))})
+		x.refused = append(x.refused, Note{Origin: x.s.Origin(a.Pos), Key: x.key + "." + a.Key,
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
 	}
 }
