@@ -192,3 +192,31 @@ func TestStraceFdsCloseReordered(t *testing.T) {
 		}
 	}
 }
+
+// TestStraceMatcherChildMkdir: a folder the child stage makes must be one
+// a step makes when it is missing (here the bind's target /data, made
+// beneath the root's handle, 0755); one no step makes, with another mode,
+// or resolved from another fd is not in the plan.
+func TestStraceMatcherChildMkdir(t *testing.T) {
+	const at = `101 openat2(4, "data", {flags=O_RDONLY|O_NOFOLLOW|O_CLOEXEC|O_PATH`
+	if strings.Count(matchTraceText, at) != 1 {
+		t.Fatalf("%q is not in the trace once", at)
+	}
+	match := func(mkdir string) (unmatched, missing []string) {
+		all := parseTrace(t, strings.Replace(matchTraceText, at, mkdir+"\n"+at, 1))
+		return matchTrace(matchPlan, all, hostThreads(all))
+	}
+	if un, miss := match(`101 mkdirat(4, "data", 0755) = 0`); len(un)+len(miss) > 0 {
+		t.Errorf("the bind's missing target, made: the trace does not match its plan:\nunmatched:\n  %s\nmissing:\n  %s", strings.Join(un, "\n  "), strings.Join(miss, "\n  "))
+	}
+	for _, c := range []struct{ why, mkdir string }{
+		{"a folder no step makes", `101 mkdirat(4, "elsewhere", 0755) = 0`},
+		{"the target made with another mode", `101 mkdirat(4, "data", 0777) = 0`},
+		{"the target made by path from the host's root", `101 mkdirat(AT_FDCWD, "/c/root/data", 0755) = 0`},
+		{"an overlay's layer with no overlay planned", `101 mkdirat(4, "upper", 0700) = 0`},
+	} {
+		if un, miss := match(c.mkdir); len(un)+len(miss) == 0 {
+			t.Errorf("%s: the trace still matches its plan", c.why)
+		}
+	}
+}

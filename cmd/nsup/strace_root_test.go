@@ -1402,6 +1402,10 @@ func matchTrace(p *planner.Plan, evs []event, host map[int]bool) (unmatched, mis
 				}
 			}
 		}
+		if e.name == "mkdirat" && !host[e.pid] && !childMade(p, fds, e) {
+			// The child stage's: a folder no step makes.
+			unmatched = append(unmatched, e.String())
+		}
 		if e.name == "mkdirat" || e.name == "bind" {
 			continue // traced only to place a step (placedBy)
 		}
@@ -1741,4 +1745,65 @@ func mapped(env string, fds *fdState, m func(event) bool) func(event) bool {
 func isClone(op planner.Op) bool {
 	_, ok := op.(planner.Clone)
 	return ok
+}
+
+// childMade says whether the child stage's mkdirat e makes a folder a
+// step of the plan makes when it is missing: an overlay's two layers, a mount's target (Create),
+// or its parents, and a working directory (MakeCwd) or its parents,
+// each 0755, resolved beneath the root's handle or the held mount's fd
+// the step walks from. (The strace test had no matcher for MakeCwd: a
+// folder made where no step says was not seen.)
+func childMade(p *planner.Plan, fds *fdState, e event) bool {
+	a := splitArgs(e.args)
+	if len(a) == 3 && a[2] == "0700" && (a[1] == `"upper"` || a[1] == `"work"` || a[1] == `"lower"`) {
+		// An Overlay step's layers, in the fresh tmpfs that holds them
+		// (a host tree's clone is moved onto its folder "lower").
+		d := fds.fd(e.pid, a[0])
+		return d != nil && d.kind == fdMnt && d.fstype == "tmpfs" && overlays(p, a[1] == `"lower"`)
+	}
+	if len(a) != 3 || a[2] != "0755" {
+		return false
+	}
+	o := fds.resolved(e.pid, a[0], unquote(a[1]), true)
+	if o == nil {
+		return false
+	}
+	for _, env := range p.Environments {
+		for _, st := range env.Steps {
+			var root, target, beneath string
+			switch op := st.Op.(type) {
+			case planner.Mount:
+				if op.Create == "" || !op.InRoot {
+					continue
+				}
+				root, target, beneath = op.Root, op.Target, op.Beneath
+				if op.Create == "file" {
+					target = path.Dir(target)
+				}
+			case planner.MakeCwd:
+				root, target, beneath = op.Root, op.Path, op.Below
+			default:
+				continue
+			}
+			for t := path.Clean(target); t != "/" && t != path.Clean(beneath); t = path.Dir(t) {
+				if fds.inRoot(e.pid, o, root, t, beneath) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// overlays says whether a step of p is an Overlay, of a host tree's
+// clone if hostTree.
+func overlays(p *planner.Plan, hostTree bool) bool {
+	for _, env := range p.Environments {
+		for _, st := range env.Steps {
+			if op, ok := st.Op.(planner.Overlay); ok && (op.HostTree || !hostTree) {
+				return true
+			}
+		}
+	}
+	return false
 }
