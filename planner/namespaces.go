@@ -35,6 +35,10 @@ type Caller struct {
 	// read on first use only (an environment that runs as host uids but
 	// 0: sharedUIDs); nil: none.
 	OthersUIDs func() []UIDHolder
+	// OthersGIDs is the same for gids: their grants in /etc/subgid,
+	// their primary groups and the groups /etc/group lists them in
+	// (othersGIDs).
+	OthersGIDs func() []UIDHolder
 	// Groups are an unprivileged caller's supplementary groups, which
 	// the child keeps where setgroups(2) is denied (keptGroup).
 	Groups []uint32
@@ -60,8 +64,9 @@ func CallerUID() uint32 { return spec.CallerUID() }
 // CurrentCaller describes this process. Only an unprivileged caller
 // reads /etc/passwd, /etc/subuid, /etc/subgid and nsswitch.conf, once
 // each (subids.go), and looks for the helpers; root reads /etc/passwd
-// and /etc/subuid only for an environment that runs as other host uids
-// than 0 (OthersUIDs).
+// and /etc/subuid, or /etc/subgid and /etc/group, only for an
+// environment that runs as other host uids, or gids, than 0 (OthersUIDs,
+// OthersGIDs).
 func CurrentCaller() Caller {
 	c := Caller{UID: uint32(os.Geteuid()), GID: uint32(os.Getegid())}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
@@ -80,6 +85,9 @@ func CurrentCaller() Caller {
 	if c.Privileged {
 		c.OthersUIDs = sync.OnceValue(func() []UIDHolder {
 			return othersUIDs(etcFiles, spec.CallerUID())
+		})
+		c.OthersGIDs = sync.OnceValue(func() []UIDHolder {
+			return othersGIDs(etcFiles, spec.CallerUID())
 		})
 		return c
 	}

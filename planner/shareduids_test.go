@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -80,5 +81,66 @@ func TestSharedUIDsSudoCaller(t *testing.T) {
 	}
 	if n := len(othersUIDs(f, 0)); n != 5 {
 		t.Errorf("without sudo: %d holders, want 5", n)
+	}
+}
+
+// TestSharedGIDsNoted: the same for gids. As root, an idmap whose host
+// gids another user holds (a grant of /etc/subgid, a login's primary
+// group, a group /etc/group lists them in), or, with no user namespace,
+// a process group that is one of those, gets a note: that user's
+// processes are those gids too (in their own user namespaces, or by
+// their groups) and read and write what the environment makes for its
+// group. A range no one holds, root's own grant, gid 0 and, under sudo,
+// the caller's own get none.
+func TestSharedGIDsNoted(t *testing.T) {
+	f := subIDFiles(t, "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\ncarol:x:1002:1002::/home/carol:/bin/sh\n",
+		"-", "root:500000:65536\nalice:100000:65536\nbob:165536:65536\n")
+	if err := os.WriteFile(f.group, []byte("root:x:0:alice\nalice:x:1000:\ndev:x:3000:bob,alice\nempty:x:4000:\ncarols:x:5000:carol\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notes := func(sudo uint32, idmap string) string {
+		t.Helper()
+		caller := rootCaller
+		caller.OthersUIDs = func() []UIDHolder { return othersUIDs(f, sudo) }
+		caller.OthersGIDs = func() []UIDHolder { return othersGIDs(f, sudo) }
+		yaml := "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [user, mnt, pid]\n    idmap: " + idmap + "\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		if !strings.HasPrefix(idmap, "{") { // a user, no user namespace
+			yaml = "version: 1\nenvironments:\n  a:\n    rootfs: {dir: ./rootfs}\n    namespaces: [mnt, pid]\n    user: \"" + idmap + "\"\n    processes: [{name: main, command: [/bin/sh]}]\n"
+		}
+		p, err := compileText(t, yaml, Options{Caller: &caller})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, n := range p.Environments[0].Notes {
+			if strings.Contains(n, "host gids another user holds") {
+				out = append(out, n)
+			}
+		}
+		return strings.Join(out, "\n")
+	}
+	for _, c := range []struct {
+		sudo        uint32
+		idmap, want string
+	}{
+		{0, "{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 160000, count: 10000}]}",
+			"a.idmap.gid: maps host gids another user holds (" + f.subgid + ": alice gids 160000-165535; " + f.subgid + ": bob gids 165536-169999):"},
+		{0, "{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 0, count: 1}, {inside: 3000, outside: 3000, count: 1}]}",
+			"(" + f.group + ": dev (bob) gid 3000):"},
+		{0, "{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 500000, count: 65536}]}", ""},
+		{0, "{uid: [{inside: 0, outside: 500000, count: 65536}], gid: [{inside: 0, outside: 300000, count: 65536}]}", ""},
+		{0, "2000:1000", "a.user: runs processes, with no user namespace, as host gids another user holds (" + f.passwd + ": alice's group gid 1000)"},
+		{0, "2000:3000", "(" + f.group + ": dev (bob) gid 3000)"},
+		{0, "2000:5000", "(" + f.group + ": carols (carol) gid 5000)"},
+		{0, "2000:4000", ""},
+		{0, "2000:0", ""},
+		{1000, "2000:1000", ""}, // the caller's own group
+		{1000, "2000:3000", f.group + ": dev (bob) gid 3000"}, // bob's still
+		{1002, "2000:5000", ""},                               // carol's, the caller's
+	} {
+		got := notes(c.sudo, c.idmap)
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("sudo %d, %s: notes %q, want one holding %q", c.sudo, c.idmap, got, c.want)
+		}
 	}
 }

@@ -31,10 +31,10 @@ type IDRange struct {
 // hostFiles are the files CurrentCaller reads for the subordinate ids;
 // tests read others.
 type hostFiles struct {
-	passwd, subuid, subgid, nsswitch string
+	passwd, subuid, subgid, nsswitch, group string
 }
 
-var etcFiles = hostFiles{"/etc/passwd", "/etc/subuid", "/etc/subgid", "/etc/nsswitch.conf"}
+var etcFiles = hostFiles{"/etc/passwd", "/etc/subuid", "/etc/subgid", "/etc/nsswitch.conf", "/etc/group"}
 
 // readSubIDs fills in the caller's login name, its subordinate ids and
 // where they come from, each file read once.
@@ -88,8 +88,8 @@ func passwdModules(file string) string {
 }
 
 type passwdName struct {
-	name string
-	uid  uint32
+	name     string
+	uid, gid uint32
 }
 
 // passwdNames are the login names of the passwd file, in its order.
@@ -105,7 +105,13 @@ func passwdNames(file string) []passwdName {
 			continue
 		}
 		if uid, err := strconv.ParseUint(p[2], 10, 32); err == nil {
-			out = append(out, passwdName{p[0], uint32(uid)})
+			n := passwdName{name: p[0], uid: uint32(uid), gid: ^uint32(0)}
+			if len(p) > 3 {
+				if gid, err := strconv.ParseUint(p[3], 10, 32); err == nil {
+					n.gid = uint32(gid)
+				}
+			}
+			out = append(out, n)
 		}
 	}
 	return out

@@ -16,7 +16,7 @@ import (
 func subIDFiles(t *testing.T, passwd, subuid, subgid string) hostFiles {
 	t.Helper()
 	dir := t.TempDir()
-	f := hostFiles{filepath.Join(dir, "passwd"), filepath.Join(dir, "subuid"), filepath.Join(dir, "subgid"), filepath.Join(dir, "nsswitch.conf")}
+	f := hostFiles{filepath.Join(dir, "passwd"), filepath.Join(dir, "subuid"), filepath.Join(dir, "subgid"), filepath.Join(dir, "nsswitch.conf"), filepath.Join(dir, "group")}
 	for p, b := range map[string]string{f.passwd: passwd, f.subuid: subuid, f.subgid: subgid} {
 		if b == "-" {
 			continue // missing
