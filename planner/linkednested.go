@@ -1,9 +1,7 @@
 package planner
 
 import (
-	"os"
 	"path"
-	"path/filepath"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -74,48 +72,37 @@ func (ec *envCompiler) linkedBelowBind(i int, target string, pos spec.Pos, field
 		}
 		return "the " + e.Mounts[k].Type
 	}
-	rest, cur, link, to := closurePathParts(target), "/", "", ""
-	for n := 0; ; {
-		if k := below(cur); k >= 0 || len(rest) == 0 {
-			if i < len(e.Mounts) && link != "" {
-				ec.treeTargets[i] = treeTarget{at: path.Join(append([]string{cur}, rest...)...), link: link, to: to}
+	// The walk by path from the root, stopped below such a mount: link
+	// is the first symlink of the tree on its way (-> to).
+	link, to := "", ""
+	w := walkPath(dirTree(ec.root, &ec.stats), target, walkHow{
+		byName: true,
+		link: func(at string, f File) bool {
+			if link == "" {
+				link, to = at, f.Link
 			}
-			if k < 0 {
-				return
-			}
-			switch t := e.Mounts[k].Target; {
-			case within(target, t):
-			case link != "":
-				ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %q) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), path.Join(append([]string{cur}, rest...)...))
-			default:
-				l := ec.treeTargets[k]
-				ec.errorf(pos, field, "%s lies below %s at %s (%s), whose target passes through the symlink %s of the root (-> %q) to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could point the link elsewhere; name that mount's target by the path it leads to, or this one below %s", target, what(k), t, ec.mountField(k), l.link, l.to, l.at, t)
-			}
-			return
-		}
-		name := rest[0]
-		rest = rest[1:]
-		if name == ".." {
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, name)
-		fi, err := os.Lstat(filepath.Join(ec.root, next))
-		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		t, err := os.Readlink(filepath.Join(ec.root, next))
-		if n++; err != nil || n > maxSymlinks {
-			return
-		}
-		if link == "" {
-			link, to = next, t
-		}
-		if path.IsAbs(t) {
-			cur = "/"
-		}
-		rest = append(closurePathParts(t), rest...)
+			return true
+		},
+		stop: func(cur string) bool { return below(cur) >= 0 },
+	})
+	if w.end == walkLoop {
+		return
+	}
+	at := path.Join(w.cur, w.rest)
+	if i < len(e.Mounts) && link != "" {
+		ec.treeTargets[i] = treeTarget{at: at, link: link, to: to}
+	}
+	k := below(w.cur)
+	if k < 0 {
+		return
+	}
+	switch t := e.Mounts[k].Target; {
+	case within(target, t):
+	case link != "":
+		ec.errorf(pos, field, "%s passes through the symlink %s of the root (-> %q) and leads below %s at %s (%s), to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could replace the link with a folder of its own; name the path it leads to", target, link, to, what(k), t, ec.mountField(k), at)
+	default:
+		l := ec.treeTargets[k]
+		ec.errorf(pos, field, "%s lies below %s at %s (%s), whose target passes through the symlink %s of the root (-> %q) to %s: it would be placed by its path, not beneath that mount's fd, and an environment that may write the tree could point the link elsewhere; name that mount's target by the path it leads to, or this one below %s", target, what(k), t, ec.mountField(k), l.link, l.to, l.at, t)
 	}
 }
 

@@ -11,7 +11,6 @@ package planner
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -29,39 +28,19 @@ type hostLink struct{ at, target string }
 // is the caller's); and, when it reached the end, where p leads (end,
 // with no symlink in it; "" otherwise).
 func hostLinks(p string) (links []hostLink, end string) {
-	rest := closurePathParts(p)
-	cur := "/"
-	for len(rest) > 0 {
-		if len(links) > maxSymlinks {
-			return links, ""
-		}
-		name := rest[0]
-		rest = rest[1:]
-		if name == ".." {
-			cur = filepath.Dir(cur) // cur has no symlink in it
-			continue
-		}
-		next := filepath.Join(cur, name)
-		fi, err := os.Lstat(next)
-		if err != nil {
-			return links, ""
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		target, err := os.Readlink(next)
-		if err != nil {
-			return links, ""
-		}
-		links = append(links, hostLink{at: next, target: target})
-		if filepath.IsAbs(target) {
-			cur = "/"
-		}
-		rest = append(closurePathParts(target), rest...)
+	w := walkPath(hostTree, p, walkHow{link: func(at string, f File) bool {
+		links = append(links, hostLink{at: at, target: f.Link})
+		return true
+	}})
+	if w.end != walkDone {
+		return links, ""
 	}
-	return links, cur
+	return links, w.cur
 }
+
+// hostTree is the host's own tree, as lstat(2) sees it now (not
+// memoized: a host path's links are looked up as they are).
+func hostTree(p string) (File, bool) { return lstatIn("/", p) }
 
 // WritableFolder is a host folder an environment of the spec may write
 // (its real path), and the key that makes it so.

@@ -67,21 +67,17 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	m := e.Mounts[i]
 	views, from := ec.roViews(i, confined)
 	t, origin := mountedView(ec.knownBase(), views, &ec.stats)
-	comps := closurePathParts(m.Target)
-	if slices.Contains(comps, "..") {
+	if slices.Contains(closurePathParts(m.Target), "..") {
 		return
 	}
-	n, cur := len(comps), ""
-	for ; n >= 0; n-- {
-		if p, ok := walkIn(t, "/"+strings.Join(comps[:n], "/")); ok {
-			cur = p
-			break
-		}
+	// cur is where the longest leading part of the target that resolves
+	// leads, comps what follows it, as written.
+	w := walkPath(t, m.Target, walkHow{})
+	if w.end == walkDone {
+		return // there: mounted on as it is
 	}
-	if n == len(comps) || n < 0 {
-		return // there: mounted on as it is (or not known)
-	}
-	if f, ok := t(path.Join(cur, comps[n])); ok && f.Type == "symlink" && n == len(comps)-1 && ec.refused(ec.mountField(i)+".target") {
+	cur, comps := w.lead, closurePathParts(w.tail)
+	if f, ok := t(path.Join(cur, comps[0])); ok && f.Type == "symlink" && len(comps) == 1 && ec.refused(ec.mountField(i)+".target") {
 		return // a link there, refused already (targetLinks's): not missing
 	}
 	if f, ok := resolveIn(t, cur); !ok || f.Type != "dir" {
@@ -90,7 +86,7 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	field := origin(cur)
 	j := slices.IndexFunc(views, func(v viewMount) bool { return v.field == field })
 	if field == "" {
-		ec.rootFolderWritable(i, path.Join(cur, comps[n]))
+		ec.rootFolderWritable(i, path.Join(cur, comps[0]))
 		return
 	}
 	if j < 0 {
@@ -98,8 +94,8 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	}
 	k, v := from[j].mount, views[j]
 	b := e.Mounts[k]
-	missing := path.Join(cur, comps[n])
-	rel := strings.TrimPrefix(path.Join(cur, strings.Join(comps[n:], "/")), v.target)
+	missing := path.Join(cur, comps[0])
+	rel := strings.TrimPrefix(path.Join(cur, w.tail), v.target)
 	if c := from[j].conf; c != nil {
 		// A path of security.readonly_paths or masked_paths, placed
 		// right after the mount that holds it.
@@ -121,7 +117,7 @@ func (ec *envCompiler) targetWritable(i int, confined [][]confinedPath) {
 	case b.Type == spec.MountTmpfs:
 		fix = "drop readonly: true from " + ec.mountField(k) + " (an empty tmpfs has no folder to mount on)"
 	case b.Type == spec.MountDev:
-		if cur == v.target && slices.Contains(devNames, comps[n]) {
+		if cur == v.target && slices.Contains(devNames, comps[0]) {
 			return // made by the dev's own steps
 		}
 		fix = "drop readonly: true from " + ec.mountField(k)

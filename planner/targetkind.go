@@ -21,8 +21,8 @@ package planner
 import (
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -80,25 +80,25 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 	}
 	src := fileSource(m)
 	wantFile := src != nil
-	parts := closurePathParts(rel)
-	at := base
-	for n, name := range parts {
-		if name == ".." {
-			return
-		}
-		at = filepath.Join(at, name)
-		fi, err := os.Lstat(at)
-		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
-			return
-		}
-		field := ec.mountField(i) + ".target"
-		switch last := n == len(parts)-1; {
-		case !last && !fi.IsDir():
+	if parts := closurePathParts(rel); len(parts) == 0 || slices.Contains(parts, "..") {
+		return
+	}
+	// A path through a symlink, or missing, is left alone.
+	w := walkPath(dirTree(base, &ec.stats), rel, walkHow{link: never})
+	at := filepath.Join(base, w.at)
+	field := ec.mountField(i) + ".target"
+	switch w.end {
+	case walkNotDir:
+		if fi, err := os.Lstat(at); err == nil {
 			ec.errorf(m.Pos, field, "%s lies %s below %s, %s, not a folder: apply could not reach the target (ENOTDIR); make %s a folder, or mount at another target", m.Target, where, at, kindOf(fi), at)
-			return
-		case last && !wantFile && !fi.IsDir():
+		}
+	case walkDone:
+		fi, err := os.Lstat(at)
+		switch {
+		case err != nil:
+		case !wantFile && !fi.IsDir():
 			ec.errorf(m.Pos, field, "%s is %s %s (%s), and a %s mount needs a folder there: apply's mount would fail with ENOTDIR; make %s a folder, or mount at another target", m.Target, kindOf(fi), where, at, m.Type, at)
-		case last && wantFile && fi.IsDir():
+		case wantFile && fi.IsDir():
 			ec.errorf(m.Pos, field, "%s is a folder %s (%s), and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder, or make %s a file", m.Target, where, at, m.Source, kindOf(src), at)
 		}
 	}
@@ -116,32 +116,25 @@ func (ec *envCompiler) closureTargetFits(i int, src os.FileInfo) {
 	if len(ec.e.Rootfs.Host) > 0 {
 		kind, key = "host", "rootfs.host"
 	}
-	at := "/"
-	parts := closurePathParts(m.Target)
-	for n, name := range parts {
-		at = path.Join(at, name)
-		f, ok := ec.tree[at]
-		last := n == len(parts)-1
-		if ok && f.Type == "dir" && last && src != nil {
-			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
-			return
-		}
-		if ok && f.Type == "dir" {
-			continue
-		}
-		if !ok || f.Type != "file" {
-			return
-		}
-		from := ""
-		if f.Source != "" {
-			from = ", from " + f.Source
-		}
-		if !last {
-			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
-		} else if src == nil {
-			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
-		}
+	// A file on the way, or at the target; a link or a path the tree
+	// lacks is left alone.
+	w := walkPath(mapTree(ec.tree), m.Target, walkHow{link: never})
+	f := ec.tree[w.at]
+	switch {
+	case w.end == walkDone && w.at != "/" && f.Type == "dir" && src != nil:
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
 		return
+	case w.end != walkDone && w.end != walkNotDir, f.Type != "file":
+		return
+	}
+	from := ""
+	if f.Source != "" {
+		from = ", from " + f.Source
+	}
+	if w.end == walkNotDir {
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, w.at, kind, from, key)
+	} else if src == nil {
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
 	}
 }
 

@@ -48,23 +48,22 @@ func (ec *envCompiler) targetLinks() {
 			continue
 		}
 		t, origin := mountedView(base, ec.viewsBefore(i), &ec.stats)
-		at := path.Join(landing(t, path.Dir(m.Target)), path.Base(m.Target))
-		f, ok := t(at)
-		if !ok || f.Type != "symlink" {
+		l, ok := lastLink(t, origin, m.Target)
+		if !ok {
 			continue
 		}
 		field := ec.mountField(i) + ".target"
-		to, stuck, ok := linkLeads(t, origin, at)
+		f, to, stuck := l.f, l.to, l.stuck
 		switch {
 		case stuck != "":
-			l, _ := t(stuck)
+			s, _ := t(stuck)
 			what := m.Target + " is"
-			if stuck != at {
+			if stuck != l.at {
 				what = fmt.Sprintf("%s is a symlink of the root (-> %q) that leads through %s,", m.Target, f.Link, stuck)
 			}
-			ec.errorf(m.Pos, field, "%s a symlink (-> %q) in the folder mounted at %s (%s), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to", what, l.Link, ec.targetOf(origin(stuck)), origin(stuck))
+			ec.errorf(m.Pos, field, "%s a symlink (-> %q) in the folder mounted at %s (%s), below which apply follows no link: the mount would fail (ELOOP); write the target as the path the link leads to", what, s.Link, ec.targetOf(origin(stuck)), origin(stuck))
 			continue
-		case !ok:
+		case l.loop:
 			ec.errorf(m.Pos, field, "%s is a symlink of the root (-> %q) that leads round in circles (ELOOP): apply could not mount there; write the target as a path with no symlink at its end", m.Target, f.Link)
 			continue
 		case to == "/":
@@ -155,39 +154,38 @@ func (ec *envCompiler) targetOf(field string) string {
 	return field
 }
 
-// linkLeads is where the symlink at p in t leads, p's folder already
-// resolved: each link on the way followed, as the kernel would with the
-// tree as the root, up to a path that is no link, or missing (then the
-// rest as written: apply makes it); false after more links than the
-// kernel follows (ELOOP). stuck is a link met in the folder of a mount
+// endLink is a path whose last component is a symlink of a tree (at,
+// its folder's links followed: f) and where it leads (lastLink).
+type endLink struct {
+	at, to, stuck string
+	f             File
+	loop          bool
+}
+
+// lastLink is where p leads when its last component, once its folder's
+// links are followed (landing), is a symlink of t (false if it is not):
+// each link on the way followed, as the kernel would with the tree as
+// the root, up to a path that is no link, or missing (then the rest as
+// written: apply makes it); loop after more links than the kernel
+// follows (ELOOP). stuck is a link met in the folder of a mount
 // (origin), below which apply follows none: not followed then.
-func linkLeads(t treeView, origin func(string) string, p string) (to, stuck string, ok bool) {
-	links, cur, rest := 0, "/", closurePathParts(p)
-	for len(rest) > 0 {
-		name := rest[0]
-		rest = rest[1:]
-		if name == ".." {
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, name)
-		f, found := t(next)
-		switch {
-		case !found || f.Type != "symlink":
-			cur = next
-			continue
-		case origin(next) != "":
-			return "", next, true
-		}
-		if links++; links > maxSymlinks {
-			return "", "", false
-		}
-		if path.IsAbs(f.Link) {
-			cur = "/"
-		}
-		rest = append(closurePathParts(f.Link), rest...)
+func lastLink(t treeView, origin func(string) string, p string) (endLink, bool) {
+	l := endLink{at: path.Join(landing(t, path.Dir(p)), path.Base(p))}
+	f, ok := t(l.at)
+	if !ok || f.Type != "symlink" {
+		return l, false
 	}
-	return cur, "", true
+	l.f = f
+	w := walkPath(t, l.at, walkHow{byName: true, link: func(at string, _ File) bool { return origin(at) == "" }})
+	switch w.end {
+	case walkLink:
+		l.stuck = w.at
+	case walkLoop:
+		l.loop = true
+	default:
+		l.to = w.cur
+	}
+	return l, true
 }
 
 // confinedLink is where a path of security.masked_paths or
@@ -204,15 +202,10 @@ func (ec *envCompiler) confinedLink(p, field string) string {
 		return p
 	}
 	t, origin := mountedView(base, ec.viewMounts(), &ec.stats)
-	at := path.Join(landing(t, path.Dir(p)), path.Base(p))
-	f, ok := t(at)
-	if !ok || f.Type != "symlink" {
+	l, ok := lastLink(t, origin, p)
+	if !ok || l.stuck != "" || l.loop || l.to == "/" {
 		return p
 	}
-	to, stuck, ok := linkLeads(t, origin, at)
-	if stuck != "" || !ok || to == "/" {
-		return p
-	}
-	ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is a symlink of the root (-> %q): confined where it leads, at %s (apply follows no link at a path's end)", field, p, f.Link, to))
-	return to
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: %s is a symlink of the root (-> %q): confined where it leads, at %s (apply follows no link at a path's end)", field, p, l.f.Link, l.to))
+	return l.to
 }

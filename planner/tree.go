@@ -4,7 +4,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -111,65 +110,10 @@ func resolvedPath(t treeView, p string) string {
 // walkIn is the path of p in the tree once every symlink on the way
 // (the last component's too) is followed: resolveIn's walk.
 func walkIn(t treeView, p string) (string, bool) {
-	links := 0
-	cur := "/"
-	rest := p // what is left to walk, its components split by slashes
-	for rest != "" {
-		name := rest
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			name, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = ""
-		}
-		switch name {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur) // never above "/": the tree is the root
-			continue
-		}
-		next := "/" + name
-		if cur != "/" {
-			next = cur + next
-		}
-		f, ok := t(next)
-		if !ok {
-			return "", false
-		}
-		if f.Type == "symlink" {
-			if links++; links > 40 {
-				return "", false // ELOOP
-			}
-			target := f.Link
-			if !path.IsAbs(target) {
-				target = path.Join(cur, target)
-			}
-			rest = target + "/" + rest
-			cur = "/"
-			continue
-		}
-		if moreIn(rest) && f.Type != "dir" {
-			return "", false
-		}
-		cur = next
+	if w := walkPath(t, p, walkHow{}); w.end == walkDone {
+		return w.cur, true
 	}
-	return cur, true
-}
-
-// moreIn says whether rest, what is left of a walk, names a component.
-func moreIn(rest string) bool {
-	for rest != "" {
-		name := rest
-		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			name, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = ""
-		}
-		if name != "" && name != "." {
-			return true
-		}
-	}
-	return false
+	return "", false
 }
 
 // viewMount is one mount of the environment as the plan sees the tree

@@ -235,17 +235,10 @@ func (ec *envCompiler) markMade(p, why string) {
 // there yet, planned mkdir("./cache") and a writable bind of it, which
 // apply then refused.
 func linkOnWay(p string) (string, string) {
-	at := "/"
-	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
-		at = filepath.Join(at, name)
-		fi, err := os.Lstat(at)
-		if err != nil {
-			return "", ""
-		}
-		if fi.Mode()&os.ModeSymlink != 0 {
-			to, _ := os.Readlink(at)
-			return at, to
-		}
-	}
-	return "", ""
+	var at, to string
+	walkPath(hostTree, p, walkHow{link: func(l string, f File) bool {
+		at, to = l, f.Link
+		return false
+	}})
+	return at, to
 }

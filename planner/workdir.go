@@ -113,18 +113,12 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 		// magic link of /proc, which the chdir refuses). A file on the
 		// way is refused (helper-133's review: the chdir failed with
 		// ENOTDIR).
-		for i := 1; i <= len(c.Value); i++ {
-			if i < len(c.Value) && c.Value[i] != '/' {
-				continue
-			}
-			f, ok := view(c.Value[:i])
-			switch {
-			case !ok:
-				i = len(c.Value) // missing from here on
-			case f.Type == "symlink":
-				return
-			case f.Type != "dir":
-				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, c.Value[:i], f.Type)
+		switch w := walkPath(view, c.Value, walkHow{link: never}); w.end {
+		case walkLink:
+			return
+		case walkNotDir, walkDone:
+			if f, ok := view(w.at); ok && f.Type != "dir" {
+				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
 				return
 			}
 		}
@@ -276,11 +270,11 @@ func (ec *envCompiler) landings() []string {
 // landing is p with the links of its longest leading part that t has
 // followed, the rest as written (mkdir makes it, at apply).
 func landing(t treeView, p string) string {
-	comps := strings.Split(strings.Trim(p, "/"), "/")
-	for n := len(comps); n > 0; n-- {
-		if cur, ok := walkIn(t, "/"+strings.Join(comps[:n], "/")); ok {
-			return path.Join(cur, strings.Join(comps[n:], "/"))
-		}
+	switch w := walkPath(t, p, walkHow{}); {
+	case w.end == walkDone:
+		return w.cur
+	case w.led:
+		return path.Join(w.lead, w.tail)
 	}
 	return p
 }
