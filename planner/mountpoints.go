@@ -15,8 +15,8 @@ package planner
 // /usr/lib/qq and /usr/bin/newdir made there. Each target is listed now
 // where it lands (landings: the tree's links followed, as apply's
 // RESOLVE_IN_ROOT follows them), a bound file's as an empty file, as a
-// rootfs.host file's mount point is (hostRootTree), so the entry is
-// built with it, its digest covers it, and apply finds it there: an
+// rootfs.host file's mount point is (hostRootTree), and so is a working
+// directory, so the entry is built with it, its digest covers it, and apply finds it there: an
 // entry an older nsup built without it has another digest, and is not
 // used, nor written.
 
@@ -51,12 +51,17 @@ func (ec *envCompiler) mountPoints() {
 		}
 		ec.mkdirTree(at)
 	}
+	// The working directories where they land, as the targets: a cwd
+	// through a link of the tree (/lib64/x, lib64 -> usr/lib64) was
+	// listed as written, where mkdirTree stops at the link, and the
+	// process's chdir failed at apply.
+	t, _ := mountedView(mapTree(ec.tree), ec.viewMounts(), &ec.stats)
 	if ec.e.Cwd != nil {
-		ec.mkdirTree(ec.e.Cwd.Value)
+		ec.mkdirTree(landing(t, ec.e.Cwd.Value))
 	}
 	walkProcs(ec.e.Process, func(p *spec.Process, _ string) {
 		if p.Cwd != nil {
-			ec.mkdirTree(p.Cwd.Value)
+			ec.mkdirTree(landing(t, p.Cwd.Value))
 		}
 	})
 	// Worked out again on the whole tree, when first asked.

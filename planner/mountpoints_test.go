@@ -95,3 +95,37 @@ func rootfsFiles(t *testing.T, p *Plan, env string) map[string]File {
 	t.Fatalf("%s has no rootfs step", env)
 	return nil
 }
+
+// TestWorkdirThroughLinkListed: a working directory through a link of a
+// closure root's tree (/bin -> usr/bin) is listed where it lands, as a
+// target is: before, as written, where mkdirTree stopped at the link,
+// and the process's chdir failed at apply (no such folder in the entry).
+func TestWorkdirThroughLinkListed(t *testing.T) {
+	dir := t.TempDir()
+	closure := func([]string) ([]File, error) {
+		return []File{
+			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
+			{Path: "/usr", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
+		}, nil
+	}
+	p := planOf(t, dir, `version: 1
+environments:
+  c:
+    rootfs: {closure: [/usr/bin/sh]}
+    namespaces: [mnt, pid]
+    cwd: /bin/work
+    processes:
+      - {name: main, command: [/bin/sh], children: [{name: c, command: [/bin/sh], cwd: /bin/p/q}]}
+`, Options{Closure: closure})
+	files := rootfsFiles(t, p, "c")
+	for _, at := range []string{"/usr/bin/work", "/usr/bin/p", "/usr/bin/p/q"} {
+		if f := files[at]; f.Type != "dir" {
+			t.Errorf("the tree has %+v at %s, want a folder", f, at)
+		}
+	}
+	if f, ok := files["/bin"]; !ok || f.Type != "symlink" {
+		t.Errorf("the tree has %+v at /bin, want the closure's link", f)
+	}
+}
