@@ -35,7 +35,8 @@ func TestMaskThroughLinkToKernelMountRefused(t *testing.T) {
 		{"      - {type: proc, target: /p/proc}\n", "", ""},
 		{"      - {type: proc, target: /p/proc}\n", "    security: {masked_paths: [/p/proc/keys]}\n", ""},
 		{"      - {type: tmpfs, target: /run}\n", "    security: {masked_paths: [/var/run/x]}\n", ""},
-		// A mount listed before proc is not below it.
-		{"      - {type: tmpfs, target: /lnk/sys}\n" + proc, "", ""},
+		// A mount listed before proc is not below it: covered by it,
+		// where it lands (shadowedByLater).
+		{"      - {type: tmpfs, target: /lnk/sys}\n" + proc, "", "t.yaml:7:9: environments.a.mounts[0]: the tmpfs at /lnk/sys (it lands at /proc/sys) lies below environments.a.mounts[1] at /proc, listed after it, through the root's links, and is covered by it whole once mounted"},
 	})
 }

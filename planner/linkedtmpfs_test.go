@@ -27,7 +27,8 @@ func TestMountLinkedBelowTmpfsRefused(t *testing.T) {
 		{tmp + "      - {type: tmpfs, target: /tmp/new}\n", "", ""},
 		{"      - {type: tmpfs, target: /lnk/t}\n      - {type: tmpfs, target: /lnk/t/inner}\n", "", ""},
 		{tmp, "    security: {masked_paths: [/opt/x]}\n", ""},
-		// Listed before the tmpfs, it is not below it.
-		{"      - {type: tmpfs, target: /opt/new}\n" + tmp, "", ""},
+		// Listed before the tmpfs, it is not below it: covered by it,
+		// where it lands (shadowedByLater).
+		{"      - {type: tmpfs, target: /opt/new}\n" + tmp, "", "t.yaml:7:9: environments.a.mounts[0]: the tmpfs at /opt/new (it lands at /tmp/new) lies below environments.a.mounts[1] at /tmp, listed after it, through the root's links, and is covered by it whole once mounted"},
 	})
 }

@@ -107,6 +107,14 @@ func hidesFiles(p string) bool {
 	return !errors.Is(err, io.EOF)
 }
 
+// landed is a target as written, and where it lands when that differs.
+func landed(target, at string) string {
+	if at == target {
+		return target
+	}
+	return target + " (it lands at " + at + ")"
+}
+
 // shadowedByLater refuses mount i when a later mount's target is a
 // folder above its own: mounted after it, that mount covers it whole, and
 // what mount i was to hide stays in sight (a tmpfs at /work/secrets
@@ -119,9 +127,26 @@ func (ec *envCompiler) shadowedByLater(i int) {
 		return // a host folder of rootfs.host: the later one shows it as it is (recursive)
 	}
 	m := e.Mounts[i]
+	var land []string
 	for j := i + 1; j < len(e.Mounts); j++ {
 		if t := e.Mounts[j].Target; t != "/" && t != m.Target && within(m.Target, t) {
 			ec.errorf(m.Pos, ec.mountField(i), "the %s at %s lies below %s, listed after it, which is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after %s", m.Type, m.Target, ec.mountField(j)+" at "+t, ec.mountField(j))
+			return
+		}
+	}
+	// Where they land, through the root's links (viewMounts): a tmpfs at
+	// /lib64/t, lib64 -> usr/lib64, is covered by a later mount at
+	// /usr/lib64 as one at /usr/lib64/t is. Once an error (coveredByLink's
+	// for a later target that was a link) names it.
+	if ec.refused(ec.mountField(i)) {
+		return
+	}
+	for j := i + 1; j < len(e.Mounts); j++ {
+		if land == nil {
+			land = ec.landings()
+		}
+		if at, t := land[i], land[j]; t != "/" && t != at && within(at, t) {
+			ec.errorf(m.Pos, ec.mountField(i), "the %s at %s lies below %s, listed after it, through the root's links, and is covered by it whole once mounted: it would not be seen, and what it is to hide would be; list it after %s", m.Type, landed(m.Target, at), ec.mountField(j)+" at "+landed(e.Mounts[j].Target, t), ec.mountField(j))
 			return
 		}
 	}

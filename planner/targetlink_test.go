@@ -168,6 +168,10 @@ func TestTargetLinkRefused(t *testing.T) {
 		{"[{type: bind, source: ./host, target: /data}, {type: tmpfs, target: /via}]", "t.yaml:6:59: environments.a.mounts[1].target: /via is a symlink of the root (-> \"data/lnk\") that leads through /data/lnk, a symlink (-> \"sub\") in the folder mounted at /data (environments.a.mounts[0]), below which apply follows no link"},
 		{"[{type: tmpfs, target: /lib64/t}, {type: tmpfs, target: /lib64}]", "t.yaml:6:14: environments.a.mounts[0]: the tmpfs at /lib64/t, which lands at /usr/lib64/t, lies below environments.a.mounts[1] at /lib64, listed after it, a symlink of the root to /usr/lib64, where it is mounted after it and covers it whole: it would not be seen, and what it is to hide would be; list it after environments.a.mounts[1]"},
 		{"[{type: tmpfs, target: /lib64}, {type: tmpfs, target: /usr/lib64/t}]", ""},
+		// Covered where they land, through the root's links, not as
+		// written: each was planned, and the first hid nothing.
+		{"[{type: tmpfs, target: /lib64/t}, {type: tmpfs, target: /usr/lib64}]", "t.yaml:6:14: environments.a.mounts[0]: the tmpfs at /lib64/t (it lands at /usr/lib64/t) lies below environments.a.mounts[1] at /usr/lib64, listed after it, through the root's links, and is covered by it whole once mounted"},
+		{"[{type: tmpfs, target: /usr/lib64/t/u}, {type: tmpfs, target: /lib64/t}]", "t.yaml:6:14: environments.a.mounts[0]: the tmpfs at /usr/lib64/t/u lies below environments.a.mounts[1] at /lib64/t (it lands at /usr/lib64/t), listed after it, through the root's links"},
 		// A distribution's /etc/mtab into the proc mounted before: the
 		// bind went over the child stage's /proc/PID/mounts (helper-143's
 		// survey), and a second error said the target passed a link.
@@ -253,5 +257,41 @@ func TestConfinedPathLink(t *testing.T) {
 	}
 	if strings.Contains(text, "<root>/etc/secret") || strings.Contains(text, "<root>/rol,") {
 		t.Errorf("a confined path left on its link:\n%s", text)
+	}
+}
+
+// TestCoveredThroughClosureLink: in a closure root's tree too, a mount
+// written through a link (/lib64/t, /lib64 -> usr/lib64) is covered by
+// a later one at /usr/lib64, where it lands: refused, as one at
+// /usr/lib64/t is.
+func TestCoveredThroughClosureLink(t *testing.T) {
+	dir := t.TempDir()
+	closure := func([]string) ([]File, error) {
+		return []File{
+			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
+			{Path: "/usr", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
+			{Path: "/lib64", Type: "symlink", Mode: 0o777, Link: "usr/lib64"},
+			{Path: "/usr/lib64", Type: "dir", Mode: 0o755},
+		}, nil
+	}
+	s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
+environments:
+  c:
+    rootfs: {closure: [/usr/bin/sh]}
+    namespaces: [mnt, pid]
+    mounts: [{type: tmpfs, target: /lib64/t}, {type: tmpfs, target: /usr/lib64}]
+    processes: [{name: main, command: [/usr/bin/sh]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()})
+	opts.Closure = closure
+	_, err = Compile(s, opts)
+	want := "t.yaml:6:14: environments.c.mounts[0]: the tmpfs at /lib64/t (it lands at /usr/lib64/t) lies below environments.c.mounts[1] at /usr/lib64, listed after it, through the root's links, and is covered by it whole once mounted"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %s", err, want)
 	}
 }
