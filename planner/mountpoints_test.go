@@ -102,14 +102,7 @@ func rootfsFiles(t *testing.T, p *Plan, env string) map[string]File {
 // and the process's chdir failed at apply (no such folder in the entry).
 func TestWorkdirThroughLinkListed(t *testing.T) {
 	dir := t.TempDir()
-	closure := func([]string) ([]File, error) {
-		return []File{
-			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
-			{Path: "/usr", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
-		}, nil
-	}
+	closure := binClosure()
 	p := planOf(t, dir, `version: 1
 environments:
   c:
@@ -127,5 +120,18 @@ environments:
 	}
 	if f, ok := files["/bin"]; !ok || f.Type != "symlink" {
 		t.Errorf("the tree has %+v at /bin, want the closure's link", f)
+	}
+}
+
+// binClosure is a closure's tree with /bin -> usr/bin and /usr/bin/sh,
+// and extra.
+func binClosure(extra ...File) func([]string) ([]File, error) {
+	return func([]string) ([]File, error) {
+		return append([]File{
+			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
+			{Path: "/usr", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
+			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
+		}, extra...), nil
 	}
 }

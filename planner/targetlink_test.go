@@ -95,14 +95,7 @@ func TestTargetLinkClosureHost(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "hb"), 0o755)
 	os.WriteFile(filepath.Join(dir, "hb", "sh"), []byte("#!"), 0o755)
 	os.Symlink("real", filepath.Join(dir, "lnk"))
-	closure := func([]string) ([]File, error) {
-		return []File{
-			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
-			{Path: "/usr", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
-		}, nil
-	}
+	closure := binClosure()
 	p := planOf(t, dir, `version: 1
 environments:
   c:
@@ -266,16 +259,10 @@ func TestConfinedPathLink(t *testing.T) {
 // /usr/lib64/t is.
 func TestCoveredThroughClosureLink(t *testing.T) {
 	dir := t.TempDir()
-	closure := func([]string) ([]File, error) {
-		return []File{
-			{Path: "/bin", Type: "symlink", Mode: 0o777, Link: "usr/bin"},
-			{Path: "/usr", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin", Type: "dir", Mode: 0o755},
-			{Path: "/usr/bin/sh", Type: "file", Mode: 0o755, Size: 2, Digest: "sha256:" + strings.Repeat("0", 64)},
-			{Path: "/lib64", Type: "symlink", Mode: 0o777, Link: "usr/lib64"},
-			{Path: "/usr/lib64", Type: "dir", Mode: 0o755},
-		}, nil
-	}
+	closure := binClosure(
+		File{Path: "/lib64", Type: "symlink", Mode: 0o777, Link: "usr/lib64"},
+		File{Path: "/usr/lib64", Type: "dir", Mode: 0o755},
+	)
 	s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
 environments:
   c:
