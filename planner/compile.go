@@ -446,6 +446,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.devBinds()
 	ec.host()
 	ec.child()
+	ec.dirRootMade()
 	ec.init()
 	ec.detach()
 	ec.sharedUIDs()

@@ -1,0 +1,50 @@
+package planner
+
+// What apply makes in a dir root's folder on the host. A mount's target
+// the dir root lacks is made by apply's child stage ("mkdir target if
+// missing"), in the host's folder itself when the root is not overlaid:
+// the folders stay after the environment ends, in a folder the user may
+// have checked in. The plan said so only in the step's words; a user
+// trial (helper-151) found a read-only dir root with a tmpfs at
+// /newdir/deep leave bbroot/newdir/deep behind, where the same plan's
+// note said "nsup does not write the rootfs" of /etc/group. The plan now
+// names each host folder apply makes there.
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// dirRootMade notes, for a dir root that is not overlaid, each mount
+// whose target (where it lands through the root's links) the root's own
+// tree lacks: the first folder apply makes for it in the host's folder.
+// A target below an earlier mount is that mount's (a tmpfs, a bind's
+// host folder: targetMakeable's and the reach checks'), not the root's.
+func (ec *envCompiler) dirRootMade() {
+	r := ec.e.Rootfs
+	if r.Dir == "" || r.Overlay || ec.root == "" || ec.root == "/" || ec.opts.Export || ec.joined(spec.NSMount) != nil {
+		return
+	}
+	base := ec.baseView()
+	if base == nil {
+		return
+	}
+	land := ec.landings()
+	seen := map[string]bool{}
+	for i := range ec.e.Mounts {
+		view, origin := mountedView(base, ec.viewsBefore(i), &ec.stats)
+		w := walkPath(view, land[i], walkHow{})
+		if w.end != walkMissing || origin(w.at) != "" || seen[w.at] {
+			continue
+		}
+		seen[w.at] = true
+		host := filepath.Join(ec.root, w.at)
+		what := "a folder"
+		if w.at == land[i] && ec.e.Mounts[i].Type == spec.MountBind && !ec.hostDir(ec.e.Mounts[i].Source).isDir {
+			what = "an empty file"
+		}
+		ec.notes = append(ec.notes, fmt.Sprintf("%s.target: %s is not in the dir root: apply makes %s %s in its host folder (and what the target lacks below it), which stays after the environment ends; make it beforehand, or say overlay: true (nsup makes it in the upper layer)", ec.mountField(i), w.at, what, host))
+	}
+}
