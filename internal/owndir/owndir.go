@@ -17,7 +17,8 @@ import (
 
 // Check refuses the folder d, a what ("state directory", "cache folder"),
 // unless it is a folder of the caller's uid that no other may write to,
-// nor a group but the caller's private one (privateGroup), and no folder
+// nor a group but the caller's private one (privateGroup), nor anyone its
+// ACL names (OthersWrite), and no folder
 // on the way to it (on its path as given and with its symlinks resolved)
 // lets anyone but root and the caller replace it: one that others (or a
 // group with another member) may write to without the sticky bit of
@@ -40,9 +41,18 @@ func Check(what, d string) error {
 	if err := unix.Lstat(real, &st); err != nil {
 		return &os.PathError{Op: "lstat", Path: real, Err: err}
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || othersWrite(&st) {
-		return fmt.Errorf("%s %s is not a folder of uid %d that only it can write to (mode %#o, uid %d): %w",
-			what, d, os.Geteuid(), st.Mode&0o7777, st.Uid, unix.EPERM)
+	who := ""
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if who, err = OthersWrite(real, &st); err != nil {
+			return &os.PathError{Op: "getxattr", Path: real, Err: err}
+		}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || who != "" {
+		if who != "" {
+			who = ", " + who + " may write to it"
+		}
+		return fmt.Errorf("%s %s is not a folder of uid %d that only it can write to (mode %#o, uid %d%s): %w",
+			what, d, os.Geteuid(), st.Mode&0o7777, st.Uid, who, unix.EPERM)
 	}
 	// The folders a link met lies in too: one that another user may
 	// change (not on d's path as given, nor on the resolved one) lets it
@@ -52,9 +62,18 @@ func Check(what, d string) error {
 			if err := unix.Stat(a, &st); err != nil {
 				return &os.PathError{Op: "stat", Path: a, Err: err}
 			}
-			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || othersWrite(&st) && st.Mode&unix.S_ISVTX == 0 {
-				return fmt.Errorf("%s %s is in %s, which others may change (mode %#o, uid %d): they could put another folder in its place: %w",
-					what, d, a, st.Mode&0o7777, st.Uid, unix.EPERM)
+			who := ""
+			if st.Mode&unix.S_ISVTX == 0 {
+				if who, err = OthersWrite(a, &st); err != nil {
+					return &os.PathError{Op: "getxattr", Path: a, Err: err}
+				}
+			}
+			if uid := int(st.Uid); uid != 0 && uid != os.Geteuid() || who != "" {
+				if who != "" {
+					who = ", " + who + " may write to it"
+				}
+				return fmt.Errorf("%s %s is in %s, which others may change (mode %#o, uid %d%s): they could put another folder in its place: %w",
+					what, d, a, st.Mode&0o7777, st.Uid, who, unix.EPERM)
 			}
 			if a == "/" {
 				break
@@ -119,11 +138,4 @@ func resolve(p string) (real, link string, uid uint32, links []string, err error
 		}
 		rest = target + "/" + rest
 	}
-}
-
-// othersWrite says whether someone else than the owner of the file st
-// may write to it: others, or its group unless the owner is its only
-// member (a user private group with umask 002).
-func othersWrite(st *unix.Stat_t) bool {
-	return st.Mode&0o002 != 0 || st.Mode&0o020 != 0 && !privateGroup("/", st.Uid, st.Gid)
 }
