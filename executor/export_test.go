@@ -3,6 +3,7 @@ package executor
 import (
 	"context"
 	"os"
+	"testing"
 
 	"github.com/nsup/nsup/executor/lifecycle"
 	"github.com/nsup/nsup/executor/store"
@@ -106,3 +107,11 @@ func PauseExec(opts Options, env string, step int, fifo string) Options {
 // ControlPending and ControlWait are init's bounds on the control
 // socket's connections before their command starts (control.go).
 const ControlPending, ControlWait = controlPending, controlWait
+
+// MakeTeamGroup makes the accounts of a group-write test (makeTeam: a
+// group with a member, removed when the test ends) and returns the
+// group's gid and name.
+func MakeTeamGroup(t *testing.T) (uint32, string) {
+	tm := makeTeam(t)
+	return tm.dev, tm.devName
+}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/executor/lifecycle"
+	"github.com/nsup/nsup/internal/owndir"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -237,46 +238,82 @@ func (r *envRun) mkdirAll(op planner.MkdirAll) error {
 
 // othersFolder refuses the folder at (open as fd, in its parent's fd
 // parent) that stood before apply, made by a uid other than root, nsup's
-// own and, under sudo, the caller's (SUDO_UID, whose spec and .env nsup
-// trusts: spec.Untrusted; a project checked out in /tmp) in a folder
-// every user may write to (/tmp; one not sticky is refused before, by
-// nonSticky):
-// whoever made it first, where create: true said apply would, chose what
-// the environment sees there and reads what it writes (helper-131's
-// review: a root environment sourced a script the other user had put in
-// such a folder, as root inside, and wrote its token there for them).
+// own, under sudo the caller's (SUDO_UID, whose spec and .env nsup
+// trusts: spec.Untrusted; a project checked out in /tmp) and the
+// parent's owner (whose folder it is to give), in a folder another user
+// may write to (othersWrite: every user, as /tmp; a group with another
+// member; one its ACL names). One not sticky is refused before, by
+// nonSticky. Whoever made it first, where create: true said apply would,
+// chose what the environment sees there and reads what it writes
+// (helper-131's review: a root environment sourced a script the other
+// user had put in such a folder, as root inside, and wrote its token
+// there for them).
 func othersFolder(parent, fd int, at string) error {
 	var st, pst unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: at, Err: err}
 	}
-	if st.Uid == 0 || int(st.Uid) == os.Geteuid() || st.Uid == planner.CallerUID() {
+	if trusted(st.Uid) {
 		return nil
 	}
 	if err := unix.Fstat(parent, &pst); err != nil {
 		return &os.PathError{Op: "fstat", Path: filepath.Dir(at), Err: err}
 	}
-	if pst.Mode&0o002 == 0 {
-		return nil // its owner's to give, where only they may make it
+	if st.Uid == pst.Uid {
+		return nil // its owner's to give, as the folder it is in
 	}
-	return explained{fmt.Sprintf("%s stands already, made by uid %d in %s, which every user may write to: whoever made it first chooses what the environment sees there and reads what it writes; remove it, or bind a folder of your own", at, st.Uid, filepath.Dir(at)), unix.EPERM}
+	who, err := othersWrite(parent, &pst, filepath.Dir(at))
+	if err != nil || who == "" {
+		return err // its owner's to give, where only they may make it
+	}
+	return explained{fmt.Sprintf("%s stands already, made by uid %d in %s, which %s may write to: whoever made it first chooses what the environment sees there and reads what it writes; remove it, or bind a folder of your own", at, st.Uid, filepath.Dir(at), who), unix.EPERM}
 }
 
-// nonSticky refuses a folder on the way (dir, open as fd) that every
-// user may write to and is not sticky: anyone may rename what is in it,
-// root's too, and put their own folder in its place between the mkdir
-// and the bind's open_tree, which resolves the path again (helper-134's
-// review: another uid did so in a 0777 folder, and 28 of 40 root applies
-// bound its folder and read its file).
+// nonSticky refuses a folder on the way (dir, open as fd) that another
+// user may write to (othersWrite) and is not sticky: they may rename
+// what is in it, root's too, and put their own folder in its place
+// between the mkdir and the bind's open_tree, which resolves the path
+// again (helper-134's review: another uid did so in a 0777 folder, and
+// 28 of 40 root applies bound its folder and read its file). A group's
+// members may as others do: a folder 2775 of a group another user is in
+// (a team's), or one whose ACL lets another user or such a group write
+// (setfacl -m u:bob:rwx), is refused as a 0777 one is (helper-150).
 func nonSticky(fd int, dir string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return &os.PathError{Op: "fstat", Path: dir, Err: err}
 	}
-	if st.Mode&0o002 == 0 || st.Mode&unix.S_ISVTX != 0 {
+	if st.Mode&unix.S_ISVTX != 0 {
 		return nil
 	}
-	return explained{fmt.Sprintf("%s, on the way, is a folder every user may write to, not sticky (mode %04o): anyone may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), or bind a folder of your own", dir, st.Mode&0o7777, dir), unix.EPERM}
+	who, err := othersWrite(fd, &st, dir)
+	if err != nil || who == "" {
+		return err
+	}
+	if who == "every user" {
+		return explained{fmt.Sprintf("%s, on the way, is a folder every user may write to, not sticky (mode %04o): anyone may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), or bind a folder of your own", dir, st.Mode&0o7777, dir), unix.EPERM}
+	}
+	return explained{fmt.Sprintf("%s, on the way, is a folder %s may write to, not sticky (mode %04o): they may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), take their write away (chmod g-w %s, which masks its ACL's entries too), or bind a folder of your own", dir, who, st.Mode&0o7777, dir, dir), unix.EPERM}
+}
+
+// trusted says whether uid is root, nsup's own, or (under sudo) the
+// caller's: the uids whose folders apply takes as its own.
+func trusted(uid uint32) bool {
+	return uid == 0 || int(uid) == os.Geteuid() || uid == planner.CallerUID()
+}
+
+// othersWrite says who, but the folder's owner, root, nsup's uid and the
+// sudo caller (trusted), may write to the folder dir, open as fd, with
+// st its stat: "" if nobody (owndir.OthersWrite: every user; a group,
+// unless it is the private group of one of them, its only member in the
+// account files; a user or group its ACL names, through its mask). Its
+// ACL is read through the fd's magic link: that very folder.
+func othersWrite(fd int, st *unix.Stat_t, dir string) (string, error) {
+	who, err := owndir.OthersWrite("/proc/self/fd/"+strconv.Itoa(fd), st, 0, uint32(os.Geteuid()), planner.CallerUID())
+	if err != nil {
+		return "", &os.PathError{Op: "getxattr", Path: dir, Err: err}
+	}
+	return who, nil
 }
 
 // madeDir is a folder this apply made: its path, and what it is (device
