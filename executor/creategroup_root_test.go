@@ -218,6 +218,8 @@ func TestRootCreateGroupWriteRefused(t *testing.T) {
 				t.Errorf("apply %s in %s (mode %04o)", how, dir, c.mode)
 			} else if !strings.Contains(err.Error(), c.want) {
 				t.Errorf("refusal %q, want it to say %q", err, c.want)
+			} else {
+				t.Logf("refused: %v", err)
 			}
 			r.removeMadeDirs()
 			if _, err := os.Lstat(filepath.Join(cache, "data")); err == nil && !c.planty {

@@ -293,7 +293,7 @@ func nonSticky(fd int, dir string) error {
 	if who == "every user" {
 		return explained{fmt.Sprintf("%s, on the way, is a folder every user may write to, not sticky (mode %04o): anyone may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), or bind a folder of your own", dir, st.Mode&0o7777, dir), unix.EPERM}
 	}
-	return explained{fmt.Sprintf("%s, on the way, is a folder %s may write to, not sticky (mode %04o): they may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), take their write away (chmod g-w %s, which masks its ACL's entries too), or bind a folder of your own", dir, who, st.Mode&0o7777, dir, dir), unix.EPERM}
+	return explained{fmt.Sprintf("%s, on the way, is a folder %s may write to, not sticky (mode %04o): they may put another folder in the place of the one apply makes or finds there before it is bound; make it sticky (chmod +t %s), take their write away (chmod g-w %s, which also masks an ACL's entries), or bind a folder of your own", dir, who, st.Mode&0o7777, dir, dir), unix.EPERM}
 }
 
 // trusted says whether uid is root, nsup's own, or (under sudo) the
