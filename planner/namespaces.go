@@ -55,6 +55,12 @@ type Caller struct {
 	// cgroup file, or make a group in a folder (its nearest existing
 	// folder); nil: nothing.
 	CgroupWritable func(path string) bool
+	// CapsUnknown are the capabilities of spec.Capabilities this kernel
+	// does not know; CapsNotHeld those it knows that nsup's bounding or
+	// permitted set lacks, which no process it starts outside a user
+	// namespace can hold (capabilities(7)). `add: [ALL]` leaves them out
+	// (allCapabilities); nil: none.
+	CapsUnknown, CapsNotHeld []string
 }
 
 // CallerUID is spec.CallerUID, for the executor (which imports planner
@@ -74,6 +80,7 @@ func CurrentCaller() Caller {
 	if unix.Capget(&hdr, &data[0]) == nil {
 		c.Privileged = data[unix.CAP_SYS_ADMIN/32].Effective&(1<<(unix.CAP_SYS_ADMIN%32)) != 0
 		c.RaiseLimits = data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0
+		c.CapsUnknown, c.CapsNotHeld = heldCaps(uint64(data[0].Permitted) | uint64(data[1].Permitted)<<32)
 	}
 	c.HardLimits = map[string]uint64{}
 	for name, r := range resourceNames {

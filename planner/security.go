@@ -55,12 +55,21 @@ const DefaultNofile = 1024
 // message queue bytes (TestRootUserCountLimits).
 var UserCountLimits = []string{"msgqueue", "sigpending"}
 
-// capabilities is the set root inside keeps (Capabilities).
-func (ec *envCompiler) capabilities() []string { return Capabilities(ec.e) }
+// capabilities is the set root inside keeps (Capabilities), ALL resolved
+// for this host (allCapabilities).
+func (ec *envCompiler) capabilities() []string {
+	if ec.addsAll() {
+		keep, _ := ec.allCapabilities()
+		return keep
+	}
+	return Capabilities(ec.e)
+}
 
 // Capabilities is the set root inside environment e keeps: the default
 // set, without what `drop` names (everything for ALL), with what `add`
-// names, in the kernel's order.
+// names, in the kernel's order. ALL in `add` is every capability nsup
+// knows: the plan keeps those of them this host can give
+// (allCapabilities).
 func Capabilities(e *spec.Environment) []string {
 	keep := slices.Clone(DefaultCapabilities)
 	if s := e.Security; s != nil {

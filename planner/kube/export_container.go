@@ -166,14 +166,23 @@ func (x *exporter) rootfs(sc *securityContext, e *spec.Environment) {
 }
 
 // security: capabilities as the exact set (drop ALL, add what nsup
-// keeps: nsup's default set is not Kubernetes' runtimes'), no_new_privs,
-// the seccomp profile, the masked and read-only paths.
+// keeps: nsup's default set is not Kubernetes' runtimes'), or add ALL
+// where the spec adds ALL, no_new_privs, the seccomp profile, the masked
+// and read-only paths.
 func (x *exporter) security(sc *securityContext, e *spec.Environment) {
 	key := envKey(e) + ".security"
 	keep := planner.Capabilities(e)
 	caps := &capabilities{Drop: []string{"ALL"}}
 	for _, k := range keep {
 		caps.Add = append(caps.Add, strings.TrimPrefix(k, "CAP_"))
+	}
+	if s := e.Security; s != nil && slices.ContainsFunc(s.CapAdd, func(a spec.String) bool { return a.Value == "ALL" }) {
+		// The plan's list is this host's (planner's allCapabilities); the
+		// node's runtime resolves ALL against what it holds itself, as
+		// nsup does here (containerd since 1.5, CRI-O and podman through
+		// containers/common): every capability there, none it cannot
+		// grant. Without drop: containerd drops ALL after adding it.
+		caps = &capabilities{Add: []string{"ALL"}}
 	}
 	sc.Capabilities = caps
 	nnp, nnpPos := true, e.Pos

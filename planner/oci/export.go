@@ -511,6 +511,7 @@ func (x *exporter) finish() {
 	// process starts): by name.
 	sort.SliceStable(c.Process.Rlimits, func(i, j int) bool { return c.Process.Rlimits[i].Type < c.Process.Rlimits[j].Type })
 	x.skippedPaths()
+	x.allCaps()
 	if x.image {
 		x.callerValues()
 	}

@@ -57,6 +57,23 @@ func (x *exporter) skippedPaths() {
 	}
 }
 
+// allCaps notes what `add: [ALL]` became: OCI has no ALL
+// (runtime-spec's capabilities are lists of names), so the bundle lists
+// what the plan resolved it to, nsup's capabilities on this host, where
+// the bundle is made to run; runc refuses a capability it cannot grant
+// (one its bounding set lacks), so every name would not start there.
+func (x *exporter) allCaps() {
+	if x.image || x.e.Security == nil {
+		return
+	}
+	for i, a := range x.e.Security.CapAdd {
+		if a.Value == "ALL" {
+			x.note(a.Pos, fmt.Sprintf("%s.security.capabilities.add[%d]", x.key, i), "translated: OCI has no ALL: the bundle lists the capabilities nsup gives on this host (the plan's capset, without what this host cannot give); a runtime on a host whose root holds fewer refuses what it cannot grant (runc) or leaves it out (crun)")
+			return
+		}
+	}
+}
+
 func (x *exporter) processName() {
 	if len(x.e.Process) > 0 {
 		x.cfg.Annotations[AnnotationProcess] = x.e.Process[0].Name

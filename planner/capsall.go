@@ -1,0 +1,72 @@
+package planner
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/nsup/nsup/spec"
+)
+
+// What `capabilities.add: [ALL]` gives: every capability nsup can give
+// the environment on this host, resolved when planned into the list the
+// plan's capset shows, as Docker resolves --cap-add ALL and --privileged
+// against the capabilities its own process holds (moby#42933, after
+// containerd#5017 and podman's containers/common#482): a capability the
+// bounding set of nsup's process lacks (a host, or a container nsup runs
+// in, that dropped CAP_SYS_RESOURCE) cannot be raised by capset, and
+// apply failed there (EPERM) with every ALL.
+
+// heldCaps splits spec.Capabilities into those this kernel does not know
+// (PR_CAPBSET_READ: EINVAL) and those it knows that this process's
+// bounding set or permitted set (perm) lacks.
+func heldCaps(perm uint64) (unknown, notHeld []string) {
+	for i, n := range spec.Capabilities {
+		in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(i), 0, 0, 0)
+		switch {
+		case err != nil:
+			unknown = append(unknown, n)
+		case in != 1 || perm&(1<<i) == 0:
+			notHeld = append(notHeld, n)
+		}
+	}
+	return unknown, notHeld
+}
+
+// allCapabilities is what ALL stands for in the environment, and what it
+// leaves out, each with why: every capability the kernel knows; outside
+// a user namespace, only those nsup's own process holds (root inside is
+// the host's root, bounded as nsup is). A user namespace's first process
+// starts with every capability, its bounding set full (user_namespaces(7),
+// a joined one's too), whatever nsup's.
+func (ec *envCompiler) allCapabilities() (keep, out []string) {
+	for _, c := range spec.Capabilities {
+		switch {
+		case slices.Contains(ec.caller.CapsUnknown, c):
+			out = append(out, c+" (unknown to this kernel)")
+		case !ec.inUserNS() && slices.Contains(ec.caller.CapsNotHeld, c):
+			out = append(out, c+" (not in nsup's bounding or permitted set: no process nsup starts outside a user namespace can hold it)")
+		default:
+			keep = append(keep, c)
+		}
+	}
+	return keep, out
+}
+
+// addsAll says whether the spec adds ALL.
+func (ec *envCompiler) addsAll() bool {
+	s := ec.e.Security
+	return s != nil && slices.ContainsFunc(s.CapAdd, func(a spec.String) bool { return a.Value == "ALL" })
+}
+
+// allNote says what ALL left out on this host.
+func (ec *envCompiler) allNote() {
+	if !ec.addsAll() {
+		return
+	}
+	if _, out := ec.allCapabilities(); len(out) > 0 {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s.security.capabilities.add: ALL is every capability nsup can give here, listed in the plan's capset; left out: %s", ec.field, strings.Join(out, ", ")))
+	}
+}
