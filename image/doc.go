@@ -21,6 +21,8 @@
 // a folder with these rules (go-containerregistry's tarball layers start
 // from a tar, and its config types are its own, not image-spec's).
 //
-// It imports nothing of nsup's: cmd/nsup builds the tree (as for a bundle)
-// and the config (from planner/oci's), and calls Write and Archive.
+// It imports nothing of nsup's but internal/fserr (which quotes the
+// tree's file names in errors, and imports nothing of nsup's): cmd/nsup
+// builds the tree (as for a bundle) and the config (from planner/oci's),
+// and calls Write and Archive.
 package image

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/nsup/nsup/internal/fserr"
 )
 
 // Image is what Write makes an image of.
@@ -182,7 +184,9 @@ func (c *countWriter) Write(p []byte) (int, error) {
 func writeTree(w io.Writer, root string, owners func(int, int) (int, int), t time.Time) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	// Every error names a file of the tree quoted (fserr): its name is
+	// the tree's, and a line break in it split the error into lines.
+	one := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -205,7 +209,7 @@ func writeTree(w io.Writer, root string, owners func(int, int) (int, int), t tim
 		}
 		h, err := tar.FileInfoHeader(fi, target)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fserr.Named(p, err)
 		}
 		st := fi.Sys().(*syscall.Stat_t)
 		h.Name = filepath.ToSlash(rel)
@@ -229,7 +233,7 @@ func writeTree(w io.Writer, root string, owners func(int, int) (int, int), t tim
 			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fserr.Named(p, err)
 		}
 		if h.Typeflag == tar.TypeReg {
 			f, err := os.Open(p)
@@ -239,10 +243,13 @@ func writeTree(w io.Writer, root string, owners func(int, int) (int, int), t tim
 			_, err = io.CopyN(tw, f, h.Size)
 			f.Close()
 			if err != nil {
-				return fmt.Errorf("%s: %w", p, err)
+				return fserr.Named(p, err)
 			}
 		}
 		return nil
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		return fserr.Quoted(one(p, d, err))
 	})
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nsup/nsup/internal/fserr"
 	"github.com/nsup/nsup/internal/regfile"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
@@ -271,7 +272,9 @@ func copyTree(src, dst string) error {
 	var dirs []dirMode
 	links := map[[2]uint64]string{}
 	root := os.Geteuid() == 0
-	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	// Every error names a file of the tree quoted (fserr): its name is
+	// the tree's, and a line break in it split the error into lines.
+	copyOne := func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -318,7 +321,7 @@ func copyTree(src, dst string) error {
 			err = unix.Mknodat(int(parent.Fd()), filepath.Base(rel), sys.Mode, int(sys.Rdev))
 			parent.Close()
 			if err != nil {
-				return fmt.Errorf("%s: mknod: %w", p, err)
+				return fmt.Errorf("%q: mknod: %w", p, err)
 			}
 		}
 		if root {
@@ -331,6 +334,9 @@ func copyTree(src, dst string) error {
 			return r.Chmod(rel, mode)
 		}
 		return nil
+	}
+	err = filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		return fserr.Quoted(copyOne(p, d, err))
 	})
 	if err != nil {
 		return err
@@ -338,7 +344,7 @@ func copyTree(src, dst string) error {
 	// Directory modes last, so that a read-only directory is filled first.
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := r.Chmod(dirs[i].rel, dirs[i].mode); err != nil {
-			return err
+			return fserr.Quoted(err)
 		}
 	}
 	return nil
