@@ -1,7 +1,6 @@
 package spec
 
 import (
-	"fmt"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -355,84 +354,6 @@ type EnvVar struct {
 	Name, Value string
 	Pos         Pos // the name's
 	ValuePos    Pos // the value's
-}
-
-// CallerValued returns the variable references in v's value whose value
-// came from nsup's caller (its environment or the .env file), not from
-// the spec: a reference's own default, or unset, is the spec's.
-func (s *Spec) CallerValued(v EnvVar) []VarUse {
-	return s.CallerValuedAt(v.ValuePos, Pos{}, v.Value)
-}
-
-// CallerValuedAt is CallerValued of the value written at at: the
-// references from at up to next (the next item of its list, when it has
-// one on the same line: command: [app, "--token=${T}"]), or else on its
-// line from at on, and a block scalar's lines.
-func (s *Spec) CallerValuedAt(at, next Pos, value string) []VarUse {
-	last := at.Line + strings.Count(value, "\n") + 1 // a block scalar's lines
-	var out []VarUse
-	for _, u := range s.Vars {
-		in := u.Pos.Line == at.Line && u.Pos.Col >= at.Col || u.Pos.Line > at.Line && u.Pos.Line <= last && strings.Contains(value, "\n")
-		if next.Line != 0 && (u.Pos.Line > next.Line || u.Pos.Line == next.Line && u.Pos.Col >= next.Col) {
-			in = false
-		}
-		if in && u.From != FromDefault && u.From != FromUnset {
-			out = append(out, u)
-		}
-	}
-	return out
-}
-
-// CallerArg is a value of an environment's main process's command, or of
-// its working folder, holding references whose values came from nsup's
-// caller (CallerValuedAt): what an export that is shared cannot leave out.
-type CallerArg struct {
-	Pos  Pos
-	Key  string // below the environment's key: processes[0].command[2], cwd
-	Cwd  bool
-	Uses []VarUse
-}
-
-// CallerArgs are e's main process's command items, and its working folder
-// (the process's, or else e's), that hold values of nsup's caller.
-func (s *Spec) CallerArgs(e *Environment) []CallerArg {
-	if len(e.Process) == 0 {
-		return nil
-	}
-	p := e.Process[0]
-	var out []CallerArg
-	for i, a := range p.Command {
-		if i >= len(p.CommandPos) {
-			break
-		}
-		var next Pos
-		if i+1 < len(p.CommandPos) {
-			next = p.CommandPos[i+1]
-		}
-		if uses := s.CallerValuedAt(p.CommandPos[i], next, a); len(uses) > 0 {
-			out = append(out, CallerArg{Pos: p.CommandPos[i], Key: fmt.Sprintf("processes[0].command[%d]", i), Uses: uses})
-		}
-	}
-	cwd, key := p.Cwd, "processes[0].cwd"
-	if cwd == nil {
-		cwd, key = e.Cwd, "cwd"
-	}
-	if cwd != nil {
-		if uses := s.CallerValuedAt(cwd.Pos, Pos{}, cwd.Value); len(uses) > 0 {
-			out = append(out, CallerArg{Pos: cwd.Pos, Key: key, Cwd: true, Uses: uses})
-		}
-	}
-	return out
-}
-
-// UsesFrom says where the values of uses came from, for messages:
-// "${API_TOKEN} from .env:1, $HOME from environment".
-func UsesFrom(uses []VarUse) string {
-	out := make([]string, len(uses))
-	for i, u := range uses {
-		out[i] = u.Text + " from " + u.From
-	}
-	return strings.Join(out, ", ")
 }
 
 // User is a numeric identity.

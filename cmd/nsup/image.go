@@ -43,8 +43,18 @@ func imageRef(registry, project, env string) string {
 // main process as the image config.
 func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string, pf *planFlags, ios ioSet) error {
 	b, err := oci.ExportImage(s, p, name)
-	if err != nil {
+	var refused oci.Refused
+	if err != nil && !errors.As(err, &refused) {
 		return err
+	}
+	if uses := s.CallerProject(); len(uses) > 0 && pf.project == "" {
+		// The image's name (REGISTRY/PROJECT/ENV) and its label
+		// dev.nsup.project: neither can be left out, for whoever gets it.
+		refused = append(oci.Refused{{Origin: s.Origin(s.NamePos), Key: "name",
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries the project in its label %s (and its name, unless --tag gives one) for whoever gets it: write the name in the spec, or give it to export (nsup export -p NAME)", spec.UsesFrom(uses), labelProject)}}, refused...)
+	}
+	if len(refused) > 0 {
+		return invalidError{fmt.Errorf("%w\nnsup: export: no image written", refused)}
 	}
 	e := s.Env(name)
 	notes := b.Notes

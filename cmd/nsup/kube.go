@@ -23,7 +23,7 @@ func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
 	if project == "" {
 		project = s.Project()
 	}
-	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(pf.registry, project, env) }})
+	out, notes, err := kube.Export(s, p, envs, kube.Options{Image: func(env string) string { return imageRef(pf.registry, project, env) }, Project: pf.project})
 	var refused kube.Refused
 	if errors.As(err, &refused) {
 		return invalidError{fmt.Errorf("%w\nnsup: export: no manifest written", refused)}

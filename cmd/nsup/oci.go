@@ -87,7 +87,7 @@ func ociFlags(name string, fs *pflag.FlagSet, pf *planFlags) {
 		fs.StringVar(&pf.tag, "tag", "", "the image's `REF` (default REGISTRY/PROJECT/ENV:latest)")
 		fs.StringVar(&pf.registry, "registry", defaultRegistry, "where the images of --image and --kube are named, a `PREFIX` (registry.example/team); localhost/ images are never pulled")
 		fs.BoolVar(&pf.kube, "kube", false, "print Kubernetes manifests (Pods, volume claims) of the environments named, or all")
-		fs.StringVarP(&pf.project, "project", "p", "", "the project whose images the manifests or the image name (default: the spec's)")
+		fs.StringVarP(&pf.project, "project", "p", "", "the project the image or the manifests are named and labelled after (default: the spec's)")
 	case "import":
 		fs.StringVar(&pf.schema, "schema", defaultSchema, "the JSON Schema the modeline names, a `URL` or a path relative to where the YAML will be")
 		fs.BoolVar(&pf.kube, "kube", false, "read a Kubernetes manifest (a Pod, its claims) instead of an OCI config")

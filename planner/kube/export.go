@@ -72,6 +72,9 @@ type Options struct {
 	// Image is the image reference of an environment's container, e.g.
 	// "localhost/nsup/PROJECT/ENV:latest"; nil means DefaultImage.
 	Image func(env string) string
+	// Project is the project the objects are labelled with and their
+	// claims named after (nsup export -p); "" means the spec's.
+	Project string
 }
 
 // DefaultImage is the image of environment env of project: a name in
@@ -101,6 +104,10 @@ func Export(s *spec.Spec, p *planner.Plan, envs []string, opts Options) ([]byte,
 		return nil, nil, fmt.Errorf("%s: no environment to export", s.File)
 	}
 	x := &exporter{s: s, opts: opts, project: s.Project()}
+	if opts.Project != "" {
+		x.project = opts.Project
+	}
+	x.callerProject()
 	if x.opts.Image == nil {
 		project := x.project
 		if project == "" {

@@ -40,16 +40,35 @@ func (x *exporter) callerValued(e *spec.Environment, v spec.EnvVar, key string, 
 }
 
 // callerArgs refuses a value of nsup's caller in the main process's
-// command or working folder: the manifest would write it as it is (the
-// container's command, workingDir), and it cannot be left out, as
-// --image refuses it in the image's entrypoint.
+// command, working folder or user: the manifest would write it as it is
+// (the container's command, workingDir, runAsUser), and it cannot be left
+// out, as --image refuses it in the image's entrypoint.
 func (x *exporter) callerArgs(e *spec.Environment) {
 	for _, a := range x.s.CallerArgs(e) {
 		what := fmt.Sprintf("its command for whoever reads it: give the value as a variable (env: {%[1]s: ${%[1]s}}), which the container reads from the environment's Secret, and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
-		if a.Cwd {
+		switch {
+		case a.Cwd:
 			what = "its working folder for whoever reads it: write the folder's path"
+		case a.User:
+			// Left out, the container would run as its image's user.
+			what = "the ids its container runs as (runAsUser, runAsGroup) for whoever reads it, and left out it would run as its image's user (root): write the ids in the spec"
 		}
 		x.refused = append(x.refused, Note{File: x.s.File, Pos: a.Pos, Key: envKey(e) + "." + a.Key,
 			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
+	}
+}
+
+// callerProject refuses a project name (the spec's name) that nsup's
+// caller gave, unless the caller gave the project itself (Options.Project,
+// nsup export -p): the manifest writes it in every object's labels and
+// the claims' names (and the default images' names), which cannot be
+// left out: a claim is named after its project.
+func (x *exporter) callerProject() {
+	if x.opts.Project != "" {
+		return
+	}
+	if uses := x.s.CallerProject(); len(uses) > 0 {
+		x.refused = append(x.refused, Note{File: x.s.File, Pos: x.s.NamePos, Key: "name",
+			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries the project in its labels and its claims' names for whoever reads it: write the name in the spec, or give it to export (nsup export -p NAME)", spec.UsesFrom(uses))})
 	}
 }

@@ -115,16 +115,21 @@ func (x *exporter) callerValues() {
 }
 
 // callerArgs refuses, for an image, a value of nsup's caller in the main
-// process's command or working folder: the image's entrypoint and
-// working folder are its config's, for whoever gets it, as its
-// variables are, but they cannot be left out (helper-142's review: a
+// process's command, working folder or user: the image's entrypoint,
+// working folder and user are its config's, for whoever gets it, as its
+// variables are, but they cannot be left out (an image without its user
+// runs as root) (helper-142's review: a
 // .env's token on the command line went into the image while the same
 // value in env was left out).
 func (x *exporter) callerArgs() {
 	for _, a := range x.s.CallerArgs(x.e) {
 		what := fmt.Sprintf("its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {%[1]s: ${%[1]s}}, podman run -e %[1]s), and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
-		if a.Cwd {
+		switch {
+		case a.Cwd:
 			what = "its working folder for whoever gets it: write the folder's path"
+		case a.User:
+			// Left out, the image's processes would run as root.
+			what = "the ids its processes run as for whoever gets it, and left out they would run as root: write the ids in the spec"
 		}
 		x.refused = append(x.refused, Note{Origin: x.s.Origin(a.Pos), Key: x.key + "." + a.Key,
 			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
