@@ -61,8 +61,18 @@ func (ec *envCompiler) addsAll() bool {
 	return s != nil && slices.ContainsFunc(s.CapAdd, func(a spec.String) bool { return a.Value == "ALL" })
 }
 
-// allNote says what ALL left out on this host.
-func (ec *envCompiler) allNote() {
+// heldCapsCheck refuses a capability `add` names that root inside could
+// not hold on this host (capset would fail at apply, or leave it out
+// unsaid), and says what ALL left out.
+func (ec *envCompiler) heldCapsCheck() {
+	for _, a := range ec.e.Security.CapAdd {
+		switch {
+		case slices.Contains(ec.caller.CapsUnknown, a.Value):
+			ec.errorf(a.Pos, ec.field+".security.capabilities.add", "%s is unknown to this kernel: no process can hold it here; leave it out", a.Value)
+		case !ec.inUserNS() && slices.Contains(ec.caller.CapsNotHeld, a.Value):
+			ec.errorf(a.Pos, ec.field+".security.capabilities.add", "%s is not in nsup's bounding or permitted set: no process nsup starts outside a user namespace can hold it (capset would fail); leave it out, or give the environment a user namespace (add user to namespaces)", a.Value)
+		}
+	}
 	if !ec.addsAll() {
 		return
 	}

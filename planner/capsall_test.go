@@ -75,3 +75,35 @@ environments:
 		}
 	}
 }
+
+// TestCapabilitiesNotHeldRefused: a capability `add` names that root
+// inside cannot hold on this host is refused at its position: one
+// nsup's bounding set lacks, outside a user namespace (capset failed at
+// apply, EPERM), and one the kernel does not know (capset left it out,
+// unsaid), anywhere.
+func TestCapabilitiesNotHeldRefused(t *testing.T) {
+	caller := rootCaller
+	caller.CapsNotHeld = []string{"CAP_SYS_RESOURCE"}
+	caller.CapsUnknown = []string{"CAP_CHECKPOINT_RESTORE"}
+	for _, c := range []struct{ ns, add, want string }{
+		{"[mnt, pid]", "SYS_RESOURCE", "t.yaml:7:37: environments.a.security.capabilities.add: CAP_SYS_RESOURCE is not in nsup's bounding or permitted set"},
+		{"[user, mnt, pid]", "SYS_RESOURCE", ""},
+		{"[user, mnt, pid]", "CHECKPOINT_RESTORE", "t.yaml:7:37: environments.a.security.capabilities.add: CAP_CHECKPOINT_RESTORE is unknown to this kernel"},
+	} {
+		_, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs, overlay: true}
+    namespaces: `+c.ns+`
+    security: {capabilities: {add: [`+c.add+`]}}
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{Caller: &caller})
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %s: %v", c.ns, c.add, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %s: %v, want %s", c.ns, c.add, err, c.want)
+		}
+	}
+}

@@ -115,7 +115,7 @@ func (ec *envCompiler) hostCapabilities() {
 	if s == nil || len(s.CapAdd) == 0 {
 		return
 	}
-	ec.allNote()
+	ec.heldCapsCheck()
 	ec.ptraceNote()
 	if ec.confiningUserNS() {
 		return
