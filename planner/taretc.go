@@ -45,6 +45,7 @@ type tarEtcNode struct {
 	typ, link string
 	size      int64
 	src       int
+	mode      uint32 // the shape's (tarshape.go)
 }
 
 // Add takes one member handed over by WalkTar, with its content (a later
@@ -60,7 +61,7 @@ func (t *TarEtc) Add(m TarMember, content io.Reader) (io.Reader, error) {
 	if t.nodes == nil {
 		t.nodes = map[string]tarEtcNode{}
 	}
-	n := tarEtcNode{typ: m.Type, size: m.Size, src: i}
+	n := tarEtcNode{typ: m.Type, size: m.Size, src: i, mode: m.Mode}
 	switch m.Type {
 	case TarHardlink:
 		n.typ, n.src = TarFile, t.nodes[m.Link].src
@@ -153,11 +154,13 @@ func (x *Index) hashTar(key, p string, real bool) (string, string, *tarIDRecord,
 			maps.Copy(etc.got, got)
 		}
 	}
+	rec := etc.record() // once: it sorts the tree's names for its shape
 	var after syscall.Stat_t
 	if syscall.Fstat(int(f.Fd()), &after) == nil {
-		x.ObserveTar(p, &before, &after, d, &etc)
+		x.observe(p, &before, &after, indexEntry{digest: d, etc: etc.String()})
+		x.observeTarID(d, rec)
 	}
-	return d, etc.String(), etc.record(), nil
+	return d, etc.String(), rec, nil
 }
 
 // hashWalk reads r to its end, hashed, and walks it (WalkTar) with fn: the

@@ -52,6 +52,7 @@ var (
 	tarHosts   = tar.Header{Name: "etc/hosts", Typeflag: tar.TypeReg}
 	tarResolv  = tar.Header{Name: "etc/resolv.conf", Typeflag: tar.TypeReg}
 	tarRunConf = tar.Header{Name: "run/resolv.conf", Typeflag: tar.TypeReg}
+	tarTrue    = tar.Header{Name: "bin/true", Typeflag: tar.TypeReg, Mode: 0o755}
 )
 
 // TestTarEtcPlan: an environment with `net` whose root is a tar archive
@@ -86,7 +87,9 @@ func TestTarEtcPlan(t *testing.T) {
 		{"folders.tar", []tar.Header{tarEtcDir, {Name: "etc/hosts/", Typeflag: tar.TypeDir}, {Name: "etc/resolv.conf", Typeflag: tar.TypeFifo}}, none},
 		{"replaced.tar", []tar.Header{tarEtcDir, tarHosts, {Name: "etc/hosts", Typeflag: tar.TypeSymlink, Linkname: "nowhere"}}, none},
 	} {
-		archive := writeTar(t, dir, tc.name, tc.hs...)
+		// With the command: the plan finds argv[0] in the archive's
+		// tree (tarshape.go).
+		archive := writeTar(t, dir, tc.name, append(tc.hs, tarTrue)...)
 		p, err := compileLimits(t, `version: 1
 environments:
   t:

@@ -34,12 +34,14 @@ import (
 // first ones (identityFiles) are read.
 var tarIDPaths = append(append([]string{}, identityFiles...), "/bin/sh")
 
-// tarIDHeader starts a side file; another means another format, not read.
-const tarIDHeader = "nsup-tarid-v1\n"
+// tarIDHeader starts a side file; another means another format, not read
+// (v1, an older nsup's, had no shape: the archive is hashed again, and
+// apply writes its side file anew).
+const tarIDHeader = "nsup-tarid-v2\n"
 
 // maxTarIDFile bounds what is read of a side file: the two files and
-// their way there, base64-encoded.
-const maxTarIDFile = 4*maxIDFile + 1<<16
+// their way there, base64-encoded, then the tree's shape (tarshape.go).
+const maxTarIDFile = 4*maxIDFile + 1<<16 + maxTarShape
 
 // tarIDNode is one node of the archive's tree a lookup visits.
 type tarIDNode struct {
@@ -56,6 +58,8 @@ type tarIDNode struct {
 // tarIDRecord is what a tar root has where identityOf looks.
 type tarIDRecord struct {
 	nodes map[string]tarIDNode // by Path
+	// shape is the whole tree's (tarshape.go).
+	shape *lazyShape
 }
 
 // view is the record as a tree: the nodes recorded, nothing else (a
@@ -91,17 +95,24 @@ func (r *tarIDRecord) encode() []byte {
 		nodes = append(nodes, r.nodes[p])
 	}
 	b, _ := json.Marshal(nodes)
-	return append([]byte(tarIDHeader), b...)
+	// One line of JSON (Marshal escapes a newline in a string), then the
+	// shape, which is bytes after it.
+	b = append(append([]byte(tarIDHeader), b...), '\n')
+	if r.shape == nil {
+		return append(b, tarShapeNone)
+	}
+	return append(b, r.shape.enc...)
 }
 
 // decodeTarID reads a side file's content (nil if it is not one).
 func decodeTarID(b []byte) *tarIDRecord {
 	rest, ok := bytes.CutPrefix(b, []byte(tarIDHeader))
+	line, shape, ok2 := bytes.Cut(rest, []byte{'\n'})
 	var nodes []tarIDNode
-	if !ok || json.Unmarshal(rest, &nodes) != nil {
+	if !ok || !ok2 || json.Unmarshal(line, &nodes) != nil {
 		return nil
 	}
-	r := &tarIDRecord{nodes: map[string]tarIDNode{}}
+	r := &tarIDRecord{nodes: map[string]tarIDNode{}, shape: &lazyShape{enc: shape}}
 	for _, n := range nodes {
 		if !strings.HasPrefix(n.Path, "/") || n.Type != TarDir && n.Type != TarFile && n.Type != TarSymlink || int64(len(n.Content)) > maxIDFile {
 			return nil
@@ -223,7 +234,7 @@ func fill(need map[int]bool, got map[int][]byte) TarFunc {
 // record is what the walk found where identityOf looks: nil if it lacks
 // a file's bytes (missing). Asked of a whole walk only.
 func (t *TarEtc) record() *tarIDRecord {
-	r := &tarIDRecord{nodes: map[string]tarIDNode{}}
+	r := &tarIDRecord{nodes: map[string]tarIDNode{}, shape: &lazyShape{enc: encodeTarShape(t.nodes)}}
 	for k, p := range tarIDPaths {
 		at, ok := walkIn(func(q string) (File, bool) {
 			n, ok := t.nodes[strings.TrimPrefix(q, "/")]
@@ -263,7 +274,7 @@ func (x *Index) tarID(digest string) *tarIDRecord {
 	}
 	var r *tarIDRecord
 	if x.trusted() {
-		if b, err := regfile.ReadBeneath(x.dir, filepath.Base(x.TarIDFile(digest)), maxTarIDFile); err == nil {
+		if b, err := x.readSideFile(filepath.Base(x.TarIDFile(digest)), maxTarIDFile); err == nil {
 			r = decodeTarID(b)
 		}
 	}
