@@ -377,7 +377,8 @@ var recursiveKernelFS = map[string]bool{
 }
 
 // baseView is the root tree as the plan knows it, before its mounts: nil
-// when it is not known (a tar root).
+// when it is not known (a tar root whose archive's shape is not: one the
+// walk refuses, or too large a shape; tarshape.go).
 func (ec *envCompiler) baseView() treeView {
 	switch {
 	case ec.tree != nil:
@@ -385,5 +386,5 @@ func (ec *envCompiler) baseView() treeView {
 	case ec.e.Rootfs.Dir != "":
 		return dirTree(ec.root, &ec.stats)
 	}
-	return nil
+	return ec.tarTree()
 }

@@ -257,9 +257,9 @@ func mergeEnv(base, over []spec.EnvVar) []string {
 }
 
 // lookPath finds argv[0] inside the rootfs. It is resolved at plan time
-// when the tree is known (closure, dir), so the plan shows the exact
-// execve; a tar tree is looked up when the process starts, by the same
-// LookPath.
+// when the tree is known (closure, dir, a tar root's shape: tarshape.go),
+// so the plan shows the exact execve; a tar tree whose shape is not
+// known is looked up when the process starts, by the same LookPath.
 func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.Process, field string) string {
 	base := ec.baseView()
 	if base == nil {

@@ -306,8 +306,8 @@ func (ec *envCompiler) roViews(i int, confined [][]confinedPath) (views []viewMo
 	return views, from
 }
 
-// knownBase is baseView, or for a tar root (whose own tree is not
-// known; the mounts' are) a tree of nothing.
+// knownBase is baseView, or for a tar root whose shape is not known
+// (tarshape.go; the mounts' are) a tree of nothing.
 func (ec *envCompiler) knownBase() treeView {
 	if base := ec.baseView(); base != nil {
 		return base

@@ -154,9 +154,9 @@ func (ec *envCompiler) rootfs() {
 		if !r.Readonly && !r.Overlay {
 			ec.errorf(r.Pos, field+".readonly", "readonly: false with a tar root: the unpacked tree is nsup's cache entry, shared by every environment made of the same archive, and is never written; for a writable root say overlay: true (its changes go when the environment ends)")
 		}
-		// Only the archive's digest, and what it has at the files of
-		// /etc the plan may generate or read (taretc.go,
-		// taridentity.go): its files are listed
+		// Only the archive's digest, what it has at the files of /etc
+		// the plan may generate or read (taretc.go, taridentity.go),
+		// and its tree's shape (tarshape.go): its files are listed
 		// when it is unpacked (apply) or locked (nsup lock), not at
 		// every plan.
 		ec.plantedLink(r.Tar, r.TarPos, field+".tar")
@@ -180,6 +180,7 @@ func (ec *envCompiler) rootfs() {
 		}
 		ec.root = filepath.Join(ec.opts.CacheDir, "tar", strings.TrimPrefix(digest, "sha256:"))
 		ec.add(Host, r.Pos, Rootfs{Type: "tar", Sources: []string{r.Tar}, Path: ec.root, Digest: digest})
+		ec.targetLinks() // through the archive's shape (tarshape.go)
 		if !ec.rootTree(r, field) {
 			ec.childReaches(r.Pos, field, "the tar root's tree (nsup's cache)", ec.root, ec.cacheReachFix())
 		}

@@ -471,8 +471,8 @@ func (ec *envCompiler) confinePaths(paths []confinedPath, held string) {
 
 // pathKind says whether a confined path is a folder, and whether it
 // exists: on the host for what a proc, sysfs or bind mount shows, in the
-// tree for the rootfs's own paths (a tar root is not known at plan time:
-// its paths are taken as folders, and must exist at apply).
+// tree for the rootfs's own paths (a tar root's whose shape is not known,
+// tarshape.go: its paths are taken as folders, and must exist at apply).
 func (ec *envCompiler) pathKind(c confinedPath) (isDir, ok bool) {
 	if c.host != "" {
 		// Asked once per plan: environments share their /proc paths.

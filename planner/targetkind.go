@@ -11,8 +11,8 @@ package planner
 // the mount's step (a dir root holding a file /data, with a tmpfs at
 // /data; /dev/null bound on a folder /xdir of the root, found by
 // helper-135's: TestRootFileOnFolderRefused). The plan can see these trees,
-// and a closure's or host root's, which it lists; a tar root's it cannot
-// (the archive is unpacked by apply). Left alone: a path through a
+// and a closure's or host root's, which it lists, and a tar root's, by
+// its archive's shape (tartarget.go). Left alone: a path through a
 // symlink (linkedBelowBind's), one below a tmpfs or a volume (empty, or
 // unknown), a folder create: true makes, OCI export (another runtime
 // mounts), and a joined mount namespace (nothing is mounted). Cheap: an
@@ -74,6 +74,9 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 		where = "in the dir root " + base
 	case ec.tree != nil:
 		ec.closureTargetFits(i, fileSource(m))
+		return
+	case ec.tarTree() != nil:
+		ec.tarTargetFits(i, fileSource(m))
 		return
 	default:
 		return

@@ -14,8 +14,9 @@ package planner
 // says so. Refused, with the path to write: a link that leads to the
 // root itself, or round in circles, and one in the host folder of an
 // earlier bind (or a volume), below which apply follows no link at all.
-// A tar root's tree is not known at plan time: apply refuses such a
-// target, and says what to write (launched.go). Nothing for OCI export
+// A tar root's tree is known by its archive's shape (tarshape.go); when
+// it is not (too large), apply refuses such a target, and says what to
+// write (launched.go). Nothing for OCI export
 // (the runtime resolves the target itself, as runc does) or a joined
 // mount namespace (nothing is mounted).
 

@@ -86,8 +86,8 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			return
 		}
 		if len(seen) == 0 {
-			// The tree as the process sees it; a tar root's is not
-			// known, but for its binds.
+			// The tree as the process sees it; a tar root's whose
+			// shape is not known (tarshape.go) is only its binds.
 			base := ec.baseView()
 			if base == nil {
 				base = func(string) (File, bool) { return File{}, false }
@@ -115,7 +115,11 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 		// ENOTDIR).
 		switch w := walkPath(view, c.Value, walkHow{link: never}); w.end {
 		case walkLink:
-			return
+			if r.Tar == "" || !ec.tarCwdLink(c, field) {
+				return
+			}
+			// A tar root's: made in the upper layer through the
+			// archive's links, as missing.
 		case walkNotDir, walkDone:
 			if f, ok := view(w.at); ok && f.Type != "dir" {
 				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
