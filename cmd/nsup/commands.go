@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -227,6 +228,13 @@ func parseSpec(file string) (*spec.Spec, error) {
 
 func parseSpecVars(file string, vars spec.Vars) (*spec.Spec, error) {
 	s, err := spec.ParseVars(file, vars)
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == file {
+		// The file itself could not be read: no position to give, an
+		// error of nsup's as any other (helper-151's trial: printed
+		// bare, "open nosuch.yaml: no such file or directory").
+		return nil, invalidError{fmt.Errorf("nsup: %w", err)}
+	}
 	if err != nil {
 		return nil, invalidError{err}
 	}

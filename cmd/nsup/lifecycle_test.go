@@ -189,3 +189,30 @@ func TestDownVolumesNamesUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingSpecFileSaid (helper-151's trial): a spec file that is not
+// there is said so, as an error of nsup's: `nsup down nosuch.yaml` said
+// it was no environment name, and `nsup validate nosuch.yaml` printed
+// the open error bare, with no "nsup: ".
+func TestMissingSpecFileSaid(t *testing.T) {
+	top := t.TempDir()
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(top, "state"))
+	t.Chdir(top)
+	if err := os.Mkdir("dir.yaml", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"down", "nosuch.yaml"}, "nsup: nosuch.yaml: no such spec file: no such file or directory (down takes ENV, PROJECT/ENV or one FILE)\n"},
+		{[]string{"down", "dir.yaml"}, "nsup: dir.yaml is not a spec file (down takes ENV, PROJECT/ENV or one FILE)\n"},
+		{[]string{"validate", "nosuch.yaml"}, "nsup: open nosuch.yaml: no such file or directory\n"},
+		{[]string{"plan", "nosuch.yml"}, "nsup: open nosuch.yml: no such file or directory\n"},
+	} {
+		code, out, errs := nsup(t, c.args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errs, c.want) {
+			t.Errorf("%v: %d %q %q, want 2 and %q", c.args, code, out, errs, c.want)
+		}
+	}
+}

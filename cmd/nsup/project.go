@@ -7,6 +7,7 @@ package main
 // which project is meant here.
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -84,6 +85,14 @@ func resolve(cmd, arg, flag string) (envRef, error) {
 		project, name = "", arg
 	}
 	if !spec.ValidName(name) || hasProject && !spec.ValidName(project) {
+		if strings.HasSuffix(arg, ".yaml") || strings.HasSuffix(arg, ".yml") {
+			// Meant as a spec file (helper-151's trial: `nsup down
+			// nosuch.yaml` said it was no environment name).
+			if _, err := os.Stat(arg); err != nil {
+				return envRef{}, usageError{fmt.Sprintf("%s: no such spec file: %v (%s takes ENV, PROJECT/ENV or one FILE)", arg, errors.Unwrap(err), cmd)}
+			}
+			return envRef{}, usageError{fmt.Sprintf("%s is not a spec file (%s takes ENV, PROJECT/ENV or one FILE)", arg, cmd)}
+		}
 		return envRef{}, usageError{fmt.Sprintf("%q is not an environment name (ENV, or PROJECT/ENV)", arg)}
 	}
 	how := ""
