@@ -66,7 +66,8 @@
 // inside a tree) is executor/store; detached environments seen from
 // outside (the state file, ps, exec's client, logs, down) are
 // executor/lifecycle. Both import only planner; this package imports
-// them. Only cmd/nsup prints or exits, but for what this package hands
+// them, and internal/owndir (who besides a folder's owner may write it:
+// create: true's refusals, volumes.go). Only cmd/nsup prints or exits, but for what this package hands
 // the environments: os.Stdout and os.Stderr as their default fds 1 and 2,
 // init's prefixed copies of them, and a raw program's exit_group.
 //

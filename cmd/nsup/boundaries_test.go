@@ -59,13 +59,16 @@ var boundaries = map[string][]string{
 	// executor/doc.go: "Both import only planner; this package imports
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
-	"executor":           {"planner", "executor/store", "executor/lifecycle"},
+	"executor":           {"planner", "executor/store", "executor/lifecycle", "internal/owndir"},
 	"executor/store":     {"planner"},
 	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir", "internal/textsafe"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
 	"planner/kube": {"spec", "planner", "planner/yamlnode"},
-	// Writes an OCI image of a tree and a config (image/doc.go).
-	"image": {},
+	// Writes an OCI image of a tree and a config, quoting the tree's
+	// names in errors (image/doc.go).
+	"image": {"internal/fserr"},
+	// Quotes file names in errors (its doc): nothing of nsup's.
+	"internal/fserr": {},
 	// A hello-world for scripts/bench.sh: nothing of nsup's.
 	"scripts/hellodeps": {},
 	// The interleaved timer of scripts/bench.sh: nothing of nsup's.

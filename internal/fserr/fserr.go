@@ -2,6 +2,7 @@
 // name nsup did not choose (a file of a root tree export copies): the
 // name quoted (%q), so that a line break or another control character in
 // it cannot split the error into lines that read as nsup's own.
+// It imports nothing of nsup's.
 package fserr
 
 import (
