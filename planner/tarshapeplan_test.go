@@ -29,6 +29,7 @@ func TestTarShapePlan(t *testing.T) {
 		tar.Header{Name: "toroot", Typeflag: tar.TypeSymlink, Linkname: "/"},
 		tar.Header{Name: "loop", Typeflag: tar.TypeSymlink, Linkname: "loop"},
 		tar.Header{Name: "var/run", Typeflag: tar.TypeSymlink, Linkname: "/run"},
+		tar.Header{Name: "tofile", Typeflag: tar.TypeSymlink, Linkname: "data"},
 	)
 	file := filepath.Join(dir, "conf")
 	os.WriteFile(file, []byte("x\n"), 0o644)
@@ -57,6 +58,10 @@ func TestTarShapePlan(t *testing.T) {
 			err: "l.yaml:6:10: environments.t.cwd: /data/x passes through /data, which is no folder (a file) in the environment's tree"},
 		{name: "cwd through a link into a mount", env: "    mounts: [{type: tmpfs, target: /run}]\n    cwd: /var/run/app\n",
 			err: "l.yaml:7:10: environments.t.cwd: /var/run/app leads through a symlink of the tar root's archive " + archive + " to /run/app, in the mount at /run (environments.t.mounts[0]): nsup makes a missing working directory in the overlay's upper layer by a walk that crosses no mount, and the process's chdir would fail; give the cwd as /run/app"},
+		{name: "cwd through a link to a file", env: "    cwd: /tofile/x\n",
+			err: "l.yaml:6:10: environments.t.cwd: /tofile/x leads through a symlink of the tar root's archive " + archive + " to /data, which is no folder (a file): the process's chdir would fail"},
+		{name: "cwd a link to a file", env: "    cwd: /tofile\n",
+			err: "l.yaml:6:10: environments.t.cwd: /tofile leads through a symlink of the tar root's archive " + archive + " to /data, which is no folder (a file)"},
 		{name: "cwd through a link", env: "    cwd: /lib64/x\n", want: `mkdirat(<root>/lib64/x, 0755) if missing`},
 		{name: "missing cwd", env: "    cwd: /new\n", want: "the working directory, in the overlay's upper layer"},
 		{name: "command missing", command: "[nope]",
