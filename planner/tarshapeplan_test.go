@@ -30,6 +30,7 @@ func TestTarShapePlan(t *testing.T) {
 		tar.Header{Name: "loop", Typeflag: tar.TypeSymlink, Linkname: "loop"},
 		tar.Header{Name: "var/run", Typeflag: tar.TypeSymlink, Linkname: "/run"},
 		tar.Header{Name: "tofile", Typeflag: tar.TypeSymlink, Linkname: "data"},
+		tar.Header{Name: "truedot", Typeflag: tar.TypeSymlink, Linkname: "bin/true/."},
 	)
 	file := filepath.Join(dir, "conf")
 	os.WriteFile(file, []byte("x\n"), 0o644)
@@ -67,6 +68,8 @@ func TestTarShapePlan(t *testing.T) {
 		{name: "command missing", command: "[nope]",
 			err: `l.yaml:7:9: environments.t.processes[0].command[0]: "nope" not found in the rootfs nor in its mounts`},
 		{name: "command in PATH", command: "[env]", want: `execve("/usr/bin/env", ["env"]`},
+		{name: "command a link to a file's \".\"", command: "[/truedot]",
+			err: `environments.t.processes[0].command[0]: "/truedot" not found in the rootfs`},
 		{name: "command not executable", command: "[/notes.txt]",
 			err: `environments.t.processes[0].command[0]: "/notes.txt" not found in the rootfs`},
 	} {

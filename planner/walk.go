@@ -74,7 +74,12 @@ func walkPath(t treeView, p string, how walkHow) walked {
 	// is p's part of it, always its tail (rest is orig, or the parts of
 	// links met on the way, a slash, and orig).
 	rest, orig := p, p
+	slashed := false // the last component taken was followed by a slash
 	for {
+		if rest == "" && slashed && !isDir && !how.byName {
+			w.end, w.at = walkNotDir, w.cur // "f/": ENOTDIR
+			return w
+		}
 		if len(rest) == len(orig) {
 			w.lead, w.tail, w.led = w.cur, orig, named > 0
 		}
@@ -88,26 +93,27 @@ func walkPath(t treeView, p string, how walkHow) walked {
 		}
 		own := len(rest) == len(orig)
 		name := rest
+		slashed = false
 		if i := strings.IndexByte(rest, '/'); i >= 0 {
-			name, rest = rest[:i], rest[i+1:]
+			name, rest, slashed = rest[:i], rest[i+1:], true
 		} else {
 			rest = ""
 		}
 		if own {
 			orig = rest
 		}
-		if name == "" {
-			continue
-		}
-		if own {
+		if name != "" && own {
 			named++ // "." too: landing's count of p's components
 		}
-		if name == "." {
-			continue
-		}
+		// Below a non-folder even "." and a trailing slash fail, as
+		// the kernel's lookup does (ENOTDIR: "f/.", "f/", a link to
+		// "f/").
 		if !isDir && !how.byName {
 			w.end, w.at, w.rest = walkNotDir, w.cur, name+"/"+rest
 			return w
+		}
+		if name == "" || name == "." {
+			continue
 		}
 		if name == ".." {
 			w.cur, isDir = path.Dir(w.cur), true // never above "/": the tree is the root
@@ -139,6 +145,10 @@ func walkPath(t treeView, p string, how walkHow) walked {
 		if path.IsAbs(f.Link) {
 			w.cur = "/"
 		}
-		rest = f.Link + "/" + rest
+		if rest != "" || slashed {
+			rest = f.Link + "/" + rest // "l/" at the end: what l leads to must be a folder
+		} else {
+			rest = f.Link
+		}
 	}
 }
