@@ -35,9 +35,9 @@ import (
 var tarIDPaths = append(append([]string{}, identityFiles...), "/bin/sh")
 
 // tarIDHeader starts a side file; another means another format, not read
-// (v1, an older nsup's, had no shape: the archive is hashed again, and
-// apply writes its side file anew).
-const tarIDHeader = "nsup-tarid-v2\n"
+// (v1, an older nsup's, had no shape; v2 kept names as JSON strings: the
+// archive is hashed again, and apply writes its side file anew).
+const tarIDHeader = "nsup-tarid-v3\n"
 
 // maxTarIDFile bounds what is read of a side file: the two files and
 // their way there, base64-encoded, then the tree's shape (tarshape.go).
@@ -51,6 +51,19 @@ type tarIDNode struct {
 	Size int64  `json:"size,omitempty"`
 	// Content is the file's bytes when Read: a file a lookup of
 	// identityFiles ends at, of at most maxIDFile bytes.
+	Content []byte `json:"content,omitempty"`
+	Read    bool   `json:"read,omitempty"`
+}
+
+// tarIDWire is a tarIDNode in the side file: its path and link are an
+// archive's bytes, not UTF-8, and a JSON string would turn each invalid
+// byte into U+FFFD (two names of the archive one name read back: the
+// group file read from the passwd file's bytes); []byte is base64.
+type tarIDWire struct {
+	Path    []byte `json:"path"`
+	Type    string `json:"type"`
+	Link    []byte `json:"link,omitempty"`
+	Size    int64  `json:"size,omitempty"`
 	Content []byte `json:"content,omitempty"`
 	Read    bool   `json:"read,omitempty"`
 }
@@ -90,9 +103,10 @@ func (r *tarIDRecord) read(p string) (string, error) {
 
 // encode is the side file's content.
 func (r *tarIDRecord) encode() []byte {
-	var nodes []tarIDNode
+	var nodes []tarIDWire
 	for _, p := range slices.Sorted(maps.Keys(r.nodes)) {
-		nodes = append(nodes, r.nodes[p])
+		n := r.nodes[p]
+		nodes = append(nodes, tarIDWire{Path: []byte(n.Path), Type: n.Type, Link: []byte(n.Link), Size: n.Size, Content: n.Content, Read: n.Read})
 	}
 	b, _ := json.Marshal(nodes)
 	// One line of JSON (Marshal escapes a newline in a string), then the
@@ -108,12 +122,13 @@ func (r *tarIDRecord) encode() []byte {
 func decodeTarID(b []byte) *tarIDRecord {
 	rest, ok := bytes.CutPrefix(b, []byte(tarIDHeader))
 	line, shape, ok2 := bytes.Cut(rest, []byte{'\n'})
-	var nodes []tarIDNode
+	var nodes []tarIDWire
 	if !ok || !ok2 || json.Unmarshal(line, &nodes) != nil {
 		return nil
 	}
 	r := &tarIDRecord{nodes: map[string]tarIDNode{}, shape: &lazyShape{enc: shape}}
-	for _, n := range nodes {
+	for _, w := range nodes {
+		n := tarIDNode{Path: string(w.Path), Type: w.Type, Link: string(w.Link), Size: w.Size, Content: w.Content, Read: w.Read}
 		if !strings.HasPrefix(n.Path, "/") || n.Type != TarDir && n.Type != TarFile && n.Type != TarSymlink || int64(len(n.Content)) > maxIDFile {
 			return nil
 		}
