@@ -99,6 +99,10 @@ type Options struct {
 	// apply's child stage as root inside a user namespace's maps
 	// (childReaches). Golden tests pass a fixed one.
 	FolderStat func(path string) (uid, gid, mode uint32, err error)
+	// Clocks reads the host's CLOCK_MONOTONIC and CLOCK_BOOTTIME (nil:
+	// this host's), against which a time namespace's offsets are checked
+	// (timens.go). Tests pass fixed ones.
+	Clocks func() (monotonic, boottime time.Duration, err error)
 }
 
 // DefaultCacheDir is nsup's cache of built rootfs trees: $NSUP_CACHE_DIR if
@@ -436,6 +440,7 @@ func (c *compiler) env(at int, e *spec.Environment) Env {
 	ec.hostRootBinds()
 	ec.namespaces()
 	ec.checkRlimits()
+	ec.checkTimeOffsets()
 	if c.opts.Detach {
 		ec.stateDir = filepath.Join(c.projectDir, e.Name)
 		ec.lock()

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -98,7 +99,17 @@ func fixedOptions(o Options) Options {
 	if o.FolderStat == nil {
 		o.FolderStat = searchable
 	}
+	// A host up 8h12m (a golden time offset as low as -8h12m plans).
+	if o.Clocks == nil {
+		o.Clocks = fixedClocks(8*time.Hour + 12*time.Minute)
+	}
 	return o
+}
+
+// fixedClocks is a host up for d, never suspended (CLOCK_MONOTONIC and
+// CLOCK_BOOTTIME read the same).
+func fixedClocks(d time.Duration) func() (time.Duration, time.Duration, error) {
+	return func() (time.Duration, time.Duration, error) { return d, d, nil }
 }
 
 // searchable is a FolderStat of folders every uid may search (root's,

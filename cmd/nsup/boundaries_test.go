@@ -498,7 +498,7 @@ var osWrites = []string{"Chdir", "Chmod", "Chown", "Chtimes", "Clearenv", "CopyF
 // golang.org/x/sys/unix that change nothing. Another call of those
 // packages fails the test: if it only reads, add it.
 var kernelReads = []string{"Access", "BytePtrFromString", "BytePtrToString", "ByteSliceFromString", "ByteSliceToString",
-	"Capget", "Errno", "Faccessat", "Fstat", "Fstatat", "Fstatfs", "Getegid", "Geteuid", "Getgid", "Getgroups",
+	"Capget", "ClockGettime", "Errno", "Faccessat", "Fstat", "Fstatat", "Fstatfs", "Getegid", "Geteuid", "Getgid", "Getgroups",
 	"Getpagesize", "Getpid", "Getppid", "Getrlimit", "Gettid", "Getuid", "Lgetxattr", "Lstat", "Major", "Minor", "Mkdev",
 	"Readlink", "Readlinkat", "Signal", "Stat", "Statfs", "Statx", "Uname"}
 
