@@ -13,6 +13,7 @@ import (
 
 	"github.com/nsup/nsup/planner/cgroup"
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // hostLayout is the host's cgroup layout, read once per process.
@@ -287,4 +288,30 @@ func GroupName(env, stateDir string) string {
 func StateTag(stateDir string) string {
 	sum := sha256.Sum256([]byte(filepath.Clean(stateDir)))
 	return "s" + hex.EncodeToString(sum[:4])
+}
+
+// nofileLast splits a process's limits: those set first, while it is
+// still root of the stage, and RLIMIT_NOFILE's, set last, after its
+// chdir and before its execve. Between the fork and the execve the
+// process holds its parent's fds (nsup init's, or the child stage's) and
+// opens more (the chdir opens the working directory, openat2(2), the
+// lowest free fd); a RLIMIT_NOFILE set first below the lowest free fd
+// failed that chdir (EMFILE). Set last, nothing of apply's opens an fd
+// after it: the execve closes every fd but the process's own and the
+// report pipe, and opens none. A hard limit above the caller's (which
+// the process has, inherited) needs CAP_SYS_RESOURCE, which setresuid
+// may drop: it is raised first too, soft and hard, and the soft limit
+// set last.
+func (ec *envCompiler) nofileLast(rs []Prlimit) (first, last []Prlimit) {
+	for _, r := range rs {
+		if r.Resource != unix.RLIMIT_NOFILE {
+			first = append(first, r)
+			continue
+		}
+		if r.Hard > ec.caller.hardLimit("nofile") {
+			first = append(first, Prlimit{Resource: r.Resource, Soft: r.Hard, Hard: r.Hard})
+		}
+		last = append(last, r)
+	}
+	return first, last
 }

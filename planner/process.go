@@ -123,9 +123,11 @@ func (ec *envCompiler) goInit() bool {
 // ids (its supplementary groups are none: the child stage dropped nsup's,
 // where setgroups(2) is allowed); its parent-death signal, which a change of credentials
 // clears (prctl(2)), so that it never outlives its parent (nsup for
-// init: false, init otherwise); its working directory; the execve.
+// init: false, init otherwise); its working directory; its RLIMIT_NOFILE
+// (nofileLast); the execve.
 func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, output string) {
-	for _, r := range pp.rlimits {
+	first, last := ec.nofileLast(pp.rlimits)
+	for _, r := range first {
 		ec.add(Proc, ec.limitPos(p, r.Resource), r)
 	}
 	if setsid {
@@ -138,6 +140,9 @@ func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, out
 	ec.add(Proc, p.Pos, Setresuid{UID: pp.uid})
 	ec.add(Proc, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
 	ec.add(Proc, p.Pos, Chdir{Path: pp.cwd})
+	for _, r := range last {
+		ec.add(Proc, ec.limitPos(p, r.Resource), r)
+	}
 	ex := Execve{Path: pp.path, Argv: p.Command, Env: pp.env, Output: output}
 	if pp.bare {
 		ex.StopTimeout = &pp.stopTimeout

@@ -21,10 +21,17 @@ func (x *exporter) caps() *specs.LinuxCapabilities {
 	return x.cfg.Process.Capabilities
 }
 
-// rlimits adds resource limits of the main process to process.rlimits.
+// rlimits adds resource limits of the main process to process.rlimits:
+// a later limit of a resource replaces an earlier one (a RLIMIT_NOFILE
+// raised first, its soft limit set last), as each type is there once.
 func (x *exporter) rlimits(rs ...planner.Prlimit) {
 	for _, r := range rs {
-		x.cfg.Process.Rlimits = append(x.cfg.Process.Rlimits, specs.POSIXRlimit{Type: r.Resource.String(), Hard: r.Hard, Soft: r.Soft})
+		l := specs.POSIXRlimit{Type: r.Resource.String(), Hard: r.Hard, Soft: r.Soft}
+		if i := slices.IndexFunc(x.cfg.Process.Rlimits, func(o specs.POSIXRlimit) bool { return o.Type == l.Type }); i >= 0 {
+			x.cfg.Process.Rlimits[i] = l
+			continue
+		}
+		x.cfg.Process.Rlimits = append(x.cfg.Process.Rlimits, l)
 	}
 }
 
