@@ -68,22 +68,24 @@ func (ec *envCompiler) checkTimeOffsets() {
 		field := ec.field + ".time." + c.key
 		sec, _ := SplitOffset(int64(c.off))
 		switch {
-		case sec > timensMaxSec || sec < -ktimeSecMax:
-			ec.errorf(c.pos, field, "%s %s is beyond the kernel's bound for a time namespace's clock (%ds, about 146 years; KTIME_SEC_MAX/2)", c.key, short(c.off), timensMaxSec)
+		case sec < -ktimeSecMax:
+			ec.errorf(c.pos, field, "%s %s is beyond the kernel's bound for an offset (%ds; KTIME_SEC_MAX)", c.key, durationText(c.off), -ktimeSecMax)
+		case sec > timensMaxSec:
+			ec.errorf(c.pos, field, "%s %s is beyond the kernel's bound for a time namespace's clock (%ds, about 146 years; KTIME_SEC_MAX/2)", c.key, durationText(c.off), timensMaxSec)
 		case !now:
 		case c.off < -c.host:
-			ec.errorf(c.pos, field, "%s %s would put "+c.before+" (the plan reads the clock; an offset of at least %s works)", c.key, short(c.off), short(round(c.host)), short(-round(c.host)))
+			ec.errorf(c.pos, field, "%s %s would put "+c.before+" (the plan reads the clock; an offset of at least %s works)", c.key, durationText(c.off), durationText(wholeSeconds(c.host)), durationText(-wholeSeconds(c.host)))
 		case c.off > 0 && c.off > time.Duration(timensMaxSec+1)*time.Second-1-c.host:
-			ec.errorf(c.pos, field, "%s %s would put the environment's clock beyond the kernel's bound (%ds, about 146 years; KTIME_SEC_MAX/2) with the host's at %s (the plan reads the clock)", c.key, short(c.off), timensMaxSec, short(round(c.host)))
+			ec.errorf(c.pos, field, "%s %s would put the environment's clock beyond the kernel's bound (%ds, about 146 years; KTIME_SEC_MAX/2) with the host's at %s (the plan reads the clock)", c.key, durationText(c.off), timensMaxSec, durationText(wholeSeconds(c.host)))
 		}
 	}
 }
 
-// round is d to the second below, as a message says it.
-func round(d time.Duration) time.Duration { return d.Truncate(time.Second) }
+// wholeSeconds is d to the second below, as a message says it.
+func wholeSeconds(d time.Duration) time.Duration { return d.Truncate(time.Second) }
 
-// short is d as a spec writes it: 100000h, 8h12m, 1m30s.
-func short(d time.Duration) string {
+// durationText is d as a spec writes it: 100000h, 8h12m, 1m30s.
+func durationText(d time.Duration) string {
 	s := d.String()
 	if strings.HasSuffix(s, "m0s") {
 		s = s[:len(s)-2]

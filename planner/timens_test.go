@@ -28,6 +28,7 @@ func TestTimeOffsetBounds(t *testing.T) {
 		{time: "{monotonic: 2000000h}", at: "t.yaml:7:23", want: "monotonic 2000000h is " + bound},
 		{time: "{boottime: 1281024h}", want: "boottime 1281024h is " + bound},
 		{time: "{boottime: -2562047h}", want: "boottime -2562047h would put"},
+		{time: "{boottime: -2562047h47m16.854775808s}", want: "boottime -2562047h47m16.854775808s is beyond the kernel's bound for an offset (-9223372036s; KTIME_SEC_MAX)"},
 		// Within the bound alone, beyond it with the host's clock added.
 		{time: "{monotonic: 1281020h}", want: "monotonic 1281020h would put the environment's clock beyond the kernel's bound (4611686018s, about 146 years; KTIME_SEC_MAX/2) with the host's at 8h (the plan reads the clock)"},
 		{time: "{monotonic: 1281015h, boottime: 1281014h}"},
