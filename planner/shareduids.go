@@ -50,15 +50,7 @@ type UIDHolder struct {
 func othersUIDs(f hostFiles, sudo uint32) []UIDHolder {
 	var out []UIDHolder
 	names := passwdNames(f.passwd)
-	mine := map[string]bool{"root": true, "0": true}
-	if sudo != 0 {
-		mine[strconv.FormatUint(uint64(sudo), 10)] = true
-		for _, n := range names {
-			if n.uid == sudo {
-				mine[n.name] = true
-			}
-		}
-	}
+	mine := ownNames(names, sudo)
 	for _, n := range names {
 		if n.uid != 0 && n.uid != sudo {
 			out = append(out, UIDHolder{f.passwd + ": " + n.name, IDRange{uint64(n.uid), 1}})
@@ -72,6 +64,22 @@ func othersUIDs(f hostFiles, sudo uint32) []UIDHolder {
 	return out
 }
 
+// ownNames are the owners, as subuid(5) and group(5) name them, whose
+// ids are root's own or, under sudo, the caller's: root, 0, the sudo
+// user's uid in digits, and every login of uid 0 or of the sudo user's.
+func ownNames(names []passwdName, sudo uint32) map[string]bool {
+	mine := map[string]bool{"root": true, "0": true}
+	if sudo != 0 {
+		mine[strconv.FormatUint(uint64(sudo), 10)] = true
+	}
+	for _, n := range names {
+		if n.uid == 0 || sudo != 0 && n.uid == sudo {
+			mine[n.name] = true
+		}
+	}
+	return mine
+}
+
 // othersGIDs reads the gids users other than root (and, under sudo, the
 // caller: othersUIDs) have on the host: their grants in the subgid file,
 // their logins' primary groups (the passwd file) and the groups the group
@@ -79,15 +87,7 @@ func othersUIDs(f hostFiles, sudo uint32) []UIDHolder {
 func othersGIDs(f hostFiles, sudo uint32) []UIDHolder {
 	var out []UIDHolder
 	names := passwdNames(f.passwd)
-	mine := map[string]bool{"root": true, "0": true}
-	if sudo != 0 {
-		mine[strconv.FormatUint(uint64(sudo), 10)] = true
-	}
-	for _, n := range names {
-		if n.uid == 0 || n.uid == sudo {
-			mine[n.name] = true
-		}
-	}
+	mine := ownNames(names, sudo)
 	for _, n := range names {
 		if !mine[n.name] && n.gid != 0 && n.gid != ^uint32(0) {
 			out = append(out, UIDHolder{f.passwd + ": " + n.name + "'s group", IDRange{uint64(n.gid), 1}})
