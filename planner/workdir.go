@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -96,6 +97,9 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 			land = ec.landings()
 		}
 		seen[c.Value] = true
+		if ec.cwdIsFile(view, c, field) {
+			return
+		}
 		for i, m := range e.Mounts {
 			if within(m.Target, c.Value) || within(land[i], c.Value) {
 				// A mount's target at or below it, as written or where
@@ -115,11 +119,24 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 		// ENOTDIR).
 		switch w := walkPath(view, c.Value, walkHow{link: never}); w.end {
 		case walkLink:
-			if r.Tar == "" || !ec.tarCwdLink(c, field) {
-				return
+			if r.Tar != "" {
+				if !ec.tarCwdLink(c, field) {
+					return
+				}
+				// A tar root's: made in the upper layer through the
+				// archive's links, as missing.
+				break
 			}
-			// A tar root's: made in the upper layer through the
-			// archive's links, as missing.
+			// Through a link: a file where it leads is refused
+			// (helper-151's trial: /bin/busybox/sub, /bin -> usr/bin,
+			// planned, and the chdir failed, not a directory).
+			switch w := walkPath(view, c.Value, walkHow{}); w.end {
+			case walkNotDir, walkDone:
+				if f, ok := view(w.at); ok && f.Type != "dir" {
+					ec.errorf(c.Pos, field, "%s passes through %s where the tree's links lead it, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
+				}
+			}
+			return
 		case walkNotDir, walkDone:
 			if f, ok := view(w.at); ok && f.Type != "dir" {
 				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
@@ -281,4 +298,35 @@ func landing(t treeView, p string) string {
 		return path.Join(w.lead, w.tail)
 	}
 	return p
+}
+
+// generatedFiles are the files nsup may put in an environment's /etc
+// (identity.go, network.go).
+var generatedFiles = append(slices.Clone(identityFiles), "/etc/resolv.conf", "/etc/hosts")
+
+// cwdIsFile refuses a working directory, in nsup's tree of a closure or
+// host root, at or below a file nsup puts there: mountPoints made it a
+// folder, and the file was then not generated (helper-151's trial: cwd:
+// /etc/passwd planned, with a note to make an empty /etc/passwd).
+func (ec *envCompiler) cwdIsFile(view treeView, c *spec.String, field string) bool {
+	if ec.tree == nil {
+		return false
+	}
+	at := landing(view, c.Value)
+	for _, m := range ec.e.Mounts {
+		if within(at, m.Target) || within(at, landing(view, m.Target)) {
+			return false // the mount's tree, not nsup's
+		}
+	}
+	for _, g := range generatedFiles {
+		if within(at, g) {
+			where := "is"
+			if at != g {
+				where = "lies below"
+			}
+			ec.errorf(c.Pos, field, "%s %s %s, a file nsup generates in the environment's tree (its folder there would leave the file out): the process's chdir would fail (not a directory); give another cwd", c.Value, where, g)
+			return true
+		}
+	}
+	return false
 }

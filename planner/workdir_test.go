@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/nsup/nsup/spec"
 )
 
 // TestWorkdirMissing: a working directory the root lacks is made in an
@@ -180,4 +182,49 @@ func rootfsStep(p *Plan) int {
 		}
 	}
 	return -1
+}
+
+// TestCwdThroughClosureLink: in a closure root (/bin -> usr/bin), a cwd
+// that is a file where the tree's links lead it, or passes through one,
+// or is a file nsup generates in its tree, is refused. Before
+// helper-151's trial /bin/sh and /bin/sh/sub planned (apply: chdir: not
+// a directory), and /etc/passwd made a folder of nsup's /etc/passwd,
+// which was then not generated.
+func TestCwdThroughClosureLink(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ cwd, err string }{
+		{"/bin/sh", "t.yaml:6:10: environments.c.cwd: /bin/sh passes through /usr/bin/sh where the tree's links lead it, which is no folder (a file) in the environment's tree: the process's chdir would fail (not a directory); give another cwd"},
+		{"/bin/sh/sub", "environments.c.cwd: /bin/sh/sub passes through /usr/bin/sh where the tree's links lead it, which is no folder (a file)"},
+		{"/usr/bin/sh/sub", "environments.c.cwd: /usr/bin/sh/sub passes through /usr/bin/sh, which is no folder (a file)"},
+		{"/etc/passwd", "t.yaml:6:10: environments.c.cwd: /etc/passwd is /etc/passwd, a file nsup generates in the environment's tree (its folder there would leave the file out): the process's chdir would fail (not a directory); give another cwd"},
+		{"/etc/hosts/x", "environments.c.cwd: /etc/hosts/x lies below /etc/hosts, a file nsup generates"},
+		{"/bin/work", ""},
+		{"/etc", ""},
+	} {
+		t.Run(c.cwd, func(t *testing.T) {
+			s, err := spec.ParseBytes("t.yaml", dir, []byte(`version: 1
+environments:
+  c:
+    rootfs: {closure: [/usr/bin/sh]}
+    namespaces: [mnt, pid]
+    cwd: `+c.cwd+`
+    processes:
+      - {name: main, command: [/bin/sh]}
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := fixedOptions(Options{Caller: &rootCaller, CacheDir: t.TempDir()})
+			opts.Closure = binClosure()
+			_, err = Compile(s, opts)
+			switch {
+			case c.err == "" && err != nil:
+				t.Fatal(err)
+			case c.err != "" && err == nil:
+				t.Fatalf("planned; want %s", c.err)
+			case c.err != "" && !strings.Contains(err.Error(), c.err):
+				t.Fatalf("got %v\nwant %s", err, c.err)
+			}
+		})
+	}
 }
