@@ -82,7 +82,7 @@ func (ec *envCompiler) init() {
 					Retries: h.Retries, StartPeriodMs: h.StartPeriod.Milliseconds()}
 				// Looked up as the process's own command is, in its PATH
 				// from its working directory.
-				sp.Healthcheck.Path = ec.lookPath(h.Command[0], pp.env, pp.cwd, p, f+".healthcheck")
+				sp.Healthcheck.Path = ec.lookPath(h.Command[0], pp, p, f+".healthcheck")
 			}
 			ec.add(Init, p.Pos, sp)
 			// The main process with a terminal of its own leads a session
@@ -224,7 +224,8 @@ func (ec *envCompiler) resolve(p *spec.Process, field string) procPlan {
 		ec.errorf(upos, ufield, "%d:%d is not mapped in the new user namespace (uid map %q, gid map %q): add it to idmap",
 			pp.uid, pp.gid, strings.TrimSpace(MapText(mapLines(ec.uidMap))), strings.TrimSpace(MapText(mapLines(ec.gidMap))))
 	}
-	pp.path = ec.lookPath(p.Command[0], pp.env, pp.cwd, p, field)
+	pp.path = ec.lookPath(p.Command[0], pp, p, field)
+	ec.cwdReach(p, pp, field)
 	return pp
 }
 
@@ -264,13 +265,24 @@ func mergeEnv(base, over []spec.EnvVar) []string {
 // lookPath finds argv[0] inside the rootfs. It is resolved at plan time
 // when the tree is known (closure, dir, a tar root's shape: tarshape.go),
 // so the plan shows the exact execve; a tar tree whose shape is not
-// known is looked up when the process starts, by the same LookPath.
-func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.Process, field string) string {
+// known is looked up when the process starts, by the same LookPath. A
+// candidate that is no executable file, or one the process's user may
+// not execute (procreach.go), is passed over, as execvp(3) passes over
+// one that fails with EACCES; when no candidate is left, the error says
+// why the first such one is not the command (helper-151's trial: a 0644
+// command was "not found").
+func (ec *envCompiler) lookPath(name string, pp procPlan, p *spec.Process, field string) string {
+	env, cwd := pp.env, pp.cwd
 	base := ec.baseView()
 	if base == nil {
 		return ""
 	}
-	notFound := func() {
+	cred, checked := ec.credOf(pp)
+	notFound := func(why string) {
+		if why != "" {
+			ec.errorf(p.Pos, field+".command[0]", "%q is not a command the process may run (PATH=%s): %s", name, EnvPath(env), why)
+			return
+		}
 		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
 	}
 	mounts := ec.viewMounts()
@@ -278,13 +290,13 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 	if ec.tree == nil && len(mounts) == 0 {
 		// A dir root without mounts: environments of one file often
 		// share a root and a command, looked up once.
-		key = ec.root + "\x00" + name + "\x00" + EnvPath(env) + "\x00" + cwd
+		key = ec.root + "\x00" + name + "\x00" + EnvPath(env) + "\x00" + cwd + "\x00" + fmt.Sprint(checked, cred)
 		ec.mu.Lock()
 		l, seen := ec.lookups[key]
 		ec.mu.Unlock()
 		if seen {
 			if !l.ok {
-				notFound()
+				notFound(l.why)
 			}
 			return l.path
 		}
@@ -292,14 +304,39 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 	// The tree as the process will see it: the root and its mounts, in
 	// their order (a command in a bound folder is found).
 	t, origin := mountedView(base, mounts, &ec.stats)
-	var from string
+	var land []string
+	var from, why string
 	found, ok := LookPath(name, env, cwd, func(c string) bool {
 		f, ok := resolveIn(t, c)
-		if ok && f.Type == "file" && f.Mode&0o111 != 0 {
-			from = origin(resolvedPath(t, c))
-			return true
+		switch {
+		case !ok:
+			return false
+		case f.Type == "dir":
+			if why == "" {
+				why = fmt.Sprintf("%s is a folder, not a file to execute; give the command's own path", c)
+			}
+			return false
+		case f.Type != "file":
+			return false
+		case f.Mode&0o111 == 0:
+			if why == "" {
+				why = fmt.Sprintf("%s is not executable (mode %04o, no execute bit): its execve would fail (permission denied); chmod +x it, or give the command that runs it (an interpreter)", c, f.Mode&0o7777)
+			}
+			return false
 		}
-		return false
+		if checked {
+			if land == nil {
+				land = ec.landings()
+			}
+			if w := ec.execDenied(t, land, cred, c); w != "" {
+				if why == "" {
+					why = w
+				}
+				return false
+			}
+		}
+		from = origin(resolvedPath(t, c))
+		return true
 	})
 	if ok && from != "" {
 		ec.notes = append(ec.notes, fmt.Sprintf("%s.command[0]: %s is in %s's bound folder, the host's, as it is when the process starts", field, found, from))
@@ -309,11 +346,11 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 		if ec.lookups == nil {
 			ec.lookups = map[string]lookup{}
 		}
-		ec.lookups[key] = lookup{found, ok}
+		ec.lookups[key] = lookup{found, ok, why}
 		ec.mu.Unlock()
 	}
 	if !ok {
-		notFound()
+		notFound(why)
 	}
 	return found
 }
@@ -322,6 +359,7 @@ func (ec *envCompiler) lookPath(name string, env []string, cwd string, p *spec.P
 type lookup struct {
 	path string
 	ok   bool
+	why  string // why no candidate was taken, "" for none found
 }
 
 // EnvPath is the PATH of a process's environment (env as planned:
