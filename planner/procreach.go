@@ -13,12 +13,16 @@ package planner
 // mode: "0700" as its cwd, or a command of mode 0700 planned, and apply
 // failed at the chdir or the execve (permission denied).
 //
+// Root (uid 0) keeps the environment's capabilities: it is checked so
+// only where it keeps neither CAP_DAC_OVERRIDE nor CAP_DAC_READ_SEARCH
+// (capabilities: {drop: [ALL]}).
+//
 // Checked in the trees the plan knows, as the process sees them through
 // the mounts: a dir root's folders and a bound host folder's (stat(2) of
 // the host path: its owner is what the kernel compares, through the id
 // maps in a user namespace), nsup's tree of a closure or host root (the
 // caller's, with the list's modes), a tmpfs's mode (root inside's). Not
-// checked: a process of uid 0 (its capabilities decide), a tar root's
+// checked: root with either capability, a tar root's
 // own tree, a kernel filesystem, a folder apply makes (0755), a tree
 // idmapped into a user namespace, a joined mount namespace. ACLs are not
 // read: a file with one is taken by its mode bits alone.
@@ -44,8 +48,16 @@ type procCred struct {
 // above).
 func (ec *envCompiler) credOf(pp procPlan) (procCred, bool) {
 	c := procCred{uid: pp.uid, gid: pp.gid, hu: int64(pp.uid), hg: int64(pp.gid)}
-	if pp.uid == 0 || ec.joined(spec.NSMount) != nil || len(ec.idmapped) > 0 {
+	if ec.joined(spec.NSMount) != nil || len(ec.idmapped) > 0 {
 		return c, false
+	}
+	if pp.uid == 0 {
+		// Root keeps the environment's capabilities: checked only
+		// without either that passes over a folder's search bit.
+		caps := ec.capabilities()
+		if slices.Contains(caps, "CAP_DAC_OVERRIDE") || slices.Contains(caps, "CAP_DAC_READ_SEARCH") {
+			return c, false
+		}
 	}
 	if ec.inUserNS() {
 		um, gm, ok := ec.knownMaps()
@@ -81,10 +93,14 @@ func (c procCred) String() string {
 	if c.hu != int64(c.uid) || c.hg != int64(c.gid) {
 		s += fmt.Sprintf(" (host %d:%d through the id maps)", c.hu, c.hg)
 	}
-	if len(c.groups) == 0 {
-		return s + ", no supplementary group, no capability"
+	caps := ", no capability"
+	if c.uid == 0 {
+		caps = ", neither CAP_DAC_OVERRIDE nor CAP_DAC_READ_SEARCH kept"
 	}
-	return s + fmt.Sprintf(", groups %v kept, no capability", c.groups)
+	if len(c.groups) == 0 {
+		return s + ", no supplementary group" + caps
+	}
+	return s + fmt.Sprintf(", groups %v kept", c.groups) + caps
 }
 
 // fileOwner is what the plan knows of the file at p, a path of the

@@ -18,11 +18,12 @@ import (
 func TestProcReach(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "r")
-	for _, d := range []string{"bin", "priv", "grp", "open", "tmp", "scratch", "mnt"} {
+	for _, d := range []string{"bin", "priv", "grp", "other", "open", "tmp", "scratch", "mnt"} {
 		os.MkdirAll(filepath.Join(root, d), 0o755)
 	}
 	os.Chmod(filepath.Join(root, "priv"), 0o700)
 	os.Chmod(filepath.Join(root, "grp"), 0o710)
+	os.Chmod(filepath.Join(root, "other"), 0o700)
 	os.MkdirAll(filepath.Join(root, "priv", "sub"), 0o755)
 	for name, mode := range map[string]os.FileMode{"sh": 0o755, "private": 0o700, "noexec": 0o644, "grpexec": 0o710} {
 		os.WriteFile(filepath.Join(root, "bin", name), []byte("#!"), mode)
@@ -32,7 +33,7 @@ func TestProcReach(t *testing.T) {
 	hostPriv := filepath.Join(dir, "hostpriv")
 	os.Mkdir(hostPriv, 0o700)
 	// Every file root's, whoever runs the test; grp and grpexec of group
-	// 1000.
+	// 1000, other 1000:1000's.
 	stat := func(p string) (uid, gid, mode uint32, err error) {
 		if !strings.HasPrefix(p, dir+"/") {
 			return searchable(p)
@@ -40,6 +41,9 @@ func TestProcReach(t *testing.T) {
 		_, _, mode, err = folderStat(p)
 		if strings.HasSuffix(p, "/grp") || strings.HasSuffix(p, "/grpexec") {
 			gid = 1000
+		}
+		if strings.HasSuffix(p, "/other") {
+			return 1000, 1000, mode, err
 		}
 		return 0, gid, mode, err
 	}
@@ -55,6 +59,11 @@ func TestProcReach(t *testing.T) {
 		{name: "cwd below root's 0700", env: "    user: \"1000\"\n    cwd: /priv/sub\n",
 			err: "environments.e.cwd: /priv/sub: the process's user (uid 1000, gid 1000, no supplementary group, no capability) may not search /priv, a folder on its way (mode 0700"},
 		{name: "cwd as root", env: "    cwd: /priv\n"},
+		{name: "cwd as root without DAC capabilities", env: "    cwd: /priv\n    security: {capabilities: {drop: [DAC_OVERRIDE, DAC_READ_SEARCH]}}\n"},
+		{name: "cwd of root's as root without them", env: "    cwd: /open\n    security: {capabilities: {drop: [ALL]}}\n    processes:\n      - {name: main, command: [/bin/private]}\n"},
+		{name: "cwd of another's as root without them", env: "    cwd: /other\n    security: {capabilities: {drop: [ALL]}}\n",
+			err: "environments.e.cwd: /other: the process's user (uid 0, gid 0, no supplementary group, neither CAP_DAC_OVERRIDE nor CAP_DAC_READ_SEARCH kept) may not search /other, the folder itself (mode 0700, owner 1000:1000)"},
+		{name: "cwd of another's as root", env: "    cwd: /other\n"},
 		{name: "cwd of its group", env: "    user: \"1000:1000\"\n    cwd: /grp\n"},
 		{name: "cwd not of its group", env: "    user: \"1000:1001\"\n    cwd: /grp\n",
 			err: "may not search /grp, the folder itself (mode 0710, owner 0:1000)"},
