@@ -34,6 +34,7 @@ import (
 	"strings"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // procCred is what the kernel compares a file's owner and mode with for
@@ -196,7 +197,7 @@ func (ec *envCompiler) deniedOn(view treeView, land []string, c procCred, p stri
 	for i, at := range way {
 		final := i == len(way)-1 && w.end == walkDone
 		o, ok := ec.ownerOf(at, land)
-		if ok && !c.may(o.u, o.g, o.mode, 0o1) {
+		if ok && !c.may(o.u, o.g, o.mode, 0o1) && !hasACL(o.host) {
 			return &denial{at: at, o: o, final: final}
 		}
 	}
@@ -258,4 +259,16 @@ func (ec *envCompiler) execDenied(view treeView, land []string, c procCred, cand
 		return fmt.Sprintf("%s is mode %04o, owner %d:%d, which the process's user (%s) may not execute: its execve would fail (permission denied); %s, or give the process the file's owner as its user", d.at, d.o.mode&0o7777, d.o.u, d.o.g, c, ec.wayOut(d, c, "execute"))
 	}
 	return fmt.Sprintf("%s, a folder on its way, is mode %04o, owner %d:%d, which the process's user (%s) may not search: its execve would fail (permission denied); %s, or give the process the folder's owner as its user", d.at, d.o.mode&0o7777, d.o.u, d.o.g, c, ec.wayOut(d, c, "search"))
+}
+
+// hasACL says whether the host file at p has a POSIX access ACL, which
+// may grant what its mode's bits do not (setfacl -m u:1000:x): its
+// mode alone is then no reason to refuse, and apply's call is left to
+// say (a refusal of a cwd an ACL lets the user enter would be false).
+func hasACL(p string) bool {
+	if p == "" {
+		return false
+	}
+	n, err := unix.Lgetxattr(p, "system.posix_acl_access", nil)
+	return err == nil && n > 0
 }

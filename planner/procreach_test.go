@@ -1,12 +1,14 @@
 package planner
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nsup/nsup/spec"
+	"golang.org/x/sys/unix"
 )
 
 // TestProcReach: a process of another user than root may enter its
@@ -25,6 +27,22 @@ func TestProcReach(t *testing.T) {
 	os.Chmod(filepath.Join(root, "grp"), 0o710)
 	os.Chmod(filepath.Join(root, "other"), 0o700)
 	os.MkdirAll(filepath.Join(root, "priv", "sub"), 0o755)
+	// acl: 0700, with an ACL that lets uid 1000 search it (setfacl -m
+	// u:1000:x): its mode alone is no reason to refuse.
+	os.Mkdir(filepath.Join(root, "acl"), 0o700)
+	os.Chmod(filepath.Join(root, "acl"), 0o700)
+	acl := binary.LittleEndian.AppendUint32(nil, 2)
+	for _, e := range []struct {
+		tag, perm uint16
+		id        uint32
+	}{{0x01, 7, ^uint32(0)}, {0x02, 1, 1000}, {0x04, 0, ^uint32(0)}, {0x10, 1, ^uint32(0)}, {0x20, 0, ^uint32(0)}} {
+		acl = binary.LittleEndian.AppendUint16(acl, e.tag)
+		acl = binary.LittleEndian.AppendUint16(acl, e.perm)
+		acl = binary.LittleEndian.AppendUint32(acl, e.id)
+	}
+	if err := unix.Setxattr(filepath.Join(root, "acl"), "system.posix_acl_access", acl, 0); err != nil {
+		t.Fatalf("setxattr: %v", err)
+	}
 	for name, mode := range map[string]os.FileMode{"sh": 0o755, "private": 0o700, "noexec": 0o644, "grpexec": 0o710} {
 		os.WriteFile(filepath.Join(root, "bin", name), []byte("#!"), mode)
 		os.Chmod(filepath.Join(root, "bin", name), mode)
@@ -64,6 +82,7 @@ func TestProcReach(t *testing.T) {
 		{name: "cwd of another's as root without them", env: "    cwd: /other\n    security: {capabilities: {drop: [ALL]}}\n",
 			err: "environments.e.cwd: /other: the process's user (uid 0, gid 0, no supplementary group, neither CAP_DAC_OVERRIDE nor CAP_DAC_READ_SEARCH kept) may not search /other, the folder itself (mode 0700, owner 1000:1000)"},
 		{name: "cwd of another's as root", env: "    cwd: /other\n"},
+		{name: "cwd 0700 an ACL lets it search", env: "    user: \"1000\"\n    cwd: /acl\n"},
 		{name: "cwd of its group", env: "    user: \"1000:1000\"\n    cwd: /grp\n"},
 		{name: "cwd not of its group", env: "    user: \"1000:1001\"\n    cwd: /grp\n",
 			err: "may not search /grp, the folder itself (mode 0710, owner 0:1000)"},

@@ -71,7 +71,7 @@ func TestTarShapePlan(t *testing.T) {
 		{name: "command a link to a file's \".\"", command: "[/truedot]",
 			err: `environments.t.processes[0].command[0]: "/truedot" not found in the rootfs`},
 		{name: "command not executable", command: "[/notes.txt]",
-			err: `environments.t.processes[0].command[0]: "/notes.txt" not found in the rootfs`},
+			err: `environments.t.processes[0].command[0]: "/notes.txt" is not a command the process may run (PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin): /notes.txt is not executable (mode 0644, no execute bit)`},
 	} {
 		command := tc.command
 		if command == "" {
