@@ -80,6 +80,7 @@ func (d *decoder) mount(n *yaml.Node, at string) (Mount, bool) {
 	}
 
 	if p, ok := f.get("source"); ok {
+		m.SourcePos = pos(p.val)
 		if m.Type == MountVolume {
 			// A name, checked against the top-level volumes (validate).
 			if s, ok := d.str(p.val, at+".source"); ok {
@@ -273,4 +274,13 @@ func (d *decoder) checkVolumeRefs(s *Spec) {
 			}
 		}
 	}
+}
+
+// SourceAt is where m's source is written, or m itself for a mount
+// without one written (rootfs.host's).
+func (m *Mount) SourceAt() Pos {
+	if m.SourcePos.Line == 0 {
+		return m.Pos
+	}
+	return m.SourcePos
 }

@@ -167,7 +167,7 @@ func (d *decoder) healthcheck(n *yaml.Node, at string) *Healthcheck {
 				d.errorf(item, ip, "must not be empty: it is the program to run")
 			}
 			good = good && ok && (i > 0 || s != "")
-			h.Command = append(h.Command, s)
+			h.Command, h.CommandPos = append(h.Command, s), append(h.CommandPos, pos(item))
 		}
 	} else {
 		good = false

@@ -290,7 +290,8 @@ type Mount struct {
 	Target string // absolute, cleaned, inside the environment
 	// Source is an absolute host path (bind), resolved against Spec.Dir;
 	// for a volume, the volume's name (Spec.Volumes).
-	Source string
+	Source    string
+	SourcePos Pos // source's value; zero for one of nsup's (SourceAt)
 	// Within (bind with a subpath): the source as written, below which
 	// Source (source/subpath) must stay once its symlinks are followed,
 	// as Kubernetes' subPath stays within its volume; "" without one.
@@ -415,6 +416,7 @@ type Restart struct {
 type Healthcheck struct {
 	Pos         Pos
 	Command     []string
+	CommandPos  []Pos         // positions of Command's items
 	Interval    time.Duration // default DefaultHealthInterval
 	Timeout     time.Duration // default DefaultHealthTimeout
 	Retries     int           // default DefaultHealthRetries
