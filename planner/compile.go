@@ -378,6 +378,9 @@ type envCompiler struct {
 	root     string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
 	tree map[string]File
+	// rootFailed: the closure could not be read (reported): nothing is
+	// looked up in tree, which is not the environment's.
+	rootFailed bool
 	// hostTrees: the trees the host clones for the child, by path, not
 	// yet taken by a bind (hosttree.go).
 	hostTrees map[string]int

@@ -424,8 +424,8 @@ environments:
 		t.Fatal(err)
 	}
 	_, err = Compile(s, Options{Closure: fixedClosure})
-	want := `t.yaml:7:9: environments.a.mounts[0].source: /nonexistent/nsup: no such file or directory: make it, or say create: true (apply then makes the folder)
-t.yaml:9:9: environments.a.processes[0].command[0]: "no-such-command" not found in the rootfs nor in its mounts (PATH=` + DefaultPath + `): bind the host folder that has it (mounts, or rootfs.host), or give its path`
+	want := `t.yaml:7:30: environments.a.mounts[0].source: /nonexistent/nsup: no such file or directory: make it, or say create: true (apply then makes the folder)
+t.yaml:9:32: environments.a.processes[0].command[0]: "no-such-command" not found in the rootfs nor in its mounts (PATH=` + DefaultPath + `): bind the host folder that has it (mounts, or rootfs.host), or give its path`
 	if err == nil {
 		t.Fatal("no error")
 	}

@@ -45,7 +45,7 @@ func (ec *envCompiler) child() {
 		// offsets are written.
 		ec.add(Child, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
 		if e.Time != nil {
-			ec.add(Child, e.Time.Pos, ec.timeOffsets())
+			ec.add(Child, timeAt(e.Time), ec.timeOffsets())
 		}
 	}
 	// Not dumpable before any mount (the maps of a new user namespace
@@ -398,9 +398,9 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		case err != nil && ec.made[m.Source] != "" && errors.Is(err, os.ErrNotExist):
 			// A folder apply makes first (a volume, create: true).
 		case errors.Is(err, os.ErrNotExist):
-			ec.errorf(m.Pos, field+".source", "%v: make it, or say create: true (apply then makes the folder)", unwrapPath(err))
+			ec.errorf(m.SourceAt(), field+".source", "%v: make it, or say create: true (apply then makes the folder)", unwrapPath(err))
 		case err != nil:
-			ec.errorf(m.Pos, field+".source", "%v", unwrapPath(err))
+			ec.errorf(m.SourceAt(), field+".source", "%v", unwrapPath(err))
 		case !st.IsDir():
 			create = "file"
 		}
@@ -415,7 +415,7 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 				why = ec.kernelBindRefused(m.Source, m.Recursive)
 			}
 			if why != "" {
-				ec.errorf(m.Pos, field+".source", "%s", why)
+				ec.errorf(m.SourceAt(), field+".source", "%s", why)
 			}
 		}
 		if err == nil {

@@ -454,7 +454,7 @@ func (ec *envCompiler) host() {
 		}
 		ec.add(Host, ec.nsPos(spec.NSTime), Unshare{Flags: nsFlag(spec.NSTime)})
 		if e.Time != nil {
-			ec.add(Host, e.Time.Pos, ec.timeOffsets())
+			ec.add(Host, timeAt(e.Time), ec.timeOffsets())
 		}
 	}
 	stage := Host

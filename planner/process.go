@@ -139,7 +139,7 @@ func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, out
 	ec.add(Proc, p.Pos, Setresgid{GID: pp.gid})
 	ec.add(Proc, p.Pos, Setresuid{UID: pp.uid})
 	ec.add(Proc, p.Pos, Prctl{Option: prSetPdeathsig, Arg: 9})
-	ec.add(Proc, p.Pos, Chdir{Path: pp.cwd})
+	ec.add(Proc, cwdAt(ec.e, p), Chdir{Path: pp.cwd})
 	for _, r := range last {
 		ec.add(Proc, ec.limitPos(p, r.Resource), r)
 	}
@@ -147,7 +147,7 @@ func (ec *envCompiler) proc(p *spec.Process, pp procPlan, setsid, ctty bool, out
 	if pp.bare {
 		ex.StopTimeout = &pp.stopTimeout
 	}
-	ec.add(Proc, p.Pos, ex)
+	ec.add(Proc, commandAt(p, ""), ex)
 }
 
 func walkProcs(ps []*spec.Process, fn func(p *spec.Process, parent string)) {
@@ -280,10 +280,10 @@ func (ec *envCompiler) lookPath(name string, pp procPlan, p *spec.Process, field
 	cred, checked := ec.credOf(pp)
 	notFound := func(why string) {
 		if why != "" {
-			ec.errorf(p.Pos, field+".command[0]", "%q is not a command the process may run (PATH=%s): %s", name, EnvPath(env), why)
+			ec.errorf(commandAt(p, field), field+".command[0]", "%q is not a command the process may run (PATH=%s): %s", name, EnvPath(env), why)
 			return
 		}
-		ec.errorf(p.Pos, field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
+		ec.errorf(commandAt(p, field), field+".command[0]", "%q not found in the rootfs nor in its mounts (PATH=%s): bind the host folder that has it (mounts, or rootfs.host), or give its path", name, EnvPath(env))
 	}
 	mounts := ec.viewMounts()
 	key := ""

@@ -208,7 +208,7 @@ func (ec *envCompiler) createdWritable(i int) {
 		return
 	}
 	if _, on, ok := bindSource(m.Source); ok && ec.hostReadonly(on) {
-		ec.errorf(m.Pos, ec.mountField(i)+".source", "%s is missing, and apply would make it (create: true) in %s, which is on a read-only mount of the host's: apply's mkdir would fail (read-only file system); make %s on the host beforehand, or bind a folder of a writable mount", m.Source, on, m.Source)
+		ec.errorf(m.SourceAt(), ec.mountField(i)+".source", "%s is missing, and apply would make it (create: true) in %s, which is on a read-only mount of the host's: apply's mkdir would fail (read-only file system); make %s on the host beforehand, or bind a folder of a writable mount", m.Source, on, m.Source)
 	}
 }
 

@@ -365,7 +365,8 @@ func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
 		ec.pkgFiles = ec.packageFiles(names, field+".closure.packages")
 		files, _, err := ClosureData(paths, ec.pkgFiles, ec.opts.Index)
 		if err != nil {
-			ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+			ec.errorf(closureAt(r, err), field+".closure", "%v", err)
+			ec.rootFailed = true
 		}
 		ec.tree = map[string]File{}
 		for _, f := range files {
@@ -375,7 +376,8 @@ func (ec *envCompiler) closureTree(r spec.Rootfs, field string) []string {
 	}
 	files, err := ec.closure(paths)
 	if err != nil {
-		ec.errorf(r.ClosurePos, field+".closure", "%v", err)
+		ec.errorf(closureAt(r, err), field+".closure", "%v", err)
+		ec.rootFailed = true
 	}
 	ec.tree = map[string]File{}
 	for _, f := range files {

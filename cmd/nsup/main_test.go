@@ -260,7 +260,7 @@ environments:
 	}
 	code, out, errs := nsup(t, "validate", f)
 	_, _, planErrs := nsup(t, "plan", f)
-	want := f + ":7:9: environments.app.mounts[0].source: " + filepath.Join(dir, "data") + ": no such file or directory: make it, or say create: true (apply then makes the folder)\n"
+	want := f + ":7:30: environments.app.mounts[0].source: " + filepath.Join(dir, "data") + ": no such file or directory: make it, or say create: true (apply then makes the folder)\n"
 	if code != 2 || out != "" || errs != want {
 		t.Errorf("validate with a missing bind source: exit %d, stdout %q, stderr %q; want exit 2, stderr %q", code, out, errs, want)
 	}
