@@ -30,16 +30,19 @@ const DefaultStopTimeout = 10_000
 func (ec *envCompiler) init() {
 	e := ec.e
 	if !e.InitEnabled() {
-		if len(e.Process) != 1 || len(e.Process[0].Children) > 0 {
-			ec.errorf(e.Init.Pos, ec.field+".init", "init: false runs exactly one process (it becomes PID 1); the spec declares more, which need nsup's init")
-			return
-		}
 		p := e.Process[0]
 		if p.Restart != nil {
 			ec.errorf(p.Restart.Pos, ec.field+".processes[0].restart", "a restart policy needs nsup's init, which restarts the process: remove init: false")
 		}
 		if p.Healthcheck != nil {
 			ec.errorf(p.Healthcheck.Pos, ec.field+".processes[0].healthcheck", "a healthcheck needs nsup's init, which runs it: remove init: false")
+		}
+		if len(e.Process) != 1 || len(e.Process[0].Children) > 0 {
+			ec.errorf(e.Init.Pos, ec.field+".init", "init: false runs exactly one process (it becomes PID 1); the spec declares more, which need nsup's init")
+			// Every process is still checked, as init would run them:
+			// what else is wrong comes with this, not once it is fixed.
+			ec.spawnTree()
+			return
 		}
 		// The child stage leads a session of its own already (Setsid):
 		// the pty becomes its controlling terminal, and so the main
@@ -57,6 +60,13 @@ func (ec *envCompiler) init() {
 		ec.proc(p, pp, ec.terminal, ec.terminal, "")
 		return
 	}
+	ec.spawnTree()
+}
+
+// spawnTree plans nsup's init's start of every process, each after its
+// parent.
+func (ec *envCompiler) spawnTree() {
+	e := ec.e
 	var mainUID, mainGID uint32
 	var walk func(ps []*spec.Process, parent, field string)
 	walk = func(ps []*spec.Process, parent, field string) {
