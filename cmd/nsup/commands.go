@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/internal/regfile"
@@ -227,7 +228,7 @@ func parseSpec(file string) (*spec.Spec, error) {
 }
 
 func parseSpecVars(file string, vars spec.Vars) (*spec.Spec, error) {
-	s, err := spec.ParseVars(file, vars)
+	s, err := spec.ParseVarsReadable(file, vars)
 	var pe *fs.PathError
 	if errors.As(err, &pe) && pe.Path == file {
 		// The file itself could not be read: no position to give, an
@@ -236,9 +237,46 @@ func parseSpecVars(file string, vars spec.Vars) (*spec.Spec, error) {
 		return nil, invalidError{fmt.Errorf("nsup: %w", err)}
 	}
 	if err != nil {
-		return nil, invalidError{err}
+		return nil, readableError{invalidError{err}, s}
 	}
 	return s, nil
+}
+
+// readableError is an invalid spec (parseSpecVars) with what of it the
+// host checks can still take (spec.ParseVarsReadable), nil for none.
+type readableError struct {
+	invalidError
+	readable *spec.Spec
+}
+
+func (e readableError) Unwrap() error { return e.invalidError }
+
+// withHostErrors is err, an invalid spec's (parseSpecVars), with what
+// compile, the caller's planner.Compile, finds on this host in the
+// environments that could be read: those of envs (every one when it is
+// empty) that are. A file's errors so come at once, the host's with the
+// file's, not in rounds; an error compile returns that is not a list of
+// the spec's (a name that is no environment) waits for the next run.
+func withHostErrors(err error, envs []string, compile func(s *spec.Spec, envs []string) (*planner.Plan, error)) error {
+	var re readableError
+	var errs spec.Errors
+	if !errors.As(err, &re) || re.readable == nil || !errors.As(err, &errs) {
+		return err
+	}
+	var names []string
+	for _, n := range envs {
+		if re.readable.Env(n) != nil {
+			names = append(names, n)
+		}
+	}
+	if len(envs) > 0 && len(names) == 0 {
+		return err
+	}
+	var more spec.Errors
+	if _, cerr := compile(re.readable, names); !errors.As(cerr, &more) {
+		return err
+	}
+	return invalidError{append(slices.Clone(errs), more...).Sorted()}
 }
 
 func runValidate(_ context.Context, args []string, ios ioSet) error {
@@ -250,6 +288,12 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 		return usageError{"validate takes one FILE"}
 	}
 	s, err := parseSpecVars(rest[0], pf.vars())
+	idx := planner.NewIndex(planner.DefaultCacheDir())
+	if err != nil && !pf.fileOnly && !pf.noInterp {
+		err = withHostErrors(err, nil, func(s *spec.Spec, envs []string) (*planner.Plan, error) {
+			return compileSpec(s, envs, idx, false, false)
+		})
+	}
 	if err != nil {
 		return err
 	}
@@ -265,7 +309,6 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 	// What plan checks, and the plan thrown away: a spec that validates
 	// is one that plans (and the difference between the two commands is
 	// the printing).
-	idx := planner.NewIndex(planner.DefaultCacheDir())
 	p, err := compileSpec(s, nil, idx, false, false)
 	if err != nil {
 		return err
@@ -290,7 +333,9 @@ func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, err
 func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool, vars spec.Vars, project string) (*planner.Plan, error) {
 	s, err := parseSpecVars(file, vars)
 	if err != nil {
-		return nil, err
+		return nil, withHostErrors(err, envs, func(s *spec.Spec, envs []string) (*planner.Plan, error) {
+			return compileProject(s, envs, idx, detach, terminal, project)
+		})
 	}
 	return compileProject(s, envs, idx, detach, terminal, project)
 }
@@ -361,8 +406,10 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 			return err
 		}
 		var s *spec.Spec
-		if s, err = spec.ParseBytesVars(rest[0], filepath.Dir(abs), b, pf.vars()); err != nil {
-			return invalidError{err}
+		if s, err = spec.ParseBytesVarsReadable(rest[0], filepath.Dir(abs), b, pf.vars()); err != nil {
+			return withHostErrors(readableError{invalidError{err}, s}, rest[1:], func(s *spec.Spec, envs []string) (*planner.Plan, error) {
+				return compileProject(s, envs, idx, pf.detach, isTerminal(ios.stdin), pf.project)
+			})
 		}
 		p, err = compileProject(s, rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.project)
 	}
