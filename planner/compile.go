@@ -378,8 +378,8 @@ type envCompiler struct {
 	root     string // host path of the root tree
 	// tree is the closure's file list by path, nil for other kinds.
 	tree map[string]File
-	// rootFailed: the closure could not be read (reported): nothing is
-	// looked up in tree, which is not the environment's.
+	// rootFailed: the closure or the dir root could not be read
+	// (reported): nothing is looked up in the root (baseView).
 	rootFailed bool
 	// hostTrees: the trees the host clones for the child, by path, not
 	// yet taken by a bind (hosttree.go).

@@ -378,8 +378,8 @@ var recursiveKernelFS = map[string]bool{
 
 // baseView is the root tree as the plan knows it, before its mounts: nil
 // when it is not known (a tar root whose archive's shape is not: one the
-// walk refuses, or too large a shape, tarshape.go; a closure that could
-// not be read).
+// walk refuses, or too large a shape, tarshape.go; a root that could not
+// be read).
 func (ec *envCompiler) baseView() treeView {
 	switch {
 	case ec.rootFailed:

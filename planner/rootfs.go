@@ -132,8 +132,10 @@ func (ec *envCompiler) rootfs() {
 		}
 		if h := ec.hostDir(r.Dir); h.statErr != nil {
 			ec.errorf(r.DirPos, field+".dir", "%v", unwrapPath(h.statErr))
+			ec.rootFailed = true
 		} else if !h.isDir {
 			ec.errorf(r.DirPos, field+".dir", "%s is not a directory", r.Dir)
+			ec.rootFailed = true
 		} else if !r.Overlay {
 			// Bound recursively, and writable: a folder above a host
 			// mount below it is renamed as through a writable bind
