@@ -66,7 +66,7 @@ func TestTarShapePlan(t *testing.T) {
 		{name: "cwd through a link", env: "    cwd: /lib64/x\n", want: `mkdirat(<root>/lib64/x, 0755) if missing`},
 		{name: "missing cwd", env: "    cwd: /new\n", want: "the working directory, in the overlay's upper layer"},
 		{name: "command missing", command: "[nope]",
-			err: `l.yaml:7:9: environments.t.processes[0].command[0]: "nope" not found in the rootfs nor in its mounts`},
+			err: `l.yaml:7:32: environments.t.processes[0].command[0]: "nope" not found in the rootfs nor in its mounts`},
 		{name: "command in PATH", command: "[env]", want: `execve("/usr/bin/env", ["env"]`},
 		{name: "command a link to a file's \".\"", command: "[/truedot]",
 			err: `environments.t.processes[0].command[0]: "/truedot" not found in the rootfs`},
