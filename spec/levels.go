@@ -90,6 +90,9 @@ type hints struct {
 // 3)". With near, a key of another level that name is a likely typo of
 // counts too. It returns "" when name belongs nowhere else.
 func elsewhere(lvl level, name string, near bool, h hints) string {
+	if msg := composeKey(lvl, name); msg != "" {
+		return msg
+	}
 	key, what, where := placeOf(lvl, name, near, h)
 	switch {
 	case key == "":

@@ -323,6 +323,13 @@ func (d *decoder) hostPath(n *yaml.Node, at string) (string, bool) {
 }
 
 func (d *decoder) duration(n *yaml.Node, at string) time.Duration {
+	if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!int" || n.ShortTag() == "!!float") && !d.subst[n] {
+		// A bare number has no unit: quoting it (str's hint) gives an
+		// invalid duration next (helper-151's trial: stop_timeout: 10,
+		// told to write "10", was then refused).
+		d.errorf(n, at, "must be a duration with its unit, got %s: write %ss (or %sm, %sh)", describe(n), n.Value, n.Value, n.Value)
+		return 0
+	}
 	s, ok := d.str(n, at)
 	if !ok {
 		return 0
