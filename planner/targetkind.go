@@ -52,6 +52,9 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 	if ec.stackedKindFits(i, parent) {
 		return // on an earlier mount: its kind, not the tree's (stackedtarget.go)
 	}
+	if parent[i] < 0 && ec.linkedToFile(i) {
+		return // through the root's links to a file (linkedfile.go)
+	}
 	base, rel, where := "", m.Target, ""
 	switch k := parent[i]; {
 	case k >= 0:
