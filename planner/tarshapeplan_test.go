@@ -49,6 +49,8 @@ func TestTarShapePlan(t *testing.T) {
 			err: "l.yaml:6:14: environments.t.mounts[0].target: /srv is a folder of the tar root's archive " + archive + ", and the bind of " + file + ", a file, needs a file there"},
 		{name: "folder on a file", env: "    mounts: [{type: tmpfs, target: /data}]\n",
 			err: "l.yaml:6:14: environments.t.mounts[0].target: /data is a file of the tar root's archive " + archive + ", and a tmpfs mount needs a folder there"},
+		{name: "through a link to a file", env: "    mounts: [{type: tmpfs, target: /tofile/x}]\n",
+			err: "l.yaml:6:14: environments.t.mounts[0].target: /tofile/x leads through the root's links to /data, a file of the root, not a folder: apply could not reach the target (ENOTDIR)"},
 		{name: "below a file", env: "    mounts: [{type: tmpfs, target: /data/x}]\n",
 			err: "l.yaml:6:14: environments.t.mounts[0].target: /data/x lies below /data, a file of the tar root's archive " + archive + ", not a folder"},
 		{name: "file on a file", env: "    mounts: [{type: bind, source: " + file + ", target: /notes.txt}]\n",
