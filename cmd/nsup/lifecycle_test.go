@@ -216,3 +216,23 @@ func TestMissingSpecFileSaid(t *testing.T) {
 		}
 	}
 }
+
+// TestLogsNotStarted (helper-151's trial): an environment nsup apply -d
+// did not start (its dependency never became healthy) is listed by ps as
+// "not started"; nsup logs said "no such environment". It says why it
+// has no output now.
+func TestLogsNotStarted(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	t.Setenv("NSUP_STATE_DIR", state)
+	d := filepath.Join(state, "proj", "client")
+	if err := os.MkdirAll(d, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := lifecycle.WriteState(filepath.Join(d, planner.StateFile), &lifecycle.State{Name: "client", NotStarted: "web did not become healthy"}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errs := nsup(t, "logs", "proj/client")
+	if want := "nsup: client was not started (web did not become healthy): it has no output\n"; code != 1 || out != "" || errs != want {
+		t.Errorf("logs of a not-started environment: %d %q %q, want 1 and %q", code, out, errs, want)
+	}
+}

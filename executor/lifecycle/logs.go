@@ -34,6 +34,11 @@ func Logs(ctx context.Context, dir, name string, follow bool, w io.Writer) error
 	d := filepath.Join(dir, name)
 	f, err := os.Open(filepath.Join(d, planner.LogFile))
 	if errors.Is(err, os.ErrNotExist) {
+		if st, serr := readState(d); serr == nil && st.NotStarted != "" {
+			// One nsup apply -d did not start, which ps lists so
+			// (helper-151's trial: logs said "no such environment").
+			return fmt.Errorf("%s was not started (%s): it has no output", name, Printable(st.NotStarted))
+		}
 		return fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
 	if err != nil {
