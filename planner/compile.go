@@ -432,6 +432,10 @@ type envCompiler struct {
 	// madeBy are the host paths of the folders apply's mounts make in
 	// the dir root or a bound host folder (targetMakeable), so far.
 	madeBy map[string]bool
+	// caps is capabilities()'s answer, once capsKnown (shared by the
+	// steps and checks that ask it: not to be changed).
+	caps      []string
+	capsKnown bool
 	// peer is pidPeer's answer, once peerKnown.
 	peer      string
 	peerKnown bool

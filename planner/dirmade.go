@@ -32,9 +32,13 @@ func (ec *envCompiler) dirRootMade() {
 		return
 	}
 	land := ec.landings()
+	views, n := ec.viewMounts(), 0 // views[:n]: those listed before i
 	seen := map[string]bool{}
 	for i := range ec.e.Mounts {
-		view, origin := mountedView(base, ec.viewsBefore(i), &ec.stats)
+		view, origin := mountedView(base, views[:n], &ec.stats)
+		if n < len(views) && views[n].field == ec.mountField(i) {
+			n++
+		}
 		w := walkPath(view, land[i], walkHow{})
 		if w.end != walkMissing || origin(w.at) != "" || seen[w.at] {
 			continue

@@ -58,11 +58,15 @@ var UserCountLimits = []string{"msgqueue", "sigpending"}
 // capabilities is the set root inside keeps (Capabilities), ALL resolved
 // for this host (allCapabilities).
 func (ec *envCompiler) capabilities() []string {
-	if ec.addsAll() {
-		keep, _ := ec.allCapabilities()
-		return keep
+	if !ec.capsKnown {
+		if ec.addsAll() {
+			ec.caps, _ = ec.allCapabilities()
+		} else {
+			ec.caps = Capabilities(ec.e)
+		}
+		ec.capsKnown = true
 	}
-	return Capabilities(ec.e)
+	return ec.caps
 }
 
 // Capabilities is the set root inside environment e keeps: the default
