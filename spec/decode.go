@@ -119,22 +119,17 @@ func ParseBytes(name, dir string, data []byte) (*Spec, error) {
 // ParseBytesVars is ParseBytes with the variables of vars (ParseBytes: the
 // caller's environment; no .env file).
 func ParseBytesVars(name, dir string, data []byte, vars Vars) (*Spec, error) {
-	d := &decoder{file: name, dir: dir, vars: vars}
-	return d.result(data)
+	s, err := ParseBytesVarsReadable(name, dir, data, vars)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // digestOf is "sha256:HEX" of b: a spec's Digest, an env file's.
 func digestOf(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-func (d *decoder) result(data []byte) (*Spec, error) {
-	s := d.parse(data)
-	if len(d.errs) > 0 {
-		return nil, d.errs.Sorted()
-	}
-	return s, nil
 }
 
 // decoder walks the yaml.Node tree by hand, so that every value keeps its
