@@ -57,9 +57,9 @@ func (ec *envCompiler) tarTargetFits(i int, src os.FileInfo) {
 // tree's links and crosses no mount). It refuses it, false, when the
 // link leads it into a mount of the spec's: the walk would fail there
 // (EXDEV), as apply's did before the plan knew the archive's links
-// (/var/run -> /run, a tmpfs at /run), and when the link leads it to a
-// file of the archive (/a -> data: ENOTDIR). False too for a link it cannot
-// follow (round in circles): left to the process's chdir.
+// (/var/run -> /run, a tmpfs at /run); a link to a file of the archive
+// is the cwd check's (workdirs). False too for a link it cannot follow
+// (round in circles): left to the process's chdir.
 func (ec *envCompiler) tarCwdLink(c *spec.String, field string) bool {
 	t, origin := mountedView(ec.knownBase(), ec.viewMounts(), &ec.stats)
 	parts := closurePathParts(c.Value)
@@ -67,12 +67,6 @@ func (ec *envCompiler) tarCwdLink(c *spec.String, field string) bool {
 		at, ok := walkIn(t, "/"+strings.Join(parts[:n], "/"))
 		if !ok {
 			continue
-		}
-		if f, _ := t(at); at != "/" && f.Type != "dir" {
-			// A link to a file (/a -> data): the walk that makes the
-			// rest, and the chdir, fail there (ENOTDIR).
-			ec.errorf(c.Pos, field, "%s leads through a symlink of the tar root's archive %s to %s, which is no folder (a %s): the process's chdir would fail (not a directory); give another cwd", c.Value, ec.e.Rootfs.Tar, at, f.Type)
-			return false
 		}
 		from := origin(at)
 		if from == "" {

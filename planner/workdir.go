@@ -119,24 +119,22 @@ func (ec *envCompiler) workdirs() (steps []cwdStep, hold map[int]bool) {
 		// ENOTDIR).
 		switch w := walkPath(view, c.Value, walkHow{link: never}); w.end {
 		case walkLink:
-			if r.Tar != "" {
-				if !ec.tarCwdLink(c, field) {
-					return
-				}
-				// A tar root's: made in the upper layer through the
-				// archive's links, as missing.
-				break
-			}
 			// Through a link: a file where it leads is refused
 			// (helper-151's trial: /bin/busybox/sub, /bin -> usr/bin,
-			// planned, and the chdir failed, not a directory).
+			// planned, and the chdir failed, not a directory; a tar
+			// root's /a/x with a -> data, helper-155's).
 			switch w := walkPath(view, c.Value, walkHow{}); w.end {
 			case walkNotDir, walkDone:
 				if f, ok := view(w.at); ok && f.Type != "dir" {
 					ec.errorf(c.Pos, field, "%s passes through %s where the tree's links lead it, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
+					return
 				}
 			}
-			return
+			if r.Tar == "" || !ec.tarCwdLink(c, field) {
+				return
+			}
+			// A tar root's: made in the upper layer through the
+			// archive's links, as missing.
 		case walkNotDir, walkDone:
 			if f, ok := view(w.at); ok && f.Type != "dir" {
 				ec.errorf(c.Pos, field, "%s passes through %s, which is no folder (a %s) in the environment's tree: the process's chdir would fail (not a directory); give another cwd", c.Value, w.at, f.Type)
