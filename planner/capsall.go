@@ -55,6 +55,46 @@ func (ec *envCompiler) allCapabilities() (keep, out []string) {
 	return keep, out
 }
 
+// heldDefaults is keep without the capabilities of the default set that
+// nsup cannot give outside a user namespace on this host (out, each with
+// why): a host, or a container nsup runs in, whose bounding set lacks
+// CAP_AUDIT_WRITE or CAP_SETFCAP failed every apply at capset (EPERM) with the
+// defaults, which the spec did not ask for by name. One that `add`
+// names is kept, and refused by heldCapsCheck: the spec asked for it.
+func (ec *envCompiler) heldDefaults(keep []string) (held, out []string) {
+	if ec.inUserNS() {
+		return keep, nil
+	}
+	named := func(c string) bool {
+		s := ec.e.Security
+		return s != nil && slices.ContainsFunc(s.CapAdd, func(a spec.String) bool { return a.Value == c })
+	}
+	for _, c := range keep {
+		switch {
+		case named(c):
+			held = append(held, c)
+		case slices.Contains(ec.caller.CapsUnknown, c):
+			out = append(out, c+" (unknown to this kernel)")
+		case slices.Contains(ec.caller.CapsNotHeld, c):
+			out = append(out, c+" (not in nsup's bounding or permitted set)")
+		default:
+			held = append(held, c)
+		}
+	}
+	return held, out
+}
+
+// heldDefaultsNote says which default capabilities this host cannot give
+// (heldDefaults).
+func (ec *envCompiler) heldDefaultsNote() {
+	if ec.addsAll() {
+		return
+	}
+	if _, out := ec.heldDefaults(Capabilities(ec.e)); len(out) > 0 {
+		ec.notes = append(ec.notes, fmt.Sprintf("%s: the default capabilities nsup cannot give outside a user namespace on this host are left out of the plan's capset: %s; give the environment a user namespace (add user to namespaces) to keep them", ec.field, strings.Join(out, ", ")))
+	}
+}
+
 // addsAll says whether the spec adds ALL.
 func (ec *envCompiler) addsAll() bool {
 	s := ec.e.Security

@@ -107,3 +107,63 @@ environments:
 		}
 	}
 }
+
+// TestCapabilitiesDefaultNotHeld: a capability of the default set that
+// nsup's bounding set lacks (a host, or a container nsup runs in,
+// without CAP_AUDIT_WRITE) is left out of an environment outside a user
+// namespace, with a note; apply failed at capset (EPERM) with the
+// defaults alone. In a user namespace it is kept, and one the spec adds
+// by name is refused (TestCapabilitiesNotHeldRefused), not dropped.
+func TestCapabilitiesDefaultNotHeld(t *testing.T) {
+	caller := rootCaller
+	caller.CapsNotHeld = []string{"CAP_AUDIT_WRITE", "CAP_SYS_RESOURCE"}
+	for _, c := range []struct {
+		ns, sec, err string
+		kept         bool
+	}{
+		{ns: "[mnt, pid]"},
+		{ns: "[mnt, pid]", sec: "security: {capabilities: {drop: [CHOWN]}}"},
+		{ns: "[user, mnt, pid]", kept: true},
+		{ns: "[mnt, pid]", sec: "security: {capabilities: {add: [AUDIT_WRITE]}}", err: "CAP_AUDIT_WRITE is not in nsup's bounding or permitted set"},
+	} {
+		p, err := compileText(t, `
+version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs, overlay: true}
+    namespaces: `+c.ns+`
+    `+c.sec+`
+    processes: [{name: main, command: [/bin/sh]}]
+`, Options{Caller: &caller})
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s %s: %v, want %s", c.ns, c.sec, err, c.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.ns, c.sec, err)
+		}
+		n := 0
+		for _, st := range ops(p, "a") {
+			if op, ok := st.Op.(Capset); ok {
+				n++
+				if slices.Contains(op.Keep, "CAP_AUDIT_WRITE") != c.kept {
+					t.Errorf("%s %s: capset keeps %v, want CAP_AUDIT_WRITE kept: %v", c.ns, c.sec, op.Keep, c.kept)
+				}
+				if !slices.Contains(op.Keep, "CAP_KILL") {
+					t.Errorf("%s %s: capset keeps %v, without CAP_KILL", c.ns, c.sec, op.Keep)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s %s: %d capsets", c.ns, c.sec, n)
+		}
+		noted := slices.ContainsFunc(p.Environments[0].Notes, func(n string) bool {
+			return strings.Contains(n, "default capabilities") && strings.Contains(n, "CAP_AUDIT_WRITE (")
+		})
+		if noted == c.kept || strings.Contains(strings.Join(p.Environments[0].Notes, "\n"), "CAP_SYS_RESOURCE (not") {
+			t.Errorf("%s %s: notes %q", c.ns, c.sec, p.Environments[0].Notes)
+		}
+	}
+}

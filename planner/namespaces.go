@@ -531,6 +531,7 @@ func (ec *envCompiler) host() {
 	ec.joinedNetwork()
 	ec.hostPID()
 	ec.hostCapabilities()
+	ec.heldDefaultsNote()
 	ec.readonlyLiftNote()
 }
 

@@ -62,7 +62,7 @@ func (ec *envCompiler) capabilities() []string {
 		if ec.addsAll() {
 			ec.caps, _ = ec.allCapabilities()
 		} else {
-			ec.caps = Capabilities(ec.e)
+			ec.caps, _ = ec.heldDefaults(Capabilities(ec.e))
 		}
 		ec.capsKnown = true
 	}
