@@ -297,7 +297,7 @@ func (w *tarWalk) through(rel string) error {
 			continue
 		}
 		if n, ok := w.tree[rel[:i]]; ok && n.typ != TarDir {
-			return fmt.Errorf("/%s passes through a %s, not a folder (/%s): nsup never unpacks through one: %w", rel, n.typ, rel[:i], ErrTarRefused)
+			return fmt.Errorf("%q passes through a %s, not a folder (%q): nsup never unpacks through one: %w", "/"+rel, n.typ, "/"+rel[:i], ErrTarRefused)
 		}
 	}
 	return nil

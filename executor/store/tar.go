@@ -316,11 +316,11 @@ func openDir(rootfd int, dir string) (int, error) {
 	case nil:
 		return fd, nil
 	case unix.ELOOP:
-		return -1, fmt.Errorf("/%s passes through a symlink, which nsup never follows while unpacking: %w", dir, errTarRefused)
+		return -1, fmt.Errorf("%q passes through a symlink, which nsup never follows while unpacking: %w", "/"+dir, errTarRefused)
 	case unix.ENOTDIR:
-		return -1, fmt.Errorf("/%s passes through something that is not a folder: %w", dir, errTarRefused)
+		return -1, fmt.Errorf("%q passes through something that is not a folder: %w", "/"+dir, errTarRefused)
 	case unix.EXDEV:
-		return -1, fmt.Errorf("/%s crosses a mount: %w", dir, errTarRefused)
+		return -1, fmt.Errorf("%q crosses a mount: %w", "/"+dir, errTarRefused)
 	}
 	return -1, err
 }
@@ -341,13 +341,13 @@ func (u *unpacker) finish() error {
 			var err error
 			fd, err = unix.Openat2(u.rootfd, m.Name, &unix.OpenHow{Flags: unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC, Resolve: beneath})
 			if err != nil {
-				return fmt.Errorf("/%s: %w", m.Name, err)
+				return fmt.Errorf("%q: %w", "/"+m.Name, err)
 			}
 		}
 		err := u.dirAttrs(fd, m)
 		closeUnlessRoot(fd, u.rootfd)
 		if err != nil {
-			return fmt.Errorf("/%s: %w", m.Name, err)
+			return fmt.Errorf("%q: %w", "/"+m.Name, err)
 		}
 	}
 	return unix.Fchmod(u.rootfd, u.rootMode)

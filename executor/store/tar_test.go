@@ -564,3 +564,17 @@ func TestTarImplicitFolderUmask(t *testing.T) {
 		}
 	}
 }
+
+// TestTarNameLineBreak: a refusal quotes the archive's names: a name
+// with a line break ("a\nnsup: ...") made the error print a line that
+// reads as nsup's own.
+func TestTarNameLineBreak(t *testing.T) {
+	c := newUnpackCase(t, makeTar(t, false,
+		member{name: "a\nnsup: all good", typ: tar.TypeSymlink, link: "x"},
+		member{name: "a\nnsup: all good/f", body: "x"}))
+	_, err := c.unpack(t)
+	wantRefused(t, err, "passes through a symlink")
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("the error holds a line break of the archive's: %q", err)
+	}
+}
