@@ -43,6 +43,10 @@ const tarIDHeader = "nsup-tarid-v3\n"
 // their way there, base64-encoded, then the tree's shape (tarshape.go).
 const maxTarIDFile = 4*maxIDFile + 1<<16 + maxTarShape
 
+// tarIDPartial is the type of the node, with no path, that marks a
+// partial record in its side file.
+const tarIDPartial = "partial"
+
 // tarIDNode is one node of the archive's tree a lookup visits.
 type tarIDNode struct {
 	Path string `json:"path"` // as a treeView names it: "/etc/passwd"
@@ -73,14 +77,56 @@ type tarIDRecord struct {
 	nodes map[string]tarIDNode // by Path
 	// shape is the whole tree's (tarshape.go).
 	shape *lazyShape
+	// partial: only the files of the lookups' ends are in nodes, the
+	// way there is the shape's (trim).
+	partial bool
+}
+
+// maxTarIDNodes bounds what a record's nodes take in its side file
+// besides the files' bytes: the way of each lookup there. An archive
+// may make that way long (links to folders 2,000 deep, each folder a
+// node of up to 4 KiB of name), and a side file larger than what is read
+// of it (maxTarIDFile) was no record: every plan hashed the archive
+// again.
+const maxTarIDNodes = 1 << 16
+
+// trim keeps the record's files only, when their way there is longer
+// than maxTarIDNodes: the lookups then walk the shape (view).
+func (r *tarIDRecord) trim() {
+	size := 0
+	for _, n := range r.nodes {
+		if !n.Read {
+			size += 64 + (len(n.Path)+len(n.Link)+2)/3*4
+		}
+	}
+	if size <= maxTarIDNodes {
+		return
+	}
+	for p, n := range r.nodes {
+		if n.Type != TarFile {
+			delete(r.nodes, p)
+		}
+	}
+	r.partial = true
 }
 
 // view is the record as a tree: the nodes recorded, nothing else (a
 // lookup that only the recorded ones answer finds what the archive's
-// tree has; one that a mount leads elsewhere in the tree finds nothing).
+// tree has; one that a mount leads elsewhere in the tree finds nothing);
+// a partial record's way is the shape's, nil if it has none (too large:
+// the tree is not known).
 func (r *tarIDRecord) view() treeView {
+	var shape treeView
+	if r.partial {
+		if shape = r.shape.view(); shape == nil {
+			return nil
+		}
+	}
 	return func(p string) (File, bool) {
 		n, ok := r.nodes[p]
+		if !ok && shape != nil {
+			return shape(p)
+		}
 		return File{Path: p, Type: n.Type, Link: n.Link, Size: n.Size}, ok
 	}
 }
@@ -108,6 +154,9 @@ func (r *tarIDRecord) encode() []byte {
 		n := r.nodes[p]
 		nodes = append(nodes, tarIDWire{Path: []byte(n.Path), Type: n.Type, Link: []byte(n.Link), Size: n.Size, Content: n.Content, Read: n.Read})
 	}
+	if r.partial {
+		nodes = append(nodes, tarIDWire{Type: tarIDPartial})
+	}
 	b, _ := json.Marshal(nodes)
 	// One line of JSON (Marshal escapes a newline in a string), then the
 	// shape, which is bytes after it.
@@ -128,6 +177,10 @@ func decodeTarID(b []byte) *tarIDRecord {
 	}
 	r := &tarIDRecord{nodes: map[string]tarIDNode{}, shape: &lazyShape{enc: shape}}
 	for _, w := range nodes {
+		if w.Type == tarIDPartial && len(w.Path) == 0 {
+			r.partial = true
+			continue
+		}
 		n := tarIDNode{Path: string(w.Path), Type: w.Type, Link: string(w.Link), Size: w.Size, Content: w.Content, Read: w.Read}
 		if !strings.HasPrefix(n.Path, "/") || n.Type != TarDir && n.Type != TarFile && n.Type != TarSymlink || int64(len(n.Content)) > maxIDFile {
 			return nil
@@ -145,7 +198,19 @@ type tarLookup struct {
 	at    string
 	ok    bool
 	asked map[string]bool
+	// spent counts the names the lookup's walks asked for, all told;
+	// past maxTarIDLook it gave up (capture).
+	spent int
 }
+
+// maxTarIDLook bounds what capture's lookups ask for while the archive
+// is walked: each member of a name a lookup asked walks it again, and
+// an archive of a few members whose links lead through folders 2,000
+// deep (each member's parent folders handed over one by one, each
+// asked for by the walk before) took minutes of a plan. Past it, the
+// lookup stops, and the one walk at the end (missing) finds the file
+// whose bytes the second read takes (fill).
+const maxTarIDLook = 1 << 14
 
 // look looks p up in the tree so far.
 func (t *TarEtc) look(p string) tarLookup {
@@ -153,6 +218,7 @@ func (t *TarEtc) look(p string) tarLookup {
 	l.at, l.ok = walkIn(func(q string) (File, bool) {
 		name := strings.TrimPrefix(q, "/")
 		l.asked[name] = true
+		l.spent++
 		n, ok := t.nodes[name]
 		return File{Path: q, Type: n.typ, Link: n.link}, ok
 	}, p)
@@ -168,8 +234,15 @@ func (t *TarEtc) capture(i int, m TarMember, content io.Reader) (io.Reader, erro
 	}
 	for k := range identityFiles {
 		l := &t.ids[k]
-		if l.asked == nil || l.asked[m.Name] {
+		switch {
+		case l.spent > maxTarIDLook:
+			if l.ok || len(l.asked) > 0 {
+				*l = tarLookup{asked: map[string]bool{}, spent: l.spent} // given up
+			}
+		case l.asked == nil || l.asked[m.Name]:
+			spent := l.spent
 			*l = t.look(identityFiles[k])
+			l.spent += spent
 		}
 	}
 	if m.Type != TarFile || m.Size > maxIDFile {
@@ -214,7 +287,10 @@ func (t *TarEtc) endsAt(i int) bool {
 // after it (only the end of the walk tells where the lookup ends).
 func (t *TarEtc) missing() map[int]bool {
 	out := map[int]bool{}
-	for _, l := range t.ids {
+	for k, l := range t.ids {
+		if l.spent > maxTarIDLook {
+			l = t.look(identityFiles[k])
+		}
 		n, ok := t.nodes[strings.TrimPrefix(l.at, "/")]
 		if !l.ok || !ok || n.typ != TarFile || n.size > maxIDFile {
 			continue
@@ -268,6 +344,7 @@ func (t *TarEtc) record() *tarIDRecord {
 		}
 		r.nodes[at] = tarIDNode{Path: at, Type: TarFile, Size: n.size, Content: b, Read: true}
 	}
+	r.trim()
 	return r
 }
 

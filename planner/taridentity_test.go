@@ -262,3 +262,98 @@ environments:
 		}
 	}
 }
+
+// TestTarIDRecordLongWay: an archive whose way to /etc/passwd is long
+// (five links, each to a folder 2,000 deep: 10,000 folders of up to
+// 4 KB of name on the way) made a record larger than what is read of its
+// side file, so every plan hashed the archive again. The record now
+// keeps the file and walks the shape for the way there; a plan with the
+// side file reads no archive and finds the same passwd.
+func TestTarIDRecordLongWay(t *testing.T) {
+	dir := t.TempDir()
+	deep := func(c string) string { return strings.TrimSuffix(strings.Repeat(c+"/", 2000), "/") }
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	add := func(h tar.Header, body string) {
+		h.Size, h.Format = int64(len(body)), tar.FormatPAX
+		if h.Mode == 0 {
+			h.Mode = 0o777
+		}
+		if err := tw.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(body))
+	}
+	add(tar.Header{Name: "etc", Typeflag: tar.TypeSymlink, Linkname: "/" + deep("a")}, "")
+	add(tar.Header{Name: deep("a") + "/passwd", Typeflag: tar.TypeSymlink, Linkname: "/" + deep("b") + "/p"}, "")
+	for _, c := range []string{"b", "c", "d"} {
+		add(tar.Header{Name: deep(c) + "/p", Typeflag: tar.TypeSymlink, Linkname: "/" + deep(string(rune(c[0]+1))) + "/p"}, "")
+	}
+	add(tar.Header{Name: deep("e") + "/p", Typeflag: tar.TypeReg, Mode: 0o644}, tarIDPasswd)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	archive := filepath.Join(dir, "long.tar")
+	if err := os.WriteFile(archive, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The walk's lookups: each parent folder handed over walked the way
+	// again, about 20 million names asked (84 s of a plan).
+	var etc TarEtc
+	if err := WalkTar(bytes.NewReader(buf.Bytes()), func(m TarMember, r io.Reader) error {
+		_, err := etc.Add(m, r)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	asked := 0
+	for _, l := range etc.ids {
+		asked += l.spent
+	}
+	if asked > 1<<16 {
+		t.Errorf("the lookups asked for %d names while the archive was walked", asked)
+	}
+	defer func(w time.Duration) { racyWindow = w }(racyWindow)
+	racyWindow = 0
+	cache := filepath.Join(dir, "cache")
+	os.MkdirAll(filepath.Join(cache, "index"), 0o700)
+	os.Chmod(cache, 0o700)
+	key := IndexKey("tar", []string{archive})
+	passwd := func(r *tarIDRecord) string {
+		v := r.view()
+		if v == nil {
+			return "no view"
+		}
+		at := resolvedPath(v, "/etc/passwd")
+		s, err := r.read(at)
+		if err != nil {
+			return err.Error()
+		}
+		return s
+	}
+	x := NewIndex(cache)
+	d, _, rec, err := x.hashTar(key, archive, true)
+	if err != nil || rec == nil {
+		t.Fatalf("hashTar: %v %v", rec, err)
+	}
+	if got := passwd(rec); got != tarIDPasswd {
+		t.Fatalf("cold: /etc/passwd is %.200q", got)
+	}
+	if !saveIndex(t, x, key, []string{archive}) || !saveTarID(t, x, d) {
+		t.Fatal("no index line or side file to write")
+	}
+	if fi, err := os.Stat(x.TarIDFile(d)); err != nil || fi.Size() > maxTarIDFile {
+		t.Fatalf("the side file: %v, %d bytes, more than the %d read", err, fi.Size(), maxTarIDFile)
+	}
+	y := NewIndex(cache)
+	d2, _, rec2, err := y.hashTar(key, archive, true)
+	if err != nil || d2 != d || rec2 == nil {
+		t.Fatalf("warm hashTar: %s %v %v", d2, rec2, err)
+	}
+	if y.fresh[archive].digest != "" {
+		t.Error("the warm look read the archive again: the side file was not taken")
+	}
+	if got := passwd(rec2); got != tarIDPasswd {
+		t.Errorf("warm: /etc/passwd is %.200q", got)
+	}
+}
