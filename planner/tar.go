@@ -266,6 +266,15 @@ func (w *tarWalk) member(h *tar.Header, r io.Reader) error {
 // folder of the tree or missing; the missing ones are handed over,
 // Implicit.
 func (w *tarWalk) parents(rel string) error {
+	// Every folder of the tree has folders of the tree above it (each was
+	// checked so when it came, and a folder is never replaced): a parent
+	// already there ends the checks. Without this, each member below a
+	// folder 2,000 deep hashed 4 MB of names (15,000 of them: 7.7 s).
+	if i := strings.LastIndexByte(rel, '/'); i > 0 {
+		if n, ok := w.tree[rel[:i]]; ok && n.typ == TarDir {
+			return nil
+		}
+	}
 	if err := w.through(rel); err != nil {
 		return err
 	}
