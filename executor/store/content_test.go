@@ -67,3 +67,26 @@ func TestBuildTreeSourceSwapped(t *testing.T) {
 		t.Error("the file was copied")
 	}
 }
+
+// TestBuildTreeNameQuoted: an error about a file of a closure quotes its
+// names, the tree's and the host's: a host file named with a line break
+// ("f\nnsup: ...", which another user may make in a folder a closure
+// lists) printed a line that read as nsup's own.
+func TestBuildTreeNameQuoted(t *testing.T) {
+	host := t.TempDir()
+	name := "f\nnsup: all good"
+	src := filepath.Join(host, name)
+	if err := os.WriteFile(src, []byte("grown since planned\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte("x"))
+	for _, f := range []planner.File{
+		{Path: "/" + name, Type: "file", Mode: 0o644, Source: src, Size: 1, Digest: "sha256:" + hex.EncodeToString(sum[:])},
+		{Path: "/" + name, Type: "file", Mode: 0o644, Source: src + "\ngone", Size: 1, Digest: "sha256:" + hex.EncodeToString(sum[:])},
+	} {
+		err := BuildTree(context.Background(), t.TempDir(), []planner.File{f})
+		if err == nil || strings.Contains(err.Error(), "\n") {
+			t.Errorf("BuildTree: %q, want an error of one line", err)
+		}
+	}
+}

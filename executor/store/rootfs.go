@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/nsup/nsup/internal/fserr"
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
@@ -119,13 +120,13 @@ func fillTree(ctx context.Context, dir string, files []planner.File, idx *planne
 			dirs = append(dirs, f)
 		}
 		if err := addFile(rootfd, f, idx); err != nil {
-			return fmt.Errorf("%s: %w", f.Path, err)
+			return fserr.Named(f.Path, err)
 		}
 	}
 	// Directory modes last, so a read-only directory is filled first.
 	for i := len(dirs) - 1; i >= 0; i-- {
 		if err := chmodIn(rootfd, dirs[i].Path, dirs[i].Mode); err != nil {
-			return fmt.Errorf("%s: %w", dirs[i].Path, err)
+			return fserr.Named(dirs[i].Path, err)
 		}
 	}
 	return unix.Fchmodat(unix.AT_FDCWD, dir, rootMode&0o1777, 0)
@@ -186,7 +187,7 @@ func copyVerified(dst io.Writer, f planner.File, idx *planner.Index) error {
 	// refused, whatever the bytes it would lead to.
 	src, err := planner.OpenReal(f.Source)
 	if err != nil {
-		return err
+		return fserr.Quoted(err)
 	}
 	defer src.Close()
 	var before, after syscall.Stat_t
@@ -201,7 +202,7 @@ func copyVerified(dst io.Writer, f planner.File, idx *planner.Index) error {
 		return err
 	}
 	if got := digest(h); got != f.Digest || n != f.Size {
-		return fmt.Errorf("%w: %s is now %d bytes %s, the plan has %d bytes %s", errRootfsChanged, f.Source, n, got, f.Size, f.Digest)
+		return fmt.Errorf("%w: %q is now %d bytes %s, the plan has %d bytes %s", errRootfsChanged, f.Source, n, got, f.Size, f.Digest)
 	}
 	if syscall.Fstat(int(src.Fd()), &after) == nil {
 		idx.Observe(f.Source, &before, &after, f.Digest)
