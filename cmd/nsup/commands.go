@@ -331,11 +331,11 @@ func compile(file string, envs []string, idx *planner.Index) (*planner.Plan, err
 // whose stdin is a terminal if terminal (a foreground environment then
 // gets a terminal of its own, relayed to it).
 func compileFor(file string, envs []string, idx *planner.Index, detach, terminal bool, vars spec.Vars, project string) (*planner.Plan, error) {
-	s, err := parseSpecVars(file, vars)
+	s, err := parseAll(file, vars, envs, func(s *spec.Spec, envs []string) (*planner.Plan, error) {
+		return compileProject(s, envs, idx, detach, terminal, project)
+	})
 	if err != nil {
-		return nil, withHostErrors(err, envs, func(s *spec.Spec, envs []string) (*planner.Plan, error) {
-			return compileProject(s, envs, idx, detach, terminal, project)
-		})
+		return nil, err
 	}
 	return compileProject(s, envs, idx, detach, terminal, project)
 }

@@ -15,7 +15,7 @@ import (
 // exportKube prints the Kubernetes manifests of environments envs of s
 // (all when none), and on stderr each key that has no equivalent.
 func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
-	p, err := planner.Compile(s, planner.Options{Envs: envs})
+	p, err := kubePlan(s, envs)
 	if err != nil {
 		return invalidError{err}
 	}
@@ -36,6 +36,12 @@ func exportKube(s *spec.Spec, envs []string, pf *planFlags, ios ioSet) error {
 	}
 	_, err = ios.stdout.Write(out)
 	return err
+}
+
+// kubePlan is export --kube's plan of environments envs of s (all when
+// none).
+func kubePlan(s *spec.Spec, envs []string) (*planner.Plan, error) {
+	return planner.Compile(s, planner.Options{Envs: envs})
 }
 
 // importKube prints the nsup spec of a Kubernetes Pod manifest, and on

@@ -106,7 +106,7 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 		if len(rest) < 1 {
 			return usageError{"export --kube takes a FILE and optional ENV names"}
 		}
-		s, err := parseSpecVars(rest[0], pf.vars())
+		s, err := parseAll(rest[0], pf.vars(), rest[1:], kubePlan)
 		if err != nil {
 			return err
 		}
@@ -127,7 +127,14 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 	if len(rest) < 1 || len(rest) > 2 {
 		return usageError{"export takes a FILE and an ENV name"}
 	}
-	s, err := parseSpecVars(rest[0], pf.vars())
+	plan := func(s *spec.Spec, envs []string) (*planner.Plan, error) {
+		// Planned without a terminal (Options.Terminal), whatever nsup's
+		// stdin is: the bundle is the same from a terminal or a script,
+		// and process.terminal stays false (a runtime with a terminal
+		// needs a console socket, or runs in the foreground of one).
+		return planner.Compile(s, planner.Options{Envs: envs, PortableIDs: pf.oci == "", Export: true})
+	}
+	s, err := parseAll(rest[0], pf.vars(), rest[1:], plan)
 	if err != nil {
 		return err
 	}
@@ -144,11 +151,7 @@ func runExport(ctx context.Context, args []string, ios ioSet) error {
 		}
 		return usageError{fmt.Sprintf("%s has %d environments (%s): name the one to export", rest[0], len(names), strings.Join(names, ", "))}
 	}
-	// Planned without a terminal (Options.Terminal), whatever nsup's
-	// stdin is: the bundle is the same from a terminal or a script, and
-	// process.terminal stays false (a runtime with a terminal needs a
-	// console socket, or runs in the foreground of one).
-	p, err := planner.Compile(s, planner.Options{Envs: []string{name}, PortableIDs: pf.oci == "", Export: true})
+	p, err := plan(s, []string{name})
 	if err != nil {
 		return invalidError{err}
 	}

@@ -485,17 +485,18 @@ func TestRootRestartPlanFails(t *testing.T) {
 	src := filepath.Join(dir, "data")
 	os.Mkdir(src, 0o755)
 	f := filepath.Join(dir, "nsup.yaml")
-	os.WriteFile(f, []byte(`version: 1
+	spec := `version: 1
 name: rfail
 environments:
   app:
     rootfs: {closure: [/bin/busybox]}
     namespaces: [mnt, pid]
     mounts:
-      - {type: bind, source: `+src+`, target: /data}
+      - {type: bind, source: ` + src + `, target: /data}
     processes:
       - {name: main, command: [/bin/busybox, sleep, "1000"]}
-`), 0o644)
+`
+	os.WriteFile(f, []byte(spec), 0o644)
 	t.Cleanup(func() { nsup(t, "down", "-p", "rfail") })
 	if code, _, errs := nsup(t, "apply", "-d", f); code != 0 {
 		t.Fatalf("apply -d: %d %s", code, errs)
@@ -512,10 +513,22 @@ environments:
 		return 0
 	}
 	before := pid()
+	// The file's errors at once: app's bind source gone (the host's)
+	// with another environment's typo (the schema's), by position.
 	os.Remove(src)
+	os.WriteFile(f, []byte(spec+`  typo:
+    rootfs: {closure: [/bin/busybox]}
+    namespaces: [mnt, pid]
+    procesess: [{name: main, command: [/bin/busybox, "true"]}]
+`), 0o644)
 	code, out, errs := nsup(t, "restart", "rfail/app")
-	if code == 0 || !strings.Contains(errs, "rfail/app left as it is") || !strings.Contains(errs, src) || strings.Contains(out, "stopped") {
-		t.Errorf("restart with a spec that does not plan: %d %q %s", code, out, errs)
+	want := []string{
+		f + `:8:30: environments.app.mounts[0].source: ` + src + `: no such file or directory: make it, or say create: true (apply then makes the folder)`,
+		f + `:11:3: environments.typo: missing required key "processes"`,
+		f + `:14:5: environments.typo.procesess: unknown key "procesess" (did you mean "processes"?)`,
+	}
+	if code != 2 || !strings.Contains(errs, "rfail/app left as it is") || !strings.HasSuffix(errs, strings.Join(want, "\n")+"\n") || strings.Contains(out, "stopped") {
+		t.Errorf("restart with a spec that does not plan: exit %d, stdout %q, stderr\n%s\nwant exit 2 and, last,\n%s", code, out, errs, strings.Join(want, "\n"))
 	}
 	if after := pid(); before == 0 || after != before {
 		t.Errorf("app's pid %d before the restart, %d after: want it left running", before, after)

@@ -82,8 +82,10 @@ func isSpecArg(a string) bool {
 }
 
 // specAndEnv reads the spec of args ([FILE] [ENV]) and finds ENV in it
-// ("" and a spec of one environment: that one).
-func specAndEnv(args []string, cmd string, ios ioSet) (*spec.Spec, *spec.Environment, error) {
+// ("" and a spec of one environment: that one). The error of an invalid
+// spec holds what plan(s, e), the command's planning of ENV, finds on the
+// host when ENV could be read (parseAll).
+func specAndEnv(args []string, cmd string, ios ioSet, plan func(s *spec.Spec, e *spec.Environment) error) (*spec.Spec, *spec.Environment, error) {
 	var file, env string
 	switch {
 	case len(args) > 2:
@@ -105,7 +107,20 @@ func specAndEnv(args []string, cmd string, ios ioSet) (*spec.Spec, *spec.Environ
 		}
 		fmt.Fprintf(ios.stderr, "nsup: %s\n", planner.Shown(file))
 	}
-	s, err := parseSpec(file)
+	var envs []string
+	if env != "" {
+		envs = []string{env}
+	}
+	s, err := parseAll(file, spec.CallerVars(), envs, func(s *spec.Spec, _ []string) (*planner.Plan, error) {
+		e := s.Env(env)
+		if env == "" && len(s.Environments) == 1 {
+			e = s.Environments[0]
+		}
+		if e == nil {
+			return nil, nil
+		}
+		return nil, plan(s, e)
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -163,11 +178,15 @@ func runRun(ctx context.Context, args []string, ios ioSet) error {
 	if dash < 1 || dash == len(args)-1 {
 		return usageError{"run takes [FILE] ENV -- CMD...: nsup run godev -- go test ./..."}
 	}
-	s, e, err := specAndEnv(args[:dash], "run", ios)
+	argv, tty := args[dash+1:], isTerminal(ios.stdin)
+	s, e, err := specAndEnv(args[:dash], "run", ios, func(s *spec.Spec, e *spec.Environment) error {
+		_, err := compileSpec(withCommand(s, e, argv), []string{e.Name}, nil, false, tty)
+		return err
+	})
 	if err != nil {
 		return err
 	}
-	return applyFresh(ctx, withCommand(s, e, args[dash+1:]), e.Name, ios)
+	return applyFresh(ctx, withCommand(s, e, argv), e.Name, ios)
 }
 
 // applyFresh applies environment env of s in the foreground (it leaves
@@ -210,22 +229,36 @@ func runShell(ctx context.Context, args []string, ios ioSet) error {
 			}
 		}
 	}
-	s, e, err := specAndEnv(args, "shell", ios)
+	tty := isTerminal(ios.stdin)
+	s, e, err := specAndEnv(args, "shell", ios, func(s *spec.Spec, e *spec.Environment) error {
+		_, err := withShell(s, e, tty)
+		return err
+	})
 	if err != nil {
 		return err
 	}
+	ns, err := withShell(s, e, tty)
+	if err != nil {
+		return fmt.Errorf("no shell in environment %s's tree (tried %s): %w", e.Name, strings.Join(shells(), ", "), err)
+	}
+	return applyFresh(ctx, ns, e.Name, ios)
+}
+
+// withShell is s with e running the first of shells() that plans, or
+// the error of the first one tried.
+func withShell(s *spec.Spec, e *spec.Environment, tty bool) (*spec.Spec, error) {
 	var first error
 	for _, sh := range shells() {
 		ns := withCommand(s, e, []string{sh})
-		if _, err := compileSpec(ns, []string{e.Name}, nil, false, isTerminal(ios.stdin)); err != nil {
-			if first == nil {
-				first = err
-			}
-			continue
+		_, err := compileSpec(ns, []string{e.Name}, nil, false, tty)
+		if err == nil {
+			return ns, nil
 		}
-		return applyFresh(ctx, ns, e.Name, ios)
+		if first == nil {
+			first = err
+		}
 	}
-	return fmt.Errorf("no shell in environment %s's tree (tried %s): %w", e.Name, strings.Join(shells(), ", "), first)
+	return nil, first
 }
 
 // shellIn runs a shell in the running environment ref, with a terminal.
