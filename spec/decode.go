@@ -152,6 +152,10 @@ type decoder struct {
 	volumeRefs []volumeRef
 	// envs records what validate needs beyond the Spec itself.
 	envs []*envState
+	// unresolved are the values whose ${...} could not be resolved, and
+	// blamed the field each of their errors is about (interpfailed.go).
+	unresolved []*yaml.Node
+	blamed     map[*Error]string
 }
 
 // envState is what the cross-field rules of validate need to know about
@@ -209,6 +213,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	if !d.interpolate(doc, data) {
 		return nil
 	}
+	interpolated := len(d.errs)
 	s := &Spec{File: d.file, Dir: d.dir, Digest: digestOf(data)}
 	top := doc.Content[0]
 	if top.Kind == yaml.ScalarNode && top.ShortTag() == "!!null" {
@@ -218,6 +223,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	d.top(top, s)
 	d.checkVolumeRefs(s)
 	d.validate()
+	d.unechoed(interpolated)
 	s.Vars, s.EnvFile, s.EnvDigest = d.uses, d.envFile, d.envDigest
 	return s
 }

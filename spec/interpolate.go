@@ -86,8 +86,11 @@ type interp struct {
 	subst map[*yaml.Node]bool
 	cur   cursor // pos's
 	// size is what the values interpolated so far hold, bounded by
-	// maxExpanded.
-	size int
+	// maxExpanded; fatal once that is over (nothing is read on then).
+	size  int
+	fatal bool
+	// steps are the field path to the value walked (fieldPath).
+	steps []step
 }
 
 func isVarName(s string) bool {
@@ -120,19 +123,31 @@ func (in *interp) get(name string) (value, from string, ok bool) {
 // written).
 func (in *interp) walk(n *yaml.Node) {
 	switch n.Kind {
-	case yaml.DocumentNode, yaml.SequenceNode:
+	case yaml.DocumentNode:
 		for _, c := range n.Content {
 			in.walk(c)
 		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			in.steps = append(in.steps, step{idx: i})
+			in.walk(c)
+			in.steps = in.steps[:len(in.steps)-1]
+		}
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
+			in.steps = append(in.steps, step{key: n.Content[i-1].Value})
 			in.walk(n.Content[i])
+			in.steps = in.steps[:len(in.steps)-1]
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "$") {
 			return
 		}
+		before := len(in.d.errs)
 		v, ok := in.expand(n, n.Value, 0)
+		if !ok {
+			in.failed(n, before)
+		}
 		if !ok || v == n.Value {
 			return
 		}
@@ -140,6 +155,7 @@ func (in *interp) walk(n *yaml.Node) {
 			if in.size-len(v) <= maxExpanded {
 				in.d.errorf(n, "", "the variables' values make the spec's values larger than %d MiB", maxExpanded>>20)
 			}
+			in.fatal = true
 			return
 		}
 		n.Value = v
@@ -191,6 +207,7 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 			i += len(text)
 			if in.size+b.Len() > maxExpanded {
 				in.d.report(at, "", fmt.Sprintf("the variables' values make the spec's values larger than %d MiB", maxExpanded>>20))
+				in.fatal = true
 				return "", false
 			}
 		default:
@@ -213,6 +230,7 @@ func (in *interp) expand(n *yaml.Node, s string, base int) (string, bool) {
 			i += 1 + k
 			if in.size+b.Len() > maxExpanded {
 				in.d.report(at, "", fmt.Sprintf("the variables' values make the spec's values larger than %d MiB", maxExpanded>>20))
+				in.fatal = true
 				return "", false
 			}
 		}
@@ -405,8 +423,11 @@ func (in *interp) indent(line int) int {
 
 // interpolate replaces the variable references of the document's values
 // (Vars.Off: none), reading the .env file first. It records every
-// reference for the plan, and returns false if any could not be resolved
-// (each is reported).
+// reference for the plan, and reports each that could not be resolved:
+// its value keeps its text (failed), and the rest of the file is read on,
+// so that its errors come with the reference's. It returns false when
+// nothing can be read on: the .env file or --env-file could not be used,
+// or the values grew too large.
 func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 	// A file without a $ has no reference: nothing to read or walk (only
 	// a leading ~ of a host path, which home expands, needs no .env).
@@ -440,7 +461,6 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 			in.file = d.readEnvFile(shown, b)
 		}
 	}
-	before := len(d.errs)
 	in.walk(doc)
 	// A default's own references were recorded before theirs.
 	slices.SortStableFunc(in.uses, func(a, b VarUse) int {
@@ -451,7 +471,7 @@ func (d *decoder) interpolate(doc *yaml.Node, data []byte) bool {
 	})
 	d.uses = in.uses
 	d.subst = in.subst
-	return len(d.errs) == before
+	return !in.fatal
 }
 
 // home expands a host path's leading ~ (alone or before /) to the caller's

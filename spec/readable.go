@@ -34,8 +34,9 @@ func ParseBytesVarsReadable(name, dir string, data []byte, vars Vars) (*Spec, er
 // (depends_on), transitively, only such environments: what the host
 // checks of one take from those it joins or waits for is then as the
 // file means it, and no error of theirs is the echo of one reported
-// already. An error of the file as a whole (its syntax, an alias, its
-// variables, .env), of its name or of its volumes, which every
+// already (an unresolved ${...} is an error of the field it is in). An
+// error of the file as a whole (its syntax, an alias, .env), of its name
+// or of its volumes, which every
 // environment's plan takes, leaves none; an error of version or of an
 // unknown top-level key leaves them all.
 func (d *decoder) readable(s *Spec, errs Errors) *Spec {
@@ -44,11 +45,15 @@ func (d *decoder) readable(s *Spec, errs Errors) *Spec {
 	}
 	broken := map[string]bool{}
 	for _, e := range errs {
-		if e.File != d.file || e.Path == "" || e.Path == "name" || e.Path == "environments" || under(e.Path, "volumes") {
+		path := e.Path
+		if path == "" {
+			path = d.blamed[e] // a ${...} of that field's
+		}
+		if e.File != d.file || path == "" || path == "name" || path == "environments" || under(path, "volumes") {
 			return nil
 		}
 		for _, st := range d.envs {
-			if under(e.Path, st.path) {
+			if under(path, st.path) {
 				broken[st.env.Name] = true
 			}
 		}

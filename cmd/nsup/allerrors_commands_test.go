@@ -79,3 +79,28 @@ environments:
 		})
 	}
 }
+
+// TestValidateVarHidesNothing: a ${...} that cannot be resolved (a
+// required variable unset, a form that is none) no longer hides the
+// file's other errors, the schema's and the host's: all come in one run
+// (before, the references' alone, and the rest once they were fixed).
+// The environments of the references are not checked on the host.
+func TestValidateVarHidesNothing(t *testing.T) {
+	t.Setenv("NSUP_T_PIDS", "")
+	checkAllErrors(t, `version: 1
+environments:
+  a: {rootfs: {closure: [/bin/busybox]}, namespaces: [mnt, pid], limits: {pids: "${NSUP_T_PIDS:?give the pids}"},
+      processes: [{name: main, command: [/no/such/command]}]}
+  b: {rootfs: {closure: [/bin/busybox]}, namespaces: [mnt, pid, uts], hostname: "${bad syntax}",
+      processes: [{name: main, command: [/no/such/command]}]}
+  c: {rootfs: {closure: [/bin/busybox]}, namespaces: [mnt, pid], procesess: [{name: main, command: [/bin/busybox, "true"]}]}
+  d: {rootfs: {closure: [/bin/busybox]}, namespaces: [mnt, pid], processes: [{name: main, command: [/bin/busybox, "true"]}],
+      mounts: [{type: bind, source: ./nothere, target: /x}]}
+`,
+		`FILE:3:82: NSUP_T_PIDS is empty: give the pids`,
+		`FILE:5:82: "${bad syntax}": unknown form after bad: use ${bad}, ${bad:-default}, ${bad-default}, ${bad:?message}, ${bad?message}, ${bad:+alternative} or ${bad+alternative}`,
+		`FILE:7:3: environments.c: missing required key "processes"`,
+		`FILE:7:66: environments.c.procesess: unknown key "procesess" (did you mean "processes"?)`,
+		`FILE:9:37: environments.d.mounts[0].source: DIR/nothere: no such file or directory: make it, or say create: true (apply then makes the folder)`,
+	)
+}
