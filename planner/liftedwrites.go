@@ -78,6 +78,10 @@ func (ec *envCompiler) liftedMount(owner *envCompiler, i int, pos spec.Pos, fiel
 		return
 	}
 	if owner.made[m.Source] == "volume" {
+		if owner == ec {
+			// Its folder's, at the source that names it (volumes).
+			pos, field = m.SourceAt(), field+".source"
+		}
 		if m.Readonly {
 			ec.asLifted(why, func() {
 				ec.volumeExposes(field, pos, m.Source)

@@ -437,11 +437,11 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		if m.Within != "" {
 			ec.subpathWithin(m, field+".subpath")
 		}
-		ec.plantedLink(m.Source, m.Pos, field+".source")
+		ec.plantedLink(m.Source, m.SourceAt(), field+".source")
 		source, hostTree := ec.resolved(m.Source, field+".source"), ec.takeHostTree(m.Source)
 		// A volume's folder is childReaches's (volumes.go).
 		if !hostTree && ec.made[m.Source] != "volume" {
-			ec.childWalks(m.Pos, field+".source", "bind source", source, path.Dir(source))
+			ec.childWalks(m.SourceAt(), field+".source", "bind source", source, path.Dir(source))
 		}
 		ec.add(Child, m.Pos, Mount{Source: source, Target: m.Target, Flags: bind,
 			Root: ec.root, InRoot: true, Create: create, Detached: attrs, Held: hold, Beneath: beneath, HostTree: hostTree})

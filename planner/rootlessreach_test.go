@@ -63,7 +63,7 @@ func TestRootlessSubordinateRootReach(t *testing.T) {
 		want: []string{"t.yaml:4:19: environments.a.rootfs.dir: the dir root DIR/closed/root " + who + "DIR/closed (mode 0700, owner 1000:1000): apply would fail with EACCES; let that uid search them (chmod o+x), map their owner and group too, or " + way},
 	}, {
 		name: "bind", rootfs: "{dir: " + dir + "/open}", mounts: bind, idmap: sub,
-		want: []string{"t.yaml:9:43: environments.a.mounts[1].source: bind source DIR/closed/src " + who + "DIR/closed (mode 0700, owner 1000:1000): apply would fail with EACCES; let that uid search them (chmod o+x), map their owner and group too, or " + way},
+		want: []string{"t.yaml:9:64: environments.a.mounts[1].source: bind source DIR/closed/src " + who + "DIR/closed (mode 0700, owner 1000:1000): apply would fail with EACCES; let that uid search them (chmod o+x), map their owner and group too, or " + way},
 	}, {
 		name: "target", rootfs: "{dir: " + dir + "/open}", mounts: ", {type: tmpfs, target: /made}", idmap: sub,
 		want: []string{"t.yaml:9:43: environments.a.mounts[1].target: /made is missing in the dir root DIR/open: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid 100000 (gid 100000) through the id maps, which may not make its first missing folder DIR/open/made there (DIR/open is mode 0755, owner 1000:1000): apply would fail with EACCES; make DIR/open/made in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too"},

@@ -49,7 +49,8 @@ func TestVolumeBarsOthers(t *testing.T) {
 		_, err = Compile(s, fixedOptions(Options{VolumeDir: vols, Project: "proj", Caller: &caller, FolderStat: stat, StateDir: filepath.Join(dir, "state"), CacheDir: filepath.Join(dir, "cache")}))
 		return err
 	}
-	reached := "volume data's folder /srv/vols/proj/data can be reached by every host user"
+	// At the mount's source, which names the volume.
+	reached := ":32: environments.a.mounts[0].source: volume data's folder /srv/vols/proj/data can be reached by every host user"
 	open := map[string]uint32{vols: 0o755, vols + "/proj": 0o711}
 	rootless := Caller{UID: 1000, GID: 1000, HardLimits: fixedLimits}
 	for _, c := range []struct {

@@ -92,13 +92,14 @@ func (ec *envCompiler) volumes() {
 				ec.add(Host, m.Pos, Volume{Name: v.Name, Path: p, Lock: VolumeLockPath(c.volumeDir, c.project, v.Name), Mode: parseMode(v.Mode), UID: uid, GID: gid})
 				ec.notes = append(ec.notes, fmt.Sprintf("%s: volume %s is %s: made if missing, kept across nsup down (nsup volume rm, nsup down --volumes)", field, v.Name, p))
 			}
+			// Its folder's errors at the source, which names it.
 			if made[p] && !ec.hostTree(m.Pos, p, false, "volume "+v.Name) {
-				ec.childReaches(m.Pos, field, "volume "+v.Name+"'s folder", p, ec.volumeReachFix())
+				ec.childReaches(m.SourceAt(), field+".source", "volume "+v.Name+"'s folder", p, ec.volumeReachFix())
 			}
 			ec.markMade(p, "volume")
 			if !m.Readonly {
-				ec.volumeExposes(field, m.Pos, p)
-				ec.volumeBarsOthers(m.Pos, field, v.Name, p)
+				ec.volumeExposes(field+".source", m.SourceAt(), p)
+				ec.volumeBarsOthers(m.SourceAt(), field+".source", v.Name, p)
 			}
 			ne.Mounts[i].Type, ne.Mounts[i].Source, ne.Mounts[i].Recursive = spec.MountBind, p, false
 		case m.Type == spec.MountBind && m.Create:
@@ -106,7 +107,7 @@ func (ec *envCompiler) volumes() {
 				// Apply makes the folder, and binds it, through no
 				// symlink (RESOLVE_NO_SYMLINKS): said here, not
 				// planned for apply to refuse.
-				ec.errorf(m.Pos, field+".source", "%s is a symlink (to %q) on the way to %s, which apply makes and binds through no symlink: name the folder where it leads", link, to, m.Source)
+				ec.errorf(m.SourceAt(), field+".source", "%s is a symlink (to %q) on the way to %s, which apply makes and binds through no symlink: name the folder where it leads", link, to, m.Source)
 			}
 			if !planned[m.Source] {
 				planned[m.Source] = true
