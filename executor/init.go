@@ -83,9 +83,11 @@ type proc struct {
 	// the current run began.
 	run     int
 	started time.Time
-	// lastExit is the status of its last end (ended: it has ended once).
+	// lastExit is the status of its last end (ended: it has ended once);
+	// signal the signal that ended it, 0 if it exited.
 	lastExit int
 	ended    bool
+	signal   unix.Signal
 	// restarts counts its restarts; streak the quick ones in a row, for
 	// the back-off; pending is set while a restart waits for its
 	// back-off, token tells that wait's timer from an older one.
@@ -451,7 +453,10 @@ func (in *initState) reaped(pid int, ws unix.WaitStatus) {
 		return // an orphan: reaped, nothing else to do
 	}
 	p.alive = false
-	p.lastExit, p.ended = status(ws), true
+	p.lastExit, p.ended, p.signal = status(ws), true, 0
+	if ws.Signaled() {
+		p.signal = ws.Signal()
+	}
 	in.exited(p)
 }
 
@@ -468,6 +473,7 @@ func (in *initState) exited(p *proc) {
 		return
 	}
 	if p == in.main {
+		in.mainEnded()
 		in.mainStatus, in.mainDone = p.lastExit, true
 		in.cancelRestarts(nil)
 		in.stop(nil)

@@ -108,18 +108,20 @@ environments:
 	if err := lifecycle.Logs(ctx, state, "fl", true, lifecycle.NewTermSafe(&log)); err != nil {
 		t.Fatal(err)
 	}
-	restarted := false
+	restarted, ended := false, 0
 	for _, l := range strings.Split(log.String(), "\n") {
 		switch {
 		case strings.HasPrefix(l, "nsup: fl/main exited with status 3: restart 1"):
 			restarted = true
+		case l == "nsup: fl/main exited with status 3: the environment ends":
+			ended++
 		case strings.HasPrefix(l, "nsup:"):
 			t.Errorf("a line the process wrote is init's in the log: %q", l)
 		}
 	}
 	want := strings.Repeat("hello\nfl/main | nsup: fl/main exited with status 0\nfl/main | ok\nfl/main | nsup: forged too\n", 2)
-	if got := regexp.MustCompile(`(?m)^nsup: .*\n`).ReplaceAllString(log.String(), ""); got != want || !restarted {
-		t.Errorf("log (init's restart message: %v):\n%s\nwant, besides init's lines:\n%s", restarted, log.String(), want)
+	if got := regexp.MustCompile(`(?m)^nsup: .*\n`).ReplaceAllString(log.String(), ""); got != want || !restarted || ended != 1 {
+		t.Errorf("log (init's restart message: %v, its end message %d times):\n%s\nwant, besides init's lines:\n%s", restarted, ended, log.String(), want)
 	}
 	// Init, ended, is this process's child (as in
 	// TestRootDetachedLogsFollow): reaped, not left to later tests.

@@ -32,6 +32,28 @@ func (in *initState) logf(format string, args ...any) {
 	os.Stderr.WriteString(msg)
 }
 
+// howEnded says how p's last run ended: "exited with status N", or "was
+// killed by SIGNAME" (its status then 128 plus the signal's number).
+func (p *proc) howEnded() string {
+	if p.signal != 0 {
+		return "was killed by " + unix.SignalName(p.signal)
+	}
+	return fmt.Sprintf("exited with status %d", p.lastExit)
+}
+
+// mainEnded logs the end of the main process that ends a detached
+// environment, unless it exited with status 0 or nsup stopped it (nsup
+// down): in the log, that line is all that says why the environment
+// ended (a kill -9 from the host, a crash), as nsup's stderr says it in
+// the foreground (its exit status, the shell's message).
+func (in *initState) mainEnded() {
+	p := in.main
+	if in.log == nil || in.stopping || (p.lastExit == 0 && p.signal == 0) {
+		return
+	}
+	in.logf("%s/%s %s: the environment ends", in.env, p.name, p.howEnded())
+}
+
 // restartable says whether p, which has just exited, is to be restarted:
 // it has a policy that says so for its status and count, and nothing is
 // stopping it (its parent's end, the whole tree's).
@@ -75,7 +97,7 @@ func (in *initState) scheduleRestart(p *proc) {
 	if m := p.op.Restart.Max; m > 0 {
 		max = fmt.Sprintf(" of %d", m)
 	}
-	in.logf("%s/%s exited with status %d: restart %d%s in %v", in.env, p.name, p.lastExit, p.restarts+1, max, d)
+	in.logf("%s/%s %s: restart %d%s in %v", in.env, p.name, p.howEnded(), p.restarts+1, max, d)
 	token := p.token
 	time.AfterFunc(d, func() { in.restartNow(p, token) })
 }
@@ -144,7 +166,7 @@ func (in *initState) restartNow(p *proc, token int) {
 	p.restarts++
 	if err := in.launch(p, nil, nil); err != nil {
 		in.logf("%s/%s: restart: %v", in.env, p.name, err)
-		p.lastExit = 127
+		p.lastExit, p.signal = 127, 0
 		in.exited(p)
 		return
 	}
