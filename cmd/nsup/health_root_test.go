@@ -103,7 +103,7 @@ environments:
 	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "PROJECT  NAME  STATUS") ||
 		!strings.Contains(lines[0], "  HEALTH     RESTARTS  PID") ||
 		len(strings.Fields(lines[1])) < 5 || strings.Join(strings.Fields(lines[1])[:5], " ") != "health db running unhealthy 3" ||
-		!strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "health web not started: "+why+" - - -") {
+		!strings.HasPrefix(strings.Join(strings.Fields(lines[2]), " "), "health web "+truncated("not started: "+why, psStatusWidth)+" - - -") {
 		t.Errorf("ps: %d %q", code, out)
 	}
 	code, out, errs = nsupBin("down", f)

@@ -28,7 +28,9 @@ host, uptime, namespaces (new ones, and joined ones as TYPE=WHAT) and spec
 file; --json adds each process's pid, restarts, last exit status, health
 and what its last healthcheck said. An environment counts as running only while its init holds its lock
 and still has the start time and namespaces recorded, so a reused pid is
-never taken for it. --tree shows each running environment's processes with
+never taken for it. A status longer than 40 characters (why an environment
+was not started) is cut, ending "…": --json, and nsup logs ENV, say it
+whole. --tree shows each running environment's processes with
 their pids outside and inside. Shows the project of the nsup.yaml of this
 folder (or of a folder above it), or of -p PROJECT; every project's
 with --all, or when there is none here.`
@@ -75,6 +77,44 @@ type psProc struct {
 	Pid       int       `json:"pid"`
 	PidInside int       `json:"pidInside"`
 	Children  []*psProc `json:"children,omitempty"`
+}
+
+// psStatusWidth bounds the STATUS column of nsup ps's table: a reason
+// an environment was not started can be long (a healthcheck's output), and
+// would widen every line. ps --json, and nsup logs ENV, say it whole.
+const psStatusWidth = 40
+
+// printPs prints nsup ps's table of entries.
+func printPs(w io.Writer, entries []psEntry) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tNAME\tSTATUS\tHEALTH\tRESTARTS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
+	for _, e := range entries {
+		pid, up, health, restarts := "-", "-", "-", "-"
+		if e.Running {
+			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
+			restarts = strconv.Itoa(e.Restarts)
+		}
+		if e.Health != "" {
+			health = lifecycle.Printable(e.Health) // init's word
+		}
+		ports := "-"
+		if len(e.Ports) > 0 {
+			ports = strings.Join(portArrows(e.Ports), ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Project, e.Name, truncated(e.Status, psStatusWidth), health, restarts, pid, up,
+			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), ports, e.Spec)
+	}
+	return tw.Flush()
+}
+
+// truncated is s cut to width characters at most, its last one "…" when
+// cut.
+func truncated(s string, width int) string {
+	r := []rune(s)
+	if len(r) <= width {
+		return s
+	}
+	return string(r[:width-1]) + "…"
 }
 
 func toPsProc(p *lifecycle.Proc) *psProc {
@@ -167,25 +207,7 @@ func runPs(_ context.Context, args []string, ios ioSet) error {
 		_, err = ios.stdout.Write(append(lifecycle.JSONSafe(b), '\n'))
 		return err
 	}
-	tw := tabwriter.NewWriter(ios.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tNAME\tSTATUS\tHEALTH\tRESTARTS\tPID\tUPTIME\tMEMORY\tPIDS\tNAMESPACES\tPORTS\tSPEC")
-	for _, e := range entries {
-		pid, up, health, restarts := "-", "-", "-", "-"
-		if e.Running {
-			pid, up = fmt.Sprint(e.Pid), (time.Duration(e.UptimeSeconds) * time.Second).String()
-			restarts = strconv.Itoa(e.Restarts)
-		}
-		if e.Health != "" {
-			health = lifecycle.Printable(e.Health) // init's word
-		}
-		ports := "-"
-		if len(e.Ports) > 0 {
-			ports = strings.Join(portArrows(e.Ports), ",")
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Project, e.Name, e.Status, health, restarts, pid, up,
-			used(e.MemoryBytes, e.MemoryLimit, bytesText), used(e.Pids, e.PidsLimit, func(n int64) string { return strconv.FormatInt(n, 10) }), namespaces(e.New, e.Joined), ports, e.Spec)
-	}
-	if err := tw.Flush(); err != nil {
+	if err := printPs(ios.stdout, entries); err != nil {
 		return err
 	}
 	if pf.tree {
