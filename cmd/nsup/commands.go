@@ -65,7 +65,9 @@ commands and the other host files it names exist, and the rootfs matches
 FILE.lock if there is one. A spec validate accepts is one nsup plan
 accepts. With --file-only, only the file is checked (the host is not
 looked at: for a spec meant for another host). Needs no privilege and
-touches nothing. Exit status 2 if the spec is invalid.
+touches nothing. Exit status 2 if the spec is invalid. FILE defaults to
+nsup.yaml in this folder or the nearest folder above that has one, as for
+nsup run.
 
 Values may use variables, as compose does: ${VAR}, ${VAR:-default},
 ${VAR:?message}, $VAR, and $$ for a literal $; a host path may start with
@@ -88,7 +90,9 @@ input changed since it was made. If FILE.lock exists (nsup lock), a rootfs
 that differs from it is refused, file by file, unless --update-lock accepts
 it. Run by a user without CAP_SYS_ADMIN, it plans rootless: each
 environment gets a user namespace mapping that user to 0, and the plan
-shows it.`
+shows it. FILE defaults to nsup.yaml in this folder or the nearest folder
+above that has one, as for nsup run (the first argument is FILE when it has
+a dot or a slash, which an ENV name never has, or is a file here).`
 
 type planFlags struct {
 	json       bool
@@ -284,8 +288,13 @@ func runValidate(_ context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) != 1 {
+	if len(rest) > 1 {
 		return usageError{"validate takes one FILE"}
+	}
+	if len(rest) == 0 {
+		if rest, err = withSpecFile(rest, ios); err != nil {
+			return err
+		}
 	}
 	s, err := parseSpecVars(rest[0], pf.vars())
 	idx := planner.NewIndex(planner.DefaultCacheDir())
@@ -377,8 +386,8 @@ func runApply(ctx context.Context, args []string, ios ioSet) error {
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) < 1 {
-		return usageError{"apply takes a FILE and optional ENV names, or a saved PLAN.json"}
+	if rest, err = withSpecFile(rest, ios); err != nil {
+		return err
 	}
 	// Read once, bounded: the same bytes are sniffed (a saved plan is
 	// JSON) and parsed. A saved plan lists every file of its trees, so it

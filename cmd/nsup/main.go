@@ -191,9 +191,9 @@ type ioSet struct {
 
 func commands() []command {
 	return []command{
-		{"validate", "FILE", "check a spec and report every error in it", validateHelp, runValidate},
-		{"plan", "[-d] FILE [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
-		{"apply", "[-d] FILE [ENV...] | PLAN.json", "bring environments up exactly as planned (-d: detached)", applyHelp, runApply},
+		{"validate", "[FILE]", "check a spec and report every error in it", validateHelp, runValidate},
+		{"plan", "[-d] [FILE] [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
+		{"apply", "[-d] [FILE] [ENV...] | PLAN.json", "bring environments up exactly as planned (-d: detached)", applyHelp, runApply},
 		{"ps", "[-a] [-p PROJECT] [--json] [--tree]", "list the detached environments", psHelp, runPs},
 		{"exec", "[PROJECT/]ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
 		{"run", "[FILE] ENV -- CMD...", "run one command in a fresh environment of a spec, removed after", runHelp, runRun},

@@ -27,15 +27,18 @@ socket, state file) and release them. If FILE.lock exists (nsup lock), a
 rootfs that differs from it is refused, file by file, unless --update-lock
 accepts it (and rewrites FILE.lock). The plan opens with the spec's
 variables: each reference, its value, and where that came from. Needs no
-privilege and touches nothing else.`
+privilege and touches nothing else. FILE defaults to nsup.yaml in this
+folder or the nearest folder above that has one, as for nsup run (the first
+argument is FILE when it has a dot or a slash, which an ENV name never has,
+or is a file here).`
 
 func runPlan(_ context.Context, args []string, ios ioSet) error {
 	rest, pf, err := parseFlags("plan", args, ios)
 	if err != nil {
 		return helpOK(err)
 	}
-	if len(rest) < 1 {
-		return usageError{"plan takes a FILE and optional ENV names"}
+	if rest, err = withSpecFile(rest, ios); err != nil {
+		return err
 	}
 	idx := planner.NewIndex(planner.DefaultCacheDir())
 	p, err := compileFor(rest[0], rest[1:], idx, pf.detach, isTerminal(ios.stdin), pf.vars(), pf.project)

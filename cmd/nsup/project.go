@@ -46,6 +46,33 @@ func scope(flag string) (project, how string, err error) {
 	return s.Project(), file + "'s", nil
 }
 
+// withSpecFile is the arguments of validate, plan or apply, [FILE]
+// [ENV...], with FILE first: the first argument when it is one (it has a
+// dot or a slash, which an environment's name never has, or names a file
+// here that is not a folder), else nsup.yaml found as nsup run finds it
+// (specFile: this folder or the nearest above that has one), said on
+// stderr as run says it; specFile's error if there is none.
+func withSpecFile(args []string, ios ioSet) ([]string, error) {
+	if len(args) > 0 {
+		if strings.ContainsAny(args[0], "./") {
+			return args, nil
+		}
+		if st, err := os.Stat(args[0]); err == nil && !st.IsDir() {
+			return args, nil
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	file, err := specFile(wd)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(ios.stderr, "nsup: %s\n", planner.Shown(file))
+	return append([]string{file}, args...), nil
+}
+
 // checkProject refuses a -p that is no valid project name.
 func checkProject(p string) error {
 	if p != "" && !spec.ValidName(p) {
