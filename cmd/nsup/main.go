@@ -204,7 +204,7 @@ func commands() []command {
 		{"down", "[ENV... | FILE] [-p PROJECT] [--volumes]", "stop detached environments and remove their state", downHelp, runDown},
 		{"lock", "[--check] [FILE]", "write or check FILE.lock: each environment's rootfs, file by file", lockHelp, runLock},
 		{"cache", "ls | prune [SPEC...]", "list or prune the cache of built rootfs trees", cacheHelp, runCache},
-		{"volume", "ls | rm NAME... [-p PROJECT]", "list or remove the named volumes of projects", volumeHelp, runVolume},
+		{"volume", "ls | rm [PROJECT/]NAME... [-p PROJECT]", "list or remove the named volumes of projects", volumeHelp, runVolume},
 		{"export", "--oci DIR | --image DIR | --image-archive FILE | --kube  FILE [ENV...]", "write an environment as an OCI bundle or image, or a spec as Kubernetes Pods", exportHelp, runExport},
 		{"import", "CONFIG.json|BUNDLE | --kube MANIFEST", "print the nsup spec of an OCI bundle or a Kubernetes Pod", importHelp, runImport},
 		{"version", "", "print nsup's version", "", runVersion},

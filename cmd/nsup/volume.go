@@ -34,6 +34,8 @@ kept across nsup down.
                          here: project, name, size, the running
                          environments that use it, path
   nsup volume rm NAME... remove volumes of the project, with their content
+                         (PROJECT/NAME, as volume ls and rm show it: of
+                         that project)
 
 nsup down --volumes takes a project down and removes its volumes. A volume
 that a running environment uses is never removed: a detached one's record
@@ -150,7 +152,7 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 		return usageError{"volume takes ls or rm"}
 	}
 	project := ""
-	if !(rest[0] == "ls" && pf.all) {
+	if !(rest[0] == "ls" && pf.all) && !(rest[0] == "rm" && len(rest) > 1 && qualified(rest[1:])) {
 		if project, _, err = scope(pf.project); err != nil {
 			return err
 		}
@@ -181,12 +183,51 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 		if len(rest) < 2 {
 			return usageError{"volume rm takes volume NAMEs"}
 		}
-		if project == "" {
-			return usageError{"volume rm: which project's? there is no nsup.yaml here: give -p PROJECT"}
+		// NAME, of the project here (or -p's), or PROJECT/NAME as volume
+		// ls and volume rm show it.
+		var projects []string
+		names := map[string][]string{}
+		for _, a := range rest[1:] {
+			p, n, ok := strings.Cut(a, "/")
+			switch {
+			case !ok:
+				p, n = project, a
+				if p == "" {
+					return usageError{"volume rm: which project's? there is no nsup.yaml here: give -p PROJECT, or PROJECT/NAME"}
+				}
+			case !spec.ValidName(p):
+				return usageError{fmt.Sprintf("volume rm: %q: %q is not a project name (NAME, or PROJECT/NAME as volume ls shows)", a, p)}
+			case pf.project != "" && p != pf.project:
+				return usageError{fmt.Sprintf("volume rm: %q is not of -p %s's project", a, pf.project)}
+			}
+			if !slices.Contains(projects, p) {
+				projects = append(projects, p)
+			}
+			names[p] = append(names[p], n)
 		}
-		return removeVolumes(ios, project, rest[1:])
+		var errs []string
+		for _, p := range projects {
+			if err := removeVolumes(ios, p, names[p]); err != nil {
+				errs = append(errs, err.Error())
+			}
+		}
+		if len(errs) > 0 {
+			return errors.New(strings.Join(errs, "\nnsup: "))
+		}
+		return nil
 	}
 	return usageError{fmt.Sprintf("volume takes ls or rm, not %q", rest[0])}
+}
+
+// qualified says whether every volume rm argument names its project
+// (PROJECT/NAME): the project here is not needed then.
+func qualified(args []string) bool {
+	for _, a := range args {
+		if !strings.Contains(a, "/") {
+			return false
+		}
+	}
+	return true
 }
 
 // removeVolumes removes volumes names of project (all of them if names is
