@@ -12,6 +12,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -75,7 +76,7 @@ func appliesPlan(args []string) bool {
 		return false
 	}
 	switch args[0] {
-	case "apply", "run", "shell", "restart", "exec":
+	case "apply", "up", "run", "shell", "restart", "exec":
 		return true
 	}
 	return false
@@ -194,6 +195,7 @@ func commands() []command {
 		{"validate", "[FILE]", "check a spec and report every error in it", validateHelp, runValidate},
 		{"plan", "[-d] [FILE] [ENV...]", "print every step apply would take, without doing anything", planHelp, runPlan},
 		{"apply", "[-d] [FILE] [ENV...] | PLAN.json", "bring environments up exactly as planned (-d: detached)", applyHelp, runApply},
+		{"up", "", "apply, by compose's name for it: nsup up -d is nsup apply -d", "", nil},
 		{"ps", "[-a] [-p PROJECT] [--json] [--tree]", "list the detached environments", psHelp, runPs},
 		{"exec", "[PROJECT/]ENV [--process P] [-t] -- CMD...", "run a command inside a running environment", execHelp, runExec},
 		{"run", "[FILE] ENV -- CMD...", "run one command in a fresh environment of a spec, removed after", runHelp, runRun},
@@ -212,6 +214,10 @@ func commands() []command {
 	}
 }
 
+// aliases are other names of commands: compose's up is apply (in the
+// foreground, or detached with -d, as compose's), exactly.
+var aliases = map[string]string{"up": "apply"}
+
 func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ios := ioSet{stdin, stdout, stderr}
 	if len(args) == 0 {
@@ -223,7 +229,7 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	case "help", "-h", "--help":
 		if len(args) > 1 {
 			for _, c := range commands() {
-				if c.name == args[1] && c.run != nil {
+				if c.name == cmp.Or(aliases[args[1]], args[1]) && c.run != nil {
 					fmt.Fprint(stdout, commandHelp(c))
 					return nil
 				}
@@ -234,6 +240,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return nil
 	case "--version":
 		name = "version"
+	default:
+		name = cmp.Or(aliases[name], name)
 	}
 	for _, c := range commands() {
 		if c.name == name && c.run != nil {
