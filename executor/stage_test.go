@@ -131,7 +131,7 @@ func TestInitCalls(t *testing.T) {
 func TestImports(t *testing.T) {
 	allowed := map[string][]string{
 		".":         {"planner", "executor/store", "executor/lifecycle", "internal/owndir"},
-		"store":     {"planner"},
+		"store":     {"planner", "internal/fserr"},
 		"lifecycle": {"planner", "planner/cgroup", "internal/owndir", "internal/textsafe"},
 	}
 	for dir, ok := range allowed {

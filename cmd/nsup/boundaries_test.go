@@ -60,7 +60,7 @@ var boundaries = map[string][]string{
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
 	"executor":           {"planner", "executor/store", "executor/lifecycle", "internal/owndir"},
-	"executor/store":     {"planner"},
+	"executor/store":     {"planner", "internal/fserr"},
 	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir", "internal/textsafe"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
 	"planner/kube": {"spec", "planner", "planner/yamlnode"},

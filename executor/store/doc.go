@@ -24,6 +24,7 @@
 //
 // The planner decides what a tree holds and never writes; this package
 // writes it and decides nothing. It imports planner (the plan's types,
-// the digest index, the tar walker) and nothing else of nsup's; it never
-// prints, and never exits.
+// the digest index, the tar walker) and internal/fserr (which quotes the
+// names of a tree's files in its errors), nothing else of nsup's; it
+// never prints, and never exits.
 package store
