@@ -53,9 +53,12 @@ var boundaries = map[string][]string{
 	"planner/seccomp/internal/gendefault": {"planner", "planner/seccomp"},
 	// The spec's keys, the plan's values, and Docker's default profile
 	// (planner/oci/doc.go).
-	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup", "planner/yamlnode"},
+	"planner/oci": {"spec", "planner", "planner/seccomp", "planner/cgroup", "planner/yamlnode", "planner/exportnote"},
 	// YAML nodes of the specs and manifests nsup writes (its doc).
 	"planner/yamlnode": {"internal/textsafe"},
+	// What planner/oci's and planner/kube's exports say alike: refusals
+	// of nsup's caller's values (its doc).
+	"planner/exportnote": {"spec"},
 	// executor/doc.go: "Both import only planner; this package imports
 	// them." executor/store/doc.go and executor/lifecycle/doc.go: "It
 	// imports planner ... and nothing else of nsup's".
@@ -63,7 +66,7 @@ var boundaries = map[string][]string{
 	"executor/store":     {"planner", "internal/fserr"},
 	"executor/lifecycle": {"planner", "planner/cgroup", "internal/owndir", "internal/textsafe"},
 	// Kubernetes manifests of a spec, and back (planner/kube/doc.go).
-	"planner/kube": {"spec", "planner", "planner/yamlnode"},
+	"planner/kube": {"spec", "planner", "planner/yamlnode", "planner/exportnote"},
 	// Writes an OCI image of a tree and a config, quoting the tree's
 	// names in errors (image/doc.go).
 	"image": {"internal/fserr"},

@@ -13,6 +13,7 @@ import (
 	"github.com/nsup/nsup/image"
 	"github.com/nsup/nsup/internal/owndir"
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/exportnote"
 	"github.com/nsup/nsup/planner/oci"
 	"github.com/nsup/nsup/spec"
 )
@@ -51,7 +52,7 @@ func exportImage(ctx context.Context, s *spec.Spec, p *planner.Plan, name string
 		// The image's name (REGISTRY/PROJECT/ENV) and its label
 		// dev.nsup.project: neither can be left out, for whoever gets it.
 		refused = append(oci.Refused{{Origin: s.Origin(s.NamePos), Key: "name",
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries the project in its label %s (and its name, unless --tag gives one) for whoever gets it: write the name in the spec, or give it to export (nsup export -p NAME)", spec.UsesFrom(uses), labelProject)}}, refused...)
+			Msg: exportnote.Refusal(uses, "an image", fmt.Sprintf("the project in its label %s (and its name, unless --tag gives one) for whoever gets it: write the name in the spec, or give it to export (nsup export -p NAME)", labelProject))}}, refused...)
 	}
 	if len(refused) > 0 {
 		return invalidError{fmt.Errorf("%w\nnsup: export: no image written", refused)}

@@ -14,7 +14,9 @@
 // other is a Note at its FILE:LINE:COL, never dropped in silence.
 //
 // The package imports spec and planner (for the planner's defaults:
-// DefaultPath, DefaultCapabilities, DefaultStopTimeout), and not
+// DefaultPath, DefaultCapabilities, DefaultStopTimeout), planner/yamlnode
+// and planner/exportnote (what it writes and says as planner/oci does),
+// and not
 // k8s.io/api: that module's package initialisation (the registration of
 // every type) would cost every start of nsup. It writes its own small
 // structs, with Kubernetes' JSON names; the tests decode every manifest

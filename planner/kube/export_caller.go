@@ -5,22 +5,14 @@ package kube
 // manifest, which is made to be checked in and shared.
 
 import (
-	"fmt"
-	"strings"
-
+	"github.com/nsup/nsup/planner/exportnote"
 	"github.com/nsup/nsup/spec"
 )
 
 // Refused are the keys Export cannot write, each at its FILE:LINE:COL.
 type Refused []Note
 
-func (r Refused) Error() string {
-	lines := make([]string, len(r))
-	for i, n := range r {
-		lines[i] = n.String()
-	}
-	return strings.Join(lines, "\n")
-}
+func (r Refused) Error() string { return exportnote.Lines(r) }
 
 // callerValued puts a variable whose value came from nsup's caller (the
 // .env file, nsup's environment: a ${VAR} of its value) in the container
@@ -45,17 +37,17 @@ func (x *exporter) callerValued(e *spec.Environment, v spec.EnvVar, key string, 
 // out, as --image refuses it in the image's entrypoint.
 func (x *exporter) callerArgs(e *spec.Environment) {
 	for _, a := range x.s.CallerArgs(e) {
-		what := fmt.Sprintf("its command for whoever reads it: give the value as a variable (env: {%[1]s: ${%[1]s}}), which the container reads from the environment's Secret, and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
-		switch {
-		case a.Cwd:
-			what = "its working folder for whoever reads it: write the folder's path"
-		case a.User:
-			// Left out, the container would run as its image's user.
-			what = "the ids its container runs as (runAsUser, runAsGroup) for whoever reads it, and left out it would run as its image's user (root): write the ids in the spec"
-		}
-		x.refused = append(x.refused, Note{File: x.s.File, Pos: a.Pos, Key: envKey(e) + "." + a.Key,
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
+		x.refused = append(x.refused, Note{File: x.s.File, Pos: a.Pos, Key: envKey(e) + "." + a.Key, Msg: exportnote.CallerArg(a, manifestWords)})
 	}
+}
+
+// manifestWords are how a manifest is named in a caller's value's
+// refusal. Left out, the container would run as its image's user.
+var manifestWords = exportnote.Words{
+	What:    "a manifest",
+	Reader:  "whoever reads it",
+	Command: "give the value as a variable (env: {%[1]s: ${%[1]s}}), which the container reads from the environment's Secret, and read it there ($$%[1]s through a shell)",
+	User:    "the ids its container runs as (runAsUser, runAsGroup) for whoever reads it, and left out it would run as its image's user (root): write the ids in the spec",
 }
 
 // callerProject refuses a project name (the spec's name) that nsup's
@@ -69,6 +61,6 @@ func (x *exporter) callerProject() {
 	}
 	if uses := x.s.CallerProject(); len(uses) > 0 {
 		x.refused = append(x.refused, Note{File: x.s.File, Pos: x.s.NamePos, Key: "name",
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and a manifest, made to be shared, carries the project in its labels and its claims' names for whoever reads it: write the name in the spec, or give it to export (nsup export -p NAME)", spec.UsesFrom(uses))})
+			Msg: exportnote.Refusal(uses, manifestWords.What, "the project in its labels and its claims' names for whoever reads it: write the name in the spec, or give it to export (nsup export -p NAME)")})
 	}
 }

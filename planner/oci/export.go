@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/exportnote"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -44,13 +45,7 @@ func (n Note) String() string { return n.Origin + ": " + n.Key + ": " + n.Msg }
 // and no faithful translation; with one of them, no bundle is made.
 type Refused []Note
 
-func (r Refused) Error() string {
-	lines := make([]string, len(r))
-	for i, n := range r {
-		lines[i] = n.String()
-	}
-	return strings.Join(lines, "\n")
-}
+func (r Refused) Error() string { return exportnote.Lines(r) }
 
 // Bundle is one environment translated for an OCI runtime.
 type Bundle struct {

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/nsup/nsup/planner"
+	"github.com/nsup/nsup/planner/exportnote"
 	"github.com/nsup/nsup/spec"
 )
 
@@ -130,15 +131,15 @@ func (x *exporter) callerValues() {
 // value in env was left out).
 func (x *exporter) callerArgs() {
 	for _, a := range x.s.CallerArgs(x.e) {
-		what := fmt.Sprintf("its command for whoever gets it: give the value as a variable, left out of the image and given when the container starts (env: {%[1]s: ${%[1]s}}, podman run -e %[1]s), and read it there ($$%[1]s through a shell)", a.Uses[0].Name)
-		switch {
-		case a.Cwd:
-			what = "its working folder for whoever gets it: write the folder's path"
-		case a.User:
-			// Left out, the image's processes would run as root.
-			what = "the ids its processes run as for whoever gets it, and left out they would run as root: write the ids in the spec"
-		}
-		x.refused = append(x.refused, Note{Origin: x.s.Origin(a.Pos), Key: x.key + "." + a.Key,
-			Msg: fmt.Sprintf("refused: its value came from nsup's caller (%s), and an image, made to be shared, carries %s", spec.UsesFrom(a.Uses), what)})
+		x.refused = append(x.refused, Note{Origin: x.s.Origin(a.Pos), Key: x.key + "." + a.Key, Msg: exportnote.CallerArg(a, imageWords)})
 	}
+}
+
+// imageWords are how an image is named in a caller's value's refusal.
+// Left out, the image's processes would run as root.
+var imageWords = exportnote.Words{
+	What:    "an image",
+	Reader:  "whoever gets it",
+	Command: "give the value as a variable, left out of the image and given when the container starts (env: {%[1]s: ${%[1]s}}, podman run -e %[1]s), and read it there ($$%[1]s through a shell)",
+	User:    "the ids its processes run as for whoever gets it, and left out they would run as root: write the ids in the spec",
 }
