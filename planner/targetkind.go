@@ -122,26 +122,53 @@ func (ec *envCompiler) closureTargetFits(i int, src os.FileInfo) {
 	if len(ec.e.Rootfs.Host) > 0 {
 		kind, key = "host", "rootfs.host"
 	}
-	// A file on the way, or at the target; a link or a path the tree
-	// lacks is left alone.
-	w := walkPath(mapTree(ec.tree), m.Target, walkHow{link: never})
-	f := ec.tree[w.at]
-	switch {
-	case w.end == walkDone && w.at != "/" && f.Type == "dir" && src != nil:
-		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
-		return
-	case w.end != walkDone && w.end != walkNotDir, f.Type != "file":
-		return
-	}
+	field := ec.mountField(i) + ".target"
+	misfit, at, f := treeTargetFits(mapTree(ec.tree), m.Target, src != nil)
 	from := ""
 	if f.Source != "" {
 		from = ", from " + f.Source
 	}
-	if w.end == walkNotDir {
-		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, w.at, kind, from, key)
-	} else if src == nil {
-		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
+	switch misfit {
+	case targetFolderForFile:
+		ec.errorf(m.Pos, field, "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
+	case targetBelowFile:
+		ec.errorf(m.Pos, field, "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
+	case targetFileForFolder:
+		ec.errorf(m.Pos, field, "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
 	}
+}
+
+// targetMisfit is how a mount's target does not fit a tree the plan
+// knows (treeTargetFits).
+type targetMisfit int
+
+const (
+	targetFits          targetMisfit = iota
+	targetBelowFile                  // a file on the way: apply cannot reach the target (ENOTDIR)
+	targetFolderForFile              // a folder where a file is bound (EINVAL)
+	targetFileForFolder              // a file where a folder is mounted
+)
+
+// treeTargetFits is the check closureTargetFits and tarTargetFits (a
+// closure's or host root's list, a tar archive's shape) make of target
+// in t, for a mount that binds a file when wantFile, else needs a
+// folder: how it misfits, at what path, that path's entry. A link on
+// the way is left alone (landing's, linkedBelowBind's), as is a part t
+// lacks (made: in nsup's tree, in the overlay's upper layer) and the
+// root itself.
+func treeTargetFits(t treeView, target string, wantFile bool) (targetMisfit, string, File) {
+	w := walkPath(t, target, walkHow{link: never})
+	f, _ := t(w.at)
+	switch {
+	case w.end == walkNotDir:
+		return targetBelowFile, w.at, f
+	case w.end != walkDone || w.at == "/":
+	case f.Type == "dir" && wantFile:
+		return targetFolderForFile, w.at, f
+	case f.Type != "dir" && !wantFile:
+		return targetFileForFolder, w.at, f
+	}
+	return targetFits, w.at, f
 }
 
 // fileSource is what the bind m binds when that is not a folder (a file,

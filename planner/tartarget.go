@@ -23,18 +23,12 @@ import (
 func (ec *envCompiler) tarTargetFits(i int, src os.FileInfo) {
 	m := ec.e.Mounts[i]
 	field := ec.mountField(i) + ".target"
-	// A link on the way is left to landing; a part the archive lacks is
-	// made in the upper layer.
-	t := ec.tarTree()
-	w := walkPath(t, m.Target, walkHow{link: never})
-	f, _ := t(w.at)
-	switch {
-	case w.end == walkNotDir:
-		ec.errorf(m.Pos, field, "%s lies below %s, a file of the tar root's archive %s, not a folder: apply could not reach the target (ENOTDIR); mount at another target", m.Target, w.at, ec.e.Rootfs.Tar)
-	case w.end != walkDone || w.at == "/":
-	case f.Type == "dir" && src != nil:
+	switch misfit, at, _ := treeTargetFits(ec.tarTree(), m.Target, src != nil); misfit {
+	case targetBelowFile:
+		ec.errorf(m.Pos, field, "%s lies below %s, a file of the tar root's archive %s, not a folder: apply could not reach the target (ENOTDIR); mount at another target", m.Target, at, ec.e.Rootfs.Tar)
+	case targetFolderForFile:
 		ec.errorf(m.Pos, field, "%s is a folder of the tar root's archive %s, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the archive", m.Target, ec.e.Rootfs.Tar, m.Source, kindOf(src))
-	case f.Type != "dir" && src == nil:
+	case targetFileForFolder:
 		ec.errorf(m.Pos, field, "%s is a file of the tar root's archive %s, and a %s mount needs a folder there: apply's mount would fail (ENOTDIR); mount at another target", m.Target, ec.e.Rootfs.Tar, m.Type)
 	}
 }
