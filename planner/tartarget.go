@@ -12,7 +12,6 @@ package planner
 import (
 	"os"
 	"path"
-	"strings"
 
 	"github.com/nsup/nsup/spec"
 )
@@ -44,19 +43,17 @@ func (ec *envCompiler) tarTargetFits(i int, src os.FileInfo) {
 // (round in circles): left to the process's chdir.
 func (ec *envCompiler) tarCwdLink(c *spec.String, field string) bool {
 	t, origin := mountedView(ec.knownBase(), ec.viewMounts(), &ec.stats)
-	parts := closurePathParts(c.Value)
-	for n := len(parts); n > 0; n-- {
-		at, ok := walkIn(t, "/"+strings.Join(parts[:n], "/"))
-		if !ok {
-			continue
-		}
-		from := origin(at)
-		if from == "" {
-			return true
-		}
-		to := path.Join(append([]string{at}, parts[n:]...)...)
-		ec.errorf(c.Pos, field, "%s leads through a symlink of the tar root's archive %s to %s, in the mount at %s (%s): nsup makes a missing working directory in the overlay's upper layer by a walk that crosses no mount, and the process's chdir would fail; give the cwd as %s", c.Value, ec.e.Rootfs.Tar, to, ec.targetOf(from), from, to)
+	// Where the longest leading part of the cwd that resolves whole
+	// leads (the walk's lead), and the rest as written.
+	w := walkPath(t, c.Value, walkHow{})
+	if !w.led {
 		return false
 	}
+	from := origin(w.lead)
+	if from == "" {
+		return true
+	}
+	to := path.Join(w.lead, w.tail)
+	ec.errorf(c.Pos, field, "%s leads through a symlink of the tar root's archive %s to %s, in the mount at %s (%s): nsup makes a missing working directory in the overlay's upper layer by a walk that crosses no mount, and the process's chdir would fail; give the cwd as %s", c.Value, ec.e.Rootfs.Tar, to, ec.targetOf(from), from, to)
 	return false
 }
