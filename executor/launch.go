@@ -192,24 +192,6 @@ func launchLifeline(a *launchArgs) {
 	rawLifeline(p)
 }
 
-// launched is the host's side of one launch: the pipes to release the
-// child and to learn how its raw steps went.
-type launched struct {
-	// report is the read end of the child's report pipe, blocking (not
-	// the runtime's poller's, as os.Pipe's are): the thread that reads
-	// it sleeps in read(2) until the child writes or ends, and the kernel
-	// wakes it, rather than the poller waking a locked goroutine that
-	// must then get its thread back.
-	report  *os.File
-	release *os.File // write end, nil if the child does not wait
-	// lifeline is nsup's pidfd, which the child polls; dumpable, when
-	// the child shares nsup's memory, is what prctl(PR_GET_DUMPABLE) said
-	// of it before the child made it not dumpable: given back once the
-	// child has left it (its execve), or -1.
-	lifeline *os.File
-	dumpable int
-}
-
 // launch creates the child of the environment: from the Clone step at
 // step clone (or, with a Fork step at fork >= 0, the copy's steps from
 // there). It returns the index of the last raw step: the child stage's
@@ -296,6 +278,12 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		if err := b.add(j, st); err != nil {
 			return 0, stepError(env, j, err)
 		}
+		if op, ok := st.Op.(planner.Setns); ok {
+			var err error
+			if prog.pidns, err = r.lateNS(j, op, a.forked, newUser); err != nil {
+				return 0, stepError(env, j, err)
+			}
+		}
 		switch st.Op.(type) {
 		case planner.Execve:
 			end, initExec = j, st.Stage == planner.Child
@@ -305,6 +293,9 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	}
 	if end < 0 {
 		return 0, stepError(env, clone, fmt.Errorf("no execve after the clone: %w", unix.EINVAL))
+	}
+	if err := b.lateChecked(); err != nil {
+		return 0, stepError(env, clone, err)
 	}
 	if !joinsUser && !newUser {
 		a.setgroups = false
@@ -336,7 +327,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	}
 	rep, repW := os.NewFile(uintptr(pfd[0]), "report"), os.NewFile(uintptr(pfd[1]), "report")
 	defer repW.Close()
-	l := &launched{report: rep, dumpable: -1}
+	l := &launched{report: rep, dumpable: -1, ctx: ctx}
 	var relR *os.File
 	var err error
 	if waits {
@@ -354,6 +345,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 	// it waits (as a v1 group is).
 	var into uint64
 	a.noClone3 = !canClone3()
+	prog.noClone3 = a.noClone3
 	if op.Cgroup != "" && a.noClone3 && a.release == ^uintptr(0) {
 		relR, l.release, err = os.Pipe()
 		if err != nil {
@@ -540,6 +532,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		// child's pid to reap it by (a child left unreaped in a joined pid
 		// namespace would keep that namespace's init from ever ending).
 		var childErr error
+		var late uintptr // the pid of the late clone's child (rawlate.go), told first
 		for pid = 0; pid == 0; {
 			what, st, value, err := next()
 			switch {
@@ -561,9 +554,16 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				if r.a.opts.paused != nil {
 					r.a.opts.paused(r.env.Name, int(st))
 				}
+			case what == reportPid && st > uint64(clone):
+				late = uintptr(value)
 			case what == reportPid:
 				pid = uintptr(value)
 			}
+		}
+		if late != 0 {
+			r.child = int(pid)
+			r.rejoined(l, int(late))
+			pid = late
 		}
 		if childErr != nil {
 			r.child = int(pid) // reaped by run, as any child that failed

@@ -6,9 +6,11 @@ package executor
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"sync"
 	"syscall"
@@ -17,6 +19,62 @@ import (
 	"github.com/nsup/nsup/planner"
 	"golang.org/x/sys/unix"
 )
+
+// launched is the host's side of one launch: the pipes to release the
+// child and to learn how its raw steps went.
+type launched struct {
+	// report is the read end of the child's report pipe, blocking (not
+	// the runtime's poller's, as os.Pipe's are): the thread that reads
+	// it sleeps in read(2) until the child writes or ends, and the kernel
+	// wakes it, rather than the poller waking a locked goroutine that
+	// must then get its thread back.
+	report  *os.File
+	release *os.File // write end, nil if the child does not wait
+	// lifeline is nsup's pidfd, which the child polls; dumpable, when
+	// the child shares nsup's memory, is what prctl(PR_GET_DUMPABLE) said
+	// of it before the child made it not dumpable: given back once the
+	// child has left it (its execve), or -1.
+	lifeline *os.File
+	dumpable int
+	// ctx is the apply's: a late clone's child (rejoined) is killed
+	// once it is done, as the stage is.
+	ctx context.Context
+}
+
+// lateNS is the fd of the pid namespace the child stage joins after its
+// root switch (step i, rawlate.go): by a forked copy's stage only (it
+// clones again, a copy of its own memory), outside a user namespace of
+// its own (which does not own that pid namespace: setns refuses it).
+func (r *envRun) lateNS(i int, op planner.Setns, forked, newUser bool) (uintptr, error) {
+	if !forked || newUser {
+		return 0, fmt.Errorf("a pid namespace is joined after the root switch by a forked copy's stage outside a user namespace of its own: %w", unix.EINVAL)
+	}
+	fd, err := r.nsFD(i, op)
+	if err != nil {
+		return 0, err
+	}
+	return uintptr(fd), nil
+}
+
+// rejoined makes pid, the late clone's child, the child nsup waits for,
+// and reaps the stage that made it (which exits once the child's
+// parent-death signal is set). A kill meant for the stage that came too
+// late to reach the child is made again.
+func (r *envRun) rejoined(l *launched, pid int) {
+	old := r.child
+	r.mu.Lock()
+	r.child = pid
+	r.mu.Unlock()
+	var ws unix.WaitStatus
+	for {
+		if _, err := unix.Wait4(old, &ws, 0, nil); err != unix.EINTR {
+			break
+		}
+	}
+	if l.ctx != nil && l.ctx.Err() != nil && !r.letGo.Load() {
+		r.signal(unix.SIGKILL)
+	}
+}
 
 // pidNSSafe refuses a pid namespace for a child stage that makes a user
 // namespace of its own, when the pid namespace is owned by nsup's user
@@ -73,6 +131,8 @@ func (r *envRun) releaseLaunched() error {
 			}
 		case what&0xff == reportErr:
 			return r.rawError(int(step), what>>8, unix.Errno(value))
+		case what == reportPid && step > 0:
+			r.rejoined(l, int(value)) // the late clone's child (rawlate.go)
 		default:
 			return fmt.Errorf("%s: the child stage said %d: %w", r.env.Name, what, unix.EIO)
 		}

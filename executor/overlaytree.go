@@ -85,7 +85,7 @@ func rawDoOverlayTree(p *rawProg, op *rawOp) {
 	if op.a[0]&unix.MS_NODEV != 0 {
 		attr = unix.MOUNT_ATTR_NODEV
 	}
-	top := rawFsmount(p, op, &tmpfs[0], nil, mode0700Conf, attr)
+	top := rawFsmount(p, op, &tmpfs[0], nil, mode0700Conf, attr, ^uintptr(0))
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	lower := rawOverlayDir(p, op, top, &lowerName[0])
@@ -107,7 +107,7 @@ func rawDoOverlayTree(p *rawProg, op *rawOp) {
 	if op.flag&rawOverlayUserXattr != 0 {
 		conf = p.ovlConf[:8]
 	}
-	ovl := rawFsmount(p, op, &overlayName[0], &overlayName[0], conf, attr)
+	ovl := rawFsmount(p, op, &overlayName[0], &overlayName[0], conf, attr, ^uintptr(0))
 	if _, _, e := syscall.RawSyscall(unix.SYS_UMOUNT2, uintptr(unsafe.Pointer(rawFdPath(&p.fdpath[0], top))), unix.MNT_DETACH, 0); e != 0 {
 		rawFailed(p, op.step, partCall, e)
 	}

@@ -45,6 +45,14 @@ type rawProg struct {
 	// has exited (rawLifeline).
 	lifeline uintptr
 	pollfd   [2]int32
+	// pidns is the pid namespace the stage joins after its root switch
+	// (^0 without one, or once joined), proc's for it before: rawlate.go;
+	// pair and late are that step's socket pair and clone3 arguments,
+	// noClone3 that clone3 is refused (clone(2) then).
+	pidns    uintptr
+	pair     [2]int32
+	late     cloneArgs
+	noClone3 bool
 
 	// rootFD is the root's handle, opened for the path at rootOf
 	// (rawOpenRoot). (An address, not a pointer: the raw stages write no
@@ -159,26 +167,28 @@ type rawOp struct {
 
 // Kinds of raw steps.
 const (
-	rawSys      = iota // syscall nr(a...)
-	rawBounding        // prctl(PR_CAPBSET_DROP, c) for c < a[0] unless in skip
-	rawInherit         // capget; inheritable = permitted; capset
-	rawPdeath          // prctl(PR_SET_PDEATHSIG, a[0]), then getppid() == ppid or exit
-	rawMount           // see rawDoMount
-	rawSetattr         // mount_setattr of p[0] inside the root s[0], attr at a[1], flags a[0]
-	rawOverlay         // see rawDoOverlay
-	rawSymlink         // symlinkat(s[1], folder p[0] inside the root s[0] (or beneath held slot under: flag rawMountBeneath), name s[2])
-	rawEtcFile         // see rawDoEtcFile
-	rawLinkUp          // SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS of the interface in ifr (s[0])
-	rawWrite           // open(s[0], O_WRONLY), one write(2) of a[0] bytes at s[1]
-	rawExec            // execve(s[0], argv, envv), or execveat(exe, "") when flag
-	rawMonitor         // fork; the child goes on; this process is PID 1 (rawDoMonitor)
-	rawFail            // fail with errno a[0] (test hook)
-	rawPause           // report paused, then wait to be killed (test hook)
-	rawChdir           // see rawDoChdir
-	rawCloseFds        // see rawDoCloseFds
-	rawLandlock        // see rawDoLandlock
-	rawTerminal        // fds 0-2 that are the terminal reopened through its read-only clone (rawTerminalClone)
-	rawMakeCwd         // p[0] inside the root s[0] resolved, what is missing made (rawResolve), the fd closed
+	rawSys       = iota // syscall nr(a...)
+	rawBounding         // prctl(PR_CAPBSET_DROP, c) for c < a[0] unless in skip
+	rawInherit          // capget; inheritable = permitted; capset
+	rawPdeath           // prctl(PR_SET_PDEATHSIG, a[0]), then getppid() == ppid or exit
+	rawMount            // see rawDoMount
+	rawSetattr          // mount_setattr of p[0] inside the root s[0], attr at a[1], flags a[0]
+	rawOverlay          // see rawDoOverlay
+	rawSymlink          // symlinkat(s[1], folder p[0] inside the root s[0] (or beneath held slot under: flag rawMountBeneath), name s[2])
+	rawEtcFile          // see rawDoEtcFile
+	rawLinkUp           // SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS of the interface in ifr (s[0])
+	rawWrite            // open(s[0], O_WRONLY), one write(2) of a[0] bytes at s[1]
+	rawExec             // execve(s[0], argv, envv), or execveat(exe, "") when flag
+	rawMonitor          // fork; the child goes on; this process is PID 1 (rawDoMonitor)
+	rawFail             // fail with errno a[0] (test hook)
+	rawPause            // report paused, then wait to be killed (test hook)
+	rawChdir            // see rawDoChdir
+	rawCloseFds         // see rawDoCloseFds
+	rawLandlock         // see rawDoLandlock
+	rawTerminal         // fds 0-2 that are the terminal reopened through its read-only clone (rawTerminalClone)
+	rawMakeCwd          // p[0] inside the root s[0] resolved, what is missing made (rawResolve), the fd closed
+	rawSetnsLate        // setns(pidns, CLONE_NEWPID) (rawlate.go)
+	rawLate             // the late clone (rawDoLate)
 )
 
 // Parts of a step that failed, for the message (rawError).
@@ -249,6 +259,13 @@ func rawPlace(p *rawProg, step uintptr) {
 			rawFailed(p, step, partCall, e)
 		}
 		p.lifeline = fd
+	}
+	if p.pidns != ^uintptr(0) {
+		fd, _, e := syscall.RawSyscall6(unix.SYS_FCNTL, p.pidns, unix.F_DUPFD_CLOEXEC, 10, 0, 0, 0)
+		if e != 0 {
+			rawFailed(p, step, partCall, e)
+		}
+		p.pidns = fd
 	}
 	rawPlaceTrees(p, step)
 	for i := 0; i < p.nfds; i++ {
@@ -388,6 +405,10 @@ func rawRunFrom(p *rawProg, i int) {
 			rawDoLandlock(p, op)
 		case rawPause:
 			rawDoPause(p, op)
+		case rawSetnsLate:
+			rawDoSetnsLate(p, op)
+		case rawLate:
+			rawDoLate(p, op)
 		}
 	}
 }

@@ -301,7 +301,11 @@ func rawDoMount(p *rawProg, op *rawOp) {
 		return
 	}
 	if op.flag&rawMountHeld != 0 {
-		mnt := rawFsmount(p, op, op.s[2], op.s[1], op.conf, op.a[1])
+		pidns := ^uintptr(0)
+		if op.flag&rawMountPidNS != 0 {
+			pidns = p.pidns
+		}
+		mnt := rawFsmount(p, op, op.s[2], op.s[1], op.conf, op.a[1], pidns)
 		if _, _, e := syscall.RawSyscall6(unix.SYS_MOVE_MOUNT, mnt, uintptr(unsafe.Pointer(&empty[0])), tgt, uintptr(unsafe.Pointer(&empty[0])),
 			unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH, 0); e != 0 {
 			rawFailed(p, op.step, partCall, e)
@@ -331,6 +335,7 @@ const (
 	rawMountAtHeld                   // the target is the held mount itself: its fd (a file's cannot be resolved beneath)
 	rawMountSourceAtHeld             // so is the source
 	rawMountSourceDev                // the source is a host node that must be the character device a[2] (rawCheckNode)
+	rawMountPidNS                    // held proc of the pid namespace pidns (rawlate.go)
 )
 
 // rawDoDetachedBind binds src onto tgt (both fds) as a detached clone
@@ -457,7 +462,7 @@ func rawDoOverlay(p *rawProg, op *rawOp) {
 	if op.a[0]&unix.MS_NODEV != 0 {
 		attr = unix.MOUNT_ATTR_NODEV
 	}
-	top := rawFsmount(p, op, &tmpfs[0], nil, mode0700Conf, attr)
+	top := rawFsmount(p, op, &tmpfs[0], nil, mode0700Conf, attr, ^uintptr(0))
 	upper := rawOverlayDir(p, op, top, &upperName[0])
 	work := rawOverlayDir(p, op, top, &workName[0])
 	if _, _, e := syscall.RawSyscall6(unix.SYS_FCHOWNAT, upper, uintptr(unsafe.Pointer(&empty[0])), uid, gid, unix.AT_EMPTY_PATH, 0); e != 0 {
@@ -549,7 +554,7 @@ func rawDoLinkUp(p *rawProg, op *rawOp) {
 //go:norace
 //go:nosplit
 func rawDoEtcFile(p *rawProg, op *rawOp) {
-	mnt := rawFsmount(p, op, op.s[3], nil, nil, 0)
+	mnt := rawFsmount(p, op, op.s[3], nil, nil, 0, ^uintptr(0))
 	f, _, e := syscall.RawSyscall6(unix.SYS_OPENAT, mnt, uintptr(unsafe.Pointer(op.s[2])), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644, 0, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)

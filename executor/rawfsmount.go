@@ -10,6 +10,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pidnsKey is proc's option of the pid namespace it shows.
+var pidnsKey = [...]byte{'p', 'i', 'd', 'n', 's', 0}
+
 // mode0700Conf is the options of the overlay's scratch tmpfs.
 var mode0700Conf = []*byte{&modeKey[0], &mode0700[0]}
 
@@ -54,7 +57,7 @@ func fsconfigPairs(op planner.Mount) ([]*byte, error) {
 //
 //go:norace
 //go:nosplit
-func rawFsmount(p *rawProg, op *rawOp, fstype, source *byte, conf []*byte, attr uintptr) uintptr {
+func rawFsmount(p *rawProg, op *rawOp, fstype, source *byte, conf []*byte, attr, pidns uintptr) uintptr {
 	fs, _, e := syscall.RawSyscall(unix.SYS_FSOPEN, uintptr(unsafe.Pointer(fstype)), unix.FSOPEN_CLOEXEC, 0)
 	if e != 0 {
 		rawFailed(p, op.step, partCall, e)
@@ -73,6 +76,12 @@ func rawFsmount(p *rawProg, op *rawOp, fstype, source *byte, conf []*byte, attr 
 			cmd = unix.FSCONFIG_SET_FLAG
 		}
 		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, cmd, uintptr(unsafe.Pointer(k)), uintptr(unsafe.Pointer(v)), 0, 0); e != 0 {
+			rawFailed(p, op.step, partCall, e)
+		}
+	}
+	if pidns != ^uintptr(0) {
+		// proc of that pid namespace, not of this process's (fs/proc/root.c).
+		if _, _, e := syscall.RawSyscall6(unix.SYS_FSCONFIG, fs, unix.FSCONFIG_SET_FD, uintptr(unsafe.Pointer(&pidnsKey[0])), 0, pidns, 0); e != 0 {
 			rawFailed(p, op.step, partCall, e)
 		}
 	}

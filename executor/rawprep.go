@@ -43,11 +43,15 @@ type rawBuilder struct {
 	// rootBound is the root bound onto itself (rawDoRootBind), whose
 	// own mount_setattr steps go through its handle.
 	rootBound string
+	// The pid namespace joined after the root switch (rawlate.go):
+	// lateNS its Setns's path, late its clone added, pidNS proc's.
+	lateNS, pidNS string
+	late          bool
 }
 
 // newRawProg is a program with no step yet and its fixed parts ready.
 func newRawProg() *rawProg {
-	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0)}
+	p := &rawProg{exe: ^uintptr(0), rootFD: ^uintptr(0), lifeline: ^uintptr(0), kept: ^uintptr(0), pidns: ^uintptr(0)}
 	p.main.kind, p.main.p = entryMain, p
 	p.ovlConf = overlayTreeConf(p)
 	p.how[rawHowFollow] = unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: store.ResolveScoped}
@@ -229,7 +233,11 @@ func (b *rawBuilder) add(step int, st planner.Step) error {
 			o.s[1], err = cstr(data)
 		}
 	case planner.Mount:
-		o, err = b.mountOp(op)
+		if o, err = b.mountOp(op); err == nil && op.PidNS != "" {
+			err = b.pidNSMount(&o, op)
+		}
+	case planner.Setns, planner.Clone:
+		o, err = b.lateOp(st)
 	case planner.MountSetattr:
 		o = rawOp{kind: rawSetattr}
 		if op.Recursive {

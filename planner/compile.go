@@ -396,12 +396,17 @@ type envCompiler struct {
 	notes []string
 
 	// The namespaces, as namespaces() decided them (see namespaces.go).
-	joins         []joinRef // in spec.JoinOrder: user first
-	addedUser     bool      // rootless: a new user namespace the spec did not ask for
-	forked        bool      // the joins and the clone are made by a forked copy
-	timeInChild   bool      // a new time namespace is unshared by the child stage
-	denySetgroups bool      // setgroups(2) is denied in the user namespace
-	podUser       string    // the pod whose holder's user namespace the environment is in
+	joins     []joinRef // in spec.JoinOrder: user first
+	addedUser bool      // rootless: a new user namespace the spec did not ask for
+	forked    bool      // the joins and the clone are made by a forked copy
+	// latePid is the join of a pid namespace made by the child stage after
+	// its root switch (a setns and a clone of its own), or nil: see
+	// namespaces.go.
+	latePid       *Setns
+	latePidPos    spec.Pos
+	timeInChild   bool   // a new time namespace is unshared by the child stage
+	denySetgroups bool   // setgroups(2) is denied in the user namespace
+	podUser       string // the pod whose holder's user namespace the environment is in
 	// made are the folders apply makes before they are bound (volumes,
 	// create: true), by path: "volume" or "create".
 	made      map[string]string

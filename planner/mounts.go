@@ -253,6 +253,12 @@ func (ec *envCompiler) child() {
 			ec.add(Child, rpos, MountSetattr{Path: "/", Set: unix.MOUNT_ATTR_RDONLY})
 		}
 	}
+	if ec.latePid != nil {
+		// The pid namespace joined after the root switch (see
+		// namespaces.go).
+		ec.add(Child, ec.latePidPos, *ec.latePid)
+		ec.add(Child, launchPos, Clone{Flags: cloneParent, Late: true})
+	}
 	if !ec.goInit() {
 		ec.confine(Child, pos)
 		return
@@ -386,8 +392,13 @@ func (ec *envCompiler) mount(field string, m spec.Mount, hold bool, beneath stri
 		}
 		// proc and sysfs hold the masked and read-only paths: their fd
 		// is held for those steps (Mount.Held, Mount.Beneath).
-		ec.add(Child, m.Pos, Mount{Source: kind.FSType, Target: m.Target, FSType: kind.FSType, Flags: flags,
-			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: hold, Beneath: beneath})
+		op := Mount{Source: kind.FSType, Target: m.Target, FSType: kind.FSType, Flags: flags,
+			Data: strings.Join(data, ","), Root: ec.root, InRoot: true, Create: "dir", Held: hold, Beneath: beneath}
+		if m.Type == spec.MountProc && ec.latePid != nil {
+			// The stage is outside the pid namespace it joins later.
+			op.PidNS = ec.latePid.Path
+		}
+		ec.add(Child, m.Pos, op)
 		return
 	}
 	switch m.Type {

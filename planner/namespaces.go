@@ -504,6 +504,25 @@ func (ec *envCompiler) host() {
 				op.Path += "_for_children"
 			}
 		}
+		if j.t == spec.NSPID && !ec.isNew(spec.NSUser) {
+			// Joined by the child stage after its root switch, not by
+			// the copy: a stage born in the joined pid namespace is seen
+			// there with the host's root as /proc/PID/root and nsup's
+			// fds until its execve, and whoever holds that namespace
+			// with CAP_SYS_PTRACE on the host (root of another runtime's
+			// container, say) would pass the ptrace access check on it
+			// (helper-148). Its proc mounts are of the joined namespace
+			// (fsconfig pidns); then it joins (setns, which moves only
+			// its children), clones the process that goes on in there
+			// (CLONE_PARENT: nsup's child) with nothing of nsup's but
+			// its report pipe and binary, and exits. (In a user
+			// namespace of its own it could not join a pid namespace its
+			// user namespace does not own: the copy joins it, as
+			// before.)
+			late := op
+			ec.latePid, ec.latePidPos = &late, j.pos
+			continue
+		}
 		ec.add(stage, j.pos, op)
 	}
 	for _, t := range spec.JoinOrder {

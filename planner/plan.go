@@ -201,6 +201,14 @@ type Clone struct {
 	// after a change of ids, which clears it (prctl(2)).
 	UserRoot   bool `json:"userRoot,omitempty"`
 	DropGroups bool `json:"dropGroups,omitempty"`
+	// Late: the child stage's clone after its root switch and its join
+	// of a pid namespace (the Setns before it, stage child): before it
+	// the stage closes every fd of nsup's but fds 0 to N, the report
+	// pipe and nsup's binary; the child is born in the joined pid
+	// namespace, sets its parent-death signal, waits until the stage has
+	// seen nsup alive, and makes a session of its own (setsid); the
+	// stage reports its pid and exits (executor/rawlate.go).
+	Late bool `json:"late,omitempty"`
 }
 
 // CgroupMkdir makes one of the environment's groups (GROUP/nsup/ENV of a
@@ -243,7 +251,8 @@ type Unshare struct {
 type Fork struct{}
 
 // Setns enters an existing namespace (setns(2)) before the child is created,
-// so that the child is born in it.
+// so that the child is born in it; in stage child (a pid namespace), before
+// the child stage's Late clone.
 type Setns struct {
 	// Path is a namespace file; for a join by name it is
 	// "/proc/$ENV/ns/TYPE", the environment's child stage while it runs
@@ -418,6 +427,11 @@ type Mount struct {
 	// below. The child stage holds one fd per held target, up to the
 	// root switch.
 	Held bool `json:"held,omitempty"`
+	// PidNS is, for a proc mount of a stage that joins a pid namespace
+	// after its root switch (the Setns of stage child), that namespace's
+	// file: proc is made for it (fsconfig(2) "pidns", its fd), not for
+	// the stage's own.
+	PidNS string `json:"pidns,omitempty"`
 	// Beneath is the target of the Held mount that Source and Target
 	// (paths inside the root) lie below, held by any earlier step (not
 	// only the one before): they are resolved beneath that

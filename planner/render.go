@@ -274,6 +274,9 @@ func FormatOp(op Op) string {
 			flags += "|CLONE_INTO_CGROUP"
 			cg = fmt.Sprintf(", cgroup=%s", q(op.Cgroup))
 		}
+		if op.Late {
+			return fmt.Sprintf("close_range of every fd of nsup's but fds 0-N, the report pipe and nsup's binary, clone3({flags=%s, exit_signal=%s}), its pid reported, exit; child: %s, once the parent saw nsup alive setsid()", flags, sig, cloneChild(op))
+		}
 		return fmt.Sprintf("clone3({flags=%s, exit_signal=%s%s}); child: %s", flags, sig, cg, cloneChild(op))
 	case CgroupMkdir:
 		// Apply makes the group's nsup/ folder first when the hierarchy

@@ -19,6 +19,9 @@ func heldFS(op Mount, target string) string {
 	if op.Data != "" {
 		data = ", fsconfig(" + q(op.Data) + ")"
 	}
+	if op.PidNS != "" {
+		data += ", fsconfig(pidns=fd of " + q(op.PidNS) + ")"
+	}
 	return "fsmount(fsopen(" + qn(op.FSType) + ")" + data + ", " + op.Flags.String() + "), move_mount(its fd, " + target + "), its fd held" + createOf(op)
 }
 

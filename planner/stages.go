@@ -14,7 +14,7 @@ var stageOps = map[Stage][]Op{
 	Host: {Rootfs{}, OpenTree{}, Openpty{}, NullDevice{}, CgroupMkdir{}, CgroupWrite{}, Unshare{}, TimeOffsets{}, Setns{}, Fork{}, Clone{}, CgroupJoin{}, UIDMap{}, GIDMap{}, IdmapTree{},
 		DenySetgroups{}, Pasta{}, Mkdir{}, Volume{}, MkdirAll{}, Hold{}, Flock{}, Stdio{}, Listen{}, SaveState{}, WaitHealthy{}},
 	Forked: {Prctl{}, Setns{}, Clone{}},
-	Child: {Keyctl{}, Landlock{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{},
+	Child: {Keyctl{}, Landlock{}, Setgroups{}, InheritCaps{}, CapbsetDrop{}, Prctl{}, Setsid{}, Unshare{}, TimeOffsets{}, Setns{}, Clone{},
 		Mount{}, MountSetattr{}, Overlay{}, MakeCwd{}, Symlink{}, EtcFile{}, Console{}, ReadOnlyTerminal{}, LinkUp{}, Sethostname{}, Setdomainname{}, Chdir{},
 		PivotRoot{}, Umount2{}, Capset{}, CloseRange{}, Seccomp{}, Execve{}, Monitor{}},
 	Init: {Prctl{}, Capset{}, CloseRange{}, Seccomp{}, Spawn{}},

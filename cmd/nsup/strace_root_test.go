@@ -625,6 +625,23 @@ func expectations(p planner.Env, detach bool, host map[int]bool, held map[string
 				return ok
 			})
 		case planner.Clone:
+			if op.Late {
+				// The child stage's late clone (after its join of a pid
+				// namespace): its child goes on with the stage's steps
+				// once it has set its parent-death signal and made a
+				// session of its own, in the main sequence (the stage
+				// exits meanwhile).
+				add(i, st, func(e event) bool {
+					ok := (e.name == "clone" || e.name == "clone3") && nsFlags(e.args) == "0" && strings.Contains(e.args, "CLONE_PARENT") && childPid(e.ret) > 0
+					if ok {
+						fds.born["env:"+p.Name] = childPid(e.ret)
+					}
+					return ok
+				})
+				add(i, st, prctlStep(planner.Prctl{Option: unix.PR_SET_PDEATHSIG, Arg: uint64(unix.SIGKILL)}))
+				add(i, st, func(e event) bool { return e.name == "setsid" && e.args == "" && childPid(e.ret) > 0 })
+				break
+			}
 			cloned = true
 			parent := op.Flags&unix.CLONE_PARENT != 0
 			ns := op.Flags &^ unix.CLONE_PARENT
