@@ -166,8 +166,25 @@ func (ec *envCompiler) joinedOwners() {
 			continue
 		}
 		switch ec.pathNSOwner(j.ref) {
-		case ownerHost, ownerUnknown:
-			// The host's; or not to be opened, as apply will not either.
+		case ownerHost:
+			if j.t == spec.NSPID && ec.isNew(spec.NSUser) {
+				// A child stage in a user namespace of its own cannot
+				// join it late (setns and proc's pidns need
+				// CAP_SYS_ADMIN over its owner), only be born in it,
+				// where root of the host's user namespace (whoever
+				// holds it, whatever capabilities they kept) has every
+				// capability over the stage's: ptrace, and the host's
+				// root through /proc/PID/root until the root switch.
+				// Refused at apply before (pidNSSafe).
+				fix := "make the environment no user namespace of its own (drop user from namespaces, and idmap): its child stage then joins it after its root switch"
+				if !ec.caller.Privileged {
+					fix = "make a pid namespace of the environment's own (pid in namespaces)"
+				}
+				ec.errorf(j.pos, field, "%s belongs to the host's user namespace, and the environment makes a user namespace of its own: its child stage would be born in that pid namespace, where root (whoever holds it, whatever capabilities it kept) has every capability over it and the host's root through its /proc/PID/root until its root switch; %s", j.ref, fix)
+			}
+			continue
+		case ownerUnknown:
+			// Not to be opened, as apply will not either.
 			continue
 		case ownerOther:
 			if u := ec.joined(spec.NSUser); u != nil && u.isPath() && ec.sameNSOwner(j.ref, u.ref) {

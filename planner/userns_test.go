@@ -223,3 +223,55 @@ environments:
 		}
 	}
 }
+
+// TestPathJoinHostPidNewUser: a pid namespace joined by path that the
+// host's user namespace owns, from a user namespace of the environment's
+// own, is a plan error naming the fix (apply refused it at the setns:
+// TestRootJoinPidNewUserRefused); without one, the stage joins it after
+// its root switch.
+func TestPathJoinHostPidNewUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "a pid namespace of the host's user namespace needs root")
+	}
+	root := shRoot(t)
+	holder := exec.Command("sleep", "100")
+	holder.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWPID}
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	path := "/proc/" + strconv.Itoa(holder.Process.Pid) + "/ns/pid"
+	yaml := func(namespaces string) string {
+		return `version: 1
+environments:
+  b:
+    rootfs: {dir: ` + root + `}
+    namespaces: [` + namespaces + `]
+    join: {pid: ` + path + `}
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	}
+	want := "l.yaml:6:17: environments.b.join.pid: " + path + " belongs to the host's user namespace, and the environment makes a user namespace of its own"
+	if _, err := compileLimits(t, yaml("user, mnt"), rootCaller, "hybrid"); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "drop user from namespaces") {
+		t.Errorf("a new user namespace joins %s: %v, want %q", path, err, want)
+	}
+	p, err := compileLimits(t, yaml("mnt"), rootCaller, "hybrid")
+	if err != nil {
+		t.Fatalf("no user namespace joins %s: %v", path, err)
+	}
+	late := false
+	for _, st := range p.Environments[0].Steps {
+		if c, ok := st.Op.(Clone); ok && c.Late && st.Stage == Child {
+			late = true
+		}
+		if s, ok := st.Op.(Setns); ok && s.NSType == syscall.CLONE_NEWPID && st.Stage != Child {
+			t.Errorf("the pid namespace joined in stage %s, want the child stage's, after its root switch", st.Stage)
+		}
+	}
+	if !late {
+		t.Error("no late clone in the child stage")
+	}
+}
