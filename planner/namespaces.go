@@ -504,7 +504,7 @@ func (ec *envCompiler) host() {
 				op.Path += "_for_children"
 			}
 		}
-		if j.t == spec.NSPID && !ec.isNew(spec.NSUser) {
+		if j.t == spec.NSPID && !ec.isNew(spec.NSUser) && ec.procForPidNS(j) {
 			// Joined by the child stage after its root switch, not by
 			// the copy: a stage born in the joined pid namespace is seen
 			// there with the host's root as /proc/PID/root and nsup's

@@ -22,6 +22,7 @@ package planner
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -141,4 +142,23 @@ func kernelRelease() string {
 		return ""
 	}
 	return unix.ByteSliceToString(u.Release[:])
+}
+
+// procPidNSKernel is the first kernel checked to make proc for a pid
+// namespace other than the caller's (fsconfig(2) "pidns", fs/proc/root.c).
+var procPidNSKernel = [2]int{6, 18}
+
+// procForPidNS says whether the child stage can join the pid namespace of
+// j after its root switch (namespaces.go): its proc mounts, made before,
+// are of that namespace through proc's "pidns" option, which an older
+// kernel lacks (EINVAL). There, with a proc mount, the stage is born in it
+// as before, and a note says what that leaves open.
+func (ec *envCompiler) procForPidNS(j joinRef) bool {
+	release := ec.opts.KernelRelease()
+	if kernelAtLeast(release, procPidNSKernel) || !slices.ContainsFunc(ec.e.Mounts, func(m spec.Mount) bool { return m.Type == spec.MountProc }) {
+		return true
+	}
+	ec.notes = append(ec.notes, fmt.Sprintf("%s: this kernel (%s) cannot make proc for a pid namespace from outside it (proc's pidns option, Linux %d.%d): nsup's child stage is born in %s and seen there until its execve, its /proc/PID/root the host's root until its root switch: root there with CAP_SYS_PTRACE on the host (of another runtime's container, say) could reach the host's files through it; on a newer kernel the stage joins it only after its root switch",
+		keyField(ec.field+".join", j.t), release, procPidNSKernel[0], procPidNSKernel[1], j.ref))
+	return false
 }

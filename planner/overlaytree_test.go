@@ -109,3 +109,59 @@ func TestTarOverlayOldKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestLatePidJoinOldKernel: the child stage joins a pid namespace after
+// its root switch, its proc made for that namespace (proc's pidns
+// option, Linux 6.18 checked); on an older kernel, with a proc mount, the
+// forked copy joins it before the clone, as before, and a note says what
+// that leaves open. Without a proc mount the late join needs no option.
+func TestLatePidJoinOldKernel(t *testing.T) {
+	const yaml = `version: 1
+environments:
+  a:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt, pid]
+    processes: [{name: main, command: [/bin/sh]}]
+  b:
+    rootfs: {dir: ./rootfs}
+    namespaces: [mnt]
+    join: {pid: a}
+    mounts: [{type: proc, target: /proc}]
+    processes: [{name: main, command: [/bin/sh]}]
+`
+	for _, c := range []struct {
+		release, yaml string
+		late          bool
+	}{
+		{"6.18.0", yaml, true},
+		{"6.17.9", yaml, false},
+		{"6.15.0", strings.Replace(yaml, "mounts: [{type: proc, target: /proc}]", "mounts: []", 1), true},
+	} {
+		p, err := compileText(t, c.yaml, Options{CacheDir: "/var/cache/nsup", KernelRelease: func() string { return c.release }})
+		if err != nil {
+			t.Fatalf("%s: %v", c.release, err)
+		}
+		b := p.Environments[1]
+		var stage Stage = -1
+		late, proc := false, ""
+		for _, st := range b.Steps {
+			switch op := st.Op.(type) {
+			case Setns:
+				stage = st.Stage
+			case Clone:
+				late = late || op.Late
+			case Mount:
+				if op.FSType == "proc" {
+					proc = op.PidNS
+				}
+			}
+		}
+		note := strings.Contains(strings.Join(b.Notes, "\n"), "environments.b.join.pid: this kernel ("+c.release+") cannot make proc for a pid namespace from outside it")
+		if late != c.late || (stage == Child) != c.late || note == c.late || !c.late && proc != "" {
+			t.Errorf("%s: late clone %t, setns in stage %s, note %t, proc's pidns %q; want late %t", c.release, late, stage, note, proc, c.late)
+		}
+		if c.late && strings.Contains(c.yaml, "type: proc") && proc != "/proc/$a/ns/pid" {
+			t.Errorf("%s: proc's pidns %q, want a's", c.release, proc)
+		}
+	}
+}
