@@ -13,9 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/nsup/nsup/spec"
@@ -29,9 +29,14 @@ import (
 // the mode's bits not granting it); or when a folder on its way there
 // (the root itself is childWalks's), the target missing or not, is one
 // that uid may not search. A folder an earlier mount made is
-// root inside's (0755, the mapped uid's). A path through a symlink of
-// the tree is left to linkedBelowBind; one below a kernel filesystem or
-// a tmpfs mounted earlier, or a volume's folder, is root inside's own.
+// root inside's (0755, the mapped uid's). In the dir root the target is
+// judged where it lands through the root's links (dirRootView, the one
+// walk apply's RESOLVE_IN_ROOT makes: before helper-160's change a
+// tmpfs at /l/made, l -> real, was refused at /real/made and planned at
+// /l/made, and apply failed with "resolve /l/made inside the root:
+// permission denied"); in a bind's host folder no link is followed
+// (walkFollowsNoLink's). One that leads below a kernel filesystem or a
+// tmpfs mounted earlier, or a volume's folder, is root inside's own.
 func (ec *envCompiler) targetMakeable(i int, parent []int) {
 	uid, gid, ok := ec.reachRoot()
 	if !ok || ec.opts.Export || ec.joined(spec.NSMount) != nil {
@@ -39,7 +44,8 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 	}
 	e := ec.e
 	m := e.Mounts[i]
-	base, rel, where, fix := "", m.Target, "", ""
+	base, rel, where := "", m.Target, ""
+	var fix func(land string) string
 	k := parent[i]
 	switch {
 	case k >= 0:
@@ -52,57 +58,82 @@ func (ec *envCompiler) targetMakeable(i int, parent []int) {
 		if b.Type != spec.MountBind || ec.made[b.Source] == "volume" || h.resolveErr != nil || h.statErr != nil || !h.isDir {
 			return
 		}
-		base, rel = h.resolved, strings.TrimPrefix(m.Target, b.Target)
+		base, rel = h.resolved, path.Join("/", strings.TrimPrefix(m.Target, b.Target))
 		where = fmt.Sprintf("below the bind at %s (%s), in its host folder %s", b.Target, ec.mountField(k), base)
-		fix = fmt.Sprintf("make %s beforehand, or give an idmap that maps that folder's owner and group too", filepath.Join(base, rel))
-	case e.Rootfs.Dir != "" && !e.Rootfs.Overlay && ec.root != "" && ec.root != "/":
+		fix = func(land string) string {
+			return fmt.Sprintf("make %s beforehand, or give an idmap that maps that folder's owner and group too", land)
+		}
+	case ec.isDirRoot():
 		base = ec.root
 		where = fmt.Sprintf("in the dir root %s", base)
-		fix = fmt.Sprintf("make %s in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too", filepath.Join(base, rel))
+		fix = func(land string) string {
+			return fmt.Sprintf("make %s in the root beforehand, say overlay: true (its upper layer is root inside's), or give an idmap that maps the root's owner and group too", land)
+		}
 	default:
 		return
 	}
 	if ec.madeBy == nil {
 		ec.madeBy = map[string]bool{}
 	}
-	parts := closurePathParts(rel)
-	at := base
-	for n, name := range parts {
-		if name == ".." || name == "." {
-			return
-		}
-		// Apply's walk searches at (the root itself is childWalks's).
-		if at != ec.root || k >= 0 {
-			if u, g, mode, ok := ec.grants(at, uid, gid, 0o1); !ok {
-				ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s on its way (mode %04o, owner %d:%d): apply would fail with EACCES; let that uid search it (chmod o+x%s), or give an idmap that maps its owner and group too", m.Target, where, uid, gid, at, mode&0o7777, u, g, ec.chgrpWay(gid, "its"))
-				return
-			}
-		}
-		next := filepath.Join(at, name)
-		fi, err := os.Lstat(next)
-		switch {
-		case err == nil && fi.Mode()&os.ModeSymlink != 0, err == nil && !fi.IsDir() && n < len(parts)-1:
-			return
-		case err == nil:
-			at = next
-			continue
-		case !errors.Is(err, fs.ErrNotExist):
-			return
-		case ec.madeBy[next]:
-			at = next
-			continue
-		}
-		// next is the first folder missing: apply makes it in at, and
-		// what follows in it.
-		for _, p := range parts[n:] {
-			at2 := filepath.Join(at, p)
-			ec.madeBy[at2], at = true, at2
-		}
-		at = path.Dir(next)
-		if u, g, mode, ok := ec.grants(at, uid, gid, 0o3); !ok {
-			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing %s: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not make its first missing folder %s there (%s is mode %04o, owner %d:%d): apply would fail with EACCES; %s", m.Target, where, uid, gid, next, at, mode&0o7777, u, g, fix)
-		}
+	host := func(p string) string { return filepath.Join(base, p) }
+	var view treeView
+	origin := func(string) string { return "" }
+	how := walkHow{}
+	if k >= 0 {
+		view, how.link = dirTree(base, &ec.stats), never
+	} else if view, origin = ec.dirRootView(i); view == nil {
 		return
+	}
+	// A folder an earlier target made is there, root inside's.
+	tree := view
+	view = func(p string) (File, bool) {
+		if f, ok := tree(p); ok || !ec.madeBy[host(p)] {
+			return f, ok
+		}
+		return File{Path: p, Type: "dir", Mode: 0o755}, true
+	}
+	// The folders apply's walk searches, in order (the last one asked,
+	// when the path is there whole, is the target itself: not searched).
+	var ways []string
+	how.stop = func(cur string) bool {
+		// Below an earlier mount (a link led there: linkedBelowBind's)
+		// the walk is that mount's.
+		if origin(cur) != "" {
+			return true
+		}
+		ways = append(ways, cur)
+		return false
+	}
+	w := walkPath(view, rel, how)
+	if w.end == walkDone {
+		ways = ways[:len(ways)-1]
+	}
+	for _, cur := range ways {
+		// The root itself is childWalks's; a folder apply made is root
+		// inside's.
+		if cur == "/" && k < 0 || ec.madeBy[host(cur)] {
+			continue
+		}
+		if u, g, mode, ok := ec.grants(host(cur), uid, gid, 0o1); !ok {
+			ec.errorf(m.Pos, ec.mountField(i)+".target", "%s lies %s, and apply's child stage resolves it inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not search %s on its way (mode %04o, owner %d:%d): apply would fail with EACCES; let that uid search it (chmod o+x%s), or give an idmap that maps its owner and group too", m.Target, where, uid, gid, host(cur), mode&0o7777, u, g, ec.chgrpWay(gid, "its"))
+			return
+		}
+	}
+	// Only a folder of the path's own is made: not a dangling link's
+	// target (apply's mkdir -p fails there), nor what ".." names.
+	if w.end != walkMissing || path.Join(w.lead, w.tail) != path.Join(w.at, w.rest) || slices.Contains(strings.Split(w.rest, "/"), "..") {
+		return
+	}
+	// w.at is the first folder missing: apply makes it in w.cur, and
+	// what follows in it.
+	at := w.at
+	ec.madeBy[host(at)] = true
+	for _, p := range closurePathParts(w.rest) {
+		at = path.Join(at, p)
+		ec.madeBy[host(at)] = true
+	}
+	if u, g, mode, ok := ec.grants(host(w.cur), uid, gid, 0o3); !ok {
+		ec.errorf(m.Pos, ec.mountField(i)+".target", "%s is missing %s: apply makes it (\"target if missing\") inside the environment's user namespace, as root inside, host uid %d (gid %d) through the id maps, which may not make its first missing folder %s there (%s is mode %04o, owner %d:%d): apply would fail with EACCES; %s", m.Target, where, uid, gid, host(w.at), host(w.cur), mode&0o7777, u, g, fix(host(at)))
 	}
 }
 

@@ -41,6 +41,14 @@ func TestMappedTargetMakeable(t *testing.T) {
 	os.Chmod(filepath.Join(dir, "root/deep/open"), 0o777)
 	os.Chmod(filepath.Join(dir, "root/deep"), 0o700)
 	os.Chmod(filepath.Join(dir, "hostpriv"), 0o700)
+	// Links of the root: to a folder root inside may not write, to one
+	// it may, through one it may not search.
+	os.MkdirAll(filepath.Join(dir, "root/real"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "root/wr"), 0o755)
+	os.Chmod(filepath.Join(dir, "root/wr"), 0o777)
+	os.Symlink("real", filepath.Join(dir, "root/l"))
+	os.Symlink("/wr", filepath.Join(dir, "root/lw"))
+	os.Symlink("deep/open", filepath.Join(dir, "root/ld"))
 	own := os.Getuid()
 	if own >= 100000 && own < 165536 {
 		t.Fatalf("the test's uid %d is in the map", own)
@@ -83,6 +91,24 @@ func TestMappedTargetMakeable(t *testing.T) {
 	}, {
 		name: "below-bind-unsearchable", mounts: "\n      - {type: bind, source: DIR/hostpriv, target: /there}\n      - {type: tmpfs, target: /there/sub}",
 		want: "environments.a.mounts[1].target: /there/sub lies below the bind at /there (environments.a.mounts[0]), in its host folder DIR/hostpriv, and apply's child stage resolves it " + who + "search DIR/hostpriv on its way (mode 0700, owner OWN)",
+	}, {
+		// Through a link of the root: judged where it lands, as apply
+		// resolves it (helper-159's finding: /l/made planned, and apply
+		// failed with "resolve /l/made inside the root: permission
+		// denied", where /real/made was refused).
+		name: "linked", mounts: "\n      - {type: tmpfs, target: /l/made}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /l/made is missing in the dir root DIR/root: apply makes it (\"target if missing\") " + who + "make its first missing folder DIR/root/real/made there (DIR/root/real is mode 0755, owner OWN): apply would fail with EACCES; make DIR/root/real/made in the root beforehand",
+	}, {
+		name: "linked-real", mounts: "\n      - {type: tmpfs, target: /real/made}",
+		want: "t.yaml:8:9: environments.a.mounts[0].target: /real/made is missing in the dir root DIR/root: apply makes it (\"target if missing\") " + who + "make its first missing folder DIR/root/real/made there (DIR/root/real is mode 0755, owner OWN)",
+	}, {
+		name: "linked-unsearchable", mounts: "\n      - {type: tmpfs, target: /ld/new}",
+		want: "environments.a.mounts[0].target: /ld/new lies in the dir root DIR/root, and apply's child stage resolves it " + who + "search DIR/root/deep on its way",
+	}, {
+		name: "linked-writable", mounts: "\n      - {type: tmpfs, target: /lw/new/deeper}",
+	}, {
+		// Made through the link, the folder is there for the next.
+		name: "linked-made", mounts: "\n      - {type: tmpfs, target: /lw/new/a}\n      - {type: tmpfs, target: /wr/new/b}",
 	}, {
 		name: "exists", mounts: "\n      - {type: bind, source: DIR/src, target: /there}",
 	}, {
