@@ -115,7 +115,11 @@ func (ec *envCompiler) targetKindFits(i int, parent []int) {
 // it, bound over): a file of it where the ith mount needs a folder,
 // a folder of it where the mount binds src (a file, else nil), or a file
 // on the way there (a tmpfs at /etc/hostname, a closure file, planned,
-// and apply failed with EINVAL: helper-133's review).
+// and apply failed: helper-133's review). Apply's errors, on kernel
+// 6.18 (helper-160's hand run with the check off): "mkdir target if
+// missing: not a directory" on a file, "resolve ... inside the root:
+// not a directory" below one (ENOTDIR both, as in a tar root), and
+// move_mount's "invalid argument" (EINVAL) for a file bound on a folder.
 func (ec *envCompiler) closureTargetFits(i int, src os.FileInfo) {
 	m := ec.e.Mounts[i]
 	kind, key := "closure", "the closure"
@@ -132,9 +136,9 @@ func (ec *envCompiler) closureTargetFits(i int, src os.FileInfo) {
 	case targetFolderForFile:
 		ec.errorf(m.Pos, field, "%s is a folder of the %s root, and the bind of %s, %s, needs a file there: apply's mount would fail (EINVAL); bind it at a path that is not a folder of the root", m.Target, kind, m.Source, kindOf(src))
 	case targetBelowFile:
-		ec.errorf(m.Pos, field, "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target; mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
+		ec.errorf(m.Pos, field, "%s lies below %s, a file of the %s root%s, not a folder: apply could not reach the target (ENOTDIR); mount at another target, or leave that file out of %s", m.Target, at, kind, from, key)
 	case targetFileForFolder:
-		ec.errorf(m.Pos, field, "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
+		ec.errorf(m.Pos, field, "%s is a file of the %s root%s, and a %s mount needs a folder there: apply's mount would fail (ENOTDIR); mount at another target, or leave that file out of %s", m.Target, kind, from, m.Type, key)
 	}
 }
 
@@ -146,7 +150,7 @@ const (
 	targetFits          targetMisfit = iota
 	targetBelowFile                  // a file on the way: apply cannot reach the target (ENOTDIR)
 	targetFolderForFile              // a folder where a file is bound (EINVAL)
-	targetFileForFolder              // a file where a folder is mounted
+	targetFileForFolder              // a file where a folder is mounted (ENOTDIR)
 )
 
 // treeTargetFits is the check closureTargetFits and tarTargetFits (a

@@ -69,7 +69,7 @@ environments:
 
 // TestClosureTargetKindFits: a mount of a folder at a file of a closure
 // root (/etc/hostname named in closure), or below one, is refused at its
-// target: it planned, and apply failed at the mount with EINVAL
+// target: it planned, and apply failed at the mount with ENOTDIR
 // (helper-133's review). A file bound on a closure file, and a folder
 // mounted where the closure has a folder, plan.
 func TestClosureTargetKindFits(t *testing.T) {
@@ -92,8 +92,8 @@ environments:
 `
 	got := planErrors(t, dir, text)
 	for _, want := range []string{
-		"t.yaml:7:9: environments.a.mounts[0].target: DIR/conf is a file of the closure root, from DIR/conf, and a tmpfs mount needs a folder there: apply's mount would fail (EINVAL); mount at another target, or leave that file out of the closure",
-		"t.yaml:8:9: environments.a.mounts[1].target: DIR/conf2/x lies below DIR/conf2, a file of the closure root, from DIR/conf2, not a folder: apply could not reach the target; mount at another target, or leave that file out of the closure",
+		"t.yaml:7:9: environments.a.mounts[0].target: DIR/conf is a file of the closure root, from DIR/conf, and a tmpfs mount needs a folder there: apply's mount would fail (ENOTDIR); mount at another target, or leave that file out of the closure",
+		"t.yaml:8:9: environments.a.mounts[1].target: DIR/conf2/x lies below DIR/conf2, a file of the closure root, from DIR/conf2, not a folder: apply could not reach the target (ENOTDIR); mount at another target, or leave that file out of the closure",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("want\n  %s\nin\n  %s", want, got)
