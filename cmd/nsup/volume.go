@@ -205,9 +205,22 @@ func runVolume(_ context.Context, args []string, ios ioSet) error {
 			}
 			names[p] = append(names[p], n)
 		}
+		// Every project's names checked before any volume is removed:
+		// `volume rm shop/www blog/typo` removed shop/www, then refused.
 		var errs []string
+		found := map[string][]volumeInfo{}
 		for _, p := range projects {
-			if err := removeVolumes(ios, p, names[p]); err != nil {
+			vs, err := volumesNamed(p, names[p])
+			if err != nil {
+				errs = append(errs, err.Error())
+			}
+			found[p] = vs
+		}
+		if len(errs) > 0 {
+			return errors.New(strings.Join(errs, "\nnsup: "))
+		}
+		for _, p := range projects {
+			if err := removeFound(ios, p, found[p], true); err != nil {
 				errs = append(errs, err.Error())
 			}
 		}
@@ -234,16 +247,27 @@ func qualified(args []string) bool {
 // nil), refusing any a running environment uses; an unknown name is an
 // error, with the nearest name.
 func removeVolumes(ios ioSet, project string, names []string) error {
+	vs, err := volumesNamed(project, names)
+	if err != nil {
+		return err
+	}
+	return removeFound(ios, project, vs, names != nil)
+}
+
+// volumesNamed are the volumes names of project (all of them if names is
+// nil), each name checked: an unknown one is an error, with the nearest
+// name. It removes nothing.
+func volumesNamed(project string, names []string) ([]volumeInfo, error) {
 	// The volume folder and the project's, the caller's alone and reached
 	// through no link, as apply checks them (helper-109's review: a host
 	// user who could write the volume folder made the project's a link,
 	// and every folder where it led was removed).
 	if err := lifecycle.CheckVolumeProjectDir(filepath.Join(planner.DefaultVolumeDir(), project)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("volume rm: nothing removed: %w", err)
+		return nil, fmt.Errorf("volume rm: nothing removed: %w", err)
 	}
 	vs, err := volumes(project)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var known []string
 	for _, v := range vs {
@@ -260,12 +284,26 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "\nnsup: "))
+		return nil, errors.New(strings.Join(errs, "\nnsup: "))
 	}
+	if names == nil {
+		return vs, nil
+	}
+	var out []volumeInfo
 	for _, v := range vs {
-		if names != nil && !slices.Contains(names, v.name) {
-			continue
+		if slices.Contains(names, v.name) {
+			out = append(out, v)
 		}
+	}
+	return out, nil
+}
+
+// removeFound removes the volumes vs of project (volumesNamed), refusing
+// any a running environment uses; named says they were named (a volume
+// with only its lock file left says so).
+func removeFound(ios ioSet, project string, vs []volumeInfo, named bool) error {
+	var errs []string
+	for _, v := range vs {
 		if len(v.users) > 0 {
 			errs = append(errs, fmt.Sprintf("volume %s/%s: in use by %s: kept", v.project, v.name, strings.Join(v.users, ", ")))
 			continue
@@ -277,7 +315,7 @@ func removeVolumes(ios ioSet, project string, names []string) error {
 		switch {
 		case !v.lockOnly:
 			fmt.Fprintf(ios.stdout, "volume %s/%s: removed\n", v.project, v.name)
-		case names != nil: // named: what was left of it is gone
+		case named: // what was left of it is gone
 			fmt.Fprintf(ios.stdout, "volume %s/%s: removed its lock file (its folder was gone)\n", v.project, v.name)
 		}
 	}

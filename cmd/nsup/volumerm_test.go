@@ -48,7 +48,8 @@ func TestVolumeRmFolderRefused(t *testing.T) {
 // TestVolumeRmProjectName: volume rm takes a volume as volume ls lists it
 // and as rm itself names it, PROJECT/NAME, from a folder with no
 // nsup.yaml and without -p; a PROJECT/NAME of another project than -p's
-// is refused, and nothing removed. Before, rm took NAME alone, of the
+// is refused, and nothing removed, nor when a name of any project is
+// unknown. Before, rm took NAME alone, of the
 // project here or -p's, and "shop/www" was no volume of it (helper-151's
 // user trial).
 func TestVolumeRmProjectName(t *testing.T) {
@@ -79,6 +80,11 @@ func TestVolumeRmProjectName(t *testing.T) {
 	}
 	if code, out, errs := nsup(t, "volume", "rm", "shop/nosuch", "shop/www"); code != 1 || out != "" || !strings.Contains(errs, `project shop has no volume "nosuch"`) {
 		t.Errorf("volume rm shop/nosuch shop/www: %d %q %q", code, out, errs)
+	}
+	// A name unknown in the second project: the first's is not removed
+	// either (before, shop/www was removed, then blog/nosuch refused).
+	if code, out, errs := nsup(t, "volume", "rm", "shop/www", "blog/nosuch"); code != 1 || out != "" || !strings.Contains(errs, `project blog has no volume "nosuch"`) {
+		t.Errorf("volume rm shop/www blog/nosuch: %d %q %q", code, out, errs)
 	}
 	if _, err := os.Stat(filepath.Join(vols, "shop/www")); err != nil {
 		t.Fatalf("a refused volume rm removed shop/www: %v", err)
