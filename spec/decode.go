@@ -223,7 +223,7 @@ func (d *decoder) parse(data []byte) *Spec {
 	d.top(top, s)
 	d.checkVolumeRefs(s)
 	d.validate()
-	d.unechoed(interpolated)
+	d.unechoed(doc, interpolated)
 	s.Vars, s.EnvFile, s.EnvDigest = d.uses, d.envFile, d.envDigest
 	return s
 }

@@ -4,6 +4,7 @@ package spec
 // others of the file, which is read on, not a round of its own.
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -54,16 +55,17 @@ func (in *interp) failed(n *yaml.Node, before int) {
 // unechoed drops the errors reported from index from on (the decoding's,
 // after interpolation) whose position lies in a value that kept its
 // ${...} text: "${PIDS:?}" is no number, and "${T}" no absolute path, but
-// the error is the reference's, reported already.
-func (d *decoder) unechoed(from int) {
+// the error is the reference's, reported already. doc is the file's tree.
+func (d *decoder) unechoed(doc *yaml.Node, from int) {
 	if len(d.unresolved) == 0 {
 		return
 	}
+	ends := valueEnds(doc, d.unresolved)
 	kept := d.errs[:from]
 	for _, e := range d.errs[from:] {
 		echo := false
 		for _, n := range d.unresolved {
-			if e.File == d.file && inValue(e.Pos, n) {
+			if e.File == d.file && inValue(e.Pos, n, ends[n]) {
 				echo = true
 				break
 			}
@@ -75,13 +77,53 @@ func (d *decoder) unechoed(from int) {
 	d.errs = kept
 }
 
-// inValue says whether p lies in the text of scalar n: from its first
-// character to its last (a closing quote included) on a line of its
-// own, anywhere on its lines for one of several.
-func inValue(p Pos, n *yaml.Node) bool {
-	lines := strings.Count(n.Value, "\n")
-	if lines > 0 || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
-		return p.Line >= n.Line && p.Line <= n.Line+lines+1
+// valueEnds is, for each of the scalars ns, where the next node of the
+// tree starts (the file's order): its text ends before. A scalar's own
+// Value tells not where its text ends: "${X:?}\n\n\n" on one line, or
+// a block scalar's text, were taken as lines that followed it, and the
+// errors of the keys and environments there were dropped as the value's
+// echoes (an environment with errors was then one the host checks took).
+func valueEnds(doc *yaml.Node, ns []*yaml.Node) map[*yaml.Node]Pos {
+	var order []*yaml.Node
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		if n.Kind != yaml.DocumentNode {
+			order = append(order, n)
+		}
+		for _, c := range n.Content {
+			walk(c)
+		}
 	}
-	return p.Line == n.Line && p.Col >= n.Column && p.Col <= n.Column+len([]rune(n.Value))+1
+	walk(doc)
+	want := map[*yaml.Node]bool{}
+	for _, n := range ns {
+		want[n] = true
+	}
+	ends := map[*yaml.Node]Pos{}
+	for i, n := range order {
+		if !want[n] {
+			continue
+		}
+		end := Pos{Line: math.MaxInt}
+		at := Pos{n.Line, n.Column}
+		for _, m := range order[i+1:] {
+			if p := (Pos{m.Line, m.Column}); posBefore(at, p) {
+				end = p
+				break
+			}
+		}
+		ends[n] = end
+	}
+	return ends
+}
+
+// inValue says whether p lies in the text of scalar n, which ends before
+// end (valueEnds).
+func inValue(p Pos, n *yaml.Node, end Pos) bool {
+	return !posBefore(p, Pos{n.Line, n.Column}) && posBefore(p, end)
+}
+
+// posBefore says whether a comes before b in the file.
+func posBefore(a, b Pos) bool {
+	return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 }

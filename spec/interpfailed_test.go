@@ -2,6 +2,7 @@ package spec
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -67,5 +68,36 @@ func TestUnresolvedReadOn(t *testing.T) {
 				t.Errorf("readable: %q, want %q", got, c.readable)
 			}
 		})
+	}
+}
+
+// TestUnresolvedEchoEnds: what the decoding says of a value that kept its
+// ${...} text is dropped as the reference's echo, and nothing after that
+// text is. Before, a value with newlines was taken to span as many lines
+// after its first as it has newlines, and one more: its escapes on one
+// line ("${X:?}\n\n\n"), or a block scalar's text, covered the lines
+// after it, and the errors of another environment there were dropped:
+// it was one the host checks took, its errors untold.
+func TestUnresolvedEchoEnds(t *testing.T) {
+	const b = "  b: {rootfs: {closure: [/bin/sh]}, namespaces: [mnt], procesess: []}\n"
+	unset := Vars{Lookup: func(string) (string, bool) { return "", false }}
+	for _, c := range []struct{ name, value, ref string }{
+		{"escapes", `"${X:?}\n\n\n"`, "7:16"},
+		{"block", "|\n      ${X:?}\n      y", "8:7"},
+	} {
+		src := "version: 1\nenvironments:\n  a:\n    rootfs: {closure: [/bin/sh]}\n    namespaces: [mnt, uts]\n    processes: [{name: m, command: [/bin/sh]}]\n    hostname: " + c.value + "\n" + b
+		line := strings.Count(src, "\n")
+		want := strings.Join([]string{
+			"t.yaml:" + c.ref + ": X is not set: required",
+			fmt.Sprintf(`t.yaml:%d:3: environments.b: missing required key "processes"`, line),
+			fmt.Sprintf(`t.yaml:%d:56: environments.b.procesess: unknown key "procesess" (did you mean "processes"?)`, line),
+		}, "\n")
+		s, err := ParseBytesVarsReadable("t.yaml", "/", []byte(src), unset)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: errors:\n%v\nwant\n%s", c.name, err, want)
+		}
+		if s != nil {
+			t.Errorf("%s: %d environments readable, want none", c.name, len(s.Environments))
+		}
 	}
 }
