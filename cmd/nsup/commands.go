@@ -94,8 +94,8 @@ it. Run by a user without CAP_SYS_ADMIN, it plans rootless: each
 environment gets a user namespace mapping that user to 0, and the plan
 shows it. FILE defaults to nsup.yaml in this folder or the nearest folder
 above that has one, as for nsup run (the first argument is FILE when it has
-a dot or a slash, which an ENV name never has, or is a file here). nsup up
-is this command, by compose's name for it.`
+a dot or a slash, which an ENV name never has: a spec without an extension
+is ./FILE). nsup up is this command, by compose's name for it.`
 
 type planFlags struct {
 	json       bool

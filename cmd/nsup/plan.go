@@ -29,8 +29,8 @@ accepts it (and rewrites FILE.lock). The plan opens with the spec's
 variables: each reference, its value, and where that came from. Needs no
 privilege and touches nothing else. FILE defaults to nsup.yaml in this
 folder or the nearest folder above that has one, as for nsup run (the first
-argument is FILE when it has a dot or a slash, which an ENV name never has,
-or is a file here).`
+argument is FILE when it has a dot or a slash, which an ENV name never has:
+a spec without an extension is ./FILE).`
 
 func runPlan(_ context.Context, args []string, ios ioSet) error {
 	rest, pf, err := parseFlags("plan", args, ios)

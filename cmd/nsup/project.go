@@ -48,18 +48,17 @@ func scope(flag string) (project, how string, err error) {
 
 // withSpecFile is the arguments of validate, plan or apply, [FILE]
 // [ENV...], with FILE first: the first argument when it is one (it has a
-// dot or a slash, which an environment's name never has, or names a file
-// here that is not a folder), else nsup.yaml found as nsup run finds it
-// (specFile: this folder or the nearest above that has one), said on
-// stderr as run says it; specFile's error if there is none.
+// dot or a slash, which an environment's name never has), else nsup.yaml
+// found as nsup run finds it (specFile: this folder or the nearest above
+// that has one), said on stderr as run says it; specFile's error if there
+// is none. A bare name is an ENV even when a file here has it: root in an
+// environment that may write the folder (a project's, bound for go
+// generate) made a file named as the environment, and `sudo nsup up dev`
+// applied that file as the spec, on the host, rather than nsup.yaml's
+// dev; a spec without an extension is named with a slash (./dev).
 func withSpecFile(args []string, ios ioSet) ([]string, error) {
-	if len(args) > 0 {
-		if strings.ContainsAny(args[0], "./") {
-			return args, nil
-		}
-		if st, err := os.Stat(args[0]); err == nil && !st.IsDir() {
-			return args, nil
-		}
+	if len(args) > 0 && strings.ContainsAny(args[0], "./") {
+		return args, nil
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -67,10 +66,21 @@ func withSpecFile(args []string, ios ioSet) ([]string, error) {
 	}
 	file, err := specFile(wd)
 	if err != nil {
+		if st, serr := os.Lstat(args0(args)); serr == nil && !st.IsDir() {
+			return nil, usageError{fmt.Sprintf("%v; %s is a file here, not taken as the spec without a slash (an environment's name has none): if it is the spec, name it ./%s", strings.TrimSuffix(err.Error(), ": name the spec file"), planner.Shown(args[0]), planner.Shown(args[0]))}
+		}
 		return nil, err
 	}
 	fmt.Fprintf(ios.stderr, "nsup: %s\n", planner.Shown(file))
 	return append([]string{file}, args...), nil
+}
+
+// args0 is the first of args, "" if none.
+func args0(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 // checkProject refuses a -p that is no valid project name.

@@ -67,3 +67,44 @@ func TestSpecFileDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestSpecFileEnvNamedFile: a bare name after plan or apply is an ENV of
+// the nsup.yaml found, even when a file here has that name. Before, a
+// file here named as the environment was the spec: root in an
+// environment that may write the project's folder (bound for go
+// generate) made one, and `sudo nsup up dev` applied it, on the host, in
+// place of nsup.yaml's dev. A spec without an extension is named with a
+// slash; named bare where no nsup.yaml is found, the error says so.
+func TestSpecFileEnvNamedFile(t *testing.T) {
+	top := t.TempDir()
+	os.Chmod(top, 0o755)
+	t.Setenv("NSUP_STATE_DIR", filepath.Join(top, "state"))
+	t.Setenv("NSUP_CACHE_DIR", filepath.Join(top, "cache"))
+	env := func(name string) string {
+		return "  " + name + ":\n    rootfs: {closure: [/bin/true]}\n    namespaces: [mnt, pid]\n    processes: [{name: main, command: [/bin/true]}]\n"
+	}
+	proj := filepath.Join(top, "proj")
+	os.Mkdir(proj, 0o755)
+	file := filepath.Join(proj, "nsup.yaml")
+	os.WriteFile(file, []byte("version: 1\nenvironments:\n"+env("dev")), 0o644)
+	os.WriteFile(filepath.Join(proj, "dev"), []byte("version: 1\nenvironments:\n"+env("planted")), 0o644)
+	t.Chdir(proj)
+	for _, args := range [][]string{{"plan", "dev"}, {"plan", "-d", "dev"}} {
+		code, out, errs := nsup(t, args...)
+		if code != 0 || errs != "nsup: "+file+"\n" || !strings.Contains(out, "\ndev ") || strings.Contains(out, "planted") {
+			t.Errorf("in %s, %v: %d %q, stdout:\n%s\nwant nsup.yaml's dev planned", proj, args, code, errs, out)
+		}
+	}
+	if code, out, _ := nsup(t, "plan", "./dev"); code != 0 || !strings.Contains(out, "\nplanted ") {
+		t.Errorf("plan ./dev: %d, stdout:\n%s", code, out)
+	}
+	// No nsup.yaml above: the file is not taken, and the error names it.
+	alone := filepath.Join(top, "alone")
+	os.Mkdir(alone, 0o755)
+	os.WriteFile(filepath.Join(alone, "web"), []byte("version: 1\nenvironments:\n"+env("web")), 0o644)
+	t.Chdir(alone)
+	want := "nsup: no nsup.yaml in " + alone + " or any folder above it; web is a file here, not taken as the spec without a slash (an environment's name has none): if it is the spec, name it ./web\n"
+	if code, out, errs := nsup(t, "apply", "web"); code != 2 || out != "" || !strings.HasPrefix(errs, want) {
+		t.Errorf("in %s, apply web: %d %q %q, want 2 and %q", alone, code, out, errs, want)
+	}
+}
