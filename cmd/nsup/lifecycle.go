@@ -226,7 +226,7 @@ func runDown(ctx context.Context, args []string, ios ioSet) error {
 		return helpOK(err)
 	}
 	// Names with --volumes are a usage error, whether or not they run.
-	names := len(rest) > 1 || len(rest) == 1 && !isFile(rest[0])
+	names := len(rest) > 1 || len(rest) == 1 && !specArgFile(rest[0])
 	if pf.volumes && names {
 		return usageError{downVolumesUsage}
 	}
@@ -286,9 +286,9 @@ func exitText(st int) string {
 // downTargets turns down's arguments into environments, in the order to
 // stop them: one that joins another's namespaces before that one. No
 // argument: every environment of this folder's project (or -p's). One
-// that is a spec file: its environments, in its project. Else names, ENV
-// or PROJECT/ENV, each of a recorded environment: an unknown one is an
-// error, and nothing is taken down.
+// that is a spec file (specArgFile): its environments, in its project.
+// Else names, ENV or PROJECT/ENV, each of a recorded environment: an
+// unknown one is an error, and nothing is taken down.
 func downTargets(args []string, flag string) (refs []envRef, project string, err error) {
 	joins := map[envRef][]envRef{} // an environment → those it joins
 	switch {
@@ -306,7 +306,7 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 		for _, e := range envs {
 			refs = append(refs, envRef{project, e.State.Name})
 		}
-	case len(args) == 1 && isFile(args[0]):
+	case len(args) == 1 && specArgFile(args[0]):
 		s, err := parseSpec(args[0])
 		if err != nil {
 			return nil, "", err
@@ -377,8 +377,17 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 	return out, project, nil
 }
 
-// isFile says whether a is a file (not a folder) that exists.
-func isFile(a string) bool {
+// specArgFile says whether down's argument a is a spec file: one with a
+// dot or a slash (an environment's name has neither, as for plan and
+// apply: withSpecFile) that is not a folder. A bare name is an ENV even
+// where a file here has it: root in an environment that may write the
+// folder (a project bound writable) made a file named as an environment,
+// a spec of another project's names, and `sudo nsup down dev` took down
+// that project's environments.
+func specArgFile(a string) bool {
+	if !strings.ContainsAny(a, "./") {
+		return false
+	}
 	fi, err := os.Stat(a)
 	return err == nil && !fi.IsDir()
 }
