@@ -532,7 +532,7 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 		// child's pid to reap it by (a child left unreaped in a joined pid
 		// namespace would keep that namespace's init from ever ending).
 		var childErr error
-		var late uintptr // the pid of the late clone's child (rawlate.go), told first
+		var late, lateStep uintptr // the pid of the late clone's child (rawlate.go), told first
 		for pid = 0; pid == 0; {
 			what, st, value, err := next()
 			switch {
@@ -554,16 +554,18 @@ func (r *envRun) launch(ctx context.Context, fork, clone int) (int, error) {
 				if r.a.opts.paused != nil {
 					r.a.opts.paused(r.env.Name, int(st))
 				}
+			case what == reportPid && st > uint64(clone) && late == 0:
+				late, lateStep = uintptr(value), uintptr(st)
 			case what == reportPid && st > uint64(clone):
-				late = uintptr(value)
+				childErr = fmt.Errorf("%s: the child stage told a late clone's pid twice: %w", env.Name, unix.EIO)
 			case what == reportPid:
 				pid = uintptr(value)
 			}
 		}
-		if late != 0 {
-			r.child = int(pid)
-			r.rejoined(l, int(late))
-			pid = late
+		if r.child = int(pid); late != 0 && childErr == nil {
+			if childErr = r.rejoined(l, int(lateStep), int(late)); childErr == nil {
+				pid = late
+			}
 		}
 		if childErr != nil {
 			r.child = int(pid) // reaped by run, as any child that failed

@@ -37,8 +37,9 @@ type launched struct {
 	lifeline *os.File
 	dumpable int
 	// ctx is the apply's: a late clone's child (rejoined) is killed
-	// once it is done, as the stage is.
-	ctx context.Context
+	// once it is done, as the stage is; lateTold, once its pid was told.
+	ctx      context.Context
+	lateTold bool
 }
 
 // lateNS is the fd of the pid namespace the child stage joins after its
@@ -60,8 +61,33 @@ func (r *envRun) lateNS(i int, op planner.Setns, forked, newUser bool) (uintptr,
 // and reaps the stage that made it (which exits once the child's
 // parent-death signal is set). A kill meant for the stage that came too
 // late to reach the child is made again.
-func (r *envRun) rejoined(l *launched, pid int) {
+//
+// The record comes over the report pipe, which the late clone's child
+// holds until its execve, in the pid namespace it joined: root there
+// with CAP_SYS_PTRACE on the host reopens it through /proc/PID/fd and
+// told nsup a host process of its choosing, which nsup then waited for
+// and killed (helper-162, TestRootJoinPidLateReportNotForged). Taken
+// once, at the plan's late clone, and only a child of nsup's other than
+// the stage.
+func (r *envRun) rejoined(l *launched, step, pid int) error {
 	old := r.child
+	late := -1
+	for i, st := range r.env.Steps {
+		if op, ok := st.Op.(planner.Clone); ok && op.Late && st.Stage == planner.Child {
+			late = i
+		}
+	}
+	var info unix.Siginfo
+	err := error(unix.ECHILD) // the stage's own pid, or none
+	for i := 0; i == 0 || err == unix.EINTR; i++ {
+		if pid > 0 && pid != old {
+			err = unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+		}
+	}
+	if l.lateTold || step != late || err != nil {
+		return fmt.Errorf("%s: the child stage told the pid %d of a late clone at step %d (told before: %t; not a child of nsup's: %v): %w", r.env.Name, pid, step, l.lateTold, err, unix.EIO)
+	}
+	l.lateTold = true
 	r.mu.Lock()
 	r.child = pid
 	r.mu.Unlock()
@@ -74,6 +100,7 @@ func (r *envRun) rejoined(l *launched, pid int) {
 	if l.ctx != nil && l.ctx.Err() != nil && !r.letGo.Load() {
 		r.signal(unix.SIGKILL)
 	}
+	return nil
 }
 
 // pidNSSafe refuses a pid namespace for a child stage that makes a user
@@ -132,7 +159,9 @@ func (r *envRun) releaseLaunched() error {
 		case what&0xff == reportErr:
 			return r.rawError(int(step), what>>8, unix.Errno(value))
 		case what == reportPid && step > 0:
-			r.rejoined(l, int(value)) // the late clone's child (rawlate.go)
+			if err := r.rejoined(l, int(step), int(value)); err != nil { // the late clone's child (rawlate.go)
+				return err
+			}
 		default:
 			return fmt.Errorf("%s: the child stage said %d: %w", r.env.Name, what, unix.EIO)
 		}
