@@ -377,15 +377,11 @@ func downTargets(args []string, flag string) (refs []envRef, project string, err
 	return out, project, nil
 }
 
-// specArgFile says whether down's argument a is a spec file: one with a
-// dot or a slash (an environment's name has neither, as for plan and
-// apply: withSpecFile) that is not a folder. A bare name is an ENV even
-// where a file here has it: root in an environment that may write the
-// folder (a project bound writable) made a file named as an environment,
-// a spec of another project's names, and `sudo nsup down dev` took down
-// that project's environments.
+// specArgFile says whether down's argument a is a spec file: isSpecArg,
+// and not a folder (a planted file `dev` took another project's
+// environments down on `nsup down dev`).
 func specArgFile(a string) bool {
-	if !strings.ContainsAny(a, "./") {
+	if !isSpecArg(a) {
 		return false
 	}
 	fi, err := os.Stat(a)

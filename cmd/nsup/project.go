@@ -57,7 +57,7 @@ func scope(flag string) (project, how string, err error) {
 // applied that file as the spec, on the host, rather than nsup.yaml's
 // dev; a spec without an extension is named with a slash (./dev).
 func withSpecFile(args []string, ios ioSet) ([]string, error) {
-	if len(args) > 0 && strings.ContainsAny(args[0], "./") {
+	if len(args) > 0 && isSpecArg(args[0]) {
 		return args, nil
 	}
 	wd, err := os.Getwd()

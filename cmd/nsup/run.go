@@ -75,11 +75,13 @@ func specFile(dir string) (string, error) {
 // they were looked for.
 var specNames = []string{"nsup.yaml", "nsup.yml"}
 
-// isSpecArg says whether a is a spec file rather than an environment
-// name (which has no slash nor dot).
-func isSpecArg(a string) bool {
-	return strings.HasSuffix(a, ".yaml") || strings.HasSuffix(a, ".yml") || strings.Contains(a, "/")
-}
+// isSpecArg says whether the argument a names a spec file rather than an
+// environment: it has a dot or a slash, which an environment's name never
+// has. Never whether a file of that name is here: root in an environment
+// that may write the folder (a project bound writable) made a file named
+// as an environment, and a command of the host's root took it as the
+// spec. The one rule of run, shell, validate, plan, apply, up and down.
+func isSpecArg(a string) bool { return strings.ContainsAny(a, "./") }
 
 // specAndEnv reads the spec of args ([FILE] [ENV]) and finds ENV in it
 // ("" and a spec of one environment: that one). The error of an invalid
